@@ -1,0 +1,5 @@
+import { notAvailableYet } from "./not-yet.js";
+
+export function main(_argv: string[]): number {
+  return notAvailableYet("mesos-execute", "A working cluster");
+}
