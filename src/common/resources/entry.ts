@@ -1,0 +1,256 @@
+/**
+ * Internal representation of one resource inside `Resources`.
+ *
+ * An entry splits a (valid, post-refinement) `Resource` into its metadata
+ * (everything but the value) and a value kept in a fast form: scalars as
+ * integer thousandths, ranges as a flat coalesced array, sets as an item list.
+ * Entries are immutable, so `Resources` values can share them freely
+ * (copy-on-write like Mesos' `shared_ptr<Resource_>`).
+ *
+ * `key` identifies the "addable" class: two non-exclusive entries with the
+ * same key merge on add and subtract from each other. Exclusive entries
+ * (persistent volumes, MOUNT/BLOCK disks, RAW disks with an id) never merge
+ * and only subtract/contain an equal entry. Shared entries have the value in
+ * their key and are counted: adding an equal shared resource bumps `count`.
+ */
+
+import {
+  coalesceFlat,
+  type FlatRanges,
+  flatFromValueRanges,
+  valueRangesFromFlat,
+} from "./ranges.js";
+import { fromFixed, toFixed } from "./scalar.js";
+import type { DiskInfo, Labels, ReservationInfo, Resource } from "./types.js";
+
+/** Value kinds stored in an entry. */
+export enum Kind {
+  Scalar = 0,
+  Ranges = 1,
+  Set = 2,
+}
+
+/** One resource inside a `Resources`. Never mutated after creation. */
+export interface Entry {
+  /** Addable-class key (metadata; for shared resources also the value). */
+  readonly key: string;
+  /** Never merges with other entries (see module comment). */
+  readonly exclusive: boolean;
+  /** Shared resource (counted). */
+  readonly shared: boolean;
+  readonly kind: Kind;
+  /** The resource without its value fields (frozen). */
+  readonly meta: Resource;
+  /** Scalar amount in thousandths (Kind.Scalar). */
+  readonly fixed: number;
+  /** Coalesced ranges (Kind.Ranges). */
+  readonly ranges: FlatRanges;
+  /** Set items without duplicates, first-seen order (Kind.Set). */
+  readonly items: readonly string[];
+  /** Number of copies of a shared resource; 1 for non-shared ones. */
+  readonly count: number;
+  /** Lazily materialised frozen `Resource` (no count). */
+  proto: Resource | undefined;
+}
+
+const EMPTY_ITEMS: readonly string[] = Object.freeze([]);
+
+function part(text: string): string {
+  return `${text.length}:${text}`;
+}
+
+function labelsKey(labels: Labels): string {
+  const list = (labels.labels ?? []).map(
+    (l) => part(l.key) + (l.value === undefined ? "~" : `=${part(l.value)}`),
+  );
+  list.sort();
+  return `{${list.join("")}}`;
+}
+
+function reservationKey(r: ReservationInfo): string {
+  let out = `R${r.type ?? "UNKNOWN"}|${part(r.role ?? "")}`;
+  if (r.principal !== undefined) out += `p${part(r.principal)}`;
+  if (r.labels !== undefined) out += `l${labelsKey(r.labels)}`;
+  return out;
+}
+
+function diskKey(disk: DiskInfo): string {
+  // The volume is ignored on purpose: it says how a task uses the disk, not
+  // what the disk is (Mesos compares DiskInfo the same way).
+  let out = "D";
+  const s = disk.source;
+  if (s !== undefined) {
+    out += `s${s.type}`;
+    if (s.path !== undefined) out += `p${s.path.root === undefined ? "~" : part(s.path.root)}`;
+    if (s.mount !== undefined) out += `m${s.mount.root === undefined ? "~" : part(s.mount.root)}`;
+    if (s.vendor !== undefined) out += `v${part(s.vendor)}`;
+    if (s.id !== undefined) out += `i${part(s.id)}`;
+    if (s.metadata !== undefined) out += `M${labelsKey(s.metadata)}`;
+    if (s.profile !== undefined) out += `P${part(s.profile)}`;
+  }
+  if (disk.persistence !== undefined) out += `V${part(disk.persistence.id)}`;
+  return out;
+}
+
+/** Key of the metadata of a resource (value excluded). */
+export function metadataKey(r: Resource): string {
+  let key = part(r.name) + r.type.charAt(0);
+  if (r.allocation_info !== undefined) {
+    const role = r.allocation_info.role;
+    key += role === undefined ? "A~" : `A${part(role)}`;
+  }
+  const reservations = r.reservations;
+  if (reservations !== undefined) for (const res of reservations) key += reservationKey(res);
+  if (r.disk !== undefined) key += diskKey(r.disk);
+  if (r.revocable !== undefined) key += "V";
+  if (r.provider_id !== undefined) key += `P${part(r.provider_id.value)}`;
+  if (r.shared !== undefined) key += "S";
+  return key;
+}
+
+function valueKey(kind: Kind, fixed: number, ranges: FlatRanges, items: readonly string[]): string {
+  if (kind === Kind.Scalar) return `#${fixed}`;
+  if (kind === Kind.Ranges) return `#${ranges.join(",")}`;
+  return `#${items.map(part).sort().join("")}`;
+}
+
+function isExclusive(r: Resource): boolean {
+  const disk = r.disk;
+  if (disk === undefined || r.shared !== undefined) return false;
+  if (disk.persistence !== undefined) return true;
+  const type = disk.source?.type;
+  return type === "MOUNT" || type === "BLOCK" || (type === "RAW" && disk.source?.id !== undefined);
+}
+
+function stripValue(r: Resource): Resource {
+  const { scalar: _s, ranges: _r, set: _t, ...meta } = r;
+  return deepFreeze(meta);
+}
+
+/** Freezes an object graph (used for metadata shared between entries). */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const child of Object.values(value)) deepFreeze(child);
+  }
+  return value;
+}
+
+function kindOf(r: Resource): Kind {
+  return r.type === "RANGES" ? Kind.Ranges : r.type === "SET" ? Kind.Set : Kind.Scalar;
+}
+
+/**
+ * Builds an entry from a resource that is already valid and in the
+ * post-refinement format. The metadata is copied, never aliased.
+ */
+export function entryFromResource(r: Resource): Entry {
+  const kind = kindOf(r);
+  const fixed = kind === Kind.Scalar ? toFixed(r.scalar?.value ?? 0) : 0;
+  const ranges = kind === Kind.Ranges ? flatFromValueRanges(r.ranges) : coalesceFlat([]);
+  const items = kind === Kind.Set ? Array.from(new Set(r.set?.item ?? [])) : EMPTY_ITEMS;
+  const meta = stripValue(structuredCloneMeta(r));
+  return makeEntry(meta, metadataKey(meta), kind, fixed, ranges, items, 1);
+}
+
+function structuredCloneMeta(r: Resource): Resource {
+  // Only nested messages need copying; the common case has none.
+  const copy: Resource = { ...r };
+  if (r.reservations !== undefined) copy.reservations = structuredClone(r.reservations);
+  if (r.disk !== undefined) copy.disk = structuredClone(r.disk);
+  if (r.allocation_info !== undefined) copy.allocation_info = { ...r.allocation_info };
+  if (r.provider_id !== undefined) copy.provider_id = { ...r.provider_id };
+  if (r.revocable !== undefined) copy.revocable = {};
+  if (r.shared !== undefined) copy.shared = {};
+  return copy;
+}
+
+/** Creates an entry from parts (metadata must be frozen; `metaKey` its key). */
+export function makeEntry(
+  meta: Resource,
+  metaKey: string,
+  kind: Kind,
+  fixed: number,
+  ranges: FlatRanges,
+  items: readonly string[],
+  count: number,
+): Entry {
+  const shared = meta.shared !== undefined;
+  const key = shared ? metaKey + valueKey(kind, fixed, ranges, items) : metaKey;
+  return {
+    key,
+    exclusive: isExclusive(meta),
+    shared,
+    kind,
+    meta,
+    fixed,
+    ranges,
+    items,
+    count,
+    proto: undefined,
+  };
+}
+
+/** Same entry with another value (metadata and key class unchanged; not for shared). */
+export function withValue(
+  e: Entry,
+  fixed: number,
+  ranges: FlatRanges,
+  items: readonly string[],
+): Entry {
+  return {
+    key: e.key,
+    exclusive: e.exclusive,
+    shared: e.shared,
+    kind: e.kind,
+    meta: e.meta,
+    fixed,
+    ranges,
+    items,
+    count: e.count,
+    proto: undefined,
+  };
+}
+
+/** Same entry with another shared count. */
+export function withCount(e: Entry, count: number): Entry {
+  return { ...e, count, proto: e.proto };
+}
+
+/** Same value with new metadata (recomputes the key). */
+export function withMeta(e: Entry, meta: Resource): Entry {
+  const frozen = deepFreeze(meta);
+  return makeEntry(frozen, metadataKey(frozen), e.kind, e.fixed, e.ranges, e.items, e.count);
+}
+
+/** True when the entry holds nothing (zero scalar, no ranges/items, count 0). */
+export function entryIsEmpty(e: Entry): boolean {
+  if (e.shared && e.count <= 0) return true;
+  if (e.kind === Kind.Scalar) return e.fixed === 0;
+  if (e.kind === Kind.Ranges) return e.ranges.length === 0;
+  return e.items.length === 0;
+}
+
+/** Value equality of two entries with the same key class. */
+export function valuesEqual(a: Entry, b: Entry): boolean {
+  if (a.kind !== b.kind) return false;
+  if (a.kind === Kind.Scalar) return a.fixed === b.fixed;
+  if (a.kind === Kind.Ranges) {
+    if (a.ranges.length !== b.ranges.length) return false;
+    for (let i = 0; i < a.ranges.length; i++) if (a.ranges[i] !== b.ranges[i]) return false;
+    return true;
+  }
+  if (a.items.length !== b.items.length) return false;
+  return b.items.every((item) => a.items.includes(item));
+}
+
+/** The entry as a frozen `Resource` message (cached). */
+export function entryToResource(e: Entry): Resource {
+  if (e.proto !== undefined) return e.proto;
+  const out: Resource = { ...e.meta };
+  if (e.kind === Kind.Scalar) out.scalar = { value: fromFixed(e.fixed) };
+  else if (e.kind === Kind.Ranges) out.ranges = valueRangesFromFlat(e.ranges);
+  else out.set = { item: e.items.slice() };
+  e.proto = deepFreeze(out);
+  return e.proto;
+}
