@@ -1,0 +1,397 @@
+/**
+ * Weighted Dominant Resource Fairness over a tree of clients.
+ *
+ * A client's share is its largest fraction of any pool resource (excluding
+ * `--fair_sharing_excluded_resource_names`), divided by its weight. Siblings
+ * are ordered by (share, allocation count, path); the sort order of the whole
+ * tree is the pre-order walk of those sibling orders, so `a/b` and `a/c`
+ * compete inside `a`'s position.
+ *
+ * Unlike a sort-on-demand design, each change of one client's allocation
+ * moves that client (and its ancestors) to their new positions at once
+ * (binary search in chunked lists), so `sort()` is normally a cached array
+ * and `first()` walks only as far as the caller needs. Only a change of the
+ * pool (agents added or removed) makes every share stale; then the next read
+ * recomputes and re-sorts everything once.
+ */
+
+import {
+  addInto,
+  type Quantities,
+  type QuantitiesView,
+  type ResourceNames,
+  subtractInto,
+} from "../quantities.js";
+import { SortedList } from "./sorted-list.js";
+import { DEFAULT_WEIGHT, pathLabels, type Sorter, SorterPool } from "./sorter.js";
+
+const ACTIVE_LEAF = 0;
+const INACTIVE_LEAF = 1;
+const INTERNAL = 2;
+type NodeKind = typeof ACTIVE_LEAF | typeof INACTIVE_LEAF | typeof INTERNAL;
+
+/** Label of the implicit leaf for a client that also has sub-clients. */
+const VIRTUAL = ".";
+
+class DrfNode {
+  share = 0;
+  count = 0;
+  alloc: Quantities = [];
+  /** All children by label (internal nodes only). */
+  readonly byName = new Map<string, DrfNode>();
+  /** Active leaves and internal children, in DRF order. */
+  readonly sorted: SortedList<DrfNode>;
+
+  constructor(
+    readonly name: string,
+    public kind: NodeKind,
+    readonly parent: DrfNode | null,
+    readonly path: string,
+    public weight: number,
+  ) {
+    this.sorted = new SortedList<DrfNode>(compareDrf);
+  }
+
+  /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
+  clientPath(): string {
+    return this.name === VIRTUAL && this.parent !== null ? this.parent.path : this.path;
+  }
+}
+
+function compareDrf(a: DrfNode, b: DrfNode): number {
+  if (a.share !== b.share) return a.share < b.share ? -1 : 1;
+  if (a.count !== b.count) return a.count < b.count ? -1 : 1;
+  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+}
+
+export interface DrfSorterOptions {
+  names: ResourceNames;
+  /** Resource names left out of share calculations. */
+  excludedResourceNames?: ReadonlySet<string>;
+  /** Shared pool; by default the sorter owns one. */
+  pool?: SorterPool;
+}
+
+export class DrfSorter implements Sorter {
+  private readonly root = new DrfNode("", INTERNAL, null, "", DEFAULT_WEIGHT);
+  private readonly clients = new Map<string, DrfNode>();
+  private readonly weights = new Map<string, number>();
+  private readonly names: ResourceNames;
+  private readonly excludedNames: ReadonlySet<string> | undefined;
+  private readonly pool: SorterPool;
+  private excludedMask: boolean[] = [];
+  private dirty = false;
+  private poolVersion: number;
+  private orderVersion = 0;
+  private cacheVersion = -1;
+  private cache: readonly string[] = [];
+  private activeClients = 0;
+
+  constructor(options: DrfSorterOptions) {
+    this.names = options.names;
+    this.excludedNames = options.excludedResourceNames;
+    this.pool = options.pool ?? new SorterPool();
+    this.poolVersion = this.pool.version;
+  }
+
+  add(client: string): void {
+    if (this.clients.has(client)) throw new Error(`drf sorter: client ${client} added twice`);
+    const labels = pathLabels(client);
+    let current = this.root;
+    let t = 0;
+    for (;;) {
+      if (t === labels.length) {
+        // Every label exists already as an inner node: add its implicit leaf.
+        current = this.attach(current, VIRTUAL, INACTIVE_LEAF);
+        t = labels.length;
+        break;
+      }
+      if (current !== this.root && current.kind !== INTERNAL) {
+        // A client that gains sub-clients becomes an inner node; its own
+        // allocation moves to a new implicit leaf below it.
+        this.convertToInternal(current);
+        break;
+      }
+      const child = current.byName.get(labels[t] as string);
+      if (child === undefined) break;
+      current = child;
+      t++;
+    }
+    for (; t < labels.length; t++) {
+      const kind = t === labels.length - 1 ? INACTIVE_LEAF : INTERNAL;
+      current = this.attach(current, labels[t] as string, kind);
+    }
+    this.clients.set(client, current);
+    this.orderVersion++;
+  }
+
+  remove(client: string): void {
+    const leaf = this.leaf(client);
+    if (leaf.kind === ACTIVE_LEAF) this.activeClients--;
+    const leafAlloc = leaf.alloc;
+    this.clients.delete(client);
+    let hadAllocation = false;
+    for (let i = 0; i < leafAlloc.length; i++) if (leafAlloc[i] !== 0) hadAllocation = true;
+    if (hadAllocation) this.dirty = true;
+
+    let current: DrfNode = leaf;
+    while (current !== this.root) {
+      const parent = current.parent as DrfNode;
+      if (hadAllocation) subtractInto(parent.alloc, leafAlloc);
+      if (current === leaf || current.byName.size === 0) {
+        this.detach(current);
+      } else if (current.byName.size === 1) {
+        const only = current.byName.get(VIRTUAL);
+        if (only !== undefined) {
+          // Back to a plain client: fold the implicit leaf into its parent.
+          this.detach(only);
+          this.unlist(current);
+          current.kind = only.kind;
+          current.alloc = only.alloc;
+          current.count = only.count;
+          this.list(current);
+          this.clients.set(current.path, current);
+        }
+      }
+      current = parent;
+    }
+    this.orderVersion++;
+  }
+
+  activate(client: string): void {
+    const leaf = this.leaf(client);
+    if (leaf.kind !== INACTIVE_LEAF) return;
+    leaf.kind = ACTIVE_LEAF;
+    this.activeClients++;
+    this.list(leaf);
+    this.orderVersion++;
+  }
+
+  deactivate(client: string): void {
+    const leaf = this.leaf(client);
+    if (leaf.kind !== ACTIVE_LEAF) return;
+    this.unlist(leaf);
+    leaf.kind = INACTIVE_LEAF;
+    this.activeClients--;
+    this.orderVersion++;
+  }
+
+  updateWeight(path: string, weight: number): void {
+    this.weights.set(path, weight);
+    const node = this.nodeAt(path);
+    if (node === undefined) return;
+    this.unlist(node);
+    node.weight = weight;
+    this.list(node);
+    this.orderVersion++;
+  }
+
+  allocated(client: string, quantities: QuantitiesView): void {
+    const keepSorted = !this.isDirty();
+    for (let cur = this.leaf(client); cur !== this.root; cur = cur.parent as DrfNode) {
+      const listed = keepSorted && cur.kind !== INACTIVE_LEAF;
+      const siblings = (cur.parent as DrfNode).sorted;
+      if (listed) siblings.remove(cur);
+      addInto(cur.alloc, quantities);
+      cur.count++;
+      if (listed) {
+        cur.share = this.calculateShare(cur);
+        siblings.insert(cur);
+      }
+    }
+    addInto(this.root.alloc, quantities);
+    this.root.count++;
+    this.orderVersion++;
+  }
+
+  unallocated(client: string, quantities: QuantitiesView): void {
+    const keepSorted = !this.isDirty();
+    for (let cur = this.leaf(client); cur !== this.root; cur = cur.parent as DrfNode) {
+      const listed = keepSorted && cur.kind !== INACTIVE_LEAF;
+      const siblings = (cur.parent as DrfNode).sorted;
+      if (listed) siblings.remove(cur);
+      subtractInto(cur.alloc, quantities);
+      if (listed) {
+        cur.share = this.calculateShare(cur);
+        siblings.insert(cur);
+      }
+    }
+    subtractInto(this.root.alloc, quantities);
+    this.orderVersion++;
+  }
+
+  allocation(client: string): QuantitiesView {
+    return this.leaf(client).alloc;
+  }
+
+  totalAllocation(): QuantitiesView {
+    return this.root.alloc;
+  }
+
+  addAgent(agentId: string, quantities: QuantitiesView): void {
+    this.pool.addAgent(agentId, quantities);
+  }
+
+  removeAgent(agentId: string): void {
+    this.pool.removeAgent(agentId);
+  }
+
+  sort(): readonly string[] {
+    if (this.isDirty()) this.resort();
+    if (this.cacheVersion !== this.orderVersion) {
+      const out: string[] = [];
+      const walk = (node: DrfNode): void => {
+        node.sorted.forEach((child) => {
+          if (child.kind === ACTIVE_LEAF) out.push(child.clientPath());
+          else walk(child);
+        });
+      };
+      walk(this.root);
+      this.cache = Object.freeze(out);
+      this.cacheVersion = this.orderVersion;
+    }
+    return this.cache;
+  }
+
+  first(accept: (client: string) => boolean): string | undefined {
+    if (this.isDirty()) this.resort();
+    if (this.activeClients === 0) return undefined;
+    let found: string | undefined;
+    const visit = (node: DrfNode): boolean =>
+      node.sorted.find((child) => {
+        if (child.kind === ACTIVE_LEAF) {
+          const path = child.clientPath();
+          if (accept(path)) {
+            found = path;
+            return true;
+          }
+          return false;
+        }
+        return visit(child);
+      }) !== undefined;
+    visit(this.root);
+    return found;
+  }
+
+  share(client: string): number {
+    return this.calculateShare(this.leaf(client));
+  }
+
+  contains(client: string): boolean {
+    return this.clients.has(client);
+  }
+
+  isActive(client: string): boolean {
+    return this.clients.get(client)?.kind === ACTIVE_LEAF;
+  }
+
+  count(): number {
+    return this.clients.size;
+  }
+
+  activeCount(): number {
+    return this.activeClients;
+  }
+
+  private isDirty(): boolean {
+    return this.dirty || this.poolVersion !== this.pool.version;
+  }
+
+  /** Recomputes every share and re-sorts every level. */
+  private resort(): void {
+    this.refreshExcluded();
+    const walk = (node: DrfNode): void => {
+      const items: DrfNode[] = [];
+      for (const child of node.byName.values()) {
+        if (child.kind === INACTIVE_LEAF) continue;
+        child.share = this.calculateShare(child);
+        items.push(child);
+        if (child.kind === INTERNAL) walk(child);
+      }
+      node.sorted.rebuild(items);
+    };
+    walk(this.root);
+    this.dirty = false;
+    this.poolVersion = this.pool.version;
+    this.orderVersion++;
+  }
+
+  private calculateShare(node: DrfNode): number {
+    const total = this.pool.total;
+    const alloc = node.alloc;
+    if (this.excludedMask.length < this.names.size) this.refreshExcluded();
+    const mask = this.excludedMask;
+    let share = 0;
+    const n = Math.min(total.length, alloc.length);
+    for (let i = 0; i < n; i++) {
+      const t = total[i] as number;
+      if (t <= 0 || mask[i] === true) continue;
+      const s = (alloc[i] as number) / t;
+      if (s > share) share = s;
+    }
+    return share / node.weight;
+  }
+
+  private refreshExcluded(): void {
+    const mask: boolean[] = [];
+    for (let i = 0; i < this.names.size; i++) {
+      mask.push(this.excludedNames?.has(this.names.name(i)) === true);
+    }
+    this.excludedMask = mask;
+  }
+
+  private leaf(client: string): DrfNode {
+    const node = this.clients.get(client);
+    if (node === undefined) throw new Error(`drf sorter: unknown client ${client}`);
+    return node;
+  }
+
+  /** The tree node at `path` (an inner node, or a client's leaf). */
+  private nodeAt(path: string): DrfNode | undefined {
+    let node: DrfNode | undefined = this.root;
+    for (const label of pathLabels(path)) {
+      node = node.byName.get(label);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  private attach(parent: DrfNode, name: string, kind: NodeKind): DrfNode {
+    const path = parent === this.root ? name : `${parent.path}/${name}`;
+    const node = new DrfNode(name, kind, parent, path, this.weights.get(path) ?? DEFAULT_WEIGHT);
+    parent.byName.set(name, node);
+    this.list(node);
+    return node;
+  }
+
+  private detach(node: DrfNode): void {
+    const parent = node.parent as DrfNode;
+    this.unlist(node);
+    parent.byName.delete(node.name);
+  }
+
+  private convertToInternal(node: DrfNode): void {
+    this.unlist(node);
+    const oldKind = node.kind;
+    node.kind = INTERNAL;
+    const virt = new DrfNode(VIRTUAL, oldKind, node, `${node.path}/${VIRTUAL}`, DEFAULT_WEIGHT);
+    virt.alloc = node.alloc.slice();
+    virt.count = node.count;
+    node.byName.set(VIRTUAL, virt);
+    this.list(virt);
+    this.list(node);
+    this.clients.set(node.path, virt);
+  }
+
+  /** Puts an active leaf or inner node into its parent's order. */
+  private list(node: DrfNode): void {
+    if (node.kind === INACTIVE_LEAF || node.parent === null) return;
+    if (!this.isDirty()) node.share = this.calculateShare(node);
+    node.parent.sorted.insert(node);
+  }
+
+  private unlist(node: DrfNode): void {
+    if (node.kind === INACTIVE_LEAF || node.parent === null) return;
+    node.parent.sorted.remove(node);
+  }
+}

@@ -1,0 +1,188 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { seededRandom } from "../../src/common/time/random.js";
+import { quantitiesFrom, ResourceNames } from "../../src/master/allocator/quantities.js";
+import { DrfSorter } from "../../src/master/allocator/sorter/drf-sorter.js";
+import { RandomSorter } from "../../src/master/allocator/sorter/random-sorter.js";
+import { SortedList } from "../../src/master/allocator/sorter/sorted-list.js";
+
+function drf(excluded?: string[]) {
+  const names = new ResourceNames();
+  const sorter = new DrfSorter({
+    names,
+    ...(excluded ? { excludedResourceNames: new Set(excluded) } : {}),
+  });
+  const q = (r: Record<string, number>) => quantitiesFrom(names, r);
+  return { sorter, q };
+}
+
+function addActive(sorter: DrfSorter | RandomSorter, ...clients: string[]): void {
+  for (const c of clients) {
+    sorter.add(c);
+    sorter.activate(c);
+  }
+}
+
+test("sorted list: keeps order across many chunks through inserts and removes", () => {
+  const list = new SortedList<number>((a, b) => a - b, 4);
+  const values = [50, 3, 17, 99, 1, 42, 8, 23, 77, 64, 5, 31, 12, 88, 2, 9];
+  for (const v of values) list.insert(v);
+  assert.deepEqual(
+    list.toArray(),
+    [...values].sort((a, b) => a - b),
+  );
+  assert.equal(list.remove(42), true);
+  assert.equal(list.remove(1000), false);
+  list.insert(43);
+  assert.deepEqual(list.toArray(), [1, 2, 3, 5, 8, 9, 12, 17, 23, 31, 43, 50, 64, 77, 88, 99]);
+  assert.equal(
+    list.find((v) => v > 30),
+    31,
+  );
+});
+
+test("drf sorter: the client with the lowest dominant share comes first", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10, mem: 100 }));
+  addActive(sorter, "a", "b");
+  sorter.allocated("a", q({ cpus: 1, mem: 50 })); // dominant: mem 0.5
+  sorter.allocated("b", q({ cpus: 4, mem: 10 })); // dominant: cpus 0.4
+  assert.deepEqual(sorter.sort(), ["b", "a"]);
+  sorter.allocated("b", q({ cpus: 2 })); // 0.6
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  sorter.unallocated("b", q({ cpus: 6 }));
+  assert.deepEqual(sorter.sort(), ["b", "a"]);
+});
+
+test("drf sorter: equal shares are ordered by allocation count, then by name", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  addActive(sorter, "b", "a");
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  sorter.allocated("a", q({ cpus: 1 }));
+  sorter.unallocated("a", q({ cpus: 1 }));
+  // Same share again, but "a" was picked once more.
+  assert.deepEqual(sorter.sort(), ["b", "a"]);
+});
+
+test("drf sorter: a weight divides the share", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  addActive(sorter, "a", "b");
+  sorter.updateWeight("a", 2);
+  sorter.allocated("a", q({ cpus: 3 })); // 0.3 / 2 = 0.15
+  sorter.allocated("b", q({ cpus: 2 })); // 0.2
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  assert.equal(sorter.share("a"), 0.15);
+});
+
+test("drf sorter: a weight set before the client exists applies when it is added", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  sorter.updateWeight("a", 4);
+  addActive(sorter, "a", "b");
+  sorter.allocated("a", q({ cpus: 4 }));
+  sorter.allocated("b", q({ cpus: 2 }));
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+});
+
+test("drf sorter: hierarchical clients compete inside their parent's share", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 100 }));
+  addActive(sorter, "a/b", "a/c", "d");
+  sorter.allocated("a/b", q({ cpus: 10 }));
+  sorter.allocated("d", q({ cpus: 6 }));
+  // a (0.1) is behind d (0.06); inside a, c (0) comes before b (0.1).
+  assert.deepEqual(sorter.sort(), ["d", "a/c", "a/b"]);
+  sorter.allocated("d", q({ cpus: 10 }));
+  assert.deepEqual(sorter.sort(), ["a/c", "a/b", "d"]);
+  // Allocating to a/c raises a's share (0.1 -> 0.2): a moves behind d (0.16).
+  sorter.allocated("a/c", q({ cpus: 10 }));
+  assert.deepEqual(sorter.sort(), ["d", "a/b", "a/c"]);
+});
+
+test("drf sorter: a client with sub-clients keeps its own allocation in an implicit leaf", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 100 }));
+  addActive(sorter, "a");
+  sorter.allocated("a", q({ cpus: 20 }));
+  addActive(sorter, "a/b", "z");
+  assert.deepEqual(sorter.sort(), ["z", "a/b", "a"]);
+  assert.deepEqual(sorter.allocation("a"), q({ cpus: 20 }));
+  sorter.remove("a/b");
+  assert.deepEqual(sorter.sort(), ["z", "a"]);
+  assert.equal(sorter.contains("a/b"), false);
+  sorter.unallocated("a", q({ cpus: 20 }));
+  // Equal (zero) shares: "a" was picked once, "z" never.
+  assert.equal(sorter.share("a"), 0);
+  assert.deepEqual(sorter.sort(), ["z", "a"]);
+});
+
+test("drf sorter: inactive clients are left out of the order and come back on activation", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  addActive(sorter, "a", "b", "c");
+  sorter.deactivate("b");
+  assert.deepEqual(sorter.sort(), ["a", "c"]);
+  assert.equal(sorter.activeCount(), 2);
+  sorter.allocated("b", q({ cpus: 5 }));
+  sorter.activate("b");
+  assert.deepEqual(sorter.sort(), ["a", "c", "b"]);
+  assert.equal(
+    sorter.first((c) => c !== "a"),
+    "c",
+  );
+});
+
+test("drf sorter: excluded resource names do not count towards the share", () => {
+  const { sorter, q } = drf(["gpus"]);
+  sorter.addAgent("s1", q({ cpus: 10, gpus: 1 }));
+  addActive(sorter, "a", "b");
+  sorter.allocated("a", q({ cpus: 1, gpus: 1 }));
+  sorter.allocated("b", q({ cpus: 2 }));
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+});
+
+test("drf sorter: adding an agent to the pool recomputes every share", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10, mem: 10 }));
+  addActive(sorter, "a", "b");
+  sorter.allocated("a", q({ cpus: 5 })); // 0.5
+  sorter.allocated("b", q({ mem: 4 })); // 0.4
+  assert.deepEqual(sorter.sort(), ["b", "a"]);
+  sorter.addAgent("s2", q({ cpus: 90 })); // a: 0.05, b: 0.4
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  sorter.removeAgent("s2");
+  assert.deepEqual(sorter.sort(), ["b", "a"]);
+});
+
+test("drf sorter: a repeated sort returns the cached order", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  addActive(sorter, "a", "b");
+  const first = sorter.sort();
+  assert.equal(sorter.sort(), first);
+  sorter.allocated("a", q({ cpus: 1 }));
+  assert.notEqual(sorter.sort(), first);
+});
+
+test("random sorter: every active client appears once per sort, weighted picks follow weights", () => {
+  const names = new ResourceNames();
+  const sorter = new RandomSorter({ random: seededRandom(7) });
+  addActive(sorter, "a", "b", "c/x", "c/y");
+  sorter.add("d");
+  const order = sorter.sort();
+  assert.deepEqual([...order].sort(), ["a", "b", "c/x", "c/y"]);
+  sorter.updateWeight("a", 3);
+  const firsts = new Map<string, number>();
+  for (let i = 0; i < 6000; i++) {
+    const f = sorter.first(() => true) as string;
+    firsts.set(f, (firsts.get(f) ?? 0) + 1);
+  }
+  // Relative weights: a 3/5, b 1/5, c 1/5 (split between c/x and c/y).
+  const a = (firsts.get("a") ?? 0) / 6000;
+  assert.ok(a > 0.5 && a < 0.7, `a picked first ${a}`);
+  const cx = (firsts.get("c/x") ?? 0) / 6000;
+  assert.ok(cx > 0.05 && cx < 0.15, `c/x picked first ${cx}`);
+  assert.equal(names.size, 0);
+});
