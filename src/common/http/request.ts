@@ -1,0 +1,67 @@
+/**
+ * The request a route handler sees: method, path, query, headers and the
+ * whole body (read and size-checked before the handler runs).
+ */
+
+/** Header names are lower case; repeated headers are joined with ", " (`set-cookie` aside). */
+export type HttpHeaders = Readonly<Record<string, string>>;
+
+/** What the server knows about one request. */
+export interface HttpRequestInit {
+  method: string;
+  /** Absolute path after delegation, e.g. `/master/state` for a request to `/state`. */
+  path: string;
+  /** The raw query string without `?` (may be empty). */
+  rawQuery: string;
+  headers: HttpHeaders;
+  body: Uint8Array;
+  remoteAddress: string;
+  remotePort: number;
+}
+
+/** An HTTP request handed to a route. */
+export class HttpRequest {
+  readonly method: string;
+  /** Absolute path after delegation (`/master/state`). */
+  path: string;
+  readonly rawQuery: string;
+  readonly headers: HttpHeaders;
+  readonly body: Uint8Array;
+  readonly remoteAddress: string;
+  readonly remotePort: number;
+  /** The process the request was routed to (`master`), set by the router. */
+  processId = "";
+  /** The route that matched, relative to the process, with a leading `/` (`/api/v1`). */
+  routePath = "";
+  /** What follows the matched route (`/x/y` for `/files/x/y` on route `/files`), or "". */
+  remainder = "";
+  private parsedQuery: URLSearchParams | undefined;
+
+  constructor(init: HttpRequestInit) {
+    this.method = init.method;
+    this.path = init.path;
+    this.rawQuery = init.rawQuery;
+    this.headers = init.headers;
+    this.body = init.body;
+    this.remoteAddress = init.remoteAddress;
+    this.remotePort = init.remotePort;
+  }
+
+  /** Query parameters, parsed on first use. */
+  get query(): URLSearchParams {
+    this.parsedQuery ??= new URLSearchParams(this.rawQuery);
+    return this.parsedQuery;
+  }
+
+  /** A header by case-insensitive name. */
+  header(name: string): string | undefined {
+    return this.headers[name.toLowerCase()];
+  }
+
+  /** The body decoded as UTF-8. */
+  text(): string {
+    return Buffer.from(this.body.buffer, this.body.byteOffset, this.body.byteLength).toString(
+      "utf8",
+    );
+  }
+}
