@@ -1,0 +1,144 @@
+/**
+ * Flags the master and the agent both take: identity and binding (the
+ * libprocess-level ones), HTTP authentication, modules. Wording differs
+ * slightly by role, and the default port is 5050 for the master, 5051 for
+ * the agent.
+ *
+ * Binding precedence for `--ip`, `--port`, `--advertise_ip`,
+ * `--advertise_port`: command line, then `MESOS_<NAME>`, then the libprocess
+ * variable (`LIBPROCESS_IP`, `LIBPROCESS_PORT`, `LIBPROCESS_ADVERTISE_IP`,
+ * `LIBPROCESS_ADVERTISE_PORT`), then the default.
+ */
+import type { FlagOrigin } from "./load.js";
+import { flag, type JsonValue } from "./spec.js";
+
+export type DaemonRole = "master" | "agent";
+
+/** The Mesos release whose flags, endpoints and wire format mesos-ts follows (`--version`). */
+export const MESOS_COMPATIBLE_VERSION = "1.12.0";
+
+function isObject(v: JsonValue): v is { [key: string]: JsonValue } {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** Checks that a JSON flag holds an object (Mesos parses these into protobuf messages). */
+export function expectJsonObject(name: string) {
+  return (v: JsonValue): string | undefined =>
+    isObject(v) ? undefined : `Failed to load flag '${name}': expected a JSON object`;
+}
+
+/** The shared flags, worded for `role`. */
+export function sharedFlags(role: DaemonRole) {
+  const self = role === "master" ? "master" : "agent";
+  return {
+    version: flag.bool({ help: "Print the version and exit.", default: false }),
+    hostname: flag.string({
+      help:
+        `Hostname the ${self} reports to others. Unset: looked up from the advertised IP, ` +
+        "or the IP itself with --no-hostname_lookup.",
+    }),
+    hostname_lookup: flag.bool({
+      help: "When --hostname is unset, find the hostname by a lookup of the IP. False: use the IP.",
+      default: true,
+    }),
+    ip: flag.string({
+      help: "IP address to listen on. Cannot be combined with --ip_discovery_command.",
+      envFallback: "LIBPROCESS_IP",
+    }),
+    port: flag.port({
+      help: "Port to listen on.",
+      default: role === "master" ? 5050 : 5051,
+      envFallback: "LIBPROCESS_PORT",
+    }),
+    advertise_ip: flag.string({
+      help: `IP address others use to reach this ${self} (e.g. behind NAT). Not bound.`,
+      envFallback: "LIBPROCESS_ADVERTISE_IP",
+    }),
+    advertise_port: flag.port({
+      help: `Port others use to reach this ${self}, with --advertise_ip. Not bound.`,
+      envFallback: "LIBPROCESS_ADVERTISE_PORT",
+    }),
+    ip_discovery_command: flag.string({
+      help: "Program whose output is the IP address to listen on. Cannot be combined with --ip.",
+    }),
+    zk_session_timeout: flag.duration({ help: "ZooKeeper session timeout.", default: "10secs" }),
+    authenticate_http_readonly: flag.bool({
+      help: "Require HTTP authentication on read-only endpoints that support it.",
+      default: false,
+    }),
+    authenticate_http_readwrite: flag.bool({
+      help: "Require HTTP authentication on read-write endpoints that support it.",
+      default: false,
+      ...(role === "master" ? { alias: "authenticate_http" } : {}),
+    }),
+    http_authenticators: flag.string({
+      help:
+        "HTTP authenticator to use for authenticated endpoints: `basic`, or one loaded with " +
+        "--modules. Only one is supported.",
+      ...(role === "master" ? { default: "basic" } : {}),
+    }),
+    firewall_rules: flag.json({
+      help:
+        'Endpoint firewall as JSON (or file://), e.g. {"disabled_endpoints":{"paths":' +
+        '["/files/browse"]}}: listed paths answer 403.',
+      validate: expectJsonObject("firewall_rules"),
+    }),
+    acls: flag.json({
+      help:
+        "Access control lists as JSON (or file://) for the `local` authorizer; see the ACLs " +
+        "message in acls.proto. Ignored with another authorizer.",
+      validate: expectJsonObject("acls"),
+    }),
+    domain: flag.json({
+      help:
+        `Fault domain of this ${self} as JSON (or file://): ` +
+        '{"fault_domain":{"region":{"name":"..."},"zone":{"name":"..."}}}.',
+      validate: (v) =>
+        !isObject(v)
+          ? "Failed to load flag 'domain': expected a JSON object"
+          : v.fault_domain === undefined
+            ? "`domain` must define `fault_domain`"
+            : undefined,
+    }),
+    modules: flag.json({
+      help: "Module libraries to load, as JSON (or file://). Cannot be combined with --modules_dir.",
+      notYet: true,
+    }),
+    modules_dir: flag.string({
+      help: "Directory of module manifest files, read in name order. Cannot be combined with --modules.",
+      notYet: true,
+    }),
+    hooks: flag.string({
+      help: `Comma-separated hook modules to install in the ${self}.`,
+      notYet: true,
+    }),
+    memory_profiling: flag.bool({
+      help: "Expose the jemalloc memory-profiling endpoints.",
+      default: false,
+      notYet: true,
+    }),
+  };
+}
+
+/** Values the cross-flag checks below read. */
+interface SharedValues {
+  ip?: string | undefined;
+  ip_discovery_command?: string | undefined;
+  modules?: JsonValue | undefined;
+  modules_dir?: string | undefined;
+}
+
+/** Checks across shared flags; `origin` tells a real `--ip` from `LIBPROCESS_IP`. */
+export function checkSharedFlags(
+  v: SharedValues,
+  origin: (name: string) => FlagOrigin | undefined,
+): string | undefined {
+  const ipGiven = v.ip !== undefined && origin("ip")?.source !== "fallback-env";
+  if (ipGiven && v.ip_discovery_command !== undefined) {
+    return "Only one of `--ip` or `--ip_discovery_command` should be specified";
+  }
+  if (v.modules !== undefined && v.modules_dir !== undefined) {
+    return "Only one of --modules or --modules_dir should be specified";
+  }
+  return undefined;
+}
