@@ -244,13 +244,22 @@ export function valuesEqual(a: Entry, b: Entry): boolean {
   return b.items.every((item) => a.items.includes(item));
 }
 
-/** The entry as a frozen `Resource` message (cached). */
+/** The entry as a frozen `Resource` message (cached), fields in proto order. */
 export function entryToResource(e: Entry): Resource {
   if (e.proto !== undefined) return e.proto;
-  const out: Resource = { ...e.meta };
+  const m = e.meta;
+  const out = {} as Resource;
+  if (m.provider_id !== undefined) out.provider_id = m.provider_id;
+  out.name = m.name;
+  out.type = m.type;
   if (e.kind === Kind.Scalar) out.scalar = { value: fromFixed(e.fixed) };
   else if (e.kind === Kind.Ranges) out.ranges = valueRangesFromFlat(e.ranges);
   else out.set = { item: e.items.slice() };
+  if (m.allocation_info !== undefined) out.allocation_info = m.allocation_info;
+  if (m.reservations !== undefined) out.reservations = m.reservations;
+  if (m.disk !== undefined) out.disk = m.disk;
+  if (m.revocable !== undefined) out.revocable = m.revocable;
+  if (m.shared !== undefined) out.shared = m.shared;
   e.proto = deepFreeze(out);
   return e.proto;
 }

@@ -3,10 +3,15 @@
  * formatters. Import from here rather than from the individual files.
  */
 
-export * from "./types.js";
-export * from "./scalar.js";
+export * from "./attributes.js";
+export * from "./detect.js";
+export * from "./json-shape.js";
+export * from "./parse.js";
 export * from "./ranges.js";
-export * from "./roles.js";
-export * from "./values.js";
 export * from "./resource.js";
 export { Resources } from "./resources.js";
+export * from "./roles.js";
+export * from "./scalar.js";
+export * from "./summary.js";
+export * from "./types.js";
+export * from "./values.js";

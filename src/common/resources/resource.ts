@@ -297,11 +297,22 @@ function withoutTypeAndRole(reservation: ReservationInfo): ReservationInfo {
  */
 export function toEndpointFormat(resource: Resource): Resource {
   const reservations = resource.reservations ?? [];
-  if (reservations.length === 0) return { ...resource, role: "*" };
-  if (reservations.length > 1) return resource;
-  const only = reservations[0]!;
-  const out: Resource = { ...resource, role: only.role ?? "" };
-  if (only.type === "DYNAMIC") out.reservation = withoutTypeAndRole(only);
+  const only = reservations.length === 1 ? reservations[0]! : undefined;
+  const out = {} as Resource;
+  if (resource.provider_id !== undefined) out.provider_id = resource.provider_id;
+  out.name = resource.name;
+  out.type = resource.type;
+  if (resource.scalar !== undefined) out.scalar = resource.scalar;
+  if (resource.ranges !== undefined) out.ranges = resource.ranges;
+  if (resource.set !== undefined) out.set = resource.set;
+  if (reservations.length === 0) out.role = "*";
+  else if (only !== undefined) out.role = only.role ?? "";
+  if (resource.allocation_info !== undefined) out.allocation_info = resource.allocation_info;
+  if (only?.type === "DYNAMIC") out.reservation = withoutTypeAndRole(only);
+  if (reservations.length > 0) out.reservations = reservations;
+  if (resource.disk !== undefined) out.disk = resource.disk;
+  if (resource.revocable !== undefined) out.revocable = resource.revocable;
+  if (resource.shared !== undefined) out.shared = resource.shared;
   return out;
 }
 
