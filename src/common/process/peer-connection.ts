@@ -53,6 +53,9 @@ export interface PeerStats {
   connectFailures: number;
 }
 
+/** A burst is written in pieces of about this size. */
+const BATCH_BYTES = 256 * 1024;
+
 type State = "idle" | "connecting" | "connected" | "waiting" | "closed";
 
 /** A FIFO of labels (`/id/name`) for messages written but not yet answered. */
@@ -96,7 +99,8 @@ export class PeerConnection {
   private failures = 0;
   private timer: TimerHandle | undefined;
   private readonly unanswered = new LabelQueue();
-  private corked = false;
+  private batch: { frame: Buffer; label: string }[] = [];
+  private batchBytes = 0;
 
   constructor(private readonly o: PeerConnectionOptions) {}
 
@@ -109,7 +113,10 @@ export class PeerConnection {
   send(frame: Buffer, label: string): void {
     if (this.state === "closed") return;
     if (this.state === "connected" && this.socket !== undefined) {
-      if (this.socket.writableLength + frame.byteLength > this.o.limits.maxBytes) {
+      if (
+        this.socket.writableLength + this.batchBytes + frame.byteLength >
+        this.o.limits.maxBytes
+      ) {
         this.drop(1, `peer is not reading (${this.socket.writableLength} bytes buffered)`);
         return;
       }
@@ -138,7 +145,17 @@ export class PeerConnection {
     if (this.state === "closed") return;
     const old = this.socket;
     this.socket = undefined;
-    if (old !== undefined) old.destroy();
+    this.requeueBatch();
+    const lost = this.unanswered.size;
+    this.unanswered.clear();
+    if (old !== undefined) {
+      old.destroy();
+      if (lost > 0) {
+        this.o.logger.info(
+          `Replaced connection to ${this.o.address}; ${lost} message(s) unanswered`,
+        );
+      }
+    }
     this.cancelTimer();
     this.open();
   }
@@ -152,6 +169,8 @@ export class PeerConnection {
     s?.destroy();
     this.queue = [];
     this.queuedBytes = 0;
+    this.batch = [];
+    this.batchBytes = 0;
     this.unanswered.clear();
   }
 
@@ -184,18 +203,36 @@ export class PeerConnection {
   }
 
   private write(socket: Socket, frame: Buffer, label: string): void {
-    if (!this.corked) {
-      // Batch everything sent in this tick into one writev.
-      this.corked = true;
-      socket.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        socket.uncork();
-      });
+    // Frames sent in the same tick go out together as one buffer: one
+    // syscall for a burst instead of one per message.
+    if (this.batch.length === 0) process.nextTick(() => this.flush(socket));
+    this.batch.push({ frame, label });
+    this.batchBytes += frame.byteLength;
+    if (this.batchBytes >= BATCH_BYTES) this.flush(socket);
+  }
+
+  private flush(socket: Socket): void {
+    if (this.batch.length === 0 || this.socket !== socket) return;
+    const items = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    const frames: Buffer[] = [];
+    for (const item of items) {
+      frames.push(item.frame);
+      this.unanswered.push(item.label);
     }
-    socket.write(frame);
-    this.unanswered.push(label);
-    this.stats.sent++;
+    this.stats.sent += items.length;
+    socket.write(frames.length === 1 ? (frames[0] as Buffer) : Buffer.concat(frames, bytes));
+  }
+
+  /** Frames batched for a socket that is going away go back to the front of the queue. */
+  private requeueBatch(): void {
+    if (this.batch.length === 0) return;
+    this.queue = [...this.batch, ...this.queue];
+    this.queuedBytes += this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
   }
 
   private open(): void {
@@ -244,6 +281,7 @@ export class PeerConnection {
   private onClose(socket: Socket, error: string | undefined): void {
     if (this.socket !== socket) return; // replaced by reconnect() or closed
     this.socket = undefined;
+    this.requeueBatch();
     const wasConnected = this.state === "connected";
     const lost = this.unanswered.size;
     this.unanswered.clear();
