@@ -1,0 +1,292 @@
+/**
+ * The glog-style `Logger` of the daemons: lines such as
+ *
+ *     I1228 07:29:16.367847  2900 master.ts:318] Elected as the leading master!
+ *
+ * (level letter, month and day, local time with microseconds, process id
+ * right-aligned in five columns, the caller's TypeScript file and line) on
+ * stderr and, with `--log_dir`, in glog's files (see log-files.ts).
+ *
+ * Levels follow Mesos' logging flags: nothing below `--logging_level` is
+ * written anywhere; `--quiet` silences stderr only. `verbose(n, ...)` lines
+ * (glog's VLOG) are written as INFO when `n` is at most the verbosity, which
+ * starts at `GLOG_v` and can be raised for a while with `setLevel` (the
+ * `/logging/toggle` endpoint).
+ *
+ * The caller's file:line comes from one stack frame (~3 µs), looked up only
+ * for lines that are written; pass `sourceLookup: false` to name a fixed
+ * `source` instead.
+ */
+import { hostname as osHostname, userInfo } from "node:os";
+import { type Clock, systemClock, type TimerHandle } from "../time/clock.js";
+import { callerSite } from "./glog-source.js";
+import { LogFiles } from "./log-files.js";
+import type { Logger, LogLevel } from "./logger.js";
+
+const RANK: Record<LogLevel, number> = { INFO: 0, WARNING: 1, ERROR: 2 };
+
+export interface GlogOptions {
+  /** Program name for file names and links, e.g. `mesos-master`. */
+  readonly program: string;
+  /** `--logging_level`: lowest level written anywhere. Default INFO. */
+  readonly minLevel?: LogLevel;
+  /** `--quiet`: nothing on stderr. */
+  readonly quiet?: boolean;
+  /** `--log_dir`: also write glog files there. */
+  readonly logDir?: string;
+  /** `--logbufsecs`. */
+  readonly logbufsecs?: number;
+  /** Starting VLOG verbosity (`GLOG_v`). Default 0. */
+  readonly verbosity?: number;
+  /** Where stderr lines go. Default `process.stderr`. */
+  readonly stderr?: { write(text: string): unknown };
+  /** Line format on stderr: `glog` (default) or `json` (one JSON object per line). Files are always glog. */
+  readonly stderrFormat?: "glog" | "json";
+  /** Wall-clock epoch milliseconds, fractions allowed (for the microseconds). */
+  readonly now?: () => number;
+  /** Timers (`--logbufsecs`, `setLevel` expiry). Default the system clock. */
+  readonly clock?: Clock;
+  /** The id glog prints (its thread id); default the process id. */
+  readonly pid?: number;
+  readonly hostname?: string;
+  readonly user?: string;
+  /** Look up the caller's file:line (default true); otherwise print `source`. */
+  readonly sourceLookup?: boolean;
+  /** The file:line shown when lookup is off or fails. Default `<program>:0`. */
+  readonly source?: string;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** glog's line prefix and message, newline-terminated. `ms` is epoch milliseconds (fractional). */
+export function formatGlogLine(
+  level: LogLevel,
+  ms: number,
+  pid: number,
+  source: string,
+  message: string,
+): string {
+  const d = new Date(Math.floor(ms));
+  const micros = Math.floor((ms - Math.floor(ms / 1000) * 1000) * 1000);
+  const head =
+    `${level[0]}${pad2(d.getMonth() + 1)}${pad2(d.getDate())} ` +
+    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.` +
+    `${String(Math.min(micros, 999_999)).padStart(6, "0")} ${String(pid).padStart(5)} ${source}] `;
+  return message.endsWith("\n") ? `${head}${message}` : `${head}${message}\n`;
+}
+
+/** The same line as one JSON object (for log shippers). */
+export function formatJsonLine(
+  level: LogLevel,
+  ms: number,
+  pid: number,
+  source: string,
+  message: string,
+): string {
+  return `${JSON.stringify({ time: new Date(ms).toISOString(), level, pid, source, message })}\n`;
+}
+
+/**
+ * Wall-clock time with microseconds: `Date.now()` for the second and
+ * millisecond, re-anchored every second, plus the monotonic clock for what
+ * lies below a millisecond.
+ */
+function preciseWallClock(): () => number {
+  let offset = Date.now() - performance.now();
+  let anchoredAt = performance.now();
+  return () => {
+    const mono = performance.now();
+    if (mono - anchoredAt > 1000) {
+      offset = Date.now() - mono;
+      anchoredAt = mono;
+    }
+    return offset + mono;
+  };
+}
+
+function currentUser(): string {
+  try {
+    return process.env.USER ?? userInfo().username;
+  } catch {
+    return "invalid-user";
+  }
+}
+
+type LogMethod = (...args: never[]) => unknown;
+
+/** The daemons' logger. Implements `Logger`; also `setLevel`, `child`, `flush`, `close`. */
+export class GlogLogger implements Logger {
+  private readonly minRank: number;
+  private readonly quiet: boolean;
+  private readonly stderr: { write(text: string): unknown };
+  private readonly json: boolean;
+  private readonly now: () => number;
+  private readonly clock: Clock;
+  private readonly pid: number;
+  private readonly lookup: boolean;
+  private readonly source: string;
+  private readonly files: LogFiles | undefined;
+  private readonly baseVerbosity: number;
+  private currentVerbosity: number;
+  private revertTimer: TimerHandle | undefined;
+
+  constructor(options: GlogOptions) {
+    this.minRank = RANK[options.minLevel ?? "INFO"];
+    this.quiet = options.quiet === true;
+    this.stderr = options.stderr ?? process.stderr;
+    this.json = options.stderrFormat === "json";
+    this.now = options.now ?? preciseWallClock();
+    this.clock = options.clock ?? systemClock;
+    this.pid = options.pid ?? process.pid;
+    this.lookup = options.sourceLookup !== false;
+    this.source = options.source ?? `${options.program}:0`;
+    this.baseVerbosity = Math.max(0, Math.trunc(options.verbosity ?? 0));
+    this.currentVerbosity = this.baseVerbosity;
+    if (options.logDir !== undefined) {
+      let reported = false;
+      this.files = new LogFiles({
+        dir: options.logDir,
+        program: options.program,
+        hostname: options.hostname ?? osHostname(),
+        user: options.user ?? currentUser(),
+        pid: this.pid,
+        now: this.now,
+        clock: this.clock,
+        bufferSecs: options.logbufsecs ?? 0,
+        onError: (message) => {
+          // Say it once on stderr (even when quiet): losing log files matters.
+          if (!reported) this.stderr.write(`${message}\n`);
+          reported = true;
+        },
+      });
+    }
+  }
+
+  info(message: string): void {
+    this.log("INFO", message, this.info);
+  }
+
+  warn(message: string): void {
+    this.log("WARNING", message, this.warn);
+  }
+
+  error(message: string): void {
+    this.log("ERROR", message, this.error);
+  }
+
+  verbose(level: number, message: string): void {
+    if (level > this.currentVerbosity) return;
+    this.log("INFO", message, this.verbose);
+  }
+
+  /** True when `verbose(level, ...)` lines are written now (to skip building costly messages). */
+  isVerbose(level: number): boolean {
+    return level <= this.currentVerbosity && this.minRank === 0;
+  }
+
+  /** The VLOG verbosity in force. */
+  get verbosity(): number {
+    return this.currentVerbosity;
+  }
+
+  /**
+   * Sets the VLOG verbosity to `level` for `durationMs`, then back to the
+   * starting one (`/logging/toggle?level=N&duration=D`). A new call replaces
+   * the previous one and its expiry.
+   */
+  setLevel(level: number, durationMs: number): void {
+    if (!Number.isInteger(level) || level < 0) throw new RangeError(`bad verbosity ${level}`);
+    if (this.revertTimer !== undefined) this.clock.cancelTimer(this.revertTimer);
+    this.currentVerbosity = level;
+    this.revertTimer = this.clock.setTimer(durationMs, () => {
+      this.revertTimer = undefined;
+      this.currentVerbosity = this.baseVerbosity;
+    });
+  }
+
+  /** A logger whose lines start with `prefix` (e.g. `"Framework abc: "`), sharing this one's outputs. */
+  child(prefix: string): Logger {
+    const child: Logger = {
+      info: (m) => this.log("INFO", prefix + m, child.info),
+      warn: (m) => this.log("WARNING", prefix + m, child.warn),
+      error: (m) => this.log("ERROR", prefix + m, child.error),
+      verbose: (level, m) => {
+        if (level <= this.currentVerbosity) this.log("INFO", prefix + m, child.verbose);
+      },
+    };
+    return child;
+  }
+
+  /** The current INFO log file (what `/master/log` and `/files` show), if any. */
+  logFile(): string | undefined {
+    return this.files?.path("INFO");
+  }
+
+  /** Resolves once every line logged so far is in the files. */
+  flush(): Promise<void> {
+    const files = this.files;
+    if (files === undefined) return Promise.resolve();
+    return new Promise((resolve) => files.flush(resolve));
+  }
+
+  /** Writes pending lines and closes the files; later lines go to stderr only. */
+  close(): void {
+    if (this.revertTimer !== undefined) this.clock.cancelTimer(this.revertTimer);
+    this.revertTimer = undefined;
+    this.files?.close();
+  }
+
+  private log(level: LogLevel, message: string, caller: LogMethod): void {
+    if (RANK[level] < this.minRank) return;
+    const toStderr = !this.quiet;
+    if (!toStderr && this.files === undefined) return;
+    const site = this.lookup ? callerSite(caller) : undefined;
+    const source = site === undefined ? this.source : `${site.file}:${site.line}`;
+    const ms = this.now();
+    const line = formatGlogLine(level, ms, this.pid, source, message);
+    if (toStderr) {
+      this.stderr.write(this.json ? formatJsonLine(level, ms, this.pid, source, message) : line);
+    }
+    this.files?.write(level, line);
+  }
+}
+
+/** The logging flag values a daemon passes to `createDaemonLogger`. */
+export interface LoggingFlagValues {
+  readonly quiet: boolean;
+  readonly logging_level: string;
+  readonly log_dir?: string | undefined;
+  readonly logbufsecs: number;
+}
+
+/**
+ * Sets up a daemon's logger from its logging flags and environment (`GLOG_v`),
+ * as Mesos' logging::initialize does, including the first line that creates
+ * the log file.
+ */
+export function createDaemonLogger(
+  program: string,
+  flags: LoggingFlagValues,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+  overrides: Partial<GlogOptions> = {},
+): GlogLogger {
+  const level = (["INFO", "WARNING", "ERROR"] as const).find((l) => l === flags.logging_level);
+  const verbosity = Number.parseInt(env.GLOG_v ?? "0", 10);
+  const logger = new GlogLogger({
+    program,
+    minLevel: level ?? "INFO",
+    quiet: flags.quiet,
+    logbufsecs: flags.logbufsecs,
+    verbosity: Number.isFinite(verbosity) ? verbosity : 0,
+    ...(flags.log_dir !== undefined ? { logDir: flags.log_dir } : {}),
+    ...overrides,
+  });
+  if (flags.log_dir !== undefined) {
+    const started = `${level ?? "INFO"} level logging started!`;
+    if (level === "ERROR") logger.error(started);
+    else if (level === "WARNING") logger.warn(started);
+    else logger.info(started);
+  }
+  logger.verbose(1, `Logging to ${flags.log_dir ?? "STDERR"}`);
+  return logger;
+}

@@ -1,0 +1,235 @@
+/**
+ * glog's log files under `--log_dir`: one file per severity, named
+ * `<program>.<host>.<user>.log.<LEVEL>.<yyyymmdd-hhmmss>.<pid>`, created on
+ * the first line of that severity, each behind a `<program>.<LEVEL>` symlink.
+ * A line goes into the file of its severity and of every lower one (an ERROR
+ * line is in the ERROR, WARNING and INFO files).
+ *
+ * Writes never wait on the disk: lines collect in memory and go out with
+ * asynchronous writes, at once for WARNING and ERROR or when `bufferSecs` is
+ * 0, otherwise within `bufferSecs` (`--logbufsecs`). What is still pending
+ * when the process exits is written synchronously.
+ */
+import { closeSync, mkdirSync, openSync, symlinkSync, unlinkSync, write, writeSync } from "node:fs";
+import { join } from "node:path";
+import type { Clock, TimerHandle } from "../time/clock.js";
+import type { LogLevel } from "./logger.js";
+
+export const SEVERITIES: readonly LogLevel[] = ["INFO", "WARNING", "ERROR"];
+
+/** Flush at once when this much is pending, whatever `bufferSecs` says. */
+const MAX_PENDING_BYTES = 1 << 20;
+
+export interface LogFilesOptions {
+  readonly dir: string;
+  readonly program: string;
+  readonly hostname: string;
+  readonly user: string;
+  readonly pid: number;
+  /** Wall-clock milliseconds since the epoch (for file names and headers). */
+  readonly now: () => number;
+  /** Timers for `bufferSecs`. */
+  readonly clock: Clock;
+  /** `--logbufsecs`. */
+  readonly bufferSecs: number;
+  /** Told once per failure (e.g. the directory cannot be written). */
+  readonly onError: (message: string) => void;
+}
+
+const pad2 = (n: number) => String(n).padStart(2, "0");
+
+/** `yyyymmdd-hhmmss` in local time, as glog stamps file names. */
+export function fileTimestamp(ms: number): string {
+  const d = new Date(ms);
+  return (
+    `${d.getFullYear()}${pad2(d.getMonth() + 1)}${pad2(d.getDate())}-` +
+    `${pad2(d.getHours())}${pad2(d.getMinutes())}${pad2(d.getSeconds())}`
+  );
+}
+
+/** glog's file name for a severity. */
+export function logFileName(
+  o: Pick<LogFilesOptions, "program" | "hostname" | "user" | "pid">,
+  severity: LogLevel,
+  ms: number,
+): string {
+  return `${o.program}.${o.hostname}.${o.user}.log.${severity}.${fileTimestamp(ms)}.${o.pid}`;
+}
+
+/** The header glog puts at the top of each file. */
+export function logFileHeader(hostname: string, ms: number): string {
+  const d = new Date(ms);
+  const date = `${d.getFullYear()}/${pad2(d.getMonth() + 1)}/${pad2(d.getDate())}`;
+  const time = `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
+  return (
+    `Log file created at: ${date} ${time}\n` +
+    `Running on machine: ${hostname}\n` +
+    "Log line format: [IWEF]mmdd hh:mm:ss.uuuuuu threadid file:line] msg\n"
+  );
+}
+
+class LogFile {
+  private pending: string[] = [];
+  private pendingBytes = 0;
+  private writing = false;
+  private waiters: (() => void)[] = [];
+
+  constructor(
+    readonly path: string,
+    private readonly fd: number,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  append(text: string): boolean {
+    this.pending.push(text);
+    this.pendingBytes += text.length;
+    return this.pendingBytes >= MAX_PENDING_BYTES;
+  }
+
+  get hasPending(): boolean {
+    return this.pending.length > 0;
+  }
+
+  /** Writes what is pending; `done` runs once everything appended so far is written. */
+  flush(done?: () => void): void {
+    if (done !== undefined) this.waiters.push(done);
+    if (this.writing) return;
+    if (this.pending.length === 0) {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+      return;
+    }
+    const data = this.pending.join("");
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.writing = true;
+    write(this.fd, data, null, "utf8", (err) => {
+      this.writing = false;
+      if (err) this.onError(`Failed to write to log file ${this.path}: ${err.message}`);
+      this.flush();
+    });
+  }
+
+  flushSync(): void {
+    if (this.pending.length === 0) return;
+    const data = this.pending.join("");
+    this.pending = [];
+    this.pendingBytes = 0;
+    try {
+      writeSync(this.fd, data);
+    } catch (e) {
+      this.onError(`Failed to write to log file ${this.path}: ${(e as Error).message}`);
+    }
+  }
+
+  close(): void {
+    this.flushSync();
+    try {
+      closeSync(this.fd);
+    } catch {
+      // Already closed or never usable: nothing left to save.
+    }
+  }
+}
+
+/** The set of log files of one process. */
+export class LogFiles {
+  private readonly files = new Map<LogLevel, LogFile>();
+  private readonly failed = new Set<LogLevel>();
+  private timer: TimerHandle | undefined;
+  private readonly onExit = () => this.flushSync();
+  private closed = false;
+
+  constructor(private readonly options: LogFilesOptions) {
+    process.once("exit", this.onExit);
+  }
+
+  /** Path of the current file of a severity, if created (the INFO one is what `/files` shows). */
+  path(severity: LogLevel): string | undefined {
+    return this.files.get(severity)?.path;
+  }
+
+  /** Adds a formatted line (ending in `\n`) of `severity`. */
+  write(severity: LogLevel, line: string): void {
+    if (this.closed) return;
+    const rank = SEVERITIES.indexOf(severity);
+    let urgent = rank > 0 || this.options.bufferSecs <= 0;
+    for (let i = 0; i <= rank; i++) {
+      const target = SEVERITIES[i];
+      if (target === undefined) continue;
+      const file = this.open(target);
+      if (file?.append(line)) urgent = true;
+    }
+    if (urgent) this.flush();
+    else if (this.timer === undefined) {
+      this.timer = this.options.clock.setTimer(this.options.bufferSecs * 1000, () => {
+        this.timer = undefined;
+        this.flush();
+      });
+    }
+  }
+
+  /** Starts writing everything pending; `done` runs when it is on disk (or failed). */
+  flush(done?: () => void): void {
+    if (this.timer !== undefined) {
+      this.options.clock.cancelTimer(this.timer);
+      this.timer = undefined;
+    }
+    let waiting = this.files.size + 1;
+    const one = () => {
+      waiting--;
+      if (waiting === 0) done?.();
+    };
+    for (const file of this.files.values()) file.flush(one);
+    one();
+  }
+
+  /** Writes everything pending now (used at exit). */
+  flushSync(): void {
+    for (const file of this.files.values()) file.flushSync();
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer !== undefined) this.options.clock.cancelTimer(this.timer);
+    process.removeListener("exit", this.onExit);
+    for (const file of this.files.values()) file.close();
+    this.files.clear();
+  }
+
+  private open(severity: LogLevel): LogFile | undefined {
+    const existing = this.files.get(severity);
+    if (existing !== undefined || this.failed.has(severity)) return existing;
+    const o = this.options;
+    const ms = o.now();
+    const name = logFileName(o, severity, ms);
+    const path = join(o.dir, name);
+    let fd: number;
+    try {
+      mkdirSync(o.dir, { recursive: true });
+      fd = openSync(path, "a", 0o664);
+      writeSync(fd, logFileHeader(o.hostname, ms));
+    } catch (e) {
+      this.failed.add(severity);
+      o.onError(`Could not create log file ${path}: ${(e as Error).message}`);
+      return undefined;
+    }
+    // The <program>.<LEVEL> link always names the newest file, relative to the directory.
+    const link = join(o.dir, `${o.program}.${severity}`);
+    try {
+      unlinkSync(link);
+    } catch {
+      // No previous link.
+    }
+    try {
+      symlinkSync(name, link);
+    } catch (e) {
+      o.onError(`Could not create symlink ${link}: ${(e as Error).message}`);
+    }
+    const file = new LogFile(path, fd, o.onError);
+    this.files.set(severity, file);
+    return file;
+  }
+}
