@@ -1,0 +1,291 @@
+/**
+ * Strict, schema-driven decoding of Mesos-style JSON (a parsed value) into
+ * the in-memory form. Rules, following stout's JSON -> protobuf conversion
+ * but stricter where stout coerces silently:
+ * - keys are proto field names; unknown keys are ignored; `null` means unset;
+ * - enums are value names; an unknown name is an error;
+ * - integers may be JSON numbers or strings of digits; they must be integral
+ *   and within the field's range;
+ * - doubles/floats may also be numeric strings or "Infinity"/"-Infinity"/"NaN";
+ * - bools may also be the strings "true"/"false";
+ * - bytes are strict base64; maps are JSON objects;
+ * - a missing required field is an error, reported with its path.
+ */
+import { decodeBase64 } from "./base64.js";
+import { WalkFailure } from "./decode-error.js";
+import { type FieldTable, Kind, Label, type MessageTable } from "./schema.js";
+import { MAX_DEPTH } from "./wire-reader.js";
+
+type Obj = Record<string, unknown>;
+
+/** Decodes one message; throws `WalkFailure` on bad input. */
+export function decodeJsonMessage(table: MessageTable, value: unknown, depth: number): Obj {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new WalkFailure(`expected a JSON object, got ${describe(value)}`);
+  }
+  if (depth > MAX_DEPTH) throw new WalkFailure("message nesting too deep");
+  const src = value as Obj;
+  const out: Obj = {};
+  const fields = table.fields;
+  let current = "";
+  try {
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i] as FieldTable;
+      const v = f.shadowsPrototype && !Object.hasOwn(src, f.name) ? undefined : src[f.name];
+      if (v === undefined || v === null) {
+        if (f.label === Label.REQUIRED) {
+          throw new WalkFailure("required field is missing").within(f.name);
+        }
+        continue;
+      }
+      current = f.name;
+      if (f.label === Label.REPEATED) {
+        const arr = decodeRepeated(f, v, depth);
+        if (arr.length > 0) out[f.name] = arr;
+      } else if (f.label === Label.MAP) {
+        const map = decodeMap(f, v, depth);
+        if (map !== undefined) out[f.name] = map;
+      } else {
+        out[f.name] = decodeValue(f, f.kind, v, depth);
+      }
+      current = "";
+    }
+  } catch (e) {
+    if (e instanceof WalkFailure && current !== "") e.within(current);
+    throw e;
+  }
+  if (table.oneofs.length > 0) checkOneofs(table, out);
+  return out;
+}
+
+function checkOneofs(table: MessageTable, out: Obj): void {
+  for (const oneof of table.oneofs) {
+    let seen: string | undefined;
+    for (const f of oneof.fields) {
+      if (out[f.name] === undefined) continue;
+      if (seen !== undefined) {
+        throw new WalkFailure(
+          `fields '${seen}' and '${f.name}' of oneof '${oneof.name}' are both set`,
+        );
+      }
+      seen = f.name;
+    }
+  }
+}
+
+function decodeRepeated(f: FieldTable, v: unknown, depth: number): unknown[] {
+  if (!Array.isArray(v)) throw new WalkFailure(`expected an array, got ${describe(v)}`);
+  const out = new Array<unknown>(v.length);
+  for (let i = 0; i < v.length; i++) {
+    const item: unknown = v[i];
+    try {
+      if (item === null || item === undefined)
+        throw new WalkFailure("null is not allowed in an array");
+      out[i] = decodeValue(f, f.kind, item, depth);
+    } catch (e) {
+      if (e instanceof WalkFailure) e.within(`[${i}]`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+function decodeMap(f: FieldTable, v: unknown, depth: number): Obj | undefined {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) {
+    throw new WalkFailure(`expected a JSON object (map), got ${describe(v)}`);
+  }
+  const src = v as Obj;
+  const out: Obj = {};
+  let any = false;
+  for (const rawKey of Object.keys(src)) {
+    try {
+      const key = mapKey(f.keyKind, rawKey);
+      const item = src[rawKey];
+      if (item === null || item === undefined)
+        throw new WalkFailure("null is not allowed as a map value");
+      setMapEntry(out, key, decodeValue(f, f.kind, item, depth));
+      any = true;
+    } catch (e) {
+      if (e instanceof WalkFailure) e.within(`[${JSON.stringify(rawKey)}]`);
+      throw e;
+    }
+  }
+  return any ? out : undefined;
+}
+
+/** Sets a map entry without letting a `__proto__` key change the object's prototype. */
+export function setMapEntry(out: Obj, key: string, value: unknown): void {
+  if (key === "__proto__") {
+    Object.defineProperty(out, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  } else {
+    out[key] = value;
+  }
+}
+
+/** Normalises a JSON map key for the map's key type. */
+function mapKey(kind: Kind, raw: string): string {
+  switch (kind) {
+    case Kind.STRING:
+      return raw;
+    case Kind.BOOL:
+      if (raw === "true" || raw === "false") return raw;
+      throw new WalkFailure(`invalid map key '${raw}': expected true or false`);
+    default:
+      return String(integer(kind, raw));
+  }
+}
+
+function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unknown {
+  switch (kind) {
+    case Kind.MESSAGE:
+      return decodeJsonMessage(f.messageTable, v, depth + 1);
+    case Kind.STRING:
+      if (typeof v === "string") return v;
+      throw new WalkFailure(`expected a string, got ${describe(v)}`);
+    case Kind.ENUM: {
+      if (typeof v !== "string") throw new WalkFailure(`expected an enum name, got ${describe(v)}`);
+      const enumTable = f.enumTable;
+      if (enumTable === undefined || !enumTable.byName.has(v)) {
+        throw new WalkFailure(`unknown value '${clip(v)}' for enum ${enumTable?.fullName}`);
+      }
+      return v;
+    }
+    case Kind.BOOL:
+      if (typeof v === "boolean") return v;
+      if (v === "true") return true;
+      if (v === "false") return false;
+      throw new WalkFailure(`expected a boolean, got ${describe(v)}`);
+    case Kind.BYTES: {
+      if (typeof v !== "string")
+        throw new WalkFailure(`expected a base64 string, got ${describe(v)}`);
+      const bytes = decodeBase64(v);
+      if (typeof bytes === "string") throw new WalkFailure(bytes);
+      return bytes;
+    }
+    case Kind.DOUBLE:
+      return floating(v);
+    case Kind.FLOAT:
+      return Math.fround(floating(v));
+    default:
+      return integer(kind, v);
+  }
+}
+
+const NUMERIC = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+
+function floating(v: unknown): number {
+  if (typeof v === "number") return v;
+  if (typeof v === "string") {
+    if (NUMERIC.test(v)) return Number(v);
+    if (v === "Infinity") return Number.POSITIVE_INFINITY;
+    if (v === "-Infinity") return Number.NEGATIVE_INFINITY;
+    if (v === "NaN") return Number.NaN;
+    throw new WalkFailure(`expected a number, got the string '${clip(v)}'`);
+  }
+  throw new WalkFailure(`expected a number, got ${describe(v)}`);
+}
+
+const DIGITS = /^-?[0-9]+$/;
+
+const INT64_MIN = -(2 ** 63);
+const INT64_MAX_ROUNDED = 2 ** 63; // 2^63 - 1 parsed as a JSON number rounds up to this.
+const UINT64_MAX_ROUNDED = 2 ** 64;
+const INT64_MIN_BIG = -(2n ** 63n);
+const INT64_MAX_BIG = 2n ** 63n - 1n;
+const UINT64_MAX_BIG = 2n ** 64n - 1n;
+
+function integer(kind: Kind, v: unknown): number {
+  let n: number;
+  if (typeof v === "number") {
+    if (!Number.isInteger(v)) throw new WalkFailure(`expected an integer, got ${v}`);
+    n = v;
+    switch (kind) {
+      case Kind.INT64:
+      case Kind.SINT64:
+      case Kind.SFIXED64:
+        if (n < INT64_MIN || n > INT64_MAX_ROUNDED) throw outOfRange(v, kind);
+        return n;
+      case Kind.UINT64:
+      case Kind.FIXED64:
+        if (n < 0 || n > UINT64_MAX_ROUNDED) throw outOfRange(v, kind);
+        return n;
+    }
+  } else if (typeof v === "string") {
+    if (!DIGITS.test(v)) throw new WalkFailure(`expected an integer, got the string '${clip(v)}'`);
+    switch (kind) {
+      case Kind.INT64:
+      case Kind.SINT64:
+      case Kind.SFIXED64: {
+        if (v.length > 18) {
+          const big = BigInt(v);
+          if (big < INT64_MIN_BIG || big > INT64_MAX_BIG) throw outOfRange(v, kind);
+        }
+        return Number(v);
+      }
+      case Kind.UINT64:
+      case Kind.FIXED64: {
+        if (v.startsWith("-")) throw outOfRange(v, kind);
+        if (v.length > 19 && BigInt(v) > UINT64_MAX_BIG) throw outOfRange(v, kind);
+        return Number(v);
+      }
+    }
+    n = Number(v);
+  } else {
+    throw new WalkFailure(`expected an integer, got ${describe(v)}`);
+  }
+  // 32-bit kinds.
+  if (kind === Kind.UINT32 || kind === Kind.FIXED32) {
+    if (n < 0 || n > 0xffffffff) throw outOfRange(v, kind);
+  } else if (n < -0x80000000 || n > 0x7fffffff) {
+    throw outOfRange(v, kind);
+  }
+  return n;
+}
+
+const KIND_NAMES: Partial<Record<Kind, string>> = {
+  [Kind.INT32]: "int32",
+  [Kind.SINT32]: "sint32",
+  [Kind.SFIXED32]: "sfixed32",
+  [Kind.UINT32]: "uint32",
+  [Kind.FIXED32]: "fixed32",
+  [Kind.INT64]: "int64",
+  [Kind.SINT64]: "sint64",
+  [Kind.SFIXED64]: "sfixed64",
+  [Kind.UINT64]: "uint64",
+  [Kind.FIXED64]: "fixed64",
+};
+
+function outOfRange(v: unknown, kind: Kind): WalkFailure {
+  return new WalkFailure(`value ${clip(String(v))} is out of range for ${KIND_NAMES[kind]}`);
+}
+
+/** "a string", "an array", ... for error messages. */
+export function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "an array";
+  switch (typeof v) {
+    case "string":
+      return "a string";
+    case "number":
+      return "a number";
+    case "boolean":
+      return "a boolean";
+    case "object":
+      return v instanceof Uint8Array ? "bytes" : "an object";
+    case "undefined":
+      return "nothing";
+    default:
+      return `a ${typeof v}`;
+  }
+}
+
+/** Keeps user-supplied text in error messages short and on one line. */
+function clip(s: string): string {
+  const one = s.replace(/[\r\n]+/g, " ");
+  return one.length > 64 ? `${one.slice(0, 61)}...` : one;
+}
