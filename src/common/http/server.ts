@@ -67,8 +67,10 @@ export class HttpServer {
   ) {
     this.logger = options.logger;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-    this.server = createServer({ noDelay: true, keepAlive: true }, (req, res) =>
-      this.onRequest(req, res),
+    // libprocess does not insist on a Host header, and neither do we.
+    this.server = createServer(
+      { noDelay: true, keepAlive: true, requireHostHeader: false },
+      (req, res) => this.onRequest(req, res),
     );
     this.server.keepAliveTimeout = 0;
     this.server.requestTimeout = 0;
