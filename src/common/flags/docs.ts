@@ -17,11 +17,19 @@ export interface FlagDocPage {
 }
 
 function cell(text: string): string {
-  return text.replace(/\|/g, "\\|").replace(/\n+$/, "").replace(/\n/g, "<br>");
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/\|/g, "\\|")
+    .replace(/\n+$/, "")
+    .replace(/\n/g, "<br>");
 }
 
+/** A code span for a table cell (GFM needs `\|` even inside code spans there). */
 function code(text: string): string {
-  return text.includes("`") ? `\`\` ${text} \`\`` : `\`${text}\``;
+  const escaped = text.replace(/\|/g, "\\|");
+  return text.includes("`") ? `\`\` ${escaped} \`\`` : `\`${escaped}\``;
 }
 
 /** Renders the reference page of one program. */

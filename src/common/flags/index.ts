@@ -4,6 +4,7 @@
  * prints `usage` for `--help`. See docs/reference/flags.md.
  */
 export { Bytes, type BytesUnit } from "./bytes.js";
+export { type CliStreams, type ParsedCommandLine, parseDaemonCommandLine } from "./daemon-cli.js";
 export { Duration, type DurationUnit, type Parsed } from "./duration.js";
 export {
   type CrossCheck,
@@ -15,6 +16,7 @@ export {
   type LoadResult,
   loadFlags,
   splitCommandLine,
+  wantsBoolean,
   wantsHelp,
 } from "./load.js";
 export { LOGGING_LEVELS, loggingFlags } from "./logging-flags.js";

@@ -130,14 +130,12 @@ interface RawFlag {
 interface CommandLine {
   readonly flags: RawFlag[];
   readonly positional: string[];
-  readonly help: boolean;
 }
 
 /** Splits arguments into flags and the rest, as stout does. */
 export function splitCommandLine(argv: readonly string[]): CommandLine {
   const flags: RawFlag[] = [];
   const positional: string[] = [];
-  let help = false;
   for (let i = 0; i < argv.length; i++) {
     const raw = argv[i] ?? "";
     const arg = raw.trim();
@@ -152,10 +150,9 @@ export function splitCommandLine(argv: readonly string[]): CommandLine {
     const eq = arg.indexOf("=");
     const name = (eq === -1 ? arg.slice(2) : arg.slice(2, eq)).toLowerCase();
     const value = eq === -1 ? undefined : arg.slice(eq + 1);
-    if (name === "help" && (value === undefined || ["", "true", "1"].includes(value))) help = true;
     flags.push({ name, value });
   }
-  return { flags, positional, help };
+  return { flags, positional };
 }
 
 /**
@@ -167,9 +164,29 @@ export function wantsHelp(
   env: Readonly<Record<string, string | undefined>> = {},
   envPrefix = "MESOS_",
 ): boolean {
-  if (splitCommandLine(argv).help) return true;
-  const fromEnv = env[`${envPrefix}HELP`] ?? env[`${envPrefix}help`];
-  return fromEnv !== undefined && ["", "true", "1"].includes(fromEnv);
+  return wantsBoolean("help", argv, env, envPrefix);
+}
+
+/**
+ * True when boolean flag `name` is switched on by the command line (or, when
+ * the command line does not mention it, by the environment), looked at
+ * before and apart from loading the other flags.
+ */
+export function wantsBoolean(
+  name: string,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+  envPrefix = "MESOS_",
+): boolean {
+  const on = (v: string | undefined) => v === undefined || ["", "true", "1"].includes(v);
+  let answer: boolean | undefined;
+  for (const f of splitCommandLine(argv).flags) {
+    if (f.name === name) answer = on(f.value);
+    else if (f.name === `no-${name}` && f.value === undefined) answer = false;
+  }
+  if (answer !== undefined) return answer;
+  const fromEnv = env[`${envPrefix}${name.toUpperCase()}`] ?? env[`${envPrefix}${name}`];
+  return fromEnv !== undefined && on(fromEnv);
 }
 
 function defaultReadFile(path: string): string {
