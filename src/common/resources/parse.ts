@@ -10,6 +10,7 @@
 import { resourceListFromJson } from "./json-shape.js";
 import { flatFromValueRanges, valueRangesFromFlat } from "./ranges.js";
 import {
+  formatResource,
   isDynamicallyReserved,
   isPersistentVolume,
   isRevocable,
@@ -19,7 +20,7 @@ import {
 import { Resources } from "./resources.js";
 import { roundScalar } from "./scalar.js";
 import type { Resource, Result, ValueType } from "./types.js";
-import { parseNumber, parseValue, tokenize } from "./values.js";
+import { formatValue, parseNumber, parseValue, tokenize } from "./values.js";
 
 const WHITESPACE = /^[ \t\n\r]+|[ \t\n\r]+$/g;
 
@@ -199,4 +200,31 @@ function checkRole(role: string): string | undefined {
   const probe: Resource = { name: "x", type: "SCALAR", scalar: { value: 1 }, role };
   const error = validateResource(probe);
   return error === undefined ? undefined : `Invalid default role: ${error}`;
+}
+
+/**
+ * The `--resources` text form of a collection (`cpus:2;mem(web):10;...`),
+ * which `parseResources` reads back. Only what the text form can express is
+ * accepted: unreserved or singly STATIC-reserved resources without disk
+ * info, revocable, shared or provider markers.
+ */
+export function resourcesToText(resources: Iterable<Resource>): Result<string> {
+  const parts: string[] = [];
+  for (const r of resources) {
+    const reservations = r.reservations ?? [];
+    if (
+      reservations.length > 1 ||
+      (reservations.length === 1 && reservations[0]!.type !== "STATIC") ||
+      r.disk !== undefined ||
+      r.revocable !== undefined ||
+      r.shared !== undefined ||
+      r.provider_id !== undefined ||
+      r.allocation_info !== undefined
+    ) {
+      return { ok: false, error: `Resource '${formatResource(r)}' has no --resources text form` };
+    }
+    const role = reservations.length === 1 ? (reservations[0]!.role ?? "*") : "*";
+    parts.push(`${r.name}(${role}):${formatValue(r)}`);
+  }
+  return { ok: true, value: parts.join(";") };
 }

@@ -234,6 +234,111 @@ function validateReservations(resource: Resource): string | undefined {
   return undefined;
 }
 
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+function isOptionalString(value: unknown): boolean {
+  return value === undefined || typeof value === "string";
+}
+
+function labelsShapeError(labels: unknown, field: string): string | undefined {
+  if (labels === undefined) return undefined;
+  if (!isObject(labels)) return `'${field}' must be an object`;
+  const list = labels.labels;
+  if (list === undefined) return undefined;
+  if (
+    !Array.isArray(list) ||
+    !list.every((l) => isObject(l) && typeof l.key === "string" && isOptionalString(l.value))
+  ) {
+    return `'${field}.labels' must be a list of {key, value}`;
+  }
+  return undefined;
+}
+
+function reservationShapeError(r: unknown, field: string): string | undefined {
+  if (!isObject(r)) return `'${field}' must be an object`;
+  if (r.type !== undefined && !RESERVATION_TYPES.has(r.type as string)) {
+    return `Unsupported '${field}.type'`;
+  }
+  if (!isOptionalString(r.role)) return `'${field}.role' must be a string`;
+  if (!isOptionalString(r.principal)) return `'${field}.principal' must be a string`;
+  return labelsShapeError(r.labels, `${field}.labels`);
+}
+
+const OBJECT_FIELDS = [
+  "scalar",
+  "ranges",
+  "set",
+  "allocation_info",
+  "reservation",
+  "disk",
+  "revocable",
+  "shared",
+  "provider_id",
+] as const;
+
+/**
+ * Structural checks for plain objects that did not come through the codec:
+ * sub-messages must be objects and leaf fields of the right JS type.
+ */
+function shapeError(resource: Resource): string | undefined {
+  const r = resource as unknown as Record<string, unknown>;
+  for (const field of OBJECT_FIELDS) {
+    if (r[field] !== undefined && !isObject(r[field])) return `'${field}' must be an object`;
+  }
+  if (!isOptionalString(resource.role)) return "'role' must be a string";
+  if (resource.provider_id !== undefined && typeof resource.provider_id.value !== "string") {
+    return "'provider_id.value' must be a string";
+  }
+  if (resource.allocation_info !== undefined && !isOptionalString(resource.allocation_info.role)) {
+    return "'allocation_info.role' must be a string";
+  }
+  if (resource.reservation !== undefined) {
+    const error = reservationShapeError(resource.reservation, "reservation");
+    if (error !== undefined) return error;
+  }
+  if (resource.reservations !== undefined) {
+    if (!Array.isArray(resource.reservations)) return "'reservations' must be a list";
+    for (let i = 0; i < resource.reservations.length; i++) {
+      const error = reservationShapeError(resource.reservations[i], `reservations[${i}]`);
+      if (error !== undefined) return error;
+    }
+  }
+  const disk = resource.disk as Record<string, unknown> | undefined;
+  if (disk !== undefined) {
+    const { persistence, source, volume } = disk;
+    if (persistence !== undefined) {
+      if (!isObject(persistence) || typeof persistence.id !== "string") {
+        return "'disk.persistence.id' must be a string";
+      }
+      if (!isOptionalString(persistence.principal))
+        return "'disk.persistence.principal' must be a string";
+    }
+    if (source !== undefined) {
+      if (!isObject(source)) return "'disk.source' must be an object";
+      for (const f of ["path", "mount"]) {
+        const v = source[f];
+        if (v !== undefined && (!isObject(v) || !isOptionalString(v.root))) {
+          return `'disk.source.${f}' must be an object with an optional root`;
+        }
+      }
+      for (const f of ["vendor", "id", "profile"]) {
+        if (!isOptionalString(source[f])) return `'disk.source.${f}' must be a string`;
+      }
+      const error = labelsShapeError(source.metadata, "disk.source.metadata");
+      if (error !== undefined) return error;
+    }
+    if (volume !== undefined) {
+      if (!isObject(volume) || typeof volume.container_path !== "string") {
+        return "'disk.volume.container_path' must be a string";
+      }
+      if (!isOptionalString(volume.host_path)) return "'disk.volume.host_path' must be a string";
+    }
+  }
+  return undefined;
+}
+
 /**
  * Validates one resource with Mesos' rules (name, type, value, disk info,
  * reservation format and refinement order, shareability). Accepts both the
@@ -244,14 +349,13 @@ export function validateResource(resource: Resource): string | undefined {
   if (resource === null || typeof resource !== "object") return "Resource must be an object";
   if (typeof resource.name !== "string" || resource.name === "") return "Empty resource name";
   if (!VALUE_TYPES.has(resource.type)) return "Invalid resource type";
+  const structural = shapeError(resource);
+  if (structural !== undefined) return `Invalid resource: ${structural}`;
   const valueError = validateScalarish(resource);
   if (valueError !== undefined) return valueError;
   if (resource.disk !== undefined) {
     const diskError = validateDisk(resource, resource.disk);
     if (diskError !== undefined) return diskError;
-  }
-  if (resource.reservations !== undefined && !Array.isArray(resource.reservations)) {
-    return "Invalid reservation: 'Resource.reservations' must be a list";
   }
   const reservationError = validateReservations(resource);
   if (reservationError !== undefined) return reservationError;
