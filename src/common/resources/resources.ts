@@ -16,6 +16,7 @@ import {
   entryIsEmpty,
   entryToResource,
   Kind,
+  metaOf,
   valuesEqual,
   withCount,
   withMeta,
@@ -336,10 +337,9 @@ export class Resources implements Iterable<Resource> {
   /** Every resource with `reservation` pushed on its refinement stack. */
   pushReservation(reservation: ReservationInfo): Resources {
     const copy: ReservationInfo = structuredClone(reservation);
-    return this.mapMeta((meta) => ({
-      ...meta,
-      reservations: [...(meta.reservations ?? []), copy],
-    }));
+    return this.mapMeta((meta) =>
+      metaOf(meta, { reservations: [...(meta.reservations ?? []), copy] }),
+    );
   }
 
   /** Every resource with its last reservation removed (unreserved ones are unchanged). */
@@ -347,18 +347,15 @@ export class Resources implements Iterable<Resource> {
     return this.mapMeta((meta) => {
       const stack = meta.reservations ?? [];
       if (stack.length === 0) return meta;
-      const { reservations: _r, ...rest } = meta;
-      return stack.length === 1 ? rest : { ...rest, reservations: stack.slice(0, -1) };
+      return metaOf(meta, { reservations: stack.length === 1 ? null : stack.slice(0, -1) });
     });
   }
 
   /** Every resource with all reservations removed. */
   toUnreserved(): Resources {
-    return this.mapMeta((meta) => {
-      if (isUnreserved(meta)) return meta;
-      const { reservations: _r, ...rest } = meta;
-      return rest;
-    });
+    return this.mapMeta((meta) =>
+      isUnreserved(meta) ? meta : metaOf(meta, { reservations: null }),
+    );
   }
 
   /**
@@ -372,18 +369,17 @@ export class Resources implements Iterable<Resource> {
 
   /** Every resource with `allocation_info.role` set to `role`. */
   allocate(role: string): Resources {
+    const allocation = { role };
     return this.mapMeta((meta) =>
-      meta.allocation_info?.role === role ? meta : { ...meta, allocation_info: { role } },
+      meta.allocation_info?.role === role ? meta : metaOf(meta, { allocation_info: allocation }),
     );
   }
 
   /** Every resource without `allocation_info`. */
   unallocated(): Resources {
-    return this.mapMeta((meta) => {
-      if (meta.allocation_info === undefined) return meta;
-      const { allocation_info: _a, ...rest } = meta;
-      return rest;
-    });
+    return this.mapMeta((meta) =>
+      meta.allocation_info === undefined ? meta : metaOf(meta, { allocation_info: null }),
+    );
   }
 
   /** Scalars only, stripped of all metadata (name, type and value). */
