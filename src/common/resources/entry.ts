@@ -14,14 +14,16 @@
  * their key and are counted: adding an equal shared resource bumps `count`.
  */
 
-import {
-  coalesceFlat,
-  type FlatRanges,
-  flatFromValueRanges,
-  valueRangesFromFlat,
-} from "./ranges.js";
+import { coalesceFlat, type FlatRanges, flatFromValueRanges } from "./ranges.js";
 import { fromFixed, toFixed } from "./scalar.js";
-import type { AllocationInfo, DiskInfo, Labels, ReservationInfo, Resource } from "./types.js";
+import type {
+  AllocationInfo,
+  DiskInfo,
+  Labels,
+  ReservationInfo,
+  Resource,
+  ValueRange,
+} from "./types.js";
 
 /** Value kinds stored in an entry. */
 export enum Kind {
@@ -153,7 +155,17 @@ export function metaOf(r: Resource, patch?: MetaPatch): Resource {
   return out;
 }
 
-/** Freezes an object graph (used for metadata shared between entries). */
+/** Deep-freezes the sub-messages of a metadata object (not the object itself). */
+export function freezeNested(meta: Resource): void {
+  if (meta.provider_id !== undefined) deepFreeze(meta.provider_id);
+  if (meta.allocation_info !== undefined) deepFreeze(meta.allocation_info);
+  if (meta.reservations !== undefined) deepFreeze(meta.reservations);
+  if (meta.disk !== undefined) deepFreeze(meta.disk);
+  if (meta.revocable !== undefined) deepFreeze(meta.revocable);
+  if (meta.shared !== undefined) deepFreeze(meta.shared);
+}
+
+/** Freezes an object graph. */
 export function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
     Object.freeze(value);
@@ -184,6 +196,7 @@ export function entryFromResource(r: Resource): Entry {
   if (meta.disk !== undefined) meta.disk = structuredClone(meta.disk);
   if (meta.revocable !== undefined) meta.revocable = {};
   if (meta.shared !== undefined) meta.shared = {};
+  freezeNested(meta);
   return makeEntry(meta, metadataKey(meta), kind, fixed, ranges, items, 1);
 }
 
@@ -280,7 +293,11 @@ export function valuesEqual(a: Entry, b: Entry): boolean {
   return b.items.every((item) => a.items.includes(item));
 }
 
-/** The entry as a frozen `Resource` message (cached), fields in proto order. */
+/**
+ * The entry as a frozen `Resource` message (cached), fields in proto order.
+ * Only the objects made here are frozen: nested metadata was frozen when the
+ * entry (or the patch that produced it) was created.
+ */
 export function entryToResource(e: Entry): Resource {
   if (e.proto !== undefined) return e.proto;
   const m = e.meta;
@@ -288,14 +305,23 @@ export function entryToResource(e: Entry): Resource {
   if (m.provider_id !== undefined) out.provider_id = m.provider_id;
   out.name = m.name;
   out.type = m.type;
-  if (e.kind === Kind.Scalar) out.scalar = { value: fromFixed(e.fixed) };
-  else if (e.kind === Kind.Ranges) out.ranges = valueRangesFromFlat(e.ranges);
-  else out.set = { item: e.items.slice() };
+  if (e.kind === Kind.Scalar) {
+    out.scalar = Object.freeze({ value: fromFixed(e.fixed) });
+  } else if (e.kind === Kind.Ranges) {
+    const range: ValueRange[] = [];
+    const flat = e.ranges;
+    for (let i = 0; i < flat.length; i += 2) {
+      range.push(Object.freeze({ begin: flat[i]!, end: flat[i + 1]! }));
+    }
+    out.ranges = Object.freeze({ range: Object.freeze(range) as ValueRange[] });
+  } else {
+    out.set = Object.freeze({ item: Object.freeze(e.items.slice()) as string[] });
+  }
   if (m.allocation_info !== undefined) out.allocation_info = m.allocation_info;
   if (m.reservations !== undefined) out.reservations = m.reservations;
   if (m.disk !== undefined) out.disk = m.disk;
   if (m.revocable !== undefined) out.revocable = m.revocable;
   if (m.shared !== undefined) out.shared = m.shared;
-  e.proto = deepFreeze(out);
+  e.proto = Object.freeze(out);
   return e.proto;
 }

@@ -122,8 +122,16 @@ export class Resources implements Iterable<Resource> {
   }
 
   /** Iterates the resources (frozen messages; a shared resource appears once). */
-  *[Symbol.iterator](): Iterator<Resource> {
-    for (const e of this.entries) yield entryToResource(e);
+  [Symbol.iterator](): Iterator<Resource> {
+    // A hand-written iterator: generators are several times slower on Node 20.
+    const entries = this.entries;
+    let i = 0;
+    return {
+      next: (): IteratorResult<Resource> =>
+        i < entries.length
+          ? { done: false, value: entryToResource(entries[i++]!) }
+          : { done: true, value: undefined },
+    };
   }
 
   /** The resources as an array of frozen messages (post-refinement format). */
@@ -347,7 +355,8 @@ export class Resources implements Iterable<Resource> {
     return this.mapMeta((meta) => {
       const stack = meta.reservations ?? [];
       if (stack.length === 0) return meta;
-      return metaOf(meta, { reservations: stack.length === 1 ? null : stack.slice(0, -1) });
+      const rest = Object.freeze(stack.slice(0, -1)) as ReservationInfo[];
+      return metaOf(meta, { reservations: stack.length === 1 ? null : rest });
     });
   }
 
@@ -369,7 +378,7 @@ export class Resources implements Iterable<Resource> {
 
   /** Every resource with `allocation_info.role` set to `role`. */
   allocate(role: string): Resources {
-    const allocation = { role };
+    const allocation = Object.freeze({ role });
     return this.mapMeta((meta) =>
       meta.allocation_info?.role === role ? meta : metaOf(meta, { allocation_info: allocation }),
     );
