@@ -66,12 +66,14 @@ export function formatGlogLine(
   source: string,
   message: string,
 ): string {
-  const d = new Date(Math.floor(ms));
-  const micros = Math.floor((ms - Math.floor(ms / 1000) * 1000) * 1000);
+  // Whole microseconds first, so float noise in `ms` cannot shift the last digit.
+  const totalMicros = Math.round(ms * 1000);
+  const d = new Date(Math.floor(totalMicros / 1000));
+  const micros = totalMicros % 1_000_000;
   const head =
     `${level[0]}${pad2(d.getMonth() + 1)}${pad2(d.getDate())} ` +
     `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.` +
-    `${String(Math.min(micros, 999_999)).padStart(6, "0")} ${String(pid).padStart(5)} ${source}] `;
+    `${String(micros).padStart(6, "0")} ${String(pid).padStart(5)} ${source}] `;
   return message.endsWith("\n") ? `${head}${message}` : `${head}${message}\n`;
 }
 
