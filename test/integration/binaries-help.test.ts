@@ -65,7 +65,7 @@ test("mesos-agent --help lists every flag with its default and exits 0", () => {
   assert.match(entry(r.stdout, "master"), /zk:\/\//);
   assert.match(entry(r.stdout, "resources"), /^ {2}--resources=VALUE /);
   assert.match(entry(r.stdout, "attributes"), /^ {2}--attributes=VALUE /);
-  assert.match(entry(r.stdout, "launcher_dir"), new RegExp(`\\(default: ${join(root, "bin")}\\)$`));
+  assert.ok(entry(r.stdout, "launcher_dir").endsWith(`(default: ${join(root, "bin")})`));
   assert.match(
     entry(r.stdout, "cgroups_root"),
     /\(not yet effective in mesos-ts\) \(default: mesos\)$/,
