@@ -77,6 +77,7 @@ export class Resources implements Iterable<Resource> {
    * to reject them instead.
    */
   static from(resources: Iterable<Resource> | Resource | undefined): Resources {
+    if (resources instanceof Resources) return resources.clone();
     const out = new Resources([]);
     if (resources === undefined) return out;
     if (isIterable(resources)) {
