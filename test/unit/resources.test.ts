@@ -60,6 +60,12 @@ test("resources: invalid and empty resources are ignored by from(), rejected by 
   );
 });
 
+test("resources: scalars from objects are rounded to 0.001 and sums do not drift", () => {
+  const r = Resources.from([cpus(0.12345), cpus(0.1), cpus(0.2)]);
+  assert.equal(r.cpus(), 0.423);
+  assert.deepEqual(r.toArray()[0]?.scalar, { value: 0.423 });
+});
+
 test("resources: subtracting more than present removes the resource", () => {
   const r = parse("cpus:2;mem:100").minus(parse("cpus:3"));
   assert.equal(r.toString(), "mem:100");
@@ -158,6 +164,15 @@ test("resources: a shared resource is counted, added and subtracted by copies", 
   assert.equal(less.count(shared), 1);
   assert.ok(less.minus(shared).isEmpty());
   assert.match(r.toString(), /<SHARED>:10<2>$/);
+});
+
+test("resources: adding a collection to itself doubles it (exclusive entries included)", () => {
+  const r = Resources.from([cpus(1), volume("v1", 10)]);
+  r.add(r);
+  assert.equal(r.cpus(), 2);
+  assert.equal(r.persistentVolumes().size, 2);
+  r.subtract(r);
+  assert.ok(r.isEmpty());
 });
 
 test("resources: MOUNT disks are exclusive", () => {

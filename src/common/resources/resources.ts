@@ -174,7 +174,9 @@ export class Resources implements Iterable<Resource> {
   /** In-place `+=`. Returns `this`. */
   add(that: Resources | Resource | Iterable<Resource>): this {
     if (that instanceof Resources) {
-      for (const e of that.entries) this.addEntry(e);
+      // Snapshot: `r.add(r)` must not see the entries it appends.
+      const entries = that === this ? that.entries.slice() : that.entries;
+      for (const e of entries) this.addEntry(e);
     } else if (isIterable(that)) {
       for (const r of that) this.addResource(r);
     } else {
