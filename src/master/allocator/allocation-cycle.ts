@@ -1,0 +1,657 @@
+/**
+ * One allocation cycle ("generate offers"), as Mesos' hierarchical
+ * allocator runs it, in two stages over the candidate agents (each in a
+ * random order):
+ *
+ *  1. roles with unsatisfied quota guarantees, in role-sorter order, get
+ *     resources towards their guarantees (and up to their limits);
+ *  2. every role, in role-sorter order, gets what is left, within its quota
+ *     limits and without eating into the headroom other roles' unsatisfied
+ *     guarantees need.
+ *
+ * Within a role the framework sorter picks the framework. A framework takes
+ * everything the role may use on the agent, minus what it cannot handle
+ * (revocable, shared, refined reservations, GPU agents), unless it filtered
+ * those resources or they are below the minimum allocatable amounts.
+ *
+ * What keeps this cheap at 10,000 agents x 1,000 frameworks:
+ *  - the sorters keep their order incrementally, and `first()` stops at the
+ *    first framework that takes the agent, so no per-agent sort or copy;
+ *  - an agent that every eligible framework has refused (same resources) is
+ *    skipped with one comparison (see `OfferFilterIndex.allFiltered`);
+ *  - an agent where a full walk found nobody is not walked again until its
+ *    resources, its filters or the framework population change (memo);
+ *  - filter checks are cached against the agent's availability version.
+ *
+ * A cycle can run to completion (`runAll`) or in slices (`runSlice`) so the
+ * event loop is never blocked for long; state may change between slices and
+ * every agent is re-validated when its turn comes.
+ */
+
+import type { Resources } from "../../common/resources/index.js";
+import type { AgentState } from "./agent-state.js";
+import type { AllocatorCore } from "./allocator-core.js";
+import type { FrameworkState } from "./framework-state.js";
+import {
+  addInto,
+  containsQuantities,
+  isEmptyQuantities,
+  minusFloored,
+  type Quantities,
+  type QuantitiesView,
+  subtractInto,
+} from "./quantities.js";
+import {
+  type Limits,
+  profileOf,
+  type ResourceProfile,
+  shrinkScalars,
+  splitQuotaPart,
+  stripIncapable,
+} from "./resource-math.js";
+import type { RoleNode } from "./role-tree.js";
+import type {
+  AllocationReason,
+  CycleStats,
+  InverseOfferAllocation,
+  OfferAllocation,
+} from "./types.js";
+
+/** An offer picked for one framework on one agent, before it is committed. */
+interface Pick {
+  framework: FrameworkState;
+  role: string;
+  resources: Resources;
+  profile: ResourceProfile;
+  /** Unreserved non-revocable scalars given towards a quota guarantee (stage 1). */
+  towardsGuarantee: Resources | undefined;
+  /** Unreserved non-revocable scalars beyond guarantees (quota charge). */
+  additional: Resources | undefined;
+}
+
+/** Per-cycle quota accounting (only when some role has quota). */
+interface QuotaContext {
+  requiredHeadroom: Quantities;
+  availableHeadroom: Quantities;
+  /** Roles with guarantees not yet met, as role nodes. */
+  unsatisfied: Set<RoleNode>;
+  /** Some role (or ancestor) has limits. */
+  anyLimits: boolean;
+}
+
+export function emptyStats(candidates: number): CycleStats {
+  return {
+    candidates,
+    skipped: {},
+    visited: 0,
+    offers: 0,
+    frameworkChecks: 0,
+    elapsedMs: 0,
+    longestSliceMs: 0,
+    slices: 0,
+  };
+}
+
+export class AllocationCycle {
+  readonly stats: CycleStats;
+  offers: OfferAllocation[] = [];
+  readonly inverseOffers: InverseOfferAllocation[] = [];
+  private readonly agentIds: string[];
+  private stage: 1 | 2 | 3 = 1;
+  private position = 0;
+  private quota: QuotaContext | undefined;
+  private candidatePairs = 0;
+  private readonly offeredShared = new Map<string, Resources>();
+  private readonly startedAt: number;
+
+  constructor(
+    private readonly core: AllocatorCore,
+    agentIds: Iterable<string>,
+  ) {
+    this.agentIds = [...agentIds];
+    this.stats = emptyStats(this.agentIds.length);
+    this.startedAt = core.clock.monotonic();
+    shuffle(this.agentIds, core);
+  }
+
+  get done(): boolean {
+    return this.stage === 3;
+  }
+
+  /** Runs the whole cycle synchronously. */
+  runAll(): void {
+    while (!this.done) this.runSlice(Number.POSITIVE_INFINITY);
+  }
+
+  /**
+   * Runs until `budgetMs` of monotonic time passed (checked every few
+   * agents) or the cycle is done. Returns the offers made in this slice.
+   */
+  runSlice(budgetMs: number): OfferAllocation[] {
+    const clock = this.core.clock;
+    const start = clock.monotonic();
+    const deadline = start + budgetMs;
+    const before = this.offers.length;
+    this.stats.slices++;
+    this.prepareSlice();
+    let n = 0;
+    while (this.stage !== 3) {
+      if (this.position >= this.agentIds.length) {
+        this.nextStage();
+        continue;
+      }
+      const id = this.agentIds[this.position++] as string;
+      this.visit(id);
+      if ((++n & 31) === 0 && clock.monotonic() >= deadline) break;
+    }
+    const now = clock.monotonic();
+    this.stats.longestSliceMs = Math.max(this.stats.longestSliceMs, now - start);
+    this.stats.elapsedMs = now - this.startedAt;
+    return this.offers.slice(before);
+  }
+
+  private nextStage(): void {
+    if (this.stage === 1) {
+      this.stage = 2;
+      this.position = 0;
+      // Spread out the first stage's preference for the front of the list.
+      shuffle(this.agentIds, this.core);
+    } else {
+      this.generateInverseOffers();
+      this.stage = 3;
+    }
+  }
+
+  /** Refreshes what may have changed since the previous slice. */
+  private prepareSlice(): void {
+    const core = this.core;
+    let pairs = 0;
+    for (const [role, sorter] of core.frameworkSorters) {
+      if (core.isRoleWhitelisted(role)) pairs += sorter.activeCount();
+    }
+    this.candidatePairs = pairs;
+    this.quota = core.roleTree.withQuota().size > 0 ? this.quotaContext() : undefined;
+    if (this.stage === 1 && (this.quota === undefined || this.quota.unsatisfied.size === 0)) {
+      this.stage = 2;
+      this.position = 0;
+    }
+  }
+
+  private quotaContext(): QuotaContext {
+    const core = this.core;
+    const tree = core.roleTree;
+    const required: Quantities = [];
+    const unsatisfied = new Set<RoleNode>();
+    let anyLimits = false;
+    for (const node of tree.withQuota()) {
+      if (node.limits.size > 0) anyLimits = true;
+      const missing = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
+      if (node.parent === tree.root) addInto(required, missing);
+      if (!isEmptyQuantities(missing) && node.frameworks.size > 0) unsatisfied.add(node);
+    }
+    // Headroom: unallocated, unreserved, non-revocable resources.
+    const available = core.pool.total.slice();
+    subtractInto(available, core.roleSorter.totalAllocation());
+    const root = tree.root;
+    let reservedTotal: Quantities = [];
+    let reservedOffered: Quantities = [];
+    for (const child of root.children.values()) {
+      reservedTotal = addTo(reservedTotal, child.reserved);
+      reservedOffered = addTo(reservedOffered, child.offeredOrAllocatedReserved);
+    }
+    subtractInto(available, minusFloored(reservedTotal, reservedOffered));
+    for (const agent of core.agents.values()) {
+      const p = agent.profile();
+      if (p.hasRevocable) subtractInto(available, p.revocableScalars);
+    }
+    return {
+      requiredHeadroom: required,
+      availableHeadroom: available,
+      unsatisfied,
+      anyLimits,
+    };
+  }
+
+  private skip(reason: keyof CycleStats["skipped"]): void {
+    this.stats.skipped[reason] = (this.stats.skipped[reason] ?? 0) + 1;
+  }
+
+  /** Allocates one agent for the current stage. */
+  private visit(agentId: string): void {
+    const core = this.core;
+    const agent = core.agents.get(agentId);
+    if (agent === undefined) {
+      this.skip("NO_AGENTS");
+      return;
+    }
+    if (!agent.activated) {
+      this.skip("AGENT_DEACTIVATED");
+      return;
+    }
+    if (!core.isAgentWhitelisted(agent)) {
+      this.skip("AGENT_NOT_WHITELISTED");
+      return;
+    }
+    const profile = agent.profile();
+    if (profile.empty) {
+      this.skip("NO_AVAILABLE_RESOURCES");
+      return;
+    }
+
+    const stage = this.stage;
+    // "Plain": every role and framework would be offered exactly `available`.
+    const plain =
+      !profile.hasReserved &&
+      !profile.hasRevocable &&
+      !profile.hasShared &&
+      !profile.hasRefined &&
+      (this.quota === undefined ||
+        (!this.quota.anyLimits && isEmptyQuantities(this.quota.requiredHeadroom)));
+    const memoUsable = stage === 2 && this.quota === undefined && !profile.hasShared;
+    if (
+      memoUsable &&
+      agent.memoVersion === agent.version &&
+      agent.memoStamp === agent.filters.stamp &&
+      agent.memoGlobal === core.globalStamp
+    ) {
+      this.skip("MEMO");
+      return;
+    }
+    if (
+      plain &&
+      core.filters.allFiltered(agent.filters, this.candidatePairs, agent.available, agent.version)
+    ) {
+      if (memoUsable) this.remember(agent);
+      this.skip("ALL_FILTERED");
+      return;
+    }
+
+    this.stats.visited++;
+    let committed = false;
+    let tried: Set<string> | undefined;
+    let taken: Set<string> | undefined;
+    const holder: { pick: Pick | undefined } = { pick: undefined };
+    for (;;) {
+      if (agent.profile().empty) break;
+      holder.pick = undefined;
+      core.roleSorter.first((r) => {
+        if (tried?.has(r)) return false;
+        const pick = this.pickFramework(agent, r, stage, taken);
+        if (pick === undefined) {
+          tried ??= new Set();
+          tried.add(r);
+          return false;
+        }
+        holder.pick = pick;
+        return true;
+      });
+      const pick = holder.pick as Pick | undefined;
+      if (pick === undefined) break;
+      this.commit(agent, pick);
+      committed = true;
+      taken ??= new Set();
+      taken.add(`${pick.framework.id}\u0000${pick.role}`);
+    }
+    if (!committed && memoUsable) this.remember(agent);
+  }
+
+  private remember(agent: AgentState): void {
+    agent.memoVersion = agent.version;
+    agent.memoStamp = agent.filters.stamp;
+    agent.memoGlobal = this.core.globalStamp;
+  }
+
+  /** The first framework of `role` (in sorter order) that takes this agent, with its offer. */
+  private pickFramework(
+    agent: AgentState,
+    role: string,
+    stage: 1 | 2 | 3,
+    taken: Set<string> | undefined,
+  ): Pick | undefined {
+    const core = this.core;
+    const sorter = core.frameworkSorters.get(role);
+    if (sorter === undefined || sorter.activeCount() === 0) return undefined;
+    let node: RoleNode | undefined;
+    if (stage === 1) {
+      node = core.roleTree.get(role);
+      if (node === undefined || this.quota === undefined || !this.quota.unsatisfied.has(node)) {
+        return undefined;
+      }
+    }
+    if (role.includes("/") && !agent.caps.hierarchicalRole) return undefined;
+
+    let base = agent.allocatableTo(role);
+    const shared = this.offeredShared.get(agent.id);
+    if (shared !== undefined) base = base.minus(shared);
+    if (base.isEmpty()) return undefined;
+
+    const roleIndex = core.roleIndex(role);
+    const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
+    const stripMatters =
+      baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
+    // Offers by capability class (what stripping leaves), computed on demand.
+    const offers = new Map<number, Pick | null>();
+    let found: Pick | undefined;
+    const remote = core.isRemote(agent);
+
+    sorter.first((frameworkId) => {
+      this.stats.frameworkChecks++;
+      if (taken?.has(`${frameworkId}\u0000${role}`)) return false;
+      const framework = core.frameworks.get(frameworkId);
+      if (framework === undefined || !framework.active) return false;
+      const caps = framework.caps;
+      if (caps.multiRole && !agent.caps.multiRole) return false;
+      if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return false;
+      if (remote && !caps.regionAware) return false;
+      const cls = stripMatters
+        ? (caps.sharedResources ? 1 : 0) |
+          (caps.revocableResources ? 2 : 0) |
+          (caps.reservationRefinement ? 4 : 0)
+        : 0;
+      let candidate = offers.get(cls);
+      if (candidate === undefined) {
+        candidate =
+          this.shapeOffer(role, stage, base, baseProfile, stripMatters, framework) ?? null;
+        offers.set(cls, candidate);
+      }
+      if (candidate === null) return false;
+      if (!this.allocatable(candidate.profile, role, framework)) return false;
+      const version = candidate.resources === agent.available ? agent.version : -1;
+      if (
+        core.filters.isFiltered(
+          agent.filters,
+          roleIndex,
+          framework.index,
+          candidate.resources,
+          version,
+        )
+      ) {
+        return false;
+      }
+      found = { ...candidate, framework };
+      return true;
+    });
+    return found;
+  }
+
+  /**
+   * What a framework of `role` would be offered: `base` minus what it cannot
+   * handle, shaped by quota (guarantees in stage 1, limits and headroom).
+   * Undefined when that is nothing.
+   */
+  private shapeOffer(
+    role: string,
+    stage: 1 | 2 | 3,
+    base: Resources,
+    baseProfile: ResourceProfile,
+    stripMatters: boolean,
+    framework: FrameworkState,
+  ): Pick | undefined {
+    const core = this.core;
+    const stripped = stripMatters ? stripIncapable(base, framework.caps) : base;
+    if (stripped.isEmpty()) return undefined;
+    const quota = this.quota;
+    const unshaped =
+      quota === undefined ||
+      (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom));
+    if (unshaped) {
+      const profile = stripped === base ? baseProfile : profileOf(core.names, stripped);
+      return {
+        framework,
+        role,
+        resources: stripped,
+        profile,
+        towardsGuarantee: undefined,
+        additional: undefined,
+      };
+    }
+    const { quota: quotaPart, rest } = splitQuotaPart(stripped);
+    const consumed = this.consumed(role);
+    const limits = this.limits(role);
+    let towardsGuarantee: Resources | undefined;
+    let additional = quotaPart;
+    let always = rest;
+    if (stage === 1) {
+      const node = core.roleTree.get(role) as RoleNode;
+      const unsatisfied = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
+      towardsGuarantee = shrinkScalars(core.names, quotaPart, (i) => unsatisfied[i] ?? 0);
+      if (towardsGuarantee.isEmpty()) return undefined;
+      // In stage 1 only the role's own reservations come along.
+      always = rest.filter(
+        (r) => r.type !== "SCALAR" || r.revocable !== undefined || lastReservation(r) === role,
+      );
+      additional = quotaPart.minus(towardsGuarantee);
+      const given = profileOf(core.names, towardsGuarantee).scalars;
+      additional = shrinkScalars(core.names, additional, (i) =>
+        limitRoom(limits, consumed, i, given[i] ?? 0),
+      );
+    } else if (limits.length > 0) {
+      additional = shrinkScalars(core.names, additional, (i) => limitRoom(limits, consumed, i, 0));
+    }
+    if (
+      quota !== undefined &&
+      !isEmptyQuantities(quota.requiredHeadroom) &&
+      !additional.isEmpty()
+    ) {
+      const surplus = minusFloored(quota.availableHeadroom, quota.requiredHeadroom);
+      additional = shrinkScalars(core.names, additional, (i) => surplus[i] ?? 0);
+    }
+    let resources = always.plus(additional);
+    if (towardsGuarantee !== undefined) resources = resources.plus(towardsGuarantee);
+    if (resources.isEmpty()) return undefined;
+    return {
+      framework,
+      role,
+      resources,
+      profile: profileOf(core.names, resources),
+      towardsGuarantee,
+      additional,
+    };
+  }
+
+  /** Quota consumption of `role` and each ancestor with limits. */
+  private consumed(role: string): Map<RoleNode, Quantities> {
+    const out = new Map<RoleNode, Quantities>();
+    for (
+      let n = this.core.roleTree.get(role) ?? null;
+      n !== null && n.parent !== null;
+      n = n.parent
+    ) {
+      if (n.limits.size > 0) out.set(n, n.quotaOfferedOrConsumed());
+    }
+    return out;
+  }
+
+  /** Limits of `role` and its ancestors. */
+  private limits(role: string): { node: RoleNode; limits: Limits }[] {
+    const out: { node: RoleNode; limits: Limits }[] = [];
+    for (
+      let n = this.core.roleTree.get(role) ?? null;
+      n !== null && n.parent !== null;
+      n = n.parent
+    ) {
+      if (n.limits.size > 0) out.push({ node: n, limits: n.limits });
+    }
+    return out;
+  }
+
+  /** Whether an offer meets the minimum allocatable resources for the framework's role. */
+  private allocatable(profile: ResourceProfile, role: string, framework: FrameworkState): boolean {
+    if (profile.empty) return false;
+    const mins = framework.minAllocatable.get(role) ?? this.core.minAllocatable;
+    if (mins.length === 0) return true;
+    for (const m of mins) if (containsQuantities(profile.counts, m)) return true;
+    return false;
+  }
+
+  /** Makes the offer: charges it and records it for the caller. */
+  private commit(agent: AgentState, pick: Pick): void {
+    const core = this.core;
+    const { framework, role, resources, profile } = pick;
+    const allocated = resources.allocate(role);
+    const held = agent.heldBy(framework.id, role);
+    const sorterQ = profile.hasShared ? core.sorterQuantities(resources, held) : profile.scalars;
+    core.charge(agent, framework, role, allocated, resources, sorterQ);
+    core.rememberPlain(allocated, resources);
+    if (profile.hasShared) {
+      const shared = resources.shared();
+      const prior = this.offeredShared.get(agent.id);
+      this.offeredShared.set(agent.id, prior === undefined ? shared : prior.plus(shared));
+    }
+    const quota = this.quota;
+    if (quota !== undefined) {
+      const given = pick.towardsGuarantee
+        ? profileOf(core.names, pick.towardsGuarantee).scalars
+        : ([] as Quantities);
+      const extra = pick.additional ? profileOf(core.names, pick.additional).scalars : [];
+      const increase = addTo(given.slice(), extra);
+      subtractInto(quota.requiredHeadroom, given);
+      clampZero(quota.requiredHeadroom);
+      subtractInto(quota.availableHeadroom, increase);
+      const node = core.roleTree.get(role);
+      if (node !== undefined && quota.unsatisfied.has(node)) {
+        if (containsQuantities(node.quotaOfferedOrConsumed(), node.guarantees)) {
+          quota.unsatisfied.delete(node);
+        }
+      }
+    }
+    framework.offersMade++;
+    this.stats.offers++;
+    const offer: OfferAllocation = {
+      frameworkId: framework.id,
+      role,
+      agentId: agent.id,
+      resources: allocated,
+    };
+    if (agent.maintenance !== undefined) offer.unavailability = agent.maintenance.unavailability;
+    this.offers.push(offer);
+  }
+
+  /**
+   * Why `framework` would or would not get resources of `agent` for `role`
+   * in the fair-share stage, were a cycle to run now (for `explain`).
+   */
+  classify(agent: AgentState, role: string, framework: FrameworkState): AllocationReason {
+    const core = this.core;
+    if (this.stats.slices === 0) {
+      this.stats.slices = 1;
+      this.prepareSlice();
+    }
+    if (!core.isAgentWhitelisted(agent)) return "AGENT_NOT_WHITELISTED";
+    if (!agent.activated) return "AGENT_DEACTIVATED";
+    if (agent.profile().empty) return "NO_AVAILABLE_RESOURCES";
+    if (role.includes("/") && !agent.caps.hierarchicalRole) return "AGENT_NOT_HIERARCHICAL_ROLE";
+    if (framework.caps.multiRole && !agent.caps.multiRole) return "AGENT_NOT_MULTI_ROLE";
+    if (core.filterGpuResources && agent.totalHasGpu && !framework.caps.gpuResources) {
+      return "GPU_CAPABILITY_MISSING";
+    }
+    if (core.isRemote(agent) && !framework.caps.regionAware) return "REMOTE_REGION";
+    const base = agent.allocatableTo(role);
+    if (base.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
+    const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
+    const strip = baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
+    const stripped = strip ? stripIncapable(base, framework.caps) : base;
+    if (stripped.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
+    const pick = this.shapeOffer(role, 2, base, baseProfile, strip, framework);
+    if (pick === undefined || !this.allocatable(pick.profile, role, framework)) {
+      const unshaped = profileOf(core.names, stripped);
+      if (!this.allocatable(unshaped, role, framework)) return "BELOW_MIN_ALLOCATABLE";
+      const limited = this.limits(role).length > 0;
+      const q = this.quota;
+      const limitedOnly =
+        limited &&
+        (q === undefined ||
+          isEmptyQuantities(q.requiredHeadroom) ||
+          this.limitsBind(role, stripped));
+      return limitedOnly ? "QUOTA_LIMIT_REACHED" : "HELD_FOR_QUOTA_HEADROOM";
+    }
+    const version = pick.resources === agent.available ? agent.version : -1;
+    if (
+      core.filters.isFiltered(
+        agent.filters,
+        core.roleIndex(role),
+        framework.index,
+        pick.resources,
+        version,
+      )
+    ) {
+      return "FILTERED";
+    }
+    return "OFFERABLE";
+  }
+
+  /** True when the role's limits alone leave nothing of `resources`' quota part. */
+  private limitsBind(role: string, resources: Resources): boolean {
+    const limits = this.limits(role);
+    const consumed = this.consumed(role);
+    const { quota: part } = splitQuotaPart(resources);
+    return shrinkScalars(this.core.names, part, (i) => limitRoom(limits, consumed, i, 0)).isEmpty();
+  }
+
+  /** Inverse offers for agents with maintenance scheduled (to frameworks using them). */
+  private generateInverseOffers(): void {
+    const core = this.core;
+    const now = core.now();
+    for (const id of this.agentIds) {
+      const agent = core.agents.get(id);
+      const maintenance = agent?.maintenance;
+      if (agent === undefined || maintenance === undefined) continue;
+      for (const frameworkId of agent.allocations.keys()) {
+        const framework = core.frameworks.get(frameworkId);
+        if (framework === undefined || !framework.active) continue;
+        if (maintenance.outstanding.has(frameworkId)) continue;
+        const until = agent.inverseFilters.get(frameworkId);
+        if (until !== undefined) {
+          if (until > now) continue;
+          agent.inverseFilters.delete(frameworkId);
+        }
+        maintenance.outstanding.add(frameworkId);
+        this.inverseOffers.push({
+          frameworkId,
+          agentId: agent.id,
+          unavailability: maintenance.unavailability,
+        });
+      }
+    }
+  }
+}
+
+function lastReservation(r: { reservations?: { role?: string }[] }): string | undefined {
+  const list = r.reservations;
+  return list === undefined || list.length === 0 ? undefined : list[list.length - 1]?.role;
+}
+
+/** Room under every limit on the path for name `i`, after `extra` more. */
+function limitRoom(
+  limits: { node: RoleNode; limits: Limits }[],
+  consumed: Map<RoleNode, Quantities>,
+  i: number,
+  extra: number,
+): number {
+  let room = Number.POSITIVE_INFINITY;
+  for (const { node, limits: l } of limits) {
+    const limit = l.get(i);
+    if (limit === undefined) continue;
+    const used = (consumed.get(node)?.[i] ?? 0) + extra;
+    room = Math.min(room, Math.max(0, limit - used));
+  }
+  return room;
+}
+
+function addTo(a: Quantities, b: QuantitiesView): Quantities {
+  addInto(a, b);
+  return a;
+}
+
+function clampZero(q: Quantities): void {
+  for (let i = 0; i < q.length; i++) if ((q[i] as number) < 0) q[i] = 0;
+}
+
+function shuffle(ids: string[], core: AllocatorCore): void {
+  for (let i = ids.length - 1; i > 0; i--) {
+    const j = Math.floor(core.random.next() * (i + 1));
+    const t = ids[i] as string;
+    ids[i] = ids[j] as string;
+    ids[j] = t;
+  }
+}
