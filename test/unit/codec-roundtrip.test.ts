@@ -83,3 +83,22 @@ test("codec round trip: every other message of the schema survives JSON and prot
     roundTrip(name, 11, 3);
   }
 });
+
+test("codec api: codecFor caches codecs and throws for a type the schema lacks", () => {
+  assert.equal(codecFor("mesos.v1.FrameworkInfo"), codecFor("mesos.v1.FrameworkInfo"));
+  assert.throws(
+    () => codecFor("mesos.v1.NoSuchThing"),
+    /unknown message type 'mesos\.v1\.NoSuchThing'/,
+  );
+});
+
+test("codec api: Mesos-style defaults are written only on request, and deprecated ones never", () => {
+  const codec = codecFor("mesos.v1.FrameworkInfo");
+  const info = { user: "alice", name: "fw" };
+  assert.deepEqual(codec.toJsonValue(info), { user: "alice", name: "fw" });
+  const withDefaults = codec.toJsonValue(info, { withDefaults: true });
+  assert.equal(withDefaults.failover_timeout, 0);
+  assert.equal(withDefaults.checkpoint, false);
+  assert.equal("role" in withDefaults, false, "role is deprecated");
+  assert.equal(codec.fieldDefault("role"), "*");
+});

@@ -26,33 +26,35 @@ export function decodeJsonMessage(table: MessageTable, value: unknown, depth: nu
   if (depth > MAX_DEPTH) throw new WalkFailure("message nesting too deep");
   const src = value as Obj;
   const out: Obj = {};
-  const fields = table.fields;
+  const byName = table.byName;
   let current = "";
   try {
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i] as FieldTable;
-      const v = f.shadowsPrototype && !Object.hasOwn(src, f.name) ? undefined : src[f.name];
-      if (v === undefined || v === null) {
-        if (f.label === Label.REQUIRED) {
-          throw new WalkFailure("required field is missing").within(f.name);
-        }
-        continue;
-      }
-      current = f.name;
+    // Walk the keys present (usually far fewer than the schema's fields).
+    for (const key in src) {
+      const f = byName.get(key);
+      if (f === undefined || !Object.hasOwn(src, key)) continue;
+      const v = src[key];
+      if (v === undefined || v === null) continue;
+      current = key;
       if (f.label === Label.REPEATED) {
         const arr = decodeRepeated(f, v, depth);
-        if (arr.length > 0) out[f.name] = arr;
+        if (arr.length > 0) out[key] = arr;
       } else if (f.label === Label.MAP) {
         const map = decodeMap(f, v, depth);
-        if (map !== undefined) out[f.name] = map;
+        if (map !== undefined) out[key] = map;
       } else {
-        out[f.name] = decodeValue(f, f.kind, v, depth);
+        out[key] = decodeValue(f, f.kind, v, depth);
       }
-      current = "";
     }
   } catch (e) {
-    if (e instanceof WalkFailure && current !== "") e.within(current);
+    if (e instanceof WalkFailure) e.within(current);
     throw e;
+  }
+  const required = table.required;
+  for (let i = 0; i < required.length; i++) {
+    const f = required[i] as FieldTable;
+    if (out[f.name] === undefined)
+      throw new WalkFailure("required field is missing").within(f.name);
   }
   if (table.oneofs.length > 0) checkOneofs(table, out);
   return out;

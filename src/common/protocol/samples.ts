@@ -8,7 +8,7 @@
  * first name for their number, no -0.
  */
 import type { RandomSource } from "../time/random.js";
-import { Kind, Label, type FieldTable, type MessageTable, type Schema } from "./schema.js";
+import { type FieldTable, Kind, Label, type MessageTable, type Schema } from "./schema.js";
 
 export interface SampleOptions {
   readonly random: RandomSource;
