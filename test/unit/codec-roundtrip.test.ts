@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
+import fc from "fast-check";
 import { listProtoFiles, loadProtoRoot } from "../../src/common/protocol/descriptor-from-proto.js";
 import { codecFor, defaultSchema } from "../../src/common/protocol/index.js";
 import { sampleMessage } from "../../src/common/protocol/samples.js";
@@ -101,4 +102,40 @@ test("codec api: Mesos-style defaults are written only on request, and deprecate
   assert.equal(withDefaults.checkpoint, false);
   assert.equal("role" in withDefaults, false, "role is deprecated");
   assert.equal(codec.fieldDefault("role"), "*");
+});
+
+test("codec fuzz: arbitrary JSON values never make decodeJson throw", () => {
+  const codecs = API_MESSAGES.map((n) => codecFor<Obj>(n));
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 6 }), (v) => {
+      for (const c of codecs) {
+        c.decodeJson(v);
+        c.decodeJson(JSON.stringify(v));
+      }
+    }),
+    { numRuns: 300 },
+  );
+});
+
+test("codec fuzz: mutated protobuf of valid messages never makes decodeProtobuf throw", () => {
+  const codec = codecFor<Obj>("mesos.v1.scheduler.Event");
+  const valid = codec.encodeProtobuf(
+    sampleMessage(schema, "mesos.v1.scheduler.Event", { random: seededRandom(4) }),
+  );
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), {
+        minLength: 1,
+        maxLength: 8,
+      }),
+      fc.nat(),
+      (edits, cut) => {
+        const bytes = Buffer.from(valid);
+        for (const [at, b] of edits) bytes[at % bytes.length] = b;
+        codec.decodeProtobuf(bytes);
+        codec.decodeProtobuf(bytes.subarray(0, cut % (bytes.length + 1)));
+      },
+    ),
+    { numRuns: 1000 },
+  );
 });
