@@ -4,7 +4,7 @@
  * costs ~40 ms to import).
  */
 import { readdirSync } from "node:fs";
-import { join, relative, sep } from "node:path";
+import { join, sep } from "node:path";
 import protobuf from "protobufjs";
 import {
   type FieldDescriptor,
@@ -107,6 +107,9 @@ function fieldDescriptor(field: protobuf.Field): FieldDescriptor {
   }
   const options = field.options ?? {};
   const dflt: unknown = options.default;
+  if (typeof dflt === "number" && !Number.isFinite(dflt)) {
+    throw new Error(`${field.fullName}: non-finite default values are not supported`);
+  }
   if (typeof dflt === "string" || typeof dflt === "number" || typeof dflt === "boolean") {
     out.default = dflt;
   }
@@ -124,9 +127,4 @@ function sortKeys<V>(record: Record<string, V>): Record<string, V> {
   const out: Record<string, V> = {};
   for (const k of Object.keys(record).sort()) out[k] = record[k] as V;
   return out;
-}
-
-/** Path of `file` relative to `protoRoot`, with forward slashes. */
-export function protoRelative(protoRoot: string, file: string): string {
-  return relative(protoRoot, file).split(sep).join("/");
 }
