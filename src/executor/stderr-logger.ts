@@ -1,0 +1,31 @@
+/**
+ * A minimal glog-style logger on stderr for executors, whose stderr the
+ * agent sends to the sandbox `stderr` file. Lines look like Mesos':
+ * `I0102 03:04:05.678901 12345 executor.ts] message`. Kept separate from the
+ * daemons' logger so the executor loads nothing more at start-up.
+ */
+import type { Logger } from "../common/observability/logger.js";
+import type { Clock } from "../common/time/clock.js";
+
+const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
+
+/** Builds a stderr logger; `verbosity` enables `verbose(level)` lines up to that level. */
+export function stderrLogger(clock: Clock, source: string, verbosity = 0): Logger {
+  const write = (severity: string, message: string): void => {
+    const d = new Date(clock.now());
+    const micros = `${pad(d.getMilliseconds(), 3)}000`;
+    const line =
+      `${severity}${pad(d.getMonth() + 1)}${pad(d.getDate())} ` +
+      `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${micros} ` +
+      `${String(process.pid).padStart(5)} ${source}] ${message}\n`;
+    process.stderr.write(line);
+  };
+  return {
+    info: (m) => write("I", m),
+    warn: (m) => write("W", m),
+    error: (m) => write("E", m),
+    verbose: (level, m) => {
+      if (level <= verbosity) write("I", m);
+    },
+  };
+}
