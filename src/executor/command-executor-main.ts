@@ -1,0 +1,163 @@
+/**
+ * `mesos-executor`: the built-in command executor. The agent starts it in
+ * the task's sandbox with the executor environment (`MESOS_FRAMEWORK_ID`,
+ * `MESOS_EXECUTOR_ID`, `MESOS_AGENT_ENDPOINT`, ...), stdout/stderr going to
+ * the sandbox files; it subscribes, runs the one task it is given and exits.
+ *
+ * Start-up time is the point of this file's shape: only what SUBSCRIBE
+ * needs is loaded before the request goes out; the task logic and
+ * node:child_process load while the agent answers, and the flags machinery
+ * only when there are flags. Numbers and the exact command line the agent
+ * uses: docs/architecture/command-executor.md.
+ */
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { systemClock } from "../common/time/clock.js";
+import type { CommandExecutorSettings } from "./command-executor-flags.js";
+import { readExecutorEnvironment } from "./executor-environment.js";
+import { ExecutorClient, type ExecutorHandlers } from "./library.js";
+import { stderrLogger } from "./stderr-logger.js";
+
+type HandlerName = keyof ExecutorHandlers;
+
+/**
+ * Handlers that queue events until `attach` provides the real ones, so the
+ * subscription can start before the executor logic has loaded.
+ */
+function deferredHandlers(): {
+  handlers: ExecutorHandlers;
+  attach(real: ExecutorHandlers): void;
+} {
+  let target: ExecutorHandlers | undefined;
+  const queue: (() => void)[] = [];
+  const names: HandlerName[] = [
+    "subscribed",
+    "launch",
+    "launchGroup",
+    "kill",
+    "acknowledged",
+    "message",
+    "shutdown",
+    "error",
+    "heartbeat",
+    "disconnected",
+  ];
+  const handlers: Record<string, (...args: unknown[]) => void> = {};
+  for (const name of names) {
+    handlers[name] = (...args: unknown[]) => {
+      const call = () => (target?.[name] as ((...a: unknown[]) => void) | undefined)?.(...args);
+      if (target === undefined) queue.push(call);
+      else call();
+    };
+  }
+  return {
+    handlers: handlers as ExecutorHandlers,
+    attach(real) {
+      target = real;
+      for (const call of queue.splice(0)) call();
+    },
+  };
+}
+
+/** Runs the command executor; resolves with the process exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let settings: CommandExecutorSettings = { warnings: [] };
+  if (argv.length > 0) {
+    const { parseCommandExecutorFlags } = await import("./command-executor-flags.js");
+    const parsed = parseCommandExecutorFlags(argv);
+    if ("exit" in parsed) {
+      (parsed.exit === 0 ? process.stdout : process.stderr).write(parsed.output);
+      return parsed.exit;
+    }
+    settings = parsed;
+  }
+
+  const logger = stderrLogger(systemClock, "executor.ts", Number(process.env.GLOG_v ?? 0));
+  for (const warning of settings.warnings) logger.warn(warning);
+  const environment = readExecutorEnvironment(process.env);
+  if ("error" in environment) {
+    logger.error(`Failed to start the executor: ${environment.error}`);
+    return 1;
+  }
+  // Tasks must not see the executor's credentials.
+  delete process.env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN;
+
+  let forceExit = (): void => process.exit(1);
+  const client = new ExecutorClient(environment, {
+    logger,
+    onShutdownDeadline: () => forceExit(),
+  });
+  const deferred = deferredHandlers();
+  // Subscribe first; everything else loads while the agent answers.
+  client.start(deferred.handlers);
+
+  const [{ CommandExecutor }, { childProcessLauncher }] = await Promise.all([
+    import("./command-executor.js"),
+    import("./task-process.js"),
+  ]);
+
+  return new Promise((resolve) => {
+    let finished = false;
+    const exit = (code: number): void => {
+      if (finished) return;
+      finished = true;
+      client.stop();
+      process.off("SIGTERM", onSignal);
+      process.off("SIGINT", onSignal);
+      // Safety net should a stray handle keep the loop alive; unref'd, so it
+      // never delays a clean exit.
+      setTimeout(() => process.exit(code), 2000).unref();
+      resolve(code);
+    };
+    const executor = new CommandExecutor({
+      channel: {
+        update: (status) => client.update(status),
+        canDeliver: () => client.state !== "shutdown" && client.state !== "stopped",
+      },
+      launcher: childProcessLauncher,
+      clock: systemClock,
+      logger,
+      executorId: environment.executorId,
+      baseEnv: process.env,
+      shutdownGracePeriodMs: environment.shutdownGracePeriodMs,
+      ...(settings.taskCommand !== undefined ? { taskCommand: settings.taskCommand } : {}),
+      ...(settings.taskEnvironment !== undefined
+        ? { taskEnvironment: settings.taskEnvironment }
+        : {}),
+      ...(settings.launchRefusal !== undefined ? { launchRefusal: settings.launchRefusal } : {}),
+      exit,
+    });
+    forceExit = () => executor.forceExit();
+    // A signal to the executor (e.g. the agent stopping it) kills the task
+    // within the shutdown grace period instead of orphaning it.
+    const onSignal = (signal: NodeJS.Signals): void => {
+      logger.info(`Received ${signal}`);
+      executor.shutdown();
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+    deferred.attach(executor.handlers());
+  });
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      process.stderr.write(`mesos-executor: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

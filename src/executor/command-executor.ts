@@ -1,0 +1,404 @@
+/**
+ * The built-in command executor's logic: one task, run as a child process.
+ *
+ * LAUNCH -> TASK_STARTING, spawn, TASK_RUNNING. The process exits ->
+ * TASK_FINISHED (status 0) or TASK_FAILED ("Command exited with status N",
+ * "Command terminated with signal Killed"), or TASK_KILLED when we killed
+ * it. KILL -> TASK_KILLING (only for frameworks with TASK_KILLING_STATE),
+ * SIGTERM to the task's process tree, SIGKILL when the grace period ends
+ * (KILL's kill policy, else the task's, else 3 s). A later KILL may only
+ * shorten the remaining grace period. SHUTDOWN kills the task within the
+ * shutdown grace period. The executor exits once the agent acknowledges the
+ * terminal update, or after a fail-safe timeout.
+ *
+ * I/O stays outside: the agent connection, the process launcher, the clock
+ * and `exit` are injected, so tests drive this class directly.
+ */
+import type { Logger } from "../common/observability/logger.js";
+import type { Clock, TimerHandle } from "../common/time/clock.js";
+import { formatDuration, nanosToMs } from "./duration.js";
+import { describeExit } from "./exit-status.js";
+import { allocationRoleOf, buildLaunchSpec } from "./launch-spec.js";
+import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
+import type {
+  CheckStatusInfo,
+  CommandInfo,
+  Environment,
+  FrameworkInfo,
+  IdValue,
+  KillPolicy,
+  TaskInfo,
+  TaskState,
+  TaskStatus,
+} from "./protocol.js";
+import { isTerminalState } from "./protocol.js";
+import type { TaskLauncher, TaskProcess } from "./task-process.js";
+
+/** The part of the agent connection the command executor uses. */
+export interface UpdateChannel {
+  update(status: TaskStatusInput): string;
+  /** False once the connection is lost for good (no update can be delivered any more). */
+  canDeliver(): boolean;
+}
+
+/** Mesos' default kill grace period for the command executor. */
+export const DEFAULT_KILL_GRACE_PERIOD_MS = 3000;
+/** How long to wait for the acknowledgement of the terminal update before giving up. */
+export const TERMINAL_ACK_TIMEOUT_MS = 60_000;
+/**
+ * Taken off the shutdown grace period so the terminal update can still
+ * reach the agent before it destroys the container (Mesos keeps 2 s: its
+ * reaper interval plus one second).
+ */
+export const SHUTDOWN_BUFFER_MS = 2000;
+
+/** Everything the command executor needs from its surroundings. */
+export interface CommandExecutorOptions {
+  channel: UpdateChannel;
+  launcher: TaskLauncher;
+  clock: Clock;
+  logger: Logger;
+  executorId: string;
+  /** The executor's environment, inherited by the task. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
+  shutdownGracePeriodMs: number;
+  /** `--task_command`: replaces the task's CommandInfo. */
+  taskCommand?: CommandInfo;
+  /** `--task_environment`: extra variables from the agent. */
+  taskEnvironment?: Environment;
+  /** When set, every launch fails with this message (e.g. an unsupported flag was given). */
+  launchRefusal?: string;
+  /** Ends the executor process. */
+  exit(code: number): void;
+  terminalAckTimeoutMs?: number;
+}
+
+/** One command task's executor. */
+export class CommandExecutor {
+  private readonly o: CommandExecutorOptions;
+  private frameworkInfo: FrameworkInfo | undefined;
+  private task: TaskInfo | undefined;
+  private process: TaskProcess | undefined;
+  private launched = false;
+  private killed = false;
+  private killedByMaxCompletionTime = false;
+  private terminated = false;
+  private exiting = false;
+  private killPolicy: KillPolicy | undefined;
+  private killStartedAt = 0;
+  private escalationDeadline = 0;
+  private escalationTimer: TimerHandle | undefined;
+  private completionTimer: TimerHandle | undefined;
+  private ackTimer: TimerHandle | undefined;
+
+  constructor(options: CommandExecutorOptions) {
+    this.o = options;
+  }
+
+  /** Callbacks to plug into `ExecutorClient.start()`. */
+  handlers(): ExecutorHandlers {
+    return {
+      subscribed: (info) => {
+        this.o.logger.info(
+          `Subscribed executor on ${info.agent_info.hostname ?? "the agent"} (framework '${info.framework_info.name ?? ""}')`,
+        );
+        this.frameworkInfo = info.framework_info;
+      },
+      launch: (task) => this.launch(task),
+      launchGroup: () => {
+        this.o.logger.error("LAUNCH_GROUP event is not supported by the command executor");
+        this.shutdown();
+      },
+      kill: (taskId, policy) => this.kill(taskId, policy),
+      acknowledged: (_taskId, _uuid, update) => this.acknowledged(update),
+      shutdown: () => this.shutdown(),
+      error: (message) => this.o.logger.error(`Error: ${message}`),
+      message: () => {},
+      heartbeat: () => {},
+    };
+  }
+
+  /** True once the task's process has ended. */
+  get taskTerminated(): boolean {
+    return this.terminated;
+  }
+
+  private status(
+    taskId: IdValue,
+    state: TaskState,
+    extra: { reason?: string; message?: string } = {},
+  ): TaskStatusInput {
+    const status: TaskStatusInput = {
+      task_id: taskId,
+      state,
+      source: "SOURCE_EXECUTOR",
+      executor_id: { value: this.o.executorId },
+      timestamp: this.o.clock.now() / 1000,
+      ...extra,
+    };
+    // A task with a check carries an (empty) check status in every update.
+    const checkType = this.task?.check?.type;
+    if (checkType === "COMMAND" || checkType === "HTTP" || checkType === "TCP") {
+      const check: CheckStatusInfo = { type: checkType };
+      if (checkType === "COMMAND") check.command = {};
+      else if (checkType === "HTTP") check.http = {};
+      else check.tcp = {};
+      status.check_status = check;
+    }
+    return status;
+  }
+
+  private forward(status: TaskStatusInput): void {
+    this.o.logger.info(
+      `Sending ${status.state} for task ${status.task_id.value}${status.message !== undefined ? `: ${status.message}` : ""}`,
+    );
+    this.o.channel.update(status);
+  }
+
+  private launch(task: TaskInfo): void {
+    const log = this.o.logger;
+    if (this.launched || this.task !== undefined) {
+      this.forward(
+        this.status(task.task_id, "TASK_FAILED", {
+          message: 'Attempted to run multiple tasks using a "command" executor',
+        }),
+      );
+      return;
+    }
+    this.task = task;
+    this.forward(this.status(task.task_id, "TASK_STARTING"));
+    if (this.exiting) {
+      this.fail(task.task_id, "The executor is shutting down");
+      return;
+    }
+    this.killPolicy = task.kill_policy;
+
+    if (this.o.launchRefusal !== undefined) {
+      this.fail(task.task_id, this.o.launchRefusal);
+      return;
+    }
+    const command = this.o.taskCommand ?? task.command;
+    if (command === undefined) {
+      this.fail(task.task_id, `Expecting task '${task.task_id.value}' to have a command`);
+      return;
+    }
+    const context = {
+      baseEnv: this.o.baseEnv,
+      ...(this.o.taskEnvironment !== undefined ? { taskEnvironment: this.o.taskEnvironment } : {}),
+      ...(allocationRoleOf(task) !== undefined ? { allocationRole: allocationRoleOf(task) } : {}),
+    };
+    const spec = buildLaunchSpec(command, context);
+    if ("error" in spec) {
+      this.fail(task.task_id, `Invalid command of task '${task.task_id.value}': ${spec.error}`);
+      return;
+    }
+    for (const name of spec.overwritten) log.info(`Overwriting environment variable '${name}'`);
+    if (task.health_check !== undefined) {
+      log.warn(
+        "Health checks are not supported by this command executor yet; ignoring health_check",
+      );
+    }
+    if (task.check !== undefined) {
+      log.warn("Checks are not supported by this command executor yet; the check is not run");
+    }
+
+    const maxCompletionMs = nanosToMs(task.max_completion_time?.nanoseconds);
+    if (maxCompletionMs !== undefined && maxCompletionMs > 0) {
+      log.info(
+        `Task ${task.task_id.value} has a max completion time of ${formatDuration(maxCompletionMs)}`,
+      );
+      this.completionTimer = this.o.clock.setTimer(maxCompletionMs, () => {
+        this.completionTimer = undefined;
+        if (this.terminated || this.killed) return;
+        log.info(
+          `Killing task ${task.task_id.value} which exceeded its maximum completion time of ${formatDuration(maxCompletionMs)}`,
+        );
+        this.killedByMaxCompletionTime = true;
+        this.killWithGrace(0);
+      });
+    }
+
+    log.info(`Starting task ${task.task_id.value}`);
+    const started = this.o.launcher.launch(spec, {
+      exited: (code, signal) => this.reaped(code, signal),
+      failed: (message) => {
+        this.cancelTimers();
+        this.fail(task.task_id, message);
+      },
+    });
+    if (started === undefined) return;
+    this.process = started;
+    this.launched = true;
+    log.info(`Forked command at ${started.pid}`);
+    this.forward(this.status(task.task_id, "TASK_RUNNING"));
+  }
+
+  /** Sends TASK_FAILED for a task that never ran, then waits for its acknowledgement. */
+  private fail(taskId: IdValue, message: string): void {
+    this.o.logger.error(message);
+    this.terminated = true;
+    this.forward(this.status(taskId, "TASK_FAILED", { message }));
+    this.awaitTerminalAck();
+  }
+
+  private kill(taskId: IdValue, override: KillPolicy | undefined): void {
+    const log = this.o.logger;
+    if (this.task === undefined) {
+      // The agent lost the LAUNCH (MESOS-8297): exiting lets it clean up.
+      log.error(`Received KILL for task ${taskId.value} before any task was launched; exiting`);
+      this.terminate(1);
+      return;
+    }
+    if (taskId.value !== this.task.task_id.value) {
+      log.warn(`Ignoring KILL for unknown task ${taskId.value}`);
+      return;
+    }
+    if (this.completionTimer !== undefined) {
+      this.o.clock.cancelTimer(this.completionTimer);
+      this.completionTimer = undefined;
+    }
+    const fromEvent = nanosToMs(override?.grace_period?.nanoseconds);
+    const fromTask = nanosToMs(this.killPolicy?.grace_period?.nanoseconds);
+    const grace = Math.max(0, fromEvent ?? fromTask ?? DEFAULT_KILL_GRACE_PERIOD_MS);
+    log.info(
+      `Received kill for task ${taskId.value} with grace period of ${formatDuration(grace)}`,
+    );
+    this.killWithGrace(grace);
+  }
+
+  private killWithGrace(graceMs: number): void {
+    const log = this.o.logger;
+    if (this.terminated || this.task === undefined) return;
+    if (!this.launched || this.process === undefined) return;
+    const now = this.o.clock.monotonic();
+
+    if (this.killed) {
+      // Retried or overriding kills may only bring the SIGKILL closer.
+      const deadline = this.killStartedAt + graceMs;
+      if (deadline >= this.escalationDeadline) return;
+      const remaining = Math.max(0, deadline - now);
+      log.info(`Rescheduling escalation to SIGKILL in ${formatDuration(remaining)} from now`);
+      if (this.escalationTimer !== undefined) this.o.clock.cancelTimer(this.escalationTimer);
+      this.escalationDeadline = deadline;
+      this.escalationTimer = this.o.clock.setTimer(remaining, () => this.escalate(graceMs));
+      return;
+    }
+
+    const framework = this.frameworkInfo;
+    const canKilling =
+      framework?.capabilities?.some((c) => c.type === "TASK_KILLING_STATE") ?? false;
+    if (canKilling && !this.killedByMaxCompletionTime) {
+      this.forward(this.status(this.task.task_id, "TASK_KILLING"));
+    }
+    log.info(`Sending SIGTERM to process tree at pid ${this.process.pid}`);
+    this.process.signalTree("SIGTERM");
+    log.info(`Scheduling escalation to SIGKILL in ${formatDuration(graceMs)} from now`);
+    this.killed = true;
+    this.killStartedAt = now;
+    this.escalationDeadline = now + graceMs;
+    this.escalationTimer = this.o.clock.setTimer(graceMs, () => this.escalate(graceMs));
+  }
+
+  private escalate(graceMs: number): void {
+    this.escalationTimer = undefined;
+    if (this.terminated || this.process === undefined) return;
+    this.o.logger.info(
+      `Process ${this.process.pid} did not terminate after ${formatDuration(graceMs)}, sending SIGKILL to process tree at ${this.process.pid}`,
+    );
+    this.process.signalTree("SIGKILL");
+  }
+
+  private cancelTimers(): void {
+    for (const t of [this.escalationTimer, this.completionTimer]) {
+      if (t !== undefined) this.o.clock.cancelTimer(t);
+    }
+    this.escalationTimer = undefined;
+    this.completionTimer = undefined;
+  }
+
+  private reaped(code: number | null, signal: NodeJS.Signals | null): void {
+    const task = this.task;
+    if (task === undefined) return;
+    this.terminated = true;
+    this.cancelTimers();
+
+    let state: TaskState;
+    let reason: string | undefined;
+    if (this.killedByMaxCompletionTime) {
+      state = "TASK_FAILED";
+      reason = "REASON_MAX_COMPLETION_TIME_REACHED";
+    } else if (this.killed) {
+      state = "TASK_KILLED";
+    } else if (code === 0 && signal === null) {
+      state = "TASK_FINISHED";
+    } else {
+      state = "TASK_FAILED";
+    }
+    const message = `Command ${describeExit(code, signal)}`;
+    this.o.logger.info(`${message} (pid: ${this.process?.pid})`);
+    this.forward(
+      this.status(task.task_id, state, { message, ...(reason !== undefined ? { reason } : {}) }),
+    );
+    // Whatever the task left behind in its group dies with it, as it would
+    // when the agent destroys the container.
+    this.process?.signalTree("SIGKILL");
+    this.awaitTerminalAck();
+  }
+
+  private awaitTerminalAck(): void {
+    if (!this.o.channel.canDeliver()) {
+      this.o.logger.info("Not connected to the agent; exiting without acknowledgement");
+      this.terminate(0);
+      return;
+    }
+    if (this.ackTimer !== undefined) return;
+    this.ackTimer = this.o.clock.setTimer(
+      this.o.terminalAckTimeoutMs ?? TERMINAL_ACK_TIMEOUT_MS,
+      () => {
+        this.o.logger.error(
+          "Did not receive ACK for the terminal status update from the agent; exiting",
+        );
+        this.terminate(1);
+      },
+    );
+  }
+
+  private acknowledged(update: TaskStatus | undefined): void {
+    if (update !== undefined && isTerminalState(update.state)) {
+      this.o.logger.info(`Terminal update for task ${update.task_id.value} acknowledged; exiting`);
+      this.terminate(0);
+    }
+  }
+
+  /** SHUTDOWN from the agent, a lost agent, or a signal to the executor. */
+  shutdown(): void {
+    const log = this.o.logger;
+    log.info("Shutting down");
+    this.exiting = true;
+    if (this.launched && !this.terminated) {
+      const grace = Math.max(0, this.o.shutdownGracePeriodMs - SHUTDOWN_BUFFER_MS);
+      this.killWithGrace(grace);
+      return;
+    }
+    if (this.terminated) {
+      // Waiting for the terminal acknowledgement; leave now if it cannot come.
+      if (!this.o.channel.canDeliver()) this.terminate(0);
+      return;
+    }
+    this.terminate(0);
+  }
+
+  /** Last resort when the shutdown grace period is over: SIGKILL everything and exit. */
+  forceExit(): void {
+    this.o.logger.warn("Shutdown grace period elapsed; killing the task and exiting");
+    if (!this.terminated) this.process?.signalTree("SIGKILL");
+    this.terminate(1);
+  }
+
+  private terminate(code: number): void {
+    if (this.ackTimer !== undefined) this.o.clock.cancelTimer(this.ackTimer);
+    this.ackTimer = undefined;
+    this.cancelTimers();
+    this.o.exit(code);
+  }
+}

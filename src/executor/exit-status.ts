@@ -1,0 +1,54 @@
+/**
+ * Words for how a task process ended, as Mesos reports them in
+ * TaskStatus.message: "Command exited with status 3", "Command terminated
+ * with signal Killed" (the signal's strsignal(3) description on glibc).
+ */
+
+// glibc's strsignal() texts for the Linux signals a task can die of.
+const SIGNAL_DESCRIPTIONS: Record<string, string> = {
+  SIGHUP: "Hangup",
+  SIGINT: "Interrupt",
+  SIGQUIT: "Quit",
+  SIGILL: "Illegal instruction",
+  SIGTRAP: "Trace/breakpoint trap",
+  SIGABRT: "Aborted",
+  SIGIOT: "Aborted",
+  SIGBUS: "Bus error",
+  SIGFPE: "Floating point exception",
+  SIGKILL: "Killed",
+  SIGUSR1: "User defined signal 1",
+  SIGSEGV: "Segmentation fault",
+  SIGUSR2: "User defined signal 2",
+  SIGPIPE: "Broken pipe",
+  SIGALRM: "Alarm clock",
+  SIGTERM: "Terminated",
+  SIGSTKFLT: "Stack fault",
+  SIGCHLD: "Child exited",
+  SIGCONT: "Continued",
+  SIGSTOP: "Stopped (signal)",
+  SIGTSTP: "Stopped",
+  SIGTTIN: "Stopped (tty input)",
+  SIGTTOU: "Stopped (tty output)",
+  SIGURG: "Urgent I/O condition",
+  SIGXCPU: "CPU time limit exceeded",
+  SIGXFSZ: "File size limit exceeded",
+  SIGVTALRM: "Virtual timer expired",
+  SIGPROF: "Profiling timer expired",
+  SIGWINCH: "Window changed",
+  SIGIO: "I/O possible",
+  SIGPOLL: "I/O possible",
+  SIGPWR: "Power failure",
+  SIGSYS: "Bad system call",
+};
+
+/** The strsignal-style description of a signal name (`SIGKILL` -> `Killed`). */
+export function describeSignal(signal: string): string {
+  return SIGNAL_DESCRIPTIONS[signal] ?? `Unknown signal ${signal}`;
+}
+
+/** "exited with status N" or "terminated with signal <description>", from Node's exit callback. */
+export function describeExit(code: number | null, signal: string | null): string {
+  if (signal !== null) return `terminated with signal ${describeSignal(signal)}`;
+  if (code !== null) return `exited with status ${code}`;
+  return "exited with an unknown status";
+}
