@@ -364,7 +364,10 @@ export class CommandExecutor {
   }
 
   private acknowledged(update: TaskStatus | undefined): void {
-    if (update !== undefined && isTerminalState(update.state)) {
+    // Only our own task's terminal update ends the executor (not the
+    // TASK_FAILED of a refused second task).
+    const ours = update !== undefined && update.task_id.value === this.task?.task_id.value;
+    if (ours && this.terminated && isTerminalState(update.state)) {
       this.o.logger.info(`Terminal update for task ${update.task_id.value} acknowledged; exiting`);
       this.terminate(0);
     }

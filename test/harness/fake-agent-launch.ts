@@ -9,6 +9,7 @@ import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { processTree } from "../../src/executor/task-process.js";
 import type { FakeAgent } from "./fake-agent.js";
 
 /** The compiled command executor entry point. */
@@ -40,7 +41,7 @@ export interface LaunchedExecutor {
   stderr(): string;
   /** Pid of the task process, from the executor's "Forked command at" log line. */
   taskPid(): number | undefined;
-  /** SIGKILLs the executor if still running and removes the sandbox. */
+  /** SIGKILLs the executor and its descendants if still running; removes the sandbox. */
   cleanup(): Promise<void>;
 }
 
@@ -105,11 +106,16 @@ export function launchExecutor(
       return m === null ? undefined : Number(m[1]);
     },
     cleanup: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(-(child.pid ?? 0), "SIGKILL");
-        } catch {
-          child.kill("SIGKILL");
+      const pid = child.pid;
+      if (pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        // Like the agent destroying a container: the executor and every
+        // descendant (the task has its own session, so not its group only).
+        for (const p of [pid, ...processTree(pid)]) {
+          try {
+            process.kill(p, "SIGKILL");
+          } catch {
+            // already gone
+          }
         }
         await exited;
       }

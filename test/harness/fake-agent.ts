@@ -241,7 +241,10 @@ export class FakeAgent {
     for (const s of this.sockets) s.destroy();
   }
 
-  /** Resolves with the first truthy value of `probe`, checked after every change. */
+  /**
+   * Resolves with the first truthy value of `probe`, checked after every
+   * change and every 20 ms (for probes of files such as an executor's log).
+   */
   waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 10_000): Promise<T> {
     return new Promise((resolve, reject) => {
       const check = (): boolean => {
@@ -255,8 +258,10 @@ export class FakeAgent {
         cleanup();
         reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
       }, timeoutMs);
+      const poll = setInterval(check, 20);
       const cleanup = (): void => {
         clearTimeout(timer);
+        clearInterval(poll);
         this.changed.off("change", check);
       };
       if (!check()) this.changed.on("change", check);

@@ -1,0 +1,347 @@
+/**
+ * The real command executor process against the fake agent: tasks run,
+ * report, get killed, and leave nothing behind.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import type { TaskInfo, TaskStatus } from "../../src/executor/protocol.js";
+import { FakeAgent } from "../harness/fake-agent.js";
+import {
+  type LaunchedExecutor,
+  launchExecutor,
+  processGroupMembers,
+} from "../harness/fake-agent-launch.js";
+
+function task(id: string, command: TaskInfo["command"], extra: Partial<TaskInfo> = {}): TaskInfo {
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: "fake-agent-S0" },
+    resources: [{ name: "cpus", allocation_info: { role: "web" } }],
+    ...(command !== undefined ? { command } : {}),
+    ...extra,
+  };
+}
+
+const seconds = (s: number) => ({ grace_period: { nanoseconds: s * 1e9 } });
+
+function states(agent: FakeAgent, taskId: string): string[] {
+  return agent.updates.filter((u) => u.task_id.value === taskId).map((u) => u.state);
+}
+
+async function noOrphans(ex: LaunchedExecutor): Promise<void> {
+  const pid = ex.taskPid();
+  assert.ok(pid !== undefined, "the executor logged the task pid");
+  // SIGKILLed processes may take a moment to be reaped by init.
+  for (let i = 0; i < 50 && processGroupMembers(pid).length > 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.deepEqual(processGroupMembers(pid), [], "no process left in the task's process group");
+}
+
+describe("command executor", () => {
+  let agent: FakeAgent;
+  const launched: LaunchedExecutor[] = [];
+  let n = 0;
+
+  const start = async (options: Parameters<typeof launchExecutor>[1] = {}) => {
+    const executorId = `executor-${++n}`;
+    const ex = launchExecutor(agent, { executorId, ...options });
+    launched.push(ex);
+    const before = agent.subscribes.length;
+    await agent.waitFor(`${executorId} to subscribe`, () =>
+      agent.subscribes.slice(before).some((s) => s.call.executor_id.value === executorId),
+    );
+    return { ex, executorId };
+  };
+
+  before(async () => {
+    agent = await FakeAgent.start();
+  });
+  after(async () => {
+    for (const ex of launched) await ex.cleanup();
+    await agent.stop();
+  });
+
+  it("echo hello: TASK_STARTING, TASK_RUNNING, TASK_FINISHED, output in the sandbox stdout, exit 0", async () => {
+    const { ex, executorId } = await start();
+    agent.launch(task("echo", { value: "echo hello" }), executorId);
+    const finished = await agent.waitForUpdate("TASK_FINISHED", "echo");
+    assert.deepEqual(states(agent, "echo"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert.equal(finished.message, "Command exited with status 0");
+    assert.equal(finished.source, "SOURCE_EXECUTOR");
+    assert.deepEqual(finished.executor_id, { value: executorId });
+    assert.equal(typeof finished.timestamp, "number");
+    assert.equal(Buffer.from(finished.uuid ?? "", "base64").length, 16);
+    const uuids = agent.updates.filter((u) => u.task_id.value === "echo").map((u) => u.uuid);
+    assert.equal(new Set(uuids).size, 3, "every update has its own uuid");
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+    assert.equal(ex.stdout(), "hello\n");
+  });
+
+  it("exit 3: TASK_FAILED with the exit status in the message", async () => {
+    const { ex, executorId } = await start();
+    agent.launch(task("exit3", { value: "exit 3" }), executorId);
+    const failed = await agent.waitForUpdate("TASK_FAILED", "exit3");
+    assert.equal(failed.message, "Command exited with status 3");
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+  });
+
+  it("shell: false runs value with arguments as argv; CommandInfo environment and MESOS_ALLOCATION_ROLE reach the task", async () => {
+    const { ex, executorId } = await start();
+    agent.launch(
+      task("argv", {
+        shell: false,
+        value: "/bin/sh",
+        arguments: ["sh", "-c", 'echo "$1|$GREETING|$MESOS_ALLOCATION_ROLE|$0"', "zero", "a b"],
+        environment: { variables: [{ name: "GREETING", type: "VALUE", value: "hi there" }] },
+      }),
+      executorId,
+    );
+    await agent.waitForUpdate("TASK_FINISHED", "argv");
+    await ex.exited;
+    assert.equal(ex.stdout(), "a b|hi there|web|zero\n");
+  });
+
+  it("a SECRET environment variable fails the task with a clear message", async () => {
+    const { executorId } = await start();
+    agent.launch(
+      task("secret", {
+        value: "true",
+        environment: {
+          variables: [{ name: "TOKEN", type: "SECRET", secret: { type: "REFERENCE" } }],
+        },
+      }),
+      executorId,
+    );
+    const failed = await agent.waitForUpdate("TASK_FAILED", "secret");
+    assert.match(failed.message ?? "", /'TOKEN' is a SECRET/);
+    assert.deepEqual(states(agent, "secret"), ["TASK_STARTING", "TASK_FAILED"]);
+  });
+
+  it("a program that does not exist fails the task", async () => {
+    const { executorId } = await start();
+    agent.launch(task("missing", { shell: false, value: "/nonexistent/program" }), executorId);
+    const failed = await agent.waitForUpdate("TASK_FAILED", "missing");
+    assert.match(failed.message ?? "", /Failed to launch the command.*ENOENT/);
+  });
+
+  it("a second LAUNCH is refused with TASK_FAILED and the first task keeps running", async () => {
+    const { executorId } = await start();
+    agent.launch(task("first", { value: "sleep 100" }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "first");
+    agent.launch(task("second", { value: "true" }), executorId);
+    const refused = await agent.waitForUpdate("TASK_FAILED", "second");
+    assert.match(refused.message ?? "", /multiple tasks/);
+    agent.kill("first", seconds(1), executorId);
+    await agent.waitForUpdate("TASK_KILLED", "first");
+  });
+
+  it("KILL of sleep 100: TASK_KILLING (framework capable), TASK_KILLED, no process left", async () => {
+    agent.frameworkCapabilities = ["TASK_KILLING_STATE"];
+    try {
+      const { ex, executorId } = await start();
+      agent.launch(
+        task("sleeper", { value: "sleep 100" }, { kill_policy: seconds(5) }),
+        executorId,
+      );
+      await agent.waitForUpdate("TASK_RUNNING", "sleeper");
+      agent.kill("sleeper", undefined, executorId);
+      const killed = await agent.waitForUpdate("TASK_KILLED", "sleeper");
+      assert.equal(killed.message, "Command terminated with signal Terminated");
+      assert.deepEqual(states(agent, "sleeper"), [
+        "TASK_STARTING",
+        "TASK_RUNNING",
+        "TASK_KILLING",
+        "TASK_KILLED",
+      ]);
+      assert.deepEqual(await ex.exited, { code: 0, signal: null });
+      await noOrphans(ex);
+      assert.doesNotMatch(ex.stderr(), /SIGKILL to process tree/, "SIGTERM was enough");
+    } finally {
+      agent.frameworkCapabilities = [];
+    }
+  });
+
+  it("without TASK_KILLING_STATE the framework gets no TASK_KILLING", async () => {
+    const { ex, executorId } = await start();
+    agent.launch(task("plain-kill", { value: "sleep 100" }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "plain-kill");
+    agent.kill("plain-kill", seconds(2), executorId);
+    await agent.waitForUpdate("TASK_KILLED", "plain-kill");
+    assert.deepEqual(states(agent, "plain-kill"), ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]);
+    await ex.exited;
+  });
+
+  it("a task ignoring SIGTERM (and its children) is SIGKILLed after the grace period", async () => {
+    const { ex, executorId } = await start();
+    const stubborn = 'trap "" TERM; sleep 100 & sleep 100 & echo ready; wait';
+    agent.launch(task("stubborn", { value: stubborn }, { kill_policy: seconds(30) }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "stubborn");
+    await agent.waitFor("the task to be ready", () => ex.stdout().includes("ready"));
+    // The KILL event's policy overrides the task's 30 s.
+    agent.kill("stubborn", { grace_period: { nanoseconds: 300e6 } }, executorId);
+    const killed = await agent.waitForUpdate("TASK_KILLED", "stubborn");
+    assert.equal(killed.message, "Command terminated with signal Killed");
+    assert.match(ex.stderr(), /did not terminate after 300ms, sending SIGKILL/);
+    await ex.exited;
+    await noOrphans(ex);
+  });
+
+  it("a later KILL with a shorter grace period brings the SIGKILL forward", async () => {
+    const { ex, executorId } = await start();
+    agent.launch(task("rekill", { value: 'trap "" TERM; sleep 100' }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "rekill");
+    agent.kill("rekill", seconds(60), executorId);
+    await agent.waitFor("the first kill", () => ex.stderr().includes("SIGKILL in 1mins"));
+    agent.kill("rekill", { grace_period: { nanoseconds: 0 } }, executorId);
+    await agent.waitForUpdate("TASK_KILLED", "rekill");
+    assert.match(ex.stderr(), /Rescheduling escalation to SIGKILL/);
+    await ex.exited;
+    await noOrphans(ex);
+  });
+
+  it("SHUTDOWN kills the running task (TASK_KILLED) and the executor exits", async () => {
+    const { ex, executorId } = await start({ shutdownGracePeriod: "3secs" });
+    agent.launch(task("shut", { value: "sleep 100" }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "shut");
+    agent.shutdown(executorId);
+    await agent.waitForUpdate("TASK_KILLED", "shut");
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+    await noOrphans(ex);
+  });
+
+  it("SHUTDOWN before any task: the executor exits at once", async () => {
+    const { ex, executorId } = await start();
+    agent.shutdown(executorId);
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+  });
+
+  it("bad events are logged and ignored; the executor keeps working", async () => {
+    const { ex, executorId } = await start();
+    agent.sendRaw("this is not json", executorId);
+    agent.sendRaw("[1,2,3]", executorId);
+    agent.send({ type: "SOMETHING_NEW" }, executorId);
+    agent.send({ type: "LAUNCH" }, executorId);
+    agent.send({ type: "LAUNCH", launch: { task: { name: "no id" } } }, executorId);
+    agent.send({ type: "KILL", kill: {} }, executorId);
+    agent.send(
+      { type: "ACKNOWLEDGED", acknowledged: { task_id: { value: "x" }, uuid: "bad" } },
+      executorId,
+    );
+    agent.send({ type: "MESSAGE", message: { data: "aGk=" } }, executorId);
+    agent.send({ type: 9 }, executorId);
+    agent.launch(task("after-garbage", { value: "sleep 100" }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "after-garbage");
+    agent.kill("someone-else", seconds(0), executorId);
+    agent.kill("after-garbage", seconds(1), executorId);
+    await agent.waitForUpdate("TASK_KILLED", "after-garbage");
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+    const log = ex.stderr();
+    assert.match(log, /Failed to de-serialize event: not valid JSON/);
+    assert.match(log, /Ignoring event: unknown event type "SOMETHING_NEW"/);
+    assert.match(log, /LAUNCH event without 'launch.task.task_id'/);
+    assert.match(log, /Ignoring KILL for unknown task someone-else/);
+  });
+
+  it("a subscription refused with 503 is retried", async () => {
+    agent.rejectSubscribes = { count: 1, status: 503 };
+    const { ex, executorId } = await start();
+    assert.equal(agent.rejectSubscribes.count, 0);
+    assert.match(ex.stderr(), /Received '503' \(Agent is recovering\) for SUBSCRIBE; retrying/);
+    agent.shutdown(executorId);
+    await ex.exited;
+  });
+
+  it("with checkpointing, unacknowledged updates and the task are re-sent on re-subscription", async () => {
+    agent.autoAcknowledge = false;
+    try {
+      const { ex, executorId } = await start({
+        checkpoint: { recoveryTimeout: "10secs", backoffMax: "100ms" },
+        env: { GLOG_v: "1" },
+      });
+      agent.launch(task("durable", { value: "sleep 100" }), executorId);
+      await agent.waitForUpdate("TASK_RUNNING", "durable");
+      const sent = agent.updates.filter((u) => u.task_id.value === "durable");
+      const count = agent.subscribes.length;
+      agent.dropConnections();
+      const again = await agent.waitForSubscribe(count + 1);
+      const resent = again.call.subscribe.unacknowledged_updates?.map((u) => u.status) ?? [];
+      assert.deepEqual(
+        resent.map((s: TaskStatus) => [s.state, s.uuid]),
+        sent.map((s) => [s.state, s.uuid]),
+      );
+      assert.deepEqual(
+        again.call.subscribe.unacknowledged_tasks?.map((t) => t.task_id.value),
+        ["durable"],
+      );
+      // Acknowledge what was re-sent; the next re-subscription carries nothing.
+      for (const s of resent) agent.acknowledge(s, executorId);
+      await agent.waitFor("the acknowledgements to arrive", () => {
+        const acks = ex.stderr().match(/Received ACKNOWLEDGED event/g) ?? [];
+        return acks.length >= resent.length;
+      });
+      agent.dropConnections();
+      const third = await agent.waitForSubscribe(count + 2);
+      assert.deepEqual(third.call.subscribe, {});
+      agent.autoAcknowledge = true;
+      agent.kill("durable", seconds(1), executorId);
+      await agent.waitForUpdate("TASK_KILLED", "durable");
+      assert.deepEqual(await ex.exited, { code: 0, signal: null });
+      await noOrphans(ex);
+    } finally {
+      agent.autoAcknowledge = true;
+    }
+  });
+
+  it("without checkpointing, losing the agent kills the task and the executor exits", async () => {
+    const { ex, executorId } = await start({ shutdownGracePeriod: "3secs" });
+    agent.launch(task("orphan-candidate", { value: "sleep 100" }), executorId);
+    await agent.waitForUpdate("TASK_RUNNING", "orphan-candidate");
+    agent.dropConnections();
+    const exit = await ex.exited;
+    assert.equal(exit.signal, null);
+    assert.match(ex.stderr(), /Disconnected from the agent.*shutting down/);
+    await noOrphans(ex);
+  });
+
+  it("an agent that cannot be reached at start-up makes the executor exit", async () => {
+    const gone = await FakeAgent.start();
+    const endpoint = gone.endpoint;
+    await gone.stop();
+    const ex = launchExecutor(agent, {
+      env: { MESOS_AGENT_ENDPOINT: endpoint, MESOS_SLAVE_PID: `slave(1)@${endpoint}` },
+    });
+    launched.push(ex);
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+    assert.match(ex.stderr(), /ECONNREFUSED/);
+  });
+
+  it("a missing MESOS_FRAMEWORK_ID stops the executor with a one-line error and exit code 1", async () => {
+    const ex = launchExecutor(agent, { env: { MESOS_FRAMEWORK_ID: "" } });
+    launched.push(ex);
+    assert.deepEqual(await ex.exited, { code: 1, signal: null });
+    assert.match(ex.stderr(), /expecting 'MESOS_FRAMEWORK_ID' to be set/);
+  });
+
+  it("an unknown flag stops the executor with exit code 1; --help prints the flags", async () => {
+    const bad = launchExecutor(agent, { args: ["--no_such_flag=1"] });
+    launched.push(bad);
+    assert.deepEqual(await bad.exited, { code: 1, signal: null });
+    assert.match(bad.stderr(), /no_such_flag/);
+    const help = launchExecutor(agent, { args: ["--help"] });
+    launched.push(help);
+    assert.deepEqual(await help.exited, { code: 0, signal: null });
+    assert.match(help.stdout(), /--task_command/);
+  });
+
+  it("--task_command replaces the task's command and --launcher_dir is accepted", async () => {
+    const { ex, executorId } = await start({
+      args: ["--launcher_dir=/usr/libexec/mesos", '--task_command={"value":"echo overridden"}'],
+    });
+    agent.launch(task("override", { value: "echo original" }), executorId);
+    await agent.waitForUpdate("TASK_FINISHED", "override");
+    await ex.exited;
+    assert.equal(ex.stdout(), "overridden\n");
+  });
+});
