@@ -1,0 +1,67 @@
+/**
+ * The messages an agent registers with: RegisterSlaveMessage the first
+ * time, ReregisterSlaveMessage (carrying its frameworks, tasks and custom
+ * executors) once it has an id.
+ */
+import type {
+  RegisterSlaveMessage,
+  ReregisterSlaveMessage,
+  SlaveInfo,
+} from "../common/protocol/generated/mesos-internal.js";
+import type {
+  AgentInfo_Capability,
+  ExecutorInfo,
+  FrameworkInfo,
+  Task,
+} from "../common/protocol/generated/mesos-v1.js";
+import { createTask } from "./executor.js";
+import type { Framework } from "./framework.js";
+
+/** Capabilities every agent of ours advertises (the ones Mesos 1.12 requires, and more). */
+export const AGENT_CAPABILITIES: readonly AgentInfo_Capability[] = [
+  { type: "MULTI_ROLE" },
+  { type: "HIERARCHICAL_ROLE" },
+  { type: "RESERVATION_REFINEMENT" },
+  { type: "TASK_RESOURCE_LIMITS" },
+];
+
+/** The first registration. */
+export function registerMessage(
+  info: SlaveInfo,
+  version: string,
+  capabilities: readonly AgentInfo_Capability[],
+): RegisterSlaveMessage {
+  return { slave: info, version, agent_capabilities: [...capabilities] };
+}
+
+/** A re-registration: everything the master must learn about our frameworks and tasks. */
+export function reregisterMessage(
+  info: SlaveInfo,
+  version: string,
+  capabilities: readonly AgentInfo_Capability[],
+  frameworks: Iterable<Framework>,
+): ReregisterSlaveMessage {
+  const frameworkInfos: FrameworkInfo[] = [];
+  const tasks: Task[] = [];
+  const executorInfos: ExecutorInfo[] = [];
+  for (const framework of frameworks) {
+    frameworkInfos.push(framework.info);
+    for (const executor of framework.executors.values()) {
+      tasks.push(...executor.launchedTasks.values(), ...executor.terminatedTasks.values());
+      for (const queued of executor.queuedTasks.values()) {
+        tasks.push(createTask(queued, "TASK_STAGING", framework.id));
+      }
+      if (!executor.generatedForCommandTask && executor.state !== "TERMINATED") {
+        executorInfos.push({ ...executor.info, framework_id: { value: framework.id } });
+      }
+    }
+  }
+  return {
+    slave: info,
+    version,
+    agent_capabilities: [...capabilities],
+    frameworks: frameworkInfos,
+    tasks,
+    executor_infos: executorInfos,
+  };
+}

@@ -1,0 +1,238 @@
+/**
+ * The task status update manager: delivers every task status update to the
+ * framework at least once and in order per task. Each task has a stream;
+ * the oldest unacknowledged update of a stream is forwarded (through the
+ * master) and re-forwarded with exponential backoff (10 s doubling up to
+ * 10 min, as Mesos) until the framework's acknowledgement comes back; then
+ * the next update of that task goes out. While the agent is not registered
+ * the manager is paused: nothing is forwarded, and `resume` re-sends the
+ * head of every stream.
+ *
+ * Plain code on an injected clock; checkpointing the streams to disk is the
+ * fault-tolerance work's (issue 7).
+ */
+
+import type { Logger } from "../../common/observability/logger.js";
+import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
+import type { Clock } from "../../common/time/clock.js";
+import { describeUpdate } from "./status-update.js";
+import { TaskStatusUpdateStream } from "./stream.js";
+
+/** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN. */
+export const STATUS_UPDATE_RETRY_INTERVAL_MIN_MS = 10_000;
+/** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MAX. */
+export const STATUS_UPDATE_RETRY_INTERVAL_MAX_MS = 600_000;
+
+export interface StatusUpdateManagerOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Sends an update towards the framework (the agent wraps it for the master). */
+  forward: (update: StatusUpdate) => void;
+  retryMinMs?: number;
+  retryMaxMs?: number;
+}
+
+/** What happened to an update handed to the manager. */
+export type UpdateOutcome =
+  | { ok: true; kind: "accepted" | "duplicate" | "already-acknowledged" }
+  | { ok: false; error: string };
+
+/** What happened to an acknowledgement. */
+export type AckOutcome =
+  | {
+      ok: true;
+      /** The acknowledged update. */
+      update: StatusUpdate;
+      /** True when the acknowledged update was terminal: the stream is gone. */
+      streamTerminated: boolean;
+    }
+  | { ok: false; error: string };
+
+/** The manager (one per agent). */
+export class TaskStatusUpdateManager {
+  private readonly streams = new Map<string, Map<string, TaskStatusUpdateStream>>();
+  private pausedFlag = true;
+  private readonly retryMin: number;
+  private readonly retryMax: number;
+
+  constructor(private readonly options: StatusUpdateManagerOptions) {
+    this.retryMin = options.retryMinMs ?? STATUS_UPDATE_RETRY_INTERVAL_MIN_MS;
+    this.retryMax = options.retryMaxMs ?? STATUS_UPDATE_RETRY_INTERVAL_MAX_MS;
+  }
+
+  /** True while forwarding is paused (the agent is not registered). Starts paused. */
+  get paused(): boolean {
+    return this.pausedFlag;
+  }
+
+  /**
+   * Takes an update into its task's stream. Updates without a uuid are
+   * refused; one seen before is ignored (not an error: executors re-send).
+   * The update is forwarded at once when it is the only one pending.
+   */
+  update(update: StatusUpdate): UpdateOutcome {
+    const uuid = update.uuid;
+    if (uuid === undefined) return { ok: false, error: "Task status update is missing 'uuid'" };
+    const frameworkId = update.framework_id.value;
+    const taskId = update.status.task_id.value;
+    const stream = this.stream(frameworkId, taskId, true);
+    const outcome = stream.update({ ...update, uuid });
+    if (outcome !== "accepted") {
+      this.options.logger.warn(
+        outcome === "duplicate"
+          ? `Ignoring duplicate task status update ${describeUpdate(update)}`
+          : `Ignoring task status update ${describeUpdate(update)} that has already been acknowledged by the framework`,
+      );
+      return { ok: true, kind: outcome };
+    }
+    this.options.logger.info(`Received task status update ${describeUpdate(update)}`);
+    if (!this.pausedFlag && stream.pending.length === 1) this.send(stream, this.retryMin);
+    return { ok: true, kind: "accepted" };
+  }
+
+  /**
+   * The framework acknowledged `uuid` for a task. It must be the update in
+   * flight; then the next one of the stream goes out, or the stream ends if
+   * the acknowledged update was terminal.
+   */
+  acknowledgement(frameworkId: string, taskId: string, uuid: Uint8Array): AckOutcome {
+    const stream = this.stream(frameworkId, taskId, false);
+    if (stream === undefined) {
+      return {
+        ok: false,
+        error: `Cannot find the task status update stream for task ${taskId} of framework ${frameworkId}`,
+      };
+    }
+    const outcome = stream.acknowledge(uuid);
+    if (outcome.kind === "duplicate") {
+      return { ok: false, error: "Duplicate task status acknowledgement" };
+    }
+    if (outcome.kind === "unexpected") {
+      return {
+        ok: false,
+        error:
+          outcome.expected === undefined
+            ? `Unexpected task status update acknowledgement for task ${taskId} of framework ${frameworkId}: nothing is pending`
+            : `Unexpected task status update acknowledgement for task ${taskId} of framework ${frameworkId}: expecting the one of ${describeUpdate(outcome.expected)}`,
+      };
+    }
+    this.cancelTimer(stream);
+    this.options.logger.info(
+      `Received task status update acknowledgement for ${describeUpdate(outcome.update)}`,
+    );
+    if (stream.terminated) {
+      if (stream.pending.length > 0) {
+        this.options.logger.warn(
+          `Acknowledged a terminal task status update ${describeUpdate(outcome.update)} but updates are still pending`,
+        );
+      }
+      this.remove(frameworkId, taskId);
+      return { ok: true, update: outcome.update, streamTerminated: true };
+    }
+    if (!this.pausedFlag && stream.next() !== undefined) this.send(stream, this.retryMin);
+    return { ok: true, update: outcome.update, streamTerminated: false };
+  }
+
+  /** Stops forwarding (the agent lost its master). */
+  pause(): void {
+    if (this.pausedFlag) return;
+    this.options.logger.info("Pausing sending task status updates");
+    this.pausedFlag = true;
+    for (const stream of this.allStreams()) this.cancelTimer(stream);
+  }
+
+  /** Forwards again, starting with the head of every stream. */
+  resume(): void {
+    if (!this.pausedFlag) return;
+    this.options.logger.info("Resuming sending task status updates");
+    this.pausedFlag = false;
+    for (const stream of this.allStreams()) {
+      const head = stream.next();
+      if (head === undefined) continue;
+      this.options.logger.warn(`Resending task status update ${describeUpdate(head)}`);
+      this.send(stream, this.retryMin);
+    }
+  }
+
+  /** Forgets every stream of a framework (it was shut down). */
+  cleanup(frameworkId: string): void {
+    const streams = this.streams.get(frameworkId);
+    if (streams === undefined) return;
+    for (const stream of streams.values()) this.cancelTimer(stream);
+    this.streams.delete(frameworkId);
+  }
+
+  /** Updates not yet acknowledged for a task, oldest first. */
+  pendingUpdates(frameworkId: string, taskId: string): readonly StatusUpdate[] {
+    return this.stream(frameworkId, taskId, false)?.pending ?? [];
+  }
+
+  /** True when the task has a stream (an update not yet acknowledged, or not terminal). */
+  hasStream(frameworkId: string, taskId: string): boolean {
+    return this.stream(frameworkId, taskId, false) !== undefined;
+  }
+
+  /** Number of open streams. */
+  get streamCount(): number {
+    let n = 0;
+    for (const m of this.streams.values()) n += m.size;
+    return n;
+  }
+
+  private send(stream: TaskStatusUpdateStream, intervalMs: number): void {
+    const head = stream.next();
+    if (head === undefined) return;
+    this.cancelTimer(stream);
+    stream.retryMs = intervalMs;
+    this.options.forward(head);
+    stream.timer = this.options.clock.setTimer(intervalMs, () => {
+      stream.timer = undefined;
+      if (this.pausedFlag || stream.next() !== head) return;
+      this.options.logger.warn(`Resending task status update ${describeUpdate(head)}`);
+      this.send(stream, Math.min(intervalMs * 2, this.retryMax));
+    });
+  }
+
+  private cancelTimer(stream: TaskStatusUpdateStream): void {
+    if (stream.timer !== undefined) {
+      this.options.clock.cancelTimer(stream.timer);
+      stream.timer = undefined;
+    }
+  }
+
+  private stream(frameworkId: string, taskId: string, create: true): TaskStatusUpdateStream;
+  private stream(
+    frameworkId: string,
+    taskId: string,
+    create: false,
+  ): TaskStatusUpdateStream | undefined;
+  private stream(
+    frameworkId: string,
+    taskId: string,
+    create: boolean,
+  ): TaskStatusUpdateStream | undefined {
+    let byTask = this.streams.get(frameworkId);
+    if (byTask === undefined) {
+      if (!create) return undefined;
+      byTask = new Map();
+      this.streams.set(frameworkId, byTask);
+    }
+    let stream = byTask.get(taskId);
+    if (stream === undefined && create) {
+      stream = new TaskStatusUpdateStream(frameworkId, taskId);
+      byTask.set(taskId, stream);
+    }
+    return stream;
+  }
+
+  private remove(frameworkId: string, taskId: string): void {
+    const byTask = this.streams.get(frameworkId);
+    if (byTask === undefined) return;
+    byTask.delete(taskId);
+    if (byTask.size === 0) this.streams.delete(frameworkId);
+  }
+
+  private *allStreams(): Iterable<TaskStatusUpdateStream> {
+    for (const byTask of this.streams.values()) yield* byTask.values();
+  }
+}

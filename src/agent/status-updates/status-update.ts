@@ -1,0 +1,102 @@
+/**
+ * Building and reading status updates (`mesos.internal.StatusUpdate`): the
+ * agent's own updates (TASK_LOST, TASK_KILLED before delivery, ...) and the
+ * wrapping of executor updates. Terminal states follow Mesos'
+ * `isTerminalState`.
+ */
+import { uuidBytesToText } from "../../common/ids/uuid.js";
+import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
+import type {
+  TaskState,
+  TaskStatus,
+  TaskStatus_Reason,
+  TaskStatus_Source,
+} from "../../common/protocol/generated/mesos-v1.js";
+
+const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>([
+  "TASK_FINISHED",
+  "TASK_FAILED",
+  "TASK_KILLED",
+  "TASK_ERROR",
+  "TASK_LOST",
+  "TASK_DROPPED",
+  "TASK_GONE",
+  "TASK_GONE_BY_OPERATOR",
+]);
+
+/** True for states after which a task never changes again. */
+export function isTerminalState(state: TaskState): boolean {
+  return TERMINAL.has(state);
+}
+
+/** What the agent says about a task in an update it makes itself. */
+export interface AgentUpdateInput {
+  frameworkId: string;
+  agentId: string;
+  taskId: string;
+  state: TaskState;
+  source: TaskStatus_Source;
+  uuid: Uint8Array;
+  message?: string;
+  reason?: TaskStatus_Reason;
+  executorId?: string;
+  /** Seconds since the epoch (as Mesos' `timestamp` doubles). */
+  timestamp: number;
+}
+
+/** A status update the agent creates (Mesos' `protobuf::createStatusUpdate`). */
+export function createStatusUpdate(input: AgentUpdateInput): StatusUpdate {
+  const status: TaskStatus = {
+    task_id: { value: input.taskId },
+    state: input.state,
+    source: input.source,
+    agent_id: { value: input.agentId },
+    timestamp: input.timestamp,
+    uuid: input.uuid,
+  };
+  if (input.message !== undefined) status.message = input.message;
+  if (input.reason !== undefined) status.reason = input.reason;
+  if (input.executorId !== undefined) status.executor_id = { value: input.executorId };
+  const update: StatusUpdate = {
+    framework_id: { value: input.frameworkId },
+    slave_id: { value: input.agentId },
+    status,
+    timestamp: input.timestamp,
+    uuid: input.uuid,
+  };
+  if (input.executorId !== undefined) update.executor_id = { value: input.executorId };
+  return update;
+}
+
+/**
+ * Wraps a status an executor sent (v1 UPDATE call) into a StatusUpdate, as
+ * Mesos' agent does: the update takes the status' uuid and timestamp (now
+ * when the executor left it out), and the agent id.
+ */
+export function wrapExecutorStatus(
+  frameworkId: string,
+  agentId: string,
+  status: TaskStatus,
+  nowSeconds: number,
+): StatusUpdate {
+  const timestamp = status.timestamp ?? nowSeconds;
+  const copy: TaskStatus = { ...status, agent_id: { value: agentId }, timestamp };
+  const update: StatusUpdate = {
+    framework_id: { value: frameworkId },
+    slave_id: { value: agentId },
+    status: copy,
+    timestamp,
+  };
+  if (status.uuid !== undefined) update.uuid = status.uuid;
+  if (status.executor_id !== undefined) update.executor_id = status.executor_id;
+  return update;
+}
+
+/** Short text for logs: `TASK_RUNNING (Status UUID: ...) for task t1 of framework f1`. */
+export function describeUpdate(update: StatusUpdate): string {
+  const uuid = update.uuid === undefined ? "none" : (uuidBytesToText(update.uuid) ?? "invalid");
+  return (
+    `${update.status.state} (Status UUID: ${uuid}) for task ${update.status.task_id.value}` +
+    ` of framework ${update.framework_id.value}`
+  );
+}
