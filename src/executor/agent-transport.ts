@@ -7,7 +7,7 @@
  */
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
 import type { AgentAddress } from "./executor-environment.js";
-import { RecordIoDecoder } from "./recordio-scratch.js";
+import { RecordIoDecoder } from "../common/recordio/decoder.js";
 
 /** Callbacks of one SUBSCRIBE attempt; at most one of `onRejected`/`onClosed` ends it. */
 export interface SubscriptionHandlers {

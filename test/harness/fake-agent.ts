@@ -16,7 +16,7 @@ import type {
   TaskInfo,
   TaskStatus,
 } from "../../src/executor/protocol.js";
-import { encodeRecord } from "../../src/executor/recordio-scratch.js";
+import { encodeRecord } from "../../src/common/recordio/encoder.js";
 
 /** One SUBSCRIBE the agent received. */
 export interface SubscribeRecord {
