@@ -213,3 +213,139 @@ test("libprocess bytes: what we send is what a libprocess receiver expects", asy
     "a non-202 answer is logged with the message it belongs to",
   );
 });
+
+/** Opens a raw connection, writes `bytes`, and collects what comes back. */
+async function exchange(
+  port: number,
+  bytes: string | Buffer,
+  until: (text: string) => boolean,
+): Promise<{ text: string; closed: boolean }> {
+  const socket = tcpConnect(port, "127.0.0.1");
+  after(() => socket.destroy());
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on("data", (d: Buffer) => chunks.push(d));
+  socket.on("close", () => {
+    closed = true;
+  });
+  socket.on("error", () => {});
+  socket.write(bytes);
+  await waitFor("answer", () => until(Buffer.concat(chunks).toString("latin1")) || closed);
+  return { text: Buffer.concat(chunks).toString("latin1"), closed };
+}
+
+function statuses(text: string): string[] {
+  return [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => m[1] as string);
+}
+
+test("libprocess bytes: message connections use the fast path, which hands plain HTTP back at a request boundary", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const got: string[] = [];
+  master.install("m", rawBody, (_f, b) => got.push(Buffer.from(b).toString()));
+  master.route("/health", { methods: ["GET"], help: "" }, () => ({
+    kind: "body",
+    status: 200,
+    headers: { "Content-Type": "text/plain" },
+    body: "healthy",
+  }));
+  const before = a.stats.messageConnections;
+  const from = "slave(1)@127.0.0.1:1";
+  const bytes = Buffer.concat([
+    libprocessFrame(from, "master", a.address, "m", Buffer.from("one")),
+    libprocessFrame(from, "master", a.address, "m", Buffer.from("two")),
+    Buffer.from("GET /master/health HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"),
+    libprocessFrame(from, "master", a.address, "m", Buffer.from("three")),
+  ]);
+  const { text } = await exchange(a.boundPort, bytes, (t) => statuses(t).length === 4);
+  assert.deepEqual(statuses(text), ["202", "202", "200", "202"]);
+  assert.match(text, /healthy/);
+  assert.deepEqual(got, ["one", "two", "three"]);
+  assert.equal(a.stats.messageConnections, before + 1);
+});
+
+test("libprocess bytes: a plain HTTP connection may carry messages too (served by the HTTP server)", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const got: string[] = [];
+  master.install("m", rawBody, (_f, b) => got.push(Buffer.from(b).toString()));
+  const before = a.stats.messageConnections;
+  const bytes = Buffer.concat([
+    Buffer.from("GET /master/nothing HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"),
+    libprocessFrame("s@127.0.0.1:1", "master", a.address, "m", Buffer.from("late")),
+  ]);
+  const { text } = await exchange(a.boundPort, bytes, (t) => statuses(t).length === 2);
+  assert.deepEqual(statuses(text), ["404", "202"]);
+  assert.deepEqual(got, ["late"]);
+  assert.equal(a.stats.messageConnections, before);
+});
+
+test("libprocess bytes: a message asking for 100-continue is served by the HTTP server", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const got: string[] = [];
+  master.install("m", rawBody, (_f, b) => got.push(Buffer.from(b).toString()));
+  const socket = tcpConnect(a.boundPort, "127.0.0.1");
+  after(() => socket.destroy());
+  let text = "";
+  socket.on("data", (d: Buffer) => {
+    text += d.toString("latin1");
+  });
+  socket.write(
+    "POST /master/m HTTP/1.1\r\nLibprocess-From: s@127.0.0.1:1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+  );
+  await waitFor("100 Continue", () => text.includes("100 Continue"));
+  socket.write("body");
+  await waitFor("202", () => text.includes("202 Accepted"));
+  assert.deepEqual(got, ["body"]);
+});
+
+test("libprocess bytes: malformed message framing gets 400 and the connection is closed; others are unaffected", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const got: string[] = [];
+  master.install("m", rawBody, (_f, b) => got.push(Buffer.from(b).toString()));
+  const badChunk = await exchange(
+    a.boundPort,
+    "POST /master/m HTTP/1.1\r\nLibprocess-From: s@127.0.0.1:1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n",
+    () => false,
+  );
+  assert.deepEqual(statuses(badChunk.text), ["400"]);
+  assert.ok(badChunk.closed);
+  const badSender = await exchange(
+    a.boundPort,
+    "POST /master/m HTTP/1.1\r\nLibprocess-From: not-a-pid\r\nContent-Length: 1\r\n\r\nx",
+    (t) => statuses(t).length === 1,
+  );
+  assert.deepEqual(statuses(badSender.text), ["400"]);
+  assert.match(badSender.text, /Failed to determine sender/);
+  const unknown = await exchange(
+    a.boundPort,
+    libprocessFrame("s@127.0.0.1:1", "nobody", a.address, "m", Buffer.from("x")),
+    (t) => statuses(t).length === 1,
+  );
+  assert.deepEqual(statuses(unknown.text), ["404"]);
+  const fine = await exchange(
+    a.boundPort,
+    libprocessFrame("s@127.0.0.1:1", "master", a.address, "m", Buffer.from("ok")),
+    (t) => statuses(t).length === 1,
+  );
+  assert.deepEqual(statuses(fine.text), ["202"]);
+  assert.deepEqual(got, ["ok"]);
+});
+
+test("libprocess bytes: an HTTP/1.0 message without keep-alive is answered and the connection closed", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const got: string[] = [];
+  master.install("m", rawBody, (_f, b) => got.push(Buffer.from(b).toString()));
+  const r = await exchange(
+    a.boundPort,
+    "POST /master/m HTTP/1.0\r\nUser-Agent: libprocess/s@127.0.0.1:1\r\nContent-Length: 2\r\n\r\nhi",
+    () => false,
+  );
+  assert.ok(r.closed);
+  assert.deepEqual(statuses(r.text), ["202"]);
+  assert.match(r.text, /Connection: close/);
+  assert.deepEqual(got, ["hi"]);
+});

@@ -104,6 +104,11 @@ test("transport: 10,000 messages between two hosts arrive in order on one connec
   assert.equal(stats?.connects, 1);
   assert.equal(stats?.notAccepted, 0);
   assert.equal(a.stats.received, 10_000);
+  assert.equal(
+    a.stats.messageConnections,
+    1,
+    "the peer's connection was served by the message fast path",
+  );
 });
 
 test("transport: a reply goes over the receiver's own connection to the sender's advertised address", async () => {

@@ -14,8 +14,14 @@
  *   request is in progress, never on an idle connection.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo, Socket } from "node:net";
+import {
+  type AddressInfo,
+  createServer as createListener,
+  type Server as Listener,
+  type Socket,
+} from "node:net";
 import type { Logger } from "../observability/logger.js";
+import type { Clock, TimerHandle } from "../time/clock.js";
 import { splitTarget } from "./path.js";
 import { type HttpHeaders, HttpRequest } from "./request.js";
 import {
@@ -31,8 +37,26 @@ import {
 /** Turns a fully read request into a response. */
 export type RequestDispatcher = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
+/**
+ * Optionally takes over whole connections by the head of their first
+ * request (the libprocess message fast path). Connections it does not claim,
+ * or hands back, are served by node:http.
+ */
+export interface ConnectionClaimer {
+  /** `head` is the first request's line and headers (no blank line), latin1. */
+  claims(head: string): boolean;
+  /**
+   * Owns `socket` from now on. `initial` holds the bytes read so far. Call
+   * `handBack(socket, rest)` at a request boundary to return the socket
+   * (with the unread bytes) to the HTTP server.
+   */
+  adopt(socket: Socket, initial: Buffer, handBack: (socket: Socket, rest: Buffer) => void): void;
+}
+
 export interface HttpServerOptions {
   logger: Logger;
+  clock: Clock;
+  claimer?: ConnectionClaimer;
   /** Largest request body accepted; bigger ones get 413 and the connection is closed. Default 64 MiB. */
   maxBodyBytes?: number;
   /** Time allowed for a request's headers once it has started. Default 60 s. */
@@ -55,17 +79,35 @@ function toHeaders(raw: IncomingMessage["headers"]): HttpHeaders {
   return out ?? (raw as HttpHeaders);
 }
 
-/** An HTTP/1.1 server that reads whole bodies (size-limited) and hands requests to a dispatcher. */
+const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
+const POST = "POST ";
+/** Sniffing gives up (and lets node:http answer 431) past this many bytes without a blank line. */
+const MAX_SNIFF_BYTES = 64 * 1024;
+
+/**
+ * An HTTP/1.1 server that reads whole bodies (size-limited) and hands
+ * requests to a dispatcher. It owns the listening socket; node:http serves
+ * every connection the claimer does not take.
+ */
 export class HttpServer {
   private readonly server: Server;
+  private readonly listener: Listener;
   private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly claimer: ConnectionClaimer | undefined;
+  private readonly headersTimeoutMs: number;
   private readonly maxBodyBytes: number;
+  /** Connections being sniffed or owned by the claimer (node:http tracks its own). */
+  private readonly ownSockets = new Set<Socket>();
 
   constructor(
     private readonly dispatch: RequestDispatcher,
     options: HttpServerOptions,
   ) {
     this.logger = options.logger;
+    this.clock = options.clock;
+    this.claimer = options.claimer;
+    this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     // libprocess does not insist on a Host header, and neither do we.
     this.server = createServer(
@@ -74,7 +116,7 @@ export class HttpServer {
     );
     this.server.keepAliveTimeout = 0;
     this.server.requestTimeout = 0;
-    this.server.headersTimeout = options.headersTimeoutMs ?? 60_000;
+    this.server.headersTimeout = this.headersTimeoutMs;
     this.server.timeout = 0;
     this.server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
       this.logger.verbose(1, `HTTP client error from ${socket.remoteAddress}: ${error.message}`);
@@ -84,16 +126,23 @@ export class HttpServer {
         socket.destroy();
       }
     });
+    this.listener = createListener({ noDelay: true, keepAlive: true }, (socket) =>
+      this.onConnection(socket),
+    );
   }
 
   /** Binds and listens; resolves with the bound port. */
   listen(host: string, port: number): Promise<number> {
     return new Promise((resolve, reject) => {
       const onError = (e: Error): void => reject(e);
-      this.server.once("error", onError);
-      this.server.listen({ host, port, backlog: 1024 }, () => {
-        this.server.off("error", onError);
-        resolve((this.server.address() as AddressInfo).port);
+      this.listener.once("error", onError);
+      this.listener.listen({ host, port, backlog: 1024 }, () => {
+        this.listener.off("error", onError);
+        this.listener.on("error", (e) => this.logger.error(`Listener error: ${e.message}`));
+        // node:http starts its header-timeout bookkeeping when it "listens";
+        // it never binds itself here, the listener feeds it connections.
+        this.server.emit("listening");
+        resolve((this.listener.address() as AddressInfo).port);
       });
     });
   }
@@ -101,9 +150,69 @@ export class HttpServer {
   /** Stops accepting and drops every open connection (streams see `disconnected`). */
   close(): Promise<void> {
     return new Promise((resolve) => {
-      this.server.close(() => resolve());
+      this.listener.close(() => resolve());
+      // Not bound itself: close() only stops node:http's timers (its error is expected).
+      this.server.close(() => {});
       this.server.closeAllConnections();
+      for (const s of this.ownSockets) s.destroy();
+      this.ownSockets.clear();
     });
+  }
+
+  /** Sniffs the first request head to let the claimer take message connections. */
+  private onConnection(socket: Socket): void {
+    socket.on("error", (e) => this.logger.verbose(1, `Connection error: ${e.message}`));
+    const claimer = this.claimer;
+    if (claimer === undefined) {
+      this.server.emit("connection", socket);
+      return;
+    }
+    this.ownSockets.add(socket);
+    let seen: Buffer = Buffer.alloc(0);
+    let timer: TimerHandle | undefined = this.clock.setTimer(this.headersTimeoutMs, () => {
+      timer = undefined;
+      socket.destroy();
+    });
+    const stopSniffing = (): void => {
+      socket.off("data", onData);
+      socket.off("close", onClose);
+      if (timer !== undefined) this.clock.cancelTimer(timer);
+      timer = undefined;
+    };
+    const onClose = (): void => {
+      stopSniffing();
+      this.ownSockets.delete(socket);
+    };
+    const onData = (chunk: Buffer): void => {
+      seen = seen.length === 0 ? chunk : Buffer.concat([seen, chunk]);
+      const n = Math.min(seen.length, POST.length);
+      const end = seen.indexOf(HEAD_END);
+      const decided =
+        seen.toString("latin1", 0, n) !== POST.slice(0, n) ||
+        end >= 0 ||
+        seen.length > MAX_SNIFF_BYTES;
+      if (!decided) return;
+      stopSniffing();
+      if (end >= 0 && claimer.claims(seen.toString("latin1", 0, end))) {
+        socket.on("close", () => this.ownSockets.delete(socket));
+        claimer.adopt(socket, seen, (s, rest) => this.handOff(s, rest));
+      } else {
+        this.handOff(socket, seen);
+      }
+    };
+    socket.on("data", onData);
+    socket.on("close", onClose);
+  }
+
+  /** Gives a connection (and bytes already read from it) to node:http. */
+  private handOff(socket: Socket, rest: Buffer): void {
+    this.ownSockets.delete(socket);
+    // Paused so nothing flows while no one listens; node:http's own 'data'
+    // listener does not restart an explicitly paused socket, so resume after.
+    socket.pause();
+    if (rest.length > 0) socket.unshift(rest);
+    this.server.emit("connection", socket);
+    socket.resume();
   }
 
   private onRequest(req: IncomingMessage, res: ServerResponse): void {

@@ -41,6 +41,8 @@ export interface PeerConnectionOptions {
   limits: QueueLimits;
   /** The connection went down, or a connect attempt failed (drives "exited"). */
   onDown: () => void;
+  /** The connection is down with nothing waiting: the owner may forget it. */
+  onIdle?: () => void;
 }
 
 /** Counters for one peer connection. */
@@ -300,13 +302,17 @@ export class PeerConnection {
     this.state = "idle";
     this.o.onDown();
     if (this.state !== "idle") return; // onDown re-linked and reopened
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0) {
+      this.o.onIdle?.();
+      return;
+    }
     if (this.failures >= this.o.backoff.giveUpAfterFailures) {
       const n = this.queue.length;
       this.queue = [];
       this.queuedBytes = 0;
       this.failures = 0;
       this.drop(n, `peer unreachable after ${this.o.backoff.giveUpAfterFailures} attempts`);
+      this.o.onIdle?.();
       return;
     }
     if (this.failures === 0) {

@@ -23,11 +23,12 @@ import {
   notFound,
   response,
 } from "../http/response.js";
-import { HttpServer } from "../http/server.js";
+import { DEFAULT_MAX_BODY_BYTES, HttpServer } from "../http/server.js";
 import type { Logger } from "../observability/logger.js";
 import type { Clock } from "../time/clock.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
 import { isAnyIp, type ListenAddress, lookupHostIp } from "./listen-address.js";
+import { isMessageHead, MessageConnection, type MessageVerdict } from "./message-connection.js";
 import { encodeMessage } from "./message-encoder.js";
 import {
   DEFAULT_QUEUE_LIMITS,
@@ -86,6 +87,8 @@ export interface HostStats {
   sentRemote: number;
   /** Messages sent to processes of this host. */
   sentLocal: number;
+  /** Inbound connections served by the message fast path. */
+  messageConnections: number;
 }
 
 type RunItem =
@@ -113,6 +116,7 @@ export class ProcessHost {
     filtered: 0,
     sentRemote: 0,
     sentLocal: 0,
+    messageConnections: 0,
   };
   readonly logger: Logger;
   private readonly clock: Clock;
@@ -145,6 +149,20 @@ export class ProcessHost {
     this.limits = { ...DEFAULT_QUEUE_LIMITS, ...options.queueLimits };
     this.server = new HttpServer((r) => this.dispatch(r), {
       logger: options.logger,
+      clock: options.clock,
+      claimer: {
+        claims: isMessageHead,
+        adopt: (socket, initial, handBack) => {
+          this.stats.messageConnections++;
+          new MessageConnection(socket, {
+            clock: this.clock,
+            maxBodyBytes: options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES,
+            deliver: (from, path, body, remote) => this.acceptMessage(from, path, body, remote),
+            handBack,
+            onProtocolError: (m) => this.logger.warn(`Bad message request: ${m}`),
+          }).start(initial);
+        },
+      },
       ...(options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes }),
       ...(options.headersTimeoutMs === undefined
         ? {}
@@ -285,6 +303,13 @@ export class ProcessHost {
         backoff: this.backoff,
         limits: this.limits,
         onDown: () => this.peerDown(address),
+        // Forget connections to peers that went away, so a long-running
+        // master does not keep one entry per framework it ever talked to.
+        onIdle: () => {
+          if (this.peers.get(address) === c && !this.linksByAddress.has(address)) {
+            this.peers.delete(address);
+          }
+        },
       });
       this.peers.set(address, c);
     }
@@ -416,28 +441,47 @@ export class ProcessHost {
   }
 
   private receiveMessage(request: HttpRequest, fromText: string): HttpResponse {
+    const v = this.acceptMessage(fromText, request.path, request.body, request.remoteAddress);
+    if (v.status === 202) return ACCEPTED;
+    if (v.status === 404) return notFound();
+    return badRequest(v.reason ?? "");
+  }
+
+  /**
+   * Checks and delivers one inbound message (both the fast path and the
+   * general HTTP server end here). 202: delivered (or dropped by type or
+   * filter, as libprocess does); 404: no such process; 400: bad sender.
+   */
+  private acceptMessage(
+    fromText: string,
+    path: string,
+    body: Uint8Array,
+    remoteAddress: string,
+  ): MessageVerdict {
     const from = parseUpid(fromText);
     if (!from.ok) {
-      this.logger.warn(`Rejecting message ${request.path}: bad sender: ${from.error.message}`);
-      return badRequest(`Failed to determine sender from request headers: ${from.error.message}`);
+      this.logger.warn(`Rejecting message ${path}: bad sender: ${from.error.message}`);
+      return {
+        status: 400,
+        reason: `Failed to determine sender from request headers: ${from.error.message}`,
+      };
     }
-    const path = request.path;
     const slash = path.indexOf("/", 1);
     const rawId = slash < 0 ? path.slice(1) : path.slice(1, slash);
     const name = slash < 0 ? "" : path.slice(slash + 1);
     const id = decodeSegment(rawId);
-    if (id === undefined) return badRequest(`Failed to decode URL path '${path}'`);
+    if (id === undefined) return { status: 400, reason: `Failed to decode URL path '${path}'` };
     if (this.options.requirePeerAddressIpMatch === true) {
-      const client = plainIp(request.remoteAddress);
+      const client = plainIp(remoteAddress);
       if (from.value.ip !== client) {
-        return badRequest(
-          `UPID IP address validation failed: Message from ${from.value} was sent from IP ${client}`,
-        );
+        return {
+          status: 400,
+          reason: `UPID IP address validation failed: Message from ${from.value} was sent from IP ${client}`,
+        };
       }
     }
     this.stats.received++;
-    const message = { from: from.value, to: this.context.address(id), name, body: request.body };
-    if (!this.deliver(message)) return notFound();
-    return ACCEPTED;
+    const message = { from: from.value, to: this.context.address(id), name, body };
+    return this.deliver(message) ? { status: 202 } : { status: 404 };
   }
 }
