@@ -121,7 +121,11 @@ export class HttpServer {
     this.server.on("clientError", (error: NodeJS.ErrnoException, socket: Socket) => {
       this.logger.verbose(1, `HTTP client error from ${socket.remoteAddress}: ${error.message}`);
       if (socket.writable && error.code !== "ECONNRESET") {
-        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        const status =
+          error.code === "HPE_HEADER_OVERFLOW"
+            ? "431 Request Header Fields Too Large"
+            : "400 Bad Request";
+        socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       } else {
         socket.destroy();
       }
