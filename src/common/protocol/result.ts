@@ -1,17 +1,2 @@
-/**
- * A value or an error, for operations on untrusted input that must not throw
- * (decoding a request body, parsing a record).
- */
-export type Result<T, E> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly error: E };
-
-/** Wraps a success. */
-export function ok<T>(value: T): { readonly ok: true; readonly value: T } {
-  return { ok: true, value };
-}
-
-/** Wraps a failure. */
-export function err<E>(error: E): { readonly ok: false; readonly error: E } {
-  return { ok: false, error };
-}
+// The project-wide Result lives in src/common/errors/result.ts; re-exported here for this module's callers.
+export { err, ok, type Result } from "../errors/result.js";

@@ -1,3 +1,4 @@
+import type { Result as CommonResult } from "../errors/result.js";
 /**
  * Plain-object shapes of the Mesos v1 protobuf messages that describe
  * resources and attributes (`mesos.v1.Value`, `Resource`, `Attribute`, ...).
@@ -173,4 +174,4 @@ export interface Attribute {
  * Result of a fallible parse/validation: the value, or a one-line reason a
  * user understands. Parsers and validators return this and never throw.
  */
-export type Result<T> = { ok: true; value: T } | { ok: false; error: string };
+export type Result<T> = CommonResult<T, string>;
