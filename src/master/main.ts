@@ -3,9 +3,9 @@
  * `--help` / `--version`, sets up logging, then starts the master.
  */
 import { parseDaemonCommandLine } from "../common/flags/daemon-cli.js";
-import type { LoadedFlags } from "../common/flags/load.js";
-import { createDaemonLogger, type GlogLogger } from "../common/observability/glog.js";
+import { createDaemonLogger } from "../common/observability/glog.js";
 import { masterFlagSchema } from "./flags.js";
+import { runMaster } from "./run-master.js";
 
 const PROGRAM = "mesos-master";
 
@@ -19,18 +19,4 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createDaemonLogger(PROGRAM, parsed.flags.values);
   for (const warning of parsed.flags.warnings) logger.warn(warning);
   return runMaster(parsed.flags, logger);
-}
-
-/**
- * Runs the master with loaded flags until it stops; returns the exit code.
- * The master itself lands with the cluster work, which replaces this body.
- */
-async function runMaster(
-  flags: LoadedFlags<typeof masterFlagSchema.flags>,
-  logger: GlogLogger,
-): Promise<number> {
-  logger.info(`Flags at startup: ${flags.toCommandLine()}`);
-  process.stderr.write(`${PROGRAM}: the master is not available yet in this build\n`);
-  logger.close();
-  return 1;
 }

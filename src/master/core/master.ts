@@ -1,0 +1,279 @@
+/**
+ * The master core: frameworks, agents, offers and tasks as plain state,
+ * changed one event at a time. Events come in through the methods below
+ * (scheduler calls, agent messages, allocations, broken connections,
+ * timers on the injected clock); effects go out through `MasterIo` and the
+ * schedulers' `SchedulerStream`s. No sockets here, so it can be driven by
+ * unit tests with a ManualClock.
+ *
+ * The work is split by concern: frameworks.ts, agents.ts, offers.ts,
+ * accept.ts, tasks.ts. This class holds the state they share and the few
+ * helpers all of them use.
+ */
+import type { MasterIds } from "../../common/ids/index.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type {
+  ExecutorToFrameworkMessage,
+  ExitedExecutorMessage,
+  RegisterSlaveMessage,
+  ReregisterSlaveMessage,
+  StatusUpdate,
+  StatusUpdateMessage,
+  UnregisterSlaveMessage,
+} from "../../common/protocol/generated/mesos-internal.js";
+import type * as scheduler from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import type { Event as SchedulerEvent } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { RandomSource } from "../../common/time/random.js";
+import type { HierarchicalAllocator, OfferAllocation } from "../allocator/index.js";
+import type { Registrar } from "../registrar/registrar.js";
+import { accept } from "./accept.js";
+import {
+  agentExited,
+  pong as agentPong,
+  registerAgent,
+  reregisterAgent,
+  stopAgentTimers,
+  unregisterAgent,
+} from "./agents.js";
+import type { MasterConfig } from "./config.js";
+import {
+  removeFramework,
+  schedulerStreamClosed,
+  stopFrameworkTimers,
+  subscribe,
+  updateFrameworkCall,
+} from "./frameworks.js";
+import type { MasterIo, SchedulerStream } from "./io.js";
+import { decline, makeOffers, revive, suppress } from "./offers.js";
+import type { AgentRecord, FrameworkRecord, OfferRecord } from "./records.js";
+import { updateEvent } from "./status-updates.js";
+import {
+  acknowledge,
+  executorToFramework,
+  exitedExecutor,
+  frameworkMessage,
+  kill,
+  reconcile,
+  shutdownExecutor,
+  statusUpdate,
+} from "./tasks.js";
+
+export interface MasterOptions {
+  readonly config: MasterConfig;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  readonly io: MasterIo;
+  readonly allocator: HierarchicalAllocator;
+  readonly registrar: Registrar;
+  readonly ids: MasterIds;
+}
+
+/** An answer to a call that has a status of its own (UPDATE_FRAMEWORK). */
+export interface CallResult {
+  readonly status: number;
+  readonly message: string;
+}
+
+export class Master {
+  readonly config: MasterConfig;
+  readonly clock: Clock;
+  readonly random: RandomSource;
+  readonly logger: Logger;
+  readonly io: MasterIo;
+  readonly allocator: HierarchicalAllocator;
+  readonly registrar: Registrar;
+  readonly ids: MasterIds;
+  /** Registered frameworks (connected, disconnected or recovered from agents). */
+  readonly frameworks = new Map<string, FrameworkRecord>();
+  /** Removed frameworks, oldest first, at most `--max_completed_frameworks`. */
+  readonly completedFrameworks: FrameworkRecord[] = [];
+  readonly agents = new Map<string, AgentRecord>();
+  /** Agents marked unreachable: id -> when (ns since the epoch). */
+  readonly unreachableAgents = new Map<string, number>();
+  readonly offers = new Map<string, OfferRecord>();
+  /** Agent pids with a registration in flight, agent ids with a re-registration in flight. */
+  readonly registering = new Set<string>();
+  readonly reregistering = new Set<string>();
+  readonly startTime: number;
+  stopped = false;
+
+  constructor(options: MasterOptions) {
+    this.config = options.config;
+    this.clock = options.clock;
+    this.random = options.random;
+    this.logger = options.logger;
+    this.io = options.io;
+    this.allocator = options.allocator;
+    this.registrar = options.registrar;
+    this.ids = options.ids;
+    this.startTime = this.clock.now();
+  }
+
+  // ---------------------------------------------------------------------------
+  // Shared helpers.
+
+  /** Seconds since the epoch, as Mesos' timestamps. */
+  nowSecs(): number {
+    return this.clock.now() / 1000;
+  }
+
+  framework(id: string | undefined): FrameworkRecord | undefined {
+    return id === undefined ? undefined : this.frameworks.get(id);
+  }
+
+  agentByPid(pid: string): AgentRecord | undefined {
+    for (const agent of this.agents.values()) if (agent.pid === pid) return agent;
+    return undefined;
+  }
+
+  isCompletedFramework(id: string): boolean {
+    return this.completedFrameworks.some((f) => f.id === id);
+  }
+
+  /** Sends an event to a subscribed framework (dropped when it is not connected). */
+  sendEvent(framework: FrameworkRecord, event: SchedulerEvent): void {
+    const stream = framework.stream;
+    if (stream === undefined || !framework.connected || stream.closed) return;
+    stream.send(event);
+  }
+
+  /**
+   * Forwards a status update to its framework as an UPDATE event, and
+   * remembers the state/uuid the framework is expected to acknowledge.
+   */
+  forward(framework: FrameworkRecord, update: StatusUpdate, fromAgent: boolean): void {
+    const status = update.status;
+    const task = framework.tasks.get(status.task_id.value);
+    if (task !== undefined && fromAgent && update.uuid !== undefined && update.uuid.length > 0) {
+      task.status_update_state = status.state;
+      task.status_update_uuid = status.uuid ?? update.uuid;
+    }
+    const text = status.message === undefined ? "" : ` '${status.message}'`;
+    this.logger.info(
+      `${fromAgent ? "Forwarding" : "Sending"} status update ${status.state} for task ` +
+        `${status.task_id.value} of framework ${framework.id}${text}`,
+    );
+    this.sendEvent(framework, updateEvent(update, fromAgent));
+  }
+
+  // ---------------------------------------------------------------------------
+  // Scheduler API (the HTTP edge validated the call and its stream id).
+
+  subscribe(stream: SchedulerStream, call: scheduler.Call_Subscribe): void {
+    subscribe(this, stream, call);
+  }
+
+  schedulerStreamClosed(stream: SchedulerStream): void {
+    schedulerStreamClosed(this, stream);
+  }
+
+  teardown(framework: FrameworkRecord): void {
+    this.logger.info(`Processing TEARDOWN call for framework ${framework.id}`);
+    removeFramework(this, framework);
+  }
+
+  accept(framework: FrameworkRecord, call: scheduler.Call_Accept): void {
+    accept(this, framework, call);
+  }
+
+  decline(framework: FrameworkRecord, call: scheduler.Call_Decline): void {
+    decline(this, framework, call);
+  }
+
+  revive(framework: FrameworkRecord, call: scheduler.Call_Revive): void {
+    revive(this, framework, call.roles ?? []);
+  }
+
+  suppress(framework: FrameworkRecord, call: scheduler.Call_Suppress): void {
+    suppress(this, framework, call.roles ?? []);
+  }
+
+  kill(framework: FrameworkRecord, call: scheduler.Call_Kill): void {
+    kill(this, framework, call);
+  }
+
+  shutdown(framework: FrameworkRecord, call: scheduler.Call_Shutdown): void {
+    shutdownExecutor(this, framework, call);
+  }
+
+  acknowledge(framework: FrameworkRecord, call: scheduler.Call_Acknowledge): void {
+    acknowledge(this, framework, call);
+  }
+
+  reconcile(framework: FrameworkRecord, call: scheduler.Call_Reconcile): void {
+    reconcile(this, framework, call.tasks ?? []);
+  }
+
+  message(framework: FrameworkRecord, call: scheduler.Call_Message): void {
+    frameworkMessage(this, framework, call);
+  }
+
+  request(framework: FrameworkRecord, call: scheduler.Call_Request): void {
+    this.allocator.requestResources(framework.id, call.requests ?? []);
+  }
+
+  updateFramework(framework: FrameworkRecord, call: scheduler.Call_UpdateFramework): CallResult {
+    return updateFrameworkCall(this, framework, call);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Agent messages.
+
+  registerAgent(from: string, message: RegisterSlaveMessage): void {
+    registerAgent(this, from, message);
+  }
+
+  reregisterAgent(from: string, message: ReregisterSlaveMessage): void {
+    reregisterAgent(this, from, message);
+  }
+
+  unregisterAgent(from: string, message: UnregisterSlaveMessage): void {
+    unregisterAgent(this, from, message.slave_id.value);
+  }
+
+  pong(from: string): void {
+    agentPong(this, from);
+  }
+
+  statusUpdate(message: StatusUpdateMessage): void {
+    statusUpdate(this, message);
+  }
+
+  exitedExecutor(from: string, message: ExitedExecutorMessage): void {
+    exitedExecutor(this, from, message);
+  }
+
+  executorToFramework(from: string, message: ExecutorToFrameworkMessage): void {
+    executorToFramework(this, from, message);
+  }
+
+  /** The connection to an agent broke (from the transport's exited notification). */
+  agentExited(pid: string): void {
+    agentExited(this, pid);
+  }
+
+  // ---------------------------------------------------------------------------
+  // Allocator.
+
+  /** Offers decided by the allocator (the driver calls this after each slice). */
+  offer(allocations: readonly OfferAllocation[]): void {
+    makeOffers(this, allocations);
+  }
+
+  /** Cancels every timer and closes every scheduler stream (shutdown). */
+  stop(): void {
+    this.stopped = true;
+    for (const framework of this.frameworks.values()) {
+      stopFrameworkTimers(this, framework);
+      const stream = framework.stream;
+      framework.stream = undefined;
+      stream?.close();
+    }
+    for (const agent of this.agents.values()) stopAgentTimers(this, agent);
+    for (const offer of this.offers.values()) {
+      if (offer.timer !== undefined) this.clock.cancelTimer(offer.timer);
+    }
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * `/master/state` (and its `/state.json`, `/master/state.json` aliases):
+ * the master's view in the legacy JSON shape of Mesos 1.12 (v0 names:
+ * `slaves`, `slave_id`; resources as summary objects; times in seconds).
+ * HTTP frameworks carry no `pid` key at all.
+ */
+import type {
+  CommandInfo,
+  ExecutorInfo,
+  Labels,
+  Resource,
+  Task,
+  TaskStatus,
+} from "../../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../common/protocol/index.js";
+import {
+  attributesToJson,
+  type Attribute as CoreAttribute,
+  type Resource as CoreResource,
+  Resources,
+  resourcesSummaryJson,
+} from "../../common/resources/index.js";
+import type { Master } from "../core/master.js";
+import type { AgentRecord, FrameworkRecord, OfferRecord } from "../core/records.js";
+
+type Json = Record<string, unknown>;
+
+/** Build facts shown by /state and /version. */
+export interface BuildInfo {
+  readonly version: string;
+  readonly buildDate: string;
+  readonly buildTime: number;
+  readonly buildUser: string;
+}
+
+/** What the state endpoint needs besides the master core. */
+export interface StateContext {
+  readonly master: Master;
+  readonly build: BuildInfo;
+  /** This process' pid text, `master@ip:port`. */
+  readonly pid: string;
+  /** `--cluster`, when set. */
+  readonly cluster: string | undefined;
+  readonly logDir: string | undefined;
+  readonly externalLogFile: string | undefined;
+  /** Every flag that has a value, as text. */
+  readonly flags: Record<string, string>;
+  /** When this master became the leader (ms since the epoch). */
+  readonly electedTime: number;
+}
+
+const secs = (ms: number): number => ms / 1000;
+
+/** A nested message in Mesos' protobuf-JSON form (bytes as base64, enums by name). */
+function pb(typeName: string, value: unknown): unknown {
+  return codecFor(typeName).toJsonValue(value);
+}
+
+function summary(list: readonly Resource[] | Resources | undefined): Json {
+  const resources =
+    list instanceof Resources ? list : Resources.from((list ?? []) as CoreResource[]);
+  return resourcesSummaryJson(resources);
+}
+
+function labelsJson(labels: Labels): Json[] {
+  return (labels.labels ?? []).map((l) => (l.value === undefined ? { key: l.key } : { ...l }));
+}
+
+function statusJson(status: TaskStatus): Json {
+  const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
+  if (status.labels !== undefined) out.labels = labelsJson(status.labels);
+  if (status.container_status !== undefined) {
+    out.container_status = pb("mesos.v1.ContainerStatus", status.container_status);
+  }
+  if (status.healthy !== undefined) out.healthy = status.healthy;
+  return out;
+}
+
+/** A task in the master's JSON (the executor id is "" for command tasks). */
+export function taskJson(task: Task): Json {
+  const out: Json = {
+    id: task.task_id.value,
+    name: task.name,
+    framework_id: task.framework_id.value,
+    executor_id: task.executor_id?.value ?? "",
+    slave_id: task.agent_id.value,
+    state: task.state,
+    resources: summary(task.resources),
+  };
+  if (task.limits !== undefined && Object.keys(task.limits).length > 0) {
+    out.limits = Object.fromEntries(Object.entries(task.limits).map(([k, v]) => [k, v.value]));
+  }
+  out.role = task.resources?.[0]?.allocation_info?.role ?? "*";
+  out.statuses = (task.statuses ?? []).map(statusJson);
+  if (task.user !== undefined) out.user = task.user;
+  if (task.labels !== undefined) out.labels = labelsJson(task.labels);
+  if (task.discovery !== undefined) out.discovery = pb("mesos.v1.DiscoveryInfo", task.discovery);
+  if (task.container !== undefined) out.container = pb("mesos.v1.ContainerInfo", task.container);
+  if (task.health_check !== undefined) {
+    out.health_check = pb("mesos.v1.HealthCheck", task.health_check);
+  }
+  return out;
+}
+
+function commandJson(command: CommandInfo | undefined): Json {
+  const out: Json = {};
+  if (command?.shell !== undefined) out.shell = command.shell;
+  if (command?.value !== undefined) out.value = command.value;
+  out.argv = command?.arguments ?? [];
+  if (command?.environment !== undefined) {
+    out.environment = pb("mesos.v1.Environment", command.environment);
+  }
+  out.uris = (command?.uris ?? []).map((u) => ({
+    value: u.value,
+    executable: u.executable ?? false,
+  }));
+  return out;
+}
+
+function executorJson(executor: ExecutorInfo, agentId: string): Json {
+  const out: Json = {
+    executor_id: executor.executor_id.value,
+    name: executor.name ?? "",
+    framework_id: executor.framework_id?.value ?? "",
+    command: commandJson(executor.command),
+    resources: summary(executor.resources),
+  };
+  const role = executor.resources?.[0]?.allocation_info?.role;
+  if (role !== undefined) out.role = role;
+  if (executor.labels !== undefined) out.labels = labelsJson(executor.labels);
+  if (executor.type !== undefined) out.type = executor.type;
+  out.slave_id = agentId;
+  return out;
+}
+
+function offerJson(offer: OfferRecord): Json {
+  return {
+    id: offer.id,
+    framework_id: offer.frameworkId,
+    allocation_info: { role: offer.role },
+    slave_id: offer.agentId,
+    resources: summary(offer.resources),
+  };
+}
+
+/** A framework: the summary keys first, then the full view. */
+export function frameworkJson(framework: FrameworkRecord): Json {
+  const info = framework.info;
+  const used = framework.usedResources();
+  const offered = framework.offeredResources();
+  const out: Json = {
+    id: framework.id,
+    name: info.name,
+    // HTTP frameworks have no pid: the key is left out, not empty.
+    used_resources: summary(used),
+    offered_resources: summary(offered),
+    capabilities: (info.capabilities ?? []).map((c) => c.type ?? "UNKNOWN"),
+    hostname: info.hostname ?? "",
+    webui_url: info.webui_url ?? "",
+    active: framework.active,
+    connected: framework.connected,
+    recovered: framework.connection === "recovered",
+    user: info.user,
+    failover_timeout: info.failover_timeout ?? 0,
+    checkpoint: info.checkpoint ?? false,
+    registered_time: secs(framework.registeredTime),
+    unregistered_time: secs(framework.unregisteredTime ?? 0),
+  };
+  if (info.principal !== undefined) out.principal = info.principal;
+  out.resources = summary(used.plus(offered));
+  if (framework.reregisteredTime !== framework.registeredTime) {
+    out.reregistered_time = secs(framework.reregisteredTime);
+  }
+  if (framework.multiRole) out.roles = info.roles ?? [];
+  else out.role = info.role ?? "*";
+  out.tasks = [...framework.tasks.values()].map(taskJson);
+  out.unreachable_tasks = [...framework.unreachableTasks.values()].map(taskJson);
+  out.completed_tasks = framework.completedTasks.map(taskJson);
+  out.offers = [...framework.offers.values()].map(offerJson);
+  out.executors = [...framework.executors].flatMap(([agentId, executors]) =>
+    [...executors.values()].map((e) => executorJson(e, agentId)),
+  );
+  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
+  out.offer_constraints = pb("mesos.v1.scheduler.OfferConstraints", framework.offerConstraints);
+  return out;
+}
+
+/** An agent ("slave") as the master shows it. */
+export function agentJson(agent: AgentRecord): Json {
+  const total = agent.totalResources;
+  const out: Json = {
+    id: agent.id,
+    hostname: agent.info.hostname,
+    port: agent.info.port ?? 5051,
+    attributes: attributesToJson((agent.info.attributes ?? []) as CoreAttribute[]),
+  };
+  if (agent.info.domain !== undefined) out.domain = pb("mesos.v1.DomainInfo", agent.info.domain);
+  out.pid = agent.pid;
+  out.registered_time = secs(agent.registeredTime);
+  if (agent.reregisteredTime !== undefined) out.reregistered_time = secs(agent.reregisteredTime);
+  out.resources = summary(total);
+  out.used_resources = summary(agent.usedResources());
+  out.offered_resources = summary(agent.offeredResources());
+  const reserved: Json = {};
+  for (const [role, resources] of total.reservations()) reserved[role] = summary(resources);
+  out.reserved_resources = reserved;
+  out.unreserved_resources = summary(total.unreserved());
+  out.active = agent.active;
+  out.deactivated = false;
+  out.version = agent.version;
+  out.capabilities = agent.capabilities.map((c) => c.type ?? "UNKNOWN");
+  return out;
+}
+
+/** The whole `/master/state` document. */
+export function stateJson(ctx: StateContext): Json {
+  const m = ctx.master;
+  const info = m.config.info;
+  const agents = [...m.agents.values()];
+  const out: Json = {
+    version: ctx.build.version,
+    build_date: ctx.build.buildDate,
+    build_time: ctx.build.buildTime,
+    build_user: ctx.build.buildUser,
+    start_time: secs(m.startTime),
+    elected_time: secs(ctx.electedTime),
+    id: info.id,
+    pid: ctx.pid,
+    hostname: info.hostname ?? "",
+    capabilities: (info.capabilities ?? []).map((c) => c.type ?? "UNKNOWN"),
+    activated_slaves: agents.filter((a) => a.active).length,
+    deactivated_slaves: agents.filter((a) => !a.active).length,
+    unreachable_slaves: m.unreachableAgents.size,
+  };
+  if (info.domain !== undefined) out.domain = pb("mesos.v1.DomainInfo", info.domain);
+  out.leader = ctx.pid;
+  out.leader_info = { id: info.id, pid: ctx.pid, port: info.port, hostname: info.hostname ?? "" };
+  if (ctx.cluster !== undefined) out.cluster = ctx.cluster;
+  if (ctx.logDir !== undefined) out.log_dir = ctx.logDir;
+  if (ctx.externalLogFile !== undefined) out.external_log_file = ctx.externalLogFile;
+  out.flags = ctx.flags;
+  out.slaves = agents.map(agentJson);
+  out.recovered_slaves = [];
+  out.frameworks = [...m.frameworks.values()].map(frameworkJson);
+  out.completed_frameworks = m.completedFrameworks.map(frameworkJson);
+  out.orphan_tasks = [];
+  out.unregistered_frameworks = [];
+  return out;
+}

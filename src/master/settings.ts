@@ -1,0 +1,132 @@
+/**
+ * Turns the master's flags into the plain settings the core and the
+ * allocator take, checking what Mesos checks at start-up (weights, roles,
+ * offer timeout, minimum allocatable resources). Errors are one line.
+ */
+import type { Duration } from "../common/flags/duration.js";
+import type { DomainInfo, MasterInfo } from "../common/protocol/generated/mesos-v1.js";
+import { validateRole } from "../common/resources/index.js";
+import type { WeightInfo } from "./allocator/index.js";
+import { HEARTBEAT_INTERVAL_MS, type MasterConfig } from "./core/config.js";
+import type { MasterFlags } from "./flags.js";
+
+/** Everything derived from the flags, except what needs the listener (MasterInfo). */
+export interface MasterSettings {
+  readonly config: Omit<MasterConfig, "info">;
+  readonly allocationIntervalMs: number;
+  readonly roleSorter: "drf" | "random";
+  readonly frameworkSorter: "drf" | "random";
+  readonly weights: WeightInfo[];
+  readonly minAllocatableResources: Record<string, number>[];
+  readonly fairnessExcludeResourceNames: string[];
+  readonly filterGpuResources: boolean;
+  readonly recoveryTimeoutMs: number;
+  readonly agentRecoveryFactor: number;
+  readonly domain: DomainInfo | undefined;
+  readonly whitelistPath: string | undefined;
+}
+
+export type SettingsResult = { ok: true; value: MasterSettings } | { ok: false; error: string };
+
+const ms = (d: Duration): number => d.toMs();
+
+function parseRoles(text: string | undefined): { roles?: Set<string>; error?: string } {
+  if (text === undefined) return {};
+  const roles = new Set<string>(["*"]);
+  for (const token of text.split(",").map((t) => t.trim())) {
+    if (token === "") continue;
+    const error = validateRole(token);
+    if (error !== undefined) return { error: `Failed to parse roles: ${error}` };
+    roles.add(token);
+  }
+  return { roles };
+}
+
+function parseWeights(text: string | undefined, roles: Set<string> | undefined) {
+  const weights: WeightInfo[] = [];
+  for (const token of (text ?? "").split(",").filter((t) => t !== "")) {
+    const pair = token.split("=").filter((t) => t !== "");
+    if (pair.length !== 2) {
+      return {
+        error: `Invalid weight: '${token}'. --weights should be of the form 'role=weight,role=weight'`,
+      };
+    }
+    const [role, value] = pair as [string, string];
+    if (validateRole(role) !== undefined || (roles !== undefined && !roles.has(role))) {
+      return { error: `Invalid weight: '${token}'. ${role} is not a valid role` };
+    }
+    const weight = Number.parseFloat(value);
+    if (!(weight > 0)) return { error: `Invalid weight: '${token}'. Weights must be positive` };
+    weights.push({ role, weight });
+  }
+  return { weights };
+}
+
+/** `cpus:0.01|mem:32` -> [{cpus: 0.01}, {mem: 32}]; `;` joins quantities that must all fit. */
+export function parseMinAllocatable(text: string): Record<string, number>[] | string {
+  const out: Record<string, number>[] = [];
+  for (const group of text.split("|").filter((g) => g.trim() !== "")) {
+    const set: Record<string, number> = {};
+    for (const item of group.split(";").filter((i) => i.trim() !== "")) {
+      const colon = item.indexOf(":");
+      const name = item.slice(0, colon).trim();
+      const value = Number(item.slice(colon + 1).trim());
+      if (colon <= 0 || !Number.isFinite(value) || value < 0) {
+        return `Error parsing min_allocatable_resources '${text}': bad quantity '${item}'`;
+      }
+      set[name] = (set[name] ?? 0) + value;
+    }
+    out.push(set);
+  }
+  return out;
+}
+
+/** Reads and checks the flags. */
+export function masterSettings(flags: MasterFlags): SettingsResult {
+  const roles = parseRoles(flags.roles);
+  if (roles.error !== undefined) return { ok: false, error: roles.error };
+  const weights = parseWeights(flags.weights, roles.roles);
+  if (weights.error !== undefined) return { ok: false, error: weights.error };
+  const offerTimeout = flags.offer_timeout;
+  if (offerTimeout !== undefined && ms(offerTimeout) <= 0) {
+    return {
+      ok: false,
+      error: `Invalid value '${offerTimeout}' for --offer_timeout: Must be greater than zero`,
+    };
+  }
+  const minAllocatable = parseMinAllocatable(flags.min_allocatable_resources);
+  if (typeof minAllocatable === "string") return { ok: false, error: minAllocatable };
+  return {
+    ok: true,
+    value: {
+      config: {
+        heartbeatIntervalMs: HEARTBEAT_INTERVAL_MS,
+        offerTimeoutMs: offerTimeout === undefined ? undefined : ms(offerTimeout),
+        agentPingTimeoutMs: ms(flags.agent_ping_timeout),
+        maxAgentPingTimeouts: flags.max_agent_ping_timeouts,
+        agentReregisterTimeoutMs: ms(flags.agent_reregister_timeout),
+        maxCompletedFrameworks: flags.max_completed_frameworks,
+        maxCompletedTasksPerFramework: flags.max_completed_tasks_per_framework,
+        maxUnreachableTasksPerFramework: flags.max_unreachable_tasks_per_framework,
+        roleWhitelist: roles.roles,
+        rootSubmissions: flags.root_submissions,
+      },
+      allocationIntervalMs: ms(flags.allocation_interval),
+      roleSorter: flags.role_sorter === "random" ? "random" : "drf",
+      frameworkSorter: flags.framework_sorter === "random" ? "random" : "drf",
+      weights: weights.weights ?? [],
+      minAllocatableResources: minAllocatable,
+      fairnessExcludeResourceNames: flags.fair_sharing_excluded_resource_names ?? [],
+      filterGpuResources: flags.filter_gpu_resources,
+      recoveryTimeoutMs: ms(flags.allocator_recovery_timeout),
+      agentRecoveryFactor: flags.allocator_agent_recovery_factor,
+      domain: flags.domain as DomainInfo | undefined,
+      whitelistPath: flags.whitelist,
+    },
+  };
+}
+
+/** The config the core runs with, once the MasterInfo is known. */
+export function withInfo(settings: MasterSettings, info: MasterInfo): MasterConfig {
+  return { ...settings.config, info };
+}

@@ -1,0 +1,137 @@
+/**
+ * Pure checks of what schedulers send about themselves: ids, FrameworkInfo
+ * (roles, failover timeout, offer filters) and FrameworkInfo updates. Each
+ * returns undefined or a one-line reason, with Mesos' wording.
+ */
+import type { FrameworkInfo } from "../../common/protocol/generated/mesos-v1.js";
+import { validateRole } from "../../common/resources/index.js";
+
+/** Longest id, as Mesos limits ids by the file name limit (NAME_MAX). */
+const MAX_ID_LENGTH = 255;
+
+/** Mesos' id rules (tasks, executors, frameworks, agents): non-empty, a usable path component. */
+export function validateId(id: string): string | undefined {
+  if (id === "") return "ID must not be empty";
+  if (Buffer.byteLength(id, "utf8") > MAX_ID_LENGTH) {
+    return `ID must not be greater than ${MAX_ID_LENGTH} characters`;
+  }
+  if (id === "." || id === "..") return `'${id}' is disallowed`;
+  // Control characters and path separators would break sandbox paths.
+  for (const ch of id) {
+    const code = ch.charCodeAt(0);
+    if (code < 0x20 || code === 0x7f || ch === "/" || ch === "\\") {
+      return `'${id}' contains invalid characters`;
+    }
+  }
+  return undefined;
+}
+
+function hasCapability(info: FrameworkInfo, type: string): boolean {
+  return (info.capabilities ?? []).some((c) => c.type === type);
+}
+
+function validateRoles(info: FrameworkInfo): string | undefined {
+  const multiRole = hasCapability(info, "MULTI_ROLE");
+  if (multiRole) {
+    if (info.role !== undefined) {
+      return "'FrameworkInfo.role' must not be set when the framework is MULTI_ROLE capable";
+    }
+    const seen = new Set<string>();
+    const duplicates = new Set<string>();
+    for (const role of info.roles ?? []) {
+      if (seen.has(role)) duplicates.add(role);
+      seen.add(role);
+    }
+    if (duplicates.size > 0) {
+      return `'FrameworkInfo.roles' contains duplicate items: { ${[...duplicates].join(", ")} }`;
+    }
+    for (const role of info.roles ?? []) {
+      const error = validateRole(role);
+      if (error !== undefined) return `'FrameworkInfo.roles' contains invalid role: ${error}`;
+    }
+    return undefined;
+  }
+  if ((info.roles ?? []).length > 0) {
+    return "'FrameworkInfo.roles' must not be set when the framework is not MULTI_ROLE capable";
+  }
+  const error = validateRole(info.role ?? "*");
+  return error === undefined ? undefined : `'FrameworkInfo.role' is not a valid role: ${error}`;
+}
+
+/** Mesos' `validation::framework::validate` plus the master's --roles and root checks. */
+export function validateFrameworkInfo(
+  info: FrameworkInfo,
+  options: { roleWhitelist?: ReadonlySet<string> | undefined; rootSubmissions: boolean },
+): string | undefined {
+  const roleError = validateRoles(info);
+  if (roleError !== undefined) return roleError;
+  if (info.id !== undefined && info.id.value !== "") {
+    const idError = validateId(info.id.value);
+    if (idError !== undefined) return idError;
+  }
+  for (const [role, filters] of Object.entries(info.offer_filters ?? {})) {
+    for (const q of filters.min_allocatable_resources?.quantities ?? []) {
+      for (const [name, scalar] of Object.entries(q.quantities ?? {})) {
+        if (!(scalar.value >= 0)) {
+          return `Invalid offer filters for role '${role}': negative quantity for '${name}'`;
+        }
+      }
+    }
+  }
+  const timeout = info.failover_timeout ?? 0;
+  // Mesos turns it into int64 nanoseconds: about 292 years at most.
+  if (!Number.isFinite(timeout) || timeout < 0 || timeout > 9.2e9) {
+    return `The framework failover_timeout (${timeout}) is invalid`;
+  }
+  const whitelist = options.roleWhitelist;
+  if (whitelist !== undefined) {
+    const roles = hasCapability(info, "MULTI_ROLE") ? (info.roles ?? []) : [info.role ?? "*"];
+    const invalid = roles.filter((r) => !whitelist.has(r));
+    if (invalid.length > 0) {
+      return `Roles { ${invalid.join(", ")} } are not present in the master's --roles`;
+    }
+  }
+  if (info.user === "root" && !options.rootSubmissions) {
+    return "User 'root' is not allowed to run frameworks without --root_submissions set";
+  }
+  return undefined;
+}
+
+/** Fields a framework may not change when it re-subscribes or updates itself. */
+export function validateFrameworkUpdate(
+  oldInfo: FrameworkInfo,
+  newInfo: FrameworkInfo,
+): string | undefined {
+  if (oldInfo.principal !== newInfo.principal) {
+    return "Changing framework's principal is not allowed.";
+  }
+  if (oldInfo.user !== newInfo.user) {
+    return (
+      "Updating 'FrameworkInfo.user' is unsupported; attempted to update from " +
+      `'${oldInfo.user}' to '${newInfo.user}'`
+    );
+  }
+  const oldCheckpoint = oldInfo.checkpoint ?? false;
+  const newCheckpoint = newInfo.checkpoint ?? false;
+  if (oldCheckpoint !== newCheckpoint) {
+    return (
+      "Updating 'FrameworkInfo.checkpoint' is unsupported; attempted to update from " +
+      `'${oldCheckpoint}' to '${newCheckpoint}'`
+    );
+  }
+  return undefined;
+}
+
+/** Suppressed roles (and offer constraint roles) must be roles of the framework. */
+export function validateRoleSubset(
+  roles: readonly string[],
+  subset: Iterable<string>,
+  what: "suppressed" | "constraints",
+): string | undefined {
+  const known = new Set(roles);
+  const invalid = [...subset].filter((r) => !known.has(r));
+  if (invalid.length === 0) return undefined;
+  return what === "suppressed"
+    ? `Suppressed roles { ${invalid.join(", ")} } are not contained in the set of roles`
+    : `Offer constraints specify \`role_constraints\` for a role '${invalid[0]}'not contained in the set of roles`;
+}
