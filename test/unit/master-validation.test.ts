@@ -1,0 +1,206 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ExecutorInfo, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
+import { type Resource as CoreResource, Resources } from "../../src/common/resources/index.js";
+import { validateFrameworkInfo, validateId } from "../../src/master/validation/framework.js";
+import { validateOfferIds } from "../../src/master/validation/offers.js";
+import { validateSchedulerCall } from "../../src/master/validation/scheduler-call.js";
+import { type LaunchContext, validateLaunchTask } from "../../src/master/validation/task.js";
+import { validateTaskGroup } from "../../src/master/validation/task-group.js";
+import { resources } from "./master-fixture.js";
+
+function allocated(text: string, role = "*"): ReturnType<typeof resources> {
+  return resources(text).map((r) => ({ ...r, allocation_info: { role } }));
+}
+
+function offered(text: string): Resources {
+  return Resources.from(allocated(text) as CoreResource[]);
+}
+
+const ctx = (existing?: ExecutorInfo): LaunchContext => ({
+  frameworkId: "fw",
+  agentId: "ag",
+  taskIdInUse: (id) => (id === "running" ? "active" : id === "away" ? "unreachable" : undefined),
+  existingExecutor: (id) => (existing?.executor_id.value === id ? existing : undefined),
+  agentSupportsLimits: true,
+});
+
+function task(extra: Partial<TaskInfo> = {}): TaskInfo {
+  return {
+    name: "t",
+    task_id: { value: "t1" },
+    agent_id: { value: "ag" },
+    resources: allocated("cpus:1;mem:64"),
+    command: { value: "true" },
+    ...extra,
+  };
+}
+
+test("master validation: ids must be non-empty path components", () => {
+  assert.equal(validateId(""), "ID must not be empty");
+  assert.equal(validateId(".."), "'..' is disallowed");
+  assert.equal(validateId("a/b"), "'a/b' contains invalid characters");
+  assert.equal(validateId("a\nb"), "'a\nb' contains invalid characters");
+  assert.equal(validateId("x".repeat(256)), "ID must not be greater than 255 characters");
+  assert.equal(validateId("task-1.ok"), undefined);
+});
+
+test("master validation: scheduler calls need a type, a framework id and their sub-message", () => {
+  assert.equal(validateSchedulerCall({}), "Expecting 'type' to be present");
+  assert.equal(validateSchedulerCall({ type: "ACCEPT" }), "Expecting 'framework_id' to be present");
+  assert.equal(
+    validateSchedulerCall({ type: "KILL", framework_id: { value: "f" } }),
+    "Expecting 'kill' to be present",
+  );
+  assert.equal(validateSchedulerCall({ type: "REVIVE", framework_id: { value: "f" } }), undefined);
+  assert.equal(validateSchedulerCall({ type: "UNKNOWN", framework_id: { value: "f" } }), undefined);
+  assert.equal(
+    validateSchedulerCall({
+      type: "SUBSCRIBE",
+      framework_id: { value: "a" },
+      subscribe: { framework_info: { user: "u", name: "n", id: { value: "b" } } },
+    }),
+    "'framework_id' differs from 'subscribe.framework_info.id'",
+  );
+  assert.match(
+    validateSchedulerCall({
+      type: "ACKNOWLEDGE",
+      framework_id: { value: "f" },
+      acknowledge: { agent_id: { value: "a" }, task_id: { value: "t" }, uuid: new Uint8Array(3) },
+    }) ?? "",
+    /Invalid UUID/,
+  );
+});
+
+test("master validation: FrameworkInfo roles, failover timeout and root", () => {
+  const base = { user: "u", name: "n" };
+  const opts = { rootSubmissions: true };
+  assert.equal(validateFrameworkInfo(base, opts), undefined);
+  assert.match(
+    validateFrameworkInfo({ ...base, roles: ["a"] }, opts) ?? "",
+    /must not be set when the framework is not MULTI_ROLE/,
+  );
+  assert.match(
+    validateFrameworkInfo(
+      { ...base, roles: ["a", "a"], capabilities: [{ type: "MULTI_ROLE" }] },
+      opts,
+    ) ?? "",
+    /duplicate items/,
+  );
+  assert.match(validateFrameworkInfo({ ...base, role: "a/../b" }, opts) ?? "", /not a valid role/);
+  assert.match(
+    validateFrameworkInfo({ ...base, failover_timeout: -1 }, opts) ?? "",
+    /failover_timeout \(-1\) is invalid/,
+  );
+  assert.match(
+    validateFrameworkInfo({ ...base, user: "root" }, { rootSubmissions: false }) ?? "",
+    /User 'root' is not allowed/,
+  );
+});
+
+test("master validation: offers must exist, be ours, unique, of one agent and one role", () => {
+  const offers = new Map([
+    ["o1", { frameworkId: "fw", agentId: "a1", role: "*" }],
+    ["o2", { frameworkId: "fw", agentId: "a2", role: "*" }],
+    ["o3", { frameworkId: "other", agentId: "a1", role: "*" }],
+    ["o4", { frameworkId: "fw", agentId: "a1", role: "web" }],
+  ]);
+  const check = (ids: string[]) => validateOfferIds(ids, "fw", (id) => offers.get(id));
+  assert.equal(check(["o1"]), undefined);
+  assert.equal(check([]), "No offers specified");
+  assert.equal(check(["o1", "o1"]), "Duplicate offer o1 in offer list");
+  assert.equal(check(["zz"]), "Offer zz is no longer valid");
+  assert.match(check(["o3"]) ?? "", /^Offer o3 has invalid framework other while framework fw/);
+  assert.match(check(["o1", "o2"]) ?? "", /must belong to one single agent/);
+  assert.match(check(["o1", "o4"]) ?? "", /must be allocated to the same role/);
+});
+
+test("master validation: task ids, agent, resources and executor rules", () => {
+  const offer = offered("cpus:2;mem:256");
+  assert.equal(validateLaunchTask(task(), ctx(), offer), undefined);
+  assert.equal(
+    validateLaunchTask(task({ task_id: { value: "running" } }), ctx(), offer),
+    "Task has duplicate ID: running",
+  );
+  assert.equal(
+    validateLaunchTask(task({ task_id: { value: "away" } }), ctx(), offer),
+    "Task reuses the ID of an unreachable task: away",
+  );
+  assert.equal(
+    validateLaunchTask(task({ agent_id: { value: "zz" } }), ctx(), offer),
+    "Task uses invalid agent zz while agent ag is expected",
+  );
+  assert.equal(validateLaunchTask(task({ resources: [] }), ctx(), offer), "Task uses no resources");
+  assert.match(
+    validateLaunchTask(task({ resources: allocated("cpus:4") }), ctx(), offer) ?? "",
+    /^Total resources cpus\(allocated: \*\):4 required by task and its executor is more than available/,
+  );
+  const executor: ExecutorInfo = {
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    command: { value: "exec" },
+    resources: allocated("cpus:1.5"),
+  };
+  const withExecutor = task({ executor });
+  delete withExecutor.command;
+  assert.match(
+    validateLaunchTask(withExecutor, ctx(), offer) ?? "",
+    /more than available/,
+    "a new executor's resources count",
+  );
+  assert.equal(
+    validateLaunchTask(withExecutor, ctx(executor), offer),
+    undefined,
+    "a running executor's resources do not",
+  );
+  assert.equal(
+    validateLaunchTask(withExecutor, ctx({ ...executor, command: { value: "other" } }), offer),
+    "ExecutorInfo is not compatible with existing ExecutorInfo with same ExecutorID",
+  );
+  assert.match(
+    validateLaunchTask(
+      { ...withExecutor, executor: { ...executor, framework_id: { value: "x" } } },
+      ctx(),
+      offer,
+    ) ?? "",
+    /ExecutorInfo has an invalid FrameworkID/,
+  );
+  assert.match(
+    validateLaunchTask(task({ limits: { cpus: { value: 0.5 } } }), ctx(), offer) ?? "",
+    /cpu limit must be greater than or equal to the cpu request/,
+  );
+});
+
+test("master validation: task group executors need minimum cpus, mem and disk", () => {
+  const executor: ExecutorInfo = {
+    type: "DEFAULT",
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    resources: allocated("cpus:0.1;mem:16;disk:10"),
+  };
+  const member = (e: ExecutorInfo, extra: Partial<TaskInfo> = {}): TaskInfo => {
+    const t = task({ executor: e, ...extra });
+    delete t.command;
+    return t;
+  };
+  const offer = offered("cpus:2;mem:256;disk:100");
+  assert.match(
+    validateTaskGroup({ tasks: [member(executor)] }, executor, ctx(), offer) ?? "",
+    /uses less memory \(16MB\) than the minimum required \(32MB\)/,
+  );
+  const fine = { ...executor, resources: allocated("cpus:0.1;mem:32;disk:10") };
+  assert.equal(validateTaskGroup({ tasks: [member(fine)] }, fine, ctx(), offer), undefined);
+  assert.match(
+    validateTaskGroup({ tasks: [member(executor)] }, fine, ctx(), offer) ?? "",
+    /is different from executor 'e'/,
+  );
+  assert.match(
+    validateTaskGroup(
+      { tasks: [member(fine, { task_id: { value: "running" } })] },
+      fine,
+      ctx(),
+      offer,
+    ) ?? "",
+    /^Task 'running' is invalid: Task has duplicate ID/,
+  );
+});
