@@ -5,9 +5,9 @@
  */
 import { basename } from "node:path";
 import { parseDaemonCommandLine } from "../common/flags/daemon-cli.js";
-import type { LoadedFlags } from "../common/flags/load.js";
-import { createDaemonLogger, type GlogLogger } from "../common/observability/glog.js";
+import { createDaemonLogger } from "../common/observability/glog.js";
 import { agentFlagSchema } from "./flags.js";
+import { runAgent } from "./run-agent.js";
 
 /** `mesos-slave` when started under its old name, so usage shows what the user typed. */
 function programName(): string {
@@ -27,19 +27,5 @@ export async function main(argv: string[]): Promise<number> {
   if ("exit" in parsed) return parsed.exit;
   const logger = createDaemonLogger(program, parsed.flags.values);
   for (const warning of parsed.flags.warnings) logger.warn(warning);
-  return runAgent(parsed.flags, logger);
-}
-
-/**
- * Runs the agent with loaded flags until it stops; returns the exit code.
- * The agent itself lands with the cluster work, which replaces this body.
- */
-async function runAgent(
-  flags: LoadedFlags<typeof agentFlagSchema.flags>,
-  logger: GlogLogger,
-): Promise<number> {
-  logger.info(`Flags at startup: ${flags.toCommandLine()}`);
-  process.stderr.write("mesos-agent: the agent is not available yet in this build\n");
-  logger.close();
-  return 1;
+  return runAgent(parsed.flags, logger, program);
 }

@@ -100,6 +100,15 @@ export class MasterLink {
    * Returns false (and changes nothing) when it is not from our master.
    */
   registered(from: string, totalPingTimeoutSeconds: number | undefined): boolean {
+    if (from !== this.masterPid && this.isSameMasterElsewhere(from)) {
+      // We dialled the master under one address (e.g. 127.0.0.1) and it
+      // advertises another: adopt the one it answers with, or nothing it
+      // sends later would be recognised.
+      this.options.logger.info(
+        `Master ${this.masterPid ?? ""} answers as ${from}; using that address`,
+      );
+      this.masterPid = from;
+    }
     if (from !== this.masterPid) {
       this.options.logger.warn(
         `Ignoring registration message from ${from} because it is not the expected master: ${this.masterPid ?? "None"}`,
@@ -148,6 +157,14 @@ export class MasterLink {
     this.stateValue = "TERMINATING";
     this.cancelPing();
     this.cancelRegistration();
+  }
+
+  /** A reply from `master@<other ip>:<same port>` while we are registering. */
+  private isSameMasterElsewhere(from: string): boolean {
+    const ours = this.masterPid;
+    if (ours === undefined || this.stateValue !== "DISCONNECTED") return false;
+    const port = (pid: string) => pid.slice(pid.lastIndexOf(":") + 1);
+    return from.startsWith("master@") && ours.startsWith("master@") && port(from) === port(ours);
   }
 
   private doReliableRegistration(maxBackoffMs: number): void {

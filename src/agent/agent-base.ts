@@ -1,0 +1,196 @@
+/** The agent core's shared state and helpers (see AgentBase). */
+import { newStatusUpdateUuid } from "../common/ids/index.js";
+import type { SlaveInfo, StatusUpdate } from "../common/protocol/generated/mesos-internal.js";
+import type {
+  AgentInfo,
+  TaskState,
+  TaskStatus_Reason,
+} from "../common/protocol/generated/mesos-v1.js";
+import type { Resources } from "../common/resources/index.js";
+import type { AgentConfig, AgentCounters, AgentOptions } from "./agent-ports.js";
+import { EXECUTOR_HEARTBEAT_INTERVAL_MS, MAX_COMPLETED_FRAMEWORKS } from "./agent-ports.js";
+import type { Executor } from "./executor.js";
+import type { Framework } from "./framework.js";
+import { MasterLink } from "./registration.js";
+import { TaskStatusUpdateManager } from "./status-updates/manager.js";
+import { createStatusUpdate } from "./status-updates/status-update.js";
+import { resourcesOf } from "./wire-resources.js";
+/**
+ * The agent's state and the helpers every part of it uses. The core is
+ * layered by concern: this base (state, identity, cleanup), the status
+ * update flow (agent-status.ts), executors and containers
+ * (agent-executors.ts), the executor API (agent-executor-api.ts), and the
+ * master's messages (agent.ts, the class callers use).
+ */
+export abstract class AgentBase {
+  readonly frameworks = new Map<string, Framework>();
+  readonly completedFrameworks: Framework[] = [];
+  readonly link: MasterLink;
+  readonly statusUpdates: TaskStatusUpdateManager;
+  readonly counters: AgentCounters = {
+    validStatusUpdates: 0,
+    invalidStatusUpdates: 0,
+    validFrameworkMessages: 0,
+    invalidFrameworkMessages: 0,
+    containerLaunchErrors: 0,
+    executorsTerminated: 0,
+  };
+  /** Wall-clock seconds when the agent started. */
+  readonly startTime: number;
+  protected agentId: string | undefined;
+  protected terminating = false;
+  protected readonly containers = new Map<string, { frameworkId: string; executorId: string }>();
+  protected readonly totalResources: Resources;
+
+  constructor(protected readonly o: AgentOptions) {
+    this.startTime = o.clock.now() / 1000;
+    this.totalResources = resourcesOf(o.config.info.resources);
+    this.statusUpdates = new TaskStatusUpdateManager({
+      clock: o.clock,
+      logger: o.logger,
+      forward: (update) => this.forward(update),
+    });
+    this.link = new MasterLink({
+      clock: o.clock,
+      random: o.random,
+      logger: o.logger,
+      backoffFactorMs: o.config.registrationBackoffFactor.toMs(),
+      hooks: {
+        attempt: (master) => this.attemptRegistration(master),
+        connected: () => this.statusUpdates.resume(),
+        disconnected: () => this.statusUpdates.pause(),
+        pong: (master) => this.o.transport.send(master, "mesos.internal.PongSlaveMessage", {}),
+      },
+    });
+  }
+
+  // ---- identity and views ---------------------------------------------------
+
+  /** The id the master gave us, once registered. */
+  get id(): string | undefined {
+    return this.agentId;
+  }
+
+  /** The SlaveInfo as registered (with the id once known). */
+  get info(): SlaveInfo {
+    const info = { ...this.o.config.info };
+    if (this.agentId !== undefined) info.id = { value: this.agentId };
+    return info;
+  }
+
+  /** The agent's total resources. */
+  get resources(): Resources {
+    return this.totalResources;
+  }
+
+  get config(): AgentConfig {
+    return this.o.config;
+  }
+
+  /** True once shutting down (ShutdownMessage or stop). */
+  get isTerminating(): boolean {
+    return this.terminating;
+  }
+
+  // ---- helpers ----------------------------------------------------------------
+
+  protected removeExecutor(framework: Framework, executor: Executor): void {
+    this.o.logger.info(`Cleaning up executor '${executor.id}' of framework ${framework.id}`);
+    this.clearExecutorTimers(executor);
+    executor.connection?.close();
+    executor.connection = undefined;
+    framework.retireExecutor(executor);
+  }
+
+  protected removeFramework(framework: Framework): void {
+    if (this.frameworks.get(framework.id) !== framework) return;
+    this.o.logger.info(`Cleaning up framework ${framework.id}`);
+    this.frameworks.delete(framework.id);
+    this.statusUpdates.cleanup(framework.id);
+    this.completedFrameworks.push(framework);
+    if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS)
+      this.completedFrameworks.shift();
+    if (this.terminating && this.frameworks.size === 0) this.o.onTerminated?.();
+  }
+
+  protected clearExecutorTimers(executor: Executor): void {
+    for (const timer of [
+      executor.registrationTimer,
+      executor.shutdownTimer,
+      executor.heartbeatTimer,
+    ]) {
+      if (timer !== undefined) this.o.clock.cancelTimer(timer);
+    }
+    executor.registrationTimer = undefined;
+    executor.shutdownTimer = undefined;
+    executor.heartbeatTimer = undefined;
+  }
+
+  protected armHeartbeat(executor: Executor): void {
+    if (executor.heartbeatTimer !== undefined) this.o.clock.cancelTimer(executor.heartbeatTimer);
+    const interval = this.o.config.executorHeartbeatIntervalMs ?? EXECUTOR_HEARTBEAT_INTERVAL_MS;
+    executor.heartbeatTimer = this.o.clock.setTimer(interval, () => {
+      executor.heartbeatTimer = undefined;
+      if (executor.connection === undefined || executor.state === "TERMINATED") return;
+      executor.send({ type: "HEARTBEAT" });
+      this.armHeartbeat(executor);
+    });
+  }
+
+  protected executorOfContainer(containerId: string): Executor | undefined {
+    const where = this.containers.get(containerId);
+    if (where === undefined) return undefined;
+    return this.frameworks.get(where.frameworkId)?.executors.get(where.executorId);
+  }
+
+  /** The v1 AgentInfo (as SUBSCRIBED carries it). */
+  agentInfo(): AgentInfo {
+    const info = this.info;
+    const out: AgentInfo = { hostname: info.hostname };
+    if (info.port !== undefined) out.port = info.port;
+    if (info.resources !== undefined) out.resources = info.resources;
+    if (info.attributes !== undefined) out.attributes = info.attributes;
+    if (info.id !== undefined) out.id = info.id;
+    if (info.domain !== undefined) out.domain = info.domain;
+    return out;
+  }
+
+  protected agentUpdate(
+    frameworkId: string,
+    taskId: string,
+    state: TaskState,
+    extra: { message?: string; reason?: TaskStatus_Reason; executorId?: string },
+  ): StatusUpdate {
+    return createStatusUpdate({
+      frameworkId,
+      agentId: this.agentId ?? "",
+      taskId,
+      state,
+      source: "SOURCE_AGENT",
+      uuid: newStatusUpdateUuid(this.o.random),
+      timestamp: this.o.clock.now() / 1000,
+      ...extra,
+    });
+  }
+
+  protected fromMaster(from: string, what: string): boolean {
+    if (from === this.link.master) return true;
+    this.o.logger.warn(
+      `Ignoring ${what} message from ${from} because it is not the expected master: ${this.link.master ?? "None"}`,
+    );
+    return false;
+  }
+
+  protected fatal(message: string): void {
+    this.o.logger.error(`${message}. Committing suicide`);
+    this.link.terminate();
+    this.o.onFatal?.(message);
+  }
+
+  /** Sends the update in flight of a stream to the master. */
+  protected abstract forward(update: StatusUpdate): void;
+  /** Sends one registration attempt. */
+  protected abstract attemptRegistration(master: string): void;
+  /** Asks an executor to shut down, killing it after its grace period. */
+  protected abstract shutdownExecutorNow(framework: Framework, executor: Executor): void;
+}

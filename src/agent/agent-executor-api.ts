@@ -1,0 +1,160 @@
+/**
+ * The agent core's side of the v1 executor API: SUBSCRIBE (with the
+ * unacknowledged tasks and updates an executor re-sends), UPDATE, MESSAGE,
+ * and disconnections.
+ */
+import type { TaskStatus } from "../common/protocol/generated/mesos-v1.js";
+import type { Call_Subscribe } from "../common/protocol/generated/mesos-v1-executor.js";
+import { AgentExecutors } from "./agent-executors.js";
+import type { ExecutorLookup } from "./agent-ports.js";
+import type { ExecutorConnection } from "./executor.js";
+import { wrapExecutorStatus } from "./status-updates/status-update.js";
+export abstract class AgentExecutorApi extends AgentExecutors {
+  // ---- the executor API -------------------------------------------------------
+
+  /** Whether the executor API may serve a call for this executor. */
+  lookupExecutor(frameworkId: string, executorId: string): ExecutorLookup {
+    const framework = this.frameworks.get(frameworkId);
+    if (framework === undefined) return { kind: "no-framework" };
+    const executor = framework.executors.get(executorId);
+    if (executor === undefined) return { kind: "no-executor" };
+    return { kind: "found", state: executor.state };
+  }
+
+  /** An executor subscribed over the v1 API; `connection` is its event stream. */
+  subscribe(
+    frameworkId: string,
+    executorId: string,
+    subscribe: Call_Subscribe,
+    connection: ExecutorConnection,
+  ): void {
+    const framework = this.frameworks.get(frameworkId);
+    const executor = framework?.executors.get(executorId);
+    if (framework === undefined || executor === undefined) {
+      connection.close();
+      return;
+    }
+    this.o.logger.info(
+      `Received Subscribe request for HTTP executor '${executorId}' of framework ${frameworkId}`,
+    );
+    const shutdownNow = (why: string) => {
+      this.o.logger.warn(
+        `Shutting down executor '${executorId}' of framework ${frameworkId} ${why}`,
+      );
+      connection.send({ type: "SHUTDOWN" });
+      connection.close();
+    };
+    const refusal = this.terminating
+      ? "as the agent is terminating"
+      : framework.state === "TERMINATING"
+        ? "as the framework is terminating"
+        : executor.state === "TERMINATING" || executor.state === "TERMINATED"
+          ? `because it is in unexpected state ${executor.state}`
+          : undefined;
+    if (refusal !== undefined) {
+      shutdownNow(refusal);
+      return;
+    }
+    if (executor.connection !== undefined) {
+      this.o.logger.warn(`Closing already existing HTTP connection from executor '${executorId}'`);
+      executor.connection.close();
+    }
+    executor.state = "RUNNING";
+    executor.connection = connection;
+    if (executor.registrationTimer !== undefined) {
+      this.o.clock.cancelTimer(executor.registrationTimer);
+      executor.registrationTimer = undefined;
+    }
+    this.armHeartbeat(executor);
+
+    for (const update of subscribe.unacknowledged_updates ?? []) {
+      this.executorUpdate(frameworkId, executorId, update.status);
+    }
+    const unacked = new Set((subscribe.unacknowledged_tasks ?? []).map((t) => t.task_id.value));
+    for (const task of [...executor.launchedTasks.values()]) {
+      if (task.state === "TASK_STAGING" && !unacked.has(task.task_id.value)) {
+        const state = framework.droppedState();
+        this.o.logger.info(
+          `Transitioning STAGED task ${task.task_id.value} to ${state} because it is unknown to the executor ${executorId}`,
+        );
+        this.statusUpdate(
+          this.agentUpdate(frameworkId, task.task_id.value, state, {
+            message: "Task launched during agent restart",
+            reason: "REASON_AGENT_RESTARTED",
+            executorId,
+          }),
+          false,
+        );
+      }
+    }
+    if (!executor.everSentTask() && executor.queuedTasks.size === 0) {
+      this.o.logger.warn(
+        `Shutting down executor '${executorId}' because it has never been sent a task and all of its queued tasks have been killed before delivery`,
+      );
+      this.shutdownExecutorNow(framework, executor);
+      return;
+    }
+    executor.send({
+      type: "SUBSCRIBED",
+      subscribed: {
+        executor_info: executor.info,
+        framework_info: framework.info,
+        agent_info: this.agentInfo(),
+        container_id: { value: executor.containerId },
+      },
+    });
+    const grouped = new Set<string>();
+    for (const group of [...executor.queuedTaskGroups]) {
+      const tasks = group.tasks ?? [];
+      for (const t of tasks) grouped.add(t.task_id.value);
+      this.deliverQueued(executor, tasks, group);
+    }
+    const single = [...executor.queuedTasks.values()].filter((t) => !grouped.has(t.task_id.value));
+    this.deliverQueued(executor, single, undefined);
+  }
+
+  /** The executor's event stream ended (it disconnected). */
+  executorDisconnected(frameworkId: string, executorId: string, connection: ExecutorConnection) {
+    const executor = this.frameworks.get(frameworkId)?.executors.get(executorId);
+    if (executor?.connection !== connection) return;
+    this.o.logger.info(`Executor '${executorId}' of framework ${frameworkId} disconnected`);
+    executor.connection = undefined;
+    if (executor.heartbeatTimer !== undefined) this.o.clock.cancelTimer(executor.heartbeatTimer);
+    executor.heartbeatTimer = undefined;
+  }
+
+  /** UPDATE call from an executor. */
+  executorUpdate(frameworkId: string, _executorId: string, status: TaskStatus): void {
+    const agentId = this.agentId ?? "";
+    const update = wrapExecutorStatus(frameworkId, agentId, status, this.o.clock.now() / 1000);
+    this.statusUpdate(update, true);
+  }
+
+  /** MESSAGE call from an executor: forward to its framework. */
+  executorMessage(frameworkId: string, executorId: string, data: Uint8Array): void {
+    if (this.link.state !== "RUNNING" || this.agentId === undefined) {
+      this.o.logger.warn(
+        `Dropping framework message from executor '${executorId}' to framework ${frameworkId} because the agent is not registered`,
+      );
+      this.counters.invalidFrameworkMessages++;
+      return;
+    }
+    const framework = this.frameworks.get(frameworkId);
+    if (framework === undefined || framework.state === "TERMINATING") {
+      this.o.logger.warn(
+        `Ignoring framework message from executor '${executorId}' to framework ${frameworkId}: the framework is ${framework === undefined ? "unknown" : "terminating"}`,
+      );
+      this.counters.invalidFrameworkMessages++;
+      return;
+    }
+    const to = framework.pid ?? this.link.master;
+    if (to === undefined) return;
+    this.o.transport.send(to, "mesos.internal.ExecutorToFrameworkMessage", {
+      slave_id: { value: this.agentId },
+      framework_id: { value: frameworkId },
+      executor_id: { value: executorId },
+      data,
+    });
+    this.counters.validFrameworkMessages++;
+  }
+}

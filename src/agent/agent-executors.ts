@@ -1,0 +1,389 @@
+/**
+ * Running tasks on executors: queueing tasks, launching executors in
+ * containers, handing tasks over, reacting to container exits, registration
+ * timeouts and shutdowns (with their grace period).
+ */
+import { newContainerId } from "../common/ids/index.js";
+import type { RunTaskGroupMessage } from "../common/protocol/generated/mesos-internal.js";
+import type {
+  ExecutorInfo,
+  FrameworkInfo,
+  TaskInfo,
+  TaskState,
+  TaskStatus_Reason,
+} from "../common/protocol/generated/mesos-v1.js";
+import type { ContainerTermination } from "./agent-ports.js";
+import { AgentStatusFlow } from "./agent-status.js";
+import { Executor, type PendingTermination } from "./executor.js";
+import { executorProcessEnvironment } from "./executor-env.js";
+import { Framework } from "./framework.js";
+import { isSafePathSegment, sandboxPath } from "./paths.js";
+import { isTerminalState } from "./status-updates/status-update.js";
+import { resourcesOf } from "./wire-resources.js";
+export abstract class AgentExecutors extends AgentStatusFlow {
+  protected run(
+    frameworkInfo: FrameworkInfo & { id: { value: string } },
+    schedulerPid: string | undefined,
+    executorInfo: ExecutorInfo,
+    tasks: TaskInfo[],
+    taskGroup: RunTaskGroupMessage["task_group"] | undefined,
+    generatedForCommandTask: boolean,
+    launchExecutor: boolean | undefined,
+  ): void {
+    const frameworkId = frameworkInfo.id.value;
+    const executorId = executorInfo.executor_id.value;
+    const what = taskGroup === undefined ? "task" : "task group";
+    this.o.logger.info(
+      `Got assigned ${what} ${tasks.map((t) => `'${t.task_id.value}'`).join(", ")} for framework ${frameworkId}`,
+    );
+    let framework = this.frameworks.get(frameworkId);
+    if (framework === undefined) {
+      framework = new Framework(
+        frameworkInfo,
+        schedulerPid === "" ? undefined : schedulerPid,
+        this.o.config.maxCompletedExecutorsPerFramework,
+      );
+      this.frameworks.set(frameworkId, framework);
+    } else {
+      framework.info = frameworkInfo;
+      if (schedulerPid !== undefined && schedulerPid !== "") framework.pid = schedulerPid;
+    }
+    if (framework.state === "TERMINATING") {
+      this.o.logger.warn(
+        `Ignoring ${what} for framework ${frameworkId} because the framework is terminating`,
+      );
+      return;
+    }
+    const drop = (state: TaskState, reason: TaskStatus_Reason, message: string) => {
+      for (const t of tasks) {
+        this.statusUpdate(
+          this.agentUpdate(frameworkId, t.task_id.value, state, {
+            message,
+            reason,
+            executorId,
+          }),
+          false,
+        );
+      }
+    };
+    const unsafe = [frameworkId, executorId, ...tasks.map((t) => t.task_id.value)].find(
+      (id) => !isSafePathSegment(id),
+    );
+    if (unsafe !== undefined) {
+      drop(
+        "TASK_ERROR",
+        "REASON_TASK_INVALID",
+        `'${unsafe}' cannot name a sandbox directory on this agent`,
+      );
+      return;
+    }
+
+    let executor = framework.executors.get(executorId);
+    if (executor === undefined) {
+      if (launchExecutor === false) {
+        drop(
+          framework.droppedState(),
+          "REASON_EXECUTOR_TERMINATED",
+          "No executor is running for the task and the master asked not to launch one",
+        );
+        return;
+      }
+      executor = this.launchExecutor(framework, executorInfo, generatedForCommandTask);
+      if (executor === undefined) {
+        drop(framework.droppedState(), "REASON_EXECUTOR_TERMINATED", "Agent is not registered");
+        return;
+      }
+    } else if (executor.state === "TERMINATING" || executor.state === "TERMINATED") {
+      drop(
+        framework.droppedState(),
+        "REASON_EXECUTOR_TERMINATED",
+        `Executor ${executor.state === "TERMINATING" ? "terminating" : "terminated"}`,
+      );
+      return;
+    }
+
+    for (const t of tasks) executor.queuedTasks.set(t.task_id.value, t);
+    if (taskGroup !== undefined) executor.queuedTaskGroups.push(taskGroup);
+    if (executor.state === "RUNNING") this.deliverQueued(executor, tasks, taskGroup);
+  }
+
+  /** Hands queued tasks (or a queued task group) to a subscribed executor. */
+  protected deliverQueued(
+    executor: Executor,
+    tasks: readonly TaskInfo[],
+    taskGroup: RunTaskGroupMessage["task_group"] | undefined,
+  ): void {
+    const launched = tasks.filter((t) => executor.launchQueuedTask(t.task_id.value) !== undefined);
+    if (launched.length === 0) return;
+    if (taskGroup !== undefined) {
+      this.o.logger.info(
+        `Sending task group to executor ${executor.id} of framework ${executor.frameworkId}`,
+      );
+      executor.send({ type: "LAUNCH_GROUP", launch_group: { task_group: { tasks: launched } } });
+      return;
+    }
+    for (const t of launched) {
+      this.o.logger.info(
+        `Sending queued task '${t.task_id.value}' to executor ${executor.id} of framework ${executor.frameworkId}`,
+      );
+      executor.send({ type: "LAUNCH", launch: { task: t } });
+    }
+  }
+
+  protected launchExecutor(
+    framework: Framework,
+    info: ExecutorInfo,
+    generatedForCommandTask: boolean,
+  ): Executor | undefined {
+    const agentId = this.agentId;
+    if (agentId === undefined) return undefined;
+    const containerId = newContainerId(this.o.random);
+    const ids = {
+      agentId,
+      frameworkId: framework.id,
+      executorId: info.executor_id.value,
+      containerId,
+    };
+    const directory = sandboxPath(this.o.config.workDir, ids);
+    const executorInfo: ExecutorInfo = { ...info, framework_id: { value: framework.id } };
+    const checkpoint = framework.info.checkpoint ?? false;
+    const executor = new Executor(
+      framework.id,
+      executorInfo,
+      containerId,
+      directory,
+      generatedForCommandTask,
+      checkpoint,
+    );
+    framework.executors.set(executor.id, executor);
+    this.containers.set(containerId, { frameworkId: framework.id, executorId: executor.id });
+    const { config } = this.o;
+    const environment = executorProcessEnvironment({
+      executor: executorInfo,
+      directory,
+      agentId,
+      agentPid: config.selfPid,
+      agentEndpoint: config.endpoint,
+      checkpoint,
+      extraVariables: config.executorEnvironmentVariables,
+      shutdownGracePeriod: config.executorShutdownGracePeriod,
+      recoveryTimeout: config.recoveryTimeout,
+      reregistrationTimeout: config.executorReregistrationTimeout,
+      httpCommandExecutor: config.httpCommandExecutor,
+      agentEnv: config.agentEnv,
+      ...(config.local === true ? { local: true } : {}),
+    });
+    const user = config.switchUser ? (info.command?.user ?? framework.info.user) : undefined;
+    this.o.logger.info(
+      `Launching executor '${executor.id}' of framework ${framework.id} with resources ${resourcesOf(executorInfo.resources).toString()} in work directory '${directory}'`,
+    );
+    const timeout = config.executorRegistrationTimeout;
+    executor.registrationTimer = this.o.clock.setTimer(timeout.toMs(), () =>
+      this.registerExecutorTimeout(framework.id, executor.id, containerId),
+    );
+    this.o.containerizer.launch({
+      containerId,
+      agentId,
+      frameworkId: framework.id,
+      executorId: executor.id,
+      directory,
+      executor: executorInfo,
+      commandExecutor: generatedForCommandTask,
+      environment,
+      user,
+      checkpoint,
+    });
+    return executor;
+  }
+
+  // ---- container events -------------------------------------------------------
+
+  /** The containerizer started (or failed to start) a container. */
+  containerLaunched(containerId: string, result: { pid: number } | { error: string }): void {
+    const executor = this.executorOfContainer(containerId);
+    if ("error" in result) {
+      this.counters.containerLaunchErrors++;
+      this.o.logger.error(`Container '${containerId}' failed to start: ${result.error}`);
+      if (executor !== undefined && executor.containerId === containerId) {
+        executor.pendingTermination = {
+          state: "TASK_FAILED",
+          reason: "REASON_CONTAINER_LAUNCH_FAILED",
+          message: `Failed to launch container: ${result.error}`,
+        };
+      }
+      this.o.containerizer.destroy(containerId);
+      return;
+    }
+    if (executor === undefined) {
+      this.o.logger.warn(`Killing container '${containerId}' of an unknown executor`);
+      this.o.containerizer.destroy(containerId);
+      return;
+    }
+    executor.pid = result.pid;
+    this.o.logger.info(
+      `Launched executor '${executor.id}' of framework ${executor.frameworkId} (pid ${result.pid})`,
+    );
+    const framework = this.frameworks.get(executor.frameworkId);
+    if (framework?.state === "TERMINATING" || executor.state === "TERMINATING") {
+      this.o.logger.warn(`Killing executor '${executor.id}' because it is terminating`);
+      this.o.containerizer.destroy(containerId);
+    }
+  }
+
+  /** A container's processes are gone (executor exit, kill, or failed launch). */
+  containerTerminated(containerId: string, termination: ContainerTermination): void {
+    const where = this.containers.get(containerId);
+    this.containers.delete(containerId);
+    if (where === undefined) return;
+    const framework = this.frameworks.get(where.frameworkId);
+    const executor = framework?.executors.get(where.executorId);
+    if (framework === undefined || executor === undefined || executor.containerId !== containerId) {
+      return;
+    }
+    const status = termination.status;
+    this.o.logger.info(
+      `Executor '${executor.id}' of framework ${framework.id} ${status === undefined ? "has terminated with unknown status" : describeWaitStatus(status)}`,
+    );
+    if (executor.state === "TERMINATED") return;
+    this.counters.executorsTerminated++;
+    executor.state = "TERMINATED";
+    this.clearExecutorTimers(executor);
+    executor.connection?.close();
+    executor.connection = undefined;
+
+    if (framework.state !== "TERMINATING") {
+      for (const [taskId, task] of [...executor.launchedTasks]) {
+        if (!isTerminalState(task.state))
+          this.sendExecutorTerminated(executor, taskId, termination);
+      }
+      for (const taskId of [...executor.queuedTasks.keys()]) {
+        this.sendExecutorTerminated(executor, taskId, termination);
+      }
+    } else {
+      for (const [taskId, task] of [...executor.launchedTasks]) {
+        executor.launchedTasks.delete(taskId);
+        executor.terminatedTasks.set(taskId, task);
+      }
+    }
+    if (!executor.generatedForCommandTask && this.agentId !== undefined) {
+      const master = this.link.master;
+      if (master !== undefined && this.link.state === "RUNNING") {
+        this.o.transport.send(master, "mesos.internal.ExitedExecutorMessage", {
+          slave_id: { value: this.agentId },
+          framework_id: { value: framework.id },
+          executor_id: executor.info.executor_id,
+          status: status ?? -1,
+        });
+      }
+    }
+    if (this.terminating || framework.state === "TERMINATING" || !executor.incompleteTasks()) {
+      this.removeExecutor(framework, executor);
+    }
+    if (framework.idle()) this.removeFramework(framework);
+  }
+
+  protected sendExecutorTerminated(
+    executor: Executor,
+    taskId: string,
+    termination: ContainerTermination,
+  ): void {
+    const pending: PendingTermination | undefined = executor.pendingTermination;
+    const messages: string[] = [];
+    if (pending !== undefined) messages.push(pending.message);
+    else if (termination.message !== undefined) messages.push(termination.message);
+    this.statusUpdate(
+      this.agentUpdate(executor.frameworkId, taskId, pending?.state ?? "TASK_FAILED", {
+        message: messages.length === 0 ? "Executor terminated" : messages.join("; "),
+        reason: pending?.reason ?? "REASON_EXECUTOR_TERMINATED",
+        executorId: executor.id,
+      }),
+      false,
+    );
+  }
+
+  protected registerExecutorTimeout(frameworkId: string, executorId: string, containerId: string) {
+    const framework = this.frameworks.get(frameworkId);
+    const executor = framework?.executors.get(executorId);
+    if (framework === undefined || executor === undefined) return;
+    executor.registrationTimer = undefined;
+    if (framework.state === "TERMINATING" || executor.containerId !== containerId) return;
+    if (executor.state !== "REGISTERING") return;
+    const timeout = this.o.config.executorRegistrationTimeout;
+    this.o.logger.info(
+      `Terminating executor '${executorId}' of framework ${frameworkId} because it did not register within ${timeout}`,
+    );
+    executor.state = "TERMINATING";
+    executor.pendingTermination = {
+      state: "TASK_FAILED",
+      reason: "REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+      message: `Executor did not register within ${timeout}`,
+    };
+    this.o.containerizer.destroy(containerId);
+  }
+
+  /** Kills a task (or its whole task group) before it reached the executor. */
+  protected killQueued(executor: Executor, taskId: string): void {
+    const group = executor.queuedTaskGroupOf(taskId);
+    const ids = group === undefined ? [taskId] : (group.tasks ?? []).map((t) => t.task_id.value);
+    const message =
+      group === undefined
+        ? "Killed before delivery to the executor"
+        : "A task within the task group was killed before delivery to the executor";
+    for (const id of ids) {
+      this.statusUpdate(
+        this.agentUpdate(executor.frameworkId, id, "TASK_KILLED", {
+          message,
+          reason: "REASON_TASK_KILLED_DURING_LAUNCH",
+          executorId: executor.id,
+        }),
+        false,
+      );
+    }
+  }
+
+  protected shutdownFrameworkNow(framework: Framework): void {
+    if (framework.state === "TERMINATING") return;
+    this.o.logger.info(`Shutting down framework ${framework.id}`);
+    framework.state = "TERMINATING";
+    for (const executor of [...framework.executors.values()]) {
+      if (executor.state === "REGISTERING" || executor.state === "RUNNING") {
+        this.shutdownExecutorNow(framework, executor);
+      } else if (executor.state === "TERMINATED") {
+        this.removeExecutor(framework, executor);
+      }
+    }
+    if (framework.idle()) this.removeFramework(framework);
+  }
+
+  /**
+   * Asks the executor to shut down (SHUTDOWN event) and destroys its
+   * container when it has not exited within its shutdown grace period.
+   */
+  protected shutdownExecutorNow(framework: Framework, executor: Executor): void {
+    if (executor.state !== "REGISTERING" && executor.state !== "RUNNING") return;
+    this.o.logger.info(`Shutting down executor '${executor.id}' of framework ${framework.id}`);
+    executor.state = "TERMINATING";
+    executor.send({ type: "SHUTDOWN" });
+    const nanos = executor.info.shutdown_grace_period?.nanoseconds;
+    const graceMs =
+      nanos === undefined ? this.o.config.executorShutdownGracePeriod.toMs() : nanos / 1e6;
+    const containerId = executor.containerId;
+    executor.shutdownTimer = this.o.clock.setTimer(graceMs, () => {
+      executor.shutdownTimer = undefined;
+      const current = this.frameworks.get(framework.id)?.executors.get(executor.id);
+      if (current?.containerId !== containerId || current.state !== "TERMINATING") return;
+      this.o.logger.info(`Killing executor '${executor.id}' of framework ${framework.id}`);
+      this.o.containerizer.destroy(containerId);
+    });
+  }
+}
+
+/**
+ * `exited with status 1` / `terminated with signal 9` for a raw wait status
+ * (as waitpid reports it: exit code in bits 8-15, or the signal in bits 0-6).
+ */
+export function describeWaitStatus(status: number): string {
+  const signal = status & 0x7f;
+  if (signal === 0) return `exited with status ${(status >> 8) & 0xff}`;
+  return `terminated with signal ${signal}`;
+}

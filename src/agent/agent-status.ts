@@ -1,0 +1,150 @@
+/**
+ * The agent's status update flow: updates from executors and from the agent
+ * itself are recorded on their task, handed to the status update manager
+ * and acknowledged to the executor; the manager forwards them to the master
+ * and acknowledgements come back from the framework.
+ */
+import type {
+  StatusUpdate,
+  StatusUpdateAcknowledgementMessage,
+} from "../common/protocol/generated/mesos-internal.js";
+import { AgentBase } from "./agent-base.js";
+import { describeUpdate } from "./status-updates/status-update.js";
+export abstract class AgentStatusFlow extends AgentBase {
+  // ---- status updates ---------------------------------------------------------
+
+  /**
+   * Handles a status update from an executor (`fromExecutor`) or made by the
+   * agent: records the task's new state (a terminal state frees its
+   * resources), hands the update to the status update manager, and
+   * acknowledges it to the executor once the manager has it.
+   */
+  statusUpdate(input: StatusUpdate, fromExecutor: boolean): void {
+    const update: StatusUpdate = { ...input, status: { ...input.status } };
+    if (update.uuid === undefined) {
+      this.o.logger.warn(`Ignoring status update ${describeUpdate(update)} without 'uuid'`);
+      this.counters.invalidStatusUpdates++;
+      return;
+    }
+    update.status.uuid = update.uuid;
+    update.status.source = fromExecutor ? "SOURCE_EXECUTOR" : "SOURCE_AGENT";
+    if (update.executor_id !== undefined) update.status.executor_id = update.executor_id;
+    const frameworkId = update.framework_id.value;
+    const taskId = update.status.task_id.value;
+    const framework = this.frameworks.get(frameworkId);
+    if (framework === undefined) {
+      this.o.logger.warn(
+        `Ignoring status update ${describeUpdate(update)} for unknown framework ${frameworkId}`,
+      );
+      this.counters.invalidStatusUpdates++;
+      return;
+    }
+    if (framework.state === "TERMINATING") {
+      this.o.logger.warn(
+        `Ignoring status update ${describeUpdate(update)} for terminating framework ${frameworkId}`,
+      );
+      this.counters.invalidStatusUpdates++;
+      return;
+    }
+    this.o.logger.info(
+      `Handling status update ${describeUpdate(update)}${fromExecutor ? " from executor" : ""}`,
+    );
+    const executor = framework.executorForTask(taskId);
+    if (executor === undefined) {
+      this.o.logger.warn(`Could not find the executor for status update ${describeUpdate(update)}`);
+      this.counters.validStatusUpdates++;
+      this.statusUpdates.update(update);
+      return;
+    }
+    if (fromExecutor && update.status.state === "TASK_STAGING") {
+      this.o.logger.error(
+        `Received TASK_STAGING from executor '${executor.id}' which is not allowed. Shutting down the executor`,
+      );
+      this.shutdownExecutorNow(framework, executor);
+      return;
+    }
+    this.counters.validStatusUpdates++;
+    const error = executor.updateTaskState(update.status);
+    if (error !== undefined) {
+      this.o.logger.error(`Failed to update state of task '${taskId}': ${error}`);
+    } else {
+      const outcome = this.statusUpdates.update(update);
+      if (!outcome.ok) {
+        this.o.logger.error(
+          `Failed to handle status update ${describeUpdate(update)}: ${outcome.error}`,
+        );
+        return;
+      }
+    }
+    if (fromExecutor) {
+      executor.send({
+        type: "ACKNOWLEDGED",
+        acknowledged: { task_id: update.status.task_id, uuid: update.uuid },
+      });
+    }
+  }
+
+  /** Sends the update in flight of a stream to the master (called by the status update manager). */
+  protected forward(input: StatusUpdate): void {
+    const master = this.link.master;
+    if (this.link.state !== "RUNNING" || master === undefined) {
+      this.o.logger.warn(
+        `Dropping status update ${describeUpdate(input)} sent by the status update manager because the agent is not registered`,
+      );
+      return;
+    }
+    const update: StatusUpdate = { ...input, status: { ...input.status } };
+    if (update.uuid !== undefined) update.status.uuid = update.uuid;
+    const taskId = update.status.task_id.value;
+    const executor = this.frameworks.get(update.framework_id.value)?.executorForTask(taskId);
+    const task = executor?.launchedTasks.get(taskId) ?? executor?.terminatedTasks.get(taskId);
+    if (task !== undefined) {
+      task.status_update_state = update.status.state;
+      if (update.uuid !== undefined) task.status_update_uuid = update.uuid;
+      update.latest_state = task.state;
+    }
+    this.o.logger.info(`Forwarding the update ${describeUpdate(update)} to ${master}`);
+    this.o.transport.send(master, "mesos.internal.StatusUpdateMessage", {
+      update,
+      pid: this.o.config.selfPid,
+    });
+  }
+
+  /** StatusUpdateAcknowledgementMessage (the framework acknowledged an update). */
+  statusUpdateAcknowledgement(from: string, message: StatusUpdateAcknowledgementMessage): void {
+    if (from.startsWith("master")) {
+      if (this.link.state !== "RUNNING") {
+        this.o.logger.warn(
+          `Dropping status update acknowledgement for ${message.framework_id.value} because the agent is not registered`,
+        );
+        return;
+      }
+      if (from !== this.link.master) {
+        this.o.logger.warn(
+          `Ignoring status update acknowledgement from ${from} because it is not the expected master: ${this.link.master ?? "None"}`,
+        );
+        return;
+      }
+    }
+    const frameworkId = message.framework_id.value;
+    const taskId = message.task_id.value;
+    const outcome = this.statusUpdates.acknowledgement(frameworkId, taskId, message.uuid);
+    if (!outcome.ok) {
+      this.o.logger.error(
+        `Failed to handle status update acknowledgement for task ${taskId}: ${outcome.error}`,
+      );
+      return;
+    }
+    const framework = this.frameworks.get(frameworkId);
+    if (framework === undefined) return;
+    const executor = framework.executorForTask(taskId);
+    if (executor === undefined) return;
+    if (executor.terminatedTasks.has(taskId) && outcome.streamTerminated) {
+      executor.completeTask(taskId);
+    }
+    if (executor.state === "TERMINATED" && !executor.incompleteTasks()) {
+      this.removeExecutor(framework, executor);
+    }
+    if (framework.idle()) this.removeFramework(framework);
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * The launcher helper: a tiny, long-lived Node process the agent starts
+ * once and asks (JSON lines on stdin) to start executors and run short
+ * commands. It exists because `child_process.spawn` blocks the calling
+ * event loop until the child has exec'ed, and that cost grows with the
+ * caller's heap; this process keeps a small heap, so launches stay cheap
+ * and never stall the agent.
+ *
+ * Executors are started in their own session (`setsid`, via `detached`), so
+ * they outlive the agent and this helper. The helper reports each one's exit
+ * on stdout. When its stdin closes (the agent went away) it exits and leaves
+ * the executors running.
+ *
+ * Keep the imports minimal: this file is the whole program.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { closeSync, openSync, readFileSync } from "node:fs";
+import type {
+  ExitEvent,
+  LauncherMessage,
+  LauncherRequest,
+  RunRequest,
+  SpawnRequest,
+  UserRequest,
+} from "./launcher-protocol.js";
+
+const OUTPUT_TAIL_BYTES = 8192;
+
+function reply(message: LauncherMessage): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
+function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const value = Number(fields[19]);
+    return Number.isFinite(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function ids(r: { uid?: number; gid?: number }): { uid?: number; gid?: number } {
+  const out: { uid?: number; gid?: number } = {};
+  if (r.uid !== undefined) out.uid = r.uid;
+  if (r.gid !== undefined) out.gid = r.gid;
+  return out;
+}
+
+function doSpawn(r: SpawnRequest): void {
+  let out: number | undefined;
+  let err: number | undefined;
+  let child: ChildProcess;
+  try {
+    out = openSync(r.stdout, "a");
+    err = openSync(r.stderr, "a");
+    child = spawn(r.file, r.args.slice(1), {
+      argv0: r.args[0] ?? r.file,
+      env: r.env,
+      cwd: r.cwd,
+      detached: true,
+      stdio: ["ignore", out, err],
+      ...ids(r),
+    });
+  } catch (e) {
+    reply({ id: r.id, error: errorText(e) });
+    return;
+  } finally {
+    if (out !== undefined) closeSync(out);
+    if (err !== undefined) closeSync(err);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.once("error", (e) => reply({ id: r.id, error: errorText(e) }));
+    return;
+  }
+  child.unref();
+  child.once("error", () => {});
+  child.once("exit", (code, signal) => {
+    const event: ExitEvent = { event: "exit", pid, code, signal };
+    reply(event);
+  });
+  const startTime = startTimeOf(pid);
+  reply(startTime === undefined ? { id: r.id, pid } : { id: r.id, pid, startTime });
+}
+
+function doRun(r: RunRequest): void {
+  let output = "";
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString("utf8")).slice(-OUTPUT_TAIL_BYTES);
+  };
+  let child: ChildProcess;
+  try {
+    child = spawn(r.file, r.args, {
+      stdio: ["ignore", "pipe", "pipe"],
+      ...(r.cwd === undefined ? {} : { cwd: r.cwd }),
+      ...ids(r),
+    });
+  } catch (e) {
+    reply({ id: r.id, error: errorText(e) });
+    return;
+  }
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  const timer =
+    r.timeoutMs === undefined ? undefined : setTimeout(() => child.kill("SIGKILL"), r.timeoutMs);
+  let failed = false;
+  child.once("error", (e) => {
+    failed = true;
+    if (timer !== undefined) clearTimeout(timer);
+    reply({ id: r.id, error: errorText(e) });
+  });
+  child.once("close", (code, signal) => {
+    if (timer !== undefined) clearTimeout(timer);
+    if (!failed) reply({ id: r.id, code, signal, output });
+  });
+}
+
+/** `name:x:uid:gid:gecos:home:shell` of `name`, from getent or /etc/passwd. */
+function passwdEntry(name: string): string | undefined {
+  try {
+    return execFileSync("getent", ["passwd", name], { encoding: "utf8" }).split("\n")[0];
+  } catch {
+    try {
+      return readFileSync("/etc/passwd", "utf8")
+        .split("\n")
+        .find((line) => line.split(":")[0] === name);
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function doUser(r: UserRequest): void {
+  const line = passwdEntry(r.name);
+  const fields = line?.split(":") ?? [];
+  const uid = Number(fields[2]);
+  const gid = Number(fields[3]);
+  if (
+    line === undefined ||
+    fields[0] !== r.name ||
+    !Number.isInteger(uid) ||
+    !Number.isInteger(gid)
+  ) {
+    reply({ id: r.id, error: `user '${r.name}' does not exist on this agent` });
+    return;
+  }
+  reply({ id: r.id, uid, gid, home: fields[5] ?? "/" });
+}
+
+function handle(line: string): void {
+  let request: LauncherRequest;
+  try {
+    request = JSON.parse(line) as LauncherRequest;
+  } catch {
+    return;
+  }
+  switch (request.op) {
+    case "spawn":
+      doSpawn(request);
+      break;
+    case "run":
+      doRun(request);
+      break;
+    case "user":
+      doUser(request);
+      break;
+  }
+}
+
+function main(): void {
+  // A terminal's Ctrl-C reaches the agent's whole process group; the agent
+  // decides what happens to executors, so this helper ignores it.
+  process.on("SIGINT", () => {});
+  process.on("SIGHUP", () => {});
+  let buffered = "";
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk: string) => {
+    buffered += chunk;
+    for (;;) {
+      const newline = buffered.indexOf("\n");
+      if (newline < 0) break;
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      if (line.trim() !== "") handle(line);
+    }
+  });
+  // The agent went away: leave, without touching the executors.
+  process.stdin.on("end", () => process.exit(0));
+  process.stdout.on("error", () => process.exit(0));
+}
+
+main();

@@ -1,0 +1,81 @@
+/**
+ * The messages between the agent and its launcher helper: one JSON object
+ * per line, each way. Requests carry an `id` the response repeats; the
+ * helper also sends `exit` events for the processes it started.
+ */
+
+/** Start a long-lived process (an executor) in a new session. */
+export interface SpawnRequest {
+  id: number;
+  op: "spawn";
+  file: string;
+  /** argv, including argv[0]. */
+  args: string[];
+  env: Record<string, string>;
+  cwd: string;
+  /** Files (opened for appending) that receive stdout and stderr. */
+  stdout: string;
+  stderr: string;
+  uid?: number;
+  gid?: number;
+}
+
+/** Run a short command to completion (archive extraction, chown). */
+export interface RunRequest {
+  id: number;
+  op: "run";
+  file: string;
+  args: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** Kill it after this long. */
+  timeoutMs?: number;
+}
+
+/** Look a user up (passwd database). */
+export interface UserRequest {
+  id: number;
+  op: "user";
+  name: string;
+}
+
+export type LauncherRequest = SpawnRequest | RunRequest | UserRequest;
+
+export interface SpawnReply {
+  id: number;
+  pid: number;
+  /** Start time of the process in clock ticks since boot (`/proc/<pid>/stat` field 22), if read. */
+  startTime?: number;
+}
+
+export interface RunReply {
+  id: number;
+  code: number | null;
+  signal: string | null;
+  /** The last few KiB of stdout and stderr together. */
+  output: string;
+}
+
+export interface UserReply {
+  id: number;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+export interface ErrorReply {
+  id: number;
+  error: string;
+}
+
+/** A process started by `spawn` ended. */
+export interface ExitEvent {
+  event: "exit";
+  pid: number;
+  code: number | null;
+  signal: string | null;
+}
+
+export type LauncherReply = SpawnReply | RunReply | UserReply | ErrorReply;
+export type LauncherMessage = LauncherReply | ExitEvent;

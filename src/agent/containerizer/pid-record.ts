@@ -1,0 +1,55 @@
+/**
+ * Recording an executor's process under the agent's checkpoint directory:
+ * `pids/forked.pid` holds the pid as Mesos writes it, and
+ * `pids/forked.identity` (ours) adds the process start time and the boot id,
+ * so that a restarted agent can tell its executor from a process that
+ * happens to reuse the pid, or from a previous boot. Files are written
+ * atomically (temporary file, then rename).
+ */
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
+import { forkedIdentityPath, forkedPidPath, type RunIds } from "../paths.js";
+
+/** Who an executor process is. */
+export interface ProcessIdentity {
+  pid: number;
+  /** Clock ticks after boot (`/proc/<pid>/stat` field 22), if it could be read. */
+  startTime?: number;
+  /** `/proc/sys/kernel/random/boot_id` when it started. */
+  bootId: string;
+}
+
+async function writeAtomically(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
+}
+
+/** Writes `forked.pid` and `forked.identity` for an executor run. */
+export async function recordExecutorProcess(
+  workDir: string,
+  ids: RunIds,
+  identity: ProcessIdentity,
+): Promise<void> {
+  await writeAtomically(forkedPidPath(workDir, ids), `${identity.pid}`);
+  await writeAtomically(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
+}
+
+/** Reads back an executor run's identity, if recorded. */
+export async function readExecutorProcess(
+  workDir: string,
+  ids: RunIds,
+): Promise<ProcessIdentity | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(forkedIdentityPath(workDir, ids), "utf8")) as unknown;
+    if (typeof parsed !== "object" || parsed === null) return undefined;
+    const o = parsed as Record<string, unknown>;
+    if (typeof o.pid !== "number" || typeof o.bootId !== "string") return undefined;
+    const out: ProcessIdentity = { pid: o.pid, bootId: o.bootId };
+    if (typeof o.startTime === "number") out.startTime = o.startTime;
+    return out;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,301 @@
+/**
+ * The POSIX "Mesos containerizer" (isolation `posix/cpu,posix/mem`: no
+ * cgroups, resources are only accounted): prepares the sandbox, fetches the
+ * URIs, starts the executor through the launcher helper in its own session,
+ * as the task's user when asked, records its pid, and reports when it ends.
+ *
+ * Destroying a container kills its whole process tree: the executor's
+ * session and process group, their descendants, and every process that
+ * still carries the container's `MESOS_DIRECTORY` in its environment (a
+ * task that left the tree, e.g. after its executor died). The same sweep
+ * runs when an executor exits by itself, so no process of a finished
+ * container is left behind.
+ */
+import type { Logger } from "../../common/observability/logger.js";
+import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
+import { executorCommand } from "./executor-command.js";
+import { FetchError, fetchUris } from "./fetcher.js";
+import type { LauncherClient, ProcessExit } from "./launcher.js";
+import { recordExecutorProcess } from "./pid-record.js";
+import {
+  isSameProcess,
+  processesWithEnvironment,
+  processTree,
+  readProcTable,
+  signalAll,
+} from "./proc.js";
+import { chownSandbox, createSandbox } from "./sandbox.js";
+
+/** Where container events go (the agent). */
+export interface ContainerEvents {
+  containerLaunched(containerId: string, result: { pid: number } | { error: string }): void;
+  containerTerminated(containerId: string, termination: ContainerTermination): void;
+}
+
+export interface PosixContainerizerOptions {
+  workDir: string;
+  launcher: LauncherClient;
+  logger: Logger;
+  /** `--frameworks_home`. */
+  frameworksHome: string;
+  /** `--fetcher_stall_timeout` in ms. */
+  fetcherStallTimeoutMs: number;
+  /** Host boot id, recorded with each executor pid. */
+  bootId: string;
+  /** How often pids are polled when the launcher helper can no longer report exits. */
+  pollIntervalMs?: number;
+}
+
+interface Container {
+  readonly id: string;
+  readonly directory: string;
+  phase: "preparing" | "running" | "done";
+  pid?: number;
+  startTime?: number;
+  destroyRequested: boolean;
+  readonly abort: AbortController;
+  /** The launcher helper that started it died: watch the pid instead. */
+  orphaned: boolean;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+};
+
+/** The raw wait status of an exit (exit code << 8, or the signal number). */
+export function waitStatus(exit: ProcessExit): number | undefined {
+  if (exit.code !== null) return (exit.code & 0xff) << 8;
+  if (exit.signal !== null) return SIGNALS[exit.signal] ?? 0x7f;
+  return undefined;
+}
+
+/** The containerizer. Call `attach` with the agent before the first launch. */
+export class PosixContainerizer implements Containerizer {
+  private events: ContainerEvents | undefined;
+  private readonly containers = new Map<string, Container>();
+  private readonly byPid = new Map<number, Container>();
+  private pollTimer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly o: PosixContainerizerOptions) {}
+
+  /** Where events go. */
+  attach(events: ContainerEvents): void {
+    this.events = events;
+  }
+
+  /** The helper reported an exit. */
+  processExited(pid: number, exit: ProcessExit): void {
+    const container = this.byPid.get(pid);
+    if (container === undefined) return;
+    this.byPid.delete(pid);
+    void this.finish(container, exit);
+  }
+
+  /** The helper died: its executors are watched by polling from now on. */
+  helperLost(): void {
+    for (const c of this.containers.values()) if (c.phase === "running") c.orphaned = true;
+    this.startPolling();
+  }
+
+  /** Pids of running executors (for tests and diagnostics). */
+  executorPids(): number[] {
+    return [...this.byPid.keys()];
+  }
+
+  launch(launch: ContainerLaunch): void {
+    const container: Container = {
+      id: launch.containerId,
+      directory: launch.directory,
+      phase: "preparing",
+      destroyRequested: false,
+      abort: new AbortController(),
+      orphaned: false,
+    };
+    this.containers.set(container.id, container);
+    this.prepareAndStart(container, launch).then(
+      (pid) => {
+        container.phase = "running";
+        this.emitLaunched(container.id, { pid });
+        if (container.destroyRequested) void this.killTree(container);
+      },
+      (e: unknown) => {
+        const error = e instanceof Error ? e.message : String(e);
+        container.phase = "done";
+        this.containers.delete(container.id);
+        this.emitLaunched(container.id, { error });
+        this.events?.containerTerminated(container.id, {});
+      },
+    );
+  }
+
+  destroy(containerId: string): void {
+    const container = this.containers.get(containerId);
+    if (container === undefined || container.phase === "done") return;
+    container.destroyRequested = true;
+    container.abort.abort();
+    if (container.phase === "running") void this.killTree(container);
+  }
+
+  /** Stops polling (the agent is exiting). */
+  stop(): void {
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  private async prepareAndStart(c: Container, launch: ContainerLaunch): Promise<number> {
+    const { launcher } = this.o;
+    const stopIfDestroyed = () => {
+      if (c.destroyRequested) throw new Error("Container was destroyed during launch");
+    };
+    try {
+      await createSandbox(launch.directory, launch.containerId);
+    } catch (e) {
+      throw new Error(
+        `Failed to create the sandbox '${launch.directory}': ${(e as Error).message}`,
+      );
+    }
+    stopIfDestroyed();
+    let ids: { uid: number; gid: number } | undefined;
+    if (launch.user !== undefined) {
+      try {
+        const user = await launcher.user(launch.user);
+        ids = { uid: user.uid, gid: user.gid };
+      } catch (e) {
+        throw new Error(`Failed to switch to user '${launch.user}': ${(e as Error).message}`);
+      }
+      await chownSandbox(launch.directory, ids.uid, ids.gid);
+    }
+    stopIfDestroyed();
+    const uris = launch.executor.command?.uris ?? [];
+    if (uris.length > 0) {
+      try {
+        await fetchUris(uris, {
+          sandbox: launch.directory,
+          frameworksHome: this.o.frameworksHome,
+          run: (file, args, cwd) =>
+            launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
+          download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
+          signal: c.abort.signal,
+        });
+      } catch (e) {
+        if (e instanceof FetchError) throw new Error(e.message);
+        throw e;
+      }
+      if (ids !== undefined) {
+        await launcher.run({
+          op: "run",
+          file: "chown",
+          args: ["-R", `${ids.uid}:${ids.gid}`, launch.directory],
+        });
+      }
+    }
+    stopIfDestroyed();
+    const command = executorCommand(launch.executor.command);
+    const reply = await launcher
+      .spawn({
+        op: "spawn",
+        file: command.file,
+        args: command.args,
+        env: launch.environment,
+        cwd: launch.directory,
+        stdout: `${launch.directory}/stdout`,
+        stderr: `${launch.directory}/stderr`,
+        ...(ids === undefined ? {} : ids),
+      })
+      .catch((e: unknown) => {
+        throw new Error(`Failed to start the executor '${command.file}': ${(e as Error).message}`);
+      });
+    c.pid = reply.pid;
+    if (reply.startTime !== undefined) c.startTime = reply.startTime;
+    this.byPid.set(reply.pid, c);
+    const identity = {
+      pid: reply.pid,
+      bootId: this.o.bootId,
+      ...(reply.startTime === undefined ? {} : { startTime: reply.startTime }),
+    };
+    recordExecutorProcess(this.o.workDir, launch, identity).catch((e: unknown) =>
+      this.o.logger.warn(
+        `Failed to record the pid of container '${c.id}': ${(e as Error).message}`,
+      ),
+    );
+    return reply.pid;
+  }
+
+  private emitLaunched(containerId: string, result: { pid: number } | { error: string }): void {
+    this.events?.containerLaunched(containerId, result);
+  }
+
+  /** Kills every process of the container (see the module comment). */
+  private async killTree(c: Container): Promise<void> {
+    if (c.pid === undefined) return;
+    const table = await readProcTable();
+    const pids = new Set(processTree(c.pid, table));
+    for (const pid of await processesWithEnvironment(
+      `MESOS_DIRECTORY=${c.directory}`,
+      table,
+      pids,
+    )) {
+      pids.add(pid);
+    }
+    if (pids.size === 0) return;
+    this.o.logger.info(`Killing ${pids.size} process(es) of container '${c.id}'`);
+    signalAll(pids, "SIGKILL");
+    if (c.orphaned) this.startPolling();
+  }
+
+  /** The executor is gone: sweep what it left behind, then report. */
+  private async finish(c: Container, exit: ProcessExit): Promise<void> {
+    if (c.phase === "done") return;
+    c.phase = "done";
+    this.containers.delete(c.id);
+    try {
+      const table = await readProcTable();
+      const leftovers = await processesWithEnvironment(`MESOS_DIRECTORY=${c.directory}`, table);
+      if (leftovers.length > 0) {
+        this.o.logger.warn(
+          `Killing ${leftovers.length} process(es) left behind by the executor of container '${c.id}'`,
+        );
+        signalAll(leftovers, "SIGKILL");
+      }
+    } catch {
+      // Best effort.
+    }
+    const status = waitStatus(exit);
+    this.events?.containerTerminated(c.id, status === undefined ? {} : { status });
+  }
+
+  private startPolling(): void {
+    if (this.pollTimer !== undefined) return;
+    this.pollTimer = setInterval(() => void this.poll(), this.o.pollIntervalMs ?? 1000);
+    this.pollTimer.unref();
+  }
+
+  private async poll(): Promise<void> {
+    const watched = [...this.containers.values()].filter((c) => c.orphaned && c.pid !== undefined);
+    if (watched.length === 0) {
+      this.stop();
+      return;
+    }
+    for (const c of watched) {
+      const pid = c.pid as number;
+      if (!(await isSameProcess(pid, c.startTime))) {
+        this.byPid.delete(pid);
+        void this.finish(c, { code: null, signal: null });
+      }
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * What the agent reads from /proc: a process' start time (to tell it from a
+ * later process that reuses its pid), the boot id, the process table (to
+ * kill a container's whole tree), and environments (to find a container's
+ * processes that left its tree). All reads are asynchronous.
+ */
+import { readdir, readFile } from "node:fs/promises";
+
+/** One line of the process table. */
+export interface ProcEntry {
+  pid: number;
+  ppid: number;
+  pgrp: number;
+  session: number;
+  /** Clock ticks after boot. */
+  startTime: number;
+}
+
+/** Parses the text of `/proc/<pid>/stat`. */
+export function parseProcStat(pid: number, text: string): ProcEntry | undefined {
+  // The command name may hold spaces and parentheses: fields follow the last ')'.
+  const close = text.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const f = text.slice(close + 2).split(" ");
+  const entry = {
+    pid,
+    ppid: Number(f[1]),
+    pgrp: Number(f[2]),
+    session: Number(f[3]),
+    startTime: Number(f[19]),
+  };
+  return Number.isFinite(entry.ppid) && Number.isFinite(entry.startTime) ? entry : undefined;
+}
+
+/** The stat line of one process, or undefined when it is gone. */
+export async function readProcEntry(pid: number): Promise<ProcEntry | undefined> {
+  try {
+    return parseProcStat(pid, await readFile(`/proc/${pid}/stat`, "latin1"));
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every process on the host. */
+export async function readProcTable(): Promise<ProcEntry[]> {
+  let names: string[];
+  try {
+    names = await readdir("/proc");
+  } catch {
+    return [];
+  }
+  const pids = names.filter((n) => /^\d+$/.test(n)).map(Number);
+  const entries = await Promise.all(pids.map((pid) => readProcEntry(pid)));
+  return entries.filter((e): e is ProcEntry => e !== undefined);
+}
+
+/** The host's boot id (`/proc/sys/kernel/random/boot_id`), or "" when unreadable. */
+export async function readBootId(): Promise<string> {
+  try {
+    return (await readFile("/proc/sys/kernel/random/boot_id", "utf8")).trim();
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * The pids of the tree rooted at `root`: the process, the members of its
+ * process group and session (an executor leads both, as it was started with
+ * setsid), and all their descendants, wherever they moved.
+ */
+export function processTree(root: number, table: readonly ProcEntry[]): number[] {
+  const children = new Map<number, number[]>();
+  for (const e of table) {
+    const list = children.get(e.ppid);
+    if (list === undefined) children.set(e.ppid, [e.pid]);
+    else list.push(e.pid);
+  }
+  const found = new Set<number>();
+  const queue: number[] = [];
+  const add = (pid: number) => {
+    if (pid <= 1 || found.has(pid)) return;
+    found.add(pid);
+    queue.push(pid);
+  };
+  if (table.some((e) => e.pid === root)) add(root);
+  for (const e of table) if (e.session === root || e.pgrp === root) add(e.pid);
+  while (queue.length > 0) {
+    const pid = queue.pop() as number;
+    for (const child of children.get(pid) ?? []) add(child);
+  }
+  return [...found];
+}
+
+/**
+ * Pids of processes whose environment holds `variable` (`NAME=value`), e.g.
+ * `MESOS_DIRECTORY=<sandbox>`, which every process of a container inherits.
+ * Processes whose environment cannot be read are skipped.
+ */
+export async function processesWithEnvironment(
+  variable: string,
+  table: readonly ProcEntry[],
+  excludePids: ReadonlySet<number> = new Set(),
+): Promise<number[]> {
+  const needle = Buffer.from(`\0${variable}\0`);
+  const head = Buffer.from(`${variable}\0`);
+  const found: number[] = [];
+  await Promise.all(
+    table.map(async (e) => {
+      if (e.pid <= 1 || excludePids.has(e.pid)) return;
+      try {
+        const env = await readFile(`/proc/${e.pid}/environ`);
+        const padded =
+          env.length > 0 && env[env.length - 1] !== 0
+            ? Buffer.concat([env, Buffer.from([0])])
+            : env;
+        if (padded.subarray(0, head.length).equals(head) || padded.includes(needle)) {
+          found.push(e.pid);
+        }
+      } catch {
+        // Gone, or not ours to read.
+      }
+    }),
+  );
+  return found;
+}
+
+/** Sends `signal` to each pid, ignoring those already gone. */
+export function signalAll(pids: Iterable<number>, signal: NodeJS.Signals): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // Already gone (or never ours).
+    }
+  }
+}
+
+/** True while `pid` exists with the given start time (a reused pid does not count). */
+export async function isSameProcess(pid: number, startTime: number | undefined): Promise<boolean> {
+  const entry = await readProcEntry(pid);
+  if (entry === undefined) return false;
+  return startTime === undefined || entry.startTime === startTime;
+}

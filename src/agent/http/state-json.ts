@@ -1,0 +1,217 @@
+/**
+ * The agent's legacy `/state` JSON (`/slave(1)/state`), with Mesos' keys:
+ * the agent's identity and resources, its flags, and its frameworks with
+ * their executors and tasks (queued, running, completed). v0 names on this
+ * edge: `slave_id`, `SOURCE_SLAVE`.
+ */
+import type {
+  Labels,
+  Resource,
+  Task,
+  TaskInfo,
+  TaskStatus,
+} from "../../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../common/protocol/index.js";
+import {
+  attributesToJson,
+  type Attribute as ResourceAttribute,
+  type ResourceSummary,
+  Resources,
+  resourcesSummaryJson,
+} from "../../common/resources/index.js";
+import type { Agent } from "../agent.js";
+import type { Executor } from "../executor.js";
+import { allocationRole } from "../executor-info.js";
+import type { Framework } from "../framework.js";
+import { resourcesOf } from "../wire-resources.js";
+
+/** Process-level facts the state shows besides the agent core's. */
+export interface StateContext {
+  /** Every flag as text (`/flags`). */
+  flags: Record<string, string>;
+  logDir?: string | undefined;
+  externalLogFile?: string | undefined;
+  /** The Mesos version we are compatible with. */
+  version: string;
+  build: { date: string; time: number; user: string };
+  masterHostname?: string | undefined;
+}
+
+type Json = Record<string, unknown>;
+
+function summary(list: readonly Resource[] | undefined): ResourceSummary {
+  return resourcesSummaryJson(resourcesOf(list));
+}
+
+function labels(value: Labels): unknown[] {
+  return (value.labels ?? []).map((l) => ({
+    key: l.key,
+    ...(l.value === undefined ? {} : { value: l.value }),
+  }));
+}
+
+function protobufJson(typeName: string, value: unknown): unknown {
+  return codecFor(typeName).toJsonValue(value);
+}
+
+function statusJson(status: TaskStatus): Json {
+  const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
+  if (status.labels !== undefined) out.labels = labels(status.labels);
+  if (status.container_status !== undefined) {
+    out.container_status = protobufJson("mesos.v1.ContainerStatus", status.container_status);
+  }
+  if (status.healthy !== undefined) out.healthy = status.healthy;
+  return out;
+}
+
+function taskJson(task: Task): Json {
+  const out: Json = {
+    id: task.task_id.value,
+    name: task.name,
+    framework_id: task.framework_id.value,
+    executor_id: task.executor_id?.value ?? "",
+    slave_id: task.agent_id.value,
+    state: task.state,
+    resources: summary(task.resources),
+  };
+  if (task.limits !== undefined && Object.keys(task.limits).length > 0) {
+    out.limits = Object.fromEntries(Object.entries(task.limits).map(([k, v]) => [k, v.value]));
+  }
+  out.role = allocationRole(task.resources) ?? "*";
+  out.statuses = (task.statuses ?? []).map(statusJson);
+  if (task.user !== undefined) out.user = task.user;
+  if (task.labels !== undefined) out.labels = labels(task.labels);
+  if (task.discovery !== undefined) {
+    out.discovery = protobufJson("mesos.v1.DiscoveryInfo", task.discovery);
+  }
+  if (task.container !== undefined) {
+    out.container = protobufJson("mesos.v1.ContainerInfo", task.container);
+  }
+  if (task.health_check !== undefined) {
+    out.health_check = protobufJson("mesos.v1.HealthCheck", task.health_check);
+  }
+  return out;
+}
+
+function commandJson(command: NonNullable<TaskInfo["command"]>): Json {
+  const out: Json = {};
+  if (command.shell !== undefined) out.shell = command.shell;
+  if (command.value !== undefined) out.value = command.value;
+  out.argv = command.arguments ?? [];
+  if (command.environment !== undefined) {
+    out.environment = protobufJson("mesos.v1.Environment", command.environment);
+  }
+  out.uris = (command.uris ?? []).map((u) => ({
+    value: u.value,
+    executable: u.executable ?? false,
+  }));
+  return out;
+}
+
+function queuedTaskJson(task: TaskInfo): Json {
+  const out: Json = {
+    id: task.task_id.value,
+    name: task.name,
+    slave_id: task.agent_id.value,
+    resources: summary(task.resources),
+    role: allocationRole(task.resources) ?? "*",
+  };
+  if (task.command !== undefined) out.command = commandJson(task.command);
+  if (task.executor !== undefined) out.executor_id = task.executor.executor_id.value;
+  if (task.discovery !== undefined) {
+    out.discovery = protobufJson("mesos.v1.DiscoveryInfo", task.discovery);
+  }
+  return out;
+}
+
+function executorJson(executor: Executor): Json {
+  const info = executor.info;
+  const out: Json = {
+    id: executor.id,
+    name: info.name ?? "",
+    source: info.source ?? "",
+    container: executor.containerId,
+    directory: executor.directory,
+    resources: resourcesSummaryJson(executor.allocatedResources()),
+  };
+  const role = allocationRole(info.resources);
+  if (role !== undefined) out.role = role;
+  if (info.labels !== undefined) out.labels = labels(info.labels);
+  if (info.type !== undefined) out.type = info.type;
+  out.tasks = [...executor.launchedTasks.values()].map(taskJson);
+  out.queued_tasks = [...executor.queuedTasks.values()].map(queuedTaskJson);
+  out.completed_tasks = [...executor.completedTasks, ...executor.terminatedTasks.values()].map(
+    taskJson,
+  );
+  return out;
+}
+
+function frameworkJson(framework: Framework): Json {
+  const info = framework.info;
+  const out: Json = {
+    id: framework.id,
+    name: info.name,
+    user: info.user,
+    failover_timeout: info.failover_timeout ?? 0,
+    checkpoint: info.checkpoint ?? false,
+    hostname: info.hostname ?? "",
+  };
+  if (info.principal !== undefined) out.principal = info.principal;
+  if (framework.hasCapability("MULTI_ROLE")) out.roles = info.roles ?? [];
+  else out.role = info.role ?? "*";
+  out.executors = [...framework.executors.values()].map(executorJson);
+  out.completed_executors = framework.completedExecutors.map(executorJson);
+  return out;
+}
+
+function byRole(resources: Resources): Record<string, ResourceSummary> {
+  const out: Record<string, ResourceSummary> = {};
+  for (const [role, r] of resources.reservations()) out[role] = resourcesSummaryJson(r);
+  return out;
+}
+
+function fullByRole(resources: Resources): Record<string, unknown[]> {
+  const out: Record<string, unknown[]> = {};
+  for (const [role, r] of resources.reservations()) out[role] = r.toEndpointJson();
+  return out;
+}
+
+/** The `/state` document. */
+export function agentStateJson(agent: Agent, context: StateContext): Json {
+  const info = agent.info;
+  const total = agent.resources;
+  const allocated = Resources.empty();
+  for (const framework of agent.frameworks.values()) {
+    for (const executor of framework.executors.values())
+      allocated.add(executor.allocatedResources());
+  }
+  const out: Json = {
+    version: context.version,
+    build_date: context.build.date,
+    build_time: context.build.time,
+    build_user: context.build.user,
+    start_time: agent.startTime,
+    id: agent.id ?? "",
+    pid: agent.config.selfPid,
+    hostname: info.hostname,
+    capabilities: agent.config.capabilities.map((c) => c.type),
+  };
+  if (info.domain !== undefined) out.domain = protobufJson("mesos.v1.DomainInfo", info.domain);
+  out.resources = resourcesSummaryJson(total);
+  out.reserved_resources = byRole(total);
+  out.unreserved_resources = resourcesSummaryJson(total.unreserved());
+  out.reserved_resources_full = fullByRole(total);
+  out.unreserved_resources_full = total.unreserved().toEndpointJson();
+  out.reserved_resources_allocated = byRole(allocated);
+  out.unreserved_resources_allocated = resourcesSummaryJson(allocated.unreserved());
+  out.resource_providers = [];
+  // Same shape; the resources module's types only make repeated fields required.
+  out.attributes = attributesToJson((info.attributes ?? []) as unknown as ResourceAttribute[]);
+  if (context.masterHostname !== undefined) out.master_hostname = context.masterHostname;
+  if (context.logDir !== undefined) out.log_dir = context.logDir;
+  if (context.externalLogFile !== undefined) out.external_log_file = context.externalLogFile;
+  out.flags = context.flags;
+  out.frameworks = [...agent.frameworks.values()].map(frameworkJson);
+  out.completed_frameworks = agent.completedFrameworks.map(frameworkJson);
+  return out;
+}

@@ -1,0 +1,99 @@
+/**
+ * `mesos-agent` after its flags are loaded: a process host on --ip/--port
+ * (5051), the agent in it, until SIGTERM/SIGINT, a ShutdownMessage from the
+ * master (exit 0) or a fatal error (exit 1).
+ */
+import { reverse } from "node:dns/promises";
+import { hostname as osHostname } from "node:os";
+import type { LoadedFlags } from "../common/flags/load.js";
+import type { GlogLogger } from "../common/observability/glog.js";
+import { resolveListenAddress } from "../common/process/listen-address.js";
+import { ProcessHost } from "../common/process/process-host.js";
+import { SystemClock } from "../common/time/clock.js";
+import { systemRandom } from "../common/time/random.js";
+import { type AgentHandle, startAgentInHost } from "./agent-runtime.js";
+import type { agentFlagSchema } from "./flags.js";
+import { resolveMaster } from "./master-address.js";
+
+/** The hostname to report: --hostname, else the advertised IP's name (or the IP itself). */
+async function agentHostname(
+  flag: string | undefined,
+  lookup: boolean,
+  ip: string,
+): Promise<string> {
+  if (flag !== undefined && flag !== "") return flag;
+  if (!lookup) return ip;
+  try {
+    const names = await reverse(ip);
+    if (names[0] !== undefined && names[0] !== "") return names[0];
+  } catch {
+    // fall through
+  }
+  return ip === "127.0.0.1" ? "localhost" : osHostname();
+}
+
+/** Runs the agent; resolves with the process exit code. */
+export async function runAgent(
+  flags: LoadedFlags<typeof agentFlagSchema.flags>,
+  logger: GlogLogger,
+  program = "mesos-agent",
+): Promise<number> {
+  const values = flags.values;
+  const fail = (message: string): number => {
+    logger.error(message);
+    process.stderr.write(`${program}: ${message}\n`);
+    logger.close();
+    return 1;
+  };
+  logger.info(`Flags at startup: ${flags.toCommandLine()}`);
+  if (values.master === undefined) {
+    return fail("--master_detector is not supported yet; give the master with --master=host:port");
+  }
+  const master = await resolveMaster(values.master.value);
+  if (!master.ok) return fail(master.error);
+  const listen = resolveListenAddress({
+    ip: values.ip,
+    port: values.port,
+    advertiseIp: values.advertise_ip,
+    advertisePort: values.advertise_port,
+    env: process.env,
+  });
+  if (!listen.ok) return fail(listen.error.message);
+  const clock = new SystemClock();
+  const host = new ProcessHost({ logger, clock, listen: listen.value, delegate: "slave(1)" });
+  try {
+    await host.start();
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    return fail(`Failed to listen on ${listen.value.bindIp}:${listen.value.bindPort}: ${reason}`);
+  }
+  let handle: AgentHandle;
+  try {
+    handle = await startAgentInHost({
+      host,
+      flags: values,
+      flagStrings: flags.toStrings(),
+      master: master.pid,
+      hostname: await agentHostname(values.hostname, values.hostname_lookup, host.ip),
+      logger,
+      clock,
+      random: systemRandom,
+    });
+  } catch (error) {
+    await host.stop();
+    return fail(error instanceof Error ? error.message : String(error));
+  }
+
+  const outcome = await new Promise<{ kind: string; message: string }>((resolve) => {
+    process.once("SIGTERM", () => resolve({ kind: "signal", message: "SIGTERM" }));
+    process.once("SIGINT", () => resolve({ kind: "signal", message: "SIGINT" }));
+    void handle.ended.then(resolve);
+  });
+  if (outcome.kind === "signal") logger.info(`Received ${outcome.message}; shutting down`);
+  else logger.info(`Agent terminating: ${outcome.message}`);
+  const grace = values.executor_shutdown_grace_period.toMs();
+  await handle.stop(outcome.kind === "fatal" ? 0 : grace + 5000);
+  await host.stop();
+  logger.close();
+  return outcome.kind === "fatal" ? 1 : 0;
+}
