@@ -72,8 +72,16 @@ describe("agent registration", () => {
   it("ignores registration from a process that is not the master", () => {
     const { link } = setup();
     link.detected(MASTER);
-    assert.equal(link.registered("master@10.0.0.9:5050", undefined), false);
+    assert.equal(link.registered("scheduler-1@127.0.0.1:5050", undefined), false);
+    assert.equal(link.registered("master@10.0.0.9:6060", undefined), false);
     assert.equal(link.state, "DISCONNECTED");
+  });
+
+  it("adopts the address the master answers with when it advertises another IP on the same port", () => {
+    const { link } = setup();
+    link.detected(MASTER);
+    assert.equal(link.registered("master@10.0.0.9:5050", undefined), true);
+    assert.equal(link.master, "master@10.0.0.9:5050");
   });
 
   it("uses the 75 s default ping timeout when the master gives none", () => {
