@@ -397,7 +397,12 @@ describe("agent core", () => {
     t.agent.containerTerminated(launch.containerId, { status: 1 << 8 });
     const exited = t.of("ExitedExecutorMessage");
     assert.equal(exited.length, 1);
-    assert.deepEqual((exited[0]?.message as { status: number }).status, 256);
+    assert.deepEqual(exited[0]?.message, {
+      slave_id: { value: AGENT_ID },
+      framework_id: { value: FRAMEWORK },
+      executor_id: { value: "custom" },
+      status: 256,
+    });
   });
 
   it("refuses task ids that cannot name a sandbox directory", () => {
