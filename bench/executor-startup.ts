@@ -14,7 +14,7 @@
  * registered within 100 ms [133 ms], at most 65 MiB RSS [65] and
  * 18 MiB PSS [18].
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { fileURLToPath } from "node:url";
 import { FakeAgent } from "../test/harness/fake-agent.js";
@@ -46,14 +46,51 @@ const ALL_VARIANTS: Variant[] = [
   },
 ];
 
-/** `EXECUTOR_BENCH_VARIANTS=plain,recommended` runs a subset. */
+/**
+ * `EXECUTOR_BENCH_VARIANTS=plain,recommended` runs a subset;
+ * `EXECUTOR_BENCH_FLAGS="semi2=--max-semi-space-size=2|lazy=--max-lazy"` adds
+ * ad-hoc flag sets (for tuning).
+ */
 const only = process.env.EXECUTOR_BENCH_VARIANTS?.split(",");
-const VARIANTS = ALL_VARIANTS.filter((v) => only === undefined || only.includes(v.name));
+const adHoc: Variant[] = (process.env.EXECUTOR_BENCH_FLAGS ?? "")
+  .split("|")
+  .filter((x) => x.includes("="))
+  .map((x) => {
+    const at = x.indexOf("=");
+    return {
+      name: x.slice(0, at),
+      nodeFlags: x
+        .slice(at + 1)
+        .split(" ")
+        .filter(Boolean),
+    };
+  });
+const VARIANTS = [
+  ...ALL_VARIANTS.filter((v) => only === undefined || only.includes(v.name)),
+  ...adHoc,
+];
 
 interface Memory {
   rss: number;
   pss: number;
   priv: number;
+}
+
+/**
+ * CPU time (ms) the process has used so far, all threads, from
+ * /proc/<pid>/task/<tid>/schedstat (nanosecond resolution). Unlike wall
+ * time it hardly changes when other work shares the machine.
+ */
+function cpuMsOf(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // thread ended
+    }
+  }
+  return ns / 1e6;
 }
 
 function memoryOf(pid: number): Memory {
@@ -89,6 +126,7 @@ async function startOne(agent: FakeAgent, variant: Variant) {
     executorId,
   });
   const sub = await agent.waitForSubscribe(before + 1, 20_000);
+  const cpuMs = cpuMsOf(ex.child.pid ?? 0);
   const taskId = `task-${taskCounter}`;
   agent.launch(
     {
@@ -101,7 +139,7 @@ async function startOne(agent: FakeAgent, variant: Variant) {
   );
   await agent.waitForUpdate("TASK_RUNNING", taskId, 20_000);
   const running = performance.now() - t0;
-  return { ex, taskId, executorId, subscribeMs: sub.at - t0, runningMs: running };
+  return { ex, taskId, executorId, subscribeMs: sub.at - t0, cpuMs, runningMs: running };
 }
 
 async function stopOne(
@@ -122,9 +160,10 @@ async function main(): Promise<void> {
   const agent = await FakeAgent.start();
   const results = new Map<
     string,
-    { subscribe: number[]; running: number[]; kill: number[]; mem: Memory[] }
+    { subscribe: number[]; cpu: number[]; running: number[]; kill: number[]; mem: Memory[] }
   >();
-  for (const v of VARIANTS) results.set(v.name, { subscribe: [], running: [], kill: [], mem: [] });
+  for (const v of VARIANTS)
+    results.set(v.name, { subscribe: [], cpu: [], running: [], kill: [], mem: [] });
 
   // Warm the page cache once so the first variant is not penalised.
   {
@@ -140,6 +179,7 @@ async function main(): Promise<void> {
       // Via bin/ the executor is the node process itself (launcher imports main).
       r.mem.push(memoryOf(one.ex.child.pid ?? 0));
       r.subscribe.push(one.subscribeMs);
+      r.cpu.push(one.cpuMs);
       r.running.push(one.runningMs);
       r.kill.push(await stopOne(agent, one));
     }
@@ -162,6 +202,7 @@ async function main(): Promise<void> {
       subscribe_ms_p50: quantile(r.subscribe, 0.5),
       subscribe_ms_p90: quantile(r.subscribe, 0.9),
       subscribe_ms_min: quantile(r.subscribe, 0),
+      cpu_ms_to_subscribe_p50: quantile(r.cpu, 0.5),
       running_ms_p50: quantile(r.running, 0.5),
       kill_to_exit_ms_p50: quantile(r.kill, 0.5),
       rss_mib_p50: quantile(

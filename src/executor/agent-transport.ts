@@ -6,13 +6,15 @@
  * this file is on the command executor's start-up path.
  */
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
-import type { AgentAddress } from "./executor-environment.js";
 import { RecordIoDecoder } from "../common/recordio/decoder.js";
+import type { AgentAddress } from "./executor-environment.js";
 
 /** Callbacks of one SUBSCRIBE attempt; at most one of `onRejected`/`onClosed` ends it. */
 export interface SubscriptionHandlers {
   /** The TCP connection to the agent is up (the request is being sent). */
   onConnected(): void;
+  /** The request has been handed to the socket, or failed before that; called once. */
+  onSent(): void;
   /** The agent answered 200: events follow. */
   onOpen(): void;
   /** One RecordIO record (a JSON-encoded event). */
@@ -84,6 +86,14 @@ export class AgentTransport {
       return true;
     };
     const req = this.open(this.streamAgent, body);
+    let sent = false;
+    const markSent = (): void => {
+      if (sent) return;
+      sent = true;
+      handlers.onSent();
+    };
+    req.on("finish", markSent);
+    req.on("close", markSent);
     req.on("socket", (socket) => {
       if (socket.connecting) socket.once("connect", () => done || handlers.onConnected());
       else handlers.onConnected();

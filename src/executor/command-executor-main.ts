@@ -83,13 +83,20 @@ export async function main(argv: string[]): Promise<number> {
   delete process.env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN;
 
   let forceExit = (): void => process.exit(1);
+  let subscribeSent = (): void => {};
+  const sent = new Promise<void>((resolve) => {
+    subscribeSent = resolve;
+  });
   const client = new ExecutorClient(environment, {
     logger,
     onShutdownDeadline: () => forceExit(),
+    onFirstSubscribeSent: () => subscribeSent(),
   });
   const deferred = deferredHandlers();
-  // Subscribe first; everything else loads while the agent answers.
+  // Subscribe first; the rest loads once the request is on the wire, while
+  // the agent answers (loading earlier would hold the request back).
   client.start(deferred.handlers);
+  await sent;
 
   const [{ CommandExecutor }, { childProcessLauncher }] = await Promise.all([
     import("./command-executor.js"),

@@ -97,6 +97,11 @@ export interface ExecutorClientOptions {
    * `null` disables the deadline (the executor exits on its own).
    */
   onShutdownDeadline?: (() => void) | null;
+  /**
+   * Called once, when the first SUBSCRIBE request has gone out (or failed
+   * to). Lets an executor postpone its own start-up work until then.
+   */
+  onFirstSubscribeSent?: () => void;
 }
 
 /** A status update to send; `uuid` is generated when absent. */
@@ -138,6 +143,7 @@ export class ExecutorClient {
   private readonly retryIntervalMs: number;
   private readonly heartbeatIntervalMs: number;
   private readonly onShutdownDeadline: (() => void) | null;
+  private onFirstSubscribeSent: (() => void) | undefined;
   private readonly transport: AgentTransport;
   private readonly frameworkId: IdValue;
   private readonly executorId: IdValue;
@@ -179,6 +185,7 @@ export class ExecutorClient {
       options.onShutdownDeadline === undefined
         ? () => killOwnProcessGroup(this.logger)
         : options.onShutdownDeadline;
+    this.onFirstSubscribeSent = options.onFirstSubscribeSent;
     this.transport = new AgentTransport(environment.agent, environment.authenticationToken);
     this.frameworkId = { value: environment.frameworkId };
     this.executorId = { value: environment.executorId };
@@ -199,8 +206,9 @@ export class ExecutorClient {
     if (this.started) throw new Error("ExecutorClient.start() called twice");
     this.started = true;
     this.handlers = handlers;
-    this.logger.info(`Subscribing to the agent at ${this.transport.describe()}`);
+    // Request first, log after: the first write to stderr costs start-up time.
     this.attemptSubscribe();
+    this.logger.info(`Subscribing to the agent at ${this.transport.describe()}`);
   }
 
   /**
@@ -327,6 +335,11 @@ export class ExecutorClient {
     this.subscription = this.transport.subscribe(JSON.stringify(call), {
       onConnected: () => {
         if (current()) this.connected = true;
+      },
+      onSent: () => {
+        const first = this.onFirstSubscribeSent;
+        this.onFirstSubscribeSent = undefined;
+        first?.();
       },
       onOpen: () => {
         if (!current()) return;
