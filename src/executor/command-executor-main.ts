@@ -11,7 +11,6 @@
  * uses: docs/architecture/command-executor.md.
  */
 import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import { systemClock } from "../common/time/clock.js";
 import type { CommandExecutorSettings } from "./command-executor-flags.js";
 import { readExecutorEnvironment } from "./executor-environment.js";
@@ -151,7 +150,9 @@ function isEntryPoint(): boolean {
   const script = process.argv[1];
   if (script === undefined) return false;
   try {
-    return realpathSync(script) === fileURLToPath(import.meta.url);
+    // import.meta.filename (Node >= 20.11) and the global URL spare loading node:url.
+    const self = import.meta.filename ?? decodeURIComponent(new URL(import.meta.url).pathname);
+    return realpathSync(script) === self;
   } catch {
     return false;
   }

@@ -17,7 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import { MesosError } from "../common/errors/mesos-error.js";
-import { type Logger, silentLogger } from "../common/observability/logger.js";
+import type { Logger } from "../common/observability/logger.js";
 import { type Clock, systemClock, type TimerHandle } from "../common/time/clock.js";
 import { AgentTransport, type Subscription } from "./agent-transport.js";
 import { formatDuration } from "./duration.js";
@@ -107,6 +107,10 @@ export interface ExecutorClientOptions {
 /** A status update to send; `uuid` is generated when absent. */
 export type TaskStatusInput = Omit<TaskStatus, "uuid"> & { uuid?: string };
 
+// A local no-op logger: importing the shared one would add a module to the
+// command executor's start-up path.
+const quiet: Logger = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
+
 /** Network failures of one call are retried this often before waiting for re-subscription. */
 const CALL_ATTEMPTS = 3;
 const CALL_RETRY_DELAY_MS = 250;
@@ -176,7 +180,7 @@ export class ExecutorClient {
   constructor(environment: ExecutorEnvironment, options: ExecutorClientOptions = {}) {
     this.environment = environment;
     this.clock = options.clock ?? systemClock;
-    this.logger = options.logger ?? silentLogger;
+    this.logger = options.logger ?? quiet;
     this.random = options.random ?? Math.random;
     this.track = options.trackUnacknowledged ?? true;
     this.retryIntervalMs = options.subscribeRetryIntervalMs ?? 1000;
