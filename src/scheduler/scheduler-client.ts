@@ -135,6 +135,7 @@ export class SchedulerClient {
   private failures = 0;
   private redirects = 0;
   private subscribedOnce = false;
+  private tearingDown = false;
   private reconnectTimer: TimerHandle | undefined;
   private heartbeatTimer: TimerHandle | undefined;
   private heartbeatIntervalMs = DEFAULT_HEARTBEAT_SECONDS * 1000;
@@ -461,6 +462,9 @@ export class SchedulerClient {
    * executors and forgets it. The client closes afterwards.
    */
   async teardown(): Promise<CallResult> {
+    // The master ends the event stream as it tears down; that is no reason
+    // to reconnect, nor to drop the TEARDOWN call still waiting for its 202.
+    this.tearingDown = this.currentState === "subscribed";
     const result = await this.call({ type: "TEARDOWN" });
     this.close("framework torn down");
     return result;
@@ -659,6 +663,7 @@ export class SchedulerClient {
   /** The subscription (or the attempt) of `generation` is gone. */
   private lost(generation: number, reason: string, wasSubscribed: boolean): void {
     if (generation !== this.generation || this.currentState === "closed") return;
+    if (this.tearingDown) return;
     this.generation++;
     this.cancelTimers();
     this.connection?.close();
