@@ -5,6 +5,7 @@
  * transport.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
+import { userInfo } from "node:os";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import { ProcessBase } from "../../src/common/process/process-base.js";
 import { ProcessHost } from "../../src/common/process/process-host.js";
@@ -49,6 +50,8 @@ export class Subscription {
   private readonly decoder = new RecordIoDecoder();
   ended = false;
   chunks = 0;
+  /** Acknowledge every update that carries a uuid, as it arrives. */
+  autoAcknowledge = false;
 
   constructor(
     readonly url: string,
@@ -60,7 +63,15 @@ export class Subscription {
       for (const record of this.decoder.decode(chunk)) {
         const decoded =
           format === "json" ? eventCodec.decodeJson(record) : eventCodec.decodeProtobuf(record);
-        if (decoded.ok) this.events.push(decoded.value);
+        if (!decoded.ok) continue;
+        this.events.push(decoded.value);
+        const status = decoded.value.update?.status;
+        if (this.autoAcknowledge && status?.uuid !== undefined && status.agent_id !== undefined) {
+          this.call({
+            type: "ACKNOWLEDGE",
+            acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+          }).catch(() => {});
+        }
       }
     });
     response.on("end", () => {
@@ -138,7 +149,8 @@ export function subscribe(
 export function subscribeCall(name = "test", extra: Record<string, unknown> = {}): Call {
   return {
     type: "SUBSCRIBE",
-    subscribe: { framework_info: { user: "tester", name, ...extra } },
+    // The current user, so a real agent (with --switch_user) can run tasks as it.
+    subscribe: { framework_info: { user: userInfo().username, name, ...extra } },
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { request as httpRequest } from "node:http";
+import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { type DaemonHandle, startMaster, stopAll } from "../harness/processes.js";
@@ -158,7 +159,7 @@ test("master scheduler API: UPDATE_FRAMEWORK answers 200; TEARDOWN 202 and ends 
   const update = await s.call({
     type: "UPDATE_FRAMEWORK",
     update_framework: {
-      framework_info: { user: "tester", name: "renamed", id: { value: s.frameworkId } },
+      framework_info: { user: userInfo().username, name: "renamed", id: { value: s.frameworkId } },
     },
   });
   assert.equal(update.status, 200);
@@ -190,7 +191,11 @@ test("master scheduler API: a second SUBSCRIBE with the framework id fails the f
     type: "SUBSCRIBE",
     framework_id: { value: first.frameworkId },
     subscribe: {
-      framework_info: { user: "tester", name: "fw-json", id: { value: first.frameworkId } },
+      framework_info: {
+        user: userInfo().username,
+        name: "fw-json",
+        id: { value: first.frameworkId },
+      },
     },
   });
   open.push(second);
