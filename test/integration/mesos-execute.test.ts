@@ -1,0 +1,157 @@
+/**
+ * mesos-execute against a real master, a real agent and the real command
+ * executor, all on loopback.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  getJson,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+
+before(async () => {
+  master = await startMaster();
+  agent = await startAgent({ master: master.address });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+function execute(...args: string[]) {
+  return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
+    timeoutMs: 60_000,
+  });
+}
+
+/** The sandbox directory of executor `id`, from the agent's /state (live or completed). */
+async function sandboxOf(executorId: string): Promise<string> {
+  return waitFor(`the sandbox of executor '${executorId}' in the agent's /state`, async () => {
+    const state = await getJson(`${agent.url}/state`);
+    return findDirectory(state, executorId);
+  });
+}
+
+function findDirectory(node: unknown, executorId: string): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = findDirectory(item, executorId);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (node === null || typeof node !== "object") return undefined;
+  const record = node as Record<string, unknown>;
+  if (record.id === executorId && typeof record.directory === "string") return record.directory;
+  for (const value of Object.values(record)) {
+    const found = findDirectory(value, executorId);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+test("mesos-execute: `echo hello` finishes, exits 0, and `hello` is in the sandbox stdout", async () => {
+  const run = await execute("--name=hello", "--command=echo hello");
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const lines = run.stdout.split("\n");
+  assert.match(lines[0] ?? "", /^Subscribed with ID \S+-0000$/);
+  assert.match(lines[1] ?? "", /^Submitted task 'hello' to agent '\S+-S0'$/);
+  assert.ok(lines.includes("Received status update TASK_RUNNING for task 'hello'"), run.stdout);
+  assert.ok(lines.includes("Received status update TASK_FINISHED for task 'hello'"), run.stdout);
+  assert.ok(lines.includes("  source: SOURCE_EXECUTOR"), run.stdout);
+  const sandbox = await sandboxOf("hello");
+  assert.match(readFileSync(join(sandbox, "stdout"), "utf8"), /^hello$/m);
+});
+
+test("mesos-execute: `exit 3` fails the task with the exit status in the message; exit code non-zero", async () => {
+  const run = await execute("--name=fails", "--command=exit 3");
+  assert.notEqual(run.code, 0);
+  assert.ok(run.stdout.includes("Received status update TASK_FAILED for task 'fails'"), run.stdout);
+  assert.match(run.stdout, / {2}message: '.*exited with status 3.*'/);
+});
+
+test("mesos-execute: --kill_after kills a `sleep 100` task: TASK_KILLED, exit code non-zero", async () => {
+  const run = await execute("--name=sleeper", "--command=sleep 100", "--kill_after=1secs");
+  assert.notEqual(run.code, 0);
+  const lines = run.stdout.split("\n");
+  const running = lines.indexOf("Received status update TASK_RUNNING for task 'sleeper'");
+  const asked = lines.findIndex((l) => l.startsWith("Asked to kill task 'sleeper' on agent '"));
+  const killed = lines.indexOf("Received status update TASK_KILLED for task 'sleeper'");
+  assert.ok(running >= 0 && asked > running && killed > asked, run.stdout);
+});
+
+test("mesos-execute: JSON and protobuf subscriptions both run a task to TASK_FINISHED", async () => {
+  for (const contentType of ["json", "protobuf"]) {
+    const run = await execute(
+      `--name=ct-${contentType}`,
+      "--command=true",
+      `--content_type=${contentType}`,
+    );
+    assert.equal(run.code, 0, `${contentType}: ${run.stdout}${run.stderr}`);
+    assert.ok(
+      run.stdout.includes(`Received status update TASK_FINISHED for task 'ct-${contentType}'`),
+      run.stdout,
+    );
+  }
+});
+
+test("mesos-execute: --task runs a TaskInfo given as JSON (agent_id left out)", async () => {
+  const task = JSON.stringify({
+    name: "from-json",
+    task_id: { value: "from-json" },
+    resources: [
+      { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+      { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+    ],
+    command: { value: "true" },
+  });
+  const run = await execute(`--task=${task}`);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.ok(run.stdout.includes("Submitted task 'from-json' to agent"), run.stdout);
+  assert.ok(run.stdout.includes("Received status update TASK_FINISHED for task 'from-json'"));
+});
+
+test("mesos-execute: --env sets the command's environment", async () => {
+  const run = await execute(
+    "--name=env",
+    '--command=test "$GREETING" = hi',
+    '--env={"GREETING":"hi"}',
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const without = await execute("--name=no-env", '--command=test "$GREETING" = hi');
+  assert.notEqual(without.code, 0);
+});
+
+test("mesos-execute: a task that does not fit any offer is never launched (resources beyond the agent)", async () => {
+  // The harness agent has 2 cpus; --kill_after cannot help, so bound the run.
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, "--name=huge", "--command=true", "--resources=cpus:64;mem:32"],
+    { timeoutMs: 4000 },
+  );
+  assert.equal(run.code, null, "still waiting for a big enough offer when killed");
+  assert.ok(!run.stdout.includes("Submitted task"), run.stdout);
+});
+
+test("mesos-execute: refuses features that are not there yet, and zk://, with a clear line", async () => {
+  const image = await execute("--name=x", "--command=true", "--docker_image=busybox");
+  assert.equal(image.code, 1);
+  assert.match(image.stderr, /--docker_image is not supported yet/);
+  const zk = await runBinary("mesos-execute", [
+    "--master=zk://127.0.0.1:2181/mesos",
+    "--name=x",
+    "--command=true",
+  ]);
+  assert.equal(zk.code, 1);
+  assert.match(zk.stderr, /not supported yet \(high availability issue\)/);
+});
