@@ -8,6 +8,8 @@ import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 
 /** Repository root (bench/lib -> dist/bench/lib when compiled). */
 export function repoRoot(): string {
@@ -110,8 +112,23 @@ export function rssMb(): number {
   return Math.round((process.memoryUsage().rss / 2 ** 20) * 10) / 10;
 }
 
-/** Runs `global.gc` when node was started with --expose-gc. */
+let gcFn: (() => void) | undefined;
+
+/** Runs a full garbage collection (enabling `gc` on the fly when needed). */
 export function collectGarbage(): void {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc !== undefined) gc();
+  if (gcFn === undefined) {
+    const exposed = (globalThis as { gc?: () => void }).gc;
+    if (exposed !== undefined) {
+      gcFn = exposed;
+    } else {
+      v8.setFlagsFromString("--expose-gc");
+      gcFn = runInNewContext("gc") as () => void;
+    }
+  }
+  gcFn();
+}
+
+/** V8 heap in use, MiB (after `collectGarbage` for a stable number). */
+export function heapMb(): number {
+  return process.memoryUsage().heapUsed / 2 ** 20;
 }

@@ -532,3 +532,35 @@ test("allocator: a cycle run in slices makes the same offers and reports its sli
   assert.equal(delivered.length, 200);
   assert.ok(result.stats.slices > 1);
 });
+
+test("allocator: when nearly all frameworks refused an agent, the one left lowest in DRF order gets it", () => {
+  const { allocator } = makeAllocator();
+  addAgents(allocator, 1, "cpus:4;mem:512", "s");
+  const ids = Array.from({ length: 20 }, (_, i) => `f${i}`);
+  for (const id of ids) allocator.addFramework(id, frameworkInfo(id, ["*"]));
+  const refused = new Set<string>();
+  while (refused.size < 18) {
+    const [offer] = allocator.allocate().offers;
+    assert.ok(offer);
+    allocator.recoverResources(offer.frameworkId, offer.agentId, offer.resources, {
+      refuse_seconds: 3600,
+    });
+    refused.add(offer.frameworkId);
+  }
+  const [heavy, light] = ids.filter((id) => !refused.has(id)) as [string, string];
+  // Give one of the two left a large allocation elsewhere: the other must win.
+  const used = res("cpus:64;mem:8192").allocate("*");
+  allocator.addAgent(
+    "big",
+    { hostname: "big" },
+    AGENT_CAPABILITIES,
+    undefined,
+    res("cpus:64;mem:8192"),
+    new Map([[heavy, used]]),
+  );
+  const offers = allocator.allocate().offers;
+  assert.deepEqual(
+    offers.map((o) => [o.agentId, o.frameworkId]),
+    [["s-0", light]],
+  );
+});

@@ -44,6 +44,84 @@ export interface Maintenance {
   statuses: Map<string, InverseOfferStatus>;
 }
 
+/**
+ * What an offer changed on an agent, so that a decline of that very offer
+ * (same object) can restore the previous state without any arithmetic.
+ */
+export interface OfferRecord {
+  frameworkId: string;
+  role: string;
+  /** The offered resources (with allocation info) as handed out. */
+  resources: Resources;
+  /** The same without allocation info. */
+  plain: Resources;
+  /** Version before and after the offer. */
+  before: number;
+  after: number;
+  available: Resources;
+  profile: ResourceProfile | undefined;
+  allocatedSum: Resources;
+  /** The framework held nothing for the role here before. */
+  fresh: boolean;
+  /** Quantities charged for the offer (set by the allocator). */
+  sorterQuantities: Quantities | undefined;
+  reserved: Quantities | undefined;
+  unreserved: Quantities | undefined;
+}
+
+/** What one framework holds on an agent, by role (nearly always a single role). */
+export class Holding {
+  private more: Map<string, Resources> | undefined;
+
+  constructor(
+    private role: string | undefined,
+    private resources: Resources | undefined,
+  ) {}
+
+  get(role: string): Resources | undefined {
+    return role === this.role ? this.resources : this.more?.get(role);
+  }
+
+  set(role: string, resources: Resources): void {
+    if (this.role === undefined || this.role === role) {
+      this.role = role;
+      this.resources = resources;
+      return;
+    }
+    if (this.more === undefined) this.more = new Map();
+    this.more.set(role, resources);
+  }
+
+  delete(role: string): void {
+    if (role !== this.role) {
+      this.more?.delete(role);
+      return;
+    }
+    this.role = undefined;
+    this.resources = undefined;
+    const next = this.more?.entries().next();
+    if (next !== undefined && next.done !== true) {
+      const [r, res] = next.value;
+      this.more?.delete(r);
+      this.role = r;
+      this.resources = res;
+    }
+  }
+
+  isEmpty(): boolean {
+    return this.role === undefined;
+  }
+
+  /** (role, resources) pairs. */
+  entries(): [string, Resources][] {
+    const out: [string, Resources][] = [];
+    if (this.role !== undefined && this.resources !== undefined)
+      out.push([this.role, this.resources]);
+    if (this.more !== undefined) for (const e of this.more) out.push(e);
+    return out;
+  }
+}
+
 /** Source of versions shared by all agents of one allocator. */
 export class VersionSource {
   private last = 0;
@@ -59,9 +137,14 @@ export class AgentState {
   totalReservations: Map<string, Quantities>;
   totalHasGpu = false;
   /** Offered or allocated resources per framework, per role (with `allocation_info`). */
-  readonly allocations = new Map<string, Map<string, Resources>>();
-  /** Sum of all offered or allocated resources, without `allocation_info`. */
-  private allocatedSum: Resources = ResourcesValue.empty();
+  readonly allocations = new Map<string, Holding>();
+  /**
+   * Sum of all offered or allocated resources, without `allocation_info`,
+   * is `allocatedBase + allocatedPending` (the pending part is folded in only
+   * when needed, so an offer declined as made never costs an addition).
+   */
+  private allocatedBase: Resources = ResourcesValue.empty();
+  private allocatedPending: Resources | undefined;
   /** Resources in use by tasks (offers accepted), with `allocation_info`. */
   totalAllocated: Resources = ResourcesValue.empty();
   /** In-use unreserved non-revocable scalars charged to each role's quota consumption. */
@@ -80,9 +163,9 @@ export class AgentState {
   private profileCache: ResourceProfile | undefined;
   private readonly roleViews = new Map<string, Resources>();
   private roleViewsVersion = -1;
-  private lastOffer:
-    | { resources: Resources; before: number; after: number; available: Resources }
-    | undefined;
+  private allocatedCache: { plain: Resources; role: string; allocated: Resources } | undefined;
+  /** The most recent offer made from this agent, while nothing else changed since. */
+  private lastOffer: OfferRecord | undefined;
 
   constructor(
     readonly id: string,
@@ -119,27 +202,36 @@ export class AgentState {
 
   /**
    * Marks `allocated` (with allocation info; `plain` is the same without) as
-   * offered to a framework for `role`. Returns true when the framework held
-   * nothing for that role here before.
+   * offered to a framework for `role`. Returns the record of the change.
    */
   decreaseAvailable(
     frameworkId: string,
     role: string,
     allocated: Resources,
     plain: Resources,
-  ): boolean {
-    if (allocated.isEmpty()) return false;
-    let byRole = this.allocations.get(frameworkId);
-    if (byRole === undefined) {
-      byRole = new Map();
-      this.allocations.set(frameworkId, byRole);
-    }
-    const mine = byRole.get(role);
-    if (mine === undefined) byRole.set(role, allocated.clone());
-    else mine.add(allocated);
-    this.allocatedSum.add(plain);
-    const before = this.version;
-    const previous = this.available;
+  ): OfferRecord | undefined {
+    if (allocated.isEmpty()) return undefined;
+    // Holdings are never changed in place, so the offer object itself can be kept.
+    const holding = this.allocations.get(frameworkId);
+    const mine = holding?.get(role);
+    if (holding === undefined) this.allocations.set(frameworkId, new Holding(role, allocated));
+    else holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
+    const record: OfferRecord = {
+      frameworkId,
+      role,
+      resources: allocated,
+      plain,
+      before: this.version,
+      after: 0,
+      available: this.available,
+      profile: this.profileVersion === this.version ? this.profileCache : undefined,
+      allocatedSum: this.allocatedSum(),
+      fresh: mine === undefined,
+      sorterQuantities: undefined,
+      reserved: undefined,
+      unreserved: undefined,
+    };
+    this.allocatedPending = plain;
     if (plain === this.available && this.profile().hasShared === false) {
       // The whole remainder went out: nothing left, no arithmetic needed.
       this.available = ResourcesValue.empty();
@@ -147,8 +239,23 @@ export class AgentState {
     } else {
       this.recompute();
     }
-    this.lastOffer = { resources: allocated, before, after: this.version, available: previous };
-    return mine === undefined;
+    record.after = this.version;
+    this.lastOffer = record;
+    return record;
+  }
+
+  /** The record of `allocated` when it is the latest offer here and nothing changed since. */
+  offerRecord(frameworkId: string, allocated: Resources): OfferRecord | undefined {
+    const last = this.lastOffer;
+    if (
+      last === undefined ||
+      last.resources !== allocated ||
+      last.frameworkId !== frameworkId ||
+      last.after !== this.version
+    ) {
+      return undefined;
+    }
+    return last;
   }
 
   /**
@@ -163,25 +270,39 @@ export class AgentState {
     plain: Resources,
   ): "ok" | "emptied" | "missing" {
     if (allocated.isEmpty()) return "ok";
-    const byRole = this.allocations.get(frameworkId);
-    const mine = byRole?.get(role);
-    if (byRole === undefined || mine === undefined || !mine.contains(allocated)) return "missing";
-    mine.subtract(allocated);
+    const holding = this.allocations.get(frameworkId);
+    const mine = holding?.get(role);
+    if (holding === undefined || mine === undefined) return "missing";
+    const record = this.offerRecord(frameworkId, allocated);
     let emptied = false;
-    if (mine.isEmpty()) {
-      byRole.delete(role);
-      if (byRole.size === 0) this.allocations.delete(frameworkId);
+    if (record?.fresh === true && record.role === role) {
+      // The holding is exactly this offer.
       emptied = true;
-    }
-    this.allocatedSum.subtract(plain);
-    const last = this.lastOffer;
-    this.lastOffer = undefined;
-    if (last !== undefined && last.resources === allocated && last.after === this.version) {
-      // The offer came back as it went out: back to the exact previous state.
-      this.available = last.available;
-      this.version = last.before;
-      this.roleViewsVersion = -1;
     } else {
+      if (!mine.contains(allocated)) return "missing";
+      const rest = mine.minus(allocated);
+      emptied = rest.isEmpty();
+      if (!emptied) holding.set(role, rest);
+    }
+    if (emptied) {
+      holding.delete(role);
+      if (holding.isEmpty()) this.allocations.delete(frameworkId);
+    }
+    this.lastOffer = undefined;
+    if (record !== undefined && record.role === role) {
+      // The offer came back as it went out: back to the exact previous state.
+      this.available = record.available;
+      this.allocatedBase = record.allocatedSum;
+      this.allocatedPending = undefined;
+      this.version = record.before;
+      this.roleViewsVersion = -1;
+      if (record.profile !== undefined) {
+        this.profileCache = record.profile;
+        this.profileVersion = record.before;
+      }
+    } else {
+      this.allocatedBase = this.allocatedSum().minus(plain);
+      this.allocatedPending = undefined;
       this.recompute();
     }
     return emptied ? "emptied" : "ok";
@@ -206,6 +327,8 @@ export class AgentState {
     let view = this.roleViews.get(role);
     if (view === undefined) {
       view = this.available.allocatableTo(role);
+      // Everything is usable by the role: keep the identity (version caches).
+      if (view.size === this.available.size) view = this.available;
       this.roleViews.set(role, view);
     }
     return view;
@@ -216,14 +339,36 @@ export class AgentState {
     return this.allocations.get(frameworkId)?.get(role);
   }
 
+  /** All offered or allocated resources, without allocation info. */
+  private allocatedSum(): Resources {
+    const pending = this.allocatedPending;
+    if (pending !== undefined) {
+      this.allocatedBase = this.allocatedBase.plus(pending);
+      this.allocatedPending = undefined;
+    }
+    return this.allocatedBase;
+  }
+
+  /**
+   * `available` with allocation info for `role`, cached per version so the
+   * same remainder offered again (after declines) is not rebuilt.
+   */
+  allocatedForm(plain: Resources, role: string): Resources {
+    const cache = this.allocatedCache;
+    if (cache !== undefined && cache.plain === plain && cache.role === role) return cache.allocated;
+    const allocated = plain.allocate(role);
+    if (plain === this.available) this.allocatedCache = { plain, role, allocated };
+    return allocated;
+  }
+
   private recompute(): void {
     const total = this.total;
     const shared = total.shared();
     if (shared.isEmpty()) {
-      this.available = total.minus(this.allocatedSum);
+      this.available = total.minus(this.allocatedSum());
     } else {
       // Shared resources stay available however often they are in use.
-      this.available = total.nonShared().minus(this.allocatedSum.nonShared()).add(shared);
+      this.available = total.nonShared().minus(this.allocatedSum().nonShared()).add(shared);
     }
     this.bump();
   }

@@ -31,6 +31,7 @@
 import type { Resources } from "../../common/resources/index.js";
 import type { AgentState } from "./agent-state.js";
 import type { AllocatorCore } from "./allocator-core.js";
+import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
 import {
   addInto,
@@ -69,6 +70,27 @@ interface Pick {
   additional: Resources | undefined;
 }
 
+/** What is known while looking for a framework of one role on one agent. */
+interface Probe {
+  agent: AgentState;
+  role: string;
+  roleIndex: number;
+  stage: 1 | 2 | 3;
+  /** What the role may be offered here. */
+  base: Resources;
+  baseProfile: ResourceProfile;
+  /** Version identifying `base` for filter caches (-1: none). */
+  baseVersion: number;
+  /** Frameworks may be offered less than `base` by capability. */
+  stripMatters: boolean;
+  /** Quota does not shape the offer: every framework gets `base`. */
+  unshaped: boolean;
+  remote: boolean;
+  taken: Set<string> | undefined;
+  /** Shaped offers by capability class (`null`: nothing to offer). */
+  offers: (Pick | null | undefined)[];
+}
+
 /** Per-cycle quota accounting (only when some role has quota). */
 interface QuotaContext {
   requiredHeadroom: Quantities;
@@ -101,6 +123,8 @@ export class AllocationCycle {
   private position = 0;
   private quota: QuotaContext | undefined;
   private candidatePairs = 0;
+  /** Roles with frameworks that may receive offers (undefined when many). */
+  private activeRoles: string[] | undefined;
   private readonly offeredShared = new Map<string, Resources>();
   private readonly startedAt: number;
 
@@ -166,10 +190,17 @@ export class AllocationCycle {
   private prepareSlice(): void {
     const core = this.core;
     let pairs = 0;
+    let roles: string[] | undefined = [];
     for (const [role, sorter] of core.frameworkSorters) {
-      if (core.isRoleWhitelisted(role)) pairs += sorter.activeCount();
+      const active = core.isRoleWhitelisted(role) ? sorter.activeCount() : 0;
+      pairs += active;
+      if (active > 0 && roles !== undefined) {
+        roles.push(role);
+        if (roles.length > 16) roles = undefined;
+      }
     }
     this.candidatePairs = pairs;
+    this.activeRoles = roles;
     this.quota = core.roleTree.withQuota().size > 0 ? this.quotaContext() : undefined;
     if (this.stage === 1 && (this.quota === undefined || this.quota.unsatisfied.size === 0)) {
       this.stage = 2;
@@ -241,13 +272,15 @@ export class AllocationCycle {
     const stage = this.stage;
     // "Plain": every role and framework would be offered exactly `available`.
     const plain =
-      !profile.hasReserved &&
+      !core.baseline &&
+      (!profile.hasReserved || this.reservationsUsableByAll(profile)) &&
       !profile.hasRevocable &&
       !profile.hasShared &&
       !profile.hasRefined &&
       (this.quota === undefined ||
         (!this.quota.anyLimits && isEmptyQuantities(this.quota.requiredHeadroom)));
-    const memoUsable = stage === 2 && this.quota === undefined && !profile.hasShared;
+    const memoUsable =
+      !core.baseline && stage === 2 && this.quota === undefined && !profile.hasShared;
     if (
       memoUsable &&
       agent.memoVersion === agent.version &&
@@ -274,7 +307,7 @@ export class AllocationCycle {
     for (;;) {
       if (agent.profile().empty) break;
       holder.pick = undefined;
-      core.roleSorter.first((r) => {
+      const tryRole = (r: string): boolean => {
         if (tried?.has(r)) return false;
         const pick = this.pickFramework(agent, r, stage, taken);
         if (pick === undefined) {
@@ -284,7 +317,9 @@ export class AllocationCycle {
         }
         holder.pick = pick;
         return true;
-      });
+      };
+      if (core.baseline) core.roleSorter.sort().find(tryRole);
+      else core.roleSorter.first(tryRole);
       const pick = holder.pick as Pick | undefined;
       if (pick === undefined) break;
       this.commit(agent, pick);
@@ -293,6 +328,19 @@ export class AllocationCycle {
       taken.add(`${pick.framework.id}\u0000${pick.role}`);
     }
     if (!committed && memoUsable) this.remember(agent);
+  }
+
+  /** True when every role that may get offers may use all the agent's reservations. */
+  private reservationsUsableByAll(profile: ResourceProfile): boolean {
+    const roles = this.activeRoles;
+    const reserved = profile.reservationRoles;
+    if (roles === undefined || reserved === undefined) return false;
+    for (const role of roles) {
+      for (const owner of reserved) {
+        if (role !== owner && !role.startsWith(`${owner}/`)) return false;
+      }
+    }
+    return true;
   }
 
   private remember(agent: AgentState): void {
@@ -311,9 +359,8 @@ export class AllocationCycle {
     const core = this.core;
     const sorter = core.frameworkSorters.get(role);
     if (sorter === undefined || sorter.activeCount() === 0) return undefined;
-    let node: RoleNode | undefined;
     if (stage === 1) {
-      node = core.roleTree.get(role);
+      const node = core.roleTree.get(role);
       if (node === undefined || this.quota === undefined || !this.quota.unsatisfied.has(node)) {
         return undefined;
       }
@@ -325,53 +372,108 @@ export class AllocationCycle {
     if (shared !== undefined) base = base.minus(shared);
     if (base.isEmpty()) return undefined;
 
-    const roleIndex = core.roleIndex(role);
     const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
-    const stripMatters =
-      baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
-    // Offers by capability class (what stripping leaves), computed on demand.
-    const offers = new Map<number, Pick | null>();
-    let found: Pick | undefined;
-    const remote = core.isRemote(agent);
+    const quota = this.quota;
+    const probe: Probe = {
+      agent,
+      role,
+      roleIndex: core.roleIndex(role),
+      stage,
+      base,
+      baseProfile,
+      baseVersion: base === agent.available && !core.baseline ? agent.version : -1,
+      stripMatters: baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined,
+      unshaped:
+        quota === undefined ||
+        (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom)),
+      remote: core.isRemote(agent),
+      taken,
+      offers: [],
+    };
 
+    if (core.baseline) {
+      // A straight port: the whole order, materialized for every agent.
+      for (const id of sorter.sort()) {
+        const pick = this.probe(probe, core.frameworks.get(id));
+        if (pick !== undefined) return pick;
+      }
+      return undefined;
+    }
+
+    // When nearly every framework of the role refused exactly what is left,
+    // look at the few others instead of walking past the refusals.
+    const group = agent.filters.groupFor(probe.roleIndex);
+    const active = core.activeInRole.get(role);
+    if (
+      group !== undefined &&
+      active !== undefined &&
+      sorter.compare !== undefined &&
+      !probe.stripMatters &&
+      probe.unshaped
+    ) {
+      const left = active.size - group.size;
+      if (left * left < active.size && agent.filters.groupCovers(base, probe.baseVersion)) {
+        const compare = sorter.compare.bind(sorter);
+        let best: Pick | undefined;
+        Bitset.forEachDifference(active, group, (index) => {
+          const framework = core.frameworksByIndex[index];
+          if (framework === undefined) return;
+          if (best !== undefined && compare(framework.id, best.framework.id) >= 0) return;
+          const pick = this.probe(probe, framework);
+          if (pick !== undefined) best = pick;
+        });
+        return best;
+      }
+    }
+
+    let found: Pick | undefined;
     sorter.first((frameworkId) => {
-      this.stats.frameworkChecks++;
-      if (taken?.has(`${frameworkId}\u0000${role}`)) return false;
-      const framework = core.frameworks.get(frameworkId);
-      if (framework === undefined || !framework.active) return false;
-      const caps = framework.caps;
-      if (caps.multiRole && !agent.caps.multiRole) return false;
-      if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return false;
-      if (remote && !caps.regionAware) return false;
-      const cls = stripMatters
-        ? (caps.sharedResources ? 1 : 0) |
-          (caps.revocableResources ? 2 : 0) |
-          (caps.reservationRefinement ? 4 : 0)
-        : 0;
-      let candidate = offers.get(cls);
-      if (candidate === undefined) {
-        candidate =
-          this.shapeOffer(role, stage, base, baseProfile, stripMatters, framework) ?? null;
-        offers.set(cls, candidate);
-      }
-      if (candidate === null) return false;
-      if (!this.allocatable(candidate.profile, role, framework)) return false;
-      const version = candidate.resources === agent.available ? agent.version : -1;
-      if (
-        core.filters.isFiltered(
-          agent.filters,
-          roleIndex,
-          framework.index,
-          candidate.resources,
-          version,
-        )
-      ) {
-        return false;
-      }
-      found = { ...candidate, framework };
+      const pick = this.probe(probe, core.frameworks.get(frameworkId));
+      if (pick === undefined) return false;
+      found = pick;
       return true;
     });
     return found;
+  }
+
+  /** The offer `framework` would take from the probed agent and role, if any. */
+  private probe(p: Probe, framework: FrameworkState | undefined): Pick | undefined {
+    const core = this.core;
+    this.stats.frameworkChecks++;
+    if (framework === undefined || !framework.active) return undefined;
+    if (p.taken?.has(`${framework.id}\u0000${p.role}`)) return undefined;
+    const agent = p.agent;
+    const caps = framework.caps;
+    if (caps.multiRole && !agent.caps.multiRole) return undefined;
+    if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return undefined;
+    if (p.remote && !caps.regionAware) return undefined;
+    // Offers by capability class (what stripping leaves), computed on demand.
+    const cls = p.stripMatters
+      ? (caps.sharedResources ? 1 : 0) |
+        (caps.revocableResources ? 2 : 0) |
+        (caps.reservationRefinement ? 4 : 0)
+      : 0;
+    let candidate = p.offers[cls];
+    if (candidate === undefined) {
+      candidate =
+        this.shapeOffer(p.role, p.stage, p.base, p.baseProfile, p.stripMatters, framework) ?? null;
+      p.offers[cls] = candidate;
+    }
+    if (candidate === null) return undefined;
+    if (!this.allocatable(candidate.profile, p.role, framework)) return undefined;
+    const version = candidate.resources === p.base ? p.baseVersion : -1;
+    if (
+      core.filters.isFiltered(
+        agent.filters,
+        p.roleIndex,
+        framework.index,
+        candidate.resources,
+        version,
+      )
+    ) {
+      return undefined;
+    }
+    return { ...candidate, framework };
   }
 
   /**
@@ -488,11 +590,12 @@ export class AllocationCycle {
   private commit(agent: AgentState, pick: Pick): void {
     const core = this.core;
     const { framework, role, resources, profile } = pick;
-    const allocated = resources.allocate(role);
-    const held = agent.heldBy(framework.id, role);
-    const sorterQ = profile.hasShared ? core.sorterQuantities(resources, held) : profile.scalars;
-    core.charge(agent, framework, role, allocated, resources, sorterQ);
-    core.rememberPlain(allocated, resources);
+    const allocated = agent.allocatedForm(resources, role);
+    const simple = !profile.hasShared && !profile.hasReserved && !profile.hasRevocable;
+    const known = simple
+      ? { sorter: profile.scalars, reserved: [], unreserved: profile.scalars }
+      : core.chargeQuantities(resources, agent.heldBy(framework.id, role));
+    core.charge(agent, framework, role, allocated, resources, known);
     if (profile.hasShared) {
       const shared = resources.shared();
       const prior = this.offeredShared.get(agent.id);

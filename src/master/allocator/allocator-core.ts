@@ -11,6 +11,7 @@ import { isShared, type Resources } from "../../common/resources/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import { type RandomSource, systemRandom } from "../../common/time/random.js";
 import { type AgentState, VersionSource } from "./agent-state.js";
+import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
 import { OfferFilterIndex } from "./offer-filters.js";
 import {
@@ -35,6 +36,13 @@ import type {
 /** Mesos' default `--min_allocatable_resources`: `cpus:0.01|mem:32`. */
 export const DEFAULT_MIN_ALLOCATABLE: Record<string, number>[] = [{ cpus: 0.01 }, { mem: 32 }];
 
+/** Quantities charged for one holding: sorter share, and quota split. */
+export interface ChargeQuantities {
+  sorter: Quantities;
+  reserved: Quantities;
+  unreserved: Quantities;
+}
+
 /** Callbacks the allocator uses to hand out offers (Mesos `initialize`). */
 export interface AllocatorCallbacks {
   offers?: (offers: OfferAllocation[]) => void;
@@ -55,6 +63,8 @@ export class AllocatorCore {
   readonly roleWhitelist: ReadonlySet<string> | undefined;
   readonly recoveryTimeoutMs: number;
   readonly agentRecoveryFactor: number;
+  /** Benchmark baseline: re-sort on every pick, no filter indexes or memos. */
+  readonly baseline: boolean;
   private readonly frameworkSorterKind: SorterKind;
   private readonly excluded: ReadonlySet<string>;
 
@@ -69,11 +79,12 @@ export class AllocatorCore {
   readonly agentsByIndex: (AgentState | undefined)[] = [];
   private readonly freeAgentIndexes: number[] = [];
   readonly frameworks = new Map<string, FrameworkState>();
+  readonly frameworksByIndex: (FrameworkState | undefined)[] = [];
+  /** Per role: indexes of the frameworks active in its sorter. */
+  readonly activeInRole = new Map<string, Bitset>();
   private readonly freeFrameworkIndexes: number[] = [];
   private nextFrameworkIndex = 0;
   private readonly roleIndexes = new Map<string, number>();
-  /** Roles each framework holds resources in, with the number of agents. */
-  readonly heldRoles = new Map<string, Map<string, number>>();
 
   /** Hostnames allowed to contribute resources (`--whitelist`); all when undefined. */
   whitelist: ReadonlySet<string> | undefined;
@@ -100,6 +111,7 @@ export class AllocatorCore {
       options.roleWhitelist === undefined ? undefined : new Set(options.roleWhitelist);
     this.recoveryTimeoutMs = options.recoveryTimeoutMs ?? 10 * 60 * 1000;
     this.agentRecoveryFactor = options.agentRecoveryFactor ?? 0.8;
+    this.baseline = options.baselineForBenchmarks === true;
     this.frameworkSorterKind = options.frameworkSorter ?? "drf";
     this.excluded = new Set(options.fairnessExcludeResourceNames ?? []);
     this.roleSorter = this.makeSorter(options.roleSorter ?? "drf");
@@ -210,12 +222,14 @@ export class AllocatorCore {
   tryUntrackFrameworkUnderRole(framework: FrameworkState, role: string): boolean {
     const sorter = this.frameworkSorters.get(role);
     if (sorter === undefined || !sorter.contains(framework.id)) return true;
-    if ((this.heldRoles.get(framework.id)?.get(role) ?? 0) > 0) return false;
+    if ((framework.held.get(role) ?? 0) > 0) return false;
     sorter.remove(framework.id);
+    this.activeInRole.get(role)?.delete(framework.index);
     this.roleTree.untrackFramework(framework.id, role);
     if (sorter.count() === 0) {
       this.roleSorter.remove(role);
       this.frameworkSorters.delete(role);
+      this.activeInRole.delete(role);
     }
     return true;
   }
@@ -229,8 +243,18 @@ export class AllocatorCore {
       framework.roles.has(role) &&
       !framework.suppressed.has(role) &&
       this.isRoleWhitelisted(role);
-    if (eligible) sorter.activate(framework.id);
-    else sorter.deactivate(framework.id);
+    let bits = this.activeInRole.get(role);
+    if (eligible) {
+      sorter.activate(framework.id);
+      if (bits === undefined) {
+        bits = new Bitset();
+        this.activeInRole.set(role, bits);
+      }
+      bits.add(framework.index);
+    } else {
+      sorter.deactivate(framework.id);
+      bits?.delete(framework.index);
+    }
   }
 
   // ---------------------------------------------------------------------------
@@ -252,8 +276,8 @@ export class AllocatorCore {
 
   /**
    * Charges `allocated` (one role, with allocation info; `plain` without) to
-   * a framework on an agent: agent, role tree and both sorters.
-   * `sorterQ` may be passed when already known.
+   * a framework on an agent: agent, role tree and both sorters. Quantities
+   * may be passed when already known.
    */
   charge(
     agent: AgentState,
@@ -261,20 +285,32 @@ export class AllocatorCore {
     role: string,
     allocated: Resources,
     plain: Resources,
-    sorterQ?: Quantities,
+    known?: ChargeQuantities,
   ): void {
     if (!this.isTracked(framework.id, role)) {
       this.trackFrameworkUnderRole(framework, role);
       this.refreshActivation(framework, role);
     }
-    const q = sorterQ ?? this.sorterQuantities(plain, agent.heldBy(framework.id, role));
-    if (agent.decreaseAvailable(framework.id, role, allocated, plain)) {
-      this.countHeld(framework.id, role, +1);
-    }
+    const q = known ?? this.chargeQuantities(plain, agent.heldBy(framework.id, role));
+    const record = agent.decreaseAvailable(framework.id, role, allocated, plain);
+    if (record === undefined) return;
+    record.sorterQuantities = q.sorter;
+    record.reserved = q.reserved;
+    record.unreserved = q.unreserved;
+    if (record.fresh) framework.countHeld(role, +1);
+    this.roleTree.trackOfferedOrAllocated(role, q.reserved, q.unreserved);
+    this.roleSorter.allocated(role, q.sorter);
+    this.frameworkSorters.get(role)?.allocated(framework.id, q.sorter);
+  }
+
+  /** Quantities to charge for `plain` given what the framework holds there (`held`). */
+  chargeQuantities(plain: Resources, held: Resources | undefined): ChargeQuantities {
     const split = quotaQuantities(this.names, plain);
-    this.roleTree.trackOfferedOrAllocated(role, split.reserved, split.unreservedNonRevocable);
-    this.roleSorter.allocated(role, q);
-    this.frameworkSorters.get(role)?.allocated(framework.id, q);
+    return {
+      sorter: this.sorterQuantities(plain, held),
+      reserved: split.reserved,
+      unreserved: split.unreservedNonRevocable,
+    };
   }
 
   /**
@@ -288,29 +324,32 @@ export class AllocatorCore {
     allocated: Resources,
     plain: Resources,
   ): boolean {
+    const record = agent.offerRecord(framework.id, allocated);
     const result = agent.increaseAvailable(framework.id, role, allocated, plain);
     if (result === "missing") return false;
-    if (result === "emptied") this.countHeld(framework.id, role, -1);
-    const q = this.sorterQuantities(plain, agent.heldBy(framework.id, role));
-    const split = quotaQuantities(this.names, plain);
-    this.roleTree.untrackOfferedOrAllocated(role, split.reserved, split.unreservedNonRevocable);
-    if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, q);
+    if (result === "emptied") framework.countHeld(role, -1);
+    let q: ChargeQuantities;
+    if (
+      record !== undefined &&
+      record.role === role &&
+      record.sorterQuantities !== undefined &&
+      record.reserved !== undefined &&
+      record.unreserved !== undefined
+    ) {
+      q = {
+        sorter: record.sorterQuantities,
+        reserved: record.reserved,
+        unreserved: record.unreserved,
+      };
+    } else {
+      q = this.chargeQuantities(plain, agent.heldBy(framework.id, role));
+    }
+    this.roleTree.untrackOfferedOrAllocated(role, q.reserved, q.unreserved);
+    if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, q.sorter);
     const sorter = this.frameworkSorters.get(role);
-    if (sorter?.contains(framework.id)) sorter.unallocated(framework.id, q);
+    if (sorter?.contains(framework.id)) sorter.unallocated(framework.id, q.sorter);
     if (!framework.roles.has(role)) this.tryUntrackFrameworkUnderRole(framework, role);
     return true;
-  }
-
-  private countHeld(frameworkId: string, role: string, delta: number): void {
-    let roles = this.heldRoles.get(frameworkId);
-    if (roles === undefined) {
-      roles = new Map();
-      this.heldRoles.set(frameworkId, roles);
-    }
-    const n = (roles.get(role) ?? 0) + delta;
-    if (n <= 0) roles.delete(role);
-    else roles.set(role, n);
-    if (roles.size === 0) this.heldRoles.delete(frameworkId);
   }
 
   /**
@@ -339,16 +378,9 @@ export class AllocatorCore {
     }
   }
 
-  /** Offered resources (with allocation info) -> the same without, for cheap recovery. */
-  private readonly plainForms = new WeakMap<Resources, Resources>();
-
-  rememberPlain(allocated: Resources, plain: Resources): void {
-    this.plainForms.set(allocated, plain);
-  }
-
-  /** `allocated` without allocation info (remembered for offers, computed otherwise). */
+  /** `allocated` without allocation info. */
   plainOf(allocated: Resources): Resources {
-    return this.plainForms.get(allocated) ?? allocated.unallocated();
+    return allocated.unallocated();
   }
 
   /** Monotonic now, for filter expiry. */

@@ -54,6 +54,8 @@ export class FrameworkState {
   minAllocatable: Map<string, Quantities[]>;
   /** Offers made to this framework since it was added. */
   offersMade = 0;
+  /** Roles it holds resources in, with the number of agents. */
+  readonly held = new Map<string, number>();
 
   constructor(
     readonly id: string,
@@ -66,6 +68,12 @@ export class FrameworkState {
     this.roles = frameworkRoles(info);
     this.caps = frameworkCapabilities(info);
     this.minAllocatable = frameworkMinAllocatable(names, info);
+  }
+
+  countHeld(role: string, delta: number): void {
+    const n = (this.held.get(role) ?? 0) + delta;
+    if (n <= 0) this.held.delete(role);
+    else this.held.set(role, n);
   }
 
   update(info: FrameworkInfo, names: ResourceNames): void {

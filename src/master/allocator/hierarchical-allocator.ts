@@ -112,6 +112,7 @@ export class HierarchicalAllocator extends AllocatorCore {
     const fw = new FrameworkState(frameworkId, this.takeFrameworkIndex(), info, active, this.names);
     for (const role of options.suppressedRoles ?? []) fw.suppressed.add(role);
     this.frameworks.set(frameworkId, fw);
+    this.frameworksByIndex[fw.index] = fw;
     for (const role of fw.roles) {
       this.trackFrameworkUnderRole(fw, role);
       this.refreshActivation(fw, role);
@@ -134,9 +135,9 @@ export class HierarchicalAllocator extends AllocatorCore {
     const fw = this.frameworks.get(frameworkId);
     if (fw === undefined) return;
     for (const agent of this.agents.values()) {
-      const byRole = agent.allocations.get(frameworkId);
-      if (byRole !== undefined) {
-        for (const [role, held] of [...byRole]) {
+      const holding = agent.allocations.get(frameworkId);
+      if (holding !== undefined) {
+        for (const [role, held] of holding.entries()) {
           this.discharge(agent, fw, role, held, this.plainOf(held));
         }
       }
@@ -149,7 +150,7 @@ export class HierarchicalAllocator extends AllocatorCore {
       if (this.isTracked(frameworkId, role)) this.tryUntrackFrameworkUnderRole(fw, role);
     }
     this.frameworks.delete(frameworkId);
-    this.heldRoles.delete(frameworkId);
+    this.frameworksByIndex[fw.index] = undefined;
     this.releaseFrameworkIndex(fw.index);
     this.logger.info(`Removed framework ${frameworkId}`);
   }
@@ -313,10 +314,10 @@ export class HierarchicalAllocator extends AllocatorCore {
     const agent = this.agents.get(agentId);
     if (agent === undefined) return;
     for (const [role, q] of agent.inUse) this.roleTree.untrackAllocated(role, q);
-    for (const [frameworkId, byRole] of agent.allocations) {
+    for (const [frameworkId, holding] of agent.allocations) {
       const fw = this.frameworks.get(frameworkId);
       if (fw === undefined) continue;
-      for (const [role, held] of byRole) this.unchargeKnown(fw, role, held);
+      for (const [role, held] of holding.entries()) this.unchargeKnown(fw, role, held);
     }
     this.roleTree.untrackReservations(agent.totalReservations);
     this.pool.removeAgent(agentId);
@@ -525,10 +526,16 @@ export class HierarchicalAllocator extends AllocatorCore {
     }
     const fw = this.frameworks.get(frameworkId);
     if (fw === undefined || agent === undefined) return;
-    const groups = resources.allocations();
-    for (const [role, group] of groups) {
-      const allocated = groups.size === 1 ? resources : group;
-      const plain = this.plainOf(allocated);
+    // The common case, a decline of an offer as made, needs no regrouping.
+    const record = agent.offerRecord(frameworkId, resources);
+    const groups: [string, Resources, Resources][] =
+      record !== undefined
+        ? [[record.role, resources, record.plain]]
+        : [...resources.allocations()].map(([role, group], _, all) => {
+            const allocated = all.length === 1 ? resources : group;
+            return [role, allocated, allocated.unallocated()];
+          });
+    for (const [role, allocated, plain] of groups) {
       if (!this.discharge(agent, fw, role, allocated, plain)) {
         this.logger.warn(
           `Ignoring recovery of ${allocated.toString()} on agent ${agentId}: framework ${frameworkId} does not hold it`,
@@ -716,9 +723,7 @@ export class HierarchicalAllocator extends AllocatorCore {
     this.roleTree.trackOfferedOrAllocated(role, split.reserved, split.unreservedNonRevocable);
     this.roleSorter.allocated(role, q);
     this.frameworkSorters.get(role)?.allocated(fw.id, q);
-    const held = this.heldRoles.get(fw.id) ?? new Map<string, number>();
-    held.set(role, (held.get(role) ?? 0) + 1);
-    this.heldRoles.set(fw.id, held);
+    fw.countHeld(role, +1);
   }
 
   /** Takes resources of a removed agent out of roles and sorters. */
@@ -730,12 +735,7 @@ export class HierarchicalAllocator extends AllocatorCore {
     if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, q);
     const sorter = this.frameworkSorters.get(role);
     if (sorter?.contains(fw.id)) sorter.unallocated(fw.id, q);
-    const roles = this.heldRoles.get(fw.id);
-    if (roles !== undefined) {
-      const n = (roles.get(role) ?? 0) - 1;
-      if (n <= 0) roles.delete(role);
-      else roles.set(role, n);
-    }
+    fw.countHeld(role, -1);
     if (!fw.roles.has(role)) this.tryUntrackFrameworkUnderRole(fw, role);
   }
 

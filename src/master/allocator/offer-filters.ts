@@ -3,24 +3,24 @@
  * role, offers of those resources (or a subset) to that framework and role
  * are skipped until the filter expires or the framework revives.
  *
- * Filters are indexed per agent, then per role, then per framework (dense
- * numeric indexes), and are built for the case that dominates busy
- * clusters: many frameworks declining the same whole agent. Such a filter
- * refuses exactly the agent's "group" resources and is stored as a bare
- * number (its expiry), so ten million of them fit in memory, and the agent
- * keeps a count of (role, framework) pairs holding one. When that count
- * reaches the number of frameworks that could take the agent and the group
- * still covers what the agent has left, the whole agent is skipped without
- * looking at any framework.
+ * Filters are indexed per agent, then per role, by dense framework index,
+ * and are built for the case that dominates busy clusters: many frameworks
+ * declining the same whole agent. Such a filter refuses exactly the agent's
+ * "group" resources and costs one bit plus one expiry slot, so ten million
+ * of them fit in memory; checking one is a bit test. The agent counts the
+ * (role, framework) pairs in its group: when that count reaches the number
+ * of frameworks that could take the agent and the group still covers what
+ * the agent has left, the whole agent is skipped without looking at any
+ * framework. Filters refusing something else are kept as objects.
  *
- * Containment checks are cached per filter against a version of the offer
- * being checked (the agent's availability version when the offer is the
- * agent's whole availability), so re-checking an unchanged agent is free.
- * Expiry is lazy: a heap of expiry times is drained at the start of each
- * cycle (`expire`).
+ * Containment checks are cached against a version of the offer being
+ * checked (the agent's availability version when the offer is the agent's
+ * whole availability), so re-checking an unchanged agent is free. Expiry is
+ * lazy: a heap of expiry times is drained at the start of each cycle.
  */
 
 import type { Resources } from "../../common/resources/index.js";
+import { Bitset } from "./bitset.js";
 
 /** A filter whose refused resources differ from the agent's group. */
 export class OfferFilter {
@@ -33,15 +33,33 @@ export class OfferFilter {
   ) {}
 }
 
-/** `number`: expiry of a filter refusing exactly the agent's group resources. */
-type FilterValue = number | OfferFilter | (number | OfferFilter)[];
+/** The group filters of one role on one agent. */
+class GroupSlots {
+  readonly members = new Bitset();
+  /** Expiry (monotonic ms) by framework index. */
+  expiry = new Float64Array(8);
+
+  setExpiry(frameworkIndex: number, at: number): void {
+    if (frameworkIndex >= this.expiry.length) {
+      let n = this.expiry.length;
+      while (n <= frameworkIndex) n *= 2;
+      const grown = new Float64Array(n);
+      grown.set(this.expiry);
+      this.expiry = grown;
+    }
+    this.expiry[frameworkIndex] = at;
+  }
+}
 
 /** The filters on one agent. */
 export class AgentFilters {
-  readonly roles = new Map<number, Map<number, FilterValue>>();
-  /** Resources refused by the bare-number filters. */
+  readonly groups = new Map<number, GroupSlots>();
+  /** Filters refusing something other than the group, by role then framework. */
+  readonly others = new Map<number, Map<number, OfferFilter[]>>();
+  othersCount = 0;
+  /** Resources refused by the group filters. */
   groupRep: Resources | undefined;
-  /** (role, framework) pairs with at least one group filter. */
+  /** (role, framework) pairs holding a group filter. */
   groupPairs = 0;
   private groupCheckVersion = -1;
   private groupCheckResult = false;
@@ -51,6 +69,11 @@ export class AgentFilters {
   count = 0;
 
   constructor(readonly agentIndex: number) {}
+
+  /** Frameworks of a role holding a group filter here. */
+  groupFor(roleIndex: number): Bitset | undefined {
+    return this.groups.get(roleIndex)?.members;
+  }
 
   /** Whether the group covers `offer` (cached per offer version; -1 disables the cache). */
   groupCovers(offer: Resources, offerVersion: number): boolean {
@@ -70,12 +93,6 @@ export class AgentFilters {
   }
 }
 
-function isGroupValue(v: FilterValue): boolean {
-  if (typeof v === "number") return true;
-  if (Array.isArray(v)) return v.some((x) => typeof x === "number");
-  return false;
-}
-
 /** A growable min-heap of (time, agent, role, framework) in typed arrays. */
 class ExpiryHeap {
   private times = new Float64Array(1024);
@@ -91,17 +108,14 @@ class ExpiryHeap {
       this.move(parent, i);
       i = parent;
     }
-    this.times[i] = time;
-    this.refs[3 * i] = agent;
-    this.refs[3 * i + 1] = role;
-    this.refs[3 * i + 2] = framework;
+    this.set(i, time, agent, role, framework);
   }
 
   peekTime(): number {
     return this.size === 0 ? Number.POSITIVE_INFINITY : (this.times[0] as number);
   }
 
-  /** Removes the top; returns [agent, role, framework]. */
+  /** Removes the top into `out` as [agent, role, framework]. */
   pop(out: Int32Array): void {
     out[0] = this.refs[0] as number;
     out[1] = this.refs[1] as number;
@@ -122,21 +136,28 @@ class ExpiryHeap {
       this.move(c, i);
       i = c;
     }
-    this.times[i] = time;
-    this.refs[3 * i] = a;
-    this.refs[3 * i + 1] = r;
-    this.refs[3 * i + 2] = f;
+    this.set(i, time, a, r, f);
   }
 
   clear(): void {
     this.size = 0;
   }
 
+  private set(i: number, time: number, a: number, r: number, f: number): void {
+    this.times[i] = time;
+    this.refs[3 * i] = a;
+    this.refs[3 * i + 1] = r;
+    this.refs[3 * i + 2] = f;
+  }
+
   private move(from: number, to: number): void {
-    this.times[to] = this.times[from] as number;
-    this.refs[3 * to] = this.refs[3 * from] as number;
-    this.refs[3 * to + 1] = this.refs[3 * from + 1] as number;
-    this.refs[3 * to + 2] = this.refs[3 * from + 2] as number;
+    this.set(
+      to,
+      this.times[from] as number,
+      this.refs[3 * from] as number,
+      this.refs[3 * from + 1] as number,
+      this.refs[3 * from + 2] as number,
+    );
   }
 
   private grow(): void {
@@ -175,31 +196,40 @@ export class OfferFilterIndex {
     refused: Resources,
     expiresAt: number,
   ): void {
-    let byFramework = af.roles.get(roleIndex);
-    if (byFramework === undefined) {
-      byFramework = new Map();
-      af.roles.set(roleIndex, byFramework);
-    }
     if (af.groupPairs === 0) {
       af.groupRep = refused;
       af.resetGroupCache();
     }
-    const inGroup = af.groupRep === refused || (af.groupRep as Resources).equals(refused);
-    const entry: number | OfferFilter = inGroup ? expiresAt : new OfferFilter(refused, expiresAt);
-    const existing = byFramework.get(frameworkIndex);
-    if (existing === undefined) {
-      byFramework.set(frameworkIndex, entry);
-      if (inGroup) af.groupPairs++;
+    const rep = af.groupRep as Resources;
+    if (rep === refused || rep.equals(refused)) {
+      let slots = af.groups.get(roleIndex);
+      if (slots === undefined) {
+        slots = new GroupSlots();
+        af.groups.set(roleIndex, slots);
+      }
+      if (slots.members.has(frameworkIndex)) {
+        // Same resources refused again: the later expiry wins.
+        const prior = slots.expiry[frameworkIndex] as number;
+        if (expiresAt > prior) slots.setExpiry(frameworkIndex, expiresAt);
+      } else {
+        slots.members.add(frameworkIndex);
+        slots.setExpiry(frameworkIndex, expiresAt);
+        af.groupPairs++;
+        this.counted(af, roleIndex, +1);
+      }
     } else {
-      const wasGroup = isGroupValue(existing);
-      const list = Array.isArray(existing) ? existing : [existing];
-      list.push(entry);
-      byFramework.set(frameworkIndex, list);
-      if (inGroup && !wasGroup) af.groupPairs++;
+      let byFramework = af.others.get(roleIndex);
+      if (byFramework === undefined) {
+        byFramework = new Map();
+        af.others.set(roleIndex, byFramework);
+      }
+      const list = byFramework.get(frameworkIndex);
+      const filter = new OfferFilter(refused, expiresAt);
+      if (list === undefined) byFramework.set(frameworkIndex, [filter]);
+      else list.push(filter);
+      af.othersCount++;
+      this.counted(af, roleIndex, +1);
     }
-    af.count++;
-    this.withFilters.add(af);
-    this.byRole.set(roleIndex, (this.byRole.get(roleIndex) ?? 0) + 1);
     this.heap.push(expiresAt, af.agentIndex, roleIndex, frameworkIndex);
   }
 
@@ -215,25 +245,35 @@ export class OfferFilterIndex {
     offer: Resources,
     offerVersion: number,
   ): boolean {
-    const value = af.roles.get(roleIndex)?.get(frameworkIndex);
-    if (value === undefined) return false;
-    if (typeof value === "number") return af.groupCovers(offer, offerVersion);
-    if (!Array.isArray(value)) return this.check(value, offer, offerVersion);
-    for (const v of value) {
-      if (
-        typeof v === "number"
-          ? af.groupCovers(offer, offerVersion)
-          : this.check(v, offer, offerVersion)
-      ) {
-        return true;
+    if (af.count === 0) return false;
+    const slots = af.groups.get(roleIndex);
+    if (slots?.members.has(frameworkIndex) === true && af.groupCovers(offer, offerVersion)) {
+      return true;
+    }
+    if (af.othersCount === 0) return false;
+    const list = af.others.get(roleIndex)?.get(frameworkIndex);
+    if (list === undefined) return false;
+    for (const filter of list) {
+      if (offerVersion >= 0 && filter.checkedVersion === offerVersion) {
+        if (filter.checkedResult) return true;
+        continue;
       }
+      const result = filter.refused === offer || filter.refused.contains(offer);
+      if (offerVersion >= 0) {
+        filter.checkedVersion = offerVersion;
+        filter.checkedResult = result;
+      }
+      if (result) return true;
     }
     return false;
   }
 
   /** Whether (role, framework) has any filter on this agent. */
   hasFilter(af: AgentFilters, roleIndex: number, frameworkIndex: number): boolean {
-    return af.roles.get(roleIndex)?.has(frameworkIndex) === true;
+    return (
+      af.groups.get(roleIndex)?.members.has(frameworkIndex) === true ||
+      af.others.get(roleIndex)?.has(frameworkIndex) === true
+    );
   }
 
   /**
@@ -254,31 +294,39 @@ export class OfferFilterIndex {
     for (const af of [...this.withFilters]) {
       if (roleIndex !== undefined) {
         this.removePair(af, roleIndex, frameworkIndex);
-      } else {
-        for (const r of [...af.roles.keys()]) this.removePair(af, r, frameworkIndex);
+        continue;
       }
+      const roles = new Set([...af.groups.keys(), ...af.others.keys()]);
+      for (const r of roles) this.removePair(af, r, frameworkIndex);
     }
   }
 
   /** Removes the filters of one (role, framework) pair on one agent. */
   removePair(af: AgentFilters, roleIndex: number, frameworkIndex: number): void {
-    const byFramework = af.roles.get(roleIndex);
-    const value = byFramework?.get(frameworkIndex);
-    if (byFramework === undefined || value === undefined) return;
-    byFramework.delete(frameworkIndex);
-    if (byFramework.size === 0) af.roles.delete(roleIndex);
-    const n = Array.isArray(value) ? value.length : 1;
-    this.forget(af, roleIndex, n, isGroupValue(value));
+    const slots = af.groups.get(roleIndex);
+    if (slots?.members.has(frameworkIndex) === true)
+      this.dropGroupSlot(af, slots, roleIndex, frameworkIndex);
+    const byFramework = af.others.get(roleIndex);
+    const list = byFramework?.get(frameworkIndex);
+    if (byFramework !== undefined && list !== undefined) {
+      byFramework.delete(frameworkIndex);
+      if (byFramework.size === 0) af.others.delete(roleIndex);
+      af.othersCount -= list.length;
+      this.counted(af, roleIndex, -list.length);
+    }
   }
 
   /** Removes every filter on an agent. */
   clearAgent(af: AgentFilters): void {
-    for (const [roleIndex, byFramework] of af.roles) {
+    for (const [roleIndex, slots] of af.groups) this.bumpRole(roleIndex, -slots.members.size);
+    for (const [roleIndex, byFramework] of af.others) {
       let n = 0;
-      for (const v of byFramework.values()) n += Array.isArray(v) ? v.length : 1;
-      this.byRole.set(roleIndex, (this.byRole.get(roleIndex) ?? 0) - n);
+      for (const list of byFramework.values()) n += list.length;
+      this.bumpRole(roleIndex, -n);
     }
-    af.roles.clear();
+    af.groups.clear();
+    af.others.clear();
+    af.othersCount = 0;
     af.count = 0;
     af.groupPairs = 0;
     af.groupRep = undefined;
@@ -303,7 +351,7 @@ export class OfferFilterIndex {
     return removed;
   }
 
-  /** Drops everything (allocator reset). */
+  /** Drops everything. */
   clear(): void {
     for (const af of [...this.withFilters]) this.clearAgent(af);
     this.heap.clear();
@@ -315,51 +363,61 @@ export class OfferFilterIndex {
     frameworkIndex: number,
     now: number,
   ): number {
-    const byFramework = af.roles.get(roleIndex);
-    const value = byFramework?.get(frameworkIndex);
-    if (byFramework === undefined || value === undefined) return 0;
-    const expiry = (v: number | OfferFilter) => (typeof v === "number" ? v : v.expiresAt);
-    if (!Array.isArray(value)) {
-      if (expiry(value) > now) return 0;
-      this.removePair(af, roleIndex, frameworkIndex);
-      return 1;
+    let removed = 0;
+    const slots = af.groups.get(roleIndex);
+    if (
+      slots?.members.has(frameworkIndex) === true &&
+      (slots.expiry[frameworkIndex] as number) <= now
+    ) {
+      this.dropGroupSlot(af, slots, roleIndex, frameworkIndex);
+      removed++;
     }
-    const kept = value.filter((v) => expiry(v) > now);
-    const removed = value.length - kept.length;
-    if (removed === 0) return 0;
-    if (kept.length === 0) {
-      this.removePair(af, roleIndex, frameworkIndex);
-      return removed;
+    const byFramework = af.others.get(roleIndex);
+    const list = byFramework?.get(frameworkIndex);
+    if (byFramework !== undefined && list !== undefined) {
+      const kept = list.filter((f) => f.expiresAt > now);
+      const gone = list.length - kept.length;
+      if (gone > 0) {
+        if (kept.length === 0) {
+          byFramework.delete(frameworkIndex);
+          if (byFramework.size === 0) af.others.delete(roleIndex);
+        } else {
+          byFramework.set(frameworkIndex, kept);
+        }
+        af.othersCount -= gone;
+        this.counted(af, roleIndex, -gone);
+        removed += gone;
+      }
     }
-    const wasGroup = isGroupValue(value);
-    const next = kept.length === 1 ? (kept[0] as number | OfferFilter) : kept;
-    byFramework.set(frameworkIndex, next);
-    this.forget(af, roleIndex, removed, wasGroup && !isGroupValue(next));
     return removed;
   }
 
-  /** Bookkeeping after `n` filters of a role left an agent. */
-  private forget(af: AgentFilters, roleIndex: number, n: number, leftGroup: boolean): void {
-    af.count -= n;
-    af.stamp++;
-    this.byRole.set(roleIndex, (this.byRole.get(roleIndex) ?? 0) - n);
-    if (leftGroup) {
-      af.groupPairs--;
-      if (af.groupPairs === 0) {
-        af.groupRep = undefined;
-        af.resetGroupCache();
-      }
+  private dropGroupSlot(
+    af: AgentFilters,
+    slots: GroupSlots,
+    roleIndex: number,
+    frameworkIndex: number,
+  ): void {
+    slots.members.delete(frameworkIndex);
+    if (slots.members.size === 0) af.groups.delete(roleIndex);
+    af.groupPairs--;
+    if (af.groupPairs === 0) {
+      af.groupRep = undefined;
+      af.resetGroupCache();
     }
-    if (af.count === 0) this.withFilters.delete(af);
+    this.counted(af, roleIndex, -1);
   }
 
-  private check(filter: OfferFilter, offer: Resources, offerVersion: number): boolean {
-    if (offerVersion >= 0 && filter.checkedVersion === offerVersion) return filter.checkedResult;
-    const result = filter.refused === offer || filter.refused.contains(offer);
-    if (offerVersion >= 0) {
-      filter.checkedVersion = offerVersion;
-      filter.checkedResult = result;
-    }
-    return result;
+  /** Bookkeeping after filters of a role came to (or left) an agent. */
+  private counted(af: AgentFilters, roleIndex: number, delta: number): void {
+    af.count += delta;
+    this.bumpRole(roleIndex, delta);
+    if (delta < 0) af.stamp++;
+    if (delta > 0 && af.count === delta) this.withFilters.add(af);
+    else if (af.count === 0) this.withFilters.delete(af);
+  }
+
+  private bumpRole(roleIndex: number, delta: number): void {
+    this.byRole.set(roleIndex, (this.byRole.get(roleIndex) ?? 0) + delta);
   }
 }

@@ -30,6 +30,8 @@ export interface ResourceProfile {
   /** Scalars of revocable resources. */
   revocableScalars: Quantities;
   hasReserved: boolean;
+  /** Roles of the (last) reservations present. */
+  reservationRoles: Set<string> | undefined;
   hasRevocable: boolean;
   hasShared: boolean;
   hasRefined: boolean;
@@ -59,6 +61,7 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
     counts: [],
     revocableScalars: [],
     hasReserved: false,
+    reservationRoles: undefined,
     hasRevocable: false,
     hasShared: false,
     hasRefined: false,
@@ -76,7 +79,15 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
     } else {
       bump(p.counts, i, instanceCount(r) * 1000);
     }
-    if (!isUnreserved(r)) p.hasReserved = true;
+    if (!isUnreserved(r)) {
+      p.hasReserved = true;
+      const list = r.reservations ?? [];
+      const role = list[list.length - 1]?.role;
+      if (role !== undefined) {
+        if (p.reservationRoles === undefined) p.reservationRoles = new Set();
+        p.reservationRoles.add(role);
+      }
+    }
     if (r.revocable !== undefined) p.hasRevocable = true;
     if (r.shared !== undefined) p.hasShared = true;
     if (hasRefinedReservations(r)) p.hasRefined = true;

@@ -132,6 +132,11 @@ export interface AllocatorOptions {
   recoveryTimeoutMs?: number;
   /** Fraction of expected agents that ends recovery (default 0.8). */
   agentRecoveryFactor?: number;
+  /**
+   * Benchmarks only: behave like a straight port (re-sort on every pick, no
+   * filter indexes, no memos) to measure what those buy.
+   */
+  baselineForBenchmarks?: boolean;
 }
 
 /** One offer to make: resources of one agent for one role of one framework. */

@@ -70,6 +70,8 @@ export interface DrfSorterOptions {
   excludedResourceNames?: ReadonlySet<string>;
   /** Shared pool; by default the sorter owns one. */
   pool?: SorterPool;
+  /** Benchmark baseline: forget the order on every change (full re-sort on each read). */
+  resortOnEveryChange?: boolean;
 }
 
 export class DrfSorter implements Sorter {
@@ -86,8 +88,10 @@ export class DrfSorter implements Sorter {
   private cacheVersion = -1;
   private cache: readonly string[] = [];
   private activeClients = 0;
+  private readonly resortAlways: boolean;
 
   constructor(options: DrfSorterOptions) {
+    this.resortAlways = options.resortOnEveryChange === true;
     this.names = options.names;
     this.excludedNames = options.excludedResourceNames;
     this.pool = options.pool ?? new SorterPool();
@@ -201,7 +205,7 @@ export class DrfSorter implements Sorter {
     }
     addInto(this.root.alloc, quantities);
     this.root.count++;
-    this.orderVersion++;
+    this.changed();
   }
 
   unallocated(client: string, quantities: QuantitiesView): void {
@@ -217,7 +221,7 @@ export class DrfSorter implements Sorter {
       }
     }
     subtractInto(this.root.alloc, quantities);
-    this.orderVersion++;
+    this.changed();
   }
 
   allocation(client: string): QuantitiesView {
@@ -273,6 +277,37 @@ export class DrfSorter implements Sorter {
     return found;
   }
 
+  compare(a: string, b: string): number {
+    if (this.isDirty()) this.resort();
+    const x = this.leaf(a);
+    const y = this.leaf(b);
+    if (x.parent === y.parent) return compareDrf(x, y);
+    // Different branches: compare the ancestors that are siblings.
+    const depth = (n: DrfNode) => {
+      let d = 0;
+      for (let c: DrfNode | null = n; c !== null; c = c.parent) d++;
+      return d;
+    };
+    let p = x;
+    let q = y;
+    let dp = depth(p);
+    let dq = depth(q);
+    while (dp > dq) {
+      p = p.parent as DrfNode;
+      dp--;
+    }
+    while (dq > dp) {
+      q = q.parent as DrfNode;
+      dq--;
+    }
+    if (p === q) return x === p ? -1 : 1;
+    while (p.parent !== q.parent) {
+      p = p.parent as DrfNode;
+      q = q.parent as DrfNode;
+    }
+    return compareDrf(p, q);
+  }
+
   share(client: string): number {
     return this.calculateShare(this.leaf(client));
   }
@@ -295,6 +330,11 @@ export class DrfSorter implements Sorter {
 
   private isDirty(): boolean {
     return this.dirty || this.poolVersion !== this.pool.version;
+  }
+
+  private changed(): void {
+    this.orderVersion++;
+    if (this.resortAlways) this.dirty = true;
   }
 
   /** Recomputes every share and re-sorts every level. */

@@ -82,6 +82,11 @@ export interface Sorter {
    * Walks lazily and stops there; `accept` must not change the sorter.
    */
   first(accept: (client: string) => boolean): string | undefined;
+  /**
+   * Negative when active client `a` comes before active client `b` in the
+   * order `first()` walks (only for sorters with a deterministic order).
+   */
+  compare?(a: string, b: string): number;
   /** The client's dominant share divided by its weight (DRF), 0 otherwise. */
   share(client: string): number;
   contains(client: string): boolean;
