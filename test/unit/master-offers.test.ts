@@ -174,3 +174,23 @@ test("master agents: an unknown agent re-registering is admitted with its tasks"
   assert.equal(update?.state, "TASK_RUNNING");
   assert.equal(update?.reason, "REASON_AGENT_REREGISTERED");
 });
+
+test("master offers: schedulers without RESERVATION_REFINEMENT get the old format (role '*')", async () => {
+  const f = makeMaster();
+  await registerAgent(f);
+  const old = subscribe(f, frameworkInfo());
+  f.allocate();
+  for (const r of old.stream.last("OFFERS")?.offers?.offers?.[0]?.resources ?? []) {
+    assert.equal(r.role, "*");
+    assert.equal(r.reservations, undefined);
+    assert.equal(r.allocation_info?.role, "*");
+  }
+  const oldRecord = f.master.frameworks.get(old.frameworkId);
+  assert.ok(oldRecord !== undefined);
+  f.master.teardown(oldRecord);
+  const modern = subscribe(f, frameworkInfo({ capabilities: [{ type: "RESERVATION_REFINEMENT" }] }));
+  f.allocate();
+  const offered = modern.stream.last("OFFERS")?.offers?.offers?.[0]?.resources ?? [];
+  assert.ok(offered.length > 0);
+  for (const r of offered) assert.equal(r.role, undefined);
+});

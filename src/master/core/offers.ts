@@ -5,6 +5,7 @@
  */
 import type { Filters, Offer, Resource } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call_Decline } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import { type Resource as CoreResource, downgradeResource } from "../../common/resources/index.js";
 import type { OfferAllocation } from "../allocator/index.js";
 import type { Master } from "./master.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "./records.js";
@@ -66,9 +67,17 @@ function createOffer(
   const address = agent.address();
   const id = m.ids.nextOfferId();
   // ephemeral_ports are the agent's business; Mesos hides them from offers too.
-  const resources = allocation.resources
+  let resources = allocation.resources
     .toArray()
     .filter((r) => r.name !== "ephemeral_ports") as Resource[];
+  // Schedulers without RESERVATION_REFINEMENT read the old format (`role: "*"`,
+  // `reservation`), as Mesos sends it to them.
+  if (!framework.hasCapability("RESERVATION_REFINEMENT")) {
+    resources = resources.map((r) => {
+      const old = downgradeResource(r as CoreResource);
+      return old.ok ? (old.value as Resource) : r;
+    });
+  }
   const offer: Offer = {
     id: { value: id },
     framework_id: { value: framework.id },
