@@ -188,7 +188,10 @@ test("master offers: schedulers without RESERVATION_REFINEMENT get the old forma
   const oldRecord = f.master.frameworks.get(old.frameworkId);
   assert.ok(oldRecord !== undefined);
   f.master.teardown(oldRecord);
-  const modern = subscribe(f, frameworkInfo({ capabilities: [{ type: "RESERVATION_REFINEMENT" }] }));
+  const modern = subscribe(
+    f,
+    frameworkInfo({ capabilities: [{ type: "RESERVATION_REFINEMENT" }] }),
+  );
   f.allocate();
   const offered = modern.stream.last("OFFERS")?.offers?.offers?.[0]?.resources ?? [];
   assert.ok(offered.length > 0);
