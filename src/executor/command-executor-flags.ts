@@ -12,6 +12,9 @@ const containerFlag = (help: string) => flag.string({ help, notYet: true });
 /** The flag table (also the source of `--help`). */
 export const commandExecutorFlags = defineFlags({
   ...loggingFlags,
+  // The executor logs to stderr only (the sandbox's stderr file).
+  log_dir: flag.string({ help: loggingFlags.log_dir.help, notYet: true }),
+  external_log_file: flag.string({ help: loggingFlags.external_log_file.help, notYet: true }),
   launcher_dir: flag.string({
     help: "Directory of the Mesos helper programs. Accepted for compatibility; not used.",
   }),
@@ -58,6 +61,10 @@ export interface CommandExecutorSettings {
   taskEnvironment?: Environment;
   /** Set when a flag asks for something not supported yet: the task is failed with it. */
   launchRefusal?: string;
+  /** `--quiet`: no log lines on stderr. */
+  quiet?: boolean;
+  /** `--logging_level`: the lowest level logged. */
+  loggingLevel?: "INFO" | "WARNING" | "ERROR";
   warnings: readonly string[];
 }
 
@@ -91,7 +98,11 @@ export function parseCommandExecutorFlags(
       output: "Failed to load flag 'task_environment': expected a JSON Environment object\n",
     };
   }
-  const settings: CommandExecutorSettings = { warnings: loaded.flags.warnings };
+  const settings: CommandExecutorSettings = {
+    warnings: loaded.flags.warnings,
+    quiet: flags.quiet,
+    loggingLevel: flags.logging_level as "INFO" | "WARNING" | "ERROR",
+  };
   if (flags.task_command !== undefined) {
     settings.taskCommand = flags.task_command as unknown as CommandInfo;
   }

@@ -71,7 +71,11 @@ export async function main(argv: string[]): Promise<number> {
     settings = parsed;
   }
 
-  const logger = stderrLogger(systemClock, "executor.ts", Number(process.env.GLOG_v ?? 0));
+  const logger = stderrLogger(systemClock, "executor.ts", {
+    verbosity: Number(process.env.GLOG_v ?? 0),
+    ...(settings.loggingLevel !== undefined ? { minimum: settings.loggingLevel } : {}),
+    ...(settings.quiet !== undefined ? { quiet: settings.quiet } : {}),
+  });
   for (const warning of settings.warnings) logger.warn(warning);
   const environment = readExecutorEnvironment(process.env);
   if ("error" in environment) {

@@ -9,9 +9,27 @@ import type { Clock } from "../common/time/clock.js";
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, "0");
 
-/** Builds a stderr logger; `verbosity` enables `verbose(level)` lines up to that level. */
-export function stderrLogger(clock: Clock, source: string, verbosity = 0): Logger {
+const RANK: Record<string, number> = { I: 0, W: 1, E: 2 };
+
+/** How much to log: `verbosity` enables `verbose(level)` lines up to that level. */
+export interface StderrLoggerOptions {
+  verbosity?: number;
+  /** Lowest severity written (`--logging_level`); default INFO. */
+  minimum?: "INFO" | "WARNING" | "ERROR";
+  /** `--quiet`: write nothing. */
+  quiet?: boolean;
+}
+
+/** Builds a glog-style logger writing to stderr. */
+export function stderrLogger(
+  clock: Clock,
+  source: string,
+  options: StderrLoggerOptions = {},
+): Logger {
+  const verbosity = options.verbosity ?? 0;
+  const minimum = options.quiet ? 3 : (RANK[(options.minimum ?? "INFO").charAt(0)] ?? 0);
   const write = (severity: string, message: string): void => {
+    if ((RANK[severity] ?? 0) < minimum) return;
     const d = new Date(clock.now());
     const micros = `${pad(d.getMilliseconds(), 3)}000`;
     const line =

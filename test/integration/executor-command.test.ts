@@ -190,8 +190,10 @@ describe("command executor", () => {
 
   it("a later KILL with a shorter grace period brings the SIGKILL forward", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("rekill", { value: 'trap "" TERM; sleep 100' }), executorId);
+    agent.launch(task("rekill", { value: 'trap "" TERM; echo ready; sleep 100' }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "rekill");
+    // SIGTERM before the trap is set would simply end the shell.
+    await agent.waitFor("the trap to be set", () => ex.stdout().includes("ready"));
     agent.kill("rekill", seconds(60), executorId);
     await agent.waitFor("the first kill", () => ex.stderr().includes("SIGKILL in 1mins"));
     agent.kill("rekill", { grace_period: { nanoseconds: 0 } }, executorId);
@@ -335,13 +337,18 @@ describe("command executor", () => {
     assert.match(help.stdout(), /--task_command/);
   });
 
-  it("--task_command replaces the task's command and --launcher_dir is accepted", async () => {
+  it("--task_command replaces the task's command; --launcher_dir is accepted; --logging_level filters", async () => {
     const { ex, executorId } = await start({
-      args: ["--launcher_dir=/usr/libexec/mesos", '--task_command={"value":"echo overridden"}'],
+      args: [
+        "--launcher_dir=/usr/libexec/mesos",
+        '--task_command={"value":"echo overridden"}',
+        "--logging_level=WARNING",
+      ],
     });
     agent.launch(task("override", { value: "echo original" }), executorId);
     await agent.waitForUpdate("TASK_FINISHED", "override");
     await ex.exited;
     assert.equal(ex.stdout(), "overridden\n");
+    assert.doesNotMatch(ex.stderr(), /^I/m, "no INFO lines");
   });
 });
