@@ -8,6 +8,7 @@ import type {
   Call_Subscribe,
   Call_UpdateFramework,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import type { FrameworkInfo as AllocatorFrameworkInfo } from "../allocator/index.js";
 import {
   validateFrameworkInfo,
   validateFrameworkUpdate,
@@ -19,6 +20,15 @@ import { discardOffer, rescindOffer } from "./offers.js";
 import { FrameworkRecord, frameworkRoles } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor, removeTask, updateTask } from "./tasks.js";
+
+/** The FrameworkInfo as the allocator types it (capability types always set). */
+function forAllocator(info: FrameworkInfo): AllocatorFrameworkInfo {
+  const { capabilities, ...rest } = info;
+  return {
+    ...(rest as AllocatorFrameworkInfo),
+    capabilities: (capabilities ?? []).map((c) => ({ type: c.type ?? "UNKNOWN" })),
+  };
+}
 
 function describe(info: FrameworkInfo): string {
   const caps = (info.capabilities ?? []).map((c) => c.type ?? "UNKNOWN").join(", ");
@@ -86,7 +96,7 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
     m.logger.info(
       `Adding framework ${newId} (${info.name}) with roles { ${frameworkRoles(framework.info).join(", ")} }`,
     );
-    m.allocator.addFramework(newId, framework.info, new Map(), true, {
+    m.allocator.addFramework(newId, forAllocator(framework.info), new Map(), true, {
       suppressedRoles: suppressed,
     });
     sendSubscribed(m, framework);
@@ -98,7 +108,7 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
     // Unknown to us (a master restart): start over from what the scheduler says.
     framework = new FrameworkRecord(id, info, "recovered", m.clock.now());
     m.frameworks.set(id, framework);
-    m.allocator.addFramework(id, info, new Map(), false, {});
+    m.allocator.addFramework(id, forAllocator(info), new Map(), false, {});
   }
   const merged: FrameworkInfo = {
     ...info,
@@ -183,7 +193,7 @@ function applyFrameworkUpdate(
   call: Call_Subscribe | Call_UpdateFramework,
 ): void {
   const withId: FrameworkInfo = { ...info, id: { value: framework.id } };
-  m.allocator.updateFramework(framework.id, withId, { suppressedRoles: suppressed });
+  m.allocator.updateFramework(framework.id, forAllocator(withId), { suppressedRoles: suppressed });
   const roles = new Set(frameworkRoles(withId));
   for (const offer of [...framework.offers.values()]) {
     if (!roles.has(offer.role)) rescindOffer(m, offer);
@@ -342,6 +352,6 @@ export function recoverFramework(m: Master, info: FrameworkInfo): FrameworkRecor
   const framework = new FrameworkRecord(id, info, "recovered", m.clock.now());
   m.frameworks.set(id, framework);
   m.logger.info(`Recovered framework ${id} (${info.name}) from an agent`);
-  m.allocator.addFramework(id, info, new Map(), false, {});
+  m.allocator.addFramework(id, forAllocator(info), new Map(), false, {});
   return framework;
 }
