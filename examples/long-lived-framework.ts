@@ -16,12 +16,16 @@ import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { defineFlags, loadFlags, usage, wantsHelp } from "../src/common/flags/index.js";
 import { flag } from "../src/common/flags/spec.js";
+import { Resources } from "../src/common/resources/index.js";
+import type { Resource as CommonResource } from "../src/common/resources/types.js";
 import {
   findOfferResources,
   isTerminalState,
   type Offer,
+  offerResources,
   parseResourceText,
   SchedulerClient,
+  type TaskInfo,
   type TaskStatus,
 } from "../src/scheduler/index.js";
 
@@ -77,32 +81,31 @@ export async function main(argv: string[]): Promise<number> {
 
   const offers = (list: Offer[]) => {
     for (const offer of list) {
-      const missing = options.num_tasks - active.size;
-      if (missing <= 0 || done()) {
-        // Enough running: give the offer back, and stop asking for a while.
+      // Fill the missing slots from this offer, as far as it goes.
+      const tasks: TaskInfo[] = [];
+      let left = offerResources(offer);
+      while (active.size < options.num_tasks && !done()) {
+        const rest: Offer = { ...offer, resources: left.toArray() as Offer["resources"] };
+        const resources = findOfferResources(rest, want.resources, options.role);
+        if (resources === undefined) break;
+        const id = `task-${++launches}`;
+        active.add(id);
+        console.log(`Launching ${id} on agent ${offer.agent_id.value} (${offer.hostname})`);
+        tasks.push({
+          name: id,
+          task_id: { value: id },
+          agent_id: offer.agent_id,
+          resources,
+          command: { shell: true, value: options.command },
+        });
+        left = left.minus(Resources.from(resources as CommonResource[]));
+      }
+      if (tasks.length > 0) {
+        void client.launch([offer.id], tasks);
+      } else {
+        // Nothing to run here: give the offer back, and keep it away for a while.
         void client.decline([offer.id], { refuse_seconds: 5 });
-        continue;
       }
-      const resources = findOfferResources(offer, want.resources, options.role);
-      if (resources === undefined) {
-        void client.decline([offer.id]);
-        continue;
-      }
-      const id = `task-${++launches}`;
-      active.add(id);
-      console.log(`Launching ${id} on agent ${offer.agent_id.value} (${offer.hostname})`);
-      void client.launch(
-        [offer.id],
-        [
-          {
-            name: id,
-            task_id: { value: id },
-            agent_id: offer.agent_id,
-            resources,
-            command: { shell: true, value: options.command },
-          },
-        ],
-      );
     }
   };
 

@@ -224,14 +224,12 @@ export class SchedulerClient {
    */
   close(reason = "closed by the scheduler"): void {
     if (this.currentState === "closed") return;
-    const wasSubscribed = this.currentState === "subscribed";
     this.generation++;
     this.currentState = "closed";
     this.cancelTimers();
     this.connection?.close();
     this.connection = undefined;
     this.currentStreamId = undefined;
-    if (wasSubscribed) this.notifyDisconnected(reason, false);
     this.handlers.closed?.(reason);
     this.fanout.end();
     this.resolveClosed(reason);
@@ -671,6 +669,7 @@ export class SchedulerClient {
     this.currentStreamId = undefined;
     this.logger.warn(reason);
     if (!this.reconnect) {
+      if (wasSubscribed) this.notifyDisconnected(reason, false);
       this.close(reason);
       return;
     }
