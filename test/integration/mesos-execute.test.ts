@@ -155,3 +155,25 @@ test("mesos-execute: refuses features that are not there yet, and zk://, with a 
   assert.equal(zk.code, 1);
   assert.match(zk.stderr, /not supported yet \(high availability issue\)/);
 });
+
+test("mesos-execute: --task_group runs its tasks under the default executor", {
+  todo: "needs mesos-default-executor (ExecutorInfo type DEFAULT) in the agent",
+}, async () => {
+  const group = JSON.stringify({
+    tasks: [
+      {
+        name: "g1",
+        task_id: { value: "g1" },
+        resources: [
+          { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+          { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+        ],
+        command: { value: "true" },
+      },
+    ],
+  });
+  const run = await execute(`--task_group=${group}`);
+  assert.match(run.stdout, /^Submitted task group with tasks \[ g1 \] to agent '\S+'$/m);
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.ok(run.stdout.includes("Received status update TASK_FINISHED for task 'g1'"));
+});
