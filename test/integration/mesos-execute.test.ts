@@ -80,7 +80,7 @@ test("mesos-execute: `exit 3` fails the task with the exit status in the message
   assert.match(run.stdout, / {2}message: '.*exited with status 3.*'/);
 });
 
-test("mesos-execute: --kill_after kills a `sleep 100` task: TASK_KILLED, exit code non-zero", async () => {
+test("mesos-execute: --kill_after kills a `sleep 100` task with SIGTERM: TASK_KILLED, exit code non-zero", async () => {
   const run = await execute("--name=sleeper", "--command=sleep 100", "--kill_after=1secs");
   assert.notEqual(run.code, 0);
   const lines = run.stdout.split("\n");
@@ -88,6 +88,8 @@ test("mesos-execute: --kill_after kills a `sleep 100` task: TASK_KILLED, exit co
   const asked = lines.findIndex((l) => l.startsWith("Asked to kill task 'sleeper' on agent '"));
   const killed = lines.indexOf("Received status update TASK_KILLED for task 'sleeper'");
   assert.ok(running >= 0 && asked > running && killed > asked, run.stdout);
+  // SIGTERM was enough: the task ended within the grace period, without SIGKILL.
+  assert.equal(lines[killed + 1], "  message: 'Command terminated with signal Terminated'");
 });
 
 test("mesos-execute: JSON and protobuf subscriptions both run a task to TASK_FINISHED", async () => {
