@@ -3,8 +3,14 @@
  * `cpus:24;mem:4096;disk:4096;ports:[31000-32000]`, 16 cpus of each already
  * used by one framework (round robin), one role, and frameworks that decline
  * every offer with an infinite filter. Each round declines the previous
- * round's offers, then times one `allocate()` cycle; after as many rounds as
+ * round's offers, then times one allocation cycle; after as many rounds as
  * there are frameworks every framework has refused every agent.
+ *
+ * `DeclineRun` does one round per `step()`, so the benchmark can interleave
+ * the rounds of several sizes and variants (this machine is shared: a burst
+ * of load then hits all of them alike). Each cycle is timed in wall time and
+ * in process CPU time; ratios use CPU time medians, the sturdier of the two
+ * under contention.
  */
 
 import type { Resource, Resources } from "../src/common/resources/index.js";
@@ -14,7 +20,7 @@ import { HierarchicalAllocator } from "../src/master/allocator/hierarchical-allo
 import type { OfferAllocation } from "../src/master/allocator/types.js";
 import { AGENT_CAPABILITIES, frameworkInfo, res } from "./lib/allocator-fixtures.js";
 import { median, withLoopMonitor, yieldToEventLoop } from "./lib/event-loop.js";
-import { collectGarbage, heapMb, rssMb } from "./lib/report.js";
+import { collectGarbage, heapMb } from "./lib/report.js";
 
 export interface DeclineCase {
   agents: number;
@@ -29,38 +35,14 @@ export interface DeclineCase {
   rounds?: number;
 }
 
-export interface DeclineResult {
-  rounds: number;
-  /** ms of every cycle, in round order (not reported; for ratios). */
-  cycles: number[];
-  /** Mean and median ms per allocate() over all rounds. */
-  mean_cycle_ms: number;
-  median_cycle_ms: number;
-  /** Mean ms per cycle over the rounds that still made offers. */
-  mean_productive_cycle_ms: number;
-  /** Mean ms per cycle once every framework refused every agent. */
-  mean_filtered_cycle_ms: number;
-  max_cycle_ms: number;
-  /** Longest event-loop block measured during the cycles (sliced runs). */
-  max_block_ms: number;
-  /** Mean ms to handle one round of declines (recoverResources calls). */
-  mean_decline_round_ms: number;
+/** One round's measurements. */
+export interface RoundSample {
+  wallMs: number;
+  cpuMs: number;
   offers: number;
-  framework_checks_per_cycle: number;
-  rss_mb: number;
-  heap_kb_per_framework: number;
-  heap_kb_per_agent: number;
-  /** Offer filters in force at the end, and heap bytes per filter. */
-  filters: number;
-  heap_b_per_filter: number;
-  setup_ms: number;
-}
-
-/** Heap growth since setup per filter (after a full collection). */
-function filterBytes(heapAfterSetup: number, filters: number): number {
-  if (filters === 0) return 0;
-  collectGarbage();
-  return ((heapMb() - heapAfterSetup) * 2 ** 20) / filters;
+  declineWallMs: number;
+  checks: number;
+  maxBlockMs: number;
 }
 
 const INT_MAX = 2147483647;
@@ -87,105 +69,153 @@ function volume(i: number, role: string): Resource {
   };
 }
 
-export async function declineOffers(c: DeclineCase): Promise<DeclineResult> {
-  collectGarbage();
-  const heap0 = heapMb();
-  const setupStart = performance.now();
-  const allocator = new HierarchicalAllocator({
-    // Real time: slices are cut by it; the benchmark's filters never expire.
-    clock: new SystemClock(),
-    random: seededRandom(42),
-    ...(c.baseline === true ? { baselineForBenchmarks: true } : {}),
-  });
-  const role = c.volumes === true ? "role1" : "*";
-  const frameworkIds: string[] = [];
-  for (let i = 0; i < c.frameworks; i++) {
-    const id = `framework-${i}`;
-    frameworkIds.push(id);
-    allocator.addFramework(id, frameworkInfo(id, [role]));
-  }
-  collectGarbage();
-  const heap1 = heapMb();
-  const base = res("cpus:24;mem:4096;disk:4096;ports:[31000-32000]");
-  const used = usedResources(role);
-  for (let i = 0; i < c.agents; i++) {
-    const id = `agent-${i}`;
-    const total = c.volumes === true ? base.plus(volume(i, role)) : base;
-    const owner = frameworkIds[i % c.frameworks] as string;
-    allocator.addAgent(
-      id,
-      { id: { value: id }, hostname: id },
-      AGENT_CAPABILITIES,
-      undefined,
-      total,
-      new Map([[owner, used]]),
-    );
-  }
-  // Adding frameworks and agents asked for allocations; start from a clean slate.
-  allocator.takeCandidates();
-  const setupMs = performance.now() - setupStart;
-  // Time the cycles, not the collection of setup garbage.
-  collectGarbage();
-  const heap2 = heapMb();
+function cpuMsSince(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
 
-  const rounds = c.rounds ?? 2 * c.frameworks;
-  const cycleMs: number[] = [];
-  const productive: number[] = [];
-  const filtered: number[] = [];
-  const declineMs: number[] = [];
-  let offers: OfferAllocation[] = [];
-  let total = 0;
-  let checks = 0;
-  let maxBlock = 0;
-  for (let round = 0; round < rounds; round++) {
+export class DeclineRun {
+  readonly allocator: HierarchicalAllocator;
+  readonly rounds: number;
+  readonly samples: RoundSample[] = [];
+  readonly heapKbPerFramework: number;
+  readonly heapKbPerAgent: number;
+  readonly setupMs: number;
+  private offers: OfferAllocation[] = [];
+  private readonly heapAfterSetup: number;
+
+  constructor(readonly c: DeclineCase) {
+    collectGarbage();
+    const heap0 = heapMb();
+    const setupStart = performance.now();
+    this.allocator = new HierarchicalAllocator({
+      // Real time: slices are cut by it; the benchmark's filters never expire.
+      clock: new SystemClock(),
+      random: seededRandom(42),
+      ...(c.baseline === true ? { baselineForBenchmarks: true } : {}),
+    });
+    const allocator = this.allocator;
+    const role = c.volumes === true ? "role1" : "*";
+    const frameworkIds: string[] = [];
+    for (let i = 0; i < c.frameworks; i++) {
+      const id = `framework-${i}`;
+      frameworkIds.push(id);
+      allocator.addFramework(id, frameworkInfo(id, [role]));
+    }
+    collectGarbage();
+    const heap1 = heapMb();
+    const base = res("cpus:24;mem:4096;disk:4096;ports:[31000-32000]");
+    const used = usedResources(role);
+    for (let i = 0; i < c.agents; i++) {
+      const id = `agent-${i}`;
+      const total = c.volumes === true ? base.plus(volume(i, role)) : base;
+      const owner = frameworkIds[i % c.frameworks] as string;
+      allocator.addAgent(
+        id,
+        { id: { value: id }, hostname: id },
+        AGENT_CAPABILITIES,
+        undefined,
+        total,
+        new Map([[owner, used]]),
+      );
+    }
+    // Adding frameworks and agents asked for allocations; start from a clean slate.
+    allocator.takeCandidates();
+    this.setupMs = performance.now() - setupStart;
+    // Time the cycles, not the collection of setup garbage.
+    collectGarbage();
+    this.heapAfterSetup = heapMb();
+    this.heapKbPerFramework = ((heap1 - heap0) * 1024) / c.frameworks;
+    this.heapKbPerAgent = ((this.heapAfterSetup - heap1) * 1024) / c.agents;
+    this.rounds = c.rounds ?? 2 * c.frameworks;
+  }
+
+  get done(): boolean {
+    return this.samples.length >= this.rounds;
+  }
+
+  /** Declines the previous round's offers, then runs and times one cycle. */
+  async step(): Promise<void> {
+    const allocator = this.allocator;
     const d0 = performance.now();
-    for (const o of offers) {
+    for (const o of this.offers) {
       allocator.recoverResources(o.frameworkId, o.agentId, o.resources, {
         refuse_seconds: INT_MAX,
       });
     }
-    declineMs.push(performance.now() - d0);
-    let ms: number;
-    if (c.sliced === true) {
+    const declineWallMs = performance.now() - d0;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    let sample: RoundSample;
+    if (this.c.sliced === true) {
       const measured = await withLoopMonitor(() =>
         allocator.allocateInSlices({ sliceMs: 10, yieldToEventLoop }),
       );
-      ms = measured.ms;
-      maxBlock = Math.max(maxBlock, measured.maxBlockMs, measured.result.stats.longestSliceMs);
-      offers = measured.result.offers;
-      checks += measured.result.stats.frameworkChecks;
+      const stats = measured.result.stats;
+      this.offers = measured.result.offers;
+      sample = {
+        wallMs: measured.ms,
+        cpuMs: cpuMsSince(cpu0),
+        offers: this.offers.length,
+        declineWallMs,
+        checks: stats.frameworkChecks,
+        maxBlockMs: Math.max(measured.maxBlockMs, stats.longestSliceMs),
+      };
     } else {
-      const t0 = performance.now();
       const result = allocator.allocate();
-      ms = performance.now() - t0;
-      maxBlock = Math.max(maxBlock, ms);
-      offers = result.offers;
-      checks += result.stats.frameworkChecks;
+      const wallMs = performance.now() - t0;
+      this.offers = result.offers;
+      sample = {
+        wallMs,
+        cpuMs: cpuMsSince(cpu0),
+        offers: this.offers.length,
+        declineWallMs,
+        checks: result.stats.frameworkChecks,
+        maxBlockMs: wallMs,
+      };
     }
-    cycleMs.push(ms);
-    (offers.length > 0 ? productive : filtered).push(ms);
-    total += offers.length;
+    this.samples.push(sample);
   }
-  const mean = (xs: number[]) => (xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length);
-  return {
-    rounds,
-    cycles: cycleMs,
-    mean_cycle_ms: mean(cycleMs),
-    median_cycle_ms: median(cycleMs),
-    mean_productive_cycle_ms: mean(productive),
-    mean_filtered_cycle_ms: mean(filtered),
-    max_cycle_ms: Math.max(...cycleMs),
-    max_block_ms: maxBlock,
-    mean_decline_round_ms: mean(declineMs),
-    offers: total,
-    framework_checks_per_cycle: Math.round(checks / rounds),
-    rss_mb: rssMb(),
-    heap_kb_per_framework: ((heap1 - heap0) * 1024) / c.frameworks,
-    heap_kb_per_agent: ((heap2 - heap1) * 1024) / c.agents,
-    filters: allocator.offerFilterCount(),
-    heap_b_per_filter: filterBytes(heap2, allocator.offerFilterCount()),
-    setup_ms: setupMs,
-  };
+
+  /** Runs every remaining round. */
+  async runAll(): Promise<this> {
+    while (!this.done) await this.step();
+    return this;
+  }
+
+  /** Summary numbers for the report. */
+  summary(): Record<string, number> {
+    const s = this.samples;
+    const productive = s.filter((x) => x.offers > 0);
+    const filtered = s.filter((x) => x.offers === 0);
+    const mean = (xs: number[]) =>
+      xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
+    const prodCpu = median(productive.map((x) => x.cpuMs));
+    const filtCpu = median(filtered.map((x) => x.cpuMs));
+    collectGarbage();
+    const filters = this.allocator.offerFilterCount();
+    return {
+      rounds: s.length,
+      median_productive_cycle_cpu_ms: prodCpu,
+      mean_productive_cycle_ms: mean(productive.map((x) => x.wallMs)),
+      median_productive_cycle_ms: median(productive.map((x) => x.wallMs)),
+      median_filtered_cycle_cpu_ms: filtered.length === 0 ? Number.NaN : filtCpu,
+      // Mesos runs 2F rounds: F productive ones, then F fully filtered ones.
+      mean_over_2F_rounds_ms:
+        (mean(productive.map((x) => x.wallMs)) + mean(filtered.map((x) => x.wallMs))) / 2,
+      max_cycle_ms: Math.max(...s.map((x) => x.wallMs)),
+      max_block_ms: Math.max(...s.map((x) => x.maxBlockMs)),
+      median_decline_round_ms: median(s.map((x) => x.declineWallMs)),
+      offers: s.reduce((a, x) => a + x.offers, 0),
+      framework_checks_per_cycle: Math.round(mean(s.map((x) => x.checks))),
+      heap_kb_per_framework: this.heapKbPerFramework,
+      heap_kb_per_agent: this.heapKbPerAgent,
+      filters,
+      heap_b_per_filter: filters === 0 ? 0 : ((heapMb() - this.heapAfterSetup) * 2 ** 20) / filters,
+      rss_mb: process.memoryUsage().rss / 2 ** 20,
+      setup_ms: this.setupMs,
+    };
+  }
 }
 
 /** `node dist/bench/run.js allocator-decline`: this family only (see bench/allocator.ts). */

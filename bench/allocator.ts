@@ -14,7 +14,7 @@
  * for the 10k/1k sizes (ten million offer filters at the end).
  */
 
-import { type DeclineResult, declineOffers } from "./allocator-decline.js";
+import { DeclineRun } from "./allocator-decline.js";
 import { quotaCycle } from "./allocator-quota.js";
 import { run as runSorter } from "./allocator-sorter.js";
 import { median } from "./lib/event-loop.js";
@@ -77,82 +77,94 @@ async function runDecline(quick: boolean): Promise<void> {
         [10000, 1000],
       ];
   // Warm-up (not reported).
-  await declineOffers({ agents: 1000, frameworks: 100, rounds: 120 });
+  await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 120 }).runAll();
   // The cycles after every framework refused every agent all look the same;
   // we run up to 50 of them rather than all remaining F.
   const roundsFor = (f: number) => f + Math.min(f, 50);
-  const results = new Map<string, DeclineResult>();
+  const runs = new Map<string, DeclineRun>();
   for (const [agents, frameworks] of sizes) {
     for (const volumes of [false, true]) {
-      const r = await declineOffers({ agents, frameworks, volumes, rounds: roundsFor(frameworks) });
-      results.set(`${agents}/${frameworks}/${volumes}`, r);
-      // Mesos runs 2F rounds: F productive ones and F fully filtered ones.
-      const mesosMean = (r.mean_productive_cycle_ms + r.mean_filtered_cycle_ms) / 2;
-      reportCase(
-        BENCH,
-        `decline offers${volumes ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
-        {
-          ...declineRow(r),
-          mean_over_2F_rounds_ms: round(mesosMean),
-        },
+      runs.set(
+        `${agents}/${frameworks}/${volumes}`,
+        new DeclineRun({ agents, frameworks, volumes, rounds: roundsFor(frameworks) }),
       );
     }
   }
-  // Scaling per doubling (of agents and frameworks together).
+  await interleave([...runs.values()]);
+  const summaries = new Map<string, Record<string, number>>();
+  for (const [key, run] of runs) {
+    const [agents, frameworks, volumes] = key.split("/");
+    const summary = run.summary();
+    summaries.set(key, summary);
+    reportCase(
+      BENCH,
+      `decline offers${volumes === "true" ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
+      rounded(summary),
+    );
+  }
+  // Scaling per doubling (of agents and frameworks together), on CPU-time medians.
   for (const volumes of [false, true]) {
     for (let i = 1; i < sizes.length; i++) {
       const [a0, f0] = sizes[i - 1] as [number, number];
       const [a1, f1] = sizes[i] as [number, number];
-      const r0 = results.get(`${a0}/${f0}/${volumes}`) as DeclineResult;
-      const r1 = results.get(`${a1}/${f1}/${volumes}`) as DeclineResult;
+      const r0 = summaries.get(`${a0}/${f0}/${volumes}`) as Record<string, number>;
+      const r1 = summaries.get(`${a1}/${f1}/${volumes}`) as Record<string, number>;
       const doublings = Math.log2(a1 / a0);
-      const per = (x0: number, x1: number) => round((x1 / x0) ** (1 / doublings));
+      const per = (k: string) => round(((r1[k] as number) / (r0[k] as number)) ** (1 / doublings));
       reportCase(
         BENCH,
         `decline offers${volumes ? " + volume" : ""} scaling ${a0}/${f0} -> ${a1}/${f1}`,
         {
-          productive_cycle_per_doubling: per(
-            r0.mean_productive_cycle_ms,
-            r1.mean_productive_cycle_ms,
-          ),
-          median_cycle_per_doubling: per(r0.median_cycle_ms, r1.median_cycle_ms),
-          filtered_cycle_per_doubling: per(r0.mean_filtered_cycle_ms, r1.mean_filtered_cycle_ms),
-          decline_round_per_doubling: per(r0.mean_decline_round_ms, r1.mean_decline_round_ms),
+          productive_cycle_per_doubling: per("median_productive_cycle_cpu_ms"),
+          filtered_cycle_per_doubling: per("median_filtered_cycle_cpu_ms"),
+          decline_round_per_doubling: per("median_decline_round_ms"),
         },
       );
     }
   }
-  // Against a straight port in the same process: same rounds, same sizes.
+  // Against a straight port in the same process: same rounds, interleaved.
   for (const [agents, frameworks] of sizes.slice(0, 2)) {
-    const rounds = Math.min(frameworks + 5, 60);
-    const ours = await declineOffers({ agents, frameworks, rounds });
-    const naive = await declineOffers({ agents, frameworks, rounds, baseline: true });
+    const rounds = frameworks + 10;
+    const ours = new DeclineRun({ agents, frameworks, rounds });
+    const naive = new DeclineRun({ agents, frameworks, rounds, baseline: true });
+    await interleave([ours, naive]);
+    const cpu = (r: DeclineRun) => r.samples.reduce((a, x) => a + x.cpuMs, 0) / r.samples.length;
+    const last = (r: DeclineRun) => median(r.samples.slice(frameworks).map((x) => x.cpuMs));
     reportCase(
       BENCH,
-      `decline offers vs straight port: ${agents} x ${frameworks}, first ${rounds} rounds`,
+      `decline offers vs straight port: ${agents} x ${frameworks}, ${rounds} rounds`,
       {
-        ours_mean_cycle_ms: round(ours.mean_cycle_ms),
-        baseline_mean_cycle_ms: round(naive.mean_cycle_ms),
-        baseline_over_ours: round(naive.mean_cycle_ms / ours.mean_cycle_ms),
+        ours_mean_cycle_cpu_ms: round(cpu(ours)),
+        baseline_mean_cycle_cpu_ms: round(cpu(naive)),
+        baseline_over_ours: round(cpu(naive) / cpu(ours)),
+        ours_filtered_cycle_cpu_ms: round(last(ours)),
+        baseline_filtered_cycle_cpu_ms: round(last(naive)),
       },
     );
+    runs.clear();
   }
   // Event-loop blocking: the largest size, cycles in 10 ms slices.
   const [agents, frameworks] = sizes[sizes.length - 1] as [number, number];
-  const sliced = await declineOffers({ agents, frameworks, sliced: true, rounds: 30 });
+  const sliced = await new DeclineRun({ agents, frameworks, sliced: true, rounds: 30 }).runAll();
+  const unsliced = summaries.get(`${agents}/${frameworks}/false`) as Record<string, number>;
+  const s = sliced.summary();
   reportCase(BENCH, `decline offers sliced (10 ms): ${agents} x ${frameworks}, 30 rounds`, {
-    mean_cycle_ms: round(sliced.mean_cycle_ms),
-    max_block_ms: round(sliced.max_block_ms),
-    unsliced_max_cycle_ms: round(
-      (results.get(`${agents}/${frameworks}/false`) as DeclineResult).max_cycle_ms,
-    ),
+    median_cycle_ms: round(median(sliced.samples.map((x) => x.wallMs))),
+    max_block_ms: round(s.max_block_ms as number),
+    unsliced_max_cycle_ms: round(unsliced.max_cycle_ms as number),
   });
 }
 
-function declineRow(r: DeclineResult): Record<string, number> {
-  const { cycles: _cycles, ...rest } = r;
+/** Steps every run one round at a time, in turn, until all are done. */
+async function interleave(runs: DeclineRun[]): Promise<void> {
+  while (runs.some((r) => !r.done)) {
+    for (const r of runs) if (!r.done) await r.step();
+  }
+}
+
+function rounded(summary: Record<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const [k, v] of Object.entries(rest)) out[k] = round(v);
+  for (const [k, v] of Object.entries(summary)) out[k] = round(v);
   return out;
 }
 

@@ -5,7 +5,7 @@
 
 import { execSync } from "node:child_process";
 import { appendFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
-import { cpus, totalmem } from "node:os";
+import { cpus, loadavg, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import v8 from "node:v8";
@@ -65,7 +65,7 @@ Rows are appended by \`npm run bench -- <name>\` (see bench/run.ts); never edite
 | machine | nproc x cpu model, memory, node version |
 | benchmark | bench/<name>.ts |
 | case | the variant and size measured |
-| results | the case's numbers (units in the key names: \`_ms\`, \`_mb\`, \`_per_s\`; ratios are plain) |
+| results | the case's numbers (units in the key names: \`_ms\`, \`_mb\`, \`_per_s\`; ratios are plain); \`load_1m\` is the machine's 1-minute load average when the case ended (other work on a shared machine skews wall times) |
 
 | date | commit | machine | benchmark | case | results |
 | --- | --- | --- | --- | --- | --- |
@@ -92,7 +92,9 @@ function formatValue(v: number | string | boolean | null): string {
  * Reports one case: prints `{"benchmark", "case", ...results}` as one JSON
  * line and appends a row to docs/benchmarks.md (unless `BENCH_NO_APPEND=1`).
  */
-export function reportCase(benchmark: string, caseName: string, results: CaseResults): void {
+export function reportCase(benchmark: string, caseName: string, caseResults: CaseResults): void {
+  // The machine may be shared: say how busy it was.
+  const results = { ...caseResults, load_1m: Math.round((loadavg()[0] ?? 0) * 10) / 10 };
   console.log(JSON.stringify({ benchmark, case: caseName, ...results }));
   if (process.env.BENCH_NO_APPEND === "1") return;
   const m = machineInfo();

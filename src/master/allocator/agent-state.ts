@@ -132,6 +132,8 @@ export class VersionSource {
 
 export class AgentState {
   activated = true;
+  /** Set when the agent leaves the allocator (cycles in progress skip it). */
+  removed = false;
   total: Resources;
   totalScalars: Quantities;
   totalReservations: Map<string, Quantities>;

@@ -51,6 +51,7 @@ import {
   stripIncapable,
 } from "./resource-math.js";
 import type { RoleNode } from "./role-tree.js";
+import type { Sorter } from "./sorter/sorter.js";
 import type {
   AllocationReason,
   CycleStats,
@@ -68,6 +69,15 @@ interface Pick {
   towardsGuarantee: Resources | undefined;
   /** Unreserved non-revocable scalars beyond guarantees (quota charge). */
   additional: Resources | undefined;
+}
+
+/** What the cycle looks up once per role. */
+interface RoleContext {
+  sorter: Sorter | undefined;
+  roleIndex: number;
+  /** Frameworks active in the role's sorter, by index. */
+  active: Bitset | undefined;
+  hierarchical: boolean;
 }
 
 /** What is known while looking for a framework of one role on one agent. */
@@ -118,7 +128,7 @@ export class AllocationCycle {
   readonly stats: CycleStats;
   offers: OfferAllocation[] = [];
   readonly inverseOffers: InverseOfferAllocation[] = [];
-  private readonly agentIds: string[];
+  private readonly agents: AgentState[];
   private stage: 1 | 2 | 3 = 1;
   private position = 0;
   private quota: QuotaContext | undefined;
@@ -126,16 +136,22 @@ export class AllocationCycle {
   /** Roles with frameworks that may receive offers (undefined when many). */
   private activeRoles: string[] | undefined;
   private readonly offeredShared = new Map<string, Resources>();
+  private readonly roles = new Map<string, RoleContext>();
   private readonly startedAt: number;
 
   constructor(
     private readonly core: AllocatorCore,
     agentIds: Iterable<string>,
   ) {
-    this.agentIds = [...agentIds];
-    this.stats = emptyStats(this.agentIds.length);
+    const agents: AgentState[] = [];
+    for (const id of agentIds) {
+      const agent = core.agents.get(id);
+      if (agent !== undefined) agents.push(agent);
+    }
+    this.agents = agents;
+    this.stats = emptyStats(agents.length);
     this.startedAt = core.clock.monotonic();
-    shuffle(this.agentIds, core);
+    shuffle(agents, core);
   }
 
   get done(): boolean {
@@ -160,12 +176,11 @@ export class AllocationCycle {
     this.prepareSlice();
     let n = 0;
     while (this.stage !== 3) {
-      if (this.position >= this.agentIds.length) {
+      if (this.position >= this.agents.length) {
         this.nextStage();
         continue;
       }
-      const id = this.agentIds[this.position++] as string;
-      this.visit(id);
+      this.visit(this.agents[this.position++] as AgentState);
       if ((++n & 31) === 0 && clock.monotonic() >= deadline) break;
     }
     const now = clock.monotonic();
@@ -179,16 +194,33 @@ export class AllocationCycle {
       this.stage = 2;
       this.position = 0;
       // Spread out the first stage's preference for the front of the list.
-      shuffle(this.agentIds, this.core);
+      shuffle(this.agents, this.core);
     } else {
       this.generateInverseOffers();
       this.stage = 3;
     }
   }
 
+  /** Per-role lookups, cached for the slice. */
+  private roleContext(role: string): RoleContext {
+    let ctx = this.roles.get(role);
+    if (ctx === undefined) {
+      const core = this.core;
+      ctx = {
+        sorter: core.frameworkSorters.get(role),
+        roleIndex: core.roleIndex(role),
+        active: core.activeInRole.get(role),
+        hierarchical: role.includes("/"),
+      };
+      this.roles.set(role, ctx);
+    }
+    return ctx;
+  }
+
   /** Refreshes what may have changed since the previous slice. */
   private prepareSlice(): void {
     const core = this.core;
+    this.roles.clear();
     let pairs = 0;
     let roles: string[] | undefined = [];
     for (const [role, sorter] of core.frameworkSorters) {
@@ -248,10 +280,9 @@ export class AllocationCycle {
   }
 
   /** Allocates one agent for the current stage. */
-  private visit(agentId: string): void {
+  private visit(agent: AgentState): void {
     const core = this.core;
-    const agent = core.agents.get(agentId);
-    if (agent === undefined) {
+    if (agent.removed) {
       this.skip("NO_AGENTS");
       return;
     }
@@ -357,7 +388,8 @@ export class AllocationCycle {
     taken: Set<string> | undefined,
   ): Pick | undefined {
     const core = this.core;
-    const sorter = core.frameworkSorters.get(role);
+    const ctx = this.roleContext(role);
+    const sorter = ctx.sorter;
     if (sorter === undefined || sorter.activeCount() === 0) return undefined;
     if (stage === 1) {
       const node = core.roleTree.get(role);
@@ -365,7 +397,7 @@ export class AllocationCycle {
         return undefined;
       }
     }
-    if (role.includes("/") && !agent.caps.hierarchicalRole) return undefined;
+    if (ctx.hierarchical && !agent.caps.hierarchicalRole) return undefined;
 
     let base = agent.allocatableTo(role);
     const shared = this.offeredShared.get(agent.id);
@@ -377,7 +409,7 @@ export class AllocationCycle {
     const probe: Probe = {
       agent,
       role,
-      roleIndex: core.roleIndex(role),
+      roleIndex: ctx.roleIndex,
       stage,
       base,
       baseProfile,
@@ -403,7 +435,7 @@ export class AllocationCycle {
     // When nearly every framework of the role refused exactly what is left,
     // look at the few others instead of walking past the refusals.
     const group = agent.filters.groupFor(probe.roleIndex);
-    const active = core.activeInRole.get(role);
+    const active = ctx.active;
     if (
       group !== undefined &&
       active !== undefined &&
@@ -691,14 +723,21 @@ export class AllocationCycle {
     return shrinkScalars(this.core.names, part, (i) => limitRoom(limits, consumed, i, 0)).isEmpty();
   }
 
+  private candidateSet: Set<AgentState> | undefined;
+
+  /** The agents this cycle looks at, as a set (built on first use). */
+  private get candidates(): Set<AgentState> {
+    this.candidateSet ??= new Set(this.agents);
+    return this.candidateSet;
+  }
+
   /** Inverse offers for agents with maintenance scheduled (to frameworks using them). */
   private generateInverseOffers(): void {
     const core = this.core;
     const now = core.now();
-    for (const id of this.agentIds) {
-      const agent = core.agents.get(id);
-      const maintenance = agent?.maintenance;
-      if (agent === undefined || maintenance === undefined) continue;
+    for (const agent of core.agentsInMaintenance) {
+      const maintenance = agent.maintenance;
+      if (maintenance === undefined || !this.candidates.has(agent)) continue;
       for (const frameworkId of agent.allocations.keys()) {
         const framework = core.frameworks.get(frameworkId);
         if (framework === undefined || !framework.active) continue;
@@ -750,11 +789,11 @@ function clampZero(q: Quantities): void {
   for (let i = 0; i < q.length; i++) if ((q[i] as number) < 0) q[i] = 0;
 }
 
-function shuffle(ids: string[], core: AllocatorCore): void {
-  for (let i = ids.length - 1; i > 0; i--) {
+function shuffle<T>(items: T[], core: AllocatorCore): void {
+  for (let i = items.length - 1; i > 0; i--) {
     const j = Math.floor(core.random.next() * (i + 1));
-    const t = ids[i] as string;
-    ids[i] = ids[j] as string;
-    ids[j] = t;
+    const t = items[i] as T;
+    items[i] = items[j] as T;
+    items[j] = t;
   }
 }

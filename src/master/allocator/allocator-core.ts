@@ -77,6 +77,8 @@ export class AllocatorCore {
 
   readonly agents = new Map<string, AgentState>();
   readonly agentsByIndex: (AgentState | undefined)[] = [];
+  /** Agents with a maintenance window (inverse offers). */
+  readonly agentsInMaintenance = new Set<AgentState>();
   private readonly freeAgentIndexes: number[] = [];
   readonly frameworks = new Map<string, FrameworkState>();
   readonly frameworksByIndex: (FrameworkState | undefined)[] = [];

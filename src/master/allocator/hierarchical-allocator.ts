@@ -281,6 +281,7 @@ export class HierarchicalAllocator extends AllocatorCore {
     this.agentsByIndex[index] = agent;
     if (unavailability !== undefined) {
       agent.maintenance = { unavailability, outstanding: new Set(), statuses: new Map() };
+      this.agentsInMaintenance.add(agent);
     }
     this.roleTree.trackReservations(agent.totalReservations);
     this.pool.addAgent(agentId, agent.totalScalars);
@@ -323,6 +324,8 @@ export class HierarchicalAllocator extends AllocatorCore {
     this.pool.removeAgent(agentId);
     this.filters.clearAgent(agent.filters);
     this.agents.delete(agentId);
+    this.agentsInMaintenance.delete(agent);
+    agent.removed = true;
     this.releaseAgentIndex(agent.index);
     if (this.candidates !== "all") this.candidates.delete(agentId);
     this.logger.info(`Removed agent ${agentId}`);
@@ -470,6 +473,8 @@ export class HierarchicalAllocator extends AllocatorCore {
       unavailability === undefined
         ? undefined
         : { unavailability, outstanding: new Set(), statuses: new Map() };
+    if (agent.maintenance === undefined) this.agentsInMaintenance.delete(agent);
+    else this.agentsInMaintenance.add(agent);
     this.wantAllocation([agentId]);
   }
 
