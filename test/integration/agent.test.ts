@@ -1,0 +1,432 @@
+/**
+ * The real bin/mesos-agent against the real bin/mesos-master on loopback,
+ * with real command executors, driven by a minimal v1 scheduler written
+ * here (so the test sees every event and decides when to acknowledge).
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, afterEach, before, describe, it } from "node:test";
+import { RecordIoDecoder } from "../../src/common/recordio/index.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+type Json = Record<string, unknown> & { [k: string]: any };
+
+/** A v1 scheduler speaking JSON, keeping every event. */
+class TestScheduler {
+  readonly events: Json[] = [];
+  frameworkId = "";
+  private streamId = "";
+  private readonly abort = new AbortController();
+
+  private constructor(private readonly masterUrl: string) {}
+
+  static async subscribe(masterUrl: string, framework: Json = {}): Promise<TestScheduler> {
+    const s = new TestScheduler(masterUrl);
+    const response = await fetch(`${masterUrl}/api/v1/scheduler`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({
+        type: "SUBSCRIBE",
+        subscribe: { framework_info: { user: "root", name: "agent-test", ...framework } },
+      }),
+      signal: s.abort.signal,
+    });
+    if (response.status !== 200) {
+      assert.fail(`SUBSCRIBE answered ${response.status}: ${await response.text()}`);
+    }
+    s.streamId = response.headers.get("mesos-stream-id") ?? "";
+    void s.read(response);
+    const subscribed = await s.next((e) => e.type === "SUBSCRIBED");
+    s.frameworkId = subscribed.subscribed.framework_id.value;
+    return s;
+  }
+
+  private async read(response: Response): Promise<void> {
+    const decoder = new RecordIoDecoder();
+    try {
+      for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+        for (const record of decoder.decode(chunk)) this.events.push(JSON.parse(record.toString()));
+      }
+    } catch {
+      // Stream closed.
+    }
+  }
+
+  /** The first event (from `from` on) matching `pred`. */
+  async next(pred: (e: Json) => boolean, timeoutMs = 30_000, from = 0): Promise<Json> {
+    return waitFor("a scheduler event", () => this.events.slice(from).find(pred), {
+      timeoutMs,
+      intervalMs: 20,
+    });
+  }
+
+  async call(body: Json): Promise<number> {
+    const response = await fetch(`${this.masterUrl}/api/v1/scheduler`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "Mesos-Stream-Id": this.streamId },
+      body: JSON.stringify({ framework_id: { value: this.frameworkId }, ...body }),
+    });
+    await response.text();
+    return response.status;
+  }
+
+  /** Launches one task on the first offer; returns the agent id. */
+  async launch(task: Json): Promise<string> {
+    const offers = await this.next((e) => e.type === "OFFERS");
+    const offer = offers.offers.offers[0];
+    const status = await this.call({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: [offer.id],
+        operations: [
+          {
+            type: "LAUNCH",
+            launch: {
+              task_infos: [
+                {
+                  agent_id: offer.agent_id,
+                  resources: [
+                    { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+                    { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+                  ],
+                  ...task,
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    assert.equal(status, 202);
+    return offer.agent_id.value;
+  }
+
+  /** The first UPDATE for `taskId` in one of `states`. */
+  update(taskId: string, states: string[], timeoutMs = 30_000): Promise<Json> {
+    return this.next(
+      (e) =>
+        e.type === "UPDATE" &&
+        e.update.status.task_id.value === taskId &&
+        states.includes(e.update.status.state),
+      timeoutMs,
+    );
+  }
+
+  async acknowledge(update: Json): Promise<void> {
+    const status = update.update.status;
+    if (status.uuid === undefined) return;
+    await this.call({
+      type: "ACKNOWLEDGE",
+      acknowledge: { agent_id: status.agent_id, task_id: status.task_id, uuid: status.uuid },
+    });
+  }
+
+  /** Acknowledges every update as it arrives, until stopped. */
+  autoAcknowledge(): () => void {
+    let seen = 0;
+    const timer = setInterval(() => {
+      const fresh = this.events.slice(seen);
+      seen = this.events.length;
+      for (const e of fresh) if (e.type === "UPDATE") void this.acknowledge(e);
+    }, 20);
+    return () => clearInterval(timer);
+  }
+
+  /** TEARDOWN (frees its offers and tasks for the next test), then closes the stream. */
+  async teardown(): Promise<void> {
+    await this.call({ type: "TEARDOWN" }).catch(() => undefined);
+    this.close();
+  }
+
+  close(): void {
+    this.abort.abort();
+  }
+}
+
+/** The sandbox of a task's executor, from the agent's /state. */
+async function sandboxOf(agent: DaemonHandle, taskId: string): Promise<string> {
+  return waitFor(`the sandbox of ${taskId}`, async () => {
+    const state = await getJson<Json>(`${agent.url}/state`);
+    for (const f of state?.frameworks ?? []) {
+      for (const e of [...f.executors, ...f.completed_executors]) {
+        if (e.id === taskId) return e.directory as string;
+      }
+    }
+    for (const f of state?.completed_frameworks ?? []) {
+      for (const e of f.completed_executors) if (e.id === taskId) return e.directory as string;
+    }
+    return undefined;
+  });
+}
+
+/** Pids of processes whose environment says they belong to `sandbox`. */
+function processesOfSandbox(sandbox: string): number[] {
+  const marker = `MESOS_DIRECTORY=${sandbox}\0`;
+  const found: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "latin1");
+      if (`${env}\0`.includes(marker)) found.push(Number(name));
+    } catch {
+      // gone or not readable
+    }
+  }
+  return found;
+}
+
+describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
+  let master: DaemonHandle;
+  let agent: DaemonHandle;
+  let fileServer: Server;
+  let fileServerUrl = "";
+  const schedulers: TestScheduler[] = [];
+
+  before(async () => {
+    master = await startMaster();
+    agent = await startAgent({ master: master.address });
+    await waitForAgents(master, 1);
+    const files = tempDir("agent-test-files-");
+    execFileSync("sh", [
+      "-c",
+      `mkdir -p "${files}/pkg" && echo "hello from the archive" > "${files}/pkg/hello.txt" && tar -czf "${files}/pkg.tar.gz" -C "${files}" pkg`,
+    ]);
+    fileServer = createServer((req, res) => {
+      if (req.url === "/pkg.tar.gz") {
+        res.writeHead(200, { "Content-Type": "application/gzip" });
+        res.end(readFileSync(join(files, "pkg.tar.gz")));
+      } else {
+        res.writeHead(404);
+        res.end("not here");
+      }
+    });
+    await new Promise<void>((r) => fileServer.listen(0, "127.0.0.1", r));
+    fileServerUrl = `http://127.0.0.1:${(fileServer.address() as AddressInfo).port}`;
+  });
+
+  afterEach(async () => {
+    for (const s of schedulers.splice(0)) await s.teardown();
+  });
+
+  after(async () => {
+    fileServer?.close();
+    await stopAll();
+  });
+
+  async function scheduler(framework: Json = {}): Promise<TestScheduler> {
+    const s = await TestScheduler.subscribe(master.url, framework);
+    schedulers.push(s);
+    return s;
+  }
+
+  it("registers with the master and gets an agent id", async () => {
+    const [id] = await waitForAgents(master, 1);
+    const state = await getJson<Json>(`${agent.url}/state`);
+    assert.equal(state?.id, id);
+    assert.match(String(id), /-S\d+$/);
+    assert.equal(state?.pid, `slave(1)@${agent.address}`);
+    assert.deepEqual(state?.resources, {
+      cpus: 2,
+      disk: 1024,
+      gpus: 0,
+      mem: 1024,
+      ports: "[31000-32000]",
+    });
+    const version = await getJson<Json>(`${agent.url}/version`);
+    assert.equal(version?.version, "1.12.0");
+    const flags = await getJson<Json>(`${agent.url}/slave(1)/flags`);
+    assert.equal(flags?.flags.master, master.address);
+    assert.equal((await fetch(`${agent.url}/health`)).status, 200);
+  });
+
+  it("runs `echo hello` to TASK_FINISHED with hello in the sandbox stdout", async () => {
+    const s = await scheduler();
+    const stop = s.autoAcknowledge();
+    await s.launch({
+      name: "echo",
+      task_id: { value: "echo-1" },
+      command: { value: "echo hello" },
+    });
+    const finished = await s.update("echo-1", ["TASK_FINISHED", "TASK_FAILED"]);
+    stop();
+    assert.equal(finished.update.status.state, "TASK_FINISHED");
+    const sandbox = await sandboxOf(agent, "echo-1");
+    assert.ok(sandbox.startsWith(join(agent.workDir, "slaves")));
+    assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "hello");
+    assert.ok(readdirSync(join(sandbox, "..")).includes("latest"));
+  });
+
+  it("re-sends a status update until the framework acknowledges it", {
+    timeout: 60_000,
+  }, async () => {
+    const s = await scheduler();
+    await s.launch({
+      name: "quiet",
+      task_id: { value: "unacked-1" },
+      command: { value: "sleep 30" },
+    });
+    const first = await s.update("unacked-1", ["TASK_STARTING", "TASK_RUNNING"]);
+    const index = s.events.indexOf(first);
+    // Withhold the acknowledgement: the agent re-sends the same update (10 s later).
+    const again = await s.next(
+      (e) => e.type === "UPDATE" && e.update.status.uuid === first.update.status.uuid,
+      25_000,
+      index + 1,
+    );
+    assert.equal(again.update.status.state, first.update.status.state);
+    await s.acknowledge(again);
+    await s.call({ type: "KILL", kill: { task_id: { value: "unacked-1" } } });
+    const stop = s.autoAcknowledge();
+    await s.update("unacked-1", ["TASK_KILLED"]);
+    stop();
+  });
+
+  it("kills `sleep 100` to TASK_KILLED and leaves no process behind", async () => {
+    const s = await scheduler();
+    const stop = s.autoAcknowledge();
+    await s.launch({
+      name: "sleeper",
+      task_id: { value: "sleep-1" },
+      command: { value: "sleep 100" },
+    });
+    await s.update("sleep-1", ["TASK_RUNNING"]);
+    const sandbox = await sandboxOf(agent, "sleep-1");
+    assert.ok(processesOfSandbox(sandbox).length >= 2, "executor and task are running");
+    assert.equal(await s.call({ type: "KILL", kill: { task_id: { value: "sleep-1" } } }), 202);
+    const killed = await s.update("sleep-1", ["TASK_KILLED", "TASK_FAILED"]);
+    stop();
+    assert.equal(killed.update.status.state, "TASK_KILLED");
+    await waitFor(
+      "the container's processes to be gone",
+      () => processesOfSandbox(sandbox).length === 0,
+    );
+  });
+
+  it("fetches a tar.gz over HTTP and extracts it into the sandbox", async () => {
+    const s = await scheduler();
+    const stop = s.autoAcknowledge();
+    await s.launch({
+      name: "fetch",
+      task_id: { value: "fetch-1" },
+      command: { value: "cat pkg/hello.txt", uris: [{ value: `${fileServerUrl}/pkg.tar.gz` }] },
+    });
+    const done = await s.update("fetch-1", ["TASK_FINISHED", "TASK_FAILED"]);
+    stop();
+    assert.equal(done.update.status.state, "TASK_FINISHED", done.update.status.message);
+    const sandbox = await sandboxOf(agent, "fetch-1");
+    assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "hello from the archive");
+    assert.equal(
+      readFileSync(join(sandbox, "pkg", "hello.txt"), "utf8"),
+      "hello from the archive\n",
+    );
+  });
+
+  it("fails the task readably when a URI answers 404", async () => {
+    const s = await scheduler();
+    const stop = s.autoAcknowledge();
+    await s.launch({
+      name: "missing",
+      task_id: { value: "fetch-404" },
+      command: { value: "true", uris: [{ value: `${fileServerUrl}/missing.tar.gz` }] },
+    });
+    const failed = await s.update("fetch-404", ["TASK_FAILED", "TASK_FINISHED"]);
+    stop();
+    const status = failed.update.status;
+    assert.equal(status.state, "TASK_FAILED");
+    assert.equal(status.reason, "REASON_CONTAINER_LAUNCH_FAILED");
+    assert.match(status.message, /missing\.tar\.gz.*HTTP return code 404/);
+    const sandbox = await sandboxOf(agent, "fetch-404");
+    assert.match(
+      readFileSync(join(sandbox, "stderr"), "utf8"),
+      /Failed to fetch '.*missing\.tar\.gz': Error downloading resource, received HTTP return code 404/,
+    );
+  });
+
+  it("answers the executor API's bad requests as Mesos does", async () => {
+    const url = `${agent.url}/api/v1/executor`;
+    const post = (body: string, headers: Record<string, string> = {}) =>
+      fetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...headers },
+        body,
+      });
+    const ids = { framework_id: { value: "F" }, executor_id: { value: "E" } };
+    assert.equal((await post(JSON.stringify({ ...ids, type: "SUBSCRIBE" }))).status, 400);
+    const badUuid = await post(
+      JSON.stringify({
+        ...ids,
+        type: "UPDATE",
+        update: {
+          status: {
+            task_id: { value: "t" },
+            state: "TASK_RUNNING",
+            source: "SOURCE_EXECUTOR",
+            uuid: Buffer.from("not-a-uuid").toString("base64"),
+          },
+        },
+      }),
+    );
+    assert.equal(badUuid.status, 400);
+    assert.match(await badUuid.text(), /Not a valid UUID/);
+    assert.equal((await post("{")).status, 400);
+    assert.equal((await post("{}", { "Content-Type": "text/plain" })).status, 415);
+    assert.equal((await fetch(url)).status, 405);
+    const unknown = await post(JSON.stringify({ ...ids, type: "SUBSCRIBE", subscribe: {} }));
+    assert.equal(unknown.status, 400);
+    assert.equal(await unknown.text(), "Framework cannot be found");
+    const heartbeat = await post(JSON.stringify({ ...ids, type: "HEARTBEAT" }));
+    assert.equal(heartbeat.status, 202);
+  });
+});
+
+describe("mesos-agent executors and agent failure", { timeout: 120_000 }, () => {
+  after(stopAll);
+
+  it("keeps executors running when the agent is SIGKILLed", async () => {
+    const master = await startMaster();
+    const agent = await startAgent({ master: master.address });
+    await waitForAgents(master, 1);
+    const s = await TestScheduler.subscribe(master.url, { checkpoint: true });
+    const stop = s.autoAcknowledge();
+    try {
+      await s.launch({
+        name: "survivor",
+        task_id: { value: "survivor-1" },
+        command: { value: "sleep 60" },
+      });
+      await s.update("survivor-1", ["TASK_RUNNING"]);
+      const sandbox = await sandboxOf(agent, "survivor-1");
+      const before = processesOfSandbox(sandbox);
+      assert.ok(before.length >= 2, "executor and task run");
+      agent.kill("SIGKILL");
+      await agent.exited;
+      // Give a dying executor time to notice; it must not.
+      await new Promise((r) => setTimeout(r, 1500));
+      const survivors = processesOfSandbox(sandbox);
+      assert.deepEqual(survivors.sort(), before.sort());
+      for (const pid of survivors) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+    } finally {
+      stop();
+      s.close();
+    }
+  });
+});
