@@ -22,11 +22,57 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 
-type Json = Record<string, unknown> & { [k: string]: any };
+type Json = Record<string, unknown>;
+
+interface Id {
+  value: string;
+}
+
+interface StatusJson {
+  task_id: Id;
+  state: string;
+  uuid?: string;
+  agent_id?: Id;
+  reason?: string;
+  message?: string;
+}
+
+/** The parts of scheduler events these tests read. */
+interface EventJson {
+  type: string;
+  subscribed?: { framework_id: Id };
+  offers?: { offers: { id: Id; agent_id: Id }[] };
+  update?: { status: StatusJson };
+}
+
+interface ExecutorJson {
+  id: string;
+  directory: string;
+}
+
+interface FrameworkJson {
+  executors: ExecutorJson[];
+  completed_executors: ExecutorJson[];
+}
+
+/** The parts of the agent's /state these tests read. */
+interface AgentStateJson {
+  id?: string;
+  pid?: string;
+  resources?: unknown;
+  frameworks?: FrameworkJson[];
+  completed_frameworks?: FrameworkJson[];
+}
+
+/** The status carried by an UPDATE event. */
+function statusOf(e: EventJson): StatusJson {
+  if (e.update === undefined) throw new Error(`not an UPDATE event: ${e.type}`);
+  return e.update.status;
+}
 
 /** A v1 scheduler speaking JSON, keeping every event. */
 class TestScheduler {
-  readonly events: Json[] = [];
+  readonly events: EventJson[] = [];
   frameworkId = "";
   private streamId = "";
   private readonly abort = new AbortController();
@@ -50,7 +96,7 @@ class TestScheduler {
     s.streamId = response.headers.get("mesos-stream-id") ?? "";
     void s.read(response);
     const subscribed = await s.next((e) => e.type === "SUBSCRIBED");
-    s.frameworkId = subscribed.subscribed.framework_id.value;
+    s.frameworkId = subscribed.subscribed?.framework_id.value ?? "";
     return s;
   }
 
@@ -58,7 +104,8 @@ class TestScheduler {
     const decoder = new RecordIoDecoder();
     try {
       for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
-        for (const record of decoder.decode(chunk)) this.events.push(JSON.parse(record.toString()));
+        for (const record of decoder.decode(chunk))
+          this.events.push(JSON.parse(record.toString()) as EventJson);
       }
     } catch {
       // Stream closed.
@@ -66,7 +113,7 @@ class TestScheduler {
   }
 
   /** The first event (from `from` on) matching `pred`. */
-  async next(pred: (e: Json) => boolean, timeoutMs = 30_000, from = 0): Promise<Json> {
+  async next(pred: (e: EventJson) => boolean, timeoutMs = 30_000, from = 0): Promise<EventJson> {
     return waitFor("a scheduler event", () => this.events.slice(from).find(pred), {
       timeoutMs,
       intervalMs: 20,
@@ -86,7 +133,8 @@ class TestScheduler {
   /** Launches one task on the first offer; returns the agent id. */
   async launch(task: Json): Promise<string> {
     const offers = await this.next((e) => e.type === "OFFERS");
-    const offer = offers.offers.offers[0];
+    const offer = offers.offers?.offers[0];
+    if (offer === undefined) throw new Error("an OFFERS event without offers");
     const status = await this.call({
       type: "ACCEPT",
       accept: {
@@ -115,18 +163,18 @@ class TestScheduler {
   }
 
   /** The first UPDATE for `taskId` in one of `states`. */
-  update(taskId: string, states: string[], timeoutMs = 30_000): Promise<Json> {
+  update(taskId: string, states: string[], timeoutMs = 30_000): Promise<EventJson> {
     return this.next(
       (e) =>
         e.type === "UPDATE" &&
-        e.update.status.task_id.value === taskId &&
-        states.includes(e.update.status.state),
+        statusOf(e).task_id.value === taskId &&
+        states.includes(statusOf(e).state),
       timeoutMs,
     );
   }
 
-  async acknowledge(update: Json): Promise<void> {
-    const status = update.update.status;
+  async acknowledge(update: EventJson): Promise<void> {
+    const status = statusOf(update);
     if (status.uuid === undefined) return;
     await this.call({
       type: "ACKNOWLEDGE",
@@ -159,14 +207,14 @@ class TestScheduler {
 /** The sandbox of a task's executor, from the agent's /state. */
 async function sandboxOf(agent: DaemonHandle, taskId: string): Promise<string> {
   return waitFor(`the sandbox of ${taskId}`, async () => {
-    const state = await getJson<Json>(`${agent.url}/state`);
+    const state = await getJson<AgentStateJson>(`${agent.url}/state`);
     for (const f of state?.frameworks ?? []) {
       for (const e of [...f.executors, ...f.completed_executors]) {
-        if (e.id === taskId) return e.directory as string;
+        if (e.id === taskId) return e.directory;
       }
     }
     for (const f of state?.completed_frameworks ?? []) {
-      for (const e of f.completed_executors) if (e.id === taskId) return e.directory as string;
+      for (const e of f.completed_executors) if (e.id === taskId) return e.directory;
     }
     return undefined;
   });
@@ -234,7 +282,7 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
 
   it("registers with the master and gets an agent id", async () => {
     const [id] = await waitForAgents(master, 1);
-    const state = await getJson<Json>(`${agent.url}/state`);
+    const state = await getJson<AgentStateJson>(`${agent.url}/state`);
     assert.equal(state?.id, id);
     assert.match(String(id), /-S\d+$/);
     assert.equal(state?.pid, `slave(1)@${agent.address}`);
@@ -245,9 +293,9 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
       mem: 1024,
       ports: "[31000-32000]",
     });
-    const version = await getJson<Json>(`${agent.url}/version`);
+    const version = await getJson<{ version?: string }>(`${agent.url}/version`);
     assert.equal(version?.version, "1.12.0");
-    const flags = await getJson<Json>(`${agent.url}/slave(1)/flags`);
+    const flags = await getJson<{ flags: Record<string, string> }>(`${agent.url}/slave(1)/flags`);
     assert.equal(flags?.flags.master, master.address);
     assert.equal((await fetch(`${agent.url}/health`)).status, 200);
   });
@@ -262,7 +310,7 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     });
     const finished = await s.update("echo-1", ["TASK_FINISHED", "TASK_FAILED"]);
     stop();
-    assert.equal(finished.update.status.state, "TASK_FINISHED");
+    assert.equal(statusOf(finished).state, "TASK_FINISHED");
     const sandbox = await sandboxOf(agent, "echo-1");
     assert.ok(sandbox.startsWith(join(agent.workDir, "slaves")));
     assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "hello");
@@ -282,11 +330,11 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     const index = s.events.indexOf(first);
     // Withhold the acknowledgement: the agent re-sends the same update (10 s later).
     const again = await s.next(
-      (e) => e.type === "UPDATE" && e.update.status.uuid === first.update.status.uuid,
+      (e) => e.type === "UPDATE" && statusOf(e).uuid === statusOf(first).uuid,
       25_000,
       index + 1,
     );
-    assert.equal(again.update.status.state, first.update.status.state);
+    assert.equal(statusOf(again).state, statusOf(first).state);
     await s.acknowledge(again);
     await s.call({ type: "KILL", kill: { task_id: { value: "unacked-1" } } });
     const stop = s.autoAcknowledge();
@@ -308,7 +356,7 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     assert.equal(await s.call({ type: "KILL", kill: { task_id: { value: "sleep-1" } } }), 202);
     const killed = await s.update("sleep-1", ["TASK_KILLED", "TASK_FAILED"]);
     stop();
-    assert.equal(killed.update.status.state, "TASK_KILLED");
+    assert.equal(statusOf(killed).state, "TASK_KILLED");
     await waitFor(
       "the container's processes to be gone",
       () => processesOfSandbox(sandbox).length === 0,
@@ -325,7 +373,7 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     });
     const done = await s.update("fetch-1", ["TASK_FINISHED", "TASK_FAILED"]);
     stop();
-    assert.equal(done.update.status.state, "TASK_FINISHED", done.update.status.message);
+    assert.equal(statusOf(done).state, "TASK_FINISHED", statusOf(done).message);
     const sandbox = await sandboxOf(agent, "fetch-1");
     assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "hello from the archive");
     assert.equal(
@@ -344,10 +392,10 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     });
     const failed = await s.update("fetch-404", ["TASK_FAILED", "TASK_FINISHED"]);
     stop();
-    const status = failed.update.status;
+    const status = statusOf(failed);
     assert.equal(status.state, "TASK_FAILED");
     assert.equal(status.reason, "REASON_CONTAINER_LAUNCH_FAILED");
-    assert.match(status.message, /missing\.tar\.gz.*HTTP return code 404/);
+    assert.match(status.message ?? "", /missing\.tar\.gz.*HTTP return code 404/);
     const sandbox = await sandboxOf(agent, "fetch-404");
     assert.match(
       readFileSync(join(sandbox, "stderr"), "utf8"),
