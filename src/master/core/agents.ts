@@ -1,21 +1,14 @@
 /**
- * Agents: registration and re-registration (through the registrar), health
- * checking by pings, broken connections, and removal (unregistered,
- * replaced, or unreachable), with what that means for their tasks, offers
- * and the allocator.
+ * Agents joining: registration and re-registration through the registrar,
+ * for new agents, reconnecting ones and ones this master does not know. Their
+ * health and departure are in agent-health.ts.
  */
 import type {
   RegisterSlaveMessage,
   ReregisterSlaveMessage,
   SlaveInfo,
 } from "../../common/protocol/generated/mesos-internal.js";
-import type {
-  ExecutorInfo,
-  Resource,
-  Task,
-  TaskState,
-  TaskStatus_Reason,
-} from "../../common/protocol/generated/mesos-v1.js";
+import type { ExecutorInfo, Resource, Task } from "../../common/protocol/generated/mesos-v1.js";
 import type { MessageTypeMap } from "../../common/protocol/index.js";
 import {
   type Resource as CoreResource,
@@ -23,12 +16,12 @@ import {
   upgradeResource,
   validateResource,
 } from "../../common/resources/index.js";
+import { ping, removeAgent } from "./agent-health.js";
 import { recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
-import { rescindOffer } from "./offers.js";
 import { AgentRecord, frameworkRoles, isTerminalState } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
-import { removeExecutor, removeTask, updateTask } from "./tasks.js";
+import { removeExecutor } from "./tasks.js";
 
 /** Agents older than this cannot register (Mesos' MINIMUM_AGENT_VERSION). */
 const MINIMUM_AGENT_VERSION = [1, 0, 0] as const;
@@ -175,38 +168,6 @@ function addAgent(m: Master, agent: AgentRecord, used: Map<string, Resources>): 
     used,
   );
   ping(m, agent);
-}
-
-/** Sends a ping; after `--max_agent_ping_timeouts` unanswered ones the agent is unreachable. */
-function ping(m: Master, agent: AgentRecord): void {
-  agent.pingTimer = undefined;
-  if (m.agents.get(agent.id) !== agent || m.stopped) return;
-  if (agent.awaitingPong) {
-    agent.missedPings++;
-    if (agent.missedPings >= m.config.maxAgentPingTimeouts) {
-      markUnreachable(m, agent, "health check timed out");
-      return;
-    }
-  }
-  agent.awaitingPong = true;
-  m.io.sendToAgent(agent.pid, "mesos.internal.PingSlaveMessage", { connected: agent.connected });
-  agent.pingTimer = m.clock.setTimer(m.config.agentPingTimeoutMs, () => ping(m, agent));
-}
-
-/** PongSlaveMessage from an agent. */
-export function pong(m: Master, from: string): void {
-  const agent = m.agentByPid(from);
-  if (agent === undefined) return;
-  agent.missedPings = 0;
-  agent.awaitingPong = false;
-}
-
-/** Cancels an agent's ping and re-registration timers. */
-export function stopAgentTimers(m: Master, agent: AgentRecord): void {
-  if (agent.pingTimer !== undefined) m.clock.cancelTimer(agent.pingTimer);
-  if (agent.reregistrationTimer !== undefined) m.clock.cancelTimer(agent.reregistrationTimer);
-  agent.pingTimer = undefined;
-  agent.reregistrationTimer = undefined;
 }
 
 /** ReregisterSlaveMessage: a known agent reconnecting, or one this master does not know. */
@@ -456,168 +417,4 @@ function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V>
     map.set(key, found);
   }
   return found;
-}
-
-/** UnregisterSlaveMessage: the agent is shutting down for good. */
-export function unregisterAgent(m: Master, from: string, agentId: string): void {
-  const agent = m.agents.get(agentId);
-  if (agent === undefined) {
-    m.logger.warn(`Ignoring unregister agent message from ${from} for unknown agent`);
-    return;
-  }
-  if (agent.pid !== from) {
-    m.logger.warn(
-      `Ignoring unregister agent message from ${from} because it is not the agent ${agent.pid}`,
-    );
-    return;
-  }
-  removeAgent(m, agent, "the agent unregistered");
-}
-
-/** The connection to an agent broke: stop offering it, and wait for it to re-register. */
-export function agentExited(m: Master, pid: string): void {
-  const agent = m.agentByPid(pid);
-  if (agent === undefined) return;
-  if (!agent.connected) {
-    m.logger.warn(`Ignoring duplicate exited() notification for agent ${agent.id}`);
-    return;
-  }
-  m.logger.info(`Agent ${agent.id} at ${pid} (${agent.info.hostname}) disconnected`);
-  agent.connected = false;
-  deactivateAgent(m, agent);
-  for (const frameworkId of new Set([...agent.tasks.keys(), ...agent.executors.keys()])) {
-    const framework = m.frameworks.get(frameworkId);
-    if (framework === undefined || framework.info.checkpoint === true) continue;
-    m.logger.info(
-      `Removing framework ${frameworkId} from disconnected agent ${agent.id} because the framework is not checkpointing`,
-    );
-    for (const task of [...(agent.tasks.get(frameworkId)?.values() ?? [])]) {
-      loseTask(
-        m,
-        task,
-        "TASK_LOST",
-        "REASON_AGENT_DISCONNECTED",
-        `Agent ${agent.info.hostname} disconnected`,
-        false,
-      );
-    }
-    for (const executorId of [...(agent.executors.get(frameworkId)?.keys() ?? [])]) {
-      removeExecutor(m, agent, frameworkId, executorId);
-    }
-  }
-  const timeoutMs = m.config.agentReregisterTimeoutMs;
-  agent.reregistrationTimer = m.clock.setTimer(timeoutMs, () => {
-    agent.reregistrationTimer = undefined;
-    if (m.agents.get(agent.id) !== agent || agent.connected) return;
-    markUnreachable(
-      m,
-      agent,
-      `agent did not reregister within ${timeoutMs / 1000}secs after disconnecting`,
-    );
-  });
-}
-
-function deactivateAgent(m: Master, agent: AgentRecord): void {
-  m.logger.info(`Deactivating agent ${agent.id}`);
-  agent.active = false;
-  m.allocator.deactivateAgent(agent.id);
-  for (const offer of [...agent.offers]) rescindOffer(m, offer);
-}
-
-/** Ends a task because its agent went away, telling the framework if it listens. */
-function loseTask(
-  m: Master,
-  task: Task,
-  state: TaskState,
-  reason: TaskStatus_Reason,
-  message: string,
-  unreachable: boolean,
-  unreachableNs?: number,
-): void {
-  const update = masterStatusUpdate({
-    frameworkId: task.framework_id.value,
-    agentId: task.agent_id.value,
-    taskId: task.task_id.value,
-    state,
-    message,
-    reason,
-    executorId: task.executor_id?.value,
-    unreachableTime: unreachableNs === undefined ? undefined : { nanoseconds: unreachableNs },
-    timestamp: m.nowSecs(),
-  });
-  updateTask(m, task, update);
-  removeTask(m, task, unreachable);
-  const framework = m.frameworks.get(task.framework_id.value);
-  if (framework?.connected === true) m.forward(framework, update, false);
-}
-
-/** Removes an agent that left (unregistered or replaced): its tasks are lost. */
-export function removeAgent(m: Master, agent: AgentRecord, cause: string): void {
-  m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
-  forgetAgent(m, agent);
-  m.registrar.apply({ kind: "remove-agent", info: agent.info }).catch((error: unknown) => {
-    m.logger.error(`Failed to remove agent ${agent.id} from the registry: ${String(error)}`);
-  });
-  const message = `Agent ${agent.info.hostname} removed: ${cause}`;
-  for (const tasks of [...agent.tasks.values()]) {
-    for (const task of [...tasks.values()]) {
-      loseTask(m, task, "TASK_LOST", "REASON_AGENT_REMOVED", message, false);
-    }
-  }
-  finishRemoval(m, agent);
-}
-
-/** Marks an agent unreachable (health check or re-registration timeout). */
-export function markUnreachable(m: Master, agent: AgentRecord, cause: string): void {
-  if (m.agents.get(agent.id) !== agent) return;
-  m.logger.info(`Marking agent ${agent.id} (${agent.info.hostname}) unreachable: ${cause}`);
-  const ns = Math.round(m.clock.now() * 1e6);
-  forgetAgent(m, agent);
-  m.unreachableAgents.set(agent.id, ns);
-  m.registrar
-    .apply({ kind: "mark-agent-unreachable", info: agent.info, timeNs: ns })
-    .catch((error: unknown) => {
-      m.logger.error(
-        `Failed to mark agent ${agent.id} unreachable in the registry: ${String(error)}`,
-      );
-    });
-  for (const [frameworkId, tasks] of [...agent.tasks]) {
-    const framework = m.frameworks.get(frameworkId);
-    const partitionAware = framework?.partitionAware ?? false;
-    for (const task of [...tasks.values()]) {
-      loseTask(
-        m,
-        task,
-        partitionAware ? "TASK_UNREACHABLE" : "TASK_LOST",
-        "REASON_AGENT_REMOVED",
-        cause,
-        true,
-        ns,
-      );
-    }
-  }
-  finishRemoval(m, agent);
-}
-
-/** Takes an agent out of the allocator and stops watching it (tasks still tracked). */
-function forgetAgent(m: Master, agent: AgentRecord): void {
-  stopAgentTimers(m, agent);
-  m.allocator.removeAgent(agent.id);
-}
-
-/** After its tasks are dealt with: executors, offers, the agent itself, FAILURE to frameworks. */
-function finishRemoval(m: Master, agent: AgentRecord): void {
-  for (const [frameworkId, executors] of [...agent.executors]) {
-    for (const executorId of [...executors.keys()])
-      removeExecutor(m, agent, frameworkId, executorId);
-  }
-  for (const offer of [...agent.offers]) rescindOffer(m, offer);
-  m.agents.delete(agent.id);
-  for (const framework of m.frameworks.values()) {
-    if (!framework.connected) continue;
-    m.logger.info(
-      `Notifying framework ${framework.id} of lost agent ${agent.id} (${agent.info.hostname})`,
-    );
-    m.sendEvent(framework, { type: "FAILURE", failure: { agent_id: { value: agent.id } } });
-  }
 }

@@ -31,11 +31,10 @@ import { accept } from "./accept.js";
 import {
   agentExited,
   pong as agentPong,
-  registerAgent,
-  reregisterAgent,
   stopAgentTimers,
   unregisterAgent,
-} from "./agents.js";
+} from "./agent-health.js";
+import { registerAgent, reregisterAgent } from "./agents.js";
 import type { MasterConfig } from "./config.js";
 import {
   removeFramework,
