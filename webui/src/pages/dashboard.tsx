@@ -1,0 +1,222 @@
+/** The dashboard: the master, agent and task counts, resources, frameworks, offers, tasks. */
+import { useMemo } from "preact/hooks";
+import { DataTable } from "../components/data-table";
+import { Id } from "../components/id";
+import { Loading } from "../components/notice";
+import { useStore } from "../components/store-context";
+import { Ago } from "../components/time";
+import { formatCpus, formatMegabytes, stateLabel } from "../lib/format";
+import type { ClusterView, FrameworkView, TaskView } from "../model/cluster";
+import type { Res } from "../model/resources";
+import { frameworkColumns, offerColumns, taskColumns } from "./columns";
+
+const TASK_STATES = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_FINISHED",
+  "TASK_KILLED",
+  "TASK_FAILED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_UNREACHABLE",
+];
+
+function leaderText(cluster: ClusterView): string {
+  const m = cluster.master;
+  if (m.leaderHostname !== "") return `${m.leaderHostname}:${m.leaderPort}`;
+  return m.leader || "–";
+}
+
+function Counts(props: { items: readonly [string, number][]; label: string }) {
+  return (
+    <dl class="counts" aria-label={props.label} data-counts={props.label}>
+      {props.items.map(([name, n]) => (
+        <div key={name} data-count={name}>
+          <dt>{name}</dt>
+          <dd>{n.toLocaleString()}</dd>
+        </div>
+      ))}
+    </dl>
+  );
+}
+
+function ResourceSummary(props: { cluster: ClusterView }) {
+  const t = props.cluster.totals;
+  const rows: [string, Res][] = [
+    ["Total", t.total],
+    ["Used", t.used],
+    ["Offered", t.offered],
+    ["Idle", t.idle],
+  ];
+  return (
+    <table class="compact" aria-label="Resources" data-resources="">
+      <thead>
+        <tr>
+          <th scope="col" />
+          <th scope="col" class="num">CPUs</th>
+          <th scope="col" class="num">GPUs</th>
+          <th scope="col" class="num">Mem</th>
+          <th scope="col" class="num">Disk</th>
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map(([name, r]) => (
+          <tr key={name}>
+            <th scope="row">{name}</th>
+            <td class="num">{formatCpus(r.cpus)}</td>
+            <td class="num">{formatCpus(r.gpus)}</td>
+            <td class="num">{formatMegabytes(r.mem)}</td>
+            <td class="num">{formatMegabytes(r.disk)}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+export function Dashboard() {
+  const store = useStore();
+  const cluster = store.cluster;
+  const tables = useMemo(() => {
+    if (cluster === undefined) return undefined;
+    const active: TaskView[] = [];
+    const ended: TaskView[] = [];
+    for (const t of cluster.tasks) (t.kind === "completed" ? ended : active).push(t);
+    return {
+      activeTasks: active,
+      endedTasks: ended,
+      taskColumns: taskColumns(cluster, true),
+      frameworkColumns: frameworkColumns(cluster, false),
+      completedColumns: frameworkColumns(cluster, true),
+      offerColumns: offerColumns(cluster),
+    };
+  }, [cluster]);
+  if (cluster === undefined || tables === undefined) return <Loading what="the cluster state" />;
+  const m = cluster.master;
+  return (
+    <div class="page dashboard">
+      <h1>Dashboard</h1>
+      <div class="grid">
+        <section aria-labelledby="master-h" class="card">
+          <h2 id="master-h">Master</h2>
+          <dl class="facts">
+            <dt>Cluster</dt>
+            <dd>{m.cluster || <span class="muted">(unnamed)</span>}</dd>
+            <dt>Leader</dt>
+            <dd data-leader="">{leaderText(cluster)}</dd>
+            <dt>Version</dt>
+            <dd>{m.version}</dd>
+            <dt>Built</dt>
+            <dd>
+              {m.buildDate}
+              {m.buildUser !== "" ? ` by ${m.buildUser}` : ""}
+            </dd>
+            <dt>Started</dt>
+            <dd>
+              <Ago seconds={m.startTime} />
+            </dd>
+            <dt>Elected</dt>
+            <dd>
+              <Ago seconds={m.electedTime} />
+            </dd>
+            <dt>Master id</dt>
+            <dd>
+              <Id value={m.id} />
+            </dd>
+          </dl>
+          <p>
+            <a href="#/log" class="button">
+              LOG
+            </a>{" "}
+            <span class="muted">the master's log, following its end</span>
+          </p>
+        </section>
+        <section aria-labelledby="agents-h" class="card">
+          <h2 id="agents-h">Agents</h2>
+          <Counts
+            label="Agents"
+            items={[
+              ["Activated", cluster.activatedAgents],
+              ["Deactivated", cluster.deactivatedAgents],
+              ["Unreachable", cluster.unreachableAgents],
+            ]}
+          />
+          <h2>Tasks</h2>
+          <Counts
+            label="Tasks"
+            items={TASK_STATES.map((s) => [stateLabel(s), cluster.taskCounts[s] ?? 0] as [string, number])}
+          />
+        </section>
+        <section aria-labelledby="res-h" class="card">
+          <h2 id="res-h">Resources</h2>
+          <ResourceSummary cluster={cluster} />
+          <p>
+            <a href="#/offers">
+              {cluster.offers.length.toLocaleString()} outstanding{" "}
+              {cluster.offers.length === 1 ? "offer" : "offers"}
+            </a>
+          </p>
+        </section>
+      </div>
+      <section aria-labelledby="af-h">
+        <h2 id="af-h">Active frameworks</h2>
+        <DataTable<FrameworkView>
+          label="Active frameworks"
+          rows={cluster.frameworks}
+          columns={tables.frameworkColumns}
+          rowKey={(f) => f.id}
+          defaultSort={{ key: "registered", descending: true }}
+          empty="No framework is registered."
+          noFilter
+        />
+      </section>
+      <section aria-labelledby="at-h">
+        <h2 id="at-h">Active tasks</h2>
+        <DataTable<TaskView>
+          label="Active tasks"
+          rows={tables.activeTasks}
+          columns={tables.taskColumns}
+          rowKey={(t) => `${t.frameworkId}/${t.id}`}
+          defaultSort={{ key: "started", descending: true }}
+          empty="No task is running."
+        />
+      </section>
+      <section aria-labelledby="of-h">
+        <h2 id="of-h">Outstanding offers</h2>
+        <DataTable
+          label="Outstanding offers"
+          rows={cluster.offers}
+          columns={tables.offerColumns}
+          rowKey={(o) => o.id}
+          empty="No offer is outstanding."
+          noFilter
+        />
+      </section>
+      <section aria-labelledby="ct-h">
+        <h2 id="ct-h">Completed tasks</h2>
+        <DataTable<TaskView>
+          label="Completed tasks"
+          rows={tables.endedTasks}
+          columns={tables.taskColumns}
+          rowKey={(t) => `${t.frameworkId}/${t.id}`}
+          defaultSort={{ key: "updated", descending: true }}
+          empty="No task has ended."
+        />
+      </section>
+      <section aria-labelledby="tf-h">
+        <h2 id="tf-h">Terminated frameworks</h2>
+        <DataTable<FrameworkView>
+          label="Terminated frameworks"
+          rows={cluster.completedFrameworks}
+          columns={tables.completedColumns}
+          rowKey={(f) => f.id}
+          defaultSort={{ key: "unregistered", descending: true }}
+          empty="No framework has terminated."
+          noFilter
+        />
+      </section>
+    </div>
+  );
+}

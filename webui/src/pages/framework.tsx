@@ -1,0 +1,171 @@
+/** One framework: its facts, resources, tasks (active, unreachable, completed), offers, executors. */
+import { useMemo } from "preact/hooks";
+import { type Column, DataTable } from "../components/data-table";
+import { Id } from "../components/id";
+import { Failed, Loading } from "../components/notice";
+import { useStore } from "../components/store-context";
+import { Ago } from "../components/time";
+import { formatCpus, formatDuration, formatMegabytes, formatPercent } from "../lib/format";
+import { href } from "../lib/router";
+import type { ExecutorView, TaskView } from "../model/cluster";
+import { maxShare } from "../model/resources";
+import { hostOf, offerColumns, resourceColumns, taskColumns } from "./columns";
+
+export function Framework(props: { id: string }) {
+  const cluster = useStore().cluster;
+  const framework = cluster?.frameworksById.get(props.id);
+  const data = useMemo(() => {
+    if (cluster === undefined) return undefined;
+    const executorColumns: Column<ExecutorView>[] = [
+      { key: "id", title: "ID", value: (e) => e.id, render: (e) => <Id value={e.id} /> },
+      { key: "name", title: "Name", value: (e) => e.name },
+      {
+        key: "host",
+        title: "Host",
+        value: (e) => hostOf(cluster, e.agentId),
+        render: (e) => <a href={href(["agents", e.agentId])}>{hostOf(cluster, e.agentId) || e.agentId}</a>,
+      },
+      { key: "command", title: "Command", value: (e) => e.command },
+      ...resourceColumns<ExecutorView>((e) => e.resources),
+      {
+        key: "sandbox",
+        title: "Sandbox",
+        unsortable: true,
+        value: () => "",
+        render: (e) => (
+          <a href={href(["agents", e.agentId, "frameworks", e.frameworkId, "executors", e.id, "browse"])}>
+            Sandbox
+          </a>
+        ),
+      },
+    ];
+    return { taskColumns: taskColumns(cluster, false), offerColumns: offerColumns(cluster), executorColumns };
+  }, [cluster]);
+  if (cluster === undefined || data === undefined) return <Loading what="the framework" />;
+  if (framework === undefined) {
+    return <Failed what="Finding the framework" detail={`no framework with id '${props.id}' is known to the master.`} />;
+  }
+  const f = framework;
+  const key = (t: TaskView): string => t.id;
+  return (
+    <div class="page framework">
+      <nav class="crumbs" aria-label="Breadcrumb">
+        <a href="#/frameworks">Frameworks</a> / <span>{f.name || f.id}</span>
+      </nav>
+      <h1>
+        Framework {f.name} <Id value={f.id} />
+      </h1>
+      <div class="grid">
+        <section class="card" aria-label="Framework facts">
+          <dl class="facts">
+            <dt>Name</dt>
+            <dd>{f.name}</dd>
+            <dt>User</dt>
+            <dd>{f.user}</dd>
+            <dt>Roles</dt>
+            <dd>{f.roles.join(", ") || "*"}</dd>
+            <dt>Principal</dt>
+            <dd>{f.principal || <span class="muted">none</span>}</dd>
+            <dt>Host</dt>
+            <dd>{f.hostname}</dd>
+            {f.webuiUrl !== "" ? (
+              <>
+                <dt>Web UI</dt>
+                <dd>
+                  <a href={f.webuiUrl} rel="noreferrer">
+                    {f.webuiUrl}
+                  </a>
+                </dd>
+              </>
+            ) : null}
+            <dt>State</dt>
+            <dd>
+              {f.completed ? "terminated" : f.active ? "active" : "inactive"}
+              {f.completed ? "" : f.connected ? ", connected" : ", disconnected"}
+            </dd>
+            <dt>Registered</dt>
+            <dd>
+              <Ago seconds={f.registeredTime} />
+            </dd>
+            <dt>Re-registered</dt>
+            <dd>
+              <Ago seconds={f.reregisteredTime} />
+            </dd>
+            {f.completed ? (
+              <>
+                <dt>Unregistered</dt>
+                <dd>
+                  <Ago seconds={f.unregisteredTime} />
+                </dd>
+              </>
+            ) : null}
+            <dt>Failover timeout</dt>
+            <dd>{formatDuration(f.failoverTimeout)}</dd>
+            <dt>Checkpointing</dt>
+            <dd>{f.checkpoint ? "yes" : "no"}</dd>
+            <dt>Capabilities</dt>
+            <dd>{f.capabilities.join(", ") || <span class="muted">none</span>}</dd>
+          </dl>
+        </section>
+        <section class="card" aria-label="Framework resources">
+          <table class="compact">
+            <thead>
+              <tr>
+                <th scope="col" />
+                <th scope="col" class="num">CPUs</th>
+                <th scope="col" class="num">GPUs</th>
+                <th scope="col" class="num">Mem</th>
+                <th scope="col" class="num">Disk</th>
+              </tr>
+            </thead>
+            <tbody>
+              {(
+                [
+                  ["Used", f.used],
+                  ["Offered", f.offered],
+                ] as const
+              ).map(([name, r]) => (
+                <tr key={name}>
+                  <th scope="row">{name}</th>
+                  <td class="num">{formatCpus(r.cpus)}</td>
+                  <td class="num">{formatCpus(r.gpus)}</td>
+                  <td class="num">{formatMegabytes(r.mem)}</td>
+                  <td class="num">{formatMegabytes(r.disk)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          <p>
+            Max share: {formatPercent(maxShare(f.used, cluster.totals.total))} ·{" "}
+            {f.tasks.length.toLocaleString()} active tasks
+          </p>
+        </section>
+      </div>
+      <section aria-labelledby="ft-h">
+        <h2 id="ft-h">Active tasks</h2>
+        <DataTable<TaskView> label="Active tasks" rows={f.tasks} columns={data.taskColumns} rowKey={key}
+          defaultSort={{ key: "started", descending: true }} empty="No active task." />
+      </section>
+      <section aria-labelledby="fu-h">
+        <h2 id="fu-h">Unreachable tasks</h2>
+        <DataTable<TaskView> label="Unreachable tasks" rows={f.unreachableTasks} columns={data.taskColumns}
+          rowKey={key} empty="No unreachable task." noFilter />
+      </section>
+      <section aria-labelledby="fc-h">
+        <h2 id="fc-h">Completed tasks</h2>
+        <DataTable<TaskView> label="Completed tasks" rows={f.completedTasks} columns={data.taskColumns}
+          rowKey={key} defaultSort={{ key: "updated", descending: true }} empty="No completed task." />
+      </section>
+      <section aria-labelledby="fo-h">
+        <h2 id="fo-h">Offers</h2>
+        <DataTable label="Offers" rows={f.offers} columns={data.offerColumns} rowKey={(o) => o.id}
+          empty="No outstanding offer." noFilter />
+      </section>
+      <section aria-labelledby="fe-h">
+        <h2 id="fe-h">Executors</h2>
+        <DataTable<ExecutorView> label="Executors" rows={f.executors} columns={data.executorColumns}
+          rowKey={(e) => `${e.agentId}/${e.id}`} empty="No custom executor (command tasks run under the command executor)." noFilter />
+      </section>
+    </div>
+  );
+}
