@@ -16,6 +16,7 @@ import type { ContainerTermination } from "./agent-ports.js";
 import { AgentStatusFlow } from "./agent-status.js";
 import { Executor, type PendingTermination } from "./executor.js";
 import { executorProcessEnvironment } from "./executor-env.js";
+import { defaultExecutorCommand } from "./executor-info.js";
 import { Framework } from "./framework.js";
 import { isSafePathSegment, sandboxPath } from "./paths.js";
 import { isTerminalState } from "./status-updates/status-update.js";
@@ -146,6 +147,12 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     };
     const directory = sandboxPath(this.o.config.workDir, ids);
     const executorInfo: ExecutorInfo = { ...info, framework_id: { value: framework.id } };
+    if (info.type === "DEFAULT" && info.command === undefined) {
+      executorInfo.command = defaultExecutorCommand(
+        this.o.config.launcherDir,
+        this.o.config.defaultExecutorPath,
+      );
+    }
     const checkpoint = framework.info.checkpoint ?? false;
     const executor = new Executor(
       framework.id,

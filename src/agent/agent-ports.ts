@@ -75,6 +75,8 @@ export interface AgentConfig {
   launcherDir: string;
   /** Absolute path of `mesos-executor`, or undefined when missing. */
   commandExecutorPath: string | undefined;
+  /** Absolute path of `mesos-default-executor`, or undefined when missing. */
+  defaultExecutorPath?: string | undefined;
   executorRegistrationTimeout: Duration;
   executorShutdownGracePeriod: Duration;
   recoveryTimeout: Duration;

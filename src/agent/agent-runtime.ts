@@ -18,7 +18,7 @@ import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
 import { Agent } from "./agent.js";
 import { AgentProcess } from "./agent-process.js";
-import { findCommandExecutor } from "./containerizer/executor-command.js";
+import { findCommandExecutor, findDefaultExecutor } from "./containerizer/executor-command.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
@@ -167,6 +167,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       version: MESOS_COMPATIBLE_VERSION,
       launcherDir: flags.launcher_dir,
       commandExecutorPath: findCommandExecutor(flags.launcher_dir),
+      defaultExecutorPath: findDefaultExecutor(flags.launcher_dir),
       executorRegistrationTimeout: flags.executor_registration_timeout,
       executorShutdownGracePeriod: flags.executor_shutdown_grace_period,
       recoveryTimeout: flags.recovery_timeout,

@@ -15,6 +15,8 @@ import type {
 
 /** The command executor's program name in `--launcher_dir`. */
 export const MESOS_EXECUTOR = "mesos-executor";
+/** The default executor's (task groups) program name in `--launcher_dir`. */
+export const MESOS_DEFAULT_EXECUTOR = "mesos-default-executor";
 
 /**
  * Resources charged to the container for the command executor itself, on
@@ -123,4 +125,26 @@ export function executorInfoFor(
     allocationRole(task.resources),
   );
   return executor;
+}
+
+/**
+ * The command of a DEFAULT executor (task groups), which frameworks send
+ * without one: `mesos-default-executor` from the launcher dir, or, when it
+ * is missing, a command that says so and fails (as Mesos does).
+ */
+export function defaultExecutorCommand(
+  launcherDir: string,
+  executorPath: string | undefined,
+): NonNullable<ExecutorInfo["command"]> {
+  if (executorPath === undefined) {
+    return {
+      shell: true,
+      value: `echo '${MESOS_DEFAULT_EXECUTOR} was not found in ${launcherDir.replace(/'/g, "")}: task groups need it'; exit 1`,
+    };
+  }
+  return {
+    shell: false,
+    value: executorPath,
+    arguments: [MESOS_DEFAULT_EXECUTOR, `--launcher_dir=${launcherDir}`],
+  };
 }

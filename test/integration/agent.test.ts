@@ -403,6 +403,35 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     );
   });
 
+  it(
+    "runs the executor and task as the framework's user when the agent runs as root",
+    { skip: process.getuid?.() !== 0 ? "needs root" : false },
+    async () => {
+      const s = await scheduler({ user: "nobody" });
+      const stop = s.autoAcknowledge();
+      await s.launch({ name: "who", task_id: { value: "whoami-1" }, command: { value: "id -un" } });
+      const done = await s.update("whoami-1", ["TASK_FINISHED", "TASK_FAILED"]);
+      stop();
+      assert.equal(statusOf(done).state, "TASK_FINISHED", statusOf(done).message);
+      const sandbox = await sandboxOf(agent, "whoami-1");
+      assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "nobody");
+    },
+  );
+
+  it(
+    "fails the task clearly when the framework's user does not exist",
+    { skip: process.getuid?.() !== 0 ? "needs root" : false },
+    async () => {
+      const s = await scheduler({ user: "no-such-user-x" });
+      const stop = s.autoAcknowledge();
+      await s.launch({ name: "ghost", task_id: { value: "ghost-1" }, command: { value: "true" } });
+      const failed = await s.update("ghost-1", ["TASK_FAILED", "TASK_FINISHED"]);
+      stop();
+      assert.equal(statusOf(failed).reason, "REASON_CONTAINER_LAUNCH_FAILED");
+      assert.match(statusOf(failed).message ?? "", /user 'no-such-user-x' does not exist/);
+    },
+  );
+
   it("answers the executor API's bad requests as Mesos does", async () => {
     const url = `${agent.url}/api/v1/executor`;
     const post = (body: string, headers: Record<string, string> = {}) =>
@@ -442,6 +471,24 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
 
 describe("mesos-agent executors and agent failure", { timeout: 120_000 }, () => {
   after(stopAll);
+
+  it("re-registers with the same id when the master restarts", async () => {
+    const master = await startMaster();
+    const agent = await startAgent({
+      master: master.address,
+      flags: { registration_backoff_factor: "100ms" },
+    });
+    const [id] = await waitForAgents(master, 1);
+    await waitFor("the agent to know its id", async () => {
+      const state = await getJson<AgentStateJson>(`${agent.url}/state`);
+      return state?.id === id;
+    });
+    master.kill("SIGKILL");
+    await master.exited;
+    const restarted = await startMaster({ port: master.port });
+    const [again] = await waitForAgents(restarted, 1);
+    assert.equal(again, id, agent.logs());
+  });
 
   it("keeps executors running when the agent is SIGKILLed", async () => {
     const master = await startMaster();

@@ -5,7 +5,11 @@ import {
   executorProcessEnvironment,
   HOST_DEFAULT_PATH,
 } from "../../src/agent/executor-env.js";
-import { commandExecutorName, executorInfoFor } from "../../src/agent/executor-info.js";
+import {
+  commandExecutorName,
+  defaultExecutorCommand,
+  executorInfoFor,
+} from "../../src/agent/executor-info.js";
 import {
   forkedPidPath,
   isSafePathSegment,
@@ -127,6 +131,19 @@ describe("agent command executor info", () => {
     });
     assert.equal(info.command?.shell, true);
     assert.match(info.command?.value ?? "", /No such file or directory'; exit 1$/);
+  });
+});
+
+describe("agent default executor command", () => {
+  it("runs mesos-default-executor from the launcher dir, or fails saying it is missing", () => {
+    assert.deepEqual(defaultExecutorCommand("/b", "/b/mesos-default-executor"), {
+      shell: false,
+      value: "/b/mesos-default-executor",
+      arguments: ["mesos-default-executor", "--launcher_dir=/b"],
+    });
+    const missing = defaultExecutorCommand("/b", undefined);
+    assert.equal(missing.shell, true);
+    assert.match(missing.value ?? "", /mesos-default-executor was not found in \/b.*exit 1$/);
   });
 });
 

@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binDir } from "../../common/flags/install-paths.js";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
-import { MESOS_EXECUTOR } from "../executor-info.js";
+import { MESOS_DEFAULT_EXECUTOR, MESOS_EXECUTOR } from "../executor-info.js";
 
 /** What to exec. */
 export interface ExecutorCommand {
@@ -48,6 +48,11 @@ const OUR_EXECUTOR = realpathOrUndefined(join(binDir(), MESOS_EXECUTOR));
 /** Absolute, resolved path of `mesos-executor` in `launcherDir`, or undefined when missing. */
 export function findCommandExecutor(launcherDir: string): string | undefined {
   return realpathOrUndefined(join(launcherDir, MESOS_EXECUTOR));
+}
+
+/** Absolute, resolved path of `mesos-default-executor` in `launcherDir`, or undefined when missing. */
+export function findDefaultExecutor(launcherDir: string): string | undefined {
+  return realpathOrUndefined(join(launcherDir, MESOS_DEFAULT_EXECUTOR));
 }
 
 /** The program and argv for an executor command. */
