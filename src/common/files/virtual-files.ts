@@ -1,0 +1,335 @@
+/**
+ * The virtual filesystem behind `/files/*` and the v1 LIST_FILES / READ_FILE
+ * calls: real files and directories are attached under virtual paths
+ * (`/master/log`, a sandbox as `/frameworks/F/executors/E/runs/latest`), and
+ * requests name virtual paths only. A request resolves through the longest
+ * attached prefix; symbolic links are followed and the result must stay
+ * inside the attached directory, so `..` and links cannot reach other files.
+ *
+ * Status mapping (what the HTTP layer answers): invalid input 400, nothing
+ * attached or no such file 404, a path that resolves outside its attached
+ * root 403 (Mesos answers 400 there; a refusal reads better as 403), other
+ * I/O failures 500.
+ */
+import { constants as fsConstants } from "node:fs";
+import { access, lstat, open, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { basename, join } from "node:path";
+
+/** What the HTTP layer maps to a status. */
+export type FilesErrorKind = "invalid" | "not-found" | "forbidden" | "unknown";
+
+/** A failed files request with a one-line reason. */
+export class FilesError extends Error {
+  constructor(
+    readonly kind: FilesErrorKind,
+    message: string,
+  ) {
+    super(message);
+    this.name = "FilesError";
+  }
+
+  /** The HTTP status Mesos-style endpoints answer for this error. */
+  get status(): number {
+    switch (this.kind) {
+      case "invalid":
+        return 400;
+      case "not-found":
+        return 404;
+      case "forbidden":
+        return 403;
+      default:
+        return 500;
+    }
+  }
+}
+
+/** One entry of a listing (v1 `FileInfo`, with owner names resolved). */
+export interface FileEntry {
+  /** Virtual path of the entry. */
+  path: string;
+  nlink: number;
+  size: number;
+  /** Modification time, seconds since the epoch. */
+  mtimeSecs: number;
+  /** st_mode bits (type and permissions). */
+  mode: number;
+  /** Owner user name (the numeric id when unknown). */
+  uid: string;
+  /** Owner group name (the numeric id when unknown). */
+  gid: string;
+}
+
+/** The outcome of a read. */
+export interface FileChunk {
+  /** Size of the whole file, in bytes. */
+  size: number;
+  /** The bytes read (empty at or past the end). */
+  data: Buffer;
+}
+
+/** Decides whether the caller may see an attached path (for future authorization). */
+export type AttachAuthorizer = () => boolean | Promise<boolean>;
+
+/** Reads at most this many bytes per read (16 pages of 4 KiB, as Mesos). */
+export const MAX_READ_BYTES = 16 * 4096;
+
+/** `drwxr-xr-x` style text of st_mode. */
+export function modeString(mode: number): string {
+  const type = mode & 0o170000;
+  const letter =
+    type === 0o040000
+      ? "d"
+      : type === 0o020000
+        ? "c"
+        : type === 0o060000
+          ? "b"
+          : type === 0o010000
+            ? "p"
+            : type === 0o120000
+              ? "l"
+              : type === 0o140000
+                ? "s"
+                : "-";
+  const bits = "rwxrwxrwx";
+  let out = letter;
+  for (let i = 0; i < 9; i++) out += mode & (0o400 >> i) ? bits[i] : "-";
+  return out;
+}
+
+/** The legacy JSON of an entry: `{path, nlink, size, mtime, mode, uid, gid}`. */
+export function fileEntryJson(e: FileEntry): Record<string, unknown> {
+  return {
+    path: e.path,
+    nlink: e.nlink,
+    size: e.size,
+    mtime: e.mtimeSecs,
+    mode: modeString(e.mode),
+    uid: e.uid,
+    gid: e.gid,
+  };
+}
+
+/** The v1 `FileInfo` message of an entry. */
+export function fileInfoMessage(e: FileEntry): {
+  path: string;
+  nlink: number;
+  size: number;
+  mtime: { nanoseconds: number };
+  mode: number;
+  uid: string;
+  gid: string;
+} {
+  return {
+    path: e.path,
+    nlink: e.nlink,
+    size: e.size,
+    mtime: { nanoseconds: e.mtimeSecs * 1e9 },
+    mode: e.mode,
+    uid: e.uid,
+    gid: e.gid,
+  };
+}
+
+/** id -> name from an /etc/passwd or /etc/group style file (read once). */
+async function idNames(file: string): Promise<Map<number, string>> {
+  const out = new Map<number, string>();
+  try {
+    for (const line of (await readFile(file, "utf8")).split("\n")) {
+      const parts = line.split(":");
+      const id = Number(parts[2]);
+      if (parts[0] && Number.isInteger(id) && !out.has(id)) out.set(id, parts[0]);
+    }
+  } catch {
+    // Unknown ids are shown as numbers.
+  }
+  return out;
+}
+
+/** Removes trailing slashes (keeps a lone "/"). */
+function trimTrailing(path: string): string {
+  let p = path;
+  while (p.length > 1 && p.endsWith("/")) p = p.slice(0, -1);
+  return p;
+}
+
+interface Attachment {
+  real: string;
+  isDir: boolean;
+  authorize: AttachAuthorizer | undefined;
+}
+
+/** The attached paths of one process host (shared by its master and agents). */
+export class VirtualFiles {
+  private readonly attached = new Map<string, Attachment>();
+  private users: Promise<Map<number, string>> | undefined;
+  private groups: Promise<Map<number, string>> | undefined;
+
+  /**
+   * Makes `realPath` (a file or directory, resolved through links now)
+   * visible as `virtualPath`. Replaces an earlier attachment of the same
+   * virtual path. Fails when the real path cannot be resolved or read.
+   */
+  async attach(realPath: string, virtualPath: string, authorize?: AttachAuthorizer): Promise<void> {
+    let real: string;
+    try {
+      real = await realpath(realPath);
+      await access(real, fsConstants.R_OK);
+    } catch (e) {
+      throw new Error(`Failed to attach '${realPath}': ${(e as Error).message}`);
+    }
+    const isDir = (await stat(real)).isDirectory();
+    this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+  }
+
+  /** Forgets `virtualPath`. */
+  detach(virtualPath: string): void {
+    this.attached.delete(trimTrailing(virtualPath));
+  }
+
+  /** True if exactly `virtualPath` is attached. */
+  isAttached(virtualPath: string): boolean {
+    return this.attached.has(trimTrailing(virtualPath));
+  }
+
+  /** Virtual path -> real path of every attachment (`/files/debug`). */
+  debug(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const k of [...this.attached.keys()].sort()) out[k] = this.attached.get(k)?.real ?? "";
+    return out;
+  }
+
+  /**
+   * Whether some attachment covers `virtualPath` (a prefix match), without
+   * touching the disk: lets a caller send unknown paths elsewhere (the
+   * master forwards sandbox paths to the agent holding them).
+   */
+  covers(virtualPath: string): boolean {
+    return this.match(virtualPath) !== undefined;
+  }
+
+  /** Lists a directory (or a single file), sorted by path. */
+  async browse(virtualPath: string): Promise<FileEntry[]> {
+    const { real, vpath } = await this.resolve(virtualPath);
+    const st = await stat(real);
+    if (!st.isDirectory()) return [await this.entry(real, vpath)];
+    let names: string[];
+    try {
+      names = await readdir(real);
+    } catch (e) {
+      throw new FilesError("unknown", `Failed to list '${vpath}': ${(e as Error).message}`);
+    }
+    const out: FileEntry[] = [];
+    for (const name of names.sort()) {
+      try {
+        out.push(await this.entry(join(real, name), join(vpath, name)));
+      } catch {
+        // Vanished between readdir and stat: skip it, as Mesos does.
+      }
+    }
+    return out;
+  }
+
+  /**
+   * Reads up to `length` bytes (default: to the end; capped at
+   * MAX_READ_BYTES) from `offset`. Past the end, the data is empty; the size
+   * is always the file's.
+   */
+  async read(virtualPath: string, offset: number, length?: number): Promise<FileChunk> {
+    const { real, vpath } = await this.resolve(virtualPath);
+    let handle: Awaited<ReturnType<typeof open>> | undefined;
+    try {
+      const st = await stat(real);
+      if (st.isDirectory()) throw new FilesError("invalid", "Cannot read a directory.");
+      handle = await open(real, "r");
+      const size = (await handle.stat()).size;
+      if (offset >= size || length === 0) return { size, data: Buffer.alloc(0) };
+      const want = Math.min(length ?? size - offset, size - offset, MAX_READ_BYTES);
+      const data = Buffer.alloc(want);
+      const { bytesRead } = await handle.read(data, 0, want, offset);
+      return { size, data: data.subarray(0, bytesRead) };
+    } catch (e) {
+      if (e instanceof FilesError) throw e;
+      throw new FilesError("unknown", `Failed to read '${vpath}': ${(e as Error).message}`);
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /** The real path of a regular file to send whole (`/files/download`). */
+  async downloadPath(virtualPath: string): Promise<{ real: string; name: string }> {
+    const { real } = await this.resolve(virtualPath);
+    if ((await stat(real)).isDirectory()) {
+      throw new FilesError("invalid", "Cannot download a directory.");
+    }
+    return { real, name: basename(real) };
+  }
+
+  private match(virtualPath: string): { prefix: string; suffix: string } | undefined {
+    const path = trimTrailing(virtualPath);
+    let prefix = path;
+    for (;;) {
+      if (this.attached.has(prefix)) {
+        return { prefix, suffix: path.slice(prefix.length).replace(/^\/+/, "") };
+      }
+      const slash = prefix.lastIndexOf("/");
+      if (slash < 0) return undefined;
+      prefix = prefix.slice(0, slash);
+      if (prefix === "" && !this.attached.has("")) return undefined;
+    }
+  }
+
+  /** The real path behind a virtual one, checked to stay inside its attachment. */
+  private async resolve(virtualPath: string): Promise<{ real: string; vpath: string }> {
+    if (virtualPath === "") throw new FilesError("invalid", "Expecting 'path=value' in query.");
+    if (virtualPath.includes("\0")) throw new FilesError("invalid", "Bad path.");
+    const m = this.match(virtualPath);
+    if (m === undefined) throw new FilesError("not-found", `No such file: '${virtualPath}'`);
+    const a = this.attached.get(m.prefix) as Attachment;
+    if (a.authorize !== undefined && !(await a.authorize())) {
+      throw new FilesError("forbidden", `Not allowed to access '${virtualPath}'`);
+    }
+    const vpath = trimTrailing(virtualPath);
+    if (!a.isDir) {
+      if (m.suffix !== "") throw new FilesError("not-found", `No such file: '${virtualPath}'`);
+      return { real: a.real, vpath };
+    }
+    const candidate = m.suffix === "" ? a.real : join(a.real, m.suffix);
+    let real: string;
+    try {
+      real = await realpath(candidate);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") {
+        // A dangling link or a `..` that leaves the root must not tell what exists outside.
+        if (!candidate.startsWith(`${a.real}/`) && candidate !== a.real) {
+          throw new FilesError("forbidden", `'${virtualPath}' is inaccessible`);
+        }
+        throw new FilesError("not-found", `No such file: '${virtualPath}'`);
+      }
+      throw new FilesError(
+        "unknown",
+        `Failed to resolve '${virtualPath}': ${(e as Error).message}`,
+      );
+    }
+    if (real !== a.real && !real.startsWith(a.real.endsWith("/") ? a.real : `${a.real}/`)) {
+      throw new FilesError("forbidden", `'${virtualPath}' is inaccessible`);
+    }
+    return { real, vpath };
+  }
+
+  private async entry(real: string, vpath: string): Promise<FileEntry> {
+    const st = await stat(real).catch(() => lstat(real));
+    this.users ??= idNames("/etc/passwd");
+    this.groups ??= idNames("/etc/group");
+    const [users, groups] = await Promise.all([this.users, this.groups]);
+    return {
+      path: vpath,
+      nlink: st.nlink,
+      size: st.size,
+      mtimeSecs: Math.floor(st.mtimeMs / 1000),
+      mode: st.mode,
+      uid: users.get(st.uid) ?? String(st.uid),
+      gid: groups.get(st.gid) ?? String(st.gid),
+    };
+  }
+}
