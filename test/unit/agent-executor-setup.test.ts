@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
+  COMMAND_EXECUTOR_ENTRY,
+  executorCommand,
+  findCommandExecutor,
+} from "../../src/agent/containerizer/executor-command.js";
+import {
   agentExecutorEnvironment,
   executorProcessEnvironment,
   HOST_DEFAULT_PATH,
@@ -17,6 +22,7 @@ import {
   sandboxPath,
 } from "../../src/agent/paths.js";
 import { Duration } from "../../src/common/flags/duration.js";
+import { binDir } from "../../src/common/flags/install-paths.js";
 import type { FrameworkInfo, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
 
 const framework: FrameworkInfo = { user: "alice", name: "fw", id: { value: "F-0000" } };
@@ -131,6 +137,36 @@ describe("agent command executor info", () => {
     });
     assert.equal(info.command?.shell, true);
     assert.match(info.command?.value ?? "", /No such file or directory'; exit 1$/);
+  });
+});
+
+describe("agent executor command line", () => {
+  it("runs shell commands with /bin/sh -c and others with their own argv", () => {
+    assert.deepEqual(executorCommand({ value: "echo hi" }), {
+      file: "/bin/sh",
+      args: ["sh", "-c", "echo hi"],
+    });
+    assert.deepEqual(
+      executorCommand({ shell: false, value: "/x/exec", arguments: ["exec", "-v"] }),
+      {
+        file: "/x/exec",
+        args: ["exec", "-v"],
+      },
+    );
+  });
+
+  it("starts our own mesos-executor with this Node and its entry point, no flags", () => {
+    const path = findCommandExecutor(binDir());
+    assert.ok(path !== undefined);
+    const command = executorCommand({
+      shell: false,
+      value: path,
+      arguments: ["mesos-executor", "--launcher_dir=/opt/bin"],
+    });
+    assert.deepEqual(command, {
+      file: process.execPath,
+      args: [process.execPath, COMMAND_EXECUTOR_ENTRY],
+    });
   });
 });
 
