@@ -125,6 +125,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     (pid, exit) => containerizer?.processExited(pid, exit),
     () => containerizer?.helperLost(),
   );
+  launcher.start();
   containerizer = new PosixContainerizer({
     workDir: flags.work_dir,
     launcher,

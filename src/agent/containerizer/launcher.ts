@@ -58,6 +58,14 @@ export class LauncherClient {
     private readonly onHelperLost: () => void,
   ) {}
 
+  /**
+   * Starts the helper now, while the agent's heap is small (spawning gets
+   * dearer as the heap grows); otherwise it starts on the first request.
+   */
+  start(): void {
+    if (!this.stopped) this.ensureHelper();
+  }
+
   /** Starts an executor; resolves with its pid (and start time when known). */
   spawn(request: WithoutId<SpawnRequest>): Promise<SpawnReply> {
     return this.request(request) as Promise<SpawnReply>;

@@ -17,13 +17,8 @@ import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { recordExecutorProcess } from "./pid-record.js";
-import {
-  isSameProcess,
-  processesWithEnvironment,
-  processTree,
-  readProcTable,
-  signalAll,
-} from "./proc.js";
+import { isSameProcess } from "./proc.js";
+import { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox, createSandbox } from "./sandbox.js";
 
 /** Where container events go (the agent). */
@@ -89,8 +84,11 @@ export class PosixContainerizer implements Containerizer {
   private readonly containers = new Map<string, Container>();
   private readonly byPid = new Map<number, Container>();
   private pollTimer: NodeJS.Timeout | undefined;
+  private readonly sweeper: ProcessSweeper;
 
-  constructor(private readonly o: PosixContainerizerOptions) {}
+  constructor(private readonly o: PosixContainerizerOptions) {
+    this.sweeper = new ProcessSweeper(o.logger);
+  }
 
   /** Where events go. */
   attach(events: ContainerEvents): void {
@@ -242,18 +240,8 @@ export class PosixContainerizer implements Containerizer {
   /** Kills every process of the container (see the module comment). */
   private async killTree(c: Container): Promise<void> {
     if (c.pid === undefined) return;
-    const table = await readProcTable();
-    const pids = new Set(processTree(c.pid, table));
-    for (const pid of await processesWithEnvironment(
-      `MESOS_DIRECTORY=${c.directory}`,
-      table,
-      pids,
-    )) {
-      pids.add(pid);
-    }
-    if (pids.size === 0) return;
-    this.o.logger.info(`Killing ${pids.size} process(es) of container '${c.id}'`);
-    signalAll(pids, "SIGKILL");
+    const killed = await this.sweeper.kill(c.pid, c.directory);
+    if (killed > 0) this.o.logger.info(`Killed ${killed} process(es) of container '${c.id}'`);
     if (c.orphaned) this.startPolling();
   }
 
@@ -262,17 +250,11 @@ export class PosixContainerizer implements Containerizer {
     if (c.phase === "done") return;
     c.phase = "done";
     this.containers.delete(c.id);
-    try {
-      const table = await readProcTable();
-      const leftovers = await processesWithEnvironment(`MESOS_DIRECTORY=${c.directory}`, table);
-      if (leftovers.length > 0) {
-        this.o.logger.warn(
-          `Killing ${leftovers.length} process(es) left behind by the executor of container '${c.id}'`,
-        );
-        signalAll(leftovers, "SIGKILL");
-      }
-    } catch {
-      // Best effort.
+    const leftovers = await this.sweeper.kill(undefined, c.directory);
+    if (leftovers > 0) {
+      this.o.logger.warn(
+        `Killed ${leftovers} process(es) left behind by the executor of container '${c.id}'`,
+      );
     }
     const status = waitStatus(exit);
     this.events?.containerTerminated(c.id, status === undefined ? {} : { status });

@@ -91,31 +91,41 @@ export function processTree(root: number, table: readonly ProcEntry[]): number[]
   return [...found];
 }
 
+const DIRECTORY_PREFIX = Buffer.from("MESOS_DIRECTORY=");
+
+/** The value of `MESOS_DIRECTORY` in a raw environment block, if set. */
+export function directoryOfEnvironment(env: Buffer): string | undefined {
+  let at = 0;
+  while (at < env.length) {
+    let end = env.indexOf(0, at);
+    if (end < 0) end = env.length;
+    if (env.subarray(at, at + DIRECTORY_PREFIX.length).equals(DIRECTORY_PREFIX)) {
+      return env.subarray(at + DIRECTORY_PREFIX.length, end).toString("utf8");
+    }
+    at = end + 1;
+  }
+  return undefined;
+}
+
 /**
- * Pids of processes whose environment holds `variable` (`NAME=value`), e.g.
- * `MESOS_DIRECTORY=<sandbox>`, which every process of a container inherits.
- * Processes whose environment cannot be read are skipped.
+ * Pids of processes whose `MESOS_DIRECTORY` (which every process of a
+ * container inherits) is one of `directories`, by directory. Processes whose
+ * environment cannot be read are skipped; each environment is read once.
  */
-export async function processesWithEnvironment(
-  variable: string,
+export async function processesWithDirectories(
+  directories: ReadonlySet<string>,
   table: readonly ProcEntry[],
-  excludePids: ReadonlySet<number> = new Set(),
-): Promise<number[]> {
-  const needle = Buffer.from(`\0${variable}\0`);
-  const head = Buffer.from(`${variable}\0`);
-  const found: number[] = [];
+): Promise<Map<string, number[]>> {
+  const found = new Map<string, number[]>();
   await Promise.all(
     table.map(async (e) => {
-      if (e.pid <= 1 || excludePids.has(e.pid)) return;
+      if (e.pid <= 2 || e.ppid === 2) return;
       try {
-        const env = await readFile(`/proc/${e.pid}/environ`);
-        const padded =
-          env.length > 0 && env[env.length - 1] !== 0
-            ? Buffer.concat([env, Buffer.from([0])])
-            : env;
-        if (padded.subarray(0, head.length).equals(head) || padded.includes(needle)) {
-          found.push(e.pid);
-        }
+        const directory = directoryOfEnvironment(await readFile(`/proc/${e.pid}/environ`));
+        if (directory === undefined || !directories.has(directory)) return;
+        const list = found.get(directory);
+        if (list === undefined) found.set(directory, [e.pid]);
+        else list.push(e.pid);
       } catch {
         // Gone, or not ours to read.
       }
