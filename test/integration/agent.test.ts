@@ -403,34 +403,30 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
     );
   });
 
-  it(
-    "runs the executor and task as the framework's user when the agent runs as root",
-    { skip: process.getuid?.() !== 0 ? "needs root" : false },
-    async () => {
-      const s = await scheduler({ user: "nobody" });
-      const stop = s.autoAcknowledge();
-      await s.launch({ name: "who", task_id: { value: "whoami-1" }, command: { value: "id -un" } });
-      const done = await s.update("whoami-1", ["TASK_FINISHED", "TASK_FAILED"]);
-      stop();
-      assert.equal(statusOf(done).state, "TASK_FINISHED", statusOf(done).message);
-      const sandbox = await sandboxOf(agent, "whoami-1");
-      assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "nobody");
-    },
-  );
+  it("runs the executor and task as the framework's user when the agent runs as root", {
+    skip: process.getuid?.() !== 0 ? "needs root" : false,
+  }, async () => {
+    const s = await scheduler({ user: "nobody" });
+    const stop = s.autoAcknowledge();
+    await s.launch({ name: "who", task_id: { value: "whoami-1" }, command: { value: "id -un" } });
+    const done = await s.update("whoami-1", ["TASK_FINISHED", "TASK_FAILED"]);
+    stop();
+    assert.equal(statusOf(done).state, "TASK_FINISHED", statusOf(done).message);
+    const sandbox = await sandboxOf(agent, "whoami-1");
+    assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "nobody");
+  });
 
-  it(
-    "fails the task clearly when the framework's user does not exist",
-    { skip: process.getuid?.() !== 0 ? "needs root" : false },
-    async () => {
-      const s = await scheduler({ user: "no-such-user-x" });
-      const stop = s.autoAcknowledge();
-      await s.launch({ name: "ghost", task_id: { value: "ghost-1" }, command: { value: "true" } });
-      const failed = await s.update("ghost-1", ["TASK_FAILED", "TASK_FINISHED"]);
-      stop();
-      assert.equal(statusOf(failed).reason, "REASON_CONTAINER_LAUNCH_FAILED");
-      assert.match(statusOf(failed).message ?? "", /user 'no-such-user-x' does not exist/);
-    },
-  );
+  it("fails the task clearly when the framework's user does not exist", {
+    skip: process.getuid?.() !== 0 ? "needs root" : false,
+  }, async () => {
+    const s = await scheduler({ user: "no-such-user-x" });
+    const stop = s.autoAcknowledge();
+    await s.launch({ name: "ghost", task_id: { value: "ghost-1" }, command: { value: "true" } });
+    const failed = await s.update("ghost-1", ["TASK_FAILED", "TASK_FINISHED"]);
+    stop();
+    assert.equal(statusOf(failed).reason, "REASON_CONTAINER_LAUNCH_FAILED");
+    assert.match(statusOf(failed).message ?? "", /user 'no-such-user-x' does not exist/);
+  });
 
   it("answers the executor API's bad requests as Mesos does", async () => {
     const url = `${agent.url}/api/v1/executor`;
