@@ -1,0 +1,151 @@
+/**
+ * `mesos config`: show and edit the CLI profile (`~/.mesos.json`, or the
+ * file in `MESOS_CLI_CONFIG`). Settings: master, timeout, output. Which
+ * value wins: `--master` > `MESOS_MASTER` > profile > default.
+ */
+import { Command } from "commander";
+import { CliError, usageError } from "./support/cli-error.js";
+import type { CommandContext } from "./support/context.js";
+import {
+  type ConfigFile,
+  checkSetting,
+  configPath,
+  DEFAULT_PROFILE,
+  isProfileKey,
+  loadConfigFile,
+  PROFILE_KEYS,
+  type ProfileKey,
+  saveConfigFile,
+} from "./support/profile.js";
+import { renderTable } from "./support/table.js";
+
+function checkedKey(key: string): ProfileKey {
+  if (!isProfileKey(key)) {
+    throw usageError(`unknown setting '${key}' (settings: ${PROFILE_KEYS.join(", ")})`);
+  }
+  return key;
+}
+
+/** The file, its path, and the profile the command acts on. */
+function openConfig(ctx: CommandContext): { path: string; config: ConfigFile; profile: string } {
+  const path = configPath(ctx.io.env, ctx.io.homeDir);
+  const settings = ctx.settings({ allowMissingProfile: true });
+  return { path, config: loadConfigFile(path), profile: settings.profile };
+}
+
+function showCommand(ctx: CommandContext): Command {
+  return new Command("show")
+    .description("show the settings in effect and where each comes from")
+    .action(() => {
+      const settings = ctx.settings({ allowMissingProfile: true });
+      const { config } = openConfig(ctx);
+      const known = config.profiles[settings.profile] !== undefined;
+      const timeoutSecs = settings.timeoutMs.value / 1000;
+      if (ctx.json) {
+        ctx.printJson({
+          config_file: settings.configPath,
+          profile: settings.profile,
+          profiles: Object.keys(config.profiles),
+          master: { value: settings.master.value, source: settings.master.source },
+          timeout: { value: `${timeoutSecs}secs`, source: settings.timeoutMs.source },
+          output: { value: settings.output.value, source: settings.output.source },
+        });
+        return;
+      }
+      ctx.print(`config file: ${settings.configPath}`);
+      ctx.print(
+        `profile:     ${settings.profile} (${settings.profileSource}${known ? "" : ", not in the file"})`,
+      );
+      ctx.print("");
+      ctx.print(
+        renderTable(
+          ["SETTING", "VALUE", "FROM"],
+          [
+            ["master", settings.master.value, settings.master.source],
+            ["timeout", `${timeoutSecs}secs`, settings.timeoutMs.source],
+            ["output", settings.output.value, settings.output.source],
+          ],
+        ),
+      );
+    });
+}
+
+function getCommand(ctx: CommandContext): Command {
+  return new Command("get")
+    .description("print one setting of the profile")
+    .argument("<key>", `one of ${PROFILE_KEYS.join(", ")}`)
+    .action((key: string) => {
+      const k = checkedKey(key);
+      const { config, profile, path } = openConfig(ctx);
+      const value = config.profiles[profile]?.[k];
+      if (value === undefined)
+        throw new CliError(`'${k}' is not set in profile '${profile}' of ${path}`);
+      ctx.print(value);
+    });
+}
+
+function setCommand(ctx: CommandContext): Command {
+  return new Command("set")
+    .description("set one setting of the profile (creating the file or profile if needed)")
+    .argument("<key>", `one of ${PROFILE_KEYS.join(", ")}`)
+    .argument("<value>", "the new value, e.g. 10.0.0.5:5050, 20secs, json")
+    .action((key: string, value: string) => {
+      const k = checkedKey(key);
+      const problem = checkSetting(k, value);
+      if (problem !== undefined) throw usageError(problem);
+      const { config, profile, path } = openConfig(ctx);
+      config.profiles[profile] = { ...config.profiles[profile], [k]: value };
+      save(path, config);
+    });
+}
+
+function unsetCommand(ctx: CommandContext): Command {
+  return new Command("unset")
+    .description("remove one setting from the profile")
+    .argument("<key>", `one of ${PROFILE_KEYS.join(", ")}`)
+    .action((key: string) => {
+      const k = checkedKey(key);
+      const { config, profile, path } = openConfig(ctx);
+      const values = config.profiles[profile];
+      if (values === undefined || values[k] === undefined) return;
+      delete values[k];
+      save(path, config);
+    });
+}
+
+function useCommand(ctx: CommandContext): Command {
+  return new Command("use")
+    .description("make a profile the current one (created empty if new)")
+    .argument("<profile>", "profile name")
+    .action((name: string) => {
+      if (name.trim() === "") throw usageError("the profile name is empty");
+      const { config, path } = openConfig(ctx);
+      config.profiles[name] ??= {};
+      config.current = name;
+      save(path, config);
+    });
+}
+
+function save(path: string, config: ConfigFile): void {
+  try {
+    saveConfigFile(path, config);
+  } catch (e) {
+    throw new CliError(`cannot write the CLI config ${path}: ${(e as Error).message}`);
+  }
+}
+
+export function configCommand(ctx: CommandContext): Command {
+  return new Command("config")
+    .description("show or change the CLI settings (master address, timeout, output format)")
+    .addHelpText(
+      "after",
+      `\nThe profile lives in ~/.mesos.json (or the file MESOS_CLI_CONFIG names); --profile or\n` +
+        `MESOS_CLI_PROFILE picks one, otherwise its "current" profile, otherwise '${DEFAULT_PROFILE}'.\n` +
+        "Precedence: --master > MESOS_MASTER > profile > 127.0.0.1:5050.",
+    )
+    .addCommand(showCommand(ctx), { isDefault: true })
+    .addCommand(getCommand(ctx))
+    .addCommand(setCommand(ctx))
+    .addCommand(unsetCommand(ctx))
+    .addCommand(useCommand(ctx));
+}

@@ -1,0 +1,31 @@
+/**
+ * `mesos resolve [MASTER]`: the leading master's `ip:port`, as Mesos'
+ * mesos-resolve prints it. A standalone master leads itself; `zk://`
+ * addresses need the high availability issue.
+ */
+import { Command } from "commander";
+import { CliError } from "./support/cli-error.js";
+import { masterStateView, splitPid } from "./support/cluster-views.js";
+import type { CommandContext } from "./support/context.js";
+import { parseMasterAddress } from "./support/master-address.js";
+
+export function resolveCommand(ctx: CommandContext): Command {
+  return new Command("resolve")
+    .description("print the address (ip:port) of the leading master")
+    .argument("[master]", "master address: host:port, file:///path, or zk://... (not yet)")
+    .action(async (address: string | undefined) => {
+      const master = address === undefined ? ctx.master() : parseMasterAddress(address);
+      const state = masterStateView(await ctx.http.getJson(master, "/master/state"));
+      const pid = state.leader;
+      const split = pid === undefined ? undefined : splitPid(pid);
+      if (pid === undefined || split === undefined) {
+        throw new CliError(`the master at ${master.address} does not know a leading master`);
+      }
+      if (ctx.json) {
+        const info = state.raw.leader_info;
+        ctx.printJson({ leader: split.address, pid, leader_info: info ?? null });
+        return;
+      }
+      ctx.print(split.address);
+    });
+}

@@ -1,0 +1,109 @@
+/**
+ * What every `mesos` command gets: the operator's settings (resolved once,
+ * from flags, environment and profile), an HTTP client, the master, and
+ * output helpers that honour `-o`.
+ */
+import { CliError } from "./cli-error.js";
+import { type MasterStateView, masterStateView } from "./cluster-views.js";
+import { toJsonText } from "./format.js";
+import { HttpClient } from "./http-client.js";
+import type { CliIo } from "./io.js";
+import { type HttpTarget, parseMasterAddress } from "./master-address.js";
+import {
+  configPath,
+  loadConfigFile,
+  type OutputFormat,
+  resolveSettings,
+  type Settings,
+} from "./profile.js";
+
+/** The options every command accepts. */
+export interface GlobalFlags {
+  master?: string;
+  output?: string;
+  timeout?: string;
+  profile?: string;
+}
+
+export class CommandContext {
+  /** Exit code the command chose (failures throw `CliError` instead). */
+  exitCode = 0;
+  private globals: GlobalFlags = {};
+  private settingsCache: Settings | undefined;
+  private httpClient: HttpClient | undefined;
+
+  constructor(readonly io: CliIo) {}
+
+  /** Called before an action runs, with the parsed global options. */
+  setGlobals(globals: GlobalFlags): void {
+    this.globals = globals;
+    this.settingsCache = undefined;
+    this.httpClient = undefined;
+  }
+
+  /** The raw global options (for `mesos config`). */
+  get globalFlags(): GlobalFlags {
+    return this.globals;
+  }
+
+  /** Resolved settings; throws on a broken config file or an unknown profile. */
+  settings(options: { allowMissingProfile?: boolean } = {}): Settings {
+    if (this.settingsCache !== undefined) return this.settingsCache;
+    const path = configPath(this.io.env, this.io.homeDir);
+    const settings = resolveSettings({
+      flags: this.globals,
+      env: this.io.env,
+      config: loadConfigFile(path),
+      configPath: path,
+      allowMissingProfile: options.allowMissingProfile,
+    });
+    this.settingsCache = settings;
+    return settings;
+  }
+
+  get http(): HttpClient {
+    this.httpClient ??= new HttpClient(this.settings().timeoutMs.value);
+    return this.httpClient;
+  }
+
+  get output(): OutputFormat {
+    return this.settings().output.value;
+  }
+
+  get json(): boolean {
+    return this.output === "json";
+  }
+
+  /** Full ids in tables (`-o wide`). */
+  get wide(): boolean {
+    return this.output === "wide";
+  }
+
+  /** The master to talk to. */
+  master(): HttpTarget {
+    return parseMasterAddress(this.settings().master.value);
+  }
+
+  /** The master's `/master/state`. */
+  async masterState(): Promise<MasterStateView> {
+    return masterStateView(await this.http.getJson(this.master(), "/master/state"));
+  }
+
+  print(text: string): void {
+    this.io.out(text.endsWith("\n") ? text : `${text}\n`);
+  }
+
+  printJson(value: unknown): void {
+    this.io.out(toJsonText(value));
+  }
+
+  /** A one-line warning on stderr; the command goes on. */
+  warn(message: string): void {
+    this.io.err(`mesos: warning: ${message}\n`);
+  }
+
+  /** Fails the command with a one-line message. */
+  fail(message: string): never {
+    throw new CliError(message);
+  }
+}
