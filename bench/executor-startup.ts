@@ -10,7 +10,9 @@
  *   - RSS, PSS and private memory (smaps_rollup) of the executor while its
  *     task runs: alone (this process plays the agent and shares the node
  *     binary with it) and with 10 executors side by side,
- *   - KILL -> executor exit.
+ *   - KILL -> executor exit,
+ *   - Node's floor: spawn -> first output of an empty ES module, so the
+ *     executor's own share can be read net of the machine's speed and load.
  * One JSON line per case (plus a row in docs/benchmarks.md, see
  * bench/lib/report.ts). `node dist/bench/executor-startup.js [N]` or
  * `node dist/bench/run.js executor-startup [N]` (default N = 10).
@@ -23,8 +25,23 @@
  * `EXECUTOR_BENCH_FLAGS="semi2=--max-semi-space-size=2|lazy=--max-lazy"`
  * adds ad-hoc node flag sets.
  */
-import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { spawn } from "node:child_process";
+import {
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import {
+  COMMAND_EXECUTOR_BUNDLE,
+  COMMAND_EXECUTOR_MAIN,
+  ensureCommandExecutorBundle,
+} from "../src/executor/launch-command.js";
 import { FakeAgent } from "../test/harness/fake-agent.js";
 import { type LaunchedExecutor, launchExecutor } from "../test/harness/fake-agent-launch.js";
 import { reportCase } from "./lib/report.js";
@@ -44,13 +61,16 @@ export const HEAP_CAP_FLAGS = ["--max-old-space-size=32", "--max-semi-space-size
 const BIN = fileURLToPath(new URL("../../bin/mesos-executor", import.meta.url));
 
 const BUILT_IN: Variant[] = [
-  { name: "recommended", nodeFlags: AGENT_NODE_FLAGS },
-  { name: "heap-capped", nodeFlags: HEAP_CAP_FLAGS },
+  // What the agent runs: the single-file bundle, no flags.
+  { name: "recommended", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
+  { name: "module-tree", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_MAIN },
+  { name: "heap-capped", nodeFlags: HEAP_CAP_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
   { name: "via-bin", nodeFlags: AGENT_NODE_FLAGS, entry: BIN },
   {
     // What an agent that passed its own environment through would cost.
     name: "leaked-NODE_EXTRA_CA_CERTS",
     nodeFlags: AGENT_NODE_FLAGS,
+    entry: COMMAND_EXECUTOR_BUNDLE,
     env: { NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" },
   },
 ];
@@ -165,6 +185,26 @@ async function stopOne(agent: FakeAgent, one: Started): Promise<number> {
   return ms;
 }
 
+/**
+ * Node's own floor: spawn -> first stdout byte of an empty ES module, with
+ * the same clean environment. Measured between launches so that the
+ * executor's cost can be given net of it whatever the machine's load.
+ */
+function nodeFloorMs(script: string): Promise<number> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    const child = spawn(process.execPath, [script], {
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      stdio: ["ignore", "pipe", "ignore"],
+    });
+    let ms = Number.NaN;
+    child.stdout.once("data", () => {
+      ms = performance.now() - t0;
+    });
+    child.once("exit", () => resolve(ms));
+  });
+}
+
 interface Samples {
   subscribe: number[];
   cpu: number[];
@@ -176,8 +216,14 @@ interface Samples {
 /** Runs the benchmark; `args[0]` is N, the launches per variant. */
 export async function run(args: string[]): Promise<void> {
   const n = Number(args[0] ?? 10);
+  const bundled = ensureCommandExecutorBundle();
+  if (bundled.error !== undefined) throw new Error(`cannot bundle the executor: ${bundled.error}`);
   const list = variants();
   const agent = await FakeAgent.start();
+  const scratch = mkdtempSync(join(tmpdir(), "executor-bench-"));
+  const hello = join(scratch, "hello.mjs");
+  writeFileSync(hello, 'process.stdout.write("x");\n');
+  const floor: number[] = [];
   try {
     const samples = new Map<string, Samples>();
     for (const v of list)
@@ -187,6 +233,7 @@ export async function run(args: string[]): Promise<void> {
     await stopOne(agent, await startOne(agent, BUILT_IN[0] as Variant));
 
     for (let round = 0; round < n; round++) {
+      floor.push(await nodeFloorMs(hello));
       for (const v of list) {
         const s = samples.get(v.name) as Samples;
         const one = await startOne(agent, v);
@@ -200,6 +247,7 @@ export async function run(args: string[]): Promise<void> {
       }
     }
 
+    const floorMs = quantile(floor, 0.5);
     let recommendedCpu = Number.NaN;
     for (const v of list) {
       const s = samples.get(v.name) as Samples;
@@ -210,6 +258,8 @@ export async function run(args: string[]): Promise<void> {
         subscribe_ms_p50: quantile(s.subscribe, 0.5),
         subscribe_ms_p90: quantile(s.subscribe, 0.9),
         subscribe_ms_min: quantile(s.subscribe, 0),
+        node_floor_ms_p50: floorMs,
+        subscribe_over_floor_ms_p50: round1(quantile(s.subscribe, 0.5) - floorMs),
         cpu_ms_to_subscribe_p50: cpu,
         cpu_vs_recommended: Math.round((cpu / recommendedCpu) * 100) / 100,
         running_ms_p50: quantile(s.running, 0.5),
@@ -255,6 +305,7 @@ export async function run(args: string[]): Promise<void> {
     });
   } finally {
     await agent.stop();
+    rmSync(scratch, { recursive: true, force: true });
   }
 }
 

@@ -101,10 +101,7 @@ export async function main(argv: string[]): Promise<number> {
   client.start(deferred.handlers);
   await sent;
 
-  const [{ CommandExecutor }, { childProcessLauncher }] = await Promise.all([
-    import("./command-executor.js"),
-    import("./task-process.js"),
-  ]);
+  const { CommandExecutor, childProcessLauncher } = await import("./task-runtime.js");
 
   return new Promise((resolve) => {
     let finished = false;

@@ -4,6 +4,12 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import {
+  COMMAND_EXECUTOR_BUNDLE,
+  COMMAND_EXECUTOR_MAIN,
+  ensureCommandExecutorBundle,
+} from "../../src/executor/launch-command.js";
 import type { TaskInfo, TaskStatus } from "../../src/executor/protocol.js";
 import { FakeAgent } from "../harness/fake-agent.js";
 import {
@@ -11,6 +17,8 @@ import {
   launchExecutor,
   processGroupMembers,
 } from "../harness/fake-agent-launch.js";
+
+const BIN = fileURLToPath(new URL("../../../bin/mesos-executor", import.meta.url));
 
 function task(id: string, command: TaskInfo["command"], extra: Partial<TaskInfo> = {}): TaskInfo {
   return {
@@ -39,6 +47,7 @@ async function noOrphans(ex: LaunchedExecutor): Promise<void> {
   assert.deepEqual(processGroupMembers(pid), [], "no process left in the task's process group");
 }
 
+// What the agent runs: the single-file bundle (see launch-command.ts).
 describe("command executor", () => {
   let agent: FakeAgent;
   const launched: LaunchedExecutor[] = [];
@@ -46,7 +55,7 @@ describe("command executor", () => {
 
   const start = async (options: Parameters<typeof launchExecutor>[1] = {}) => {
     const executorId = `executor-${++n}`;
-    const ex = launchExecutor(agent, { executorId, ...options });
+    const ex = launchExecutor(agent, { executorId, entry: COMMAND_EXECUTOR_BUNDLE, ...options });
     launched.push(ex);
     const before = agent.subscribes.length;
     await agent.waitFor(`${executorId} to subscribe`, () =>
@@ -56,6 +65,9 @@ describe("command executor", () => {
   };
 
   before(async () => {
+    const bundled = ensureCommandExecutorBundle();
+    assert.equal(bundled.error, undefined);
+    assert.equal(bundled.entry, COMMAND_EXECUTOR_BUNDLE);
     agent = await FakeAgent.start();
   });
   after(async () => {
@@ -312,6 +324,7 @@ describe("command executor", () => {
     const endpoint = gone.endpoint;
     await gone.stop();
     const ex = launchExecutor(agent, {
+      entry: COMMAND_EXECUTOR_BUNDLE,
       env: { MESOS_AGENT_ENDPOINT: endpoint, MESOS_SLAVE_PID: `slave(1)@${endpoint}` },
     });
     launched.push(ex);
@@ -320,18 +333,24 @@ describe("command executor", () => {
   });
 
   it("a missing MESOS_FRAMEWORK_ID stops the executor with a one-line error and exit code 1", async () => {
-    const ex = launchExecutor(agent, { env: { MESOS_FRAMEWORK_ID: "" } });
+    const ex = launchExecutor(agent, {
+      entry: COMMAND_EXECUTOR_BUNDLE,
+      env: { MESOS_FRAMEWORK_ID: "" },
+    });
     launched.push(ex);
     assert.deepEqual(await ex.exited, { code: 1, signal: null });
     assert.match(ex.stderr(), /expecting 'MESOS_FRAMEWORK_ID' to be set/);
   });
 
   it("an unknown flag stops the executor with exit code 1; --help prints the flags", async () => {
-    const bad = launchExecutor(agent, { args: ["--no_such_flag=1"] });
+    const bad = launchExecutor(agent, {
+      entry: COMMAND_EXECUTOR_BUNDLE,
+      args: ["--no_such_flag=1"],
+    });
     launched.push(bad);
     assert.deepEqual(await bad.exited, { code: 1, signal: null });
     assert.match(bad.stderr(), /no_such_flag/);
-    const help = launchExecutor(agent, { args: ["--help"] });
+    const help = launchExecutor(agent, { entry: COMMAND_EXECUTOR_BUNDLE, args: ["--help"] });
     launched.push(help);
     assert.deepEqual(await help.exited, { code: 0, signal: null });
     assert.match(help.stdout(), /--task_command/);
@@ -351,4 +370,27 @@ describe("command executor", () => {
     assert.equal(ex.stdout(), "overridden\n");
     assert.doesNotMatch(ex.stderr(), /^I/m, "no INFO lines");
   });
+});
+
+// The same program from the module tree, directly and through bin/.
+describe("command executor, unbundled entries", () => {
+  for (const [name, entry] of [
+    ["command-executor-main.js", COMMAND_EXECUTOR_MAIN],
+    ["bin/mesos-executor", BIN],
+  ] as const) {
+    it(`${name}: echo hello finishes and exits 0`, async () => {
+      const agent = await FakeAgent.start();
+      const ex = launchExecutor(agent, { entry });
+      try {
+        await agent.waitForSubscribe();
+        agent.launch(task("echo", { value: "echo hello" }));
+        await agent.waitForUpdate("TASK_FINISHED", "echo");
+        assert.deepEqual(await ex.exited, { code: 0, signal: null });
+        assert.equal(ex.stdout(), "hello\n");
+      } finally {
+        await ex.cleanup();
+        await agent.stop();
+      }
+    });
+  }
 });
