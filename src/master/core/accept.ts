@@ -333,7 +333,7 @@ function launchTask(
       used.add(resourcesOf(executor.resources));
     }
   }
-  addTask(task, framework, agent);
+  addTask(m, task, framework, agent);
   m.logger.info(
     `Launching task ${task.task_id.value} of framework ${framework.id} with resources ` +
       `${resourcesOf(task.resources).toString()} on agent ${agent.id} on ` +
@@ -374,7 +374,7 @@ function launchGroup(
     used.add(resourcesOf(executor.resources));
   }
   for (const task of tasks) {
-    addTask(task, framework, agent);
+    addTask(m, task, framework, agent);
     used.add(resourcesOf(task.resources));
   }
   m.logger.info(

@@ -8,7 +8,9 @@ import type {
   TaskState,
   TaskStatus_Reason,
 } from "../../common/protocol/generated/mesos-v1.js";
+import { addCompletedTask } from "./frameworks.js";
 import type { Master } from "./master.js";
+import type { AgentRemovalReason } from "./observer.js";
 import { rescindOffer } from "./offers.js";
 import type { AgentRecord } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
@@ -59,7 +61,7 @@ export function unregisterAgent(m: Master, from: string, agentId: string): void 
     );
     return;
   }
-  removeAgent(m, agent, "the agent unregistered");
+  removeAgent(m, agent, "the agent unregistered", "unregistered");
 }
 
 /** The connection to an agent broke: stop offering it, and wait for it to re-register. */
@@ -73,6 +75,7 @@ export function agentExited(m: Master, pid: string): void {
   m.logger.info(`Agent ${agent.id} at ${pid} (${agent.info.hostname}) disconnected`);
   agent.connected = false;
   deactivateAgent(m, agent);
+  m.events.agentChanged(agent);
   for (const frameworkId of new Set([...agent.tasks.keys(), ...agent.executors.keys()])) {
     const framework = m.frameworks.get(frameworkId);
     if (framework === undefined || framework.info.checkpoint === true) continue;
@@ -140,7 +143,12 @@ function loseTask(
 }
 
 /** Removes an agent that left (unregistered or replaced): its tasks are lost. */
-export function removeAgent(m: Master, agent: AgentRecord, cause: string): void {
+export function removeAgent(
+  m: Master,
+  agent: AgentRecord,
+  cause: string,
+  reason: AgentRemovalReason,
+): void {
   m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
   forgetAgent(m, agent);
   m.registrar.apply({ kind: "remove-agent", info: agent.info }).catch((error: unknown) => {
@@ -152,7 +160,7 @@ export function removeAgent(m: Master, agent: AgentRecord, cause: string): void 
       loseTask(m, task, "TASK_LOST", "REASON_AGENT_REMOVED", message, false);
     }
   }
-  finishRemoval(m, agent);
+  finishRemoval(m, agent, reason);
 }
 
 /** Marks an agent unreachable (health check or re-registration timeout). */
@@ -184,7 +192,7 @@ export function markUnreachable(m: Master, agent: AgentRecord, cause: string): v
       );
     }
   }
-  finishRemoval(m, agent);
+  finishRemoval(m, agent, "unreachable");
 }
 
 /** Takes an agent out of the allocator and stops watching it (tasks still tracked). */
@@ -194,13 +202,14 @@ function forgetAgent(m: Master, agent: AgentRecord): void {
 }
 
 /** After its tasks are dealt with: executors, offers, the agent itself, FAILURE to frameworks. */
-function finishRemoval(m: Master, agent: AgentRecord): void {
+function finishRemoval(m: Master, agent: AgentRecord, reason: AgentRemovalReason): void {
   for (const [frameworkId, executors] of [...agent.executors]) {
     for (const executorId of [...executors.keys()])
       removeExecutor(m, agent, frameworkId, executorId);
   }
   for (const offer of [...agent.offers]) rescindOffer(m, offer);
   m.agents.delete(agent.id);
+  m.events.agentRemoved(agent, reason);
   for (const framework of m.frameworks.values()) {
     if (!framework.connected) continue;
     m.logger.info(
@@ -208,4 +217,101 @@ function finishRemoval(m: Master, agent: AgentRecord): void {
     );
     m.sendEvent(framework, { type: "FAILURE", failure: { agent_id: { value: agent.id } } });
   }
+}
+
+/** The outcome of an operator action on an agent: an HTTP status and a reason. */
+export interface OperatorResult {
+  readonly status: number;
+  readonly message: string;
+}
+
+/**
+ * MARK_AGENT_GONE: the agent (registered or unreachable) will never come
+ * back. Its tasks become TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks
+ * that are not partition-aware), a registered agent is told to shut down,
+ * and a later re-registration is refused. Marking it again is a no-op.
+ */
+export function markAgentGone(m: Master, agentId: string): OperatorResult {
+  if (m.goneAgents.has(agentId)) {
+    m.logger.warn(`Not marking agent '${agentId}' as gone: it is already gone`);
+    return { status: 200, message: "" };
+  }
+  const agent = m.agents.get(agentId);
+  if (agent === undefined && !m.unreachableAgents.has(agentId)) {
+    return { status: 404, message: `Agent '${agentId}' not found` };
+  }
+  m.logger.info(`Marking agent '${agentId}' as gone`);
+  const ns = Math.round(m.clock.now() * 1e6);
+  m.goneAgents.set(agentId, ns);
+  m.deactivatedAgents.delete(agentId);
+  const message = "Agent has been marked gone";
+  const fate = (frameworkId: string): [TaskState, TaskStatus_Reason] =>
+    m.frameworks.get(frameworkId)?.partitionAware === true
+      ? ["TASK_GONE_BY_OPERATOR", "REASON_AGENT_REMOVED_BY_OPERATOR"]
+      : ["TASK_LOST", "REASON_AGENT_REMOVED"];
+  if (agent !== undefined) {
+    forgetAgent(m, agent);
+    m.registrar.apply({ kind: "remove-agent", info: agent.info }).catch((error: unknown) => {
+      m.logger.error(`Failed to remove agent ${agentId} from the registry: ${String(error)}`);
+    });
+    m.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", { message });
+    for (const [frameworkId, tasks] of [...agent.tasks]) {
+      const [state, reason] = fate(frameworkId);
+      for (const task of [...tasks.values()]) loseTask(m, task, state, reason, message, false);
+    }
+    finishRemoval(m, agent, "gone");
+    return { status: 200, message: "" };
+  }
+  m.unreachableAgents.delete(agentId);
+  for (const framework of m.frameworks.values()) {
+    const [state, reason] = fate(framework.id);
+    for (const task of [...framework.unreachableTasks.values()]) {
+      if (task.agent_id.value !== agentId) continue;
+      const update = masterStatusUpdate({
+        frameworkId: framework.id,
+        agentId,
+        taskId: task.task_id.value,
+        state,
+        message,
+        reason,
+        executorId: task.executor_id?.value,
+        timestamp: m.nowSecs(),
+      });
+      updateTask(m, task, update);
+      framework.unreachableTasks.delete(task.task_id.value);
+      addCompletedTask(m, framework, task);
+      if (framework.connected) m.forward(framework, update, false);
+    }
+  }
+  return { status: 200, message: "" };
+}
+
+/** DEACTIVATE_AGENT: no more offers from the agent until it is reactivated. */
+export function operatorDeactivateAgent(m: Master, agentId: string): OperatorResult {
+  const agent = m.agents.get(agentId);
+  if (agent === undefined) return { status: 400, message: `Unknown agent '${agentId}'` };
+  m.deactivatedAgents.add(agentId);
+  if (agent.active) deactivateAgent(m, agent);
+  m.events.agentChanged(agent);
+  return { status: 200, message: "" };
+}
+
+/** REACTIVATE_AGENT: undoes DEACTIVATE_AGENT. */
+export function operatorReactivateAgent(m: Master, agentId: string): OperatorResult {
+  if (!m.deactivatedAgents.has(agentId)) {
+    return { status: 400, message: "Agent is not deactivated" };
+  }
+  m.deactivatedAgents.delete(agentId);
+  const agent = m.agents.get(agentId);
+  if (agent === undefined)
+    return { status: 409, message: "Agent removed while processing the call" };
+  if (agent.connected) {
+    m.logger.info(`Reactivating agent ${agentId}`);
+    agent.active = true;
+    m.allocator.activateAgent(agentId);
+  } else {
+    m.logger.info(`Disconnected agent ${agentId} will be reactivated upon reregistration`);
+  }
+  m.events.agentChanged(agent);
+  return { status: 200, message: "" };
 }

@@ -19,6 +19,7 @@ import {
 import { ping, removeAgent } from "./agent-health.js";
 import { recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
+import type { AgentJoin } from "./observer.js";
 import { AgentRecord, frameworkRoles, isTerminalState } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor } from "./tasks.js";
@@ -105,7 +106,7 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
     m.logger.info(
       `Removing old disconnected agent ${existing.id} because a registration attempt occurred`,
     );
-    removeAgent(m, existing, "a new agent registered at the same address");
+    removeAgent(m, existing, "a new agent registered at the same address", "replaced");
   }
   const id = m.ids.nextAgentId();
   const info: SlaveInfo = {
@@ -133,7 +134,7 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
         message.agent_capabilities ?? [],
         m.clock.now(),
       );
-      addAgent(m, agent, new Map());
+      addAgent(m, agent, new Map(), "registered");
       m.io.sendToAgent(from, "mesos.internal.SlaveRegisteredMessage", {
         slave_id: { value: id },
         connection: connection(m),
@@ -150,7 +151,12 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
 }
 
 /** Adds a registered agent: watch it, ping it, and give its resources to the allocator. */
-function addAgent(m: Master, agent: AgentRecord, used: Map<string, Resources>): void {
+function addAgent(
+  m: Master,
+  agent: AgentRecord,
+  used: Map<string, Resources>,
+  how: AgentJoin,
+): void {
   m.agents.set(agent.id, agent);
   m.unreachableAgents.delete(agent.id);
   m.io.linkAgent(agent.pid);
@@ -168,6 +174,7 @@ function addAgent(m: Master, agent: AgentRecord, used: Map<string, Resources>): 
     used,
   );
   ping(m, agent);
+  m.events.agentAdded(agent, how);
 }
 
 /** ReregisterSlaveMessage: a known agent reconnecting, or one this master does not know. */
@@ -175,6 +182,13 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
   const id = message.slave.id?.value ?? "";
   if (id === "") {
     m.logger.warn(`Dropping re-registration of agent at ${from}: no agent id`);
+    return;
+  }
+  if (m.goneAgents.has(id)) {
+    m.logger.warn(`Agent ${id} at ${from} was marked gone; shutting it down`);
+    m.io.sendToAgent(from, "mesos.internal.ShutdownMessage", {
+      message: "Agent has been marked gone",
+    });
     return;
   }
   if (m.reregistering.has(id)) {
@@ -301,10 +315,14 @@ function reregisterKnownAgent(
     if (agent.reregistrationTimer !== undefined) m.clock.cancelTimer(agent.reregistrationTimer);
     agent.reregistrationTimer = undefined;
     agent.connected = true;
-    agent.active = true;
-    m.logger.info(`Reactivating re-registered agent ${agent.id}`);
-    m.allocator.activateAgent(agent.id);
+    // An agent an operator deactivated stays so until reactivated.
+    if (!m.deactivatedAgents.has(agent.id)) {
+      agent.active = true;
+      m.logger.info(`Reactivating re-registered agent ${agent.id}`);
+      m.allocator.activateAgent(agent.id);
+    }
   }
+  m.events.agentReregistered(agent);
   m.logger.info(`Agent ${agent.id} at ${from} (${agent.info.hostname}) re-registered`);
 }
 
@@ -388,6 +406,7 @@ function readmitAgent(
     if (index >= 0) framework.completedTasks.splice(index, 1);
     framework.tasks.set(task.task_id.value, task);
     inner(agent.tasks, fid).set(task.task_id.value, task);
+    m.events.taskAdded(task);
     if (!isTerminalState(task.state)) charge(fid, task.resources);
     const update = masterStatusUpdate({
       frameworkId: fid,
@@ -401,7 +420,7 @@ function readmitAgent(
     });
     if (framework.connected) m.forward(framework, update, false);
   }
-  addAgent(m, agent, used);
+  addAgent(m, agent, used, "readmitted");
   m.io.sendToAgent(from, "mesos.internal.SlaveReregisteredMessage", {
     slave_id: { value: id },
     connection: connection(m),

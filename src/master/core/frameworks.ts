@@ -100,6 +100,7 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
       suppressedRoles: suppressed,
     });
     sendSubscribed(m, framework);
+    m.events.frameworkAdded(framework);
     return;
   }
 
@@ -109,6 +110,7 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
     framework = new FrameworkRecord(id, info, "recovered", m.clock.now());
     m.frameworks.set(id, framework);
     m.allocator.addFramework(id, forAllocator(info), new Map(), false, {});
+    m.events.frameworkAdded(framework);
   }
   const merged: FrameworkInfo = {
     ...info,
@@ -203,8 +205,9 @@ function applyFrameworkUpdate(
   framework.offerConstraints = call.offer_constraints ?? {};
 }
 
-/** Tells every agent the framework's current FrameworkInfo. */
+/** Tells operators and every agent the framework's current FrameworkInfo. */
 function sendFrameworkUpdate(m: Master, framework: FrameworkRecord): void {
+  m.events.frameworkUpdated(framework);
   for (const agent of m.agents.values()) {
     m.io.sendToAgent(agent.pid, "mesos.internal.UpdateFrameworkMessage", {
       framework_id: { value: framework.id },
@@ -327,6 +330,7 @@ export function removeFramework(m: Master, framework: FrameworkRecord): void {
   while (m.completedFrameworks.length > m.config.maxCompletedFrameworks) {
     m.completedFrameworks.shift();
   }
+  m.events.frameworkRemoved(framework);
 }
 
 /** Keeps a finished task, dropping the oldest beyond `--max_completed_tasks_per_framework`. */
@@ -353,5 +357,6 @@ export function recoverFramework(m: Master, info: FrameworkInfo): FrameworkRecor
   m.frameworks.set(id, framework);
   m.logger.info(`Recovered framework ${id} (${info.name}) from an agent`);
   m.allocator.addFramework(id, forAllocator(info), new Map(), false, {});
+  m.events.frameworkAdded(framework);
   return framework;
 }

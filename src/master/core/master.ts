@@ -44,6 +44,7 @@ import {
   updateFrameworkCall,
 } from "./frameworks.js";
 import type { MasterIo, SchedulerStream } from "./io.js";
+import { MasterEvents } from "./observer.js";
 import { decline, makeOffers, revive, suppress } from "./offers.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "./records.js";
 import { updateEvent } from "./status-updates.js";
@@ -91,11 +92,17 @@ export class Master {
   readonly agents = new Map<string, AgentRecord>();
   /** Agents marked unreachable: id -> when (ns since the epoch). */
   readonly unreachableAgents = new Map<string, number>();
+  /** Agents an operator marked gone: id -> when (ns since the epoch). */
+  readonly goneAgents = new Map<string, number>();
+  /** Agents an operator deactivated (no offers until reactivated). */
+  readonly deactivatedAgents = new Set<string>();
   readonly offers = new Map<string, OfferRecord>();
   /** Agent pids with a registration in flight, agent ids with a re-registration in flight. */
   readonly registering = new Set<string>();
   readonly reregistering = new Set<string>();
   readonly startTime: number;
+  /** Change notifications for the operator event stream, metrics and caches. */
+  readonly events = new MasterEvents();
   stopped = false;
 
   constructor(options: MasterOptions) {

@@ -44,7 +44,12 @@ function nested<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V
 }
 
 /** Starts tracking a launched task in TASK_STAGING. */
-export function addTask(info: TaskInfo, framework: FrameworkRecord, agent: AgentRecord): Task {
+export function addTask(
+  m: Master,
+  info: TaskInfo,
+  framework: FrameworkRecord,
+  agent: AgentRecord,
+): Task {
   const task: Task = {
     name: info.name,
     task_id: info.task_id,
@@ -65,6 +70,7 @@ export function addTask(info: TaskInfo, framework: FrameworkRecord, agent: Agent
   if (user !== undefined) task.user = user;
   framework.tasks.set(info.task_id.value, task);
   nested(agent.tasks, framework.id).set(info.task_id.value, task);
+  m.events.taskAdded(task);
   return task;
 }
 
@@ -119,15 +125,22 @@ export function updateTask(m: Master, task: Task, update: StatusUpdate): void {
   const status = update.status;
   const newState = update.latest_state ?? status.state;
   const freed = !terminalOrUnreachable(task.state) && terminalOrUnreachable(newState);
+  const previous = task.state;
   if (!isTerminalState(task.state)) task.state = newState;
   const statuses = task.statuses ?? [];
   const last = statuses[statuses.length - 1];
+  // Operators hear of every new status state, and of every check result (as Mesos).
+  let notify =
+    status.reason === "REASON_TASK_CHECK_STATUS_UPDATED" ||
+    status.reason === "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED";
   if (last !== undefined && last.state === status.state) statuses.pop();
+  else notify = true;
   const kept = { ...status };
   // Schedulers may stuff anything into `data`; the master does not keep it.
   delete kept.data;
   statuses.push(kept);
   task.statuses = statuses;
+  m.events.taskUpdated(task, kept, previous, notify);
   m.logger.info(
     `Updating the state of task ${task.task_id.value} of framework ${task.framework_id.value} ` +
       `(latest state: ${task.state}, status update state: ${status.state})`,
@@ -193,10 +206,12 @@ export function statusUpdate(m: Master, message: StatusUpdateMessage): void {
   const agent = m.agents.get(agentId);
   if (agent === undefined) {
     m.logger.warn(`Ignoring status update for task ${taskId} from unknown agent ${agentId}`);
+    m.events.statusUpdateReceived(false, "unknown-agent");
     return;
   }
   if (update.uuid === undefined || update.uuid.length !== 16) {
     m.logger.warn(`Ignoring status update for task ${taskId} from agent ${agentId}: invalid uuid`);
+    m.events.statusUpdateReceived(false, "bad-uuid");
     return;
   }
   m.logger.info(
@@ -216,8 +231,10 @@ export function statusUpdate(m: Master, message: StatusUpdateMessage): void {
   const task = agent.getTask(update.framework_id.value, taskId);
   if (task === undefined) {
     m.logger.warn(`Could not lookup task ${taskId} for status update from agent ${agentId}`);
+    m.events.statusUpdateReceived(false, "unknown-task");
     return;
   }
+  m.events.statusUpdateReceived(true);
   updateTask(m, task, update);
 }
 
@@ -232,8 +249,10 @@ export function acknowledge(m: Master, framework: FrameworkRecord, call: Call_Ac
         `${framework.id} to agent ${agentId} because agent is ` +
         `${agent === undefined ? "not registered" : "disconnected"}`,
     );
+    m.events.acknowledgementReceived(false);
     return;
   }
+  m.events.acknowledgementReceived(true);
   m.logger.info(
     `Processing ACKNOWLEDGE call for task ${taskId} of framework ${framework.id} on agent ${agentId}`,
   );
@@ -420,9 +439,11 @@ export function executorToFramework(
   const frameworkId = message.framework_id.value;
   if (!m.agents.has(agentId)) {
     m.logger.warn(`Ignoring executor message from unknown agent ${agentId} at ${from}`);
+    m.events.executorMessageReceived(false);
     return;
   }
   const framework = m.frameworks.get(frameworkId);
+  m.events.executorMessageReceived(framework?.connected === true);
   if (framework === undefined || !framework.connected) {
     m.logger.warn(
       `Not forwarding executor message for framework ${frameworkId} because the framework is ` +

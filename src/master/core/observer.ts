@@ -1,0 +1,99 @@
+/**
+ * What the master core tells the rest of the master about changes it
+ * makes: the operator event stream (TASK_ADDED, AGENT_REMOVED, ...), the
+ * metrics counters and the state caches listen here. Listeners run
+ * synchronously inside the core's event, must be cheap and must not change
+ * master state.
+ */
+import type { Task, TaskState, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
+import type { AgentRecord, FrameworkRecord } from "./records.js";
+
+/** Why an agent left the registered agents. */
+export type AgentRemovalReason = "unregistered" | "replaced" | "unreachable" | "gone";
+
+/** How an agent joined. */
+export type AgentJoin = "registered" | "reregistered" | "readmitted";
+
+/** Why a status update was not accepted. */
+export type InvalidUpdate = "unknown-agent" | "bad-uuid" | "unknown-task";
+
+/** Callbacks of one listener; every one is optional. */
+export interface MasterListener {
+  taskAdded?(task: Task): void;
+  /** A task's state or status changed; `previous` is the state before. */
+  taskUpdated?(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void;
+  agentAdded?(agent: AgentRecord, how: AgentJoin): void;
+  agentRemoved?(agent: AgentRecord, reason: AgentRemovalReason): void;
+  /** A known agent re-registered (it was not removed meanwhile). */
+  agentReregistered?(agent: AgentRecord): void;
+  /** The agent's connection or activation changed. */
+  agentChanged?(agent: AgentRecord): void;
+  frameworkAdded?(framework: FrameworkRecord): void;
+  frameworkUpdated?(framework: FrameworkRecord): void;
+  frameworkRemoved?(framework: FrameworkRecord): void;
+  statusUpdateReceived?(valid: boolean, why?: InvalidUpdate): void;
+  acknowledgementReceived?(valid: boolean): void;
+  executorMessageReceived?(valid: boolean): void;
+}
+
+/** The listeners of one master core. */
+export class MasterEvents {
+  private readonly listeners: MasterListener[] = [];
+
+  /** Adds a listener; returns a function removing it. */
+  listen(listener: MasterListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const i = this.listeners.indexOf(listener);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  taskAdded(task: Task): void {
+    for (const l of this.listeners) l.taskAdded?.(task);
+  }
+
+  taskUpdated(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void {
+    for (const l of this.listeners) l.taskUpdated?.(task, status, previous, notify);
+  }
+
+  agentAdded(agent: AgentRecord, how: AgentJoin): void {
+    for (const l of this.listeners) l.agentAdded?.(agent, how);
+  }
+
+  agentRemoved(agent: AgentRecord, reason: AgentRemovalReason): void {
+    for (const l of this.listeners) l.agentRemoved?.(agent, reason);
+  }
+
+  agentReregistered(agent: AgentRecord): void {
+    for (const l of this.listeners) l.agentReregistered?.(agent);
+  }
+
+  agentChanged(agent: AgentRecord): void {
+    for (const l of this.listeners) l.agentChanged?.(agent);
+  }
+
+  frameworkAdded(framework: FrameworkRecord): void {
+    for (const l of this.listeners) l.frameworkAdded?.(framework);
+  }
+
+  frameworkUpdated(framework: FrameworkRecord): void {
+    for (const l of this.listeners) l.frameworkUpdated?.(framework);
+  }
+
+  frameworkRemoved(framework: FrameworkRecord): void {
+    for (const l of this.listeners) l.frameworkRemoved?.(framework);
+  }
+
+  statusUpdateReceived(valid: boolean, why?: InvalidUpdate): void {
+    for (const l of this.listeners) l.statusUpdateReceived?.(valid, why);
+  }
+
+  acknowledgementReceived(valid: boolean): void {
+    for (const l of this.listeners) l.acknowledgementReceived?.(valid);
+  }
+
+  executorMessageReceived(valid: boolean): void {
+    for (const l of this.listeners) l.executorMessageReceived?.(valid);
+  }
+}
