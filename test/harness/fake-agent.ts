@@ -9,6 +9,7 @@
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { encodeRecord } from "../../src/common/recordio/encoder.js";
 import type {
   ExecutorCall,
   IdValue,
@@ -16,7 +17,6 @@ import type {
   TaskInfo,
   TaskStatus,
 } from "../../src/executor/protocol.js";
-import { encodeRecord } from "../../src/common/recordio/encoder.js";
 
 /** One SUBSCRIBE the agent received. */
 export interface SubscribeRecord {
