@@ -37,6 +37,10 @@ export interface ResponseStream {
   readonly closed: boolean;
   /** The remote address of the client, for logs. */
   readonly remote: string;
+  /** Bytes written but not yet handed to the socket (to bound slow clients), when known. */
+  readonly bufferedBytes?: number;
+  /** Drops the connection at once, discarding what is buffered (a client too slow to keep). */
+  abort?(): void;
 }
 
 /** A response whose body is produced after the headers are sent. */

@@ -350,6 +350,14 @@ export class HttpServer {
         return closedWith !== undefined;
       },
       remote,
+      get bufferedBytes() {
+        return res.writableLength;
+      },
+      abort: () => {
+        if (closedWith !== undefined) return;
+        res.socket?.destroy();
+        finish("disconnected");
+      },
     };
     try {
       r.start(stream);
