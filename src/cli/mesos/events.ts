@@ -168,16 +168,18 @@ export function eventsCommand(ctx: CommandContext): Command {
             );
           }
           printed++;
-          if (opts.count !== undefined && printed >= opts.count) {
-            controller.abort();
-            return;
-          }
+          if (opts.count !== undefined && printed >= opts.count) break;
         }
       } catch (e) {
         if (e instanceof CliError) throw e;
         throw new CliError(
           `the event stream from the master at ${master.address} broke: ${(e as Error).message}`,
         );
+      }
+      if (opts.count !== undefined && printed >= opts.count) {
+        // Enough events: hang up instead of waiting for the next one.
+        controller.abort();
+        return;
       }
       throw new CliError(`the master at ${master.address} closed the event stream`);
     });
