@@ -44,6 +44,15 @@ export abstract class AgentStatusFlow extends AgentBase {
         `Ignoring status update ${describeUpdate(update)} for terminating framework ${frameworkId}`,
       );
       this.counters.invalidStatusUpdates++;
+      // Mesos leaves the executor waiting for this acknowledgement until its
+      // shutdown grace period runs out; acknowledging the dropped update lets
+      // it exit as soon as its task is dead.
+      if (fromExecutor) {
+        framework.executorForTask(taskId)?.send({
+          type: "ACKNOWLEDGED",
+          acknowledged: { task_id: update.status.task_id, uuid: update.uuid },
+        });
+      }
       return;
     }
     this.o.logger.info(

@@ -356,6 +356,8 @@ describe("agent core", () => {
     const t = running();
     t.agent.shutdownFramework(MASTER, { framework_id: { value: FRAMEWORK } });
     assert.equal(t.conn.events.at(-1)?.type, "SHUTDOWN");
+    t.agent.executorUpdate(FRAMEWORK, "t1", executorStatus("t1", "TASK_KILLED"));
+    assert.equal(t.conn.events.at(-1)?.type, "ACKNOWLEDGED", "dropped but acknowledged");
     t.clock.advance(4_999);
     assert.deepEqual(t.containerizer.destroyed, []);
     t.clock.advance(1);
