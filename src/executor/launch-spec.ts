@@ -22,6 +22,14 @@ export interface LaunchSpec {
   env: Record<string, string>;
   /** Variables from the task that replaced a different inherited value (for logs). */
   overwritten: string[];
+  /** Working directory; default: the executor's. */
+  cwd?: string;
+  /**
+   * Files the task's stdout and stderr are appended to (created if
+   * missing); default: the executor's own stdout and stderr.
+   */
+  stdoutPath?: string;
+  stderrPath?: string;
 }
 
 /** Inputs besides the command itself. */

@@ -6,7 +6,7 @@
  * Mesos' killtree does.
  */
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { closeSync, openSync, readdirSync, readFileSync } from "node:fs";
 import type { LaunchSpec } from "./launch-spec.js";
 
 /** A running task process. */
@@ -111,18 +111,29 @@ export function signalProcessTree(root: number, signal: NodeJS.Signals): void {
 export const childProcessLauncher: TaskLauncher = {
   launch(spec, callbacks) {
     let child: ReturnType<typeof spawn>;
+    const fds: number[] = [];
     try {
+      const output = (path: string | undefined): number | "inherit" => {
+        if (path === undefined) return "inherit";
+        const fd = openSync(path, "a");
+        fds.push(fd);
+        return fd;
+      };
       child = spawn(spec.file, spec.args, {
         argv0: spec.argv0,
         env: spec.env,
+        ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
         // setsid(): own session and process group, so kills reach its children.
         detached: true,
-        stdio: "inherit",
+        stdio: ["inherit", output(spec.stdoutPath), output(spec.stderrPath)],
       });
     } catch (err) {
       const message = (err as Error).message;
       queueMicrotask(() => callbacks.failed(`Failed to launch the command: ${message}`));
       return undefined;
+    } finally {
+      // The child has its own copies.
+      for (const fd of fds) closeSync(fd);
     }
     const pid = child.pid;
     if (pid === undefined) {
