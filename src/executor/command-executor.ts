@@ -16,12 +16,13 @@
  */
 import type { Logger } from "../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../common/time/clock.js";
+import { emptyCheckStatus } from "./check-status.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit } from "./exit-status.js";
+import { KillEscalation } from "./kill-escalation.js";
 import { allocationRoleOf, buildLaunchSpec } from "./launch-spec.js";
 import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
 import type {
-  CheckStatusInfo,
   CommandInfo,
   Environment,
   FrameworkInfo,
@@ -85,9 +86,7 @@ export class CommandExecutor {
   private terminated = false;
   private exiting = false;
   private killPolicy: KillPolicy | undefined;
-  private killStartedAt = 0;
-  private escalationDeadline = 0;
-  private escalationTimer: TimerHandle | undefined;
+  private escalation: KillEscalation | undefined;
   private completionTimer: TimerHandle | undefined;
   private ackTimer: TimerHandle | undefined;
 
@@ -137,14 +136,8 @@ export class CommandExecutor {
       ...extra,
     };
     // A task with a check carries an (empty) check status in every update.
-    const checkType = this.task?.check?.type;
-    if (checkType === "COMMAND" || checkType === "HTTP" || checkType === "TCP") {
-      const check: CheckStatusInfo = { type: checkType };
-      if (checkType === "COMMAND") check.command = {};
-      else if (checkType === "HTTP") check.http = {};
-      else check.tcp = {};
-      status.check_status = check;
-    }
+    const check = emptyCheckStatus(this.task?.check);
+    if (check !== undefined) status.check_status = check;
     return status;
   }
 
@@ -270,17 +263,10 @@ export class CommandExecutor {
     const log = this.o.logger;
     if (this.terminated || this.task === undefined) return;
     if (!this.launched || this.process === undefined) return;
-    const now = this.o.clock.monotonic();
 
     if (this.killed) {
       // Retried or overriding kills may only bring the SIGKILL closer.
-      const deadline = this.killStartedAt + graceMs;
-      if (deadline >= this.escalationDeadline) return;
-      const remaining = Math.max(0, deadline - now);
-      log.info(`Rescheduling escalation to SIGKILL in ${formatDuration(remaining)} from now`);
-      if (this.escalationTimer !== undefined) this.o.clock.cancelTimer(this.escalationTimer);
-      this.escalationDeadline = deadline;
-      this.escalationTimer = this.o.clock.setTimer(remaining, () => this.escalate(graceMs));
+      this.escalation?.request(graceMs);
       return;
     }
 
@@ -290,29 +276,14 @@ export class CommandExecutor {
     if (canKilling && !this.killedByMaxCompletionTime) {
       this.forward(this.status(this.task.task_id, "TASK_KILLING"));
     }
-    log.info(`Sending SIGTERM to process tree at pid ${this.process.pid}`);
-    this.process.signalTree("SIGTERM");
-    log.info(`Scheduling escalation to SIGKILL in ${formatDuration(graceMs)} from now`);
     this.killed = true;
-    this.killStartedAt = now;
-    this.escalationDeadline = now + graceMs;
-    this.escalationTimer = this.o.clock.setTimer(graceMs, () => this.escalate(graceMs));
-  }
-
-  private escalate(graceMs: number): void {
-    this.escalationTimer = undefined;
-    if (this.terminated || this.process === undefined) return;
-    this.o.logger.info(
-      `Process ${this.process.pid} did not terminate after ${formatDuration(graceMs)}, sending SIGKILL to process tree at ${this.process.pid}`,
-    );
-    this.process.signalTree("SIGKILL");
+    this.escalation = new KillEscalation(this.process, this.o.clock, log);
+    this.escalation.request(graceMs);
   }
 
   private cancelTimers(): void {
-    for (const t of [this.escalationTimer, this.completionTimer]) {
-      if (t !== undefined) this.o.clock.cancelTimer(t);
-    }
-    this.escalationTimer = undefined;
+    this.escalation?.cancel();
+    if (this.completionTimer !== undefined) this.o.clock.cancelTimer(this.completionTimer);
     this.completionTimer = undefined;
   }
 
