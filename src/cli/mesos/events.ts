@@ -4,8 +4,6 @@
  */
 import { Command, InvalidArgumentError } from "commander";
 import type { Event, Event_Type } from "../../common/protocol/generated/mesos-v1-master.js";
-import { codecFor } from "../../common/protocol/index.js";
-import { readRecords } from "../../common/recordio/index.js";
 import { CliError } from "./support/cli-error.js";
 import type { CommandContext } from "./support/context.js";
 import { displayId } from "./support/format.js";
@@ -143,6 +141,9 @@ export function eventsCommand(ctx: CommandContext): Command {
       if (response.body === null) {
         throw new CliError(`the master at ${master.address} answered SUBSCRIBE without a stream`);
       }
+      // The codecs cost start-up time every other command can skip.
+      const { codecFor } = await import("../../common/protocol/index.js");
+      const { readRecords } = await import("../../common/recordio/index.js");
       const codec = codecFor("mesos.v1.master.Event");
       const wanted = (type: string) =>
         opts.type !== undefined
