@@ -97,6 +97,28 @@ export function buildSlaveInfo(
   return { ok: true, info };
 }
 
+/** Isolators the POSIX containerizer understands (accounting only). */
+const KNOWN_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk", "filesystem/posix"]);
+
+/** Says which asked-for isolation features are not there yet (the agent still starts). */
+function warnUnsupported(flags: AgentFlags, logger: Logger): void {
+  const list = (text: string) =>
+    text
+      .split(",")
+      .map((x) => x.trim())
+      .filter((x) => x !== "");
+  for (const isolator of list(flags.isolation)) {
+    if (!KNOWN_ISOLATORS.has(isolator)) {
+      logger.warn(
+        `Isolator '${isolator}' is not supported yet: resources are accounted, not isolated`,
+      );
+    }
+  }
+  if (list(flags.containerizers).includes("docker")) {
+    logger.warn("The Docker containerizer is not supported yet: only the Mesos containerizer runs");
+  }
+}
+
 async function writeBootId(workDir: string, logger: Logger): Promise<string> {
   const bootId = await readBootId();
   try {
@@ -152,6 +174,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     settle = resolve;
   });
   let stopping: (() => void) | undefined;
+  warnUnsupported(flags, logger);
   const isRoot = process.getuid?.() === 0;
   if (flags.switch_user && !isRoot) {
     logger.warn(

@@ -96,6 +96,7 @@ const agentCoreFlags = {
       "(it is cleared on reboot).",
     default: defaultRuntimeDir,
     docDefault: "/var/run/mesos, or <tmp>/mesos/runtime when /var/run is not writable",
+    notYet: true,
   }),
   resources: flag.string({
     help:
@@ -146,6 +147,7 @@ const agentCoreFlags = {
     help:
       "Hadoop installation used to fetch hdfs:// URIs. Unset: HADOOP_HOME from the " +
       "environment, or hadoop on PATH.",
+    notYet: true,
   }),
   executor_registration_timeout: flag.duration({
     help: "How long a new executor has to subscribe before the agent kills it as hung.",
@@ -165,6 +167,7 @@ const agentCoreFlags = {
     help:
       "During recovery, resend the reconnect message to PID-based (v0) executors at this " +
       "interval. Unset: send it once.",
+    notYet: true,
   }),
   executor_shutdown_grace_period: flag.duration({
     help:
@@ -187,6 +190,7 @@ const agentCoreFlags = {
       "Interval of heartbeats on the agent's streaming responses " +
       "(LAUNCH_NESTED_CONTAINER_SESSION, ATTACH_CONTAINER_OUTPUT).",
     default: "30secs",
+    notYet: true,
   }),
   max_completed_executors_per_framework: flag.uint({
     help: "How many completed executors per framework the agent keeps in memory.",
@@ -201,6 +205,7 @@ const agentCoreFlags = {
       "Longest time a finished sandbox is kept before it is removed (e.g. 3days, 2weeks); " +
       "shorter when the disk fills up.",
     default: "1weeks",
+    notYet: true,
   }),
   gc_disk_headroom: flag.double({
     help:
@@ -211,16 +216,19 @@ const agentCoreFlags = {
       v < 0 || v > 1
         ? "Invalid value for --gc_disk_headroom. Must be between 0.0 and 1.0"
         : undefined,
+    notYet: true,
   }),
   gc_non_executor_container_sandboxes: flag.bool({
     help:
       "Also garbage-collect the sandboxes of containers started with " +
       "LAUNCH_(NESTED_)CONTAINER once they end.",
     default: false,
+    notYet: true,
   }),
   disk_watch_interval: flag.duration({
     help: "How often the agent checks disk usage, which drives sandbox garbage collection.",
     default: "1mins",
+    notYet: true,
   }),
   recover: flag.string({
     help:
@@ -232,6 +240,7 @@ const agentCoreFlags = {
       (v) =>
         `Unknown option for 'recover' flag ${v}. Please run the agent with '--help' to see the valid options`,
     ),
+    notYet: true,
   }),
   recovery_timeout: flag.duration({
     help:
@@ -244,6 +253,7 @@ const agentCoreFlags = {
       "Treat every recovery error as fatal. False: skip what cannot be recovered and keep " +
       "the rest.",
     default: true,
+    notYet: true,
   }),
   reconfiguration_policy: flag.string({
     help:
@@ -254,6 +264,7 @@ const agentCoreFlags = {
       ["equal", "additive"],
       (v) => `Unknown option for 'reconfiguration_policy' flag ${v}`,
     ),
+    notYet: true,
   }),
   registration_backoff_factor: flag.duration({
     help:
@@ -264,6 +275,7 @@ const agentCoreFlags = {
   fetcher_cache_size: flag.bytes({
     help: "Size of the fetcher's URI cache.",
     default: "2GB",
+    notYet: true,
   }),
   fetcher_cache_dir: flag.string({
     help:
@@ -271,6 +283,7 @@ const agentCoreFlags = {
       "is best.",
     default: tempPath("mesos", "fetch"),
     docDefault: "<tmp>/mesos/fetch",
+    notYet: true,
   }),
   fetcher_stall_timeout: flag.duration({
     help: "Abort a download that stays below one byte per second for this long (not HDFS).",
@@ -283,14 +296,17 @@ const agentCoreFlags = {
       "RESERVATION_REFINEMENT, AGENT_OPERATION_FEEDBACK, RESOURCE_PROVIDER, " +
       "AGENT_DRAINING and TASK_RESOURCE_LIMITS are always required.",
     validate: checkAgentFeatures,
+    notYet: true,
   }),
   container_disk_watch_interval: flag.duration({
     help: "How often the disk/du and disk/xfs isolators check containers' disk use.",
     default: "15secs",
+    notYet: true,
   }),
   enforce_container_disk_quota: flag.bool({
     help: "Kill containers that use more disk than they were given (disk/du, disk/xfs).",
     default: false,
+    notYet: true,
   }),
 };
 
@@ -299,32 +315,39 @@ const agentAuthFlags = {
   authenticatee: flag.string({
     help: "How the agent authenticates to the master: `crammd5` or a module.",
     default: "crammd5",
+    notYet: true,
   }),
   authentication_backoff_factor: flag.duration({
     help:
       "Authentication to the master times out after a random time in " +
       "[min, min + factor x 2^n], n being the failed attempts so far.",
     default: "1secs",
+    notYet: true,
   }),
   authentication_timeout_min: flag.duration({
     help: "Shortest wait before retrying authentication with the master.",
     default: "5secs",
+    notYet: true,
   }),
   authentication_timeout_max: flag.duration({
     help: "Longest wait before retrying authentication with the master.",
     default: "1mins",
+    notYet: true,
   }),
   credential: flag.path({
     help:
       'JSON file with the credential the agent presents to the master: {"principal":"...",' +
       '"secret":"..."}. May be written as file:///path.',
+    notYet: true,
   }),
   http_credentials: flag.path({
     help: "JSON file of credentials for the agent's own HTTP endpoints.",
+    notYet: true,
   }),
   authorizer: flag.string({
     help: "Authorizer: `local` (uses --acls) or a module; with a module --acls is ignored.",
     default: "local",
+    notYet: true,
   }),
   authenticate_http_executors: flag.bool({
     help: "Executors must present the token the agent gave them to use the executor API.",
