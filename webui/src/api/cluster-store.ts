@@ -29,6 +29,8 @@ export interface RenderTiming {
   renderMs: number;
   totalMs: number;
   bytes: number;
+  /** When the render finished, ms since the page's navigation started. */
+  doneAt: number;
 }
 
 type Listener = () => void;
@@ -146,7 +148,8 @@ export class ClusterStore {
       }
       text = await response.text();
     } catch (error) {
-      this.lose(error instanceof Error ? error.message : String(error));
+      const why = error instanceof Error ? error.message : String(error);
+      this.lose(`the master does not answer (${why})`);
       return false;
     }
     const t1 = performance.now();
@@ -178,6 +181,7 @@ export class ClusterStore {
       renderMs: t4 - t3,
       totalMs: t4 - t0,
       bytes: text.length,
+      doneAt: t4,
     };
     this.timings.push(timing);
     if (this.timings.length > 50) this.timings.shift();
