@@ -18,6 +18,7 @@ import {
 } from "./http/endpoints.js";
 import { SCHEDULER_API_HELP, schedulerApiHandler } from "./http/scheduler-api.js";
 import type { StateContext } from "./http/state-json.js";
+import { installWebui } from "./http/webui.js";
 
 /** A message decoder from the schema, for `install`. */
 function decoder<K extends MessageTypeName>(type: K): MessageDecoder<MessageTypeMap[K]> {
@@ -136,6 +137,7 @@ export class MasterProcess extends ProcessBase {
       { methods: ["GET"], help: "The flags this master runs with." },
       flagsHandler(state.flags),
     );
+    installWebui(this, { dir: state.flags.webui_dir ?? "", logger: this.logger });
   }
 
   protected override exited(pid: Upid): void {
