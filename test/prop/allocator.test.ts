@@ -74,6 +74,11 @@ const scenarioArb = fc.record({
     fc.record({ a: fc.integer({ min: 1, max: 6 }), b: fc.integer({ min: 1, max: 6 }) }),
     { nil: undefined },
   ),
+  /** Guarantees (at most the limits when both are set). */
+  guarantees: fc.option(
+    fc.record({ a: fc.integer({ min: 0, max: 6 }), b: fc.integer({ min: 0, max: 6 }) }),
+    { nil: undefined },
+  ),
   events: fc.array(eventArb, { minLength: 1, maxLength: 40 }),
   seed: fc.nat(),
 });
@@ -112,9 +117,16 @@ test("allocator properties: random clusters and event sequences keep every invar
         agentActive.set(id, true);
         allocator.addAgent(id, { hostname: id }, AGENT_CAPABILITIES, undefined, total);
       });
-      if (sc.limits) {
-        allocator.updateQuota("a", { limits: { cpus: { value: sc.limits.a } } });
-        allocator.updateQuota("b", { limits: { cpus: { value: sc.limits.b } } });
+      for (const role of ["a", "b"] as const) {
+        const limit = sc.limits?.[role];
+        const guarantee = sc.guarantees?.[role];
+        if (limit === undefined && guarantee === undefined) continue;
+        allocator.updateQuota(role, {
+          ...(limit !== undefined ? { limits: { cpus: { value: limit } } } : {}),
+          ...(guarantee !== undefined
+            ? { guarantees: { cpus: { value: Math.min(guarantee, limit ?? guarantee) } } }
+            : {}),
+        });
       }
       const fws = sc.frameworks.map((f, i) => {
         const id = `f${i}`;
@@ -205,7 +217,7 @@ test("allocator properties: random clusters and event sequences keep every invar
 
       // 6. After a cycle nothing offerable is left unoffered (no quota: nothing holds back).
       const checkNothingLeft = () => {
-        if (sc.limits) return;
+        if (sc.limits || sc.guarantees) return;
         for (const [agent, total] of totals) {
           if (!agentActive.get(agent)) continue;
           const available = total.minus(heldOn(agent));

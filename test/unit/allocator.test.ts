@@ -564,3 +564,20 @@ test("allocator: when nearly all frameworks refused an agent, the one left lowes
     [["s-0", light]],
   );
 });
+
+test("allocator: role accounting and dominant shares follow offers", () => {
+  const { allocator } = makeAllocator();
+  addAgents(allocator, 4, "cpus:1;mem:128");
+  allocator.updateQuota("a", { limits: { cpus: { value: 3 } } });
+  allocator.addFramework("f", frameworkInfo("f", ["a"]));
+  allocator.allocate();
+  const a = allocator.roleAccounting("a");
+  assert.equal(a?.offeredOrAllocated.cpus, 3);
+  assert.equal(a?.limits.cpus, 3);
+  assert.deepEqual(a?.frameworks, ["f"]);
+  // Memory has no limit: all four agents' memory went out, so mem dominates.
+  assert.equal(a?.offeredOrAllocated.mem, 512);
+  assert.equal(allocator.dominantShare("a"), 1);
+  assert.equal(allocator.dominantShare("nobody"), 0);
+  assert.equal(allocator.roleAccounting("nobody"), undefined);
+});

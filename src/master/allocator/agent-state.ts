@@ -164,7 +164,7 @@ export class AgentState {
   private profileVersion = -1;
   private profileCache: ResourceProfile | undefined;
   private readonly roleViews = new Map<string, Resources>();
-  private roleViewsVersion = -1;
+  private roleViewsOf: Resources | undefined;
   private allocatedCache: { plain: Resources; role: string; allocated: Resources } | undefined;
   /** The most recent offer made from this agent, while nothing else changed since. */
   private lastOffer: OfferRecord | undefined;
@@ -297,7 +297,6 @@ export class AgentState {
       this.allocatedBase = record.allocatedSum;
       this.allocatedPending = undefined;
       this.version = record.before;
-      this.roleViewsVersion = -1;
       if (record.profile !== undefined) {
         this.profileCache = record.profile;
         this.profileVersion = record.before;
@@ -322,9 +321,10 @@ export class AgentState {
   /** What `role` may be offered here (unreserved, or reserved to it or an ancestor). */
   allocatableTo(role: string): Resources {
     if (!this.profile().hasReserved) return this.available;
-    if (this.roleViewsVersion !== this.version) {
+    // Keyed by the availability object, so a restored state keeps its views.
+    if (this.roleViewsOf !== this.available) {
       this.roleViews.clear();
-      this.roleViewsVersion = this.version;
+      this.roleViewsOf = this.available;
     }
     let view = this.roleViews.get(role);
     if (view === undefined) {

@@ -37,6 +37,7 @@ import {
   addInto,
   containsQuantities,
   isEmptyQuantities,
+  minQuantities,
   minusFloored,
   type Quantities,
   type QuantitiesView,
@@ -66,9 +67,9 @@ interface Pick {
   resources: Resources;
   profile: ResourceProfile;
   /** Unreserved non-revocable scalars given towards a quota guarantee (stage 1). */
-  towardsGuarantee: Resources | undefined;
+  towardsGuarantee: Quantities | undefined;
   /** Unreserved non-revocable scalars beyond guarantees (quota charge). */
-  additional: Resources | undefined;
+  additional: Quantities | undefined;
 }
 
 /** What the cycle looks up once per role. */
@@ -539,36 +540,68 @@ export class AllocationCycle {
         additional: undefined,
       };
     }
-    const { quota: quotaPart, rest } = splitQuotaPart(stripped);
+    const names = core.names;
     const consumed = this.consumed(role);
     const limits = this.limits(role);
+    const surplus =
+      quota !== undefined && !isEmptyQuantities(quota.requiredHeadroom)
+        ? minusFloored(quota.availableHeadroom, quota.requiredHeadroom)
+        : undefined;
+    const strippedProfile = stripped === base ? baseProfile : profileOf(names, stripped);
+    const quotaScalars = strippedProfile.quotaScalars;
+    let given: Quantities | undefined;
+    let unsatisfied: Quantities = [];
+    if (stage === 1) {
+      const node = core.roleTree.get(role) as RoleNode;
+      unsatisfied = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
+      given = minQuantities(quotaScalars, unsatisfied);
+      if (isEmptyQuantities(given)) return undefined;
+    }
+    // Common case: everything fits under the limits and the headroom, so the
+    // offer is the whole of `stripped` (keeping its identity for caches).
+    const extra = given === undefined ? quotaScalars : minusFloored(quotaScalars, given);
+    const foreign =
+      stage === 1 && [...(strippedProfile.reservationRoles ?? [])].some((r) => r !== role);
+    let fits = !foreign;
+    for (let i = 0; fits && i < extra.length; i++) {
+      const want = extra[i] as number;
+      if (want <= 0) continue;
+      const room = Math.min(
+        limitRoom(limits, consumed, i, given?.[i] ?? 0),
+        surplus?.[i] ?? Infinity,
+      );
+      if (want > room) fits = false;
+    }
+    if (fits) {
+      return {
+        framework,
+        role,
+        resources: stripped,
+        profile: strippedProfile,
+        towardsGuarantee: given,
+        additional: extra,
+      };
+    }
+    const { quota: quotaPart, rest } = splitQuotaPart(stripped);
     let towardsGuarantee: Resources | undefined;
     let additional = quotaPart;
     let always = rest;
     if (stage === 1) {
-      const node = core.roleTree.get(role) as RoleNode;
-      const unsatisfied = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
-      towardsGuarantee = shrinkScalars(core.names, quotaPart, (i) => unsatisfied[i] ?? 0);
-      if (towardsGuarantee.isEmpty()) return undefined;
+      towardsGuarantee = shrinkScalars(names, quotaPart, (i) => unsatisfied[i] ?? 0);
       // In stage 1 only the role's own reservations come along.
       always = rest.filter(
         (r) => r.type !== "SCALAR" || r.revocable !== undefined || lastReservation(r) === role,
       );
       additional = quotaPart.minus(towardsGuarantee);
-      const given = profileOf(core.names, towardsGuarantee).scalars;
-      additional = shrinkScalars(core.names, additional, (i) =>
-        limitRoom(limits, consumed, i, given[i] ?? 0),
+      const g = profileOf(names, towardsGuarantee).scalars;
+      additional = shrinkScalars(names, additional, (i) =>
+        limitRoom(limits, consumed, i, g[i] ?? 0),
       );
     } else if (limits.length > 0) {
-      additional = shrinkScalars(core.names, additional, (i) => limitRoom(limits, consumed, i, 0));
+      additional = shrinkScalars(names, additional, (i) => limitRoom(limits, consumed, i, 0));
     }
-    if (
-      quota !== undefined &&
-      !isEmptyQuantities(quota.requiredHeadroom) &&
-      !additional.isEmpty()
-    ) {
-      const surplus = minusFloored(quota.availableHeadroom, quota.requiredHeadroom);
-      additional = shrinkScalars(core.names, additional, (i) => surplus[i] ?? 0);
+    if (surplus !== undefined && !additional.isEmpty()) {
+      additional = shrinkScalars(names, additional, (i) => surplus[i] ?? 0);
     }
     let resources = always.plus(additional);
     if (towardsGuarantee !== undefined) resources = resources.plus(towardsGuarantee);
@@ -577,9 +610,10 @@ export class AllocationCycle {
       framework,
       role,
       resources,
-      profile: profileOf(core.names, resources),
-      towardsGuarantee,
-      additional,
+      profile: profileOf(names, resources),
+      towardsGuarantee:
+        towardsGuarantee === undefined ? undefined : profileOf(names, towardsGuarantee).scalars,
+      additional: profileOf(names, additional).scalars,
     };
   }
 
@@ -623,10 +657,13 @@ export class AllocationCycle {
     const core = this.core;
     const { framework, role, resources, profile } = pick;
     const allocated = agent.allocatedForm(resources, role);
-    const simple = !profile.hasShared && !profile.hasReserved && !profile.hasRevocable;
-    const known = simple
-      ? { sorter: profile.scalars, reserved: [], unreserved: profile.scalars }
-      : core.chargeQuantities(resources, agent.heldBy(framework.id, role));
+    const known = profile.hasShared
+      ? core.chargeQuantities(resources, agent.heldBy(framework.id, role))
+      : {
+          sorter: profile.scalars,
+          reserved: profile.reservedScalars,
+          unreserved: profile.quotaScalars,
+        };
     core.charge(agent, framework, role, allocated, resources, known);
     if (profile.hasShared) {
       const shared = resources.shared();
@@ -635,10 +672,8 @@ export class AllocationCycle {
     }
     const quota = this.quota;
     if (quota !== undefined) {
-      const given = pick.towardsGuarantee
-        ? profileOf(core.names, pick.towardsGuarantee).scalars
-        : ([] as Quantities);
-      const extra = pick.additional ? profileOf(core.names, pick.additional).scalars : [];
+      const given = pick.towardsGuarantee ?? [];
+      const extra = pick.additional ?? [];
       const increase = addTo(given.slice(), extra);
       subtractInto(quota.requiredHeadroom, given);
       clampZero(quota.requiredHeadroom);

@@ -24,6 +24,7 @@ import {
   quantitiesFromScalarMap,
   scalarQuantities,
 } from "./resource-math.js";
+import type { RoleNode } from "./role-tree.js";
 import type {
   AgentInfo,
   CapabilityInfo,
@@ -39,6 +40,22 @@ import type {
   Unavailability,
   WeightInfo,
 } from "./types.js";
+
+/** What the allocator accounts to one role (amounts in whole units). */
+export interface RoleAccounting {
+  role: string;
+  weight: number;
+  /** Frameworks subscribed to the role or holding resources in it. */
+  frameworks: string[];
+  guarantees: Record<string, number>;
+  limits: Record<string, number>;
+  /** Offered or allocated to the role and its sub-roles. */
+  offeredOrAllocated: Record<string, number>;
+  /** Reserved to the role and its sub-roles, on all agents. */
+  reserved: Record<string, number>;
+  /** Quota consumption: allocated (in use) unreserved resources plus reservations. */
+  quotaConsumed: Record<string, number>;
+}
 
 /** Mesos' default `Filters.refuse_seconds`. */
 export const DEFAULT_REFUSE_SECONDS = 5;
@@ -641,37 +658,45 @@ export class HierarchicalAllocator extends AllocatorCore {
     return role === undefined ? this.filters.size : this.filters.countForRole(this.roleIndex(role));
   }
 
-  /** Per-role accounting, for `/roles` and metrics. */
-  roleSummary(): {
-    role: string;
-    weight: number;
-    frameworks: string[];
-    guarantees: Record<string, number>;
-    limits: Record<string, number>;
-    offeredOrAllocated: Record<string, number>;
-    reserved: Record<string, number>;
-    quotaConsumed: Record<string, number>;
-  }[] {
-    const out = [];
-    for (const node of this.roleTree.all()) {
-      const limits: Record<string, number> = {};
-      for (const [i, v] of node.limits) limits[this.names.name(i)] = v / 1000;
-      const offered = node.offeredOrAllocatedUnreserved.slice();
-      for (let i = 0; i < node.offeredOrAllocatedReserved.length; i++) {
-        offered[i] = (offered[i] ?? 0) + (node.offeredOrAllocatedReserved[i] ?? 0);
-      }
-      out.push({
-        role: node.role,
-        weight: node.weight,
-        frameworks: [...node.frameworks],
-        guarantees: quantitiesToRecord(this.names, node.guarantees),
-        limits,
-        offeredOrAllocated: quantitiesToRecord(this.names, offered),
-        reserved: quantitiesToRecord(this.names, node.reserved),
-        quotaConsumed: quantitiesToRecord(this.names, node.quotaConsumed()),
-      });
-    }
+  /** Per-role accounting of every known role, for `/roles` and metrics. */
+  roleSummary(): RoleAccounting[] {
+    const out: RoleAccounting[] = [];
+    for (const node of this.roleTree.all()) out.push(this.accounting(node));
     return out;
+  }
+
+  /** Accounting of one role (undefined when the allocator does not track it). */
+  roleAccounting(role: string): RoleAccounting | undefined {
+    const node = this.roleTree.get(role);
+    return node === undefined ? undefined : this.accounting(node);
+  }
+
+  /**
+   * The role's dominant share as the role sorter sees it (divided by its
+   * weight), for `allocator/mesos/roles/<role>/shares/dominant`; 0 when the
+   * role has no frameworks.
+   */
+  dominantShare(role: string): number {
+    return this.roleSorter.contains(role) ? this.roleSorter.share(role) : 0;
+  }
+
+  private accounting(node: RoleNode): RoleAccounting {
+    const limits: Record<string, number> = {};
+    for (const [i, v] of node.limits) limits[this.names.name(i)] = v / 1000;
+    const offered = node.offeredOrAllocatedUnreserved.slice();
+    for (let i = 0; i < node.offeredOrAllocatedReserved.length; i++) {
+      offered[i] = (offered[i] ?? 0) + (node.offeredOrAllocatedReserved[i] ?? 0);
+    }
+    return {
+      role: node.role,
+      weight: node.weight,
+      frameworks: [...node.frameworks],
+      guarantees: quantitiesToRecord(this.names, node.guarantees),
+      limits,
+      offeredOrAllocated: quantitiesToRecord(this.names, offered),
+      reserved: quantitiesToRecord(this.names, node.reserved),
+      quotaConsumed: quantitiesToRecord(this.names, node.quotaConsumed()),
+    };
   }
 
   private startCycle(agentIds: Iterable<string> | undefined): AllocationCycle | undefined {

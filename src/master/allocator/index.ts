@@ -10,6 +10,7 @@ export { AllocatorDriver, type AllocatorDriverOptions } from "./driver.js";
 export {
   DEFAULT_REFUSE_SECONDS,
   HierarchicalAllocator,
+  type RoleAccounting,
   refuseMs,
   type SlicedRunOptions,
 } from "./hierarchical-allocator.js";

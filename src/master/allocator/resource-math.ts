@@ -29,6 +29,10 @@ export interface ResourceProfile {
   counts: Quantities;
   /** Scalars of revocable resources. */
   revocableScalars: Quantities;
+  /** Scalars of reserved resources. */
+  reservedScalars: Quantities;
+  /** Scalars of unreserved, non-revocable resources (what quota counts). */
+  quotaScalars: Quantities;
   hasReserved: boolean;
   /** Roles of the (last) reservations present. */
   reservationRoles: Set<string> | undefined;
@@ -60,6 +64,8 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
     scalars: [],
     counts: [],
     revocableScalars: [],
+    reservedScalars: [],
+    quotaScalars: [],
     hasReserved: false,
     reservationRoles: undefined,
     hasRevocable: false,
@@ -75,6 +81,8 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
       bump(p.scalars, i, v);
       bump(p.counts, i, v);
       if (r.revocable !== undefined) bump(p.revocableScalars, i, v);
+      if (!isUnreserved(r)) bump(p.reservedScalars, i, v);
+      else if (r.revocable === undefined) bump(p.quotaScalars, i, v);
       if (r.name === "gpus" && v > 0) p.hasGpu = true;
     } else {
       bump(p.counts, i, instanceCount(r) * 1000);
