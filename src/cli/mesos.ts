@@ -62,6 +62,7 @@ export function buildProgram(ctx: CommandContext): Command {
     .option("--timeout <duration>", "how long to wait for an answer, e.g. 5secs (default 10secs)")
     .helpOption("-h, --help", "show help")
     .helpCommand(false)
+    .configureHelp({ showGlobalOptions: true })
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({

@@ -124,7 +124,7 @@ export function checkSetting(key: ProfileKey, value: string): string | undefined
       return value.trim() === "" ? "master must not be empty" : undefined;
     case "timeout": {
       const parsed = Duration.parse(value);
-      if (!parsed.ok) return `timeout: ${parsed.error}`;
+      if (!parsed.ok) return `timeout: '${value}' is not a duration (e.g. 500ms, 10secs, 2mins)`;
       return parsed.value.toMs() <= 0 ? "timeout must be positive" : undefined;
     }
     case "output":
