@@ -296,6 +296,22 @@ describe("mesos CLI against Mesos-shaped answers", () => {
     assert.equal(tail.stdout, "line-b\nline-c\n");
   });
 
+  it("-o json gives cat and tail one object with the task, path, offset and data", async () => {
+    const cat = await mesos("cat", "hello", "stderr", "-o", "json");
+    assert.deepEqual(JSON.parse(cat.stdout), {
+      task_id: "hello",
+      framework_id: FW,
+      agent_id: AGENT,
+      path: join(sandbox, "stderr"),
+      offset: 0,
+      data: "warning: something\n",
+    });
+    const tail = await mesos("tail", "hello", "-n", "1", "-o", "json");
+    const size = statSync(join(sandbox, "stdout")).size;
+    const parsed = JSON.parse(tail.stdout) as { offset: number; data: string };
+    assert.deepEqual([parsed.offset, parsed.data], [size - "line-c\n".length, "line-c\n"]);
+  });
+
   it("ls lists the sandbox, find walks it", async () => {
     const ls = await mesos("ls", "hello");
     assert.deepEqual(ls.stdout.trim().split("\n"), ["logs/", "stderr", "stdout"]);

@@ -2,7 +2,7 @@
 import { Command } from "commander";
 import type { CommandContext } from "./support/context.js";
 import { parseLineCount } from "./support/lines.js";
-import { locateSandbox, readFrom, sandboxPath } from "./support/sandbox.js";
+import { fileChunkJson, locateSandbox, readFrom, sandboxPath } from "./support/sandbox.js";
 
 /** The first `n` lines of `text` (a final line without newline counts). */
 export function firstLines(text: string, n: number): string {
@@ -24,13 +24,15 @@ export function headCommand(ctx: CommandContext): Command {
     .option("--framework <id>", "the task's framework, when several have the task id")
     .action(async (task: string, file: string, opts: { lines: number; framework?: string }) => {
       const sandbox = await locateSandbox(ctx, task, { framework: opts.framework });
+      const path = sandboxPath(sandbox, file);
       let text = "";
       let newlines = 0;
-      await readFrom(ctx, sandbox, sandboxPath(sandbox, file), 0, (page) => {
+      await readFrom(ctx, sandbox, path, 0, (page) => {
         text += page;
         for (const ch of page) if (ch === "\n") newlines++;
         return newlines < opts.lines;
       });
-      ctx.io.out(firstLines(text, opts.lines));
+      const head = firstLines(text, opts.lines);
+      ctx.io.out(ctx.json ? fileChunkJson(sandbox, path, 0, head) : head);
     });
 }

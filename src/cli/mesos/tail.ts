@@ -6,6 +6,7 @@ import { Command } from "commander";
 import type { CommandContext } from "./support/context.js";
 import { parseLineCount } from "./support/lines.js";
 import {
+  fileChunkJson,
   fileSize,
   locateSandbox,
   PAGE_SIZE,
@@ -79,12 +80,17 @@ export function tailCommand(ctx: CommandContext): Command {
           text = (await readRange(ctx, sandbox, path, from, start)) + text;
           start = from;
         }
-        ctx.io.out(lastLines(text, opts.lines));
+        const tail = lastLines(text, opts.lines);
+        const tailStart = size - Buffer.byteLength(tail, "utf8");
+        ctx.io.out(ctx.json ? fileChunkJson(sandbox, path, tailStart, tail) : tail);
         if (opts.follow !== true) return;
         let offset = size;
         for (;;) {
+          let at = offset;
           offset = await readFrom(ctx, sandbox, path, offset, (page) => {
-            ctx.io.out(page);
+            // With -o json every appended piece is one more object on its own line.
+            ctx.io.out(ctx.json ? fileChunkJson(sandbox, path, at, page) : page);
+            at += Buffer.byteLength(page, "utf8");
             return true;
           });
           await new Promise<void>((resolve) => ctx.io.clock.setTimer(FOLLOW_INTERVAL_MS, resolve));

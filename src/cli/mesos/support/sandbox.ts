@@ -258,3 +258,20 @@ export async function readFrom(
     if (sink(page.data) === false) return at;
   }
 }
+
+/** A piece of a sandbox file as `-o json` prints it (one object per line). */
+export function fileChunkJson(
+  sandbox: Sandbox,
+  path: string,
+  offset: number,
+  data: string,
+): string {
+  return `${JSON.stringify({
+    task_id: sandbox.task.id,
+    framework_id: sandbox.task.frameworkId,
+    agent_id: sandbox.agent.id,
+    path,
+    offset,
+    data,
+  })}\n`;
+}
