@@ -36,9 +36,12 @@ const ROW_HEIGHT = 30;
 const VIEW_ROWS = 20;
 const OVERSCAN = 10;
 
+// One collator for all comparisons: localeCompare with options builds a new one per call.
+const collator = new Intl.Collator(undefined, { numeric: true });
+
 function compare(a: string | number, b: string | number): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return String(a).localeCompare(String(b), undefined, { numeric: true });
+  return collator.compare(String(a), String(b));
 }
 
 export function DataTable<T>(props: DataTableProps<T>) {
@@ -52,13 +55,22 @@ export function DataTable<T>(props: DataTableProps<T>) {
   const [scrollTop, setScrollTop] = useState(0);
   const frame = useRef<number | undefined>(undefined);
 
+  // The text a row is filtered on (its non-numeric columns), built once per row.
+  const searchText = useMemo(() => new WeakMap<object, string>(), [columns]);
   const filtered = useMemo(() => {
     const needle = filter.trim().toLowerCase();
     if (needle === "") return rows;
-    return rows.filter((row) =>
-      columns.some((c) => String(c.value(row)).toLowerCase().includes(needle)),
-    );
-  }, [rows, columns, filter]);
+    const textual = columns.filter((c) => !c.numeric && !c.unsortable);
+    return rows.filter((row) => {
+      const key = row as object;
+      let text = searchText.get(key);
+      if (text === undefined) {
+        text = textual.map((c) => String(c.value(row))).join("\u0000").toLowerCase();
+        searchText.set(key, text);
+      }
+      return text.includes(needle);
+    });
+  }, [rows, columns, filter, searchText]);
 
   const sorted = useMemo(() => {
     if (sort === undefined) return filtered;
