@@ -34,43 +34,23 @@ import type { AllocatorCore } from "./allocator-core.js";
 import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
 import {
+  meetsMinimum,
+  type Pick,
+  type QuotaContext,
+  quotaContext,
+  shapeOffer,
+} from "./offer-shaping.js";
+import {
   addInto,
   containsQuantities,
   isEmptyQuantities,
-  minQuantities,
-  minusFloored,
   type Quantities,
   type QuantitiesView,
   subtractInto,
 } from "./quantities.js";
-import {
-  type Limits,
-  profileOf,
-  type ResourceProfile,
-  shrinkScalars,
-  splitQuotaPart,
-  stripIncapable,
-} from "./resource-math.js";
-import type { RoleNode } from "./role-tree.js";
+import { profileOf, type ResourceProfile } from "./resource-math.js";
 import type { Sorter } from "./sorter/sorter.js";
-import type {
-  AllocationReason,
-  CycleStats,
-  InverseOfferAllocation,
-  OfferAllocation,
-} from "./types.js";
-
-/** An offer picked for one framework on one agent, before it is committed. */
-interface Pick {
-  framework: FrameworkState;
-  role: string;
-  resources: Resources;
-  profile: ResourceProfile;
-  /** Unreserved non-revocable scalars given towards a quota guarantee (stage 1). */
-  towardsGuarantee: Quantities | undefined;
-  /** Unreserved non-revocable scalars beyond guarantees (quota charge). */
-  additional: Quantities | undefined;
-}
+import type { CycleStats, InverseOfferAllocation, OfferAllocation } from "./types.js";
 
 /** What the cycle looks up once per role. */
 interface RoleContext {
@@ -100,16 +80,6 @@ interface Probe {
   taken: Set<string> | undefined;
   /** Shaped offers by capability class (`null`: nothing to offer). */
   offers: (Pick | null | undefined)[];
-}
-
-/** Per-cycle quota accounting (only when some role has quota). */
-interface QuotaContext {
-  requiredHeadroom: Quantities;
-  availableHeadroom: Quantities;
-  /** Roles with guarantees not yet met, as role nodes. */
-  unsatisfied: Set<RoleNode>;
-  /** Some role (or ancestor) has limits. */
-  anyLimits: boolean;
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -234,46 +204,11 @@ export class AllocationCycle {
     }
     this.candidatePairs = pairs;
     this.activeRoles = roles;
-    this.quota = core.roleTree.withQuota().size > 0 ? this.quotaContext() : undefined;
+    this.quota = core.roleTree.withQuota().size > 0 ? quotaContext(core) : undefined;
     if (this.stage === 1 && (this.quota === undefined || this.quota.unsatisfied.size === 0)) {
       this.stage = 2;
       this.position = 0;
     }
-  }
-
-  private quotaContext(): QuotaContext {
-    const core = this.core;
-    const tree = core.roleTree;
-    const required: Quantities = [];
-    const unsatisfied = new Set<RoleNode>();
-    let anyLimits = false;
-    for (const node of tree.withQuota()) {
-      if (node.limits.size > 0) anyLimits = true;
-      const missing = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
-      if (node.parent === tree.root) addInto(required, missing);
-      if (!isEmptyQuantities(missing) && node.frameworks.size > 0) unsatisfied.add(node);
-    }
-    // Headroom: unallocated, unreserved, non-revocable resources.
-    const available = core.pool.total.slice();
-    subtractInto(available, core.roleSorter.totalAllocation());
-    const root = tree.root;
-    let reservedTotal: Quantities = [];
-    let reservedOffered: Quantities = [];
-    for (const child of root.children.values()) {
-      reservedTotal = addTo(reservedTotal, child.reserved);
-      reservedOffered = addTo(reservedOffered, child.offeredOrAllocatedReserved);
-    }
-    subtractInto(available, minusFloored(reservedTotal, reservedOffered));
-    for (const agent of core.agents.values()) {
-      const p = agent.profile();
-      if (p.hasRevocable) subtractInto(available, p.revocableScalars);
-    }
-    return {
-      requiredHeadroom: required,
-      availableHeadroom: available,
-      unsatisfied,
-      anyLimits,
-    };
   }
 
   private skip(reason: keyof CycleStats["skipped"]): void {
@@ -489,11 +424,20 @@ export class AllocationCycle {
     let candidate = p.offers[cls];
     if (candidate === undefined) {
       candidate =
-        this.shapeOffer(p.role, p.stage, p.base, p.baseProfile, p.stripMatters, framework) ?? null;
+        shapeOffer(
+          core,
+          this.quota,
+          p.role,
+          p.stage,
+          p.base,
+          p.baseProfile,
+          p.stripMatters,
+          framework,
+        ) ?? null;
       p.offers[cls] = candidate;
     }
     if (candidate === null) return undefined;
-    if (!this.allocatable(candidate.profile, p.role, framework)) return undefined;
+    if (!meetsMinimum(core, candidate.profile, p.role, framework)) return undefined;
     const version = candidate.resources === p.base ? p.baseVersion : -1;
     if (
       core.filters.isFiltered(
@@ -507,149 +451,6 @@ export class AllocationCycle {
       return undefined;
     }
     return { ...candidate, framework };
-  }
-
-  /**
-   * What a framework of `role` would be offered: `base` minus what it cannot
-   * handle, shaped by quota (guarantees in stage 1, limits and headroom).
-   * Undefined when that is nothing.
-   */
-  private shapeOffer(
-    role: string,
-    stage: 1 | 2 | 3,
-    base: Resources,
-    baseProfile: ResourceProfile,
-    stripMatters: boolean,
-    framework: FrameworkState,
-  ): Pick | undefined {
-    const core = this.core;
-    const stripped = stripMatters ? stripIncapable(base, framework.caps) : base;
-    if (stripped.isEmpty()) return undefined;
-    const quota = this.quota;
-    const unshaped =
-      quota === undefined ||
-      (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom));
-    if (unshaped) {
-      const profile = stripped === base ? baseProfile : profileOf(core.names, stripped);
-      return {
-        framework,
-        role,
-        resources: stripped,
-        profile,
-        towardsGuarantee: undefined,
-        additional: undefined,
-      };
-    }
-    const names = core.names;
-    const consumed = this.consumed(role);
-    const limits = this.limits(role);
-    const surplus =
-      quota !== undefined && !isEmptyQuantities(quota.requiredHeadroom)
-        ? minusFloored(quota.availableHeadroom, quota.requiredHeadroom)
-        : undefined;
-    const strippedProfile = stripped === base ? baseProfile : profileOf(names, stripped);
-    const quotaScalars = strippedProfile.quotaScalars;
-    let given: Quantities | undefined;
-    let unsatisfied: Quantities = [];
-    if (stage === 1) {
-      const node = core.roleTree.get(role) as RoleNode;
-      unsatisfied = minusFloored(node.guarantees, node.quotaOfferedOrConsumed());
-      given = minQuantities(quotaScalars, unsatisfied);
-      if (isEmptyQuantities(given)) return undefined;
-    }
-    // Common case: everything fits under the limits and the headroom, so the
-    // offer is the whole of `stripped` (keeping its identity for caches).
-    const extra = given === undefined ? quotaScalars : minusFloored(quotaScalars, given);
-    const foreign =
-      stage === 1 && [...(strippedProfile.reservationRoles ?? [])].some((r) => r !== role);
-    let fits = !foreign;
-    for (let i = 0; fits && i < extra.length; i++) {
-      const want = extra[i] as number;
-      if (want <= 0) continue;
-      const room = Math.min(
-        limitRoom(limits, consumed, i, given?.[i] ?? 0),
-        surplus?.[i] ?? Infinity,
-      );
-      if (want > room) fits = false;
-    }
-    if (fits) {
-      return {
-        framework,
-        role,
-        resources: stripped,
-        profile: strippedProfile,
-        towardsGuarantee: given,
-        additional: extra,
-      };
-    }
-    const { quota: quotaPart, rest } = splitQuotaPart(stripped);
-    let towardsGuarantee: Resources | undefined;
-    let additional = quotaPart;
-    let always = rest;
-    if (stage === 1) {
-      towardsGuarantee = shrinkScalars(names, quotaPart, (i) => unsatisfied[i] ?? 0);
-      // In stage 1 only the role's own reservations come along.
-      always = rest.filter(
-        (r) => r.type !== "SCALAR" || r.revocable !== undefined || lastReservation(r) === role,
-      );
-      additional = quotaPart.minus(towardsGuarantee);
-      const g = profileOf(names, towardsGuarantee).scalars;
-      additional = shrinkScalars(names, additional, (i) =>
-        limitRoom(limits, consumed, i, g[i] ?? 0),
-      );
-    } else if (limits.length > 0) {
-      additional = shrinkScalars(names, additional, (i) => limitRoom(limits, consumed, i, 0));
-    }
-    if (surplus !== undefined && !additional.isEmpty()) {
-      additional = shrinkScalars(names, additional, (i) => surplus[i] ?? 0);
-    }
-    let resources = always.plus(additional);
-    if (towardsGuarantee !== undefined) resources = resources.plus(towardsGuarantee);
-    if (resources.isEmpty()) return undefined;
-    return {
-      framework,
-      role,
-      resources,
-      profile: profileOf(names, resources),
-      towardsGuarantee:
-        towardsGuarantee === undefined ? undefined : profileOf(names, towardsGuarantee).scalars,
-      additional: profileOf(names, additional).scalars,
-    };
-  }
-
-  /** Quota consumption of `role` and each ancestor with limits. */
-  private consumed(role: string): Map<RoleNode, Quantities> {
-    const out = new Map<RoleNode, Quantities>();
-    for (
-      let n = this.core.roleTree.get(role) ?? null;
-      n !== null && n.parent !== null;
-      n = n.parent
-    ) {
-      if (n.limits.size > 0) out.set(n, n.quotaOfferedOrConsumed());
-    }
-    return out;
-  }
-
-  /** Limits of `role` and its ancestors. */
-  private limits(role: string): { node: RoleNode; limits: Limits }[] {
-    const out: { node: RoleNode; limits: Limits }[] = [];
-    for (
-      let n = this.core.roleTree.get(role) ?? null;
-      n !== null && n.parent !== null;
-      n = n.parent
-    ) {
-      if (n.limits.size > 0) out.push({ node: n, limits: n.limits });
-    }
-    return out;
-  }
-
-  /** Whether an offer meets the minimum allocatable resources for the framework's role. */
-  private allocatable(profile: ResourceProfile, role: string, framework: FrameworkState): boolean {
-    if (profile.empty) return false;
-    const mins = framework.minAllocatable.get(role) ?? this.core.minAllocatable;
-    if (mins.length === 0) return true;
-    for (const m of mins) if (containsQuantities(profile.counts, m)) return true;
-    return false;
   }
 
   /** Makes the offer: charges it and records it for the caller. */
@@ -697,67 +498,6 @@ export class AllocationCycle {
     this.offers.push(offer);
   }
 
-  /**
-   * Why `framework` would or would not get resources of `agent` for `role`
-   * in the fair-share stage, were a cycle to run now (for `explain`).
-   */
-  classify(agent: AgentState, role: string, framework: FrameworkState): AllocationReason {
-    const core = this.core;
-    if (this.stats.slices === 0) {
-      this.stats.slices = 1;
-      this.prepareSlice();
-    }
-    if (!core.isAgentWhitelisted(agent)) return "AGENT_NOT_WHITELISTED";
-    if (!agent.activated) return "AGENT_DEACTIVATED";
-    if (agent.profile().empty) return "NO_AVAILABLE_RESOURCES";
-    if (role.includes("/") && !agent.caps.hierarchicalRole) return "AGENT_NOT_HIERARCHICAL_ROLE";
-    if (framework.caps.multiRole && !agent.caps.multiRole) return "AGENT_NOT_MULTI_ROLE";
-    if (core.filterGpuResources && agent.totalHasGpu && !framework.caps.gpuResources) {
-      return "GPU_CAPABILITY_MISSING";
-    }
-    if (core.isRemote(agent) && !framework.caps.regionAware) return "REMOTE_REGION";
-    const base = agent.allocatableTo(role);
-    if (base.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
-    const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
-    const strip = baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
-    const stripped = strip ? stripIncapable(base, framework.caps) : base;
-    if (stripped.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
-    const pick = this.shapeOffer(role, 2, base, baseProfile, strip, framework);
-    if (pick === undefined || !this.allocatable(pick.profile, role, framework)) {
-      const unshaped = profileOf(core.names, stripped);
-      if (!this.allocatable(unshaped, role, framework)) return "BELOW_MIN_ALLOCATABLE";
-      const limited = this.limits(role).length > 0;
-      const q = this.quota;
-      const limitedOnly =
-        limited &&
-        (q === undefined ||
-          isEmptyQuantities(q.requiredHeadroom) ||
-          this.limitsBind(role, stripped));
-      return limitedOnly ? "QUOTA_LIMIT_REACHED" : "HELD_FOR_QUOTA_HEADROOM";
-    }
-    const version = pick.resources === agent.available ? agent.version : -1;
-    if (
-      core.filters.isFiltered(
-        agent.filters,
-        core.roleIndex(role),
-        framework.index,
-        pick.resources,
-        version,
-      )
-    ) {
-      return "FILTERED";
-    }
-    return "OFFERABLE";
-  }
-
-  /** True when the role's limits alone leave nothing of `resources`' quota part. */
-  private limitsBind(role: string, resources: Resources): boolean {
-    const limits = this.limits(role);
-    const consumed = this.consumed(role);
-    const { quota: part } = splitQuotaPart(resources);
-    return shrinkScalars(this.core.names, part, (i) => limitRoom(limits, consumed, i, 0)).isEmpty();
-  }
-
   private candidateSet: Set<AgentState> | undefined;
 
   /** The agents this cycle looks at, as a set (built on first use). */
@@ -791,28 +531,6 @@ export class AllocationCycle {
       }
     }
   }
-}
-
-function lastReservation(r: { reservations?: { role?: string }[] }): string | undefined {
-  const list = r.reservations;
-  return list === undefined || list.length === 0 ? undefined : list[list.length - 1]?.role;
-}
-
-/** Room under every limit on the path for name `i`, after `extra` more. */
-function limitRoom(
-  limits: { node: RoleNode; limits: Limits }[],
-  consumed: Map<RoleNode, Quantities>,
-  i: number,
-  extra: number,
-): number {
-  let room = Number.POSITIVE_INFINITY;
-  for (const { node, limits: l } of limits) {
-    const limit = l.get(i);
-    if (limit === undefined) continue;
-    const used = (consumed.get(node)?.[i] ?? 0) + extra;
-    room = Math.min(room, Math.max(0, limit - used));
-  }
-  return room;
 }
 
 function addTo(a: Quantities, b: QuantitiesView): Quantities {

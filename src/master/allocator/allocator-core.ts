@@ -385,8 +385,77 @@ export class AllocatorCore {
     return allocated.unallocated();
   }
 
+  /** Stops allocation (cycles return nothing, events ask for none) until `resume`. */
+  pause(): void {
+    this.paused = true;
+  }
+
+  resume(): void {
+    this.paused = false;
+  }
+
   /** Monotonic now, for filter expiry. */
   now(): number {
     return this.clock.monotonic();
   }
+
+  // ---------------------------------------------------------------------------
+  // Totals and holdings the agent already counts.
+
+  /** Replaces an agent's total, keeping reservations and the sorter pool in step. */
+  updateAgentTotal(agent: AgentState, total: Resources): boolean {
+    const oldReservations = agent.totalReservations;
+    const oldScalars = agent.totalScalars;
+    if (!agent.setTotal(total)) return false;
+    this.roleTree.untrackReservations(oldReservations);
+    this.roleTree.trackReservations(agent.totalReservations);
+    if (!sameQuantities(oldScalars, agent.totalScalars)) {
+      this.pool.removeAgent(agent.id);
+      this.pool.addAgent(agent.id, agent.totalScalars);
+    }
+    return true;
+  }
+
+  /** Charges resources the agent already counts to roles and sorters. */
+  chargeKnown(fw: FrameworkState, role: string, group: Resources): void {
+    if (!this.isTracked(fw.id, role)) {
+      this.trackFrameworkUnderRole(fw, role);
+      this.refreshActivation(fw, role);
+    }
+    const plain = this.plainOf(group);
+    const q = scalarQuantities(this.names, plain);
+    const split = this.quotaSplit(plain);
+    this.roleTree.trackOfferedOrAllocated(role, split.reserved, split.unreservedNonRevocable);
+    this.roleSorter.allocated(role, q);
+    this.frameworkSorters.get(role)?.allocated(fw.id, q);
+    fw.countHeld(role, +1);
+  }
+
+  /** Takes resources of a removed agent out of roles and sorters. */
+  unchargeKnown(fw: FrameworkState, role: string, held: Resources): void {
+    const plain = this.plainOf(held);
+    const q = scalarQuantities(this.names, plain);
+    const split = this.quotaSplit(plain);
+    this.roleTree.untrackOfferedOrAllocated(role, split.reserved, split.unreservedNonRevocable);
+    if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, q);
+    const sorter = this.frameworkSorters.get(role);
+    if (sorter?.contains(fw.id)) sorter.unallocated(fw.id, q);
+    fw.countHeld(role, -1);
+    if (!fw.roles.has(role)) this.tryUntrackFrameworkUnderRole(fw, role);
+  }
+
+  quotaSplit(plain: Resources): {
+    reserved: Quantities;
+    unreservedNonRevocable: Quantities;
+  } {
+    const reserved = scalarQuantities(this.names, plain.reserved());
+    const unreservedNonRevocable = scalarQuantities(this.names, plain.unreserved().nonRevocable());
+    return { reserved, unreservedNonRevocable };
+  }
+}
+
+function sameQuantities(a: readonly number[], b: readonly number[]): boolean {
+  const n = Math.max(a.length, b.length);
+  for (let i = 0; i < n; i++) if ((a[i] ?? 0) !== (b[i] ?? 0)) return false;
+  return true;
 }

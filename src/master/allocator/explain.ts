@@ -6,8 +6,19 @@
  * operators and debugging endpoints, not for the allocation path.
  */
 
-import { AllocationCycle } from "./allocation-cycle.js";
+import type { AgentState } from "./agent-state.js";
 import type { AllocatorCore } from "./allocator-core.js";
+import type { FrameworkState } from "./framework-state.js";
+import {
+  limitsBind,
+  limitsOnPath,
+  meetsMinimum,
+  type QuotaContext,
+  quotaContext,
+  shapeOffer,
+} from "./offer-shaping.js";
+import { isEmptyQuantities } from "./quantities.js";
+import { profileOf, stripIncapable } from "./resource-math.js";
 import type { AllocationReason, Explanation } from "./types.js";
 import { REASON_TEXT } from "./types.js";
 
@@ -41,7 +52,7 @@ export function explainFramework(core: AllocatorCore, frameworkId: string): Expl
   if (fw.roles.size === 0) return blocked("NO_ROLES");
   if (core.agents.size === 0) return blocked("NO_AGENTS");
 
-  const cycle = new AllocationCycle(core, []);
+  const quota = core.roleTree.withQuota().size > 0 ? quotaContext(core) : undefined;
   const roles: Explanation["roles"] = [];
   const sentences: string[] = [];
   for (const role of [...fw.roles].sort()) {
@@ -55,7 +66,7 @@ export function explainFramework(core: AllocatorCore, frameworkId: string): Expl
     }
     const agents: Partial<Record<AllocationReason, number>> = {};
     for (const agent of core.agents.values()) {
-      const reason = cycle.classify(agent, role, fw);
+      const reason = classifyAgent(core, quota, agent, role, fw);
       agents[reason] = (agents[reason] ?? 0) + 1;
     }
     roles.push({ role, agents });
@@ -70,4 +81,58 @@ export function explainFramework(core: AllocatorCore, frameworkId: string): Expl
     );
   }
   return { frameworkId, roles, summary: `framework ${frameworkId}: ${sentences.join("; ")}` };
+}
+
+/**
+ * Why `framework` would or would not get resources of `agent` for `role`
+ * in the fair-share stage, were a cycle to run now (for `explain`).
+ */
+export function classifyAgent(
+  core: AllocatorCore,
+  quota: QuotaContext | undefined,
+  agent: AgentState,
+  role: string,
+  framework: FrameworkState,
+): AllocationReason {
+  if (!core.isAgentWhitelisted(agent)) return "AGENT_NOT_WHITELISTED";
+  if (!agent.activated) return "AGENT_DEACTIVATED";
+  if (agent.profile().empty) return "NO_AVAILABLE_RESOURCES";
+  if (role.includes("/") && !agent.caps.hierarchicalRole) return "AGENT_NOT_HIERARCHICAL_ROLE";
+  if (framework.caps.multiRole && !agent.caps.multiRole) return "AGENT_NOT_MULTI_ROLE";
+  if (core.filterGpuResources && agent.totalHasGpu && !framework.caps.gpuResources) {
+    return "GPU_CAPABILITY_MISSING";
+  }
+  if (core.isRemote(agent) && !framework.caps.regionAware) return "REMOTE_REGION";
+  const base = agent.allocatableTo(role);
+  if (base.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
+  const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
+  const strip = baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
+  const stripped = strip ? stripIncapable(base, framework.caps) : base;
+  if (stripped.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
+  const pick = shapeOffer(core, quota, role, 2, base, baseProfile, strip, framework);
+  if (pick === undefined || !meetsMinimum(core, pick.profile, role, framework)) {
+    const unshaped = profileOf(core.names, stripped);
+    if (!meetsMinimum(core, unshaped, role, framework)) return "BELOW_MIN_ALLOCATABLE";
+    const limited = limitsOnPath(core, role).length > 0;
+    const q = quota;
+    const limitedOnly =
+      limited &&
+      (q === undefined ||
+        isEmptyQuantities(q.requiredHeadroom) ||
+        limitsBind(core, role, stripped));
+    return limitedOnly ? "QUOTA_LIMIT_REACHED" : "HELD_FOR_QUOTA_HEADROOM";
+  }
+  const version = pick.resources === agent.available ? agent.version : -1;
+  if (
+    core.filters.isFiltered(
+      agent.filters,
+      core.roleIndex(role),
+      framework.index,
+      pick.resources,
+      version,
+    )
+  ) {
+    return "FILTERED";
+  }
+  return "OFFERABLE";
 }
