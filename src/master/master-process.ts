@@ -2,23 +2,42 @@
  * The `master` process: the edge between the master core and the world.
  * It decodes `mesos.internal.*` messages from agents into core events,
  * encodes the core's messages to agents, turns broken agent connections into
- * `agentExited`, and serves the master's HTTP routes.
+ * `agentExited`, and serves the master's HTTP routes. Every event that
+ * enters here bumps the state version first (see http/state-cache.ts), and
+ * message counters are counted here.
  */
+import {
+  COMMON_HELP,
+  flagsHandler,
+  healthHandler,
+  versionHandler,
+} from "../common/http/common-endpoints.js";
+import type { OperatorServices } from "../common/http/operator-processes.js";
 import { type MessageDecoder, ProcessBase } from "../common/process/process-base.js";
 import { parseUpid, type Upid } from "../common/process/upid.js";
 import { codecFor, type MessageTypeMap, type MessageTypeName } from "../common/protocol/index.js";
 import type { MasterIo } from "./core/io.js";
 import type { Master } from "./core/master.js";
+import { redirectHandler } from "./http/endpoints.js";
 import {
-  flagsHandler,
-  healthHandler,
-  redirectHandler,
+  frameworksJson,
+  jsonRead,
+  rolesHandler,
+  slavesJson,
   stateHandler,
-  versionHandler,
-} from "./http/endpoints.js";
+  stateSummaryJson,
+  tasksJson,
+  teardownHandler,
+  weightsHandler,
+} from "./http/legacy-endpoints.js";
+import { OPERATOR_API_HELP, operatorApiHandler } from "./http/operator-api.js";
+import type { OperatorEvents } from "./http/operator-events.js";
+import type { RoleWeights } from "./http/roles.js";
 import { SCHEDULER_API_HELP, schedulerApiHandler } from "./http/scheduler-api.js";
+import type { StateDocuments } from "./http/state-documents.js";
 import type { StateContext } from "./http/state-json.js";
 import { installWebui } from "./http/webui.js";
+import type { MasterMetrics, MessageCounter } from "./metrics.js";
 
 /** A message decoder from the schema, for `install`. */
 function decoder<K extends MessageTypeName>(type: K): MessageDecoder<MessageTypeMap[K]> {
@@ -30,15 +49,31 @@ function decoder<K extends MessageTypeName>(type: K): MessageDecoder<MessageType
 }
 
 /** Messages from agents the master does not act on (yet); accepted quietly. */
-const IGNORED_MESSAGES: readonly MessageTypeName[] = [
-  "mesos.internal.UpdateSlaveMessage",
-  "mesos.internal.UpdateOperationStatusMessage",
-  "mesos.internal.CheckpointResourcesMessage",
+const IGNORED_MESSAGES: readonly [MessageTypeName, MessageCounter | undefined][] = [
+  ["mesos.internal.UpdateSlaveMessage", "update_slave"],
+  ["mesos.internal.UpdateOperationStatusMessage", "operation_status_update"],
+  ["mesos.internal.CheckpointResourcesMessage", undefined],
 ];
+
+/** Everything the routes need besides the core. */
+export interface MasterEdges {
+  readonly state: StateContext;
+  readonly ownVersion: string;
+  readonly services: OperatorServices;
+  readonly documents: StateDocuments;
+  readonly operatorEvents: OperatorEvents;
+  readonly weights: RoleWeights;
+  readonly metrics: MasterMetrics;
+}
+
+const STATE_HELP =
+  "Information about the state of the master: agents, frameworks, tasks, executors, offers.\n" +
+  "The JSON document of Mesos' /master/state (v0 names: slaves, slave_id). Query: jsonp=fn.";
 
 /** The master's libprocess-style process (id `master`). */
 export class MasterProcess extends ProcessBase {
   private core: Master | undefined;
+  private edges: MasterEdges | undefined;
 
   constructor() {
     super("master");
@@ -62,85 +97,178 @@ export class MasterProcess extends ProcessBase {
     };
   }
 
+  /** Something may change master state now. */
+  private changed(): void {
+    this.edges?.documents.version.bump();
+  }
+
+  /** Installs a message handler that bumps the state version and counts the message first. */
+  private handle<K extends MessageTypeName>(
+    type: K,
+    counter: MessageCounter | undefined,
+    fn: (from: Upid, message: MessageTypeMap[K]) => void,
+  ): void {
+    this.install(type, decoder(type), (from, message) => {
+      this.changed();
+      if (counter !== undefined) this.edges?.metrics.message(counter);
+      fn(from, message);
+    });
+  }
+
   /** Connects the core (handlers and routes) once both exist. */
-  attachCore(core: Master, state: StateContext, ownVersion: string): void {
+  attachCore(core: Master, edges: MasterEdges): void {
     this.core = core;
-    this.install(
-      "mesos.internal.RegisterSlaveMessage",
-      decoder("mesos.internal.RegisterSlaveMessage"),
-      (from, message) => core.registerAgent(from.toString(), message),
+    this.edges = edges;
+    this.handle("mesos.internal.RegisterSlaveMessage", "register_slave", (from, message) =>
+      core.registerAgent(from.toString(), message),
     );
-    this.install(
-      "mesos.internal.ReregisterSlaveMessage",
-      decoder("mesos.internal.ReregisterSlaveMessage"),
-      (from, message) => core.reregisterAgent(from.toString(), message),
+    this.handle("mesos.internal.ReregisterSlaveMessage", "reregister_slave", (from, message) =>
+      core.reregisterAgent(from.toString(), message),
     );
-    this.install(
-      "mesos.internal.UnregisterSlaveMessage",
-      decoder("mesos.internal.UnregisterSlaveMessage"),
-      (from, message) => core.unregisterAgent(from.toString(), message),
+    this.handle("mesos.internal.UnregisterSlaveMessage", "unregister_slave", (from, message) =>
+      core.unregisterAgent(from.toString(), message),
     );
-    this.install(
-      "mesos.internal.PongSlaveMessage",
-      decoder("mesos.internal.PongSlaveMessage"),
-      (from) => core.pong(from.toString()),
+    this.handle("mesos.internal.PongSlaveMessage", undefined, (from) => core.pong(from.toString()));
+    this.handle("mesos.internal.StatusUpdateMessage", undefined, (_from, message) =>
+      core.statusUpdate(message),
     );
-    this.install(
-      "mesos.internal.StatusUpdateMessage",
-      decoder("mesos.internal.StatusUpdateMessage"),
-      (_from, message) => core.statusUpdate(message),
+    this.handle("mesos.internal.ExitedExecutorMessage", "exited_executor", (from, message) =>
+      core.exitedExecutor(from.toString(), message),
     );
-    this.install(
-      "mesos.internal.ExitedExecutorMessage",
-      decoder("mesos.internal.ExitedExecutorMessage"),
-      (from, message) => core.exitedExecutor(from.toString(), message),
-    );
-    this.install(
+    this.handle(
       "mesos.internal.ExecutorToFrameworkMessage",
-      decoder("mesos.internal.ExecutorToFrameworkMessage"),
+      "executor_to_framework",
       (from, message) => core.executorToFramework(from.toString(), message),
     );
-    for (const type of IGNORED_MESSAGES) {
+    for (const [type, counter] of IGNORED_MESSAGES) {
       this.install(
         type,
         (bytes) => ({ ok: true, value: bytes }),
-        (from) => this.logger.verbose(1, `Ignoring ${type} from ${from}: not supported yet`),
+        (from) => {
+          if (counter !== undefined) edges.metrics.message(counter);
+          this.logger.verbose(1, `Ignoring ${type} from ${from}: not supported yet`);
+        },
       );
     }
-    this.routes_(core, state, ownVersion);
+    this.routes_(core, edges);
   }
 
-  private routes_(core: Master, state: StateContext, ownVersion: string): void {
-    this.route("/api/v1/scheduler", { help: SCHEDULER_API_HELP }, schedulerApiHandler(core));
-    const stateHelp =
-      "Information about the state of the master: agents, frameworks, tasks, offers (JSON).";
-    const handler = stateHandler(state);
-    this.route("/state", { methods: ["GET"], help: stateHelp }, handler);
-    this.route("/state.json", { methods: ["GET"], help: `${stateHelp} (old alias)` }, handler);
+  private routes_(core: Master, edges: MasterEdges): void {
+    const { state, documents, weights, metrics } = edges;
+    const changed = () => this.changed();
     this.route(
-      "/health",
-      { methods: ["GET"], help: "Health check of the master: 200 while it serves." },
-      healthHandler,
+      "/api/v1/scheduler",
+      { help: SCHEDULER_API_HELP },
+      schedulerApiHandler(core, {
+        changed,
+        call: (type, frameworkId, resubscribe) =>
+          metrics.schedulerCall(type, frameworkId, resubscribe),
+        event: (frameworkId, type, offers) => metrics.schedulerEvent(frameworkId, type, offers),
+      }),
     );
     this.route(
+      "/api/v1",
+      { help: OPERATOR_API_HELP },
+      operatorApiHandler({
+        master: core,
+        services: edges.services,
+        documents,
+        events: edges.operatorEvents,
+        weights,
+        flags: state.flags,
+        build: state.build,
+        electedTime: state.electedTime,
+        changed,
+      }),
+    );
+    const get = { methods: ["GET"] };
+    const state_ = stateHandler(documents);
+    this.route("/state", { ...get, help: STATE_HELP }, state_);
+    this.route("/state.json", { ...get, help: `${STATE_HELP}\n(Old alias of /state.)` }, state_);
+    this.route(
+      "/state-summary",
+      {
+        ...get,
+        help:
+          "Summary of agents and frameworks with task counts per state.\n" +
+          "Agents with TASK_* counts and framework_ids; frameworks with TASK_* counts and slave_ids. Query: jsonp=fn.",
+      },
+      jsonRead(() => stateSummaryJson(core, state.cluster)),
+    );
+    this.route(
+      "/frameworks",
+      {
+        ...get,
+        help:
+          "The frameworks, completed frameworks and their tasks.\n" +
+          "Query: framework_id=ID (only that framework), jsonp=fn.",
+      },
+      jsonRead((r) => frameworksJson(core, r.query.get("framework_id"))),
+    );
+    this.route(
+      "/slaves",
+      {
+        ...get,
+        help:
+          "The registered agents, with full resource lists (*_full).\n" +
+          "Query: slave_id=ID (only that agent), jsonp=fn.",
+      },
+      jsonRead((r) => slavesJson(core, r.query.get("slave_id"))),
+    );
+    const tasksHelp =
+      "A page of tasks (active, unreachable, completed), newest first by default.\n" +
+      "Query: limit=N (default 100), offset=N, order=asc|desc, framework_id=ID, task_id=ID, jsonp=fn.";
+    const tasks = jsonRead((r) => tasksJson(core, r.query));
+    this.route("/tasks", { ...get, help: tasksHelp }, tasks);
+    this.route("/tasks.json", { ...get, help: `${tasksHelp}\n(Old alias of /tasks.)` }, tasks);
+    const rolesHelp =
+      "The known roles with their weight, quota, frameworks and resources.\nQuery: jsonp=fn.";
+    this.route("/roles", { ...get, help: rolesHelp }, rolesHandler(core, weights));
+    this.route(
+      "/roles.json",
+      { ...get, help: `${rolesHelp}\n(Old alias of /roles.)` },
+      rolesHandler(core, weights),
+    );
+    this.route(
+      "/weights",
+      {
+        methods: ["GET", "PUT"],
+        help:
+          "Role weights: GET lists them, PUT replaces the listed ones.\n" +
+          'PUT body: a JSON array [{"role": "r", "weight": 2.0}]. Query (GET): jsonp=fn.',
+      },
+      weightsHandler(core, weights, changed),
+    );
+    this.route(
+      "/teardown",
+      {
+        methods: ["POST"],
+        help:
+          "Tears a framework down: its tasks are killed and it is removed.\n" +
+          "POST form body: frameworkId=ID.",
+      },
+      teardownHandler(core, changed),
+    );
+    this.route("/health", { ...get, help: COMMON_HELP.health }, healthHandler);
+    this.route(
       "/version",
-      { methods: ["GET"], help: "The Mesos version this master follows, and mesos-ts' own." },
-      versionHandler(state.build, ownVersion),
+      { ...get, help: COMMON_HELP.version },
+      versionHandler(state.build, edges.ownVersion),
     );
     this.route(
       "/redirect",
-      { methods: ["GET"], help: "Redirects (307) to the leading master." },
+      {
+        ...get,
+        help: "Redirects (307) to the leading master.\nA standalone master leads: itself.",
+      },
       redirectHandler(core.config.info),
     );
-    this.route(
-      "/flags",
-      { methods: ["GET"], help: "The flags this master runs with." },
-      flagsHandler(state.flags),
-    );
+    this.route("/flags", { ...get, help: COMMON_HELP.flags }, flagsHandler(state.flags));
     installWebui(this, { dir: state.flags.webui_dir ?? "", logger: this.logger });
   }
 
   protected override exited(pid: Upid): void {
+    this.changed();
     this.core?.agentExited(pid.toString());
   }
 }

@@ -6,22 +6,31 @@
  */
 import { lookupService } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { LoadedFlags } from "../common/flags/load.js";
-import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
+import { buildInfoAt, ownVersion } from "../common/http/common-endpoints.js";
+import { type OperatorServices, operatorServices } from "../common/http/operator-processes.js";
 import { MasterIds } from "../common/ids/index.js";
 import type { Logger } from "../common/observability/logger.js";
 import type { ProcessHost } from "../common/process/process-host.js";
 import type { MasterInfo } from "../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../common/protocol/index.js";
 import { type Clock, SystemClock, type TimerHandle } from "../common/time/clock.js";
 import { type RandomSource, systemRandom } from "../common/time/random.js";
 import { AllocatorDriver, HierarchicalAllocator } from "./allocator/index.js";
 import { Master } from "./core/master.js";
 import type { masterFlagSchema } from "./flags.js";
-import type { BuildInfo } from "./http/state-json.js";
+import { filesForwarder } from "./http/files-forward.js";
+import { OperatorEvents } from "./http/operator-events.js";
+import { RoleWeights } from "./http/roles.js";
+import { StateVersion } from "./http/state-cache.js";
+import { StateDocuments } from "./http/state-documents.js";
+import type { StateContext } from "./http/state-json.js";
 import { buildMasterInfo } from "./master-info.js";
 import { MasterProcess } from "./master-process.js";
-import { ownVersion } from "./own-version.js";
+import { MasterMetrics } from "./metrics.js";
 import { InMemoryRegistrar } from "./registrar/in-memory.js";
+import type { Registrar } from "./registrar/registrar.js";
 import { masterSettings, withInfo } from "./settings.js";
 
 export interface StartMasterOptions {
@@ -31,12 +40,19 @@ export interface StartMasterOptions {
   readonly logger: Logger;
   readonly clock?: Clock;
   readonly random?: RandomSource;
+  /** Bound on an operator event stream's unread output (default 8 MiB; tests lower it). */
+  readonly maxOperatorStreamBufferBytes?: number;
 }
 
 export interface MasterRuntime {
   readonly core: Master;
   readonly process: MasterProcess;
   readonly info: MasterInfo;
+  /** The host's metrics, files and logging (shared with agents in the same host). */
+  readonly services: OperatorServices;
+  /** `/master/state` and GET_STATE documents (the benchmark reads their counters). */
+  readonly documents: StateDocuments;
+  readonly operatorEvents: OperatorEvents;
   /** Stops timers, the allocator driver and every scheduler stream; terminates the process. */
   stop(): void;
 }
@@ -54,14 +70,80 @@ async function hostnameFor(ip: string): Promise<string> {
   return (await Promise.race([lookup, timeout])) ?? ip;
 }
 
-function buildInfo(start: number): BuildInfo {
-  const date = new Date(start);
+/** A clock whose timers bump `changed` before they run (they may change master state). */
+function trackingClock(clock: Clock, changed: () => void): Clock {
   return {
-    version: MESOS_COMPATIBLE_VERSION,
-    buildDate: date.toISOString().replace("T", " ").slice(0, 19),
-    buildTime: Math.floor(start / 1000),
-    buildUser: "mesos-ts",
+    now: () => clock.now(),
+    monotonic: () => clock.monotonic(),
+    setTimer: (delayMs, fn) =>
+      clock.setTimer(delayMs, () => {
+        changed();
+        fn();
+      }),
+    cancelTimer: (handle) => clock.cancelTimer(handle),
   };
+}
+
+/** A registrar whose answers bump `changed` before the master's continuation runs. */
+function trackingRegistrar(
+  registrar: Registrar,
+  changed: () => void,
+  store: (ms: number) => void,
+  clock: Clock,
+): Registrar {
+  return {
+    get durable() {
+      return registrar.durable;
+    },
+    get name() {
+      return registrar.name;
+    },
+    recover: () => registrar.recover(),
+    apply: (operation) => {
+      const start = clock.monotonic();
+      return registrar.apply(operation).finally(() => {
+        store(clock.monotonic() - start);
+        changed();
+      });
+    },
+    snapshot: () => registrar.snapshot(),
+  };
+}
+
+/** The glog logger's current INFO file, when the logger is one. */
+function logFileOf(logger: Logger): string | undefined {
+  const l = logger as { logFile?: () => string | undefined };
+  return typeof l.logFile === "function" ? l.logFile() : undefined;
+}
+
+/**
+ * Attaches the master's log at `/master/log`: `--external_log_file`, else
+ * the INFO file under `--log_dir`. The file may appear a little later (log
+ * buffering), so attaching is retried a few times.
+ */
+function attachMasterLog(
+  services: OperatorServices,
+  logger: Logger,
+  clock: Clock,
+  logDir: string | undefined,
+  external: string | undefined,
+): void {
+  const path =
+    external ??
+    logFileOf(logger) ??
+    (logDir === undefined ? undefined : join(logDir, "mesos-master.INFO"));
+  if (path === undefined) return;
+  let attempts = 0;
+  const attempt = (): void => {
+    services.files.attach(path, "/master/log").then(
+      () => logger.verbose(1, `Attached ${path} at /master/log`),
+      (error: unknown) => {
+        if (++attempts < 10) clock.setTimer(1000, attempt);
+        else logger.warn(`Cannot serve the master log at /master/log: ${String(error)}`);
+      },
+    );
+  };
+  attempt();
 }
 
 /** Starts the master in `host`. Throws an Error with a one-line message for bad flags. */
@@ -75,14 +157,26 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   if (values.roles !== undefined) {
     logger.warn("The '--roles' flag is deprecated. This flag will be removed in the future.");
   }
-  const registrar = new InMemoryRegistrar();
+  const services = operatorServices(host, { clock, logger });
+  const version = new StateVersion();
+  const changed = (): void => version.bump();
+  let metrics: MasterMetrics | undefined;
+  const plainRegistrar = new InMemoryRegistrar();
+  const registrar = trackingRegistrar(
+    plainRegistrar,
+    changed,
+    (ms) => metrics?.stateStore.record(ms),
+    clock,
+  );
   if (values.registry !== "in_memory") {
     logger.warn(
       `--registry=${values.registry} is not durable yet in mesos-ts: the registry is kept in ` +
         "memory and lost when the master restarts (agents then re-register as unknown agents)",
     );
   }
+  const fetchStart = clock.monotonic();
   await registrar.recover();
+  const fetchMs = clock.monotonic() - fetchStart;
   const hostname =
     values.hostname ?? (values.hostname_lookup ? await hostnameFor(host.ip) : host.ip);
   const ids = MasterIds.create(random);
@@ -114,7 +208,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   const process = host.spawn(new MasterProcess());
   const core = new Master({
     config: withInfo(settings.value, info),
-    clock,
+    clock: trackingClock(clock, changed),
     random,
     logger,
     io: process.io(),
@@ -123,24 +217,64 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     ids,
   });
   const electedTime = clock.now();
-  process.attachCore(
-    core,
-    {
-      master: core,
-      build: buildInfo(core.startTime),
-      pid: process.self.toString(),
-      cluster: values.cluster,
-      logDir: values.log_dir,
-      externalLogFile: values.external_log_file,
-      flags: options.flags.toStrings(),
-      electedTime,
-    },
-    ownVersion(),
-  );
+  const state: StateContext = {
+    master: core,
+    build: buildInfoAt(core.startTime),
+    pid: process.self.toString(),
+    cluster: values.cluster,
+    logDir: values.log_dir,
+    externalLogFile: values.external_log_file,
+    flags: options.flags.toStrings(),
+    electedTime,
+  };
+  const documents = new StateDocuments(state, {
+    version,
+    now: () => clock.monotonic(),
+    yieldToEventLoop: () => new Promise<void>((resolve) => setImmediate(resolve)),
+    onCacheHit: () => metrics?.httpCacheHits.inc(),
+  });
+  const operatorEvents = new OperatorEvents({
+    master: core,
+    documents,
+    clock,
+    logger,
+    maxSubscribers: values.max_operator_event_stream_subscribers,
+    ...(options.maxOperatorStreamBufferBytes === undefined
+      ? {}
+      : { maxBufferedBytes: options.maxOperatorStreamBufferBytes }),
+  });
+  const weights = new RoleWeights(settings.value.weights, allocator);
+  metrics = new MasterMetrics({
+    registry: services.metrics,
+    master: core,
+    allocator,
+    startTime: core.startTime,
+    perFramework: values.publish_per_framework_metrics,
+    subscribers: () => operatorEvents.count,
+    registrySize: () =>
+      codecFor("mesos.internal.Registry").encodeProtobuf(plainRegistrar.snapshot()).byteLength,
+  });
+  metrics.stateFetch.record(fetchMs);
+  const masterMetrics = metrics;
+  process.attachCore(core, {
+    state,
+    ownVersion: ownVersion(),
+    services,
+    documents,
+    operatorEvents,
+    weights,
+    metrics: masterMetrics,
+  });
+  services.setFilesForwarder(filesForwarder(core, logger));
+  attachMasterLog(services, logger, clock, values.log_dir, values.external_log_file);
   const driver = new AllocatorDriver({
     allocator,
     clock,
-    onOffers: (offers) => core.offer(offers),
+    onOffers: (offers) => {
+      changed();
+      core.offer(offers);
+    },
+    onCycle: (stats) => masterMetrics.allocationCycle(stats),
     onError: (error) => logger.error(`Allocation cycle failed: ${String(error)}`),
   });
   driver.start();
@@ -154,9 +288,13 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     core,
     process,
     info,
+    services,
+    documents,
+    operatorEvents,
     stop: () => {
       stopWhitelist();
       driver.stop();
+      operatorEvents.stop();
       core.stop();
       if (process.spawned) host.terminate(process);
     },

@@ -309,6 +309,7 @@ export function removeFramework(m: Master, framework: FrameworkRecord): void {
   }
   for (const task of [...framework.unreachableTasks.values()]) {
     task.state = "TASK_KILLED";
+    m.events.taskChanged(task);
     framework.unreachableTasks.delete(task.task_id.value);
     addCompletedTask(m, framework, task);
   }

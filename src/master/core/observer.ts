@@ -22,6 +22,8 @@ export interface MasterListener {
   taskAdded?(task: Task): void;
   /** A task's state or status changed; `previous` is the state before. */
   taskUpdated?(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void;
+  /** A task changed without a new status (its cached views are stale). */
+  taskChanged?(task: Task): void;
   agentAdded?(agent: AgentRecord, how: AgentJoin): void;
   agentRemoved?(agent: AgentRecord, reason: AgentRemovalReason): void;
   /** A known agent re-registered (it was not removed meanwhile). */
@@ -55,6 +57,10 @@ export class MasterEvents {
 
   taskUpdated(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void {
     for (const l of this.listeners) l.taskUpdated?.(task, status, previous, notify);
+  }
+
+  taskChanged(task: Task): void {
+    for (const l of this.listeners) l.taskChanged?.(task);
   }
 
   agentAdded(agent: AgentRecord, how: AgentJoin): void {

@@ -35,15 +35,29 @@ export const SCHEDULER_API_HELP =
   "Endpoint for schedulers to make calls against the master (the v1 scheduler API). " +
   "POST a Call in JSON or protobuf; SUBSCRIBE returns a RecordIO stream of Events.";
 
-/** Builds the route handler for a master. */
-export function schedulerApiHandler(master: Master): (request: HttpRequest) => HttpResponse {
-  return (request) => handle(master, request);
+/** What the edge reports about calls and events (state version, metrics). */
+export interface SchedulerApiHooks {
+  /** A call may change master state (also when a stream ends). */
+  changed?(): void;
+  /** A decoded, valid call of `type` (framework id when known). */
+  call?(type: string, frameworkId: string | undefined, resubscribe: boolean): void;
+  /** An event went to a framework. */
+  event?(frameworkId: string, type: string, offers: number): void;
 }
 
-function handle(master: Master, request: HttpRequest): HttpResponse {
+/** Builds the route handler for a master. */
+export function schedulerApiHandler(
+  master: Master,
+  hooks: SchedulerApiHooks = {},
+): (request: HttpRequest) => HttpResponse {
+  return (request) => handle(master, request, hooks);
+}
+
+function handle(master: Master, request: HttpRequest, hooks: SchedulerApiHooks): HttpResponse {
   const decoded = decodeCall(request, callCodec);
   if (!decoded.ok) return decoded.response;
   const call: Call = decoded.value.call;
+  hooks.changed?.();
   const invalid = validateSchedulerCall(call);
   if (invalid !== undefined) {
     return badRequest(`Failed to validate scheduler::Call: ${invalid}`);
@@ -51,7 +65,11 @@ function handle(master: Master, request: HttpRequest): HttpResponse {
   if (call.type === "SUBSCRIBE" || call.type === "RECONCILE_OPERATIONS") {
     const accept = responseContentType(request);
     if (!accept.ok) return accept.response;
-    if (call.type === "SUBSCRIBE") return subscribe(master, request, call, accept.value);
+    if (call.type === "SUBSCRIBE") {
+      const id = call.subscribe?.framework_info.id?.value;
+      hooks.call?.("SUBSCRIBE", id, id !== undefined && id !== "");
+      return subscribe(master, request, call, accept.value, hooks);
+    }
   }
   const framework = master.framework(call.framework_id?.value);
   if (framework === undefined) return badRequest("Framework cannot be found");
@@ -66,6 +84,7 @@ function handle(master: Master, request: HttpRequest): HttpResponse {
         `currently associated with framework ID ${framework.id}`,
     );
   }
+  hooks.call?.(call.type ?? "UNKNOWN", framework.id, false);
   switch (call.type) {
     case "TEARDOWN":
       master.teardown(framework);
@@ -128,6 +147,7 @@ function subscribe(
   request: HttpRequest,
   call: Call,
   type: "json" | "protobuf",
+  hooks: SchedulerApiHooks,
 ): HttpResponse {
   if (request.header(STREAM_ID_HEADER) !== undefined) {
     return badRequest("Subscribe calls should not include the 'Mesos-Stream-Id' header");
@@ -136,9 +156,14 @@ function subscribe(
   if (subscribeCall === undefined) return badRequest("Expecting 'subscribe' to be present");
   const streamId = newStreamId(master.random);
   return eventStreamResponse(eventCodec, type, { [STREAM_ID_HEADER]: streamId }, (events) => {
+    let frameworkId = subscribeCall.framework_info.id?.value;
     const stream: SchedulerStream = {
       streamId,
       send: (event: Event) => {
+        if (event.type === "SUBSCRIBED") frameworkId = event.subscribed?.framework_id.value;
+        if (frameworkId !== undefined && event.type !== undefined) {
+          hooks.event?.(frameworkId, event.type, event.offers?.offers?.length ?? 0);
+        }
         events.send(event);
       },
       close: () => events.close(),
@@ -146,7 +171,10 @@ function subscribe(
         return events.closed;
       },
     };
-    events.onClose(() => master.schedulerStreamClosed(stream));
+    events.onClose(() => {
+      hooks.changed?.();
+      master.schedulerStreamClosed(stream);
+    });
     master.subscribe(stream, subscribeCall);
   });
 }

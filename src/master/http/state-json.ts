@@ -4,6 +4,8 @@
  * `slaves`, `slave_id`; resources as summary objects; times in seconds).
  * HTTP frameworks carry no `pid` key at all.
  */
+
+import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import type {
   CommandInfo,
   ExecutorInfo,
@@ -26,12 +28,7 @@ import type { AgentRecord, FrameworkRecord, OfferRecord } from "../core/records.
 type Json = Record<string, unknown>;
 
 /** Build facts shown by /state and /version. */
-export interface BuildInfo {
-  readonly version: string;
-  readonly buildDate: string;
-  readonly buildTime: number;
-  readonly buildUser: string;
-}
+export type { BuildInfo } from "../../common/http/common-endpoints.js";
 
 /** What the state endpoint needs besides the master core. */
 export interface StateContext {
@@ -143,23 +140,31 @@ function offerJson(offer: OfferRecord): Json {
   };
 }
 
-/** A framework: the summary keys first, then the full view. */
-export function frameworkJson(framework: FrameworkRecord): Json {
+/** The keys every framework view starts with (`/state-summary` uses just these). */
+export function frameworkSummaryJson(framework: FrameworkRecord): Json {
   const info = framework.info;
-  const used = framework.usedResources();
-  const offered = framework.offeredResources();
-  const out: Json = {
+  return {
     id: framework.id,
     name: info.name,
     // HTTP frameworks have no pid: the key is left out, not empty.
-    used_resources: summary(used),
-    offered_resources: summary(offered),
+    used_resources: summary(framework.usedResources()),
+    offered_resources: summary(framework.offeredResources()),
     capabilities: (info.capabilities ?? []).map((c) => c.type ?? "UNKNOWN"),
     hostname: info.hostname ?? "",
     webui_url: info.webui_url ?? "",
     active: framework.active,
     connected: framework.connected,
     recovered: framework.connection === "recovered",
+  };
+}
+
+/** A framework's keys before its task lists (summary keys, then the full view's scalars). */
+export function frameworkHeadJson(framework: FrameworkRecord): Json {
+  const info = framework.info;
+  const used = framework.usedResources();
+  const offered = framework.offeredResources();
+  const out: Json = {
+    ...frameworkSummaryJson(framework),
     user: info.user,
     failover_timeout: info.failover_timeout ?? 0,
     checkpoint: info.checkpoint ?? false,
@@ -173,20 +178,35 @@ export function frameworkJson(framework: FrameworkRecord): Json {
   }
   if (framework.multiRole) out.roles = info.roles ?? [];
   else out.role = info.role ?? "*";
-  out.tasks = [...framework.tasks.values()].map(taskJson);
-  out.unreachable_tasks = [...framework.unreachableTasks.values()].map(taskJson);
-  out.completed_tasks = framework.completedTasks.map(taskJson);
-  out.offers = [...framework.offers.values()].map(offerJson);
-  out.executors = [...framework.executors].flatMap(([agentId, executors]) =>
-    [...executors.values()].map((e) => executorJson(e, agentId)),
-  );
-  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
+  return out;
+}
+
+/** A framework's keys after its task lists: offers, executors, labels, offer constraints. */
+export function frameworkTailJson(framework: FrameworkRecord): Json {
+  const out: Json = {
+    offers: [...framework.offers.values()].map(offerJson),
+    executors: [...framework.executors].flatMap(([agentId, executors]) =>
+      [...executors.values()].map((e) => executorJson(e, agentId)),
+    ),
+  };
+  if (framework.info.labels !== undefined) out.labels = labelsJson(framework.info.labels);
   out.offer_constraints = pb("mesos.v1.scheduler.OfferConstraints", framework.offerConstraints);
   return out;
 }
 
+/** A framework: the summary keys first, then the full view. */
+export function frameworkJson(framework: FrameworkRecord): Json {
+  return {
+    ...frameworkHeadJson(framework),
+    tasks: [...framework.tasks.values()].map(taskJson),
+    unreachable_tasks: [...framework.unreachableTasks.values()].map(taskJson),
+    completed_tasks: framework.completedTasks.map(taskJson),
+    ...frameworkTailJson(framework),
+  };
+}
+
 /** An agent ("slave") as the master shows it. */
-export function agentJson(agent: AgentRecord): Json {
+export function agentJson(agent: AgentRecord, deactivated = false): Json {
   const total = agent.totalResources;
   const out: Json = {
     id: agent.id,
@@ -206,14 +226,14 @@ export function agentJson(agent: AgentRecord): Json {
   out.reserved_resources = reserved;
   out.unreserved_resources = summary(total.unreserved());
   out.active = agent.active;
-  out.deactivated = false;
+  out.deactivated = deactivated;
   out.version = agent.version;
   out.capabilities = agent.capabilities.map((c) => c.type ?? "UNKNOWN");
   return out;
 }
 
-/** The whole `/master/state` document. */
-export function stateJson(ctx: StateContext): Json {
+/** The top-level keys of `/master/state` before `slaves`. */
+export function stateHeadJson(ctx: StateContext): Json {
   const m = ctx.master;
   const info = m.config.info;
   const agents = [...m.agents.values()];
@@ -239,7 +259,14 @@ export function stateJson(ctx: StateContext): Json {
   if (ctx.logDir !== undefined) out.log_dir = ctx.logDir;
   if (ctx.externalLogFile !== undefined) out.external_log_file = ctx.externalLogFile;
   out.flags = ctx.flags;
-  out.slaves = agents.map(agentJson);
+  return out;
+}
+
+/** The whole `/master/state` document (as one value; the endpoint streams it in slices). */
+export function stateJson(ctx: StateContext): Json {
+  const m = ctx.master;
+  const out = stateHeadJson(ctx);
+  out.slaves = [...m.agents.values()].map((a) => agentJson(a, m.deactivatedAgents.has(a.id)));
   out.recovered_slaves = [];
   out.frameworks = [...m.frameworks.values()].map(frameworkJson);
   out.completed_frameworks = m.completedFrameworks.map(frameworkJson);

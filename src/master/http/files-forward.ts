@@ -1,0 +1,110 @@
+/**
+ * Sandbox files through the master: `/files/*` requests for paths the
+ * master has not attached are passed on to the agent that holds them, and
+ * the agent's answer is relayed as is (status, type, body). The web UI
+ * talks to agents directly, as Mesos' does; this lets clients that only
+ * reach the master (curl, the CLI behind a firewall) read sandboxes too.
+ *
+ * Paths understood:
+ * - `/frameworks/<fid>/executors/<eid>/runs/latest[/...]` (the agent's
+ *   virtual sandbox path): the agent running that executor, or the task of
+ *   that id (a command task's executor id is its task id);
+ * - a real sandbox path containing `/slaves/<agent id>/` (as `directory`
+ *   in the agent's state);
+ * - `/agents/<agent id>/<path on that agent>` (mesos-ts' own form, e.g.
+ *   `/agents/<id>/slave/log`).
+ */
+import { request as httpRequest, type IncomingMessage } from "node:http";
+import type { FilesEndpoint, FilesForwarder } from "../../common/files/files-http.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import { type HttpResponse, response, streaming } from "../../common/http/response.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { Master } from "../core/master.js";
+import type { AgentRecord } from "../core/records.js";
+
+const SANDBOX = /^\/frameworks\/([^/]+)\/executors\/([^/]+)\/runs\//;
+const REAL_SANDBOX = /\/slaves\/([^/]+)\/frameworks\//;
+const AGENT_PREFIX = /^\/agents\/([^/]+)(\/.*)$/;
+
+/** The agent holding `path`, and the path to ask it for. */
+export function locate(m: Master, path: string): { agent: AgentRecord; path: string } | undefined {
+  const prefixed = AGENT_PREFIX.exec(path);
+  if (prefixed !== null) {
+    const agent = m.agents.get(prefixed[1] as string);
+    return agent === undefined ? undefined : { agent, path: prefixed[2] as string };
+  }
+  const real = REAL_SANDBOX.exec(path);
+  if (real !== null) {
+    const agent = m.agents.get(real[1] as string);
+    return agent === undefined ? undefined : { agent, path };
+  }
+  const sandbox = SANDBOX.exec(path);
+  if (sandbox === null) return undefined;
+  const frameworkId = decodeURIComponent(sandbox[1] as string);
+  const executorId = decodeURIComponent(sandbox[2] as string);
+  const framework =
+    m.frameworks.get(frameworkId) ?? m.completedFrameworks.find((f) => f.id === frameworkId);
+  if (framework === undefined) return undefined;
+  for (const [agentId, executors] of framework.executors) {
+    if (executors.has(executorId)) {
+      const agent = m.agents.get(agentId);
+      if (agent !== undefined) return { agent, path };
+    }
+  }
+  const task =
+    framework.tasks.get(executorId) ??
+    framework.completedTasks.find((t) => t.task_id.value === executorId) ??
+    framework.unreachableTasks.get(executorId);
+  const agent = task === undefined ? undefined : m.agents.get(task.agent_id.value);
+  return agent === undefined ? undefined : { agent, path };
+}
+
+const RELAYED_HEADERS = ["content-type", "content-disposition"];
+
+/** The forwarder the master installs on its `/files` endpoints. */
+export function filesForwarder(m: Master, logger: Logger): FilesForwarder {
+  return (endpoint: FilesEndpoint, path: string, request: HttpRequest) => {
+    if (endpoint === "debug") return undefined;
+    const target = locate(m, path);
+    if (target === undefined) return undefined;
+    const query = new URLSearchParams(request.rawQuery);
+    query.set("path", target.path);
+    const { ip, port } = target.agent.address();
+    const url = `/files/${endpoint}?${query.toString()}`;
+    return new Promise<HttpResponse>((resolve) => {
+      const req = httpRequest(
+        { host: ip, port, path: url, method: "GET", timeout: 30_000 },
+        (res) => resolve(relay(res)),
+      );
+      req.on("timeout", () => req.destroy(new Error("timed out")));
+      req.on("error", (error) => {
+        logger.warn(`Forwarding ${url} to agent ${target.agent.id} failed: ${error.message}`);
+        resolve(
+          response(
+            503,
+            `The agent holding '${path}' (${target.agent.id}) did not answer: ${error.message}\n`,
+          ),
+        );
+      });
+      req.end();
+    });
+  };
+}
+
+function relay(res: IncomingMessage): HttpResponse {
+  const headers: Record<string, string> = {};
+  for (const name of RELAYED_HEADERS) {
+    const v = res.headers[name];
+    if (typeof v === "string") headers[name] = v;
+  }
+  const status = res.statusCode ?? 502;
+  return streaming(status, headers, (stream) => {
+    res.on("data", (chunk: Buffer) => {
+      if (!stream.write(chunk)) res.pause();
+    });
+    stream.onDrain(() => res.resume());
+    stream.onClose(() => res.destroy());
+    res.on("end", () => stream.end());
+    res.on("error", () => stream.end());
+  });
+}

@@ -1,0 +1,252 @@
+/**
+ * The master's legacy JSON endpoints beyond `/state`: `/state-summary`,
+ * `/frameworks`, `/slaves`, `/tasks`, `/roles`, `/weights` and
+ * `/teardown`, with Mesos' query parameters and shapes (v0 names). Every
+ * JSON read honours `?jsonp=`.
+ */
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  badRequest,
+  type HttpResponse,
+  methodNotAllowed,
+  ok,
+  streaming,
+} from "../../common/http/response.js";
+import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
+import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { Master } from "../core/master.js";
+import type { AgentRecord, FrameworkRecord } from "../core/records.js";
+import { writeParts } from "./operator-api.js";
+import { type RoleWeights, rolesJson } from "./roles.js";
+import type { StateDocuments } from "./state-documents.js";
+import { agentJson, frameworkJson, frameworkSummaryJson, taskJson } from "./state-json.js";
+
+type Json = Record<string, unknown>;
+
+/** `/state`: the cached, sliced document, wrapped for `?jsonp=`. */
+export function stateHandler(
+  documents: StateDocuments,
+): (request: HttpRequest) => Promise<HttpResponse> {
+  return async (request) => {
+    const bad = checkMethod(request, ["GET"]);
+    if (bad !== undefined) return bad;
+    const doc = await documents.state();
+    const callback = request.rawQuery === "" ? null : request.query.get("jsonp");
+    const parts = callback === null ? doc.parts : [`${callback}(`, ...doc.parts, ")"];
+    const type = callback === null ? "application/json" : "text/javascript";
+    return streaming(200, { "Content-Type": type }, (stream) => writeParts(stream, parts));
+  };
+}
+
+const SUMMARY_STATES = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_FINISHED",
+  "TASK_KILLED",
+  "TASK_FAILED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_UNREACHABLE",
+] as const;
+
+function allTasks(f: FrameworkRecord): Iterable<Task> {
+  return [...f.tasks.values(), ...f.unreachableTasks.values(), ...f.completedTasks];
+}
+
+function counts(tasks: Iterable<Task>): Json {
+  const out: Json = {};
+  for (const s of SUMMARY_STATES) out[s] = 0;
+  for (const t of tasks) {
+    if (t.state in out) out[t.state] = (out[t.state] as number) + 1;
+  }
+  return out;
+}
+
+/** `/state-summary`: agents and frameworks with per-state task counts. */
+export function stateSummaryJson(m: Master, cluster: string | undefined): Json {
+  const byAgent = new Map<string, Task[]>();
+  const frameworksOnAgent = new Map<string, Set<string>>();
+  const agentsOfFramework = new Map<string, Set<string>>();
+  const push = <K, V>(map: Map<K, V[]>, key: K, value: V): void => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [value]);
+    else list.push(value);
+  };
+  const add = <K, V>(map: Map<K, Set<V>>, key: K, value: V): void => {
+    const set = map.get(key);
+    if (set === undefined) map.set(key, new Set([value]));
+    else set.add(value);
+  };
+  for (const f of m.frameworks.values()) {
+    for (const t of allTasks(f)) {
+      const agentId = t.agent_id.value;
+      push(byAgent, agentId, t);
+      add(frameworksOnAgent, agentId, f.id);
+      add(agentsOfFramework, f.id, agentId);
+    }
+  }
+  const out: Json = { hostname: m.config.info.hostname ?? "" };
+  if (cluster !== undefined) out.cluster = cluster;
+  out.slaves = [...m.agents.values()].map((a) => ({
+    ...agentJson(a, m.deactivatedAgents.has(a.id)),
+    ...counts(byAgent.get(a.id) ?? []),
+    framework_ids: [...(frameworksOnAgent.get(a.id) ?? [])],
+  }));
+  out.frameworks = [...m.frameworks.values()].map((f) => ({
+    ...frameworkSummaryJson(f),
+    ...counts(allTasks(f)),
+    slave_ids: [...(agentsOfFramework.get(f.id) ?? [])],
+  }));
+  return out;
+}
+
+/** `/frameworks?framework_id=`. */
+export function frameworksJson(m: Master, frameworkId: string | null): Json {
+  const keep = (f: FrameworkRecord): boolean => frameworkId === null || f.id === frameworkId;
+  return {
+    frameworks: [...m.frameworks.values()].filter(keep).map(frameworkJson),
+    completed_frameworks: m.completedFrameworks.filter(keep).map(frameworkJson),
+    unregistered_frameworks: [],
+  };
+}
+
+/** An agent with the `*_full` resource arrays of `/slaves`. */
+function fullAgentJson(m: Master, agent: AgentRecord): Json {
+  const total = agent.totalResources;
+  const reservedFull: Json = {};
+  for (const [role, resources] of total.reservations()) {
+    reservedFull[role] = resources.toEndpointJson();
+  }
+  return {
+    ...agentJson(agent, m.deactivatedAgents.has(agent.id)),
+    reserved_resources_full: reservedFull,
+    unreserved_resources_full: total.unreserved().toEndpointJson(),
+    used_resources_full: agent.usedResources().toEndpointJson(),
+    offered_resources_full: agent.offeredResources().toEndpointJson(),
+  };
+}
+
+/** `/slaves?slave_id=`. */
+export function slavesJson(m: Master, agentId: string | null): Json {
+  return {
+    slaves: [...m.agents.values()]
+      .filter((a) => agentId === null || a.id === agentId)
+      .map((a) => fullAgentJson(m, a)),
+    recovered_slaves: [],
+  };
+}
+
+/** Mesos' TASK_LIMIT: the default page size of `/tasks`. */
+export const TASK_LIMIT = 100;
+
+function firstTimestamp(t: Task): number | undefined {
+  return t.statuses?.[0]?.timestamp;
+}
+
+function parseCount(text: string | null, fallback: number): number {
+  if (text === null) return fallback;
+  const n = Number.parseInt(text, 10);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** `/tasks?limit=&offset=&order=&framework_id=&task_id=`. */
+export function tasksJson(m: Master, query: URLSearchParams): Json {
+  const limit = parseCount(query.get("limit"), TASK_LIMIT);
+  const offset = parseCount(query.get("offset"), 0);
+  const ascending = query.get("order") === "asc";
+  const frameworkId = query.get("framework_id");
+  const taskId = query.get("task_id");
+  const tasks: Task[] = [];
+  for (const f of [...m.frameworks.values(), ...m.completedFrameworks]) {
+    if (frameworkId !== null && f.id !== frameworkId) continue;
+    for (const t of allTasks(f)) {
+      if (taskId === null || t.task_id.value === taskId) tasks.push(t);
+    }
+  }
+  // By the first status' time; tasks without statuses come first when ascending, last otherwise.
+  tasks.sort((a, b) => {
+    const ta = firstTimestamp(a);
+    const tb = firstTimestamp(b);
+    if (ta === undefined && tb === undefined) return 0;
+    if (ta === undefined) return ascending ? -1 : 1;
+    if (tb === undefined) return ascending ? 1 : -1;
+    return ascending ? ta - tb : tb - ta;
+  });
+  return { tasks: tasks.slice(offset, offset + limit).map(taskJson) };
+}
+
+/** A JSON read: method check, `?jsonp=`. */
+export function jsonRead(
+  build: (request: HttpRequest) => unknown,
+): (request: HttpRequest) => HttpResponse {
+  return (request) =>
+    checkMethod(request, ["GET"]) ?? jsonResponse(request, JSON.stringify(build(request)));
+}
+
+/** `/roles`. */
+export function rolesHandler(
+  m: Master,
+  weights: RoleWeights,
+): (request: HttpRequest) => HttpResponse {
+  return jsonRead(() => rolesJson(m, weights));
+}
+
+/** `/weights`: GET lists `[{weight, role}]`; PUT takes the same array. */
+export function weightsHandler(
+  m: Master,
+  weights: RoleWeights,
+  changed: () => void,
+): (request: HttpRequest) => HttpResponse {
+  return (request) => {
+    if (request.method === "GET") return jsonResponse(request, JSON.stringify(weights.list()));
+    if (request.method !== "PUT") return methodNotAllowed(["GET", "PUT"], request.method);
+    const body = request.text();
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch (e) {
+      return badRequest(
+        `Failed to parse update weights request JSON '${body}': ${(e as Error).message}`,
+      );
+    }
+    const infos: WeightInfo[] = [];
+    if (!Array.isArray(parsed)) {
+      return badRequest(`Failed to parse update weights request JSON '${body}': not an array`);
+    }
+    for (const item of parsed) {
+      const w = item as { weight?: unknown; role?: unknown };
+      if (typeof w !== "object" || w === null || typeof w.weight !== "number") {
+        return badRequest(
+          `Failed to convert weights JSON array to protobuf '${body}': each element needs a numeric 'weight'`,
+        );
+      }
+      infos.push({ weight: w.weight, ...(typeof w.role === "string" ? { role: w.role } : {}) });
+    }
+    changed();
+    const error = weights.update(infos, m.config.roleWhitelist);
+    return error === undefined ? ok() : badRequest(error);
+  };
+}
+
+/** `/teardown`: POST with form body `frameworkId=<id>`. */
+export function teardownHandler(
+  m: Master,
+  changed: () => void,
+): (request: HttpRequest) => HttpResponse {
+  return (request) => {
+    const bad = checkMethod(request, ["POST"]);
+    if (bad !== undefined) return bad;
+    const values = new URLSearchParams(request.text());
+    const id = values.get("frameworkId");
+    if (id === null) {
+      return badRequest("Missing 'frameworkId' query parameter in the request body");
+    }
+    const framework = m.frameworks.get(id);
+    if (framework === undefined) return badRequest("No framework found with specified ID");
+    changed();
+    m.teardown(framework);
+    return ok();
+  };
+}

@@ -1,0 +1,296 @@
+/**
+ * `POST /api/v1`: the master's v1 operator API, in JSON or protobuf.
+ *
+ * Reads answer `200` with a `Response` in the `Accept` encoding; actions
+ * (SET_LOGGING_LEVEL, UPDATE_WEIGHTS, TEARDOWN, MARK_AGENT_GONE,
+ * DEACTIVATE_AGENT, REACTIVATE_AGENT) answer an empty `200`; SUBSCRIBE
+ * answers the operator event stream. Calls for features not built yet
+ * (maintenance updates, quota updates, reservations and volumes, draining)
+ * answer `501` with the reason; their read-only counterparts
+ * (GET_MAINTENANCE_*, GET_QUOTA, GET_OPERATIONS) answer empty results,
+ * because operator tools call them routinely.
+ */
+
+import { listFilesResult, readFileResult } from "../../common/files/files-http.js";
+import { FilesError } from "../../common/files/virtual-files.js";
+import { flagsMessage, versionInfoMessage } from "../../common/http/common-endpoints.js";
+import type { OperatorServices } from "../../common/http/operator-processes.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  type BodyResponse,
+  badRequest,
+  type HttpResponse,
+  notImplemented,
+  ok,
+  response,
+  streaming,
+} from "../../common/http/response.js";
+import {
+  decodeCall,
+  mediaType,
+  messageResponse,
+  responseContentType,
+  type V1ContentType,
+} from "../../common/http/v1-api.js";
+import type { Call, Response } from "../../common/protocol/generated/mesos-v1-master.js";
+import { codecFor } from "../../common/protocol/index.js";
+import {
+  markAgentGone,
+  type OperatorResult,
+  operatorDeactivateAgent,
+  operatorReactivateAgent,
+} from "../core/agent-health.js";
+import type { Master } from "../core/master.js";
+import type { OperatorEvents } from "./operator-events.js";
+import { type RoleWeights, rolesMessage } from "./roles.js";
+import type { StateDocuments } from "./state-documents.js";
+import type { BuildInfo } from "./state-json.js";
+import { getAgents, getExecutors, getFrameworks, getState, getTasks } from "./v1-state.js";
+
+const callCodec = codecFor("mesos.v1.master.Call");
+const responseCodec = codecFor("mesos.v1.master.Response");
+
+/** Help text of `/api/v1` (for `/help`). */
+export const OPERATOR_API_HELP =
+  "The v1 operator API of the master.\n" +
+  "POST a mesos.v1.master.Call in JSON or protobuf (Content-Type application/json or " +
+  "application/x-protobuf); the Response comes in the Accept encoding. SUBSCRIBE answers a " +
+  "RecordIO stream of events.";
+
+/** What the operator API works with. */
+export interface OperatorApiContext {
+  readonly master: Master;
+  readonly services: OperatorServices;
+  readonly documents: StateDocuments;
+  readonly events: OperatorEvents;
+  readonly weights: RoleWeights;
+  readonly flags: Readonly<Record<string, string>>;
+  readonly build: BuildInfo;
+  readonly electedTime: number;
+  /** Called before a call that may change master state. */
+  readonly changed: () => void;
+}
+
+/** Calls that need a feature mesos-ts has not built yet, and why. */
+const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
+  RESERVE_RESOURCES: "dynamic reservations are not supported yet",
+  UNRESERVE_RESOURCES: "dynamic reservations are not supported yet",
+  CREATE_VOLUMES: "persistent volumes are not supported yet",
+  DESTROY_VOLUMES: "persistent volumes are not supported yet",
+  GROW_VOLUME: "persistent volumes are not supported yet",
+  SHRINK_VOLUME: "persistent volumes are not supported yet",
+  UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not supported yet",
+  START_MAINTENANCE: "maintenance is not supported yet",
+  STOP_MAINTENANCE: "maintenance is not supported yet",
+  DRAIN_AGENT: "agent draining is not supported yet",
+  UPDATE_QUOTA: "quota is not supported yet",
+  SET_QUOTA: "quota is not supported yet",
+  REMOVE_QUOTA: "quota is not supported yet",
+};
+
+/** The sub-message each call type requires (Mesos' validation wording). */
+const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
+  SET_LOGGING_LEVEL: "set_logging_level",
+  LIST_FILES: "list_files",
+  READ_FILE: "read_file",
+  UPDATE_WEIGHTS: "update_weights",
+  TEARDOWN: "teardown",
+  MARK_AGENT_GONE: "mark_agent_gone",
+  DEACTIVATE_AGENT: "deactivate_agent",
+  REACTIVATE_AGENT: "reactivate_agent",
+};
+
+/** Builds the `/api/v1` handler. */
+export function operatorApiHandler(
+  ctx: OperatorApiContext,
+): (request: HttpRequest) => Promise<HttpResponse> {
+  return (request) => handle(ctx, request);
+}
+
+function reply(message: Response, type: V1ContentType): BodyResponse {
+  return messageResponse(responseCodec, message, type);
+}
+
+function result(r: OperatorResult): BodyResponse {
+  return r.status === 200 ? ok() : response(r.status, r.message);
+}
+
+async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<HttpResponse> {
+  const decoded = decodeCall(request, callCodec);
+  if (!decoded.ok) return decoded.response;
+  const call = decoded.value.call;
+  const accept = responseContentType(request);
+  if (!accept.ok) return accept.response;
+  const type = accept.value;
+  const m = ctx.master;
+  const callType = call.type ?? "UNKNOWN";
+  const required = REQUIRED[callType];
+  if (required !== undefined && call[required] === undefined) {
+    return badRequest(`Failed to validate master::Call: Expecting '${required}' to be present`);
+  }
+  m.logger.verbose(1, `Processing call ${callType}`);
+  const notYet = NOT_YET[callType];
+  if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
+
+  switch (callType) {
+    case "GET_HEALTH":
+      return reply({ type: "GET_HEALTH", get_health: { healthy: true } }, type);
+    case "GET_FLAGS":
+      return reply({ type: "GET_FLAGS", get_flags: flagsMessage(ctx.flags) }, type);
+    case "GET_VERSION":
+      return reply(
+        { type: "GET_VERSION", get_version: { version_info: versionInfoMessage(ctx.build) } },
+        type,
+      );
+    case "GET_METRICS": {
+      const timeout = call.get_metrics?.timeout;
+      const snap = await ctx.services.metrics.snapshot(
+        timeout === undefined ? undefined : timeout.nanoseconds / 1e6,
+      );
+      const metrics = Object.entries(snap).map(([name, value]) => ({ name, value }));
+      return reply({ type: "GET_METRICS", get_metrics: { metrics } }, type);
+    }
+    case "GET_LOGGING_LEVEL":
+      return reply(
+        { type: "GET_LOGGING_LEVEL", get_logging_level: { level: ctx.services.logging.level } },
+        type,
+      );
+    case "SET_LOGGING_LEVEL": {
+      const set = call.set_logging_level;
+      if (set === undefined) return badRequest();
+      const reason = ctx.services.logging.set(set.level, set.duration.nanoseconds / 1e6);
+      return reason === undefined ? ok() : badRequest(reason);
+    }
+    case "LIST_FILES": {
+      try {
+        const listed = await listFilesResult(ctx.services.files, call.list_files?.path ?? "");
+        return reply({ type: "LIST_FILES", list_files: listed }, type);
+      } catch (e) {
+        return filesError(e);
+      }
+    }
+    case "READ_FILE": {
+      const read = call.read_file;
+      if (read === undefined) return badRequest();
+      try {
+        const got = await readFileResult(ctx.services.files, read.path, read.offset, read.length);
+        return reply({ type: "READ_FILE", read_file: got }, type);
+      } catch (e) {
+        return filesError(e);
+      }
+    }
+    case "GET_STATE":
+      return stateResponse(ctx, type);
+    case "GET_AGENTS":
+      return reply({ type: "GET_AGENTS", get_agents: getAgents(m) }, type);
+    case "GET_FRAMEWORKS":
+      return reply({ type: "GET_FRAMEWORKS", get_frameworks: getFrameworks(m) }, type);
+    case "GET_EXECUTORS":
+      return reply({ type: "GET_EXECUTORS", get_executors: getExecutors(m) }, type);
+    case "GET_TASKS":
+      return reply({ type: "GET_TASKS", get_tasks: getTasks(m) }, type);
+    case "GET_ROLES":
+      return reply({ type: "GET_ROLES", get_roles: { roles: rolesMessage(m, ctx.weights) } }, type);
+    case "GET_WEIGHTS":
+      return reply(
+        { type: "GET_WEIGHTS", get_weights: { weight_infos: ctx.weights.list() } },
+        type,
+      );
+    case "UPDATE_WEIGHTS": {
+      ctx.changed();
+      const error = ctx.weights.update(
+        call.update_weights?.weight_infos ?? [],
+        m.config.roleWhitelist,
+      );
+      return error === undefined ? ok() : badRequest(error);
+    }
+    case "GET_MASTER":
+      return reply(
+        {
+          type: "GET_MASTER",
+          get_master: {
+            master_info: m.config.info,
+            start_time: m.startTime / 1000,
+            elected_time: ctx.electedTime / 1000,
+          },
+        },
+        type,
+      );
+    case "GET_OPERATIONS":
+      return reply({ type: "GET_OPERATIONS", get_operations: {} }, type);
+    case "GET_QUOTA":
+      return reply({ type: "GET_QUOTA", get_quota: { status: {} } }, type);
+    case "GET_MAINTENANCE_STATUS":
+      return reply(
+        { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: {} } },
+        type,
+      );
+    case "GET_MAINTENANCE_SCHEDULE":
+      return reply(
+        { type: "GET_MAINTENANCE_SCHEDULE", get_maintenance_schedule: { schedule: {} } },
+        type,
+      );
+    case "TEARDOWN": {
+      ctx.changed();
+      const id = call.teardown?.framework_id.value ?? "";
+      const framework = m.frameworks.get(id);
+      if (framework === undefined) return badRequest("No framework found with specified ID");
+      m.teardown(framework);
+      return ok();
+    }
+    case "MARK_AGENT_GONE":
+      ctx.changed();
+      return result(markAgentGone(m, call.mark_agent_gone?.agent_id.value ?? ""));
+    case "DEACTIVATE_AGENT":
+      ctx.changed();
+      return result(operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));
+    case "REACTIVATE_AGENT":
+      ctx.changed();
+      return result(operatorReactivateAgent(m, call.reactivate_agent?.agent_id.value ?? ""));
+    case "SUBSCRIBE":
+      return ctx.events.subscribe(type);
+    default:
+      m.logger.warn(`Received '${callType}' operator call`);
+      return notImplemented(`Operator call ${callType} is not implemented`);
+  }
+}
+
+function filesError(e: unknown): BodyResponse {
+  if (e instanceof FilesError) return response(e.status, e.message);
+  return response(500, (e as Error).message);
+}
+
+/** GET_STATE: JSON from the cached document; protobuf encoded whole. */
+async function stateResponse(ctx: OperatorApiContext, type: V1ContentType): Promise<HttpResponse> {
+  if (type === "protobuf") {
+    return reply({ type: "GET_STATE", get_state: getState(ctx.master) }, type);
+  }
+  const doc = await ctx.documents.getState();
+  const head = '{"type":"GET_STATE","get_state":';
+  return streaming(200, { "Content-Type": mediaType("json") }, (stream) => {
+    writeParts(stream, [head, ...doc.parts, "}"]);
+  });
+}
+
+/** Writes parts in order, waiting for the client when it reads slower. */
+export function writeParts(
+  stream: {
+    write(chunk: string): boolean;
+    end(): void;
+    onDrain(cb: () => void): void;
+    readonly closed: boolean;
+  },
+  parts: readonly string[],
+): void {
+  let i = 0;
+  const pump = (): void => {
+    while (i < parts.length) {
+      if (stream.closed) return;
+      const more = stream.write(parts[i++] as string);
+      if (!more) return;
+    }
+    stream.end();
+  };
+  stream.onDrain(pump);
+  pump();
+}

@@ -1,0 +1,248 @@
+/**
+ * The operator event stream (v1 operator SUBSCRIBE): SUBSCRIBED with the
+ * full GET_STATE, then TASK_ADDED, TASK_UPDATED, AGENT_ADDED,
+ * AGENT_REMOVED, FRAMEWORK_ADDED, FRAMEWORK_UPDATED, FRAMEWORK_REMOVED as
+ * the master changes, and a HEARTBEAT every 15 seconds, as RecordIO
+ * records in the subscriber's encoding.
+ *
+ * Each event is encoded once per encoding and written to every subscriber.
+ * Writes never wait: a subscriber whose unsent output grows beyond
+ * `maxBufferedBytes` (beyond its SUBSCRIBED snapshot) is disconnected, so
+ * one slow reader cannot hold memory or delay the others. At most
+ * `--max_operator_event_stream_subscribers` streams are open; the oldest is
+ * closed to make room.
+ */
+import type { ResponseStream, StreamingResponse } from "../../common/http/response.js";
+import { streaming } from "../../common/http/response.js";
+import { mediaType, type V1ContentType } from "../../common/http/v1-api.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { Event } from "../../common/protocol/generated/mesos-v1-master.js";
+import { codecFor } from "../../common/protocol/index.js";
+import { recordHeader } from "../../common/recordio/encoder.js";
+import type { Clock, TimerHandle } from "../../common/time/clock.js";
+import type { Master } from "../core/master.js";
+import type { StateDocuments } from "./state-documents.js";
+import { agentMessage, frameworkMessage, getState } from "./v1-state.js";
+
+const eventCodec = codecFor("mesos.v1.master.Event");
+
+/** Mesos' DEFAULT_HEARTBEAT_INTERVAL for operator streams. */
+export const OPERATOR_HEARTBEAT_MS = 15_000;
+/** Default bound on a subscriber's unsent output beyond its snapshot. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export interface OperatorEventsOptions {
+  readonly master: Master;
+  readonly documents: StateDocuments;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  /** `--max_operator_event_stream_subscribers`. */
+  readonly maxSubscribers: number;
+  readonly heartbeatMs?: number;
+  readonly maxBufferedBytes?: number;
+}
+
+interface Subscriber {
+  readonly stream: ResponseStream;
+  readonly type: V1ContentType;
+  /** Events that happened before SUBSCRIBED went out. */
+  pending: Uint8Array[] | undefined;
+  /** Buffered bytes allowed (the snapshot plus the bound). */
+  allowance: number;
+  heartbeat: TimerHandle | undefined;
+}
+
+/** One encoded event, encoded lazily per encoding. */
+class EncodedEvent {
+  private json: Buffer | undefined;
+  private protobuf: Buffer | undefined;
+
+  constructor(private readonly event: Event) {}
+
+  record(type: V1ContentType): Buffer {
+    if (type === "json") {
+      this.json ??= frame(Buffer.from(eventCodec.encodeJson(this.event), "utf8"));
+      return this.json;
+    }
+    this.protobuf ??= frame(eventCodec.encodeProtobuf(this.event));
+    return this.protobuf;
+  }
+}
+
+function frame(body: Buffer): Buffer {
+  return Buffer.concat([recordHeader(body.byteLength), body]);
+}
+
+/** The subscribers of one master. */
+export class OperatorEvents {
+  private readonly subscribers: Subscriber[] = [];
+  private readonly heartbeatMs: number;
+  private readonly maxBuffered: number;
+  /** Subscribers dropped for reading too slowly. */
+  dropped = 0;
+
+  constructor(private readonly options: OperatorEventsOptions) {
+    this.heartbeatMs = options.heartbeatMs ?? OPERATOR_HEARTBEAT_MS;
+    this.maxBuffered = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    const m = options.master;
+    m.events.listen({
+      taskAdded: (task) => this.publish(() => ({ type: "TASK_ADDED", task_added: { task } })),
+      taskUpdated: (task, status, _previous, notify) => {
+        if (!notify) return;
+        this.publish(() => ({
+          type: "TASK_UPDATED",
+          task_updated: { framework_id: task.framework_id, status, state: task.state },
+        }));
+      },
+      agentAdded: (agent) =>
+        this.publish(() => ({
+          type: "AGENT_ADDED",
+          agent_added: { agent: agentMessage(m, agent) },
+        })),
+      agentRemoved: (agent) =>
+        this.publish(() => ({
+          type: "AGENT_REMOVED",
+          agent_removed: { agent_id: { value: agent.id } },
+        })),
+      frameworkAdded: (f) =>
+        this.publish(() => ({
+          type: "FRAMEWORK_ADDED",
+          framework_added: { framework: frameworkMessage(f) },
+        })),
+      frameworkUpdated: (f) =>
+        this.publish(() => ({
+          type: "FRAMEWORK_UPDATED",
+          framework_updated: { framework: frameworkMessage(f) },
+        })),
+      frameworkRemoved: (f) =>
+        this.publish(() => ({
+          type: "FRAMEWORK_REMOVED",
+          framework_removed: { framework_info: f.info },
+        })),
+    });
+  }
+
+  /** Open streams. */
+  get count(): number {
+    return this.subscribers.length;
+  }
+
+  /** The response of a SUBSCRIBE call in `type`. */
+  subscribe(type: V1ContentType): StreamingResponse {
+    return streaming(
+      200,
+      { "Content-Type": mediaType(type), "Transfer-Encoding": "chunked" },
+      (stream) => this.start(stream, type),
+    );
+  }
+
+  /** Ends every stream (shutdown). */
+  stop(): void {
+    for (const s of [...this.subscribers]) this.remove(s, true);
+  }
+
+  private start(stream: ResponseStream, type: V1ContentType): void {
+    const max = this.options.maxSubscribers;
+    while (max > 0 && this.subscribers.length >= max) {
+      const oldest = this.subscribers[0] as Subscriber;
+      this.options.logger.info(
+        `Closing the oldest operator event stream (${oldest.stream.remote}): ` +
+          `--max_operator_event_stream_subscribers=${max} reached`,
+      );
+      this.remove(oldest, true);
+    }
+    const s: Subscriber = {
+      stream,
+      type,
+      pending: [],
+      allowance: this.maxBuffered,
+      heartbeat: undefined,
+    };
+    this.subscribers.push(s);
+    stream.onClose(() => this.remove(s, false));
+    this.options.logger.info(`Added operator event stream subscriber ${stream.remote}`);
+    this.sendSubscribed(s).then(
+      () => {
+        if (stream.closed) return;
+        for (const record of s.pending ?? []) this.write(s, record);
+        s.pending = undefined;
+        this.scheduleHeartbeat(s);
+      },
+      (error: unknown) => {
+        this.options.logger.error(
+          `Failed to send SUBSCRIBED to ${stream.remote}: ${String(error)}`,
+        );
+        this.remove(s, true);
+      },
+    );
+  }
+
+  private async sendSubscribed(s: Subscriber): Promise<void> {
+    const heartbeat = this.heartbeatMs / 1000;
+    if (s.type === "protobuf") {
+      const body = eventCodec.encodeProtobuf({
+        type: "SUBSCRIBED",
+        subscribed: {
+          get_state: getState(this.options.master),
+          heartbeat_interval_seconds: heartbeat,
+        },
+      });
+      s.allowance = body.byteLength + this.maxBuffered;
+      s.stream.write(frame(body));
+      return;
+    }
+    const doc = await this.options.documents.getState();
+    if (s.stream.closed) return;
+    const head = '{"type":"SUBSCRIBED","subscribed":{"get_state":';
+    const tail = `,"heartbeat_interval_seconds":${heartbeat}}}`;
+    const length = Buffer.byteLength(head) + doc.bytes + Buffer.byteLength(tail);
+    s.allowance = length + this.maxBuffered;
+    s.stream.write(`${length}\n${head}`);
+    for (const part of doc.parts) s.stream.write(part);
+    s.stream.write(tail);
+  }
+
+  private scheduleHeartbeat(s: Subscriber): void {
+    s.heartbeat = this.options.clock.setTimer(this.heartbeatMs, () => {
+      s.heartbeat = undefined;
+      if (s.stream.closed) return;
+      this.write(s, new EncodedEvent({ type: "HEARTBEAT" }).record(s.type));
+      if (!s.stream.closed) this.scheduleHeartbeat(s);
+    });
+  }
+
+  private publish(make: () => Event): void {
+    if (this.subscribers.length === 0) return;
+    const event = new EncodedEvent(make());
+    for (const s of [...this.subscribers]) {
+      const record = event.record(s.type);
+      if (s.pending !== undefined) s.pending.push(record);
+      else this.write(s, record);
+    }
+  }
+
+  private write(s: Subscriber, record: Uint8Array): void {
+    if (s.stream.closed) return;
+    s.stream.write(record);
+    const buffered = s.stream.bufferedBytes;
+    if (buffered !== undefined && buffered > s.allowance) {
+      this.dropped++;
+      this.options.logger.warn(
+        `Disconnecting operator event stream subscriber ${s.stream.remote}: ` +
+          `${buffered} bytes not yet read (limit ${s.allowance})`,
+      );
+      this.remove(s, true);
+    }
+  }
+
+  private remove(s: Subscriber, close: boolean): void {
+    const i = this.subscribers.indexOf(s);
+    if (i >= 0) this.subscribers.splice(i, 1);
+    if (s.heartbeat !== undefined) this.options.clock.cancelTimer(s.heartbeat);
+    s.heartbeat = undefined;
+    if (close && !s.stream.closed) {
+      if (s.stream.abort !== undefined) s.stream.abort();
+      else s.stream.end();
+    }
+  }
+}

@@ -1,0 +1,201 @@
+/**
+ * Serving big state documents (`/master/state`, v1 GET_STATE, the operator
+ * stream's SUBSCRIBED) without stalling the master:
+ *
+ * - `StateVersion` counts changes: every event that may change master
+ *   state bumps it at the edge where it enters (messages, scheduler and
+ *   operator calls, timers, allocations, broken connections).
+ * - `DocumentCache` keeps the last built document per kind with the version
+ *   it was built at; reads at the same version get it as is. Reads that
+ *   arrive while a build for the current version is running join it
+ *   (coalescing identical concurrent reads, as Mesos batches them).
+ * - Builds run in slices (`Slicer`), yielding to the event loop between
+ *   them, so `/health` and other requests are answered meanwhile.
+ * - `FragmentCache` keeps the JSON text of each task (the bulk of every
+ *   document) until the task changes, so a rebuild after a small change
+ *   mostly concatenates cached strings.
+ */
+
+/** The master's change counter. */
+export class StateVersion {
+  private current = 0;
+
+  get value(): number {
+    return this.current;
+  }
+
+  /** Something may have changed. */
+  bump(): void {
+    this.current++;
+  }
+}
+
+/** Yields to the event loop once a slice of work has run for `sliceMs`. */
+export class Slicer {
+  private sliceStart: number;
+  /** Longest stretch between yields, ms (for the benchmark). */
+  longestMs = 0;
+
+  constructor(
+    private readonly now: () => number,
+    private readonly yieldToEventLoop: () => Promise<void>,
+    private readonly sliceMs = 8,
+  ) {
+    this.sliceStart = now();
+  }
+
+  /** True when the current slice is used up (call `pause()` then). */
+  get due(): boolean {
+    return this.now() - this.sliceStart >= this.sliceMs;
+  }
+
+  /** Yields, then starts a new slice. */
+  async pause(): Promise<void> {
+    this.longestMs = Math.max(this.longestMs, this.now() - this.sliceStart);
+    await this.yieldToEventLoop();
+    this.sliceStart = this.now();
+  }
+
+  /** Yields if the slice is used up. */
+  async maybePause(): Promise<void> {
+    if (this.due) await this.pause();
+  }
+
+  /** Records the last stretch (call when done). */
+  finish(): void {
+    this.longestMs = Math.max(this.longestMs, this.now() - this.sliceStart);
+  }
+}
+
+/** JSON text per object, kept until the object is invalidated. */
+export class FragmentCache<K extends object> {
+  private readonly map = new WeakMap<K, string>();
+  hits = 0;
+  misses = 0;
+
+  constructor(private readonly render: (key: K) => string) {}
+
+  get(key: K): string {
+    const cached = this.map.get(key);
+    if (cached !== undefined) {
+      this.hits++;
+      return cached;
+    }
+    this.misses++;
+    const text = this.render(key);
+    this.map.set(key, text);
+    return text;
+  }
+
+  invalidate(key: K): void {
+    this.map.delete(key);
+  }
+}
+
+/** A built document: its parts in order (join or write them one by one). */
+export interface Document {
+  readonly parts: readonly string[];
+  readonly bytes: number;
+  readonly version: number;
+}
+
+/**
+ * Collects a document's text in chunks of about `chunkChars` characters
+ * (so a response is written in few, large writes).
+ */
+export class PartsWriter {
+  readonly parts: string[] = [];
+  private current = "";
+
+  constructor(private readonly chunkChars = 256 * 1024) {}
+
+  write(text: string): void {
+    this.current += text;
+    if (this.current.length >= this.chunkChars) {
+      this.parts.push(this.current);
+      this.current = "";
+    }
+  }
+
+  /** Writes `items` as a JSON array, pausing between slices. */
+  async array(items: Iterable<string>, slicer: Slicer): Promise<void> {
+    this.write("[");
+    let first = true;
+    for (const item of items) {
+      this.write(first ? item : `,${item}`);
+      first = false;
+      if (slicer.due) await slicer.pause();
+    }
+    this.write("]");
+  }
+
+  /** The parts, the last partial chunk included. */
+  finish(): string[] {
+    if (this.current !== "") this.parts.push(this.current);
+    this.current = "";
+    return this.parts;
+  }
+}
+
+/** Builds a document in slices. */
+export type DocumentBuilder = (slicer: Slicer) => Promise<string[]>;
+
+/** The last document of each kind, and the builds in flight. */
+export class DocumentCache {
+  private readonly done = new Map<string, Document>();
+  private readonly inflight = new Map<string, { version: number; promise: Promise<Document> }>();
+  /** Reads answered from a finished document. */
+  hits = 0;
+  /** Reads that joined a build in flight. */
+  joined = 0;
+  /** Builds run. */
+  builds = 0;
+  /** Longest synchronous stretch of any build, ms. */
+  longestSliceMs = 0;
+
+  constructor(
+    private readonly version: StateVersion,
+    private readonly makeSlicer: () => Slicer,
+    private readonly onHit: () => void = () => {},
+  ) {}
+
+  /** The document `kind` as of now: cached, joined, or freshly built. */
+  get(kind: string, build: DocumentBuilder): Promise<Document> {
+    const v = this.version.value;
+    const cached = this.done.get(kind);
+    if (cached !== undefined && cached.version === v) {
+      this.hits++;
+      this.onHit();
+      return Promise.resolve(cached);
+    }
+    const running = this.inflight.get(kind);
+    if (running !== undefined && running.version === v) {
+      this.joined++;
+      this.onHit();
+      return running.promise;
+    }
+    this.builds++;
+    const slicer = this.makeSlicer();
+    const promise = build(slicer).then((parts) => {
+      slicer.finish();
+      this.longestSliceMs = Math.max(this.longestSliceMs, slicer.longestMs);
+      let bytes = 0;
+      for (const p of parts) bytes += Buffer.byteLength(p);
+      const doc: Document = { parts, bytes, version: v };
+      const newest = this.done.get(kind);
+      if (newest === undefined || newest.version <= v) this.done.set(kind, doc);
+      if (this.inflight.get(kind)?.promise === promise) this.inflight.delete(kind);
+      return doc;
+    });
+    promise.catch(() => {
+      if (this.inflight.get(kind)?.promise === promise) this.inflight.delete(kind);
+    });
+    this.inflight.set(kind, { version: v, promise });
+    return promise;
+  }
+
+  /** Forgets every finished document (tests, memory pressure). */
+  clear(): void {
+    this.done.clear();
+  }
+}

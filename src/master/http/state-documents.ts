@@ -1,0 +1,245 @@
+/**
+ * The big read documents of the master, built in slices from cached
+ * fragments (see state-cache.ts): `/master/state` (v0 JSON) and the
+ * `get_state` object of v1 GET_STATE and SUBSCRIBED (v1 JSON).
+ *
+ * Task fragments are the bulk (ten or more per agent); each is rendered
+ * once and kept until the task changes (`MasterEvents.taskUpdated`).
+ * v1 fragments use plain `JSON.stringify` on the message objects (their
+ * only bytes fields, status uuids, are turned into base64 first), which
+ * gives the same JSON as the protobuf codec at a fraction of its cost; a
+ * unit test holds the two equal.
+ */
+import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../common/protocol/index.js";
+import type { Master } from "../core/master.js";
+import type { FrameworkRecord } from "../core/records.js";
+import {
+  type Document,
+  DocumentCache,
+  FragmentCache,
+  PartsWriter,
+  Slicer,
+  StateVersion,
+} from "./state-cache.js";
+import {
+  agentJson,
+  frameworkHeadJson,
+  frameworkTailJson,
+  type StateContext,
+  stateHeadJson,
+  taskJson,
+} from "./state-json.js";
+import { agentMessage, executorMessages, frameworkMessage } from "./v1-state.js";
+
+function base64(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+}
+
+function statusForJson(status: TaskStatus): unknown {
+  if (status.uuid === undefined && status.data === undefined) return status;
+  const out: Record<string, unknown> = { ...status };
+  if (status.uuid !== undefined) out.uuid = base64(status.uuid);
+  if (status.data !== undefined) out.data = base64(status.data);
+  return out;
+}
+
+/** A task as v1 JSON (what `codecFor("mesos.v1.Task").encodeJson` gives, faster). */
+export function v1TaskJson(task: Task): string {
+  const copy: Record<string, unknown> = { ...task };
+  if (task.status_update_uuid !== undefined) {
+    copy.status_update_uuid = base64(task.status_update_uuid);
+  }
+  if (task.statuses !== undefined) {
+    if (task.statuses.length === 0) delete copy.statuses;
+    else copy.statuses = task.statuses.map(statusForJson);
+  }
+  return JSON.stringify(copy);
+}
+
+/** Drops empty arrays (the codec leaves empty repeated fields out). */
+function withoutEmpty(value: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(value)) {
+    if (Array.isArray(v) && v.length === 0) delete value[k];
+  }
+  return value;
+}
+
+const executorCodec = codecFor("mesos.v1.master.Response.GetExecutors.Executor");
+
+export interface StateDocumentsOptions {
+  /** The change counter (shared with the edges that bump it); a new one by default. */
+  readonly version?: StateVersion;
+  /** Monotonic ms, for slicing. */
+  readonly now: () => number;
+  readonly yieldToEventLoop: () => Promise<void>;
+  /** Called for each read served from a finished or running build. */
+  readonly onCacheHit?: () => void;
+  /** Longest synchronous stretch of a build, ms (default 8). */
+  readonly sliceMs?: number;
+}
+
+/** The master's big documents, cached per state version. */
+export class StateDocuments {
+  readonly version: StateVersion;
+  readonly cache: DocumentCache;
+  private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
+  private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
+
+  constructor(
+    private readonly ctx: StateContext,
+    options: StateDocumentsOptions,
+  ) {
+    this.version = options.version ?? new StateVersion();
+    this.cache = new DocumentCache(
+      this.version,
+      () => new Slicer(options.now, options.yieldToEventLoop, options.sliceMs),
+      options.onCacheHit,
+    );
+    const m = ctx.master;
+    const forget = (task: Task): void => {
+      this.v0Tasks.invalidate(task);
+      this.v1Tasks.invalidate(task);
+    };
+    m.events.listen({ taskUpdated: forget, taskChanged: forget });
+  }
+
+  private get master(): Master {
+    return this.ctx.master;
+  }
+
+  /** `/master/state` as of now. */
+  state(): Promise<Document> {
+    return this.cache.get("state", (slicer) => this.buildState(slicer));
+  }
+
+  /** The v1 `get_state` object (JSON text parts) as of now. */
+  getState(): Promise<Document> {
+    return this.cache.get("v1-get-state", (slicer) => this.buildGetState(slicer));
+  }
+
+  private async buildState(slicer: Slicer): Promise<string[]> {
+    const m = this.master;
+    // Membership is taken now, so the document lists each entity once.
+    const agents = [...m.agents.values()];
+    const frameworks = [...m.frameworks.values()];
+    const completed = [...m.completedFrameworks];
+    const taskSets = new Map<FrameworkRecord, [Task[], Task[], Task[]]>();
+    for (const f of [...frameworks, ...completed]) {
+      taskSets.set(f, [
+        [...f.tasks.values()],
+        [...f.unreachableTasks.values()],
+        [...f.completedTasks],
+      ]);
+    }
+    const out = new PartsWriter();
+    const head = JSON.stringify(stateHeadJson(this.ctx));
+    out.write(head.slice(0, -1));
+    out.write(',"slaves":');
+    await out.array(
+      lazy(agents, (a) => JSON.stringify(agentJson(a, m.deactivatedAgents.has(a.id)))),
+      slicer,
+    );
+    out.write(',"recovered_slaves":[],"frameworks":');
+    await this.frameworksV0(out, frameworks, taskSets, slicer);
+    out.write(',"completed_frameworks":');
+    await this.frameworksV0(out, completed, taskSets, slicer);
+    out.write(',"orphan_tasks":[],"unregistered_frameworks":[]}');
+    return out.finish();
+  }
+
+  private async frameworksV0(
+    out: PartsWriter,
+    frameworks: readonly FrameworkRecord[],
+    taskSets: Map<FrameworkRecord, [Task[], Task[], Task[]]>,
+    slicer: Slicer,
+  ): Promise<void> {
+    out.write("[");
+    let first = true;
+    for (const f of frameworks) {
+      const [tasks, unreachable, completed] = taskSets.get(f) ?? [[], [], []];
+      const head = JSON.stringify(frameworkHeadJson(f));
+      const tail = JSON.stringify(frameworkTailJson(f));
+      out.write(first ? head.slice(0, -1) : `,${head.slice(0, -1)}`);
+      first = false;
+      out.write(',"tasks":');
+      await out.array(
+        lazy(tasks, (t) => this.v0Tasks.get(t)),
+        slicer,
+      );
+      out.write(',"unreachable_tasks":');
+      await out.array(
+        lazy(unreachable, (t) => this.v0Tasks.get(t)),
+        slicer,
+      );
+      out.write(',"completed_tasks":');
+      await out.array(
+        lazy(completed, (t) => this.v0Tasks.get(t)),
+        slicer,
+      );
+      out.write(`,${tail.slice(1)}`);
+      await slicer.maybePause();
+    }
+    out.write("]");
+  }
+
+  private async buildGetState(slicer: Slicer): Promise<string[]> {
+    const m = this.master;
+    const agents = [...m.agents.values()];
+    const frameworks = [...m.frameworks.values()];
+    const completedFrameworks = [...m.completedFrameworks];
+    const tasks: Task[] = [];
+    const unreachable: Task[] = [];
+    const completed: Task[] = [];
+    for (const f of [...frameworks, ...completedFrameworks]) {
+      for (const t of f.tasks.values()) tasks.push(t);
+      for (const t of f.unreachableTasks.values()) unreachable.push(t);
+      for (const t of f.completedTasks) completed.push(t);
+    }
+    const executors = executorMessages(m);
+    const out = new PartsWriter();
+    const field = async (
+      name: string,
+      items: readonly unknown[],
+      render: (item: never) => string,
+      first: boolean,
+    ): Promise<boolean> => {
+      if (items.length === 0) return first;
+      out.write(`${first ? "" : ","}"${name}":`);
+      await out.array(lazy(items as never[], render), slicer);
+      return false;
+    };
+    out.write('{"get_tasks":{');
+    let first = true;
+    first = await field("tasks", tasks, (t: Task) => this.v1Tasks.get(t), first);
+    first = await field("unreachable_tasks", unreachable, (t: Task) => this.v1Tasks.get(t), first);
+    await field("completed_tasks", completed, (t: Task) => this.v1Tasks.get(t), first);
+    out.write('},"get_executors":{');
+    await field(
+      "executors",
+      executors,
+      (e: (typeof executors)[number]) => executorCodec.encodeJson(e),
+      true,
+    );
+    out.write('},"get_frameworks":{');
+    first = true;
+    const fw = (f: FrameworkRecord): string =>
+      JSON.stringify(withoutEmpty({ ...frameworkMessage(f) }));
+    first = await field("frameworks", frameworks, fw, first);
+    await field("completed_frameworks", completedFrameworks, fw, first);
+    out.write('},"get_agents":{');
+    await field(
+      "agents",
+      agents,
+      (a: (typeof agents)[number]) => JSON.stringify(withoutEmpty({ ...agentMessage(m, a) })),
+      true,
+    );
+    out.write("}}");
+    return out.finish();
+  }
+}
+
+/** Maps lazily, so each item is rendered inside the slice that writes it. */
+function* lazy<T>(items: readonly T[], render: (item: T) => string): Iterable<string> {
+  for (const item of items) yield render(item);
+}

@@ -1,0 +1,491 @@
+/**
+ * The master's metrics under Mesos' names (`master/*`, `allocator/*`,
+ * `registrar/*`, per-framework `master/frameworks/<name>/<id>/*`). Gauges
+ * are computed when a snapshot is taken; counters are bumped by the core's
+ * change notifications (MasterEvents) and by the message and call edges
+ * (`message(...)`, `schedulerCall(...)`), so the core itself stays free of
+ * metric code.
+ */
+import type { Counter, MetricsRegistry, Timer } from "../common/observability/metrics.js";
+import type { TaskState, TaskStatus } from "../common/protocol/generated/mesos-v1.js";
+import type { CycleStats, HierarchicalAllocator } from "./allocator/index.js";
+import type { Master } from "./core/master.js";
+import type { FrameworkRecord } from "./core/records.js";
+import { isTerminalState } from "./core/records.js";
+
+/** Mesos' `master/messages_*` counters (the suffixes). */
+export const MESSAGE_COUNTERS = [
+  "authenticate",
+  "deactivate_framework",
+  "decline_offers",
+  "executor_to_framework",
+  "exited_executor",
+  "framework_to_executor",
+  "kill_task",
+  "launch_tasks",
+  "operation_status_update",
+  "operation_status_update_acknowledgement",
+  "reconcile_operations",
+  "reconcile_tasks",
+  "register_framework",
+  "register_slave",
+  "reregister_framework",
+  "reregister_slave",
+  "resource_request",
+  "revive_offers",
+  "status_update",
+  "status_update_acknowledgement",
+  "suppress_offers",
+  "unregister_framework",
+  "unregister_slave",
+  "update_slave",
+] as const;
+
+export type MessageCounter = (typeof MESSAGE_COUNTERS)[number];
+
+const VALIDITY = [
+  "status_updates",
+  "status_update_acknowledgements",
+  "operation_status_updates",
+  "operation_status_update_acknowledgements",
+  "framework_to_executor_messages",
+  "executor_to_framework_messages",
+] as const;
+
+/** Terminal states with a `master/tasks_<state>` counter. */
+const TERMINAL_COUNTED: Partial<Record<TaskState, string>> = {
+  TASK_FINISHED: "finished",
+  TASK_FAILED: "failed",
+  TASK_KILLED: "killed",
+  TASK_LOST: "lost",
+  TASK_ERROR: "error",
+  TASK_DROPPED: "dropped",
+  TASK_GONE: "gone",
+  TASK_GONE_BY_OPERATOR: "gone_by_operator",
+};
+
+/** Non-terminal states with a `master/tasks_<state>` gauge. */
+const ACTIVE_GAUGES: [TaskState, string][] = [
+  ["TASK_STAGING", "staging"],
+  ["TASK_STARTING", "starting"],
+  ["TASK_RUNNING", "running"],
+  ["TASK_KILLING", "killing"],
+];
+
+/** The scheduler call types, for `messages_*` and per-framework `calls/<type>`. */
+const CALL_MESSAGE: Record<string, MessageCounter | undefined> = {
+  ACCEPT: "launch_tasks",
+  DECLINE: "decline_offers",
+  REVIVE: "revive_offers",
+  SUPPRESS: "suppress_offers",
+  KILL: "kill_task",
+  ACKNOWLEDGE: "status_update_acknowledgement",
+  ACKNOWLEDGE_OPERATION_STATUS: "operation_status_update_acknowledgement",
+  RECONCILE: "reconcile_tasks",
+  RECONCILE_OPERATIONS: "reconcile_operations",
+  MESSAGE: "framework_to_executor",
+  REQUEST: "resource_request",
+  TEARDOWN: "unregister_framework",
+};
+
+const RESOURCE_NAMES = ["cpus", "gpus", "mem", "disk"] as const;
+
+/** Lower-cased v0 name of a state/source/reason (`TASK_LOST`, `REASON_AGENT_REMOVED` -> `reason_slave_removed`). */
+function v0Lower(name: string): string {
+  return name.replace("AGENT", "SLAVE").toLowerCase();
+}
+
+/** What the master metrics need. */
+export interface MasterMetricsOptions {
+  readonly registry: MetricsRegistry;
+  readonly master: Master;
+  readonly allocator: HierarchicalAllocator;
+  /** Seconds of uptime are counted from here (ms since the epoch). */
+  readonly startTime: number;
+  /** `--publish_per_framework_metrics`. */
+  readonly perFramework: boolean;
+  /** Current operator event stream subscribers. */
+  readonly subscribers: () => number;
+  /** Bytes of the registry, for `registrar/registry_size_bytes`. */
+  readonly registrySize: () => number;
+}
+
+interface FrameworkCounters {
+  prefix: string;
+  calls: Counter;
+  events: Counter;
+  byCall: Map<string, Counter>;
+  byEvent: Map<string, Counter>;
+  terminal: Map<string, Counter>;
+  offersSent: Counter;
+  offersAccepted: Counter;
+  offersDeclined: Counter;
+  offersRescinded: Counter;
+}
+
+/** Registers the master's metrics and keeps its counters. */
+export class MasterMetrics {
+  private readonly registry: MetricsRegistry;
+  private readonly messages = new Map<MessageCounter, Counter>();
+  private readonly counters = new Map<string, Counter>();
+  private readonly frameworkCounters = new Map<string, FrameworkCounters>();
+  /** `allocator/mesos/allocation_run` */
+  readonly allocationRun: Timer;
+  private readonly allocationRuns: Counter;
+  /** `registrar/state_store` */
+  readonly stateStore: Timer;
+  /** `registrar/state_fetch` */
+  readonly stateFetch: Timer;
+  /** `master/http_cache_hits` */
+  readonly httpCacheHits: Counter;
+  readonly droppedMessages: Counter;
+  /** Registers the per-role gauges of roles that appeared since the last call. */
+  private readonly refreshRoles: () => void;
+
+  constructor(private readonly options: MasterMetricsOptions) {
+    const r = options.registry;
+    this.registry = r;
+    const m = options.master;
+    for (const name of MESSAGE_COUNTERS)
+      this.messages.set(name, r.counter(`master/messages_${name}`));
+    this.droppedMessages = r.counter("master/dropped_messages");
+    for (const v of VALIDITY) {
+      this.counters.set(`valid_${v}`, r.counter(`master/valid_${v}`));
+      this.counters.set(`invalid_${v}`, r.counter(`master/invalid_${v}`));
+    }
+    for (const name of Object.values(TERMINAL_COUNTED)) {
+      this.counters.set(`tasks_${name}`, r.counter(`master/tasks_${name}`));
+    }
+    for (const name of [
+      "slave_registrations",
+      "slave_reregistrations",
+      "slave_removals",
+      "slave_removals/reason_registered",
+      "slave_removals/reason_unhealthy",
+      "slave_removals/reason_unregistered",
+      "recovery_slave_removals",
+      "slave_shutdowns_scheduled",
+      "slave_shutdowns_canceled",
+      "slave_shutdowns_completed",
+      "slave_unreachable_scheduled",
+      "slave_unreachable_canceled",
+      "slave_unreachable_completed",
+    ]) {
+      this.counters.set(name, r.counter(`master/${name}`));
+    }
+    this.httpCacheHits = r.counter("master/http_cache_hits");
+
+    r.gauge("master/elected", () => 1);
+    r.gauge("master/uptime_secs", () => (m.clock.now() - options.startTime) / 1000);
+    this.resourceGauges();
+    r.gauge("master/slaves_active", () => count(m.agents.values(), (a) => a.active));
+    r.gauge("master/slaves_inactive", () => count(m.agents.values(), (a) => !a.active));
+    r.gauge("master/slaves_connected", () => count(m.agents.values(), (a) => a.connected));
+    r.gauge("master/slaves_disconnected", () => count(m.agents.values(), (a) => !a.connected));
+    r.gauge("master/slaves_unreachable", () => m.unreachableAgents.size);
+    r.gauge("master/frameworks_active", () => count(m.frameworks.values(), (f) => f.active));
+    r.gauge("master/frameworks_inactive", () => count(m.frameworks.values(), (f) => !f.active));
+    r.gauge("master/frameworks_connected", () => count(m.frameworks.values(), (f) => f.connected));
+    r.gauge("master/frameworks_disconnected", () =>
+      count(m.frameworks.values(), (f) => !f.connected),
+    );
+    r.gauge("master/outstanding_offers", () => m.offers.size);
+    for (const [state, name] of ACTIVE_GAUGES) {
+      r.gauge(`master/tasks_${name}`, () => this.tasksIn(state));
+    }
+    r.gauge("master/tasks_unreachable", () => {
+      let n = 0;
+      for (const f of m.frameworks.values()) n += f.unreachableTasks.size;
+      return n;
+    });
+    // No event queue: every event runs to completion on the event loop.
+    r.gauge("master/event_queue_messages", () => 0);
+    r.gauge("master/event_queue_dispatches", () => 0);
+    r.gauge("master/event_queue_http_requests", () => 0);
+    r.gauge("master/operator_event_stream_subscribers", options.subscribers);
+    for (const name of ["total", "pending", "recovering", "unreachable"]) {
+      r.gauge(`master/operations/${name}`, () => 0);
+    }
+    for (const name of ["finished", "failed", "error", "dropped", "gone_by_operator"]) {
+      r.counter(`master/operations/${name}`);
+    }
+
+    // Allocator.
+    r.gauge("allocator/event_queue_dispatches", () => 0);
+    r.gauge("allocator/mesos/event_queue_dispatches", () => 0);
+    this.allocationRuns = r.counter("allocator/mesos/allocation_runs");
+    this.allocationRun = r.timer("allocator/mesos/allocation_run");
+    for (const name of ["cpus", "mem", "disk"]) {
+      r.gauge(`allocator/mesos/resources/${name}/total`, () => this.total(name));
+      r.gauge(`allocator/mesos/resources/${name}/offered_or_allocated`, () =>
+        this.offeredOrAllocated(name),
+      );
+    }
+    this.refreshRoles = this.roleGauges();
+
+    // Registrar.
+    r.gauge("registrar/queued_operations", () => 0);
+    r.gauge("registrar/registry_size_bytes", options.registrySize);
+    this.stateFetch = r.timer("registrar/state_fetch", 24 * 3_600_000);
+    this.stateStore = r.timer("registrar/state_store", 24 * 3_600_000);
+
+    this.listen();
+  }
+
+  /** A message from an agent or framework arrived (`master/messages_<name>`). */
+  message(name: MessageCounter): void {
+    this.messages.get(name)?.inc();
+  }
+
+  /** A scheduler call arrived (its `messages_*` counter and per-framework `calls`). */
+  schedulerCall(type: string, frameworkId: string | undefined, resubscribe: boolean): void {
+    const name =
+      type === "SUBSCRIBE"
+        ? resubscribe
+          ? "reregister_framework"
+          : "register_framework"
+        : CALL_MESSAGE[type];
+    if (name !== undefined) this.message(name);
+    const fc = frameworkId === undefined ? undefined : this.frameworkCounters.get(frameworkId);
+    if (fc === undefined) return;
+    fc.calls.inc();
+    this.perKey(fc.byCall, `${fc.prefix}calls/${type.toLowerCase()}`, type).inc();
+    if (type === "DECLINE") fc.offersDeclined.inc();
+    if (type === "ACCEPT") fc.offersAccepted.inc();
+  }
+
+  /** An event went to a framework (per-framework `events`, `offers/*`). */
+  schedulerEvent(frameworkId: string, type: string, offers = 0): void {
+    const fc = this.frameworkCounters.get(frameworkId);
+    if (fc === undefined) return;
+    fc.events.inc();
+    this.perKey(fc.byEvent, `${fc.prefix}events/${type.toLowerCase()}`, type).inc();
+    if (type === "OFFERS") fc.offersSent.inc(offers);
+    if (type === "RESCIND") fc.offersRescinded.inc();
+  }
+
+  /** An allocation cycle ended. */
+  allocationCycle(stats: CycleStats): void {
+    this.allocationRuns.inc();
+    this.allocationRun.record(stats.elapsedMs);
+    this.refreshRoles();
+  }
+
+  private perKey(map: Map<string, Counter>, name: string, key: string): Counter {
+    let c = map.get(key);
+    if (c === undefined) {
+      c = this.registry.counter(name);
+      map.set(key, c);
+    }
+    return c;
+  }
+
+  private inc(name: string): void {
+    this.counters.get(name)?.inc();
+  }
+
+  private listen(): void {
+    const m = this.options.master;
+    m.events.listen({
+      taskUpdated: (task, status, previous) =>
+        this.taskUpdated(task.framework_id.value, status, previous, task.state),
+      agentAdded: (_agent, how) => {
+        this.inc(how === "registered" ? "slave_registrations" : "slave_reregistrations");
+      },
+      agentReregistered: () => this.inc("slave_reregistrations"),
+      agentRemoved: (_agent, reason) => {
+        if (reason === "unreachable") {
+          this.inc("slave_unreachable_scheduled");
+          this.inc("slave_unreachable_completed");
+          return;
+        }
+        this.inc("slave_removals");
+        if (reason === "unregistered") this.inc("slave_removals/reason_unregistered");
+        if (reason === "replaced") this.inc("slave_removals/reason_registered");
+      },
+      frameworkAdded: (f) => this.addFramework(f),
+      frameworkRemoved: (f) => this.removeFramework(f),
+      statusUpdateReceived: (valid) => {
+        this.message("status_update");
+        this.inc(valid ? "valid_status_updates" : "invalid_status_updates");
+      },
+      acknowledgementReceived: (valid) => {
+        this.inc(
+          valid ? "valid_status_update_acknowledgements" : "invalid_status_update_acknowledgements",
+        );
+      },
+      executorMessageReceived: (valid) => {
+        this.inc(
+          valid ? "valid_executor_to_framework_messages" : "invalid_executor_to_framework_messages",
+        );
+      },
+    });
+  }
+
+  private taskUpdated(
+    frameworkId: string,
+    status: TaskStatus,
+    previous: TaskState,
+    now: TaskState,
+  ): void {
+    if (previous === now || isTerminalState(previous) || !isTerminalState(now)) return;
+    const name = TERMINAL_COUNTED[now];
+    if (name !== undefined) this.inc(`tasks_${name}`);
+    if (status.source !== undefined && status.reason !== undefined) {
+      const key = `master/${v0Lower(now)}/${v0Lower(status.source)}/${v0Lower(status.reason)}`;
+      let c = this.counters.get(key);
+      if (c === undefined) {
+        c = this.registry.counter(key);
+        this.counters.set(key, c);
+      }
+      c.inc();
+    }
+    const fc = this.frameworkCounters.get(frameworkId);
+    if (fc !== undefined) {
+      this.perKey(fc.terminal, `${fc.prefix}tasks/terminal/${now.toLowerCase()}`, now).inc();
+    }
+  }
+
+  private addFramework(f: FrameworkRecord): void {
+    if (!this.options.perFramework || this.frameworkCounters.has(f.id)) return;
+    const prefix = `master/frameworks/${encodeURIComponent(f.info.name)}/${f.id}/`;
+    const r = this.registry;
+    const fc: FrameworkCounters = {
+      prefix,
+      calls: r.counter(`${prefix}calls`),
+      events: r.counter(`${prefix}events`),
+      byCall: new Map(),
+      byEvent: new Map(),
+      terminal: new Map(),
+      offersSent: r.counter(`${prefix}offers/sent`),
+      offersAccepted: r.counter(`${prefix}offers/accepted`),
+      offersDeclined: r.counter(`${prefix}offers/declined`),
+      offersRescinded: r.counter(`${prefix}offers/rescinded`),
+    };
+    this.frameworkCounters.set(f.id, fc);
+    const m = this.options.master;
+    r.gauge(`${prefix}subscribed`, () => (m.frameworks.get(f.id)?.connected === true ? 1 : 0));
+    for (const [state] of ACTIVE_GAUGES) {
+      r.gauge(`${prefix}tasks/active/${state.toLowerCase()}`, () => {
+        let n = 0;
+        for (const t of m.frameworks.get(f.id)?.tasks.values() ?? []) if (t.state === state) n++;
+        return n;
+      });
+    }
+    for (const role of f.roles()) {
+      r.gauge(`${prefix}roles/${role}/suppressed`, () =>
+        m.frameworks.get(f.id)?.suppressedRoles.has(role) === true ? 1 : 0,
+      );
+    }
+  }
+
+  private removeFramework(f: FrameworkRecord): void {
+    const fc = this.frameworkCounters.get(f.id);
+    if (fc === undefined) return;
+    this.frameworkCounters.delete(f.id);
+    this.registry.removePrefix(fc.prefix);
+  }
+
+  private tasksIn(state: TaskState): number {
+    let n = 0;
+    for (const f of this.options.master.frameworks.values()) {
+      for (const t of f.tasks.values()) if (t.state === state) n++;
+    }
+    return n;
+  }
+
+  private total(name: string): number {
+    let n = 0;
+    for (const a of this.options.master.agents.values()) n += a.totalResources.getScalar(name) ?? 0;
+    return n;
+  }
+
+  private used(name: string): number {
+    let n = 0;
+    for (const a of this.options.master.agents.values())
+      n += a.usedResources().getScalar(name) ?? 0;
+    return n;
+  }
+
+  private offeredOrAllocated(name: string): number {
+    let n = this.used(name);
+    for (const o of this.options.master.offers.values()) n += o.resources.getScalar(name) ?? 0;
+    return n;
+  }
+
+  private resourceGauges(): void {
+    const r = this.registry;
+    const m = this.options.master;
+    for (const name of RESOURCE_NAMES) {
+      r.gauge(`master/${name}_total`, () => this.total(name));
+      r.gauge(`master/${name}_used`, () => this.used(name));
+      r.gauge(`master/${name}_percent`, () => {
+        const total = this.total(name);
+        return total === 0 ? 0 : this.used(name) / total;
+      });
+      const revocable = (which: "total" | "used"): number => {
+        let n = 0;
+        for (const a of m.agents.values()) {
+          const res = which === "total" ? a.totalResources : a.usedResources();
+          n += res.revocable().getScalar(name) ?? 0;
+        }
+        return n;
+      };
+      r.gauge(`master/${name}_revocable_total`, () => revocable("total"));
+      r.gauge(`master/${name}_revocable_used`, () => revocable("used"));
+      r.gauge(`master/${name}_revocable_percent`, () => {
+        const total = revocable("total");
+        return total === 0 ? 0 : revocable("used") / total;
+      });
+    }
+  }
+
+  /**
+   * Per-role allocator gauges (DRF share, active offer filters, quota),
+   * registered for the roles the allocator knows after each cycle.
+   */
+  private roleGauges(): () => void {
+    const r = this.registry;
+    const allocator = this.options.allocator;
+    const known = new Set<string>();
+    return () => {
+      const summary = allocator.roleSummary();
+      for (const s of summary) {
+        if (known.has(s.role)) continue;
+        known.add(s.role);
+        const role = s.role;
+        const find = () => allocator.roleSummary().find((x) => x.role === role);
+        r.gauge(`allocator/mesos/roles/${role}/shares/dominant`, () => {
+          const x = find();
+          if (x === undefined) return 0;
+          let share = 0;
+          for (const [name, v] of Object.entries(x.offeredOrAllocated)) {
+            const total = this.total(name);
+            if (total > 0) share = Math.max(share, v / total);
+          }
+          return share;
+        });
+        r.gauge(`allocator/mesos/offer_filters/roles/${role}/active`, () =>
+          allocator.offerFilterCount(role),
+        );
+        for (const [name, v] of Object.entries(s.guarantees)) {
+          const base = `allocator/mesos/quota/roles/${role}/resources/${name}`;
+          r.gauge(`${base}/guarantee`, () => find()?.guarantees[name] ?? v);
+          r.gauge(`${base}/consumed`, () => find()?.quotaConsumed[name] ?? 0);
+        }
+        for (const name of Object.keys(s.limits)) {
+          r.gauge(
+            `allocator/mesos/quota/roles/${role}/resources/${name}/limit`,
+            () => find()?.limits[name] ?? 0,
+          );
+        }
+      }
+    };
+  }
+}
+
+function count<T>(items: Iterable<T>, predicate: (item: T) => boolean): number {
+  let n = 0;
+  for (const item of items) if (predicate(item)) n++;
+  return n;
+}
