@@ -8,7 +8,7 @@ import {
   offeredByFramework,
   res,
 } from "../../bench/lib/allocator-fixtures.js";
-import type { Resources } from "../../src/common/resources/index.js";
+import { Resources } from "../../src/common/resources/index.js";
 import type { HierarchicalAllocator } from "../../src/master/allocator/hierarchical-allocator.js";
 import type { OfferAllocation } from "../../src/master/allocator/types.js";
 
@@ -580,4 +580,40 @@ test("allocator: role accounting and dominant shares follow offers", () => {
   assert.equal(allocator.dominantShare("a"), 1);
   assert.equal(allocator.dominantShare("nobody"), 0);
   assert.equal(allocator.roleAccounting("nobody"), undefined);
+});
+
+test("allocator: a shared volume goes only to SHARED_RESOURCES frameworks, once per cycle", () => {
+  // No minimum, so the volume is offered even when it is all that is left.
+  const { allocator } = makeAllocator({ minAllocatableResources: [] });
+  const volume = Resources.from([
+    {
+      name: "disk",
+      type: "SCALAR",
+      scalar: { value: 64 },
+      reservations: [{ type: "DYNAMIC", role: "r", principal: "p" }],
+      disk: { persistence: { id: "v1" }, volume: { mode: "RW", container_path: "data" } },
+      shared: {},
+    },
+  ]);
+  allocator.addAgent(
+    "s",
+    { hostname: "s" },
+    AGENT_CAPABILITIES,
+    undefined,
+    res("cpus:2;mem:256").plus(volume),
+  );
+  allocator.addFramework("plain", frameworkInfo("plain", ["r"]));
+  allocator.addFramework("sharing", frameworkInfo("sharing", ["r"], ["SHARED_RESOURCES"]));
+  let volumeOffers = 0;
+  for (let cycle = 0; cycle < 3; cycle++) {
+    const offers = allocator.allocate().offers;
+    const withVolume = offers.filter((o) => !o.resources.shared().isEmpty());
+    assert.ok(withVolume.length <= 1, "the shared volume is offered at most once per cycle");
+    volumeOffers += withVolume.length;
+    for (const o of withVolume) assert.equal(o.frameworkId, "sharing");
+    for (const o of offers) {
+      allocator.recoverResources(o.frameworkId, o.agentId, o.resources, { refuse_seconds: 0 });
+    }
+  }
+  assert.equal(volumeOffers, 3);
 });
