@@ -1,0 +1,504 @@
+/**
+ * The default executor's logic (`mesos-default-executor`, ExecutorInfo
+ * type DEFAULT): it runs task groups.
+ *
+ * Mesos' default executor asks the agent to launch each task as a nested
+ * container. mesos-ts has no nested containers yet, so each task's
+ * CommandInfo runs as a child process of this executor, in its own session
+ * and process group, in its own sandbox `<executor sandbox>/tasks/<id>/`
+ * (working directory, `stdout` and `stderr` files, `MESOS_SANDBOX`).
+ *
+ * Semantics kept from Mesos:
+ * - LAUNCH_GROUP: TASK_STARTING for every task, then TASK_RUNNING for each
+ *   one that started; a task that cannot start is TASK_FAILED.
+ * - A task ending TASK_FAILED or TASK_KILLED (a failure, a KILL, its max
+ *   completion time) kills the rest of its group, which end TASK_KILLED.
+ *   Other groups of the same executor are not touched.
+ * - KILL: TASK_KILLING (framework capability TASK_KILLING_STATE), SIGTERM,
+ *   SIGKILL after the grace period (the KILL's kill policy, else the task's,
+ *   else 3 s).
+ * - SHUTDOWN kills every task; a LAUNCH event shuts the executor down.
+ * - The executor exits once it has no task left and every update it sent
+ *   is acknowledged (after a 60 s fail-safe without the acknowledgements).
+ *
+ * I/O stays outside: the agent connection, the process launcher, the task
+ * sandboxes, the clock and `exit` are injected, so tests drive this class
+ * directly. Differences from Mesos: docs/default-executor.md.
+ */
+import type { Logger } from "../common/observability/logger.js";
+import type { Clock, TimerHandle } from "../common/time/clock.js";
+import { emptyCheckStatus } from "./check-status.js";
+import type { UpdateChannel } from "./command-executor.js";
+import { formatDuration, nanosToMs } from "./duration.js";
+import { describeExit } from "./exit-status.js";
+import { KillEscalation } from "./kill-escalation.js";
+import { allocationRoleOf, buildLaunchSpec, type LaunchSpec } from "./launch-spec.js";
+import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
+import type { FrameworkInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskState } from "./protocol.js";
+import type { TaskLauncher, TaskProcess } from "./task-process.js";
+import { normalizeUuid } from "./uuid.js";
+
+/** Mesos' default kill grace period for tasks of a group. */
+export const DEFAULT_KILL_GRACE_PERIOD_MS = 3000;
+/** How long to wait for the remaining acknowledgements once every task has ended. */
+export const TERMINAL_ACK_TIMEOUT_MS = 60_000;
+/** Kept off the shutdown grace period so the terminal updates still reach the agent. */
+export const SHUTDOWN_BUFFER_MS = 2000;
+
+/** A task's sandbox inside the executor's. */
+export interface TaskSandbox {
+  directory: string;
+  stdoutPath: string;
+  stderrPath: string;
+}
+
+/** Creates the per-task sandboxes; an interface so the logic can be tested without a disk. */
+export interface TaskSandboxes {
+  /** Creates the sandbox of `taskId` (if needed); or says in one line why it cannot. */
+  create(taskId: string): TaskSandbox | { error: string };
+}
+
+/** Everything the default executor needs from its surroundings. */
+export interface DefaultExecutorOptions {
+  channel: UpdateChannel;
+  launcher: TaskLauncher;
+  sandboxes: TaskSandboxes;
+  clock: Clock;
+  logger: Logger;
+  executorId: string;
+  /** The executor's environment, inherited by every task. */
+  baseEnv: Readonly<Record<string, string | undefined>>;
+  shutdownGracePeriodMs: number;
+  /** `MESOS_CONTAINER_IP` for the tasks (the address the executor reaches the agent from). */
+  containerIp?: string;
+  /** The user this executor runs as; a task asking for another user is refused. */
+  user?: string;
+  /** Ends the executor process. */
+  exit(code: number): void;
+  terminalAckTimeoutMs?: number;
+}
+
+/** One task of a group, from LAUNCH_GROUP until its terminal update. */
+interface TaskRun {
+  readonly task: TaskInfo;
+  /** Ids of every task of its group (itself included). */
+  readonly group: readonly string[];
+  process?: TaskProcess;
+  escalation?: KillEscalation;
+  /** The process was started. */
+  launched: boolean;
+  /** Why it could not start (reported once the launch is over). */
+  launchError?: string;
+  /** A KILL, a group kill or a shutdown is under way. */
+  killing: boolean;
+  /** Its group is being killed already (do not start that again). */
+  killingGroup: boolean;
+  killedByCompletionTimeout: boolean;
+  completionTimer?: TimerHandle;
+}
+
+/** The executor of task groups. */
+export class DefaultExecutor {
+  private readonly o: DefaultExecutorOptions;
+  private frameworkInfo: FrameworkInfo | undefined;
+  /** Tasks without a terminal update yet, in launch order. */
+  private readonly active = new Map<string, TaskRun>();
+  /** Uuids (canonical base64) of updates sent and not acknowledged yet. */
+  private readonly unacknowledged = new Set<string>();
+  private shuttingDown = false;
+  private ackTimer: TimerHandle | undefined;
+  private exited = false;
+
+  constructor(options: DefaultExecutorOptions) {
+    this.o = options;
+  }
+
+  /** Callbacks to plug into `ExecutorClient.start()`. */
+  handlers(): ExecutorHandlers {
+    return {
+      subscribed: (info) => {
+        this.o.logger.info(
+          `Subscribed executor on ${info.agent_info.hostname ?? "the agent"} (framework '${info.framework_info.name ?? ""}')`,
+        );
+        this.frameworkInfo = info.framework_info;
+      },
+      launch: () => {
+        // The agent sends task groups only; a single task is a mistake.
+        this.o.logger.error("LAUNCH event is not supported by the default executor");
+        this.shutdown();
+      },
+      launchGroup: (group) => this.launchGroup(group),
+      kill: (taskId, policy) => this.killTask(taskId.value, policy),
+      acknowledged: (_taskId, uuid) => this.acknowledged(uuid),
+      shutdown: () => this.shutdown(),
+      error: (message) => this.o.logger.error(`Error: ${message}`),
+      message: () => {},
+      heartbeat: () => {},
+    };
+  }
+
+  /** Ids of the tasks that have not reached a terminal state. */
+  activeTasks(): string[] {
+    return [...this.active.keys()];
+  }
+
+  // --- updates ------------------------------------------------------------
+
+  private status(
+    run: TaskRun,
+    state: TaskState,
+    extra: { reason?: string; message?: string } = {},
+  ): TaskStatusInput {
+    const status: TaskStatusInput = {
+      task_id: run.task.task_id,
+      state,
+      source: "SOURCE_EXECUTOR",
+      executor_id: { value: this.o.executorId },
+      timestamp: this.o.clock.now() / 1000,
+      ...extra,
+    };
+    const check = emptyCheckStatus(run.task.check);
+    if (check !== undefined) status.check_status = check;
+    return status;
+  }
+
+  private forward(status: TaskStatusInput): void {
+    this.o.logger.info(
+      `Sending ${status.state} for task ${status.task_id.value}${status.message !== undefined ? `: ${status.message}` : ""}`,
+    );
+    const uuid = normalizeUuid(this.o.channel.update(status));
+    if (uuid !== undefined) this.unacknowledged.add(uuid);
+  }
+
+  private acknowledged(uuid: string): void {
+    const key = normalizeUuid(uuid);
+    if (key === undefined || !this.unacknowledged.delete(key)) return;
+    if (this.active.size === 0 && this.unacknowledged.size === 0) {
+      this.o.logger.info("Every task has ended and every update is acknowledged; exiting");
+      this.terminate(0);
+    }
+  }
+
+  // --- launching ----------------------------------------------------------
+
+  private launchGroup(group: TaskGroupInfo): void {
+    const log = this.o.logger;
+    const tasks: TaskInfo[] = [];
+    for (const task of group.tasks ?? []) {
+      const id = task.task_id.value;
+      if (this.active.has(id) || tasks.some((t) => t.task_id.value === id)) {
+        log.error(`Ignoring task '${id}' of a task group: a task with that id is already running`);
+        continue;
+      }
+      tasks.push(task);
+    }
+    if (tasks.length === 0) return;
+    // New work: the executor is not about to exit any more.
+    this.cancelAckTimer();
+    const ids = tasks.map((t) => t.task_id.value);
+    log.info(`Launching task group with tasks ${formatIds(ids)}`);
+
+    const runs: TaskRun[] = tasks.map((task) => ({
+      task,
+      group: ids,
+      launched: false,
+      killing: false,
+      killingGroup: false,
+      killedByCompletionTimeout: false,
+    }));
+    for (const run of runs) {
+      this.active.set(run.task.task_id.value, run);
+      this.forward(this.status(run, "TASK_STARTING"));
+    }
+    if (this.shuttingDown) {
+      for (const run of runs) this.finish(run, "TASK_FAILED", "The executor is shutting down");
+      return;
+    }
+
+    // Start every task, then report: TASK_RUNNING for those that started,
+    // then the failures (which kill the rest of the group).
+    const refused: TaskRun[] = [];
+    for (const run of runs) {
+      const spec = this.launchSpec(run);
+      if ("error" in spec) {
+        run.launchError = spec.error;
+        refused.push(run);
+        continue;
+      }
+      const id = run.task.task_id.value;
+      const started = this.o.launcher.launch(spec, {
+        exited: (code, signal) => this.reaped(id, code, signal),
+        failed: (message) => this.launchFailed(id, message),
+      });
+      if (started === undefined) continue; // `failed` reports it.
+      run.process = started;
+      run.launched = true;
+      log.info(`Forked command of task ${id} at ${started.pid}`);
+    }
+    for (const run of runs) {
+      if (run.launched && this.active.get(run.task.task_id.value) === run) {
+        this.forward(this.status(run, "TASK_RUNNING"));
+        this.armCompletionTimer(run);
+      }
+    }
+    for (const run of refused) {
+      if (this.active.get(run.task.task_id.value) === run) {
+        log.error(run.launchError ?? "");
+        this.finish(run, "TASK_FAILED", run.launchError);
+      }
+    }
+  }
+
+  /** Program, arguments, environment, directory and output files of a task; or why not. */
+  private launchSpec(run: TaskRun): LaunchSpec | { error: string } {
+    const task = run.task;
+    const id = task.task_id.value;
+    const command = task.command;
+    if (command === undefined) return { error: `Expecting task '${id}' to have a command` };
+    const container = task.container as
+      | { docker?: unknown; mesos?: { image?: unknown } }
+      | undefined;
+    if (container?.docker !== undefined || container?.mesos?.image !== undefined) {
+      return {
+        error: `Task '${id}' asks for a container image; images are not supported yet (containerization issue)`,
+      };
+    }
+    const user = command.user;
+    if (user !== undefined && this.o.user !== undefined && user !== this.o.user) {
+      return {
+        error: `Task '${id}' asks to run as user '${user}'; running tasks of a group as another user than the executor's ('${this.o.user}') is not supported yet`,
+      };
+    }
+    if (task.container !== undefined) {
+      this.o.logger.warn(`Ignoring the ContainerInfo of task '${id}' (no nested containers yet)`);
+    }
+    if (task.health_check !== undefined) {
+      this.o.logger.warn(`Health checks are not supported yet; ignoring the one of task '${id}'`);
+    }
+    if (task.check !== undefined) {
+      this.o.logger.warn(`Checks are not supported yet; the check of task '${id}' is not run`);
+    }
+    const sandbox = this.o.sandboxes.create(id);
+    if ("error" in sandbox) {
+      return { error: `Failed to create the sandbox of task '${id}': ${sandbox.error}` };
+    }
+    const role = allocationRoleOf(task);
+    const spec = buildLaunchSpec(command, {
+      // The task's own sandbox; its CommandInfo may still override it.
+      baseEnv: { ...this.o.baseEnv, MESOS_SANDBOX: sandbox.directory },
+      ...(role !== undefined ? { allocationRole: role } : {}),
+    });
+    if ("error" in spec) return { error: `Invalid command of task '${id}': ${spec.error}` };
+    for (const name of spec.overwritten) {
+      this.o.logger.info(`Overwriting environment variable '${name}' of task '${id}'`);
+    }
+    if (this.o.containerIp !== undefined) spec.env.MESOS_CONTAINER_IP = this.o.containerIp;
+    spec.cwd = sandbox.directory;
+    spec.stdoutPath = sandbox.stdoutPath;
+    spec.stderrPath = sandbox.stderrPath;
+    return spec;
+  }
+
+  private armCompletionTimer(run: TaskRun): void {
+    const ms = nanosToMs(run.task.max_completion_time?.nanoseconds);
+    if (ms === undefined || ms <= 0) return;
+    const id = run.task.task_id.value;
+    run.completionTimer = this.o.clock.setTimer(ms, () => {
+      run.completionTimer = undefined;
+      if (this.active.get(id) !== run || run.killing) return;
+      this.o.logger.info(
+        `Killing task ${id} which exceeded its maximum completion time of ${formatDuration(ms)}`,
+      );
+      run.killedByCompletionTimeout = true;
+      this.kill(run, 0);
+    });
+  }
+
+  private launchFailed(id: string, message: string): void {
+    const run = this.active.get(id);
+    if (run === undefined) return;
+    this.o.logger.error(`Task ${id} could not start: ${message}`);
+    this.finish(run, "TASK_FAILED", message);
+  }
+
+  // --- killing ------------------------------------------------------------
+
+  /** The grace period of a kill not given one by a KILL event. */
+  private graceOf(run: TaskRun): number {
+    return Math.max(
+      0,
+      nanosToMs(run.task.kill_policy?.grace_period?.nanoseconds) ?? DEFAULT_KILL_GRACE_PERIOD_MS,
+    );
+  }
+
+  private killTask(id: string, policy: KillPolicy | undefined): void {
+    const log = this.o.logger;
+    if (this.shuttingDown) {
+      log.warn(`Ignoring kill for task '${id}' since the executor is shutting down`);
+      return;
+    }
+    const run = this.active.get(id);
+    if (run === undefined) {
+      log.warn(`Ignoring kill for task '${id}' as it is no longer active`);
+      return;
+    }
+    const grace = Math.max(0, nanosToMs(policy?.grace_period?.nanoseconds) ?? this.graceOf(run));
+    log.info(`Received kill for task '${id}' with grace period of ${formatDuration(grace)}`);
+    this.kill(run, grace);
+  }
+
+  /** SIGTERM now, SIGKILL after `graceMs`; a kill under way may only get a closer SIGKILL. */
+  private kill(run: TaskRun, graceMs: number): void {
+    if (!run.launched || run.process === undefined) return; // it ends on its own (launch failed)
+    if (run.completionTimer !== undefined) {
+      this.o.clock.cancelTimer(run.completionTimer);
+      run.completionTimer = undefined;
+    }
+    if (run.killing) {
+      run.escalation?.request(graceMs);
+      return;
+    }
+    run.killing = true;
+    const canKilling =
+      this.frameworkInfo?.capabilities?.some((c) => c.type === "TASK_KILLING_STATE") ?? false;
+    if (canKilling && !run.killedByCompletionTimeout) {
+      this.forward(this.status(run, "TASK_KILLING"));
+    }
+    this.o.logger.info(`Killing task ${run.task.task_id.value}`);
+    run.escalation = new KillEscalation(run.process, this.o.clock, this.o.logger);
+    run.escalation.request(graceMs);
+  }
+
+  // --- endings ------------------------------------------------------------
+
+  private reaped(id: string, code: number | null, signal: NodeJS.Signals | null): void {
+    const run = this.active.get(id);
+    if (run === undefined) return;
+    run.escalation?.cancel();
+    let state: TaskState;
+    let reason: string | undefined;
+    if (run.killedByCompletionTimeout) {
+      state = "TASK_FAILED";
+      reason = "REASON_MAX_COMPLETION_TIME_REACHED";
+    } else if (run.killing) {
+      state = "TASK_KILLED";
+    } else if (code === 0 && signal === null) {
+      state = "TASK_FINISHED";
+    } else {
+      state = "TASK_FAILED";
+    }
+    const message = `Command ${describeExit(code, signal)}`;
+    this.o.logger.info(`Task ${id}: ${message} (pid: ${run.process?.pid})`);
+    // Whatever the task left in its process group dies with it.
+    run.process?.signalTree("SIGKILL");
+    this.finish(run, state, message, reason);
+  }
+
+  /** Sends the terminal update of `run`, kills the rest of its group if it failed, forgets it. */
+  private finish(run: TaskRun, state: TaskState, message?: string, reason?: string): void {
+    const id = run.task.task_id.value;
+    if (this.active.get(id) !== run) return;
+    if (run.completionTimer !== undefined) this.o.clock.cancelTimer(run.completionTimer);
+    run.completionTimer = undefined;
+    this.forward(
+      this.status(run, state, {
+        ...(message !== undefined ? { message } : {}),
+        ...(reason !== undefined ? { reason } : {}),
+      }),
+    );
+    this.active.delete(id);
+    if (
+      !this.shuttingDown &&
+      !run.killingGroup &&
+      (state === "TASK_FAILED" || state === "TASK_KILLED")
+    ) {
+      this.killGroup(run);
+    }
+    if (this.active.size === 0) this.allTasksEnded();
+  }
+
+  /** A failed or killed task takes the rest of its group with it (Mesos' default policy). */
+  private killGroup(run: TaskRun): void {
+    this.o.logger.info(`Killing task group containing tasks ${formatIds(run.group)}`);
+    run.killingGroup = true;
+    for (const otherId of run.group) {
+      const other = this.active.get(otherId);
+      if (other === undefined || other === run) continue;
+      other.killingGroup = true;
+      if (other.killing) continue;
+      if (!other.launched) continue; // its launch failure is reported on its own
+      this.kill(other, this.graceOf(other));
+    }
+  }
+
+  private allTasksEnded(): void {
+    if (!this.o.channel.canDeliver()) {
+      this.o.logger.info("Every task has ended; not connected to the agent, exiting");
+      this.terminate(0);
+      return;
+    }
+    if (this.unacknowledged.size === 0) {
+      this.o.logger.info("Every task has ended and every update is acknowledged; exiting");
+      this.terminate(0);
+      return;
+    }
+    if (this.ackTimer !== undefined) return;
+    const timeout = this.o.terminalAckTimeoutMs ?? TERMINAL_ACK_TIMEOUT_MS;
+    this.o.logger.info(`Every task has ended; exiting once the agent acknowledges the updates`);
+    this.ackTimer = this.o.clock.setTimer(timeout, () => {
+      this.ackTimer = undefined;
+      this.o.logger.error(
+        `Did not receive the acknowledgements of ${this.unacknowledged.size} status update(s) within ${formatDuration(timeout)}; exiting`,
+      );
+      this.terminate(1);
+    });
+  }
+
+  private cancelAckTimer(): void {
+    if (this.ackTimer !== undefined) this.o.clock.cancelTimer(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** SHUTDOWN from the agent, a lost agent, or a signal to the executor. */
+  shutdown(): void {
+    const log = this.o.logger;
+    if (this.shuttingDown) {
+      log.warn("Ignoring shutdown since it is in progress");
+      return;
+    }
+    log.info("Shutting down");
+    this.shuttingDown = true;
+    if (this.active.size === 0) {
+      this.allTasksEnded();
+      return;
+    }
+    // Leave time for the terminal updates before the agent destroys the container.
+    const limit = Math.max(0, this.o.shutdownGracePeriodMs - SHUTDOWN_BUFFER_MS);
+    for (const run of [...this.active.values()]) {
+      this.kill(run, Math.min(this.graceOf(run), limit));
+    }
+  }
+
+  /** Last resort when the shutdown grace period is over: SIGKILL every task and exit. */
+  forceExit(): void {
+    this.o.logger.warn("Shutdown grace period elapsed; killing the tasks and exiting");
+    for (const run of this.active.values()) run.process?.signalTree("SIGKILL");
+    this.terminate(1);
+  }
+
+  private terminate(code: number): void {
+    if (this.exited) return;
+    this.exited = true;
+    this.cancelAckTimer();
+    for (const run of this.active.values()) {
+      run.escalation?.cancel();
+      if (run.completionTimer !== undefined) this.o.clock.cancelTimer(run.completionTimer);
+    }
+    this.o.exit(code);
+  }
+}
+
+/** `[ a, b ]`, as Mesos prints lists of ids. */
+function formatIds(ids: readonly string[]): string {
+  return `[ ${ids.join(", ")} ]`;
+}
