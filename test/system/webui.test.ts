@@ -159,12 +159,20 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await taskRow.getByRole("link", { name: /Sandbox of task ui-test/ }).click();
     // The rerouter asks the agent for the sandbox directory, then lists it.
     await page.waitForURL(/#\/agents\/[^/]+\/browse\?path=/, { timeout: 15_000 });
-    const browse = await fetch(`${agent.url}/files/browse?path=/`).catch(() => undefined);
-    if (browse === undefined || browse.status === 404) {
-      // The agent does not serve /files yet: the page must say so, not break.
+    const dir = new URL(page.url().replace("#/", "")).searchParams.get("path") ?? "/";
+    const served = async (base: string): Promise<boolean> => {
+      const r = await fetch(`${base}/files/browse?path=${encodeURIComponent(dir)}`).catch(
+        () => undefined,
+      );
+      return r?.status === 200;
+    };
+    if (!(await served(agent.url)) && !(await served(master.url))) {
+      // Neither the agent nor the master serves /files yet: the page must say so, not break.
       await page.locator(".notice.unavailable", { hasText: "not available yet" }).waitFor();
-      await shot("sandbox");
-      t.skip("the agent does not serve /files/browse yet (operator surface); the UI says so");
+      await shot("sandbox-unavailable");
+      t.skip(
+        "neither agent nor master serves /files/browse yet (operator surface); the UI says so",
+      );
       return;
     }
     await page.getByRole("link", { name: "stdout", exact: true }).click();

@@ -89,3 +89,36 @@ export function agentFiles(ep: AgentEndpoint): FileSource {
     downloadUrl: (path) => `${ep.base}/files/download?${query(path)}`,
   };
 }
+
+/**
+ * An agent's files, falling back to the master's `/files/*` (same path)
+ * when the agent does not answer, for masters that proxy sandbox access.
+ * The first source that answers is kept for later reads.
+ */
+export function sandboxFiles(ep: AgentEndpoint, base = ""): FileSource {
+  const agent = agentFiles(ep);
+  const master = masterFiles(base);
+  let chosen: FileSource | undefined;
+  async function pick<T>(read: (s: FileSource) => Promise<Fetched<T>>): Promise<Fetched<T>> {
+    if (chosen !== undefined) return read(chosen);
+    const first = await read(agent);
+    if (first.kind === "ok") {
+      chosen = agent;
+      return first;
+    }
+    const second = await read(master);
+    if (second.kind === "ok") {
+      chosen = master;
+      return second;
+    }
+    return first;
+  }
+  return {
+    get label() {
+      return chosen?.label ?? agent.label;
+    },
+    browse: (path) => pick((s) => s.browse(path)),
+    read: (path, offset, length) => pick((s) => s.read(path, offset, length)),
+    downloadUrl: (path) => (chosen ?? agent).downloadUrl(path),
+  };
+}

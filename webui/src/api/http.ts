@@ -39,7 +39,9 @@ export async function getJson<T = unknown>(path: string, signal?: AbortSignal): 
 export function describeFailure(result: Exclude<Fetched<unknown>, { kind: "ok" }>): string {
   switch (result.kind) {
     case "unavailable":
-      return `not available yet (HTTP ${result.status})`;
+      return result.status === 0
+        ? "the agent did not answer: not served there yet, or unreachable from this browser"
+        : `HTTP ${result.status}`;
     case "error":
       return `HTTP ${result.status}${result.message ? `: ${result.message}` : ""}`;
     case "network":

@@ -4,8 +4,8 @@ import type { ComponentChildren } from "preact";
 export function Unavailable(props: { what: string; detail?: string; children?: ComponentChildren }) {
   return (
     <div class="notice unavailable" role="status">
-      <strong>{props.what}: not available yet.</strong>
-      {props.detail !== undefined ? <span> {props.detail}</span> : null}
+      <strong>{props.what}: not available yet</strong>
+      {props.detail !== undefined ? <span class="muted"> — {props.detail}</span> : null}
       {props.children}
     </div>
   );

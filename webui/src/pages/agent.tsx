@@ -278,7 +278,7 @@ export function Agent(props: { id: string }) {
         ) : (
           <Unavailable
             what={`The agent's /state (${ep.base.slice(2)})`}
-            detail={`${describeFailure(stateResult)}; the browser reads it directly from the agent.`}
+            detail={describeFailure(stateResult)}
           />
         )}
         {statsResult !== undefined && statsResult.kind !== "ok" ? (

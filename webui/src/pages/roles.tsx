@@ -110,7 +110,7 @@ export function Roles() {
         <DataTable<RoleRow> label="Roles" rows={rolesFromEndpoint(roles.value)} columns={COLUMNS} rowKey={(r) => r.name} defaultSort={{ key: "name" }} empty="No role is known." />
       ) : (
         <>
-          <Unavailable what="/master/roles" detail={`${describeFailure(roles)}. Below: roles as /master/state shows them (no weights or quota).`} />
+          <Unavailable what="/master/roles" detail={`${describeFailure(roles)}; below, roles as /master/state shows them (no weights, no quota)`} />
           <DataTable<RoleRow> label="Roles" rows={derived} columns={COLUMNS} rowKey={(r) => r.name} defaultSort={{ key: "name" }} empty="No role is in use." />
         </>
       )}

@@ -5,7 +5,7 @@
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { agentEndpoint, agentRead, agentStateUrl } from "../api/agent-client";
-import { agentFiles, type FileEntry, type FileSource, masterFiles } from "../api/files";
+import { agentFiles, type FileEntry, type FileSource, masterFiles, sandboxFiles } from "../api/files";
 import { describeFailure } from "../api/http";
 import { type Column, DataTable } from "../components/data-table";
 import { FileViewer } from "../components/file-viewer";
@@ -129,7 +129,7 @@ function PathCrumbs(props: { agentId: string; path: string }) {
 /** `#/agents/:a/browse?path=DIR`: a directory listing. */
 export function Browse(props: { agentId: string; path: string }) {
   const { agent, loading } = useAgent(props.agentId);
-  const source = useMemo(() => (agent === undefined ? undefined : agentFiles(agentEndpoint(agent))), [agent?.pid]);
+  const source = useMemo(() => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))), [agent?.pid]);
   const listing = usePoll(source === undefined ? undefined : () => source.browse(props.path), 5000, [
     source,
     props.path,
@@ -200,7 +200,7 @@ export function Browse(props: { agentId: string; path: string }) {
       ) : (
         <Unavailable
           what={`Browsing on the ${source.label} (/files/browse)`}
-          detail={`${describeFailure(listing)}; the browser reads sandboxes directly from the agent.`}
+          detail={describeFailure(listing)}
         />
       )}
     </div>
@@ -215,7 +215,7 @@ function followByDefault(path: string): boolean {
 /** `#/agents/:a/view?path=FILE`: one file of a sandbox. */
 export function ViewFile(props: { agentId: string; path: string }) {
   const { agent, loading } = useAgent(props.agentId);
-  const source = useMemo(() => (agent === undefined ? undefined : agentFiles(agentEndpoint(agent))), [agent?.pid]);
+  const source = useMemo(() => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))), [agent?.pid]);
   if (loading) return <Loading what="the agent" />;
   if (agent === undefined || source === undefined) {
     return <Failed what="Viewing" detail={`no agent '${props.agentId}' is known to the master.`} />;
