@@ -163,8 +163,9 @@ function stubMaster(
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
     if (path === "/master/state") {
-      res.writeHead(200, { "Content-Type": "application/json" });
-      res.end(current());
+      const bytes = Buffer.from(current(), "utf8");
+      res.writeHead(200, { "Content-Type": "application/json", "Content-Length": bytes.length });
+      res.end(bytes);
       return;
     }
     const file = path === "/" ? "index.html" : normalize(path).replace(/^\/+/, "");
