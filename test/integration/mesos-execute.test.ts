@@ -158,9 +158,7 @@ test("mesos-execute: refuses features that are not there yet, and zk://, with a 
   assert.match(zk.stderr, /not supported yet \(high availability issue\)/);
 });
 
-test("mesos-execute: --task_group runs its tasks under the default executor", {
-  todo: "needs mesos-default-executor (ExecutorInfo type DEFAULT) in the agent",
-}, async () => {
+test("mesos-execute: --task_group runs its tasks under the default executor", async () => {
   const group = JSON.stringify({
     tasks: [
       {
