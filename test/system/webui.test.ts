@@ -19,6 +19,7 @@ import {
   type DaemonHandle,
   getJson,
   repoRoot,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -247,6 +248,26 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
       unexpected.push(`${e.text} ${e.url}`);
     }
     assert.deepEqual(unexpected, []);
+  });
+
+  it("the dashboard updates without a reload when a task finishes", async () => {
+    await page.goto(`${master.url}/#/`);
+    await page.locator('[data-connection="connected"]').waitFor();
+    const finished = page.locator('[data-count="Finished"] dd');
+    assert.equal(await finished.textContent(), "0");
+    const run = await runBinary(
+      "mesos-execute",
+      [`--master=${master.address}`, "--name=ui-quick", "--command=true"],
+      { timeoutMs: 60_000 },
+    );
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    await waitFor(
+      "Finished 1 on the open dashboard",
+      async () => (await finished.textContent()) === "1",
+      {
+        timeoutMs: 15_000,
+      },
+    );
   });
 
   it("stopping the master shows the banner; a master back on the port clears it", async () => {
