@@ -36,6 +36,11 @@ function page(route: Route) {
           return <SandboxRerouter agentId={b} frameworkId={d} executorId={f} taskId={h} />;
         }
       }
+      if (c === "frameworks") {
+        // Mesos' per-framework and per-executor agent pages live in the agent page here.
+        redirect(`#/agents/${encodeURIComponent(b)}`);
+        return null;
+      }
       break;
     case "roles":
       return <Roles />;
