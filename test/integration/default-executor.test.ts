@@ -255,6 +255,27 @@ describe("default executor", () => {
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
   });
 
+  it("with checkpointing, a dropped agent connection leaves the tasks running; the executor re-subscribes and carries on", async () => {
+    const { ex, executorId } = await start({
+      checkpoint: { recoveryTimeout: "15secs", backoffMax: "100ms" },
+    });
+    launchGroup(
+      executorId,
+      task("survivor", { value: "sleep 0.5; echo done" }),
+      task("steady", { value: "sleep 100" }),
+    );
+    await agent.waitForUpdate("TASK_RUNNING", "steady");
+    const subscribed = agent.subscribes.length;
+    agent.dropConnections();
+    await agent.waitFor("a re-subscription", () => agent.subscribes.length > subscribed);
+    await agent.waitForUpdate("TASK_FINISHED", "survivor");
+    assert.deepEqual(states(agent, "steady"), ["TASK_STARTING", "TASK_RUNNING"]);
+    assert.equal(taskFile(ex, "survivor", "stdout"), "done\n");
+    agent.kill("steady", seconds(1), executorId);
+    await agent.waitForUpdate("TASK_KILLED", "steady");
+    assert.deepEqual(await ex.exited, { code: 0, signal: null });
+  });
+
   it("a LAUNCH event (a single task) is refused: the executor shuts down", async () => {
     const { ex, executorId } = await start();
     agent.launch(task("single", { value: "true" }), executorId);
