@@ -36,6 +36,7 @@ export interface RenderTiming {
 type Listener = () => void;
 
 const MAX_BACKOFF_MS = 10_000;
+const DECODER = new TextDecoder();
 
 /** How long to wait between polls of `/master/state` for a cluster this size. */
 export function pollIntervalMs(agents: number): number {
@@ -135,7 +136,7 @@ export class ClusterStore {
 
   private async readStateOnce(): Promise<boolean> {
     const t0 = performance.now();
-    let text: string;
+    let raw: ArrayBuffer;
     try {
       const response = await fetch(`${this.base}/master/state`, { cache: "no-store" });
       if (response.status === 503) {
@@ -146,7 +147,7 @@ export class ClusterStore {
         this.lose(`/master/state answered HTTP ${response.status}`);
         return false;
       }
-      text = await response.text();
+      raw = await response.arrayBuffer();
     } catch (error) {
       const why = error instanceof Error ? error.message : String(error);
       this.lose(`the master does not answer (${why})`);
@@ -154,6 +155,7 @@ export class ClusterStore {
     }
     const t1 = performance.now();
     let parsed: unknown;
+    const text = DECODER.decode(raw);
     try {
       parsed = JSON.parse(text);
     } catch {
