@@ -8,6 +8,8 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
+import { buildInfoAt } from "../common/http/common-endpoints.js";
+import { operatorServices } from "../common/http/operator-processes.js";
 import type { Logger } from "../common/observability/logger.js";
 import type { ProcessHost } from "../common/process/process-host.js";
 import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
@@ -23,6 +25,8 @@ import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import type { AgentFlags } from "./flags.js";
+import { installAgentOperatorSurface } from "./http/operator-surface.js";
+import { SandboxFiles } from "./http/sandbox-files.js";
 import { BUILD_INFO, versionJson } from "./http/version.js";
 import { bootIdPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
@@ -156,14 +160,17 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     bootId,
   });
+  const services = operatorServices(host, { clock: options.clock, logger });
+  const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
+  const stateContext = () => ({
+    flags: options.flagStrings,
+    logDir: flags.log_dir,
+    externalLogFile: flags.external_log_file,
+    version: MESOS_COMPATIBLE_VERSION,
+    build: BUILD_INFO,
+  });
   const agentProcess = new AgentProcess(processId, logger, {
-    state: () => ({
-      flags: options.flagStrings,
-      logDir: flags.log_dir,
-      externalLogFile: flags.external_log_file,
-      version: MESOS_COMPATIBLE_VERSION,
-      build: BUILD_INFO,
-    }),
+    state: stateContext,
     version: versionJson,
   });
   host.spawn(agentProcess);
@@ -210,7 +217,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     random: options.random,
     logger,
     transport: agentProcess.transport,
-    containerizer,
+    containerizer: sandboxes.wrap(containerizer),
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {
       if (stopping !== undefined) stopping();
@@ -218,7 +225,20 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     },
   });
   agentProcess.bind(agent);
-  containerizer.attach(agent);
+  containerizer.attach(sandboxes.events(agent));
+  installAgentOperatorSurface({
+    host,
+    agent,
+    process: agentProcess,
+    services,
+    flags: options.flagStrings,
+    state: stateContext,
+    build: buildInfoAt(options.clock.now()),
+    logger,
+    clock: options.clock,
+    logDir: flags.log_dir,
+    externalLogFile: flags.external_log_file,
+  });
   logger.info(`Agent resources: ${agent.resources.toString()}`);
   if ((info.attributes ?? []).length > 0 && flags.attributes !== undefined) {
     logger.info(`Agent attributes: ${flags.attributes}`);

@@ -1,0 +1,98 @@
+/**
+ * The agent's metrics under Mesos' names (`slave/*`, `containerizer/*`), in
+ * the host's shared registry. Everything is a gauge read from the agent core
+ * when a snapshot is taken, so the core needs no metric calls of its own.
+ *
+ * Deviation: Mesos counts terminal task states (`slave/tasks_finished`, ...)
+ * as they happen; we count the terminal tasks the agent still remembers
+ * (completed tasks are kept up to Mesos' per-executor/per-framework bounds).
+ */
+import type { MetricsRegistry } from "../../common/observability/metrics.js";
+import { Resources } from "../../common/resources/index.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { Agent } from "../agent.js";
+import type { Executor } from "../executor.js";
+
+const LIVE_STATES = ["staging", "starting", "running", "killing"] as const;
+const TERMINAL_STATES = ["finished", "failed", "killed", "lost", "gone"] as const;
+const RESOURCE_NAMES = ["cpus", "mem", "disk", "gpus"] as const;
+
+function* executorsOf(agent: Agent, withCompleted: boolean): Generator<Executor> {
+  const frameworks = withCompleted
+    ? [...agent.frameworks.values(), ...agent.completedFrameworks]
+    : [...agent.frameworks.values()];
+  for (const f of frameworks) {
+    yield* f.executors.values();
+    if (withCompleted) yield* f.completedExecutors;
+  }
+}
+
+/** Counts of tasks per lower-case state name (`running`, `finished`, ...). */
+export function taskStateCounts(agent: Agent): Map<string, number> {
+  const counts = new Map<string, number>();
+  const bump = (state: string) => {
+    const key = state.replace(/^TASK_/, "").toLowerCase();
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  for (const e of executorsOf(agent, true)) {
+    for (let i = 0; i < e.queuedTasks.size; i++) bump("TASK_STAGING");
+    for (const g of e.queuedTaskGroups)
+      for (let i = 0; i < (g.tasks ?? []).length; i++) bump("TASK_STAGING");
+    for (const t of e.launchedTasks.values()) bump(t.state);
+    for (const t of e.terminatedTasks.values()) bump(t.state);
+    for (const t of e.completedTasks) bump(t.state);
+  }
+  return counts;
+}
+
+/** The resources allocated to live executors and their tasks. */
+export function usedResources(agent: Agent): Resources {
+  const used = Resources.empty();
+  for (const e of executorsOf(agent, false)) used.add(e.allocatedResources());
+  return used;
+}
+
+/** Registers the agent's metrics in `registry`. */
+export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, clock: Clock): void {
+  const g = (name: string, read: () => number) => registry.gauge(name, read);
+  g("slave/uptime_secs", () => clock.now() / 1000 - agent.startTime);
+  g("slave/registered", () => (agent.link.state === "RUNNING" ? 1 : 0));
+  g("slave/recovery_errors", () => 0);
+  g("slave/frameworks_active", () => agent.frameworks.size);
+
+  for (const s of [...LIVE_STATES, ...TERMINAL_STATES]) {
+    g(`slave/tasks_${s}`, () => taskStateCounts(agent).get(s) ?? 0);
+  }
+
+  const executorsIn = (state: Executor["state"]) => () => {
+    let n = 0;
+    for (const e of executorsOf(agent, false)) if (e.state === state) n++;
+    return n;
+  };
+  g("slave/executors_registering", executorsIn("REGISTERING"));
+  g("slave/executors_running", executorsIn("RUNNING"));
+  g("slave/executors_terminating", executorsIn("TERMINATING"));
+  g("slave/executors_terminated", () => agent.counters.executorsTerminated);
+  g("slave/executors_preempted", () => 0);
+
+  g("slave/valid_status_updates", () => agent.counters.validStatusUpdates);
+  g("slave/invalid_status_updates", () => agent.counters.invalidStatusUpdates);
+  g("slave/valid_framework_messages", () => agent.counters.validFrameworkMessages);
+  g("slave/invalid_framework_messages", () => agent.counters.invalidFrameworkMessages);
+  g("slave/container_launch_errors", () => agent.counters.containerLaunchErrors);
+  g("containerizer/mesos/container_destroy_errors", () => 0);
+
+  for (const r of RESOURCE_NAMES) {
+    const total = () => agent.resources.getScalar(r) ?? 0;
+    const used = () => usedResources(agent).getScalar(r) ?? 0;
+    g(`slave/${r}_total`, total);
+    g(`slave/${r}_used`, used);
+    g(`slave/${r}_percent`, () => {
+      const t = total();
+      return t === 0 ? 0 : used() / t;
+    });
+    g(`slave/${r}_revocable_total`, () => 0);
+    g(`slave/${r}_revocable_used`, () => 0);
+    g(`slave/${r}_revocable_percent`, () => 0);
+  }
+}

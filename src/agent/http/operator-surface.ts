@@ -1,0 +1,80 @@
+/**
+ * Puts the agent's operator surface on its process host: the shared
+ * operator processes (`/metrics`, `/files`, `/logging`, `/help`, from
+ * src/common/http/operator-processes.ts) fed with the agent's metrics,
+ * sandboxes and log; the `monitor` process; and, on the agent process,
+ * `/api/v1`, `/containers` and the old `/state.json`.
+ */
+import type { BuildInfo } from "../../common/http/common-endpoints.js";
+import type { OperatorServices } from "../../common/http/operator-processes.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { ProcessHost } from "../../common/process/process-host.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { Agent } from "../agent.js";
+import type { AgentProcess } from "../agent-process.js";
+import { ResourceMonitor } from "../monitor/resource-monitor.js";
+import { registerAgentMetrics } from "./agent-metrics.js";
+import { CONTAINERS_HELP, containersHandler, monitorProcess } from "./monitor-endpoints.js";
+import { AGENT_OPERATOR_API_HELP, agentOperatorApiHandler } from "./operator-api.js";
+import { attachAgentLog } from "./sandbox-files.js";
+import { agentStateJson, type StateContext } from "./state-json.js";
+
+export interface AgentOperatorSurfaceOptions {
+  readonly host: ProcessHost;
+  readonly agent: Agent;
+  readonly process: AgentProcess;
+  readonly services: OperatorServices;
+  readonly flags: Readonly<Record<string, string>>;
+  readonly state: () => StateContext;
+  readonly build: BuildInfo;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** `--log_dir` and `--external_log_file`, for `/slave/log`. */
+  readonly logDir: string | undefined;
+  readonly externalLogFile: string | undefined;
+}
+
+/** The glog logger's current INFO file, when the logger is one. */
+function logFileOf(logger: Logger): string | undefined {
+  const l = logger as { logFile?: () => string | undefined };
+  return typeof l.logFile === "function" ? l.logFile() : undefined;
+}
+
+/** Installs the operator endpoints of one agent. */
+export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): ResourceMonitor {
+  const monitor = new ResourceMonitor(o.agent, o.clock);
+  registerAgentMetrics(o.services.metrics, o.agent, o.clock);
+  // In mesos-local the agents share one host; the first one's monitor serves /monitor.
+  if (o.host.process("monitor") === undefined) o.host.spawn(monitorProcess(monitor));
+
+  const logFile = o.externalLogFile ?? (o.logDir === undefined ? undefined : logFileOf(o.logger));
+  attachAgentLog(o.services.files, logFile, o.logger, o.clock);
+
+  o.process.route(
+    "/api/v1",
+    { help: AGENT_OPERATOR_API_HELP },
+    agentOperatorApiHandler({
+      agent: o.agent,
+      services: o.services,
+      monitor,
+      flags: o.flags,
+      build: o.build,
+      logger: o.logger,
+    }),
+  );
+  o.process.route(
+    "/containers",
+    { methods: ["GET"], help: CONTAINERS_HELP },
+    containersHandler(monitor),
+  );
+  o.process.route(
+    "/state.json",
+    { methods: ["GET"], help: "Same as /state (the pre-1.8 name tutorials still use)." },
+    (request: HttpRequest) =>
+      checkMethod(request, ["GET"]) ??
+      jsonResponse(request, JSON.stringify(agentStateJson(o.agent, o.state()))),
+  );
+  return monitor;
+}

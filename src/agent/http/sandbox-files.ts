@@ -1,0 +1,106 @@
+/**
+ * Makes executor sandboxes browsable through `/files` as Mesos does: each
+ * run is attached under its real path, its `runs/latest` link, and the
+ * virtual `/frameworks/<fid>/executors/<eid>/runs/latest`. Attachments
+ * outlive the executor (Mesos detaches them only when the sandbox is
+ * garbage-collected, which we do not do yet), so completed executors stay
+ * browsable. Also attaches the agent's log at `/slave/log`.
+ */
+import type { VirtualFiles } from "../../common/files/virtual-files.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent-ports.js";
+import type { ContainerEvents } from "../containerizer/posix-containerizer.js";
+import { latestRunLink } from "../paths.js";
+
+/** Mesos' virtual path of an executor's latest run. */
+export function executorVirtualPath(frameworkId: string, executorId: string): string {
+  return `/frameworks/${frameworkId}/executors/${executorId}/runs/latest`;
+}
+
+/** The agent log's virtual path (Mesos' AGENT_LOG_VIRTUAL_PATH). */
+export const AGENT_LOG_VIRTUAL_PATH = "/slave/log";
+
+/** Attaches sandboxes as containers start. */
+export class SandboxFiles {
+  private readonly launches = new Map<string, ContainerLaunch>();
+
+  constructor(
+    private readonly files: VirtualFiles,
+    private readonly workDir: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** The three virtual paths of a run. */
+  pathsOf(launch: ContainerLaunch): string[] {
+    return [
+      launch.directory,
+      latestRunLink(this.workDir, launch),
+      executorVirtualPath(launch.frameworkId, launch.executorId),
+    ];
+  }
+
+  /** Wraps a containerizer so each launch is remembered for attaching. */
+  wrap(inner: Containerizer): Containerizer {
+    return {
+      launch: (launch) => {
+        this.launches.set(launch.containerId, launch);
+        inner.launch(launch);
+      },
+      destroy: (containerId) => inner.destroy(containerId),
+    };
+  }
+
+  /** Wraps the agent's container events: attaches the sandbox once the container exists. */
+  events(inner: ContainerEvents): ContainerEvents {
+    return {
+      containerLaunched: (containerId, result) => {
+        // Attach before the agent hears of the launch, so the sandbox is
+        // browsable by the time tasks can run in it (failed launches too:
+        // the fetcher's output is there).
+        const launch = this.launches.get(containerId);
+        if (launch !== undefined) void this.attach(launch);
+        inner.containerLaunched(containerId, result);
+      },
+      containerTerminated: (containerId, termination: ContainerTermination) => {
+        this.launches.delete(containerId);
+        inner.containerTerminated(containerId, termination);
+      },
+    };
+  }
+
+  private async attach(launch: ContainerLaunch): Promise<void> {
+    for (const path of this.pathsOf(launch)) {
+      try {
+        await this.files.attach(launch.directory, path);
+      } catch (e) {
+        this.logger.verbose(1, `Cannot attach sandbox at '${path}': ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
+/**
+ * Attaches the agent's log at `/slave/log` when it writes one (the file may
+ * appear a moment after start-up, so attaching is retried a few times).
+ */
+export function attachAgentLog(
+  files: VirtualFiles,
+  path: string | undefined,
+  logger: Logger,
+  clock: Clock,
+): void {
+  if (path === undefined) return;
+  let attempts = 0;
+  const attempt = (): void => {
+    files.attach(path, AGENT_LOG_VIRTUAL_PATH).then(
+      () => logger.verbose(1, `Attached ${path} at ${AGENT_LOG_VIRTUAL_PATH}`),
+      (error: unknown) => {
+        if (++attempts < 10) clock.setTimer(1000, attempt);
+        else
+          logger.warn(`Cannot serve the agent log at ${AGENT_LOG_VIRTUAL_PATH}: ${String(error)}`);
+      },
+    );
+  };
+  attempt();
+}

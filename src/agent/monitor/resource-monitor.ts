@@ -1,0 +1,82 @@
+/**
+ * The agent's resource monitor: per-executor ResourceStatistics for
+ * `/monitor/statistics`, `/containers` and GET_CONTAINERS. Limits come from
+ * what the executor is allocated (accounted, not enforced: no cgroups yet),
+ * usage from /proc over the executor's process tree.
+ */
+import type { ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { Agent } from "../agent.js";
+import type { Executor } from "../executor.js";
+import { type TreeUsage, treeUsages } from "./process-usage.js";
+
+/** One running executor's container and its statistics. */
+export interface ExecutorUsage {
+  readonly frameworkId: string;
+  readonly executorId: string;
+  readonly executorName: string;
+  readonly source: string;
+  readonly containerId: string;
+  readonly pid: number | undefined;
+  readonly statistics: ResourceStatistics;
+}
+
+const MB = 1024 * 1024;
+
+/** ResourceStatistics of an executor from its allocation and measured usage. */
+export function executorStatistics(
+  executor: Executor,
+  usage: TreeUsage | undefined,
+  nowSecs: number,
+): ResourceStatistics {
+  const allocated = executor.allocatedResources();
+  const stats: ResourceStatistics = { timestamp: nowSecs };
+  const cpus = allocated.cpus();
+  const mem = allocated.mem();
+  if (cpus !== undefined) stats.cpus_limit = cpus;
+  if (mem !== undefined) stats.mem_limit_bytes = Math.round(mem * MB);
+  if (usage !== undefined) {
+    stats.processes = usage.processes;
+    stats.threads = usage.threads;
+    stats.cpus_user_time_secs = usage.cpusUserTimeSecs;
+    stats.cpus_system_time_secs = usage.cpusSystemTimeSecs;
+    stats.mem_rss_bytes = usage.memRssBytes;
+  }
+  return stats;
+}
+
+/** Reads the usage of every live executor of `agent`. */
+export class ResourceMonitor {
+  constructor(
+    private readonly agent: Agent,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Live executors (launched or running), in a stable order. */
+  executors(): Executor[] {
+    const out: Executor[] = [];
+    for (const framework of this.agent.frameworks.values()) {
+      for (const executor of framework.executors.values()) {
+        if (executor.state !== "TERMINATED") out.push(executor);
+      }
+    }
+    return out;
+  }
+
+  /** Statistics of every live executor. */
+  async usages(): Promise<ExecutorUsage[]> {
+    const executors = this.executors();
+    const roots = executors.map((e) => e.pid).filter((p): p is number => p !== undefined);
+    const usage = await treeUsages(roots);
+    const now = this.clock.now() / 1000;
+    return executors.map((e) => ({
+      frameworkId: e.frameworkId,
+      executorId: e.id,
+      executorName: e.info.name ?? "",
+      source: e.info.source ?? "",
+      containerId: e.containerId,
+      pid: e.pid,
+      statistics: executorStatistics(e, e.pid === undefined ? undefined : usage.get(e.pid), now),
+    }));
+  }
+}
