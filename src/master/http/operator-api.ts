@@ -123,7 +123,10 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
   if (!accept.ok) return accept.response;
   const type = accept.value;
   const m = ctx.master;
-  const callType = call.type ?? "UNKNOWN";
+  if (call.type === undefined) {
+    return badRequest("Failed to validate master::Call: Expecting 'type' to be present");
+  }
+  const callType = call.type;
   const required = REQUIRED[callType];
   if (required !== undefined && call[required] === undefined) {
     return badRequest(`Failed to validate master::Call: Expecting '${required}' to be present`);

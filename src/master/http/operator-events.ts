@@ -138,7 +138,7 @@ export class OperatorEvents {
 
   /** Ends every stream (shutdown). */
   stop(): void {
-    for (const s of [...this.subscribers]) this.remove(s, true);
+    for (const s of [...this.subscribers]) this.remove(s, "end");
   }
 
   private start(stream: ResponseStream, type: V1ContentType): void {
@@ -149,7 +149,7 @@ export class OperatorEvents {
         `Closing the oldest operator event stream (${oldest.stream.remote}): ` +
           `--max_operator_event_stream_subscribers=${max} reached`,
       );
-      this.remove(oldest, true);
+      this.remove(oldest, "end");
     }
     const s: Subscriber = {
       stream,
@@ -159,7 +159,7 @@ export class OperatorEvents {
       heartbeat: undefined,
     };
     this.subscribers.push(s);
-    stream.onClose(() => this.remove(s, false));
+    stream.onClose(() => this.remove(s, "keep"));
     this.options.logger.info(`Added operator event stream subscriber ${stream.remote}`);
     this.sendSubscribed(s).then(
       () => {
@@ -172,7 +172,7 @@ export class OperatorEvents {
         this.options.logger.error(
           `Failed to send SUBSCRIBED to ${stream.remote}: ${String(error)}`,
         );
-        this.remove(s, true);
+        this.remove(s, "abort");
       },
     );
   }
@@ -231,18 +231,18 @@ export class OperatorEvents {
         `Disconnecting operator event stream subscriber ${s.stream.remote}: ` +
           `${buffered} bytes not yet read (limit ${s.allowance})`,
       );
-      this.remove(s, true);
+      this.remove(s, "abort");
     }
   }
 
-  private remove(s: Subscriber, close: boolean): void {
+  /** Forgets a subscriber; `end` closes its stream cleanly, `abort` drops the connection. */
+  private remove(s: Subscriber, how: "keep" | "end" | "abort"): void {
     const i = this.subscribers.indexOf(s);
     if (i >= 0) this.subscribers.splice(i, 1);
     if (s.heartbeat !== undefined) this.options.clock.cancelTimer(s.heartbeat);
     s.heartbeat = undefined;
-    if (close && !s.stream.closed) {
-      if (s.stream.abort !== undefined) s.stream.abort();
-      else s.stream.end();
-    }
+    if (how === "keep" || s.stream.closed) return;
+    if (how === "abort" && s.stream.abort !== undefined) s.stream.abort();
+    else s.stream.end();
   }
 }
