@@ -36,13 +36,10 @@ function list(resources: Resources): Resource[] {
 /** AgentInfo of a registered agent. */
 export function agentInfo(agent: AgentRecord): AgentInfo {
   const info = agent.info;
-  const out: AgentInfo = {
-    hostname: info.hostname,
-    port: info.port ?? 5051,
-    resources: info.resources ?? [],
-    attributes: info.attributes ?? [],
-    id: { value: agent.id },
-  };
+  const out: AgentInfo = { hostname: info.hostname, port: info.port ?? 5051 };
+  if ((info.resources ?? []).length > 0) out.resources = info.resources;
+  if ((info.attributes ?? []).length > 0) out.attributes = info.attributes;
+  out.id = { value: agent.id };
   if (info.domain !== undefined) out.domain = info.domain;
   return out;
 }
