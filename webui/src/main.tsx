@@ -4,7 +4,7 @@ import { ClusterStore } from "./api/cluster-store";
 import { Layout } from "./components/layout";
 import { Failed } from "./components/notice";
 import { StoreContext } from "./components/store-context";
-import { redirect, type Route, useRoute } from "./lib/router";
+import { type Route, redirect, useRoute } from "./lib/router";
 import { Agent } from "./pages/agent";
 import { Agents } from "./pages/agents";
 import { Dashboard } from "./pages/dashboard";

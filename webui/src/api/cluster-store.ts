@@ -211,8 +211,7 @@ export class ClusterStore {
     this.stream = undefined;
     this.stopHeartbeatWatch();
     const retryAt = Date.now() + this.backoffMs;
-    const since =
-      this.connection.status === "disconnected" ? this.connection.since : Date.now();
+    const since = this.connection.status === "disconnected" ? this.connection.since : Date.now();
     this.setConnection({ status: "disconnected", reason, retryAt, since });
     this.schedule(this.backoffMs, () => void this.connect());
     this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs * 2);

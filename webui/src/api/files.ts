@@ -83,7 +83,8 @@ export function masterFiles(base = ""): FileSource {
 export function agentFiles(ep: AgentEndpoint): FileSource {
   return {
     label: `agent ${ep.base.replace(/^\/\//, "")}`,
-    browse: async (path) => map(await agentRead(`${ep.base}/files/browse?${query(path)}`), entriesFrom),
+    browse: async (path) =>
+      map(await agentRead(`${ep.base}/files/browse?${query(path)}`), entriesFrom),
     read: async (path, offset, length) =>
       map(await agentRead(`${ep.base}/files/read?${query(path, offset, length)}`), chunkFrom),
     downloadUrl: (path) => `${ep.base}/files/download?${query(path)}`,

@@ -12,7 +12,10 @@ export type Fetched<T> =
 const UNAVAILABLE = new Set([404, 405, 501]);
 
 /** GET `path` on the master and parse JSON. */
-export async function getJson<T = unknown>(path: string, signal?: AbortSignal): Promise<Fetched<T>> {
+export async function getJson<T = unknown>(
+  path: string,
+  signal?: AbortSignal,
+): Promise<Fetched<T>> {
   let response: Response;
   try {
     response = await fetch(path, { cache: "no-store", ...(signal ? { signal } : {}) });

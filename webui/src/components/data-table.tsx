@@ -65,7 +65,10 @@ export function DataTable<T>(props: DataTableProps<T>) {
       const key = row as object;
       let text = searchText.get(key);
       if (text === undefined) {
-        text = textual.map((c) => String(c.value(row))).join("\u0000").toLowerCase();
+        text = textual
+          .map((c) => String(c.value(row)))
+          .join("\u0000")
+          .toLowerCase();
         searchText.set(key, text);
       }
       return text.includes(needle);
@@ -131,8 +134,6 @@ export function DataTable<T>(props: DataTableProps<T>) {
         class={virtual ? "table-scroll virtual" : "table-scroll"}
         style={virtual ? { maxHeight: `${(VIEW_ROWS + 1) * ROW_HEIGHT}px` } : undefined}
         onScroll={virtual ? onScroll : undefined}
-        tabIndex={virtual ? 0 : undefined}
-        aria-label={virtual ? `${props.label} (scrollable)` : undefined}
       >
         <table aria-label={props.label} aria-rowcount={virtual ? sorted.length + 1 : undefined}>
           <thead>
@@ -141,7 +142,12 @@ export function DataTable<T>(props: DataTableProps<T>) {
                 const active = sort?.key === c.key;
                 const ariaSort = active ? (sort?.descending ? "descending" : "ascending") : "none";
                 return (
-                  <th key={c.key} class={c.numeric ? "num" : undefined} aria-sort={ariaSort} scope="col">
+                  <th
+                    key={c.key}
+                    class={c.numeric ? "num" : undefined}
+                    aria-sort={ariaSort}
+                    scope="col"
+                  >
                     {c.unsortable ? (
                       c.title
                     ) : (
@@ -159,7 +165,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
           </thead>
           <tbody>
             {virtual && first > 0 ? (
-              <tr class="spacer" style={{ height: `${first * ROW_HEIGHT}px` }} aria-hidden="true" />
+              <tr class="spacer" style={{ height: `${first * ROW_HEIGHT}px` }} />
             ) : null}
             {visible.map((row) => (
               <tr key={props.rowKey(row)}>
@@ -171,11 +177,7 @@ export function DataTable<T>(props: DataTableProps<T>) {
               </tr>
             ))}
             {virtual && last < sorted.length ? (
-              <tr
-                class="spacer"
-                style={{ height: `${(sorted.length - last) * ROW_HEIGHT}px` }}
-                aria-hidden="true"
-              />
+              <tr class="spacer" style={{ height: `${(sorted.length - last) * ROW_HEIGHT}px` }} />
             ) : null}
             {sorted.length === 0 ? (
               <tr>

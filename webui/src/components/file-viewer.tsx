@@ -153,10 +153,11 @@ export function FileViewer(props: { source: FileSource; path: string; follow?: b
           Download
         </a>
         <span class="muted">
-          bytes {view.start.toLocaleString()}–{view.end.toLocaleString()} ({formatBytes(view.end)} in all)
+          bytes {view.start.toLocaleString()}–{view.end.toLocaleString()} ({formatBytes(view.end)}{" "}
+          in all)
         </span>
       </div>
-      <pre ref={pre} class="file" tabIndex={0} aria-label={`Contents of ${path}`} data-file={path}>
+      <pre ref={pre} class="file" data-file={path}>
         {view.text}
       </pre>
     </div>

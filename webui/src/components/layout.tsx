@@ -28,7 +28,8 @@ function Banner(props: { connection: Connection; onRetry: () => void }) {
       <div class="banner error" role="alert" data-banner="disconnected">
         <strong>Not connected to a leading master.</strong>{" "}
         <span>
-          {c.reason}. Lost {formatDuration((now - c.since) / 1000)} ago; showing the last known state.
+          {c.reason}. Lost {formatDuration((now - c.since) / 1000)} ago; showing the last known
+          state.
           {wait > 0 ? ` Retrying in ${wait} s.` : " Retrying…"}
         </span>{" "}
         <button type="button" onClick={props.onRetry}>
@@ -105,12 +106,9 @@ export function Layout(props: { section: string; children: ComponentChildren }) 
   const name = cluster?.master.cluster || "Mesos";
   return (
     <>
-      <a class="skip" href="#main" onClick={(e) => {
-        e.preventDefault();
-        document.getElementById("main")?.focus();
-      }}>
+      <button type="button" class="skip" onClick={() => document.getElementById("main")?.focus()}>
         Skip to content
-      </a>
+      </button>
       <header class="top">
         <a class="brand" href="#/">
           {name}

@@ -1,7 +1,11 @@
 /** Messages for data that is missing: not built yet, unreachable, loading. */
 import type { ComponentChildren } from "preact";
 
-export function Unavailable(props: { what: string; detail?: string; children?: ComponentChildren }) {
+export function Unavailable(props: {
+  what: string;
+  detail?: string;
+  children?: ComponentChildren;
+}) {
   return (
     <div class="notice unavailable" role="status">
       <strong>{props.what}: not available yet</strong>

@@ -4,7 +4,10 @@ import { formatRelative, formatTimestamp } from "../lib/format";
 export function Ago(props: { seconds: number }) {
   if (!(props.seconds > 0)) return <span class="muted">–</span>;
   return (
-    <time dateTime={new Date(props.seconds * 1000).toISOString()} title={formatTimestamp(props.seconds)}>
+    <time
+      dateTime={new Date(props.seconds * 1000).toISOString()}
+      title={formatTimestamp(props.seconds)}
+    >
       {formatRelative(props.seconds)}
     </time>
   );

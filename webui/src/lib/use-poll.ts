@@ -10,7 +10,6 @@ export function usePoll<T>(
   const [result, setResult] = useState<Fetched<T> | undefined>(undefined);
   const readRef = useRef(read);
   readRef.current = read;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: the caller names what restarts the poll
   useEffect(() => {
     setResult(undefined);
     let stopped = false;

@@ -181,7 +181,9 @@ function offerFrom(value: unknown): OfferView {
 function commandText(value: unknown): string {
   const c = obj(value);
   if (typeof c.value === "string") return c.value;
-  return arr(c.argv).map((a) => str(a)).join(" ");
+  return arr(c.argv)
+    .map((a) => str(a))
+    .join(" ");
 }
 
 function executorFrom(value: unknown): ExecutorView {

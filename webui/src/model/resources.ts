@@ -41,7 +41,12 @@ export function fromResourceList(value: unknown): Res {
 }
 
 export function add(a: Res, b: Res): Res {
-  return { cpus: a.cpus + b.cpus, gpus: a.gpus + b.gpus, mem: a.mem + b.mem, disk: a.disk + b.disk };
+  return {
+    cpus: a.cpus + b.cpus,
+    gpus: a.gpus + b.gpus,
+    mem: a.mem + b.mem,
+    disk: a.disk + b.disk,
+  };
 }
 
 /** `a - b`, clamped at zero per resource. */

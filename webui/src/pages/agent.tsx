@@ -75,10 +75,18 @@ function ResourceRows(props: { rows: readonly (readonly [string, Res])[] }) {
       <thead>
         <tr>
           <th scope="col" />
-          <th scope="col" class="num">CPUs</th>
-          <th scope="col" class="num">GPUs</th>
-          <th scope="col" class="num">Mem</th>
-          <th scope="col" class="num">Disk</th>
+          <th scope="col" class="num">
+            CPUs
+          </th>
+          <th scope="col" class="num">
+            GPUs
+          </th>
+          <th scope="col" class="num">
+            Mem
+          </th>
+          <th scope="col" class="num">
+            Disk
+          </th>
           <th scope="col">Ports</th>
         </tr>
       </thead>
@@ -125,7 +133,9 @@ export function Agent(props: { id: string }) {
       const cpu = num(st.cpus_user_time_secs) + num(st.cpus_system_time_secs);
       const before = previous.current.get(key);
       const cpuFraction =
-        before !== undefined && t > before.t ? Math.max(0, (cpu - before.cpu) / (t - before.t)) : undefined;
+        before !== undefined && t > before.t
+          ? Math.max(0, (cpu - before.cpu) / (t - before.t))
+          : undefined;
       previous.current.set(key, { t, cpu });
       out.set(key, {
         cpuFraction,
@@ -137,7 +147,10 @@ export function Agent(props: { id: string }) {
     return out;
   }, [statsResult]);
   const tasks = useMemo(() => cluster?.tasksByAgent.get(props.id) ?? [], [cluster, props.id]);
-  const columns = useMemo(() => (cluster === undefined ? [] : taskColumns(cluster, true)), [cluster]);
+  const columns = useMemo(
+    () => (cluster === undefined ? [] : taskColumns(cluster, true)),
+    [cluster],
+  );
   const executorColumns = useMemo<Column<ExecutorRow>[]>(() => {
     const use = (e: ExecutorRow): Usage | undefined => usage.get(`${e.frameworkId}/${e.id}`);
     return [
@@ -147,7 +160,9 @@ export function Agent(props: { id: string }) {
         key: "framework",
         title: "Framework",
         value: (e) => e.frameworkName,
-        render: (e) => <a href={href(["frameworks", e.frameworkId])}>{e.frameworkName || e.frameworkId}</a>,
+        render: (e) => (
+          <a href={href(["frameworks", e.frameworkId])}>{e.frameworkName || e.frameworkId}</a>
+        ),
       },
       { key: "state", title: "State", value: (e) => (e.completed ? "completed" : "running") },
       { key: "tasks", title: "Tasks", numeric: true, value: (e) => e.tasks },
@@ -192,9 +207,16 @@ export function Agent(props: { id: string }) {
 
   if (cluster === undefined) return <Loading what="the agent" />;
   if (agent === undefined || ep === undefined) {
-    return <Failed what="Finding the agent" detail={`no agent with id '${props.id}' is known to the master.`} />;
+    return (
+      <Failed
+        what="Finding the agent"
+        detail={`no agent with id '${props.id}' is known to the master.`}
+      />
+    );
   }
-  const reserved = Object.entries(agent.reserved).map(([role, r]) => [`Reserved (${role})`, r] as const);
+  const reserved = Object.entries(agent.reserved).map(
+    ([role, r]) => [`Reserved (${role})`, r] as const,
+  );
   const attributes = Object.entries(agent.attributes);
   return (
     <div class="page agent">
@@ -282,7 +304,10 @@ export function Agent(props: { id: string }) {
           />
         )}
         {statsResult !== undefined && statsResult.kind !== "ok" ? (
-          <Unavailable what="Live usage (/monitor/statistics)" detail={describeFailure(statsResult)} />
+          <Unavailable
+            what="Live usage (/monitor/statistics)"
+            detail={describeFailure(statsResult)}
+          />
         ) : null}
       </section>
       <section aria-labelledby="at-h">

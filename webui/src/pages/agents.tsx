@@ -14,8 +14,9 @@ export function Agents() {
     <div class="page">
       <h1>Agents</h1>
       <p class="muted">
-        {cluster.activatedAgents.toLocaleString()} activated, {cluster.deactivatedAgents.toLocaleString()}{" "}
-        deactivated, {cluster.unreachableAgents.toLocaleString()} unreachable.
+        {cluster.activatedAgents.toLocaleString()} activated,{" "}
+        {cluster.deactivatedAgents.toLocaleString()} deactivated,{" "}
+        {cluster.unreachableAgents.toLocaleString()} unreachable.
       </p>
       <DataTable<AgentView>
         label="Agents"

@@ -16,10 +16,34 @@ import { maxShare, type Res } from "../model/resources";
 
 export function resourceColumns<T>(of: (row: T) => Res, prefix = ""): Column<T>[] {
   return [
-    { key: `${prefix}cpus`, title: "CPUs", numeric: true, value: (r) => of(r).cpus, render: (r) => formatCpus(of(r).cpus) },
-    { key: `${prefix}gpus`, title: "GPUs", numeric: true, value: (r) => of(r).gpus, render: (r) => formatCpus(of(r).gpus) },
-    { key: `${prefix}mem`, title: "Mem", numeric: true, value: (r) => of(r).mem, render: (r) => formatMegabytes(of(r).mem) },
-    { key: `${prefix}disk`, title: "Disk", numeric: true, value: (r) => of(r).disk, render: (r) => formatMegabytes(of(r).disk) },
+    {
+      key: `${prefix}cpus`,
+      title: "CPUs",
+      numeric: true,
+      value: (r) => of(r).cpus,
+      render: (r) => formatCpus(of(r).cpus),
+    },
+    {
+      key: `${prefix}gpus`,
+      title: "GPUs",
+      numeric: true,
+      value: (r) => of(r).gpus,
+      render: (r) => formatCpus(of(r).gpus),
+    },
+    {
+      key: `${prefix}mem`,
+      title: "Mem",
+      numeric: true,
+      value: (r) => of(r).mem,
+      render: (r) => formatMegabytes(of(r).mem),
+    },
+    {
+      key: `${prefix}disk`,
+      title: "Disk",
+      numeric: true,
+      value: (r) => of(r).disk,
+      render: (r) => formatMegabytes(of(r).disk),
+    },
   ];
 }
 
@@ -36,7 +60,12 @@ export function taskColumns(cluster: ClusterView, withFramework: boolean): Colum
   const columns: Column<TaskView>[] = [
     { key: "id", title: "ID", value: (t) => t.id, render: (t) => <Id value={t.id} /> },
     { key: "name", title: "Name", value: (t) => t.name },
-    { key: "state", title: "State", value: (t) => t.state, render: (t) => <StateTag state={t.state} /> },
+    {
+      key: "state",
+      title: "State",
+      value: (t) => t.state,
+      render: (t) => <StateTag state={t.state} />,
+    },
   ];
   if (withFramework) {
     columns.push({
@@ -55,10 +84,24 @@ export function taskColumns(cluster: ClusterView, withFramework: boolean): Colum
       key: "host",
       title: "Host",
       value: (t) => hostOf(cluster, t.agentId),
-      render: (t) => <a href={href(["agents", t.agentId])}>{hostOf(cluster, t.agentId) || t.agentId}</a>,
+      render: (t) => (
+        <a href={href(["agents", t.agentId])}>{hostOf(cluster, t.agentId) || t.agentId}</a>
+      ),
     },
-    { key: "started", title: "Started", numeric: true, value: (t) => t.startedAt, render: (t) => <Ago seconds={t.startedAt} /> },
-    { key: "updated", title: "Updated", numeric: true, value: (t) => t.updatedAt, render: (t) => <Ago seconds={t.updatedAt} /> },
+    {
+      key: "started",
+      title: "Started",
+      numeric: true,
+      value: (t) => t.startedAt,
+      render: (t) => <Ago seconds={t.startedAt} />,
+    },
+    {
+      key: "updated",
+      title: "Updated",
+      numeric: true,
+      value: (t) => t.updatedAt,
+      render: (t) => <Ago seconds={t.updatedAt} />,
+    },
     ...resourceColumns<TaskView>((t) => t.resources),
     {
       key: "sandbox",
@@ -75,7 +118,10 @@ export function taskColumns(cluster: ClusterView, withFramework: boolean): Colum
   return columns;
 }
 
-export function frameworkColumns(cluster: ClusterView, completed: boolean): Column<FrameworkView>[] {
+export function frameworkColumns(
+  cluster: ClusterView,
+  completed: boolean,
+): Column<FrameworkView>[] {
   const total = cluster.totals.total;
   const columns: Column<FrameworkView>[] = [
     {
@@ -109,10 +155,28 @@ export function frameworkColumns(cluster: ClusterView, completed: boolean): Colu
     );
   }
   columns.push(
-    { key: "registered", title: "Registered", numeric: true, value: (f) => f.registeredTime, render: (f) => <Ago seconds={f.registeredTime} /> },
+    {
+      key: "registered",
+      title: "Registered",
+      numeric: true,
+      value: (f) => f.registeredTime,
+      render: (f) => <Ago seconds={f.registeredTime} />,
+    },
     completed
-      ? { key: "unregistered", title: "Unregistered", numeric: true, value: (f) => f.unregisteredTime, render: (f) => <Ago seconds={f.unregisteredTime} /> }
-      : { key: "reregistered", title: "Re-registered", numeric: true, value: (f) => f.reregisteredTime, render: (f) => <Ago seconds={f.reregisteredTime} /> },
+      ? {
+          key: "unregistered",
+          title: "Unregistered",
+          numeric: true,
+          value: (f) => f.unregisteredTime,
+          render: (f) => <Ago seconds={f.unregisteredTime} />,
+        }
+      : {
+          key: "reregistered",
+          title: "Re-registered",
+          numeric: true,
+          value: (f) => f.reregisteredTime,
+          render: (f) => <Ago seconds={f.reregisteredTime} />,
+        },
   );
   return columns;
 }
@@ -123,7 +187,11 @@ export function agentState(a: AgentView): string {
 }
 
 export function agentColumns(): Column<AgentView>[] {
-  const pair = (key: "cpus" | "gpus" | "mem" | "disk", title: string, fmt: (n: number) => string): Column<AgentView> => ({
+  const pair = (
+    key: "cpus" | "gpus" | "mem" | "disk",
+    title: string,
+    fmt: (n: number) => string,
+  ): Column<AgentView> => ({
     key,
     title: `${title} (used / total)`,
     numeric: true,
@@ -131,16 +199,38 @@ export function agentColumns(): Column<AgentView>[] {
     render: (a) => `${fmt(a.used[key])} / ${fmt(a.total[key])}`,
   });
   return [
-    { key: "id", title: "ID", value: (a) => a.id, render: (a) => <Id value={a.id} href={href(["agents", a.id])} /> },
-    { key: "host", title: "Host", value: (a) => a.hostname, render: (a) => <a href={href(["agents", a.id])}>{a.hostname}</a> },
+    {
+      key: "id",
+      title: "ID",
+      value: (a) => a.id,
+      render: (a) => <Id value={a.id} href={href(["agents", a.id])} />,
+    },
+    {
+      key: "host",
+      title: "Host",
+      value: (a) => a.hostname,
+      render: (a) => <a href={href(["agents", a.id])}>{a.hostname}</a>,
+    },
     { key: "state", title: "State", value: agentState },
     pair("cpus", "CPUs", formatCpus),
     pair("gpus", "GPUs", formatCpus),
     pair("mem", "Mem", formatMegabytes),
     pair("disk", "Disk", formatMegabytes),
     { key: "version", title: "Version", value: (a) => a.version },
-    { key: "registered", title: "Registered", numeric: true, value: (a) => a.registeredTime, render: (a) => <Ago seconds={a.registeredTime} /> },
-    { key: "reregistered", title: "Re-registered", numeric: true, value: (a) => a.reregisteredTime, render: (a) => <Ago seconds={a.reregisteredTime} /> },
+    {
+      key: "registered",
+      title: "Registered",
+      numeric: true,
+      value: (a) => a.registeredTime,
+      render: (a) => <Ago seconds={a.registeredTime} />,
+    },
+    {
+      key: "reregistered",
+      title: "Re-registered",
+      numeric: true,
+      value: (a) => a.reregisteredTime,
+      render: (a) => <Ago seconds={a.reregisteredTime} />,
+    },
   ];
 }
 
@@ -162,7 +252,9 @@ export function offerColumns(cluster: ClusterView): Column<OfferView>[] {
       key: "host",
       title: "Host",
       value: (o) => hostOf(cluster, o.agentId),
-      render: (o) => <a href={href(["agents", o.agentId])}>{hostOf(cluster, o.agentId) || o.agentId}</a>,
+      render: (o) => (
+        <a href={href(["agents", o.agentId])}>{hostOf(cluster, o.agentId) || o.agentId}</a>
+      ),
     },
     ...resourceColumns<OfferView>((o) => o.resources),
   ];

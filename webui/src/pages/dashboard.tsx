@@ -55,10 +55,18 @@ function ResourceSummary(props: { cluster: ClusterView }) {
       <thead>
         <tr>
           <th scope="col" />
-          <th scope="col" class="num">CPUs</th>
-          <th scope="col" class="num">GPUs</th>
-          <th scope="col" class="num">Mem</th>
-          <th scope="col" class="num">Disk</th>
+          <th scope="col" class="num">
+            CPUs
+          </th>
+          <th scope="col" class="num">
+            GPUs
+          </th>
+          <th scope="col" class="num">
+            Mem
+          </th>
+          <th scope="col" class="num">
+            Disk
+          </th>
         </tr>
       </thead>
       <tbody>
@@ -146,7 +154,9 @@ export function Dashboard() {
           <h2>Tasks</h2>
           <Counts
             label="Tasks"
-            items={TASK_STATES.map((s) => [stateLabel(s), cluster.taskCounts[s] ?? 0] as [string, number])}
+            items={TASK_STATES.map(
+              (s) => [stateLabel(s), cluster.taskCounts[s] ?? 0] as [string, number],
+            )}
           />
         </section>
         <section aria-labelledby="res-h" class="card">

@@ -23,7 +23,9 @@ export function Framework(props: { id: string }) {
         key: "host",
         title: "Host",
         value: (e) => hostOf(cluster, e.agentId),
-        render: (e) => <a href={href(["agents", e.agentId])}>{hostOf(cluster, e.agentId) || e.agentId}</a>,
+        render: (e) => (
+          <a href={href(["agents", e.agentId])}>{hostOf(cluster, e.agentId) || e.agentId}</a>
+        ),
       },
       { key: "command", title: "Command", value: (e) => e.command },
       ...resourceColumns<ExecutorView>((e) => e.resources),
@@ -33,17 +35,36 @@ export function Framework(props: { id: string }) {
         unsortable: true,
         value: () => "",
         render: (e) => (
-          <a href={href(["agents", e.agentId, "frameworks", e.frameworkId, "executors", e.id, "browse"])}>
+          <a
+            href={href([
+              "agents",
+              e.agentId,
+              "frameworks",
+              e.frameworkId,
+              "executors",
+              e.id,
+              "browse",
+            ])}
+          >
             Sandbox
           </a>
         ),
       },
     ];
-    return { taskColumns: taskColumns(cluster, false), offerColumns: offerColumns(cluster), executorColumns };
+    return {
+      taskColumns: taskColumns(cluster, false),
+      offerColumns: offerColumns(cluster),
+      executorColumns,
+    };
   }, [cluster]);
   if (cluster === undefined || data === undefined) return <Loading what="the framework" />;
   if (framework === undefined) {
-    return <Failed what="Finding the framework" detail={`no framework with id '${props.id}' is known to the master.`} />;
+    return (
+      <Failed
+        what="Finding the framework"
+        detail={`no framework with id '${props.id}' is known to the master.`}
+      />
+    );
   }
   const f = framework;
   const key = (t: TaskView): string => t.id;
@@ -112,10 +133,18 @@ export function Framework(props: { id: string }) {
             <thead>
               <tr>
                 <th scope="col" />
-                <th scope="col" class="num">CPUs</th>
-                <th scope="col" class="num">GPUs</th>
-                <th scope="col" class="num">Mem</th>
-                <th scope="col" class="num">Disk</th>
+                <th scope="col" class="num">
+                  CPUs
+                </th>
+                <th scope="col" class="num">
+                  GPUs
+                </th>
+                <th scope="col" class="num">
+                  Mem
+                </th>
+                <th scope="col" class="num">
+                  Disk
+                </th>
               </tr>
             </thead>
             <tbody>
@@ -143,28 +172,58 @@ export function Framework(props: { id: string }) {
       </div>
       <section aria-labelledby="ft-h">
         <h2 id="ft-h">Active tasks</h2>
-        <DataTable<TaskView> label="Active tasks" rows={f.tasks} columns={data.taskColumns} rowKey={key}
-          defaultSort={{ key: "started", descending: true }} empty="No active task." />
+        <DataTable<TaskView>
+          label="Active tasks"
+          rows={f.tasks}
+          columns={data.taskColumns}
+          rowKey={key}
+          defaultSort={{ key: "started", descending: true }}
+          empty="No active task."
+        />
       </section>
       <section aria-labelledby="fu-h">
         <h2 id="fu-h">Unreachable tasks</h2>
-        <DataTable<TaskView> label="Unreachable tasks" rows={f.unreachableTasks} columns={data.taskColumns}
-          rowKey={key} empty="No unreachable task." noFilter />
+        <DataTable<TaskView>
+          label="Unreachable tasks"
+          rows={f.unreachableTasks}
+          columns={data.taskColumns}
+          rowKey={key}
+          empty="No unreachable task."
+          noFilter
+        />
       </section>
       <section aria-labelledby="fc-h">
         <h2 id="fc-h">Completed tasks</h2>
-        <DataTable<TaskView> label="Completed tasks" rows={f.completedTasks} columns={data.taskColumns}
-          rowKey={key} defaultSort={{ key: "updated", descending: true }} empty="No completed task." />
+        <DataTable<TaskView>
+          label="Completed tasks"
+          rows={f.completedTasks}
+          columns={data.taskColumns}
+          rowKey={key}
+          defaultSort={{ key: "updated", descending: true }}
+          empty="No completed task."
+        />
       </section>
       <section aria-labelledby="fo-h">
         <h2 id="fo-h">Offers</h2>
-        <DataTable label="Offers" rows={f.offers} columns={data.offerColumns} rowKey={(o) => o.id}
-          empty="No outstanding offer." noFilter />
+        <DataTable
+          label="Offers"
+          rows={f.offers}
+          columns={data.offerColumns}
+          rowKey={(o) => o.id}
+          empty="No outstanding offer."
+          noFilter
+        />
       </section>
       <section aria-labelledby="fe-h">
         <h2 id="fe-h">Executors</h2>
-        <DataTable<ExecutorView> label="Executors" rows={f.executors} columns={data.executorColumns}
-          rowKey={(e) => `${e.agentId}/${e.id}`} empty="No custom executor (command tasks run under the command executor)." noFilter />
+        <DataTable<ExecutorView>
+          label="Executors"
+          rows={f.executors}
+          columns={data.executorColumns}
+          rowKey={(e) => `${e.agentId}/${e.id}`}
+          empty="No custom executor (command tasks run under the command executor)."
+          noFilter
+        />
       </section>
     </div>
   );

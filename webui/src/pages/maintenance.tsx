@@ -42,16 +42,37 @@ function windowsFrom(value: unknown): WindowRow[] {
 function machinesFrom(value: unknown): MachineRow[] {
   const s = obj(value);
   return [
-    ...arr(s.draining_machines).map((m) => ({ machine: machineName(obj(m).id), mode: "draining" as const })),
+    ...arr(s.draining_machines).map((m) => ({
+      machine: machineName(obj(m).id),
+      mode: "draining" as const,
+    })),
     ...arr(s.down_machines).map((m) => ({ machine: machineName(m), mode: "down" as const })),
   ];
 }
 
 const WINDOW_COLUMNS: Column<WindowRow>[] = [
   { key: "machines", title: "Machines", value: (w) => w.machines },
-  { key: "start", title: "Begins", numeric: true, value: (w) => w.start, render: (w) => <Ago seconds={w.start} /> },
-  { key: "end", title: "Ends", numeric: true, value: (w) => w.start + w.duration, render: (w) => (w.duration > 0 ? <Ago seconds={w.start + w.duration} /> : "open-ended") },
-  { key: "duration", title: "Duration", numeric: true, value: (w) => w.duration, render: (w) => (w.duration > 0 ? formatDuration(w.duration) : "–") },
+  {
+    key: "start",
+    title: "Begins",
+    numeric: true,
+    value: (w) => w.start,
+    render: (w) => <Ago seconds={w.start} />,
+  },
+  {
+    key: "end",
+    title: "Ends",
+    numeric: true,
+    value: (w) => w.start + w.duration,
+    render: (w) => (w.duration > 0 ? <Ago seconds={w.start + w.duration} /> : "open-ended"),
+  },
+  {
+    key: "duration",
+    title: "Duration",
+    numeric: true,
+    value: (w) => w.duration,
+    render: (w) => (w.duration > 0 ? formatDuration(w.duration) : "–"),
+  },
 ];
 
 const MACHINE_COLUMNS: Column<MachineRow>[] = [
@@ -70,7 +91,14 @@ export function Maintenance() {
         {schedule === undefined ? (
           <Loading what="the schedule" />
         ) : schedule.kind === "ok" ? (
-          <DataTable<WindowRow> label="Maintenance windows" rows={windowsFrom(schedule.value)} columns={WINDOW_COLUMNS} rowKey={(w) => w.key} defaultSort={{ key: "start" }} empty="No maintenance is scheduled." />
+          <DataTable<WindowRow>
+            label="Maintenance windows"
+            rows={windowsFrom(schedule.value)}
+            columns={WINDOW_COLUMNS}
+            rowKey={(w) => w.key}
+            defaultSort={{ key: "start" }}
+            empty="No maintenance is scheduled."
+          />
         ) : (
           <Unavailable what="/master/maintenance/schedule" detail={describeFailure(schedule)} />
         )}
@@ -80,7 +108,13 @@ export function Maintenance() {
         {status === undefined ? (
           <Loading what="the status" />
         ) : status.kind === "ok" ? (
-          <DataTable<MachineRow> label="Machines in maintenance" rows={machinesFrom(status.value)} columns={MACHINE_COLUMNS} rowKey={(m) => m.machine} empty="No machine is draining or down." />
+          <DataTable<MachineRow>
+            label="Machines in maintenance"
+            rows={machinesFrom(status.value)}
+            columns={MACHINE_COLUMNS}
+            rowKey={(m) => m.machine}
+            empty="No machine is draining or down."
+          />
         ) : (
           <Unavailable what="/master/maintenance/status" detail={describeFailure(status)} />
         )}

@@ -12,7 +12,14 @@ export function Offers() {
   return (
     <div class="page">
       <h1>Offers</h1>
-      <DataTable label="Offers" rows={cluster.offers} columns={columns} rowKey={(o) => o.id} defaultSort={{ key: "host" }} empty="No offer is outstanding." />
+      <DataTable
+        label="Offers"
+        rows={cluster.offers}
+        columns={columns}
+        rowKey={(o) => o.id}
+        defaultSort={{ key: "host" }}
+        empty="No offer is outstanding."
+      />
     </div>
   );
 }

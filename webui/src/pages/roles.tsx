@@ -67,7 +67,8 @@ export function rolesFromState(cluster: ClusterView): RoleRow[] {
     return r;
   };
   for (const f of cluster.frameworks) for (const role of f.roles) row(role).frameworks += 1;
-  for (const t of cluster.tasks) if (t.kind === "active") accumulate(row(t.role).allocated, t.resources);
+  for (const t of cluster.tasks)
+    if (t.kind === "active") accumulate(row(t.role).allocated, t.resources);
   for (const o of cluster.offers) accumulate(row(o.role).offered, o.resources);
   for (const a of cluster.agents) {
     for (const [role, r] of Object.entries(a.reserved)) accumulate(row(role).reserved, r);
@@ -82,13 +83,23 @@ const res = (title: string, key: string, of: (r: RoleRow) => Res | undefined): C
   numeric: true,
   render: (r) => {
     const v = of(r);
-    return v === undefined ? <span class="muted">–</span> : `${formatCpus(v.cpus)} CPUs, ${formatMegabytes(v.mem)}`;
+    return v === undefined ? (
+      <span class="muted">–</span>
+    ) : (
+      `${formatCpus(v.cpus)} CPUs, ${formatMegabytes(v.mem)}`
+    );
   },
 });
 
 const COLUMNS: Column<RoleRow>[] = [
   { key: "name", title: "Role", value: (r) => r.name },
-  { key: "weight", title: "Weight", numeric: true, value: (r) => r.weight ?? -1, render: (r) => (r.weight === undefined ? "–" : String(r.weight)) },
+  {
+    key: "weight",
+    title: "Weight",
+    numeric: true,
+    value: (r) => r.weight ?? -1,
+    render: (r) => (r.weight === undefined ? "–" : String(r.weight)),
+  },
   { key: "frameworks", title: "Frameworks", numeric: true, value: (r) => r.frameworks },
   res("Allocated", "allocated", (r) => r.allocated),
   res("Offered", "offered", (r) => r.offered),
@@ -107,11 +118,28 @@ export function Roles() {
     <div class="page">
       <h1>Roles</h1>
       {roles.kind === "ok" ? (
-        <DataTable<RoleRow> label="Roles" rows={rolesFromEndpoint(roles.value)} columns={COLUMNS} rowKey={(r) => r.name} defaultSort={{ key: "name" }} empty="No role is known." />
+        <DataTable<RoleRow>
+          label="Roles"
+          rows={rolesFromEndpoint(roles.value)}
+          columns={COLUMNS}
+          rowKey={(r) => r.name}
+          defaultSort={{ key: "name" }}
+          empty="No role is known."
+        />
       ) : (
         <>
-          <Unavailable what="/master/roles" detail={`${describeFailure(roles)}; below, roles as /master/state shows them (no weights, no quota)`} />
-          <DataTable<RoleRow> label="Roles" rows={derived} columns={COLUMNS} rowKey={(r) => r.name} defaultSort={{ key: "name" }} empty="No role is in use." />
+          <Unavailable
+            what="/master/roles"
+            detail={`${describeFailure(roles)}; below, roles as /master/state shows them (no weights, no quota)`}
+          />
+          <DataTable<RoleRow>
+            label="Roles"
+            rows={derived}
+            columns={COLUMNS}
+            rowKey={(r) => r.name}
+            defaultSort={{ key: "name" }}
+            empty="No role is in use."
+          />
         </>
       )}
     </div>

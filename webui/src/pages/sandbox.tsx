@@ -5,7 +5,13 @@
  */
 import { useEffect, useMemo, useState } from "preact/hooks";
 import { agentEndpoint, agentRead, agentStateUrl } from "../api/agent-client";
-import { agentFiles, type FileEntry, type FileSource, masterFiles, sandboxFiles } from "../api/files";
+import {
+  agentFiles,
+  type FileEntry,
+  type FileSource,
+  masterFiles,
+  sandboxFiles,
+} from "../api/files";
 import { describeFailure } from "../api/http";
 import { type Column, DataTable } from "../components/data-table";
 import { FileViewer } from "../components/file-viewer";
@@ -87,7 +93,12 @@ export function SandboxRerouter(props: {
   }, [base?.base, props.frameworkId, props.executorId, props.taskId]);
   if (loading) return <Loading what="the agent" />;
   if (agent === undefined) {
-    return <Failed what="Finding the sandbox" detail={`no agent '${props.agentId}' is known to the master.`} />;
+    return (
+      <Failed
+        what="Finding the sandbox"
+        detail={`no agent '${props.agentId}' is known to the master.`}
+      />
+    );
   }
   if (problem !== undefined) {
     return unavailable ? (
@@ -129,19 +140,35 @@ function PathCrumbs(props: { agentId: string; path: string }) {
 /** `#/agents/:a/browse?path=DIR`: a directory listing. */
 export function Browse(props: { agentId: string; path: string }) {
   const { agent, loading } = useAgent(props.agentId);
-  const source = useMemo(() => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))), [agent?.pid]);
-  const listing = usePoll(source === undefined ? undefined : () => source.browse(props.path), 5000, [
-    source,
-    props.path,
-  ]);
+  const source = useMemo(
+    () => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))),
+    [agent?.pid],
+  );
+  const listing = usePoll(
+    source === undefined ? undefined : () => source.browse(props.path),
+    5000,
+    [source, props.path],
+  );
   const columns = useMemo<Column<FileEntry>[]>(
     () => [
       { key: "mode", title: "Mode", value: (e) => e.mode, render: (e) => <code>{e.mode}</code> },
       { key: "nlink", title: "Links", numeric: true, value: (e) => e.nlink },
       { key: "uid", title: "User", value: (e) => e.uid },
       { key: "gid", title: "Group", value: (e) => e.gid },
-      { key: "size", title: "Size", numeric: true, value: (e) => e.size, render: (e) => formatBytes(e.size) },
-      { key: "mtime", title: "Modified", numeric: true, value: (e) => e.mtime, render: (e) => <Ago seconds={e.mtime} /> },
+      {
+        key: "size",
+        title: "Size",
+        numeric: true,
+        value: (e) => e.size,
+        render: (e) => formatBytes(e.size),
+      },
+      {
+        key: "mtime",
+        title: "Modified",
+        numeric: true,
+        value: (e) => e.mtime,
+        render: (e) => <Ago seconds={e.mtime} />,
+      },
       {
         key: "name",
         title: "Name",
@@ -172,18 +199,23 @@ export function Browse(props: { agentId: string; path: string }) {
   );
   if (loading) return <Loading what="the agent" />;
   if (agent === undefined || source === undefined) {
-    return <Failed what="Browsing" detail={`no agent '${props.agentId}' is known to the master.`} />;
+    return (
+      <Failed what="Browsing" detail={`no agent '${props.agentId}' is known to the master.`} />
+    );
   }
   return (
     <div class="page browse">
       <nav class="crumbs" aria-label="Breadcrumb">
-        <a href="#/agents">Agents</a> / <a href={href(["agents", agent.id])}>{agent.hostname}</a> / Sandbox
+        <a href="#/agents">Agents</a> / <a href={href(["agents", agent.id])}>{agent.hostname}</a> /
+        Sandbox
       </nav>
       <h1>Sandbox</h1>
       <PathCrumbs agentId={props.agentId} path={props.path} />
       {props.path !== "/" ? (
         <p>
-          <a href={href(["agents", props.agentId, "browse"], { path: parentOf(props.path) })}>↑ Parent directory</a>
+          <a href={href(["agents", props.agentId, "browse"], { path: parentOf(props.path) })}>
+            ↑ Parent directory
+          </a>
         </p>
       ) : null}
       {listing === undefined ? (
@@ -215,7 +247,10 @@ function followByDefault(path: string): boolean {
 /** `#/agents/:a/view?path=FILE`: one file of a sandbox. */
 export function ViewFile(props: { agentId: string; path: string }) {
   const { agent, loading } = useAgent(props.agentId);
-  const source = useMemo(() => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))), [agent?.pid]);
+  const source = useMemo(
+    () => (agent === undefined ? undefined : sandboxFiles(agentEndpoint(agent))),
+    [agent?.pid],
+  );
   if (loading) return <Loading what="the agent" />;
   if (agent === undefined || source === undefined) {
     return <Failed what="Viewing" detail={`no agent '${props.agentId}' is known to the master.`} />;
@@ -224,7 +259,9 @@ export function ViewFile(props: { agentId: string; path: string }) {
     <div class="page view">
       <nav class="crumbs" aria-label="Breadcrumb">
         <a href="#/agents">Agents</a> / <a href={href(["agents", agent.id])}>{agent.hostname}</a> /{" "}
-        <a href={href(["agents", props.agentId, "browse"], { path: parentOf(props.path) })}>Sandbox</a>
+        <a href={href(["agents", props.agentId, "browse"], { path: parentOf(props.path) })}>
+          Sandbox
+        </a>
       </nav>
       <h1>{props.path.slice(props.path.lastIndexOf("/") + 1)}</h1>
       <PathCrumbs agentId={props.agentId} path={props.path} />
@@ -236,10 +273,18 @@ export function ViewFile(props: { agentId: string; path: string }) {
 /** `#/agents/:a/log`: the agent's own log. */
 export function AgentLog(props: { agentId: string }) {
   const { agent, loading } = useAgent(props.agentId);
-  const source = useMemo(() => (agent === undefined ? undefined : agentFiles(agentEndpoint(agent))), [agent?.pid]);
+  const source = useMemo(
+    () => (agent === undefined ? undefined : agentFiles(agentEndpoint(agent))),
+    [agent?.pid],
+  );
   if (loading) return <Loading what="the agent" />;
   if (agent === undefined || source === undefined) {
-    return <Failed what="Viewing the log" detail={`no agent '${props.agentId}' is known to the master.`} />;
+    return (
+      <Failed
+        what="Viewing the log"
+        detail={`no agent '${props.agentId}' is known to the master.`}
+      />
+    );
   }
   return (
     <div class="page view">
