@@ -13,6 +13,7 @@ import {
   binPath,
   type DaemonHandle,
   getJson,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -69,6 +70,14 @@ before(async () => {
   master = await startMaster();
   agent = await startAgent({ master: master.address, flags: { log_dir: tempDir("agent-log-") } });
   await waitForAgents(master, 1);
+  // A task that finishes (its executor and framework complete) ...
+  const done = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, "--name=done", "--command=echo finished-task-output"],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(done.code, 0, done.stdout + done.stderr);
+  // ... and a `sleep` task that keeps running.
   task = spawn(
     process.execPath,
     [
@@ -126,6 +135,21 @@ describe("agent /files", () => {
     assert.ok(got.data.includes("agent-operator-output"));
     const size = (await json(`/files/read?path=${path}&offset=-1`)) as { offset: number };
     assert.ok(size.offset > 0);
+  });
+
+  test("agent files: a completed executor's sandbox stays browsable", async () => {
+    const state = (await json("/state")) as Json;
+    const fw = ((state.completed_frameworks ?? []) as Json[])[0];
+    assert.ok(fw !== undefined, "no completed framework");
+    const ex = ((fw.completed_executors ?? []) as Json[])[0];
+    assert.ok(ex !== undefined, "no completed executor");
+    const path = `/frameworks/${String(fw.id)}/executors/${String(ex.id)}/runs/latest/stdout`;
+    const r = (await json(`/files/read?path=${encodeURIComponent(path)}&offset=0`)) as {
+      data: string;
+    };
+    assert.match(r.data, /finished-task-output/);
+    const metrics = (await json("/metrics/snapshot")) as Record<string, number>;
+    assert.ok((metrics["slave/tasks_finished"] ?? 0) >= 1);
   });
 
   test("agent files: '..' and paths outside attachments are refused", async () => {
