@@ -158,8 +158,11 @@ test("master operator: identical concurrent reads share one build", async () => 
   const c = cache.get("x", build);
   version.bump();
   const d = cache.get("x", build);
-  await Promise.all([c, d]);
-  assert.equal(builds, 3, "a read after a change does not join an older build");
+  const e = cache.get("x", build);
+  const [, dd, ee] = await Promise.all([c, d, e]);
+  assert.equal(builds, 3, "a read after a change waits for the next build; later ones share it");
+  assert.equal(dd, ee);
+  assert.equal(dd.version, version.value);
 });
 
 test("master operator: a build yields to the event loop between slices", async () => {

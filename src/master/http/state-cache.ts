@@ -140,13 +140,30 @@ export class PartsWriter {
 /** Builds a document in slices. */
 export type DocumentBuilder = (slicer: Slicer) => Promise<string[]>;
 
-/** The last document of each kind, and the builds in flight. */
+interface Build {
+  version: number;
+  promise: Promise<Document>;
+}
+
+interface Queued {
+  promise: Promise<Document>;
+  start: () => void;
+}
+
+/**
+ * The last document of each kind and the builds in flight. At most one
+ * build per kind runs at a time: a read that finds a build of an older
+ * version running waits for the next build, which starts when the running
+ * one ends and serves every read queued meanwhile (Mesos batches its state
+ * reads the same way), so each read sees state at least as new as itself.
+ */
 export class DocumentCache {
   private readonly done = new Map<string, Document>();
-  private readonly inflight = new Map<string, { version: number; promise: Promise<Document> }>();
+  private readonly inflight = new Map<string, Build>();
+  private readonly queued = new Map<string, Queued>();
   /** Reads answered from a finished document. */
   hits = 0;
-  /** Reads that joined a build in flight. */
+  /** Reads that joined a running or queued build. */
   joined = 0;
   /** Builds run. */
   builds = 0;
@@ -169,29 +186,52 @@ export class DocumentCache {
       return Promise.resolve(cached);
     }
     const running = this.inflight.get(kind);
-    if (running !== undefined && running.version === v) {
-      this.joined++;
-      this.onHit();
-      return running.promise;
+    if (running === undefined) return this.start(kind, build).promise;
+    this.joined++;
+    this.onHit();
+    if (running.version === v) return running.promise;
+    let next = this.queued.get(kind);
+    if (next === undefined) {
+      let begin: () => void = () => {};
+      const promise = new Promise<Document>((resolve, reject) => {
+        begin = () => {
+          this.queued.delete(kind);
+          this.start(kind, build).promise.then(resolve, reject);
+        };
+      });
+      next = { promise, start: begin };
+      this.queued.set(kind, next);
     }
+    return next.promise;
+  }
+
+  private start(kind: string, build: DocumentBuilder): Build {
+    const v = this.version.value;
     this.builds++;
     const slicer = this.makeSlicer();
-    const promise = build(slicer).then((parts) => {
-      slicer.finish();
-      this.longestSliceMs = Math.max(this.longestSliceMs, slicer.longestMs);
-      let bytes = 0;
-      for (const p of parts) bytes += Buffer.byteLength(p);
-      const doc: Document = { parts, bytes, version: v };
-      const newest = this.done.get(kind);
-      if (newest === undefined || newest.version <= v) this.done.set(kind, doc);
-      if (this.inflight.get(kind)?.promise === promise) this.inflight.delete(kind);
-      return doc;
-    });
-    promise.catch(() => {
-      if (this.inflight.get(kind)?.promise === promise) this.inflight.delete(kind);
-    });
-    this.inflight.set(kind, { version: v, promise });
-    return promise;
+    const finish = (): void => {
+      if (this.inflight.get(kind) === entry) this.inflight.delete(kind);
+      this.queued.get(kind)?.start();
+    };
+    const promise = build(slicer).then(
+      (parts) => {
+        slicer.finish();
+        this.longestSliceMs = Math.max(this.longestSliceMs, slicer.longestMs);
+        let bytes = 0;
+        for (const p of parts) bytes += Buffer.byteLength(p);
+        const doc: Document = { parts, bytes, version: v };
+        this.done.set(kind, doc);
+        finish();
+        return doc;
+      },
+      (error: unknown) => {
+        finish();
+        throw error;
+      },
+    );
+    const entry: Build = { version: v, promise };
+    this.inflight.set(kind, entry);
+    return entry;
   }
 
   /** Forgets every finished document (tests, memory pressure). */
