@@ -71,6 +71,9 @@ const SIGNALS: Record<string, number> = {
   SIGTERM: 15,
 };
 
+/** How long a user lookup is reused. */
+const USER_CACHE_MS = 60_000;
+
 /** The raw wait status of an exit (exit code << 8, or the signal number). */
 export function waitStatus(exit: ProcessExit): number | undefined {
   if (exit.code !== null) return (exit.code & 0xff) << 8;
@@ -85,6 +88,7 @@ export class PosixContainerizer implements Containerizer {
   private readonly byPid = new Map<number, Container>();
   private pollTimer: NodeJS.Timeout | undefined;
   private readonly sweeper: ProcessSweeper;
+  private readonly users = new Map<string, { uid: number; gid: number; at: number }>();
 
   constructor(private readonly o: PosixContainerizerOptions) {
     this.sweeper = new ProcessSweeper(o.logger);
@@ -169,13 +173,12 @@ export class PosixContainerizer implements Containerizer {
     stopIfDestroyed();
     let ids: { uid: number; gid: number } | undefined;
     if (launch.user !== undefined) {
-      try {
-        const user = await launcher.user(launch.user);
-        ids = { uid: user.uid, gid: user.gid };
-      } catch (e) {
-        throw new Error(`Failed to switch to user '${launch.user}': ${(e as Error).message}`);
+      const user = await this.lookupUser(launch.user);
+      // Running as ourselves needs no switch (and no chown).
+      if (user.uid !== process.getuid?.() || user.gid !== process.getgid?.()) {
+        ids = user;
+        await chownSandbox(launch.directory, ids.uid, ids.gid);
       }
-      await chownSandbox(launch.directory, ids.uid, ids.gid);
     }
     stopIfDestroyed();
     const uris = launch.executor.command?.uris ?? [];
@@ -231,6 +234,21 @@ export class PosixContainerizer implements Containerizer {
       ),
     );
     return reply.pid;
+  }
+
+  /** uid/gid of a user; lookups are cached for a minute (a launch storm asks for the same user). */
+  private async lookupUser(name: string): Promise<{ uid: number; gid: number }> {
+    const now = Date.now();
+    const cached = this.users.get(name);
+    if (cached !== undefined && now - cached.at < USER_CACHE_MS) return cached;
+    try {
+      const found = await this.o.launcher.user(name);
+      const entry = { uid: found.uid, gid: found.gid, at: now };
+      this.users.set(name, entry);
+      return entry;
+    } catch (e) {
+      throw new Error(`Failed to switch to user '${name}': ${(e as Error).message}`);
+    }
   }
 
   private emitLaunched(containerId: string, result: { pid: number } | { error: string }): void {
