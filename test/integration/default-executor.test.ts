@@ -5,7 +5,7 @@
  * are acknowledged.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -259,20 +259,31 @@ describe("default executor", () => {
     const { ex, executorId } = await start({
       checkpoint: { recoveryTimeout: "15secs", backoffMax: "100ms" },
     });
+    // `survivor` finishes only once the test creates `go` in its sandbox.
+    const waitForGo = "while [ ! -e go ]; do sleep 0.05; done; echo done";
     launchGroup(
       executorId,
-      task("survivor", { value: "sleep 0.5; echo done" }),
+      task("survivor", { value: waitForGo }),
       task("steady", { value: "sleep 100" }),
     );
     await agent.waitForUpdate("TASK_RUNNING", "steady");
     const subscribed = agent.subscribes.length;
     agent.dropConnections();
-    await agent.waitFor("a re-subscription", () => agent.subscribes.length > subscribed);
-    await agent.waitForUpdate("TASK_FINISHED", "survivor");
+    const again = await agent.waitFor(
+      "a re-subscription",
+      () => agent.subscribes[subscribed],
+      20_000,
+    );
+    // As a real agent does: updates re-sent with SUBSCRIBE are acknowledged.
+    for (const u of again.call.subscribe.unacknowledged_updates ?? []) {
+      agent.acknowledge(u.status, executorId);
+    }
+    writeFileSync(join(ex.sandbox, "tasks", "survivor", "go"), "");
+    await agent.waitForUpdate("TASK_FINISHED", "survivor", 20_000);
     assert.deepEqual(states(agent, "steady"), ["TASK_STARTING", "TASK_RUNNING"]);
     assert.equal(taskFile(ex, "survivor", "stdout"), "done\n");
     agent.kill("steady", seconds(1), executorId);
-    await agent.waitForUpdate("TASK_KILLED", "steady");
+    await agent.waitForUpdate("TASK_KILLED", "steady", 20_000);
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
   });
 
