@@ -55,15 +55,15 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       );
       return;
     }
+    // Tasks refused before reaching an executor go straight to the status
+    // update manager; a framework left with nothing on the agent is removed
+    // first (as Mesos does for pending tasks), so its streams survive.
     const drop = (state: TaskState, reason: TaskStatus_Reason, message: string) => {
+      if (framework.idle()) this.removeFramework(framework);
       for (const t of tasks) {
-        this.statusUpdate(
-          this.agentUpdate(frameworkId, t.task_id.value, state, {
-            message,
-            reason,
-            executorId,
-          }),
-          false,
+        this.counters.validStatusUpdates++;
+        this.statusUpdates.update(
+          this.agentUpdate(frameworkId, t.task_id.value, state, { message, reason, executorId }),
         );
       }
     };

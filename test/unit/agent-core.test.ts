@@ -413,5 +413,6 @@ describe("agent core", () => {
     t.agent.runTask(MASTER, runMessage(commandTask("../escape")));
     assert.equal(t.containerizer.launches.length, 0);
     assert.equal(t.updates()[0]?.status.state, "TASK_ERROR");
+    assert.equal(t.agent.frameworks.size, 0, "nothing of the framework is left");
   });
 });
