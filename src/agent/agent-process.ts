@@ -4,9 +4,8 @@
  * encodes what the core sends, turns broken links into `exited` events, and
  * serves the agent's HTTP endpoints.
  */
-import type { HttpRequest } from "../common/http/request.js";
-import { ok } from "../common/http/response.js";
-import { jsonResponse } from "../common/http/v1-api.js";
+import { flagsHandler, healthHandler } from "../common/http/common-endpoints.js";
+import { checkMethod, jsonResponse } from "../common/http/v1-api.js";
 import type { Logger } from "../common/observability/logger.js";
 import { type MessageDecoder, ProcessBase, parseUpid, type Upid } from "../common/process/index.js";
 import type { MessageTypeMap, MessageTypeName } from "../common/protocol/generated/index.js";
@@ -112,21 +111,26 @@ export class AgentProcess extends ProcessBase {
         help: "Information about the agent: resources, frameworks, executors and tasks.",
       },
       (request) =>
+        checkMethod(request, ["GET"]) ??
         jsonResponse(request, JSON.stringify(agentStateJson(agent(), this.endpoints.state()))),
     );
-    this.route("/health", { methods: ["GET"], help: "Answers 200 OK while the agent is up." }, () =>
-      ok(),
+    // /health, /flags and /version: the implementation the master shares.
+    this.route(
+      "/health",
+      { methods: ["GET"], help: "Answers 200 OK while the agent is up." },
+      healthHandler,
     );
     this.route(
       "/flags",
       { methods: ["GET"], help: 'The agent\'s flags, as `{"flags": {name: value}}`.' },
-      (request: HttpRequest) =>
-        jsonResponse(request, JSON.stringify({ flags: this.endpoints.state().flags })),
+      flagsHandler(this.endpoints.state().flags),
     );
     this.route(
       "/version",
       { methods: ["GET"], help: "The Mesos version this agent is compatible with, and our own." },
-      (request) => jsonResponse(request, JSON.stringify(this.endpoints.version())),
+      (request) =>
+        checkMethod(request, ["GET"]) ??
+        jsonResponse(request, JSON.stringify(this.endpoints.version())),
     );
   }
 }

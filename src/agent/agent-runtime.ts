@@ -8,7 +8,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
-import { buildInfoAt } from "../common/http/common-endpoints.js";
+import { buildInfoAt, versionJson } from "../common/http/common-endpoints.js";
 import { operatorServices } from "../common/http/operator-processes.js";
 import type { Logger } from "../common/observability/logger.js";
 import type { ProcessHost } from "../common/process/process-host.js";
@@ -27,7 +27,6 @@ import { readBootId } from "./containerizer/proc.js";
 import type { AgentFlags } from "./flags.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
-import { BUILD_INFO, versionJson } from "./http/version.js";
 import { bootIdPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
 import { wireResources } from "./wire-resources.js";
@@ -162,16 +161,17 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   });
   const services = operatorServices(host, { clock: options.clock, logger });
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
+  const build = buildInfoAt(options.clock.now());
   const stateContext = () => ({
     flags: options.flagStrings,
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
     version: MESOS_COMPATIBLE_VERSION,
-    build: BUILD_INFO,
+    build: { date: build.buildDate, time: build.buildTime, user: build.buildUser },
   });
   const agentProcess = new AgentProcess(processId, logger, {
     state: stateContext,
-    version: versionJson,
+    version: () => versionJson(build),
   });
   host.spawn(agentProcess);
   const selfPid = agentProcess.self.toString();
@@ -233,7 +233,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     services,
     flags: options.flagStrings,
     state: stateContext,
-    build: buildInfoAt(options.clock.now()),
+    build,
     logger,
     clock: options.clock,
     logDir: flags.log_dir,
