@@ -176,6 +176,8 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
       );
       return;
     }
+    await page.getByRole("link", { name: "stdout", exact: true }).waitFor();
+    await shot("sandbox");
     await page.getByRole("link", { name: "stdout", exact: true }).click();
     await page.waitForURL(/#\/agents\/[^/]+\/view\?path=/);
     const file = page.locator("pre[data-file]");
@@ -206,7 +208,22 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await page
       .locator('[data-table="Tasks on this agent"] tbody tr', { hasText: "ui-test" })
       .waitFor();
-    await page.waitForTimeout(1000);
+    const statistics = await Promise.all(
+      [`${agent.url}/slave(1)/monitor/statistics`, `${agent.url}/monitor/statistics`].map((u) =>
+        fetch(u).then(
+          (r) => r.status === 200,
+          () => false,
+        ),
+      ),
+    );
+    if (statistics.includes(true)) {
+      // Live usage from /monitor/statistics: memory in bytes against the limit.
+      await page
+        .locator('[data-table="Executors"] tbody tr', { hasText: "ui-test" })
+        .filter({ hasText: /B \/ / })
+        .waitFor({ timeout: 15_000 });
+    }
+    await page.waitForTimeout(5500);
     await shot("agent");
   });
 
@@ -265,7 +282,8 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
       "Finished 1 on the open dashboard",
       async () => (await finished.textContent()) === "1",
       {
-        timeoutMs: 15_000,
+        // Polling masters re-read every 3 s; a loaded machine stretches that.
+        timeoutMs: 30_000,
       },
     );
   });

@@ -38,6 +38,27 @@ export function agentStateUrl(ep: AgentEndpoint): string {
   return `${ep.base}/${ep.processId}/state`;
 }
 
-export function agentStatisticsUrl(ep: AgentEndpoint): string {
-  return `${ep.base}/${ep.processId}/monitor/statistics`;
+/** Statistics URLs that answered, per agent, so later polls go straight there. */
+const statisticsUrls = new Map<string, string>();
+
+/**
+ * Per-executor usage: `/<process>/monitor/statistics` as Mesos routes it,
+ * else `/monitor/statistics` (agents that serve it from a `monitor` process).
+ */
+export async function agentStatistics(ep: AgentEndpoint): Promise<Fetched<unknown>> {
+  const known = statisticsUrls.get(ep.base);
+  if (known !== undefined) return agentRead(known);
+  const candidates = [
+    `${ep.base}/${ep.processId}/monitor/statistics`,
+    `${ep.base}/monitor/statistics`,
+  ];
+  let last: Fetched<unknown> = { kind: "unavailable", status: 0 };
+  for (const url of candidates) {
+    last = await agentRead(url);
+    if (last.kind === "ok") {
+      statisticsUrls.set(ep.base, url);
+      return last;
+    }
+  }
+  return last;
 }

@@ -4,7 +4,7 @@
  * from `/monitor/statistics`.
  */
 import { useMemo, useRef } from "preact/hooks";
-import { agentEndpoint, agentRead, agentStateUrl, agentStatisticsUrl } from "../api/agent-client";
+import { agentEndpoint, agentRead, agentStateUrl, agentStatistics } from "../api/agent-client";
 import { describeFailure } from "../api/http";
 import { type Column, DataTable } from "../components/data-table";
 import { Id } from "../components/id";
@@ -115,11 +115,9 @@ export function Agent(props: { id: string }) {
     10_000,
     [ep?.base],
   );
-  const statsResult = usePoll(
-    ep === undefined ? undefined : () => agentRead(agentStatisticsUrl(ep)),
-    5000,
-    [ep?.base],
-  );
+  const statsResult = usePoll(ep === undefined ? undefined : () => agentStatistics(ep), 5000, [
+    ep?.base,
+  ]);
   // CPU use is the change in CPU seconds over the change in wall time between two samples.
   const previous = useRef(new Map<string, { t: number; cpu: number }>());
   const usage = useMemo(() => {
