@@ -184,10 +184,6 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     this.o.logger.info(
       `Launching executor '${executor.id}' of framework ${framework.id} with resources ${resourcesOf(executorInfo.resources).toString()} in work directory '${directory}'`,
     );
-    const timeout = config.executorRegistrationTimeout;
-    executor.registrationTimer = this.o.clock.setTimer(timeout.toMs(), () =>
-      this.registerExecutorTimeout(framework.id, executor.id, containerId),
-    );
     this.o.containerizer.launch({
       containerId,
       agentId,
@@ -234,6 +230,18 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     if (framework?.state === "TERMINATING" || executor.state === "TERMINATING") {
       this.o.logger.warn(`Killing executor '${executor.id}' because it is terminating`);
       this.o.containerizer.destroy(containerId);
+      return;
+    }
+    // The timeout counts from the executor's start, not from the launch
+    // request: fetching URIs, or a storm of launches on a busy host, must
+    // not eat into the time the executor has to subscribe.
+    if (executor.state === "REGISTERING" && executor.registrationTimer === undefined) {
+      const frameworkId = executor.frameworkId;
+      const executorId = executor.id;
+      executor.registrationTimer = this.o.clock.setTimer(
+        this.o.config.executorRegistrationTimeout.toMs(),
+        () => this.registerExecutorTimeout(frameworkId, executorId, containerId),
+      );
     }
   }
 
