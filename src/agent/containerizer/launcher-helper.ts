@@ -15,6 +15,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
+import { getPriority, setPriority } from "node:os";
 import type {
   ExitEvent,
   LauncherMessage,
@@ -25,6 +26,10 @@ import type {
 } from "./launcher-protocol.js";
 
 const OUTPUT_TAIL_BYTES = 8192;
+/** The niceness executors get: the helper's own, before it raised its priority. */
+const BASE_PRIORITY = getPriority();
+/** How much the helper raises its priority when allowed (root). */
+const HELPER_PRIORITY_BOOST = 10;
 
 function reply(message: LauncherMessage): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
@@ -80,6 +85,7 @@ function doSpawn(r: SpawnRequest): void {
     child.once("error", (e) => reply({ id: r.id, error: errorText(e) }));
     return;
   }
+  normalPriority(pid);
   child.unref();
   child.once("error", () => {});
   child.once("exit", (code, signal) => {
@@ -88,6 +94,16 @@ function doSpawn(r: SpawnRequest): void {
   });
   const startTime = startTimeOf(pid);
   reply(startTime === undefined ? { id: r.id, pid } : { id: r.id, pid, startTime });
+}
+
+/** A child inherits the helper's raised priority: give it the normal one. */
+function normalPriority(pid: number | undefined): void {
+  if (pid === undefined || getPriority() === BASE_PRIORITY) return;
+  try {
+    setPriority(pid, BASE_PRIORITY);
+  } catch {
+    // Not allowed; it keeps the helper's priority.
+  }
 }
 
 function doRun(r: RunRequest): void {
@@ -106,6 +122,7 @@ function doRun(r: RunRequest): void {
     reply({ id: r.id, error: errorText(e) });
     return;
   }
+  normalPriority(child.pid);
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
   const timer =
@@ -175,6 +192,15 @@ function handle(line: string): void {
 }
 
 function main(): void {
+  // When a launch storm saturates the CPUs with starting executors, a helper
+  // at normal priority gets a small share and spawns slow to a crawl. With
+  // the right (root), it runs at a higher priority; executors are reset to
+  // the normal one right after they are spawned.
+  try {
+    setPriority(BASE_PRIORITY - HELPER_PRIORITY_BOOST);
+  } catch {
+    // Not allowed: stay at the normal priority.
+  }
   // A terminal's Ctrl-C reaches the agent's whole process group; the agent
   // decides what happens to executors, so this helper ignores it.
   process.on("SIGINT", () => {});
