@@ -12,6 +12,7 @@ import type { CycleStats, HierarchicalAllocator } from "./allocator/index.js";
 import type { Master } from "./core/master.js";
 import type { FrameworkRecord } from "./core/records.js";
 import { isTerminalState } from "./core/records.js";
+import { agentUsedLists, scalarOf } from "./http/resource-sums.js";
 
 /** Mesos' `master/messages_*` counters (the suffixes). */
 export const MESSAGE_COUNTERS = [
@@ -402,8 +403,7 @@ export class MasterMetrics {
 
   private used(name: string): number {
     let n = 0;
-    for (const a of this.options.master.agents.values())
-      n += a.usedResources().getScalar(name) ?? 0;
+    for (const a of this.options.master.agents.values()) n += scalarOf(agentUsedLists(a), name);
     return n;
   }
 

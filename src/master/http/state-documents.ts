@@ -13,7 +13,7 @@
 import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { Master } from "../core/master.js";
-import type { FrameworkRecord } from "../core/records.js";
+import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import {
   type Document,
   DocumentCache,
@@ -85,6 +85,10 @@ export class StateDocuments {
   readonly cache: DocumentCache;
   private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
   private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
+  private readonly v1AgentFixed = new WeakMap<
+    AgentRecord,
+    { info: AgentRecord["info"]; total: AgentRecord["totalResources"]; json: string }
+  >();
 
   constructor(
     private readonly ctx: StateContext,
@@ -183,6 +187,33 @@ export class StateDocuments {
     out.write("]");
   }
 
+  /**
+   * An agent's v1 JSON: the parts that change only with its registration
+   * (agent_info, total_resources, capabilities) are rendered once per
+   * registration; the rest every time.
+   */
+  private v1Agent(agent: AgentRecord): string {
+    const m = this.master;
+    let fixed = this.v1AgentFixed.get(agent);
+    if (fixed === undefined || fixed.info !== agent.info || fixed.total !== agent.totalResources) {
+      const message = agentMessage(m, agent);
+      const stable = withoutEmpty({
+        agent_info: message.agent_info,
+        total_resources: message.total_resources,
+        capabilities: message.capabilities,
+      });
+      fixed = {
+        info: agent.info,
+        total: agent.totalResources,
+        json: JSON.stringify(stable).slice(1, -1),
+      };
+      this.v1AgentFixed.set(agent, fixed);
+    }
+    const message = agentMessage(m, agent, false);
+    const rest = JSON.stringify(withoutEmpty({ ...message }));
+    return `{${fixed.json},${rest.slice(1)}`;
+  }
+
   private async buildGetState(slicer: Slicer): Promise<string[]> {
     const m = this.master;
     const agents = [...m.agents.values()];
@@ -228,12 +259,7 @@ export class StateDocuments {
     first = await field("frameworks", frameworks, fw, first);
     await field("completed_frameworks", completedFrameworks, fw, first);
     out.write('},"get_agents":{');
-    await field(
-      "agents",
-      agents,
-      (a: (typeof agents)[number]) => JSON.stringify(withoutEmpty({ ...agentMessage(m, a) })),
-      true,
-    );
+    await field("agents", agents, (a: (typeof agents)[number]) => this.v1Agent(a), true);
     out.write("}}");
     return out.finish();
   }

@@ -24,6 +24,7 @@ import {
 } from "../../common/resources/index.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "../core/records.js";
+import { agentUsedLists, frameworkUsedLists, offeredSources, summaryOf } from "./resource-sums.js";
 
 type Json = Record<string, unknown>;
 
@@ -82,7 +83,7 @@ export function taskJson(task: Task): Json {
     executor_id: task.executor_id?.value ?? "",
     slave_id: task.agent_id.value,
     state: task.state,
-    resources: summary(task.resources),
+    resources: summaryOf([task.resources ?? []]),
   };
   if (task.limits !== undefined && Object.keys(task.limits).length > 0) {
     out.limits = Object.fromEntries(Object.entries(task.limits).map(([k, v]) => [k, v.value]));
@@ -147,8 +148,8 @@ export function frameworkSummaryJson(framework: FrameworkRecord): Json {
     id: framework.id,
     name: info.name,
     // HTTP frameworks have no pid: the key is left out, not empty.
-    used_resources: summary(framework.usedResources()),
-    offered_resources: summary(framework.offeredResources()),
+    used_resources: summaryOf(frameworkUsedLists(framework)),
+    offered_resources: summaryOf(offeredSources(framework.offers.values())),
     capabilities: (info.capabilities ?? []).map((c) => c.type ?? "UNKNOWN"),
     hostname: info.hostname ?? "",
     webui_url: info.webui_url ?? "",
@@ -161,8 +162,6 @@ export function frameworkSummaryJson(framework: FrameworkRecord): Json {
 /** A framework's keys before its task lists (summary keys, then the full view's scalars). */
 export function frameworkHeadJson(framework: FrameworkRecord): Json {
   const info = framework.info;
-  const used = framework.usedResources();
-  const offered = framework.offeredResources();
   const out: Json = {
     ...frameworkSummaryJson(framework),
     user: info.user,
@@ -172,7 +171,10 @@ export function frameworkHeadJson(framework: FrameworkRecord): Json {
     unregistered_time: secs(framework.unregisteredTime ?? 0),
   };
   if (info.principal !== undefined) out.principal = info.principal;
-  out.resources = summary(used.plus(offered));
+  out.resources = summaryOf([
+    ...frameworkUsedLists(framework),
+    ...offeredSources(framework.offers.values()),
+  ]);
   if (framework.reregisteredTime !== framework.registeredTime) {
     out.reregistered_time = secs(framework.reregisteredTime);
   }
@@ -205,6 +207,20 @@ export function frameworkJson(framework: FrameworkRecord): Json {
   };
 }
 
+const totalsMemo = new WeakMap<Resources, { resources: Json; reserved: Json; unreserved: Json }>();
+
+/** The summaries of an agent's total resources (kept until they change). */
+function totalSummaries(total: Resources): { resources: Json; reserved: Json; unreserved: Json } {
+  let out = totalsMemo.get(total);
+  if (out === undefined) {
+    const reserved: Json = {};
+    for (const [role, resources] of total.reservations()) reserved[role] = summary(resources);
+    out = { resources: summary(total), reserved, unreserved: summary(total.unreserved()) };
+    totalsMemo.set(total, out);
+  }
+  return out;
+}
+
 /** An agent ("slave") as the master shows it. */
 export function agentJson(agent: AgentRecord, deactivated = false): Json {
   const total = agent.totalResources;
@@ -218,13 +234,12 @@ export function agentJson(agent: AgentRecord, deactivated = false): Json {
   out.pid = agent.pid;
   out.registered_time = secs(agent.registeredTime);
   if (agent.reregisteredTime !== undefined) out.reregistered_time = secs(agent.reregisteredTime);
-  out.resources = summary(total);
-  out.used_resources = summary(agent.usedResources());
-  out.offered_resources = summary(agent.offeredResources());
-  const reserved: Json = {};
-  for (const [role, resources] of total.reservations()) reserved[role] = summary(resources);
-  out.reserved_resources = reserved;
-  out.unreserved_resources = summary(total.unreserved());
+  const totals = totalSummaries(total);
+  out.resources = totals.resources;
+  out.used_resources = summaryOf(agentUsedLists(agent));
+  out.offered_resources = summaryOf(offeredSources(agent.offers));
+  out.reserved_resources = totals.reserved;
+  out.unreserved_resources = totals.unreserved;
   out.active = agent.active;
   out.deactivated = deactivated;
   out.version = agent.version;

@@ -23,6 +23,7 @@ import type {
 import type { Resources } from "../../common/resources/index.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
+import { agentUsedLists, frameworkUsedLists, mergedOf, offeredSources } from "./resource-sums.js";
 
 /** Milliseconds since the epoch as TimeInfo. */
 export function timeInfo(ms: number): TimeInfo {
@@ -44,20 +45,28 @@ export function agentInfo(agent: AgentRecord): AgentInfo {
   return out;
 }
 
-/** GetAgents.Agent. */
-export function agentMessage(m: Master, agent: AgentRecord): Response_GetAgents_Agent {
-  const out: Response_GetAgents_Agent = {
-    agent_info: agentInfo(agent),
+/**
+ * GetAgents.Agent. With `withStable` false, the parts fixed at
+ * registration (agent_info, total_resources, capabilities) are left out
+ * (the state document renders them once and splices them in).
+ */
+export function agentMessage(
+  m: Master,
+  agent: AgentRecord,
+  withStable = true,
+): Response_GetAgents_Agent {
+  const out = {
+    ...(withStable ? { agent_info: agentInfo(agent) } : {}),
     active: agent.active,
     deactivated: m.deactivatedAgents.has(agent.id),
     version: agent.version,
     pid: agent.pid,
     registered_time: timeInfo(agent.registeredTime),
-    total_resources: list(agent.totalResources),
-    allocated_resources: list(agent.usedResources()),
-    offered_resources: list(agent.offeredResources()),
-    capabilities: agent.capabilities,
-  };
+    ...(withStable ? { total_resources: list(agent.totalResources) } : {}),
+    allocated_resources: mergedOf(agentUsedLists(agent)),
+    offered_resources: mergedOf(offeredSources(agent.offers)),
+    ...(withStable ? { capabilities: agent.capabilities } : {}),
+  } as Response_GetAgents_Agent;
   if (agent.reregisteredTime !== undefined) {
     out.reregistered_time = timeInfo(agent.reregisteredTime);
   }
@@ -74,8 +83,8 @@ export function frameworkMessage(framework: FrameworkRecord): Response_GetFramew
     registered_time: timeInfo(framework.registeredTime),
     reregistered_time: timeInfo(framework.reregisteredTime),
     offers: [...framework.offers.values()].map((o) => o.offer),
-    allocated_resources: list(framework.usedResources()),
-    offered_resources: list(framework.offeredResources()),
+    allocated_resources: mergedOf(frameworkUsedLists(framework)),
+    offered_resources: mergedOf(offeredSources(framework.offers.values())),
     offer_constraints: framework.offerConstraints,
   };
   if (framework.unregisteredTime !== undefined) {

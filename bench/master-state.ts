@@ -1,0 +1,435 @@
+/**
+ * `/master/state` and v1 GET_STATE under load (issue 5's benchmark).
+ *
+ * A real master (startMaster in a process host) runs in a worker thread,
+ * so its event loop is measured apart from the clients. Simulated agents
+ * (10 running + 10 completed tasks each, spread over 10 frameworks) are
+ * injected straight into the master core, not over sockets. While the
+ * cluster "churns" (every 100 ms ten running tasks get a new status and the
+ * state version moves, as on a busy master, so every read rebuilds the
+ * document from its cached fragments), clients read over HTTP: 1 client
+ * in a row, then 2/4/8 concurrent ones, while `/health` is probed every
+ * 10 ms.
+ *
+ * Reported per size:
+ * - overhead: median 1-client `/master/state` time / `JSON.stringify` of
+ *   an identical prebuilt object (target <= 3);
+ * - v1_v0: median 1-client GET_STATE (JSON) time / `/master/state` time
+ *   (target <= 1.2);
+ * - health_p99 under 4 clients, and that divided by one state response
+ *   (target <= 1), and by the unloaded p99;
+ * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
+ * - the longest synchronous stretch of a document build.
+ *
+ * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
+ */
+
+import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { silentLogger } from "../src/common/observability/logger.js";
+import { resolveListenAddress } from "../src/common/process/listen-address.js";
+import { ProcessHost } from "../src/common/process/process-host.js";
+import type { SlaveInfo } from "../src/common/protocol/generated/mesos-internal.js";
+import type { Resource, Task, TaskStatus } from "../src/common/protocol/generated/mesos-v1.js";
+import { resourcesFromString } from "../src/common/resources/index.js";
+import { SystemClock } from "../src/common/time/clock.js";
+import { AgentRecord, FrameworkRecord } from "../src/master/core/records.js";
+import { loadMasterFlags } from "../src/master/flags.js";
+import { stateJson } from "../src/master/http/state-json.js";
+import { startMaster } from "../src/master/master-runtime.js";
+import { median } from "./lib/event-loop.js";
+import { reportCase } from "./lib/report.js";
+
+const FRAMEWORKS = 10;
+const RUNNING_PER_AGENT = 10;
+const COMPLETED_PER_AGENT = 10;
+
+interface WorkerReady {
+  kind: "ready";
+  port: number;
+  stringifyMs: number;
+  stateBytes: number;
+  tasks: number;
+}
+
+interface WorkerStats {
+  kind: "stats";
+  loopP99Ms: number;
+  loopMaxMs: number;
+  longestSliceMs: number;
+  builds: number;
+  joined: number;
+  hits: number;
+}
+
+// ---------------------------------------------------------------------------
+// Worker: the master.
+
+function resources(text: string): Resource[] {
+  const parsed = resourcesFromString(text);
+  if (!parsed.ok) throw new Error(parsed.error);
+  return parsed.value as Resource[];
+}
+
+async function masterWorker(agents: number): Promise<void> {
+  const port = parentPort;
+  if (port === null) return;
+  const flags = loadMasterFlags({
+    argv: [
+      "--registry=in_memory",
+      "--quiet",
+      `--max_completed_tasks_per_framework=${(agents * COMPLETED_PER_AGENT) / FRAMEWORKS + 10}`,
+      "--hostname=bench-master",
+    ],
+    env: {},
+  });
+  if (!flags.ok) throw new Error(flags.error);
+  const clock = new SystemClock();
+  const listen = resolveListenAddress({ ip: "127.0.0.1", port: 0, env: {} });
+  if (!listen.ok) throw new Error(listen.error.message);
+  const host = new ProcessHost({
+    logger: silentLogger,
+    clock,
+    listen: listen.value,
+    delegate: "master",
+  });
+  await host.start();
+  const runtime = await startMaster({ host, flags: flags.flags, logger: silentLogger, clock });
+  const m = runtime.core;
+
+  // Frameworks.
+  const frameworks: FrameworkRecord[] = [];
+  for (let i = 0; i < FRAMEWORKS; i++) {
+    const id = `${m.config.info.id}-${String(i).padStart(4, "0")}`;
+    const f = new FrameworkRecord(
+      id,
+      {
+        id: { value: id },
+        user: "bench",
+        name: `framework-${i}`,
+        roles: ["*"],
+        capabilities: [{ type: "MULTI_ROLE" }],
+        checkpoint: true,
+        failover_timeout: 60,
+      },
+      "connected",
+      clock.now(),
+    );
+    f.active = true;
+    m.frameworks.set(id, f);
+    frameworks.push(f);
+  }
+  // Agents and their tasks.
+  const taskResources = resources("cpus:0.1;mem:32;disk:16").map((r) => ({
+    ...r,
+    allocation_info: { role: "*" },
+  }));
+  const running: Task[] = [];
+  const uuid = new Uint8Array(16).fill(7);
+  let n = 0;
+  for (let a = 0; a < agents; a++) {
+    const agentId = `${m.config.info.id}-S${a}`;
+    const info: SlaveInfo = {
+      hostname: `agent-${a}.example.com`,
+      port: 5051,
+      resources: resources("cpus:8;mem:32768;disk:512000;ports:[31000-32000]"),
+      attributes: [{ name: "rack", type: "TEXT", text: { value: `r${a % 40}` } }],
+      id: { value: agentId },
+      checkpoint: true,
+    };
+    const agent = new AgentRecord(
+      agentId,
+      info,
+      `slave(1)@10.0.${(a >> 8) & 255}.${a & 255}:5051`,
+      "1.12.0",
+      [{ type: "MULTI_ROLE" }],
+      clock.now(),
+    );
+    m.agents.set(agentId, agent);
+    for (let t = 0; t < RUNNING_PER_AGENT + COMPLETED_PER_AGENT; t++) {
+      const f = frameworks[n % FRAMEWORKS] as FrameworkRecord;
+      const taskId = `task-${n++}`;
+      const done = t >= RUNNING_PER_AGENT;
+      const status = (state: TaskStatus["state"], ts: number): TaskStatus => ({
+        task_id: { value: taskId },
+        state,
+        source: "SOURCE_EXECUTOR",
+        agent_id: { value: agentId },
+        executor_id: { value: taskId },
+        timestamp: ts,
+        uuid,
+        container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.1" }] }] },
+      });
+      const task: Task = {
+        name: `task ${taskId}`,
+        task_id: { value: taskId },
+        framework_id: { value: f.id },
+        agent_id: { value: agentId },
+        state: done ? "TASK_FINISHED" : "TASK_RUNNING",
+        resources: taskResources,
+        statuses: done
+          ? [status("TASK_RUNNING", 1_700_000_000 + n), status("TASK_FINISHED", 1_700_000_100 + n)]
+          : [status("TASK_RUNNING", 1_700_000_000 + n)],
+        labels: { labels: [{ key: "app", value: `app-${n % 97}` }] },
+      };
+      if (done) f.completedTasks.push(task);
+      else {
+        f.tasks.set(taskId, task);
+        const byFw = agent.tasks.get(f.id) ?? new Map<string, Task>();
+        agent.tasks.set(f.id, byFw);
+        byFw.set(taskId, task);
+        running.push(task);
+      }
+    }
+  }
+  runtime.documents.version.bump();
+
+  // The baseline: JSON.stringify of an identical prebuilt object.
+  const ctxState = stateJson({
+    master: m,
+    build: { version: "1.12.0", buildDate: "", buildTime: 0, buildUser: "" },
+    pid: runtime.process.self.toString(),
+    cluster: undefined,
+    logDir: undefined,
+    externalLogFile: undefined,
+    flags: flags.flags.toStrings(),
+    electedTime: clock.now(),
+  });
+  const times: number[] = [];
+  let bytes = 0;
+  for (let i = 0; i < 3; i++) {
+    const start = performance.now();
+    bytes = JSON.stringify(ctxState).length;
+    times.push(performance.now() - start);
+  }
+
+  // Churn: every 100 ms ten running tasks get a new status (as status updates do).
+  let churnIndex = 0;
+  const churn = setInterval(() => {
+    runtime.documents.version.bump();
+    for (let i = 0; i < 10; i++) {
+      const task = running[churnIndex++ % running.length] as Task;
+      const last = task.statuses?.[task.statuses.length - 1] as TaskStatus;
+      const next: TaskStatus = {
+        ...last,
+        timestamp: (last.timestamp ?? 0) + 1,
+        healthy: churnIndex % 2 === 0,
+      };
+      task.statuses = [...(task.statuses ?? []).slice(0, -1), next];
+      m.events.taskUpdated(task, next, task.state, false);
+    }
+  }, 100);
+
+  let histogram: IntervalHistogram | undefined;
+  port.on("message", (msg: { kind: string }) => {
+    if (msg.kind === "monitor") {
+      histogram?.disable();
+      histogram = monitorEventLoopDelay({ resolution: 1 });
+      histogram.enable();
+      port.postMessage({ kind: "monitoring" });
+    } else if (msg.kind === "stats") {
+      histogram?.disable();
+      const cache = runtime.documents.cache;
+      const stats: WorkerStats = {
+        kind: "stats",
+        loopP99Ms: (histogram?.percentile(99) ?? 0) / 1e6,
+        loopMaxMs: (histogram?.max ?? 0) / 1e6,
+        longestSliceMs: cache.longestSliceMs,
+        builds: cache.builds,
+        joined: cache.joined,
+        hits: cache.hits,
+      };
+      port.postMessage(stats);
+    } else if (msg.kind === "stop") {
+      clearInterval(churn);
+      runtime.stop();
+      void host.stop().then(() => port.postMessage({ kind: "stopped" }));
+    }
+  });
+  const ready: WorkerReady = {
+    kind: "ready",
+    port: host.boundPort,
+    stringifyMs: median(times),
+    stateBytes: bytes,
+    tasks: n,
+  };
+  port.postMessage(ready);
+}
+
+// ---------------------------------------------------------------------------
+// Main thread: the clients.
+
+function ask<T>(worker: Worker, kind: string, reply: string): Promise<T> {
+  return new Promise((resolve) => {
+    const onMessage = (msg: { kind: string }) => {
+      if (msg.kind !== reply) return;
+      worker.off("message", onMessage);
+      resolve(msg as T);
+    };
+    worker.on("message", onMessage);
+    worker.postMessage({ kind });
+  });
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const start = performance.now();
+  await fn();
+  return performance.now() - start;
+}
+
+function percentile(values: readonly number[], p: number): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** Probes /health every 10 ms until stopped; returns the latencies. */
+function healthProber(base: string): { stop: () => Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const start = performance.now();
+      const res = await fetch(`${base}/health`);
+      await res.arrayBuffer();
+      latencies.push(performance.now() - start);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
+async function readState(base: string): Promise<number> {
+  const res = await fetch(`${base}/master/state`);
+  return (await res.arrayBuffer()).byteLength;
+}
+
+async function readGetState(base: string): Promise<number> {
+  const res = await fetch(`${base}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: '{"type":"GET_STATE"}',
+  });
+  return (await res.arrayBuffer()).byteLength;
+}
+
+async function measureSize(agents: number): Promise<void> {
+  const worker = new Worker(new URL(import.meta.url), { workerData: { agents } });
+  const ready = await new Promise<WorkerReady>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.on("message", (msg: { kind: string }) => {
+      if (msg.kind === "ready") resolve(msg as WorkerReady);
+    });
+  });
+  const base = `http://127.0.0.1:${ready.port}`;
+
+  // Unloaded: /health alone for 2 s.
+  await ask(worker, "monitor", "monitoring");
+  const idle = healthProber(base);
+  await new Promise((r) => setTimeout(r, 2000));
+  const idleHealth = await idle.stop();
+  const idleStats = await ask<WorkerStats>(worker, "stats", "stats");
+
+  // First (cold fragments) reads.
+  const firstV0 = await timed(() => readState(base));
+  const firstV1 = await timed(() => readGetState(base));
+
+  // One client in a row, under churn.
+  const rounds = agents >= 10_000 ? 5 : 10;
+  const v0: number[] = [];
+  const v1: number[] = [];
+  let v0Bytes = 0;
+  let v1Bytes = 0;
+  for (let i = 0; i < rounds; i++) {
+    v0.push(
+      await timed(async () => {
+        v0Bytes = await readState(base);
+      }),
+    );
+    v1.push(
+      await timed(async () => {
+        v1Bytes = await readGetState(base);
+      }),
+    );
+  }
+  const v0Median = median(v0);
+  const v1Median = median(v1);
+
+  // Concurrent clients, /health probed every 10 ms.
+  const concurrent: Record<string, number> = {};
+  let loaded4: { health: number[]; stats: WorkerStats } | undefined;
+  for (const clients of [2, 4, 8]) {
+    await ask(worker, "monitor", "monitoring");
+    const prober = healthProber(base);
+    const latencies: number[] = [];
+    const perClient = agents >= 10_000 ? 3 : 6;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, c) => {
+        for (let i = 0; i < perClient; i++) {
+          latencies.push(await timed(() => (c % 2 === 0 ? readState(base) : readGetState(base))));
+        }
+      }),
+    );
+    const health = await prober.stop();
+    const stats = await ask<WorkerStats>(worker, "stats", "stats");
+    concurrent[`c${clients}_state_p50_ms`] = round(median(latencies));
+    concurrent[`c${clients}_state_p99_ms`] = round(percentile(latencies, 0.99));
+    concurrent[`c${clients}_health_p99_ms`] = round(percentile(health, 0.99));
+    concurrent[`c${clients}_loop_max_ms`] = round(stats.loopMaxMs);
+    if (clients === 4) loaded4 = { health, stats };
+  }
+  const final = await ask<WorkerStats>(worker, "stats", "stats");
+  await ask(worker, "stop", "stopped");
+  await worker.terminate();
+
+  const idleP99 = percentile(idleHealth, 0.99);
+  const loadedP99 = percentile(loaded4?.health ?? [], 0.99);
+  reportCase(
+    "master-state",
+    `${agents} agents x ${RUNNING_PER_AGENT}+${COMPLETED_PER_AGENT} tasks, churn 100/s`,
+    {
+      tasks: ready.tasks,
+      state_mb: round(v0Bytes / 2 ** 20, 1),
+      get_state_mb: round(v1Bytes / 2 ** 20, 1),
+      stringify_ms: round(ready.stringifyMs),
+      first_state_ms: round(firstV0),
+      first_get_state_ms: round(firstV1),
+      state_ms: round(v0Median),
+      get_state_ms: round(v1Median),
+      overhead: round(v0Median / ready.stringifyMs),
+      v1_v0: round(v1Median / v0Median),
+      ...concurrent,
+      health_p99_idle_ms: round(idleP99),
+      health_p99_c4_ms: round(loadedP99),
+      health_p99_c4_over_state: round(loadedP99 / v0Median),
+      health_p99_c4_over_idle: round(loadedP99 / idleP99),
+      loop_p99_idle_ms: round(idleStats.loopP99Ms),
+      loop_p99_c4_ms: round(loaded4?.stats.loopP99Ms ?? Number.NaN),
+      loop_p99_c4_over_idle: round(
+        (loaded4?.stats.loopP99Ms ?? Number.NaN) / Math.max(idleStats.loopP99Ms, 1),
+      ),
+      longest_block_ms: round(Math.max(final.longestSliceMs, loaded4?.stats.loopMaxMs ?? 0)),
+      longest_slice_ms: round(final.longestSliceMs),
+      builds: final.builds,
+      joined_reads: final.joined,
+    },
+  );
+}
+
+/** Runs the sizes given (agent counts), default 1,000 and 10,000. */
+export async function run(args: string[]): Promise<void> {
+  const sizes = args.length > 0 ? args.map(Number).filter((n) => n > 0) : [1000, 10_000];
+  for (const agents of sizes) await measureSize(agents);
+}
+
+if (!isMainThread) {
+  void masterWorker((workerData as { agents: number }).agents);
+}
