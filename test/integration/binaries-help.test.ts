@@ -3,10 +3,13 @@
  * processes: --help output, flag errors and MESOS_* environment flags.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
 import { packageRoot } from "../../src/common/flags/install-paths.js";
+import { freePort, waitFor } from "../harness/processes.js";
 
 const root = packageRoot();
 
@@ -94,29 +97,71 @@ test("mesos-agent without --work_dir exits 1 naming the flag", () => {
   assert.match(r.stderr, /^Flag 'work_dir' is required, but it was not provided\n/);
 });
 
-test("mesos-master takes MESOS_PORT from the environment", () => {
-  const ok = run("mesos-master", ["--registry=in_memory"], { MESOS_PORT: "5999" });
-  assert.match(ok.stderr, /\] Flags at startup: .*--port="5999"/);
-  assert.match(ok.stderr, /mesos-master: the master is not available yet in this build\n/);
-  assert.equal(ok.status, 1);
+/**
+ * Starts a daemon with flags from the environment only, waits until it
+ * serves /health on the port MESOS_PORT names, then stops it and returns
+ * what it logged.
+ */
+async function serveWithEnv(binary: string, env: Record<string, string>): Promise<string> {
+  const clean: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("MESOS_") && !k.startsWith("LIBPROCESS_")) clean[k] = v;
+  }
+  const child = spawn(process.execPath, [join(root, "bin", binary)], {
+    env: { ...clean, ...env },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    stderr += d;
+  });
+  try {
+    await waitFor(`${binary} to serve /health on MESOS_PORT=${env.MESOS_PORT}`, async () => {
+      if (child.exitCode !== null) throw new Error(`${binary} exited:\n${stderr}`);
+      const r = await fetch(`http://127.0.0.1:${env.MESOS_PORT}/health`).catch(() => undefined);
+      return r?.status === 200;
+    });
+  } finally {
+    child.kill("SIGKILL");
+  }
+  return stderr;
+}
+
+test("mesos-master takes MESOS_PORT from the environment; the command line wins", async () => {
+  const port = await freePort();
+  const stderr = await serveWithEnv("mesos-master", {
+    MESOS_PORT: String(port),
+    MESOS_IP: "127.0.0.1",
+    MESOS_REGISTRY: "in_memory",
+  });
+  assert.match(stderr, new RegExp(`\\] Flags at startup: .*--port="${port}"`));
   const bad = run("mesos-master", ["--registry=in_memory"], { MESOS_PORT: "not-a-port" });
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /^Failed to load flag 'port': Failed to load value 'not-a-port'/);
-  const cmdline = run("mesos-master", ["--registry=in_memory", "--port=6001"], {
+  const cmdline = run("mesos-master", ["--registry=in_memory", "--port=not-a-port-either"], {
     MESOS_PORT: "5999",
   });
-  assert.match(cmdline.stderr, /--port="6001"/);
+  assert.equal(cmdline.status, 1);
+  assert.match(cmdline.stderr, /Failed to load value 'not-a-port-either'/);
 });
 
-test("mesos-agent takes MESOS_* flags and logs glog lines", () => {
-  const r = run("mesos-agent", [], {
-    MESOS_WORK_DIR: "/tmp/mesos-ts-agent-help-test",
-    MESOS_MASTER: "127.0.0.1:5050",
-  });
-  assert.equal(r.status, 1);
-  assert.match(r.stderr, /^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ main\.ts:\d+\] Flags at startup: /m);
-  assert.match(r.stderr, /--work_dir="\/tmp\/mesos-ts-agent-help-test"/);
-  assert.match(r.stderr, /mesos-agent: the agent is not available yet in this build\n/);
+test("mesos-agent takes MESOS_* flags and logs glog lines", async () => {
+  const port = await freePort();
+  const masterPort = await freePort();
+  const workDir = mkdtempSync(join(tmpdir(), "mesos-ts-agent-env-"));
+  try {
+    const stderr = await serveWithEnv("mesos-agent", {
+      MESOS_PORT: String(port),
+      MESOS_IP: "127.0.0.1",
+      MESOS_WORK_DIR: workDir,
+      MESOS_MASTER: `127.0.0.1:${masterPort}`,
+    });
+    assert.match(stderr, /^I\d{4} \d\d:\d\d:\d\d\.\d{6} +\d+ [\w-]+\.ts:\d+\] Flags at startup: /m);
+    assert.match(stderr, new RegExp(`--work_dir="${workDir}"`));
+    assert.match(stderr, new RegExp(`--port="${port}"`));
+  } finally {
+    rmSync(workDir, { recursive: true, force: true });
+  }
 });
 
 test("mesos-master --version prints the Mesos version it follows", () => {
