@@ -101,7 +101,7 @@ export interface DaemonOptions {
   flags?: Record<string, string | number | boolean>;
   env?: NodeJS.ProcessEnv;
   port?: number;
-  /** How long to wait for `/health` (default 20 s). */
+  /** How long to wait for `/health` (default 60 s: CI machines can be heavily loaded). */
   readyTimeoutMs?: number;
 }
 
@@ -172,7 +172,7 @@ export async function startDaemon(
       const response = await fetch(`${handle.url}/health`).catch(() => undefined);
       return response?.status === 200;
     },
-    { timeoutMs: options.readyTimeoutMs ?? 20_000 },
+    { timeoutMs: options.readyTimeoutMs ?? 60_000 },
   ).catch((error: unknown) => {
     handle.kill();
     throw error instanceof Error && !error.message.includes(handle.logs())
