@@ -102,7 +102,10 @@ test("master operator: the sliced /master/state document equals the plain one", 
     sliceMs: 0,
   });
   const doc = await docs.state();
-  assert.deepEqual(JSON.parse(doc.parts.join("")), JSON.parse(JSON.stringify(stateJson(ctx))));
+  assert.deepEqual(
+    JSON.parse(Buffer.concat(doc.parts).toString()),
+    JSON.parse(JSON.stringify(stateJson(ctx))),
+  );
 });
 
 test("master operator: the sliced GET_STATE document equals the codec's encoding", async () => {
@@ -115,7 +118,7 @@ test("master operator: the sliced GET_STATE document equals the codec's encoding
   const doc = await docs.getState();
   const codec = codecFor("mesos.v1.master.Response.GetState");
   assert.deepEqual(
-    JSON.parse(doc.parts.join("")),
+    JSON.parse(Buffer.concat(doc.parts).toString()),
     JSON.parse(codec.encodeJson(getState(f.master))),
   );
 });
@@ -134,7 +137,7 @@ test("master operator: documents are reused until the version changes; task frag
   docs.version.bump();
   const second = await docs.state();
   assert.notEqual(second, first);
-  const state = JSON.parse(second.parts.join("")) as {
+  const state = JSON.parse(Buffer.concat(second.parts).toString()) as {
     frameworks: { tasks: { id: string; state: string }[] }[];
   };
   const t1 = state.frameworks[0]?.tasks.find((t) => t.id === "t1");
@@ -145,10 +148,10 @@ test("master operator: identical concurrent reads share one build", async () => 
   const version = new StateVersion();
   const cache = new DocumentCache(version, () => new Slicer(() => performance.now(), immediate));
   let builds = 0;
-  const build = async (): Promise<string[]> => {
+  const build = async (): Promise<Buffer[]> => {
     builds++;
     await immediate();
-    return [`{"n":${builds}}`];
+    return [Buffer.from(`{"n":${builds}}`)];
   };
   const [a, b] = await Promise.all([cache.get("x", build), cache.get("x", build)]);
   assert.equal(builds, 1);

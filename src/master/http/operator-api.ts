@@ -278,18 +278,18 @@ async function stateResponse(ctx: OperatorApiContext, type: V1ContentType): Prom
 /** Writes parts in order, waiting for the client when it reads slower. */
 export function writeParts(
   stream: {
-    write(chunk: string): boolean;
+    write(chunk: string | Uint8Array): boolean;
     end(): void;
     onDrain(cb: () => void): void;
     readonly closed: boolean;
   },
-  parts: readonly string[],
+  parts: readonly (string | Uint8Array)[],
 ): void {
   let i = 0;
   const pump = (): void => {
     while (i < parts.length) {
       if (stream.closed) return;
-      const more = stream.write(parts[i++] as string);
+      const more = stream.write(parts[i++] as string | Uint8Array);
       if (!more) return;
     }
     stream.end();

@@ -67,24 +67,27 @@ export class Slicer {
   }
 }
 
-/** JSON text per object, kept until the object is invalidated. */
+/**
+ * JSON per object, kept (UTF-8 encoded, so every later use is a copy of
+ * bytes) until the object is invalidated.
+ */
 export class FragmentCache<K extends object> {
-  private readonly map = new WeakMap<K, string>();
+  private readonly map = new WeakMap<K, Buffer>();
   hits = 0;
   misses = 0;
 
   constructor(private readonly render: (key: K) => string) {}
 
-  get(key: K): string {
+  get(key: K): Buffer {
     const cached = this.map.get(key);
     if (cached !== undefined) {
       this.hits++;
       return cached;
     }
     this.misses++;
-    const text = this.render(key);
-    this.map.set(key, text);
-    return text;
+    const bytes = Buffer.from(this.render(key), "utf8");
+    this.map.set(key, bytes);
+    return bytes;
   }
 
   invalidate(key: K): void {
@@ -92,37 +95,47 @@ export class FragmentCache<K extends object> {
   }
 }
 
-/** A built document: its parts in order (join or write them one by one). */
+/** A built document: its parts in order (concatenate or write them one by one). */
 export interface Document {
-  readonly parts: readonly string[];
+  readonly parts: readonly Buffer[];
   readonly bytes: number;
   readonly version: number;
 }
 
+const COMMA = Buffer.from(",");
+
 /**
- * Collects a document's text in chunks of about `chunkChars` characters
- * (so a response is written in few, large writes).
+ * Collects a document as UTF-8 chunks of about `chunkBytes` (so a response
+ * is written in few, large writes, and encoded once for every reader).
  */
 export class PartsWriter {
-  readonly parts: string[] = [];
-  private current = "";
+  readonly parts: Buffer[] = [];
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
 
-  constructor(private readonly chunkChars = 256 * 1024) {}
+  constructor(private readonly chunkBytes = 256 * 1024) {}
 
-  write(text: string): void {
-    this.current += text;
-    if (this.current.length >= this.chunkChars) {
-      this.parts.push(this.current);
-      this.current = "";
-    }
+  write(data: string | Buffer): void {
+    const bytes = typeof data === "string" ? Buffer.from(data, "utf8") : data;
+    this.pending.push(bytes);
+    this.pendingBytes += bytes.byteLength;
+    if (this.pendingBytes >= this.chunkBytes) this.flush();
+  }
+
+  private flush(): void {
+    if (this.pending.length === 0) return;
+    this.parts.push(Buffer.concat(this.pending, this.pendingBytes));
+    this.pending = [];
+    this.pendingBytes = 0;
   }
 
   /** Writes `items` as a JSON array, pausing between slices. */
-  async array(items: Iterable<string>, slicer: Slicer): Promise<void> {
+  async array(items: Iterable<string | Buffer>, slicer: Slicer): Promise<void> {
     this.write("[");
     let first = true;
     for (const item of items) {
-      this.write(first ? item : `,${item}`);
+      if (!first) this.write(COMMA);
+      this.write(item);
       first = false;
       if (slicer.due) await slicer.pause();
     }
@@ -130,15 +143,14 @@ export class PartsWriter {
   }
 
   /** The parts, the last partial chunk included. */
-  finish(): string[] {
-    if (this.current !== "") this.parts.push(this.current);
-    this.current = "";
+  finish(): Buffer[] {
+    this.flush();
     return this.parts;
   }
 }
 
 /** Builds a document in slices. */
-export type DocumentBuilder = (slicer: Slicer) => Promise<string[]>;
+export type DocumentBuilder = (slicer: Slicer) => Promise<Buffer[]>;
 
 interface Build {
   version: number;
@@ -218,7 +230,7 @@ export class DocumentCache {
         slicer.finish();
         this.longestSliceMs = Math.max(this.longestSliceMs, slicer.longestMs);
         let bytes = 0;
-        for (const p of parts) bytes += Buffer.byteLength(p);
+        for (const p of parts) bytes += p.byteLength;
         const doc: Document = { parts, bytes, version: v };
         this.done.set(kind, doc);
         finish();

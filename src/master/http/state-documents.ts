@@ -122,7 +122,7 @@ export class StateDocuments {
     return this.cache.get("v1-get-state", (slicer) => this.buildGetState(slicer));
   }
 
-  private async buildState(slicer: Slicer): Promise<string[]> {
+  private async buildState(slicer: Slicer): Promise<Buffer[]> {
     const m = this.master;
     // Membership is taken now, so the document lists each entity once.
     const agents = [...m.agents.values()];
@@ -214,7 +214,7 @@ export class StateDocuments {
     return `{${fixed.json},${rest.slice(1)}`;
   }
 
-  private async buildGetState(slicer: Slicer): Promise<string[]> {
+  private async buildGetState(slicer: Slicer): Promise<Buffer[]> {
     const m = this.master;
     const agents = [...m.agents.values()];
     const frameworks = [...m.frameworks.values()];
@@ -232,7 +232,7 @@ export class StateDocuments {
     const field = async (
       name: string,
       items: readonly unknown[],
-      render: (item: never) => string,
+      render: (item: never) => string | Buffer,
       first: boolean,
     ): Promise<boolean> => {
       if (items.length === 0) return first;
@@ -266,6 +266,9 @@ export class StateDocuments {
 }
 
 /** Maps lazily, so each item is rendered inside the slice that writes it. */
-function* lazy<T>(items: readonly T[], render: (item: T) => string): Iterable<string> {
+function* lazy<T>(
+  items: readonly T[],
+  render: (item: T) => string | Buffer,
+): Iterable<string | Buffer> {
   for (const item of items) yield render(item);
 }
