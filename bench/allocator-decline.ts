@@ -183,8 +183,8 @@ export class DeclineRun {
     return this;
   }
 
-  /** Summary numbers for the report. */
-  summary(): Record<string, number> {
+  /** Summary numbers for the report (`memory`: heap figures, meaningful only for a run alone). */
+  summary(memory = false): Record<string, number> {
     const s = this.samples;
     const productive = s.filter((x) => x.offers > 0);
     const filtered = s.filter((x) => x.offers === 0);
@@ -192,9 +192,9 @@ export class DeclineRun {
       xs.length === 0 ? 0 : xs.reduce((a, b) => a + b, 0) / xs.length;
     const prodCpu = median(productive.map((x) => x.cpuMs));
     const filtCpu = median(filtered.map((x) => x.cpuMs));
-    collectGarbage();
     const filters = this.allocator.offerFilterCount();
-    return {
+    const walls = s.map((x) => x.wallMs).sort((a, b) => a - b);
+    const out: Record<string, number> = {
       rounds: s.length,
       median_productive_cycle_cpu_ms: prodCpu,
       mean_productive_cycle_ms: mean(productive.map((x) => x.wallMs)),
@@ -203,18 +203,24 @@ export class DeclineRun {
       // Mesos runs 2F rounds: F productive ones, then F fully filtered ones.
       mean_over_2F_rounds_ms:
         (mean(productive.map((x) => x.wallMs)) + mean(filtered.map((x) => x.wallMs))) / 2,
-      max_cycle_ms: Math.max(...s.map((x) => x.wallMs)),
+      p95_cycle_ms: walls[Math.floor(0.95 * (walls.length - 1))] ?? Number.NaN,
+      max_cycle_ms: walls[walls.length - 1] ?? Number.NaN,
       max_block_ms: Math.max(...s.map((x) => x.maxBlockMs)),
       median_decline_round_ms: median(s.map((x) => x.declineWallMs)),
       offers: s.reduce((a, x) => a + x.offers, 0),
       framework_checks_per_cycle: Math.round(mean(s.map((x) => x.checks))),
-      heap_kb_per_framework: this.heapKbPerFramework,
-      heap_kb_per_agent: this.heapKbPerAgent,
       filters,
-      heap_b_per_filter: filters === 0 ? 0 : ((heapMb() - this.heapAfterSetup) * 2 ** 20) / filters,
-      rss_mb: process.memoryUsage().rss / 2 ** 20,
       setup_ms: this.setupMs,
     };
+    if (memory) {
+      collectGarbage();
+      out.heap_kb_per_framework = this.heapKbPerFramework;
+      out.heap_kb_per_agent = this.heapKbPerAgent;
+      out.heap_b_per_filter =
+        filters === 0 ? 0 : ((heapMb() - this.heapAfterSetup) * 2 ** 20) / filters;
+      out.rss_mb = process.memoryUsage().rss / 2 ** 20;
+    }
+    return out;
   }
 }
 
