@@ -21,6 +21,22 @@ import {
 } from "./resource-math.js";
 import type { AgentInfo, InverseOfferStatus, Unavailability } from "./types.js";
 
+/** The profile of nothing (shared: profiles are never changed). */
+const EMPTY_PROFILE: ResourceProfile = Object.freeze({
+  scalars: [],
+  counts: [],
+  revocableScalars: [],
+  reservedScalars: [],
+  quotaScalars: [],
+  hasReserved: false,
+  reservationRoles: undefined,
+  hasRevocable: false,
+  hasShared: false,
+  hasRefined: false,
+  hasGpu: false,
+  empty: true,
+}) as ResourceProfile;
+
 /** Agent capabilities the allocator acts on. */
 export interface AgentCapabilities {
   multiRole: boolean;
@@ -312,7 +328,9 @@ export class AgentState {
   /** A summary of `available`, cached per version. */
   profile(): ResourceProfile {
     if (this.profileVersion !== this.version || this.profileCache === undefined) {
-      this.profileCache = profileOf(this.names, this.available);
+      this.profileCache = this.available.isEmpty()
+        ? EMPTY_PROFILE
+        : profileOf(this.names, this.available);
       this.profileVersion = this.version;
     }
     return this.profileCache;

@@ -80,6 +80,8 @@ interface Probe {
   taken: Set<string> | undefined;
   /** Shaped offers by capability class (`null`: nothing to offer). */
   offers: (Pick | null | undefined)[];
+  /** Per capability class: whether the offer meets the global minimum (computed once). */
+  globalMinimum: (boolean | undefined)[];
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -357,6 +359,7 @@ export class AllocationCycle {
       remote: core.isRemote(agent),
       taken,
       offers: [],
+      globalMinimum: [],
     };
 
     if (core.baseline) {
@@ -437,7 +440,17 @@ export class AllocationCycle {
       p.offers[cls] = candidate;
     }
     if (candidate === null) return undefined;
-    if (!meetsMinimum(core, candidate.profile, p.role, framework)) return undefined;
+    // The global minimum gives the same answer for every framework without its own.
+    if (framework.minAllocatable.size === 0) {
+      let ok = p.globalMinimum[cls];
+      if (ok === undefined) {
+        ok = meetsMinimum(core, candidate.profile, p.role, framework);
+        p.globalMinimum[cls] = ok;
+      }
+      if (!ok) return undefined;
+    } else if (!meetsMinimum(core, candidate.profile, p.role, framework)) {
+      return undefined;
+    }
     const version = candidate.resources === p.base ? p.baseVersion : -1;
     if (
       core.filters.isFiltered(

@@ -13,7 +13,7 @@ export class SortedList<T> {
 
   constructor(
     private readonly compare: (a: T, b: T) => number,
-    private readonly chunkSize = 256,
+    private readonly chunkSize = 64,
   ) {}
 
   get size(): number {
