@@ -47,6 +47,7 @@ interface Subscriber {
   readonly type: V1ContentType;
   /** Events that happened before SUBSCRIBED went out. */
   pending: Uint8Array[] | undefined;
+  pendingBytes: number;
   /** Buffered bytes allowed (the snapshot plus the bound). */
   allowance: number;
   heartbeat: TimerHandle | undefined;
@@ -155,6 +156,7 @@ export class OperatorEvents {
       stream,
       type,
       pending: [],
+      pendingBytes: 0,
       allowance: this.maxBuffered,
       heartbeat: undefined,
     };
@@ -216,8 +218,20 @@ export class OperatorEvents {
     const event = new EncodedEvent(make());
     for (const s of [...this.subscribers]) {
       const record = event.record(s.type);
-      if (s.pending !== undefined) s.pending.push(record);
-      else this.write(s, record);
+      if (s.pending === undefined) {
+        this.write(s, record);
+        continue;
+      }
+      s.pending.push(record);
+      s.pendingBytes += record.byteLength;
+      if (s.pendingBytes > this.maxBuffered) {
+        this.dropped++;
+        this.options.logger.warn(
+          `Disconnecting operator event stream subscriber ${s.stream.remote}: ` +
+            `${s.pendingBytes} bytes of events queued behind its SUBSCRIBED`,
+        );
+        this.remove(s, "abort");
+      }
     }
   }
 
