@@ -20,7 +20,11 @@ import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
 import { Agent } from "./agent.js";
 import { AgentProcess } from "./agent-process.js";
-import { findCommandExecutor, findDefaultExecutor } from "./containerizer/executor-command.js";
+import {
+  describeCommandExecutorScript,
+  findCommandExecutor,
+  findDefaultExecutor,
+} from "./containerizer/executor-command.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
@@ -182,6 +186,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   });
   let stopping: (() => void) | undefined;
   warnUnsupported(flags, logger);
+  logger.info(describeCommandExecutorScript());
   const isRoot = process.getuid?.() === 0;
   if (flags.switch_user && !isRoot) {
     logger.warn(

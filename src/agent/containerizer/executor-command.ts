@@ -4,18 +4,23 @@
  * default) runs `/bin/sh -c <value>`; otherwise `value` is the program and
  * `arguments` its argv (argv[0] included).
  *
- * Our own command executor gets a shortcut: when the command names
- * mesos-ts' `bin/mesos-executor`, the agent runs its compiled entry point
- * with its own Node directly, skipping the launcher script, without V8
- * flags (they make Node drop its built-in code cache) and without the
- * `--launcher_dir` flag it does not need (loading the flags module costs
- * ~15 ms). See docs/architecture/command-executor.md.
+ * Our own executors get a shortcut: when the command names mesos-ts'
+ * `bin/mesos-executor` or `bin/mesos-default-executor`, the agent runs the
+ * compiled program with its own Node (`process.execPath`) directly,
+ * skipping the `#!/usr/bin/env node` launcher script (a PATH lookup, an
+ * extra module and possibly another Node), without V8 flags (they make Node
+ * drop its built-in code cache: +15-20 ms CPU per start) and without the
+ * `--launcher_dir` flag neither needs (loading the flags module costs
+ * ~15 ms). The command executor runs from its single-file bundle, written
+ * by the build (`node dist/src/executor/launch-command.js`) and refreshed
+ * here when stale. See docs/architecture/command-executor.md.
  */
-import { existsSync, realpathSync } from "node:fs";
+import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binDir } from "../../common/flags/install-paths.js";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
+import { ensureCommandExecutorBundle } from "../../executor/launch-command.js";
 import { MESOS_DEFAULT_EXECUTOR, MESOS_EXECUTOR } from "../executor-info.js";
 
 /** What to exec. */
@@ -25,9 +30,14 @@ export interface ExecutorCommand {
   args: string[];
 }
 
-/** The compiled command executor entry point. */
+/** The compiled command executor entry point (the module tree). */
 export const COMMAND_EXECUTOR_ENTRY = fileURLToPath(
   new URL("../../executor/command-executor-main.js", import.meta.url),
+);
+
+/** The compiled default executor entry point. */
+export const DEFAULT_EXECUTOR_ENTRY = fileURLToPath(
+  new URL("../../executor/default-executor-main.js", import.meta.url),
 );
 
 function realpathOrUndefined(path: string): string | undefined {
@@ -38,8 +48,42 @@ function realpathOrUndefined(path: string): string | undefined {
   }
 }
 
-/** Our `bin/mesos-executor`, resolved (undefined if missing). */
+/** Our `bin/mesos-executor` and `bin/mesos-default-executor`, resolved (undefined if missing). */
 const OUR_EXECUTOR = realpathOrUndefined(join(binDir(), MESOS_EXECUTOR));
+const OUR_DEFAULT_EXECUTOR = realpathOrUndefined(join(binDir(), MESOS_DEFAULT_EXECUTOR));
+
+/** Which command executor script the agent runs, and why (for one log line at start-up). */
+export interface CommandExecutorScript {
+  entry: string;
+  bundled: boolean;
+  /** Set when the bundle could not be used. */
+  reason?: string;
+}
+
+let script: CommandExecutorScript | undefined;
+
+/**
+ * The command executor script: the bundle (checked against the compiled
+ * modules and rewritten when stale, once per process), else the module
+ * tree. Called by the agent at start-up so the check costs no launch.
+ */
+export function commandExecutorScript(): CommandExecutorScript {
+  if (script !== undefined) return script;
+  const result = ensureCommandExecutorBundle();
+  script =
+    result.error === undefined
+      ? { entry: result.entry, bundled: true }
+      : { entry: COMMAND_EXECUTOR_ENTRY, bundled: false, reason: result.error };
+  return script;
+}
+
+/** The start-up log line about the command executor script. */
+export function describeCommandExecutorScript(): string {
+  const s = commandExecutorScript();
+  return s.bundled
+    ? `Command executors run from the bundle ${s.entry}`
+    : `Command executors run from ${s.entry} (slower start): the bundle is unusable: ${s.reason}`;
+}
 
 /** Absolute, resolved path of `mesos-executor` in `launcherDir`, or undefined when missing. */
 export function findCommandExecutor(launcherDir: string): string | undefined {
@@ -51,19 +95,24 @@ export function findDefaultExecutor(launcherDir: string): string | undefined {
   return realpathOrUndefined(join(launcherDir, MESOS_DEFAULT_EXECUTOR));
 }
 
+function withoutLauncherDir(args: readonly string[]): string[] {
+  return args.slice(1).filter((a) => !a.startsWith("--launcher_dir="));
+}
+
 /** The program and argv for an executor command. */
 export function executorCommand(command: CommandInfo | undefined): ExecutorCommand {
   const value = command?.value ?? "";
   if (command?.shell ?? true) return { file: "/bin/sh", args: ["sh", "-c", value] };
   const args = command?.arguments ?? [];
-  if (OUR_EXECUTOR !== undefined && value === OUR_EXECUTOR && existsSync(COMMAND_EXECUTOR_ENTRY)) {
+  if (OUR_EXECUTOR !== undefined && value === OUR_EXECUTOR) {
+    // Checked once (commandExecutorScript), not per launch.
+    const { entry } = commandExecutorScript();
+    return { file: process.execPath, args: [process.execPath, entry, ...withoutLauncherDir(args)] };
+  }
+  if (OUR_DEFAULT_EXECUTOR !== undefined && value === OUR_DEFAULT_EXECUTOR) {
     return {
       file: process.execPath,
-      args: [
-        process.execPath,
-        COMMAND_EXECUTOR_ENTRY,
-        ...args.slice(1).filter((a) => !a.startsWith("--launcher_dir=")),
-      ],
+      args: [process.execPath, DEFAULT_EXECUTOR_ENTRY, ...withoutLauncherDir(args)],
     };
   }
   return { file: value, args: args.length === 0 ? [value] : args };
