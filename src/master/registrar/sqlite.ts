@@ -1,0 +1,303 @@
+/**
+ * The durable registry of a standalone master: an SQLite database at
+ * `<work_dir>/registry.db` (better-sqlite3, WAL journal, synchronous=FULL, so
+ * a committed write survives a SIGKILL or a power cut). Operations arriving
+ * in the same turn of the event loop are committed together: one transaction
+ * and one fsync per batch, like Mesos' registrar batching its operations
+ * behind the write in flight. The tables mirror the Registry message: one row
+ * per admitted, unreachable and gone agent (protobuf-encoded entries), and a
+ * key-value table kept for quota, weights and maintenance.
+ */
+import { mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import Database from "better-sqlite3";
+import type { Logger } from "../../common/observability/logger.js";
+import type {
+  Registry,
+  Registry_GoneSlave,
+  Registry_Slave,
+  Registry_UnreachableSlave,
+} from "../../common/protocol/generated/mesos-internal.js";
+import { codecFor } from "../../common/protocol/index.js";
+import type { Registrar, RegistryOperation } from "./registrar.js";
+import { type AgentEntries, RegistryState } from "./registry-state.js";
+
+/** The file name of the registry in `--work_dir`. */
+export const REGISTRY_FILE = "registry.db";
+
+/** Bumped when the tables change incompatibly. */
+const SCHEMA_VERSION = "1";
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS registry_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS admitted_agents (id TEXT PRIMARY KEY, entry BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS unreachable_agents (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, time_ns INTEGER NOT NULL, entry BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS gone_agents (
+  id TEXT PRIMARY KEY, seq INTEGER NOT NULL, time_ns INTEGER NOT NULL, entry BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS registry_entries (
+  kind TEXT NOT NULL, key TEXT NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (kind, key));
+`;
+
+/** A registry file that cannot be used; the message names the file and what to do. */
+export class RegistryOpenError extends Error {
+  constructor(
+    readonly path: string,
+    reason: string,
+  ) {
+    super(
+      `Cannot use the registry at ${path}: ${reason}. If the file is damaged, move it away ` +
+        "to start with an empty registry (known agents then re-register as unknown agents)",
+    );
+    this.name = "RegistryOpenError";
+  }
+}
+
+interface Pending {
+  readonly operation: RegistryOperation;
+  readonly resolve: (changed: boolean) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/** Counters for tests and metrics. */
+export interface SqliteRegistrarStats {
+  /** Transactions committed. */
+  batches: number;
+  /** Operations applied in them. */
+  operations: number;
+}
+
+export interface SqliteRegistrarOptions {
+  readonly logger?: Logger;
+  /** Defers a batch's commit (default `setImmediate`: after the current event-loop turn). */
+  readonly defer?: (fn: () => void) => void;
+}
+
+const slaveCodec = codecFor("mesos.internal.Registry.Slave");
+const unreachableCodec = codecFor("mesos.internal.Registry.UnreachableSlave");
+const goneCodec = codecFor("mesos.internal.Registry.GoneSlave");
+
+function decode<T>(
+  path: string,
+  codec: {
+    decodeProtobuf(bytes: Uint8Array): { ok: true; value: T } | { ok: false; error: Error };
+  },
+  table: string,
+  row: { id: string; entry: Uint8Array },
+): T {
+  const result = codec.decodeProtobuf(row.entry);
+  if (!result.ok) {
+    throw new RegistryOpenError(
+      path,
+      `row '${row.id}' of table ${table} does not decode (${result.error.message})`,
+    );
+  }
+  return result.value;
+}
+
+export class SqliteRegistrar implements Registrar {
+  readonly durable = true;
+  readonly name = "sqlite";
+  readonly stats: SqliteRegistrarStats = { batches: 0, operations: 0 };
+  private readonly state: RegistryState;
+  private queue: Pending[] = [];
+  private scheduled = false;
+  private closed = false;
+  private seq: number;
+  private readonly defer: (fn: () => void) => void;
+  private readonly statements: {
+    deleteAdmitted: Database.Statement;
+    deleteUnreachable: Database.Statement;
+    deleteGone: Database.Statement;
+    putAdmitted: Database.Statement;
+    putUnreachable: Database.Statement;
+    putGone: Database.Statement;
+  };
+
+  private constructor(
+    readonly path: string,
+    private readonly db: Database.Database,
+    options: SqliteRegistrarOptions,
+  ) {
+    this.defer = options.defer ?? ((fn) => setImmediate(fn));
+    this.statements = {
+      deleteAdmitted: db.prepare("DELETE FROM admitted_agents WHERE id = ?"),
+      deleteUnreachable: db.prepare("DELETE FROM unreachable_agents WHERE id = ?"),
+      deleteGone: db.prepare("DELETE FROM gone_agents WHERE id = ?"),
+      putAdmitted: db.prepare("INSERT OR REPLACE INTO admitted_agents (id, entry) VALUES (?, ?)"),
+      putUnreachable: db.prepare(
+        "INSERT OR REPLACE INTO unreachable_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?)",
+      ),
+      putGone: db.prepare(
+        "INSERT OR REPLACE INTO gone_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?)",
+      ),
+    };
+    const loaded = this.load();
+    this.state = loaded.state;
+    this.seq = loaded.maxSeq + 1;
+  }
+
+  /** Opens (creating if needed) `<workDir>/registry.db`. Throws RegistryOpenError. */
+  static openInWorkDir(workDir: string, options: SqliteRegistrarOptions = {}): SqliteRegistrar {
+    return SqliteRegistrar.open(join(workDir, REGISTRY_FILE), options);
+  }
+
+  /** Opens (creating if needed) the registry database at `path`. Throws RegistryOpenError. */
+  static open(path: string, options: SqliteRegistrarOptions = {}): SqliteRegistrar {
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+      db = new Database(path);
+      db.pragma("journal_mode = WAL");
+      // FULL: every commit fsyncs the WAL, so an answered operation survives SIGKILL.
+      db.pragma("synchronous = FULL");
+      const check = db.pragma("quick_check", { simple: true });
+      if (check !== "ok")
+        throw new RegistryOpenError(path, `integrity check failed (${String(check)})`);
+      db.exec(SCHEMA);
+      const version = db
+        .prepare("SELECT value FROM registry_meta WHERE key = 'schema_version'")
+        .pluck()
+        .get() as string | undefined;
+      if (version === undefined) {
+        db.prepare("INSERT INTO registry_meta (key, value) VALUES ('schema_version', ?)").run(
+          SCHEMA_VERSION,
+        );
+      } else if (version !== SCHEMA_VERSION) {
+        throw new RegistryOpenError(
+          path,
+          `schema version ${version} is not supported (this master reads version ${SCHEMA_VERSION})`,
+        );
+      }
+      const registrar = new SqliteRegistrar(path, db, options);
+      options.logger?.info(
+        `Opened the registry at ${path}: ${registrar.state.admitted.size} admitted, ` +
+          `${registrar.state.unreachable.size} unreachable, ${registrar.state.gone.size} gone agents`,
+      );
+      return registrar;
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // Already failing; the first error is the one to report.
+      }
+      if (error instanceof RegistryOpenError) throw error;
+      const message = error instanceof Error ? error.message : String(error);
+      throw new RegistryOpenError(path, message);
+    }
+  }
+
+  private load(): { state: RegistryState; maxSeq: number } {
+    const state = new RegistryState();
+    type Row = { id: string; entry: Uint8Array };
+    type OrderedRow = Row & { seq: number };
+    for (const row of this.db.prepare("SELECT id, entry FROM admitted_agents").all() as Row[]) {
+      state.admitted.set(row.id, decode(this.path, slaveCodec, "admitted_agents", row));
+    }
+    let maxSeq = 0;
+    const ordered = (table: string): OrderedRow[] =>
+      this.db.prepare(`SELECT id, seq, entry FROM ${table} ORDER BY seq`).all() as OrderedRow[];
+    for (const row of ordered("unreachable_agents")) {
+      state.unreachable.set(row.id, decode(this.path, unreachableCodec, "unreachable_agents", row));
+      maxSeq = Math.max(maxSeq, row.seq);
+    }
+    for (const row of ordered("gone_agents")) {
+      state.gone.set(row.id, decode(this.path, goneCodec, "gone_agents", row));
+      maxSeq = Math.max(maxSeq, row.seq);
+    }
+    return { state, maxSeq };
+  }
+
+  recover(): Promise<Registry> {
+    return Promise.resolve(this.snapshot());
+  }
+
+  apply(operation: RegistryOperation): Promise<boolean> {
+    if (this.closed) return Promise.reject(new Error(`The registry at ${this.path} is closed`));
+    return new Promise<boolean>((resolve, reject) => {
+      this.queue.push({ operation, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        this.defer(() => this.flush());
+      }
+    });
+  }
+
+  snapshot(): Registry {
+    return this.state.toRegistry();
+  }
+
+  /** Commits what is queued now (normally called by the scheduled flush). */
+  flush(): void {
+    this.scheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const p of batch) p.reject(new Error(`The registry at ${this.path} is closed`));
+      return;
+    }
+    const saved: AgentEntries[] = [];
+    const results: boolean[] = [];
+    try {
+      this.db.transaction(() => {
+        for (const { operation } of batch) {
+          const ids = RegistryState.idsOf(operation);
+          for (const id of ids) saved.push(this.state.entries(id));
+          const changed = this.state.apply(operation);
+          results.push(changed);
+          if (changed) for (const id of ids) this.store(id);
+        }
+      })();
+    } catch (error) {
+      for (let i = saved.length - 1; i >= 0; i--) this.state.restore(saved[i] as AgentEntries);
+      const reason = error instanceof Error ? error.message : String(error);
+      const failure = new Error(`Failed to write the registry at ${this.path}: ${reason}`);
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    this.stats.batches++;
+    this.stats.operations += batch.length;
+    batch.forEach((p, i) => p.resolve(results[i] as boolean));
+  }
+
+  /** Writes the rows of one agent id as the in-memory state has them. */
+  private store(id: string): void {
+    const s = this.statements;
+    const admitted: Registry_Slave | undefined = this.state.admitted.get(id);
+    const unreachable: Registry_UnreachableSlave | undefined = this.state.unreachable.get(id);
+    const gone: Registry_GoneSlave | undefined = this.state.gone.get(id);
+    if (admitted === undefined) s.deleteAdmitted.run(id);
+    else s.putAdmitted.run(id, slaveCodec.encodeProtobuf(admitted));
+    if (unreachable === undefined) s.deleteUnreachable.run(id);
+    else {
+      s.putUnreachable.run(
+        id,
+        this.seq++,
+        Math.trunc(unreachable.timestamp.nanoseconds),
+        unreachableCodec.encodeProtobuf(unreachable),
+      );
+    }
+    if (gone === undefined) s.deleteGone.run(id);
+    else {
+      s.putGone.run(
+        id,
+        this.seq++,
+        Math.trunc(gone.timestamp.nanoseconds),
+        goneCodec.encodeProtobuf(gone),
+      );
+    }
+  }
+
+  /** Commits what is queued, checkpoints the WAL into the database file and closes it. */
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    try {
+      this.db.pragma("wal_checkpoint(TRUNCATE)");
+    } finally {
+      this.db.close();
+    }
+  }
+}
