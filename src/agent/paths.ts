@@ -102,3 +102,87 @@ export function forkedPidPath(workDir: string, ids: RunIds): string {
 export function forkedIdentityPath(workDir: string, ids: RunIds): string {
   return join(metaRunPath(workDir, ids), "pids", "forked.identity");
 }
+
+// ---- checkpoint files (Mesos' names, under <work_dir>/meta) ------------------
+
+/** `<meta>/slaves/latest`: symlink to the checkpoint directory of the current agent id. */
+export function latestAgentLink(workDir: string): string {
+  return join(metaRoot(workDir), "slaves", LATEST_SYMLINK);
+}
+
+/** `<meta>/slaves/<agent>/slave.info`. */
+export function agentInfoPath(workDir: string, agentId: string): string {
+  return join(agentPath(metaRoot(workDir), agentId), "slave.info");
+}
+
+/** `<meta>/slaves/<agent>/frameworks/<framework>/framework.info`. */
+export function frameworkInfoPath(workDir: string, agentId: string, frameworkId: string): string {
+  return join(frameworkPath(metaRoot(workDir), agentId, frameworkId), "framework.info");
+}
+
+/** `<meta>/slaves/<agent>/frameworks/<framework>/framework.pid`. */
+export function frameworkPidPath(workDir: string, agentId: string, frameworkId: string): string {
+  return join(frameworkPath(metaRoot(workDir), agentId, frameworkId), "framework.pid");
+}
+
+/** `<meta>/.../executors/<executor>/executor.info`. */
+export function executorInfoPath(
+  workDir: string,
+  agentId: string,
+  frameworkId: string,
+  executorId: string,
+): string {
+  return join(executorPath(metaRoot(workDir), agentId, frameworkId, executorId), "executor.info");
+}
+
+/** `<meta>/.../executors/<executor>/executor_generated_for_command_task` ("1" or "0"). */
+export function executorGeneratedPath(
+  workDir: string,
+  agentId: string,
+  frameworkId: string,
+  executorId: string,
+): string {
+  return join(
+    executorPath(metaRoot(workDir), agentId, frameworkId, executorId),
+    "executor_generated_for_command_task",
+  );
+}
+
+/** `<meta>/.../executors/<executor>/runs/latest`: symlink to the executor's current run. */
+export function latestMetaRunLink(workDir: string, ids: RunIds): string {
+  return join(
+    executorPath(metaRoot(workDir), ids.agentId, ids.frameworkId, ids.executorId),
+    "runs",
+    LATEST_SYMLINK,
+  );
+}
+
+/** `<meta run>/http.marker`: the executor subscribed over the v1 HTTP API. */
+export function httpMarkerPath(workDir: string, ids: RunIds): string {
+  return join(metaRunPath(workDir, ids), "http.marker");
+}
+
+/** `<meta run>/pids/libprocess.pid`: a v0 (driver) executor's UPID. */
+export function libprocessPidPath(workDir: string, ids: RunIds): string {
+  return join(metaRunPath(workDir, ids), "pids", "libprocess.pid");
+}
+
+/** `<meta run>/executor.sentinel`: the agent removed this run (it is complete). */
+export function executorSentinelPath(workDir: string, ids: RunIds): string {
+  return join(metaRunPath(workDir, ids), "executor.sentinel");
+}
+
+/** `<meta run>/tasks/<task>`. */
+export function metaTaskPath(workDir: string, ids: RunIds, taskId: string): string {
+  return join(metaRunPath(workDir, ids), "tasks", taskId);
+}
+
+/** `<meta run>/tasks/<task>/task.info`. */
+export function taskInfoPath(workDir: string, ids: RunIds, taskId: string): string {
+  return join(metaTaskPath(workDir, ids, taskId), "task.info");
+}
+
+/** `<meta run>/tasks/<task>/task.updates`. */
+export function taskUpdatesPath(workDir: string, ids: RunIds, taskId: string): string {
+  return join(metaTaskPath(workDir, ids, taskId), "task.updates");
+}

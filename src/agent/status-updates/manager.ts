@@ -8,8 +8,14 @@
  * the manager is paused: nothing is forwarded, and `resume` re-sends the
  * head of every stream.
  *
- * Plain code on an injected clock; checkpointing the streams to disk is the
- * fault-tolerance work's (issue 7).
+ * Streams of checkpointing frameworks go to disk through the `checkpoint`
+ * hook: an update is only sent once its record is durable (and the caller
+ * learns when through `durable`, so the executor is acknowledged only
+ * then); after an acknowledgement, the next update goes out once the ACK
+ * record is durable. `recover` rebuilds streams from the checkpoint after an
+ * agent restart; `resume` then replays what was not acknowledged.
+ *
+ * Plain code on an injected clock.
  */
 
 import type { Logger } from "../../common/observability/logger.js";
@@ -30,11 +36,26 @@ export interface StatusUpdateManagerOptions {
   forward: (update: StatusUpdate) => void;
   retryMinMs?: number;
   retryMaxMs?: number;
+  /**
+   * Writes a stream record to disk; returns undefined when the task's
+   * stream is not checkpointed (the framework does not checkpoint).
+   */
+  checkpoint?: (record: StreamRecord) => Promise<void> | undefined;
 }
+
+/** A record of a task's stream, as checkpointed. */
+export type StreamRecord =
+  | { kind: "update"; update: StatusUpdate & { uuid: Uint8Array } }
+  | { kind: "ack"; frameworkId: string; taskId: string; uuid: Uint8Array };
 
 /** What happened to an update handed to the manager. */
 export type UpdateOutcome =
-  | { ok: true; kind: "accepted" | "duplicate" | "already-acknowledged" }
+  | {
+      ok: true;
+      kind: "accepted" | "duplicate" | "already-acknowledged";
+      /** For a checkpointed update: settles once it is on disk (rejects if writing failed). */
+      durable?: Promise<void>;
+    }
   | { ok: false; error: string };
 
 /** What happened to an acknowledgement. */
@@ -86,8 +107,54 @@ export class TaskStatusUpdateManager {
       return { ok: true, kind: outcome };
     }
     this.options.logger.info(`Received task status update ${describeUpdate(update)}`);
-    if (!this.pausedFlag && stream.pending.length === 1) this.send(stream, this.retryMin);
-    return { ok: true, kind: "accepted" };
+    const written = this.options.checkpoint?.({ kind: "update", update: { ...update, uuid } });
+    if (written === undefined) {
+      this.sendIfIdle(stream);
+      return { ok: true, kind: "accepted" };
+    }
+    stream.awaitDurable(uuid);
+    const durable = written.then(
+      () => {
+        stream.durable(uuid);
+        this.sendIfIdle(stream);
+      },
+      (e: unknown) => {
+        this.options.logger.error(
+          `Failed to checkpoint task status update ${describeUpdate(update)}: ${(e as Error).message}`,
+        );
+        stream.durable(uuid);
+        this.sendIfIdle(stream);
+        throw e;
+      },
+    );
+    return { ok: true, kind: "accepted", durable };
+  }
+
+  /**
+   * Rebuilds a task's stream from its checkpoint (agent recovery): the
+   * updates in the order received and the hex uuids acknowledged. Returns
+   * how many updates are still pending. Nothing is sent before `resume`.
+   */
+  recover(
+    frameworkId: string,
+    taskId: string,
+    updates: readonly StatusUpdate[],
+    acks: ReadonlySet<string>,
+  ): number {
+    const stream = this.stream(frameworkId, taskId, true);
+    stream.recover(updates, acks);
+    if (stream.terminated && stream.pending.length === 0) {
+      this.remove(frameworkId, taskId);
+      return 0;
+    }
+    return stream.pending.length;
+  }
+
+  /** Sends the head of `stream` unless paused, something is in flight, or the stream is gone. */
+  private sendIfIdle(stream: TaskStatusUpdateStream): void {
+    if (this.pausedFlag || stream.timer !== undefined) return;
+    if (this.streams.get(stream.frameworkId)?.get(stream.taskId) !== stream) return;
+    if (stream.next() !== undefined) this.send(stream, this.retryMin);
   }
 
   /**
@@ -120,6 +187,7 @@ export class TaskStatusUpdateManager {
     this.options.logger.info(
       `Received task status update acknowledgement for ${describeUpdate(outcome.update)}`,
     );
+    const written = this.options.checkpoint?.({ kind: "ack", frameworkId, taskId, uuid });
     if (stream.terminated) {
       if (stream.pending.length > 0) {
         this.options.logger.warn(
@@ -127,10 +195,28 @@ export class TaskStatusUpdateManager {
         );
       }
       this.remove(frameworkId, taskId);
+      written?.catch((e: unknown) => this.ackNotWritten(taskId, e));
       return { ok: true, update: outcome.update, streamTerminated: true };
     }
-    if (!this.pausedFlag && stream.next() !== undefined) this.send(stream, this.retryMin);
+    if (written === undefined) this.sendIfIdle(stream);
+    else {
+      // The next update goes out once the acknowledgement is on disk, so a
+      // restarted agent never re-sends an update the framework acknowledged.
+      written.then(
+        () => this.sendIfIdle(stream),
+        (e: unknown) => {
+          this.ackNotWritten(taskId, e);
+          this.sendIfIdle(stream);
+        },
+      );
+    }
     return { ok: true, update: outcome.update, streamTerminated: false };
+  }
+
+  private ackNotWritten(taskId: string, e: unknown): void {
+    this.options.logger.error(
+      `Failed to checkpoint the acknowledgement of a status update of task ${taskId}: ${(e as Error).message}`,
+    );
   }
 
   /** Stops forwarding (the agent lost its master). */

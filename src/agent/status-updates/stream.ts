@@ -35,6 +35,8 @@ export class TaskStatusUpdateStream {
   timer: TimerHandle | undefined;
   /** The current retry interval of the update in flight. */
   retryMs = 0;
+  /** Updates accepted but not yet on disk (checkpointing frameworks): not sent before they are. */
+  private readonly notDurable = new Set<string>();
 
   constructor(
     readonly frameworkId: string,
@@ -51,9 +53,40 @@ export class TaskStatusUpdateStream {
     return "accepted";
   }
 
-  /** The update in flight, if any. */
+  /** The update in flight, if any (the oldest pending one, once it is durable). */
   next(): StatusUpdate | undefined {
-    return this.pending[0];
+    const head = this.pending[0];
+    if (head?.uuid !== undefined && this.notDurable.has(uuidKey(head.uuid))) return undefined;
+    return head;
+  }
+
+  /** Marks an accepted update as still being checkpointed. */
+  awaitDurable(uuid: Uint8Array): void {
+    this.notDurable.add(uuidKey(uuid));
+  }
+
+  /** The update is on disk: it may be sent. */
+  durable(uuid: Uint8Array): void {
+    this.notDurable.delete(uuidKey(uuid));
+  }
+
+  /**
+   * Restores the stream from its checkpoint: `updates` in the order they
+   * were received and the hex uuids of those acknowledged.
+   */
+  recover(updates: readonly StatusUpdate[], acks: ReadonlySet<string>): void {
+    for (const update of updates) {
+      if (update.uuid === undefined) continue;
+      const key = uuidKey(update.uuid);
+      if (this.received.has(key)) continue;
+      this.received.add(key);
+      if (acks.has(key)) {
+        this.acknowledged.add(key);
+        if (isTerminalState(update.status.state)) this.terminated = true;
+      } else {
+        this.pending.push(update);
+      }
+    }
   }
 
   /** Records the acknowledgement of `uuid`, which must be the update in flight. */
