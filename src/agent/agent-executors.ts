@@ -105,6 +105,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
 
     for (const t of tasks) executor.queuedTasks.set(t.task_id.value, t);
     if (taskGroup !== undefined) executor.queuedTaskGroups.push(taskGroup);
+    this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
     if (executor.state === "RUNNING") this.deliverQueued(executor, tasks, taskGroup);
   }
 
@@ -302,7 +303,12 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     taskId: string,
     termination: ContainerTermination,
   ): void {
-    const pending: PendingTermination | undefined = executor.pendingTermination;
+    // A limitation (memory, disk) is why the container ended, whatever else was pending.
+    const limitation = termination.limitation;
+    const pending: PendingTermination | undefined =
+      limitation === undefined
+        ? executor.pendingTermination
+        : { state: "TASK_FAILED", ...limitation };
     const messages: string[] = [];
     if (pending !== undefined) messages.push(pending.message);
     else if (termination.message !== undefined) messages.push(termination.message);

@@ -6,7 +6,12 @@ import type { Duration } from "../common/flags/duration.js";
 import type { Logger } from "../common/observability/logger.js";
 import type { MessageTypeMap, MessageTypeName } from "../common/protocol/generated/index.js";
 import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
-import type { AgentInfo_Capability, ExecutorInfo } from "../common/protocol/generated/mesos-v1.js";
+import type {
+  AgentInfo_Capability,
+  ExecutorInfo,
+  TaskStatus_Reason,
+} from "../common/protocol/generated/mesos-v1.js";
+import type { Resources } from "../common/resources/index.js";
 import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
 import type { Executor } from "./executor.js";
@@ -47,6 +52,11 @@ export interface ContainerTermination {
   status?: number;
   /** A readable account (e.g. `Command exited with status 1`). */
   message?: string;
+  /**
+   * An isolator stopped the container for going over a limit (memory, disk):
+   * its tasks fail with this reason and message.
+   */
+  limitation?: { reason: TaskStatus_Reason; message: string };
 }
 
 /**
@@ -58,6 +68,8 @@ export interface Containerizer {
   launch(launch: ContainerLaunch): void;
   /** Kills the container's processes; `containerTerminated` follows. */
   destroy(containerId: string): void;
+  /** The container's resources changed (tasks added): isolators adjust its limits. */
+  update?(containerId: string, resources: Resources): void;
 }
 
 /** The agent's settings (from flags and the listener). */
