@@ -23,6 +23,7 @@ import type { masterFlagSchema } from "./flags.js";
 import { filesForwarder } from "./http/files-forward.js";
 import { OperatorEvents } from "./http/operator-events.js";
 import { RoleWeights } from "./http/roles.js";
+import { installMasterSecurity, loadMasterSecurity } from "./http/security.js";
 import { StateVersion } from "./http/state-cache.js";
 import { StateDocuments } from "./http/state-documents.js";
 import type { StateContext } from "./http/state-json.js";
@@ -157,6 +158,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   if (values.roles !== undefined) {
     logger.warn("The '--roles' flag is deprecated. This flag will be removed in the future.");
   }
+  const security = loadMasterSecurity(options.flags, clock);
   const services = operatorServices(host, { clock, logger });
   const version = new StateVersion();
   const changed = (): void => version.bump();
@@ -265,6 +267,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     weights,
     metrics: masterMetrics,
   });
+  installMasterSecurity({ host, process, master: core, security, metrics: services.metrics });
   services.setFilesForwarder(filesForwarder(core, logger));
   attachMasterLog(services, logger, clock, values.log_dir, values.external_log_file);
   const driver = new AllocatorDriver({
@@ -293,6 +296,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     operatorEvents,
     stop: () => {
       stopWhitelist();
+      security.rateLimiter?.stop();
       driver.stop();
       operatorEvents.stop();
       core.stop();

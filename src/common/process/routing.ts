@@ -13,6 +13,7 @@
 import { decodeSegment, isRelativePath, segments, trimSlashes } from "../http/path.js";
 import type { HttpHeaders, HttpRequest } from "../http/request.js";
 import { type HttpResponse, methodNotAllowed, notFound } from "../http/response.js";
+import { httpGuardOf } from "../http/router.js";
 import type { ProcessBase } from "./process-base.js";
 
 const AGENT_PREFIX = "libprocess/";
@@ -63,5 +64,8 @@ export function routeHttp(
   request.processId = process.id;
   request.routePath = match.routePath;
   request.remainder = match.remainder;
-  return match.handler(request);
+  const guard = httpGuardOf(process);
+  return guard === undefined
+    ? match.handler(request)
+    : guard(request, () => match.handler(request));
 }

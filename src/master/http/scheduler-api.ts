@@ -5,6 +5,9 @@
  * `Mesos-Stream-Id`; every other call must carry that id and gets 202
  * (UPDATE_FRAMEWORK: 200), UNKNOWN gets 501.
  */
+import type { LocalAuthorizer } from "../../common/auth/acls.js";
+import { principalOf } from "../../common/auth/basic.js";
+import type { FrameworkRateLimiter } from "../../common/auth/rate-limits.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   accepted,
@@ -21,10 +24,17 @@ import {
   STREAM_ID_HEADER,
 } from "../../common/http/v1-api.js";
 import { newStreamId } from "../../common/ids/index.js";
+import type { Counter, MetricsRegistry } from "../../common/observability/metrics.js";
+import type {
+  FrameworkInfo,
+  Offer_Operation,
+  TaskInfo,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type { Call, Event } from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
+import type { FrameworkRecord } from "../core/records.js";
 import { validateSchedulerCall } from "../validation/scheduler-call.js";
 
 const callCodec = codecFor("mesos.v1.scheduler.Call");
@@ -45,15 +55,56 @@ export interface SchedulerApiHooks {
   event?(frameworkId: string, type: string, offers: number): void;
 }
 
+/** What the scheduler API enforces beyond validation (see http/security.ts). */
+export interface SchedulerSecurity {
+  readonly authorizer: LocalAuthorizer;
+  readonly rateLimiter: FrameworkRateLimiter | undefined;
+  /** Where `frameworks/<principal>/messages_{received,processed}` go. */
+  readonly metrics: MetricsRegistry;
+}
+
+/** Security state of one master's scheduler API. */
+class SchedulerGate {
+  private readonly counters = new Map<string, { received: Counter; processed: Counter }>();
+
+  constructor(readonly security: SchedulerSecurity) {}
+
+  /** Mesos' per-principal message counters, created on first use. */
+  count(principal: string | undefined): { received: Counter; processed: Counter } | undefined {
+    if (principal === undefined || principal === "") return undefined;
+    let c = this.counters.get(principal);
+    if (c === undefined) {
+      const m = this.security.metrics;
+      c = {
+        received: m.counter(`frameworks/${principal}/messages_received`),
+        processed: m.counter(`frameworks/${principal}/messages_processed`),
+      };
+      this.counters.set(principal, c);
+    }
+    return c;
+  }
+}
+
+const gates = new WeakMap<Master, SchedulerGate>();
+
+/** Turns on authorization and rate limiting for `master`'s scheduler API. */
+export function attachSchedulerSecurity(master: Master, security: SchedulerSecurity): void {
+  gates.set(master, new SchedulerGate(security));
+}
+
 /** Builds the route handler for a master. */
 export function schedulerApiHandler(
   master: Master,
   hooks: SchedulerApiHooks = {},
-): (request: HttpRequest) => HttpResponse {
+): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => handle(master, request, hooks);
 }
 
-function handle(master: Master, request: HttpRequest, hooks: SchedulerApiHooks): HttpResponse {
+function handle(
+  master: Master,
+  request: HttpRequest,
+  hooks: SchedulerApiHooks,
+): HttpResponse | Promise<HttpResponse> {
   const decoded = decodeCall(request, callCodec);
   if (!decoded.ok) return decoded.response;
   const call: Call = decoded.value.call;
@@ -67,7 +118,18 @@ function handle(master: Master, request: HttpRequest, hooks: SchedulerApiHooks):
     if (!accept.ok) return accept.response;
     if (call.type === "SUBSCRIBE") {
       const id = call.subscribe?.framework_info.id?.value;
+      const principal = principalOf(request);
+      const claimed = call.subscribe?.framework_info.principal;
+      if (principal !== undefined && claimed !== principal) {
+        return forbidden(
+          `Authenticated principal '${principal}' does not match principal ` +
+            `'${claimed ?? ""}' set in \`FrameworkInfo\``,
+        );
+      }
       hooks.call?.("SUBSCRIBE", id, id !== undefined && id !== "");
+      const counters = gates.get(master)?.count(claimed);
+      counters?.received.inc();
+      counters?.processed.inc();
       return subscribe(master, request, call, accept.value, hooks);
     }
   }
@@ -84,13 +146,54 @@ function handle(master: Master, request: HttpRequest, hooks: SchedulerApiHooks):
         `currently associated with framework ID ${framework.id}`,
     );
   }
+  const gate = gates.get(master);
+  if (gate === undefined) return dispatch(master, framework, call, hooks);
+  const counters = gate.count(framework.info.principal);
+  counters?.received.inc();
+  const admission = gate.security.rateLimiter?.admit(framework.info.principal);
+  const run = (): HttpResponse => {
+    counters?.processed.inc();
+    hooks.changed?.();
+    return dispatch(master, framework, call, hooks);
+  };
+  if (admission === undefined || admission.kind === "now") return run();
+  if (admission.kind === "refused") {
+    const message = `Message mesos.scheduler.Call dropped: ${admission.message.replace(/^Message dropped: /, "")}`;
+    master.logger.warn(`Dropping ${call.type} call of framework ${framework.id}: ${message}`);
+    framework.stream?.send({ type: "ERROR", error: { message } });
+    return response(429, message);
+  }
+  return admission.ready.then(() =>
+    framework.connected ? run() : forbidden("Framework is not subscribed"),
+  );
+}
+
+/** Runs one checked call of a subscribed framework. */
+function dispatch(
+  master: Master,
+  framework: FrameworkRecord,
+  call: Call,
+  hooks: SchedulerApiHooks,
+): HttpResponse {
   hooks.call?.(call.type ?? "UNKNOWN", framework.id, false);
   switch (call.type) {
     case "TEARDOWN":
       master.teardown(framework);
       return accepted();
     case "ACCEPT":
-      if (call.accept !== undefined) master.accept(framework, call.accept);
+      if (call.accept !== undefined) {
+        const gate = gates.get(master);
+        const operations =
+          gate === undefined
+            ? call.accept.operations
+            : authorizeLaunches(
+                master,
+                framework,
+                gate.security.authorizer,
+                call.accept.operations,
+              );
+        master.accept(framework, { ...call.accept, operations });
+      }
       return accepted();
     case "DECLINE":
       if (call.decline !== undefined) master.decline(framework, call.decline);
@@ -155,6 +258,28 @@ function subscribe(
   const subscribeCall = call.subscribe;
   if (subscribeCall === undefined) return badRequest("Expecting 'subscribe' to be present");
   const streamId = newStreamId(master.random);
+  const gate = gates.get(master);
+  const info = subscribeCall.framework_info;
+  if (gate !== undefined) {
+    const roles = frameworkRoles(info);
+    const denied = roles.filter(
+      (r) => !gate.security.authorizer.authorized("register_frameworks", info.principal, r),
+    );
+    if (
+      denied.length > 0 ||
+      (roles.length === 0 &&
+        !gate.security.authorizer.authorized("register_frameworks", info.principal))
+    ) {
+      const message =
+        `Framework with principal '${info.principal ?? ""}' is not authorized to use ` +
+        `roles: ${denied.map((r) => `'${r}'`).join(", ")}`;
+      master.logger.warn(`Refusing subscription of framework '${info.name}': ${message}`);
+      return eventStreamResponse(eventCodec, type, { [STREAM_ID_HEADER]: streamId }, (events) => {
+        events.send({ type: "ERROR", error: { message } });
+        events.close();
+      });
+    }
+  }
   return eventStreamResponse(eventCodec, type, { [STREAM_ID_HEADER]: streamId }, (events) => {
     let frameworkId = subscribeCall.framework_info.id?.value;
     const stream: SchedulerStream = {
@@ -177,4 +302,70 @@ function subscribe(
     });
     master.subscribe(stream, subscribeCall);
   });
+}
+
+/** The roles a framework subscribes with (MULTI_ROLE `roles`, else `role`, default `*`). */
+function frameworkRoles(info: FrameworkInfo): string[] {
+  const multi = info.capabilities?.some((c) => c.type === "MULTI_ROLE") ?? false;
+  if (multi || (info.roles?.length ?? 0) > 0) return [...(info.roles ?? [])];
+  return [info.role ?? "*"];
+}
+
+/** The user a task runs as: its command's, its executor's, else its framework's (Mesos' RUN_TASK object). */
+function taskUser(task: TaskInfo, framework: FrameworkInfo, executorUser?: string): string {
+  return task.command?.user ?? task.executor?.command?.user ?? executorUser ?? framework.user;
+}
+
+/**
+ * Leaves out launches of tasks the framework's principal may not run as
+ * their user (`run_tasks`); each refused task gets TASK_ERROR with
+ * REASON_TASK_UNAUTHORIZED, as Mesos answers. A task group is refused as a
+ * whole when any of its tasks is.
+ */
+function authorizeLaunches(
+  master: Master,
+  framework: FrameworkRecord,
+  authorizer: LocalAuthorizer,
+  operations: Offer_Operation[] | undefined,
+): Offer_Operation[] | undefined {
+  if (operations === undefined || authorizer.unrestricted("run_tasks")) return operations;
+  const principal = framework.info.principal;
+  const allowed = (t: TaskInfo, executorUser?: string): boolean =>
+    authorizer.authorized("run_tasks", principal, taskUser(t, framework.info, executorUser));
+  const refuse = (t: TaskInfo): void => {
+    framework.stream?.send({
+      type: "UPDATE",
+      update: {
+        status: {
+          task_id: t.task_id,
+          state: "TASK_ERROR",
+          source: "SOURCE_MASTER",
+          reason: "REASON_TASK_UNAUTHORIZED",
+          message: "Task is not authorized to launch",
+          agent_id: t.agent_id,
+          timestamp: master.clock.now() / 1000,
+        },
+      },
+    });
+  };
+  const out: Offer_Operation[] = [];
+  for (const op of operations) {
+    if (op.type === "LAUNCH" && op.launch?.task_infos !== undefined) {
+      const tasks = op.launch.task_infos.filter((t) => {
+        const ok = allowed(t);
+        if (!ok) refuse(t);
+        return ok;
+      });
+      if (tasks.length > 0) out.push({ ...op, launch: { task_infos: tasks } });
+    } else if (op.type === "LAUNCH_GROUP" && op.launch_group !== undefined) {
+      const group = op.launch_group;
+      const tasks = group.task_group.tasks ?? [];
+      const executorUser = group.executor.command?.user;
+      if (tasks.every((t) => allowed(t, executorUser))) out.push(op);
+      else for (const t of tasks) refuse(t);
+    } else {
+      out.push(op);
+    }
+  }
+  return out;
 }

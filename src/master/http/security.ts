@@ -1,0 +1,639 @@
+/**
+ * The master's authentication, authorization and rate limiting, from its
+ * flags: `--credentials`, `--authenticate_http_readonly`,
+ * `--authenticate_http_readwrite`, `--authenticate_http_frameworks`,
+ * `--acls`, `--rate_limits`. Loading checks everything at start (a bad file
+ * stops the master with a line naming it); `installMasterSecurity` puts a
+ * guard on the master's routes (and the host's metrics, files and logging
+ * routes) that authenticates per realm, authorizes operator actions and
+ * cuts state documents down to what the caller may view.
+ */
+import type { AclAction } from "../../common/auth/acls.js";
+import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../common/auth/acls.js";
+import { authenticateBasic, principalOf, REALMS } from "../../common/auth/basic.js";
+import { CredentialStore, loadCredentials } from "../../common/auth/credentials.js";
+import { FrameworkRateLimiter, parseRateLimits } from "../../common/auth/rate-limits.js";
+import { forbiddenMessage, setRequestAuthorizer } from "../../common/auth/request-auth.js";
+import {
+  filterFrameworksJson,
+  filterRolesJson,
+  filterStateJson,
+  filterStateSummaryJson,
+  filterTasksJson,
+  filterV1Executors,
+  filterV1Frameworks,
+  filterV1State,
+  filterV1Tasks,
+  type ViewPermissions,
+  viewPermissions,
+  viewUnrestricted,
+} from "../../common/auth/view-filter.js";
+import type { LoadedFlags } from "../../common/flags/load.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  type BodyResponse,
+  forbidden,
+  type HttpResponse,
+  response,
+} from "../../common/http/response.js";
+import { type HttpGuard, type NextHandler, setHttpGuard } from "../../common/http/router.js";
+import { requestContentType } from "../../common/http/v1-api.js";
+import type { MetricsRegistry } from "../../common/observability/metrics.js";
+import type { ProcessHost } from "../../common/process/process-host.js";
+import type { Call } from "../../common/protocol/generated/mesos-v1-master.js";
+import { codecFor } from "../../common/protocol/index.js";
+import type { Clock } from "../../common/time/clock.js";
+import type { Master } from "../core/master.js";
+import type { masterFlagSchema } from "../flags.js";
+import { attachSchedulerSecurity } from "./scheduler-api.js";
+
+type Json = Record<string, unknown>;
+type MasterFlags = LoadedFlags<typeof masterFlagSchema.flags>;
+
+/** Everything the master enforces. */
+export interface MasterSecurity {
+  readonly credentials: CredentialStore;
+  readonly authorizer: LocalAuthorizer;
+  readonly rateLimiter: FrameworkRateLimiter | undefined;
+  readonly authenticateReadonly: boolean;
+  readonly authenticateReadwrite: boolean;
+  readonly authenticateHttpFrameworks: boolean;
+  readonly authenticateAgents: boolean;
+}
+
+/** Where a JSON flag came from, for error lines: the file, else the flag. */
+function sourceOf(flags: MasterFlags, name: "acls" | "rate_limits"): string {
+  const file = flags.origin(name).file;
+  return file === undefined ? `--${name}` : `'${file}'`;
+}
+
+/**
+ * Reads the security flags. Throws an Error with one line (naming the file
+ * or flag and the problem) when something is wrong.
+ */
+export function loadMasterSecurity(flags: MasterFlags, clock: Clock): MasterSecurity {
+  const v = flags.values;
+  let credentials = new CredentialStore();
+  if (v.credentials !== undefined) {
+    const loaded = loadCredentials(v.credentials);
+    if (!loaded.ok) throw new Error(loaded.error);
+    credentials = new CredentialStore(loaded.value);
+  }
+  const http: [boolean, string][] = [
+    [v.authenticate_http_readonly, REALMS.masterReadonly],
+    [v.authenticate_http_readwrite, REALMS.masterReadwrite],
+    [v.authenticate_http_frameworks, REALMS.masterScheduler],
+  ];
+  for (const [on, realm] of http) {
+    if (on && v.credentials === undefined) {
+      throw new Error(
+        `No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
+      );
+    }
+  }
+  for (const [name, value] of [
+    ["http_authenticators", v.http_authenticators],
+    ["http_framework_authenticators", v.http_framework_authenticators],
+  ] as const) {
+    if (value !== undefined && value !== "basic") {
+      throw new Error(`--${name}=${value}: only the built-in 'basic' authenticator is supported`);
+    }
+  }
+  if (v.authorizers !== "local") {
+    throw new Error(`--authorizers=${v.authorizers}: only the 'local' authorizer is supported`);
+  }
+  let authorizer = new LocalAuthorizer(NO_ACLS);
+  if (v.acls !== undefined) {
+    const acls = parseAcls(v.acls);
+    if (!acls.ok) {
+      throw new Error(`Failed to parse ACLs from ${sourceOf(flags, "acls")}: ${acls.error}`);
+    }
+    authorizer = new LocalAuthorizer(acls.value);
+  }
+  let rateLimiter: FrameworkRateLimiter | undefined;
+  if (v.rate_limits !== undefined) {
+    const limits = parseRateLimits(v.rate_limits);
+    if (!limits.ok) {
+      throw new Error(
+        `Failed to parse rate limits from ${sourceOf(flags, "rate_limits")}: ${limits.error}`,
+      );
+    }
+    rateLimiter = new FrameworkRateLimiter(limits.value, clock);
+  }
+  return {
+    credentials,
+    authorizer,
+    rateLimiter,
+    authenticateReadonly: v.authenticate_http_readonly,
+    authenticateReadwrite: v.authenticate_http_readwrite,
+    authenticateHttpFrameworks: v.authenticate_http_frameworks,
+    authenticateAgents: v.authenticate_agents,
+  };
+}
+
+type Realm = "readonly" | "readwrite" | "scheduler";
+
+/** The realm of each master route (Mesos' master routes); others need no authentication. */
+const MASTER_REALMS: Readonly<Record<string, Realm>> = {
+  "/api/v1/scheduler": "scheduler",
+  "/api/v1": "readwrite",
+  "/state": "readonly",
+  "/state.json": "readonly",
+  "/state-summary": "readonly",
+  "/frameworks": "readonly",
+  "/slaves": "readonly",
+  "/tasks": "readonly",
+  "/tasks.json": "readonly",
+  "/roles": "readonly",
+  "/roles.json": "readonly",
+  "/flags": "readonly",
+  "/maintenance/status": "readonly",
+  "/teardown": "readwrite",
+  "/weights": "readwrite",
+  "/quota": "readwrite",
+  "/reserve": "readwrite",
+  "/unreserve": "readwrite",
+  "/create-volumes": "readwrite",
+  "/destroy-volumes": "readwrite",
+  "/maintenance/schedule": "readwrite",
+  "/machine/down": "readwrite",
+  "/machine/up": "readwrite",
+};
+
+/** Realms of the host-wide processes' routes (libprocess puts them in the master's realms). */
+const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
+  metrics: { "/snapshot": "readonly", "/prometheus": "readonly" },
+  files: {
+    "/browse": "readonly",
+    "/browse.json": "readonly",
+    "/read": "readonly",
+    "/read.json": "readonly",
+    "/download": "readonly",
+    "/debug": "readonly",
+    "/debug.json": "readonly",
+  },
+  logging: { "/toggle": "readwrite" },
+};
+
+/** Host routes whose access `get_endpoints` governs, by `<process><route>`. */
+const AUTHORIZABLE: ReadonlySet<string> = new Set([
+  "/metrics/snapshot",
+  "/logging/toggle",
+  "/files/debug",
+]);
+
+const REALM_NAMES: Readonly<Record<Realm, string>> = {
+  readonly: REALMS.masterReadonly,
+  readwrite: REALMS.masterReadwrite,
+  scheduler: REALMS.masterScheduler,
+};
+
+export interface InstallOptions {
+  readonly host: ProcessHost;
+  /** The master process (its routes get the guard). */
+  readonly process: object;
+  readonly master: Master;
+  readonly security: MasterSecurity;
+  readonly metrics: MetricsRegistry;
+}
+
+/** Puts the guards in place and hands the scheduler API what it enforces. */
+export function installMasterSecurity(options: InstallOptions): void {
+  const { host, master, security } = options;
+  const realmRequired = (realm: Realm): boolean =>
+    realm === "readonly"
+      ? security.authenticateReadonly
+      : realm === "readwrite"
+        ? security.authenticateReadwrite
+        : security.authenticateHttpFrameworks;
+
+  const authenticate = (
+    request: HttpRequest,
+    realm: Realm | undefined,
+  ): BodyResponse | undefined => {
+    setRequestAuthorizer(request, security.authorizer);
+    if (realm === undefined) return undefined;
+    const result = authenticateBasic(
+      request,
+      REALM_NAMES[realm],
+      security.credentials,
+      realmRequired(realm),
+    );
+    return result.ok ? undefined : result.response;
+  };
+
+  const masterGuard: HttpGuard = (request, next) => {
+    const realm = MASTER_REALMS[request.routePath];
+    const denied = authenticate(request, realm);
+    if (denied !== undefined) return denied;
+    return authorizeMasterRoute(master, security, request, next);
+  };
+  setHttpGuard(options.process, masterGuard);
+
+  for (const [id, realms] of Object.entries(HOST_REALMS)) {
+    const p = host.process(id);
+    if (p === undefined) continue;
+    setHttpGuard(p, (request, next) => {
+      const denied = authenticate(request, realms[request.routePath]);
+      if (denied !== undefined) return denied;
+      const endpoint = `/${id}${request.routePath}`;
+      if (
+        AUTHORIZABLE.has(endpoint) &&
+        !security.authorizer.authorized("get_endpoints", principalOf(request), endpoint)
+      ) {
+        return forbidden(forbiddenMessage(request, `GET '${endpoint}'`));
+      }
+      return next();
+    });
+  }
+
+  attachSchedulerSecurity(master, {
+    authorizer: security.authorizer,
+    rateLimiter: security.rateLimiter,
+    metrics: options.metrics,
+  });
+}
+
+// ---- authorization of master routes --------------------------------------------------------
+
+const callCodec = codecFor("mesos.v1.master.Call");
+const responseCodec = codecFor("mesos.v1.master.Response");
+
+function deny(request: HttpRequest, what: string): BodyResponse {
+  return forbidden(forbiddenMessage(request, what));
+}
+
+/** The user of a framework (active or completed) by id. */
+function frameworkUsers(master: Master): (id: string) => string | undefined {
+  return (id) =>
+    master.frameworks.get(id)?.info.user ??
+    master.completedFrameworks.find((f) => f.id === id)?.info.user;
+}
+
+function frameworkPrincipal(master: Master, id: string): string | undefined {
+  const f = master.frameworks.get(id) ?? master.completedFrameworks.find((x) => x.id === id);
+  return f === undefined ? undefined : (f.info.principal ?? "");
+}
+
+/** Roles named by a resources JSON array (the reservation's role, last refinement first). */
+function resourceObjects(
+  resources: unknown,
+): { role: string; principal: string; creator: string }[] {
+  if (!Array.isArray(resources)) return [];
+  return resources
+    .filter((r): r is Json => typeof r === "object" && r !== null)
+    .map((r) => {
+      const reservations = Array.isArray(r.reservations) ? (r.reservations as Json[]) : [];
+      const last = reservations[reservations.length - 1];
+      const reservation = (r.reservation ?? {}) as Json;
+      const disk = (r.disk ?? {}) as Json;
+      const persistence = (disk.persistence ?? {}) as Json;
+      return {
+        role: String(last?.role ?? r.role ?? "*"),
+        principal: String(last?.principal ?? reservation.principal ?? ""),
+        creator: String(persistence.principal ?? ""),
+      };
+    });
+}
+
+function formResources(request: HttpRequest): unknown {
+  const text = new URLSearchParams(request.text()).get("resources");
+  if (text === null) return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function authorizeMasterRoute(
+  master: Master,
+  security: MasterSecurity,
+  request: HttpRequest,
+  next: NextHandler,
+): HttpResponse | Promise<HttpResponse> {
+  const authorizer = security.authorizer;
+  const principal = principalOf(request);
+  const can = (action: AclAction, object?: string): boolean =>
+    authorizer.authorized(action, principal, object);
+  switch (request.routePath) {
+    case "/flags":
+      return can("view_flags") ? next() : deny(request, "view the flags");
+    case "/teardown": {
+      if (request.method !== "POST") return next();
+      const id = new URLSearchParams(request.text()).get("frameworkId");
+      const owner = id === null ? undefined : frameworkPrincipal(master, id);
+      if (owner !== undefined && !can("teardown_frameworks", owner)) {
+        return deny(request, `teardown framework ${id}`);
+      }
+      return next();
+    }
+    case "/weights": {
+      if (request.method !== "PUT") return filtered(request, next, authorizer, "roles", master);
+      let roles: string[] = [];
+      try {
+        const parsed = JSON.parse(request.text()) as unknown;
+        if (Array.isArray(parsed)) roles = parsed.map((w) => String((w as Json).role ?? ""));
+      } catch {
+        return next();
+      }
+      const bad = roles.find((r) => !can("update_weights", r));
+      return bad === undefined ? next() : deny(request, `update the weight of role '${bad}'`);
+    }
+    case "/reserve":
+    case "/unreserve":
+    case "/create-volumes":
+    case "/destroy-volumes": {
+      if (request.method !== "POST") return next();
+      const objects = resourceObjects(formResources(request));
+      const [action, pick, what]: [AclAction, (o: (typeof objects)[number]) => string, string] =
+        request.routePath === "/reserve"
+          ? ["reserve_resources", (o) => o.role, "reserve resources"]
+          : request.routePath === "/unreserve"
+            ? ["unreserve_resources", (o) => o.principal, "unreserve resources"]
+            : request.routePath === "/create-volumes"
+              ? ["create_volumes", (o) => o.role, "create volumes"]
+              : ["destroy_volumes", (o) => o.creator, "destroy volumes"];
+      return objects.every((o) => can(action, pick(o))) ? next() : deny(request, what);
+    }
+    case "/maintenance/schedule":
+      return can(
+        request.method === "POST" ? "update_maintenance_schedules" : "get_maintenance_schedules",
+      )
+        ? next()
+        : deny(request, "access the maintenance schedule");
+    case "/maintenance/status":
+      return can("get_maintenance_statuses") ? next() : deny(request, "view maintenance status");
+    case "/machine/down":
+      return can("start_maintenances") ? next() : deny(request, "start maintenance");
+    case "/machine/up":
+      return can("stop_maintenances") ? next() : deny(request, "stop maintenance");
+    case "/state":
+    case "/state.json":
+      return filtered(request, next, authorizer, "state", master);
+    case "/frameworks":
+      return filtered(request, next, authorizer, "frameworks", master);
+    case "/tasks":
+    case "/tasks.json":
+      return filtered(request, next, authorizer, "tasks", master);
+    case "/state-summary":
+      return filtered(request, next, authorizer, "summary", master);
+    case "/roles":
+    case "/roles.json":
+      return filtered(request, next, authorizer, "roles", master);
+    case "/api/v1":
+      return authorizeOperatorCall(master, authorizer, request, next);
+    default:
+      return next();
+  }
+}
+
+// ---- filtering of documents ----------------------------------------------------------------
+
+/** The whole body of a response (a streamed one is collected). */
+export function collectBody(r: HttpResponse): Promise<Uint8Array> {
+  if (r.kind === "body") {
+    return Promise.resolve(typeof r.body === "string" ? Buffer.from(r.body, "utf8") : r.body);
+  }
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    const closers: ((reason: "ended" | "disconnected") => void)[] = [];
+    let closed = false;
+    r.start({
+      write: (chunk) => {
+        chunks.push(typeof chunk === "string" ? Buffer.from(chunk, "utf8") : Buffer.from(chunk));
+        return true;
+      },
+      end: () => {
+        if (closed) return;
+        closed = true;
+        for (const c of closers) c("ended");
+        resolve(Buffer.concat(chunks));
+      },
+      onClose: (cb) => {
+        closers.push(cb);
+      },
+      onDrain: () => {},
+      get closed() {
+        return closed;
+      },
+      remote: "filter",
+    });
+  });
+}
+
+type DocKind = "state" | "frameworks" | "tasks" | "summary" | "roles";
+
+function filterDoc(kind: DocKind, doc: Json, can: ViewPermissions, master: Master): Json {
+  const users = frameworkUsers(master);
+  switch (kind) {
+    case "state":
+      return filterStateJson(doc, can);
+    case "frameworks":
+      return filterFrameworksJson(doc, can);
+    case "tasks":
+      return filterTasksJson(doc, can, users);
+    case "summary":
+      return filterStateSummaryJson(doc, can, users);
+    case "roles":
+      return Array.isArray(doc) ? doc : filterRolesJson(doc, can);
+  }
+}
+
+/** Runs the handler, then cuts its JSON (or JSONP) down to what the caller may view. */
+async function filtered(
+  request: HttpRequest,
+  next: NextHandler,
+  authorizer: LocalAuthorizer,
+  kind: DocKind,
+  master: Master,
+): Promise<HttpResponse> {
+  const r = await next();
+  if (viewUnrestricted(authorizer) || r.status !== 200) return r;
+  const text = Buffer.from(await collectBody(r)).toString("utf8");
+  const open = text.indexOf("(");
+  const jsonp = !text.startsWith("{") && !text.startsWith("[") && open > 0 && text.endsWith(")");
+  const json = jsonp ? text.slice(open + 1, -1) : text;
+  let doc: Json;
+  try {
+    doc = JSON.parse(json) as Json;
+  } catch {
+    return r.kind === "body" ? r : response(r.status, text, r.headers);
+  }
+  const can = viewPermissions(authorizer, principalOf(request));
+  const out = JSON.stringify(filterDoc(kind, doc, can, master));
+  const body = jsonp ? `${text.slice(0, open)}(${out})` : out;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) {
+    const lower = k.toLowerCase();
+    if (lower !== "content-length" && lower !== "transfer-encoding") headers[k] = v;
+  }
+  return response(200, body, headers);
+}
+
+// ---- the v1 operator API -------------------------------------------------------------------
+
+type ActionCheck = [AclAction, string | undefined, string];
+
+function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | undefined {
+  switch (call.type) {
+    case "GET_FLAGS":
+      return [["view_flags", undefined, "view the flags"]];
+    case "SET_LOGGING_LEVEL":
+      return [["set_log_level", undefined, "set the log level"]];
+    case "UPDATE_WEIGHTS":
+      return (call.update_weights?.weight_infos ?? []).map((w) => [
+        "update_weights",
+        w.role ?? "",
+        `update the weight of role '${w.role ?? ""}'`,
+      ]);
+    case "TEARDOWN": {
+      const id = call.teardown?.framework_id.value ?? "";
+      const owner = frameworkPrincipal(master, id);
+      return owner === undefined ? [] : [["teardown_frameworks", owner, `teardown ${id}`]];
+    }
+    case "MARK_AGENT_GONE":
+      return [["mark_agents_gone", undefined, "mark agents gone"]];
+    case "DEACTIVATE_AGENT":
+      return [["deactivate_agents", undefined, "deactivate agents"]];
+    case "REACTIVATE_AGENT":
+      return [["reactivate_agents", undefined, "reactivate agents"]];
+    case "DRAIN_AGENT":
+      return [["drain_agents", undefined, "drain agents"]];
+    case "UPDATE_MAINTENANCE_SCHEDULE":
+      return [["update_maintenance_schedules", undefined, "update the maintenance schedule"]];
+    case "GET_MAINTENANCE_SCHEDULE":
+      return [["get_maintenance_schedules", undefined, "view the maintenance schedule"]];
+    case "GET_MAINTENANCE_STATUS":
+      return [["get_maintenance_statuses", undefined, "view maintenance status"]];
+    case "START_MAINTENANCE":
+      return [["start_maintenances", undefined, "start maintenance"]];
+    case "STOP_MAINTENANCE":
+      return [["stop_maintenances", undefined, "stop maintenance"]];
+    case "UPDATE_QUOTA":
+      return (call.update_quota?.quota_configs ?? []).map((q) => [
+        "update_quotas",
+        q.role,
+        `update the quota of role '${q.role}'`,
+      ]);
+    case "RESERVE_RESOURCES":
+      return resourceObjects(call.reserve_resources?.resources).map((o) => [
+        "reserve_resources",
+        o.role,
+        "reserve resources",
+      ]);
+    case "UNRESERVE_RESOURCES":
+      return resourceObjects(call.unreserve_resources?.resources).map((o) => [
+        "unreserve_resources",
+        o.principal,
+        "unreserve resources",
+      ]);
+    case "CREATE_VOLUMES":
+      return resourceObjects(call.create_volumes?.volumes).map((o) => [
+        "create_volumes",
+        o.role,
+        "create volumes",
+      ]);
+    case "DESTROY_VOLUMES":
+      return resourceObjects(call.destroy_volumes?.volumes).map((o) => [
+        "destroy_volumes",
+        o.creator,
+        "destroy volumes",
+      ]);
+    case "GROW_VOLUME":
+    case "SHRINK_VOLUME": {
+      const volume = call.grow_volume?.volume ?? call.shrink_volume?.volume;
+      return resourceObjects(volume === undefined ? [] : [volume]).map((o) => [
+        "resize_volumes",
+        o.role,
+        "resize volumes",
+      ]);
+    }
+    case "GET_STATE":
+    case "GET_FRAMEWORKS":
+    case "GET_TASKS":
+    case "GET_EXECUTORS":
+    case "SUBSCRIBE":
+      return "filter";
+    default:
+      return undefined;
+  }
+}
+
+async function authorizeOperatorCall(
+  master: Master,
+  authorizer: LocalAuthorizer,
+  request: HttpRequest,
+  next: NextHandler,
+): Promise<HttpResponse> {
+  if (request.method !== "POST") return next();
+  const type = requestContentType(request);
+  if (!type.ok) return next();
+  const decoded =
+    type.value === "protobuf"
+      ? callCodec.decodeProtobuf(request.body)
+      : callCodec.decodeJson(request.body);
+  // Malformed calls get the operator API's own 400.
+  if (!decoded.ok) return next();
+  const call = decoded.value;
+  const principal = principalOf(request);
+  const checks = operatorChecks(master, call);
+  if (checks === undefined) return next();
+  if (checks !== "filter") {
+    for (const [action, object, what] of checks) {
+      if (!authorizer.authorized(action, principal, object)) return deny(request, what);
+    }
+    return next();
+  }
+  const r = await next();
+  if (viewUnrestricted(authorizer) || r.status !== 200 || call.type === "SUBSCRIBE") {
+    return call.type === "SUBSCRIBE" && !viewUnrestricted(authorizer)
+      ? filterOperatorStream(r, authorizer, principal, master)
+      : r;
+  }
+  const can = viewPermissions(authorizer, principal);
+  const users = frameworkUsers(master);
+  const body = await collectBody(r);
+  const protobuf = (r.headers["Content-Type"] ?? "").includes("protobuf");
+  const decodedResponse = protobuf
+    ? responseCodec.decodeProtobuf(body)
+    : responseCodec.decodeJson(body);
+  if (!decodedResponse.ok) return response(r.status, body, r.headers);
+  const message = decodedResponse.value as unknown as Json;
+  const out: Json = { ...message };
+  if (typeof message.get_state === "object" && message.get_state !== null) {
+    out.get_state = filterV1State(message.get_state as Json, can);
+  }
+  if (typeof message.get_frameworks === "object" && message.get_frameworks !== null) {
+    out.get_frameworks = filterV1Frameworks(message.get_frameworks as Json, can);
+  }
+  if (typeof message.get_tasks === "object" && message.get_tasks !== null) {
+    out.get_tasks = filterV1Tasks(message.get_tasks as Json, can, users);
+  }
+  if (typeof message.get_executors === "object" && message.get_executors !== null) {
+    out.get_executors = filterV1Executors(message.get_executors as Json, can, users);
+  }
+  const encoded = protobuf
+    ? responseCodec.encodeProtobuf(out as never)
+    : responseCodec.encodeJson(out as never);
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(r.headers)) {
+    const lower = k.toLowerCase();
+    if (lower !== "content-length" && lower !== "transfer-encoding") headers[k] = v;
+  }
+  return response(200, encoded, headers);
+}
+
+/**
+ * The operator event stream with events the caller may not view left out
+ * (tasks, frameworks and executors by user). Placeholder until the stream
+ * is filtered record by record: see filterOperatorStream in operator-stream-filter.ts.
+ */
+function filterOperatorStream(
+  r: HttpResponse,
+  _authorizer: LocalAuthorizer,
+  _principal: string | undefined,
+  _master: Master,
+): HttpResponse {
+  return r;
+}
