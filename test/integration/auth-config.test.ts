@@ -1,0 +1,83 @@
+/**
+ * Bad security configuration stops mesos-master at start with exit code 1
+ * and a line naming the file (or flag) and the problem.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { freePort, runBinary, stopAll, tempDir } from "../harness/processes.js";
+
+after(stopAll);
+
+async function masterFails(extra: string[]): Promise<string> {
+  const port = await freePort();
+  const r = await runBinary(
+    "mesos-master",
+    [
+      "--ip=127.0.0.1",
+      `--port=${port}`,
+      "--registry=in_memory",
+      `--work_dir=${tempDir()}`,
+      ...extra,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1, `expected exit code 1, got ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stderr;
+}
+
+function file(name: string, text: string): string {
+  const path = join(tempDir(), name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe("auth: bad configuration stops the master", () => {
+  it("an ACL file that is not JSON is named in the error", async () => {
+    const path = file("acls.json", "{ not json");
+    const stderr = await masterFails([`--acls=file://${path}`]);
+    assert.match(stderr, new RegExp(path.replace(/[.]/g, "\\.")));
+  });
+
+  it("an ACL file with an unknown action names the file and the action", async () => {
+    const path = file("acls.json", '{"run_taskz": []}');
+    const stderr = await masterFails([`--acls=file://${path}`]);
+    assert.ok(stderr.includes(path), stderr);
+    assert.match(stderr, /unknown ACL list 'run_taskz'/);
+  });
+
+  it("a get_endpoints rule on a path that cannot be authorized is refused", async () => {
+    const acls = JSON.stringify({
+      get_endpoints: [{ principals: { type: "ANY" }, paths: { values: ["/state"] } }],
+    });
+    const stderr = await masterFails([`--acls=${acls}`]);
+    assert.match(
+      stderr,
+      /--acls: get_endpoints\[0\]\.paths: '\/state' is not an authorizable path/,
+    );
+  });
+
+  it("a credentials file with a bad line names the file and the line", async () => {
+    const path = file("credentials", "alice secret\nbob\n");
+    const stderr = await masterFails([`--credentials=${path}`]);
+    assert.ok(stderr.includes(`Failed to load credentials from '${path}': line 2`), stderr);
+  });
+
+  it("a missing credentials file is named", async () => {
+    const stderr = await masterFails(["--credentials=file:///nonexistent/creds.json"]);
+    assert.ok(stderr.includes("'/nonexistent/creds.json'"), stderr);
+  });
+
+  it("a rate limits file with a negative qps names the file and the field", async () => {
+    const path = file("limits.json", '{"limits":[{"principal":"a","qps":-1}]}');
+    const stderr = await masterFails([`--rate_limits=file://${path}`]);
+    assert.ok(stderr.includes(path), stderr);
+    assert.match(stderr, /limits\[0\]\.qps must be a positive number/);
+  });
+
+  it("HTTP authentication without credentials is refused, naming the realm", async () => {
+    const stderr = await masterFails(["--authenticate_http_readonly"]);
+    assert.match(stderr, /No credentials provided .* realm 'mesos-master-readonly'/);
+  });
+});
