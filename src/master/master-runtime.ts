@@ -7,6 +7,7 @@
 import { lookupService } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { Duration } from "../common/flags/duration.js";
 import type { LoadedFlags } from "../common/flags/load.js";
 import { buildInfoAt, ownVersion } from "../common/http/common-endpoints.js";
 import { type OperatorServices, operatorServices } from "../common/http/operator-processes.js";
@@ -19,6 +20,7 @@ import { type Clock, SystemClock, type TimerHandle } from "../common/time/clock.
 import { type RandomSource, systemRandom } from "../common/time/random.js";
 import { AllocatorDriver, HierarchicalAllocator } from "./allocator/index.js";
 import { Master } from "./core/master.js";
+import { parseRemovalRate, type RecoveryConfig } from "./core/recovery.js";
 import type { masterFlagSchema } from "./flags.js";
 import { filesForwarder } from "./http/files-forward.js";
 import { OperatorEvents } from "./http/operator-events.js";
@@ -32,6 +34,7 @@ import { MasterProcess } from "./master-process.js";
 import { MasterMetrics } from "./metrics.js";
 import { InMemoryRegistrar } from "./registrar/in-memory.js";
 import type { Registrar } from "./registrar/registrar.js";
+import { SqliteRegistrar } from "./registrar/sqlite.js";
 import { masterSettings, withInfo } from "./settings.js";
 
 export interface StartMasterOptions {
@@ -43,6 +46,13 @@ export interface StartMasterOptions {
   readonly random?: RandomSource;
   /** Bound on an operator event stream's unread output (default 8 MiB; tests lower it). */
   readonly maxOperatorStreamBufferBytes?: number;
+  /**
+   * A registrar made by the caller (the ZooKeeper one with `--zk`). Default:
+   * in memory for `--registry=in_memory`, else SQLite in `--work_dir`.
+   */
+  readonly registrar?: Registrar;
+  /** Called when the master must stop (default: log to stderr and exit 1, as Mesos does). */
+  readonly onFatal?: (message: string) => void;
 }
 
 export interface MasterRuntime {
@@ -100,6 +110,7 @@ function trackingRegistrar(
       return registrar.name;
     },
     recover: () => registrar.recover(),
+    close: () => registrar.close?.(),
     apply: (operation) => {
       const start = clock.monotonic();
       return registrar.apply(operation).finally(() => {
@@ -163,21 +174,23 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   const version = new StateVersion();
   const changed = (): void => version.bump();
   let metrics: MasterMetrics | undefined;
-  const plainRegistrar = new InMemoryRegistrar();
+  const recovery = recoveryConfig(values);
+  if (typeof recovery === "string") throw new Error(recovery);
+  const plainRegistrar = options.registrar ?? openRegistrar(values, logger);
   const registrar = trackingRegistrar(
     plainRegistrar,
     changed,
     (ms) => metrics?.stateStore.record(ms),
     clock,
   );
-  if (values.registry !== "in_memory") {
-    logger.warn(
-      `--registry=${values.registry} is not durable yet in mesos-ts: the registry is kept in ` +
-        "memory and lost when the master restarts (agents then re-register as unknown agents)",
-    );
-  }
   const fetchStart = clock.monotonic();
-  await registrar.recover();
+  let registry: Awaited<ReturnType<Registrar["recover"]>>;
+  try {
+    registry = await registrar.recover();
+  } catch (error) {
+    registrar.close?.();
+    throw error;
+  }
   const fetchMs = clock.monotonic() - fetchStart;
   const hostname =
     values.hostname ?? (values.hostname_lookup ? await hostnameFor(host.ip) : host.ip);
@@ -217,6 +230,13 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     allocator,
     registrar,
     ids,
+    recovery,
+    onFatal:
+      options.onFatal ??
+      ((message) => {
+        globalThis.process.stderr.write(`mesos-master: ${message}\n`);
+        globalThis.process.exit(1);
+      }),
   });
   const electedTime = clock.now();
   const state: StateContext = {
@@ -286,7 +306,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   logger.info(`Using the ${registrar.name} registrar (durable: ${registrar.durable})`);
   logger.info(`The newly elected leader is ${process.self.toString()} with id ${info.id}`);
   logger.info("Elected as the leading master!");
-  logger.info(`Recovered 0 agents from the ${registrar.name} registry`);
+  core.recover(registry);
   return {
     core,
     process,
@@ -300,8 +320,38 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       driver.stop();
       operatorEvents.stop();
       core.stop();
+      registrar.close?.();
       if (process.spawned) host.terminate(process);
     },
+  };
+}
+
+/** The registrar the flags ask for (a damaged registry file throws a one-line error). */
+function openRegistrar(values: StartMasterOptions["flags"]["values"], logger: Logger): Registrar {
+  if (values.registry === "in_memory" || values.work_dir === undefined) {
+    return new InMemoryRegistrar();
+  }
+  return SqliteRegistrar.openInWorkDir(values.work_dir, { logger });
+}
+
+/** The core's recovery settings from the flags, or an error line. */
+function recoveryConfig(values: StartMasterOptions["flags"]["values"]): RecoveryConfig | string {
+  const limit = Number(values.recovery_agent_removal_limit.replace(/%$/, "")) / 100;
+  let removalRate: RecoveryConfig["removalRate"];
+  if (values.agent_removal_rate_limit !== undefined) {
+    const parsed = parseRemovalRate(values.agent_removal_rate_limit, (text) => {
+      const d = Duration.parse(text);
+      return d.ok && d.value.toMs() > 0 ? d.value.toMs() : undefined;
+    });
+    if (typeof parsed === "string") return parsed;
+    removalRate = parsed;
+  }
+  return {
+    removalLimit: limit,
+    removalRate,
+    gcIntervalMs: values.registry_gc_interval.toMs(),
+    maxAgentAgeMs: values.registry_max_agent_age.toMs(),
+    maxAgentCount: values.registry_max_agent_count,
   };
 }
 

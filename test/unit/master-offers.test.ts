@@ -115,6 +115,7 @@ test("master agents: missing pongs make the agent unreachable (FAILURE to framew
   f.clock.advance(3999);
   assert.ok(f.master.agents.has(agentId));
   f.clock.advance(1);
+  await f.settle(); // the registry records the agent as unreachable first
   assert.equal(f.master.agents.has(agentId), false);
   assert.ok(f.master.unreachableAgents.has(agentId));
   assert.equal(stream.last("FAILURE")?.failure?.agent_id?.value, agentId);
@@ -127,6 +128,7 @@ test("master agents: a disconnected agent that does not re-register is marked un
   f.clock.advance(59_999);
   assert.ok(f.master.agents.has(agentId));
   f.clock.advance(1);
+  await f.settle();
   assert.equal(f.master.agents.has(agentId), false);
 });
 

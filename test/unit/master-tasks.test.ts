@@ -233,6 +233,7 @@ test("master tasks: an unreachable agent's tasks become TASK_LOST for non-partit
   const l = await withOffer(frameworkInfo(), { agentPingTimeoutMs: 1000, maxAgentPingTimeouts: 1 });
   launch(l, [task("t1", l.agentId)]);
   l.f.clock.advance(1000);
+  await l.f.settle(); // the registry records the agent as unreachable first
   const lost = l.stream.statuses().find((s) => s?.task_id.value === "t1");
   assert.equal(lost?.state, "TASK_LOST");
   assert.equal(lost?.reason, "REASON_AGENT_REMOVED");

@@ -22,9 +22,25 @@ export function ping(m: Master, agent: AgentRecord): void {
   if (m.agents.get(agent.id) !== agent || m.stopped) return;
   if (agent.awaitingPong) {
     agent.missedPings++;
-    if (agent.missedPings >= m.config.maxAgentPingTimeouts) {
-      markUnreachable(m, agent, "health check timed out");
-      return;
+    if (agent.missedPings >= m.config.maxAgentPingTimeouts && !agent.removalScheduled) {
+      const limiter = m.removalLimiter;
+      if (limiter === undefined) {
+        markUnreachable(m, agent, "health check timed out");
+        return;
+      }
+      // Keep pinging while waiting for a permit: a pong meanwhile cancels the removal.
+      m.logger.info(
+        `Scheduling removal of agent ${agent.id} (${agent.info.hostname}): health check timed out`,
+      );
+      agent.removalScheduled = true;
+      limiter.acquire(() => {
+        if (!agent.removalScheduled || m.agents.get(agent.id) !== agent) {
+          m.logger.info(`Canceled removal of agent ${agent.id}: it answered a ping meanwhile`);
+          return;
+        }
+        agent.removalScheduled = false;
+        markUnreachable(m, agent, "health check timed out");
+      });
     }
   }
   agent.awaitingPong = true;
@@ -38,6 +54,7 @@ export function pong(m: Master, from: string): void {
   if (agent === undefined) return;
   agent.missedPings = 0;
   agent.awaitingPong = false;
+  agent.removalScheduled = false;
 }
 
 /** Cancels an agent's ping and re-registration timers. */
@@ -163,20 +180,40 @@ export function removeAgent(
   finishRemoval(m, agent, reason);
 }
 
-/** Marks an agent unreachable (health check or re-registration timeout). */
+/**
+ * Marks an agent unreachable (health check or re-registration timeout). The
+ * registry is written first; only then are its tasks TASK_UNREACHABLE
+ * (partition-aware frameworks) or TASK_LOST, and the agent removed.
+ * Re-registration attempts meanwhile are ignored (the agent retries).
+ */
 export function markUnreachable(m: Master, agent: AgentRecord, cause: string): void {
-  if (m.agents.get(agent.id) !== agent) return;
+  if (m.agents.get(agent.id) !== agent || m.markingUnreachable.has(agent.id)) return;
+  if (m.reregistering.has(agent.id)) {
+    m.logger.info(`Skipping transition of agent ${agent.id} to unreachable: it is reregistering`);
+    return;
+  }
   m.logger.info(`Marking agent ${agent.id} (${agent.info.hostname}) unreachable: ${cause}`);
   const ns = Math.round(m.clock.now() * 1e6);
+  stopAgentTimers(m, agent);
+  m.markingUnreachable.add(agent.id);
+  m.registrar.apply({ kind: "mark-agent-unreachable", info: agent.info, timeNs: ns }).then(
+    () => {
+      m.markingUnreachable.delete(agent.id);
+      if (m.stopped || m.agents.get(agent.id) !== agent) return;
+      removeUnreachable(m, agent, cause, ns);
+    },
+    (error: unknown) => {
+      m.markingUnreachable.delete(agent.id);
+      m.fatal(`Failed to mark agent ${agent.id} unreachable in the registry: ${String(error)}`);
+    },
+  );
+}
+
+/** The registry has the agent as unreachable: its tasks and the agent go. */
+function removeUnreachable(m: Master, agent: AgentRecord, cause: string, ns: number): void {
+  m.logger.info(`Marked agent ${agent.id} (${agent.info.hostname}) unreachable: ${cause}`);
   forgetAgent(m, agent);
   m.unreachableAgents.set(agent.id, ns);
-  m.registrar
-    .apply({ kind: "mark-agent-unreachable", info: agent.info, timeNs: ns })
-    .catch((error: unknown) => {
-      m.logger.error(
-        `Failed to mark agent ${agent.id} unreachable in the registry: ${String(error)}`,
-      );
-    });
   for (const [frameworkId, tasks] of [...agent.tasks]) {
     const framework = m.frameworks.get(frameworkId);
     const partitionAware = framework?.partitionAware ?? false;
@@ -237,13 +274,22 @@ export function markAgentGone(m: Master, agentId: string): OperatorResult {
     return { status: 200, message: "" };
   }
   const agent = m.agents.get(agentId);
-  if (agent === undefined && !m.unreachableAgents.has(agentId)) {
+  const recovered = m.recoveredAgents.has(agentId);
+  if (agent === undefined && !m.unreachableAgents.has(agentId) && !recovered) {
     return { status: 404, message: `Agent '${agentId}' not found` };
   }
   m.logger.info(`Marking agent '${agentId}' as gone`);
   const ns = Math.round(m.clock.now() * 1e6);
   m.goneAgents.set(agentId, ns);
   m.deactivatedAgents.delete(agentId);
+  m.registrar.apply({ kind: "mark-agent-gone", agentId, timeNs: ns }).catch((error: unknown) => {
+    m.fatal(`Failed to mark agent ${agentId} gone in the registry: ${String(error)}`);
+  });
+  if (recovered && agent === undefined) {
+    // Recovered from the registry and not back yet: the master knows none of its tasks.
+    m.recoveredAgents.delete(agentId);
+    return { status: 200, message: "" };
+  }
   const message = "Agent has been marked gone";
   const fate = (frameworkId: string): [TaskState, TaskStatus_Reason] =>
     m.frameworks.get(frameworkId)?.partitionAware === true
@@ -251,9 +297,6 @@ export function markAgentGone(m: Master, agentId: string): OperatorResult {
       : ["TASK_LOST", "REASON_AGENT_REMOVED"];
   if (agent !== undefined) {
     forgetAgent(m, agent);
-    m.registrar.apply({ kind: "remove-agent", info: agent.info }).catch((error: unknown) => {
-      m.logger.error(`Failed to remove agent ${agentId} from the registry: ${String(error)}`);
-    });
     m.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", { message });
     for (const [frameworkId, tasks] of [...agent.tasks]) {
       const [state, reason] = fate(frameworkId);

@@ -197,6 +197,12 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
     );
     return;
   }
+  if (m.markingUnreachable.has(id)) {
+    m.logger.info(
+      `Ignoring reregister agent message from agent ${id} at ${from} as a mark unreachable operation is already in progress`,
+    );
+    return;
+  }
   const invalid = validateAgentInfo(message.slave, message.checkpointed_resources ?? []);
   if (invalid !== undefined) {
     m.logger.warn(
@@ -231,17 +237,39 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
     reregisterKnownAgent(m, known, from, info, message);
     return;
   }
+  const recovered = m.recoveredAgents.get(id);
+  // An agent the registry admitted needs no write unless its info changed;
+  // any other (unreachable, or pruned from the registry) is re-admitted.
+  const write: Promise<boolean> =
+    recovered === undefined
+      ? m.registrar.apply({ kind: "mark-agent-reachable", info })
+      : sameAgentInfo(recovered, info)
+        ? Promise.resolve(true)
+        : m.registrar.apply({ kind: "update-agent", info });
   m.reregistering.add(id);
-  m.registrar.apply({ kind: "mark-agent-reachable", info }).then(
+  write.then(
     () => {
       m.reregistering.delete(id);
-      if (!m.stopped) readmitAgent(m, from, info, message);
+      if (m.stopped) return;
+      if (m.goneAgents.has(id)) {
+        m.logger.warn(`Refusing re-registration of agent ${id} at ${from}: it was marked gone`);
+        m.io.sendToAgent(from, "mesos.internal.ShutdownMessage", {
+          message: "Agent has been marked gone",
+        });
+        return;
+      }
+      readmitAgent(m, from, info, message, recovered !== undefined);
     },
     (error: unknown) => {
       m.reregistering.delete(id);
-      m.logger.error(`Failed to re-admit agent ${id} at ${from}: ${String(error)}`);
+      m.fatal(`Failed to update the registry for agent ${id} at ${from}: ${String(error)}`);
     },
   );
+}
+
+/** Whether two agent infos are the same (JSON of the decoded messages). */
+function sameAgentInfo(a: SlaveInfo, b: SlaveInfo): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
 }
 
 function reregisterKnownAgent(
@@ -345,15 +373,24 @@ function shutdownCompletedFrameworks(
   }
 }
 
-/** Adds an agent this master did not know (after a master restart, or once unreachable). */
+/**
+ * Adds an agent this master has no record of: one recovered from the
+ * registry after a master restart (`recovered`), or one that was unreachable
+ * (a healed partition) or unknown. Its tasks are re-added for every framework
+ * that is not completed; tasks of completed frameworks are shut down. For a
+ * healed partition, frameworks hear each task's state again at once
+ * (REASON_AGENT_REREGISTERED); after a failover they reconcile.
+ */
 function readmitAgent(
   m: Master,
   from: string,
   info: SlaveInfo,
   message: ReregisterSlaveMessage,
+  recovered: boolean,
 ): void {
   const id = info.id?.value as string;
   const wasUnreachable = m.unreachableAgents.has(id);
+  m.recoveredAgents.delete(id);
   const agent = new AgentRecord(
     id,
     info,
@@ -408,6 +445,7 @@ function readmitAgent(
     inner(agent.tasks, fid).set(task.task_id.value, task);
     m.events.taskAdded(task);
     if (!isTerminalState(task.state)) charge(fid, task.resources);
+    if (recovered) continue;
     const update = masterStatusUpdate({
       frameworkId: fid,
       agentId: id,
@@ -419,6 +457,12 @@ function readmitAgent(
       timestamp: m.nowSecs(),
     });
     if (framework.connected) m.forward(framework, update, false);
+  }
+  // Tasks the agent no longer reports are not unreachable any more either.
+  for (const framework of m.frameworks.values()) {
+    for (const [taskId, task] of framework.unreachableTasks) {
+      if (task.agent_id.value === id) framework.unreachableTasks.delete(taskId);
+    }
   }
   addAgent(m, agent, used, "readmitted");
   m.io.sendToAgent(from, "mesos.internal.SlaveReregisteredMessage", {

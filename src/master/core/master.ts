@@ -16,14 +16,16 @@ import type {
   ExecutorToFrameworkMessage,
   ExitedExecutorMessage,
   RegisterSlaveMessage,
+  Registry,
   ReregisterSlaveMessage,
+  SlaveInfo,
   StatusUpdate,
   StatusUpdateMessage,
   UnregisterSlaveMessage,
 } from "../../common/protocol/generated/mesos-internal.js";
 import type * as scheduler from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import type { Event as SchedulerEvent } from "../../common/protocol/generated/mesos-v1-scheduler.js";
-import type { Clock } from "../../common/time/clock.js";
+import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import type { RandomSource } from "../../common/time/random.js";
 import type { HierarchicalAllocator, OfferAllocation } from "../allocator/index.js";
 import type { Registrar } from "../registrar/registrar.js";
@@ -46,7 +48,14 @@ import {
 import type { MasterIo, SchedulerStream } from "./io.js";
 import { MasterEvents } from "./observer.js";
 import { decline, makeOffers, revive, suppress } from "./offers.js";
+import { reconcileTasks } from "./reconciliation.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "./records.js";
+import {
+  DEFAULT_RECOVERY_CONFIG,
+  type RecoveryConfig,
+  RemovalLimiter,
+  recoverFromRegistry,
+} from "./recovery.js";
 import { updateEvent } from "./status-updates.js";
 import {
   acknowledge,
@@ -54,7 +63,6 @@ import {
   exitedExecutor,
   frameworkMessage,
   kill,
-  reconcile,
   shutdownExecutor,
   statusUpdate,
 } from "./tasks.js";
@@ -68,6 +76,13 @@ export interface MasterOptions {
   readonly allocator: HierarchicalAllocator;
   readonly registrar: Registrar;
   readonly ids: MasterIds;
+  /** Registry recovery, removal pacing and GC settings (default: the Mesos flag defaults). */
+  readonly recovery?: RecoveryConfig;
+  /**
+   * Called when the master must stop (a failed registry write, too many
+   * agents missing after a failover). Default: throws.
+   */
+  readonly onFatal?: (message: string) => void;
 }
 
 /** An answer to a call that has a status of its own (UPDATE_FRAMEWORK). */
@@ -100,6 +115,16 @@ export class Master {
   /** Agent pids with a registration in flight, agent ids with a re-registration in flight. */
   readonly registering = new Set<string>();
   readonly reregistering = new Set<string>();
+  /** Agents recovered from the registry that have not re-registered yet: id -> info. */
+  readonly recoveredAgents = new Map<string, SlaveInfo>();
+  /** Agents whose move to the unreachable list is being written to the registry. */
+  readonly markingUnreachable = new Set<string>();
+  readonly recovery: RecoveryConfig;
+  /** Paces removals of unhealthy agents (`--agent_removal_rate_limit`), when set. */
+  readonly removalLimiter: RemovalLimiter | undefined;
+  recoveryTimer: TimerHandle | undefined;
+  registryGcTimer: TimerHandle | undefined;
+  private readonly onFatal: (message: string) => void;
   readonly startTime: number;
   /** Change notifications for the operator event stream, metrics and caches. */
   readonly events = new MasterEvents();
@@ -114,7 +139,33 @@ export class Master {
     this.allocator = options.allocator;
     this.registrar = options.registrar;
     this.ids = options.ids;
+    this.recovery = options.recovery ?? DEFAULT_RECOVERY_CONFIG;
+    this.removalLimiter =
+      this.recovery.removalRate === undefined
+        ? undefined
+        : new RemovalLimiter(this.clock, this.recovery.removalRate);
+    this.onFatal =
+      options.onFatal ??
+      ((message) => {
+        throw new Error(message);
+      });
     this.startTime = this.clock.now();
+  }
+
+  /**
+   * Installs the registry read at start-up: agents it admitted are expected
+   * to re-register within `--agent_reregister_timeout`. Call once, before
+   * any agent or scheduler message.
+   */
+  recover(registry: Registry): void {
+    recoverFromRegistry(this, registry);
+  }
+
+  /** Stops the master for a reason an operator must look at. */
+  fatal(message: string): void {
+    this.logger.error(message);
+    this.stop();
+    this.onFatal(message);
   }
 
   // ---------------------------------------------------------------------------
@@ -209,7 +260,7 @@ export class Master {
   }
 
   reconcile(framework: FrameworkRecord, call: scheduler.Call_Reconcile): void {
-    reconcile(this, framework, call.tasks ?? []);
+    reconcileTasks(this, framework, call.tasks ?? []);
   }
 
   message(framework: FrameworkRecord, call: scheduler.Call_Message): void {
@@ -278,6 +329,11 @@ export class Master {
       stream?.close();
     }
     for (const agent of this.agents.values()) stopAgentTimers(this, agent);
+    if (this.recoveryTimer !== undefined) this.clock.cancelTimer(this.recoveryTimer);
+    if (this.registryGcTimer !== undefined) this.clock.cancelTimer(this.registryGcTimer);
+    this.recoveryTimer = undefined;
+    this.registryGcTimer = undefined;
+    this.removalLimiter?.stop();
     for (const offer of this.offers.values()) {
       if (offer.timer !== undefined) this.clock.cancelTimer(offer.timer);
     }

@@ -135,6 +135,8 @@ export class AgentRecord {
   missedPings = 0;
   awaitingPong = false;
   pingTimer: TimerHandle | undefined;
+  /** A removal waits for a `--agent_removal_rate_limit` permit (cancelled by a pong). */
+  removalScheduled = false;
   reregistrationTimer: TimerHandle | undefined;
 
   constructor(

@@ -258,7 +258,7 @@ export class SqliteRegistrar implements Registrar {
     }
     this.stats.batches++;
     this.stats.operations += batch.length;
-    batch.forEach((p, i) => p.resolve(results[i] as boolean));
+    for (let i = 0; i < batch.length; i++) batch[i]?.resolve(results[i] as boolean);
   }
 
   /** Writes the rows of one agent id as the in-memory state has them. */
