@@ -5,7 +5,7 @@
  * registering with the master. `mesos-agent` runs one of these in its own
  * host; `mesos-local` can run several in one host.
  */
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
 import { buildInfoAt, versionJson } from "../common/http/common-endpoints.js";
@@ -18,20 +18,31 @@ import { codecFor } from "../common/protocol/index.js";
 import { detectAgentResources, parseAttributes } from "../common/resources/index.js";
 import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
-import { Agent } from "./agent.js";
+import { Agent, type RecoveredExecutor } from "./agent.js";
+import { FileCheckpointer } from "./checkpoint/checkpointer.js";
+import { checkAgentInfoCompatible } from "./checkpoint/compatibility.js";
+import { isRunningProcess, RecoveredContainers } from "./checkpoint/recovered-containers.js";
+import {
+  CheckpointError,
+  type RecoveredState,
+  readCheckpoints,
+  recoveryRemedy,
+} from "./checkpoint/state.js";
 import { AgentProcess } from "./agent-process.js";
 import {
   describeCommandExecutorScript,
   findCommandExecutor,
   findDefaultExecutor,
 } from "./containerizer/executor-command.js";
+import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
+import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import { readBootId } from "./containerizer/proc.js";
 import type { AgentFlags } from "./flags.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
-import { bootIdPath } from "./paths.js";
+import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
 import { wireResources } from "./wire-resources.js";
 
@@ -104,30 +115,19 @@ export function buildSlaveInfo(
   return { ok: true, info };
 }
 
-/** Isolators the POSIX containerizer understands (accounting only). */
-const KNOWN_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk", "filesystem/posix"]);
-
-/** Says which asked-for isolation features are not there yet (the agent still starts). */
+/** Says which asked-for containerization features are not there yet (the agent still starts). */
 function warnUnsupported(flags: AgentFlags, logger: Logger): void {
   const list = (text: string) =>
     text
       .split(",")
       .map((x) => x.trim())
       .filter((x) => x !== "");
-  for (const isolator of list(flags.isolation)) {
-    if (!KNOWN_ISOLATORS.has(isolator)) {
-      logger.warn(
-        `Isolator '${isolator}' is not supported yet: resources are accounted, not isolated`,
-      );
-    }
-  }
   if (list(flags.containerizers).includes("docker")) {
     logger.warn("The Docker containerizer is not supported yet: only the Mesos containerizer runs");
   }
 }
 
-async function writeBootId(workDir: string, logger: Logger): Promise<string> {
-  const bootId = await readBootId();
+async function writeBootId(workDir: string, bootId: string, logger: Logger): Promise<void> {
   try {
     const path = bootIdPath(workDir);
     await mkdir(dirname(path), { recursive: true });
@@ -135,7 +135,117 @@ async function writeBootId(workDir: string, logger: Logger): Promise<string> {
   } catch (e) {
     logger.warn(`Failed to record the boot id: ${(e as Error).message}`);
   }
-  return bootId;
+}
+
+/**
+ * Reads the checkpoint and decides whether this agent keeps its id (Mesos'
+ * `Slave::recover`). Throws an Error telling the operator what to do when
+ * recovery must not go on.
+ */
+async function readRecoveryState(
+  flags: AgentFlags,
+  info: SlaveInfo,
+  bootId: string,
+  logger: Logger,
+): Promise<RecoveredState> {
+  const latest = latestAgentLink(flags.work_dir);
+  let state: RecoveredState;
+  try {
+    state = readCheckpoints(flags.work_dir, flags.strict, bootId);
+  } catch (e) {
+    if (!(e instanceof CheckpointError)) throw e;
+    throw new Error(`Failed to perform recovery: ${e.message}\n${recoveryRemedy(flags.work_dir)}`);
+  }
+  for (const error of state.errors) logger.warn(`Recovery skipped a checkpoint: ${error}`);
+  if (state.errors.length > 0) {
+    logger.warn(`Errors encountered during agent recovery: ${state.errors.length}`);
+  }
+  const previous = state.agent?.info;
+  if (state.agent === undefined) return state;
+  if (previous === undefined) {
+    logger.warn(
+      `No agent info was checkpointed for agent ${state.agent.id}: starting as a new agent`,
+    );
+    return state;
+  }
+  const policy = flags.reconfiguration_policy === "additive" ? "additive" : "equal";
+  const problem = checkAgentInfoCompatible(
+    previous,
+    { ...info, id: { value: state.agent.id } },
+    policy,
+  );
+  if (problem === undefined) return state;
+  if (state.rebooted) {
+    // After a reboot no executor survived: start afresh rather than refuse.
+    logger.warn(`Starting as a new agent after a reboot because: ${problem}`);
+    await rm(latest, { force: true });
+    delete state.agent.info;
+    return state;
+  }
+  throw new Error(
+    [
+      `Failed to perform recovery: ${problem}`,
+      "The agent's flags no longer match the agent it was before this restart.",
+      "To keep the agent id, restore the previous flags, or allow the change with a more permissive --reconfiguration_policy (e.g. additive).",
+      "To start as a new agent instead (running executors of the old one are not recovered), run:",
+      `rm -f ${latest}`,
+      "and restart the agent.",
+    ].join("\n"),
+  );
+}
+
+/** The recovered executor's process, if it is still the one the checkpoint recorded. */
+async function executorAlive(
+  state: RecoveredState,
+  ids: RecoveredExecutor["ids"],
+  bootId: string,
+): Promise<{ pid: number; startTime: number | undefined } | undefined> {
+  if (state.rebooted) return undefined;
+  const run = state.agent?.frameworks
+    .get(ids.frameworkId)
+    ?.executors.get(ids.executorId)
+    ?.runs.get(ids.containerId);
+  const identity = run?.identity;
+  // Without the start time a pid could belong to anyone: treat it as gone.
+  if (identity?.startTime === undefined || identity.bootId !== bootId) return undefined;
+  return (await isRunningProcess(identity.pid, identity.startTime))
+    ? { pid: identity.pid, startTime: identity.startTime }
+    : undefined;
+}
+
+/** Kills live executors recorded in the checkpoint that are not being recovered. */
+async function killOrphans(
+  state: RecoveredState,
+  workDir: string,
+  bootId: string,
+  keep: ReadonlySet<string>,
+  sweeper: ProcessSweeper,
+  logger: Logger,
+): Promise<void> {
+  const agent = state.agent;
+  if (agent === undefined || state.rebooted) return;
+  const kills: Promise<number>[] = [];
+  for (const framework of agent.frameworks.values()) {
+    for (const executor of framework.executors.values()) {
+      for (const run of executor.runs.values()) {
+        if (keep.has(run.containerId)) continue;
+        const identity = run.identity;
+        if (identity?.startTime === undefined || identity.bootId !== bootId) continue;
+        if (!(await isRunningProcess(identity.pid, identity.startTime))) continue;
+        logger.info(
+          `Killing executor '${executor.id}' of framework ${framework.id} (pid ${identity.pid}): it is not recovered`,
+        );
+        const directory = sandboxPath(workDir, {
+          agentId: agent.id,
+          frameworkId: framework.id,
+          executorId: executor.id,
+          containerId: run.containerId,
+        });
+        kills.push(sweeper.kill(identity.pid, directory));
+      }
+    }
+  }
+  await Promise.all(kills);
 }
 
 /** Starts an agent in `host` (which must be listening). Throws a one-line Error on bad flags. */
@@ -145,7 +255,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const built = buildSlaveInfo(flags, options.hostname, host.port, logger);
   if (!built.ok) throw new Error(built.error);
   const info = built.info;
-  const bootId = await writeBootId(flags.work_dir, logger);
+  const bootId = await readBootId();
+  const recovery = await readRecoveryState(flags, info, bootId, logger);
+  await writeBootId(flags.work_dir, bootId, logger);
+  const checkpointer = new FileCheckpointer(flags.work_dir);
+  const sweeper = new ProcessSweeper(logger);
+  const adopted = new RecoveredContainers(logger, sweeper);
   const processId = options.processId ?? "slave(1)";
 
   let containerizer: PosixContainerizer | undefined;
@@ -155,6 +270,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     () => containerizer?.helperLost(),
   );
   launcher.start();
+  const isolation = buildIsolation(flags, launcher, logger, (id, limitation) =>
+    containerizer?.limit(id, limitation),
+  );
+  if (!isolation.ok) {
+    launcher.stop();
+    throw new Error(`Failed to create the containerizer: ${isolation.error}`);
+  }
   containerizer = new PosixContainerizer({
     workDir: flags.work_dir,
     launcher,
@@ -162,7 +284,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     frameworksHome: flags.frameworks_home,
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     bootId,
+    isolators: isolation.isolators,
+    ...(isolation.launcherCgroups === undefined
+      ? {}
+      : { launcherCgroups: isolation.launcherCgroups }),
   });
+  const mesosContainerizer = containerizer;
   const services = operatorServices(host, { clock: options.clock, logger });
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
   const build = buildInfoAt(options.clock.now());
@@ -222,16 +349,24 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     random: options.random,
     logger,
     transport: agentProcess.transport,
-    containerizer: sandboxes.wrap(containerizer),
+    checkpointer,
+    containerizer: adopted.wrap({
+      ...sandboxes.wrap(containerizer),
+      update: (id, resources) => mesosContainerizer.update(id, resources),
+    }),
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {
       if (stopping !== undefined) stopping();
       else settle({ kind: "shutdown", message: "asked to shut down by the master" });
     },
   });
+  // Restored before the process serves calls: a re-subscribing executor
+  // must find its framework and executor.
+  const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);
   agentProcess.bind(agent);
   containerizer.attach(sandboxes.events(agent));
-  installAgentOperatorSurface({
+  adopted.attach(agent);
+  const monitor = installAgentOperatorSurface({
     host,
     agent,
     process: agentProcess,
@@ -244,12 +379,51 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
   });
+  if (mesosContainerizer.isolating) monitor.useContainerizer(mesosContainerizer);
   logger.info(`Agent resources: ${agent.resources.toString()}`);
   if ((info.attributes ?? []).length > 0 && flags.attributes !== undefined) {
     logger.info(`Agent attributes: ${flags.attributes}`);
   }
   logger.info(`Agent hostname: ${info.hostname}`);
-  agent.start(options.master);
+  const finishRecovery = async (): Promise<void> => {
+    if (recovery.agent?.info !== undefined) {
+      logger.info(`Recovering agent ${recovery.agent.id}: ${recovered.length} executor(s)`);
+    }
+    for (const executor of recovered) {
+      const alive = await executorAlive(recovery, executor.ids, bootId);
+      if (alive !== undefined) {
+        adopted.adopt(executor.ids.containerId, alive.pid, alive.startTime, executor.directory);
+        continue;
+      }
+      logger.warn(
+        `Executor '${executor.ids.executorId}' of framework ${executor.ids.frameworkId} is gone (container ${executor.ids.containerId})`,
+      );
+      agent.containerTerminated(executor.ids.containerId, {
+        message: "Executor terminated while the agent was down",
+      });
+    }
+    const keep = new Set(recovered.map((e) => e.ids.containerId));
+    await killOrphans(recovery, flags.work_dir, bootId, keep, sweeper, logger);
+    if (flags.recover === "cleanup") {
+      agent.cleanupRecovered();
+      await waitUntil(() => adopted.size === 0, 60_000);
+      await checkpointer.idle();
+      logger.info("Finished recovery cleanup: old executors are gone; exiting");
+      settle({ kind: "shutdown", message: "recovery cleanup done (--recover=cleanup)" });
+      return;
+    }
+    if (recovered.length > 0) {
+      const timeoutMs = flags.executor_reregistration_timeout.toMs();
+      await waitUntil(() => agent.reregisteringExecutors === 0, timeoutMs);
+      agent.reregisterExecutorTimeout();
+      logger.info("Finished recovery");
+    }
+    if (!agent.isTerminating) agent.start(options.master);
+  };
+  void finishRecovery().catch((e: unknown) => {
+    logger.error(`Recovery failed: ${(e as Error).message}`);
+    settle({ kind: "fatal", message: `Recovery failed: ${(e as Error).message}` });
+  });
 
   const stop = async (timeoutMs = 30_000): Promise<void> => {
     await new Promise<void>((resolve) => {
@@ -261,8 +435,27 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       agent.beginTermination({ keepCheckpointed: true });
     });
     containerizer?.stop();
+    adopted.stop();
+    await checkpointer.idle();
     launcher.stop();
     host.terminate(agentProcess);
   };
   return { agent, process: agentProcess, ended, stop };
+}
+
+/** Resolves once `done()` holds (checked every 50 ms) or after `timeoutMs`. */
+function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  return new Promise((resolve) => {
+    if (done()) {
+      resolve();
+      return;
+    }
+    const deadline = Date.now() + timeoutMs;
+    const timer = setInterval(() => {
+      if (done() || Date.now() >= deadline) {
+        clearInterval(timer);
+        resolve();
+      }
+    }, 50);
+  });
 }

@@ -301,12 +301,10 @@ const agentCoreFlags = {
   container_disk_watch_interval: flag.duration({
     help: "How often the disk/du and disk/xfs isolators check containers' disk use.",
     default: "15secs",
-    notYet: true,
   }),
   enforce_container_disk_quota: flag.bool({
     help: "Kill containers that use more disk than they were given (disk/du, disk/xfs).",
     default: false,
-    notYet: true,
   }),
 };
 
@@ -505,9 +503,8 @@ const agentContainerFlags = {
   cgroups_hierarchy: flag.string({
     help: "Mount point of the cgroups hierarchies.",
     default: "/sys/fs/cgroup",
-    notYet: true,
   }),
-  cgroups_root: flag.string({ help: "Name of the root cgroup.", default: "mesos", notYet: true }),
+  cgroups_root: flag.string({ help: "Name of the root cgroup.", default: "mesos" }),
   cgroups_destroy_timeout: flag.duration({
     help: "How long destroying a container's cgroups may take before it counts as failed.",
     default: "1mins",
@@ -516,12 +513,10 @@ const agentContainerFlags = {
   cgroups_enable_cfs: flag.bool({
     help: "Hard-limit CPU use with CFS bandwidth control.",
     default: false,
-    notYet: true,
   }),
   cgroups_limit_swap: flag.bool({
     help: "Limit memory plus swap, not only memory (cgroups v1).",
     default: false,
-    notYet: true,
   }),
   cgroups_cpu_enable_pids_and_tids_count: flag.bool({
     help: "Count the processes and threads of each container.",

@@ -1,20 +1,42 @@
 /**
- * The POSIX "Mesos containerizer" (isolation `posix/cpu,posix/mem`: no
- * cgroups, resources are only accounted): prepares the sandbox, fetches the
- * URIs, starts the executor through the launcher helper in its own session,
- * as the task's user when asked, records its pid, and reports when it ends.
+ * The Mesos containerizer: prepares the sandbox, fetches the URIs, lets the
+ * isolators named in `--isolation` prepare the container (cgroups,
+ * namespaces, volumes, rlimits; see isolators/isolator.ts), starts the
+ * executor through the launcher helper in its own session (wrapped in the
+ * launch shim when isolation needs it, see launch-shim.ts), as the task's
+ * user when asked, records its pid, and reports when it ends, with the
+ * limitation that ended it if an isolator stopped it.
  *
- * Destroying a container kills its whole process tree: the executor's
- * session and process group, their descendants, and every process that
- * still carries the container's `MESOS_DIRECTORY` in its environment (a
- * task that left the tree, e.g. after its executor died). The same sweep
- * runs when an executor exits by itself, so no process of a finished
+ * Two launchers kill a container. The `posix` one kills its whole process
+ * tree: the executor's session and process group, their descendants, and
+ * every process that still carries the container's `MESOS_DIRECTORY` in its
+ * environment (a task that left the tree, e.g. after its executor died).
+ * The `linux` one (used when the agent has cgroups and isolation uses them)
+ * puts every container in a cgroup of its own (freezer on v1) and kills its
+ * members, so nothing escapes by re-parenting or a new session. The same
+ * kill runs when an executor exits by itself, so no process of a finished
  * container is left behind.
  */
 import type { Logger } from "../../common/observability/logger.js";
+import type { ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
+import type { Resources } from "../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
+import { resourcesOf } from "../wire-resources.js";
+import {
+  type CgroupsHierarchy,
+  cgroupPids,
+  killCgroup,
+  removeCgroup,
+} from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
+import type {
+  ContainerLimitation,
+  ContainerResources,
+  Isolator,
+  LaunchPreparation,
+} from "./isolators/isolator.js";
+import { mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
@@ -39,6 +61,13 @@ export interface PosixContainerizerOptions {
   bootId: string;
   /** How often pids are polled when the launcher helper can no longer report exits. */
   pollIntervalMs?: number;
+  /** The isolators from `--isolation` (none: nothing is isolated or measured). */
+  isolators?: readonly Isolator[];
+  /**
+   * Set for the `linux` launcher: each container gets a cgroup of its own
+   * (freezer on v1) through which all its processes are found and killed.
+   */
+  launcherCgroups?: CgroupsHierarchy;
 }
 
 interface Container {
@@ -51,6 +80,20 @@ interface Container {
   readonly abort: AbortController;
   /** The launcher helper that started it died: watch the pid instead. */
   orphaned: boolean;
+  /** What the container is given (executor plus its tasks). */
+  resources: ContainerResources;
+  /** The isolators prepared it (so they must clean up). */
+  prepared: boolean;
+  /** The container's own cgroup (linux launcher). */
+  cgroup?: string;
+  /** Why an isolator stopped it. */
+  limitation?: ContainerLimitation;
+  executorIsCommandExecutor: boolean;
+}
+
+/** The scalar resources of a container. */
+export function containerResources(resources: Resources): ContainerResources {
+  return { cpus: resources.cpus(), memMb: resources.mem(), diskMb: resources.disk() };
 }
 
 const SIGNALS: Record<string, number> = {
@@ -90,8 +133,57 @@ export class PosixContainerizer implements Containerizer {
   private readonly sweeper: ProcessSweeper;
   private readonly users = new Map<string, { uid: number; gid: number; at: number }>();
 
+  private readonly isolators: readonly Isolator[];
+
   constructor(private readonly o: PosixContainerizerOptions) {
     this.sweeper = new ProcessSweeper(o.logger);
+    this.isolators = o.isolators ?? [];
+  }
+
+  /** An isolator saw a container go over a limit: destroy it, remembering why. */
+  limit(containerId: string, limitation: ContainerLimitation): void {
+    const container = this.containers.get(containerId);
+    if (container === undefined || container.phase === "done") return;
+    this.o.logger.info(`Container '${containerId}' has reached a limit: ${limitation.message}`);
+    container.limitation ??= limitation;
+    this.destroy(containerId);
+  }
+
+  /** The container's resources changed (a task was added or finished). */
+  update(containerId: string, resources: Resources): void {
+    const container = this.containers.get(containerId);
+    if (container === undefined || container.phase === "done") return;
+    container.resources = containerResources(resources);
+    if (!container.prepared) return;
+    for (const isolator of this.isolators) {
+      isolator
+        .update(containerId, container.resources)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to update ${isolator.name} of container '${containerId}': ${(e as Error).message}`,
+          ),
+        );
+    }
+  }
+
+  /** The container's statistics from every isolator (undefined for an unknown container). */
+  async usage(containerId: string): Promise<ResourceStatistics | undefined> {
+    const container = this.containers.get(containerId);
+    if (container === undefined || !container.prepared) return undefined;
+    const parts = await Promise.all(
+      this.isolators.map((i) => i.usage(containerId).catch(() => ({ timestamp: 0 }))),
+    );
+    const stats: ResourceStatistics = { timestamp: 0 };
+    for (const part of parts) Object.assign(stats, part);
+    if (container.cgroup !== undefined && stats.processes === undefined) {
+      stats.processes = (await cgroupPids(container.cgroup)).length;
+    }
+    return stats;
+  }
+
+  /** True when containers are started through isolators (statistics come from them). */
+  get isolating(): boolean {
+    return this.isolators.length > 0;
   }
 
   /** Where events go. */
@@ -126,6 +218,9 @@ export class PosixContainerizer implements Containerizer {
       destroyRequested: false,
       abort: new AbortController(),
       orphaned: false,
+      resources: containerResources(resourcesOf(launch.executor.resources)),
+      prepared: false,
+      executorIsCommandExecutor: launch.commandExecutor,
     };
     this.containers.set(container.id, container);
     this.prepareAndStart(container, launch).then(
@@ -134,9 +229,10 @@ export class PosixContainerizer implements Containerizer {
         this.emitLaunched(container.id, { pid });
         if (container.destroyRequested) void this.killTree(container);
       },
-      (e: unknown) => {
+      async (e: unknown) => {
         const error = e instanceof Error ? e.message : String(e);
         container.phase = "done";
+        await this.cleanupIsolation(container);
         this.containers.delete(container.id);
         this.emitLaunched(container.id, { error });
         this.events?.containerTerminated(container.id, {});
@@ -205,7 +301,13 @@ export class PosixContainerizer implements Containerizer {
       }
     }
     stopIfDestroyed();
-    const command = executorCommand(launch.executor.command);
+    const preparation = await this.prepareIsolation(c, launch, ids);
+    stopIfDestroyed();
+    let command = executorCommand(launch.executor.command);
+    // The shim needs root for cgroups and mounts; it switches user itself.
+    const shimmed = needsShim(preparation);
+    if (shimmed) command = shimCommand(command, preparation, ids);
+    const spawnIds = shimmed ? undefined : ids;
     const reply = await launcher
       .spawn({
         op: "spawn",
@@ -215,7 +317,7 @@ export class PosixContainerizer implements Containerizer {
         cwd: launch.directory,
         stdout: `${launch.directory}/stdout`,
         stderr: `${launch.directory}/stderr`,
-        ...(ids === undefined ? {} : ids),
+        ...(spawnIds === undefined ? {} : spawnIds),
       })
       .catch((e: unknown) => {
         throw new Error(`Failed to start the executor '${command.file}': ${(e as Error).message}`);
@@ -233,7 +335,71 @@ export class PosixContainerizer implements Containerizer {
         `Failed to record the pid of container '${c.id}': ${(e as Error).message}`,
       ),
     );
+    for (const isolator of this.isolators) {
+      await isolator
+        .isolate(c.id, reply.pid)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to isolate container '${c.id}' (${isolator.name}): ${(e as Error).message}`,
+          ),
+        );
+    }
     return reply.pid;
+  }
+
+  /** Lets every isolator prepare the container; the launch then does what they ask. */
+  private async prepareIsolation(
+    c: Container,
+    launch: ContainerLaunch,
+    user: { uid: number; gid: number } | undefined,
+  ): Promise<LaunchPreparation> {
+    if (this.isolators.length === 0 && this.o.launcherCgroups === undefined) return {};
+    c.prepared = true;
+    const preparations: (LaunchPreparation | undefined)[] = [];
+    const cgroups = this.o.launcherCgroups;
+    if (cgroups !== undefined) {
+      c.cgroup = await cgroups.create("freezer", c.id);
+      preparations.push({ cgroupProcs: [`${c.cgroup}/cgroup.procs`] });
+    }
+    const config = {
+      containerId: c.id,
+      directory: launch.directory,
+      executor: launch.executor,
+      user,
+      commandExecutor: launch.commandExecutor,
+      resources: c.resources,
+    };
+    for (const isolator of this.isolators) {
+      try {
+        preparations.push(await isolator.prepare(config));
+      } catch (e) {
+        throw new Error(`Failed to prepare isolator ${isolator.name}: ${(e as Error).message}`);
+      }
+    }
+    return mergePreparations(preparations);
+  }
+
+  /** Releases what the isolators took (their cgroups) and the container's own cgroup. */
+  private async cleanupIsolation(c: Container): Promise<void> {
+    if (!c.prepared) return;
+    c.prepared = false;
+    if (c.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
+      await killCgroup(c.cgroup, this.o.launcherCgroups.version);
+    }
+    for (const isolator of this.isolators) {
+      await isolator
+        .cleanup(c.id)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to clean up ${isolator.name} of container '${c.id}': ${(e as Error).message}`,
+          ),
+        );
+    }
+    if (c.cgroup !== undefined) {
+      await removeCgroup(c.cgroup).catch((e: unknown) =>
+        this.o.logger.warn(`Failed to remove cgroup '${c.cgroup}': ${(e as Error).message}`),
+      );
+    }
   }
 
   /** uid/gid of a user; lookups are cached for a minute (a launch storm asks for the same user). */
@@ -258,6 +424,12 @@ export class PosixContainerizer implements Containerizer {
   /** Kills every process of the container (see the module comment). */
   private async killTree(c: Container): Promise<void> {
     if (c.pid === undefined) return;
+    if (c.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
+      const n = await killCgroup(c.cgroup, this.o.launcherCgroups.version);
+      if (n > 0) this.o.logger.info(`Killed ${n} process(es) of container '${c.id}'`);
+      if (c.orphaned) this.startPolling();
+      return;
+    }
     const killed = await this.sweeper.kill(c.pid, c.directory);
     if (killed > 0) this.o.logger.info(`Killed ${killed} process(es) of container '${c.id}'`);
     if (c.orphaned) this.startPolling();
@@ -267,15 +439,24 @@ export class PosixContainerizer implements Containerizer {
   private async finish(c: Container, exit: ProcessExit): Promise<void> {
     if (c.phase === "done") return;
     c.phase = "done";
-    this.containers.delete(c.id);
-    const leftovers = await this.sweeper.kill(undefined, c.directory);
+    const leftovers =
+      c.cgroup !== undefined && this.o.launcherCgroups !== undefined
+        ? await killCgroup(c.cgroup, this.o.launcherCgroups.version)
+        : await this.sweeper.kill(undefined, c.directory);
     if (leftovers > 0) {
       this.o.logger.warn(
         `Killed ${leftovers} process(es) left behind by the executor of container '${c.id}'`,
       );
     }
+    await this.cleanupIsolation(c);
+    this.containers.delete(c.id);
     const status = waitStatus(exit);
-    this.events?.containerTerminated(c.id, status === undefined ? {} : { status });
+    const termination: ContainerTermination = status === undefined ? {} : { status };
+    if (c.limitation !== undefined) {
+      termination.limitation = c.limitation;
+      termination.message = c.limitation.message;
+    }
+    this.events?.containerTerminated(c.id, termination);
   }
 
   private startPolling(): void {

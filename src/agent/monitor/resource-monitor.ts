@@ -1,8 +1,9 @@
 /**
  * The agent's resource monitor: per-executor ResourceStatistics for
- * `/monitor/statistics`, `/containers` and GET_CONTAINERS. Limits come from
- * what the executor is allocated (accounted, not enforced: no cgroups yet),
- * usage from /proc over the executor's process tree.
+ * `/monitor/statistics`, `/containers` and GET_CONTAINERS. Limits start from
+ * what the executor is allocated; usage (and the enforced limits) come from
+ * the containerizer's isolators when it has any (cgroups, du, /proc), else
+ * from /proc over the executor's process tree.
  */
 import type { ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
 import type { Clock } from "../../common/time/clock.js";
@@ -45,12 +46,25 @@ export function executorStatistics(
   return stats;
 }
 
+/** Where container statistics come from (the containerizer). */
+export interface ContainerUsageSource {
+  /** Statistics of a container, or undefined when it is unknown or not isolated. */
+  usage(containerId: string): Promise<ResourceStatistics | undefined>;
+}
+
 /** Reads the usage of every live executor of `agent`. */
 export class ResourceMonitor {
+  private source: ContainerUsageSource | undefined;
+
   constructor(
     private readonly agent: Agent,
     private readonly clock: Clock,
   ) {}
+
+  /** Takes statistics from the containerizer's isolators from now on. */
+  useContainerizer(source: ContainerUsageSource): void {
+    this.source = source;
+  }
 
   /** Live executors (launched or running), in a stable order. */
   executors(): Executor[] {
@@ -66,6 +80,27 @@ export class ResourceMonitor {
   /** Statistics of every live executor. */
   async usages(): Promise<ExecutorUsage[]> {
     const executors = this.executors();
+    const source = this.source;
+    if (source !== undefined) {
+      const measured = await Promise.all(
+        executors.map((e) => source.usage(e.containerId).catch(() => undefined)),
+      );
+      const now = this.clock.now() / 1000;
+      return executors.map((e, i) => {
+        const statistics = executorStatistics(e, undefined, now);
+        Object.assign(statistics, measured[i] ?? {});
+        statistics.timestamp = now;
+        return {
+          frameworkId: e.frameworkId,
+          executorId: e.id,
+          executorName: e.info.name ?? "",
+          source: e.info.source ?? "",
+          containerId: e.containerId,
+          pid: e.pid,
+          statistics,
+        };
+      });
+    }
     const roots = executors.map((e) => e.pid).filter((p): p is number => p !== undefined);
     const usage = await treeUsages(roots);
     const now = this.clock.now() / 1000;

@@ -1,0 +1,99 @@
+/**
+ * Turns the agent's containerization flags into isolators and a launcher:
+ * `--isolation`, `--launcher`, `--cgroups_hierarchy`, `--cgroups_root`,
+ * `--cgroups_enable_cfs`, `--cgroups_limit_swap`,
+ * `--container_disk_watch_interval`, `--enforce_container_disk_quota`.
+ *
+ * The `linux` launcher (a cgroup per container, killed through it) is used
+ * when `--launcher=linux` and isolation needs cgroups or namespaces; plain
+ * POSIX isolation keeps the cheaper POSIX launch.
+ */
+import type { Logger } from "../../common/observability/logger.js";
+import type { AgentFlags } from "../flags.js";
+import { CgroupsHierarchy } from "./cgroups/hierarchy.js";
+import { CGROUP_ISOLATORS, createIsolators } from "./isolators/index.js";
+import type { ContainerLimitation, Isolator } from "./isolators/isolator.js";
+import type { LauncherClient } from "./launcher.js";
+
+/**
+ * Extra memory limit for the built-in command executor: Mesos charges
+ * 32 MB for its executor, our Node executor's resident set is larger, and a
+ * task must not be pushed over its own mem by it.
+ */
+export const COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB = 64;
+
+/** The isolation the containerizer runs with. */
+export type Isolation =
+  | { ok: true; isolators: Isolator[]; launcherCgroups: CgroupsHierarchy | undefined }
+  | { ok: false; error: string };
+
+/** `--isolation` as a list. */
+export function isolationNames(text: string): string[] {
+  return text
+    .split(",")
+    .map((x) => x.trim())
+    .filter((x) => x !== "");
+}
+
+/** Builds the isolators and picks the launcher. */
+export function buildIsolation(
+  flags: Pick<
+    AgentFlags,
+    | "isolation"
+    | "launcher"
+    | "cgroups_hierarchy"
+    | "cgroups_root"
+    | "cgroups_enable_cfs"
+    | "cgroups_limit_swap"
+    | "container_disk_watch_interval"
+    | "enforce_container_disk_quota"
+  >,
+  launcher: LauncherClient,
+  logger: Logger,
+  limit: (containerId: string, limitation: ContainerLimitation) => void,
+): Isolation {
+  const names = isolationNames(flags.isolation);
+  const root = process.getuid?.() === 0;
+  const cgroups = CgroupsHierarchy.detect(flags.cgroups_hierarchy, flags.cgroups_root);
+  const built = createIsolators(
+    {
+      names,
+      cgroups,
+      root,
+      enableCfs: flags.cgroups_enable_cfs,
+      limitSwap: flags.cgroups_limit_swap,
+      diskWatchIntervalMs: flags.container_disk_watch_interval.toMs(),
+      enforceDiskQuota: flags.enforce_container_disk_quota,
+      du: (args) =>
+        launcher.run({ op: "run", file: "du", args, timeoutMs: 60_000 }).then((r) => ({
+          code: r.code,
+          output: r.output,
+        })),
+      commandExecutorAllowanceMb: COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB,
+    },
+    { logger, limit },
+  );
+  if (!built.ok) return built;
+  const wantsLinux = names.some((n) => CGROUP_ISOLATORS.has(n)) || names.includes("namespaces/pid");
+  let launcherCgroups: CgroupsHierarchy | undefined;
+  if (flags.launcher === "linux" && wantsLinux) {
+    if ("error" in cgroups) {
+      return { ok: false, error: `The linux launcher needs cgroups: ${cgroups.error}` };
+    }
+    if (!cgroups.has("freezer")) {
+      return { ok: false, error: "The linux launcher needs the freezer cgroup controller" };
+    }
+    launcherCgroups = cgroups;
+  } else if (flags.launcher !== "linux" && flags.launcher !== "posix") {
+    return { ok: false, error: `Unknown launcher '${flags.launcher}'` };
+  }
+  if (names.some((n) => CGROUP_ISOLATORS.has(n)) && !("error" in cgroups)) {
+    logger.info(
+      `Using cgroups v${cgroups.version} under '${flags.cgroups_hierarchy}' (root cgroup '${flags.cgroups_root}')`,
+    );
+  }
+  logger.info(
+    `Isolation: ${built.isolators.map((i) => i.name).join(",") || "none"}; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
+  );
+  return { ok: true, isolators: built.isolators, launcherCgroups };
+}

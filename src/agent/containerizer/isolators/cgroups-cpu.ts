@@ -1,0 +1,127 @@
+/**
+ * `cgroups/cpu`: CPU shares from the container's cpus (1024 per cpu, at
+ * least 2; `cpu.weight` on cgroup v2), a hard cap through CFS bandwidth
+ * control when `--cgroups_enable_cfs` is set (quota = cpus x 100 ms per
+ * 100 ms period), and CPU time and throttling statistics from cpuacct/cpu.
+ */
+import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
+import {
+  type CgroupsHierarchy,
+  killCgroup,
+  parseFlatKeyed,
+  readControl,
+  removeCgroup,
+  writeControl,
+} from "../cgroups/hierarchy.js";
+import {
+  BaseIsolator,
+  type ContainerConfig,
+  type ContainerResources,
+  CPU_CFS_PERIOD_US,
+  CPU_SHARES_PER_CPU,
+  type LaunchPreparation,
+  MAX_CPU_WEIGHT,
+  MIN_CPU_CFS_QUOTA_US,
+  MIN_CPU_SHARES,
+  MIN_CPU_WEIGHT,
+} from "./isolator.js";
+
+/** USER_HZ: cpuacct.stat counts in these ticks. */
+const TICKS_PER_SECOND = 100;
+
+/** cpu.shares for `cpus`. */
+export function cpuShares(cpus: number): number {
+  return Math.max(Math.floor(CPU_SHARES_PER_CPU * cpus), MIN_CPU_SHARES);
+}
+
+/** cgroup v2 cpu.weight for `cpus` (the shares mapped onto 1..10000). */
+export function cpuWeight(cpus: number): number {
+  const shares = Math.min(cpuShares(cpus), 262_144);
+  const weight = 1 + Math.floor(((shares - 2) * 9999) / 262_142);
+  return Math.min(Math.max(weight, MIN_CPU_WEIGHT), MAX_CPU_WEIGHT);
+}
+
+/** CFS quota in microseconds for `cpus` per 100 ms period. */
+export function cfsQuotaUs(cpus: number): number {
+  return Math.max(Math.floor(CPU_CFS_PERIOD_US * cpus), MIN_CPU_CFS_QUOTA_US);
+}
+
+export class CgroupsCpuIsolator extends BaseIsolator {
+  readonly name = "cgroups/cpu";
+
+  constructor(
+    private readonly cgroups: CgroupsHierarchy,
+    private readonly enableCfs: boolean,
+  ) {
+    super();
+  }
+
+  private paths(containerId: string): string[] {
+    const out = new Set([this.cgroups.path("cpu", containerId)]);
+    if (this.cgroups.has("cpuacct")) out.add(this.cgroups.path("cpuacct", containerId));
+    return [...out];
+  }
+
+  override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
+    const procs: string[] = [];
+    await this.cgroups.create("cpu", config.containerId);
+    if (this.cgroups.has("cpuacct")) await this.cgroups.create("cpuacct", config.containerId);
+    for (const path of this.paths(config.containerId)) procs.push(`${path}/cgroup.procs`);
+    await this.update(config.containerId, config.resources);
+    return { cgroupProcs: procs };
+  }
+
+  override async update(containerId: string, resources: ContainerResources): Promise<void> {
+    const cpus = resources.cpus;
+    if (cpus === undefined) return;
+    const cpu = this.cgroups.path("cpu", containerId);
+    if (this.cgroups.version === 1) {
+      await writeControl(cpu, "cpu.shares", String(cpuShares(cpus)));
+      if (this.enableCfs) {
+        await writeControl(cpu, "cpu.cfs_period_us", String(CPU_CFS_PERIOD_US));
+        await writeControl(cpu, "cpu.cfs_quota_us", String(cfsQuotaUs(cpus)));
+      }
+    } else {
+      await writeControl(cpu, "cpu.weight", String(cpuWeight(cpus)));
+      if (this.enableCfs) {
+        await writeControl(cpu, "cpu.max", `${cfsQuotaUs(cpus)} ${CPU_CFS_PERIOD_US}`);
+      }
+    }
+  }
+
+  override async usage(containerId: string): Promise<ResourceStatistics> {
+    const stats: ResourceStatistics = { timestamp: 0 };
+    const cpu = this.cgroups.path("cpu", containerId);
+    try {
+      if (this.cgroups.version === 1) {
+        if (this.cgroups.has("cpuacct")) {
+          const acct = this.cgroups.path("cpuacct", containerId);
+          const times = parseFlatKeyed(await readControl(acct, "cpuacct.stat"));
+          stats.cpus_user_time_secs = (times.get("user") ?? 0) / TICKS_PER_SECOND;
+          stats.cpus_system_time_secs = (times.get("system") ?? 0) / TICKS_PER_SECOND;
+        }
+        const throttling = parseFlatKeyed(await readControl(cpu, "cpu.stat"));
+        stats.cpus_nr_periods = throttling.get("nr_periods") ?? 0;
+        stats.cpus_nr_throttled = throttling.get("nr_throttled") ?? 0;
+        stats.cpus_throttled_time_secs = (throttling.get("throttled_time") ?? 0) / 1e9;
+      } else {
+        const s = parseFlatKeyed(await readControl(cpu, "cpu.stat"));
+        stats.cpus_user_time_secs = (s.get("user_usec") ?? 0) / 1e6;
+        stats.cpus_system_time_secs = (s.get("system_usec") ?? 0) / 1e6;
+        stats.cpus_nr_periods = s.get("nr_periods") ?? 0;
+        stats.cpus_nr_throttled = s.get("nr_throttled") ?? 0;
+        stats.cpus_throttled_time_secs = (s.get("throttled_usec") ?? 0) / 1e6;
+      }
+    } catch {
+      // The cgroup is gone (container ending): no numbers.
+    }
+    return stats;
+  }
+
+  override async cleanup(containerId: string): Promise<void> {
+    for (const path of this.paths(containerId)) {
+      await killCgroup(path, this.cgroups.version);
+      await removeCgroup(path);
+    }
+  }
+}

@@ -1,0 +1,239 @@
+/**
+ * `cgroups/mem`: a hard memory limit from the container's mem (at least
+ * 32 MB), plus swap when `--cgroups_limit_swap` is set, and memory
+ * statistics from the cgroup.
+ *
+ * Going over the limit is reported as a limitation
+ * (REASON_CONTAINER_LIMITATION_MEMORY) and the whole container is
+ * destroyed, so the executor cannot report the task's death first with a
+ * vaguer reason. On cgroup v1 the kernel's OOM killer is disabled for the
+ * container: a process that hits the limit waits (`under_oom`), which a
+ * short poll sees. On v2 the OOM killer takes the whole cgroup
+ * (`memory.oom.group`) and `memory.events` says it did.
+ */
+import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
+import {
+  type CgroupsHierarchy,
+  killCgroup,
+  parseFlatKeyed,
+  readControl,
+  removeCgroup,
+  writeControl,
+} from "../cgroups/hierarchy.js";
+import {
+  BaseIsolator,
+  type ContainerConfig,
+  type ContainerResources,
+  type IsolatorContext,
+  type LaunchPreparation,
+  MB,
+  MIN_MEMORY_BYTES,
+} from "./isolator.js";
+
+/** How often containers are checked for an OOM. */
+const OOM_POLL_MS = 100;
+
+/** The hard limit in bytes for `memMb` (plus an allowance for the executor). */
+export function memoryLimitBytes(memMb: number, allowanceMb = 0): number {
+  return Math.max(Math.floor((memMb + allowanceMb) * MB), MIN_MEMORY_BYTES);
+}
+
+interface Watched {
+  path: string;
+  limitBytes: number;
+  reported: boolean;
+}
+
+export class CgroupsMemIsolator extends BaseIsolator {
+  readonly name = "cgroups/mem";
+  private readonly watched = new Map<string, Watched>();
+  private timer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  constructor(
+    private readonly cgroups: CgroupsHierarchy,
+    private readonly context: IsolatorContext,
+    private readonly options: {
+      limitSwap: boolean;
+      /**
+       * Extra MB on top of the container's mem for the built-in command
+       * executor, whose Node runtime needs more than the 32 MB Mesos charges.
+       */
+      commandExecutorAllowanceMb: number;
+    },
+  ) {
+    super();
+  }
+
+  override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
+    const path = await this.cgroups.create("memory", config.containerId);
+    const allowance = config.commandExecutor ? this.options.commandExecutorAllowanceMb : 0;
+    this.watched.set(config.containerId, { path, limitBytes: 0, reported: false });
+    this.allowances.set(config.containerId, allowance);
+    if (this.cgroups.version === 1) {
+      await writeControl(path, "memory.oom_control", "1");
+    } else {
+      await writeControl(path, "memory.oom.group", "1").catch(() => undefined);
+    }
+    await this.update(config.containerId, config.resources);
+    this.startPolling();
+    return { cgroupProcs: [`${path}/cgroup.procs`] };
+  }
+
+  private readonly allowances = new Map<string, number>();
+
+  override async update(containerId: string, resources: ContainerResources): Promise<void> {
+    const w = this.watched.get(containerId);
+    if (w === undefined || resources.memMb === undefined) return;
+    const limit = memoryLimitBytes(resources.memMb, this.allowances.get(containerId) ?? 0);
+    // Lowering a hard limit under current use would hang or kill the
+    // container: like Mesos, only raise it (the soft limit follows always).
+    if (limit <= w.limitBytes) return;
+    w.limitBytes = limit;
+    if (this.cgroups.version === 1) {
+      await writeControl(w.path, "memory.soft_limit_in_bytes", String(limit));
+      // memsw must stay >= the memory limit: raise memsw first.
+      if (this.options.limitSwap) {
+        await writeControl(w.path, "memory.memsw.limit_in_bytes", String(limit)).catch(
+          () => undefined,
+        );
+      }
+      await writeControl(w.path, "memory.limit_in_bytes", String(limit));
+      if (this.options.limitSwap) {
+        await writeControl(w.path, "memory.memsw.limit_in_bytes", String(limit));
+      }
+    } else {
+      await writeControl(w.path, "memory.max", String(limit));
+      if (this.options.limitSwap) {
+        await writeControl(w.path, "memory.swap.max", "0").catch(() => undefined);
+      }
+    }
+  }
+
+  override async usage(containerId: string): Promise<ResourceStatistics> {
+    const stats: ResourceStatistics = { timestamp: 0 };
+    const path = this.cgroups.path("memory", containerId);
+    try {
+      const s = parseFlatKeyed(await readControl(path, "memory.stat"));
+      if (this.cgroups.version === 1) {
+        stats.mem_total_bytes = Number(await readControl(path, "memory.usage_in_bytes"));
+        stats.mem_limit_bytes = Number(await readControl(path, "memory.limit_in_bytes"));
+        stats.mem_soft_limit_bytes = Number(await readControl(path, "memory.soft_limit_in_bytes"));
+        stats.mem_rss_bytes = s.get("total_rss") ?? s.get("rss") ?? 0;
+        stats.mem_cache_bytes = s.get("total_cache") ?? s.get("cache") ?? 0;
+        stats.mem_mapped_file_bytes = s.get("total_mapped_file") ?? 0;
+        stats.mem_swap_bytes = s.get("total_swap") ?? 0;
+        stats.mem_unevictable_bytes = s.get("total_unevictable") ?? 0;
+        stats.mem_anon_bytes =
+          (s.get("total_active_anon") ?? 0) + (s.get("total_inactive_anon") ?? 0);
+        stats.mem_file_bytes =
+          (s.get("total_active_file") ?? 0) + (s.get("total_inactive_file") ?? 0);
+      } else {
+        stats.mem_total_bytes = Number(await readControl(path, "memory.current"));
+        const max = await readControl(path, "memory.max");
+        if (max !== "max") stats.mem_limit_bytes = Number(max);
+        stats.mem_rss_bytes = s.get("anon") ?? 0;
+        stats.mem_anon_bytes = s.get("anon") ?? 0;
+        stats.mem_cache_bytes = s.get("file") ?? 0;
+        stats.mem_file_bytes = s.get("file") ?? 0;
+        stats.mem_mapped_file_bytes = s.get("file_mapped") ?? 0;
+        stats.mem_unevictable_bytes = s.get("unevictable") ?? 0;
+      }
+    } catch {
+      // The cgroup is gone.
+    }
+    return stats;
+  }
+
+  override async cleanup(containerId: string): Promise<void> {
+    this.watched.delete(containerId);
+    this.allowances.delete(containerId);
+    if (this.watched.size === 0) this.stopPolling();
+    const path = this.cgroups.path("memory", containerId);
+    await killCgroup(path, this.cgroups.version);
+    await removeCgroup(path);
+  }
+
+  override async recover(containers: ReadonlyMap<string, number>): Promise<void> {
+    for (const id of containers.keys()) {
+      const path = this.cgroups.path("memory", id);
+      let limitBytes = 0;
+      try {
+        limitBytes = Number(
+          await readControl(
+            path,
+            this.cgroups.version === 1 ? "memory.limit_in_bytes" : "memory.max",
+          ),
+        );
+      } catch {
+        continue;
+      }
+      this.watched.set(id, {
+        path,
+        limitBytes: Number.isFinite(limitBytes) ? limitBytes : 0,
+        reported: false,
+      });
+    }
+    if (this.watched.size > 0) this.startPolling();
+  }
+
+  private startPolling(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => void this.poll(), OOM_POLL_MS);
+    this.timer.unref();
+  }
+
+  private stopPolling(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      for (const [id, w] of this.watched) {
+        if (w.reported) continue;
+        if (await this.oomHappened(w.path)) {
+          w.reported = true;
+          const used = await this.maxUsage(w.path);
+          this.context.logger.info(`Container '${id}' reached its memory limit`);
+          this.context.limit(id, {
+            reason: "REASON_CONTAINER_LIMITATION_MEMORY",
+            message:
+              `Memory limit exceeded: Requested: ${formatMb(w.limitBytes)} ` +
+              `Maximum Used: ${formatMb(used ?? w.limitBytes)}`,
+          });
+        }
+      }
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  private async oomHappened(path: string): Promise<boolean> {
+    try {
+      if (this.cgroups.version === 1) {
+        const c = parseFlatKeyed(await readControl(path, "memory.oom_control"));
+        return (c.get("under_oom") ?? 0) > 0 || (c.get("oom_kill") ?? 0) > 0;
+      }
+      const events = parseFlatKeyed(await readControl(path, "memory.events"));
+      return (events.get("oom_kill") ?? 0) > 0 || (events.get("oom_group_kill") ?? 0) > 0;
+    } catch {
+      return false;
+    }
+  }
+
+  private async maxUsage(path: string): Promise<number | undefined> {
+    try {
+      const file = this.cgroups.version === 1 ? "memory.max_usage_in_bytes" : "memory.peak";
+      return Number(await readControl(path, file));
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function formatMb(bytes: number): string {
+  return `${Math.round(bytes / MB)}MB`;
+}

@@ -1,0 +1,106 @@
+/**
+ * `filesystem/linux` (and `filesystem/shared`, `volume/host_path`,
+ * `volume/sandbox_path`): the executor gets its own mount namespace and the
+ * ContainerInfo volumes are bind-mounted in it, so the mounts are invisible
+ * on the host and vanish with the container.
+ *
+ * A volume's source is `host_path` (or `source.host_path.path`, or a
+ * `source.sandbox_path` of type SELF); a relative source is a directory in
+ * the sandbox (created when missing), which is how a task gets a private
+ * `/tmp`: `{"container_path": "/tmp", "host_path": "tmp", "mode": "RW"}`.
+ * A relative `container_path` is a path in the sandbox (created); an
+ * absolute one must exist on the host (no container image: the host's
+ * filesystem is the container's). `RO` volumes are remounted read-only.
+ */
+import { mkdir, stat, writeFile } from "node:fs/promises";
+import { isAbsolute, join, normalize } from "node:path";
+import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
+import {
+  BaseIsolator,
+  type BindMount,
+  type ContainerConfig,
+  type LaunchPreparation,
+} from "./isolator.js";
+
+/** Where a volume comes from, or an error text. */
+export function volumeSource(volume: Volume, sandbox: string): string | { error: string } {
+  let source = volume.host_path ?? volume.source?.host_path?.path;
+  if (source === undefined && volume.source?.type === "SANDBOX_PATH") {
+    const sp = volume.source.sandbox_path;
+    if (sp?.type === "PARENT")
+      return { error: "SANDBOX_PATH volumes of type PARENT need a parent container" };
+    source = sp?.path;
+    if (source === undefined || isAbsolute(source)) {
+      return { error: "a SANDBOX_PATH volume needs a relative path" };
+    }
+  }
+  if (source === undefined) {
+    return {
+      error: `volume '${volume.container_path}' has no host path (only host and sandbox paths are supported)`,
+    };
+  }
+  if (isAbsolute(source)) return normalize(source);
+  const inside = normalize(join(sandbox, source));
+  if (!inside.startsWith(`${sandbox}/`) && inside !== sandbox) {
+    return { error: `volume source '${source}' leaves the sandbox` };
+  }
+  return inside;
+}
+
+/** Where a volume is mounted, or an error text. */
+export function volumeTarget(volume: Volume, sandbox: string): string | { error: string } {
+  const path = volume.container_path;
+  if (path === "") return { error: "a volume needs a container_path" };
+  if (isAbsolute(path)) return normalize(path);
+  const inside = normalize(join(sandbox, path));
+  if (!inside.startsWith(`${sandbox}/`))
+    return { error: `container_path '${path}' leaves the sandbox` };
+  return inside;
+}
+
+export class FilesystemLinuxIsolator extends BaseIsolator {
+  constructor(readonly name: string) {
+    super();
+  }
+
+  override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
+    const mounts: BindMount[] = [];
+    for (const volume of config.executor.container?.volumes ?? []) {
+      if (volume.image !== undefined) throw new Error("image volumes are not supported");
+      const source = volumeSource(volume, config.directory);
+      if (typeof source !== "string") throw new Error(source.error);
+      const target = volumeTarget(volume, config.directory);
+      if (typeof target !== "string") throw new Error(target.error);
+      const sourceInSandbox = source.startsWith(`${config.directory}/`);
+      if (sourceInSandbox) {
+        await mkdir(source, { recursive: true });
+        if (config.user !== undefined) {
+          const { chown } = await import("node:fs/promises");
+          await chown(source, config.user.uid, config.user.gid);
+        }
+      }
+      let sourceIsDirectory: boolean;
+      try {
+        sourceIsDirectory = (await stat(source)).isDirectory();
+      } catch {
+        throw new Error(`volume source '${source}' does not exist`);
+      }
+      if (target.startsWith(`${config.directory}/`)) {
+        try {
+          await stat(target);
+        } catch {
+          if (sourceIsDirectory) await mkdir(target, { recursive: true });
+          else await writeFile(target, "", { flag: "a" });
+        }
+      } else {
+        try {
+          await stat(target);
+        } catch {
+          throw new Error(`mount point '${target}' of a volume does not exist on the host`);
+        }
+      }
+      mounts.push({ source, target, readOnly: volume.mode === "RO" });
+    }
+    return { mountNamespace: true, mounts };
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The isolator interface of the Mesos containerizer. Each isolator named in
+ * `--isolation` takes part in a container's life:
+ *
+ * - `prepare` runs before the executor starts and says what the launch must
+ *   do for it (cgroups to join, namespaces, bind mounts, rlimits); the
+ *   launch shim does all of that before it execs the executor, so the
+ *   executor never runs unconstrained;
+ * - `isolate` runs once the executor's pid is known;
+ * - `update` follows the container's resources as tasks come and go;
+ * - `usage` contributes to its ResourceStatistics;
+ * - `cleanup` runs after every process of the container is gone;
+ * - `recover` runs when the agent starts, with the containers it knows of.
+ *
+ * An isolator that sees a container go over a limit calls `limit` on its
+ * context; the containerizer then destroys the container and the agent
+ * fails its tasks with the limitation's reason.
+ */
+import type { Logger } from "../../../common/observability/logger.js";
+import type {
+  ExecutorInfo,
+  ResourceStatistics,
+  TaskStatus_Reason,
+} from "../../../common/protocol/generated/mesos-v1.js";
+
+/** The scalar resources a container is given. */
+export interface ContainerResources {
+  cpus?: number | undefined;
+  memMb?: number | undefined;
+  diskMb?: number | undefined;
+}
+
+/** What an isolator knows about a container it prepares. */
+export interface ContainerConfig {
+  readonly containerId: string;
+  /** The sandbox on the host. */
+  readonly directory: string;
+  readonly executor: ExecutorInfo;
+  /** The executor's user, when it runs as another user than the agent. */
+  readonly user?: { uid: number; gid: number } | undefined;
+  /** True for the built-in (Node) command executor. */
+  readonly commandExecutor: boolean;
+  /** The container's resources at launch (executor plus tasks known so far). */
+  readonly resources: ContainerResources;
+}
+
+/** A bind mount made in the container's mount namespace. */
+export interface BindMount {
+  source: string;
+  target: string;
+  readOnly: boolean;
+}
+
+/** What the launch must do for one isolator (all fields optional). */
+export interface LaunchPreparation {
+  /** `cgroup.procs` files the process writes itself into before exec. */
+  cgroupProcs?: string[];
+  /** Run the executor in a new pid namespace (its own pid 1, fresh /proc). */
+  pidNamespace?: boolean;
+  /** Run the executor in a new mount namespace. */
+  mountNamespace?: boolean;
+  mounts?: BindMount[];
+  /** `prlimit` options, e.g. `--nofile=1024:4096`. */
+  rlimits?: string[];
+}
+
+/** Why a container was stopped by an isolator. */
+export interface ContainerLimitation {
+  reason: TaskStatus_Reason;
+  message: string;
+}
+
+/** What isolators get from the containerizer. */
+export interface IsolatorContext {
+  readonly logger: Logger;
+  /** Reports that a container went over a limit (it is then destroyed). */
+  limit(containerId: string, limitation: ContainerLimitation): void;
+}
+
+/** One isolator; every method but `name` and `prepare` is optional in practice. */
+export interface Isolator {
+  readonly name: string;
+  prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined>;
+  isolate(containerId: string, pid: number): Promise<void>;
+  update(containerId: string, resources: ContainerResources): Promise<void>;
+  usage(containerId: string): Promise<ResourceStatistics>;
+  /** After the container's processes are gone: release what prepare took. */
+  cleanup(containerId: string): Promise<void>;
+  /** The agent restarted: `containers` are the ones still alive (id -> pid). */
+  recover(containers: ReadonlyMap<string, number>): Promise<void>;
+}
+
+/** Default no-op implementations to extend. */
+export abstract class BaseIsolator implements Isolator {
+  abstract readonly name: string;
+  async prepare(_config: ContainerConfig): Promise<LaunchPreparation | undefined> {
+    return undefined;
+  }
+  async isolate(_containerId: string, _pid: number): Promise<void> {}
+  async update(_containerId: string, _resources: ContainerResources): Promise<void> {}
+  async usage(_containerId: string): Promise<ResourceStatistics> {
+    return { timestamp: 0 };
+  }
+  async cleanup(_containerId: string): Promise<void> {}
+  async recover(_containers: ReadonlyMap<string, number>): Promise<void> {}
+}
+
+/** Mesos' constants for turning resources into limits. */
+export const CPU_SHARES_PER_CPU = 1024;
+export const MIN_CPU_SHARES = 2;
+/** v2 cpu.weight range. */
+export const MIN_CPU_WEIGHT = 1;
+export const MAX_CPU_WEIGHT = 10_000;
+export const CPU_CFS_PERIOD_US = 100_000;
+/** Mesos' smallest CFS quota (1 ms). */
+export const MIN_CPU_CFS_QUOTA_US = 1_000;
+export const MIN_MEMORY_BYTES = 32 * 1024 * 1024;
+export const MB = 1024 * 1024;
