@@ -7,12 +7,24 @@
  * metric code.
  */
 import type { Counter, MetricsRegistry, Timer } from "../common/observability/metrics.js";
-import type { TaskState, TaskStatus } from "../common/protocol/generated/mesos-v1.js";
+import type {
+  Offer_Operation_Type,
+  Task,
+  TaskState,
+  TaskStatus,
+} from "../common/protocol/generated/mesos-v1.js";
+import type {
+  Call_Accept,
+  Call_Decline,
+  Call_Type,
+  Event_Type,
+} from "../common/protocol/generated/mesos-v1-scheduler.js";
 import type { CycleStats, HierarchicalAllocator } from "./allocator/index.js";
 import type { Master } from "./core/master.js";
 import type { FrameworkRecord } from "./core/records.js";
 import { isTerminalState } from "./core/records.js";
 import { agentUsedLists, scalarOf } from "./http/resource-sums.js";
+import { validateOfferIds } from "./validation/offers.js";
 
 /** Mesos' `master/messages_*` counters (the suffixes). */
 export const MESSAGE_COUNTERS = [
@@ -115,14 +127,88 @@ interface FrameworkCounters {
   prefix: string;
   calls: Counter;
   events: Counter;
+  operations: Counter;
   byCall: Map<string, Counter>;
   byEvent: Map<string, Counter>;
+  byOperation: Map<string, Counter>;
   terminal: Map<string, Counter>;
   offersSent: Counter;
   offersAccepted: Counter;
   offersDeclined: Counter;
   offersRescinded: Counter;
 }
+
+/** Per-framework `calls/<type>` (every scheduler call type but UNKNOWN, as Mesos registers them). */
+const FRAMEWORK_CALLS: readonly Call_Type[] = [
+  "SUBSCRIBE",
+  "TEARDOWN",
+  "ACCEPT",
+  "DECLINE",
+  "ACCEPT_INVERSE_OFFERS",
+  "DECLINE_INVERSE_OFFERS",
+  "REVIVE",
+  "KILL",
+  "SHUTDOWN",
+  "ACKNOWLEDGE",
+  "ACKNOWLEDGE_OPERATION_STATUS",
+  "RECONCILE",
+  "RECONCILE_OPERATIONS",
+  "MESSAGE",
+  "REQUEST",
+  "SUPPRESS",
+  "UPDATE_FRAMEWORK",
+];
+
+/** Per-framework `events/<type>`. */
+const FRAMEWORK_EVENTS: readonly Event_Type[] = [
+  "SUBSCRIBED",
+  "OFFERS",
+  "INVERSE_OFFERS",
+  "RESCIND",
+  "RESCIND_INVERSE_OFFER",
+  "UPDATE",
+  "UPDATE_OPERATION_STATUS",
+  "MESSAGE",
+  "FAILURE",
+  "ERROR",
+  "HEARTBEAT",
+];
+
+/** Per-framework `operations/<type>`. */
+const FRAMEWORK_OPERATIONS: readonly Offer_Operation_Type[] = [
+  "LAUNCH",
+  "LAUNCH_GROUP",
+  "RESERVE",
+  "UNRESERVE",
+  "CREATE",
+  "DESTROY",
+  "GROW_VOLUME",
+  "SHRINK_VOLUME",
+  "CREATE_DISK",
+  "DESTROY_DISK",
+];
+
+/** Task states with a per-framework `tasks/terminal/<state>` counter. */
+const FRAMEWORK_TERMINAL: readonly TaskState[] = [
+  "TASK_FINISHED",
+  "TASK_FAILED",
+  "TASK_KILLED",
+  "TASK_ERROR",
+  "TASK_LOST",
+  "TASK_DROPPED",
+  "TASK_GONE",
+  "TASK_GONE_BY_OPERATOR",
+];
+
+/** Task states with a per-framework `tasks/active/<state>` gauge. */
+const FRAMEWORK_ACTIVE: readonly TaskState[] = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_UNREACHABLE",
+  "TASK_UNKNOWN",
+];
 
 /** Registers the master's metrics and keeps its counters. */
 export class MasterMetrics {
@@ -231,6 +317,7 @@ export class MasterMetrics {
     this.stateStore = r.timer("registrar/state_store", 24 * 3_600_000);
 
     this.listen();
+    if (options.perFramework) this.watchOffers();
   }
 
   /** A message from an agent or framework arrived (`master/messages_<name>`). */
@@ -249,18 +336,20 @@ export class MasterMetrics {
     if (name !== undefined) this.message(name);
     const fc = frameworkId === undefined ? undefined : this.frameworkCounters.get(frameworkId);
     if (fc === undefined) return;
+    const counter = fc.byCall.get(type);
+    if (counter === undefined) return;
     fc.calls.inc();
-    this.perKey(fc.byCall, `${fc.prefix}calls/${type.toLowerCase()}`, type).inc();
-    if (type === "DECLINE") fc.offersDeclined.inc();
-    if (type === "ACCEPT") fc.offersAccepted.inc();
+    counter.inc();
   }
 
   /** An event went to a framework (per-framework `events`, `offers/*`). */
   schedulerEvent(frameworkId: string, type: string, offers = 0): void {
     const fc = this.frameworkCounters.get(frameworkId);
     if (fc === undefined) return;
+    const counter = fc.byEvent.get(type);
+    if (counter === undefined) return;
     fc.events.inc();
-    this.perKey(fc.byEvent, `${fc.prefix}events/${type.toLowerCase()}`, type).inc();
+    counter.inc();
     if (type === "OFFERS") fc.offersSent.inc(offers);
     if (type === "RESCIND") fc.offersRescinded.inc();
   }
@@ -270,15 +359,6 @@ export class MasterMetrics {
     this.allocationRuns.inc();
     this.allocationRun.record(stats.elapsedMs);
     this.refreshRoles();
-  }
-
-  private perKey(map: Map<string, Counter>, name: string, key: string): Counter {
-    let c = map.get(key);
-    if (c === undefined) {
-      c = this.registry.counter(name);
-      map.set(key, c);
-    }
-    return c;
   }
 
   private inc(name: string): void {
@@ -341,23 +421,25 @@ export class MasterMetrics {
       }
       c.inc();
     }
-    const fc = this.frameworkCounters.get(frameworkId);
-    if (fc !== undefined) {
-      this.perKey(fc.terminal, `${fc.prefix}tasks/terminal/${now.toLowerCase()}`, now).inc();
-    }
+    this.frameworkCounters.get(frameworkId)?.terminal.get(now)?.inc();
   }
 
   private addFramework(f: FrameworkRecord): void {
     if (!this.options.perFramework || this.frameworkCounters.has(f.id)) return;
     const prefix = `master/frameworks/${encodeURIComponent(f.info.name)}/${f.id}/`;
     const r = this.registry;
+    // Every per-framework metric exists from the start (zero), as in Mesos.
+    const family = <T extends string>(path: string, keys: readonly T[]): Map<string, Counter> =>
+      new Map(keys.map((k) => [k, r.counter(`${prefix}${path}/${k.toLowerCase()}`)]));
     const fc: FrameworkCounters = {
       prefix,
       calls: r.counter(`${prefix}calls`),
       events: r.counter(`${prefix}events`),
-      byCall: new Map(),
-      byEvent: new Map(),
-      terminal: new Map(),
+      operations: r.counter(`${prefix}operations`),
+      byCall: family("calls", FRAMEWORK_CALLS),
+      byEvent: family("events", FRAMEWORK_EVENTS),
+      byOperation: family("operations", FRAMEWORK_OPERATIONS),
+      terminal: family("tasks/terminal", FRAMEWORK_TERMINAL),
       offersSent: r.counter(`${prefix}offers/sent`),
       offersAccepted: r.counter(`${prefix}offers/accepted`),
       offersDeclined: r.counter(`${prefix}offers/declined`),
@@ -366,10 +448,13 @@ export class MasterMetrics {
     this.frameworkCounters.set(f.id, fc);
     const m = this.options.master;
     r.gauge(`${prefix}subscribed`, () => (m.frameworks.get(f.id)?.connected === true ? 1 : 0));
-    for (const [state] of ACTIVE_GAUGES) {
+    for (const state of FRAMEWORK_ACTIVE) {
       r.gauge(`${prefix}tasks/active/${state.toLowerCase()}`, () => {
+        const framework = m.frameworks.get(f.id);
+        if (framework === undefined) return 0;
         let n = 0;
-        for (const t of m.frameworks.get(f.id)?.tasks.values() ?? []) if (t.state === state) n++;
+        for (const t of framework.tasks.values()) if (t.state === state) n++;
+        for (const t of framework.unreachableTasks.values()) if (t.state === state) n++;
         return n;
       });
     }
@@ -378,6 +463,74 @@ export class MasterMetrics {
         m.frameworks.get(f.id)?.suppressedRoles.has(role) === true ? 1 : 0,
       );
     }
+  }
+
+  /**
+   * Per-framework `offers/accepted|declined` (offers, not calls) and
+   * `operations/*`: ACCEPT and DECLINE are observed around the core's
+   * handling (they come over the v1 API and the driver messages alike).
+   * Offers count when the ACCEPT passes offer validation, as in Mesos;
+   * LAUNCH counts once per task launched, LAUNCH_GROUP once per group.
+   */
+  private watchOffers(): void {
+    const m = this.options.master;
+    const accept = m.accept.bind(m);
+    const decline = m.decline.bind(m);
+    let launching: { fc: FrameworkCounters; byTask: Map<string, string> } | undefined;
+    const groups = new Set<string>();
+    m.events.listen({
+      taskAdded: (task: Task) => {
+        const type = launching?.byTask.get(task.task_id.value);
+        if (launching === undefined || type === undefined) return;
+        if (type.startsWith("LAUNCH_GROUP")) {
+          if (groups.has(type)) return;
+          groups.add(type);
+        }
+        const key = type.startsWith("LAUNCH_GROUP") ? "LAUNCH_GROUP" : "LAUNCH";
+        launching.fc.operations.inc();
+        launching.fc.byOperation.get(key)?.inc();
+      },
+    });
+    m.accept = (framework: FrameworkRecord, call: Call_Accept): void => {
+      const fc = this.frameworkCounters.get(framework.id);
+      if (fc === undefined) {
+        accept(framework, call);
+        return;
+      }
+      const ids = (call.offer_ids ?? []).map((o) => o.value);
+      const first = ids[0] === undefined ? undefined : m.offers.get(ids[0]);
+      const usable =
+        validateOfferIds(ids, framework.id, (id) => m.offers.get(id)) === undefined &&
+        first !== undefined &&
+        m.agents.get(first.agentId)?.connected === true;
+      const byTask = new Map<string, string>();
+      (call.operations ?? []).forEach((op, i) => {
+        if (op.type === "LAUNCH") {
+          for (const t of op.launch?.task_infos ?? []) byTask.set(t.task_id.value, "LAUNCH");
+        } else if (op.type === "LAUNCH_GROUP") {
+          for (const t of op.launch_group?.task_group.tasks ?? []) {
+            byTask.set(t.task_id.value, `LAUNCH_GROUP ${i}`);
+          }
+        }
+      });
+      launching = { fc, byTask };
+      groups.clear();
+      try {
+        accept(framework, call);
+      } finally {
+        launching = undefined;
+      }
+      if (usable) fc.offersAccepted.inc(ids.length);
+    };
+    m.decline = (framework: FrameworkRecord, call: Call_Decline): void => {
+      const fc = this.frameworkCounters.get(framework.id);
+      let known = 0;
+      for (const id of call.offer_ids ?? []) {
+        if (m.offers.get(id.value)?.frameworkId === framework.id) known++;
+      }
+      decline(framework, call);
+      fc?.offersDeclined.inc(known);
+    };
   }
 
   private removeFramework(f: FrameworkRecord): void {
@@ -442,42 +595,50 @@ export class MasterMetrics {
 
   /**
    * Per-role allocator gauges (DRF share, active offer filters, quota),
-   * registered for the roles the allocator knows after each cycle.
+   * registered for the roles the allocator knows after each cycle. Each
+   * gauge reads one role's accounting, and the role list is only walked
+   * when roles or quotas changed, so a snapshot stays linear in roles.
    */
   private roleGauges(): () => void {
     const r = this.registry;
     const allocator = this.options.allocator;
-    const known = new Set<string>();
+    /** Quota gauges registered per role (`guarantee:<name>` / `limit:<name>`). */
+    const known = new Map<string, Set<string>>();
+    let seen = -1;
     return () => {
-      const summary = allocator.roleSummary();
-      for (const s of summary) {
-        if (known.has(s.role)) continue;
-        known.add(s.role);
-        const role = s.role;
-        const find = () => allocator.roleSummary().find((x) => x.role === role);
-        r.gauge(`allocator/mesos/roles/${role}/shares/dominant`, () => {
-          const x = find();
-          if (x === undefined) return 0;
-          let share = 0;
-          for (const [name, v] of Object.entries(x.offeredOrAllocated)) {
-            const total = this.total(name);
-            if (total > 0) share = Math.max(share, v / total);
-          }
-          return share;
-        });
-        r.gauge(`allocator/mesos/offer_filters/roles/${role}/active`, () =>
-          allocator.offerFilterCount(role),
-        );
-        for (const [name, v] of Object.entries(s.guarantees)) {
-          const base = `allocator/mesos/quota/roles/${role}/resources/${name}`;
-          r.gauge(`${base}/guarantee`, () => find()?.guarantees[name] ?? v);
-          r.gauge(`${base}/consumed`, () => find()?.quotaConsumed[name] ?? 0);
-        }
-        for (const name of Object.keys(s.limits)) {
-          r.gauge(
-            `allocator/mesos/quota/roles/${role}/resources/${name}/limit`,
-            () => find()?.limits[name] ?? 0,
+      if (allocator.roleChanges === seen) return;
+      seen = allocator.roleChanges;
+      for (const role of allocator.roleNames()) {
+        let names = known.get(role);
+        if (names === undefined) {
+          names = new Set();
+          known.set(role, names);
+          r.gauge(`allocator/mesos/roles/${role}/shares/dominant`, () =>
+            allocator.dominantShare(role),
           );
+          r.gauge(`allocator/mesos/offer_filters/roles/${role}/active`, () =>
+            allocator.offerFilterCount(role),
+          );
+        }
+        const accounting = allocator.roleAccounting(role);
+        if (accounting === undefined) continue;
+        const base = `allocator/mesos/quota/roles/${role}/resources`;
+        for (const name of Object.keys(accounting.guarantees)) {
+          if (names.has(`guarantee:${name}`)) continue;
+          names.add(`guarantee:${name}`);
+          r.gauge(
+            `${base}/${name}/guarantee`,
+            () => allocator.roleAccounting(role)?.guarantees[name] ?? 0,
+          );
+          r.gauge(
+            `${base}/${name}/consumed`,
+            () => allocator.roleAccounting(role)?.quotaConsumed[name] ?? 0,
+          );
+        }
+        for (const name of Object.keys(accounting.limits)) {
+          if (names.has(`limit:${name}`)) continue;
+          names.add(`limit:${name}`);
+          r.gauge(`${base}/${name}/limit`, () => allocator.roleAccounting(role)?.limits[name] ?? 0);
         }
       }
     };

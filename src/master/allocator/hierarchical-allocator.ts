@@ -326,6 +326,16 @@ export class HierarchicalAllocator extends AllocatorEvents {
     return out;
   }
 
+  /** Roles the allocator tracks (with frameworks, reservations, quota or a weight). */
+  roleNames(): string[] {
+    return [...this.roleTree.all()].map((node) => node.role);
+  }
+
+  /** Changes whenever a role appears or goes or a quota changes (cheap to poll). */
+  get roleChanges(): number {
+    return this.roleTree.changes;
+  }
+
   /** Accounting of one role (undefined when the allocator does not track it). */
   roleAccounting(role: string): RoleAccounting | undefined {
     const node = this.roleTree.get(role);

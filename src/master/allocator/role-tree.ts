@@ -72,6 +72,8 @@ export class RoleTree {
   readonly root = new RoleNode("", null);
   private readonly roles = new Map<string, RoleNode>();
   private readonly quotaRoles = new Set<RoleNode>();
+  /** Bumped when a role appears or goes, or a quota changes (for cheap metric refreshes). */
+  changes = 0;
 
   get(role: string): RoleNode | undefined {
     return this.roles.get(role);
@@ -156,6 +158,7 @@ export class RoleTree {
     node.limits = new Map(limits);
     if (node.hasQuota()) this.quotaRoles.add(node);
     else this.quotaRoles.delete(node);
+    this.changes++;
     this.tryRemove(node);
   }
 
@@ -177,6 +180,7 @@ export class RoleTree {
         child = new RoleNode(path, current);
         current.children.set(label, child);
         this.roles.set(path, child);
+        this.changes++;
       }
       current = child;
     }
@@ -191,6 +195,7 @@ export class RoleTree {
       parent.children.delete(current.role.slice(current.role.lastIndexOf("/") + 1));
       this.roles.delete(current.role);
       this.quotaRoles.delete(current);
+      this.changes++;
       current = parent;
     }
   }

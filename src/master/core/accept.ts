@@ -265,13 +265,12 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
         );
     }
   }
-  // Resources the operations did not use are declined with the call's filters.
-  m.allocator.pause();
+  // Resources the operations did not use are declined with the call's filters
+  // (5 s by default), so other frameworks get them at the next event-driven cycle.
   if (!remaining.isEmpty()) {
     m.allocator.recoverResources(framework.id, agent.id, remaining, call.filters ?? {});
   }
   if (!launched.isEmpty()) m.allocator.transitionOfferedToAllocated(agent.id, launched);
-  m.allocator.resume();
 }
 
 /** Offers failed validation: they go back and every task is dropped (or lost). */
