@@ -11,8 +11,9 @@ import type { AgentConfig, AgentCounters, AgentOptions } from "./agent-ports.js"
 import { EXECUTOR_HEARTBEAT_INTERVAL_MS, MAX_COMPLETED_FRAMEWORKS } from "./agent-ports.js";
 import type { Executor } from "./executor.js";
 import type { Framework } from "./framework.js";
+import type { RunIds } from "./paths.js";
 import { MasterLink } from "./registration.js";
-import { TaskStatusUpdateManager } from "./status-updates/manager.js";
+import { type StreamRecord, TaskStatusUpdateManager } from "./status-updates/manager.js";
 import { createStatusUpdate } from "./status-updates/status-update.js";
 import { resourcesOf } from "./wire-resources.js";
 /**
@@ -49,6 +50,7 @@ export abstract class AgentBase {
       clock: o.clock,
       logger: o.logger,
       forward: (update) => this.forward(update),
+      checkpoint: (record) => this.checkpointRecord(record),
     });
     this.link = new MasterLink({
       clock: o.clock,
@@ -92,10 +94,59 @@ export abstract class AgentBase {
     return this.terminating;
   }
 
+  // ---- checkpointing ------------------------------------------------------------
+
+  /** The ids naming an executor's run (for its checkpoint and sandbox paths). */
+  protected runIds(executor: Executor): RunIds {
+    return {
+      agentId: this.agentId ?? "",
+      frameworkId: executor.frameworkId,
+      executorId: executor.id,
+      containerId: executor.containerId,
+    };
+  }
+
+  /**
+   * Writes a checkpoint of a checkpointing executor's run in the background
+   * (failures are logged: the agent goes on, as the data can be rebuilt
+   * from the master and the executor except after a crash).
+   */
+  protected checkpointed(
+    what: string,
+    write: (checkpointer: NonNullable<AgentOptions["checkpointer"]>, ids: RunIds) => Promise<void>,
+    executor: Executor,
+  ): void {
+    const checkpointer = this.o.checkpointer;
+    if (checkpointer === undefined || !executor.checkpoint || this.agentId === undefined) return;
+    write(checkpointer, this.runIds(executor)).catch((e: unknown) =>
+      this.o.logger.error(
+        `Failed to checkpoint the ${what} of executor '${executor.id}': ${(e as Error).message}`,
+      ),
+    );
+  }
+
+  /** The status update manager's hook: checkpoints records of checkpointing executors' tasks. */
+  private checkpointRecord(record: StreamRecord): Promise<void> | undefined {
+    const checkpointer = this.o.checkpointer;
+    if (checkpointer === undefined || this.agentId === undefined) return undefined;
+    const frameworkId =
+      record.kind === "update" ? record.update.framework_id.value : record.frameworkId;
+    const taskId = record.kind === "update" ? record.update.status.task_id.value : record.taskId;
+    const executor = this.frameworks.get(frameworkId)?.executorForTask(taskId);
+    if (executor === undefined || !executor.checkpoint) return undefined;
+    const ids = this.runIds(executor);
+    return record.kind === "update"
+      ? checkpointer.update(ids, taskId, record.update)
+      : checkpointer.acknowledgement(ids, taskId, record.uuid);
+  }
+
   // ---- helpers ----------------------------------------------------------------
 
   protected removeExecutor(framework: Framework, executor: Executor): void {
     this.o.logger.info(`Cleaning up executor '${executor.id}' of framework ${framework.id}`);
+    if (executor.checkpoint) {
+      this.checkpointed("executor sentinel", (c, ids) => c.executorCompleted(ids), executor);
+    }
     this.clearExecutorTimers(executor);
     executor.connection?.close();
     executor.connection = undefined;

@@ -61,6 +61,7 @@ export abstract class AgentExecutorApi extends AgentExecutors {
     }
     executor.state = "RUNNING";
     executor.connection = connection;
+    this.checkpointed("HTTP marker", (c, ids) => c.httpExecutor(ids), executor);
     if (executor.registrationTimer !== undefined) {
       this.o.clock.cancelTimer(executor.registrationTimer);
       executor.registrationTimer = undefined;

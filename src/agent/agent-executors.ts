@@ -14,7 +14,7 @@ import type {
 } from "../common/protocol/generated/mesos-v1.js";
 import type { ContainerTermination } from "./agent-ports.js";
 import { AgentStatusFlow } from "./agent-status.js";
-import { Executor, type PendingTermination } from "./executor.js";
+import { createTask, Executor, type PendingTermination } from "./executor.js";
 import { executorProcessEnvironment } from "./executor-env.js";
 import { defaultExecutorCommand } from "./executor-info.js";
 import { Framework } from "./framework.js";
@@ -55,6 +55,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       );
       return;
     }
+    this.checkpointFramework(framework);
     // Tasks refused before reaching an executor go straight to the status
     // update manager; a framework left with nothing on the agent is removed
     // first (as Mesos does for pending tasks), so its streams survive.
@@ -103,7 +104,14 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       return;
     }
 
-    for (const t of tasks) executor.queuedTasks.set(t.task_id.value, t);
+    for (const t of tasks) {
+      executor.queuedTasks.set(t.task_id.value, t);
+      this.checkpointed(
+        `task '${t.task_id.value}'`,
+        (c, ids) => c.task(ids, createTask(t, "TASK_STAGING", frameworkId)),
+        executor,
+      );
+    }
     if (taskGroup !== undefined) executor.queuedTaskGroups.push(taskGroup);
     this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
     if (executor.state === "RUNNING") this.deliverQueued(executor, tasks, taskGroup);
@@ -165,6 +173,11 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     );
     framework.executors.set(executor.id, executor);
     this.containers.set(containerId, { frameworkId: framework.id, executorId: executor.id });
+    this.checkpointed(
+      "info",
+      (c, runIds) => c.executor(runIds, executorInfo, generatedForCommandTask),
+      executor,
+    );
     const { config } = this.o;
     const environment = executorProcessEnvironment({
       executor: executorInfo,
@@ -198,6 +211,22 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       checkpoint,
     });
     return executor;
+  }
+
+  /** Checkpoints a checkpointing framework's FrameworkInfo and scheduler pid. */
+  protected checkpointFramework(framework: Framework): void {
+    const checkpointer = this.o.checkpointer;
+    const agentId = this.agentId;
+    if (checkpointer === undefined || agentId === undefined || framework.info.checkpoint !== true) {
+      return;
+    }
+    checkpointer
+      .framework(agentId, framework.info, framework.pid)
+      .catch((e: unknown) =>
+        this.o.logger.error(
+          `Failed to checkpoint framework ${framework.id}: ${(e as Error).message}`,
+        ),
+      );
   }
 
   // ---- container events -------------------------------------------------------

@@ -14,6 +14,7 @@ import type {
 import type { Resources } from "../common/resources/index.js";
 import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
+import type { AgentCheckpointer } from "./checkpoint/checkpointer.js";
 import type { Executor } from "./executor.js";
 
 /** Mesos' DEFAULT_EXECUTOR_HEARTBEAT_INTERVAL. */
@@ -111,6 +112,8 @@ export interface AgentOptions {
   logger: Logger;
   transport: AgentTransport;
   containerizer: Containerizer;
+  /** Writes checkpoints of checkpointing frameworks (absent: nothing is checkpointed). */
+  checkpointer?: AgentCheckpointer;
   /** The agent must exit with status 1 (e.g. the master gave it a wrong id). */
   onFatal?: (message: string) => void;
   /** The agent finished shutting down after a ShutdownMessage. */

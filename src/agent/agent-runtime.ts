@@ -19,6 +19,7 @@ import { detectAgentResources, parseAttributes } from "../common/resources/index
 import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
 import { Agent, type RecoveredExecutor } from "./agent.js";
+import { AgentProcess } from "./agent-process.js";
 import { FileCheckpointer } from "./checkpoint/checkpointer.js";
 import { checkAgentInfoCompatible } from "./checkpoint/compatibility.js";
 import { isRunningProcess, RecoveredContainers } from "./checkpoint/recovered-containers.js";
@@ -28,7 +29,6 @@ import {
   readCheckpoints,
   recoveryRemedy,
 } from "./checkpoint/state.js";
-import { AgentProcess } from "./agent-process.js";
 import {
   describeCommandExecutorScript,
   findCommandExecutor,
@@ -37,8 +37,8 @@ import {
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
-import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import { readBootId } from "./containerizer/proc.js";
+import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import type { AgentFlags } from "./flags.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";

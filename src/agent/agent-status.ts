@@ -74,6 +74,7 @@ export abstract class AgentStatusFlow extends AgentBase {
     }
     this.counters.validStatusUpdates++;
     const error = executor.updateTaskState(update.status);
+    let durable: Promise<void> | undefined;
     if (error !== undefined) {
       this.o.logger.error(`Failed to update state of task '${taskId}': ${error}`);
     } else {
@@ -84,12 +85,19 @@ export abstract class AgentStatusFlow extends AgentBase {
         );
         return;
       }
+      durable = outcome.durable;
     }
     if (fromExecutor) {
-      executor.send({
-        type: "ACKNOWLEDGED",
-        acknowledged: { task_id: update.status.task_id, uuid: update.uuid },
-      });
+      const uuid = update.uuid;
+      const acknowledge = () =>
+        executor.send({
+          type: "ACKNOWLEDGED",
+          acknowledged: { task_id: update.status.task_id, uuid },
+        });
+      // A checkpointing framework's update is acknowledged once it is on
+      // disk: the executor keeps re-sending it until then.
+      if (durable === undefined) acknowledge();
+      else durable.then(acknowledge, () => {});
     }
   }
 

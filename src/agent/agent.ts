@@ -14,11 +14,23 @@ import type {
 } from "../common/protocol/generated/mesos-internal.js";
 import type { TaskState } from "../common/protocol/generated/mesos-v1.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
+import type { AgentCheckpoint } from "./checkpoint/state.js";
+import { Executor } from "./executor.js";
 import { executorInfoFor } from "./executor-info.js";
-import { isSafePathSegment } from "./paths.js";
+import { Framework } from "./framework.js";
+import { isSafePathSegment, type RunIds, sandboxPath } from "./paths.js";
 import { registerMessage, reregisterMessage } from "./registration-messages.js";
+import { uuidKey } from "./status-updates/stream.js";
 
 export * from "./agent-ports.js";
+
+/** An executor restored from the checkpoint, for the runtime to re-attach or clean up. */
+export interface RecoveredExecutor {
+  ids: RunIds;
+  directory: string;
+  /** The recorded pid, if any (the process may be gone or another one). */
+  pid: number | undefined;
+}
 /**
  * The agent core: registration with the master, frameworks, executors and
  * tasks, status updates, kills and shutdowns, as Mesos' `Slave` does it.
@@ -79,6 +91,7 @@ export class Agent extends AgentExecutorApi {
     }
     this.agentId = id;
     this.o.logger.info(`Registered with master ${from}; given agent ID ${id}`);
+    this.checkpointAgent(id);
   }
 
   /** SlaveReregisteredMessage. */
@@ -322,6 +335,140 @@ export class Agent extends AgentExecutorApi {
       framework.info = { ...message.framework_info, id: message.framework_info.id };
     }
     if (message.pid !== undefined) framework.pid = message.pid === "" ? undefined : message.pid;
+    this.checkpointFramework(framework);
+  }
+
+  // ---- recovery ---------------------------------------------------------------
+
+  /**
+   * Restores the agent from its checkpoint before `start` (Mesos'
+   * `recoverFramework` / `recoverExecutor` / `recoverTask`): the agent id,
+   * the frameworks, the latest run of every executor not yet completed
+   * (waiting to re-subscribe, state REGISTERING), their tasks with the
+   * states their updates gave them, and the status update streams (replayed
+   * once registered). Returns the executors for the runtime to re-attach.
+   */
+  recover(checkpoint: AgentCheckpoint): RecoveredExecutor[] {
+    this.agentId = checkpoint.id;
+    const recovered: RecoveredExecutor[] = [];
+    for (const saved of checkpoint.frameworks.values()) {
+      if (saved.info === undefined || saved.info.checkpoint !== true) {
+        this.o.logger.warn(
+          `Not recovering framework ${saved.id}: ${saved.info === undefined ? "no framework info was checkpointed" : "it does not checkpoint"}`,
+        );
+        continue;
+      }
+      const framework = new Framework(
+        { ...saved.info, id: { value: saved.id } },
+        saved.pid,
+        this.o.config.maxCompletedExecutorsPerFramework,
+      );
+      for (const savedExecutor of saved.executors.values()) {
+        const run =
+          savedExecutor.latest === undefined
+            ? undefined
+            : savedExecutor.runs.get(savedExecutor.latest);
+        if (savedExecutor.info === undefined || run === undefined) {
+          this.o.logger.warn(
+            `Not recovering executor '${savedExecutor.id}' of framework ${saved.id}: ${savedExecutor.info === undefined ? "no executor info" : "no latest run"} was checkpointed`,
+          );
+          continue;
+        }
+        if (run.completed) continue;
+        const ids: RunIds = {
+          agentId: checkpoint.id,
+          frameworkId: saved.id,
+          executorId: savedExecutor.id,
+          containerId: run.containerId,
+        };
+        const directory = sandboxPath(this.o.config.workDir, ids);
+        const executor = new Executor(
+          saved.id,
+          { ...savedExecutor.info, framework_id: { value: saved.id } },
+          run.containerId,
+          directory,
+          savedExecutor.generatedForCommandTask,
+          true,
+        );
+        executor.pid = run.identity?.pid ?? run.forkedPid;
+        for (const task of run.tasks.values()) {
+          if (task.info === undefined) {
+            this.o.logger.warn(`Not recovering task ${task.id}: no task info was checkpointed`);
+            continue;
+          }
+          executor.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid)));
+          const pending = this.statusUpdates.recover(saved.id, task.id, task.updates, task.acks);
+          if (pending > 0) {
+            this.o.logger.info(
+              `Recovered ${pending} unacknowledged status update(s) of task ${task.id} of framework ${saved.id}`,
+            );
+          }
+        }
+        framework.executors.set(executor.id, executor);
+        this.containers.set(run.containerId, { frameworkId: saved.id, executorId: executor.id });
+        recovered.push({ ids, directory, pid: executor.pid });
+        this.o.logger.info(
+          `Recovered executor '${executor.id}' of framework ${saved.id} (container ${run.containerId}, ${executor.launchedTasks.size} live task(s))`,
+        );
+      }
+      if (framework.executors.size > 0) this.frameworks.set(saved.id, framework);
+    }
+    return recovered;
+  }
+
+  /** Recovered executors that have not re-subscribed yet. */
+  get reregisteringExecutors(): number {
+    let n = 0;
+    for (const framework of this.frameworks.values()) {
+      for (const executor of framework.executors.values()) {
+        if (executor.state === "REGISTERING") n++;
+      }
+    }
+    return n;
+  }
+
+  /**
+   * The executor re-registration timeout after recovery: executors that
+   * did not re-subscribe are destroyed, their tasks then end TASK_GONE
+   * (partition-aware frameworks) or TASK_LOST with
+   * REASON_EXECUTOR_REREGISTRATION_TIMEOUT, as Mesos does.
+   */
+  reregisterExecutorTimeout(): void {
+    const timeout = this.o.config.executorReregistrationTimeout;
+    for (const framework of this.frameworks.values()) {
+      for (const executor of framework.executors.values()) {
+        if (executor.state !== "REGISTERING") continue;
+        this.o.logger.info(
+          `Killing un-reregistered executor '${executor.id}' of framework ${framework.id}`,
+        );
+        executor.state = "TERMINATING";
+        executor.pendingTermination = {
+          state: framework.hasCapability("PARTITION_AWARE") ? "TASK_GONE" : "TASK_LOST",
+          reason: "REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
+          message: `Executor did not reregister within ${timeout}`,
+        };
+        this.o.containerizer.destroy(executor.containerId);
+      }
+    }
+  }
+
+  /** Kills every recovered executor (`--recover=cleanup`). */
+  cleanupRecovered(): void {
+    for (const framework of [...this.frameworks.values()]) {
+      for (const executor of framework.executors.values()) {
+        if (executor.state === "TERMINATED") continue;
+        executor.state = "TERMINATING";
+        this.o.containerizer.destroy(executor.containerId);
+      }
+    }
+  }
+
+  private checkpointAgent(id: string): void {
+    this.o.checkpointer
+      ?.agent({ ...this.info, id: { value: id } })
+      .catch((e: unknown) =>
+        this.o.logger.error(`Failed to checkpoint the agent info: ${(e as Error).message}`),
+      );
   }
 
   /** ShutdownMessage: the master asks the agent to go away (e.g. it was removed). */

@@ -175,6 +175,25 @@ export class Executor {
     return undefined;
   }
 
+  /**
+   * Restores a task from its checkpoint (agent recovery, Mesos'
+   * `recoverTask`): the Task as queued, then every update received in order;
+   * a terminal task whose last update was acknowledged is completed.
+   */
+  recoverTask(
+    task: Task,
+    updates: readonly { status: TaskStatus; uuid?: Uint8Array }[],
+    acknowledged: (uuid: Uint8Array) => boolean,
+  ): void {
+    const taskId = task.task_id.value;
+    this.launchedTasks.set(taskId, { ...task, framework_id: { value: this.frameworkId } });
+    for (const update of updates) this.updateTaskState(update.status);
+    const last = updates[updates.length - 1];
+    if (last?.uuid !== undefined && isTerminalState(last.status.state) && acknowledged(last.uuid)) {
+      this.completeTask(taskId);
+    }
+  }
+
   /** The terminal update of `taskId` was acknowledged: it becomes completed. */
   completeTask(taskId: string): void {
     const task = this.terminatedTasks.get(taskId);

@@ -240,7 +240,6 @@ const agentCoreFlags = {
       (v) =>
         `Unknown option for 'recover' flag ${v}. Please run the agent with '--help' to see the valid options`,
     ),
-    notYet: true,
   }),
   recovery_timeout: flag.duration({
     help:
@@ -253,7 +252,6 @@ const agentCoreFlags = {
       "Treat every recovery error as fatal. False: skip what cannot be recovered and keep " +
       "the rest.",
     default: true,
-    notYet: true,
   }),
   reconfiguration_policy: flag.string({
     help:
@@ -264,7 +262,6 @@ const agentCoreFlags = {
       ["equal", "additive"],
       (v) => `Unknown option for 'reconfiguration_policy' flag ${v}`,
     ),
-    notYet: true,
   }),
   registration_backoff_factor: flag.duration({
     help:
