@@ -7,7 +7,9 @@ import type { GlogLogger } from "../common/observability/glog.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
 import { ProcessHost } from "../common/process/process-host.js";
 import { SystemClock } from "../common/time/clock.js";
+import { parseZkUrlOrFile, type ZkUrl } from "../common/zookeeper/url.js";
 import type { masterFlagSchema } from "./flags.js";
+import { startElectedMaster } from "./leadership/elected-master.js";
 import { startMaster } from "./master-runtime.js";
 
 const PROGRAM = "mesos-master";
@@ -25,8 +27,11 @@ export async function runMaster(
     return 1;
   };
   logger.info(`Flags at startup: ${flags.toCommandLine()}`);
+  let zk: ZkUrl | undefined;
   if (values.zk !== undefined) {
-    return fail("--zk is not supported yet (high availability issue); run a standalone master");
+    const parsed = parseZkUrlOrFile(values.zk.value);
+    if (!parsed.ok) return fail(`Failed to parse --zk: ${parsed.error}`);
+    zk = parsed.value;
   }
   const listen = resolveListenAddress({
     ip: values.ip,
@@ -44,9 +49,20 @@ export async function runMaster(
     const reason = error instanceof Error ? error.message : String(error);
     return fail(`Failed to listen on ${listen.value.bindIp}:${listen.value.bindPort}: ${reason}`);
   }
-  let runtime: Awaited<ReturnType<typeof startMaster>>;
+  // Losing the leadership, or a registry write refused, ends the process at
+  // once (Mesos' master "commits suicide"): its state may be stale.
+  const fatal = (message: string): void => {
+    logger.error(message);
+    process.stderr.write(`${PROGRAM}: ${message}\n`);
+    logger.close();
+    process.exit(1);
+  };
+  let runtime: { stop(): void | Promise<void> };
   try {
-    runtime = await startMaster({ host, flags, logger, clock });
+    runtime =
+      zk === undefined
+        ? await startMaster({ host, flags, logger, clock })
+        : await startElectedMaster({ host, flags, url: zk, logger, clock, fatal });
   } catch (error) {
     await host.stop();
     return fail(error instanceof Error ? error.message : String(error));
@@ -56,7 +72,7 @@ export async function runMaster(
     process.once("SIGINT", () => resolve("SIGINT"));
   });
   logger.info(`Received ${signal}; shutting down`);
-  runtime.stop();
+  await runtime.stop();
   await host.stop();
   logger.close();
   return 0;

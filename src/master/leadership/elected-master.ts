@@ -1,0 +1,127 @@
+/**
+ * `mesos-master --zk=...`: the master as one of several. It serves as a
+ * standby (redirects, local /health, /flags, /version, /metrics, /files)
+ * while it contends; once elected it starts the real master in the same
+ * host, with the registry in ZooKeeper (unless `--registry=in_memory`).
+ * Losing the leadership ends the process (see leadership.ts).
+ */
+import { lookupService } from "node:dns/promises";
+import type { LoadedFlags } from "../../common/flags/load.js";
+import { buildInfoAt, ownVersion } from "../../common/http/common-endpoints.js";
+import { operatorServices } from "../../common/http/operator-processes.js";
+import { MasterIds } from "../../common/ids/index.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { ProcessHost } from "../../common/process/process-host.js";
+import type { DomainInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { Clock } from "../../common/time/clock.js";
+import { systemRandom } from "../../common/time/random.js";
+import type { ZkUrl } from "../../common/zookeeper/url.js";
+import type { masterFlagSchema } from "../flags.js";
+import { buildMasterInfo } from "../master-info.js";
+import { type MasterRuntime, startMaster } from "../master-runtime.js";
+import { ZooKeeperRegistrar } from "../registrar/zookeeper.js";
+import { Leadership } from "./leadership.js";
+import { StandbyMasterProcess } from "./standby.js";
+
+export interface ElectedMasterOptions {
+  readonly host: ProcessHost;
+  readonly flags: LoadedFlags<typeof masterFlagSchema.flags>;
+  readonly url: ZkUrl;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** The process must end now (exit code 1) with this message. */
+  readonly fatal: (message: string) => void;
+}
+
+export interface ElectedMaster {
+  readonly leadership: Leadership;
+  /** The running master once elected. */
+  readonly runtime: () => MasterRuntime | undefined;
+  /** Leaves the election and stops the master (SIGTERM). */
+  stop(): Promise<void>;
+}
+
+/** The host name for an IP: a reverse lookup bounded in time, else the IP. */
+async function hostnameFor(ip: string, clock: Clock): Promise<string> {
+  const timeout = new Promise<undefined>((resolve) =>
+    clock.setTimer(2000, () => resolve(undefined)),
+  );
+  const lookup = lookupService(ip, 0).then(
+    (r) => r.hostname,
+    () => undefined,
+  );
+  return (await Promise.race([lookup, timeout])) ?? ip;
+}
+
+/** Starts contending; the master starts when this one is elected. */
+export async function startElectedMaster(options: ElectedMasterOptions): Promise<ElectedMaster> {
+  const { host, flags, url, logger, clock, fatal } = options;
+  const values = flags.values;
+  const services = operatorServices(host, { clock, logger });
+  services.metrics.gauge("master/elected", () => 0);
+  const standby = host.spawn(
+    new StandbyMasterProcess({
+      flags: flags.toStrings(),
+      build: buildInfoAt(clock.now()),
+      ownVersion: ownVersion(),
+    }),
+  );
+  const hostname =
+    values.hostname ?? (values.hostname_lookup ? await hostnameFor(host.ip, clock) : host.ip);
+  const ids = MasterIds.create(systemRandom);
+  const info = buildMasterInfo({
+    id: ids.masterId,
+    ip: host.ip,
+    port: host.port,
+    hostname,
+    domain: values.domain as DomainInfo | undefined,
+  });
+  let runtime: MasterRuntime | undefined;
+  const leadership = new Leadership({
+    url,
+    sessionTimeoutMs: values.zk_session_timeout.toMs(),
+    info,
+    logger,
+    clock,
+    fatal,
+    onLeader: (leader) => standby.setLeader(leader),
+    onElected: async (member) => {
+      logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
+      host.terminate(standby);
+      const registrar =
+        values.registry === "in_memory"
+          ? undefined
+          : new ZooKeeperRegistrar({
+              session: leadership.session,
+              groupPath: url.path,
+              ownZnode: member.path,
+              masterId: ids.masterId,
+              logger,
+              onDeposed: (message) => fatal(`${message}... committing suicide!`),
+            });
+      runtime = await startMaster({
+        host,
+        flags,
+        logger,
+        clock,
+        ids,
+        hostname,
+        onFatal: fatal,
+        ...(registrar === undefined ? {} : { registrar }),
+      });
+    },
+  });
+  logger.info(
+    `Master ${info.id} (${hostname}) started on ${host.address} as a candidate; ` +
+      "waiting to be elected",
+  );
+  leadership.start();
+  return {
+    leadership,
+    runtime: () => runtime,
+    stop: async () => {
+      runtime?.stop();
+      await leadership.stop();
+    },
+  };
+}

@@ -1,0 +1,121 @@
+/**
+ * The `master` process of a master that does not lead (a standby). As in
+ * Mesos, it answers the endpoints that only the leader can answer with a
+ * 307 to the leader (`Location: //<leader-host>:<port><path>`), or 503
+ * while no leader is known, and answers `/health`, `/flags`, `/version`
+ * locally (`/metrics/snapshot` and `/files` belong to the host's own
+ * processes and stay local too). Messages from agents and schedulers are
+ * dropped: they follow the leader through ZooKeeper.
+ */
+
+import type { BuildInfo } from "../../common/http/common-endpoints.js";
+import {
+  COMMON_HELP,
+  flagsHandler,
+  healthHandler,
+  versionHandler,
+} from "../../common/http/common-endpoints.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  type HttpResponse,
+  notFound,
+  serviceUnavailable,
+  temporaryRedirect,
+} from "../../common/http/response.js";
+import { ProcessBase } from "../../common/process/process-base.js";
+import type { MasterInfo } from "../../common/protocol/generated/mesos-v1.js";
+
+/** Paths (below the `master` process) a standby redirects to the leader. */
+export const LEADER_ONLY_PATHS: readonly string[] = [
+  "/state",
+  "/state.json",
+  "/state-summary",
+  "/frameworks",
+  "/slaves",
+  "/tasks",
+  "/tasks.json",
+  "/roles",
+  "/roles.json",
+  "/teardown",
+  "/weights",
+  "/quota",
+  "/reserve",
+  "/unreserve",
+  "/create-volumes",
+  "/destroy-volumes",
+  "/maintenance/schedule",
+  "/maintenance/status",
+  "/machine/down",
+  "/machine/up",
+  "/api/v1",
+  "/api/v1/scheduler",
+];
+
+/** `//host:port` of the leader, as Mesos writes it (the host name, else the IP). */
+export function leaderBase(info: MasterInfo): string {
+  const host = info.hostname ?? info.address?.hostname ?? info.address?.ip ?? "";
+  return `//${host.includes(":") ? `[${host}]` : host}:${info.port}`;
+}
+
+export interface StandbyOptions {
+  readonly flags: Record<string, string>;
+  readonly build: BuildInfo;
+  readonly ownVersion: string;
+}
+
+export class StandbyMasterProcess extends ProcessBase {
+  private leader: MasterInfo | undefined;
+
+  constructor(private readonly options: StandbyOptions) {
+    super("master");
+  }
+
+  /** The leader to redirect to (undefined: none elected). */
+  setLeader(leader: MasterInfo | undefined): void {
+    this.leader = leader;
+  }
+
+  protected override initialize(): void {
+    const redirect = (request: HttpRequest): HttpResponse => this.redirect(request);
+    for (const path of LEADER_ONLY_PATHS) {
+      this.route(
+        path,
+        { help: "Answered by the leading master: 307 to it from a standby." },
+        redirect,
+      );
+    }
+    this.route(
+      "/redirect",
+      { methods: ["GET"], help: "Redirects (307) to the leading master." },
+      (request) => {
+        if (this.leader === undefined) return serviceUnavailable("No leader elected");
+        if (request.remainder !== "" && request.remainder !== "/") return notFound();
+        return temporaryRedirect(leaderBase(this.leader));
+      },
+    );
+    const get = { methods: ["GET"] };
+    this.route("/health", { ...get, help: COMMON_HELP.health }, healthHandler);
+    this.route(
+      "/version",
+      { ...get, help: COMMON_HELP.version },
+      versionHandler(this.options.build, this.options.ownVersion),
+    );
+    this.route("/flags", { ...get, help: COMMON_HELP.flags }, flagsHandler(this.options.flags));
+  }
+
+  private redirect(request: HttpRequest): HttpResponse {
+    const leader = this.leader;
+    if (leader === undefined) {
+      this.logger.warn(
+        `Not the leading master and no leader is known: cannot redirect ${request.path}`,
+      );
+      return serviceUnavailable("No leader elected");
+    }
+    const query = request.rawQuery === "" ? "" : `?${request.rawQuery}`;
+    const base = leaderBase(leader);
+    this.logger.info(
+      `Redirecting request for ${request.path}${query} to the leading master ${base}`,
+    );
+    return temporaryRedirect(`${base}${request.path}${query}`);
+  }
+}
