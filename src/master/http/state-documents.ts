@@ -14,11 +14,14 @@ import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.
 import { codecFor } from "../../common/protocol/index.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
+import { agentUsedLists } from "./resource-sums.js";
 import {
   type Document,
   DocumentCache,
   FragmentCache,
   PartsWriter,
+  RunCache,
+  SignatureCache,
   Slicer,
   StateVersion,
 } from "./state-cache.js";
@@ -85,6 +88,10 @@ export class StateDocuments {
   readonly cache: DocumentCache;
   private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
   private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
+  private readonly v0TaskRuns = new RunCache<Task>(this.v0Tasks);
+  private readonly v1TaskRuns = new RunCache<Task>(this.v1Tasks);
+  private readonly v0Agents = new SignatureCache<AgentRecord>();
+  private readonly v1Agents = new SignatureCache<AgentRecord>();
   private readonly v1AgentFixed = new WeakMap<
     AgentRecord,
     { info: AgentRecord["info"]; total: AgentRecord["totalResources"]; json: string }
@@ -141,7 +148,12 @@ export class StateDocuments {
     out.write(head.slice(0, -1));
     out.write(',"slaves":');
     await out.array(
-      lazy(agents, (a) => JSON.stringify(agentJson(a, m.deactivatedAgents.has(a.id)))),
+      lazy(agents, (a) => {
+        const deactivated = m.deactivatedAgents.has(a.id);
+        return this.v0Agents.get(a, agentSignature(a, deactivated), () =>
+          JSON.stringify(agentJson(a, deactivated)),
+        );
+      }),
       slicer,
     );
     out.write(',"recovered_slaves":[],"frameworks":');
@@ -167,20 +179,11 @@ export class StateDocuments {
       out.write(first ? head.slice(0, -1) : `,${head.slice(0, -1)}`);
       first = false;
       out.write(',"tasks":');
-      await out.array(
-        lazy(tasks, (t) => this.v0Tasks.get(t)),
-        slicer,
-      );
+      await this.v0TaskRuns.array(out, tasks, slicer);
       out.write(',"unreachable_tasks":');
-      await out.array(
-        lazy(unreachable, (t) => this.v0Tasks.get(t)),
-        slicer,
-      );
+      await this.v0TaskRuns.array(out, unreachable, slicer);
       out.write(',"completed_tasks":');
-      await out.array(
-        lazy(completed, (t) => this.v0Tasks.get(t)),
-        slicer,
-      );
+      await this.v0TaskRuns.array(out, completed, slicer);
       out.write(`,${tail.slice(1)}`);
       await slicer.maybePause();
     }
@@ -192,7 +195,14 @@ export class StateDocuments {
    * (agent_info, total_resources, capabilities) are rendered once per
    * registration; the rest every time.
    */
-  private v1Agent(agent: AgentRecord): string {
+  private v1Agent(agent: AgentRecord): Buffer {
+    const deactivated = this.master.deactivatedAgents.has(agent.id);
+    return this.v1Agents.get(agent, agentSignature(agent, deactivated), () =>
+      this.v1AgentJson(agent),
+    );
+  }
+
+  private v1AgentJson(agent: AgentRecord): string {
     const m = this.master;
     let fixed = this.v1AgentFixed.get(agent);
     if (fixed === undefined || fixed.info !== agent.info || fixed.total !== agent.totalResources) {
@@ -240,11 +250,17 @@ export class StateDocuments {
       await out.array(lazy(items as never[], render), slicer);
       return false;
     };
+    const taskField = async (name: string, items: Task[], first: boolean): Promise<boolean> => {
+      if (items.length === 0) return first;
+      out.write(`${first ? "" : ","}"${name}":`);
+      await this.v1TaskRuns.array(out, items, slicer);
+      return false;
+    };
     out.write('{"get_tasks":{');
     let first = true;
-    first = await field("tasks", tasks, (t: Task) => this.v1Tasks.get(t), first);
-    first = await field("unreachable_tasks", unreachable, (t: Task) => this.v1Tasks.get(t), first);
-    await field("completed_tasks", completed, (t: Task) => this.v1Tasks.get(t), first);
+    first = await taskField("tasks", tasks, first);
+    first = await taskField("unreachable_tasks", unreachable, first);
+    await taskField("completed_tasks", completed, first);
     out.write('},"get_executors":{');
     await field(
       "executors",
@@ -263,6 +279,29 @@ export class StateDocuments {
     out.write("}}");
     return out.finish();
   }
+}
+
+/**
+ * What an agent's JSON is rendered from, compared by identity: its
+ * registration, state, and the resource lists of its running tasks,
+ * executors and offers (task resource lists never change in place).
+ */
+function agentSignature(agent: AgentRecord, deactivated: boolean): unknown[] {
+  const out: unknown[] = [
+    agent.info,
+    agent.pid,
+    agent.version,
+    agent.capabilities,
+    agent.registeredTime,
+    agent.reregisteredTime,
+    agent.active,
+    deactivated,
+    agent.totalResources,
+  ];
+  for (const lists of agentUsedLists(agent)) out.push(lists);
+  out.push(null);
+  for (const offer of agent.offers) out.push(offer.resources);
+  return out;
 }
 
 /** Maps lazily, so each item is rendered inside the slice that writes it. */
