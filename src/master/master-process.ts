@@ -32,6 +32,7 @@ import {
 } from "./http/legacy-endpoints.js";
 import { OPERATOR_API_HELP, operatorApiHandler } from "./http/operator-api.js";
 import type { OperatorEvents } from "./http/operator-events.js";
+import { QUOTA_HELP, quotaHandler } from "./http/quota.js";
 import type { RoleWeights } from "./http/roles.js";
 import { SCHEDULER_API_HELP, schedulerApiHandler } from "./http/scheduler-api.js";
 import type { StateDocuments } from "./http/state-documents.js";
@@ -238,6 +239,11 @@ export class MasterProcess extends ProcessBase {
           'PUT body: a JSON array [{"role": "r", "weight": 2.0}]. Query (GET): jsonp=fn.',
       },
       weightsHandler(core, weights, changed),
+    );
+    this.route(
+      "/quota",
+      { methods: ["GET", "POST", "DELETE"], help: QUOTA_HELP },
+      quotaHandler(core, changed),
     );
     this.route(
       "/teardown",

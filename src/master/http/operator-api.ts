@@ -5,9 +5,9 @@
  * (SET_LOGGING_LEVEL, UPDATE_WEIGHTS, TEARDOWN, MARK_AGENT_GONE,
  * DEACTIVATE_AGENT, REACTIVATE_AGENT) answer an empty `200`; SUBSCRIBE
  * answers the operator event stream. Calls for features not built yet
- * (maintenance updates, quota updates, reservations and volumes, draining)
+ * (maintenance updates, reservations and volumes, draining)
  * answer `501` with the reason; their read-only counterparts
- * (GET_MAINTENANCE_*, GET_QUOTA, GET_OPERATIONS) answer empty results,
+ * (GET_MAINTENANCE_*, GET_OPERATIONS) answer empty results,
  * because operator tools call them routinely.
  */
 
@@ -42,6 +42,7 @@ import {
 } from "../core/agent-health.js";
 import type { Master } from "../core/master.js";
 import type { OperatorEvents } from "./operator-events.js";
+import { reply as quotaReply, roleQuotas } from "./quota.js";
 import { type RoleWeights, rolesMessage } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
@@ -83,9 +84,6 @@ const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
   START_MAINTENANCE: "maintenance is not supported yet",
   STOP_MAINTENANCE: "maintenance is not supported yet",
   DRAIN_AGENT: "agent draining is not supported yet",
-  UPDATE_QUOTA: "quota is not supported yet",
-  SET_QUOTA: "quota is not supported yet",
-  REMOVE_QUOTA: "quota is not supported yet",
 };
 
 /** The sub-message each call type requires (Mesos' validation wording). */
@@ -98,6 +96,9 @@ const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
   MARK_AGENT_GONE: "mark_agent_gone",
   DEACTIVATE_AGENT: "deactivate_agent",
   REACTIVATE_AGENT: "reactivate_agent",
+  UPDATE_QUOTA: "update_quota",
+  SET_QUOTA: "set_quota",
+  REMOVE_QUOTA: "remove_quota",
 };
 
 /** Builds the `/api/v1` handler. */
@@ -222,7 +223,21 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "GET_OPERATIONS":
       return reply({ type: "GET_OPERATIONS", get_operations: {} }, type);
     case "GET_QUOTA":
-      return reply({ type: "GET_QUOTA", get_quota: { status: {} } }, type);
+      return reply({ type: "GET_QUOTA", get_quota: { status: roleQuotas(m).status() } }, type);
+    case "UPDATE_QUOTA":
+      ctx.changed();
+      return quotaReply(
+        roleQuotas(m).update(
+          call.update_quota?.quota_configs ?? [],
+          call.update_quota?.force === true,
+        ),
+      );
+    case "SET_QUOTA":
+      ctx.changed();
+      return quotaReply(roleQuotas(m).set(call.set_quota?.quota_request ?? {}));
+    case "REMOVE_QUOTA":
+      ctx.changed();
+      return quotaReply(roleQuotas(m).remove(call.remove_quota?.role ?? ""));
     case "GET_MAINTENANCE_STATUS":
       return reply(
         { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: {} } },

@@ -8,6 +8,7 @@ import type { Resource, WeightInfo } from "../../common/protocol/generated/mesos
 import { Resources, validateRole } from "../../common/resources/index.js";
 import type { HierarchicalAllocator } from "../allocator/index.js";
 import type { Master } from "../core/master.js";
+import { roleQuotas } from "./quota.js";
 
 /** The role weights in force: the `--weights` flag, then UPDATE_WEIGHTS calls. */
 export class RoleWeights {
@@ -94,6 +95,7 @@ export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
   };
   for (const role of m.config.roleWhitelist ?? []) view(role);
   for (const role of weights.roles()) view(role);
+  for (const role of roleQuotas(m).roles()) view(role);
   for (const f of m.frameworks.values()) {
     for (const role of f.roles()) view(role).frameworks.push(f.id);
   }
@@ -122,7 +124,12 @@ export function rolesJson(m: Master, weights: RoleWeights): Record<string, unkno
     roles: roleViews(m, weights).map((v) => ({
       name: v.name,
       weight: v.weight,
-      quota: { role: v.name, guarantee: {}, limit: {}, consumed: {} },
+      quota: {
+        role: v.name,
+        guarantee: { ...roleQuotas(m).get(v.name)?.guarantees },
+        limit: { ...roleQuotas(m).get(v.name)?.limits },
+        consumed: { ...m.allocator.roleAccounting(v.name)?.quotaConsumed },
+      },
       resources: quantitiesJson(v.allocated.plus(v.offered)),
       allocated: quantitiesJson(v.allocated),
       offered: quantitiesJson(v.offered),

@@ -1,0 +1,437 @@
+/**
+ * Quota as operators set it (Mesos 1.9+ semantics): per-role guarantees and
+ * limits, through `/master/quota` (GET the `QuotaStatus`; POST a legacy
+ * `QuotaRequest`, whose guarantee is also the limit; DELETE
+ * `/master/quota/<role>`) and the v1 calls GET_QUOTA, UPDATE_QUOTA and the
+ * deprecated SET_QUOTA / REMOVE_QUOTA.
+ *
+ * Every change is validated first (all or nothing, one-line reasons in
+ * Mesos' wording) and then handed to the allocator's `updateQuota`; offers
+ * are rescinded so that limits hold and guarantees can be met at once.
+ *
+ * Quotas are kept in memory, one `RoleQuotas` per master core (see
+ * `roleQuotas`); they are not written to the registry yet, so a failed-over
+ * master starts without them.
+ */
+
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  badRequest,
+  conflict,
+  type HttpResponse,
+  methodNotAllowed,
+  ok,
+} from "../../common/http/response.js";
+import { jsonResponse } from "../../common/http/v1-api.js";
+import type { Resource, Value_Scalar } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  QuotaConfig,
+  QuotaInfo,
+  QuotaRequest,
+  QuotaStatus,
+} from "../../common/protocol/generated/mesos-v1-quota.js";
+import { codecFor } from "../../common/protocol/index.js";
+import { validateRole } from "../../common/resources/index.js";
+import type { Master } from "../core/master.js";
+import { rescindOffer } from "../core/offers.js";
+import type { OfferRecord } from "../core/records.js";
+
+/** Resource name -> amount. */
+export type Amounts = Record<string, number>;
+
+/** One role's quota: absent names have no guarantee / no limit. */
+export interface RoleQuota {
+  readonly guarantees: Amounts;
+  readonly limits: Amounts;
+}
+
+/** Help text of `/master/quota`. */
+export const QUOTA_HELP =
+  "Gets or updates quota (per-role guarantees and limits).\n" +
+  "GET: the QuotaStatus JSON (infos and configs). POST: a QuotaRequest JSON " +
+  '{"role": "r", "guarantee": [resources], "force": false}; the guarantee is also the ' +
+  "limit. DELETE /master/quota/<role>: removes the role's quota. Prefer the v1 calls " +
+  "GET_QUOTA and UPDATE_QUOTA (guarantees and limits).";
+
+const requestCodec = codecFor<QuotaRequest>("mesos.v1.quota.QuotaRequest");
+
+/** Mesos' bounds on quota values (1 exabyte in MB for mem/disk, 1 trillion otherwise). */
+const EXABYTE_MB = 1024 ** 4;
+const OTHER_MAX = 1e12;
+
+const perMaster = new WeakMap<Master, RoleQuotas>();
+
+/** The quotas of a master core (created on first use). */
+export function roleQuotas(m: Master): RoleQuotas {
+  let q = perMaster.get(m);
+  if (q === undefined) {
+    q = new RoleQuotas(m);
+    perMaster.set(m, q);
+  }
+  return q;
+}
+
+/** Outcome of a change: applied, or the HTTP status and one-line reason. */
+export type QuotaResult = { ok: true } | { ok: false; status: 400 | 409; message: string };
+
+const fail = (message: string, status: 400 | 409 = 400): QuotaResult => ({
+  ok: false,
+  status,
+  message,
+});
+
+/** The quotas in force and the rules for changing them. */
+export class RoleQuotas {
+  private readonly quotas = new Map<string, RoleQuota>();
+
+  constructor(private readonly m: Master) {}
+
+  get(role: string): RoleQuota | undefined {
+    return this.quotas.get(role);
+  }
+
+  /** Roles with a quota, sorted. */
+  roles(): string[] {
+    return [...this.quotas.keys()].sort();
+  }
+
+  /** The `QuotaStatus` (legacy `infos` with guarantees, and `configs`). */
+  status(): QuotaStatus {
+    const infos: QuotaInfo[] = [];
+    const configs: QuotaConfig[] = [];
+    for (const role of this.roles()) {
+      const q = this.quotas.get(role) as RoleQuota;
+      infos.push({
+        role,
+        guarantee: Object.entries(q.guarantees).map(
+          ([name, value]): Resource => ({ name, type: "SCALAR", scalar: { value } }),
+        ),
+      });
+      const config: QuotaConfig = { role };
+      if (Object.keys(q.guarantees).length > 0) config.guarantees = scalars(q.guarantees);
+      if (Object.keys(q.limits).length > 0) config.limits = scalars(q.limits);
+      configs.push(config);
+    }
+    return { infos, configs };
+  }
+
+  /** The legacy set (POST /master/quota, SET_QUOTA): guarantee = limit, one role without quota. */
+  set(request: QuotaRequest): QuotaResult {
+    const role = request.role ?? "";
+    if (role === "")
+      return fail("Failed to validate set quota request: QuotaInfo must specify a role");
+    const roleError = validateRole(role);
+    if (roleError !== undefined) {
+      return fail(
+        `Failed to validate set quota request: QuotaInfo with invalid role: ${roleError}`,
+      );
+    }
+    const guarantee = request.guarantee ?? [];
+    if (guarantee.length === 0) {
+      return fail("Failed to validate set quota request: QuotaInfo with empty 'guarantee'");
+    }
+    const amounts: Amounts = {};
+    for (const r of guarantee) {
+      const error = legacyResourceError(r, amounts);
+      if (error !== undefined) return fail(`Failed to validate set quota request: ${error}`);
+      amounts[r.name] = r.scalar?.value ?? 0;
+    }
+    if (!this.whitelisted(role)) {
+      return fail(`Failed to validate set quota request: Unknown role '${role}'`);
+    }
+    if (this.quotas.has(role)) {
+      return fail(
+        `Failed to validate set quota request: Cannot set quota for role '${role}' which already has quota`,
+      );
+    }
+    if (role.includes("/")) {
+      return fail(`Setting quota on nested role '${role}' is not supported yet`);
+    }
+    const quota: RoleQuota = { guarantees: amounts, limits: { ...amounts } };
+    if (request.force !== true) {
+      const over = this.overcommit(new Map([[role, quota]]));
+      if (over !== undefined) {
+        return fail(
+          `Quota guarantees overcommit the cluster (use 'force' to bypass this check): ${over}`,
+          409,
+        );
+      }
+    }
+    this.apply(new Map([[role, quota]]));
+    return { ok: true };
+  }
+
+  /** The legacy remove (DELETE /master/quota/<role>, REMOVE_QUOTA). */
+  remove(role: string): QuotaResult {
+    if (!this.whitelisted(role)) {
+      return fail(`Failed to validate remove quota request: Unknown role '${role}'`);
+    }
+    if (!this.quotas.has(role)) {
+      return fail(`Failed to remove quota: Role '${role}' has no quota set`);
+    }
+    this.apply(new Map([[role, { guarantees: {}, limits: {} }]]));
+    return { ok: true };
+  }
+
+  /** UPDATE_QUOTA: all configs are checked, then all applied (an empty config removes). */
+  update(configs: readonly QuotaConfig[], force: boolean): QuotaResult {
+    const next = new Map<string, RoleQuota>();
+    for (const config of configs) {
+      const role = config.role ?? "";
+      if (!this.whitelisted(role)) {
+        return fail(`Invalid QuotaConfig: '${role}' is not on the roles whitelist`);
+      }
+      if (role.includes("/")) {
+        return fail(`Updating quota on nested role '${role}' is not supported yet`);
+      }
+      const error = configError(config);
+      if (error !== undefined) return fail(`Invalid QuotaConfig: ${error}`);
+      next.set(role, {
+        guarantees: amountsOf(config.guarantees),
+        limits: amountsOf(config.limits),
+      });
+    }
+    for (const [role, quota] of next) {
+      const consumed = this.m.allocator.roleAccounting(role)?.quotaConsumed ?? {};
+      const over = exceeding(consumed, quota.limits);
+      if (over !== undefined && !force) {
+        return fail(
+          `Invalid QuotaConfig: Role '${role}' is already consuming '${format(consumed)}'; this is more than the requested limits '${format(quota.limits)}' (use 'force' flag to bypass this check)`,
+        );
+      }
+    }
+    if (!force) {
+      const over = this.overcommit(next);
+      if (over !== undefined) {
+        return fail(`Invalid QuotaConfig: ${over} (use 'force' flag to bypass this check)`);
+      }
+    }
+    this.apply(next);
+    return { ok: true };
+  }
+
+  private whitelisted(role: string): boolean {
+    const whitelist = this.m.config.roleWhitelist;
+    return whitelist === undefined || role === "*" || whitelist.has(role);
+  }
+
+  /** Why the guarantees (with `changes`) exceed the cluster's capacity, if they do. */
+  private overcommit(changes: ReadonlyMap<string, RoleQuota>): string | undefined {
+    const total: Amounts = {};
+    for (const [role, q] of this.quotas) {
+      if (!changes.has(role)) addAmounts(total, q.guarantees);
+    }
+    for (const q of changes.values()) addAmounts(total, q.guarantees);
+    const capacity: Amounts = {};
+    for (const agent of this.m.agents.values()) {
+      for (const [name, value] of agent.totalResources.nonRevocable().scalarQuantities()) {
+        capacity[name] = (capacity[name] ?? 0) + value;
+      }
+    }
+    for (const [name, value] of Object.entries(total)) {
+      if (value > (capacity[name] ?? 0) + 1e-9) {
+        return `total quota guarantees '${format(total)}' exceed cluster capacity '${format(capacity)}'`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Records the quotas, tells the allocator, and rescinds offers as Mesos does. */
+  private apply(changes: ReadonlyMap<string, RoleQuota>): void {
+    for (const [role, quota] of changes) {
+      const empty =
+        Object.keys(quota.guarantees).length === 0 && Object.keys(quota.limits).length === 0;
+      if (empty) this.quotas.delete(role);
+      else this.quotas.set(role, quota);
+      this.m.allocator.updateQuota(role, {
+        guarantees: scalars(quota.guarantees),
+        limits: scalars(quota.limits),
+      });
+      this.m.logger.info(
+        empty
+          ? `Removed quota of role '${role}'`
+          : `Set quota of role '${role}': guarantees '${format(quota.guarantees)}', limits '${format(quota.limits)}'`,
+      );
+    }
+    for (const [role, quota] of changes) this.rescind(role, quota);
+  }
+
+  /**
+   * Rescinds the role's own offers while its consumption plus offers exceed
+   * its limits, then other roles' offers until what the role has plus what
+   * was rescinded covers its guarantees.
+   */
+  private rescind(role: string, quota: RoleQuota): void {
+    const inSubtree = (offer: OfferRecord) =>
+      offer.role === role || offer.role.startsWith(`${role}/`);
+    const have: Amounts = { ...(this.m.allocator.roleAccounting(role)?.quotaConsumed ?? {}) };
+    const offers = [...this.m.offers.values()];
+    for (const offer of offers) if (inSubtree(offer)) addAmounts(have, scalarAmounts(offer));
+    for (const offer of offers) {
+      if (exceeding(have, quota.limits) === undefined) break;
+      if (!inSubtree(offer)) continue;
+      subtractAmounts(have, scalarAmounts(offer));
+      rescindOffer(this.m, offer);
+    }
+    for (const offer of offers) {
+      if (covers(have, quota.guarantees)) break;
+      if (inSubtree(offer) || !this.m.offers.has(offer.id)) continue;
+      addAmounts(have, scalarAmounts(offer));
+      rescindOffer(this.m, offer);
+    }
+  }
+}
+
+/** Why one legacy guarantee resource is not acceptable, if it is not. */
+function legacyResourceError(r: Resource, seen: Amounts): string | undefined {
+  if ((r.reservations?.length ?? 0) > 0 || (r.role !== undefined && r.role !== "*")) {
+    return "QuotaInfo must not contain any ReservationInfo";
+  }
+  if (r.disk !== undefined) return "QuotaInfo must not contain DiskInfo";
+  if (r.revocable !== undefined) return "QuotaInfo must not contain RevocableInfo";
+  if (r.type !== "SCALAR" || r.scalar === undefined) {
+    return "QuotaInfo must not include non-scalar resources";
+  }
+  if (r.name in seen) return `QuotaInfo contains duplicate resource name '${r.name}'`;
+  return valueError(r.name, r.scalar.value);
+}
+
+/** Why a `QuotaConfig` is invalid (Mesos' checks), if it is. */
+function configError(config: QuotaConfig): string | undefined {
+  if ((config.role ?? "") === "") return "'QuotaConfig.role' must be set";
+  const roleError = validateRole(config.role);
+  if (roleError !== undefined) return `Invalid 'QuotaConfig.role': ${roleError}`;
+  for (const [field, map] of [
+    ["guarantees", config.guarantees],
+    ["limits", config.limits],
+  ] as const) {
+    for (const [name, scalar] of Object.entries(map ?? {})) {
+      const error = valueError(name, scalar?.value);
+      if (error !== undefined) return `Invalid 'QuotaConfig.${field}': ${error}`;
+    }
+  }
+  const over = exceeding(amountsOf(config.guarantees), amountsOf(config.limits));
+  if (over !== undefined) {
+    return `'QuotaConfig.guarantees' ${format(amountsOf(config.guarantees))} is not contained within the 'QuotaConfig.limits' ${format(amountsOf(config.limits))}`;
+  }
+  return undefined;
+}
+
+function valueError(name: string, value: unknown): string | undefined {
+  if (name === "") return "resource name must be set";
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    return `{'${name}': ${String(value)}} is invalid: the value must be a finite number`;
+  }
+  if (value < 0) return `{'${name}': ${value}} is invalid: the value must not be negative`;
+  const max = name === "mem" || name === "disk" ? EXABYTE_MB : OTHER_MAX;
+  if (value > max) {
+    return `{'${name}': ${value}} is invalid: values greater than ${max} are not supported`;
+  }
+  return undefined;
+}
+
+function amountsOf(map: Readonly<Record<string, Value_Scalar>> | undefined): Amounts {
+  const out: Amounts = {};
+  for (const [name, scalar] of Object.entries(map ?? {})) out[name] = scalar.value;
+  return out;
+}
+
+function scalars(amounts: Amounts): Record<string, Value_Scalar> {
+  const out: Record<string, Value_Scalar> = {};
+  for (const [name, value] of Object.entries(amounts)) out[name] = { value };
+  return out;
+}
+
+function scalarAmounts(offer: OfferRecord): Amounts {
+  const out: Amounts = {};
+  for (const [name, value] of offer.resources.scalarQuantities()) out[name] = value;
+  return out;
+}
+
+function addAmounts(into: Amounts, more: Readonly<Amounts>): void {
+  for (const [name, value] of Object.entries(more)) into[name] = (into[name] ?? 0) + value;
+}
+
+function subtractAmounts(from: Amounts, less: Readonly<Amounts>): void {
+  for (const [name, value] of Object.entries(less)) from[name] = (from[name] ?? 0) - value;
+}
+
+/** The first name where `amounts` goes over `limits` (absent limit: none). */
+function exceeding(amounts: Readonly<Amounts>, limits: Readonly<Amounts>): string | undefined {
+  for (const [name, value] of Object.entries(amounts)) {
+    const limit = limits[name];
+    if (limit !== undefined && value > limit + 1e-9) return name;
+  }
+  return undefined;
+}
+
+function covers(amounts: Readonly<Amounts>, wanted: Readonly<Amounts>): boolean {
+  for (const [name, value] of Object.entries(wanted)) {
+    if ((amounts[name] ?? 0) + 1e-9 < value) return false;
+  }
+  return true;
+}
+
+/** `cpus:2; mem:1024` */
+function format(amounts: Readonly<Amounts>): string {
+  const parts = Object.entries(amounts)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([name, value]) => `${name}:${Number(value.toFixed(3))}`);
+  return parts.length === 0 ? "{}" : parts.join("; ");
+}
+
+/** `/master/quota`: GET status, POST a legacy request, DELETE `/master/quota/<role>`. */
+export function quotaHandler(
+  m: Master,
+  changed: () => void,
+): (request: HttpRequest) => HttpResponse {
+  return (request) => {
+    const quotas = roleQuotas(m);
+    switch (request.method) {
+      case "GET":
+        return jsonResponse(request, JSON.stringify(quotas.status()));
+      case "POST": {
+        const body = new TextDecoder().decode(request.body);
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(body);
+        } catch (e) {
+          return badRequest(
+            `Failed to parse set quota request JSON '${oneLine(body)}': ${(e as Error).message}`,
+          );
+        }
+        const decoded = requestCodec.decodeJson(parsed);
+        if (!decoded.ok) {
+          return badRequest(
+            `Failed to validate set quota request JSON '${oneLine(body)}': ${oneLine(decoded.error.message)}`,
+          );
+        }
+        changed();
+        return reply(quotas.set(decoded.value));
+      }
+      case "DELETE": {
+        const role = decodeURIComponent(request.remainder.replace(/^\/+|\/+$/g, ""));
+        if (role === "" || role.includes("/")) {
+          return badRequest(
+            `Failed to parse remove quota request for path '${request.path}': expected /quota/<role>`,
+          );
+        }
+        changed();
+        return reply(quotas.remove(role));
+      }
+      default:
+        return methodNotAllowed(["GET", "POST", "DELETE"], request.method);
+    }
+  };
+}
+
+/** A change's outcome as an HTTP response. */
+export function reply(result: QuotaResult): HttpResponse {
+  if (result.ok) return ok();
+  return result.status === 409 ? conflict(result.message) : badRequest(result.message);
+}
+
+function oneLine(text: string): string {
+  const flat = text.replace(/\s+/g, " ").trim();
+  return flat.length > 200 ? `${flat.slice(0, 200)}...` : flat;
+}
