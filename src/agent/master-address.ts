@@ -2,11 +2,18 @@
  * Finding the master from `--master`: `host:port` or `ip:port` (the
  * hostname is resolved), `master@ip:port`, or a comma-separated list of
  * those (the first is used: without ZooKeeper there is no election to pick
- * another). `zk://` needs leader detection, which arrives with high
- * availability. A `file://` value was already read by the flag loader.
+ * another), or `zk://hosts/path`: the leader elected in ZooKeeper, followed
+ * as it changes (`followMaster`). A `file://` value was already read by the
+ * flag loader.
  */
 import { lookup } from "node:dns/promises";
 import { isIP } from "node:net";
+import type { Logger } from "../common/observability/logger.js";
+import type { Clock } from "../common/time/clock.js";
+import { MasterDetector } from "../common/zookeeper/detector.js";
+import { masterInfoPid } from "../common/zookeeper/master-info-json.js";
+import { ZkSession } from "../common/zookeeper/session.js";
+import { parseZkUrl } from "../common/zookeeper/url.js";
 
 /** The master's UPID text (`master@ip:port`) or a one-line reason it cannot be found. */
 export type MasterAddress = { ok: true; pid: string } | { ok: false; error: string };
@@ -28,8 +35,7 @@ export function parseMasterFlag(
   if (text.startsWith("zk://")) {
     return {
       ok: false,
-      error:
-        "--master=zk://... needs ZooKeeper master detection, which is not supported yet (high availability issue); give the master as host:port",
+      error: "--master=zk://... names ZooKeeper, not a master: use followMaster",
     };
   }
   const first = (text.split(",")[0] ?? "").trim();
@@ -67,4 +73,75 @@ export async function resolveMaster(value: string): Promise<MasterAddress> {
   }
   const address = isIP(ip) === 6 ? `[${ip}]:${parsed.port}` : `${ip}:${parsed.port}`;
   return { ok: true, pid: `${parsed.id}@${address}` };
+}
+
+/** The leading master as the agent follows it. */
+export interface MasterFollower {
+  /** The first leader's UPID text (`master@ip:port`). */
+  readonly pid: string;
+  /** Later leaders: called with each new leader's UPID text. */
+  onNewLeader(fn: (pid: string) => void): void;
+  /** Stops following (closes the ZooKeeper session). */
+  stop(): void;
+}
+
+export interface FollowOptions {
+  readonly logger: Logger;
+  readonly clock: Clock;
+  /** `--zk_session_timeout` in ms. */
+  readonly sessionTimeoutMs: number;
+}
+
+/**
+ * Follows `--master`: a fixed master for `host:port` forms; for `zk://`,
+ * waits (logging) until a leader is elected, then reports every new leader,
+ * so the agent re-registers with it (Mesos' agent does the same through its
+ * master detector).
+ */
+export async function followMaster(
+  value: string,
+  options: FollowOptions,
+): Promise<{ ok: true; value: MasterFollower } | { ok: false; error: string }> {
+  if (!value.trim().startsWith("zk://")) {
+    const fixed = await resolveMaster(value);
+    if (!fixed.ok) return fixed;
+    return { ok: true, value: { pid: fixed.pid, onNewLeader: () => {}, stop: () => {} } };
+  }
+  const url = parseZkUrl(value);
+  if (!url.ok) return { ok: false, error: `Failed to parse --master: ${url.error}` };
+  const { logger, clock, sessionTimeoutMs } = options;
+  const session = new ZkSession({ url: url.value, sessionTimeoutMs, logger, clock });
+  const detector = new MasterDetector({ session, groupPath: url.value.path, logger, clock });
+  session.start();
+  detector.start();
+  let leader = await detector.waitForLeader(sessionTimeoutMs);
+  while (leader === undefined) {
+    logger.info("Waiting for a leading master to be elected in ZooKeeper");
+    leader = await detector.waitForLeader(sessionTimeoutMs);
+  }
+  let current = masterInfoPid(leader.info);
+  const fns: ((pid: string) => void)[] = [];
+  detector.onChange((next) => {
+    if (next === undefined) {
+      logger.warn("Lost the leading master; waiting for a new one to be elected");
+      return;
+    }
+    const pid = masterInfoPid(next.info);
+    if (pid === current) return;
+    current = pid;
+    for (const fn of fns) fn(pid);
+  });
+  return {
+    ok: true,
+    value: {
+      pid: current,
+      onNewLeader: (fn) => {
+        fns.push(fn);
+      },
+      stop: () => {
+        detector.stop();
+        session.close();
+      },
+    },
+  };
 }

@@ -13,7 +13,7 @@ import { SystemClock } from "../common/time/clock.js";
 import { systemRandom } from "../common/time/random.js";
 import { type AgentHandle, startAgentInHost } from "./agent-runtime.js";
 import type { agentFlagSchema } from "./flags.js";
-import { resolveMaster } from "./master-address.js";
+import { followMaster } from "./master-address.js";
 
 /** The hostname to report: --hostname, else the advertised IP's name (or the IP itself). */
 async function agentHostname(
@@ -49,8 +49,18 @@ export async function runAgent(
   if (values.master === undefined) {
     return fail("--master_detector is not supported yet; give the master with --master=host:port");
   }
-  const master = await resolveMaster(values.master.value);
-  if (!master.ok) return fail(master.error);
+  const clock = new SystemClock();
+  const followed = await followMaster(values.master.value, {
+    logger,
+    clock,
+    sessionTimeoutMs: values.zk_session_timeout.toMs(),
+  });
+  if (!followed.ok) return fail(followed.error);
+  const master = followed.value;
+  const stopAndFail = (message: string): number => {
+    master.stop();
+    return fail(message);
+  };
   const listen = resolveListenAddress({
     ip: values.ip,
     port: values.port,
@@ -58,14 +68,15 @@ export async function runAgent(
     advertisePort: values.advertise_port,
     env: process.env,
   });
-  if (!listen.ok) return fail(listen.error.message);
-  const clock = new SystemClock();
+  if (!listen.ok) return stopAndFail(listen.error.message);
   const host = new ProcessHost({ logger, clock, listen: listen.value, delegate: "slave(1)" });
   try {
     await host.start();
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    return fail(`Failed to listen on ${listen.value.bindIp}:${listen.value.bindPort}: ${reason}`);
+    return stopAndFail(
+      `Failed to listen on ${listen.value.bindIp}:${listen.value.bindPort}: ${reason}`,
+    );
   }
   let handle: AgentHandle;
   try {
@@ -81,9 +92,11 @@ export async function runAgent(
     });
   } catch (error) {
     await host.stop();
-    return fail(error instanceof Error ? error.message : String(error));
+    return stopAndFail(error instanceof Error ? error.message : String(error));
   }
 
+  // A new leader (ZooKeeper): re-register with it (Mesos' agent does this on detection).
+  master.onNewLeader((pid) => handle.agent.link.detected(pid));
   const outcome = await new Promise<{ kind: string; message: string }>((resolve) => {
     process.once("SIGTERM", () => resolve({ kind: "signal", message: "SIGTERM" }));
     process.once("SIGINT", () => resolve({ kind: "signal", message: "SIGINT" }));
@@ -93,6 +106,7 @@ export async function runAgent(
   else logger.info(`Agent terminating: ${outcome.message}`);
   const grace = values.executor_shutdown_grace_period.toMs();
   await handle.stop(outcome.kind === "fatal" ? 0 : grace + 5000);
+  master.stop();
   await host.stop();
   logger.close();
   return outcome.kind === "fatal" ? 1 : 0;

@@ -1,10 +1,17 @@
 /**
  * Where the master is: the `--master` forms Mesos programs take, reduced to
  * one `host:port` the client can dial. `file://` values are read (the file
- * holds one of the other forms); `zk://` needs leader detection through
- * ZooKeeper, which arrives with the high-availability work.
+ * holds one of the other forms); `zk://` names the ZooKeeper group the
+ * masters are elected in: `parseMasterSpec` accepts it and
+ * `zooKeeperLeaderSource` follows the leader.
  */
 import { readFileSync } from "node:fs";
+import type { Logger } from "../common/observability/logger.js";
+import { type Clock, SystemClock } from "../common/time/clock.js";
+import { MasterDetector } from "../common/zookeeper/detector.js";
+import { masterInfoAddress } from "../common/zookeeper/master-info-json.js";
+import { ZkSession } from "../common/zookeeper/session.js";
+import { parseZkUrl, type ZkUrl } from "../common/zookeeper/url.js";
 
 /** A master to dial. */
 export interface MasterAddress {
@@ -22,13 +29,38 @@ export const DEFAULT_MASTER_PORT = 5050;
 
 /**
  * Parses `host:port`, `ip:port`, `http://host:port[/...]`, `[v6]:port`,
- * a bare host (port 5050), or `file:///path` holding one of these.
- * `zk://` answers "not supported yet".
+ * a bare host (port 5050), or `file:///path` holding one of these. A
+ * `zk://` URL is no master address: see `parseMasterSpec`.
  */
 export function parseMasterAddress(
   text: string,
   readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
 ): MasterAddressResult {
+  const spec = parseMasterSpec(text, readFile);
+  if (!spec.ok) return spec;
+  if (spec.value.kind === "zk") {
+    return {
+      ok: false,
+      error: "The master address is a ZooKeeper URL (zk://); the leader must be detected first",
+    };
+  }
+  return { ok: true, address: spec.value.address };
+}
+
+/** A `--master` value: a master to dial, or the ZooKeeper group to find the leader in. */
+export type MasterSpec =
+  | { readonly kind: "address"; readonly address: MasterAddress }
+  | { readonly kind: "zk"; readonly url: ZkUrl };
+
+/**
+ * Parses any `--master` form: `host:port`, `ip:port`, `http://host:port[/...]`,
+ * `[v6]:port`, a bare host (port 5050), `zk://...`, or `file:///path` holding
+ * one of these.
+ */
+export function parseMasterSpec(
+  text: string,
+  readFile: (path: string) => string = (p) => readFileSync(p, "utf8"),
+): { ok: true; value: MasterSpec } | { ok: false; error: string } {
   let value = text.trim();
   if (value.startsWith("file://")) {
     const path = value.slice("file://".length);
@@ -42,12 +74,8 @@ export function parseMasterAddress(
     }
   }
   if (value.startsWith("zk://")) {
-    return {
-      ok: false,
-      error:
-        "Detecting the master through ZooKeeper (zk://) is not supported yet " +
-        "(high availability issue); give the master as host:port",
-    };
+    const url = parseZkUrl(value);
+    return url.ok ? { ok: true, value: { kind: "zk", url: url.value } } : url;
   }
   if (value === "") return { ok: false, error: "The master address is empty; give host:port" };
   // A comma-separated list names several masters; without leader detection
@@ -58,7 +86,50 @@ export function parseMasterAddress(
   if (address === undefined) {
     return { ok: false, error: `Invalid master address '${text}': expected host:port` };
   }
-  return { ok: true, address };
+  return { ok: true, value: { kind: "address", address } };
+}
+
+/** Finds the leading master to dial (ZooKeeper-elected masters). */
+export interface LeaderSource {
+  /** The leader now, waiting up to `timeoutMs` for one to be elected (undefined: none). */
+  leader(timeoutMs: number): Promise<MasterAddress | undefined>;
+  /** Stops following (closes the ZooKeeper session). */
+  close(): void;
+}
+
+/** The default ZooKeeper session timeout of schedulers (Mesos' 10 s). */
+export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 10_000;
+
+/** A LeaderSource watching the `json.info_*` group at `url` (the session starts now). */
+export function zooKeeperLeaderSource(
+  url: ZkUrl,
+  options: { logger: Logger; clock?: Clock; sessionTimeoutMs?: number },
+): LeaderSource {
+  const clock = options.clock ?? new SystemClock();
+  const session = new ZkSession({
+    url,
+    sessionTimeoutMs: options.sessionTimeoutMs ?? DEFAULT_ZK_SESSION_TIMEOUT_MS,
+    logger: options.logger,
+    clock,
+  });
+  const detector = new MasterDetector({
+    session,
+    groupPath: url.path,
+    logger: options.logger,
+    clock,
+  });
+  session.start();
+  detector.start();
+  return {
+    leader: async (timeoutMs) => {
+      const leader = await detector.waitForLeader(timeoutMs);
+      return leader === undefined ? undefined : masterInfoAddress(leader.info);
+    },
+    close: () => {
+      detector.stop();
+      session.close();
+    },
+  };
 }
 
 /** Splits `host:port` (or `[v6]:port`, or a bare host) into its parts. */

@@ -41,7 +41,13 @@ import type {
 import { RecordIoDecoder } from "../common/recordio/index.js";
 import { type Clock, systemClock, type TimerHandle } from "../common/time/clock.js";
 import { EventFanout } from "./event-fanout.js";
-import { formatMasterAddress, type MasterAddress, parseMasterAddress } from "./master-address.js";
+import {
+  formatMasterAddress,
+  type LeaderSource,
+  type MasterAddress,
+  parseMasterSpec,
+  zooKeeperLeaderSource,
+} from "./master-address.js";
 import { MasterConnection } from "./master-connection.js";
 import type {
   AcknowledgeTarget,
@@ -110,6 +116,8 @@ const DEFAULT_HEARTBEAT_SECONDS = 15;
 /** One framework's connection to the master. */
 export class SchedulerClient {
   private readonly configuredMaster: MasterAddress;
+  /** With `--master=zk://...`: where the current leader is found. */
+  private readonly leaderSource: LeaderSource | undefined;
   private currentMaster: MasterAddress;
   private readonly wire: SchedulerWire;
   private readonly clock: Clock;
@@ -147,15 +155,24 @@ export class SchedulerClient {
 
   /** Throws a `TypeError` when `options.master` cannot be parsed (a bad argument). */
   constructor(options: SchedulerClientOptions) {
-    const parsed = parseMasterAddress(options.master);
+    const parsed = parseMasterSpec(options.master);
     if (!parsed.ok) throw new TypeError(parsed.error);
-    this.configuredMaster = parsed.address;
-    this.currentMaster = parsed.address;
     this.framework = { ...options.framework };
     this.wire = schedulerWire(options.contentType ?? "protobuf");
     this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.logger = options.logger ?? silentLogger;
+    const spec = parsed.value;
+    // With zk://, every (re)subscription dials the leader ZooKeeper names now.
+    this.configuredMaster =
+      spec.kind === "address" ? spec.address : { host: "leader-not-detected", port: 0 };
+    this.currentMaster = this.configuredMaster;
+    if (spec.kind === "zk") {
+      this.leaderSource = zooKeeperLeaderSource(spec.url, {
+        logger: this.logger,
+        clock: this.clock,
+      });
+    }
     this.autoAck = options.autoAcknowledge ?? true;
     this.reconnect = options.reconnect ?? true;
     this.backoff = { initialMs: 1000, maxMs: 30_000, ...options.backoff };
@@ -226,6 +243,7 @@ export class SchedulerClient {
     if (this.currentState === "closed") return;
     this.generation++;
     this.currentState = "closed";
+    this.leaderSource?.close();
     this.cancelTimers();
     this.connection?.close();
     this.connection = undefined;
@@ -483,6 +501,15 @@ export class SchedulerClient {
   private async subscribe(): Promise<void> {
     const generation = ++this.generation;
     this.currentState = "subscribing";
+    if (this.leaderSource !== undefined) {
+      const leader = await this.leaderSource.leader(this.callTimeoutMs);
+      if (generation !== this.generation) return;
+      if (leader === undefined) {
+        this.lost(generation, "No leading master is elected in ZooKeeper", false);
+        return;
+      }
+      this.currentMaster = leader;
+    }
     const connection = new MasterConnection(this.currentMaster, this.wire, {
       callTimeoutMs: this.callTimeoutMs,
       subscribeTimeoutMs: this.callTimeoutMs,

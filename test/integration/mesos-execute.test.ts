@@ -145,17 +145,17 @@ test("mesos-execute: a task that does not fit any offer is never launched (resou
   assert.ok(!run.stdout.includes("Submitted task"), run.stdout);
 });
 
-test("mesos-execute: refuses features that are not there yet, and zk://, with a clear line", async () => {
+test("mesos-execute: refuses features that are not there yet, and a bad zk:// URL, with a clear line", async () => {
   const image = await execute("--name=x", "--command=true", "--docker_image=busybox");
   assert.equal(image.code, 1);
   assert.match(image.stderr, /--docker_image is not supported yet/);
   const zk = await runBinary("mesos-execute", [
-    "--master=zk://127.0.0.1:2181/mesos",
+    "--master=zk://127.0.0.1:0/mesos",
     "--name=x",
     "--command=true",
   ]);
   assert.equal(zk.code, 1);
-  assert.match(zk.stderr, /not supported yet \(high availability issue\)/);
+  assert.match(zk.stderr, /Invalid ZooKeeper URL .*bad port/);
 });
 
 test("mesos-execute: --task_group runs its tasks under the default executor", async () => {

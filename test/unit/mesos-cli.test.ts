@@ -140,11 +140,11 @@ describe("mesos CLI: master addresses", () => {
     assert.equal(target.address, "10.1.2.3:5050");
   });
 
-  it("zk:// says it needs the high availability issue (exit 1, not usage)", () => {
+  it("zk:// says the command needs the master itself and points at mesos resolve (exit 1, not usage)", () => {
     assert.throws(
       () => parseMasterAddress("zk://zk1:2181/mesos"),
       (e: unknown) =>
-        e instanceof CliError && e.exitCode === 1 && /high availability/.test(e.message),
+        e instanceof CliError && e.exitCode === 1 && /mesos resolve zk:/.test(e.message),
     );
   });
 

@@ -310,9 +310,9 @@ test("scheduler client: a master address it cannot use is a TypeError naming the
   assert.throws(
     () =>
       new SchedulerClient({
-        master: "zk://127.0.0.1:2181/mesos",
+        master: "zk://127.0.0.1:99999/mesos",
         framework: { user: "", name: "x" },
       }),
-    /not supported yet/,
+    /Invalid ZooKeeper URL/,
   );
 });

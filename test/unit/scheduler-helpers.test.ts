@@ -34,10 +34,10 @@ test("scheduler master address: host:port, ip:port, http:// URLs and bare hosts"
   assert.deepEqual(parseMasterAddress("a:1,b:2"), { ok: true, address: { host: "a", port: 1 } });
 });
 
-test("scheduler master address: zk:// is not supported yet; bad ports are refused", () => {
+test("scheduler master address: zk:// is no master address (parseMasterSpec takes it); bad ports are refused", () => {
   const zk = parseMasterAddress("zk://127.0.0.1:2181/mesos");
   assert.equal(zk.ok, false);
-  assert.match(zk.ok ? "" : zk.error, /not supported yet/);
+  assert.match(zk.ok ? "" : zk.error, /ZooKeeper URL/);
   for (const bad of ["", "host:0", "host:70000", "host:abc", "a:b:c"]) {
     assert.equal(parseMasterAddress(bad).ok, false, bad);
   }

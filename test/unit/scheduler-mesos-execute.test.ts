@@ -152,8 +152,8 @@ test("mesos-execute plan: image, volume, network, rlimit, capability and tty fla
     assert.match(planError(M, "--name=x", "--command=true", flag), /not supported yet/, flag);
   }
   assert.match(
-    planError("--master=zk://h:2181/mesos", "--name=x", "--command=true"),
-    /not supported yet/,
+    planError("--master=zk://h:2181x/mesos", "--name=x", "--command=true"),
+    /Invalid ZooKeeper URL/,
   );
 });
 

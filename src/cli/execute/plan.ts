@@ -12,7 +12,7 @@ import type {
   TaskInfo,
 } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
-import { parseMasterAddress } from "../../scheduler/master-address.js";
+import { parseMasterSpec } from "../../scheduler/master-address.js";
 import { parseResourceText } from "../../scheduler/resources.js";
 import { type ContentType, parseContentType } from "../../scheduler/wire.js";
 import type { ExecuteFlags } from "./flags.js";
@@ -96,7 +96,7 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
     return fail(`Unsupported containerizer: ${flags.containerizer}`);
   }
 
-  const master = parseMasterAddress(flags.master);
+  const master = parseMasterSpec(flags.master);
   if (!master.ok) return fail(master.error);
 
   const capabilities: FrameworkInfo_Capability_Type[] = [

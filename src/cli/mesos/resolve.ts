@@ -1,19 +1,30 @@
 /**
  * `mesos resolve [MASTER]`: the leading master's `ip:port`, as Mesos'
- * mesos-resolve prints it. A standalone master leads itself; `zk://`
- * addresses need the high availability issue.
+ * mesos-resolve prints it. For `zk://...` the leader is read from
+ * ZooKeeper's election group; for a master address, from that master's
+ * `/master/state` (a standalone master leads itself; a standby names the
+ * leader).
  */
 import { Command } from "commander";
 import { CliError } from "./support/cli-error.js";
 import { masterStateView, splitPid } from "./support/cluster-views.js";
 import type { CommandContext } from "./support/context.js";
 import { parseMasterAddress } from "./support/master-address.js";
+import { zkLeader } from "./support/zk-leader.js";
 
 export function resolveCommand(ctx: CommandContext): Command {
   return new Command("resolve")
     .description("print the address (ip:port) of the leading master")
-    .argument("[master]", "master address: host:port, file:///path, or zk://... (not yet)")
+    .argument("[master]", "master address: host:port, file:///path, or zk://host:port/path")
     .action(async (address: string | undefined) => {
+      const text = (address ?? ctx.settings().master.value).trim();
+      if (text.startsWith("zk://")) {
+        const leader = await zkLeader(text, ctx.settings().timeoutMs.value);
+        if (ctx.json)
+          ctx.printJson({ leader: leader.address, pid: leader.pid, leader_info: leader.info });
+        else ctx.print(leader.address);
+        return;
+      }
       const master = address === undefined ? ctx.master() : parseMasterAddress(address);
       const state = masterStateView(await ctx.http.getJson(master, "/master/state"));
       const pid = state.leader;

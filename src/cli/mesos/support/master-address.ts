@@ -1,8 +1,8 @@
 /**
  * Master addresses as operators type them: `host:port`, `host` (port
  * 5050), `http://host:port`, a libprocess pid `master@ip:port`, or
- * `file:///path` whose contents are one of those. `zk://` needs leader
- * detection through ZooKeeper, which arrives with high availability.
+ * `file:///path` whose contents are one of those. `zk://` (ZooKeeper) is
+ * understood by `mesos resolve`; other commands need the master itself.
  */
 import { readFileSync } from "node:fs";
 import { CliError, usageError } from "./cli-error.js";
@@ -23,8 +23,8 @@ export interface HttpTarget {
 /** The message for a `zk://` address. */
 export function zkNotSupported(address: string): string {
   return (
-    `cannot use '${address}': finding the leading master through ZooKeeper ` +
-    `needs the high availability issue (not built yet); give the master as host:port`
+    `cannot use '${address}' here: this command needs the master as host:port ` +
+    `(find the leading master with 'mesos resolve ${address}')`
   );
 }
 
