@@ -240,6 +240,14 @@ describe("agent metrics and monitor", () => {
     assert.ok(Number(stats.mem_limit_bytes) > 32 * 1024 * 1024);
     const wrapped = await (await fetch(`${agent.url}/monitor/statistics?jsonp=f`)).text();
     assert.match(wrapped, /^f\(\[.*\]\)$/s);
+    // The agent process serves them too, as Mesos' /slave(1)/monitor/statistics.
+    for (const path of ["/slave(1)/monitor/statistics", "/slave(1)/monitor/statistics.json"]) {
+      const list = (await json(path)) as Json[];
+      assert.ok(
+        list.some((x) => x.executor_id === executorId && x.framework_id === frameworkId),
+        `${path} lists the executor`,
+      );
+    }
   });
 
   test("agent monitor: /containers lists the container with status and statistics", async () => {

@@ -3,11 +3,13 @@
  * the host's shared registry. Everything is a gauge read from the agent core
  * when a snapshot is taken, so the core needs no metric calls of its own.
  *
- * Deviation: Mesos counts terminal task states (`slave/tasks_finished`, ...)
- * as they happen; we count the terminal tasks the agent still remembers
- * (completed tasks are kept up to Mesos' per-executor/per-framework bounds).
+ * `slave/tasks_finished|failed|killed|lost|gone` are counters since the
+ * agent started, as in Mesos: a task counts when a status update moves it
+ * from queued or launched to a terminal state. They are observed around the
+ * core's `statusUpdate`, so the core needs no metric calls.
  */
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
+import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import { Resources } from "../../common/resources/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
@@ -52,6 +54,32 @@ export function usedResources(agent: Agent): Resources {
   return used;
 }
 
+const TERMINAL_KEYS = new Set<string>(TERMINAL_STATES);
+
+/**
+ * Counts tasks reaching a terminal state from now on, per lower-case state
+ * name. Recovered tasks are not counted again (recovery replays updates on
+ * the executor, not through `statusUpdate`).
+ */
+export function countTerminalTasks(agent: Agent): ReadonlyMap<string, number> {
+  const counts = new Map<string, number>();
+  const handle = agent.statusUpdate.bind(agent);
+  agent.statusUpdate = (update: StatusUpdate, fromExecutor: boolean): void => {
+    const taskId = update.status.task_id.value;
+    const executor = agent.frameworks.get(update.framework_id.value)?.executorForTask(taskId);
+    const live =
+      executor !== undefined &&
+      (executor.queuedTasks.has(taskId) || executor.launchedTasks.has(taskId));
+    handle(update, fromExecutor);
+    if (!live) return;
+    const task = executor.terminatedTasks.get(taskId);
+    if (task === undefined) return;
+    const key = task.state.replace(/^TASK_/, "").toLowerCase();
+    if (TERMINAL_KEYS.has(key)) counts.set(key, (counts.get(key) ?? 0) + 1);
+  };
+  return counts;
+}
+
 /** Registers the agent's metrics in `registry`. */
 export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, clock: Clock): void {
   const g = (name: string, read: () => number) => registry.gauge(name, read);
@@ -60,9 +88,11 @@ export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, cl
   g("slave/recovery_errors", () => 0);
   g("slave/frameworks_active", () => agent.frameworks.size);
 
-  for (const s of [...LIVE_STATES, ...TERMINAL_STATES]) {
+  for (const s of LIVE_STATES) {
     g(`slave/tasks_${s}`, () => taskStateCounts(agent).get(s) ?? 0);
   }
+  const ended = countTerminalTasks(agent);
+  for (const s of TERMINAL_STATES) g(`slave/tasks_${s}`, () => ended.get(s) ?? 0);
 
   const executorsIn = (state: Executor["state"]) => () => {
     let n = 0;

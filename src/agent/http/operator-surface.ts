@@ -16,7 +16,13 @@ import type { Agent } from "../agent.js";
 import type { AgentProcess } from "../agent-process.js";
 import { ResourceMonitor } from "../monitor/resource-monitor.js";
 import { registerAgentMetrics } from "./agent-metrics.js";
-import { CONTAINERS_HELP, containersHandler, monitorProcess } from "./monitor-endpoints.js";
+import {
+  CONTAINERS_HELP,
+  containersHandler,
+  monitorProcess,
+  STATISTICS_HELP,
+  statisticsHandler,
+} from "./monitor-endpoints.js";
 import { AGENT_OPERATOR_API_HELP, agentOperatorApiHandler } from "./operator-api.js";
 import { attachAgentLog } from "./sandbox-files.js";
 import { agentStateJson, type StateContext } from "./state-json.js";
@@ -63,6 +69,14 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       build: o.build,
       logger: o.logger,
     }),
+  );
+  // The agent process serves the statistics too (`/slave(1)/monitor/statistics`), as in Mesos.
+  const statistics = statisticsHandler(monitor);
+  o.process.route("/monitor/statistics", { methods: ["GET"], help: STATISTICS_HELP }, statistics);
+  o.process.route(
+    "/monitor/statistics.json",
+    { methods: ["GET"], help: `${STATISTICS_HELP}\n(Old alias.)` },
+    statistics,
   );
   o.process.route(
     "/containers",
