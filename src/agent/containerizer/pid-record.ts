@@ -4,10 +4,10 @@
  * `pids/forked.identity` (ours) adds the process start time and the boot id,
  * so that a restarted agent can tell its executor from a process that
  * happens to reuse the pid, or from a previous boot. Files are written
- * atomically (temporary file, then rename).
+ * atomically and durably (temporary file, fsync, rename, directory fsync).
  */
-import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
+import { writeFileAtomically } from "../checkpoint/writer.js";
 import { forkedIdentityPath, forkedPidPath, type RunIds } from "../paths.js";
 
 /** Who an executor process is. */
@@ -19,21 +19,14 @@ export interface ProcessIdentity {
   bootId: string;
 }
 
-async function writeAtomically(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
-  const temp = `${path}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, path);
-}
-
 /** Writes `forked.pid` and `forked.identity` for an executor run. */
 export async function recordExecutorProcess(
   workDir: string,
   ids: RunIds,
   identity: ProcessIdentity,
 ): Promise<void> {
-  await writeAtomically(forkedPidPath(workDir, ids), `${identity.pid}`);
-  await writeAtomically(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
+  await writeFileAtomically(forkedPidPath(workDir, ids), `${identity.pid}`);
+  await writeFileAtomically(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
 }
 
 /** Reads back an executor run's identity, if recorded. */
