@@ -7,11 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
+import { request as httpRequest } from "node:http";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../src/common/protocol/index.js";
+import { RecordIoDecoder } from "../../src/common/recordio/index.js";
 import { type DaemonHandle, startMaster, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { FakeAgent, post, type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
@@ -426,5 +428,49 @@ describe("auth: state documents show only what the principal may view", () => {
 
     const opsState = await v1("ops", { type: "GET_STATE" });
     assert.match(opsState.text, /someone-else/);
+  });
+
+  it("the operator event stream (SUBSCRIBE) leaves out frameworks the principal may not view", async () => {
+    const events: { type?: string; json: string }[] = [];
+    const decoder = new RecordIoDecoder();
+    const target = new URL(`${master.url}/api/v1`);
+    const req = httpRequest({
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: "POST",
+      agent: false,
+      headers: { ...basic("dev"), "Content-Type": "application/json", Accept: "application/json" },
+    });
+    req.on("response", (res) => {
+      res.on("data", (chunk: Buffer) => {
+        for (const record of decoder.decode(chunk)) {
+          const json = record.toString("utf8");
+          events.push({ type: (JSON.parse(json) as { type?: string }).type, json });
+        }
+      });
+    });
+    req.on("error", () => {});
+    req.end(JSON.stringify({ type: "SUBSCRIBE" }));
+    try {
+      const subscribed = await waitFor("SUBSCRIBED", () =>
+        events.find((e) => e.type === "SUBSCRIBED"),
+      );
+      assert.match(subscribed.json, /"visible"/);
+      assert.equal(subscribed.json.includes("someone-else"), false);
+      const hidden = await framework("fw-b", { user: "someone-else", name: "hidden-later" });
+      await hidden.nth("SUBSCRIBED");
+      const shown = await framework("fw-b", { user: me, name: "shown-later" });
+      await shown.nth("SUBSCRIBED");
+      await waitFor("FRAMEWORK_ADDED of shown-later", () =>
+        events.some((e) => e.type === "FRAMEWORK_ADDED" && e.json.includes("shown-later")),
+      );
+      assert.equal(
+        events.some((e) => e.json.includes("hidden-later")),
+        false,
+      );
+    } finally {
+      req.destroy();
+    }
   });
 });

@@ -34,6 +34,7 @@ import {
   type BodyResponse,
   forbidden,
   type HttpResponse,
+  type ResponseStream,
   response,
 } from "../../common/http/response.js";
 import { type HttpGuard, type NextHandler, setHttpGuard } from "../../common/http/router.js";
@@ -42,6 +43,7 @@ import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
 import type { Call } from "../../common/protocol/generated/mesos-v1-master.js";
 import { codecFor } from "../../common/protocol/index.js";
+import { encodeRecord, RecordIoDecoder } from "../../common/recordio/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
@@ -258,6 +260,7 @@ export function installMasterSecurity(options: InstallOptions): void {
 
 const callCodec = codecFor("mesos.v1.master.Call");
 const responseCodec = codecFor("mesos.v1.master.Response");
+const eventCodec = codecFor("mesos.v1.master.Event");
 
 function deny(request: HttpRequest, what: string): BodyResponse {
   return forbidden(forbiddenMessage(request, what));
@@ -625,15 +628,107 @@ async function authorizeOperatorCall(
 }
 
 /**
- * The operator event stream with events the caller may not view left out
- * (tasks, frameworks and executors by user). Placeholder until the stream
- * is filtered record by record: see filterOperatorStream in operator-stream-filter.ts.
+ * The operator event stream with what the caller may not view left out:
+ * SUBSCRIBED's state is filtered like GET_STATE; TASK_ADDED, TASK_UPDATED
+ * and FRAMEWORK_* events are dropped when the caller may not view that
+ * framework (or task). Every record is decoded, checked and re-encoded.
  */
 function filterOperatorStream(
   r: HttpResponse,
-  _authorizer: LocalAuthorizer,
-  _principal: string | undefined,
-  _master: Master,
+  authorizer: LocalAuthorizer,
+  principal: string | undefined,
+  master: Master,
 ): HttpResponse {
-  return r;
+  if (r.kind !== "stream") return r;
+  const protobuf = (r.headers["Content-Type"] ?? "").includes("protobuf");
+  const can = viewPermissions(authorizer, principal);
+  const users = frameworkUsers(master);
+  const visible = (frameworkId: string, taskUser?: string): boolean => {
+    const user = users(frameworkId);
+    if (user === undefined) return false;
+    return can.framework(user) && (taskUser === undefined || can.task(taskUser));
+  };
+  const keep = (event: Json): Json | undefined => {
+    const id = (v: unknown): string =>
+      typeof v === "object" && v !== null ? String((v as Json).value ?? "") : "";
+    const get = (k: string): Json => (event[k] ?? {}) as Json;
+    switch (event.type) {
+      case "SUBSCRIBED": {
+        const sub = get("subscribed");
+        if (typeof sub.get_state !== "object" || sub.get_state === null) return event;
+        return {
+          ...event,
+          subscribed: { ...sub, get_state: filterV1State(sub.get_state as Json, can) },
+        };
+      }
+      case "TASK_ADDED": {
+        const task = (get("task_added").task ?? {}) as Json;
+        const fw = id(task.framework_id);
+        const user = typeof task.user === "string" ? task.user : users(fw);
+        return visible(fw, user) ? event : undefined;
+      }
+      case "TASK_UPDATED": {
+        const fw = id(get("task_updated").framework_id);
+        return visible(fw, users(fw)) ? event : undefined;
+      }
+      case "FRAMEWORK_ADDED":
+      case "FRAMEWORK_UPDATED": {
+        const key = event.type === "FRAMEWORK_ADDED" ? "framework_added" : "framework_updated";
+        const framework = (get(key).framework ?? {}) as Json;
+        const info = (framework.framework_info ?? {}) as Json;
+        return can.framework(String(info.user ?? "")) ? event : undefined;
+      }
+      case "FRAMEWORK_REMOVED": {
+        const info = (get("framework_removed").framework_info ?? {}) as Json;
+        return can.framework(String(info.user ?? "")) ? event : undefined;
+      }
+      default:
+        return event;
+    }
+  };
+  return {
+    kind: "stream",
+    status: r.status,
+    headers: r.headers,
+    start: (stream) => {
+      const decoder = new RecordIoDecoder();
+      const proxy: ResponseStream = {
+        write: (chunk) => {
+          let records: Buffer[];
+          try {
+            records = decoder.decode(chunk);
+          } catch {
+            stream.abort?.();
+            return false;
+          }
+          let more = true;
+          for (const record of records) {
+            const decoded = protobuf
+              ? eventCodec.decodeProtobuf(record)
+              : eventCodec.decodeJson(record);
+            if (!decoded.ok) continue;
+            const kept = keep(decoded.value as unknown as Json);
+            if (kept === undefined) continue;
+            const bytes = protobuf
+              ? eventCodec.encodeProtobuf(kept as never)
+              : eventCodec.encodeJson(kept as never);
+            more = stream.write(encodeRecord(bytes));
+          }
+          return more;
+        },
+        end: () => stream.end(),
+        onClose: (cb) => stream.onClose(cb),
+        onDrain: (cb) => stream.onDrain(cb),
+        get closed() {
+          return stream.closed;
+        },
+        remote: stream.remote,
+        get bufferedBytes() {
+          return stream.bufferedBytes;
+        },
+        ...(stream.abort === undefined ? {} : { abort: () => stream.abort?.() }),
+      };
+      r.start(proxy);
+    },
+  };
 }
