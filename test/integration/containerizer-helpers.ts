@@ -1,0 +1,116 @@
+/**
+ * Shared pieces of the containerizer integration tests: whether the
+ * machine can run them, launching one task with mesos-execute and reading
+ * its final status, finding sandboxes and leftover processes.
+ */
+import { readdirSync, readFileSync } from "node:fs";
+import {
+  CgroupsHierarchy,
+  type Subsystem,
+} from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { type DaemonHandle, getJson, runBinary, waitFor } from "../harness/processes.js";
+
+/** Why the isolation tests cannot run here, or undefined when they can. */
+export function isolationSkipReason(subsystems: readonly Subsystem[]): string | undefined {
+  if (process.platform !== "linux") return "needs Linux";
+  if (process.getuid?.() !== 0) return "needs root (cgroups, namespaces, mounts)";
+  const found = CgroupsHierarchy.detect("/sys/fs/cgroup", "mesos");
+  if ("error" in found) return `needs cgroups: ${found.error}`;
+  const missing = subsystems.filter((s) => !found.has(s));
+  if (missing.length > 0) return `needs the cgroup controllers ${missing.join(", ")}`;
+  return undefined;
+}
+
+/** A scalar resource for a TaskInfo. */
+export function scalar(name: string, value: number) {
+  return { name, type: "SCALAR", scalar: { value } };
+}
+
+export interface TaskRun {
+  code: number | null;
+  stdout: string;
+  finalState: string | undefined;
+  reason: string | undefined;
+  message: string | undefined;
+}
+
+/** Runs one task with mesos-execute (`--task` JSON) and reads its last status update. */
+export async function executeTask(
+  master: DaemonHandle,
+  task: {
+    name: string;
+    resources: object[];
+    command: string;
+    container?: object;
+    killAfter?: string;
+  },
+): Promise<TaskRun> {
+  const info: Record<string, unknown> = {
+    name: task.name,
+    task_id: { value: task.name },
+    agent_id: { value: "" },
+    resources: task.resources,
+    command: { value: task.command },
+  };
+  if (task.container !== undefined) info.container = task.container;
+  const args = [`--master=${master.address}`, `--task=${JSON.stringify(info)}`];
+  if (task.killAfter !== undefined) args.push(`--kill_after=${task.killAfter}`);
+  const run = await runBinary("mesos-execute", args, { timeoutMs: 45_000 });
+  const lines = run.stdout.split("\n");
+  let finalState: string | undefined;
+  let reason: string | undefined;
+  let message: string | undefined;
+  for (const line of lines) {
+    const update = /^Received status update (\S+) for task/.exec(line);
+    if (update !== null) {
+      finalState = update[1];
+      reason = undefined;
+      message = undefined;
+    }
+    const r = /^ {2}reason: (\S+)/.exec(line);
+    if (r !== null) reason = r[1];
+    const m = /^ {2}message: '(.*)'$/.exec(line);
+    if (m !== null) message = m[1];
+  }
+  return { code: run.code, stdout: run.stdout + run.stderr, finalState, reason, message };
+}
+
+function findDirectory(node: unknown, executorId: string): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = findDirectory(item, executorId);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (node === null || typeof node !== "object") return undefined;
+  const record = node as Record<string, unknown>;
+  if (record.id === executorId && typeof record.directory === "string") return record.directory;
+  for (const value of Object.values(record)) {
+    const found = findDirectory(value, executorId);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** The sandbox of executor `executorId` (a command task's id), from the agent's /state. */
+export function sandboxOf(agent: DaemonHandle, executorId: string): Promise<string> {
+  return waitFor(`the sandbox of executor '${executorId}'`, async () =>
+    findDirectory(await getJson(`${agent.url}/state`), executorId),
+  );
+}
+
+/** Pids of processes whose command line contains `marker`. */
+export function processesWithMarker(marker: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, "latin1").replace(/\0/g, " ");
+      if (cmdline.includes(marker) && Number(name) !== process.pid) out.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
