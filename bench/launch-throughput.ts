@@ -1,0 +1,334 @@
+/**
+ * Launch throughput on one real agent (issue 4): one v1 framework (the
+ * src/scheduler library) accepts N `sleep 600` tasks (`cpus:0.01;mem:32`)
+ * in one ACCEPT, waits for every TASK_RUNNING, then kills them all and
+ * tears down. Variants, interleaved in one run:
+ *
+ * - `command-executor`: the full path, one command executor per task;
+ * - `noop-executor`: a custom ExecutorInfo per task running
+ *   bench/lib/bench-executor.ts (bundled), which subscribes and reports
+ *   TASK_RUNNING without starting anything: the framework/master/agent/
+ *   executor-start-up cost without the task process;
+ * - `raw-spawn`: the same command (`/bin/sh -c "sleep 600"`) spawned N
+ *   times at once straight from Node (detached, like executors), the floor.
+ *
+ * Reported per variant: first ACCEPT -> Nth TASK_RUNNING, ACCEPT ->
+ * TASK_RUNNING p50/p99, per-task time divided by the raw baseline's, kill
+ * time (first KILL -> Nth TASK_KILLED), the longest event-loop block of the
+ * master and of the agent over launch and kill (bench/lib/loop-probe.ts,
+ * preloaded into both daemons), CPU of master and agent per task and of
+ * each executor until its task ran (user+sys from /proc/<pid>/stat), and
+ * the processes of the agent's containers still alive 20 s after teardown
+ * (orphans; must be 0). Then single-task ACCEPT -> TASK_RUNNING, repeated.
+ *
+ * `npm run bench -- launch-throughput [N=200] [rounds=1] [singles=5]`.
+ * `LAUNCH_BENCH_PROFILE=<dir>` writes V8 CPU profiles of master and agent
+ * covering each variant's launch and kill there (bench/lib/loop-probe.ts).
+ *
+ * Targets (Mesos 1.12 on this kind of machine in brackets): 200 tasks
+ * running within 10 s [~20 s], stretch 5 s; one task within 100 ms
+ * [181 ms]; no orphans [orphans in 1 of 3 runs].
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { COMMAND_EXECUTOR_BUNDLE } from "../src/executor/launch-command.js";
+import type { TaskInfo } from "../src/scheduler/index.js";
+import { tempDir } from "../test/harness/processes.js";
+import {
+  type BenchCluster,
+  BenchFramework,
+  benchExecutorBundle,
+  loopMaxMs,
+  procCpuMs,
+  processesWith,
+  quantile,
+  resourcesIn,
+  round1,
+  round2,
+  startBenchCluster,
+  toggleProfiles,
+  waitForNoProcesses,
+} from "./lib/cluster.js";
+import { reportCase } from "./lib/report.js";
+
+const BENCH = "launch-throughput";
+const FAILED = ["TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"];
+
+type Variant = "command-executor" | "noop-executor";
+
+interface LaunchResult {
+  allRunningMs: number;
+  runningMs: number[];
+  killMs: number;
+  masterLoopMs: number;
+  agentLoopMs: number;
+  masterCpuMsPerTask: number;
+  agentCpuMsPerTask: number;
+  executorCpuMs: number[];
+  orphans: number;
+}
+
+let frameworks = 0;
+let profiling = false;
+
+function taskFor(
+  variant: Variant,
+  id: string,
+  agentId: TaskInfo["agent_id"],
+  resources: TaskInfo["resources"],
+  executorResources: TaskInfo["resources"],
+  frameworkId: string,
+): TaskInfo {
+  const task: TaskInfo = { name: id, task_id: { value: id }, agent_id: agentId, resources };
+  if (variant === "command-executor") {
+    task.command = { shell: true, value: "sleep 600" };
+  } else {
+    task.executor = {
+      executor_id: { value: id },
+      framework_id: { value: frameworkId },
+      command: {
+        shell: false,
+        value: process.execPath,
+        arguments: [process.execPath, benchExecutorBundle()],
+      },
+      resources: executorResources ?? [],
+    };
+  }
+  return task;
+}
+
+/** One framework launches `n` tasks in one ACCEPT, then kills them and tears down. */
+async function launchAll(
+  cluster: BenchCluster,
+  variant: Variant,
+  n: number,
+): Promise<LaunchResult> {
+  const { master, agent } = cluster;
+  const fw = new BenchFramework(master.address, `${BENCH} ${variant} ${++frameworks}`);
+  const failures: string[] = [];
+  fw.onUpdate = (status) => {
+    if (FAILED.includes(status.state)) {
+      failures.push(`${status.task_id.value}: ${status.state} ${status.message ?? ""}`);
+    }
+  };
+  try {
+    const offer = await fw.nextOffer();
+    const resources = resourcesIn(offer, "cpus:0.01;mem:32");
+    const executorResources = resourcesIn(offer, "cpus:0.01;mem:32");
+    const frameworkId = fw.client.frameworkId?.value ?? "";
+    const ids = Array.from({ length: n }, (_, i) => `${variant}-${frameworks}-${i}`);
+    const tasks = ids.map((id) =>
+      taskFor(variant, id, offer.agent_id, resources, executorResources, frameworkId),
+    );
+    const masterPid = master.child.pid ?? 0;
+    const agentPid = agent.child.pid ?? 0;
+    const masterCpu0 = procCpuMs(masterPid);
+    const agentCpu0 = procCpuMs(agentPid);
+    if (profiling) toggleProfiles(cluster);
+    const epoch0 = Date.now();
+    const t0 = performance.now();
+    const accepted = fw.client.launch([offer.id], tasks);
+    await fw.until(
+      `${n} tasks running`,
+      () => {
+        if (failures.length > 0)
+          throw new Error(`tasks failed: ${failures.slice(0, 3).join("; ")}`);
+        return fw.reached("TASK_RUNNING") >= n;
+      },
+      180_000,
+    );
+    const answer = await accepted;
+    if (!answer.ok) throw new Error(`ACCEPT failed: ${answer.error}`);
+    const runningAt = ids.map((id) => (fw.firstAt.get(`TASK_RUNNING ${id}`) as number) - t0);
+    const allRunningMs = Math.max(...runningAt);
+    const masterCpu = procCpuMs(masterPid) - masterCpu0;
+    const agentCpu = procCpuMs(agentPid) - agentCpu0;
+    const script = variant === "command-executor" ? COMMAND_EXECUTOR_BUNDLE : benchExecutorBundle();
+    const executorCpuMs = processesWith(cluster.sandboxMarker)
+      .filter((p) => p.argv.includes(script))
+      .map((p) => procCpuMs(p.pid));
+
+    const k0 = performance.now();
+    await Promise.all(ids.map((id) => fw.client.kill({ value: id }, offer.agent_id)));
+    await fw.until(`${n} tasks killed`, () => fw.reached("TASK_KILLED") >= n, 120_000);
+    const killMs = Math.max(...ids.map((id) => fw.firstAt.get(`TASK_KILLED ${id}`) as number)) - k0;
+    const epoch1 = Date.now();
+    if (profiling) toggleProfiles(cluster);
+    await fw.close();
+    const orphans = await waitForNoProcesses(cluster.sandboxMarker, 20_000);
+    return {
+      allRunningMs,
+      runningMs: runningAt,
+      killMs,
+      masterLoopMs: loopMaxMs(cluster.probeDir, masterPid, epoch0, epoch1),
+      agentLoopMs: loopMaxMs(cluster.probeDir, agentPid, epoch0, epoch1),
+      masterCpuMsPerTask: masterCpu / n,
+      agentCpuMsPerTask: agentCpu / n,
+      executorCpuMs,
+      orphans,
+    };
+  } finally {
+    if (fw.client.state !== "closed") await fw.close().catch(() => {});
+  }
+}
+
+interface RawResult {
+  allRunningMs: number;
+  runningMs: number[];
+  killMs: number;
+}
+
+/** The floor: `n` detached `/bin/sh -c "sleep 600"` spawned at once from this process. */
+async function rawSpawn(n: number, cwd: string): Promise<RawResult> {
+  const children: ChildProcess[] = [];
+  const spawned: Promise<number>[] = [];
+  const exited: Promise<number>[] = [];
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const child = spawn("/bin/sh", ["-c", "sleep 600"], { cwd, detached: true, stdio: "ignore" });
+    children.push(child);
+    spawned.push(new Promise((r) => child.once("spawn", () => r(performance.now() - t0))));
+    exited.push(new Promise((r) => child.once("exit", () => r(performance.now()))));
+  }
+  const runningMs = await Promise.all(spawned);
+  const k0 = performance.now();
+  for (const child of children) {
+    try {
+      process.kill(-(child.pid ?? 0), "SIGTERM");
+    } catch {
+      // already gone
+    }
+  }
+  const killMs = Math.max(...(await Promise.all(exited))) - k0;
+  return { allRunningMs: Math.max(...runningMs), runningMs, killMs };
+}
+
+/** ACCEPT -> TASK_RUNNING of one task at a time, `count` times; the task is killed after each. */
+async function singles(cluster: BenchCluster, variant: Variant, count: number): Promise<number[]> {
+  const fw = new BenchFramework(cluster.master.address, `${BENCH} single ${variant}`);
+  const out: number[] = [];
+  try {
+    for (let i = 0; i < count; i++) {
+      const offer = await fw.nextOffer();
+      const id = `single-${variant}-${i}`;
+      const task = taskFor(
+        variant,
+        id,
+        offer.agent_id,
+        resourcesIn(offer, "cpus:0.01;mem:32"),
+        resourcesIn(offer, "cpus:0.01;mem:32"),
+        fw.client.frameworkId?.value ?? "",
+      );
+      const t0 = performance.now();
+      void fw.client.launch([offer.id], [task]);
+      await fw.until(`${id} running`, () => fw.firstAt.has(`TASK_RUNNING ${id}`), 60_000);
+      out.push((fw.firstAt.get(`TASK_RUNNING ${id}`) as number) - t0);
+      await fw.client.kill({ value: id }, offer.agent_id);
+      await fw.until(`${id} killed`, () => fw.firstAt.has(`TASK_KILLED ${id}`), 60_000);
+    }
+  } finally {
+    await fw.close().catch(() => {});
+  }
+  return out;
+}
+
+/** Runs the benchmark: `[N=200] [rounds=1] [singles=5]`. */
+export async function run(args: string[]): Promise<void> {
+  const n = Number(args[0] ?? 200);
+  const rounds = Number(args[1] ?? 1);
+  const singleCount = Number(args[2] ?? 5);
+  const profileDir = process.env.LAUNCH_BENCH_PROFILE;
+  profiling = profileDir !== undefined;
+  const cluster = await startBenchCluster(profileDir === undefined ? {} : { profileDir });
+  const scratch = tempDir("bench-raw-");
+  const results = new Map<string, (LaunchResult | RawResult)[]>();
+  const add = (name: string, r: LaunchResult | RawResult) =>
+    results.set(name, [...(results.get(name) ?? []), r]);
+  try {
+    benchExecutorBundle();
+    for (let round = 0; round < rounds; round++) {
+      add("command-executor", await launchAll(cluster, "command-executor", n));
+      add("noop-executor", await launchAll(cluster, "noop-executor", n));
+      add("raw-spawn", await rawSpawn(n, scratch));
+    }
+    const single = { "command-executor": [] as number[], "noop-executor": [] as number[] };
+    for (let i = 0; i < singleCount; i++) {
+      single["command-executor"].push(...(await singles(cluster, "command-executor", 1)));
+      single["noop-executor"].push(...(await singles(cluster, "noop-executor", 1)));
+    }
+
+    const raw = results.get("raw-spawn") as RawResult[];
+    const rawAll = quantile(
+      raw.map((r) => r.allRunningMs),
+      0.5,
+    );
+    for (const [name, list] of results) {
+      const all = quantile(
+        list.map((r) => r.allRunningMs),
+        0.5,
+      );
+      const each = list.flatMap((r) => r.runningMs);
+      const row: Record<string, number | string> = {
+        accept_to_all_running_ms: all,
+        tasks_per_s: round1((n * 1000) / all),
+        accept_to_running_ms_p50: quantile(each, 0.5),
+        accept_to_running_ms_p99: quantile(each, 0.99),
+        per_task_ms: round2(all / n),
+        per_task_vs_raw: round1(all / rawAll),
+        kill_ms: quantile(
+          list.map((r) => r.killMs),
+          0.5,
+        ),
+      };
+      if ("orphans" in (list[0] ?? {})) {
+        const l = list as LaunchResult[];
+        const executorCpu = l.flatMap((r) => r.executorCpuMs);
+        Object.assign(row, {
+          master_loop_max_ms: Math.max(...l.map((r) => r.masterLoopMs)),
+          agent_loop_max_ms: Math.max(...l.map((r) => r.agentLoopMs)),
+          master_cpu_ms_per_task: round1(
+            quantile(
+              l.map((r) => r.masterCpuMsPerTask),
+              0.5,
+            ),
+          ),
+          agent_cpu_ms_per_task: round1(
+            quantile(
+              l.map((r) => r.agentCpuMsPerTask),
+              0.5,
+            ),
+          ),
+          executor_startup_cpu_ms_p50: quantile(executorCpu, 0.5),
+          executors_seen: executorCpu.length,
+          orphans: Math.max(...l.map((r) => r.orphans)),
+          target_all_running_ms: 10_000,
+          mesos_all_running_ms: 20_000,
+        });
+      }
+      reportCase(BENCH, `${name} n=${n} rounds=${rounds}`, row);
+    }
+    for (const [name, ms] of Object.entries(single)) {
+      reportCase(BENCH, `single task, ${name} x${singleCount}`, {
+        accept_to_running_ms_p50: quantile(ms, 0.5),
+        accept_to_running_ms_min: quantile(ms, 0),
+        accept_to_running_ms_max: quantile(ms, 1),
+        target_ms: 100,
+        mesos_ms: 181,
+      });
+    }
+  } finally {
+    await cluster.stop();
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  try {
+    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) await run(process.argv.slice(2));
