@@ -176,3 +176,15 @@ export function resubscribe(
     framework_id: { value: frameworkId },
   });
 }
+
+/** Stops offers to a framework and gives back those it holds (so another framework gets them). */
+export async function quiet(s: Subscription): Promise<void> {
+  await s.call({ type: "SUPPRESS", suppress: {} });
+  const offerIds = s.events.flatMap((e) => (e.offers?.offers ?? []).map((o) => o.id));
+  if (offerIds.length > 0) {
+    await s.call({
+      type: "DECLINE",
+      decline: { offer_ids: offerIds, filters: { refuse_seconds: 3600 } },
+    });
+  }
+}

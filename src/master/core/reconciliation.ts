@@ -56,7 +56,8 @@ export function reconcileTasks(
   for (const t of tasks) {
     const taskId = t.task_id.value;
     const agentId = t.agent_id?.value;
-    const task = framework.tasks.get(taskId) ?? framework.unreachableTasks.get(taskId);
+    // Tasks on unreachable agents are answered by the agent's state below.
+    const task = framework.tasks.get(taskId);
     if (task !== undefined) {
       send(known(task));
       continue;
