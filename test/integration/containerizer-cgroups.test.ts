@@ -22,6 +22,7 @@ import {
   executeTask,
   isolationSkipReason,
   processesWithMarker,
+  removeRootCgroups,
   sandboxOf,
   scalar,
 } from "./containerizer-helpers.js";
@@ -49,7 +50,10 @@ before(async () => {
   await waitForAgents(master, 1);
 });
 
-after(stopAll);
+after(async () => {
+  await stopAll();
+  if (skip === undefined) removeRootCgroups(cgroups);
+});
 
 /** Container ids that have a cgroup under our root for `subsystem`. */
 function containerCgroups(subsystem: "cpuacct" | "memory" | "freezer" | "cpu"): string[] {

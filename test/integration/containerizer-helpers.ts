@@ -3,7 +3,7 @@
  * machine can run them, launching one task with mesos-execute and reading
  * its final status, finding sandboxes and leftover processes.
  */
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmdirSync } from "node:fs";
 import {
   CgroupsHierarchy,
   type Subsystem,
@@ -113,4 +113,16 @@ export function processesWithMarker(marker: string): number[] {
     }
   }
   return out;
+}
+
+/** Removes the (empty) root cgroups a test agent created under its `--cgroups_root`. */
+export function removeRootCgroups(cgroups: CgroupsHierarchy): void {
+  for (const s of ["cpu", "cpuacct", "memory", "pids", "freezer"] as const) {
+    if (!cgroups.has(s)) continue;
+    try {
+      rmdirSync(cgroups.rootPath(s));
+    } catch {
+      // Not created, or not empty (a leak the tests report elsewhere).
+    }
+  }
 }
