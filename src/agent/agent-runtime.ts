@@ -7,6 +7,7 @@
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { installAgentSecurity, loadAgentSecurity } from "../common/auth/agent-security.js";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
 import { buildInfoAt, versionJson } from "../common/http/common-endpoints.js";
 import { operatorServices } from "../common/http/operator-processes.js";
@@ -251,6 +252,7 @@ async function killOrphans(
 /** Starts an agent in `host` (which must be listening). Throws a one-line Error on bad flags. */
 export async function startAgentInHost(options: StartAgentOptions): Promise<AgentHandle> {
   const { flags, logger, host } = options;
+  const security = loadAgentSecurity(flags);
   await mkdir(flags.work_dir, { recursive: true });
   const built = buildSlaveInfo(flags, options.hostname, host.port, logger);
   if (!built.ok) throw new Error(built.error);
@@ -380,6 +382,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     externalLogFile: flags.external_log_file,
   });
   if (mesosContainerizer.isolating) monitor.useContainerizer(mesosContainerizer);
+  installAgentSecurity(host, agentProcess, security);
   logger.info(`Agent resources: ${agent.resources.toString()}`);
   if ((info.attributes ?? []).length > 0 && flags.attributes !== undefined) {
     logger.info(`Agent attributes: ${flags.attributes}`);

@@ -337,7 +337,6 @@ const agentAuthFlags = {
   }),
   http_credentials: flag.path({
     help: "JSON file of credentials for the agent's own HTTP endpoints.",
-    notYet: true,
   }),
   authorizer: flag.string({
     help: "Authorizer: `local` (uses --acls) or a module; with a module --acls is ignored.",

@@ -1,0 +1,182 @@
+/**
+ * The agent's HTTP authentication and authorization, from its flags:
+ * `--http_credentials`, `--authenticate_http_readonly`,
+ * `--authenticate_http_readwrite` and `--acls`. Read-only endpoints
+ * (`/state`, `/flags`, `/containers`, `/monitor/statistics`, metrics and
+ * files) are in realm `mesos-agent-readonly`, the operator API `/api/v1` in
+ * `mesos-agent-readwrite`.
+ */
+import type { HttpRequest } from "../http/request.js";
+import { forbidden, type HttpResponse, response } from "../http/response.js";
+import { type HttpGuard, setHttpGuard } from "../http/router.js";
+import type { ProcessHost } from "../process/process-host.js";
+import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
+import { authenticateBasic, principalOf, REALMS } from "./basic.js";
+import { CredentialStore, loadCredentials } from "./credentials.js";
+import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
+import { viewPermissions, viewUnrestricted } from "./view-filter.js";
+
+/** The agent flag values this module reads. */
+export interface AgentSecurityFlags {
+  readonly http_credentials?: string | undefined;
+  readonly authenticate_http_readonly: boolean;
+  readonly authenticate_http_readwrite: boolean;
+  readonly acls?: unknown;
+}
+
+/** What the agent enforces on its HTTP endpoints. */
+export interface AgentSecurity {
+  readonly credentials: CredentialStore;
+  readonly authorizer: LocalAuthorizer;
+  readonly readonly: boolean;
+  readonly readwrite: boolean;
+}
+
+/** Reads the flags; throws an Error with one line naming the file or flag on bad input. */
+export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string): AgentSecurity {
+  let credentials = new CredentialStore();
+  if (flags.http_credentials !== undefined) {
+    const loaded = loadCredentials(flags.http_credentials);
+    if (!loaded.ok) throw new Error(loaded.error);
+    credentials = new CredentialStore(loaded.value);
+  }
+  const realms: [boolean, string][] = [
+    [flags.authenticate_http_readonly, REALMS.agentReadonly],
+    [flags.authenticate_http_readwrite, REALMS.agentReadwrite],
+  ];
+  for (const [on, realm] of realms) {
+    if (on && flags.http_credentials === undefined) {
+      throw new Error(
+        `No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
+      );
+    }
+  }
+  let authorizer = new LocalAuthorizer(NO_ACLS);
+  if (flags.acls !== undefined) {
+    const parsed = parseAcls(flags.acls);
+    if (!parsed.ok) {
+      const source = aclsFile === undefined ? "--acls" : `'${aclsFile}'`;
+      throw new Error(`Failed to parse ACLs from ${source}: ${parsed.error}`);
+    }
+    authorizer = new LocalAuthorizer(parsed.value);
+  }
+  return {
+    credentials,
+    authorizer,
+    readonly: flags.authenticate_http_readonly,
+    readwrite: flags.authenticate_http_readwrite,
+  };
+}
+
+type Realm = "readonly" | "readwrite";
+
+const AGENT_REALMS: Readonly<Record<string, Realm>> = {
+  "/state": "readonly",
+  "/state.json": "readonly",
+  "/flags": "readonly",
+  "/containers": "readonly",
+  "/containerizer/debug": "readonly",
+  "/monitor/statistics": "readonly",
+  "/monitor/statistics.json": "readonly",
+  "/api/v1": "readwrite",
+};
+
+const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
+  metrics: { "/snapshot": "readonly", "/prometheus": "readonly" },
+  monitor: { "/statistics": "readonly", "/statistics.json": "readonly" },
+  files: {
+    "/browse": "readonly",
+    "/browse.json": "readonly",
+    "/read": "readonly",
+    "/read.json": "readonly",
+    "/download": "readonly",
+    "/debug": "readonly",
+    "/debug.json": "readonly",
+  },
+  logging: { "/toggle": "readwrite" },
+};
+
+/** Endpoints `get_endpoints` governs on the agent. */
+const AUTHORIZABLE: ReadonlySet<string> = new Set([
+  "/containers",
+  "/containerizer/debug",
+  "/monitor/statistics",
+  "/metrics/snapshot",
+  "/logging/toggle",
+  "/files/debug",
+]);
+
+type Json = Record<string, unknown>;
+
+async function filterAgentState(
+  request: HttpRequest,
+  r: HttpResponse,
+  authorizer: LocalAuthorizer,
+): Promise<HttpResponse> {
+  if (viewUnrestricted(authorizer) || r.status !== 200 || r.kind !== "body") return r;
+  let doc: Json;
+  try {
+    doc = JSON.parse(typeof r.body === "string" ? r.body : Buffer.from(r.body).toString()) as Json;
+  } catch {
+    return r;
+  }
+  const can = viewPermissions(authorizer, principalOf(request));
+  const keep = (list: unknown): unknown =>
+    Array.isArray(list)
+      ? list.filter((f: Json) => can.framework(typeof f.user === "string" ? f.user : ""))
+      : list;
+  const out: Json = {
+    ...doc,
+    frameworks: keep(doc.frameworks),
+    completed_frameworks: keep(doc.completed_frameworks),
+  };
+  if (!can.flags) delete out.flags;
+  return response(200, JSON.stringify(out), { "Content-Type": "application/json" });
+}
+
+/** Guards the agent process' routes and the host's metrics, files, logging and monitor routes. */
+export function installAgentSecurity(
+  host: ProcessHost,
+  agentProcess: object,
+  security: AgentSecurity,
+): void {
+  const authenticate = (request: HttpRequest, realm: Realm | undefined) => {
+    setRequestAuthorizer(request, security.authorizer);
+    if (realm === undefined) return undefined;
+    const name = realm === "readonly" ? REALMS.agentReadonly : REALMS.agentReadwrite;
+    const required = realm === "readonly" ? security.readonly : security.readwrite;
+    const result = authenticateBasic(request, name, security.credentials, required);
+    return result.ok ? undefined : result.response;
+  };
+  const authorizeEndpoint = (request: HttpRequest, endpoint: string) =>
+    AUTHORIZABLE.has(endpoint) &&
+    !security.authorizer.authorized("get_endpoints", principalOf(request), endpoint)
+      ? forbidden(forbiddenMessage(request, `GET '${endpoint}'`))
+      : undefined;
+
+  const agentGuard: HttpGuard = async (request, next) => {
+    const denied = authenticate(request, AGENT_REALMS[request.routePath]);
+    if (denied !== undefined) return denied;
+    const refused = authorizeEndpoint(request, request.routePath);
+    if (refused !== undefined) return refused;
+    if (request.routePath === "/flags") {
+      return security.authorizer.authorized("view_flags", principalOf(request))
+        ? next()
+        : forbidden(forbiddenMessage(request, "view the flags"));
+    }
+    if (request.routePath === "/state" || request.routePath === "/state.json") {
+      return filterAgentState(request, await next(), security.authorizer);
+    }
+    return next();
+  };
+  setHttpGuard(agentProcess, agentGuard);
+  for (const [id, realms] of Object.entries(HOST_REALMS)) {
+    const p = host.process(id);
+    if (p === undefined) continue;
+    setHttpGuard(p, (request, next) => {
+      const denied = authenticate(request, realms[request.routePath]);
+      if (denied !== undefined) return denied;
+      return authorizeEndpoint(request, `/${id}${request.routePath}`) ?? next();
+    });
+  }
+}
