@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import {
+  cfsQuotaUs,
+  cpuShares,
+  cpuWeight,
+} from "../../src/agent/containerizer/isolators/cgroups-cpu.js";
+import { memoryLimitBytes } from "../../src/agent/containerizer/isolators/cgroups-mem.js";
+import {
+  volumeSource,
+  volumeTarget,
+} from "../../src/agent/containerizer/isolators/filesystem-linux.js";
+import { createIsolators } from "../../src/agent/containerizer/isolators/index.js";
+import { parseDuOutput } from "../../src/agent/containerizer/isolators/posix-disk.js";
+import { prlimitOptions } from "../../src/agent/containerizer/isolators/posix-rlimits.js";
+import {
+  mergePreparations,
+  shellQuote,
+  shimCommand,
+} from "../../src/agent/containerizer/launch-shim.js";
+import { silentLogger } from "../../src/common/observability/logger.js";
+
+const V1_MOUNTS = [
+  "tmpfs /sys/fs/cgroup tmpfs rw 0 0",
+  "cgroup /sys/fs/cgroup/cpu,cpuacct cgroup rw,relatime,cpu,cpuacct 0 0",
+  "cgroup /sys/fs/cgroup/memory cgroup rw,relatime,memory 0 0",
+  "cgroup /sys/fs/cgroup/freezer cgroup rw,relatime,freezer 0 0",
+  "cgroup2 /sys/fs/cgroup/unified cgroup2 rw 0 0",
+].join("\n");
+
+test("cgroups: v1 mounts are found per subsystem, combined mounts shared, container paths under the root", () => {
+  const h = CgroupsHierarchy.detect("/sys/fs/cgroup", "mesos", V1_MOUNTS);
+  assert.ok(!("error" in h));
+  assert.equal(h.version, 1);
+  assert.equal(h.path("cpu", "c1"), "/sys/fs/cgroup/cpu,cpuacct/mesos/c1");
+  assert.equal(h.path("cpuacct", "c1"), h.path("cpu", "c1"));
+  assert.equal(h.path("memory", "c1"), "/sys/fs/cgroup/memory/mesos/c1");
+  assert.equal(h.has("pids"), false);
+});
+
+test("cgroups: no cgroup mounts under the hierarchy is an error that says where it looked", () => {
+  const h = CgroupsHierarchy.detect("/elsewhere", "mesos", V1_MOUNTS);
+  assert.ok("error" in h);
+  assert.match(h.error, /\/elsewhere/);
+});
+
+test("cgroups/cpu: shares are 1024 per cpu with a floor of 2; CFS quota is cpus x 100 ms with a 1 ms floor", () => {
+  assert.equal(cpuShares(0.5), 512);
+  assert.equal(cpuShares(0.001), 2);
+  assert.equal(cfsQuotaUs(0.6), 60_000);
+  assert.equal(cfsQuotaUs(0.001), 1_000);
+  assert.ok(cpuWeight(1) > cpuWeight(0.5));
+  assert.ok(cpuWeight(1000) <= 10_000 && cpuWeight(0.001) >= 1);
+});
+
+test("cgroups/mem: the limit is mem plus the allowance, never below 32 MB", () => {
+  assert.equal(memoryLimitBytes(64, 32), 96 * 1024 * 1024);
+  assert.equal(memoryLimitBytes(1), 32 * 1024 * 1024);
+});
+
+test("posix/rlimits: types map to prlimit options; unset soft and hard is unlimited; soft above hard is refused", () => {
+  const ok = prlimitOptions([{ type: "RLMT_NOFILE", soft: 10, hard: 20 }, { type: "RLMT_CORE" }]);
+  assert.deepEqual(ok, { ok: true, options: ["--nofile=10:20", "--core=unlimited:unlimited"] });
+  const bad = prlimitOptions([{ type: "RLMT_CPU", soft: 5, hard: 1 }]);
+  assert.equal(bad.ok, false);
+  assert.equal(prlimitOptions([{ type: "RLMT_CPU", soft: 1 }]).ok, false);
+});
+
+test("filesystem/linux: relative host paths are in the sandbox; paths escaping the sandbox are refused", () => {
+  const sandbox = "/work/sb";
+  assert.equal(
+    volumeSource({ mode: "RW", container_path: "/tmp", host_path: "tmp" }, sandbox),
+    "/work/sb/tmp",
+  );
+  assert.equal(
+    volumeSource({ mode: "RO", container_path: "d", host_path: "/data" }, sandbox),
+    "/data",
+  );
+  assert.ok(
+    typeof volumeSource({ mode: "RW", container_path: "/x", host_path: "../../etc" }, sandbox) !==
+      "string",
+  );
+  assert.equal(volumeTarget({ mode: "RW", container_path: "data" }, sandbox), "/work/sb/data");
+  assert.ok(typeof volumeTarget({ mode: "RW", container_path: "../x" }, sandbox) !== "string");
+  assert.equal(
+    volumeSource(
+      {
+        mode: "RW",
+        container_path: "/x",
+        source: { type: "SANDBOX_PATH", sandbox_path: { type: "SELF", path: "a" } },
+      },
+      sandbox,
+    ),
+    "/work/sb/a",
+  );
+});
+
+test("posix/disk: du -k output is read as bytes", () => {
+  assert.equal(parseDuOutput("12\t/some/dir\n"), 12 * 1024);
+  assert.equal(parseDuOutput("du: cannot access\n"), undefined);
+});
+
+test("launch shim: without isolation needs the executor command is unchanged", () => {
+  const command = { file: "/bin/sh", args: ["sh", "-c", "echo hi"] };
+  assert.equal(shimCommand(command, mergePreparations([undefined, {}]), undefined), command);
+});
+
+test("launch shim: joins the cgroups before exec, then unshare, mounts, prlimit, setpriv and the executor", () => {
+  const p = mergePreparations([
+    { cgroupProcs: ["/cg/a/cgroup.procs"] },
+    { cgroupProcs: ["/cg/a/cgroup.procs", "/cg/b/cgroup.procs"], pidNamespace: true },
+    { mounts: [{ source: "/sb/tmp", target: "/tmp", readOnly: true }] },
+    { rlimits: ["--nofile=1:2"] },
+  ]);
+  const shim = shimCommand({ file: "/usr/bin/node", args: ["node", "x.js"] }, p, {
+    uid: 5,
+    gid: 6,
+  });
+  assert.equal(shim.file, "/bin/sh");
+  const script = shim.args[2] ?? "";
+  assert.ok(script.indexOf("/cg/a/cgroup.procs") < script.indexOf('exec "$@"'));
+  assert.equal(script.split("echo $$ >").length - 1, 2, "each cgroup once");
+  const tail = shim.args.slice(4);
+  const at = (word: string) => tail.indexOf(word);
+  assert.ok(at("unshare") >= 0 && at("--pid") > at("unshare"));
+  assert.ok(at("prlimit") > at("unshare"));
+  assert.ok(at("setpriv") > at("prlimit"));
+  assert.ok(tail.includes("--reuid=5") && tail.includes("--regid=6"));
+  assert.deepEqual(tail.slice(-2), ["/usr/bin/node", "x.js"]);
+  assert.ok(tail.some((w) => w.includes("remount,bind,ro")));
+});
+
+test("launch shim: shell quoting survives quotes in paths", () => {
+  assert.equal(shellQuote("a'b"), `'a'\\''b'`);
+});
+
+test("isolators: unknown names and cgroup isolators without cgroups are one-line errors", () => {
+  const base = {
+    root: true,
+    enableCfs: false,
+    limitSwap: false,
+    diskWatchIntervalMs: 1000,
+    enforceDiskQuota: false,
+    du: async () => ({ code: 0, output: "" }),
+    commandExecutorAllowanceMb: 0,
+  };
+  const context = { logger: silentLogger, limit: () => {} };
+  const unknown = createIsolators(
+    { ...base, names: ["posix/cpu", "gpu/nvidia"], cgroups: { error: "none" } },
+    context,
+  );
+  assert.deepEqual(unknown, { ok: false, error: "Unknown or unsupported isolator 'gpu/nvidia'" });
+  const noCgroups = createIsolators(
+    { ...base, names: ["cgroups/mem"], cgroups: { error: "no cgroups here" } },
+    context,
+  );
+  assert.equal(noCgroups.ok, false);
+  const posix = createIsolators(
+    {
+      ...base,
+      names: ["posix/cpu", "posix/mem", "disk/du", "filesystem/posix"],
+      cgroups: { error: "x" },
+    },
+    context,
+  );
+  assert.ok(posix.ok);
+  assert.deepEqual(
+    posix.isolators.map((i) => i.name),
+    ["posix/cpu", "posix/mem", "posix/disk"],
+  );
+});
