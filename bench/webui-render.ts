@@ -7,7 +7,8 @@
  *   npm run bench -- webui-render [--agents=1000] [--tasks=10000] [--updates=5]
  *
  * Cases: time to first render (navigation start to the dashboard painted
- * with data), time to update (a changed state read and painted, median of
+ * with data: the UI paints from the small `/master/state-summary` first),
+ * time to the full state on screen (`/master/state` with every task), time to update (a changed state read and painted, median of
  * `--updates`), sorting and filtering the 10,000-row task table, and the
  * number of task rows in the DOM (virtualised tables keep it small).
  */
@@ -149,21 +150,97 @@ export function syntheticState(agents: number, tasks: number, round: number): un
   };
 }
 
+const SUMMARY_STATES = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_FINISHED",
+  "TASK_KILLED",
+  "TASK_FAILED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_UNREACHABLE",
+];
+
+type Obj = Record<string, unknown>;
+
+/** `/master/state-summary` of a state document (Mesos' shape: per-state task counts). */
+export function summaryOf(state: unknown): unknown {
+  const s = state as Obj;
+  const counts = (tasks: Obj[]): Obj => {
+    const out: Obj = {};
+    for (const st of SUMMARY_STATES) out[st] = 0;
+    for (const t of tasks) out[String(t.state)] = ((out[String(t.state)] as number) ?? 0) + 1;
+    return out;
+  };
+  const byAgent = new Map<string, Obj[]>();
+  const fwOnAgent = new Map<string, Set<string>>();
+  const frameworks = (s.frameworks as Obj[]).map((f) => {
+    const tasks = [
+      ...(f.tasks as Obj[]),
+      ...(f.unreachable_tasks as Obj[]),
+      ...(f.completed_tasks as Obj[]),
+    ];
+    const agents = new Set<string>();
+    for (const t of tasks) {
+      const a = String(t.slave_id);
+      agents.add(a);
+      byAgent.set(a, [...(byAgent.get(a) ?? []), t]);
+      fwOnAgent.set(a, (fwOnAgent.get(a) ?? new Set()).add(String(f.id)));
+    }
+    return {
+      id: f.id,
+      name: f.name,
+      used_resources: f.used_resources,
+      offered_resources: f.offered_resources,
+      capabilities: f.capabilities,
+      hostname: f.hostname,
+      webui_url: f.webui_url,
+      active: f.active,
+      connected: f.connected,
+      recovered: f.recovered,
+      ...counts(tasks),
+      slave_ids: [...agents],
+    };
+  });
+  return {
+    hostname: s.hostname,
+    cluster: s.cluster,
+    slaves: (s.slaves as Obj[]).map((a) => ({
+      ...a,
+      ...counts(byAgent.get(String(a.id)) ?? []),
+      framework_ids: [...(fwOnAgent.get(String(a.id)) ?? [])],
+    })),
+    frameworks,
+  };
+}
+
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",
   ".js": "text/javascript; charset=utf-8",
   ".css": "text/css; charset=utf-8",
 };
 
-/** The stub master: the built UI, `/master/state` from `current()`, 404 for the rest. */
+/**
+ * The stub master: the built UI, `/master/state` and `/master/state-summary`
+ * from `current()`, `/version`, 404 for the rest.
+ */
 function stubMaster(
   dist: string,
-  current: () => string,
+  current: () => { state: string; summary: string },
 ): Promise<{ server: Server; port: number }> {
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0] ?? "/";
-    if (path === "/master/state") {
-      const bytes = Buffer.from(current(), "utf8");
+    const json: Record<string, () => string> = {
+      "/master/state": () => current().state,
+      "/master/state-summary": () => current().summary,
+      "/version": () =>
+        '{"version":"1.12.0","build_date":"2024-01-01 00:00:00","build_user":"bench"}',
+    };
+    const body = json[path];
+    if (body !== undefined) {
+      const bytes = Buffer.from(body(), "utf8");
       res.writeHead(200, { "Content-Type": "application/json", "Content-Length": bytes.length });
       res.end(bytes);
       return;
@@ -214,7 +291,11 @@ export async function run(args: string[]): Promise<void> {
     throw new Error("the web UI is not built: run npm run build:webui");
   }
   const { chromium } = await import("playwright-core");
-  let body = JSON.stringify(syntheticState(options.agents, options.tasks, 0));
+  const documents = (round: number) => {
+    const state = syntheticState(options.agents, options.tasks, round);
+    return { state: JSON.stringify(state), summary: JSON.stringify(summaryOf(state)) };
+  };
+  let body = documents(0);
   const { server, port } = await stubMaster(dist, () => body);
   try {
     const context = await chromium.launchPersistentContext(
@@ -235,7 +316,7 @@ export async function run(args: string[]): Promise<void> {
     );
     try {
       await measure(context, port, options, (round) => {
-        body = JSON.stringify(syntheticState(options.agents, options.tasks, round));
+        body = documents(round);
       });
     } finally {
       await context.close();
@@ -259,6 +340,15 @@ async function measure(
     { timeout: 60_000 },
   );
   const first = (await page.evaluate("window.__mesosUi.timings[0]")) as Timing;
+  // The full state (every task) on screen: the "full" timing, or the first when it came first.
+  await page.waitForFunction(
+    "window.__mesosUi.timings.some((t) => t.kind === 'full') || window.__mesosUi.timings[0].bytes > 0 && !window.__mesosUi.store.cluster.partial || null",
+    undefined,
+    { timeout: 60_000 },
+  );
+  const full = (await page.evaluate(
+    "window.__mesosUi.timings.find((t) => t.kind === 'full') ?? window.__mesosUi.timings[0]",
+  )) as Timing;
   const rows = (await page.evaluate(
     `document.querySelectorAll('[data-table="Active tasks"] tbody tr:not(.spacer)').length`,
   )) as number;
@@ -284,12 +374,18 @@ async function measure(
      input.value = "instance-77"; input.dispatchEvent(new Event("input", { bubbles: true }));`,
   );
   reportCase("webui-render", `${options.agents} agents, ${options.tasks} tasks: dashboard`, {
-    state_mb: round1(first.bytes / 2 ** 20),
+    first_mb: round1(first.bytes / 2 ** 20),
     first_render_ms: Math.round(first.doneAt),
     first_fetch_ms: Math.round(first.fetchMs),
     first_parse_ms: Math.round(first.parseMs),
     first_model_ms: Math.round(first.modelMs),
     first_paint_ms: Math.round(first.renderMs),
+    state_mb: round1(full.bytes / 2 ** 20),
+    full_render_ms: Math.round(full.doneAt),
+    full_fetch_ms: Math.round(full.fetchMs),
+    full_parse_ms: Math.round(full.parseMs),
+    full_model_ms: Math.round(full.modelMs),
+    full_paint_ms: Math.round(full.renderMs),
     update_ms_median: Math.round(median(updates.map((u) => u.totalMs))),
     update_parse_ms: Math.round(median(updates.map((u) => u.parseMs))),
     update_model_ms: Math.round(median(updates.map((u) => u.modelMs))),

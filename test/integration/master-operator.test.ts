@@ -783,7 +783,6 @@ describe("v1 operator API", () => {
     for (const type of [
       "UPDATE_MAINTENANCE_SCHEDULE",
       "START_MAINTENANCE",
-      "UPDATE_QUOTA",
       "DRAIN_AGENT",
     ] as const) {
       assert.equal((await operator({ type })).status, 501, type);

@@ -95,6 +95,21 @@ function stub(sandbox: string): Promise<{ server: Server; port: number }> {
     const file = url.searchParams.get("path") ?? "";
     const inside = file === sandbox || file.startsWith(`${sandbox}/`);
     if (path === "/master/state") return reply(stateDoc(port));
+    if (path === "/master/state-summary") {
+      // The UI's quick first view: agents and frameworks with task counts.
+      const state = stateDoc(port);
+      return reply({
+        hostname: state.hostname,
+        slaves: state.slaves,
+        frameworks: state.frameworks.map((f) => ({
+          id: f.id,
+          name: f.name,
+          active: f.active,
+          TASK_RUNNING: f.tasks.length,
+        })),
+      });
+    }
+    if (path === "/version") return reply({ version: "1.12.0" });
     if (path === "/slave(1)/state") {
       return reply({
         frameworks: [

@@ -2,8 +2,8 @@
 import { render } from "preact";
 import { ClusterStore } from "./api/cluster-store";
 import { Layout } from "./components/layout";
-import { Failed } from "./components/notice";
-import { StoreContext } from "./components/store-context";
+import { Failed, Loading } from "./components/notice";
+import { StoreContext, useStore } from "./components/store-context";
 import { type Route, redirect, useRoute } from "./lib/router";
 import { Agent } from "./pages/agent";
 import { Agents } from "./pages/agents";
@@ -58,8 +58,24 @@ function page(route: Route) {
   return <Failed what="Opening the page" detail={`there is no page '#${route.hash}'.`} />;
 }
 
+/** Pages that list tasks, offers or executors wait for the full state (the quick summary has none). */
+function needsFullState(route: Route): boolean {
+  const [a, b, c] = route.segments;
+  if (a === "offers" || a === "roles") return true;
+  if (a === "frameworks" && b !== undefined) return true;
+  return a === "agents" && b !== undefined && c === undefined;
+}
+
 function App() {
   const route = useRoute();
+  const store = useStore();
+  if (store.cluster?.partial === true && needsFullState(route)) {
+    return (
+      <Layout section={route.segments[0] ?? ""}>
+        <Loading what="the cluster state" />
+      </Layout>
+    );
+  }
   const section = route.segments[0] === "log" ? "" : (route.segments[0] ?? "");
   return (
     <Layout section={section}>

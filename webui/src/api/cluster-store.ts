@@ -1,7 +1,9 @@
 /**
  * Keeps the cluster view current and says how the UI is connected.
  *
- * It reads `/master/state`, then opens the operator event stream
+ * It first reads the small `/master/state-summary` (and `/version`) for a
+ * quick first view (counts, resources, agents, frameworks) while the full
+ * `/master/state` is on its way, then opens the operator event stream
  * (`POST /api/v1` SUBSCRIBE). Events patch task states at once and schedule
  * a coalesced re-read for what they do not carry. When the master has no
  * event stream yet (404/405/501 or any non-stream answer), it polls
@@ -9,7 +11,7 @@
  * turns into a "disconnected" state and a reconnect loop with backoff; a
  * master that is not the leader sends the browser to the leader.
  */
-import { type ClusterView, clusterFromState } from "../model/cluster";
+import { type ClusterView, clusterFromState, clusterFromSummary } from "../model/cluster";
 import { applyEvent } from "../model/events";
 import { obj, str } from "../model/json";
 import { RecordIoReader } from "./recordio";
@@ -22,7 +24,8 @@ export type Connection =
 
 /** Timings of one read of `/master/state` through to the screen (ms). */
 export interface RenderTiming {
-  kind: "first" | "update";
+  /** "first": the first view on screen (from the summary when it came first); "full": the first full state; "update": later reads. */
+  kind: "first" | "full" | "update";
   fetchMs: number;
   parseMs: number;
   modelMs: number;
@@ -116,6 +119,8 @@ export class ClusterStore {
 
   private async connect(): Promise<void> {
     if (this.stopped) return;
+    // The summary first, alone: on a loaded machine a parallel full read slows it down.
+    if (this.cluster === undefined) await this.readSummary();
     const ok = await this.readState();
     if (!ok) return;
     if (this.connection.status === "not-leader") return;
@@ -132,6 +137,50 @@ export class ClusterStore {
       this.reading = undefined;
     });
     return this.reading;
+  }
+
+  /**
+   * The quick first view: `/master/state-summary` and `/version` are a small
+   * fraction of `/master/state` on a big cluster. Used only while no full
+   * state has arrived; failures are left to the full read to report.
+   */
+  private async readSummary(): Promise<void> {
+    const t0 = performance.now();
+    let summary: unknown;
+    let version: unknown;
+    let bytes = 0;
+    try {
+      const [s, v] = await Promise.all([
+        fetch(`${this.base}/master/state-summary`, { cache: "no-store" }),
+        fetch(`${this.base}/version`, { cache: "no-store" }),
+      ]);
+      if (!s.ok) return;
+      const text = await s.text();
+      bytes = text.length;
+      const t1 = performance.now();
+      summary = JSON.parse(text);
+      version = v.ok ? await v.json() : {};
+      if (this.cluster !== undefined) return;
+      const t2 = performance.now();
+      const cluster = clusterFromSummary(summary, version);
+      const t3 = performance.now();
+      this.cluster = cluster;
+      this.notify();
+      await nextFrame();
+      const t4 = performance.now();
+      this.timings.push({
+        kind: "first",
+        fetchMs: t1 - t0,
+        parseMs: t2 - t1,
+        modelMs: t3 - t2,
+        renderMs: t4 - t3,
+        totalMs: t4 - t0,
+        bytes,
+        doneAt: t4,
+      });
+    } catch {
+      // The full read reports what is wrong.
+    }
   }
 
   private async readStateOnce(): Promise<boolean> {
@@ -166,6 +215,7 @@ export class ClusterStore {
     const cluster = clusterFromState(parsed);
     const t3 = performance.now();
     const first = this.cluster === undefined;
+    const full = first || this.cluster?.partial === true;
     this.cluster = cluster;
     if (this.redirectToLeader(cluster)) return true;
     if (this.connection.status !== "connected") {
@@ -176,7 +226,7 @@ export class ClusterStore {
     const t4 = performance.now();
     this.lastReadCostMs = t4 - t0;
     const timing: RenderTiming = {
-      kind: first ? "first" : "update",
+      kind: first ? "first" : full ? "full" : "update",
       fetchMs: t1 - t0,
       parseMs: t2 - t1,
       modelMs: t3 - t2,

@@ -143,6 +143,12 @@ export interface ClusterView {
   totals: ResourceTotals;
   /** When the document was received (ms since the epoch). */
   receivedAt: number;
+  /**
+   * True for the quick first view from `/master/state-summary`: agents,
+   * frameworks and task counts, but no task, offer or executor lists (the
+   * full `/master/state` follows).
+   */
+  partial?: boolean;
 }
 
 function taskFrom(value: unknown, kind: TaskKind): TaskView {
@@ -324,10 +330,11 @@ type BaseView = Pick<
   | "frameworks"
   | "completedFrameworks"
   | "receivedAt"
+  | "partial"
 >;
 
 /** Computes the indexes, counts and totals of a view from its agents and frameworks. */
-export function derive(base: BaseView): ClusterView {
+export function derive(base: BaseView & { taskCounts?: Record<string, number> }): ClusterView {
   const agentsById = new Map<string, AgentView>();
   const total: Res = { ...ZERO };
   const used: Res = { ...ZERO };
@@ -368,10 +375,66 @@ export function derive(base: BaseView): ClusterView {
     frameworksById,
     tasks,
     tasksByAgent,
-    taskCounts,
+    taskCounts: base.taskCounts ?? taskCounts,
     offers,
     totals: { total, used, offered, idle: subtract(subtract(total, used), offered) },
   };
+}
+
+const SUMMARY_STATES = [
+  "TASK_STAGING",
+  "TASK_STARTING",
+  "TASK_RUNNING",
+  "TASK_KILLING",
+  "TASK_FINISHED",
+  "TASK_KILLED",
+  "TASK_FAILED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_UNREACHABLE",
+];
+
+/**
+ * The quick first view from `/master/state-summary` (agents and frameworks
+ * with per-state task counts) and, when read too, `/version`: enough for
+ * the dashboard's counts, resources and framework tables while the full
+ * `/master/state` is still on its way.
+ */
+export function clusterFromSummary(
+  summary: unknown,
+  version: unknown,
+  receivedAt: number = Date.now(),
+): ClusterView {
+  const s = obj(summary);
+  const v = obj(version);
+  const agents = arr(s.slaves).map(agentFrom);
+  const frameworks = arr(s.frameworks).map((f) => frameworkFrom(f, false));
+  const taskCounts: Record<string, number> = {};
+  for (const f of arr(s.frameworks)) {
+    const o = obj(f);
+    for (const state of SUMMARY_STATES) {
+      const n = num(o[state]);
+      if (n > 0) taskCounts[state] = (taskCounts[state] ?? 0) + n;
+    }
+  }
+  const master = masterFrom({});
+  master.hostname = str(s.hostname);
+  master.cluster = str(s.cluster);
+  master.version = str(v.version);
+  master.buildDate = str(v.build_date);
+  master.buildUser = str(v.build_user);
+  return derive({
+    master,
+    activatedAgents: agents.filter((a) => a.active).length,
+    deactivatedAgents: agents.filter((a) => !a.active).length,
+    unreachableAgents: 0,
+    agents,
+    frameworks,
+    completedFrameworks: [],
+    receivedAt,
+    partial: true,
+    taskCounts,
+  });
 }
 
 /** Where a task's sandbox is browsed: the rerouter route that finds its directory. */

@@ -1,4 +1,5 @@
 /** The dashboard: the master, agent and task counts, resources, frameworks, offers, tasks. */
+import type { ComponentChildren } from "preact";
 import { useMemo } from "preact/hooks";
 import { DataTable } from "../components/data-table";
 import { Id } from "../components/id";
@@ -103,6 +104,9 @@ export function Dashboard() {
   }, [cluster]);
   if (cluster === undefined || tables === undefined) return <Loading what="the cluster state" />;
   const m = cluster.master;
+  // The quick first view (state summary) has counts but no task or offer lists yet.
+  const lists = (table: ComponentChildren) =>
+    cluster.partial === true ? <Loading what="tasks and offers" /> : table;
   return (
     <div class="page dashboard">
       <h1>Dashboard</h1>
@@ -163,10 +167,14 @@ export function Dashboard() {
           <h2 id="res-h">Resources</h2>
           <ResourceSummary cluster={cluster} />
           <p>
-            <a href="#/offers">
-              {cluster.offers.length.toLocaleString()} outstanding{" "}
-              {cluster.offers.length === 1 ? "offer" : "offers"}
-            </a>
+            {cluster.partial === true ? (
+              <span class="muted">offers: loading…</span>
+            ) : (
+              <a href="#/offers">
+                {cluster.offers.length.toLocaleString()} outstanding{" "}
+                {cluster.offers.length === 1 ? "offer" : "offers"}
+              </a>
+            )}
           </p>
         </section>
       </div>
@@ -184,48 +192,56 @@ export function Dashboard() {
       </section>
       <section aria-labelledby="at-h">
         <h2 id="at-h">Active tasks</h2>
-        <DataTable<TaskView>
-          label="Active tasks"
-          rows={tables.activeTasks}
-          columns={tables.taskColumns}
-          rowKey={(t) => `${t.frameworkId}/${t.id}`}
-          defaultSort={{ key: "started", descending: true }}
-          empty="No task is running."
-        />
+        {lists(
+          <DataTable<TaskView>
+            label="Active tasks"
+            rows={tables.activeTasks}
+            columns={tables.taskColumns}
+            rowKey={(t) => `${t.frameworkId}/${t.id}`}
+            defaultSort={{ key: "started", descending: true }}
+            empty="No task is running."
+          />,
+        )}
       </section>
       <section aria-labelledby="of-h">
         <h2 id="of-h">Outstanding offers</h2>
-        <DataTable
-          label="Outstanding offers"
-          rows={cluster.offers}
-          columns={tables.offerColumns}
-          rowKey={(o) => o.id}
-          empty="No offer is outstanding."
-          noFilter
-        />
+        {lists(
+          <DataTable
+            label="Outstanding offers"
+            rows={cluster.offers}
+            columns={tables.offerColumns}
+            rowKey={(o) => o.id}
+            empty="No offer is outstanding."
+            noFilter
+          />,
+        )}
       </section>
       <section aria-labelledby="ct-h">
         <h2 id="ct-h">Completed tasks</h2>
-        <DataTable<TaskView>
-          label="Completed tasks"
-          rows={tables.endedTasks}
-          columns={tables.taskColumns}
-          rowKey={(t) => `${t.frameworkId}/${t.id}`}
-          defaultSort={{ key: "updated", descending: true }}
-          empty="No task has ended."
-        />
+        {lists(
+          <DataTable<TaskView>
+            label="Completed tasks"
+            rows={tables.endedTasks}
+            columns={tables.taskColumns}
+            rowKey={(t) => `${t.frameworkId}/${t.id}`}
+            defaultSort={{ key: "updated", descending: true }}
+            empty="No task has ended."
+          />,
+        )}
       </section>
       <section aria-labelledby="tf-h">
         <h2 id="tf-h">Terminated frameworks</h2>
-        <DataTable<FrameworkView>
-          label="Terminated frameworks"
-          rows={cluster.completedFrameworks}
-          columns={tables.completedColumns}
-          rowKey={(f) => f.id}
-          defaultSort={{ key: "unregistered", descending: true }}
-          empty="No framework has terminated."
-          noFilter
-        />
+        {lists(
+          <DataTable<FrameworkView>
+            label="Terminated frameworks"
+            rows={cluster.completedFrameworks}
+            columns={tables.completedColumns}
+            rowKey={(f) => f.id}
+            defaultSort={{ key: "unregistered", descending: true }}
+            empty="No framework has terminated."
+            noFilter
+          />,
+        )}
       </section>
     </div>
   );
