@@ -338,7 +338,7 @@ export class AllocationCycle {
     if (ctx.hierarchical && !agent.caps.hierarchicalRole) return undefined;
 
     let base = agent.allocatableTo(role);
-    const shared = this.offeredShared.get(agent.id);
+    const shared = this.offeredShared.size === 0 ? undefined : this.offeredShared.get(agent.id);
     if (shared !== undefined) base = base.minus(shared);
     if (base.isEmpty()) return undefined;
 

@@ -181,6 +181,13 @@ export class AllocatorCore {
     this.callbacks.allocationWanted?.();
   }
 
+  /** Asks for an allocation over one agent (no iterable to build on the decline path). */
+  wantAllocationOf(agentId: string): void {
+    if (this.paused) return;
+    if (this.candidates !== "all") this.candidates.add(agentId);
+    this.callbacks.allocationWanted?.();
+  }
+
   /** Takes the pending candidate agents (for the next event-driven cycle). */
   takeCandidates(): Set<string> | "all" {
     const c = this.candidates;

@@ -12,10 +12,12 @@
  */
 
 import type { Resources } from "../../common/resources/index.js";
+import type { AgentState } from "./agent-state.js";
 import { AllocationCycle, emptyStats } from "./allocation-cycle.js";
 import type { AllocatorCallbacks } from "./allocator-core.js";
 import { AllocatorEvents } from "./allocator-events.js";
 import { explainFramework } from "./explain.js";
+import type { FrameworkState } from "./framework-state.js";
 import { quantitiesToRecord } from "./quantities.js";
 import { applyConversions, limitsFromScalarMap, quantitiesFromScalarMap } from "./resource-math.js";
 import type { RoleNode } from "./role-tree.js";
@@ -219,30 +221,41 @@ export class HierarchicalAllocator extends AllocatorEvents {
     if (fw === undefined || agent === undefined) return;
     // The common case, a decline of an offer as made, needs no regrouping.
     const record = agent.offerRecord(frameworkId, resources);
-    const groups: [string, Resources, Resources][] =
-      record !== undefined
-        ? [[record.role, resources, record.plain]]
-        : [...resources.allocations()].map(([role, group], _, all) => {
-            const allocated = all.length === 1 ? resources : group;
-            return [role, allocated, allocated.unallocated()];
-          });
-    for (const [role, allocated, plain] of groups) {
-      if (!this.discharge(agent, fw, role, allocated, plain)) {
-        this.logger.warn(
-          `Ignoring recovery of ${allocated.toString()} on agent ${agentId}: framework ${frameworkId} does not hold it`,
-        );
-        continue;
-      }
-      if (filters === undefined) continue;
-      const ms = refuseMs(filters);
-      if (ms === 0) continue;
-      // Never expire before the next batch allocation could see the filter.
-      const expiresAt = this.now() + Math.max(this.intervalMs, ms);
-      if (fw.active && fw.roles.has(role) && !fw.suppressed.has(role)) {
-        this.filters.add(agent.filters, this.roleIndex(role), fw.index, plain, expiresAt);
+    if (record !== undefined) {
+      this.recoverGroup(agent, fw, record.role, resources, record.plain, filters);
+    } else {
+      const groups = [...resources.allocations()];
+      for (const [role, group] of groups) {
+        const allocated = groups.length === 1 ? resources : group;
+        this.recoverGroup(agent, fw, role, allocated, allocated.unallocated(), filters);
       }
     }
-    this.wantAllocation([agentId]);
+    this.wantAllocationOf(agentId);
+  }
+
+  /** Recovers what a framework held for one role, installing the refuse filter. */
+  private recoverGroup(
+    agent: AgentState,
+    fw: FrameworkState,
+    role: string,
+    allocated: Resources,
+    plain: Resources,
+    filters: Filters | undefined,
+  ): void {
+    if (!this.discharge(agent, fw, role, allocated, plain)) {
+      this.logger.warn(
+        `Ignoring recovery of ${allocated.toString()} on agent ${agent.id}: framework ${fw.id} does not hold it`,
+      );
+      return;
+    }
+    if (filters === undefined) return;
+    const ms = refuseMs(filters);
+    if (ms === 0) return;
+    // Never expire before the next batch allocation could see the filter.
+    const expiresAt = this.now() + Math.max(this.intervalMs, ms);
+    if (fw.active && fw.roles.has(role) && !fw.suppressed.has(role)) {
+      this.filters.add(agent.filters, this.roleIndex(role), fw.index, plain, expiresAt);
+    }
   }
 
   // ---------------------------------------------------------------------------

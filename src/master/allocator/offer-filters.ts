@@ -34,7 +34,7 @@ export class OfferFilter {
 }
 
 /** The group filters of one role on one agent. */
-class GroupSlots {
+export class GroupSlots {
   readonly members = new Bitset();
   /** Expiry (monotonic ms) by framework index. */
   expiry = new Float64Array(8);
@@ -70,9 +70,37 @@ export class AgentFilters {
 
   constructor(readonly agentIndex: number) {}
 
+  /** The last role looked up and its slots: nearly every agent has filters of one role only. */
+  private cachedRole = -1;
+  private cachedSlots: GroupSlots | undefined;
+
+  /** The group slots of a role (a one-entry cache in front of the map). */
+  slotsFor(roleIndex: number): GroupSlots | undefined {
+    if (roleIndex === this.cachedRole) return this.cachedSlots;
+    const slots = this.groups.get(roleIndex);
+    this.cachedRole = roleIndex;
+    this.cachedSlots = slots;
+    return slots;
+  }
+
+  setSlots(roleIndex: number, slots: GroupSlots): void {
+    this.groups.set(roleIndex, slots);
+    this.cachedRole = -1;
+  }
+
+  deleteSlots(roleIndex: number): void {
+    this.groups.delete(roleIndex);
+    this.cachedRole = -1;
+  }
+
+  clearSlots(): void {
+    this.groups.clear();
+    this.cachedRole = -1;
+  }
+
   /** Frameworks of a role holding a group filter here. */
   groupFor(roleIndex: number): Bitset | undefined {
-    return this.groups.get(roleIndex)?.members;
+    return this.slotsFor(roleIndex)?.members;
   }
 
   /** Whether the group covers `offer` (cached per offer version; -1 disables the cache). */
@@ -202,10 +230,10 @@ export class OfferFilterIndex {
     }
     const rep = af.groupRep as Resources;
     if (rep === refused || rep.equals(refused)) {
-      let slots = af.groups.get(roleIndex);
+      let slots = af.slotsFor(roleIndex);
       if (slots === undefined) {
         slots = new GroupSlots();
-        af.groups.set(roleIndex, slots);
+        af.setSlots(roleIndex, slots);
       }
       if (slots.members.has(frameworkIndex)) {
         // Same resources refused again: the later expiry wins.
@@ -246,7 +274,7 @@ export class OfferFilterIndex {
     offerVersion: number,
   ): boolean {
     if (af.count === 0) return false;
-    const slots = af.groups.get(roleIndex);
+    const slots = af.slotsFor(roleIndex);
     if (slots?.members.has(frameworkIndex) === true && af.groupCovers(offer, offerVersion)) {
       return true;
     }
@@ -271,7 +299,7 @@ export class OfferFilterIndex {
   /** Whether (role, framework) has any filter on this agent. */
   hasFilter(af: AgentFilters, roleIndex: number, frameworkIndex: number): boolean {
     return (
-      af.groups.get(roleIndex)?.members.has(frameworkIndex) === true ||
+      af.slotsFor(roleIndex)?.members.has(frameworkIndex) === true ||
       af.others.get(roleIndex)?.has(frameworkIndex) === true
     );
   }
@@ -303,7 +331,7 @@ export class OfferFilterIndex {
 
   /** Removes the filters of one (role, framework) pair on one agent. */
   removePair(af: AgentFilters, roleIndex: number, frameworkIndex: number): void {
-    const slots = af.groups.get(roleIndex);
+    const slots = af.slotsFor(roleIndex);
     if (slots?.members.has(frameworkIndex) === true)
       this.dropGroupSlot(af, slots, roleIndex, frameworkIndex);
     const byFramework = af.others.get(roleIndex);
@@ -324,7 +352,7 @@ export class OfferFilterIndex {
       for (const list of byFramework.values()) n += list.length;
       this.bumpRole(roleIndex, -n);
     }
-    af.groups.clear();
+    af.clearSlots();
     af.others.clear();
     af.othersCount = 0;
     af.count = 0;
@@ -364,7 +392,7 @@ export class OfferFilterIndex {
     now: number,
   ): number {
     let removed = 0;
-    const slots = af.groups.get(roleIndex);
+    const slots = af.slotsFor(roleIndex);
     if (
       slots?.members.has(frameworkIndex) === true &&
       (slots.expiry[frameworkIndex] as number) <= now
@@ -399,7 +427,7 @@ export class OfferFilterIndex {
     frameworkIndex: number,
   ): void {
     slots.members.delete(frameworkIndex);
-    if (slots.members.size === 0) af.groups.delete(roleIndex);
+    if (slots.members.size === 0) af.deleteSlots(roleIndex);
     af.groupPairs--;
     if (af.groupPairs === 0) {
       af.groupRep = undefined;

@@ -37,7 +37,10 @@ export class SortedList<T> {
       if (this.compare(chunk[mid] as T, item) <= 0) lo = mid + 1;
       else hi = mid;
     }
-    chunk.splice(lo, 0, item);
+    // Shift in place (splice would allocate a result array on every call).
+    chunk.push(item);
+    for (let i = chunk.length - 1; i > lo; i--) chunk[i] = chunk[i - 1] as T;
+    chunk[lo] = item;
     if (chunk.length > 2 * this.chunkSize) {
       chunks.splice(ci + 1, 0, chunk.splice(this.chunkSize));
     }
@@ -132,7 +135,8 @@ export class SortedList<T> {
   private removeAt(ci: number, i: number): void {
     const chunks = this.chunks;
     const chunk = chunks[ci] as T[];
-    chunk.splice(i, 1);
+    for (let j = i + 1; j < chunk.length; j++) chunk[j - 1] = chunk[j] as T;
+    chunk.pop();
     this.count--;
     if (chunk.length === 0) {
       chunks.splice(ci, 1);
