@@ -141,10 +141,11 @@ function launchOnce(c: SchedulerClient, id: string, command: string) {
   };
 }
 
+/** True while the process runs (a zombie waiting to be reaped counts as gone). */
 function alive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
   } catch {
     return false;
   }
