@@ -20,7 +20,10 @@ import {
   type Server as Listener,
   type Socket,
 } from "node:net";
+import { Duplex } from "node:stream";
+import { TLSSocket } from "node:tls";
 import type { Logger } from "../observability/logger.js";
+import { looksLikeTls, type TlsSettings } from "../process/tls.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import { splitTarget } from "./path.js";
 import { type HttpHeaders, HttpRequest } from "./request.js";
@@ -61,6 +64,8 @@ export interface HttpServerOptions {
   maxBodyBytes?: number;
   /** Time allowed for a request's headers once it has started. Default 60 s. */
   headersTimeoutMs?: number;
+  /** Serve TLS (LIBPROCESS_SSL_*); with `downgrade`, plain connections too. */
+  tls?: TlsSettings | undefined;
 }
 
 /** Default body limit: room for the largest Mesos messages (re-registration of a big agent). */
@@ -97,6 +102,7 @@ export class HttpServer {
   private readonly claimer: ConnectionClaimer | undefined;
   private readonly headersTimeoutMs: number;
   private readonly maxBodyBytes: number;
+  private readonly tls: TlsSettings | undefined;
   /** Connections being sniffed or owned by the claimer (node:http tracks its own). */
   private readonly ownSockets = new Set<Socket>();
 
@@ -109,6 +115,7 @@ export class HttpServer {
     this.claimer = options.claimer;
     this.headersTimeoutMs = options.headersTimeoutMs ?? 60_000;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.tls = options.tls;
     // libprocess does not insist on a Host header, and neither do we.
     this.server = createServer(
       { noDelay: true, keepAlive: true, requireHostHeader: false },
@@ -131,7 +138,7 @@ export class HttpServer {
       }
     });
     this.listener = createListener({ noDelay: true, keepAlive: true }, (socket) =>
-      this.onConnection(socket),
+      this.accept(socket),
     );
   }
 
@@ -161,6 +168,47 @@ export class HttpServer {
       for (const s of this.ownSockets) s.destroy();
       this.ownSockets.clear();
     });
+  }
+
+  /**
+   * A new connection: with TLS on, a handshake is expected (with downgrade,
+   * a connection whose first byte does not start one stays plain).
+   */
+  private accept(socket: Socket): void {
+    const tls = this.tls;
+    if (tls === undefined) {
+      this.onConnection(socket);
+      return;
+    }
+    socket.on("error", (e) => this.logger.verbose(1, `Connection error: ${e.message}`));
+    if (!tls.downgrade) {
+      this.onConnection(this.secure(socket, tls));
+      return;
+    }
+    this.ownSockets.add(socket);
+    socket.once("data", (first: Buffer) => {
+      this.ownSockets.delete(socket);
+      socket.pause();
+      if (looksLikeTls(first[0] ?? 0)) {
+        this.onConnection(this.secure(replay(socket, first), tls));
+      } else {
+        socket.unshift(first);
+        this.onConnection(socket);
+        socket.resume();
+      }
+    });
+  }
+
+  /** The server side of TLS over `stream`. */
+  private secure(stream: Socket | Duplex, tls: TlsSettings): Socket {
+    const secure = new TLSSocket(stream as Socket, {
+      isServer: true,
+      secureContext: tls.secureContext,
+      requestCert: tls.requestCert,
+      rejectUnauthorized: tls.requireClientCert,
+    });
+    secure.on("error", (e) => this.logger.verbose(1, `TLS connection error: ${e.message}`));
+    return secure;
   }
 
   /** Sniffs the first request head to let the claimer take message connections. */
@@ -366,4 +414,33 @@ export class HttpServer {
       stream.end();
     }
   }
+}
+
+/**
+ * A duplex over `socket` that first yields `first` (bytes already read to
+ * tell TLS from plain), so a TLS socket can be layered on top of it.
+ */
+function replay(socket: Socket, first: Buffer): Duplex {
+  const duplex = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, callback) {
+      socket.write(chunk, callback);
+    },
+    final(callback) {
+      socket.end(callback);
+    },
+    destroy(error, callback) {
+      socket.destroy(error ?? undefined);
+      callback(error);
+    },
+  });
+  duplex.push(first);
+  socket.on("data", (chunk: Buffer) => {
+    if (!duplex.push(chunk)) socket.pause();
+  });
+  socket.on("end", () => duplex.push(null));
+  socket.on("close", () => duplex.destroy());
+  return duplex;
 }

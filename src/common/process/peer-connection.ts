@@ -12,6 +12,7 @@
  * The connection is never closed for being idle.
  */
 import { connect, type Socket } from "node:net";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import type { Logger } from "../observability/logger.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
@@ -43,6 +44,8 @@ export interface PeerConnectionOptions {
   onDown: () => void;
   /** The connection is down with nothing waiting: the owner may forget it. */
   onIdle?: () => void;
+  /** Connect with TLS (LIBPROCESS_SSL_ENABLED). */
+  tls?: ConnectionOptions | undefined;
 }
 
 /** Counters for one peer connection. */
@@ -239,7 +242,11 @@ export class PeerConnection {
 
   private open(): void {
     this.state = "connecting";
-    const socket = connect({ host: this.o.host, port: this.o.port, noDelay: true });
+    const socket =
+      this.o.tls === undefined
+        ? connect({ host: this.o.host, port: this.o.port, noDelay: true })
+        : connectTls({ ...this.o.tls, host: this.o.host, port: this.o.port });
+    if (this.o.tls !== undefined) socket.setNoDelay(true);
     this.socket = socket;
     socket.setKeepAlive(true, 30_000);
     const reader = new ResponseReader(

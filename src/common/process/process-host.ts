@@ -38,6 +38,7 @@ import {
 } from "./peer-connection.js";
 import type { ProcessBase, ProcessContext } from "./process-base.js";
 import { libprocessSender, routeHttp } from "./routing.js";
+import { type TlsSettings, tlsFromEnv } from "./tls.js";
 import { parseUpid, Upid } from "./upid.js";
 
 export interface ProcessHostOptions {
@@ -56,6 +57,8 @@ export interface ProcessHostOptions {
   requirePeerAddressIpMatch?: boolean;
   /** Finds the IP to advertise when bound to 0.0.0.0 (default: resolve the host name). */
   resolveAnyIp?: () => Promise<string>;
+  /** TLS settings; default: read from LIBPROCESS_SSL_* in the environment; null: never TLS. */
+  tls?: TlsSettings | null;
 }
 
 /** A message in flight, as message filters see it. */
@@ -141,8 +144,16 @@ export class ProcessHost {
   private advertisedPort = 0;
   private bound = 0;
   private readonly context: ProcessContext;
+  private readonly tls: TlsSettings | undefined;
+  private readonly tlsError: string | undefined;
 
   constructor(private readonly options: ProcessHostOptions) {
+    const tls =
+      options.tls === undefined
+        ? tlsFromEnv()
+        : { ok: true as const, value: options.tls === null ? undefined : options.tls };
+    this.tls = tls.ok ? tls.value : undefined;
+    this.tlsError = tls.ok ? undefined : tls.error;
     this.logger = options.logger;
     this.clock = options.clock;
     this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
@@ -167,6 +178,7 @@ export class ProcessHost {
       ...(options.headersTimeoutMs === undefined
         ? {}
         : { headersTimeoutMs: options.headersTimeoutMs }),
+      tls: this.tls,
     });
     this.context = {
       logger: this.logger,
@@ -179,6 +191,7 @@ export class ProcessHost {
   /** Binds the listener and works out the advertised address. */
   async start(): Promise<void> {
     if (this.started) throw new Error("process host already started");
+    if (this.tlsError !== undefined) throw new Error(this.tlsError);
     const l = this.options.listen;
     this.bound = await this.server.listen(l.bindIp, l.bindPort);
     let ip = l.advertiseIp ?? l.bindIp;
@@ -303,6 +316,7 @@ export class ProcessHost {
         backoff: this.backoff,
         limits: this.limits,
         onDown: () => this.peerDown(address),
+        tls: this.tls?.client,
         // Forget connections to peers that went away, so a long-running
         // master does not keep one entry per framework it ever talked to.
         onIdle: () => {

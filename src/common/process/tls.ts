@@ -1,0 +1,148 @@
+/**
+ * TLS for a process host, from libprocess' environment variables
+ * (`LIBPROCESS_SSL_*`, or the pre-1.0 `SSL_*` names): when enabled, the
+ * host's listener speaks TLS (HTTP APIs and inbound messages) and its
+ * outbound message connections use TLS too. With
+ * `LIBPROCESS_SSL_SUPPORT_DOWNGRADE` the listener also accepts plain
+ * connections, telling them apart by their first byte (a TLS handshake
+ * starts with 0x16).
+ */
+import { readFileSync } from "node:fs";
+import {
+  type ConnectionOptions,
+  createSecureContext,
+  type SecureContext,
+  type SecureVersion,
+} from "node:tls";
+import { err, ok, type Result } from "../errors/result.js";
+
+/** What the host does with TLS. */
+export interface TlsSettings {
+  /** Accept plain connections as well. */
+  readonly downgrade: boolean;
+  /** Server side: certificate, key, CA, client-certificate policy. */
+  readonly secureContext: SecureContext;
+  readonly requestCert: boolean;
+  readonly requireClientCert: boolean;
+  /** Client side, for outbound connections. */
+  readonly client: ConnectionOptions;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+function read(env: Env, name: string): string | undefined {
+  return env[`LIBPROCESS_SSL_${name}`] ?? env[`SSL_${name}`];
+}
+
+function bool(env: Env, name: string, fallback: boolean): Result<boolean, string> {
+  const v = read(env, name);
+  if (v === undefined || v === "") return ok(fallback);
+  if (v === "true" || v === "1") return ok(true);
+  if (v === "false" || v === "0") return ok(false);
+  return err(`LIBPROCESS_SSL_${name}='${v}': expected true, false, 1 or 0`);
+}
+
+function file(path: string, what: string): Result<Buffer, string> {
+  try {
+    return ok(readFileSync(path));
+  } catch (e) {
+    return err(`Failed to read the ${what} '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** The oldest and newest protocol allowed by the ENABLE_* switches (TLS 1.2 by default, as libprocess). */
+function versions(env: Env): Result<{ min: SecureVersion; max: SecureVersion }, string> {
+  const order: [string, SecureVersion, boolean][] = [
+    ["ENABLE_TLS_V1_0", "TLSv1", false],
+    ["ENABLE_TLS_V1_1", "TLSv1.1", false],
+    ["ENABLE_TLS_V1_2", "TLSv1.2", true],
+    ["ENABLE_TLS_V1_3", "TLSv1.3", false],
+  ];
+  const on: SecureVersion[] = [];
+  for (const [name, version, fallback] of order) {
+    const v = bool(env, name, fallback);
+    if (!v.ok) return v;
+    if (v.value) on.push(version);
+  }
+  const min = on[0];
+  const max = on[on.length - 1];
+  if (min === undefined || max === undefined) return err("every TLS protocol version is disabled");
+  return ok({ min, max });
+}
+
+/**
+ * Reads the TLS settings from `env`; undefined when
+ * `LIBPROCESS_SSL_ENABLED` is off. Errors are one line (missing key or
+ * certificate, unreadable files, bad values).
+ */
+export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefined, string> {
+  const enabled = bool(env, "ENABLED", false);
+  if (!enabled.ok) return enabled;
+  if (!enabled.value) return ok(undefined);
+  const certPath = read(env, "CERT_FILE");
+  const keyPath = read(env, "KEY_FILE");
+  if (certPath === undefined || keyPath === undefined) {
+    return err(
+      "LIBPROCESS_SSL_ENABLED is set but LIBPROCESS_SSL_CERT_FILE and LIBPROCESS_SSL_KEY_FILE are not both given",
+    );
+  }
+  const cert = file(certPath, "certificate (LIBPROCESS_SSL_CERT_FILE)");
+  if (!cert.ok) return cert;
+  const key = file(keyPath, "key (LIBPROCESS_SSL_KEY_FILE)");
+  if (!key.ok) return key;
+  const caPath = read(env, "CA_FILE");
+  let ca: Buffer | undefined;
+  if (caPath !== undefined) {
+    const loaded = file(caPath, "CA file (LIBPROCESS_SSL_CA_FILE)");
+    if (!loaded.ok) return loaded;
+    ca = loaded.value;
+  }
+  const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
+  if (!downgrade.ok) return downgrade;
+  const requireLegacy = bool(env, "REQUIRE_CERT", false);
+  if (!requireLegacy.ok) return requireLegacy;
+  const requireClient = bool(env, "REQUIRE_CLIENT_CERT", requireLegacy.value);
+  if (!requireClient.ok) return requireClient;
+  const verifyLegacy = bool(env, "VERIFY_CERT", requireClient.value);
+  if (!verifyLegacy.ok) return verifyLegacy;
+  const verifyServer = bool(env, "VERIFY_SERVER_CERT", verifyLegacy.value);
+  if (!verifyServer.ok) return verifyServer;
+  const range = versions(env);
+  if (!range.ok) return range;
+  const ciphers = read(env, "CIPHERS");
+  let secureContext: SecureContext;
+  try {
+    secureContext = createSecureContext({
+      cert: cert.value,
+      key: key.value,
+      ...(ca === undefined ? {} : { ca }),
+      minVersion: range.value.min,
+      maxVersion: range.value.max,
+      ...(ciphers === undefined ? {} : { ciphers }),
+    });
+  } catch (e) {
+    return err(`Invalid TLS certificate or key: ${(e as Error).message}`);
+  }
+  return ok({
+    downgrade: downgrade.value,
+    secureContext,
+    requestCert: requireClient.value,
+    requireClientCert: requireClient.value,
+    client: {
+      cert: cert.value,
+      key: key.value,
+      ...(ca === undefined ? {} : { ca }),
+      minVersion: range.value.min,
+      maxVersion: range.value.max,
+      ...(ciphers === undefined ? {} : { ciphers }),
+      rejectUnauthorized: verifyServer.value,
+      // Peers are addressed by IP; libprocess' default (legacy) scheme does not match names either.
+      checkServerIdentity: () => undefined,
+    },
+  });
+}
+
+/** True when the first byte of a connection starts a TLS handshake record. */
+export function looksLikeTls(firstByte: number): boolean {
+  return firstByte === 0x16;
+}
