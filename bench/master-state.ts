@@ -25,6 +25,7 @@
  * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
  */
 
+import { request as httpRequest } from "node:http";
 import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { silentLogger } from "../src/common/observability/logger.js";
@@ -337,18 +338,46 @@ function healthProber(base: string): { stop: () => Promise<number[]> } {
   };
 }
 
-async function readState(base: string): Promise<number> {
-  const res = await fetch(`${base}/master/state`);
-  return (await res.arrayBuffer()).byteLength;
+/**
+ * One HTTP read with node:http, counting the body's bytes (as curl or a
+ * streaming parser would take them). `fetch` is not used here: turning a
+ * 20 MB body into an ArrayBuffer through web streams cost the client more
+ * than the master spent serving it, and the client shares this machine.
+ */
+function read(base: string, path: string, method: "GET" | "POST", body?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${base}${path}`,
+      {
+        method,
+        agent: false,
+        headers:
+          body === undefined
+            ? {}
+            : { "Content-Type": "application/json", Accept: "application/json" },
+      },
+      (res) => {
+        let bytes = 0;
+        res.on("data", (chunk: Buffer) => {
+          bytes += chunk.byteLength;
+        });
+        res.on("end", () =>
+          res.statusCode === 200 ? resolve(bytes) : reject(new Error(`${path}: ${res.statusCode}`)),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
-async function readGetState(base: string): Promise<number> {
-  const res = await fetch(`${base}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: '{"type":"GET_STATE"}',
-  });
-  return (await res.arrayBuffer()).byteLength;
+function readState(base: string): Promise<number> {
+  return read(base, "/master/state", "GET");
+}
+
+function readGetState(base: string): Promise<number> {
+  return read(base, "/api/v1", "POST", '{"type":"GET_STATE"}');
 }
 
 async function measureSize(agents: number): Promise<void> {

@@ -38,7 +38,7 @@ async function render(runs: RunCache<Item>, items: Item[]): Promise<string> {
 
 test("state runs: an array of runs is the JSON array of the items", async () => {
   const fragments = new FragmentCache<Item>((i) => JSON.stringify(i));
-  const runs = new RunCache(fragments, 3);
+  const runs = new RunCache(fragments, (i: Item) => String(i.id), 3);
   for (const n of [0, 1, 2, 7, 8, 100, 1000]) {
     const items = Array.from({ length: n }, (_, id) => ({ id, text: `é${id}` }));
     assert.deepEqual(JSON.parse(await render(runs, items)), items, `${n} items`);
@@ -47,7 +47,7 @@ test("state runs: an array of runs is the JSON array of the items", async () => 
 
 test("state runs: unchanged runs are reused; a changed item, an evicted head or an appended tail re-joins only its run", async () => {
   const fragments = new FragmentCache<Item>((i) => JSON.stringify(i));
-  const runs = new RunCache(fragments, 3);
+  const runs = new RunCache(fragments, (i: Item) => String(i.id), 3);
   const items = Array.from({ length: 400 }, (_, id) => ({ id, text: "x" }));
   await render(runs, items);
   const total = runs.joined;

@@ -135,35 +135,34 @@ interface Run {
 
 /**
  * Comma-joined bytes of runs of consecutive items. Run boundaries depend on
- * the items (an item ends a run when a hash of its first-seen number says
- * so), not on positions, so removing the oldest completed task or adding a
- * task only disturbs the runs around it. A run is reused while every item
- * in it still has the very fragment the run was joined from; after a join,
- * the items' fragments become views into the run, so each task's bytes are
- * held once.
+ * the items (an item ends a run when a hash of its key says so), not on
+ * positions, so removing the oldest completed task or adding a task only
+ * disturbs the runs around it. A run is reused while every item in it
+ * still has the very fragment the run was joined from; after a join, the
+ * items' fragments become views into the run, so each task's bytes are
+ * held once. (Keys are hashed rather than numbered in a WeakMap: hundreds
+ * of thousands of weak entries lengthen the garbage collector's pauses.)
  */
 export class RunCache<K extends object> {
   private readonly runs = new WeakMap<K, Run>();
-  private readonly numbers = new WeakMap<K, number>();
-  private next = 0;
   /** Runs reused / joined (for tests and the benchmark). */
   reused = 0;
   joined = 0;
 
   constructor(
     private readonly fragments: FragmentCache<K>,
+    /** A stable text key of an item (a task's id). */
+    private readonly keyOf: (item: K) => string,
     /** log2 of the mean run length. */
     private readonly bits = 6,
   ) {}
 
   private endsRun(item: K): boolean {
-    let n = this.numbers.get(item);
-    if (n === undefined) {
-      n = this.next++;
-      this.numbers.set(item, n);
-    }
-    // Fibonacci hashing: the top bits are well spread for any sequence.
-    return Math.imul(n, 0x9e3779b1) >>> (32 - this.bits) === 0;
+    // FNV-1a, then Fibonacci hashing: the top bits are well spread.
+    const key = this.keyOf(item);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+    return Math.imul(h, 0x9e3779b1) >>> (32 - this.bits) === 0;
   }
 
   /** Writes `items` as a JSON array, pausing between runs. */

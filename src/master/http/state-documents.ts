@@ -88,8 +88,8 @@ export class StateDocuments {
   readonly cache: DocumentCache;
   private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
   private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
-  private readonly v0TaskRuns = new RunCache<Task>(this.v0Tasks);
-  private readonly v1TaskRuns = new RunCache<Task>(this.v1Tasks);
+  private readonly v0TaskRuns = new RunCache<Task>(this.v0Tasks, taskKey);
+  private readonly v1TaskRuns = new RunCache<Task>(this.v1Tasks, taskKey);
   private readonly v0Agents = new SignatureCache<AgentRecord>();
   private readonly v1Agents = new SignatureCache<AgentRecord>();
   private readonly v1AgentFixed = new WeakMap<
@@ -279,6 +279,11 @@ export class StateDocuments {
     out.write("}}");
     return out.finish();
   }
+}
+
+/** A task's run key: its id (unique within its framework; a clash only moves a run boundary). */
+function taskKey(task: Task): string {
+  return task.task_id.value;
 }
 
 /**
