@@ -346,3 +346,33 @@ test("master recovery: the registry GC drops entries older than --registry_max_a
   await s.settle();
   assert.deepEqual([...s.master.goneAgents.keys()], ["new"]);
 });
+
+test("master health checks: --agent_removal_rate_limit paces unreachable agents; a pong cancels a pending removal", async () => {
+  const s = await setup(
+    { slaves: { slaves: [] } },
+    { removalRate: { permits: 1, intervalMs: 10_000 } },
+    { agentPingTimeoutMs: 1000 },
+  );
+  for (const name of ["p", "qq", "rrr"]) {
+    s.master.registerAgent(pidOf(name), {
+      slave: { ...agentInfo(""), hostname: name },
+      version: "1.12.0",
+    });
+    await s.settle();
+  }
+  assert.equal(s.master.agents.size, 3);
+  // Two missed pings: the first removal happens at once, the others wait for permits.
+  s.clock.advance(2000);
+  await s.settle();
+  assert.equal(s.master.unreachableAgents.size, 1);
+  // One of the waiting agents answers; it is not removed when its permit comes.
+  const waiting = [...s.master.agents.values()];
+  s.master.pong(waiting[0]?.pid ?? "");
+  s.clock.advance(10_000);
+  await s.settle();
+  assert.equal(s.master.unreachableAgents.size, 1);
+  s.clock.advance(10_000);
+  await s.settle();
+  assert.equal(s.master.unreachableAgents.size, 2);
+  assert.ok(s.master.agents.has(waiting[0]?.id ?? ""));
+});

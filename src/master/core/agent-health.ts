@@ -33,8 +33,10 @@ export function ping(m: Master, agent: AgentRecord): void {
         `Scheduling removal of agent ${agent.id} (${agent.info.hostname}): health check timed out`,
       );
       agent.removalScheduled = true;
+      const generation = ++agent.removalGeneration;
       limiter.acquire(() => {
-        if (!agent.removalScheduled || m.agents.get(agent.id) !== agent) {
+        const current = agent.removalScheduled && agent.removalGeneration === generation;
+        if (!current || m.agents.get(agent.id) !== agent) {
           m.logger.info(`Canceled removal of agent ${agent.id}: it answered a ping meanwhile`);
           return;
         }

@@ -459,7 +459,7 @@ function readmitAgent(
     if (framework.connected) m.forward(framework, update, false);
   }
   // Tasks the agent no longer reports are not unreachable any more either.
-  for (const framework of m.frameworks.values()) {
+  for (const framework of wasUnreachable ? m.frameworks.values() : []) {
     for (const [taskId, task] of framework.unreachableTasks) {
       if (task.agent_id.value === id) framework.unreachableTasks.delete(taskId);
     }

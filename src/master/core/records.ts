@@ -137,6 +137,8 @@ export class AgentRecord {
   pingTimer: TimerHandle | undefined;
   /** A removal waits for a `--agent_removal_rate_limit` permit (cancelled by a pong). */
   removalScheduled = false;
+  /** Bumped per scheduled removal, so a stale permit does not remove the agent. */
+  removalGeneration = 0;
   reregistrationTimer: TimerHandle | undefined;
 
   constructor(
