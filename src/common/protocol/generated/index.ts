@@ -22,6 +22,13 @@ export interface MessageTypeMap {
   "mesos.internal.ApplyOperationMessage": mesos_internal.ApplyOperationMessage;
   "mesos.internal.Archive": mesos_internal.Archive;
   "mesos.internal.Archive.Framework": mesos_internal.Archive_Framework;
+  "mesos.internal.AuthenticateMessage": mesos_internal.AuthenticateMessage;
+  "mesos.internal.AuthenticationCompletedMessage": mesos_internal.AuthenticationCompletedMessage;
+  "mesos.internal.AuthenticationErrorMessage": mesos_internal.AuthenticationErrorMessage;
+  "mesos.internal.AuthenticationFailedMessage": mesos_internal.AuthenticationFailedMessage;
+  "mesos.internal.AuthenticationMechanismsMessage": mesos_internal.AuthenticationMechanismsMessage;
+  "mesos.internal.AuthenticationStartMessage": mesos_internal.AuthenticationStartMessage;
+  "mesos.internal.AuthenticationStepMessage": mesos_internal.AuthenticationStepMessage;
   "mesos.internal.CheckpointResourcesMessage": mesos_internal.CheckpointResourcesMessage;
   "mesos.internal.DeactivateFrameworkMessage": mesos_internal.DeactivateFrameworkMessage;
   "mesos.internal.DrainSlaveMessage": mesos_internal.DrainSlaveMessage;

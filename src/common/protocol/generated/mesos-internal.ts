@@ -34,6 +34,38 @@ export interface Archive_Framework {
   tasks?: mesos_v1.Task[];
 }
 
+/** Message `mesos.internal.AuthenticateMessage`. */
+export interface AuthenticateMessage {
+  pid: string;
+}
+
+/** Message `mesos.internal.AuthenticationCompletedMessage`. */
+export type AuthenticationCompletedMessage = Record<string, never>;
+
+/** Message `mesos.internal.AuthenticationErrorMessage`. */
+export interface AuthenticationErrorMessage {
+  error?: string;
+}
+
+/** Message `mesos.internal.AuthenticationFailedMessage`. */
+export type AuthenticationFailedMessage = Record<string, never>;
+
+/** Message `mesos.internal.AuthenticationMechanismsMessage`. */
+export interface AuthenticationMechanismsMessage {
+  mechanisms?: string[];
+}
+
+/** Message `mesos.internal.AuthenticationStartMessage`. */
+export interface AuthenticationStartMessage {
+  mechanism: string;
+  data?: Uint8Array;
+}
+
+/** Message `mesos.internal.AuthenticationStepMessage`. */
+export interface AuthenticationStepMessage {
+  data: Uint8Array;
+}
+
 /** Message `mesos.internal.CheckpointResourcesMessage`. */
 export interface CheckpointResourcesMessage {
   resources?: mesos_v1.Resource[];
