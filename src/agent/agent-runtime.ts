@@ -290,6 +290,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     ...(isolation.launcherCgroups === undefined
       ? {}
       : { launcherCgroups: isolation.launcherCgroups }),
+    ...(isolation.provisioner === undefined ? {} : { provisioner: isolation.provisioner }),
   });
   const mesosContainerizer = containerizer;
   const services = operatorServices(host, { clock: options.clock, logger });

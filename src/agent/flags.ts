@@ -390,11 +390,9 @@ const agentAuthFlags = {
 const agentContainerFlags = {
   image_providers: flag.string({
     help: "Comma-separated container image types to support: APPC, DOCKER.",
-    notYet: true,
   }),
   image_provisioner_backend: flag.string({
     help: "How a container root filesystem is built from an image: aufs, bind, copy or overlay.",
-    notYet: true,
   }),
   image_gc_config: flag.json({
     help: "JSON settings for automatic image garbage collection (ImageGcConfig). Unset: manual only.",
@@ -416,13 +414,11 @@ const agentContainerFlags = {
       "Where the Mesos containerizer pulls Docker images: a registry URL, or a directory " +
       "or hdfs:// URI holding `docker save` archives.",
     default: "https://registry-1.docker.io",
-    notYet: true,
   }),
   docker_store_dir: flag.string({
     help: "Directory where Docker images for the Mesos containerizer are stored.",
     default: tempPath("mesos", "store", "docker"),
     docDefault: "<tmp>/mesos/store/docker",
-    notYet: true,
   }),
   docker_config: flag.json({
     help: "Docker config (as in ~/.docker/config.json) for pulling images: a path or JSON.",

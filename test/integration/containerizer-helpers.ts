@@ -42,6 +42,8 @@ export async function executeTask(
     resources: object[];
     command: string;
     container?: object;
+    /** An ExecutorInfo (without framework_id) instead of the command executor. */
+    executor?: object;
     killAfter?: string;
   },
 ): Promise<TaskRun> {
@@ -53,6 +55,10 @@ export async function executeTask(
     command: { value: task.command },
   };
   if (task.container !== undefined) info.container = task.container;
+  if (task.executor !== undefined) {
+    info.executor = task.executor;
+    delete info.command;
+  }
   const args = [`--master=${master.address}`, `--task=${JSON.stringify(info)}`];
   if (task.killAfter !== undefined) args.push(`--kill_after=${task.killAfter}`);
   const run = await runBinary("mesos-execute", args, { timeoutMs: 45_000 });

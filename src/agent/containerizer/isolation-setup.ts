@@ -8,9 +8,14 @@
  * when `--launcher=linux` and isolation needs cgroups or namespaces; plain
  * POSIX isolation keeps the cheaper POSIX launch.
  */
+
+import { statSync } from "node:fs";
+import { isAbsolute } from "node:path";
 import type { Logger } from "../../common/observability/logger.js";
 import type { AgentFlags } from "../flags.js";
 import { CgroupsHierarchy } from "./cgroups/hierarchy.js";
+import { DockerStore } from "./images/docker-store.js";
+import { Provisioner } from "./images/provisioner.js";
 import { CGROUP_ISOLATORS, createIsolators } from "./isolators/index.js";
 import type { ContainerLimitation, Isolator } from "./isolators/isolator.js";
 import type { LauncherClient } from "./launcher.js";
@@ -24,7 +29,12 @@ export const COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB = 64;
 
 /** The isolation the containerizer runs with. */
 export type Isolation =
-  | { ok: true; isolators: Isolator[]; launcherCgroups: CgroupsHierarchy | undefined }
+  | {
+      ok: true;
+      isolators: Isolator[];
+      launcherCgroups: CgroupsHierarchy | undefined;
+      provisioner: Provisioner | undefined;
+    }
   | { ok: false; error: string };
 
 /** `--isolation` as a list. */
@@ -47,6 +57,11 @@ export function buildIsolation(
     | "cgroups_limit_swap"
     | "container_disk_watch_interval"
     | "enforce_container_disk_quota"
+    | "image_providers"
+    | "image_provisioner_backend"
+    | "docker_registry"
+    | "docker_store_dir"
+    | "work_dir"
   >,
   launcher: LauncherClient,
   logger: Logger,
@@ -95,5 +110,53 @@ export function buildIsolation(
   logger.info(
     `Isolation: ${built.isolators.map((i) => i.name).join(",") || "none"}; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
   );
-  return { ok: true, isolators: built.isolators, launcherCgroups };
+  const images = buildProvisioner(flags, launcher, root);
+  if (!images.ok) return images;
+  return { ok: true, isolators: built.isolators, launcherCgroups, provisioner: images.provisioner };
+}
+
+/** The image provisioner when `--image_providers` names docker, or a one-line error. */
+function buildProvisioner(
+  flags: Pick<
+    AgentFlags,
+    | "image_providers"
+    | "image_provisioner_backend"
+    | "docker_registry"
+    | "docker_store_dir"
+    | "work_dir"
+  >,
+  launcher: LauncherClient,
+  root: boolean,
+): { ok: true; provisioner: Provisioner | undefined } | { ok: false; error: string } {
+  const providers = isolationNames((flags.image_providers ?? "").toLowerCase());
+  if (providers.length === 0) return { ok: true, provisioner: undefined };
+  const unknown = providers.find((p) => p !== "docker");
+  if (unknown !== undefined) {
+    return { ok: false, error: `Unsupported image provider '${unknown}' (only docker)` };
+  }
+  const backend = flags.image_provisioner_backend;
+  if (backend !== undefined && backend !== "copy") {
+    return { ok: false, error: `Unsupported image provisioner backend '${backend}' (only copy)` };
+  }
+  if (!root) return { ok: false, error: "Container images need the agent to run as root" };
+  const registry = flags.docker_registry.replace(/^file:\/\//, "");
+  let isDirectory = false;
+  try {
+    isDirectory = isAbsolute(registry) && statSync(registry).isDirectory();
+  } catch {
+    isDirectory = false;
+  }
+  if (!isDirectory) {
+    return {
+      ok: false,
+      error: `--docker_registry must be a local directory of 'docker save' archives (got '${flags.docker_registry}')`,
+    };
+  }
+  const run = (file: string, args: string[]) =>
+    launcher.run({ op: "run", file, args, timeoutMs: 600_000 }).then((r) => ({
+      code: r.code,
+      output: r.output,
+    }));
+  const store = new DockerStore(registry, flags.docker_store_dir, run);
+  return { ok: true, provisioner: new Provisioner(flags.work_dir, store, run) };
 }

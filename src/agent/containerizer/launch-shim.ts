@@ -9,7 +9,9 @@
  * 2. a second script, inside the new mount namespace, that makes the
  *    volumes' bind mounts;
  * 3. `prlimit` with the container's rlimits;
- * 4. `setpriv` to become the task's user (the steps above need root);
+ * 4. `setpriv` to become the task's user (the steps above need root), or,
+ *    for a container image, `chroot` into its root filesystem (as the
+ *    user) and a change into the sandbox mounted at /mnt/mesos/sandbox;
  * 5. the executor.
  *
  * Every step runs inside the cgroups, so there is no moment in which the
@@ -19,6 +21,9 @@
  */
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
+
+/** Where the sandbox is inside a container image's root filesystem (Mesos' default). */
+export const IMAGE_SANDBOX = "/mnt/mesos/sandbox";
 
 /** The exit status of the shim when it could not set up the container. */
 export const SHIM_SETUP_FAILURE_STATUS = 125;
@@ -32,7 +37,7 @@ export function shellQuote(word: string): string {
 export function mergePreparations(
   list: readonly (LaunchPreparation | undefined)[],
 ): LaunchPreparation {
-  const merged: Required<LaunchPreparation> = {
+  const merged: Required<Omit<LaunchPreparation, "rootfs">> & { rootfs?: string } = {
     cgroupProcs: [],
     pidNamespace: false,
     mountNamespace: false,
@@ -47,6 +52,10 @@ export function mergePreparations(
     merged.mountNamespace ||= (p.mountNamespace ?? false) || (p.mounts ?? []).length > 0;
     merged.mounts.push(...(p.mounts ?? []));
     merged.rlimits.push(...(p.rlimits ?? []));
+    if (p.rootfs !== undefined) {
+      merged.rootfs = p.rootfs;
+      merged.mountNamespace = true;
+    }
   }
   return merged;
 }
@@ -57,7 +66,8 @@ export function needsShim(p: LaunchPreparation): boolean {
     (p.cgroupProcs ?? []).length > 0 ||
     p.pidNamespace === true ||
     p.mountNamespace === true ||
-    (p.rlimits ?? []).length > 0
+    (p.rlimits ?? []).length > 0 ||
+    p.rootfs !== undefined
   );
 }
 
@@ -86,12 +96,24 @@ export function shimCommand(
         ? `${bind}; mount -o remount,bind,ro ${target} || ${fail(`cannot make ${m.target} read-only`)}`
         : bind;
     });
+    if (p.rootfs !== undefined) {
+      const proc = shellQuote(`${p.rootfs}/proc`);
+      const dev = shellQuote(`${p.rootfs}/dev`);
+      mounts.push(
+        `mount -t proc proc ${proc} || ${fail("cannot mount /proc in the image")}`,
+        `mount --rbind /dev ${dev} || ${fail("cannot mount /dev in the image")}`,
+      );
+    }
     if (mounts.length > 0) {
       tail.push("/bin/sh", "-c", `${mounts.join("; ")}; exec "$@"`, "mesos-container-mounts");
     }
   }
   if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
-  if (user !== undefined) {
+  if (p.rootfs !== undefined) {
+    tail.push("chroot");
+    if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
+    tail.push(p.rootfs, "/bin/sh", "-c", `cd ${IMAGE_SANDBOX} && exec "$@"`, "mesos-container");
+  } else if (user !== undefined) {
     tail.push("setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
   }
   tail.push(command.file, ...command.args.slice(1));

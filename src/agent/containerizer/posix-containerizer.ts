@@ -30,13 +30,14 @@ import {
 } from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
+import type { Provisioner } from "./images/provisioner.js";
 import type {
   ContainerLimitation,
   ContainerResources,
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
-import { mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
+import { IMAGE_SANDBOX, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
@@ -68,6 +69,8 @@ export interface PosixContainerizerOptions {
    * (freezer on v1) through which all its processes are found and killed.
    */
   launcherCgroups?: CgroupsHierarchy;
+  /** Builds root filesystems from container images (`--image_providers=docker`). */
+  provisioner?: Provisioner;
 }
 
 interface Container {
@@ -88,7 +91,14 @@ interface Container {
   cgroup?: string;
   /** Why an isolator stopped it. */
   limitation?: ContainerLimitation;
+  /** It runs in a provisioned image root filesystem. */
+  provisioned?: boolean;
   executorIsCommandExecutor: boolean;
+}
+
+/** The executor's environment inside an image: the sandbox is at /mnt/mesos/sandbox. */
+function imageEnvironment(launch: ContainerLaunch): Record<string, string> {
+  return { ...launch.environment, MESOS_SANDBOX: IMAGE_SANDBOX };
 }
 
 /** The scalar resources of a container. */
@@ -308,12 +318,13 @@ export class PosixContainerizer implements Containerizer {
     const shimmed = needsShim(preparation);
     if (shimmed) command = shimCommand(command, preparation, ids);
     const spawnIds = shimmed ? undefined : ids;
+    const env = preparation.rootfs === undefined ? launch.environment : imageEnvironment(launch);
     const reply = await launcher
       .spawn({
         op: "spawn",
         file: command.file,
         args: command.args,
-        env: launch.environment,
+        env,
         cwd: launch.directory,
         stdout: `${launch.directory}/stdout`,
         stderr: `${launch.directory}/stderr`,
@@ -353,7 +364,14 @@ export class PosixContainerizer implements Containerizer {
     launch: ContainerLaunch,
     user: { uid: number; gid: number } | undefined,
   ): Promise<LaunchPreparation> {
-    if (this.isolators.length === 0 && this.o.launcherCgroups === undefined) return {};
+    const image = launch.executor.container?.mesos?.image;
+    if (
+      this.isolators.length === 0 &&
+      this.o.launcherCgroups === undefined &&
+      image === undefined
+    ) {
+      return {};
+    }
     c.prepared = true;
     const preparations: (LaunchPreparation | undefined)[] = [];
     const cgroups = this.o.launcherCgroups;
@@ -376,7 +394,42 @@ export class PosixContainerizer implements Containerizer {
         throw new Error(`Failed to prepare isolator ${isolator.name}: ${(e as Error).message}`);
       }
     }
+    if (image !== undefined) preparations.push(await this.provisionImage(c, launch, image));
     return mergePreparations(preparations);
+  }
+
+  /** Builds the container's root filesystem from its image. */
+  private async provisionImage(
+    c: Container,
+    launch: ContainerLaunch,
+    image: NonNullable<
+      NonNullable<ContainerLaunch["executor"]["container"]>["mesos"]
+    >["image"] & {},
+  ): Promise<LaunchPreparation> {
+    const provisioner = this.o.provisioner;
+    if (provisioner === undefined) {
+      throw new Error("Container images need the agent flag --image_providers=docker");
+    }
+    if (image.type !== "DOCKER" || image.docker?.name === undefined) {
+      throw new Error(`Only DOCKER images are supported (got ${image.type})`);
+    }
+    if (launch.commandExecutor) {
+      throw new Error(
+        "Command tasks cannot run in a container image yet (the command executor does not run its task in a root filesystem); use an executor whose ExecutorInfo has the image",
+      );
+    }
+    c.provisioned = true;
+    let rootfs: string;
+    try {
+      rootfs = (await provisioner.provision(c.id, image.docker.name)).path;
+    } catch (e) {
+      throw new Error(`Failed to provision image '${image.docker.name}': ${(e as Error).message}`);
+    }
+    return {
+      mountNamespace: true,
+      mounts: [{ source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false }],
+      rootfs,
+    };
   }
 
   /** Releases what the isolators took (their cgroups) and the container's own cgroup. */
@@ -399,6 +452,15 @@ export class PosixContainerizer implements Containerizer {
       await removeCgroup(c.cgroup).catch((e: unknown) =>
         this.o.logger.warn(`Failed to remove cgroup '${c.cgroup}': ${(e as Error).message}`),
       );
+    }
+    if (c.provisioned === true) {
+      await this.o.provisioner
+        ?.destroy(c.id)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to remove the root filesystem of container '${c.id}': ${(e as Error).message}`,
+          ),
+        );
     }
   }
 

@@ -62,6 +62,8 @@ export interface LaunchPreparation {
   mounts?: BindMount[];
   /** `prlimit` options, e.g. `--nofile=1024:4096`. */
   rlimits?: string[];
+  /** Run the executor inside this root filesystem (a container image), in the sandbox mount. */
+  rootfs?: string;
 }
 
 /** Why a container was stopped by an isolator. */

@@ -1,0 +1,167 @@
+/**
+ * Container images without Docker: the test builds a two-layer busybox
+ * image as a `docker save` archive in a local registry directory; an
+ * executor whose ExecutorInfo names the image runs inside the image's root
+ * filesystem with the sandbox at /mnt/mesos/sandbox. Needs root and a
+ * static busybox (Debian's busybox-static); skips otherwise.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+
+function isStatic(path: string): boolean {
+  try {
+    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
+  } catch {
+    return true;
+  }
+}
+
+const skip =
+  process.platform !== "linux" || process.getuid?.() !== 0
+    ? "needs root on Linux (mount namespaces, chroot)"
+    : BUSYBOX === undefined || !isStatic(BUSYBOX)
+      ? "needs a static busybox (busybox-static)"
+      : undefined;
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+
+/** Writes `<registry>/testimage:latest.tar`: busybox and /etc in layer 1, a whiteout in layer 2. */
+function buildImage(registry: string): void {
+  const work = tempDir("mesos-image-build-");
+  const l1 = join(work, "l1", "root");
+  mkdirSync(join(l1, "bin"), { recursive: true });
+  mkdirSync(join(l1, "etc"), { recursive: true });
+  copyFileSync(BUSYBOX as string, join(l1, "bin", "busybox"));
+  execFileSync("chmod", ["755", join(l1, "bin", "busybox")]);
+  for (const tool of ["sh", "cat", "ls", "echo", "pwd", "ps", "test"]) {
+    symlinkSync("busybox", join(l1, "bin", tool));
+  }
+  writeFileSync(join(l1, "etc", "os-release"), 'NAME="mesos-ts test image"\nID=mesos-ts-test\n');
+  writeFileSync(join(l1, "etc", "removed-later"), "this file is whited out by layer 2\n");
+  const l2 = join(work, "l2", "root");
+  mkdirSync(join(l2, "etc"), { recursive: true });
+  writeFileSync(join(l2, "etc", ".wh.removed-later"), "");
+  writeFileSync(join(l2, "etc", "motd"), "from layer two\n");
+  const image = join(work, "image");
+  for (const layer of ["l1", "l2"]) {
+    mkdirSync(join(image, layer), { recursive: true });
+    execFileSync("tar", [
+      "-cf",
+      join(image, layer, "layer.tar"),
+      "-C",
+      join(work, layer, "root"),
+      ".",
+    ]);
+  }
+  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
+  writeFileSync(
+    join(image, "manifest.json"),
+    JSON.stringify([
+      {
+        Config: "config.json",
+        RepoTags: ["testimage:latest"],
+        Layers: ["l1/layer.tar", "l2/layer.tar"],
+      },
+    ]),
+  );
+  execFileSync("tar", ["-cf", join(registry, "testimage:latest.tar"), "-C", image, "."]);
+}
+
+before(async () => {
+  if (skip !== undefined) return;
+  const registry = tempDir("mesos-registry-");
+  buildImage(registry);
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: {
+      isolation: "filesystem/linux,namespaces/pid",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("mesos-docker-store-"),
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+const image = {
+  type: "MESOS",
+  mesos: { image: { type: "DOCKER", docker: { name: "testimage" } } },
+};
+
+test("images: an executor with a docker image runs in the image's root filesystem, sandbox at /mnt/mesos/sandbox", {
+  skip,
+}, async () => {
+  const script = [
+    "cat /etc/os-release",
+    "cat /etc/motd",
+    "test -e /etc/removed-later && echo WHITEOUT-IGNORED",
+    "ls /",
+    "echo pwd=$(pwd) sandbox=$MESOS_SANDBOX",
+    "echo in-sandbox > /mnt/mesos/sandbox/written",
+    "test -e /usr/bin/node && echo HOST-VISIBLE",
+    "exit 0",
+  ].join("; ");
+  const run = await executeTask(master, {
+    name: "in-image",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    executor: {
+      executor_id: { value: "in-image" },
+      command: { value: script },
+      container: image,
+      resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    },
+  });
+  // The executor never subscribes (it is a shell script): the task fails when it exits.
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  const sandbox = await sandboxOf(agent, "in-image");
+  const stdout = await waitFor("the executor's output", () => {
+    const text = readFileSync(join(sandbox, "stdout"), "utf8");
+    return text.includes("pwd=") ? text : undefined;
+  });
+  assert.match(stdout, /NAME="mesos-ts test image"/);
+  assert.match(stdout, /from layer two/);
+  assert.doesNotMatch(stdout, /WHITEOUT-IGNORED|HOST-VISIBLE/);
+  assert.match(stdout, /pwd=\/mnt\/mesos\/sandbox sandbox=\/mnt\/mesos\/sandbox/);
+  assert.equal(readFileSync(join(sandbox, "written"), "utf8"), "in-sandbox\n");
+});
+
+test("images: a command task with an image fails to launch with a message saying why", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "command-in-image",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "cat /etc/os-release",
+    container: image,
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.equal(run.reason, "REASON_CONTAINER_LAUNCH_FAILED", run.stdout);
+  assert.match(run.message ?? "", /Command tasks cannot run in a container image/);
+});
