@@ -135,6 +135,28 @@ test("agent recovery: an executor that died while the agent was down ends its ta
   assert.equal(failed.agent_id?.value, t.agentId);
 });
 
+test("agent recovery: a live executor that does not re-subscribe in time is killed and its task lost", async () => {
+  const t = await runningTask("hung", true);
+  await killAgent(t.agent);
+  process.kill(t.pid, "SIGSTOP");
+  try {
+    const restarted = await startAgent({
+      master: master.address,
+      port: t.port,
+      flags: flagsFor(t.workDir),
+    });
+    const lost = await waitFor("TASK_LOST", () =>
+      t.statuses.find((s) => s.state === "TASK_LOST"),
+    ).catch((e: Error) => {
+      throw new Error(`${e.message}\n${restarted.logs()}`);
+    });
+    assert.equal(lost.reason, "REASON_EXECUTOR_REREGISTRATION_TIMEOUT");
+    await waitFor("the executor to be killed", () => !alive(t.pid));
+  } finally {
+    if (alive(t.pid)) process.kill(-t.pid, "SIGKILL");
+  }
+});
+
 test("agent recovery: a framework that does not checkpoint loses its task and its executor", async () => {
   const t = await runningTask("nocheckpoint", false);
   assert.equal(
