@@ -29,3 +29,23 @@ export function setHttpGuard(process: object, guard: HttpGuard | undefined): voi
 export function httpGuardOf(process: object): HttpGuard | undefined {
   return guards.get(process);
 }
+
+/**
+ * Decides whether a libprocess message may reach a process' handler
+ * (`from` is the sender's pid text, `name` the message type). Dropped
+ * messages are the guard's to log.
+ */
+export type MessageGuard = (from: string, name: string) => boolean;
+
+const messageGuards = new WeakMap<object, MessageGuard>();
+
+/** Installs (or with undefined removes) the message guard of `process`. */
+export function setMessageGuard(process: object, guard: MessageGuard | undefined): void {
+  if (guard === undefined) messageGuards.delete(process);
+  else messageGuards.set(process, guard);
+}
+
+/** The message guard of `process`, if any. */
+export function messageGuardOf(process: object): MessageGuard | undefined {
+  return messageGuards.get(process);
+}

@@ -13,6 +13,7 @@ import {
   type RouteOptions,
   RouteTable,
 } from "../http/route-table.js";
+import { messageGuardOf } from "../http/router.js";
 import type { Logger } from "../observability/logger.js";
 import { silentLogger } from "../observability/logger.js";
 import type { Result } from "./result.js";
@@ -169,6 +170,8 @@ export class ProcessBase {
   receive(from: Upid, name: string, body: Uint8Array): ReceiveOutcome {
     const h = this.handlers.get(name);
     if (h === undefined) return "unhandled";
+    const admit = messageGuardOf(this);
+    if (admit !== undefined && !admit(from.toString(), name)) return "handled";
     const decoded = h.decode(body);
     if (!decoded.ok) {
       this.logger.error(

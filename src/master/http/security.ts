@@ -11,6 +11,7 @@
 import type { AclAction } from "../../common/auth/acls.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../common/auth/acls.js";
 import { authenticateBasic, principalOf, REALMS } from "../../common/auth/basic.js";
+import { CramMd5Authenticator } from "../../common/auth/cram-md5.js";
 import { CredentialStore, loadCredentials } from "../../common/auth/credentials.js";
 import { FrameworkRateLimiter, parseRateLimits } from "../../common/auth/rate-limits.js";
 import { forbiddenMessage, setRequestAuthorizer } from "../../common/auth/request-auth.js";
@@ -37,9 +38,15 @@ import {
   type ResponseStream,
   response,
 } from "../../common/http/response.js";
-import { type HttpGuard, type NextHandler, setHttpGuard } from "../../common/http/router.js";
+import {
+  type HttpGuard,
+  type NextHandler,
+  setHttpGuard,
+  setMessageGuard,
+} from "../../common/http/router.js";
 import { requestContentType } from "../../common/http/v1-api.js";
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
+import type { ProcessBase } from "../../common/process/process-base.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
 import type { Call } from "../../common/protocol/generated/mesos-v1-master.js";
 import { codecFor } from "../../common/protocol/index.js";
@@ -193,7 +200,7 @@ const REALM_NAMES: Readonly<Record<Realm, string>> = {
 export interface InstallOptions {
   readonly host: ProcessHost;
   /** The master process (its routes get the guard). */
-  readonly process: object;
+  readonly process: ProcessBase;
   readonly master: Master;
   readonly security: MasterSecurity;
   readonly metrics: MetricsRegistry;
@@ -249,10 +256,59 @@ export function installMasterSecurity(options: InstallOptions): void {
     });
   }
 
+  installAgentAuthentication(options);
+
   attachSchedulerSecurity(master, {
     authorizer: security.authorizer,
     rateLimiter: security.rateLimiter,
     metrics: options.metrics,
+  });
+}
+
+const AGENT_REGISTRATIONS: ReadonlySet<string> = new Set([
+  "mesos.internal.RegisterSlaveMessage",
+  "mesos.internal.ReregisterSlaveMessage",
+]);
+
+/**
+ * CRAM-MD5 for agents: the master answers AuthenticateMessage with a
+ * handshake against `--credentials`; with `--authenticate_agents`, a
+ * (re-)registration from an agent that has not authenticated (or whose
+ * principal `register_agents` denies) is dropped, as Mesos does.
+ */
+function installAgentAuthentication(options: InstallOptions): void {
+  const { host, master, security } = options;
+  if (security.credentials.size === 0 && !security.authenticateAgents) return;
+  const authenticator = host.spawn(new CramMd5Authenticator(security.credentials, host.ip));
+  const type = "mesos.internal.AuthenticateMessage";
+  if (!options.process.handles(type)) {
+    const codec = codecFor(type);
+    options.process.install(
+      type,
+      (bytes) => {
+        const r = codec.decodeProtobuf(bytes);
+        return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
+      },
+      (from, message) => authenticator.begin(from, message),
+    );
+  }
+  if (!security.authenticateAgents) return;
+  setMessageGuard(options.process, (from, name) => {
+    if (!AGENT_REGISTRATIONS.has(name)) return true;
+    const principal = authenticator.principalOf(from);
+    if (principal === undefined) {
+      master.logger.warn(
+        `Refusing registration of agent at ${from} because it is not authenticated`,
+      );
+      return false;
+    }
+    if (!security.authorizer.authorized("register_agents", principal)) {
+      master.logger.warn(
+        `Refusing registration of agent at ${from}: principal '${principal}' is not authorized to register agents`,
+      );
+      return false;
+    }
+    return true;
   });
 }
 
