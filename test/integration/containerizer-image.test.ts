@@ -17,6 +17,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import {
   type DaemonHandle,
   startAgent,
@@ -26,7 +27,7 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { executeTask, removeRootCgroups, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
 
@@ -45,6 +46,7 @@ const skip =
       ? "needs a static busybox (busybox-static)"
       : undefined;
 
+const CGROUPS_ROOT = `mesos-test-${process.pid}`;
 let master: DaemonHandle;
 let agent: DaemonHandle;
 
@@ -102,12 +104,17 @@ before(async () => {
       image_providers: "docker",
       docker_registry: registry,
       docker_store_dir: tempDir("mesos-docker-store-"),
+      cgroups_root: CGROUPS_ROOT,
     },
   });
   await waitForAgents(master, 1);
 });
 
-after(stopAll);
+after(async () => {
+  await stopAll();
+  const cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", CGROUPS_ROOT);
+  if (skip === undefined && !("error" in cgroups)) removeRootCgroups(cgroups);
+});
 
 const image = {
   type: "MESOS",
