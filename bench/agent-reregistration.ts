@@ -1,6 +1,7 @@
 /**
  * Master restart re-registration: a port of Mesos' AgentReregistrationDelay
- * benchmark. `npm run bench -- agent-reregistration [--quick] [--no-completed]`.
+ * benchmark. `npm run bench -- agent-reregistration [--quick] [--no-completed]
+ * [--no-backoff] [--sizes=1000,2000]`.
  *
  * For N agents (1k, 2k, 5k, 10k; --quick: 500, 1k) the durable registry in a
  * fresh --work_dir is filled with N admitted agents, then a real master
@@ -133,6 +134,30 @@ function jsonUnitMs(message: unknown): number {
   return times[3] as number;
 }
 
+/**
+ * With BENCH_PROFILE_DIR set, a V8 CPU profile of the timed window only
+ * (one .cpuprofile per case); returns the function that stops and writes it.
+ */
+async function startProfile(): Promise<() => Promise<void>> {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  if (dir === undefined || dir === "") return async () => {};
+  const { Session } = await import("node:inspector");
+  const { writeFileSync } = await import("node:fs");
+  const session = new Session();
+  session.connect();
+  const post = (method: string): Promise<unknown> =>
+    new Promise((resolve, reject) =>
+      session.post(method, (error, result) => (error === null ? resolve(result) : reject(error))),
+    );
+  await post("Profiler.enable");
+  await post("Profiler.start");
+  return async () => {
+    const result = (await post("Profiler.stop")) as { profile: unknown };
+    writeFileSync(join(dir, `rereg-${Date.now()}.cpuprofile`), JSON.stringify(result.profile));
+    session.disconnect();
+  };
+}
+
 async function runCase(options: CaseOptions): Promise<CaseResult> {
   const { agents, completedPerAgent, backoff } = options;
   const workDir = mkdtempSync(join(tmpdir(), "bench-rereg-"));
@@ -225,6 +250,7 @@ async function runCase(options: CaseOptions): Promise<CaseResult> {
     throw new Error(`recovered ${runtime.core.recoveredAgents.size} of ${agents} agents`);
   }
 
+  const profile = await startProfile();
   const start = performance.now();
   for (const { process, bytes } of sends) {
     const send = () =>
@@ -234,6 +260,7 @@ async function runCase(options: CaseOptions): Promise<CaseResult> {
   }
   await done;
   const reregisterMs = performance.now() - start;
+  await profile();
   clearInterval(sampler);
   peakRss = Math.max(peakRss, rssMb());
   let tasks = 0;
@@ -261,12 +288,18 @@ async function runCase(options: CaseOptions): Promise<CaseResult> {
 
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
-  const sizes = quick ? [500, 1000] : [1000, 2000, 5000, 10000];
+  const listed = args.find((a) => a.startsWith("--sizes="));
+  const sizes =
+    listed !== undefined
+      ? listed.slice("--sizes=".length).split(",").map(Number)
+      : quick
+        ? [500, 1000]
+        : [1000, 2000, 5000, 10000];
   const completedVariants = args.includes("--no-completed") ? [0] : [0, 100];
   // Warm-up (not reported): the JIT, the codecs, SQLite.
   await runCase({ agents: 300, completedPerAgent: 0, backoff: false });
   for (const completedPerAgent of completedVariants) {
-    for (const backoff of [false, true]) {
+    for (const backoff of args.includes("--no-backoff") ? [false] : [false, true]) {
       const times = new Map<number, number>();
       for (const agents of sizes) {
         const r = await runCase({ agents, completedPerAgent, backoff });
