@@ -224,8 +224,32 @@ export class DeclineRun {
   }
 }
 
+/** Steps every run one round at a time, in turn, until all are done. */
+export async function interleave(runs: DeclineRun[]): Promise<void> {
+  while (runs.some((r) => !r.done)) {
+    for (const r of runs) if (!r.done) await r.step();
+  }
+}
+
+/**
+ * One size in a process of its own (`--child AGENTS FRAMEWORKS ROUNDS`):
+ * a JIT warm-up, then the plain and the volume variants interleaved; prints
+ * `{"plain": summary, "volume": summary}`. The scaling runs use a fresh
+ * process per size so that no size pays for another's heap (a 10k x 1k run
+ * holds ten million filters, which every later collection would walk).
+ */
+async function runChild(args: string[]): Promise<void> {
+  const [agents, frameworks, rounds] = args.map(Number) as [number, number, number];
+  await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
+  const plain = new DeclineRun({ agents, frameworks, rounds });
+  const volume = new DeclineRun({ agents, frameworks, rounds, volumes: true });
+  await interleave([plain, volume]);
+  process.stdout.write(`${JSON.stringify({ plain: plain.summary(), volume: volume.summary() })}\n`);
+}
+
 /** `node dist/bench/run.js allocator-decline`: this family only (see bench/allocator.ts). */
 export async function run(args: string[]): Promise<void> {
+  if (args[0] === "--child") return runChild(args.slice(1));
   const { run: runAll } = await import("./allocator.js");
   await runAll(["decline", ...args]);
 }

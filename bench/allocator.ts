@@ -1,12 +1,14 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
- * allocator [--quick] [decline|sorter|quota]`.
+ * allocator [--quick] [--repeats=N] [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
- *    agents/frameworks; scaling per doubling of both.
+ *    agents/frameworks; scaling per doubling of both (each size in a fresh
+ *    process, N repeats, default 3, sizes rotated; medians).
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
- *  - quota: the same allocations with and without quota; empty vs productive cycle.
+ *  - quota: the same allocations with and without quota; empty vs productive
+ *    cycle; issue 10's cycle with 100 roles under quota vs none.
  *
  * Every case prints one JSON line and appends a row to docs/benchmarks.md.
  * Cycles are timed after a warm-up (the JIT) and a full collection (setup
@@ -14,8 +16,11 @@
  * for the 10k/1k sizes (ten million offer filters at the end).
  */
 
-import { DeclineRun } from "./allocator-decline.js";
-import { quotaCycle } from "./allocator-quota.js";
+import { execFile } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { DeclineRun, interleave } from "./allocator-decline.js";
+import { quotaCycle, rolesQuotaCycle } from "./allocator-quota.js";
 import { run as runSorter } from "./allocator-sorter.js";
 import { median } from "./lib/event-loop.js";
 import { reportCase } from "./lib/report.js";
@@ -24,11 +29,13 @@ const BENCH = "allocator";
 
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
+  const repeatsArg = args.find((a) => a.startsWith("--repeats="));
+  const repeats = repeatsArg === undefined ? 3 : Math.max(1, Number(repeatsArg.slice(10)) || 3);
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
   if (want("sorter")) runSorter(quick ? ["--quick"] : []);
   if (want("quota")) runQuota(quick);
-  if (want("decline")) await runDecline(quick);
+  if (want("decline")) await runDecline(quick, repeats);
 }
 
 function runQuota(quick: boolean): void {
@@ -36,6 +43,20 @@ function runQuota(quick: boolean): void {
   for (let i = 0; i < 3; i++) {
     quotaCycle(300, false);
     quotaCycle(300, true);
+  }
+  // Issue 10: 100 roles under quota vs none, alternating, medians.
+  {
+    const none: number[] = [];
+    const quota: number[] = [];
+    for (let r = 0; r < (quick ? 3 : 7); r++) {
+      none.push(rolesQuotaCycle(false));
+      quota.push(rolesQuotaCycle(true));
+    }
+    reportCase(BENCH, "allocation cycle, 100 roles under quota vs none: 1000 agents", {
+      none_cycle_ms: round(median(none)),
+      quota_cycle_ms: round(median(quota)),
+      quota_over_none: round(median(quota) / median(none)),
+    });
   }
   const sizes = quick ? [30, 300] : [30, 300, 3000];
   const repeats = 5;
@@ -63,7 +84,7 @@ function runQuota(quick: boolean): void {
   }
 }
 
-async function runDecline(quick: boolean): Promise<void> {
+async function runDecline(quick: boolean, repeats: number): Promise<void> {
   const sizes: [number, number][] = quick
     ? [
         [1000, 100],
@@ -76,55 +97,72 @@ async function runDecline(quick: boolean): Promise<void> {
         [5000, 500],
         [10000, 1000],
       ];
-  // Warm-up (not reported).
-  await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 120 }).runAll();
   // The cycles after every framework refused every agent all look the same;
   // we run up to 50 of them rather than all remaining F.
   const roundsFor = (f: number) => f + Math.min(f, 50);
-  const runs = new Map<string, DeclineRun>();
+  // Each size runs in a fresh process (see allocator-decline.ts), `repeats`
+  // times, the order of sizes rotated every repeat so that a burst of load
+  // on this shared machine does not always hit the same size.
+  const results = new Map<string, ChildResult[]>();
+  for (let r = 0; r < repeats; r++) {
+    for (let k = 0; k < sizes.length; k++) {
+      const [agents, frameworks] = sizes[(k + r) % sizes.length] as [number, number];
+      const got = await runChildProcess(agents, frameworks, roundsFor(frameworks));
+      const key = `${agents}/${frameworks}`;
+      results.set(key, [...(results.get(key) ?? []), got]);
+    }
+  }
+  const variants = ["plain", "volume"] as const;
+  const medians = new Map<string, Record<string, number>>();
   for (const [agents, frameworks] of sizes) {
-    for (const volumes of [false, true]) {
-      runs.set(
-        `${agents}/${frameworks}/${volumes}`,
-        new DeclineRun({ agents, frameworks, volumes, rounds: roundsFor(frameworks) }),
+    const runs = results.get(`${agents}/${frameworks}`) ?? [];
+    for (const variant of variants) {
+      const summary = medianSummary(runs.map((x) => x[variant]));
+      medians.set(`${agents}/${frameworks}/${variant}`, summary);
+      reportCase(
+        BENCH,
+        `decline offers${variant === "volume" ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
+        { repeats: runs.length, ...rounded(summary) },
       );
     }
   }
-  await interleave([...runs.values()]);
-  const summaries = new Map<string, Record<string, number>>();
-  for (const [key, run] of runs) {
-    const [agents, frameworks, volumes] = key.split("/");
-    const summary = run.summary();
-    summaries.set(key, summary);
-    reportCase(
-      BENCH,
-      `decline offers${volumes === "true" ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
-      rounded(summary),
-    );
-  }
-  // Let the big runs go before the next measurements.
-  runs.clear();
-  // Scaling per doubling (of agents and frameworks together), on CPU-time medians.
-  for (const volumes of [false, true]) {
+  // Growth per doubling of agents and frameworks together. A step of x2.5
+  // (1k -> 2.5k) is normalised to a doubling: ratio^(ln 2 / ln 2.5), i.e.
+  // ratio^(1 / log2(step)). Ratios of the medians over the repeats, and the
+  // smallest and largest ratio of one repeat's pair (run close in time).
+  for (const variant of variants) {
     for (let i = 1; i < sizes.length; i++) {
       const [a0, f0] = sizes[i - 1] as [number, number];
       const [a1, f1] = sizes[i] as [number, number];
-      const r0 = summaries.get(`${a0}/${f0}/${volumes}`) as Record<string, number>;
-      const r1 = summaries.get(`${a1}/${f1}/${volumes}`) as Record<string, number>;
-      const doublings = Math.log2(a1 / a0);
-      const per = (k: string) => round(((r1[k] as number) / (r0[k] as number)) ** (1 / doublings));
+      const r0 = medians.get(`${a0}/${f0}/${variant}`) as Record<string, number>;
+      const r1 = medians.get(`${a1}/${f1}/${variant}`) as Record<string, number>;
+      const exponent = 1 / Math.log2(a1 / a0);
+      const per = (k: string) => round(((r1[k] as number) / (r0[k] as number)) ** exponent);
+      const pairs = (results.get(`${a1}/${f1}`) ?? []).map((x, j) => {
+        const y = (results.get(`${a0}/${f0}`) ?? [])[j];
+        const k = "median_productive_cycle_cpu_ms";
+        return y === undefined
+          ? Number.NaN
+          : ((x[variant][k] as number) / (y[variant][k] as number)) ** exponent;
+      });
       reportCase(
         BENCH,
-        `decline offers${volumes ? " + volume" : ""} scaling ${a0}/${f0} -> ${a1}/${f1}`,
+        `decline offers${variant === "volume" ? " + volume" : ""} scaling ${a0}/${f0} -> ${a1}/${f1}`,
         {
+          size_step: a1 / a0,
           productive_cycle_per_doubling: per("median_productive_cycle_cpu_ms"),
+          productive_cycle_per_doubling_min: round(Math.min(...pairs)),
+          productive_cycle_per_doubling_max: round(Math.max(...pairs)),
+          productive_wall_per_doubling: per("median_productive_cycle_ms"),
           filtered_cycle_per_doubling: per("median_filtered_cycle_cpu_ms"),
           decline_round_per_doubling: per("median_decline_round_ms"),
         },
       );
     }
   }
-  // Against a straight port in the same process: same rounds, interleaved.
+  // Against a straight port in the same process: same rounds, interleaved
+  // (after a warm-up of the JIT in this process).
+  await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
   for (const [agents, frameworks] of sizes.slice(0, 2)) {
     const rounds = frameworks + 10;
     const ours = new DeclineRun({ agents, frameworks, rounds });
@@ -164,7 +202,7 @@ async function runDecline(quick: boolean): Promise<void> {
   // Event-loop blocking: the largest size, cycles in 10 ms slices.
   const [agents, frameworks] = sizes[sizes.length - 1] as [number, number];
   const sliced = await new DeclineRun({ agents, frameworks, sliced: true, rounds: 30 }).runAll();
-  const unsliced = summaries.get(`${agents}/${frameworks}/false`) as Record<string, number>;
+  const unsliced = medians.get(`${agents}/${frameworks}/plain`) as Record<string, number>;
   const s = sliced.summary();
   reportCase(BENCH, `decline offers sliced (10 ms): ${agents} x ${frameworks}, 30 rounds`, {
     median_cycle_ms: round(median(sliced.samples.map((x) => x.wallMs))),
@@ -174,11 +212,38 @@ async function runDecline(quick: boolean): Promise<void> {
   });
 }
 
-/** Steps every run one round at a time, in turn, until all are done. */
-async function interleave(runs: DeclineRun[]): Promise<void> {
-  while (runs.some((r) => !r.done)) {
-    for (const r of runs) if (!r.done) await r.step();
+type ChildResult = Record<"plain" | "volume", Record<string, number>>;
+
+/** Runs one size in a fresh process (6 GB heap: ten million filters at 10k x 1k). */
+function runChildProcess(agents: number, frameworks: number, rounds: number): Promise<ChildResult> {
+  const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
+  const args = ["--max-old-space-size=6000", script, "allocator-decline", "--child"];
+  return new Promise((resolve, reject) => {
+    execFile(
+      process.execPath,
+      [...args, String(agents), String(frameworks), String(rounds)],
+      { maxBuffer: 1 << 24 },
+      (error, stdout, stderr) => {
+        if (error !== null) {
+          reject(
+            new Error(`decline child ${agents}x${frameworks} failed: ${error.message}\n${stderr}`),
+          );
+          return;
+        }
+        const last = stdout.trim().split("\n").pop() ?? "";
+        resolve(JSON.parse(last) as ChildResult);
+      },
+    );
+  });
+}
+
+/** Per key, the median over several summaries. */
+function medianSummary(summaries: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const key of Object.keys(summaries[0] ?? {})) {
+    out[key] = median(summaries.map((s) => s[key] as number).filter((v) => Number.isFinite(v)));
   }
+  return out;
 }
 
 function rounded(summary: Record<string, number>): Record<string, number> {

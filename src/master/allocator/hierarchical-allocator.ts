@@ -395,7 +395,7 @@ export class HierarchicalAllocator extends AllocatorEvents {
     if (this.paused) return undefined;
     this.filters.expire(now, (i) => this.agentsByIndex[i]?.filters);
     this.cycleRunning = true;
-    return new AllocationCycle(this, agentIds ?? this.agents.keys());
+    return new AllocationCycle(this, agentIds ?? "all");
   }
 
   private pausedResult(): CycleResult {
