@@ -42,6 +42,9 @@ export class MasterContender {
   async contend(): Promise<GroupMember> {
     const { session, groupPath, info, logger, clock } = this.options;
     const data = encodeMasterInfoJson(info);
+    // Called from an "expired" listener, the old session is still current
+    // here: wait for the new one, so the check below compares the right one.
+    await session.whenConnected();
     const sessionNumber = session.sessionNumber;
     const member = await joinGroup(session, groupPath, MASTER_INFO_JSON_LABEL, data, logger, clock);
     this.member = member;

@@ -121,7 +121,7 @@ export class ZkSession {
   /** Opens the session (connection attempts continue until close()). */
   start(): void {
     if (this.closed || this.client !== undefined) return;
-    const { url, sessionTimeoutMs, logger, clock } = this.options;
+    const { url, sessionTimeoutMs, logger } = this.options;
     const generation = ++this.generation;
     const client = zookeeper.createClient(url.servers, {
       sessionTimeout: sessionTimeoutMs,
@@ -144,7 +144,7 @@ export class ZkSession {
     logger.info(`Connecting to ZooKeeper at ${this.description}`);
     this.scheduleWaitLog(0);
     client.connect();
-    void clock;
+    this.scheduleNudge();
   }
 
   private scheduleWaitLog(waited: number): void {
@@ -193,6 +193,28 @@ export class ZkSession {
       }
     });
     this.scheduleWaitLog(0);
+    this.scheduleNudge();
+  }
+
+  /**
+   * node-zookeeper-client waits without a time limit for the answer to its
+   * connect request; a server that accepts the connection while it is still
+   * starting may never answer, and the client would sit there until the
+   * session is lost. While disconnected, drop the pending connection now and
+   * then so the client tries again.
+   */
+  private scheduleNudge(): void {
+    const { clock, sessionTimeoutMs } = this.options;
+    const every = Math.max(1000, Math.floor(sessionTimeoutMs / 5));
+    const client = this.client;
+    clock.setTimer(every, () => {
+      if (this.isConnected || this.closed || this.client !== client) return;
+      const manager = (
+        client as unknown as { connectionManager?: { socket?: { destroy(): void } } }
+      ).connectionManager;
+      manager?.socket?.destroy();
+      this.scheduleNudge();
+    });
   }
 
   /** Ends the current session, tells listeners, and opens a new one. */
