@@ -73,34 +73,51 @@ export class Slicer {
 
 /**
  * JSON per object, kept (UTF-8 encoded, so every later use is a copy of
- * bytes) until the object is invalidated.
+ * bytes) until the object is invalidated. The bytes hang off the object in
+ * a hidden (symbol-keyed, non-enumerable) slot rather than in a WeakMap:
+ * with hundreds of thousands of tasks, weak entries made the garbage
+ * collector's marking steps and pauses much longer. Spreading or comparing
+ * the object does not see the slot; frozen objects fall back to a WeakMap.
  */
 export class FragmentCache<K extends object> {
-  private readonly map = new WeakMap<K, Buffer>();
+  private readonly slot = Symbol("json-fragment");
+  private readonly frozen = new WeakMap<K, Buffer>();
   hits = 0;
   misses = 0;
 
   constructor(private readonly render: (key: K) => string) {}
 
   get(key: K): Buffer {
-    const cached = this.map.get(key);
+    const cached = this.read(key);
     if (cached !== undefined) {
       this.hits++;
       return cached;
     }
     this.misses++;
     const bytes = Buffer.from(this.render(key), "utf8");
-    this.map.set(key, bytes);
+    this.replace(key, bytes);
     return bytes;
   }
 
   invalidate(key: K): void {
-    this.map.delete(key);
+    if (this.slot in key) (key as Record<symbol, Buffer | undefined>)[this.slot] = undefined;
+    else this.frozen.delete(key);
   }
 
   /** Swaps a fragment for identical bytes held elsewhere (a view into a run). */
   replace(key: K, bytes: Buffer): void {
-    this.map.set(key, bytes);
+    if (this.slot in key) {
+      (key as Record<symbol, Buffer | undefined>)[this.slot] = bytes;
+    } else if (Object.isExtensible(key)) {
+      Object.defineProperty(key, this.slot, { value: bytes, writable: true, configurable: true });
+    } else {
+      this.frozen.set(key, bytes);
+    }
+  }
+
+  private read(key: K): Buffer | undefined {
+    const own = (key as Record<symbol, Buffer | undefined>)[this.slot];
+    return own !== undefined || this.slot in key ? own : this.frozen.get(key);
   }
 }
 
