@@ -201,6 +201,20 @@ describe("auth acls: the guide's examples", () => {
     assert.equal(a.authorized("register_frameworks", "x", "sales"), false);
   });
 
+  it("allowsEverything: only when the first rule covering the principal allows ANY object", () => {
+    const a = authorizer({
+      view_frameworks: [
+        { principals: { values: ["ops"] }, users: ANY },
+        { principals: { values: ["dev"] }, users: { values: ["alice"] } },
+        { principals: ANY, users: NONE },
+      ],
+    });
+    assert.equal(a.allowsEverything("view_frameworks", "ops"), true);
+    assert.equal(a.allowsEverything("view_frameworks", "dev"), false);
+    assert.equal(a.allowsEverything("view_frameworks", "other"), false);
+    assert.equal(a.allowsEverything("view_tasks", "dev"), true);
+  });
+
   it("shutdown_frameworks is the old name of teardown_frameworks", () => {
     const a = authorizer({
       permissive: false,

@@ -282,6 +282,21 @@ export class LocalAuthorizer {
     return objects.every((o) => this.authorized(action, principal, o));
   }
 
+  /**
+   * True when `principal` may perform `action` on every object: the first
+   * rule whose subject covers it allows it for ANY object (or no rule
+   * covers it and the ACLs are permissive). Filters skip their work then.
+   */
+  allowsEverything(action: AclAction, principal: string | undefined): boolean {
+    if (this.unrestricted(action)) return true;
+    const subject = principal === undefined ? ANY : some(principal);
+    for (const rule of this.acls.rules.get(action) ?? []) {
+      if (!matches(subject, rule.principals)) continue;
+      return rule.objects.type === "ANY" && allows(subject, rule.principals);
+    }
+    return this.acls.permissive;
+  }
+
   /** A reusable check of one principal and action over many objects (filters). */
   approver(action: AclAction, principal: string | undefined): (object: string) => boolean {
     if (this.unrestricted(action)) return () => true;

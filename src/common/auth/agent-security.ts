@@ -14,7 +14,7 @@ import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
 import { CredentialStore, loadCredentials } from "./credentials.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
-import { viewPermissions, viewUnrestricted } from "./view-filter.js";
+import { viewPermissions, viewsEverything } from "./view-filter.js";
 
 /** The agent flag values this module reads. */
 export interface AgentSecurityFlags {
@@ -113,7 +113,8 @@ async function filterAgentState(
   r: HttpResponse,
   authorizer: LocalAuthorizer,
 ): Promise<HttpResponse> {
-  if (viewUnrestricted(authorizer) || r.status !== 200 || r.kind !== "body") return r;
+  if (r.status !== 200 || r.kind !== "body") return r;
+  if (viewsEverything(authorizer, principalOf(request))) return r;
   let doc: Json;
   try {
     doc = JSON.parse(typeof r.body === "string" ? r.body : Buffer.from(r.body).toString()) as Json;

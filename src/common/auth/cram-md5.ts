@@ -106,8 +106,14 @@ export class CramMd5Authenticator extends ProcessBase {
 
   private start(from: Upid, mechanism: string): void {
     const session = this.sessions.get(from.toString());
-    if (session === undefined) return this.fail(from, "No authentication session was started");
-    if (mechanism !== CRAM_MD5) return this.fail(from, `Unsupported mechanism '${mechanism}'`);
+    if (session === undefined) {
+      this.fail(from, "No authentication session was started");
+      return;
+    }
+    if (mechanism !== CRAM_MD5) {
+      this.fail(from, `Unsupported mechanism '${mechanism}'`);
+      return;
+    }
     session.challenge = `<${randomBytes(12).toString("hex")}.${Date.now()}@${this.hostname}>`;
     this.send(
       from,
@@ -121,7 +127,8 @@ export class CramMd5Authenticator extends ProcessBase {
   private step(from: Upid, answer: string): void {
     const session = this.sessions.get(from.toString());
     if (session?.challenge === undefined) {
-      return this.fail(from, "Unexpected authentication step");
+      this.fail(from, "Unexpected authentication step");
+      return;
     }
     this.sessions.delete(from.toString());
     const space = answer.lastIndexOf(" ");
@@ -130,7 +137,8 @@ export class CramMd5Authenticator extends ProcessBase {
     const secret = this.credentials.secret(principal);
     if (space <= 0 || secret === undefined) {
       this.logger.warn(`Authentication of ${session.pid} failed: unknown principal '${principal}'`);
-      return this.fail(from);
+      this.fail(from);
+      return;
     }
     const expected = Buffer.from(
       createHmac("md5", secret).update(session.challenge).digest("hex"),
@@ -138,7 +146,8 @@ export class CramMd5Authenticator extends ProcessBase {
     );
     if (expected.length !== digest.length || !timingSafeEqual(expected, digest)) {
       this.logger.warn(`Authentication of ${session.pid} as '${principal}' failed: wrong secret`);
-      return this.fail(from);
+      this.fail(from);
+      return;
     }
     this.authenticated.set(session.pid, principal);
     this.logger.info(`Successfully authenticated principal '${principal}' at ${session.pid}`);

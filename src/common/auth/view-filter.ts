@@ -34,6 +34,14 @@ export function viewUnrestricted(authorizer: LocalAuthorizer): boolean {
   return VIEW_ACTIONS.every((a) => authorizer.unrestricted(a));
 }
 
+/** True when `principal` may view everything (its documents need no filtering). */
+export function viewsEverything(
+  authorizer: LocalAuthorizer,
+  principal: string | undefined,
+): boolean {
+  return VIEW_ACTIONS.every((a) => authorizer.allowsEverything(a, principal));
+}
+
 /** The permissions of `principal` (undefined: unauthenticated). */
 export function viewPermissions(
   authorizer: LocalAuthorizer,

@@ -27,7 +27,7 @@ import {
   filterV1Tasks,
   type ViewPermissions,
   viewPermissions,
-  viewUnrestricted,
+  viewsEverything,
 } from "../../common/auth/view-filter.js";
 import type { LoadedFlags } from "../../common/flags/load.js";
 import type { HttpRequest } from "../../common/http/request.js";
@@ -508,7 +508,7 @@ async function filtered(
   master: Master,
 ): Promise<HttpResponse> {
   const r = await next();
-  if (viewUnrestricted(authorizer) || r.status !== 200) return r;
+  if (r.status !== 200 || viewsEverything(authorizer, principalOf(request))) return r;
   const text = Buffer.from(await collectBody(r)).toString("utf8");
   const open = text.indexOf("(");
   const jsonp = !text.startsWith("{") && !text.startsWith("[") && open > 0 && text.endsWith(")");
@@ -645,8 +645,9 @@ async function authorizeOperatorCall(
     return next();
   }
   const r = await next();
-  if (viewUnrestricted(authorizer) || r.status !== 200 || call.type === "SUBSCRIBE") {
-    return call.type === "SUBSCRIBE" && !viewUnrestricted(authorizer)
+  const everything = viewsEverything(authorizer, principal);
+  if (everything || r.status !== 200 || call.type === "SUBSCRIBE") {
+    return call.type === "SUBSCRIBE" && !everything
       ? filterOperatorStream(r, authorizer, principal, master)
       : r;
   }
