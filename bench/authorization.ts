@@ -11,7 +11,8 @@
  *   principal counters, rate-limit lookup on the way);
  * - `authorizer`: raw LocalAuthorizer checks per second over the 100 rules.
  *
- * Each case reports both means and their ratio (acl / none), from one run.
+ * Both masters run side by side and are measured in alternating rounds;
+ * each case reports both means and their ratio (acl / none), from one run.
  * `node dist/bench/run.js authorization [frameworks=100] [requests=200]`.
  */
 
@@ -98,7 +99,13 @@ async function timeCalls(sub: Subscription, requests: number, auth: boolean): Pr
   return (performance.now() - t0) / requests;
 }
 
-async function measure(frameworks: number, requests: number, secured: boolean) {
+interface Side {
+  master: DaemonHandle;
+  subs: Subscription[];
+  secured: boolean;
+}
+
+async function startSide(frameworks: number, secured: boolean): Promise<Side> {
   const dir = tempDir();
   const flags: Record<string, string | boolean> = {};
   if (secured) {
@@ -115,19 +122,43 @@ async function measure(frameworks: number, requests: number, secured: boolean) {
     });
   }
   const master = await startMaster({ flags });
+  const subs = await populate(master, frameworks, secured);
+  return { master, subs, secured };
+}
+
+/**
+ * Both masters run at once and are measured in alternating rounds, so load
+ * from other work on the machine hits both sides alike.
+ */
+async function measure(frameworks: number, requests: number) {
+  const none = await startSide(frameworks, false);
+  const acl = await startSide(frameworks, true);
+  const totals = { noneState: 0, aclState: 0, noneCall: 0, aclCall: 0 };
+  const rounds = 10;
+  const per = Math.max(1, Math.round(requests / rounds));
   try {
-    const subs = await populate(master, frameworks, secured);
-    await timeState(master, 10, secured);
-    const stateMs = await timeState(master, requests, secured);
-    const first = subs[0];
-    if (first === undefined) throw new Error("no framework");
-    await timeCalls(first, 20, secured);
-    const callMs = await timeCalls(first, requests, secured);
-    for (const s of subs) s.close();
-    return { stateMs, callMs };
+    for (const side of [none, acl]) {
+      await timeState(side.master, 5, side.secured);
+      const first = side.subs[0];
+      if (first === undefined) throw new Error("no framework");
+      await timeCalls(first, 5, side.secured);
+    }
+    for (let round = 0; round < rounds; round++) {
+      totals.noneState += await timeState(none.master, per, false);
+      totals.aclState += await timeState(acl.master, per, true);
+      totals.noneCall += await timeCalls(none.subs[0] as Subscription, per, false);
+      totals.aclCall += await timeCalls(acl.subs[0] as Subscription, per, true);
+    }
   } finally {
-    await master.stop();
+    for (const side of [none, acl]) {
+      for (const s of side.subs) s.close();
+      await side.master.stop();
+    }
   }
+  return {
+    none: { stateMs: totals.noneState / rounds, callMs: totals.noneCall / rounds },
+    acl: { stateMs: totals.aclState / rounds, callMs: totals.aclCall / rounds },
+  };
 }
 
 function authorizerRate(): number {
@@ -149,8 +180,7 @@ export async function run(args: string[]): Promise<void> {
   const frameworks = Number(args[0] ?? 100);
   const requests = Number(args[1] ?? 200);
   try {
-    const none = await measure(frameworks, requests, false);
-    const acl = await measure(frameworks, requests, true);
+    const { none, acl } = await measure(frameworks, requests);
     reportCase(NAME, `state ${frameworks} frameworks, ${requests} GETs`, {
       none_mean_ms: round2(none.stateMs),
       acl_mean_ms: round2(acl.stateMs),
