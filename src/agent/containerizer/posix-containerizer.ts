@@ -42,6 +42,7 @@ import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
 import { ProcessSweeper } from "./process-sweeper.js";
+import { RecoveredCgroups } from "./recovered-cgroups.js";
 import { chownSandbox, createSandbox } from "./sandbox.js";
 
 /** Where container events go (the agent). */
@@ -144,10 +145,17 @@ export class PosixContainerizer implements Containerizer {
   private readonly users = new Map<string, { uid: number; gid: number; at: number }>();
 
   private readonly isolators: readonly Isolator[];
+  private readonly recovered: RecoveredCgroups | undefined;
 
   constructor(private readonly o: PosixContainerizerOptions) {
     this.sweeper = new ProcessSweeper(o.logger);
     this.isolators = o.isolators ?? [];
+    if (o.launcherCgroups !== undefined) {
+      this.recovered = new RecoveredCgroups(o.launcherCgroups, this.isolators, o.logger, (id) =>
+        this.containers.has(id),
+      );
+      void this.recovered.start();
+    }
   }
 
   /** An isolator saw a container go over a limit: destroy it, remembering why. */
@@ -179,7 +187,8 @@ export class PosixContainerizer implements Containerizer {
   /** The container's statistics from every isolator (undefined for an unknown container). */
   async usage(containerId: string): Promise<ResourceStatistics | undefined> {
     const container = this.containers.get(containerId);
-    if (container === undefined || !container.prepared) return undefined;
+    if (container === undefined) return this.recoveredUsage(containerId);
+    if (!container.prepared) return undefined;
     const parts = await Promise.all(
       this.isolators.map((i) => i.usage(containerId).catch(() => ({ timestamp: 0 }))),
     );
@@ -188,6 +197,26 @@ export class PosixContainerizer implements Containerizer {
     if (container.cgroup !== undefined && stats.processes === undefined) {
       stats.processes = (await cgroupPids(container.cgroup)).length;
     }
+    return stats;
+  }
+
+  /**
+   * Statistics of a container this containerizer did not start (adopted
+   * after an agent restart) but whose cgroups exist: the cgroup isolators
+   * read them by container id.
+   */
+  private async recoveredUsage(containerId: string): Promise<ResourceStatistics | undefined> {
+    const cgroups = this.o.launcherCgroups;
+    if (cgroups === undefined) return undefined;
+    const own = cgroups.path("freezer", containerId);
+    const members = await cgroupPids(own);
+    if (members.length === 0) return undefined;
+    const parts = await Promise.all(
+      this.isolators.map((i) => i.usage(containerId).catch(() => ({ timestamp: 0 }))),
+    );
+    const stats: ResourceStatistics = { timestamp: 0 };
+    for (const part of parts) Object.assign(stats, part);
+    stats.processes ??= members.length;
     return stats;
   }
 
@@ -262,6 +291,7 @@ export class PosixContainerizer implements Containerizer {
   stop(): void {
     if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+    this.recovered?.stop();
   }
 
   private async prepareAndStart(c: Container, launch: ContainerLaunch): Promise<number> {
@@ -530,7 +560,8 @@ export class PosixContainerizer implements Containerizer {
   private async poll(): Promise<void> {
     const watched = [...this.containers.values()].filter((c) => c.orphaned && c.pid !== undefined);
     if (watched.length === 0) {
-      this.stop();
+      if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
       return;
     }
     for (const c of watched) {
