@@ -497,6 +497,13 @@ export class Agent extends AgentExecutorApi {
     }
     for (const framework of [...this.frameworks.values()]) {
       if (options.keepCheckpointed === true && framework.info.checkpoint === true) {
+        // Left running for the next agent; their event streams end now so
+        // they start re-subscribing (and the process is free to exit).
+        for (const executor of framework.executors.values()) {
+          this.clearExecutorTimers(executor);
+          executor.connection?.close();
+          executor.connection = undefined;
+        }
         this.frameworks.delete(framework.id);
         continue;
       }

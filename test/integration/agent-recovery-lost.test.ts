@@ -94,17 +94,18 @@ async function runningTask(name: string, checkpoint: boolean) {
     update: (s) => statuses.push(s),
   });
   await waitFor(`${name} RUNNING`, () => statuses.some((s) => s.state === "TASK_RUNNING"));
-  const pid = executorPid(workDir);
+  const pid = await waitFor("forked.pid", () => executorPid(workDir));
   return { port, workDir, agent, agentId, statuses, client: c, pid };
 }
 
-function executorPid(workDir: string): number {
+function executorPid(workDir: string): number | undefined {
   const root = join(workDir, "meta");
   const file = (readdirSync(root, { recursive: true }) as string[]).find(
     (p) => p.endsWith("pids/forked.pid") && !p.split("/").includes("latest"),
   );
-  assert.ok(file, "forked.pid is recorded");
-  return Number(readFileSync(join(root, file), "utf8"));
+  if (file === undefined) return undefined;
+  const pid = Number(readFileSync(join(root, file), "utf8"));
+  return pid > 0 ? pid : undefined;
 }
 
 /** True while the process runs (a zombie waiting to be reaped counts as gone). */

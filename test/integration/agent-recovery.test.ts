@@ -163,8 +163,7 @@ test("agent recovery: SIGKILL and restart keep the task running on the same exec
     update: updates.record,
   });
   await waitFor("TASK_RUNNING", () => updates.count("long", "TASK_RUNNING") > 0);
-  const pidFile = agent.metaFiles("pids/forked.pid")[0];
-  assert.ok(pidFile, "the executor's forked.pid is checkpointed");
+  const pidFile = await waitFor("forked.pid", () => agent.metaFiles("pids/forked.pid")[0]);
   const pid = Number(readFileSync(pidFile, "utf8"));
   assert.equal(agent.metaFiles("task.info").length, 1, "task.info is checkpointed");
 
@@ -240,5 +239,29 @@ test("agent recovery: an update not acknowledged before the restart is delivered
   );
   const log = agent.daemon?.logs() ?? "";
   assert.match(log, /Recovered 1 unacknowledged status update\(s\) of task short/);
+  await c.teardown();
+});
+
+test("agent recovery: after a graceful stop (SIGTERM, as for an upgrade) the restarted agent keeps the task", async () => {
+  const agent = new RestartableAgent(await freePort());
+  await agent.start();
+  const agentId = await agent.registeredId();
+  const flag = join(agent.workDir, "finish-now");
+  const updates = new Updates();
+  const c = client("recovery-c");
+  c.start({
+    offers: launchOnce(c, "upgrade", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
+    update: updates.record,
+  });
+  await waitFor("TASK_RUNNING", () => updates.count("upgrade", "TASK_RUNNING") > 0);
+  const pidFile = await waitFor("forked.pid", () => agent.metaFiles("pids/forked.pid")[0]);
+  const pid = Number(readFileSync(pidFile, "utf8"));
+  await agent.daemon?.stop(30_000);
+  assert.ok(alive(pid), "the executor of a checkpointing framework outlives a graceful stop");
+  await agent.start();
+  assert.equal(await agent.registeredId(), agentId);
+  writeFileSync(flag, "");
+  await waitFor("TASK_FINISHED", () => updates.count("upgrade", "TASK_FINISHED") > 0);
+  assert.equal(updates.count("upgrade", "TASK_FINISHED"), 1);
   await c.teardown();
 });
