@@ -169,6 +169,43 @@ describe("auth: TLS", { skip: haveOpenssl ? false : "openssl is not installed" }
     assert.equal((await httpsGet(agent.port, "/health")).status, 200);
   });
 
+  it("a scheduler subscribes over HTTPS and receives SUBSCRIBED", async () => {
+    const body = JSON.stringify({
+      type: "SUBSCRIBE",
+      subscribe: { framework_info: { user: "nobody", name: "tls-framework" } },
+    });
+    const events = await new Promise<string>((resolve, reject) => {
+      const req = httpsRequest(
+        {
+          host: "127.0.0.1",
+          port: master.port,
+          path: "/api/v1/scheduler",
+          method: "POST",
+          ca,
+          agent: false,
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+        },
+        (res) => {
+          let text = "";
+          res.setEncoding("utf8");
+          res.on("data", (d: string) => {
+            text += d;
+            if (text.includes('"SUBSCRIBED"')) {
+              resolve(text);
+              req.destroy();
+            }
+          });
+          res.on("error", () => {});
+        },
+      );
+      req.on("error", (e) => {
+        if (!req.destroyed) reject(e);
+      });
+      req.end(body);
+    });
+    assert.match(events, /"framework_id"/);
+  });
+
   it("bad TLS settings stop the daemon with a clear line", async () => {
     const port = await freePort();
     const out = execFileSync(
