@@ -2,8 +2,12 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
   COMMAND_EXECUTOR_ENTRY,
+  commandExecutorScript,
+  DEFAULT_EXECUTOR_ENTRY,
+  describeCommandExecutorScript,
   executorCommand,
   findCommandExecutor,
+  findDefaultExecutor,
 } from "../../src/agent/containerizer/executor-command.js";
 import {
   agentExecutorEnvironment,
@@ -24,6 +28,7 @@ import {
 import { Duration } from "../../src/common/flags/duration.js";
 import { binDir } from "../../src/common/flags/install-paths.js";
 import type { FrameworkInfo, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
+import { COMMAND_EXECUTOR_BUNDLE } from "../../src/executor/launch-command.js";
 
 const framework: FrameworkInfo = { user: "alice", name: "fw", id: { value: "F-0000" } };
 
@@ -155,7 +160,7 @@ describe("agent executor command line", () => {
     );
   });
 
-  it("starts our own mesos-executor with this Node and its entry point, no flags", () => {
+  it("starts our own mesos-executor with this Node and its bundle, no flags", () => {
     const path = findCommandExecutor(binDir());
     assert.ok(path !== undefined);
     const command = executorCommand({
@@ -163,9 +168,24 @@ describe("agent executor command line", () => {
       value: path,
       arguments: ["mesos-executor", "--launcher_dir=/opt/bin"],
     });
+    const script = commandExecutorScript();
+    // The bundle unless it cannot be written here, then the module tree.
+    assert.equal(script.entry, script.bundled ? COMMAND_EXECUTOR_BUNDLE : COMMAND_EXECUTOR_ENTRY);
+    assert.match(describeCommandExecutorScript(), /^Command executors run from /);
+    assert.deepEqual(command, { file: process.execPath, args: [process.execPath, script.entry] });
+  });
+
+  it("starts our own mesos-default-executor with this Node, not its #! script", () => {
+    const path = findDefaultExecutor(binDir());
+    assert.ok(path !== undefined);
+    const command = executorCommand({
+      shell: false,
+      value: path,
+      arguments: ["mesos-default-executor", "--launcher_dir=/opt/bin"],
+    });
     assert.deepEqual(command, {
       file: process.execPath,
-      args: [process.execPath, COMMAND_EXECUTOR_ENTRY],
+      args: [process.execPath, DEFAULT_EXECUTOR_ENTRY],
     });
   });
 });
