@@ -167,3 +167,18 @@ test("sqlite registrar: an answered operation survives SIGKILL of the process", 
   assert.deepEqual(ids(again.snapshot().unreachable?.slaves), ["survivor"]);
   again.close();
 });
+
+test("sqlite registrar: updated agent info and pruned entries are stored", async () => {
+  const dir = workDir();
+  const r = SqliteRegistrar.openInWorkDir(dir);
+  await r.apply({ kind: "admit-agent", info: agent("a") });
+  await r.apply({ kind: "admit-agent", info: agent("b") });
+  await r.apply({ kind: "update-agent", info: agent("a", "new-name") });
+  await r.apply({ kind: "mark-agent-unreachable", info: agent("b"), timeNs: 7 });
+  assert.equal(await r.apply({ kind: "prune", unreachable: ["b"], gone: [] }), true);
+  r.close();
+  const again = SqliteRegistrar.openInWorkDir(dir);
+  assert.equal(again.snapshot().slaves?.slaves?.[0]?.info.hostname, "new-name");
+  assert.deepEqual(ids(again.snapshot().unreachable?.slaves), []);
+  again.close();
+});
