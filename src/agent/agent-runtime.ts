@@ -16,7 +16,11 @@ import type { ProcessHost } from "../common/process/process-host.js";
 import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
 import type { Attribute, DomainInfo } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
-import { detectAgentResources, parseAttributes } from "../common/resources/index.js";
+import {
+  detectAgentResources,
+  parseAttributes,
+  type Resources,
+} from "../common/resources/index.js";
 import type { Clock } from "../common/time/clock.js";
 import type { RandomSource } from "../common/time/random.js";
 import { Agent, type RecoveredExecutor } from "./agent.js";
@@ -355,7 +359,10 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     checkpointer,
     containerizer: adopted.wrap({
       ...sandboxes.wrap(containerizer),
-      update: (id, resources) => mesosContainerizer.update(id, resources),
+      // Summing an executor's resources per task costs: only when limits follow them.
+      ...(mesosContainerizer.tracksResources
+        ? { update: (id: string, r: Resources) => mesosContainerizer.update(id, r) }
+        : {}),
     }),
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {

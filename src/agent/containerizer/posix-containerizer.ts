@@ -125,6 +125,9 @@ const SIGNALS: Record<string, number> = {
   SIGTERM: 15,
 };
 
+/** Isolators that turn resources into limits (and so need `update`). */
+const RESOURCE_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "posix/disk"]);
+
 /** How long a user lookup is reused. */
 const USER_CACHE_MS = 60_000;
 
@@ -218,6 +221,11 @@ export class PosixContainerizer implements Containerizer {
     for (const part of parts) Object.assign(stats, part);
     stats.processes ??= members.length;
     return stats;
+  }
+
+  /** True when an isolator follows the container's resources (limits from cpus, mem, disk). */
+  get tracksResources(): boolean {
+    return this.isolators.some((i) => RESOURCE_ISOLATORS.has(i.name));
   }
 
   /** True when containers are started through isolators (statistics come from them). */

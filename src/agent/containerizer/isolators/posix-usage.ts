@@ -4,21 +4,33 @@
  * /proc (as the resource monitor did before cgroups).
  */
 import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
-import { treeUsages } from "../../monitor/process-usage.js";
+import { type TreeUsage, treeUsages } from "../../monitor/process-usage.js";
 import { type ProcEntry, readProcTable } from "../proc.js";
 import { BaseIsolator } from "./isolator.js";
 
 /** How long one read of the process table serves every container's usage. */
 const TABLE_REUSE_MS = 250;
-let shared: { at: number; table: Promise<ProcEntry[]> } | undefined;
+let shared:
+  | { at: number; table: Promise<ProcEntry[]>; trees: Map<number, Promise<TreeUsage | undefined>> }
+  | undefined;
 
-/** The process table, read at most once per TABLE_REUSE_MS for all containers. */
-function processTable(): Promise<ProcEntry[]> {
+/**
+ * The usage of the tree under `pid`, from a process table read at most once
+ * per TABLE_REUSE_MS for all containers (and computed once for posix/cpu and
+ * posix/mem together).
+ */
+function treeUsage(pid: number): Promise<TreeUsage | undefined> {
   const now = Date.now();
   if (shared === undefined || now - shared.at > TABLE_REUSE_MS) {
-    shared = { at: now, table: readProcTable() };
+    shared = { at: now, table: readProcTable(), trees: new Map() };
   }
-  return shared.table;
+  const { table, trees } = shared;
+  let usage = trees.get(pid);
+  if (usage === undefined) {
+    usage = table.then((t) => treeUsages([pid], t)).then((m) => m.get(pid));
+    trees.set(pid, usage);
+  }
+  return usage;
 }
 
 export class PosixUsageIsolator extends BaseIsolator {
@@ -43,7 +55,7 @@ export class PosixUsageIsolator extends BaseIsolator {
     const pid = this.pids.get(containerId);
     const stats: ResourceStatistics = { timestamp: 0 };
     if (pid === undefined) return stats;
-    const usage = (await treeUsages([pid], await processTable())).get(pid);
+    const usage = await treeUsage(pid);
     if (usage === undefined) return stats;
     stats.processes = usage.processes;
     stats.threads = usage.threads;
