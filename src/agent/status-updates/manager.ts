@@ -127,6 +127,9 @@ export class TaskStatusUpdateManager {
         throw e;
       },
     );
+    // Callers that do not wait for it must not turn a failed write into an
+    // unhandled rejection (it was logged above).
+    durable.catch(() => {});
     return { ok: true, kind: "accepted", durable };
   }
 
