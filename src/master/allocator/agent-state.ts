@@ -35,6 +35,7 @@ const EMPTY_PROFILE: ResourceProfile = Object.freeze({
   hasRefined: false,
   hasGpu: false,
   empty: true,
+  meetsGlobalMinimum: false,
 }) as ResourceProfile;
 
 /** Agent capabilities the allocator acts on. */
@@ -185,15 +186,29 @@ export class AgentState {
   /** The most recent offer made from this agent, while nothing else changed since. */
   private lastOffer: OfferRecord | undefined;
 
+  private capabilities!: AgentCapabilities;
+  /** `caps.multiRole`, kept on the agent itself (checked for every framework looked at). */
+  multiRole = false;
+
+  get caps(): AgentCapabilities {
+    return this.capabilities;
+  }
+
+  set caps(caps: AgentCapabilities) {
+    this.capabilities = caps;
+    this.multiRole = caps.multiRole;
+  }
+
   constructor(
     readonly id: string,
     readonly index: number,
     public info: AgentInfo,
-    public caps: AgentCapabilities,
+    caps: AgentCapabilities,
     total: Resources,
     private readonly names: ResourceNames,
     private readonly versions: VersionSource,
   ) {
+    this.caps = caps;
     this.filters = new AgentFilters(index);
     this.total = total;
     this.totalScalars = scalarQuantities(names, total);

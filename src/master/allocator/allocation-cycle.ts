@@ -421,7 +421,7 @@ export class AllocationCycle {
     if (p.taken?.has(`${framework.id}\u0000${p.role}`)) return undefined;
     const agent = p.agent;
     const caps = framework.caps;
-    if (caps.multiRole && !agent.caps.multiRole) return undefined;
+    if (caps.multiRole && !agent.multiRole) return undefined;
     if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return undefined;
     if (p.remote && !caps.regionAware) return undefined;
     // Offers by capability class (what stripping leaves), computed on demand.
@@ -450,7 +450,12 @@ export class AllocationCycle {
     if (framework.minAllocatable.size === 0) {
       let ok = p.globalMinimum[cls];
       if (ok === undefined) {
-        ok = meetsMinimum(core, candidate.profile, p.role, framework);
+        const profile = candidate.profile;
+        ok = profile.meetsGlobalMinimum;
+        if (ok === undefined) {
+          ok = meetsMinimum(core, profile, p.role, framework);
+          if (!profile.empty) profile.meetsGlobalMinimum = ok;
+        }
         p.globalMinimum[cls] = ok;
       }
       if (!ok) return undefined;

@@ -162,9 +162,10 @@ export class AllocatorCore {
 
   /** True when the agent is in a region other than the master's. */
   isRemote(agent: AgentState): boolean {
-    const region = agent.info.domain?.fault_domain?.region?.name;
     const mine = this.domain?.fault_domain?.region?.name;
-    return region !== undefined && mine !== undefined && region !== mine;
+    if (mine === undefined) return false;
+    const region = agent.info.domain?.fault_domain?.region?.name;
+    return region !== undefined && region !== mine;
   }
 
   // ---------------------------------------------------------------------------

@@ -42,6 +42,12 @@ export interface ResourceProfile {
   /** Non-zero `gpus`. */
   hasGpu: boolean;
   empty: boolean;
+  /**
+   * Whether these resources meet the allocator's global minimum allocatable
+   * amounts (filled in by the allocator on first use; profiles are kept per
+   * availability version, so this is answered once per version).
+   */
+  meetsGlobalMinimum: boolean | undefined;
 }
 
 function bump(q: Quantities, i: number, v: number): void {
@@ -73,6 +79,7 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
     hasRefined: false,
     hasGpu: false,
     empty: resources.isEmpty(),
+    meetsGlobalMinimum: undefined,
   };
   for (const r of resources) {
     const i = names.index(r.name);
