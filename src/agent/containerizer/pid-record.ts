@@ -6,7 +6,8 @@
  * happens to reuse the pid, or from a previous boot. Files are written
  * atomically and durably (temporary file, fsync, rename, directory fsync).
  */
-import { readFile } from "node:fs/promises";
+import { mkdir, readFile, rename, writeFile } from "node:fs/promises";
+import { dirname } from "node:path";
 import { writeFileAtomically } from "../checkpoint/writer.js";
 import { forkedIdentityPath, forkedPidPath, type RunIds } from "../paths.js";
 
@@ -19,14 +20,28 @@ export interface ProcessIdentity {
   bootId: string;
 }
 
-/** Writes `forked.pid` and `forked.identity` for an executor run. */
+/**
+ * Writes `forked.pid` and `forked.identity` for an executor run. They are
+ * fsynced for checkpointing frameworks (`ids` may be the whole launch, whose
+ * `checkpoint` says so); for the others they only help a restarted agent
+ * kill leftovers, so a plain atomic rename is enough and launch storms do
+ * not pay two fsyncs per executor.
+ */
 export async function recordExecutorProcess(
   workDir: string,
-  ids: RunIds,
+  ids: RunIds & { checkpoint?: boolean },
   identity: ProcessIdentity,
 ): Promise<void> {
-  await writeFileAtomically(forkedPidPath(workDir, ids), `${identity.pid}`);
-  await writeFileAtomically(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
+  const write = ids.checkpoint === false ? writeFileQuickly : writeFileAtomically;
+  await write(forkedPidPath(workDir, ids), `${identity.pid}`);
+  await write(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
+}
+
+async function writeFileQuickly(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = `${path}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, path);
 }
 
 /** Reads back an executor run's identity, if recorded. */
