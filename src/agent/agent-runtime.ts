@@ -7,6 +7,7 @@
  */
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
+import { withAgentAuthentication } from "../common/auth/agent-authentication.js";
 import { installAgentSecurity, loadAgentSecurity } from "../common/auth/agent-security.js";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
 import { buildInfoAt, versionJson } from "../common/http/common-endpoints.js";
@@ -355,7 +356,16 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     clock: options.clock,
     random: options.random,
     logger,
-    transport: agentProcess.transport,
+    transport:
+      security.credential === undefined
+        ? agentProcess.transport
+        : withAgentAuthentication(agentProcess.transport, {
+            host,
+            self: () => agentProcess.self.toString(),
+            credential: security.credential,
+            logger,
+            clock: options.clock,
+          }),
     checkpointer,
     containerizer: adopted.wrap({
       ...sandboxes.wrap(containerizer),

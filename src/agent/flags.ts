@@ -333,7 +333,6 @@ const agentAuthFlags = {
     help:
       'JSON file with the credential the agent presents to the master: {"principal":"...",' +
       '"secret":"..."}. May be written as file:///path.',
-    notYet: true,
   }),
   http_credentials: flag.path({
     help: "JSON file of credentials for the agent's own HTTP endpoints.",

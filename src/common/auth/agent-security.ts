@@ -12,13 +12,15 @@ import { type HttpGuard, setHttpGuard } from "../http/router.js";
 import type { ProcessHost } from "../process/process-host.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
-import { CredentialStore, loadCredentials } from "./credentials.js";
+import { type Credential, CredentialStore, loadCredentials } from "./credentials.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
 import { viewPermissions, viewsEverything } from "./view-filter.js";
 
 /** The agent flag values this module reads. */
 export interface AgentSecurityFlags {
   readonly http_credentials?: string | undefined;
+  /** `--credential`: what the agent authenticates to the master with. */
+  readonly credential?: string | undefined;
   readonly authenticate_http_readonly: boolean;
   readonly authenticate_http_readwrite: boolean;
   readonly acls?: unknown;
@@ -30,6 +32,8 @@ export interface AgentSecurity {
   readonly authorizer: LocalAuthorizer;
   readonly readonly: boolean;
   readonly readwrite: boolean;
+  /** The agent's own credential for the master (CRAM-MD5), when `--credential` is set. */
+  readonly credential: Credential | undefined;
 }
 
 /** Reads the flags; throws an Error with one line naming the file or flag on bad input. */
@@ -51,6 +55,15 @@ export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string):
       );
     }
   }
+  let credential: Credential | undefined;
+  if (flags.credential !== undefined) {
+    const loaded = loadCredentials(flags.credential);
+    if (!loaded.ok) throw new Error(loaded.error.replace("credentials", "the credential"));
+    credential = loaded.value[0];
+    if (credential === undefined) {
+      throw new Error(`The credential file '${flags.credential}' holds no principal`);
+    }
+  }
   let authorizer = new LocalAuthorizer(NO_ACLS);
   if (flags.acls !== undefined) {
     const parsed = parseAcls(flags.acls);
@@ -65,6 +78,7 @@ export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string):
     authorizer,
     readonly: flags.authenticate_http_readonly,
     readwrite: flags.authenticate_http_readwrite,
+    credential,
   };
 }
 

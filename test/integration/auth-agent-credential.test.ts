@@ -1,0 +1,63 @@
+/**
+ * A mesos-ts agent with `--credential` authenticates (CRAM-MD5) with a
+ * master that requires it (`--authenticate_agents`) and registers; one
+ * with a wrong secret is refused and says so in its log.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+let dir = "";
+
+before(async () => {
+  dir = tempDir();
+  const credentials = join(dir, "credentials.json");
+  writeFileSync(
+    credentials,
+    JSON.stringify({ credentials: [{ principal: "agent", secret: "agent-secret" }] }),
+  );
+  master = await startMaster({ flags: { credentials, authenticate_agents: true } });
+});
+
+after(stopAll);
+
+describe("auth: mesos-ts agents authenticate with --credential", () => {
+  it("the right credential registers", async () => {
+    const credential = join(dir, "agent-credential.json");
+    writeFileSync(credential, JSON.stringify({ principal: "agent", secret: "agent-secret" }));
+    const agent = await startAgent({
+      master: master.address,
+      flags: { credential: `file://${credential}`, registration_backoff_factor: "100ms" },
+    });
+    const ids = await waitForAgents(master, 1);
+    assert.equal(ids.length, 1);
+    assert.match(agent.logs(), /Successfully authenticated with master/);
+  });
+
+  it("a wrong secret is refused and the agent does not register", async () => {
+    const credential = join(dir, "bad-credential");
+    writeFileSync(credential, "agent wrong-secret\n");
+    const agent = await startAgent({
+      master: master.address,
+      flags: { credential, registration_backoff_factor: "100ms" },
+    });
+    await waitFor("the refusal in the agent log", () =>
+      agent.logs().includes("refused authentication"),
+    );
+    const slaves = (await (await fetch(`${master.url}/master/slaves`)).json()) as {
+      slaves: unknown[];
+    };
+    assert.equal(slaves.slaves.length, 1);
+  });
+});
