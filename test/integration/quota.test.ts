@@ -124,6 +124,16 @@ test("quota: a guaranteed role gets its guarantee while a greedy framework holds
     return rest.get("cpus") === 1 && rest.get("mem") === (whole.get("mem") ?? 0) - 256;
   });
 
+  // The per-role quota gauges appear after the next cycle.
+  await waitFor("the quota gauges", async () => {
+    const snap = (await (await fetch(`${master.url}/metrics/snapshot`)).json()) as Record<
+      string,
+      number
+    >;
+    const base = "allocator/mesos/quota/roles/guaranteed/resources";
+    return snap[`${base}/cpus/guarantee`] === 1 && snap[`${base}/mem/limit`] === 256;
+  });
+
   const roles = JSON.parse((await request("GET", "/master/roles")).text) as {
     roles: { name: string; quota: { guarantee: Record<string, number> } }[];
   };
