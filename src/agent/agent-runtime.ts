@@ -296,6 +296,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       ? {}
       : { launcherCgroups: isolation.launcherCgroups }),
     ...(isolation.provisioner === undefined ? {} : { provisioner: isolation.provisioner }),
+    cgroupsDestroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
   });
   const mesosContainerizer = containerizer;
   const services = operatorServices(host, { clock: options.clock, logger });

@@ -499,7 +499,6 @@ const agentContainerFlags = {
   cgroups_destroy_timeout: flag.duration({
     help: "How long destroying a container's cgroups may take before it counts as failed.",
     default: "1mins",
-    notYet: true,
   }),
   cgroups_enable_cfs: flag.bool({
     help: "Hard-limit CPU use with CFS bandwidth control.",

@@ -70,6 +70,8 @@ export interface PosixContainerizerOptions {
    * (freezer on v1) through which all its processes are found and killed.
    */
   launcherCgroups?: CgroupsHierarchy;
+  /** `--cgroups_destroy_timeout` in ms: how long killing a container's cgroup may take. */
+  cgroupsDestroyTimeoutMs?: number;
   /** Builds root filesystems from container images (`--image_providers=docker`). */
   provisioner?: Provisioner;
 }
@@ -149,10 +151,12 @@ export class PosixContainerizer implements Containerizer {
 
   private readonly isolators: readonly Isolator[];
   private readonly recovered: RecoveredCgroups | undefined;
+  private readonly destroyTimeoutMs: number;
 
   constructor(private readonly o: PosixContainerizerOptions) {
     this.sweeper = new ProcessSweeper(o.logger);
     this.isolators = o.isolators ?? [];
+    this.destroyTimeoutMs = o.cgroupsDestroyTimeoutMs ?? 60_000;
     if (o.launcherCgroups !== undefined) {
       this.recovered = new RecoveredCgroups(o.launcherCgroups, this.isolators, o.logger, (id) =>
         this.containers.has(id),
@@ -475,7 +479,7 @@ export class PosixContainerizer implements Containerizer {
     if (!c.prepared) return;
     c.prepared = false;
     if (c.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
-      await killCgroup(c.cgroup, this.o.launcherCgroups.version);
+      await killCgroup(c.cgroup, this.o.launcherCgroups.version, this.destroyTimeoutMs);
     }
     for (const isolator of this.isolators) {
       await isolator
@@ -525,7 +529,7 @@ export class PosixContainerizer implements Containerizer {
   private async killTree(c: Container): Promise<void> {
     if (c.pid === undefined) return;
     if (c.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
-      const n = await killCgroup(c.cgroup, this.o.launcherCgroups.version);
+      const n = await killCgroup(c.cgroup, this.o.launcherCgroups.version, this.destroyTimeoutMs);
       if (n > 0) this.o.logger.info(`Killed ${n} process(es) of container '${c.id}'`);
       if (c.orphaned) this.startPolling();
       return;
@@ -541,7 +545,7 @@ export class PosixContainerizer implements Containerizer {
     c.phase = "done";
     const leftovers =
       c.cgroup !== undefined && this.o.launcherCgroups !== undefined
-        ? await killCgroup(c.cgroup, this.o.launcherCgroups.version)
+        ? await killCgroup(c.cgroup, this.o.launcherCgroups.version, this.destroyTimeoutMs)
         : await this.sweeper.kill(undefined, c.directory);
     if (leftovers > 0) {
       this.o.logger.warn(
