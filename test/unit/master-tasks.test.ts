@@ -240,7 +240,7 @@ test("master tasks: an unreachable agent's tasks become TASK_LOST for non-partit
   assert.ok(l.framework.unreachableTasks.has("t1"));
 });
 
-test("master tasks: a RESERVE with an id gets OPERATION_ERROR (not supported yet); no TASK_ERROR", async () => {
+test("master tasks: an invalid RESERVE with an id gets OPERATION_ERROR; no TASK_ERROR", async () => {
   const l = await withOffer();
   l.f.master.accept(l.framework, {
     offer_ids: [l.offer.id],
@@ -255,7 +255,7 @@ test("master tasks: a RESERVE with an id gets OPERATION_ERROR (not supported yet
   const status = l.stream.last("UPDATE_OPERATION_STATUS")?.update_operation_status?.status;
   assert.equal(status?.state, "OPERATION_ERROR");
   assert.equal(status?.operation_id?.value, "op-1");
-  assert.match(status?.message ?? "", /not supported yet/);
+  assert.match(status?.message ?? "", /not dynamically reserved/);
   assert.equal(l.stream.ofType("UPDATE").length, 0);
 });
 

@@ -7,8 +7,10 @@
  *   not partition-aware), REASON_INVALID_OFFERS;
  * - an invalid task or group: TASK_ERROR, REASON_TASK_INVALID /
  *   REASON_TASK_GROUP_INVALID, with the reason as the message.
- * Reservation and volume operations are not supported yet: they are dropped
- * with a log line and, when they carry an id, an OPERATION_ERROR update.
+ * RESERVE, UNRESERVE, CREATE and DESTROY are applied in order to the offered
+ * resources (see operations.ts), so a later LAUNCH of the same call can use
+ * what they produce. Other operation types are dropped with a log line and,
+ * when they carry an id, an OPERATION_ERROR update.
  */
 import type {
   ExecutorInfo,
@@ -24,12 +26,14 @@ import {
   upgradeResource,
   validateResource,
 } from "../../common/resources/index.js";
+import type { ResourceConversion } from "../allocator/index.js";
 import { validateOfferIds } from "../validation/offers.js";
 import type { LaunchContext } from "../validation/task.js";
 import { validateLaunchTask } from "../validation/task.js";
 import { validateTaskGroup } from "../validation/task-group.js";
 import type { Master } from "./master.js";
 import { discardOffer, removeOffer } from "./offers.js";
+import { applyOfferOperation } from "./operations.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 import { forFramework, masterStatusUpdate } from "./status-updates.js";
 import { addExecutor, addTask } from "./tasks.js";
@@ -235,8 +239,17 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
   const remaining = offered.clone();
   const launched = Resources.empty();
   const ctx = launchContext(framework, agent);
+  const conversions: ResourceConversion[] = [];
   for (const operation of valid) {
     switch (operation.type) {
+      case "RESERVE":
+      case "UNRESERVE":
+      case "CREATE":
+      case "DESTROY": {
+        const applied = applyOfferOperation(m, framework, agent, operation, remaining);
+        if (applied !== undefined) conversions.push(...applied);
+        break;
+      }
       case "LAUNCH":
         for (const task of operation.launch?.task_infos ?? []) {
           const used = launchTask(m, framework, agent, task, ctx, remaining);
@@ -257,13 +270,12 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
         m.logger.warn("Ignoring unknown operation");
         break;
       default:
-        dropOperation(
-          m,
-          framework,
-          operation,
-          `${operation.type} is not supported yet (reservations and volumes arrive with their own issue)`,
-        );
+        dropOperation(m, framework, operation, `${operation.type} is not supported yet`);
     }
+  }
+  if (conversions.length > 0) {
+    const updated = m.allocator.updateAllocation(framework.id, agent.id, offered, conversions);
+    if (!updated.ok) m.logger.error(`Allocator refused the operations: ${updated.error}`);
   }
   // Resources the operations did not use are declined with the call's filters
   // (5 s by default), so other frameworks get them at the next event-driven cycle.

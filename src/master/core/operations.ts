@@ -1,0 +1,236 @@
+/**
+ * Resource operations the master applies: RESERVE, UNRESERVE, CREATE and
+ * DESTROY, from a framework's ACCEPT (on offered resources) or from an
+ * operator (on an agent's unused resources). Each one is validated, turned
+ * into resource conversions (consumed -> converted), applied to the agent's
+ * total, and the agent is sent its new checkpointed resources (every
+ * dynamically reserved resource and persistent volume) in a
+ * CheckpointResourcesMessage, which the agent writes to
+ * `meta/resources/resources.info`.
+ */
+import type { Offer_Operation, Resource } from "../../common/protocol/generated/mesos-v1.js";
+import {
+  type Resource as CoreResource,
+  isDynamicallyReserved,
+  isPersistentVolume,
+  Resources,
+} from "../../common/resources/index.js";
+import {
+  applyConversions,
+  conversionsFromOperation,
+  type ResourceConversion,
+  type ResourceOperation,
+} from "../allocator/index.js";
+import {
+  type OperationRequester,
+  validateCreate,
+  validateDestroy,
+  validateReserve,
+  validateUnreserve,
+} from "../validation/operations.js";
+import type { Master } from "./master.js";
+import { rescindOffer } from "./offers.js";
+import type { AgentRecord, FrameworkRecord } from "./records.js";
+
+/** The operation types this module applies. */
+export const RESOURCE_OPERATIONS: ReadonlySet<string> = new Set([
+  "RESERVE",
+  "UNRESERVE",
+  "CREATE",
+  "DESTROY",
+]);
+
+/** The conversions of an operation (generated and core resource shapes are the same data). */
+function conversionsOf(operation: Offer_Operation): ResourceConversion[] {
+  return conversionsFromOperation(operation as unknown as ResourceOperation);
+}
+
+/** Persistence ids of the volumes among `resources`. */
+export function persistenceIds(resources: Resources): Set<string> {
+  const ids = new Set<string>();
+  for (const r of resources) {
+    const id = r.disk?.persistence?.id;
+    if (id !== undefined) ids.add(id);
+  }
+  return ids;
+}
+
+/** What an agent must checkpoint: dynamic reservations and persistent volumes. */
+export function checkpointedResources(total: Resources): Resource[] {
+  return total
+    .unallocated()
+    .filter((r) => isDynamicallyReserved(r) || isPersistentVolume(r))
+    .toArray() as Resource[];
+}
+
+function sameVolume(a: CoreResource, b: CoreResource): boolean {
+  return a.disk?.persistence?.id !== undefined && a.disk.persistence.id === b.disk?.persistence?.id;
+}
+
+/** Validates one operation for `who` against what the agent has. */
+export function validateResourceOperation(
+  operation: Offer_Operation,
+  who: OperationRequester,
+  agent: AgentRecord,
+  available: Resources,
+  sharedCapable: boolean,
+): string | undefined {
+  const list = (l: readonly Resource[] | undefined) => (l ?? []) as CoreResource[];
+  switch (operation.type) {
+    case "RESERVE":
+      return validateReserve(list(operation.reserve?.resources), who);
+    case "UNRESERVE":
+      return validateUnreserve(list(operation.unreserve?.resources));
+    case "CREATE":
+      return validateCreate(
+        list(operation.create?.volumes),
+        who,
+        persistenceIds(agent.totalResources),
+        sharedCapable,
+      );
+    case "DESTROY": {
+      const used = agent.usedResources().unallocated();
+      return validateDestroy(
+        list(operation.destroy?.volumes),
+        (v) => available.contains(Resources.from(v)),
+        (v) => [...used].some((u) => sameVolume(u, v)),
+      );
+    }
+    default:
+      return `${operation.type ?? "UNKNOWN"} is not a resource operation`;
+  }
+}
+
+/**
+ * Applies conversions to the master's record of the agent (the total has no
+ * allocation info) and sends the agent its checkpointed resources.
+ */
+export function applyToAgentRecord(
+  m: Master,
+  agent: AgentRecord,
+  conversions: readonly ResourceConversion[],
+): void {
+  const stripped = conversions
+    .filter((c) => !c.consumed.isEmpty())
+    .map((c) => ({ consumed: c.consumed.unallocated(), converted: c.converted.unallocated() }));
+  const next = applyConversions(agent.totalResources, stripped);
+  if (!next.ok) {
+    m.logger.error(`Failed to apply operation to agent ${agent.id}: ${next.error}`);
+    return;
+  }
+  agent.totalResources = next.value;
+  sendCheckpointedResources(m, agent);
+}
+
+/** CheckpointResourcesMessage with the agent's current checkpointed resources. */
+export function sendCheckpointedResources(m: Master, agent: AgentRecord): void {
+  const resources = checkpointedResources(agent.totalResources);
+  m.logger.info(
+    `Sending updated checkpointed resources ${Resources.from(resources as CoreResource[]).toString()} to agent ${agent.id}`,
+  );
+  m.io.sendToAgent(agent.pid, "mesos.internal.CheckpointResourcesMessage", { resources });
+}
+
+/** OPERATION_FINISHED / OPERATION_ERROR feedback for operations with an id. */
+export function operationFeedback(
+  m: Master,
+  framework: FrameworkRecord,
+  operation: Offer_Operation,
+  agent: AgentRecord,
+  error: string | undefined,
+): void {
+  if (operation.id === undefined) return;
+  m.sendEvent(framework, {
+    type: "UPDATE_OPERATION_STATUS",
+    update_operation_status: {
+      status: {
+        operation_id: operation.id,
+        state: error === undefined ? "OPERATION_FINISHED" : "OPERATION_ERROR",
+        ...(error === undefined ? {} : { message: error }),
+        agent_id: { value: agent.id },
+      },
+    },
+  });
+}
+
+/**
+ * Applies one offer operation of an ACCEPT to `remaining` (the offered
+ * resources not used so far, allocated to the offer's role). Returns the
+ * conversions to hand to the allocator, or an error (already reported).
+ */
+export function applyOfferOperation(
+  m: Master,
+  framework: FrameworkRecord,
+  agent: AgentRecord,
+  operation: Offer_Operation,
+  remaining: Resources,
+): ResourceConversion[] | undefined {
+  const who: OperationRequester = {
+    principal: framework.info.principal,
+    frameworkRoles: new Set(framework.roles()),
+  };
+  const shared = (framework.info.capabilities ?? []).some((c) => c.type === "SHARED_RESOURCES");
+  let error = validateResourceOperation(operation, who, agent, remaining, shared);
+  const conversions = error === undefined ? conversionsOf(operation) : [];
+  if (error === undefined) {
+    const applied = applyConversions(remaining, conversions);
+    if (applied.ok) {
+      remaining.subtract(remaining.clone()).add(applied.value);
+    } else {
+      error = `Operation attempted on resources not offered: ${applied.error}`;
+    }
+  }
+  if (error !== undefined) {
+    m.logger.warn(
+      `Dropping ${operation.type ?? "UNKNOWN"} operation from framework ${framework.id}: ${error}`,
+    );
+    operationFeedback(m, framework, operation, agent, error);
+    return undefined;
+  }
+  m.logger.info(
+    `Applying ${operation.type} operation of framework ${framework.id} on agent ${agent.id}`,
+  );
+  applyToAgentRecord(m, agent, conversions);
+  operationFeedback(m, framework, operation, agent, undefined);
+  return conversions;
+}
+
+/** Outcome of an operator's operation. */
+export type OperatorOutcome = { ok: true } | { ok: false; status: 400 | 409; message: string };
+
+/**
+ * An operator's RESERVE/UNRESERVE/CREATE/DESTROY on an agent's unallocated
+ * resources: offers of that agent are rescinded first (as Mesos does), then
+ * the allocator checks availability (409 when not available).
+ */
+export function applyOperatorOperation(
+  m: Master,
+  agentId: string,
+  operation: Offer_Operation,
+  principal: string | undefined,
+): OperatorOutcome {
+  const agent = m.agents.get(agentId);
+  if (agent === undefined) {
+    return { ok: false, status: 400, message: `Unknown agent ${agentId}` };
+  }
+  const unused = agent.totalResources.minus(agent.usedResources().unallocated());
+  const error = validateResourceOperation(
+    operation,
+    { principal, frameworkRoles: undefined },
+    agent,
+    unused,
+    true,
+  );
+  if (error !== undefined) {
+    return { ok: false, status: error === "Persistent volumes in use" ? 409 : 400, message: error };
+  }
+  const conversions = conversionsOf(operation);
+  for (const offer of [...agent.offers]) rescindOffer(m, offer);
+  const applied = m.allocator.updateAvailable(agent.id, conversions);
+  if (!applied.ok) {
+    return { ok: false, status: 409, message: `Resources not available: ${applied.error}` };
+  }
+  m.logger.info(`Applying operator ${operation.type} operation on agent ${agent.id}`);
+  applyToAgentRecord(m, agent, conversions);
+  return { ok: true };
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
+import type { FrameworkRecord } from "../../src/master/core/records.js";
+import {
+  type FakeStream,
+  type Fixture,
+  frameworkInfo,
+  makeMaster,
+  registerAgent,
+  subscribe,
+} from "./master-fixture.js";
+
+interface Offered {
+  f: Fixture;
+  stream: FakeStream;
+  framework: FrameworkRecord;
+  offer: Offer;
+  agentId: string;
+}
+
+async function withOffer(): Promise<Offered> {
+  const f = makeMaster();
+  const agentId = await registerAgent(f);
+  const { stream, frameworkId } = subscribe(
+    f,
+    frameworkInfo({ roles: ["web"], principal: "ops", capabilities: [{ type: "MULTI_ROLE" }] }),
+  );
+  f.allocate();
+  const offer = stream.last("OFFERS")?.offers?.offers?.[0];
+  const framework = f.master.frameworks.get(frameworkId);
+  assert.ok(offer !== undefined && framework !== undefined);
+  return { f, stream, framework, offer, agentId };
+}
+
+function reserved(name: string, value: number, extra: Partial<Resource> = {}): Resource {
+  return {
+    name,
+    type: "SCALAR",
+    scalar: { value },
+    reservations: [{ type: "DYNAMIC", role: "web", principal: "ops" }],
+    allocation_info: { role: "web" },
+    ...extra,
+  };
+}
+
+test("reservations: RESERVE then CREATE in one ACCEPT change the agent and are checkpointed", async () => {
+  const l = await withOffer();
+  const volume = reserved("disk", 8, {
+    disk: {
+      persistence: { id: "v1", principal: "ops" },
+      volume: { mode: "RW", container_path: "data" },
+    },
+  });
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      {
+        type: "RESERVE",
+        id: { value: "r1" },
+        reserve: { resources: [reserved("cpus", 1), reserved("disk", 8)] },
+      },
+      { type: "CREATE", create: { volumes: [volume] } },
+    ],
+  });
+  const status = l.stream.last("UPDATE_OPERATION_STATUS")?.update_operation_status?.status;
+  assert.equal(status?.state, "OPERATION_FINISHED");
+  const checkpoints = l.f.sentOfType("mesos.internal.CheckpointResourcesMessage");
+  assert.equal(checkpoints.length, 2);
+  const last = checkpoints[1]?.resources ?? [];
+  assert.ok(last.some((r) => r.disk?.persistence?.id === "v1"));
+  assert.ok(last.some((r) => r.name === "cpus" && r.reservations?.[0]?.role === "web"));
+  const agent = l.f.master.agents.get(l.agentId);
+  assert.equal(agent?.totalResources.reserved("web").cpus(), 1);
+});
+
+test("reservations: RESERVE with another principal is refused with OPERATION_ERROR", async () => {
+  const l = await withOffer();
+  const bad = reserved("cpus", 1);
+  bad.reservations = [{ type: "DYNAMIC", role: "web", principal: "mallory" }];
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [{ type: "RESERVE", id: { value: "r2" }, reserve: { resources: [bad] } }],
+  });
+  const status = l.stream.last("UPDATE_OPERATION_STATUS")?.update_operation_status?.status;
+  assert.equal(status?.state, "OPERATION_ERROR");
+  assert.match(status?.message ?? "", /does not match/);
+  assert.equal(l.f.sentOfType("mesos.internal.CheckpointResourcesMessage").length, 0);
+});
+
+test("reservations: CREATE on unreserved disk is refused", async () => {
+  const l = await withOffer();
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      {
+        type: "CREATE",
+        id: { value: "c1" },
+        create: {
+          volumes: [
+            {
+              name: "disk",
+              type: "SCALAR",
+              scalar: { value: 8 },
+              allocation_info: { role: "web" },
+              disk: {
+                persistence: { id: "v", principal: "ops" },
+                volume: { mode: "RW", container_path: "d" },
+              },
+            },
+          ],
+        },
+      },
+    ],
+  });
+  const status = l.stream.last("UPDATE_OPERATION_STATUS")?.update_operation_status?.status;
+  assert.equal(status?.state, "OPERATION_ERROR");
+  assert.match(status?.message ?? "", /unreserved/);
+});
