@@ -11,7 +11,8 @@
  *
  * Quotas are kept in memory, one `RoleQuotas` per master core (see
  * `roleQuotas`); they are not written to the registry yet, so a failed-over
- * master starts without them.
+ * master starts without them. `onChange` and `restore` are the hooks for
+ * persisting them.
  */
 
 import type { HttpRequest } from "../../common/http/request.js";
@@ -83,6 +84,11 @@ const fail = (message: string, status: 400 | 409 = 400): QuotaResult => ({
 /** The quotas in force and the rules for changing them. */
 export class RoleQuotas {
   private readonly quotas = new Map<string, RoleQuota>();
+  /**
+   * Called with the configs of every applied change (an empty config means
+   * "removed"), for whoever persists quota (the registry does not yet).
+   */
+  onChange: ((configs: QuotaConfig[]) => void) | undefined;
 
   constructor(private readonly m: Master) {}
 
@@ -236,23 +242,44 @@ export class RoleQuotas {
     return undefined;
   }
 
+  /** Quotas recovered from storage: applied as they are, without checks or rescinds. */
+  restore(configs: readonly QuotaConfig[]): void {
+    for (const config of configs) {
+      const quota = { guarantees: amountsOf(config.guarantees), limits: amountsOf(config.limits) };
+      this.record(config.role, quota);
+    }
+  }
+
+  /** Stores one role's quota and tells the allocator; true when it was a removal. */
+  private record(role: string, quota: RoleQuota): boolean {
+    const empty =
+      Object.keys(quota.guarantees).length === 0 && Object.keys(quota.limits).length === 0;
+    if (empty) this.quotas.delete(role);
+    else this.quotas.set(role, quota);
+    this.m.allocator.updateQuota(role, {
+      guarantees: scalars(quota.guarantees),
+      limits: scalars(quota.limits),
+    });
+    return empty;
+  }
+
   /** Records the quotas, tells the allocator, and rescinds offers as Mesos does. */
   private apply(changes: ReadonlyMap<string, RoleQuota>): void {
     for (const [role, quota] of changes) {
-      const empty =
-        Object.keys(quota.guarantees).length === 0 && Object.keys(quota.limits).length === 0;
-      if (empty) this.quotas.delete(role);
-      else this.quotas.set(role, quota);
-      this.m.allocator.updateQuota(role, {
-        guarantees: scalars(quota.guarantees),
-        limits: scalars(quota.limits),
-      });
+      const empty = this.record(role, quota);
       this.m.logger.info(
         empty
           ? `Removed quota of role '${role}'`
           : `Set quota of role '${role}': guarantees '${format(quota.guarantees)}', limits '${format(quota.limits)}'`,
       );
     }
+    this.onChange?.(
+      [...changes].map(([role, q]) => ({
+        role,
+        ...(Object.keys(q.guarantees).length > 0 ? { guarantees: scalars(q.guarantees) } : {}),
+        ...(Object.keys(q.limits).length > 0 ? { limits: scalars(q.limits) } : {}),
+      })),
+    );
     for (const [role, quota] of changes) this.rescind(role, quota);
   }
 
