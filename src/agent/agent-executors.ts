@@ -90,7 +90,12 @@ export abstract class AgentExecutors extends AgentStatusFlow {
         );
         return;
       }
-      executor = this.launchExecutor(framework, executorInfo, generatedForCommandTask);
+      executor = this.launchExecutor(
+        framework,
+        executorInfo,
+        generatedForCommandTask,
+        generatedForCommandTask ? tasks[0] : undefined,
+      );
       if (executor === undefined) {
         drop(framework.droppedState(), "REASON_EXECUTOR_TERMINATED", "Agent is not registered");
         return;
@@ -144,6 +149,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     framework: Framework,
     info: ExecutorInfo,
     generatedForCommandTask: boolean,
+    commandTask?: TaskInfo,
   ): Executor | undefined {
     const agentId = this.agentId;
     if (agentId === undefined) return undefined;
@@ -206,6 +212,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       directory,
       executor: executorInfo,
       commandExecutor: generatedForCommandTask,
+      ...(commandTask === undefined ? {} : { commandTask }),
       environment,
       user,
       checkpoint,

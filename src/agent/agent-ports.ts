@@ -9,6 +9,7 @@ import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
 import type {
   AgentInfo_Capability,
   ExecutorInfo,
+  TaskInfo,
   TaskStatus_Reason,
 } from "../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../common/resources/index.js";
@@ -40,6 +41,8 @@ export interface ContainerLaunch {
   executor: ExecutorInfo;
   /** True for the built-in command executor. */
   commandExecutor: boolean;
+  /** The task a command executor is started for (its image and command matter to the launch). */
+  commandTask?: TaskInfo;
   /** The executor process' complete environment. */
   environment: Record<string, string>;
   /** Run as this user (only when switching users); undefined: the agent's user. */
