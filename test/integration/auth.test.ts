@@ -64,6 +64,11 @@ const ACLS = {
   get_endpoints: [{ principals: { values: ["ops"] }, paths: { values: ["/metrics/snapshot"] } }],
   set_log_level: [{ principals: { values: ["ops"] }, level: ANY }],
   mark_agents_gone: [{ principals: { values: ["ops"] }, agents: ANY }],
+  get_quotas: [
+    { principals: { values: ["ops"] }, roles: ANY },
+    { principals: { values: ["dev"] }, roles: { values: ["analytics"] } },
+  ],
+  update_quotas: [{ principals: { values: ["ops"] }, roles: ANY }],
 };
 
 let master: DaemonHandle;
@@ -472,5 +477,28 @@ describe("auth: state documents show only what the principal may view", () => {
     } finally {
       req.destroy();
     }
+  });
+
+  it("quota: update_quotas guards POST /master/quota, get_quotas filters GET and GET_QUOTA", async () => {
+    const request = (role: string) =>
+      JSON.stringify({
+        role,
+        guarantee: [{ name: "cpus", type: "SCALAR", scalar: { value: 0.5 } }],
+        force: true,
+      });
+    assert.equal((await http("POST", "/master/quota", "dev", request("analytics"))).status, 403);
+    assert.equal((await http("POST", "/master/quota", "ops", request("analytics"))).status, 200);
+    assert.equal((await http("POST", "/master/quota", "ops", request("secret-role"))).status, 200);
+    type Status = { infos?: { role: string }[] };
+    const roles = (text: string) => ((JSON.parse(text) as Status).infos ?? []).map((i) => i.role);
+    const dev = await http("GET", "/master/quota", "dev");
+    assert.deepEqual(roles(dev.text), ["analytics"]);
+    const ops = await http("GET", "/master/quota", "ops");
+    assert.deepEqual(roles(ops.text).sort(), ["analytics", "secret-role"]);
+    const v1dev = await v1("dev", { type: "GET_QUOTA" });
+    assert.equal(v1dev.status, 200);
+    assert.equal(v1dev.text.includes("secret-role"), false);
+    assert.match(v1dev.text, /analytics/);
+    assert.equal((await http("DELETE", "/master/quota/secret-role", "dev")).status, 403);
   });
 });

@@ -429,6 +429,24 @@ function authorizeMasterRoute(
       return can("start_maintenances") ? next() : deny(request, "start maintenance");
     case "/machine/up":
       return can("stop_maintenances") ? next() : deny(request, "stop maintenance");
+    case "/quota": {
+      if (request.method === "GET") return filteredQuota(request, next, authorizer);
+      let role: string | undefined;
+      if (request.method === "DELETE") {
+        role = decodeURIComponent(request.remainder.replace(/^\/+|\/+$/g, ""));
+      } else if (request.method === "POST") {
+        try {
+          const parsed = JSON.parse(request.text()) as Json;
+          role = typeof parsed.role === "string" ? parsed.role : undefined;
+        } catch {
+          role = undefined;
+        }
+      }
+      if (role !== undefined && role !== "" && !can("update_quotas", role)) {
+        return deny(request, `update the quota of role '${role}'`);
+      }
+      return next();
+    }
     case "/state":
     case "/state.json":
       return filtered(request, next, authorizer, "state", master);
@@ -547,6 +565,45 @@ async function filtered(
 const filteredCache = new Map<string, { text: string; body: string }>();
 const FILTERED_CACHE_SIZE = 32;
 
+/** A QuotaStatus with only the roles `principal` may see (`get_quotas`). */
+function quotaStatusFor(
+  status: unknown,
+  authorizer: LocalAuthorizer,
+  principal: string | undefined,
+): unknown {
+  if (typeof status !== "object" || status === null) return status;
+  const may = authorizer.approver("get_quotas", principal);
+  const keep = (list: unknown): unknown =>
+    Array.isArray(list) ? list.filter((q: Json) => may(String(q.role ?? ""))) : list;
+  const st = status as Json;
+  return { ...st, infos: keep(st.infos), configs: keep(st.configs) };
+}
+
+/** `GET /master/quota` cut down to the roles the caller may see. */
+async function filteredQuota(
+  request: HttpRequest,
+  next: NextHandler,
+  authorizer: LocalAuthorizer,
+): Promise<HttpResponse> {
+  const r = await next();
+  const principal = principalOf(request);
+  if (r.status !== 200 || authorizer.allowsEverything("get_quotas", principal)) return r;
+  const text = Buffer.from(await collectBody(r)).toString("utf8");
+  const open = text.indexOf("(");
+  const jsonp = !text.startsWith("{") && open > 0 && text.endsWith(")");
+  try {
+    const doc = JSON.parse(jsonp ? text.slice(open + 1, -1) : text) as unknown;
+    const out = JSON.stringify(quotaStatusFor(doc, authorizer, principal));
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(r.headers)) {
+      if (k.toLowerCase() !== "content-length") headers[k] = v;
+    }
+    return response(200, jsonp ? `${text.slice(0, open)}(${out})` : out, headers);
+  } catch {
+    return response(r.status, text, r.headers);
+  }
+}
+
 // ---- the v1 operator API -------------------------------------------------------------------
 
 type ActionCheck = [AclAction, string | undefined, string];
@@ -592,6 +649,16 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
         q.role,
         `update the quota of role '${q.role}'`,
       ]);
+    case "SET_QUOTA": {
+      const role = call.set_quota?.quota_request.role ?? "";
+      return [["update_quotas", role, `update the quota of role '${role}'`]];
+    }
+    case "REMOVE_QUOTA": {
+      const role = call.remove_quota?.role ?? "";
+      return [["update_quotas", role, `update the quota of role '${role}'`]];
+    }
+    case "GET_QUOTA":
+      return "filter";
     case "RESERVE_RESOURCES":
       return resourceObjects(call.reserve_resources?.resources).map((o) => [
         "reserve_resources",
@@ -662,7 +729,10 @@ async function authorizeOperatorCall(
     return next();
   }
   const r = await next();
-  const everything = viewsEverything(authorizer, principal);
+  const everything =
+    call.type === "GET_QUOTA"
+      ? authorizer.allowsEverything("get_quotas", principal)
+      : viewsEverything(authorizer, principal);
   if (everything || r.status !== 200 || call.type === "SUBSCRIBE") {
     return call.type === "SUBSCRIBE" && !everything
       ? filterOperatorStream(r, authorizer, principal, master)
@@ -686,6 +756,10 @@ async function authorizeOperatorCall(
   }
   if (typeof message.get_tasks === "object" && message.get_tasks !== null) {
     out.get_tasks = filterV1Tasks(message.get_tasks as Json, can, users);
+  }
+  if (typeof message.get_quota === "object" && message.get_quota !== null) {
+    const quota = message.get_quota as Json;
+    out.get_quota = { ...quota, status: quotaStatusFor(quota.status, authorizer, principal) };
   }
   if (typeof message.get_executors === "object" && message.get_executors !== null) {
     out.get_executors = filterV1Executors(message.get_executors as Json, can, users);
