@@ -232,19 +232,27 @@ export async function interleave(runs: DeclineRun[]): Promise<void> {
 }
 
 /**
- * One size in a process of its own (`--child AGENTS FRAMEWORKS ROUNDS`):
- * a JIT warm-up, then the plain and the volume variants interleaved; prints
- * `{"plain": summary, "volume": summary}`. The scaling runs use a fresh
+ * One size in a process of its own (`--child AGENTS FRAMEWORKS ROUNDS
+ * [plain]`): a JIT warm-up, then the plain and the volume variants
+ * interleaved (plain alone with `plain`); prints `{"plain": summary,
+ * "volume": summary}`. The scaling runs use a fresh
  * process per size so that no size pays for another's heap (a 10k x 1k run
  * holds ten million filters, which every later collection would walk).
  */
 async function runChild(args: string[]): Promise<void> {
-  const [agents, frameworks, rounds] = args.map(Number) as [number, number, number];
+  const [agents, frameworks, rounds] = args.slice(0, 3).map(Number) as [number, number, number];
+  const withVolume = args[3] !== "plain";
   await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
   const plain = new DeclineRun({ agents, frameworks, rounds });
-  const volume = new DeclineRun({ agents, frameworks, rounds, volumes: true });
-  await interleave([plain, volume]);
-  process.stdout.write(`${JSON.stringify({ plain: plain.summary(), volume: volume.summary() })}\n`);
+  const volume = withVolume
+    ? new DeclineRun({ agents, frameworks, rounds, volumes: true })
+    : undefined;
+  await interleave(volume === undefined ? [plain] : [plain, volume]);
+  const out = {
+    plain: plain.summary(),
+    ...(volume === undefined ? {} : { volume: volume.summary() }),
+  };
+  process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
 /** `node dist/bench/run.js allocator-decline`: this family only (see bench/allocator.ts). */

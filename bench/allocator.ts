@@ -1,6 +1,7 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
- * allocator [--quick] [--repeats=N] [decline|sorter|quota]`.
+ * allocator [--quick] [--repeats=N[,N...]] [--volume-once] [--scaling-only]
+ * [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
@@ -29,13 +30,20 @@ const BENCH = "allocator";
 
 export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
-  const repeatsArg = args.find((a) => a.startsWith("--repeats="));
-  const repeats = repeatsArg === undefined ? 3 : Math.max(1, Number(repeatsArg.slice(10)) || 3);
+  // --repeats=N, or one count per size (--repeats=3,3,3,1: the 10k x 1k size
+  // alone takes minutes of CPU per repeat).
+  const repeatsArg = args.find((a) => a.startsWith("--repeats="))?.slice(10) ?? "3";
+  const repeats = repeatsArg.split(",").map((x) => Math.max(1, Number(x) || 1));
+  const options: DeclineOptions = {
+    repeats,
+    volumeOnce: args.includes("--volume-once"),
+    scalingOnly: args.includes("--scaling-only"),
+  };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
   if (want("sorter")) runSorter(quick ? ["--quick"] : []);
   if (want("quota")) runQuota(quick);
-  if (want("decline")) await runDecline(quick, repeats);
+  if (want("decline")) await runDecline(quick, options);
 }
 
 function runQuota(quick: boolean): void {
@@ -84,7 +92,16 @@ function runQuota(quick: boolean): void {
   }
 }
 
-async function runDecline(quick: boolean, repeats: number): Promise<void> {
+interface DeclineOptions {
+  /** Repeats per size (the last count applies to the remaining sizes). */
+  repeats: number[];
+  /** Run the persistent-volume variant in the first repeat only. */
+  volumeOnce: boolean;
+  /** Only the scaling runs (no straight-port, memory or sliced cases). */
+  scalingOnly: boolean;
+}
+
+async function runDecline(quick: boolean, options: DeclineOptions): Promise<void> {
   const sizes: [number, number][] = quick
     ? [
         [1000, 100],
@@ -103,11 +120,17 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
   // Each size runs in a fresh process (see allocator-decline.ts), `repeats`
   // times, the order of sizes rotated every repeat so that a burst of load
   // on this shared machine does not always hit the same size.
+  const repeatsOf = (i: number) =>
+    options.repeats[Math.min(i, options.repeats.length - 1)] as number;
+  const most = Math.max(...sizes.map((_, i) => repeatsOf(i)));
   const results = new Map<string, ChildResult[]>();
-  for (let r = 0; r < repeats; r++) {
+  for (let r = 0; r < most; r++) {
     for (let k = 0; k < sizes.length; k++) {
-      const [agents, frameworks] = sizes[(k + r) % sizes.length] as [number, number];
-      const got = await runChildProcess(agents, frameworks, roundsFor(frameworks));
+      const i = (k + r) % sizes.length;
+      if (r >= repeatsOf(i)) continue;
+      const [agents, frameworks] = sizes[i] as [number, number];
+      const volume = r === 0 || !options.volumeOnce;
+      const got = await runChildProcess(agents, frameworks, roundsFor(frameworks), volume);
       const key = `${agents}/${frameworks}`;
       results.set(key, [...(results.get(key) ?? []), got]);
     }
@@ -115,9 +138,10 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
   const variants = ["plain", "volume"] as const;
   const medians = new Map<string, Record<string, number>>();
   for (const [agents, frameworks] of sizes) {
-    const runs = results.get(`${agents}/${frameworks}`) ?? [];
+    const all = results.get(`${agents}/${frameworks}`) ?? [];
     for (const variant of variants) {
-      const summary = medianSummary(runs.map((x) => x[variant]));
+      const runs = all.filter((x) => x[variant] !== undefined);
+      const summary = medianSummary(runs.map((x) => x[variant] as Record<string, number>));
       medians.set(`${agents}/${frameworks}/${variant}`, summary);
       reportCase(
         BENCH,
@@ -138,12 +162,12 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
       const r1 = medians.get(`${a1}/${f1}/${variant}`) as Record<string, number>;
       const exponent = 1 / Math.log2(a1 / a0);
       const per = (k: string) => round(((r1[k] as number) / (r0[k] as number)) ** exponent);
-      const pairs = (results.get(`${a1}/${f1}`) ?? []).map((x, j) => {
+      const k = "median_productive_cycle_cpu_ms";
+      const pairs = (results.get(`${a1}/${f1}`) ?? []).flatMap((x, j) => {
         const y = (results.get(`${a0}/${f0}`) ?? [])[j];
-        const k = "median_productive_cycle_cpu_ms";
-        return y === undefined
-          ? Number.NaN
-          : ((x[variant][k] as number) / (y[variant][k] as number)) ** exponent;
+        const t1 = x[variant]?.[k];
+        const t0 = y?.[variant]?.[k];
+        return t1 === undefined || t0 === undefined ? [] : [(t1 / t0) ** exponent];
       });
       reportCase(
         BENCH,
@@ -151,6 +175,7 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
         {
           size_step: a1 / a0,
           productive_cycle_per_doubling: per("median_productive_cycle_cpu_ms"),
+          pairs: pairs.length,
           productive_cycle_per_doubling_min: round(Math.min(...pairs)),
           productive_cycle_per_doubling_max: round(Math.max(...pairs)),
           productive_wall_per_doubling: per("median_productive_cycle_ms"),
@@ -160,6 +185,7 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
       );
     }
   }
+  if (options.scalingOnly) return;
   // Against a straight port in the same process: same rounds, interleaved
   // (after a warm-up of the JIT in this process).
   await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
@@ -212,16 +238,21 @@ async function runDecline(quick: boolean, repeats: number): Promise<void> {
   });
 }
 
-type ChildResult = Record<"plain" | "volume", Record<string, number>>;
+type ChildResult = Partial<Record<"plain" | "volume", Record<string, number>>>;
 
 /** Runs one size in a fresh process (6 GB heap: ten million filters at 10k x 1k). */
-function runChildProcess(agents: number, frameworks: number, rounds: number): Promise<ChildResult> {
+function runChildProcess(
+  agents: number,
+  frameworks: number,
+  rounds: number,
+  volume: boolean,
+): Promise<ChildResult> {
   const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
   const args = ["--max-old-space-size=6000", script, "allocator-decline", "--child"];
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [...args, String(agents), String(frameworks), String(rounds)],
+      [...args, String(agents), String(frameworks), String(rounds), volume ? "volume" : "plain"],
       { maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         if (error !== null) {
