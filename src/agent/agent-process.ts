@@ -89,6 +89,7 @@ export class AgentProcess extends ProcessBase {
       a.statusUpdateAcknowledgement(f, m),
     );
     on("mesos.internal.ShutdownMessage", (a, f, m) => a.shutdown(f, m.message));
+    on("mesos.internal.CheckpointResourcesMessage", (a, f, m) => a.checkpointResources(f, m));
     this.installRoutes();
   }
 

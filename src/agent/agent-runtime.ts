@@ -50,6 +50,8 @@ import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
 import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
+import { readCheckpointedResources, writeCheckpointedResources } from "./resources-checkpoint.js";
+import { launchResources, withPersistentVolumes } from "./volumes.js";
 import { wireResources } from "./wire-resources.js";
 
 export interface StartAgentOptions {
@@ -329,7 +331,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       "--switch_user is set but the agent is not running as root: tasks run as the agent's user",
     );
   }
-  const agent = new Agent({
+  const agent: Agent = new Agent({
     config: {
       workDir: flags.work_dir,
       selfPid,
@@ -369,7 +371,16 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
           }),
     checkpointer,
     containerizer: adopted.wrap({
-      ...sandboxes.wrap(containerizer),
+      ...withPersistentVolumes(
+        sandboxes.wrap(containerizer),
+        flags.work_dir,
+        (launch) =>
+          launchResources(
+            launch,
+            agent.frameworks.get(launch.frameworkId)?.executors.get(launch.executorId),
+          ),
+        logger,
+      ),
       // Summing an executor's resources per task costs: only when limits follow them.
       ...(mesosContainerizer.tracksResources
         ? { update: (id: string, r: Resources) => mesosContainerizer.update(id, r) }
@@ -381,6 +392,9 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       else settle({ kind: "shutdown", message: "asked to shut down by the master" });
     },
   });
+  // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
+  agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
+  agent.resourcesCheckpoint = (resources) => writeCheckpointedResources(flags.work_dir, resources);
   // Restored before the process serves calls: a re-subscribing executor
   // must find its framework and executor.
   const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);

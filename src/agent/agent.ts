@@ -1,5 +1,6 @@
 /** The agent core (see the class comment). */
 import type {
+  CheckpointResourcesMessage,
   FrameworkToExecutorMessage,
   KillTaskMessage,
   PingSlaveMessage,
@@ -8,11 +9,13 @@ import type {
   RunTaskMessage,
   ShutdownExecutorMessage,
   ShutdownFrameworkMessage,
+  SlaveInfo,
   SlaveRegisteredMessage,
   SlaveReregisteredMessage,
   UpdateFrameworkMessage,
 } from "../common/protocol/generated/mesos-internal.js";
-import type { TaskState } from "../common/protocol/generated/mesos-v1.js";
+import type { Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
+import { type Resource as CoreResource, Resources } from "../common/resources/index.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
 import type { AgentCheckpoint } from "./checkpoint/state.js";
 import { Executor } from "./executor.js";
@@ -20,6 +23,7 @@ import { executorInfoFor } from "./executor-info.js";
 import { Framework } from "./framework.js";
 import { isSafePathSegment, type RunIds, sandboxPath } from "./paths.js";
 import { registerMessage, reregisterMessage } from "./registration-messages.js";
+import { applyCheckpointedResources } from "./resources-checkpoint.js";
 import { uuidKey } from "./status-updates/stream.js";
 
 export * from "./agent-ports.js";
@@ -50,23 +54,67 @@ export class Agent extends AgentExecutorApi {
     this.link.detected(master);
   }
 
+  // ---- checkpointed resources (reservations, persistent volumes) -------------
+
+  /** Dynamic reservations and persistent volumes the master asked us to keep. */
+  private checkpointedResources: Resource[] = [];
+  /** Writes the checkpointed resources to disk (set by the runtime; see resources-checkpoint.ts). */
+  resourcesCheckpoint: ((resources: Resource[]) => Promise<void>) | undefined;
+
+  /** Restores the checkpointed resources read at start (before registering). */
+  restoreCheckpointedResources(resources: Resource[]): void {
+    this.checkpointedResources = resources;
+  }
+
+  /** CheckpointResourcesMessage: the master's new list of resources to keep. */
+  checkpointResources(from: string, message: CheckpointResourcesMessage): void {
+    if (from !== this.link.master) {
+      this.o.logger.warn(`Ignoring checkpoint resources message from ${from}: not the master`);
+      return;
+    }
+    const resources = message.resources ?? [];
+    this.o.logger.info(`Updated checkpointed resources: ${resources.length} resource(s)`);
+    this.checkpointedResources = resources;
+    this.resourcesCheckpoint?.(resources).catch((e: unknown) =>
+      this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`),
+    );
+  }
+
+  /**
+   * The SlaveInfo we register with: its resources include the checkpointed
+   * ones (the master takes them as the agent's total).
+   */
+  private registrationInfo(): SlaveInfo {
+    const info = this.info;
+    if (this.checkpointedResources.length === 0) return info;
+    const total = applyCheckpointedResources(
+      Resources.from((info.resources ?? []) as CoreResource[]),
+      this.checkpointedResources,
+    );
+    if (!total.ok) {
+      this.o.logger.error(`Ignoring checkpointed resources: ${total.error}`);
+      return info;
+    }
+    return { ...info, resources: total.value.toArray() as Resource[] };
+  }
+
   protected attemptRegistration(master: string): void {
     this.o.transport.link(master);
     const { config } = this.o;
+    const checkpointed = { checkpointed_resources: this.checkpointedResources };
+    const info = this.registrationInfo();
     if (this.agentId === undefined) {
       this.o.logger.info(`Registering with master ${master}`);
-      this.o.transport.send(
-        master,
-        "mesos.internal.RegisterSlaveMessage",
-        registerMessage(this.info, config.version, config.capabilities),
-      );
+      this.o.transport.send(master, "mesos.internal.RegisterSlaveMessage", {
+        ...registerMessage(info, config.version, config.capabilities),
+        ...checkpointed,
+      });
     } else {
       this.o.logger.info(`Re-registering with master ${master} as agent ${this.agentId}`);
-      this.o.transport.send(
-        master,
-        "mesos.internal.ReregisterSlaveMessage",
-        reregisterMessage(this.info, config.version, config.capabilities, this.frameworks.values()),
-      );
+      this.o.transport.send(master, "mesos.internal.ReregisterSlaveMessage", {
+        ...reregisterMessage(info, config.version, config.capabilities, this.frameworks.values()),
+        ...checkpointed,
+      });
     }
   }
 

@@ -1,0 +1,111 @@
+/**
+ * The agent's checkpointed resources: the dynamic reservations and
+ * persistent volumes the master told it about (CheckpointResourcesMessage),
+ * kept in `<work_dir>/meta/resources/resources.info` as Mesos does (one
+ * length-prefixed `Resource` record after another, replaced atomically), so
+ * that a restarted agent reports them again when it registers.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { Resource } from "../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../common/protocol/index.js";
+import {
+  type Resource as CoreResource,
+  isPersistentVolume,
+  Resources,
+  reservationRole,
+} from "../common/resources/index.js";
+import { frameRecord, scanRecords } from "./checkpoint/framing.js";
+import { writeFileAtomically } from "./checkpoint/writer.js";
+import { metaRoot } from "./paths.js";
+
+const codec = codecFor<Resource>("mesos.v1.Resource");
+
+/** `<work_dir>/meta/resources/resources.info`. */
+export function resourcesInfoPath(workDir: string): string {
+  return join(metaRoot(workDir), "resources", "resources.info");
+}
+
+/** `<work_dir>/volumes/roles/<role>/<persistence id>`: where a volume's data lives. */
+export function persistentVolumePath(workDir: string, role: string, id: string): string {
+  return join(workDir, "volumes", "roles", role, id);
+}
+
+/** The host directory of a persistent volume resource, if it is one. */
+export function volumePathOf(workDir: string, resource: CoreResource): string | undefined {
+  const id = resource.disk?.persistence?.id;
+  if (id === undefined) return undefined;
+  return persistentVolumePath(workDir, reservationRole(resource) ?? "*", id);
+}
+
+/** Reads the checkpointed resources (none when the file is absent; a torn tail is ignored). */
+export function readCheckpointedResources(workDir: string): Resource[] {
+  let data: Buffer;
+  try {
+    data = readFileSync(resourcesInfoPath(workDir));
+  } catch {
+    return [];
+  }
+  const out: Resource[] = [];
+  for (const record of scanRecords(data).records) {
+    const decoded = codec.decodeProtobuf(record);
+    if (!decoded.ok) throw new Error(`Corrupt ${resourcesInfoPath(workDir)}: ${decoded.error}`);
+    out.push(decoded.value);
+  }
+  return out;
+}
+
+/** Replaces the checkpoint with `resources`, then creates the volumes' directories. */
+export async function writeCheckpointedResources(
+  workDir: string,
+  resources: readonly Resource[],
+): Promise<void> {
+  const data = Buffer.concat(resources.map((r) => frameRecord(codec.encodeProtobuf(r))));
+  await writeFileAtomically(resourcesInfoPath(workDir), data);
+  createVolumeDirectories(workDir, resources);
+}
+
+/** Creates `volumes/roles/<role>/<id>` for every persistent volume (kept when destroyed, as Mesos' agent does not garbage-collect it either). */
+export function createVolumeDirectories(workDir: string, resources: readonly Resource[]): void {
+  for (const r of resources) {
+    if (!isPersistentVolume(r as CoreResource)) continue;
+    const path = volumePathOf(workDir, r as CoreResource);
+    if (path !== undefined) mkdirSync(path, { recursive: true, mode: 0o755 });
+  }
+}
+
+/** A checkpointed resource without its dynamic reservations and volume: what it was made from. */
+function baseOf(resource: CoreResource): CoreResource {
+  const { shared: _shared, disk, reservations, ...rest } = resource;
+  const base: CoreResource = { ...rest };
+  const statics = (reservations ?? []).filter((r) => r.type === "STATIC");
+  if (statics.length > 0) base.reservations = statics;
+  if (disk !== undefined) {
+    const { persistence: _p, volume: _v, ...diskRest } = disk;
+    if (Object.keys(diskRest).length > 0) base.disk = diskRest;
+  }
+  return base;
+}
+
+/**
+ * The agent's total with the checkpointed resources applied: each one
+ * replaces the plain resources it was made from. Fails when the static
+ * resources no longer contain them (the agent's resources shrank).
+ */
+export function applyCheckpointedResources(
+  total: Resources,
+  checkpointed: readonly Resource[],
+): { ok: true; value: Resources } | { ok: false; error: string } {
+  const out = total.clone();
+  for (const r of checkpointed) {
+    const base = Resources.from(baseOf(r as CoreResource));
+    if (!out.contains(base)) {
+      return {
+        ok: false,
+        error: `checkpointed resource ${Resources.from(r as CoreResource).toString()} is not in ${out.toString()}`,
+      };
+    }
+    out.subtract(base).add(Resources.from(r as CoreResource));
+  }
+  return { ok: true, value: out };
+}

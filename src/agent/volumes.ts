@@ -1,0 +1,99 @@
+/**
+ * Persistent volumes in sandboxes: before a container starts, every
+ * persistent volume among its executor's and tasks' resources is made
+ * visible at `<sandbox>/<container_path>`, pointing at the volume's
+ * directory `<work_dir>/volumes/roles/<role>/<id>`. The data stays there
+ * when the container ends; the next task using the volume sees it.
+ *
+ * mesos-ts uses a symlink (Mesos bind-mounts with the filesystem/linux
+ * isolator when root); the task sees the same files either way, but a
+ * task that resolves the path sees the host directory.
+ */
+import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Logger } from "../common/observability/logger.js";
+import type { Resource } from "../common/protocol/generated/mesos-v1.js";
+import type { Resource as CoreResource } from "../common/resources/index.js";
+import type { Containerizer, ContainerLaunch } from "./agent-ports.js";
+import { volumePathOf } from "./resources-checkpoint.js";
+
+/** Links each persistent volume of `resources` into `sandbox`; returns the links made. */
+export function linkVolumes(
+  workDir: string,
+  sandbox: string,
+  resources: readonly Resource[],
+  logger: Logger,
+): string[] {
+  const made: string[] = [];
+  for (const r of resources) {
+    const hostPath = volumePathOf(workDir, r as CoreResource);
+    const containerPath = r.disk?.volume?.container_path;
+    if (hostPath === undefined || containerPath === undefined) continue;
+    const link = resolve(sandbox, containerPath);
+    if (!link.startsWith(`${resolve(sandbox)}/`)) {
+      logger.warn(`Not linking volume at '${containerPath}': outside the sandbox`);
+      continue;
+    }
+    try {
+      mkdirSync(hostPath, { recursive: true, mode: 0o755 });
+      mkdirSync(dirname(link), { recursive: true, mode: 0o755 });
+      rmSync(link, { force: true });
+      symlinkSync(hostPath, link);
+      made.push(link);
+      logger.info(`Linked persistent volume ${hostPath} at ${link}`);
+    } catch (e) {
+      logger.error(
+        `Failed to link persistent volume ${hostPath} at ${link}: ${(e as Error).message}`,
+      );
+    }
+  }
+  return made;
+}
+
+/**
+ * Wraps a containerizer so that launches get their persistent volumes.
+ * `resourcesOf` returns the resources of the launch's executor and of the
+ * tasks it will run first.
+ */
+export function withPersistentVolumes(
+  inner: Containerizer,
+  workDir: string,
+  resourcesOf: (launch: ContainerLaunch) => Resource[],
+  logger: Logger,
+): Containerizer {
+  const wrapped: Containerizer = {
+    destroy: (containerId) => inner.destroy(containerId),
+    launch: (launch) => {
+      const resources = resourcesOf(launch);
+      if (resources.some((r) => r.disk?.persistence !== undefined)) {
+        linkVolumes(workDir, join(launch.directory), resources, logger);
+      }
+      inner.launch(launch);
+    },
+  };
+  if (inner.update !== undefined) {
+    const update = inner.update.bind(inner);
+    wrapped.update = (containerId, resources) => update(containerId, resources);
+  }
+  return wrapped;
+}
+
+/** What the agent knows of a launch: the executor's queued tasks and groups. */
+export interface LaunchTasks {
+  queuedTasks: ReadonlyMap<string, { resources?: Resource[] }>;
+  queuedTaskGroups: readonly { tasks?: { resources?: Resource[] }[] }[];
+}
+
+/** Resources of a launch's executor and of the tasks queued for it. */
+export function launchResources(
+  launch: ContainerLaunch,
+  executor: LaunchTasks | undefined,
+): Resource[] {
+  const out: Resource[] = [...(launch.executor.resources ?? [])];
+  if (executor === undefined) return out;
+  for (const task of executor.queuedTasks.values()) out.push(...(task.resources ?? []));
+  for (const group of executor.queuedTaskGroups) {
+    for (const task of group.tasks ?? []) out.push(...(task.resources ?? []));
+  }
+  return out;
+}
