@@ -69,6 +69,11 @@ const ACLS = {
     { principals: { values: ["dev"] }, roles: { values: ["analytics"] } },
   ],
   update_quotas: [{ principals: { values: ["ops"] }, roles: ANY }],
+  view_roles: [
+    { principals: { values: ["ops"] }, roles: ANY },
+    { principals: { values: ["dev"] }, roles: { values: ["analytics"] } },
+    { principals: { values: ["dev"] }, roles: NONE },
+  ],
 };
 
 let master: DaemonHandle;
@@ -500,5 +505,21 @@ describe("auth: state documents show only what the principal may view", () => {
     assert.equal(v1dev.text.includes("secret-role"), false);
     assert.match(v1dev.text, /analytics/);
     assert.equal((await http("DELETE", "/master/quota/secret-role", "dev")).status, 403);
+  });
+
+  it("view_roles: /master/roles and GET_ROLES show dev only the roles it may view", async () => {
+    type Roles = { roles: { name: string }[] };
+    const dev = JSON.parse((await http("GET", "/master/roles", "dev")).text) as Roles;
+    const ops = JSON.parse((await http("GET", "/master/roles", "ops")).text) as Roles;
+    assert.ok(dev.roles.every((r) => r.name === "analytics"));
+    assert.ok(ops.roles.length > dev.roles.length);
+    const v1dev = await v1("dev", { type: "GET_ROLES" });
+    const decoded = masterResponseCodec.decodeJson(Buffer.from(v1dev.text));
+    assert.ok(decoded.ok);
+    const names = decoded.value.get_roles?.roles?.map((r) => r.name) ?? [];
+    assert.ok(
+      names.every((n) => n === "analytics"),
+      names.join(","),
+    );
   });
 });

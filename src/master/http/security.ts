@@ -658,6 +658,7 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
       return [["update_quotas", role, `update the quota of role '${role}'`]];
     }
     case "GET_QUOTA":
+    case "GET_ROLES":
       return "filter";
     case "RESERVE_RESOURCES":
       return resourceObjects(call.reserve_resources?.resources).map((o) => [
@@ -756,6 +757,11 @@ async function authorizeOperatorCall(
   }
   if (typeof message.get_tasks === "object" && message.get_tasks !== null) {
     out.get_tasks = filterV1Tasks(message.get_tasks as Json, can, users);
+  }
+  if (typeof message.get_roles === "object" && message.get_roles !== null) {
+    const g = message.get_roles as Json;
+    const roles = Array.isArray(g.roles) ? (g.roles as Json[]) : [];
+    out.get_roles = { ...g, roles: roles.filter((r) => can.role(String(r.name ?? ""))) };
   }
   if (typeof message.get_quota === "object" && message.get_quota !== null) {
     const quota = message.get_quota as Json;
