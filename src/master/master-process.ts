@@ -33,6 +33,12 @@ import {
 import { OPERATOR_API_HELP, operatorApiHandler } from "./http/operator-api.js";
 import type { OperatorEvents } from "./http/operator-events.js";
 import { QUOTA_HELP, quotaHandler } from "./http/quota.js";
+import {
+  RESERVATION_ENDPOINTS,
+  type ReservationEndpoint,
+  reservationHandler,
+  reservationHelp,
+} from "./http/reservations.js";
 import type { RoleWeights } from "./http/roles.js";
 import { SCHEDULER_API_HELP, schedulerApiHandler } from "./http/scheduler-api.js";
 import type { StateDocuments } from "./http/state-documents.js";
@@ -245,6 +251,13 @@ export class MasterProcess extends ProcessBase {
       { methods: ["GET", "POST", "DELETE"], help: QUOTA_HELP },
       quotaHandler(core, changed),
     );
+    for (const path of Object.keys(RESERVATION_ENDPOINTS) as ReservationEndpoint[]) {
+      this.route(
+        path,
+        { methods: ["POST"], help: reservationHelp(path) },
+        reservationHandler(core, path, changed),
+      );
+    }
     this.route(
       "/teardown",
       {

@@ -43,6 +43,7 @@ import {
 import type { Master } from "../core/master.js";
 import type { OperatorEvents } from "./operator-events.js";
 import { reply as quotaReply, roleQuotas } from "./quota.js";
+import { v1ResourceOperation } from "./reservations.js";
 import { type RoleWeights, rolesMessage } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
@@ -74,10 +75,6 @@ export interface OperatorApiContext {
 
 /** Calls that need a feature mesos-ts has not built yet, and why. */
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
-  RESERVE_RESOURCES: "dynamic reservations are not supported yet",
-  UNRESERVE_RESOURCES: "dynamic reservations are not supported yet",
-  CREATE_VOLUMES: "persistent volumes are not supported yet",
-  DESTROY_VOLUMES: "persistent volumes are not supported yet",
   GROW_VOLUME: "persistent volumes are not supported yet",
   SHRINK_VOLUME: "persistent volumes are not supported yet",
   UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not supported yet",
@@ -99,6 +96,10 @@ const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
   UPDATE_QUOTA: "update_quota",
   SET_QUOTA: "set_quota",
   REMOVE_QUOTA: "remove_quota",
+  RESERVE_RESOURCES: "reserve_resources",
+  UNRESERVE_RESOURCES: "unreserve_resources",
+  CREATE_VOLUMES: "create_volumes",
+  DESTROY_VOLUMES: "destroy_volumes",
 };
 
 /** Builds the `/api/v1` handler. */
@@ -265,6 +266,26 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "REACTIVATE_AGENT":
       ctx.changed();
       return result(operatorReactivateAgent(m, call.reactivate_agent?.agent_id.value ?? ""));
+    case "RESERVE_RESOURCES": {
+      ctx.changed();
+      const c = call.reserve_resources;
+      return v1ResourceOperation(m, request, "RESERVE", c?.agent_id.value, c?.resources);
+    }
+    case "UNRESERVE_RESOURCES": {
+      ctx.changed();
+      const c = call.unreserve_resources;
+      return v1ResourceOperation(m, request, "UNRESERVE", c?.agent_id.value, c?.resources);
+    }
+    case "CREATE_VOLUMES": {
+      ctx.changed();
+      const c = call.create_volumes;
+      return v1ResourceOperation(m, request, "CREATE", c?.agent_id.value, c?.volumes);
+    }
+    case "DESTROY_VOLUMES": {
+      ctx.changed();
+      const c = call.destroy_volumes;
+      return v1ResourceOperation(m, request, "DESTROY", c?.agent_id.value, c?.volumes);
+    }
     case "SUBSCRIBE":
       return ctx.events.subscribe(type);
     default:
