@@ -24,6 +24,7 @@ import {
   shellQuote,
   shimCommand,
 } from "../../src/agent/containerizer/launch-shim.js";
+import { chrootTaskCommand } from "../../src/agent/containerizer/posix-containerizer.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 
 const V1_MOUNTS = [
@@ -193,4 +194,27 @@ test("images: whiteouts in a layer listing name the paths to remove and the dire
     "\n",
   );
   assert.deepEqual(whiteouts(listing), { remove: ["etc/passwd"], empty: ["var/lib"] });
+});
+
+test("images: a command task's command is wrapped in chroot into the image and the sandbox mount", () => {
+  const shell = chrootTaskCommand(
+    { value: "echo hi", environment: { variables: [] } },
+    "/r",
+    "/usr/sbin/chroot",
+  );
+  assert.equal(shell.value, "/usr/sbin/chroot");
+  assert.equal(shell.shell, false);
+  assert.deepEqual(shell.arguments?.slice(0, 4), ["chroot", "/r", "/bin/sh", "-c"]);
+  assert.match(
+    shell.arguments?.[4] ?? "",
+    /^cd \/mnt\/mesos\/sandbox && MESOS_SANDBOX=\/mnt\/mesos\/sandbox exec/,
+  );
+  assert.equal(shell.arguments?.[5], "echo hi");
+  assert.deepEqual(shell.environment, { variables: [] });
+  const argv = chrootTaskCommand(
+    { shell: false, value: "/bin/ls", arguments: ["ls", "-l"] },
+    "/r",
+    "/c",
+  );
+  assert.deepEqual(argv.arguments?.slice(-3), ["mesos-task", "/bin/ls", "-l"]);
 });

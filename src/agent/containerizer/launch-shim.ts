@@ -37,7 +37,9 @@ export function shellQuote(word: string): string {
 export function mergePreparations(
   list: readonly (LaunchPreparation | undefined)[],
 ): LaunchPreparation {
-  const merged: Required<Omit<LaunchPreparation, "rootfs">> & { rootfs?: string } = {
+  const merged: Required<Omit<LaunchPreparation, "rootfs" | "chroot">> &
+    Pick<LaunchPreparation, "rootfs" | "chroot"> = {
+    executorArguments: [],
     cgroupProcs: [],
     pidNamespace: false,
     mountNamespace: false,
@@ -52,9 +54,11 @@ export function mergePreparations(
     merged.mountNamespace ||= (p.mountNamespace ?? false) || (p.mounts ?? []).length > 0;
     merged.mounts.push(...(p.mounts ?? []));
     merged.rlimits.push(...(p.rlimits ?? []));
+    merged.executorArguments.push(...(p.executorArguments ?? []));
     if (p.rootfs !== undefined) {
       merged.rootfs = p.rootfs;
       merged.mountNamespace = true;
+      if (p.chroot !== undefined) merged.chroot = p.chroot;
     }
   }
   return merged;
@@ -109,7 +113,7 @@ export function shimCommand(
     }
   }
   if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
-  if (p.rootfs !== undefined) {
+  if (p.rootfs !== undefined && p.chroot !== false) {
     tail.push("chroot");
     if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
     tail.push(p.rootfs, "/bin/sh", "-c", `cd ${IMAGE_SANDBOX} && exec "$@"`, "mesos-container");

@@ -17,8 +17,14 @@
  * kill runs when an executor exits by itself, so no process of a finished
  * container is left behind.
  */
+
+import { existsSync } from "node:fs";
 import type { Logger } from "../../common/observability/logger.js";
-import type { ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  CommandInfo,
+  Image,
+  ResourceStatistics,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
 import { resourcesOf } from "../wire-resources.js";
@@ -97,6 +103,38 @@ interface Container {
   /** It runs in a provisioned image root filesystem. */
   provisioned?: boolean;
   executorIsCommandExecutor: boolean;
+}
+
+/** The chroot program, if installed. */
+const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
+
+/**
+ * A command task's command, run in an image's root filesystem: `chroot`,
+ * then (inside) a shell that moves into the sandbox mount, sets
+ * MESOS_SANDBOX to it and execs the task's own command.
+ */
+export function chrootTaskCommand(
+  command: CommandInfo,
+  rootfs: string,
+  chroot: string,
+): CommandInfo {
+  const enter = `cd ${IMAGE_SANDBOX} && MESOS_SANDBOX=${IMAGE_SANDBOX} exec`;
+  const args =
+    (command.shell ?? true)
+      ? ["chroot", rootfs, "/bin/sh", "-c", `${enter} /bin/sh -c "$0"`, command.value ?? ""]
+      : [
+          "chroot",
+          rootfs,
+          "/bin/sh",
+          "-c",
+          `${enter} "$@"`,
+          "mesos-task",
+          command.value ?? "",
+          ...(command.arguments ?? []).slice(1),
+        ];
+  const wrapped: CommandInfo = { shell: false, value: chroot, arguments: args };
+  if (command.environment !== undefined) wrapped.environment = command.environment;
+  return wrapped;
 }
 
 /** The executor's environment inside an image: the sandbox is at /mnt/mesos/sandbox. */
@@ -356,11 +394,15 @@ export class PosixContainerizer implements Containerizer {
     const preparation = await this.prepareIsolation(c, launch, ids);
     stopIfDestroyed();
     let command = executorCommand(launch.executor.command);
+    const extra = preparation.executorArguments ?? [];
+    if (extra.length > 0) command = { file: command.file, args: [...command.args, ...extra] };
     // The shim needs root for cgroups and mounts; it switches user itself.
     const shimmed = needsShim(preparation);
     if (shimmed) command = shimCommand(command, preparation, ids);
     const spawnIds = shimmed ? undefined : ids;
-    const env = preparation.rootfs === undefined ? launch.environment : imageEnvironment(launch);
+    // An executor inside an image sees its sandbox at /mnt/mesos/sandbox.
+    const inImage = preparation.rootfs !== undefined && preparation.chroot !== false;
+    const env = inImage ? imageEnvironment(launch) : launch.environment;
     const reply = await launcher
       .spawn({
         op: "spawn",
@@ -436,7 +478,9 @@ export class PosixContainerizer implements Containerizer {
         throw new Error(`Failed to prepare isolator ${isolator.name}: ${(e as Error).message}`);
       }
     }
-    if (image !== undefined) preparations.push(await this.provisionImage(c, launch, image));
+    if (image !== undefined) {
+      preparations.push(await this.provisionImage(c, launch, image, user !== undefined));
+    }
     return mergePreparations(preparations);
   }
 
@@ -444,9 +488,8 @@ export class PosixContainerizer implements Containerizer {
   private async provisionImage(
     c: Container,
     launch: ContainerLaunch,
-    image: NonNullable<
-      NonNullable<ContainerLaunch["executor"]["container"]>["mesos"]
-    >["image"] & {},
+    image: Image,
+    switchesUser: boolean,
   ): Promise<LaunchPreparation> {
     const provisioner = this.o.provisioner;
     if (provisioner === undefined) {
@@ -455,10 +498,13 @@ export class PosixContainerizer implements Containerizer {
     if (image.type !== "DOCKER" || image.docker?.name === undefined) {
       throw new Error(`Only DOCKER images are supported (got ${image.type})`);
     }
+    const taskCommand = launch.commandTask?.command;
     if (launch.commandExecutor) {
-      throw new Error(
-        "Command tasks cannot run in a container image yet (the command executor does not run its task in a root filesystem); use an executor whose ExecutorInfo has the image",
-      );
+      if (taskCommand === undefined) throw new Error("The command task has no command");
+      if (switchesUser) {
+        throw new Error("Command tasks in a container image run as the agent's user only");
+      }
+      if (CHROOT === undefined) throw new Error("chroot is not installed on this agent");
     }
     c.provisioned = true;
     let rootfs: string;
@@ -467,11 +513,18 @@ export class PosixContainerizer implements Containerizer {
     } catch (e) {
       throw new Error(`Failed to provision image '${image.docker.name}': ${(e as Error).message}`);
     }
-    return {
+    const preparation: LaunchPreparation = {
       mountNamespace: true,
       mounts: [{ source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false }],
       rootfs,
     };
+    if (launch.commandExecutor && taskCommand !== undefined && CHROOT !== undefined) {
+      // The command executor stays on the host; its task runs in the image.
+      preparation.chroot = false;
+      const wrapped = chrootTaskCommand(taskCommand, rootfs, CHROOT);
+      preparation.executorArguments = [`--task_command=${JSON.stringify(wrapped)}`];
+    }
+    return preparation;
   }
 
   /** Releases what the isolators took (their cgroups) and the container's own cgroup. */

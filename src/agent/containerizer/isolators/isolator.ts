@@ -62,8 +62,15 @@ export interface LaunchPreparation {
   mounts?: BindMount[];
   /** `prlimit` options, e.g. `--nofile=1024:4096`. */
   rlimits?: string[];
-  /** Run the executor inside this root filesystem (a container image), in the sandbox mount. */
+  /**
+   * A container image's root filesystem: /proc and /dev are mounted in it
+   * and, unless `chroot` is false, the executor runs inside it.
+   */
   rootfs?: string;
+  /** False: the executor stays on the host and runs its task in `rootfs` itself. */
+  chroot?: boolean;
+  /** Arguments appended to the executor's command line. */
+  executorArguments?: string[];
 }
 
 /** Why a container was stopped by an isolator. */
