@@ -12,7 +12,10 @@ import type { LaunchSpec } from "./launch-spec.js";
 /** A running task process. */
 export interface TaskProcess {
   readonly pid: number;
-  /** Sends `signal` to the task's process group, session and descendants. */
+  /**
+   * Sends `signal` to the task's process group; a SIGKILL while the task
+   * runs also reaches descendants that left the group (found in /proc).
+   */
   signalTree(signal: NodeJS.Signals): void;
 }
 
@@ -107,6 +110,31 @@ export function signalProcessTree(root: number, signal: NodeJS.Signals): void {
   for (const pid of processTree(root)) sendSignal(pid, signal);
 }
 
+/**
+ * How a running task is signalled. Reading all of /proc costs a few ms of
+ * CPU per call with hundreds of processes on the host (200 executors killing
+ * their tasks at once did it 400 times), so only the SIGKILL escalation of a
+ * still-running task walks /proc for processes that left the group; a
+ * SIGTERM, and the SIGKILL sweep after the task has exited, signal the
+ * process group only. Whatever left the group after that is the agent's
+ * process sweep's to catch when it destroys the container.
+ */
+function taskSignaller(pid: number): {
+  signal(signal: NodeJS.Signals): void;
+  exited(): void;
+} {
+  let running = true;
+  return {
+    signal(signal) {
+      if (signal === "SIGKILL" && running) signalProcessTree(pid, signal);
+      else sendSignal(-pid, signal);
+    },
+    exited() {
+      running = false;
+    },
+  };
+}
+
 /** Starts tasks as child processes of this executor. */
 export const childProcessLauncher: TaskLauncher = {
   launch(spec, callbacks) {
@@ -144,7 +172,11 @@ export const childProcessLauncher: TaskLauncher = {
       return undefined;
     }
     child.once("error", () => {});
-    child.once("exit", (code, signal) => callbacks.exited(code, signal));
-    return { pid, signalTree: (signal) => signalProcessTree(pid, signal) };
+    const signaller = taskSignaller(pid);
+    child.once("exit", (code, signal) => {
+      signaller.exited();
+      callbacks.exited(code, signal);
+    });
+    return { pid, signalTree: (signal) => signaller.signal(signal) };
   },
 };
