@@ -196,8 +196,14 @@ export class PosixContainerizer implements Containerizer {
     this.isolators = o.isolators ?? [];
     this.destroyTimeoutMs = o.cgroupsDestroyTimeoutMs ?? 60_000;
     if (o.launcherCgroups !== undefined) {
-      this.recovered = new RecoveredCgroups(o.launcherCgroups, this.isolators, o.logger, (id) =>
-        this.containers.has(id),
+      this.recovered = new RecoveredCgroups(
+        o.launcherCgroups,
+        this.isolators,
+        o.logger,
+        (id) => this.containers.has(id),
+        async (id) => {
+          await o.provisioner?.destroy(id);
+        },
       );
       void this.recovered.start();
     }

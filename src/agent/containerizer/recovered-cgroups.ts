@@ -29,6 +29,8 @@ export class RecoveredCgroups {
     private readonly logger: Logger,
     /** Containers the current agent started (not leftovers). */
     private readonly isOwn: (containerId: string) => boolean,
+    /** Also runs for each ended container (e.g. to remove its image root filesystem). */
+    private readonly onEnded: (containerId: string) => Promise<void> = async () => {},
     private readonly intervalMs = 1000,
   ) {}
 
@@ -63,6 +65,7 @@ export class RecoveredCgroups {
           this.ids.delete(id);
           for (const isolator of this.isolators) await isolator.cleanup(id).catch(() => undefined);
           await removeCgroup(own).catch(() => undefined);
+          await this.onEnded(id).catch(() => undefined);
           this.logger.info(`Removed the cgroups of ended container '${id}'`);
         } else if (await this.stuckAtMemoryLimit(id)) {
           this.logger.warn(`Killing recovered container '${id}': it reached its memory limit`);

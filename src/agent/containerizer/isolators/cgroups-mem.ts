@@ -31,7 +31,7 @@ import {
 } from "./isolator.js";
 
 /** How often containers are checked for an OOM. */
-const OOM_POLL_MS = 100;
+const OOM_POLL_MS = 200;
 
 /** The hard limit in bytes for `memMb` (plus an allowance for the executor). */
 export function memoryLimitBytes(memMb: number, allowanceMb = 0): number {
