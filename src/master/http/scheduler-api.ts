@@ -265,11 +265,8 @@ function subscribe(
     const denied = roles.filter(
       (r) => !gate.security.authorizer.authorized("register_frameworks", info.principal, r),
     );
-    if (
-      denied.length > 0 ||
-      (roles.length === 0 &&
-        !gate.security.authorizer.authorized("register_frameworks", info.principal))
-    ) {
+    // A framework with no roles at all is allowed only when the ACLs are permissive (as Mesos).
+    if (denied.length > 0 || (roles.length === 0 && !gate.security.authorizer.acls.permissive)) {
       const message =
         `Framework with principal '${info.principal ?? ""}' is not authorized to use ` +
         `roles: ${denied.map((r) => `'${r}'`).join(", ")}`;
