@@ -125,12 +125,13 @@ function commandTask(id: string, offer: Offer, command: string): TaskInfo | unde
   };
 }
 
-/** Launches one task on the first offer that fits; declines the rest. */
-function launchOnce(c: SchedulerClient, id: string, command: string) {
+/** Launches one task on the first offer of `agentId` that fits; declines the rest. */
+function launchOnce(c: SchedulerClient, agentId: string, id: string, command: string) {
   let launched = false;
   return (offers: Offer[]) => {
     for (const offer of offers) {
-      const task = launched ? undefined : commandTask(id, offer, command);
+      const task =
+        launched || offer.agent_id.value !== agentId ? undefined : commandTask(id, offer, command);
       if (task === undefined) {
         void c.decline([offer.id], { refuse_seconds: 3600 });
         continue;
@@ -159,13 +160,21 @@ test("agent recovery: SIGKILL and restart keep the task running on the same exec
   const updates = new Updates();
   const c = client("recovery-a");
   c.start({
-    offers: launchOnce(c, "long", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
+    offers: launchOnce(c, agentId, "long", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
     update: updates.record,
   });
   await waitFor("TASK_RUNNING", () => updates.count("long", "TASK_RUNNING") > 0);
   const pidFile = await waitFor("forked.pid", () => agent.metaFiles("pids/forked.pid")[0]);
   const pid = Number(readFileSync(pidFile, "utf8"));
   assert.equal(agent.metaFiles("task.info").length, 1, "task.info is checkpointed");
+  // Kill once the acknowledgements are on disk: one still in flight would
+  // (rightly) make the restarted agent send TASK_RUNNING again.
+  await waitFor("the acknowledgements to be checkpointed", () => {
+    const file = agent.metaFiles("task.updates")[0];
+    if (file === undefined) return false;
+    const read = readUpdatesFile(file, false);
+    return read.updates.length >= 2 && read.acks.size === read.updates.length;
+  });
 
   await agent.kill();
   assert.ok(alive(pid), "the executor survives the agent's SIGKILL");
@@ -212,12 +221,12 @@ test("agent recovery: SIGKILL and restart keep the task running on the same exec
 test("agent recovery: an update not acknowledged before the restart is delivered after it", async () => {
   const agent = new RestartableAgent(await freePort());
   await agent.start();
-  await agent.registeredId();
+  const agentId = await agent.registeredId();
   const updates = new Updates();
   const c = client("recovery-b", { autoAcknowledge: false });
   let ackFinished = false;
   c.start({
-    offers: launchOnce(c, "short", "true"),
+    offers: launchOnce(c, agentId, "short", "true"),
     update: (status) => {
       updates.record(status);
       if (status.state !== "TASK_FINISHED" || ackFinished) {
@@ -229,6 +238,7 @@ test("agent recovery: an update not acknowledged before the restart is delivered
     "TASK_FINISHED (left unacknowledged)",
     () => updates.count("short", "TASK_FINISHED") > 0,
   );
+  const firstRun = agent.daemon;
   await agent.kill();
   ackFinished = true;
   const before = updates.count("short", "TASK_FINISHED");
@@ -238,7 +248,11 @@ test("agent recovery: an update not acknowledged before the restart is delivered
     () => updates.count("short", "TASK_FINISHED") > before,
   );
   const log = agent.daemon?.logs() ?? "";
-  assert.match(log, /Recovered 1 unacknowledged status update\(s\) of task short/);
+  assert.match(
+    log,
+    /Recovered 1 unacknowledged status update\(s\) of task short/,
+    `${agent.metaFiles("").join("\n")}\n---- first run:\n${firstRun?.logs()}`,
+  );
   await c.teardown();
 });
 
@@ -250,7 +264,7 @@ test("agent recovery: after a graceful stop (SIGTERM, as for an upgrade) the res
   const updates = new Updates();
   const c = client("recovery-c");
   c.start({
-    offers: launchOnce(c, "upgrade", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
+    offers: launchOnce(c, agentId, "upgrade", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
     update: updates.record,
   });
   await waitFor("TASK_RUNNING", () => updates.count("upgrade", "TASK_RUNNING") > 0);

@@ -263,6 +263,31 @@ describe("durable status update streams", () => {
     );
   });
 
+  it("an update that becomes durable while an ACK is being written waits for the ACK", async () => {
+    const { sent, sum, writes } = setup();
+    const running = update("T", "TASK_RUNNING");
+    sum.update(running);
+    writes[0]?.resolve();
+    await tick();
+    sum.update(update("T", "TASK_FINISHED"));
+    assert.ok(sum.acknowledgement("F", "T", running.uuid).ok);
+    const [finishedWrite, ackWrite] = [writes[1], writes[2]];
+    assert.equal(ackWrite?.kind, "ack");
+    finishedWrite?.resolve();
+    await tick();
+    assert.deepEqual(
+      sent.map((u) => u.status.state),
+      ["TASK_RUNNING"],
+      "not sent before the acknowledgement is on disk",
+    );
+    ackWrite?.resolve();
+    await tick();
+    assert.deepEqual(
+      sent.map((u) => u.status.state),
+      ["TASK_RUNNING", "TASK_FINISHED"],
+    );
+  });
+
   it("recovered streams replay what was not acknowledged, once resumed", () => {
     const sent: StatusUpdate[] = [];
     const sum = new TaskStatusUpdateManager({

@@ -155,7 +155,7 @@ export class TaskStatusUpdateManager {
 
   /** Sends the head of `stream` unless paused, something is in flight, or the stream is gone. */
   private sendIfIdle(stream: TaskStatusUpdateStream): void {
-    if (this.pausedFlag || stream.timer !== undefined) return;
+    if (this.pausedFlag || stream.timer !== undefined || stream.ackWrites > 0) return;
     if (this.streams.get(stream.frameworkId)?.get(stream.taskId) !== stream) return;
     if (stream.next() !== undefined) this.send(stream, this.retryMin);
   }
@@ -205,9 +205,14 @@ export class TaskStatusUpdateManager {
     else {
       // The next update goes out once the acknowledgement is on disk, so a
       // restarted agent never re-sends an update the framework acknowledged.
+      stream.ackWrites++;
       written.then(
-        () => this.sendIfIdle(stream),
+        () => {
+          stream.ackWrites--;
+          this.sendIfIdle(stream);
+        },
         (e: unknown) => {
+          stream.ackWrites--;
           this.ackNotWritten(taskId, e);
           this.sendIfIdle(stream);
         },
@@ -237,7 +242,7 @@ export class TaskStatusUpdateManager {
     this.pausedFlag = false;
     for (const stream of this.allStreams()) {
       const head = stream.next();
-      if (head === undefined) continue;
+      if (head === undefined || stream.ackWrites > 0) continue;
       this.options.logger.warn(`Resending task status update ${describeUpdate(head)}`);
       this.send(stream, this.retryMin);
     }

@@ -35,6 +35,8 @@ export class TaskStatusUpdateStream {
   timer: TimerHandle | undefined;
   /** The current retry interval of the update in flight. */
   retryMs = 0;
+  /** Acknowledgements being written: nothing more is sent until they are on disk. */
+  ackWrites = 0;
   /** Updates accepted but not yet on disk (checkpointing frameworks): not sent before they are. */
   private readonly notDurable = new Set<string>();
 
