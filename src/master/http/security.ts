@@ -108,6 +108,11 @@ export function loadMasterSecurity(flags: MasterFlags, clock: Clock): MasterSecu
       throw new Error(`--${name}=${value}: only the built-in 'basic' authenticator is supported`);
     }
   }
+  if (v.authenticators !== "crammd5") {
+    throw new Error(
+      `--authenticators=${v.authenticators}: only the built-in 'crammd5' authenticator is supported`,
+    );
+  }
   if (v.authorizers !== "local") {
     throw new Error(`--authorizers=${v.authorizers}: only the 'local' authorizer is supported`);
   }
