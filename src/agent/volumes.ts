@@ -9,13 +9,21 @@
  * isolator when root); the task sees the same files either way, but a
  * task that resolves the path sees the host directory.
  */
-import { mkdirSync, rmSync, symlinkSync } from "node:fs";
+import { mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../common/observability/logger.js";
 import type { Resource } from "../common/protocol/generated/mesos-v1.js";
 import type { Resource as CoreResource } from "../common/resources/index.js";
 import type { Containerizer, ContainerLaunch } from "./agent-ports.js";
 import { volumePathOf } from "./resources-checkpoint.js";
+
+function linkTarget(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
 
 /** Links each persistent volume of `resources` into `sandbox`; returns the links made. */
 export function linkVolumes(
@@ -34,6 +42,7 @@ export function linkVolumes(
       logger.warn(`Not linking volume at '${containerPath}': outside the sandbox`);
       continue;
     }
+    if (linkTarget(link) === hostPath) continue;
     try {
       mkdirSync(hostPath, { recursive: true, mode: 0o755 });
       mkdirSync(dirname(link), { recursive: true, mode: 0o755 });
@@ -64,10 +73,16 @@ export function withPersistentVolumes(
   const wrapped: Containerizer = {
     destroy: (containerId) => inner.destroy(containerId),
     launch: (launch) => {
-      const resources = resourcesOf(launch);
-      if (resources.some((r) => r.disk?.persistence !== undefined)) {
-        linkVolumes(workDir, join(launch.directory), resources, logger);
-      }
+      const link = (): void => {
+        const resources = resourcesOf(launch);
+        if (resources.some((r) => r.disk?.persistence !== undefined)) {
+          linkVolumes(workDir, join(launch.directory), resources, logger);
+        }
+      };
+      link();
+      // Tasks for a custom or default executor are queued right after the
+      // launch call returns, long before the executor can run them.
+      queueMicrotask(link);
       inner.launch(launch);
     },
   };
@@ -89,7 +104,10 @@ export function launchResources(
   launch: ContainerLaunch,
   executor: LaunchTasks | undefined,
 ): Resource[] {
-  const out: Resource[] = [...(launch.executor.resources ?? [])];
+  const out: Resource[] = [
+    ...(launch.executor.resources ?? []),
+    ...(launch.commandTask?.resources ?? []),
+  ];
   if (executor === undefined) return out;
   for (const task of executor.queuedTasks.values()) out.push(...(task.resources ?? []));
   for (const group of executor.queuedTaskGroups) {
