@@ -162,6 +162,8 @@ export class Agent extends AgentExecutorApi {
       this.o.logger.warn(`Already re-registered with master ${from}`);
     } else {
       this.o.logger.info(`Re-registered with master ${from}`);
+      // The info may have grown (--reconfiguration_policy=additive): keep the checkpoint current.
+      this.checkpointAgent(message.slave_id.value);
     }
     for (const reconcile of message.reconciliations ?? []) this.reconcile(reconcile);
   }
