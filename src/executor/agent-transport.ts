@@ -8,6 +8,7 @@
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
 import { RecordIoDecoder } from "../common/recordio/decoder.js";
 import type { AgentAddress } from "./executor-environment.js";
+import { PipelinedCalls } from "./pipelined-calls.js";
 
 /** Callbacks of one SUBSCRIBE attempt; at most one of `onRejected`/`onClosed` ends it. */
 export interface SubscriptionHandlers {
@@ -44,7 +45,7 @@ const MAX_ERROR_BODY = 4096;
 /** Talks to one agent. */
 export class AgentTransport {
   private readonly streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
-  private readonly callAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly calls: PipelinedCalls;
   private readonly headers: Record<string, string>;
 
   constructor(
@@ -55,6 +56,7 @@ export class AgentTransport {
     if (authenticationToken !== undefined) {
       this.headers.Authorization = `Bearer ${authenticationToken}`;
     }
+    this.calls = new PipelinedCalls(address, this.headers, CALL_TIMEOUT_MS);
   }
 
   /** Human-readable address for log lines. */
@@ -136,25 +138,19 @@ export class AgentTransport {
     };
   }
 
-  /** Sends a non-SUBSCRIBE call; rejects on network failure or timeout. */
+  /**
+   * Sends a non-SUBSCRIBE call, pipelined after the calls still in flight on
+   * the call connection (answers come in order); rejects on network failure
+   * or timeout, which fails every call in flight.
+   */
   post(body: string): Promise<CallResponse> {
-    return new Promise((resolve, reject) => {
-      const req = this.open(this.callAgent, body);
-      req.setTimeout(CALL_TIMEOUT_MS, () =>
-        req.destroy(new Error("timed out waiting for the agent")),
-      );
-      req.on("error", reject);
-      req.on("response", (res) =>
-        readBody(res, (text) => resolve({ status: res.statusCode ?? 0, body: text })),
-      );
-      req.end(body);
-    });
+    return this.calls.post(body);
   }
 
   /** Drops both connections. */
   close(): void {
     this.streamAgent.destroy();
-    this.callAgent.destroy();
+    this.calls.close();
   }
 }
 
