@@ -17,6 +17,12 @@
 import type { Logger } from "../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../common/time/clock.js";
 import { emptyCheckStatus } from "./check-status.js";
+import type { CheckInfo, CheckResultInfo, HealthCheckInfo } from "./checks/check-info.js";
+import { checkTiming, healthCheckTiming } from "./checks/check-info.js";
+import { Checker } from "./checks/checker.js";
+import type { HealthReport } from "./checks/health-checker.js";
+import { HealthChecker } from "./checks/health-checker.js";
+import { checkProber, healthCheckProber } from "./checks/probers.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit } from "./exit-status.js";
 import { KillEscalation } from "./kill-escalation.js";
@@ -89,6 +95,12 @@ export class CommandExecutor {
   private escalation: KillEscalation | undefined;
   private completionTimer: TimerHandle | undefined;
   private ackTimer: TimerHandle | undefined;
+  private healthChecker: HealthChecker | undefined;
+  private checker: Checker | undefined;
+  private killedByHealthCheck = false;
+  /** Health as last reported, carried by later check updates (as Mesos copies the last status). */
+  private lastHealthy: boolean | undefined;
+  private lastCheck: CheckResultInfo | undefined;
 
   constructor(options: CommandExecutorOptions) {
     this.o = options;
@@ -136,7 +148,7 @@ export class CommandExecutor {
       ...extra,
     };
     // A task with a check carries an (empty) check status in every update.
-    const check = emptyCheckStatus(this.task?.check);
+    const check = this.lastCheck ?? emptyCheckStatus(this.task?.check);
     if (check !== undefined) status.check_status = check;
     return status;
   }
@@ -186,14 +198,6 @@ export class CommandExecutor {
       return;
     }
     for (const name of spec.overwritten) log.info(`Overwriting environment variable '${name}'`);
-    if (task.health_check !== undefined) {
-      log.warn(
-        "Health checks are not supported by this command executor yet; ignoring health_check",
-      );
-    }
-    if (task.check !== undefined) {
-      log.warn("Checks are not supported by this command executor yet; the check is not run");
-    }
 
     const maxCompletionMs = nanosToMs(task.max_completion_time?.nanoseconds);
     if (maxCompletionMs !== undefined && maxCompletionMs > 0) {
@@ -224,6 +228,72 @@ export class CommandExecutor {
     this.launched = true;
     log.info(`Forked command at ${started.pid}`);
     this.forward(this.status(task.task_id, "TASK_RUNNING"));
+    this.startChecks(task, { launch: context });
+  }
+
+  private startChecks(task: TaskInfo, ctx: Parameters<typeof checkProber>[1]): void {
+    const log = this.o.logger;
+    if (task.health_check !== undefined) {
+      const info = task.health_check as HealthCheckInfo;
+      const prober = healthCheckProber(info, ctx);
+      if (typeof prober === "string") log.error(`Not running the health check: ${prober}`);
+      else {
+        this.healthChecker = new HealthChecker(
+          this.o.clock,
+          prober,
+          healthCheckTiming(info),
+          (r) => this.healthUpdated(r),
+          log,
+        );
+        this.healthChecker.start();
+      }
+    }
+    if (task.check !== undefined) {
+      const info = task.check as CheckInfo;
+      const prober = checkProber(info, ctx);
+      if (typeof prober === "string") log.error(`Not running the check: ${prober}`);
+      else {
+        this.checker = new Checker(
+          this.o.clock,
+          prober,
+          checkTiming(info),
+          (s) => this.checkUpdated(s),
+          log,
+        );
+        this.checker.start();
+      }
+    }
+  }
+
+  private healthUpdated(report: HealthReport): void {
+    const task = this.task;
+    // No health news once the task is being killed or has ended.
+    if (task === undefined || this.killed || this.terminated) return;
+    this.lastHealthy = report.healthy;
+    this.forward({
+      ...this.status(task.task_id, "TASK_RUNNING", {
+        reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+      }),
+      healthy: report.healthy,
+    });
+    if (report.killTask) {
+      this.o.logger.warn(
+        `Killing task ${task.task_id.value} after ${report.consecutiveFailures} consecutive failed health checks`,
+      );
+      this.killedByHealthCheck = true;
+      this.kill(task.task_id, undefined);
+    }
+  }
+
+  private checkUpdated(status: CheckResultInfo): void {
+    const task = this.task;
+    if (task === undefined || this.killed || this.terminated) return;
+    this.lastCheck = status;
+    const update = this.status(task.task_id, "TASK_RUNNING", {
+      reason: "REASON_TASK_CHECK_STATUS_UPDATED",
+    });
+    if (this.lastHealthy !== undefined) update.healthy = this.lastHealthy;
+    this.forward(update);
   }
 
   /** Sends TASK_FAILED for a task that never ran, then waits for its acknowledgement. */
@@ -282,6 +352,8 @@ export class CommandExecutor {
   }
 
   private cancelTimers(): void {
+    this.healthChecker?.stop();
+    this.checker?.stop();
     this.escalation?.cancel();
     if (this.completionTimer !== undefined) this.o.clock.cancelTimer(this.completionTimer);
     this.completionTimer = undefined;
@@ -307,9 +379,13 @@ export class CommandExecutor {
     }
     const message = `Command ${describeExit(code, signal)}`;
     this.o.logger.info(`${message} (pid: ${this.process?.pid})`);
-    this.forward(
-      this.status(task.task_id, state, { message, ...(reason !== undefined ? { reason } : {}) }),
-    );
+    const final = this.status(task.task_id, state, {
+      message,
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    // Mesos marks a task killed for failing its health check unhealthy (no special reason).
+    if (this.killed && this.killedByHealthCheck) final.healthy = false;
+    this.forward(final);
     // Whatever the task left behind in its group dies with it, as it would
     // when the agent destroys the container.
     this.process?.signalTree("SIGKILL");

@@ -1,0 +1,151 @@
+/**
+ * Real probes, run from the executor against its own task (Mesos runs them
+ * the same way for tasks without their own network namespace):
+ * COMMAND spawns the command in the task's environment and sandbox, HTTP
+ * GETs `scheme://127.0.0.1:port/path`, TCP opens a connection to
+ * 127.0.0.1:port.
+ */
+import { spawn } from "node:child_process";
+import { request as httpRequest } from "node:http";
+import { request as httpsRequest } from "node:https";
+import { connect } from "node:net";
+import type { LaunchContext, LaunchSpec } from "../launch-spec.js";
+import { buildLaunchSpec } from "../launch-spec.js";
+import type { CommandInfo } from "../protocol.js";
+import type { CheckInfo, HealthCheckInfo } from "./check-info.js";
+import type { ProbeResult, Prober, RunningProbe } from "./probe.js";
+
+/** Runs a command to completion; exit status 0 is a success. */
+export function commandProber(spec: LaunchSpec): Prober {
+  return {
+    kind: "COMMAND",
+    start(): RunningProbe {
+      let pid: number | undefined;
+      const result = new Promise<ProbeResult>((resolve) => {
+        const child = spawn(spec.file, spec.args, {
+          argv0: spec.argv0,
+          env: spec.env,
+          ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+          detached: true,
+          stdio: "ignore",
+        });
+        pid = child.pid;
+        child.once("error", (err) =>
+          resolve({ error: `failed to run the command: ${err.message}` }),
+        );
+        child.once("exit", (code, signal) =>
+          resolve(
+            code !== null ? { exitCode: code } : { error: `command terminated by ${signal}` },
+          ),
+        );
+      });
+      return {
+        result,
+        cancel() {
+          if (pid === undefined) return;
+          try {
+            process.kill(-pid, "SIGKILL");
+          } catch {
+            // Already gone.
+          }
+        },
+      };
+    },
+  };
+}
+
+/** GETs `url`; any answer is a result (its status decides health). */
+export function httpProber(url: string): Prober {
+  return {
+    kind: "HTTP",
+    start(): RunningProbe {
+      const request = url.startsWith("https:") ? httpsRequest : httpRequest;
+      let cancel = (): void => {};
+      const result = new Promise<ProbeResult>((resolve) => {
+        const req = request(url, { method: "GET", rejectUnauthorized: false }, (res) => {
+          res.resume();
+          resolve({ statusCode: res.statusCode ?? 0 });
+        });
+        req.once("error", (err) => resolve({ error: `GET ${url} failed: ${err.message}` }));
+        req.end();
+        cancel = () => req.destroy();
+      });
+      return { result, cancel: () => cancel() };
+    },
+  };
+}
+
+/** Opens (and closes) a TCP connection to 127.0.0.1:`port`. */
+export function tcpProber(port: number): Prober {
+  return {
+    kind: "TCP",
+    start(): RunningProbe {
+      let cancel = (): void => {};
+      const result = new Promise<ProbeResult>((resolve) => {
+        const socket = connect({ host: "127.0.0.1", port });
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve({ connected: true });
+        });
+        socket.once("error", () => resolve({ connected: false }));
+        cancel = () => socket.destroy();
+      });
+      return { result, cancel: () => cancel() };
+    },
+  };
+}
+
+/** Where command probes run: the task's launch context and sandbox. */
+export interface ProbeContext {
+  launch: LaunchContext;
+  /** The sandbox (working directory of command probes). */
+  sandbox?: string;
+}
+
+function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober | string {
+  if (command === undefined) return "the check has no command";
+  const spec = buildLaunchSpec(command, ctx.launch);
+  if ("error" in spec) return `invalid check command: ${spec.error}`;
+  return commandProber(ctx.sandbox !== undefined ? { ...spec, cwd: ctx.sandbox } : spec);
+}
+
+function portOf(port: number | undefined): number | string {
+  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
+    return "the check has no valid port";
+  }
+  return port;
+}
+
+function httpFor(
+  http: { scheme?: string; port?: number; path?: string } | undefined,
+): Prober | string {
+  const port = portOf(http?.port);
+  if (typeof port === "string") return port;
+  const scheme = http?.scheme ?? "http";
+  const path = http?.path ?? "/";
+  return httpProber(`${scheme}://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`);
+}
+
+function tcpFor(tcp: { port?: number } | undefined): Prober | string {
+  const port = portOf(tcp?.port);
+  return typeof port === "string" ? port : tcpProber(port);
+}
+
+/** The prober of a health check, or why it cannot run. */
+export function healthCheckProber(check: HealthCheckInfo, ctx: ProbeContext): Prober | string {
+  const type =
+    check.type ??
+    (check.command !== undefined ? "COMMAND" : check.http !== undefined ? "HTTP" : undefined);
+  if (type === "COMMAND") return commandFor(check.command, ctx);
+  if (type === "HTTP") return httpFor(check.http);
+  if (type === "TCP") return tcpFor(check.tcp);
+  return `unsupported health check type '${type ?? "none"}'`;
+}
+
+/** The prober of a general check, or why it cannot run. */
+export function checkProber(check: CheckInfo, ctx: ProbeContext): Prober | string {
+  if (check.type === "COMMAND") return commandFor(check.command?.command, ctx);
+  if (check.type === "HTTP") return httpFor(check.http);
+  if (check.type === "TCP") return tcpFor(check.tcp);
+  return `unsupported check type '${check.type ?? "none"}'`;
+}
