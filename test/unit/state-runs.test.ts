@@ -188,3 +188,33 @@ test("state runs: GET_STATE JSON decodes with the protobuf codec and survives a 
   assert.deepEqual(first?.resources?.[0]?.allocation_info, { role: "*" });
   assert.equal(first?.resources?.[0]?.type, "SCALAR");
 });
+
+test("state runs: agents in runs follow a change of one agent among many", async () => {
+  const f = makeMaster();
+  const ids: string[] = [];
+  for (let i = 0; i < 120; i++) {
+    ids.push(await registerAgent(f, "cpus:2;mem:512", `slave(1)@10.0.0.${i}:5051`, `host-${i}`));
+  }
+  const ctx = context(f);
+  const docs = new StateDocuments(ctx, {
+    now: () => performance.now(),
+    yieldToEventLoop: immediate,
+    sliceMs: 0,
+  });
+  const codec = codecFor("mesos.v1.master.Response.GetState");
+  const check = async (when: string): Promise<void> => {
+    docs.version.bump();
+    const v0 = JSON.parse(Buffer.concat((await docs.state()).parts).toString());
+    assert.deepEqual(v0, JSON.parse(JSON.stringify(stateJson(ctx))), `/master/state ${when}`);
+    const v1 = JSON.parse(Buffer.concat((await docs.getState()).parts).toString());
+    assert.deepEqual(v1, JSON.parse(codec.encodeJson(getState(f.master))), `GET_STATE ${when}`);
+  };
+  await check("at first");
+  const agent = f.master.agents.get(ids[77] as string);
+  assert.ok(agent !== undefined);
+  agent.active = false;
+  agent.pid = "slave(1)@10.9.9.9:5051";
+  await check("after one agent changed");
+  f.master.deactivatedAgents.add(ids[3] as string);
+  await check("after another was deactivated");
+});

@@ -160,6 +160,16 @@ interface Run {
  * held once. (Keys are hashed rather than numbered in a WeakMap: hundreds
  * of thousands of weak entries lengthen the garbage collector's pauses.)
  */
+/**
+ * Where a run's items get their JSON: a `FragmentCache`, or any function
+ * that returns the same Buffer while an item is unchanged. With `replace`,
+ * items' fragments become views into the run (their bytes are held once).
+ */
+export interface FragmentSource<K> {
+  get(item: K): Buffer;
+  replace?(item: K, bytes: Buffer): void;
+}
+
 export class RunCache<K extends object> {
   private readonly runs = new WeakMap<K, Run>();
   /** Runs reused / joined (for tests and the benchmark). */
@@ -167,7 +177,7 @@ export class RunCache<K extends object> {
   joined = 0;
 
   constructor(
-    private readonly fragments: FragmentCache<K>,
+    private readonly fragments: FragmentSource<K>,
     /** A stable text key of an item (a task's id). */
     private readonly keyOf: (item: K) => string,
     /** log2 of the mean run length. */
@@ -213,18 +223,21 @@ export class RunCache<K extends object> {
     let size = frags.length - 1;
     for (const f of frags) size += f.byteLength;
     const bytes = Buffer.allocUnsafeSlow(size);
-    const views: Buffer[] = [];
+    const replace = this.fragments.replace?.bind(this.fragments);
+    const kept: Buffer[] = replace === undefined ? frags : [];
     let at = 0;
     for (let j = 0; j < frags.length; j++) {
       const f = frags[j] as Buffer;
       if (j > 0) bytes[at++] = 0x2c; // ","
       bytes.set(f, at);
-      const view = bytes.subarray(at, at + f.byteLength);
-      views.push(view);
-      this.fragments.replace(items[start + j] as K, view);
+      if (replace !== undefined) {
+        const view = bytes.subarray(at, at + f.byteLength);
+        kept.push(view);
+        replace(items[start + j] as K, view);
+      }
       at += f.byteLength;
     }
-    this.runs.set(first, { fragments: views, bytes });
+    this.runs.set(first, { fragments: kept, bytes });
     return bytes;
   }
 }

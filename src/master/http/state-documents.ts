@@ -92,6 +92,17 @@ export class StateDocuments {
   private readonly v1TaskRuns = new RunCache<Task>(this.v1Tasks, taskKey);
   private readonly v0Agents = new SignatureCache<AgentRecord>();
   private readonly v1Agents = new SignatureCache<AgentRecord>();
+  /** Agents in runs too: an unchanged agent keeps its Buffer, so its run is reused. */
+  private readonly v0AgentRuns = new RunCache<AgentRecord>(
+    { get: (a) => this.v0Agent(a) },
+    agentKey,
+    5,
+  );
+  private readonly v1AgentRuns = new RunCache<AgentRecord>(
+    { get: (a) => this.v1Agent(a) },
+    agentKey,
+    5,
+  );
   private readonly v1AgentFixed = new WeakMap<
     AgentRecord,
     { info: AgentRecord["info"]; total: AgentRecord["totalResources"]; json: string }
@@ -147,15 +158,7 @@ export class StateDocuments {
     const head = JSON.stringify(stateHeadJson(this.ctx));
     out.write(head.slice(0, -1));
     out.write(',"slaves":');
-    await out.array(
-      lazy(agents, (a) => {
-        const deactivated = m.deactivatedAgents.has(a.id);
-        return this.v0Agents.get(a, agentSignature(a, deactivated), () =>
-          JSON.stringify(agentJson(a, deactivated)),
-        );
-      }),
-      slicer,
-    );
+    await this.v0AgentRuns.array(out, agents, slicer);
     out.write(',"recovered_slaves":[],"frameworks":');
     await this.frameworksV0(out, frameworks, taskSets, slicer);
     out.write(',"completed_frameworks":');
@@ -188,6 +191,13 @@ export class StateDocuments {
       await slicer.maybePause();
     }
     out.write("]");
+  }
+
+  private v0Agent(agent: AgentRecord): Buffer {
+    const deactivated = this.master.deactivatedAgents.has(agent.id);
+    return this.v0Agents.get(agent, agentSignature(agent, deactivated), () =>
+      JSON.stringify(agentJson(agent, deactivated)),
+    );
   }
 
   /**
@@ -275,10 +285,17 @@ export class StateDocuments {
     first = await field("frameworks", frameworks, fw, first);
     await field("completed_frameworks", completedFrameworks, fw, first);
     out.write('},"get_agents":{');
-    await field("agents", agents, (a: (typeof agents)[number]) => this.v1Agent(a), true);
+    if (agents.length > 0) {
+      out.write('"agents":');
+      await this.v1AgentRuns.array(out, agents, slicer);
+    }
     out.write("}}");
     return out.finish();
   }
+}
+
+function agentKey(agent: AgentRecord): string {
+  return agent.id;
 }
 
 /** A task's run key: its id (unique within its framework; a clash only moves a run boundary). */
