@@ -13,6 +13,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { join } from "node:path";
+import type { NetHost } from "./netns.js";
 import { freePort, tempDir, waitFor } from "./processes.js";
 
 const ZK_SERVER = "/usr/share/zookeeper/bin/zkServer.sh";
@@ -59,9 +60,9 @@ export interface ZooKeeper {
 const running = new Set<ZkServer>();
 
 /** Asks a server `ruok`; true if it answers `imok`. */
-function ruok(port: number): Promise<boolean> {
+function ruok(port: number, host = "127.0.0.1"): Promise<boolean> {
   return new Promise((resolve) => {
-    const socket = connect({ host: "127.0.0.1", port });
+    const socket = connect({ host, port });
     let data = "";
     const done = (ok: boolean) => {
       socket.destroy();
@@ -99,7 +100,13 @@ interface Peer {
   electionPort: number;
 }
 
-function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer {
+function makeServer(
+  peer: Peer,
+  peers: readonly Peer[],
+  root: string,
+  netHost: NetHost | undefined,
+): ZkServer {
+  const bindIp = netHost?.ip ?? "127.0.0.1";
   const dir = join(root, `zk${peer.id}`);
   const dataDir = join(dir, "data");
   const logDir = join(dir, "logs");
@@ -112,7 +119,7 @@ function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer 
     "syncLimit=10",
     `dataDir=${dataDir}`,
     `clientPort=${peer.clientPort}`,
-    "clientPortAddress=127.0.0.1",
+    `clientPortAddress=${bindIp}`,
     "admin.enableServer=false",
     "4lw.commands.whitelist=ruok,srvr,stat,mntr",
     // Sessions between 1 s and 40 s, so tests can use short timeouts.
@@ -131,7 +138,7 @@ function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer 
   const server: ZkServer = {
     id: peer.id,
     port: peer.clientPort,
-    address: `127.0.0.1:${peer.clientPort}`,
+    address: `${bindIp}:${peer.clientPort}`,
     dataDir,
     get child() {
       return child;
@@ -139,15 +146,19 @@ function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer 
     async start() {
       if (child !== undefined) return;
       const out = openSync(outFile, "a");
-      child = spawn(ZK_SERVER, ["start-foreground", cfg], {
-        stdio: ["ignore", out, out],
+      const options = {
+        stdio: ["ignore", out, out] as ["ignore", number, number],
         env: {
           ...process.env,
           ZOO_LOG_DIR: logDir,
           ZOO_LOG4J_PROP: "WARN,CONSOLE",
           JVMFLAGS: "-Xmx128m -XX:+UseSerialGC -XX:TieredStopAtLevel=1",
         },
-      });
+      };
+      child =
+        netHost === undefined
+          ? spawn(ZK_SERVER, ["start-foreground", cfg], options)
+          : netHost.spawn(ZK_SERVER, ["start-foreground", cfg], options);
       const mine = child;
       mine.once("exit", () => {
         if (child === mine) child = undefined;
@@ -157,7 +168,7 @@ function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer 
         `ZooKeeper ${peer.id} on port ${peer.clientPort}`,
         async () => {
           if (child !== mine) throw new Error(`ZooKeeper exited:\n${server.logs()}`);
-          if (peers.length === 1) return ruok(peer.clientPort);
+          if (peers.length === 1) return ruok(peer.clientPort, bindIp);
           return /Mode: (leader|follower)/.test(await srvr(peer.clientPort));
         },
         { timeoutMs: 60_000, intervalMs: 200 },
@@ -187,9 +198,12 @@ function makeServer(peer: Peer, peers: readonly Peer[], root: string): ZkServer 
 
 /**
  * Starts ZooKeeper: one server, or `servers: 3` for an ensemble (all
- * started together, resolved once each one serves).
+ * started together, resolved once each one serves). With `host`, the
+ * server runs in that network namespace, on its address.
  */
-export async function startZooKeeper(options: { servers?: number } = {}): Promise<ZooKeeper> {
+export async function startZooKeeper(
+  options: { servers?: number; host?: NetHost } = {},
+): Promise<ZooKeeper> {
   const count = options.servers ?? 1;
   const root = tempDir("zookeeper-");
   const peers: Peer[] = [];
@@ -201,7 +215,7 @@ export async function startZooKeeper(options: { servers?: number } = {}): Promis
       electionPort: count > 1 ? await freePort() : 0,
     });
   }
-  const servers = peers.map((p) => makeServer(p, peers, root));
+  const servers = peers.map((p) => makeServer(p, peers, root, options.host));
   await Promise.all(servers.map((s) => s.start()));
   const connect = servers.map((s) => s.address).join(",");
   return {

@@ -171,6 +171,7 @@ export class ZkSession {
     this.waitTimer = undefined;
     if (this.isConnected) return;
     this.isConnected = true;
+    this.scheduleProbe(this.client);
     const id = this.client?.getSessionId().toString("hex") ?? "?";
     logger.info(`ZooKeeper session 0x${id.replace(/^0+/, "")} connected (${this.description})`);
     this.emit("connected");
@@ -194,6 +195,43 @@ export class ZkSession {
     });
     this.scheduleWaitLog(0);
     this.scheduleNudge();
+  }
+
+  /**
+   * node-zookeeper-client never notices a server that silently stops
+   * answering (a network partition: no reset, no close): it sends pings but
+   * has no read timeout. So we ask the server something small every third of
+   * the session timeout; no answer within two thirds of it counts as a
+   * disconnection (the expiry clock starts) and the connection is dropped so
+   * the client dials again.
+   */
+  private scheduleProbe(client: zookeeper.Client | undefined): void {
+    const { clock, sessionTimeoutMs } = this.options;
+    const every = Math.max(300, Math.floor(sessionTimeoutMs / 3));
+    clock.setTimer(every, () => {
+      if (!this.isConnected || this.closed || this.client !== client || client === undefined) {
+        return;
+      }
+      let answered = false;
+      client.exists("/", (error) => {
+        answered = error === null || error === undefined || zkErrorCode(error) !== undefined;
+      });
+      clock.setTimer(Math.max(1000, Math.floor(sessionTimeoutMs / 3)), () => {
+        if (this.client !== client || this.closed) return;
+        if (!answered && this.isConnected) {
+          this.options.logger.warn(
+            `ZooKeeper at ${this.description} stopped answering; treating it as a disconnection`,
+          );
+          this.onDisconnected();
+          const manager = (
+            client as unknown as { connectionManager?: { socket?: { destroy(): void } } }
+          ).connectionManager;
+          manager?.socket?.destroy();
+          return;
+        }
+        this.scheduleProbe(client);
+      });
+    });
   }
 
   /**
