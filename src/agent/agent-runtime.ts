@@ -298,6 +298,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       ? {}
       : { launcherCgroups: isolation.launcherCgroups }),
     ...(isolation.provisioner === undefined ? {} : { provisioner: isolation.provisioner }),
+    dockerRuntime: isolation.dockerRuntime,
     cgroupsDestroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
   });
   const mesosContainerizer = containerizer;

@@ -40,7 +40,8 @@ export async function executeTask(
   task: {
     name: string;
     resources: object[];
-    command: string;
+    /** A shell command, or a whole CommandInfo. */
+    command: string | object;
     container?: object;
     /** An ExecutorInfo (without framework_id) instead of the command executor. */
     executor?: object;
@@ -52,7 +53,7 @@ export async function executeTask(
     task_id: { value: task.name },
     agent_id: { value: "" },
     resources: task.resources,
-    command: { value: task.command },
+    command: typeof task.command === "string" ? { value: task.command } : task.command,
   };
   if (task.container !== undefined) info.container = task.container;
   if (task.executor !== undefined) {

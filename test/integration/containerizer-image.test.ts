@@ -78,7 +78,16 @@ function buildImage(registry: string): void {
       ".",
     ]);
   }
-  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
+  writeFileSync(
+    join(image, "config.json"),
+    JSON.stringify({
+      config: {
+        Env: ["PATH=/bin", "GREETING=hello-from-image"],
+        Cmd: ["/bin/sh", "-c", "echo cmd-from-image $GREETING; pwd"],
+        WorkingDir: "/etc",
+      },
+    }),
+  );
   writeFileSync(
     join(image, "manifest.json"),
     JSON.stringify([
@@ -100,7 +109,7 @@ before(async () => {
   agent = await startAgent({
     master: master.address,
     flags: {
-      isolation: "filesystem/linux,namespaces/pid",
+      isolation: "filesystem/linux,namespaces/pid,docker/runtime",
       image_providers: "docker",
       docker_registry: registry,
       docker_store_dir: tempDir("mesos-docker-store-"),
@@ -129,7 +138,7 @@ test("images: an executor with a docker image runs in the image's root filesyste
     "cat /etc/motd",
     "test -e /etc/removed-later && echo WHITEOUT-IGNORED",
     "ls /",
-    "echo pwd=$(pwd) sandbox=$MESOS_SANDBOX",
+    "echo pwd=$(pwd) sandbox=$MESOS_SANDBOX greeting=$GREETING path=$PATH",
     "echo in-sandbox > /mnt/mesos/sandbox/written",
     "test -e /usr/bin/node && echo HOST-VISIBLE",
     "exit 0",
@@ -155,7 +164,10 @@ test("images: an executor with a docker image runs in the image's root filesyste
   assert.match(stdout, /NAME="mesos-ts test image"/);
   assert.match(stdout, /from layer two/);
   assert.doesNotMatch(stdout, /WHITEOUT-IGNORED|HOST-VISIBLE/);
-  assert.match(stdout, /pwd=\/mnt\/mesos\/sandbox sandbox=\/mnt\/mesos\/sandbox/);
+  assert.match(
+    stdout,
+    /pwd=\/mnt\/mesos\/sandbox sandbox=\/mnt\/mesos\/sandbox greeting=hello-from-image path=\/bin$/m,
+  );
   assert.equal(readFileSync(join(sandbox, "written"), "utf8"), "in-sandbox\n");
 });
 
@@ -172,6 +184,22 @@ test("images: a command task with an image runs in its root filesystem; the exec
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
   const stdout = readFileSync(join(await sandboxOf(agent, "command-in-image"), "stdout"), "utf8");
   assert.match(stdout, /NAME="mesos-ts test image"/);
-  assert.match(stdout, /pwd=\/mnt\/mesos\/sandbox sandbox=\/mnt\/mesos\/sandbox/);
+  // docker/runtime: the image's WorkingDir.
+  assert.match(stdout, /pwd=\/etc sandbox=\/mnt\/mesos\/sandbox/);
   assert.doesNotMatch(stdout, /HOST-VISIBLE/);
+});
+
+test("docker/runtime: a command task without a value runs the image's Cmd with its Env", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "image-cmd",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: { shell: false },
+    container: image,
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const stdout = readFileSync(join(await sandboxOf(agent, "image-cmd"), "stdout"), "utf8");
+  assert.match(stdout, /^cmd-from-image hello-from-image$/m);
+  assert.match(stdout, /^\/etc$/m);
 });

@@ -5,6 +5,12 @@ import {
   archiveCandidates,
   parseImageReference,
 } from "../../src/agent/containerizer/images/docker-store.js";
+import {
+  chrootTaskCommand,
+  imageEnvironment,
+  imageVariables,
+  runtimeArgv,
+} from "../../src/agent/containerizer/images/image-launch.js";
 import { whiteouts } from "../../src/agent/containerizer/images/provisioner.js";
 import {
   cfsQuotaUs,
@@ -24,7 +30,6 @@ import {
   shellQuote,
   shimCommand,
 } from "../../src/agent/containerizer/launch-shim.js";
-import { chrootTaskCommand } from "../../src/agent/containerizer/posix-containerizer.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 
 const V1_MOUNTS = [
@@ -207,7 +212,7 @@ test("images: a command task's command is wrapped in chroot into the image and t
   assert.deepEqual(shell.arguments?.slice(0, 4), ["chroot", "/r", "/bin/sh", "-c"]);
   assert.match(
     shell.arguments?.[4] ?? "",
-    /^cd \/mnt\/mesos\/sandbox && MESOS_SANDBOX=\/mnt\/mesos\/sandbox exec/,
+    /^cd '\/mnt\/mesos\/sandbox' && MESOS_SANDBOX=\/mnt\/mesos\/sandbox exec/,
   );
   assert.equal(shell.arguments?.[5], "echo hi");
   assert.deepEqual(shell.environment, { variables: [] });
@@ -217,4 +222,42 @@ test("images: a command task's command is wrapped in chroot into the image and t
     "/c",
   );
   assert.deepEqual(argv.arguments?.slice(-3), ["mesos-task", "/bin/ls", "-l"]);
+});
+
+test("docker/runtime: Entrypoint and Cmd follow Mesos' table for a command without a value", () => {
+  const none = { shell: false };
+  assert.deepEqual(runtimeArgv(none, { Entrypoint: ["/e", "x"], Cmd: ["c"] }), {
+    argv: ["/e", "x", "c"],
+  });
+  assert.deepEqual(
+    runtimeArgv({ shell: false, arguments: ["a"] }, { Entrypoint: ["/e"], Cmd: ["c"] }),
+    {
+      argv: ["/e", "a"],
+    },
+  );
+  assert.deepEqual(runtimeArgv({ shell: false, arguments: ["a"] }, { Cmd: ["/c", "d"] }), {
+    argv: ["/c", "a"],
+  });
+  assert.ok("error" in runtimeArgv(none, {}));
+});
+
+test("docker/runtime: the image's Env is under the task's variables and WorkingDir replaces the sandbox", () => {
+  const wrapped = chrootTaskCommand(
+    { value: "env", environment: { variables: [{ name: "MINE", value: "1" }] } },
+    "/r",
+    "/c",
+    { Env: ["PATH=/bin", "MINE=image"], WorkingDir: "/srv" },
+  );
+  const script = wrapped.arguments?.[4] ?? "";
+  assert.match(script, /export PATH='\/bin';/);
+  assert.doesNotMatch(script, /MINE/);
+  assert.match(script, /cd '\/srv'/);
+  assert.deepEqual(imageEnvironment({ PATH: "/usr/bin", MESOS_SANDBOX: "/host" }), {
+    PATH: "/usr/bin",
+    MESOS_SANDBOX: "/mnt/mesos/sandbox",
+  });
+  assert.deepEqual(
+    imageVariables({ Env: ["PATH=/bin", "MINE=image", "NEW=x"] }, { PATH: "/usr/bin", MINE: "1" }),
+    { PATH: "/bin", NEW: "x" },
+  );
 });

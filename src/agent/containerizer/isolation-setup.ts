@@ -34,6 +34,7 @@ export type Isolation =
       isolators: Isolator[];
       launcherCgroups: CgroupsHierarchy | undefined;
       provisioner: Provisioner | undefined;
+      dockerRuntime: boolean;
     }
   | { ok: false; error: string };
 
@@ -112,7 +113,13 @@ export function buildIsolation(
   );
   const images = buildProvisioner(flags, launcher, root);
   if (!images.ok) return images;
-  return { ok: true, isolators: built.isolators, launcherCgroups, provisioner: images.provisioner };
+  return {
+    ok: true,
+    isolators: built.isolators,
+    launcherCgroups,
+    provisioner: images.provisioner,
+    dockerRuntime: names.includes("docker/runtime"),
+  };
 }
 
 /** The image provisioner when `--image_providers` names docker, or a one-line error. */

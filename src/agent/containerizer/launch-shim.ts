@@ -37,8 +37,8 @@ export function shellQuote(word: string): string {
 export function mergePreparations(
   list: readonly (LaunchPreparation | undefined)[],
 ): LaunchPreparation {
-  const merged: Required<Omit<LaunchPreparation, "rootfs" | "chroot">> &
-    Pick<LaunchPreparation, "rootfs" | "chroot"> = {
+  const merged: Required<Omit<LaunchPreparation, "rootfs" | "chroot" | "rootfsEnv">> &
+    Pick<LaunchPreparation, "rootfs" | "chroot" | "rootfsEnv"> = {
     executorArguments: [],
     cgroupProcs: [],
     pidNamespace: false,
@@ -59,6 +59,7 @@ export function mergePreparations(
       merged.rootfs = p.rootfs;
       merged.mountNamespace = true;
       if (p.chroot !== undefined) merged.chroot = p.chroot;
+      if (p.rootfsEnv !== undefined) merged.rootfsEnv = p.rootfsEnv;
     }
   }
   return merged;
@@ -116,7 +117,17 @@ export function shimCommand(
   if (p.rootfs !== undefined && p.chroot !== false) {
     tail.push("chroot");
     if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
-    tail.push(p.rootfs, "/bin/sh", "-c", `cd ${IMAGE_SANDBOX} && exec "$@"`, "mesos-container");
+    // The image's Env applies inside only: the steps above need the host's PATH.
+    const exports = Object.entries(p.rootfsEnv ?? {})
+      .map(([k, v]) => `export ${k}=${shellQuote(v)}; `)
+      .join("");
+    tail.push(
+      p.rootfs,
+      "/bin/sh",
+      "-c",
+      `${exports}cd ${IMAGE_SANDBOX} && exec "$@"`,
+      "mesos-container",
+    );
   } else if (user !== undefined) {
     tail.push("setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
   }

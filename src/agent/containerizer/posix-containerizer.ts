@@ -20,11 +20,7 @@
 
 import { existsSync } from "node:fs";
 import type { Logger } from "../../common/observability/logger.js";
-import type {
-  CommandInfo,
-  Image,
-  ResourceStatistics,
-} from "../../common/protocol/generated/mesos-v1.js";
+import type { Image, ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
 import { resourcesOf } from "../wire-resources.js";
@@ -36,6 +32,12 @@ import {
 } from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
+import {
+  chrootTaskCommand,
+  type ImageRuntime,
+  imageEnvironment,
+  imageVariables,
+} from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
 import type {
   ContainerLimitation,
@@ -80,6 +82,8 @@ export interface PosixContainerizerOptions {
   cgroupsDestroyTimeoutMs?: number;
   /** Builds root filesystems from container images (`--image_providers=docker`). */
   provisioner?: Provisioner;
+  /** `docker/runtime` is in `--isolation`: apply the image's Env, WorkingDir, Entrypoint/Cmd. */
+  dockerRuntime?: boolean;
 }
 
 interface Container {
@@ -102,45 +106,13 @@ interface Container {
   limitation?: ContainerLimitation;
   /** It runs in a provisioned image root filesystem. */
   provisioned?: boolean;
+  /** The image's runtime settings, when `docker/runtime` applies them. */
+  runtime?: ImageRuntime;
   executorIsCommandExecutor: boolean;
 }
 
 /** The chroot program, if installed. */
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
-
-/**
- * A command task's command, run in an image's root filesystem: `chroot`,
- * then (inside) a shell that moves into the sandbox mount, sets
- * MESOS_SANDBOX to it and execs the task's own command.
- */
-export function chrootTaskCommand(
-  command: CommandInfo,
-  rootfs: string,
-  chroot: string,
-): CommandInfo {
-  const enter = `cd ${IMAGE_SANDBOX} && MESOS_SANDBOX=${IMAGE_SANDBOX} exec`;
-  const args =
-    (command.shell ?? true)
-      ? ["chroot", rootfs, "/bin/sh", "-c", `${enter} /bin/sh -c "$0"`, command.value ?? ""]
-      : [
-          "chroot",
-          rootfs,
-          "/bin/sh",
-          "-c",
-          `${enter} "$@"`,
-          "mesos-task",
-          command.value ?? "",
-          ...(command.arguments ?? []).slice(1),
-        ];
-  const wrapped: CommandInfo = { shell: false, value: chroot, arguments: args };
-  if (command.environment !== undefined) wrapped.environment = command.environment;
-  return wrapped;
-}
-
-/** The executor's environment inside an image: the sandbox is at /mnt/mesos/sandbox. */
-function imageEnvironment(launch: ContainerLaunch): Record<string, string> {
-  return { ...launch.environment, MESOS_SANDBOX: IMAGE_SANDBOX };
-}
 
 /** The scalar resources of a container. */
 export function containerResources(resources: Resources): ContainerResources {
@@ -408,7 +380,7 @@ export class PosixContainerizer implements Containerizer {
     const spawnIds = shimmed ? undefined : ids;
     // An executor inside an image sees its sandbox at /mnt/mesos/sandbox.
     const inImage = preparation.rootfs !== undefined && preparation.chroot !== false;
-    const env = inImage ? imageEnvironment(launch) : launch.environment;
+    const env = inImage ? imageEnvironment(launch.environment) : launch.environment;
     const reply = await launcher
       .spawn({
         op: "spawn",
@@ -515,7 +487,9 @@ export class PosixContainerizer implements Containerizer {
     c.provisioned = true;
     let rootfs: string;
     try {
-      rootfs = (await provisioner.provision(c.id, image.docker.name)).path;
+      const provisioned = await provisioner.provision(c.id, image.docker.name);
+      rootfs = provisioned.path;
+      if (this.o.dockerRuntime === true) c.runtime = provisioned.image.config;
     } catch (e) {
       throw new Error(`Failed to provision image '${image.docker.name}': ${(e as Error).message}`);
     }
@@ -524,10 +498,13 @@ export class PosixContainerizer implements Containerizer {
       mounts: [{ source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false }],
       rootfs,
     };
+    if (c.runtime !== undefined && !launch.commandExecutor) {
+      preparation.rootfsEnv = imageVariables(c.runtime, launch.environment);
+    }
     if (launch.commandExecutor && taskCommand !== undefined && CHROOT !== undefined) {
       // The command executor stays on the host; its task runs in the image.
       preparation.chroot = false;
-      const wrapped = chrootTaskCommand(taskCommand, rootfs, CHROOT);
+      const wrapped = chrootTaskCommand(taskCommand, rootfs, CHROOT, c.runtime);
       preparation.executorArguments = [`--task_command=${JSON.stringify(wrapped)}`];
     }
     return preparation;

@@ -32,7 +32,13 @@ export interface IsolationOptions {
 }
 
 /** Isolator names that are accepted and need nothing (filesystem/posix is the default). */
-const NO_OPS = new Set(["filesystem/posix", "volume/host_path", "volume/sandbox_path"]);
+const NO_OPS = new Set([
+  "filesystem/posix",
+  "volume/host_path",
+  "volume/sandbox_path",
+  // Applied by the containerizer when it starts a container from an image.
+  "docker/runtime",
+]);
 
 /** Names the `linux` launcher (cgroup placement, kill by cgroup) serves. */
 export const CGROUP_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "cgroups/pids"]);

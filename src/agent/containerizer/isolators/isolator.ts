@@ -69,6 +69,8 @@ export interface LaunchPreparation {
   rootfs?: string;
   /** False: the executor stays on the host and runs its task in `rootfs` itself. */
   chroot?: boolean;
+  /** Variables set inside the image only (its Env, with `docker/runtime`). */
+  rootfsEnv?: Record<string, string>;
   /** Arguments appended to the executor's command line. */
   executorArguments?: string[];
 }
