@@ -53,6 +53,10 @@ export interface StartMasterOptions {
   readonly registrar?: Registrar;
   /** Called when the master must stop (default: log to stderr and exit 1, as Mesos does). */
   readonly onFatal?: (message: string) => void;
+  /** With --zk: the ids (master id) this master contended with, so MasterInfo matches its znode. */
+  readonly ids?: MasterIds;
+  /** With --zk: the host name already worked out for the contender's MasterInfo. */
+  readonly hostname?: string;
 }
 
 export interface MasterRuntime {
@@ -193,8 +197,10 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   }
   const fetchMs = clock.monotonic() - fetchStart;
   const hostname =
-    values.hostname ?? (values.hostname_lookup ? await hostnameFor(host.ip) : host.ip);
-  const ids = MasterIds.create(random);
+    options.hostname ??
+    values.hostname ??
+    (values.hostname_lookup ? await hostnameFor(host.ip) : host.ip);
+  const ids = options.ids ?? MasterIds.create(random);
   const info = buildMasterInfo({
     id: ids.masterId,
     ip: host.ip,
