@@ -1,0 +1,204 @@
+/**
+ * Operator reservations on a real master and agent: `/master/reserve` and
+ * `/master/unreserve` with form-encoded `slaveId` + `resources` (both the
+ * book's pre-refinement payload and the `reservations` format), volumes
+ * through `/master/create-volumes` / `/master/destroy-volumes`, the v1
+ * calls, 400 for malformed requests and 409 when resources are missing.
+ */
+import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let agentId = "";
+
+before(async () => {
+  master = await startMaster({ flags: { allocation_interval: "100ms" } });
+  agent = await startAgent({ master: master.address });
+  [agentId = ""] = await waitForAgents(master, 1);
+});
+
+after(async () => {
+  await stopAll();
+});
+
+async function form(
+  path: string,
+  fields: Record<string, string>,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${master.url}${path}`, {
+    method: "POST",
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams(fields).toString(),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+async function operator(call: unknown): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(call),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+async function reservedCpus(role: string): Promise<number> {
+  const state = await getJson<{
+    slaves?: { reserved_resources?: Record<string, { cpus?: number }> }[];
+  }>(`${master.url}/master/state`);
+  return state?.slaves?.[0]?.reserved_resources?.[role]?.cpus ?? 0;
+}
+
+/** The book's example (pre-refinement format: `role` plus `reservation.principal`). */
+const BOOK = JSON.stringify([
+  {
+    name: "cpus",
+    type: "SCALAR",
+    scalar: { value: 1 },
+    role: "ads",
+    reservation: { principal: "ops" },
+  },
+  {
+    name: "mem",
+    type: "SCALAR",
+    scalar: { value: 256 },
+    role: "ads",
+    reservation: { principal: "ops" },
+  },
+]);
+
+test("reservations operator: /master/reserve and /master/unreserve with the book's payload", async () => {
+  const reserve = await form("/master/reserve", { slaveId: agentId, resources: BOOK });
+  assert.equal(reserve.status, 202, reserve.text);
+  assert.equal(await reservedCpus("ads"), 1);
+  await waitFor("the agent to checkpoint its resources", () =>
+    existsSync(join(agent.workDir, "meta", "resources", "resources.info")),
+  );
+  // There is only one more cpu: reserving two is a conflict.
+  const tooMuch = JSON.stringify([
+    {
+      name: "cpus",
+      type: "SCALAR",
+      scalar: { value: 2 },
+      reservations: [{ type: "DYNAMIC", role: "ads", principal: "ops" }],
+    },
+  ]);
+  const conflict = await form("/master/reserve", { slaveId: agentId, resources: tooMuch });
+  assert.equal(conflict.status, 409, conflict.text);
+  const unreserve = await form("/master/unreserve", { slaveId: agentId, resources: BOOK });
+  assert.equal(unreserve.status, 202, unreserve.text);
+  assert.equal(await reservedCpus("ads"), 0);
+  const again = await form("/master/unreserve", { slaveId: agentId, resources: BOOK });
+  assert.equal(again.status, 409, again.text);
+});
+
+test("reservations operator: volumes through /master/create-volumes and /master/destroy-volumes", async () => {
+  const disk = {
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value: 64 },
+    reservations: [{ type: "DYNAMIC", role: "db", principal: "ops" }],
+  };
+  const volume = {
+    ...disk,
+    disk: {
+      persistence: { id: "pg", principal: "ops" },
+      volume: { mode: "RW", container_path: "pgdata" },
+    },
+  };
+  assert.equal(
+    (await form("/master/reserve", { slaveId: agentId, resources: JSON.stringify([disk]) })).status,
+    202,
+  );
+  const create = await form("/master/create-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume]),
+  });
+  assert.equal(create.status, 202, create.text);
+  await waitFor("the volume directory", () =>
+    existsSync(join(agent.workDir, "volumes", "roles", "db", "pg")),
+  );
+  const duplicate = await form("/master/create-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume]),
+  });
+  assert.equal(duplicate.status, 400, duplicate.text);
+  const destroy = await form("/master/destroy-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume]),
+  });
+  assert.equal(destroy.status, 202, destroy.text);
+  const unreserve = await form("/master/unreserve", {
+    slaveId: agentId,
+    resources: JSON.stringify([disk]),
+  });
+  assert.equal(unreserve.status, 202, unreserve.text);
+});
+
+test("reservations operator: v1 RESERVE_RESOURCES and UNRESERVE_RESOURCES", async () => {
+  const resources = [
+    {
+      name: "cpus",
+      type: "SCALAR",
+      scalar: { value: 1 },
+      reservations: [{ type: "DYNAMIC", role: "batch", principal: "ops" }],
+    },
+  ];
+  const reserve = await operator({
+    type: "RESERVE_RESOURCES",
+    reserve_resources: { agent_id: { value: agentId }, resources },
+  });
+  assert.equal(reserve.status, 202, reserve.text);
+  assert.equal(await reservedCpus("batch"), 1);
+  const unreserve = await operator({
+    type: "UNRESERVE_RESOURCES",
+    unreserve_resources: { agent_id: { value: agentId }, resources },
+  });
+  assert.equal(unreserve.status, 202, unreserve.text);
+  assert.equal(await reservedCpus("batch"), 0);
+  const missing = await operator({ type: "RESERVE_RESOURCES" });
+  assert.equal(missing.status, 400, missing.text);
+});
+
+test("reservations operator: malformed requests get 400 with a reason", async () => {
+  const cases: [string, Record<string, string>, RegExp][] = [
+    ["/master/reserve", { resources: BOOK }, /slaveId/],
+    ["/master/reserve", { slaveId: agentId }, /resources/],
+    ["/master/reserve", { slaveId: agentId, resources: "[{not json" }, /JSON/],
+    ["/master/reserve", { slaveId: agentId, resources: "{}" }, /array/],
+    [
+      "/master/reserve",
+      {
+        slaveId: agentId,
+        resources: JSON.stringify([{ name: "cpus", type: "SCALAR", scalar: { value: 1 } }]),
+      },
+      /not dynamically reserved/,
+    ],
+    ["/master/reserve", { slaveId: "no-such-agent", resources: BOOK }, /agent/],
+    [
+      "/master/create-volumes",
+      {
+        slaveId: agentId,
+        volumes: JSON.stringify([{ name: "disk", type: "SCALAR", scalar: { value: 1 } }]),
+      },
+      /persistent volume/,
+    ],
+  ];
+  for (const [path, fields, reason] of cases) {
+    const got = await form(path, fields);
+    assert.equal(got.status, 400, `${path} ${JSON.stringify(fields)}: ${got.text}`);
+    assert.match(got.text, reason);
+  }
+});
