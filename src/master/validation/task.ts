@@ -5,6 +5,7 @@
  */
 
 import type {
+  CheckInfo,
   CommandInfo,
   ExecutorInfo,
   HealthCheck,
@@ -95,6 +96,40 @@ function validateHealthCheck(check: HealthCheck): string | undefined {
   return undefined;
 }
 
+function validateCheckInfo(check: CheckInfo): string | undefined {
+  switch (check.type) {
+    case undefined:
+      return "CheckInfo must specify 'type'";
+    case "COMMAND": {
+      const command = check.command?.command;
+      if (command === undefined) return "Expecting 'command' to be set for COMMAND check";
+      if (command.value === undefined) {
+        const what = (command.shell ?? true) ? "'shell command'" : "'executable path'";
+        return `Command check must contain ${what}`;
+      }
+      const error = validateCommandInfo(command);
+      if (error !== undefined) return `Check's \`CommandInfo\` is invalid: ${error}`;
+      break;
+    }
+    case "HTTP":
+      if (check.http === undefined) return "Expecting 'http' to be set for HTTP check";
+      if (check.http.path !== undefined && !check.http.path.startsWith("/")) {
+        return `The path '${check.http.path}' of HTTP check must start with '/'`;
+      }
+      break;
+    case "TCP":
+      if (check.tcp === undefined) return "Expecting 'tcp' to be set for TCP check";
+      break;
+    default:
+      return `'${check.type}' is not a valid check type`;
+  }
+  for (const field of ["delay_seconds", "interval_seconds", "timeout_seconds"] as const) {
+    const value = check[field];
+    if (value !== undefined && value < 0) return `Expecting '${field}' to be non-negative`;
+  }
+  return undefined;
+}
+
 function validateTaskResources(task: TaskInfo): string | undefined {
   const resources = task.resources ?? [];
   if (resources.length === 0) return "Task uses no resources";
@@ -166,6 +201,11 @@ export function validateTaskFields(task: TaskInfo, ctx: LaunchContext): string |
       if (task.health_check === undefined) return undefined;
       const error = validateHealthCheck(task.health_check);
       return error === undefined ? undefined : `Task uses invalid health check: ${error}`;
+    },
+    () => {
+      if (task.check === undefined) return undefined;
+      const error = validateCheckInfo(task.check);
+      return error === undefined ? undefined : `Task uses invalid check: ${error}`;
     },
     () => validateTaskResources(task),
     () => {
