@@ -23,8 +23,16 @@ import {
   startMaster,
   stopAll,
   tempDir,
-  waitFor,
+  waitFor as waitForAtMost,
 } from "../harness/processes.js";
+
+/** Waits up to 60 s: the shared CI machine can be very busy, and executors start slowly then. */
+function waitFor<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+): Promise<T> {
+  return waitForAtMost(what, probe, { timeoutMs: 60_000 });
+}
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
