@@ -30,6 +30,12 @@ import {
   teardownHandler,
   weightsHandler,
 } from "./http/legacy-endpoints.js";
+import {
+  MAINTENANCE_HELP,
+  machineHandler,
+  scheduleHandler,
+  statusHandler,
+} from "./http/maintenance.js";
 import { OPERATOR_API_HELP, operatorApiHandler } from "./http/operator-api.js";
 import type { OperatorEvents } from "./http/operator-events.js";
 import { QUOTA_HELP, quotaHandler } from "./http/quota.js";
@@ -250,6 +256,26 @@ export class MasterProcess extends ProcessBase {
       "/quota",
       { methods: ["GET", "POST", "DELETE"], help: QUOTA_HELP },
       quotaHandler(core, changed),
+    );
+    this.route(
+      "/maintenance/schedule",
+      { methods: ["GET", "POST"], help: MAINTENANCE_HELP.schedule },
+      scheduleHandler(core, changed),
+    );
+    this.route(
+      "/maintenance/status",
+      { ...get, help: MAINTENANCE_HELP.status },
+      statusHandler(core),
+    );
+    this.route(
+      "/machine/down",
+      { methods: ["POST"], help: MAINTENANCE_HELP.down },
+      machineHandler(core, "down", changed),
+    );
+    this.route(
+      "/machine/up",
+      { methods: ["POST"], help: MAINTENANCE_HELP.up },
+      machineHandler(core, "up", changed),
     );
     for (const path of Object.keys(RESERVATION_ENDPOINTS) as ReservationEndpoint[]) {
       this.route(

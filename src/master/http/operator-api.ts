@@ -41,6 +41,13 @@ import {
   operatorReactivateAgent,
 } from "../core/agent-health.js";
 import type { Master } from "../core/master.js";
+import {
+  clusterStatus,
+  maintenanceOf,
+  startMaintenance,
+  stopMaintenance,
+  updateSchedule,
+} from "./maintenance.js";
 import type { OperatorEvents } from "./operator-events.js";
 import { reply as quotaReply, roleQuotas } from "./quota.js";
 import { v1ResourceOperation } from "./reservations.js";
@@ -77,9 +84,6 @@ export interface OperatorApiContext {
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
   GROW_VOLUME: "persistent volumes are not supported yet",
   SHRINK_VOLUME: "persistent volumes are not supported yet",
-  UPDATE_MAINTENANCE_SCHEDULE: "maintenance is not supported yet",
-  START_MAINTENANCE: "maintenance is not supported yet",
-  STOP_MAINTENANCE: "maintenance is not supported yet",
   DRAIN_AGENT: "agent draining is not supported yet",
 };
 
@@ -100,6 +104,9 @@ const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
   UNRESERVE_RESOURCES: "unreserve_resources",
   CREATE_VOLUMES: "create_volumes",
   DESTROY_VOLUMES: "destroy_volumes",
+  UPDATE_MAINTENANCE_SCHEDULE: "update_maintenance_schedule",
+  START_MAINTENANCE: "start_maintenance",
+  STOP_MAINTENANCE: "stop_maintenance",
 };
 
 /** Builds the `/api/v1` handler. */
@@ -241,14 +248,32 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       return quotaReply(roleQuotas(m).remove(call.remove_quota?.role ?? ""));
     case "GET_MAINTENANCE_STATUS":
       return reply(
-        { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: {} } },
+        { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: clusterStatus(m) } },
         type,
       );
     case "GET_MAINTENANCE_SCHEDULE":
       return reply(
-        { type: "GET_MAINTENANCE_SCHEDULE", get_maintenance_schedule: { schedule: {} } },
+        {
+          type: "GET_MAINTENANCE_SCHEDULE",
+          get_maintenance_schedule: { schedule: maintenanceOf(m).schedule },
+        },
         type,
       );
+    case "UPDATE_MAINTENANCE_SCHEDULE": {
+      ctx.changed();
+      const done = updateSchedule(m, call.update_maintenance_schedule?.schedule ?? {});
+      return done.ok ? ok() : badRequest(done.message);
+    }
+    case "START_MAINTENANCE": {
+      ctx.changed();
+      const done = startMaintenance(m, call.start_maintenance?.machines ?? []);
+      return done.ok ? ok() : badRequest(done.message);
+    }
+    case "STOP_MAINTENANCE": {
+      ctx.changed();
+      const done = stopMaintenance(m, call.stop_maintenance?.machines ?? []);
+      return done.ok ? ok() : badRequest(done.message);
+    }
     case "TEARDOWN": {
       ctx.changed();
       const id = call.teardown?.framework_id.value ?? "";

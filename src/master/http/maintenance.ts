@@ -1,0 +1,285 @@
+/**
+ * Maintenance as operators drive it: a schedule of windows (machines and
+ * when they will be unavailable), machines DRAINING while scheduled, DOWN
+ * after `/master/machine/down` (their agents are shut down and removed) and
+ * back UP after `/master/machine/up`. Endpoints: `/master/maintenance/schedule`
+ * (GET/POST), `/master/maintenance/status`, `/master/machine/down`,
+ * `/master/machine/up`, and the v1 calls GET_MAINTENANCE_SCHEDULE,
+ * UPDATE_MAINTENANCE_SCHEDULE, GET_MAINTENANCE_STATUS, START_MAINTENANCE,
+ * STOP_MAINTENANCE.
+ *
+ * A scheduled agent's next window goes to the allocator, which attaches it
+ * to offers as `unavailability`. State is kept in memory per master (not in
+ * the registry yet).
+ */
+import type { HttpRequest } from "../../common/http/request.js";
+import { badRequest, type HttpResponse, methodNotAllowed, ok } from "../../common/http/response.js";
+import { jsonResponse } from "../../common/http/v1-api.js";
+import type { MachineID } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  ClusterStatus,
+  Schedule,
+} from "../../common/protocol/generated/mesos-v1-maintenance.js";
+import { codecFor } from "../../common/protocol/index.js";
+import { removeAgent } from "../core/agent-health.js";
+import type { Master } from "../core/master.js";
+import type { AgentRecord } from "../core/records.js";
+
+const scheduleCodec = codecFor<Schedule>("mesos.v1.maintenance.Schedule");
+const machineCodec = codecFor<MachineID>("mesos.v1.MachineID");
+
+/** A master's maintenance state. */
+export interface MaintenanceState {
+  schedule: Schedule;
+  /** Machines (by key) that are DOWN. */
+  down: Map<string, MachineID>;
+}
+
+const states = new WeakMap<Master, MaintenanceState>();
+
+/** The maintenance state of `master` (created empty). */
+export function maintenanceOf(master: Master): MaintenanceState {
+  let state = states.get(master);
+  if (state === undefined) {
+    state = { schedule: { windows: [] }, down: new Map() };
+    states.set(master, state);
+  }
+  return state;
+}
+
+function keyOf(id: MachineID): string {
+  return `${id.hostname ?? ""}|${id.ip ?? ""}`;
+}
+
+function show(id: MachineID): string {
+  return `${id.hostname ?? ""}${id.ip === undefined ? "" : ` (${id.ip})`}`;
+}
+
+/** Whether `agent` runs on machine `id` (fields the id leaves out match anything). */
+function onMachine(agent: AgentRecord, id: MachineID): boolean {
+  if (id.hostname !== undefined && id.hostname !== agent.info.hostname) return false;
+  if (id.ip !== undefined && id.ip !== agent.address().ip) return false;
+  return true;
+}
+
+/** Whether an agent is on a DOWN machine (registrations from there should be refused). */
+export function isAgentDown(master: Master, agent: AgentRecord): boolean {
+  return [...maintenanceOf(master).down.values()].some((id) => onMachine(agent, id));
+}
+
+function scheduledMachines(schedule: Schedule): MachineID[] {
+  return (schedule.windows ?? []).flatMap((w) => w.machine_ids ?? []);
+}
+
+/** Mesos' checks of a schedule: ids complete, each machine once, durations not negative, DOWN machines kept. */
+export function validateSchedule(schedule: Schedule, state: MaintenanceState): string | undefined {
+  const seen = new Set<string>();
+  for (const window of schedule.windows ?? []) {
+    const ids = window.machine_ids ?? [];
+    if (ids.length === 0) return "List of machines in the maintenance window is empty";
+    const duration = window.unavailability.duration?.nanoseconds;
+    if (duration !== undefined && duration < 0) return "Unavailability duration is negative";
+    for (const id of ids) {
+      if ((id.hostname ?? "") === "" && (id.ip ?? "") === "") {
+        return "A machine ID needs a hostname or an IP";
+      }
+      const key = keyOf(id);
+      if (seen.has(key)) {
+        return `Machine '${show(id)}' appears more than once in the schedule`;
+      }
+      seen.add(key);
+    }
+  }
+  for (const [key, id] of state.down) {
+    if (!seen.has(key)) {
+      return `Machine '${show(id)}' is deactivated and cannot be removed from the schedule`;
+    }
+  }
+  return undefined;
+}
+
+/** Tells the allocator each agent's next window (or none). */
+function pushUnavailability(master: Master): void {
+  const windows = maintenanceOf(master).schedule.windows ?? [];
+  for (const agent of master.agents.values()) {
+    const window = windows.find((w) => (w.machine_ids ?? []).some((id) => onMachine(agent, id)));
+    master.allocator.updateUnavailability(
+      agent.id,
+      window === undefined
+        ? undefined
+        : {
+            start: { nanoseconds: window.unavailability.start.nanoseconds },
+            ...(window.unavailability.duration === undefined
+              ? {}
+              : { duration: { nanoseconds: window.unavailability.duration.nanoseconds } }),
+          },
+    );
+  }
+}
+
+/** Outcome of a maintenance change. */
+export type MaintenanceOutcome = { ok: true } | { ok: false; message: string };
+
+/** Replaces the schedule (validated first). */
+export function updateSchedule(master: Master, schedule: Schedule): MaintenanceOutcome {
+  const state = maintenanceOf(master);
+  const invalid = validateSchedule(schedule, state);
+  if (invalid !== undefined) return { ok: false, message: invalid };
+  state.schedule = schedule;
+  master.logger.info(
+    `Updated the maintenance schedule: ${scheduledMachines(schedule).length} machine(s)`,
+  );
+  pushUnavailability(master);
+  return { ok: true };
+}
+
+/** Machines DOWN: their agents are told to shut down and removed. */
+export function startMaintenance(master: Master, ids: readonly MachineID[]): MaintenanceOutcome {
+  const state = maintenanceOf(master);
+  const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
+  if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
+  for (const id of ids) {
+    if (!scheduled.has(keyOf(id))) {
+      return { ok: false, message: `Machine '${show(id)}' is not part of a maintenance schedule` };
+    }
+    if (state.down.has(keyOf(id))) {
+      return { ok: false, message: `Machine '${show(id)}' is already DOWN` };
+    }
+  }
+  for (const id of ids) {
+    state.down.set(keyOf(id), id);
+    for (const agent of [...master.agents.values()]) {
+      if (!onMachine(agent, id)) continue;
+      master.logger.info(`Shutting down agent ${agent.id}: machine ${show(id)} is DOWN`);
+      master.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", {
+        message: "Operator initiated 'Machine DOWN'",
+      });
+      removeAgent(master, agent, "its machine is DOWN for maintenance", "unregistered");
+    }
+  }
+  return { ok: true };
+}
+
+/** Machines UP: out of the schedule, agents may register again. */
+export function stopMaintenance(master: Master, ids: readonly MachineID[]): MaintenanceOutcome {
+  const state = maintenanceOf(master);
+  if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
+  for (const id of ids) {
+    if (!state.down.has(keyOf(id))) {
+      return { ok: false, message: `Machine '${show(id)}' is not DOWN` };
+    }
+  }
+  const up = new Set(ids.map(keyOf));
+  for (const key of up) state.down.delete(key);
+  const windows = (state.schedule.windows ?? [])
+    .map((w) => ({ ...w, machine_ids: (w.machine_ids ?? []).filter((m) => !up.has(keyOf(m))) }))
+    .filter((w) => w.machine_ids.length > 0);
+  state.schedule = { windows };
+  pushUnavailability(master);
+  return { ok: true };
+}
+
+/** The ClusterStatus: draining machines with inverse-offer answers, and DOWN machines. */
+export function clusterStatus(master: Master): ClusterStatus {
+  const state = maintenanceOf(master);
+  const answers = master.allocator.getInverseOfferStatuses();
+  const draining = scheduledMachines(state.schedule)
+    .filter((id) => !state.down.has(keyOf(id)))
+    .map((id) => {
+      const statuses = [...master.agents.values()]
+        .filter((a) => onMachine(a, id))
+        .flatMap((a) => [...(answers.get(a.id)?.values() ?? [])]);
+      return { id, ...(statuses.length === 0 ? {} : { statuses: statuses as never[] }) };
+    });
+  return { draining_machines: draining, down_machines: [...state.down.values()] };
+}
+
+function parseMachines(
+  text: string,
+): { ok: true; value: MachineID[] } | { ok: false; error: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (e) {
+    return {
+      ok: false,
+      error: `Failed to parse the machine list as JSON: ${(e as Error).message}`,
+    };
+  }
+  if (!Array.isArray(json)) return { ok: false, error: "Expected a JSON array of machine IDs" };
+  const out: MachineID[] = [];
+  for (const item of json) {
+    const decoded = machineCodec.decodeJson(item);
+    if (!decoded.ok) return { ok: false, error: `Invalid machine ID: ${decoded.error.message}` };
+    out.push(decoded.value);
+  }
+  return { ok: true, value: out };
+}
+
+function outcome(result: MaintenanceOutcome): HttpResponse {
+  return result.ok ? ok() : badRequest(result.message);
+}
+
+/** `/master/maintenance/schedule`: GET the schedule, POST a new one. */
+export function scheduleHandler(
+  master: Master,
+  changed: () => void,
+): (request: HttpRequest) => HttpResponse {
+  return (request) => {
+    if (request.method === "GET") {
+      return jsonResponse(request, scheduleCodec.encodeJson(maintenanceOf(master).schedule));
+    }
+    if (request.method !== "POST") return methodNotAllowed(["GET", "POST"], request.method);
+    let json: unknown;
+    try {
+      json = JSON.parse(request.text());
+    } catch (e) {
+      return badRequest(`Failed to parse the schedule as JSON: ${(e as Error).message}`);
+    }
+    const decoded = scheduleCodec.decodeJson(json);
+    if (!decoded.ok) return badRequest(`Invalid schedule: ${decoded.error.message}`);
+    changed();
+    return outcome(updateSchedule(master, decoded.value));
+  };
+}
+
+/** `/master/maintenance/status`. */
+export function statusHandler(master: Master): (request: HttpRequest) => HttpResponse {
+  return (request) =>
+    jsonResponse(
+      request,
+      codecFor<ClusterStatus>("mesos.v1.maintenance.ClusterStatus").encodeJson(
+        clusterStatus(master),
+      ),
+    );
+}
+
+/** `/master/machine/down` and `/master/machine/up` (POST a JSON array of machine IDs). */
+export function machineHandler(
+  master: Master,
+  direction: "down" | "up",
+  changed: () => void,
+): (request: HttpRequest) => HttpResponse {
+  return (request) => {
+    if (request.method !== "POST") return methodNotAllowed(["POST"], request.method);
+    const ids = parseMachines(request.text());
+    if (!ids.ok) return badRequest(ids.error);
+    changed();
+    return outcome(
+      direction === "down"
+        ? startMaintenance(master, ids.value)
+        : stopMaintenance(master, ids.value),
+    );
+  };
+}
+
+/** Help texts of the endpoints. */
+export const MAINTENANCE_HELP = {
+  schedule:
+    "The maintenance schedule. GET: the Schedule JSON. POST: a Schedule JSON " +
+    '{"windows": [{"machine_ids": [{"hostname": "h", "ip": "1.2.3.4"}], "unavailability": ' +
+    '{"start": {"nanoseconds": N}, "duration": {"nanoseconds": D}}}]} replaces it.',
+  status: "Machines DRAINING (with the frameworks' inverse-offer answers) and DOWN.",
+  down: "POST a JSON array of machine IDs (scheduled ones): they go DOWN, their agents shut down.",
+  up: "POST a JSON array of DOWN machine IDs: they come back UP and leave the schedule.",
+} as const;
