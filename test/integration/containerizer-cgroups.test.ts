@@ -102,50 +102,56 @@ test("cgroups/cpu with CFS: a busy loop with cpus:0.5 is held to about half a co
     // Busy until the test creates `stop` in the sandbox (`[` is a shell builtin: no forks).
     command: "while [ ! -e stop ]; do :; done",
   });
-  const containerId = await waitFor("the busy task's cpuacct cgroup", () =>
-    containerCgroups("cpuacct").find((id) => !earlier.has(id)),
-  );
-  const cpuNs = () => {
-    const dir = cgroups.path("cpuacct", containerId);
-    if (cgroups.version === 1) return Number(readFileSync(join(dir, "cpuacct.usage"), "utf8"));
-    const line = readFileSync(join(dir, "cpu.stat"), "utf8").match(/^usage_usec (\d+)/m);
-    return Number(line?.[1]) * 1000;
-  };
-  if (cgroups.version === 1) {
-    const cpu = cgroups.path("cpu", containerId);
-    assert.equal(readFileSync(join(cpu, "cpu.cfs_quota_us"), "utf8").trim(), "60000");
-    assert.equal(readFileSync(join(cpu, "cpu.shares"), "utf8").trim(), "614");
-  }
-  // Skip the start-up of the executor, then measure over ~2 s.
-  await new Promise((r) => setTimeout(r, 1500));
-  const u0 = cpuNs();
-  const t0 = process.hrtime.bigint();
-  await new Promise((r) => setTimeout(r, 2000));
-  const u1 = cpuNs();
-  const t1 = process.hrtime.bigint();
-  const share = (u1 - u0) / Number(t1 - t0);
-  // The quota is 0.6 cpus (0.5 for the task, 0.1 for its executor).
-  assert.ok(share < 0.8, `the container used ${share.toFixed(2)} cores, more than its quota`);
-  assert.ok(share > 0.1, `the container used only ${share.toFixed(2)} cores`);
+  // Whatever happens, stop the busy loop (a failure must not leave it running).
+  try {
+    const containerId = await waitFor("the busy task's cpuacct cgroup", () =>
+      containerCgroups("cpuacct").find((id) => !earlier.has(id)),
+    );
+    const cpuNs = () => {
+      const dir = cgroups.path("cpuacct", containerId);
+      if (cgroups.version === 1) return Number(readFileSync(join(dir, "cpuacct.usage"), "utf8"));
+      const line = readFileSync(join(dir, "cpu.stat"), "utf8").match(/^usage_usec (\d+)/m);
+      return Number(line?.[1]) * 1000;
+    };
+    if (cgroups.version === 1) {
+      // The limits are written right after the cgroup is created.
+      const cpu = cgroups.path("cpu", containerId);
+      const read = (file: string) => readFileSync(join(cpu, file), "utf8").trim();
+      await waitFor("the CFS quota of 0.6 cpus", () => read("cpu.cfs_quota_us") === "60000");
+      assert.equal(read("cpu.shares"), "614");
+    }
+    // Skip the start-up of the executor, then measure over ~2 s.
+    await new Promise((r) => setTimeout(r, 1500));
+    const u0 = cpuNs();
+    const t0 = process.hrtime.bigint();
+    await new Promise((r) => setTimeout(r, 2000));
+    const u1 = cpuNs();
+    const t1 = process.hrtime.bigint();
+    const share = (u1 - u0) / Number(t1 - t0);
+    // The quota is 0.6 cpus (0.5 for the task, 0.1 for its executor).
+    assert.ok(share < 0.8, `the container used ${share.toFixed(2)} cores, more than its quota`);
+    assert.ok(share > 0.1, `the container used only ${share.toFixed(2)} cores`);
 
-  type Entry = { executor_id: string; statistics: Record<string, number> };
-  let last: unknown;
-  const stats = await waitFor("CFS periods in /monitor/statistics", async () => {
-    const all = await getJson<Entry[]>(`${agent.url}/monitor/statistics`);
-    last = all;
-    const s = all?.find((e) => e.executor_id === "busy")?.statistics;
-    return s !== undefined && (s.cpus_nr_periods ?? 0) > 0 ? s : undefined;
-  }).catch((e: unknown) => {
-    throw new Error(`${(e as Error).message}: ${JSON.stringify(last)}`);
-  });
-  assert.ok((stats.cpus_user_time_secs ?? 0) + (stats.cpus_system_time_secs ?? 0) > 0.5);
-  // Throttling shows only when the host leaves the task more than its quota.
-  if (share > 0.5) assert.ok((stats.cpus_nr_throttled ?? 0) > 0, JSON.stringify(stats));
-  assert.equal(stats.cpus_limit, 0.6);
-  assert.ok((stats.mem_limit_bytes ?? 0) > 64 * 1024 * 1024, JSON.stringify(stats));
-  assert.ok((stats.mem_rss_bytes ?? 0) > 0, JSON.stringify(stats));
-  assert.ok((stats.processes ?? 0) >= 2, JSON.stringify(stats));
-  writeFileSync(join(await sandboxOf(agent, "busy"), "stop"), "");
+    type Entry = { executor_id: string; statistics: Record<string, number> };
+    let last: unknown;
+    const stats = await waitFor("CFS periods in /monitor/statistics", async () => {
+      const all = await getJson<Entry[]>(`${agent.url}/monitor/statistics`);
+      last = all;
+      const s = all?.find((e) => e.executor_id === "busy")?.statistics;
+      return s !== undefined && (s.cpus_nr_periods ?? 0) > 0 ? s : undefined;
+    }).catch((e: unknown) => {
+      throw new Error(`${(e as Error).message}: ${JSON.stringify(last)}`);
+    });
+    assert.ok((stats.cpus_user_time_secs ?? 0) + (stats.cpus_system_time_secs ?? 0) > 0.1);
+    // Throttling shows only when the host leaves the task more than its quota.
+    if (share > 0.5) assert.ok((stats.cpus_nr_throttled ?? 0) > 0, JSON.stringify(stats));
+    assert.equal(stats.cpus_limit, 0.6);
+    assert.ok((stats.mem_limit_bytes ?? 0) > 64 * 1024 * 1024, JSON.stringify(stats));
+    assert.ok((stats.mem_rss_bytes ?? 0) > 0, JSON.stringify(stats));
+    assert.ok((stats.processes ?? 0) >= 2, JSON.stringify(stats));
+  } finally {
+    writeFileSync(join(await sandboxOf(agent, "busy"), "stop"), "");
+  }
   const run = await running;
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
 });
