@@ -11,8 +11,9 @@
  *   (on by default), `.tar .tgz .tar.gz .tbz2 .tar.bz2 .txz .tar.xz` are
  *   unpacked with the system `tar`, `.zip` with `unzip`, and a bare `.gz`
  *   with `gunzip`, into the sandbox;
- * - `cache` is accepted; there is no fetcher cache yet, so every URI is
- *   fetched directly.
+ * - `cache: true` with a fetcher cache (fetcher-cache.ts) downloads or
+ *   copies the URI once per user into the cache and copies it from there
+ *   into each sandbox; without a cache it is fetched directly.
  *
  * Progress and failures go to the sandbox `stderr` (as the Mesos fetcher's
  * output does), and the first failure stops the fetch with a one-line reason.
@@ -22,6 +23,7 @@ import { basename, dirname, isAbsolute, join, normalize, relative } from "node:p
 import { fileURLToPath } from "node:url";
 import type { CommandInfo_URI } from "../../common/protocol/generated/mesos-v1.js";
 import { type DownloadOptions, downloadToFile } from "./download.js";
+import type { FetcherCache } from "./fetcher-cache.js";
 
 /** Runs a program to completion (archive tools); the launcher helper in the agent. */
 export type CommandRunner = (
@@ -40,6 +42,10 @@ export interface FetchOptions {
   download?: Omit<DownloadOptions, "signal">;
   /** Aborts a download in progress (the container was destroyed). */
   signal?: AbortSignal;
+  /** The agent's fetcher cache, used for URIs with `cache: true`. */
+  cache?: FetcherCache | undefined;
+  /** The user the container runs as (cache entries are per user). */
+  user?: string | undefined;
   /** Where progress lines go; defaults to appending to `<sandbox>/stderr`. */
   log?: (line: string) => Promise<void>;
 }
@@ -172,26 +178,77 @@ async function extract(file: string, sandbox: string, run: CommandRunner, uri: s
 }
 
 /** Fetches one URI into the sandbox; returns what it did, for the log. */
-async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: (l: string) => Promise<void>) {
-  await log(`Fetching '${uri.value}' directly into the sandbox directory`);
-  const source = uriSource(uri.value, o.frameworksHome);
-  if (source.kind === "error") throw new FetchError(uri.value, source.error);
-  const destination = destinationOf(uri, o.sandbox);
-  await mkdir(dirname(destination), { recursive: true });
+/** Copies or downloads `source` to `destination`. */
+async function retrieve(
+  source: Exclude<UriSource, { kind: "error" }>,
+  destination: string,
+  uri: string,
+  o: FetchOptions,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   if (source.kind === "local") {
     try {
       const info = await stat(source.path);
       if (!info.isFile()) throw new Error(`'${source.path}' is not a regular file`);
       await copyFile(source.path, destination);
     } catch (e) {
-      throw new FetchError(uri.value, e instanceof Error ? e.message : String(e));
+      throw new FetchError(uri, e instanceof Error ? e.message : String(e));
     }
+    return;
+  }
+  const result = await downloadToFile(source.url, destination, {
+    ...o.download,
+    ...(signal === undefined ? {} : { signal }),
+  });
+  if (!result.ok) throw new FetchError(uri, result.error);
+}
+
+/** Fetches through the cache: one download per (user, URI), then a copy into the sandbox. */
+async function fetchCached(
+  cache: FetcherCache,
+  source: Exclude<UriSource, { kind: "error" }>,
+  destination: string,
+  uri: CommandInfo_URI,
+  o: FetchOptions,
+  log: (l: string) => Promise<void>,
+): Promise<void> {
+  const name = uriBasename(uri.value);
+  // The download is shared with other containers, so this container's abort must not stop it.
+  const lease = await cache.acquire(
+    o.user,
+    uri.value,
+    typeof name === "string" ? name : "uri",
+    (path) => retrieve(source, path, uri.value, o, undefined),
+  );
+  try {
+    await log(
+      lease.hit
+        ? `Fetching '${uri.value}' from the cache (${lease.path})`
+        : `Fetched '${uri.value}' into the cache (${lease.path})`,
+    );
+    await copyFile(lease.path, destination);
+  } catch (e) {
+    throw new FetchError(uri.value, e instanceof Error ? e.message : String(e));
+  } finally {
+    lease.release();
+  }
+}
+
+async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: (l: string) => Promise<void>) {
+  const cached = uri.cache === true && o.cache !== undefined;
+  await log(
+    cached
+      ? `Fetching '${uri.value}' through the fetcher cache`
+      : `Fetching '${uri.value}' directly into the sandbox directory`,
+  );
+  const source = uriSource(uri.value, o.frameworksHome);
+  if (source.kind === "error") throw new FetchError(uri.value, source.error);
+  const destination = destinationOf(uri, o.sandbox);
+  await mkdir(dirname(destination), { recursive: true });
+  if (cached && o.cache !== undefined) {
+    await fetchCached(o.cache, source, destination, uri, o, log);
   } else {
-    const result = await downloadToFile(source.url, destination, {
-      ...o.download,
-      ...(o.signal === undefined ? {} : { signal: o.signal }),
-    });
-    if (!result.ok) throw new FetchError(uri.value, result.error);
+    await retrieve(source, destination, uri.value, o, o.signal);
   }
   if (uri.executable === true) {
     try {
