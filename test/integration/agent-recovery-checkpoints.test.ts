@@ -10,6 +10,7 @@ import {
   appendFileSync,
   existsSync,
   readdirSync,
+  readFileSync,
   statSync,
   truncateSync,
   writeFileSync,
@@ -51,7 +52,17 @@ before(async () => {
   master = await startMaster();
 });
 
+/** Executors started by the tests: killed at the end even when a test failed midway. */
+const executorPids = new Set<number>();
+
 after(async () => {
+  for (const pid of executorPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
   if (scheduler?.state === "subscribed") await scheduler.teardown().catch(() => undefined);
   scheduler?.close();
   await stopAll();
@@ -137,6 +148,8 @@ test("agent recovery: torn, corrupted and incompatible checkpoints", async () =>
     update: (s) => statuses.push(s),
   });
   await waitFor("TASK_RUNNING", () => statuses.some((s) => s.state === "TASK_RUNNING"));
+  const pidFile = await waitFor("forked.pid", () => metaFiles(workDir, "pids/forked.pid")[0]);
+  executorPids.add(Number(readFileSync(pidFile, "utf8")));
   const updatesFile = metaFiles(workDir, "task.updates")[0];
   assert.ok(updatesFile, "task.updates is checkpointed");
   await waitFor("both acknowledgements on disk", () => statSync(updatesFile).size > 0);

@@ -41,7 +41,17 @@ before(async () => {
   master = await startMaster();
 });
 
+/** Executors started by the tests: killed at the end even when a test failed midway. */
+const executorPids = new Set<number>();
+
 after(async () => {
+  for (const pid of executorPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
   for (const c of clients) {
     if (c.state === "subscribed") await c.teardown().catch(() => undefined);
     c.close();
@@ -103,6 +113,7 @@ async function runningTask(name: string, checkpoint: boolean) {
   });
   await waitFor(`${name} RUNNING`, () => statuses.some((s) => s.state === "TASK_RUNNING"));
   const pid = await waitFor("forked.pid", () => executorPid(workDir));
+  executorPids.add(pid);
   return { port, workDir, agent, agentId, statuses, client: c, pid };
 }
 

@@ -43,7 +43,17 @@ before(async () => {
   master = await startMaster();
 });
 
+/** Executors started by the tests: killed at the end even when a test failed midway. */
+const executorPids = new Set<number>();
+
 after(async () => {
+  for (const pid of executorPids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
   for (const c of clients) {
     if (c.state === "subscribed") await c.teardown().catch(() => undefined);
     c.close();
@@ -174,6 +184,7 @@ test("agent recovery: SIGKILL and restart keep the task running on the same exec
   await waitFor("TASK_RUNNING", () => updates.count("long", "TASK_RUNNING") > 0);
   const pidFile = await waitFor("forked.pid", () => agent.metaFiles("pids/forked.pid")[0]);
   const pid = Number(readFileSync(pidFile, "utf8"));
+  executorPids.add(pid);
   assert.equal(agent.metaFiles("task.info").length, 1, "task.info is checkpointed");
   // Kill once the acknowledgements are on disk: one still in flight would
   // (rightly) make the restarted agent send TASK_RUNNING again.
@@ -278,6 +289,7 @@ test("agent recovery: after a graceful stop (SIGTERM, as for an upgrade) the res
   await waitFor("TASK_RUNNING", () => updates.count("upgrade", "TASK_RUNNING") > 0);
   const pidFile = await waitFor("forked.pid", () => agent.metaFiles("pids/forked.pid")[0]);
   const pid = Number(readFileSync(pidFile, "utf8"));
+  executorPids.add(pid);
   await agent.daemon?.stop(30_000);
   assert.ok(alive(pid), "the executor of a checkpointing framework outlives a graceful stop");
   await agent.start();
