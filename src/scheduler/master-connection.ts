@@ -1,10 +1,13 @@
 /**
  * HTTP to the master's scheduler endpoint. As Mesos' library does, it keeps
  * two persistent connections: one carries the SUBSCRIBE request and its
- * never-ending event stream, the other carries every other call, one at a
- * time and in order (so an ACCEPT is seen before the KILL sent after it).
+ * never-ending event stream, the other carries every other call, pipelined
+ * (written without waiting for the previous answer; the master answers in
+ * order), so calls arrive in the order they were made (an ACCEPT is seen
+ * before the KILL sent after it) without one round trip each.
  */
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
+import { HttpPipeline } from "../common/process/http-pipeline.js";
 import type { Call } from "../common/protocol/generated/mesos-v1-scheduler.js";
 import { formatMasterAddress, type MasterAddress, masterFromLocation } from "./master-address.js";
 import type { SchedulerWire } from "./wire.js";
@@ -45,14 +48,20 @@ export interface MasterConnectionOptions {
 /** Connections to one master. Create a new one after a redirect or a disconnection. */
 export class MasterConnection {
   private readonly streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
-  private readonly callAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly calls: HttpPipeline;
   private closed = false;
 
   constructor(
     readonly master: MasterAddress,
     private readonly wire: SchedulerWire,
     private readonly options: MasterConnectionOptions,
-  ) {}
+  ) {
+    this.calls = new HttpPipeline(
+      { host: master.host, port: master.port, path: SCHEDULER_API_PATH },
+      options.callTimeoutMs,
+      MAX_KEPT_BODY,
+    );
+  }
 
   /** `host:port` of the master. */
   get address(): string {
@@ -116,25 +125,10 @@ export class MasterConnection {
         return;
       }
       const body = this.wire.encodeCall(call);
-      const req = this.request(this.callAgent, body, streamId);
-      let settled = false;
-      const settle = (outcome: CallOutcome) => {
-        if (settled) return;
-        settled = true;
-        resolve(outcome);
-      };
-      req.setTimeout(this.options.callTimeoutMs, () => {
-        req.destroy(new Error("no answer in time"));
-      });
-      req.on("error", (e) => settle({ kind: "failed", error: e.message }));
-      req.on("response", (res) => {
-        readBody(
-          res,
-          (data) => settle({ kind: "answered", status: res.statusCode ?? 0, body: data }),
-          (error) => settle({ kind: "failed", error }),
-        );
-      });
-      req.end(body);
+      this.calls.post(this.headers(body, streamId), body).then(
+        (r) => resolve({ kind: "answered", status: r.status, body: r.body }),
+        (e: Error) => resolve({ kind: "failed", error: e.message }),
+      );
     });
   }
 
@@ -142,10 +136,21 @@ export class MasterConnection {
   close(): void {
     this.closed = true;
     this.streamAgent.destroy();
-    this.callAgent.destroy();
+    this.calls.close();
   }
 
   private request(agent: Agent, body: Buffer, streamId: string | undefined): ClientRequest {
+    return request({
+      agent,
+      host: this.master.host,
+      port: this.master.port,
+      method: "POST",
+      path: SCHEDULER_API_PATH,
+      headers: this.headers(body, streamId),
+    });
+  }
+
+  private headers(body: Buffer, streamId: string | undefined): Record<string, string | number> {
     const headers: Record<string, string | number> = {
       "Content-Type": this.wire.mediaType,
       Accept: this.wire.mediaType,
@@ -155,14 +160,7 @@ export class MasterConnection {
     if (this.options.authorization !== undefined) {
       headers.Authorization = this.options.authorization;
     }
-    return request({
-      agent,
-      host: this.master.host,
-      port: this.master.port,
-      method: "POST",
-      path: SCHEDULER_API_PATH,
-      headers,
-    });
+    return headers;
   }
 }
 

@@ -23,15 +23,53 @@ export class ResponseReader {
   private state: State = { kind: "head" };
   private pending: Buffer = Buffer.alloc(0);
   private failed = false;
+  /** With `keepBodyBytes`: the status and body parts of the response being read. */
+  private status = 0;
+  private parts: Buffer[] = [];
+  private kept = 0;
 
   /**
-   * @param onResponse called with each response's status code, in order
+   * @param onResponse called with each response's status code, in order;
+   *   with `keepBodyBytes`, once its body is complete, with up to that many
+   *   bytes of it (the rest is read and dropped)
    * @param onError called once when the stream is not valid HTTP; stop feeding after
    */
   constructor(
-    private readonly onResponse: (status: number) => void,
+    private readonly onResponse: (status: number, body?: Buffer) => void,
     private readonly onError: (message: string) => void,
+    private readonly keepBodyBytes?: number,
   ) {}
+
+  /**
+   * The connection closed: completes a response whose body ran until the
+   * close. Returns false when a response was cut short.
+   */
+  end(): boolean {
+    if (this.failed) return true;
+    if (this.state.kind === "until-close") {
+      this.state = { kind: "head" };
+      this.complete();
+      return true;
+    }
+    return this.state.kind === "head" && this.pending.length === 0;
+  }
+
+  private keep(buf: Buffer, from: number, to: number): void {
+    if (this.keepBodyBytes === undefined || this.kept >= this.keepBodyBytes) return;
+    const end = Math.min(to, from + this.keepBodyBytes - this.kept);
+    if (end <= from) return;
+    this.parts.push(Buffer.from(buf.subarray(from, end)));
+    this.kept += end - from;
+  }
+
+  /** A response is complete (only called when bodies are kept). */
+  private complete(): void {
+    if (this.keepBodyBytes === undefined) return;
+    const body = this.parts.length === 1 ? (this.parts[0] as Buffer) : Buffer.concat(this.parts);
+    this.parts = [];
+    this.kept = 0;
+    this.onResponse(this.status, body);
+  }
 
   /** Consumes bytes read from the socket. */
   feed(data: Buffer): void {
@@ -58,9 +96,13 @@ export class ResponseReader {
         }
         case "body": {
           const take = Math.min(s.remaining, buf.length - pos);
+          this.keep(buf, pos, pos + take);
           s.remaining -= take;
           pos += take;
-          if (s.remaining === 0) this.state = { kind: "head" };
+          if (s.remaining === 0) {
+            this.state = { kind: "head" };
+            this.complete();
+          }
           break;
         }
         case "chunk-size": {
@@ -87,6 +129,8 @@ export class ResponseReader {
         }
         case "chunk-data": {
           const take = Math.min(s.remaining, buf.length - pos);
+          // The last two bytes of `remaining` are the CRLF after the data.
+          this.keep(buf, pos, pos + Math.min(take, Math.max(0, s.remaining - 2)));
           s.remaining -= take;
           pos += take;
           if (s.remaining === 0) this.state = { kind: "chunk-size" };
@@ -102,11 +146,16 @@ export class ResponseReader {
             this.pending = buf.subarray(pos);
             return;
           }
-          if (end === pos) this.state = { kind: "head" };
+          const last = end === pos;
           pos = end + 2;
+          if (last) {
+            this.state = { kind: "head" };
+            this.complete();
+          }
           break;
         }
         case "until-close":
+          this.keep(buf, pos, buf.length);
           return;
       }
     }
@@ -142,11 +191,17 @@ export class ResponseReader {
       }
     }
     // 1xx answers are interim; only final responses pair up with messages.
-    if (status >= 200) this.onResponse(status);
-    if (status < 200 || status === 204 || status === 304) this.state = { kind: "head" };
-    else if (chunked) this.state = { kind: "chunk-size" };
-    else if (length !== undefined)
-      this.state = length === 0 ? { kind: "head" } : { kind: "body", remaining: length };
+    if (status < 200) {
+      this.state = { kind: "head" };
+      return;
+    }
+    this.status = status;
+    if (this.keepBodyBytes === undefined) this.onResponse(status);
+    if (status === 204 || status === 304 || (!chunked && length === 0)) {
+      this.state = { kind: "head" };
+      this.complete();
+    } else if (chunked) this.state = { kind: "chunk-size" };
+    else if (length !== undefined) this.state = { kind: "body", remaining: length };
     else this.state = { kind: "until-close" };
   }
 
