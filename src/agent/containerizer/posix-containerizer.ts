@@ -32,6 +32,7 @@ import {
 } from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
+import type { FetcherCache } from "./fetcher-cache.js";
 import {
   chrootTaskCommand,
   type ImageRuntime,
@@ -65,6 +66,8 @@ export interface PosixContainerizerOptions {
   logger: Logger;
   /** `--frameworks_home`. */
   frameworksHome: string;
+  /** The fetcher cache for URIs with `cache: true` (`--fetcher_cache_size`, `--fetcher_cache_dir`). */
+  fetcherCache?: FetcherCache;
   /** `--fetcher_stall_timeout` in ms. */
   fetcherStallTimeoutMs: number;
   /** Host boot id, recorded with each executor pid. */
@@ -355,6 +358,8 @@ export class PosixContainerizer implements Containerizer {
             launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
           download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
           signal: c.abort.signal,
+          ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
+          ...(launch.user === undefined ? {} : { user: launch.user }),
         });
       } catch (e) {
         if (e instanceof FetchError) throw new Error(e.message);
