@@ -4,6 +4,7 @@
  * with a host of its own; `mesos-local` uses it with the host it shares
  * with its agents.
  */
+
 import { lookupService } from "node:dns/promises";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -23,6 +24,7 @@ import { Master } from "./core/master.js";
 import { parseRemovalRate, type RecoveryConfig } from "./core/recovery.js";
 import type { masterFlagSchema } from "./flags.js";
 import { filesForwarder } from "./http/files-forward.js";
+import { makeInverseOffers } from "./http/maintenance.js";
 import { OperatorEvents } from "./http/operator-events.js";
 import { RoleWeights } from "./http/roles.js";
 import { installMasterSecurity, loadMasterSecurity } from "./http/security.js";
@@ -303,6 +305,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       changed();
       core.offer(offers);
     },
+    onInverseOffers: (inverse) => makeInverseOffers(core, inverse),
     onCycle: (stats) => masterMetrics.allocationCycle(stats),
     onError: (error) => logger.error(`Allocation cycle failed: ${String(error)}`),
   });

@@ -65,10 +65,22 @@ test("maintenance: schedule, unavailability on offers, machine down shuts the ag
   const offer = (await s.nth("OFFERS")).offers?.offers?.[0];
   assert.equal(offer?.unavailability?.start.nanoseconds, startNs);
 
-  const status = await getJson<{ draining_machines?: { id: { hostname: string } }[] }>(
-    `${master.url}/master/maintenance/status`,
-  );
-  assert.equal(status?.draining_machines?.[0]?.id.hostname, machine.hostname);
+  // The framework uses the agent: it gets an inverse offer, and its answer shows in the status.
+  const inverse = (await s.nth("INVERSE_OFFERS")).inverse_offers?.inverse_offers?.[0];
+  assert.equal(inverse?.unavailability.start.nanoseconds, startNs);
+  const answer = await s.call({
+    type: "DECLINE_INVERSE_OFFERS",
+    decline_inverse_offers: { inverse_offer_ids: inverse === undefined ? [] : [inverse.id] },
+  });
+  assert.equal(answer.status, 202, answer.body);
+  const status = await waitFor("the inverse offer answer in the status", async () => {
+    const got = await getJson<{
+      draining_machines?: { id: { hostname: string }; statuses?: { status: string }[] }[];
+    }>(`${master.url}/master/maintenance/status`);
+    return got?.draining_machines?.[0]?.statuses?.[0] === undefined ? undefined : got;
+  });
+  assert.equal(status.draining_machines?.[0]?.id.hostname, machine.hostname);
+  assert.equal(status.draining_machines?.[0]?.statuses?.[0]?.status, "DECLINE");
 
   // A machine outside the schedule cannot go down.
   const stray = await post("/master/machine/down", JSON.stringify([{ hostname: "elsewhere" }]));

@@ -15,15 +15,16 @@
 import type { HttpRequest } from "../../common/http/request.js";
 import { badRequest, type HttpResponse, methodNotAllowed, ok } from "../../common/http/response.js";
 import { jsonResponse } from "../../common/http/v1-api.js";
-import type { MachineID } from "../../common/protocol/generated/mesos-v1.js";
+import type { Filters, MachineID, OfferID } from "../../common/protocol/generated/mesos-v1.js";
 import type {
   ClusterStatus,
   Schedule,
 } from "../../common/protocol/generated/mesos-v1-maintenance.js";
 import { codecFor } from "../../common/protocol/index.js";
+import type { InverseOfferAllocation } from "../allocator/index.js";
 import { removeAgent } from "../core/agent-health.js";
 import type { Master } from "../core/master.js";
-import type { AgentRecord } from "../core/records.js";
+import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 
 const scheduleCodec = codecFor<Schedule>("mesos.v1.maintenance.Schedule");
 const machineCodec = codecFor<MachineID>("mesos.v1.MachineID");
@@ -33,6 +34,9 @@ export interface MaintenanceState {
   schedule: Schedule;
   /** Machines (by key) that are DOWN. */
   down: Map<string, MachineID>;
+  /** Outstanding inverse offers by id. */
+  inverseOffers: Map<string, { frameworkId: string; agentId: string }>;
+  nextInverseOffer: number;
 }
 
 const states = new WeakMap<Master, MaintenanceState>();
@@ -41,7 +45,12 @@ const states = new WeakMap<Master, MaintenanceState>();
 export function maintenanceOf(master: Master): MaintenanceState {
   let state = states.get(master);
   if (state === undefined) {
-    state = { schedule: { windows: [] }, down: new Map() };
+    state = {
+      schedule: { windows: [] },
+      down: new Map(),
+      inverseOffers: new Map(),
+      nextInverseOffer: 0,
+    };
     states.set(master, state);
   }
   return state;
@@ -283,3 +292,72 @@ export const MAINTENANCE_HELP = {
   down: "POST a JSON array of machine IDs (scheduled ones): they go DOWN, their agents shut down.",
   up: "POST a JSON array of DOWN machine IDs: they come back UP and leave the schedule.",
 } as const;
+
+/** Sends the allocator's inverse offers (INVERSE_OFFERS events), one per framework and agent. */
+export function makeInverseOffers(
+  master: Master,
+  allocations: readonly InverseOfferAllocation[],
+): void {
+  const state = maintenanceOf(master);
+  for (const allocation of allocations) {
+    const framework = master.frameworks.get(allocation.frameworkId);
+    const agent = master.agents.get(allocation.agentId);
+    if (framework === undefined || !framework.connected || agent === undefined) {
+      master.allocator.updateInverseOffer(allocation.agentId, allocation.frameworkId, undefined);
+      continue;
+    }
+    const id = `${master.ids.nextOfferId()}-I${state.nextInverseOffer++}`;
+    state.inverseOffers.set(id, { frameworkId: framework.id, agentId: agent.id });
+    const address = agent.address();
+    master.logger.info(
+      `Sending inverse offer ${id} for agent ${agent.id} to framework ${framework.id}`,
+    );
+    master.sendEvent(framework, {
+      type: "INVERSE_OFFERS",
+      inverse_offers: {
+        inverse_offers: [
+          {
+            id: { value: id },
+            url: {
+              scheme: "http",
+              address: { hostname: agent.info.hostname, ip: address.ip, port: address.port },
+              path: `/${address.id}`,
+            },
+            framework_id: { value: framework.id },
+            agent_id: { value: agent.id },
+            unavailability: allocation.unavailability as never,
+          },
+        ],
+      },
+    });
+  }
+}
+
+/** ACCEPT_INVERSE_OFFERS / DECLINE_INVERSE_OFFERS: the answer goes to the allocator. */
+export function answerInverseOffers(
+  master: Master,
+  framework: FrameworkRecord,
+  ids: readonly OfferID[],
+  accepted: boolean,
+  filters: Filters | undefined,
+): void {
+  const state = maintenanceOf(master);
+  for (const { value } of ids) {
+    const record = state.inverseOffers.get(value);
+    if (record === undefined || record.frameworkId !== framework.id) {
+      master.logger.warn(`Ignoring answer to unknown inverse offer ${value}`);
+      continue;
+    }
+    state.inverseOffers.delete(value);
+    master.allocator.updateInverseOffer(
+      record.agentId,
+      framework.id,
+      {
+        status: accepted ? "ACCEPT" : "DECLINE",
+        framework_id: { value: framework.id },
+        timestamp: { nanoseconds: Math.round(master.nowSecs() * 1e9) },
+      },
+      filters ?? {},
+    );
+  }
+}

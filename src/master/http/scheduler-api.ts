@@ -36,6 +36,7 @@ import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
 import type { FrameworkRecord } from "../core/records.js";
 import { validateSchedulerCall } from "../validation/scheduler-call.js";
+import { answerInverseOffers } from "./maintenance.js";
 
 const callCodec = codecFor("mesos.v1.scheduler.Call");
 const eventCodec = codecFor("mesos.v1.scheduler.Event");
@@ -228,12 +229,17 @@ function dispatch(
       return response(result.status, result.message);
     }
     case "ACCEPT_INVERSE_OFFERS":
-    case "DECLINE_INVERSE_OFFERS":
-      // No maintenance yet, so no inverse offers to answer: accepted and ignored.
-      master.logger.info(
-        `Ignoring ${call.type} call of framework ${framework.id}: no inverse offers`,
+    case "DECLINE_INVERSE_OFFERS": {
+      const answer = call.accept_inverse_offers ?? call.decline_inverse_offers;
+      answerInverseOffers(
+        master,
+        framework,
+        answer?.inverse_offer_ids ?? [],
+        call.type === "ACCEPT_INVERSE_OFFERS",
+        answer?.filters,
       );
       return accepted();
+    }
     case "ACKNOWLEDGE_OPERATION_STATUS":
     case "RECONCILE_OPERATIONS":
       // Operations with feedback are not supported yet; nothing to acknowledge or reconcile.
