@@ -28,6 +28,13 @@
 import type { Logger } from "../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../common/time/clock.js";
 import { emptyCheckStatus } from "./check-status.js";
+import type { CheckInfo, CheckResultInfo, HealthCheckInfo } from "./checks/check-info.js";
+import { checkTiming, healthCheckTiming } from "./checks/check-info.js";
+import { Checker } from "./checks/checker.js";
+import type { HealthReport } from "./checks/health-checker.js";
+import { HealthChecker } from "./checks/health-checker.js";
+import type { ProbeContext } from "./checks/probers.js";
+import { checkProber, healthCheckProber } from "./checks/probers.js";
 import type { UpdateChannel } from "./command-executor.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit } from "./exit-status.js";
@@ -95,6 +102,12 @@ interface TaskRun {
   killingGroup: boolean;
   killedByCompletionTimeout: boolean;
   completionTimer?: TimerHandle;
+  /** Where its check commands run (its environment and sandbox). */
+  probeContext?: ProbeContext;
+  healthChecker?: HealthChecker;
+  checker?: Checker;
+  lastHealthy?: boolean;
+  lastCheck?: CheckResultInfo;
 }
 
 /** The executor of task groups. */
@@ -108,6 +121,8 @@ export class DefaultExecutor {
   private shuttingDown = false;
   private ackTimer: TimerHandle | undefined;
   private exited = false;
+  /** Set once a health check killed a task: later terminal updates say `healthy: false` (as Mesos). */
+  private unhealthy = false;
 
   constructor(options: DefaultExecutorOptions) {
     this.o = options;
@@ -157,7 +172,7 @@ export class DefaultExecutor {
       timestamp: this.o.clock.now() / 1000,
       ...extra,
     };
-    const check = emptyCheckStatus(run.task.check);
+    const check = run.lastCheck ?? emptyCheckStatus(run.task.check);
     if (check !== undefined) status.check_status = check;
     return status;
   }
@@ -233,12 +248,17 @@ export class DefaultExecutor {
       if (started === undefined) continue; // `failed` reports it.
       run.process = started;
       run.launched = true;
+      run.probeContext = {
+        launch: { baseEnv: spec.env },
+        ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
+      };
       log.info(`Forked command of task ${id} at ${started.pid}`);
     }
     for (const run of runs) {
       if (run.launched && this.active.get(run.task.task_id.value) === run) {
         this.forward(this.status(run, "TASK_RUNNING"));
         this.armCompletionTimer(run);
+        this.startChecks(run);
       }
     }
     for (const run of refused) {
@@ -271,12 +291,6 @@ export class DefaultExecutor {
     }
     if (task.container !== undefined) {
       this.o.logger.warn(`Ignoring the ContainerInfo of task '${id}' (no nested containers yet)`);
-    }
-    if (task.health_check !== undefined) {
-      this.o.logger.warn(`Health checks are not supported yet; ignoring the one of task '${id}'`);
-    }
-    if (task.check !== undefined) {
-      this.o.logger.warn(`Checks are not supported yet; the check of task '${id}' is not run`);
     }
     const sandbox = this.o.sandboxes.create(id);
     if ("error" in sandbox) {
@@ -312,6 +326,73 @@ export class DefaultExecutor {
       run.killedByCompletionTimeout = true;
       this.kill(run, 0);
     });
+  }
+
+  private startChecks(run: TaskRun): void {
+    const ctx = run.probeContext;
+    const id = run.task.task_id.value;
+    if (ctx === undefined) return;
+    const log = this.o.logger;
+    if (run.task.health_check !== undefined) {
+      const info = run.task.health_check as HealthCheckInfo;
+      const prober = healthCheckProber(info, ctx);
+      if (typeof prober === "string")
+        log.error(`Not running the health check of '${id}': ${prober}`);
+      else {
+        run.healthChecker = new HealthChecker(
+          this.o.clock,
+          prober,
+          healthCheckTiming(info),
+          (r) => this.healthUpdated(run, r),
+          log,
+        );
+        run.healthChecker.start();
+      }
+    }
+    if (run.task.check !== undefined) {
+      const info = run.task.check as CheckInfo;
+      const prober = checkProber(info, ctx);
+      if (typeof prober === "string") log.error(`Not running the check of '${id}': ${prober}`);
+      else {
+        run.checker = new Checker(
+          this.o.clock,
+          prober,
+          checkTiming(info),
+          (s) => this.checkUpdated(run, s),
+          log,
+        );
+        run.checker.start();
+      }
+    }
+  }
+
+  private stopChecks(run: TaskRun): void {
+    run.healthChecker?.stop();
+    run.checker?.stop();
+  }
+
+  private healthUpdated(run: TaskRun, report: HealthReport): void {
+    if (this.active.get(run.task.task_id.value) !== run || run.killing) return;
+    run.lastHealthy = report.healthy;
+    this.forward({
+      ...this.status(run, "TASK_RUNNING", { reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" }),
+      healthy: report.healthy,
+    });
+    if (report.killTask) {
+      this.unhealthy = true;
+      this.o.logger.warn(
+        `Killing task ${run.task.task_id.value} after ${report.consecutiveFailures} consecutive failed health checks`,
+      );
+      this.kill(run, this.graceOf(run));
+    }
+  }
+
+  private checkUpdated(run: TaskRun, status: CheckResultInfo): void {
+    if (this.active.get(run.task.task_id.value) !== run || run.killing) return;
+    run.lastCheck = status;
+    const update = this.status(run, "TASK_RUNNING", { reason: "REASON_TASK_CHECK_STATUS_UPDATED" });
+    if (run.lastHealthy !== undefined) update.healthy = run.lastHealthy;
+    this.forward(update);
   }
 
   private launchFailed(id: string, message: string): void {
@@ -359,6 +440,7 @@ export class DefaultExecutor {
       return;
     }
     run.killing = true;
+    this.stopChecks(run);
     const canKilling =
       this.frameworkInfo?.capabilities?.some((c) => c.type === "TASK_KILLING_STATE") ?? false;
     if (canKilling && !run.killedByCompletionTimeout) {
@@ -400,12 +482,13 @@ export class DefaultExecutor {
     if (this.active.get(id) !== run) return;
     if (run.completionTimer !== undefined) this.o.clock.cancelTimer(run.completionTimer);
     run.completionTimer = undefined;
-    this.forward(
-      this.status(run, state, {
-        ...(message !== undefined ? { message } : {}),
-        ...(reason !== undefined ? { reason } : {}),
-      }),
-    );
+    this.stopChecks(run);
+    const final = this.status(run, state, {
+      ...(message !== undefined ? { message } : {}),
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    if (this.unhealthy) final.healthy = false;
+    this.forward(final);
     this.active.delete(id);
     if (
       !this.shuttingDown &&

@@ -142,3 +142,57 @@ test("health checks: an invalid check is refused by the master with TASK_ERROR",
     /Task uses invalid check: The path 'no-slash' of HTTP check must start with '\/'/,
   );
 });
+
+test("health checks: the default executor runs a task group's checks; a failing health check kills its task and the group", async () => {
+  const group = {
+    tasks: [
+      {
+        name: "probed",
+        task_id: { value: "probed" },
+        agent_id: { value: "" },
+        resources,
+        command: { value: "sleep 60" },
+        health_check: {
+          type: "COMMAND",
+          command: { value: 'test -n "$MESOS_SANDBOX" && test -f marker' },
+          delay_seconds: 0.2,
+          interval_seconds: 0.2,
+          grace_period_seconds: 0,
+          consecutive_failures: 2,
+        },
+        check: { type: "COMMAND", command: { command: { value: "exit 7" } }, delay_seconds: 0.2 },
+        kill_policy: { grace_period: { nanoseconds: 500_000_000 } },
+      },
+      {
+        name: "sibling",
+        task_id: { value: "sibling" },
+        agent_id: { value: "" },
+        resources,
+        command: { value: "sleep 60" },
+      },
+    ],
+  };
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, `--task_group=${JSON.stringify(group)}`],
+    { timeoutMs: 60_000 },
+  );
+  const blocks = updates(run.stdout);
+  const probed = blocks.filter((b) => b.includes("for task 'probed'"));
+  assert.ok(
+    probed.some((b) => b.includes("check status: COMMAND exit code 7")),
+    run.stdout,
+  );
+  assert.equal(
+    probed.filter((b) => b.includes("REASON_TASK_HEALTH_CHECK_STATUS_UPDATED")).length,
+    2,
+    run.stdout,
+  );
+  const last = probed.at(-1) ?? "";
+  assert.match(last, /^Received status update TASK_KILLED for task 'probed'/, run.stdout);
+  assert.match(last, /healthy\?: 0/);
+  assert.ok(
+    blocks.some((b) => b.startsWith("Received status update TASK_KILLED for task 'sibling'")),
+    run.stdout,
+  );
+});
