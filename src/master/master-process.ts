@@ -33,6 +33,7 @@ import {
 import {
   MAINTENANCE_HELP,
   machineHandler,
+  refuseFromDownMachine,
   scheduleHandler,
   statusHandler,
 } from "./http/maintenance.js";
@@ -132,12 +133,17 @@ export class MasterProcess extends ProcessBase {
   attachCore(core: Master, edges: MasterEdges): void {
     this.core = core;
     this.edges = edges;
-    this.handle("mesos.internal.RegisterSlaveMessage", "register_slave", (from, message) =>
-      core.registerAgent(from.toString(), message),
-    );
-    this.handle("mesos.internal.ReregisterSlaveMessage", "reregister_slave", (from, message) =>
-      core.reregisterAgent(from.toString(), message),
-    );
+    // Agents of machines DOWN for maintenance may not come back until the machine is UP.
+    this.handle("mesos.internal.RegisterSlaveMessage", "register_slave", (from, message) => {
+      if (!refuseFromDownMachine(core, from.toString(), message.slave.hostname)) {
+        core.registerAgent(from.toString(), message);
+      }
+    });
+    this.handle("mesos.internal.ReregisterSlaveMessage", "reregister_slave", (from, message) => {
+      if (!refuseFromDownMachine(core, from.toString(), message.slave.hostname)) {
+        core.reregisterAgent(from.toString(), message);
+      }
+    });
     this.handle("mesos.internal.UnregisterSlaveMessage", "unregister_slave", (from, message) =>
       core.unregisterAgent(from.toString(), message),
     );

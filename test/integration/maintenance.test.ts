@@ -105,8 +105,20 @@ test("maintenance: schedule, unavailability on offers, machine down shuts the ag
   const drop = await post("/master/maintenance/schedule", JSON.stringify({ windows: [] }));
   assert.equal(drop.status, 400, drop.text);
 
+  // An agent of the DOWN machine may not come back...
+  const refused = await startAgent({ master: master.address });
+  await waitFor(
+    "the refused agent to exit",
+    () => refused.child.exitCode !== null || refused.child.signalCode !== null,
+    { timeoutMs: 20_000 },
+  );
+  assert.match(master.logs(), /Refusing registration of agent .* is DOWN/);
+
   const up = await post("/master/machine/up", JSON.stringify([machine]));
   assert.equal(up.status, 200, up.text);
+  // ...until the machine is UP again.
+  await startAgent({ master: master.address });
+  await waitForAgents(master, 1);
   const empty = await getJson<{ windows?: unknown[] }>(`${master.url}/master/maintenance/schedule`);
   assert.equal((empty?.windows ?? []).length, 0);
 });

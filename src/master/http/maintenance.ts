@@ -64,10 +64,35 @@ function show(id: MachineID): string {
   return `${id.hostname ?? ""}${id.ip === undefined ? "" : ` (${id.ip})`}`;
 }
 
-/** Whether `agent` runs on machine `id` (fields the id leaves out match anything). */
+/** Whether a host is machine `id` (fields the id leaves out match anything). */
+function isMachine(hostname: string, ip: string, id: MachineID): boolean {
+  if (id.hostname !== undefined && id.hostname !== hostname) return false;
+  if (id.ip !== undefined && id.ip !== ip) return false;
+  return true;
+}
+
+/** Whether `agent` runs on machine `id`. */
 function onMachine(agent: AgentRecord, id: MachineID): boolean {
-  if (id.hostname !== undefined && id.hostname !== agent.info.hostname) return false;
-  if (id.ip !== undefined && id.ip !== agent.address().ip) return false;
+  return isMachine(agent.info.hostname, agent.address().ip, id);
+}
+
+/**
+ * An agent (re-)registering from a DOWN machine is told to shut down and
+ * refused; returns true when that happened.
+ */
+export function refuseFromDownMachine(master: Master, from: string, hostname: string): boolean {
+  const ip = from
+    .slice(from.indexOf("@") + 1)
+    .replace(/:\d+$/, "")
+    .replace(/^\[|\]$/g, "");
+  const down = [...maintenanceOf(master).down.values()].find((id) => isMachine(hostname, ip, id));
+  if (down === undefined) return false;
+  master.logger.warn(
+    `Refusing registration of agent at ${from} because the machine '${show(down)}' is DOWN`,
+  );
+  master.io.sendToAgent(from, "mesos.internal.ShutdownMessage", {
+    message: "Agent attempted to register while its machine is DOWN for maintenance",
+  });
   return true;
 }
 
