@@ -5,7 +5,7 @@
  * `Mesos-Stream-Id`; every other call must carry that id and gets 202
  * (UPDATE_FRAMEWORK: 200), UNKNOWN gets 501.
  */
-import type { LocalAuthorizer } from "../../common/auth/acls.js";
+import type { AclAction, LocalAuthorizer } from "../../common/auth/acls.js";
 import { principalOf } from "../../common/auth/basic.js";
 import type { FrameworkRateLimiter } from "../../common/auth/rate-limits.js";
 import type { HttpRequest } from "../../common/http/request.js";
@@ -32,6 +32,7 @@ import type {
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call, Event } from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../common/protocol/index.js";
+import { dropOperation } from "../core/accept.js";
 import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
 import type { FrameworkRecord } from "../core/records.js";
@@ -331,7 +332,9 @@ function authorizeLaunches(
   authorizer: LocalAuthorizer,
   operations: Offer_Operation[] | undefined,
 ): Offer_Operation[] | undefined {
-  if (operations === undefined || authorizer.unrestricted("run_tasks")) return operations;
+  if (operations === undefined) return operations;
+  const resourceOps = operations.filter((op) => RESOURCE_ACTIONS[op.type ?? ""] !== undefined);
+  if (authorizer.unrestricted("run_tasks") && resourceOps.length === 0) return operations;
   const principal = framework.info.principal;
   const allowed = (t: TaskInfo, executorUser?: string): boolean =>
     authorizer.authorized("run_tasks", principal, taskUser(t, framework.info, executorUser));
@@ -366,9 +369,44 @@ function authorizeLaunches(
       const executorUser = group.executor.command?.user;
       if (tasks.every((t) => allowed(t, executorUser))) out.push(op);
       else for (const t of tasks) refuse(t);
+    } else if (RESOURCE_ACTIONS[op.type ?? ""] !== undefined) {
+      const [action, objects, what] = RESOURCE_ACTIONS[op.type ?? ""] as ResourceAction;
+      const denied = objects(op).find((o) => !authorizer.authorized(action, principal, o));
+      if (denied === undefined) out.push(op);
+      else
+        dropOperation(master, framework, op, `Not authorized to ${what} as '${principal ?? ""}'`);
     } else {
       out.push(op);
     }
   }
   return out;
 }
+
+type ResourceAction = [AclAction, (op: Offer_Operation) => (string | undefined)[], string];
+
+/** ACL action, objects (roles or principals) and wording per resource operation. */
+const RESOURCE_ACTIONS: Record<string, ResourceAction | undefined> = {
+  RESERVE: [
+    "reserve_resources",
+    (op) => (op.reserve?.resources ?? []).map((r) => r.reservations?.at(-1)?.role ?? r.role),
+    "reserve resources",
+  ],
+  UNRESERVE: [
+    "unreserve_resources",
+    (op) =>
+      (op.unreserve?.resources ?? []).map(
+        (r) => r.reservations?.at(-1)?.principal ?? r.reservation?.principal,
+      ),
+    "unreserve resources",
+  ],
+  CREATE: [
+    "create_volumes",
+    (op) => (op.create?.volumes ?? []).map((r) => r.reservations?.at(-1)?.role ?? r.role),
+    "create volumes",
+  ],
+  DESTROY: [
+    "destroy_volumes",
+    (op) => (op.destroy?.volumes ?? []).map((r) => r.disk?.persistence?.principal),
+    "destroy volumes",
+  ],
+};

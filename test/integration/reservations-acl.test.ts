@@ -1,0 +1,71 @@
+/**
+ * ACLs on a framework's reservations: with `reserve_resources` denying the
+ * framework's principal, its RESERVE is dropped with OPERATION_ERROR and the
+ * resources stay unreserved; another principal may reserve.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitForAgents,
+} from "../harness/processes.js";
+import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+
+let master: DaemonHandle;
+const open: Subscription[] = [];
+
+before(async () => {
+  const acls = {
+    permissive: true,
+    reserve_resources: [{ principals: { values: ["dev"] }, roles: { type: "NONE" } }],
+  };
+  master = await startMaster({
+    flags: { allocation_interval: "100ms", acls: JSON.stringify(acls) },
+  });
+  await startAgent({ master: master.address });
+  await waitForAgents(master, 1);
+});
+
+after(async () => {
+  for (const s of open) s.close();
+  await stopAll();
+});
+
+function cpus(principal: string): Resource {
+  return {
+    name: "cpus",
+    type: "SCALAR",
+    scalar: { value: 1 },
+    reservations: [{ type: "DYNAMIC", role: "web", principal }],
+    allocation_info: { role: "web" },
+  };
+}
+
+async function reserveAs(principal: string): Promise<string | undefined> {
+  const s = await subscribe(master.url, subscribeCall(principal, { role: "web", principal }));
+  open.push(s);
+  const offers = (await s.nth("OFFERS")).offers?.offers ?? [];
+  const reply = await s.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: offers.map((o) => o.id),
+      operations: [
+        { type: "RESERVE", id: { value: "r" }, reserve: { resources: [cpus(principal)] } },
+      ],
+    },
+  });
+  assert.equal(reply.status, 202, reply.body);
+  const status = (await s.nth("UPDATE_OPERATION_STATUS")).update_operation_status?.status;
+  await s.call({ type: "TEARDOWN" });
+  s.close();
+  return status?.state === "OPERATION_FINISHED" ? undefined : status?.message;
+}
+
+test("reservations acl: a denied principal's RESERVE fails, an allowed one's succeeds", async () => {
+  assert.match((await reserveAs("dev")) ?? "", /Not authorized to reserve resources as 'dev'/);
+  assert.equal(await reserveAs("ops"), undefined);
+});
