@@ -80,7 +80,7 @@ test("command executor: a failing TCP health check sends unhealthy updates, then
   assert.equal(health()[0]?.state, "TASK_RUNNING");
   assert.equal(health()[0]?.healthy, false);
   assert.deepEqual(checks()[0]?.check_status, { type: "TCP", tcp: { succeeded: false } });
-  assert.deepEqual(signals, []);
+  assert.equal(signals.length, 0);
 
   clock.advance(1000);
   await until("the second failure kills the task", () => signals.includes("SIGTERM"));
@@ -93,7 +93,7 @@ test("command executor: a failing TCP health check sends unhealthy updates, then
   await new Promise((r) => setTimeout(r, 20));
   assert.equal(health().length, 2);
 
-  (callbacks as LaunchCallbacks | undefined)?.exited(null, "SIGTERM");
+  callbacks?.exited(null, "SIGTERM");
   const last = updates.at(-1);
   assert.equal(last?.state, "TASK_KILLED");
   assert.equal(last?.healthy, false);
