@@ -117,3 +117,39 @@ test("reservations: CREATE on unreserved disk is refused", async () => {
   assert.equal(status?.state, "OPERATION_ERROR");
   assert.match(status?.message ?? "", /unreserved/);
 });
+
+test("reservations: GROW_VOLUME and SHRINK_VOLUME resize a volume in the same ACCEPT", async () => {
+  const l = await withOffer();
+  const volume = (size: number) =>
+    reserved("disk", size, {
+      disk: {
+        persistence: { id: "v2", principal: "ops" },
+        volume: { mode: "RW", container_path: "d" },
+      },
+    });
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      { type: "RESERVE", reserve: { resources: [reserved("disk", 16)] } },
+      { type: "CREATE", create: { volumes: [volume(8)] } },
+      {
+        type: "GROW_VOLUME",
+        id: { value: "g" },
+        grow_volume: { volume: volume(8), addition: reserved("disk", 4) },
+      },
+      {
+        type: "SHRINK_VOLUME",
+        id: { value: "s" },
+        shrink_volume: { volume: volume(12), subtract: { value: 2 } },
+      },
+    ],
+  });
+  const states = l.stream
+    .ofType("UPDATE_OPERATION_STATUS")
+    .map((e) => e.update_operation_status?.status.state);
+  assert.deepEqual(states, ["OPERATION_FINISHED", "OPERATION_FINISHED"]);
+  const total = l.f.master.agents.get(l.agentId)?.totalResources;
+  const vol = total?.toArray().find((r) => r.disk?.persistence?.id === "v2");
+  assert.equal(vol?.scalar?.value, 10);
+  assert.equal(total?.reserved("web").disk(), 16);
+});

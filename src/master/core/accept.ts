@@ -88,6 +88,17 @@ export function dropOperation(
   });
 }
 
+/** A one-element list whose writes go back to `holder[key]`. */
+function singleton<K extends string>(holder: Record<K, Resource>, key: K): Resource[] {
+  const list = [holder[key]];
+  return new Proxy(list, {
+    set(target, prop, value: Resource) {
+      if (prop === "0") holder[key] = value;
+      return Reflect.set(target, prop, value);
+    },
+  });
+}
+
 /** Every resource list an operation names, for validation and normalisation. */
 function resourceLists(operation: Offer_Operation): Resource[][] {
   const lists: Resource[][] = [];
@@ -104,6 +115,11 @@ function resourceLists(operation: Offer_Operation): Resource[][] {
   add(operation.unreserve?.resources);
   add(operation.create?.volumes);
   add(operation.destroy?.volumes);
+  // Single resources live in one-element lists written back below.
+  const grow = operation.grow_volume;
+  if (grow !== undefined) lists.push(singleton(grow, "volume"), singleton(grow, "addition"));
+  const shrink = operation.shrink_volume;
+  if (shrink !== undefined) lists.push(singleton(shrink, "volume"));
   return lists;
 }
 
@@ -245,7 +261,9 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
       case "RESERVE":
       case "UNRESERVE":
       case "CREATE":
-      case "DESTROY": {
+      case "DESTROY":
+      case "GROW_VOLUME":
+      case "SHRINK_VOLUME": {
         const applied = applyOfferOperation(m, framework, agent, operation, remaining);
         if (applied !== undefined) conversions.push(...applied);
         break;

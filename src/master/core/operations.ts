@@ -38,11 +38,86 @@ export const RESOURCE_OPERATIONS: ReadonlySet<string> = new Set([
   "UNRESERVE",
   "CREATE",
   "DESTROY",
+  "GROW_VOLUME",
+  "SHRINK_VOLUME",
 ]);
+
+/** A resource with another scalar amount. */
+function withAmount(r: Resource, value: number): CoreResource {
+  return { ...(r as CoreResource), scalar: { value } };
+}
+
+/** The disk a volume was made from: no persistence, no volume (reservations kept). */
+function plainDisk(r: Resource, value: number): CoreResource {
+  const { disk, shared: _shared, ...rest } = r as CoreResource;
+  const base: CoreResource = { ...rest, scalar: { value } };
+  if (disk !== undefined) {
+    const { persistence: _p, volume: _v, ...diskRest } = disk;
+    if (Object.keys(diskRest).length > 0) base.disk = diskRest;
+  }
+  return base;
+}
 
 /** The conversions of an operation (generated and core resource shapes are the same data). */
 function conversionsOf(operation: Offer_Operation): ResourceConversion[] {
+  const grow = operation.grow_volume;
+  if (operation.type === "GROW_VOLUME" && grow !== undefined) {
+    const size = (grow.volume.scalar?.value ?? 0) + (grow.addition.scalar?.value ?? 0);
+    return [
+      {
+        consumed: Resources.from([grow.volume as CoreResource, grow.addition as CoreResource]),
+        converted: Resources.from(withAmount(grow.volume, size)),
+      },
+    ];
+  }
+  const shrink = operation.shrink_volume;
+  if (operation.type === "SHRINK_VOLUME" && shrink !== undefined) {
+    const by = shrink.subtract.value;
+    const size = (shrink.volume.scalar?.value ?? 0) - by;
+    return [
+      {
+        consumed: Resources.from(shrink.volume as CoreResource),
+        converted: Resources.from([withAmount(shrink.volume, size), plainDisk(shrink.volume, by)]),
+      },
+    ];
+  }
   return conversionsFromOperation(operation as unknown as ResourceOperation);
+}
+
+/** GROW_VOLUME / SHRINK_VOLUME: an existing, unused, unshared volume and a sensible amount. */
+function validateResize(
+  operation: Offer_Operation,
+  agent: AgentRecord,
+  available: Resources,
+): string | undefined {
+  const volume = (operation.grow_volume?.volume ?? operation.shrink_volume?.volume) as
+    | CoreResource
+    | undefined;
+  if (volume === undefined || !isPersistentVolume(volume)) {
+    return "Invalid volume: not a persistent volume";
+  }
+  if (volume.shared !== undefined) return "Shared persistent volumes cannot be resized";
+  if (!available.contains(Resources.from(volume))) return "Persistent volumes not found";
+  const used = agent.usedResources().unallocated();
+  if ([...used].some((u) => sameVolume(u, volume))) return "Persistent volumes in use";
+  const size = volume.scalar?.value ?? 0;
+  if (operation.type === "GROW_VOLUME") {
+    const addition = operation.grow_volume?.addition as CoreResource;
+    if (addition.name !== "disk" || (addition.scalar?.value ?? 0) <= 0) {
+      return "The addition of a GROW_VOLUME must be a positive amount of disk";
+    }
+    if (isPersistentVolume(addition)) return "The addition of a GROW_VOLUME cannot be a volume";
+    const expected = Resources.from(plainDisk(volume as Resource, addition.scalar?.value ?? 0));
+    if (!expected.equals(Resources.from(addition))) {
+      return "The addition of a GROW_VOLUME must be the same kind of disk, with the same reservations";
+    }
+    return undefined;
+  }
+  const by = operation.shrink_volume?.subtract.value ?? 0;
+  if (by <= 0 || by >= size) {
+    return `The subtract of a SHRINK_VOLUME must be positive and less than the volume size ${size}`;
+  }
+  return undefined;
 }
 
 /** Persistence ids of the volumes among `resources`. */
@@ -88,6 +163,9 @@ export function validateResourceOperation(
         persistenceIds(agent.totalResources),
         sharedCapable,
       );
+    case "GROW_VOLUME":
+    case "SHRINK_VOLUME":
+      return validateResize(operation, agent, available);
     case "DESTROY": {
       const used = agent.usedResources().unallocated();
       return validateDestroy(
