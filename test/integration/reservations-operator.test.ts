@@ -135,6 +135,32 @@ test("reservations operator: volumes through /master/create-volumes and /master/
     volumes: JSON.stringify([volume]),
   });
   assert.equal(duplicate.status, 400, duplicate.text);
+  // v1 GROW_VOLUME with 16 more reserved disk, then SHRINK_VOLUME back to 64.
+  const extra = { ...disk, scalar: { value: 16 } };
+  const reserveExtra = await form("/master/reserve", {
+    slaveId: agentId,
+    resources: JSON.stringify([extra]),
+  });
+  assert.equal(reserveExtra.status, 202, reserveExtra.text);
+  const grow = await operator({
+    type: "GROW_VOLUME",
+    grow_volume: { agent_id: { value: agentId }, volume, addition: extra },
+  });
+  assert.equal(grow.status, 202, grow.text);
+  const shrink = await operator({
+    type: "SHRINK_VOLUME",
+    shrink_volume: {
+      agent_id: { value: agentId },
+      volume: { ...volume, scalar: { value: 80 } },
+      subtract: { value: 16 },
+    },
+  });
+  assert.equal(shrink.status, 202, shrink.text);
+  const unreserveExtra = await form("/master/unreserve", {
+    slaveId: agentId,
+    resources: JSON.stringify([extra]),
+  });
+  assert.equal(unreserveExtra.status, 202, unreserveExtra.text);
   const destroy = await form("/master/destroy-volumes", {
     slaveId: agentId,
     volumes: JSON.stringify([volume]),

@@ -50,7 +50,7 @@ import {
 } from "./maintenance.js";
 import type { OperatorEvents } from "./operator-events.js";
 import { reply as quotaReply, roleQuotas } from "./quota.js";
-import { v1ResourceOperation } from "./reservations.js";
+import { v1ResizeVolume, v1ResourceOperation } from "./reservations.js";
 import { type RoleWeights, rolesMessage } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
@@ -82,8 +82,6 @@ export interface OperatorApiContext {
 
 /** Calls that need a feature mesos-ts has not built yet, and why. */
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
-  GROW_VOLUME: "persistent volumes are not supported yet",
-  SHRINK_VOLUME: "persistent volumes are not supported yet",
   DRAIN_AGENT: "agent draining is not supported yet",
 };
 
@@ -104,6 +102,8 @@ const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
   UNRESERVE_RESOURCES: "unreserve_resources",
   CREATE_VOLUMES: "create_volumes",
   DESTROY_VOLUMES: "destroy_volumes",
+  GROW_VOLUME: "grow_volume",
+  SHRINK_VOLUME: "shrink_volume",
   UPDATE_MAINTENANCE_SCHEDULE: "update_maintenance_schedule",
   START_MAINTENANCE: "start_maintenance",
   STOP_MAINTENANCE: "stop_maintenance",
@@ -305,6 +305,13 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       ctx.changed();
       const c = call.create_volumes;
       return v1ResourceOperation(m, request, "CREATE", c?.agent_id.value, c?.volumes);
+    }
+    case "GROW_VOLUME":
+    case "SHRINK_VOLUME": {
+      const c = call.grow_volume ?? call.shrink_volume;
+      if (c === undefined) return badRequest(`Expecting '${callType.toLowerCase()}' to be present`);
+      ctx.changed();
+      return v1ResizeVolume(m, request, c);
     }
     case "DESTROY_VOLUMES": {
       ctx.changed();

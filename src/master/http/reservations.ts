@@ -152,3 +152,33 @@ export function v1ResourceOperation(
     applyOperatorOperation(master, agentId, operationFor(type, list), principalOf(request)),
   );
 }
+
+/** A v1 GROW_VOLUME or SHRINK_VOLUME call (on an agent's unused volume). */
+export function v1ResizeVolume(
+  master: Master,
+  request: HttpRequest,
+  call: {
+    agent_id?: { value: string };
+    volume: Resource;
+    addition?: Resource;
+    subtract?: { value: number };
+  },
+): HttpResponse {
+  const agentId = call.agent_id?.value;
+  if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
+  const upgraded: Resource[] = [];
+  for (const r of call.addition === undefined ? [call.volume] : [call.volume, call.addition]) {
+    const invalid = validateResource(r as CoreResource);
+    if (invalid !== undefined) return badRequest(`Invalid resources: ${invalid}`);
+    upgraded.push(upgradeResource(r as CoreResource) as Resource);
+  }
+  const [volume, addition] = upgraded as [Resource, Resource | undefined];
+  const operation: Offer_Operation =
+    addition !== undefined
+      ? { type: "GROW_VOLUME", grow_volume: { volume, addition } }
+      : {
+          type: "SHRINK_VOLUME",
+          shrink_volume: { volume, subtract: call.subtract ?? { value: 0 } },
+        };
+  return outcomeResponse(applyOperatorOperation(master, agentId, operation, principalOf(request)));
+}
