@@ -101,7 +101,10 @@ export class Agent extends AgentExecutorApi {
   protected attemptRegistration(master: string): void {
     this.o.transport.link(master);
     const { config } = this.o;
-    const checkpointed = { checkpointed_resources: this.checkpointedResources };
+    const checkpointed =
+      this.checkpointedResources.length === 0
+        ? {}
+        : { checkpointed_resources: this.checkpointedResources };
     const info = this.registrationInfo();
     if (this.agentId === undefined) {
       this.o.logger.info(`Registering with master ${master}`);
