@@ -84,12 +84,14 @@ class SimAgent extends ProcessBase {
       decoder("mesos.internal.SlaveRegisteredMessage"),
       (_from, m) => {
         this.agentId = m.slave_id.value;
+        this.acknowledged = true;
       },
     );
     this.install(
       "mesos.internal.SlaveReregisteredMessage",
       decoder("mesos.internal.SlaveReregisteredMessage"),
       () => {
+        this.acknowledged = true;
         this.reregisteredAt = performance.now();
       },
     );
@@ -105,9 +107,28 @@ class SimAgent extends ProcessBase {
     if (upid.ok) this.send(upid.value, type, codecFor(type).encodeProtobuf(message));
   }
 
-  /** (Re-)registers with `master`. */
+  private acknowledged = false;
+  private retry: ReturnType<typeof setTimeout> | undefined;
+
+  /**
+   * (Re-)registers with `master`, retrying every 500 ms until it answers (a
+   * master still taking over drops the first attempts, as real agents see).
+   */
   register(master: string): void {
     this.master = master;
+    this.acknowledged = false;
+    this.attempt(master);
+  }
+
+  private attempt(master: string): void {
+    if (this.retry !== undefined) clearTimeout(this.retry);
+    this.retry = setTimeout(() => {
+      if (!this.acknowledged && this.master === master) this.attempt(master);
+    }, 500);
+    this.send_(master);
+  }
+
+  private send_(master: string): void {
     const upid = parseUpid(master);
     if (upid.ok) this.link(upid.value);
     const common = {
@@ -185,6 +206,7 @@ async function runCase(agents: number): Promise<void> {
     intervalMs: 100,
   });
   detector.onChange((l) => {
+    // Mesos' agents re-register as soon as their detector names a new leader.
     if (l === undefined) return;
     for (const s of sims) s.register(masterInfoPid(l.info));
   });
@@ -219,8 +241,15 @@ async function runCase(agents: number): Promise<void> {
   );
   const electedMs = performance.now() - t0;
   await waitFor("all agents re-registered", () => sims.every((s) => s.reregisteredAt > t0), {
-    timeoutMs: 180_000,
+    timeoutMs: 60_000,
     intervalMs: 20,
+  }).catch((error: unknown) => {
+    for (const m of others) {
+      const lines = m.logs().split("\n");
+      const wanted = lines.filter((l) => /regist|agent|Elected|rror/i.test(l)).slice(-15);
+      process.stderr.write(`--- ${m.address}\n${wanted.join("\n")}\n`);
+    }
+    throw error;
   });
   const reregisteredMs = Math.max(...sims.map((s) => s.reregisteredAt)) - t0;
   await waitFor("offers after the failover", () => lastOffersAt > t0 + electedMs, {
