@@ -132,6 +132,22 @@ export function validateSchedule(schedule: Schedule, state: MaintenanceState): s
   return undefined;
 }
 
+/** Withdraws outstanding inverse offers of agents no longer draining (RESCIND_INVERSE_OFFER). */
+function rescindInverseOffers(master: Master, keep: (agentId: string) => boolean): void {
+  const state = maintenanceOf(master);
+  for (const [id, record] of [...state.inverseOffers]) {
+    if (keep(record.agentId)) continue;
+    state.inverseOffers.delete(id);
+    master.allocator.updateInverseOffer(record.agentId, record.frameworkId, undefined);
+    const framework = master.frameworks.get(record.frameworkId);
+    if (framework === undefined) continue;
+    master.sendEvent(framework, {
+      type: "RESCIND_INVERSE_OFFER",
+      rescind_inverse_offer: { inverse_offer_id: { value: id } },
+    });
+  }
+}
+
 /** Tells the allocator each agent's next window (or none). */
 function pushUnavailability(master: Master): void {
   const windows = maintenanceOf(master).schedule.windows ?? [];
@@ -149,6 +165,13 @@ function pushUnavailability(master: Master): void {
           },
     );
   }
+  rescindInverseOffers(master, (agentId) => {
+    const agent = master.agents.get(agentId);
+    return (
+      agent !== undefined &&
+      windows.some((w) => (w.machine_ids ?? []).some((id) => onMachine(agent, id)))
+    );
+  });
 }
 
 /** Outcome of a maintenance change. */
@@ -189,6 +212,7 @@ export function startMaintenance(master: Master, ids: readonly MachineID[]): Mai
         message: "Operator initiated 'Machine DOWN'",
       });
       removeAgent(master, agent, "its machine is DOWN for maintenance", "unregistered");
+      rescindInverseOffers(master, (agentId) => agentId !== agent.id);
     }
   }
   return { ok: true };
