@@ -13,6 +13,7 @@
  * under contention.
  */
 
+import { loadavg } from "node:os";
 import type { Resource, Resources } from "../src/common/resources/index.js";
 import { SystemClock } from "../src/common/time/clock.js";
 import { seededRandom } from "../src/common/time/random.js";
@@ -242,15 +243,18 @@ export async function interleave(runs: DeclineRun[]): Promise<void> {
 async function runChild(args: string[]): Promise<void> {
   const [agents, frameworks, rounds] = args.slice(0, 3).map(Number) as [number, number, number];
   const withVolume = args[3] !== "plain";
+  const loadStart = loadavg()[0] as number;
   await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
   const plain = new DeclineRun({ agents, frameworks, rounds });
   const volume = withVolume
     ? new DeclineRun({ agents, frameworks, rounds, volumes: true })
     : undefined;
   await interleave(volume === undefined ? [plain] : [plain, volume]);
+  // The machine's load while this size ran (the parent's row shows it at report time).
+  const load = { child_load_1m: (loadStart + (loadavg()[0] as number)) / 2 };
   const out = {
-    plain: plain.summary(),
-    ...(volume === undefined ? {} : { volume: volume.summary() }),
+    plain: { ...plain.summary(), ...load },
+    ...(volume === undefined ? {} : { volume: { ...volume.summary(), ...load } }),
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
