@@ -146,9 +146,9 @@ test("mesos-execute: a task that does not fit any offer is never launched (resou
 });
 
 test("mesos-execute: refuses features that are not there yet, and a bad zk:// URL, with a clear line", async () => {
-  const image = await execute("--name=x", "--command=true", "--docker_image=busybox");
-  assert.equal(image.code, 1);
-  assert.match(image.stderr, /--docker_image is not supported yet/);
+  const tty = await execute("--name=x", "--command=true", "--tty");
+  assert.equal(tty.code, 1);
+  assert.match(tty.stderr, /--tty is not supported yet/);
   const zk = await runBinary("mesos-execute", [
     "--master=zk://127.0.0.1:0/mesos",
     "--name=x",

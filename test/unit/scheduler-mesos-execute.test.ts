@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { CommandScheduler } from "../../src/cli/execute/command-scheduler.js";
 import { executeFlagSchema } from "../../src/cli/execute/flags.js";
@@ -137,23 +140,88 @@ test("mesos-execute plan: the flag combinations Mesos refuses are refused with i
   assert.match(planError(M, '--task={"name":5}'), /Failed to parse --task/);
 });
 
-test("mesos-execute plan: image, volume, network, rlimit, capability and tty flags are not supported yet", () => {
+test("mesos-execute plan: appc image, network, capability and tty flags are not supported yet", () => {
   for (const flag of [
-    "--docker_image=busybox",
     "--appc_image=ubuntu",
-    '--volumes=[{"container_path":"/x","mode":"RW"}]',
     "--networks=net1",
-    '--rlimits={"rlimits":[]}',
     '--effective_capabilities={"capabilities":[]}',
     '--bounding_capabilities={"capabilities":[]}',
     "--tty",
-    "--containerizer=docker",
   ]) {
     assert.match(planError(M, "--name=x", "--command=true", flag), /not supported yet/, flag);
   }
   assert.match(
     planError("--master=zk://h:2181x/mesos", "--name=x", "--command=true"),
     /Invalid ZooKeeper URL/,
+  );
+});
+
+test("mesos-execute plan: a plain command task carries no ContainerInfo", () => {
+  const p = plan(M, "--name=x", "--command=true");
+  assert.ok(p.ok);
+  assert.equal(p.plan.task?.container, undefined);
+});
+
+test("mesos-execute plan: --docker_image runs in a MESOS container with a DOCKER image", () => {
+  const p = plan(M, "--name=x", "--command=true", "--docker_image=library/busybox:1.36");
+  assert.ok(p.ok);
+  assert.deepEqual(p.plan.task?.container, {
+    type: "MESOS",
+    mesos: { image: { type: "DOCKER", docker: { name: "library/busybox:1.36" } } },
+  });
+});
+
+test("mesos-execute plan: --volumes and --rlimits land in the task's ContainerInfo", () => {
+  const p = plan(
+    M,
+    "--name=x",
+    "--command=true",
+    '--volumes=[{"container_path":"/data","host_path":"/tmp","mode":"RO"}]',
+    '--rlimits={"rlimits":[{"type":"RLMT_NOFILE","soft":64,"hard":128}]}',
+  );
+  assert.ok(p.ok);
+  assert.deepEqual(p.plan.task?.container, {
+    type: "MESOS",
+    volumes: [{ container_path: "/data", host_path: "/tmp", mode: "RO" }],
+    rlimit_info: { rlimits: [{ type: "RLMT_NOFILE", soft: 64, hard: 128 }] },
+  });
+});
+
+test("mesos-execute plan: --volumes may be read from a file:// path", () => {
+  const dir = mkdtempSync(join(tmpdir(), "mesos-execute-"));
+  try {
+    const file = join(dir, "volumes.json");
+    writeFileSync(file, '[{"container_path":"/v","mode":"RW","host_path":"/var"}]');
+    const p = plan(M, "--name=x", "--command=true", `--volumes=file://${file}`);
+    assert.ok(p.ok);
+    assert.deepEqual(p.plan.task?.container?.volumes, [
+      { container_path: "/v", host_path: "/var", mode: "RW" },
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("mesos-execute plan: malformed --volumes/--rlimits and --containerizer=docker are refused", () => {
+  assert.match(
+    planError(M, "--name=x", "--command=true", '--volumes={"container_path":"/x"}'),
+    /Failed to convert '--volumes' to protobuf: expected a JSON array/,
+  );
+  assert.match(
+    planError(M, "--name=x", "--command=true", '--volumes=[{"mode":"SIDEWAYS"}]'),
+    /Failed to convert '--volumes' to protobuf: volume 0/,
+  );
+  assert.match(
+    planError(M, "--name=x", "--command=true", '--rlimits={"rlimits":[{"type":"RLMT_BOGUS"}]}'),
+    /Failed to parse --rlimits/,
+  );
+  assert.match(
+    planError(M, "--name=x", "--command=true", "--containerizer=docker", "--docker_image=b"),
+    /the Docker containerizer is not available/,
+  );
+  assert.match(
+    planError(M, "--name=x", "--command=true", "--containerizer=rkt"),
+    /Unsupported containerizer: rkt/,
   );
 });
 

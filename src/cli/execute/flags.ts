@@ -81,8 +81,9 @@ export const executeFlagSchema = defineFlags({
   }),
   appc_image: flag.string({ help: "An Appc image to run the command in.", notYet: true }),
   docker_image: flag.string({
-    help: "A Docker image (<image>:<tag>) to run the command in.",
-    notYet: true,
+    help:
+      "A Docker image (<image>:<tag>) to run the command in, with the Mesos containerizer " +
+      "(the agent loads it from its --docker_registry).",
   }),
   framework_capabilities: flag.list({
     help:
@@ -91,7 +92,7 @@ export const executeFlagSchema = defineFlags({
       "PARTITION_AWARE unless --no-partition_aware.",
   }),
   containerizer: flag.string({
-    help: "Containerizer for the task: `mesos` (docker is not supported yet).",
+    help: "Containerizer for the task: `mesos` (there is no Docker containerizer in mesos-ts).",
     default: "mesos",
   }),
   effective_capabilities: flag.json({
@@ -104,7 +105,6 @@ export const executeFlagSchema = defineFlags({
   }),
   rlimits: flag.json({
     help: 'Resource limits for the command, as JSON: {"rlimits": [{"type": "RLMT_CPU", "soft": 1, "hard": 1}]}.',
-    notYet: true,
   }),
   role: flag.string({ help: "Role the framework registers with.", default: "*" }),
   kill_after: flag.duration({
@@ -117,8 +117,9 @@ export const executeFlagSchema = defineFlags({
   principal: flag.string({ help: "Principal the framework authenticates as." }),
   secret: flag.string({ help: "Secret for --principal." }),
   volumes: flag.json({
-    help: "Volumes for the container, as a JSON array of `Volume` (mesos.proto).",
-    notYet: true,
+    help:
+      "Volumes for the container, as a JSON array of `Volume` (mesos.proto), or file:///path " +
+      "holding it.",
   }),
   content_type: flag.string({
     help: "Encoding of scheduler API messages: `json` or `protobuf`.",

@@ -15,6 +15,7 @@ import { codecFor } from "../../common/protocol/index.js";
 import { parseMasterSpec } from "../../scheduler/master-address.js";
 import { parseResourceText } from "../../scheduler/resources.js";
 import { type ContentType, parseContentType } from "../../scheduler/wire.js";
+import { buildContainerInfo } from "./container.js";
 import type { ExecuteFlags } from "./flags.js";
 
 /** What mesos-execute will do. */
@@ -35,11 +36,8 @@ export type PlanResult =
 
 /** Features whose flags are accepted but refused at start, and where they come from. */
 const NOT_YET: ReadonlyArray<readonly [keyof FlagValues<ExecuteFlags>, string]> = [
-  ["docker_image", "container images arrive with the containerization issue"],
-  ["appc_image", "container images arrive with the containerization issue"],
-  ["volumes", "container volumes arrive with the containerization issue"],
+  ["appc_image", "the agent fetches Docker images only; use --docker_image"],
   ["networks", "container networks arrive with the containerization issue"],
-  ["rlimits", "rlimits arrive with the containerization issue"],
   ["effective_capabilities", "Linux capabilities arrive with the containerization issue"],
   ["bounding_capabilities", "Linux capabilities arrive with the containerization issue"],
   ["package", "uploading packages to HDFS is not part of mesos-ts yet"],
@@ -89,12 +87,13 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
   }
   if (flags.tty)
     return fail("--tty is not supported yet (TTYs arrive with the containerization issue)");
-  if (flags.containerizer === "docker") {
-    return fail("--containerizer=docker is not supported yet (there is no Docker containerizer)");
-  }
-  if (flags.containerizer !== "mesos" && flags.containerizer !== "") {
-    return fail(`Unsupported containerizer: ${flags.containerizer}`);
-  }
+  const container = buildContainerInfo({
+    containerizer: flags.containerizer === "" ? "mesos" : flags.containerizer,
+    docker_image: flags.docker_image,
+    volumes: flags.volumes,
+    rlimits: flags.rlimits,
+  });
+  if (!container.ok) return container;
 
   const master = parseMasterSpec(flags.master);
   if (!master.ok) return fail(master.error);
@@ -167,6 +166,7 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
         ? {}
         : { environment: { variables: environment.variables } }),
     },
+    ...(container.container === undefined ? {} : { container: container.container }),
   };
   return { ok: true, plan: { ...base, task } };
 }

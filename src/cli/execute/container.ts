@@ -1,0 +1,81 @@
+/**
+ * Builds the ContainerInfo mesos-execute attaches to its command task from
+ * --volumes, --rlimits, --docker_image and --containerizer. Pure: bad input
+ * becomes a one-line error.
+ */
+import type {
+  ContainerInfo,
+  RLimitInfo,
+  Volume,
+} from "../../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../common/protocol/index.js";
+
+/** The container-related flag values, as loaded. */
+export interface ContainerFlags {
+  readonly containerizer: string;
+  readonly docker_image?: string | undefined;
+  readonly volumes?: unknown;
+  readonly rlimits?: unknown;
+}
+
+export type ContainerResult =
+  | { readonly ok: true; readonly container?: ContainerInfo }
+  | { readonly ok: false; readonly error: string };
+
+/**
+ * ContainerInfo for the task, or none when no container feature was asked
+ * for (the agent then runs the command without one, as Mesos does).
+ */
+export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
+  const fail = (error: string): ContainerResult => ({ ok: false, error });
+
+  let volumes: Volume[] = [];
+  if (flags.volumes !== undefined) {
+    if (!Array.isArray(flags.volumes)) {
+      return fail("Failed to convert '--volumes' to protobuf: expected a JSON array of volumes");
+    }
+    const codec = codecFor("mesos.v1.Volume");
+    volumes = [];
+    for (const [index, item] of flags.volumes.entries()) {
+      const decoded = codec.decodeJson(item);
+      if (!decoded.ok) {
+        return fail(
+          `Failed to convert '--volumes' to protobuf: volume ${index}: ${decoded.error.message}`,
+        );
+      }
+      volumes.push(decoded.value);
+    }
+  }
+
+  let rlimits: RLimitInfo | undefined;
+  if (flags.rlimits !== undefined) {
+    const decoded = codecFor("mesos.v1.RLimitInfo").decodeJson(flags.rlimits);
+    if (!decoded.ok) return fail(`Failed to parse --rlimits: ${decoded.error.message}`);
+    rlimits = decoded.value;
+  }
+
+  if (flags.containerizer === "docker") {
+    // Mesos would build a DOCKER ContainerInfo here; mesos-ts has no Docker
+    // containerizer, so say so instead of sending a task no agent can run.
+    return fail(
+      "--containerizer=docker: the Docker containerizer is not available in mesos-ts; " +
+        "use --containerizer=mesos (it runs --docker_image from the agent's --docker_registry)",
+    );
+  }
+  if (flags.containerizer !== "mesos") {
+    return fail(`Unsupported containerizer: ${flags.containerizer}`);
+  }
+
+  if (flags.docker_image === undefined && rlimits === undefined && volumes.length === 0) {
+    return { ok: true };
+  }
+  const container: ContainerInfo = {
+    type: "MESOS",
+    ...(volumes.length === 0 ? {} : { volumes }),
+    ...(flags.docker_image === undefined
+      ? {}
+      : { mesos: { image: { type: "DOCKER", docker: { name: flags.docker_image } } } }),
+    ...(rlimits === undefined ? {} : { rlimit_info: rlimits }),
+  };
+  return { ok: true, container };
+}
