@@ -40,6 +40,7 @@ import {
   findCommandExecutor,
   findDefaultExecutor,
 } from "./containerizer/executor-command.js";
+import { FetcherCache } from "./containerizer/fetcher-cache.js";
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
@@ -268,6 +269,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const recovery = await readRecoveryState(flags, info, bootId, logger);
   await writeBootId(flags.work_dir, bootId, logger);
   const checkpointer = new FileCheckpointer(flags.work_dir);
+  // URIs with `cache: true` are downloaded once per user into this cache; like
+  // Mesos, the agent starts with an empty cache.
+  const fetcherCache = new FetcherCache({
+    dir: flags.fetcher_cache_dir,
+    maxBytes: flags.fetcher_cache_size.bytes,
+  });
+  await fetcherCache.reset();
   const sweeper = new ProcessSweeper(logger);
   const adopted = new RecoveredContainers(logger, sweeper);
   const processId = options.processId ?? "slave(1)";
@@ -292,6 +300,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logger,
     frameworksHome: flags.frameworks_home,
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
+    fetcherCache,
     bootId,
     isolators: isolation.isolators,
     ...(isolation.launcherCgroups === undefined

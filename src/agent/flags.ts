@@ -272,7 +272,6 @@ const agentCoreFlags = {
   fetcher_cache_size: flag.bytes({
     help: "Size of the fetcher's URI cache.",
     default: "2GB",
-    notYet: true,
   }),
   fetcher_cache_dir: flag.string({
     help:
@@ -280,7 +279,6 @@ const agentCoreFlags = {
       "is best.",
     default: tempPath("mesos", "fetch"),
     docDefault: "<tmp>/mesos/fetch",
-    notYet: true,
   }),
   fetcher_stall_timeout: flag.duration({
     help: "Abort a download that stays below one byte per second for this long (not HDFS).",

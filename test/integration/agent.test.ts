@@ -241,11 +241,15 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
   let agent: DaemonHandle;
   let fileServer: Server;
   let fileServerUrl = "";
+  let cachedDownloads = 0;
   const schedulers: TestScheduler[] = [];
 
   before(async () => {
     master = await startMaster();
-    agent = await startAgent({ master: master.address });
+    agent = await startAgent({
+      master: master.address,
+      flags: { fetcher_cache_dir: tempDir("agent-test-fetch-cache-") },
+    });
     await waitForAgents(master, 1);
     const files = tempDir("agent-test-files-");
     execFileSync("sh", [
@@ -253,7 +257,8 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
       `mkdir -p "${files}/pkg" && echo "hello from the archive" > "${files}/pkg/hello.txt" && tar -czf "${files}/pkg.tar.gz" -C "${files}" pkg`,
     ]);
     fileServer = createServer((req, res) => {
-      if (req.url === "/pkg.tar.gz") {
+      if (req.url === "/cached.tar.gz") cachedDownloads++;
+      if (req.url === "/pkg.tar.gz" || req.url === "/cached.tar.gz") {
         res.writeHead(200, { "Content-Type": "application/gzip" });
         res.end(readFileSync(join(files, "pkg.tar.gz")));
       } else {
@@ -380,6 +385,29 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
       readFileSync(join(sandbox, "pkg", "hello.txt"), "utf8"),
       "hello from the archive\n",
     );
+  });
+
+  it("downloads a URI with cache: true once for two tasks", async () => {
+    for (const id of ["cached-1", "cached-2"]) {
+      // One framework per task, as in the other tests here: each launch takes a fresh offer.
+      const s = await scheduler();
+      const stop = s.autoAcknowledge();
+      await s.launch({
+        name: "cached",
+        task_id: { value: id },
+        command: {
+          value: "cat pkg/hello.txt",
+          uris: [{ value: `${fileServerUrl}/cached.tar.gz`, cache: true }],
+        },
+      });
+      const done = await s.update(id, ["TASK_FINISHED", "TASK_FAILED"]);
+      stop();
+      await s.teardown();
+      assert.equal(statusOf(done).state, "TASK_FINISHED", statusOf(done).message);
+      const sandbox = await sandboxOf(agent, id);
+      assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "hello from the archive");
+    }
+    assert.equal(cachedDownloads, 1);
   });
 
   it("fails the task readably when a URI answers 404", async () => {
