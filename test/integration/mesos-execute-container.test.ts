@@ -3,7 +3,8 @@
  * filesystem/linux and posix/rlimits isolators (needs root for the mounts).
  */
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -19,14 +20,48 @@ import {
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root (filesystem/linux mounts volumes)";
 
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+const skipImage =
+  skip !== false ? skip : BUSYBOX === undefined ? "needs busybox (busybox-static)" : false;
+
 let master: DaemonHandle;
+
+/** Writes `<registry>/mini:latest.tar`, a one-layer `docker save` archive holding busybox. */
+function buildImage(registry: string): void {
+  const work = tempDir("mesos-execute-image-");
+  const root = join(work, "root");
+  mkdirSync(join(root, "bin"), { recursive: true });
+  mkdirSync(join(root, "etc"), { recursive: true });
+  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
+  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
+  for (const tool of ["sh", "cat", "grep"]) symlinkSync("busybox", join(root, "bin", tool));
+  writeFileSync(join(root, "etc", "os-release"), "ID=mesos-execute-test\n");
+  const image = join(work, "image");
+  mkdirSync(join(image, "l1"), { recursive: true });
+  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
+  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
+  writeFileSync(
+    join(image, "manifest.json"),
+    JSON.stringify([
+      { Config: "config.json", RepoTags: ["mini:latest"], Layers: ["l1/layer.tar"] },
+    ]),
+  );
+  execFileSync("tar", ["-cf", join(registry, "mini:latest.tar"), "-C", image, "."]);
+}
 
 before(async () => {
   if (!isRoot) return;
+  const registry = tempDir("mesos-execute-registry-");
+  if (skipImage === false) buildImage(registry);
   master = await startMaster();
   await startAgent({
     master: master.address,
-    flags: { isolation: "filesystem/linux,posix/rlimits" },
+    flags: {
+      isolation: "filesystem/linux,posix/rlimits",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("mesos-execute-store-"),
+    },
   });
   await waitForAgents(master, 1);
 });
@@ -61,4 +96,16 @@ test("mesos-execute: --volumes mounts a host directory into the sandbox", { skip
   );
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /TASK_FINISHED for task 'mounted'/);
+});
+
+test("mesos-execute: --docker_image runs the command in the image", {
+  skip: skipImage,
+}, async () => {
+  const run = await execute(
+    "--name=imaged",
+    "--command=grep -q ID=mesos-execute-test /etc/os-release",
+    "--docker_image=mini",
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /TASK_FINISHED for task 'imaged'/);
 });
