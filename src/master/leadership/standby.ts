@@ -24,6 +24,7 @@ import {
 } from "../../common/http/response.js";
 import { ProcessBase } from "../../common/process/process-base.js";
 import type { MasterInfo } from "../../common/protocol/generated/mesos-v1.js";
+import { installWebui } from "../http/webui.js";
 
 /** Paths (below the `master` process) a standby redirects to the leader. */
 export const LEADER_ONLY_PATHS: readonly string[] = [
@@ -101,6 +102,8 @@ export class StandbyMasterProcess extends ProcessBase {
       versionHandler(this.options.build, this.options.ownVersion),
     );
     this.route("/flags", { ...get, help: COMMON_HELP.flags }, flagsHandler(this.options.flags));
+    // A browser pointed at a standby gets the web UI, which follows /master/redirect to the leader.
+    installWebui(this, { dir: this.options.flags.webui_dir ?? "", logger: this.logger });
   }
 
   private redirect(request: HttpRequest): HttpResponse {

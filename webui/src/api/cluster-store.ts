@@ -187,7 +187,16 @@ export class ClusterStore {
     const t0 = performance.now();
     let raw: ArrayBuffer;
     try {
-      const response = await fetch(`${this.base}/master/state`, { cache: "no-store" });
+      // Redirects are not followed: a standby master answers 307 to the leader on
+      // another origin, which a fetch could not read; the browser follows it instead.
+      const response = await fetch(`${this.base}/master/state`, {
+        cache: "no-store",
+        redirect: "manual",
+      });
+      if (response.type === "opaqueredirect") {
+        this.goToLeader();
+        return true;
+      }
       if (response.status === 503) {
         this.lose("the master has no elected leader yet (HTTP 503)");
         return false;
@@ -254,6 +263,16 @@ export class ClusterStore {
       }, 2000);
     }
     return true;
+  }
+
+  /** This master redirects to the leader: let the browser follow `/master/redirect` there. */
+  private goToLeader(): void {
+    this.clearTimer();
+    this.stream?.abort();
+    this.setConnection({ status: "not-leader", leader: "the leading master" });
+    window.setTimeout(() => {
+      window.location.href = `${this.base}/master/redirect${window.location.hash}`;
+    }, 2000);
   }
 
   private lose(reason: string): void {
