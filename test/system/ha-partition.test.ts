@@ -6,12 +6,10 @@
  * time. Needs root and `ip netns`; skips otherwise.
  */
 import assert from "node:assert/strict";
-import type { ChildProcess } from "node:child_process";
-import { openSync, readFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type NetHost, netnsUnavailable, VirtualNetwork } from "../harness/netns.js";
-import { binPath, tempDir, waitFor } from "../harness/processes.js";
+import { netnsUnavailable, VirtualNetwork } from "../harness/netns.js";
+import { fetchJson, type HostDaemon, startOn, stopHostDaemons } from "../harness/netns-daemons.js";
+import { waitFor } from "../harness/processes.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -22,57 +20,6 @@ import {
 const skip = !zookeeperAvailable() ? ZOOKEEPER_MISSING : (netnsUnavailable() ?? false);
 let net: VirtualNetwork;
 let zk: ZooKeeper;
-
-interface HostDaemon {
-  readonly host: NetHost;
-  readonly url: string;
-  readonly child: ChildProcess;
-  readonly exited: Promise<number | null>;
-  logs(): string;
-}
-const daemons: HostDaemon[] = [];
-
-/** Starts bin/<binary> inside `host` on port 5050/5051 of its own IP. */
-async function startOn(
-  host: NetHost,
-  binary: string,
-  port: number,
-  flags: Record<string, string | number>,
-): Promise<HostDaemon> {
-  const workDir = tempDir(`${binary}-${host.name}-`);
-  const log = join(workDir, "out.log");
-  const out = openSync(log, "a");
-  const args = Object.entries({ ip: host.ip, port, work_dir: workDir, ...flags }).map(
-    ([k, v]) => `--${k}=${v}`,
-  );
-  const child = host.spawn(process.execPath, [binPath(binary), ...args], {
-    stdio: ["ignore", out, out],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
-  const d: HostDaemon = {
-    host,
-    url: `http://${host.ip}:${port}`,
-    child,
-    exited,
-    logs: () => readFileSync(log, "utf8"),
-  };
-  daemons.push(d);
-  await waitFor(
-    `${binary} on ${host.name}`,
-    async () =>
-      (await fetch(`${d.url}/health`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined))
-        ?.status === 200,
-    { timeoutMs: 60_000 },
-  );
-  return d;
-}
-
-/** GET JSON with a short timeout (a partitioned host would hang a plain fetch). */
-async function fetchJson<T>(url: string): Promise<T | undefined> {
-  const r = await fetch(url, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-  if (r?.status !== 200) return undefined;
-  return (await r.json().catch(() => undefined)) as T | undefined;
-}
 
 async function elected(d: HostDaemon): Promise<boolean> {
   if (d.child.exitCode !== null || d.child.signalCode !== null) return false;
@@ -87,8 +34,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const d of daemons) d.child.kill("SIGKILL");
-  await Promise.all(daemons.map((d) => d.exited));
+  await stopHostDaemons();
   await zk?.stop();
   net?.cleanup();
 });
