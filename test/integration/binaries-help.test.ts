@@ -70,8 +70,8 @@ test("mesos-agent --help lists every flag with its default and exits 0", () => {
   assert.match(entry(r.stdout, "attributes"), /^ {2}--attributes=VALUE /);
   assert.ok(entry(r.stdout, "launcher_dir").endsWith(`(default: ${join(root, "bin")})`));
   assert.match(
-    entry(r.stdout, "cgroups_root"),
-    /\(not yet effective in mesos-ts\) \(default: mesos\)$/,
+    entry(r.stdout, "perf_interval"),
+    /\(not yet effective in mesos-ts\) \(default: 1mins\)$/,
   );
 });
 

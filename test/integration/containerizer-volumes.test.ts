@@ -7,10 +7,11 @@
  */
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
 import {
   type DaemonHandle,
+  repoRoot,
   startAgent,
   startMaster,
   stopAll,
@@ -44,8 +45,14 @@ after(stopAll);
 
 const small = [scalar("cpus", 0.1), scalar("mem", 32)];
 
+// A volume at /tmp hides the host's /tmp from the container, and with it an
+// executor installed under /tmp (a checkout in /tmp cannot run there).
+const underTmp = resolve(repoRoot).startsWith("/tmp/")
+  ? `mesos-ts is installed under /tmp (${resolve(repoRoot)}): a private /tmp would hide its executor`
+  : undefined;
+
 test("filesystem/linux: a volume from the sandbox gives the task a private /tmp", {
-  skip,
+  skip: skip ?? underTmp,
 }, async () => {
   const name = `private-${process.pid}-${Date.now()}`;
   const run = await executeTask(master, {

@@ -192,7 +192,7 @@ test("flag sets: every flag has help and not-yet flags are marked", () => {
       assert.ok(!spec.help.includes("not yet effective"), `${name}: use notYet instead`);
     }
   }
-  assert.equal(agentFlagSchema.flags.cgroups_root.notYet, true);
+  assert.equal(agentFlagSchema.flags.perf_interval.notYet, true);
   assert.equal(masterFlagSchema.flags.allocation_interval.notYet, false);
 });
 
