@@ -187,6 +187,46 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await shot("sandbox-stdout");
   });
 
+  it("maintenance: a scheduled window and its draining machine show on the page", async () => {
+    const startNs = (Date.now() + 3_600_000) * 1_000_000;
+    const schedule = {
+      windows: [
+        {
+          machine_ids: [{ hostname: "maint-host.example", ip: "10.0.0.9" }],
+          unavailability: {
+            start: { nanoseconds: startNs },
+            duration: { nanoseconds: 3_600_000_000_000 },
+          },
+        },
+      ],
+    };
+    const posted = await fetch(`${master.url}/master/maintenance/schedule`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(schedule),
+    });
+    assert.equal(posted.status, 200, await posted.text());
+    try {
+      await page.goto(`${master.url}/#/maintenance`);
+      await page
+        .locator('[data-table="Maintenance windows"] tbody tr', { hasText: "maint-host.example" })
+        .waitFor();
+      await page
+        .locator('[data-table="Machines in maintenance"] tbody tr', {
+          hasText: "maint-host.example",
+        })
+        .waitFor();
+      await shot("maintenance-scheduled");
+    } finally {
+      const cleared = await fetch(`${master.url}/master/maintenance/schedule`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: "{}",
+      });
+      assert.equal(cleared.status, 200, await cleared.text());
+    }
+  });
+
   it("every page renders: frameworks, agents, agent, roles, offers, maintenance", async () => {
     const pages: [string, string][] = [
       ["#/frameworks", "Frameworks"],
