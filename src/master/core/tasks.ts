@@ -21,14 +21,13 @@ import type {
   Call_Acknowledge,
   Call_Kill,
   Call_Message,
-  Call_Reconcile_Task,
   Call_Shutdown,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import { addCompletedTask } from "./frameworks.js";
 import type { Master } from "./master.js";
+import { reconcileTasks } from "./reconciliation.js";
 import { type AgentRecord, type FrameworkRecord, isTerminalState } from "./records.js";
-import { masterStatusUpdate, updateEvent } from "./status-updates.js";
 
 function resourcesOf(list: readonly Resource[] | undefined): Resources {
   return Resources.from((list ?? []) as CoreResource[]);
@@ -283,7 +282,7 @@ export function kill(m: Master, framework: FrameworkRecord, call: Call_Kill): vo
       `Cannot kill task ${taskId} of framework ${framework.id} because it is unknown; ` +
         "performing reconciliation",
     );
-    reconcile(m, framework, [
+    reconcileTasks(m, framework, [
       call.agent_id === undefined
         ? { task_id: call.task_id }
         : { task_id: call.task_id, agent_id: call.agent_id },
@@ -313,86 +312,6 @@ export function kill(m: Master, framework: FrameworkRecord, call: Call_Kill): vo
     task_id: call.task_id,
     ...(call.kill_policy === undefined ? {} : { kill_policy: call.kill_policy }),
   });
-}
-
-/** The state a reconciliation reports for a known task: the one awaiting acknowledgement first. */
-function reportedState(task: Task): TaskState {
-  return task.status_update_state ?? task.state;
-}
-
-/** RECONCILE: implicit (no tasks: every known task) or explicit (the listed tasks). */
-export function reconcile(
-  m: Master,
-  framework: FrameworkRecord,
-  tasks: readonly Call_Reconcile_Task[],
-): void {
-  const base = {
-    frameworkId: framework.id,
-    reason: "REASON_RECONCILIATION" as const,
-    timestamp: m.nowSecs(),
-  };
-  const send = (update: StatusUpdate): void => m.sendEvent(framework, updateEvent(update, false));
-  const known = (task: Task): StatusUpdate => {
-    const last = task.statuses?.[task.statuses.length - 1];
-    return masterStatusUpdate({
-      ...base,
-      agentId: task.agent_id.value,
-      taskId: task.task_id.value,
-      state: reportedState(task),
-      message: "Reconciliation: Latest task state",
-      executorId: task.executor_id?.value,
-      healthy: last?.healthy,
-    });
-  };
-  if (tasks.length === 0) {
-    m.logger.info(`Performing implicit task state reconciliation for framework ${framework.id}`);
-    for (const task of framework.tasks.values()) send(known(task));
-    return;
-  }
-  m.logger.info(
-    `Performing explicit task state reconciliation for ${tasks.length} tasks of framework ${framework.id}`,
-  );
-  const partitionAware = framework.partitionAware;
-  for (const t of tasks) {
-    const taskId = t.task_id.value;
-    const agentId = t.agent_id?.value;
-    const task = framework.tasks.get(taskId) ?? framework.unreachableTasks.get(taskId);
-    if (task !== undefined) {
-      send(known(task));
-    } else if (agentId !== undefined && m.agents.has(agentId)) {
-      send(
-        masterStatusUpdate({
-          ...base,
-          agentId,
-          taskId,
-          state: partitionAware ? "TASK_GONE" : "TASK_LOST",
-          message: "Reconciliation: Task is unknown to the agent",
-        }),
-      );
-    } else if (agentId !== undefined && m.unreachableAgents.has(agentId)) {
-      const ns = m.unreachableAgents.get(agentId) as number;
-      send(
-        masterStatusUpdate({
-          ...base,
-          agentId,
-          taskId,
-          state: partitionAware ? "TASK_UNREACHABLE" : "TASK_LOST",
-          message: "Reconciliation: Task is unreachable",
-          unreachableTime: { nanoseconds: ns },
-        }),
-      );
-    } else {
-      send(
-        masterStatusUpdate({
-          ...base,
-          agentId,
-          taskId,
-          state: partitionAware ? "TASK_UNKNOWN" : "TASK_LOST",
-          message: "Reconciliation: Task is unknown",
-        }),
-      );
-    }
-  }
 }
 
 /** An executor exited on an agent: forget it and tell its framework (FAILURE). */
