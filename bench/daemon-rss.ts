@@ -14,8 +14,6 @@
  * registered within 100 ms.
  * `npm run bench -- daemon-rss [N=200] [registrations=10]`.
  */
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import {
   COMMAND_EXECUTOR_BUNDLE,
   ensureCommandExecutorBundle,
@@ -36,6 +34,7 @@ import {
   startBenchCluster,
   waitForNoProcesses,
 } from "./lib/cluster.js";
+import { isEntryPoint } from "./lib/entry-point.js";
 import { reportCase } from "./lib/report.js";
 
 const BENCH = "daemon-rss";
@@ -152,13 +151,4 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) await run(process.argv.slice(2));

@@ -26,14 +26,7 @@
  * adds ad-hoc node flag sets.
  */
 import { spawn } from "node:child_process";
-import {
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  realpathSync,
-  rmSync,
-  writeFileSync,
-} from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,6 +37,7 @@ import {
 } from "../src/executor/launch-command.js";
 import { FakeAgent } from "../test/harness/fake-agent.js";
 import { type LaunchedExecutor, launchExecutor } from "../test/harness/fake-agent-launch.js";
+import { isEntryPoint } from "./lib/entry-point.js";
 import { reportCase } from "./lib/report.js";
 
 interface Variant {
@@ -309,13 +303,4 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) await run(process.argv.slice(2));

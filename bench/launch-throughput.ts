@@ -31,9 +31,7 @@
  * [181 ms]; no orphans [orphans in 1 of 3 runs].
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { realpathSync } from "node:fs";
 import { setPriority } from "node:os";
-import { fileURLToPath } from "node:url";
 import { COMMAND_EXECUTOR_BUNDLE } from "../src/executor/launch-command.js";
 import type { TaskInfo } from "../src/scheduler/index.js";
 import { tempDir } from "../test/harness/processes.js";
@@ -52,6 +50,7 @@ import {
   toggleProfiles,
   waitForNoProcesses,
 } from "./lib/cluster.js";
+import { isEntryPoint } from "./lib/entry-point.js";
 import { reportCase } from "./lib/report.js";
 
 const BENCH = "launch-throughput";
@@ -329,13 +328,4 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) await run(process.argv.slice(2));

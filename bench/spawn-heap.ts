@@ -17,12 +17,11 @@
  * helper. `npm run bench -- spawn-heap [K=40]`.
  */
 import { spawn } from "node:child_process";
-import { realpathSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { LauncherClient, type ProcessExit } from "../src/agent/containerizer/launcher.js";
 import { tempDir } from "../test/harness/processes.js";
 import { quantile, round2 } from "./lib/cluster.js";
+import { isEntryPoint } from "./lib/entry-point.js";
 import { collectGarbage, heapMb, reportCase, rssMb } from "./lib/report.js";
 
 const BENCH = "spawn-heap";
@@ -153,13 +152,4 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) await run(process.argv.slice(2));

@@ -21,9 +21,7 @@
  * (tasks per executor). `PIPELINE_BENCH_PROFILE=<dir>` writes V8 CPU
  * profiles of master and agent for each phase there.
  */
-import { realpathSync } from "node:fs";
 import { Agent, request } from "node:http";
-import { fileURLToPath } from "node:url";
 import type { AgentID, TaskInfo, TaskStatus } from "../src/scheduler/index.js";
 import {
   type BenchCluster,
@@ -39,6 +37,7 @@ import {
   toggleProfiles,
   waitForNoProcesses,
 } from "./lib/cluster.js";
+import { isEntryPoint } from "./lib/entry-point.js";
 import { reportCase } from "./lib/report.js";
 
 const BENCH = "status-update-pipeline";
@@ -257,13 +256,4 @@ export async function run(args: string[]): Promise<void> {
   }
 }
 
-function isEntryPoint(): boolean {
-  const script = process.argv[1];
-  try {
-    return script !== undefined && realpathSync(script) === fileURLToPath(import.meta.url);
-  } catch {
-    return false;
-  }
-}
-
-if (isEntryPoint()) await run(process.argv.slice(2));
+if (isEntryPoint(import.meta.url)) await run(process.argv.slice(2));
