@@ -24,7 +24,7 @@ import type { HealthReport } from "./checks/health-checker.js";
 import { HealthChecker } from "./checks/health-checker.js";
 import { checkProber, healthCheckProber } from "./checks/probers.js";
 import { formatDuration, nanosToMs } from "./duration.js";
-import { describeExit } from "./exit-status.js";
+import { describeExit, terminalStateOf } from "./exit-status.js";
 import { KillEscalation } from "./kill-escalation.js";
 import { allocationRoleOf, buildLaunchSpec } from "./launch-spec.js";
 import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
@@ -365,18 +365,12 @@ export class CommandExecutor {
     this.terminated = true;
     this.cancelTimers();
 
-    let state: TaskState;
-    let reason: string | undefined;
-    if (this.killedByMaxCompletionTime) {
-      state = "TASK_FAILED";
-      reason = "REASON_MAX_COMPLETION_TIME_REACHED";
-    } else if (this.killed) {
-      state = "TASK_KILLED";
-    } else if (code === 0 && signal === null) {
-      state = "TASK_FINISHED";
-    } else {
-      state = "TASK_FAILED";
-    }
+    const { state, reason } = terminalStateOf({
+      maxCompletionTimeReached: this.killedByMaxCompletionTime,
+      killed: this.killed,
+      code,
+      signal,
+    });
     const message = `Command ${describeExit(code, signal)}`;
     this.o.logger.info(`${message} (pid: ${this.process?.pid})`);
     const final = this.status(task.task_id, state, {

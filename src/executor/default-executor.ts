@@ -37,7 +37,7 @@ import type { ProbeContext } from "./checks/probers.js";
 import { checkProber, healthCheckProber } from "./checks/probers.js";
 import type { UpdateChannel } from "./command-executor.js";
 import { formatDuration, nanosToMs } from "./duration.js";
-import { describeExit } from "./exit-status.js";
+import { describeExit, terminalStateOf } from "./exit-status.js";
 import { KillEscalation } from "./kill-escalation.js";
 import { allocationRoleOf, buildLaunchSpec, type LaunchSpec } from "./launch-spec.js";
 import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
@@ -457,18 +457,12 @@ export class DefaultExecutor {
     const run = this.active.get(id);
     if (run === undefined) return;
     run.escalation?.cancel();
-    let state: TaskState;
-    let reason: string | undefined;
-    if (run.killedByCompletionTimeout) {
-      state = "TASK_FAILED";
-      reason = "REASON_MAX_COMPLETION_TIME_REACHED";
-    } else if (run.killing) {
-      state = "TASK_KILLED";
-    } else if (code === 0 && signal === null) {
-      state = "TASK_FINISHED";
-    } else {
-      state = "TASK_FAILED";
-    }
+    const { state, reason } = terminalStateOf({
+      maxCompletionTimeReached: run.killedByCompletionTimeout,
+      killed: run.killing,
+      code,
+      signal,
+    });
     const message = `Command ${describeExit(code, signal)}`;
     this.o.logger.info(`Task ${id}: ${message} (pid: ${run.process?.pid})`);
     // Whatever the task left in its process group dies with it.

@@ -4,6 +4,8 @@
  * with signal Killed" (the signal's strsignal(3) description on glibc).
  */
 
+import type { TaskState } from "./protocol.js";
+
 // glibc's strsignal() texts for the Linux signals a task can die of.
 const SIGNAL_DESCRIPTIONS: Record<string, string> = {
   SIGHUP: "Hangup",
@@ -51,4 +53,23 @@ export function describeExit(code: number | null, signal: string | null): string
   if (signal !== null) return `terminated with signal ${describeSignal(signal)}`;
   if (code !== null) return `exited with status ${code}`;
   return "exited with an unknown status";
+}
+
+/**
+ * The terminal state (and reason) of a task whose process ended: a task
+ * killed for its max completion time fails with that reason, a killed task is
+ * TASK_KILLED, exit 0 is TASK_FINISHED, anything else TASK_FAILED.
+ */
+export function terminalStateOf(ended: {
+  maxCompletionTimeReached: boolean;
+  killed: boolean;
+  code: number | null;
+  signal: string | null;
+}): { state: TaskState; reason?: string } {
+  if (ended.maxCompletionTimeReached) {
+    return { state: "TASK_FAILED", reason: "REASON_MAX_COMPLETION_TIME_REACHED" };
+  }
+  if (ended.killed) return { state: "TASK_KILLED" };
+  if (ended.code === 0 && ended.signal === null) return { state: "TASK_FINISHED" };
+  return { state: "TASK_FAILED" };
 }
