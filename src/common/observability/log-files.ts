@@ -72,6 +72,7 @@ class LogFile {
   private pending: string[] = [];
   private pendingBytes = 0;
   private writing = false;
+  private closing = false;
   private waiters: (() => void)[] = [];
 
   constructor(
@@ -107,6 +108,10 @@ class LogFile {
     write(this.fd, data, null, "utf8", (err) => {
       this.writing = false;
       if (err) this.onError(`Failed to write to log file ${this.path}: ${err.message}`);
+      if (this.closing) {
+        this.finishClose();
+        return;
+      }
       this.flush();
     });
   }
@@ -124,12 +129,23 @@ class LogFile {
   }
 
   close(): void {
+    this.closing = true;
+    // Closing under an asynchronous write would let the kernel hand this fd
+    // number to another file before the write lands: the write's callback
+    // closes instead.
+    if (!this.writing) this.finishClose();
+  }
+
+  private finishClose(): void {
     this.flushSync();
     try {
       closeSync(this.fd);
     } catch {
       // Already closed or never usable: nothing left to save.
     }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 }
 
