@@ -43,6 +43,7 @@ import {
 import { FetcherCache } from "./containerizer/fetcher-cache.js";
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
+import { NestedContainers, nestedParentOf } from "./containerizer/nested-containers.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
@@ -281,15 +282,18 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const processId = options.processId ?? "slave(1)";
 
   let containerizer: PosixContainerizer | undefined;
+  let nested: NestedContainers | undefined;
   const launcher = new LauncherClient(
     logger,
-    (pid, exit) => containerizer?.processExited(pid, exit),
+    (pid, exit) => {
+      if (nested?.processExited(pid, exit) !== true) containerizer?.processExited(pid, exit);
+    },
     () => containerizer?.helperLost(),
   );
   launcher.start();
-  const isolation = buildIsolation(flags, launcher, logger, (id, limitation) =>
-    containerizer?.limit(id, limitation),
-  );
+  const isolation = buildIsolation(flags, launcher, logger, (id, limitation) => {
+    if (nested?.limit(id, limitation) !== true) containerizer?.limit(id, limitation);
+  });
   if (!isolation.ok) {
     launcher.stop();
     throw new Error(`Failed to create the containerizer: ${isolation.error}`);
@@ -409,7 +413,16 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   // must find its framework and executor.
   const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);
   agentProcess.bind(agent);
-  containerizer.attach(sandboxes.events(agent));
+  nested = new NestedContainers({
+    launcher,
+    logger,
+    isolators: isolation.isolators,
+    launcherCgroups: isolation.launcherCgroups,
+    sweeper,
+    destroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
+    parentOf: (id) => nestedParentOf(agent, id, flags.switch_user && isRoot),
+  });
+  containerizer.attach(nested.wrapEvents(sandboxes.events(agent)));
   adopted.attach(agent);
   const monitor = installAgentOperatorSurface({
     host,
@@ -423,6 +436,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     clock: options.clock,
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
+    nested,
   });
   if (mesosContainerizer.isolating) monitor.useContainerizer(mesosContainerizer);
   installAgentSecurity(host, agentProcess, security);
