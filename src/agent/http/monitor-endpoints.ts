@@ -7,7 +7,9 @@ import type { HttpResponse } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import { ProcessBase } from "../../common/process/process-base.js";
 import { codecFor } from "../../common/protocol/index.js";
+import type { NestedContainers } from "../containerizer/nested-containers.js";
 import type { ExecutorUsage, ResourceMonitor } from "../monitor/resource-monitor.js";
+import { nestedContainerUsages } from "./nested-container-calls.js";
 
 const statisticsCodec = codecFor("mesos.v1.ResourceStatistics");
 
@@ -66,14 +68,33 @@ export function statisticsHandler(
   };
 }
 
-/** Handler of `/containers`. */
+/** Handler of `/containers` (nested containers follow their parents, with `parent` in their id). */
 export function containersHandler(
   monitor: ResourceMonitor,
+  nested?: NestedContainers,
 ): (request: HttpRequest) => Promise<HttpResponse> {
   return async (request) => {
     const bad = checkMethod(request, ["GET"]);
     if (bad !== undefined) return bad;
-    return jsonResponse(request, JSON.stringify(containersArray(await monitor.usages())));
+    const list = containersArray(await monitor.usages());
+    if (nested !== undefined) {
+      for (const c of await nestedContainerUsages(nested)) {
+        list.push({
+          container_id: c.containerId.value,
+          parent_container_id: c.containerId.parent?.value,
+          framework_id: c.frameworkId,
+          executor_id: c.executorId,
+          executor_name: c.executorName,
+          source: "",
+          status: {
+            container_id: c.containerId,
+            ...(c.pid === undefined ? {} : { executor_pid: c.pid }),
+          },
+          statistics: statisticsCodec.toJsonValue(c.statistics),
+        });
+      }
+    }
+    return jsonResponse(request, JSON.stringify(list));
   };
 }
 

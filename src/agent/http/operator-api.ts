@@ -41,8 +41,14 @@ import type {
 } from "../../common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { Agent } from "../agent.js";
+import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
+import {
+  NESTED_CONTAINER_CALLS,
+  nestedContainerCall,
+  nestedContainerUsages,
+} from "./nested-container-calls.js";
 
 const callCodec = codecFor<Call>("mesos.v1.agent.Call");
 const responseCodec = codecFor<Response>("mesos.v1.agent.Response");
@@ -61,6 +67,8 @@ export interface AgentOperatorContext {
   readonly flags: Readonly<Record<string, string>>;
   readonly build: BuildInfo;
   readonly logger: Logger;
+  /** Nested containers (LAUNCH/WAIT/KILL_NESTED_CONTAINER), when the agent has them. */
+  readonly nested?: NestedContainers | undefined;
 }
 
 /** The sub-message each call type requires. */
@@ -112,6 +120,9 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
   const agent = ctx.agent;
+  if (NESTED_CONTAINER_CALLS.has(callType)) {
+    return nestedContainerCall(ctx.nested, call, request, (message) => reply(message, type));
+  }
 
   switch (callType) {
     case "GET_HEALTH":
@@ -173,7 +184,10 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
       );
     case "GET_CONTAINERS":
       return reply(
-        { type: "GET_CONTAINERS", get_containers: await getContainers(ctx.monitor) },
+        {
+          type: "GET_CONTAINERS",
+          get_containers: await getContainers(ctx.monitor, ctx.nested),
+        },
         type,
       );
     case "GET_FRAMEWORKS":
@@ -249,20 +263,37 @@ export function getTasks(agent: Agent): Response_GetTasks {
   };
 }
 
-/** GET_CONTAINERS: each live executor's container with status and statistics. */
-export async function getContainers(monitor: ResourceMonitor): Promise<Response_GetContainers> {
+/** GET_CONTAINERS: each live executor's container (and nested container) with status and statistics. */
+export async function getContainers(
+  monitor: ResourceMonitor,
+  nested?: NestedContainers,
+): Promise<Response_GetContainers> {
   const usages = await monitor.usages();
+  const children = nested === undefined ? [] : await nestedContainerUsages(nested);
   return {
-    containers: usages.map((u) => ({
-      framework_id: { value: u.frameworkId },
-      executor_id: { value: u.executorId },
-      executor_name: u.executorName,
-      container_id: { value: u.containerId },
-      container_status: {
+    containers: [
+      ...usages.map((u) => ({
+        framework_id: { value: u.frameworkId },
+        executor_id: { value: u.executorId },
+        executor_name: u.executorName,
         container_id: { value: u.containerId },
-        ...(u.pid === undefined ? {} : { executor_pid: u.pid }),
-      },
-      resource_statistics: u.statistics,
-    })),
+        container_status: {
+          container_id: { value: u.containerId },
+          ...(u.pid === undefined ? {} : { executor_pid: u.pid }),
+        },
+        resource_statistics: u.statistics,
+      })),
+      ...children.map((c) => ({
+        framework_id: { value: c.frameworkId },
+        executor_id: { value: c.executorId },
+        executor_name: c.executorName,
+        container_id: c.containerId,
+        container_status: {
+          container_id: c.containerId,
+          ...(c.pid === undefined ? {} : { executor_pid: c.pid }),
+        },
+        resource_statistics: c.statistics,
+      })),
+    ],
   };
 }

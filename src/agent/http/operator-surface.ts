@@ -14,6 +14,7 @@ import type { ProcessHost } from "../../common/process/process-host.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
 import type { AgentProcess } from "../agent-process.js";
+import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { ResourceMonitor } from "../monitor/resource-monitor.js";
 import { registerAgentMetrics } from "./agent-metrics.js";
 import {
@@ -40,6 +41,8 @@ export interface AgentOperatorSurfaceOptions {
   /** `--log_dir` and `--external_log_file`, for `/slave/log`. */
   readonly logDir: string | undefined;
   readonly externalLogFile: string | undefined;
+  /** Nested containers (the v1 LAUNCH/WAIT/KILL calls, `/containers`). */
+  readonly nested?: NestedContainers | undefined;
 }
 
 /** The glog logger's current INFO file, when the logger is one. */
@@ -68,6 +71,7 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       flags: o.flags,
       build: o.build,
       logger: o.logger,
+      nested: o.nested,
     }),
   );
   // The agent process serves the statistics too (`/slave(1)/monitor/statistics`), as in Mesos.
@@ -81,7 +85,7 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
   o.process.route(
     "/containers",
     { methods: ["GET"], help: CONTAINERS_HELP },
-    containersHandler(monitor),
+    containersHandler(monitor, o.nested),
   );
   o.process.route(
     "/state.json",

@@ -152,6 +152,35 @@ export function parseFlatKeyed(text: string): Map<string, number> {
   return out;
 }
 
+/** Cgroup directories below `cgroup` (nested containers' cgroups), deepest first. */
+export async function descendantCgroups(cgroup: string): Promise<string[]> {
+  const { readdir } = await import("node:fs/promises");
+  const out: string[] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: import("node:fs").Dirent[];
+    try {
+      entries = await readdir(dir, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      if (!e.isDirectory()) continue;
+      const child = join(dir, e.name);
+      await walk(child);
+      out.push(child);
+    }
+  };
+  await walk(cgroup);
+  return out;
+}
+
+/** The pids in a cgroup and every cgroup below it (nested containers). */
+export async function subtreePids(cgroup: string): Promise<number[]> {
+  const all = await cgroupPids(cgroup);
+  for (const child of await descendantCgroups(cgroup)) all.push(...(await cgroupPids(child)));
+  return all;
+}
+
 /** The pids in a cgroup (empty when it is gone). */
 export async function cgroupPids(cgroup: string): Promise<number[]> {
   try {
@@ -180,7 +209,7 @@ export async function killCgroup(
 ): Promise<number> {
   if (!existsSync(cgroup)) return 0;
   if (version === 2 && existsSync(join(cgroup, "cgroup.kill"))) {
-    const before = (await cgroupPids(cgroup)).length;
+    const before = (await subtreePids(cgroup)).length;
     await writeControl(cgroup, "cgroup.kill", "1").catch(() => undefined);
     await waitEmpty(cgroup, timeoutMs);
     return before;
@@ -190,8 +219,10 @@ export async function killCgroup(
   const deadline = Date.now() + timeoutMs;
   let signalled = 0;
   for (let round = 0; Date.now() < deadline; round++) {
+    // Freezing a cgroup freezes its descendants too; nested containers'
+    // processes live in cgroups below this one and die with it.
     if (canFreeze) await freeze(cgroup, version, true);
-    const pids = await cgroupPids(cgroup);
+    const pids = await subtreePids(cgroup);
     for (const pid of pids) {
       try {
         process.kill(pid, "SIGKILL");
@@ -224,14 +255,22 @@ async function freeze(cgroup: string, version: 1 | 2, frozen: boolean): Promise<
 async function waitEmpty(cgroup: string, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + Math.max(0, timeoutMs);
   for (;;) {
-    if ((await cgroupPids(cgroup)).length === 0) return true;
+    if ((await subtreePids(cgroup)).length === 0) return true;
     if (Date.now() >= deadline) return false;
     await sleep(10);
   }
 }
 
-/** Removes a (killed) cgroup; a few retries while the kernel lets go of exiting members. */
+/**
+ * Removes a (killed) cgroup and the cgroups below it (nested containers),
+ * deepest first; a few retries while the kernel lets go of exiting members.
+ */
 export async function removeCgroup(cgroup: string): Promise<void> {
+  for (const child of await descendantCgroups(cgroup)) await removeOne(child);
+  await removeOne(cgroup);
+}
+
+async function removeOne(cgroup: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await rmdir(cgroup);

@@ -1,0 +1,546 @@
+/**
+ * Nested containers: containers an executor asks the agent to start inside
+ * its own container (the v1 agent calls LAUNCH_CONTAINER /
+ * LAUNCH_NESTED_CONTAINER, WAIT_*, KILL_*), as the default executor does for
+ * every task of a task group.
+ *
+ * A nested container `<parent>.<child>`:
+ * - has its sandbox at `<parent sandbox>/containers/<child>` (its working
+ *   directory, `stdout`, `stderr`, `MESOS_SANDBOX`);
+ * - shares the parent's network (the host's: there is no network isolation);
+ * - with the `linux` launcher, gets a freezer cgroup (v1; a plain cgroup on
+ *   v2) below its parent's, `<root>/<parent>/mesos/<child>`, through which
+ *   it is killed; killing or removing the parent's cgroup takes it along;
+ * - with `ContainerInfo.linux_info.share_cgroups: false` (cgroup v1), gets
+ *   its own cpu/memory/pids cgroups below the parent's, limited by its own
+ *   resources and `limits`; otherwise (Mesos' default) its processes join
+ *   the parent's cgroups and count against the parent's limits;
+ * - runs in its own pid namespace with `namespaces/pid`, with its own
+ *   volumes (`filesystem/linux`) and rlimits (`posix/rlimits`).
+ *
+ * A nested container that reaches its own memory limit is killed and its
+ * WAIT answers TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY; the
+ * parent and its other nested containers keep running. When the parent
+ * ends, its nested containers are killed and forgotten.
+ */
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../../common/observability/logger.js";
+import type {
+  CommandInfo,
+  ContainerInfo,
+  ExecutorInfo,
+  Resource,
+  ResourceStatistics,
+  TaskState,
+  TaskStatus_Reason,
+  Value_Scalar,
+} from "../../common/protocol/generated/mesos-v1.js";
+import type { Agent } from "../agent.js";
+import { resourcesOf } from "../wire-resources.js";
+import {
+  type CgroupsHierarchy,
+  cgroupPids,
+  killCgroup,
+  removeCgroup,
+  subtreePids,
+} from "./cgroups/hierarchy.js";
+import { executorCommand } from "./executor-command.js";
+import type {
+  ContainerLimitation,
+  ContainerResources,
+  Isolator,
+  LaunchPreparation,
+} from "./isolators/isolator.js";
+import { mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
+import type { LauncherClient, ProcessExit } from "./launcher.js";
+import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
+import type { ProcessSweeper } from "./process-sweeper.js";
+import { chownSandbox } from "./sandbox.js";
+
+/** What the agent knows of a parent (executor) container. */
+export interface NestedParent {
+  readonly containerId: string;
+  /** The parent's sandbox on the host. */
+  readonly directory: string;
+  /** The user its tasks run as (when the agent switches users). */
+  readonly user?: string | undefined;
+  readonly frameworkId: string;
+  readonly executorId: string;
+  readonly executorName: string;
+}
+
+/** A LAUNCH_CONTAINER / LAUNCH_NESTED_CONTAINER call. */
+export interface NestedLaunch {
+  readonly parentId: string;
+  readonly childId: string;
+  readonly command?: CommandInfo | undefined;
+  readonly resources?: readonly Resource[] | undefined;
+  readonly limits?: Readonly<Record<string, Value_Scalar>> | undefined;
+  readonly container?: ContainerInfo | undefined;
+}
+
+/** What WAIT answers once a nested container has ended. */
+export interface NestedTermination {
+  exit_status?: number;
+  state?: TaskState;
+  reason?: TaskStatus_Reason;
+  message?: string;
+  limitation?: { resources?: Resource[] };
+}
+
+/** A refused call: the HTTP status and a one-line reason. */
+export interface NestedError {
+  status: 400 | 404 | 409 | 500;
+  error: string;
+}
+
+/** One nested container, listed for `/containers` and GET_CONTAINERS. */
+export interface NestedContainerView {
+  readonly parent: NestedParent;
+  readonly childId: string;
+  readonly pid: number | undefined;
+  readonly directory: string;
+}
+
+export interface NestedContainersOptions {
+  launcher: LauncherClient;
+  logger: Logger;
+  isolators: readonly Isolator[];
+  /** The `linux` launcher's cgroups (a freezer cgroup per nested container); absent: POSIX kill. */
+  launcherCgroups?: CgroupsHierarchy | undefined;
+  sweeper: ProcessSweeper;
+  /** The running executor container with this id, if any. */
+  parentOf(containerId: string): NestedParent | undefined;
+  /** How long killing a cgroup may take. */
+  destroyTimeoutMs?: number;
+}
+
+interface Nested {
+  readonly key: string;
+  readonly parent: NestedParent;
+  readonly childId: string;
+  /** Id the isolators and cgroups know it by: `<parent>/mesos/<child>`. */
+  readonly cgroupId: string;
+  readonly directory: string;
+  /** Isolators that prepared it (and so clean it up). */
+  readonly isolators: Isolator[];
+  phase: "starting" | "running" | "done";
+  pid?: number;
+  cgroup?: string;
+  killRequested: boolean;
+  limitation?: ContainerLimitation;
+  termination?: NestedTermination;
+  readonly waiters: ((t: NestedTermination) => void)[];
+}
+
+/** Cgroup isolators and the controllers whose cgroups they put a container in. */
+const CGROUP_SUBSYSTEMS: Readonly<
+  Record<string, readonly ("cpu" | "cpuacct" | "memory" | "pids")[]>
+> = {
+  "cgroups/cpu": ["cpu", "cpuacct"],
+  "cgroups/mem": ["memory"],
+  "cgroups/pids": ["pids"],
+};
+
+/** Isolators that do not apply to nested containers (the parent's covers them). */
+const PARENT_ONLY = new Set(["posix/disk"]);
+
+const SIGNAL_NAMES: Readonly<Record<number, NodeJS.Signals>> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  9: "SIGKILL",
+  10: "SIGUSR1",
+  12: "SIGUSR2",
+  15: "SIGTERM",
+};
+
+/** Mesos' string form of a nested container id. */
+export function nestedKey(parentId: string, childId: string): string {
+  return `${parentId}.${childId}`;
+}
+
+/** A container id value Mesos would accept (no path separators, no dots). */
+function validChildId(id: string): boolean {
+  return /^[A-Za-z0-9_-][A-Za-z0-9_.-]*$/.test(id) && !id.includes(".") && id.length <= 255;
+}
+
+/** The nested containers of this agent's executor containers. */
+export class NestedContainers {
+  private readonly byKey = new Map<string, Nested>();
+  private readonly byPid = new Map<number, Nested>();
+  private readonly byCgroupId = new Map<string, Nested>();
+  private readonly users = new Map<string, { uid: number; gid: number }>();
+
+  constructor(private readonly o: NestedContainersOptions) {}
+
+  /** Starts a nested container; resolves once its process runs, or with why not. */
+  async launch(l: NestedLaunch): Promise<{ ok: true } | NestedError> {
+    const parent = this.o.parentOf(l.parentId);
+    if (parent === undefined) {
+      return { status: 404, error: `Parent container '${l.parentId}' is not running` };
+    }
+    if (!validChildId(l.childId)) {
+      return { status: 400, error: `Invalid container id '${l.childId}'` };
+    }
+    const key = nestedKey(l.parentId, l.childId);
+    if (this.byKey.has(key)) return { status: 409, error: `Container '${key}' already exists` };
+    if (l.command === undefined) {
+      return { status: 400, error: `Container '${key}' has no command` };
+    }
+    if (l.container?.mesos?.image !== undefined || l.container?.docker !== undefined) {
+      return { status: 400, error: "Container images for nested containers are not supported yet" };
+    }
+    const directory = join(parent.directory, "containers", l.childId);
+    const ownCgroups =
+      l.container?.linux_info?.share_cgroups === false &&
+      this.o.launcherCgroups?.version === 1 &&
+      this.o.isolators.some((i) => CGROUP_SUBSYSTEMS[i.name] !== undefined);
+    const isolators = this.o.isolators.filter(
+      (i) => !PARENT_ONLY.has(i.name) && (ownCgroups || CGROUP_SUBSYSTEMS[i.name] === undefined),
+    );
+    const n: Nested = {
+      key,
+      parent,
+      childId: l.childId,
+      cgroupId: `${l.parentId}/mesos/${l.childId}`,
+      directory,
+      isolators,
+      phase: "starting",
+      killRequested: false,
+      waiters: [],
+    };
+    this.byKey.set(key, n);
+    this.byCgroupId.set(n.cgroupId, n);
+    try {
+      const pid = await this.start(n, l, ownCgroups);
+      n.pid = pid;
+      n.phase = "running";
+      this.byPid.set(pid, n);
+      this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
+      if (n.killRequested) void this.killAll(n);
+      return { ok: true };
+    } catch (e) {
+      const error = `Failed to launch nested container '${key}': ${(e as Error).message}`;
+      this.o.logger.warn(error);
+      n.phase = "done";
+      await this.cleanup(n);
+      this.forget(n);
+      return { status: 500, error };
+    }
+  }
+
+  /** Resolves with the termination once the container has ended; undefined: unknown container. */
+  wait(parentId: string, childId: string): Promise<NestedTermination> | undefined {
+    const n = this.byKey.get(nestedKey(parentId, childId));
+    if (n === undefined) return undefined;
+    if (n.termination !== undefined) return Promise.resolve(n.termination);
+    return new Promise((resolve) => n.waiters.push(resolve));
+  }
+
+  /** Sends `signal` (default SIGKILL) to every process of the container; false: unknown. */
+  kill(parentId: string, childId: string, signal = 9): boolean {
+    const n = this.byKey.get(nestedKey(parentId, childId));
+    if (n === undefined) return false;
+    if (n.phase === "done") return true;
+    const name = SIGNAL_NAMES[signal] ?? "SIGKILL";
+    if (name === "SIGKILL") {
+      n.killRequested = true;
+      if (n.phase === "running") void this.killAll(n);
+      return true;
+    }
+    if (n.phase === "running") void this.signal(n, name);
+    return true;
+  }
+
+  /** A process started through the launcher ended; true when it was a nested container's. */
+  processExited(pid: number, exit: ProcessExit): boolean {
+    const n = this.byPid.get(pid);
+    if (n === undefined) return false;
+    this.byPid.delete(pid);
+    void this.finish(n, exit);
+    return true;
+  }
+
+  /** An isolator saw `cgroupId` go over a limit; true when it is a nested container. */
+  limit(cgroupId: string, limitation: ContainerLimitation): boolean {
+    const n = this.byCgroupId.get(cgroupId);
+    if (n === undefined) return false;
+    if (n.phase === "done") return true;
+    this.o.logger.info(`Nested container '${n.key}' has reached a limit: ${limitation.message}`);
+    n.limitation ??= limitation;
+    n.killRequested = true;
+    if (n.phase === "running") void this.killAll(n);
+    return true;
+  }
+
+  /** The parent container ended: its nested containers are killed and forgotten. */
+  async parentEnded(parentId: string): Promise<void> {
+    const children = [...this.byKey.values()].filter((n) => n.parent.containerId === parentId);
+    await Promise.all(
+      children.map(async (n) => {
+        if (n.phase === "running") {
+          await this.killAll(n);
+          // Its exit event may be lost with the launcher helper: finish it here.
+          if (n.pid !== undefined) this.byPid.delete(n.pid);
+          await this.finish(n, { code: null, signal: "SIGKILL" });
+        }
+        this.forget(n);
+      }),
+    );
+  }
+
+  /** Forgets an ended container (REMOVE_NESTED_CONTAINER). */
+  remove(parentId: string, childId: string): "unknown" | "running" | "removed" {
+    const n = this.byKey.get(nestedKey(parentId, childId));
+    if (n === undefined) return "unknown";
+    if (n.termination === undefined) return "running";
+    this.forget(n);
+    return "removed";
+  }
+
+  /** Events of the executor containers, seen on their way to the agent: an ended parent takes its nested containers along. */
+  wrapEvents(events: ContainerEvents): ContainerEvents {
+    return {
+      containerLaunched: (id, result) => events.containerLaunched(id, result),
+      containerTerminated: (id, termination) => {
+        void this.parentEnded(id);
+        events.containerTerminated(id, termination);
+      },
+    };
+  }
+
+  /** The live nested containers. */
+  list(): NestedContainerView[] {
+    return [...this.byKey.values()]
+      .filter((n) => n.phase === "running")
+      .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
+  }
+
+  /** Statistics of a live nested container from its isolators. */
+  async usage(parentId: string, childId: string): Promise<ResourceStatistics | undefined> {
+    const n = this.byKey.get(nestedKey(parentId, childId));
+    if (n === undefined || n.phase !== "running") return undefined;
+    const parts = await Promise.all(
+      n.isolators.map((i) => i.usage(n.cgroupId).catch(() => ({ timestamp: 0 }))),
+    );
+    const stats: ResourceStatistics = { timestamp: 0 };
+    for (const part of parts) Object.assign(stats, part);
+    if (n.cgroup !== undefined && stats.processes === undefined) {
+      stats.processes = (await cgroupPids(n.cgroup)).length;
+    }
+    return stats;
+  }
+
+  // --- internals -----------------------------------------------------------
+
+  private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
+    await mkdir(n.directory, { recursive: true, mode: 0o755 });
+    const userName = l.command?.user ?? n.parent.user;
+    let ids: { uid: number; gid: number } | undefined;
+    if (userName !== undefined) {
+      const user = await this.lookupUser(userName);
+      if (user.uid !== process.getuid?.() || user.gid !== process.getgid?.()) {
+        ids = user;
+        await chownSandbox(n.directory, ids.uid, ids.gid);
+      }
+    }
+    const preparations: (LaunchPreparation | undefined)[] = [];
+    const cgroups = this.o.launcherCgroups;
+    if (cgroups !== undefined) {
+      n.cgroup = await cgroups.create("freezer", n.cgroupId);
+      preparations.push({ cgroupProcs: [`${n.cgroup}/cgroup.procs`] });
+      if (!ownCgroups) preparations.push({ cgroupProcs: this.parentCgroupProcs(n, cgroups) });
+    }
+    const executor: ExecutorInfo = {
+      executor_id: { value: n.key },
+      ...(l.command === undefined ? {} : { command: l.command }),
+      resources: [...(l.resources ?? [])],
+      ...(l.container === undefined ? {} : { container: l.container }),
+    };
+    const config = {
+      containerId: n.cgroupId,
+      directory: n.directory,
+      executor,
+      user: ids,
+      commandExecutor: false,
+      resources: nestedResources(l.resources ?? [], l.limits),
+    };
+    for (const isolator of n.isolators) {
+      try {
+        preparations.push(await isolator.prepare(config));
+      } catch (e) {
+        throw new Error(`Failed to prepare isolator ${isolator.name}: ${(e as Error).message}`);
+      }
+    }
+    const preparation = mergePreparations(preparations);
+    let command = executorCommand(l.command);
+    const shimmed = needsShim(preparation) || (ids !== undefined && cgroups !== undefined);
+    if (shimmed) command = shimCommand(command, preparation, ids);
+    const env = nestedEnvironment(l.command, n.directory);
+    const reply = await this.o.launcher.spawn({
+      op: "spawn",
+      file: command.file,
+      args: command.args,
+      env,
+      cwd: n.directory,
+      stdout: `${n.directory}/stdout`,
+      stderr: `${n.directory}/stderr`,
+      ...(shimmed || ids === undefined ? {} : ids),
+    });
+    for (const isolator of n.isolators) {
+      await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
+    }
+    return reply.pid;
+  }
+
+  /** The parent's resource cgroups, which a nested container sharing them joins. */
+  private parentCgroupProcs(n: Nested, cgroups: CgroupsHierarchy): string[] {
+    const out: string[] = [];
+    for (const isolator of this.o.isolators) {
+      for (const subsystem of CGROUP_SUBSYSTEMS[isolator.name] ?? []) {
+        if (!cgroups.has(subsystem)) continue;
+        const file = `${cgroups.path(subsystem, n.parent.containerId)}/cgroup.procs`;
+        if (!out.includes(file)) out.push(file);
+      }
+    }
+    return out;
+  }
+
+  private async lookupUser(name: string): Promise<{ uid: number; gid: number }> {
+    const cached = this.users.get(name);
+    if (cached !== undefined) return cached;
+    try {
+      const found = await this.o.launcher.user(name);
+      const ids = { uid: found.uid, gid: found.gid };
+      this.users.set(name, ids);
+      return ids;
+    } catch (e) {
+      throw new Error(`Failed to switch to user '${name}': ${(e as Error).message}`);
+    }
+  }
+
+  /** SIGKILLs every process of the container (its cgroup, else its process tree). */
+  private async killAll(n: Nested): Promise<void> {
+    const cgroups = this.o.launcherCgroups;
+    if (n.cgroup !== undefined && cgroups !== undefined) {
+      await killCgroup(n.cgroup, cgroups.version, this.o.destroyTimeoutMs ?? 60_000);
+      return;
+    }
+    await this.o.sweeper.kill(n.pid, n.directory);
+  }
+
+  /** Sends a catchable signal to the container's processes. */
+  private async signal(n: Nested, name: NodeJS.Signals): Promise<void> {
+    const pids =
+      n.cgroup !== undefined ? await subtreePids(n.cgroup) : n.pid === undefined ? [] : [-n.pid];
+    for (const pid of pids) {
+      try {
+        process.kill(pid, name);
+      } catch {
+        // Gone already.
+      }
+    }
+  }
+
+  private async finish(n: Nested, exit: ProcessExit): Promise<void> {
+    if (n.termination !== undefined) return;
+    n.phase = "done";
+    // Whatever the container's main process left behind dies with it.
+    await this.killAll(n);
+    await this.cleanup(n);
+    const termination: NestedTermination = {};
+    const status = waitStatus(exit);
+    if (status !== undefined) termination.exit_status = status;
+    if (n.limitation !== undefined) {
+      termination.state = "TASK_FAILED";
+      termination.reason = n.limitation.reason;
+      termination.message = n.limitation.message;
+      termination.limitation = {};
+    }
+    n.termination = termination;
+    this.byCgroupId.delete(n.cgroupId);
+    this.o.logger.info(
+      `Nested container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`,
+    );
+    for (const waiter of n.waiters.splice(0)) waiter(termination);
+  }
+
+  private async cleanup(n: Nested): Promise<void> {
+    for (const isolator of n.isolators) {
+      await isolator
+        .cleanup(n.cgroupId)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to clean up ${isolator.name} of nested container '${n.key}': ${(e as Error).message}`,
+          ),
+        );
+    }
+    if (n.cgroup !== undefined) await removeCgroup(n.cgroup).catch(() => undefined);
+  }
+
+  private forget(n: Nested): void {
+    this.byKey.delete(n.key);
+    this.byCgroupId.delete(n.cgroupId);
+    if (n.pid !== undefined) this.byPid.delete(n.pid);
+  }
+}
+
+/**
+ * The resources a nested container's isolators limit it to: `limits`
+ * (cpus, mem) where given, else the requested resources.
+ */
+export function nestedResources(
+  resources: readonly Resource[],
+  limits: Readonly<Record<string, Value_Scalar>> | undefined,
+): ContainerResources {
+  const r = resourcesOf([...resources]);
+  const out: ContainerResources = { cpus: r.cpus(), memMb: r.mem(), diskMb: r.disk() };
+  const cpuLimit = limits?.cpus?.value;
+  const memLimit = limits?.mem?.value;
+  if (cpuLimit !== undefined && Number.isFinite(cpuLimit)) out.cpus = cpuLimit;
+  if (memLimit !== undefined && Number.isFinite(memLimit)) out.memMb = memLimit;
+  return out;
+}
+
+/**
+ * The environment of a nested container: a default PATH, the command's
+ * variables (plain values only) and `MESOS_SANDBOX`.
+ */
+export function nestedEnvironment(
+  command: CommandInfo | undefined,
+  sandbox: string,
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+  };
+  for (const v of command?.environment?.variables ?? []) {
+    if (v.type === "SECRET") continue;
+    env[v.name] = v.value ?? "";
+  }
+  env.MESOS_SANDBOX = sandbox;
+  return env;
+}
+
+/** The running executor container `containerId` of `agent`, as a nested container's parent. */
+export function nestedParentOf(
+  agent: Pick<Agent, "frameworks">,
+  containerId: string,
+  switchUser: boolean,
+): NestedParent | undefined {
+  for (const framework of agent.frameworks.values()) {
+    for (const executor of framework.executors.values()) {
+      if (executor.containerId !== containerId || executor.state === "TERMINATED") continue;
+      return {
+        containerId,
+        directory: executor.directory,
+        user: switchUser ? (executor.info.command?.user ?? framework.info.user) : undefined,
+        frameworkId: framework.id,
+        executorId: executor.id,
+        executorName: executor.info.name ?? "",
+      };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,185 @@
+/**
+ * The nested container calls of the v1 agent API: LAUNCH_CONTAINER and
+ * LAUNCH_NESTED_CONTAINER (a container whose `container_id` has a
+ * `parent`), WAIT_CONTAINER / WAIT_NESTED_CONTAINER (answered when the
+ * container ends, with its wait status and, after a limitation, state,
+ * reason and message), KILL_CONTAINER / KILL_NESTED_CONTAINER (a signal,
+ * SIGKILL by default) and REMOVE_CONTAINER / REMOVE_NESTED_CONTAINER.
+ *
+ * Authorization: the ACL actions `launch_nested_containers_as_user`,
+ * `wait_nested_containers`, `kill_nested_containers` and
+ * `remove_nested_containers` with the container's user as the object
+ * (Mesos' actions; the realm is the operator API's).
+ */
+import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
+import type { HttpRequest } from "../../common/http/request.js";
+import {
+  badRequest,
+  forbidden,
+  type HttpResponse,
+  notFound,
+  notImplemented,
+  ok,
+  response,
+} from "../../common/http/response.js";
+import type { ContainerID, ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
+import type { Call, Response } from "../../common/protocol/generated/mesos-v1-agent.js";
+import type { NestedContainers } from "../containerizer/nested-containers.js";
+
+/** The calls this module answers. */
+export const NESTED_CONTAINER_CALLS: ReadonlySet<string> = new Set([
+  "LAUNCH_CONTAINER",
+  "LAUNCH_NESTED_CONTAINER",
+  "WAIT_CONTAINER",
+  "WAIT_NESTED_CONTAINER",
+  "KILL_CONTAINER",
+  "KILL_NESTED_CONTAINER",
+  "REMOVE_CONTAINER",
+  "REMOVE_NESTED_CONTAINER",
+]);
+
+/** Splits a nested ContainerID (one level: `parent.child`). */
+function splitId(id: ContainerID | undefined): { parent: string; child: string } | string {
+  if (id === undefined || id.value === "") return "Expecting 'container_id' to be present";
+  if (id.parent === undefined) {
+    return "Standalone containers (a container_id without a parent) are not supported yet";
+  }
+  if (id.parent.parent !== undefined) {
+    return "Containers nested more than one level deep are not supported yet";
+  }
+  return { parent: id.parent.value, child: id.value };
+}
+
+/**
+ * Answers one nested container call. `reply` encodes a Response in the
+ * caller's encoding.
+ */
+export async function nestedContainerCall(
+  nested: NestedContainers | undefined,
+  call: Call,
+  request: HttpRequest,
+  reply: (message: Response) => HttpResponse,
+): Promise<HttpResponse> {
+  const type = call.type ?? "UNKNOWN";
+  if (nested === undefined) {
+    return notImplemented(`${type}: nested containers are not available on this agent`);
+  }
+  const container = (() => {
+    switch (type) {
+      case "LAUNCH_CONTAINER":
+        return call.launch_container;
+      case "LAUNCH_NESTED_CONTAINER":
+        return call.launch_nested_container;
+      case "WAIT_CONTAINER":
+        return call.wait_container;
+      case "WAIT_NESTED_CONTAINER":
+        return call.wait_nested_container;
+      case "KILL_CONTAINER":
+        return call.kill_container;
+      case "KILL_NESTED_CONTAINER":
+        return call.kill_nested_container;
+      case "REMOVE_CONTAINER":
+        return call.remove_container;
+      default:
+        return call.remove_nested_container;
+    }
+  })();
+  const id = splitId(container?.container_id);
+  if (typeof id === "string") {
+    return id.startsWith("Expecting")
+      ? badRequest(`Failed to validate agent::Call: ${id}`)
+      : notImplemented(id);
+  }
+  const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
+    requestAuthorized(request, action)
+      ? undefined
+      : forbidden(forbiddenMessage(request, `${what} container '${id.parent}.${id.child}'`));
+
+  switch (type) {
+    case "LAUNCH_CONTAINER":
+    case "LAUNCH_NESTED_CONTAINER": {
+      const launch =
+        type === "LAUNCH_CONTAINER" ? call.launch_container : call.launch_nested_container;
+      const user = launch?.command?.user;
+      const denied = requestAuthorized(request, "launch_nested_containers_as_user", user)
+        ? undefined
+        : forbidden(
+            forbiddenMessage(
+              request,
+              `launch nested container '${id.parent}.${id.child}'${user === undefined ? "" : ` as user '${user}'`}`,
+            ),
+          );
+      if (denied !== undefined) return denied;
+      const limits = type === "LAUNCH_CONTAINER" ? call.launch_container?.limits : undefined;
+      const resources = type === "LAUNCH_CONTAINER" ? call.launch_container?.resources : undefined;
+      const result = await nested.launch({
+        parentId: id.parent,
+        childId: id.child,
+        command: launch?.command,
+        container: launch?.container,
+        resources,
+        limits,
+      });
+      return "ok" in result ? ok() : response(result.status, result.error);
+    }
+    case "WAIT_CONTAINER":
+    case "WAIT_NESTED_CONTAINER": {
+      const denied = allowed("wait_nested_containers", "wait for");
+      if (denied !== undefined) return denied;
+      const waiting = nested.wait(id.parent, id.child);
+      if (waiting === undefined) return notFound(`Container '${id.parent}.${id.child}' not found`);
+      const termination = await waiting;
+      return type === "WAIT_CONTAINER"
+        ? reply({ type, wait_container: termination })
+        : reply({ type, wait_nested_container: termination });
+    }
+    case "KILL_CONTAINER":
+    case "KILL_NESTED_CONTAINER": {
+      const denied = allowed("kill_nested_containers", "kill");
+      if (denied !== undefined) return denied;
+      const signal = (type === "KILL_CONTAINER" ? call.kill_container : call.kill_nested_container)
+        ?.signal;
+      return nested.kill(id.parent, id.child, signal ?? 9)
+        ? ok()
+        : notFound(`Container '${id.parent}.${id.child}' not found`);
+    }
+    default: {
+      const denied = allowed("remove_nested_containers", "remove");
+      if (denied !== undefined) return denied;
+      const removed = nested.remove(id.parent, id.child);
+      if (removed === "unknown") return ok();
+      return removed === "running"
+        ? response(400, `Container '${id.parent}.${id.child}' is still running`)
+        : ok();
+    }
+  }
+}
+
+/** A live nested container with its statistics (for GET_CONTAINERS and `/containers`). */
+export interface NestedContainerUsage {
+  readonly frameworkId: string;
+  readonly executorId: string;
+  readonly executorName: string;
+  readonly containerId: ContainerID;
+  readonly pid: number | undefined;
+  readonly statistics: ResourceStatistics;
+}
+
+/** Statistics of every live nested container, stamped now. */
+export async function nestedContainerUsages(
+  nested: NestedContainers,
+  nowSecs = Date.now() / 1000,
+): Promise<NestedContainerUsage[]> {
+  const views = nested.list();
+  const stats = await Promise.all(
+    views.map((v) => nested.usage(v.parent.containerId, v.childId).catch(() => undefined)),
+  );
+  return views.map((v, i) => ({
+    frameworkId: v.parent.frameworkId,
+    executorId: v.parent.executorId,
+    executorName: v.parent.executorName,
+    containerId: { value: v.childId, parent: { value: v.parent.containerId } },
+    pid: v.pid,
+    statistics: { ...(stats[i] ?? {}), timestamp: nowSecs },
+  }));
+}
