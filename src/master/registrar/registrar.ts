@@ -1,13 +1,16 @@
 /**
  * The registrar keeps the registry: what the master must remember across
- * failovers (admitted agents, unreachable agents, gone agents, and later
- * quota, weights and maintenance). Every change is an operation applied
+ * failovers (admitted agents, unreachable agents, gone agents, quota
+ * configs, role weights, and the maintenance schedule with machine modes). Every change is an operation applied
  * asynchronously; the master acts on it only once the returned promise says
  * it took effect, as in Mesos. Back-ends: in-memory.ts (`--registry=in_memory`),
  * sqlite.ts (durable, in `--work_dir`), zookeeper.ts (with `--zk`). All of
  * them share the semantics of registry-state.ts.
  */
 import type { Registry, SlaveInfo } from "../../common/protocol/generated/mesos-internal.js";
+import type { MachineInfo, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { Schedule } from "../../common/protocol/generated/mesos-v1-maintenance.js";
+import type { QuotaConfig } from "../../common/protocol/generated/mesos-v1-quota.js";
 
 /** A change to the registry. */
 export type RegistryOperation =
@@ -32,7 +35,31 @@ export type RegistryOperation =
       readonly kind: "prune";
       readonly unreachable: readonly string[];
       readonly gone: readonly string[];
+    }
+  /**
+   * Quota configs of the listed roles (UPDATE_QUOTA and the legacy calls); a
+   * config without guarantees and limits removes the role's quota. Always true.
+   */
+  | { readonly kind: "update-quota"; readonly configs: readonly QuotaConfig[] }
+  /** Weights of the listed roles (UPDATE_WEIGHTS, or `--weights` on first start). Always true. */
+  | { readonly kind: "update-weights"; readonly weights: readonly WeightInfo[] }
+  /**
+   * The whole maintenance state after a change: the schedule and every
+   * machine in it with its mode (DRAINING or DOWN). Replaces what was stored
+   * (Mesos splits this into UpdateSchedule, StartMaintenance and
+   * StopMaintenance; storing the outcome is the same). Always true.
+   */
+  | {
+      readonly kind: "update-maintenance";
+      readonly schedule: Schedule;
+      readonly machines: readonly MachineInfo[];
     };
+
+/** The operation kinds that change the agent lists (the others change settings). */
+export type AgentOperation = Exclude<
+  RegistryOperation,
+  { kind: "update-quota" | "update-weights" | "update-maintenance" }
+>;
 
 export interface Registrar {
   /** False for the in-memory registrar: everything is forgotten on restart. */

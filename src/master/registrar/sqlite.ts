@@ -5,8 +5,11 @@
  * in the same turn of the event loop are committed together: one transaction
  * and one fsync per batch, like Mesos' registrar batching its operations
  * behind the write in flight. The tables mirror the Registry message: one row
- * per admitted, unreachable and gone agent (protobuf-encoded entries), and a
- * key-value table kept for quota, weights and maintenance.
+ * per admitted, unreachable and gone agent (protobuf-encoded entries), and
+ * `registry_entries` (kind, key, protobuf) for the settings: `quota` (one
+ * QuotaConfig per role), `weight` (one Registry.Weight per role), `schedule`
+ * (the maintenance Schedule, key `0`) and `machine` (one Registry.Machine per
+ * machine in maintenance).
  */
 import { mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -20,7 +23,7 @@ import type {
 } from "../../common/protocol/generated/mesos-internal.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { Registrar, RegistryOperation } from "./registrar.js";
-import { type AgentEntries, RegistryState } from "./registry-state.js";
+import { machineKey, RegistryState } from "./registry-state.js";
 
 /** The file name of the registry in `--work_dir`. */
 export const REGISTRY_FILE = "registry.db";
@@ -76,6 +79,10 @@ export interface SqliteRegistrarOptions {
 const slaveCodec = codecFor("mesos.internal.Registry.Slave");
 const unreachableCodec = codecFor("mesos.internal.Registry.UnreachableSlave");
 const goneCodec = codecFor("mesos.internal.Registry.GoneSlave");
+const quotaCodec = codecFor("mesos.v1.quota.QuotaConfig");
+const weightCodec = codecFor("mesos.internal.Registry.Weight");
+const scheduleCodec = codecFor("mesos.v1.maintenance.Schedule");
+const machineCodec = codecFor("mesos.internal.Registry.Machine");
 
 function decode<T>(
   path: string,
@@ -112,6 +119,9 @@ export class SqliteRegistrar implements Registrar {
     putAdmitted: Database.Statement;
     putUnreachable: Database.Statement;
     putGone: Database.Statement;
+    putEntry: Database.Statement;
+    deleteEntry: Database.Statement;
+    deleteEntries: Database.Statement;
   };
 
   private constructor(
@@ -131,6 +141,11 @@ export class SqliteRegistrar implements Registrar {
       putGone: db.prepare(
         "INSERT OR REPLACE INTO gone_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?)",
       ),
+      putEntry: db.prepare(
+        "INSERT OR REPLACE INTO registry_entries (kind, key, entry) VALUES (?, ?, ?)",
+      ),
+      deleteEntry: db.prepare("DELETE FROM registry_entries WHERE kind = ? AND key = ?"),
+      deleteEntries: db.prepare("DELETE FROM registry_entries WHERE kind = ?"),
     };
     const loaded = this.load();
     this.state = loaded.state;
@@ -205,6 +220,32 @@ export class SqliteRegistrar implements Registrar {
       state.gone.set(row.id, decode(this.path, goneCodec, "gone_agents", row));
       maxSeq = Math.max(maxSeq, row.seq);
     }
+    type EntryRow = { kind: string; key: string; entry: Uint8Array };
+    const entries = this.db
+      .prepare("SELECT kind, key, entry FROM registry_entries ORDER BY kind, key")
+      .all() as EntryRow[];
+    for (const { kind, key, entry } of entries) {
+      const row = { id: `${kind}/${key}`, entry };
+      switch (kind) {
+        case "quota":
+          state.quotaConfigs.set(key, decode(this.path, quotaCodec, "registry_entries", row));
+          break;
+        case "weight": {
+          const weight = decode(this.path, weightCodec, "registry_entries", row);
+          state.weights.set(key, weight.info.weight);
+          break;
+        }
+        case "schedule":
+          state.schedule = decode(this.path, scheduleCodec, "registry_entries", row);
+          break;
+        case "machine":
+          state.machines.set(key, decode(this.path, machineCodec, "registry_entries", row));
+          break;
+        default:
+          // A kind a later version added: not ours to interpret.
+          break;
+      }
+    }
     return { state, maxSeq };
   }
 
@@ -237,20 +278,19 @@ export class SqliteRegistrar implements Registrar {
       for (const p of batch) p.reject(new Error(`The registry at ${this.path} is closed`));
       return;
     }
-    const saved: AgentEntries[] = [];
+    const undo: (() => void)[] = [];
     const results: boolean[] = [];
     try {
       this.db.transaction(() => {
         for (const { operation } of batch) {
-          const ids = RegistryState.idsOf(operation);
-          for (const id of ids) saved.push(this.state.entries(id));
+          undo.push(this.state.undoFor(operation));
           const changed = this.state.apply(operation);
           results.push(changed);
-          if (changed) for (const id of ids) this.store(id);
+          if (changed) this.storeChanges(operation);
         }
       })();
     } catch (error) {
-      for (let i = saved.length - 1; i >= 0; i--) this.state.restore(saved[i] as AgentEntries);
+      for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
       const reason = error instanceof Error ? error.message : String(error);
       const failure = new Error(`Failed to write the registry at ${this.path}: ${reason}`);
       for (const p of batch) p.reject(failure);
@@ -259,6 +299,45 @@ export class SqliteRegistrar implements Registrar {
     this.stats.batches++;
     this.stats.operations += batch.length;
     for (let i = 0; i < batch.length; i++) batch[i]?.resolve(results[i] as boolean);
+  }
+
+  /** Writes the rows an applied operation touched, as the in-memory state has them. */
+  private storeChanges(operation: RegistryOperation): void {
+    const s = this.statements;
+    switch (operation.kind) {
+      case "update-quota":
+        for (const { role = "" } of operation.configs) {
+          const config = this.state.quotaConfigs.get(role);
+          if (config === undefined) s.deleteEntry.run("quota", role);
+          else s.putEntry.run("quota", role, quotaCodec.encodeProtobuf(config));
+        }
+        return;
+      case "update-weights":
+        for (const { role = "*" } of operation.weights) {
+          const weight = this.state.weights.get(role);
+          if (weight === undefined) s.deleteEntry.run("weight", role);
+          else
+            s.putEntry.run("weight", role, weightCodec.encodeProtobuf({ info: { weight, role } }));
+        }
+        return;
+      case "update-maintenance": {
+        s.deleteEntries.run("schedule");
+        s.deleteEntries.run("machine");
+        const schedule = this.state.schedule;
+        if (schedule !== undefined)
+          s.putEntry.run("schedule", "0", scheduleCodec.encodeProtobuf(schedule));
+        for (const machine of this.state.machines.values()) {
+          s.putEntry.run(
+            "machine",
+            machineKey(machine.info.id),
+            machineCodec.encodeProtobuf(machine),
+          );
+        }
+        return;
+      }
+      default:
+        for (const id of RegistryState.idsOf(operation)) this.store(id);
+    }
   }
 
   /** Writes the rows of one agent id as the in-memory state has them. */

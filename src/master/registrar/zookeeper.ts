@@ -8,7 +8,10 @@
  *   the agents whose id hashes to that shard. Sharding keeps every znode far
  *   below ZooKeeper's 1 MB limit (10,000 agents over 64 shards is about
  *   160 agents, some tens of KB, per shard), and a write touches only the
- *   shards its agents live in.
+ *   shards its agents live in;
+ * - `settings`: a `mesos.internal.Registry` holding only quota configs,
+ *   weights, the maintenance schedule and machines (small; created by the
+ *   first master that needs it).
  *
  * Every write is one ZooKeeper multi that also
  * - checks that the writer's own election znode still exists: once a
@@ -39,7 +42,7 @@ import {
 } from "../../common/zookeeper/session.js";
 import { zkJoin } from "../../common/zookeeper/url.js";
 import type { Registrar, RegistryOperation } from "./registrar.js";
-import { type AgentEntries, RegistryState } from "./registry-state.js";
+import { isSettingsOperation, RegistryState } from "./registry-state.js";
 
 /** Default number of shards for a new registry. */
 export const DEFAULT_REGISTRY_SHARDS = 64;
@@ -81,8 +84,11 @@ export function shardOf(agentId: string, shards: number): number {
   return createHash("md5").update(agentId).digest().readUInt32BE(0) % shards;
 }
 
+/** The pseudo shard index of the settings node. */
+const SETTINGS = -1;
+
 function shardName(index: number): string {
-  return `shard-${String(index).padStart(4, "0")}`;
+  return index === SETTINGS ? "settings" : `shard-${String(index).padStart(4, "0")}`;
 }
 
 function toBuffer(bytes: Uint8Array): Buffer {
@@ -95,6 +101,9 @@ export class ZooKeeperRegistrar implements Registrar {
   private readonly root: string;
   private shards: RegistryState[] = [];
   private versions: number[] = [];
+  /** Quota, weights and maintenance (the settings node) and its version. */
+  private settings = new RegistryState();
+  private settingsVersion = -1;
   private meta: Meta = { format: 1, shards: DEFAULT_REGISTRY_SHARDS };
   private metaVersion = -1;
   private queue: Pending[] = [];
@@ -171,11 +180,44 @@ export class ZooKeeperRegistrar implements Registrar {
       this.shards.push(state);
       this.versions.push(shard.version);
     }
+    await this.recoverSettings();
     logger.info(
       `Recovered the registry from ZooKeeper (${agents} admitted agents, ` +
         `written last by ${meta.writer ?? "nobody"}, ${meta.writes ?? 0} writes)`,
     );
     return this.snapshot();
+  }
+
+  /** Reads the settings node, creating it empty when this registry has none yet. */
+  private async recoverSettings(): Promise<void> {
+    const { session } = this.options;
+    const path = zkJoin(this.root, shardName(SETTINGS));
+    let read = await session.getData(path);
+    if (read === undefined) {
+      try {
+        await session.transaction([
+          { op: "check", path: this.options.ownZnode },
+          { op: "create", path, data: toBuffer(registryCodec().encodeProtobuf({})) },
+        ]);
+      } catch (error) {
+        const code = zkErrorCode(error);
+        if (code === ZK_NO_NODE) throw new Error("Not the leader any more: our znode is gone");
+        if (code !== ZK_NODE_EXISTS) throw error;
+      }
+      read = await session.getData(path);
+      if (read === undefined) throw new Error(`The registry node ${path} vanished`);
+    }
+    const decoded = registryCodec().decodeProtobuf(read.data);
+    if (!decoded.ok) {
+      throw new Error(`Registry node ${path} is corrupt: ${decoded.error.message}`);
+    }
+    this.settings = RegistryState.from(decoded.value);
+    this.settingsVersion = read.version;
+  }
+
+  /** The state of a shard index (SETTINGS: the settings node). */
+  private stateAt(index: number): RegistryState | undefined {
+    return index === SETTINGS ? this.settings : this.shards[index];
   }
 
   /** The number of writes committed to this registry so far (by any master). */
@@ -195,6 +237,10 @@ export class ZooKeeperRegistrar implements Registrar {
   private split(operation: RegistryOperation): Map<number, RegistryOperation> {
     const n = this.shards.length;
     const out = new Map<number, RegistryOperation>();
+    if (isSettingsOperation(operation)) {
+      out.set(SETTINGS, operation);
+      return out;
+    }
     if (operation.kind === "prune") {
       const by = new Map<number, { unreachable: string[]; gone: string[] }>();
       const at = (i: number) => {
@@ -220,15 +266,15 @@ export class ZooKeeperRegistrar implements Registrar {
     this.writing = true;
     const batch = this.queue;
     this.queue = [];
-    const undo: { shard: number; saved: AgentEntries }[] = [];
+    const undo: (() => void)[] = [];
     const results: boolean[] = [];
     const dirty = new Set<number>();
     for (const pending of batch) {
       let changed = false;
       for (const [i, op] of this.split(pending.operation)) {
-        const state = this.shards[i];
+        const state = this.stateAt(i);
         if (state === undefined) continue;
-        for (const id of RegistryState.idsOf(op)) undo.push({ shard: i, saved: state.entries(id) });
+        undo.push(state.undoFor(op));
         if (state.apply(op)) {
           changed = true;
           dirty.add(i);
@@ -240,7 +286,7 @@ export class ZooKeeperRegistrar implements Registrar {
       if (dirty.size > 0) await this.store([...dirty]);
       for (const [i, p] of batch.entries()) p.resolve(results[i] ?? false);
     } catch (error) {
-      for (const { shard, saved } of undo.reverse()) this.shards[shard]?.restore(saved);
+      for (const restore of undo.reverse()) restore();
       const code = zkErrorCode(error);
       const message =
         code === ZK_NO_NODE || code === ZK_BAD_VERSION
@@ -279,15 +325,20 @@ export class ZooKeeperRegistrar implements Registrar {
       ]);
       this.meta = meta;
       this.metaVersion++;
-      for (const { index } of shardsInOps) this.versions[index] = (this.versions[index] ?? 0) + 1;
+      for (const { index } of shardsInOps) {
+        if (index === SETTINGS) this.settingsVersion++;
+        else this.versions[index] = (this.versions[index] ?? 0) + 1;
+      }
       ops = [];
       bytes = 0;
       shardsInOps = [];
     };
     for (const index of dirty) {
-      const state = this.shards[index];
+      const state = this.stateAt(index);
       if (state === undefined) continue;
-      const data = toBuffer(registryCodec().encodeProtobuf(state.toRegistry()));
+      const data = toBuffer(
+        registryCodec().encodeProtobuf(index === SETTINGS ? state.settings() : state.toRegistry()),
+      );
       if (data.byteLength > MAX_WRITE_BYTES) {
         throw new Error(
           `Registry shard ${shardName(index)} grew to ${data.byteLength} bytes, over ZooKeeper's limit`,
@@ -298,7 +349,7 @@ export class ZooKeeperRegistrar implements Registrar {
         op: "set",
         path: zkJoin(this.root, shardName(index)),
         data,
-        version: this.versions[index] ?? -1,
+        version: index === SETTINGS ? this.settingsVersion : (this.versions[index] ?? -1),
       });
       shardsInOps.push({ index });
       bytes += data.byteLength;
@@ -316,7 +367,12 @@ export class ZooKeeperRegistrar implements Registrar {
     const gone: Registry_GoneSlave[] = this.shards
       .flatMap((s) => [...s.gone.values()])
       .sort(byTime);
-    return { slaves: { slaves }, unreachable: { slaves: unreachable }, gone: { slaves: gone } };
+    return {
+      slaves: { slaves },
+      unreachable: { slaves: unreachable },
+      gone: { slaves: gone },
+      ...this.settings.settings(),
+    };
   }
 
   close(): void {
