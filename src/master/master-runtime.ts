@@ -24,8 +24,9 @@ import { Master } from "./core/master.js";
 import { parseRemovalRate, type RecoveryConfig } from "./core/recovery.js";
 import type { masterFlagSchema } from "./flags.js";
 import { filesForwarder } from "./http/files-forward.js";
-import { makeInverseOffers } from "./http/maintenance.js";
+import { makeInverseOffers, restoreMaintenance } from "./http/maintenance.js";
 import { OperatorEvents } from "./http/operator-events.js";
+import { roleQuotas } from "./http/quota.js";
 import { RoleWeights } from "./http/roles.js";
 import { installMasterSecurity, loadMasterSecurity } from "./http/security.js";
 import { StateVersion } from "./http/state-cache.js";
@@ -273,7 +274,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       ? {}
       : { maxBufferedBytes: options.maxOperatorStreamBufferBytes }),
   });
-  const weights = new RoleWeights(settings.value.weights, allocator);
+  const weights = new RoleWeights(settings.value.weights, allocator, registrar);
   metrics = new MasterMetrics({
     registry: services.metrics,
     master: core,
@@ -316,6 +317,10 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
   logger.info(`The newly elected leader is ${process.self.toString()} with id ${info.id}`);
   logger.info("Elected as the leading master!");
   core.recover(registry);
+  // Quota, weights and maintenance as the registry has them (Mesos' _recover).
+  roleQuotas(core).restore(registry.quota_configs ?? []);
+  weights.recover(registry, logger, values.weights);
+  restoreMaintenance(core, registry);
   return {
     core,
     process,

@@ -95,7 +95,10 @@ export class RemovalLimiter {
 /**
  * Installs what the registry remembers: admitted agents become "recovered"
  * agents expected to re-register, unreachable and gone agents are known as
- * such. Starts the re-registration deadline and the registry GC.
+ * such, stored quotas go to the allocator. Starts the re-registration
+ * deadline and the registry GC. (Quota, weights and maintenance as the
+ * operator endpoints show them are restored by their modules, see
+ * master-runtime.ts.)
  */
 export function recoverFromRegistry(m: Master, registry: Registry): void {
   const admitted = registry.slaves?.slaves ?? [];
@@ -112,7 +115,14 @@ export function recoverFromRegistry(m: Master, registry: Registry): void {
   for (const slave of registry.gone?.slaves ?? []) {
     m.goneAgents.set(slave.id.value, slave.timestamp.nanoseconds);
   }
-  m.allocator.recover(admitted.length, new Map());
+  // With quota stored, the allocator waits for agents before granting it (as in Mesos).
+  const quotas = new Map(
+    (registry.quota_configs ?? []).map((c) => [
+      c.role ?? "",
+      { guarantees: c.guarantees ?? {}, limits: c.limits ?? {} },
+    ]),
+  );
+  m.allocator.recover(admitted.length, quotas);
   scheduleRegistryGc(m);
   const total = m.recoveredAgents.size;
   const timeoutMs = m.config.agentReregisterTimeoutMs;

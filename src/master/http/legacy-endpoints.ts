@@ -16,8 +16,7 @@ import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
-import { writeParts } from "./operator-api.js";
-import { type RoleWeights, rolesJson } from "./roles.js";
+import { type RoleWeights, rolesJson, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import { agentJson, frameworkJson, frameworkSummaryJson, taskJson } from "./state-json.js";
 
@@ -34,7 +33,9 @@ export function stateHandler(
     const callback = request.rawQuery === "" ? null : request.query.get("jsonp");
     const parts = callback === null ? doc.parts : [`${callback}(`, ...doc.parts, ")"];
     const type = callback === null ? "application/json" : "text/javascript";
-    return streaming(200, { "Content-Type": type }, (stream) => writeParts(stream, parts));
+    return streaming(200, { "Content-Type": type }, (stream) => {
+      void documents.send(stream, parts);
+    });
   };
 }
 
@@ -198,7 +199,7 @@ export function weightsHandler(
   m: Master,
   weights: RoleWeights,
   changed: () => void,
-): (request: HttpRequest) => HttpResponse {
+): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => {
     if (request.method === "GET") return jsonResponse(request, JSON.stringify(weights.list()));
     if (request.method !== "PUT") return methodNotAllowed(["GET", "PUT"], request.method);
@@ -225,8 +226,7 @@ export function weightsHandler(
       infos.push({ weight: w.weight, ...(typeof w.role === "string" ? { role: w.role } : {}) });
     }
     changed();
-    const error = weights.update(infos, m.config.roleWhitelist);
-    return error === undefined ? ok() : badRequest(error);
+    return weights.update(infos, m.config.roleWhitelist).then(weightsReply);
   };
 }
 

@@ -9,13 +9,31 @@
  * STOP_MAINTENANCE.
  *
  * A scheduled agent's next window goes to the allocator, which attaches it
- * to offers as `unavailability`. State is kept in memory per master (not in
- * the registry yet).
+ * to offers as `unavailability` (also for agents that register later).
+ *
+ * The schedule and the machines' modes (DRAINING, DOWN) live in the
+ * registry: every change is written first (`update-maintenance`, the whole
+ * outcome) and applied and answered only once stored; a failed write answers
+ * 503 and changes nothing. Changes run one at a time. A restarted or newly
+ * elected master gets them back (`restoreMaintenance`), so a DOWN machine's
+ * agents stay refused.
  */
 import type { HttpRequest } from "../../common/http/request.js";
-import { badRequest, type HttpResponse, methodNotAllowed, ok } from "../../common/http/response.js";
+import {
+  badRequest,
+  type HttpResponse,
+  methodNotAllowed,
+  ok,
+  serviceUnavailable,
+} from "../../common/http/response.js";
 import { jsonResponse } from "../../common/http/v1-api.js";
-import type { Filters, MachineID, OfferID } from "../../common/protocol/generated/mesos-v1.js";
+import type { Registry } from "../../common/protocol/generated/mesos-internal.js";
+import type {
+  Filters,
+  MachineID,
+  MachineInfo,
+  OfferID,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type {
   ClusterStatus,
   Schedule,
@@ -37,6 +55,8 @@ export interface MaintenanceState {
   /** Outstanding inverse offers by id. */
   inverseOffers: Map<string, { frameworkId: string; agentId: string }>;
   nextInverseOffer: number;
+  /** The change in progress (validate, write, apply); the next one waits for it. */
+  running: Promise<unknown>;
 }
 
 const states = new WeakMap<Master, MaintenanceState>();
@@ -50,10 +70,78 @@ export function maintenanceOf(master: Master): MaintenanceState {
       down: new Map(),
       inverseOffers: new Map(),
       nextInverseOffer: 0,
+      running: Promise.resolve(),
     };
     states.set(master, state);
+    // An agent joining (or coming back after a failover) learns its window too.
+    master.events.listen({ agentAdded: (agent) => pushAgentUnavailability(master, agent) });
   }
   return state;
+}
+
+/** Puts the registry's maintenance state in force (master start-up or election). */
+export function restoreMaintenance(master: Master, registry: Registry): void {
+  const state = maintenanceOf(master);
+  state.schedule = registry.schedules?.[0] ?? { windows: [] };
+  state.down.clear();
+  for (const { info } of registry.machines?.machines ?? []) {
+    if (info.mode === "DOWN") state.down.set(keyOf(info.id), info.id);
+  }
+  if (scheduledMachines(state.schedule).length > 0) {
+    master.logger.info(
+      `Recovered the maintenance schedule: ${scheduledMachines(state.schedule).length} machine(s), ` +
+        `${state.down.size} DOWN`,
+    );
+  }
+  pushUnavailability(master);
+}
+
+/** The registry's view of a maintenance state: every scheduled machine with its mode. */
+function machineInfos(schedule: Schedule, down: ReadonlyMap<string, MachineID>): MachineInfo[] {
+  return (schedule.windows ?? []).flatMap((w) =>
+    (w.machine_ids ?? []).map(
+      (id): MachineInfo => ({
+        id,
+        mode: down.has(keyOf(id)) ? "DOWN" : "DRAINING",
+        unavailability: w.unavailability,
+      }),
+    ),
+  );
+}
+
+/** Runs one maintenance change after the previous one. */
+function serially(
+  master: Master,
+  change: () => MaintenanceOutcome | Promise<MaintenanceOutcome>,
+): Promise<MaintenanceOutcome> {
+  const state = maintenanceOf(master);
+  const run = state.running.then(change);
+  state.running = run.catch(() => undefined);
+  return run;
+}
+
+/** Writes a maintenance outcome to the registry; undefined once stored, else the 503 outcome. */
+async function store(
+  master: Master,
+  schedule: Schedule,
+  down: ReadonlyMap<string, MachineID>,
+): Promise<MaintenanceOutcome | undefined> {
+  try {
+    await master.registrar.apply({
+      kind: "update-maintenance",
+      schedule,
+      machines: machineInfos(schedule, down),
+    });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+    master.logger.error(`Failed to store the maintenance state in the registry: ${reason}`);
+    return {
+      ok: false,
+      status: 503,
+      message: `Failed to store the maintenance state in the registry: ${reason}`,
+    };
+  }
+  return master.stopped ? { ok: false, status: 503, message: "The master is stopping" } : undefined;
 }
 
 function keyOf(id: MachineID): string {
@@ -148,23 +236,27 @@ function rescindInverseOffers(master: Master, keep: (agentId: string) => boolean
   }
 }
 
+/** Tells the allocator one agent's next window (or none). */
+function pushAgentUnavailability(master: Master, agent: AgentRecord): void {
+  const windows = maintenanceOf(master).schedule.windows ?? [];
+  const window = windows.find((w) => (w.machine_ids ?? []).some((id) => onMachine(agent, id)));
+  master.allocator.updateUnavailability(
+    agent.id,
+    window === undefined
+      ? undefined
+      : {
+          start: { nanoseconds: window.unavailability.start.nanoseconds },
+          ...(window.unavailability.duration === undefined
+            ? {}
+            : { duration: { nanoseconds: window.unavailability.duration.nanoseconds } }),
+        },
+  );
+}
+
 /** Tells the allocator each agent's next window (or none). */
 function pushUnavailability(master: Master): void {
   const windows = maintenanceOf(master).schedule.windows ?? [];
-  for (const agent of master.agents.values()) {
-    const window = windows.find((w) => (w.machine_ids ?? []).some((id) => onMachine(agent, id)));
-    master.allocator.updateUnavailability(
-      agent.id,
-      window === undefined
-        ? undefined
-        : {
-            start: { nanoseconds: window.unavailability.start.nanoseconds },
-            ...(window.unavailability.duration === undefined
-              ? {}
-              : { duration: { nanoseconds: window.unavailability.duration.nanoseconds } }),
-          },
-    );
-  }
+  for (const agent of master.agents.values()) pushAgentUnavailability(master, agent);
   rescindInverseOffers(master, (agentId) => {
     const agent = master.agents.get(agentId);
     return (
@@ -174,14 +266,20 @@ function pushUnavailability(master: Master): void {
   });
 }
 
-/** Outcome of a maintenance change. */
-export type MaintenanceOutcome = { ok: true } | { ok: false; message: string };
+/** Outcome of a maintenance change (status 503: the registry write failed; else 400). */
+export type MaintenanceOutcome = { ok: true } | { ok: false; message: string; status?: 503 };
 
-/** Replaces the schedule (validated first). */
-export function updateSchedule(master: Master, schedule: Schedule): MaintenanceOutcome {
+/** Replaces the schedule (validated, then stored). */
+export function updateSchedule(master: Master, schedule: Schedule): Promise<MaintenanceOutcome> {
+  return serially(master, () => updateScheduleNow(master, schedule));
+}
+
+async function updateScheduleNow(master: Master, schedule: Schedule): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const invalid = validateSchedule(schedule, state);
   if (invalid !== undefined) return { ok: false, message: invalid };
+  const failed = await store(master, schedule, state.down);
+  if (failed !== undefined) return failed;
   state.schedule = schedule;
   master.logger.info(
     `Updated the maintenance schedule: ${scheduledMachines(schedule).length} machine(s)`,
@@ -190,8 +288,18 @@ export function updateSchedule(master: Master, schedule: Schedule): MaintenanceO
   return { ok: true };
 }
 
-/** Machines DOWN: their agents are told to shut down and removed. */
-export function startMaintenance(master: Master, ids: readonly MachineID[]): MaintenanceOutcome {
+/** Machines DOWN (stored first): their agents are told to shut down and removed. */
+export function startMaintenance(
+  master: Master,
+  ids: readonly MachineID[],
+): Promise<MaintenanceOutcome> {
+  return serially(master, () => startMaintenanceNow(master, ids));
+}
+
+async function startMaintenanceNow(
+  master: Master,
+  ids: readonly MachineID[],
+): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
   if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
@@ -203,6 +311,10 @@ export function startMaintenance(master: Master, ids: readonly MachineID[]): Mai
       return { ok: false, message: `Machine '${show(id)}' is already DOWN` };
     }
   }
+  const down = new Map(state.down);
+  for (const id of ids) down.set(keyOf(id), id);
+  const failed = await store(master, state.schedule, down);
+  if (failed !== undefined) return failed;
   for (const id of ids) {
     state.down.set(keyOf(id), id);
     for (const agent of [...master.agents.values()]) {
@@ -218,8 +330,18 @@ export function startMaintenance(master: Master, ids: readonly MachineID[]): Mai
   return { ok: true };
 }
 
-/** Machines UP: out of the schedule, agents may register again. */
-export function stopMaintenance(master: Master, ids: readonly MachineID[]): MaintenanceOutcome {
+/** Machines UP (stored first): out of the schedule, agents may register again. */
+export function stopMaintenance(
+  master: Master,
+  ids: readonly MachineID[],
+): Promise<MaintenanceOutcome> {
+  return serially(master, () => stopMaintenanceNow(master, ids));
+}
+
+async function stopMaintenanceNow(
+  master: Master,
+  ids: readonly MachineID[],
+): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
   for (const id of ids) {
@@ -228,10 +350,13 @@ export function stopMaintenance(master: Master, ids: readonly MachineID[]): Main
     }
   }
   const up = new Set(ids.map(keyOf));
-  for (const key of up) state.down.delete(key);
+  const down = new Map([...state.down].filter(([key]) => !up.has(key)));
   const windows = (state.schedule.windows ?? [])
     .map((w) => ({ ...w, machine_ids: (w.machine_ids ?? []).filter((m) => !up.has(keyOf(m))) }))
     .filter((w) => w.machine_ids.length > 0);
+  const failed = await store(master, { windows }, down);
+  if (failed !== undefined) return failed;
+  for (const key of up) state.down.delete(key);
   state.schedule = { windows };
   pushUnavailability(master);
   return { ok: true };
@@ -274,15 +399,17 @@ function parseMachines(
   return { ok: true, value: out };
 }
 
-function outcome(result: MaintenanceOutcome): HttpResponse {
-  return result.ok ? ok() : badRequest(result.message);
+/** A maintenance change's outcome as an HTTP response. */
+export function outcome(result: MaintenanceOutcome): HttpResponse {
+  if (result.ok) return ok();
+  return result.status === 503 ? serviceUnavailable(result.message) : badRequest(result.message);
 }
 
 /** `/master/maintenance/schedule`: GET the schedule, POST a new one. */
 export function scheduleHandler(
   master: Master,
   changed: () => void,
-): (request: HttpRequest) => HttpResponse {
+): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => {
     if (request.method === "GET") {
       return jsonResponse(request, scheduleCodec.encodeJson(maintenanceOf(master).schedule));
@@ -297,7 +424,7 @@ export function scheduleHandler(
     const decoded = scheduleCodec.decodeJson(json);
     if (!decoded.ok) return badRequest(`Invalid schedule: ${decoded.error.message}`);
     changed();
-    return outcome(updateSchedule(master, decoded.value));
+    return updateSchedule(master, decoded.value).then(outcome);
   };
 }
 
@@ -317,17 +444,17 @@ export function machineHandler(
   master: Master,
   direction: "down" | "up",
   changed: () => void,
-): (request: HttpRequest) => HttpResponse {
+): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => {
     if (request.method !== "POST") return methodNotAllowed(["POST"], request.method);
     const ids = parseMachines(request.text());
     if (!ids.ok) return badRequest(ids.error);
     changed();
-    return outcome(
+    return (
       direction === "down"
         ? startMaintenance(master, ids.value)
-        : stopMaintenance(master, ids.value),
-    );
+        : stopMaintenance(master, ids.value)
+    ).then(outcome);
   };
 }
 

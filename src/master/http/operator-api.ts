@@ -44,6 +44,7 @@ import type { Master } from "../core/master.js";
 import {
   clusterStatus,
   maintenanceOf,
+  outcome as maintenanceReply,
   startMaintenance,
   stopMaintenance,
   updateSchedule,
@@ -51,7 +52,7 @@ import {
 import type { OperatorEvents } from "./operator-events.js";
 import { reply as quotaReply, roleQuotas } from "./quota.js";
 import { v1ResizeVolume, v1ResourceOperation } from "./reservations.js";
-import { type RoleWeights, rolesMessage } from "./roles.js";
+import { type RoleWeights, rolesMessage, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
 import { getAgents, getExecutors, getFrameworks, getState, getTasks } from "./v1-state.js";
@@ -210,11 +211,9 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       );
     case "UPDATE_WEIGHTS": {
       ctx.changed();
-      const error = ctx.weights.update(
-        call.update_weights?.weight_infos ?? [],
-        m.config.roleWhitelist,
+      return weightsReply(
+        await ctx.weights.update(call.update_weights?.weight_infos ?? [], m.config.roleWhitelist),
       );
-      return error === undefined ? ok() : badRequest(error);
     }
     case "GET_MASTER":
       return reply(
@@ -235,17 +234,17 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "UPDATE_QUOTA":
       ctx.changed();
       return quotaReply(
-        roleQuotas(m).update(
+        await roleQuotas(m).update(
           call.update_quota?.quota_configs ?? [],
           call.update_quota?.force === true,
         ),
       );
     case "SET_QUOTA":
       ctx.changed();
-      return quotaReply(roleQuotas(m).set(call.set_quota?.quota_request ?? {}));
+      return quotaReply(await roleQuotas(m).set(call.set_quota?.quota_request ?? {}));
     case "REMOVE_QUOTA":
       ctx.changed();
-      return quotaReply(roleQuotas(m).remove(call.remove_quota?.role ?? ""));
+      return quotaReply(await roleQuotas(m).remove(call.remove_quota?.role ?? ""));
     case "GET_MAINTENANCE_STATUS":
       return reply(
         { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: clusterStatus(m) } },
@@ -261,18 +260,17 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       );
     case "UPDATE_MAINTENANCE_SCHEDULE": {
       ctx.changed();
-      const done = updateSchedule(m, call.update_maintenance_schedule?.schedule ?? {});
-      return done.ok ? ok() : badRequest(done.message);
+      return maintenanceReply(
+        await updateSchedule(m, call.update_maintenance_schedule?.schedule ?? {}),
+      );
     }
     case "START_MAINTENANCE": {
       ctx.changed();
-      const done = startMaintenance(m, call.start_maintenance?.machines ?? []);
-      return done.ok ? ok() : badRequest(done.message);
+      return maintenanceReply(await startMaintenance(m, call.start_maintenance?.machines ?? []));
     }
     case "STOP_MAINTENANCE": {
       ctx.changed();
-      const done = stopMaintenance(m, call.stop_maintenance?.machines ?? []);
-      return done.ok ? ok() : badRequest(done.message);
+      return maintenanceReply(await stopMaintenance(m, call.stop_maintenance?.machines ?? []));
     }
     case "TEARDOWN": {
       ctx.changed();
@@ -339,29 +337,6 @@ async function stateResponse(ctx: OperatorApiContext, type: V1ContentType): Prom
   const doc = await ctx.documents.getState();
   const head = '{"type":"GET_STATE","get_state":';
   return streaming(200, { "Content-Type": mediaType("json") }, (stream) => {
-    writeParts(stream, [head, ...doc.parts, "}"]);
+    void ctx.documents.send(stream, [head, ...doc.parts, "}"]);
   });
-}
-
-/** Writes parts in order, waiting for the client when it reads slower. */
-export function writeParts(
-  stream: {
-    write(chunk: string | Uint8Array): boolean;
-    end(): void;
-    onDrain(cb: () => void): void;
-    readonly closed: boolean;
-  },
-  parts: readonly (string | Uint8Array)[],
-): void {
-  let i = 0;
-  const pump = (): void => {
-    while (i < parts.length) {
-      if (stream.closed) return;
-      const more = stream.write(parts[i++] as string | Uint8Array);
-      if (!more) return;
-    }
-    stream.end();
-  };
-  stream.onDrain(pump);
-  pump();
 }

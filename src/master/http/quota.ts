@@ -6,13 +6,14 @@
  * deprecated SET_QUOTA / REMOVE_QUOTA.
  *
  * Every change is validated first (all or nothing, one-line reasons in
- * Mesos' wording) and then handed to the allocator's `updateQuota`; offers
- * are rescinded so that limits hold and guarantees can be met at once.
+ * Mesos' wording), written to the registry (`update-quota`), and only then
+ * handed to the allocator's `updateQuota` and answered; offers are rescinded
+ * so that limits hold and guarantees can be met at once. A failed registry
+ * write answers 503 and changes nothing. Changes run one at a time, so a
+ * check never sees a state another change is about to replace.
  *
- * Quotas are kept in memory, one `RoleQuotas` per master core (see
- * `roleQuotas`); they are not written to the registry yet, so a failed-over
- * master starts without them. `onChange` and `restore` are the hooks for
- * persisting them.
+ * One `RoleQuotas` per master core (see `roleQuotas`); a restarted or
+ * newly elected master gets its quotas back from the registry (`restore`).
  */
 
 import type { HttpRequest } from "../../common/http/request.js";
@@ -22,6 +23,7 @@ import {
   type HttpResponse,
   methodNotAllowed,
   ok,
+  serviceUnavailable,
 } from "../../common/http/response.js";
 import { jsonResponse } from "../../common/http/v1-api.js";
 import type { Resource, Value_Scalar } from "../../common/protocol/generated/mesos-v1.js";
@@ -72,10 +74,10 @@ export function roleQuotas(m: Master): RoleQuotas {
   return q;
 }
 
-/** Outcome of a change: applied, or the HTTP status and one-line reason. */
-export type QuotaResult = { ok: true } | { ok: false; status: 400 | 409; message: string };
+/** Outcome of a change: applied, or the HTTP status and one-line reason (503: registry failed). */
+export type QuotaResult = { ok: true } | { ok: false; status: 400 | 409 | 503; message: string };
 
-const fail = (message: string, status: 400 | 409 = 400): QuotaResult => ({
+const fail = (message: string, status: 400 | 409 | 503 = 400): QuotaResult => ({
   ok: false,
   status,
   message,
@@ -84,13 +86,17 @@ const fail = (message: string, status: 400 | 409 = 400): QuotaResult => ({
 /** The quotas in force and the rules for changing them. */
 export class RoleQuotas {
   private readonly quotas = new Map<string, RoleQuota>();
-  /**
-   * Called with the configs of every applied change (an empty config means
-   * "removed"), for whoever persists quota (the registry does not yet).
-   */
-  onChange: ((configs: QuotaConfig[]) => void) | undefined;
+  /** The change in progress (validate, write, apply); the next one waits for it. */
+  private running: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly m: Master) {}
+
+  /** Runs changes one after the other. */
+  private serially(change: () => QuotaResult | Promise<QuotaResult>): Promise<QuotaResult> {
+    const run = this.running.then(change);
+    this.running = run.catch(() => undefined);
+    return run;
+  }
 
   get(role: string): RoleQuota | undefined {
     return this.quotas.get(role);
@@ -122,7 +128,11 @@ export class RoleQuotas {
   }
 
   /** The legacy set (POST /master/quota, SET_QUOTA): guarantee = limit, one role without quota. */
-  set(request: QuotaRequest): QuotaResult {
+  set(request: QuotaRequest): Promise<QuotaResult> {
+    return this.serially(() => this.setNow(request));
+  }
+
+  private setNow(request: QuotaRequest): QuotaResult | Promise<QuotaResult> {
     const role = request.role ?? "";
     if (role === "")
       return fail("Failed to validate set quota request: QuotaInfo must specify a role");
@@ -163,24 +173,33 @@ export class RoleQuotas {
         );
       }
     }
-    this.apply(new Map([[role, quota]]));
-    return { ok: true };
+    return this.commit(new Map([[role, quota]]));
   }
 
   /** The legacy remove (DELETE /master/quota/<role>, REMOVE_QUOTA). */
-  remove(role: string): QuotaResult {
+  remove(role: string): Promise<QuotaResult> {
+    return this.serially(() => this.removeNow(role));
+  }
+
+  private removeNow(role: string): QuotaResult | Promise<QuotaResult> {
     if (!this.whitelisted(role)) {
       return fail(`Failed to validate remove quota request: Unknown role '${role}'`);
     }
     if (!this.quotas.has(role)) {
       return fail(`Failed to remove quota: Role '${role}' has no quota set`);
     }
-    this.apply(new Map([[role, { guarantees: {}, limits: {} }]]));
-    return { ok: true };
+    return this.commit(new Map([[role, { guarantees: {}, limits: {} }]]));
   }
 
   /** UPDATE_QUOTA: all configs are checked, then all applied (an empty config removes). */
-  update(configs: readonly QuotaConfig[], force: boolean): QuotaResult {
+  update(configs: readonly QuotaConfig[], force: boolean): Promise<QuotaResult> {
+    return this.serially(() => this.updateNow(configs, force));
+  }
+
+  private updateNow(
+    configs: readonly QuotaConfig[],
+    force: boolean,
+  ): QuotaResult | Promise<QuotaResult> {
     const next = new Map<string, RoleQuota>();
     for (const config of configs) {
       const role = config.role ?? "";
@@ -212,7 +231,21 @@ export class RoleQuotas {
         return fail(`Invalid QuotaConfig: ${over} (use 'force' flag to bypass this check)`);
       }
     }
-    this.apply(next);
+    return this.commit(next);
+  }
+
+  /** Writes validated changes to the registry; applies them once stored. */
+  private async commit(changes: ReadonlyMap<string, RoleQuota>): Promise<QuotaResult> {
+    const configs = [...changes].map(([role, q]) => configOf(role, q));
+    try {
+      await this.m.registrar.apply({ kind: "update-quota", configs });
+    } catch (error) {
+      const reason = error instanceof Error ? error.message : String(error);
+      this.m.logger.error(`Failed to store quota in the registry: ${reason}`);
+      return fail(`Failed to store quota in the registry: ${oneLine(reason)}`, 503);
+    }
+    if (this.m.stopped) return fail("The master is stopping", 503);
+    this.apply(changes);
     return { ok: true };
   }
 
@@ -242,7 +275,10 @@ export class RoleQuotas {
     return undefined;
   }
 
-  /** Quotas recovered from storage: applied as they are, without checks or rescinds. */
+  /**
+   * Quotas recovered from the registry: applied as they are, without checks,
+   * writes or rescinds (the allocator gets them too).
+   */
   restore(configs: readonly QuotaConfig[]): void {
     for (const config of configs) {
       const quota = { guarantees: amountsOf(config.guarantees), limits: amountsOf(config.limits) };
@@ -273,13 +309,6 @@ export class RoleQuotas {
           : `Set quota of role '${role}': guarantees '${format(quota.guarantees)}', limits '${format(quota.limits)}'`,
       );
     }
-    this.onChange?.(
-      [...changes].map(([role, q]) => ({
-        role,
-        ...(Object.keys(q.guarantees).length > 0 ? { guarantees: scalars(q.guarantees) } : {}),
-        ...(Object.keys(q.limits).length > 0 ? { limits: scalars(q.limits) } : {}),
-      })),
-    );
     for (const [role, quota] of changes) this.rescind(role, quota);
   }
 
@@ -307,6 +336,15 @@ export class RoleQuotas {
       rescindOffer(this.m, offer);
     }
   }
+}
+
+/** A role's quota as a `QuotaConfig` (no guarantees and no limits: a removal). */
+function configOf(role: string, q: RoleQuota): QuotaConfig {
+  return {
+    role,
+    ...(Object.keys(q.guarantees).length > 0 ? { guarantees: scalars(q.guarantees) } : {}),
+    ...(Object.keys(q.limits).length > 0 ? { limits: scalars(q.limits) } : {}),
+  };
 }
 
 /** Why one legacy guarantee resource is not acceptable, if it is not. */
@@ -411,7 +449,7 @@ function format(amounts: Readonly<Amounts>): string {
 export function quotaHandler(
   m: Master,
   changed: () => void,
-): (request: HttpRequest) => HttpResponse {
+): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => {
     const quotas = roleQuotas(m);
     switch (request.method) {
@@ -434,7 +472,7 @@ export function quotaHandler(
           );
         }
         changed();
-        return reply(quotas.set(decoded.value));
+        return quotas.set(decoded.value).then(reply);
       }
       case "DELETE": {
         const role = decodeURIComponent(request.remainder.replace(/^\/+|\/+$/g, ""));
@@ -444,7 +482,7 @@ export function quotaHandler(
           );
         }
         changed();
-        return reply(quotas.remove(role));
+        return quotas.remove(role).then(reply);
       }
       default:
         return methodNotAllowed(["GET", "POST", "DELETE"], request.method);
@@ -455,6 +493,7 @@ export function quotaHandler(
 /** A change's outcome as an HTTP response. */
 export function reply(result: QuotaResult): HttpResponse {
   if (result.ok) return ok();
+  if (result.status === 503) return serviceUnavailable(result.message);
   return result.status === 409 ? conflict(result.message) : badRequest(result.message);
 }
 

@@ -3,22 +3,84 @@
  * GET_ROLES, GET_WEIGHTS and UPDATE_WEIGHTS. Known roles are the roles of
  * frameworks, of weights, of reservations and of the `--roles` whitelist,
  * as in Mesos.
+ *
+ * Weights live in the registry: an update is answered once it is stored
+ * (503 and no change when the write fails), and a restarted or newly
+ * elected master takes the stored weights over `--weights` (see `recover`).
  */
+import {
+  badRequest,
+  type HttpResponse,
+  ok,
+  serviceUnavailable,
+} from "../../common/http/response.js";
+import type { Logger } from "../../common/observability/logger.js";
+import type { Registry } from "../../common/protocol/generated/mesos-internal.js";
 import type { Resource, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
 import { Resources, validateRole } from "../../common/resources/index.js";
 import type { HierarchicalAllocator } from "../allocator/index.js";
 import type { Master } from "../core/master.js";
+import type { Registrar } from "../registrar/registrar.js";
 import { roleQuotas } from "./quota.js";
 
-/** The role weights in force: the `--weights` flag, then UPDATE_WEIGHTS calls. */
+/** A refused weights update: 400 (invalid) or 503 (the registry write failed). */
+export interface WeightsError {
+  readonly status: 400 | 503;
+  readonly message: string;
+}
+
+/** The answer to a weights update. */
+export function weightsReply(error: WeightsError | undefined): HttpResponse {
+  if (error === undefined) return ok();
+  return error.status === 503 ? serviceUnavailable(error.message) : badRequest(error.message);
+}
+
+/** The role weights in force: `--weights` or the registry's, then UPDATE_WEIGHTS calls. */
 export class RoleWeights {
   private readonly weights = new Map<string, number>();
+  /** The update in progress; the next one waits for it. */
+  private running: Promise<unknown> = Promise.resolve();
 
   constructor(
     initial: readonly WeightInfo[],
     private readonly allocator: HierarchicalAllocator,
+    private readonly registrar?: Registrar,
   ) {
     for (const w of initial) this.weights.set(w.role ?? "*", w.weight);
+  }
+
+  /**
+   * After the registry is read (start-up, or election): weights stored there
+   * replace `--weights` (with a warning when the flag is set, as in Mesos);
+   * without stored weights, the flag's weights are written to the registry.
+   */
+  recover(registry: Registry, logger: Logger, flag: string | undefined): void {
+    const stored = registry.weights ?? [];
+    if (stored.length > 0) {
+      if (this.weights.size > 0) {
+        logger.warn(
+          `Ignoring --weights flag '${flag ?? ""}' and recovering the weights from registry`,
+        );
+      }
+      const dropped = [...this.weights.keys()];
+      this.weights.clear();
+      for (const w of stored) this.weights.set(w.info.role ?? "*", w.info.weight);
+      // Roles only the flag weighted go back to the default weight.
+      const reset = dropped
+        .filter((role) => !this.weights.has(role))
+        .map((role) => ({ role, weight: 1 }));
+      this.allocator.updateWeights([
+        ...reset,
+        ...(this.list() as { role: string; weight: number }[]),
+      ]);
+      return;
+    }
+    if (this.weights.size === 0 || this.registrar === undefined) return;
+    this.registrar
+      .apply({ kind: "update-weights", weights: this.list() })
+      .catch((error: unknown) => {
+        logger.error(`Failed to store the --weights in the registry: ${String(error)}`);
+      });
   }
 
   get(role: string): number {
@@ -37,27 +99,53 @@ export class RoleWeights {
   }
 
   /**
-   * Checks and applies new weights (all or none). Returns the 400 reason
-   * when one is invalid, in Mesos' wording.
+   * Checks new weights, stores them in the registry and applies them (all
+   * or none). Resolves to the reason when refused: 400 for an invalid weight
+   * (Mesos' wording), 503 when the registry write failed.
    */
   update(
     infos: readonly WeightInfo[],
     whitelist: ReadonlySet<string> | undefined,
-  ): string | undefined {
+  ): Promise<WeightsError | undefined> {
+    const run = this.running.then(() => this.updateNow(infos, whitelist));
+    this.running = run.catch(() => undefined);
+    return run;
+  }
+
+  private async updateNow(
+    infos: readonly WeightInfo[],
+    whitelist: ReadonlySet<string> | undefined,
+  ): Promise<WeightsError | undefined> {
+    const invalid = (message: string): WeightsError => ({ status: 400, message });
     const checked: WeightInfo[] = [];
     for (const info of infos) {
       const role = (info.role ?? "").trim();
       const roleError = validateRole(role);
       if (roleError !== undefined) {
-        return `Failed to validate update weights request JSON: Invalid role '${role}': ${roleError}`;
+        return invalid(
+          `Failed to validate update weights request JSON: Invalid role '${role}': ${roleError}`,
+        );
       }
       if (whitelist !== undefined && role !== "*" && !whitelist.has(role)) {
-        return `Failed to validate update weights request JSON: Unknown role '${role}'`;
+        return invalid(`Failed to validate update weights request JSON: Unknown role '${role}'`);
       }
       if (!(info.weight > 0)) {
-        return `Failed to validate update weights request JSON for role '${role}': Invalid weight '${info.weight}': Weights must be positive`;
+        return invalid(
+          `Failed to validate update weights request JSON for role '${role}': Invalid weight '${info.weight}': Weights must be positive`,
+        );
       }
       checked.push({ role, weight: info.weight });
+    }
+    if (this.registrar !== undefined) {
+      try {
+        await this.registrar.apply({ kind: "update-weights", weights: checked });
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).replace(
+          /\s+/g,
+          " ",
+        );
+        return { status: 503, message: `Failed to store weights in the registry: ${reason}` };
+      }
     }
     for (const w of checked) this.weights.set(w.role as string, w.weight);
     this.allocator.updateWeights(checked as { role: string; weight: number }[]);
