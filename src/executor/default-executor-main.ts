@@ -12,6 +12,7 @@ import { isIP } from "node:net";
 import { userInfo } from "node:os";
 import { systemClock } from "../common/time/clock.js";
 import { DefaultExecutor } from "./default-executor.js";
+import { AgentTaskContainers } from "./default-executor-containers.js";
 import { parseDefaultExecutorFlags } from "./default-executor-flags.js";
 import { taskSandboxesIn } from "./default-executor-sandbox.js";
 import { readExecutorEnvironment } from "./executor-environment.js";
@@ -101,6 +102,13 @@ export async function main(argv: string[]): Promise<number> {
       shutdownGracePeriodMs: environment.shutdownGracePeriodMs,
       ...(containerIp !== undefined ? { containerIp } : {}),
       ...(user !== undefined ? { user } : {}),
+      // Tasks run in nested containers of the agent (Mesos' way); MESOS_DEFAULT_EXECUTOR_CHILD_PROCESSES=1
+      // keeps them as child processes of the executor.
+      ...(process.env.MESOS_DEFAULT_EXECUTOR_CHILD_PROCESSES === "1"
+        ? {}
+        : {
+            containers: new AgentTaskContainers(environment.agent, environment.authenticationToken),
+          }),
       exit,
     });
     forceExit = () => executor.forceExit();

@@ -1,10 +1,11 @@
 /**
- * Per-task sandboxes of the default executor: `<executor sandbox>/tasks/<task id>/`
- * holding the task's `stdout` and `stderr`. (Mesos puts a nested container's
- * sandbox under `containers/<container id>` and links `tasks/<task id>` to
- * it; without nested containers the directory itself lives at `tasks/<id>`.)
+ * Per-task sandboxes of the default executor. A task in a nested container
+ * has the container's sandbox, `<executor sandbox>/containers/<container id>/`
+ * (made by the agent), linked from `tasks/<task id>` as Mesos does; a task run
+ * as a child process (no nested containers) has the directory
+ * `tasks/<task id>/` itself. Each holds the task's `stdout` and `stderr`.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, symlinkSync } from "node:fs";
 import { join } from "node:path";
 import type { TaskSandbox, TaskSandboxes } from "./default-executor.js";
 
@@ -40,6 +41,24 @@ export function taskSandboxesIn(executorSandbox: string): TaskSandboxes {
         return { error: (err as Error).message };
       }
       return sandbox;
+    },
+    nested(taskId, containerId) {
+      const problem = taskIdPathProblem(taskId);
+      if (problem !== undefined) return { error: problem };
+      const directory = join(executorSandbox, "containers", containerId);
+      return {
+        directory,
+        stdoutPath: join(directory, "stdout"),
+        stderrPath: join(directory, "stderr"),
+      };
+    },
+    link(taskId, containerId) {
+      try {
+        mkdirSync(join(executorSandbox, "tasks"), { recursive: true });
+        symlinkSync(join("..", "containers", containerId), join(executorSandbox, "tasks", taskId));
+      } catch {
+        // Only a convenience for people browsing the sandbox.
+      }
     },
   };
 }

@@ -25,6 +25,7 @@
  * sandboxes, the clock and `exit` are injected, so tests drive this class
  * directly. Differences from Mesos: docs/default-executor.md.
  */
+import { constants as osConstants } from "node:os";
 import type { Logger } from "../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../common/time/clock.js";
 import { emptyCheckStatus } from "./check-status.js";
@@ -36,6 +37,7 @@ import { HealthChecker } from "./checks/health-checker.js";
 import type { ProbeContext } from "./checks/probers.js";
 import { checkProber, healthCheckProber } from "./checks/probers.js";
 import type { UpdateChannel } from "./command-executor.js";
+import type { CallResult, ContainerEnd, TaskContainers } from "./default-executor-containers.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit, terminalStateOf } from "./exit-status.js";
 import { KillEscalation } from "./kill-escalation.js";
@@ -63,6 +65,13 @@ export interface TaskSandbox {
 export interface TaskSandboxes {
   /** Creates the sandbox of `taskId` (if needed); or says in one line why it cannot. */
   create(taskId: string): TaskSandbox | { error: string };
+  /**
+   * The sandbox of the nested container `containerId` that runs `taskId`
+   * (`containers/<id>`, created by the agent); paths only.
+   */
+  nested?(taskId: string, containerId: string): TaskSandbox | { error: string };
+  /** Links `tasks/<taskId>` to the nested container's sandbox (as Mesos does). */
+  link?(taskId: string, containerId: string): void;
 }
 
 /** Everything the default executor needs from its surroundings. */
@@ -83,6 +92,17 @@ export interface DefaultExecutorOptions {
   /** Ends the executor process. */
   exit(code: number): void;
   terminalAckTimeoutMs?: number;
+  /**
+   * The agent's nested containers: each task then runs in a nested
+   * container of this executor's (LAUNCH_CONTAINER, WAIT/KILL_NESTED_CONTAINER),
+   * with its own limits. Without it, or when the agent has none, tasks are
+   * child processes of the executor.
+   */
+  containers?: TaskContainers;
+  /** A fresh container id (a UUID). */
+  newContainerId?: () => string;
+  /** How long to wait before asking the agent again about a container after a network failure. */
+  waitRetryMs?: number;
 }
 
 /** One task of a group, from LAUNCH_GROUP until its terminal update. */
@@ -108,6 +128,8 @@ interface TaskRun {
   checker?: Checker;
   lastHealthy?: boolean;
   lastCheck?: CheckResultInfo;
+  /** The nested container the task runs in (its id below the executor's). */
+  containerId?: string;
 }
 
 /** The executor of task groups. */
@@ -123,6 +145,10 @@ export class DefaultExecutor {
   private exited = false;
   /** Set once a health check killed a task: later terminal updates say `healthy: false` (as Mesos). */
   private unhealthy = false;
+  /** This executor's container (from SUBSCRIBED): the parent of the tasks' containers. */
+  private containerId: string | undefined;
+  /** The agent answered that it has no nested containers: tasks run as child processes. */
+  private nestedUnsupported = false;
 
   constructor(options: DefaultExecutorOptions) {
     this.o = options;
@@ -136,6 +162,7 @@ export class DefaultExecutor {
           `Subscribed executor on ${info.agent_info.hostname ?? "the agent"} (framework '${info.framework_info.name ?? ""}')`,
         );
         this.frameworkInfo = info.framework_info;
+        this.containerId = info.container_id?.value;
       },
       launch: () => {
         // The agent sends task groups only; a single task is a mistake.
@@ -233,33 +260,20 @@ export class DefaultExecutor {
     // Start every task, then report: TASK_RUNNING for those that started,
     // then the failures (which kill the rest of the group).
     const refused: TaskRun[] = [];
+    const nested = this.nestedParent() !== undefined;
     for (const run of runs) {
+      if (nested) run.containerId = this.o.newContainerId?.() ?? randomId();
       const spec = this.launchSpec(run);
       if ("error" in spec) {
         run.launchError = spec.error;
         refused.push(run);
         continue;
       }
-      const id = run.task.task_id.value;
-      const started = this.o.launcher.launch(spec, {
-        exited: (code, signal) => this.reaped(id, code, signal),
-        failed: (message) => this.launchFailed(id, message),
-      });
-      if (started === undefined) continue; // `failed` reports it.
-      run.process = started;
-      run.launched = true;
-      run.probeContext = {
-        launch: { baseEnv: spec.env },
-        ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
-      };
-      log.info(`Forked command of task ${id} at ${started.pid}`);
+      if (nested) this.launchNested(run, spec);
+      else this.startLocal(run, spec);
     }
     for (const run of runs) {
-      if (run.launched && this.active.get(run.task.task_id.value) === run) {
-        this.forward(this.status(run, "TASK_RUNNING"));
-        this.armCompletionTimer(run);
-        this.startChecks(run);
-      }
+      if (run.launched && this.active.get(run.task.task_id.value) === run) this.running(run);
     }
     for (const run of refused) {
       if (this.active.get(run.task.task_id.value) === run) {
@@ -267,6 +281,148 @@ export class DefaultExecutor {
         this.finish(run, "TASK_FAILED", run.launchError);
       }
     }
+  }
+
+  /** The parent container id when tasks go to nested containers. */
+  private nestedParent(): string | undefined {
+    if (this.o.containers === undefined || this.nestedUnsupported) return undefined;
+    return this.containerId;
+  }
+
+  /** Starts the task as a child process of the executor; false when it could not start. */
+  private startLocal(run: TaskRun, spec: LaunchSpec): boolean {
+    const id = run.task.task_id.value;
+    const started = this.o.launcher.launch(spec, {
+      exited: (code, signal) => this.reaped(id, code, signal),
+      failed: (message) => this.launchFailed(id, message),
+    });
+    if (started === undefined) return false; // `failed` reports it.
+    run.process = started;
+    run.launched = true;
+    run.probeContext = {
+      launch: { baseEnv: spec.env },
+      ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
+    };
+    this.o.logger.info(`Forked command of task ${id} at ${started.pid}`);
+    return true;
+  }
+
+  /** TASK_RUNNING, then the max completion timer and the checks. */
+  private running(run: TaskRun): void {
+    this.forward(this.status(run, "TASK_RUNNING"));
+    this.armCompletionTimer(run);
+    this.startChecks(run);
+  }
+
+  /** Asks the agent to start the task in a nested container; TASK_RUNNING once it runs. */
+  private launchNested(run: TaskRun, spec: LaunchSpec): void {
+    const containers = this.o.containers as TaskContainers;
+    const parent = this.containerId as string;
+    const child = run.containerId as string;
+    const id = run.task.task_id.value;
+    void containers.launch(parent, child, run.task, spec.env).then((result) => {
+      if (this.active.get(id) !== run) return;
+      if (!result.ok) {
+        if (result.unsupported) {
+          this.o.logger.warn(
+            `The agent has no nested containers (${result.error}); running tasks as child processes`,
+          );
+          this.nestedUnsupported = true;
+          delete run.containerId;
+          const local = this.launchSpec(run);
+          if ("error" in local) this.finish(run, "TASK_FAILED", local.error);
+          else if (this.startLocal(run, local)) this.afterLaunch(run);
+          return;
+        }
+        const message = `Failed to launch the container of task '${id}': ${result.error}`;
+        this.o.logger.error(message);
+        this.finish(run, "TASK_FAILED", message);
+        return;
+      }
+      run.launched = true;
+      run.process = {
+        pid: 0,
+        signalTree: (signal) => {
+          void containers.kill(parent, child, signalNumber(signal));
+        },
+      };
+      run.probeContext = {
+        launch: { baseEnv: spec.env },
+        ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
+      };
+      this.o.sandboxes.link?.(id, child);
+      this.o.logger.info(`Launched task ${id} in nested container ${parent}.${child}`);
+      this.waitNested(run, parent, child);
+      this.afterLaunch(run);
+    });
+  }
+
+  /** A task that started late: running, unless its group or the executor is going down. */
+  private afterLaunch(run: TaskRun): void {
+    if (run.killingGroup || this.shuttingDown) {
+      const limit = Math.max(0, this.o.shutdownGracePeriodMs - SHUTDOWN_BUFFER_MS);
+      this.kill(run, this.shuttingDown ? Math.min(this.graceOf(run), limit) : this.graceOf(run));
+      return;
+    }
+    this.running(run);
+  }
+
+  /** WAIT_NESTED_CONTAINER until the task's container ends (asked again after network failures). */
+  private waitNested(run: TaskRun, parent: string, child: string): void {
+    const containers = this.o.containers as TaskContainers;
+    const id = run.task.task_id.value;
+    void containers.wait(parent, child).then((result) => {
+      if (this.active.get(id) !== run || this.exited) return;
+      if (!result.ok && result.status === 0) {
+        this.o.logger.warn(
+          `Waiting for the container of task ${id} failed: ${result.error}; retrying`,
+        );
+        this.o.clock.setTimer(this.o.waitRetryMs ?? 1000, () =>
+          this.waitNested(run, parent, child),
+        );
+        return;
+      }
+      this.nestedEnded(run, result);
+    });
+  }
+
+  /** The task's nested container ended: its terminal update (the agent's state and reason win). */
+  private nestedEnded(run: TaskRun, result: CallResult<ContainerEnd>): void {
+    run.escalation?.cancel();
+    let state: TaskState;
+    let reason: string | undefined;
+    let message: string | undefined;
+    if (!result.ok) {
+      state = run.killing && !run.killedByCompletionTimeout ? "TASK_KILLED" : "TASK_FAILED";
+      if (run.killedByCompletionTimeout) reason = "REASON_MAX_COMPLETION_TIME_REACHED";
+      if (state === "TASK_FAILED") message = "Unable to retrieve command's termination information";
+    } else {
+      const end = result.value;
+      if (end.exit_status === undefined) {
+        state = "TASK_FAILED";
+        message = "Command terminated with unknown status";
+      } else {
+        const { code, signal } = decodeWaitStatus(end.exit_status);
+        const outcome = terminalStateOf({
+          maxCompletionTimeReached: run.killedByCompletionTimeout,
+          killed: run.killing,
+          code,
+          signal,
+        });
+        state = outcome.state;
+        reason = outcome.reason;
+        message = `Command ${describeExit(code, signal)}`;
+      }
+      if (end.state !== undefined) state = end.state as TaskState;
+      if (end.reason !== undefined) reason = end.reason;
+      if (end.message !== undefined) {
+        message = message === undefined ? end.message : `${message}: ${end.message}`;
+      }
+    }
+    this.o.logger.info(
+      `Child container ${this.containerId}.${run.containerId} of task '${run.task.task_id.value}' completed in state ${state}${message === undefined ? "" : `: ${message}`}`,
+    );
+    this.finish(run, state, message, reason);
   }
 
   /** Program, arguments, environment, directory and output files of a task; or why not. */
@@ -289,10 +445,14 @@ export class DefaultExecutor {
         error: `Task '${id}' asks to run as user '${user}'; running tasks of a group as another user than the executor's ('${this.o.user}') is not supported yet`,
       };
     }
-    if (task.container !== undefined) {
-      this.o.logger.warn(`Ignoring the ContainerInfo of task '${id}' (no nested containers yet)`);
+    const child = run.containerId;
+    if (task.container !== undefined && child === undefined) {
+      this.o.logger.warn(`Ignoring the ContainerInfo of task '${id}' (it runs as a child process)`);
     }
-    const sandbox = this.o.sandboxes.create(id);
+    const sandbox =
+      child !== undefined && this.o.sandboxes.nested !== undefined
+        ? this.o.sandboxes.nested(id, child)
+        : this.o.sandboxes.create(id);
     if ("error" in sandbox) {
       return { error: `Failed to create the sandbox of task '${id}': ${sandbox.error}` };
     }
@@ -578,4 +738,25 @@ export class DefaultExecutor {
 /** `[ a, b ]`, as Mesos prints lists of ids. */
 function formatIds(ids: readonly string[]): string {
   return `[ ${ids.join(", ")} ]`;
+}
+
+/** A random container id (UUID v4). */
+function randomId(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+/** The number of a signal name (SIGKILL when unknown). */
+function signalNumber(signal: NodeJS.Signals): number {
+  return osConstants.signals[signal] ?? 9;
+}
+
+/** A raw wait status as an exit code or a signal name. */
+export function decodeWaitStatus(status: number): {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+} {
+  const termSig = status & 0x7f;
+  if (termSig === 0) return { code: (status >> 8) & 0xff, signal: null };
+  const name = Object.entries(osConstants.signals).find(([, n]) => n === termSig)?.[0];
+  return { code: null, signal: (name ?? "SIGKILL") as NodeJS.Signals };
 }

@@ -4,7 +4,7 @@
  * from its launcher dir (bin/).
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -99,7 +99,9 @@ test("mesos-execute --task_group: two tasks both finish; outputs in <sandbox>/ta
     assert.ok(run.stdout.includes(`Received status update TASK_FINISHED for task '${id}'`));
   }
   const sandbox = await executorSandbox(frameworkIdOf(run.stdout));
-  const helloDir = join(sandbox, "tasks", "hello");
+  // tasks/<id> links to the task's nested container sandbox, containers/<container id>.
+  const helloDir = realpathSync(join(sandbox, "tasks", "hello"));
+  assert.match(helloDir, /\/containers\/[0-9a-f-]{36}$/);
   assert.equal(readFileSync(join(helloDir, "stdout"), "utf8"), `hello from ${helloDir}\n`);
   assert.equal(readFileSync(join(sandbox, "tasks", "world", "stdout"), "utf8"), "world\n");
   // The executor's own log is the executor sandbox's stderr.

@@ -215,9 +215,8 @@ export class NestedContainers {
     this.byCgroupId.set(n.cgroupId, n);
     try {
       const pid = await this.start(n, l, ownCgroups);
-      n.pid = pid;
-      n.phase = "running";
-      this.byPid.set(pid, n);
+      // A quick command may have ended already (then it is "done").
+      if (n.phase === "starting") n.phase = "running";
       this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
       return { ok: true };
@@ -389,6 +388,9 @@ export class NestedContainers {
       stderr: `${n.directory}/stderr`,
       ...(shimmed || ids === undefined ? {} : ids),
     });
+    // Registered before anything else is awaited: its exit may be reported next.
+    n.pid = reply.pid;
+    this.byPid.set(reply.pid, n);
     for (const isolator of n.isolators) {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
     }

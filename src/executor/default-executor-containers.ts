@@ -1,0 +1,163 @@
+/**
+ * The default executor's client of the agent's nested container calls
+ * (v1 agent API, JSON): LAUNCH_CONTAINER for each task of a group (with its
+ * resources and limits), WAIT_NESTED_CONTAINER (held open until the
+ * container ends) and KILL_NESTED_CONTAINER, as Mesos' default executor
+ * does. The calls go to the agent's `/api/v1` next to the executor API, with
+ * the executor's `Authorization: Bearer` token when it has one.
+ */
+import { request } from "node:http";
+import type { AgentAddress } from "./executor-environment.js";
+import type { TaskInfo } from "./protocol.js";
+
+/** How a nested container ended, as WAIT_NESTED_CONTAINER answers it. */
+export interface ContainerEnd {
+  exit_status?: number;
+  state?: string;
+  reason?: string;
+  message?: string;
+}
+
+/** The result of a call that may be refused. */
+export type CallResult<T> =
+  | { ok: true; value: T }
+  /** `unsupported`: the agent has no nested containers (the executor runs tasks itself). */
+  | { ok: false; status: number; error: string; unsupported: boolean };
+
+/** What the default executor needs from the agent to run tasks in nested containers. */
+export interface TaskContainers {
+  launch(
+    parentId: string,
+    childId: string,
+    task: TaskInfo,
+    env: Record<string, string>,
+  ): Promise<CallResult<undefined>>;
+  wait(parentId: string, childId: string): Promise<CallResult<ContainerEnd>>;
+  kill(parentId: string, childId: string, signal: number): Promise<CallResult<undefined>>;
+}
+
+interface Answer {
+  status: number;
+  body: string;
+}
+
+/** `/slave(1)/api/v1/executor` -> `/slave(1)/api/v1`. */
+export function operatorApiPath(executorApiPath: string): string {
+  return executorApiPath.replace(/\/executor\/?$/, "");
+}
+
+/** The agent's nested container calls over HTTP. */
+export class AgentTaskContainers implements TaskContainers {
+  private readonly path: string;
+  private readonly headers: Record<string, string>;
+
+  constructor(
+    private readonly address: AgentAddress,
+    authenticationToken?: string,
+  ) {
+    this.path = operatorApiPath(address.path);
+    this.headers = { "Content-Type": "application/json", Accept: "application/json" };
+    if (authenticationToken !== undefined) {
+      this.headers.Authorization = `Bearer ${authenticationToken}`;
+    }
+  }
+
+  async launch(
+    parentId: string,
+    childId: string,
+    task: TaskInfo,
+    env: Record<string, string>,
+  ): Promise<CallResult<undefined>> {
+    const command = {
+      ...(task.command ?? {}),
+      environment: {
+        variables: Object.entries(env).map(([name, value]) => ({ name, type: "VALUE", value })),
+      },
+    };
+    const launch: Record<string, unknown> = {
+      container_id: { value: childId, parent: { value: parentId } },
+      command,
+      resources: task.resources ?? [],
+    };
+    const extra = task as { container?: unknown; limits?: unknown };
+    if (extra.container !== undefined) launch.container = extra.container;
+    if (extra.limits !== undefined) launch.limits = extra.limits;
+    return this.unit(await this.post({ type: "LAUNCH_CONTAINER", launch_container: launch }));
+  }
+
+  async wait(parentId: string, childId: string): Promise<CallResult<ContainerEnd>> {
+    const answer = await this.post(
+      {
+        type: "WAIT_NESTED_CONTAINER",
+        wait_nested_container: { container_id: { value: childId, parent: { value: parentId } } },
+      },
+      false,
+    );
+    if (answer.status !== 200) return refused(answer);
+    try {
+      const parsed = JSON.parse(answer.body) as { wait_nested_container?: ContainerEnd };
+      return { ok: true, value: parsed.wait_nested_container ?? {} };
+    } catch {
+      return { ok: false, status: 500, error: "unreadable WAIT answer", unsupported: false };
+    }
+  }
+
+  async kill(parentId: string, childId: string, signal: number): Promise<CallResult<undefined>> {
+    return this.unit(
+      await this.post({
+        type: "KILL_NESTED_CONTAINER",
+        kill_nested_container: {
+          container_id: { value: childId, parent: { value: parentId } },
+          signal,
+        },
+      }),
+    );
+  }
+
+  private unit(answer: Answer): CallResult<undefined> {
+    return answer.status === 200 ? { ok: true, value: undefined } : refused(answer);
+  }
+
+  /** POSTs a call; network failures come back as status 0. */
+  private post(call: unknown, timeout = true): Promise<Answer> {
+    const body = JSON.stringify(call);
+    return new Promise((resolve) => {
+      const req = request(
+        {
+          method: "POST",
+          path: this.path,
+          headers: { ...this.headers, "Content-Length": String(Buffer.byteLength(body)) },
+          ...(this.address.socketPath !== undefined
+            ? { socketPath: this.address.socketPath }
+            : { host: this.address.host, port: this.address.port }),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+          res.on("error", (e) => resolve({ status: 0, body: e.message }));
+        },
+      );
+      req.on("error", (e) => resolve({ status: 0, body: e.message }));
+      if (timeout) req.setTimeout(60_000, () => req.destroy(new Error("timed out")));
+      req.end(body);
+    });
+  }
+}
+
+function refused(answer: Answer): {
+  ok: false;
+  status: number;
+  error: string;
+  unsupported: boolean;
+} {
+  // 501: the agent has no nested containers; an empty 404: no operator API at all.
+  const unsupported = answer.status === 501 || (answer.status === 404 && answer.body.trim() === "");
+  const error =
+    answer.status === 0
+      ? `the agent could not be reached: ${answer.body}`
+      : `${answer.status}: ${answer.body.split("\n")[0] ?? ""}`;
+  return { ok: false, status: answer.status, error, unsupported };
+}
