@@ -282,7 +282,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     }
     case "MARK_AGENT_GONE":
       ctx.changed();
-      return result(markAgentGone(m, call.mark_agent_gone?.agent_id.value ?? ""));
+      return result(await markAgentGone(m, call.mark_agent_gone?.agent_id.value ?? ""));
     case "DEACTIVATE_AGENT":
       ctx.changed();
       return result(operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));

@@ -10,6 +10,7 @@
  * gives the same JSON as the protobuf codec at a fraction of its cost; a
  * unit test holds the two equal.
  */
+import type { ResponseStream } from "../../common/http/response.js";
 import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { Master } from "../core/master.js";
@@ -24,6 +25,8 @@ import {
   SignatureCache,
   Slicer,
   StateVersion,
+  TurnGate,
+  writeParts,
 } from "./state-cache.js";
 import {
   agentJson,
@@ -78,14 +81,21 @@ export interface StateDocumentsOptions {
   readonly yieldToEventLoop: () => Promise<void>;
   /** Called for each read served from a finished or running build. */
   readonly onCacheHit?: () => void;
-  /** Longest synchronous stretch of a build, ms (default 8). */
+  /** Longest synchronous stretch of a build slice or a write turn, ms (default 5). */
   readonly sliceMs?: number;
 }
+
+/** Default length of a build slice or write turn, ms. */
+export const DEFAULT_SLICE_MS = 5;
 
 /** The master's big documents, cached per state version. */
 export class StateDocuments {
   readonly version: StateVersion;
   readonly cache: DocumentCache;
+  /** Turns of the event loop shared by every build slice and response write. */
+  readonly gate: TurnGate;
+  private readonly now: () => number;
+  private readonly sliceMs: number;
   private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
   private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
   private readonly v0TaskRuns = new RunCache<Task>(this.v0Tasks, taskKey);
@@ -113,9 +123,12 @@ export class StateDocuments {
     options: StateDocumentsOptions,
   ) {
     this.version = options.version ?? new StateVersion();
+    this.gate = new TurnGate(options.yieldToEventLoop);
+    this.now = options.now;
+    this.sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
     this.cache = new DocumentCache(
       this.version,
-      () => new Slicer(options.now, options.yieldToEventLoop, options.sliceMs),
+      () => new Slicer(options.now, () => this.gate.turn(), this.sliceMs),
       options.onCacheHit,
     );
     const m = ctx.master;
@@ -138,6 +151,11 @@ export class StateDocuments {
   /** The v1 `get_state` object (JSON text parts) as of now. */
   getState(): Promise<Document> {
     return this.cache.get("v1-get-state", (slicer) => this.buildGetState(slicer));
+  }
+
+  /** Writes a document (with any wrapping parts) to a response, in turns. */
+  send(stream: ResponseStream, parts: readonly (string | Uint8Array)[]): Promise<void> {
+    return writeParts(stream, parts, this.gate, this.now, this.sliceMs);
   }
 
   private async buildState(slicer: Slicer): Promise<Buffer[]> {

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ResponseStream, StreamCloseReason } from "../../src/common/http/response.js";
+import { MAX_UNSENT_BYTES, TurnGate, writeParts } from "../../src/master/http/state-cache.js";
+
+const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+test("state serving: the turn gate lets one waiter run per event-loop iteration, in order", async () => {
+  const gate = new TurnGate(immediate);
+  const order: string[] = [];
+  let iteration = 0;
+  const ticker = async (): Promise<void> => {
+    for (let i = 0; i < 12; i++) {
+      await immediate();
+      iteration++;
+    }
+  };
+  const seen: number[] = [];
+  const worker = async (name: string): Promise<void> => {
+    for (let i = 0; i < 3; i++) {
+      await gate.turn();
+      order.push(name);
+      seen.push(iteration);
+    }
+  };
+  await Promise.all([ticker(), worker("a"), worker("b")]);
+  assert.deepEqual(order, ["a", "b", "a", "b", "a", "b"]);
+  for (let i = 1; i < seen.length; i++) {
+    assert.ok(
+      (seen[i] as number) > (seen[i - 1] as number),
+      `turns in distinct iterations: ${seen}`,
+    );
+  }
+  assert.equal(gate.turns, 6);
+});
+
+/** A stream whose unsent bytes grow with writes until `drain()` is called. */
+function slowStream(): ResponseStream & {
+  data: Buffer[];
+  unsent: number;
+  drain(): void;
+  abort(): void;
+} {
+  const drains: (() => void)[] = [];
+  const closers: ((r: StreamCloseReason) => void)[] = [];
+  let closed = false;
+  const s = {
+    data: [] as Buffer[],
+    unsent: 0,
+    write(chunk: string | Uint8Array) {
+      const b = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk);
+      s.data.push(b);
+      s.unsent += b.byteLength;
+      return s.unsent < 16 * 1024;
+    },
+    end() {
+      if (closed) return;
+      closed = true;
+      for (const c of closers) c("ended");
+    },
+    abort() {
+      closed = true;
+      for (const c of closers) c("disconnected");
+    },
+    onClose(cb: (r: StreamCloseReason) => void) {
+      closers.push(cb);
+    },
+    onDrain(cb: () => void) {
+      drains.push(cb);
+    },
+    drain() {
+      s.unsent = 0;
+      for (const d of drains) d();
+    },
+    get closed() {
+      return closed;
+    },
+    remote: "test",
+    get bufferedBytes() {
+      return s.unsent;
+    },
+  };
+  return s;
+}
+
+test("state serving: a document is written whole, in order, and the response ended", async () => {
+  const stream = slowStream();
+  const parts = ["[", ...Array.from({ length: 50 }, (_, i) => `${i},`), "50]"];
+  const gate = new TurnGate(immediate);
+  const writing = writeParts(stream, parts, gate, () => 0, 5);
+  // Unsent bytes stay small here; the writer never needs a drain.
+  await writing;
+  assert.equal(stream.closed, true);
+  assert.deepEqual(
+    JSON.parse(Buffer.concat(stream.data).toString()),
+    Array.from({ length: 51 }, (_, i) => i),
+  );
+});
+
+test("state serving: the writer waits for a drain once too much is unsent, then goes on", async () => {
+  const stream = slowStream();
+  const part = Buffer.alloc(MAX_UNSENT_BYTES / 4, 0x20);
+  const parts = Array.from({ length: 12 }, () => part);
+  const gate = new TurnGate(immediate);
+  const writing = writeParts(stream, parts, gate, () => 0, 1_000);
+  for (let i = 0; i < 5; i++) await immediate();
+  assert.equal(stream.data.length, 4, "stops at the unsent bound");
+  assert.equal(stream.closed, false);
+  stream.drain();
+  for (let i = 0; i < 5; i++) await immediate();
+  assert.equal(stream.data.length, 8, "one more bound's worth after the drain");
+  stream.drain();
+  for (let i = 0; i < 5; i++) await immediate();
+  stream.drain();
+  await writing;
+  assert.equal(stream.data.length, 12);
+  assert.equal(stream.closed, true);
+});
+
+test("state serving: the writer stops when the client goes away", async () => {
+  const stream = slowStream();
+  const part = Buffer.alloc(MAX_UNSENT_BYTES, 0x20);
+  const gate = new TurnGate(immediate);
+  const writing = writeParts(stream, [part, part, part], gate, () => 0, 1_000);
+  await immediate();
+  stream.abort();
+  await writing;
+  assert.equal(stream.data.length, 1);
+});
+
+test("state serving: a turn writes for at most its slice, then yields to other work", async () => {
+  const stream = slowStream();
+  let now = 0;
+  const parts = Array.from({ length: 10 }, () => "x");
+  const gate = new TurnGate(immediate);
+  const clock = () => {
+    now += 1;
+    return now;
+  };
+  const writing = writeParts(stream, parts, gate, clock, 3);
+  assert.ok(stream.data.length < 10, `first turn wrote ${stream.data.length} of 10`);
+  await writing;
+  assert.equal(stream.data.length, 10);
+});
