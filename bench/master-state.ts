@@ -25,8 +25,14 @@
  * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
  */
 
+import { readFileSync, readlinkSync } from "node:fs";
 import { request as httpRequest } from "node:http";
-import { type IntervalHistogram, monitorEventLoopDelay } from "node:perf_hooks";
+import {
+  type IntervalHistogram,
+  monitorEventLoopDelay,
+  PerformanceObserver,
+  constants as perfConstants,
+} from "node:perf_hooks";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { silentLogger } from "../src/common/observability/logger.js";
 import { resolveListenAddress } from "../src/common/process/listen-address.js";
@@ -49,6 +55,8 @@ const COMPLETED_PER_AGENT = 10;
 interface WorkerReady {
   kind: "ready";
   port: number;
+  /** The master thread's id (its CPU time is read from /proc). */
+  tid: number;
   stringifyMs: number;
   stateBytes: number;
   tasks: number;
@@ -59,6 +67,12 @@ interface WorkerStats {
   loopP99Ms: number;
   loopMaxMs: number;
   longestSliceMs: number;
+  /** GC pauses since "monitor" (perf_hooks gc entries): longest, total, count. */
+  gcMaxMs: number;
+  gcTotalMs: number;
+  gcCount: number;
+  /** Kind of the longest pause (minor, major, incremental, weakcb). */
+  gcMaxKind: string;
   builds: number;
   joined: number;
   hits: number;
@@ -223,11 +237,24 @@ async function masterWorker(agents: number): Promise<void> {
   }, 100);
 
   let histogram: IntervalHistogram | undefined;
+  const gc = { maxMs: 0, totalMs: 0, count: 0, maxKind: "" };
+  const gcObserver = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gc.totalMs += entry.duration;
+      gc.count++;
+      if (entry.duration > gc.maxMs) {
+        gc.maxMs = entry.duration;
+        gc.maxKind = gcKind((entry as { detail?: { kind?: number } }).detail?.kind);
+      }
+    }
+  });
+  gcObserver.observe({ entryTypes: ["gc"] });
   port.on("message", (msg: { kind: string }) => {
     if (msg.kind === "monitor") {
       histogram?.disable();
       histogram = monitorEventLoopDelay({ resolution: 1 });
       histogram.enable();
+      Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "" });
       port.postMessage({ kind: "monitoring" });
     } else if (msg.kind === "stats") {
       histogram?.disable();
@@ -237,6 +264,10 @@ async function masterWorker(agents: number): Promise<void> {
         loopP99Ms: (histogram?.percentile(99) ?? 0) / 1e6,
         loopMaxMs: (histogram?.max ?? 0) / 1e6,
         longestSliceMs: cache.longestSliceMs,
+        gcMaxMs: gc.maxMs,
+        gcTotalMs: gc.totalMs,
+        gcCount: gc.count,
+        gcMaxKind: gc.maxKind,
         builds: cache.builds,
         joined: cache.joined,
         hits: cache.hits,
@@ -260,6 +291,7 @@ async function masterWorker(agents: number): Promise<void> {
       })();
     } else if (msg.kind === "stop") {
       clearInterval(churn);
+      gcObserver.disconnect();
       runtime.stop();
       void host.stop().then(() => port.postMessage({ kind: "stopped" }));
     }
@@ -267,6 +299,7 @@ async function masterWorker(agents: number): Promise<void> {
   const ready: WorkerReady = {
     kind: "ready",
     port: host.boundPort,
+    tid: threadId(),
     stringifyMs: median(times),
     stateBytes: bytes,
     tasks: n,
@@ -274,8 +307,41 @@ async function masterWorker(agents: number): Promise<void> {
   port.postMessage(ready);
 }
 
+function gcKind(kind: number | undefined): string {
+  switch (kind) {
+    case perfConstants.NODE_PERFORMANCE_GC_MINOR:
+      return "minor";
+    case perfConstants.NODE_PERFORMANCE_GC_MAJOR:
+      return "major";
+    case perfConstants.NODE_PERFORMANCE_GC_INCREMENTAL:
+      return "incremental";
+    case perfConstants.NODE_PERFORMANCE_GC_WEAKCB:
+      return "weakcb";
+    default:
+      return "other";
+  }
+}
+
+/** This thread's id (Linux), from /proc/thread-self -> "<pid>/task/<tid>". */
+function threadId(): number {
+  return Number(readlinkSync("/proc/thread-self").split("/").pop());
+}
+
 // ---------------------------------------------------------------------------
 // Main thread: the clients.
+
+/**
+ * CPU time of a thread of this process, ms (schedstat: ns on a CPU). Load
+ * on the shared machine stretches wall times, much less CPU times.
+ */
+function threadCpuMs(tid: number): number {
+  try {
+    const text = readFileSync(`/proc/self/task/${tid}/schedstat`, "utf8");
+    return Number(text.split(" ")[0]) / 1e6;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 function ask<T>(worker: Worker, kind: string, reply: string): Promise<T> {
   return new Promise((resolve) => {
@@ -308,13 +374,16 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
  * the clients' work on big bodies does not delay the probe); returns the
  * latencies.
  */
-function healthProber(base: string): { stop: () => Promise<number[]> } {
+function healthProber(base: string): { ready: Promise<void>; stop: () => Promise<number[]> } {
   const code = `
     const { parentPort, workerData } = require("node:worker_threads");
     const latencies = [];
     let running = true;
     parentPort.on("message", () => { running = false; });
     (async () => {
+      // Warm-up: undici's first request in a fresh thread (loading, connecting) is not the master's time.
+      await (await fetch(workerData.base + "/health")).arrayBuffer();
+      parentPort.postMessage("ready");
       while (running) {
         const start = performance.now();
         const res = await fetch(workerData.base + "/health");
@@ -322,19 +391,29 @@ function healthProber(base: string): { stop: () => Promise<number[]> } {
         latencies.push(performance.now() - start);
         await new Promise((r) => setTimeout(r, 10));
       }
-      parentPort.postMessage(latencies);
+      parentPort.postMessage({ latencies });
     })();
   `;
   const worker = new Worker(code, { eval: true, workerData: { base } });
+  let result: (latencies: number[]) => void = () => {};
+  const done = new Promise<number[]>((resolve) => {
+    result = resolve;
+  });
+  const ready = new Promise<void>((resolve) => {
+    worker.on("message", (msg: "ready" | { latencies: number[] }) => {
+      if (msg === "ready") resolve();
+      else {
+        void worker.terminate();
+        result(msg.latencies);
+      }
+    });
+  });
   return {
-    stop: () =>
-      new Promise<number[]>((resolve) => {
-        worker.once("message", (latencies: number[]) => {
-          void worker.terminate();
-          resolve(latencies);
-        });
-        worker.postMessage("stop");
-      }),
+    ready,
+    stop: () => {
+      worker.postMessage("stop");
+      return done;
+    },
   };
 }
 
@@ -393,41 +472,60 @@ async function measureSize(agents: number): Promise<void> {
   // Unloaded: /health alone for 2 s.
   await ask(worker, "monitor", "monitoring");
   const idle = healthProber(base);
+  await idle.ready;
   await new Promise((r) => setTimeout(r, 2000));
   const idleHealth = await idle.stop();
   const idleStats = await ask<WorkerStats>(worker, "stats", "stats");
 
-  // First (cold fragments) reads.
+  // First (cold fragments) reads, /health probed meanwhile.
+  await ask(worker, "monitor", "monitoring");
+  const coldProber = healthProber(base);
+  await coldProber.ready;
   const firstV0 = await timed(() => readState(base));
   const firstV1 = await timed(() => readGetState(base));
+  const coldHealth = await coldProber.stop();
+  const cold = await ask<WorkerStats>(worker, "stats", "stats");
 
-  // One client in a row, under churn.
+  // One client in a row, under churn; the master thread's CPU time per read.
   const rounds = agents >= 10_000 ? 5 : 10;
   const v0: number[] = [];
   const v1: number[] = [];
+  const v0Cpu: number[] = [];
+  const v1Cpu: number[] = [];
   let v0Bytes = 0;
   let v1Bytes = 0;
   for (let i = 0; i < rounds; i++) {
+    let cpu = threadCpuMs(ready.tid);
     v0.push(
       await timed(async () => {
         v0Bytes = await readState(base);
       }),
     );
+    v0Cpu.push(threadCpuMs(ready.tid) - cpu);
+    cpu = threadCpuMs(ready.tid);
     v1.push(
       await timed(async () => {
         v1Bytes = await readGetState(base);
       }),
     );
+    v1Cpu.push(threadCpuMs(ready.tid) - cpu);
   }
   const v0Median = median(v0);
   const v1Median = median(v1);
+  const v0CpuMedian = median(v0Cpu);
+  const v1CpuMedian = median(v1Cpu);
+  const v0Mb = v0Bytes / 2 ** 20;
+  const v1Mb = v1Bytes / 2 ** 20;
 
   // Concurrent clients, /health probed every 10 ms.
-  const concurrent: Record<string, number> = {};
+  const concurrent: Record<string, number | string> = {};
   let loaded4: { health: number[]; stats: WorkerStats } | undefined;
+  let loopMax = cold.loopMaxMs;
+  let gcMax = cold.gcMaxMs;
   for (const clients of [2, 4, 8]) {
     await ask(worker, "monitor", "monitoring");
     const prober = healthProber(base);
+    await prober.ready;
     const latencies: number[] = [];
     const perClient = agents >= 10_000 ? 3 : 6;
     await Promise.all(
@@ -443,6 +541,9 @@ async function measureSize(agents: number): Promise<void> {
     concurrent[`c${clients}_state_p99_ms`] = round(percentile(latencies, 0.99));
     concurrent[`c${clients}_health_p99_ms`] = round(percentile(health, 0.99));
     concurrent[`c${clients}_loop_max_ms`] = round(stats.loopMaxMs);
+    concurrent[`c${clients}_gc_max_ms`] = round(stats.gcMaxMs);
+    loopMax = Math.max(loopMax, stats.loopMaxMs);
+    gcMax = Math.max(gcMax, stats.gcMaxMs);
     if (clients === 4) loaded4 = { health, stats };
   }
   const built = await ask<{ v0: number; v1: number }>(worker, "builds", "built");
@@ -464,8 +565,20 @@ async function measureSize(agents: number): Promise<void> {
       first_get_state_ms: round(firstV1),
       state_ms: round(v0Median),
       get_state_ms: round(v1Median),
+      cold_health_p99_ms: round(percentile(coldHealth, 0.99)),
+      cold_loop_max_ms: round(cold.loopMaxMs),
+      cold_gc_max_ms: round(cold.gcMaxMs),
+      cold_gc_max_kind: cold.gcMaxKind,
+      cold_gc_total_ms: round(cold.gcTotalMs),
       overhead: round(v0Median / ready.stringifyMs),
       v1_v0: round(v1Median / v0Median),
+      bytes_v1_v0: round(v1Bytes / v0Bytes),
+      state_ms_per_mb: round(v0Median / v0Mb),
+      get_state_ms_per_mb: round(v1Median / v1Mb),
+      cpu_state_ms: round(v0CpuMedian),
+      cpu_get_state_ms: round(v1CpuMedian),
+      cpu_v1_v0: round(v1CpuMedian / v0CpuMedian),
+      cpu_per_mb_v1_v0: round(v1CpuMedian / v1Mb / (v0CpuMedian / v0Mb)),
       build_state_ms: round(built.v0),
       build_get_state_ms: round(built.v1),
       build_v1_v0: round(built.v1 / built.v0),
@@ -479,7 +592,8 @@ async function measureSize(agents: number): Promise<void> {
       loop_p99_c4_over_idle: round(
         (loaded4?.stats.loopP99Ms ?? Number.NaN) / Math.max(idleStats.loopP99Ms, 1),
       ),
-      longest_block_ms: round(Math.max(final.longestSliceMs, loaded4?.stats.loopMaxMs ?? 0)),
+      longest_block_ms: round(Math.max(final.longestSliceMs, loopMax)),
+      gc_max_ms: round(gcMax),
       longest_slice_ms: round(final.longestSliceMs),
       builds: final.builds,
       joined_reads: final.joined,
