@@ -272,7 +272,7 @@ test("master recovery: a healed partition re-adds tasks for live frameworks and 
 test("master recovery: a gone agent is recorded in the registry and refused when it comes back", async () => {
   const s = await setup(registryOf("a1"));
   const pa = subscribe(s, PA);
-  assert.equal(markAgentGone(s.master, "a1").status, 200);
+  assert.equal((await markAgentGone(s.master, "a1")).status, 200);
   await s.settle();
   assert.equal(s.registrar.snapshot().gone?.slaves?.[0]?.id.value, "a1");
   s.master.reregisterAgent(pidOf("a1"), reregistration("a1", [], []));

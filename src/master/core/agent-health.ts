@@ -16,6 +16,31 @@ import type { AgentRecord } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor, removeTask, updateTask } from "./tasks.js";
 
+/** Registry transitions in flight per master core: agent id -> what is being written. */
+const transitions = new WeakMap<Master, Map<string, "gone" | "removal">>();
+
+function transitionsOf(m: Master): Map<string, "gone" | "removal"> {
+  let map = transitions.get(m);
+  if (map === undefined) {
+    map = new Map();
+    transitions.set(m, map);
+  }
+  return map;
+}
+
+/**
+ * The registry transition in flight for an agent, if any: `gone` while
+ * MARK_AGENT_GONE is being written, `removal` while a removed agent is.
+ * Re-registration, draining and other transitions wait for it (the agent or
+ * operator retries), as in Mesos.
+ */
+export function agentTransitionInProgress(
+  m: Master,
+  agentId: string,
+): "gone" | "removal" | undefined {
+  return transitions.get(m)?.get(agentId);
+}
+
 /** Sends a ping; after `--max_agent_ping_timeouts` unanswered ones the agent is unreachable. */
 export function ping(m: Master, agent: AgentRecord): void {
   agent.pingTimer = undefined;
@@ -80,7 +105,7 @@ export function unregisterAgent(m: Master, from: string, agentId: string): void 
     );
     return;
   }
-  removeAgent(m, agent, "the agent unregistered", "unregistered");
+  void removeAgent(m, agent, "the agent unregistered", "unregistered");
 }
 
 /** The connection to an agent broke: stop offering it, and wait for it to re-register. */
@@ -134,7 +159,11 @@ function deactivateAgent(m: Master, agent: AgentRecord): void {
   for (const offer of [...agent.offers]) rescindOffer(m, offer);
 }
 
-/** Ends a task because its agent went away, telling the framework if it listens. */
+/**
+ * Ends a task because its agent went away, telling the framework if it
+ * listens: now, or by pushing the notification to `later` (sent once the
+ * registry has the change).
+ */
 function loseTask(
   m: Master,
   task: Task,
@@ -143,6 +172,7 @@ function loseTask(
   message: string,
   unreachable: boolean,
   unreachableNs?: number,
+  later?: (() => void)[],
 ): void {
   const update = masterStatusUpdate({
     frameworkId: task.framework_id.value,
@@ -157,29 +187,50 @@ function loseTask(
   });
   updateTask(m, task, update);
   removeTask(m, task, unreachable);
-  const framework = m.frameworks.get(task.framework_id.value);
-  if (framework?.connected === true) m.forward(framework, update, false);
+  const notify = (): void => {
+    const framework = m.frameworks.get(task.framework_id.value);
+    if (framework?.connected === true) m.forward(framework, update, false);
+  };
+  if (later === undefined) notify();
+  else later.push(notify);
 }
 
-/** Removes an agent that left (unregistered or replaced): its tasks are lost. */
+/**
+ * Removes an agent that left (unregistered, replaced, or its machine went
+ * DOWN): its tasks are lost. As in Mesos, the master's own view changes at
+ * once (no offers, no tasks, the agent is gone from the lists), while
+ * frameworks and operator subscribers hear of it (TASK_LOST, FAILURE,
+ * AGENT_REMOVED) only once the registry has the removal. Resolves then.
+ */
 export function removeAgent(
   m: Master,
   agent: AgentRecord,
   cause: string,
   reason: AgentRemovalReason,
-): void {
+): Promise<void> {
   m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
   forgetAgent(m, agent);
-  m.registrar.apply({ kind: "remove-agent", info: agent.info }).catch((error: unknown) => {
-    m.logger.error(`Failed to remove agent ${agent.id} from the registry: ${String(error)}`);
-  });
+  const later: (() => void)[] = [];
   const message = `Agent ${agent.info.hostname} removed: ${cause}`;
   for (const tasks of [...agent.tasks.values()]) {
     for (const task of [...tasks.values()]) {
-      loseTask(m, task, "TASK_LOST", "REASON_AGENT_REMOVED", message, false);
+      loseTask(m, task, "TASK_LOST", "REASON_AGENT_REMOVED", message, false, undefined, later);
     }
   }
-  finishRemoval(m, agent, reason);
+  finishRemoval(m, agent, reason, later);
+  const inFlight = transitionsOf(m);
+  inFlight.set(agent.id, "removal");
+  const done = (): void => {
+    if (inFlight.get(agent.id) === "removal") inFlight.delete(agent.id);
+    if (m.stopped) return;
+    for (const notify of later) notify();
+  };
+  return m.registrar
+    .apply({ kind: "remove-agent", info: agent.info })
+    .then(done, (error: unknown) => {
+      m.logger.error(`Failed to remove agent ${agent.id} from the registry: ${String(error)}`);
+      done();
+    });
 }
 
 /**
@@ -190,6 +241,12 @@ export function removeAgent(
  */
 export function markUnreachable(m: Master, agent: AgentRecord, cause: string): void {
   if (m.agents.get(agent.id) !== agent || m.markingUnreachable.has(agent.id)) return;
+  if (agentTransitionInProgress(m, agent.id) !== undefined) {
+    m.logger.info(
+      `Skipping transition of agent ${agent.id} to unreachable: it is being marked gone`,
+    );
+    return;
+  }
   if (m.reregistering.has(agent.id)) {
     m.logger.info(`Skipping transition of agent ${agent.id} to unreachable: it is reregistering`);
     return;
@@ -240,22 +297,34 @@ function forgetAgent(m: Master, agent: AgentRecord): void {
   m.allocator.removeAgent(agent.id);
 }
 
-/** After its tasks are dealt with: executors, offers, the agent itself, FAILURE to frameworks. */
-function finishRemoval(m: Master, agent: AgentRecord, reason: AgentRemovalReason): void {
+/**
+ * After its tasks are dealt with: executors, offers, the agent itself, then
+ * AGENT_REMOVED and FAILURE to frameworks (now, or pushed to `later`).
+ */
+function finishRemoval(
+  m: Master,
+  agent: AgentRecord,
+  reason: AgentRemovalReason,
+  later?: (() => void)[],
+): void {
   for (const [frameworkId, executors] of [...agent.executors]) {
     for (const executorId of [...executors.keys()])
       removeExecutor(m, agent, frameworkId, executorId);
   }
   for (const offer of [...agent.offers]) rescindOffer(m, offer);
   m.agents.delete(agent.id);
-  m.events.agentRemoved(agent, reason);
-  for (const framework of m.frameworks.values()) {
-    if (!framework.connected) continue;
-    m.logger.info(
-      `Notifying framework ${framework.id} of lost agent ${agent.id} (${agent.info.hostname})`,
-    );
-    m.sendEvent(framework, { type: "FAILURE", failure: { agent_id: { value: agent.id } } });
-  }
+  const notify = (): void => {
+    m.events.agentRemoved(agent, reason);
+    for (const framework of m.frameworks.values()) {
+      if (!framework.connected) continue;
+      m.logger.info(
+        `Notifying framework ${framework.id} of lost agent ${agent.id} (${agent.info.hostname})`,
+      );
+      m.sendEvent(framework, { type: "FAILURE", failure: { agent_id: { value: agent.id } } });
+    }
+  };
+  if (later === undefined) notify();
+  else later.push(notify);
 }
 
 /** The outcome of an operator action on an agent: an HTTP status and a reason. */
@@ -265,32 +334,65 @@ export interface OperatorResult {
 }
 
 /**
- * MARK_AGENT_GONE: the agent (registered or unreachable) will never come
- * back. Its tasks become TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks
+ * MARK_AGENT_GONE: the agent (registered, recovered or unreachable) will
+ * never come back. The registry records it first; only then (and then the
+ * answer) its tasks become TASK_GONE_BY_OPERATOR (TASK_LOST for frameworks
  * that are not partition-aware), a registered agent is told to shut down,
- * and a later re-registration is refused. Marking it again is a no-op.
+ * and later re-registrations are refused. Marking it again is a no-op; a
+ * call while another registry transition of the agent is in flight, or a
+ * failed write, answers 503 and changes nothing.
  */
-export function markAgentGone(m: Master, agentId: string): OperatorResult {
+export async function markAgentGone(m: Master, agentId: string): Promise<OperatorResult> {
   if (m.goneAgents.has(agentId)) {
     m.logger.warn(`Not marking agent '${agentId}' as gone: it is already gone`);
     return { status: 200, message: "" };
   }
-  const agent = m.agents.get(agentId);
-  const recovered = m.recoveredAgents.has(agentId);
-  if (agent === undefined && !m.unreachableAgents.has(agentId) && !recovered) {
+  const inFlight = agentTransitionInProgress(m, agentId);
+  if (inFlight !== undefined) {
+    const what = inFlight === "gone" ? "gone" : "removed";
+    return { status: 503, message: `Agent '${agentId}' is already being transitioned to ${what}` };
+  }
+  if (m.markingUnreachable.has(agentId)) {
+    return { status: 503, message: `Agent '${agentId}' is being transitioned to unreachable` };
+  }
+  if (
+    !m.agents.has(agentId) &&
+    !m.unreachableAgents.has(agentId) &&
+    !m.recoveredAgents.has(agentId)
+  ) {
     return { status: 404, message: `Agent '${agentId}' not found` };
   }
   m.logger.info(`Marking agent '${agentId}' as gone`);
   const ns = Math.round(m.clock.now() * 1e6);
+  const transitioning = transitionsOf(m);
+  transitioning.set(agentId, "gone");
+  try {
+    await m.registrar.apply({ kind: "mark-agent-gone", agentId, timeNs: ns });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+    m.logger.error(`Failed to mark agent ${agentId} gone in the registry: ${reason}`);
+    return {
+      status: 503,
+      message: `Failed to mark agent '${agentId}' gone in the registry: ${reason}`,
+    };
+  } finally {
+    transitioning.delete(agentId);
+  }
+  if (m.stopped) return { status: 503, message: "The master is stopping" };
+  markGone(m, agentId, ns);
+  return { status: 200, message: "" };
+}
+
+/** The registry has the agent as gone: forget it, end its tasks, shut it down. */
+function markGone(m: Master, agentId: string, ns: number): void {
   m.goneAgents.set(agentId, ns);
   m.deactivatedAgents.delete(agentId);
-  m.registrar.apply({ kind: "mark-agent-gone", agentId, timeNs: ns }).catch((error: unknown) => {
-    m.fatal(`Failed to mark agent ${agentId} gone in the registry: ${String(error)}`);
-  });
+  const agent = m.agents.get(agentId);
+  const recovered = m.recoveredAgents.has(agentId);
   if (recovered && agent === undefined) {
     // Recovered from the registry and not back yet: the master knows none of its tasks.
     m.recoveredAgents.delete(agentId);
-    return { status: 200, message: "" };
+    return;
   }
   const message = "Agent has been marked gone";
   const fate = (frameworkId: string): [TaskState, TaskStatus_Reason] =>
@@ -305,7 +407,7 @@ export function markAgentGone(m: Master, agentId: string): OperatorResult {
       for (const task of [...tasks.values()]) loseTask(m, task, state, reason, message, false);
     }
     finishRemoval(m, agent, "gone");
-    return { status: 200, message: "" };
+    return;
   }
   m.unreachableAgents.delete(agentId);
   for (const framework of m.frameworks.values()) {
@@ -328,7 +430,6 @@ export function markAgentGone(m: Master, agentId: string): OperatorResult {
       if (framework.connected) m.forward(framework, update, false);
     }
   }
-  return { status: 200, message: "" };
 }
 
 /** DEACTIVATE_AGENT: no more offers from the agent until it is reactivated. */

@@ -16,7 +16,7 @@ import {
   upgradeResource,
   validateResource,
 } from "../../common/resources/index.js";
-import { ping, removeAgent } from "./agent-health.js";
+import { agentTransitionInProgress, ping, removeAgent } from "./agent-health.js";
 import { recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
 import type { AgentJoin } from "./observer.js";
@@ -106,7 +106,7 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
     m.logger.info(
       `Removing old disconnected agent ${existing.id} because a registration attempt occurred`,
     );
-    removeAgent(m, existing, "a new agent registered at the same address", "replaced");
+    void removeAgent(m, existing, "a new agent registered at the same address", "replaced");
   }
   const id = m.ids.nextAgentId();
   const info: SlaveInfo = {
@@ -200,6 +200,13 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
   if (m.markingUnreachable.has(id)) {
     m.logger.info(
       `Ignoring reregister agent message from agent ${id} at ${from} as a mark unreachable operation is already in progress`,
+    );
+    return;
+  }
+  const transition = agentTransitionInProgress(m, id);
+  if (transition !== undefined) {
+    m.logger.info(
+      `Ignoring reregister agent message from agent ${id} at ${from} as a ${transition === "gone" ? "gone" : "remove"} operation is already in progress`,
     );
     return;
   }

@@ -8,6 +8,7 @@
  */
 import type { Registry, SlaveInfo } from "../../common/protocol/generated/mesos-internal.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
+import { agentTransitionInProgress } from "./agent-health.js";
 import type { Master } from "./master.js";
 
 /** The recovery and registry settings the core takes (parsed from the flags). */
@@ -179,6 +180,7 @@ function markRecoveredAgentUnreachable(m: Master, info: SlaveInfo, cause: string
     return;
   }
   if (m.markingUnreachable.has(id) || m.goneAgents.has(id)) return;
+  if (agentTransitionInProgress(m, id) !== undefined) return;
   m.logger.info(`Marking agent ${id} (${info.hostname}) unreachable: ${cause}`);
   const ns = Math.round(m.clock.now() * 1e6);
   m.markingUnreachable.add(id);

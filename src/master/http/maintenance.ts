@@ -323,7 +323,7 @@ async function startMaintenanceNow(
       master.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", {
         message: "Operator initiated 'Machine DOWN'",
       });
-      removeAgent(master, agent, "its machine is DOWN for maintenance", "unregistered");
+      void removeAgent(master, agent, "its machine is DOWN for maintenance", "unregistered");
       rescindInverseOffers(master, (agentId) => agentId !== agent.id);
     }
   }
