@@ -187,10 +187,11 @@ export class PosixContainerizer implements Containerizer {
   /** An isolator saw a container go over a limit: destroy it, remembering why. */
   limit(containerId: string, limitation: ContainerLimitation): void {
     const container = this.containers.get(containerId);
-    if (container === undefined || container.phase === "done") return;
+    if (container === undefined) return;
     this.o.logger.info(`Container '${containerId}' has reached a limit: ${limitation.message}`);
+    // An ended container still being cleaned up keeps the reason for its termination.
     container.limitation ??= limitation;
-    this.destroy(containerId);
+    if (container.phase !== "done") this.destroy(containerId);
   }
 
   /** The container's resources changed (a task was added or finished). */
