@@ -266,7 +266,8 @@ export class NestedContainers {
   limit(cgroupId: string, limitation: ContainerLimitation): boolean {
     const n = this.byCgroupId.get(cgroupId);
     if (n === undefined) return false;
-    if (n.phase === "done") return true;
+    // Also while it is being cleaned up (the memory isolator's last look).
+    if (n.termination !== undefined) return true;
     this.o.logger.info(`Nested container '${n.key}' has reached a limit: ${limitation.message}`);
     n.limitation ??= limitation;
     n.killRequested = true;
@@ -399,6 +400,8 @@ export class NestedContainers {
 
   /** The parent's resource cgroups, which a nested container sharing them joins. */
   private parentCgroupProcs(n: Nested, cgroups: CgroupsHierarchy): string[] {
+    // v2 has one tree: the nested cgroup is already below the parent's.
+    if (cgroups.version === 2) return [];
     const out: string[] = [];
     for (const isolator of this.o.isolators) {
       for (const subsystem of CGROUP_SUBSYSTEMS[isolator.name] ?? []) {

@@ -122,9 +122,15 @@ export class CgroupsHierarchy {
     const rootDir = join(mount, this.root);
     await mkdir(rootDir, { recursive: true });
     for (const dir of [mount, rootDir]) {
-      for (const c of wanted) {
-        await writeFile(join(dir, "cgroup.subtree_control"), `+${c}`).catch(() => undefined);
-      }
+      const file = join(dir, "cgroup.subtree_control");
+      // One write enables them all; the kernel refuses the whole write if one
+      // cannot be enabled, so then each is tried alone.
+      const all = await writeFile(file, wanted.map((c) => `+${c}`).join(" ")).then(
+        () => true,
+        () => false,
+      );
+      if (all) continue;
+      for (const c of wanted) await writeFile(file, `+${c}`).catch(() => undefined);
     }
     this.v2Enabled = true;
   }

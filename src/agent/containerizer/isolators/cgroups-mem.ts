@@ -146,6 +146,11 @@ export class CgroupsMemIsolator extends BaseIsolator {
   }
 
   override async cleanup(containerId: string): Promise<void> {
+    const w = this.watched.get(containerId);
+    // The container may have ended of its OOM before a poll saw it (on v2 the
+    // kernel kills the whole cgroup): report it now, while the reason can
+    // still reach the container's termination.
+    if (w !== undefined && !w.reported) await this.check(containerId, w);
     this.watched.delete(containerId);
     this.allowances.delete(containerId);
     if (this.watched.size === 0) this.stopPolling();
@@ -193,22 +198,25 @@ export class CgroupsMemIsolator extends BaseIsolator {
     this.polling = true;
     try {
       for (const [id, w] of this.watched) {
-        if (w.reported) continue;
-        if (await this.oomHappened(w.path)) {
-          w.reported = true;
-          const used = await this.maxUsage(w.path);
-          this.context.logger.info(`Container '${id}' reached its memory limit`);
-          this.context.limit(id, {
-            reason: "REASON_CONTAINER_LIMITATION_MEMORY",
-            message:
-              `Memory limit exceeded: Requested: ${formatMb(w.limitBytes)} ` +
-              `Maximum Used: ${formatMb(used ?? w.limitBytes)}`,
-          });
-        }
+        if (!w.reported) await this.check(id, w);
       }
     } finally {
       this.polling = false;
     }
+  }
+
+  /** Reports the container's limitation if it ran out of memory. */
+  private async check(id: string, w: Watched): Promise<void> {
+    if (!(await this.oomHappened(w.path)) || w.reported) return;
+    w.reported = true;
+    const used = await this.maxUsage(w.path);
+    this.context.logger.info(`Container '${id}' reached its memory limit`);
+    this.context.limit(id, {
+      reason: "REASON_CONTAINER_LIMITATION_MEMORY",
+      message:
+        `Memory limit exceeded: Requested: ${formatMb(w.limitBytes)} ` +
+        `Maximum Used: ${formatMb(used ?? w.limitBytes)}`,
+    });
   }
 
   private async oomHappened(path: string): Promise<boolean> {
