@@ -217,3 +217,41 @@ test("sqlite registrar: stored settings survive SIGKILL of the process", () => {
   assert.deepEqual(again.snapshot().schedules, [SCHEDULE]);
   again.close();
 });
+
+test("registry state and sqlite: deactivation and drain info of admitted and unreachable agents", async () => {
+  const dir = workDir();
+  const r = SqliteRegistrar.openInWorkDir(dir);
+  const info = (id: string) => ({ hostname: `h-${id}`, port: 5051, id: { value: id } });
+  for (const id of ["a", "u1", "u2"]) await r.apply({ kind: "admit-agent", info: info(id) });
+  await r.apply({ kind: "mark-agent-unreachable", info: info("u1"), timeNs: 1 });
+  await r.apply({ kind: "mark-agent-unreachable", info: info("u2"), timeNs: 2 });
+  const drain = { state: "DRAINING" as const, config: { mark_gone: false } };
+  assert.equal(await r.apply({ kind: "drain-agent", agentId: "a", drainInfo: drain }), true);
+  assert.equal(await r.apply({ kind: "mark-agent-drained", agentId: "a" }), true);
+  // Deactivating the older unreachable agent keeps it first in the GC order.
+  assert.equal(await r.apply({ kind: "deactivate-agent", agentId: "u1" }), true);
+  assert.equal(await r.apply({ kind: "deactivate-agent", agentId: "nobody" }), false);
+  assert.equal(await r.apply({ kind: "mark-agent-drained", agentId: "u2" }), false);
+  r.close();
+  const again = SqliteRegistrar.openInWorkDir(dir);
+  const registry = again.snapshot();
+  const a = registry.slaves?.slaves?.[0];
+  assert.deepEqual(a?.drain_info, { state: "DRAINED", config: { mark_gone: false } });
+  assert.equal(a?.deactivated, true);
+  assert.deepEqual(
+    registry.unreachable?.slaves?.map((u) => [u.id.value, u.deactivated === true]),
+    [
+      ["u1", true],
+      ["u2", false],
+    ],
+  );
+  // Reactivation clears both; a re-admitted agent keeps what it had while unreachable.
+  assert.equal(await again.apply({ kind: "reactivate-agent", agentId: "a" }), true);
+  assert.equal(await again.apply({ kind: "mark-agent-reachable", info: info("u1") }), true);
+  const after = again.snapshot();
+  const back = (id: string) => after.slaves?.slaves?.find((s) => s.info.id?.value === id);
+  assert.equal(back("a")?.deactivated, undefined);
+  assert.equal(back("a")?.drain_info, undefined);
+  assert.equal(back("u1")?.deactivated, true);
+  again.close();
+});

@@ -8,7 +8,11 @@
  * them share the semantics of registry-state.ts.
  */
 import type { Registry, SlaveInfo } from "../../common/protocol/generated/mesos-internal.js";
-import type { MachineInfo, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  DrainInfo,
+  MachineInfo,
+  WeightInfo,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type { Schedule } from "../../common/protocol/generated/mesos-v1-maintenance.js";
 import type { QuotaConfig } from "../../common/protocol/generated/mesos-v1-quota.js";
 
@@ -30,6 +34,17 @@ export type RegistryOperation =
   | { readonly kind: "update-agent"; readonly info: SlaveInfo }
   /** MARK_AGENT_GONE: an admitted or unreachable agent that may never come back. */
   | { readonly kind: "mark-agent-gone"; readonly agentId: string; readonly timeNs: number }
+  /**
+   * DEACTIVATE_AGENT: an admitted or unreachable agent gets no offers until
+   * reactivated (Registry.Slave.deactivated). False for an unknown agent.
+   */
+  | { readonly kind: "deactivate-agent"; readonly agentId: string }
+  /** REACTIVATE_AGENT: clears `deactivated` and any drain info. False for an unknown agent. */
+  | { readonly kind: "reactivate-agent"; readonly agentId: string }
+  /** DRAIN_AGENT: records the drain (state DRAINING, its config) and deactivates the agent. */
+  | { readonly kind: "drain-agent"; readonly agentId: string; readonly drainInfo: DrainInfo }
+  /** A draining agent has no tasks left: its drain state becomes DRAINED. */
+  | { readonly kind: "mark-agent-drained"; readonly agentId: string }
   /** Registry GC: forgets these unreachable and gone entries (false if none was there). */
   | {
       readonly kind: "prune";

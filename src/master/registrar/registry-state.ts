@@ -98,6 +98,10 @@ export class RegistryState {
       case "update-maintenance":
         return [];
       case "mark-agent-gone":
+      case "deactivate-agent":
+      case "reactivate-agent":
+      case "drain-agent":
+      case "mark-agent-drained":
         return [operation.agentId];
       case "prune":
         return [...operation.unreachable, ...operation.gone];
@@ -202,6 +206,11 @@ export class RegistryState {
         this.gone.set(id, { id: { value: id }, timestamp: { nanoseconds: operation.timeNs } });
         return true;
       }
+      case "deactivate-agent":
+      case "reactivate-agent":
+      case "drain-agent":
+      case "mark-agent-drained":
+        return this.updateAgentFlags(operation);
       case "prune": {
         let changed = false;
         for (const id of operation.unreachable) changed = this.unreachable.delete(id) || changed;
@@ -250,6 +259,46 @@ export class RegistryState {
         return true;
       }
     }
+  }
+
+  /** Deactivation and drain changes, on the agent's admitted or unreachable entry. */
+  private updateAgentFlags(
+    operation: Extract<
+      RegistryOperation,
+      { kind: "deactivate-agent" | "reactivate-agent" | "drain-agent" | "mark-agent-drained" }
+    >,
+  ): boolean {
+    const id = operation.agentId;
+    const admitted = this.admitted.get(id);
+    const unreachable = this.unreachable.get(id);
+    const entry = admitted ?? unreachable;
+    if (entry === undefined) return false;
+    const next: { drain_info?: Registry_Slave["drain_info"]; deactivated?: boolean } = {
+      ...(entry.drain_info === undefined ? {} : { drain_info: entry.drain_info }),
+      ...(entry.deactivated === true ? { deactivated: true } : {}),
+    };
+    switch (operation.kind) {
+      case "deactivate-agent":
+        next.deactivated = true;
+        break;
+      case "reactivate-agent":
+        delete next.deactivated;
+        delete next.drain_info;
+        break;
+      case "drain-agent":
+        next.drain_info = operation.drainInfo;
+        next.deactivated = true;
+        break;
+      case "mark-agent-drained":
+        if (next.drain_info === undefined) return false;
+        next.drain_info = { ...next.drain_info, state: "DRAINED" };
+        break;
+    }
+    const { drain_info: _drain, deactivated: _deactivated, ...rest } = entry;
+    const updated = { ...rest, ...next };
+    if (admitted !== undefined) this.admitted.set(id, updated as Registry_Slave);
+    else this.unreachable.set(id, updated as Registry_UnreachableSlave);
+    return true;
   }
 
   /**

@@ -135,8 +135,10 @@ export class SqliteRegistrar implements Registrar {
       deleteUnreachable: db.prepare("DELETE FROM unreachable_agents WHERE id = ?"),
       deleteGone: db.prepare("DELETE FROM gone_agents WHERE id = ?"),
       putAdmitted: db.prepare("INSERT OR REPLACE INTO admitted_agents (id, entry) VALUES (?, ?)"),
+      // An entry rewritten in place (deactivated, drained) keeps its place in the GC order.
       putUnreachable: db.prepare(
-        "INSERT OR REPLACE INTO unreachable_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?)",
+        "INSERT INTO unreachable_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?) " +
+          "ON CONFLICT(id) DO UPDATE SET time_ns = excluded.time_ns, entry = excluded.entry",
       ),
       putGone: db.prepare(
         "INSERT OR REPLACE INTO gone_agents (id, seq, time_ns, entry) VALUES (?, ?, ?, ?)",
