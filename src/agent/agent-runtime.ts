@@ -421,7 +421,9 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     sweeper,
     destroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
     parentOf: (id) => nestedParentOf(agent, id, flags.switch_user && isRoot),
+    workDir: flags.work_dir,
   });
+  void nested.recover();
   containerizer.attach(nested.wrapEvents(sandboxes.events(agent)));
   adopted.attach(agent);
   const monitor = installAgentOperatorSurface({
