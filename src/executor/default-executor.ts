@@ -399,7 +399,10 @@ export class DefaultExecutor {
     } else {
       const end = result.value;
       if (end.exit_status === undefined) {
-        state = "TASK_FAILED";
+        // E.g. a container adopted by a restarted agent: its status is lost.
+        const killed = run.killing && !run.killedByCompletionTimeout;
+        state = killed ? "TASK_KILLED" : "TASK_FAILED";
+        if (run.killedByCompletionTimeout) reason = "REASON_MAX_COMPLETION_TIME_REACHED";
         message = "Command terminated with unknown status";
       } else {
         const { code, signal } = decodeWaitStatus(end.exit_status);

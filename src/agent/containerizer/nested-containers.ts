@@ -23,7 +23,7 @@
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
  */
-import { mkdir } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../common/observability/logger.js";
 import type {
@@ -55,6 +55,7 @@ import type {
 import { mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
+import { isSameProcess } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 
@@ -114,6 +115,26 @@ export interface NestedContainersOptions {
   parentOf(containerId: string): NestedParent | undefined;
   /** How long killing a cgroup may take. */
   destroyTimeoutMs?: number;
+  /**
+   * The agent's work dir: nested containers are checkpointed under
+   * `meta/nested-containers/` so a restarted agent finds them again.
+   */
+  workDir?: string;
+  /** How often adopted containers (after an agent restart) are checked for having ended. */
+  pollIntervalMs?: number;
+}
+
+/** What is checkpointed of a nested container. */
+interface NestedRecord {
+  parentId: string;
+  childId: string;
+  pid: number;
+  startTime?: number;
+  directory: string;
+  cgroup?: string;
+  /** Names of the isolators that prepared it. */
+  isolators: string[];
+  termination?: NestedTermination;
 }
 
 interface Nested {
@@ -132,6 +153,9 @@ interface Nested {
   limitation?: ContainerLimitation;
   termination?: NestedTermination;
   readonly waiters: ((t: NestedTermination) => void)[];
+  startTime?: number;
+  /** Started by an earlier run of the agent: watched by polling its pid. */
+  adopted?: boolean;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -172,8 +196,162 @@ export class NestedContainers {
   private readonly byPid = new Map<number, Nested>();
   private readonly byCgroupId = new Map<string, Nested>();
   private readonly users = new Map<string, { uid: number; gid: number }>();
+  private recovering: Promise<void> = Promise.resolve();
+  private pollTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: NestedContainersOptions) {}
+
+  /** Resolves once the containers of a previous agent run are recovered. */
+  ready(): Promise<void> {
+    return this.recovering;
+  }
+
+  /**
+   * Finds the nested containers a previous run of the agent checkpointed:
+   * those whose parent is known again and whose process still runs are
+   * adopted (their isolators recover them; their end is found by polling,
+   * with an unknown exit status); ended ones keep their termination for
+   * WAIT; those of vanished parents are forgotten.
+   */
+  recover(): Promise<void> {
+    this.recovering = this.recoverRecords().catch((e: unknown) =>
+      this.o.logger.warn(`Failed to recover nested containers: ${(e as Error).message}`),
+    );
+    return this.recovering;
+  }
+
+  private async recoverRecords(): Promise<void> {
+    const base = this.recordsDir();
+    if (base === undefined) return;
+    let parents: string[] = [];
+    try {
+      parents = await readdir(base);
+    } catch {
+      return;
+    }
+    for (const parentId of parents) {
+      for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
+        const path = join(base, parentId, file);
+        let record: NestedRecord;
+        try {
+          record = JSON.parse(await readFile(path, "utf8")) as NestedRecord;
+        } catch {
+          await rm(path, { force: true });
+          continue;
+        }
+        const parent = this.o.parentOf(record.parentId);
+        if (parent === undefined) {
+          await rm(path, { force: true });
+          continue;
+        }
+        await this.adopt(parent, record);
+      }
+    }
+  }
+
+  private async adopt(parent: NestedParent, record: NestedRecord): Promise<void> {
+    const key = nestedKey(record.parentId, record.childId);
+    const names = new Set(record.isolators);
+    const n: Nested = {
+      key,
+      parent,
+      childId: record.childId,
+      cgroupId: `${record.parentId}/mesos/${record.childId}`,
+      directory: record.directory,
+      isolators: this.o.isolators.filter((i) => names.has(i.name)),
+      phase: "running",
+      killRequested: false,
+      waiters: [],
+      pid: record.pid,
+      adopted: true,
+      ...(record.startTime === undefined ? {} : { startTime: record.startTime }),
+      ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
+    };
+    this.byKey.set(key, n);
+    if (record.termination !== undefined) {
+      n.phase = "done";
+      n.termination = record.termination;
+      return;
+    }
+    this.byCgroupId.set(n.cgroupId, n);
+    if (!(await isSameProcess(record.pid, record.startTime))) {
+      await this.finish(n, { code: null, signal: null });
+      return;
+    }
+    const alive = new Map([[n.cgroupId, record.pid]]);
+    for (const isolator of n.isolators) await isolator.recover(alive).catch(() => undefined);
+    this.o.logger.info(`Recovered nested container '${key}' (pid ${record.pid})`);
+    this.startPolling();
+  }
+
+  private startPolling(): void {
+    if (this.pollTimer !== undefined) return;
+    this.pollTimer = setInterval(() => void this.pollAdopted(), this.o.pollIntervalMs ?? 1000);
+    this.pollTimer.unref();
+  }
+
+  private async pollAdopted(): Promise<void> {
+    const adopted = [...this.byKey.values()].filter((n) => n.adopted === true);
+    for (const n of adopted) {
+      if (this.o.parentOf(n.parent.containerId) === undefined) {
+        // Its parent is gone (killed with it, by the recovered parent's cgroup).
+        if (n.phase === "running") await this.finish(n, { code: null, signal: null });
+        this.forget(n);
+        continue;
+      }
+      if (n.phase !== "running" || n.pid === undefined) continue;
+      if (!(await isSameProcess(n.pid, n.startTime))) {
+        await this.finish(n, { code: null, signal: null });
+      }
+    }
+    if (![...this.byKey.values()].some((n) => n.adopted === true)) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = undefined;
+    }
+  }
+
+  /** Stops watching (the agent is exiting). */
+  stop(): void {
+    if (this.pollTimer !== undefined) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  private recordsDir(): string | undefined {
+    return this.o.workDir === undefined
+      ? undefined
+      : join(this.o.workDir, "meta", "nested-containers");
+  }
+
+  private recordPath(n: Nested): string | undefined {
+    const base = this.recordsDir();
+    return base === undefined ? undefined : join(base, n.parent.containerId, `${n.childId}.json`);
+  }
+
+  /** Checkpoints the container (best effort: a failure only costs recovery). */
+  private async checkpoint(n: Nested): Promise<void> {
+    const path = this.recordPath(n);
+    if (path === undefined || n.pid === undefined) return;
+    const record: NestedRecord = {
+      parentId: n.parent.containerId,
+      childId: n.childId,
+      pid: n.pid,
+      directory: n.directory,
+      isolators: n.isolators.map((i) => i.name),
+      ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
+      ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
+      ...(n.termination === undefined ? {} : { termination: n.termination }),
+    };
+    try {
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(record));
+      const { rename } = await import("node:fs/promises");
+      await rename(`${path}.tmp`, path);
+    } catch (e) {
+      this.o.logger.warn(
+        `Failed to checkpoint nested container '${n.key}': ${(e as Error).message}`,
+      );
+    }
+  }
 
   /** Starts a nested container; resolves once its process runs, or with why not. */
   async launch(l: NestedLaunch): Promise<{ ok: true } | NestedError> {
@@ -217,6 +395,7 @@ export class NestedContainers {
       const pid = await this.start(n, l, ownCgroups);
       // A quick command may have ended already (then it is "done").
       if (n.phase === "starting") n.phase = "running";
+      await this.checkpoint(n);
       this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
       return { ok: true };
@@ -391,6 +570,7 @@ export class NestedContainers {
     });
     // Registered before anything else is awaited: its exit may be reported next.
     n.pid = reply.pid;
+    if (reply.startTime !== undefined) n.startTime = reply.startTime;
     this.byPid.set(reply.pid, n);
     for (const isolator of n.isolators) {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
@@ -466,6 +646,7 @@ export class NestedContainers {
     }
     n.termination = termination;
     this.byCgroupId.delete(n.cgroupId);
+    if (this.byKey.get(n.key) === n) await this.checkpoint(n);
     this.o.logger.info(
       `Nested container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`,
     );
@@ -489,6 +670,14 @@ export class NestedContainers {
     this.byKey.delete(n.key);
     this.byCgroupId.delete(n.cgroupId);
     if (n.pid !== undefined) this.byPid.delete(n.pid);
+    const path = this.recordPath(n);
+    if (path !== undefined) {
+      void rm(path, { force: true }).then(async () => {
+        // The parent's directory goes with its last record.
+        const { rmdir } = await import("node:fs/promises");
+        await rmdir(join(path, "..")).catch(() => undefined);
+      });
+    }
   }
 }
 

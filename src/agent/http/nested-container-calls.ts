@@ -84,6 +84,8 @@ export async function nestedContainerCall(
         return call.remove_nested_container;
     }
   })();
+  // Calls wait for the containers of a previous agent run to be recovered.
+  await nested.ready();
   const id = splitId(container?.container_id);
   if (typeof id === "string") {
     return id.startsWith("Expecting")
