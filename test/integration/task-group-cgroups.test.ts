@@ -7,7 +7,7 @@
  * memory and freezer controllers; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
@@ -200,4 +200,41 @@ test("task group: a task over its own memory limit fails alone with REASON_CONTA
         (e) => !e.isDirectory(),
       ),
   );
+});
+
+test("task group: by default (share_cgroups) the tasks' nested containers join the executor's cgroups and get only a freezer cgroup of their own", {
+  skip,
+}, async () => {
+  const shared = (id: string) => ({
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: "" },
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: { value: "sleep 30" },
+  });
+  const running = runGroup([shared("s1"), shared("s2")], ["--kill_after=4secs"]);
+  const nested = await waitFor("two nested containers in GET_CONTAINERS", async () => {
+    const list = (await agentContainers()).filter((c) => c.container_id?.parent !== undefined);
+    return list.length === 2 ? list : undefined;
+  });
+  const parent = nested[0]?.container_id?.parent?.value as string;
+  assert.deepEqual(nestedCgroups("memory"), [], "no memory cgroups of their own");
+  assert.equal(nestedCgroups("freezer").length, 2);
+  const parentProcs = readFileSync(
+    join(cgroups.path("memory", parent), "cgroup.procs"),
+    "utf8",
+  ).split("\n");
+  for (const c of nested) {
+    const pid = (c as { container_status?: { executor_pid?: number } }).container_status
+      ?.executor_pid;
+    assert.ok(
+      pid !== undefined && parentProcs.includes(String(pid)),
+      `${pid} in the executor's memory cgroup`,
+    );
+  }
+  const run = await running;
+  const states = finals(run.stdout);
+  assert.equal(states.get("s1")?.state, "TASK_KILLED", run.stdout);
+  assert.equal(states.get("s2")?.state, "TASK_KILLED", run.stdout);
+  await waitFor("the nested cgroups to be removed", () => nestedCgroups("freezer").length === 0);
 });

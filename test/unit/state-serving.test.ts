@@ -1,7 +1,21 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ResponseStream, StreamCloseReason } from "../../src/common/http/response.js";
+import type { TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../src/common/protocol/index.js";
 import { MAX_UNSENT_BYTES, TurnGate, writeParts } from "../../src/master/http/state-cache.js";
+import { StateDocuments } from "../../src/master/http/state-documents.js";
+import type { StateContext } from "../../src/master/http/state-json.js";
+import { getState } from "../../src/master/http/v1-state.js";
+import {
+  agentUpdate,
+  type Fixture,
+  frameworkInfo,
+  makeMaster,
+  registerAgent,
+  resources,
+  subscribe,
+} from "./master-fixture.js";
 
 const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 
@@ -141,4 +155,76 @@ test("state serving: a turn writes for at most its slice, then yields to other w
   assert.ok(stream.data.length < 10, `first turn wrote ${stream.data.length} of 10`);
   await writing;
   assert.equal(stream.data.length, 10);
+});
+
+function context(f: Fixture): StateContext {
+  return {
+    master: f.master,
+    build: { version: "1.12.0", buildDate: "2024-01-01 00:00:00", buildTime: 1, buildUser: "t" },
+    pid: "master@127.0.0.1:5050",
+    cluster: undefined,
+    logDir: undefined,
+    externalLogFile: undefined,
+    flags: {},
+    electedTime: f.clock.now(),
+  };
+}
+
+/** A master with one agent and a framework running three tasks, one of them finished. */
+async function cluster(): Promise<{ f: Fixture; frameworkId: string; agentId: string }> {
+  const f = makeMaster({ maxCompletedTasksPerFramework: 10 });
+  const agentId = await registerAgent(f);
+  const { stream, frameworkId } = subscribe(f, frameworkInfo());
+  f.allocate();
+  const offer = stream.last("OFFERS")?.offers?.offers?.[0];
+  const framework = f.master.frameworks.get(frameworkId);
+  assert.ok(offer !== undefined && framework !== undefined);
+  const task = (id: string): TaskInfo => ({
+    name: `task ${id}`,
+    task_id: { value: id },
+    agent_id: { value: agentId },
+    resources: resources("cpus:0.1;mem:32"),
+    command: { value: "sleep 1" },
+  });
+  f.master.accept(framework, {
+    offer_ids: [offer.id],
+    operations: [{ type: "LAUNCH", launch: { task_infos: [task("t1"), task("t2"), task("t3")] } }],
+  });
+  f.master.statusUpdate(agentUpdate(frameworkId, agentId, "t1", "TASK_RUNNING", 1));
+  f.master.statusUpdate(agentUpdate(frameworkId, agentId, "t2", "TASK_FINISHED", 2));
+  return { f, frameworkId, agentId };
+}
+
+const responseCodec = codecFor("mesos.v1.master.Response");
+
+function decoded(bytes: Uint8Array): unknown {
+  const r = responseCodec.decodeProtobuf(bytes);
+  assert.ok(r.ok, "decodes as a Response");
+  return r.value;
+}
+
+test("state serving: the sliced protobuf GET_STATE decodes to the codec's message, and follows task updates", async () => {
+  const { f, frameworkId, agentId } = await cluster();
+  const docs = new StateDocuments(context(f), {
+    now: () => performance.now(),
+    yieldToEventLoop: immediate,
+    sliceMs: 0,
+  });
+  const expected = (): unknown =>
+    decoded(responseCodec.encodeProtobuf({ type: "GET_STATE", get_state: getState(f.master) }));
+  const first = await docs.getStateProtobuf();
+  assert.deepEqual(decoded(Buffer.concat(first.parts)), expected());
+  f.master.statusUpdate(agentUpdate(frameworkId, agentId, "t1", "TASK_FAILED", 3));
+  docs.version.bump();
+  const second = await docs.getStateProtobuf();
+  type Listed = { task_id: { value: string }; state: string }[];
+  const value = decoded(Buffer.concat(second.parts)) as {
+    get_state?: { get_tasks?: { tasks?: Listed; completed_tasks?: Listed } };
+  };
+  assert.deepEqual(value, expected());
+  const listed = value.get_state?.get_tasks;
+  const t1 = [...(listed?.tasks ?? []), ...(listed?.completed_tasks ?? [])].find(
+    (t) => t.task_id.value === "t1",
+  );
+  assert.equal(t1?.state, "TASK_FAILED");
 });

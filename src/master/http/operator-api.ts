@@ -55,7 +55,7 @@ import { v1ResizeVolume, v1ResourceOperation } from "./reservations.js";
 import { type RoleWeights, rolesMessage, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
-import { getAgents, getExecutors, getFrameworks, getState, getTasks } from "./v1-state.js";
+import { getAgents, getExecutors, getFrameworks, getTasks } from "./v1-state.js";
 
 const callCodec = codecFor("mesos.v1.master.Call");
 const responseCodec = codecFor("mesos.v1.master.Response");
@@ -329,10 +329,13 @@ function filesError(e: unknown): BodyResponse {
   return response(500, (e as Error).message);
 }
 
-/** GET_STATE: JSON from the cached document; protobuf encoded whole. */
+/** GET_STATE: the cached document (JSON or protobuf), built and written in slices. */
 async function stateResponse(ctx: OperatorApiContext, type: V1ContentType): Promise<HttpResponse> {
   if (type === "protobuf") {
-    return reply({ type: "GET_STATE", get_state: getState(ctx.master) }, type);
+    const doc = await ctx.documents.getStateProtobuf();
+    return streaming(200, { "Content-Type": mediaType("protobuf") }, (stream) => {
+      void ctx.documents.send(stream, doc.parts);
+    });
   }
   const doc = await ctx.documents.getState();
   const head = '{"type":"GET_STATE","get_state":';

@@ -124,7 +124,8 @@ export class FragmentCache<K extends object> {
   hits = 0;
   misses = 0;
 
-  constructor(private readonly render: (key: K) => string) {}
+  /** `render` gives JSON text (kept as UTF-8) or bytes (protobuf). */
+  constructor(private readonly render: (key: K) => string | Uint8Array) {}
 
   get(key: K): Buffer {
     const cached = this.read(key);
@@ -133,7 +134,7 @@ export class FragmentCache<K extends object> {
       return cached;
     }
     this.misses++;
-    const bytes = Buffer.from(this.render(key), "utf8");
+    const bytes = toBuffer(this.render(key));
     this.replace(key, bytes);
     return bytes;
   }
@@ -167,13 +168,19 @@ export class FragmentCache<K extends object> {
 export class SignatureCache<K extends object> {
   private readonly map = new WeakMap<K, { signature: readonly unknown[]; bytes: Buffer }>();
 
-  get(key: K, signature: readonly unknown[], render: () => string): Buffer {
+  get(key: K, signature: readonly unknown[], render: () => string | Uint8Array): Buffer {
     const cached = this.map.get(key);
     if (cached !== undefined && sameItems(cached.signature, signature)) return cached.bytes;
-    const bytes = Buffer.from(render(), "utf8");
+    const bytes = toBuffer(render());
     this.map.set(key, { signature, bytes });
     return bytes;
   }
+}
+
+/** Text as UTF-8, or the bytes themselves (no copy). */
+function toBuffer(data: string | Uint8Array): Buffer {
+  if (typeof data === "string") return Buffer.from(data, "utf8");
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 }
 
 function sameItems(a: readonly unknown[], b: readonly unknown[]): boolean {
