@@ -9,6 +9,7 @@ import type {
 import type { Resources } from "../common/resources/index.js";
 import type { AgentConfig, AgentCounters, AgentOptions } from "./agent-ports.js";
 import { EXECUTOR_HEARTBEAT_INTERVAL_MS, MAX_COMPLETED_FRAMEWORKS } from "./agent-ports.js";
+import { AgentDrain } from "./drain.js";
 import type { Executor } from "./executor.js";
 import type { Framework } from "./framework.js";
 import type { RunIds } from "./paths.js";
@@ -28,6 +29,8 @@ export abstract class AgentBase {
   readonly completedFrameworks: Framework[] = [];
   readonly link: MasterLink;
   readonly statusUpdates: TaskStatusUpdateManager;
+  /** The drain the master asked for (DrainSlaveMessage), while it lasts. */
+  readonly draining = new AgentDrain();
   readonly counters: AgentCounters = {
     validStatusUpdates: 0,
     invalidStatusUpdates: 0,
@@ -161,6 +164,9 @@ export abstract class AgentBase {
     this.completedFrameworks.push(framework);
     if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS)
       this.completedFrameworks.shift();
+    if (this.frameworks.size === 0 && this.draining.finish()) {
+      this.o.logger.info("Agent finished draining");
+    }
     if (this.terminating && this.frameworks.size === 0) this.o.onTerminated?.();
   }
 

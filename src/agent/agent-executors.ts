@@ -79,6 +79,15 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       );
       return;
     }
+    if (this.draining.active) {
+      this.o.logger.warn(`Ignoring ${what} for framework ${frameworkId}: the agent is draining`);
+      drop(
+        framework.droppedState(),
+        "REASON_AGENT_DRAINING",
+        "Task was received while agent was already draining",
+      );
+      return;
+    }
 
     let executor = framework.executors.get(executorId);
     if (executor === undefined) {

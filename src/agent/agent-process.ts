@@ -90,6 +90,7 @@ export class AgentProcess extends ProcessBase {
     );
     on("mesos.internal.ShutdownMessage", (a, f, m) => a.shutdown(f, m.message));
     on("mesos.internal.CheckpointResourcesMessage", (a, f, m) => a.checkpointResources(f, m));
+    on("mesos.internal.DrainSlaveMessage", (a, f, m) => a.drain(f, m));
     this.installRoutes();
   }
 

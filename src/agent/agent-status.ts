@@ -55,6 +55,10 @@ export abstract class AgentStatusFlow extends AgentBase {
       }
       return;
     }
+    update.status = this.draining.rewrite(
+      update.status,
+      framework.hasCapability("PARTITION_AWARE"),
+    );
     this.o.logger.info(
       `Handling status update ${describeUpdate(update)}${fromExecutor ? " from executor" : ""}`,
     );

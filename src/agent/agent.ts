@@ -1,6 +1,7 @@
 /** The agent core (see the class comment). */
 import type {
   CheckpointResourcesMessage,
+  DrainSlaveMessage,
   FrameworkToExecutorMessage,
   KillTaskMessage,
   PingSlaveMessage,
@@ -320,6 +321,43 @@ export class Agent extends AgentExecutorApi {
             ...(message.kill_policy === undefined ? {} : { kill_policy: message.kill_policy }),
           },
         });
+    }
+  }
+
+  /**
+   * DrainSlaveMessage: kill every task (see drain.ts). An agent with no
+   * framework left has nothing to drain.
+   */
+  drain(from: string, message: DrainSlaveMessage): void {
+    if (!this.fromMaster(from, "drain")) return;
+    if (this.frameworks.size === 0) {
+      this.o.logger.info(
+        "Received a drain request; the agent has no tasks, so draining is complete",
+      );
+      return;
+    }
+    const grace = message.config.max_grace_period?.nanoseconds;
+    this.o.logger.info(
+      `Initiating drain${this.draining.active ? " (replacing the previous drain)" : ""}: ` +
+        `mark_gone=${message.config.mark_gone === true}` +
+        (grace === undefined ? "" : `, max_grace_period=${grace / 1e9}s`),
+    );
+    this.draining.start(message.config, this.o.clock.now());
+    for (const framework of [...this.frameworks.values()]) {
+      for (const executor of [...framework.executors.values()]) {
+        const tasks = [...executor.launchedTasks.values(), ...executor.queuedTasks.values()];
+        for (const task of tasks) {
+          const id = task.task_id.value;
+          // A task group's queued tasks are killed together with the first one.
+          if (!executor.launchedTasks.has(id) && !executor.queuedTasks.has(id)) continue;
+          const policy = this.draining.killPolicy(task.kill_policy);
+          this.killTask(from, {
+            framework_id: { value: framework.id },
+            task_id: task.task_id,
+            ...(policy === undefined ? {} : { kill_policy: policy }),
+          });
+        }
+      }
     }
   }
 

@@ -23,6 +23,7 @@ export const AGENT_CAPABILITIES: readonly AgentInfo_Capability[] = [
   { type: "HIERARCHICAL_ROLE" },
   { type: "RESERVATION_REFINEMENT" },
   { type: "TASK_RESOURCE_LIMITS" },
+  { type: "AGENT_DRAINING" },
 ];
 
 /** The first registration. */

@@ -197,7 +197,21 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     case "GET_TASKS":
       return reply({ type: "GET_TASKS", get_tasks: getTasks(agent) }, type);
     case "GET_AGENT":
-      return reply({ type: "GET_AGENT", get_agent: { agent_info: agent.agentInfo() } }, type);
+      return reply(
+        {
+          type: "GET_AGENT",
+          get_agent: {
+            agent_info: agent.agentInfo(),
+            ...(agent.draining.config === undefined
+              ? {}
+              : {
+                  drain_config: agent.draining.config,
+                  estimated_drain_start_time: agent.draining.startTime,
+                }),
+          },
+        },
+        type,
+      );
     default:
       ctx.logger.warn(`Received '${callType}' agent operator call, which is not supported`);
       return notImplemented(`Agent call ${callType} is not implemented in mesos-ts yet`);

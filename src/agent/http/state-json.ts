@@ -197,6 +197,11 @@ export function agentStateJson(agent: Agent, context: StateContext): Json {
     capabilities: agent.config.capabilities.map((c) => c.type),
   };
   if (info.domain !== undefined) out.domain = protobufJson("mesos.v1.DomainInfo", info.domain);
+  const drain = agent.draining.config;
+  if (drain !== undefined) {
+    out.drain_config = protobufJson("mesos.v1.DrainConfig", drain);
+    out.estimated_drain_start_time_seconds = (agent.draining.startTime?.nanoseconds ?? 0) / 1e9;
+  }
   out.resources = resourcesSummaryJson(total);
   out.reserved_resources = byRole(total);
   out.unreserved_resources = resourcesSummaryJson(total.unreserved());

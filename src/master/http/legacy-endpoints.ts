@@ -14,6 +14,7 @@ import {
 } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
+import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import { type RoleWeights, rolesJson, weightsReply } from "./roles.js";
@@ -91,7 +92,7 @@ export function stateSummaryJson(m: Master, cluster: string | undefined): Json {
   const out: Json = { hostname: m.config.info.hostname ?? "" };
   if (cluster !== undefined) out.cluster = cluster;
   out.slaves = [...m.agents.values()].map((a) => ({
-    ...agentJson(a, m.deactivatedAgents.has(a.id)),
+    ...agentJson(a, m.deactivatedAgents.has(a.id), drainJson(m, a.id)),
     ...counts(byAgent.get(a.id) ?? []),
     framework_ids: [...(frameworksOnAgent.get(a.id) ?? [])],
   }));
@@ -121,7 +122,7 @@ function fullAgentJson(m: Master, agent: AgentRecord): Json {
     reservedFull[role] = resources.toEndpointJson();
   }
   return {
-    ...agentJson(agent, m.deactivatedAgents.has(agent.id)),
+    ...agentJson(agent, m.deactivatedAgents.has(agent.id), drainJson(m, agent.id)),
     reserved_resources_full: reservedFull,
     unreserved_resources_full: total.unreserved().toEndpointJson(),
     used_resources_full: agent.usedResources().toEndpointJson(),

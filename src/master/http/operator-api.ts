@@ -3,12 +3,9 @@
  *
  * Reads answer `200` with a `Response` in the `Accept` encoding; actions
  * (SET_LOGGING_LEVEL, UPDATE_WEIGHTS, TEARDOWN, MARK_AGENT_GONE,
- * DEACTIVATE_AGENT, REACTIVATE_AGENT) answer an empty `200`; SUBSCRIBE
- * answers the operator event stream. Calls for features not built yet
- * (maintenance updates, reservations and volumes, draining)
- * answer `501` with the reason; their read-only counterparts
- * (GET_MAINTENANCE_*, GET_OPERATIONS) answer empty results,
- * because operator tools call them routinely.
+ * DEACTIVATE_AGENT, REACTIVATE_AGENT, DRAIN_AGENT, ...) answer an empty
+ * `200`; SUBSCRIBE answers the operator event stream. A call for a feature
+ * not built yet (listed in `NOT_YET`) answers `501` with the reason.
  */
 
 import { listFilesResult, readFileResult } from "../../common/files/files-http.js";
@@ -40,6 +37,7 @@ import {
   operatorDeactivateAgent,
   operatorReactivateAgent,
 } from "../core/agent-health.js";
+import { clearDrain, drainAgent, reactivationRefused } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import {
   clusterStatus,
@@ -82,9 +80,7 @@ export interface OperatorApiContext {
 }
 
 /** Calls that need a feature mesos-ts has not built yet, and why. */
-const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
-  DRAIN_AGENT: "agent draining is not supported yet",
-};
+const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {};
 
 /** The sub-message each call type requires (Mesos' validation wording). */
 const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
@@ -96,6 +92,7 @@ const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
   MARK_AGENT_GONE: "mark_agent_gone",
   DEACTIVATE_AGENT: "deactivate_agent",
   REACTIVATE_AGENT: "reactivate_agent",
+  DRAIN_AGENT: "drain_agent",
   UPDATE_QUOTA: "update_quota",
   SET_QUOTA: "set_quota",
   REMOVE_QUOTA: "remove_quota",
@@ -286,9 +283,21 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "DEACTIVATE_AGENT":
       ctx.changed();
       return result(operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));
-    case "REACTIVATE_AGENT":
+    case "REACTIVATE_AGENT": {
       ctx.changed();
-      return result(operatorReactivateAgent(m, call.reactivate_agent?.agent_id.value ?? ""));
+      const id = call.reactivate_agent?.agent_id.value ?? "";
+      const refused = reactivationRefused(m, id);
+      if (refused !== undefined) return result(refused);
+      const reactivated = operatorReactivateAgent(m, id);
+      if (reactivated.status !== 400) clearDrain(m, id);
+      return result(reactivated);
+    }
+    case "DRAIN_AGENT": {
+      const drain = call.drain_agent;
+      if (drain === undefined) return badRequest();
+      ctx.changed();
+      return result(drainAgent(m, drain));
+    }
     case "RESERVE_RESOURCES": {
       ctx.changed();
       const c = call.reserve_resources;

@@ -22,6 +22,7 @@ import {
   Resources,
   resourcesSummaryJson,
 } from "../../common/resources/index.js";
+import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "../core/records.js";
 import { agentUsedLists, frameworkUsedLists, offeredSources, summaryOf } from "./resource-sums.js";
@@ -222,7 +223,7 @@ function totalSummaries(total: Resources): { resources: Json; reserved: Json; un
 }
 
 /** An agent ("slave") as the master shows it. */
-export function agentJson(agent: AgentRecord, deactivated = false): Json {
+export function agentJson(agent: AgentRecord, deactivated = false, drain: Json = {}): Json {
   const total = agent.totalResources;
   const out: Json = {
     id: agent.id,
@@ -244,7 +245,7 @@ export function agentJson(agent: AgentRecord, deactivated = false): Json {
   out.deactivated = deactivated;
   out.version = agent.version;
   out.capabilities = agent.capabilities.map((c) => c.type ?? "UNKNOWN");
-  return out;
+  return Object.assign(out, drain);
 }
 
 /** The top-level keys of `/master/state` before `slaves`. */
@@ -281,7 +282,9 @@ export function stateHeadJson(ctx: StateContext): Json {
 export function stateJson(ctx: StateContext): Json {
   const m = ctx.master;
   const out = stateHeadJson(ctx);
-  out.slaves = [...m.agents.values()].map((a) => agentJson(a, m.deactivatedAgents.has(a.id)));
+  out.slaves = [...m.agents.values()].map((a) =>
+    agentJson(a, m.deactivatedAgents.has(a.id), drainJson(m, a.id)),
+  );
   out.recovered_slaves = [];
   out.frameworks = [...m.frameworks.values()].map(frameworkJson);
   out.completed_frameworks = m.completedFrameworks.map(frameworkJson);

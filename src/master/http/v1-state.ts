@@ -21,6 +21,7 @@ import type {
   Response_GetTasks,
 } from "../../common/protocol/generated/mesos-v1-master.js";
 import type { Resources } from "../../common/resources/index.js";
+import { drainInfoOf, drainStartOf } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import { agentUsedLists, frameworkUsedLists, mergedOf, offeredSources } from "./resource-sums.js";
@@ -69,6 +70,12 @@ export function agentMessage(
   } as Response_GetAgents_Agent;
   if (agent.reregisteredTime !== undefined) {
     out.reregistered_time = timeInfo(agent.reregisteredTime);
+  }
+  const drain = drainInfoOf(m, agent.id);
+  if (drain !== undefined) {
+    out.drain_info = drain;
+    const started = drainStartOf(m, agent.id);
+    if (started !== undefined) out.estimated_drain_start_time = timeInfo(started);
   }
   return out;
 }

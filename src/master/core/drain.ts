@@ -1,0 +1,253 @@
+/**
+ * Agent draining on the master (Mesos 1.9 `DRAIN_AGENT`): the operator asks
+ * for an agent to be emptied. The master records the agent as DRAINING,
+ * deactivates it (no more offers) and sends it a `DrainSlaveMessage`; the
+ * agent kills every task. Once the master holds no task of the agent any
+ * more (every terminal update was acknowledged by its framework), the agent
+ * is DRAINED, or, with `mark_gone`, marked gone. REACTIVATE_AGENT of a
+ * DRAINED agent clears the drain state; a DRAINING one cannot be
+ * reactivated.
+ *
+ * The drain state lives in the master's memory only (the registry has no
+ * drain operations yet), per master core. It survives the agent becoming
+ * unreachable (the message is sent again when it comes back) and is dropped
+ * when the agent is removed or marked gone.
+ */
+
+import type { DrainConfig, DrainInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { Call_DrainAgent } from "../../common/protocol/generated/mesos-v1-master.js";
+import { maintenanceOf } from "../http/maintenance.js";
+import {
+  agentTransitionInProgress,
+  markAgentGone,
+  type OperatorResult,
+  operatorDeactivateAgent,
+} from "./agent-health.js";
+import type { Master } from "./master.js";
+import type { AgentRecord } from "./records.js";
+
+/** One agent's drain state. */
+interface DrainRecord {
+  info: DrainInfo;
+  /** When the master last told the agent to drain (ms since the epoch), if it did. */
+  startedMs: number | undefined;
+  /** A mark-gone after draining is being written. */
+  markingGone: boolean;
+}
+
+const draining = new WeakMap<Master, Map<string, DrainRecord>>();
+
+/** The drain records of `m` (created empty, with its listeners, on first use). */
+function recordsOf(m: Master): Map<string, DrainRecord> {
+  let records = draining.get(m);
+  if (records === undefined) {
+    records = new Map();
+    draining.set(m, records);
+    watch(m, records);
+  }
+  return records;
+}
+
+/** The drain info of an agent (DRAINING or DRAINED), if it was asked to drain. */
+export function drainInfoOf(m: Master, agentId: string): DrainInfo | undefined {
+  return draining.get(m)?.get(agentId)?.info;
+}
+
+/** When draining of an agent was last sent to it (ms since the epoch), if it was. */
+export function drainStartOf(m: Master, agentId: string): number | undefined {
+  return draining.get(m)?.get(agentId)?.startedMs;
+}
+
+/** The drain info as `/master/state` and `/master/slaves` show it (with the start time). */
+export function drainJson(m: Master, agentId: string): Record<string, unknown> {
+  const record = draining.get(m)?.get(agentId);
+  if (record === undefined) return {};
+  const config: Record<string, unknown> = { mark_gone: record.info.config.mark_gone === true };
+  const grace = record.info.config.max_grace_period;
+  if (grace !== undefined) config.max_grace_period = { nanoseconds: grace.nanoseconds };
+  const out: Record<string, unknown> = { drain_info: { state: record.info.state, config } };
+  if (record.startedMs !== undefined) {
+    out.estimated_drain_start_time_seconds = record.startedMs / 1000;
+  }
+  return out;
+}
+
+/** Whether the agent runs on a machine of the maintenance schedule (hostname and IP match). */
+function scheduledMachine(m: Master, agent: AgentRecord): string | undefined {
+  const ip = agent.address().ip;
+  for (const window of maintenanceOf(m).schedule.windows ?? []) {
+    for (const id of window.machine_ids ?? []) {
+      if (id.hostname !== undefined && id.hostname !== agent.info.hostname) continue;
+      if (id.ip !== undefined && id.ip !== ip) continue;
+      return `${id.hostname ?? ""}${id.ip === undefined ? "" : ` (${id.ip})`}`;
+    }
+  }
+  return undefined;
+}
+
+/** The `DrainConfig` of a call (google.protobuf.Duration to DurationInfo), or why it is invalid. */
+function drainConfigOf(call: Call_DrainAgent): DrainConfig | string {
+  const config: DrainConfig = { mark_gone: call.mark_gone === true };
+  const grace = call.max_grace_period;
+  if (grace !== undefined) {
+    const ns = (grace.seconds ?? 0) * 1e9 + (grace.nanos ?? 0);
+    if (!Number.isFinite(ns) || ns < 0) return "'max_grace_period' must not be negative";
+    config.max_grace_period = { nanoseconds: ns };
+  }
+  return config;
+}
+
+/**
+ * DRAIN_AGENT. 400 for an agent the master does not know (registered,
+ * unreachable or recovered), one in the maintenance schedule, or one
+ * without the AGENT_DRAINING capability; 409 while the agent is being
+ * marked gone. Draining again replaces the config (and a DRAINED agent
+ * drains again), as in Mesos.
+ */
+export function drainAgent(m: Master, call: Call_DrainAgent): OperatorResult {
+  const agentId = call.agent_id.value;
+  const config = drainConfigOf(call);
+  if (typeof config === "string") return { status: 400, message: config };
+  const agent = m.agents.get(agentId);
+  if (agent !== undefined) {
+    const machine = scheduledMachine(m, agent);
+    if (machine !== undefined) {
+      return {
+        status: 400,
+        message: `Agent ${agentId} is part of a maintenance schedule under machine ${machine}`,
+      };
+    }
+    if (!agent.hasCapability("AGENT_DRAINING")) {
+      return { status: 400, message: `Agent ${agentId} is not capable of draining` };
+    }
+  } else if (!m.unreachableAgents.has(agentId) && !m.recoveredAgents.has(agentId)) {
+    return { status: 400, message: `Unknown agent '${agentId}'` };
+  }
+  const records = recordsOf(m);
+  if (agentTransitionInProgress(m, agentId) === "gone" || records.get(agentId)?.markingGone) {
+    return { status: 409, message: "Agent is currently being marked gone" };
+  }
+  records.set(agentId, {
+    info: { state: "DRAINING", config },
+    startedMs: undefined,
+    markingGone: false,
+  });
+  if (agent === undefined) {
+    // Unreachable or not yet re-registered: deactivated now, told when it is back.
+    m.deactivatedAgents.add(agentId);
+    m.logger.info(`Agent ${agentId} will be drained once it re-registers`);
+    return { status: 200, message: "" };
+  }
+  const tasks = [...agent.tasks.values()].reduce((n, byId) => n + byId.size, 0);
+  m.logger.info(`Transitioning agent ${agentId} to the DRAINING state; it has ${tasks} task(s)`);
+  operatorDeactivateAgent(m, agentId);
+  sendDrain(m, agent);
+  checkDrained(m, agent);
+  return { status: 200, message: "" };
+}
+
+/** Tells the agent to drain (again) with its recorded config. */
+function sendDrain(m: Master, agent: AgentRecord): void {
+  const record = draining.get(m)?.get(agent.id);
+  if (record === undefined) return;
+  record.startedMs = m.clock.now();
+  record.info = { ...record.info }; // a new identity: cached state views render it again
+  m.io.sendToAgent(agent.pid, "mesos.internal.DrainSlaveMessage", { config: record.info.config });
+  m.events.agentChanged(agent);
+}
+
+/**
+ * REACTIVATE_AGENT's drain rule: a DRAINING agent cannot be reactivated
+ * (400); otherwise the drain state is cleared by `clearDrain` once the
+ * reactivation went through.
+ */
+export function reactivationRefused(m: Master, agentId: string): OperatorResult | undefined {
+  if (draining.get(m)?.get(agentId)?.info.state === "DRAINING") {
+    return { status: 400, message: "Agent is still in the DRAINING state" };
+  }
+  return undefined;
+}
+
+/** Forgets an agent's drain state (reactivated). */
+export function clearDrain(m: Master, agentId: string): void {
+  if (draining.get(m)?.delete(agentId) !== true) return;
+  const agent = m.agents.get(agentId);
+  if (agent !== undefined) m.events.agentChanged(agent);
+}
+
+/**
+ * A DRAINING agent with no task left in the master (all terminal updates
+ * acknowledged) becomes DRAINED, or is marked gone when its config says
+ * so.
+ */
+function checkDrained(m: Master, agent: AgentRecord): void {
+  const record = draining.get(m)?.get(agent.id);
+  if (record === undefined || record.info.state !== "DRAINING" || record.markingGone) return;
+  for (const tasks of agent.tasks.values()) if (tasks.size > 0) return;
+  if (agentTransitionInProgress(m, agent.id) === "gone") {
+    m.logger.info(`Not marking agent ${agent.id} DRAINED: it is being marked gone`);
+    return;
+  }
+  if (record.info.config.mark_gone === true) {
+    m.logger.info(`Marking agent ${agent.id} in the DRAINED state as gone`);
+    record.markingGone = true;
+    void markAgentGone(m, agent.id).then((result) => {
+      record.markingGone = false;
+      if (result.status !== 200) {
+        m.logger.error(`Failed to mark drained agent ${agent.id} gone: ${result.message}`);
+      }
+    });
+    return;
+  }
+  record.info = { ...record.info, state: "DRAINED" };
+  m.logger.info(`Agent ${agent.id} successfully marked as DRAINED`);
+  m.events.agentChanged(agent);
+}
+
+/** Checks every draining agent (after acknowledgements and removed frameworks). */
+function checkAll(m: Master, records: Map<string, DrainRecord>): void {
+  if (m.stopped) return;
+  for (const [agentId, record] of records) {
+    if (record.info.state !== "DRAINING") continue;
+    const agent = m.agents.get(agentId);
+    if (agent !== undefined) checkDrained(m, agent);
+  }
+}
+
+/**
+ * Follows the master's events. Listeners may not change master state
+ * inside the event, so the follow-ups (checking for DRAINED, draining a
+ * returning agent after its registration answer went out) run in a
+ * microtask right after it.
+ */
+function watch(m: Master, records: Map<string, DrainRecord>): void {
+  const later = (work: () => void): void => {
+    queueMicrotask(() => {
+      if (!m.stopped) work();
+    });
+  };
+  const returned = (agent: AgentRecord): void => {
+    if (!records.has(agent.id)) return;
+    later(() => {
+      if (m.agents.get(agent.id) !== agent || !records.has(agent.id)) return;
+      // Drain (again) whether DRAINING or DRAINED, as Mesos does: the agent may have restarted.
+      operatorDeactivateAgent(m, agent.id);
+      sendDrain(m, agent);
+      checkDrained(m, agent);
+    });
+  };
+  m.events.listen({
+    acknowledgementReceived: (valid) => {
+      if (valid && records.size > 0) later(() => checkAll(m, records));
+    },
+    frameworkRemoved: () => {
+      if (records.size > 0) later(() => checkAll(m, records));
+    },
+    agentAdded: (agent) => returned(agent),
+    agentReregistered: (agent) => returned(agent),
+    agentRemoved: (agent, reason) => {
+      // An unreachable agent keeps its drain state; one that left for good does not.
+      if (reason !== "unreachable") records.delete(agent.id);
+    },
+  });
+}
