@@ -73,6 +73,33 @@ function withoutEmpty(value: Record<string, unknown>): Record<string, unknown> {
 }
 
 const executorCodec = codecFor("mesos.v1.master.Response.GetExecutors.Executor");
+const taskCodec = codecFor("mesos.v1.Task");
+const agentCodec = codecFor("mesos.v1.master.Response.GetAgents.Agent");
+const frameworkCodec = codecFor("mesos.v1.master.Response.GetFrameworks.Framework");
+
+/** `Response.type = GET_STATE` (field 1, varint 8). */
+const GET_STATE_TYPE = Buffer.from([0x08, 8]);
+
+/** The key and length of a length-delimited protobuf field (field numbers below 16). */
+function lengthKey(field: number, length: number): Buffer {
+  const bytes = [(field << 3) | 2];
+  let n = length;
+  while (n > 0x7f) {
+    bytes.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return Buffer.from(bytes);
+}
+
+function byteSize(parts: readonly Buffer[]): number {
+  let n = 0;
+  for (const p of parts) n += p.byteLength;
+  return n;
+}
+
+/** One repeated message field of a section: field number, items, their bytes. */
+type PbField = readonly [number, readonly unknown[], (item: never) => Buffer];
 
 export interface StateDocumentsOptions {
   /** The change counter (shared with the edges that bump it); a new one by default. */
@@ -114,6 +141,8 @@ export class StateDocuments {
     agentKey,
     5,
   );
+  private readonly pbTasks = new FragmentCache<Task>((t) => taskCodec.encodeProtobuf(t));
+  private readonly pbAgents = new SignatureCache<AgentRecord>();
   private readonly v1AgentFixed = new WeakMap<
     AgentRecord,
     { info: AgentRecord["info"]; total: AgentRecord["totalResources"]; json: string }
@@ -136,6 +165,7 @@ export class StateDocuments {
     const forget = (task: Task): void => {
       this.v0Tasks.invalidate(task);
       this.v1Tasks.invalidate(task);
+      this.pbTasks.invalidate(task);
     };
     m.events.listen({ taskUpdated: forget, taskChanged: forget });
   }
@@ -152,6 +182,15 @@ export class StateDocuments {
   /** The v1 `get_state` object (JSON text parts) as of now. */
   getState(): Promise<Document> {
     return this.cache.get("v1-get-state", (slicer) => this.buildGetState(slicer));
+  }
+
+  /**
+   * The whole v1 GET_STATE `Response` in protobuf as of now, built in
+   * slices from per-task and per-agent protobuf fragments (length-delimited
+   * fields concatenate, so only the section lengths are computed per build).
+   */
+  getStateProtobuf(): Promise<Document> {
+    return this.cache.get("v1-get-state-protobuf", (slicer) => this.buildGetStateProtobuf(slicer));
   }
 
   /** Writes a document (with any wrapping parts) to a response, in turns. */
@@ -255,7 +294,8 @@ export class StateDocuments {
     return `{${fixed.json},${rest.slice(1)}`;
   }
 
-  private async buildGetState(slicer: Slicer): Promise<Buffer[]> {
+  /** Who is in a v1 document: taken at once, so each entity is listed once. */
+  private v1Membership() {
     const m = this.master;
     const agents = [...m.agents.values()];
     const frameworks = [...m.frameworks.values()];
@@ -269,6 +309,75 @@ export class StateDocuments {
       for (const t of f.completedTasks) completed.push(t);
     }
     const executors = executorMessages(m);
+    return { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors };
+  }
+
+  private async buildGetStateProtobuf(slicer: Slicer): Promise<Buffer[]> {
+    const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
+      this.v1Membership();
+    const section = async (fields: readonly PbField[]): Promise<Buffer[]> => {
+      const out = new PartsWriter();
+      for (const [field, items, render] of fields) {
+        for (const item of items) {
+          const bytes = render(item as never);
+          out.write(lengthKey(field, bytes.byteLength));
+          out.write(bytes);
+          if (slicer.due) await slicer.pause();
+        }
+      }
+      return out.finish();
+    };
+    const task = (t: Task): Buffer => this.pbTasks.get(t);
+    const framework = (f: FrameworkRecord): Buffer =>
+      frameworkCodec.encodeProtobuf(frameworkMessage(f));
+    // GetState: get_tasks = 1, get_executors = 2, get_frameworks = 3, get_agents = 4.
+    const sections: [number, Buffer[]][] = [
+      // GetTasks: tasks = 2, completed_tasks = 3, unreachable_tasks = 5.
+      [
+        1,
+        await section([
+          [2, tasks, task],
+          [3, completed, task],
+          [5, unreachable, task],
+        ]),
+      ],
+      [
+        2,
+        await section([
+          [1, executors, (e: (typeof executors)[number]) => executorCodec.encodeProtobuf(e)],
+        ]),
+      ],
+      [
+        3,
+        await section([
+          [1, frameworks, framework],
+          [2, completedFrameworks, framework],
+        ]),
+      ],
+      [4, await section([[1, agents, (a: AgentRecord) => this.pbAgent(a)]])],
+    ];
+    let stateBytes = 0;
+    const body: Buffer[] = [];
+    for (const [field, parts] of sections) {
+      const key = lengthKey(field, byteSize(parts));
+      stateBytes += key.byteLength + byteSize(parts);
+      body.push(key, ...parts);
+    }
+    // Response: type = 1, get_state = 9.
+    return [GET_STATE_TYPE, lengthKey(9, stateBytes), ...body];
+  }
+
+  private pbAgent(agent: AgentRecord): Buffer {
+    const deactivated = this.master.deactivatedAgents.has(agent.id);
+    const drain = drainInfoOf(this.master, agent.id);
+    return this.pbAgents.get(agent, agentSignature(agent, deactivated, drain), () =>
+      agentCodec.encodeProtobuf(agentMessage(this.master, agent)),
+    );
+  }
+
+  private async buildGetState(slicer: Slicer): Promise<Buffer[]> {
+    const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
+      this.v1Membership();
     const out = new PartsWriter();
     const field = async (
       name: string,
