@@ -148,15 +148,39 @@ export class VersionSource {
 }
 
 export class AgentState {
-  activated = true;
+  // Fields in the order a cycle's visit reads them: the hot ones share the
+  // object's first cache lines (past a few thousand agents a visit is bound
+  // by cache misses on per-agent objects, not by the work it does).
   /** Set when the agent leaves the allocator (cycles in progress skip it). */
   removed = false;
-  total: Resources;
-  totalScalars: Quantities;
-  totalReservations: Map<string, Quantities>;
+  activated = true;
+  version: number;
+  private profileVersion = -1;
+  private profileCache: ResourceProfile | undefined;
+  /** A walk of every framework found nothing at (version, filter stamp, global stamp). */
+  memoVersion = -1;
+  memoStamp = -1;
+  memoGlobal = -1;
+  readonly filters: AgentFilters;
+  available: Resources = ResourcesValue.empty();
+  /** `caps.multiRole`, kept on the agent itself (checked for every framework looked at). */
+  multiRole = false;
   totalHasGpu = false;
-  /** Offered or allocated resources per framework, per role (with `allocation_info`). */
-  readonly allocations = new Map<string, Holding>();
+  readonly id: string;
+  private allocatedCache: { plain: Resources; role: string; allocated: Resources } | undefined;
+  /**
+   * Offered or allocated resources per framework, per role (with
+   * `allocation_info`), except the holding in `fresh*` (see `allocations`).
+   */
+  private readonly holdings = new Map<string, Holding>();
+  /**
+   * The holding of the framework most recently offered something here that
+   * held nothing before, kept out of `holdings`: an offer declined as made
+   * then costs no map insert and delete (which churn the map's table on
+   * every round of a busy cluster).
+   */
+  private freshId: string | undefined;
+  private freshHolding: Holding | undefined;
   /**
    * Sum of all offered or allocated resources, without `allocation_info`,
    * is `allocatedBase + allocatedPending` (the pending part is folded in only
@@ -164,31 +188,26 @@ export class AgentState {
    */
   private allocatedBase: Resources = ResourcesValue.empty();
   private allocatedPending: Resources | undefined;
+  /** The most recent offer made from this agent, while nothing else changed since. */
+  private lastOffer: OfferRecord | undefined;
+  maintenance: Maintenance | undefined;
+  readonly index: number;
+  // Colder fields.
+  info: AgentInfo;
+  total: Resources;
+  totalScalars: Quantities;
+  totalReservations: Map<string, Quantities>;
   /** Resources in use by tasks (offers accepted), with `allocation_info`. */
   totalAllocated: Resources = ResourcesValue.empty();
   /** In-use unreserved non-revocable scalars charged to each role's quota consumption. */
   readonly inUse = new Map<string, Quantities>();
-  available: Resources = ResourcesValue.empty();
-  version: number;
-  readonly filters: AgentFilters;
-  maintenance: Maintenance | undefined;
   /** Inverse-offer refuse filters: framework -> expiry (monotonic ms). */
   readonly inverseFilters = new Map<string, number>();
-  /** A walk of every framework found nothing at (version, filter stamp, global stamp). */
-  memoVersion = -1;
-  memoStamp = -1;
-  memoGlobal = -1;
-  private profileVersion = -1;
-  private profileCache: ResourceProfile | undefined;
   private readonly roleViews = new Map<string, Resources>();
   private roleViewsOf: Resources | undefined;
-  private allocatedCache: { plain: Resources; role: string; allocated: Resources } | undefined;
-  /** The most recent offer made from this agent, while nothing else changed since. */
-  private lastOffer: OfferRecord | undefined;
-
   private capabilities!: AgentCapabilities;
-  /** `caps.multiRole`, kept on the agent itself (checked for every framework looked at). */
-  multiRole = false;
+  private readonly names: ResourceNames;
+  private readonly versions: VersionSource;
 
   get caps(): AgentCapabilities {
     return this.capabilities;
@@ -200,14 +219,19 @@ export class AgentState {
   }
 
   constructor(
-    readonly id: string,
-    readonly index: number,
-    public info: AgentInfo,
+    id: string,
+    index: number,
+    info: AgentInfo,
     caps: AgentCapabilities,
     total: Resources,
-    private readonly names: ResourceNames,
-    private readonly versions: VersionSource,
+    names: ResourceNames,
+    versions: VersionSource,
   ) {
+    this.id = id;
+    this.index = index;
+    this.info = info;
+    this.names = names;
+    this.versions = versions;
     this.caps = caps;
     this.filters = new AgentFilters(index);
     this.total = total;
@@ -216,6 +240,34 @@ export class AgentState {
     this.totalHasGpu = (total.gpus() ?? 0) > 0;
     this.version = versions.next();
     this.recompute();
+  }
+
+  /** Offered or allocated resources per framework, per role (with `allocation_info`). */
+  get allocations(): ReadonlyMap<string, Holding> {
+    this.flushFresh();
+    return this.holdings;
+  }
+
+  private holdingOf(frameworkId: string): Holding | undefined {
+    if (frameworkId === this.freshId) return this.freshHolding;
+    return this.holdings.size === 0 ? undefined : this.holdings.get(frameworkId);
+  }
+
+  private flushFresh(): void {
+    const id = this.freshId;
+    if (id === undefined) return;
+    this.holdings.set(id, this.freshHolding as Holding);
+    this.freshId = undefined;
+    this.freshHolding = undefined;
+  }
+
+  private dropHolding(frameworkId: string): void {
+    if (frameworkId === this.freshId) {
+      this.freshId = undefined;
+      this.freshHolding = undefined;
+    } else {
+      this.holdings.delete(frameworkId);
+    }
   }
 
   get hostname(): string {
@@ -243,12 +295,18 @@ export class AgentState {
     allocated: Resources,
     plain: Resources,
   ): OfferRecord | undefined {
-    if (allocated.isEmpty()) return undefined;
+    // (The emptiness of `available` is known from its profile: no look at a cold object.)
+    if (plain === this.available ? this.profile().empty : allocated.isEmpty()) return undefined;
     // Holdings are never changed in place, so the offer object itself can be kept.
-    const holding = this.allocations.get(frameworkId);
+    const holding = this.holdingOf(frameworkId);
     const mine = holding?.get(role);
-    if (holding === undefined) this.allocations.set(frameworkId, new Holding(role, allocated));
-    else holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
+    if (holding === undefined) {
+      this.flushFresh();
+      this.freshId = frameworkId;
+      this.freshHolding = new Holding(role, allocated);
+    } else {
+      holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
+    }
     const record: OfferRecord = {
       frameworkId,
       role,
@@ -303,7 +361,7 @@ export class AgentState {
     plain: Resources,
   ): "ok" | "emptied" | "missing" {
     if (allocated.isEmpty()) return "ok";
-    const holding = this.allocations.get(frameworkId);
+    const holding = this.holdingOf(frameworkId);
     const mine = holding?.get(role);
     if (holding === undefined || mine === undefined) return "missing";
     const record = this.offerRecord(frameworkId, allocated);
@@ -319,7 +377,7 @@ export class AgentState {
     }
     if (emptied) {
       holding.delete(role);
-      if (holding.isEmpty()) this.allocations.delete(frameworkId);
+      if (holding.isEmpty()) this.dropHolding(frameworkId);
     }
     this.lastOffer = undefined;
     if (record !== undefined && record.role === role) {
@@ -371,7 +429,7 @@ export class AgentState {
 
   /** What a framework holds here for a role (with allocation info). */
   heldBy(frameworkId: string, role: string): Resources | undefined {
-    return this.allocations.get(frameworkId)?.get(role);
+    return this.holdingOf(frameworkId)?.get(role);
   }
 
   /** All offered or allocated resources, without allocation info. */

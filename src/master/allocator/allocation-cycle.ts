@@ -29,6 +29,7 @@
  */
 
 import type { Resources } from "../../common/resources/index.js";
+import { Resources as ResourcesValue } from "../../common/resources/index.js";
 import type { AgentState } from "./agent-state.js";
 import type { AllocatorCore } from "./allocator-core.js";
 import { Bitset } from "./bitset.js";
@@ -61,7 +62,11 @@ interface RoleContext {
   hierarchical: boolean;
 }
 
-/** What is known while looking for a framework of one role on one agent. */
+/**
+ * What is known while looking for a framework of one role on one agent.
+ * One per cycle, refilled for every (agent, role): the hot path allocates
+ * nothing that does not end up in an offer.
+ */
 interface Probe {
   agent: AgentState;
   role: string;
@@ -77,11 +82,12 @@ interface Probe {
   /** Quota does not shape the offer: every framework gets `base`. */
   unshaped: boolean;
   remote: boolean;
-  taken: Set<string> | undefined;
   /** Shaped offers by capability class (`null`: nothing to offer). */
   offers: (Pick | null | undefined)[];
   /** Per capability class: whether the offer meets the global minimum (computed once). */
   globalMinimum: (boolean | undefined)[];
+  /** The pick found by the walk in progress. */
+  found: Pick | undefined;
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -111,6 +117,20 @@ export class AllocationCycle {
   private readonly offeredShared = new Map<string, Resources>();
   private readonly roles = new Map<string, RoleContext>();
   private readonly startedAt: number;
+  /** The probe of the (agent, role) being looked at (reused; see `Probe`). */
+  private readonly current: Probe;
+  /** (framework, role) pairs given an offer on the agent being visited. */
+  private readonly takenFrameworks: FrameworkState[] = [];
+  private readonly takenRoles: string[] = [];
+  /** Roles found with nobody to take the agent being visited. */
+  private readonly triedRoles: string[] = [];
+  /** The pick of the role walk in progress (see `tryRole`). */
+  private rolePick: Pick | undefined;
+  private visiting: AgentState | undefined;
+  /** Callbacks handed to the sorters, bound once rather than per agent. */
+  private readonly tryRoleFn = (role: string): boolean => this.tryRole(role);
+  private readonly acceptFrameworkFn = (id: string): boolean => this.acceptFramework(id);
+  private readonly acceptIndexFn = (index: number): void => this.acceptIndex(index);
 
   constructor(
     private readonly core: AllocatorCore,
@@ -128,6 +148,21 @@ export class AllocationCycle {
       }
     }
     this.agents = agents;
+    this.current = {
+      agent: agents[0] as AgentState,
+      role: "",
+      roleIndex: -1,
+      stage: 2,
+      base: EMPTY,
+      baseProfile: profileOf(core.names, EMPTY),
+      baseVersion: -1,
+      stripMatters: false,
+      unshaped: true,
+      remote: false,
+      offers: [],
+      globalMinimum: [],
+      found: undefined,
+    };
     this.stats = emptyStats(agents.length);
     this.startedAt = core.clock.monotonic();
     shuffle(agents, core);
@@ -276,33 +311,46 @@ export class AllocationCycle {
 
     this.stats.visited++;
     let committed = false;
-    let tried: Set<string> | undefined;
-    let taken: Set<string> | undefined;
-    const holder: { pick: Pick | undefined } = { pick: undefined };
+    this.visiting = agent;
+    this.takenFrameworks.length = 0;
+    this.takenRoles.length = 0;
+    this.triedRoles.length = 0;
     for (;;) {
       if (agent.profile().empty) break;
-      holder.pick = undefined;
-      const tryRole = (r: string): boolean => {
-        if (tried?.has(r)) return false;
-        const pick = this.pickFramework(agent, r, stage, taken);
-        if (pick === undefined) {
-          tried ??= new Set();
-          tried.add(r);
-          return false;
-        }
-        holder.pick = pick;
-        return true;
-      };
-      if (core.baseline) core.roleSorter.sort().find(tryRole);
-      else core.roleSorter.first(tryRole);
-      const pick = holder.pick as Pick | undefined;
+      this.rolePick = undefined;
+      if (core.baseline) core.roleSorter.sort().find(this.tryRoleFn);
+      else core.roleSorter.first(this.tryRoleFn);
+      const pick = this.rolePick as Pick | undefined;
       if (pick === undefined) break;
       this.commit(agent, pick);
       committed = true;
-      taken ??= new Set();
-      taken.add(`${pick.framework.id}\u0000${pick.role}`);
+      this.takenFrameworks.push(pick.framework);
+      this.takenRoles.push(pick.role);
     }
+    this.visiting = undefined;
+    this.rolePick = undefined;
     if (!committed && memoUsable) this.remember(agent);
+  }
+
+  /** Role-sorter callback: whether `role` has a framework taking the visited agent. */
+  private tryRole(role: string): boolean {
+    if (this.triedRoles.includes(role)) return false;
+    const pick = this.pickFramework(this.visiting as AgentState, role, this.stage);
+    if (pick === undefined) {
+      this.triedRoles.push(role);
+      return false;
+    }
+    this.rolePick = pick;
+    return true;
+  }
+
+  /** Whether `framework` already got an offer for `role` on the visited agent. */
+  private isTaken(framework: FrameworkState, role: string): boolean {
+    const frameworks = this.takenFrameworks;
+    for (let i = 0; i < frameworks.length; i++) {
+      if (frameworks[i] === framework && this.takenRoles[i] === role) return true;
+    }
+    return false;
   }
 
   /** True when every role that may get offers may use all the agent's reservations. */
@@ -325,12 +373,7 @@ export class AllocationCycle {
   }
 
   /** The first framework of `role` (in sorter order) that takes this agent, with its offer. */
-  private pickFramework(
-    agent: AgentState,
-    role: string,
-    stage: 1 | 2 | 3,
-    taken: Set<string> | undefined,
-  ): Pick | undefined {
+  private pickFramework(agent: AgentState, role: string, stage: 1 | 2 | 3): Pick | undefined {
     const core = this.core;
     const ctx = this.roleContext(role);
     const sorter = ctx.sorter;
@@ -346,27 +389,28 @@ export class AllocationCycle {
     let base = agent.allocatableTo(role);
     const shared = this.offeredShared.size === 0 ? undefined : this.offeredShared.get(agent.id);
     if (shared !== undefined) base = base.minus(shared);
-    if (base.isEmpty()) return undefined;
+    // `available` is not empty here (the visit checked its profile).
+    if (base !== agent.available && base.isEmpty()) return undefined;
 
     const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);
     const quota = this.quota;
-    const probe: Probe = {
-      agent,
-      role,
-      roleIndex: ctx.roleIndex,
-      stage,
-      base,
-      baseProfile,
-      baseVersion: base === agent.available && !core.baseline ? agent.version : -1,
-      stripMatters: baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined,
-      unshaped:
-        quota === undefined ||
-        (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom)),
-      remote: core.isRemote(agent),
-      taken,
-      offers: [],
-      globalMinimum: [],
-    };
+    const probe = this.current;
+    probe.agent = agent;
+    probe.role = role;
+    probe.roleIndex = ctx.roleIndex;
+    probe.stage = stage;
+    probe.base = base;
+    probe.baseProfile = baseProfile;
+    probe.baseVersion = base === agent.available && !core.baseline ? agent.version : -1;
+    probe.stripMatters =
+      baseProfile.hasShared || baseProfile.hasRevocable || baseProfile.hasRefined;
+    probe.unshaped =
+      quota === undefined ||
+      (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom));
+    probe.remote = core.isRemote(agent);
+    probe.offers.length = 0;
+    probe.globalMinimum.length = 0;
+    probe.found = undefined;
 
     if (core.baseline) {
       // A straight port: the whole order, materialized for every agent.
@@ -390,27 +434,42 @@ export class AllocationCycle {
     ) {
       const left = active.size - group.size;
       if (left * left < active.size && agent.filters.groupCovers(base, probe.baseVersion)) {
-        const compare = sorter.compare.bind(sorter);
-        let best: Pick | undefined;
-        Bitset.forEachDifference(active, group, (index) => {
-          const framework = core.frameworksByIndex[index];
-          if (framework === undefined) return;
-          if (best !== undefined && compare(framework.id, best.framework.id) >= 0) return;
-          const pick = this.probe(probe, framework);
-          if (pick !== undefined) best = pick;
-        });
-        return best;
+        this.sorterInUse = sorter;
+        Bitset.forEachDifference(active, group, this.acceptIndexFn);
+        this.sorterInUse = undefined;
+        return probe.found;
       }
     }
 
-    let found: Pick | undefined;
-    sorter.first((frameworkId) => {
-      const pick = this.probe(probe, core.frameworks.get(frameworkId));
-      if (pick === undefined) return false;
-      found = pick;
-      return true;
-    });
-    return found;
+    sorter.first(this.acceptFrameworkFn);
+    return probe.found;
+  }
+
+  /** The sorter of the bitset walk in progress (see `acceptIndex`). */
+  private sorterInUse: Sorter | undefined;
+
+  /** Framework-sorter callback: takes the framework when it takes the probed agent. */
+  private acceptFramework(frameworkId: string): boolean {
+    const pick = this.probe(this.current, this.core.frameworks.get(frameworkId));
+    if (pick === undefined) return false;
+    this.current.found = pick;
+    return true;
+  }
+
+  /** Bitset-walk callback: keeps the framework first in sorter order among those taking the agent. */
+  private acceptIndex(index: number): void {
+    const framework = this.core.frameworksByIndex[index];
+    if (framework === undefined) return;
+    const best = this.current.found;
+    const sorter = this.sorterInUse as Sorter;
+    if (
+      best !== undefined &&
+      (sorter.compare as Compare).call(sorter, framework.id, best.framework.id) >= 0
+    ) {
+      return;
+    }
+    const pick = this.probe(this.current, framework);
+    if (pick !== undefined) this.current.found = pick;
   }
 
   /** The offer `framework` would take from the probed agent and role, if any. */
@@ -418,7 +477,7 @@ export class AllocationCycle {
     const core = this.core;
     this.stats.frameworkChecks++;
     if (framework === undefined || !framework.active) return undefined;
-    if (p.taken?.has(`${framework.id}\u0000${p.role}`)) return undefined;
+    if (this.takenFrameworks.length > 0 && this.isTaken(framework, p.role)) return undefined;
     const agent = p.agent;
     const caps = framework.caps;
     if (caps.multiRole && !agent.multiRole) return undefined;
@@ -556,6 +615,11 @@ export class AllocationCycle {
     }
   }
 }
+
+type Compare = (a: string, b: string) => number;
+
+/** Placeholder for the reused probe before its first use. */
+const EMPTY = ResourcesValue.empty();
 
 function addTo(a: Quantities, b: QuantitiesView): Quantities {
   addInto(a, b);

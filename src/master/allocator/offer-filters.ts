@@ -53,28 +53,30 @@ export class GroupSlots extends Bitset {
   }
 }
 
-/** The filters on one agent. */
+/** The filters on one agent (fields in the order a cycle's visit reads them). */
 export class AgentFilters {
-  readonly groups = new Map<number, GroupSlots>();
-  /** Filters refusing something other than the group, by role then framework. */
-  readonly others = new Map<number, Map<number, OfferFilter[]>>();
-  othersCount = 0;
-  /** Resources refused by the group filters. */
-  groupRep: Resources | undefined;
-  /** (role, framework) pairs holding a group filter. */
-  groupPairs = 0;
-  private groupCheckVersion = -1;
-  private groupCheckResult = false;
   /** Bumped whenever a filter goes away (so memos of "nobody takes it" expire). */
   stamp = 0;
   /** Number of filters. */
   count = 0;
-
-  constructor(readonly agentIndex: number) {}
-
+  /** (role, framework) pairs holding a group filter. */
+  groupPairs = 0;
+  /** Resources refused by the group filters. */
+  groupRep: Resources | undefined;
+  private groupCheckVersion = -1;
+  private groupCheckResult = false;
   /** The last role looked up and its slots: nearly every agent has filters of one role only. */
   private cachedRole = -1;
   private cachedSlots: GroupSlots | undefined;
+  othersCount = 0;
+  readonly groups = new Map<number, GroupSlots>();
+  /** Filters refusing something other than the group, by role then framework. */
+  readonly others = new Map<number, Map<number, OfferFilter[]>>();
+  readonly agentIndex: number;
+
+  constructor(agentIndex: number) {
+    this.agentIndex = agentIndex;
+  }
 
   /** The group slots of a role (a one-entry cache in front of the map). */
   slotsFor(roleIndex: number): GroupSlots | undefined {
