@@ -25,7 +25,7 @@
  * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
  */
 
-import { readFileSync, readlinkSync } from "node:fs";
+import { openSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import {
   type IntervalHistogram,
@@ -73,6 +73,9 @@ interface WorkerStats {
   gcCount: number;
   /** Kind of the longest pause (minor, major, incremental, weakcb). */
   gcMaxKind: string;
+  /** Longest gap between 1 ms ticks: wall time, and the master thread's CPU time in it. */
+  blockWallMs: number;
+  blockCpuMs: number;
   builds: number;
   joined: number;
   hits: number;
@@ -249,12 +252,64 @@ async function masterWorker(agents: number): Promise<void> {
     }
   });
   gcObserver.observe({ entryTypes: ["gc"] });
+  // Blocks: gaps between ticks of a 1 ms interval, in wall time and in this
+  // thread's CPU time over the gap (a gap with little CPU was the OS running
+  // other work on the shared machine, not the master blocking its loop).
+  const blocks = { wallMs: 0, cpuMs: 0 };
+  const cpuFd = openSync("/proc/thread-self/schedstat", "r");
+  const cpuBuf = Buffer.alloc(128);
+  const cpuNow = (): number => {
+    const n = readSync(cpuFd, cpuBuf, 0, cpuBuf.length, 0);
+    return Number(cpuBuf.toString("latin1", 0, n).split(" ")[0]) / 1e6;
+  };
+  let lastWall = performance.now();
+  let lastCpu = cpuNow();
+  const debug = process.env.BENCH_DEBUG === "1";
+  const ticker = setInterval(() => {
+    const wall = performance.now();
+    const cpu = cpuNow();
+    const gapCpu = cpu - lastCpu;
+    blocks.wallMs = Math.max(blocks.wallMs, wall - lastWall);
+    blocks.cpuMs = Math.max(blocks.cpuMs, gapCpu);
+    if (debug && wall - lastWall > 30) {
+      process.stderr.write(
+        `gap ${(wall - lastWall).toFixed(0)} ms (cpu ${gapCpu.toFixed(0)}) ending at ${wall.toFixed(0)}\n`,
+      );
+    }
+    lastWall = wall;
+    lastCpu = cpu;
+  }, 1);
+  if (debug) {
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if (e.duration > 10) {
+          const kind = gcKind((e as { detail?: { kind?: number } }).detail?.kind);
+          process.stderr.write(
+            `gc ${kind} ${e.duration.toFixed(0)} ms at ${e.startTime.toFixed(0)}\n`,
+          );
+        }
+      }
+    }).observe({ entryTypes: ["gc"] });
+    const docs = runtime.documents;
+    for (const name of ["state", "getState"] as const) {
+      const original = docs[name].bind(docs);
+      docs[name] = () => {
+        const t = performance.now();
+        const p = original();
+        void p.then(() =>
+          process.stderr.write(`${name} ${t.toFixed(0)} -> ${performance.now().toFixed(0)}\n`),
+        );
+        return p;
+      };
+    }
+  }
   port.on("message", (msg: { kind: string }) => {
     if (msg.kind === "monitor") {
       histogram?.disable();
       histogram = monitorEventLoopDelay({ resolution: 1 });
       histogram.enable();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "" });
+      Object.assign(blocks, { wallMs: 0, cpuMs: 0 });
       port.postMessage({ kind: "monitoring" });
     } else if (msg.kind === "stats") {
       histogram?.disable();
@@ -268,6 +323,8 @@ async function masterWorker(agents: number): Promise<void> {
         gcTotalMs: gc.totalMs,
         gcCount: gc.count,
         gcMaxKind: gc.maxKind,
+        blockWallMs: blocks.wallMs,
+        blockCpuMs: blocks.cpuMs,
         builds: cache.builds,
         joined: cache.joined,
         hits: cache.hits,
@@ -291,6 +348,7 @@ async function masterWorker(agents: number): Promise<void> {
       })();
     } else if (msg.kind === "stop") {
       clearInterval(churn);
+      clearInterval(ticker);
       gcObserver.disconnect();
       runtime.stop();
       void host.stop().then(() => port.postMessage({ kind: "stopped" }));
@@ -522,6 +580,7 @@ async function measureSize(agents: number): Promise<void> {
   let loaded4: { health: number[]; stats: WorkerStats } | undefined;
   let loopMax = cold.loopMaxMs;
   let gcMax = cold.gcMaxMs;
+  let blockCpu = cold.blockCpuMs;
   for (const clients of [2, 4, 8]) {
     await ask(worker, "monitor", "monitoring");
     const prober = healthProber(base);
@@ -542,6 +601,8 @@ async function measureSize(agents: number): Promise<void> {
     concurrent[`c${clients}_health_p99_ms`] = round(percentile(health, 0.99));
     concurrent[`c${clients}_loop_max_ms`] = round(stats.loopMaxMs);
     concurrent[`c${clients}_gc_max_ms`] = round(stats.gcMaxMs);
+    concurrent[`c${clients}_block_cpu_ms`] = round(stats.blockCpuMs);
+    blockCpu = Math.max(blockCpu, stats.blockCpuMs);
     loopMax = Math.max(loopMax, stats.loopMaxMs);
     gcMax = Math.max(gcMax, stats.gcMaxMs);
     if (clients === 4) loaded4 = { health, stats };
@@ -567,6 +628,7 @@ async function measureSize(agents: number): Promise<void> {
       get_state_ms: round(v1Median),
       cold_health_p99_ms: round(percentile(coldHealth, 0.99)),
       cold_loop_max_ms: round(cold.loopMaxMs),
+      cold_block_cpu_ms: round(cold.blockCpuMs),
       cold_gc_max_ms: round(cold.gcMaxMs),
       cold_gc_max_kind: cold.gcMaxKind,
       cold_gc_total_ms: round(cold.gcTotalMs),
@@ -593,6 +655,7 @@ async function measureSize(agents: number): Promise<void> {
         (loaded4?.stats.loopP99Ms ?? Number.NaN) / Math.max(idleStats.loopP99Ms, 1),
       ),
       longest_block_ms: round(Math.max(final.longestSliceMs, loopMax)),
+      longest_block_cpu_ms: round(blockCpu),
       gc_max_ms: round(gcMax),
       longest_slice_ms: round(final.longestSliceMs),
       builds: final.builds,
