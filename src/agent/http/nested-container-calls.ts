@@ -90,7 +90,7 @@ export async function nestedContainerCall(
   if (typeof id === "string") {
     return id.startsWith("Expecting")
       ? badRequest(`Failed to validate agent::Call: ${id}`)
-      : notImplemented(id);
+      : notImplemented(`${type}: ${id}`);
   }
   const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
     requestAuthorized(request, action)

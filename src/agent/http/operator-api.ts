@@ -2,9 +2,10 @@
  * `POST /api/v1` on the agent (also `/slave(1)/api/v1`): the v1 agent
  * operator API in JSON or protobuf. Reads answer `200` with a
  * `mesos.v1.agent.Response` in the `Accept` encoding; SET_LOGGING_LEVEL
- * answers an empty `200`. Calls for features mesos-ts does not have yet
- * (nested and standalone containers, resource providers, operations, image
- * pruning) answer `501` with the reason.
+ * answers an empty `200`. The nested container calls are answered in
+ * nested-container-calls.ts. Calls for features mesos-ts does not have yet
+ * (standalone containers, container sessions, resource providers,
+ * operations, image pruning) answer `501` with the reason.
  */
 import { listFilesResult, readFileResult } from "../../common/files/files-http.js";
 import { FilesError } from "../../common/files/virtual-files.js";
