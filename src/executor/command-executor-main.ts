@@ -10,7 +10,7 @@
  * only when there are flags. Numbers and the exact command line the agent
  * uses: docs/architecture/command-executor.md.
  */
-import { realpathSync } from "node:fs";
+import { closeSync, realpathSync, writeSync } from "node:fs";
 import { systemClock } from "../common/time/clock.js";
 import type { CommandExecutorSettings } from "./command-executor-flags.js";
 import { readExecutorEnvironment } from "./executor-environment.js";
@@ -58,6 +58,41 @@ function deferredHandlers(): {
   };
 }
 
+/**
+ * The variable naming the pipe on which the agent's launcher helper waits
+ * for this executor to have started (paced launches,
+ * `--executor_launch_concurrency`; src/agent/containerizer/launcher-protocol.ts).
+ */
+export const READY_FD_VARIABLE = "MESOS_TS_READY_FD";
+
+/**
+ * Takes the ready pipe out of the environment (the task must not see it)
+ * and returns what signals on it: one byte, then close, before the task's
+ * process is forked so the task never inherits the pipe. A no-op when the
+ * launch was not paced.
+ */
+export function readySignal(env: NodeJS.ProcessEnv): () => void {
+  const value = env[READY_FD_VARIABLE];
+  delete env[READY_FD_VARIABLE];
+  const fd = Number(value);
+  if (value === undefined || !Number.isInteger(fd) || fd < 3) return () => {};
+  let sent = false;
+  return () => {
+    if (sent) return;
+    sent = true;
+    try {
+      writeSync(fd, "1");
+    } catch {
+      // The helper stopped waiting (timeout) or went away: nothing to tell.
+    }
+    try {
+      closeSync(fd);
+    } catch {
+      // Already closed.
+    }
+  };
+}
+
 /** Runs the command executor; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   let settings: CommandExecutorSettings = { warnings: [] };
@@ -84,6 +119,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   // Tasks must not see the executor's credentials.
   delete process.env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN;
+  const started = readySignal(process.env);
 
   let forceExit = (): void => process.exit(1);
   let subscribeSent = (): void => {};
@@ -121,7 +157,12 @@ export async function main(argv: string[]): Promise<number> {
         update: (status) => client.update(status),
         canDeliver: () => client.state !== "shutdown" && client.state !== "stopped",
       },
-      launcher: childProcessLauncher,
+      launcher: {
+        launch: (spec, callbacks) => {
+          started();
+          return childProcessLauncher.launch(spec, callbacks);
+        },
+      },
       clock: systemClock,
       logger,
       executorId: environment.executorId,

@@ -172,7 +172,11 @@ describe("agent executor command line", () => {
     // The bundle unless it cannot be written here, then the module tree.
     assert.equal(script.entry, script.bundled ? COMMAND_EXECUTOR_BUNDLE : COMMAND_EXECUTOR_ENTRY);
     assert.match(describeCommandExecutorScript(), /^Command executors run from /);
-    assert.deepEqual(command, { file: process.execPath, args: [process.execPath, script.entry] });
+    assert.deepEqual(command, {
+      file: process.execPath,
+      args: [process.execPath, script.entry],
+      signalsReady: true,
+    });
   });
 
   it("starts our own mesos-default-executor with this Node, not its #! script", () => {

@@ -28,6 +28,11 @@ export interface ExecutorCommand {
   file: string;
   /** argv, argv[0] included. */
   args: string[];
+  /**
+   * The program signals on its ready pipe once it has started (our command
+   * executor does), so its launch can be paced (`--executor_launch_concurrency`).
+   */
+  signalsReady?: boolean;
 }
 
 /** The compiled command executor entry point (the module tree). */
@@ -107,7 +112,11 @@ export function executorCommand(command: CommandInfo | undefined): ExecutorComma
   if (OUR_EXECUTOR !== undefined && value === OUR_EXECUTOR) {
     // Checked once (commandExecutorScript), not per launch.
     const { entry } = commandExecutorScript();
-    return { file: process.execPath, args: [process.execPath, entry, ...withoutLauncherDir(args)] };
+    return {
+      file: process.execPath,
+      args: [process.execPath, entry, ...withoutLauncherDir(args)],
+      signalsReady: true,
+    };
   }
   if (OUR_DEFAULT_EXECUTOR !== undefined && value === OUR_DEFAULT_EXECUTOR) {
     return {

@@ -11,18 +11,30 @@
  * on stdout. When its stdin closes (the agent went away) it exits and leaves
  * the executors running.
  *
+ * Paced launches (`paceLimit`, from `--executor_launch_concurrency`): a
+ * launch storm is CPU-bound, and 200 Node executors starting at once all
+ * finish late (and each costs about twice the CPU: caches and the scheduler
+ * thrash). Paced spawns therefore wait here until fewer than the limit are
+ * still starting; an executor counts as started once it signals on its
+ * ready pipe (fd 3), exits, or after a fixed time.
+ *
  * Keep the imports minimal: this file is the whole program.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import { getPriority, setPriority } from "node:os";
-import type {
-  ExitEvent,
-  LauncherMessage,
-  LauncherRequest,
-  RunRequest,
-  SpawnRequest,
-  UserRequest,
+import type { Readable } from "node:stream";
+import {
+  type CancelRequest,
+  type ExitEvent,
+  type LauncherMessage,
+  type LauncherRequest,
+  PACED_START_MAX_MS,
+  READY_FD,
+  READY_FD_VARIABLE,
+  type RunRequest,
+  type SpawnRequest,
+  type UserRequest,
 } from "./launcher-protocol.js";
 
 const OUTPUT_TAIL_BYTES = 8192;
@@ -58,7 +70,61 @@ function ids(r: { uid?: number; gid?: number }): { uid?: number; gid?: number } 
   return out;
 }
 
-function doSpawn(r: SpawnRequest): void {
+/** Paced spawns waiting for a slot, oldest first. */
+const waiting: SpawnRequest[] = [];
+/** Paced processes that have not yet signalled that they started. */
+let starting = 0;
+/** The latest limit a paced request carried. */
+let paceLimit = 0;
+
+/** Spawns now, or queues a paced spawn while `paceLimit` processes are starting. */
+function requestSpawn(r: SpawnRequest): void {
+  if (r.paceLimit === undefined || r.paceLimit <= 0) {
+    doSpawn(r, false);
+    return;
+  }
+  paceLimit = r.paceLimit;
+  waiting.push(r);
+  startWaiting();
+}
+
+function startWaiting(): void {
+  while (starting < paceLimit && waiting.length > 0) {
+    doSpawn(waiting.shift() as SpawnRequest, true);
+  }
+}
+
+/** A queued spawn the agent no longer wants (its container was destroyed). */
+function cancel(r: CancelRequest): void {
+  const at = waiting.findIndex((w) => w.id === r.target);
+  if (at < 0) return;
+  waiting.splice(at, 1);
+  reply({ id: r.target, error: "cancelled before it started" });
+}
+
+/** Frees the paced slot of a started process exactly once, on the first of its signals. */
+function watchStart(child: ChildProcess): void {
+  starting++;
+  let done = false;
+  const release = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    ready?.destroy();
+    starting--;
+    startWaiting();
+  };
+  const timer = setTimeout(release, PACED_START_MAX_MS);
+  const ready = child.stdio[READY_FD] as Readable | null | undefined;
+  ready?.once("data", release);
+  ready?.once("end", release);
+  ready?.once("error", release);
+  child.once("exit", release);
+  child.once("error", release);
+  if (ready === null || ready === undefined) release();
+}
+
+function doSpawn(r: SpawnRequest, paced: boolean): void {
   let out: number | undefined;
   let err: number | undefined;
   let child: ChildProcess;
@@ -67,10 +133,10 @@ function doSpawn(r: SpawnRequest): void {
     err = openSync(r.stderr, "a");
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
-      env: r.env,
+      env: paced ? { ...r.env, [READY_FD_VARIABLE]: String(READY_FD) } : r.env,
       cwd: r.cwd,
       detached: true,
-      stdio: ["ignore", out, err],
+      stdio: paced ? ["ignore", out, err, "pipe"] : ["ignore", out, err],
       ...ids(r),
     });
   } catch (e) {
@@ -80,6 +146,7 @@ function doSpawn(r: SpawnRequest): void {
     if (out !== undefined) closeSync(out);
     if (err !== undefined) closeSync(err);
   }
+  if (paced) watchStart(child);
   const pid = child.pid;
   if (pid === undefined) {
     child.once("error", (e) => reply({ id: r.id, error: errorText(e) }));
@@ -180,7 +247,10 @@ function handle(line: string): void {
   }
   switch (request.op) {
     case "spawn":
-      doSpawn(request);
+      requestSpawn(request);
+      break;
+    case "cancel":
+      cancel(request);
       break;
     case "run":
       doRun(request);

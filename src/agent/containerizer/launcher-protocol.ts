@@ -18,7 +18,25 @@ export interface SpawnRequest {
   stderr: string;
   uid?: number;
   gid?: number;
+  /**
+   * Paced launch: at most this many paced processes are starting at a time;
+   * the rest wait in the helper. The process gets a pipe as fd
+   * {@link READY_FD} (named by {@link READY_FD_VARIABLE} in its
+   * environment) and counts as started once it writes to it or closes it,
+   * exits, or after {@link PACED_START_MAX_MS}. Only for programs that
+   * know the signal (our command executor); unset: started at once.
+   */
+  paceLimit?: number;
 }
+
+/** The descriptor a paced process signals readiness on. */
+export const READY_FD = 3;
+
+/** The environment variable naming that descriptor (the executor removes it). */
+export const READY_FD_VARIABLE = "MESOS_TS_READY_FD";
+
+/** A paced process that has not signalled by then counts as started anyway. */
+export const PACED_START_MAX_MS = 3000;
 
 /** Run a short command to completion (archive extraction, chown). */
 export interface RunRequest {
@@ -40,7 +58,15 @@ export interface UserRequest {
   name: string;
 }
 
-export type LauncherRequest = SpawnRequest | RunRequest | UserRequest;
+/** Drop a paced spawn still waiting for its turn (it gets an error reply). */
+export interface CancelRequest {
+  id: number;
+  op: "cancel";
+  /** The id of the spawn request. */
+  target: number;
+}
+
+export type LauncherRequest = SpawnRequest | RunRequest | UserRequest | CancelRequest;
 
 export interface SpawnReply {
   id: number;

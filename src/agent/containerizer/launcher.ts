@@ -66,9 +66,28 @@ export class LauncherClient {
     if (!this.stopped) this.ensureHelper();
   }
 
-  /** Starts an executor; resolves with its pid (and start time when known). */
-  spawn(request: WithoutId<SpawnRequest>): Promise<SpawnReply> {
-    return this.request(request) as Promise<SpawnReply>;
+  /**
+   * Starts an executor; resolves with its pid (and start time when known).
+   * A paced spawn still waiting in the helper is dropped when `signal`
+   * aborts (the promise then rejects).
+   */
+  spawn(request: WithoutId<SpawnRequest>, signal?: AbortSignal): Promise<SpawnReply> {
+    if (signal === undefined || request.paceLimit === undefined) {
+      return this.request(request) as Promise<SpawnReply>;
+    }
+    let id = 0;
+    const cancel = () => {
+      if (this.pending.has(id))
+        this.child?.stdin?.write(`${JSON.stringify({ op: "cancel", id: 0, target: id })}\n`);
+    };
+    const reply = this.request(request, (assigned) => {
+      id = assigned;
+    }) as Promise<SpawnReply>;
+    if (signal.aborted) cancel();
+    else signal.addEventListener("abort", cancel, { once: true });
+    const forget = () => signal.removeEventListener("abort", cancel);
+    reply.then(forget, forget);
+    return reply;
   }
 
   /** Runs a command to completion. */
@@ -94,10 +113,14 @@ export class LauncherClient {
     return this.child?.pid;
   }
 
-  private request(body: WithoutId<SpawnRequest | RunRequest | { op: "user"; name: string }>) {
+  private request(
+    body: WithoutId<SpawnRequest | RunRequest | { op: "user"; name: string }>,
+    onId?: (id: number) => void,
+  ) {
     if (this.stopped) return Promise.reject(new Error("the launcher is stopped"));
     const child = this.ensureHelper();
     const id = this.nextId++;
+    onId?.(id);
     return new Promise<SpawnReply | RunReply | UserReply>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       child.stdin?.write(`${JSON.stringify({ ...body, id })}\n`);

@@ -87,6 +87,11 @@ export interface PosixContainerizerOptions {
   provisioner?: Provisioner;
   /** `docker/runtime` is in `--isolation`: apply the image's Env, WorkingDir, Entrypoint/Cmd. */
   dockerRuntime?: boolean;
+  /**
+   * `--executor_launch_concurrency`: at most this many command executors
+   * start at a time, the others wait in the launcher helper (0: no limit).
+   */
+  launchConcurrency?: number;
 }
 
 interface Container {
@@ -379,26 +384,38 @@ export class PosixContainerizer implements Containerizer {
     stopIfDestroyed();
     let command = executorCommand(launch.executor.command);
     const extra = preparation.executorArguments ?? [];
-    if (extra.length > 0) command = { file: command.file, args: [...command.args, ...extra] };
+    if (extra.length > 0) command = { ...command, args: [...command.args, ...extra] };
     // The shim needs root for cgroups and mounts; it switches user itself.
+    // Its steps keep fd 3 open and exec, so the executor's ready pipe survives.
     const shimmed = needsShim(preparation);
-    if (shimmed) command = shimCommand(command, preparation, ids);
+    if (shimmed) {
+      const signalsReady = command.signalsReady;
+      command = shimCommand(command, preparation, ids);
+      if (signalsReady === true) command.signalsReady = true;
+    }
     const spawnIds = shimmed ? undefined : ids;
     // An executor inside an image sees its sandbox at /mnt/mesos/sandbox.
     const inImage = preparation.rootfs !== undefined && preparation.chroot !== false;
     const env = inImage ? imageEnvironment(launch.environment) : launch.environment;
+    const paceLimit = this.o.launchConcurrency ?? 0;
+    const paced = command.signalsReady === true && paceLimit > 0;
     const reply = await launcher
-      .spawn({
-        op: "spawn",
-        file: command.file,
-        args: command.args,
-        env,
-        cwd: launch.directory,
-        stdout: `${launch.directory}/stdout`,
-        stderr: `${launch.directory}/stderr`,
-        ...(spawnIds === undefined ? {} : spawnIds),
-      })
+      .spawn(
+        {
+          op: "spawn",
+          file: command.file,
+          args: command.args,
+          env,
+          cwd: launch.directory,
+          stdout: `${launch.directory}/stdout`,
+          stderr: `${launch.directory}/stderr`,
+          ...(spawnIds === undefined ? {} : spawnIds),
+          ...(paced ? { paceLimit } : {}),
+        },
+        c.abort.signal,
+      )
       .catch((e: unknown) => {
+        stopIfDestroyed();
         throw new Error(`Failed to start the executor '${command.file}': ${(e as Error).message}`);
       });
     c.pid = reply.pid;
