@@ -313,6 +313,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     ...(isolation.provisioner === undefined ? {} : { provisioner: isolation.provisioner }),
     dockerRuntime: isolation.dockerRuntime,
     cgroupsDestroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
+    launchConcurrency: flags.executor_launch_concurrency,
   });
   const mesosContainerizer = containerizer;
   const services = operatorServices(host, { clock: options.clock, logger });

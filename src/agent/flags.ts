@@ -341,14 +341,16 @@ const agentAuthFlags = {
     notYet: true,
   }),
   authenticate_http_executors: flag.bool({
-    help: "Executors must present the token the agent gave them to use the executor API.",
+    help:
+      "Executors must present the token the agent gave them to use the executor API " +
+      "(needs --jwt_secret_key).",
     default: false,
-    notYet: true,
   }),
   jwt_secret_key: flag.path({
     alias: "executor_secret_key",
-    help: "File holding the key that signs executor tokens.",
-    notYet: true,
+    help:
+      "File holding the key that signs executor tokens (HS256 JWTs given to every executor as " +
+      "MESOS_EXECUTOR_AUTHENTICATION_TOKEN).",
   }),
   http_executor_domain_sockets: flag.bool({
     help: "Serve the executor API on a Unix socket as well as TCP.",

@@ -116,7 +116,7 @@ const settle = async (): Promise<void> => {
 };
 
 /** A master that recovered agent a1 from `registry`, a1 back with task t1, framework fw-pa. */
-async function setup(registry: Registry = {}) {
+async function setup(registry: Registry = {}, beforeAgents?: (m: Master) => void) {
   const clock = new ManualClock();
   const random = seededRandom(5);
   const sent: SentMessage[] = [];
@@ -144,6 +144,7 @@ async function setup(registry: Registry = {}) {
   });
   await registrar.apply({ kind: "admit-agent", info: agentInfo("a1") });
   master.recover({ ...registry, slaves: { slaves: [{ info: agentInfo("a1") }] } });
+  beforeAgents?.(master);
   const stream = new FakeStream("s-pa");
   master.subscribe(stream, { framework_info: PA });
   master.reregisterAgent(PID, reregistration("a1", [runningTask("a1", PA, "t1")]));
@@ -337,4 +338,19 @@ test("recovery: stored quota, weights and maintenance come back; stored weights 
   await settle();
   assert.deepEqual(fresh.list(), [{ role: "ops", weight: 2 }]);
   assert.deepEqual(s.registrar.snapshot().weights, [{ info: { role: "ops", weight: 2 } }]);
+});
+
+test("recovery: an agent re-registering after a restart gets its stored maintenance window on offers", async () => {
+  const start = { nanoseconds: 7e18 };
+  const registry: Registry = {
+    schedules: [
+      { windows: [{ machine_ids: [{ hostname: "host-a1" }], unavailability: { start } }] },
+    ],
+    machines: { machines: [{ info: { id: { hostname: "host-a1" }, mode: "DRAINING" } }] },
+  };
+  const s = await setup(registry, (m) => restoreMaintenance(m, registry));
+  s.master.offer(s.allocator.allocate().offers);
+  const offer = s.stream.last("OFFERS")?.offers?.offers?.[0];
+  assert.equal(offer?.agent_id.value, "a1");
+  assert.deepEqual(offer?.unavailability?.start, start);
 });

@@ -74,7 +74,14 @@ export function maintenanceOf(master: Master): MaintenanceState {
     };
     states.set(master, state);
     // An agent joining (or coming back after a failover) learns its window too.
-    master.events.listen({ agentAdded: (agent) => pushAgentUnavailability(master, agent) });
+    master.events.listen({
+      agentAdded: (agent) => {
+        // A joining agent has no window in the allocator yet: only a scheduled one needs a push.
+        if (scheduledMachines(state?.schedule ?? {}).some((id) => onMachine(agent, id))) {
+          pushAgentUnavailability(master, agent);
+        }
+      },
+    });
   }
   return state;
 }
