@@ -18,7 +18,7 @@ export abstract class AgentExecutorApi extends AgentExecutors {
     if (framework === undefined) return { kind: "no-framework" };
     const executor = framework.executors.get(executorId);
     if (executor === undefined) return { kind: "no-executor" };
-    return { kind: "found", state: executor.state };
+    return { kind: "found", state: executor.state, containerId: executor.containerId };
   }
 
   /** An executor subscribed over the v1 API; `connection` is its event stream. */

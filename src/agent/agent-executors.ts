@@ -209,6 +209,12 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       agentEnv: config.agentEnv,
       ...(config.local === true ? { local: true } : {}),
     });
+    const token = config.executorToken?.({
+      frameworkId: framework.id,
+      executorId: executor.id,
+      containerId,
+    });
+    if (token !== undefined) environment.MESOS_EXECUTOR_AUTHENTICATION_TOKEN = token;
     const user = config.switchUser ? (info.command?.user ?? framework.info.user) : undefined;
     this.o.logger.info(
       `Launching executor '${executor.id}' of framework ${framework.id} with resources ${resourcesOf(executorInfo.resources).toString()} in work directory '${directory}'`,

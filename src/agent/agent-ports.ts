@@ -104,6 +104,8 @@ export interface AgentConfig {
   registrationBackoffFactor: Duration;
   maxCompletedExecutorsPerFramework: number;
   agentEnv: Readonly<Record<string, string | undefined>>;
+  /** Makes an executor's `MESOS_EXECUTOR_AUTHENTICATION_TOKEN` (with `--jwt_secret_key`). */
+  executorToken?: (ids: { frameworkId: string; executorId: string; containerId: string }) => string;
   local?: boolean;
   executorHeartbeatIntervalMs?: number;
 }
@@ -137,4 +139,4 @@ export interface AgentCounters {
 export type ExecutorLookup =
   | { kind: "no-framework" }
   | { kind: "no-executor" }
-  | { kind: "found"; state: Executor["state"] };
+  | { kind: "found"; state: Executor["state"]; containerId: string };

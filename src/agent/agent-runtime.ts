@@ -261,7 +261,7 @@ async function killOrphans(
 /** Starts an agent in `host` (which must be listening). Throws a one-line Error on bad flags. */
 export async function startAgentInHost(options: StartAgentOptions): Promise<AgentHandle> {
   const { flags, logger, host } = options;
-  const security = loadAgentSecurity(flags);
+  const security = loadAgentSecurity(flags, undefined, (line) => logger.warn(line));
   await mkdir(flags.work_dir, { recursive: true });
   const built = buildSlaveInfo(flags, options.hostname, host.port, logger);
   if (!built.ok) throw new Error(built.error);
@@ -369,6 +369,9 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       registrationBackoffFactor: flags.registration_backoff_factor,
       maxCompletedExecutorsPerFramework: flags.max_completed_executors_per_framework,
       agentEnv: process.env,
+      ...(security.executorTokens === undefined
+        ? {}
+        : { executorToken: security.executorTokens.token.bind(security.executorTokens) }),
       ...(options.local === true ? { local: true } : {}),
     },
     clock: options.clock,

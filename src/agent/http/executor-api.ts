@@ -4,9 +4,11 @@
  * (SUBSCRIBED first); UPDATE, MESSAGE and HEARTBEAT answer 202. The
  * statuses follow Mesos: 400 for bodies that do not decode or validate and
  * for unknown frameworks/executors, 403 for calls from an executor that has
- * not subscribed, 405, 406, 415, 501 for UNKNOWN.
+ * not subscribed or whose token names another executor (see
+ * common/auth/executor-auth.ts), 405, 406, 415, 501 for UNKNOWN.
  */
 
+import { executorClaimsRefusal } from "../../common/auth/executor-auth.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   accepted,
@@ -51,6 +53,12 @@ export function handleExecutorCall(agent: Agent, request: HttpRequest): HttpResp
   const found = agent.lookupExecutor(frameworkId, executorId);
   if (found.kind === "no-framework") return badRequest("Framework cannot be found");
   if (found.kind === "no-executor") return badRequest("Executor cannot be found");
+  const refusal = executorClaimsRefusal(request, {
+    frameworkId,
+    executorId,
+    containerId: found.containerId,
+  });
+  if (refusal !== undefined) return forbidden(refusal);
   if (found.state === "REGISTERING" && call.type !== "SUBSCRIBE") {
     return forbidden("Executor is not subscribed");
   }

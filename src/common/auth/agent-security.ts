@@ -1,18 +1,22 @@
 /**
  * The agent's HTTP authentication and authorization, from its flags:
  * `--http_credentials`, `--authenticate_http_readonly`,
- * `--authenticate_http_readwrite` and `--acls`. Read-only endpoints
+ * `--authenticate_http_readwrite`, `--authenticate_http_executors`,
+ * `--jwt_secret_key` and `--acls`. Read-only endpoints
  * (`/state`, `/flags`, `/containers`, `/monitor/statistics`, metrics and
  * files) are in realm `mesos-agent-readonly`, the operator API `/api/v1` in
- * `mesos-agent-readwrite`.
+ * `mesos-agent-readwrite`, the executor API `/api/v1/executor` in
+ * `mesos-agent-executor` (see executor-auth.ts).
  */
 import type { HttpRequest } from "../http/request.js";
 import { forbidden, type HttpResponse, response } from "../http/response.js";
 import { type HttpGuard, setHttpGuard } from "../http/router.js";
 import type { ProcessHost } from "../process/process-host.js";
+import { SystemClock } from "../time/clock.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
 import { type Credential, CredentialStore, loadCredentials } from "./credentials.js";
+import { authenticateExecutor, type ExecutorTokens, loadExecutorKey } from "./executor-auth.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
 import { viewPermissions, viewsEverything } from "./view-filter.js";
 
@@ -23,6 +27,9 @@ export interface AgentSecurityFlags {
   readonly credential?: string | undefined;
   readonly authenticate_http_readonly: boolean;
   readonly authenticate_http_readwrite: boolean;
+  readonly authenticate_http_executors?: boolean;
+  /** `--jwt_secret_key`: the file with the key of executor tokens. */
+  readonly jwt_secret_key?: string | undefined;
   readonly acls?: unknown;
 }
 
@@ -34,10 +41,18 @@ export interface AgentSecurity {
   readonly readwrite: boolean;
   /** The agent's own credential for the master (CRAM-MD5), when `--credential` is set. */
   readonly credential: Credential | undefined;
+  /** Signs and checks executor tokens, with `--jwt_secret_key`. */
+  readonly executorTokens: ExecutorTokens | undefined;
+  /** `--authenticate_http_executors`: the executor API needs a token (or credentials). */
+  readonly executors: boolean;
 }
 
 /** Reads the flags; throws an Error with one line naming the file or flag on bad input. */
-export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string): AgentSecurity {
+export function loadAgentSecurity(
+  flags: AgentSecurityFlags,
+  aclsFile?: string,
+  warn: (line: string) => void = () => {},
+): AgentSecurity {
   let credentials = new CredentialStore();
   if (flags.http_credentials !== undefined) {
     const loaded = loadCredentials(flags.http_credentials);
@@ -64,6 +79,14 @@ export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string):
       throw new Error(`The credential file '${flags.credential}' holds no principal`);
     }
   }
+  const executors = flags.authenticate_http_executors === true;
+  if (executors && flags.jwt_secret_key === undefined) {
+    throw new Error(
+      "--jwt_secret_key must be specified when --authenticate_http_executors is set to true",
+    );
+  }
+  const executorTokens =
+    flags.jwt_secret_key === undefined ? undefined : loadExecutorKey(flags.jwt_secret_key, warn);
   let authorizer = new LocalAuthorizer(NO_ACLS);
   if (flags.acls !== undefined) {
     const parsed = parseAcls(flags.acls);
@@ -79,6 +102,8 @@ export function loadAgentSecurity(flags: AgentSecurityFlags, aclsFile?: string):
     readonly: flags.authenticate_http_readonly,
     readwrite: flags.authenticate_http_readwrite,
     credential,
+    executorTokens,
+    executors,
   };
 }
 
@@ -121,6 +146,9 @@ const AUTHORIZABLE: ReadonlySet<string> = new Set([
 ]);
 
 type Json = Record<string, unknown>;
+
+/** Token expiry is checked against real time. */
+const clock = new SystemClock();
 
 async function filterAgentState(
   request: HttpRequest,
@@ -170,6 +198,13 @@ export function installAgentSecurity(
       : undefined;
 
   const agentGuard: HttpGuard = async (request, next) => {
+    if (request.routePath === "/api/v1/executor") {
+      setRequestAuthorizer(request, security.authorizer);
+      const tokens = security.executorTokens;
+      if (!security.executors || tokens === undefined) return next();
+      const nowSecs = clock.now() / 1000;
+      return authenticateExecutor(request, tokens, security.credentials, nowSecs) ?? next();
+    }
     const denied = authenticate(request, AGENT_REALMS[request.routePath]);
     if (denied !== undefined) return denied;
     const refused = authorizeEndpoint(request, request.routePath);

@@ -1,0 +1,154 @@
+/**
+ * Executor authentication with a real agent (`--authenticate_http_executors`
+ * and `--jwt_secret_key`): executors get a token and use it (tasks run),
+ * the task does not see it; the executor API refuses calls without a token
+ * or with a forged one (401) and calls for another executor's container
+ * (403). Without the key the agent does not start.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { signJwt } from "../../src/common/auth/jwt.js";
+import {
+  getJson,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+import {
+  FAST_AGENT_FLAGS,
+  FAST_MASTER_FLAGS,
+  launchSleep,
+  waitUpdate,
+} from "./master-recovery-helpers.js";
+
+const open: Subscription[] = [];
+after(async () => {
+  for (const s of open) s.close();
+  await stopAll();
+});
+
+const KEY = "a-secret-only-the-agent-knows";
+
+interface AgentState {
+  frameworks?: { id: string; executors?: { id: string; container: string }[] }[];
+}
+
+async function executorCall(agentUrl: string, body: unknown, token?: string): Promise<Response> {
+  return fetch(`${agentUrl}/api/v1/executor`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/json",
+      ...(token === undefined ? {} : { Authorization: `Bearer ${token}` }),
+    },
+    body: JSON.stringify(body),
+  });
+}
+
+test("executor auth: executors use their token (tasks run, and do not see it); no, forged or foreign tokens are refused", async () => {
+  const dir = tempDir("executor-key-");
+  const keyFile = join(dir, "jwt.key");
+  writeFileSync(keyFile, KEY, { mode: 0o600 });
+  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
+  const agent = await startAgent({
+    master: master.address,
+    flags: { ...FAST_AGENT_FLAGS, authenticate_http_executors: true, jwt_secret_key: keyFile },
+  });
+  const [agentId] = await waitForAgents(master, 1);
+  assert.ok(agentId !== undefined);
+
+  // A command task through mesos-execute: its executor subscribes and sends
+  // updates with its token; the task itself has no token in its environment.
+  const run = await runBinary(
+    "mesos-execute",
+    [
+      `--master=${master.address}`,
+      "--name=token-check",
+      '--command=test -z "$MESOS_EXECUTOR_AUTHENTICATION_TOKEN" && echo hi',
+      "--resources=cpus:0.1;mem:32",
+    ],
+    { timeoutMs: 45_000 },
+  );
+  assert.match(run.stdout, /Received status update TASK_FINISHED/, run.stdout + run.stderr);
+
+  // A long task, to aim calls at a live executor.
+  const s = await subscribe(master.url, subscribeCall("tokens"));
+  open.push(s);
+  s.autoAcknowledge = true;
+  await s.nth("SUBSCRIBED");
+  await launchSleep(s, "sleeper", agentId);
+  await waitUpdate(s, "sleeper", "TASK_RUNNING");
+  const frameworkId = s.frameworkId;
+  const container = await waitFor("the sleeper's container in the agent's /state", async () => {
+    const state = await getJson<AgentState>(`${agent.url}/state`);
+    const f = state?.frameworks?.find((x) => x.id === frameworkId);
+    return f?.executors?.find((e) => e.id === "sleeper")?.container;
+  });
+  const message = {
+    type: "MESSAGE",
+    framework_id: { value: frameworkId },
+    executor_id: { value: "sleeper" },
+    message: { data: Buffer.from("hello").toString("base64") },
+  };
+
+  const none = await executorCall(agent.url, message);
+  assert.equal(none.status, 401);
+  assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="mesos-agent-executor"');
+
+  const forged = await executorCall(
+    agent.url,
+    message,
+    signJwt({ fid: frameworkId, eid: "sleeper", cid: container }, "not-the-key"),
+  );
+  assert.equal(forged.status, 401);
+  assert.match(forged.headers.get("www-authenticate") ?? "", /error="invalid_token"/);
+
+  const foreign = await executorCall(
+    agent.url,
+    message,
+    signJwt({ fid: frameworkId, eid: "sleeper", cid: "another-container" }, KEY),
+  );
+  assert.equal(foreign.status, 403);
+  assert.match(await foreign.text(), /'cid' claim/);
+
+  const otherExecutor = await executorCall(
+    agent.url,
+    message,
+    signJwt({ fid: frameworkId, eid: "someone-else", cid: container }, KEY),
+  );
+  assert.equal(otherExecutor.status, 403);
+  assert.match(await otherExecutor.text(), /'eid' claim with the executor ID sleeper/);
+
+  const own = await executorCall(
+    agent.url,
+    message,
+    signJwt({ fid: frameworkId, eid: "sleeper", cid: container }, KEY),
+  );
+  assert.equal(own.status, 202, await own.text());
+});
+
+test("executor auth: --authenticate_http_executors without --jwt_secret_key stops the agent with a reason", async () => {
+  const run = await runBinary(
+    "mesos-agent",
+    [
+      "--master=127.0.0.1:1",
+      "--ip=127.0.0.1",
+      "--port=0",
+      `--work_dir=${tempDir("agent-no-key-")}`,
+      "--authenticate_http_executors",
+    ],
+    { timeoutMs: 20_000 },
+  );
+  assert.equal(run.code, 1);
+  assert.match(
+    run.stderr,
+    /--jwt_secret_key must be specified when --authenticate_http_executors is set to true/,
+  );
+});
