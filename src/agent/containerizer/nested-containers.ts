@@ -23,7 +23,7 @@
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
  */
-import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "../../common/observability/logger.js";
 import type {
@@ -344,7 +344,6 @@ export class NestedContainers {
     try {
       await mkdir(join(path, ".."), { recursive: true });
       await writeFile(`${path}.tmp`, JSON.stringify(record));
-      const { rename } = await import("node:fs/promises");
       await rename(`${path}.tmp`, path);
     } catch (e) {
       this.o.logger.warn(
@@ -674,7 +673,6 @@ export class NestedContainers {
     if (path !== undefined) {
       void rm(path, { force: true }).then(async () => {
         // The parent's directory goes with its last record.
-        const { rmdir } = await import("node:fs/promises");
         await rmdir(join(path, "..")).catch(() => undefined);
       });
     }

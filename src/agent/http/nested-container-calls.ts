@@ -24,6 +24,7 @@ import {
 } from "../../common/http/response.js";
 import type { ContainerID, ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call, Response } from "../../common/protocol/generated/mesos-v1-agent.js";
+import { systemClock } from "../../common/time/clock.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
 
 /** The calls this module answers. */
@@ -170,7 +171,7 @@ export interface NestedContainerUsage {
 /** Statistics of every live nested container, stamped now. */
 export async function nestedContainerUsages(
   nested: NestedContainers,
-  nowSecs = Date.now() / 1000,
+  nowSecs = systemClock.now() / 1000,
 ): Promise<NestedContainerUsage[]> {
   const views = nested.list();
   const stats = await Promise.all(

@@ -7,7 +7,7 @@
  * operations on them: create, write, read, kill every member, remove.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, rmdir, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The controllers we use. */
@@ -103,7 +103,6 @@ export class CgroupsHierarchy {
 
   /** The container ids that have a cgroup for `subsystem` (for recovery). */
   async containers(subsystem: Subsystem): Promise<string[]> {
-    const { readdir } = await import("node:fs/promises");
     try {
       const entries = await readdir(this.rootPath(subsystem), { withFileTypes: true });
       return entries.filter((e) => e.isDirectory()).map((e) => e.name);
@@ -160,7 +159,6 @@ export function parseFlatKeyed(text: string): Map<string, number> {
 
 /** Cgroup directories below `cgroup` (nested containers' cgroups), deepest first. */
 export async function descendantCgroups(cgroup: string): Promise<string[]> {
-  const { readdir } = await import("node:fs/promises");
   const out: string[] = [];
   const walk = async (dir: string): Promise<void> => {
     let entries: import("node:fs").Dirent[];
