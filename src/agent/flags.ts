@@ -5,7 +5,7 @@
  * Names, defaults and aliases follow Mesos; the help text is ours.
  */
 import { accessSync, constants } from "node:fs";
-import { tmpdir } from "node:os";
+import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Duration } from "../common/flags/duration.js";
 import { binDir } from "../common/flags/install-paths.js";
@@ -152,6 +152,14 @@ const agentCoreFlags = {
   executor_registration_timeout: flag.duration({
     help: "How long a new executor has to subscribe before the agent kills it as hung.",
     default: "1mins",
+  }),
+  executor_launch_concurrency: flag.uint({
+    help:
+      "Beyond Mesos: at most this many command executors start at a time; the others wait " +
+      "their turn. A launch storm is CPU-bound, and executors starting all at once each " +
+      "take longer and all finish late. 0: no limit (as Mesos).",
+    default: () => 2 * availableParallelism(),
+    docDefault: "2 x the number of CPUs",
   }),
   executor_reregistration_timeout: flag.duration({
     help:
