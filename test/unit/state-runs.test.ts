@@ -4,6 +4,7 @@ import type { Task, TaskInfo } from "../../src/common/protocol/generated/mesos-v
 import { codecFor } from "../../src/common/protocol/index.js";
 import {
   FragmentCache,
+  ItemRuns,
   PartsWriter,
   RunCache,
   SignatureCache,
@@ -69,6 +70,47 @@ test("state runs: unchanged runs are reused; a changed item, an evicted head or 
   shifted.push({ id: 400, text: "new" });
   assert.deepEqual(JSON.parse(await render(runs, shifted)), shifted);
   assert.ok(runs.joined <= 2, `eviction and append touch the first and last runs (${runs.joined})`);
+});
+
+test("state runs: item runs render each item once, reuse unchanged runs, and re-render only a changed item", async () => {
+  const runs = new ItemRuns<Item>(
+    (i) => JSON.stringify(i),
+    (i) => String(i.id),
+    3,
+  );
+  const items = Array.from({ length: 400 }, (_, id) => ({ id, text: `é${id}` }));
+  const draw = async (list: Item[]): Promise<unknown> => {
+    const out = new PartsWriter(64);
+    await runs.array(out, list, slicer());
+    return JSON.parse(Buffer.concat(out.finish()).toString());
+  };
+  assert.deepEqual(await draw([]), []);
+  assert.deepEqual(await draw(items), items);
+  assert.equal(runs.rendered, 400);
+  assert.ok(runs.joined > 10, `400 items make many runs (${runs.joined})`);
+
+  runs.joined = 0;
+  runs.rendered = 0;
+  assert.deepEqual(await draw(items), items);
+  assert.equal(runs.joined, 0, "nothing changed: every run reused");
+
+  const changed = items[200] as Item;
+  changed.text = "changed";
+  runs.invalidate(changed);
+  assert.deepEqual(await draw(items), items);
+  assert.equal(runs.joined, 1, "one changed item: one run joined again");
+  assert.equal(runs.rendered, 1, "only the changed item is rendered; its neighbours are copied");
+
+  runs.joined = 0;
+  runs.rendered = 0;
+  const shifted = items.slice(1);
+  shifted.push({ id: 400, text: "new" });
+  assert.deepEqual(await draw(shifted), shifted);
+  assert.ok(runs.joined <= 2, `eviction and append touch the first and last runs (${runs.joined})`);
+  assert.equal(runs.rendered, 1, "only the new item is rendered");
+  const reordered = [...shifted].reverse();
+  assert.deepEqual(await draw(reordered), reordered, "items moved between runs keep their bytes");
+  assert.equal(runs.rendered, 1);
 });
 
 test("state runs: a signature cache renders again only when an input is a different object", () => {

@@ -288,6 +288,143 @@ export class RunCache<K extends object> {
   }
 }
 
+/** A run of `ItemRuns`: its items, their comma-joined JSON and where each one starts. */
+interface ItemRun<K> {
+  readonly items: readonly K[];
+  readonly bytes: Buffer;
+  /** Start of each item's bytes in `bytes`, and one past the last (items.length + 1 entries). */
+  readonly offsets: Int32Array;
+}
+
+/**
+ * Runs of consecutive items' JSON (tasks: the bulk of every document),
+ * without a Buffer per item: each item holds (in a hidden slot) the run its
+ * bytes live in, or nothing once `invalidate`d. A run is reused while each
+ * of its items still points at it; joining a new run copies unchanged
+ * items' bytes out of their old runs and renders only the others, straight
+ * into the new run's buffer. Compared with a fragment per item this keeps
+ * two objects per 64 items instead of two per item on the heap (fewer
+ * survivors for the garbage collector to copy and mark in a cold build of
+ * 200,000 tasks). Run boundaries come from a hash of each item's key, as in
+ * `RunCache`.
+ */
+export class ItemRuns<K extends object> {
+  private readonly slot = Symbol("json-run");
+  private readonly frozen = new WeakMap<K, ItemRun<K>>();
+  /** Runs reused / joined, items rendered (for tests and the benchmark). */
+  reused = 0;
+  joined = 0;
+  rendered = 0;
+
+  constructor(
+    private readonly render: (item: K) => string,
+    /** A stable text key of an item (a task's id). */
+    private readonly keyOf: (item: K) => string,
+    /** log2 of the mean run length. */
+    private readonly bits = 6,
+  ) {}
+
+  /** The item changed: its JSON is rendered again next time. */
+  invalidate(item: K): void {
+    if (this.slot in item) (item as Record<symbol, ItemRun<K> | undefined>)[this.slot] = undefined;
+    else this.frozen.delete(item);
+  }
+
+  /** Writes `items` as a JSON array, pausing between runs. */
+  async array(out: PartsWriter, items: readonly K[], slicer: Slicer): Promise<void> {
+    out.write("[");
+    const max = 4 << this.bits;
+    let start = 0;
+    for (let i = 0; i < items.length; i++) {
+      const item = items[i] as K;
+      if (i === items.length - 1 || i + 1 - start >= max || endsRun(this.keyOf(item), this.bits)) {
+        if (start > 0) out.write(COMMA);
+        out.write(this.run(items, start, i + 1));
+        start = i + 1;
+        if (slicer.due) await slicer.pause();
+      }
+    }
+    out.write("]");
+  }
+
+  private runOf(item: K): ItemRun<K> | undefined {
+    const own = (item as Record<symbol, ItemRun<K> | undefined>)[this.slot];
+    return own !== undefined || this.slot in item ? own : this.frozen.get(item);
+  }
+
+  private setRun(item: K, run: ItemRun<K>): void {
+    if (this.slot in item) {
+      (item as Record<symbol, ItemRun<K> | undefined>)[this.slot] = run;
+    } else if (Object.isExtensible(item)) {
+      Object.defineProperty(item, this.slot, { value: run, writable: true, configurable: true });
+    } else {
+      this.frozen.set(item, run);
+    }
+  }
+
+  private run(items: readonly K[], start: number, end: number): Buffer {
+    const first = items[start] as K;
+    const cached = this.runOf(first);
+    if (cached !== undefined && cached.items.length === end - start) {
+      let same = true;
+      for (let j = 0; same && j < cached.items.length; j++) {
+        const item = items[start + j] as K;
+        same = cached.items[j] === item && this.runOf(item) === cached;
+      }
+      if (same) {
+        this.reused++;
+        return cached.bytes;
+      }
+    }
+    this.joined++;
+    // Each item's bytes: a view into the run still holding it, or fresh text.
+    const pieces: (Buffer | string)[] = [];
+    const sizes: number[] = [];
+    let size = end - start - 1;
+    for (let i = start; i < end; i++) {
+      const item = items[i] as K;
+      const old = this.runOf(item);
+      const at = old === undefined ? -1 : old.items.indexOf(item);
+      let piece: Buffer | string;
+      let n: number;
+      if (old !== undefined && at >= 0) {
+        piece = old.bytes.subarray(old.offsets[at], (old.offsets[at + 1] as number) - 1);
+        n = piece.byteLength;
+      } else {
+        this.rendered++;
+        piece = this.render(item);
+        n = Buffer.byteLength(piece, "utf8");
+      }
+      pieces.push(piece);
+      sizes.push(n);
+      size += n;
+    }
+    const bytes = Buffer.allocUnsafeSlow(size);
+    const offsets = new Int32Array(end - start + 1);
+    let at = 0;
+    for (let j = 0; j < pieces.length; j++) {
+      if (j > 0) bytes[at++] = 0x2c; // ","
+      offsets[j] = at;
+      const piece = pieces[j] as Buffer | string;
+      if (typeof piece === "string") bytes.write(piece, at, "utf8");
+      else bytes.set(piece, at);
+      at += sizes[j] as number;
+    }
+    // One past the last item, as if a comma followed it.
+    offsets[pieces.length] = at + 1;
+    const run: ItemRun<K> = { items: items.slice(start, end), bytes, offsets };
+    for (const item of run.items) this.setRun(item, run);
+    return bytes;
+  }
+}
+
+/** FNV-1a of `key`, then Fibonacci hashing: true for about one key in 2^bits. */
+function endsRun(key: string, bits: number): boolean {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
+  return Math.imul(h, 0x9e3779b1) >>> (32 - bits) === 0;
+}
+
 /** A built document: its parts in order (concatenate or write them one by one). */
 export interface Document {
   readonly parts: readonly Buffer[];

@@ -21,6 +21,7 @@ import {
   type Document,
   DocumentCache,
   FragmentCache,
+  ItemRuns,
   PartsWriter,
   RunCache,
   SignatureCache,
@@ -124,10 +125,8 @@ export class StateDocuments {
   readonly gate: TurnGate;
   private readonly now: () => number;
   private readonly sliceMs: number;
-  private readonly v0Tasks = new FragmentCache<Task>((t) => JSON.stringify(taskJson(t)));
-  private readonly v1Tasks = new FragmentCache<Task>(v1TaskJson);
-  private readonly v0TaskRuns = new RunCache<Task>(this.v0Tasks, taskKey);
-  private readonly v1TaskRuns = new RunCache<Task>(this.v1Tasks, taskKey);
+  private readonly v0TaskRuns = new ItemRuns<Task>((t) => JSON.stringify(taskJson(t)), taskKey);
+  private readonly v1TaskRuns = new ItemRuns<Task>(v1TaskJson, taskKey);
   private readonly v0Agents = new SignatureCache<AgentRecord>();
   private readonly v1Agents = new SignatureCache<AgentRecord>();
   /** Agents in runs too: an unchanged agent keeps its Buffer, so its run is reused. */
@@ -163,8 +162,8 @@ export class StateDocuments {
     );
     const m = ctx.master;
     const forget = (task: Task): void => {
-      this.v0Tasks.invalidate(task);
-      this.v1Tasks.invalidate(task);
+      this.v0TaskRuns.invalidate(task);
+      this.v1TaskRuns.invalidate(task);
       this.pbTasks.invalidate(task);
     };
     m.events.listen({ taskUpdated: forget, taskChanged: forget });
