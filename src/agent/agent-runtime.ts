@@ -36,6 +36,10 @@ import {
   recoveryRemedy,
 } from "./checkpoint/state.js";
 import {
+  buildDockerContainerizer,
+  ComposingContainerizer,
+} from "./containerizer/docker/composing.js";
+import {
   describeCommandExecutorScript,
   findCommandExecutor,
   findDefaultExecutor,
@@ -123,18 +127,6 @@ export function buildSlaveInfo(
     info.domain = domain.value;
   }
   return { ok: true, info };
-}
-
-/** Says which asked-for containerization features are not there yet (the agent still starts). */
-function warnUnsupported(flags: AgentFlags, logger: Logger): void {
-  const list = (text: string) =>
-    text
-      .split(",")
-      .map((x) => x.trim())
-      .filter((x) => x !== "");
-  if (list(flags.containerizers).includes("docker")) {
-    logger.warn("The Docker containerizer is not supported yet: only the Mesos containerizer runs");
-  }
 }
 
 async function writeBootId(workDir: string, bootId: string, logger: Logger): Promise<void> {
@@ -316,6 +308,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     launchConcurrency: flags.executor_launch_concurrency,
   });
   const mesosContainerizer = containerizer;
+  const docker = await buildDockerContainerizer(flags, { logger, bootId, fetcherCache }).catch(
+    (e: unknown) => {
+      launcher.stop();
+      throw e;
+    },
+  );
+  const composed = new ComposingContainerizer(containerizer, docker, flags.containerizers, logger);
   const services = operatorServices(host, { clock: options.clock, logger });
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
   const build = buildInfoAt(options.clock.now());
@@ -338,7 +337,6 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     settle = resolve;
   });
   let stopping: (() => void) | undefined;
-  warnUnsupported(flags, logger);
   logger.info(describeCommandExecutorScript());
   const isRoot = process.getuid?.() === 0;
   if (flags.switch_user && !isRoot) {
@@ -390,7 +388,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     checkpointer,
     containerizer: adopted.wrap({
       ...withPersistentVolumes(
-        sandboxes.wrap(containerizer),
+        sandboxes.wrap(composed),
         flags.work_dir,
         (launch) =>
           launchResources(
@@ -428,7 +426,9 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     workDir: flags.work_dir,
   });
   void nested.recover();
-  containerizer.attach(nested.wrapEvents(sandboxes.events(agent)));
+  const containerEvents = nested.wrapEvents(sandboxes.events(agent));
+  containerizer.attach(containerEvents);
+  composed.attach(containerEvents);
   adopted.attach(agent);
   const monitor = installAgentOperatorSurface({
     host,
@@ -458,6 +458,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     for (const executor of recovered) {
       const alive = await executorAlive(recovery, executor.ids, bootId);
       if (alive !== undefined) {
+        const ids = executor.ids;
+        if (await docker?.adopt(ids, executor.directory, alive.pid, alive.startTime)) continue;
         adopted.adopt(executor.ids.containerId, alive.pid, alive.startTime, executor.directory);
         continue;
       }
@@ -470,6 +472,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     }
     const keep = new Set(recovered.map((e) => e.ids.containerId));
     await killOrphans(recovery, flags.work_dir, bootId, keep, sweeper, logger);
+    await docker?.removeOrphans();
     if (flags.recover === "cleanup") {
       agent.cleanupRecovered();
       await waitUntil(() => adopted.size === 0, 60_000);
@@ -501,6 +504,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       agent.beginTermination({ keepCheckpointed: true });
     });
     containerizer?.stop();
+    docker?.stop();
     adopted.stop();
     await checkpointer.idle();
     launcher.stop();
