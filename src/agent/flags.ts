@@ -449,29 +449,24 @@ const agentContainerFlags = {
   docker: flag.string({
     help: "Path of the docker program, for the Docker containerizer.",
     default: "docker",
-    notYet: true,
   }),
   docker_socket: flag.string({
     help: "Docker daemon socket the agent and executors use.",
     default: "/var/run/docker.sock",
-    notYet: true,
   }),
   docker_remove_delay: flag.duration({
     help: "How long after a Docker container ends it is removed (docker rm).",
     default: "6hrs",
-    notYet: true,
   }),
   docker_stop_timeout: flag.duration({
     help: "Deprecated (use the task's kill policy): time docker waits between stop and kill.",
     default: "0ns",
-    notYet: true,
   }),
   docker_kill_orphans: flag.bool({
     help:
       "Kill Docker containers this agent does not know. Turn off when several agents " +
       "share one host.",
     default: true,
-    notYet: true,
   }),
   docker_mesos_image: flag.string({
     help: "Docker image the agent itself runs in; executors then run in containers too.",
