@@ -271,6 +271,9 @@ export function stateHeadJson(ctx: StateContext): Json {
   if (info.domain !== undefined) out.domain = pb("mesos.v1.DomainInfo", info.domain);
   out.leader = ctx.pid;
   out.leader_info = { id: info.id, pid: ctx.pid, port: info.port, hostname: info.hostname ?? "" };
+  if (info.domain !== undefined) {
+    (out.leader_info as Json).domain = pb("mesos.v1.DomainInfo", info.domain);
+  }
   if (ctx.cluster !== undefined) out.cluster = ctx.cluster;
   if (ctx.logDir !== undefined) out.log_dir = ctx.logDir;
   if (ctx.externalLogFile !== undefined) out.external_log_file = ctx.externalLogFile;
