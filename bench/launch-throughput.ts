@@ -9,6 +9,9 @@
  *   bench/lib/bench-executor.ts (bundled), which subscribes and reports
  *   TASK_RUNNING without starting anything: the framework/master/agent/
  *   executor-start-up cost without the task process;
+ * - `command-executor-unpaced`: the same on a second master and agent
+ *   started with `--executor_launch_concurrency=0` (every executor starts
+ *   at once, as in Mesos); the default agent paces them (2 x CPUs at a time);
  * - `raw-spawn`: the same command (`/bin/sh -c "sleep 600"`) spawned N
  *   times at once straight from Node (detached, like executors), the floor.
  *
@@ -25,6 +28,7 @@
  * `LAUNCH_BENCH_PROFILE=<dir>` writes V8 CPU profiles of master and agent
  * covering each variant's launch and kill there (bench/lib/loop-probe.ts).
  * `LAUNCH_BENCH_DAEMON_NICE=<n>` runs master and agent at niceness n (root).
+ * `LAUNCH_BENCH_VARIANTS=command-executor,command-executor-unpaced` runs a subset.
  *
  * Targets (Mesos 1.12 on this kind of machine in brackets): 200 tasks
  * running within 10 s [~20 s], stretch 5 s; one task within 100 ms
@@ -56,7 +60,7 @@ import { reportCase } from "./lib/report.js";
 const BENCH = "launch-throughput";
 const FAILED = ["TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"];
 
-type Variant = "command-executor" | "noop-executor";
+type Variant = "command-executor" | "command-executor-unpaced" | "noop-executor";
 
 interface LaunchResult {
   allRunningMs: number;
@@ -82,7 +86,7 @@ function taskFor(
   frameworkId: string,
 ): TaskInfo {
   const task: TaskInfo = { name: id, task_id: { value: id }, agent_id: agentId, resources };
-  if (variant === "command-executor") {
+  if (variant !== "noop-executor") {
     task.command = { shell: true, value: "sleep 600" };
   } else {
     task.executor = {
@@ -145,7 +149,7 @@ async function launchAll(
     const allRunningMs = Math.max(...runningAt);
     const masterCpu = procCpuMs(masterPid) - masterCpu0;
     const agentCpu = procCpuMs(agentPid) - agentCpu0;
-    const script = variant === "command-executor" ? COMMAND_EXECUTOR_BUNDLE : benchExecutorBundle();
+    const script = variant === "noop-executor" ? benchExecutorBundle() : COMMAND_EXECUTOR_BUNDLE;
     const executorCpuMs = processesWith(cluster.sandboxMarker)
       .filter((p) => p.argv.includes(script))
       .map((p) => procCpuMs(p.pid));
@@ -242,6 +246,12 @@ export async function run(args: string[]): Promise<void> {
   const profileDir = process.env.LAUNCH_BENCH_PROFILE;
   profiling = profileDir !== undefined;
   const cluster = await startBenchCluster(profileDir === undefined ? {} : { profileDir });
+  const only = process.env.LAUNCH_BENCH_VARIANTS?.split(",");
+  const wanted = (name: string) => only === undefined || only.includes(name);
+  // Variants with another agent flag run on a cluster of their own, interleaved.
+  const unpaced = wanted("command-executor-unpaced")
+    ? await startBenchCluster({ agentFlags: { executor_launch_concurrency: "0" } })
+    : undefined;
   // Experiment knob: run master and agent at another niceness (root only).
   const nice = process.env.LAUNCH_BENCH_DAEMON_NICE;
   if (nice !== undefined) {
@@ -254,14 +264,22 @@ export async function run(args: string[]): Promise<void> {
   try {
     benchExecutorBundle();
     for (let round = 0; round < rounds; round++) {
-      add("command-executor", await launchAll(cluster, "command-executor", n));
-      add("noop-executor", await launchAll(cluster, "noop-executor", n));
+      if (wanted("command-executor")) {
+        add("command-executor", await launchAll(cluster, "command-executor", n));
+      }
+      if (unpaced !== undefined) {
+        add("command-executor-unpaced", await launchAll(unpaced, "command-executor-unpaced", n));
+      }
+      if (wanted("noop-executor"))
+        add("noop-executor", await launchAll(cluster, "noop-executor", n));
       add("raw-spawn", await rawSpawn(n, scratch));
     }
     const single = { "command-executor": [] as number[], "noop-executor": [] as number[] };
     for (let i = 0; i < singleCount; i++) {
       single["command-executor"].push(...(await singles(cluster, "command-executor", 1)));
-      single["noop-executor"].push(...(await singles(cluster, "noop-executor", 1)));
+      if (wanted("noop-executor")) {
+        single["noop-executor"].push(...(await singles(cluster, "noop-executor", 1)));
+      }
     }
 
     const raw = results.get("raw-spawn") as RawResult[];
@@ -315,6 +333,7 @@ export async function run(args: string[]): Promise<void> {
       reportCase(BENCH, `${name} n=${n} rounds=${rounds}`, row);
     }
     for (const [name, ms] of Object.entries(single)) {
+      if (ms.length === 0) continue;
       reportCase(BENCH, `single task, ${name} x${singleCount}`, {
         accept_to_running_ms_p50: quantile(ms, 0.5),
         accept_to_running_ms_min: quantile(ms, 0),
@@ -325,6 +344,7 @@ export async function run(args: string[]): Promise<void> {
     }
   } finally {
     await cluster.stop();
+    await unpaced?.stop();
   }
 }
 
