@@ -6,6 +6,9 @@
  * this file is on the command executor's start-up path.
  */
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
+import { createRequire } from "node:module";
+import type { ConnectionOptions } from "node:tls";
+import { clientTls } from "../common/process/tls-client.js";
 import { RecordIoDecoder } from "../common/recordio/decoder.js";
 import type { AgentAddress } from "./executor-environment.js";
 import { PipelinedCalls } from "./pipelined-calls.js";
@@ -42,33 +45,51 @@ const CALL_TIMEOUT_MS = 30_000;
 /** Bodies of error answers are only logged; keep them short. */
 const MAX_ERROR_BODY = 4096;
 
-/** Talks to one agent. */
+/**
+ * Loads `node:https` only when TLS is on (it costs start-up time otherwise).
+ * The base path only matters for files; built-ins resolve from anywhere.
+ */
+function https(): typeof import("node:https") {
+  return createRequire("file:///")("node:https") as typeof import("node:https");
+}
+
+/** Talks to one agent (over HTTPS with `LIBPROCESS_SSL_ENABLED`, as libprocess executors do). */
 export class AgentTransport {
-  private readonly streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly streamAgent: Agent;
+  private readonly send: typeof request;
   private readonly calls: PipelinedCalls;
   private readonly headers: Record<string, string>;
 
   constructor(
     private readonly address: AgentAddress,
     authenticationToken?: string,
+    tls: ConnectionOptions | undefined = address.socketPath === undefined ? clientTls() : undefined,
   ) {
     this.headers = { "Content-Type": "application/json", Accept: "application/json" };
     if (authenticationToken !== undefined) {
       this.headers.Authorization = `Bearer ${authenticationToken}`;
     }
-    this.calls = new PipelinedCalls(address, this.headers, CALL_TIMEOUT_MS);
+    if (tls === undefined) {
+      this.streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+      this.send = request;
+    } else {
+      const secure = https();
+      this.streamAgent = new secure.Agent({ ...tls, keepAlive: true, maxSockets: 1 });
+      this.send = secure.request;
+    }
+    this.calls = new PipelinedCalls(address, this.headers, CALL_TIMEOUT_MS, tls);
   }
 
   /** Human-readable address for log lines. */
   describe(): string {
     const a = this.address;
     const where = a.socketPath !== undefined ? `unix:${a.socketPath}` : `${a.host}:${a.port}`;
-    return `http://${where}${a.path}`;
+    return `${this.send === request ? "http" : "https"}://${where}${a.path}`;
   }
 
   private open(agent: Agent, body: string): ClientRequest {
     const a = this.address;
-    return request({
+    return this.send({
       method: "POST",
       agent,
       path: a.path,

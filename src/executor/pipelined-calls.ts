@@ -6,7 +6,9 @@
  * node:http's client sends one request per connection at a time, hence this
  * small client on `node:net` (only statuses are read; bodies are skipped).
  */
+import { createRequire } from "node:module";
 import { connect, type Socket } from "node:net";
+import type { ConnectionOptions } from "node:tls";
 import { ResponseReader } from "../common/process/response-reader.js";
 import type { AgentAddress } from "./executor-environment.js";
 
@@ -30,6 +32,8 @@ export class PipelinedCalls {
     private readonly address: AgentAddress,
     private readonly headers: Readonly<Record<string, string>>,
     private readonly timeoutMs: number,
+    /** Speak TLS with these options (loaded only then: `node:tls` costs start-up time). */
+    private readonly tls?: ConnectionOptions,
   ) {}
 
   /** Calls written and not yet answered. */
@@ -62,10 +66,17 @@ export class PipelinedCalls {
 
   private open(): Socket {
     const a = this.address;
+    const tls = this.tls;
     const socket =
       a.socketPath !== undefined
         ? connect(a.socketPath)
-        : connect(a.port ?? 0, a.host ?? "127.0.0.1");
+        : tls === undefined
+          ? connect(a.port ?? 0, a.host ?? "127.0.0.1")
+          : (createRequire("file:///")("node:tls") as typeof import("node:tls")).connect({
+              ...tls,
+              host: a.host ?? "127.0.0.1",
+              port: a.port ?? 0,
+            });
     socket.setNoDelay(true);
     this.socket = socket;
     const reader = new ResponseReader(

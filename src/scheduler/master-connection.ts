@@ -4,10 +4,14 @@
  * never-ending event stream, the other carries every other call, pipelined
  * (written without waiting for the previous answer; the master answers in
  * order), so calls arrive in the order they were made (an ACCEPT is seen
- * before the KILL sent after it) without one round trip each.
+ * before the KILL sent after it) without one round trip each. With
+ * `LIBPROCESS_SSL_ENABLED` both speak HTTPS.
  */
 import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
+import type { ConnectionOptions } from "node:tls";
 import { HttpPipeline } from "../common/process/http-pipeline.js";
+import { clientTls } from "../common/process/tls.js";
 import type { Call } from "../common/protocol/generated/mesos-v1-scheduler.js";
 import { formatMasterAddress, type MasterAddress, masterFromLocation } from "./master-address.js";
 import type { SchedulerWire } from "./wire.js";
@@ -43,11 +47,17 @@ export interface MasterConnectionOptions {
   readonly callTimeoutMs: number;
   /** A SUBSCRIBE whose response head does not arrive in this long fails (ms). */
   readonly subscribeTimeoutMs: number;
+  /**
+   * TLS options (HTTPS to the master); default: from `LIBPROCESS_SSL_*` in
+   * the environment, as libprocess clients do (`clientTls`).
+   */
+  readonly tls?: ConnectionOptions;
 }
 
 /** Connections to one master. Create a new one after a redirect or a disconnection. */
 export class MasterConnection {
-  private readonly streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
+  private readonly streamAgent: Agent;
+  private readonly tls: ConnectionOptions | undefined;
   private readonly calls: HttpPipeline;
   private closed = false;
 
@@ -56,8 +66,13 @@ export class MasterConnection {
     private readonly wire: SchedulerWire,
     private readonly options: MasterConnectionOptions,
   ) {
+    this.tls = options.tls ?? clientTls();
+    this.streamAgent =
+      this.tls === undefined
+        ? new Agent({ keepAlive: true, maxSockets: 1 })
+        : new HttpsAgent({ ...this.tls, keepAlive: true, maxSockets: 1 });
     this.calls = new HttpPipeline(
-      { host: master.host, port: master.port, path: SCHEDULER_API_PATH },
+      { host: master.host, port: master.port, path: SCHEDULER_API_PATH, tls: this.tls },
       options.callTimeoutMs,
       MAX_KEPT_BODY,
     );
@@ -140,7 +155,7 @@ export class MasterConnection {
   }
 
   private request(agent: Agent, body: Buffer, streamId: string | undefined): ClientRequest {
-    return request({
+    return (this.tls === undefined ? request : httpsRequest)({
       agent,
       host: this.master.host,
       port: this.master.port,

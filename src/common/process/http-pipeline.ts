@@ -3,9 +3,11 @@
  * requests are written back to back without waiting for answers, and the
  * server answers them in order, so they are handled in the order they were
  * made without one round trip each (node:http's client sends one request per
- * connection at a time). Used by the scheduler library's call connection.
+ * connection at a time). Used by the scheduler library's call connection;
+ * over TLS when its target says so.
  */
 import { connect, type Socket } from "node:net";
+import { type ConnectionOptions, connect as connectTls } from "node:tls";
 import { ResponseReader } from "./response-reader.js";
 
 /** Where the POSTs go. */
@@ -13,6 +15,8 @@ export interface PipelineTarget {
   readonly host: string;
   readonly port: number;
   readonly path: string;
+  /** Speak TLS, with these options (see `clientTls`). */
+  readonly tls?: ConnectionOptions | undefined;
 }
 
 /** One answer: status and up to `keepBodyBytes` of its body. */
@@ -68,7 +72,11 @@ export class HttpPipeline {
   }
 
   private open(): Socket {
-    const socket = connect(this.target.port, this.target.host);
+    const t = this.target;
+    const socket =
+      t.tls === undefined
+        ? connect(t.port, t.host)
+        : connectTls({ ...t.tls, host: t.host, port: t.port });
     socket.setNoDelay(true);
     this.socket = socket;
     const reader = new ResponseReader(

@@ -7,14 +7,11 @@
  * connections, telling them apart by their first byte (a TLS handshake
  * starts with 0x16).
  */
-import { readFileSync } from "node:fs";
-import {
-  type ConnectionOptions,
-  createSecureContext,
-  type SecureContext,
-  type SecureVersion,
-} from "node:tls";
+import { type ConnectionOptions, createSecureContext, type SecureContext } from "node:tls";
 import { err, ok, type Result } from "../errors/result.js";
+import { bool, type Env, file, read, versions } from "./tls-client.js";
+
+export { clientTls, tlsClientFromEnv } from "./tls-client.js";
 
 /** What the host does with TLS. */
 export interface TlsSettings {
@@ -26,48 +23,6 @@ export interface TlsSettings {
   readonly requireClientCert: boolean;
   /** Client side, for outbound connections. */
   readonly client: ConnectionOptions;
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-function read(env: Env, name: string): string | undefined {
-  return env[`LIBPROCESS_SSL_${name}`] ?? env[`SSL_${name}`];
-}
-
-function bool(env: Env, name: string, fallback: boolean): Result<boolean, string> {
-  const v = read(env, name);
-  if (v === undefined || v === "") return ok(fallback);
-  if (v === "true" || v === "1") return ok(true);
-  if (v === "false" || v === "0") return ok(false);
-  return err(`LIBPROCESS_SSL_${name}='${v}': expected true, false, 1 or 0`);
-}
-
-function file(path: string, what: string): Result<Buffer, string> {
-  try {
-    return ok(readFileSync(path));
-  } catch (e) {
-    return err(`Failed to read the ${what} '${path}': ${(e as Error).message}`);
-  }
-}
-
-/** The oldest and newest protocol allowed by the ENABLE_* switches (TLS 1.2 by default, as libprocess). */
-function versions(env: Env): Result<{ min: SecureVersion; max: SecureVersion }, string> {
-  const order: [string, SecureVersion, boolean][] = [
-    ["ENABLE_TLS_V1_0", "TLSv1", false],
-    ["ENABLE_TLS_V1_1", "TLSv1.1", false],
-    ["ENABLE_TLS_V1_2", "TLSv1.2", true],
-    ["ENABLE_TLS_V1_3", "TLSv1.3", false],
-  ];
-  const on: SecureVersion[] = [];
-  for (const [name, version, fallback] of order) {
-    const v = bool(env, name, fallback);
-    if (!v.ok) return v;
-    if (v.value) on.push(version);
-  }
-  const min = on[0];
-  const max = on[on.length - 1];
-  if (min === undefined || max === undefined) return err("every TLS protocol version is disabled");
-  return ok({ min, max });
 }
 
 /**

@@ -4,8 +4,10 @@
  * ("cannot reach the master at 127.0.0.1:5050: connection refused",
  * "the agent at 10.0.0.7:5051 does not serve /monitor/statistics yet").
  */
+import { clientTls } from "../../../common/process/tls.js";
 import { CliError, firstLine } from "./cli-error.js";
 import type { HttpTarget } from "./master-address.js";
+import { tlsFetch } from "./tls-fetch.js";
 
 /** A non-2xx answer, kept so callers can explain it in their own terms. */
 export class HttpStatusError extends CliError {
@@ -152,7 +154,21 @@ export class HttpClient {
     controller: AbortController,
   ): Promise<Response> {
     try {
-      return await fetch(`${target.baseUrl}${path}`, {
+      const url = `${target.baseUrl}${path}`;
+      const tls = url.startsWith("https:") ? clientTls() : undefined;
+      if (tls !== undefined) {
+        return await tlsFetch(
+          url,
+          {
+            method: init.method,
+            headers: init.headers,
+            body: init.body,
+            signal: controller.signal,
+          },
+          tls,
+        );
+      }
+      return await fetch(url, {
         method: init.method,
         headers: init.headers,
         body: init.body,

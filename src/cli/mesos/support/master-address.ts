@@ -5,7 +5,17 @@
  * understood by `mesos resolve`; other commands need the master itself.
  */
 import { readFileSync } from "node:fs";
+import { clientTls } from "../../../common/process/tls.js";
 import { CliError, usageError } from "./cli-error.js";
+
+/** Without a scheme in an address, libprocess' setting decides (LIBPROCESS_SSL_ENABLED: HTTPS). */
+function defaultScheme(): string {
+  try {
+    return clientTls() === undefined ? "http" : "https";
+  } catch (e) {
+    throw new CliError((e as Error).message);
+  }
+}
 
 /** The default master port. */
 export const DEFAULT_MASTER_PORT = 5050;
@@ -66,7 +76,7 @@ export function parseHostPort(
   defaultPort: number,
 ): HttpTarget {
   let rest = text.trim();
-  let scheme = "http";
+  let scheme = defaultScheme();
   const schemeMatch = /^(https?):\/\//i.exec(rest);
   if (schemeMatch !== null) {
     scheme = (schemeMatch[1] as string).toLowerCase();

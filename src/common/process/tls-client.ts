@@ -1,0 +1,122 @@
+/**
+ * libprocess' TLS settings (`LIBPROCESS_SSL_*`, or the pre-1.0 `SSL_*`
+ * names) as HTTP clients use them. No TLS code is loaded here (types only),
+ * so executors pay nothing for it unless TLS is on.
+ */
+import { readFileSync } from "node:fs";
+import type { ConnectionOptions, SecureVersion } from "node:tls";
+import { err, ok, type Result } from "../errors/result.js";
+
+/** An environment to read settings from. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** A setting by its libprocess name (`LIBPROCESS_SSL_<name>`, or `SSL_<name>`). */
+export function read(env: Env, name: string): string | undefined {
+  return env[`LIBPROCESS_SSL_${name}`] ?? env[`SSL_${name}`];
+}
+
+/** A true/false setting (`true`, `1`, `false`, `0`; empty: `fallback`). */
+export function bool(env: Env, name: string, fallback: boolean): Result<boolean, string> {
+  const v = read(env, name);
+  if (v === undefined || v === "") return ok(fallback);
+  if (v === "true" || v === "1") return ok(true);
+  if (v === "false" || v === "0") return ok(false);
+  return err(`LIBPROCESS_SSL_${name}='${v}': expected true, false, 1 or 0`);
+}
+
+/** A file's bytes, or why it cannot be read (`what` names it for the message). */
+export function file(path: string, what: string): Result<Buffer, string> {
+  try {
+    return ok(readFileSync(path));
+  } catch (e) {
+    return err(`Failed to read the ${what} '${path}': ${(e as Error).message}`);
+  }
+}
+
+/** The oldest and newest protocol allowed by the ENABLE_* switches (TLS 1.2 by default, as libprocess). */
+export function versions(env: Env): Result<{ min: SecureVersion; max: SecureVersion }, string> {
+  const order: [string, SecureVersion, boolean][] = [
+    ["ENABLE_TLS_V1_0", "TLSv1", false],
+    ["ENABLE_TLS_V1_1", "TLSv1.1", false],
+    ["ENABLE_TLS_V1_2", "TLSv1.2", true],
+    ["ENABLE_TLS_V1_3", "TLSv1.3", false],
+  ];
+  const on: SecureVersion[] = [];
+  for (const [name, version, fallback] of order) {
+    const v = bool(env, name, fallback);
+    if (!v.ok) return v;
+    if (v.value) on.push(version);
+  }
+  const min = on[0];
+  const max = on[on.length - 1];
+  if (min === undefined || max === undefined) return err("every TLS protocol version is disabled");
+  return ok({ min, max });
+}
+
+/**
+ * TLS for HTTP clients (the scheduler library, mesos-execute, the `mesos`
+ * CLI, executors), from the same environment: undefined when
+ * `LIBPROCESS_SSL_ENABLED` is off, else the options of an outbound
+ * connection. The certificate and key are optional here (a client shows
+ * them when both are given); `LIBPROCESS_SSL_CA_FILE` is what the server is
+ * checked against when `LIBPROCESS_SSL_VERIFY_SERVER_CERT` (or
+ * `_VERIFY_CERT`) is on. Errors are one line.
+ */
+export function tlsClientFromEnv(
+  env: Env = process.env,
+): Result<ConnectionOptions | undefined, string> {
+  const enabled = bool(env, "ENABLED", false);
+  if (!enabled.ok) return enabled;
+  if (!enabled.value) return ok(undefined);
+  const options: ConnectionOptions = {};
+  const certPath = read(env, "CERT_FILE");
+  const keyPath = read(env, "KEY_FILE");
+  if (certPath !== undefined && keyPath !== undefined) {
+    const cert = file(certPath, "certificate (LIBPROCESS_SSL_CERT_FILE)");
+    if (!cert.ok) return cert;
+    const key = file(keyPath, "key (LIBPROCESS_SSL_KEY_FILE)");
+    if (!key.ok) return key;
+    options.cert = cert.value;
+    options.key = key.value;
+  }
+  const caPath = read(env, "CA_FILE");
+  if (caPath !== undefined) {
+    const ca = file(caPath, "CA file (LIBPROCESS_SSL_CA_FILE)");
+    if (!ca.ok) return ca;
+    options.ca = ca.value;
+  }
+  const requireLegacy = bool(env, "REQUIRE_CERT", false);
+  if (!requireLegacy.ok) return requireLegacy;
+  const verifyLegacy = bool(env, "VERIFY_CERT", requireLegacy.value);
+  if (!verifyLegacy.ok) return verifyLegacy;
+  const verifyServer = bool(env, "VERIFY_SERVER_CERT", verifyLegacy.value);
+  if (!verifyServer.ok) return verifyServer;
+  const range = versions(env);
+  if (!range.ok) return range;
+  const ciphers = read(env, "CIPHERS");
+  return ok({
+    ...options,
+    minVersion: range.value.min,
+    maxVersion: range.value.max,
+    ...(ciphers === undefined ? {} : { ciphers }),
+    rejectUnauthorized: verifyServer.value,
+    // Servers are addressed by IP; libprocess' default (legacy) scheme does not match names either.
+    checkServerIdentity: () => undefined,
+  });
+}
+
+let processClientTls: ConnectionOptions | undefined | null = null;
+
+/**
+ * `tlsClientFromEnv` of this process' environment, read once (as
+ * libprocess does); throws an Error with the one-line reason when the
+ * settings are invalid.
+ */
+export function clientTls(): ConnectionOptions | undefined {
+  if (processClientTls === null) {
+    const read = tlsClientFromEnv();
+    if (!read.ok) throw new Error(read.error);
+    processClientTls = read.value;
+  }
+  return processClientTls;
+}
