@@ -88,6 +88,12 @@ interface Probe {
   globalMinimum: (boolean | undefined)[];
   /** The pick found by the walk in progress. */
   found: Pick | undefined;
+  /**
+   * The role's group filters on the agent when they cover all of `base`: a
+   * framework among them is refused whatever it would be offered (a subset
+   * of `base`), told by one bit before its state is looked at.
+   */
+  refusedBase: Bitset | undefined;
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -162,6 +168,7 @@ export class AllocationCycle {
       offers: [],
       globalMinimum: [],
       found: undefined,
+      refusedBase: undefined,
     };
     this.stats = emptyStats(agents.length);
     this.startedAt = core.clock.monotonic();
@@ -411,6 +418,7 @@ export class AllocationCycle {
     probe.offers.length = 0;
     probe.globalMinimum.length = 0;
     probe.found = undefined;
+    probe.refusedBase = undefined;
 
     if (core.baseline) {
       // A straight port: the whole order, materialized for every agent.
@@ -441,6 +449,9 @@ export class AllocationCycle {
       }
     }
 
+    if (group !== undefined && agent.filters.groupCovers(base, probe.baseVersion)) {
+      probe.refusedBase = group;
+    }
     sorter.first(this.acceptFrameworkFn);
     return probe.found;
   }
@@ -476,7 +487,9 @@ export class AllocationCycle {
   private probe(p: Probe, framework: FrameworkState | undefined): Pick | undefined {
     const core = this.core;
     this.stats.frameworkChecks++;
-    if (framework === undefined || !framework.active) return undefined;
+    if (framework === undefined) return undefined;
+    if (p.refusedBase?.has(framework.index) === true) return undefined;
+    if (!framework.active) return undefined;
     if (this.takenFrameworks.length > 0 && this.isTaken(framework, p.role)) return undefined;
     const agent = p.agent;
     const caps = framework.caps;
