@@ -21,8 +21,13 @@ export interface ContainerEnd {
 /** The result of a call that may be refused. */
 export type CallResult<T> =
   | { ok: true; value: T }
-  /** `unsupported`: the agent has no nested containers (the executor runs tasks itself). */
-  | { ok: false; status: number; error: string; unsupported: boolean };
+  /**
+   * `unsupported`: the agent has no nested containers (the executor runs
+   * tasks itself); `retryable`: the agent could not answer yet (network
+   * failure, 5xx, or a 404 from an agent still installing its routes after
+   * a restart), so the call may be repeated.
+   */
+  | { ok: false; status: number; error: string; unsupported: boolean; retryable?: boolean };
 
 /** What the default executor needs from the agent to run tasks in nested containers. */
 export interface TaskContainers {
@@ -152,6 +157,7 @@ function refused(answer: Answer): {
   status: number;
   error: string;
   unsupported: boolean;
+  retryable: boolean;
 } {
   // 501: the agent has no nested containers; an empty 404: no operator API at all.
   const unsupported = answer.status === 501 || (answer.status === 404 && answer.body.trim() === "");
@@ -159,5 +165,9 @@ function refused(answer: Answer): {
     answer.status === 0
       ? `the agent could not be reached: ${answer.body}`
       : `${answer.status}: ${answer.body.split("\n")[0] ?? ""}`;
-  return { ok: false, status: answer.status, error, unsupported };
+  const retryable =
+    answer.status === 0 ||
+    answer.status >= 500 ||
+    (answer.status === 404 && answer.body.trim() === "");
+  return { ok: false, status: answer.status, error, unsupported, retryable };
 }

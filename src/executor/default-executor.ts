@@ -373,7 +373,7 @@ export class DefaultExecutor {
     const id = run.task.task_id.value;
     void containers.wait(parent, child).then((result) => {
       if (this.active.get(id) !== run || this.exited) return;
-      if (!result.ok && result.status === 0) {
+      if (!result.ok && (result.status === 0 || result.retryable === true)) {
         this.o.logger.warn(
           `Waiting for the container of task ${id} failed: ${result.error}; retrying`,
         );

@@ -157,7 +157,13 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
   ]);
   clearTimeout(timer);
   if (code === "timeout") scheduler.kill("SIGKILL");
-  assert.match(output, /Received status update TASK_FAILED for task 'waiter'/, output);
+  const nestedLog = () =>
+    `${output}\n${agent
+      .logs()
+      .split("\n")
+      .filter((l) => /ested|ecover/.test(l))
+      .join("\n")}`;
+  assert.match(output, /Received status update TASK_FAILED for task 'waiter'/, nestedLog());
   assert.match(output, /Received status update TASK_KILLED for task 'sleeper'/, output);
   await waitFor("the nested cgroups to be removed", () => nestedCgroupCount(cgroups) === 0, {
     timeoutMs: 30_000,

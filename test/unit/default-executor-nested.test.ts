@@ -230,6 +230,42 @@ describe("default executor with nested containers", () => {
   });
 });
 
+describe("default executor with nested containers: an agent restarting", () => {
+  it("a WAIT the agent cannot answer yet (network failure, empty 404) is asked again; a 404 for the container ends the task", async () => {
+    const t = setup();
+    t.h.launchGroup({ tasks: [task("a")] });
+    t.containers.started("a");
+    await flush();
+    const first = t.containers.waits.get("c1");
+    first?.resolve({
+      ok: false,
+      status: 0,
+      error: "ECONNREFUSED",
+      unsupported: false,
+      retryable: true,
+    });
+    await flush();
+    assert.deepEqual(t.states("a"), ["TASK_STARTING", "TASK_RUNNING"]);
+    t.clock.advance(1000);
+    const second = t.containers.waits.get("c1");
+    assert.notEqual(second, first, "asked again");
+    second?.resolve({ ok: false, status: 404, error: "404: ", unsupported: true, retryable: true });
+    await flush();
+    assert.deepEqual(t.states("a"), ["TASK_STARTING", "TASK_RUNNING"]);
+    t.clock.advance(1000);
+    t.containers.waits.get("c1")?.resolve({
+      ok: false,
+      status: 404,
+      error: "404: Container 'parent-cid.c1' not found",
+      unsupported: false,
+      retryable: false,
+    });
+    await flush();
+    assert.equal(t.last("a")?.state, "TASK_FAILED");
+    assert.equal(t.last("a")?.message, "Unable to retrieve command's termination information");
+  });
+});
+
 describe("default executor containers: helpers", () => {
   it("wait statuses decode to exit codes and signal names", () => {
     assert.deepEqual(decodeWaitStatus(3 << 8), { code: 3, signal: null });

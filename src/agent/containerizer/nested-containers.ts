@@ -156,6 +156,8 @@ interface Nested {
   startTime?: number;
   /** Started by an earlier run of the agent: watched by polling its pid. */
   adopted?: boolean;
+  /** Its end is being handled (once). */
+  finishing?: boolean;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -231,6 +233,7 @@ export class NestedContainers {
     }
     for (const parentId of parents) {
       for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
+        if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
         const path = join(base, parentId, file);
         let record: NestedRecord;
         try {
@@ -268,6 +271,7 @@ export class NestedContainers {
       ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
     };
     this.byKey.set(key, n);
+    this.startPolling();
     if (record.termination !== undefined) {
       n.phase = "done";
       n.termination = record.termination;
@@ -281,34 +285,48 @@ export class NestedContainers {
     const alive = new Map([[n.cgroupId, record.pid]]);
     for (const isolator of n.isolators) await isolator.recover(alive).catch(() => undefined);
     this.o.logger.info(`Recovered nested container '${key}' (pid ${record.pid})`);
-    this.startPolling();
   }
 
   private startPolling(): void {
     if (this.pollTimer !== undefined) return;
-    this.pollTimer = setInterval(() => void this.pollAdopted(), this.o.pollIntervalMs ?? 1000);
+    this.pollTimer = setInterval(() => void this.poll(), this.o.pollIntervalMs ?? 1000);
     this.pollTimer.unref();
   }
 
-  private async pollAdopted(): Promise<void> {
-    const adopted = [...this.byKey.values()].filter((n) => n.adopted === true);
-    for (const n of adopted) {
-      if (this.o.parentOf(n.parent.containerId) === undefined) {
-        // Its parent is gone (killed with it, by the recovered parent's cgroup).
-        if (n.phase === "running") await this.finish(n, { code: null, signal: null });
-        this.forget(n);
-        continue;
+  /**
+   * Forgets the containers of parents that are gone (e.g. an executor
+   * recovered after a restart, whose end the containerizer does not
+   * report) and finds the end of adopted containers, which no launcher
+   * reports.
+   */
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
+    try {
+      for (const n of [...this.byKey.values()]) {
+        if (this.o.parentOf(n.parent.containerId) === undefined) {
+          this.o.logger.info(
+            `Forgetting nested container '${n.key}': its parent container is gone`,
+          );
+          if (n.phase !== "done") {
+            await this.killAll(n);
+            await this.finish(n, { code: null, signal: null });
+          }
+          this.forget(n);
+          continue;
+        }
+        if (n.adopted !== true || n.phase !== "running" || n.pid === undefined) continue;
+        if (!(await isSameProcess(n.pid, n.startTime))) {
+          await this.finish(n, { code: null, signal: null });
+        }
       }
-      if (n.phase !== "running" || n.pid === undefined) continue;
-      if (!(await isSameProcess(n.pid, n.startTime))) {
-        await this.finish(n, { code: null, signal: null });
-      }
+    } finally {
+      this.polling = false;
     }
-    if (![...this.byKey.values()].some((n) => n.adopted === true)) {
-      clearInterval(this.pollTimer);
-      this.pollTimer = undefined;
-    }
+    if (this.byKey.size === 0) this.stop();
   }
+
+  private polling = false;
 
   /** Stops watching (the agent is exiting). */
   stop(): void {
@@ -395,6 +413,7 @@ export class NestedContainers {
       // A quick command may have ended already (then it is "done").
       if (n.phase === "starting") n.phase = "running";
       await this.checkpoint(n);
+      this.startPolling();
       this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
       return { ok: true };
@@ -629,7 +648,8 @@ export class NestedContainers {
   }
 
   private async finish(n: Nested, exit: ProcessExit): Promise<void> {
-    if (n.termination !== undefined) return;
+    if (n.finishing === true || n.termination !== undefined) return;
+    n.finishing = true;
     n.phase = "done";
     // Whatever the container's main process left behind dies with it.
     await this.killAll(n);
