@@ -637,7 +637,13 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
     case "REACTIVATE_AGENT":
       return [["reactivate_agents", undefined, "reactivate agents"]];
     case "DRAIN_AGENT":
-      return [["drain_agents", undefined, "drain agents"]];
+      // Draining that ends in marking the agent gone needs both, as in Mesos.
+      return call.drain_agent?.mark_gone === true
+        ? [
+            ["drain_agents", undefined, "drain agents"],
+            ["mark_agents_gone", undefined, "mark agents gone"],
+          ]
+        : [["drain_agents", undefined, "drain agents"]];
     case "UPDATE_MAINTENANCE_SCHEDULE":
       return [["update_maintenance_schedules", undefined, "update the maintenance schedule"]];
     case "GET_MAINTENANCE_SCHEDULE":
