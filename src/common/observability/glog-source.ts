@@ -21,7 +21,7 @@ interface LineTable {
   readonly lines: Int32Array;
 }
 
-const tables = new Map<string, LineTable | null>();
+const tables = new Map<string, { base: string; table: LineTable | null }>();
 
 interface StackHolder {
   stack?: unknown;
@@ -57,18 +57,20 @@ export function callerSite(above: (...args: never[]) => unknown): SourceSite | u
 
 /** Maps a generated file and line to the TypeScript file and line when a source map exists. */
 export function mapToSource(fileOrUrl: string, line: number): SourceSite {
-  const path = fileOrUrl.startsWith("file://") ? fileURLToPath(fileOrUrl) : fileOrUrl;
-  let table = tables.get(path);
-  if (table === undefined) {
-    table = loadTable(path);
-    tables.set(path, table);
+  // Keyed by what V8 reports (a URL for ES modules): no URL parsing per line.
+  let entry = tables.get(fileOrUrl);
+  if (entry === undefined) {
+    const path = fileOrUrl.startsWith("file://") ? fileURLToPath(fileOrUrl) : fileOrUrl;
+    entry = { base: basename(path), table: loadTable(path) };
+    tables.set(fileOrUrl, entry);
   }
+  const table = entry.table;
   const original = table?.lines[line - 1];
   const file = table?.files[line - 1];
-  if (table === null || table === undefined || original === undefined || original <= 0) {
-    return { file: basename(path), line };
+  if (table === null || original === undefined || original <= 0) {
+    return { file: entry.base, line };
   }
-  return { file: file ?? basename(path), line: original };
+  return { file: file ?? entry.base, line: original };
 }
 
 interface RawSourceMap {

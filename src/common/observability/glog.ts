@@ -13,15 +13,16 @@
  * starts at `GLOG_v` and can be raised for a while with `setLevel` (the
  * `/logging/toggle` endpoint).
  *
- * The caller's file:line comes from one stack frame (~3 µs), looked up only
- * for lines that are written; pass `sourceLookup: false` to name a fixed
- * `source` instead.
+ * The caller's file:line comes from one stack frame (~3-7 µs), looked up
+ * only for lines that are written, and once per `LogSite` for calls that
+ * pass one (hot paths); pass `sourceLookup: false` to name a fixed `source`
+ * instead.
  */
 import { hostname as osHostname, userInfo } from "node:os";
 import { type Clock, systemClock, type TimerHandle } from "../time/clock.js";
 import { callerSite } from "./glog-source.js";
 import { LogFiles } from "./log-files.js";
-import type { Logger, LogLevel } from "./logger.js";
+import type { Logger, LogLevel, LogSite } from "./logger.js";
 
 const RANK: Record<LogLevel, number> = { INFO: 0, WARNING: 1, ERROR: 2 };
 
@@ -68,14 +69,24 @@ export function formatGlogLine(
 ): string {
   // Whole microseconds first, so float noise in `ms` cannot shift the last digit.
   const totalMicros = Math.round(ms * 1000);
-  const d = new Date(Math.floor(totalMicros / 1000));
+  const second = Math.floor(totalMicros / 1_000_000);
+  if (second !== stamp.second || pid !== stamp.pid) {
+    // Local date and time change once a second: format them once a second.
+    const d = new Date(second * 1000);
+    stamp.second = second;
+    stamp.pid = pid;
+    stamp.date =
+      `${pad2(d.getMonth() + 1)}${pad2(d.getDate())} ` +
+      `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.`;
+    stamp.pidText = String(pid).padStart(5);
+  }
   const micros = totalMicros % 1_000_000;
-  const head =
-    `${level[0]}${pad2(d.getMonth() + 1)}${pad2(d.getDate())} ` +
-    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.` +
-    `${String(micros).padStart(6, "0")} ${String(pid).padStart(5)} ${source}] `;
+  const head = `${level[0]}${stamp.date}${String(micros).padStart(6, "0")} ${stamp.pidText} ${source}] `;
   return message.endsWith("\n") ? `${head}${message}` : `${head}${message}\n`;
 }
+
+/** The last second formatted by `formatGlogLine`. */
+const stamp = { second: Number.NaN, pid: Number.NaN, date: "", pidText: "" };
 
 /** The same line as one JSON object (for log shippers). */
 export function formatJsonLine(
@@ -205,21 +216,21 @@ export class GlogLogger implements Logger {
     }
   }
 
-  info(message: string): void {
-    this.log("INFO", message, this.info);
+  info(message: string, site?: LogSite): void {
+    this.log("INFO", message, this.info, site);
   }
 
-  warn(message: string): void {
-    this.log("WARNING", message, this.warn);
+  warn(message: string, site?: LogSite): void {
+    this.log("WARNING", message, this.warn, site);
   }
 
-  error(message: string): void {
-    this.log("ERROR", message, this.error);
+  error(message: string, site?: LogSite): void {
+    this.log("ERROR", message, this.error, site);
   }
 
-  verbose(level: number, message: string): void {
+  verbose(level: number, message: string, site?: LogSite): void {
     if (level > this.currentVerbosity) return;
-    this.log("INFO", message, this.verbose);
+    this.log("INFO", message, this.verbose, site);
   }
 
   /** True when `verbose(level, ...)` lines are written now (to skip building costly messages). */
@@ -250,11 +261,11 @@ export class GlogLogger implements Logger {
   /** A logger whose lines start with `prefix` (e.g. `"Framework abc: "`), sharing this one's outputs. */
   child(prefix: string): Logger {
     const child: Logger = {
-      info: (m) => this.log("INFO", prefix + m, child.info),
-      warn: (m) => this.log("WARNING", prefix + m, child.warn),
-      error: (m) => this.log("ERROR", prefix + m, child.error),
-      verbose: (level, m) => {
-        if (level <= this.currentVerbosity) this.log("INFO", prefix + m, child.verbose);
+      info: (m, site) => this.log("INFO", prefix + m, child.info, site),
+      warn: (m, site) => this.log("WARNING", prefix + m, child.warn, site),
+      error: (m, site) => this.log("ERROR", prefix + m, child.error, site),
+      verbose: (level, m, site) => {
+        if (level <= this.currentVerbosity) this.log("INFO", prefix + m, child.verbose, site);
       },
     };
     return child;
@@ -279,12 +290,20 @@ export class GlogLogger implements Logger {
     this.files?.close();
   }
 
-  private log(level: LogLevel, message: string, caller: LogMethod): void {
+  private log(level: LogLevel, message: string, caller: LogMethod, site?: LogSite): void {
     if (RANK[level] < this.minRank) return;
     const toStderr = !this.quiet;
     if (!toStderr && this.files === undefined) return;
-    const site = this.lookup ? callerSite(caller) : undefined;
-    const source = site === undefined ? this.source : `${site.file}:${site.line}`;
+    let source = this.source;
+    if (this.lookup) {
+      const known = site?.where;
+      if (known !== undefined) source = known;
+      else {
+        const found = callerSite(caller);
+        if (found !== undefined) source = `${found.file}:${found.line}`;
+        if (site !== undefined) site.where = source;
+      }
+    }
     const ms = this.now();
     const line = formatGlogLine(level, ms, this.pid, source, message);
     if (toStderr) {
