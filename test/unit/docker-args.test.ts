@@ -290,6 +290,7 @@ test("docker inspect and ps output are parsed; garbage is an error", () => {
       name: "mesos-x",
       pid: 42,
       running: true,
+      started: true,
       exitCode: 0,
       ipAddress: "172.17.0.2",
     },

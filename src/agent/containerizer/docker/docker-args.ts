@@ -372,6 +372,8 @@ export interface DockerContainerState {
   /** The container's main process on the host; undefined before it started or after it ended. */
   pid: number | undefined;
   running: boolean;
+  /** It started once (it may have ended since). */
+  started: boolean;
   exitCode: number | undefined;
   ipAddress: string | undefined;
 }
@@ -406,6 +408,9 @@ export function parseInspect(output: string): Result<DockerContainerState> {
       name: typeof first.Name === "string" ? first.Name.replace(/^\//, "") : "",
       pid,
       running: state.Running === true,
+      started:
+        state.Running === true ||
+        (typeof state.StartedAt === "string" && !state.StartedAt.startsWith("0001-01-01")),
       exitCode: typeof state.ExitCode === "number" ? state.ExitCode : undefined,
       ipAddress: ip,
     },

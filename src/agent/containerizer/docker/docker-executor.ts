@@ -67,6 +67,10 @@ export class DockerExecutor {
   private running = false;
   private completionTimer: NodeJS.Timeout | undefined;
   private terminalUuid: string | undefined;
+  /** `docker run` has exited. */
+  private runExited = false;
+  /** The inspect loop, until it reported TASK_RUNNING or gave up. */
+  private inspecting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly client: ExecutorClient,
@@ -150,11 +154,15 @@ export class DockerExecutor {
     child.once("error", (e) => {
       this.terminate("TASK_FAILED", `Failed to run docker container: ${e.message}`);
     });
-    child.once("exit", (code, signal) => this.reaped(code, signal));
-    void this.inspectUntilStarted();
+    child.once("exit", (code, signal) => void this.reaped(code, signal));
+    this.inspecting = this.inspectUntilStarted();
   }
 
-  /** Polls `docker inspect` until the container has a pid, then reports TASK_RUNNING. */
+  /**
+   * Polls `docker inspect` until the container has started (it has a pid,
+   * or it ran and already ended), then reports TASK_RUNNING. Gives up when
+   * `docker run` has exited and docker does not know the container.
+   */
   private async inspectUntilStarted(): Promise<void> {
     while (!this.terminated && !this.running) {
       try {
@@ -162,7 +170,7 @@ export class DockerExecutor {
           timeoutMs: INSPECT_TIMEOUT_MS,
         });
         const state = parseInspect(out.stdout);
-        if (state.ok && state.value.pid !== undefined) {
+        if (state.ok && (state.value.pid !== undefined || state.value.started)) {
           if (this.terminated || this.running) return;
           this.running = true;
           if (this.killed) return;
@@ -185,7 +193,8 @@ export class DockerExecutor {
           return;
         }
       } catch {
-        // Not created yet (or docker is slow): try again.
+        // Not created yet (or docker is slow): try again, unless it never will be.
+        if (this.runExited) return;
       }
       await new Promise((r) => setTimeout(r, INSPECT_INTERVAL_MS));
     }
@@ -245,8 +254,10 @@ export class DockerExecutor {
       });
   }
 
-  /** `docker run` ended: the task's terminal state follows from how. */
-  private reaped(code: number | null, signal: NodeJS.Signals | null): void {
+  /** `docker run` ended: the task's terminal state follows from how (after TASK_RUNNING, if any). */
+  private async reaped(code: number | null, signal: NodeJS.Signals | null): Promise<void> {
+    this.runExited = true;
+    await Promise.race([this.inspecting, new Promise((r) => setTimeout(r, INSPECT_TIMEOUT_MS))]);
     if (this.terminated) return;
     const how = code !== null ? `exited with status ${code}` : `terminated with signal ${signal}`;
     const message = `Container ${how}`;
