@@ -18,11 +18,15 @@
  * Plain code on an injected clock.
  */
 
-import type { Logger } from "../../common/observability/logger.js";
+import { type Logger, LogSite } from "../../common/observability/logger.js";
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import type { Clock } from "../../common/time/clock.js";
 import { describeUpdate } from "./status-update.js";
 import { TaskStatusUpdateStream } from "./stream.js";
+
+// Call sites of the lines written for every update (see LogSite).
+const RECEIVED_UPDATE = new LogSite();
+const RECEIVED_ACK = new LogSite();
 
 /** Mesos' STATUS_UPDATE_RETRY_INTERVAL_MIN. */
 export const STATUS_UPDATE_RETRY_INTERVAL_MIN_MS = 10_000;
@@ -97,7 +101,9 @@ export class TaskStatusUpdateManager {
     const frameworkId = update.framework_id.value;
     const taskId = update.status.task_id.value;
     const stream = this.stream(frameworkId, taskId, true);
-    const outcome = stream.update({ ...update, uuid });
+    // `uuid` is set (checked above): no copy needed to say so.
+    const withUuid = update as StatusUpdate & { uuid: Uint8Array };
+    const outcome = stream.update(withUuid);
     if (outcome !== "accepted") {
       this.options.logger.warn(
         outcome === "duplicate"
@@ -106,8 +112,11 @@ export class TaskStatusUpdateManager {
       );
       return { ok: true, kind: outcome };
     }
-    this.options.logger.info(`Received task status update ${describeUpdate(update)}`);
-    const written = this.options.checkpoint?.({ kind: "update", update: { ...update, uuid } });
+    this.options.logger.info(
+      `Received task status update ${describeUpdate(update)}`,
+      RECEIVED_UPDATE,
+    );
+    const written = this.options.checkpoint?.({ kind: "update", update: withUuid });
     if (written === undefined) {
       this.sendIfIdle(stream);
       return { ok: true, kind: "accepted" };
@@ -189,6 +198,7 @@ export class TaskStatusUpdateManager {
     this.cancelTimer(stream);
     this.options.logger.info(
       `Received task status update acknowledgement for ${describeUpdate(outcome.update)}`,
+      RECEIVED_ACK,
     );
     const written = this.options.checkpoint?.({ kind: "ack", frameworkId, taskId, uuid });
     if (stream.terminated) {

@@ -92,9 +92,24 @@ export function wrapExecutorStatus(
   return update;
 }
 
+/**
+ * Text of uuids already described: an update is described in 3-4 log lines
+ * on its way (received, forwarded, acknowledged), all with the same bytes.
+ */
+const uuidTexts = new WeakMap<Uint8Array, string>();
+
+function uuidText(uuid: Uint8Array): string {
+  let text = uuidTexts.get(uuid);
+  if (text === undefined) {
+    text = uuidBytesToText(uuid) ?? "invalid";
+    uuidTexts.set(uuid, text);
+  }
+  return text;
+}
+
 /** Short text for logs: `TASK_RUNNING (Status UUID: ...) for task t1 of framework f1`. */
 export function describeUpdate(update: StatusUpdate): string {
-  const uuid = update.uuid === undefined ? "none" : (uuidBytesToText(update.uuid) ?? "invalid");
+  const uuid = update.uuid === undefined ? "none" : uuidText(update.uuid);
   return (
     `${update.status.state} (Status UUID: ${uuid}) for task ${update.status.task_id.value}` +
     ` of framework ${update.framework_id.value}`

@@ -14,6 +14,12 @@ export function uuidKey(uuid: Uint8Array): string {
   return Buffer.from(uuid.buffer, uuid.byteOffset, uuid.byteLength).toString("hex");
 }
 
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** The outcome of offering an update to a stream. */
 export type StreamUpdateOutcome = "accepted" | "duplicate" | "already-acknowledged";
 
@@ -58,7 +64,13 @@ export class TaskStatusUpdateStream {
   /** The update in flight, if any (the oldest pending one, once it is durable). */
   next(): StatusUpdate | undefined {
     const head = this.pending[0];
-    if (head?.uuid !== undefined && this.notDurable.has(uuidKey(head.uuid))) return undefined;
+    if (
+      this.notDurable.size > 0 &&
+      head?.uuid !== undefined &&
+      this.notDurable.has(uuidKey(head.uuid))
+    ) {
+      return undefined;
+    }
     return head;
   }
 
@@ -96,7 +108,7 @@ export class TaskStatusUpdateStream {
     const key = uuidKey(uuid);
     if (this.acknowledged.has(key)) return { kind: "duplicate" };
     const head = this.pending[0];
-    if (head?.uuid === undefined || uuidKey(head.uuid) !== key) {
+    if (head?.uuid === undefined || !sameBytes(head.uuid, uuid)) {
       return { kind: "unexpected", expected: head };
     }
     this.pending.shift();
