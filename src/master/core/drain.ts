@@ -208,6 +208,10 @@ function checkDrained(m: Master, agent: AgentRecord): void {
 function checkAll(m: Master, records: Map<string, DrainRecord>): void {
   if (m.stopped) return;
   for (const [agentId, record] of records) {
+    if (m.goneAgents.has(agentId)) {
+      records.delete(agentId); // marked gone while unreachable: nothing left to drain
+      continue;
+    }
     if (record.info.state !== "DRAINING") continue;
     const agent = m.agents.get(agentId);
     if (agent !== undefined) checkDrained(m, agent);
