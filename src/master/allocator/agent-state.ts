@@ -14,10 +14,10 @@ import { Resources as ResourcesValue } from "../../common/resources/index.js";
 import { AgentFilters } from "./offer-filters.js";
 import type { Quantities, ResourceNames } from "./quantities.js";
 import {
-  profileOf,
   type ResourceProfile,
   reservationQuantitiesByRole,
   scalarQuantities,
+  sharedProfileOf,
 } from "./resource-math.js";
 import type { AgentInfo, InverseOfferStatus, Unavailability } from "./types.js";
 
@@ -403,7 +403,7 @@ export class AgentState {
     if (this.profileVersion !== this.version || this.profileCache === undefined) {
       this.profileCache = this.available.isEmpty()
         ? EMPTY_PROFILE
-        : profileOf(this.names, this.available);
+        : sharedProfileOf(this.names, this.available);
       this.profileVersion = this.version;
     }
     return this.profileCache;

@@ -86,6 +86,8 @@ interface Probe {
   offers: (Pick | null | undefined)[];
   /** Per capability class: whether the offer meets the global minimum (computed once). */
   globalMinimum: (boolean | undefined)[];
+  /** Capability classes with an entry in `offers` or `globalMinimum` (bits). */
+  usedClasses: number;
   /** The pick found by the walk in progress. */
   found: Pick | undefined;
   /**
@@ -165,8 +167,9 @@ export class AllocationCycle {
       stripMatters: false,
       unshaped: true,
       remote: false,
-      offers: [],
-      globalMinimum: [],
+      offers: new Array<Pick | null | undefined>(8).fill(undefined),
+      globalMinimum: new Array<boolean | undefined>(8).fill(undefined),
+      usedClasses: 0,
       found: undefined,
       refusedBase: undefined,
     };
@@ -415,8 +418,14 @@ export class AllocationCycle {
       quota === undefined ||
       (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom));
     probe.remote = core.isRemote(agent);
-    probe.offers.length = 0;
-    probe.globalMinimum.length = 0;
+    if (probe.usedClasses !== 0) {
+      // Forget the previous probe's offers (no array resizing: that is a runtime call).
+      for (let cls = 0; cls < 8; cls++) {
+        probe.offers[cls] = undefined;
+        probe.globalMinimum[cls] = undefined;
+      }
+      probe.usedClasses = 0;
+    }
     probe.found = undefined;
     probe.refusedBase = undefined;
 
@@ -516,6 +525,7 @@ export class AllocationCycle {
           framework,
         ) ?? null;
       p.offers[cls] = candidate;
+      p.usedClasses |= 1 << cls;
     }
     if (candidate === null) return undefined;
     // The global minimum gives the same answer for every framework without its own.

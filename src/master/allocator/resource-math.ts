@@ -110,6 +110,43 @@ export function profileOf(names: ResourceNames, resources: Resources): ResourceP
   return p;
 }
 
+/** Interned profiles per name table (see `sharedProfileOf`). */
+const interned = new WeakMap<ResourceNames, Map<string, ResourceProfile>>();
+/** Distinct profiles kept per name table before the table starts over. */
+const INTERNED_MAX = 4096;
+
+/**
+ * `profileOf`, but agents whose resources sum up alike share one profile
+ * object (and its quantity arrays). A cycle reads the profile of every agent
+ * it visits; shared profiles stay in the CPU cache where thousands of
+ * per-agent copies would not. Callers must not change the result (the
+ * allocator never changes a profile, except filling in
+ * `meetsGlobalMinimum`, which depends on the contents only).
+ */
+export function sharedProfileOf(names: ResourceNames, resources: Resources): ResourceProfile {
+  const p = profileOf(names, resources);
+  let table = interned.get(names);
+  if (table === undefined) {
+    table = new Map();
+    interned.set(names, table);
+  }
+  const roles =
+    p.reservationRoles === undefined ? "" : [...p.reservationRoles].sort().join("\u0000");
+  const key = `${p.scalars}|${p.counts}|${p.revocableScalars}|${p.reservedScalars}|${p.quotaScalars}|${
+    (p.hasReserved ? 1 : 0) |
+    (p.hasRevocable ? 2 : 0) |
+    (p.hasShared ? 4 : 0) |
+    (p.hasRefined ? 8 : 0) |
+    (p.hasGpu ? 16 : 0) |
+    (p.empty ? 32 : 0)
+  }|${roles}`;
+  const known = table.get(key);
+  if (known !== undefined) return known;
+  if (table.size >= INTERNED_MAX) table.clear();
+  table.set(key, p);
+  return p;
+}
+
 /** Scalar quantities of `resources`. */
 export function scalarQuantities(names: ResourceNames, resources: Resources): Quantities {
   const q: Quantities = [];
