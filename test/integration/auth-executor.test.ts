@@ -3,7 +3,8 @@
  * and `--jwt_secret_key`): executors get a token and use it (tasks run),
  * the task does not see it; the executor API refuses calls without a token
  * or with a forged one (401) and calls for another executor's container
- * (403). Without the key the agent does not start.
+ * (403); the agent's read-write operator API takes executor tokens as well.
+ * Without the key the agent does not start.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -56,10 +57,18 @@ test("executor auth: executors use their token (tasks run, and do not see it); n
   const dir = tempDir("executor-key-");
   const keyFile = join(dir, "jwt.key");
   writeFileSync(keyFile, KEY, { mode: 0o600 });
+  const credentials = join(dir, "credentials.json");
+  writeFileSync(credentials, JSON.stringify({ credentials: [{ principal: "ops", secret: "s" }] }));
   const master = await startMaster({ flags: FAST_MASTER_FLAGS });
   const agent = await startAgent({
     master: master.address,
-    flags: { ...FAST_AGENT_FLAGS, authenticate_http_executors: true, jwt_secret_key: keyFile },
+    flags: {
+      ...FAST_AGENT_FLAGS,
+      authenticate_http_executors: true,
+      jwt_secret_key: keyFile,
+      authenticate_http_readwrite: true,
+      http_credentials: credentials,
+    },
   });
   const [agentId] = await waitForAgents(master, 1);
   assert.ok(agentId !== undefined);
@@ -132,6 +141,27 @@ test("executor auth: executors use their token (tasks run, and do not see it); n
     signJwt({ fid: frameworkId, eid: "sleeper", cid: container }, KEY),
   );
   assert.equal(own.status, 202, await own.text());
+
+  // The agent's operator API (read-write realm) takes executor tokens too,
+  // as the default executor's nested-container calls need.
+  const operator = (authorization?: string) =>
+    fetch(`${agent.url}/api/v1`, {
+      method: "POST",
+      headers: {
+        "Content-Type": "application/json",
+        Accept: "application/json",
+        ...(authorization === undefined ? {} : { Authorization: authorization }),
+      },
+      body: JSON.stringify({ type: "GET_CONTAINERS" }),
+    });
+  assert.equal((await operator()).status, 401);
+  const valid = signJwt({ fid: frameworkId, eid: "sleeper", cid: container }, KEY);
+  assert.equal((await operator(`Bearer ${valid}`)).status, 200);
+  const bad = await operator(`Bearer ${signJwt({ fid: frameworkId }, "not-the-key")}`);
+  assert.equal(bad.status, 401);
+  assert.match(bad.headers.get("www-authenticate") ?? "", /Bearer realm="mesos-agent-readwrite"/);
+  const basic = `Basic ${Buffer.from("ops:s").toString("base64")}`;
+  assert.equal((await operator(basic)).status, 200);
 });
 
 test("executor auth: --authenticate_http_executors without --jwt_secret_key stops the agent with a reason", async () => {

@@ -16,7 +16,12 @@ import { SystemClock } from "../time/clock.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
 import { type Credential, CredentialStore, loadCredentials } from "./credentials.js";
-import { authenticateExecutor, type ExecutorTokens, loadExecutorKey } from "./executor-auth.js";
+import {
+  authenticateBearer,
+  authenticateExecutor,
+  type ExecutorTokens,
+  loadExecutorKey,
+} from "./executor-auth.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
 import { viewPermissions, viewsEverything } from "./view-filter.js";
 
@@ -188,6 +193,11 @@ export function installAgentSecurity(
     if (realm === undefined) return undefined;
     const name = realm === "readonly" ? REALMS.agentReadonly : REALMS.agentReadwrite;
     const required = realm === "readonly" ? security.readonly : security.readwrite;
+    const bearer = /^Bearer (\S+)$/.exec(request.header("authorization") ?? "");
+    if (required && bearer !== null && security.executors && security.executorTokens) {
+      const nowSecs = clock.now() / 1000;
+      return authenticateBearer(request, bearer[1] ?? "", security.executorTokens, name, nowSecs);
+    }
     const result = authenticateBasic(request, name, security.credentials, required);
     return result.ok ? undefined : result.response;
   };

@@ -73,11 +73,11 @@ const REALM = REALMS.agentExecutor;
 /** Requests authenticated in the executor realm, with their claims (none for Basic). */
 const authenticated = new WeakMap<HttpRequest, Readonly<Record<string, string>>>();
 
-function bearerChallenge(description?: string): BodyResponse {
+function bearerChallenge(description?: string, realm: string = REALM): BodyResponse {
   const challenge =
     description === undefined
-      ? `Bearer realm="${REALM}"`
-      : `Bearer realm="${REALM}", error="invalid_token", error_description="${description}"`;
+      ? `Bearer realm="${realm}"`
+      : `Bearer realm="${realm}", error="invalid_token", error_description="${description}"`;
   return response(401, description ?? "Authentication required", {
     "WWW-Authenticate": challenge,
   });
@@ -109,6 +109,26 @@ export function authenticateExecutor(
   const checked = tokens.check(value, nowSecs);
   if (!checked.ok) return bearerChallenge(`Invalid JWT: ${checked.error}`);
   if (Object.keys(checked.claims).length === 0) return bearerChallenge("JWT claims missing");
+  authenticated.set(request, checked.claims);
+  return undefined;
+}
+
+/**
+ * A `Bearer` request in another agent realm (with
+ * `--authenticate_http_executors` Mesos accepts executor tokens in every
+ * agent realm, e.g. the default executor's nested-container calls):
+ * undefined when the token is valid, else the 401 to answer.
+ */
+export function authenticateBearer(
+  request: HttpRequest,
+  token: string,
+  tokens: ExecutorTokens,
+  realm: string,
+  nowSecs: number,
+): BodyResponse | undefined {
+  const checked = tokens.check(token, nowSecs);
+  if (!checked.ok) return bearerChallenge(`Invalid JWT: ${checked.error}`, realm);
+  if (Object.keys(checked.claims).length === 0) return bearerChallenge("JWT claims missing", realm);
   authenticated.set(request, checked.claims);
   return undefined;
 }
