@@ -367,12 +367,15 @@ export class HttpServer {
     }
     res.writeHead(r.status, headers);
     res.flushHeaders();
+    const socket = res.socket;
+    if (socket !== null) coalesceWrites(socket);
     let closedWith: StreamCloseReason | undefined;
     const onClose: ((reason: StreamCloseReason) => void)[] = [];
     const onDrain: (() => void)[] = [];
     const finish = (reason: StreamCloseReason): void => {
       if (closedWith !== undefined) return;
       closedWith = reason;
+      if (socket !== null) stopCoalescing(socket);
       for (const cb of onClose.splice(0)) cb(reason);
     };
     res.on("close", () => finish("disconnected"));
@@ -413,6 +416,55 @@ export class HttpServer {
       this.logger.error(`Streaming response failed to start: ${String(e)}`);
       stream.end();
     }
+  }
+}
+
+/** Sockets holding writes until the end of this event-loop turn. */
+const corkedSockets = new Set<Socket>();
+let uncorkScheduled = false;
+const realUncork = Duplex.prototype.uncork;
+
+function uncorkAll(): void {
+  uncorkScheduled = false;
+  for (const socket of corkedSockets) {
+    while (socket.writableCorked > 0 && !socket.destroyed) realUncork.call(socket);
+  }
+  corkedSockets.clear();
+}
+
+/**
+ * Makes the events of a streamed response on `socket` leave once per
+ * event-loop turn. node:http corks a chunked response's socket for each
+ * chunk and uncorks it on the next tick, so every event sent from its own
+ * callback (each status update the master forwards, each acknowledgement
+ * the agent passes to an executor) cost one `writev` syscall of its own.
+ * Here the last uncork is deferred to one `setImmediate` shared by all
+ * streams, so the events produced during one turn go out in one write per
+ * stream. Order is unchanged (the socket's buffer is FIFO). Only for
+ * streams: answers to pipelined calls are sent one after the other by
+ * node:http (each after the previous one's write completed), so deferring
+ * them would spread them over turns.
+ */
+function coalesceWrites(socket: Socket): void {
+  socket.uncork = function deferredUncork(this: Socket): void {
+    if (this.writableCorked > 1) {
+      realUncork.call(this);
+      return;
+    }
+    if (this.writableCorked === 0 || corkedSockets.has(this)) return;
+    corkedSockets.add(this);
+    if (!uncorkScheduled) {
+      uncorkScheduled = true;
+      setImmediate(uncorkAll);
+    }
+  };
+}
+
+/** Back to node:http's own uncork (the stream ended; the connection may serve other requests). */
+function stopCoalescing(socket: Socket): void {
+  Reflect.deleteProperty(socket, "uncork");
+  if (corkedSockets.delete(socket)) {
+    while (socket.writableCorked > 0 && !socket.destroyed) realUncork.call(socket);
   }
 }
 
