@@ -377,29 +377,26 @@ export class StateDocuments {
   private async buildGetState(slicer: Slicer): Promise<Buffer[]> {
     const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
       this.v1Membership();
+    // Every list is written, empty ones too, as Mesos' GET_STATE handler
+    // does (its protobuf-to-JSON conversion elsewhere leaves them out).
     const out = new PartsWriter();
     const field = async (
       name: string,
       items: readonly unknown[],
       render: (item: never) => string | Buffer,
-      first: boolean,
-    ): Promise<boolean> => {
-      if (items.length === 0) return first;
+      first = false,
+    ): Promise<void> => {
       out.write(`${first ? "" : ","}"${name}":`);
       await out.array(lazy(items as never[], render), slicer);
-      return false;
     };
-    const taskField = async (name: string, items: Task[], first: boolean): Promise<boolean> => {
-      if (items.length === 0) return first;
+    const taskField = async (name: string, items: Task[], first = false): Promise<void> => {
       out.write(`${first ? "" : ","}"${name}":`);
       await this.v1TaskRuns.array(out, items, slicer);
-      return false;
     };
     out.write('{"get_tasks":{');
-    let first = true;
-    first = await taskField("tasks", tasks, first);
-    first = await taskField("unreachable_tasks", unreachable, first);
-    await taskField("completed_tasks", completed, first);
+    await taskField("tasks", tasks, true);
+    await taskField("unreachable_tasks", unreachable);
+    await taskField("completed_tasks", completed);
     out.write('},"get_executors":{');
     await field(
       "executors",
@@ -408,16 +405,13 @@ export class StateDocuments {
       true,
     );
     out.write('},"get_frameworks":{');
-    first = true;
     const fw = (f: FrameworkRecord): string =>
       JSON.stringify(withoutEmpty({ ...frameworkMessage(f) }));
-    first = await field("frameworks", frameworks, fw, first);
-    await field("completed_frameworks", completedFrameworks, fw, first);
-    out.write('},"get_agents":{');
-    if (agents.length > 0) {
-      out.write('"agents":');
-      await this.v1AgentRuns.array(out, agents, slicer);
-    }
+    await field("frameworks", frameworks, fw, true);
+    await field("completed_frameworks", completedFrameworks, fw);
+    out.write('},"get_agents":{"agents":');
+    await this.v1AgentRuns.array(out, agents, slicer);
+    out.write(',"recovered_agents":[]');
     out.write("}}");
     return out.finish();
   }
