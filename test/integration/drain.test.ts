@@ -170,7 +170,7 @@ test("drain: DRAIN_AGENT kills the task within max_grace_period (TASK_KILLED, RE
 
   const drained = await operator(master, {
     type: "DRAIN_AGENT",
-    drain_agent: { agent_id: { value: agentId }, max_grace_period: { seconds: 2 } },
+    drain_agent: { agent_id: { value: agentId }, max_grace_period: { seconds: 4 } },
   });
   assert.equal(drained.status, 200, drained.text);
   // The task ignores SIGTERM: the agent stays DRAINING until the (capped) grace period ends.
@@ -180,7 +180,7 @@ test("drain: DRAIN_AGENT kills the task within max_grace_period (TASK_KILLED, RE
   assert.equal(draining?.active, false);
   assert.deepEqual(draining?.drain_info?.config, {
     mark_gone: false,
-    max_grace_period: { nanoseconds: 2e9 },
+    max_grace_period: { nanoseconds: 4e9 },
   });
   assert.ok((draining?.estimated_drain_start_time?.nanoseconds ?? 0) > 0);
   const early = await operator(master, {
@@ -189,12 +189,15 @@ test("drain: DRAIN_AGENT kills the task within max_grace_period (TASK_KILLED, RE
   });
   assert.equal(early.status, 400);
   assert.match(early.text, /still in the DRAINING state/);
-  const agentState = await getJson<{ drain_config?: { mark_gone?: boolean } }>(
-    `${agent.url}/slave(1)/state`,
-  );
-  assert.equal(agentState?.drain_config?.mark_gone, false);
+  const agentDrain = await waitFor("the agent's /state to show its drain", async () => {
+    const state = await getJson<{ drain_config?: { mark_gone?: boolean } }>(
+      `${agent.url}/slave(1)/state`,
+    );
+    return state?.drain_config;
+  });
+  assert.equal(agentDrain.mark_gone, false);
 
-  // The task's own 60 s grace period would outlast this wait: the drain's 2 s applies.
+  // The task's own 60 s grace period would outlast this wait: the drain's 4 s applies.
   const killed = await waitUpdate(s, "stubborn", "TASK_KILLED", { timeoutMs: 20_000 });
   assert.equal(killed.update?.status.reason, "REASON_AGENT_DRAINING");
   await waitFor(
