@@ -168,4 +168,13 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
   await waitFor("the nested cgroups to be removed", () => nestedCgroupCount(cgroups) === 0, {
     timeoutMs: 30_000,
   });
+  // The recovered executor's own cgroups go once it has exited.
+  await waitFor(
+    "the executor's cgroups to be removed",
+    () =>
+      readdirSync(cgroups.rootPath("memory"), { withFileTypes: true }).every(
+        (e) => !e.isDirectory(),
+      ),
+    { timeoutMs: 30_000 },
+  );
 });
