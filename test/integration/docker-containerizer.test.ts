@@ -12,8 +12,9 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import type { Offer, TaskInfo, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
@@ -47,9 +48,8 @@ const AGENT_FLAGS = {
 
 before(async () => {
   docker = installFakeDocker(tempDir("fake-docker-"));
-  master = await startMaster({
-    flags: { allocation_interval: "50ms", agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
-  });
+  // Default ping timeouts: the restarted agent must not be marked unreachable meanwhile.
+  master = await startMaster({ flags: { allocation_interval: "50ms" } });
   await startAgent({ master: master.address, flags: { ...AGENT_FLAGS, docker: docker.path } });
   [agentId] = (await waitForAgents(master, 1)) as [string];
 });
@@ -245,6 +245,53 @@ test("docker: killing a task runs docker stop -t and ends it TASK_KILLED", async
   await teardown(s);
 });
 
+test("docker: a custom executor in a DOCKER container is run by the agent with docker run", async () => {
+  const s = await framework("docker-custom");
+  const script = join(
+    dirname(fileURLToPath(import.meta.url)),
+    "..",
+    "fixtures",
+    "fake-docker",
+    "hello-executor.js",
+  );
+  const scalar = (name: string, value: number) => ({
+    name,
+    type: "SCALAR" as const,
+    scalar: { value },
+    allocation_info: { role: "*" },
+  });
+  await launch(s, {
+    name: "custom",
+    task_id: { value: "custom-task" },
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    executor: {
+      executor_id: { value: "in-docker" },
+      command: { shell: false, value: process.execPath, arguments: [script] },
+      container: { type: "DOCKER", docker: { image: "example/executor:1" } },
+      resources: [scalar("cpus", 0.2), scalar("mem", 64)],
+    },
+  } as unknown as TaskInfo);
+  const finished = await state(s, "custom-task", "TASK_FINISHED");
+  assert.equal(finished.message, "sandbox /mnt/mesos/sandbox");
+  const run = runOf(docker, "in-docker");
+  const name = valuesOf(run, "--name")[0] as string;
+  assert.match(name, /^mesos-[0-9a-f-]{36}$/);
+  const env = valuesOf(run, "-e");
+  assert.ok(env.includes("MESOS_EXECUTOR_ID=in-docker"), env.join(" "));
+  assert.ok(env.includes("MESOS_SANDBOX=/mnt/mesos/sandbox"));
+  assert.deepEqual(valuesOf(run, "--cpu-shares"), [String(Math.floor(0.2 * 1024))]);
+  assert.ok(!run.includes("--entrypoint"));
+  assert.deepEqual(run.slice(-3), ["example/executor:1", process.execPath, script]);
+  // The image was missing: it was pulled first.
+  assert.ok(
+    docker.callsOf("pull").some((c) => subcommandOf(c.argv).args[0] === "example/executor:1"),
+  );
+  await waitFor(
+    "the executor container to be removed",
+    () => !docker.containerNames().includes(name),
+  );
+});
+
 test("docker: a task without a DOCKER container still runs on the Mesos containerizer", async () => {
   const s = await framework("docker-mesos");
   const before = docker.callsOf("run").length;
@@ -332,8 +379,10 @@ test("docker: after an agent restart the running container is recovered and an o
   assert.ok(orphanCalls.some((c) => c.name === "rm" && c.args.join(" ") === `-f -v ${orphan}`));
   // The recovered task's container is left alone.
   assert.ok(fake.containerNames().includes(name));
+  const seen = updates(s, "survivor").map((u) => u.state);
   assert.ok(
-    !updates(s, "survivor").some((u) => u.state !== "TASK_STARTING" && u.state !== "TASK_RUNNING"),
+    seen.every((x) => x === "TASK_STARTING" || x === "TASK_RUNNING"),
+    seen.join(","),
   );
 
   // Killing the recovered task still goes through docker stop.
