@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -56,6 +57,37 @@ describe("executor bundler", () => {
       () => bundleModules(join(dir, "main.js"), { rewriteDynamicImports: { "./x.js": "./y.js" } }),
       BundleError,
     );
+  });
+
+  it("writes CommonJS: built-ins by require, exports on module.exports, deferred require of rewritten imports", async () => {
+    const dir = project({
+      "lib/twice.js":
+        'import { basename } from "node:path";\nexport const twice = (x) => basename("/a/" + x) + x;\n',
+      "rest.js": "export const rest = 42;\n",
+      "main.js":
+        'import { twice } from "./lib/twice.js";\nexport const where = import.meta.filename;\nexport const url = import.meta.url;\nexport async function later() {\n  return import("./rest.js");\n}\nexport { twice };\n',
+    });
+    writeFileSync(
+      join(dir, "rest.bundle.cjs"),
+      bundleModules(join(dir, "rest.js"), { format: "cjs" }),
+    );
+    const bundled = bundleModules(join(dir, "main.js"), {
+      format: "cjs",
+      rewriteDynamicImports: { "./rest.js": "./rest.bundle.cjs" },
+    });
+    assert.doesNotMatch(bundled, /^(import|export)\b/m);
+    const file = join(dir, "main.bundle.cjs");
+    writeFileSync(file, bundled);
+    const mod = createRequire(import.meta.url)(file) as {
+      twice(x: string): string;
+      where: string;
+      url: string;
+      later(): Promise<{ rest: number }>;
+    };
+    assert.equal(mod.twice("b"), "bb");
+    assert.equal(mod.where, file);
+    assert.equal(mod.url, pathToFileURL(file).href);
+    assert.equal((await mod.later()).rest, 42);
   });
 
   it("refuses what it cannot bundle faithfully", () => {
