@@ -25,6 +25,7 @@ import {
 import {
   type DaemonHandle,
   freePort,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -326,6 +327,30 @@ test("docker: without docker in --containerizers a DOCKER task fails with a clea
   );
   await teardown(s);
   await agent.stop();
+});
+
+test("docker: the agent refuses to start when docker does not answer or --containerizers is unknown", async () => {
+  const run = (flags: string[]) =>
+    runBinary(
+      "mesos-agent",
+      [
+        `--master=${master.address}`,
+        "--ip=127.0.0.1",
+        "--port=0",
+        `--work_dir=${tempDir("docker-bad-")}`,
+        ...flags,
+      ],
+      { timeoutMs: 60_000 },
+    );
+  const missing = await run(["--containerizers=mesos,docker", "--docker=/nonexistent/docker"]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stdout + missing.stderr,
+    /Failed to create the Docker containerizer: Failed to run '\/nonexistent\/docker/,
+  );
+  const unknown = await run(["--containerizers=mesos,rkt"]);
+  assert.equal(unknown.code, 1);
+  assert.match(unknown.stdout + unknown.stderr, /Unknown or unsupported containerizer: rkt/);
 });
 
 test("docker: after an agent restart the running container is recovered and an orphaned mesos- container removed", async () => {

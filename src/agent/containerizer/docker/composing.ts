@@ -86,13 +86,21 @@ export interface DockerContainerizerDeps {
 /**
  * The Docker containerizer when `docker` is in `--containerizers` (after
  * checking that the docker program answers), else undefined. Throws a
- * one-line Error the agent stops with when docker is unusable.
+ * one-line Error the agent stops with when docker is unusable or
+ * `--containerizers` names something else than `mesos` and `docker`.
  */
 export async function buildDockerContainerizer(
   flags: AgentFlags,
   deps: DockerContainerizerDeps,
 ): Promise<DockerContainerizer | undefined> {
-  if (!containerizerNames(flags.containerizers).includes("docker")) return undefined;
+  const names = containerizerNames(flags.containerizers);
+  if (new Set(names).size !== names.length) {
+    throw new Error(`Duplicate entries found in --containerizers '${flags.containerizers}'`);
+  }
+  const unknown = names.find((n) => n !== "mesos" && n !== "docker");
+  if (unknown !== undefined) throw new Error(`Unknown or unsupported containerizer: ${unknown}`);
+  if (names.length === 0) throw new Error("--containerizers names no containerizer");
+  if (!names.includes("docker")) return undefined;
   if (flags.docker_mesos_image !== undefined) {
     throw new Error("--docker_mesos_image is not supported: run the agent on the host");
   }

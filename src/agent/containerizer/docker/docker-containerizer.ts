@@ -504,6 +504,8 @@ export class DockerContainerizer {
       closeSync(err);
     }
     c.child = child;
+    // The executor must not keep the agent alive (it outlives the agent anyway).
+    child.unref();
     child.once("exit", (code, signal) => {
       c.exited = true;
       c.status = code !== null ? (code & 0xff) << 8 : signalNumber(signal);
