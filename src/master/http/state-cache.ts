@@ -253,6 +253,9 @@ export class RunCache<K extends object> {
         start = i + 1;
         frags = [];
         if (slicer.due) await slicer.pause();
+      } else if (slicer.due) {
+        // Rendering one item (a cold agent) can be slow: pause inside a run too.
+        await slicer.pause();
       }
     }
     out.write("]");
@@ -333,7 +336,8 @@ export class ItemRuns<K extends object> {
   /** Writes `items` as a JSON array, pausing between runs. */
   async array(out: PartsWriter, items: readonly K[], slicer: Slicer): Promise<void> {
     out.write("[");
-    const max = 4 << this.bits;
+    // A cold run renders every item in one go: cap it at twice the mean length.
+    const max = 2 << this.bits;
     let start = 0;
     for (let i = 0; i < items.length; i++) {
       const item = items[i] as K;
