@@ -28,8 +28,9 @@
 import { spawn } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { bundleModules } from "../src/executor/bundle.js";
 import {
   COMMAND_EXECUTOR_BUNDLE,
   COMMAND_EXECUTOR_MAIN,
@@ -54,10 +55,30 @@ export const HEAP_CAP_FLAGS = ["--max-old-space-size=32", "--max-semi-space-size
 
 const BIN = fileURLToPath(new URL("../../bin/mesos-executor", import.meta.url));
 
+/** The same bundle as an ES module (what the agent ran before session 3), written by `run`. */
+const ESM_BUNDLE = join(dirname(COMMAND_EXECUTOR_MAIN), "command-executor.esm-bundle.js");
+
+/** Writes the ES module bundles next to the CommonJS ones the agent runs. */
+function writeEsmBundles(): void {
+  const dir = dirname(COMMAND_EXECUTOR_MAIN);
+  writeFileSync(
+    join(dir, "task-runtime.esm-bundle.js"),
+    bundleModules(join(dir, "task-runtime.js")),
+  );
+  writeFileSync(
+    ESM_BUNDLE,
+    bundleModules(COMMAND_EXECUTOR_MAIN, {
+      rewriteDynamicImports: { "./task-runtime.js": "./task-runtime.esm-bundle.js" },
+    }),
+  );
+}
+
 const BUILT_IN: Variant[] = [
   // What the agent runs: the single-file bundle, no flags.
   { name: "recommended", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
   { name: "module-tree", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_MAIN },
+  // The bundle as an ES module: Node's ES module loader on top (CommonJS since session 3).
+  { name: "esm-bundle", nodeFlags: AGENT_NODE_FLAGS, entry: ESM_BUNDLE },
   { name: "heap-capped", nodeFlags: HEAP_CAP_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
   { name: "via-bin", nodeFlags: AGENT_NODE_FLAGS, entry: BIN },
   {
@@ -213,6 +234,7 @@ export async function run(args: string[]): Promise<void> {
   const bundled = ensureCommandExecutorBundle();
   if (bundled.error !== undefined) throw new Error(`cannot bundle the executor: ${bundled.error}`);
   const list = variants();
+  if (list.some((v) => v.entry === ESM_BUNDLE)) writeEsmBundles();
   const agent = await FakeAgent.start();
   const scratch = mkdtempSync(join(tmpdir(), "executor-bench-"));
   const hello = join(scratch, "hello.mjs");
