@@ -6,9 +6,9 @@
  * UpdateSlaveMessage: oversubscribed resources, resource providers,
  * operation feedback), AGENT_DRAINING (DRAIN_AGENT) and QUOTA_V2
  * (UPDATE_QUOTA). Clients switch behaviour on them, so we advertise a
- * capability only once the master really does what it promises. None of the
- * three is implemented yet, so the list is empty; each is added by the
- * issue that implements it (see docs/master.md).
+ * capability only once the master really does what it promises; each is
+ * added by the issue that implements it (see docs/master.md). AGENT_DRAINING
+ * is in (core/drain.ts).
  */
 import { isIP } from "node:net";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
@@ -18,8 +18,8 @@ import type {
   MasterInfo_Capability,
 } from "../common/protocol/generated/mesos-v1.js";
 
-/** The capabilities this master advertises (see the module comment for why it is empty). */
-export const MASTER_CAPABILITIES: readonly MasterInfo_Capability[] = [];
+/** The capabilities this master advertises (see the module comment for which and why). */
+export const MASTER_CAPABILITIES: readonly MasterInfo_Capability[] = [{ type: "AGENT_DRAINING" }];
 
 /**
  * `MasterInfo.ip`: the IPv4 address as libprocess stores it, the four bytes
