@@ -261,7 +261,8 @@ export class ExecutorClient {
    */
   update(status: TaskStatusInput): string {
     const uuid = status.uuid ?? newStatusUuid();
-    const update: CallUpdate = { status: { ...status, uuid } };
+    // Object.assign rather than a spread: far cheaper in V8 for every update.
+    const update: CallUpdate = { status: Object.assign({}, status, { uuid }) };
     if (this.track) {
       const key = normalizeUuid(uuid);
       if (key !== undefined) this.unackedUpdates.set(key, update);

@@ -265,8 +265,11 @@ export class SchedulerClient {
     }
     const streamId = this.currentStreamId;
     if (streamId === undefined) return { ok: false, error: "No stream id; call dropped" };
+    // Object.assign rather than a spread: far cheaper in V8 for every call.
     const full: Call =
-      this.framework.id === undefined ? call : { ...call, framework_id: this.framework.id };
+      this.framework.id === undefined
+        ? call
+        : Object.assign({}, call, { framework_id: this.framework.id });
     const outcome = await this.connection.send(full, streamId);
     const type = call.type ?? "UNKNOWN";
     if (outcome.kind === "failed") {
