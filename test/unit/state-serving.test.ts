@@ -227,4 +227,11 @@ test("state serving: the sliced protobuf GET_STATE decodes to the codec's messag
     (t) => t.task_id.value === "t1",
   );
   assert.equal(t1?.state, "TASK_FAILED");
+  const message = await docs.getStateProtobufMessage();
+  const alone = codecFor("mesos.v1.master.Response.GetState").decodeProtobuf(
+    Buffer.concat(message.parts),
+  );
+  assert.ok(alone.ok);
+  assert.equal(message.bytes, Buffer.concat(message.parts).byteLength);
+  assert.deepEqual(alone.value, (expected() as { get_state: unknown }).get_state);
 });

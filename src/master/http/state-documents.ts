@@ -192,6 +192,18 @@ export class StateDocuments {
     return this.cache.get("v1-get-state-protobuf", (slicer) => this.buildGetStateProtobuf(slicer));
   }
 
+  /**
+   * The `GetState` message alone in protobuf (no `Response` around it), from
+   * the same cached document: for splicing into other messages (the operator
+   * stream's SUBSCRIBED) without encoding the state in one piece.
+   */
+  async getStateProtobufMessage(): Promise<{ parts: readonly Buffer[]; bytes: number }> {
+    const doc = await this.getStateProtobuf();
+    // The document is [type, get_state key and length, ...the GetState bytes].
+    const parts = doc.parts.slice(2);
+    return { parts, bytes: byteSize(parts) };
+  }
+
   /** Writes a document (with any wrapping parts) to a response, in turns. */
   send(stream: ResponseStream, parts: readonly (string | Uint8Array)[]): Promise<void> {
     return writeParts(stream, parts, this.gate, this.now, this.sliceMs);
