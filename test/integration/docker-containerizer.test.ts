@@ -39,6 +39,7 @@ const open: Subscription[] = [];
 let master: DaemonHandle;
 let docker: FakeDocker;
 let agentId: string;
+const fakes: FakeDocker[] = [];
 
 const AGENT_FLAGS = {
   containerizers: "mesos,docker",
@@ -49,6 +50,7 @@ const AGENT_FLAGS = {
 
 before(async () => {
   docker = installFakeDocker(tempDir("fake-docker-"));
+  fakes.push(docker);
   // Default ping timeouts: the restarted agent must not be marked unreachable meanwhile.
   master = await startMaster({ flags: { allocation_interval: "50ms" } });
   await startAgent({ master: master.address, flags: { ...AGENT_FLAGS, docker: docker.path } });
@@ -57,6 +59,8 @@ before(async () => {
 
 after(async () => {
   for (const s of open) s.close();
+  // Containers of checkpointing frameworks would outlive their agent; end them first.
+  for (const fake of fakes) fake.removeAll();
   await stopAll();
 });
 
@@ -355,6 +359,7 @@ test("docker: the agent refuses to start when docker does not answer or --contai
 
 test("docker: after an agent restart the running container is recovered and an orphaned mesos- container removed", async () => {
   const fake = installFakeDocker(tempDir("fake-docker-restart-"));
+  fakes.push(fake);
   const port = await freePort();
   const workDir = tempDir("docker-agent-restart-");
   const flags = {
