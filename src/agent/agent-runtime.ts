@@ -306,6 +306,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     dockerRuntime: isolation.dockerRuntime,
     cgroupsDestroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
     launchConcurrency: flags.executor_launch_concurrency,
+    executorPoolSize: flags.executor_pool_size,
   });
   const mesosContainerizer = containerizer;
   const docker = await buildDockerContainerizer(flags, { logger, bootId, fetcherCache }).catch(

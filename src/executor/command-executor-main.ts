@@ -93,8 +93,32 @@ export function readySignal(env: NodeJS.ProcessEnv): () => void {
   };
 }
 
+/** Set in an idle pooled executor's environment (src/agent/containerizer/launcher-protocol.ts). */
+export const POOL_VARIABLE = "MESOS_TS_POOLED";
+
+/**
+ * A pooled executor (`--executor_pool_size`) was started before its launch:
+ * it loads what it will need, then waits for its identity on stdin (the
+ * agent's environment for it and the sandbox, one JSON document). Returns
+ * false when stdin ends without one (the agent or its helper went away).
+ */
+async function awaitHandover(): Promise<boolean> {
+  // Loaded now, while idle; the later import of the same module is free.
+  await import("./task-runtime.js");
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  const text = Buffer.concat(chunks).toString("utf8").trim();
+  if (text === "") return false;
+  const handover = JSON.parse(text) as { env: Record<string, string>; cwd: string };
+  process.chdir(handover.cwd);
+  for (const name of Object.keys(process.env)) delete process.env[name];
+  Object.assign(process.env, handover.env);
+  return true;
+}
+
 /** Runs the command executor; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (process.env[POOL_VARIABLE] === "1" && !(await awaitHandover())) return 0;
   let settings: CommandExecutorSettings = { warnings: [] };
   if (argv.length > 0) {
     const { parseCommandExecutorFlags } = await import("./command-executor-flags.js");

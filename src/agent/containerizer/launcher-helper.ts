@@ -21,7 +21,17 @@
  * Keep the imports minimal: this file is the whole program.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import {
+  appendFileSync,
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import type { Readable } from "node:stream";
 import {
@@ -30,6 +40,8 @@ import {
   type LauncherMessage,
   type LauncherRequest,
   PACED_START_MAX_MS,
+  POOL_VARIABLE,
+  type PoolHandover,
   READY_FD,
   READY_FD_VARIABLE,
   type RunRequest,
@@ -77,8 +89,184 @@ let starting = 0;
 /** The latest limit a paced request carried. */
 let paceLimit = 0;
 
+/** An idle pre-started executor (warm pool). */
+interface PoolMember {
+  child: ChildProcess;
+  pid: number;
+  /** What it was started as (a launch must match). */
+  key: string;
+  stdout: string;
+  stderr: string;
+}
+
+/** Idle pooled executors, oldest first. */
+const pool: PoolMember[] = [];
+let poolSerial = 0;
+let refillTimer: NodeJS.Timeout | undefined;
+/** Pool members that died idle in a row (a crash loop stops refilling). */
+let idleDeaths = 0;
+/** How much nicer than executors idle pool members start (they are background work). */
+const POOL_NICENESS = 5;
+
+const poolKey = (r: SpawnRequest): string => JSON.stringify([r.file, r.args]);
+
+/** Hands `r` to an idle pooled executor; false when none fits. */
+function handOver(r: SpawnRequest): boolean {
+  if (r.uid !== undefined || r.gid !== undefined) return false;
+  const key = poolKey(r);
+  const at = pool.findIndex((m) => m.key === key);
+  if (at < 0) return false;
+  const member = pool.splice(at, 1)[0] as PoolMember;
+  try {
+    // What the sandbox files already hold (e.g. fetcher output) goes first.
+    for (const [from, to] of [
+      [r.stdout, member.stdout],
+      [r.stderr, member.stderr],
+    ] as const) {
+      let before: Buffer | undefined;
+      try {
+        if (statSync(from).size > 0) before = readFileSync(from);
+      } catch {
+        before = undefined;
+      }
+      if (before !== undefined) appendFileSync(to, before);
+      renameSync(to, from);
+    }
+    const handover: PoolHandover = { env: r.env, cwd: r.cwd };
+    member.child.stdin?.end(`${JSON.stringify(handover)}\n`);
+  } catch (e) {
+    try {
+      process.kill(member.pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+    reply({ id: r.id, error: `hand-over to a pooled executor failed: ${errorText(e)}` });
+    return true;
+  }
+  try {
+    setPriority(member.pid, BASE_PRIORITY);
+  } catch {
+    // Not allowed (not root): it was never lowered.
+  }
+  idleDeaths = 0;
+  const startTime = startTimeOf(member.pid);
+  reply(
+    startTime === undefined
+      ? { id: r.id, pid: member.pid }
+      : { id: r.id, pid: member.pid, startTime },
+  );
+  return true;
+}
+
+/** Starts idle executors like `r` until the pool holds `r.pool.size` (soon, not now). */
+function refill(r: SpawnRequest): void {
+  const config = r.pool;
+  if (config === undefined || refillTimer !== undefined) return;
+  // A pool that keeps dying (a broken executor) is not restarted at once forever.
+  const delay = idleDeaths >= 3 ? 10_000 : 50;
+  refillTimer = setTimeout(() => {
+    refillTimer = undefined;
+    const key = poolKey(r);
+    // Members of an older program (the agent was upgraded) make room.
+    for (const m of pool.filter((x) => x.key !== key)) {
+      pool.splice(pool.indexOf(m), 1);
+      m.child.stdin?.end();
+    }
+    cleanPoolDir(config.dir);
+    while (pool.length < config.size) {
+      if (!startPoolMember(r, config.dir, key)) break;
+    }
+  }, delay);
+  refillTimer.unref();
+}
+
+let poolDirCleaned = false;
+
+/** Removes the files of pool members of earlier helpers (they exited with their helper). */
+function cleanPoolDir(dir: string): void {
+  if (poolDirCleaned) return;
+  poolDirCleaned = true;
+  try {
+    for (const name of readdirSync(dir)) {
+      if (!name.startsWith(`${process.pid}-`)) unlinkSync(`${dir}/${name}`);
+    }
+  } catch {
+    // no directory yet
+  }
+}
+
+function startPoolMember(r: SpawnRequest, dir: string, key: string): boolean {
+  const n = ++poolSerial;
+  const stdout = `${dir}/${process.pid}-${n}.stdout`;
+  const stderr = `${dir}/${process.pid}-${n}.stderr`;
+  let out: number | undefined;
+  let err: number | undefined;
+  let child: ChildProcess;
+  try {
+    mkdirSync(dir, { recursive: true });
+    out = openSync(stdout, "a");
+    err = openSync(stderr, "a");
+    const env: Record<string, string> = { [POOL_VARIABLE]: "1" };
+    if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
+    child = spawn(r.file, r.args.slice(1), {
+      argv0: r.args[0] ?? r.file,
+      env,
+      cwd: dir,
+      detached: true,
+      stdio: ["pipe", out, err],
+    });
+  } catch {
+    return false;
+  } finally {
+    if (out !== undefined) closeSync(out);
+    if (err !== undefined) closeSync(err);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.once("error", () => {});
+    return false;
+  }
+  // Only root can give the priority back at hand-over, so only root lowers it.
+  if (process.getuid?.() === 0) {
+    try {
+      setPriority(pid, Math.min(19, BASE_PRIORITY + POOL_NICENESS));
+    } catch {
+      // keeps the helper's priority
+    }
+  }
+  child.unref();
+  child.stdin?.on("error", () => {});
+  child.once("error", () => {});
+  const member: PoolMember = { child, pid, key, stdout, stderr };
+  pool.push(member);
+  child.once("exit", (code, signal) => {
+    const idle = pool.indexOf(member);
+    if (idle >= 0) {
+      // Died before any launch: not an executor of a container, nothing to report.
+      pool.splice(idle, 1);
+      idleDeaths++;
+      for (const file of [stdout, stderr]) {
+        try {
+          unlinkSync(file);
+        } catch {
+          // already gone
+        }
+      }
+      return;
+    }
+    const event: ExitEvent = { event: "exit", pid, code, signal };
+    reply(event);
+  });
+  return true;
+}
+
 /** Spawns now, or queues a paced spawn while `paceLimit` processes are starting. */
 function requestSpawn(r: SpawnRequest): void {
+  if (r.pool !== undefined && r.pool.size > 0) {
+    const handed = handOver(r);
+    refill(r);
+    if (handed) return;
+  }
   if (r.paceLimit === undefined || r.paceLimit <= 0) {
     doSpawn(r, false);
     return;

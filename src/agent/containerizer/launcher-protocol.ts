@@ -27,6 +27,25 @@ export interface SpawnRequest {
    * know the signal (our command executor); unset: started at once.
    */
   paceLimit?: number;
+  /**
+   * Warm pool (`--executor_pool_size`): when an idle executor started with
+   * the same program and argv waits in the pool, it is handed this launch
+   * instead of starting a new process (its stdout/stderr files are renamed
+   * onto `stdout`/`stderr`, `env` and `cwd` go to it on its stdin); the pool
+   * is then refilled to `size` in the background. Only for programs that
+   * know the hand-over (our command executor) and launches without a user
+   * switch or isolation shim.
+   */
+  pool?: { dir: string; size: number };
+}
+
+/** Set in an idle pooled executor's environment: wait for the launch on stdin. */
+export const POOL_VARIABLE = "MESOS_TS_POOLED";
+
+/** What a pooled executor reads on its stdin at hand-over (one JSON document, then EOF). */
+export interface PoolHandover {
+  env: Record<string, string>;
+  cwd: string;
 }
 
 /** The descriptor a paced process signals readiness on. */

@@ -92,6 +92,11 @@ export interface PosixContainerizerOptions {
    * start at a time, the others wait in the launcher helper (0: no limit).
    */
   launchConcurrency?: number;
+  /**
+   * `--executor_pool_size`: idle command executors kept started, handed a
+   * launch without user switch or isolation (0: none).
+   */
+  executorPoolSize?: number;
 }
 
 interface Container {
@@ -399,6 +404,9 @@ export class PosixContainerizer implements Containerizer {
     const env = inImage ? imageEnvironment(launch.environment) : launch.environment;
     const paceLimit = this.o.launchConcurrency ?? 0;
     const paced = command.signalsReady === true && paceLimit > 0;
+    const poolSize = this.o.executorPoolSize ?? 0;
+    const pooled =
+      poolSize > 0 && command.signalsReady === true && !shimmed && ids === undefined && !inImage;
     const reply = await launcher
       .spawn(
         {
@@ -411,6 +419,7 @@ export class PosixContainerizer implements Containerizer {
           stderr: `${launch.directory}/stderr`,
           ...(spawnIds === undefined ? {} : spawnIds),
           ...(paced ? { paceLimit } : {}),
+          ...(pooled ? { pool: { dir: `${this.o.workDir}/executor-pool`, size: poolSize } } : {}),
         },
         c.abort.signal,
       )

@@ -1,0 +1,177 @@
+/**
+ * `--executor_pool_size` on a real agent: the agent keeps an idle command
+ * executor started; the next command task is handed to it. The task sees
+ * the environment of a normal launch (and nothing of the pool), its output
+ * and the executor's log land in the sandbox files, the agent knows the
+ * pooled process as the executor, kills work, and stopping the agent leaves
+ * no idle executor behind.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { POOL_VARIABLE } from "../../src/executor/command-executor-main.js";
+import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
+import {
+  findOfferResources,
+  parseResourceText,
+  SchedulerClient,
+} from "../../src/scheduler/index.js";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+
+before(async () => {
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: { resources: "cpus:4;mem:4096;disk:4096", executor_pool_size: "1" },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(async () => {
+  await stopAll();
+});
+
+function environ(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+  } catch {
+    return [];
+  }
+}
+
+/** Idle pooled executors of the agent (their cwd is its pool directory). */
+function idleExecutors(workDir: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+    const pid = Number(name);
+    try {
+      if (!environ(pid).includes(`${POOL_VARIABLE}=1`)) continue;
+      if (readlinkSync(`/proc/${pid}/cwd`) === join(workDir, "executor-pool")) out.push(pid);
+    } catch {
+      // gone
+    }
+  }
+  return out;
+}
+
+test("pool: a command task is handed to an idle executor and behaves like a spawned one", async () => {
+  const statuses = new Map<string, TaskStatus[]>();
+  const queue: string[] = [];
+  const c = new SchedulerClient({
+    master: master.address,
+    framework: { user: userInfo().username, name: "pool" },
+  });
+  const state = (id: string) => statuses.get(id)?.at(-1)?.state;
+  let agentId: Offer["agent_id"] = { value: "" };
+  try {
+    c.start({
+      offers: (offers: Offer[]) => {
+        for (const offer of offers) {
+          agentId = offer.agent_id;
+          const id = queue.shift();
+          if (id === undefined) {
+            void c.decline([offer.id], { refuse_seconds: 0.1 });
+            continue;
+          }
+          const parsed = parseResourceText("cpus:0.1;mem:32");
+          assert.ok(parsed.ok);
+          const task: TaskInfo = {
+            name: id,
+            task_id: { value: id },
+            agent_id: offer.agent_id,
+            resources: findOfferResources(offer, parsed.resources) ?? [],
+            command: { shell: true, value: `echo out-${id}; env > task.env; exec sleep 60` },
+          };
+          void c.launch([offer.id], [task]);
+        }
+      },
+      update: (status) => {
+        const list = statuses.get(status.task_id.value) ?? [];
+        list.push(status);
+        statuses.set(status.task_id.value, list);
+      },
+    });
+    queue.push("first");
+    await waitFor("first running", () => state("first") === "TASK_RUNNING", { timeoutMs: 30_000 });
+    const idle = await waitFor(
+      "an idle pooled executor",
+      () => {
+        const pids = idleExecutors(agent.workDir);
+        return pids.length === 1 ? pids : undefined;
+      },
+      { timeoutMs: 20_000 },
+    );
+    const pooledPid = idle[0] as number;
+    queue.push("second");
+    await waitFor("second running", () => state("second") === "TASK_RUNNING", {
+      timeoutMs: 30_000,
+    });
+    const agentState = (await (await fetch(`http://${agent.address}/state`)).json()) as {
+      frameworks: { executors: { id: string; directory: string }[] }[];
+    };
+    const second = agentState.frameworks.flatMap((f) => f.executors).find((e) => e.id === "second");
+    assert.ok(second !== undefined);
+    const sandbox = second.directory;
+    // The pooled process is now the second task's executor, in its sandbox.
+    assert.equal(readlinkSync(`/proc/${pooledPid}/cwd`), sandbox);
+    const taskEnv = await waitFor(
+      "the task's environment",
+      () => {
+        try {
+          const text = readFileSync(join(sandbox, "task.env"), "utf8");
+          return text.includes("MESOS_SANDBOX=") ? text : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      { timeoutMs: 10_000 },
+    );
+    assert.doesNotMatch(taskEnv, new RegExp(POOL_VARIABLE));
+    assert.match(taskEnv, /^MESOS_EXECUTOR_ID=second$/m);
+    assert.match(taskEnv, new RegExp(`^MESOS_SANDBOX=${sandbox}$`, "m"));
+    assert.equal(readFileSync(join(sandbox, "stdout"), "utf8").trim(), "out-second");
+    assert.match(readFileSync(join(sandbox, "stderr"), "utf8"), /executor/i);
+    // Same environment names as the first (spawned) task's, values aside.
+    const first = agentState.frameworks.flatMap((f) => f.executors).find((e) => e.id === "first");
+    assert.ok(first !== undefined);
+    const names = (text: string) =>
+      text
+        .split("\n")
+        .map((l) => l.split("=")[0])
+        .filter((n) => n !== "" && n !== "PWD" && n !== "OLDPWD" && n !== "SHLVL" && n !== "_")
+        .sort();
+    assert.deepEqual(
+      names(taskEnv),
+      names(readFileSync(join(first.directory, "task.env"), "utf8")),
+    );
+
+    await c.kill({ value: "second" }, agentId);
+    await waitFor("second killed", () => state("second") === "TASK_KILLED", { timeoutMs: 30_000 });
+    await waitFor("the pooled executor exited", () => environ(pooledPid).length === 0, {
+      timeoutMs: 20_000,
+    });
+    await waitFor("the pool refilled", () => idleExecutors(agent.workDir).length === 1, {
+      timeoutMs: 20_000,
+    });
+  } finally {
+    if (c.state === "subscribed") await c.teardown();
+    c.close();
+  }
+  const workDir = agent.workDir;
+  await stopAll();
+  await waitFor("no idle executor left", () => idleExecutors(workDir).length === 0, {
+    timeoutMs: 20_000,
+  });
+});
