@@ -28,7 +28,9 @@
  * `LAUNCH_BENCH_PROFILE=<dir>` writes V8 CPU profiles of master and agent
  * covering each variant's launch and kill there (bench/lib/loop-probe.ts).
  * `LAUNCH_BENCH_DAEMON_NICE=<n>` runs master and agent at niceness n (root).
- * `LAUNCH_BENCH_VARIANTS=command-executor,command-executor-unpaced` runs a subset.
+ * `LAUNCH_BENCH_VARIANTS=command-executor,command-executor-unpaced` runs a subset;
+ * `command-executor-pooled` adds single-task launches on a third agent with
+ * `--executor_pool_size=1` (a warm pool), interleaved with the others.
  *
  * Targets (Mesos 1.12 on this kind of machine in brackets): 200 tasks
  * running within 10 s [~20 s], stretch 5 s; one task within 100 ms
@@ -252,6 +254,10 @@ export async function run(args: string[]): Promise<void> {
   const unpaced = wanted("command-executor-unpaced")
     ? await startBenchCluster({ agentFlags: { executor_launch_concurrency: "0" } })
     : undefined;
+  // Single tasks also on an agent with a warm pool (`--executor_pool_size=1`).
+  const pooled = wanted("command-executor-pooled")
+    ? await startBenchCluster({ agentFlags: { executor_pool_size: "1" } })
+    : undefined;
   // Experiment knob: run master and agent at another niceness (root only).
   const nice = process.env.LAUNCH_BENCH_DAEMON_NICE;
   if (nice !== undefined) {
@@ -274,9 +280,16 @@ export async function run(args: string[]): Promise<void> {
         add("noop-executor", await launchAll(cluster, "noop-executor", n));
       add("raw-spawn", await rawSpawn(n, scratch));
     }
-    const single = { "command-executor": [] as number[], "noop-executor": [] as number[] };
+    const single = {
+      "command-executor": [] as number[],
+      "command-executor-pooled": [] as number[],
+      "noop-executor": [] as number[],
+    };
     for (let i = 0; i < singleCount; i++) {
       single["command-executor"].push(...(await singles(cluster, "command-executor", 1)));
+      if (pooled !== undefined) {
+        single["command-executor-pooled"].push(...(await singles(pooled, "command-executor", 1)));
+      }
       if (wanted("noop-executor")) {
         single["noop-executor"].push(...(await singles(cluster, "noop-executor", 1)));
       }
@@ -345,6 +358,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await cluster.stop();
     await unpaced?.stop();
+    await pooled?.stop();
   }
 }
 
