@@ -1,0 +1,161 @@
+/**
+ * A command executor taken from the warm pool (`--executor_pool_size`) is
+ * checkpointed and recovered like a spawned one: its task keeps running
+ * while the agent is SIGKILLed and restarted, the restarted agent
+ * re-attaches to the same process, and TASK_FINISHED arrives once.
+ */
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
+import {
+  findOfferResources,
+  parseResourceText,
+  SchedulerClient,
+} from "../../src/scheduler/index.js";
+import {
+  type DaemonHandle,
+  freePort,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor as waitForAtMost,
+} from "../harness/processes.js";
+
+const waitFor = <T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+) => waitForAtMost(what, probe, { timeoutMs: 60_000 });
+
+let master: DaemonHandle;
+const pids = new Set<number>();
+
+before(async () => {
+  master = await startMaster();
+});
+
+after(async () => {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // gone
+    }
+  }
+  await stopAll();
+});
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+test("pool recovery: a pooled executor's task survives an agent SIGKILL and restart", async () => {
+  const port = await freePort();
+  const workDir = tempDir("pool-recovery-");
+  let agent: DaemonHandle | undefined;
+  const start = async () => {
+    agent = await startAgent({
+      master: master.address,
+      port,
+      flags: {
+        work_dir: workDir,
+        resources: "cpus:4;mem:4096;disk:4096",
+        registration_backoff_factor: "10ms",
+        executor_reregistration_timeout: "5secs",
+        executor_pool_size: "1",
+      },
+    });
+  };
+  await start();
+  const flag = join(workDir, "finish-now");
+  const updates: TaskStatus[] = [];
+  const count = (id: string, state: string) =>
+    updates.filter((s) => s.task_id.value === id && s.state === state).length;
+  const queue: [string, string][] = [];
+  const c = new SchedulerClient({
+    master: master.address,
+    framework: { user: userInfo().username, name: "pool-recovery", checkpoint: true },
+  });
+  try {
+    c.start({
+      offers: (offers: Offer[]) => {
+        for (const offer of offers) {
+          const next = queue.shift();
+          if (next === undefined) {
+            void c.decline([offer.id], { refuse_seconds: 0.1 });
+            continue;
+          }
+          const wanted = parseResourceText("cpus:0.1;mem:32");
+          assert.ok(wanted.ok);
+          const task: TaskInfo = {
+            name: next[0],
+            task_id: { value: next[0] },
+            agent_id: offer.agent_id,
+            resources: findOfferResources(offer, wanted.resources) ?? [],
+            command: { shell: true, value: next[1] },
+          };
+          void c.launch([offer.id], [task]);
+        }
+      },
+      update: (status) => updates.push(status),
+    });
+    // The first launch finds the pool empty and fills it.
+    queue.push(["first", "exit 0"]);
+    await waitFor("first finished", () => count("first", "TASK_FINISHED") > 0);
+    await new Promise((r) => setTimeout(r, 500));
+    queue.push(["long", `while [ ! -e ${flag} ]; do sleep 0.1; done`]);
+    await waitFor("long running", () => count("long", "TASK_RUNNING") > 0);
+    const sandbox = await waitFor("long's sandbox", async () => {
+      const state = await getJson<{
+        frameworks?: { executors?: { id: string; directory: string }[] }[];
+      }>(`${agent?.url}/state`);
+      return (state?.frameworks ?? [])
+        .flatMap((f) => f.executors ?? [])
+        .find((e) => e.id === "long")?.directory;
+    });
+    const pidFile = join(workDir, "meta", sandbox.slice(workDir.length + 1), "pids", "forked.pid");
+    const pid = await waitFor("forked.pid", () => {
+      try {
+        return Number(readFileSync(pidFile, "utf8"));
+      } catch {
+        return undefined;
+      }
+    });
+    pids.add(pid);
+    // It was handed over, not spawned: it started before its sandbox's launch.
+    const environ = readFileSync(`/proc/${pid}/environ`, "latin1");
+    assert.match(environ, /MESOS_TS_POOLED=1/, "the executor came from the pool");
+    await new Promise((r) => setTimeout(r, 500));
+
+    agent?.kill("SIGKILL");
+    await agent?.exited;
+    assert.ok(alive(pid), "the pooled executor survives the agent's SIGKILL");
+    await start();
+    await waitFor("the agent to show the recovered task RUNNING", async () => {
+      const state = await getJson<{
+        frameworks?: { executors?: { tasks?: { id: string; state: string }[] }[] }[];
+      }>(`${agent?.url}/state`);
+      return (state?.frameworks ?? [])
+        .flatMap((f) => (f.executors ?? []).flatMap((e) => e.tasks ?? []))
+        .some((t) => t.id === "long" && t.state === "TASK_RUNNING");
+    });
+    assert.ok(alive(pid), "the same executor process still runs");
+    writeFileSync(flag, "");
+    await waitFor("TASK_FINISHED", () => count("long", "TASK_FINISHED") > 0);
+    await waitFor("the executor to exit", () => !alive(pid));
+    assert.equal(count("long", "TASK_FINISHED"), 1);
+    assert.equal(count("long", "TASK_LOST") + count("long", "TASK_FAILED"), 0);
+  } finally {
+    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
+    c.close();
+  }
+});
