@@ -62,6 +62,12 @@ export class HttpPipeline {
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       if (this.waiting.length === 1) socket.setTimeout(this.timeoutMs);
+      // Requests made in one tick (e.g. the acknowledgements of one read of
+      // events) leave in one write.
+      if (socket.writableCorked === 0) {
+        socket.cork();
+        process.nextTick(() => socket.uncork());
+      }
       socket.write(Buffer.concat([Buffer.from(head, "latin1"), body]));
     });
   }
