@@ -27,6 +27,8 @@ interface Waiter {
 export class PipelinedCalls {
   private socket: Socket | undefined;
   private waiting: Waiter[] = [];
+  /** The socket corked until the end of this tick, if any. */
+  private corked: Socket | undefined;
 
   constructor(
     private readonly address: AgentAddress,
@@ -47,7 +49,22 @@ export class PipelinedCalls {
     return new Promise((resolve, reject) => {
       this.waiting.push({ resolve, reject });
       if (this.waiting.length === 1) socket.setTimeout(this.timeoutMs);
+      this.corkForThisTick(socket);
       socket.write(this.head(Buffer.byteLength(body)) + body);
+    });
+  }
+
+  /**
+   * Calls made in one burst (one tick) leave in one write: one syscall for
+   * the executor and one read for the agent instead of one per call.
+   */
+  private corkForThisTick(socket: Socket): void {
+    if (this.corked === socket) return;
+    this.corked = socket;
+    socket.cork();
+    process.nextTick(() => {
+      if (this.corked === socket) this.corked = undefined;
+      socket.uncork();
     });
   }
 
