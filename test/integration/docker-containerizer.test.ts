@@ -250,6 +250,33 @@ test("docker: killing a task runs docker stop -t and ends it TASK_KILLED", async
   await teardown(s);
 });
 
+test("docker: a failing COMMAND health check runs through docker exec and kills the task", async () => {
+  const s = await framework("docker-health");
+  await launch(s, {
+    ...dockerTask("unhealthy", "sleep 600"),
+    health_check: {
+      type: "COMMAND",
+      command: { value: 'test -n "$GREETING" && exit 1' },
+      interval_seconds: 0.5,
+      consecutive_failures: 2,
+      grace_period_seconds: 0,
+    },
+  } as TaskInfo);
+  const killed = await state(s, "unhealthy", "TASK_KILLED");
+  assert.equal(killed.healthy, false);
+  const health = updates(s, "unhealthy").filter(
+    (u) => u.reason === "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+  );
+  assert.ok(health.length >= 1 && health.every((u) => u.healthy === false));
+  const name = valuesOf(runOf(docker, "unhealthy"), "--name")[0] as string;
+  const execs = docker.callsOf("exec").map((c) => subcommandOf(c.argv).args);
+  assert.ok(
+    execs.some((a) => a.join(" ") === `${name} sh -c test -n "$GREETING" && exit 1`),
+    JSON.stringify(execs),
+  );
+  assert.ok(docker.callsOf("stop").some((c) => subcommandOf(c.argv).args.at(-1) === name));
+});
+
 test("docker: a custom executor in a DOCKER container is run by the agent with docker run", async () => {
   const s = await framework("docker-custom");
   const script = join(

@@ -14,8 +14,12 @@
  * shutdown grace period (at least `--stop_timeout`). SHUTDOWN kills the
  * same way with what is left of the shutdown grace period.
  * `max_completion_time` kills with no grace and fails with
- * REASON_MAX_COMPLETION_TIME_REACHED. The executor exits once its terminal
- * update is acknowledged.
+ * REASON_MAX_COMPLETION_TIME_REACHED. A `health_check` starts with
+ * TASK_RUNNING: COMMAND checks run inside the container with `docker exec`,
+ * HTTP and TCP checks against 127.0.0.1 (right for host networking); health
+ * changes are TASK_RUNNING updates with `healthy`, and reaching
+ * `consecutive_failures` kills the task. The executor exits once its
+ * terminal update is acknowledged.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -25,6 +29,11 @@ import type {
   ContainerInfo,
   Resource,
 } from "../../../common/protocol/generated/mesos-v1.js";
+import { systemClock } from "../../../common/time/clock.js";
+import { type HealthCheckInfo, healthCheckTiming } from "../../../executor/checks/check-info.js";
+import { HealthChecker, type HealthReport } from "../../../executor/checks/health-checker.js";
+import type { Prober } from "../../../executor/checks/probe.js";
+import { commandProber, healthCheckProber } from "../../../executor/checks/probers.js";
 import { parseDuration } from "../../../executor/duration.js";
 import type { ExecutorClient } from "../../../executor/library.js";
 import type { IdValue, KillPolicy, TaskInfo, TaskState } from "../../../executor/protocol.js";
@@ -71,6 +80,8 @@ export class DockerExecutor {
   private runExited = false;
   /** The inspect loop, until it reported TASK_RUNNING or gave up. */
   private inspecting: Promise<void> = Promise.resolve();
+  private healthChecker: HealthChecker | undefined;
+  private killedByHealthCheck = false;
 
   constructor(
     private readonly client: ExecutorClient,
@@ -95,7 +106,7 @@ export class DockerExecutor {
 
   private status(
     state: TaskState,
-    extra: { message?: string; reason?: string; data?: string } = {},
+    extra: { message?: string; reason?: string; data?: string; healthy?: boolean } = {},
   ) {
     const taskId = this.taskId;
     if (taskId === undefined) return undefined;
@@ -177,6 +188,7 @@ export class DockerExecutor {
           const extra: { data: string; container_status?: Record<string, unknown> } = {
             data: Buffer.from(out.stdout).toString("base64"),
           };
+          this.startHealthCheck();
           this.client.update({
             task_id: this.taskId as IdValue,
             state: "TASK_RUNNING",
@@ -197,6 +209,62 @@ export class DockerExecutor {
         if (this.runExited) return;
       }
       await new Promise((r) => setTimeout(r, INSPECT_INTERVAL_MS));
+    }
+  }
+
+  /** Starts the task's health check, if it has one (see the module comment). */
+  private startHealthCheck(): void {
+    const info = this.task?.health_check as HealthCheckInfo | undefined;
+    if (info === undefined) return;
+    const prober = this.healthProber(info);
+    if (typeof prober === "string") {
+      this.logger.error(`Not running the health check: ${prober}`);
+      return;
+    }
+    this.healthChecker = new HealthChecker(
+      systemClock,
+      prober,
+      healthCheckTiming(info),
+      (r) => this.healthUpdated(r),
+      this.logger,
+    );
+    this.healthChecker.start();
+  }
+
+  private healthProber(info: HealthCheckInfo): Prober | string {
+    const type = info.type ?? (info.command !== undefined ? "COMMAND" : undefined);
+    if (type !== "COMMAND") return healthCheckProber(info, { launch: { env: {} } as never });
+    const command = info.command;
+    if (command?.value === undefined) return "the check has no command";
+    const inside =
+      (command.shell ?? true)
+        ? ["sh", "-c", command.value]
+        : [command.value, ...(command.arguments ?? [])];
+    const args = this.docker.argv(["exec", this.flags.container, ...inside]);
+    return commandProber({
+      file: this.docker.o.path,
+      args,
+      argv0: this.docker.o.path,
+      env: { ...(process.env as Record<string, string>) },
+      overwritten: [],
+    });
+  }
+
+  private healthUpdated(report: HealthReport): void {
+    if (this.killed || this.terminated || this.taskId === undefined) return;
+    this.client.update({
+      task_id: this.taskId,
+      state: "TASK_RUNNING",
+      source: "SOURCE_EXECUTOR",
+      reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
+      healthy: report.healthy,
+    });
+    if (report.killTask) {
+      this.logger.warn(
+        `Killing task after ${report.consecutiveFailures} consecutive failed health checks`,
+      );
+      this.killedByHealthCheck = true;
+      this.kill(this.taskId, undefined);
     }
   }
 
@@ -230,6 +298,7 @@ export class DockerExecutor {
 
   private killTask(graceMs: number): void {
     if (this.terminated) return;
+    this.healthChecker?.stop();
     if (this.completionTimer !== undefined) clearTimeout(this.completionTimer);
     this.completionTimer = undefined;
     if (this.run === undefined) {
@@ -265,19 +334,22 @@ export class DockerExecutor {
     if (this.killedByTimeout) {
       this.terminate("TASK_FAILED", message, "REASON_MAX_COMPLETION_TIME_REACHED");
     } else if (this.killed) {
-      this.terminate("TASK_KILLED", message);
+      const healthy = this.killedByHealthCheck ? false : undefined;
+      this.terminate("TASK_KILLED", message, undefined, healthy);
     } else {
       this.terminate(code === 0 ? "TASK_FINISHED" : "TASK_FAILED", message);
     }
   }
 
-  private terminate(state: TaskState, message: string, reason?: string): void {
+  private terminate(state: TaskState, message: string, reason?: string, healthy?: boolean): void {
     if (this.terminated) return;
     this.terminated = true;
+    this.healthChecker?.stop();
     if (this.completionTimer !== undefined) clearTimeout(this.completionTimer);
     this.terminalUuid = this.status(state, {
       message,
       ...(reason === undefined ? {} : { reason }),
+      ...(healthy === undefined ? {} : { healthy }),
     });
     setTimeout(() => this.finish(0), EXIT_DEADLINE_MS).unref();
   }
