@@ -208,9 +208,11 @@ export class DockerContainerizer {
         const termination: ContainerTermination = destroyed
           ? {
               message:
-                phase === "pulling"
-                  ? "Container destroyed while pulling image"
-                  : "Container destroyed while fetching",
+                phase === "running"
+                  ? "Container killed"
+                  : phase === "pulling"
+                    ? "Container destroyed while pulling image"
+                    : "Container destroyed while fetching",
             }
           : {};
         this.events?.containerTerminated(container.id, termination);
