@@ -140,8 +140,11 @@ function handOver(r: SpawnRequest): boolean {
     } catch {
       // gone
     }
-    reply({ id: r.id, error: `hand-over to a pooled executor failed: ${errorText(e)}` });
-    return true;
+    // The launch still happens, as a plain spawn (what the sandbox files held was kept).
+    process.stderr.write(
+      `launcher helper: hand-over to a pooled executor failed: ${errorText(e)}\n`,
+    );
+    return false;
   }
   try {
     setPriority(member.pid, BASE_PRIORITY);
