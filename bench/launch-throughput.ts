@@ -233,6 +233,8 @@ async function singles(cluster: BenchCluster, variant: Variant, count: number): 
       out.push((fw.firstAt.get(`TASK_RUNNING ${id}`) as number) - t0);
       await fw.client.kill({ value: id }, offer.agent_id);
       await fw.until(`${id} killed`, () => fw.firstAt.has(`TASK_KILLED ${id}`), 60_000);
+      // An idle agent between launches (a warm pool refills meanwhile).
+      await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
     await fw.close().catch(() => {});

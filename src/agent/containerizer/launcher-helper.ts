@@ -166,7 +166,9 @@ function refill(r: SpawnRequest): void {
   const config = r.pool;
   if (config === undefined || refillTimer !== undefined) return;
   // A pool that keeps dying (a broken executor) is not restarted at once forever.
-  const delay = idleDeaths >= 3 ? 10_000 : 50;
+  // Not at once: a new member booting would compete for the CPU with the
+  // executor just handed over (or spawned), which is on a task's critical path.
+  const delay = idleDeaths >= 3 ? 10_000 : 250;
   refillTimer = setTimeout(() => {
     refillTimer = undefined;
     const key = poolKey(r);
