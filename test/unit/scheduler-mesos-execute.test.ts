@@ -202,7 +202,7 @@ test("mesos-execute plan: --volumes may be read from a file:// path", () => {
   }
 });
 
-test("mesos-execute plan: malformed --volumes/--rlimits and --containerizer=docker are refused", () => {
+test("mesos-execute plan: malformed --volumes/--rlimits and unknown containerizers are refused", () => {
   assert.match(
     planError(M, "--name=x", "--command=true", '--volumes={"container_path":"/x"}'),
     /Failed to convert '--volumes' to protobuf: expected a JSON array/,
@@ -216,13 +216,30 @@ test("mesos-execute plan: malformed --volumes/--rlimits and --containerizer=dock
     /Failed to parse --rlimits/,
   );
   assert.match(
-    planError(M, "--name=x", "--command=true", "--containerizer=docker", "--docker_image=b"),
-    /the Docker containerizer is not available/,
+    planError(M, "--name=x", "--command=true", "--containerizer=docker"),
+    /'Docker' containerizer requires docker image name/,
   );
   assert.match(
     planError(M, "--name=x", "--command=true", "--containerizer=rkt"),
     /Unsupported containerizer: rkt/,
   );
+});
+
+test("mesos-execute plan: --containerizer=docker builds a DOCKER ContainerInfo with the image and volumes", () => {
+  const p = plan(
+    M,
+    "--name=x",
+    "--command=true",
+    "--containerizer=docker",
+    "--docker_image=busybox:latest",
+    '--volumes=[{"container_path":"/data","host_path":"/var/data","mode":"RO"}]',
+  );
+  assert.ok(p.ok);
+  assert.deepEqual(p.plan.task?.container, {
+    type: "DOCKER",
+    volumes: [{ container_path: "/data", host_path: "/var/data", mode: "RO" }],
+    docker: { image: "busybox:latest" },
+  });
 });
 
 test("mesos-execute output: status updates print as Mesos' mesos-execute prints them", () => {

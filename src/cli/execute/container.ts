@@ -55,12 +55,20 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
   }
 
   if (flags.containerizer === "docker") {
-    // Mesos would build a DOCKER ContainerInfo here; mesos-ts has no Docker
-    // containerizer, so say so instead of sending a task no agent can run.
-    return fail(
-      "--containerizer=docker: the Docker containerizer is not available in mesos-ts; " +
-        "use --containerizer=mesos (it runs --docker_image from the agent's --docker_registry)",
-    );
+    // As Mesos' mesos-execute: a DOCKER ContainerInfo for the agent's Docker
+    // containerizer (`--containerizers=docker,...`), volumes carried over.
+    if (flags.docker_image === undefined) {
+      return fail("'Docker' containerizer requires docker image name");
+    }
+    if (rlimits !== undefined) {
+      return fail("--rlimits: only the 'mesos' containerizer supports resource limits");
+    }
+    const container: ContainerInfo = {
+      type: "DOCKER",
+      ...(volumes.length === 0 ? {} : { volumes }),
+      docker: { image: flags.docker_image },
+    };
+    return { ok: true, container };
   }
   if (flags.containerizer !== "mesos") {
     return fail(`Unsupported containerizer: ${flags.containerizer}`);
