@@ -4,12 +4,17 @@
  * and acknowledged to the executor; the manager forwards them to the master
  * and acknowledgements come back from the framework.
  */
+
+import { LogSite } from "../common/observability/logger.js";
 import type {
   StatusUpdate,
   StatusUpdateAcknowledgementMessage,
 } from "../common/protocol/generated/mesos-internal.js";
 import { AgentBase } from "./agent-base.js";
 import { describeUpdate } from "./status-updates/status-update.js";
+
+const SITE_HANDLING = new LogSite();
+const SITE_FORWARDING = new LogSite();
 export abstract class AgentStatusFlow extends AgentBase {
   // ---- status updates ---------------------------------------------------------
 
@@ -20,7 +25,8 @@ export abstract class AgentStatusFlow extends AgentBase {
    * acknowledges it to the executor once the manager has it.
    */
   statusUpdate(input: StatusUpdate, fromExecutor: boolean): void {
-    const update: StatusUpdate = { ...input, status: { ...input.status } };
+    const update: StatusUpdate = Object.assign({}, input);
+    update.status = Object.assign({}, input.status);
     if (update.uuid === undefined) {
       this.o.logger.warn(`Ignoring status update ${describeUpdate(update)} without 'uuid'`);
       this.counters.invalidStatusUpdates++;
@@ -61,6 +67,7 @@ export abstract class AgentStatusFlow extends AgentBase {
     );
     this.o.logger.info(
       `Handling status update ${describeUpdate(update)}${fromExecutor ? " from executor" : ""}`,
+      SITE_HANDLING,
     );
     const executor = framework.executorForTask(taskId);
     if (executor === undefined) {
@@ -114,7 +121,8 @@ export abstract class AgentStatusFlow extends AgentBase {
       );
       return;
     }
-    const update: StatusUpdate = { ...input, status: { ...input.status } };
+    const update: StatusUpdate = Object.assign({}, input);
+    update.status = Object.assign({}, input.status);
     if (update.uuid !== undefined) update.status.uuid = update.uuid;
     const taskId = update.status.task_id.value;
     const executor = this.frameworks.get(update.framework_id.value)?.executorForTask(taskId);
@@ -124,7 +132,10 @@ export abstract class AgentStatusFlow extends AgentBase {
       if (update.uuid !== undefined) task.status_update_uuid = update.uuid;
       update.latest_state = task.state;
     }
-    this.o.logger.info(`Forwarding the update ${describeUpdate(update)} to ${master}`);
+    this.o.logger.info(
+      `Forwarding the update ${describeUpdate(update)} to ${master}`,
+      SITE_FORWARDING,
+    );
     this.o.transport.send(master, "mesos.internal.StatusUpdateMessage", {
       update,
       pid: this.o.config.selfPid,

@@ -12,6 +12,7 @@
  */
 import type { MasterIds } from "../../common/ids/index.js";
 import type { Logger } from "../../common/observability/logger.js";
+import { LogSite } from "../../common/observability/logger.js";
 import type {
   ExecutorToFrameworkMessage,
   ExitedExecutorMessage,
@@ -66,6 +67,8 @@ import {
   shutdownExecutor,
   statusUpdate,
 } from "./tasks.js";
+
+const SITE_FORWARD = new LogSite();
 
 export interface MasterOptions {
   readonly config: MasterConfig;
@@ -211,6 +214,7 @@ export class Master {
     this.logger.info(
       `${fromAgent ? "Forwarding" : "Sending"} status update ${status.state} for task ` +
         `${status.task_id.value} of framework ${framework.id}${text}`,
+      SITE_FORWARD,
     );
     this.sendEvent(framework, updateEvent(update, fromAgent));
   }

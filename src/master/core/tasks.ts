@@ -4,6 +4,8 @@
  * once), ACKNOWLEDGE, KILL, RECONCILE, executor exits and the messages
  * between schedulers and executors.
  */
+
+import { LogSite } from "../../common/observability/logger.js";
 import type {
   ExecutorToFrameworkMessage,
   ExitedExecutorMessage,
@@ -28,6 +30,10 @@ import { addCompletedTask } from "./frameworks.js";
 import type { Master } from "./master.js";
 import { reconcileTasks } from "./reconciliation.js";
 import { type AgentRecord, type FrameworkRecord, isTerminalState } from "./records.js";
+
+const SITE_UPDATING = new LogSite();
+const SITE_STATUS = new LogSite();
+const SITE_ACK = new LogSite();
 
 function resourcesOf(list: readonly Resource[] | undefined): Resources {
   return Resources.from((list ?? []) as CoreResource[]);
@@ -134,7 +140,7 @@ export function updateTask(m: Master, task: Task, update: StatusUpdate): void {
     status.reason === "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED";
   if (last !== undefined && last.state === status.state) statuses.pop();
   else notify = true;
-  const kept = { ...status };
+  const kept = Object.assign({}, status);
   // Schedulers may stuff anything into `data`; the master does not keep it.
   delete kept.data;
   statuses.push(kept);
@@ -143,6 +149,7 @@ export function updateTask(m: Master, task: Task, update: StatusUpdate): void {
   m.logger.info(
     `Updating the state of task ${task.task_id.value} of framework ${task.framework_id.value} ` +
       `(latest state: ${task.state}, status update state: ${status.state})`,
+    SITE_UPDATING,
   );
   if (freed) {
     m.allocator.recoverResources(
@@ -216,6 +223,7 @@ export function statusUpdate(m: Master, message: StatusUpdateMessage): void {
   m.logger.info(
     `Status update ${update.status.state} for task ${taskId} of framework ` +
       `${update.framework_id.value} from agent ${agentId}`,
+    SITE_STATUS,
   );
   const framework = m.frameworks.get(update.framework_id.value);
   if (framework?.connected === true) {
@@ -254,6 +262,7 @@ export function acknowledge(m: Master, framework: FrameworkRecord, call: Call_Ac
   m.events.acknowledgementReceived(true);
   m.logger.info(
     `Processing ACKNOWLEDGE call for task ${taskId} of framework ${framework.id} on agent ${agentId}`,
+    SITE_ACK,
   );
   const task = agent.getTask(framework.id, taskId);
   if (
