@@ -7,6 +7,8 @@
  * the executor's `Authorization: Bearer` token when it has one.
  */
 import { request } from "node:http";
+import { createRequire } from "node:module";
+import { clientTls } from "../common/process/tls-client.js";
 import type { AgentAddress } from "./executor-environment.js";
 import type { TaskInfo } from "./protocol.js";
 
@@ -126,9 +128,16 @@ export class AgentTaskContainers implements TaskContainers {
   /** POSTs a call; network failures come back as status 0. */
   private post(call: unknown, timeout = true): Promise<Answer> {
     const body = JSON.stringify(call);
+    // With LIBPROCESS_SSL_ENABLED the agent speaks HTTPS (node:https loads only then).
+    const tls = this.address.socketPath === undefined ? clientTls() : undefined;
+    const send =
+      tls === undefined
+        ? request
+        : (createRequire("file:///")("node:https") as typeof import("node:https")).request;
     return new Promise((resolve) => {
-      const req = request(
+      const req = send(
         {
+          ...(tls ?? {}),
           method: "POST",
           path: this.path,
           headers: { ...this.headers, "Content-Length": String(Buffer.byteLength(body)) },

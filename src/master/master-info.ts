@@ -8,7 +8,8 @@
  * (UPDATE_QUOTA). Clients switch behaviour on them, so we advertise a
  * capability only once the master really does what it promises; each is
  * added by the issue that implements it (see docs/master.md). AGENT_DRAINING
- * is in (core/drain.ts).
+ * (core/drain.ts) and QUOTA_V2 (UPDATE_QUOTA with guarantees and limits,
+ * http/quota.ts) are in.
  */
 import { isIP } from "node:net";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
@@ -19,7 +20,10 @@ import type {
 } from "../common/protocol/generated/mesos-v1.js";
 
 /** The capabilities this master advertises (see the module comment for which and why). */
-export const MASTER_CAPABILITIES: readonly MasterInfo_Capability[] = [{ type: "AGENT_DRAINING" }];
+export const MASTER_CAPABILITIES: readonly MasterInfo_Capability[] = [
+  { type: "AGENT_DRAINING" },
+  { type: "QUOTA_V2" },
+];
 
 /**
  * `MasterInfo.ip`: the IPv4 address as libprocess stores it, the four bytes
