@@ -256,10 +256,16 @@ export class BenchFramework {
     }
   }
 
-  /** The next offer (waits for one). */
-  async nextOffer(timeoutMs = 30_000): Promise<Offer> {
-    await this.until("an offer", () => this.offers.length > 0, timeoutMs);
-    return this.offers.shift() as Offer;
+  /** The next offer (waits for one), or the next one from agent `agentId` when given. */
+  async nextOffer(timeoutMs = 30_000, agentId?: string): Promise<Offer> {
+    const at = () =>
+      this.offers.findIndex((o) => agentId === undefined || o.agent_id.value === agentId);
+    await this.until(
+      `an offer${agentId === undefined ? "" : ` from ${agentId}`}`,
+      () => at() >= 0,
+      timeoutMs,
+    );
+    return this.offers.splice(at(), 1)[0] as Offer;
   }
 
   /** How many tasks reached `state`. */
