@@ -170,7 +170,11 @@ export class LauncherClient {
         continue;
       }
       if ("event" in message) {
-        this.onExit(message.pid, { code: message.code, signal: message.signal });
+        // A quick process's exit can arrive in the same read as its spawn
+        // reply; the reply's awaiter records the pid in a microtask, so the
+        // exit goes out after those have run, or it would find no owner.
+        const { pid, code, signal } = message;
+        setImmediate(() => this.onExit(pid, { code, signal }));
         continue;
       }
       const waiter = this.pending.get(message.id);
