@@ -7,13 +7,8 @@
  * (standalone containers, container sessions, resource providers,
  * operations, image pruning) answer `501` with the reason.
  */
-import { listFilesResult, readFileResult } from "../../common/files/files-http.js";
-import { FilesError } from "../../common/files/virtual-files.js";
-import {
-  type BuildInfo,
-  flagsMessage,
-  versionInfoMessage,
-} from "../../common/http/common-endpoints.js";
+import type { BuildInfo } from "../../common/http/common-endpoints.js";
+import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
@@ -21,8 +16,6 @@ import {
   badRequest,
   type HttpResponse,
   notImplemented,
-  ok,
-  response,
 } from "../../common/http/response.js";
 import {
   decodeCall,
@@ -100,11 +93,6 @@ function reply(message: Response, type: V1ContentType): BodyResponse {
   return messageResponse(responseCodec, message, type);
 }
 
-function filesError(e: unknown): BodyResponse {
-  if (e instanceof FilesError) return response(e.status, e.message);
-  return response(500, (e as Error).message);
-}
-
 async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<HttpResponse> {
   const decoded = decodeCall(request, callCodec);
   if (!decoded.ok) return decoded.response;
@@ -125,52 +113,10 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     return nestedContainerCall(ctx.nested, call, request, (message) => reply(message, type));
   }
 
+  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
+  if (common !== undefined) return common;
+
   switch (callType) {
-    case "GET_HEALTH":
-      return reply({ type: "GET_HEALTH", get_health: { healthy: true } }, type);
-    case "GET_FLAGS":
-      return reply({ type: "GET_FLAGS", get_flags: flagsMessage(ctx.flags) }, type);
-    case "GET_VERSION":
-      return reply(
-        { type: "GET_VERSION", get_version: { version_info: versionInfoMessage(ctx.build) } },
-        type,
-      );
-    case "GET_METRICS": {
-      const timeout = call.get_metrics?.timeout;
-      const snap = await ctx.services.metrics.snapshot(
-        timeout === undefined ? undefined : timeout.nanoseconds / 1e6,
-      );
-      const metrics = Object.entries(snap).map(([name, value]) => ({ name, value }));
-      return reply({ type: "GET_METRICS", get_metrics: { metrics } }, type);
-    }
-    case "GET_LOGGING_LEVEL":
-      return reply(
-        { type: "GET_LOGGING_LEVEL", get_logging_level: { level: ctx.services.logging.level } },
-        type,
-      );
-    case "SET_LOGGING_LEVEL": {
-      const set = call.set_logging_level;
-      if (set === undefined) return badRequest();
-      const reason = ctx.services.logging.set(set.level, set.duration.nanoseconds / 1e6);
-      return reason === undefined ? ok() : badRequest(reason);
-    }
-    case "LIST_FILES":
-      try {
-        const listed = await listFilesResult(ctx.services.files, call.list_files?.path ?? "");
-        return reply({ type: "LIST_FILES", list_files: listed }, type);
-      } catch (e) {
-        return filesError(e);
-      }
-    case "READ_FILE": {
-      const read = call.read_file;
-      if (read === undefined) return badRequest();
-      try {
-        const got = await readFileResult(ctx.services.files, read.path, read.offset, read.length);
-        return reply({ type: "READ_FILE", read_file: got }, type);
-      } catch (e) {
-        return filesError(e);
-      }
-    }
     case "GET_STATE":
       return reply(
         {

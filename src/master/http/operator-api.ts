@@ -8,9 +8,7 @@
  * not built yet (listed in `NOT_YET`) answers `501` with the reason.
  */
 
-import { listFilesResult, readFileResult } from "../../common/files/files-http.js";
-import { FilesError } from "../../common/files/virtual-files.js";
-import { flagsMessage, versionInfoMessage } from "../../common/http/common-endpoints.js";
+import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
@@ -142,53 +140,10 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
 
+  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
+  if (common !== undefined) return common;
+
   switch (callType) {
-    case "GET_HEALTH":
-      return reply({ type: "GET_HEALTH", get_health: { healthy: true } }, type);
-    case "GET_FLAGS":
-      return reply({ type: "GET_FLAGS", get_flags: flagsMessage(ctx.flags) }, type);
-    case "GET_VERSION":
-      return reply(
-        { type: "GET_VERSION", get_version: { version_info: versionInfoMessage(ctx.build) } },
-        type,
-      );
-    case "GET_METRICS": {
-      const timeout = call.get_metrics?.timeout;
-      const snap = await ctx.services.metrics.snapshot(
-        timeout === undefined ? undefined : timeout.nanoseconds / 1e6,
-      );
-      const metrics = Object.entries(snap).map(([name, value]) => ({ name, value }));
-      return reply({ type: "GET_METRICS", get_metrics: { metrics } }, type);
-    }
-    case "GET_LOGGING_LEVEL":
-      return reply(
-        { type: "GET_LOGGING_LEVEL", get_logging_level: { level: ctx.services.logging.level } },
-        type,
-      );
-    case "SET_LOGGING_LEVEL": {
-      const set = call.set_logging_level;
-      if (set === undefined) return badRequest();
-      const reason = ctx.services.logging.set(set.level, set.duration.nanoseconds / 1e6);
-      return reason === undefined ? ok() : badRequest(reason);
-    }
-    case "LIST_FILES": {
-      try {
-        const listed = await listFilesResult(ctx.services.files, call.list_files?.path ?? "");
-        return reply({ type: "LIST_FILES", list_files: listed }, type);
-      } catch (e) {
-        return filesError(e);
-      }
-    }
-    case "READ_FILE": {
-      const read = call.read_file;
-      if (read === undefined) return badRequest();
-      try {
-        const got = await readFileResult(ctx.services.files, read.path, read.offset, read.length);
-        return reply({ type: "READ_FILE", read_file: got }, type);
-      } catch (e) {
-        return filesError(e);
-      }
-    }
     case "GET_STATE":
       return stateResponse(ctx, type);
     case "GET_AGENTS":
@@ -331,11 +286,6 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       m.logger.warn(`Received '${callType}' operator call`);
       return notImplemented(`Operator call ${callType} is not implemented`);
   }
-}
-
-function filesError(e: unknown): BodyResponse {
-  if (e instanceof FilesError) return response(e.status, e.message);
-  return response(500, (e as Error).message);
 }
 
 /** GET_STATE: the cached document (JSON or protobuf), built and written in slices. */
