@@ -9,9 +9,10 @@ import { describeFailure } from "../api/http";
 import { type Column, DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading, Unavailable } from "../components/notice";
+import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { formatBytes, formatCpus, formatMegabytes, formatPercent } from "../lib/format";
+import { formatBytes, formatCpus, formatPercent } from "../lib/format";
 import { href } from "../lib/router";
 import { usePoll } from "../lib/use-poll";
 import type { TaskView } from "../model/cluster";
@@ -67,43 +68,6 @@ function executorsFrom(state: unknown): ExecutorRow[] {
     }
   }
   return rows;
-}
-
-function ResourceRows(props: { rows: readonly (readonly [string, Res])[] }) {
-  return (
-    <table class="compact" aria-label="Agent resources">
-      <thead>
-        <tr>
-          <th scope="col" />
-          <th scope="col" class="num">
-            CPUs
-          </th>
-          <th scope="col" class="num">
-            GPUs
-          </th>
-          <th scope="col" class="num">
-            Mem
-          </th>
-          <th scope="col" class="num">
-            Disk
-          </th>
-          <th scope="col">Ports</th>
-        </tr>
-      </thead>
-      <tbody>
-        {props.rows.map(([name, r]) => (
-          <tr key={name}>
-            <th scope="row">{name}</th>
-            <td class="num">{formatCpus(r.cpus)}</td>
-            <td class="num">{formatCpus(r.gpus)}</td>
-            <td class="num">{formatMegabytes(r.mem)}</td>
-            <td class="num">{formatMegabytes(r.disk)}</td>
-            <td>{r.ports ?? ""}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
 }
 
 export function Agent(props: { id: string }) {
@@ -273,7 +237,9 @@ export function Agent(props: { id: string }) {
       </div>
       <section aria-labelledby="ar-h">
         <h2 id="ar-h">Resources</h2>
-        <ResourceRows
+        <ResourceTable
+          label="Agent resources"
+          ports
           rows={[
             ["Total", agent.total],
             ["Used", agent.used],

@@ -4,9 +4,10 @@ import { useMemo } from "preact/hooks";
 import { DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Loading } from "../components/notice";
+import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { formatCpus, formatMegabytes, stateLabel } from "../lib/format";
+import { stateLabel } from "../lib/format";
 import type { ClusterView, FrameworkView, TaskView } from "../model/cluster";
 import type { Res } from "../model/resources";
 import { frameworkColumns, offerColumns, taskColumns } from "./columns";
@@ -51,38 +52,7 @@ function ResourceSummary(props: { cluster: ClusterView }) {
     ["Offered", t.offered],
     ["Idle", t.idle],
   ];
-  return (
-    <table class="compact" aria-label="Resources" data-resources="">
-      <thead>
-        <tr>
-          <th scope="col" />
-          <th scope="col" class="num">
-            CPUs
-          </th>
-          <th scope="col" class="num">
-            GPUs
-          </th>
-          <th scope="col" class="num">
-            Mem
-          </th>
-          <th scope="col" class="num">
-            Disk
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([name, r]) => (
-          <tr key={name}>
-            <th scope="row">{name}</th>
-            <td class="num">{formatCpus(r.cpus)}</td>
-            <td class="num">{formatCpus(r.gpus)}</td>
-            <td class="num">{formatMegabytes(r.mem)}</td>
-            <td class="num">{formatMegabytes(r.disk)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
-  );
+  return <ResourceTable rows={rows} label="Resources" marked />;
 }
 
 export function Dashboard() {

@@ -3,9 +3,10 @@ import { useMemo } from "preact/hooks";
 import { type Column, DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading } from "../components/notice";
+import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { formatCpus, formatDuration, formatMegabytes, formatPercent } from "../lib/format";
+import { formatDuration, formatPercent } from "../lib/format";
 import { href } from "../lib/router";
 import type { ExecutorView, TaskView } from "../model/cluster";
 import { maxShare } from "../model/resources";
@@ -129,41 +130,12 @@ export function Framework(props: { id: string }) {
           </dl>
         </section>
         <section class="card" aria-label="Framework resources">
-          <table class="compact">
-            <thead>
-              <tr>
-                <th scope="col" />
-                <th scope="col" class="num">
-                  CPUs
-                </th>
-                <th scope="col" class="num">
-                  GPUs
-                </th>
-                <th scope="col" class="num">
-                  Mem
-                </th>
-                <th scope="col" class="num">
-                  Disk
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {(
-                [
-                  ["Used", f.used],
-                  ["Offered", f.offered],
-                ] as const
-              ).map(([name, r]) => (
-                <tr key={name}>
-                  <th scope="row">{name}</th>
-                  <td class="num">{formatCpus(r.cpus)}</td>
-                  <td class="num">{formatCpus(r.gpus)}</td>
-                  <td class="num">{formatMegabytes(r.mem)}</td>
-                  <td class="num">{formatMegabytes(r.disk)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ResourceTable
+            rows={[
+              ["Used", f.used],
+              ["Offered", f.offered],
+            ]}
+          />
           <p>
             Max share: {formatPercent(maxShare(f.used, cluster.totals.total))} ·{" "}
             {f.tasks.length.toLocaleString()} active tasks
