@@ -142,6 +142,12 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await row.waitFor({ timeout: 10_000 });
     assert.match((await row.textContent()) ?? "", /Running/);
     assert.equal(await page.locator('[data-count="Running"] dd').textContent(), "1");
+    // The task's cpus:1 shows as Used in the resource summary.
+    const used = page.locator("[data-resources] tbody tr", { hasText: "Used" });
+    await waitFor(
+      "the task's 1 CPU as Used",
+      async () => (await used.locator("td").first().textContent()) === "1",
+    );
     await shot("dashboard");
   });
 
@@ -248,6 +254,10 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await page
       .locator('[data-table="Tasks on this agent"] tbody tr', { hasText: "ui-test" })
       .waitFor();
+    const agentTotal = page.locator('table[aria-label="Agent resources"] tbody tr', {
+      hasText: "Total",
+    });
+    assert.match((await agentTotal.textContent()) ?? "", /\[31000-32000\]/);
     const statistics = await Promise.all(
       [`${agent.url}/slave(1)/monitor/statistics`, `${agent.url}/monitor/statistics`].map((u) =>
         fetch(u).then(
