@@ -324,7 +324,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
     version: MESOS_COMPATIBLE_VERSION,
-    build: { date: build.buildDate, time: build.buildTime, user: build.buildUser },
+    build,
   });
   const agentProcess = new AgentProcess(processId, logger, {
     state: stateContext,

@@ -4,6 +4,8 @@
  * their executors and tasks (queued, running, completed). v0 names on this
  * edge: `slave_id`, `SOURCE_SLAVE`.
  */
+
+import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
 import type {
   Labels,
   Resource,
@@ -33,7 +35,8 @@ export interface StateContext {
   externalLogFile?: string | undefined;
   /** The Mesos version we are compatible with. */
   version: string;
-  build: { date: string; time: number; user: string };
+  /** Build facts (git keys shown only when known). */
+  build: BuildInfo;
   masterHostname?: string | undefined;
 }
 
@@ -187,9 +190,7 @@ export function agentStateJson(agent: Agent, context: StateContext): Json {
   }
   const out: Json = {
     version: context.version,
-    build_date: context.build.date,
-    build_time: context.build.time,
-    build_user: context.build.user,
+    ...buildFieldsJson(context.build),
     start_time: agent.startTime,
     id: agent.id ?? "",
     pid: agent.config.selfPid,

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { type BuildFacts, readBuildFacts } from "../build/build-info.js";
 import { packageRoot } from "../flags/install-paths.js";
 import { MESOS_COMPATIBLE_VERSION } from "../flags/shared-flags.js";
 import type { HttpRequest } from "./request.js";
@@ -19,15 +20,50 @@ export interface BuildInfo {
   /** Seconds since the epoch. */
   readonly buildTime: number;
   readonly buildUser: string;
+  /** Commit the daemon was built from; absent when not built from a git clone. */
+  readonly gitSha?: string | undefined;
+  /** Branch ref ("refs/heads/main") at build time; absent when unknown. */
+  readonly gitBranch?: string | undefined;
+  /** Tag on the built commit; absent when it had none. */
+  readonly gitTag?: string | undefined;
 }
 
-/** Build facts for a daemon started at `startMs` (we have no build step stamping them). */
-export function buildInfoAt(startMs: number): BuildInfo {
+/**
+ * Build facts for a daemon started at `startMs`: what `npm run build` recorded
+ * (dist/build-info.json). Date, time and user fall back to the start time and
+ * "mesos-ts" when no build recorded them (Mesos always shows these keys); the
+ * git facts stay absent then, as Mesos leaves them out.
+ */
+export function buildInfoAt(startMs: number, facts: BuildFacts = readBuildFacts()): BuildInfo {
   return {
     version: MESOS_COMPATIBLE_VERSION,
-    buildDate: new Date(startMs).toISOString().replace("T", " ").slice(0, 19),
-    buildTime: Math.floor(startMs / 1000),
-    buildUser: "mesos-ts",
+    buildDate: facts.buildDate ?? new Date(startMs).toISOString().replace("T", " ").slice(0, 19),
+    buildTime: facts.buildTime ?? Math.floor(startMs / 1000),
+    buildUser: facts.buildUser ?? "mesos-ts",
+    gitSha: facts.gitSha,
+    gitBranch: facts.gitBranch,
+    gitTag: facts.gitTag,
+  };
+}
+
+/** The build keys of `/version` and `/state` in Mesos' order; git keys only when known. */
+export function buildFieldsJson(build: BuildInfo): {
+  git_sha?: string;
+  git_branch?: string;
+  git_tag?: string;
+  build_date: string;
+  build_time: number;
+  build_user: string;
+} {
+  const out: { git_sha?: string; git_branch?: string; git_tag?: string } = {};
+  if (build.gitSha !== undefined) out.git_sha = build.gitSha;
+  if (build.gitBranch !== undefined) out.git_branch = build.gitBranch;
+  if (build.gitTag !== undefined) out.git_tag = build.gitTag;
+  return {
+    ...out,
+    build_date: build.buildDate,
+    build_time: build.buildTime,
+    build_user: build.buildUser,
   };
 }
 
@@ -51,9 +87,7 @@ export function ownVersion(): string {
 export function versionJson(build: BuildInfo, own: string = ownVersion()): Record<string, unknown> {
   return {
     version: build.version,
-    build_date: build.buildDate,
-    build_time: build.buildTime,
-    build_user: build.buildUser,
+    ...buildFieldsJson(build),
     mesos_ts_version: own,
   };
 }
@@ -64,13 +98,11 @@ export function versionInfoMessage(build: BuildInfo): {
   build_date: string;
   build_time: number;
   build_user: string;
+  git_sha?: string;
+  git_branch?: string;
+  git_tag?: string;
 } {
-  return {
-    version: build.version,
-    build_date: build.buildDate,
-    build_time: build.buildTime,
-    build_user: build.buildUser,
-  };
+  return { version: build.version, ...buildFieldsJson(build) };
 }
 
 /** `/version`: the Mesos version we follow, plus our own in `mesos_ts_version`. */
@@ -107,7 +139,8 @@ export const COMMON_HELP = {
   health: "Health check: 200 OK with an empty body while the process serves.",
   version:
     "The Mesos version this daemon follows (version) and mesos-ts' own (mesos_ts_version).\n" +
-    "Answers {version, build_date, build_time, build_user, mesos_ts_version}; ?jsonp=fn wraps it.",
+    "Answers {version, git_sha, git_branch, git_tag, build_date, build_time, build_user,\n" +
+    "mesos_ts_version}; the git keys only when built from a git clone. ?jsonp=fn wraps it.",
   flags:
     'The flags this daemon runs with.\nAnswers {"flags": {name: value}} with every value as text.',
 } as const;

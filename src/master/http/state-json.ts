@@ -5,7 +5,7 @@
  * HTTP frameworks carry no `pid` key at all.
  */
 
-import type { BuildInfo } from "../../common/http/common-endpoints.js";
+import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
 import type {
   CommandInfo,
   ExecutorInfo,
@@ -255,9 +255,7 @@ export function stateHeadJson(ctx: StateContext): Json {
   const agents = [...m.agents.values()];
   const out: Json = {
     version: ctx.build.version,
-    build_date: ctx.build.buildDate,
-    build_time: ctx.build.buildTime,
-    build_user: ctx.build.buildUser,
+    ...buildFieldsJson(ctx.build),
     start_time: secs(m.startTime),
     elected_time: secs(ctx.electedTime),
     id: info.id,
