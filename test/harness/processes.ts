@@ -71,6 +71,28 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * `waitFor` with a 60 s limit, for waits on executors: they start slowly
+ * when the shared CI machine is very busy.
+ */
+export function waitLong<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+): Promise<T> {
+  return waitFor(what, probe, { timeoutMs: 60_000 });
+}
+
+/** SIGKILLs the process group of each pid (executors a test started); ones already gone are skipped. */
+export function killProcessGroups(pids: Iterable<number>): void {
+  for (const pid of pids) {
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }
+}
+
 /** GET `url` and parse JSON; undefined when the server does not answer 200. */
 export async function getJson<T = unknown>(url: string): Promise<T | undefined> {
   const response = await fetch(url);

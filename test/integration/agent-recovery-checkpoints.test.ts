@@ -28,22 +28,15 @@ import {
   type DaemonHandle,
   freePort,
   getJson,
+  killProcessGroups,
   type RunResult,
   runBinary,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
-  waitFor as waitForAtMost,
+  waitLong as waitFor,
 } from "../harness/processes.js";
-
-/** Waits up to 60 s: the shared CI machine can be very busy, and executors start slowly then. */
-function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-): Promise<T> {
-  return waitForAtMost(what, probe, { timeoutMs: 60_000 });
-}
 
 let master: DaemonHandle;
 let scheduler: SchedulerClient | undefined;
@@ -56,13 +49,7 @@ before(async () => {
 const executorPids = new Set<number>();
 
 after(async () => {
-  for (const pid of executorPids) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  killProcessGroups(executorPids);
   if (scheduler?.state === "subscribed") await scheduler.teardown().catch(() => undefined);
   scheduler?.close();
   await stopAll();

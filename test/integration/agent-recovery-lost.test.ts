@@ -18,21 +18,14 @@ import {
   type DaemonHandle,
   freePort,
   getJson,
+  killProcessGroups,
   runBinary,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
-  waitFor as waitForAtMost,
+  waitLong as waitFor,
 } from "../harness/processes.js";
-
-/** Waits up to 60 s: the shared CI machine can be very busy, and executors start slowly then. */
-function waitFor<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-): Promise<T> {
-  return waitForAtMost(what, probe, { timeoutMs: 60_000 });
-}
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
@@ -45,13 +38,7 @@ before(async () => {
 const executorPids = new Set<number>();
 
 after(async () => {
-  for (const pid of executorPids) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // Already gone.
-    }
-  }
+  killProcessGroups(executorPids);
   for (const c of clients) {
     if (c.state === "subscribed") await c.teardown().catch(() => undefined);
     c.close();

@@ -19,17 +19,13 @@ import {
   type DaemonHandle,
   freePort,
   getJson,
+  killProcessGroups,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
-  waitFor as waitForAtMost,
+  waitLong as waitFor,
 } from "../harness/processes.js";
-
-const waitFor = <T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-) => waitForAtMost(what, probe, { timeoutMs: 60_000 });
 
 let master: DaemonHandle;
 const pids = new Set<number>();
@@ -39,13 +35,7 @@ before(async () => {
 });
 
 after(async () => {
-  for (const pid of pids) {
-    try {
-      process.kill(-pid, "SIGKILL");
-    } catch {
-      // gone
-    }
-  }
+  killProcessGroups(pids);
   await stopAll();
 });
 
