@@ -503,7 +503,7 @@ describe("legacy endpoints", () => {
     assertKeys(
       version,
       ["version", "build_date", "build_time", "build_user", "mesos_ts_version"],
-      [],
+      ["git_sha", "git_branch", "git_tag"],
       "version",
     );
     assert.equal(version.version, "1.12.0");
