@@ -91,10 +91,12 @@ const full: Obj = {
 };
 
 test("codec engine: a message using every field kind survives JSON and protobuf round trips", () => {
-  const json = outer.encodeJson(full);
-  const fromJson = value(outer.decodeJson(json));
-  assert.deepEqual(fromJson, full);
-  const fromProto = value(outer.decodeProtobuf(outer.encodeProtobuf(fromJson)));
+  const exact = value(outer.decodeJson(outer.encodeJson(full, { withDefaults: false })));
+  assert.deepEqual(exact, full);
+  // With Mesos' defaults written, unset defaulted fields come back set to their default.
+  const fromJson = value(outer.decodeJson(outer.encodeJson(full)));
+  assert.deepEqual(fromJson, outer.withJsonDefaults(full));
+  const fromProto = value(outer.decodeProtobuf(outer.encodeProtobuf(full)));
   assert.deepEqual(fromProto, full);
 });
 
@@ -112,8 +114,10 @@ test("codec engine: generated samples of every fixture type round-trip and match
     const codec = createCodec<Obj>(schema, typeName);
     for (let i = 0; i < 5; i++) {
       const sample = sampleMessage(schema, typeName, { random });
-      const viaJson = value(codec.decodeJson(codec.encodeJson(sample)));
+      const viaJson = value(codec.decodeJson(codec.encodeJson(sample, { withDefaults: false })));
       assert.deepEqual(viaJson, sample, typeName);
+      const filled = value(codec.decodeJson(codec.encodeJson(sample)));
+      assert.deepEqual(filled, codec.withJsonDefaults(sample), `${typeName} with defaults`);
       const bytes = codec.encodeProtobuf(viaJson);
       assert.deepEqual(value(codec.decodeProtobuf(bytes)), sample, typeName);
       const comparable = withoutBoolMaps(sample) as Obj;
@@ -213,15 +217,26 @@ test("codec engine: proto2 defaults are not materialised but can be read from th
   assert.throws(() => withDefaults.fieldDefault("nope"), /no field 'nope'/);
 });
 
-test("codec engine: withDefaults writes declared defaults of unset fields, as Mesos' JSON writer does", () => {
-  assert.deepEqual(withDefaults.toJsonValue({ count: 1 }, { withDefaults: true }), {
-    count: 1,
-    name: "anon",
-    flag: true,
-    ratio: 0.5,
-    color: "GREEN",
-    big: -3,
-  });
+test("codec engine: JSON writes declared defaults of unset fields, deprecated ones never, as Mesos' JSON writer does", () => {
+  const expected = { count: 1, name: "anon", flag: true, ratio: 0.5, color: "GREEN", big: -3 };
+  assert.deepEqual(withDefaults.toJsonValue({ count: 1 }), expected);
+  assert.deepEqual(Object.keys(withDefaults.toJsonValue({ count: 1 })), Object.keys(expected));
+  assert.deepEqual(withDefaults.toJsonValue({ count: 1 }, { withDefaults: true }), expected);
+  assert.deepEqual(withDefaults.toJsonValue({ count: 1 }, { withDefaults: false }), { count: 1 });
+  assert.deepEqual(withDefaults.withJsonDefaults({ count: 1 }), expected);
+  // Decoding never needs them: absent defaulted fields stay unset.
+  assert.deepEqual(value(withDefaults.decodeJson({ count: 1 })), { count: 1 });
+});
+
+test("codec engine: withJsonDefaults copies only what it fills and returns untouched input as is", () => {
+  const full = { count: 1, name: "n", flag: false, ratio: 1, color: "RED", big: 2 };
+  assert.equal(withDefaults.withJsonDefaults(full), full);
+  const input = { count: 1 };
+  const filled = withDefaults.withJsonDefaults(input);
+  assert.notEqual(filled, input);
+  assert.deepEqual(input, { count: 1 }, "the input is not modified");
+  const noDefaults = { kind: "SMALL" };
+  assert.equal(scalars.withJsonDefaults(noDefaults), noDefaults);
 });
 
 test("codec engine: null in JSON means unset and unknown keys are ignored", () => {

@@ -38,10 +38,14 @@ function roundTrip(typeName: string, seed: number, maxDepth: number): void {
   const codec = codecFor<Obj>(typeName);
   const random = seededRandom(seed);
   const sample = sampleMessage(schema, typeName, { random, maxDepth });
-  const json = codec.encodeJson(sample);
+  const json = codec.encodeJson(sample, { withDefaults: false });
   const fromJson = codec.decodeJson(json);
   if (!fromJson.ok) assert.fail(`${typeName} JSON: ${fromJson.error.message}`);
   assert.deepEqual(fromJson.value, sample, `${typeName} via JSON`);
+  // Mesos-style JSON (defaults written): unset defaulted fields come back set to them.
+  const filled = codec.decodeJson(codec.encodeJson(sample));
+  if (!filled.ok) assert.fail(`${typeName} JSON with defaults: ${filled.error.message}`);
+  assert.deepEqual(filled.value, codec.withJsonDefaults(sample), `${typeName} with defaults`);
   const bytes = codec.encodeProtobuf(fromJson.value);
   const fromProto = codec.decodeProtobuf(bytes);
   if (!fromProto.ok) assert.fail(`${typeName} protobuf: ${fromProto.error.message}`);
@@ -93,15 +97,79 @@ test("codec api: codecFor caches codecs and throws for a type the schema lacks",
   );
 });
 
-test("codec api: Mesos-style defaults are written only on request, and deprecated ones never", () => {
+test("codec api: JSON shows Mesos' defaults of unset fields (FrameworkInfo), deprecated ones never", () => {
   const codec = codecFor("mesos.v1.FrameworkInfo");
   const info = { user: "alice", name: "fw" };
-  assert.deepEqual(codec.toJsonValue(info), { user: "alice", name: "fw" });
-  const withDefaults = codec.toJsonValue(info, { withDefaults: true });
-  assert.equal(withDefaults.failover_timeout, 0);
-  assert.equal(withDefaults.checkpoint, false);
-  assert.equal("role" in withDefaults, false, "role is deprecated");
+  assert.deepEqual(codec.toJsonValue(info), {
+    user: "alice",
+    name: "fw",
+    failover_timeout: 0,
+    checkpoint: false,
+  });
+  assert.equal("role" in codec.toJsonValue(info), false, "role is deprecated");
   assert.equal(codec.fieldDefault("role"), "*");
+  assert.deepEqual(codec.toJsonValue(info, { withDefaults: false }), info);
+  // A set field keeps its value; input without the defaults still decodes.
+  assert.equal(codec.toJsonValue({ ...info, checkpoint: true }).checkpoint, true);
+  const decoded = codec.decodeJson('{"user":"alice","name":"fw"}');
+  assert.ok(decoded.ok);
+  assert.deepEqual(decoded.value, info);
+});
+
+test("codec api: defaults are written inside nested messages (TaskInfo command, AgentInfo, Resource)", () => {
+  const task = codecFor("mesos.v1.TaskInfo").toJsonValue({
+    name: "t",
+    task_id: { value: "t" },
+    agent_id: { value: "a" },
+    command: { value: "sleep 1", uris: [{ value: "http://x/y.tgz" }] },
+    resources: [{ name: "cpus", type: "SCALAR", scalar: { value: 1 } }],
+    health_check: { type: "TCP", tcp: { port: 80 } },
+  });
+  const command = task.command as Record<string, unknown>;
+  assert.equal(command.shell, true);
+  assert.deepEqual(command.uris, [{ value: "http://x/y.tgz", extract: true }]);
+  const resource = (task.resources as Record<string, unknown>[])[0] ?? {};
+  assert.equal("role" in resource, false, "Resource.role is deprecated: no default shown");
+  const check = task.health_check as Record<string, unknown>;
+  assert.equal(check.delay_seconds, 15);
+  assert.equal(check.consecutive_failures, 3);
+  assert.deepEqual(check.tcp, { port: 80, protocol: "IPv4" });
+  const agent = codecFor("mesos.v1.AgentInfo").toJsonValue({ hostname: "h" });
+  assert.deepEqual(agent, { hostname: "h", port: 5051 });
+  // An unset message field stays out: defaults only appear inside messages that are present.
+  assert.equal("container" in task, false);
+});
+
+test("codec api: withJsonDefaults gives what the encoder writes (Task with statuses and container)", () => {
+  const codec = codecFor("mesos.v1.Task");
+  const task = {
+    name: "t",
+    task_id: { value: "t" },
+    framework_id: { value: "f" },
+    agent_id: { value: "a" },
+    state: "TASK_RUNNING",
+    statuses: [
+      {
+        task_id: { value: "t" },
+        state: "TASK_RUNNING",
+        container_status: { network_infos: [{ ip_addresses: [{ ip_address: "10.0.0.1" }] }] },
+      },
+    ],
+    container: { type: "DOCKER", docker: { image: "busybox" } },
+  };
+  const filled = codec.withJsonDefaults(task as never) as unknown as Record<string, unknown>;
+  assert.deepEqual(JSON.parse(JSON.stringify(filled)), codec.toJsonValue(task as never));
+  const status = (filled.statuses as Record<string, never>[])[0] as Record<string, unknown>;
+  const ip = (status.container_status as { network_infos: { ip_addresses: object[] }[] })
+    .network_infos[0]?.ip_addresses[0];
+  assert.deepEqual(ip, { ip_address: "10.0.0.1", protocol: "IPv4" });
+  assert.deepEqual((filled.container as { docker: object }).docker, {
+    image: "busybox",
+    network: "HOST",
+    privileged: false,
+  });
+  assert.equal(task.statuses[0]?.container_status.network_infos[0]?.ip_addresses.length, 1);
+  assert.deepEqual(task.container.docker, { image: "busybox" }, "the input is not modified");
 });
 
 test("codec fuzz: arbitrary JSON values never make decodeJson throw", () => {

@@ -7,7 +7,7 @@
  */
 import { DecodeError, WalkFailure } from "./decode-error.js";
 import { decodeJsonMessage } from "./json-decode.js";
-import { encodeJsonMessage } from "./json-encode.js";
+import { encodeJsonMessage, fillJsonDefaults } from "./json-encode.js";
 import type { JsonObject } from "./json-value.js";
 import { decodeProtobufInto } from "./protobuf-decode.js";
 import { encodeProtobufMessage } from "./protobuf-encode.js";
@@ -19,8 +19,9 @@ import { WireWriter } from "./wire-writer.js";
 /** Options for JSON output. */
 export interface JsonEncodeOptions {
   /**
-   * Also write unset optional fields that declare a `[default = ...]` (and
-   * are not deprecated), as Mesos' own JSON writer does. Off by default.
+   * Write unset singular fields that declare a `[default = ...]` (and are
+   * not deprecated) with their default, as Mesos' own JSON writer does. On
+   * by default; `false` writes set fields only.
    */
   readonly withDefaults?: boolean;
 }
@@ -38,6 +39,12 @@ export interface Codec<T> {
   encodeJson(message: T, options?: JsonEncodeOptions): string;
   /** The message as a plain JSON value (what `encodeJson` stringifies). */
   toJsonValue(message: T, options?: JsonEncodeOptions): JsonObject;
+  /**
+   * The message with the defaults that Mesos JSON shows filled in where
+   * unset (copying only what changes; the message itself when nothing is
+   * missing): for fast paths that `JSON.stringify` in-memory messages.
+   */
+  withJsonDefaults(message: T): T;
   /** Decodes protobuf binary. */
   decodeProtobuf(bytes: Uint8Array): Result<T, DecodeError>;
   /** The message as protobuf binary (a fresh Buffer). */
@@ -100,11 +107,15 @@ export function createCodec<T>(schema: Schema, fullName: string): Codec<T> {
         return encodeJsonMessage(
           table,
           message as Record<string, unknown>,
-          options?.withDefaults === true,
+          options?.withDefaults !== false,
         );
       } catch (e) {
         return typeFailure(e, "JSON");
       }
+    },
+
+    withJsonDefaults(message: T): T {
+      return fillJsonDefaults(schema, fullName, message as Record<string, unknown>) as T;
     },
 
     encodeJson(message: T, options?: JsonEncodeOptions): string {

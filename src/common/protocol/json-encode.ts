@@ -1,9 +1,10 @@
 /**
  * In-memory message -> Mesos-style JSON value: proto field names, enum
  * names, base64 bytes, 64-bit integers as JSON numbers, maps as objects.
- * Only set fields are written (empty repeated fields and maps are left out,
- * as Mesos does); with `withDefaults`, unset optional fields that declare a
- * default are written with it, which is what Mesos' own JSON writer does.
+ * Set fields are written (empty repeated fields and maps are left out, as
+ * Mesos does); with `withDefaults` (the codec's default), so are unset
+ * singular fields that declare a `[default = ...]` and are not deprecated,
+ * with that default: Mesos' JSON writer (stout) does the same at every depth.
  * Non-finite doubles become "Infinity"/"-Infinity"/"NaN" (JSON has no
  * literal for them; the decoder accepts these strings).
  *
@@ -14,7 +15,7 @@ import { encodeBase64 } from "./base64.js";
 import { WalkFailure } from "./decode-error.js";
 import { setMapEntry } from "./json-decode.js";
 import type { JsonObject, JsonValue } from "./json-value.js";
-import { type FieldTable, Kind, Label, type MessageTable } from "./schema.js";
+import { type FieldTable, Kind, Label, type MessageTable, type Schema } from "./schema.js";
 
 type Obj = Record<string, unknown>;
 
@@ -34,14 +35,8 @@ export function encodeJsonMessage(
       const f = fields[i] as FieldTable;
       const v = f.shadowsPrototype && !Object.hasOwn(msg, f.name) ? undefined : msg[f.name];
       if (v === undefined || v === null) {
-        if (
-          withDefaults &&
-          f.defaultValue !== undefined &&
-          !f.deprecated &&
-          f.label === Label.OPTIONAL
-        ) {
-          out[f.name] = encodeValue(f, f.kind, f.defaultValue, withDefaults);
-        }
+        // Precomputed per field (schema.ts): one load, no encoding.
+        if (withDefaults && f.jsonDefault !== undefined) out[f.name] = f.jsonDefault;
         continue;
       }
       current = f.name;
@@ -114,4 +109,61 @@ function encodeValue(f: FieldTable, kind: Kind, v: unknown, withDefaults: boolea
       if (typeof v === "number" && Number.isInteger(v)) return v;
       throw new WalkFailure(`expected an integer, got ${typeof v === "number" ? v : typeof v}`);
   }
+}
+
+/**
+ * `msg` with the JSON defaults of its unset fields filled in at every depth
+ * (see `encodeJsonMessage`), for code that `JSON.stringify`s in-memory
+ * messages instead of encoding them. Copies only the objects and arrays on
+ * the way to a filled field; returns `msg` itself when nothing is missing.
+ * Only the fields the schema says can hold defaults are visited.
+ */
+export function fillJsonDefaults(schema: Schema, fullName: string, msg: Obj): Obj {
+  const plan = schema.jsonDefaultsPlan(fullName);
+  if (plan === null) return msg;
+  let out: Obj | undefined;
+  for (const f of plan.own) {
+    const v = msg[f.name];
+    if (v === undefined || v === null) {
+      out ??= { ...msg };
+      out[f.name] = f.jsonDefault;
+    }
+  }
+  for (const f of plan.nested) {
+    const v = msg[f.name];
+    if (v === undefined || v === null || typeof v !== "object") continue;
+    let filled: unknown = v;
+    if (f.label === Label.REPEATED) {
+      if (!Array.isArray(v)) continue;
+      let arr: unknown[] | undefined;
+      for (let j = 0; j < v.length; j++) {
+        const item: unknown = v[j];
+        if (typeof item !== "object" || item === null) continue;
+        const x = fillJsonDefaults(schema, f.typeName, item as Obj);
+        if (x !== item) {
+          arr ??= v.slice();
+          arr[j] = x;
+        }
+      }
+      if (arr !== undefined) filled = arr;
+    } else if (f.label === Label.MAP) {
+      let map: Obj | undefined;
+      for (const [k, item] of Object.entries(v as Obj)) {
+        if (typeof item !== "object" || item === null) continue;
+        const x = fillJsonDefaults(schema, f.typeName, item as Obj);
+        if (x !== item) {
+          map ??= { ...(v as Obj) };
+          map[k] = x;
+        }
+      }
+      if (map !== undefined) filled = map;
+    } else {
+      filled = fillJsonDefaults(schema, f.typeName, v as Obj);
+    }
+    if (filled !== v) {
+      out ??= { ...msg };
+      out[f.name] = filled;
+    }
+  }
+  return out ?? msg;
 }

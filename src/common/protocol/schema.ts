@@ -3,7 +3,9 @@
  * `SchemaDescriptor` and reused by every encode and decode, so no call looks
  * anything up by name.
  */
+import { encodeBase64 } from "./base64.js";
 import type { FieldDescriptor, ScalarTypeName, SchemaDescriptor } from "./descriptor.js";
+import type { JsonValue } from "./json-value.js";
 
 /** Field value kinds (numbered as protobuf's FieldDescriptor types). */
 export const Kind = {
@@ -94,6 +96,12 @@ export class FieldTable {
   /** Declared default in in-memory form (enum name, number, string, boolean, bytes). */
   readonly defaultValue: unknown;
   readonly deprecated: boolean;
+  /**
+   * What Mesos' JSON shows for this field when it is unset: the declared
+   * default in JSON form, for singular fields that declare one and are not
+   * deprecated; undefined otherwise (then an unset field is left out).
+   */
+  readonly jsonDefault: JsonValue | undefined;
   /** True when the name shadows an Object.prototype member, so lookups must check ownership. */
   readonly shadowsPrototype: boolean;
   private readonly schema: Schema;
@@ -113,6 +121,7 @@ export class FieldTable {
     this.oneofIndex = init.oneofIndex;
     this.defaultValue = init.defaultValue;
     this.deprecated = init.deprecated;
+    this.jsonDefault = init.jsonDefault;
     this.shadowsPrototype = init.shadowsPrototype;
   }
 
@@ -144,8 +153,17 @@ export interface MessageTable {
   readonly required: readonly FieldTable[];
   /** Member fields of each oneof, with the oneof's name. */
   readonly oneofs: readonly { readonly name: string; readonly fields: readonly FieldTable[] }[];
-  /** Optional fields with a declared default that is not deprecated (for Mesos-style JSON). */
+  /** Singular fields whose unset value JSON shows (`jsonDefault` set), declaration order. */
   readonly defaulted: readonly FieldTable[];
+}
+
+/**
+ * Where the JSON defaults of a message type are: its own defaulted fields,
+ * and the message-typed fields whose type (at any depth) has some.
+ */
+export interface JsonDefaultsPlan {
+  readonly own: readonly FieldTable[];
+  readonly nested: readonly FieldTable[];
 }
 
 const DENSE_LIMIT = 256;
@@ -155,6 +173,8 @@ export class Schema {
   readonly descriptor: SchemaDescriptor;
   private readonly messages = new Map<string, MessageTable>();
   private readonly enums = new Map<string, EnumTable>();
+  private readonly plans = new Map<string, JsonDefaultsPlan | null>();
+  private reaching: ReadonlySet<string> | undefined;
 
   constructor(descriptor: SchemaDescriptor) {
     this.descriptor = descriptor;
@@ -168,6 +188,48 @@ export class Schema {
   /** The table for a message type; throws for an unknown name (a programming error). */
   message(fullName: string): MessageTable {
     return this.messages.get(fullName) ?? this.build(fullName);
+  }
+
+  /**
+   * Where JSON defaults can appear inside a message of `fullName`, or null
+   * when nowhere (the common case: nothing to fill).
+   */
+  jsonDefaultsPlan(fullName: string): JsonDefaultsPlan | null {
+    const cached = this.plans.get(fullName);
+    if (cached !== undefined) return cached;
+    const reaching = this.typesReachingDefaults();
+    let plan: JsonDefaultsPlan | null = null;
+    if (reaching.has(fullName)) {
+      const table = this.message(fullName);
+      plan = {
+        own: table.defaulted,
+        nested: table.fields.filter((f) => f.kind === Kind.MESSAGE && reaching.has(f.typeName)),
+      };
+    }
+    this.plans.set(fullName, plan);
+    return plan;
+  }
+
+  /** Message types with a JSON default in them at any depth (a fixed point over the schema). */
+  private typesReachingDefaults(): ReadonlySet<string> {
+    if (this.reaching !== undefined) return this.reaching;
+    const reaching = new Set<string>();
+    const messages = Object.entries(this.descriptor.messages);
+    for (const [name, desc] of messages) {
+      if (desc.fields.some((fd) => isJsonDefaulted(fd))) reaching.add(name);
+    }
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [name, desc] of messages) {
+        if (reaching.has(name)) continue;
+        if (desc.fields.some((fd) => reaching.has(fd.type))) {
+          reaching.add(name);
+          changed = true;
+        }
+      }
+    }
+    this.reaching = reaching;
+    return reaching;
   }
 
   /** The table for an enum type; throws for an unknown name. */
@@ -219,9 +281,7 @@ export class Schema {
         name,
         fields: fields.filter((f) => f.oneofIndex === oneofNames.indexOf(name)),
       })),
-      defaulted: fields.filter(
-        (f) => f.label === Label.OPTIONAL && f.defaultValue !== undefined && !f.deprecated,
-      ),
+      defaulted: fields.filter((f) => f.jsonDefault !== undefined),
     };
     this.messages.set(fullName, table);
     return table;
@@ -252,6 +312,7 @@ export class Schema {
             : Label.OPTIONAL;
     const packed = fd.packed === true && label === Label.REPEATED;
     const wireType = label === Label.MAP || packed ? 2 : wireTypeOf(kind);
+    const defaultValue = defaultValueOf(fd, kind);
     return new FieldTable(this, {
       name: fd.name,
       id: fd.id,
@@ -263,8 +324,9 @@ export class Schema {
       enumTable,
       typeName: fd.type,
       oneofIndex: fd.oneof === undefined ? -1 : oneofNames.indexOf(fd.oneof),
-      defaultValue: defaultValueOf(fd, kind),
+      defaultValue,
       deprecated: fd.deprecated === true,
+      jsonDefault: isJsonDefaulted(fd) ? jsonDefaultOf(kind, defaultValue) : undefined,
       shadowsPrototype: fd.name in Object.prototype,
     });
   }
@@ -276,4 +338,27 @@ function defaultValueOf(fd: FieldDescriptor, kind: Kind): unknown {
   if (kind === Kind.BYTES && typeof d === "string") return Buffer.from(d, "latin1");
   if (kind === Kind.FLOAT && typeof d === "number") return Math.fround(d);
   return d;
+}
+
+/**
+ * True when Mesos' JSON writer shows the field unset: a singular field with
+ * a declared default that is not deprecated (stout's rule; labels other than
+ * repeated do not matter to it).
+ */
+function isJsonDefaulted(fd: FieldDescriptor): boolean {
+  return (
+    fd.default !== undefined &&
+    fd.deprecated !== true &&
+    fd.label !== "repeated" &&
+    fd.label !== "map"
+  );
+}
+
+function jsonDefaultOf(kind: Kind, value: unknown): JsonValue {
+  if (value instanceof Uint8Array) return encodeBase64(value);
+  if ((kind === Kind.DOUBLE || kind === Kind.FLOAT) && typeof value === "number") {
+    if (Number.isFinite(value)) return value;
+    return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+  }
+  return value as JsonValue;
 }

@@ -53,7 +53,9 @@ function statusForJson(status: TaskStatus): unknown {
 }
 
 /** A task as v1 JSON (what `codecFor("mesos.v1.Task").encodeJson` gives, faster). */
-export function v1TaskJson(task: Task): string {
+export function v1TaskJson(original: Task): string {
+  // Unset fields with a proto default show it, as in the codec's (and Mesos') JSON.
+  const task = taskCodec.withJsonDefaults(original);
   const copy: Record<string, unknown> = { ...task };
   if (task.status_update_uuid !== undefined) {
     copy.status_update_uuid = base64(task.status_update_uuid);
@@ -287,7 +289,7 @@ export class StateDocuments {
     const m = this.master;
     let fixed = this.v1AgentFixed.get(agent);
     if (fixed === undefined || fixed.info !== agent.info || fixed.total !== agent.totalResources) {
-      const message = agentMessage(m, agent);
+      const message = agentCodec.withJsonDefaults(agentMessage(m, agent));
       const stable = withoutEmpty({
         agent_info: message.agent_info,
         total_resources: message.total_resources,
@@ -300,7 +302,7 @@ export class StateDocuments {
       };
       this.v1AgentFixed.set(agent, fixed);
     }
-    const message = agentMessage(m, agent, false);
+    const message = agentCodec.withJsonDefaults(agentMessage(m, agent, false));
     const rest = JSON.stringify(withoutEmpty({ ...message }));
     return `{${fixed.json},${rest.slice(1)}`;
   }
@@ -418,7 +420,7 @@ export class StateDocuments {
     );
     out.write('},"get_frameworks":{');
     const fw = (f: FrameworkRecord): string =>
-      JSON.stringify(withoutEmpty({ ...frameworkMessage(f) }));
+      JSON.stringify(withoutEmpty({ ...frameworkCodec.withJsonDefaults(frameworkMessage(f)) }));
     await field("frameworks", frameworks, fw, true);
     await field("completed_frameworks", completedFrameworks, fw);
     out.write('},"get_agents":{"agents":');
