@@ -7,7 +7,7 @@
  */
 import { spawn } from "node:child_process";
 import { request as httpRequest } from "node:http";
-import { request as httpsRequest } from "node:https";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import type { LaunchContext, LaunchSpec } from "../launch-spec.js";
 import { buildLaunchSpec } from "../launch-spec.js";
@@ -54,12 +54,21 @@ export function commandProber(spec: LaunchSpec): Prober {
   };
 }
 
+/**
+ * `node:https`, loaded only when an HTTPS check runs: it costs every command
+ * executor ~8 ms of CPU at start-up otherwise (docs/architecture/command-executor.md).
+ * Built-ins resolve from any base path.
+ */
+function httpsRequest(): typeof import("node:https").request {
+  return (createRequire("file:///")("node:https") as typeof import("node:https")).request;
+}
+
 /** GETs `url`; any answer is a result (its status decides health). */
 export function httpProber(url: string): Prober {
   return {
     kind: "HTTP",
     start(): RunningProbe {
-      const request = url.startsWith("https:") ? httpsRequest : httpRequest;
+      const request = url.startsWith("https:") ? httpsRequest() : httpRequest;
       let cancel = (): void => {};
       const result = new Promise<ProbeResult>((resolve) => {
         const req = request(url, { method: "GET", rejectUnauthorized: false }, (res) => {
