@@ -242,6 +242,34 @@ export class AgentState {
     this.recompute();
   }
 
+  /**
+   * Loads one field on each cache line a cycle's visit reads, `depth`
+   * pointers away from this object (0: the object itself). A cycle calls it
+   * for a batch of agents ahead of its visits, one depth at a time, so the
+   * loads of a depth are independent of each other and their cache misses
+   * overlap instead of stalling the visits one by one. Changes nothing;
+   * returns a number only so the loads are not optimized away.
+   */
+  warm(depth: number): number {
+    switch (depth) {
+      case 0:
+        return (
+          this.version +
+          (this.allocatedCache === undefined ? 1 : 0) +
+          (this.lastOffer === undefined ? 2 : 0) +
+          this.index
+        );
+      case 1: {
+        const cache = this.allocatedCache;
+        return this.filters.stamp + (cache === undefined || cache.plain === this.available ? 0 : 1);
+      }
+      case 2:
+        return this.holdings.size + this.filters.warm(0);
+      default:
+        return this.filters.warm(depth - 2);
+    }
+  }
+
   /** Offered or allocated resources per framework, per role (with `allocation_info`). */
   get allocations(): ReadonlyMap<string, Holding> {
     this.flushFresh();

@@ -88,8 +88,13 @@ interface Probe {
   globalMinimum: (boolean | undefined)[];
   /** Capability classes with an entry in `offers` or `globalMinimum` (bits). */
   usedClasses: number;
-  /** The pick found by the walk in progress. */
+  /**
+   * The pick found by the walk in progress, and its framework (a pick is
+   * shared by the frameworks of one capability class; its own `framework`
+   * field is the first one it was shaped for).
+   */
   found: Pick | undefined;
+  foundFramework: FrameworkState | undefined;
   /**
    * The role's group filters on the agent when they cover all of `base`: a
    * framework among them is refused whatever it would be offered (a subset
@@ -134,6 +139,7 @@ export class AllocationCycle {
   private readonly triedRoles: string[] = [];
   /** The pick of the role walk in progress (see `tryRole`). */
   private rolePick: Pick | undefined;
+  private roleFramework: FrameworkState | undefined;
   private visiting: AgentState | undefined;
   /** Callbacks handed to the sorters, bound once rather than per agent. */
   private readonly tryRoleFn = (role: string): boolean => this.tryRole(role);
@@ -171,6 +177,7 @@ export class AllocationCycle {
       globalMinimum: new Array<boolean | undefined>(8).fill(undefined),
       usedClasses: 0,
       found: undefined,
+      foundFramework: undefined,
       refusedBase: undefined,
     };
     this.stats = emptyStats(agents.length);
@@ -204,6 +211,7 @@ export class AllocationCycle {
         this.nextStage();
         continue;
       }
+      if (this.position >= this.warmedTo) this.warmAhead();
       this.visit(this.agents[this.position++] as AgentState);
       if ((++n & 31) === 0 && clock.monotonic() >= deadline) break;
     }
@@ -213,7 +221,32 @@ export class AllocationCycle {
     return this.offers.slice(before);
   }
 
+  /** Agents before this position in `agents` had their cache lines loaded (see `warmAhead`). */
+  private warmedTo = 0;
+  /** Keeps the loads of `warmAhead` from being optimized away. */
+  warmSink = 0;
+
+  /**
+   * Loads the cache lines the next few visits will read, depth by depth
+   * (see `AgentState.warm`). Past a few thousand agents a visit waits
+   * mostly on memory, one miss after the other (agents are visited in a
+   * random order); loading a batch's lines level by level lets the
+   * processor overlap those misses. Reads only: state is never changed.
+   */
+  private warmAhead(): void {
+    const agents = this.agents;
+    const from = this.position;
+    const to = Math.min(agents.length, from + WARM_BATCH);
+    let sink = 0;
+    for (let depth = 0; depth <= 4; depth++) {
+      for (let i = from; i < to; i++) sink += (agents[i] as AgentState).warm(depth);
+    }
+    this.warmSink = sink;
+    this.warmedTo = to;
+  }
+
   private nextStage(): void {
+    this.warmedTo = 0;
     if (this.stage === 1) {
       this.stage = 2;
       this.position = 0;
@@ -261,6 +294,7 @@ export class AllocationCycle {
     if (this.stage === 1 && (this.quota === undefined || this.quota.unsatisfied.size === 0)) {
       this.stage = 2;
       this.position = 0;
+      this.warmedTo = 0;
     }
   }
 
@@ -332,13 +366,15 @@ export class AllocationCycle {
       else core.roleSorter.first(this.tryRoleFn);
       const pick = this.rolePick as Pick | undefined;
       if (pick === undefined) break;
-      this.commit(agent, pick);
+      const framework = this.roleFramework as FrameworkState;
+      this.commit(agent, pick, framework);
       committed = true;
-      this.takenFrameworks.push(pick.framework);
+      this.takenFrameworks.push(framework);
       this.takenRoles.push(pick.role);
     }
     this.visiting = undefined;
     this.rolePick = undefined;
+    this.roleFramework = undefined;
     if (!committed && memoUsable) this.remember(agent);
   }
 
@@ -351,6 +387,7 @@ export class AllocationCycle {
       return false;
     }
     this.rolePick = pick;
+    this.roleFramework = this.current.foundFramework;
     return true;
   }
 
@@ -427,13 +464,19 @@ export class AllocationCycle {
       probe.usedClasses = 0;
     }
     probe.found = undefined;
+    probe.foundFramework = undefined;
     probe.refusedBase = undefined;
 
     if (core.baseline) {
       // A straight port: the whole order, materialized for every agent.
       for (const id of sorter.sort()) {
-        const pick = this.probe(probe, core.frameworks.get(id));
-        if (pick !== undefined) return pick;
+        const framework = core.frameworks.get(id);
+        const pick = this.probe(probe, framework);
+        if (pick !== undefined) {
+          probe.found = pick;
+          probe.foundFramework = framework;
+          return pick;
+        }
       }
       return undefined;
     }
@@ -470,9 +513,11 @@ export class AllocationCycle {
 
   /** Framework-sorter callback: takes the framework when it takes the probed agent. */
   private acceptFramework(frameworkId: string): boolean {
-    const pick = this.probe(this.current, this.core.frameworks.get(frameworkId));
+    const framework = this.core.frameworks.get(frameworkId);
+    const pick = this.probe(this.current, framework);
     if (pick === undefined) return false;
     this.current.found = pick;
+    this.current.foundFramework = framework;
     return true;
   }
 
@@ -480,19 +525,22 @@ export class AllocationCycle {
   private acceptIndex(index: number): void {
     const framework = this.core.frameworksByIndex[index];
     if (framework === undefined) return;
-    const best = this.current.found;
+    const best = this.current.foundFramework;
     const sorter = this.sorterInUse as Sorter;
     if (
       best !== undefined &&
-      (sorter.compare as Compare).call(sorter, framework.id, best.framework.id) >= 0
+      (sorter.compare as Compare).call(sorter, framework.id, best.id) >= 0
     ) {
       return;
     }
     const pick = this.probe(this.current, framework);
-    if (pick !== undefined) this.current.found = pick;
+    if (pick !== undefined) {
+      this.current.found = pick;
+      this.current.foundFramework = framework;
+    }
   }
 
-  /** The offer `framework` would take from the probed agent and role, if any. */
+  /** The offer `framework` would take from the probed agent and role, if any (shared by its capability class). */
   private probe(p: Probe, framework: FrameworkState | undefined): Pick | undefined {
     const core = this.core;
     this.stats.frameworkChecks++;
@@ -556,13 +604,14 @@ export class AllocationCycle {
     ) {
       return undefined;
     }
-    return { ...candidate, framework };
+    // The shared candidate itself: the caller keeps the framework apart (no copy per pick).
+    return candidate;
   }
 
   /** Makes the offer: charges it and records it for the caller. */
-  private commit(agent: AgentState, pick: Pick): void {
+  private commit(agent: AgentState, pick: Pick, framework: FrameworkState): void {
     const core = this.core;
-    const { framework, role, resources, profile } = pick;
+    const { role, resources, profile } = pick;
     const allocated = agent.allocatedForm(resources, role);
     const known = profile.hasShared
       ? core.chargeQuantities(resources, agent.heldBy(framework.id, role))
@@ -640,6 +689,9 @@ export class AllocationCycle {
 }
 
 type Compare = (a: string, b: string) => number;
+
+/** Agents whose cache lines are loaded together ahead of their visits. */
+const WARM_BATCH = 16;
 
 /** Placeholder for the reused probe before its first use. */
 const EMPTY = ResourcesValue.empty();

@@ -102,6 +102,20 @@ export class AgentFilters {
     this.cachedRole = -1;
   }
 
+  /**
+   * Loads the cache lines of the one-entry slot cache (see
+   * `AgentState.warm`): `depth` 0 the slots object, 1 its words array,
+   * 2 the words themselves. Returns a number only so the loads are kept.
+   */
+  warm(depth: number): number {
+    const slots = this.cachedSlots;
+    if (slots === undefined) return this.stamp;
+    if (depth === 0) return slots.size;
+    const words = slots.words;
+    if (depth === 1) return words.length;
+    return (words[0] as number) ^ (words[words.length - 1] as number);
+  }
+
   /** Frameworks of a role holding a group filter here. */
   groupFor(roleIndex: number): Bitset | undefined {
     return this.slotsFor(roleIndex);

@@ -64,6 +64,28 @@ function compareDrf(a: DrfNode, b: DrfNode): number {
   return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
 }
 
+/**
+ * The first active client under `node` in DRF order that `accept` takes.
+ * Plain loops, no closures: a cycle calls this for every agent it visits.
+ */
+function firstBelow(node: DrfNode, accept: (client: string) => boolean): string | undefined {
+  const chunks = node.sorted.chunkArrays();
+  for (let c = 0; c < chunks.length; c++) {
+    const chunk = chunks[c] as DrfNode[];
+    for (let i = 0; i < chunk.length; i++) {
+      const child = chunk[i] as DrfNode;
+      if (child.kind === ACTIVE_LEAF) {
+        const path = child.clientPath();
+        if (accept(path)) return path;
+      } else {
+        const found = firstBelow(child, accept);
+        if (found !== undefined) return found;
+      }
+    }
+  }
+  return undefined;
+}
+
 export interface DrfSorterOptions {
   names: ResourceNames;
   /** Resource names left out of share calculations. */
@@ -260,21 +282,7 @@ export class DrfSorter implements Sorter {
   first(accept: (client: string) => boolean): string | undefined {
     if (this.isDirty()) this.resort();
     if (this.activeClients === 0) return undefined;
-    let found: string | undefined;
-    const visit = (node: DrfNode): boolean =>
-      node.sorted.find((child) => {
-        if (child.kind === ACTIVE_LEAF) {
-          const path = child.clientPath();
-          if (accept(path)) {
-            found = path;
-            return true;
-          }
-          return false;
-        }
-        return visit(child);
-      }) !== undefined;
-    visit(this.root);
-    return found;
+    return firstBelow(this.root, accept);
   }
 
   compare(a: string, b: string): number {

@@ -90,6 +90,14 @@ export class SortedList<T> {
     return undefined;
   }
 
+  /**
+   * The chunks themselves, in order (for walks that must not allocate).
+   * Callers must not change them, nor change the list while walking them.
+   */
+  chunkArrays(): readonly (readonly T[])[] {
+    return this.chunks;
+  }
+
   /** The smallest element. */
   first(): T | undefined {
     return this.chunks[0]?.[0];
