@@ -38,6 +38,9 @@ const EMPTY_PROFILE: ResourceProfile = Object.freeze({
   meetsGlobalMinimum: false,
 }) as ResourceProfile;
 
+/** What is left of a fully offered agent (one shared value; never changed in place). */
+const NOTHING = ResourcesValue.empty();
+
 /** Agent capabilities the allocator acts on. */
 export interface AgentCapabilities {
   multiRole: boolean;
@@ -190,6 +193,10 @@ export class AgentState {
   private allocatedPending: Resources | undefined;
   /** The most recent offer made from this agent, while nothing else changed since. */
   private lastOffer: OfferRecord | undefined;
+  /** The record object rewritten for every offer (see `decreaseAvailable`). */
+  private record: OfferRecord | undefined;
+  /** An emptied holding object, reused for the next fresh holding. */
+  private spareHolding: Holding | undefined;
   maintenance: Maintenance | undefined;
   readonly index: number;
   // Colder fields.
@@ -291,6 +298,8 @@ export class AgentState {
 
   private dropHolding(frameworkId: string): void {
     if (frameworkId === this.freshId) {
+      // Emptied: kept for the next framework offered something new here.
+      this.spareHolding = this.freshHolding;
       this.freshId = undefined;
       this.freshHolding = undefined;
     } else {
@@ -331,29 +340,57 @@ export class AgentState {
     if (holding === undefined) {
       this.flushFresh();
       this.freshId = frameworkId;
-      this.freshHolding = new Holding(role, allocated);
+      const spare = this.spareHolding;
+      if (spare === undefined) {
+        this.freshHolding = new Holding(role, allocated);
+      } else {
+        this.spareHolding = undefined;
+        spare.set(role, allocated);
+        this.freshHolding = spare;
+      }
     } else {
       holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
     }
-    const record: OfferRecord = {
-      frameworkId,
-      role,
-      resources: allocated,
-      plain,
-      before: this.version,
-      after: 0,
-      available: this.available,
-      profile: this.profileVersion === this.version ? this.profileCache : undefined,
-      allocatedSum: this.allocatedSum(),
-      fresh: mine === undefined,
-      sorterQuantities: undefined,
-      reserved: undefined,
-      unreserved: undefined,
-    };
+    // One record object per agent, rewritten for every offer: a record is
+    // only read while it is the latest offer (see `offerRecord`), and a
+    // cycle's offers then leave no garbage for the young generation to copy.
+    let record = this.record;
+    if (record === undefined) {
+      record = {
+        frameworkId,
+        role,
+        resources: allocated,
+        plain,
+        before: 0,
+        after: 0,
+        available: this.available,
+        profile: undefined,
+        allocatedSum: this.available,
+        fresh: false,
+        sorterQuantities: undefined,
+        reserved: undefined,
+        unreserved: undefined,
+      };
+      this.record = record;
+    }
+    record.frameworkId = frameworkId;
+    record.role = role;
+    record.resources = allocated;
+    record.plain = plain;
+    record.before = this.version;
+    record.after = 0;
+    record.available = this.available;
+    record.profile = this.profileVersion === this.version ? this.profileCache : undefined;
+    record.allocatedSum = this.allocatedSum();
+    record.fresh = mine === undefined;
+    record.sorterQuantities = undefined;
+    record.reserved = undefined;
+    record.unreserved = undefined;
     this.allocatedPending = plain;
     if (plain === this.available && this.profile().hasShared === false) {
-      // The whole remainder went out: nothing left, no arithmetic needed.
-      this.available = ResourcesValue.empty();
+      // The whole remainder went out: nothing left, no arithmetic needed
+      // (the shared empty value: `available` is never changed in place).
+      this.available = NOTHING;
       this.bump();
     } else {
       this.recompute();

@@ -31,7 +31,7 @@
 import type { Resources } from "../../common/resources/index.js";
 import { Resources as ResourcesValue } from "../../common/resources/index.js";
 import type { AgentState } from "./agent-state.js";
-import type { AllocatorCore } from "./allocator-core.js";
+import type { AllocatorCore, ChargeQuantities } from "./allocator-core.js";
 import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
 import {
@@ -508,6 +508,8 @@ export class AllocationCycle {
     return probe.found;
   }
 
+  private readonly known: ChargeQuantities = { sorter: [], reserved: [], unreserved: [] };
+
   /** The sorter of the bitset walk in progress (see `acceptIndex`). */
   private sorterInUse: Sorter | undefined;
 
@@ -613,13 +615,16 @@ export class AllocationCycle {
     const core = this.core;
     const { role, resources, profile } = pick;
     const allocated = agent.allocatedForm(resources, role);
-    const known = profile.hasShared
-      ? core.chargeQuantities(resources, agent.heldBy(framework.id, role))
-      : {
-          sorter: profile.scalars,
-          reserved: profile.reservedScalars,
-          unreserved: profile.quotaScalars,
-        };
+    let known: ChargeQuantities;
+    if (profile.hasShared) {
+      known = core.chargeQuantities(resources, agent.heldBy(framework.id, role));
+    } else {
+      // A scratch object: \`charge\` copies the fields out.
+      known = this.known;
+      known.sorter = profile.scalars;
+      known.reserved = profile.reservedScalars;
+      known.unreserved = profile.quotaScalars;
+    }
     core.charge(agent, framework, role, allocated, resources, known);
     if (profile.hasShared) {
       const shared = resources.shared();
