@@ -503,6 +503,11 @@ export class AllocationCycle {
 
     if (group !== undefined && agent.filters.groupCovers(base, probe.baseVersion)) {
       probe.refusedBase = group;
+      if (sorter.firstSkipping !== undefined) {
+        // The refusals are passed over inside the sorter's walk, a bit test each.
+        sorter.firstSkipping(group.words, this.acceptFrameworkFn);
+        return probe.found;
+      }
     }
     sorter.first(this.acceptFrameworkFn);
     return probe.found;

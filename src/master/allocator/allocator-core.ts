@@ -222,7 +222,7 @@ export class AllocatorCore {
       this.frameworkSorters.set(role, sorter);
     }
     this.roleTree.trackFramework(framework.id, role);
-    if (!sorter.contains(framework.id)) sorter.add(framework.id);
+    if (!sorter.contains(framework.id)) sorter.add(framework.id, framework.index);
   }
 
   /**

@@ -36,6 +36,8 @@ const VIRTUAL = ".";
 class DrfNode {
   share = 0;
   count = 0;
+  /** The caller's index of the client this leaf stands for (-1: none). */
+  index = -1;
   alloc: Quantities = [];
   /** All children by label (internal nodes only). */
   readonly byName = new Map<string, DrfNode>();
@@ -68,17 +70,29 @@ function compareDrf(a: DrfNode, b: DrfNode): number {
  * The first active client under `node` in DRF order that `accept` takes.
  * Plain loops, no closures: a cycle calls this for every agent it visits.
  */
-function firstBelow(node: DrfNode, accept: (client: string) => boolean): string | undefined {
+function firstBelow(
+  node: DrfNode,
+  skip: Uint32Array | undefined,
+  accept: (client: string) => boolean,
+): string | undefined {
   const chunks = node.sorted.chunkArrays();
   for (let c = 0; c < chunks.length; c++) {
     const chunk = chunks[c] as DrfNode[];
     for (let i = 0; i < chunk.length; i++) {
       const child = chunk[i] as DrfNode;
       if (child.kind === ACTIVE_LEAF) {
+        const index = child.index;
+        if (
+          skip !== undefined &&
+          index >= 0 &&
+          ((skip[index >>> 5] ?? 0) & (1 << (index & 31))) !== 0
+        ) {
+          continue;
+        }
         const path = child.clientPath();
         if (accept(path)) return path;
       } else {
-        const found = firstBelow(child, accept);
+        const found = firstBelow(child, skip, accept);
         if (found !== undefined) return found;
       }
     }
@@ -120,7 +134,7 @@ export class DrfSorter implements Sorter {
     this.poolVersion = this.pool.version;
   }
 
-  add(client: string): void {
+  add(client: string, index = -1): void {
     if (this.clients.has(client)) throw new Error(`drf sorter: client ${client} added twice`);
     const labels = pathLabels(client);
     let current = this.root;
@@ -147,6 +161,7 @@ export class DrfSorter implements Sorter {
       const kind = t === labels.length - 1 ? INACTIVE_LEAF : INTERNAL;
       current = this.attach(current, labels[t] as string, kind);
     }
+    current.index = index;
     this.clients.set(client, current);
     this.orderVersion++;
   }
@@ -175,6 +190,7 @@ export class DrfSorter implements Sorter {
           current.kind = only.kind;
           current.alloc = only.alloc;
           current.count = only.count;
+          current.index = only.index;
           this.list(current);
           this.clients.set(current.path, current);
         }
@@ -282,7 +298,13 @@ export class DrfSorter implements Sorter {
   first(accept: (client: string) => boolean): string | undefined {
     if (this.isDirty()) this.resort();
     if (this.activeClients === 0) return undefined;
-    return firstBelow(this.root, accept);
+    return firstBelow(this.root, undefined, accept);
+  }
+
+  firstSkipping(skip: Uint32Array, accept: (client: string) => boolean): string | undefined {
+    if (this.isDirty()) this.resort();
+    if (this.activeClients === 0) return undefined;
+    return firstBelow(this.root, skip, accept);
   }
 
   compare(a: string, b: string): number {
@@ -425,6 +447,8 @@ export class DrfSorter implements Sorter {
     const virt = new DrfNode(VIRTUAL, oldKind, node, `${node.path}/${VIRTUAL}`, DEFAULT_WEIGHT);
     virt.alloc = node.alloc.slice();
     virt.count = node.count;
+    virt.index = node.index;
+    node.index = -1;
     node.byName.set(VIRTUAL, virt);
     this.list(virt);
     this.list(node);

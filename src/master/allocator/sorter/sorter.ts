@@ -50,7 +50,7 @@ export type SorterKind = "drf" | "random";
 
 export interface Sorter {
   /** Adds an inactive client. Adding an existing client is a bug. */
-  add(client: string): void;
+  add(client: string, index?: number): void;
   /** Removes a client (its allocation leaves the ancestors' totals). */
   remove(client: string): void;
   /** Makes a client eligible for `sort`/`first`; no-op when already active. */
@@ -82,6 +82,12 @@ export interface Sorter {
    * Walks lazily and stops there; `accept` must not change the sorter.
    */
   first(accept: (client: string) => boolean): string | undefined;
+  /**
+   * `first`, passing over without a call to \`accept\` every client whose
+   * index (given to \`add\`) is a member of the bitset \`skip\` (32 per word).
+   * Only sorters that keep indexes have it.
+   */
+  firstSkipping?(skip: Uint32Array, accept: (client: string) => boolean): string | undefined;
   /**
    * Negative when active client `a` comes before active client `b` in the
    * order `first()` walks (only for sorters with a deterministic order).
