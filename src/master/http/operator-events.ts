@@ -5,10 +5,23 @@
  * the master changes, and a HEARTBEAT every 15 seconds, as RecordIO
  * records in the subscriber's encoding.
  *
+ * SUBSCRIBED is the cached GET_STATE document (state-documents.ts: built in
+ * slices from per-entity fragments, JSON or protobuf) spliced into the
+ * event and written in the turns big reads share, so a subscriber at 10k
+ * agents never holds the event loop for the whole state. Events that
+ * happen meanwhile wait behind it, in order. Every event bumps the state
+ * version and is tagged with the version after its bump; the snapshot's
+ * entities were collected at its build's version, so an event is sent
+ * after SUBSCRIBED exactly when its tag is newer than the snapshot (a task
+ * added during the write is either in the snapshot or announced by
+ * TASK_ADDED after it, never both). An entity's content is rendered during
+ * the build, so an update in that window may already show in the snapshot;
+ * its TASK_UPDATED still follows (applying it again changes nothing).
+ *
  * Each event is encoded once per encoding and written to every subscriber.
  * Writes never wait: a subscriber whose unsent output grows beyond
- * `maxBufferedBytes` (beyond its SUBSCRIBED snapshot) is disconnected, so
- * one slow reader cannot hold memory or delay the others. At most
+ * `maxBufferedBytes` (beyond what is left of its SUBSCRIBED snapshot) is
+ * disconnected, so one slow reader cannot hold memory or delay the others. At most
  * `--max_operator_event_stream_subscribers` streams are open; the oldest is
  * closed to make room.
  */
@@ -21,8 +34,8 @@ import { codecFor } from "../../common/protocol/index.js";
 import { recordHeader } from "../../common/recordio/encoder.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import type { Master } from "../core/master.js";
-import type { StateDocuments } from "./state-documents.js";
-import { agentMessage, frameworkMessage, getState } from "./v1-state.js";
+import { lengthKey, type StateDocuments } from "./state-documents.js";
+import { agentMessage, frameworkMessage } from "./v1-state.js";
 
 const eventCodec = codecFor("mesos.v1.master.Event");
 
@@ -45,8 +58,8 @@ export interface OperatorEventsOptions {
 interface Subscriber {
   readonly stream: ResponseStream;
   readonly type: V1ContentType;
-  /** Events that happened before SUBSCRIBED went out. */
-  pending: Uint8Array[] | undefined;
+  /** Events (with their state version) that happened before SUBSCRIBED went out. */
+  pending: { record: Uint8Array; version: number }[] | undefined;
   pendingBytes: number;
   /** Buffered bytes allowed (the snapshot plus the bound). */
   allowance: number;
@@ -72,6 +85,17 @@ class EncodedEvent {
 
 function frame(body: Buffer): Buffer {
   return Buffer.concat([recordHeader(body.byteLength), body]);
+}
+
+/** `Event.type = SUBSCRIBED` (field 1, varint 1). */
+const SUBSCRIBED_TYPE = Buffer.from([0x08, 1]);
+
+/** `Subscribed.heartbeat_interval_seconds` (field 2, a double). */
+function heartbeatField(seconds: number): Buffer {
+  const out = Buffer.alloc(9);
+  out[0] = (2 << 3) | 1;
+  out.writeDoubleLE(seconds, 1);
+  return out;
 }
 
 /** The subscribers of one master. */
@@ -164,10 +188,16 @@ export class OperatorEvents {
     stream.onClose(() => this.remove(s, "keep"));
     this.options.logger.info(`Added operator event stream subscriber ${stream.remote}`);
     this.sendSubscribed(s).then(
-      () => {
+      (snapshot) => {
         if (stream.closed) return;
-        for (const record of s.pending ?? []) this.write(s, record);
+        // What is left of the snapshot in the socket is allowed on top of the bound.
+        s.allowance = (stream.bufferedBytes ?? 0) + this.maxBuffered;
+        const pending = s.pending ?? [];
         s.pending = undefined;
+        for (const { record, version } of pending) {
+          // Older events are already in the snapshot.
+          if (version > snapshot) this.write(s, record);
+        }
         this.scheduleHeartbeat(s);
       },
       (error: unknown) => {
@@ -179,29 +209,32 @@ export class OperatorEvents {
     );
   }
 
-  private async sendSubscribed(s: Subscriber): Promise<void> {
+  /**
+   * Writes SUBSCRIBED in turns (the snapshot's parts are the cached
+   * document's buffers, never copied); resolves with the snapshot's version.
+   */
+  private async sendSubscribed(s: Subscriber): Promise<number> {
     const heartbeat = this.heartbeatMs / 1000;
+    const documents = this.options.documents;
     if (s.type === "protobuf") {
-      const body = eventCodec.encodeProtobuf({
-        type: "SUBSCRIBED",
-        subscribed: {
-          get_state: getState(this.options.master),
-          heartbeat_interval_seconds: heartbeat,
-        },
-      });
-      s.allowance = body.byteLength + this.maxBuffered;
-      s.stream.write(frame(body));
-      return;
+      const state = await documents.getStateProtobufMessage();
+      if (s.stream.closed) return state.version;
+      // Event { type = 1; subscribed = 2 { get_state = 1; heartbeat_interval_seconds = 2 } }.
+      const stateKey = lengthKey(1, state.bytes);
+      const tail = heartbeatField(heartbeat);
+      const subscribedBytes = stateKey.byteLength + state.bytes + tail.byteLength;
+      const head = Buffer.concat([SUBSCRIBED_TYPE, lengthKey(2, subscribedBytes), stateKey]);
+      const length = head.byteLength + state.bytes + tail.byteLength;
+      await documents.write(s.stream, [recordHeader(length), head, ...state.parts, tail]);
+      return state.version;
     }
-    const doc = await this.options.documents.getState();
-    if (s.stream.closed) return;
+    const doc = await documents.getState();
+    if (s.stream.closed) return doc.version;
     const head = '{"type":"SUBSCRIBED","subscribed":{"get_state":';
     const tail = `,"heartbeat_interval_seconds":${heartbeat}}}`;
     const length = Buffer.byteLength(head) + doc.bytes + Buffer.byteLength(tail);
-    s.allowance = length + this.maxBuffered;
-    s.stream.write(`${length}\n${head}`);
-    for (const part of doc.parts) s.stream.write(part);
-    s.stream.write(tail);
+    await documents.write(s.stream, [`${length}\n${head}`, ...doc.parts, tail]);
+    return doc.version;
   }
 
   private scheduleHeartbeat(s: Subscriber): void {
@@ -214,6 +247,9 @@ export class OperatorEvents {
   }
 
   private publish(make: () => Event): void {
+    // The change is newer than any snapshot started before it (see the top).
+    const version = this.options.documents.version;
+    version.bump();
     if (this.subscribers.length === 0) return;
     const event = new EncodedEvent(make());
     for (const s of [...this.subscribers]) {
@@ -222,7 +258,7 @@ export class OperatorEvents {
         this.write(s, record);
         continue;
       }
-      s.pending.push(record);
+      s.pending.push({ record, version: version.value });
       s.pendingBytes += record.byteLength;
       if (s.pendingBytes > this.maxBuffered) {
         this.dropped++;

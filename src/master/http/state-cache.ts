@@ -500,7 +500,8 @@ export const MAX_UNSENT_BYTES = 1 << 20;
  * the socket to drain whenever more than `MAX_UNSENT_BYTES` are unsent: a
  * 200 MB document is never buffered whole, and `/health` is answered
  * between turns instead of behind a whole document. Resolves when done or
- * when the client went away.
+ * when the client went away. With `end` false the response stays open (the
+ * operator stream's SUBSCRIBED is followed by events).
  */
 export async function writeParts(
   stream: ResponseStream,
@@ -508,6 +509,7 @@ export async function writeParts(
   gate: TurnGate,
   now: () => number,
   sliceMs: number,
+  end = true,
 ): Promise<void> {
   let wake: (() => void) | undefined;
   const wakeUp = (): void => {
@@ -534,7 +536,7 @@ export async function writeParts(
     }
     await gate.turn();
   }
-  if (!stream.closed) stream.end();
+  if (end && !stream.closed) stream.end();
 }
 
 /** Builds a document in slices. */

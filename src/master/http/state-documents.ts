@@ -84,7 +84,7 @@ const frameworkCodec = codecFor("mesos.v1.master.Response.GetFrameworks.Framewor
 const GET_STATE_TYPE = Buffer.from([0x08, 8]);
 
 /** The key and length of a length-delimited protobuf field (field numbers below 16). */
-function lengthKey(field: number, length: number): Buffer {
+export function lengthKey(field: number, length: number): Buffer {
   const bytes = [(field << 3) | 2];
   let n = length;
   while (n > 0x7f) {
@@ -199,16 +199,28 @@ export class StateDocuments {
    * the same cached document: for splicing into other messages (the operator
    * stream's SUBSCRIBED) without encoding the state in one piece.
    */
-  async getStateProtobufMessage(): Promise<{ parts: readonly Buffer[]; bytes: number }> {
+  async getStateProtobufMessage(): Promise<{
+    parts: readonly Buffer[];
+    bytes: number;
+    version: number;
+  }> {
     const doc = await this.getStateProtobuf();
     // The document is [type, get_state key and length, ...the GetState bytes].
     const parts = doc.parts.slice(2);
-    return { parts, bytes: byteSize(parts) };
+    return { parts, bytes: byteSize(parts), version: doc.version };
   }
 
-  /** Writes a document (with any wrapping parts) to a response, in turns. */
+  /** Writes a document (with any wrapping parts) to a response, in turns, and ends it. */
   send(stream: ResponseStream, parts: readonly (string | Uint8Array)[]): Promise<void> {
     return writeParts(stream, parts, this.gate, this.now, this.sliceMs);
+  }
+
+  /**
+   * Writes parts to a response in the same turns as `send`, leaving it open
+   * (the operator stream's SUBSCRIBED, followed by events).
+   */
+  write(stream: ResponseStream, parts: readonly (string | Uint8Array)[]): Promise<void> {
+    return writeParts(stream, parts, this.gate, this.now, this.sliceMs, false);
   }
 
   private async buildState(slicer: Slicer): Promise<Buffer[]> {
