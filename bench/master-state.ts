@@ -20,7 +20,11 @@
  * - health_p99 under 4 clients, and that divided by one state response
  *   (target <= 1), and by the unloaded p99;
  * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
- * - the longest synchronous stretch of a document build.
+ * - the longest synchronous stretch of a document build;
+ * - operator SUBSCRIBE (JSON and protobuf): time until the whole SUBSCRIBED
+ *   record arrived, and the longest event-loop block meanwhile, next to the
+ *   time the former one-piece protobuf encoding of SUBSCRIBED took (one
+ *   synchronous block, measured in the master's thread).
  *
  * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
  */
@@ -39,11 +43,13 @@ import { resolveListenAddress } from "../src/common/process/listen-address.js";
 import { ProcessHost } from "../src/common/process/process-host.js";
 import type { SlaveInfo } from "../src/common/protocol/generated/mesos-internal.js";
 import type { Resource, Task, TaskStatus } from "../src/common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../src/common/protocol/index.js";
 import { resourcesFromString } from "../src/common/resources/index.js";
 import { SystemClock } from "../src/common/time/clock.js";
 import { AgentRecord, FrameworkRecord } from "../src/master/core/records.js";
 import { loadMasterFlags } from "../src/master/flags.js";
 import { stateJson } from "../src/master/http/state-json.js";
+import { getState } from "../src/master/http/v1-state.js";
 import { startMaster } from "../src/master/master-runtime.js";
 import { median } from "./lib/event-loop.js";
 import { reportCase } from "./lib/report.js";
@@ -346,6 +352,14 @@ async function masterWorker(agents: number): Promise<void> {
         }
         port.postMessage({ kind: "built", v0: median(v0), v1: median(v1) });
       })();
+    } else if (msg.kind === "one-piece-subscribed") {
+      // What SUBSCRIBED cost before it was sliced: the state as one message, encoded at once.
+      const start = performance.now();
+      const bytes = codecFor("mesos.v1.master.Event").encodeProtobuf({
+        type: "SUBSCRIBED",
+        subscribed: { get_state: getState(m), heartbeat_interval_seconds: 15 },
+      }).byteLength;
+      port.postMessage({ kind: "one-piece", ms: performance.now() - start, bytes });
     } else if (msg.kind === "stop") {
       clearInterval(churn);
       clearInterval(ticker);
@@ -509,6 +523,53 @@ function read(base: string, path: string, method: "GET" | "POST", body?: string)
   });
 }
 
+/**
+ * Subscribes to the operator event stream in `type` and reads until the
+ * whole first record (SUBSCRIBED) arrived; returns its size in bytes.
+ */
+function readSubscribed(base: string, type: "json" | "protobuf"): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      `${base}/api/v1`,
+      {
+        method: "POST",
+        agent: false,
+        headers: {
+          "Content-Type": "application/json",
+          Accept: type === "json" ? "application/json" : "application/x-protobuf",
+        },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          reject(new Error(`SUBSCRIBE: ${res.statusCode}`));
+          return;
+        }
+        let head = "";
+        let need = -1;
+        let got = 0;
+        res.on("data", (chunk: Buffer) => {
+          if (need < 0) {
+            head += chunk.toString("latin1", 0, Math.min(chunk.byteLength, 32));
+            const nl = head.indexOf("\n");
+            if (nl < 0) return;
+            need = nl + 1 + Number(head.slice(0, nl));
+          }
+          got += chunk.byteLength;
+          if (got >= need) {
+            req.destroy();
+            resolve(need);
+          }
+        });
+        res.on("error", () => {});
+      },
+    );
+    req.on("error", (e) => {
+      if (!req.destroyed) reject(e);
+    });
+    req.end('{"type":"SUBSCRIBE"}');
+  });
+}
+
 function readState(base: string): Promise<number> {
   return read(base, "/master/state", "GET");
 }
@@ -607,6 +668,32 @@ async function measureSize(agents: number): Promise<void> {
     gcMax = Math.max(gcMax, stats.gcMaxMs);
     if (clients === 4) loaded4 = { health, stats };
   }
+  // Operator SUBSCRIBE, /health probed meanwhile; then the former one-piece encoding.
+  const subscribe: Record<string, number> = {};
+  for (const type of ["json", "protobuf"] as const) {
+    await ask(worker, "monitor", "monitoring");
+    const prober = healthProber(base);
+    await prober.ready;
+    let bytes = 0;
+    const ms = await timed(async () => {
+      bytes = await readSubscribed(base, type);
+    });
+    const health = await prober.stop();
+    const stats = await ask<WorkerStats>(worker, "stats", "stats");
+    const key = type === "json" ? "sub_json" : "sub_pb";
+    subscribe[`${key}_ms`] = round(ms);
+    subscribe[`${key}_mb`] = round(bytes / 2 ** 20, 1);
+    subscribe[`${key}_loop_max_ms`] = round(stats.loopMaxMs);
+    subscribe[`${key}_block_cpu_ms`] = round(stats.blockCpuMs);
+    subscribe[`${key}_health_p99_ms`] = round(percentile(health, 0.99));
+  }
+  const onePiece = await ask<{ ms: number; bytes: number }>(
+    worker,
+    "one-piece-subscribed",
+    "one-piece",
+  );
+  subscribe.sub_pb_one_piece_block_ms = round(onePiece.ms);
+  subscribe.sub_pb_one_piece_mb = round(onePiece.bytes / 2 ** 20, 1);
   const built = await ask<{ v0: number; v1: number }>(worker, "builds", "built");
   const final = await ask<WorkerStats>(worker, "stats", "stats");
   await ask(worker, "stop", "stopped");
@@ -658,6 +745,7 @@ async function measureSize(agents: number): Promise<void> {
       longest_block_cpu_ms: round(blockCpu),
       gc_max_ms: round(gcMax),
       longest_slice_ms: round(final.longestSliceMs),
+      ...subscribe,
       builds: final.builds,
       joined_reads: final.joined,
     },
