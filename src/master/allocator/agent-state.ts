@@ -199,6 +199,9 @@ export class AgentState {
   private spareHolding: Holding | undefined;
   maintenance: Maintenance | undefined;
   readonly index: number;
+  /** What each role may be offered of `roleViewsOf` (agents with reservations). */
+  private readonly roleViews = new Map<string, Resources>();
+  private roleViewsOf: Resources | undefined;
   // Colder fields.
   info: AgentInfo;
   total: Resources;
@@ -210,8 +213,6 @@ export class AgentState {
   readonly inUse = new Map<string, Quantities>();
   /** Inverse-offer refuse filters: framework -> expiry (monotonic ms). */
   readonly inverseFilters = new Map<string, number>();
-  private readonly roleViews = new Map<string, Resources>();
-  private roleViewsOf: Resources | undefined;
   private capabilities!: AgentCapabilities;
   private readonly names: ResourceNames;
   private readonly versions: VersionSource;
@@ -267,11 +268,21 @@ export class AgentState {
           this.index
         );
       case 1: {
+        // The filters, the cached offer form, and the objects an offer rewrites.
         const cache = this.allocatedCache;
-        return this.filters.stamp + (cache === undefined || cache.plain === this.available ? 0 : 1);
+        return (
+          this.filters.stamp +
+          (cache === undefined || cache.plain === this.available ? 0 : 1) +
+          (this.record?.before ?? 0) +
+          (this.spareHolding?.isEmpty() === true ? 1 : 0)
+        );
       }
       case 2:
-        return this.holdings.size + this.filters.warm(0);
+        return (
+          this.holdings.size +
+          this.filters.warm(0) +
+          (this.roleViewsOf === this.available ? this.roleViews.size : 0)
+        );
       default:
         return this.filters.warm(depth - 2);
     }

@@ -113,7 +113,11 @@ export class AgentFilters {
     if (depth === 0) return slots.size;
     const words = slots.words;
     if (depth === 1) return words.length;
-    return (words[0] as number) ^ (words[words.length - 1] as number);
+    return (
+      (words[0] as number) ^
+      (words[words.length >>> 1] as number) ^
+      (words[words.length - 1] as number)
+    );
   }
 
   /** Frameworks of a role holding a group filter here. */
