@@ -33,6 +33,7 @@ import { fileURLToPath } from "node:url";
 import { bundleModules } from "../src/executor/bundle.js";
 import {
   COMMAND_EXECUTOR_BUNDLE,
+  COMMAND_EXECUTOR_CODE,
   COMMAND_EXECUTOR_MAIN,
   ensureCommandExecutorBundle,
 } from "../src/executor/launch-command.js";
@@ -46,6 +47,8 @@ interface Variant {
   nodeFlags: string[];
   entry?: string;
   env?: Record<string, string>;
+  /** Only run when named in EXECUTOR_BENCH_VARIANTS. */
+  optIn?: boolean;
 }
 
 /** Node flags the agent uses for the command executor (none: see docs/architecture/command-executor.md). */
@@ -73,21 +76,33 @@ function writeEsmBundles(): void {
   );
 }
 
+/** The CA bundle this machine's environment names (NODE_EXTRA_CA_CERTS), for the "leaked" variants. */
+const CA_BUNDLE = process.env.NODE_EXTRA_CA_CERTS ?? "/etc/ssl/certs/ca-certificates.crt";
+
 const BUILT_IN: Variant[] = [
-  // What the agent runs: the single-file bundle, no flags.
+  // What the agent runs: the loader, which runs the bundle through V8's code cache, no flags.
   { name: "recommended", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
-  { name: "module-tree", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_MAIN },
-  // The bundle as an ES module: Node's ES module loader on top (CommonJS since session 3).
-  { name: "esm-bundle", nodeFlags: AGENT_NODE_FLAGS, entry: ESM_BUNDLE },
-  { name: "heap-capped", nodeFlags: HEAP_CAP_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE },
-  { name: "via-bin", nodeFlags: AGENT_NODE_FLAGS, entry: BIN },
+  // The same bundle run directly, compiled at every start (what the agent ran before session 4).
+  { name: "no-code-cache", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_CODE },
   {
     // What an agent that passed its own environment through would cost.
-    name: "leaked-NODE_EXTRA_CA_CERTS",
+    name: "recommended+NODE_EXTRA_CA_CERTS",
     nodeFlags: AGENT_NODE_FLAGS,
     entry: COMMAND_EXECUTOR_BUNDLE,
-    env: { NODE_EXTRA_CA_CERTS: "/etc/ssl/certs/ca-certificates.crt" },
+    env: { NODE_EXTRA_CA_CERTS: CA_BUNDLE },
   },
+  {
+    name: "no-code-cache+NODE_EXTRA_CA_CERTS",
+    nodeFlags: AGENT_NODE_FLAGS,
+    entry: COMMAND_EXECUTOR_CODE,
+    env: { NODE_EXTRA_CA_CERTS: CA_BUNDLE },
+  },
+  { name: "module-tree", nodeFlags: AGENT_NODE_FLAGS, entry: COMMAND_EXECUTOR_MAIN },
+  // Run only when named in EXECUTOR_BENCH_VARIANTS:
+  // the bundle as an ES module: Node's ES module loader on top (CommonJS since session 3).
+  { name: "esm-bundle", nodeFlags: AGENT_NODE_FLAGS, entry: ESM_BUNDLE, optIn: true },
+  { name: "heap-capped", nodeFlags: HEAP_CAP_FLAGS, entry: COMMAND_EXECUTOR_BUNDLE, optIn: true },
+  { name: "via-bin", nodeFlags: AGENT_NODE_FLAGS, entry: BIN, optIn: true },
 ];
 
 function variants(): Variant[] {
@@ -105,7 +120,10 @@ function variants(): Variant[] {
           .filter(Boolean),
       };
     });
-  return [...BUILT_IN.filter((v) => only === undefined || only.includes(v.name)), ...adHoc];
+  const chosen = BUILT_IN.filter((v) =>
+    only === undefined ? v.optIn !== true : only.includes(v.name),
+  );
+  return [...chosen, ...adHoc];
 }
 
 interface Memory {
@@ -153,6 +171,8 @@ interface Started {
   subscribeMs: number;
   cpuMs: number;
   runningMs: number;
+  /** CPU used by the executor when its TASK_RUNNING reached the agent. */
+  cpuRunningMs: number;
 }
 
 let counter = 0;
@@ -181,7 +201,9 @@ async function startOne(agent: FakeAgent, variant: Variant): Promise<Started> {
     executorId,
   );
   await agent.waitForUpdate("TASK_RUNNING", taskId, 30_000);
+  const cpuRunningMs = cpuMsOf(ex.child.pid ?? 0);
   return {
+    cpuRunningMs,
     ex,
     executorId,
     taskId,
@@ -201,28 +223,37 @@ async function stopOne(agent: FakeAgent, one: Started): Promise<number> {
 }
 
 /**
- * Node's own floor: spawn -> first stdout byte of an empty ES module, with
- * the same clean environment. Measured between launches so that the
- * executor's cost can be given net of it whatever the machine's load.
+ * Node's own floor: spawn -> first stdout byte of an empty CommonJS script
+ * (`fs.writeSync`, no stream set-up), with the same clean environment (plus
+ * `extraEnv`): wall time, and the CPU it has used by then (schedstat, like
+ * the executors). Measured between launches so that the executor's cost can
+ * be given net of it whatever the machine's load.
  */
-function nodeFloorMs(script: string): Promise<number> {
+function nodeFloor(
+  script: string,
+  extraEnv: Record<string, string>,
+): Promise<{ ms: number; cpuMs: number }> {
   return new Promise((resolve) => {
     const t0 = performance.now();
     const child = spawn(process.execPath, [script], {
-      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", ...extraEnv },
       stdio: ["ignore", "pipe", "ignore"],
     });
     let ms = Number.NaN;
+    let cpuMs = Number.NaN;
     child.stdout.once("data", () => {
       ms = performance.now() - t0;
+      cpuMs = cpuMsOf(child.pid ?? 0);
+      child.kill("SIGKILL");
     });
-    child.once("exit", () => resolve(ms));
+    child.once("exit", () => resolve({ ms, cpuMs }));
   });
 }
 
 interface Samples {
   subscribe: number[];
   cpu: number[];
+  cpuRunning: number[];
   running: number[];
   kill: number[];
   mem: Memory[];
@@ -237,19 +268,32 @@ export async function run(args: string[]): Promise<void> {
   if (list.some((v) => v.entry === ESM_BUNDLE)) writeEsmBundles();
   const agent = await FakeAgent.start();
   const scratch = mkdtempSync(join(tmpdir(), "executor-bench-"));
-  const hello = join(scratch, "hello.mjs");
-  writeFileSync(hello, 'process.stdout.write("x");\n');
+  const hello = join(scratch, "hello.cjs");
+  // Waits after its output so its CPU can be read; killed then.
+  writeFileSync(hello, 'require("node:fs").writeSync(1, "x");\nsetTimeout(() => {}, 10000);\n');
   const floor: number[] = [];
+  const floorCpu: number[] = [];
+  const floorCpuCa: number[] = [];
   try {
     const samples = new Map<string, Samples>();
     for (const v of list)
-      samples.set(v.name, { subscribe: [], cpu: [], running: [], kill: [], mem: [] });
+      samples.set(v.name, {
+        subscribe: [],
+        cpu: [],
+        cpuRunning: [],
+        running: [],
+        kill: [],
+        mem: [],
+      });
 
     // One unmeasured launch warms the page cache for everyone.
     await stopOne(agent, await startOne(agent, BUILT_IN[0] as Variant));
 
     for (let round = 0; round < n; round++) {
-      floor.push(await nodeFloorMs(hello));
+      const plain = await nodeFloor(hello, {});
+      floor.push(plain.ms);
+      floorCpu.push(plain.cpuMs);
+      floorCpuCa.push((await nodeFloor(hello, { NODE_EXTRA_CA_CERTS: CA_BUNDLE })).cpuMs);
       for (const v of list) {
         const s = samples.get(v.name) as Samples;
         const one = await startOne(agent, v);
@@ -258,12 +302,21 @@ export async function run(args: string[]): Promise<void> {
         s.mem.push(memoryOf(one.ex.child.pid ?? 0));
         s.subscribe.push(one.subscribeMs);
         s.cpu.push(one.cpuMs);
+        s.cpuRunning.push(one.cpuRunningMs);
         s.running.push(one.runningMs);
         s.kill.push(await stopOne(agent, one));
       }
     }
 
     const floorMs = quantile(floor, 0.5);
+    const floorCpuMs = quantile(floorCpu, 0.5);
+    const floorCpuCaMs = quantile(floorCpuCa, 0.5);
+    reportCase("executor-startup", `node floor n=${n}`, {
+      floor_ms_p50: floorMs,
+      floor_cpu_ms_p50: floorCpuMs,
+      floor_cpu_ms_with_NODE_EXTRA_CA_CERTS_p50: floorCpuCaMs,
+      ca_cost_cpu_ms: round1(floorCpuCaMs - floorCpuMs),
+    });
     let recommendedCpu = Number.NaN;
     for (const v of list) {
       const s = samples.get(v.name) as Samples;
@@ -277,8 +330,12 @@ export async function run(args: string[]): Promise<void> {
         node_floor_ms_p50: floorMs,
         subscribe_over_floor_ms_p50: round1(quantile(s.subscribe, 0.5) - floorMs),
         cpu_ms_to_subscribe_p50: cpu,
+        cpu_over_floor_ms_p50: round1(
+          cpu - (v.env?.NODE_EXTRA_CA_CERTS === undefined ? floorCpuMs : floorCpuCaMs),
+        ),
         cpu_vs_recommended: Math.round((cpu / recommendedCpu) * 100) / 100,
         running_ms_p50: quantile(s.running, 0.5),
+        cpu_ms_to_running_p50: quantile(s.cpuRunning, 0.5),
         kill_to_exit_ms_p50: quantile(s.kill, 0.5),
         rss_mib_p50: quantile(
           s.mem.map((m) => m.rss),

@@ -168,6 +168,19 @@ export function bundleModules(entry: string, options: BundleOptions = {}): strin
     });
 
   const parts: string[] = [];
+  let dynamicImports = false;
+  /**
+   * CommonJS: the remaining `import("…")` calls go through `__import`, which
+   * the code-cache loader provides (`module.__import`): code compiled by
+   * `vm.Script` cannot call `import()` itself on Node 20 without an
+   * experimental flag. Run directly, the bundle uses its own `import()`.
+   */
+  const routeDynamicImports = (body: string): string => {
+    if (!cjs) return body;
+    const routed = body.replace(/\bimport\((?=")/g, "__import(");
+    if (routed !== body) dynamicImports = true;
+    return routed;
+  };
   modules.forEach((m, index) => {
     const isEntry = index === modules.length - 1;
     const name = relative(root, m.file);
@@ -189,7 +202,7 @@ export function bundleModules(entry: string, options: BundleOptions = {}): strin
           throw new BundleError(`${m.file}: import.meta beyond filename/url cannot be CommonJS`);
         }
       }
-      parts.push(`// ---- ${name} (entry)`, ...bindings(m), body);
+      parts.push(`// ---- ${name} (entry)`, ...bindings(m), routeDynamicImports(body));
       if (m.exports.length > 0) {
         parts.push(
           cjs
@@ -208,7 +221,7 @@ export function bundleModules(entry: string, options: BundleOptions = {}): strin
       `// ---- ${name}`,
       `const ${variable} = (() => {`,
       ...bindings(m),
-      m.body,
+      routeDynamicImports(m.body),
       `return { ${m.exports.join(", ")} };`,
       "})();",
     );
@@ -219,6 +232,11 @@ export function bundleModules(entry: string, options: BundleOptions = {}): strin
     ...[...nodeModules].map(([spec, alias]) =>
       cjs ? `const ${alias} = require("${spec}");` : `import * as ${alias} from "${spec}";`,
     ),
+    ...(dynamicImports
+      ? [
+          'const __import = typeof module.__import === "function" ? module.__import : (specifier) => import(specifier);',
+        ]
+      : []),
   ];
   return `${[...header, ...parts].join("\n")}\n`;
 }
