@@ -120,6 +120,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
 
     for (const t of tasks) {
       executor.queuedTasks.set(t.task_id.value, t);
+      framework.noteTask(t.task_id.value, executor);
       this.checkpointed(
         `task '${t.task_id.value}'`,
         (c, ids) => c.task(ids, createTask(t, "TASK_STAGING", frameworkId)),

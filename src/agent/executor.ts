@@ -118,6 +118,14 @@ export class Executor {
     );
   }
 
+  /** Ids of every task the executor knows (queued, launched, terminated, completed). */
+  *taskIds(): Iterable<string> {
+    yield* this.queuedTasks.keys();
+    yield* this.launchedTasks.keys();
+    yield* this.terminatedTasks.keys();
+    for (const t of this.completedTasks) yield t.task_id.value;
+  }
+
   /** The queued task group holding `taskId`, if any. */
   queuedTaskGroupOf(taskId: string): TaskGroupInfo | undefined {
     return this.queuedTaskGroups.find((g) =>

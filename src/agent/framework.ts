@@ -13,6 +13,14 @@ export class Framework {
   state: FrameworkState = "RUNNING";
   readonly executors = new Map<string, Executor>();
   readonly completedExecutors: Executor[] = [];
+  /**
+   * Task id -> the executor last found holding it: a hint checked on every
+   * use (the executor must still be current and still know the task), so a
+   * stale entry costs one scan and can never give a wrong answer. Without
+   * it every status update, acknowledgement and kill scanned all executors:
+   * quadratic in a 200-task launch storm.
+   */
+  private readonly taskHints = new Map<string, Executor>();
 
   constructor(
     public info: FrameworkInfo & { id: { value: string } },
@@ -37,10 +45,23 @@ export class Framework {
 
   /** The executor that has (or will run) `taskId`. */
   executorForTask(taskId: string): Executor | undefined {
-    for (const executor of this.executors.values()) {
-      if (executor.hasTask(taskId)) return executor;
+    const hint = this.taskHints.get(taskId);
+    if (hint !== undefined && this.executors.get(hint.id) === hint && hint.hasTask(taskId)) {
+      return hint;
     }
+    for (const executor of this.executors.values()) {
+      if (executor.hasTask(taskId)) {
+        this.taskHints.set(taskId, executor);
+        return executor;
+      }
+    }
+    this.taskHints.delete(taskId);
     return undefined;
+  }
+
+  /** Records that `executor` now holds `taskId` (it was queued on it). */
+  noteTask(taskId: string, executor: Executor): void {
+    this.taskHints.set(taskId, executor);
   }
 
   /** True when nothing of the framework is left on the agent. */
@@ -51,6 +72,9 @@ export class Framework {
   /** Moves an executor to the completed list (bounded, oldest dropped first). */
   retireExecutor(executor: Executor): void {
     this.executors.delete(executor.id);
+    for (const taskId of executor.taskIds()) {
+      if (this.taskHints.get(taskId) === executor) this.taskHints.delete(taskId);
+    }
     this.completedExecutors.push(executor);
     while (this.completedExecutors.length > this.maxCompletedExecutors) {
       this.completedExecutors.shift();
