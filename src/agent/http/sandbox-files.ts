@@ -70,12 +70,14 @@ export class SandboxFiles {
   }
 
   private async attach(launch: ContainerLaunch): Promise<void> {
-    for (const path of this.pathsOf(launch)) {
-      try {
-        await this.files.attach(launch.directory, path);
-      } catch (e) {
-        this.logger.verbose(1, `Cannot attach sandbox at '${path}': ${(e as Error).message}`);
-      }
+    const paths = this.pathsOf(launch);
+    try {
+      await this.files.attachAll(launch.directory, paths);
+    } catch (e) {
+      this.logger.verbose(
+        1,
+        `Cannot attach sandbox at '${paths.join("', '")}': ${(e as Error).message}`,
+      );
     }
   }
 }

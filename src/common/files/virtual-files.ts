@@ -170,6 +170,19 @@ export class VirtualFiles {
    * virtual path. Fails when the real path cannot be resolved or read.
    */
   async attach(realPath: string, virtualPath: string, authorize?: AttachAuthorizer): Promise<void> {
+    await this.attachAll(realPath, [virtualPath], authorize);
+  }
+
+  /**
+   * `attach` of one real path under several virtual paths, resolving and
+   * checking it once (an agent attaches each sandbox three times; a launch
+   * storm would otherwise pay three times the file system calls).
+   */
+  async attachAll(
+    realPath: string,
+    virtualPaths: readonly string[],
+    authorize?: AttachAuthorizer,
+  ): Promise<void> {
     let real: string;
     try {
       real = await realpath(realPath);
@@ -178,7 +191,9 @@ export class VirtualFiles {
       throw new Error(`Failed to attach '${realPath}': ${(e as Error).message}`);
     }
     const isDir = (await stat(real)).isDirectory();
-    this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+    for (const virtualPath of virtualPaths) {
+      this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+    }
   }
 
   /** Forgets `virtualPath`. */
