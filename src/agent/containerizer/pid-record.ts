@@ -32,13 +32,23 @@ export async function recordExecutorProcess(
   ids: RunIds & { checkpoint?: boolean },
   identity: ProcessIdentity,
 ): Promise<void> {
-  const write = ids.checkpoint === false ? writeFileQuickly : writeFileAtomically;
-  await write(forkedPidPath(workDir, ids), `${identity.pid}`);
-  await write(forkedIdentityPath(workDir, ids), `${JSON.stringify(identity)}\n`);
+  const pidPath = forkedPidPath(workDir, ids);
+  const identityPath = forkedIdentityPath(workDir, ids);
+  const identityText = `${JSON.stringify(identity)}\n`;
+  if (ids.checkpoint !== false) {
+    await writeFileAtomically(pidPath, `${identity.pid}`);
+    await writeFileAtomically(identityPath, identityText);
+    return;
+  }
+  // Both files live in one directory: create it once, write both at once.
+  await mkdir(dirname(pidPath), { recursive: true });
+  await Promise.all([
+    writeFileQuickly(pidPath, `${identity.pid}`),
+    writeFileQuickly(identityPath, identityText),
+  ]);
 }
 
 async function writeFileQuickly(path: string, text: string): Promise<void> {
-  await mkdir(dirname(path), { recursive: true });
   const temp = `${path}.tmp`;
   await writeFile(temp, text);
   await rename(temp, path);

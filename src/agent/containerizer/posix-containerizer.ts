@@ -177,7 +177,7 @@ export class PosixContainerizer implements Containerizer {
   private readonly destroyTimeoutMs: number;
 
   constructor(private readonly o: PosixContainerizerOptions) {
-    this.sweeper = new ProcessSweeper(o.logger);
+    this.sweeper = new ProcessSweeper(o.logger, undefined, () => this.byPid.keys());
     this.isolators = o.isolators ?? [];
     this.destroyTimeoutMs = o.cgroupsDestroyTimeoutMs ?? 60_000;
     if (o.launcherCgroups !== undefined) {
@@ -602,7 +602,7 @@ export class PosixContainerizer implements Containerizer {
       if (c.orphaned) this.startPolling();
       return;
     }
-    const killed = await this.sweeper.kill(c.pid, c.directory);
+    const killed = await this.sweeper.kill(c.pid, c.directory, c.startTime);
     if (killed > 0) this.o.logger.info(`Killed ${killed} process(es) of container '${c.id}'`);
     if (c.orphaned) this.startPolling();
   }
@@ -614,7 +614,7 @@ export class PosixContainerizer implements Containerizer {
     const leftovers =
       c.cgroup !== undefined && this.o.launcherCgroups !== undefined
         ? await killCgroup(c.cgroup, this.o.launcherCgroups.version, this.destroyTimeoutMs)
-        : await this.sweeper.kill(undefined, c.directory);
+        : await this.sweeper.kill(undefined, c.directory, c.startTime);
     if (leftovers > 0) {
       this.o.logger.warn(
         `Killed ${leftovers} process(es) left behind by the executor of container '${c.id}'`,
