@@ -23,6 +23,10 @@
  * each executor until its task ran (user+sys from /proc/<pid>/stat), and
  * the processes of the agent's containers still alive 20 s after teardown
  * (orphans; must be 0). Then single-task ACCEPT -> TASK_RUNNING, repeated.
+ * The kill phase also reports master, agent and executor CPU from the first
+ * KILL to the last TASK_KILLED, and the median KILL -> TASK_KILLED; next to
+ * each daemon's longest event-loop block (wall time, grows with the load)
+ * stands the CPU of its costliest stretch (`*_block_cpu_ms`, does not).
  *
  * `npm run bench -- launch-throughput [N=200] [rounds=1] [singles=5]`.
  * `LAUNCH_BENCH_PROFILE=<dir>` writes V8 CPU profiles of master and agent
@@ -45,6 +49,7 @@ import {
   type BenchCluster,
   BenchFramework,
   benchExecutorBundle,
+  loopMaxCpuMs,
   loopMaxMs,
   procCpuMs,
   processesWith,
@@ -70,9 +75,19 @@ interface LaunchResult {
   killMs: number;
   masterLoopMs: number;
   agentLoopMs: number;
+  /** CPU of the daemon's costliest stretch between two probe ticks (load-independent). */
+  masterBlockCpuMs: number;
+  agentBlockCpuMs: number;
   masterCpuMsPerTask: number;
   agentCpuMsPerTask: number;
+  /** Daemon CPU from the first KILL to the last TASK_KILLED, per task. */
+  masterKillCpuMsPerTask: number;
+  agentKillCpuMsPerTask: number;
   executorCpuMs: number[];
+  /** Each executor's CPU from the first KILL to the last TASK_KILLED. */
+  executorKillCpuMs: number[];
+  /** First KILL -> each TASK_KILLED. */
+  killedMs: number[];
   orphans: number;
 }
 
@@ -152,14 +167,24 @@ async function launchAll(
     const masterCpu = procCpuMs(masterPid) - masterCpu0;
     const agentCpu = procCpuMs(agentPid) - agentCpu0;
     const script = variant === "noop-executor" ? benchExecutorBundle() : COMMAND_EXECUTOR_BUNDLE;
-    const executorCpuMs = processesWith(cluster.sandboxMarker)
+    const executorPids = processesWith(cluster.sandboxMarker)
       .filter((p) => p.argv.includes(script))
-      .map((p) => procCpuMs(p.pid));
+      .map((p) => p.pid);
+    const executorCpuMs = executorPids.map((pid) => procCpuMs(pid));
 
+    const masterKill0 = procCpuMs(masterPid);
+    const agentKill0 = procCpuMs(agentPid);
     const k0 = performance.now();
     await Promise.all(ids.map((id) => fw.client.kill({ value: id }, offer.agent_id)));
     await fw.until(`${n} tasks killed`, () => fw.reached("TASK_KILLED") >= n, 120_000);
-    const killMs = Math.max(...ids.map((id) => fw.firstAt.get(`TASK_KILLED ${id}`) as number)) - k0;
+    const killedMs = ids.map((id) => (fw.firstAt.get(`TASK_KILLED ${id}`) as number) - k0);
+    const killMs = Math.max(...killedMs);
+    const masterKillCpu = procCpuMs(masterPid) - masterKill0;
+    const agentKillCpu = procCpuMs(agentPid) - agentKill0;
+    // An executor that already exited reads NaN: left out.
+    const executorKillCpuMs = executorPids
+      .map((pid, i) => procCpuMs(pid) - (executorCpuMs[i] as number))
+      .filter((ms) => Number.isFinite(ms));
     const epoch1 = Date.now();
     if (profiling) toggleProfiles(cluster);
     await fw.close();
@@ -170,9 +195,15 @@ async function launchAll(
       killMs,
       masterLoopMs: loopMaxMs(cluster.probeDir, masterPid, epoch0, epoch1),
       agentLoopMs: loopMaxMs(cluster.probeDir, agentPid, epoch0, epoch1),
+      masterBlockCpuMs: loopMaxCpuMs(cluster.probeDir, masterPid, epoch0, epoch1),
+      agentBlockCpuMs: loopMaxCpuMs(cluster.probeDir, agentPid, epoch0, epoch1),
       masterCpuMsPerTask: masterCpu / n,
       agentCpuMsPerTask: agentCpu / n,
+      masterKillCpuMsPerTask: masterKillCpu / n,
+      agentKillCpuMsPerTask: agentKillCpu / n,
       executorCpuMs,
+      executorKillCpuMs,
+      killedMs,
       orphans,
     };
   } finally {
@@ -323,9 +354,16 @@ export async function run(args: string[]): Promise<void> {
       if ("orphans" in (list[0] ?? {})) {
         const l = list as LaunchResult[];
         const executorCpu = l.flatMap((r) => r.executorCpuMs);
+        const median = (f: (r: LaunchResult) => number) => round1(quantile(l.map(f), 0.5));
         Object.assign(row, {
+          kill_ms_p50: quantile(
+            l.flatMap((r) => r.killedMs),
+            0.5,
+          ),
           master_loop_max_ms: Math.max(...l.map((r) => r.masterLoopMs)),
           agent_loop_max_ms: Math.max(...l.map((r) => r.agentLoopMs)),
+          master_block_cpu_ms: Math.max(...l.map((r) => r.masterBlockCpuMs)),
+          agent_block_cpu_ms: Math.max(...l.map((r) => r.agentBlockCpuMs)),
           master_cpu_ms_per_task: round1(
             quantile(
               l.map((r) => r.masterCpuMsPerTask),
@@ -338,7 +376,13 @@ export async function run(args: string[]): Promise<void> {
               0.5,
             ),
           ),
+          master_kill_cpu_ms_per_task: median((r) => r.masterKillCpuMsPerTask),
+          agent_kill_cpu_ms_per_task: median((r) => r.agentKillCpuMsPerTask),
           executor_startup_cpu_ms_p50: quantile(executorCpu, 0.5),
+          executor_kill_cpu_ms_p50: quantile(
+            l.flatMap((r) => r.executorKillCpuMs),
+            0.5,
+          ),
           executors_seen: executorCpu.length,
           orphans: Math.max(...l.map((r) => r.orphans)),
           target_all_running_ms: 10_000,

@@ -66,7 +66,8 @@ export async function startBenchCluster(options: ClusterOptions = {}): Promise<B
       : {
           BENCH_LOOP_PROBE_DIR: probeDir,
           BENCH_CPU_PROFILE_DIR: options.profileDir ?? "",
-          NODE_OPTIONS: `--import=${join(here, "loop-probe.js")}`,
+          // BENCH_DAEMON_NODE_OPTIONS: extra flags for master and agent (e.g. --perf-basic-prof).
+          NODE_OPTIONS: `--import=${join(here, "loop-probe.js")} ${process.env.BENCH_DAEMON_NODE_OPTIONS ?? ""}`,
         };
   const master = await startMaster({
     env,
@@ -100,6 +101,20 @@ export function toggleProfiles(cluster: BenchCluster): void {
 
 /** Longest event-loop block (ms) `pid` reported between two epoch times (NaN without samples). */
 export function loopMaxMs(probeDir: string, pid: number, fromMs: number, toMs: number): number {
+  return loopMax(probeDir, pid, fromMs, toMs, 1);
+}
+
+/**
+ * The most CPU (ms, all threads) a daemon used in one stretch without its
+ * 10 ms probe timer firing, between two epoch times: the CPU cost of its
+ * longest event-loop turn, which, unlike `loopMaxMs`, does not grow when
+ * the machine is busy. NaN for probes that do not record it.
+ */
+export function loopMaxCpuMs(probeDir: string, pid: number, fromMs: number, toMs: number): number {
+  return loopMax(probeDir, pid, fromMs, toMs, 2);
+}
+
+function loopMax(probeDir: string, pid: number, fromMs: number, toMs: number, column: number) {
   let text = "";
   try {
     text = readFileSync(join(probeDir, `${pid}.loop`), "utf8");
@@ -108,8 +123,10 @@ export function loopMaxMs(probeDir: string, pid: number, fromMs: number, toMs: n
   }
   let max = Number.NaN;
   for (const line of text.split("\n")) {
-    const [at, ms] = line.split(" ").map(Number);
-    if (at === undefined || ms === undefined || !Number.isFinite(at)) continue;
+    const fields = line.split(" ").map(Number);
+    const at = fields[0];
+    const ms = fields[column];
+    if (at === undefined || ms === undefined || !Number.isFinite(at) || Number.isNaN(ms)) continue;
     // A window is stamped at its end; it covers the 250 ms before.
     if (at < fromMs || at - 250 > toMs) continue;
     max = Number.isNaN(max) ? ms : Math.max(max, ms);
