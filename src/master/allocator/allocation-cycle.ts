@@ -191,7 +191,7 @@ export class AllocationCycle {
 
   /** Runs the whole cycle synchronously. */
   runAll(): void {
-    while (!this.done) this.runSlice(Number.POSITIVE_INFINITY);
+    while (!this.done) this.run(Number.POSITIVE_INFINITY);
   }
 
   /**
@@ -199,10 +199,15 @@ export class AllocationCycle {
    * agents) or the cycle is done. Returns the offers made in this slice.
    */
   runSlice(budgetMs: number): OfferAllocation[] {
+    const before = this.offers.length;
+    this.run(budgetMs);
+    return this.offers.slice(before);
+  }
+
+  private run(budgetMs: number): void {
     const clock = this.core.clock;
     const start = clock.monotonic();
     const deadline = start + budgetMs;
-    const before = this.offers.length;
     this.stats.slices++;
     this.prepareSlice();
     let n = 0;
@@ -218,7 +223,6 @@ export class AllocationCycle {
     const now = clock.monotonic();
     this.stats.longestSliceMs = Math.max(this.stats.longestSliceMs, now - start);
     this.stats.elapsedMs = now - this.startedAt;
-    return this.offers.slice(before);
   }
 
   /** Agents before this position in `agents` had their cache lines loaded (see `warmAhead`). */
