@@ -352,6 +352,10 @@ async function masterWorker(agents: number): Promise<void> {
         }
         port.postMessage({ kind: "built", v0: median(v0), v1: median(v1) });
       })();
+    } else if (msg.kind === "bump") {
+      // For experiments driving this worker: the next read rebuilds.
+      runtime.documents.version.bump();
+      port.postMessage({ kind: "bumped" });
     } else if (msg.kind === "one-piece-subscribed") {
       // What SUBSCRIBED cost before it was sliced: the state as one message, encoded at once.
       const start = performance.now();
@@ -611,23 +615,32 @@ async function measureSize(agents: number): Promise<void> {
   const v1: number[] = [];
   const v0Cpu: number[] = [];
   const v1Cpu: number[] = [];
+  // The client's (this thread's) CPU per read: receiving the body is work
+  // the master does not control, and it grows with the bytes.
+  const clientTid = threadId();
+  const v0ClientCpu: number[] = [];
+  const v1ClientCpu: number[] = [];
   let v0Bytes = 0;
   let v1Bytes = 0;
   for (let i = 0; i < rounds; i++) {
     let cpu = threadCpuMs(ready.tid);
+    let client = threadCpuMs(clientTid);
     v0.push(
       await timed(async () => {
         v0Bytes = await readState(base);
       }),
     );
     v0Cpu.push(threadCpuMs(ready.tid) - cpu);
+    v0ClientCpu.push(threadCpuMs(clientTid) - client);
     cpu = threadCpuMs(ready.tid);
+    client = threadCpuMs(clientTid);
     v1.push(
       await timed(async () => {
         v1Bytes = await readGetState(base);
       }),
     );
     v1Cpu.push(threadCpuMs(ready.tid) - cpu);
+    v1ClientCpu.push(threadCpuMs(clientTid) - client);
   }
   const v0Median = median(v0);
   const v1Median = median(v1);
@@ -728,6 +741,9 @@ async function measureSize(agents: number): Promise<void> {
       cpu_get_state_ms: round(v1CpuMedian),
       cpu_v1_v0: round(v1CpuMedian / v0CpuMedian),
       cpu_per_mb_v1_v0: round(v1CpuMedian / v1Mb / (v0CpuMedian / v0Mb)),
+      client_cpu_state_ms: round(median(v0ClientCpu)),
+      client_cpu_get_state_ms: round(median(v1ClientCpu)),
+      client_cpu_v1_v0: round(median(v1ClientCpu) / median(v0ClientCpu)),
       build_state_ms: round(built.v0),
       build_get_state_ms: round(built.v1),
       build_v1_v0: round(built.v1 / built.v0),
