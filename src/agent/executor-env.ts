@@ -5,9 +5,12 @@
  * `--executor_environment_variables`, `LIBPROCESS_PORT=0`, the `MESOS_*`
  * variables, `MESOS_SANDBOX`, and last the executor command's own
  * `environment` (which wins). `PATH` gets the host default when nothing set it.
+ * Our own (Node) executors get `NODE_EXTRA_CA_CERTS` and `NODE_OPTIONS`
+ * under another name (containerizer/executor-command.ts).
  */
 import { Duration } from "../common/flags/duration.js";
 import type { CommandInfo, ExecutorInfo } from "../common/protocol/generated/mesos-v1.js";
+import { shieldNodeStartupVariables } from "./containerizer/executor-command.js";
 
 /** The `PATH` the Mesos launcher gives a container that has none. */
 export const HOST_DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -79,6 +82,8 @@ export function executorProcessEnvironment(
   env.MESOS_SANDBOX = input.directory;
   applyCommandEnvironment(env, input.executor.command);
   if (env.PATH === undefined) env.PATH = HOST_DEFAULT_PATH;
+  // Our own executors start without NODE_EXTRA_CA_CERTS/NODE_OPTIONS; their tasks get them back.
+  shieldNodeStartupVariables(input.executor.command, env);
   return env;
 }
 

@@ -13,7 +13,7 @@
 import { closeSync, realpathSync, writeSync } from "node:fs";
 import { systemClock } from "../common/time/clock.js";
 import type { CommandExecutorSettings } from "./command-executor-flags.js";
-import { readExecutorEnvironment } from "./executor-environment.js";
+import { readExecutorEnvironment, restoreTaskVariables } from "./executor-environment.js";
 import { ExecutorClient, type ExecutorHandlers } from "./library.js";
 import { stderrLogger } from "./stderr-logger.js";
 
@@ -119,6 +119,8 @@ async function awaitHandover(): Promise<boolean> {
 /** Runs the command executor; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
   if (process.env[POOL_VARIABLE] === "1" && !(await awaitHandover())) return 0;
+  // The task gets the Node start-up variables the agent kept from this process.
+  restoreTaskVariables(process.env);
   let settings: CommandExecutorSettings = { warnings: [] };
   if (argv.length > 0) {
     const { parseCommandExecutorFlags } = await import("./command-executor-flags.js");

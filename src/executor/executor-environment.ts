@@ -135,3 +135,28 @@ export function readExecutorEnvironment(env: Env): ExecutorEnvironment | { error
   }
   return result;
 }
+
+/**
+ * Variables that change how Node itself starts, which the agent keeps away
+ * from our executors' own Node processes while their tasks must still see
+ * them: `NODE_EXTRA_CA_CERTS` makes Node parse the whole CA file at start
+ * (~50 ms of CPU per executor; the executor's TLS uses the
+ * `LIBPROCESS_SSL_*` settings), and `NODE_OPTIONS` would give the executor
+ * the task's Node flags (any V8 flag also voids Node's code cache). The agent
+ * passes each as `MESOS_TS_TASK_<name>`; {@link restoreTaskVariables} puts it
+ * back before the task's environment is built.
+ */
+export const NODE_STARTUP_VARIABLES: readonly string[] = ["NODE_EXTRA_CA_CERTS", "NODE_OPTIONS"];
+
+/** Prefix under which the agent passes {@link NODE_STARTUP_VARIABLES} to our executors. */
+export const TASK_VARIABLE_PREFIX = "MESOS_TS_TASK_";
+
+/** Moves each `MESOS_TS_TASK_<name>` of `env` back to `<name>` (what the task inherits). */
+export function restoreTaskVariables(env: Record<string, string | undefined>): void {
+  for (const name of NODE_STARTUP_VARIABLES) {
+    const value = env[TASK_VARIABLE_PREFIX + name];
+    if (value === undefined) continue;
+    delete env[TASK_VARIABLE_PREFIX + name];
+    env[name] = value;
+  }
+}

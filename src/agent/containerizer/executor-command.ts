@@ -20,6 +20,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binDir } from "../../common/flags/install-paths.js";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
+import {
+  NODE_STARTUP_VARIABLES,
+  TASK_VARIABLE_PREFIX,
+} from "../../executor/executor-environment.js";
 import { ensureCommandExecutorBundle } from "../../executor/launch-command.js";
 import { MESOS_DEFAULT_EXECUTOR, MESOS_EXECUTOR } from "../executor-info.js";
 
@@ -125,4 +129,45 @@ export function executorCommand(command: CommandInfo | undefined): ExecutorComma
     };
   }
   return { file: value, args: args.length === 0 ? [value] : args };
+}
+
+/** Whether `command` starts one of our own (Node) executors, which the agent runs itself. */
+export function isOurExecutor(command: CommandInfo | undefined): boolean {
+  if (command === undefined || (command.shell ?? true)) return false;
+  return (
+    (OUR_EXECUTOR !== undefined && command.value === OUR_EXECUTOR) ||
+    (OUR_DEFAULT_EXECUTOR !== undefined && command.value === OUR_DEFAULT_EXECUTOR)
+  );
+}
+
+/** TLS is on without a CA file: the executor's own TLS checks may rely on Node's CA store. */
+function tlsWithoutCaFile(env: Readonly<Record<string, string>>): boolean {
+  const enabled = env.LIBPROCESS_SSL_ENABLED ?? env.SSL_ENABLED;
+  if (enabled !== "true" && enabled !== "1") return false;
+  return (env.LIBPROCESS_SSL_CA_FILE ?? env.SSL_CA_FILE) === undefined;
+}
+
+/**
+ * Keeps the variables that change how Node starts (`NODE_EXTRA_CA_CERTS`:
+ * +~50 ms CPU per start; `NODE_OPTIONS`) out of our own executors' Node,
+ * passing them as `MESOS_TS_TASK_<name>`: the command executor puts them
+ * back into its task's environment (`restoreTaskVariables`). Other
+ * executors' environments are left alone, and so is `NODE_EXTRA_CA_CERTS`
+ * when TLS is on without `LIBPROCESS_SSL_CA_FILE` (the executor may need
+ * those CAs itself). They only get there through
+ * `--executor_environment_variables` or the task's own environment: the
+ * agent never passes its own environment to executors.
+ */
+export function shieldNodeStartupVariables(
+  command: CommandInfo | undefined,
+  env: Record<string, string>,
+): void {
+  if (!isOurExecutor(command)) return;
+  for (const name of NODE_STARTUP_VARIABLES) {
+    const value = env[name];
+    if (value === undefined) continue;
+    if (name === "NODE_EXTRA_CA_CERTS" && tlsWithoutCaFile(env)) continue;
+    delete env[name];
+    env[TASK_VARIABLE_PREFIX + name] = value;
+  }
 }
