@@ -338,7 +338,10 @@ export class AllocatorCore {
     const result = agent.increaseAvailable(framework.id, role, allocated, plain);
     if (result === "missing") return false;
     if (result === "emptied") framework.countHeld(role, -1);
-    let q: ChargeQuantities;
+    // The quantities charged for the offer, when it comes back as made (no object per decline).
+    let sorterQ: Quantities;
+    let reservedQ: Quantities;
+    let unreservedQ: Quantities;
     if (
       record !== undefined &&
       record.role === role &&
@@ -346,18 +349,19 @@ export class AllocatorCore {
       record.reserved !== undefined &&
       record.unreserved !== undefined
     ) {
-      q = {
-        sorter: record.sorterQuantities,
-        reserved: record.reserved,
-        unreserved: record.unreserved,
-      };
+      sorterQ = record.sorterQuantities;
+      reservedQ = record.reserved;
+      unreservedQ = record.unreserved;
     } else {
-      q = this.chargeQuantities(plain, agent.heldBy(framework.id, role));
+      const q = this.chargeQuantities(plain, agent.heldBy(framework.id, role));
+      sorterQ = q.sorter;
+      reservedQ = q.reserved;
+      unreservedQ = q.unreserved;
     }
-    this.roleTree.untrackOfferedOrAllocated(role, q.reserved, q.unreserved);
-    if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, q.sorter);
+    this.roleTree.untrackOfferedOrAllocated(role, reservedQ, unreservedQ);
+    if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, sorterQ);
     const sorter = this.frameworkSorters.get(role);
-    if (sorter?.contains(framework.id)) sorter.unallocated(framework.id, q.sorter);
+    if (sorter?.contains(framework.id)) sorter.unallocated(framework.id, sorterQ);
     if (!framework.roles.has(role)) this.tryUntrackFrameworkUnderRole(framework, role);
     return true;
   }
