@@ -339,7 +339,22 @@ export class ItemRuns<K extends object> {
     // A cold run renders every item in one go: cap it at twice the mean length.
     const max = 2 << this.bits;
     let start = 0;
-    for (let i = 0; i < items.length; i++) {
+    let i = 0;
+    while (i < items.length) {
+      if (i === start) {
+        // An unchanged run starting here is taken whole, without hashing its
+        // items' keys again (most of a rebuild after a small change).
+        const whole = this.wholeRunAt(items, start);
+        if (whole !== undefined) {
+          this.reused++;
+          if (start > 0) out.write(COMMA);
+          out.write(whole.bytes);
+          start += whole.items.length;
+          i = start;
+          if (slicer.due) await slicer.pause();
+          continue;
+        }
+      }
       const item = items[i] as K;
       if (i === items.length - 1 || i + 1 - start >= max || endsRun(this.keyOf(item), this.bits)) {
         if (start > 0) out.write(COMMA);
@@ -347,8 +362,23 @@ export class ItemRuns<K extends object> {
         start = i + 1;
         if (slicer.due) await slicer.pause();
       }
+      i++;
     }
     out.write("]");
+  }
+
+  /** The run that starts with `items[start]` and holds the items after it, if still valid. */
+  private wholeRunAt(items: readonly K[], start: number): ItemRun<K> | undefined {
+    const first = items[start] as K;
+    const cached = this.runOf(first);
+    if (cached === undefined || cached.items[0] !== first) return undefined;
+    const n = cached.items.length;
+    if (start + n > items.length) return undefined;
+    for (let j = 1; j < n; j++) {
+      const item = items[start + j] as K;
+      if (cached.items[j] !== item || this.runOf(item) !== cached) return undefined;
+    }
+    return cached;
   }
 
   private runOf(item: K): ItemRun<K> | undefined {

@@ -16,7 +16,7 @@ import { codecFor } from "../../common/protocol/index.js";
 import { drainInfoOf, drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
-import { agentUsedLists } from "./resource-sums.js";
+import { agentUsedLists, frameworkUsedLists } from "./resource-sums.js";
 import {
   type Document,
   DocumentCache,
@@ -142,6 +142,7 @@ export class StateDocuments {
     agentKey,
     5,
   );
+  private readonly v1Frameworks = new SignatureCache<FrameworkRecord>();
   private readonly pbTasks = new FragmentCache<Task>((t) => taskCodec.encodeProtobuf(t));
   private readonly pbAgents = new SignatureCache<AgentRecord>();
   private readonly v1AgentFixed = new WeakMap<
@@ -337,6 +338,17 @@ export class StateDocuments {
     return { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors };
   }
 
+  /**
+   * A framework's v1 JSON, rendered again only when what it shows changed.
+   * The codec renders it (few frameworks, rarely changed): the offers inside
+   * hold nested empty lists a plain `JSON.stringify` would print.
+   */
+  private v1Framework(f: FrameworkRecord): Buffer {
+    return this.v1Frameworks.get(f, frameworkSignature(f), () =>
+      frameworkCodec.encodeJson(frameworkMessage(f)),
+    );
+  }
+
   private async buildGetStateProtobuf(slicer: Slicer): Promise<Buffer[]> {
     const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
       this.v1Membership();
@@ -431,8 +443,7 @@ export class StateDocuments {
       true,
     );
     out.write('},"get_frameworks":{');
-    const fw = (f: FrameworkRecord): string =>
-      JSON.stringify(withoutEmpty({ ...frameworkCodec.withJsonDefaults(frameworkMessage(f)) }));
+    const fw = (f: FrameworkRecord): Buffer => this.v1Framework(f);
     await field("frameworks", frameworks, fw, true);
     await field("completed_frameworks", completedFrameworks, fw);
     out.write('},"get_agents":{"agents":');
@@ -473,6 +484,28 @@ function agentSignature(agent: AgentRecord, deactivated: boolean, drain: unknown
   for (const lists of agentUsedLists(agent)) out.push(lists);
   out.push(null);
   for (const offer of agent.offers) out.push(offer.resources);
+  return out;
+}
+
+/**
+ * What a framework's v1 JSON is rendered from, compared by identity: its
+ * info and connection state, times, offers, and the resource lists of its
+ * running tasks and executors.
+ */
+function frameworkSignature(f: FrameworkRecord): unknown[] {
+  const out: unknown[] = [
+    f.info,
+    f.active,
+    f.connected,
+    f.connection,
+    f.registeredTime,
+    f.reregisteredTime,
+    f.unregisteredTime,
+    f.offerConstraints,
+  ];
+  for (const offer of f.offers.values()) out.push(offer.offer);
+  out.push(null);
+  for (const list of frameworkUsedLists(f)) out.push(list);
   return out;
 }
 
