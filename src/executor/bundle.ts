@@ -40,6 +40,8 @@ interface ParsedModule {
 const IMPORT = /^import\s+(?:(\{[^}]*\}|\*\s+as\s+[A-Za-z_$][\w$]*)\s+from\s+)?"([^"]+)";\s*$/;
 const EXPORT_DECL = /^export\s+((?:async\s+)?function\*?|class|const|let|var)\s+([A-Za-z_$][\w$]*)/;
 const EXPORT_LIST = /^export\s*\{([^}]*)\};\s*$/;
+/** `export { a, b as c } from "./x.js";` (index modules re-exporting). */
+const EXPORT_FROM = /^export\s*\{([^}]*)\}\s*from\s*"([^"]+)";\s*$/;
 
 function parseModule(file: string): ParsedModule {
   const source = readFileSync(file, "utf8");
@@ -62,6 +64,22 @@ function parseModule(file: string): ParsedModule {
       if (decl !== null) {
         exports.push(decl[2] ?? "");
         out.push(line.slice("export ".length));
+        continue;
+      }
+      const from = EXPORT_FROM.exec(line);
+      if (from !== null) {
+        // An import of those names plus an export of the local ones.
+        const names: string[] = [];
+        for (const part of (from[1] ?? "").split(",")) {
+          const m = /^\s*([A-Za-z_$][\w$]*)(?:\s+as\s+([A-Za-z_$][\w$]*))?\s*$/.exec(part);
+          if (m === null) {
+            if (part.trim() === "") continue;
+            throw new BundleError(`${where(i)}: unsupported re-export: ${part.trim()}`);
+          }
+          names.push(m[2] ?? m[1] ?? "");
+        }
+        imports.push({ clause: `{${from[1] ?? ""}}`, specifier: from[2] ?? "" });
+        exports.push(...names);
         continue;
       }
       const list = EXPORT_LIST.exec(line);

@@ -36,6 +36,11 @@ const BUNDLE_LOADER = join(here, "bundle-loader.js");
 const TASK_RUNTIME = join(here, "task-runtime.js");
 const TASK_RUNTIME_CODE = join(here, "task-runtime.code.cjs");
 
+/** The default executor (task groups): entry module, loader and bundled code, as above. */
+export const DEFAULT_EXECUTOR_MAIN = join(here, "default-executor-main.js");
+export const DEFAULT_EXECUTOR_BUNDLE = join(here, "default-executor.bundle.cjs");
+const DEFAULT_EXECUTOR_CODE = join(here, "default-executor.code.cjs");
+
 /** Writes `text` to `file` unless it already holds exactly that (atomically: temp file, rename). */
 function writeIfChanged(file: string, text: string): void {
   let current: string | undefined;
@@ -74,6 +79,21 @@ export function ensureCommandExecutorBundle(): { entry: string; error?: string }
 }
 
 /**
+ * Writes the default executor's bundle (loader + code, as for the command
+ * executor) if missing or stale. Returns the entry script to run, or the
+ * module tree with the reason the bundle cannot be used.
+ */
+export function ensureDefaultExecutorBundle(): { entry: string; error?: string } {
+  try {
+    writeIfChanged(DEFAULT_EXECUTOR_CODE, bundleModules(DEFAULT_EXECUTOR_MAIN, { format: "cjs" }));
+    writeIfChanged(DEFAULT_EXECUTOR_BUNDLE, bundleModules(BUNDLE_LOADER, { format: "cjs" }));
+    return { entry: DEFAULT_EXECUTOR_BUNDLE };
+  } catch (err) {
+    return { entry: DEFAULT_EXECUTOR_MAIN, error: (err as Error).message };
+  }
+}
+
+/**
  * The command line that starts the command executor: the current node
  * binary and the entry script, with no Node or V8 flags (any V8 flag makes
  * Node drop its built-in code cache). Call `ensureCommandExecutorBundle()`
@@ -93,11 +113,16 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
-  const result = ensureCommandExecutorBundle();
-  if (result.error !== undefined) {
-    process.stderr.write(`Failed to bundle the command executor: ${result.error}\n`);
-    process.exitCode = 1;
-  } else {
-    process.stdout.write(`${result.entry}\n`);
+  for (const [what, ensure] of [
+    ["command executor", ensureCommandExecutorBundle],
+    ["default executor", ensureDefaultExecutorBundle],
+  ] as const) {
+    const result = ensure();
+    if (result.error !== undefined) {
+      process.stderr.write(`Failed to bundle the ${what}: ${result.error}\n`);
+      process.exitCode = 1;
+    } else {
+      process.stdout.write(`${result.entry}\n`);
+    }
   }
 }

@@ -4,6 +4,7 @@ import {
   COMMAND_EXECUTOR_ENTRY,
   commandExecutorScript,
   DEFAULT_EXECUTOR_ENTRY,
+  defaultExecutorScript,
   describeCommandExecutorScript,
   executorCommand,
   findCommandExecutor,
@@ -28,7 +29,10 @@ import {
 import { Duration } from "../../src/common/flags/duration.js";
 import { binDir } from "../../src/common/flags/install-paths.js";
 import type { FrameworkInfo, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
-import { COMMAND_EXECUTOR_BUNDLE } from "../../src/executor/launch-command.js";
+import {
+  COMMAND_EXECUTOR_BUNDLE,
+  DEFAULT_EXECUTOR_BUNDLE,
+} from "../../src/executor/launch-command.js";
 
 const framework: FrameworkInfo = { user: "alice", name: "fw", id: { value: "F-0000" } };
 
@@ -189,8 +193,10 @@ describe("agent executor command line", () => {
     });
     assert.deepEqual(command, {
       file: process.execPath,
-      args: [process.execPath, DEFAULT_EXECUTOR_ENTRY],
+      args: [process.execPath, defaultExecutorScript().entry],
     });
+    const script = defaultExecutorScript();
+    assert.equal(script.entry, script.bundled ? DEFAULT_EXECUTOR_BUNDLE : DEFAULT_EXECUTOR_ENTRY);
   });
 });
 

@@ -90,6 +90,16 @@ describe("executor bundler", () => {
     assert.equal((await mod.later()).rest, 42);
   });
 
+  it("bundles re-exports (export { a, b as c } from ...) as an import plus exports", async () => {
+    const dir = project({
+      "lib/a.js": "export const a = 1;\nexport const b = 2;\n",
+      "lib/index.js": 'export { a, b as c, } from "./a.js";\n',
+      "main.js": 'import { a, c } from "./lib/index.js";\nexport const sum = a + c;\n',
+    });
+    const mod = await load(dir, "main.js", bundleModules(join(dir, "main.js")));
+    assert.equal(mod.sum, 3);
+  });
+
   it("refuses what it cannot bundle faithfully", () => {
     const cases: [Record<string, string>, RegExp][] = [
       [
@@ -101,8 +111,12 @@ describe("executor bundler", () => {
         /unsupported export form/,
       ],
       [
-        { "main.js": 'export { a } from "./a.js";\n', "a.js": "export const a = 1;\n" },
+        { "main.js": 'export * from "./a.js";\n', "a.js": "export const a = 1;\n" },
         /unsupported export/,
+      ],
+      [
+        { "main.js": 'export { a as "b c" } from "./a.js";\n', "a.js": "export const a = 1;\n" },
+        /unsupported re-export/,
       ],
       [
         {

@@ -24,7 +24,10 @@ import {
   NODE_STARTUP_VARIABLES,
   TASK_VARIABLE_PREFIX,
 } from "../../executor/executor-environment.js";
-import { ensureCommandExecutorBundle } from "../../executor/launch-command.js";
+import {
+  ensureCommandExecutorBundle,
+  ensureDefaultExecutorBundle,
+} from "../../executor/launch-command.js";
 import { MESOS_DEFAULT_EXECUTOR, MESOS_EXECUTOR } from "../executor-info.js";
 
 /** What to exec. */
@@ -78,12 +81,30 @@ let script: CommandExecutorScript | undefined;
  */
 export function commandExecutorScript(): CommandExecutorScript {
   if (script !== undefined) return script;
+  // The default executor's bundle is checked now too, not at its first launch.
+  defaultExecutorScript();
   const result = ensureCommandExecutorBundle();
   script =
     result.error === undefined
       ? { entry: result.entry, bundled: true }
       : { entry: COMMAND_EXECUTOR_ENTRY, bundled: false, reason: result.error };
   return script;
+}
+
+let defaultScript: CommandExecutorScript | undefined;
+
+/**
+ * The default executor script: its bundle run through the code cache
+ * (checked and rewritten when stale, once per process), else the module tree.
+ */
+export function defaultExecutorScript(): CommandExecutorScript {
+  if (defaultScript !== undefined) return defaultScript;
+  const result = ensureDefaultExecutorBundle();
+  defaultScript =
+    result.error === undefined
+      ? { entry: result.entry, bundled: true }
+      : { entry: DEFAULT_EXECUTOR_ENTRY, bundled: false, reason: result.error };
+  return defaultScript;
 }
 
 /** The start-up log line about the command executor script. */
@@ -125,7 +146,7 @@ export function executorCommand(command: CommandInfo | undefined): ExecutorComma
   if (OUR_DEFAULT_EXECUTOR !== undefined && value === OUR_DEFAULT_EXECUTOR) {
     return {
       file: process.execPath,
-      args: [process.execPath, DEFAULT_EXECUTOR_ENTRY, ...withoutLauncherDir(args)],
+      args: [process.execPath, defaultExecutorScript().entry, ...withoutLauncherDir(args)],
     };
   }
   return { file: value, args: args.length === 0 ? [value] : args };
