@@ -57,6 +57,7 @@ import {
   resourcesIn,
   round1,
   round2,
+  sleep,
   startBenchCluster,
   toggleProfiles,
   waitForNoProcesses,
@@ -80,6 +81,11 @@ interface LaunchResult {
   agentBlockCpuMs: number;
   masterCpuMsPerTask: number;
   agentCpuMsPerTask: number;
+  /** The same less the daemon's idle CPU rate over the launch. */
+  masterNetCpuMsPerTask: number;
+  agentNetCpuMsPerTask: number;
+  masterIdleCpuMsPerS: number;
+  agentIdleCpuMsPerS: number;
   /** Daemon CPU from the first KILL to the last TASK_KILLED, per task. */
   masterKillCpuMsPerTask: number;
   agentKillCpuMsPerTask: number;
@@ -145,6 +151,14 @@ async function launchAll(
     );
     const masterPid = master.child.pid ?? 0;
     const agentPid = agent.child.pid ?? 0;
+    // What the daemons burn idle (heartbeats, allocation cycles, the loop
+    // probe's timer) over the launch is not a cost of the tasks: measured
+    // for 2 s first, subtracted in the *_net figures.
+    const idle0 = [procCpuMs(masterPid), procCpuMs(agentPid), performance.now()] as const;
+    await sleep(2000);
+    const idleSpan = performance.now() - idle0[2];
+    const masterIdlePerMs = (procCpuMs(masterPid) - idle0[0]) / idleSpan;
+    const agentIdlePerMs = (procCpuMs(agentPid) - idle0[1]) / idleSpan;
     const masterCpu0 = procCpuMs(masterPid);
     const agentCpu0 = procCpuMs(agentPid);
     if (profiling) toggleProfiles(cluster);
@@ -166,6 +180,7 @@ async function launchAll(
     const allRunningMs = Math.max(...runningAt);
     const masterCpu = procCpuMs(masterPid) - masterCpu0;
     const agentCpu = procCpuMs(agentPid) - agentCpu0;
+    const launchSpan = performance.now() - t0;
     const script = variant === "noop-executor" ? benchExecutorBundle() : COMMAND_EXECUTOR_BUNDLE;
     const executorPids = processesWith(cluster.sandboxMarker)
       .filter((p) => p.argv.includes(script))
@@ -199,6 +214,10 @@ async function launchAll(
       agentBlockCpuMs: loopMaxCpuMs(cluster.probeDir, agentPid, epoch0, epoch1),
       masterCpuMsPerTask: masterCpu / n,
       agentCpuMsPerTask: agentCpu / n,
+      masterNetCpuMsPerTask: (masterCpu - masterIdlePerMs * launchSpan) / n,
+      agentNetCpuMsPerTask: (agentCpu - agentIdlePerMs * launchSpan) / n,
+      masterIdleCpuMsPerS: masterIdlePerMs * 1000,
+      agentIdleCpuMsPerS: agentIdlePerMs * 1000,
       masterKillCpuMsPerTask: masterKillCpu / n,
       agentKillCpuMsPerTask: agentKillCpu / n,
       executorCpuMs,
@@ -376,6 +395,10 @@ export async function run(args: string[]): Promise<void> {
               0.5,
             ),
           ),
+          master_net_cpu_ms_per_task: median((r) => r.masterNetCpuMsPerTask),
+          agent_net_cpu_ms_per_task: median((r) => r.agentNetCpuMsPerTask),
+          master_idle_cpu_ms_per_s: median((r) => r.masterIdleCpuMsPerS),
+          agent_idle_cpu_ms_per_s: median((r) => r.agentIdleCpuMsPerS),
           master_kill_cpu_ms_per_task: median((r) => r.masterKillCpuMsPerTask),
           agent_kill_cpu_ms_per_task: median((r) => r.agentKillCpuMsPerTask),
           executor_startup_cpu_ms_p50: quantile(executorCpu, 0.5),

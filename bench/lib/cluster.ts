@@ -106,7 +106,7 @@ export function loopMaxMs(probeDir: string, pid: number, fromMs: number, toMs: n
 
 /**
  * The most CPU (ms, all threads) a daemon used in one stretch without its
- * 10 ms probe timer firing, between two epoch times: the CPU cost of its
+ * 50 ms probe timer firing, between two epoch times: the CPU cost of its
  * longest event-loop turn, which, unlike `loopMaxMs`, does not grow when
  * the machine is busy. NaN for probes that do not record it.
  */

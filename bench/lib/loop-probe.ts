@@ -2,43 +2,51 @@
  * Preloaded into a master or agent by the cluster benchmarks
  * (`NODE_OPTIONS=--import=<this file>` with `BENCH_LOOP_PROBE_DIR` set):
  * every 250 ms it appends `<epoch ms> <longest event-loop delay in that
- * window, ms> <most CPU used during one stretch between two ticks of a
- * 10 ms timer, ms>` to `<dir>/<pid>.loop`, so a benchmark can read the
- * longest event-loop block of a daemon over any stretch of time without the
- * daemon carrying code for it. The delay is wall time and grows with the
- * machine's load (a daemon waiting for a core looks blocked); the CPU of a
- * stretch does not, so it tells a long turn from a busy machine. Costs two
- * timers and one small append per 250 ms.
+ * window, ms> <most CPU used during one such delay, ms>` to
+ * `<dir>/<pid>.loop`, so a benchmark can read the longest event-loop block
+ * of a daemon over any stretch of time without the daemon carrying code for
+ * it. The delay is how late a 50 ms timer fired: wall time, which grows
+ * with the machine's load (a daemon waiting for a core looks blocked); the
+ * CPU used between two ticks does not, so it tells a long turn from a busy
+ * machine. A timer wake-up costs ~0.2-0.3 ms of CPU on this kind of VM: a
+ * 5 ms timer (as `monitorEventLoopDelay({ resolution: 5 })` runs) costs
+ * ~40 ms of CPU a second, a 20 ms one ~15, more than an idle daemon's own
+ * work, so the probe ticks every 50 ms (~5 ms/s; blocks shorter than that
+ * are not seen) and appends one small line per 250 ms.
  */
 import { appendFileSync } from "node:fs";
-import { monitorEventLoopDelay } from "node:perf_hooks";
 
 const dir = process.env.BENCH_LOOP_PROBE_DIR;
 if (dir !== undefined && dir !== "") {
-  const histogram = monitorEventLoopDelay({ resolution: 5 });
-  histogram.enable();
   const file = `${dir}/${process.pid}.loop`;
+  const tickMs = 50;
   // process.cpuUsage counts every thread (GC helpers, the fs thread pool):
   // an upper bound of the main thread's share of a stretch.
   let lastCpu = process.cpuUsage();
+  let lastTick = performance.now();
+  let maxDelay = 0;
   let maxStretchCpu = 0;
+  let windowStart = lastTick;
   setInterval(() => {
+    const now = performance.now();
     const cpu = process.cpuUsage();
+    const delay = Math.max(0, now - lastTick - tickMs);
     const used = (cpu.user - lastCpu.user + cpu.system - lastCpu.system) / 1000;
+    if (delay > maxDelay) maxDelay = delay;
     if (used > maxStretchCpu) maxStretchCpu = used;
     lastCpu = cpu;
-  }, 10).unref();
-  setInterval(() => {
-    const max = histogram.max / 1e6;
-    histogram.reset();
-    const stretchCpu = maxStretchCpu;
+    lastTick = now;
+    if (now - windowStart < 250) return;
+    windowStart = now;
+    const line = `${Date.now()} ${maxDelay.toFixed(1)} ${maxStretchCpu.toFixed(1)}\n`;
+    maxDelay = 0;
     maxStretchCpu = 0;
     try {
-      appendFileSync(file, `${Date.now()} ${max.toFixed(1)} ${stretchCpu.toFixed(1)}\n`);
+      appendFileSync(file, line);
     } catch {
       // The benchmark removed its directory: nothing to report to.
     }
-  }, 250).unref();
+  }, tickMs).unref();
 }
 
 // With BENCH_CPU_PROFILE_DIR set, SIGUSR2 starts a V8 CPU profile and the
