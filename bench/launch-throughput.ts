@@ -76,9 +76,12 @@ interface LaunchResult {
   killMs: number;
   masterLoopMs: number;
   agentLoopMs: number;
-  /** CPU of the daemon's costliest stretch between two probe ticks (load-independent). */
+  /** CPU of the daemon's costliest stretch between two probe ticks (load-independent), launch phase. */
   masterBlockCpuMs: number;
   agentBlockCpuMs: number;
+  /** The same in the kill phase. */
+  masterKillBlockCpuMs: number;
+  agentKillBlockCpuMs: number;
   masterCpuMsPerTask: number;
   agentCpuMsPerTask: number;
   /** The same less the daemon's idle CPU rate over the launch. */
@@ -187,6 +190,7 @@ async function launchAll(
       .map((p) => p.pid);
     const executorCpuMs = executorPids.map((pid) => procCpuMs(pid));
 
+    const epochKill = Date.now();
     const masterKill0 = procCpuMs(masterPid);
     const agentKill0 = procCpuMs(agentPid);
     const k0 = performance.now();
@@ -210,8 +214,10 @@ async function launchAll(
       killMs,
       masterLoopMs: loopMaxMs(cluster.probeDir, masterPid, epoch0, epoch1),
       agentLoopMs: loopMaxMs(cluster.probeDir, agentPid, epoch0, epoch1),
-      masterBlockCpuMs: loopMaxCpuMs(cluster.probeDir, masterPid, epoch0, epoch1),
-      agentBlockCpuMs: loopMaxCpuMs(cluster.probeDir, agentPid, epoch0, epoch1),
+      masterBlockCpuMs: loopMaxCpuMs(cluster.probeDir, masterPid, epoch0, epochKill),
+      agentBlockCpuMs: loopMaxCpuMs(cluster.probeDir, agentPid, epoch0, epochKill),
+      masterKillBlockCpuMs: loopMaxCpuMs(cluster.probeDir, masterPid, epochKill, epoch1),
+      agentKillBlockCpuMs: loopMaxCpuMs(cluster.probeDir, agentPid, epochKill, epoch1),
       masterCpuMsPerTask: masterCpu / n,
       agentCpuMsPerTask: agentCpu / n,
       masterNetCpuMsPerTask: (masterCpu - masterIdlePerMs * launchSpan) / n,
@@ -299,12 +305,16 @@ export async function run(args: string[]): Promise<void> {
   const singleCount = Number(args[2] ?? 5);
   const profileDir = process.env.LAUNCH_BENCH_PROFILE;
   profiling = profileDir !== undefined;
-  const cluster = await startBenchCluster(profileDir === undefined ? {} : { profileDir });
+  // The pool size is explicit everywhere: the variants must not change with the agent's default.
+  const noPool = { executor_pool_size: "0" };
+  const cluster = await startBenchCluster(
+    profileDir === undefined ? { agentFlags: noPool } : { agentFlags: noPool, profileDir },
+  );
   const only = process.env.LAUNCH_BENCH_VARIANTS?.split(",");
   const wanted = (name: string) => only === undefined || only.includes(name);
   // Variants with another agent flag run on a cluster of their own, interleaved.
   const unpaced = wanted("command-executor-unpaced")
-    ? await startBenchCluster({ agentFlags: { executor_launch_concurrency: "0" } })
+    ? await startBenchCluster({ agentFlags: { ...noPool, executor_launch_concurrency: "0" } })
     : undefined;
   // Single tasks also on an agent with a warm pool (`--executor_pool_size=1`).
   const pooled = wanted("command-executor-pooled")
@@ -383,6 +393,8 @@ export async function run(args: string[]): Promise<void> {
           agent_loop_max_ms: Math.max(...l.map((r) => r.agentLoopMs)),
           master_block_cpu_ms: Math.max(...l.map((r) => r.masterBlockCpuMs)),
           agent_block_cpu_ms: Math.max(...l.map((r) => r.agentBlockCpuMs)),
+          master_kill_block_cpu_ms: Math.max(...l.map((r) => r.masterKillBlockCpuMs)),
+          agent_kill_block_cpu_ms: Math.max(...l.map((r) => r.agentKillBlockCpuMs)),
           master_cpu_ms_per_task: round1(
             quantile(
               l.map((r) => r.masterCpuMsPerTask),
