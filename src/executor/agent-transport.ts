@@ -2,16 +2,18 @@
  * HTTP transport to the agent's executor API, JSON only: the SUBSCRIBE
  * request holds one persistent connection carrying the RecordIO event
  * stream, and every other call goes over a second keep-alive connection,
- * as the Mesos executor library does. No protobuf runtime is loaded here:
- * this file is on the command executor's start-up path.
+ * as the Mesos executor library does. No protobuf runtime and no
+ * `node:http` are loaded here (both connections are small clients on
+ * `node:net`): this file is on the command executor's start-up path.
  */
-import { Agent, type ClientRequest, type IncomingMessage, request } from "node:http";
 import { createRequire } from "node:module";
+import { connect, type Socket } from "node:net";
 import type { ConnectionOptions } from "node:tls";
 import { clientTls } from "../common/process/tls-client.js";
 import { RecordIoDecoder } from "../common/recordio/decoder.js";
 import type { AgentAddress } from "./executor-environment.js";
 import { PipelinedCalls } from "./pipelined-calls.js";
+import { SubscribeResponseParser } from "./subscribe-response.js";
 
 /** Callbacks of one SUBSCRIBE attempt; at most one of `onRejected`/`onClosed` ends it. */
 export interface SubscriptionHandlers {
@@ -46,36 +48,30 @@ const CALL_TIMEOUT_MS = 30_000;
 const MAX_ERROR_BODY = 4096;
 
 /**
- * Loads `node:https` only when TLS is on (it costs start-up time otherwise).
+ * Loads `node:tls` only when TLS is on (it costs start-up time otherwise).
  * The base path only matters for files; built-ins resolve from anywhere.
  */
-function https(): typeof import("node:https") {
-  return createRequire("file:///")("node:https") as typeof import("node:https");
+function tlsModule(): typeof import("node:tls") {
+  return createRequire("file:///")("node:tls") as typeof import("node:tls");
 }
 
 /** Talks to one agent (over HTTPS with `LIBPROCESS_SSL_ENABLED`, as libprocess executors do). */
 export class AgentTransport {
-  private readonly streamAgent: Agent;
-  private readonly send: typeof request;
   private readonly calls: PipelinedCalls;
   private readonly headers: Record<string, string>;
+  /** The SUBSCRIBE connection, while open. */
+  private stream: Socket | undefined;
 
   constructor(
     private readonly address: AgentAddress,
     authenticationToken?: string,
-    tls: ConnectionOptions | undefined = address.socketPath === undefined ? clientTls() : undefined,
+    private readonly tls: ConnectionOptions | undefined = address.socketPath === undefined
+      ? clientTls()
+      : undefined,
   ) {
     this.headers = { "Content-Type": "application/json", Accept: "application/json" };
     if (authenticationToken !== undefined) {
       this.headers.Authorization = `Bearer ${authenticationToken}`;
-    }
-    if (tls === undefined) {
-      this.streamAgent = new Agent({ keepAlive: true, maxSockets: 1 });
-      this.send = request;
-    } else {
-      const secure = https();
-      this.streamAgent = new secure.Agent({ ...tls, keepAlive: true, maxSockets: 1 });
-      this.send = secure.request;
     }
     this.calls = new PipelinedCalls(address, this.headers, CALL_TIMEOUT_MS, tls);
   }
@@ -84,20 +80,22 @@ export class AgentTransport {
   describe(): string {
     const a = this.address;
     const where = a.socketPath !== undefined ? `unix:${a.socketPath}` : `${a.host}:${a.port}`;
-    return `${this.send === request ? "http" : "https"}://${where}${a.path}`;
+    return `${this.tls === undefined ? "http" : "https"}://${where}${a.path}`;
   }
 
-  private open(agent: Agent, body: string): ClientRequest {
+  private connect(): Socket {
     const a = this.address;
-    return this.send({
-      method: "POST",
-      agent,
-      path: a.path,
-      ...(a.socketPath !== undefined
-        ? { socketPath: a.socketPath }
-        : { host: a.host, port: a.port }),
-      headers: { ...this.headers, "Content-Length": Buffer.byteLength(body) },
-    });
+    if (a.socketPath !== undefined) return connect(a.socketPath);
+    if (this.tls === undefined) return connect(a.port ?? 0, a.host ?? "127.0.0.1");
+    return tlsModule().connect({ ...this.tls, host: a.host ?? "127.0.0.1", port: a.port ?? 0 });
+  }
+
+  private request(body: string): string {
+    const a = this.address;
+    const host = a.socketPath !== undefined ? "localhost" : `${a.host}:${a.port}`;
+    let text = `POST ${a.path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n`;
+    for (const k in this.headers) text += `${k}: ${this.headers[k]}\r\n`;
+    return `${text}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   }
 
   /** Sends SUBSCRIBE (`body` is the JSON call) and streams the events it answers with. */
@@ -108,53 +106,76 @@ export class AgentTransport {
       done = true;
       return true;
     };
-    const req = this.open(this.streamAgent, body);
     let sent = false;
     const markSent = (): void => {
       if (sent) return;
       sent = true;
       handlers.onSent();
     };
-    req.on("finish", markSent);
-    req.on("close", markSent);
-    req.on("socket", (socket) => {
-      if (socket.connecting) socket.once("connect", () => done || handlers.onConnected());
-      else handlers.onConnected();
-    });
-    req.on("error", (err) => finish() && handlers.onClosed(err.message));
-    req.on("response", (res: IncomingMessage) => {
-      if (res.statusCode !== 200) {
-        readBody(res, (text) => finish() && handlers.onRejected(res.statusCode ?? 0, text));
-        return;
-      }
-      if (done) return;
-      handlers.onOpen();
-      const decoder = new RecordIoDecoder();
-      res.on("data", (chunk: Buffer) => {
-        if (done) return;
-        let records: Uint8Array[];
-        try {
-          records = decoder.decode(chunk);
-        } catch (err) {
-          req.destroy();
-          if (finish())
-            handlers.onClosed(`failed to decode the event stream: ${(err as Error).message}`);
-          return;
-        }
-        for (const record of records) {
+    const socket = this.connect();
+    this.stream = socket;
+    socket.setNoDelay(true);
+    const decoder = new RecordIoDecoder();
+    const parser = new SubscribeResponseParser(
+      {
+        onOpen: () => done || handlers.onOpen(),
+        onData: (chunk) => {
           if (done) return;
-          handlers.onRecord(record);
-        }
-      });
-      res.on("end", () => finish() && handlers.onClosed("the agent closed the event stream"));
-      res.on("error", (err) => finish() && handlers.onClosed(err.message));
-      res.on("close", () => finish() && handlers.onClosed("the event stream was interrupted"));
+          let records: Uint8Array[];
+          try {
+            records = decoder.decode(chunk);
+          } catch (err) {
+            socket.destroy();
+            if (finish()) {
+              handlers.onClosed(`failed to decode the event stream: ${(err as Error).message}`);
+            }
+            return;
+          }
+          for (const record of records) {
+            if (done) return;
+            handlers.onRecord(record);
+          }
+        },
+        onEnd: () => {
+          socket.destroy();
+          if (finish()) handlers.onClosed("the agent closed the event stream");
+        },
+        onRejected: (status, text) => {
+          socket.destroy();
+          if (finish()) handlers.onRejected(status, text);
+        },
+        onError: (message) => {
+          socket.destroy();
+          if (finish()) handlers.onClosed(`bad response from the agent: ${message}`);
+        },
+      },
+      MAX_ERROR_BODY,
+    );
+    const connected = (): void => {
+      if (!done) handlers.onConnected();
+    };
+    // A TLS socket is usable once its handshake is done.
+    socket.once(
+      this.tls === undefined || this.address.socketPath !== undefined ? "connect" : "secureConnect",
+      connected,
+    );
+    // Queued until connected; the callback runs once the request is handed to the kernel.
+    socket.write(this.request(body), () => markSent());
+    socket.on("data", (chunk: Buffer) => parser.feed(chunk));
+    socket.on("end", () => parser.end());
+    socket.on("error", (err) => {
+      markSent();
+      if (finish()) handlers.onClosed(err.message);
     });
-    req.end(body);
+    socket.on("close", () => {
+      markSent();
+      if (this.stream === socket) this.stream = undefined;
+      if (finish()) handlers.onClosed("the event stream was interrupted");
+    });
     return {
       close: () => {
         done = true;
-        req.destroy();
+        socket.destroy();
       },
     };
   }
@@ -170,17 +191,8 @@ export class AgentTransport {
 
   /** Drops both connections. */
   close(): void {
-    this.streamAgent.destroy();
+    this.stream?.destroy();
+    this.stream = undefined;
     this.calls.close();
   }
-}
-
-function readBody(res: IncomingMessage, done: (text: string) => void): void {
-  let text = "";
-  res.setEncoding("utf8");
-  res.on("data", (chunk: string) => {
-    if (text.length < MAX_ERROR_BODY) text += chunk;
-  });
-  res.on("end", () => done(text.slice(0, MAX_ERROR_BODY)));
-  res.on("error", () => done(text.slice(0, MAX_ERROR_BODY)));
 }
