@@ -41,6 +41,14 @@ export const DEFAULT_EXECUTOR_MAIN = join(here, "default-executor-main.js");
 export const DEFAULT_EXECUTOR_BUNDLE = join(here, "default-executor.bundle.cjs");
 const DEFAULT_EXECUTOR_CODE = join(here, "default-executor.code.cjs");
 
+/** The docker executor (compiled under src/agent), bundled here beside the others. */
+export const DOCKER_EXECUTOR_MAIN = join(
+  here,
+  "../agent/containerizer/docker/docker-executor-main.js",
+);
+export const DOCKER_EXECUTOR_BUNDLE = join(here, "docker-executor.bundle.cjs");
+const DOCKER_EXECUTOR_CODE = join(here, "docker-executor.code.cjs");
+
 /** Writes `text` to `file` unless it already holds exactly that (atomically: temp file, rename). */
 function writeIfChanged(file: string, text: string): void {
   let current: string | undefined;
@@ -94,6 +102,20 @@ export function ensureDefaultExecutorBundle(): { entry: string; error?: string }
 }
 
 /**
+ * Writes the docker executor's bundle (loader + code) if missing or stale;
+ * returns the entry to run, or its module with the reason.
+ */
+export function ensureDockerExecutorBundle(): { entry: string; error?: string } {
+  try {
+    writeIfChanged(DOCKER_EXECUTOR_CODE, bundleModules(DOCKER_EXECUTOR_MAIN, { format: "cjs" }));
+    writeIfChanged(DOCKER_EXECUTOR_BUNDLE, bundleModules(BUNDLE_LOADER, { format: "cjs" }));
+    return { entry: DOCKER_EXECUTOR_BUNDLE };
+  } catch (err) {
+    return { entry: DOCKER_EXECUTOR_MAIN, error: (err as Error).message };
+  }
+}
+
+/**
  * The command line that starts the command executor: the current node
  * binary and the entry script, with no Node or V8 flags (any V8 flag makes
  * Node drop its built-in code cache). Call `ensureCommandExecutorBundle()`
@@ -116,6 +138,7 @@ if (isEntryPoint()) {
   for (const [what, ensure] of [
     ["command executor", ensureCommandExecutorBundle],
     ["default executor", ensureDefaultExecutorBundle],
+    ["docker executor", ensureDockerExecutorBundle],
   ] as const) {
     const result = ensure();
     if (result.error !== undefined) {

@@ -27,6 +27,7 @@ import {
 import {
   ensureCommandExecutorBundle,
   ensureDefaultExecutorBundle,
+  ensureDockerExecutorBundle,
 } from "../../executor/launch-command.js";
 import { MESOS_DEFAULT_EXECUTOR, MESOS_EXECUTOR } from "../executor-info.js";
 
@@ -107,6 +108,22 @@ export function defaultExecutorScript(): CommandExecutorScript {
   return defaultScript;
 }
 
+let dockerScript: CommandExecutorScript | undefined;
+
+/**
+ * The docker executor script: its bundle run through the code cache
+ * (checked once, at the first docker launch), else its compiled module.
+ */
+export function dockerExecutorScript(): CommandExecutorScript {
+  if (dockerScript !== undefined) return dockerScript;
+  const result = ensureDockerExecutorBundle();
+  dockerScript =
+    result.error === undefined
+      ? { entry: result.entry, bundled: true }
+      : { entry: result.entry, bundled: false, reason: result.error };
+  return dockerScript;
+}
+
 /** The start-up log line about the command executor script. */
 export function describeCommandExecutorScript(): string {
   const s = commandExecutorScript();
@@ -183,7 +200,11 @@ export function shieldNodeStartupVariables(
   command: CommandInfo | undefined,
   env: Record<string, string>,
 ): void {
-  if (!isOurExecutor(command)) return;
+  if (isOurExecutor(command)) moveNodeStartupVariables(env);
+}
+
+/** {@link shieldNodeStartupVariables} for an environment known to start one of ours. */
+export function moveNodeStartupVariables(env: Record<string, string>): void {
   for (const name of NODE_STARTUP_VARIABLES) {
     const value = env[name];
     if (value === undefined) continue;

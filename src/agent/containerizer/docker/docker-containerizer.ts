@@ -32,6 +32,7 @@ import type { ContainerLaunch, ContainerTermination } from "../../agent-ports.js
 import { isRunningProcess } from "../../checkpoint/recovered-containers.js";
 import { treeUsages } from "../../monitor/process-usage.js";
 import { metaRunPath, type RunIds } from "../../paths.js";
+import { dockerExecutorScript, moveNodeStartupVariables } from "../executor-command.js";
 import { FetchError, fetchUris } from "../fetcher.js";
 import type { FetcherCache } from "../fetcher-cache.js";
 import { recordExecutorProcess } from "../pid-record.js";
@@ -424,7 +425,8 @@ export class DockerContainerizer {
   private spawnExecutor(c: Container, launch: ContainerLaunch): number {
     const command = this.o.executorCommand ?? {
       file: process.execPath,
-      args: [DOCKER_EXECUTOR_MAIN],
+      // Bundled and code-cached (falls back to DOCKER_EXECUTOR_MAIN).
+      args: [dockerExecutorScript().entry],
     };
     const args = [
       ...command.args,
@@ -441,6 +443,8 @@ export class DockerContainerizer {
     for (const v of launch.executor.command?.environment?.variables ?? []) {
       if (v.type !== "SECRET") env[v.name] = v.value ?? "";
     }
+    // Its own Node starts without NODE_EXTRA_CA_CERTS/NODE_OPTIONS (the container gets the task's).
+    if (this.o.executorCommand === undefined) moveNodeStartupVariables(env);
     return this.spawnWatched(c, command.file, args, env, launch.directory);
   }
 
