@@ -84,6 +84,11 @@ interface Probe {
   remote: boolean;
   /** Shaped offers by capability class (`null`: nothing to offer). */
   offers: (Pick | null | undefined)[];
+  /**
+   * The pick of the whole \`base\` when quota does not shape it and no
+   * capability strips it (refilled per probe; consumed before the next).
+   */
+  basePick: Pick;
   /** Per capability class: whether the offer meets the global minimum (computed once). */
   globalMinimum: (boolean | undefined)[];
   /** Capability classes with an entry in `offers` or `globalMinimum` (bits). */
@@ -174,6 +179,14 @@ export class AllocationCycle {
       unshaped: true,
       remote: false,
       offers: new Array<Pick | null | undefined>(8).fill(undefined),
+      basePick: {
+        framework: undefined as unknown as FrameworkState,
+        role: "",
+        resources: EMPTY,
+        profile: profileOf(core.names, EMPTY),
+        towardsGuarantee: undefined,
+        additional: undefined,
+      },
       globalMinimum: new Array<boolean | undefined>(8).fill(undefined),
       usedClasses: 0,
       found: undefined,
@@ -571,7 +584,17 @@ export class AllocationCycle {
         (caps.reservationRefinement ? 4 : 0)
       : 0;
     let candidate = p.offers[cls];
-    if (candidate === undefined) {
+    if (candidate === undefined && p.unshaped && !p.stripMatters) {
+      // Every framework is offered all of \`base\` (not empty: see \`pickFramework\`):
+      // the probe's own pick, refilled, instead of a new one per agent.
+      candidate = p.basePick;
+      candidate.framework = framework;
+      candidate.role = p.role;
+      candidate.resources = p.base;
+      candidate.profile = p.baseProfile;
+      p.offers[cls] = candidate;
+      p.usedClasses |= 1 << cls;
+    } else if (candidate === undefined) {
       candidate =
         shapeOffer(
           core,

@@ -103,7 +103,8 @@ export function shapeOffer(
   framework: FrameworkState,
 ): Pick | undefined {
   const stripped = stripMatters ? stripIncapable(base, framework.caps) : base;
-  if (stripped.isEmpty()) return undefined;
+  // (The profile knows whether \`base\` is empty: no look at the agent's cold resources.)
+  if (stripped === base ? baseProfile.empty : stripped.isEmpty()) return undefined;
   const unshaped =
     quota === undefined ||
     (stage === 2 && !quota.anyLimits && isEmptyQuantities(quota.requiredHeadroom));
