@@ -15,7 +15,7 @@ import { DefaultExecutor } from "./default-executor.js";
 import { AgentTaskContainers } from "./default-executor-containers.js";
 import { parseDefaultExecutorFlags } from "./default-executor-flags.js";
 import { taskSandboxesIn } from "./default-executor-sandbox.js";
-import { readExecutorEnvironment } from "./executor-environment.js";
+import { readExecutorEnvironment, restoreTaskVariables } from "./executor-environment.js";
 import { ExecutorClient } from "./library.js";
 import { stderrLogger } from "./stderr-logger.js";
 import { childProcessLauncher } from "./task-process.js";
@@ -30,6 +30,9 @@ function currentUser(): string | undefined {
 
 /** Runs the default executor; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  // Tasks run as child processes (MESOS_DEFAULT_EXECUTOR_CHILD_PROCESSES=1) inherit this
+  // environment: give back the Node start-up variables the agent kept from this process.
+  restoreTaskVariables(process.env);
   const settings = parseDefaultExecutorFlags(argv);
   if ("exit" in settings) {
     (settings.exit === 0 ? process.stdout : process.stderr).write(settings.output);
