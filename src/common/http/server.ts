@@ -88,6 +88,14 @@ const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
 const POST = "POST ";
 /** Sniffing gives up (and lets node:http answer 431) past this many bytes without a blank line. */
 const MAX_SNIFF_BYTES = 64 * 1024;
+/**
+ * After this much time dispatching requests in one event-loop turn, further
+ * requests wait for the next turn (in arrival order). A client pipelining
+ * 200 calls (a framework killing or acknowledging 200 tasks at once) got
+ * them all handled in one turn: 150-300 ms of CPU during which nothing else
+ * ran.
+ */
+const DISPATCH_BUDGET_MS = 10;
 
 /**
  * An HTTP/1.1 server that reads whole bodies (size-limited) and hands
@@ -105,6 +113,11 @@ export class HttpServer {
   private readonly tls: TlsSettings | undefined;
   /** Connections being sniffed or owned by the claimer (node:http tracks its own). */
   private readonly ownSockets = new Set<Socket>();
+  /** Requests waiting for a later turn (see DISPATCH_BUDGET_MS), oldest first. */
+  private readonly deferred: (() => void)[] = [];
+  private turnStartedAt = 0;
+  private turnMarked = false;
+  private drainScheduled = false;
 
   constructor(
     private readonly dispatch: RequestDispatcher,
@@ -306,7 +319,42 @@ export class HttpServer {
         remoteAddress: req.socket.remoteAddress ?? "",
         remotePort: req.socket.remotePort ?? 0,
       });
-      this.run(request, res);
+      this.dispatchSoon(() => this.run(request, res));
+    });
+  }
+
+  /** Runs `job` now, or in a later turn once this turn has dispatched for its budget. */
+  private dispatchSoon(job: () => void): void {
+    if (this.deferred.length === 0 && this.withinBudget()) {
+      job();
+      return;
+    }
+    this.deferred.push(job);
+    this.scheduleDrain();
+  }
+
+  private withinBudget(): boolean {
+    if (!this.turnMarked) {
+      this.turnMarked = true;
+      this.turnStartedAt = performance.now();
+      setImmediate(() => {
+        this.turnMarked = false;
+      });
+      return true;
+    }
+    return performance.now() - this.turnStartedAt <= DISPATCH_BUDGET_MS;
+  }
+
+  private scheduleDrain(): void {
+    if (this.drainScheduled) return;
+    this.drainScheduled = true;
+    setImmediate(() => {
+      this.drainScheduled = false;
+      while (this.deferred.length > 0 && this.withinBudget()) {
+        const job = this.deferred.shift() as () => void;
+        job();
+      }
+      if (this.deferred.length > 0) this.scheduleDrain();
     });
   }
 
