@@ -4,15 +4,19 @@
  * the agent launches it (own session, sandbox cwd, clean Mesos environment),
  * and measures
  *   - spawn -> SUBSCRIBE received by the agent ("registered"), wall time,
- *   - CPU time the executor has used by then (all threads; steadier than
- *     wall time when other work shares the machine),
+ *   - CPU time the executor has used by then and at TASK_RUNNING (all
+ *     threads, /proc schedstat; steadier than wall time under load),
  *   - spawn -> TASK_RUNNING of a `sleep 600` task,
  *   - RSS, PSS and private memory (smaps_rollup) of the executor while its
  *     task runs: alone (this process plays the agent and shares the node
  *     binary with it) and with 10 executors side by side,
  *   - KILL -> executor exit,
- *   - Node's floor: spawn -> first output of an empty ES module, so the
+ *   - Node's floor: spawn -> first output of an empty CommonJS script, wall
+ *     time and CPU by then, without and with NODE_EXTRA_CA_CERTS, so the
  *     executor's own share can be read net of the machine's speed and load.
+ * Default variants: `recommended` (what the agent runs: the loader and the
+ * V8 code cache), `no-code-cache` (the same bundle run directly), both again
+ * with NODE_EXTRA_CA_CERTS set, and the module tree.
  * One JSON line per case (plus a row in docs/benchmarks.md, see
  * bench/lib/report.ts). `node dist/bench/executor-startup.js [N]` or
  * `node dist/bench/run.js executor-startup [N]` (default N = 10).
@@ -21,7 +25,9 @@
  * registered within 100 ms [133 ms], at most 65 MiB RSS [65] and
  * 18 MiB PSS [18].
  *
- * Tuning: `EXECUTOR_BENCH_VARIANTS=recommended,heap-capped` runs a subset;
+ * Tuning: `EXECUTOR_BENCH_VARIANTS=recommended,heap-capped` runs a subset
+ * (also the opt-in `esm-bundle`, `heap-capped`, `via-bin`; heap caps are V8
+ * flags, so that variant and the others replace each other's code cache);
  * `EXECUTOR_BENCH_FLAGS="semi2=--max-semi-space-size=2|lazy=--max-lazy"`
  * adds ad-hoc node flag sets.
  */
