@@ -163,10 +163,11 @@ const agentCoreFlags = {
   }),
   executor_pool_size: flag.uint({
     help:
-      "Beyond Mesos: how many idle command executors the agent keeps started, so a command " +
-      "task without user switch or isolation starts without waiting for Node to boot. " +
-      "Each costs ~8 MiB of memory charged to no container. 0: none (as Mesos).",
-    default: 0,
+      "Beyond Mesos: how many idle command executors the agent keeps started (from its first " +
+      "command task on), so a command task without user switch or isolation starts without " +
+      "waiting for Node to boot (~60 ms instead of ~150-250 ms to TASK_RUNNING). Each costs " +
+      "~45 MiB RSS (~10 MiB PSS) charged to no container. 0: none (as Mesos).",
+    default: 1,
   }),
   executor_reregistration_timeout: flag.duration({
     help:
