@@ -9,7 +9,8 @@
  * the bundle file it was made from (inode, size, mtime) and V8's data. It is
  * written by an executor that found none (or found it rejected), about a
  * second after start, when its task runs and the functions it needed are
- * compiled (or as it exits, if sooner); atomically (temporary file, rename), and never when the
+ * compiled (or as it exits, if sooner: an "early" cache, which the next
+ * process that lives a second replaces with a full one); atomically (temporary file, rename), and never when the
  * directory is not writable (then every start simply compiles). A cache
  * whose header does not name the bundle being run is not used at all: V8's
  * own check only compares the source length, so a rebuilt bundle of the
@@ -41,8 +42,16 @@ const WRAPPER_TAIL = "\n})";
 /** How long after the first load an executor that needs a cache writes one. */
 const WRITE_DELAY_MS = 1000;
 
-/** What happened to the cache of one bundle (for tests and the benchmark). */
-export type CacheOutcome = "used" | "rejected" | "missing" | "stale";
+/**
+ * What happened to the cache of one bundle (for tests and the benchmark):
+ * `used-early` is a cache written by a process that exited within the
+ * write delay (e.g. `--help`), so it lacks what a full run compiles; it is
+ * used, and replaced by the next process that lives long enough.
+ */
+export type CacheOutcome = "used" | "used-early" | "rejected" | "missing" | "stale";
+
+/** `full`: written by the timer, after a full start-up; `early`: written at an early exit. */
+type CacheKind = "full" | "early";
 
 interface Compiled {
   file: string;
@@ -50,6 +59,8 @@ interface Compiled {
   script: Script;
   /** V8 refused the cache file there now: replace it even though its header matches. */
   rejected: boolean;
+  /** Only a full cache is worth writing (the one there is an early one). */
+  fullOnly: boolean;
 }
 
 /** `<inode>:<size>:<mtime>` of an open file: changes whenever the bundle is rewritten. */
@@ -58,23 +69,36 @@ function identityOf(fd: number): string {
   return `${s.ino}:${s.size}:${s.mtimeMs}`;
 }
 
-function headerOf(identity: string): string {
-  return `${MAGIC} ${identity}\n`;
+/** The header's start; the kind and a newline follow. */
+function prefixOf(identity: string): string {
+  return `${MAGIC} ${identity} `;
 }
 
-/** The cached data for `identity`, or why there is none. */
-function readCache(file: string, identity: string): Buffer | "missing" | "stale" {
+/** The kind named by a header that starts `head` (a file's first bytes), if it names `identity`. */
+function kindIn(head: string, identity: string): CacheKind | undefined {
+  const prefix = prefixOf(identity);
+  if (!head.startsWith(prefix)) return undefined;
+  const rest = head.slice(prefix.length);
+  return rest.startsWith("full\n") ? "full" : rest.startsWith("early\n") ? "early" : undefined;
+}
+
+/** The cached data for `identity` and its kind, or why there is none. */
+function readCache(
+  file: string,
+  identity: string,
+): { data: Buffer; kind: CacheKind } | "missing" | "stale" {
   let data: Buffer;
   try {
     data = readFileSync(`${file}.cache`);
   } catch {
     return "missing";
   }
-  const header = headerOf(identity);
-  if (data.length <= header.length || data.toString("latin1", 0, header.length) !== header) {
-    return "stale";
-  }
-  return data.subarray(header.length);
+  const head = data.toString("latin1", 0, Math.min(data.length, 200));
+  const kind = kindIn(head, identity);
+  if (kind === undefined) return "stale";
+  const start = prefixOf(identity).length + kind.length + 1;
+  if (data.length <= start) return "stale";
+  return { data: data.subarray(start), kind };
 }
 
 /** The directory of `file` (no node:path: this runs before anything else is loaded). */
@@ -115,13 +139,25 @@ export class CodeCacheLoader {
     const cache = readCache(file, identity);
     const script = new Script(WRAPPER_HEAD + source + WRAPPER_TAIL, {
       filename: file,
-      ...(typeof cache === "string" ? {} : { cachedData: cache }),
+      ...(typeof cache === "string" ? {} : { cachedData: cache.data }),
     });
     const outcome: CacheOutcome =
-      typeof cache === "string" ? cache : script.cachedDataRejected === true ? "rejected" : "used";
+      typeof cache === "string"
+        ? cache
+        : script.cachedDataRejected === true
+          ? "rejected"
+          : cache.kind === "early"
+            ? "used-early"
+            : "used";
     this.outcomes.set(file, outcome);
     if (outcome !== "used") {
-      this.scheduleWrite({ file, identity, script, rejected: outcome === "rejected" });
+      this.scheduleWrite({
+        file,
+        identity,
+        script,
+        rejected: outcome === "rejected",
+        fullOnly: outcome === "used-early",
+      });
     }
     const dir = dirOf(file);
     const nodeRequire = createRequire(file);
@@ -160,37 +196,44 @@ export class CodeCacheLoader {
     this.toWrite.push(compiled);
     if (this.timer !== undefined) return;
     this.timer = setTimeout(() => this.writeCaches(), this.writeDelayMs);
-    // Never keeps the executor alive; one that ends sooner writes as it exits.
+    // Never keeps the executor alive; one that ends sooner writes an early cache as it exits.
     this.timer.unref();
-    process.once("exit", () => this.writeCaches());
+    process.once("exit", () => this.writeCaches("early"));
   }
 
-  /** Writes the caches this process found missing or unusable (normally run by a timer). */
-  writeCaches(): void {
+  /**
+   * Writes the caches this process found missing or unusable: `full` (the
+   * timer's, and the default) after start-up, `early` at an early exit.
+   */
+  writeCaches(kind: CacheKind = "full"): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
-    for (const c of this.toWrite.splice(0)) writeCache(c);
+    for (const c of this.toWrite.splice(0)) {
+      if (kind === "full" || !c.fullOnly) writeCache(c, kind);
+    }
   }
 }
 
-/** Writes `<file>.cache` for `c` unless another process already did; errors are ignored. */
-function writeCache(c: Compiled): void {
+/**
+ * Writes `<file>.cache` for `c` unless one at least as good is there
+ * (another executor may have written it meanwhile); errors are ignored.
+ */
+function writeCache(c: Compiled, kind: CacheKind): void {
   const target = `${c.file}.cache`;
-  const header = headerOf(c.identity);
-  // Another executor may have written it meanwhile: check the header only.
+  const header = `${prefixOf(c.identity)}${kind}\n`;
   try {
     if (c.rejected) throw new Error("replace it");
     const fd = openSync(target, "r");
     try {
-      const head = Buffer.alloc(header.length);
-      if (readSync(fd, head, 0, head.length, 0) === head.length) {
-        if (head.toString("latin1") === header) return;
-      }
+      const head = Buffer.alloc(200);
+      const n = readSync(fd, head, 0, head.length, 0);
+      const there = kindIn(head.toString("latin1", 0, n), c.identity);
+      if (there === "full" || there === kind) return;
     } finally {
       closeSync(fd);
     }
   } catch {
-    // No cache yet.
+    // No usable cache there.
   }
   const tmp = `${target}.${process.pid}.tmp`;
   let fd: number;

@@ -17,11 +17,14 @@ const CODE_CACHE_MODULE = pathToFileURL(
  * second load in this one would not read the cache) and writes what it
  * found missing; returns the bundle's value() and the outcomes.
  */
-function loadInChild(file: string): { value: string; outcomes: Record<string, string> } {
+function loadInChild(
+  file: string,
+  { exitEarly = false } = {},
+): { value: string; outcomes: Record<string, string> } {
   const script = `import { CodeCacheLoader } from ${JSON.stringify(CODE_CACHE_MODULE)};
 const loader = new CodeCacheLoader(60000);
 const value = loader.load(${JSON.stringify(file)}).value();
-loader.writeCaches();
+${exitEarly ? "" : "loader.writeCaches();"}
 process.stdout.write(JSON.stringify({ value, outcomes: Object.fromEntries(loader.outcomes) }));`;
   const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], {
     encoding: "utf8",
@@ -83,6 +86,15 @@ describe("executor code cache", () => {
     assert.ok(statSync(`${part}.cache`).size > 0, "siblings are cached too");
     const second = loadInChild(file);
     assert.deepEqual(second, { value: "b", outcomes: { [file]: "used", [part]: "used" } });
+  });
+
+  it("a cache written at an early exit is used, then replaced by a full one", () => {
+    const file = bundle("early");
+    assert.equal(loadInChild(file, { exitEarly: true }).outcomes[file], "missing");
+    assert.equal(loadInChild(file, { exitEarly: true }).outcomes[file], "used-early");
+    // One that lives past the write delay (here: writes explicitly) replaces it.
+    assert.equal(loadInChild(file).outcomes[file], "used-early");
+    assert.equal(loadInChild(file, { exitEarly: true }).outcomes[file], "used");
   });
 
   it("never uses the cache of an older bundle, even one of the same length", () => {
