@@ -14,6 +14,7 @@
  * registered within 100 ms.
  * `npm run bench -- daemon-rss [N=200] [registrations=10]`.
  */
+import { readlinkSync } from "node:fs";
 import {
   COMMAND_EXECUTOR_BUNDLE,
   ensureCommandExecutorBundle,
@@ -132,6 +133,23 @@ export async function run(args: string[]): Promise<void> {
         executors.map((m) => m[key]),
         0.5,
       );
+    // The agent's idle warm executors (`--executor_pool_size`, default 1):
+    // memory charged to no container. Found by the pool's variable and cwd.
+    const pool = processesWith("MESOS_TS_POOLED=1")
+      .filter((p) => {
+        try {
+          return readlinkSync(`/proc/${p.pid}/cwd`).startsWith(cluster.agent.workDir);
+        } catch {
+          return false;
+        }
+      })
+      .map((p) => memoryOf(p.pid));
+    reportCase(BENCH, "agent warm pool (default --executor_pool_size)", {
+      idle_members: pool.length,
+      rss_mib: round1(pool.reduce((sum, m) => sum + m.rss, 0)),
+      pss_mib: round1(pool.reduce((sum, m) => sum + m.pss, 0)),
+      private_mib: round1(pool.reduce((sum, m) => sum + m.priv, 0)),
+    });
     reportCase(BENCH, `command executor, ${n} side by side`, {
       executors: executors.length,
       rss_mib_p50: med("rss"),
