@@ -93,7 +93,11 @@ interface LaunchResult {
   masterKillCpuMsPerTask: number;
   agentKillCpuMsPerTask: number;
   executorCpuMs: number[];
-  /** Each executor's CPU from the first KILL to the last TASK_KILLED. */
+  /**
+   * CPU from the first KILL to the last TASK_KILLED of each executor still
+   * alive then (those that already exited cannot be read: a biased sample,
+   * the ones killed last).
+   */
   executorKillCpuMs: number[];
   /** First KILL -> each TASK_KILLED. */
   killedMs: number[];
@@ -414,10 +418,11 @@ export async function run(args: string[]): Promise<void> {
           master_kill_cpu_ms_per_task: median((r) => r.masterKillCpuMsPerTask),
           agent_kill_cpu_ms_per_task: median((r) => r.agentKillCpuMsPerTask),
           executor_startup_cpu_ms_p50: quantile(executorCpu, 0.5),
-          executor_kill_cpu_ms_p50: quantile(
+          executor_kill_cpu_ms_p50_alive: quantile(
             l.flatMap((r) => r.executorKillCpuMs),
             0.5,
           ),
+          executors_alive_after_kill: l.reduce((n, r) => n + r.executorKillCpuMs.length, 0),
           executors_seen: executorCpu.length,
           orphans: Math.max(...l.map((r) => r.orphans)),
           target_all_running_ms: 10_000,
