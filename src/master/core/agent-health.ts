@@ -432,29 +432,96 @@ function markGone(m: Master, agentId: string, ns: number): void {
   }
 }
 
-/** DEACTIVATE_AGENT: no more offers from the agent until it is reactivated. */
-export function operatorDeactivateAgent(m: Master, agentId: string): OperatorResult {
-  const agent = m.agents.get(agentId);
-  if (agent === undefined) return { status: 400, message: `Unknown agent '${agentId}'` };
+/** Whether the master knows the agent: registered, recovered from the registry, or unreachable. */
+function knownAgent(m: Master, agentId: string): boolean {
+  return (
+    m.agents.has(agentId) || m.recoveredAgents.has(agentId) || m.unreachableAgents.has(agentId)
+  );
+}
+
+/** The one-line reason of a failed registry write. */
+function writeFailure(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+}
+
+/**
+ * Marks an agent deactivated in memory: no offers from it (a registered one
+ * is deactivated in the allocator and its offers rescinded now; one that is
+ * not registered is deactivated when it comes back). The registry write, if
+ * any, is the caller's.
+ */
+export function applyDeactivation(m: Master, agentId: string): void {
   m.deactivatedAgents.add(agentId);
+  const agent = m.agents.get(agentId);
+  if (agent === undefined) return;
   if (agent.active) deactivateAgent(m, agent);
   m.events.agentChanged(agent);
+}
+
+/**
+ * DEACTIVATE_AGENT: no more offers from the agent until it is reactivated.
+ * Accepted for a registered, recovered or unreachable agent (400 for
+ * others). The registry records it first (`Registry.Slave.deactivated`), so
+ * a restarted master keeps the agent deactivated; a failed write answers
+ * 503 and changes nothing.
+ */
+export async function operatorDeactivateAgent(m: Master, agentId: string): Promise<OperatorResult> {
+  if (!knownAgent(m, agentId)) return { status: 400, message: `Unknown agent '${agentId}'` };
+  try {
+    await m.registrar.apply({ kind: "deactivate-agent", agentId });
+  } catch (error) {
+    const reason = writeFailure(error);
+    m.logger.error(`Failed to deactivate agent ${agentId} in the registry: ${reason}`);
+    return {
+      status: 503,
+      message: `Failed to deactivate agent '${agentId}' in the registry: ${reason}`,
+    };
+  }
+  if (m.stopped) return { status: 503, message: "The master is stopping" };
+  applyDeactivation(m, agentId);
   return { status: 200, message: "" };
 }
 
-/** REACTIVATE_AGENT: undoes DEACTIVATE_AGENT. */
-export function operatorReactivateAgent(m: Master, agentId: string): OperatorResult {
+/**
+ * REACTIVATE_AGENT: undoes DEACTIVATE_AGENT (and a finished drain). 400 for
+ * an agent that is not deactivated or still DRAINING. The registry write
+ * comes first (503 and no change if it fails); `onStored` runs right after
+ * it, before the in-memory reactivation (the drain state is cleared there).
+ * 409 if the agent is not registered (it is reactivated when it comes back).
+ */
+export async function operatorReactivateAgent(
+  m: Master,
+  agentId: string,
+  refused?: () => OperatorResult | undefined,
+  onStored?: () => void,
+): Promise<OperatorResult> {
   if (!m.deactivatedAgents.has(agentId)) {
     return { status: 400, message: "Agent is not deactivated" };
   }
+  const refusal = refused?.();
+  if (refusal !== undefined) return refusal;
+  try {
+    await m.registrar.apply({ kind: "reactivate-agent", agentId });
+  } catch (error) {
+    const reason = writeFailure(error);
+    m.logger.error(`Failed to reactivate agent ${agentId} in the registry: ${reason}`);
+    return {
+      status: 503,
+      message: `Failed to reactivate agent '${agentId}' in the registry: ${reason}`,
+    };
+  }
+  if (m.stopped) return { status: 503, message: "The master is stopping" };
   m.deactivatedAgents.delete(agentId);
+  onStored?.();
   const agent = m.agents.get(agentId);
   if (agent === undefined)
     return { status: 409, message: "Agent removed while processing the call" };
   if (agent.connected) {
-    m.logger.info(`Reactivating agent ${agentId}`);
-    agent.active = true;
-    m.allocator.activateAgent(agentId);
+    if (!agent.active) {
+      m.logger.info(`Reactivating agent ${agentId}`);
+      agent.active = true;
+      m.allocator.activateAgent(agentId);
+    }
   } else {
     m.logger.info(`Disconnected agent ${agentId} will be reactivated upon reregistration`);
   }

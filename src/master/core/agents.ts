@@ -173,6 +173,11 @@ function addAgent(
     agent.totalResources,
     used,
   );
+  // Deactivated by an operator (or draining) before a master restart or while unreachable.
+  if (m.deactivatedAgents.has(agent.id)) {
+    agent.active = false;
+    m.allocator.deactivateAgent(agent.id);
+  }
   ping(m, agent);
   m.events.agentAdded(agent, how);
 }

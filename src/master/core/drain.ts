@@ -8,20 +8,24 @@
  * DRAINED agent clears the drain state; a DRAINING one cannot be
  * reactivated.
  *
- * The drain state lives in the master's memory only (the registry has no
- * drain operations yet), per master core. It survives the agent becoming
- * unreachable (the message is sent again when it comes back) and is dropped
- * when the agent is removed or marked gone.
+ * The registry has the drain state before the master acts on it or answers
+ * (`Registry.Slave.drain_info`, with `deactivated`): DRAIN_AGENT, the move to
+ * DRAINED and REACTIVATE_AGENT are written first, and a restarted or newly
+ * elected master restores it (`restoreDrains`), so a returning agent is told
+ * to drain again. In memory it is kept per master core; it survives the agent
+ * becoming unreachable (the message is sent again when it comes back) and is
+ * dropped when the agent is removed or marked gone.
  */
 
+import type { Registry } from "../../common/protocol/generated/mesos-internal.js";
 import type { DrainConfig, DrainInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call_DrainAgent } from "../../common/protocol/generated/mesos-v1-master.js";
 import { maintenanceOf } from "../http/maintenance.js";
 import {
   agentTransitionInProgress,
+  applyDeactivation,
   markAgentGone,
   type OperatorResult,
-  operatorDeactivateAgent,
 } from "./agent-health.js";
 import type { Master } from "./master.js";
 import type { AgentRecord } from "./records.js";
@@ -33,6 +37,8 @@ interface DrainRecord {
   startedMs: number | undefined;
   /** A mark-gone after draining is being written. */
   markingGone: boolean;
+  /** The move to DRAINED is being written. */
+  markingDrained: boolean;
 }
 
 const draining = new WeakMap<Master, Map<string, DrainRecord>>();
@@ -101,10 +107,11 @@ function drainConfigOf(call: Call_DrainAgent): DrainConfig | string {
  * DRAIN_AGENT. 400 for an agent the master does not know (registered,
  * unreachable or recovered), one in the maintenance schedule, or one
  * without the AGENT_DRAINING capability; 409 while the agent is being
- * marked gone. Draining again replaces the config (and a DRAINED agent
- * drains again), as in Mesos.
+ * marked gone. The drain (DRAINING, deactivated) is written to the registry
+ * first: a failed write answers 503 and changes nothing. Draining again
+ * replaces the config (and a DRAINED agent drains again), as in Mesos.
  */
-export function drainAgent(m: Master, call: Call_DrainAgent): OperatorResult {
+export async function drainAgent(m: Master, call: Call_DrainAgent): Promise<OperatorResult> {
   const agentId = call.agent_id.value;
   const config = drainConfigOf(call);
   if (typeof config === "string") return { status: 400, message: config };
@@ -124,26 +131,60 @@ export function drainAgent(m: Master, call: Call_DrainAgent): OperatorResult {
     return { status: 400, message: `Unknown agent '${agentId}'` };
   }
   const records = recordsOf(m);
-  if (agentTransitionInProgress(m, agentId) === "gone" || records.get(agentId)?.markingGone) {
-    return { status: 409, message: "Agent is currently being marked gone" };
+  const markingGone = (): boolean =>
+    agentTransitionInProgress(m, agentId) === "gone" || records.get(agentId)?.markingGone === true;
+  if (markingGone()) return { status: 409, message: "Agent is currently being marked gone" };
+  const info: DrainInfo = { state: "DRAINING", config };
+  try {
+    await m.registrar.apply({ kind: "drain-agent", agentId, drainInfo: info });
+  } catch (error) {
+    const reason = (error instanceof Error ? error.message : String(error)).replace(/\s+/g, " ");
+    m.logger.error(`Failed to store the drain of agent ${agentId} in the registry: ${reason}`);
+    return {
+      status: 503,
+      message: `Failed to store the drain of agent '${agentId}' in the registry: ${reason}`,
+    };
   }
-  records.set(agentId, {
-    info: { state: "DRAINING", config },
-    startedMs: undefined,
-    markingGone: false,
-  });
-  if (agent === undefined) {
-    // Unreachable or not yet re-registered: deactivated now, told when it is back.
-    m.deactivatedAgents.add(agentId);
+  if (m.stopped) return { status: 503, message: "The master is stopping" };
+  if (m.goneAgents.has(agentId)) return { status: 200, message: "" }; // marked gone meanwhile
+  records.set(agentId, { info, startedMs: undefined, markingGone: false, markingDrained: false });
+  applyDeactivation(m, agentId);
+  // The agent may have gone unreachable or been removed while the write was in flight.
+  const registered = m.agents.get(agentId);
+  if (registered === undefined) {
     m.logger.info(`Agent ${agentId} will be drained once it re-registers`);
     return { status: 200, message: "" };
   }
-  const tasks = [...agent.tasks.values()].reduce((n, byId) => n + byId.size, 0);
+  const tasks = [...registered.tasks.values()].reduce((n, byId) => n + byId.size, 0);
   m.logger.info(`Transitioning agent ${agentId} to the DRAINING state; it has ${tasks} task(s)`);
-  operatorDeactivateAgent(m, agentId);
-  sendDrain(m, agent);
-  checkDrained(m, agent);
+  sendDrain(m, registered);
+  checkDrained(m, registered);
   return { status: 200, message: "" };
+}
+
+/**
+ * Restores drain states a restarted or newly elected master finds in the
+ * registry (admitted and unreachable agents). The agents' deactivation is
+ * restored with the rest of the registry; a returning agent is told to
+ * drain again (a DRAINING one has its remaining tasks killed).
+ */
+export function restoreDrains(m: Master, registry: Registry): void {
+  const found: [string, DrainInfo][] = [];
+  for (const slave of registry.slaves?.slaves ?? []) {
+    const id = slave.info.id?.value;
+    if (id !== undefined && id !== "" && slave.drain_info !== undefined) {
+      found.push([id, slave.drain_info]);
+    }
+  }
+  for (const slave of registry.unreachable?.slaves ?? []) {
+    if (slave.drain_info !== undefined) found.push([slave.id.value, slave.drain_info]);
+  }
+  if (found.length === 0) return;
+  const records = recordsOf(m);
+  for (const [id, info] of found) {
+    records.set(id, { info, startedMs: undefined, markingGone: false, markingDrained: false });
+    m.logger.info(`Recovered agent ${id} in the ${info.state} state`);
+  }
 }
 
 /** Tells the agent to drain (again) with its recorded config. */
@@ -181,8 +222,10 @@ export function clearDrain(m: Master, agentId: string): void {
  * so.
  */
 function checkDrained(m: Master, agent: AgentRecord): void {
-  const record = draining.get(m)?.get(agent.id);
-  if (record === undefined || record.info.state !== "DRAINING" || record.markingGone) return;
+  const records = draining.get(m);
+  const record = records?.get(agent.id);
+  if (records === undefined || record === undefined) return;
+  if (record.info.state !== "DRAINING" || record.markingGone || record.markingDrained) return;
   for (const tasks of agent.tasks.values()) if (tasks.size > 0) return;
   if (agentTransitionInProgress(m, agent.id) === "gone") {
     m.logger.info(`Not marking agent ${agent.id} DRAINED: it is being marked gone`);
@@ -199,9 +242,27 @@ function checkDrained(m: Master, agent: AgentRecord): void {
     });
     return;
   }
-  record.info = { ...record.info, state: "DRAINED" };
-  m.logger.info(`Agent ${agent.id} successfully marked as DRAINED`);
-  m.events.agentChanged(agent);
+  // Stored first, so a restarted master knows the agent is DRAINED (not to be drained again).
+  m.logger.info(`Transitioning agent ${agent.id} to the DRAINED state`);
+  record.markingDrained = true;
+  m.registrar.apply({ kind: "mark-agent-drained", agentId: agent.id }).then(
+    () => {
+      record.markingDrained = false;
+      if (m.stopped) return;
+      if (records.get(agent.id) !== record) {
+        m.logger.info(`Agent ${agent.id} was removed or drained again while marked DRAINED`);
+        return;
+      }
+      record.info = { ...record.info, state: "DRAINED" };
+      m.logger.info(`Agent ${agent.id} successfully marked as DRAINED`);
+      const current = m.agents.get(agent.id);
+      if (current !== undefined) m.events.agentChanged(current);
+    },
+    (error: unknown) => {
+      record.markingDrained = false;
+      m.fatal(`Failed to mark agent ${agent.id} DRAINED in the registry: ${String(error)}`);
+    },
+  );
 }
 
 /** Checks every draining agent (after acknowledgements and removed frameworks). */
@@ -235,7 +296,7 @@ function watch(m: Master, records: Map<string, DrainRecord>): void {
     later(() => {
       if (m.agents.get(agent.id) !== agent || !records.has(agent.id)) return;
       // Drain (again) whether DRAINING or DRAINED, as Mesos does: the agent may have restarted.
-      operatorDeactivateAgent(m, agent.id);
+      applyDeactivation(m, agent.id);
       sendDrain(m, agent);
       checkDrained(m, agent);
     });

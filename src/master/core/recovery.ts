@@ -9,6 +9,7 @@
 import type { Registry, SlaveInfo } from "../../common/protocol/generated/mesos-internal.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import { agentTransitionInProgress } from "./agent-health.js";
+import { restoreDrains } from "./drain.js";
 import type { Master } from "./master.js";
 
 /** The recovery and registry settings the core takes (parsed from the flags). */
@@ -116,6 +117,7 @@ export function recoverFromRegistry(m: Master, registry: Registry): void {
   for (const slave of registry.gone?.slaves ?? []) {
     m.goneAgents.set(slave.id.value, slave.timestamp.nanoseconds);
   }
+  restoreDrains(m, registry);
   // With quota stored, the allocator waits for agents before granting it (as in Mesos).
   const quotas = new Map(
     (registry.quota_configs ?? []).map((c) => [

@@ -237,21 +237,24 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       return result(await markAgentGone(m, call.mark_agent_gone?.agent_id.value ?? ""));
     case "DEACTIVATE_AGENT":
       ctx.changed();
-      return result(operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));
+      return result(await operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));
     case "REACTIVATE_AGENT": {
       ctx.changed();
       const id = call.reactivate_agent?.agent_id.value ?? "";
-      const refused = reactivationRefused(m, id);
-      if (refused !== undefined) return result(refused);
-      const reactivated = operatorReactivateAgent(m, id);
-      if (reactivated.status !== 400) clearDrain(m, id);
-      return result(reactivated);
+      return result(
+        await operatorReactivateAgent(
+          m,
+          id,
+          () => reactivationRefused(m, id),
+          () => clearDrain(m, id),
+        ),
+      );
     }
     case "DRAIN_AGENT": {
       const drain = call.drain_agent;
       if (drain === undefined) return badRequest();
       ctx.changed();
-      return result(drainAgent(m, drain));
+      return result(await drainAgent(m, drain));
     }
     case "RESERVE_RESOURCES": {
       ctx.changed();
