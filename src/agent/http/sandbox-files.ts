@@ -6,6 +6,7 @@
  * garbage-collected, which we do not do yet), so completed executors stay
  * browsable. Also attaches the agent's log at `/slave/log`.
  */
+import { realpath } from "node:fs/promises";
 import type { VirtualFiles } from "../../common/files/virtual-files.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Clock } from "../../common/time/clock.js";
@@ -24,6 +25,8 @@ export const AGENT_LOG_VIRTUAL_PATH = "/slave/log";
 /** Attaches sandboxes as containers start. */
 export class SandboxFiles {
   private readonly launches = new Map<string, ContainerLaunch>();
+  /** The work directory with its symbolic links resolved (once). */
+  private realWorkDir: Promise<string | undefined> | undefined;
 
   constructor(
     private readonly files: VirtualFiles,
@@ -59,7 +62,7 @@ export class SandboxFiles {
         // browsable by the time tasks can run in it (failed launches too:
         // the fetcher's output is there).
         const launch = this.launches.get(containerId);
-        if (launch !== undefined) void this.attach(launch);
+        if (launch !== undefined) void this.attach(launch, "pid" in result);
         inner.containerLaunched(containerId, result);
       },
       containerTerminated: (containerId, termination: ContainerTermination) => {
@@ -69,8 +72,23 @@ export class SandboxFiles {
     };
   }
 
-  private async attach(launch: ContainerLaunch): Promise<void> {
+  private async attach(launch: ContainerLaunch, started: boolean): Promise<void> {
     const paths = this.pathsOf(launch);
+    // A started container's sandbox exists: it was created under the work
+    // directory by the containerizer, with no link of its own, so its real
+    // path follows from the work directory's. A launch storm then pays no
+    // file system call per sandbox here (three each took ~0.7 ms of agent
+    // CPU with 200 executors starting).
+    const prefix = `${this.workDir}/`;
+    if (started && launch.directory.startsWith(prefix)) {
+      this.realWorkDir ??= realpath(this.workDir).catch(() => undefined);
+      const realWorkDir = await this.realWorkDir;
+      if (realWorkDir !== undefined) {
+        const real = `${realWorkDir}/${launch.directory.slice(prefix.length)}`;
+        this.files.attachResolved(real, true, paths);
+        return;
+      }
+    }
     try {
       await this.files.attachAll(launch.directory, paths);
     } catch (e) {

@@ -196,6 +196,23 @@ export class VirtualFiles {
     }
   }
 
+  /**
+   * Attaches a path the caller has already resolved (no symbolic link in
+   * it) and knows to exist and be readable, without touching the disk: the
+   * agent attaches each new sandbox, a directory it has just created under
+   * its resolved work directory.
+   */
+  attachResolved(
+    real: string,
+    isDir: boolean,
+    virtualPaths: readonly string[],
+    authorize?: AttachAuthorizer,
+  ): void {
+    for (const virtualPath of virtualPaths) {
+      this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+    }
+  }
+
   /** Forgets `virtualPath`. */
   detach(virtualPath: string): void {
     this.attached.delete(trimTrailing(virtualPath));
