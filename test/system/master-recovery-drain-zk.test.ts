@@ -1,0 +1,124 @@
+/**
+ * Agent deactivation and drain state in the ZooKeeper registry
+ * (src/master/registrar/zookeeper.ts) against a real server: what one leader
+ * wrote for admitted and unreachable agents (deactivated, DRAINING, DRAINED,
+ * reactivated) the next leader recovers, and a master core recovered from it
+ * restores the drain states. Skips without ZooKeeper.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { MasterIds } from "../../src/common/ids/index.js";
+import { ManualClock, SystemClock } from "../../src/common/time/clock.js";
+import { seededRandom } from "../../src/common/time/random.js";
+import { joinGroup } from "../../src/common/zookeeper/group.js";
+import { ZkSession } from "../../src/common/zookeeper/session.js";
+import { parseZkUrl } from "../../src/common/zookeeper/url.js";
+import { HierarchicalAllocator } from "../../src/master/allocator/index.js";
+import { defaultMasterConfig } from "../../src/master/core/config.js";
+import { drainInfoOf } from "../../src/master/core/drain.js";
+import { Master } from "../../src/master/core/master.js";
+import { buildMasterInfo } from "../../src/master/master-info.js";
+import { ZooKeeperRegistrar } from "../../src/master/registrar/zookeeper.js";
+import {
+  startZooKeeper,
+  ZOOKEEPER_MISSING,
+  type ZooKeeper,
+  zookeeperAvailable,
+} from "../harness/zookeeper.js";
+
+const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const clock = new SystemClock();
+const quiet = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
+let zk: ZooKeeper;
+const sessions: ZkSession[] = [];
+
+before(async () => {
+  if (skip === false) zk = await startZooKeeper();
+});
+
+after(async () => {
+  for (const s of sessions) s.close();
+  await zk?.stop();
+});
+
+async function leader(id: string, group: string) {
+  const url = parseZkUrl(zk.url(group));
+  assert.ok(url.ok);
+  const session = new ZkSession({ url: url.value, sessionTimeoutMs: 4000, logger: quiet, clock });
+  session.start();
+  sessions.push(session);
+  const member = await joinGroup(session, group, "json.info", Buffer.from("{}"), quiet, clock);
+  const registrar = new ZooKeeperRegistrar({
+    session,
+    groupPath: group,
+    ownZnode: member.path,
+    masterId: id,
+    logger: quiet,
+    shards: 4,
+    onDeposed: () => {},
+  });
+  return { session, registrar };
+}
+
+const info = (id: string) => ({ hostname: `h-${id}`, port: 5051, id: { value: id } });
+
+test("zk registry: deactivation and drain state written by one leader are recovered by the next", {
+  skip,
+}, async () => {
+  const a = await leader("master-a", "/drains");
+  await a.registrar.recover();
+  for (const id of ["off", "draining", "drained", "back", "u1"]) {
+    await a.registrar.apply({ kind: "admit-agent", info: info(id) });
+  }
+  const config = { mark_gone: false, max_grace_period: { nanoseconds: 5e9 } };
+  const draining = { state: "DRAINING" as const, config };
+  await Promise.all([
+    a.registrar.apply({ kind: "deactivate-agent", agentId: "off" }),
+    a.registrar.apply({ kind: "drain-agent", agentId: "draining", drainInfo: draining }),
+    a.registrar.apply({ kind: "drain-agent", agentId: "drained", drainInfo: draining }),
+    a.registrar.apply({ kind: "deactivate-agent", agentId: "back" }),
+    a.registrar.apply({ kind: "mark-agent-unreachable", info: info("u1"), timeNs: 7 }),
+  ]);
+  assert.equal(await a.registrar.apply({ kind: "mark-agent-drained", agentId: "drained" }), true);
+  assert.equal(await a.registrar.apply({ kind: "reactivate-agent", agentId: "back" }), true);
+  assert.equal(
+    await a.registrar.apply({ kind: "drain-agent", agentId: "u1", drainInfo: draining }),
+    true,
+  );
+  a.session.close();
+
+  const b = await leader("master-b", "/drains");
+  const recovered = await b.registrar.recover();
+  const slave = (id: string) => recovered.slaves?.slaves?.find((s) => s.info.id?.value === id);
+  assert.equal(slave("off")?.deactivated, true);
+  assert.equal(slave("off")?.drain_info, undefined);
+  assert.deepEqual(slave("draining")?.drain_info, draining);
+  assert.equal(slave("draining")?.deactivated, true);
+  assert.equal(slave("drained")?.drain_info?.state, "DRAINED");
+  assert.equal(slave("back")?.deactivated, undefined);
+  const u1 = recovered.unreachable?.slaves?.find((s) => s.id.value === "u1");
+  assert.equal(u1?.drain_info?.state, "DRAINING");
+  assert.equal(u1?.deactivated, true);
+
+  // A master core recovered from it knows each agent's state before they re-register.
+  const manual = new ManualClock();
+  const master = new Master({
+    config: defaultMasterConfig(
+      buildMasterInfo({ id: "m-b", ip: "127.0.0.1", port: 5050, hostname: "m" }),
+    ),
+    clock: manual,
+    random: seededRandom(3),
+    logger: quiet,
+    io: { sendToAgent: () => {}, linkAgent: () => {} },
+    allocator: new HierarchicalAllocator({ clock: manual, random: seededRandom(3) }),
+    registrar: b.registrar,
+    ids: new MasterIds("m-b"),
+    onFatal: (message) => assert.fail(message),
+  });
+  master.recover(recovered);
+  assert.deepEqual([...master.deactivatedAgents].sort(), ["drained", "draining", "off", "u1"]);
+  assert.equal(drainInfoOf(master, "draining")?.state, "DRAINING");
+  assert.equal(drainInfoOf(master, "drained")?.state, "DRAINED");
+  assert.equal(drainInfoOf(master, "u1")?.state, "DRAINING");
+  master.stop();
+});
