@@ -3,6 +3,7 @@ import { test } from "node:test";
 import fc from "fast-check";
 import { type Quantities, ResourceNames } from "../../src/master/allocator/quantities.js";
 import { DrfSorter } from "../../src/master/allocator/sorter/drf-sorter.js";
+import { SortedList } from "../../src/master/allocator/sorter/sorted-list.js";
 
 /** A naive DRF order: recompute every share and sort, level by level. */
 class ReferenceDrf {
@@ -178,4 +179,66 @@ test("drf sorter: the incremental order always equals a full re-sort", () => {
     }),
     { numRuns: 300 },
   );
+});
+
+test("sorted list: random inserts and removes keep the order of a sorted array (splits, merges, reused chunks)", () => {
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1, max: 8 }),
+      fc.array(fc.integer({ min: 0, max: 40 }), { maxLength: 80 }),
+      fc.array(fc.tuple(fc.boolean(), fc.integer({ min: 0, max: 40 })), { maxLength: 300 }),
+      (chunkSize, fill, mixed) => {
+        const ops: [boolean, number][] = [
+          ...fill.map((v): [boolean, number] => [true, v]),
+          ...mixed,
+        ];
+        // Objects, so removal is by identity as the sorters use it.
+        const list = new SortedList<{ v: number }>((a, b) => a.v - b.v, chunkSize);
+        const model: { v: number }[] = [];
+        for (const [insert, v] of ops) {
+          if (insert || model.length === 0) {
+            const item = { v };
+            list.insert(item);
+            // After equal elements, as the list inserts.
+            let i = 0;
+            while (i < model.length && (model[i] as { v: number }).v <= v) i++;
+            model.splice(i, 0, item);
+          } else {
+            const item = model[v % model.length] as { v: number };
+            assert.equal(list.remove(item), true);
+            model.splice(model.indexOf(item), 1);
+          }
+          assert.equal(list.size, model.length);
+        }
+        assert.deepEqual(list.toArray(), model);
+        assert.equal(list.first(), model[0]);
+        assert.equal(list.remove({ v: 1 }), false);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+test("sorted list: draining from the front or the back merges chunks and keeps the order", () => {
+  for (const fromFront of [true, false]) {
+    const list = new SortedList<{ v: number }>((a, b) => a.v - b.v, 8);
+    const model = Array.from({ length: 200 }, (_, v) => ({ v: (v * 37) % 200 }));
+    for (const item of model) list.insert(item);
+    model.sort((a, b) => a.v - b.v);
+    let step = 0;
+    while (model.length > 0) {
+      step++;
+      const item = (fromFront ? model.shift() : model.pop()) as { v: number };
+      assert.equal(list.remove(item), true);
+      assert.deepEqual(list.toArray(), model);
+      // Refill a little from the other end now and then (splits while merging).
+      if (step % 17 === 0 && model.length > 0) {
+        const extra = { v: fromFront ? 1000 + step : -step };
+        list.insert(extra);
+        if (fromFront) model.push(extra);
+        else model.unshift(extra);
+      }
+    }
+    assert.equal(list.size, 0);
+  }
 });

@@ -137,11 +137,17 @@ export class AllocationCycle {
   private readonly startedAt: number;
   /** The probe of the (agent, role) being looked at (reused; see `Probe`). */
   private readonly current: Probe;
-  /** (framework, role) pairs given an offer on the agent being visited. */
+  /**
+   * (framework, role) pairs given an offer on the agent being visited: the
+   * first \`takenCount\` slots (a count, not \`length = 0\`: emptying an array
+   * drops its storage, and the next push allocates new storage).
+   */
   private readonly takenFrameworks: FrameworkState[] = [];
   private readonly takenRoles: string[] = [];
-  /** Roles found with nobody to take the agent being visited. */
+  private takenCount = 0;
+  /** Roles found with nobody to take the agent being visited (first \`triedCount\`). */
   private readonly triedRoles: string[] = [];
+  private triedCount = 0;
   /** The pick of the role walk in progress (see `tryRole`). */
   private rolePick: Pick | undefined;
   private roleFramework: FrameworkState | undefined;
@@ -373,9 +379,8 @@ export class AllocationCycle {
     this.stats.visited++;
     let committed = false;
     this.visiting = agent;
-    this.takenFrameworks.length = 0;
-    this.takenRoles.length = 0;
-    this.triedRoles.length = 0;
+    this.takenCount = 0;
+    this.triedCount = 0;
     for (;;) {
       if (agent.profile().empty) break;
       this.rolePick = undefined;
@@ -386,8 +391,9 @@ export class AllocationCycle {
       const framework = this.roleFramework as FrameworkState;
       this.commit(agent, pick, framework);
       committed = true;
-      this.takenFrameworks.push(framework);
-      this.takenRoles.push(pick.role);
+      this.takenFrameworks[this.takenCount] = framework;
+      this.takenRoles[this.takenCount] = pick.role;
+      this.takenCount++;
     }
     this.visiting = undefined;
     this.rolePick = undefined;
@@ -397,10 +403,11 @@ export class AllocationCycle {
 
   /** Role-sorter callback: whether `role` has a framework taking the visited agent. */
   private tryRole(role: string): boolean {
-    if (this.triedRoles.includes(role)) return false;
+    const tried = this.triedRoles;
+    for (let i = 0; i < this.triedCount; i++) if (tried[i] === role) return false;
     const pick = this.pickFramework(this.visiting as AgentState, role, this.stage);
     if (pick === undefined) {
-      this.triedRoles.push(role);
+      this.triedRoles[this.triedCount++] = role;
       return false;
     }
     this.rolePick = pick;
@@ -411,7 +418,7 @@ export class AllocationCycle {
   /** Whether `framework` already got an offer for `role` on the visited agent. */
   private isTaken(framework: FrameworkState, role: string): boolean {
     const frameworks = this.takenFrameworks;
-    for (let i = 0; i < frameworks.length; i++) {
+    for (let i = 0; i < this.takenCount; i++) {
       if (frameworks[i] === framework && this.takenRoles[i] === role) return true;
     }
     return false;
@@ -571,7 +578,7 @@ export class AllocationCycle {
     if (framework === undefined) return undefined;
     if (p.refusedBase?.has(framework.index) === true) return undefined;
     if (!framework.active) return undefined;
-    if (this.takenFrameworks.length > 0 && this.isTaken(framework, p.role)) return undefined;
+    if (this.takenCount > 0 && this.isTaken(framework, p.role)) return undefined;
     const agent = p.agent;
     const caps = framework.caps;
     if (caps.multiRole && !agent.multiRole) return undefined;

@@ -22,7 +22,7 @@ import {
   type ResourceNames,
   subtractInto,
 } from "../quantities.js";
-import { SortedList } from "./sorted-list.js";
+import { type Chunk, SortedList } from "./sorted-list.js";
 import { DEFAULT_WEIGHT, pathLabels, type Sorter, SorterPool } from "./sorter.js";
 
 const ACTIVE_LEAF = 0;
@@ -77,9 +77,10 @@ function firstBelow(
 ): string | undefined {
   const chunks = node.sorted.chunkArrays();
   for (let c = 0; c < chunks.length; c++) {
-    const chunk = chunks[c] as DrfNode[];
-    for (let i = 0; i < chunk.length; i++) {
-      const child = chunk[i] as DrfNode;
+    const chunk = chunks[c] as Chunk<DrfNode>;
+    const items = chunk.items;
+    for (let i = 0; i < chunk.n; i++) {
+      const child = items[i] as DrfNode;
       if (child.kind === ACTIVE_LEAF) {
         const index = child.index;
         if (
