@@ -3,8 +3,11 @@
  * names) as HTTP clients use them. No TLS code is loaded here (types only),
  * so executors pay nothing for it unless TLS is on.
  */
-import { readFileSync } from "node:fs";
-import type { ConnectionOptions, SecureVersion } from "node:tls";
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { isIP } from "node:net";
+import { join } from "node:path";
+import type { ConnectionOptions, PeerCertificate, SecureVersion } from "node:tls";
 import { err, ok, type Result } from "../errors/result.js";
 
 /** An environment to read settings from. */
@@ -33,6 +36,108 @@ export function file(path: string, what: string): Result<Buffer, string> {
   }
 }
 
+/**
+ * The trusted CAs: `LIBPROCESS_SSL_CA_FILE` and every PEM certificate file
+ * in `LIBPROCESS_SSL_CA_DIR` (OpenSSL's hashed directory, e.g. made by
+ * `openssl rehash`; Node has no lookup by hash, so the whole directory is
+ * read once at start). Undefined when neither is set (Node's own roots).
+ */
+export function trustedCas(env: Env): Result<Buffer[] | undefined, string> {
+  const cas: Buffer[] = [];
+  const caPath = read(env, "CA_FILE");
+  if (caPath !== undefined) {
+    const ca = file(caPath, "CA file (LIBPROCESS_SSL_CA_FILE)");
+    if (!ca.ok) return ca;
+    cas.push(ca.value);
+  }
+  const dir = read(env, "CA_DIR");
+  if (dir !== undefined) {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (e) {
+      return err(
+        `Failed to read the CA directory (LIBPROCESS_SSL_CA_DIR) '${dir}': ${(e as Error).message}`,
+      );
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      try {
+        if (!statSync(path).isFile()) continue;
+        const pem = readFileSync(path);
+        if (pem.includes("-----BEGIN CERTIFICATE-----")) cas.push(pem);
+      } catch {
+        // A dangling link or an unreadable file is skipped, as OpenSSL's lookup would.
+      }
+    }
+  }
+  return ok(caPath === undefined && dir === undefined ? undefined : cas);
+}
+
+/** How far up a peer's chain goes: 0 for a self-signed certificate, 1 for one a root signed, ... */
+export function chainDepth(cert: PeerCertificate): number {
+  let depth = 0;
+  let current = cert as PeerCertificate & { issuerCertificate?: PeerCertificate };
+  const seen = new Set<string>();
+  while (current.issuerCertificate !== undefined && current.issuerCertificate !== current) {
+    const key = current.fingerprint256;
+    if (seen.has(key)) break;
+    seen.add(key);
+    current = current.issuerCertificate as PeerCertificate & {
+      issuerCertificate?: PeerCertificate;
+    };
+    if (current.fingerprint256 === key) break;
+    depth++;
+  }
+  return depth;
+}
+
+const requireTls = createRequire(import.meta.url);
+
+/**
+ * The server checks of an outbound connection (when verification is on):
+ * `LIBPROCESS_SSL_VERIFY_DEPTH` (default 4, as libprocess: at most that
+ * many intermediate CAs between the peer and the trust anchor) and
+ * `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME`: `openssl` matches the name
+ * (or, with `LIBPROCESS_SSL_VERIFY_IPADD`, the IP) the client connected to
+ * against the certificate; `legacy` (the default) checks no name (libprocess
+ * would look the peer's name up by reverse DNS; see docs/ssl.md).
+ */
+export function serverChecks(
+  env: Env,
+): Result<(host: string, cert: PeerCertificate) => Error | undefined, string> {
+  const depthText = read(env, "VERIFY_DEPTH");
+  const depth = depthText === undefined || depthText === "" ? 4 : Number(depthText);
+  if (!Number.isInteger(depth) || depth < 0) {
+    return err(`LIBPROCESS_SSL_VERIFY_DEPTH='${depthText}': expected a whole number >= 0`);
+  }
+  const scheme = read(env, "HOSTNAME_VALIDATION_SCHEME") ?? "legacy";
+  if (scheme !== "legacy" && scheme !== "openssl") {
+    return err(
+      `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME='${scheme}': expected 'legacy' or 'openssl'`,
+    );
+  }
+  const ipadd = bool(env, "VERIFY_IPADD", false);
+  if (!ipadd.ok) return ipadd;
+  return ok((host, cert) => {
+    // Levels above the peer: its issuers up to the anchor; `depth` intermediates at most.
+    if (chainDepth(cert) > depth + 1) {
+      return new Error(
+        `Certificate chain too long: more than ${depth} intermediate CA(s) (LIBPROCESS_SSL_VERIFY_DEPTH)`,
+      );
+    }
+    if (scheme === "legacy") return undefined;
+    const name = host.replace(/^\[|\]$/g, "");
+    if (isIP(name) !== 0 && !ipadd.value) {
+      return new Error(
+        "No DNS name given and IP address verification is disabled (LIBPROCESS_SSL_VERIFY_IPADD)",
+      );
+    }
+    const tls = requireTls("node:tls") as typeof import("node:tls");
+    return tls.checkServerIdentity(name, cert);
+  });
+}
+
 /** The oldest and newest protocol allowed by the ENABLE_* switches (TLS 1.2 by default, as libprocess). */
 export function versions(env: Env): Result<{ min: SecureVersion; max: SecureVersion }, string> {
   const order: [string, SecureVersion, boolean][] = [
@@ -58,8 +163,8 @@ export function versions(env: Env): Result<{ min: SecureVersion; max: SecureVers
  * CLI, executors), from the same environment: undefined when
  * `LIBPROCESS_SSL_ENABLED` is off, else the options of an outbound
  * connection. The certificate and key are optional here (a client shows
- * them when both are given); `LIBPROCESS_SSL_CA_FILE` is what the server is
- * checked against when `LIBPROCESS_SSL_VERIFY_SERVER_CERT` (or
+ * them when both are given); `LIBPROCESS_SSL_CA_FILE` / `_CA_DIR` are what
+ * the server is checked against (with `serverChecks`) when `LIBPROCESS_SSL_VERIFY_SERVER_CERT` (or
  * `_VERIFY_CERT`) is on. Errors are one line.
  */
 export function tlsClientFromEnv(
@@ -79,12 +184,11 @@ export function tlsClientFromEnv(
     options.cert = cert.value;
     options.key = key.value;
   }
-  const caPath = read(env, "CA_FILE");
-  if (caPath !== undefined) {
-    const ca = file(caPath, "CA file (LIBPROCESS_SSL_CA_FILE)");
-    if (!ca.ok) return ca;
-    options.ca = ca.value;
-  }
+  const cas = trustedCas(env);
+  if (!cas.ok) return cas;
+  if (cas.value !== undefined) options.ca = cas.value;
+  const checks = serverChecks(env);
+  if (!checks.ok) return checks;
   const requireLegacy = bool(env, "REQUIRE_CERT", false);
   if (!requireLegacy.ok) return requireLegacy;
   const verifyLegacy = bool(env, "VERIFY_CERT", requireLegacy.value);
@@ -100,8 +204,7 @@ export function tlsClientFromEnv(
     maxVersion: range.value.max,
     ...(ciphers === undefined ? {} : { ciphers }),
     rejectUnauthorized: verifyServer.value,
-    // Servers are addressed by IP; libprocess' default (legacy) scheme does not match names either.
-    checkServerIdentity: () => undefined,
+    checkServerIdentity: checks.value,
   });
 }
 

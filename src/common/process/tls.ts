@@ -9,7 +9,7 @@
  */
 import { type ConnectionOptions, createSecureContext, type SecureContext } from "node:tls";
 import { err, ok, type Result } from "../errors/result.js";
-import { bool, type Env, file, read, versions } from "./tls-client.js";
+import { bool, type Env, file, read, serverChecks, trustedCas, versions } from "./tls-client.js";
 
 export { clientTls, tlsClientFromEnv } from "./tls-client.js";
 
@@ -45,13 +45,11 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
   if (!cert.ok) return cert;
   const key = file(keyPath, "key (LIBPROCESS_SSL_KEY_FILE)");
   if (!key.ok) return key;
-  const caPath = read(env, "CA_FILE");
-  let ca: Buffer | undefined;
-  if (caPath !== undefined) {
-    const loaded = file(caPath, "CA file (LIBPROCESS_SSL_CA_FILE)");
-    if (!loaded.ok) return loaded;
-    ca = loaded.value;
-  }
+  const cas = trustedCas(env);
+  if (!cas.ok) return cas;
+  const ca = cas.value;
+  const checks = serverChecks(env);
+  if (!checks.ok) return checks;
   const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
   if (!downgrade.ok) return downgrade;
   const requireLegacy = bool(env, "REQUIRE_CERT", false);
@@ -91,8 +89,7 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
       maxVersion: range.value.max,
       ...(ciphers === undefined ? {} : { ciphers }),
       rejectUnauthorized: verifyServer.value,
-      // Peers are addressed by IP; libprocess' default (legacy) scheme does not match names either.
-      checkServerIdentity: () => undefined,
+      checkServerIdentity: checks.value,
     },
   });
 }
