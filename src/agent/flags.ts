@@ -368,6 +368,15 @@ const agentAuthFlags = {
       "File holding the key that signs executor tokens (HS256 JWTs given to every executor as " +
       "MESOS_EXECUTOR_AUTHENTICATION_TOKEN).",
   }),
+  executor_secret_generator: flag.string({
+    help:
+      "Mesos: the name of a module that generates executor secrets. mesos-ts cannot load " +
+      "C++ modules, so giving it stops the agent at start; executor tokens come from " +
+      "--jwt_secret_key.",
+    validate: (v) =>
+      `--executor_secret_generator='${v}' names a Mesos module, and mesos-ts cannot load ` +
+      "modules; remove it and give --jwt_secret_key (the built-in executor token generator)",
+  }),
   http_executor_domain_sockets: flag.bool({
     help: "Serve the executor API on a Unix socket as well as TCP.",
     default: false,
