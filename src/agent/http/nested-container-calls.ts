@@ -94,7 +94,7 @@ export async function nestedContainerCall(
       : notImplemented(`${type}: ${id}`);
   }
   const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
-    requestAuthorized(request, action)
+    requestAuthorized(request, action, undefined, id.parent)
       ? undefined
       : forbidden(forbiddenMessage(request, `${what} container '${id.parent}.${id.child}'`));
 
@@ -104,7 +104,7 @@ export async function nestedContainerCall(
       const launch =
         type === "LAUNCH_CONTAINER" ? call.launch_container : call.launch_nested_container;
       const user = launch?.command?.user;
-      const denied = requestAuthorized(request, "launch_nested_containers_as_user", user)
+      const denied = requestAuthorized(request, "launch_nested_containers_as_user", user, id.parent)
         ? undefined
         : forbidden(
             forbiddenMessage(

@@ -134,6 +134,18 @@ export function authenticateBearer(
 }
 
 /**
+ * The claims of a request authenticated with an executor token (`fid`,
+ * `eid`, `cid`), or undefined (not a token: Basic credentials or none).
+ * Such a caller has no principal; it is authorized by its claims.
+ */
+export function executorClaimsOf(
+  request: HttpRequest,
+): Readonly<Record<string, string>> | undefined {
+  const claims = authenticated.get(request);
+  return claims === undefined || Object.keys(claims).length === 0 ? undefined : claims;
+}
+
+/**
  * Why an authenticated caller may not make a call for `ids` (its claims
  * name another framework, executor or container), or undefined when it
  * may (also when the request was not authenticated as an executor).
