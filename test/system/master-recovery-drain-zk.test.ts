@@ -3,7 +3,9 @@
  * (src/master/registrar/zookeeper.ts) against a real server: what one leader
  * wrote for admitted and unreachable agents (deactivated, DRAINING, DRAINED,
  * reactivated) the next leader recovers, and a master core recovered from it
- * restores the drain states. Skips without ZooKeeper.
+ * restores the drain states; end to end, a `--zk` master SIGKILLed and
+ * started again keeps a deactivated and a DRAINED agent so. Skips without
+ * ZooKeeper.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -19,6 +21,15 @@ import { drainInfoOf } from "../../src/master/core/drain.js";
 import { Master } from "../../src/master/core/master.js";
 import { buildMasterInfo } from "../../src/master/master-info.js";
 import { ZooKeeperRegistrar } from "../../src/master/registrar/zookeeper.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+} from "../harness/processes.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -38,6 +49,7 @@ before(async () => {
 
 after(async () => {
   for (const s of sessions) s.close();
+  await stopAll();
   await zk?.stop();
 });
 
@@ -121,4 +133,89 @@ test("zk registry: deactivation and drain state written by one leader are recove
   assert.equal(drainInfoOf(master, "drained")?.state, "DRAINED");
   assert.equal(drainInfoOf(master, "u1")?.state, "DRAINING");
   master.stop();
+});
+
+async function operator(
+  master: DaemonHandle,
+  call: unknown,
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(call),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+interface AgentView {
+  agent_info: { id: { value: string } };
+  active: boolean;
+  deactivated?: boolean;
+  drain_info?: { state: string };
+}
+
+async function agentsOf(master: DaemonHandle): Promise<Map<string, AgentView>> {
+  const answer = await operator(master, { type: "GET_AGENTS" });
+  if (answer.status !== 200) return new Map();
+  const body = JSON.parse(answer.text) as { get_agents: { agents?: AgentView[] } };
+  return new Map((body.get_agents.agents ?? []).map((a) => [a.agent_info.id.value, a]));
+}
+
+test("zk master restart: a deactivated and a DRAINED agent stay so after the --zk master is SIGKILLed", {
+  skip,
+}, async () => {
+  const masterOptions = () => ({
+    flags: {
+      zk: zk.url("/mesos-drain"),
+      quorum: 1,
+      registry: "replicated_log",
+      zk_session_timeout: "2secs",
+      allocation_interval: "100ms",
+      work_dir: tempDir("master-drain-zk-"),
+    },
+  });
+  const master = await startMaster(masterOptions());
+  const agentFlags = { registration_backoff_factor: "100ms" };
+  await startAgent({ master: zk.url("/mesos-drain"), flags: agentFlags });
+  await startAgent({ master: zk.url("/mesos-drain"), flags: agentFlags });
+  const ids = await waitFor(
+    "two agents registered",
+    async () => {
+      const all = await agentsOf(master);
+      return all.size === 2 ? [...all.keys()].sort() : undefined;
+    },
+    { timeoutMs: 30_000 },
+  );
+  const [deactivated, drained] = ids as [string, string];
+  const agentCall = (type: string, id: string) => ({
+    type,
+    [type.toLowerCase()]: { agent_id: { value: id } },
+  });
+  assert.equal((await operator(master, agentCall("DEACTIVATE_AGENT", deactivated))).status, 200);
+  assert.equal((await operator(master, agentCall("DRAIN_AGENT", drained))).status, 200);
+  await waitFor(
+    "the agent DRAINED",
+    async () => (await agentsOf(master)).get(drained)?.drain_info?.state === "DRAINED",
+  );
+
+  master.kill("SIGKILL");
+  await master.exited;
+  // A new master (its own work dir: the registry is in ZooKeeper) is elected once the old session expires.
+  const next = await startMaster(masterOptions());
+  const seen = await waitFor(
+    "both agents re-registered with the new leader",
+    async () => {
+      const state = await getJson<{ elected_time?: number }>(`${next.url}/master/state`);
+      if (state?.elected_time === undefined) return undefined;
+      const all = await agentsOf(next);
+      return all.size === 2 ? all : undefined;
+    },
+    { timeoutMs: 40_000 },
+  );
+  assert.equal(seen.get(deactivated)?.active, false);
+  assert.equal(seen.get(deactivated)?.deactivated, true);
+  assert.equal(seen.get(drained)?.active, false);
+  assert.equal(seen.get(drained)?.drain_info?.state, "DRAINED");
+  assert.equal((await operator(next, agentCall("REACTIVATE_AGENT", drained))).status, 200);
+  assert.equal((await agentsOf(next)).get(drained)?.active, true);
 });
