@@ -321,3 +321,15 @@ test("drain persistence: an unreachable agent can be deactivated and drained; bo
   assert.equal(s.stored("a1")?.drain_info?.state, "DRAINED");
   assert.deepEqual(s.fatal, []);
 });
+
+test("drain persistence: an agent that unregisters leaves no deactivation or drain state behind", async () => {
+  const s = await setup(["a1"]);
+  assert.equal((await operatorDeactivateAgent(s.master, "a1")).status, 200);
+  assert.equal((await drainAgent(s.master, { agent_id: { value: "a1" } })).status, 200);
+  s.master.unregisterAgent(pidOf("a1"), { slave_id: { value: "a1" } });
+  await settle();
+  assert.equal(s.master.agents.has("a1"), false);
+  assert.equal(s.master.deactivatedAgents.has("a1"), false);
+  assert.equal(drainInfoOf(s.master, "a1"), undefined);
+  assert.equal(s.stored("a1"), undefined);
+});

@@ -210,6 +210,8 @@ export function removeAgent(
 ): Promise<void> {
   m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
   forgetAgent(m, agent);
+  // Gone from the registry too: a later agent with this id starts afresh (as in Mesos).
+  m.deactivatedAgents.delete(agent.id);
   const later: (() => void)[] = [];
   const message = `Agent ${agent.info.hostname} removed: ${cause}`;
   for (const tasks of [...agent.tasks.values()]) {
