@@ -92,7 +92,8 @@ export function chainDepth(cert: PeerCertificate): number {
   return depth;
 }
 
-const requireTls = createRequire(import.meta.url);
+// Builtins only: a fixed base (not the module URL) keeps this module bundleable into the executors.
+const requireTls = createRequire("file:///");
 
 /**
  * The server checks of an outbound connection (when verification is on):
