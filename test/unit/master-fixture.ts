@@ -6,6 +6,8 @@
 import { MasterIds } from "../../src/common/ids/index.js";
 import type {
   RegisterSlaveMessage,
+  Registry,
+  SlaveInfo,
   StatusUpdate,
 } from "../../src/common/protocol/generated/mesos-internal.js";
 import type { FrameworkInfo, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -20,6 +22,7 @@ import type { SchedulerStream } from "../../src/master/core/io.js";
 import { Master } from "../../src/master/core/master.js";
 import { buildMasterInfo } from "../../src/master/master-info.js";
 import { InMemoryRegistrar } from "../../src/master/registrar/in-memory.js";
+import type { Registrar, RegistryOperation } from "../../src/master/registrar/registrar.js";
 
 /** A message the master sent to an agent. */
 export interface SentMessage {
@@ -178,4 +181,88 @@ export function agentUpdate(
       latest_state: state,
     },
   };
+}
+
+/** An in-memory registrar whose writes a test can hold back or make fail. */
+export class HeldRegistrar implements Registrar {
+  readonly durable = true;
+  readonly name = "held";
+  readonly inner = new InMemoryRegistrar();
+  hold = false;
+  /** The next write fails with this message. */
+  failNext: string | undefined;
+  /** Writes of this kind fail. */
+  failKind: RegistryOperation["kind"] | undefined;
+  private held: (() => void)[] = [];
+
+  recover(): Promise<Registry> {
+    return this.inner.recover();
+  }
+  snapshot(): Registry {
+    return this.inner.snapshot();
+  }
+  apply(operation: RegistryOperation): Promise<boolean> {
+    const failure = this.failNext;
+    this.failNext = undefined;
+    if (failure !== undefined) return Promise.reject(new Error(failure));
+    if (operation.kind === this.failKind) return Promise.reject(new Error("refused"));
+    if (!this.hold) return this.inner.apply(operation);
+    return new Promise((resolve, reject) => {
+      this.held.push(() => this.inner.apply(operation).then(resolve, reject));
+    });
+  }
+  /** Lets the held writes complete. */
+  release(): void {
+    this.hold = false;
+    const held = this.held;
+    this.held = [];
+    for (const write of held) write();
+  }
+}
+
+/** The SlaveInfo of a checkpointing agent `id` with cpus:4;mem:1024, as stored in a registry. */
+export function storedAgentInfo(id: string): SlaveInfo {
+  return {
+    hostname: `host-${id}`,
+    port: 5051,
+    id: { value: id },
+    resources: resources("cpus:4;mem:1024"),
+    checkpoint: true,
+  };
+}
+
+/**
+ * A master with `registrar`, long agent timeouts (recovery tests drive
+ * re-registration by hand), messages to agents captured in `sent`.
+ */
+export function recoveringMaster(options: {
+  registrar: Registrar;
+  seed: number;
+  sent: SentMessage[];
+  onFatal: (message: string) => void;
+}): { master: Master; clock: ManualClock; allocator: HierarchicalAllocator } {
+  const clock = new ManualClock();
+  const random = seededRandom(options.seed);
+  const allocator = new HierarchicalAllocator({ clock, random });
+  const master = new Master({
+    config: {
+      ...defaultMasterConfig(
+        buildMasterInfo({ id: MASTER_ID, ip: "127.0.0.1", port: 5050, hostname: "m" }),
+      ),
+      agentReregisterTimeoutMs: 600_000,
+      agentPingTimeoutMs: 1_000_000,
+    },
+    clock,
+    random,
+    logger: { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} },
+    io: {
+      sendToAgent: (pid, type, message) => options.sent.push({ pid, type, message }),
+      linkAgent: () => {},
+    },
+    allocator,
+    registrar: options.registrar,
+    ids: new MasterIds(MASTER_ID),
+    onFatal: options.onFatal,
+  });
+  return { master, clock, allocator };
 }

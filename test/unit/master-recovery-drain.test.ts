@@ -7,81 +7,31 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MasterIds } from "../../src/common/ids/index.js";
 import type {
-  Registry,
   Registry_Slave,
   ReregisterSlaveMessage,
-  SlaveInfo,
 } from "../../src/common/protocol/generated/mesos-internal.js";
-import { ManualClock } from "../../src/common/time/clock.js";
-import { seededRandom } from "../../src/common/time/random.js";
-import { HierarchicalAllocator } from "../../src/master/allocator/index.js";
 import {
   operatorDeactivateAgent,
   operatorReactivateAgent,
 } from "../../src/master/core/agent-health.js";
-import { defaultMasterConfig } from "../../src/master/core/config.js";
 import {
   clearDrain,
   drainAgent,
   drainInfoOf,
   reactivationRefused,
 } from "../../src/master/core/drain.js";
-import { Master } from "../../src/master/core/master.js";
-import { buildMasterInfo } from "../../src/master/master-info.js";
-import { InMemoryRegistrar } from "../../src/master/registrar/in-memory.js";
-import type { Registrar, RegistryOperation } from "../../src/master/registrar/registrar.js";
-import { MASTER_ID, resources, type SentMessage } from "./master-fixture.js";
-
-/** An in-memory registrar whose writes can be held back or made to fail. */
-class HeldRegistrar implements Registrar {
-  readonly durable = true;
-  readonly name = "held";
-  readonly inner = new InMemoryRegistrar();
-  hold = false;
-  failNext: string | undefined;
-  /** Operations of this kind fail. */
-  failKind: RegistryOperation["kind"] | undefined;
-  private held: (() => void)[] = [];
-
-  recover(): Promise<Registry> {
-    return this.inner.recover();
-  }
-  snapshot(): Registry {
-    return this.inner.snapshot();
-  }
-  apply(operation: RegistryOperation): Promise<boolean> {
-    const failure = this.failNext;
-    this.failNext = undefined;
-    if (failure !== undefined) return Promise.reject(new Error(failure));
-    if (operation.kind === this.failKind) return Promise.reject(new Error("refused"));
-    if (!this.hold) return this.inner.apply(operation);
-    return new Promise((resolve, reject) => {
-      this.held.push(() => this.inner.apply(operation).then(resolve, reject));
-    });
-  }
-  release(): void {
-    this.hold = false;
-    const held = this.held;
-    this.held = [];
-    for (const write of held) write();
-  }
-}
-
-function agentInfo(id: string): SlaveInfo {
-  return {
-    hostname: `host-${id}`,
-    port: 5051,
-    id: { value: id },
-    resources: resources("cpus:4;mem:1024"),
-    checkpoint: true,
-  };
-}
+import type { Master } from "../../src/master/core/master.js";
+import {
+  HeldRegistrar,
+  recoveringMaster,
+  type SentMessage,
+  storedAgentInfo,
+} from "./master-fixture.js";
 
 function reregistration(agentId: string): ReregisterSlaveMessage {
   return {
-    slave: agentInfo(agentId),
+    slave: storedAgentInfo(agentId),
     version: "1.12.0",
     tasks: [],
     frameworks: [],
@@ -101,13 +51,10 @@ const pidOf = (id: string): string => `slave(1)@127.0.0.${id.length}:50${id.char
  * flags given), with those agents re-registered.
  */
 async function setup(ids: string[], flags: Record<string, Partial<Registry_Slave>> = {}) {
-  const clock = new ManualClock();
-  const random = seededRandom(7);
   const sent: SentMessage[] = [];
   const fatal: string[] = [];
   const registrar = new HeldRegistrar();
-  const allocator = new HierarchicalAllocator({ clock, random });
-  for (const id of ids) await registrar.apply({ kind: "admit-agent", info: agentInfo(id) });
+  for (const id of ids) await registrar.apply({ kind: "admit-agent", info: storedAgentInfo(id) });
   for (const [id, f] of Object.entries(flags)) {
     if (f.drain_info !== undefined) {
       await registrar.apply({ kind: "drain-agent", agentId: id, drainInfo: f.drain_info });
@@ -118,24 +65,10 @@ async function setup(ids: string[], flags: Record<string, Partial<Registry_Slave
       await registrar.apply({ kind: "deactivate-agent", agentId: id });
     }
   }
-  const master = new Master({
-    config: {
-      ...defaultMasterConfig(
-        buildMasterInfo({ id: MASTER_ID, ip: "127.0.0.1", port: 5050, hostname: "m" }),
-      ),
-      agentReregisterTimeoutMs: 600_000,
-      agentPingTimeoutMs: 1_000_000,
-    },
-    clock,
-    random,
-    logger: { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} },
-    io: {
-      sendToAgent: (pid, type, message) => sent.push({ pid, type, message }),
-      linkAgent: () => {},
-    },
-    allocator,
+  const { master } = recoveringMaster({
     registrar,
-    ids: new MasterIds(MASTER_ID),
+    seed: 7,
+    sent,
     onFatal: (message) => fatal.push(message),
   });
   master.recover(registrar.snapshot());
@@ -281,26 +214,15 @@ test("drain persistence: a recovered master keeps deactivated, DRAINING and DRAI
 test("drain persistence: an unreachable agent can be deactivated and drained; both survive its return", async () => {
   const s = await setup(["a1"]);
   // Make a1 unreachable in the registry and in the master, as a health check timeout would.
-  await s.registrar.apply({ kind: "mark-agent-unreachable", info: agentInfo("a1"), timeNs: 1 });
-  const clock = new ManualClock();
-  const fresh = new Master({
-    config: {
-      ...defaultMasterConfig(
-        buildMasterInfo({ id: MASTER_ID, ip: "127.0.0.1", port: 5050, hostname: "m" }),
-      ),
-      agentReregisterTimeoutMs: 600_000,
-      agentPingTimeoutMs: 1_000_000,
-    },
-    clock,
-    random: seededRandom(1),
-    logger: { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} },
-    io: {
-      sendToAgent: (pid, type, message) => s.sent.push({ pid, type, message }),
-      linkAgent: () => {},
-    },
-    allocator: new HierarchicalAllocator({ clock, random: seededRandom(1) }),
+  await s.registrar.apply({
+    kind: "mark-agent-unreachable",
+    info: storedAgentInfo("a1"),
+    timeNs: 1,
+  });
+  const { master: fresh } = recoveringMaster({
     registrar: s.registrar,
-    ids: new MasterIds(MASTER_ID),
+    seed: 1,
+    sent: s.sent,
     onFatal: (message) => s.fatal.push(message),
   });
   fresh.recover(s.registrar.snapshot());

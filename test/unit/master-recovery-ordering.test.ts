@@ -7,19 +7,13 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { MasterIds } from "../../src/common/ids/index.js";
 import type {
   Registry,
   ReregisterSlaveMessage,
-  SlaveInfo,
 } from "../../src/common/protocol/generated/mesos-internal.js";
 import type { FrameworkInfo, Task } from "../../src/common/protocol/generated/mesos-v1.js";
-import { ManualClock } from "../../src/common/time/clock.js";
-import { seededRandom } from "../../src/common/time/random.js";
-import { HierarchicalAllocator } from "../../src/master/allocator/index.js";
 import { markAgentGone } from "../../src/master/core/agent-health.js";
-import { defaultMasterConfig } from "../../src/master/core/config.js";
-import { Master } from "../../src/master/core/master.js";
+import type { Master } from "../../src/master/core/master.js";
 import {
   maintenanceOf,
   restoreMaintenance,
@@ -28,49 +22,15 @@ import {
 } from "../../src/master/http/maintenance.js";
 import { roleQuotas } from "../../src/master/http/quota.js";
 import { RoleWeights } from "../../src/master/http/roles.js";
-import { buildMasterInfo } from "../../src/master/master-info.js";
-import { InMemoryRegistrar } from "../../src/master/registrar/in-memory.js";
-import type { Registrar, RegistryOperation } from "../../src/master/registrar/registrar.js";
 import {
   FakeStream,
   frameworkInfo,
-  MASTER_ID,
+  HeldRegistrar,
+  recoveringMaster,
   resources,
   type SentMessage,
+  storedAgentInfo,
 } from "./master-fixture.js";
-
-/** An in-memory registrar whose writes can be held back or made to fail. */
-class HeldRegistrar implements Registrar {
-  readonly durable = true;
-  readonly name = "held";
-  readonly inner = new InMemoryRegistrar();
-  hold = false;
-  failNext: string | undefined;
-  private held: (() => void)[] = [];
-
-  recover(): Promise<Registry> {
-    return this.inner.recover();
-  }
-  snapshot(): Registry {
-    return this.inner.snapshot();
-  }
-  apply(operation: RegistryOperation): Promise<boolean> {
-    const failure = this.failNext;
-    this.failNext = undefined;
-    if (failure !== undefined) return Promise.reject(new Error(failure));
-    if (!this.hold) return this.inner.apply(operation);
-    return new Promise((resolve, reject) => {
-      this.held.push(() => this.inner.apply(operation).then(resolve, reject));
-    });
-  }
-  /** Lets the held writes complete. */
-  release(): void {
-    this.hold = false;
-    const held = this.held;
-    this.held = [];
-    for (const write of held) write();
-  }
-}
 
 const PA = frameworkInfo({
   id: { value: "fw-pa" },
@@ -78,16 +38,6 @@ const PA = frameworkInfo({
   capabilities: [{ type: "PARTITION_AWARE" }],
 });
 const PID = "slave(1)@127.0.0.1:5051";
-
-function agentInfo(id: string): SlaveInfo {
-  return {
-    hostname: `host-${id}`,
-    port: 5051,
-    id: { value: id },
-    resources: resources("cpus:4;mem:1024"),
-    checkpoint: true,
-  };
-}
 
 function runningTask(agentId: string, framework: FrameworkInfo, taskId: string): Task {
   return {
@@ -102,7 +52,7 @@ function runningTask(agentId: string, framework: FrameworkInfo, taskId: string):
 
 function reregistration(agentId: string, tasks: Task[]): ReregisterSlaveMessage {
   return {
-    slave: agentInfo(agentId),
+    slave: storedAgentInfo(agentId),
     version: "1.12.0",
     tasks,
     frameworks: tasks.length > 0 ? [PA] : [],
@@ -117,33 +67,16 @@ const settle = async (): Promise<void> => {
 
 /** A master that recovered agent a1 from `registry`, a1 back with task t1, framework fw-pa. */
 async function setup(registry: Registry = {}, beforeAgents?: (m: Master) => void) {
-  const clock = new ManualClock();
-  const random = seededRandom(5);
   const sent: SentMessage[] = [];
   const registrar = new HeldRegistrar();
-  const allocator = new HierarchicalAllocator({ clock, random });
-  const master = new Master({
-    config: {
-      ...defaultMasterConfig(
-        buildMasterInfo({ id: MASTER_ID, ip: "127.0.0.1", port: 5050, hostname: "m" }),
-      ),
-      agentReregisterTimeoutMs: 600_000,
-      agentPingTimeoutMs: 1_000_000,
-    },
-    clock,
-    random,
-    logger: { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} },
-    io: {
-      sendToAgent: (pid, type, message) => sent.push({ pid, type, message }),
-      linkAgent: () => {},
-    },
-    allocator,
+  const { master, allocator } = recoveringMaster({
     registrar,
-    ids: new MasterIds(MASTER_ID),
+    seed: 5,
+    sent,
     onFatal: (message) => assert.fail(`unexpected fatal: ${message}`),
   });
-  await registrar.apply({ kind: "admit-agent", info: agentInfo("a1") });
-  master.recover({ ...registry, slaves: { slaves: [{ info: agentInfo("a1") }] } });
+  await registrar.apply({ kind: "admit-agent", info: storedAgentInfo("a1") });
+  master.recover({ ...registry, slaves: { slaves: [{ info: storedAgentInfo("a1") }] } });
   beforeAgents?.(master);
   const stream = new FakeStream("s-pa");
   master.subscribe(stream, { framework_info: PA });
