@@ -21,6 +21,7 @@ import {
 } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 import {
+  acceptStubborn,
   FAST_AGENT_FLAGS,
   FAST_MASTER_FLAGS,
   masterState,
@@ -70,37 +71,8 @@ async function launchStubborn(s: Subscription, taskId: string, agentId: string):
     30_000,
   );
   const offer = (event.offers?.offers ?? []).find((o) => o.agent_id.value === agentId);
-  const cpus = offer?.resources?.find((r) => r.name === "cpus");
-  const mem = offer?.resources?.find((r) => r.name === "mem");
-  if (offer === undefined || cpus === undefined || mem === undefined) throw new Error("no offer");
-  const accepted = await s.call({
-    type: "ACCEPT",
-    accept: {
-      offer_ids: [offer.id],
-      operations: [
-        {
-          type: "LAUNCH",
-          launch: {
-            task_infos: [
-              {
-                name: taskId,
-                task_id: { value: taskId },
-                agent_id: offer.agent_id,
-                resources: [
-                  { ...cpus, scalar: { value: 0.1 } },
-                  { ...mem, scalar: { value: 32 } },
-                ],
-                command: { value: "trap '' TERM; sleep 1000" },
-                kill_policy: { grace_period: { nanoseconds: 60e9 } },
-              },
-            ],
-          },
-        },
-      ],
-      filters: { refuse_seconds: 0.1 },
-    },
-  });
-  assert.equal(accepted.status, 202, accepted.body);
+  if (offer === undefined) throw new Error(`no offer from ${agentId}`);
+  await acceptStubborn(s, offer, taskId);
 }
 
 test("master restart: deactivated, DRAINED and DRAINING agents stay so after a SIGKILL and restart", async () => {

@@ -3,6 +3,8 @@
  * scheduler failover): launching a long `sleep` task from an offer, waiting
  * for task states, reading the master's state.
  */
+import assert from "node:assert/strict";
+import type { Offer } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { getJson, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
@@ -187,4 +189,42 @@ export async function quiet(s: Subscription): Promise<void> {
       decline: { offer_ids: offerIds, filters: { refuse_seconds: 3600 } },
     });
   }
+}
+
+/**
+ * Accepts `offer` with one task that ignores SIGTERM (so only the kill
+ * policy's SIGKILL ends it), 0.1 cpus and 32 MB, and a 60 s grace period.
+ */
+export async function acceptStubborn(s: Subscription, offer: Offer, taskId: string): Promise<void> {
+  const cpus = offer.resources?.find((r) => r.name === "cpus");
+  const mem = offer.resources?.find((r) => r.name === "mem");
+  if (cpus === undefined || mem === undefined) throw new Error("the offer has no cpus or mem");
+  const accepted = await s.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: [offer.id],
+      operations: [
+        {
+          type: "LAUNCH",
+          launch: {
+            task_infos: [
+              {
+                name: taskId,
+                task_id: { value: taskId },
+                agent_id: offer.agent_id,
+                resources: [
+                  { ...cpus, scalar: { value: 0.1 } },
+                  { ...mem, scalar: { value: 32 } },
+                ],
+                command: { value: "trap '' TERM; sleep 1000" },
+                kill_policy: { grace_period: { nanoseconds: 60e9 } },
+              },
+            ],
+          },
+        },
+      ],
+      filters: { refuse_seconds: 0.1 },
+    },
+  });
+  assert.equal(accepted.status, 202, accepted.body);
 }
