@@ -4,7 +4,7 @@
  * for task states, reading the master's state.
  */
 import assert from "node:assert/strict";
-import type { Offer } from "../../src/common/protocol/generated/mesos-v1.js";
+import type { CommandInfo, Offer, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { getJson, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
@@ -47,36 +47,7 @@ export async function launchSleep(
   );
   if (offer === undefined) throw new Error("no offer");
   seen.add(offer.id.value);
-  const cpus = offer.resources?.find((r) => r.name === "cpus");
-  const mem = offer.resources?.find((r) => r.name === "mem");
-  if (cpus === undefined || mem === undefined) throw new Error("offer without cpus/mem");
-  const accepted = await s.call({
-    type: "ACCEPT",
-    accept: {
-      offer_ids: [offer.id],
-      operations: [
-        {
-          type: "LAUNCH",
-          launch: {
-            task_infos: [
-              {
-                name: taskId,
-                task_id: { value: taskId },
-                agent_id: offer.agent_id,
-                resources: [
-                  { ...cpus, scalar: { value: 0.1 } },
-                  { ...mem, scalar: { value: 32 } },
-                ],
-                command: { value: "sleep 1000" },
-              },
-            ],
-          },
-        },
-      ],
-      filters: { refuse_seconds: 0.1 },
-    },
-  });
-  if (accepted.status !== 202) throw new Error(`ACCEPT answered ${accepted.status}`);
+  await acceptSmallTask(s, offer, taskId, { value: "sleep 1000" });
   return offer.agent_id.value;
 }
 
@@ -193,36 +164,47 @@ export async function quiet(s: Subscription): Promise<void> {
 
 /**
  * Accepts `offer` with one task that ignores SIGTERM (so only the kill
- * policy's SIGKILL ends it), 0.1 cpus and 32 MB, and a 60 s grace period.
+ * policy's SIGKILL ends it) and has a 60 s grace period.
  */
-export async function acceptStubborn(s: Subscription, offer: Offer, taskId: string): Promise<void> {
+export function acceptStubborn(s: Subscription, offer: Offer, taskId: string): Promise<void> {
+  return acceptSmallTask(
+    s,
+    offer,
+    taskId,
+    { value: "trap '' TERM; sleep 1000" },
+    {
+      kill_policy: { grace_period: { nanoseconds: 60e9 } },
+    },
+  );
+}
+
+/** Accepts `offer` with one task of 0.1 cpus and 32 MB running `command`; asserts 202. */
+async function acceptSmallTask(
+  s: Subscription,
+  offer: Offer,
+  taskId: string,
+  command: CommandInfo,
+  extra: Partial<TaskInfo> = {},
+): Promise<void> {
   const cpus = offer.resources?.find((r) => r.name === "cpus");
   const mem = offer.resources?.find((r) => r.name === "mem");
   if (cpus === undefined || mem === undefined) throw new Error("the offer has no cpus or mem");
+  const task: TaskInfo = {
+    name: taskId,
+    task_id: { value: taskId },
+    agent_id: offer.agent_id,
+    resources: [
+      { ...cpus, scalar: { value: 0.1 } },
+      { ...mem, scalar: { value: 32 } },
+    ],
+    command,
+    ...extra,
+  };
   const accepted = await s.call({
     type: "ACCEPT",
     accept: {
       offer_ids: [offer.id],
-      operations: [
-        {
-          type: "LAUNCH",
-          launch: {
-            task_infos: [
-              {
-                name: taskId,
-                task_id: { value: taskId },
-                agent_id: offer.agent_id,
-                resources: [
-                  { ...cpus, scalar: { value: 0.1 } },
-                  { ...mem, scalar: { value: 32 } },
-                ],
-                command: { value: "trap '' TERM; sleep 1000" },
-                kill_policy: { grace_period: { nanoseconds: 60e9 } },
-              },
-            ],
-          },
-        },
-      ],
+      operations: [{ type: "LAUNCH", launch: { task_infos: [task] } }],
       filters: { refuse_seconds: 0.1 },
     },
   });
