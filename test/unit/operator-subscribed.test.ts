@@ -18,22 +18,11 @@ import {
   resources,
   subscribe,
 } from "./master-fixture.js";
+import { immediate, stateContext } from "./state-fixture.js";
 
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
 const eventCodec = codecFor("mesos.v1.master.Event");
 
-function context(f: Fixture): StateContext {
-  return {
-    master: f.master,
-    build: { version: "1.12.0", buildDate: "2024-01-01 00:00:00", buildTime: 1, buildUser: "t" },
-    pid: "master@127.0.0.1:5050",
-    cluster: "c",
-    logDir: undefined,
-    externalLogFile: undefined,
-    flags: { port: "5050" },
-    electedTime: f.clock.now(),
-  };
-}
+const context = (f: Fixture): StateContext => stateContext(f, { cluster: "c" });
 
 function taskInfo(id: string, agentId: string): TaskInfo {
   return {

@@ -22,24 +22,8 @@ import {
   resources,
   subscribe,
 } from "./master-fixture.js";
+import { immediate, stateContext, withAllLists } from "./state-fixture.js";
 
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
-
-/** The codec's GET_STATE JSON with every list present, as Mesos' GET_STATE writes it. */
-function withAllLists(json: string): unknown {
-  const lists: Record<string, string[]> = {
-    get_tasks: ["tasks", "unreachable_tasks", "completed_tasks"],
-    get_executors: ["executors"],
-    get_frameworks: ["frameworks", "completed_frameworks"],
-    get_agents: ["agents", "recovered_agents"],
-  };
-  const state = JSON.parse(json) as Record<string, Record<string, unknown>>;
-  for (const [section, names] of Object.entries(lists)) {
-    const part = state[section] ?? {};
-    state[section] = Object.fromEntries(names.map((n) => [n, part[n] ?? []]));
-  }
-  return state;
-}
 const slicer = () => new Slicer(() => performance.now(), immediate, 1_000);
 
 interface Item {
@@ -147,18 +131,7 @@ test("state runs: a signature cache renders again only when an input is a differ
   assert.equal(get([[1], true, 3]), '{"n":3}');
 });
 
-function context(f: Fixture): StateContext {
-  return {
-    master: f.master,
-    build: { version: "1.12.0", buildDate: "2024-01-01 00:00:00", buildTime: 1, buildUser: "t" },
-    pid: "master@127.0.0.1:5050",
-    cluster: undefined,
-    logDir: undefined,
-    externalLogFile: undefined,
-    flags: { port: "5050" },
-    electedTime: f.clock.now(),
-  };
-}
+const context = (f: Fixture): StateContext => stateContext(f);
 
 function taskInfo(id: string, agentId: string): TaskInfo {
   return {

@@ -16,8 +16,7 @@ import {
   resources,
   subscribe,
 } from "./master-fixture.js";
-
-const immediate = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { immediate, stateContext } from "./state-fixture.js";
 
 test("state serving: the turn gate lets one waiter run per event-loop iteration, in order", async () => {
   const gate = new TurnGate(immediate);
@@ -157,18 +156,7 @@ test("state serving: a turn writes for at most its slice, then yields to other w
   assert.equal(stream.data.length, 10);
 });
 
-function context(f: Fixture): StateContext {
-  return {
-    master: f.master,
-    build: { version: "1.12.0", buildDate: "2024-01-01 00:00:00", buildTime: 1, buildUser: "t" },
-    pid: "master@127.0.0.1:5050",
-    cluster: undefined,
-    logDir: undefined,
-    externalLogFile: undefined,
-    flags: {},
-    electedTime: f.clock.now(),
-  };
-}
+const context = (f: Fixture): StateContext => stateContext(f, { flags: {} });
 
 /** A master with one agent and a framework running three tasks, one of them finished. */
 async function cluster(): Promise<{ f: Fixture; frameworkId: string; agentId: string }> {
