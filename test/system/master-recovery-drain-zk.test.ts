@@ -10,17 +10,14 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { MasterIds } from "../../src/common/ids/index.js";
-import { ManualClock, SystemClock } from "../../src/common/time/clock.js";
+import { ManualClock } from "../../src/common/time/clock.js";
 import { seededRandom } from "../../src/common/time/random.js";
-import { joinGroup } from "../../src/common/zookeeper/group.js";
-import { ZkSession } from "../../src/common/zookeeper/session.js";
-import { parseZkUrl } from "../../src/common/zookeeper/url.js";
+import type { ZkSession } from "../../src/common/zookeeper/session.js";
 import { HierarchicalAllocator } from "../../src/master/allocator/index.js";
 import { defaultMasterConfig } from "../../src/master/core/config.js";
 import { drainInfoOf } from "../../src/master/core/drain.js";
 import { Master } from "../../src/master/core/master.js";
 import { buildMasterInfo } from "../../src/master/master-info.js";
-import { ZooKeeperRegistrar } from "../../src/master/registrar/zookeeper.js";
 import {
   type DaemonHandle,
   getJson,
@@ -30,6 +27,7 @@ import {
   tempDir,
   waitFor,
 } from "../harness/processes.js";
+import { zkRegistrarLeader } from "../harness/zk-registrar.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -38,7 +36,6 @@ import {
 } from "../harness/zookeeper.js";
 
 const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
-const clock = new SystemClock();
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
 let zk: ZooKeeper;
 const sessions: ZkSession[] = [];
@@ -53,24 +50,8 @@ after(async () => {
   await zk?.stop();
 });
 
-async function leader(id: string, group: string) {
-  const url = parseZkUrl(zk.url(group));
-  assert.ok(url.ok);
-  const session = new ZkSession({ url: url.value, sessionTimeoutMs: 4000, logger: quiet, clock });
-  session.start();
-  sessions.push(session);
-  const member = await joinGroup(session, group, "json.info", Buffer.from("{}"), quiet, clock);
-  const registrar = new ZooKeeperRegistrar({
-    session,
-    groupPath: group,
-    ownZnode: member.path,
-    masterId: id,
-    logger: quiet,
-    shards: 4,
-    onDeposed: () => {},
-  });
-  return { session, registrar };
-}
+const leader = (id: string, group: string) =>
+  zkRegistrarLeader(zk, sessions, id, group, { shards: 4 });
 
 const info = (id: string) => ({ hostname: `h-${id}`, port: 5051, id: { value: id } });
 

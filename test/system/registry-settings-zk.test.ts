@@ -6,11 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { SystemClock } from "../../src/common/time/clock.js";
-import { joinGroup } from "../../src/common/zookeeper/group.js";
-import { ZkSession } from "../../src/common/zookeeper/session.js";
-import { parseZkUrl } from "../../src/common/zookeeper/url.js";
-import { ZooKeeperRegistrar } from "../../src/master/registrar/zookeeper.js";
+import type { ZkSession } from "../../src/common/zookeeper/session.js";
+import { zkRegistrarLeader } from "../harness/zk-registrar.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -19,8 +16,6 @@ import {
 } from "../harness/zookeeper.js";
 
 const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
-const clock = new SystemClock();
-const quiet = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
 let zk: ZooKeeper;
 const sessions: ZkSession[] = [];
 
@@ -33,24 +28,8 @@ after(async () => {
   await zk?.stop();
 });
 
-async function leader(id: string, group: string) {
-  const url = parseZkUrl(zk.url(group));
-  assert.ok(url.ok);
-  const session = new ZkSession({ url: url.value, sessionTimeoutMs: 4000, logger: quiet, clock });
-  session.start();
-  sessions.push(session);
-  const member = await joinGroup(session, group, "json.info", Buffer.from("{}"), quiet, clock);
-  const registrar = new ZooKeeperRegistrar({
-    session,
-    groupPath: group,
-    ownZnode: member.path,
-    masterId: id,
-    logger: quiet,
-    shards: 4,
-    onDeposed: () => {},
-  });
-  return { session, registrar };
-}
+const leader = (id: string, group: string) =>
+  zkRegistrarLeader(zk, sessions, id, group, { shards: 4 });
 
 test("zk registry: quota, weights and maintenance written by one leader are recovered by the next", {
   skip,
