@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
+import { type AgentView, agentViews, operatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
   freePort,
@@ -36,30 +37,12 @@ after(async () => {
   await stopAll();
 });
 
-async function operator(
-  master: DaemonHandle,
-  call: unknown,
-): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${master.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(call),
-  });
-  return { status: response.status, text: await response.text() };
-}
-
-interface AgentView {
-  agent_info: { id: { value: string } };
-  active: boolean;
-  deactivated?: boolean;
-  drain_info?: { state: string };
-}
+const operator = operatorCall;
 
 async function agents(master: DaemonHandle): Promise<Map<string, AgentView>> {
-  const answer = await operator(master, { type: "GET_AGENTS" });
-  assert.equal(answer.status, 200, answer.text);
-  const body = JSON.parse(answer.text) as { get_agents: { agents?: AgentView[] } };
-  return new Map((body.get_agents.agents ?? []).map((a) => [a.agent_info.id.value, a]));
+  const views = await agentViews(master);
+  assert.ok(views !== undefined, "GET_AGENTS answered 200");
+  return views;
 }
 
 /** Launches, on `agentId`, a task that ignores SIGTERM and asks for a 60 s grace period. */

@@ -18,6 +18,7 @@ import { defaultMasterConfig } from "../../src/master/core/config.js";
 import { drainInfoOf } from "../../src/master/core/drain.js";
 import { Master } from "../../src/master/core/master.js";
 import { buildMasterInfo } from "../../src/master/master-info.js";
+import { type AgentView, agentViews, operatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
   getJson,
@@ -116,30 +117,10 @@ test("zk registry: deactivation and drain state written by one leader are recove
   master.stop();
 });
 
-async function operator(
-  master: DaemonHandle,
-  call: unknown,
-): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${master.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(call),
-  });
-  return { status: response.status, text: await response.text() };
-}
-
-interface AgentView {
-  agent_info: { id: { value: string } };
-  active: boolean;
-  deactivated?: boolean;
-  drain_info?: { state: string };
-}
+const operator = operatorCall;
 
 async function agentsOf(master: DaemonHandle): Promise<Map<string, AgentView>> {
-  const answer = await operator(master, { type: "GET_AGENTS" });
-  if (answer.status !== 200) return new Map();
-  const body = JSON.parse(answer.text) as { get_agents: { agents?: AgentView[] } };
-  return new Map((body.get_agents.agents ?? []).map((a) => [a.agent_info.id.value, a]));
+  return (await agentViews(master)) ?? new Map();
 }
 
 test("zk master restart: a deactivated and a DRAINED agent stay so after the --zk master is SIGKILLed", {
