@@ -1,5 +1,48 @@
-/** v1 operator API calls (JSON) the master tests make against a real master. */
+/** v1 operator API calls the tests make against a real master or agent. */
+import assert from "node:assert/strict";
+import type { Codec } from "../../src/common/protocol/index.js";
 import type { DaemonHandle } from "./processes.js";
+
+/** What a typed operator call answered: status, body text, decoded body, content type. */
+export interface TypedAnswer<R> {
+  status: number;
+  text: string;
+  response: R | undefined;
+  type: string;
+}
+
+/**
+ * POSTs `call` to `daemon`'s `/api/v1` in JSON or protobuf through the
+ * generated codecs; a 200 body must decode as a `Response` of that format.
+ */
+export async function typedOperatorCall<C, R>(
+  daemon: DaemonHandle,
+  codecs: { call: Codec<C>; response: Codec<R> },
+  call: C,
+  format: "json" | "protobuf" = "json",
+): Promise<TypedAnswer<R>> {
+  const type = format === "json" ? "application/json" : "application/x-protobuf";
+  const res = await fetch(`${daemon.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": type, Accept: type },
+    body: format === "json" ? codecs.call.encodeJson(call) : codecs.call.encodeProtobuf(call),
+  });
+  const bytes = new Uint8Array(await res.arrayBuffer());
+  const text = Buffer.from(bytes).toString("utf8");
+  let response: R | undefined;
+  if (res.status === 200 && bytes.byteLength > 0) {
+    const decoded =
+      format === "json" ? codecs.response.decodeJson(text) : codecs.response.decodeProtobuf(bytes);
+    assert.ok(decoded.ok, `undecodable response to ${describeCall(call)}: ${text.slice(0, 200)}`);
+    response = decoded.value;
+  }
+  return { status: res.status, text, response, type: res.headers.get("content-type") ?? "" };
+}
+
+function describeCall(call: unknown): string {
+  const type = (call as { type?: unknown }).type;
+  return typeof type === "string" ? type : "the call";
+}
 
 /** POSTs `call` to the master's `/api/v1` in JSON; the status and body text. */
 export async function operatorCall(

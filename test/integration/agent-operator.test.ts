@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Call, Response } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
+import { type TypedAnswer, typedOperatorCall } from "../harness/operator.js";
 import {
   binPath,
   type DaemonHandle,
@@ -34,26 +35,8 @@ let frameworkId = "";
 let executorId = "";
 let sandbox = "";
 
-async function v1(
-  call: Call,
-  format: "json" | "protobuf" = "json",
-): Promise<{ status: number; text: string; response: Response | undefined }> {
-  const type = format === "json" ? "application/json" : "application/x-protobuf";
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": type, Accept: type },
-    body: format === "json" ? callCodec.encodeJson(call) : callCodec.encodeProtobuf(call),
-  });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  const text = Buffer.from(bytes).toString("utf8");
-  let response: Response | undefined;
-  if (res.status === 200 && bytes.byteLength > 0) {
-    const decoded =
-      format === "json" ? responseCodec.decodeJson(text) : responseCodec.decodeProtobuf(bytes);
-    assert.ok(decoded.ok, `undecodable ${call.type} response: ${text.slice(0, 200)}`);
-    response = decoded.value;
-  }
-  return { status: res.status, text, response };
+function v1(call: Call, format: "json" | "protobuf" = "json"): Promise<TypedAnswer<Response>> {
+  return typedOperatorCall(agent, { call: callCodec, response: responseCodec }, call, format);
 }
 
 async function json(path: string): Promise<unknown> {

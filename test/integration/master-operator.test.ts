@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import type { Call, Event, Response } from "../../src/common/protocol/generated/mesos-v1-master.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { RecordIoDecoder } from "../../src/common/recordio/index.js";
+import { type TypedAnswer, typedOperatorCall } from "../harness/operator.js";
 import {
   binPath,
   type DaemonHandle,
@@ -98,26 +99,11 @@ function operatorSubscribe(format: "json" | "protobuf" = "json"): Promise<Operat
 }
 
 /** One v1 operator call; the decoded Response when there is a body. */
-async function operator(
+function operator(
   call: Call,
   format: "json" | "protobuf" = "json",
-): Promise<{ status: number; text: string; response: Response | undefined; type: string }> {
-  const type = format === "json" ? "application/json" : "application/x-protobuf";
-  const res = await fetch(`${master.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": type, Accept: type },
-    body: format === "json" ? callCodec.encodeJson(call) : callCodec.encodeProtobuf(call),
-  });
-  const bytes = new Uint8Array(await res.arrayBuffer());
-  const text = Buffer.from(bytes).toString("utf8");
-  let response: Response | undefined;
-  if (res.status === 200 && bytes.byteLength > 0) {
-    const decoded =
-      format === "json" ? responseCodec.decodeJson(text) : responseCodec.decodeProtobuf(bytes);
-    assert.ok(decoded.ok, `undecodable ${call.type} response: ${text.slice(0, 200)}`);
-    response = decoded.value;
-  }
-  return { status: res.status, text, response, type: res.headers.get("content-type") ?? "" };
+): Promise<TypedAnswer<Response>> {
+  return typedOperatorCall(master, { call: callCodec, response: responseCodec }, call, format);
 }
 
 async function json(path: string): Promise<Json> {
