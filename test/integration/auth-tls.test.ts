@@ -11,14 +11,8 @@ import { openSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { haveOpenssl, makeCa, makeNodeCertificate } from "../harness/certificates.js";
 import { binPath, freePort, startAgent, stopAll, tempDir, waitFor } from "../harness/processes.js";
-
-let haveOpenssl = true;
-try {
-  execFileSync("openssl", ["version"], { stdio: "ignore" });
-} catch {
-  haveOpenssl = false;
-}
 
 let dir = "";
 let ca: Buffer;
@@ -27,53 +21,8 @@ const children: ChildProcess[] = [];
 
 function makeCertificates(): void {
   dir = tempDir("mesos-tls-");
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.crt",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=mesos-ts test CA",
-  );
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "node.key",
-    "-out",
-    "node.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  const ext = join(dir, "ext.cnf");
-  execFileSync("sh", ["-c", `printf 'subjectAltName=IP:127.0.0.1\\n' > ${ext}`]);
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "node.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "node.crt",
-    "-days",
-    "2",
-    "-extfile",
-    ext,
-  );
+  makeCa(dir, "ca", "mesos-ts test CA");
+  makeNodeCertificate(dir);
   ca = readFileSync(join(dir, "ca.crt"));
   tlsEnv = {
     LIBPROCESS_SSL_ENABLED: "true",

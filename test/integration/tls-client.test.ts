@@ -8,78 +8,22 @@
  * skips without it.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { haveOpenssl, makeCa, makeNodeCertificate } from "../harness/certificates.js";
 import { binPath, freePort, runBinary, tempDir, waitFor } from "../harness/processes.js";
-
-let haveOpenssl = true;
-try {
-  execFileSync("openssl", ["version"], { stdio: "ignore" });
-} catch {
-  haveOpenssl = false;
-}
 
 const children: ChildProcess[] = [];
 let dir = "";
 
-/** A CA (`<name>.crt`/`.key`) and, signed by it, a certificate for 127.0.0.1. */
-function makeCa(name: string): void {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  const subject = (cn: string) => ["-subj", `/CN=${cn}`];
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    `${name}.key`,
-    "-out",
-    `${name}.crt`,
-    "-days",
-    "2",
-    ...subject(`mesos-ts ${name}`),
-  );
-}
-
 function makeCertificates(): void {
   dir = tempDir("mesos-tls-client-");
-  makeCa("ca");
-  makeCa("other-ca");
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "ignore" });
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-keyout",
-    "node.key",
-    "-out",
-    "node.csr",
-    "-subj",
-    "/CN=127.0.0.1",
-  );
-  execFileSync("sh", ["-c", "printf 'subjectAltName=IP:127.0.0.1\\n' > ext.cnf"], { cwd: dir });
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "node.csr",
-    "-CA",
-    "ca.crt",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-out",
-    "node.crt",
-    "-days",
-    "2",
-    "-extfile",
-    "ext.cnf",
-  );
+  makeCa(dir, "ca");
+  makeCa(dir, "other-ca");
+  makeNodeCertificate(dir);
 }
 
 function tlsEnv(ca = "ca.crt"): Record<string, string> {
