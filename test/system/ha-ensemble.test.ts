@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { elected } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
@@ -24,14 +25,6 @@ import {
 const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
 let zk: ZooKeeper;
 const masters: DaemonHandle[] = [];
-
-async function elected(m: DaemonHandle): Promise<boolean> {
-  if (m.child.exitCode !== null || m.child.signalCode !== null) return false;
-  const s = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
-    () => undefined,
-  );
-  return s?.["master/elected"] === 1;
-}
 
 before(async () => {
   if (skip !== false) return;

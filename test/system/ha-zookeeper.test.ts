@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { elected, leaderOf, running } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
@@ -27,29 +28,6 @@ const SESSION_TIMEOUT_S = 15;
 let zk: ZooKeeper;
 const masters: DaemonHandle[] = [];
 let agent: DaemonHandle;
-
-function running(d: DaemonHandle): boolean {
-  return d.child.exitCode === null && d.child.signalCode === null;
-}
-
-async function elected(m: DaemonHandle): Promise<boolean> {
-  if (!running(m)) return false;
-  const s = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
-    () => undefined,
-  );
-  return s?.["master/elected"] === 1;
-}
-
-async function leaderOf(candidates: DaemonHandle[], timeoutMs = 30_000): Promise<DaemonHandle> {
-  return waitFor(
-    "a leading master",
-    async () => {
-      for (const m of candidates) if (await elected(m)) return m;
-      return undefined;
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
-}
 
 async function activeAgents(m: DaemonHandle): Promise<string[]> {
   const s = await getJson<{ slaves: { id: string; active: boolean }[] }>(`${m.url}/master/slaves`);

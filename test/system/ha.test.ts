@@ -13,6 +13,7 @@ import {
   SchedulerClient,
   type TaskStatus,
 } from "../../src/scheduler/index.js";
+import { elected, leaderOf } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
@@ -45,26 +46,6 @@ function masterFlags(url: string): Record<string, string | number | boolean> {
     max_agent_ping_timeouts: 5,
     allocation_interval: "100ms",
   };
-}
-
-async function elected(m: DaemonHandle): Promise<boolean> {
-  if (m.child.exitCode !== null || m.child.signalCode !== null) return false;
-  const snapshot = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
-    () => undefined,
-  );
-  return snapshot?.["master/elected"] === 1;
-}
-
-/** The one elected master among `candidates`. */
-async function leaderOf(candidates: DaemonHandle[], timeoutMs = 30_000): Promise<DaemonHandle> {
-  return waitFor(
-    "a leading master",
-    async () => {
-      for (const m of candidates) if (await elected(m)) return m;
-      return undefined;
-    },
-    { timeoutMs, intervalMs: 100 },
-  );
 }
 
 async function get(url: string): Promise<Response> {

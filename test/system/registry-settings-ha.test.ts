@@ -7,7 +7,9 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { type DaemonHandle, getJson, startMaster, stopAll, waitFor } from "../harness/processes.js";
+import { leaderOf } from "../harness/leader.js";
+import { operatorCall as call } from "../harness/operator.js";
+import { startMaster, stopAll } from "../harness/processes.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -22,37 +24,6 @@ after(async () => {
   await stopAll();
   await zk?.stop();
 });
-
-async function elected(m: DaemonHandle): Promise<boolean> {
-  if (m.child.exitCode !== null || m.child.signalCode !== null) return false;
-  const snapshot = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
-    () => undefined,
-  );
-  return snapshot?.["master/elected"] === 1;
-}
-
-function leaderOf(candidates: DaemonHandle[]): Promise<DaemonHandle> {
-  return waitFor(
-    "a leading master",
-    async () => {
-      for (const m of candidates) if (await elected(m)) return m;
-      return undefined;
-    },
-    { timeoutMs: 30_000, intervalMs: 100 },
-  );
-}
-
-async function call(
-  master: DaemonHandle,
-  body: Record<string, unknown>,
-): Promise<{ status: number; text: string }> {
-  const response = await fetch(`${master.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: response.status, text: await response.text() };
-}
 
 const READS = [
   "GET_QUOTA",
