@@ -20,14 +20,17 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+import type { Subscription } from "./master-clients.js";
 import {
   acceptStubborn,
+  agentIdOf,
   FAST_AGENT_FLAGS,
   FAST_MASTER_FLAGS,
   masterState,
   resubscribe,
   SHORT_TIMEOUTS_ENV,
+  SURVIVING_FRAMEWORK_INFO,
+  subscribeSurviving,
   waitUpdate,
 } from "./master-recovery-helpers.js";
 
@@ -76,24 +79,14 @@ test("master restart: deactivated, DRAINED and DRAINING agents stay so after a S
   }
   await waitForAgents(master, 3);
   const state = await masterState(master.url);
-  const idOf = (agent: DaemonHandle): string => {
-    const found = state?.slaves.find((a) =>
-      (a as unknown as { pid: string }).pid.endsWith(`:${agent.port}`),
-    );
-    assert.ok(found !== undefined);
-    return found.id;
-  };
-  const [deactivated, drained, draining] = handles.map(idOf) as [string, string, string];
+  const [deactivated, drained, draining] = handles.map((h) => agentIdOf(state, h)) as [
+    string,
+    string,
+    string,
+  ];
 
-  const info = {
-    checkpoint: true,
-    failover_timeout: 3600,
-    capabilities: [{ type: "PARTITION_AWARE" }],
-  };
-  const first = await subscribe(master.url, subscribeCall("drain-restart", info));
+  const first = await subscribeSurviving(master.url, "drain-restart");
   open.push(first);
-  first.autoAcknowledge = true;
-  await first.nth("SUBSCRIBED");
   const frameworkId = first.frameworkId;
   await launchStubborn(first, "stubborn", draining);
   await waitUpdate(first, "stubborn", "TASK_RUNNING");
@@ -152,7 +145,12 @@ test("master restart: deactivated, DRAINED and DRAINING agents stay so after a S
   assert.equal(back.get(drained)?.drain_info, undefined);
 
   // The framework comes back; draining again with a short grace finishes the drain.
-  const again = await resubscribe(restarted.url, "drain-restart", frameworkId, info);
+  const again = await resubscribe(
+    restarted.url,
+    "drain-restart",
+    frameworkId,
+    SURVIVING_FRAMEWORK_INFO,
+  );
   open.push(again);
   again.autoAcknowledge = true;
   await again.nth("SUBSCRIBED");

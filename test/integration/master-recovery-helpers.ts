@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import type { CommandInfo, Offer, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
-import { getJson, waitFor } from "../harness/processes.js";
+import { type DaemonHandle, getJson, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 /** Flags that make agents notice a lost master and retry quickly. */
@@ -122,7 +122,7 @@ export async function reconcileUntil(
 }
 
 export interface MasterStateSummary {
-  slaves: { id: string; active: boolean }[];
+  slaves: { id: string; active: boolean; pid: string }[];
   unreachable_slaves?: number;
   frameworks: {
     id: string;
@@ -135,6 +135,28 @@ export interface MasterStateSummary {
 
 export function masterState(url: string): Promise<MasterStateSummary | undefined> {
   return getJson<MasterStateSummary>(`${url}/master/state`);
+}
+
+/** The id `state` gives the agent `agent` (found by its port in the agent's pid). */
+export function agentIdOf(state: MasterStateSummary | undefined, agent: DaemonHandle): string {
+  const found = state?.slaves.find((a) => a.pid.endsWith(`:${agent.port}`));
+  assert.ok(found !== undefined, `agent on port ${agent.port} is not in the master's state`);
+  return found.id;
+}
+
+/** A checkpointing, partition-aware framework that outlives an hour of failover. */
+export const SURVIVING_FRAMEWORK_INFO = {
+  checkpoint: true,
+  failover_timeout: 3600,
+  capabilities: [{ type: "PARTITION_AWARE" }],
+} as const;
+
+/** SUBSCRIBEs `SURVIVING_FRAMEWORK_INFO` as `name`, acknowledging updates; resolves once SUBSCRIBED. */
+export async function subscribeSurviving(url: string, name: string): Promise<Subscription> {
+  const s = await subscribe(url, subscribeCall(name, SURVIVING_FRAMEWORK_INFO));
+  s.autoAcknowledge = true;
+  await s.nth("SUBSCRIBED");
+  return s;
 }
 
 /** SUBSCRIBE again as an existing framework (its id in the call and in the FrameworkInfo). */

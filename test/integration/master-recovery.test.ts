@@ -20,8 +20,9 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+import type { Subscription } from "./master-clients.js";
 import {
+  agentIdOf,
   FAST_AGENT_FLAGS,
   FAST_MASTER_FLAGS,
   launchSleep,
@@ -30,6 +31,8 @@ import {
   reconcileUntil,
   resubscribe,
   SHORT_TIMEOUTS_ENV,
+  SURVIVING_FRAMEWORK_INFO,
+  subscribeSurviving,
   waitUpdate,
 } from "./master-recovery-helpers.js";
 
@@ -57,23 +60,11 @@ test("master restart: agents re-register with their ids, tasks survive, framewor
   const leaves = await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
   await waitForAgents(master, 2);
   const state = await masterState(master.url);
-  const stayingId = state?.slaves.find((a) =>
-    (a as unknown as { pid: string }).pid.endsWith(`:${stays.port}`),
-  )?.id;
-  const leavingId = state?.slaves.find((a) =>
-    (a as unknown as { pid: string }).pid.endsWith(`:${leaves.port}`),
-  )?.id;
-  assert.ok(stayingId !== undefined && leavingId !== undefined);
+  const stayingId = agentIdOf(state, stays);
+  const leavingId = agentIdOf(state, leaves);
 
-  const info = {
-    checkpoint: true,
-    failover_timeout: 3600,
-    capabilities: [{ type: "PARTITION_AWARE" }],
-  };
-  const first = await subscribe(master.url, subscribeCall("restart-test", info));
+  const first = await subscribeSurviving(master.url, "restart-test");
   open.push(first);
-  first.autoAcknowledge = true;
-  await first.nth("SUBSCRIBED");
   const frameworkId = first.frameworkId;
   await launchSleep(first, "survivor", stayingId);
   await waitUpdate(first, "survivor", "TASK_RUNNING");
@@ -102,7 +93,12 @@ test("master restart: agents re-register with their ids, tasks survive, framewor
       ?.tasks.some((t) => t.id === "survivor" && t.state === "TASK_RUNNING");
   });
 
-  const again = await resubscribe(restarted.url, "restart-test", frameworkId, info);
+  const again = await resubscribe(
+    restarted.url,
+    "restart-test",
+    frameworkId,
+    SURVIVING_FRAMEWORK_INFO,
+  );
   open.push(again);
   again.autoAcknowledge = true;
   const subscribed = await again.nth("SUBSCRIBED");
@@ -132,7 +128,7 @@ test("master restart: agents re-register with their ids, tasks survive, framewor
   restarted.kill("SIGKILL");
   await restarted.exited;
   const third = await startMaster(masterOptions);
-  const later = await resubscribe(third.url, "restart-test", frameworkId, info);
+  const later = await resubscribe(third.url, "restart-test", frameworkId, SURVIVING_FRAMEWORK_INFO);
   open.push(later);
   await later.nth("SUBSCRIBED");
   const remembered = await reconcileUntil(
