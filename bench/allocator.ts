@@ -5,8 +5,10 @@
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
- *    agents/frameworks; scaling per doubling of both (each size in a fresh
- *    process, N repeats, default 3, sizes rotated; medians).
+ *    agents/frameworks (`--sizes=A/F,...` for others); scaling per doubling
+ *    of both (each size in a fresh process, N repeats, default 3, or
+ *    6,6,6,1 with `--scaling-only`; sizes rotated; medians, the children's
+ *    spread, and the median over every (small, big) pair of children).
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
  *  - quota: the same allocations with and without quota; empty vs productive
  *    cycle; issue 10's cycle with 100 roles under quota vs none.
@@ -32,13 +34,21 @@ export async function run(args: string[]): Promise<void> {
   const quick = args.includes("--quick");
   // --repeats=N, or one count per size (--repeats=3,3,3,1: the 10k x 1k size
   // alone takes minutes of CPU per repeat).
-  const repeatsArg = args.find((a) => a.startsWith("--repeats="))?.slice(10) ?? "3";
+  // The scaling runs alone default to six children per size (one at 10k x 1k):
+  // processes differ by 1.5-2x on this machine, so fewer make a noisy median.
+  const scalingOnly = args.includes("--scaling-only");
+  const repeatsArg =
+    args.find((a) => a.startsWith("--repeats="))?.slice(10) ?? (scalingOnly ? "6,6,6,1" : "3");
   const repeats = repeatsArg.split(",").map((x) => Math.max(1, Number(x) || 1));
+  // --sizes=2500/250,5000/500: only these (agents/frameworks) sizes, in this order.
+  const sizesArg = args.find((a) => a.startsWith("--sizes="))?.slice(8);
+  const sizes = sizesArg?.split(",").map((x) => x.split("/").map(Number) as [number, number]);
   const options: DeclineOptions = {
     repeats,
     volumeOnce: args.includes("--volume-once"),
     noVolume: args.includes("--no-volume"),
-    scalingOnly: args.includes("--scaling-only"),
+    scalingOnly,
+    ...(sizes === undefined ? {} : { sizes }),
   };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -102,21 +112,25 @@ interface DeclineOptions {
   noVolume: boolean;
   /** Only the scaling runs (no straight-port, memory or sliced cases). */
   scalingOnly: boolean;
+  /** Sizes (agents, frameworks) instead of the default ones. */
+  sizes?: [number, number][];
 }
 
 async function runDecline(quick: boolean, options: DeclineOptions): Promise<void> {
-  const sizes: [number, number][] = quick
-    ? [
-        [1000, 100],
-        [2000, 200],
-        [4000, 400],
-      ]
-    : [
-        [1000, 100],
-        [2500, 250],
-        [5000, 500],
-        [10000, 1000],
-      ];
+  const sizes: [number, number][] =
+    options.sizes ??
+    (quick
+      ? [
+          [1000, 100],
+          [2000, 200],
+          [4000, 400],
+        ]
+      : [
+          [1000, 100],
+          [2500, 250],
+          [5000, 500],
+          [10000, 1000],
+        ]);
   // The cycles after every framework refused every agent all look the same;
   // we run up to 50 of them rather than all remaining F.
   const roundsFor = (f: number) => f + Math.min(f, 50);
@@ -135,6 +149,10 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       const volume = !options.noVolume && (r === 0 || !options.volumeOnce);
       const got = await runChildProcess(agents, frameworks, roundsFor(frameworks), volume);
       const key = `${agents}/${frameworks}`;
+      // Progress, and every child's figure (the rows give medians and spreads).
+      process.stderr.write(
+        `decline child ${key} repeat ${r + 1}: ${round(got.plain?.median_productive_cycle_cpu_ms ?? Number.NaN)} ms CPU, load ${round(got.plain?.child_load_1m ?? Number.NaN)}\n`,
+      );
       results.set(key, [...(results.get(key) ?? []), got]);
     }
   }
@@ -147,10 +165,17 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       if (runs.length === 0) continue;
       const summary = medianSummary(runs.map((x) => x[variant] as Record<string, number>));
       medians.set(`${agents}/${frameworks}/${variant}`, summary);
+      // The spread of the children's figures: how far one process may be off.
+      const each = runs.map((x) => x[variant]?.median_productive_cycle_cpu_ms as number);
       reportCase(
         BENCH,
         `decline offers${variant === "volume" ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
-        { repeats: runs.length, ...rounded(summary) },
+        {
+          repeats: runs.length,
+          ...rounded(summary),
+          productive_cycle_cpu_ms_min: round(Math.min(...each)),
+          productive_cycle_cpu_ms_max: round(Math.max(...each)),
+        },
       );
     }
   }
@@ -174,21 +199,25 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
         const t0 = y?.[variant]?.[k];
         return t1 === undefined || t0 === undefined ? [] : [(t1 / t0) ** exponent];
       });
+      const times = (a: number, f: number) =>
+        (results.get(`${a}/${f}`) ?? []).flatMap((x) => {
+          const t = x[variant]?.[k];
+          return t === undefined ? [] : [t];
+        });
       // The fastest repeat of each size: the one least disturbed by other
       // processes on a shared machine (CPU time still grows under load).
-      const best = (a: number, f: number) =>
-        Math.min(
-          ...(results.get(`${a}/${f}`) ?? []).flatMap((x) => {
-            const t = x[variant]?.[k];
-            return t === undefined ? [] : [t];
-          }),
-        );
+      const best = (a: number, f: number) => Math.min(...times(a, f));
+      // Every (small, big) combination of children: a ratio estimate that
+      // does not hang on which repeats happened to run next to each other.
+      const cross = times(a1, f1).flatMap((t1) => times(a0, f0).map((t0) => (t1 / t0) ** exponent));
       reportCase(
         BENCH,
         `decline offers${variant === "volume" ? " + volume" : ""} scaling ${a0}/${f0} -> ${a1}/${f1}`,
         {
           size_step: a1 / a0,
           productive_cycle_per_doubling: per("median_productive_cycle_cpu_ms"),
+          productive_cycle_per_doubling_cross_median: round(median(cross)),
+          productive_cycle_per_doubling_pairs_median: round(median(pairs)),
           pairs: pairs.length,
           productive_cycle_per_doubling_min: round(Math.min(...pairs)),
           productive_cycle_per_doubling_max: round(Math.max(...pairs)),
