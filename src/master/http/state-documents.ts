@@ -13,10 +13,9 @@
 import type { ResponseStream } from "../../common/http/response.js";
 import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
-import { drainInfoOf, drainJson } from "../core/drain.js";
+import { drainInfoOf, drainJson, drainStartOf } from "../core/drain.js";
 import type { Master } from "../core/master.js";
-import type { AgentRecord, FrameworkRecord } from "../core/records.js";
-import { agentUsedLists, frameworkUsedLists } from "./resource-sums.js";
+import { type AgentRecord, type FrameworkRecord, isTerminalState } from "../core/records.js";
 import {
   type Document,
   DocumentCache,
@@ -24,7 +23,6 @@ import {
   ItemRuns,
   PartsWriter,
   RunCache,
-  SignatureCache,
   Slicer,
   StateVersion,
   TurnGate,
@@ -38,6 +36,7 @@ import {
   stateHeadJson,
   taskJson,
 } from "./state-json.js";
+import { RevisionCache, Revisions, type SignatureSink } from "./state-revisions.js";
 import { agentMessage, executorMessages, frameworkMessage } from "./v1-state.js";
 
 function base64(bytes: Uint8Array): string {
@@ -129,8 +128,14 @@ export class StateDocuments {
   private readonly sliceMs: number;
   private readonly v0TaskRuns = new ItemRuns<Task>((t) => JSON.stringify(taskJson(t)), taskKey);
   private readonly v1TaskRuns = new ItemRuns<Task>(v1TaskJson, taskKey);
-  private readonly v0Agents = new SignatureCache<AgentRecord>();
-  private readonly v1Agents = new SignatureCache<AgentRecord>();
+  /** Revisions of agents and frameworks, checked once per state version for every document. */
+  private readonly agentRevisions: Revisions<AgentRecord>;
+  private readonly frameworkRevisions: Revisions<FrameworkRecord>;
+  private readonly v0Agents = new RevisionCache<AgentRecord>();
+  private readonly v1Agents = new RevisionCache<AgentRecord>();
+  /** v0 frameworks' keys before and after their task lists. */
+  private readonly v0FrameworkHeads = new RevisionCache<FrameworkRecord>();
+  private readonly v0FrameworkTails = new RevisionCache<FrameworkRecord>();
   /** Agents in runs too: an unchanged agent keeps its Buffer, so its run is reused. */
   private readonly v0AgentRuns = new RunCache<AgentRecord>(
     { get: (a) => this.v0Agent(a) },
@@ -142,9 +147,9 @@ export class StateDocuments {
     agentKey,
     5,
   );
-  private readonly v1Frameworks = new SignatureCache<FrameworkRecord>();
+  private readonly v1Frameworks = new RevisionCache<FrameworkRecord>();
   private readonly pbTasks = new FragmentCache<Task>((t) => taskCodec.encodeProtobuf(t));
-  private readonly pbAgents = new SignatureCache<AgentRecord>();
+  private readonly pbAgents = new RevisionCache<AgentRecord>();
   private readonly v1AgentFixed = new WeakMap<
     AgentRecord,
     { info: AgentRecord["info"]; total: AgentRecord["totalResources"]; json: string }
@@ -158,6 +163,10 @@ export class StateDocuments {
     this.gate = new TurnGate(options.yieldToEventLoop);
     this.now = options.now;
     this.sliceMs = options.sliceMs ?? DEFAULT_SLICE_MS;
+    this.agentRevisions = new Revisions(this.version, (agent, out) =>
+      signAgent(ctx.master, agent, out),
+    );
+    this.frameworkRevisions = new Revisions(this.version, signFramework);
     this.cache = new DocumentCache(
       this.version,
       () => new Slicer(options.now, () => this.gate.turn(), this.sliceMs),
@@ -261,9 +270,16 @@ export class StateDocuments {
     let first = true;
     for (const f of frameworks) {
       const [tasks, unreachable, completed] = taskSets.get(f) ?? [[], [], []];
-      const head = JSON.stringify(frameworkHeadJson(f));
-      const tail = JSON.stringify(frameworkTailJson(f));
-      out.write(first ? head.slice(0, -1) : `,${head.slice(0, -1)}`);
+      const revision = this.frameworkRevisions.of(f);
+      // Without its closing brace, and the tail without its opening one.
+      const head = this.v0FrameworkHeads.get(f, revision, () =>
+        JSON.stringify(frameworkHeadJson(f)).slice(0, -1),
+      );
+      const tail = this.v0FrameworkTails.get(f, revision, () =>
+        JSON.stringify(frameworkTailJson(f)).slice(1),
+      );
+      if (!first) out.write(COMMA);
+      out.write(head);
       first = false;
       out.write(',"tasks":');
       await this.v0TaskRuns.array(out, tasks, slicer);
@@ -271,17 +287,22 @@ export class StateDocuments {
       await this.v0TaskRuns.array(out, unreachable, slicer);
       out.write(',"completed_tasks":');
       await this.v0TaskRuns.array(out, completed, slicer);
-      out.write(`,${tail.slice(1)}`);
+      out.write(COMMA);
+      out.write(tail);
       await slicer.maybePause();
     }
     out.write("]");
   }
 
   private v0Agent(agent: AgentRecord): Buffer {
-    const deactivated = this.master.deactivatedAgents.has(agent.id);
-    const drain = drainInfoOf(this.master, agent.id);
-    return this.v0Agents.get(agent, agentSignature(agent, deactivated, drain), () =>
-      JSON.stringify(agentJson(agent, deactivated, drainJson(this.master, agent.id))),
+    return this.v0Agents.get(agent, this.agentRevisions.of(agent), () =>
+      JSON.stringify(
+        agentJson(
+          agent,
+          this.master.deactivatedAgents.has(agent.id),
+          drainJson(this.master, agent.id),
+        ),
+      ),
     );
   }
 
@@ -291,11 +312,7 @@ export class StateDocuments {
    * registration; the rest every time.
    */
   private v1Agent(agent: AgentRecord): Buffer {
-    const deactivated = this.master.deactivatedAgents.has(agent.id);
-    const drain = drainInfoOf(this.master, agent.id);
-    return this.v1Agents.get(agent, agentSignature(agent, deactivated, drain), () =>
-      this.v1AgentJson(agent),
-    );
+    return this.v1Agents.get(agent, this.agentRevisions.of(agent), () => this.v1AgentJson(agent));
   }
 
   private v1AgentJson(agent: AgentRecord): string {
@@ -344,7 +361,7 @@ export class StateDocuments {
    * hold nested empty lists a plain `JSON.stringify` would print.
    */
   private v1Framework(f: FrameworkRecord): Buffer {
-    return this.v1Frameworks.get(f, frameworkSignature(f), () =>
+    return this.v1Frameworks.get(f, this.frameworkRevisions.of(f), () =>
       frameworkCodec.encodeJson(frameworkMessage(f)),
     );
   }
@@ -405,9 +422,7 @@ export class StateDocuments {
   }
 
   private pbAgent(agent: AgentRecord): Buffer {
-    const deactivated = this.master.deactivatedAgents.has(agent.id);
-    const drain = drainInfoOf(this.master, agent.id);
-    return this.pbAgents.get(agent, agentSignature(agent, deactivated, drain), () =>
+    return this.pbAgents.get(agent, this.agentRevisions.of(agent), () =>
       agentCodec.encodeProtobuf(agentMessage(this.master, agent)),
     );
   }
@@ -463,50 +478,70 @@ function taskKey(task: Task): string {
   return task.task_id.value;
 }
 
+/** Stands for an absent resource list in signatures (a fresh `[]` would never compare equal). */
+const NO_RESOURCES: readonly unknown[] = [];
+
+const COMMA = Buffer.from(",");
+
 /**
- * What an agent's JSON is rendered from, compared by identity: its
- * registration, state, and the resource lists of its running tasks,
+ * What an agent's documents are rendered from, compared by identity: its
+ * registration, state, drain, and the resource lists of its running tasks,
  * executors and offers (task resource lists never change in place).
  */
-function agentSignature(agent: AgentRecord, deactivated: boolean, drain: unknown): unknown[] {
-  const out: unknown[] = [
-    agent.info,
-    agent.pid,
-    agent.version,
-    agent.capabilities,
-    agent.registeredTime,
-    agent.reregisteredTime,
-    agent.active,
-    deactivated,
-    drain,
-    agent.totalResources,
-  ];
-  for (const lists of agentUsedLists(agent)) out.push(lists);
-  out.push(null);
-  for (const offer of agent.offers) out.push(offer.resources);
-  return out;
+function signAgent(m: Master, agent: AgentRecord, out: SignatureSink): void {
+  out.add(agent.info);
+  out.add(agent.pid);
+  out.add(agent.version);
+  out.add(agent.capabilities);
+  out.add(agent.registeredTime);
+  out.add(agent.reregisteredTime);
+  out.add(agent.active);
+  out.add(m.deactivatedAgents.has(agent.id));
+  out.add(drainInfoOf(m, agent.id));
+  out.add(drainStartOf(m, agent.id));
+  out.add(agent.totalResources);
+  // The lists `agentUsedLists` sums, in its order.
+  for (const byId of agent.tasks.values()) {
+    for (const task of byId.values()) {
+      if (!isTerminalState(task.state)) out.add(task.resources ?? NO_RESOURCES);
+    }
+  }
+  for (const byId of agent.executors.values()) {
+    for (const executor of byId.values()) out.add(executor.resources ?? NO_RESOURCES);
+  }
+  out.add(null);
+  for (const offer of agent.offers) out.add(offer.resources);
 }
 
 /**
- * What a framework's v1 JSON is rendered from, compared by identity: its
- * info and connection state, times, offers, and the resource lists of its
- * running tasks and executors.
+ * What a framework's documents are rendered from, compared by identity:
+ * its info and connection state, times, offer constraints, offers, the
+ * resource lists of its running tasks and its executors.
  */
-function frameworkSignature(f: FrameworkRecord): unknown[] {
-  const out: unknown[] = [
-    f.info,
-    f.active,
-    f.connected,
-    f.connection,
-    f.registeredTime,
-    f.reregisteredTime,
-    f.unregisteredTime,
-    f.offerConstraints,
-  ];
-  for (const offer of f.offers.values()) out.push(offer.offer);
-  out.push(null);
-  for (const list of frameworkUsedLists(f)) out.push(list);
-  return out;
+function signFramework(f: FrameworkRecord, out: SignatureSink): void {
+  out.add(f.info);
+  out.add(f.active);
+  out.add(f.connection);
+  out.add(f.registeredTime);
+  out.add(f.reregisteredTime);
+  out.add(f.unregisteredTime);
+  out.add(f.offerConstraints);
+  for (const offer of f.offers.values()) out.add(offer);
+  out.add(null);
+  // The lists `frameworkUsedLists` sums, in its order.
+  for (const task of f.tasks.values()) {
+    if (!isTerminalState(task.state) && task.state !== "TASK_UNREACHABLE") {
+      out.add(task.resources ?? NO_RESOURCES);
+    }
+  }
+  out.add(null);
+  for (const [agentId, byId] of f.executors) {
+    for (const executor of byId.values()) {
+      out.add(agentId);
+      out.add(executor);
+      out.add(executor.resources ?? NO_RESOURCES);
+    }
+  }
 }
 
 /** Maps lazily, so each item is rendered inside the slice that writes it. */
