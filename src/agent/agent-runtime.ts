@@ -307,6 +307,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     cgroupsDestroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
     launchConcurrency: flags.executor_launch_concurrency,
     executorPoolSize: flags.executor_pool_size,
+    commandExecutorsPerProcess: flags.command_executors_per_process,
   });
   const mesosContainerizer = containerizer;
   const docker = await buildDockerContainerizer(flags, { logger, bootId, fetcherCache }).catch(

@@ -169,6 +169,14 @@ const agentCoreFlags = {
       "~45 MiB RSS (~10 MiB PSS) charged to no container. 0: none (as Mesos).",
     default: 1,
   }),
+  command_executors_per_process: flag.uint({
+    help:
+      "Beyond Mesos: how many command executors one Node process may host. Above 1, command " +
+      "tasks without user switch, isolation shim, cgroups or image share executor hosts: each " +
+      "keeps its own executor id, sandbox, v1 API connection and task process, but Node's " +
+      "start-up (~75 ms of CPU) is paid once per host. 1: one process per executor (as Mesos).",
+    default: 1,
+  }),
   executor_reregistration_timeout: flag.duration({
     help:
       "After an agent restart, how long executors have to re-subscribe before they count " +

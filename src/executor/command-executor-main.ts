@@ -10,12 +10,19 @@
  * only when there are flags. Numbers and the exact command line the agent
  * uses: docs/architecture/command-executor.md.
  */
-import { closeSync, realpathSync, writeSync } from "node:fs";
+import { closeSync, openSync, realpathSync, writeSync } from "node:fs";
+import type { Logger } from "../common/observability/logger.js";
 import { systemClock } from "../common/time/clock.js";
+import type { CommandExecutor, TaskPlacement } from "./command-executor.js";
 import type { CommandExecutorSettings } from "./command-executor-flags.js";
-import { readExecutorEnvironment, restoreTaskVariables } from "./executor-environment.js";
+import {
+  type ExecutorEnvironment,
+  readExecutorEnvironment,
+  restoreTaskVariables,
+} from "./executor-environment.js";
+import { HOST_VARIABLE, type HostLaunch } from "./host-protocol.js";
 import { ExecutorClient, type ExecutorHandlers } from "./library.js";
-import { stderrLogger } from "./stderr-logger.js";
+import { type StderrLoggerOptions, stderrLogger } from "./stderr-logger.js";
 
 type HandlerName = keyof ExecutorHandlers;
 
@@ -116,27 +123,127 @@ async function awaitHandover(): Promise<boolean> {
   return true;
 }
 
+/** One command executor's surroundings: its own process, or a slot in an executor host. */
+interface ExecutorSetup {
+  /** Its environment (what its task inherits); a private copy when hosted. */
+  env: Record<string, string | undefined>;
+  environment: ExecutorEnvironment;
+  settings: CommandExecutorSettings;
+  logger: Logger;
+  /** Hosted: where the task runs (the executor does not own the process' cwd and stdio). */
+  placement?: TaskPlacement;
+  /** Called right before the task is forked (the paced launch's ready signal). */
+  started(): void;
+  /** The shutdown deadline passed before the task logic loaded. */
+  deadlineBeforeLoad(): void;
+}
+
+/** A running command executor. */
+interface RunningExecutor {
+  /** Resolves with the exit code once the executor is done. */
+  done: Promise<number>;
+  /** SHUTDOWN-like stop (a signal to the executor or its host). */
+  shutdown(): void;
+  /** Its container is being destroyed: kill the task, stop at once, send nothing more. */
+  abandon(): void;
+}
+
+/**
+ * Starts one command executor: subscribes at once, loads the task logic
+ * while the agent answers, then runs the task it is given.
+ */
+function startExecutor(setup: ExecutorSetup): RunningExecutor {
+  const { environment, logger } = setup;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => {
+    resolveDone = resolve;
+  });
+  let executor: CommandExecutor | undefined;
+  let pending: "shutdown" | "abandon" | undefined;
+  let finished = false;
+  let subscribeSent = (): void => {};
+  const sent = new Promise<void>((resolve) => {
+    subscribeSent = resolve;
+  });
+  const exit = (code: number): void => {
+    if (finished) return;
+    finished = true;
+    client.stop();
+    resolveDone(code);
+  };
+  const client = new ExecutorClient(environment, {
+    logger,
+    onShutdownDeadline: () => {
+      if (executor !== undefined) executor.forceExit();
+      else setup.deadlineBeforeLoad();
+    },
+    onFirstSubscribeSent: () => subscribeSent(),
+  });
+  const deferred = deferredHandlers();
+  // Subscribe first; the rest loads once the request is on the wire, while
+  // the agent answers (loading earlier would hold the request back).
+  client.start(deferred.handlers);
+  void sent
+    .then(() => import("./task-runtime.js"))
+    .then(({ CommandExecutor: Executor, childProcessLauncher }) => {
+      if (finished) return;
+      const { settings } = setup;
+      executor = new Executor({
+        channel: {
+          update: (status) => client.update(status),
+          canDeliver: () => client.state !== "shutdown" && client.state !== "stopped",
+        },
+        launcher: {
+          launch: (spec, callbacks) => {
+            setup.started();
+            return childProcessLauncher.launch(spec, callbacks);
+          },
+        },
+        clock: systemClock,
+        logger,
+        executorId: environment.executorId,
+        baseEnv: setup.env,
+        shutdownGracePeriodMs: environment.shutdownGracePeriodMs,
+        ...(settings.taskCommand !== undefined ? { taskCommand: settings.taskCommand } : {}),
+        ...(settings.taskEnvironment !== undefined
+          ? { taskEnvironment: settings.taskEnvironment }
+          : {}),
+        ...(settings.launchRefusal !== undefined ? { launchRefusal: settings.launchRefusal } : {}),
+        ...(setup.placement !== undefined ? { placement: setup.placement } : {}),
+        exit,
+      });
+      deferred.attach(executor.handlers());
+      if (pending === "abandon") executor.abandon();
+      else if (pending === "shutdown") executor.shutdown();
+    });
+  return {
+    done,
+    shutdown() {
+      if (executor !== undefined) executor.shutdown();
+      else pending ??= "shutdown";
+    },
+    abandon() {
+      if (executor !== undefined) {
+        executor.abandon();
+        return;
+      }
+      // No task can be running before the logic has loaded.
+      pending = "abandon";
+      exit(137);
+    },
+  };
+}
+
 /** Runs the command executor; resolves with the process exit code. */
 export async function main(argv: string[]): Promise<number> {
+  if (process.env[HOST_VARIABLE] === "1") return runHost(argv);
   if (process.env[POOL_VARIABLE] === "1" && !(await awaitHandover())) return 0;
   // The task gets the Node start-up variables the agent kept from this process.
   restoreTaskVariables(process.env);
-  let settings: CommandExecutorSettings = { warnings: [] };
-  if (argv.length > 0) {
-    const { parseCommandExecutorFlags } = await import("./command-executor-flags.js");
-    const parsed = parseCommandExecutorFlags(argv);
-    if ("exit" in parsed) {
-      (parsed.exit === 0 ? process.stdout : process.stderr).write(parsed.output);
-      return parsed.exit;
-    }
-    settings = parsed;
-  }
+  const settings = await readSettings(argv);
+  if ("exit" in settings) return settings.exit;
 
-  const logger = stderrLogger(systemClock, "executor.ts", {
-    verbosity: Number(process.env.GLOG_v ?? 0),
-    ...(settings.loggingLevel !== undefined ? { minimum: settings.loggingLevel } : {}),
-    ...(settings.quiet !== undefined ? { quiet: settings.quiet } : {}),
-  });
+  const logger = stderrLogger(systemClock, "executor.ts", loggerOptions(process.env, settings));
   for (const warning of settings.warnings) logger.warn(warning);
   const environment = readExecutorEnvironment(process.env);
   if ("error" in environment) {
@@ -146,72 +253,121 @@ export async function main(argv: string[]): Promise<number> {
   // Tasks must not see the executor's credentials.
   delete process.env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN;
   const started = readySignal(process.env);
-
-  let forceExit = (): void => process.exit(1);
-  let subscribeSent = (): void => {};
-  const sent = new Promise<void>((resolve) => {
-    subscribeSent = resolve;
-  });
-  const client = new ExecutorClient(environment, {
+  const running = startExecutor({
+    env: process.env,
+    environment,
+    settings,
     logger,
-    onShutdownDeadline: () => forceExit(),
-    onFirstSubscribeSent: () => subscribeSent(),
+    started,
+    deadlineBeforeLoad: () => process.exit(1),
   });
-  const deferred = deferredHandlers();
-  // Subscribe first; the rest loads once the request is on the wire, while
-  // the agent answers (loading earlier would hold the request back).
-  client.start(deferred.handlers);
-  await sent;
+  // A signal to the executor (e.g. the agent stopping it) kills the task
+  // within the shutdown grace period instead of orphaning it.
+  const onSignal = (signal: NodeJS.Signals): void => {
+    logger.info(`Received ${signal}`);
+    running.shutdown();
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
+  const code = await running.done;
+  process.off("SIGTERM", onSignal);
+  process.off("SIGINT", onSignal);
+  // Safety net should a stray handle keep the loop alive; unref'd, so it
+  // never delays a clean exit.
+  setTimeout(() => process.exit(code), 2000).unref();
+  return code;
+}
 
-  const { CommandExecutor, childProcessLauncher } = await import("./task-runtime.js");
+/** The command line's flags (loaded only when there are some), or the exit to take. */
+async function readSettings(argv: string[]): Promise<CommandExecutorSettings | { exit: number }> {
+  if (argv.length === 0) return { warnings: [] };
+  const { parseCommandExecutorFlags } = await import("./command-executor-flags.js");
+  const parsed = parseCommandExecutorFlags(argv);
+  if ("exit" in parsed) {
+    (parsed.exit === 0 ? process.stdout : process.stderr).write(parsed.output);
+    return { exit: parsed.exit };
+  }
+  return parsed;
+}
 
-  return new Promise((resolve) => {
-    let finished = false;
-    const exit = (code: number): void => {
-      if (finished) return;
-      finished = true;
-      client.stop();
-      process.off("SIGTERM", onSignal);
-      process.off("SIGINT", onSignal);
-      // Safety net should a stray handle keep the loop alive; unref'd, so it
-      // never delays a clean exit.
-      setTimeout(() => process.exit(code), 2000).unref();
-      resolve(code);
-    };
-    const executor = new CommandExecutor({
-      channel: {
-        update: (status) => client.update(status),
-        canDeliver: () => client.state !== "shutdown" && client.state !== "stopped",
-      },
-      launcher: {
-        launch: (spec, callbacks) => {
-          started();
-          return childProcessLauncher.launch(spec, callbacks);
-        },
-      },
-      clock: systemClock,
-      logger,
-      executorId: environment.executorId,
-      baseEnv: process.env,
-      shutdownGracePeriodMs: environment.shutdownGracePeriodMs,
-      ...(settings.taskCommand !== undefined ? { taskCommand: settings.taskCommand } : {}),
-      ...(settings.taskEnvironment !== undefined
-        ? { taskEnvironment: settings.taskEnvironment }
-        : {}),
-      ...(settings.launchRefusal !== undefined ? { launchRefusal: settings.launchRefusal } : {}),
-      exit,
-    });
-    forceExit = () => executor.forceExit();
-    // A signal to the executor (e.g. the agent stopping it) kills the task
-    // within the shutdown grace period instead of orphaning it.
-    const onSignal = (signal: NodeJS.Signals): void => {
-      logger.info(`Received ${signal}`);
-      executor.shutdown();
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-    deferred.attach(executor.handlers());
+function loggerOptions(
+  env: Readonly<Record<string, string | undefined>>,
+  settings: CommandExecutorSettings,
+): StderrLoggerOptions {
+  return {
+    verbosity: Number(env.GLOG_v ?? 0),
+    ...(settings.loggingLevel !== undefined ? { minimum: settings.loggingLevel } : {}),
+    ...(settings.quiet !== undefined ? { quiet: settings.quiet } : {}),
+  };
+}
+
+/**
+ * An executor host (`--command_executors_per_process`): runs the command
+ * executors the launcher helper hands it, each with its own environment,
+ * sandbox, log and agent connection (src/executor/executor-host.ts).
+ */
+async function runHost(argv: string[]): Promise<number> {
+  const settings = await readSettings(argv);
+  if ("exit" in settings) return settings.exit;
+  const { serveExecutorHost } = await import("./task-runtime.js");
+  return serveExecutorHost({
+    start: (launch) => startHostedExecutor(launch, settings),
   });
+}
+
+/** Starts one hosted executor from its launch (nothing of the host's own environment is used). */
+function startHostedExecutor(
+  launch: HostLaunch,
+  settings: CommandExecutorSettings,
+): RunningExecutor | { error: string } {
+  const env: Record<string, string | undefined> = { ...launch.env };
+  restoreTaskVariables(env);
+  delete env[READY_FD_VARIABLE];
+  if (env.LIBPROCESS_SSL_ENABLED !== undefined && /^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED)) {
+    return { error: "executors talking TLS to the agent are not hosted" };
+  }
+  let fd: number;
+  try {
+    fd = openSync(launch.stderr, "a");
+  } catch (e) {
+    return { error: `cannot open '${launch.stderr}': ${(e as Error).message}` };
+  }
+  let open = true;
+  const logger = stderrLogger(systemClock, "executor.ts", {
+    ...loggerOptions(env, settings),
+    write: (line) => {
+      if (!open) return;
+      try {
+        writeSync(fd, line);
+      } catch {
+        // The sandbox went away; nothing to log to.
+      }
+    },
+  });
+  const closeLog = (): void => {
+    if (!open) return;
+    open = false;
+    closeSync(fd);
+  };
+  for (const warning of settings.warnings) logger.warn(warning);
+  const environment = readExecutorEnvironment(env);
+  if ("error" in environment) {
+    logger.error(`Failed to start the executor: ${environment.error}`);
+    closeLog();
+    return { error: environment.error };
+  }
+  delete env.MESOS_EXECUTOR_AUTHENTICATION_TOKEN;
+  const running = startExecutor({
+    env,
+    environment,
+    settings,
+    logger,
+    placement: { cwd: launch.cwd, stdout: launch.stdout, stderr: launch.stderr },
+    started: () => {},
+    deadlineBeforeLoad: () => running.abandon(),
+  });
+  void running.done.then(closeLog);
+  return running;
 }
 
 function isEntryPoint(): boolean {

@@ -75,9 +75,23 @@ export interface CommandExecutorOptions {
   taskEnvironment?: Environment;
   /** When set, every launch fails with this message (e.g. an unsupported flag was given). */
   launchRefusal?: string;
-  /** Ends the executor process. */
+  /**
+   * Where the task runs when the executor does not own its process (a
+   * hosted executor, `--command_executors_per_process`): the sandbox as its
+   * working directory, its output files, stdin from /dev/null. Unset: the
+   * task inherits the executor's working directory, stdout and stderr.
+   */
+  placement?: TaskPlacement;
+  /** Ends the executor (its process, or its slot in a host). */
   exit(code: number): void;
   terminalAckTimeoutMs?: number;
+}
+
+/** The sandbox and output files of a hosted executor's task. */
+export interface TaskPlacement {
+  cwd: string;
+  stdout: string;
+  stderr: string;
 }
 
 /** One command task's executor. */
@@ -91,6 +105,8 @@ export class CommandExecutor {
   private killedByMaxCompletionTime = false;
   private terminated = false;
   private exiting = false;
+  /** `exit` was called: nothing more is sent or done. */
+  private ended = false;
   private killPolicy: KillPolicy | undefined;
   private escalation: KillEscalation | undefined;
   private completionTimer: TimerHandle | undefined;
@@ -154,6 +170,7 @@ export class CommandExecutor {
   }
 
   private forward(status: TaskStatusInput): void {
+    if (this.ended) return;
     this.o.logger.info(
       `Sending ${status.state} for task ${status.task_id.value}${status.message !== undefined ? `: ${status.message}` : ""}`,
     );
@@ -192,7 +209,18 @@ export class CommandExecutor {
       ...(this.o.taskEnvironment !== undefined ? { taskEnvironment: this.o.taskEnvironment } : {}),
       ...(allocationRoleOf(task) !== undefined ? { allocationRole: allocationRoleOf(task) } : {}),
     };
-    const spec = buildLaunchSpec(command, context);
+    const built = buildLaunchSpec(command, context);
+    const place = this.o.placement;
+    const spec =
+      "error" in built || place === undefined
+        ? built
+        : {
+            ...built,
+            cwd: place.cwd,
+            stdoutPath: place.stdout,
+            stderrPath: place.stderr,
+            ignoreStdin: true,
+          };
     if ("error" in spec) {
       this.fail(task.task_id, `Invalid command of task '${task.task_id.value}': ${spec.error}`);
       return;
@@ -228,7 +256,10 @@ export class CommandExecutor {
     this.launched = true;
     log.info(`Forked command at ${started.pid}`);
     this.forward(this.status(task.task_id, "TASK_RUNNING"));
-    this.startChecks(task, { launch: context });
+    this.startChecks(task, {
+      launch: context,
+      ...(place === undefined ? {} : { sandbox: place.cwd }),
+    });
   }
 
   private startChecks(task: TaskInfo, ctx: Parameters<typeof checkProber>[1]): void {
@@ -361,7 +392,7 @@ export class CommandExecutor {
 
   private reaped(code: number | null, signal: NodeJS.Signals | null): void {
     const task = this.task;
-    if (task === undefined) return;
+    if (task === undefined || this.ended) return;
     this.terminated = true;
     this.cancelTimers();
 
@@ -439,7 +470,21 @@ export class CommandExecutor {
     this.terminate(1);
   }
 
+  /**
+   * The container is being destroyed under a hosted executor (its stand-in
+   * was killed): SIGKILL the task's tree and end without another update,
+   * as a destroyed executor process would.
+   */
+  abandon(): void {
+    if (this.ended) return;
+    this.o.logger.warn("The executor's container is being destroyed; killing the task");
+    if (this.launched && !this.terminated) this.process?.signalTree("SIGKILL");
+    this.terminate(137);
+  }
+
   private terminate(code: number): void {
+    if (this.ended) return;
+    this.ended = true;
     if (this.ackTimer !== undefined) this.o.clock.cancelTimer(this.ackTimer);
     this.ackTimer = undefined;
     this.cancelTimers();

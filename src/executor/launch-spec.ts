@@ -30,6 +30,8 @@ export interface LaunchSpec {
    */
   stdoutPath?: string;
   stderrPath?: string;
+  /** Give the task /dev/null as stdin instead of the executor's (a hosted executor's stdin is its host's). */
+  ignoreStdin?: boolean;
 }
 
 /** Inputs besides the command itself. */

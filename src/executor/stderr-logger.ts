@@ -18,6 +18,8 @@ export interface StderrLoggerOptions {
   minimum?: "INFO" | "WARNING" | "ERROR";
   /** `--quiet`: write nothing. */
   quiet?: boolean;
+  /** Where lines go; default: this process' stderr (a hosted executor writes to its sandbox's). */
+  write?: (line: string) => void;
 }
 
 /** Builds a glog-style logger writing to stderr. */
@@ -27,6 +29,7 @@ export function stderrLogger(
   options: StderrLoggerOptions = {},
 ): Logger {
   const verbosity = options.verbosity ?? 0;
+  const out = options.write ?? ((line: string) => process.stderr.write(line));
   const minimum = options.quiet ? 3 : (RANK[(options.minimum ?? "INFO").charAt(0)] ?? 0);
   const write = (severity: string, message: string): void => {
     if ((RANK[severity] ?? 0) < minimum) return;
@@ -36,7 +39,7 @@ export function stderrLogger(
       `${severity}${pad(d.getMonth() + 1)}${pad(d.getDate())} ` +
       `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${micros} ` +
       `${String(process.pid).padStart(5)} ${source}] ${message}\n`;
-    process.stderr.write(line);
+    out(line);
   };
   return {
     info: (m) => write("I", m),

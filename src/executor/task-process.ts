@@ -153,7 +153,11 @@ export const childProcessLauncher: TaskLauncher = {
         ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
         // setsid(): own session and process group, so kills reach its children.
         detached: true,
-        stdio: ["inherit", output(spec.stdoutPath), output(spec.stderrPath)],
+        stdio: [
+          spec.ignoreStdin === true ? "ignore" : "inherit",
+          output(spec.stdoutPath),
+          output(spec.stderrPath),
+        ],
       });
     } catch (err) {
       const message = (err as Error).message;

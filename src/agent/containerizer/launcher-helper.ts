@@ -34,6 +34,7 @@ import {
 } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import type { Readable } from "node:stream";
+import { HOST_VARIABLE, hostKey, parseHostEvent } from "../../executor/host-protocol.js";
 import {
   type CancelRequest,
   type ExitEvent,
@@ -265,8 +266,169 @@ function startPoolMember(r: SpawnRequest, dir: string, key: string): boolean {
   return true;
 }
 
+/** A Node process running several command executors (`--command_executors_per_process`). */
+interface ExecutorHost {
+  child: ChildProcess;
+  pid: number;
+  key: string;
+  /** Still taking launches (its stdin is open). */
+  accepting: boolean;
+  /** Launches sent and not yet answered, by request id. */
+  pending: Set<number>;
+  /** Stand-in pids of its running executors. */
+  live: Set<number>;
+}
+
+/** Running hosts, oldest first. */
+const hosts: ExecutorHost[] = [];
+let hostSerial = 0;
+
+/** Runs `r` in an executor host with room, starting one if none has. */
+function hostedSpawn(r: SpawnRequest): void {
+  const config = r.host as NonNullable<SpawnRequest["host"]>;
+  const key = hostKey(r);
+  let host = hosts.find(
+    (h) => h.key === key && h.accepting && h.pending.size + h.live.size < config.perProcess,
+  );
+  host ??= startHost(r, config.dir, key);
+  if (host === undefined) {
+    // Could not start a host: run the executor in its own process.
+    doSpawn(r, false);
+    return;
+  }
+  host.pending.add(r.id);
+  const launch = {
+    op: "launch",
+    id: r.id,
+    env: r.env,
+    cwd: r.cwd,
+    stdout: r.stdout,
+    stderr: r.stderr,
+  };
+  host.child.stdin?.write(`${JSON.stringify(launch)}\n`);
+}
+
+function startHost(r: SpawnRequest, dir: string, key: string): ExecutorHost | undefined {
+  const log = `${dir}/${process.pid}-${++hostSerial}.log`;
+  let err: number | undefined;
+  let child: ChildProcess;
+  try {
+    mkdirSync(dir, { recursive: true });
+    err = openSync(log, "a");
+    const env: Record<string, string> = { [HOST_VARIABLE]: "1" };
+    if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
+    child = spawn(r.file, r.args.slice(1), {
+      argv0: r.args[0] ?? r.file,
+      env,
+      cwd: dir,
+      detached: true,
+      stdio: ["pipe", "pipe", err],
+      ...ids(r),
+    });
+  } catch (e) {
+    process.stderr.write(`launcher helper: cannot start an executor host: ${errorText(e)}\n`);
+    return undefined;
+  } finally {
+    if (err !== undefined) closeSync(err);
+  }
+  const pid = child.pid;
+  if (pid === undefined) {
+    child.once("error", () => {});
+    return undefined;
+  }
+  normalPriority(pid);
+  child.unref();
+  child.stdin?.on("error", () => {});
+  const host: ExecutorHost = {
+    child,
+    pid,
+    key,
+    accepting: true,
+    pending: new Set(),
+    live: new Set(),
+  };
+  hosts.push(host);
+  let buffered = "";
+  child.stdout?.setEncoding("utf8");
+  child.stdout?.on("data", (chunk: string) => {
+    buffered += chunk;
+    for (;;) {
+      const newline = buffered.indexOf("\n");
+      if (newline < 0) break;
+      const line = buffered.slice(0, newline);
+      buffered = buffered.slice(newline + 1);
+      hostEvent(host, line, r.host?.keepIdle === true);
+    }
+  });
+  child.once("error", () => {});
+  child.once("exit", (code, signal) => {
+    host.accepting = false;
+    const at = hosts.indexOf(host);
+    if (at >= 0) hosts.splice(at, 1);
+    const how = signal === null ? `status ${code}` : `signal ${signal}`;
+    for (const id of host.pending) {
+      reply({ id, error: `the executor host (pid ${pid}) exited (${how}) before starting it` });
+    }
+    host.pending.clear();
+    // Its executors ended with it (their stand-ins exit when it does).
+    for (const standIn of host.live) reply({ event: "exit", pid: standIn, code, signal });
+    host.live.clear();
+  });
+  return host;
+}
+
+function hostEvent(host: ExecutorHost, line: string, keepIdle: boolean): void {
+  const event = parseHostEvent(line);
+  if (event === undefined) {
+    if (line.trim() !== "") process.stderr.write(`launcher helper: host ${host.pid}: ${line}\n`);
+    return;
+  }
+  switch (event.event) {
+    case "started":
+      if (!host.pending.delete(event.id)) return;
+      host.live.add(event.pid);
+      reply(
+        event.startTime === undefined
+          ? { id: event.id, pid: event.pid }
+          : { id: event.id, pid: event.pid, startTime: event.startTime },
+      );
+      return;
+    case "failed":
+      if (!host.pending.delete(event.id)) return;
+      reply({ id: event.id, error: `the executor host could not start it: ${event.error}` });
+      break;
+    case "exit": {
+      if (!host.live.delete(event.pid)) return;
+      const exit: ExitEvent = {
+        event: "exit",
+        pid: event.pid,
+        code: event.code,
+        signal: event.signal,
+      };
+      reply(exit);
+      break;
+    }
+  }
+  retireIdle(host, keepIdle);
+}
+
+/** A host left without executors exits, unless it is the one idle host kept for its program. */
+function retireIdle(host: ExecutorHost, keepIdle: boolean): void {
+  if (!host.accepting || host.pending.size + host.live.size > 0) return;
+  const anotherIdle = hosts.some(
+    (h) => h !== host && h.key === host.key && h.accepting && h.pending.size + h.live.size === 0,
+  );
+  if (keepIdle && !anotherIdle) return;
+  host.accepting = false;
+  host.child.stdin?.end();
+}
+
 /** Spawns now, or queues a paced spawn while `paceLimit` processes are starting. */
 function requestSpawn(r: SpawnRequest): void {
+  if (r.host !== undefined && r.host.perProcess > 1) {
+    hostedSpawn(r);
+    return;
+  }
   if (r.pool !== undefined && r.pool.size > 0) {
     const handed = handOver(r);
     refill(r);

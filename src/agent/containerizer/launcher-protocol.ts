@@ -37,6 +37,16 @@ export interface SpawnRequest {
    * switch or isolation shim.
    */
   pool?: { dir: string; size: number };
+  /**
+   * Executor hosts (`--command_executors_per_process`): run this executor
+   * in a Node process hosting up to `perProcess` command executors of the
+   * same program, arguments and user (started in `dir` when none has room).
+   * The reply's pid is the executor's stand-in (src/executor/host-protocol.ts),
+   * whose exit is reported like a spawned executor's. `keepIdle`: a host
+   * left without executors stays for the next launch (one per program).
+   * Only for our command executor without user switch, isolation shim or image.
+   */
+  host?: { dir: string; perProcess: number; keepIdle: boolean };
 }
 
 /** Set in an idle pooled executor's environment: wait for the launch on stdin. */

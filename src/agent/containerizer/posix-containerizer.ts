@@ -97,6 +97,12 @@ export interface PosixContainerizerOptions {
    * launch without user switch or isolation (0: none).
    */
   executorPoolSize?: number;
+  /**
+   * `--command_executors_per_process`: above 1, command executors without
+   * user switch, isolation shim, cgroups or image run in shared executor
+   * hosts (see src/executor/executor-host.ts).
+   */
+  commandExecutorsPerProcess?: number;
 }
 
 interface Container {
@@ -149,6 +155,13 @@ const SIGNALS: Record<string, number> = {
   SIGALRM: 14,
   SIGTERM: 15,
 };
+
+/**
+ * Isolators that leave a hosted executor alone: they measure by pid (the
+ * stand-in's usage includes its task's tree: monitor/process-usage.ts) or
+ * by sandbox. Any other isolator keeps executors in processes of their own.
+ */
+const HOSTABLE_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk"]);
 
 /** Isolators that turn resources into limits (and so need `update`). */
 const RESOURCE_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "posix/disk"]);
@@ -405,8 +418,15 @@ export class PosixContainerizer implements Containerizer {
     const paceLimit = this.o.launchConcurrency ?? 0;
     const paced = command.signalsReady === true && paceLimit > 0;
     const poolSize = this.o.executorPoolSize ?? 0;
-    const pooled =
-      poolSize > 0 && command.signalsReady === true && !shimmed && ids === undefined && !inImage;
+    const eligible = command.signalsReady === true && !shimmed && ids === undefined && !inImage;
+    const perProcess = this.o.commandExecutorsPerProcess ?? 1;
+    const hosted =
+      eligible &&
+      perProcess > 1 &&
+      c.cgroup === undefined &&
+      this.isolators.every((i) => HOSTABLE_ISOLATORS.has(i.name)) &&
+      !/^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED ?? "");
+    const pooled = !hosted && poolSize > 0 && eligible;
     const reply = await launcher
       .spawn(
         {
@@ -418,8 +438,17 @@ export class PosixContainerizer implements Containerizer {
           stdout: `${launch.directory}/stdout`,
           stderr: `${launch.directory}/stderr`,
           ...(spawnIds === undefined ? {} : spawnIds),
-          ...(paced ? { paceLimit } : {}),
+          ...(paced && !hosted ? { paceLimit } : {}),
           ...(pooled ? { pool: { dir: `${this.o.workDir}/executor-pool`, size: poolSize } } : {}),
+          ...(hosted
+            ? {
+                host: {
+                  dir: `${this.o.workDir}/executor-hosts`,
+                  perProcess,
+                  keepIdle: poolSize > 0,
+                },
+              }
+            : {}),
         },
         c.abort.signal,
       )

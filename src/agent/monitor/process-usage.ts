@@ -1,9 +1,21 @@
 /**
  * Resource usage of a process tree read from /proc (the POSIX isolators'
  * way in Mesos: no cgroups, so the sum over the executor's processes).
+ *
+ * A hosted command executor (`--command_executors_per_process`) is known to
+ * the agent by its stand-in's pid, which has no children: its tree is
+ * extended with the task processes its host started for that sandbox (the
+ * host's children carrying the stand-in's `MESOS_DIRECTORY`) and their
+ * trees. The host's own CPU and memory are charged to no container.
  */
 import { readFile } from "node:fs/promises";
-import { type ProcEntry, processTree, readProcTable } from "../containerizer/proc.js";
+import { standInOfEnvironment } from "../../executor/host-protocol.js";
+import {
+  directoryOfEnvironment,
+  type ProcEntry,
+  processTree,
+  readProcTable,
+} from "../containerizer/proc.js";
 
 /** Linux' USER_HZ: /proc times are in these ticks on every mainstream architecture. */
 const TICKS_PER_SECOND = 100;
@@ -79,10 +91,68 @@ export async function treeUsages(
   const out = new Map<number, TreeUsage>();
   if (roots.length === 0) return out;
   const procs = table ?? (await readProcTable());
+  const hostChildren = new Map<number, Promise<Map<string, number[]>>>();
   for (const root of roots) {
     const pids = processTree(root, procs);
+    if (pids.length === 1) {
+      for (const task of await hostedTasks(root, procs, hostChildren)) {
+        for (const pid of processTree(task, procs)) if (!pids.includes(pid)) pids.push(pid);
+      }
+    }
     const usages = await Promise.all(pids.map(readUsage));
     out.set(root, sumUsage(usages.filter((u): u is ProcessUsage => u !== undefined)));
   }
+  return out;
+}
+
+/**
+ * The task processes of the hosted executor whose stand-in is `pid` (none
+ * when `pid` is no stand-in). `cache` keeps, per host, its children by
+ * sandbox, so each of its children's environments is read once per call.
+ */
+async function hostedTasks(
+  pid: number,
+  table: readonly ProcEntry[],
+  cache: Map<number, Promise<Map<string, number[]>>>,
+): Promise<number[]> {
+  let standIn: ReturnType<typeof standInOfEnvironment>;
+  try {
+    standIn = standInOfEnvironment(await readFile(`/proc/${pid}/environ`));
+  } catch {
+    return [];
+  }
+  if (standIn === undefined) return [];
+  let children = cache.get(standIn.hostPid);
+  if (children === undefined) {
+    children = childrenBySandbox(standIn.hostPid, table);
+    cache.set(standIn.hostPid, children);
+  }
+  return (await children).get(standIn.directory) ?? [];
+}
+
+/** A host's child processes that are not stand-ins (its executors' tasks), by `MESOS_DIRECTORY`. */
+async function childrenBySandbox(
+  hostPid: number,
+  table: readonly ProcEntry[],
+): Promise<Map<string, number[]>> {
+  const out = new Map<string, number[]>();
+  await Promise.all(
+    table
+      .filter((e) => e.ppid === hostPid)
+      .map(async (e) => {
+        let env: Buffer;
+        try {
+          env = await readFile(`/proc/${e.pid}/environ`);
+        } catch {
+          return;
+        }
+        if (standInOfEnvironment(env) !== undefined) return;
+        const directory = directoryOfEnvironment(env);
+        if (directory === undefined) return;
+        const list = out.get(directory);
+        if (list === undefined) out.set(directory, [e.pid]);
+        else list.push(e.pid);
+      }),
+  );
   return out;
 }
