@@ -1,0 +1,174 @@
+/**
+ * Hosted command executors (`--command_executors_per_process=4`) of a
+ * checkpointing framework survive an agent SIGKILL: the restarted agent
+ * recovers them (their stand-ins are the recorded pids), each logical
+ * executor re-subscribes on its own, the tasks stay RUNNING in the same
+ * host, and a kill afterwards ends one task and leaves the others. When the
+ * old host's last executor ends, the host exits.
+ */
+import assert from "node:assert/strict";
+import { userInfo } from "node:os";
+import { after, before, test } from "node:test";
+import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
+import {
+  findOfferResources,
+  parseResourceText,
+  SchedulerClient,
+} from "../../src/scheduler/index.js";
+import {
+  type DaemonHandle,
+  freePort,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+} from "../harness/processes.js";
+import {
+  alive,
+  executorDirectories,
+  hostOf,
+  processesIn,
+  standInOf,
+} from "./shared-executor-helpers.js";
+
+let master: DaemonHandle;
+
+before(async () => {
+  master = await startMaster({
+    flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 5 },
+  });
+});
+
+after(async () => {
+  await stopAll();
+});
+
+test("shared executors: tasks of a checkpointing framework survive an agent SIGKILL and restart", async () => {
+  const port = await freePort();
+  const workDir = tempDir("shared-recovery-");
+  let agent: DaemonHandle | undefined;
+  const start = async () => {
+    agent = await startAgent({
+      master: master.address,
+      port,
+      flags: {
+        work_dir: workDir,
+        resources: "cpus:4;mem:4096;disk:4096",
+        registration_backoff_factor: "10ms",
+        executor_reregistration_timeout: "5secs",
+        command_executors_per_process: "4",
+      },
+    });
+  };
+  await start();
+  const statuses = new Map<string, TaskStatus[]>();
+  const last = (id: string) => statuses.get(id)?.at(-1)?.state;
+  const count = (id: string, state: string) =>
+    (statuses.get(id) ?? []).filter((s) => s.state === state).length;
+  const queue: string[] = [];
+  let agentId: Offer["agent_id"] = { value: "" };
+  const c = new SchedulerClient({
+    master: master.address,
+    framework: { user: userInfo().username, name: "shared-recovery", checkpoint: true },
+  });
+  try {
+    c.start({
+      offers: (offers: Offer[]) => {
+        for (const offer of offers) {
+          agentId = offer.agent_id;
+          const batch = queue.splice(0);
+          if (batch.length === 0) {
+            void c.decline([offer.id], { refuse_seconds: 0.1 });
+            continue;
+          }
+          const wanted = parseResourceText("cpus:0.1;mem:32");
+          assert.ok(wanted.ok);
+          const tasks: TaskInfo[] = batch.map((id) => ({
+            name: id,
+            task_id: { value: id },
+            agent_id: offer.agent_id,
+            resources: findOfferResources(offer, wanted.resources) ?? [],
+            command: { shell: true, value: "sleep 600" },
+          }));
+          void c.launch([offer.id], tasks);
+        }
+      },
+      update: (status) => {
+        const list = statuses.get(status.task_id.value) ?? [];
+        list.push(status);
+        statuses.set(status.task_id.value, list);
+      },
+    });
+    const ids = ["r1", "r2", "r3"];
+    queue.push(...ids);
+    await waitFor("three TASK_RUNNING", () => ids.every((id) => last(id) === "TASK_RUNNING"));
+    const url = agent?.url as string;
+    const dirs = await executorDirectories(url);
+    const standIns = new Map<string, number>();
+    for (const id of ids) standIns.set(id, await standInOf(workDir, dirs.get(id) as string));
+    const hosts = new Set([...standIns.values()].map(hostOf));
+    assert.equal(hosts.size, 1, "three executors share one host (4 per process)");
+    const host = [...hosts][0] as number;
+    const sleeps = new Map(
+      ids.map((id) => [
+        id,
+        processesIn(dirs.get(id) as string)
+          .filter((p) => p.comm === "sleep")
+          .map((p) => p.pid),
+      ]),
+    );
+    // Let the status updates be acknowledged and checkpointed.
+    await new Promise((r) => setTimeout(r, 500));
+
+    agent?.kill("SIGKILL");
+    await agent?.exited;
+    assert.ok(alive(host), "the host survives the agent's SIGKILL");
+    for (const id of ids) assert.ok(alive(standIns.get(id) as number), `${id}'s stand-in lives`);
+    await start();
+    await waitFor("the restarted agent to show its executors re-subscribed", async () => {
+      const state = await getJson<{
+        frameworks?: { executors?: { id: string; tasks?: { state: string }[] }[] }[];
+      }>(`${agent?.url}/state`);
+      const executors = (state?.frameworks ?? []).flatMap((f) => f.executors ?? []);
+      return (
+        ids.every((id) =>
+          executors.some((e) => e.id === id && e.tasks?.some((t) => t.state === "TASK_RUNNING")),
+        ) && agent?.logs().includes("Finished recovery")
+      );
+    });
+    const log = agent?.logs() ?? "";
+    assert.ok(!/Killing un-reregistered executor/.test(log), "every executor re-subscribed");
+    for (const id of ids) {
+      assert.equal(last(id), "TASK_RUNNING", `${id} stays RUNNING`);
+      assert.ok((sleeps.get(id) ?? []).every(alive), `${id}'s task process lives`);
+    }
+    assert.ok(alive(host), "the same host still runs them");
+
+    await c.kill({ value: "r1" }, agentId);
+    await waitFor("r1 TASK_KILLED", () => last("r1") === "TASK_KILLED");
+    await waitFor("r1's stand-in to end", () => !alive(standIns.get("r1") as number));
+    for (const id of ["r2", "r3"]) {
+      assert.equal(last(id), "TASK_RUNNING", `${id} keeps running`);
+      assert.ok((sleeps.get(id) ?? []).every(alive), `${id}'s task process lives`);
+    }
+    assert.equal(count("r1", "TASK_KILLED"), 1);
+
+    await c.kill({ value: "r2" }, agentId);
+    await c.kill({ value: "r3" }, agentId);
+    await waitFor("r2 and r3 TASK_KILLED", () =>
+      ["r2", "r3"].every((id) => last(id) === "TASK_KILLED"),
+    );
+    // The old host takes no launches any more (its helper is gone): with
+    // nothing left to run it exits.
+    await waitFor("the old host to exit", () => !alive(host));
+    for (const id of ids) {
+      assert.equal(processesIn(dirs.get(id) as string).length, 0, `nothing left of ${id}`);
+      assert.equal(count(id, "TASK_LOST") + count(id, "TASK_FAILED"), 0, `${id} was not lost`);
+    }
+  } finally {
+    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
+    c.close();
+  }
+});
