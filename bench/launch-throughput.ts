@@ -12,6 +12,10 @@
  * - `command-executor-unpaced`: the same on a second master and agent
  *   started with `--executor_launch_concurrency=0` (every executor starts
  *   at once, as in Mesos); the default agent paces them (2 x CPUs at a time);
+ * - `command-executor-shared`: the same on an agent started with
+ *   `--command_executors_per_process=K` (K from `LAUNCH_BENCH_PER_PROCESS`,
+ *   default 16): command executors share Node processes, K per host; its
+ *   executor CPU is the hosts' plus their stand-ins' (src/executor/executor-host.ts);
  * - `raw-spawn`: the same command (`/bin/sh -c "sleep 600"`) spawned N
  *   times at once straight from Node (detached, like executors), the floor.
  *
@@ -41,7 +45,9 @@
  * [181 ms]; no orphans [orphans in 1 of 3 runs].
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
+import { STAND_IN_ARGV0 } from "../src/executor/host-protocol.js";
 import { COMMAND_EXECUTOR_BUNDLE } from "../src/executor/launch-command.js";
 import type { TaskInfo } from "../src/scheduler/index.js";
 import { tempDir } from "../test/harness/processes.js";
@@ -68,7 +74,11 @@ import { reportCase } from "./lib/report.js";
 const BENCH = "launch-throughput";
 const FAILED = ["TASK_FAILED", "TASK_LOST", "TASK_ERROR", "TASK_DROPPED", "TASK_GONE"];
 
-type Variant = "command-executor" | "command-executor-unpaced" | "noop-executor";
+type Variant =
+  | "command-executor"
+  | "command-executor-unpaced"
+  | "command-executor-shared"
+  | "noop-executor";
 
 interface LaunchResult {
   allRunningMs: number;
@@ -93,6 +103,10 @@ interface LaunchResult {
   masterKillCpuMsPerTask: number;
   agentKillCpuMsPerTask: number;
   executorCpuMs: number[];
+  /** All executor processes' CPU until the Nth TASK_RUNNING (hosts and stand-ins when shared). */
+  executorCpuTotalMs: number;
+  /** Executor processes seen (hosts when shared). */
+  executorProcesses: number;
   /**
    * CPU from the first KILL to the last TASK_KILLED of each executor still
    * alive then (those that already exited cannot be read: a biased sample,
@@ -189,10 +203,21 @@ async function launchAll(
     const agentCpu = procCpuMs(agentPid) - agentCpu0;
     const launchSpan = performance.now() - t0;
     const script = variant === "noop-executor" ? benchExecutorBundle() : COMMAND_EXECUTOR_BUNDLE;
-    const executorPids = processesWith(cluster.sandboxMarker)
-      .filter((p) => p.argv.includes(script))
-      .map((p) => p.pid);
+    const executorPids =
+      variant === "command-executor-shared"
+        ? executorHostsOf(agent.workDir)
+        : processesWith(cluster.sandboxMarker)
+            .filter((p) => p.argv.includes(script))
+            .map((p) => p.pid);
     const executorCpuMs = executorPids.map((pid) => procCpuMs(pid));
+    const standInCpuMs =
+      variant === "command-executor-shared"
+        ? processesWith(`MESOS_DIRECTORY=${agent.workDir}`)
+            .filter((p) => p.argv[0] === STAND_IN_ARGV0)
+            .reduce((sum, p) => sum + (procCpuMs(p.pid) || 0), 0)
+        : 0;
+    const executorCpuTotalMs =
+      executorCpuMs.reduce((sum, ms) => sum + (Number.isFinite(ms) ? ms : 0), 0) + standInCpuMs;
 
     const epochKill = Date.now();
     const masterKill0 = procCpuMs(masterPid);
@@ -230,7 +255,9 @@ async function launchAll(
       agentIdleCpuMsPerS: agentIdlePerMs * 1000,
       masterKillCpuMsPerTask: masterKillCpu / n,
       agentKillCpuMsPerTask: agentKillCpu / n,
-      executorCpuMs,
+      executorCpuMs: variant === "command-executor-shared" ? [] : executorCpuMs,
+      executorCpuTotalMs,
+      executorProcesses: executorPids.length,
       executorKillCpuMs,
       killedMs,
       orphans,
@@ -238,6 +265,20 @@ async function launchAll(
   } finally {
     if (fw.client.state !== "closed") await fw.close().catch(() => {});
   }
+}
+
+/** Executor hosts of the agent whose work directory is `workDir` (their cwd is its executor-hosts). */
+function executorHostsOf(workDir: string): number[] {
+  const dir = `${workDir}/executor-hosts`;
+  return processesWith("MESOS_TS_EXECUTOR_HOST=1")
+    .map((p) => p.pid)
+    .filter((pid) => {
+      try {
+        return readlinkSync(`/proc/${pid}/cwd`) === dir;
+      } catch {
+        return false;
+      }
+    });
 }
 
 interface RawResult {
@@ -320,6 +361,13 @@ export async function run(args: string[]): Promise<void> {
   const unpaced = wanted("command-executor-unpaced")
     ? await startBenchCluster({ agentFlags: { ...noPool, executor_launch_concurrency: "0" } })
     : undefined;
+  // Command executors sharing Node processes (`--command_executors_per_process`).
+  const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS ?? "16";
+  const shared = wanted("command-executor-shared")
+    ? await startBenchCluster({
+        agentFlags: { ...noPool, command_executors_per_process: perProcess },
+      })
+    : undefined;
   // Single tasks also on an agent with a warm pool (`--executor_pool_size=1`).
   const pooled = wanted("command-executor-pooled")
     ? await startBenchCluster({ agentFlags: { executor_pool_size: "1" } })
@@ -341,6 +389,9 @@ export async function run(args: string[]): Promise<void> {
       }
       if (unpaced !== undefined) {
         add("command-executor-unpaced", await launchAll(unpaced, "command-executor-unpaced", n));
+      }
+      if (shared !== undefined) {
+        add("command-executor-shared", await launchAll(shared, "command-executor-shared", n));
       }
       if (wanted("noop-executor"))
         add("noop-executor", await launchAll(cluster, "noop-executor", n));
@@ -418,12 +469,17 @@ export async function run(args: string[]): Promise<void> {
           master_kill_cpu_ms_per_task: median((r) => r.masterKillCpuMsPerTask),
           agent_kill_cpu_ms_per_task: median((r) => r.agentKillCpuMsPerTask),
           executor_startup_cpu_ms_p50: quantile(executorCpu, 0.5),
+          executor_cpu_ms_per_task: median((r) => r.executorCpuTotalMs / n),
+          executor_processes: median((r) => r.executorProcesses),
           executor_kill_cpu_ms_p50_alive: quantile(
             l.flatMap((r) => r.executorKillCpuMs),
             0.5,
           ),
           executors_alive_after_kill: l.reduce((n, r) => n + r.executorKillCpuMs.length, 0),
           executors_seen: executorCpu.length,
+          ...(name === "command-executor-shared"
+            ? { executors_per_process: Number(perProcess) }
+            : {}),
           orphans: Math.max(...l.map((r) => r.orphans)),
           target_all_running_ms: 10_000,
           mesos_all_running_ms: 20_000,
@@ -444,6 +500,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await cluster.stop();
     await unpaced?.stop();
+    await shared?.stop();
     await pooled?.stop();
   }
 }
