@@ -170,20 +170,37 @@ export class AgentState {
   multiRole = false;
   totalHasGpu = false;
   readonly id: string;
-  private allocatedCache: { plain: Resources; role: string; allocated: Resources } | undefined;
+  /**
+   * The last `allocatedForm` (plain, role) -> allocated, in fields of the
+   * agent rather than an object of its own: one cache line less per offer.
+   */
+  private formPlain: Resources | undefined;
+  private formRole = "";
+  private formAllocated: Resources | undefined;
+  /**
+   * The holding of the framework most recently offered something here that
+   * held nothing before (one role), kept out of `holdings` and out of any
+   * object: an offer declined as made then costs no map insert and delete
+   * (which churn the map's table on every round of a busy cluster) and
+   * touches no object besides the agent.
+   */
+  private freshId: string | undefined;
+  private freshRole = "";
+  private freshResources: Resources | undefined;
+  /**
+   * `holdings.size`, and its entry when there is exactly one (an agent
+   * running one framework's tasks, the common case): whether a framework
+   * holds something here is then answered without reading the map's table
+   * (one or two cache misses per offer past a few thousand agents).
+   */
+  private holdingCount = 0;
+  private soleId: string | undefined;
+  private soleHolding: Holding | undefined;
   /**
    * Offered or allocated resources per framework, per role (with
    * `allocation_info`), except the holding in `fresh*` (see `allocations`).
    */
   private readonly holdings = new Map<string, Holding>();
-  /**
-   * The holding of the framework most recently offered something here that
-   * held nothing before, kept out of `holdings`: an offer declined as made
-   * then costs no map insert and delete (which churn the map's table on
-   * every round of a busy cluster).
-   */
-  private freshId: string | undefined;
-  private freshHolding: Holding | undefined;
   /**
    * Sum of all offered or allocated resources, without `allocation_info`,
    * is `allocatedBase + allocatedPending` (the pending part is folded in only
@@ -195,8 +212,6 @@ export class AgentState {
   private lastOffer: OfferRecord | undefined;
   /** The record object rewritten for every offer (see `decreaseAvailable`). */
   private record: OfferRecord | undefined;
-  /** An emptied holding object, reused for the next fresh holding. */
-  private spareHolding: Holding | undefined;
   maintenance: Maintenance | undefined;
   readonly index: number;
   /** What each role may be offered of `roleViewsOf` (agents with reservations). */
@@ -263,23 +278,17 @@ export class AgentState {
       case 0:
         return (
           this.version +
-          (this.allocatedCache === undefined ? 1 : 0) +
+          (this.formPlain === undefined ? 1 : 0) +
           (this.lastOffer === undefined ? 2 : 0) +
+          this.holdingCount +
           this.index
         );
-      case 1: {
-        // The filters, the cached offer form, and the objects an offer rewrites.
-        const cache = this.allocatedCache;
-        return (
-          this.filters.stamp +
-          (cache === undefined || cache.plain === this.available ? 0 : 1) +
-          (this.record?.before ?? 0) +
-          (this.spareHolding?.isEmpty() === true ? 1 : 0)
-        );
-      }
+      case 1:
+        // The filters and the record an offer rewrites.
+        return this.filters.stamp + (this.record?.before ?? 0);
       case 2:
         return (
-          this.holdings.size +
+          (this.holdingCount > 1 ? this.holdings.size : 0) +
           this.filters.warm(0) +
           (this.roleViewsOf === this.available ? this.roleViews.size : 0)
         );
@@ -294,28 +303,40 @@ export class AgentState {
     return this.holdings;
   }
 
+  /** A framework's entry in `holdings` (not the fresh holding: see `freshId`). */
   private holdingOf(frameworkId: string): Holding | undefined {
-    if (frameworkId === this.freshId) return this.freshHolding;
-    return this.holdings.size === 0 ? undefined : this.holdings.get(frameworkId);
+    const n = this.holdingCount;
+    if (n === 0) return undefined;
+    if (n === 1) return frameworkId === this.soleId ? this.soleHolding : undefined;
+    return this.holdings.get(frameworkId);
   }
 
+  /** Refreshes `holdingCount` and the sole entry after `holdings` changed. */
+  private holdingsChanged(): void {
+    const n = this.holdings.size;
+    this.holdingCount = n;
+    this.soleId = undefined;
+    this.soleHolding = undefined;
+    if (n !== 1) return;
+    for (const [id, holding] of this.holdings) {
+      this.soleId = id;
+      this.soleHolding = holding;
+    }
+  }
+
+  /** Moves the fresh holding into `holdings`. */
   private flushFresh(): void {
     const id = this.freshId;
     if (id === undefined) return;
-    this.holdings.set(id, this.freshHolding as Holding);
-    this.freshId = undefined;
-    this.freshHolding = undefined;
+    this.holdings.set(id, new Holding(this.freshRole, this.freshResources));
+    this.clearFresh();
+    this.holdingsChanged();
   }
 
-  private dropHolding(frameworkId: string): void {
-    if (frameworkId === this.freshId) {
-      // Emptied: kept for the next framework offered something new here.
-      this.spareHolding = this.freshHolding;
-      this.freshId = undefined;
-      this.freshHolding = undefined;
-    } else {
-      this.holdings.delete(frameworkId);
-    }
+  private clearFresh(): void {
+    this.freshId = undefined;
+    this.freshRole = "";
+    this.freshResources = undefined;
   }
 
   get hostname(): string {
@@ -346,21 +367,23 @@ export class AgentState {
     // (The emptiness of `available` is known from its profile: no look at a cold object.)
     if (plain === this.available ? this.profile().empty : allocated.isEmpty()) return undefined;
     // Holdings are never changed in place, so the offer object itself can be kept.
-    const holding = this.holdingOf(frameworkId);
-    const mine = holding?.get(role);
-    if (holding === undefined) {
-      this.flushFresh();
-      this.freshId = frameworkId;
-      const spare = this.spareHolding;
-      if (spare === undefined) {
-        this.freshHolding = new Holding(role, allocated);
-      } else {
-        this.spareHolding = undefined;
-        spare.set(role, allocated);
-        this.freshHolding = spare;
-      }
+    let mine: Resources | undefined;
+    if (frameworkId === this.freshId && role === this.freshRole) {
+      mine = this.freshResources as Resources;
+      this.freshResources = mine.plus(allocated);
     } else {
-      holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
+      // A second role of the fresh holding goes with the others in `holdings`.
+      if (frameworkId === this.freshId) this.flushFresh();
+      const holding = this.holdingOf(frameworkId);
+      mine = holding?.get(role);
+      if (holding === undefined) {
+        this.flushFresh();
+        this.freshId = frameworkId;
+        this.freshRole = role;
+        this.freshResources = allocated;
+      } else {
+        holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
+      }
     }
     // One record object per agent, rewritten for every offer: a record is
     // only read while it is the latest offer (see `offerRecord`), and a
@@ -437,23 +460,38 @@ export class AgentState {
     plain: Resources,
   ): "ok" | "emptied" | "missing" {
     if (allocated.isEmpty()) return "ok";
-    const holding = this.holdingOf(frameworkId);
-    const mine = holding?.get(role);
-    if (holding === undefined || mine === undefined) return "missing";
+    const fresh = frameworkId === this.freshId;
+    const holding = fresh ? undefined : this.holdingOf(frameworkId);
+    const mine = fresh
+      ? role === this.freshRole
+        ? this.freshResources
+        : undefined
+      : holding?.get(role);
+    if (mine === undefined) return "missing";
     const record = this.offerRecord(frameworkId, allocated);
     let emptied = false;
+    let rest: Resources | undefined;
     if (record?.fresh === true && record.role === role) {
       // The holding is exactly this offer.
       emptied = true;
     } else {
       if (!mine.contains(allocated)) return "missing";
-      const rest = mine.minus(allocated);
+      rest = mine.minus(allocated);
       emptied = rest.isEmpty();
-      if (!emptied) holding.set(role, rest);
     }
-    if (emptied) {
-      holding.delete(role);
-      if (holding.isEmpty()) this.dropHolding(frameworkId);
+    if (fresh) {
+      if (emptied) this.clearFresh();
+      else this.freshResources = rest;
+    } else if (holding !== undefined) {
+      if (!emptied) {
+        holding.set(role, rest as Resources);
+      } else {
+        holding.delete(role);
+        if (holding.isEmpty()) {
+          this.holdings.delete(frameworkId);
+          this.holdingsChanged();
+        }
+      }
     }
     this.lastOffer = undefined;
     if (record !== undefined && record.role === role) {
@@ -505,6 +543,8 @@ export class AgentState {
 
   /** What a framework holds here for a role (with allocation info). */
   heldBy(frameworkId: string, role: string): Resources | undefined {
+    if (frameworkId === this.freshId)
+      return role === this.freshRole ? this.freshResources : undefined;
     return this.holdingOf(frameworkId)?.get(role);
   }
 
@@ -523,10 +563,14 @@ export class AgentState {
    * same remainder offered again (after declines) is not rebuilt.
    */
   allocatedForm(plain: Resources, role: string): Resources {
-    const cache = this.allocatedCache;
-    if (cache !== undefined && cache.plain === plain && cache.role === role) return cache.allocated;
+    const cached = this.formAllocated;
+    if (cached !== undefined && this.formPlain === plain && this.formRole === role) return cached;
     const allocated = plain.allocate(role);
-    if (plain === this.available) this.allocatedCache = { plain, role, allocated };
+    if (plain === this.available) {
+      this.formPlain = plain;
+      this.formRole = role;
+      this.formAllocated = allocated;
+    }
     return allocated;
   }
 

@@ -154,7 +154,8 @@ export class AllocationCycle {
   private visiting: AgentState | undefined;
   /** Callbacks handed to the sorters, bound once rather than per agent. */
   private readonly tryRoleFn = (role: string): boolean => this.tryRole(role);
-  private readonly acceptFrameworkFn = (id: string): boolean => this.acceptFramework(id);
+  private readonly acceptFrameworkFn = (id: string, index?: number): boolean =>
+    this.acceptFramework(id, index);
   private readonly acceptIndexFn = (index: number): void => this.acceptIndex(index);
 
   constructor(
@@ -542,9 +543,17 @@ export class AllocationCycle {
   /** The sorter of the bitset walk in progress (see `acceptIndex`). */
   private sorterInUse: Sorter | undefined;
 
-  /** Framework-sorter callback: takes the framework when it takes the probed agent. */
-  private acceptFramework(frameworkId: string): boolean {
-    const framework = this.core.frameworks.get(frameworkId);
+  /**
+   * Framework-sorter callback: takes the framework when it takes the probed
+   * agent. With the client's index (DRF walks), the framework is read from
+   * the dense array instead of the id map: no hash-table lines per framework.
+   */
+  private acceptFramework(frameworkId: string, index = -1): boolean {
+    const byIndex = index >= 0 ? this.core.frameworksByIndex[index] : undefined;
+    const framework =
+      byIndex !== undefined && byIndex.id === frameworkId
+        ? byIndex
+        : this.core.frameworks.get(frameworkId);
     const pick = this.probe(this.current, framework);
     if (pick === undefined) return false;
     this.current.found = pick;
@@ -581,7 +590,7 @@ export class AllocationCycle {
     if (this.takenCount > 0 && this.isTaken(framework, p.role)) return undefined;
     const agent = p.agent;
     const caps = framework.caps;
-    if (caps.multiRole && !agent.multiRole) return undefined;
+    if (framework.multiRole && !agent.multiRole) return undefined;
     if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return undefined;
     if (p.remote && !caps.regionAware) return undefined;
     // Offers by capability class (what stripping leaves), computed on demand.
@@ -618,7 +627,7 @@ export class AllocationCycle {
     }
     if (candidate === null) return undefined;
     // The global minimum gives the same answer for every framework without its own.
-    if (framework.minAllocatable.size === 0) {
+    if (!framework.hasOwnMinimum) {
       let ok = p.globalMinimum[cls];
       if (ok === undefined) {
         const profile = candidate.profile;

@@ -232,7 +232,7 @@ export class AllocatorCore {
   tryUntrackFrameworkUnderRole(framework: FrameworkState, role: string): boolean {
     const sorter = this.frameworkSorters.get(role);
     if (sorter === undefined || !sorter.contains(framework.id)) return true;
-    if ((framework.held.get(role) ?? 0) > 0) return false;
+    if (framework.heldCount(role) > 0) return false;
     sorter.remove(framework.id);
     this.activeInRole.get(role)?.delete(framework.index);
     this.roleTree.untrackFramework(framework.id, role);

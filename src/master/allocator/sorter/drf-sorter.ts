@@ -39,10 +39,13 @@ class DrfNode {
   /** The caller's index of the client this leaf stands for (-1: none). */
   index = -1;
   alloc: Quantities = [];
-  /** All children by label (internal nodes only). */
-  readonly byName = new Map<string, DrfNode>();
-  /** Active leaves and internal children, in DRF order. */
-  readonly sorted: SortedList<DrfNode>;
+  /**
+   * All children by label, and the active ones in DRF order. A leaf shares
+   * empty ones (see `makeInner`): no map and list per framework, so a
+   * framework's node and its share sit close together in memory.
+   */
+  byName: Map<string, DrfNode>;
+  sorted: SortedList<DrfNode>;
 
   constructor(
     readonly name: string,
@@ -51,7 +54,14 @@ class DrfNode {
     readonly path: string,
     public weight: number,
   ) {
-    this.sorted = new SortedList<DrfNode>(compareDrf);
+    this.byName = kind === INTERNAL ? new Map() : NO_CHILDREN;
+    this.sorted = kind === INTERNAL ? new SortedList<DrfNode>(compareDrf) : NO_ORDER;
+  }
+
+  /** Gives the node a map and list of its own before it gets children. */
+  makeInner(): void {
+    if (this.byName === NO_CHILDREN) this.byName = new Map();
+    if (this.sorted === NO_ORDER) this.sorted = new SortedList<DrfNode>(compareDrf);
   }
 
   /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
@@ -59,6 +69,10 @@ class DrfNode {
     return this.name === VIRTUAL && this.parent !== null ? this.parent.path : this.path;
   }
 }
+
+/** The children of every leaf: empty, never changed (see `DrfNode.makeInner`). */
+const NO_CHILDREN: Map<string, DrfNode> = new Map();
+const NO_ORDER: SortedList<DrfNode> = new SortedList<DrfNode>(compareDrf);
 
 function compareDrf(a: DrfNode, b: DrfNode): number {
   if (a.share !== b.share) return a.share < b.share ? -1 : 1;
@@ -73,7 +87,7 @@ function compareDrf(a: DrfNode, b: DrfNode): number {
 function firstBelow(
   node: DrfNode,
   skip: Uint32Array | undefined,
-  accept: (client: string) => boolean,
+  accept: (client: string, index: number) => boolean,
 ): string | undefined {
   const chunks = node.sorted.chunkArrays();
   for (let c = 0; c < chunks.length; c++) {
@@ -91,7 +105,7 @@ function firstBelow(
           continue;
         }
         const path = child.clientPath();
-        if (accept(path)) return path;
+        if (accept(path, index)) return path;
       } else {
         const found = firstBelow(child, skip, accept);
         if (found !== undefined) return found;
@@ -114,6 +128,14 @@ export interface DrfSorterOptions {
 export class DrfSorter implements Sorter {
   private readonly root = new DrfNode("", INTERNAL, null, "", DEFAULT_WEIGHT);
   private readonly clients = new Map<string, DrfNode>();
+  /**
+   * The client looked up last and its leaf: an offer or a decline asks
+   * `contains` and then `allocated` for the same framework, and a hash
+   * lookup reads cold lines of a table with one entry per framework.
+   * Forgotten whenever `clients` changes.
+   */
+  private lastClient: string | undefined;
+  private lastLeaf: DrfNode | undefined;
   private readonly weights = new Map<string, number>();
   private readonly names: ResourceNames;
   private readonly excludedNames: ReadonlySet<string> | undefined;
@@ -164,6 +186,7 @@ export class DrfSorter implements Sorter {
     }
     current.index = index;
     this.clients.set(client, current);
+    this.lastClient = undefined;
     this.orderVersion++;
   }
 
@@ -172,6 +195,7 @@ export class DrfSorter implements Sorter {
     if (leaf.kind === ACTIVE_LEAF) this.activeClients--;
     const leafAlloc = leaf.alloc;
     this.clients.delete(client);
+    this.lastClient = undefined;
     let hadAllocation = false;
     for (let i = 0; i < leafAlloc.length; i++) if (leafAlloc[i] !== 0) hadAllocation = true;
     if (hadAllocation) this.dirty = true;
@@ -194,6 +218,7 @@ export class DrfSorter implements Sorter {
           current.index = only.index;
           this.list(current);
           this.clients.set(current.path, current);
+          this.lastClient = undefined;
         }
       }
       current = parent;
@@ -302,7 +327,10 @@ export class DrfSorter implements Sorter {
     return firstBelow(this.root, undefined, accept);
   }
 
-  firstSkipping(skip: Uint32Array, accept: (client: string) => boolean): string | undefined {
+  firstSkipping(
+    skip: Uint32Array,
+    accept: (client: string, index: number) => boolean,
+  ): string | undefined {
     if (this.isDirty()) this.resort();
     if (this.activeClients === 0) return undefined;
     return firstBelow(this.root, skip, accept);
@@ -344,11 +372,11 @@ export class DrfSorter implements Sorter {
   }
 
   contains(client: string): boolean {
-    return this.clients.has(client);
+    return this.lookup(client) !== undefined;
   }
 
   isActive(client: string): boolean {
-    return this.clients.get(client)?.kind === ACTIVE_LEAF;
+    return this.lookup(client)?.kind === ACTIVE_LEAF;
   }
 
   count(): number {
@@ -411,8 +439,19 @@ export class DrfSorter implements Sorter {
     this.excludedMask = mask;
   }
 
-  private leaf(client: string): DrfNode {
+  /** `clients.get` behind the one-entry cache (see `lastClient`). */
+  private lookup(client: string): DrfNode | undefined {
+    if (client === this.lastClient) return this.lastLeaf;
     const node = this.clients.get(client);
+    if (node !== undefined) {
+      this.lastClient = client;
+      this.lastLeaf = node;
+    }
+    return node;
+  }
+
+  private leaf(client: string): DrfNode {
+    const node = this.lookup(client);
     if (node === undefined) throw new Error(`drf sorter: unknown client ${client}`);
     return node;
   }
@@ -430,6 +469,7 @@ export class DrfSorter implements Sorter {
   private attach(parent: DrfNode, name: string, kind: NodeKind): DrfNode {
     const path = parent === this.root ? name : `${parent.path}/${name}`;
     const node = new DrfNode(name, kind, parent, path, this.weights.get(path) ?? DEFAULT_WEIGHT);
+    parent.makeInner();
     parent.byName.set(name, node);
     this.list(node);
     return node;
@@ -450,10 +490,12 @@ export class DrfSorter implements Sorter {
     virt.count = node.count;
     virt.index = node.index;
     node.index = -1;
+    node.makeInner();
     node.byName.set(VIRTUAL, virt);
     this.list(virt);
     this.list(node);
     this.clients.set(node.path, virt);
+    this.lastClient = undefined;
   }
 
   /** Puts an active leaf or inner node into its parent's order. */

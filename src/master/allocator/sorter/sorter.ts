@@ -85,9 +85,13 @@ export interface Sorter {
   /**
    * `first`, passing over without a call to \`accept\` every client whose
    * index (given to \`add\`) is a member of the bitset \`skip\` (32 per word).
-   * Only sorters that keep indexes have it.
+   * Only sorters that keep indexes have it. \`accept\` is also given the
+   * client's index (-1: none), so the caller needs no lookup by name.
    */
-  firstSkipping?(skip: Uint32Array, accept: (client: string) => boolean): string | undefined;
+  firstSkipping?(
+    skip: Uint32Array,
+    accept: (client: string, index: number) => boolean,
+  ): string | undefined;
   /**
    * Negative when active client `a` comes before active client `b` in the
    * order `first()` walks (only for sorters with a deterministic order).
