@@ -34,11 +34,21 @@ type NodeKind = typeof ACTIVE_LEAF | typeof INACTIVE_LEAF | typeof INTERNAL;
 const VIRTUAL = ".";
 
 class DrfNode {
+  // What a walk and a comparison read come first, in one cache line (V8
+  // lays fields out in declaration order; an offer's move in the order
+  // compares a dozen nodes of other frameworks).
   share = 0;
   count = 0;
+  kind: NodeKind;
   /** The caller's index of the client this leaf stands for (-1: none). */
   index = -1;
+  readonly path: string;
+  /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
+  readonly client: string;
+  weight: number;
   alloc: Quantities = [];
+  readonly parent: DrfNode | null;
+  readonly name: string;
   /**
    * All children by label, and the active ones in DRF order. A leaf shares
    * empty ones (see `makeInner`): no map and list per framework, so a
@@ -47,13 +57,13 @@ class DrfNode {
   byName: Map<string, DrfNode>;
   sorted: SortedList<DrfNode>;
 
-  constructor(
-    readonly name: string,
-    public kind: NodeKind,
-    readonly parent: DrfNode | null,
-    readonly path: string,
-    public weight: number,
-  ) {
+  constructor(name: string, kind: NodeKind, parent: DrfNode | null, path: string, weight: number) {
+    this.kind = kind;
+    this.path = path;
+    this.client = name === VIRTUAL && parent !== null ? parent.path : path;
+    this.weight = weight;
+    this.parent = parent;
+    this.name = name;
     this.byName = kind === INTERNAL ? new Map() : NO_CHILDREN;
     this.sorted = kind === INTERNAL ? new SortedList<DrfNode>(compareDrf) : NO_ORDER;
   }
@@ -66,7 +76,7 @@ class DrfNode {
 
   /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
   clientPath(): string {
-    return this.name === VIRTUAL && this.parent !== null ? this.parent.path : this.path;
+    return this.client;
   }
 }
 
