@@ -34,6 +34,7 @@ import type { AgentState } from "./agent-state.js";
 import type { AllocatorCore, ChargeQuantities } from "./allocator-core.js";
 import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
+import type { GroupSlots } from "./offer-filters.js";
 import {
   meetsMinimum,
   type Pick,
@@ -105,7 +106,7 @@ interface Probe {
    * framework among them is refused whatever it would be offered (a subset
    * of `base`), told by one bit before its state is looked at.
    */
-  refusedBase: Bitset | undefined;
+  refusedBase: GroupSlots | undefined;
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -520,7 +521,13 @@ export class AllocationCycle {
       const left = active.size - group.size;
       if (left * left < active.size && agent.filters.groupCovers(base, probe.baseVersion)) {
         this.sorterInUse = sorter;
-        Bitset.forEachDifference(active, group, this.acceptIndexFn);
+        Bitset.forEachNotInRow(
+          active,
+          group.slab.words,
+          group.offset,
+          group.rowWords,
+          this.acceptIndexFn,
+        );
         this.sorterInUse = undefined;
         return probe.found;
       }
@@ -530,7 +537,12 @@ export class AllocationCycle {
       probe.refusedBase = group;
       if (sorter.firstSkipping !== undefined) {
         // The refusals are passed over inside the sorter's walk, a bit test each.
-        sorter.firstSkipping(group.words, this.acceptFrameworkFn);
+        sorter.firstSkipping(
+          group.slab.words,
+          group.offset,
+          group.rowWords,
+          this.acceptFrameworkFn,
+        );
         return probe.found;
       }
     }

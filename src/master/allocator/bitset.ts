@@ -31,12 +31,21 @@ export class Bitset {
     }
   }
 
-  /** Calls `fn` for each member of `a` that is not in `b`, in increasing order. */
-  static forEachDifference(a: Bitset, b: Bitset | undefined, fn: (i: number) => void): void {
+  /**
+   * Calls `fn` for each member of `a` that is not set in the row
+   * `words[offset .. offset + rowWords)` (a set kept elsewhere, 32 per word),
+   * in increasing order.
+   */
+  static forEachNotInRow(
+    a: Bitset,
+    words: Uint32Array,
+    offset: number,
+    rowWords: number,
+    fn: (i: number) => void,
+  ): void {
     const aw = a.words;
-    const bw = b?.words;
     for (let w = 0; w < aw.length; w++) {
-      let bits = (aw[w] as number) & ~(bw?.[w] ?? 0);
+      let bits = (aw[w] as number) & ~(w < rowWords ? (words[offset + w] as number) : 0);
       while (bits !== 0) {
         const low = bits & -bits;
         fn((w << 5) + 31 - Math.clz32(low));

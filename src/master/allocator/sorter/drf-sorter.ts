@@ -97,6 +97,8 @@ function compareDrf(a: DrfNode, b: DrfNode): number {
 function firstBelow(
   node: DrfNode,
   skip: Uint32Array | undefined,
+  skipOffset: number,
+  skipWords: number,
   accept: (client: string, index: number) => boolean,
 ): string | undefined {
   const chunks = node.sorted.chunkArrays();
@@ -110,14 +112,15 @@ function firstBelow(
         if (
           skip !== undefined &&
           index >= 0 &&
-          ((skip[index >>> 5] ?? 0) & (1 << (index & 31))) !== 0
+          index >>> 5 < skipWords &&
+          ((skip[skipOffset + (index >>> 5)] as number) & (1 << (index & 31))) !== 0
         ) {
           continue;
         }
         const path = child.clientPath();
         if (accept(path, index)) return path;
       } else {
-        const found = firstBelow(child, skip, accept);
+        const found = firstBelow(child, skip, skipOffset, skipWords, accept);
         if (found !== undefined) return found;
       }
     }
@@ -334,16 +337,18 @@ export class DrfSorter implements Sorter {
   first(accept: (client: string) => boolean): string | undefined {
     if (this.isDirty()) this.resort();
     if (this.activeClients === 0) return undefined;
-    return firstBelow(this.root, undefined, accept);
+    return firstBelow(this.root, undefined, 0, 0, accept);
   }
 
   firstSkipping(
     skip: Uint32Array,
+    skipOffset: number,
+    skipWords: number,
     accept: (client: string, index: number) => boolean,
   ): string | undefined {
     if (this.isDirty()) this.resort();
     if (this.activeClients === 0) return undefined;
-    return firstBelow(this.root, skip, accept);
+    return firstBelow(this.root, skip, skipOffset, skipWords, accept);
   }
 
   compare(a: string, b: string): number {

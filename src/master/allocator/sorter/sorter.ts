@@ -84,12 +84,15 @@ export interface Sorter {
   first(accept: (client: string) => boolean): string | undefined;
   /**
    * `first`, passing over without a call to \`accept\` every client whose
-   * index (given to \`add\`) is a member of the bitset \`skip\` (32 per word).
+   * index (given to \`add\`) is a member of the set in the row
+   * \`skip[skipOffset .. skipOffset + skipWords)\` (32 per word).
    * Only sorters that keep indexes have it. \`accept\` is also given the
    * client's index (-1: none), so the caller needs no lookup by name.
    */
   firstSkipping?(
     skip: Uint32Array,
+    skipOffset: number,
+    skipWords: number,
     accept: (client: string, index: number) => boolean,
   ): string | undefined;
   /**
