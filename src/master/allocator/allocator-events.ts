@@ -68,7 +68,7 @@ export class AllocatorEvents extends AllocatorCore {
           this.discharge(agent, fw, role, held, this.plainOf(held));
         }
       }
-      agent.inverseFilters.delete(frameworkId);
+      agent.dropInverseFilter(frameworkId);
       agent.maintenance?.outstanding.delete(frameworkId);
     }
     this.filters.removeFramework(fw.index);
@@ -99,7 +99,7 @@ export class AllocatorEvents extends AllocatorCore {
     fw.active = false;
     for (const role of fw.roles) this.refreshActivation(fw, role);
     this.filters.removeFramework(fw.index);
-    for (const agent of this.agents.values()) agent.inverseFilters.delete(frameworkId);
+    for (const agent of this.agents.values()) agent.dropInverseFilter(frameworkId);
     this.logger.info(`Deactivated framework ${frameworkId}`);
   }
 
@@ -161,7 +161,7 @@ export class AllocatorEvents extends AllocatorCore {
   }
 
   protected reviveRoles(fw: FrameworkState, roles: string[]): void {
-    for (const agent of this.agents.values()) agent.inverseFilters.delete(fw.id);
+    for (const agent of this.agents.values()) agent.dropInverseFilter(fw.id);
     for (const role of roles) {
       this.filters.removeFramework(fw.index, this.roleIndex(role));
       fw.suppressed.delete(role);

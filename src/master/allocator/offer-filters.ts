@@ -169,7 +169,8 @@ export class AgentFilters {
   othersCount = 0;
   readonly groups = new Map<number, GroupSlots>();
   /** Filters refusing something other than the group, by role then framework. */
-  readonly others = new Map<number, Map<number, OfferFilter[]>>();
+  /** (Made on first use: most agents never have one; a map per agent is memory in the way.) */
+  others: Map<number, Map<number, OfferFilter[]>> | undefined;
   readonly agentIndex: number;
 
   constructor(agentIndex: number) {
@@ -365,9 +366,10 @@ export class OfferFilterIndex {
         this.counted(af, roleIndex, +1);
       }
     } else {
-      let byFramework = af.others.get(roleIndex);
+      let byFramework = af.others?.get(roleIndex);
       if (byFramework === undefined) {
         byFramework = new Map();
+        af.others ??= new Map();
         af.others.set(roleIndex, byFramework);
       }
       const list = byFramework.get(frameworkIndex);
@@ -398,7 +400,7 @@ export class OfferFilterIndex {
       return true;
     }
     if (af.othersCount === 0) return false;
-    const list = af.others.get(roleIndex)?.get(frameworkIndex);
+    const list = af.others?.get(roleIndex)?.get(frameworkIndex);
     if (list === undefined) return false;
     for (const filter of list) {
       if (offerVersion >= 0 && filter.checkedVersion === offerVersion) {
@@ -419,7 +421,7 @@ export class OfferFilterIndex {
   hasFilter(af: AgentFilters, roleIndex: number, frameworkIndex: number): boolean {
     return (
       af.slotsFor(roleIndex)?.has(frameworkIndex) === true ||
-      af.others.get(roleIndex)?.has(frameworkIndex) === true
+      af.others?.get(roleIndex)?.has(frameworkIndex) === true
     );
   }
 
@@ -443,7 +445,7 @@ export class OfferFilterIndex {
         this.removePair(af, roleIndex, frameworkIndex);
         continue;
       }
-      const roles = new Set([...af.groups.keys(), ...af.others.keys()]);
+      const roles = new Set([...af.groups.keys(), ...(af.others?.keys() ?? [])]);
       for (const r of roles) this.removePair(af, r, frameworkIndex);
     }
   }
@@ -453,11 +455,11 @@ export class OfferFilterIndex {
     const slots = af.slotsFor(roleIndex);
     if (slots?.has(frameworkIndex) === true)
       this.dropGroupSlot(af, slots, roleIndex, frameworkIndex);
-    const byFramework = af.others.get(roleIndex);
+    const byFramework = af.others?.get(roleIndex);
     const list = byFramework?.get(frameworkIndex);
     if (byFramework !== undefined && list !== undefined) {
       byFramework.delete(frameworkIndex);
-      if (byFramework.size === 0) af.others.delete(roleIndex);
+      if (byFramework.size === 0) af.others?.delete(roleIndex);
       af.othersCount -= list.length;
       this.counted(af, roleIndex, -list.length);
     }
@@ -466,13 +468,13 @@ export class OfferFilterIndex {
   /** Removes every filter on an agent. */
   clearAgent(af: AgentFilters): void {
     for (const [roleIndex, slots] of af.groups) this.bumpRole(roleIndex, -slots.size);
-    for (const [roleIndex, byFramework] of af.others) {
+    for (const [roleIndex, byFramework] of af.others ?? []) {
       let n = 0;
       for (const list of byFramework.values()) n += list.length;
       this.bumpRole(roleIndex, -n);
     }
     af.clearSlots();
-    af.others.clear();
+    af.others = undefined;
     af.othersCount = 0;
     af.count = 0;
     af.groupPairs = 0;
@@ -516,7 +518,7 @@ export class OfferFilterIndex {
       this.dropGroupSlot(af, slots, roleIndex, frameworkIndex);
       removed++;
     }
-    const byFramework = af.others.get(roleIndex);
+    const byFramework = af.others?.get(roleIndex);
     const list = byFramework?.get(frameworkIndex);
     if (byFramework !== undefined && list !== undefined) {
       const kept = list.filter((f) => f.expiresAt > now);
@@ -524,7 +526,7 @@ export class OfferFilterIndex {
       if (gone > 0) {
         if (kept.length === 0) {
           byFramework.delete(frameworkIndex);
-          if (byFramework.size === 0) af.others.delete(roleIndex);
+          if (byFramework.size === 0) af.others?.delete(roleIndex);
         } else {
           byFramework.set(frameworkIndex, kept);
         }
