@@ -267,3 +267,45 @@ test("allocator reference: indexes and shortcuts make the same offers as the str
     { numRuns: 300 },
   );
 });
+
+test("allocator reference: hundreds of frameworks declining (refusal rows growing past 128) make the same offers", () => {
+  // Framework indexes past 128 make the agents' refusal rows grow (and move
+  // in the slab) while cached: the copies the visit reads must follow.
+  const random = seededRandom(11);
+  const sc = { seed: 5 } as Scenario;
+  const runs = [new Run(sc, false), new Run(sc, true)];
+  const fwIds = Array.from({ length: 300 }, (_, i) => `f${i}`);
+  for (const run of runs) {
+    for (let i = 0; i < 4; i++) {
+      run.allocator.addAgent(
+        `s${i}`,
+        { hostname: `s${i}` },
+        AGENT_CAPABILITIES,
+        undefined,
+        res("cpus:8;mem:2048"),
+      );
+    }
+    for (const id of fwIds.slice(0, 200)) run.allocator.addFramework(id, frameworkInfo(id, ["a"]));
+  }
+  for (let round = 0; round < 260; round++) {
+    const got = runs.map((run) => {
+      const { offers } = run.allocator.allocate();
+      run.outstanding = offers;
+      return describe(offers);
+    });
+    assert.deepEqual(got[0], got[1], `round ${round} differs from the straight port`);
+    const revive = round % 9 === 8 ? fwIds[Math.floor(random.next() * 200)] : undefined;
+    for (const run of runs) {
+      for (const o of run.outstanding) {
+        run.allocator.recoverResources(o.frameworkId, o.agentId, o.resources, {
+          refuse_seconds: round % 5 === 4 ? 3 : 1000,
+        });
+      }
+      if (revive !== undefined) run.allocator.reviveOffers(revive, ["a"]);
+      if (round === 60) {
+        for (const id of fwIds.slice(200)) run.allocator.addFramework(id, frameworkInfo(id, ["a"]));
+      }
+      run.clock.advance(1000);
+    }
+  }
+});

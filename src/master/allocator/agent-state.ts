@@ -293,7 +293,7 @@ export class AgentState {
    * overlap instead of stalling the visits one by one. Changes nothing;
    * returns a number only so the loads are not optimized away.
    */
-  warm(depth: number): number {
+  warm(depth: number, rowWords: Uint32Array): number {
     switch (depth) {
       case 0:
         return (
@@ -304,16 +304,18 @@ export class AgentState {
           this.index
         );
       case 1:
-        // The filters and the record an offer rewrites.
-        return this.filters.stamp + (this.record?.before ?? 0);
-      case 2:
+        // The filters (with a copy of their refusal row's place), the record
+        // an offer rewrites, the holdings map when it is read.
         return (
+          this.filters.stamp +
+          this.filters.slotOffset +
+          (this.record?.before ?? 0) +
           (this.holdingCount > 1 ? this.holdings.size : 0) +
-          this.filters.warm(0) +
           (this.roleViewsOf === this.available ? (this.roleViews?.size ?? 0) : 0)
         );
       default:
-        return this.filters.warm(depth - 2);
+        // The refusal row in the slab (`rowWords`: the slab's words).
+        return this.filters.warmRow(rowWords);
     }
   }
 

@@ -34,7 +34,6 @@ import type { AgentState } from "./agent-state.js";
 import type { AllocatorCore, ChargeQuantities } from "./allocator-core.js";
 import { Bitset } from "./bitset.js";
 import type { FrameworkState } from "./framework-state.js";
-import type { GroupSlots } from "./offer-filters.js";
 import {
   meetsMinimum,
   type Pick,
@@ -102,11 +101,14 @@ interface Probe {
   found: Pick | undefined;
   foundFramework: FrameworkState | undefined;
   /**
-   * The role's group filters on the agent when they cover all of `base`: a
+   * The role's group filters on the agent when they cover all of `base`
+   * (their row in `refusedWords`: offset and length, 0 when none): a
    * framework among them is refused whatever it would be offered (a subset
    * of `base`), told by one bit before its state is looked at.
    */
-  refusedBase: GroupSlots | undefined;
+  refusedOffset: number;
+  refusedLength: number;
+  refusedWords: Uint32Array;
 }
 
 export function emptyStats(candidates: number): CycleStats {
@@ -199,7 +201,9 @@ export class AllocationCycle {
       usedClasses: 0,
       found: undefined,
       foundFramework: undefined,
-      refusedBase: undefined,
+      refusedOffset: 0,
+      refusedLength: 0,
+      refusedWords: core.filters.slabWords,
     };
     this.stats = emptyStats(agents.length);
     this.startedAt = core.clock.monotonic();
@@ -263,8 +267,9 @@ export class AllocationCycle {
     const from = this.position;
     const to = Math.min(agents.length, from + WARM_BATCH);
     let sink = 0;
-    for (let depth = 0; depth <= 4; depth++) {
-      for (let i = from; i < to; i++) sink += (agents[i] as AgentState).warm(depth);
+    const words = this.core.filters.slabWords;
+    for (let depth = 0; depth <= WARM_DEPTH; depth++) {
+      for (let i = from; i < to; i++) sink += (agents[i] as AgentState).warm(depth, words);
     }
     this.warmSink = sink;
     this.warmedTo = to;
@@ -491,7 +496,7 @@ export class AllocationCycle {
     }
     probe.found = undefined;
     probe.foundFramework = undefined;
-    probe.refusedBase = undefined;
+    probe.refusedLength = 0;
 
     if (core.baseline) {
       // A straight port: the whole order, materialized for every agent.
@@ -509,7 +514,11 @@ export class AllocationCycle {
 
     // When nearly every framework of the role refused exactly what is left,
     // look at the few others instead of walking past the refusals.
-    const group = agent.filters.groupFor(probe.roleIndex);
+    // The slots themselves are not read: the agent's filters keep a copy of
+    // their row and size (see \`AgentFilters.slotOffset\`).
+    const filters = agent.filters;
+    const group = filters.groupFor(probe.roleIndex);
+    const words = core.filters.slabWords;
     const active = ctx.active;
     if (
       group !== undefined &&
@@ -518,14 +527,14 @@ export class AllocationCycle {
       !probe.stripMatters &&
       probe.unshaped
     ) {
-      const left = active.size - group.size;
-      if (left * left < active.size && agent.filters.groupCovers(base, probe.baseVersion)) {
+      const left = active.size - filters.slotSize;
+      if (left * left < active.size && filters.groupCovers(base, probe.baseVersion)) {
         this.sorterInUse = sorter;
         Bitset.forEachNotInRow(
           active,
-          group.slab.words,
-          group.offset,
-          group.rowWords,
+          words,
+          filters.slotOffset,
+          filters.slotWords,
           this.acceptIndexFn,
         );
         this.sorterInUse = undefined;
@@ -533,16 +542,13 @@ export class AllocationCycle {
       }
     }
 
-    if (group !== undefined && agent.filters.groupCovers(base, probe.baseVersion)) {
-      probe.refusedBase = group;
+    if (group !== undefined && filters.groupCovers(base, probe.baseVersion)) {
+      probe.refusedWords = words;
+      probe.refusedOffset = filters.slotOffset;
+      probe.refusedLength = filters.slotWords;
       if (sorter.firstSkipping !== undefined) {
         // The refusals are passed over inside the sorter's walk, a bit test each.
-        sorter.firstSkipping(
-          group.slab.words,
-          group.offset,
-          group.rowWords,
-          this.acceptFrameworkFn,
-        );
+        sorter.firstSkipping(words, filters.slotOffset, filters.slotWords, this.acceptFrameworkFn);
         return probe.found;
       }
     }
@@ -597,7 +603,13 @@ export class AllocationCycle {
     const core = this.core;
     this.stats.frameworkChecks++;
     if (framework === undefined) return undefined;
-    if (p.refusedBase?.has(framework.index) === true) return undefined;
+    const w = framework.index >>> 5;
+    if (
+      w < p.refusedLength &&
+      ((p.refusedWords[p.refusedOffset + w] as number) & (1 << (framework.index & 31))) !== 0
+    ) {
+      return undefined;
+    }
     if (!framework.active) return undefined;
     if (this.takenCount > 0 && this.isTaken(framework, p.role)) return undefined;
     const agent = p.agent;
@@ -655,17 +667,21 @@ export class AllocationCycle {
       return undefined;
     }
     const version = candidate.resources === p.base ? p.baseVersion : -1;
-    if (
-      core.filters.isFiltered(
-        agent.filters,
-        p.roleIndex,
-        framework.index,
-        candidate.resources,
-        version,
-      )
-    ) {
-      return undefined;
-    }
+    const filtered = core.baseline
+      ? core.filters.isFilteredPlain(
+          agent.filters,
+          p.roleIndex,
+          framework.index,
+          candidate.resources,
+        )
+      : core.filters.isFiltered(
+          agent.filters,
+          p.roleIndex,
+          framework.index,
+          candidate.resources,
+          version,
+        );
+    if (filtered) return undefined;
     // The shared candidate itself: the caller keeps the framework apart (no copy per pick).
     return candidate;
   }
@@ -757,6 +773,8 @@ type Compare = (a: string, b: string) => number;
 
 /** Agents whose cache lines are loaded together ahead of their visits. */
 const WARM_BATCH = 16;
+/** Pointer depths `AgentState.warm` loads (the agent; its filters and record; the refusal row). */
+const WARM_DEPTH = 2;
 
 /** Placeholder for the reused probe before its first use. */
 const EMPTY = ResourcesValue.empty();

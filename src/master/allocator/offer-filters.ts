@@ -166,6 +166,14 @@ export class AgentFilters {
   /** The last role looked up and its slots: nearly every agent has filters of one role only. */
   private cachedRole = -1;
   private cachedSlots: GroupSlots | undefined;
+  /**
+   * The cached slots' row (offset and length in the slab's words) and size,
+   * copied here: a visit tests bits in the row without reading the slots
+   * object (one cache line and one dependent load less per agent).
+   */
+  slotOffset = 0;
+  slotWords = 0;
+  slotSize = 0;
   othersCount = 0;
   readonly groups = new Map<number, GroupSlots>();
   /** Filters refusing something other than the group, by role then framework. */
@@ -183,7 +191,27 @@ export class AgentFilters {
     const slots = this.groups.get(roleIndex);
     this.cachedRole = roleIndex;
     this.cachedSlots = slots;
+    this.slotOffset = slots?.offset ?? 0;
+    this.slotWords = slots?.rowWords ?? 0;
+    this.slotSize = slots?.size ?? 0;
     return slots;
+  }
+
+  /** Refreshes the copied row and size after `slots` changed (see `slotOffset`). */
+  slotsChanged(slots: GroupSlots): void {
+    if (slots !== this.cachedSlots) return;
+    this.slotOffset = slots.offset;
+    this.slotWords = slots.rowWords;
+    this.slotSize = slots.size;
+  }
+
+  /**
+   * Whether framework `i` is in the slots `slotsFor` returned last (given
+   * the slab's words): the copied row, no read of the slots object.
+   */
+  slotHas(words: Uint32Array, i: number): boolean {
+    const w = i >>> 5;
+    return w < this.slotWords && ((words[this.slotOffset + w] as number) & (1 << (i & 31))) !== 0;
   }
 
   setSlots(roleIndex: number, slots: GroupSlots): void {
@@ -204,17 +232,14 @@ export class AgentFilters {
   }
 
   /**
-   * Loads the cache lines of the one-entry slot cache (see
-   * `AgentState.warm`): `depth` 0 the slots object, 1 its row of words
-   * (first and last word). Returns a number only so the loads are kept.
+   * Loads the cache lines of the cached slots' row of words (first and
+   * last word; see `AgentState.warm`). Returns a number only so the loads
+   * are kept.
    */
-  warm(depth: number): number {
-    const slots = this.cachedSlots;
-    if (slots === undefined) return this.stamp;
-    if (depth === 0) return slots.size + slots.offset;
-    if (depth > 1) return 0;
-    const words = slots.slab.words;
-    return (words[slots.offset] as number) ^ (words[slots.offset + slots.rowWords - 1] as number);
+  warmRow(words: Uint32Array): number {
+    const n = this.slotWords;
+    if (n === 0) return this.stamp;
+    return (words[this.slotOffset] as number) ^ (words[this.slotOffset + n - 1] as number);
   }
 
   /** Frameworks of a role holding a group filter here. */
@@ -320,6 +345,11 @@ class ExpiryHeap {
 export class OfferFilterIndex {
   private readonly heap = new ExpiryHeap();
   private readonly slab = new WordSlab();
+
+  /** The words of every group-filter set's row (see `AgentFilters.slotOffset`). */
+  get slabWords(): Uint32Array {
+    return this.slab.words;
+  }
   private readonly withFilters = new Set<AgentFilters>();
   private readonly byRole = new Map<number, number>();
   private readonly scratch = new Int32Array(3);
@@ -361,6 +391,7 @@ export class OfferFilterIndex {
         if (expiresAt > prior) slots.setExpiry(frameworkIndex, expiresAt);
       } else {
         slots.add(frameworkIndex);
+        af.slotsChanged(slots);
         slots.setExpiry(frameworkIndex, expiresAt);
         af.groupPairs++;
         this.counted(af, roleIndex, +1);
@@ -395,8 +426,11 @@ export class OfferFilterIndex {
     offerVersion: number,
   ): boolean {
     if (af.count === 0) return false;
-    const slots = af.slotsFor(roleIndex);
-    if (slots?.has(frameworkIndex) === true && af.groupCovers(offer, offerVersion)) {
+    if (
+      af.slotsFor(roleIndex) !== undefined &&
+      af.slotHas(this.slab.words, frameworkIndex) &&
+      af.groupCovers(offer, offerVersion)
+    ) {
       return true;
     }
     if (af.othersCount === 0) return false;
@@ -415,6 +449,25 @@ export class OfferFilterIndex {
       if (result) return true;
     }
     return false;
+  }
+
+  /**
+   * `isFiltered` from the filter objects alone: no caches, no copies of the
+   * slots' row (the straight-port baseline's check, so the reference test
+   * compares the indexed answer with an independent one).
+   */
+  isFilteredPlain(
+    af: AgentFilters,
+    roleIndex: number,
+    frameworkIndex: number,
+    offer: Resources,
+  ): boolean {
+    const rep = af.groupRep;
+    if (af.groups.get(roleIndex)?.has(frameworkIndex) === true && rep?.contains(offer) === true) {
+      return true;
+    }
+    const list = af.others?.get(roleIndex)?.get(frameworkIndex) ?? [];
+    return list.some((filter) => filter.refused.contains(offer));
   }
 
   /** Whether (role, framework) has any filter on this agent. */
@@ -545,6 +598,7 @@ export class OfferFilterIndex {
     frameworkIndex: number,
   ): void {
     slots.delete(frameworkIndex);
+    af.slotsChanged(slots);
     if (slots.size === 0) af.deleteSlots(roleIndex);
     af.groupPairs--;
     if (af.groupPairs === 0) {
