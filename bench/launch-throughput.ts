@@ -47,7 +47,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
-import { STAND_IN_ARGV0 } from "../src/executor/host-protocol.js";
+import { HOSTED_BY_VARIABLE } from "../src/executor/host-protocol.js";
 import { COMMAND_EXECUTOR_BUNDLE } from "../src/executor/launch-command.js";
 import type { TaskInfo } from "../src/scheduler/index.js";
 import { tempDir } from "../test/harness/processes.js";
@@ -212,9 +212,10 @@ async function launchAll(
     const executorCpuMs = executorPids.map((pid) => procCpuMs(pid));
     const standInCpuMs =
       variant === "command-executor-shared"
-        ? processesWith(`MESOS_DIRECTORY=${agent.workDir}`)
-            .filter((p) => p.argv[0] === STAND_IN_ARGV0)
-            .reduce((sum, p) => sum + (procCpuMs(p.pid) || 0), 0)
+        ? processesWith(`${HOSTED_BY_VARIABLE}=`).reduce(
+            (sum, p) => sum + (procCpuMs(p.pid) || 0),
+            0,
+          )
         : 0;
     const executorCpuTotalMs =
       executorCpuMs.reduce((sum, ms) => sum + (Number.isFinite(ms) ? ms : 0), 0) + standInCpuMs;

@@ -27,12 +27,13 @@ export function parentOf(pid: number): number {
   }
 }
 
-/** The executor host running the executor whose stand-in is `standIn`. */
+/** The executor host running the executor whose stand-in is `standIn` (named in its environment). */
 export function hostOf(standIn: number): number {
-  const host = parentOf(standIn);
+  const mine = readFileSync(`/proc/${standIn}/environ`, "latin1").split("\0");
+  const host = Number(mine.find((v) => v.startsWith("MESOS_TS_HOSTED_BY="))?.split("=")[1]);
   const env = readFileSync(`/proc/${host}/environ`, "latin1").split("\0");
   if (!env.includes("MESOS_TS_EXECUTOR_HOST=1")) {
-    throw new Error(`the parent ${host} of ${standIn} is not an executor host`);
+    throw new Error(`${standIn} names ${host} as its host, which is not an executor host`);
   }
   return host;
 }

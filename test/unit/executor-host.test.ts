@@ -152,70 +152,73 @@ function fakeExecutor(): HostedExecutor & { finish(code: number): void; calls: s
   };
 }
 
-test("executor host: each launch gets a stand-in whose life is the executor's", async () => {
-  const input = new PassThrough();
-  const events: HostEvent[] = [];
-  const executors = new Map<string, ReturnType<typeof fakeExecutor>>();
-  const served = serveExecutorHost({
-    input,
-    report: (line) => events.push(parseHostEvent(line.trim()) as HostEvent),
-    log: () => {},
-    start: (l) => {
-      if (l.env.MESOS_EXECUTOR_ID === "bad") return { error: "refused" };
-      const e = fakeExecutor();
-      executors.set(l.env.MESOS_EXECUTOR_ID ?? "", e);
-      return e;
-    },
-  });
-  const send = (id: number, executor: string) =>
-    input.write(
-      `${launchLine({ id, env: { MESOS_DIRECTORY: `/sb/${executor}`, MESOS_EXECUTOR_ID: executor } })}\n`,
+for (const mode of ["shell", "spawn"] as const) {
+  test(`executor host: each launch gets a stand-in whose life is the executor's (${mode})`, async () => {
+    const input = new PassThrough();
+    const events: HostEvent[] = [];
+    const executors = new Map<string, ReturnType<typeof fakeExecutor>>();
+    const served = serveExecutorHost({
+      input,
+      report: (line) => events.push(parseHostEvent(line.trim()) as HostEvent),
+      log: () => {},
+      standIns: mode,
+      start: (l) => {
+        if (l.env.MESOS_EXECUTOR_ID === "bad") return { error: "refused" };
+        const e = fakeExecutor();
+        executors.set(l.env.MESOS_EXECUTOR_ID ?? "", e);
+        return e;
+      },
+    });
+    const send = (id: number, executor: string) =>
+      input.write(
+        `${launchLine({ id, env: { MESOS_DIRECTORY: `/sb/${executor}`, MESOS_EXECUTOR_ID: executor } })}\n`,
+      );
+    send(1, "a");
+    send(2, "b");
+    send(3, "bad");
+    input.write("not json\n");
+    await until("two started, one failed", () => events.length >= 3);
+    const started = events.filter((e) => e.event === "started");
+    assert.equal(started.length, 2);
+    assert.deepEqual(
+      events.filter((e) => e.event === "failed"),
+      [{ event: "failed", id: 3, error: "refused" }],
     );
-  send(1, "a");
-  send(2, "b");
-  send(3, "bad");
-  input.write("not json\n");
-  await until("two started, one failed", () => events.length >= 3);
-  const started = events.filter((e) => e.event === "started");
-  assert.equal(started.length, 2);
-  assert.deepEqual(
-    events.filter((e) => e.event === "failed"),
-    [{ event: "failed", id: 3, error: "refused" }],
-  );
-  const pidOf = (id: number) => {
-    const e = started.find((s) => s.event === "started" && s.id === id);
-    assert.ok(e !== undefined && e.event === "started");
-    return e.pid;
-  };
-  const [a, b] = [pidOf(1), pidOf(2)];
-  assert.ok(alive(a) && alive(b), "stand-ins run");
-  const environ = readFileSync(`/proc/${a}/environ`, "latin1");
-  assert.match(environ, new RegExp(`${HOSTED_BY_VARIABLE}=${process.pid}`));
-  assert.match(environ, /MESOS_DIRECTORY=\/sb\/a/);
+    const pidOf = (id: number) => {
+      const e = started.find((s) => s.event === "started" && s.id === id);
+      assert.ok(e !== undefined && e.event === "started");
+      return e.pid;
+    };
+    const [a, b] = [pidOf(1), pidOf(2)];
+    assert.ok(alive(a) && alive(b), "stand-ins run");
+    const environ = readFileSync(`/proc/${a}/environ`, "latin1");
+    assert.match(environ, new RegExp(`${HOSTED_BY_VARIABLE}=${process.pid}`));
+    assert.match(environ, /MESOS_DIRECTORY=\/sb\/a/);
 
-  // The executor ends: its exit code is reported, then its stand-in goes.
-  executors.get("a")?.finish(3);
-  await until("a's exit", () => events.some((e) => e.event === "exit" && e.pid === a));
-  assert.deepEqual(
-    events.find((e) => e.event === "exit" && e.pid === a),
-    { event: "exit", pid: a, code: 3, signal: null },
-  );
-  await until("a's stand-in to end", () => !alive(a));
-  assert.ok(alive(b), "b's stand-in is untouched");
+    // The executor ends: its exit code is reported, then its stand-in goes.
+    executors.get("a")?.finish(3);
+    await until("a's exit", () => events.some((e) => e.event === "exit" && e.pid === a));
+    assert.deepEqual(
+      events.find((e) => e.event === "exit" && e.pid === a),
+      { event: "exit", pid: a, code: 3, signal: null },
+    );
+    await until("a's stand-in to end", () => !alive(a));
+    assert.ok(alive(b), "b's stand-in is untouched");
 
-  // The stand-in is killed (the agent destroys the container): the executor is abandoned.
-  process.kill(b, "SIGKILL");
-  await until("b's exit", () => events.some((e) => e.event === "exit" && e.pid === b));
-  assert.deepEqual(executors.get("b")?.calls, ["abandon"]);
-  assert.deepEqual(
-    events.find((e) => e.event === "exit" && e.pid === b),
-    { event: "exit", pid: b, code: null, signal: "SIGKILL" },
-  );
+    // The stand-in is killed (the agent destroys the container): the executor is abandoned.
+    process.kill(b, "SIGKILL");
+    await until("b's exit", () => events.some((e) => e.event === "exit" && e.pid === b));
+    assert.deepEqual(executors.get("b")?.calls, ["abandon"]);
+    assert.deepEqual(
+      events.find((e) => e.event === "exit" && e.pid === b),
+      { event: "exit", pid: b, code: null, signal: "SIGKILL" },
+    );
 
-  // Input ends with nothing running: the host is done.
-  input.end();
-  assert.equal(await served, 0);
-});
+    // Input ends with nothing running: the host is done.
+    input.end();
+    assert.equal(await served, 0);
+  });
+}
 
 test("executor host: a signal shuts every executor down; the host waits for them after its input ends", async () => {
   const input = new PassThrough();
