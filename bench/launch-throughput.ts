@@ -16,6 +16,8 @@
  *   `--command_executors_per_process=K` (K from `LAUNCH_BENCH_PER_PROCESS`,
  *   default 16): command executors share Node processes, K per host; its
  *   executor CPU is the hosts' plus their stand-ins' (src/executor/executor-host.ts);
+ *   its agent keeps one idle host (`--executor_pool_size=1`), which the
+ *   single-task launches of this variant use;
  * - `raw-spawn`: the same command (`/bin/sh -c "sleep 600"`) spawned N
  *   times at once straight from Node (detached, like executors), the floor.
  *
@@ -366,7 +368,9 @@ export async function run(args: string[]): Promise<void> {
   const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS ?? "16";
   const shared = wanted("command-executor-shared")
     ? await startBenchCluster({
-        agentFlags: { ...noPool, command_executors_per_process: perProcess },
+        // Pool size 1: a host left idle is kept for the next launch (the
+        // single-task figure); a storm's launches never use the pool.
+        agentFlags: { executor_pool_size: "1", command_executors_per_process: perProcess },
       })
     : undefined;
   // Single tasks also on an agent with a warm pool (`--executor_pool_size=1`).
@@ -401,12 +405,16 @@ export async function run(args: string[]): Promise<void> {
     const single = {
       "command-executor": [] as number[],
       "command-executor-pooled": [] as number[],
+      "command-executor-shared": [] as number[],
       "noop-executor": [] as number[],
     };
     for (let i = 0; i < singleCount; i++) {
       single["command-executor"].push(...(await singles(cluster, "command-executor", 1)));
       if (pooled !== undefined) {
         single["command-executor-pooled"].push(...(await singles(pooled, "command-executor", 1)));
+      }
+      if (shared !== undefined) {
+        single["command-executor-shared"].push(...(await singles(shared, "command-executor", 1)));
       }
       if (wanted("noop-executor")) {
         single["noop-executor"].push(...(await singles(cluster, "noop-executor", 1)));
