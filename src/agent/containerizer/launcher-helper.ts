@@ -363,6 +363,12 @@ function startHost(r: SpawnRequest, dir: string, key: string): ExecutorHost | un
   child.once("error", () => {});
   child.once("exit", (code, signal) => {
     host.accepting = false;
+    try {
+      // Kept only when the host had something to say.
+      if (statSync(log).size === 0) unlinkSync(log);
+    } catch {
+      // already gone
+    }
     const at = hosts.indexOf(host);
     if (at >= 0) hosts.splice(at, 1);
     const how = signal === null ? `status ${code}` : `signal ${signal}`;
