@@ -1,7 +1,8 @@
 /**
  * `--command_executors_per_process=4` on a real agent: six command tasks run
  * in at most two executor hosts, each a logical executor of its own. Killing
- * one task, or a task failing, leaves its neighbours running; /monitor
+ * one task, killing one executor's recorded pid (its stand-in, as the agent's
+ * destroy does), or a task failing, leaves its neighbours running; /monitor
  * statistics measure each task's own processes; SIGKILLing a host ends each
  * of its tasks with a terminal update and leaves the other host's alone; a
  * framework teardown leaves no process behind.
@@ -163,10 +164,31 @@ test("shared executors: six tasks in two hosts, killed, failed and crashed one b
     assert.equal(last("t7")?.message, "Command exited with status 3");
     for (const id of ids.slice(1)) assert.equal(last(id)?.state, "TASK_RUNNING", `${id} runs`);
 
+    // Killing an executor's recorded pid (its stand-in: what the agent's
+    // destroy does) ends that executor and its task only.
+    // (A neighbour of t2 when it has one, so its host's other executors are seen to live on.)
+    const destroyed =
+      ids.slice(2).find((id) => hostOfTask.get(id) === hostOfTask.get("t2")) ?? "t3";
+    process.kill(standIns.get(destroyed) as number, "SIGKILL");
+    await waitFor(`${destroyed} to end`, () =>
+      ["TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_GONE"].includes(
+        last(destroyed)?.state ?? "",
+      ),
+    );
+    await waitFor(`${destroyed}'s task process to be killed`, () =>
+      (taskPids.get(destroyed) ?? []).every((p) => !alive(p)),
+    );
+    const remaining = ids.slice(1).filter((id) => id !== destroyed);
+    for (const id of remaining) {
+      assert.equal(last(id)?.state, "TASK_RUNNING", `${id} keeps running`);
+      assert.ok((taskPids.get(id) ?? []).every(alive), `${id}'s process lives`);
+    }
+    for (const host of hosts) assert.ok(alive(host), "the hosts live on");
+
     // SIGKILL one host: each of its executors' tasks ends with a terminal update.
     const victim = hostOfTask.get("t2") as number;
-    const victims = ids.slice(1).filter((id) => hostOfTask.get(id) === victim);
-    const survivors = ids.slice(1).filter((id) => hostOfTask.get(id) !== victim);
+    const victims = remaining.filter((id) => hostOfTask.get(id) === victim);
+    const survivors = remaining.filter((id) => hostOfTask.get(id) !== victim);
     process.kill(victim, "SIGKILL");
     await waitFor("a terminal update for each task of the killed host", () =>
       victims.every((id) =>
