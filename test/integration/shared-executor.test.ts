@@ -178,6 +178,11 @@ test("shared executors: six tasks in two hosts, killed, failed and crashed one b
     await waitFor(`${destroyed}'s task process to be killed`, () =>
       (taskPids.get(destroyed) ?? []).every((p) => !alive(p)),
     );
+    await waitFor(`${destroyed}'s executor to be dropped by its host`, () =>
+      readFileSync(`${dirs.get(destroyed)}/stderr`, "utf8").includes(
+        "container is being destroyed; killing the task",
+      ),
+    );
     const remaining = ids.slice(1).filter((id) => id !== destroyed);
     for (const id of remaining) {
       assert.equal(last(id)?.state, "TASK_RUNNING", `${id} keeps running`);
