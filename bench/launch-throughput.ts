@@ -14,7 +14,7 @@
  *   at once, as in Mesos); the default agent paces them (2 x CPUs at a time);
  * - `command-executor-shared`: the same on an agent started with
  *   `--command_executors_per_process=K` (K from `LAUNCH_BENCH_PER_PROCESS`,
- *   default 16): command executors share Node processes, K per host; its
+ *   default 32: less executor CPU per task than 16 in A/B runs): command executors share Node processes, K per host; its
  *   executor CPU is the hosts' plus their stand-ins' (src/executor/executor-host.ts);
  *   its agent keeps one idle host (`--executor_pool_size=1`), which the
  *   single-task launches of this variant use;
@@ -365,7 +365,7 @@ export async function run(args: string[]): Promise<void> {
     ? await startBenchCluster({ agentFlags: { ...noPool, executor_launch_concurrency: "0" } })
     : undefined;
   // Command executors sharing Node processes (`--command_executors_per_process`).
-  const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS ?? "16";
+  const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS ?? "32";
   const shared = wanted("command-executor-shared")
     ? await startBenchCluster({
         // Pool size 1: a host left idle is kept for the next launch (the
