@@ -413,8 +413,16 @@ export class HttpServer {
     for (const k in r.headers) {
       if (k.toLowerCase() !== "content-length") headers[k] = r.headers[k] as string;
     }
-    res.writeHead(r.status, headers);
-    res.flushHeaders();
+    // The head goes out at the first write, or when `start` returns, so a
+    // writer that knows its size (`declareLength`) is sent with a
+    // Content-Length instead of chunks.
+    let headed = false;
+    const head = (length?: number): void => {
+      if (headed) return;
+      headed = true;
+      if (length !== undefined) headers["Content-Length"] = String(length);
+      res.writeHead(r.status, headers);
+    };
     const socket = res.socket;
     if (socket !== null) coalesceWrites(socket);
     let closedWith: StreamCloseReason | undefined;
@@ -431,13 +439,19 @@ export class HttpServer {
       for (const cb of onDrain) cb();
     });
     const remote = `${res.socket?.remoteAddress ?? "?"}:${res.socket?.remotePort ?? "?"}`;
-    const stream: ResponseStream = {
-      write: (chunk) => (closedWith === undefined ? res.write(chunk) : false),
+    const stream: LengthAwareStream = {
+      write: (chunk) => {
+        if (closedWith !== undefined) return false;
+        head();
+        return res.write(chunk);
+      },
       end: () => {
         if (closedWith !== undefined) return;
+        head();
         res.end();
         finish("ended");
       },
+      declareLength: (bytes) => head(bytes),
       onClose: (cb) => {
         if (closedWith === undefined) onClose.push(cb);
         else cb(closedWith);
@@ -464,7 +478,21 @@ export class HttpServer {
       this.logger.error(`Streaming response failed to start: ${String(e)}`);
       stream.end();
     }
+    if (!headed) {
+      head();
+      res.flushHeaders();
+    }
   }
+}
+
+/**
+ * A response stream whose writer may state the whole body's size before
+ * its first write (big documents): the response then carries a
+ * Content-Length and no chunk framing, as Mesos sends its state documents.
+ * The body written must be exactly that many bytes.
+ */
+export interface LengthAwareStream extends ResponseStream {
+  declareLength(bytes: number): void;
 }
 
 /** Sockets holding writes until the end of this event-loop turn. */

@@ -21,6 +21,7 @@
  */
 
 import type { ResponseStream } from "../../common/http/response.js";
+import type { LengthAwareStream } from "../../common/http/server.js";
 
 /** The master's change counter. */
 export class StateVersion {
@@ -549,6 +550,15 @@ export async function writeParts(
   };
   stream.onDrain(wakeUp);
   stream.onClose(wakeUp);
+  if (end && "declareLength" in stream) {
+    // A whole document: sent with a Content-Length, not in chunks (each
+    // chunk boundary costs a client's HTTP parser a callback and a body event).
+    let length = 0;
+    for (const part of parts) {
+      length += typeof part === "string" ? Buffer.byteLength(part, "utf8") : part.byteLength;
+    }
+    (stream as LengthAwareStream).declareLength(length);
+  }
   let i = 0;
   while (i < parts.length) {
     if (stream.closed) return;
