@@ -329,6 +329,12 @@ export function serveExecutorHost(o: ExecutorHostOptions): Promise<number> {
     standIns.start(l.env.MESOS_DIRECTORY ?? l.cwd, l.env.PATH, standInEnded).then(
       (pid) => {
         starting--;
+        if (slot.ended) {
+          // It died before its executor started (reported in the same read).
+          send({ event: "failed", id: l.id, error: "the stand-in exited at once" });
+          maybeFinish();
+          return;
+        }
         slot.pid = pid;
         const started = o.start(l);
         if ("error" in started) {
