@@ -15,8 +15,14 @@
  * - overhead: median 1-client `/master/state` time / `JSON.stringify` of
  *   an identical prebuilt object (target <= 3);
  * - v1_v0: median 1-client GET_STATE (JSON) time / `/master/state` time
- *   (target <= 1.2); the GET_STATE document is about twice as many bytes,
- *   so `build_v1_v0` also compares the two builds without HTTP;
+ *   (target <= 1.2), both read with node:http; the GET_STATE document is
+ *   about twice as many bytes, so `build_v1_v0` also compares the two
+ *   builds without HTTP. `v1_v0_p10`/`_p90` spread the per-round ratios
+ *   (20 rounds at 1k, 5 at 10k, the read order alternating per round);
+ * - raw_*: the same reads from a lean raw-socket client that only counts
+ *   the bytes up to the end of the response (node:http's own per-byte and
+ *   per-event CPU runs on this machine's cores too and lands in the wall
+ *   time); `raw_v1_v0` with its p10/p90, `raw_cpu_v1_v0` (master CPU);
  * - health_p99 under 4 clients, and that divided by one state response
  *   (target <= 1), and by the unloaded p99;
  * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
@@ -31,6 +37,7 @@
 
 import { openSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { request as httpRequest } from "node:http";
+import { connect } from "node:net";
 import {
   type IntervalHistogram,
   monitorEventLoopDelay,
@@ -582,6 +589,61 @@ function readGetState(base: string): Promise<number> {
   return read(base, "/api/v1", "POST", '{"type":"GET_STATE"}');
 }
 
+/**
+ * One HTTP/1.1 read over a plain socket that only counts bytes until the
+ * response is complete (its Content-Length, or the last chunk): the lean
+ * client of the `raw_*` figures. A node:http client also spends CPU per
+ * body event and byte; on this shared 2-core machine that client time
+ * lands in the wall time of the very read it measures.
+ */
+function rawRead(port: number, path: string, method: "GET" | "POST", body = ""): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(port, "127.0.0.1");
+    let bytes = 0;
+    let head = "";
+    let need = -1;
+    let chunked = false;
+    let tail = "";
+    socket.on("connect", () => {
+      const extra =
+        method === "POST"
+          ? "Content-Type: application/json\r\nAccept: application/json\r\n" +
+            `Content-Length: ${Buffer.byteLength(body)}\r\n`
+          : "";
+      socket.write(
+        `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n${body}`,
+      );
+    });
+    socket.on("data", (chunk: Buffer) => {
+      bytes += chunk.byteLength;
+      if (need < 0 && !chunked) {
+        head += chunk.toString("latin1", 0, Math.min(chunk.byteLength, 4096));
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        if (!head.startsWith("HTTP/1.1 200")) {
+          socket.destroy();
+          reject(new Error(`${path}: ${head.slice(0, 12)}`));
+          return;
+        }
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end));
+        if (length === null) chunked = true;
+        else need = end + 4 + Number(length[1]);
+      }
+      let done = false;
+      if (need >= 0) done = bytes >= need;
+      else {
+        tail = (tail + chunk.toString("latin1", Math.max(0, chunk.byteLength - 5))).slice(-5);
+        done = tail === "0\r\n\r\n";
+      }
+      if (done) {
+        socket.destroy();
+        resolve(bytes);
+      }
+    });
+    socket.on("error", reject);
+  });
+}
+
 async function measureSize(agents: number): Promise<void> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { agents } });
   const ready = await new Promise<WorkerReady>((resolve, reject) => {
@@ -610,11 +672,20 @@ async function measureSize(agents: number): Promise<void> {
   const cold = await ask<WorkerStats>(worker, "stats", "stats");
 
   // One client in a row, under churn; the master thread's CPU time per read.
-  const rounds = agents >= 10_000 ? 5 : 10;
+  // Each round reads v0 and v1 with node:http and with the raw client, in
+  // an order that alternates between rounds (so neither document always
+  // follows the other), and the ratios are also taken per round.
+  const rounds = agents >= 10_000 ? 5 : 20;
   const v0: number[] = [];
   const v1: number[] = [];
   const v0Cpu: number[] = [];
   const v1Cpu: number[] = [];
+  const raw0: number[] = [];
+  const raw1: number[] = [];
+  const raw0Cpu: number[] = [];
+  const raw1Cpu: number[] = [];
+  const raw0Client: number[] = [];
+  const raw1Client: number[] = [];
   // The client's (this thread's) CPU per read: receiving the body is work
   // the master does not control, and it grows with the bytes.
   const clientTid = threadId();
@@ -622,26 +693,39 @@ async function measureSize(agents: number): Promise<void> {
   const v1ClientCpu: number[] = [];
   let v0Bytes = 0;
   let v1Bytes = 0;
+  type Sample = { wall: number[]; cpu: number[]; client: number[] };
+  const reads: [Sample, () => Promise<number>, (bytes: number) => void][] = [
+    [{ wall: v0, cpu: v0Cpu, client: v0ClientCpu }, () => readState(base), (b) => (v0Bytes = b)],
+    [{ wall: v1, cpu: v1Cpu, client: v1ClientCpu }, () => readGetState(base), (b) => (v1Bytes = b)],
+    [
+      { wall: raw0, cpu: raw0Cpu, client: raw0Client },
+      () => rawRead(ready.port, "/master/state", "GET"),
+      () => {},
+    ],
+    [
+      { wall: raw1, cpu: raw1Cpu, client: raw1Client },
+      () => rawRead(ready.port, "/api/v1", "POST", '{"type":"GET_STATE"}'),
+      () => {},
+    ],
+  ];
   for (let i = 0; i < rounds; i++) {
-    let cpu = threadCpuMs(ready.tid);
-    let client = threadCpuMs(clientTid);
-    v0.push(
-      await timed(async () => {
-        v0Bytes = await readState(base);
-      }),
-    );
-    v0Cpu.push(threadCpuMs(ready.tid) - cpu);
-    v0ClientCpu.push(threadCpuMs(clientTid) - client);
-    cpu = threadCpuMs(ready.tid);
-    client = threadCpuMs(clientTid);
-    v1.push(
-      await timed(async () => {
-        v1Bytes = await readGetState(base);
-      }),
-    );
-    v1Cpu.push(threadCpuMs(ready.tid) - cpu);
-    v1ClientCpu.push(threadCpuMs(clientTid) - client);
+    const order = i % 2 === 0 ? reads : [...reads].reverse();
+    for (const [sample, readOnce, keep] of order) {
+      const cpu = threadCpuMs(ready.tid);
+      const client = threadCpuMs(clientTid);
+      sample.wall.push(
+        await timed(async () => {
+          keep(await readOnce());
+        }),
+      );
+      sample.cpu.push(threadCpuMs(ready.tid) - cpu);
+      sample.client.push(threadCpuMs(clientTid) - client);
+    }
   }
+  const paired = (a: readonly number[], b: readonly number[]): number[] =>
+    a.map((x, i) => x / (b[i] as number));
+  const httpRatios = paired(v1, v0);
+  const rawRatios = paired(raw1, raw0);
   const v0Median = median(v0);
   const v1Median = median(v1);
   const v0CpuMedian = median(v0Cpu);
@@ -734,6 +818,17 @@ async function measureSize(agents: number): Promise<void> {
       cold_gc_total_ms: round(cold.gcTotalMs),
       overhead: round(v0Median / ready.stringifyMs),
       v1_v0: round(v1Median / v0Median),
+      v1_v0_p10: round(percentile(httpRatios, 0.1)),
+      v1_v0_p90: round(percentile(httpRatios, 0.9)),
+      raw_state_ms: round(median(raw0)),
+      raw_get_state_ms: round(median(raw1)),
+      raw_v1_v0: round(median(raw1) / median(raw0)),
+      raw_v1_v0_p10: round(percentile(rawRatios, 0.1)),
+      raw_v1_v0_p90: round(percentile(rawRatios, 0.9)),
+      raw_cpu_v1_v0: round(median(raw1Cpu) / median(raw0Cpu)),
+      raw_client_cpu_state_ms: round(median(raw0Client)),
+      raw_client_cpu_get_state_ms: round(median(raw1Client)),
+      rounds,
       bytes_v1_v0: round(v1Bytes / v0Bytes),
       state_ms_per_mb: round(v0Median / v0Mb),
       get_state_ms_per_mb: round(v1Median / v1Mb),
