@@ -7,7 +7,8 @@
  * injected straight into the master core, not over sockets. While the
  * cluster "churns" (every 100 ms ten running tasks get a new status and the
  * state version moves, as on a busy master, so every read rebuilds the
- * document from its cached fragments), clients read over HTTP: 1 client
+ * document from its cached fragments; each 1-client read also follows a
+ * bump of its own, so none is a cache hit), clients read over HTTP: 1 client
  * in a row, then 2/4/8 concurrent ones, while `/health` is probed every
  * 10 ms from a thread of its own.
  *
@@ -711,6 +712,9 @@ async function measureSize(agents: number): Promise<void> {
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? reads : [...reads].reverse();
     for (const [sample, readOnce, keep] of order) {
+      // Every timed read follows a state change, so each one rebuilds (from
+      // cached runs) rather than some hitting a document another read just built.
+      await ask(worker, "bump", "bumped");
       const cpu = threadCpuMs(ready.tid);
       const client = threadCpuMs(clientTid);
       sample.wall.push(
