@@ -4,7 +4,8 @@
  * in one ACCEPT, waits for every TASK_RUNNING, then kills them all and
  * tears down. Variants, interleaved in one run:
  *
- * - `command-executor`: the full path, one command executor per task;
+ * - `command-executor`: the full path, one command executor process per
+ *   task (`--command_executors_per_process=1`, the Mesos model);
  * - `noop-executor`: a custom ExecutorInfo per task running
  *   bench/lib/bench-executor.ts (bundled), which subscribes and reports
  *   TASK_RUNNING without starting anything: the framework/master/agent/
@@ -12,9 +13,10 @@
  * - `command-executor-unpaced`: the same on a second master and agent
  *   started with `--executor_launch_concurrency=0` (every executor starts
  *   at once, as in Mesos); the default agent paces them (2 x CPUs at a time);
- * - `command-executor-shared`: the same on an agent started with
- *   `--command_executors_per_process=K` (K from `LAUNCH_BENCH_PER_PROCESS`,
- *   default 32: less executor CPU per task than 16 in A/B runs): command executors share Node processes, K per host; its
+ * - `command-executor-shared`: the same on an agent with the default
+ *   `--command_executors_per_process` (16), or K from `LAUNCH_BENCH_PER_PROCESS`
+ *   (32 gave less executor CPU per task than 16 in A/B runs): command
+ *   executors share Node processes, K per host; its
  *   executor CPU is the hosts' plus their stand-ins' (src/executor/executor-host.ts);
  *   its agent keeps one idle host (`--executor_pool_size=1`), which the
  *   single-task launches of this variant use;
@@ -49,6 +51,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
+import { agentFlagSchema } from "../src/agent/flags.js";
 import { HOSTED_BY_VARIABLE } from "../src/executor/host-protocol.js";
 import { COMMAND_EXECUTOR_BUNDLE } from "../src/executor/launch-command.js";
 import type { TaskInfo } from "../src/scheduler/index.js";
@@ -353,8 +356,9 @@ export async function run(args: string[]): Promise<void> {
   const singleCount = Number(args[2] ?? 5);
   const profileDir = process.env.LAUNCH_BENCH_PROFILE;
   profiling = profileDir !== undefined;
-  // The pool size is explicit everywhere: the variants must not change with the agent's default.
-  const noPool = { executor_pool_size: "0" };
+  // Pool size and executors per process are explicit: the one-process
+  // variants must not change with the agent's defaults.
+  const noPool = { executor_pool_size: "0", command_executors_per_process: "1" };
   const cluster = await startBenchCluster(
     profileDir === undefined ? { agentFlags: noPool } : { agentFlags: noPool, profileDir },
   );
@@ -365,17 +369,25 @@ export async function run(args: string[]): Promise<void> {
     ? await startBenchCluster({ agentFlags: { ...noPool, executor_launch_concurrency: "0" } })
     : undefined;
   // Command executors sharing Node processes (`--command_executors_per_process`).
-  const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS ?? "32";
+  const perProcess = process.env.LAUNCH_BENCH_PER_PROCESS;
+  const sharedPerProcess = Number(
+    perProcess ?? agentFlagSchema.flags.command_executors_per_process.defaultValue?.(),
+  );
   const shared = wanted("command-executor-shared")
     ? await startBenchCluster({
         // Pool size 1: a host left idle is kept for the next launch (the
         // single-task figure); a storm's launches never use the pool.
-        agentFlags: { executor_pool_size: "1", command_executors_per_process: perProcess },
+        agentFlags: {
+          executor_pool_size: "1",
+          ...(perProcess === undefined ? {} : { command_executors_per_process: perProcess }),
+        },
       })
     : undefined;
   // Single tasks also on an agent with a warm pool (`--executor_pool_size=1`).
   const pooled = wanted("command-executor-pooled")
-    ? await startBenchCluster({ agentFlags: { executor_pool_size: "1" } })
+    ? await startBenchCluster({
+        agentFlags: { executor_pool_size: "1", command_executors_per_process: "1" },
+      })
     : undefined;
   // Experiment knob: run master and agent at another niceness (root only).
   const nice = process.env.LAUNCH_BENCH_DAEMON_NICE;
@@ -487,7 +499,7 @@ export async function run(args: string[]): Promise<void> {
           executors_alive_after_kill: l.reduce((n, r) => n + r.executorKillCpuMs.length, 0),
           executors_seen: executorCpu.length,
           ...(name === "command-executor-shared"
-            ? { executors_per_process: Number(perProcess) }
+            ? { executors_per_process: sharedPerProcess }
             : {}),
           orphans: Math.max(...l.map((r) => r.orphans)),
           target_all_running_ms: 10_000,

@@ -175,7 +175,7 @@ const agentCoreFlags = {
       "tasks without user switch, isolation shim, cgroups or image share executor hosts: each " +
       "keeps its own executor id, sandbox, v1 API connection and task process, but Node's " +
       "start-up (~75 ms of CPU) is paid once per host. 1: one process per executor (as Mesos).",
-    default: 1,
+    default: 16,
   }),
   executor_reregistration_timeout: flag.duration({
     help:

@@ -50,6 +50,8 @@ const flagsFor = (workDir: string) => ({
   work_dir: workDir,
   registration_backoff_factor: "10ms",
   executor_reregistration_timeout: "5secs",
+  // One process per executor: a test SIGSTOPs the executor's own process.
+  command_executors_per_process: "1",
 });
 
 /** Starts an agent and a framework with one endless task on it; resolves once it runs. */

@@ -36,6 +36,8 @@ before(async () => {
     flags: {
       resources: "cpus:4;mem:4096;disk:4096",
       executor_launch_concurrency: "1",
+      // Pacing applies to executors that run one per process.
+      command_executors_per_process: "1",
     },
   });
   await waitForAgents(master, 1);

@@ -47,6 +47,9 @@ describe("executor Node start-up variables", {
           PATH: process.env.PATH ?? "/usr/bin:/bin",
           NODE_EXTRA_CA_CERTS: CA_FILE,
         }),
+        // The task's parent must be its executor's own Node process (hosts:
+        // test/integration/shared-executor.test.ts).
+        command_executors_per_process: "1",
       },
     });
     await waitForAgents(master, 1);

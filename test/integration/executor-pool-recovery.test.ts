@@ -62,6 +62,8 @@ test("pool recovery: a pooled executor's task survives an agent SIGKILL and rest
         registration_backoff_factor: "10ms",
         executor_reregistration_timeout: "5secs",
         executor_pool_size: "1",
+        // The pool serves executors that run one per process.
+        command_executors_per_process: "1",
       },
     });
   };

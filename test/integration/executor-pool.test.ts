@@ -34,7 +34,12 @@ before(async () => {
   master = await startMaster();
   agent = await startAgent({
     master: master.address,
-    flags: { resources: "cpus:4;mem:4096;disk:4096", executor_pool_size: "1" },
+    flags: {
+      resources: "cpus:4;mem:4096;disk:4096",
+      executor_pool_size: "1",
+      // The pool serves executors that run one per process.
+      command_executors_per_process: "1",
+    },
   });
   await waitForAgents(master, 1);
 });
