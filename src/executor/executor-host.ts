@@ -27,6 +27,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import type { Socket } from "node:net";
 import { constants as osConstants } from "node:os";
+import { onLines } from "../common/io/lines.js";
 import {
   HOSTED_BY_VARIABLE,
   type HostEvent,
@@ -129,15 +130,9 @@ function shellStandIns(log: (line: string) => void): StandIns | undefined {
     factory = child;
     child.stdin?.on("error", () => {});
     child.once("error", () => {});
-    let buffered = "";
-    child.stdout?.setEncoding("utf8");
-    child.stdout?.on("data", (chunk: string) => {
-      buffered += chunk;
-      for (;;) {
-        const newline = buffered.indexOf("\n");
-        if (newline < 0) break;
-        const [kind, n, pid, status] = buffered.slice(0, newline).split(" ");
-        buffered = buffered.slice(newline + 1);
+    if (child.stdout !== null) {
+      onLines(child.stdout, (line) => {
+        const [kind, n, pid, status] = line.split(" ");
         if (kind === "started") {
           const w = waiting.get(Number(n));
           waiting.delete(Number(n));
@@ -150,8 +145,8 @@ function shellStandIns(log: (line: string) => void): StandIns | undefined {
           const signal = value > 128 ? (signalNames.get(value - 128) ?? null) : null;
           ended?.(signal === null ? value : null, signal);
         }
-      }
-    });
+      });
+    }
     child.once("exit", () => {
       for (const w of waiting.values()) w.reject(new Error("the stand-in shell exited"));
       waiting.clear();
@@ -385,33 +380,24 @@ export function serveExecutorHost(o: ExecutorHostOptions): Promise<number> {
   process.on("SIGTERM", onSignal);
   process.on("SIGINT", onSignal);
 
-  let buffered = "";
-  input.setEncoding("utf8");
-  input.on("data", (chunk: string) => {
-    buffered += chunk;
-    for (;;) {
-      const newline = buffered.indexOf("\n");
-      if (newline < 0) break;
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line.trim() === "") continue;
-      const parsed = parseHostLaunch(line);
-      if ("error" in parsed) {
-        log(`ignoring a launch: ${parsed.error}`);
-        const id = (() => {
-          try {
-            return (JSON.parse(line) as { id?: unknown }).id;
-          } catch {
-            return undefined;
-          }
-        })();
-        if (typeof id === "number" && Number.isInteger(id) && id > 0) {
-          send({ event: "failed", id, error: parsed.error });
+  onLines(input, (line) => {
+    if (line.trim() === "") return;
+    const parsed = parseHostLaunch(line);
+    if ("error" in parsed) {
+      log(`ignoring a launch: ${parsed.error}`);
+      const id = (() => {
+        try {
+          return (JSON.parse(line) as { id?: unknown }).id;
+        } catch {
+          return undefined;
         }
-        continue;
+      })();
+      if (typeof id === "number" && Number.isInteger(id) && id > 0) {
+        send({ event: "failed", id, error: parsed.error });
       }
-      launch(parsed);
+      return;
     }
+    launch(parsed);
   });
   const stopAccepting = (): void => {
     accepting = false;

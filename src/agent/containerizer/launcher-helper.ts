@@ -34,6 +34,7 @@ import {
 } from "node:fs";
 import { getPriority, setPriority } from "node:os";
 import type { Readable } from "node:stream";
+import { onLines } from "../../common/io/lines.js";
 import { HOST_VARIABLE, hostKey, parseHostEvent } from "../../executor/host-protocol.js";
 import {
   type CancelRequest,
@@ -348,18 +349,9 @@ function startHost(r: SpawnRequest, dir: string, key: string): ExecutorHost | un
     live: new Set(),
   };
   hosts.push(host);
-  let buffered = "";
-  child.stdout?.setEncoding("utf8");
-  child.stdout?.on("data", (chunk: string) => {
-    buffered += chunk;
-    for (;;) {
-      const newline = buffered.indexOf("\n");
-      if (newline < 0) break;
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      hostEvent(host, line, r.host?.keepIdle === true);
-    }
-  });
+  if (child.stdout !== null) {
+    onLines(child.stdout, (line) => hostEvent(host, line, r.host?.keepIdle === true));
+  }
   child.once("error", () => {});
   child.once("exit", (code, signal) => {
     host.accepting = false;
@@ -636,17 +628,8 @@ function main(): void {
   // decides what happens to executors, so this helper ignores it.
   process.on("SIGINT", () => {});
   process.on("SIGHUP", () => {});
-  let buffered = "";
-  process.stdin.setEncoding("utf8");
-  process.stdin.on("data", (chunk: string) => {
-    buffered += chunk;
-    for (;;) {
-      const newline = buffered.indexOf("\n");
-      if (newline < 0) break;
-      const line = buffered.slice(0, newline);
-      buffered = buffered.slice(newline + 1);
-      if (line.trim() !== "") handle(line);
-    }
+  onLines(process.stdin, (line) => {
+    if (line.trim() !== "") handle(line);
   });
   // The agent went away: leave, without touching the executors.
   process.stdin.on("end", () => process.exit(0));
