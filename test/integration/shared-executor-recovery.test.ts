@@ -9,12 +9,7 @@
 import assert from "node:assert/strict";
 import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import {
   type DaemonHandle,
   freePort,
@@ -31,6 +26,7 @@ import {
   hostOf,
   processesIn,
   standInOf,
+  startQueued,
 } from "./shared-executor-helpers.js";
 
 let master: DaemonHandle;
@@ -63,46 +59,17 @@ test("shared executors: tasks of a checkpointing framework survive an agent SIGK
     });
   };
   await start();
-  const statuses = new Map<string, TaskStatus[]>();
-  const last = (id: string) => statuses.get(id)?.at(-1)?.state;
-  const count = (id: string, state: string) =>
-    (statuses.get(id) ?? []).filter((s) => s.state === state).length;
-  const queue: string[] = [];
-  let agentId: Offer["agent_id"] = { value: "" };
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "shared-recovery", checkpoint: true },
   });
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          agentId = offer.agent_id;
-          const batch = queue.splice(0);
-          if (batch.length === 0) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const wanted = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(wanted.ok);
-          const tasks: TaskInfo[] = batch.map((id) => ({
-            name: id,
-            task_id: { value: id },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, wanted.resources) ?? [],
-            command: { shell: true, value: "sleep 600" },
-          }));
-          void c.launch([offer.id], tasks);
-        }
-      },
-      update: (status) => {
-        const list = statuses.get(status.task_id.value) ?? [];
-        list.push(status);
-        statuses.set(status.task_id.value, list);
-      },
-    });
+    const tasks = startQueued(c);
+    const last = (id: string) => tasks.statuses.get(id)?.at(-1)?.state;
+    const count = (id: string, state: string) =>
+      (tasks.statuses.get(id) ?? []).filter((s) => s.state === state).length;
     const ids = ["r1", "r2", "r3"];
-    queue.push(...ids);
+    for (const id of ids) tasks.push(id, "sleep 600");
     await waitFor("three TASK_RUNNING", () => ids.every((id) => last(id) === "TASK_RUNNING"));
     const url = agent?.url as string;
     const dirs = await executorDirectories(url);
@@ -146,7 +113,7 @@ test("shared executors: tasks of a checkpointing framework survive an agent SIGK
     }
     assert.ok(alive(host), "the same host still runs them");
 
-    await c.kill({ value: "r1" }, agentId);
+    await c.kill({ value: "r1" }, tasks.agentId());
     await waitFor("r1 TASK_KILLED", () => last("r1") === "TASK_KILLED");
     await waitFor("r1's stand-in to end", () => !alive(standIns.get("r1") as number));
     for (const id of ["r2", "r3"]) {

@@ -11,12 +11,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import {
   type DaemonHandle,
   getJson,
@@ -32,6 +27,7 @@ import {
   hostOf,
   processesIn,
   standInOf,
+  startQueued,
 } from "./shared-executor-helpers.js";
 
 let master: DaemonHandle;
@@ -55,45 +51,15 @@ after(async () => {
 });
 
 test("shared executors: six tasks in two hosts, killed, failed and crashed one by one", async () => {
-  const statuses = new Map<string, TaskStatus[]>();
-  const queue: { id: string; command: string }[] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "shared-executors" },
   });
-  const last = (id: string) => statuses.get(id)?.at(-1);
-  let agentId: Offer["agent_id"] = { value: "" };
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          agentId = offer.agent_id;
-          const batch = queue.splice(0);
-          if (batch.length === 0) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const wanted = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(wanted.ok);
-          const tasks: TaskInfo[] = batch.map((t) => ({
-            name: t.id,
-            task_id: { value: t.id },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, wanted.resources) ?? [],
-            command: { shell: true, value: t.command },
-          }));
-          void c.launch([offer.id], tasks);
-        }
-      },
-      update: (status) => {
-        const list = statuses.get(status.task_id.value) ?? [];
-        list.push(status);
-        statuses.set(status.task_id.value, list);
-      },
-    });
+    const tasks = startQueued(c);
+    const last = (id: string) => tasks.statuses.get(id)?.at(-1);
     const ids = ["t1", "t2", "t3", "t4", "t5", "t6"];
-    for (const id of ids)
-      queue.push({ id, command: `echo out-${id}; echo err-${id} >&2; sleep 600` });
+    for (const id of ids) tasks.push(id, `echo out-${id}; echo err-${id} >&2; sleep 600`);
     await waitFor("six TASK_RUNNING", () => ids.every((id) => last(id)?.state === "TASK_RUNNING"));
 
     const dirs = await executorDirectories(agent.url);
@@ -145,7 +111,7 @@ test("shared executors: six tasks in two hosts, killed, failed and crashed one b
     assert.ok((stats.mem_rss_bytes ?? 0) < 40 * 1024 * 1024, "t2 is not charged its host's memory");
 
     // Killing one task leaves its neighbours running.
-    await c.kill({ value: "t1" }, agentId);
+    await c.kill({ value: "t1" }, tasks.agentId());
     await waitFor("t1 TASK_KILLED", () => last("t1")?.state === "TASK_KILLED");
     await waitFor(
       "t1's processes to end",
@@ -159,7 +125,7 @@ test("shared executors: six tasks in two hosts, killed, failed and crashed one b
     for (const host of hosts) assert.ok(alive(host), "the hosts live on");
 
     // A task that fails reports its own status.
-    queue.push({ id: "t7", command: "sleep 0.3; exit 3" });
+    tasks.push("t7", "sleep 0.3; exit 3");
     await waitFor("t7 TASK_FAILED", () => last("t7")?.state === "TASK_FAILED");
     assert.equal(last("t7")?.message, "Command exited with status 3");
     for (const id of ids.slice(1)) assert.equal(last(id)?.state, "TASK_RUNNING", `${id} runs`);
