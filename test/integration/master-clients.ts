@@ -52,6 +52,8 @@ export class Subscription {
   chunks = 0;
   /** Acknowledge every update that carries a uuid, as it arrives. */
   autoAcknowledge = false;
+  /** Decline every offer as it arrives, for an hour (a framework told to keep out of the way). */
+  autoDecline = false;
 
   constructor(
     readonly url: string,
@@ -65,6 +67,13 @@ export class Subscription {
           format === "json" ? eventCodec.decodeJson(record) : eventCodec.decodeProtobuf(record);
         if (!decoded.ok) continue;
         this.events.push(decoded.value);
+        const offerIds = (decoded.value.offers?.offers ?? []).map((o) => o.id);
+        if (this.autoDecline && offerIds.length > 0) {
+          this.call({
+            type: "DECLINE",
+            decline: { offer_ids: offerIds, filters: { refuse_seconds: 3600 } },
+          }).catch(() => {});
+        }
         const status = decoded.value.update?.status;
         if (this.autoAcknowledge && status?.uuid !== undefined && status.agent_id !== undefined) {
           this.call({

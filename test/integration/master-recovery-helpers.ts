@@ -172,8 +172,12 @@ export function resubscribe(
   });
 }
 
-/** Stops offers to a framework and gives back those it holds (so another framework gets them). */
+/**
+ * Stops offers to a framework and gives back those it holds (so another
+ * framework gets them), including one already on its way when SUPPRESS lands.
+ */
 export async function quiet(s: Subscription): Promise<void> {
+  s.autoDecline = true;
   await s.call({ type: "SUPPRESS", suppress: {} });
   const offerIds = s.events.flatMap((e) => (e.offers?.offers ?? []).map((o) => o.id));
   if (offerIds.length > 0) {
