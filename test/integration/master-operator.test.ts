@@ -502,6 +502,78 @@ describe("legacy endpoints", () => {
 
 // ---- metrics, help, logging -----------------------------------------------
 
+/** One request over node:http: status, headers and the whole body. */
+function rawRequest(
+  path: string,
+  method: "GET" | "POST" = "GET",
+  body?: string,
+): Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(
+      {
+        host: "127.0.0.1",
+        port: master.port,
+        path,
+        method,
+        agent: false,
+        headers: body === undefined ? {} : { "Content-Type": "application/json" },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            headers: res.headers,
+            body: Buffer.concat(chunks),
+          }),
+        );
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe("response framing", () => {
+  test("state documents: /master/state and GET_STATE come with a Content-Length (as Mesos sends them), not chunked", async () => {
+    for (const [path, method, body] of [
+      ["/master/state", "GET", undefined],
+      ["/api/v1", "POST", JSON.stringify({ type: "GET_STATE" })],
+    ] as const) {
+      const answer = await rawRequest(path, method, body);
+      assert.equal(answer.status, 200, path);
+      assert.equal(answer.headers["transfer-encoding"], undefined, `${path} is not chunked`);
+      assert.equal(Number(answer.headers["content-length"]), answer.body.byteLength, path);
+      JSON.parse(answer.body.toString("utf8"));
+    }
+  });
+
+  test("operator SUBSCRIBE: the event stream stays chunked", async () => {
+    const headers = await new Promise<IncomingMessage["headers"]>((resolve, reject) => {
+      const req = httpRequest(
+        {
+          host: "127.0.0.1",
+          port: master.port,
+          path: "/api/v1",
+          method: "POST",
+          agent: false,
+          headers: { "Content-Type": "application/json", Accept: "application/json" },
+        },
+        (res) => {
+          resolve(res.headers);
+          res.destroy();
+        },
+      );
+      req.on("error", reject);
+      req.end(JSON.stringify({ type: "SUBSCRIBE" }));
+    });
+    assert.equal(headers["transfer-encoding"], "chunked");
+    assert.equal(headers["content-length"], undefined);
+  });
+});
+
 describe("metrics, help, logging", () => {
   test("operator endpoints: /metrics/snapshot has the Mesos master metric names", async () => {
     const snap = await json("/metrics/snapshot");
