@@ -19,11 +19,16 @@
  *   (target <= 1.2), both read with node:http; the GET_STATE document is
  *   about twice as many bytes, so `build_v1_v0` also compares the two
  *   builds without HTTP. `v1_v0_p10`/`_p90` spread the per-round ratios
- *   (20 rounds at 1k, 5 at 10k, the read order alternating per round);
- * - raw_*: the same reads from a lean raw-socket client that only counts
- *   the bytes up to the end of the response (node:http's own per-byte and
- *   per-event CPU runs on this machine's cores too and lands in the wall
- *   time); `raw_v1_v0` with its p10/p90, `raw_cpu_v1_v0` (master CPU);
+ *   (20 rounds at 1k, 8 at 10k, the read order alternating per round);
+ * - raw_*: the same reads from a lean raw-socket client that reads into one
+ *   reusable buffer and only counts the bytes up to the end of the response
+ *   (node:http's own per-byte and per-event CPU runs on this machine's
+ *   cores too and lands in the wall time); `raw_v1_v0` with its p10/p90,
+ *   `raw_cpu_v1_v0` (master CPU);
+ * - curl_*: the same reads with curl (`time_total`, body to /dev/null), the
+ *   client operators use and the one the v1/v0 <= 1.2 target is judged
+ *   with: `curl_v1_v0` with its p10/p90, `curl_cpu_v1_v0` (master CPU);
+ *   skipped, with a note in the row, when there is no curl;
  * - health_p99 under 4 clients, and that divided by one state response
  *   (target <= 1), and by the unloaded p99;
  * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
@@ -36,6 +41,7 @@
  * Usage: `npm run bench -- master-state [agents...]` (default 1000 10000).
  */
 
+import { execFile, execFileSync } from "node:child_process";
 import { openSync, readFileSync, readlinkSync, readSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { connect } from "node:net";
@@ -276,10 +282,14 @@ async function masterWorker(agents: number): Promise<void> {
     const n = readSync(cpuFd, cpuBuf, 0, cpuBuf.length, 0);
     return Number(cpuBuf.toString("latin1", 0, n).split(" ")[0]) / 1e6;
   };
-  let lastWall = performance.now();
-  let lastCpu = cpuNow();
   const debug = process.env.BENCH_DEBUG === "1";
-  const ticker = setInterval(() => {
+  // Only while monitoring (between "monitor" and "stats"): reading
+  // schedstat every millisecond took ~10% of the master thread's CPU, which
+  // would otherwise land in the 1-client read times too.
+  let lastWall = 0;
+  let lastCpu = 0;
+  let ticker: NodeJS.Timeout | undefined;
+  const tick = (): void => {
     const wall = performance.now();
     const cpu = cpuNow();
     const gapCpu = cpu - lastCpu;
@@ -292,7 +302,17 @@ async function masterWorker(agents: number): Promise<void> {
     }
     lastWall = wall;
     lastCpu = cpu;
-  }, 1);
+  };
+  const startTicker = (): void => {
+    clearInterval(ticker);
+    lastWall = performance.now();
+    lastCpu = cpuNow();
+    ticker = setInterval(tick, 1);
+  };
+  const stopTicker = (): void => {
+    clearInterval(ticker);
+    ticker = undefined;
+  };
   if (debug) {
     new PerformanceObserver((list) => {
       for (const e of list.getEntries()) {
@@ -324,9 +344,11 @@ async function masterWorker(agents: number): Promise<void> {
       histogram.enable();
       Object.assign(gc, { maxMs: 0, totalMs: 0, count: 0, maxKind: "" });
       Object.assign(blocks, { wallMs: 0, cpuMs: 0 });
+      startTicker();
       port.postMessage({ kind: "monitoring" });
     } else if (msg.kind === "stats") {
       histogram?.disable();
+      stopTicker();
       const cache = runtime.documents.cache;
       const stats: WorkerStats = {
         kind: "stats",
@@ -345,18 +367,27 @@ async function masterWorker(agents: number): Promise<void> {
       };
       port.postMessage(stats);
     } else if (msg.kind === "builds") {
-      // Document builds alone (no HTTP): each after a state change.
+      // Document builds alone (no HTTP): each after a state change of its
+      // own (as the timed reads), in alternating order.
       void (async () => {
         const v0: number[] = [];
         const v1: number[] = [];
-        for (let i = 0; i < 3; i++) {
+        const timedBuild = async (build: () => Promise<unknown>, into: number[]) => {
           runtime.documents.version.bump();
-          let start = performance.now();
-          await runtime.documents.state();
-          v0.push(performance.now() - start);
-          start = performance.now();
-          await runtime.documents.getState();
-          v1.push(performance.now() - start);
+          const start = performance.now();
+          await build();
+          into.push(performance.now() - start);
+        };
+        for (let i = 0; i < 6; i++) {
+          const first = i % 2 === 0;
+          await timedBuild(
+            () => (first ? runtime.documents.state() : runtime.documents.getState()),
+            first ? v0 : v1,
+          );
+          await timedBuild(
+            () => (first ? runtime.documents.getState() : runtime.documents.state()),
+            first ? v1 : v0,
+          );
         }
         port.postMessage({ kind: "built", v0: median(v0), v1: median(v1) });
       })();
@@ -374,7 +405,7 @@ async function masterWorker(agents: number): Promise<void> {
       port.postMessage({ kind: "one-piece", ms: performance.now() - start, bytes });
     } else if (msg.kind === "stop") {
       clearInterval(churn);
-      clearInterval(ticker);
+      stopTicker();
       gcObserver.disconnect();
       runtime.stop();
       void host.stop().then(() => port.postMessage({ kind: "stopped" }));
@@ -590,21 +621,63 @@ function readGetState(base: string): Promise<number> {
   return read(base, "/api/v1", "POST", '{"type":"GET_STATE"}');
 }
 
+/** Where the raw client reads into: one buffer for every read (they run one at a time). */
+const rawBuffer = Buffer.allocUnsafe(1 << 20);
+
 /**
  * One HTTP/1.1 read over a plain socket that only counts bytes until the
  * response is complete (its Content-Length, or the last chunk): the lean
- * client of the `raw_*` figures. A node:http client also spends CPU per
- * body event and byte; on this shared 2-core machine that client time
- * lands in the wall time of the very read it measures.
+ * client of the `raw_*` figures. It reads into one reusable buffer
+ * (`onread`), so no Buffer is allocated per read; a node:http client (and
+ * a plain socket's `data` events) allocates one per read and spends CPU
+ * per body event, and on this shared 2-core machine that client time lands
+ * in the wall time of the very read it measures.
  */
 function rawRead(port: number, path: string, method: "GET" | "POST", body = ""): Promise<number> {
   return new Promise((resolve, reject) => {
-    const socket = connect(port, "127.0.0.1");
     let bytes = 0;
     let head = "";
     let need = -1;
     let chunked = false;
     let tail = "";
+    let settled = false;
+    const finish = (error?: Error): void => {
+      if (settled) return;
+      settled = true;
+      socket.destroy();
+      if (error === undefined) resolve(bytes);
+      else reject(error);
+    };
+    const onRead = (n: number, buffer: Uint8Array): boolean => {
+      if (settled) return false;
+      bytes += n;
+      if (need < 0 && !chunked) {
+        head += Buffer.from(buffer.buffer, buffer.byteOffset, n).toString("latin1", 0, 4096);
+        const end = head.indexOf("\r\n\r\n");
+        if (end < 0) return true;
+        if (!head.startsWith("HTTP/1.1 200")) {
+          finish(new Error(`${path}: ${head.slice(0, 12)}`));
+          return false;
+        }
+        const length = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end));
+        if (length === null) chunked = true;
+        else need = end + 4 + Number(length[1]);
+      }
+      let done: boolean;
+      if (need >= 0) done = bytes >= need;
+      else {
+        const last = Buffer.from(buffer.buffer, buffer.byteOffset, n);
+        tail = (tail + last.toString("latin1", Math.max(0, n - 5), n)).slice(-5);
+        done = tail === "0\r\n\r\n";
+      }
+      if (done) finish();
+      return !done;
+    };
+    const socket = connect({
+      port,
+      host: "127.0.0.1",
+      onread: { buffer: rawBuffer, callback: onRead },
+    });
     socket.on("connect", () => {
       const extra =
         method === "POST"
@@ -615,33 +688,49 @@ function rawRead(port: number, path: string, method: "GET" | "POST", body = ""):
         `${method} ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n${extra}\r\n${body}`,
       );
     });
-    socket.on("data", (chunk: Buffer) => {
-      bytes += chunk.byteLength;
-      if (need < 0 && !chunked) {
-        head += chunk.toString("latin1", 0, Math.min(chunk.byteLength, 4096));
-        const end = head.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        if (!head.startsWith("HTTP/1.1 200")) {
-          socket.destroy();
-          reject(new Error(`${path}: ${head.slice(0, 12)}`));
-          return;
-        }
-        const length = /\r\ncontent-length: *(\d+)/i.exec(head.slice(0, end));
-        if (length === null) chunked = true;
-        else need = end + 4 + Number(length[1]);
+    socket.on("error", (e) => finish(e));
+    socket.on("close", () => finish(new Error(`${path}: closed after ${bytes} bytes`)));
+  });
+}
+
+/** True when a `curl` binary runs here. */
+function haveCurl(): boolean {
+  try {
+    execFileSync("curl", ["--version"], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * One read with curl (what operators use: a C client with a small per-byte
+ * cost), body to /dev/null. The time is curl's own `time_total` (connect to
+ * last byte; its process start is not in it); resolves with it and the
+ * body's size.
+ */
+function curlRead(
+  port: number,
+  path: string,
+  method: "GET" | "POST",
+  body?: string,
+): Promise<{ bytes: number; ms: number }> {
+  const args = ["-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_download}"];
+  if (method === "POST") {
+    args.push("-H", "Content-Type: application/json", "-H", "Accept: application/json");
+    args.push("--data-binary", body ?? "");
+  }
+  args.push(`http://127.0.0.1:${port}${path}`);
+  return new Promise((resolve, reject) => {
+    execFile("curl", args, (error, stdout) => {
+      if (error !== null) {
+        reject(error);
+        return;
       }
-      let done = false;
-      if (need >= 0) done = bytes >= need;
-      else {
-        tail = (tail + chunk.toString("latin1", Math.max(0, chunk.byteLength - 5))).slice(-5);
-        done = tail === "0\r\n\r\n";
-      }
-      if (done) {
-        socket.destroy();
-        resolve(bytes);
-      }
+      const [code, seconds, size] = stdout.trim().split(" ");
+      if (code !== "200") reject(new Error(`${path}: curl got ${code}`));
+      else resolve({ bytes: Number(size), ms: Number(seconds) * 1000 });
     });
-    socket.on("error", reject);
   });
 }
 
@@ -673,10 +762,11 @@ async function measureSize(agents: number): Promise<void> {
   const cold = await ask<WorkerStats>(worker, "stats", "stats");
 
   // One client in a row, under churn; the master thread's CPU time per read.
-  // Each round reads v0 and v1 with node:http and with the raw client, in
-  // an order that alternates between rounds (so neither document always
-  // follows the other), and the ratios are also taken per round.
-  const rounds = agents >= 10_000 ? 5 : 20;
+  // Each round reads v0 and v1 with node:http, with the raw client and with
+  // curl, in an order that alternates between rounds (so neither document
+  // always follows the other), and the ratios are also taken per round.
+  const rounds = agents >= 10_000 ? 8 : 20;
+  const curl = haveCurl();
   const v0: number[] = [];
   const v1: number[] = [];
   const v0Cpu: number[] = [];
@@ -687,6 +777,10 @@ async function measureSize(agents: number): Promise<void> {
   const raw1Cpu: number[] = [];
   const raw0Client: number[] = [];
   const raw1Client: number[] = [];
+  const curl0: number[] = [];
+  const curl1: number[] = [];
+  const curl0Cpu: number[] = [];
+  const curl1Cpu: number[] = [];
   // The client's (this thread's) CPU per read: receiving the body is work
   // the master does not control, and it grows with the bytes.
   const clientTid = threadId();
@@ -695,7 +789,15 @@ async function measureSize(agents: number): Promise<void> {
   let v0Bytes = 0;
   let v1Bytes = 0;
   type Sample = { wall: number[]; cpu: number[]; client: number[] };
-  const reads: [Sample, () => Promise<number>, (bytes: number) => void][] = [
+  /** A read resolves with the body's size, or with that and its own time (curl's). */
+  type ReadOnce = () => Promise<number | { bytes: number; ms: number }>;
+  // The same document as node:http read (churn moves its size by a few bytes).
+  const expect = (want: () => number) => (bytes: number) => {
+    if (Math.abs(bytes - want()) > want() / 100) {
+      throw new Error(`curl read ${bytes} bytes, node:http ${want()}`);
+    }
+  };
+  const reads: [Sample, ReadOnce, (bytes: number) => void][] = [
     [{ wall: v0, cpu: v0Cpu, client: v0ClientCpu }, () => readState(base), (b) => (v0Bytes = b)],
     [{ wall: v1, cpu: v1Cpu, client: v1ClientCpu }, () => readGetState(base), (b) => (v1Bytes = b)],
     [
@@ -709,6 +811,20 @@ async function measureSize(agents: number): Promise<void> {
       () => {},
     ],
   ];
+  if (curl) {
+    reads.push(
+      [
+        { wall: curl0, cpu: curl0Cpu, client: [] },
+        () => curlRead(ready.port, "/master/state", "GET"),
+        expect(() => v0Bytes),
+      ],
+      [
+        { wall: curl1, cpu: curl1Cpu, client: [] },
+        () => curlRead(ready.port, "/api/v1", "POST", '{"type":"GET_STATE"}'),
+        expect(() => v1Bytes),
+      ],
+    );
+  }
   for (let i = 0; i < rounds; i++) {
     const order = i % 2 === 0 ? reads : [...reads].reverse();
     for (const [sample, readOnce, keep] of order) {
@@ -717,11 +833,17 @@ async function measureSize(agents: number): Promise<void> {
       await ask(worker, "bump", "bumped");
       const cpu = threadCpuMs(ready.tid);
       const client = threadCpuMs(clientTid);
-      sample.wall.push(
-        await timed(async () => {
-          keep(await readOnce());
-        }),
-      );
+      let own: number | undefined;
+      const wall = await timed(async () => {
+        const got = await readOnce();
+        if (typeof got === "number") keep(got);
+        else {
+          own = got.ms;
+          // node:http's reads come first in even rounds: check sizes once known.
+          if (v0Bytes > 0 && v1Bytes > 0) keep(got.bytes);
+        }
+      });
+      sample.wall.push(own ?? wall);
       sample.cpu.push(threadCpuMs(ready.tid) - cpu);
       sample.client.push(threadCpuMs(clientTid) - client);
     }
@@ -730,6 +852,19 @@ async function measureSize(agents: number): Promise<void> {
     a.map((x, i) => x / (b[i] as number));
   const httpRatios = paired(v1, v0);
   const rawRatios = paired(raw1, raw0);
+  const curlRatios = paired(curl1, curl0);
+  const curlFigures: Record<string, number | string> = curl
+    ? {
+        curl_state_ms: round(median(curl0)),
+        curl_get_state_ms: round(median(curl1)),
+        curl_v1_v0: round(median(curl1) / median(curl0)),
+        curl_v1_v0_p10: round(percentile(curlRatios, 0.1)),
+        curl_v1_v0_p90: round(percentile(curlRatios, 0.9)),
+        curl_cpu_v1_v0: round(median(curl1Cpu) / median(curl0Cpu)),
+        curl_cpu_state_ms: round(median(curl0Cpu)),
+        curl_cpu_get_state_ms: round(median(curl1Cpu)),
+      }
+    : { curl_v1_v0: "skipped: no curl binary" };
   const v0Median = median(v0);
   const v1Median = median(v1);
   const v0CpuMedian = median(v0Cpu);
@@ -832,6 +967,7 @@ async function measureSize(agents: number): Promise<void> {
       raw_cpu_v1_v0: round(median(raw1Cpu) / median(raw0Cpu)),
       raw_client_cpu_state_ms: round(median(raw0Client)),
       raw_client_cpu_get_state_ms: round(median(raw1Client)),
+      ...curlFigures,
       rounds,
       bytes_v1_v0: round(v1Bytes / v0Bytes),
       state_ms_per_mb: round(v0Median / v0Mb),

@@ -110,15 +110,25 @@ test("state serving: a document is written whole, in order, and the response end
   );
 });
 
-test("state serving: the writer waits for a drain once too much is unsent, then goes on", async () => {
+test("state serving: a whole document is queued without waiting for drains (its parts are cached buffers)", async () => {
   const stream = slowStream();
   const part = Buffer.alloc(MAX_UNSENT_BYTES / 4, 0x20);
   const parts = Array.from({ length: 12 }, () => part);
   const gate = new TurnGate(immediate);
-  const writing = writeParts(stream, parts, gate, () => 0, 1_000);
+  await writeParts(stream, parts, gate, () => 0, 1_000);
+  assert.equal(stream.data.length, 12, "every part handed to the socket, none drained");
+  assert.equal(stream.unsent, 12 * part.byteLength);
+  assert.equal(stream.closed, true);
+});
+
+test("state serving: an open stream's snapshot waits for a drain once too much is unsent, then goes on", async () => {
+  const stream = slowStream();
+  const part = Buffer.alloc(MAX_UNSENT_BYTES / 4, 0x20);
+  const parts = Array.from({ length: 12 }, () => part);
+  const gate = new TurnGate(immediate);
+  const writing = writeParts(stream, parts, gate, () => 0, 1_000, false);
   for (let i = 0; i < 5; i++) await immediate();
   assert.equal(stream.data.length, 4, "stops at the unsent bound");
-  assert.equal(stream.closed, false);
   stream.drain();
   for (let i = 0; i < 5; i++) await immediate();
   assert.equal(stream.data.length, 8, "one more bound's worth after the drain");
@@ -127,15 +137,28 @@ test("state serving: the writer waits for a drain once too much is unsent, then 
   stream.drain();
   await writing;
   assert.equal(stream.data.length, 12);
-  assert.equal(stream.closed, true);
+  assert.equal(stream.closed, false, "left open for the events that follow");
 });
 
 test("state serving: the writer stops when the client goes away", async () => {
   const stream = slowStream();
   const part = Buffer.alloc(MAX_UNSENT_BYTES, 0x20);
   const gate = new TurnGate(immediate);
-  const writing = writeParts(stream, [part, part, part], gate, () => 0, 1_000);
+  const writing = writeParts(stream, [part, part, part], gate, () => 0, 1_000, false);
   await immediate();
+  stream.abort();
+  await writing;
+  assert.equal(stream.data.length, 1);
+});
+
+test("state serving: a whole document's writer stops between turns when the client goes away", async () => {
+  const stream = slowStream();
+  const part = Buffer.alloc(1024, 0x20);
+  const gate = new TurnGate(immediate);
+  let now = 0;
+  // Each call moves the clock past the 1 ms slice: one part per turn.
+  const writing = writeParts(stream, [part, part, part, part], gate, () => (now += 2), 1);
+  assert.equal(stream.data.length, 1);
   stream.abort();
   await writing;
   assert.equal(stream.data.length, 1);

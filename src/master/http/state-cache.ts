@@ -528,17 +528,30 @@ export class PartsWriter {
   }
 }
 
-/** Bytes a response may leave unsent in its socket before its writer waits for a drain. */
+/**
+ * Bytes an open stream (the operator stream's SUBSCRIBED) may leave unsent
+ * in its socket before its writer waits for a drain: the events queued
+ * behind the snapshot are bounded relative to what is left of it.
+ */
 export const MAX_UNSENT_BYTES = 1 << 20;
 
 /**
  * Writes a document's parts to a response in turns taken from `gate` (the
- * same turns as build slices), each at most `sliceMs` long, and waits for
- * the socket to drain whenever more than `MAX_UNSENT_BYTES` are unsent: a
- * 200 MB document is never buffered whole, and `/health` is answered
- * between turns instead of behind a whole document. Resolves when done or
- * when the client went away. With `end` false the response stays open (the
- * operator stream's SUBSCRIBED is followed by events).
+ * same turns as build slices), each at most `sliceMs` long, so `/health`
+ * is answered between turns instead of behind a whole document. Resolves
+ * when every part is handed to the socket or the client went away.
+ *
+ * A whole document (`end` true) is queued without waiting for drains: its
+ * parts are the cached document's buffers, referenced (never copied) by the
+ * socket's queue, and this writer holds every one of them until it is done
+ * anyway, so queueing them all costs no memory; libuv then writes as much
+ * as the socket takes in each loop iteration, without returning to
+ * JavaScript. Waiting for a drain every megabyte cost a round trip through
+ * the event loop per megabyte (~20 per 20 MB GET_STATE) and the master's
+ * CPU for each. With `end` false the response stays open (the operator
+ * stream's SUBSCRIBED is followed by events): there the writer waits for a
+ * drain whenever more than `MAX_UNSENT_BYTES` are unsent, so events do not
+ * pile up behind a snapshot the client reads slowly.
  */
 export async function writeParts(
   stream: ResponseStream,
@@ -565,6 +578,7 @@ export async function writeParts(
     }
     (stream as LengthAwareStream).declareLength(length);
   }
+  const limit = end ? Number.POSITIVE_INFINITY : MAX_UNSENT_BYTES;
   let i = 0;
   while (i < parts.length) {
     if (stream.closed) return;
@@ -572,7 +586,7 @@ export async function writeParts(
     let full = false;
     do {
       const more = stream.write(parts[i++] as string | Uint8Array);
-      full = !more && (stream.bufferedBytes ?? MAX_UNSENT_BYTES) >= MAX_UNSENT_BYTES;
+      full = !more && (stream.bufferedBytes ?? limit) >= limit;
     } while (i < parts.length && !full && now() - start < sliceMs);
     if (i >= parts.length) break;
     if (full) {
