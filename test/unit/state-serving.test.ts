@@ -16,7 +16,7 @@ import {
   resources,
   subscribe,
 } from "./master-fixture.js";
-import { immediate, stateContext } from "./state-fixture.js";
+import { immediate, stateContext, withAllLists } from "./state-fixture.js";
 
 test("state serving: the turn gate lets one waiter run per event-loop iteration, in order", async () => {
   const gate = new TurnGate(immediate);
@@ -245,4 +245,45 @@ test("state serving: the sliced protobuf GET_STATE decodes to the codec's messag
   assert.ok(alone.ok);
   assert.equal(message.bytes, Buffer.concat(message.parts).byteLength);
   assert.deepEqual(alone.value, (expected() as { get_state: unknown }).get_state);
+});
+
+test("state serving: GET_STATE JSON lists every framework's tasks in one array, as the codec does", async () => {
+  const f = makeMaster({ maxCompletedTasksPerFramework: 10 });
+  let launched = 0;
+  for (let i = 0; i < 3; i++) {
+    // A new agent and a new framework: the allocator offers the agent to
+    // the framework with the smallest share, the new one.
+    const agentId = await registerAgent(f);
+    const { stream, frameworkId } = subscribe(f, frameworkInfo({ name: `fw${i}` }));
+    f.allocate();
+    const offer = stream.last("OFFERS")?.offers?.offers?.find((o) => o.agent_id.value === agentId);
+    const framework = f.master.frameworks.get(frameworkId);
+    if (offer === undefined || framework === undefined) continue;
+    const task = (id: string): TaskInfo => ({
+      name: `task ${id}`,
+      task_id: { value: id },
+      agent_id: { value: agentId },
+      resources: resources("cpus:0.1;mem:32"),
+      command: { value: "sleep 1" },
+    });
+    f.master.accept(framework, {
+      offer_ids: [offer.id],
+      operations: [{ type: "LAUNCH", launch: { task_infos: [task(`a${i}`), task(`b${i}`)] } }],
+    });
+    f.master.statusUpdate(agentUpdate(frameworkId, agentId, `a${i}`, "TASK_RUNNING", 1));
+    f.master.statusUpdate(agentUpdate(frameworkId, agentId, `b${i}`, "TASK_FINISHED", 2));
+    launched++;
+  }
+  assert.ok(launched >= 2, `tasks of at least two frameworks (got ${launched})`);
+  const docs = new StateDocuments(context(f), {
+    now: () => performance.now(),
+    yieldToEventLoop: immediate,
+    sliceMs: 0,
+  });
+  const codec = codecFor("mesos.v1.master.Response.GetState");
+  const doc = await docs.getState();
+  assert.deepEqual(
+    JSON.parse(Buffer.concat(doc.parts).toString()),
+    withAllLists(codec.encodeJson(getState(f.master))),
+  );
 });

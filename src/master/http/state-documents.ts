@@ -344,11 +344,12 @@ export class StateDocuments {
     const frameworks = [...m.frameworks.values()];
     const completedFrameworks = [...m.completedFrameworks];
     const all = [...frameworks, ...completedFrameworks];
-    // Copied per framework (a builtin copy) and joined once: pushing 200,000
-    // tasks one by one into growing arrays cost ~45 ms per 10,000-agent build.
-    const tasks = ([] as Task[]).concat(...all.map((f) => [...f.tasks.values()]));
-    const unreachable = ([] as Task[]).concat(...all.map((f) => [...f.unreachableTasks.values()]));
-    const completed = ([] as Task[]).concat(...all.map((f) => f.completedTasks));
+    // Copied per framework (a builtin copy each; the lists may change while
+    // the build is paused) and not joined: the JSON document writes them as
+    // one array (`ItemRuns.arrays`), only protobuf joins them.
+    const tasks = all.map((f) => [...f.tasks.values()]);
+    const unreachable = all.map((f) => [...f.unreachableTasks.values()]);
+    const completed = all.map((f) => [...f.completedTasks]);
     const executors = executorMessages(m);
     return { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors };
   }
@@ -365,8 +366,11 @@ export class StateDocuments {
   }
 
   private async buildGetStateProtobuf(slicer: Slicer): Promise<Buffer[]> {
-    const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
-      this.v1Membership();
+    const membership = this.v1Membership();
+    const { agents, frameworks, completedFrameworks, executors } = membership;
+    const tasks = joined(membership.tasks);
+    const unreachable = joined(membership.unreachable);
+    const completed = joined(membership.completed);
     const section = async (fields: readonly PbField[]): Promise<Buffer[]> => {
       const out = new PartsWriter();
       for (const [field, items, render] of fields) {
@@ -440,9 +444,9 @@ export class StateDocuments {
       out.write(`${first ? "" : ","}"${name}":`);
       await out.array(lazy(items as never[], render), slicer);
     };
-    const taskField = async (name: string, items: Task[], first = false): Promise<void> => {
+    const taskField = async (name: string, lists: Task[][], first = false): Promise<void> => {
       out.write(`${first ? "" : ","}"${name}":`);
-      await this.v1TaskRuns.array(out, items, slicer);
+      await this.v1TaskRuns.arrays(out, lists, slicer);
     };
     out.write('{"get_tasks":{');
     await taskField("tasks", tasks, true);
@@ -540,6 +544,11 @@ function signFramework(f: FrameworkRecord, out: SignatureSink): void {
       out.add(executor.resources ?? NO_RESOURCES);
     }
   }
+}
+
+/** One array of the items of `lists` (one builtin copy each, not a push per item). */
+function joined<T>(lists: readonly T[][]): T[] {
+  return ([] as T[]).concat(...lists);
 }
 
 /** Maps lazily, so each item is rendered inside the slice that writes it. */
