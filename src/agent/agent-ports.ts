@@ -83,6 +83,8 @@ export interface AgentConfig {
   selfPid: string;
   /** `ip:port` */
   endpoint: string;
+  /** `--ip6` (or `--ip6_discovery_command`'s answer): reported with tasks on the host network. */
+  advertisedIp6?: string | undefined;
   /** SlaveInfo without id (hostname, port, resources, attributes, checkpoint). */
   info: SlaveInfo;
   capabilities: readonly AgentInfo_Capability[];

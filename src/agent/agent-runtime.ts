@@ -5,6 +5,7 @@
  * registering with the master. `mesos-agent` runs one of these in its own
  * host; `mesos-local` can run several in one host.
  */
+
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { withAgentAuthentication } from "../common/auth/agent-authentication.js";
@@ -35,6 +36,7 @@ import {
   readCheckpoints,
   recoveryRemedy,
 } from "./checkpoint/state.js";
+import { resolveIp6 } from "./container-status.js";
 import {
   buildDockerContainerizer,
   ComposingContainerizer,
@@ -257,6 +259,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   await mkdir(flags.work_dir, { recursive: true });
   const built = buildSlaveInfo(flags, options.hostname, host.port, logger);
   if (!built.ok) throw new Error(built.error);
+  const ip6 = resolveIp6(flags);
+  if (!ip6.ok) throw new Error(ip6.error);
   const info = built.info;
   const bootId = await readBootId();
   const recovery = await readRecoveryState(flags, info, bootId, logger);
@@ -351,6 +355,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       workDir: flags.work_dir,
       selfPid,
       endpoint: host.address,
+      advertisedIp6: ip6.value,
       info,
       capabilities: AGENT_CAPABILITIES,
       version: MESOS_COMPATIBLE_VERSION,

@@ -10,13 +10,47 @@ import type {
   StatusUpdate,
   StatusUpdateAcknowledgementMessage,
 } from "../common/protocol/generated/mesos-internal.js";
+import type { NetworkInfo, TaskStatus } from "../common/protocol/generated/mesos-v1.js";
 import { AgentBase } from "./agent-base.js";
+import { hostNetworkInfo, ipOfPid, withContainerStatus } from "./container-status.js";
+import type { Executor } from "./executor.js";
 import { describeUpdate } from "./status-updates/status-update.js";
 
 const SITE_HANDLING = new LogSite();
 const SITE_FORWARDING = new LogSite();
 export abstract class AgentStatusFlow extends AgentBase {
+  private hostNetworks: NetworkInfo[] | undefined;
+
   // ---- status updates ---------------------------------------------------------
+
+  /**
+   * `status` with its container's status when the task reached a live
+   * executor (Mesos asks the containerizer in the same cases): not for a
+   * task still queued, not for one the agent dropped or lost before the
+   * executor had it, not once the container is gone.
+   */
+  private containerStatusFor(executor: Executor, status: TaskStatus): TaskStatus {
+    const taskId = status.task_id.value;
+    if (executor.state === "TERMINATED" || executor.queuedTasks.has(taskId)) return status;
+    if (
+      status.source === "SOURCE_AGENT" &&
+      (status.state === "TASK_DROPPED" || status.state === "TASK_LOST") &&
+      executor.launchedTasks.has(taskId)
+    ) {
+      return status;
+    }
+    if (this.hostNetworks === undefined) {
+      this.hostNetworks = hostNetworkInfo(
+        ipOfPid(this.o.config.selfPid),
+        this.o.config.advertisedIp6,
+      );
+    }
+    return withContainerStatus(status, {
+      containerId: executor.containerId,
+      pid: executor.pid,
+      networkInfos: this.hostNetworks,
+    });
+  }
 
   /**
    * Handles a status update from an executor (`fromExecutor`) or made by the
@@ -84,6 +118,7 @@ export abstract class AgentStatusFlow extends AgentBase {
       return;
     }
     this.counters.validStatusUpdates++;
+    update.status = this.containerStatusFor(executor, update.status);
     const error = executor.updateTaskState(update.status);
     let durable: Promise<void> | undefined;
     if (error !== undefined) {
