@@ -65,6 +65,39 @@ test("drf sorter: equal shares are ordered by allocation count, then by name", (
   assert.deepEqual(sorter.sort(), ["b", "a"]);
 });
 
+test("drf sorter: ties between siblings follow path order whatever order they were added in", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  // Added out of order, with sub-clients and an implicit leaf (`m/.`) among them.
+  addActive(sorter, "m", "z", "b", "m/x", "a", "m/c");
+  assert.deepEqual(sorter.sort(), ["a", "b", "m", "m/c", "m/x", "z"]);
+  sorter.allocated("a", q({ cpus: 1 }));
+  assert.deepEqual(sorter.sort(), ["b", "m", "m/c", "m/x", "z", "a"]);
+});
+
+test("drf sorter: a client found by its index is the one added under it", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  sorter.add("a", 0);
+  sorter.activate("a");
+  sorter.add("b", 1);
+  sorter.activate("b");
+  sorter.allocated("a", q({ cpus: 2 }), 0);
+  // An index naming another client: found by name.
+  assert.equal(sorter.contains("b", 0), true);
+  sorter.allocated("b", q({ cpus: 5 }), 0);
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  sorter.unallocated("b", q({ cpus: 5 }), 0);
+  sorter.remove("a");
+  assert.equal(sorter.contains("a", 0), false);
+  sorter.add("c", 0);
+  sorter.activate("c");
+  sorter.allocated("c", q({ cpus: 3 }), 0);
+  sorter.allocated("b", q({ cpus: 1 }), 1);
+  assert.deepEqual(sorter.sort(), ["b", "c"]);
+  assert.deepEqual([...sorter.allocation("c")], [...q({ cpus: 3 })]);
+});
+
 test("drf sorter: a weight divides the share", () => {
   const { sorter, q } = drf();
   sorter.addAgent("s1", q({ cpus: 10 }));

@@ -297,9 +297,11 @@ export class AllocatorCore {
     plain: Resources,
     known?: ChargeQuantities,
   ): void {
-    if (!this.isTracked(framework.id, role)) {
+    let sorter = this.frameworkSorters.get(role);
+    if (sorter === undefined || !sorter.contains(framework.id, framework.index)) {
       this.trackFrameworkUnderRole(framework, role);
       this.refreshActivation(framework, role);
+      sorter = this.frameworkSorters.get(role);
     }
     const q = known ?? this.chargeQuantities(plain, agent.heldBy(framework.id, role));
     const record = agent.decreaseAvailable(framework.id, role, allocated, plain);
@@ -310,7 +312,7 @@ export class AllocatorCore {
     if (record.fresh) framework.countHeld(role, +1);
     this.roleTree.trackOfferedOrAllocated(role, q.reserved, q.unreserved);
     this.roleSorter.allocated(role, q.sorter);
-    this.frameworkSorters.get(role)?.allocated(framework.id, q.sorter);
+    sorter?.allocated(framework.id, q.sorter, framework.index);
   }
 
   /** Quantities to charge for `plain` given what the framework holds there (`held`). */
@@ -361,7 +363,9 @@ export class AllocatorCore {
     this.roleTree.untrackOfferedOrAllocated(role, reservedQ, unreservedQ);
     if (this.roleSorter.contains(role)) this.roleSorter.unallocated(role, sorterQ);
     const sorter = this.frameworkSorters.get(role);
-    if (sorter?.contains(framework.id)) sorter.unallocated(framework.id, sorterQ);
+    if (sorter?.contains(framework.id, framework.index)) {
+      sorter.unallocated(framework.id, sorterQ, framework.index);
+    }
     if (!framework.roles.has(role)) this.tryUntrackFrameworkUnderRole(framework, role);
     return true;
   }

@@ -42,9 +42,19 @@ class DrfNode {
   kind: NodeKind;
   /** The caller's index of the client this leaf stands for (-1: none). */
   index = -1;
+  /**
+   * Place of the path among its siblings' paths (set by `DrfSorter.rank`):
+   * the last tie-breaker is one number in this line, not a string compare
+   * reading two more objects (shares and counts tie often: frameworks
+   * offered the same so far).
+   */
+  rank = 0;
   readonly path: string;
-  /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
-  readonly client: string;
+  /**
+   * The client this leaf stands for (`a` for the virtual leaf `a/.`); the
+   * very string given to `add`, so a lookup by index confirms it by identity.
+   */
+  client: string;
   weight: number;
   alloc: Quantities = [];
   readonly parent: DrfNode | null;
@@ -56,6 +66,8 @@ class DrfNode {
    */
   byName: Map<string, DrfNode>;
   sorted: SortedList<DrfNode>;
+  /** All children in path order (their `rank` is their place here). */
+  byPath: DrfNode[];
 
   constructor(name: string, kind: NodeKind, parent: DrfNode | null, path: string, weight: number) {
     this.kind = kind;
@@ -66,12 +78,14 @@ class DrfNode {
     this.name = name;
     this.byName = kind === INTERNAL ? new Map() : NO_CHILDREN;
     this.sorted = kind === INTERNAL ? new SortedList<DrfNode>(compareDrf) : NO_ORDER;
+    this.byPath = kind === INTERNAL ? [] : NO_PATHS;
   }
 
   /** Gives the node a map and list of its own before it gets children. */
   makeInner(): void {
     if (this.byName === NO_CHILDREN) this.byName = new Map();
     if (this.sorted === NO_ORDER) this.sorted = new SortedList<DrfNode>(compareDrf);
+    if (this.byPath === NO_PATHS) this.byPath = [];
   }
 
   /** The client this leaf stands for (`a` for the virtual leaf `a/.`). */
@@ -83,11 +97,13 @@ class DrfNode {
 /** The children of every leaf: empty, never changed (see `DrfNode.makeInner`). */
 const NO_CHILDREN: Map<string, DrfNode> = new Map();
 const NO_ORDER: SortedList<DrfNode> = new SortedList<DrfNode>(compareDrf);
+const NO_PATHS: DrfNode[] = [];
 
+/** Siblings in DRF order: share, allocation count, then path (as `rank`). */
 function compareDrf(a: DrfNode, b: DrfNode): number {
   if (a.share !== b.share) return a.share < b.share ? -1 : 1;
   if (a.count !== b.count) return a.count < b.count ? -1 : 1;
-  return a.path < b.path ? -1 : a.path > b.path ? 1 : 0;
+  return a.rank - b.rank;
 }
 
 /**
@@ -149,6 +165,13 @@ export class DrfSorter implements Sorter {
    */
   private lastClient: string | undefined;
   private lastLeaf: DrfNode | undefined;
+  /**
+   * Leaves by the caller's client index (see `add`): an offer or a decline
+   * passing the index finds the leaf without hashing the name into a table
+   * with one entry per framework (cold lines on every offer at 1,000
+   * frameworks). Dense: filled up to the largest index.
+   */
+  private readonly byIndex: (DrfNode | undefined)[] = [];
   private readonly weights = new Map<string, number>();
   private readonly names: ResourceNames;
   private readonly excludedNames: ReadonlySet<string> | undefined;
@@ -198,6 +221,8 @@ export class DrfSorter implements Sorter {
       current = this.attach(current, labels[t] as string, kind);
     }
     current.index = index;
+    current.client = client;
+    this.indexLeaf(current);
     this.clients.set(client, current);
     this.lastClient = undefined;
     this.orderVersion++;
@@ -207,6 +232,7 @@ export class DrfSorter implements Sorter {
     const leaf = this.leaf(client);
     if (leaf.kind === ACTIVE_LEAF) this.activeClients--;
     const leafAlloc = leaf.alloc;
+    if (leaf.index >= 0 && this.byIndex[leaf.index] === leaf) this.byIndex[leaf.index] = undefined;
     this.clients.delete(client);
     this.lastClient = undefined;
     let hadAllocation = false;
@@ -229,6 +255,8 @@ export class DrfSorter implements Sorter {
           current.alloc = only.alloc;
           current.count = only.count;
           current.index = only.index;
+          current.client = only.client;
+          this.indexLeaf(current);
           this.list(current);
           this.clients.set(current.path, current);
           this.lastClient = undefined;
@@ -267,9 +295,9 @@ export class DrfSorter implements Sorter {
     this.orderVersion++;
   }
 
-  allocated(client: string, quantities: QuantitiesView): void {
+  allocated(client: string, quantities: QuantitiesView, index = -1): void {
     const keepSorted = !this.isDirty();
-    for (let cur = this.leaf(client); cur !== this.root; cur = cur.parent as DrfNode) {
+    for (let cur = this.leaf(client, index); cur !== this.root; cur = cur.parent as DrfNode) {
       const listed = keepSorted && cur.kind !== INACTIVE_LEAF;
       const siblings = (cur.parent as DrfNode).sorted;
       if (listed) siblings.remove(cur);
@@ -285,9 +313,9 @@ export class DrfSorter implements Sorter {
     this.changed();
   }
 
-  unallocated(client: string, quantities: QuantitiesView): void {
+  unallocated(client: string, quantities: QuantitiesView, index = -1): void {
     const keepSorted = !this.isDirty();
-    for (let cur = this.leaf(client); cur !== this.root; cur = cur.parent as DrfNode) {
+    for (let cur = this.leaf(client, index); cur !== this.root; cur = cur.parent as DrfNode) {
       const listed = keepSorted && cur.kind !== INACTIVE_LEAF;
       const siblings = (cur.parent as DrfNode).sorted;
       if (listed) siblings.remove(cur);
@@ -386,8 +414,8 @@ export class DrfSorter implements Sorter {
     return this.calculateShare(this.leaf(client));
   }
 
-  contains(client: string): boolean {
-    return this.lookup(client) !== undefined;
+  contains(client: string, index = -1): boolean {
+    return this.lookup(client, index) !== undefined;
   }
 
   isActive(client: string): boolean {
@@ -454,8 +482,12 @@ export class DrfSorter implements Sorter {
     this.excludedMask = mask;
   }
 
-  /** `clients.get` behind the one-entry cache (see `lastClient`). */
-  private lookup(client: string): DrfNode | undefined {
+  /** `clients.get` behind the index (see `byIndex`) and the one-entry cache (see `lastClient`). */
+  private lookup(client: string, index = -1): DrfNode | undefined {
+    if (index >= 0) {
+      const byIndex = this.byIndex[index];
+      if (byIndex !== undefined && byIndex.client === client) return byIndex;
+    }
     if (client === this.lastClient) return this.lastLeaf;
     const node = this.clients.get(client);
     if (node !== undefined) {
@@ -465,8 +497,8 @@ export class DrfSorter implements Sorter {
     return node;
   }
 
-  private leaf(client: string): DrfNode {
-    const node = this.lookup(client);
+  private leaf(client: string, index = -1): DrfNode {
+    const node = this.lookup(client, index);
     if (node === undefined) throw new Error(`drf sorter: unknown client ${client}`);
     return node;
   }
@@ -486,14 +518,53 @@ export class DrfSorter implements Sorter {
     const node = new DrfNode(name, kind, parent, path, this.weights.get(path) ?? DEFAULT_WEIGHT);
     parent.makeInner();
     parent.byName.set(name, node);
+    this.rank(parent, node);
     this.list(node);
     return node;
+  }
+
+  /**
+   * Puts a new child into its parent's path order and renumbers the ranks
+   * after it. Renumbering keeps the siblings' relative order, so their
+   * places in the parent's sorted list stay valid.
+   */
+  private rank(parent: DrfNode, node: DrfNode): void {
+    const order = parent.byPath;
+    let lo = 0;
+    let hi = order.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((order[mid] as DrfNode).path < node.path) lo = mid + 1;
+      else hi = mid;
+    }
+    order.push(node);
+    for (let i = order.length - 1; i > lo; i--) order[i] = order[i - 1] as DrfNode;
+    order[lo] = node;
+    for (let i = lo; i < order.length; i++) (order[i] as DrfNode).rank = i;
+  }
+
+  /** Records a leaf under its client index (see `byIndex`). */
+  private indexLeaf(leaf: DrfNode): void {
+    const index = leaf.index;
+    if (index < 0) return;
+    const byIndex = this.byIndex;
+    // Filled densely (holes would turn the array into a dictionary); an
+    // index far beyond the clients (a role with a few of many frameworks)
+    // is looked up by name instead.
+    if (index >= byIndex.length) {
+      if (index > 4 * this.clients.size + 64) return;
+      while (byIndex.length <= index) byIndex.push(undefined);
+    }
+    byIndex[index] = leaf;
   }
 
   private detach(node: DrfNode): void {
     const parent = node.parent as DrfNode;
     this.unlist(node);
     parent.byName.delete(node.name);
+    const order = parent.byPath;
+    const at = order.indexOf(node);
+    if (at >= 0) order.splice(at, 1);
   }
 
   private convertToInternal(node: DrfNode): void {
@@ -504,9 +575,12 @@ export class DrfSorter implements Sorter {
     virt.alloc = node.alloc.slice();
     virt.count = node.count;
     virt.index = node.index;
+    virt.client = node.client;
     node.index = -1;
+    this.indexLeaf(virt);
     node.makeInner();
     node.byName.set(VIRTUAL, virt);
+    this.rank(node, virt);
     this.list(virt);
     this.list(node);
     this.clients.set(node.path, virt);

@@ -59,10 +59,14 @@ export interface Sorter {
   deactivate(client: string): void;
   /** Weight of a path (applies to the client or inner node at that path). */
   updateWeight(path: string, weight: number): void;
-  /** Records that `quantities` were allocated to `client`. */
-  allocated(client: string, quantities: QuantitiesView): void;
-  /** Records that `quantities` allocated to `client` were returned. */
-  unallocated(client: string, quantities: QuantitiesView): void;
+  /**
+   * Records that `quantities` were allocated to `client`. `index`, when
+   * given, is the client's index passed to `add` (a sorter may find the
+   * client by it instead of by name).
+   */
+  allocated(client: string, quantities: QuantitiesView, index?: number): void;
+  /** Records that `quantities` allocated to `client` were returned (`index`: see `allocated`). */
+  unallocated(client: string, quantities: QuantitiesView, index?: number): void;
   /** Scalar quantities allocated to `client` itself (not its sub-clients). */
   allocation(client: string): QuantitiesView;
   /** Scalar quantities allocated to all clients. */
@@ -102,7 +106,8 @@ export interface Sorter {
   compare?(a: string, b: string): number;
   /** The client's dominant share divided by its weight (DRF), 0 otherwise. */
   share(client: string): number;
-  contains(client: string): boolean;
+  /** Whether `client` was added (`index`: see `allocated`). */
+  contains(client: string, index?: number): boolean;
   isActive(client: string): boolean;
   /** Number of clients, active or not. */
   count(): number;
