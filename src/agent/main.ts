@@ -5,6 +5,7 @@
  */
 import { basename } from "node:path";
 import { parseDaemonCommandLine } from "../common/flags/daemon-cli.js";
+import { settleListenIp } from "../common/flags/listen-ip.js";
 import { createDaemonLogger } from "../common/observability/glog.js";
 import { agentFlagSchema } from "./flags.js";
 import { runAgent } from "./run-agent.js";
@@ -27,5 +28,13 @@ export async function main(argv: string[]): Promise<number> {
   if ("exit" in parsed) return parsed.exit;
   const logger = createDaemonLogger(program, parsed.flags.values);
   for (const warning of parsed.flags.warnings) logger.warn(warning);
+  // Before anything binds: --ip_discovery_command's answer (or --ip) into LIBPROCESS_IP.
+  const ipError = settleListenIp(parsed.flags.values, process.env);
+  if (ipError !== undefined) {
+    logger.error(ipError);
+    process.stderr.write(`${program}: ${ipError}\n`);
+    logger.close();
+    return 1;
+  }
   return runAgent(parsed.flags, logger, program);
 }

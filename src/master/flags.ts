@@ -55,7 +55,9 @@ const masterOnlyFlags = {
   quorum: flag.int({
     help:
       "Number of masters that must store a registry change, more than half of them. " +
-      "Needed with --zk; not used by a standalone master.",
+      "Needed with --zk; not used by a standalone master. mesos-ts keeps the registry in " +
+      "ZooKeeper (with --zk) or SQLite, not in a replicated log, so the value is only checked.",
+    notYet: true,
   }),
   zk: flag.pathOrValue({
     help:
@@ -72,11 +74,13 @@ const masterOnlyFlags = {
         : undefined,
   }),
   registry_fetch_timeout: flag.duration({
-    help: "How long a read from the registry may take before it counts as failed.",
+    help: "How long reading the registry at start may take; longer and the master stops.",
     default: "1mins",
   }),
   registry_store_timeout: flag.duration({
-    help: "How long a write to the registry may take before it counts as failed.",
+    help:
+      "How long a write to the registry may take; longer and it counts as failed, and the " +
+      "master stops.",
     default: "20secs",
   }),
   log_auto_initialize: flag.bool({
@@ -84,6 +88,7 @@ const masterOnlyFlags = {
       "Initialize the registry's replicated log automatically on first use. " +
       "False: it must be initialized by hand.",
     default: true,
+    notYet: true,
   }),
   agent_reregister_timeout: flag.duration({
     alias: "slave_reregister_timeout",
@@ -154,8 +159,9 @@ const masterOnlyFlags = {
     alias: "authenticate",
     help:
       "Only authenticated v0 frameworks may register. For HTTP frameworks see " +
-      "--authenticate_http_frameworks.",
+      "--authenticate_http_frameworks. mesos-ts has no v0 (driver) framework API.",
     default: false,
+    notYet: true,
   }),
   authenticate_agents: flag.bool({
     alias: "authenticate_slaves",
@@ -165,6 +171,7 @@ const masterOnlyFlags = {
   authentication_v0_timeout: flag.duration({
     help: "How long a v0 framework or agent authentication may take.",
     default: "15secs",
+    notYet: true,
   }),
   authenticate_http_frameworks: flag.bool({
     help: "Only HTTP frameworks that present credentials may subscribe.",
@@ -196,7 +203,9 @@ const masterOnlyFlags = {
     default: "crammd5",
   }),
   allocator: flag.string({
-    help: "Allocator: the built-in hierarchical DRF allocator (`hierarchical`) or a module.",
+    help:
+      "Allocator: the built-in hierarchical DRF allocator (`hierarchical`). Any other name " +
+      "(a Mesos allocator module) stops the master at start.",
     default: "hierarchical",
   }),
   allocator_agent_recovery_factor: flag.double({
@@ -301,6 +310,7 @@ const masterOnlyFlags = {
   require_agent_domain: flag.bool({
     help: "Only agents that have a --domain may register.",
     default: false,
+    notYet: true,
   }),
   publish_per_framework_metrics: flag.bool({
     help:
@@ -311,10 +321,12 @@ const masterOnlyFlags = {
   offer_constraints_re2_max_mem: flag.bytes({
     help: "Memory limit of each regular expression in a framework's offer constraints.",
     default: "4KB",
+    notYet: true,
   }),
   offer_constraints_re2_max_program_size: flag.int({
     help: "Program size limit of each regular expression in a framework's offer constraints.",
     default: 100,
+    notYet: true,
   }),
 };
 

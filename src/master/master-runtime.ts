@@ -14,6 +14,7 @@ import { buildInfoAt, ownVersion } from "../common/http/common-endpoints.js";
 import { type OperatorServices, operatorServices } from "../common/http/operator-processes.js";
 import { MasterIds } from "../common/ids/index.js";
 import type { Logger } from "../common/observability/logger.js";
+import { parseFirewallRules } from "../common/process/firewall.js";
 import type { ProcessHost } from "../common/process/process-host.js";
 import type { MasterInfo } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
@@ -102,12 +103,37 @@ function trackingClock(clock: Clock, changed: () => void): Clock {
   };
 }
 
-/** A registrar whose answers bump `changed` before the master's continuation runs. */
+/**
+ * `work`, or a rejection with `message` once `ms` passed first (Mesos'
+ * `--registry_fetch_timeout` / `--registry_store_timeout`: the operation then
+ * counts as failed, whatever the store does later).
+ */
+function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock, message: string): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = clock.setTimer(ms, () => reject(new Error(message)));
+    work.then(
+      (value) => {
+        clock.cancelTimer(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clock.cancelTimer(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * A registrar whose answers bump `changed` before the master's continuation
+ * runs, and whose writes fail after `storeTimeout` (the master then stops).
+ */
 function trackingRegistrar(
   registrar: Registrar,
   changed: () => void,
   store: (ms: number) => void,
   clock: Clock,
+  storeTimeout: Duration,
 ): Registrar {
   return {
     get durable() {
@@ -120,7 +146,13 @@ function trackingRegistrar(
     close: () => registrar.close?.(),
     apply: (operation) => {
       const start = clock.monotonic();
-      return registrar.apply(operation).finally(() => {
+      const applied = withTimeout(
+        registrar.apply(operation),
+        storeTimeout.toMs(),
+        clock,
+        `Failed to perform store within ${storeTimeout.toString()} (--registry_store_timeout)`,
+      );
+      return applied.finally(() => {
         store(clock.monotonic() - start);
         changed();
       });
@@ -177,6 +209,17 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     logger.warn("The '--roles' flag is deprecated. This flag will be removed in the future.");
   }
   const security = loadMasterSecurity(options.flags, clock);
+  if (values.allocator !== "hierarchical") {
+    throw new Error(
+      `Failed to create allocator '${values.allocator}': only the built-in 'hierarchical' ` +
+        "allocator exists in mesos-ts (allocator modules cannot be loaded)",
+    );
+  }
+  if (values.firewall_rules !== undefined) {
+    const rules = parseFirewallRules(values.firewall_rules);
+    if (!rules.ok) throw new Error(rules.error);
+    host.setFirewall(rules.value);
+  }
   const services = operatorServices(host, { clock, logger });
   const version = new StateVersion();
   const changed = (): void => version.bump();
@@ -189,11 +232,17 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     changed,
     (ms) => metrics?.stateStore.record(ms),
     clock,
+    values.registry_store_timeout,
   );
   const fetchStart = clock.monotonic();
   let registry: Awaited<ReturnType<Registrar["recover"]>>;
   try {
-    registry = await registrar.recover();
+    registry = await withTimeout(
+      registrar.recover(),
+      values.registry_fetch_timeout.toMs(),
+      clock,
+      `Failed to recover the registry: Failed to perform fetch within ${values.registry_fetch_timeout.toString()} (--registry_fetch_timeout)`,
+    );
   } catch (error) {
     registrar.close?.();
     throw error;

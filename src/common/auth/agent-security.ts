@@ -36,6 +36,8 @@ export interface AgentSecurityFlags {
   /** `--jwt_secret_key`: the file with the key of executor tokens. */
   readonly jwt_secret_key?: string | undefined;
   readonly acls?: unknown;
+  /** `--http_authenticators`: only the built-in `basic` exists (no modules). */
+  readonly http_authenticators?: string | undefined;
 }
 
 /** What the agent enforces on its HTTP endpoints. */
@@ -58,6 +60,12 @@ export function loadAgentSecurity(
   aclsFile?: string,
   warn: (line: string) => void = () => {},
 ): AgentSecurity {
+  const authenticator = flags.http_authenticators;
+  if (authenticator !== undefined && authenticator !== "basic") {
+    throw new Error(
+      `--http_authenticators=${authenticator}: only the built-in 'basic' authenticator is supported`,
+    );
+  }
   let credentials = new CredentialStore();
   if (flags.http_credentials !== undefined) {
     const loaded = loadCredentials(flags.http_credentials);

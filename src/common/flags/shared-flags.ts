@@ -9,6 +9,7 @@
  * variable (`LIBPROCESS_IP`, `LIBPROCESS_PORT`, `LIBPROCESS_ADVERTISE_IP`,
  * `LIBPROCESS_ADVERTISE_PORT`), then the default.
  */
+import { parseFirewallRules } from "../process/firewall.js";
 import type { FlagOrigin } from "./load.js";
 import { flag, type JsonValue } from "./spec.js";
 
@@ -59,7 +60,9 @@ export function sharedFlags(role: DaemonRole) {
       envFallback: "LIBPROCESS_ADVERTISE_PORT",
     }),
     ip_discovery_command: flag.string({
-      help: "Program whose output is the IP address to listen on. Cannot be combined with --ip.",
+      help:
+        "Shell command run once at start; its output, trimmed, must be an IP address, which " +
+        `the ${self} then listens on (as with --ip). Cannot be combined with --ip.`,
     }),
     zk_session_timeout: flag.duration({ help: "ZooKeeper session timeout.", default: "10secs" }),
     authenticate_http_readonly: flag.bool({
@@ -81,7 +84,12 @@ export function sharedFlags(role: DaemonRole) {
       help:
         'Endpoint firewall as JSON (or file://), e.g. {"disabled_endpoints":{"paths":' +
         '["/files/browse"]}}: listed paths answer 403.',
-      validate: expectJsonObject("firewall_rules"),
+      validate: (v) => {
+        const rules = parseFirewallRules(v);
+        return rules.ok ? undefined : rules.error;
+      },
+      // The agent does not install the rules yet (its host is set up elsewhere).
+      ...(role === "agent" ? { notYet: true } : {}),
     }),
     acls: flag.json({
       help:

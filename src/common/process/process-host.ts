@@ -14,11 +14,12 @@
  * send order, never re-enters a handler, and lets I/O run between batches.
  */
 
-import { decodeSegment } from "../http/path.js";
+import { decodeSegment, isRelativePath } from "../http/path.js";
 import type { HttpRequest } from "../http/request.js";
 import {
   type BodyResponse,
   badRequest,
+  forbidden,
   type HttpResponse,
   notFound,
   response,
@@ -27,6 +28,7 @@ import { DEFAULT_MAX_BODY_BYTES, HttpServer } from "../http/server.js";
 import type { Logger } from "../observability/logger.js";
 import type { Clock } from "../time/clock.js";
 import { type BackoffOptions, DEFAULT_BACKOFF } from "./backoff.js";
+import { EndpointFirewall, type FirewallRules } from "./firewall.js";
 import { isAnyIp, type ListenAddress, lookupHostIp } from "./listen-address.js";
 import { isMessageHead, MessageConnection, type MessageVerdict } from "./message-connection.js";
 import { encodeMessage } from "./message-encoder.js";
@@ -139,6 +141,7 @@ export class ProcessHost {
   private drainScheduled = false;
   private filter: MessageFilter | undefined;
   private started = false;
+  private firewall: EndpointFirewall | undefined;
   private stopped = false;
   private advertisedIp = "";
   private advertisedPort = 0;
@@ -186,6 +189,15 @@ export class ProcessHost {
       send: (from, to, name, body) => this.send(from, to, name, body),
       link: (p, to, reconnect) => this.link(p, to, reconnect),
     };
+  }
+
+  /**
+   * Installs `--firewall_rules` (replacing earlier ones; undefined removes
+   * them): listed HTTP endpoints answer 403. Messages are not affected.
+   */
+  setFirewall(rules: FirewallRules | undefined): void {
+    const firewall = rules === undefined ? undefined : new EndpointFirewall(rules);
+    this.firewall = firewall === undefined || firewall.empty ? undefined : firewall;
   }
 
   /** Binds the listener and works out the advertised address. */
@@ -451,6 +463,17 @@ export class ProcessHost {
   private dispatch(request: HttpRequest): HttpResponse | Promise<HttpResponse> {
     const sender = libprocessSender(request.method, request.headers);
     if (sender !== undefined) return this.receiveMessage(request, sender);
+    if (this.firewall !== undefined && !isRelativePath(request.path)) {
+      const refused = this.firewall.refuses(
+        request.path,
+        (id) => this.processesById.has(id),
+        this.options.delegate,
+      );
+      if (refused !== undefined) {
+        this.logger.verbose(1, `Returning '403 Forbidden' for '${refused}' (firewall rule)`);
+        return forbidden(`Endpoint '${refused}' is disabled`);
+      }
+    }
     return routeHttp(request, (id) => this.processesById.get(id), this.options.delegate);
   }
 

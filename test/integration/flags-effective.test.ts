@@ -1,0 +1,149 @@
+/**
+ * Flags that used to parse without effect: --ip_discovery_command,
+ * --firewall_rules (master), --allocator, the agent's --http_authenticators.
+ */
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { after, test } from "node:test";
+import {
+  binPath,
+  freePort,
+  runBinary,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+} from "../harness/processes.js";
+
+after(stopAll);
+
+test("ip_discovery_command: the master listens on the discovered address only", async () => {
+  const port = await freePort();
+  const child = spawn(
+    process.execPath,
+    [
+      binPath("mesos-master"),
+      "--ip_discovery_command=echo '  127.0.0.2'",
+      `--port=${port}`,
+      "--registry=in_memory",
+      `--work_dir=${tempDir("flags-ipdisc-")}`,
+      "--no-hostname_lookup",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LIBPROCESS_IP: "127.0.0.1" } },
+  );
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => {
+    output += d;
+  });
+  child.stderr.setEncoding("utf8").on("data", (d: string) => {
+    output += d;
+  });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  try {
+    const flags = await waitFor(
+      "the master on 127.0.0.2",
+      async () => {
+        if (child.exitCode !== null) throw new Error(`master exited:\n${output}`);
+        const r = await fetch(`http://127.0.0.2:${port}/flags`).catch(() => undefined);
+        return r?.status === 200
+          ? ((await r.json()) as { flags: Record<string, string> })
+          : undefined;
+      },
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(flags.flags.ip_discovery_command, "echo '  127.0.0.2'");
+    assert.equal(flags.flags.ip, undefined);
+    // Bound to the discovered address, not to every interface nor LIBPROCESS_IP.
+    const other = await fetch(`http://127.0.0.1:${port}/health`).then(
+      (r) => r.status,
+      () => "refused",
+    );
+    assert.equal(other, "refused");
+    const state = (await (await fetch(`http://127.0.0.2:${port}/master/state`)).json()) as {
+      pid: string;
+    };
+    assert.equal(state.pid, `master@127.0.0.2:${port}`);
+  } finally {
+    child.kill("SIGKILL");
+    await exited;
+  }
+});
+
+test("ip_discovery_command: output that is not an IP address stops the master", async () => {
+  const r = await runBinary(
+    "mesos-master",
+    [
+      "--ip_discovery_command=echo not-an-address",
+      "--registry=in_memory",
+      `--port=${await freePort()}`,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /printed 'not-an-address', which is not an IP address/);
+});
+
+test("ip_discovery_command: a failing command stops the agent", async () => {
+  const r = await runBinary(
+    "mesos-agent",
+    [
+      "--ip_discovery_command=exit 7",
+      "--master=127.0.0.1:1",
+      `--work_dir=${tempDir("flags-ipdisc-agent-")}`,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Failed to run --ip_discovery_command 'exit 7'/);
+});
+
+test("firewall_rules: the master answers 403 on disabled endpoints only", async () => {
+  const master = await startMaster({
+    flags: {
+      firewall_rules: JSON.stringify({
+        disabled_endpoints: { paths: ["/state", "/metrics/snapshot"] },
+      }),
+    },
+  });
+  for (const path of ["/state", "/master/state"]) {
+    const r = await fetch(`${master.url}${path}`);
+    assert.equal(r.status, 403, path);
+    assert.equal(await r.text(), "Endpoint '/master/state' is disabled");
+  }
+  const metrics = await fetch(`${master.url}/metrics/snapshot`);
+  assert.equal(metrics.status, 403);
+  assert.equal((await fetch(`${master.url}/master/state-summary`)).status, 200);
+  assert.equal((await fetch(`${master.url}/health`)).status, 200);
+  await master.stop();
+});
+
+test("allocator: a name other than 'hierarchical' stops the master at start", async () => {
+  const r = await runBinary(
+    "mesos-master",
+    [
+      "--allocator=HierarchicalDRF",
+      "--registry=in_memory",
+      "--ip=127.0.0.1",
+      `--port=${await freePort()}`,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Failed to create allocator 'HierarchicalDRF'/);
+});
+
+test("http_authenticators: the agent refuses an authenticator it does not have", async () => {
+  const r = await runBinary(
+    "mesos-agent",
+    [
+      "--http_authenticators=custom",
+      "--master=127.0.0.1:1",
+      "--ip=127.0.0.1",
+      `--port=${await freePort()}`,
+      `--work_dir=${tempDir("flags-httpauth-agent-")}`,
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /--http_authenticators=custom: only the built-in 'basic'/);
+});
