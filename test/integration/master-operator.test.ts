@@ -17,6 +17,7 @@ import { type TypedAnswer, typedOperatorCall } from "../harness/operator.js";
 import {
   binPath,
   type DaemonHandle,
+  freePort,
   getJson,
   runBinary,
   startAgent,
@@ -432,6 +433,42 @@ describe("legacy endpoints", () => {
       1,
     );
     assertKeys(all[0], TASK_KEYS, TASK_OPTIONAL, "tasks task");
+  });
+
+  test("operator endpoints: /tasks reads limit and offset as Mesos does (whole ints, hex, unsigned wrap)", async () => {
+    const names = async (query: string): Promise<string[]> =>
+      ((await json(`/master/tasks?${query}`)).tasks as Json[]).map((t) => String(t.name));
+    // Not a whole number: the default page (100), not a prefix read as a number.
+    assert.deepEqual(await names("limit=1abc"), ["long", "done"]);
+    assert.deepEqual(await names("limit=1.5"), ["long", "done"]);
+    assert.deepEqual(await names("limit=0x1"), ["long"]);
+    assert.deepEqual(await names("limit=%2B1"), ["long"]);
+    assert.deepEqual(await names("limit=+1"), ["long", "done"], "'+' is a space in a query");
+    // Mesos keeps them unsigned: a negative limit is no limit, a negative offset is past the end.
+    assert.deepEqual(await names("limit=-1"), ["long", "done"]);
+    assert.deepEqual(await names("offset=-1"), []);
+    assert.deepEqual(await names("limit=99999999999"), ["long", "done"]);
+  });
+
+  test("operator endpoints: a status' container_status has Mesos' legacy keys (no executor_pid)", async () => {
+    const state = await json("/master/state");
+    const fw = (state.frameworks as Json[])[0] as Json;
+    const task = (fw.tasks as Json[]).find((t) => t.name === "long") as Json;
+    const running = (task.statuses as Json[]).find((s) => s.state === "TASK_RUNNING") as Json;
+    const cs = running.container_status as Json;
+    assertKeys(cs, ["container_id"], ["network_infos", "cgroup_info"], "container_status");
+    assert.equal(typeof (cs.container_id as Json).value, "string");
+    for (const network of (cs.network_infos ?? []) as Json[]) {
+      assertKeys(
+        network,
+        [],
+        ["groups", "labels", "ip_addresses", "name", "port_mappings"],
+        "network_info",
+      );
+    }
+    const tasks = (await json("/master/tasks?task_id=long")).tasks as Json[];
+    const listed = ((tasks[0] as Json).statuses as Json[]).find((s) => s.state === "TASK_RUNNING");
+    assert.deepEqual(listed?.container_status, cs);
   });
 
   test("operator endpoints: /roles and /weights (GET, PUT, bad input)", async () => {
@@ -1027,5 +1064,48 @@ describe("operator event stream", () => {
     scheduler.close();
     fast.close();
     slow.destroy();
+  });
+});
+
+describe("recovered agents", () => {
+  test("operator endpoints: agents recovered from the registry and not yet back are listed in recovered_slaves", async () => {
+    const port = await freePort();
+    const options = {
+      port,
+      flags: { registry: "replicated_log", work_dir: tempDir("master-recovered-") },
+    };
+    const first = await startMaster(options);
+    const gone = await startAgent({
+      master: first.address,
+      flags: {
+        registration_backoff_factor: "100ms",
+        hostname: "recovered-host",
+        attributes: "rack:r1;slots:3",
+      },
+    });
+    const [goneId] = (await waitForAgents(first, 1)) as [string];
+    gone.kill("SIGKILL");
+    first.kill("SIGKILL");
+    await gone.exited;
+    await first.exited;
+    const restarted = await startMaster(options);
+    const res = await fetch(`${restarted.url}/master/state`);
+    const state = (await res.json()) as Json;
+    assert.deepEqual(state.slaves, []);
+    assert.deepEqual(state.recovered_slaves, [
+      {
+        id: goneId,
+        hostname: "recovered-host",
+        port: gone.port,
+        attributes: { rack: "r1", slots: 3 },
+      },
+    ]);
+    const slaves = (await (await fetch(`${restarted.url}/master/slaves`)).json()) as Json;
+    assert.deepEqual(slaves.recovered_slaves, state.recovered_slaves);
+    const other = (await (
+      await fetch(`${restarted.url}/master/slaves?slave_id=nope`)
+    ).json()) as Json;
+    assert.deepEqual(other.recovered_slaves, []);
+    await restarted.stop();
   });
 });

@@ -19,7 +19,13 @@ import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import { type RoleWeights, rolesJson, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
-import { agentJson, frameworkJson, frameworkSummaryJson, taskJson } from "./state-json.js";
+import {
+  agentJson,
+  frameworkJson,
+  frameworkSummaryJson,
+  recoveredAgentJson,
+  taskJson,
+} from "./state-json.js";
 
 type Json = Record<string, unknown>;
 
@@ -136,7 +142,9 @@ export function slavesJson(m: Master, agentId: string | null): Json {
     slaves: [...m.agents.values()]
       .filter((a) => agentId === null || a.id === agentId)
       .map((a) => fullAgentJson(m, a)),
-    recovered_slaves: [],
+    recovered_slaves: [...m.recoveredAgents.values()]
+      .filter((info) => agentId === null || info.id?.value === agentId)
+      .map(recoveredAgentJson),
   };
 }
 
@@ -147,10 +155,38 @@ function firstTimestamp(t: Task): number | undefined {
   return t.statuses?.[0]?.timestamp;
 }
 
-function parseCount(text: string | null, fallback: number): number {
+const INT_MIN = -(2 ** 31);
+const INT_MAX = 2 ** 31 - 1;
+
+/**
+ * A query count as Mesos reads it: a whole C `int` in decimal (optional
+ * sign) or hex (`0x`); anything else, or nothing, gives the fallback.
+ */
+export function parseCount(text: string | null, fallback: number): number {
   if (text === null) return fallback;
-  const n = Number.parseInt(text, 10);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
+  let n: number;
+  if (/^[+-]?\d+$/.test(text)) n = Number(text);
+  else if (/^-?0[xX][0-9a-fA-F]+$/.test(text)) {
+    const negative = text.startsWith("-");
+    n = Number.parseInt(text.slice(negative ? 3 : 2), 16);
+    if (negative) n = -n;
+  } else return fallback;
+  return n >= INT_MIN && n <= INT_MAX ? n : fallback;
+}
+
+const WORD = 2n ** 64n;
+
+/**
+ * The `[start, end)` of the page: Mesos keeps limit and offset as unsigned
+ * 64-bit words, so a negative limit means "no limit" unless the wrapped
+ * sum falls below the offset, and a negative offset means an empty page.
+ */
+export function pageBounds(limit: number, offset: number, size: number): [number, number] {
+  const o = (BigInt(offset) + WORD) % WORD;
+  const sum = (o + BigInt(limit) + WORD) % WORD;
+  const end = sum < BigInt(size) ? Number(sum) : size;
+  const start = o < BigInt(size) ? Number(o) : size;
+  return [start, Math.max(start, end)];
 }
 
 /** `/tasks?limit=&offset=&order=&framework_id=&task_id=`. */
@@ -176,7 +212,8 @@ export function tasksJson(m: Master, query: URLSearchParams): Json {
     if (tb === undefined) return ascending ? 1 : -1;
     return ascending ? ta - tb : tb - ta;
   });
-  return { tasks: tasks.slice(offset, offset + limit).map(taskJson) };
+  const [start, end] = pageBounds(limit, offset, tasks.length);
+  return { tasks: tasks.slice(start, end).map(taskJson) };
 }
 
 /** A JSON read: method check, `?jsonp=`. */

@@ -32,6 +32,7 @@ import {
   agentJson,
   frameworkHeadJson,
   frameworkTailJson,
+  recoveredAgentJson,
   type StateContext,
   stateHeadJson,
   taskJson,
@@ -252,7 +253,9 @@ export class StateDocuments {
     out.write(head.slice(0, -1));
     out.write(',"slaves":');
     await this.v0AgentRuns.array(out, agents, slicer);
-    out.write(',"recovered_slaves":[],"frameworks":');
+    out.write(',"recovered_slaves":');
+    out.write(JSON.stringify([...m.recoveredAgents.values()].map(recoveredAgentJson)));
+    out.write(',"frameworks":');
     await this.frameworksV0(out, frameworks, taskSets, slicer);
     out.write(',"completed_frameworks":');
     await this.frameworksV0(out, completed, taskSets, slicer);

@@ -7,9 +7,12 @@
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
 import type {
+  AgentInfo,
   CommandInfo,
+  ContainerStatus,
   ExecutorInfo,
   Labels,
+  NetworkInfo,
   Resource,
   Task,
   TaskStatus,
@@ -65,11 +68,48 @@ function labelsJson(labels: Labels): Json[] {
   return (labels.labels ?? []).map((l) => (l.value === undefined ? { key: l.key } : { ...l }));
 }
 
+/**
+ * A network of a container status in the legacy shape: its labels are a
+ * bare array (as everywhere in these documents), the rest as protobuf JSON.
+ */
+function networkJson(info: NetworkInfo): Json {
+  const out: Json = {};
+  if (info.groups !== undefined && info.groups.length > 0) out.groups = info.groups;
+  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
+  if (info.ip_addresses !== undefined && info.ip_addresses.length > 0) {
+    out.ip_addresses = info.ip_addresses.map((a) => pb("mesos.v1.NetworkInfo.IPAddress", a));
+  }
+  if (info.name !== undefined) out.name = info.name;
+  if (info.port_mappings !== undefined && info.port_mappings.length > 0) {
+    out.port_mappings = info.port_mappings.map((m) => pb("mesos.v1.NetworkInfo.PortMapping", m));
+  }
+  return out;
+}
+
+/**
+ * A container status in the legacy documents: container id, networks and
+ * cgroup info only. Mesos leaves `executor_pid` out of these documents
+ * (the v1 API shows it).
+ */
+export function legacyContainerStatusJson(status: ContainerStatus): Json {
+  const out: Json = {};
+  if (status.container_id !== undefined) {
+    out.container_id = pb("mesos.v1.ContainerID", status.container_id);
+  }
+  if (status.network_infos !== undefined && status.network_infos.length > 0) {
+    out.network_infos = status.network_infos.map(networkJson);
+  }
+  if (status.cgroup_info !== undefined) {
+    out.cgroup_info = pb("mesos.v1.CgroupInfo", status.cgroup_info);
+  }
+  return out;
+}
+
 function statusJson(status: TaskStatus): Json {
   const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
   if (status.labels !== undefined) out.labels = labelsJson(status.labels);
   if (status.container_status !== undefined) {
-    out.container_status = pb("mesos.v1.ContainerStatus", status.container_status);
+    out.container_status = legacyContainerStatusJson(status.container_status);
   }
   if (status.healthy !== undefined) out.healthy = status.healthy;
   return out;
@@ -222,6 +262,21 @@ function totalSummaries(total: Resources): { resources: Json; reserved: Json; un
   return out;
 }
 
+/**
+ * An agent known from the registry that has not re-registered since this
+ * master recovered (`recovered_slaves`): only what its registration said.
+ */
+export function recoveredAgentJson(info: AgentInfo): Json {
+  const out: Json = {
+    id: info.id?.value ?? "",
+    hostname: info.hostname,
+    port: info.port ?? 5051,
+    attributes: attributesToJson((info.attributes ?? []) as CoreAttribute[]),
+  };
+  if (info.domain !== undefined) out.domain = pb("mesos.v1.DomainInfo", info.domain);
+  return out;
+}
+
 /** An agent ("slave") as the master shows it. */
 export function agentJson(agent: AgentRecord, deactivated = false, drain: Json = {}): Json {
   const total = agent.totalResources;
@@ -286,7 +341,7 @@ export function stateJson(ctx: StateContext): Json {
   out.slaves = [...m.agents.values()].map((a) =>
     agentJson(a, m.deactivatedAgents.has(a.id), drainJson(m, a.id)),
   );
-  out.recovered_slaves = [];
+  out.recovered_slaves = [...m.recoveredAgents.values()].map(recoveredAgentJson);
   out.frameworks = [...m.frameworks.values()].map(frameworkJson);
   out.completed_frameworks = m.completedFrameworks.map(frameworkJson);
   out.orphan_tasks = [];
