@@ -31,6 +31,7 @@ type Json = Record<string, unknown>;
 let master: DaemonHandle;
 let agent: DaemonHandle;
 let task: ChildProcess | undefined;
+let stubborn: ChildProcess | undefined;
 let frameworkId = "";
 let executorId = "";
 let sandbox = "";
@@ -94,6 +95,7 @@ before(async () => {
 
 after(async () => {
   task?.kill("SIGKILL");
+  stubborn?.kill("SIGKILL");
   await stopAll();
 });
 
@@ -340,6 +342,23 @@ describe("agent v1 operator API", () => {
 });
 
 describe("agent other endpoints", () => {
+  test("agent: /state statuses' container_status has Mesos' legacy keys (no executor_pid)", async () => {
+    const state = (await json("/state")) as Json;
+    const statuses: Json[] = [];
+    for (const fw of (state.frameworks ?? []) as Json[]) {
+      for (const ex of (fw.executors ?? []) as Json[]) {
+        for (const t of (ex.tasks ?? []) as Json[])
+          statuses.push(...((t.statuses ?? []) as Json[]));
+      }
+    }
+    const running = statuses.find((st) => st.state === "TASK_RUNNING");
+    const cs = running?.container_status as Json | undefined;
+    assert.ok(cs !== undefined, JSON.stringify(statuses));
+    const allowed = ["container_id", "network_infos", "cgroup_info"];
+    for (const k of Object.keys(cs)) assert.ok(allowed.includes(k), `unexpected key '${k}'`);
+    assert.equal(typeof (cs.container_id as Json).value, "string");
+  });
+
   test("agent: /state.json is /state; /logging/toggle and /help answer", async () => {
     const state = (await json("/state.json")) as Json;
     assert.equal(typeof state.id, "string");
@@ -354,5 +373,56 @@ describe("agent other endpoints", () => {
     const text = await slave.text();
     assert.match(text, /api\/v1/);
     assert.match(text, /containers/);
+  });
+});
+
+describe("agent draining", () => {
+  test("agent: /state shows drain_config and estimated_drain_start_time_seconds in whole seconds while draining", async () => {
+    // Ignores SIGTERM (and so does its sleep), so the drain lasts its grace period.
+    stubborn = spawn(
+      process.execPath,
+      [
+        binPath("mesos-execute"),
+        `--master=${master.address}`,
+        "--name=stubborn",
+        "--command=trap '' TERM; sleep 300",
+      ],
+      { stdio: "ignore" },
+    );
+    const agentId = await waitFor(
+      "the stubborn task running on the agent",
+      async () => {
+        const state = await getJson<Json>(`${agent.url}/state`);
+        for (const fw of (state?.frameworks ?? []) as Json[]) {
+          for (const ex of (fw.executors ?? []) as Json[]) {
+            const tasks = (ex.tasks ?? []) as Json[];
+            if (tasks.some((t) => t.id === "stubborn" && t.state === "TASK_RUNNING")) {
+              return String(state?.id);
+            }
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs: 60_000 },
+    );
+    const drain = await fetch(`${master.url}/api/v1`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        type: "DRAIN_AGENT",
+        drain_agent: { agent_id: { value: agentId }, max_grace_period: { seconds: 10 } },
+      }),
+    });
+    assert.equal(drain.status, 200, await drain.text());
+    const state = await waitFor("the agent's /state to show its drain", async () => {
+      const s = await getJson<Json>(`${agent.url}/state`);
+      return s?.drain_config === undefined ? undefined : s;
+    });
+    assert.deepEqual(state.drain_config, {
+      mark_gone: false,
+      max_grace_period: { nanoseconds: 10e9 },
+    });
+    const start = state.estimated_drain_start_time_seconds;
+    assert.ok(Number.isInteger(start) && Number(start) > 0, `not whole seconds: ${String(start)}`);
   });
 });

@@ -7,7 +7,9 @@
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
 import type {
+  ContainerStatus,
   Labels,
+  NetworkInfo,
   Resource,
   Task,
   TaskInfo,
@@ -57,11 +59,48 @@ function protobufJson(typeName: string, value: unknown): unknown {
   return codecFor(typeName).toJsonValue(value);
 }
 
+/** A network of a container status: labels as a bare array, the rest as protobuf JSON. */
+function networkJson(info: NetworkInfo): Json {
+  const out: Json = {};
+  if (info.groups !== undefined && info.groups.length > 0) out.groups = info.groups;
+  if (info.labels !== undefined) out.labels = labels(info.labels);
+  if (info.ip_addresses !== undefined && info.ip_addresses.length > 0) {
+    out.ip_addresses = info.ip_addresses.map((a) =>
+      protobufJson("mesos.v1.NetworkInfo.IPAddress", a),
+    );
+  }
+  if (info.name !== undefined) out.name = info.name;
+  if (info.port_mappings !== undefined && info.port_mappings.length > 0) {
+    out.port_mappings = info.port_mappings.map((m) =>
+      protobufJson("mesos.v1.NetworkInfo.PortMapping", m),
+    );
+  }
+  return out;
+}
+
+/**
+ * A status' container status as Mesos writes it in `/state`: container id,
+ * networks and cgroup info, without `executor_pid` (the v1 API has it).
+ */
+function containerStatusJson(status: ContainerStatus): Json {
+  const out: Json = {};
+  if (status.container_id !== undefined) {
+    out.container_id = protobufJson("mesos.v1.ContainerID", status.container_id);
+  }
+  if (status.network_infos !== undefined && status.network_infos.length > 0) {
+    out.network_infos = status.network_infos.map(networkJson);
+  }
+  if (status.cgroup_info !== undefined) {
+    out.cgroup_info = protobufJson("mesos.v1.CgroupInfo", status.cgroup_info);
+  }
+  return out;
+}
+
 function statusJson(status: TaskStatus): Json {
   const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
   if (status.labels !== undefined) out.labels = labels(status.labels);
   if (status.container_status !== undefined) {
-    out.container_status = protobufJson("mesos.v1.ContainerStatus", status.container_status);
+    out.container_status = containerStatusJson(status.container_status);
   }
   if (status.healthy !== undefined) out.healthy = status.healthy;
   return out;
@@ -201,7 +240,10 @@ export function agentStateJson(agent: Agent, context: StateContext): Json {
   const drain = agent.draining.config;
   if (drain !== undefined) {
     out.drain_config = protobufJson("mesos.v1.DrainConfig", drain);
-    out.estimated_drain_start_time_seconds = (agent.draining.startTime?.nanoseconds ?? 0) / 1e9;
+    // Whole seconds here (the master's documents show the fraction).
+    out.estimated_drain_start_time_seconds = Math.trunc(
+      (agent.draining.startTime?.nanoseconds ?? 0) / 1e9,
+    );
   }
   out.resources = resourcesSummaryJson(total);
   out.reserved_resources = byRole(total);
