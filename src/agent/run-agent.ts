@@ -3,10 +3,12 @@
  * (5051), the agent in it, until SIGTERM/SIGINT, a ShutdownMessage from the
  * master (exit 0) or a fatal error (exit 1).
  */
+
 import { reverse } from "node:dns/promises";
 import { hostname as osHostname } from "node:os";
 import type { LoadedFlags } from "../common/flags/load.js";
 import type { GlogLogger } from "../common/observability/glog.js";
+import { parseFirewallRules } from "../common/process/firewall.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
 import { ProcessHost } from "../common/process/process-host.js";
 import { SystemClock } from "../common/time/clock.js";
@@ -70,6 +72,11 @@ export async function runAgent(
   });
   if (!listen.ok) return stopAndFail(listen.error.message);
   const host = new ProcessHost({ logger, clock, listen: listen.value, delegate: "slave(1)" });
+  if (values.firewall_rules !== undefined) {
+    const rules = parseFirewallRules(values.firewall_rules);
+    if (!rules.ok) return stopAndFail(rules.error);
+    host.setFirewall(rules.value);
+  }
   try {
     await host.start();
   } catch (error) {

@@ -1,6 +1,6 @@
 /**
  * Flags that used to parse without effect: --ip_discovery_command,
- * --firewall_rules (master), --allocator, the agent's --http_authenticators.
+ * --firewall_rules (master and agent), --allocator, the agent's --http_authenticators.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -9,6 +9,7 @@ import {
   binPath,
   freePort,
   runBinary,
+  startAgent,
   startMaster,
   stopAll,
   tempDir,
@@ -114,6 +115,23 @@ test("firewall_rules: the master answers 403 on disabled endpoints only", async 
   assert.equal(metrics.status, 403);
   assert.equal((await fetch(`${master.url}/master/state-summary`)).status, 200);
   assert.equal((await fetch(`${master.url}/health`)).status, 200);
+  await master.stop();
+});
+
+test("firewall_rules: the agent answers 403 on disabled endpoints only", async () => {
+  const master = await startMaster();
+  const agent = await startAgent({
+    master: master.address,
+    flags: { firewall_rules: JSON.stringify({ disabled_endpoints: { paths: ["/state"] } }) },
+  });
+  for (const path of ["/state", "/slave(1)/state"]) {
+    const r = await fetch(`${agent.url}${path}`);
+    assert.equal(r.status, 403, path);
+    assert.equal(await r.text(), "Endpoint '/slave(1)/state' is disabled");
+  }
+  assert.equal((await fetch(`${agent.url}/slave(1)/flags`)).status, 200);
+  assert.equal((await fetch(`${agent.url}/health`)).status, 200);
+  await agent.stop();
   await master.stop();
 });
 

@@ -48,8 +48,8 @@ test("firewall_rules: paths are compared after delegation", () => {
   assert.equal(fw.refuses("/files/read", isProcess, "master"), undefined);
 });
 
-test("firewall_rules: still not effective on the agent (marked notYet)", () => {
-  assert.equal(agentFlagSchema.flags.firewall_rules.notYet, true);
+test("firewall_rules: effective on the agent too (not marked notYet)", () => {
+  assert.equal(agentFlagSchema.flags.firewall_rules.notYet, false);
 });
 
 class Echo extends ProcessBase {

@@ -406,3 +406,17 @@ test("flags: long help wraps under its column and keeps '(default: X)' together"
   }
   assert.ok(lines.some((l) => l.includes("(default: 10mins)")));
 });
+
+test("flags: a flag marked notYet loads, with a warning that it has no effect yet", () => {
+  const s = defineFlags({
+    later: flag.string({ help: "Not built.", notYet: true }),
+    now: flag.string({ help: "Built." }),
+  });
+  const given = loadFlags(s, { argv: ["--later=x", "--now=y"], env: {} });
+  assert.ok(given.ok);
+  assert.equal(given.flags.values.later, "x");
+  assert.deepEqual(given.flags.warnings, ["Flag '--later' has no effect yet in mesos-ts"]);
+  const absent = loadFlags(s, { argv: ["--now=y"], env: {} });
+  assert.ok(absent.ok);
+  assert.deepEqual(absent.flags.warnings, []);
+});

@@ -273,6 +273,8 @@ export function loadFlags<S extends FlagSpecs>(
       ...(parsed.file !== undefined ? { file: parsed.file } : {}),
     });
     if (flagName !== key) warnings.push(`Loaded deprecated flag '${flagName}'`);
+    // Accepted so that Mesos command lines keep working, but the user hears it does nothing yet.
+    if (spec.notYet) warnings.push(`Flag '--${key}' has no effect yet in mesos-ts`);
     return undefined;
   };
 

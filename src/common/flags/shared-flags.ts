@@ -88,8 +88,6 @@ export function sharedFlags(role: DaemonRole) {
         const rules = parseFirewallRules(v);
         return rules.ok ? undefined : rules.error;
       },
-      // The agent does not install the rules yet (its host is set up elsewhere).
-      ...(role === "agent" ? { notYet: true } : {}),
     }),
     acls: flag.json({
       help:
