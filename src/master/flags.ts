@@ -310,7 +310,6 @@ const masterOnlyFlags = {
   require_agent_domain: flag.bool({
     help: "Only agents that have a --domain may register.",
     default: false,
-    notYet: true,
   }),
   publish_per_framework_metrics: flag.bool({
     help:

@@ -110,6 +110,7 @@ export function masterSettings(flags: MasterFlags): SettingsResult {
         maxUnreachableTasksPerFramework: flags.max_unreachable_tasks_per_framework,
         roleWhitelist: roles.roles,
         rootSubmissions: flags.root_submissions,
+        requireAgentDomain: flags.require_agent_domain,
       },
       allocationIntervalMs: ms(flags.allocation_interval),
       roleSorter: flags.role_sorter === "random" ? "random" : "drf",

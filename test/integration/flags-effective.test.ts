@@ -1,6 +1,6 @@
 /**
  * Flags that used to parse without effect: --ip_discovery_command,
- * --firewall_rules (master and agent), --allocator, the agent's --http_authenticators.
+ * --firewall_rules (master and agent), --require_agent_domain, --allocator, the agent's --http_authenticators.
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -14,6 +14,7 @@ import {
   stopAll,
   tempDir,
   waitFor,
+  waitForAgents,
 } from "../harness/processes.js";
 
 after(stopAll);
@@ -132,6 +133,33 @@ test("firewall_rules: the agent answers 403 on disabled endpoints only", async (
   assert.equal((await fetch(`${agent.url}/slave(1)/flags`)).status, 200);
   assert.equal((await fetch(`${agent.url}/health`)).status, 200);
   await agent.stop();
+  await master.stop();
+});
+
+test("require_agent_domain: an agent without --domain is ignored, one with a domain registers", async () => {
+  const master = await startMaster({ flags: { require_agent_domain: true } });
+  const plain = await startAgent({
+    master: master.address,
+    flags: { registration_backoff_factor: "100ms" },
+  });
+  await waitFor("the master to ignore the agent without a domain", async () =>
+    master.logs().includes("attempted to register without a domain") ? true : undefined,
+  );
+  const domain = JSON.stringify({
+    fault_domain: { region: { name: "r1" }, zone: { name: "z1" } },
+  });
+  const placed = await startAgent({ master: master.address, flags: { domain } });
+  const ids = await waitForAgents(master, 1);
+  assert.equal(ids.length, 1);
+  const state = (await (await fetch(`${master.url}/master/state`)).json()) as {
+    slaves: { hostname: string; port: number }[];
+  };
+  assert.deepEqual(
+    state.slaves.map((a) => a.port),
+    [placed.port],
+  );
+  await plain.stop();
+  await placed.stop();
   await master.stop();
 });
 

@@ -92,6 +92,12 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
     m.logger.warn(`Ignoring registration attempt from agent at ${from}: ${tooOld}`);
     return;
   }
+  if (m.config.requireAgentDomain === true && message.slave.domain === undefined) {
+    m.logger.warn(
+      `Agent at ${from} attempted to register without a domain, but --require_agent_domain is set. Ignoring agent registration attempt`,
+    );
+    return;
+  }
   m.logger.info(`Received register agent message from ${from} (${message.slave.hostname})`);
   const existing = m.agentByPid(from);
   if (existing?.connected === true) {
@@ -194,6 +200,12 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
     m.io.sendToAgent(from, "mesos.internal.ShutdownMessage", {
       message: "Agent has been marked gone",
     });
+    return;
+  }
+  if (m.config.requireAgentDomain === true && message.slave.domain === undefined) {
+    m.logger.warn(
+      `Agent at ${from} attempted to re-register without a domain, but --require_agent_domain is set. Ignoring agent re-registration attempt`,
+    );
     return;
   }
   if (m.reregistering.has(id)) {

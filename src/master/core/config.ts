@@ -27,6 +27,8 @@ export interface MasterConfig {
   readonly roleWhitelist: ReadonlySet<string> | undefined;
   /** `--root_submissions`. */
   readonly rootSubmissions: boolean;
+  /** `--require_agent_domain`: agents without a domain are ignored. */
+  readonly requireAgentDomain?: boolean;
 }
 
 /** Mesos' DEFAULT_HEARTBEAT_INTERVAL. */
