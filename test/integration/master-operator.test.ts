@@ -1106,6 +1106,24 @@ describe("recovered agents", () => {
       await fetch(`${restarted.url}/master/slaves?slave_id=nope`)
     ).json()) as Json;
     assert.deepEqual(other.recovered_slaves, []);
+    // v1 GET_STATE lists them too, in JSON and protobuf.
+    for (const format of ["json", "protobuf"] as const) {
+      const answer = await typedOperatorCall(
+        restarted,
+        { call: callCodec, response: responseCodec },
+        { type: "GET_STATE" },
+        format,
+      );
+      const agents = answer.response?.get_state?.get_agents;
+      assert.deepEqual(agents?.agents ?? [], [], format);
+      const recovered = agents?.recovered_agents ?? [];
+      assert.deepEqual(
+        recovered.map((a) => [a.id?.value, a.hostname, a.port]),
+        [[goneId, "recovered-host", gone.port]],
+        format,
+      );
+      assert.equal(recovered[0]?.attributes?.length, 2, format);
+    }
     await restarted.stop();
   });
 });

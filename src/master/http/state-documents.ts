@@ -11,7 +11,7 @@
  * unit test holds the two equal.
  */
 import type { ResponseStream } from "../../common/http/response.js";
-import type { Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
+import type { AgentInfo, Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import { drainInfoOf, drainJson, drainStartOf } from "../core/drain.js";
 import type { Master } from "../core/master.js";
@@ -79,6 +79,7 @@ const executorCodec = codecFor("mesos.v1.master.Response.GetExecutors.Executor")
 const taskCodec = codecFor("mesos.v1.Task");
 const agentCodec = codecFor("mesos.v1.master.Response.GetAgents.Agent");
 const frameworkCodec = codecFor("mesos.v1.master.Response.GetFrameworks.Framework");
+const agentInfoCodec = codecFor("mesos.v1.AgentInfo");
 
 /** `Response.type = GET_STATE` (field 1, varint 8). */
 const GET_STATE_TYPE = Buffer.from([0x08, 8]);
@@ -354,7 +355,18 @@ export class StateDocuments {
     const unreachable = all.map((f) => [...f.unreachableTasks.values()]);
     const completed = all.map((f) => [...f.completedTasks]);
     const executors = executorMessages(m);
-    return { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors };
+    // Agents from the registry that have not re-registered since this master recovered.
+    const recovered = [...m.recoveredAgents.values()];
+    return {
+      agents,
+      recovered,
+      frameworks,
+      completedFrameworks,
+      tasks,
+      unreachable,
+      completed,
+      executors,
+    };
   }
 
   /**
@@ -370,7 +382,7 @@ export class StateDocuments {
 
   private async buildGetStateProtobuf(slicer: Slicer): Promise<Buffer[]> {
     const membership = this.v1Membership();
-    const { agents, frameworks, completedFrameworks, executors } = membership;
+    const { agents, recovered, frameworks, completedFrameworks, executors } = membership;
     const tasks = joined(membership.tasks);
     const unreachable = joined(membership.unreachable);
     const completed = joined(membership.completed);
@@ -413,7 +425,14 @@ export class StateDocuments {
           [2, completedFrameworks, framework],
         ]),
       ],
-      [4, await section([[1, agents, (a: AgentRecord) => this.pbAgent(a)]])],
+      // GetAgents: agents = 1, recovered_agents = 2.
+      [
+        4,
+        await section([
+          [1, agents, (a: AgentRecord) => this.pbAgent(a)],
+          [2, recovered, (info: AgentInfo) => agentInfoCodec.encodeProtobuf(info)],
+        ]),
+      ],
     ];
     let stateBytes = 0;
     const body: Buffer[] = [];
@@ -433,8 +452,16 @@ export class StateDocuments {
   }
 
   private async buildGetState(slicer: Slicer): Promise<Buffer[]> {
-    const { agents, frameworks, completedFrameworks, tasks, unreachable, completed, executors } =
-      this.v1Membership();
+    const {
+      agents,
+      recovered,
+      frameworks,
+      completedFrameworks,
+      tasks,
+      unreachable,
+      completed,
+      executors,
+    } = this.v1Membership();
     // Every list is written, empty ones too, as Mesos' GET_STATE handler
     // does (its protobuf-to-JSON conversion elsewhere leaves them out).
     const out = new PartsWriter();
@@ -468,7 +495,8 @@ export class StateDocuments {
     await field("completed_frameworks", completedFrameworks, fw);
     out.write('},"get_agents":{"agents":');
     await this.v1AgentRuns.array(out, agents, slicer);
-    out.write(',"recovered_agents":[]');
+    out.write(',"recovered_agents":');
+    out.write(JSON.stringify(recovered.map((info) => agentInfoCodec.toJsonValue(info))));
     out.write("}}");
     return out.finish();
   }
