@@ -82,7 +82,7 @@ function networkJson(info: NetworkInfo): Json {
  * A status' container status as Mesos writes it in `/state`: container id,
  * networks and cgroup info, without `executor_pid` (the v1 API has it).
  */
-function containerStatusJson(status: ContainerStatus): Json {
+export function containerStatusJson(status: ContainerStatus): Json {
   const out: Json = {};
   if (status.container_id !== undefined) {
     out.container_id = protobufJson("mesos.v1.ContainerID", status.container_id);
