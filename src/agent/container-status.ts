@@ -6,8 +6,8 @@
  * `statuses[].container_status.network_infos`.
  */
 
-import { execFileSync } from "node:child_process";
 import { isIPv6 } from "node:net";
+import { runShell, type ShellRunner } from "../common/flags/listen-ip.js";
 import type {
   ContainerStatus,
   NetworkInfo,
@@ -63,20 +63,17 @@ export function withContainerStatus(
  * `--ip6_discovery_command` (run once at start through the shell), which
  * must be an IPv6 address.
  */
-export function resolveIp6(flags: {
-  ip6?: string | undefined;
-  ip6_discovery_command?: string | undefined;
-}): { ok: true; value: string | undefined } | { ok: false; error: string } {
+export function resolveIp6(
+  flags: { ip6?: string | undefined; ip6_discovery_command?: string | undefined },
+  run: ShellRunner = runShell,
+): { ok: true; value: string | undefined } | { ok: false; error: string } {
   let value = flags.ip6;
   if (flags.ip6_discovery_command !== undefined) {
     try {
-      value = execFileSync("/bin/sh", ["-c", flags.ip6_discovery_command], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "inherit"],
-        timeout: 60_000,
-      }).trim();
+      value = run(flags.ip6_discovery_command).trim();
     } catch (e) {
-      return { ok: false, error: `Failed to run --ip6_discovery_command: ${(e as Error).message}` };
+      const reason = ((e as Error).message ?? String(e)).split("\n")[0];
+      return { ok: false, error: `Failed to run --ip6_discovery_command: ${reason}` };
     }
   }
   if (value === undefined) return { ok: true, value: undefined };

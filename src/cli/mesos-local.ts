@@ -2,11 +2,13 @@
  * `mesos-local`: a master and `--num_slaves` agents in one process, for
  * trying mesos-ts out. Prints where the master is; runs until Ctrl-C.
  */
+
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { agentFlagSchema } from "../agent/flags.js";
 import { parseDaemonCommandLine, splitCommandLine, wantsHelp } from "../common/flags/index.js";
+import { settleListenIp } from "../common/flags/listen-ip.js";
 import { createDaemonLogger } from "../common/observability/glog.js";
 import { SystemClock } from "../common/time/clock.js";
 import { systemRandom } from "../common/time/random.js";
@@ -62,6 +64,22 @@ export async function main(argv: string[]): Promise<number> {
   const logger = createDaemonLogger(PROGRAM, values);
   for (const warning of parsed.flags.warnings) logger.warn(warning);
 
+  if (values.ip !== undefined && values.ip_discovery_command !== undefined) {
+    process.stderr.write(
+      `${PROGRAM}: Only one of --ip or --ip_discovery_command should be specified\n`,
+    );
+    return 1;
+  }
+  // The cluster's one address, settled here so master and agents agree on it.
+  const ipError = settleListenIp(values, process.env);
+  if (ipError !== undefined) {
+    logger.error(ipError);
+    process.stderr.write(`${PROGRAM}: ${ipError}\n`);
+    return 1;
+  }
+  const ip =
+    values.ip ??
+    (values.ip_discovery_command === undefined ? undefined : process.env.LIBPROCESS_IP);
   const createdWorkDir = values.work_dir === undefined;
   const workDir = values.work_dir ?? mkdtempSync(join(tmpdir(), "mesos-local-"));
   let cluster: Awaited<ReturnType<typeof startLocalCluster>>;
@@ -69,7 +87,7 @@ export async function main(argv: string[]): Promise<number> {
     cluster = await startLocalCluster({
       workDir,
       numAgents: values.num_slaves,
-      ...(values.ip === undefined ? {} : { ip: values.ip }),
+      ...(ip === undefined ? {} : { ip }),
       port: values.port,
       passThrough,
       env: process.env,

@@ -25,8 +25,20 @@ export const localFlagSchema = defineFlags({
   ip: flag.string({
     help: "IP address to listen on. Unset: every interface, advertising the host's address.",
   }),
+  ip_discovery_command: flag.string({
+    help: "Program whose output is the IP address to listen on. Cannot be combined with --ip.",
+    validate: (v) => (v.trim() === "" ? "--ip_discovery_command must not be empty" : undefined),
+  }),
   version: flag.bool({ help: "Print the version and exit.", default: false }),
 });
 
 /** Flags of mesos-local that are its own: never passed on to the master or the agents. */
-export const LOCAL_ONLY = new Set(["work_dir", "num_slaves", "port", "ip", "help", "version"]);
+export const LOCAL_ONLY = new Set([
+  "work_dir",
+  "num_slaves",
+  "port",
+  "ip",
+  "ip_discovery_command",
+  "help",
+  "version",
+]);
