@@ -57,7 +57,9 @@ export function createTask(task: TaskInfo, state: TaskState, frameworkId: string
   if (task.container !== undefined) t.container = task.container;
   if (task.health_check !== undefined) t.health_check = task.health_check;
   if (task.kill_policy !== undefined) t.kill_policy = task.kill_policy;
-  if (task.command?.user !== undefined) t.user = task.command.user;
+  // As Mesos: the task's command's user, else its custom executor's.
+  const user = task.command?.user ?? task.executor?.command?.user;
+  if (user !== undefined) t.user = user;
   if (task.limits !== undefined) t.limits = task.limits;
   return t;
 }

@@ -1106,7 +1106,7 @@ describe("recovered agents", () => {
       await fetch(`${restarted.url}/master/slaves?slave_id=nope`)
     ).json()) as Json;
     assert.deepEqual(other.recovered_slaves, []);
-    // v1 GET_STATE lists them too, in JSON and protobuf.
+    // v1 GET_STATE and GET_AGENTS list them too, in JSON and protobuf.
     for (const format of ["json", "protobuf"] as const) {
       const answer = await typedOperatorCall(
         restarted,
@@ -1123,6 +1123,17 @@ describe("recovered agents", () => {
         format,
       );
       assert.equal(recovered[0]?.attributes?.length, 2, format);
+      const listed = await typedOperatorCall(
+        restarted,
+        { call: callCodec, response: responseCodec },
+        { type: "GET_AGENTS" },
+        format,
+      );
+      assert.deepEqual(
+        (listed.response?.get_agents?.recovered_agents ?? []).map((a) => a.id?.value),
+        [goneId],
+        format,
+      );
     }
     await restarted.stop();
   });

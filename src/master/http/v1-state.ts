@@ -101,7 +101,11 @@ export function frameworkMessage(framework: FrameworkRecord): Response_GetFramew
 }
 
 export function getAgents(m: Master): Response_GetAgents {
-  return { agents: [...m.agents.values()].map((a) => agentMessage(m, a)), recovered_agents: [] };
+  // Agents from the registry that have not re-registered since this master recovered.
+  return {
+    agents: [...m.agents.values()].map((a) => agentMessage(m, a)),
+    recovered_agents: [...m.recoveredAgents.values()] as AgentInfo[],
+  };
 }
 
 export function getFrameworks(m: Master): Response_GetFrameworks {
