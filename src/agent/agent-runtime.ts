@@ -56,6 +56,7 @@ import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import type { AgentFlags } from "./flags.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
+import { MasterHostnames } from "./master-hostname.js";
 import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
 import { readCheckpointedResources, writeCheckpointedResources } from "./resources-checkpoint.js";
@@ -324,7 +325,11 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const services = operatorServices(host, { clock: options.clock, logger });
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
   const build = buildInfoAt(options.clock.now());
+  const masterHostnames = new MasterHostnames();
+  // Set once the agent exists: /state may be read before that.
+  let currentMaster: () => string | undefined = () => undefined;
   const stateContext = () => ({
+    masterHostname: masterHostnames.of(currentMaster()),
     flags: options.flagStrings,
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
@@ -415,6 +420,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       else settle({ kind: "shutdown", message: "asked to shut down by the master" });
     },
   });
+  currentMaster = () => agent.link.master;
   // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
   agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
   agent.resourcesCheckpoint = (resources) => writeCheckpointedResources(flags.work_dir, resources);

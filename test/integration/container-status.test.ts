@@ -1,9 +1,11 @@
 /**
  * Status updates of a task that reached its executor carry the container's
  * status (container id, executor pid, the agent's addresses), as Mesos
- * agents attach it: service discovery reads task IPs from it.
+ * agents attach it: service discovery reads task IPs from it. Also the
+ * agent's `master_hostname`, the other address-derived key of its /state.
  */
 import assert from "node:assert/strict";
+import { lookupService } from "node:dns/promises";
 import { after, before, test } from "node:test";
 import {
   type DaemonHandle,
@@ -126,4 +128,13 @@ test("container status: --ip6_discovery_command that prints no IPv6 address stop
   );
   assert.notEqual(run.code, 0);
   assert.match(run.stdout + run.stderr, /Failed to parse IPv6 address 'not-an-address'/);
+});
+
+test("agent /state: master_hostname is the reverse lookup of the master's IP (once it is in)", async () => {
+  const expected = (await lookupService("127.0.0.1", master.port)).hostname;
+  const seen = await waitFor("master_hostname in the agent's /state", async () => {
+    const state = await getJson<{ master_hostname?: string }>(`${agent.url}/state`);
+    return state?.master_hostname;
+  });
+  assert.equal(seen, expected);
 });
