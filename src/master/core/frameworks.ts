@@ -35,18 +35,20 @@ function describe(info: FrameworkInfo): string {
   return `with checkpointing ${info.checkpoint === true ? "enabled" : "disabled"} and capabilities [ ${caps} ]`;
 }
 
-/** Checks a FrameworkInfo plus the suppressed roles and offer constraints that come with it. */
-function validateSubscription(
-  m: Master,
+/** Checks a FrameworkInfo against the master's flags (Mesos' validateFramework, less removal). */
+function validateInfo(m: Master, info: FrameworkInfo): string | undefined {
+  return validateFrameworkInfo(info, {
+    roleWhitelist: m.config.roleWhitelist,
+    rootSubmissions: m.config.rootSubmissions,
+  });
+}
+
+/** The suppressed roles and offer constraint roles must be roles of the framework. */
+function validateOptions(
   info: FrameworkInfo,
   suppressedRoles: readonly string[],
   call: Call_Subscribe | Call_UpdateFramework,
 ): string | undefined {
-  const error = validateFrameworkInfo(info, {
-    roleWhitelist: m.config.roleWhitelist,
-    rootSubmissions: m.config.rootSubmissions,
-  });
-  if (error !== undefined) return error;
   const roles = frameworkRoles(info);
   return (
     validateRoleSubset(roles, suppressedRoles, "suppressed") ??
@@ -69,13 +71,13 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
     stream.close();
   };
   const id = info.id?.value ?? "";
-  const invalid = validateSubscription(m, info, suppressed, call);
+  // Same order as Mesos: the info, then removal, then suppressed roles and constraints.
+  const invalid =
+    validateInfo(m, info) ??
+    (id !== "" && m.isCompletedFramework(id) ? "Framework has been removed" : undefined) ??
+    validateOptions(info, suppressed, call);
   if (invalid !== undefined) {
     refuse(invalid);
-    return;
-  }
-  if (id !== "" && m.isCompletedFramework(id)) {
-    refuse("Framework has been removed");
     return;
   }
   m.logger.info(`Subscribing framework '${info.name}' ${describe(info)}`);
@@ -225,13 +227,19 @@ export function updateFrameworkCall(
   m.logger.info(`Processing UPDATE_FRAMEWORK call for framework ${framework.id}`);
   const info = call.framework_info;
   const suppressed = call.suppressed_roles ?? [];
-  const invalid = validateSubscription(m, info, suppressed, call);
+  const invalid =
+    validateInfo(m, info) ??
+    (m.isCompletedFramework(info.id?.value ?? "") ? "Framework has been removed" : undefined);
   if (invalid !== undefined) {
     return { status: 400, message: `Supplied FrameworkInfo is not valid: ${invalid}` };
   }
   const updateError = validateFrameworkUpdate(framework.info, info);
   if (updateError !== undefined) {
     return { status: 400, message: `FrameworkInfo update is not valid: ${updateError}` };
+  }
+  const optionsError = validateOptions(info, suppressed, call);
+  if (optionsError !== undefined) {
+    return { status: 400, message: `'UpdateFramework' call is not valid: ${optionsError}` };
   }
   applyFrameworkUpdate(m, framework, info, suppressed, call);
   sendFrameworkUpdate(m, framework);

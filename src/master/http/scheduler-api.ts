@@ -35,6 +35,7 @@ import { codecFor } from "../../common/protocol/index.js";
 import { dropOperation } from "../core/accept.js";
 import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
+import { reconcileOperations } from "../core/reconciliation.js";
 import type { FrameworkRecord } from "../core/records.js";
 import { validateSchedulerCall } from "../validation/scheduler-call.js";
 import { answerInverseOffers } from "./maintenance.js";
@@ -111,7 +112,8 @@ function handle(
   if (!decoded.ok) return decoded.response;
   const call: Call = decoded.value.call;
   hooks.changed?.();
-  const invalid = validateSchedulerCall(call);
+  const principal = principalOf(request);
+  const invalid = validateSchedulerCall(call) ?? subscribePrincipalError(call, principal);
   if (invalid !== undefined) {
     return badRequest(`Failed to validate scheduler::Call: ${invalid}`);
   }
@@ -120,14 +122,16 @@ function handle(
     if (!accept.ok) return accept.response;
     if (call.type === "SUBSCRIBE") {
       const id = call.subscribe?.framework_info.id?.value;
-      const principal = principalOf(request);
-      const claimed = call.subscribe?.framework_info.principal;
-      if (principal !== undefined && claimed !== principal) {
-        return forbidden(
-          `Authenticated principal '${principal}' does not match principal ` +
-            `'${claimed ?? ""}' set in \`FrameworkInfo\``,
+      const info = call.subscribe?.framework_info;
+      if (principal !== undefined && info !== undefined && info.principal === undefined) {
+        // Mesos lets an authenticated framework leave the principal out and fills it in.
+        master.logger.warn(
+          `Setting 'principal' in FrameworkInfo to '${principal}' because the framework ` +
+            "authenticated with that principal but did not set it in FrameworkInfo",
         );
+        info.principal = principal;
       }
+      const claimed = info?.principal;
       hooks.call?.("SUBSCRIBE", id, id !== undefined && id !== "");
       const counters = gates.get(master)?.count(claimed);
       counters?.received.inc();
@@ -137,6 +141,9 @@ function handle(
   }
   const framework = master.framework(call.framework_id?.value);
   if (framework === undefined) return badRequest("Framework cannot be found");
+  if (principal !== undefined && principal !== framework.info.principal) {
+    return badRequest(principalMismatch(principal, framework.info.principal));
+  }
   if (!framework.connected) return forbidden("Framework is not subscribed");
   const streamId = request.header(STREAM_ID_HEADER);
   if (streamId === undefined) {
@@ -168,6 +175,20 @@ function handle(
   return admission.ready.then(() =>
     framework.connected ? run() : forbidden("Framework is not subscribed"),
   );
+}
+
+function principalMismatch(authenticated: string, claimed: string | undefined): string {
+  return (
+    `Authenticated principal '${authenticated}' does not match principal ` +
+    `'${claimed ?? ""}' set in \`FrameworkInfo\``
+  );
+}
+
+/** A SUBSCRIBE naming a principal other than the authenticated one is malformed (400, as Mesos). */
+function subscribePrincipalError(call: Call, principal: string | undefined): string | undefined {
+  const claimed = call.type === "SUBSCRIBE" ? call.subscribe?.framework_info.principal : undefined;
+  if (principal === undefined || claimed === undefined || claimed === principal) return undefined;
+  return principalMismatch(principal, claimed);
 }
 
 /** Runs one checked call of a subscribed framework. */
@@ -242,9 +263,15 @@ function dispatch(
       return accepted();
     }
     case "ACKNOWLEDGE_OPERATION_STATUS":
+      // Operation feedback needs no acknowledgement here: every operation is unknown (as Mesos
+      // answers an acknowledgement for an unknown operation: logged and dropped).
+      master.logger.warn(
+        `Cannot acknowledge the status of operation '${call.acknowledge_operation_status?.operation_id.value ?? ""}' ` +
+          `of framework ${framework.id} because the operation is unknown`,
+      );
+      return accepted();
     case "RECONCILE_OPERATIONS":
-      // Operations with feedback are not supported yet; nothing to acknowledge or reconcile.
-      master.logger.info(`Ignoring ${call.type} call of framework ${framework.id}: no operations`);
+      reconcileOperations(master, framework, call.reconcile_operations?.operations ?? []);
       return accepted();
     default:
       master.logger.warn("Received 'UNKNOWN' call");

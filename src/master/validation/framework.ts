@@ -129,7 +129,8 @@ export function validateRoleSubset(
   what: "suppressed" | "constraints",
 ): string | undefined {
   const known = new Set(roles);
-  const invalid = [...subset].filter((r) => !known.has(r));
+  // Listed once each, sorted, as Mesos prints a set.
+  const invalid = [...new Set(subset)].filter((r) => !known.has(r)).sort();
   if (invalid.length === 0) return undefined;
   return what === "suppressed"
     ? `Suppressed roles { ${invalid.join(", ")} } are not contained in the set of roles`

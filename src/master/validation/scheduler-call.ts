@@ -22,8 +22,12 @@ const REQUIRED_FIELD: Partial<Record<string, keyof Call>> = {
   UPDATE_FRAMEWORK: "update_framework",
 };
 
+/**
+ * A status uuid must be 16 bytes; refused with Mesos' words. (Mesos also
+ * refuses an unknown RFC 4122 version nibble; we accept any 16 bytes.)
+ */
 function uuidError(bytes: Uint8Array): string | undefined {
-  return bytes.length === 16 ? undefined : `Invalid UUID: expected 16 bytes, got ${bytes.length}`;
+  return bytes.length === 16 ? undefined : "Not a valid UUID";
 }
 
 /** Undefined when the call is well-formed, else the reason. */

@@ -1,0 +1,191 @@
+/**
+ * The v1 scheduler API answers as Mesos' does where third-party schedulers
+ * look: validation wording, principals of authenticated frameworks, the
+ * UPDATE_FRAMEWORK reasons, and RECONCILE_OPERATIONS answers. A real master
+ * and agent, plus a master that authenticates frameworks.
+ */
+import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import type { Call } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
+import { codecFor } from "../../src/common/protocol/index.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+} from "../harness/processes.js";
+import { post, type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+
+const callCodec = codecFor("mesos.v1.scheduler.Call");
+const open: Subscription[] = [];
+
+after(async () => {
+  for (const s of open) s.close();
+  await stopAll();
+});
+
+async function subscribed(
+  url: string,
+  call: Call,
+  headers: Record<string, string> = {},
+): Promise<Subscription> {
+  const s = await subscribe(url, call, { headers });
+  open.push(s);
+  await s.nth("SUBSCRIBED");
+  return s;
+}
+
+describe("scheduler API conformance (no authentication)", () => {
+  let master: DaemonHandle;
+  let agentId: string;
+
+  before(async () => {
+    master = await startMaster({
+      flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
+    });
+    await startAgent({ master: master.address, flags: { registration_backoff_factor: "100ms" } });
+    [agentId = ""] = await waitForAgents(master, 1);
+  });
+
+  it("ACKNOWLEDGE with a uuid that is not 16 bytes is 400 'Not a valid UUID'", async () => {
+    const s = await subscribed(master.url, subscribeCall("ack"));
+    const r = await s.call({
+      type: "ACKNOWLEDGE",
+      acknowledge: {
+        agent_id: { value: agentId },
+        task_id: { value: "t" },
+        uuid: Buffer.from("x"),
+      },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(r.body, "Failed to validate scheduler::Call: Not a valid UUID");
+  });
+
+  it("RECONCILE_OPERATIONS answers each operation from its agent's state, with 202", async () => {
+    const s = await subscribed(master.url, subscribeCall("ops"));
+    const r = await s.call({
+      type: "RECONCILE_OPERATIONS",
+      reconcile_operations: {
+        operations: [
+          { operation_id: { value: "on-agent" }, agent_id: { value: agentId } },
+          { operation_id: { value: "nowhere" }, agent_id: { value: "no-such-agent" } },
+          { operation_id: { value: "no-agent" } },
+        ],
+      },
+    });
+    assert.equal(r.status, 202);
+    const answer = async (id: string) =>
+      (
+        await s.next(
+          (e) => e.update_operation_status?.status.operation_id?.value === id,
+          `the answer for ${id}`,
+        )
+      ).update_operation_status?.status;
+    const onAgent = await answer("on-agent");
+    assert.equal(onAgent?.state, "OPERATION_UNKNOWN");
+    assert.equal(onAgent?.message, "Reconciliation: Operation is unknown");
+    assert.equal(onAgent?.agent_id?.value, agentId);
+    const nowhere = await answer("nowhere");
+    assert.equal(nowhere?.state, "OPERATION_UNKNOWN");
+    assert.equal(nowhere?.message, "Reconciliation: Both operation and agent are unknown");
+    const noAgent = await answer("no-agent");
+    assert.equal(noAgent?.state, "OPERATION_UNKNOWN");
+    assert.equal(
+      noAgent?.message,
+      "Reconciliation: Operation is unknown and no 'agent_id' was provided",
+    );
+    assert.equal(noAgent?.agent_id, undefined);
+  });
+
+  it("UPDATE_FRAMEWORK with suppressed roles outside its roles: 400 'UpdateFramework' call is not valid", async () => {
+    const s = await subscribed(master.url, subscribeCall("upd"));
+    const info = {
+      ...subscribeCall("upd").subscribe?.framework_info,
+      id: { value: s.frameworkId },
+    };
+    const r = await s.call({
+      type: "UPDATE_FRAMEWORK",
+      update_framework: {
+        framework_info: info as NonNullable<Call["update_framework"]>["framework_info"],
+        suppressed_roles: ["zeta", "alpha", "zeta"],
+      },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(
+      r.body,
+      "'UpdateFramework' call is not valid: Suppressed roles { alpha, zeta } are not " +
+        "contained in the set of roles",
+    );
+  });
+
+  it("an empty body is a parse error (JSON) or a call without a type (protobuf)", async () => {
+    const json = await post(master.url, "", { "Content-Type": "application/json" });
+    assert.equal(json.status, 400);
+    assert.match(json.body, /^Failed to parse body into JSON/);
+    const proto = await post(master.url, new Uint8Array(0), {
+      "Content-Type": "application/x-protobuf",
+    });
+    assert.equal(proto.status, 400);
+    assert.equal(proto.body, "Failed to validate scheduler::Call: Expecting 'type' to be present");
+  });
+});
+
+describe("scheduler API conformance (frameworks authenticate)", () => {
+  let master: DaemonHandle;
+  const secrets: Record<string, string> = { "fw-a": "a-secret", "fw-b": "b-secret" };
+  const basic = (principal: string): Record<string, string> => ({
+    Authorization: `Basic ${Buffer.from(`${principal}:${secrets[principal] ?? ""}`).toString("base64")}`,
+  });
+
+  before(async () => {
+    const dir = tempDir();
+    const credentials = join(dir, "credentials.json");
+    writeFileSync(
+      credentials,
+      JSON.stringify({
+        credentials: Object.entries(secrets).map(([principal, secret]) => ({ principal, secret })),
+      }),
+    );
+    master = await startMaster({
+      flags: { credentials: `file://${credentials}`, authenticate_http_frameworks: true },
+    });
+  });
+
+  it("SUBSCRIBE naming another principal is 400 from validation", async () => {
+    const r = await post(
+      master.url,
+      callCodec.encodeJson(subscribeCall("liar", { principal: "fw-b" })),
+      { ...basic("fw-a"), "Content-Type": "application/json" },
+    );
+    assert.equal(r.status, 400);
+    assert.equal(
+      r.body,
+      "Failed to validate scheduler::Call: Authenticated principal 'fw-a' does not match " +
+        "principal 'fw-b' set in `FrameworkInfo`",
+    );
+  });
+
+  it("SUBSCRIBE without a principal takes the authenticated one; calls as another principal are 400", async () => {
+    const s = await subscribed(master.url, subscribeCall("quiet"), basic("fw-a"));
+    const state = await getJson<{ frameworks: { id: string; principal?: string }[] }>(
+      `${master.url}/master/state`,
+    );
+    const mine = state?.frameworks.find((f) => f.id === s.frameworkId);
+    assert.equal(mine?.principal, "fw-a");
+    const body = callCodec.encodeJson({ type: "REVIVE", framework_id: { value: s.frameworkId } });
+    const headers = { "Content-Type": "application/json", "Mesos-Stream-Id": s.streamId };
+    const other = await post(master.url, body, { ...headers, ...basic("fw-b") });
+    assert.equal(other.status, 400);
+    assert.equal(
+      other.body,
+      "Authenticated principal 'fw-b' does not match principal 'fw-a' set in `FrameworkInfo`",
+    );
+    const own = await post(master.url, body, { ...headers, ...basic("fw-a") });
+    assert.equal(own.status, 202);
+  });
+});
