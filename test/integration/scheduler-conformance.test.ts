@@ -123,6 +123,109 @@ describe("scheduler API conformance (no authentication)", () => {
     );
   });
 
+  it("ACCEPT of an unknown offer, KILL and RECONCILE of unknown tasks: the updates Mesos sends", async () => {
+    const lost = await subscribed(master.url, subscribeCall("plain"));
+    const aware = await subscribed(
+      master.url,
+      subscribeCall("aware", { capabilities: [{ type: "PARTITION_AWARE" }] }),
+    );
+    lost.autoDecline = true;
+    aware.autoDecline = true;
+    const launch = (taskId: string): Call => ({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: [{ value: "bogus" }],
+        operations: [
+          {
+            type: "LAUNCH",
+            launch: {
+              task_infos: [
+                {
+                  name: taskId,
+                  task_id: { value: taskId },
+                  agent_id: { value: agentId },
+                  resources: [{ name: "cpus", type: "SCALAR", scalar: { value: 0.1 } }],
+                  command: { value: "true" },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    });
+    const statusOf = async (s: Subscription, taskId: string) =>
+      (await s.next((e) => e.update?.status.task_id.value === taskId, `the update of ${taskId}`))
+        .update?.status;
+    assert.equal((await lost.call(launch("a1"))).status, 202);
+    assert.equal((await aware.call(launch("b1"))).status, 202);
+    for (const [s, taskId, state] of [
+      [lost, "a1", "TASK_LOST"],
+      [aware, "b1", "TASK_DROPPED"],
+    ] as const) {
+      const status = await statusOf(s, taskId);
+      assert.equal(status?.state, state);
+      assert.equal(status?.reason, "REASON_INVALID_OFFERS");
+      assert.equal(status?.source, "SOURCE_MASTER");
+      assert.equal(
+        status?.message,
+        "Task launched with invalid offers: Offer bogus is no longer valid",
+      );
+    }
+    const kill = (taskId: string, agent?: string): Call => ({
+      type: "KILL",
+      kill: {
+        task_id: { value: taskId },
+        ...(agent === undefined ? {} : { agent_id: { value: agent } }),
+      },
+    });
+    assert.equal((await lost.call(kill("a2"))).status, 202);
+    assert.equal((await aware.call(kill("b2", agentId))).status, 202);
+    assert.equal((await aware.call(kill("b3"))).status, 202);
+    const a2 = await statusOf(lost, "a2");
+    assert.equal(a2?.state, "TASK_LOST");
+    assert.equal(a2?.reason, "REASON_RECONCILIATION");
+    assert.equal(a2?.message, "Reconciliation: Task is unknown");
+    const b2 = await statusOf(aware, "b2");
+    assert.equal(b2?.state, "TASK_GONE");
+    assert.equal(b2?.message, "Reconciliation: Task is unknown to the agent");
+    assert.equal(b2?.agent_id?.value, agentId);
+    const b3 = await statusOf(aware, "b3");
+    assert.equal(b3?.state, "TASK_UNKNOWN");
+    const reconcile = await aware.call({
+      type: "RECONCILE",
+      reconcile: { tasks: [{ task_id: { value: "b4" }, agent_id: { value: "gone-agent" } }] },
+    });
+    assert.equal(reconcile.status, 202);
+    const b4 = await statusOf(aware, "b4");
+    assert.equal(b4?.state, "TASK_UNKNOWN");
+    assert.equal(b4?.reason, "REASON_RECONCILIATION");
+    assert.equal(b4?.uuid, undefined, "reconciliation answers need no acknowledgement");
+  });
+
+  it("REQUEST, DECLINE of an unknown offer, MESSAGE and SHUTDOWN to an unknown agent are 202", async () => {
+    const s = await subscribed(master.url, subscribeCall("misc"));
+    const calls: Call[] = [
+      { type: "REQUEST", request: { requests: [] } },
+      { type: "DECLINE", decline: { offer_ids: [{ value: "bogus" }] } },
+      {
+        type: "MESSAGE",
+        message: {
+          agent_id: { value: "nope" },
+          executor_id: { value: "e" },
+          data: Buffer.from("hi"),
+        },
+      },
+      { type: "SHUTDOWN", shutdown: { agent_id: { value: "nope" }, executor_id: { value: "e" } } },
+      { type: "SUPPRESS", suppress: { roles: ["not-mine"] } },
+      { type: "REVIVE", revive: { roles: ["not-mine"] } },
+    ];
+    for (const call of calls) {
+      const r = await s.call(call);
+      assert.equal(r.status, 202, call.type);
+      assert.equal(r.body, "", call.type);
+    }
+  });
+
   it("an empty body is a parse error (JSON) or a call without a type (protobuf)", async () => {
     const json = await post(master.url, "", { "Content-Type": "application/json" });
     assert.equal(json.status, 400);
