@@ -254,8 +254,24 @@ describe("scheduler API conformance (frameworks authenticate)", () => {
         credentials: Object.entries(secrets).map(([principal, secret]) => ({ principal, secret })),
       }),
     );
+    const acls = join(dir, "acls.json");
+    writeFileSync(
+      acls,
+      JSON.stringify({
+        permissive: false,
+        register_frameworks: [
+          { principals: { values: ["fw-a"] }, roles: { values: ["analytics"] } },
+          { principals: { values: ["fw-b"] }, roles: { type: "ANY" } },
+        ],
+        view_frameworks: [{ principals: { type: "ANY" }, users: { type: "ANY" } }],
+      }),
+    );
     master = await startMaster({
-      flags: { credentials: `file://${credentials}`, authenticate_http_frameworks: true },
+      flags: {
+        credentials: `file://${credentials}`,
+        acls: `file://${acls}`,
+        authenticate_http_frameworks: true,
+      },
     });
   });
 
@@ -274,7 +290,11 @@ describe("scheduler API conformance (frameworks authenticate)", () => {
   });
 
   it("SUBSCRIBE without a principal takes the authenticated one; calls as another principal are 400", async () => {
-    const s = await subscribed(master.url, subscribeCall("quiet"), basic("fw-a"));
+    const s = await subscribed(
+      master.url,
+      subscribeCall("quiet", { role: "analytics" }),
+      basic("fw-a"),
+    );
     const state = await getJson<{ frameworks: { id: string; principal?: string }[] }>(
       `${master.url}/master/state`,
     );
@@ -290,5 +310,65 @@ describe("scheduler API conformance (frameworks authenticate)", () => {
     );
     const own = await post(master.url, body, { ...headers, ...basic("fw-a") });
     assert.equal(own.status, 202);
+  });
+
+  it("register_frameworks: a refused SUBSCRIBE gets Mesos' ERROR; UPDATE_FRAMEWORK to a refused role is 403", async () => {
+    const refused = await subscribe(
+      master.url,
+      subscribeCall("nosy", { role: "ops-only", principal: "fw-a" }),
+      { headers: basic("fw-a") },
+    );
+    open.push(refused);
+    const error = await refused.nth("ERROR");
+    assert.equal(
+      error.error?.message,
+      "Not authorized to register framework  with roles { ops-only }",
+    );
+    assert.equal(refused.events.length, 1, "nothing but the ERROR");
+    const s = await subscribed(
+      master.url,
+      subscribeCall("grow", { role: "analytics", principal: "fw-a" }),
+      basic("fw-a"),
+    );
+    const info = {
+      ...subscribeCall("grow").subscribe?.framework_info,
+      principal: "fw-a",
+      id: { value: s.frameworkId },
+      roles: ["ops-only", "analytics"],
+      capabilities: [{ type: "MULTI_ROLE" as const }],
+    };
+    const headers = {
+      ...basic("fw-a"),
+      "Content-Type": "application/json",
+      "Mesos-Stream-Id": s.streamId,
+    };
+    const update = (framework_info: typeof info) =>
+      post(
+        master.url,
+        callCodec.encodeJson({
+          type: "UPDATE_FRAMEWORK",
+          framework_id: { value: s.frameworkId },
+          update_framework: {
+            framework_info: framework_info as NonNullable<
+              Call["update_framework"]
+            >["framework_info"],
+          },
+        }),
+        headers,
+      );
+    const denied = await update(info);
+    assert.equal(denied.status, 403);
+    assert.equal(
+      denied.body,
+      `Not authorized to register framework ${s.frameworkId} with roles { analytics, ops-only }`,
+    );
+    const immutable = await update({ ...info, user: "someone-else", roles: ["analytics"] });
+    assert.equal(immutable.status, 400);
+    assert.match(
+      immutable.body,
+      /^FrameworkInfo update is not valid: Updating 'FrameworkInfo.user' is unsupported; attempted to update from '.+' to 'someone-else'$/,
+    );
+    const fine = await update({ ...info, roles: ["analytics"] });
+    assert.equal(fine.status, 200);
   });
 });

@@ -60,8 +60,19 @@ function validateOptions(
   );
 }
 
-/** Handles SUBSCRIBE on a fresh event stream. */
-export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscribe): void {
+/**
+ * Whether a principal may register a framework with the roles of `info`
+ * (the `register_frameworks` ACLs): undefined when it may, else the refusal.
+ */
+export type RegistrationCheck = (info: FrameworkInfo) => string | undefined;
+
+/** Handles SUBSCRIBE on a fresh event stream (authorized by `authorize` when given). */
+export function subscribe(
+  m: Master,
+  stream: SchedulerStream,
+  call: Call_Subscribe,
+  authorize?: RegistrationCheck,
+): void {
   const info = call.framework_info;
   const suppressed = call.suppressed_roles ?? [];
   m.logger.info(`Received subscription request for HTTP framework '${info.name}'`);
@@ -71,11 +82,12 @@ export function subscribe(m: Master, stream: SchedulerStream, call: Call_Subscri
     stream.close();
   };
   const id = info.id?.value ?? "";
-  // Same order as Mesos: the info, then removal, then suppressed roles and constraints.
+  // Same order as Mesos: the info, removal, suppressed roles and constraints, authorization.
   const invalid =
     validateInfo(m, info) ??
     (id !== "" && m.isCompletedFramework(id) ? "Framework has been removed" : undefined) ??
-    validateOptions(info, suppressed, call);
+    validateOptions(info, suppressed, call) ??
+    authorize?.(info);
   if (invalid !== undefined) {
     refuse(invalid);
     return;
@@ -218,11 +230,12 @@ function sendFrameworkUpdate(m: Master, framework: FrameworkRecord): void {
   }
 }
 
-/** UPDATE_FRAMEWORK: 200 on success, 400 with the reason otherwise. */
+/** UPDATE_FRAMEWORK: 200 on success, 400 with the reason otherwise, 403 when not authorized. */
 export function updateFrameworkCall(
   m: Master,
   framework: FrameworkRecord,
   call: Call_UpdateFramework,
+  authorize?: RegistrationCheck,
 ): CallResult {
   m.logger.info(`Processing UPDATE_FRAMEWORK call for framework ${framework.id}`);
   const info = call.framework_info;
@@ -241,6 +254,8 @@ export function updateFrameworkCall(
   if (optionsError !== undefined) {
     return { status: 400, message: `'UpdateFramework' call is not valid: ${optionsError}` };
   }
+  const denied = authorize?.(info);
+  if (denied !== undefined) return { status: 403, message: denied };
   applyFrameworkUpdate(m, framework, info, suppressed, call);
   sendFrameworkUpdate(m, framework);
   return { status: 200, message: "" };

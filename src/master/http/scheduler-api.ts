@@ -33,6 +33,11 @@ import type {
 import type { Call, Event } from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../common/protocol/index.js";
 import { dropOperation } from "../core/accept.js";
+import {
+  type RegistrationCheck,
+  subscribe as subscribeFramework,
+  updateFrameworkCall,
+} from "../core/frameworks.js";
 import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
 import { reconcileOperations } from "../core/reconciliation.js";
@@ -247,7 +252,13 @@ function dispatch(
       return accepted();
     case "UPDATE_FRAMEWORK": {
       if (call.update_framework === undefined) return accepted();
-      const result = master.updateFramework(framework, call.update_framework);
+      const gate = gates.get(master);
+      const result = updateFrameworkCall(
+        master,
+        framework,
+        call.update_framework,
+        gate && registrationCheck(gate),
+      );
       return response(result.status, result.message);
     }
     case "ACCEPT_INVERSE_OFFERS":
@@ -293,24 +304,6 @@ function subscribe(
   if (subscribeCall === undefined) return badRequest("Expecting 'subscribe' to be present");
   const streamId = newStreamId(master.random);
   const gate = gates.get(master);
-  const info = subscribeCall.framework_info;
-  if (gate !== undefined) {
-    const roles = frameworkRoles(info);
-    const denied = roles.filter(
-      (r) => !gate.security.authorizer.authorized("register_frameworks", info.principal, r),
-    );
-    // A framework with no roles at all is allowed only when the ACLs are permissive (as Mesos).
-    if (denied.length > 0 || (roles.length === 0 && !gate.security.authorizer.acls.permissive)) {
-      const message =
-        `Framework with principal '${info.principal ?? ""}' is not authorized to use ` +
-        `roles: ${denied.map((r) => `'${r}'`).join(", ")}`;
-      master.logger.warn(`Refusing subscription of framework '${info.name}': ${message}`);
-      return eventStreamResponse(eventCodec, type, { [STREAM_ID_HEADER]: streamId }, (events) => {
-        events.send({ type: "ERROR", error: { message } });
-        events.close();
-      });
-    }
-  }
   return eventStreamResponse(eventCodec, type, { [STREAM_ID_HEADER]: streamId }, (events) => {
     let frameworkId = subscribeCall.framework_info.id?.value;
     const stream: SchedulerStream = {
@@ -331,8 +324,28 @@ function subscribe(
       hooks.changed?.();
       master.schedulerStreamClosed(stream);
     });
-    master.subscribe(stream, subscribeCall);
+    subscribeFramework(master, stream, subscribeCall, gate && registrationCheck(gate));
   });
+}
+
+/**
+ * The `register_frameworks` check of SUBSCRIBE and UPDATE_FRAMEWORK: every
+ * role of the framework must be allowed to its principal (a framework with
+ * no roles only under permissive ACLs). The refusal names the framework id
+ * (empty for a new framework) and all its roles, as Mesos words it.
+ */
+function registrationCheck(gate: SchedulerGate): RegistrationCheck {
+  const authorizer = gate.security.authorizer;
+  return (info) => {
+    const roles = frameworkRoles(info);
+    const allowed =
+      roles.length === 0
+        ? authorizer.acls.permissive
+        : roles.every((r) => authorizer.authorized("register_frameworks", info.principal, r));
+    if (allowed) return undefined;
+    const listed = [...new Set(roles)].sort().join(", ");
+    return `Not authorized to register framework ${info.id?.value ?? ""} with roles { ${listed} }`;
+  };
 }
 
 /** The roles a framework subscribes with (MULTI_ROLE `roles`, else `role`, default `*`). */
