@@ -68,7 +68,7 @@ test("master validation: scheduler calls need a type, a framework id and their s
       framework_id: { value: "f" },
       acknowledge: { agent_id: { value: "a" }, task_id: { value: "t" }, uuid: new Uint8Array(3) },
     }) ?? "",
-    /Invalid UUID/,
+    /^Not a valid UUID$/,
   );
 });
 
