@@ -73,6 +73,17 @@ test("drf sorter: ties between siblings follow path order whatever order they we
   assert.deepEqual(sorter.sort(), ["a", "b", "m", "m/c", "m/x", "z"]);
   sorter.allocated("a", q({ cpus: 1 }));
   assert.deepEqual(sorter.sort(), ["b", "m", "m/c", "m/x", "z", "a"]);
+  // Each newcomer sorts just after "a" and before the previous newcomer, so
+  // it lands in the same narrowing gap until the siblings have to be
+  // renumbered: the order stays the paths' order.
+  // ("a" stays last: its allocation count is 1, everyone else's 0.)
+  const names = ["b", "m", "m/c", "m/x", "z"];
+  for (let i = 0; i < 40; i++) {
+    const name = `a${String.fromCharCode(122 - Math.floor(i / 10), 122 - (i % 10))}`;
+    addActive(sorter, name);
+    names.push(name);
+  }
+  assert.deepEqual(sorter.sort(), [...names.sort(), "a"]);
 });
 
 test("drf sorter: a client found by its index is the one added under it", () => {

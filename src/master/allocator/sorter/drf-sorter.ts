@@ -30,6 +30,11 @@ const INACTIVE_LEAF = 1;
 const INTERNAL = 2;
 type NodeKind = typeof ACTIVE_LEAF | typeof INACTIVE_LEAF | typeof INTERNAL;
 
+/** Ranks stay below this (small integers: V8 keeps them in the node, unboxed). */
+const RANK_LIMIT = 2 ** 30 - 1;
+/** Gap left after a sibling added last (or first) in path order. */
+const RANK_STEP = 2 ** 12;
+
 /** Label of the implicit leaf for a client that also has sub-clients. */
 const VIRTUAL = ".";
 
@@ -103,7 +108,7 @@ const NO_PATHS: DrfNode[] = [];
 function compareDrf(a: DrfNode, b: DrfNode): number {
   if (a.share !== b.share) return a.share < b.share ? -1 : 1;
   if (a.count !== b.count) return a.count < b.count ? -1 : 1;
-  return a.rank - b.rank;
+  return a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0;
 }
 
 /**
@@ -524,9 +529,12 @@ export class DrfSorter implements Sorter {
   }
 
   /**
-   * Puts a new child into its parent's path order and renumbers the ranks
-   * after it. Renumbering keeps the siblings' relative order, so their
-   * places in the parent's sorted list stay valid.
+   * Puts a new child into its parent's path order and gives it a rank
+   * between its neighbours'. Ranks are spaced out (appends step by
+   * `RANK_STEP`, others take the middle of the gap), so adding a client
+   * seldom renumbers its siblings; when there is no room, all are
+   * renumbered evenly. Renumbering keeps the siblings' relative order, so
+   * their places in the parent's sorted list stay valid.
    */
   private rank(parent: DrfNode, node: DrfNode): void {
     const order = parent.byPath;
@@ -537,10 +545,19 @@ export class DrfSorter implements Sorter {
       if ((order[mid] as DrfNode).path < node.path) lo = mid + 1;
       else hi = mid;
     }
-    order.push(node);
-    for (let i = order.length - 1; i > lo; i--) order[i] = order[i - 1] as DrfNode;
-    order[lo] = node;
-    for (let i = lo; i < order.length; i++) (order[i] as DrfNode).rank = i;
+    order.splice(lo, 0, node);
+    const last = order.length - 1;
+    const low = lo > 0 ? (order[lo - 1] as DrfNode).rank : 0;
+    const high = lo < last ? (order[lo + 1] as DrfNode).rank : RANK_LIMIT;
+    let rank = low + Math.floor((high - low) / 2);
+    if (lo === last && lo > 0 && low + RANK_STEP < high) rank = low + RANK_STEP;
+    else if (lo === 0 && last > 0 && high - RANK_STEP > low) rank = high - RANK_STEP;
+    if (rank > low && rank < high) {
+      node.rank = rank;
+      return;
+    }
+    const spacing = Math.max(1, Math.floor(RANK_LIMIT / (order.length + 1)));
+    for (let i = 0; i < order.length; i++) (order[i] as DrfNode).rank = (i + 1) * spacing;
   }
 
   /** Records a leaf under its client index (see `byIndex`). */
