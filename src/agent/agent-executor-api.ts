@@ -12,6 +12,15 @@ import { wrapExecutorStatus } from "./status-updates/status-update.js";
 export abstract class AgentExecutorApi extends AgentExecutors {
   // ---- the executor API -------------------------------------------------------
 
+  /**
+   * True until recovery has finished and the agent started looking for its
+   * master (Mesos' RECOVERING): executors may re-subscribe meanwhile, but
+   * their other calls are refused with 503.
+   */
+  get recovering(): boolean {
+    return this.link.master === undefined && !this.terminating;
+  }
+
   /** Whether the executor API may serve a call for this executor. */
   lookupExecutor(frameworkId: string, executorId: string): ExecutorLookup {
     const framework = this.frameworks.get(frameworkId);

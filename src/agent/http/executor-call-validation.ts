@@ -1,9 +1,11 @@
 /**
  * Validation of v1 executor calls, as Mesos' `validateExecutorCall`: what
  * each call type must carry, and the rules on UPDATE (a valid 16-byte UUID,
- * the executor's own id, SOURCE_EXECUTOR, never TASK_STAGING). Returns the
+ * the executor's own id, SOURCE_EXECUTOR, never TASK_STAGING, a check status
+ * whose type has its matching result). Returns the
  * reason text, or undefined when the call is fine.
  */
+import type { CheckStatusInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call } from "../../common/protocol/generated/mesos-v1-executor.js";
 
 /** True for 16 bytes carrying a known UUID version (1-5), as stout's `UUID::fromBytes` checks. */
@@ -34,12 +36,36 @@ export function validateExecutorCall(call: Call): string | undefined {
       if (status.state === "TASK_STAGING") {
         return `Received TASK_STAGING from executor ${executorId} of framework ${call.framework_id.value} which is not allowed`;
       }
-      return undefined;
+      return status.check_status === undefined
+        ? undefined
+        : checkStatusProblem(status.check_status);
     }
     case "MESSAGE":
       return call.message === undefined ? "Expecting 'message' to be present" : undefined;
     case "HEARTBEAT":
     case "UNKNOWN":
       return undefined;
+  }
+}
+
+/** Why a check status an executor reports is malformed (as Mesos' `validateCheckStatusInfo`). */
+export function checkStatusProblem(check: CheckStatusInfo): string | undefined {
+  switch (check.type) {
+    case undefined:
+      return "CheckStatusInfo must specify 'type'";
+    case "COMMAND":
+      return check.command === undefined
+        ? "Expecting 'command' to be set for COMMAND check's status"
+        : undefined;
+    case "HTTP":
+      return check.http === undefined
+        ? "Expecting 'http' to be set for HTTP check's status"
+        : undefined;
+    case "TCP":
+      return check.tcp === undefined
+        ? "Expecting 'tcp' to be set for TCP check's status"
+        : undefined;
+    default:
+      return `'${check.type}' is not a valid check's status type`;
   }
 }

@@ -1,0 +1,373 @@
+/**
+ * The v1 executor API as a third-party executor sees it, against a real
+ * agent and master: the test itself plays the executor. The framework
+ * launches a task with a custom executor whose command only sleeps (it never
+ * subscribes); the test then speaks `POST /api/v1/executor` on its behalf
+ * and checks statuses, messages and events against what Mesos answers.
+ */
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { existsSync, readdirSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import { RecordIoDecoder } from "../../src/common/recordio/index.js";
+import {
+  findOfferResources,
+  parseResourceText,
+  SchedulerClient,
+  type TaskStatus,
+} from "../../src/scheduler/index.js";
+import {
+  type DaemonHandle,
+  freePort,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+type Json = Record<string, unknown>;
+const EXECUTOR = "puppet";
+
+/** 16 random bytes of a version-4 UUID, base64 (as JSON carries bytes). */
+function uuidBase64(): string {
+  return Buffer.from(randomUUID().replace(/-/g, ""), "hex").toString("base64");
+}
+
+/** An executor event stream read as JSON. */
+class Events {
+  readonly events: Json[] = [];
+  constructor(readonly response: Response) {
+    void this.read();
+  }
+  private async read(): Promise<void> {
+    const decoder = new RecordIoDecoder();
+    try {
+      for await (const chunk of this.response.body as unknown as AsyncIterable<Uint8Array>) {
+        for (const record of decoder.decode(chunk)) {
+          this.events.push(JSON.parse(record.toString()) as Json);
+        }
+      }
+    } catch {
+      // The stream was closed.
+    }
+  }
+  next(type: string, from = 0): Promise<Json> {
+    return waitFor(`executor event ${type}`, () =>
+      this.events.slice(from).find((e) => e.type === type),
+    );
+  }
+}
+
+/** What one test needs: a framework that launched task `task` under the puppet executor. */
+interface Setup {
+  client: SchedulerClient;
+  frameworkId: string;
+  statuses: TaskStatus[];
+  messages: string[];
+  agentId: { value: string };
+}
+
+async function launchPuppet(master: DaemonHandle, task: string): Promise<Setup> {
+  const statuses: TaskStatus[] = [];
+  const messages: string[] = [];
+  let agentId = { value: "" };
+  let launched = false;
+  const client = new SchedulerClient({
+    master: master.address,
+    framework: { user: userInfo().username, name: "executor-api", checkpoint: true },
+  });
+  client.start({
+    offers: (offers) => {
+      for (const offer of offers) {
+        if (launched) {
+          void client.decline([offer.id]);
+          continue;
+        }
+        launched = true;
+        agentId = offer.agent_id;
+        const wanted = parseResourceText("cpus:0.1;mem:32");
+        assert.ok(wanted.ok);
+        const resources = findOfferResources(offer, wanted.resources) ?? [];
+        void client.launch(
+          [offer.id],
+          [
+            {
+              name: task,
+              task_id: { value: task },
+              agent_id: offer.agent_id,
+              resources,
+              executor: {
+                executor_id: { value: EXECUTOR },
+                command: { shell: true, value: "sleep 300" },
+                resources: findOfferResources(offer, wanted.resources) ?? [],
+              },
+            },
+          ],
+        );
+      }
+    },
+    update: (status) => statuses.push(status),
+    message: (_agent, _executor, data) => messages.push(Buffer.from(data).toString()),
+  });
+  const frameworkId = await waitFor("the framework id", () => client.frameworkId?.value);
+  await waitFor("the task to be launched", () => launched && agentId.value !== "");
+  return { client, frameworkId, statuses, messages, agentId };
+}
+
+/** POSTs a JSON executor call (or raw body) to the agent. */
+function post(agent: DaemonHandle, body: Json | Uint8Array, headers: Record<string, string> = {}) {
+  const raw = body instanceof Uint8Array;
+  return fetch(`${agent.url}/api/v1/executor`, {
+    method: "POST",
+    headers: raw ? headers : { "Content-Type": "application/json", ...headers },
+    body: raw ? body : JSON.stringify(body),
+  });
+}
+
+async function answer(response: Promise<Response>): Promise<[number, string]> {
+  const r = await response;
+  return [r.status, await r.text()];
+}
+
+function update(frameworkId: string, task: string, status: Json): Json {
+  return {
+    framework_id: { value: frameworkId },
+    executor_id: { value: EXECUTOR },
+    type: "UPDATE",
+    update: {
+      status: {
+        task_id: { value: task },
+        state: "TASK_RUNNING",
+        source: "SOURCE_EXECUTOR",
+        uuid: uuidBase64(),
+        ...status,
+      },
+    },
+  };
+}
+
+describe("executor API conformance (the test plays a custom executor)", {
+  timeout: 120_000,
+}, () => {
+  after(stopAll);
+
+  it("answers calls, streams events and validates updates as Mesos does", async () => {
+    // A master per test, so that a framework only ever sees the agent of its test.
+    const master = await startMaster();
+    const agent = await startAgent({
+      master: master.address,
+      flags: { registration_backoff_factor: "10ms", executor_shutdown_grace_period: "1secs" },
+    });
+    await waitForAgents(master, 1);
+    const s = await launchPuppet(master, "t1");
+    const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+    const container = await waitFor("the executor in /state", async () => {
+      const state = await getJson<{ frameworks?: { executors: Json[] }[] }>(`${agent.url}/state`);
+      const executor = state?.frameworks
+        ?.flatMap((f) => f.executors)
+        .find((e) => e.id === EXECUTOR);
+      return executor?.container as string | undefined;
+    });
+    try {
+      // Before SUBSCRIBE.
+      assert.deepEqual(await answer(post(agent, update(s.frameworkId, "t1", {}))), [
+        403,
+        "Executor is not subscribed",
+      ]);
+      assert.deepEqual(
+        await answer(
+          post(agent, {
+            ...ids,
+            executor_id: { value: "nope" },
+            type: "MESSAGE",
+            message: { data: "" },
+          }),
+        ),
+        [400, "Executor cannot be found"],
+      );
+      assert.deepEqual(
+        await answer(post(agent, { executor_id: { value: EXECUTOR }, type: "HEARTBEAT" })),
+        [400, "Failed to convert JSON into Call protobuf: Missing required fields: framework_id"],
+      );
+      assert.deepEqual(
+        await answer(
+          post(agent, new Uint8Array([0x0a, 0x05, 0x01]), {
+            "Content-Type": "application/x-protobuf",
+          }),
+        ),
+        [400, "Failed to parse body into Call protobuf"],
+      );
+      assert.deepEqual(await answer(post(agent, new Uint8Array([0x7b, 0x7d]))), [
+        400,
+        "Expecting 'Content-Type' to be present",
+      ]);
+      assert.deepEqual(
+        await answer(
+          post(agent, { ...ids, type: "SUBSCRIBE", subscribe: {} }, { Accept: "text/html" }),
+        ),
+        [406, "Expecting 'Accept' to allow 'application/x-protobuf' or 'application/json'"],
+      );
+
+      // SUBSCRIBE: a JSON RecordIO stream, SUBSCRIBED first, then the queued task.
+      const response = await post(agent, { ...ids, type: "SUBSCRIBE", subscribe: {} });
+      assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "application/json");
+      const events = new Events(response);
+      const subscribed = (await events.next("SUBSCRIBED")).subscribed as Json;
+      assert.equal(
+        (subscribed.executor_info as Json & { executor_id: Json }).executor_id.value,
+        EXECUTOR,
+      );
+      assert.equal(((subscribed.framework_info as Json).id as Json).value, s.frameworkId);
+      assert.equal(((subscribed.agent_info as Json).id as Json).value, s.agentId.value);
+      assert.deepEqual(subscribed.container_id, { value: container });
+      const launch = (await events.next("LAUNCH")).launch as { task: { task_id: Json } };
+      assert.deepEqual(launch.task.task_id, { value: "t1" });
+
+      // UPDATE validation (Mesos' executor call rules), before anything is accepted.
+      const invalid = async (status: Json, why: string) =>
+        assert.deepEqual(await answer(post(agent, update(s.frameworkId, "t1", status))), [
+          400,
+          `Failed to validate Executor::Call: ${why}`,
+        ]);
+      await invalid({ uuid: undefined }, "Expecting 'uuid' to be present");
+      await invalid({ uuid: Buffer.from("short").toString("base64") }, "Not a valid UUID");
+      await invalid(
+        { executor_id: { value: "other" } },
+        `ExecutorID in Call: ${EXECUTOR} does not match ExecutorID in TaskStatus: other`,
+      );
+      await invalid(
+        { source: "SOURCE_MASTER" },
+        `Received Call from executor ${EXECUTOR} of framework ${s.frameworkId} with invalid source, expecting 'SOURCE_EXECUTOR'`,
+      );
+      await invalid(
+        { state: "TASK_STAGING" },
+        `Received TASK_STAGING from executor ${EXECUTOR} of framework ${s.frameworkId} which is not allowed`,
+      );
+      await invalid({ check_status: {} }, "CheckStatusInfo must specify 'type'");
+      await invalid(
+        { check_status: { type: "COMMAND" } },
+        "Expecting 'command' to be set for COMMAND check's status",
+      );
+      await invalid(
+        { check_status: { type: "TCP", http: {} } },
+        "Expecting 'tcp' to be set for TCP check's status",
+      );
+      await invalid(
+        { check_status: { type: "UNKNOWN" } },
+        "'UNKNOWN' is not a valid check's status type",
+      );
+      assert.equal(s.statuses.length, 0, "no invalid update reached the framework");
+
+      // UPDATE -> 202, the framework's acknowledgement -> ACKNOWLEDGED with the same uuid.
+      const running = update(s.frameworkId, "t1", {
+        check_status: { type: "COMMAND", command: {} },
+      });
+      assert.deepEqual(await answer(post(agent, running)), [202, ""]);
+      const acked = (await events.next("ACKNOWLEDGED")).acknowledged as Json;
+      assert.deepEqual(acked.task_id, { value: "t1" });
+      assert.equal(acked.uuid, ((running.update as Json).status as Json).uuid);
+      assert.equal(s.statuses[0]?.state, "TASK_RUNNING");
+
+      // MESSAGE and HEARTBEAT -> 202; the message reaches the framework.
+      const data = Buffer.from("hello framework").toString("base64");
+      assert.deepEqual(await answer(post(agent, { ...ids, type: "MESSAGE", message: { data } })), [
+        202,
+        "",
+      ]);
+      await waitFor("the framework message", () => s.messages.includes("hello framework"));
+      assert.deepEqual(await answer(post(agent, { ...ids, type: "HEARTBEAT" })), [202, ""]);
+      assert.deepEqual(await answer(post(agent, { ...ids, type: "UNKNOWN" })), [501, ""]);
+
+      // Framework -> executor: MESSAGE, KILL, SHUTDOWN events.
+      await s.client.message(s.agentId, { value: EXECUTOR }, Buffer.from("hello executor"));
+      const message = (await events.next("MESSAGE")).message as { data: string };
+      assert.equal(Buffer.from(message.data, "base64").toString(), "hello executor");
+      await s.client.kill({ value: "t1" }, s.agentId);
+      assert.deepEqual(((await events.next("KILL")).kill as Json).task_id, { value: "t1" });
+      await s.client.shutdown({ value: EXECUTOR }, s.agentId);
+      await events.next("SHUTDOWN");
+    } finally {
+      s.client.close();
+    }
+  });
+
+  it("refuses UPDATE with 503 while recovering, takes re-subscriptions with unacknowledged work", async () => {
+    const master = await startMaster();
+    const port = await freePort();
+    const workDir = tempDir("executor-api-recovery-");
+    const flags = {
+      work_dir: workDir,
+      registration_backoff_factor: "10ms",
+      executor_reregistration_timeout: "15secs",
+      executor_shutdown_grace_period: "1secs",
+    };
+    let agent = await startAgent({ master: master.address, port, flags });
+    await waitForAgents(master, 1);
+    const s = await launchPuppet(master, "r1");
+    const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+    try {
+      // Checkpoints are written in the background: kill only once they are on disk.
+      await waitFor("the framework, executor and task checkpoints", () => {
+        const meta = join(workDir, "meta");
+        const files = existsSync(meta) ? readdirSync(meta, { recursive: true }).map(String) : [];
+        return ["framework.info", "executor.info", "task.info"].every((name) =>
+          files.some((f) => f.endsWith(`/${name}`)),
+        );
+      });
+      agent.kill("SIGKILL");
+      await agent.exited;
+      agent = await startAgent({ master: master.address, port, flags });
+      // The recovered executor has not re-subscribed: the agent is still recovering.
+      assert.deepEqual(await answer(post(agent, update(s.frameworkId, "r1", {}))), [
+        503,
+        "Agent has not finished recovery",
+      ]);
+      assert.deepEqual(await answer(post(agent, { ...ids, type: "HEARTBEAT" })), [202, ""]);
+
+      // Re-subscribe, re-sending the task and an update the agent never saw.
+      const pending = update(s.frameworkId, "r1", {});
+      const response = await post(agent, {
+        ...ids,
+        type: "SUBSCRIBE",
+        subscribe: {
+          unacknowledged_tasks: [
+            {
+              name: "r1",
+              task_id: { value: "r1" },
+              agent_id: s.agentId,
+              resources: [],
+            },
+          ],
+          unacknowledged_updates: [pending.update as Json],
+        },
+      });
+      assert.equal(response.status, 200);
+      const events = new Events(response);
+      await events.next("SUBSCRIBED");
+      await waitFor("the re-sent TASK_RUNNING at the framework", () =>
+        s.statuses.some((u) => u.task_id.value === "r1" && u.state === "TASK_RUNNING"),
+      );
+      const acked = (await events.next("ACKNOWLEDGED")).acknowledged as Json;
+      assert.equal(acked.uuid, ((pending.update as Json).status as Json).uuid);
+      // Recovery is over once the only executor is back: calls are served again.
+      await waitFor("UPDATE to be accepted after recovery", async () => {
+        const [status] = await answer(
+          post(agent, update(s.frameworkId, "r1", { state: "TASK_FINISHED" })),
+        );
+        assert.notEqual(status, 403);
+        return status === 202;
+      });
+      await waitFor("TASK_FINISHED at the framework", () =>
+        s.statuses.some((u) => u.task_id.value === "r1" && u.state === "TASK_FINISHED"),
+      );
+    } finally {
+      s.client.close();
+    }
+  });
+});
