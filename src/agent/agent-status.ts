@@ -6,13 +6,14 @@
  */
 
 import { LogSite } from "../common/observability/logger.js";
+import { parseUpid } from "../common/process/upid.js";
 import type {
   StatusUpdate,
   StatusUpdateAcknowledgementMessage,
 } from "../common/protocol/generated/mesos-internal.js";
 import type { NetworkInfo, TaskStatus } from "../common/protocol/generated/mesos-v1.js";
 import { AgentBase } from "./agent-base.js";
-import { hostNetworkInfo, ipOfPid, withContainerStatus } from "./container-status.js";
+import { hostNetworkInfo, withContainerStatus } from "./container-status.js";
 import type { Executor } from "./executor.js";
 import { describeUpdate } from "./status-updates/status-update.js";
 
@@ -40,8 +41,9 @@ export abstract class AgentStatusFlow extends AgentBase {
       return status;
     }
     if (this.hostNetworks === undefined) {
+      const self = parseUpid(this.o.config.selfPid);
       this.hostNetworks = hostNetworkInfo(
-        ipOfPid(this.o.config.selfPid),
+        self.ok ? self.value.ip : undefined,
         this.o.config.advertisedIp6,
       );
     }

@@ -14,15 +14,6 @@ import type {
   TaskStatus,
 } from "../common/protocol/generated/mesos-v1.js";
 
-/** The IP address in a libprocess pid (`slave(1)@10.0.0.5:5051`), brackets of IPv6 removed. */
-export function ipOfPid(pid: string): string | undefined {
-  const at = pid.lastIndexOf("@");
-  const colon = pid.lastIndexOf(":");
-  if (at < 0 || colon <= at + 1) return undefined;
-  const host = pid.slice(at + 1, colon);
-  return host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
-}
-
 /** The addresses reported for a container without networks of its own: the agent's. */
 export function hostNetworkInfo(ip: string | undefined, ip6: string | undefined): NetworkInfo[] {
   const addresses: NonNullable<NetworkInfo["ip_addresses"]> = [];

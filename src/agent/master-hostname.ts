@@ -7,7 +7,7 @@
  */
 
 import { lookupService } from "node:dns/promises";
-import { ipOfPid } from "./container-status.js";
+import { parseUpid } from "../common/process/upid.js";
 
 export type ReverseLookup = (ip: string, port: number) => Promise<string>;
 
@@ -22,13 +22,14 @@ export class MasterHostnames {
 
   /** The host name of the master at `pid` (`master@ip:port`), if known yet. */
   of(pid: string | undefined): string | undefined {
-    const ip = pid === undefined ? undefined : ipOfPid(pid);
-    if (pid === undefined || ip === undefined) return undefined;
+    const master = pid === undefined ? undefined : parseUpid(pid);
+    if (master === undefined || !master.ok) return undefined;
+    const ip = master.value.ip;
     const known = this.names.get(ip);
     if (known !== undefined) return known ?? undefined;
     if (!this.pending.has(ip)) {
       this.pending.add(ip);
-      const port = Number(pid.slice(pid.lastIndexOf(":") + 1)) || 5050;
+      const port = master.value.port;
       const settle = (name: string | null) => {
         this.pending.delete(ip);
         this.names.set(ip, name);

@@ -2,16 +2,9 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   hostNetworkInfo,
-  ipOfPid,
   resolveIp6,
   withContainerStatus,
 } from "../../src/agent/container-status.js";
-
-test("container status: the IP of a libprocess pid, IPv6 brackets removed", () => {
-  assert.equal(ipOfPid("slave(1)@10.0.0.5:5051"), "10.0.0.5");
-  assert.equal(ipOfPid("slave(1)@[::1]:5051"), "::1");
-  assert.equal(ipOfPid("no-address"), undefined);
-});
 
 test("container status: host addresses leave IPv4's protocol unset and mark IPv6", () => {
   assert.deepEqual(hostNetworkInfo("10.0.0.5", "fd00::5"), [
