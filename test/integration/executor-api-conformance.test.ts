@@ -151,6 +151,39 @@ function update(frameworkId: string, task: string, status: Json): Json {
   };
 }
 
+/**
+ * A framework whose task `task` waits for the puppet executor, on an agent
+ * that was SIGKILLed and restarted: the recovered executor has not
+ * re-subscribed yet, so the agent is still recovering.
+ */
+async function recoveredPuppet(task: string) {
+  const master = await startMaster();
+  const port = await freePort();
+  const workDir = tempDir("executor-api-recovery-");
+  const flags = {
+    work_dir: workDir,
+    registration_backoff_factor: "10ms",
+    executor_reregistration_timeout: "15secs",
+    executor_shutdown_grace_period: "1secs",
+  };
+  const first = await startAgent({ master: master.address, port, flags });
+  await waitForAgents(master, 1);
+  const s = await launchPuppet(master, task);
+  const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+  // Checkpoints are written in the background: kill only once they are on disk.
+  await waitFor("the framework, executor, task and pid checkpoints", () => {
+    const meta = join(workDir, "meta");
+    const files = existsSync(meta) ? readdirSync(meta, { recursive: true }).map(String) : [];
+    return ["framework.info", "executor.info", "task.info", "forked.identity"].every((name) =>
+      files.some((f) => f.endsWith(`/${name}`)),
+    );
+  });
+  first.kill("SIGKILL");
+  await first.exited;
+  const agent = await startAgent({ master: master.address, port, flags });
+  return { agent, s, ids };
+}
+
 describe("executor API conformance (the test plays a custom executor)", {
   timeout: 120_000,
 }, () => {
@@ -298,31 +331,8 @@ describe("executor API conformance (the test plays a custom executor)", {
   });
 
   it("refuses UPDATE with 503 while recovering, takes re-subscriptions with unacknowledged work", async () => {
-    const master = await startMaster();
-    const port = await freePort();
-    const workDir = tempDir("executor-api-recovery-");
-    const flags = {
-      work_dir: workDir,
-      registration_backoff_factor: "10ms",
-      executor_reregistration_timeout: "15secs",
-      executor_shutdown_grace_period: "1secs",
-    };
-    let agent = await startAgent({ master: master.address, port, flags });
-    await waitForAgents(master, 1);
-    const s = await launchPuppet(master, "r1");
-    const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+    const { agent, s, ids } = await recoveredPuppet("r1");
     try {
-      // Checkpoints are written in the background: kill only once they are on disk.
-      await waitFor("the framework, executor and task checkpoints", () => {
-        const meta = join(workDir, "meta");
-        const files = existsSync(meta) ? readdirSync(meta, { recursive: true }).map(String) : [];
-        return ["framework.info", "executor.info", "task.info"].every((name) =>
-          files.some((f) => f.endsWith(`/${name}`)),
-        );
-      });
-      agent.kill("SIGKILL");
-      await agent.exited;
-      agent = await startAgent({ master: master.address, port, flags });
       // The recovered executor has not re-subscribed: the agent is still recovering.
       assert.deepEqual(await answer(post(agent, update(s.frameworkId, "r1", {}))), [
         503,
@@ -366,6 +376,27 @@ describe("executor API conformance (the test plays a custom executor)", {
       await waitFor("TASK_FINISHED at the framework", () =>
         s.statuses.some((u) => u.task_id.value === "r1" && u.state === "TASK_FINISHED"),
       );
+      assert.ok(
+        !s.statuses.some((u) => u.state === "TASK_LOST"),
+        "a task the executor re-sent is not lost",
+      );
+    } finally {
+      s.client.close();
+    }
+  });
+
+  it("a STAGING task the re-subscribing executor does not know ends TASK_LOST", async () => {
+    const { agent, s, ids } = await recoveredPuppet("r2");
+    try {
+      const response = await post(agent, { ...ids, type: "SUBSCRIBE", subscribe: {} });
+      assert.equal(response.status, 200);
+      void response.body?.cancel();
+      const lost = await waitFor("TASK_LOST at the framework", () =>
+        s.statuses.find((u) => u.task_id.value === "r2" && u.state === "TASK_LOST"),
+      );
+      assert.equal(lost.reason, "REASON_AGENT_RESTARTED");
+      assert.equal(lost.message, "Task launched during agent restart");
+      assert.equal(lost.source, "SOURCE_AGENT");
     } finally {
       s.client.close();
     }
