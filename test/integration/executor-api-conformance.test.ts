@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
@@ -60,6 +60,25 @@ class Events {
     return waitFor(`executor event ${type}`, () =>
       this.events.slice(from).find((e) => e.type === type),
     );
+  }
+}
+
+/**
+ * Kills the puppet executor processes of the agent with work dir `workDir`:
+ * the agent's graceful stop leaves checkpointed executors running.
+ */
+function killPuppets(workDir: string): void {
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "latin1").split("\0");
+      const dir = env.find((v) => v.startsWith("MESOS_DIRECTORY="));
+      if (env.includes(`MESOS_EXECUTOR_ID=${EXECUTOR}`) && dir?.includes(`=${workDir}/`)) {
+        process.kill(Number(name), "SIGKILL");
+      }
+    } catch {
+      // Gone already, or not ours to read.
+    }
   }
 }
 
@@ -181,7 +200,7 @@ async function recoveredPuppet(task: string) {
   first.kill("SIGKILL");
   await first.exited;
   const agent = await startAgent({ master: master.address, port, flags });
-  return { agent, s, ids };
+  return { agent, s, ids, workDir };
 }
 
 describe("executor API conformance (the test plays a custom executor)", {
@@ -327,11 +346,12 @@ describe("executor API conformance (the test plays a custom executor)", {
       await events.next("SHUTDOWN");
     } finally {
       s.client.close();
+      killPuppets(agent.workDir);
     }
   });
 
   it("refuses UPDATE with 503 while recovering, takes re-subscriptions with unacknowledged work", async () => {
-    const { agent, s, ids } = await recoveredPuppet("r1");
+    const { agent, s, ids, workDir } = await recoveredPuppet("r1");
     try {
       // The recovered executor has not re-subscribed: the agent is still recovering.
       assert.deepEqual(await answer(post(agent, update(s.frameworkId, "r1", {}))), [
@@ -382,11 +402,12 @@ describe("executor API conformance (the test plays a custom executor)", {
       );
     } finally {
       s.client.close();
+      killPuppets(workDir);
     }
   });
 
   it("a STAGING task the re-subscribing executor does not know ends TASK_LOST", async () => {
-    const { agent, s, ids } = await recoveredPuppet("r2");
+    const { agent, s, ids, workDir } = await recoveredPuppet("r2");
     try {
       const response = await post(agent, { ...ids, type: "SUBSCRIBE", subscribe: {} });
       assert.equal(response.status, 200);
@@ -399,6 +420,7 @@ describe("executor API conformance (the test plays a custom executor)", {
       assert.equal(lost.source, "SOURCE_AGENT");
     } finally {
       s.client.close();
+      killPuppets(workDir);
     }
   });
 });
