@@ -409,8 +409,13 @@ describe("executor API conformance (the test plays a custom executor)", {
   it("a STAGING task the re-subscribing executor does not know ends TASK_LOST", async () => {
     const { agent, s, ids, workDir } = await recoveredPuppet("r2");
     try {
-      const response = await post(agent, { ...ids, type: "SUBSCRIBE", subscribe: {} });
+      const response = await post(
+        agent,
+        { ...ids, type: "SUBSCRIBE", subscribe: {} },
+        { Accept: "application/x-protobuf" },
+      );
       assert.equal(response.status, 200);
+      assert.equal(response.headers.get("content-type"), "application/x-protobuf");
       void response.body?.cancel();
       const lost = await waitFor("TASK_LOST at the framework", () =>
         s.statuses.find((u) => u.task_id.value === "r2" && u.state === "TASK_LOST"),
