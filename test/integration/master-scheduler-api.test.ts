@@ -79,8 +79,15 @@ test("master scheduler API: bad requests get the documented status and a one-lin
       /^Failed to parse body into Call protobuf/,
     ],
     [
+      // Dropped like any unknown enum name in an optional field (as Mesos).
       "unknown call type name",
       post(master.url, '{"type":"LAUNCH_ROCKETS"}', json),
+      400,
+      /Expecting 'type' to be present/,
+    ],
+    [
+      "call type not a name",
+      post(master.url, '{"type":7}', json),
       400,
       /^Failed to convert JSON into Call protobuf: type/,
     ],

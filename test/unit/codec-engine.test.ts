@@ -399,6 +399,15 @@ test("codec engine: an unknown enum number in binary leaves an optional field un
   });
 });
 
+test("codec engine: an unknown enum name in JSON leaves an optional field unset and drops repeated elements (as stout)", () => {
+  assert.deepEqual(
+    value(
+      outer.decodeJson({ kind: "SMALL", color: "ULTRAVIOLET", kinds: ["LARGE", "HUGE", "SMALL"] }),
+    ),
+    { kind: "SMALL", kinds: ["LARGE", "SMALL"] },
+  );
+});
+
 test("codec engine: an unknown enum number in a required binary field is an error", () => {
   assert.match(
     errorOf(outer.decodeProtobuf(Buffer.from([0x08, 0x09]))),

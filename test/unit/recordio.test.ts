@@ -136,13 +136,10 @@ test("recordio: readMessages decodes a stream of JSON and of protobuf events", a
 
 test("recordio: readMessages throws the decode error of a bad record", async () => {
   const codec = codecFor("mesos.v1.scheduler.Event");
-  const stream = Buffer.concat([
-    encodeRecord('{"type":"HEARTBEAT"}'),
-    encodeRecord('{"type":"NOPE"}'),
-  ]);
+  const stream = Buffer.concat([encodeRecord('{"type":"HEARTBEAT"}'), encodeRecord('{"type":7}')]);
   await assert.rejects(async () => {
     for await (const _ of readMessages(Readable.from([stream]), codec, "json")) {
       // drain
     }
-  }, /^DecodeError: type: unknown value 'NOPE'/);
+  }, /^DecodeError: type: expected an enum name, got a number/);
 });

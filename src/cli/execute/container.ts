@@ -51,6 +51,11 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
   if (flags.rlimits !== undefined) {
     const decoded = codecFor("mesos.v1.RLimitInfo").decodeJson(flags.rlimits);
     if (!decoded.ok) return fail(`Failed to parse --rlimits: ${decoded.error.message}`);
+    // An unknown type name decodes to no type (as in stout); no agent could apply it.
+    const untyped = (decoded.value.rlimits ?? []).findIndex((l) => l.type === undefined);
+    if (untyped >= 0) {
+      return fail(`Failed to parse --rlimits: rlimit ${untyped} has no known 'type'`);
+    }
     rlimits = decoded.value;
   }
 

@@ -3,7 +3,9 @@
  * the in-memory form. Rules, following stout's JSON -> protobuf conversion
  * but stricter where stout coerces silently:
  * - keys are proto field names; unknown keys are ignored; `null` means unset;
- * - enums are value names; an unknown name is an error;
+ * - enums are value names; an unknown name is an error in a required field
+ *   and dropped elsewhere (as proto2 and stout do: a peer built against a
+ *   newer .proto can still talk to us);
  * - integers may be JSON numbers or strings of digits; they must be integral
  *   and within the field's range;
  * - doubles/floats may also be numeric strings or "Infinity"/"-Infinity"/"NaN";
@@ -17,6 +19,9 @@ import { type FieldTable, Kind, Label, type MessageTable } from "./schema.js";
 import { MAX_DEPTH } from "./wire-reader.js";
 
 type Obj = Record<string, unknown>;
+
+/** What `decodeValue` returns for a value to leave out (an unknown enum name in a non-required field). */
+const DROP: unique symbol = Symbol("drop");
 
 /** Decodes one message; throws `WalkFailure` on bad input. */
 export function decodeJsonMessage(table: MessageTable, value: unknown, depth: number): Obj {
@@ -43,7 +48,8 @@ export function decodeJsonMessage(table: MessageTable, value: unknown, depth: nu
         const map = decodeMap(f, v, depth);
         if (map !== undefined) out[key] = map;
       } else {
-        out[key] = decodeValue(f, f.kind, v, depth);
+        const decoded = decodeValue(f, f.kind, v, depth);
+        if (decoded !== DROP) out[key] = decoded;
       }
     }
   } catch (e) {
@@ -77,13 +83,14 @@ function checkOneofs(table: MessageTable, out: Obj): void {
 
 function decodeRepeated(f: FieldTable, v: unknown, depth: number): unknown[] {
   if (!Array.isArray(v)) throw new WalkFailure(`expected an array, got ${describe(v)}`);
-  const out = new Array<unknown>(v.length);
+  const out: unknown[] = [];
   for (let i = 0; i < v.length; i++) {
     const item: unknown = v[i];
     try {
       if (item === null || item === undefined)
         throw new WalkFailure("null is not allowed in an array");
-      out[i] = decodeValue(f, f.kind, item, depth);
+      const decoded = decodeValue(f, f.kind, item, depth);
+      if (decoded !== DROP) out.push(decoded);
     } catch (e) {
       if (e instanceof WalkFailure) e.within(`[${i}]`);
       throw e;
@@ -105,7 +112,9 @@ function decodeMap(f: FieldTable, v: unknown, depth: number): Obj | undefined {
       const item = src[rawKey];
       if (item === null || item === undefined)
         throw new WalkFailure("null is not allowed as a map value");
-      setMapEntry(out, key, decodeValue(f, f.kind, item, depth));
+      const decoded = decodeValue(f, f.kind, item, depth);
+      if (decoded === DROP) continue;
+      setMapEntry(out, key, decoded);
       any = true;
     } catch (e) {
       if (e instanceof WalkFailure) e.within(`[${JSON.stringify(rawKey)}]`);
@@ -142,7 +151,7 @@ function mapKey(kind: Kind, raw: string): string {
   }
 }
 
-function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unknown {
+function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unknown | typeof DROP {
   switch (kind) {
     case Kind.MESSAGE:
       return decodeJsonMessage(f.messageTable, v, depth + 1);
@@ -153,6 +162,7 @@ function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unkn
       if (typeof v !== "string") throw new WalkFailure(`expected an enum name, got ${describe(v)}`);
       const enumTable = f.enumTable;
       if (enumTable === undefined || !enumTable.byName.has(v)) {
+        if (f.label !== Label.REQUIRED && enumTable !== undefined) return DROP;
         throw new WalkFailure(`unknown value '${clip(v)}' for enum ${enumTable?.fullName}`);
       }
       return v;
