@@ -153,7 +153,8 @@ export function executorClaimsOf(
 export function executorClaimsRefusal(request: HttpRequest, ids: ExecutorIds): string | undefined {
   const claims = authenticated.get(request);
   if (claims === undefined) return undefined;
-  const who = `Authenticated principal '${JSON.stringify(claims)}'`;
+  // As libprocess prints a principal that has claims: {"claims":{...}}.
+  const who = `Authenticated principal '${JSON.stringify({ claims })}'`;
   if (claims.fid !== ids.frameworkId) {
     return `${who} does not contain an 'fid' claim with the framework ID ${ids.frameworkId}, which is set in the call`;
   }
