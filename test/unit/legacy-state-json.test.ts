@@ -1,14 +1,14 @@
 /**
- * The legacy (v0) JSON of a status' container status, on the master and
- * the agent: Mesos writes container_id, network_infos (labels as a bare
+ * The legacy (v0) JSON of a status' container status, shared by the
+ * master's and the agent's documents: Mesos writes container_id, network_infos (labels as a bare
  * array, IP addresses with their default protocol) and cgroup_info, and
  * never executor_pid.
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { containerStatusJson } from "../../src/agent/http/state-json.js";
+import { legacyContainerStatusJson } from "../../src/common/http/legacy-json.js";
 import type { ContainerStatus } from "../../src/common/protocol/generated/mesos-v1.js";
-import { legacyContainerStatusJson, taskJson } from "../../src/master/http/state-json.js";
+import { taskJson } from "../../src/master/http/state-json.js";
 
 const status: ContainerStatus = {
   container_id: { value: "child", parent: { value: "parent" } },
@@ -41,13 +41,9 @@ const expected = {
   cgroup_info: { net_cls: { classid: 7 } },
 };
 
-test("legacy state JSON: the master writes a container status with Mesos' keys, labels as an array, no executor_pid", () => {
+test("legacy state JSON: a container status has Mesos' keys, labels as an array, no executor_pid", () => {
   assert.deepEqual(legacyContainerStatusJson(status), expected);
   assert.deepEqual(legacyContainerStatusJson({ executor_pid: 1 }), {});
-});
-
-test("legacy state JSON: the agent writes the same container status", () => {
-  assert.deepEqual(containerStatusJson(status), expected);
 });
 
 test("legacy state JSON: a task's statuses carry the legacy container status", () => {

@@ -6,10 +6,8 @@
  */
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
+import { labelsJson, legacyContainerStatusJson } from "../../common/http/legacy-json.js";
 import type {
-  ContainerStatus,
-  Labels,
-  NetworkInfo,
   Resource,
   Task,
   TaskInfo,
@@ -48,59 +46,15 @@ function summary(list: readonly Resource[] | undefined): ResourceSummary {
   return resourcesSummaryJson(resourcesOf(list));
 }
 
-function labels(value: Labels): unknown[] {
-  return (value.labels ?? []).map((l) => ({
-    key: l.key,
-    ...(l.value === undefined ? {} : { value: l.value }),
-  }));
-}
-
 function protobufJson(typeName: string, value: unknown): unknown {
   return codecFor(typeName).toJsonValue(value);
 }
 
-/** A network of a container status: labels as a bare array, the rest as protobuf JSON. */
-function networkJson(info: NetworkInfo): Json {
-  const out: Json = {};
-  if (info.groups !== undefined && info.groups.length > 0) out.groups = info.groups;
-  if (info.labels !== undefined) out.labels = labels(info.labels);
-  if (info.ip_addresses !== undefined && info.ip_addresses.length > 0) {
-    out.ip_addresses = info.ip_addresses.map((a) =>
-      protobufJson("mesos.v1.NetworkInfo.IPAddress", a),
-    );
-  }
-  if (info.name !== undefined) out.name = info.name;
-  if (info.port_mappings !== undefined && info.port_mappings.length > 0) {
-    out.port_mappings = info.port_mappings.map((m) =>
-      protobufJson("mesos.v1.NetworkInfo.PortMapping", m),
-    );
-  }
-  return out;
-}
-
-/**
- * A status' container status as Mesos writes it in `/state`: container id,
- * networks and cgroup info, without `executor_pid` (the v1 API has it).
- */
-export function containerStatusJson(status: ContainerStatus): Json {
-  const out: Json = {};
-  if (status.container_id !== undefined) {
-    out.container_id = protobufJson("mesos.v1.ContainerID", status.container_id);
-  }
-  if (status.network_infos !== undefined && status.network_infos.length > 0) {
-    out.network_infos = status.network_infos.map(networkJson);
-  }
-  if (status.cgroup_info !== undefined) {
-    out.cgroup_info = protobufJson("mesos.v1.CgroupInfo", status.cgroup_info);
-  }
-  return out;
-}
-
 function statusJson(status: TaskStatus): Json {
   const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
-  if (status.labels !== undefined) out.labels = labels(status.labels);
+  if (status.labels !== undefined) out.labels = labelsJson(status.labels);
   if (status.container_status !== undefined) {
-    out.container_status = containerStatusJson(status.container_status);
+    out.container_status = legacyContainerStatusJson(status.container_status);
   }
   if (status.healthy !== undefined) out.healthy = status.healthy;
   return out;
@@ -122,7 +76,7 @@ function taskJson(task: Task): Json {
   out.role = allocationRole(task.resources) ?? "*";
   out.statuses = (task.statuses ?? []).map(statusJson);
   if (task.user !== undefined) out.user = task.user;
-  if (task.labels !== undefined) out.labels = labels(task.labels);
+  if (task.labels !== undefined) out.labels = labelsJson(task.labels);
   if (task.discovery !== undefined) {
     out.discovery = protobufJson("mesos.v1.DiscoveryInfo", task.discovery);
   }
@@ -178,7 +132,7 @@ function executorJson(executor: Executor): Json {
   };
   const role = allocationRole(info.resources);
   if (role !== undefined) out.role = role;
-  if (info.labels !== undefined) out.labels = labels(info.labels);
+  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
   if (info.type !== undefined) out.type = info.type;
   out.tasks = [...executor.launchedTasks.values()].map(taskJson);
   out.queued_tasks = [...executor.queuedTasks.values()].map(queuedTaskJson);

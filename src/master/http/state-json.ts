@@ -6,13 +6,11 @@
  */
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
+import { labelsJson, legacyContainerStatusJson } from "../../common/http/legacy-json.js";
 import type {
   AgentInfo,
   CommandInfo,
-  ContainerStatus,
   ExecutorInfo,
-  Labels,
-  NetworkInfo,
   Resource,
   Task,
   TaskStatus,
@@ -62,47 +60,6 @@ function summary(list: readonly Resource[] | Resources | undefined): Json {
   const resources =
     list instanceof Resources ? list : Resources.from((list ?? []) as CoreResource[]);
   return resourcesSummaryJson(resources);
-}
-
-function labelsJson(labels: Labels): Json[] {
-  return (labels.labels ?? []).map((l) => (l.value === undefined ? { key: l.key } : { ...l }));
-}
-
-/**
- * A network of a container status in the legacy shape: its labels are a
- * bare array (as everywhere in these documents), the rest as protobuf JSON.
- */
-function networkJson(info: NetworkInfo): Json {
-  const out: Json = {};
-  if (info.groups !== undefined && info.groups.length > 0) out.groups = info.groups;
-  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
-  if (info.ip_addresses !== undefined && info.ip_addresses.length > 0) {
-    out.ip_addresses = info.ip_addresses.map((a) => pb("mesos.v1.NetworkInfo.IPAddress", a));
-  }
-  if (info.name !== undefined) out.name = info.name;
-  if (info.port_mappings !== undefined && info.port_mappings.length > 0) {
-    out.port_mappings = info.port_mappings.map((m) => pb("mesos.v1.NetworkInfo.PortMapping", m));
-  }
-  return out;
-}
-
-/**
- * A container status in the legacy documents: container id, networks and
- * cgroup info only. Mesos leaves `executor_pid` out of these documents
- * (the v1 API shows it).
- */
-export function legacyContainerStatusJson(status: ContainerStatus): Json {
-  const out: Json = {};
-  if (status.container_id !== undefined) {
-    out.container_id = pb("mesos.v1.ContainerID", status.container_id);
-  }
-  if (status.network_infos !== undefined && status.network_infos.length > 0) {
-    out.network_infos = status.network_infos.map(networkJson);
-  }
-  if (status.cgroup_info !== undefined) {
-    out.cgroup_info = pb("mesos.v1.CgroupInfo", status.cgroup_info);
-  }
-  return out;
 }
 
 function statusJson(status: TaskStatus): Json {

@@ -1,0 +1,54 @@
+/**
+ * Pieces of the legacy (v0) JSON documents that the master's and the
+ * agent's `/state` share: labels as a bare array, and a task status's
+ * container status with only the keys Mesos writes there.
+ */
+import type { ContainerStatus, Labels, NetworkInfo } from "../protocol/generated/mesos-v1.js";
+import { codecFor } from "../protocol/index.js";
+
+type Json = Record<string, unknown>;
+
+function pb(typeName: string, value: unknown): unknown {
+  return codecFor(typeName).toJsonValue(value);
+}
+
+/** Labels as the legacy documents write them: a bare array of `{key, value?}`. */
+export function labelsJson(labels: Labels): Json[] {
+  return (labels.labels ?? []).map((l) =>
+    l.value === undefined ? { key: l.key } : { key: l.key, value: l.value },
+  );
+}
+
+/** A network of a container status: labels as a bare array, the rest as protobuf JSON. */
+function networkJson(info: NetworkInfo): Json {
+  const out: Json = {};
+  if (info.groups !== undefined && info.groups.length > 0) out.groups = info.groups;
+  if (info.labels !== undefined) out.labels = labelsJson(info.labels);
+  if (info.ip_addresses !== undefined && info.ip_addresses.length > 0) {
+    out.ip_addresses = info.ip_addresses.map((a) => pb("mesos.v1.NetworkInfo.IPAddress", a));
+  }
+  if (info.name !== undefined) out.name = info.name;
+  if (info.port_mappings !== undefined && info.port_mappings.length > 0) {
+    out.port_mappings = info.port_mappings.map((m) => pb("mesos.v1.NetworkInfo.PortMapping", m));
+  }
+  return out;
+}
+
+/**
+ * A status's container status in the legacy documents: container id,
+ * networks and cgroup info only. Mesos leaves `executor_pid` out of them
+ * (the v1 API shows it).
+ */
+export function legacyContainerStatusJson(status: ContainerStatus): Json {
+  const out: Json = {};
+  if (status.container_id !== undefined) {
+    out.container_id = pb("mesos.v1.ContainerID", status.container_id);
+  }
+  if (status.network_infos !== undefined && status.network_infos.length > 0) {
+    out.network_infos = status.network_infos.map(networkJson);
+  }
+  if (status.cgroup_info !== undefined) {
+    out.cgroup_info = pb("mesos.v1.CgroupInfo", status.cgroup_info);
+  }
+  return out;
+}
