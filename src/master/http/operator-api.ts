@@ -37,6 +37,7 @@ import {
 } from "../core/agent-health.js";
 import { clearDrain, drainAgent, reactivationRefused } from "../core/drain.js";
 import type { Master } from "../core/master.js";
+import { OPERATOR_CALL_INVALID, validateOperatorCall } from "../validation/operator-call.js";
 import {
   clusterStatus,
   maintenanceOf,
@@ -80,30 +81,15 @@ export interface OperatorApiContext {
 /** Calls that need a feature mesos-ts has not built yet, and why. */
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {};
 
-/** The sub-message each call type requires (Mesos' validation wording). */
-const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
-  SET_LOGGING_LEVEL: "set_logging_level",
-  LIST_FILES: "list_files",
-  READ_FILE: "read_file",
-  UPDATE_WEIGHTS: "update_weights",
-  TEARDOWN: "teardown",
-  MARK_AGENT_GONE: "mark_agent_gone",
-  DEACTIVATE_AGENT: "deactivate_agent",
-  REACTIVATE_AGENT: "reactivate_agent",
-  DRAIN_AGENT: "drain_agent",
-  UPDATE_QUOTA: "update_quota",
-  SET_QUOTA: "set_quota",
-  REMOVE_QUOTA: "remove_quota",
-  RESERVE_RESOURCES: "reserve_resources",
-  UNRESERVE_RESOURCES: "unreserve_resources",
-  CREATE_VOLUMES: "create_volumes",
-  DESTROY_VOLUMES: "destroy_volumes",
-  GROW_VOLUME: "grow_volume",
-  SHRINK_VOLUME: "shrink_volume",
-  UPDATE_MAINTENANCE_SCHEDULE: "update_maintenance_schedule",
-  START_MAINTENANCE: "start_maintenance",
-  STOP_MAINTENANCE: "stop_maintenance",
-};
+/** Mesos' answer to DEACTIVATE_AGENT / DRAIN_AGENT of an agent it has never heard of. */
+const UNKNOWN_AGENT = "Unknown agent";
+
+/** Whether the master knows the agent: registered, recovered from the registry, or unreachable. */
+function knownAgent(m: Master, agentId: string): boolean {
+  return (
+    m.agents.has(agentId) || m.recoveredAgents.has(agentId) || m.unreachableAgents.has(agentId)
+  );
+}
 
 /** Builds the `/api/v1` handler. */
 export function operatorApiHandler(
@@ -124,19 +110,18 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
   const decoded = decodeCall(request, callCodec);
   if (!decoded.ok) return decoded.response;
   const call = decoded.value.call;
+  // Mesos validates the call before it looks at `Accept`: a malformed call
+  // is a 400 whatever the client accepts.
+  const invalid = validateOperatorCall(call);
+  if (invalid !== undefined || call.type === undefined) {
+    return badRequest(`${OPERATOR_CALL_INVALID}${invalid ?? "Expecting 'type' to be present"}`);
+  }
+  const callType = call.type;
+  const m = ctx.master;
+  m.logger.verbose(1, `Processing call ${callType}`);
   const accept = responseContentType(request);
   if (!accept.ok) return accept.response;
   const type = accept.value;
-  const m = ctx.master;
-  if (call.type === undefined) {
-    return badRequest("Failed to validate master::Call: Expecting 'type' to be present");
-  }
-  const callType = call.type;
-  const required = REQUIRED[callType];
-  if (required !== undefined && call[required] === undefined) {
-    return badRequest(`Failed to validate master::Call: Expecting '${required}' to be present`);
-  }
-  m.logger.verbose(1, `Processing call ${callType}`);
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
 
@@ -235,9 +220,12 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "MARK_AGENT_GONE":
       ctx.changed();
       return result(await markAgentGone(m, call.mark_agent_gone?.agent_id.value ?? ""));
-    case "DEACTIVATE_AGENT":
+    case "DEACTIVATE_AGENT": {
+      const id = call.deactivate_agent?.agent_id.value ?? "";
+      if (!knownAgent(m, id)) return badRequest(UNKNOWN_AGENT);
       ctx.changed();
-      return result(await operatorDeactivateAgent(m, call.deactivate_agent?.agent_id.value ?? ""));
+      return result(await operatorDeactivateAgent(m, id));
+    }
     case "REACTIVATE_AGENT": {
       ctx.changed();
       const id = call.reactivate_agent?.agent_id.value ?? "";
@@ -253,6 +241,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "DRAIN_AGENT": {
       const drain = call.drain_agent;
       if (drain === undefined) return badRequest();
+      if (!knownAgent(m, drain.agent_id.value)) return badRequest(UNKNOWN_AGENT);
       ctx.changed();
       return result(await drainAgent(m, drain));
     }
@@ -274,7 +263,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "GROW_VOLUME":
     case "SHRINK_VOLUME": {
       const c = call.grow_volume ?? call.shrink_volume;
-      if (c === undefined) return badRequest(`Expecting '${callType.toLowerCase()}' to be present`);
+      if (c === undefined) return badRequest();
       ctx.changed();
       return v1ResizeVolume(m, request, c);
     }
