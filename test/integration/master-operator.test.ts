@@ -823,7 +823,9 @@ describe("v1 operator API", () => {
         ["GET_MAINTENANCE_SCHEDULE", "get_maintenance_schedule"],
       ];
       for (const [type, field] of expect) {
-        const r = await operator({ type }, format);
+        // GET_METRICS carries its (possibly empty) sub-message, as Mesos requires.
+        const call: Call = type === "GET_METRICS" ? { type, get_metrics: {} } : { type };
+        const r = await operator(call, format);
         assert.equal(r.status, 200, `${type}: ${r.text}`);
         assert.equal(r.type, format === "json" ? "application/json" : "application/x-protobuf");
         assert.equal(r.response?.type, type);
@@ -893,6 +895,12 @@ describe("v1 operator API", () => {
     assert.equal(files.status, 404);
     const get = await fetch(`${master.url}/api/v1`);
     assert.equal(get.status, 405);
+    const noMetrics = await operator({ type: "GET_METRICS" });
+    assert.equal(noMetrics.status, 400);
+    assert.equal(
+      noMetrics.text,
+      "Failed to validate master::Call: Expecting 'get_metrics' to be present",
+    );
     const noType = await fetch(`${master.url}/api/v1`, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
