@@ -217,6 +217,79 @@ describe("operator API conformance", () => {
     assert.match(badProto.text, /^Failed to parse body into Call protobuf/);
   });
 
+  test("operator API: START/STOP_MAINTENANCE refusals name the machine in JSON, as Mesos does", async () => {
+    const window = (hostnames: string[]) => ({
+      machine_ids: hostnames.map((hostname) => ({ hostname })),
+      unavailability: { start: { nanoseconds: 1_000_000_000 } },
+    });
+    const twice = await call({
+      type: "UPDATE_MAINTENANCE_SCHEDULE",
+      update_maintenance_schedule: { schedule: { windows: [window(["h1", "h1"])] } },
+    });
+    assert.deepEqual(
+      [twice.status, twice.text],
+      [400, `Machine '{"hostname":"h1"}' appears more than once in the schedule`],
+    );
+    const set = await call({
+      type: "UPDATE_MAINTENANCE_SCHEDULE",
+      update_maintenance_schedule: { schedule: { windows: [window(["h1", "h2"])] } },
+    });
+    assert.equal(set.status, 200, set.text);
+    const stray = await call({
+      type: "START_MAINTENANCE",
+      start_maintenance: { machines: [{ hostname: "nowhere", ip: "10.0.0.9" }] },
+    });
+    assert.deepEqual(
+      [stray.status, stray.text],
+      [
+        400,
+        `Machine '{"hostname":"nowhere","ip":"10.0.0.9"}' is not part of a maintenance schedule`,
+      ],
+    );
+    const down = await call({
+      type: "START_MAINTENANCE",
+      start_maintenance: { machines: [{ hostname: "h1" }] },
+    });
+    assert.equal(down.status, 200, down.text);
+    const again = await call({
+      type: "START_MAINTENANCE",
+      start_maintenance: { machines: [{ hostname: "h1" }] },
+    });
+    assert.deepEqual(
+      [again.status, again.text],
+      [400, `Machine '{"hostname":"h1"}' is not in DRAINING mode and cannot be brought down`],
+    );
+    const drop = await call({
+      type: "UPDATE_MAINTENANCE_SCHEDULE",
+      update_maintenance_schedule: { schedule: { windows: [window(["h2"])] } },
+    });
+    assert.deepEqual(
+      [drop.status, drop.text],
+      [400, `Machine '{"hostname":"h1"}' is deactivated and cannot be removed from the schedule`],
+    );
+    const draining = await call({
+      type: "STOP_MAINTENANCE",
+      stop_maintenance: { machines: [{ hostname: "h2" }] },
+    });
+    assert.deepEqual(
+      [draining.status, draining.text],
+      [400, `Machine '{"hostname":"h2"}' is not in DOWN mode and cannot be brought up`],
+    );
+    const strayUp = await call({
+      type: "STOP_MAINTENANCE",
+      stop_maintenance: { machines: [{ hostname: "nowhere" }] },
+    });
+    assert.deepEqual(
+      [strayUp.status, strayUp.text],
+      [400, `Machine '{"hostname":"nowhere"}' is not part of a maintenance schedule`],
+    );
+    const up = await call({
+      type: "STOP_MAINTENANCE",
+      stop_maintenance: { machines: [{ hostname: "h1" }] },
+    });
+    assert.deepEqual([up.status, up.text], [200, ""]);
+  });
+
   test("operator API: maintenance and quota updates answer an empty 200", async () => {
     const schedule = await call({
       type: "UPDATE_MAINTENANCE_SCHEDULE",

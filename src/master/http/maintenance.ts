@@ -155,6 +155,11 @@ function keyOf(id: MachineID): string {
   return `${id.hostname ?? ""}|${id.ip ?? ""}`;
 }
 
+/** A machine id as Mesos prints it in refusals: its JSON form, e.g. `{"hostname":"h","ip":"1.2.3.4"}`. */
+function idJson(id: MachineID): string {
+  return JSON.stringify({ hostname: id.hostname, ip: id.ip });
+}
+
 function show(id: MachineID): string {
   return `${id.hostname ?? ""}${id.ip === undefined ? "" : ` (${id.ip})`}`;
 }
@@ -214,14 +219,14 @@ export function validateSchedule(schedule: Schedule, state: MaintenanceState): s
       }
       const key = keyOf(id);
       if (seen.has(key)) {
-        return `Machine '${show(id)}' appears more than once in the schedule`;
+        return `Machine '${idJson(id)}' appears more than once in the schedule`;
       }
       seen.add(key);
     }
   }
   for (const [key, id] of state.down) {
     if (!seen.has(key)) {
-      return `Machine '${show(id)}' is deactivated and cannot be removed from the schedule`;
+      return `Machine '${idJson(id)}' is deactivated and cannot be removed from the schedule`;
     }
   }
   return undefined;
@@ -311,11 +316,16 @@ async function startMaintenanceNow(
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
   if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
   for (const id of ids) {
-    if (!scheduled.has(keyOf(id))) {
-      return { ok: false, message: `Machine '${show(id)}' is not part of a maintenance schedule` };
+    // Mesos knows a machine from the schedule or from a registered agent on it
+    // (then UP); only a scheduled machine that is not DOWN yet is DRAINING.
+    if (!scheduled.has(keyOf(id)) && !hasAgentOn(master, id)) {
+      return { ok: false, message: notScheduled(id) };
     }
-    if (state.down.has(keyOf(id))) {
-      return { ok: false, message: `Machine '${show(id)}' is already DOWN` };
+    if (!scheduled.has(keyOf(id)) || state.down.has(keyOf(id))) {
+      return {
+        ok: false,
+        message: `Machine '${idJson(id)}' is not in DRAINING mode and cannot be brought down`,
+      };
     }
   }
   const down = new Map(state.down);
@@ -345,16 +355,34 @@ export function stopMaintenance(
   return serially(master, () => stopMaintenanceNow(master, ids));
 }
 
+function notScheduled(id: MachineID): string {
+  return `Machine '${idJson(id)}' is not part of a maintenance schedule`;
+}
+
+/** Whether a registered agent's machine is exactly `id` (hostname and IP, as Mesos keys machines). */
+function hasAgentOn(master: Master, id: MachineID): boolean {
+  for (const agent of master.agents.values()) {
+    if (agent.info.hostname === id.hostname && agent.address().ip === id.ip) return true;
+  }
+  return false;
+}
+
 async function stopMaintenanceNow(
   master: Master,
   ids: readonly MachineID[],
 ): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
+  const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
   for (const id of ids) {
-    if (!state.down.has(keyOf(id))) {
-      return { ok: false, message: `Machine '${show(id)}' is not DOWN` };
+    if (state.down.has(keyOf(id))) continue;
+    if (!scheduled.has(keyOf(id)) && !hasAgentOn(master, id)) {
+      return { ok: false, message: notScheduled(id) };
     }
+    return {
+      ok: false,
+      message: `Machine '${idJson(id)}' is not in DOWN mode and cannot be brought up`,
+    };
   }
   const up = new Set(ids.map(keyOf));
   const down = new Map([...state.down].filter(([key]) => !up.has(key)));
