@@ -147,6 +147,54 @@ describe("operator API conformance", () => {
     );
   });
 
+  test("operator API: reservation and volume calls on an unregistered agent answer 400 'No agent found with specified ID'", async () => {
+    const agent_id = { value: "no-such-agent" };
+    const cpus = {
+      name: "cpus",
+      type: "SCALAR" as const,
+      scalar: { value: 1 },
+      reservations: [{ type: "DYNAMIC" as const, role: "web" }],
+    };
+    const volume = {
+      name: "disk",
+      type: "SCALAR" as const,
+      scalar: { value: 1 },
+      reservations: [{ type: "DYNAMIC" as const, role: "web" }],
+      disk: { persistence: { id: "v1" }, volume: { container_path: "p", mode: "RW" as const } },
+    };
+    const calls: Call[] = [
+      { type: "RESERVE_RESOURCES", reserve_resources: { agent_id, resources: [cpus] } },
+      { type: "UNRESERVE_RESOURCES", unreserve_resources: { agent_id, resources: [cpus] } },
+      { type: "CREATE_VOLUMES", create_volumes: { agent_id, volumes: [volume] } },
+      { type: "DESTROY_VOLUMES", destroy_volumes: { agent_id, volumes: [volume] } },
+      {
+        type: "GROW_VOLUME",
+        grow_volume: {
+          agent_id,
+          volume,
+          addition: { name: "disk", type: "SCALAR", scalar: { value: 1 } },
+        },
+      },
+      { type: "SHRINK_VOLUME", shrink_volume: { agent_id, volume, subtract: { value: 1 } } },
+    ];
+    for (const c of calls) {
+      const r = await call(c);
+      assert.deepEqual([r.status, r.text], [400, "No agent found with specified ID"], c.type);
+    }
+    const legacy = await fetch(`${master.url}/master/reserve`, {
+      method: "POST",
+      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        slaveId: "no-such-agent",
+        resources: JSON.stringify([cpus]),
+      }).toString(),
+    });
+    assert.deepEqual(
+      [legacy.status, await legacy.text()],
+      [400, "No agent found with specified ID"],
+    );
+  });
+
   test("operator API: UPDATE_WEIGHTS refuses bad roles and weights, and answers 200 when valid", async () => {
     const zero = await call({
       type: "UPDATE_WEIGHTS",

@@ -89,6 +89,9 @@ export function operationFor(
   }
 }
 
+/** Mesos' answer to an operation on an agent that is not registered. */
+const NO_AGENT = "No agent found with specified ID";
+
 /** An outcome as an HTTP answer. */
 export function outcomeResponse(outcome: OperatorOutcome): HttpResponse {
   if (outcome.ok) return accepted();
@@ -121,6 +124,7 @@ export function reservationHandler(
     }
     const parsed = parseResourceList(json, field);
     if (!parsed.ok) return badRequest(parsed.error);
+    if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
     changed();
     return outcomeResponse(
       applyOperatorOperation(
@@ -142,6 +146,7 @@ export function v1ResourceOperation(
   resources: readonly Resource[] | undefined,
 ): HttpResponse {
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
+  if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
   const list: Resource[] = [];
   for (const r of resources ?? []) {
     const invalid = validateResource(r as CoreResource);
@@ -166,6 +171,7 @@ export function v1ResizeVolume(
 ): HttpResponse {
   const agentId = call.agent_id?.value;
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
+  if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
   const upgraded: Resource[] = [];
   for (const r of call.addition === undefined ? [call.volume] : [call.volume, call.addition]) {
     const invalid = validateResource(r as CoreResource);
