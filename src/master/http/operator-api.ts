@@ -4,8 +4,11 @@
  * Reads answer `200` with a `Response` in the `Accept` encoding; actions
  * (SET_LOGGING_LEVEL, UPDATE_WEIGHTS, TEARDOWN, MARK_AGENT_GONE,
  * DEACTIVATE_AGENT, REACTIVATE_AGENT, DRAIN_AGENT, ...) answer an empty
- * `200`; SUBSCRIBE answers the operator event stream. A call for a feature
- * not built yet (listed in `NOT_YET`) answers `501` with the reason.
+ * `200`, except the resource operations (RESERVE/UNRESERVE_RESOURCES,
+ * CREATE/DESTROY/GROW/SHRINK_VOLUME(S)), which answer `202`; SUBSCRIBE answers
+ * the operator event stream. The call is validated (400) before `Accept` is
+ * looked at (406), as in Mesos. A call for a feature not built yet (listed in
+ * `NOT_YET`) answers `501` with the reason; an UNKNOWN call a bare `501`.
  */
 
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
@@ -125,6 +128,8 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
 
+  // An UNKNOWN call (e.g. a type newer than this master) is a bare 501, as in Mesos.
+  if (callType === "UNKNOWN") return notImplemented();
   const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
   if (common !== undefined) return common;
 
