@@ -263,6 +263,12 @@ describe("operator API conformance", () => {
     });
     assert.equal(badProto.status, 400);
     assert.match(badProto.text, /^Failed to parse body into Call protobuf/);
+    // TEARDOWN with an empty `teardown` (its required framework_id missing).
+    const uninitialized = await post(new Uint8Array([0x08, 0x1f, 0x82, 0x01, 0x00]), {
+      "Content-Type": "application/x-protobuf",
+    });
+    assert.equal(uninitialized.status, 400);
+    assert.match(uninitialized.text, /^Failed to parse body into Call protobuf/);
   });
 
   test("operator API: START/STOP_MAINTENANCE refusals name the machine in JSON, as Mesos does", async () => {
