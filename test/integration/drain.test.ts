@@ -116,7 +116,7 @@ test("drain: bad DRAIN_AGENT calls answer 400 with a reason", async () => {
     drain_agent: { agent_id: { value: "no-such-agent" } },
   });
   assert.equal(unknown.status, 400);
-  assert.match(unknown.text, /Unknown agent 'no-such-agent'/);
+  assert.equal(unknown.text, "Unknown agent");
   const negative = await operator(master, {
     type: "DRAIN_AGENT",
     drain_agent: { agent_id: { value: agentId }, max_grace_period: { seconds: -1 } },

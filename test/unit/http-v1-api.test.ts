@@ -94,7 +94,18 @@ test("v1 api: wrong method, missing or unsupported content type, bad bodies", ()
     ),
   );
   assert.equal(garbage.status, 400);
-  assert.doesNotMatch(String(garbage.body), /\n/);
+  // Mesos' wording for both: no detail for protobuf, the missing field named for JSON.
+  assert.equal(String(garbage.body), "Failed to parse body into Call protobuf");
+  const unset = failure(
+    decodeCall(
+      req("POST", { "content-type": "application/json" }, '{"type":"KILL","kill":{}}'),
+      callCodec,
+    ),
+  );
+  assert.equal(
+    String(unset.body),
+    "Failed to convert JSON into Call protobuf: Missing required fields: kill.task_id",
+  );
 });
 
 test("v1 api: Accept negotiation follows libprocess (exact, type/*, */*, q=0)", () => {

@@ -19,14 +19,7 @@ import {
   notImplemented,
   serviceUnavailable,
 } from "../../common/http/response.js";
-import {
-  checkMethod,
-  eventStreamResponse,
-  requestContentType,
-  responseContentType,
-  type V1Result,
-} from "../../common/http/v1-api.js";
-import type { Call } from "../../common/protocol/generated/mesos-v1-executor.js";
+import { decodeCall, eventStreamResponse, responseContentType } from "../../common/http/v1-api.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { Agent } from "../agent.js";
 import type { ExecutorConnection } from "../executor.js";
@@ -40,37 +33,11 @@ export const EXECUTOR_API_HELP =
   "Endpoint for the v1 executor HTTP API: executors SUBSCRIBE (answered with a RecordIO " +
   "stream of events), send UPDATE, MESSAGE and HEARTBEAT calls. JSON or protobuf.";
 
-/**
- * Method, content type and body of an executor call, with Mesos' wording:
- * a protobuf body that does not parse gets no detail, a JSON body missing
- * a required field names it as "Missing required fields".
- */
-function decodeExecutorCall(request: HttpRequest): V1Result<Call> {
-  const methodError = checkMethod(request);
-  if (methodError !== undefined) return { ok: false, response: methodError };
-  const type = requestContentType(request);
-  if (!type.ok) return type;
-  if (type.value === "protobuf") {
-    const decoded = callCodec.decodeProtobuf(request.body);
-    if (decoded.ok) return decoded;
-    return { ok: false, response: badRequest("Failed to parse body into Call protobuf") };
-  }
-  const decoded = callCodec.decodeJson(request.body);
-  if (decoded.ok) return decoded;
-  const e = decoded.error;
-  const why = e.reason.startsWith("malformed JSON")
-    ? `Failed to parse body into JSON: ${e.message}`
-    : e.reason === "required field is missing"
-      ? `Failed to convert JSON into Call protobuf: Missing required fields: ${e.path}`
-      : `Failed to convert JSON into Call protobuf: ${e.message}`;
-  return { ok: false, response: badRequest(why) };
-}
-
 /** Serves one executor API request. */
 export function handleExecutorCall(agent: Agent, request: HttpRequest): HttpResponse {
-  const decoded = decodeExecutorCall(request);
+  const decoded = decodeCall(request, callCodec);
   if (!decoded.ok) return decoded.response;
-  const call = decoded.value;
+  const call = decoded.value.call;
   const invalid = validateExecutorCall(call);
   if (invalid !== undefined) return badRequest(`Failed to validate Executor::Call: ${invalid}`);
 

@@ -138,10 +138,9 @@ export function decodeCall<T>(request: HttpRequest, codec: Codec<T>): V1Result<D
   const type = requestContentType(request);
   if (!type.ok) return type;
   if (type.value === "protobuf") {
+    // As Mesos: no detail for a body protobuf cannot parse.
     const decoded = codec.decodeProtobuf(request.body);
-    if (!decoded.ok) {
-      return fail(badRequest(`Failed to parse body into Call protobuf: ${decoded.error.message}`));
-    }
+    if (!decoded.ok) return fail(badRequest("Failed to parse body into Call protobuf"));
     return { ok: true, value: { call: decoded.value, contentType: "protobuf" } };
   }
   const decoded = codec.decodeJson(request.body);
@@ -149,7 +148,9 @@ export function decodeCall<T>(request: HttpRequest, codec: Codec<T>): V1Result<D
     const e = decoded.error;
     const what = e.reason.startsWith("malformed JSON")
       ? `Failed to parse body into JSON: ${e.message}`
-      : `Failed to convert JSON into Call protobuf: ${e.message}`;
+      : e.reason === "required field is missing"
+        ? `Failed to convert JSON into Call protobuf: Missing required fields: ${e.path}`
+        : `Failed to convert JSON into Call protobuf: ${e.message}`;
     return fail(badRequest(what));
   }
   return { ok: true, value: { call: decoded.value, contentType: "json" } };

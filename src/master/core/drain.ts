@@ -121,7 +121,7 @@ export async function drainAgent(m: Master, call: Call_DrainAgent): Promise<Oper
     if (machine !== undefined) {
       return {
         status: 400,
-        message: `Agent ${agentId} is part of a maintenance schedule under machine ${machine}`,
+        message: `Agent ${agentId} is part of a maintenance schedule under Machine ${machine}`,
       };
     }
     if (!agent.hasCapability("AGENT_DRAINING")) {
