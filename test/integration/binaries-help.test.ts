@@ -121,6 +121,10 @@ async function serveWithEnv(binary: string, env: Record<string, string>): Promis
       const r = await fetch(`http://127.0.0.1:${env.MESOS_PORT}/health`).catch(() => undefined);
       return r?.status === 200;
     });
+    // The log line may reach the pipe after /health first answers.
+    await waitFor(`${binary} to log its flags`, () =>
+      stderr.includes("Flags at startup") ? true : undefined,
+    );
   } finally {
     child.kill("SIGKILL");
   }
