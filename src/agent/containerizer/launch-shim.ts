@@ -19,6 +19,7 @@
  * command is returned unchanged (the plain POSIX launch stays as fast as
  * before).
  */
+import { writeFile } from "node:fs/promises";
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
 
@@ -63,6 +64,20 @@ export function mergePreparations(
     }
   }
   return merged;
+}
+
+/**
+ * Writes a just-spawned shim's pid into its cgroups from the agent's side.
+ * The shim enters them itself before it execs anything, but the launcher
+ * answers the spawn before the shim has run: without this, a container
+ * reported as running could for a moment not yet be in its cgroups (seen by
+ * GET_CONTAINERS readers on a slow machine). Joining twice is harmless; a
+ * process that already ended is no error.
+ */
+export async function enterCgroups(pid: number, p: LaunchPreparation): Promise<void> {
+  for (const file of p.cgroupProcs ?? []) {
+    await writeFile(file, String(pid)).catch(() => undefined);
+  }
 }
 
 /** True when the launch needs the shim at all. */

@@ -52,7 +52,7 @@ import type {
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
-import { mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
+import { enterCgroups, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
 import { isSameProcess } from "./proc.js";
@@ -590,6 +590,7 @@ export class NestedContainers {
     n.pid = reply.pid;
     if (reply.startTime !== undefined) n.startTime = reply.startTime;
     this.byPid.set(reply.pid, n);
+    if (shimmed) await enterCgroups(reply.pid, preparation);
     for (const isolator of n.isolators) {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
     }

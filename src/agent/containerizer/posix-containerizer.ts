@@ -46,7 +46,13 @@ import type {
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
-import { IMAGE_SANDBOX, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
+import {
+  enterCgroups,
+  IMAGE_SANDBOX,
+  mergePreparations,
+  needsShim,
+  shimCommand,
+} from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
@@ -469,6 +475,7 @@ export class PosixContainerizer implements Containerizer {
         `Failed to record the pid of container '${c.id}': ${(e as Error).message}`,
       ),
     );
+    if (shimmed) await enterCgroups(reply.pid, preparation);
     for (const isolator of this.isolators) {
       await isolator
         .isolate(c.id, reply.pid)
