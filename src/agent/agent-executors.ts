@@ -12,6 +12,7 @@ import type {
   TaskState,
   TaskStatus_Reason,
 } from "../common/protocol/generated/mesos-v1.js";
+import { isTerminalState } from "../common/protocol/task-states.js";
 import type { ContainerTermination } from "./agent-ports.js";
 import { AgentStatusFlow } from "./agent-status.js";
 import { createTask, Executor, type PendingTermination } from "./executor.js";
@@ -19,7 +20,6 @@ import { executorProcessEnvironment } from "./executor-env.js";
 import { defaultExecutorCommand } from "./executor-info.js";
 import { Framework } from "./framework.js";
 import { isSafePathSegment, sandboxPath } from "./paths.js";
-import { isTerminalState } from "./status-updates/status-update.js";
 import { resourcesOf } from "./wire-resources.js";
 export abstract class AgentExecutors extends AgentStatusFlow {
   protected run(

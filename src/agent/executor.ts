@@ -16,9 +16,9 @@ import type {
   TaskStatus_Reason,
 } from "../common/protocol/generated/mesos-v1.js";
 import type { Event as ExecutorEvent } from "../common/protocol/generated/mesos-v1-executor.js";
+import { isTerminalState } from "../common/protocol/task-states.js";
 import type { Resources } from "../common/resources/index.js";
 import type { TimerHandle } from "../common/time/clock.js";
-import { isTerminalState } from "./status-updates/status-update.js";
 import { resourcesOf } from "./wire-resources.js";
 
 /** Lifecycle of an executor, as Mesos names it. */

@@ -15,6 +15,7 @@
  * and `exit` are injected, so tests drive this class directly.
  */
 import type { Logger } from "../common/observability/logger.js";
+import { isTerminalState } from "../common/protocol/task-states.js";
 import type { Clock, TimerHandle } from "../common/time/clock.js";
 import { emptyCheckStatus } from "./check-status.js";
 import type { CheckInfo, CheckResultInfo, HealthCheckInfo } from "./checks/check-info.js";
@@ -38,7 +39,6 @@ import type {
   TaskState,
   TaskStatus,
 } from "./protocol.js";
-import { isTerminalState } from "./protocol.js";
 import type { TaskLauncher, TaskProcess } from "./task-process.js";
 
 /** The part of the agent connection the command executor uses. */

@@ -213,20 +213,3 @@ export type ExecutorCall = {
   | { type: "MESSAGE"; message: { data: string } }
   | { type: "HEARTBEAT" }
 );
-
-/** Terminal task states: no update follows one of these. */
-export function isTerminalState(state: TaskState): boolean {
-  switch (state) {
-    case "TASK_FINISHED":
-    case "TASK_FAILED":
-    case "TASK_KILLED":
-    case "TASK_ERROR":
-    case "TASK_LOST":
-    case "TASK_DROPPED":
-    case "TASK_GONE":
-    case "TASK_GONE_BY_OPERATOR":
-      return true;
-    default:
-      return false;
-  }
-}

@@ -19,10 +19,10 @@ import type {
   Call_Type,
   Event_Type,
 } from "../common/protocol/generated/mesos-v1-scheduler.js";
+import { isTerminalState, TERMINAL_TASK_STATES } from "../common/protocol/task-states.js";
 import type { CycleStats, HierarchicalAllocator } from "./allocator/index.js";
 import type { Master } from "./core/master.js";
 import type { FrameworkRecord } from "./core/records.js";
-import { isTerminalState } from "./core/records.js";
 import { agentUsedLists, scalarOf } from "./http/resource-sums.js";
 import { validateOfferIds } from "./validation/offers.js";
 
@@ -189,16 +189,7 @@ const FRAMEWORK_OPERATIONS: readonly Offer_Operation_Type[] = [
 ];
 
 /** Task states with a per-framework `tasks/terminal/<state>` counter. */
-const FRAMEWORK_TERMINAL: readonly TaskState[] = [
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-];
+const FRAMEWORK_TERMINAL = TERMINAL_TASK_STATES;
 
 /** Task states with a per-framework `tasks/active/<state>` gauge. */
 const FRAMEWORK_ACTIVE: readonly TaskState[] = [

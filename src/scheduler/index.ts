@@ -8,6 +8,7 @@
  * src/executor (docs/executor-library.md).
  */
 
+export { isTerminalState } from "../common/protocol/task-states.js";
 export {
   DEFAULT_MASTER_PORT,
   formatMasterAddress,
@@ -28,6 +29,5 @@ export {
   SchedulerClient,
   type SchedulerClientOptions,
 } from "./scheduler-client.js";
-export { isTerminalState } from "./task-states.js";
 export * from "./types.js";
 export { type ContentType, mediaType, parseContentType } from "./wire.js";

@@ -1,13 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { TaskStatusUpdateManager } from "../../src/agent/status-updates/manager.js";
-import {
-  createStatusUpdate,
-  isTerminalState,
-} from "../../src/agent/status-updates/status-update.js";
+import { createStatusUpdate } from "../../src/agent/status-updates/status-update.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { StatusUpdate } from "../../src/common/protocol/generated/mesos-internal.js";
 import type { TaskState } from "../../src/common/protocol/generated/mesos-v1.js";
+import { isTerminalState } from "../../src/common/protocol/task-states.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 
 let counter = 0;

@@ -13,22 +13,6 @@ import type {
   TaskStatus_Source,
 } from "../../common/protocol/generated/mesos-v1.js";
 
-const TERMINAL: ReadonlySet<TaskState> = new Set<TaskState>([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-]);
-
-/** True for states after which a task never changes again. */
-export function isTerminalState(state: TaskState): boolean {
-  return TERMINAL.has(state);
-}
-
 /** What the agent says about a task in an update it makes itself. */
 export interface AgentUpdateInput {
   frameworkId: string;

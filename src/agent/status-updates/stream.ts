@@ -6,8 +6,8 @@
  * over.
  */
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import type { TimerHandle } from "../../common/time/clock.js";
-import { isTerminalState } from "./status-update.js";
 
 /** Hex text of a uuid, the key the stream uses to recognise updates. */
 export function uuidKey(uuid: Uint8Array): string {

@@ -14,10 +14,10 @@ import type {
   TaskState,
   TaskStatus,
 } from "../../common/protocol/generated/mesos-v1.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import { findOfferResources, parseResourceText } from "../../scheduler/resources.js";
 import { SchedulerClient } from "../../scheduler/scheduler-client.js";
-import { isTerminalState } from "../../scheduler/task-states.js";
 import type { ExecutionPlan } from "./plan.js";
 import { statusUpdateLines } from "./print-status.js";
 

@@ -10,6 +10,7 @@ import type {
 } from "../../common/protocol/generated/mesos-internal.js";
 import type { ExecutorInfo, Resource, Task } from "../../common/protocol/generated/mesos-v1.js";
 import type { MessageTypeMap } from "../../common/protocol/index.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import {
   type Resource as CoreResource,
   Resources,
@@ -20,7 +21,7 @@ import { agentTransitionInProgress, ping, removeAgent } from "./agent-health.js"
 import { recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
 import type { AgentJoin } from "./observer.js";
-import { AgentRecord, frameworkRoles, isTerminalState } from "./records.js";
+import { AgentRecord, frameworkRoles } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor } from "./tasks.js";
 

@@ -14,6 +14,7 @@ import type {
   Task,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { OfferConstraints } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import type { TimerHandle } from "../../common/time/clock.js";
 import type { SchedulerStream } from "./io.js";
@@ -211,22 +212,6 @@ export interface OfferRecord {
   readonly role: string;
   readonly resources: Resources;
   timer: TimerHandle | undefined;
-}
-
-const TERMINAL = new Set([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_ERROR",
-  "TASK_LOST",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-]);
-
-/** Mesos' `isTerminalState` (TASK_LOST counts as terminal). */
-export function isTerminalState(state: string | undefined): boolean {
-  return state !== undefined && TERMINAL.has(state);
 }
 
 /** A wire resource list as a Resources collection (the two Resource types differ only nominally). */

@@ -25,11 +25,12 @@ import type {
   Call_Message,
   Call_Shutdown,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import { addCompletedTask } from "./frameworks.js";
 import type { Master } from "./master.js";
 import { reconcileTasks } from "./reconciliation.js";
-import { type AgentRecord, type FrameworkRecord, isTerminalState } from "./records.js";
+import type { AgentRecord, FrameworkRecord } from "./records.js";
 
 const SITE_UPDATING = new LogSite();
 const SITE_STATUS = new LogSite();

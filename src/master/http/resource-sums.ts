@@ -8,6 +8,7 @@
  * lists never change). Lists with ranges or sets fall back to `Resources`.
  */
 import type { Resource } from "../../common/protocol/generated/mesos-v1.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import {
   type Resource as CoreResource,
   fromFixed,
@@ -17,7 +18,6 @@ import {
   toFixed,
 } from "../../common/resources/index.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
-import { isTerminalState } from "../core/records.js";
 
 /** One scalar resource of a list: its identity without the amount, and the amount. */
 interface ScalarEntry {

@@ -13,9 +13,10 @@
 import type { ResponseStream } from "../../common/http/response.js";
 import type { AgentInfo, Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
+import { isTerminalState } from "../../common/protocol/task-states.js";
 import { drainInfoOf, drainJson, drainStartOf } from "../core/drain.js";
 import type { Master } from "../core/master.js";
-import { type AgentRecord, type FrameworkRecord, isTerminalState } from "../core/records.js";
+import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import {
   type Document,
   DocumentCache,
