@@ -40,6 +40,11 @@ import type {
   TaskStatus,
 } from "./protocol.js";
 import type { TaskLauncher, TaskProcess } from "./task-process.js";
+import {
+  DEFAULT_KILL_GRACE_PERIOD_MS,
+  SHUTDOWN_BUFFER_MS,
+  TERMINAL_ACK_TIMEOUT_MS,
+} from "./timing.js";
 
 /** The part of the agent connection the command executor uses. */
 export interface UpdateChannel {
@@ -47,17 +52,6 @@ export interface UpdateChannel {
   /** False once the connection is lost for good (no update can be delivered any more). */
   canDeliver(): boolean;
 }
-
-/** Mesos' default kill grace period for the command executor. */
-export const DEFAULT_KILL_GRACE_PERIOD_MS = 3000;
-/** How long to wait for the acknowledgement of the terminal update before giving up. */
-export const TERMINAL_ACK_TIMEOUT_MS = 60_000;
-/**
- * Taken off the shutdown grace period so the terminal update can still
- * reach the agent before it destroys the container (Mesos keeps 2 s: its
- * reaper interval plus one second).
- */
-export const SHUTDOWN_BUFFER_MS = 2000;
 
 /** Everything the command executor needs from its surroundings. */
 export interface CommandExecutorOptions {

@@ -45,14 +45,12 @@ import { allocationRoleOf, buildLaunchSpec, type LaunchSpec } from "./launch-spe
 import type { ExecutorHandlers, TaskStatusInput } from "./library.js";
 import type { FrameworkInfo, KillPolicy, TaskGroupInfo, TaskInfo, TaskState } from "./protocol.js";
 import type { TaskLauncher, TaskProcess } from "./task-process.js";
+import {
+  DEFAULT_KILL_GRACE_PERIOD_MS,
+  SHUTDOWN_BUFFER_MS,
+  TERMINAL_ACK_TIMEOUT_MS,
+} from "./timing.js";
 import { normalizeUuid } from "./uuid.js";
-
-/** Mesos' default kill grace period for tasks of a group. */
-export const DEFAULT_KILL_GRACE_PERIOD_MS = 3000;
-/** How long to wait for the remaining acknowledgements once every task has ended. */
-export const TERMINAL_ACK_TIMEOUT_MS = 60_000;
-/** Kept off the shutdown grace period so the terminal updates still reach the agent. */
-export const SHUTDOWN_BUFFER_MS = 2000;
 
 /** A task's sandbox inside the executor's. */
 export interface TaskSandbox {
