@@ -8,7 +8,6 @@
  * holds the sandbox).
  */
 import { createReadStream } from "node:fs";
-import { extname } from "node:path";
 import type { HttpRequest } from "../http/request.js";
 import {
   badRequest,
@@ -18,6 +17,7 @@ import {
   streaming,
 } from "../http/response.js";
 import { checkMethod, jsonResponse } from "../http/v1-api.js";
+import { numifyInteger } from "./numify.js";
 import {
   type FileEntry,
   FilesError,
@@ -39,26 +39,50 @@ export type FilesForwarder = (
   request: HttpRequest,
 ) => Promise<HttpResponse> | undefined;
 
-const MIME: Record<string, string> = {
-  ".txt": "text/plain",
-  ".log": "text/plain",
-  ".json": "application/json",
-  ".html": "text/html",
-  ".htm": "text/html",
-  ".css": "text/css",
-  ".js": "application/javascript",
-  ".xml": "application/xml",
-  ".png": "image/png",
-  ".jpg": "image/jpeg",
-  ".jpeg": "image/jpeg",
-  ".gif": "image/gif",
-  ".svg": "image/svg+xml",
-  ".pdf": "application/pdf",
-  ".gz": "application/gzip",
-  ".tgz": "application/gzip",
-  ".tar": "application/x-tar",
-  ".zip": "application/zip",
-};
+/**
+ * Extension -> Content-Type for `/files/download`: the table libprocess
+ * answers with (matched case-sensitively on the text from the last dot);
+ * anything else, `.log` and `.json` included, is application/octet-stream.
+ */
+const MIME_TABLE =
+  "application/octet-stream .obj .dll .so .exe .bin .o .a|audio/x-pn-realaudio .ra|" +
+  "application/xml .wsdl .xpdl .rdf .xsl|image/x-cmu-raster .ras|application/x-pn-realaudio .ram|" +
+  "application/x-bcpio .bcpio|application/x-sh .sh|video/mpeg .m1v .mpeg .mpa .mpg .mpe|" +
+  "image/x-xwindowdump .xwd|application/msword .doc .dot .wiz|image/x-ms-bmp .bmp|" +
+  "application/x-shar .shar|application/x-javascript .js|application/x-wais-source .src|" +
+  "application/x-dvi .dvi|audio/x-aiff .aif .aiff .aifc|text/plain .ksh .pl .bat .h .c .txt|" +
+  "message/rfc822 .mht .nws .eml .mhtml|application/x-pkcs12 .p12 .pfx|text/css .css|" +
+  "application/x-csh .csh|application/vnd.ms-powerpoint .pwz .ppt .pps .ppa .pot|" +
+  "application/pdf .pdf|application/x-netcdf .cdf .nc|application/postscript .ai .ps .eps|" +
+  "image/jpeg .jpe .jpg .jpeg|text/x-python .py|text/xml .xml|application/x-gtar .gtar|" +
+  "image/x-xpixmap .xpm|application/x-hdf .hdf|text/tab-separated-values .tsv|" +
+  "application/pkcs7-mime .p7c|image/ief .ief|application/vnd.ms-excel .xlb .xls|" +
+  "image/x-portable-bitmap .pbm|application/x-texinfo .texinfo .texi|application/x-tex .tex|" +
+  "text/richtext .rtx|text/html .html .htm|text/x-sgml .sgm .sgml|image/tiff .tif .tiff|" +
+  "application/x-ustar .ustar|image/gif .gif|image/x-portable-pixmap .ppm|" +
+  "application/x-latex .latex|video/quicktime .mov .qt|application/x-troff .tr .t .roff|" +
+  "application/x-sv4cpio .sv4cpio|application/x-tcl .tcl|audio/x-wav .wav|text/x-vcard .vcf|" +
+  "image/x-xbitmap .xbm|audio/basic .au .snd|application/oda .oda|application/x-troff-ms .ms|" +
+  "image/x-rgb .rgb|application/x-troff-me .me|application/x-sv4crc .sv4crc|" +
+  "video/x-msvideo .avi|image/x-portable-graymap .pgm|application/x-mif .mif|" +
+  "application/x-troff-man .man|text/x-setext .etx|application/zip .zip|" +
+  "video/x-sgi-movie .movie|application/x-python-code .pyc .pyo|image/png .png|" +
+  "application/x-tar .tar|image/x-portable-anymap .pnm|application/x-cpio .cpio|" +
+  "application/x-shockwave-flash .swf|audio/mpeg .mp3 .mp2|video/mp4 .mp4";
+
+const MIME = new Map<string, string>(
+  MIME_TABLE.split("|").flatMap((row) => {
+    const [type, ...extensions] = row.split(" ");
+    return extensions.map((ext): [string, string] => [ext, type as string]);
+  }),
+);
+
+/** The download Content-Type of a file name (its text from the last dot, case kept). */
+export function downloadContentType(name: string): string {
+  const dot = name.lastIndexOf(".");
+  if (dot < 0 || name === "." || name === "..") return "application/octet-stream";
+  return MIME.get(name.slice(dot)) ?? "application/octet-stream";
+}
 
 function errorResponse(e: unknown): HttpResponse {
   if (e instanceof FilesError) return response(e.status, `${e.message}\n`);
@@ -67,25 +91,30 @@ function errorResponse(e: unknown): HttpResponse {
 
 const NO_PATH = "Expecting 'path=value' in query.\n";
 
-/** Parses `offset` and `length` as Mesos does; `offset=-1` asks for the size only. */
+/**
+ * Parses `offset` and `length` as Mesos does (64-bit integers in stout's
+ * syntax, so `0x10` is 16); `offset=-1` asks for the size only and
+ * `length=-1` means "to the end".
+ */
 export function parseReadRange(
   query: URLSearchParams,
 ): { ok: true; offset: number; length: number | undefined } | { ok: false; message: string } {
   let offset = -1;
   const o = query.get("offset");
   if (o !== null) {
-    if (!/^-?\d+$/.test(o.trim())) return { ok: false, message: `Failed to parse offset: '${o}'.` };
-    offset = Number(o);
-    if (offset < -1) return { ok: false, message: `Negative offset provided: ${offset}.` };
+    const n = numifyInteger(o, 64);
+    if (!n.ok) return { ok: false, message: `Failed to parse offset: ${n.error}.` };
+    if (n.value < -1) return { ok: false, message: `Negative offset provided: ${n.decimal}.` };
+    offset = n.value;
   }
   let length: number | undefined;
   const l = query.get("length");
   if (l !== null) {
-    if (!/^-?\d+$/.test(l.trim())) return { ok: false, message: `Failed to parse length: '${l}'.` };
-    const n = Number(l);
+    const n = numifyInteger(l, 64);
+    if (!n.ok) return { ok: false, message: `Failed to parse length: ${n.error}.` };
     // The web UI's pailer sends length=-1 meaning "to the end", as Mesos allows.
-    if (n < -1) return { ok: false, message: `Negative length provided: ${n}.` };
-    if (n >= 0) length = n;
+    if (n.value < -1) return { ok: false, message: `Negative length provided: ${n.decimal}.` };
+    if (n.value >= 0) length = n.value;
   }
   return { ok: true, offset, length };
 }
@@ -166,7 +195,7 @@ export class FilesHandlers {
     if (f !== undefined) return f;
     try {
       const { real, name } = await this.files.downloadPath(path);
-      const type = MIME[extname(name).toLowerCase()] ?? "application/octet-stream";
+      const type = downloadContentType(name);
       return streaming(
         200,
         {

@@ -6,8 +6,9 @@
  * attached prefix; symbolic links are followed and the result must stay
  * inside the attached directory, so `..` and links cannot reach other files.
  *
- * Status mapping (what the HTTP layer answers): invalid input 400, nothing
- * attached or no such file 404, a path that resolves outside its attached
+ * Status mapping (what the HTTP layer answers): invalid input and paths
+ * that cannot be resolved (a link loop) 400, nothing attached or no such
+ * file 404, a path that resolves outside its attached
  * root 403 (Mesos answers 400 there; a refusal reads better as 403), other
  * I/O failures 500.
  */
@@ -128,6 +129,20 @@ export function fileInfoMessage(e: FileEntry): {
     uid: e.uid,
     gid: e.gid,
   };
+}
+
+/** strerror(3)'s text for the errors a path lookup can meet (Node has only its own words). */
+const STRERROR: Record<string, string> = {
+  ELOOP: "Too many levels of symbolic links",
+  EACCES: "Permission denied",
+  ENAMETOOLONG: "File name too long",
+  EPERM: "Operation not permitted",
+  EIO: "Input/output error",
+};
+
+function errnoText(e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  return (code !== undefined ? STRERROR[code] : undefined) ?? (e as Error).message;
 }
 
 /** id -> name from an /etc/passwd or /etc/group style file (read once). */
@@ -312,7 +327,8 @@ export class VirtualFiles {
 
   /** The real path behind a virtual one, checked to stay inside its attachment. */
   private async resolve(virtualPath: string): Promise<{ real: string; vpath: string }> {
-    if (virtualPath === "") throw new FilesError("invalid", "Expecting 'path=value' in query.");
+    // Nothing is attached at "" (a v1 LIST_FILES/READ_FILE may send it): 404, as Mesos.
+    if (virtualPath === "") throw new FilesError("not-found", "No such file: ''");
     if (virtualPath.includes("\0")) throw new FilesError("invalid", "Bad path.");
     const m = this.match(virtualPath);
     if (m === undefined) throw new FilesError("not-found", `No such file: '${virtualPath}'`);
@@ -334,17 +350,19 @@ export class VirtualFiles {
       if (code === "ENOENT" || code === "ENOTDIR") {
         // A dangling link or a `..` that leaves the root must not tell what exists outside.
         if (!candidate.startsWith(`${a.real}/`) && candidate !== a.real) {
-          throw new FilesError("forbidden", `'${virtualPath}' is inaccessible`);
+          throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
         }
         throw new FilesError("not-found", `No such file: '${virtualPath}'`);
       }
+      // A link loop, a name too long, a directory we may not search: the
+      // request names something unusable, so 400 as in Mesos (not 500).
       throw new FilesError(
-        "unknown",
-        `Failed to resolve '${virtualPath}': ${(e as Error).message}`,
+        "invalid",
+        `Failed to determine canonical path of '${virtualPath}': ${errnoText(e)}.`,
       );
     }
     if (real !== a.real && !real.startsWith(a.real.endsWith("/") ? a.real : `${a.real}/`)) {
-      throw new FilesError("forbidden", `'${virtualPath}' is inaccessible`);
+      throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
     }
     return { real, vpath };
   }

@@ -6,6 +6,7 @@
  * answers the current level), a level below the starting one is refused by
  * the endpoint (the v1 call accepts any level, as Mesos).
  */
+import { numifyInteger } from "../files/numify.js";
 import { Duration } from "../flags/duration.js";
 import type { HttpRequest } from "./request.js";
 import { badRequest, type HttpResponse, ok } from "./response.js";
@@ -55,8 +56,10 @@ export class LoggingLevels {
       return badRequest("Expecting 'duration=value' in query.\n");
     }
     if (level === null) return badRequest("Expecting 'level=value' in query.\n");
-    if (!/^-?\d+$/.test(level.trim())) return badRequest(`Failed to parse level '${level}'.\n`);
-    const v = Number(level);
+    // An `int` in stout's syntax (`0x2` is 2); the error is stout's own line.
+    const parsed = numifyInteger(level, 32);
+    if (!parsed.ok) return badRequest(`${parsed.error}.\n`);
+    const v = parsed.value;
     if (v < 0) return badRequest(`Invalid level '${v}'.\n`);
     if (v < this.original) return badRequest(`'${v}' < original level.\n`);
     const d = Duration.parse(duration ?? "");
