@@ -53,6 +53,7 @@ async function sandbox(): Promise<VirtualFiles> {
   writeFileSync(join(root, "stdout"), "0123456789abcdefghij");
   writeFileSync(join(outside, "secret"), "secret");
   symlinkSync("loop", join(root, "loop"));
+  symlinkSync("nowhere", join(root, "dangling"));
   symlinkSync(join(outside, "secret"), join(root, "escape"));
   const files = new VirtualFiles();
   await files.attach(root, BASE);
@@ -157,6 +158,14 @@ test("files: a symbolic link loop in a sandbox is a 400 naming the path, not a 5
       endpoint,
     );
   }
+});
+
+test("files browse: links that lead nowhere or loop are left out, as Mesos cannot stat them", async () => {
+  const h = new FilesHandlers(await sandbox());
+  const r = await h.browse(get(`/files/browse?path=${BASE}`));
+  assert.equal(r.status, 200);
+  const names = (JSON.parse(text(r)) as { path: string }[]).map((e) => e.path);
+  assert.deepEqual(names, [`${BASE}/escape`, `${BASE}/stdout`]);
 });
 
 test("files: a link leaving the sandbox is refused with a sentence", async () => {

@@ -13,7 +13,7 @@
  * I/O failures 500.
  */
 import { constants as fsConstants } from "node:fs";
-import { access, lstat, open, readdir, readFile, realpath, stat } from "node:fs/promises";
+import { access, open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 
 /** What the HTTP layer maps to a status. */
@@ -270,7 +270,7 @@ export class VirtualFiles {
       try {
         out.push(await this.entry(join(real, name), join(vpath, name)));
       } catch {
-        // Vanished between readdir and stat: skip it, as Mesos does.
+        // Vanished between readdir and stat, or a dangling link: skip it, as Mesos does.
       }
     }
     return out;
@@ -368,7 +368,9 @@ export class VirtualFiles {
   }
 
   private async entry(real: string, vpath: string): Promise<FileEntry> {
-    const st = await stat(real).catch(() => lstat(real));
+    // Links are followed; one that leads nowhere (or loops) fails here and
+    // is left out of a listing, as Mesos leaves out what it cannot stat.
+    const st = await stat(real);
     this.users ??= idNames("/etc/passwd");
     this.groups ??= idNames("/etc/group");
     const [users, groups] = await Promise.all([this.users, this.groups]);

@@ -40,8 +40,9 @@ export function locate(m: Master, path: string): { agent: AgentRecord; path: str
   }
   const sandbox = SANDBOX.exec(path);
   if (sandbox === null) return undefined;
-  const frameworkId = decodeURIComponent(sandbox[1] as string);
-  const executorId = decodeURIComponent(sandbox[2] as string);
+  // The query was decoded once already; ids are taken as they are (an id may hold '%').
+  const frameworkId = sandbox[1] as string;
+  const executorId = sandbox[2] as string;
   const framework =
     m.frameworks.get(frameworkId) ?? m.completedFrameworks.find((f) => f.id === frameworkId);
   if (framework === undefined) return undefined;

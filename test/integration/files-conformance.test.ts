@@ -1,0 +1,153 @@
+/**
+ * The `/files` and small common endpoints of a real master and agent held
+ * against Mesos' answers: statuses and one-line bodies for bad input, what
+ * a sandbox listing shows, download headers, the master's forwarding of
+ * sandbox paths (ours; Mesos answers 404 there) with ids as they are, and
+ * `/logging/toggle` / `/metrics/snapshot` parameter errors.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { operatorCall } from "../harness/operator.js";
+import {
+  type DaemonHandle,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+
+/** A task id with a '%' in it: the virtual path holds it as is. */
+const TASK = "pct%41-files";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+/** `/frameworks/<fid>/executors/<TASK>/runs/latest` */
+let latest = "";
+
+async function get(daemon: DaemonHandle, path: string): Promise<Response> {
+  return fetch(`${daemon.url}${path}`);
+}
+
+async function answer(daemon: DaemonHandle, path: string): Promise<[number, string]> {
+  const res = await get(daemon, path);
+  return [res.status, await res.text()];
+}
+
+const q = encodeURIComponent;
+
+before(async () => {
+  master = await startMaster({ flags: { log_dir: tempDir("files-master-log-") } });
+  agent = await startAgent({ master: master.address, flags: { log_dir: tempDir("files-log-") } });
+  await waitForAgents(master, 1);
+  const run = await runBinary(
+    "mesos-execute",
+    [
+      `--master=${master.address}`,
+      `--name=${TASK}`,
+      "--command=echo sandbox-hello; ln -s loop loop; ln -s nowhere dangling; printf '{}' > data.json",
+    ],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  latest = await waitFor("the finished task's sandbox attached on the agent", async () => {
+    const debug = (await (await get(agent, "/files/debug")).json()) as Record<string, string>;
+    return Object.keys(debug).find((k) => k.endsWith(`/executors/${TASK}/runs/latest`));
+  });
+});
+
+after(async () => {
+  await stopAll();
+});
+
+describe("files conformance", () => {
+  test("files: bad offset and length answer 400 with Mesos' wording", async () => {
+    const path = q(`${latest}/stdout`);
+    assert.deepEqual(await answer(agent, `/files/read?path=${path}&offset=abc`), [
+      400,
+      "Failed to parse offset: Failed to convert 'abc' to number.\n",
+    ]);
+    assert.deepEqual(await answer(agent, `/files/read?path=${path}&offset=0&length=x`), [
+      400,
+      "Failed to parse length: Failed to convert 'x' to number.\n",
+    ]);
+    assert.deepEqual(await answer(master, `/files/read?path=${path}&offset=-2`), [
+      400,
+      "Negative offset provided: -2.\n",
+    ]);
+    assert.deepEqual(await answer(agent, `/files/read?offset=0`), [
+      400,
+      "Expecting 'path=value' in query.\n",
+    ]);
+    const sized = (await (await get(agent, `/files/read?path=${path}&offset=-1`)).json()) as {
+      offset: number;
+      data: string;
+    };
+    assert.deepEqual(sized, { offset: "sandbox-hello\n".length, data: "" });
+    const hex = await get(agent, `/files/read?path=${path}&offset=0x8&length=5`);
+    assert.deepEqual(await hex.json(), { offset: 8, data: "hello" });
+  });
+
+  test("files: a sandbox listing leaves out links that lead nowhere", async () => {
+    const res = await get(agent, `/files/browse?path=${q(latest)}`);
+    assert.equal(res.status, 200);
+    const names = ((await res.json()) as { path: string }[]).map((e) => e.path.split("/").pop());
+    assert.ok(names.includes("stdout"), names.join(","));
+    assert.ok(names.includes("data.json"), names.join(","));
+    assert.ok(!names.includes("dangling"), names.join(","));
+    assert.ok(!names.includes("loop"), names.join(","));
+  });
+
+  test("files: a link loop is a 400 naming the path; a directory cannot be read", async () => {
+    assert.deepEqual(await answer(agent, `/files/read?path=${q(`${latest}/loop`)}&offset=0`), [
+      400,
+      `Failed to determine canonical path of '${latest}/loop': Too many levels of symbolic links.\n`,
+    ]);
+    assert.deepEqual(await answer(agent, `/files/read?path=${q(latest)}&offset=0`), [
+      400,
+      "Cannot read a directory.\n",
+    ]);
+    assert.deepEqual(await answer(agent, `/files/download?path=${q(latest)}`), [
+      400,
+      "Cannot download a directory.\n",
+    ]);
+  });
+
+  test("files: the master forwards a sandbox path whose executor id holds '%'", async () => {
+    const res = await get(master, `/files/read?path=${q(`${latest}/stdout`)}&offset=0`);
+    assert.equal(res.status, 200, await res.clone().text());
+    assert.deepEqual(await res.json(), { offset: 0, data: "sandbox-hello\n" });
+  });
+
+  test("files: download names the file and types it by libprocess' table", async () => {
+    for (const daemon of [agent, master]) {
+      const json = await get(daemon, `/files/download?path=${q(`${latest}/data.json`)}`);
+      assert.equal(json.status, 200);
+      assert.equal(json.headers.get("content-type"), "application/octet-stream");
+      assert.equal(json.headers.get("content-disposition"), "attachment; filename=data.json");
+      assert.equal(await json.text(), "{}");
+    }
+  });
+
+  test("files v1: LIST_FILES of an empty path is 404 (nothing is attached there)", async () => {
+    const listed = await operatorCall(master, { type: "LIST_FILES", list_files: { path: "" } });
+    assert.equal(listed.status, 404);
+  });
+
+  test("logging toggle and metrics: bad parameters answer with stout's wording", async () => {
+    assert.deepEqual(await answer(agent, "/logging/toggle?level=abc&duration=1secs"), [
+      400,
+      "Failed to convert 'abc' to number.\n",
+    ]);
+    assert.deepEqual(await answer(master, "/logging/toggle?level=1&duration=1soon"), [
+      400,
+      "Unknown duration unit 'soon'; supported units are 'ns', 'us', 'ms', 'secs', 'mins', 'hrs', 'days', and 'weeks'.\n",
+    ]);
+    assert.deepEqual(await answer(master, "/metrics/snapshot?timeout=5"), [
+      400,
+      "Invalid timeout '5': Invalid duration '5'.\n",
+    ]);
+  });
+});
