@@ -121,12 +121,14 @@ describe("files conformance", () => {
     assert.deepEqual(await res.json(), { offset: 0, data: "sandbox-hello\n" });
   });
 
-  test("files: download names the file and types it by libprocess' table", async () => {
+  test("files: download names, sizes and types the file as libprocess does", async () => {
     for (const daemon of [agent, master]) {
       const json = await get(daemon, `/files/download?path=${q(`${latest}/data.json`)}`);
       assert.equal(json.status, 200);
       assert.equal(json.headers.get("content-type"), "application/octet-stream");
       assert.equal(json.headers.get("content-disposition"), "attachment; filename=data.json");
+      // A file goes out whole with its size, as libprocess sends one (not chunked).
+      assert.equal(json.headers.get("content-length"), "2");
       assert.equal(await json.text(), "{}");
     }
   });

@@ -4,7 +4,7 @@
  * download Content-Type table, unresolvable sandbox paths, an empty v1 path.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -18,7 +18,12 @@ import { numifyInteger } from "../../src/common/files/numify.js";
 import { FilesError, VirtualFiles } from "../../src/common/files/virtual-files.js";
 import { LoggingLevels } from "../../src/common/http/logging-toggle.js";
 import { HttpRequest } from "../../src/common/http/request.js";
-import type { BodyResponse, HttpResponse } from "../../src/common/http/response.js";
+import type {
+  BodyResponse,
+  HttpResponse,
+  StreamingResponse,
+} from "../../src/common/http/response.js";
+import type { LengthAwareStream } from "../../src/common/http/server.js";
 import { GlogLogger } from "../../src/common/observability/glog.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 
@@ -145,6 +150,55 @@ test("files download: Content-Type comes from libprocess' table, by exact extens
     assert.equal(r.headers["Content-Type"], type, name);
     assert.equal(r.headers["Content-Disposition"], `attachment; filename=${name}`, name);
   }
+});
+
+/** Runs a streaming response into memory: the declared length and the bytes. */
+function collect(
+  r: StreamingResponse,
+): Promise<{ declared?: number; body: string; aborted: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let declared: number | undefined;
+    const done = (aborted: boolean) =>
+      resolve({ declared, body: Buffer.concat(chunks).toString(), aborted });
+    const stream: LengthAwareStream = {
+      write: (chunk) => {
+        chunks.push(Buffer.from(chunk));
+        return true;
+      },
+      end: () => done(false),
+      abort: () => done(true),
+      declareLength: (n) => {
+        declared = n;
+      },
+      onClose: () => {},
+      onDrain: () => {},
+      closed: false,
+      remote: "test",
+    };
+    r.start(stream);
+  });
+}
+
+test("files download: a file goes out with its size at the request, and only that much", async () => {
+  const root = mkdtempSync(join(tmpdir(), "files-conformance-size-"));
+  dirs.push(root);
+  writeFileSync(join(root, "stdout"), "abc");
+  writeFileSync(join(root, "empty"), "");
+  const files = new VirtualFiles();
+  await files.attach(root, BASE);
+  const h = new FilesHandlers(files);
+  const r = await h.download(get(`/files/download?path=${BASE}/stdout`));
+  assert.equal(r.kind, "stream");
+  const got = collect(r as StreamingResponse);
+  appendFileSync(join(root, "stdout"), "def");
+  assert.deepEqual(await got, { declared: 3, body: "abc", aborted: false });
+  const empty = await h.download(get(`/files/download?path=${BASE}/empty`));
+  assert.deepEqual(await collect(empty as StreamingResponse), {
+    declared: 0,
+    body: "",
+    aborted: false,
+  });
 });
 
 test("files: a symbolic link loop in a sandbox is a 400 naming the path, not a 500", async () => {

@@ -16,6 +16,7 @@ import {
   response,
   streaming,
 } from "../http/response.js";
+import type { LengthAwareStream } from "../http/server.js";
 import { checkMethod, jsonResponse } from "../http/v1-api.js";
 import { numifyInteger } from "./numify.js";
 import {
@@ -194,7 +195,7 @@ export class FilesHandlers {
     const f = this.forwarded("download", path, request);
     if (f !== undefined) return f;
     try {
-      const { real, name } = await this.files.downloadPath(path);
+      const { real, name, size } = await this.files.downloadPath(path);
       const type = downloadContentType(name);
       return streaming(
         200,
@@ -202,7 +203,7 @@ export class FilesHandlers {
           "Content-Type": type,
           "Content-Disposition": `attachment; filename=${name}`,
         },
-        (stream) => pipeFile(real, stream),
+        (stream) => pipeFile(real, size, stream),
       );
     } catch (e) {
       return errorResponse(e);
@@ -213,16 +214,35 @@ export class FilesHandlers {
     checkMethod(request, ["GET"]) ?? jsonResponse(request, JSON.stringify(this.files.debug()));
 }
 
-/** Streams a file into a response, pausing while the client is slow. */
-function pipeFile(real: string, stream: ResponseStream): void {
-  const input = createReadStream(real);
+/**
+ * Streams a file into a response, pausing while the client is slow. A
+ * regular file goes out with a Content-Length of its size at the request
+ * (as libprocess sends a file), and only that many bytes even when it grows
+ * meanwhile; one that shrinks cuts the connection rather than send a short
+ * body.
+ */
+function pipeFile(real: string, size: number | undefined, stream: ResponseStream): void {
+  if (size !== undefined && "declareLength" in stream) {
+    (stream as LengthAwareStream).declareLength(size);
+    if (size === 0) {
+      stream.end();
+      return;
+    }
+  }
+  const input = createReadStream(real, size === undefined ? {} : { start: 0, end: size - 1 });
+  let sent = 0;
   input.on("data", (chunk) => {
+    sent += chunk.length;
     if (!stream.write(chunk as Buffer)) input.pause();
   });
   stream.onDrain(() => input.resume());
   stream.onClose(() => input.destroy());
-  input.on("end", () => stream.end());
-  input.on("error", () => stream.end());
+  const finish = (): void => {
+    if (size !== undefined && sent < size && stream.abort !== undefined) stream.abort();
+    else stream.end();
+  };
+  input.on("end", finish);
+  input.on("error", finish);
 }
 
 /** Route declarations for a `files` process (path, help). */

@@ -302,13 +302,17 @@ export class VirtualFiles {
     }
   }
 
-  /** The real path of a regular file to send whole (`/files/download`). */
-  async downloadPath(virtualPath: string): Promise<{ real: string; name: string }> {
+  /**
+   * The real path of a file to send whole (`/files/download`), and its
+   * size now when it is a regular file (the response's Content-Length).
+   */
+  async downloadPath(
+    virtualPath: string,
+  ): Promise<{ real: string; name: string; size: number | undefined }> {
     const { real } = await this.resolve(virtualPath);
-    if ((await stat(real)).isDirectory()) {
-      throw new FilesError("invalid", "Cannot download a directory.");
-    }
-    return { real, name: basename(real) };
+    const st = await stat(real);
+    if (st.isDirectory()) throw new FilesError("invalid", "Cannot download a directory.");
+    return { real, name: basename(real), size: st.isFile() ? st.size : undefined };
   }
 
   private match(virtualPath: string): { prefix: string; suffix: string } | undefined {

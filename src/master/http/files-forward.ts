@@ -18,6 +18,7 @@ import { request as httpRequest, type IncomingMessage } from "node:http";
 import type { FilesEndpoint, FilesForwarder } from "../../common/files/files-http.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import { type HttpResponse, response, streaming } from "../../common/http/response.js";
+import type { LengthAwareStream } from "../../common/http/server.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord } from "../core/records.js";
@@ -99,13 +100,26 @@ function relay(res: IncomingMessage): HttpResponse {
     if (typeof v === "string") headers[name] = v;
   }
   const status = res.statusCode ?? 502;
+  // The agent's Content-Length (a download) is passed on, so the client
+  // sees the size as it would from the agent.
+  const length = Number(res.headers["content-length"]);
   return streaming(status, headers, (stream) => {
+    const declared =
+      Number.isSafeInteger(length) && length >= 0 && "declareLength" in stream ? length : undefined;
+    if (declared !== undefined) (stream as LengthAwareStream).declareLength(declared);
+    let sent = 0;
     res.on("data", (chunk: Buffer) => {
+      sent += chunk.length;
       if (!stream.write(chunk)) res.pause();
     });
     stream.onDrain(() => res.resume());
     stream.onClose(() => res.destroy());
-    res.on("end", () => stream.end());
-    res.on("error", () => stream.end());
+    // A body cut short must not leave the client waiting for the bytes announced.
+    const finish = (): void => {
+      if (declared !== undefined && sent < declared && stream.abort !== undefined) stream.abort();
+      else stream.end();
+    };
+    res.on("end", finish);
+    res.on("error", finish);
   });
 }
