@@ -4,6 +4,7 @@
  * download Content-Type table, unresolvable sandbox paths, an empty v1 path.
  */
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -196,6 +197,27 @@ test("files download: a file goes out with its size at the request, and only tha
   const empty = await h.download(get(`/files/download?path=${BASE}/empty`));
   assert.deepEqual(await collect(empty as StreamingResponse), {
     declared: 0,
+    body: "",
+    aborted: false,
+  });
+});
+
+test("files: a FIFO in a sandbox reads and downloads as empty instead of hanging", {
+  timeout: 10_000,
+}, async () => {
+  const root = mkdtempSync(join(tmpdir(), "files-conformance-fifo-"));
+  dirs.push(root);
+  execFileSync("mkfifo", [join(root, "pipe")]);
+  const files = new VirtualFiles();
+  await files.attach(root, BASE);
+  const h = new FilesHandlers(files);
+  const read = await h.read(get(`/files/read?path=${BASE}/pipe&offset=0`));
+  assert.equal(read.status, 200);
+  assert.deepEqual(JSON.parse(text(read)), { offset: 0, data: "" });
+  const download = await h.download(get(`/files/download?path=${BASE}/pipe`));
+  assert.equal(download.status, 200);
+  assert.deepEqual(await collect(download as StreamingResponse), {
+    declared: undefined,
     body: "",
     aborted: false,
   });

@@ -7,7 +7,8 @@
  * `FilesForwarder` (the master forwards sandbox paths to the agent that
  * holds the sandbox).
  */
-import { createReadStream } from "node:fs";
+import { constants as fsConstants, type ReadStream } from "node:fs";
+import { open } from "node:fs/promises";
 import type { HttpRequest } from "../http/request.js";
 import {
   badRequest,
@@ -229,20 +230,32 @@ function pipeFile(real: string, size: number | undefined, stream: ResponseStream
       return;
     }
   }
-  const input = createReadStream(real, size === undefined ? {} : { start: 0, end: size - 1 });
-  let sent = 0;
-  input.on("data", (chunk) => {
-    sent += chunk.length;
-    if (!stream.write(chunk as Buffer)) input.pause();
-  });
-  stream.onDrain(() => input.resume());
-  stream.onClose(() => input.destroy());
-  const finish = (): void => {
-    if (size !== undefined && sent < size && stream.abort !== undefined) stream.abort();
-    else stream.end();
+  const sendFrom = (input: ReadStream): void => {
+    let sent = 0;
+    input.on("data", (chunk) => {
+      sent += chunk.length;
+      if (!stream.write(chunk as Buffer)) input.pause();
+    });
+    stream.onDrain(() => input.resume());
+    stream.onClose(() => input.destroy());
+    const finish = (): void => {
+      if (size !== undefined && sent < size && stream.abort !== undefined) stream.abort();
+      else stream.end();
+    };
+    input.on("end", finish);
+    input.on("error", finish);
   };
-  input.on("end", finish);
-  input.on("error", finish);
+  // Non-blocking open: a FIFO without a writer ends at once instead of holding a libuv thread.
+  open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).then(
+    (handle) => {
+      if (stream.closed) {
+        void handle.close();
+        return;
+      }
+      sendFrom(handle.createReadStream(size === undefined ? {} : { start: 0, end: size - 1 }));
+    },
+    () => (stream.abort !== undefined ? stream.abort() : stream.end()),
+  );
 }
 
 /** Route declarations for a `files` process (path, help). */

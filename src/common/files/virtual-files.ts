@@ -287,7 +287,9 @@ export class VirtualFiles {
     try {
       const st = await stat(real);
       if (st.isDirectory()) throw new FilesError("invalid", "Cannot read a directory.");
-      handle = await open(real, "r");
+      // Non-blocking, so a FIFO in a sandbox with no writer cannot hold a
+      // libuv thread (and with it every later file request) forever.
+      handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
       const size = (await handle.stat()).size;
       if (offset >= size || length === 0) return { size, data: Buffer.alloc(0) };
       const want = Math.min(length ?? size - offset, size - offset, MAX_READ_BYTES);
