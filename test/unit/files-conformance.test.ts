@@ -291,3 +291,17 @@ test("logging toggle: the level is an int in stout's syntax, with stout's error 
   clock.advance(1000);
   assert.equal(logger.verbosity, 0);
 });
+
+test("logging SET_LOGGING_LEVEL: a negative duration sets the level and reverts at once", () => {
+  const clock = new ManualClock();
+  const logger = new GlogLogger({ program: "t", stderr: { write: () => {} }, clock, verbosity: 1 });
+  const levels = new LoggingLevels(logger);
+  assert.equal(levels.set(3, -5000), undefined);
+  assert.equal(levels.level, 3);
+  clock.advance(0);
+  assert.equal(levels.level, 1);
+  assert.equal(levels.set(0, 1000), undefined, "a level below the starting one is allowed in v1");
+  assert.equal(levels.level, 0);
+  clock.advance(1000);
+  assert.equal(levels.level, 1);
+});

@@ -40,8 +40,10 @@ export class LoggingLevels {
    */
   set(level: number, durationMs: number): string | undefined {
     if (!Number.isInteger(level) || level < 0) return `Invalid level '${level}'`;
-    if (!Number.isFinite(durationMs) || durationMs < 0) return `Invalid duration ${durationMs}ms`;
-    this.control.setLevel(level, durationMs);
+    if (!Number.isFinite(durationMs)) return `Invalid duration ${durationMs}ms`;
+    // A negative duration (v1 Durations are signed) has already passed: the
+    // level is set and reverts at once, as in Mesos, rather than refused.
+    this.control.setLevel(level, Math.max(0, durationMs));
     return undefined;
   }
 
