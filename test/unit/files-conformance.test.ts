@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { appendFileSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  mkdirSync,
+  mkdtempSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -304,4 +311,25 @@ test("logging SET_LOGGING_LEVEL: a negative duration sets the level and reverts 
   assert.equal(levels.level, 0);
   clock.advance(1000);
   assert.equal(levels.level, 1);
+});
+
+test("files: '..' is walked as the kernel walks it, after links, as Mesos resolves paths", async () => {
+  const root = mkdtempSync(join(tmpdir(), "files-conformance-dots-"));
+  dirs.push(root);
+  writeFileSync(join(root, "stdout"), "root-stdout");
+  mkdirSync(join(root, "data", "run1"), { recursive: true });
+  writeFileSync(join(root, "data", "stdout"), "data-stdout");
+  symlinkSync("data/run1", join(root, "work"));
+  const files = new VirtualFiles();
+  await files.attach(root, BASE);
+  const h = new FilesHandlers(files);
+  const read = async (p: string) => {
+    const r = await h.read(get(`/files/read?path=${BASE}/${p}&offset=0`));
+    return r.status === 200 ? (JSON.parse(text(r)) as { data: string }).data : r.status;
+  };
+  assert.equal(await read("work/../stdout"), "data-stdout");
+  assert.equal(await read("data/run1/../../stdout"), "root-stdout");
+  assert.equal(await read("nosuch/../stdout"), 404);
+  assert.equal(await read("../../../../../../../../etc/passwd"), 403);
+  assert.equal(await read("../nosuch-outside"), 403);
 });

@@ -347,7 +347,11 @@ export class VirtualFiles {
       if (m.suffix !== "") throw new FilesError("not-found", `No such file: '${virtualPath}'`);
       return { real: a.real, vpath };
     }
-    const candidate = m.suffix === "" ? a.real : join(a.real, m.suffix);
+    const rootPrefix = a.real.endsWith("/") ? a.real : `${a.real}/`;
+    // Not normalised here: realpath walks it as the kernel does, as Mesos
+    // does, so `link/..` is the parent of the link's target and `..` after
+    // a missing name finds nothing.
+    const candidate = m.suffix === "" ? a.real : `${rootPrefix}${m.suffix}`;
     let real: string;
     try {
       real = await realpath(candidate);
@@ -355,7 +359,8 @@ export class VirtualFiles {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT" || code === "ENOTDIR") {
         // A dangling link or a `..` that leaves the root must not tell what exists outside.
-        if (!candidate.startsWith(`${a.real}/`) && candidate !== a.real) {
+        const lexical = join(a.real, m.suffix);
+        if (lexical !== a.real && !lexical.startsWith(rootPrefix)) {
           throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
         }
         throw new FilesError("not-found", `No such file: '${virtualPath}'`);
@@ -367,7 +372,7 @@ export class VirtualFiles {
         `Failed to determine canonical path of '${virtualPath}': ${errnoText(e)}.`,
       );
     }
-    if (real !== a.real && !real.startsWith(a.real.endsWith("/") ? a.real : `${a.real}/`)) {
+    if (real !== a.real && !real.startsWith(rootPrefix)) {
       throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
     }
     return { real, vpath };
