@@ -6,6 +6,8 @@
  * `/logging/toggle` / `/metrics/snapshot` parameter errors.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { operatorCall } from "../harness/operator.js";
 import {
@@ -151,5 +153,48 @@ describe("files conformance", () => {
       400,
       "Invalid timeout '5': Invalid duration '5'.\n",
     ]);
+  });
+});
+
+describe("files through masters and agents that authenticate", () => {
+  const basic = `Basic ${Buffer.from("ops:ops-secret").toString("base64")}`;
+  let authMaster: DaemonHandle;
+  let agentId = "";
+
+  before(async () => {
+    const credentials = join(tempDir("files-credentials-"), "credentials");
+    writeFileSync(credentials, "ops ops-secret\n");
+    authMaster = await startMaster({
+      flags: { credentials: `file://${credentials}`, authenticate_http_readonly: true },
+    });
+    await startAgent({
+      master: authMaster.address,
+      flags: {
+        http_credentials: credentials,
+        authenticate_http_readonly: true,
+        log_dir: tempDir("files-auth-agent-log-"),
+      },
+    });
+    const res = await waitFor("the agent registered", async () => {
+      const r = await fetch(`${authMaster.url}/master/slaves`, {
+        headers: { Authorization: basic },
+      });
+      const slaves = ((await r.json()) as { slaves?: { id: string }[] }).slaves ?? [];
+      return slaves[0]?.id;
+    });
+    agentId = res;
+  });
+
+  test("files: the master forwards the client's credentials to the agent", async () => {
+    const path = q(`/agents/${agentId}/slave/log`);
+    const read = await waitFor("the agent log readable through the master", async () => {
+      const r = await fetch(`${authMaster.url}/files/read?path=${path}&offset=0&length=10`, {
+        headers: { Authorization: basic },
+      });
+      return r.status === 200 ? r : undefined;
+    });
+    assert.equal(((await read.json()) as { offset: number }).offset, 0);
+    const anonymous = await fetch(`${authMaster.url}/files/read?path=${path}&offset=0`);
+    assert.equal(anonymous.status, 401);
   });
 });

@@ -61,7 +61,7 @@ export function locate(m: Master, path: string): { agent: AgentRecord; path: str
   return agent === undefined ? undefined : { agent, path };
 }
 
-const RELAYED_HEADERS = ["content-type", "content-disposition"];
+const RELAYED_HEADERS = ["content-type", "content-disposition", "www-authenticate"];
 
 /** The forwarder the master installs on its `/files` endpoints. */
 export function filesForwarder(m: Master, logger: Logger): FilesForwarder {
@@ -73,9 +73,14 @@ export function filesForwarder(m: Master, logger: Logger): FilesForwarder {
     query.set("path", target.path);
     const { ip, port } = target.agent.address();
     const url = `/files/${endpoint}?${query.toString()}`;
+    // The client's credentials go along: an agent that authenticates its
+    // read-only endpoints would otherwise refuse a client the master let in.
+    const authorization = request.header("authorization");
+    const headers: Record<string, string> =
+      authorization === undefined ? {} : { Authorization: authorization };
     return new Promise<HttpResponse>((resolve) => {
       const req = httpRequest(
-        { host: ip, port, path: url, method: "GET", timeout: 30_000 },
+        { host: ip, port, path: url, method: "GET", headers, timeout: 30_000 },
         (res) => resolve(relay(res)),
       );
       req.on("timeout", () => req.destroy(new Error("timed out")));
