@@ -4,7 +4,8 @@
  * virtual `/frameworks/<fid>/executors/<eid>/runs/latest`. Attachments
  * outlive the executor (Mesos detaches them only when the sandbox is
  * garbage-collected, which we do not do yet), so completed executors stay
- * browsable. Also attaches the agent's log at `/slave/log`.
+ * browsable; after a restart, `attachRecovered` attaches the recovered
+ * executors' sandboxes. Also attaches the agent's log at `/slave/log`.
  */
 import { realpath } from "node:fs/promises";
 import type { VirtualFiles } from "../../common/files/virtual-files.js";
@@ -12,7 +13,7 @@ import type { Logger } from "../../common/observability/logger.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent-ports.js";
 import type { ContainerEvents } from "../containerizer/posix-containerizer.js";
-import { latestRunLink } from "../paths.js";
+import { latestRunLink, type RunIds } from "../paths.js";
 
 /** Mesos' virtual path of an executor's latest run. */
 export function executorVirtualPath(frameworkId: string, executorId: string): string {
@@ -35,12 +36,35 @@ export class SandboxFiles {
   ) {}
 
   /** The three virtual paths of a run. */
-  pathsOf(launch: ContainerLaunch): string[] {
+  pathsOf(run: RunIds & { readonly directory: string }): string[] {
     return [
-      launch.directory,
-      latestRunLink(this.workDir, launch),
-      executorVirtualPath(launch.frameworkId, launch.executorId),
+      run.directory,
+      latestRunLink(this.workDir, run),
+      executorVirtualPath(run.frameworkId, run.executorId),
     ];
+  }
+
+  /**
+   * Attaches the sandboxes of executors recovered from the checkpoint after
+   * a restart, as Mesos' recovery does: they were launched by an earlier
+   * agent process, so no launch event attaches them here. A sandbox that
+   * cannot be attached is logged and skipped.
+   */
+  async attachRecovered(
+    executors: readonly { readonly ids: RunIds; readonly directory: string }[],
+  ): Promise<void> {
+    await Promise.all(
+      executors.map(async ({ ids, directory }) => {
+        const paths = this.pathsOf({ ...ids, directory });
+        try {
+          await this.files.attachAll(directory, paths);
+        } catch (e) {
+          this.logger.warn(
+            `Cannot attach the recovered sandbox at '${directory}': ${(e as Error).message}`,
+          );
+        }
+      }),
+    );
   }
 
   /** Wraps a containerizer so each launch is remembered for attaching. */
