@@ -13,6 +13,7 @@ import {
   symlinkSync,
   writeFileSync,
 } from "node:fs";
+import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -332,4 +333,20 @@ test("files: '..' is walked as the kernel walks it, after links, as Mesos resolv
   assert.equal(await read("nosuch/../stdout"), 404);
   assert.equal(await read("../../../../../../../../etc/passwd"), 403);
   assert.equal(await read("../nosuch-outside"), 403);
+});
+
+test("files read: a file that cannot be opened (a socket) is Mesos' 500 line", async () => {
+  const root = mkdtempSync(join(tmpdir(), "files-conformance-sock-"));
+  dirs.push(root);
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(join(root, "sock"), resolve));
+  try {
+    const files = new VirtualFiles();
+    await files.attach(root, BASE);
+    const r = await new FilesHandlers(files).read(get(`/files/read?path=${BASE}/sock&offset=0`));
+    assert.equal(r.status, 500);
+    assert.equal(text(r), `Failed to open file at '${BASE}/sock': No such device or address.\n`);
+  } finally {
+    server.close();
+  }
 });

@@ -138,6 +138,8 @@ const STRERROR: Record<string, string> = {
   ENAMETOOLONG: "File name too long",
   EPERM: "Operation not permitted",
   EIO: "Input/output error",
+  ENXIO: "No such device or address",
+  ENOENT: "No such file or directory",
 };
 
 function errnoText(e: unknown): string {
@@ -289,7 +291,12 @@ export class VirtualFiles {
       if (st.isDirectory()) throw new FilesError("invalid", "Cannot read a directory.");
       // Non-blocking, so a FIFO in a sandbox with no writer cannot hold a
       // libuv thread (and with it every later file request) forever.
-      handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      try {
+        handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+      } catch (e) {
+        // A socket, a file we may not read: Mesos' 500 line, with the virtual path.
+        throw new FilesError("unknown", `Failed to open file at '${vpath}': ${errnoText(e)}.`);
+      }
       const size = (await handle.stat()).size;
       if (offset >= size || length === 0) return { size, data: Buffer.alloc(0) };
       const want = Math.min(length ?? size - offset, size - offset, MAX_READ_BYTES);
