@@ -17,6 +17,7 @@ import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.
 import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
+import { decodeForm } from "./reservations.js";
 import { type RoleWeights, rolesJson, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import {
@@ -252,7 +253,9 @@ export function weightsHandler(
     }
     const infos: WeightInfo[] = [];
     if (!Array.isArray(parsed)) {
-      return badRequest(`Failed to parse update weights request JSON '${body}': not an array`);
+      return badRequest(
+        `Failed to parse update weights request JSON '${body}': Unexpected JSON type parsed`,
+      );
     }
     for (const item of parsed) {
       const w = item as { weight?: unknown; role?: unknown };
@@ -276,9 +279,10 @@ export function teardownHandler(
   return (request) => {
     const bad = checkMethod(request, ["POST"]);
     if (bad !== undefined) return bad;
-    const values = new URLSearchParams(request.text());
-    const id = values.get("frameworkId");
-    if (id === null) {
+    const form = decodeForm(request.text());
+    if (!form.ok) return badRequest(`Unable to decode query string: ${form.error}`);
+    const id = form.value.get("frameworkId");
+    if (id === undefined) {
       return badRequest("Missing 'frameworkId' query parameter in the request body");
     }
     const framework = m.frameworks.get(id);

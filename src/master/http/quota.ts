@@ -176,17 +176,21 @@ export class RoleQuotas {
     return this.commit(new Map([[role, quota]]));
   }
 
-  /** The legacy remove (DELETE /master/quota/<role>, REMOVE_QUOTA). */
-  remove(role: string): Promise<QuotaResult> {
-    return this.serially(() => this.removeNow(role));
+  /**
+   * The legacy remove (REMOVE_QUOTA, or DELETE /master/quota/<role> whose
+   * request `path` the refusals then name, as Mesos does).
+   */
+  remove(role: string, path?: string): Promise<QuotaResult> {
+    return this.serially(() => this.removeNow(role, path));
   }
 
-  private removeNow(role: string): QuotaResult | Promise<QuotaResult> {
+  private removeNow(role: string, path: string | undefined): QuotaResult | Promise<QuotaResult> {
+    const forPath = path === undefined ? "" : ` for path '${path}'`;
     if (!this.whitelisted(role)) {
-      return fail(`Failed to validate remove quota request: Unknown role '${role}'`);
+      return fail(`Failed to validate remove quota request${forPath}: Unknown role '${role}'`);
     }
     if (!this.quotas.has(role)) {
-      return fail(`Failed to remove quota: Role '${role}' has no quota set`);
+      return fail(`Failed to remove quota${forPath}: Role '${role}' has no quota set`);
     }
     return this.commit(new Map([[role, { guarantees: {}, limits: {} }]]));
   }
@@ -475,14 +479,18 @@ export function quotaHandler(
         return quotas.set(decoded.value).then(reply);
       }
       case "DELETE": {
-        const role = decodeURIComponent(request.remainder.replace(/^\/+|\/+$/g, ""));
-        if (role === "" || role.includes("/")) {
+        // Mesos takes everything after `/master/quota/` as the role, so a
+        // nested role (`a/b`) is named by its full path.
+        const path = decodePath(request.path);
+        const tokens = path.split("/").filter((t) => t !== "");
+        if (tokens.length < 3) {
           return badRequest(
-            `Failed to parse remove quota request for path '${request.path}': expected /quota/<role>`,
+            `Failed to parse remove quota request for path '${path}': expected 3 tokens, found ${tokens.length} tokens`,
           );
         }
+        const role = path.replace(/^\/*[^/]+\/+[^/]+\/+/, "");
         changed();
-        return quotas.remove(role).then(reply);
+        return quotas.remove(role, path).then(reply);
       }
       default:
         return methodNotAllowed(["GET", "POST", "DELETE"], request.method);
@@ -495,6 +503,15 @@ export function reply(result: QuotaResult): HttpResponse {
   if (result.ok) return ok();
   if (result.status === 503) return serviceUnavailable(result.message);
   return result.status === 409 ? conflict(result.message) : badRequest(result.message);
+}
+
+/** The request path percent-decoded (as libprocess hands it over), or as sent if malformed. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
 }
 
 function oneLine(text: string): string {

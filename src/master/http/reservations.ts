@@ -22,11 +22,17 @@ import type { Offer_Operation, Resource } from "../../common/protocol/generated/
 import { codecFor } from "../../common/protocol/index.js";
 import {
   type Resource as CoreResource,
+  formatResource,
   upgradeResource,
   validateResource,
 } from "../../common/resources/index.js";
 import type { Master } from "../core/master.js";
-import { applyOperatorOperation, type OperatorOutcome } from "../core/operations.js";
+import {
+  applyOperatorOperation,
+  type OperatorOutcome,
+  validateResourceOperation,
+} from "../core/operations.js";
+import type { AgentRecord } from "../core/records.js";
 
 const resourceCodec = codecFor<Resource>("mesos.v1.Resource");
 
@@ -50,26 +56,121 @@ export function reservationHelp(path: ReservationEndpoint): string {
   );
 }
 
-/** Decodes, validates and upgrades a JSON array of resources. */
+/**
+ * A form body (or query string) decoded as libprocess does: pairs split on
+ * `&` or `;`, `+` is a space, a key without `=` has the empty value, the
+ * last value of a repeated key wins, and a malformed `%` escape is an error.
+ */
+export function decodeForm(
+  body: string,
+): { ok: true; value: Map<string, string> } | { ok: false; error: string } {
+  const out = new Map<string, string>();
+  for (const token of body.split(/[&;]/)) {
+    if (token === "") continue;
+    const eq = token.indexOf("=");
+    const key = decodeFormComponent(eq < 0 ? token : token.slice(0, eq));
+    if (typeof key !== "string") return { ok: false, error: key.error };
+    const value = eq < 0 ? "" : decodeFormComponent(token.slice(eq + 1));
+    if (typeof value !== "string") return { ok: false, error: value.error };
+    out.set(key, value);
+  }
+  return { ok: true, value: out };
+}
+
+const HEX = /^[0-9a-fA-F]{2}$/;
+
+function decodeFormComponent(text: string): string | { error: string } {
+  const bytes: number[] = [];
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c !== "%") {
+      for (const b of Buffer.from(c === "+" ? " " : c, "utf8")) bytes.push(b);
+      continue;
+    }
+    const hex = text.slice(i + 1, i + 3);
+    if (!HEX.test(hex)) {
+      return { error: `Malformed % escape in '${text}': '${text.slice(i, i + 3)}'` };
+    }
+    bytes.push(Number.parseInt(hex, 16));
+    i += 2;
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+/**
+ * Decodes a JSON array of resources (no validation yet). Errors start with
+ * `prefix` (Mesos' wording differs between the endpoints).
+ */
 export function parseResourceList(
   value: unknown,
-  what: string,
+  prefix: string,
 ): { ok: true; value: Resource[] } | { ok: false; error: string } {
-  if (!Array.isArray(value)) return { ok: false, error: `'${what}' must be a JSON array` };
+  if (!Array.isArray(value)) {
+    return { ok: false, error: `${prefix}Unexpected JSON type parsed (not an array)` };
+  }
   const out: Resource[] = [];
   for (const item of value) {
     const decoded = resourceCodec.decodeJson(item);
-    if (!decoded.ok) {
-      return {
-        ok: false,
-        error: `Failed to convert '${what}' to protobuf: ${decoded.error.message}`,
-      };
-    }
-    const invalid = validateResource(decoded.value as CoreResource);
-    if (invalid !== undefined) return { ok: false, error: `Invalid resources: ${invalid}` };
-    out.push(upgradeResource(decoded.value as CoreResource) as Resource);
+    if (!decoded.ok) return { ok: false, error: `${prefix}${decoded.error.message}` };
+    out.push(decoded.value);
   }
   return { ok: true, value: out };
+}
+
+/**
+ * Validates each resource and upgrades it to the post-refinement format;
+ * a bad one is named as Mesos does: `Resource '<resource>' is invalid: <why>`.
+ */
+export function validateAndUpgrade(
+  resources: readonly Resource[],
+): { ok: true; value: Resource[] } | { ok: false; error: string } {
+  const out: Resource[] = [];
+  for (const r of resources) {
+    const invalid = validateResource(r as CoreResource);
+    if (invalid !== undefined) {
+      return { ok: false, error: `Resource '${describe(r)}' is invalid: ${invalid}` };
+    }
+    out.push(upgradeResource(r as CoreResource) as Resource);
+  }
+  return { ok: true, value: out };
+}
+
+/** A resource as text, even a malformed one. */
+function describe(r: Resource): string {
+  try {
+    return formatResource(r as CoreResource);
+  } catch {
+    return r.name;
+  }
+}
+
+/** `<id> at <pid> (<hostname>)`, how Mesos names an agent in operation errors. */
+function agentLabel(agent: AgentRecord): string {
+  return `${agent.id} at ${agent.pid} (${agent.info.hostname})`;
+}
+
+/**
+ * The operator's operation checked against the agent, with Mesos' prefix
+ * (`Invalid RESERVE operation on agent ...: `); a volume to destroy is looked
+ * up among all the agent's resources, so one a task uses is "in use".
+ */
+function checkOperation(
+  agent: AgentRecord,
+  operation: Offer_Operation,
+  principal: string | undefined,
+): HttpResponse | undefined {
+  const type = operation.type ?? "UNKNOWN";
+  const unused = agent.totalResources.minus(agent.usedResources().unallocated());
+  const error = validateResourceOperation(
+    operation,
+    { principal, frameworkRoles: undefined },
+    agent,
+    type === "DESTROY" ? agent.totalResources : unused,
+    true,
+  );
+  if (error === undefined) return undefined;
+  const where = type === "UNRESERVE" || type === "DESTROY" ? "" : ` on agent ${agentLabel(agent)}`;
+  return badRequest(`Invalid ${type} operation${where}: ${error}`);
 }
 
 /** The operation for `type` over `resources`. */
@@ -105,36 +206,53 @@ export function reservationHandler(
   changed: () => void,
 ): (request: HttpRequest) => HttpResponse {
   const { field, type } = RESERVATION_ENDPOINTS[path];
+  // Mesos words the /reserve parse errors slightly differently from the other three.
+  const prefix = `${type === "RESERVE" ? "Error parsing" : "Error in parsing"} '${field}' query parameter in the request body: `;
   return (request) => {
     if (request.method !== "POST") return methodNotAllowed(["POST"], request.method);
-    const form = new URLSearchParams(request.text());
-    const agentId = form.get("slaveId");
-    if (agentId === null) {
+    const form = decodeForm(request.text());
+    if (!form.ok) return badRequest(`Unable to decode query string: ${form.error}`);
+    const agentId = form.value.get("slaveId");
+    if (agentId === undefined) {
       return badRequest("Missing 'slaveId' query parameter in the request body");
     }
-    const text = form.get(field);
-    if (text === null) {
+    const text = form.value.get(field);
+    if (text === undefined) {
       return badRequest(`Missing '${field}' query parameter in the request body`);
     }
     let json: unknown;
     try {
       json = JSON.parse(text);
     } catch (e) {
-      return badRequest(`Failed to parse '${field}' as JSON: ${(e as Error).message}`);
+      return badRequest(`${prefix}${(e as Error).message}`);
     }
-    const parsed = parseResourceList(json, field);
+    const parsed = parseResourceList(json, prefix);
     if (!parsed.ok) return badRequest(parsed.error);
-    if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
     changed();
-    return outcomeResponse(
-      applyOperatorOperation(
-        master,
-        agentId,
-        operationFor(type, parsed.value),
-        principalOf(request),
-      ),
-    );
+    return resourceOperation(master, request, type, agentId, parsed.value);
   };
+}
+
+/**
+ * The common path of the four endpoints and their v1 calls, in Mesos' order:
+ * the agent must be registered, then the resources valid, then the operation.
+ */
+function resourceOperation(
+  master: Master,
+  request: HttpRequest,
+  type: "RESERVE" | "UNRESERVE" | "CREATE" | "DESTROY",
+  agentId: string,
+  resources: readonly Resource[],
+): HttpResponse {
+  const agent = master.agents.get(agentId);
+  if (agent === undefined) return badRequest(NO_AGENT);
+  const upgraded = validateAndUpgrade(resources);
+  if (!upgraded.ok) return badRequest(upgraded.error);
+  const operation = operationFor(type, upgraded.value);
+  const principal = principalOf(request);
+  const refused = checkOperation(agent, operation, principal);
+  if (refused !== undefined) return refused;
+  return outcomeResponse(applyOperatorOperation(master, agentId, operation, principal));
 }
 
 /** A v1 RESERVE_RESOURCES / UNRESERVE_RESOURCES / CREATE_VOLUMES / DESTROY_VOLUMES call. */
@@ -146,16 +264,7 @@ export function v1ResourceOperation(
   resources: readonly Resource[] | undefined,
 ): HttpResponse {
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
-  if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
-  const list: Resource[] = [];
-  for (const r of resources ?? []) {
-    const invalid = validateResource(r as CoreResource);
-    if (invalid !== undefined) return badRequest(`Invalid resources: ${invalid}`);
-    list.push(upgradeResource(r as CoreResource) as Resource);
-  }
-  return outcomeResponse(
-    applyOperatorOperation(master, agentId, operationFor(type, list), principalOf(request)),
-  );
+  return resourceOperation(master, request, type, agentId, resources ?? []);
 }
 
 /** A v1 GROW_VOLUME or SHRINK_VOLUME call (on an agent's unused volume). */
@@ -172,13 +281,11 @@ export function v1ResizeVolume(
   const agentId = call.agent_id?.value;
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
   if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
-  const upgraded: Resource[] = [];
-  for (const r of call.addition === undefined ? [call.volume] : [call.volume, call.addition]) {
-    const invalid = validateResource(r as CoreResource);
-    if (invalid !== undefined) return badRequest(`Invalid resources: ${invalid}`);
-    upgraded.push(upgradeResource(r as CoreResource) as Resource);
-  }
-  const [volume, addition] = upgraded as [Resource, Resource | undefined];
+  const upgraded = validateAndUpgrade(
+    call.addition === undefined ? [call.volume] : [call.volume, call.addition],
+  );
+  if (!upgraded.ok) return badRequest(upgraded.error);
+  const [volume, addition] = upgraded.value as [Resource, Resource | undefined];
   const operation: Offer_Operation =
     addition !== undefined
       ? { type: "GROW_VOLUME", grow_volume: { volume, addition } }

@@ -1,0 +1,252 @@
+/**
+ * The master's legacy (non-v1) HTTP endpoints answer as Mesos' do, on a real
+ * master and agent: how form bodies are decoded, the wording and order of the
+ * refusals of /master/reserve, /unreserve, /create-volumes, /destroy-volumes,
+ * /teardown, DELETE /master/quota/<role> and PUT /master/weights.
+ */
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitForAgents,
+} from "../harness/processes.js";
+import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+
+let master: DaemonHandle;
+let agentId = "";
+const open: Subscription[] = [];
+
+before(async () => {
+  master = await startMaster({ flags: { allocation_interval: "100ms" } });
+  await startAgent({ master: master.address, flags: { registration_backoff_factor: "10ms" } });
+  [agentId = ""] = await waitForAgents(master, 1);
+});
+
+after(async () => {
+  for (const s of open) s.close();
+  await stopAll();
+});
+
+async function send(
+  path: string,
+  body: string,
+  method = "POST",
+): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${master.url}${path}`, {
+    method,
+    headers: { "Content-Type": "application/x-www-form-urlencoded" },
+    ...(method === "GET" ? {} : { body }),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+function form(fields: Record<string, string>): string {
+  return new URLSearchParams(fields).toString();
+}
+
+function reserved(name: string, value: number, extra: Partial<Resource> = {}): Resource {
+  return {
+    name,
+    type: "SCALAR",
+    scalar: { value },
+    reservations: [{ type: "DYNAMIC", role: "web" }],
+    ...extra,
+  };
+}
+
+const CPU = JSON.stringify([reserved("cpus", 1)]);
+
+const VOLUME = reserved("disk", 64, {
+  disk: { persistence: { id: "vol1" }, volume: { mode: "RW", container_path: "data" } },
+});
+
+test("master http: form bodies are decoded as libprocess does (';' separates, a bad '%' escape is 400)", async () => {
+  const reserve = await send(
+    "/master/reserve",
+    `slaveId=${agentId};resources=${encodeURIComponent(CPU)}`,
+  );
+  assert.equal(reserve.status, 202, reserve.text);
+  const unreserve = await send(
+    "/master/unreserve",
+    `slaveId=ignored&resources=${encodeURIComponent(CPU)}&slaveId=${agentId}`,
+  );
+  assert.equal(unreserve.status, 202, `the last slaveId wins: ${unreserve.text}`);
+  const bad = await send("/master/reserve", `slaveId=${agentId}&resources=%zz`);
+  assert.deepEqual(
+    [bad.status, bad.text],
+    [400, "Unable to decode query string: Malformed % escape in '%zz': '%zz'"],
+  );
+  const teardown = await send("/master/teardown", "frameworkId=%4");
+  assert.deepEqual(
+    [teardown.status, teardown.text],
+    [400, "Unable to decode query string: Malformed % escape in '%4': '%4'"],
+  );
+});
+
+test("master http: unparsable resources are refused in Mesos' words, per endpoint", async () => {
+  const cases: [string, string, string][] = [
+    ["/master/reserve", "resources", "Error parsing 'resources'"],
+    ["/master/unreserve", "resources", "Error in parsing 'resources'"],
+    ["/master/create-volumes", "volumes", "Error in parsing 'volumes'"],
+    ["/master/destroy-volumes", "volumes", "Error in parsing 'volumes'"],
+  ];
+  for (const [path, field, start] of cases) {
+    for (const value of ["[{not json", "{}"]) {
+      const got = await send(path, form({ slaveId: agentId, [field]: value }));
+      assert.equal(got.status, 400, `${path} ${value}: ${got.text}`);
+      assert.ok(
+        got.text.startsWith(`${start} query parameter in the request body: `),
+        `${path} ${value}: ${got.text}`,
+      );
+    }
+  }
+});
+
+test("master http: an unknown agent is reported before the resources are validated", async () => {
+  const invalid = JSON.stringify([reserved("cpus", -1)]);
+  const unknown = await send("/master/reserve", form({ slaveId: "nope", resources: invalid }));
+  assert.deepEqual([unknown.status, unknown.text], [400, "No agent found with specified ID"]);
+  const known = await send("/master/reserve", form({ slaveId: agentId, resources: invalid }));
+  assert.equal(known.status, 400);
+  assert.match(known.text, /^Resource 'cpus.*' is invalid: /);
+});
+
+test("master http: refused operations carry Mesos' 'Invalid <TYPE> operation' prefix", async () => {
+  const agentName = new RegExp(
+    `^Invalid RESERVE operation on agent ${agentId} at \\S+@\\S+ \\(.*\\): `,
+  );
+  const unreservedCpu = JSON.stringify([{ name: "cpus", type: "SCALAR", scalar: { value: 1 } }]);
+  const reserve = await send(
+    "/master/reserve",
+    form({ slaveId: agentId, resources: unreservedCpu }),
+  );
+  assert.equal(reserve.status, 400);
+  assert.match(reserve.text, agentName);
+  const unreserve = await send(
+    "/master/unreserve",
+    form({ slaveId: agentId, resources: unreservedCpu }),
+  );
+  assert.equal(unreserve.status, 400);
+  assert.match(unreserve.text, /^Invalid UNRESERVE operation: /);
+  const create = await send(
+    "/master/create-volumes",
+    form({ slaveId: agentId, volumes: JSON.stringify([reserved("disk", 1)]) }),
+  );
+  assert.equal(create.status, 400);
+  assert.match(create.text, new RegExp(`^Invalid CREATE operation on agent ${agentId} at `));
+  const destroy = await send(
+    "/master/destroy-volumes",
+    form({ slaveId: agentId, volumes: JSON.stringify([VOLUME]) }),
+  );
+  assert.deepEqual(
+    [destroy.status, destroy.text],
+    [400, "Invalid DESTROY operation: Persistent volumes not found"],
+  );
+});
+
+function hasVolume(offer: Offer): boolean {
+  return (offer.resources ?? []).some((r) => r.disk?.persistence?.id === "vol1");
+}
+
+test("master http: destroying a volume a task uses is 400 'Persistent volumes in use'; teardown ends the task", async () => {
+  const resources = JSON.stringify([
+    reserved("cpus", 1),
+    reserved("mem", 128),
+    reserved("disk", 64),
+  ]);
+  const reserve = await send("/master/reserve", form({ slaveId: agentId, resources }));
+  assert.equal(reserve.status, 202, reserve.text);
+  const create = await send(
+    "/master/create-volumes",
+    form({ slaveId: agentId, volumes: JSON.stringify([VOLUME]) }),
+  );
+  assert.equal(create.status, 202, create.text);
+
+  const s = await subscribe(master.url, subscribeCall("volume-user", { role: "web" }));
+  open.push(s);
+  s.autoAcknowledge = true;
+  const event = await s.next(
+    (e) => (e.offers?.offers ?? []).some(hasVolume),
+    "an offer with the volume",
+  );
+  const offer = (event.offers?.offers ?? []).find(hasVolume) as Offer;
+  const allocated = { allocation_info: { role: "web" } };
+  const accept = await s.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: [offer.id],
+      operations: [
+        {
+          type: "LAUNCH",
+          launch: {
+            task_infos: [
+              {
+                name: "holder",
+                task_id: { value: "holder" },
+                agent_id: { value: agentId },
+                resources: [
+                  reserved("cpus", 0.5, allocated),
+                  reserved("mem", 64, allocated),
+                  { ...VOLUME, ...allocated },
+                ],
+                command: { value: "sleep 600" },
+              },
+            ],
+          },
+        },
+      ],
+      filters: { refuse_seconds: 0 },
+    },
+  });
+  assert.equal(accept.status, 202, accept.body);
+  await s.next(
+    (e) => e.update?.status.task_id.value === "holder" && e.update.status.state === "TASK_RUNNING",
+    "TASK_RUNNING of the task using the volume",
+    30_000,
+  );
+
+  const destroy = await send(
+    "/master/destroy-volumes",
+    form({ slaveId: agentId, volumes: JSON.stringify([VOLUME]) }),
+  );
+  assert.deepEqual(
+    [destroy.status, destroy.text],
+    [400, "Invalid DESTROY operation: Persistent volumes in use"],
+  );
+
+  const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
+  assert.equal(teardown.status, 200, teardown.text);
+  const again = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
+  assert.deepEqual([again.status, again.text], [400, "No framework found with specified ID"]);
+});
+
+test("master http: DELETE /master/quota/<role> takes nested roles and names the path when refusing", async () => {
+  const nested = await send("/master/quota/eng/dev", "", "DELETE");
+  assert.deepEqual(
+    [nested.status, nested.text],
+    [
+      400,
+      "Failed to remove quota for path '/master/quota/eng/dev': Role 'eng/dev' has no quota set",
+    ],
+  );
+  const bare = await send("/master/quota", "", "DELETE");
+  assert.deepEqual(
+    [bare.status, bare.text],
+    [
+      400,
+      "Failed to parse remove quota request for path '/master/quota': expected 3 tokens, found 2 tokens",
+    ],
+  );
+});
+
+test("master http: PUT /master/weights with a JSON non-array is refused in Mesos' words", async () => {
+  const got = await send("/master/weights", "{}", "PUT");
+  assert.deepEqual(
+    [got.status, got.text],
+    [400, "Failed to parse update weights request JSON '{}': Unexpected JSON type parsed"],
+  );
+});
