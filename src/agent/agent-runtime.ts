@@ -427,6 +427,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   // Restored before the process serves calls: a re-subscribing executor
   // must find its framework and executor.
   const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);
+  // Recovered executors' sandboxes are browsable again, as in Mesos.
+  void sandboxes.attachRecovered(recovered);
   agentProcess.bind(agent);
   nested = new NestedContainers({
     launcher,
