@@ -208,3 +208,10 @@ test("responses: 405 lists every allowed method", () => {
   assert.equal(r.headers.Allow, "GET, POST");
   assert.equal(r.body, "405 Method Not Allowed. Expecting one of { 'GET', 'POST' }.");
 });
+
+test("http request: a repeated query parameter keeps its last value, as libprocess decodes a query", () => {
+  const r = request("GET", "/files/read?path=/a&offset=1&path=/b");
+  assert.equal(r.query.get("path"), "/b");
+  assert.equal(r.query.get("offset"), "1");
+  assert.equal(request("GET", "/state?jsonp=cb").query.get("jsonp"), "cb");
+});

@@ -47,9 +47,18 @@ export class HttpRequest {
     this.remotePort = init.remotePort;
   }
 
-  /** Query parameters, parsed on first use. */
+  /** Query parameters, parsed on first use; a repeated key keeps its last value, as in libprocess. */
   get query(): URLSearchParams {
-    this.parsedQuery ??= new URLSearchParams(this.rawQuery);
+    if (this.parsedQuery === undefined) {
+      const all = new URLSearchParams(this.rawQuery);
+      const last = new Map<string, string>();
+      let count = 0;
+      for (const [key, value] of all) {
+        last.set(key, value);
+        count++;
+      }
+      this.parsedQuery = last.size === count ? all : new URLSearchParams([...last]);
+    }
     return this.parsedQuery;
   }
 
