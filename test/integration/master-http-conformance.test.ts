@@ -250,3 +250,59 @@ test("master http: PUT /master/weights with a JSON non-array is refused in Mesos
     [400, "Failed to parse update weights request JSON '{}': Unexpected JSON type parsed"],
   );
 });
+
+async function sendJson(path: string, body: unknown): Promise<{ status: number; text: string }> {
+  return send(path, JSON.stringify(body));
+}
+
+test("master http: maintenance refusals use Mesos' words; machine hostnames match ignoring case", async () => {
+  const window = (ids: unknown[], duration = 3_600_000_000_000) => ({
+    windows: [
+      {
+        machine_ids: ids,
+        unavailability: { start: { nanoseconds: 0 }, duration: { nanoseconds: duration } },
+      },
+    ],
+  });
+  const refusals: [string, unknown, string][] = [
+    [
+      "/master/maintenance/schedule",
+      window([{ hostname: "m1" }], -1),
+      "Unavailability 'duration' is negative",
+    ],
+    [
+      "/master/maintenance/schedule",
+      window([{}]),
+      "Both 'hostname' and 'ip' for a machine are empty",
+    ],
+    [
+      "/master/maintenance/schedule",
+      window([{ ip: "300.1.1.1" }]),
+      "Failed to parse IPv4: 300.1.1.1",
+    ],
+    ["/master/machine/down", [{ hostname: "m1", ip: "nope" }], "Failed to parse IPv4: nope"],
+    ["/master/machine/up", [{ hostname: "" }], "Both 'hostname' and 'ip' for a machine are empty"],
+  ];
+  for (const [path, body, text] of refusals) {
+    const got = await sendJson(path, body);
+    assert.deepEqual([got.status, got.text], [400, text], `${path} ${JSON.stringify(body)}`);
+  }
+
+  const scheduled = await sendJson(
+    "/master/maintenance/schedule",
+    window([{ hostname: "Maint-Host.example" }]),
+  );
+  assert.equal(scheduled.status, 200, scheduled.text);
+  const twice = await sendJson("/master/machine/down", [
+    { hostname: "maint-host.example" },
+    { hostname: "MAINT-HOST.example" },
+  ]);
+  assert.deepEqual(
+    [twice.status, twice.text],
+    [400, `Machine '{"hostname":"MAINT-HOST.example"}' appears more than once in the schedule`],
+  );
+  const down = await sendJson("/master/machine/down", [{ hostname: "maint-host.EXAMPLE" }]);
+  assert.equal(down.status, 200, down.text);
+  const up = await sendJson("/master/machine/up", [{ hostname: "MAINT-HOST.example" }]);
+  assert.equal(up.status, 200, up.text);
+});

@@ -18,6 +18,7 @@
  * elected master gets them back (`restoreMaintenance`), so a DOWN machine's
  * agents stay refused.
  */
+import { isIPv4 } from "node:net";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   badRequest,
@@ -151,8 +152,37 @@ async function store(
   return master.stopped ? { ok: false, status: 503, message: "The master is stopping" } : undefined;
 }
 
+/** Machines are equal when their IPs are and their hostnames are, ignoring case (as in Mesos). */
 function keyOf(id: MachineID): string {
-  return `${id.hostname ?? ""}|${id.ip ?? ""}`;
+  return `${(id.hostname ?? "").toLowerCase()}|${id.ip ?? ""}`;
+}
+
+function sameHost(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+/** One machine id as Mesos checks it: a hostname or an IP, and the IP an IPv4 address. */
+function machineIdError(id: MachineID): string | undefined {
+  if ((id.hostname ?? "") === "" && (id.ip ?? "") === "") {
+    return "Both 'hostname' and 'ip' for a machine are empty";
+  }
+  if ((id.ip ?? "") !== "" && !isIPv4(id.ip as string)) return `Failed to parse IPv4: ${id.ip}`;
+  return undefined;
+}
+
+/** The machine list of /machine/down and /machine/up: not empty, each valid and listed once. */
+function machinesError(ids: readonly MachineID[]): string | undefined {
+  if (ids.length === 0) return "List of machines is empty";
+  const seen = new Set<string>();
+  for (const id of ids) {
+    const invalid = machineIdError(id);
+    if (invalid !== undefined) return invalid;
+    if (seen.has(keyOf(id))) {
+      return `Machine '${idJson(id)}' appears more than once in the schedule`;
+    }
+    seen.add(keyOf(id));
+  }
+  return undefined;
 }
 
 /** A machine id as Mesos prints it in refusals: its JSON form, e.g. `{"hostname":"h","ip":"1.2.3.4"}`. */
@@ -166,7 +196,7 @@ function show(id: MachineID): string {
 
 /** Whether a host is machine `id` (fields the id leaves out match anything). */
 function isMachine(hostname: string, ip: string, id: MachineID): boolean {
-  if (id.hostname !== undefined && id.hostname !== hostname) return false;
+  if (id.hostname !== undefined && !sameHost(id.hostname, hostname)) return false;
   if (id.ip !== undefined && id.ip !== ip) return false;
   return true;
 }
@@ -212,11 +242,10 @@ export function validateSchedule(schedule: Schedule, state: MaintenanceState): s
     const ids = window.machine_ids ?? [];
     if (ids.length === 0) return "List of machines in the maintenance window is empty";
     const duration = window.unavailability.duration?.nanoseconds;
-    if (duration !== undefined && duration < 0) return "Unavailability duration is negative";
+    if (duration !== undefined && duration < 0) return "Unavailability 'duration' is negative";
     for (const id of ids) {
-      if ((id.hostname ?? "") === "" && (id.ip ?? "") === "") {
-        return "A machine ID needs a hostname or an IP";
-      }
+      const invalid = machineIdError(id);
+      if (invalid !== undefined) return invalid;
       const key = keyOf(id);
       if (seen.has(key)) {
         return `Machine '${idJson(id)}' appears more than once in the schedule`;
@@ -314,7 +343,8 @@ async function startMaintenanceNow(
 ): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
-  if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
+  const invalid = machinesError(ids);
+  if (invalid !== undefined) return { ok: false, message: invalid };
   for (const id of ids) {
     // Mesos knows a machine from the schedule or from a registered agent on it
     // (then UP); only a scheduled machine that is not DOWN yet is DRAINING.
@@ -362,7 +392,9 @@ function notScheduled(id: MachineID): string {
 /** Whether a registered agent's machine is exactly `id` (hostname and IP, as Mesos keys machines). */
 function hasAgentOn(master: Master, id: MachineID): boolean {
   for (const agent of master.agents.values()) {
-    if (agent.info.hostname === id.hostname && agent.address().ip === id.ip) return true;
+    if (sameHost(agent.info.hostname, id.hostname ?? "") && agent.address().ip === id.ip) {
+      return true;
+    }
   }
   return false;
 }
@@ -372,7 +404,8 @@ async function stopMaintenanceNow(
   ids: readonly MachineID[],
 ): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
-  if (ids.length === 0) return { ok: false, message: "List of machines is empty" };
+  const invalid = machinesError(ids);
+  if (invalid !== undefined) return { ok: false, message: invalid };
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
   for (const id of ids) {
     if (state.down.has(keyOf(id))) continue;
