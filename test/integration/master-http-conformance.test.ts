@@ -306,3 +306,60 @@ test("master http: maintenance refusals use Mesos' words; machine hostnames matc
   const up = await sendJson("/master/machine/up", [{ hostname: "MAINT-HOST.example" }]);
   assert.equal(up.status, 200, up.text);
 });
+
+interface RoleJson {
+  name: string;
+  reserved: Record<string, number>;
+  offered: Record<string, number>;
+  frameworks: string[];
+}
+
+test("master http: /master/roles and GET_ROLES list ancestors of nested roles and count whole subtrees", async () => {
+  const reserve = await send(
+    "/master/reserve",
+    form({
+      slaveId: agentId,
+      resources: JSON.stringify([
+        {
+          name: "cpus",
+          type: "SCALAR",
+          scalar: { value: 0.25 },
+          reservations: [{ type: "DYNAMIC", role: "eng/dev" }],
+        },
+      ]),
+    }),
+  );
+  assert.equal(reserve.status, 202, reserve.text);
+  const s = await subscribe(master.url, subscribeCall("nested", { role: "eng/dev" }));
+  open.push(s);
+  await s.next((e) => (e.offers?.offers ?? []).length > 0, "an offer to eng/dev");
+
+  const roles = (await (await fetch(`${master.url}/master/roles`)).json()) as { roles: RoleJson[] };
+  const eng = roles.roles.find((r) => r.name === "eng");
+  const dev = roles.roles.find((r) => r.name === "eng/dev");
+  assert.ok(eng !== undefined && dev !== undefined, JSON.stringify(roles));
+  assert.equal(eng.reserved.cpus, 0.25);
+  assert.ok((dev.offered.cpus ?? 0) > 0, JSON.stringify(dev));
+  assert.deepEqual(eng.offered, dev.offered);
+  assert.deepEqual([eng.frameworks, dev.frameworks], [[], [s.frameworkId]]);
+
+  const v1 = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ type: "GET_ROLES" }),
+  });
+  const answer = (await v1.json()) as {
+    get_roles: { roles: { name: string; resources?: { name: string }[] }[] };
+  };
+  const names = answer.get_roles.roles.map((r) => r.name);
+  assert.ok(names.includes("eng") && names.includes("eng/dev"), names.join(","));
+  const devResources = answer.get_roles.roles.find((r) => r.name === "eng/dev")?.resources ?? [];
+  assert.ok(
+    devResources.some((r) => r.name === "cpus"),
+    JSON.stringify(devResources),
+  );
+  for (const r of devResources) assert.ok(["cpus", "mem", "disk", "gpus"].includes(r.name), r.name);
+
+  const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
+  assert.equal(teardown.status, 200, teardown.text);
+});

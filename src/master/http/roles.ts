@@ -163,7 +163,25 @@ export interface RoleView {
   reserved: Resources;
 }
 
-/** Every known role with its frameworks and resources, sorted by name. */
+/** `a/b/c` -> `a/b`, `a`. */
+function ancestors(role: string): string[] {
+  const out: string[] = [];
+  for (let i = role.lastIndexOf("/"); i > 0; i = role.lastIndexOf("/", i - 1)) {
+    out.push(role.slice(0, i));
+  }
+  return out;
+}
+
+/** Whether `role` is `root` or nested below it. */
+function inSubtree(role: string, root: string): boolean {
+  return role === root || role.startsWith(`${root}/`);
+}
+
+/**
+ * Every known role, sorted by name, as Mesos counts them: the roles of the
+ * whitelist, weights, quotas, frameworks and reservations, and their
+ * ancestors; each role's resources are those of its whole subtree.
+ */
 export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
   const views = new Map<string, RoleView>();
   const view = (name: string): RoleView => {
@@ -178,6 +196,7 @@ export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
         reserved: Resources.empty(),
       };
       views.set(name, v);
+      for (const ancestor of ancestors(name)) view(ancestor);
     }
     return v;
   };
@@ -187,15 +206,28 @@ export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
   for (const f of m.frameworks.values()) {
     for (const role of f.roles()) view(role).frameworks.push(f.id);
   }
+  const exact: {
+    role: string;
+    into: "allocated" | "offered" | "reserved";
+    resources: Resources;
+  }[] = [];
   for (const agent of m.agents.values()) {
     for (const [role, resources] of agent.totalResources.reservations()) {
-      view(role).reserved.add(resources);
+      view(role);
+      exact.push({ role, into: "reserved", resources });
     }
     for (const [role, resources] of agent.usedResources().allocations()) {
-      view(role).allocated.add(resources);
+      view(role);
+      exact.push({ role, into: "allocated", resources });
     }
   }
-  for (const offer of m.offers.values()) view(offer.role).offered.add(offer.resources);
+  for (const offer of m.offers.values()) {
+    view(offer.role);
+    exact.push({ role: offer.role, into: "offered", resources: offer.resources });
+  }
+  for (const v of views.values()) {
+    for (const e of exact) if (inSubtree(e.role, v.name)) v[e.into].add(e.resources);
+  }
   return [...views.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
@@ -227,7 +259,14 @@ export function rolesJson(m: Master, weights: RoleWeights): Record<string, unkno
   };
 }
 
-/** GET_ROLES' `roles`: `{name, weight, frameworks, resources}`. */
+/** The quantities GET_ROLES reports, as Mesos does (other names are left out). */
+const GET_ROLES_NAMES = new Set(["cpus", "mem", "disk", "gpus"]);
+
+/**
+ * GET_ROLES' `roles`: `{name, weight, frameworks, resources}`, where
+ * `resources` are the subtree's allocated plus offered cpus, mem, disk and
+ * gpus as plain scalars.
+ */
 export function rolesMessage(
   m: Master,
   weights: RoleWeights,
@@ -236,6 +275,8 @@ export function rolesMessage(
     name: v.name,
     weight: v.weight,
     frameworks: v.frameworks.map((value) => ({ value })),
-    resources: v.allocated.plus(v.offered).toArray() as Resource[],
+    resources: Object.entries(quantitiesJson(v.allocated.plus(v.offered)))
+      .filter(([name]) => GET_ROLES_NAMES.has(name))
+      .map(([name, value]): Resource => ({ name, type: "SCALAR", scalar: { value } })),
   }));
 }
