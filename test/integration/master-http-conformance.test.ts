@@ -363,3 +363,24 @@ test("master http: /master/roles and GET_ROLES list ancestors of nested roles an
   const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
   assert.equal(teardown.status, 200, teardown.text);
 });
+
+test("master http: /master/redirect answers 307 to the leader's base; below it is 404", async () => {
+  const base = await fetch(`${master.url}/master/redirect?x=1`, { redirect: "manual" });
+  assert.equal(base.status, 307);
+  assert.match(base.headers.get("location") ?? "", /^\/\/[^/]+:\d+$/);
+  for (const path of ["/master/redirect/", "/master/redirect/state"]) {
+    const below = await fetch(`${master.url}${path}`, { redirect: "manual" });
+    assert.equal(below.status, 404, path);
+  }
+});
+
+test("master http: maintenance bodies of the wrong JSON type are 'Unexpected JSON type parsed'", async () => {
+  for (const [path, body] of [
+    ["/master/maintenance/schedule", "[]"],
+    ["/master/machine/down", "{}"],
+    ["/master/machine/up", '"h"'],
+  ] as const) {
+    const got = await send(path, body);
+    assert.deepEqual([got.status, got.text], [400, "Unexpected JSON type parsed"], path);
+  }
+});

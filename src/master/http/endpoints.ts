@@ -13,8 +13,8 @@ import type { MasterInfo } from "../../common/protocol/generated/mesos-v1.js";
 export function redirectHandler(info: MasterInfo): (request: HttpRequest) => HttpResponse {
   return (request) => {
     const base = `//${info.hostname ?? info.address?.ip ?? ""}:${info.port}`;
-    // Anything below /redirect would loop.
-    if (request.remainder !== "" && request.remainder !== "/") return notFound();
+    // Anything below /redirect (even a bare trailing slash) would loop: 404, as in Mesos.
+    if (request.remainder !== "" || request.path.endsWith("/")) return notFound();
     return temporaryRedirect(base);
   };
 }

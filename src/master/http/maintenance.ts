@@ -457,7 +457,7 @@ function parseMachines(
       error: `Failed to parse the machine list as JSON: ${(e as Error).message}`,
     };
   }
-  if (!Array.isArray(json)) return { ok: false, error: "Expected a JSON array of machine IDs" };
+  if (!Array.isArray(json)) return { ok: false, error: "Unexpected JSON type parsed" };
   const out: MachineID[] = [];
   for (const item of json) {
     const decoded = machineCodec.decodeJson(item);
@@ -488,6 +488,9 @@ export function scheduleHandler(
       json = JSON.parse(request.text());
     } catch (e) {
       return badRequest(`Failed to parse the schedule as JSON: ${(e as Error).message}`);
+    }
+    if (typeof json !== "object" || json === null || Array.isArray(json)) {
+      return badRequest("Unexpected JSON type parsed");
     }
     const decoded = scheduleCodec.decodeJson(json);
     if (!decoded.ok) return badRequest(`Invalid schedule: ${decoded.error.message}`);
