@@ -384,3 +384,19 @@ test("master http: maintenance bodies of the wrong JSON type are 'Unexpected JSO
     assert.deepEqual([got.status, got.text], [400, "Unexpected JSON type parsed"], path);
   }
 });
+
+test("master http: a PUT /master/weights for a role in use rescinds the outstanding offers", async () => {
+  const s = await subscribe(master.url, subscribeCall("weighted", { role: "w1" }));
+  open.push(s);
+  const offered = await s.next((e) => (e.offers?.offers ?? []).length > 0, "an offer to w1");
+  const offerId = offered.offers?.offers?.[0]?.id.value;
+  const put = await send("/master/weights", JSON.stringify([{ role: "w1", weight: 2 }]), "PUT");
+  assert.equal(put.status, 200, put.text);
+  await s.next(
+    (e) => e.type === "RESCIND" && e.rescind?.offer_id.value === offerId,
+    "the offer rescinded",
+    5_000,
+  );
+  const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
+  assert.equal(teardown.status, 200, teardown.text);
+});

@@ -18,7 +18,7 @@ import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 import { decodeForm } from "./reservations.js";
-import { type RoleWeights, rolesJson, weightsReply } from "./roles.js";
+import { type RoleWeights, rescindOffersAfterWeights, rolesJson, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import {
   agentJson,
@@ -267,7 +267,10 @@ export function weightsHandler(
       infos.push({ weight: w.weight, ...(typeof w.role === "string" ? { role: w.role } : {}) });
     }
     changed();
-    return weights.update(infos, m.config.roleWhitelist).then(weightsReply);
+    return weights.update(infos, m.config.roleWhitelist).then((error) => {
+      if (error === undefined) rescindOffersAfterWeights(m, infos);
+      return weightsReply(error);
+    });
   };
 }
 

@@ -20,6 +20,7 @@ import type { Resource, WeightInfo } from "../../common/protocol/generated/mesos
 import { Resources, validateRole } from "../../common/resources/index.js";
 import type { HierarchicalAllocator } from "../allocator/index.js";
 import type { Master } from "../core/master.js";
+import { rescindOffer } from "../core/offers.js";
 import type { Registrar } from "../registrar/registrar.js";
 import { roleQuotas } from "./quota.js";
 
@@ -33,6 +34,18 @@ export interface WeightsError {
 export function weightsReply(error: WeightsError | undefined): HttpResponse {
   if (error === undefined) return ok();
   return error.status === 503 ? serviceUnavailable(error.message) : badRequest(error.message);
+}
+
+/**
+ * After a stored weights update: when a framework uses one of the updated
+ * roles, every outstanding offer is rescinded (as Mesos does) so that the
+ * next allocation already follows the new weights.
+ */
+export function rescindOffersAfterWeights(m: Master, infos: readonly WeightInfo[]): void {
+  const updated = new Set(infos.map((w) => (w.role ?? "").trim()));
+  const used = [...m.frameworks.values()].some((f) => f.roles().some((r) => updated.has(r)));
+  if (!used) return;
+  for (const offer of [...m.offers.values()]) rescindOffer(m, offer);
 }
 
 /** The role weights in force: `--weights` or the registry's, then UPDATE_WEIGHTS calls. */
