@@ -400,3 +400,11 @@ test("master http: a PUT /master/weights for a role in use rescinds the outstand
   const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
   assert.equal(teardown.status, 200, teardown.text);
 });
+
+test("master http: POST /master/quota with a JSON non-object is a parse failure in Mesos' words", async () => {
+  const got = await send("/master/quota", "[]");
+  assert.deepEqual(
+    [got.status, got.text],
+    [400, "Failed to parse set quota request JSON '[]': Unexpected JSON type parsed"],
+  );
+});

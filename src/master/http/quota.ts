@@ -469,6 +469,11 @@ export function quotaHandler(
             `Failed to parse set quota request JSON '${oneLine(body)}': ${(e as Error).message}`,
           );
         }
+        if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+          return badRequest(
+            `Failed to parse set quota request JSON '${oneLine(body)}': Unexpected JSON type parsed`,
+          );
+        }
         const decoded = requestCodec.decodeJson(parsed);
         if (!decoded.ok) {
           return badRequest(
