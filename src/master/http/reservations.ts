@@ -57,22 +57,24 @@ export function reservationHelp(path: ReservationEndpoint): string {
 }
 
 /**
- * A form body (or query string) decoded as libprocess does: pairs split on
- * `&` or `;`, `+` is a space, a key without `=` has the empty value, the
- * last value of a repeated key wins, and a malformed `%` escape is an error.
+ * A form body decoded for the operator endpoints: `+` is a space, a key
+ * without `=` has the empty value, and a malformed `%` escape is an error,
+ * as in libprocess. Unlike libprocess, pairs are split on `&` only and the
+ * first value of a repeated key wins: the security layer reads these bodies
+ * with URLSearchParams, and the handler must see the fields it authorized.
  */
 export function decodeForm(
   body: string,
 ): { ok: true; value: Map<string, string> } | { ok: false; error: string } {
   const out = new Map<string, string>();
-  for (const token of body.split(/[&;]/)) {
+  for (const token of body.split("&")) {
     if (token === "") continue;
     const eq = token.indexOf("=");
     const key = decodeFormComponent(eq < 0 ? token : token.slice(0, eq));
     if (typeof key !== "string") return { ok: false, error: key.error };
     const value = eq < 0 ? "" : decodeFormComponent(token.slice(eq + 1));
     if (typeof value !== "string") return { ok: false, error: value.error };
-    out.set(key, value);
+    if (!out.has(key)) out.set(key, value);
   }
   return { ok: true, value: out };
 }
