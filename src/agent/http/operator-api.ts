@@ -3,25 +3,35 @@
  * operator API in JSON or protobuf. Reads answer `200` with a
  * `mesos.v1.agent.Response` in the `Accept` encoding; SET_LOGGING_LEVEL
  * answers an empty `200`. The nested container calls are answered in
- * nested-container-calls.ts. Calls for features mesos-ts does not have yet
- * (standalone containers, container sessions, resource providers,
- * operations, image pruning) answer `501` with the reason.
+ * nested-container-calls.ts. Refusals come in a Mesos agent's order and
+ * words: method, Content-Type, Accept, body, call validation, streaming.
+ * GET_OPERATIONS and GET_RESOURCE_PROVIDERS answer empty lists (there are
+ * no resource providers); calls for features mesos-ts does not have yet
+ * (standalone containers, container sessions, resource provider configs,
+ * image pruning) answer `501` with the reason.
  */
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
-import type { HttpRequest } from "../../common/http/request.js";
+import { HttpRequest } from "../../common/http/request.js";
 import {
   type BodyResponse,
   badRequest,
   type HttpResponse,
+  notAcceptable,
   notImplemented,
+  unsupportedMediaType,
 } from "../../common/http/response.js";
 import {
+  APPLICATION_JSON,
+  APPLICATION_PROTOBUF,
+  acceptsMediaType,
+  checkMethod,
   decodeCall,
+  mediaType,
   messageResponse,
-  responseContentType,
   type V1ContentType,
+  type V1Result,
 } from "../../common/http/v1-api.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Task } from "../../common/protocol/generated/mesos-v1.js";
@@ -34,6 +44,7 @@ import type {
   Response_GetTasks,
 } from "../../common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../common/protocol/index.js";
+import { RecordIoDecoder } from "../../common/recordio/decoder.js";
 import type { Agent } from "../agent.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
@@ -65,22 +76,213 @@ export interface AgentOperatorContext {
   readonly nested?: NestedContainers | undefined;
 }
 
-/** The sub-message each call type requires. */
+/** The sub-message each call type requires (Mesos' agent call validation). */
 const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
+  GET_METRICS: "get_metrics",
   SET_LOGGING_LEVEL: "set_logging_level",
   LIST_FILES: "list_files",
   READ_FILE: "read_file",
+  LAUNCH_NESTED_CONTAINER: "launch_nested_container",
+  WAIT_NESTED_CONTAINER: "wait_nested_container",
+  KILL_NESTED_CONTAINER: "kill_nested_container",
+  REMOVE_NESTED_CONTAINER: "remove_nested_container",
+  LAUNCH_NESTED_CONTAINER_SESSION: "launch_nested_container_session",
+  ATTACH_CONTAINER_INPUT: "attach_container_input",
+  ATTACH_CONTAINER_OUTPUT: "attach_container_output",
+  LAUNCH_CONTAINER: "launch_container",
+  WAIT_CONTAINER: "wait_container",
+  KILL_CONTAINER: "kill_container",
+  REMOVE_CONTAINER: "remove_container",
+  ADD_RESOURCE_PROVIDER_CONFIG: "add_resource_provider_config",
+  UPDATE_RESOURCE_PROVIDER_CONFIG: "update_resource_provider_config",
+  REMOVE_RESOURCE_PROVIDER_CONFIG: "remove_resource_provider_config",
+  MARK_RESOURCE_PROVIDER_GONE: "mark_resource_provider_gone",
+};
+
+/** The `*_NESTED_CONTAINER` calls, whose container id must name a parent. */
+const NEEDS_PARENT: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
+  LAUNCH_NESTED_CONTAINER: "launch_nested_container",
+  WAIT_NESTED_CONTAINER: "wait_nested_container",
+  KILL_NESTED_CONTAINER: "kill_nested_container",
+  REMOVE_NESTED_CONTAINER: "remove_nested_container",
+  LAUNCH_NESTED_CONTAINER_SESSION: "launch_nested_container_session",
 };
 
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
-  GET_OPERATIONS: "operations (resource providers) are not supported yet",
-  GET_RESOURCE_PROVIDERS: "resource providers are not supported yet",
   ADD_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   UPDATE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   REMOVE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   MARK_RESOURCE_PROVIDER_GONE: "resource providers are not supported yet",
   PRUNE_IMAGES: "container images are not supported yet",
 };
+
+const APPLICATION_RECORDIO = "application/recordio";
+const MESSAGE_CONTENT_TYPE = "Message-Content-Type";
+const MESSAGE_ACCEPT = "Message-Accept";
+const VALIDATION = "Failed to validate agent::Call: ";
+
+/** How a request's body and response are encoded; `streaming` means RecordIO of `message`. */
+interface MediaTypes {
+  readonly content: { readonly streaming: boolean; readonly message: V1ContentType };
+  readonly accept: { readonly streaming: boolean; readonly message: V1ContentType };
+}
+
+/** `application/json` / `application/x-protobuf` (parameters ignored), else undefined. */
+function messageType(raw: string | undefined): V1ContentType | undefined {
+  const base = (raw ?? "").split(";")[0]?.trim().toLowerCase();
+  if (base === APPLICATION_JSON) return "json";
+  if (base === APPLICATION_PROTOBUF) return "protobuf";
+  return undefined;
+}
+
+/**
+ * The header checks the agent makes before it reads the body, in Mesos'
+ * order: method, Content-Type (JSON, protobuf or RecordIO, the latter with a
+ * Message-Content-Type), then Accept (likewise with Message-Accept).
+ */
+function negotiate(request: HttpRequest): V1Result<MediaTypes> {
+  const methodError = checkMethod(request);
+  if (methodError !== undefined) return { ok: false, response: methodError };
+  const rawContent = request.header("content-type");
+  if (rawContent === undefined || rawContent.trim() === "") {
+    return { ok: false, response: badRequest("Expecting 'Content-Type' to be present") };
+  }
+  const contentStreaming =
+    (rawContent.split(";")[0] ?? "").trim().toLowerCase() === APPLICATION_RECORDIO;
+  const contentType = contentStreaming ? undefined : messageType(rawContent);
+  if (!contentStreaming && contentType === undefined) {
+    return {
+      ok: false,
+      response: unsupportedMediaType(
+        `Expecting 'Content-Type' of ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF} or ${APPLICATION_RECORDIO}`,
+      ),
+    };
+  }
+  const rawMessageContent = request.header(MESSAGE_CONTENT_TYPE.toLowerCase());
+  let content: MediaTypes["content"];
+  if (contentStreaming) {
+    if (rawMessageContent === undefined) {
+      return {
+        ok: false,
+        response: badRequest(
+          `Expecting '${MESSAGE_CONTENT_TYPE}' to be set for streaming requests`,
+        ),
+      };
+    }
+    const message = messageType(rawMessageContent);
+    if (message === undefined) {
+      return {
+        ok: false,
+        response: unsupportedMediaType(
+          `Expecting '${MESSAGE_CONTENT_TYPE}' of ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF}`,
+        ),
+      };
+    }
+    content = { streaming: true, message };
+  } else {
+    if (rawMessageContent !== undefined) {
+      return {
+        ok: false,
+        response: unsupportedMediaType(
+          `Expecting '${MESSAGE_CONTENT_TYPE}' to be not set for non-streaming requests`,
+        ),
+      };
+    }
+    content = { streaming: false, message: contentType as V1ContentType };
+  }
+
+  const accept = request.header("accept");
+  let acceptStreaming = false;
+  let acceptType: V1ContentType;
+  if (acceptsMediaType(accept, APPLICATION_JSON)) acceptType = "json";
+  else if (acceptsMediaType(accept, APPLICATION_PROTOBUF)) acceptType = "protobuf";
+  else if (acceptsMediaType(accept, APPLICATION_RECORDIO)) {
+    acceptStreaming = true;
+    acceptType = "json";
+  } else {
+    return {
+      ok: false,
+      response: notAcceptable(
+        `Expecting 'Accept' to allow ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF} or ${APPLICATION_RECORDIO}`,
+      ),
+    };
+  }
+  const messageAccept = request.header(MESSAGE_ACCEPT.toLowerCase());
+  if (acceptStreaming) {
+    if (acceptsMediaType(messageAccept, APPLICATION_JSON)) acceptType = "json";
+    else if (acceptsMediaType(messageAccept, APPLICATION_PROTOBUF)) acceptType = "protobuf";
+    else {
+      return {
+        ok: false,
+        response: notAcceptable(
+          `Expecting '${MESSAGE_ACCEPT}' to allow ${APPLICATION_JSON} or ${APPLICATION_PROTOBUF}`,
+        ),
+      };
+    }
+  } else if (messageAccept !== undefined) {
+    return {
+      ok: false,
+      response: notAcceptable(
+        `Expecting '${MESSAGE_ACCEPT}' to be not set for non-streaming responses`,
+      ),
+    };
+  }
+  return {
+    ok: true,
+    value: { content, accept: { streaming: acceptStreaming, message: acceptType } },
+  };
+}
+
+/**
+ * The call in the body: the whole body, or the first RecordIO record of a
+ * streaming request, decoded with the shared v1 wording.
+ */
+function readCall(request: HttpRequest, media: MediaTypes): V1Result<Call> {
+  let body = request.body;
+  if (media.content.streaming) {
+    let records: Buffer[];
+    try {
+      records = new RecordIoDecoder().decode(request.body);
+    } catch (e) {
+      return { ok: false, response: badRequest((e as Error).message) };
+    }
+    const first = records[0];
+    if (first === undefined) {
+      return { ok: false, response: badRequest("Received EOF while reading request body") };
+    }
+    body = first;
+  }
+  const decoded = decodeCall(
+    new HttpRequest({
+      method: "POST",
+      path: request.path,
+      rawQuery: "",
+      headers: { "content-type": mediaType(media.content.message) },
+      body,
+      remoteAddress: request.remoteAddress,
+      remotePort: request.remotePort,
+    }),
+    callCodec,
+  );
+  return decoded.ok ? { ok: true, value: decoded.value.call } : decoded;
+}
+
+/** Mesos' agent call validation: the type, the sub-message, a nested container's parent. */
+function validateCall(call: Call): string | undefined {
+  if (call.type === undefined) return "Expecting 'type' to be present";
+  const required = REQUIRED[call.type];
+  if (required !== undefined && call[required] === undefined) {
+    return `Expecting '${required}' to be present`;
+  }
+  const nested = NEEDS_PARENT[call.type];
+  if (nested !== undefined) {
+    const sub = call[nested] as { container_id?: { parent?: unknown } } | undefined;
+    if (sub?.container_id?.parent === undefined) {
+      return `Expecting '${nested}.container_id.parent' to be present`;
+    }
+  }
+  return undefined;
+}
 
 /** Builds the `/api/v1` handler. */
 export function agentOperatorApiHandler(
@@ -94,17 +296,34 @@ function reply(message: Response, type: V1ContentType): BodyResponse {
 }
 
 async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<HttpResponse> {
-  const decoded = decodeCall(request, callCodec);
-  if (!decoded.ok) return decoded.response;
-  const call = decoded.value.call;
-  const accept = responseContentType(request);
-  if (!accept.ok) return accept.response;
-  const type = accept.value;
+  const media = negotiate(request);
+  if (!media.ok) return media.response;
+  const read = readCall(request, media.value);
+  if (!read.ok) return read.response;
+  const call = read.value;
+  const invalid = validateCall(call);
+  if (invalid !== undefined) return badRequest(`${VALIDATION}${invalid}`);
   const callType = call.type ?? "UNKNOWN";
-  const required = REQUIRED[callType];
-  if (required !== undefined && call[required] === undefined) {
-    return badRequest(`Failed to validate agent::Call: Expecting '${required}' to be present`);
+  // Only ATTACH_CONTAINER_INPUT streams its request; only the attach/session calls stream answers.
+  if (media.value.content.streaming && callType !== "ATTACH_CONTAINER_INPUT") {
+    return unsupportedMediaType(
+      `Streaming 'Content-Type' ${APPLICATION_RECORDIO} is not supported for ${callType} call`,
+    );
   }
+  if (!media.value.content.streaming && callType === "ATTACH_CONTAINER_INPUT") {
+    return unsupportedMediaType(
+      `Expecting 'Content-Type' to be ${APPLICATION_RECORDIO} for ${callType} call`,
+    );
+  }
+  if (
+    media.value.accept.streaming &&
+    callType !== "ATTACH_CONTAINER_OUTPUT" &&
+    callType !== "LAUNCH_NESTED_CONTAINER_SESSION"
+  ) {
+    return notAcceptable(`Streaming response is not supported for ${callType} call`);
+  }
+  if (callType === "UNKNOWN") return notImplemented();
+  const type = media.value.accept.message;
   ctx.logger.verbose(1, `Processing call ${callType}`);
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
@@ -133,7 +352,10 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
       return reply(
         {
           type: "GET_CONTAINERS",
-          get_containers: await getContainers(ctx.monitor, ctx.nested),
+          get_containers: await getContainers(
+            ctx.monitor,
+            call.get_containers?.show_nested === true ? ctx.nested : undefined,
+          ),
         },
         type,
       );
@@ -143,6 +365,14 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
       return reply({ type: "GET_EXECUTORS", get_executors: getExecutors(agent) }, type);
     case "GET_TASKS":
       return reply({ type: "GET_TASKS", get_tasks: getTasks(agent) }, type);
+    case "GET_OPERATIONS":
+      // No resource providers, so no operations: an empty list, as a Mesos agent without them.
+      return reply({ type: "GET_OPERATIONS", get_operations: { operations: [] } }, type);
+    case "GET_RESOURCE_PROVIDERS":
+      return reply(
+        { type: "GET_RESOURCE_PROVIDERS", get_resource_providers: { resource_providers: [] } },
+        type,
+      );
     case "GET_AGENT":
       return reply(
         {

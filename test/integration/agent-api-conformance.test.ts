@@ -1,0 +1,163 @@
+/**
+ * The agent's operator surface against a real master and agent, checked
+ * against what a Mesos agent answers (src/slave/http.cpp and validation.cpp
+ * of Mesos 1.12, read for facts): the order and wording of refused
+ * `/api/v1` calls, the calls answered with empty lists, GET_CONTAINERS'
+ * `show_nested`, and the keys and query parameters of the legacy endpoints.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { codecFor } from "../../src/common/protocol/index.js";
+import { encodeRecord } from "../../src/common/recordio/encoder.js";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitForAgents,
+} from "../harness/processes.js";
+
+const callCodec = codecFor<Call>("mesos.v1.agent.Call");
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+  readonly headers: Headers;
+}
+
+async function post(body: string | Uint8Array, headers: Record<string, string>): Promise<Answer> {
+  const res = await fetch(`${agent.url}/api/v1`, { method: "POST", headers, body });
+  return { status: res.status, text: await res.text(), headers: res.headers };
+}
+
+function call(c: Call, accept = "application/json"): Promise<Answer> {
+  return post(callCodec.encodeJson(c), { "Content-Type": "application/json", Accept: accept });
+}
+
+const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/json" };
+const VALIDATION = "Failed to validate agent::Call: ";
+
+before(async () => {
+  master = await startMaster();
+  agent = await startAgent({ master: master.address });
+  await waitForAgents(master, 1);
+});
+
+after(async () => {
+  await stopAll();
+});
+
+describe("agent operator API conformance", () => {
+  test("agent API: a Content-Type it does not know is 415 naming JSON, protobuf and RecordIO", async () => {
+    const r = await post("{}", { "Content-Type": "text/plain" });
+    assert.equal(r.status, 415);
+    assert.equal(
+      r.text,
+      "Expecting 'Content-Type' of application/json or application/x-protobuf or application/recordio",
+    );
+  });
+
+  test("agent API: the Accept header is checked before the body is read (406 even for a malformed body)", async () => {
+    const r = await post("{not json", { "Content-Type": "application/json", Accept: "text/html" });
+    assert.equal(r.status, 406);
+    assert.equal(
+      r.text,
+      "Expecting 'Accept' to allow application/json or application/x-protobuf or application/recordio",
+    );
+  });
+
+  test("agent API: Message-Content-Type on a non-streaming request is 415, Message-Accept on a non-streaming answer 406", async () => {
+    const c = callCodec.encodeJson({ type: "GET_HEALTH" });
+    const a = await post(c, { ...JSON_HEADERS, "Message-Content-Type": "application/json" });
+    assert.equal(a.status, 415);
+    assert.equal(
+      a.text,
+      "Expecting 'Message-Content-Type' to be not set for non-streaming requests",
+    );
+    const b = await post(c, { ...JSON_HEADERS, "Message-Accept": "application/json" });
+    assert.equal(b.status, 406);
+    assert.equal(b.text, "Expecting 'Message-Accept' to be not set for non-streaming responses");
+  });
+
+  test("agent API: a RecordIO request needs Message-Content-Type and is refused for calls that do not stream", async () => {
+    const record = encodeRecord(callCodec.encodeJson({ type: "GET_HEALTH" }));
+    const a = await post(record, { "Content-Type": "application/recordio" });
+    assert.equal(a.status, 400);
+    assert.equal(a.text, "Expecting 'Message-Content-Type' to be set for streaming requests");
+    const b = await post(record, {
+      "Content-Type": "application/recordio",
+      "Message-Content-Type": "application/json",
+    });
+    assert.equal(b.status, 415);
+    assert.equal(
+      b.text,
+      "Streaming 'Content-Type' application/recordio is not supported for GET_HEALTH call",
+    );
+  });
+
+  test("agent API: a streaming Accept is refused for calls that answer once", async () => {
+    const r = await call({ type: "GET_STATE" }, "application/recordio");
+    assert.equal(r.status, 406);
+    assert.equal(r.text, "Streaming response is not supported for GET_STATE call");
+  });
+
+  test("agent API: a call without a type is 400, an UNKNOWN call 501", async () => {
+    const a = await post("{}", JSON_HEADERS);
+    assert.equal(a.status, 400);
+    assert.equal(a.text, `${VALIDATION}Expecting 'type' to be present`);
+    const b = await call({ type: "UNKNOWN" });
+    assert.equal(b.status, 501);
+  });
+
+  test("agent API: each call missing its sub-message answers 400 with Mesos' validation message", async () => {
+    const calls: [NonNullable<Call["type"]>, string][] = [
+      ["GET_METRICS", "get_metrics"],
+      ["SET_LOGGING_LEVEL", "set_logging_level"],
+      ["LIST_FILES", "list_files"],
+      ["READ_FILE", "read_file"],
+      ["LAUNCH_NESTED_CONTAINER", "launch_nested_container"],
+      ["WAIT_NESTED_CONTAINER", "wait_nested_container"],
+      ["KILL_NESTED_CONTAINER", "kill_nested_container"],
+      ["REMOVE_NESTED_CONTAINER", "remove_nested_container"],
+      ["LAUNCH_CONTAINER", "launch_container"],
+      ["WAIT_CONTAINER", "wait_container"],
+      ["KILL_CONTAINER", "kill_container"],
+      ["REMOVE_CONTAINER", "remove_container"],
+      ["ADD_RESOURCE_PROVIDER_CONFIG", "add_resource_provider_config"],
+      ["MARK_RESOURCE_PROVIDER_GONE", "mark_resource_provider_gone"],
+    ];
+    for (const [type, field] of calls) {
+      const r = await call({ type });
+      assert.equal(r.status, 400, `${type}: ${r.text}`);
+      assert.equal(r.text, `${VALIDATION}Expecting '${field}' to be present`, type);
+    }
+  });
+
+  test("agent API: a *_NESTED_CONTAINER call whose container id has no parent is 400", async () => {
+    const r = await call({
+      type: "WAIT_NESTED_CONTAINER",
+      wait_nested_container: { container_id: { value: "c1" } },
+    });
+    assert.equal(r.status, 400);
+    assert.equal(
+      r.text,
+      `${VALIDATION}Expecting 'wait_nested_container.container_id.parent' to be present`,
+    );
+  });
+
+  test("agent API: GET_OPERATIONS and GET_RESOURCE_PROVIDERS answer empty lists (no resource providers)", async () => {
+    const ops = await call({ type: "GET_OPERATIONS" });
+    assert.equal(ops.status, 200, ops.text);
+    assert.deepEqual(JSON.parse(ops.text), { type: "GET_OPERATIONS", get_operations: {} });
+    const rps = await call({ type: "GET_RESOURCE_PROVIDERS" });
+    assert.equal(rps.status, 200, rps.text);
+    assert.deepEqual(JSON.parse(rps.text), {
+      type: "GET_RESOURCE_PROVIDERS",
+      get_resource_providers: {},
+    });
+  });
+});
