@@ -69,6 +69,8 @@ const ACLS = {
     { principals: { values: ["dev"] }, roles: { values: ["analytics"] } },
   ],
   update_quotas: [{ principals: { values: ["ops"] }, roles: ANY }],
+  create_volumes: [{ principals: { values: ["ops"] }, roles: ANY }],
+  destroy_volumes: [{ principals: { values: ["ops"] }, creator_principals: ANY }],
   view_roles: [
     { principals: { values: ["ops"] }, roles: ANY },
     { principals: { values: ["dev"] }, roles: { values: ["analytics"] } },
@@ -266,6 +268,33 @@ describe("auth: ACL matrix (allowed principal vs denied principal)", () => {
     const call = { type: "MARK_AGENT_GONE", mark_agent_gone: { agent_id: { value: "nope" } } };
     assert.equal((await v1("dev", call)).status, 403);
     assert.notEqual((await v1("ops", call)).status, 403);
+  });
+
+  it("create_volumes / destroy_volumes: POST /create-volumes and /destroy-volumes check the volumes", async () => {
+    const volume = JSON.stringify([
+      {
+        name: "disk",
+        type: "SCALAR",
+        scalar: { value: 8 },
+        reservations: [{ type: "DYNAMIC", role: "analytics", principal: "ops" }],
+        disk: {
+          persistence: { id: "v1", principal: "ops" },
+          volume: { mode: "RW", container_path: "v" },
+        },
+      },
+    ]);
+    const form = (path: string, principal: string, body: string) =>
+      http("POST", path, principal, body, "application/x-www-form-urlencoded");
+    const body = `slaveId=no-such-agent&volumes=${encodeURIComponent(volume)}`;
+    for (const path of ["/create-volumes", "/destroy-volumes"]) {
+      const denied = await form(path, "dev", body);
+      assert.equal(denied.status, 403, `${path}: ${denied.text}`);
+      // The field the handler applies (the last, as libprocess decodes forms) is the one checked.
+      const smuggled = await form(path, "dev", `volumes=%5B%5D;${body}`);
+      assert.equal(smuggled.status, 403, `${path}: ${smuggled.text}`);
+      const allowed = await form(path, "ops", body);
+      assert.notEqual(allowed.status, 403, `${path}: ${allowed.text}`);
+    }
   });
 
   it("teardown_frameworks: POST /teardown and v1 TEARDOWN", async () => {

@@ -4,6 +4,8 @@
  * `/teardown`, with Mesos' query parameters and shapes (v0 names). Every
  * JSON read honours `?jsonp=`.
  */
+
+import { decodeForm } from "../../common/http/form.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   badRequest,
@@ -17,7 +19,6 @@ import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.
 import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
-import { decodeForm } from "./reservations.js";
 import { type RoleWeights, rescindOffersAfterWeights, rolesJson, weightsReply } from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import {

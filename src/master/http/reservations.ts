@@ -10,6 +10,7 @@
  * handlers, in the security layer.
  */
 import { principalOf } from "../../common/auth/basic.js";
+import { decodeForm } from "../../common/http/form.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   accepted,
@@ -54,49 +55,6 @@ export function reservationHelp(path: ReservationEndpoint): string {
     `POST form body: slaveId=AGENT_ID&${field}=JSON array of Resource objects.\n` +
     "Answers 202 once applied, 400 for invalid requests, 409 when not available."
   );
-}
-
-/**
- * A form body decoded for the operator endpoints: `+` is a space, a key
- * without `=` has the empty value, and a malformed `%` escape is an error,
- * as in libprocess. Unlike libprocess, pairs are split on `&` only and the
- * first value of a repeated key wins: the security layer reads these bodies
- * with URLSearchParams, and the handler must see the fields it authorized.
- */
-export function decodeForm(
-  body: string,
-): { ok: true; value: Map<string, string> } | { ok: false; error: string } {
-  const out = new Map<string, string>();
-  for (const token of body.split("&")) {
-    if (token === "") continue;
-    const eq = token.indexOf("=");
-    const key = decodeFormComponent(eq < 0 ? token : token.slice(0, eq));
-    if (typeof key !== "string") return { ok: false, error: key.error };
-    const value = eq < 0 ? "" : decodeFormComponent(token.slice(eq + 1));
-    if (typeof value !== "string") return { ok: false, error: value.error };
-    if (!out.has(key)) out.set(key, value);
-  }
-  return { ok: true, value: out };
-}
-
-const HEX = /^[0-9a-fA-F]{2}$/;
-
-function decodeFormComponent(text: string): string | { error: string } {
-  const bytes: number[] = [];
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i] as string;
-    if (c !== "%") {
-      for (const b of Buffer.from(c === "+" ? " " : c, "utf8")) bytes.push(b);
-      continue;
-    }
-    const hex = text.slice(i + 1, i + 3);
-    if (!HEX.test(hex)) {
-      return { error: `Malformed % escape in '${text}': '${text.slice(i, i + 3)}'` };
-    }
-    bytes.push(Number.parseInt(hex, 16));
-    i += 2;
-  }
-  return Buffer.from(bytes).toString("utf8");
 }
 
 /**

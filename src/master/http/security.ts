@@ -30,6 +30,7 @@ import {
   viewsEverything,
 } from "../../common/auth/view-filter.js";
 import type { LoadedFlags } from "../../common/flags/load.js";
+import { decodeForm } from "../../common/http/form.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   type BodyResponse,
@@ -360,9 +361,11 @@ function resourceObjects(
     });
 }
 
-function formResources(request: HttpRequest): unknown {
-  const text = new URLSearchParams(request.text()).get("resources");
-  if (text === null) return undefined;
+/** The JSON of a form field (`resources`, or `volumes` for the volume endpoints), read as the handler reads it. */
+function formJson(request: HttpRequest, field: string): unknown {
+  const form = decodeForm(request.text());
+  const text = form.ok ? form.value.get(field) : undefined;
+  if (text === undefined) return undefined;
   try {
     return JSON.parse(text);
   } catch {
@@ -387,8 +390,9 @@ function authorizeMasterRoute(
       return can("view_flags") ? next() : deny(request, "view the flags");
     case "/teardown": {
       if (request.method !== "POST") return next();
-      const id = new URLSearchParams(request.text()).get("frameworkId");
-      const owner = id === null ? undefined : frameworkPrincipal(master, id);
+      const form = decodeForm(request.text());
+      const id = form.ok ? form.value.get("frameworkId") : undefined;
+      const owner = id === undefined ? undefined : frameworkPrincipal(master, id);
       if (owner !== undefined && !can("teardown_frameworks", owner)) {
         return deny(request, `teardown framework ${id}`);
       }
@@ -411,7 +415,9 @@ function authorizeMasterRoute(
     case "/create-volumes":
     case "/destroy-volumes": {
       if (request.method !== "POST") return next();
-      const objects = resourceObjects(formResources(request));
+      const volumes =
+        request.routePath === "/create-volumes" || request.routePath === "/destroy-volumes";
+      const objects = resourceObjects(formJson(request, volumes ? "volumes" : "resources"));
       const [action, pick, what]: [AclAction, (o: (typeof objects)[number]) => string, string] =
         request.routePath === "/reserve"
           ? ["reserve_resources", (o) => o.role, "reserve resources"]
