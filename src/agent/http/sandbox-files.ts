@@ -6,9 +6,17 @@
  * garbage-collected, which we do not do yet), so completed executors stay
  * browsable; after a restart, `attachRecovered` attaches the recovered
  * executors' sandboxes. Also attaches the agent's log at `/slave/log`.
+ *
+ * Every sandbox path is guarded by ACCESS_SANDBOX (the executor's user is
+ * the object) and the log by ACCESS_MESOS_LOG, as Mesos attaches them.
  */
 import { realpath } from "node:fs/promises";
-import type { VirtualFiles } from "../../common/files/virtual-files.js";
+import {
+  type AttachAuthorizer,
+  logAccess,
+  sandboxAccess,
+  type VirtualFiles,
+} from "../../common/files/virtual-files.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent-ports.js";
@@ -23,8 +31,20 @@ export function executorVirtualPath(frameworkId: string, executorId: string): st
 /** The agent log's virtual path (Mesos' AGENT_LOG_VIRTUAL_PATH). */
 export const AGENT_LOG_VIRTUAL_PATH = "/slave/log";
 
+/** The user an executor runs as: its command's user, else its framework's. */
+export type ExecutorUserLookup = (frameworkId: string, executorId: string) => string | undefined;
+
 /** Attaches sandboxes as containers start. */
 export class SandboxFiles {
+  /**
+   * The agent's view of executor users, set by the runtime once the agent
+   * exists: ACCESS_SANDBOX is decided on the user at request time. Until it
+   * is set, a launched executor's user is taken from its launch (its
+   * command's user, else the user it was switched to), and a recovered
+   * one's is unknown (only rules for ANY users apply).
+   */
+  userOf: ExecutorUserLookup | undefined;
+
   private readonly launches = new Map<string, ContainerLaunch>();
   /** The work directory with its symbolic links resolved (once). */
   private realWorkDir: Promise<string | undefined> | undefined;
@@ -34,6 +54,15 @@ export class SandboxFiles {
     private readonly workDir: string,
     private readonly logger: Logger,
   ) {}
+
+  /** The ACCESS_SANDBOX guard of an executor's sandbox paths. */
+  guardOf(frameworkId: string, executorId: string, launchUser?: string): AttachAuthorizer {
+    return sandboxAccess(
+      frameworkId,
+      executorId,
+      () => this.userOf?.(frameworkId, executorId) ?? launchUser,
+    );
+  }
 
   /** The three virtual paths of a run. */
   pathsOf(run: RunIds & { readonly directory: string }): string[] {
@@ -57,7 +86,11 @@ export class SandboxFiles {
       executors.map(async ({ ids, directory }) => {
         const paths = this.pathsOf({ ...ids, directory });
         try {
-          await this.files.attachAll(directory, paths);
+          await this.files.attachAll(
+            directory,
+            paths,
+            this.guardOf(ids.frameworkId, ids.executorId),
+          );
         } catch (e) {
           this.logger.warn(
             `Cannot attach the recovered sandbox at '${directory}': ${(e as Error).message}`,
@@ -98,6 +131,11 @@ export class SandboxFiles {
 
   private async attach(launch: ContainerLaunch, started: boolean): Promise<void> {
     const paths = this.pathsOf(launch);
+    const guard = this.guardOf(
+      launch.frameworkId,
+      launch.executorId,
+      launch.executor.command?.user ?? launch.user,
+    );
     // A started container's sandbox exists: it was created under the work
     // directory by the containerizer, with no link of its own, so its real
     // path follows from the work directory's. A launch storm then pays no
@@ -109,12 +147,12 @@ export class SandboxFiles {
       const realWorkDir = await this.realWorkDir;
       if (realWorkDir !== undefined) {
         const real = `${realWorkDir}/${launch.directory.slice(prefix.length)}`;
-        this.files.attachResolved(real, true, paths);
+        this.files.attachResolved(real, true, paths, guard);
         return;
       }
     }
     try {
-      await this.files.attachAll(launch.directory, paths);
+      await this.files.attachAll(launch.directory, paths, guard);
     } catch (e) {
       this.logger.verbose(
         1,
@@ -137,7 +175,7 @@ export function attachAgentLog(
   if (path === undefined) return;
   let attempts = 0;
   const attempt = (): void => {
-    files.attach(path, AGENT_LOG_VIRTUAL_PATH).then(
+    files.attach(path, AGENT_LOG_VIRTUAL_PATH, logAccess).then(
       () => logger.verbose(1, `Attached ${path} at ${AGENT_LOG_VIRTUAL_PATH}`),
       (error: unknown) => {
         if (++attempts < 10) clock.setTimer(1000, attempt);

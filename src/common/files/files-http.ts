@@ -9,6 +9,7 @@
  */
 import { constants as fsConstants, type ReadStream } from "node:fs";
 import { open } from "node:fs/promises";
+import { forbiddenMessage, requestAuthorized } from "../auth/request-auth.js";
 import type { HttpRequest } from "../http/request.js";
 import {
   badRequest,
@@ -22,11 +23,24 @@ import { checkMethod, jsonResponse } from "../http/v1-api.js";
 import { numifyInteger } from "./numify.js";
 import {
   type FileEntry,
+  type FilesCaller,
   FilesError,
   fileEntryJson,
   fileInfoMessage,
   type VirtualFiles,
 } from "./virtual-files.js";
+
+/**
+ * The caller of `request` for the files' guards: its principal (none when
+ * unauthenticated) against the authorizer the daemon's guard put on the
+ * request; a request no guard saw is allowed, as without `--acls`.
+ */
+export function requestCaller(request: HttpRequest): FilesCaller {
+  return {
+    may: (action, object) => requestAuthorized(request, action, object),
+    refusal: (what) => forbiddenMessage(request, what),
+  };
+}
 
 /** Which `/files` endpoint a request is for. */
 export type FilesEndpoint = "browse" | "read" | "download" | "debug";
@@ -130,12 +144,13 @@ export async function readJson(
   path: string,
   offset: number,
   length: number | undefined,
+  caller?: FilesCaller,
 ): Promise<{ offset: number; data: string }> {
   if (offset === -1) {
-    const { size } = await files.read(path, 0, 0);
+    const { size } = await files.read(path, 0, 0, caller);
     return { offset: size, data: "" };
   }
-  const { data } = await files.read(path, offset, length);
+  const { data } = await files.read(path, offset, length, caller);
   return { offset, data: data.toString("utf8") };
 }
 
@@ -164,7 +179,7 @@ export class FilesHandlers {
     const f = this.forwarded("browse", path, request);
     if (f !== undefined) return f;
     try {
-      const entries = await this.files.browse(path);
+      const entries = await this.files.browse(path, requestCaller(request));
       return jsonResponse(request, JSON.stringify(entries.map(fileEntryJson)));
     } catch (e) {
       return errorResponse(e);
@@ -181,7 +196,13 @@ export class FilesHandlers {
     const f = this.forwarded("read", path, request);
     if (f !== undefined) return f;
     try {
-      const out = await readJson(this.files, path, range.offset, range.length);
+      const out = await readJson(
+        this.files,
+        path,
+        range.offset,
+        range.length,
+        requestCaller(request),
+      );
       return jsonResponse(request, JSON.stringify(out));
     } catch (e) {
       return errorResponse(e);
@@ -196,7 +217,7 @@ export class FilesHandlers {
     const f = this.forwarded("download", path, request);
     if (f !== undefined) return f;
     try {
-      const { real, name, size } = await this.files.downloadPath(path);
+      const { real, name, size } = await this.files.downloadPath(path, requestCaller(request));
       const type = downloadContentType(name);
       return streaming(
         200,
@@ -276,8 +297,9 @@ export const FILES_ROUTE_HELP: Record<FilesEndpoint, string> = {
 export async function listFilesResult(
   files: VirtualFiles,
   path: string,
+  caller?: FilesCaller,
 ): Promise<{ file_infos: ReturnType<typeof fileInfoMessage>[] }> {
-  const entries: FileEntry[] = await files.browse(path);
+  const entries: FileEntry[] = await files.browse(path, caller);
   return { file_infos: entries.map(fileInfoMessage) };
 }
 
@@ -287,7 +309,8 @@ export async function readFileResult(
   path: string,
   offset: number,
   length: number | undefined,
+  caller?: FilesCaller,
 ): Promise<{ size: number; data: Uint8Array }> {
-  const { size, data } = await files.read(path, offset, length);
+  const { size, data } = await files.read(path, offset, length, caller);
   return { size, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) };
 }

@@ -9,12 +9,14 @@
  * Status mapping (what the HTTP layer answers): invalid input and paths
  * that cannot be resolved (a link loop) 400, nothing attached or no such
  * file 404, a path that resolves outside its attached
- * root 403 (Mesos answers 400 there; a refusal reads better as 403), other
- * I/O failures 500.
+ * root 403 (Mesos answers 400 there; a refusal reads better as 403), a
+ * caller the attachment's guard refuses (ACCESS_SANDBOX, ACCESS_MESOS_LOG)
+ * 403, other I/O failures 500.
  */
 import { constants as fsConstants } from "node:fs";
 import { access, open, readdir, readFile, realpath, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
+import type { AclAction } from "../auth/acls.js";
 
 /** What the HTTP layer maps to a status. */
 export type FilesErrorKind = "invalid" | "not-found" | "forbidden" | "unknown";
@@ -68,8 +70,59 @@ export interface FileChunk {
   data: Buffer;
 }
 
-/** Decides whether the caller may see an attached path (for future authorization). */
-export type AttachAuthorizer = () => boolean | Promise<boolean>;
+/**
+ * The caller of a files request as the ACLs see it (the HTTP layer builds
+ * one from the request's principal and the daemon's authorizer).
+ */
+export interface FilesCaller {
+  /** May the caller perform `action` on `object` (a user; undefined: any object)? */
+  may(action: AclAction, object?: string): boolean;
+  /** The one-line reason a caller not authorized to `what` is refused with. */
+  refusal(what: string): string;
+}
+
+/**
+ * Guards an attached path, as Mesos attaches sandboxes and logs with an
+ * authorization callback: every request under the path is checked first
+ * (before the path is resolved, so a refused caller learns nothing of what
+ * exists) and refused with 403.
+ */
+export interface AttachAuthorizer {
+  /** What a refused caller was not authorized to do ("access the Mesos log"). */
+  readonly what: string;
+  allows(caller: FilesCaller): boolean;
+}
+
+/** The daemons' log files' virtual paths: guarded by `access_mesos_logs` unless told otherwise. */
+export const LOG_VIRTUAL_PATHS: ReadonlySet<string> = new Set(["/master/log", "/slave/log"]);
+
+/** ACCESS_MESOS_LOG: the object is the log (ANY). */
+export const logAccess: AttachAuthorizer = {
+  what: "access the Mesos log",
+  allows: (caller) => caller.may("access_mesos_logs"),
+};
+
+/**
+ * ACCESS_SANDBOX of an executor's sandbox: the object is the user the
+ * executor runs as (its command's user, else its framework's), looked up
+ * at request time; undefined when neither is known (then only rules for
+ * ANY users apply, as in Mesos).
+ */
+export function sandboxAccess(
+  frameworkId: string,
+  executorId: string,
+  user: () => string | undefined,
+): AttachAuthorizer {
+  return {
+    what: `access the sandbox of executor '${executorId}' of framework ${frameworkId}`,
+    allows: (caller) => caller.may("access_sandboxes", user()),
+  };
+}
+
+/** The guard an attachment gets when none is given: the log's for the log paths. */
+function defaultGuard(virtualPath: string): AttachAuthorizer | undefined {
+  return LOG_VIRTUAL_PATHS.has(trimTrailing(virtualPath)) ? logAccess : undefined;
+}
 
 /** Reads at most this many bytes per read (16 pages of 4 KiB, as Mesos). */
 export const MAX_READ_BYTES = 16 * 4096;
@@ -209,7 +262,11 @@ export class VirtualFiles {
     }
     const isDir = (await stat(real)).isDirectory();
     for (const virtualPath of virtualPaths) {
-      this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+      this.attached.set(trimTrailing(virtualPath), {
+        real,
+        isDir,
+        authorize: authorize ?? defaultGuard(virtualPath),
+      });
     }
   }
 
@@ -226,7 +283,11 @@ export class VirtualFiles {
     authorize?: AttachAuthorizer,
   ): void {
     for (const virtualPath of virtualPaths) {
-      this.attached.set(trimTrailing(virtualPath), { real, isDir, authorize });
+      this.attached.set(trimTrailing(virtualPath), {
+        real,
+        isDir,
+        authorize: authorize ?? defaultGuard(virtualPath),
+      });
     }
   }
 
@@ -256,9 +317,13 @@ export class VirtualFiles {
     return this.match(virtualPath) !== undefined;
   }
 
-  /** Lists a directory (or a single file), sorted by path. */
-  async browse(virtualPath: string): Promise<FileEntry[]> {
-    const { real, vpath } = await this.resolve(virtualPath);
+  /**
+   * Lists a directory (or a single file), sorted by path. `caller` is
+   * checked against the attachment's guard; without one (an internal
+   * read) nothing is checked.
+   */
+  async browse(virtualPath: string, caller?: FilesCaller): Promise<FileEntry[]> {
+    const { real, vpath } = await this.resolve(virtualPath, caller);
     const st = await stat(real);
     if (!st.isDirectory()) return [await this.entry(real, vpath)];
     let names: string[];
@@ -281,10 +346,15 @@ export class VirtualFiles {
   /**
    * Reads up to `length` bytes (default: to the end; capped at
    * MAX_READ_BYTES) from `offset`. Past the end, the data is empty; the size
-   * is always the file's.
+   * is always the file's. `caller` as for `browse`.
    */
-  async read(virtualPath: string, offset: number, length?: number): Promise<FileChunk> {
-    const { real, vpath } = await this.resolve(virtualPath);
+  async read(
+    virtualPath: string,
+    offset: number,
+    length?: number,
+    caller?: FilesCaller,
+  ): Promise<FileChunk> {
+    const { real, vpath } = await this.resolve(virtualPath, caller);
     let handle: Awaited<ReturnType<typeof open>> | undefined;
     try {
       const st = await stat(real);
@@ -317,8 +387,9 @@ export class VirtualFiles {
    */
   async downloadPath(
     virtualPath: string,
+    caller?: FilesCaller,
   ): Promise<{ real: string; name: string; size: number | undefined }> {
-    const { real } = await this.resolve(virtualPath);
+    const { real } = await this.resolve(virtualPath, caller);
     const st = await stat(real);
     if (st.isDirectory()) throw new FilesError("invalid", "Cannot download a directory.");
     return { real, name: basename(real), size: st.isFile() ? st.size : undefined };
@@ -339,15 +410,18 @@ export class VirtualFiles {
   }
 
   /** The real path behind a virtual one, checked to stay inside its attachment. */
-  private async resolve(virtualPath: string): Promise<{ real: string; vpath: string }> {
+  private async resolve(
+    virtualPath: string,
+    caller: FilesCaller | undefined,
+  ): Promise<{ real: string; vpath: string }> {
     // Nothing is attached at "" (a v1 LIST_FILES/READ_FILE may send it): 404, as Mesos.
     if (virtualPath === "") throw new FilesError("not-found", "No such file: ''");
     if (virtualPath.includes("\0")) throw new FilesError("invalid", "Bad path.");
     const m = this.match(virtualPath);
     if (m === undefined) throw new FilesError("not-found", `No such file: '${virtualPath}'`);
     const a = this.attached.get(m.prefix) as Attachment;
-    if (a.authorize !== undefined && !(await a.authorize())) {
-      throw new FilesError("forbidden", `Not allowed to access '${virtualPath}'`);
+    if (caller !== undefined && a.authorize !== undefined && !a.authorize.allows(caller)) {
+      throw new FilesError("forbidden", caller.refusal(a.authorize.what));
     }
     const vpath = trimTrailing(virtualPath);
     if (!a.isDir) {

@@ -4,11 +4,12 @@
  * SET_LOGGING_LEVEL, LIST_FILES and READ_FILE. Both daemons' `/api/v1`
  * handlers try these first; their own calls come after.
  */
-import { listFilesResult, readFileResult } from "../files/files-http.js";
+import { listFilesResult, readFileResult, requestCaller } from "../files/files-http.js";
 import { FilesError } from "../files/virtual-files.js";
 import type { Call, Response } from "../protocol/generated/mesos-v1-master.js";
 import { type BuildInfo, flagsMessage, versionInfoMessage } from "./common-endpoints.js";
 import type { OperatorServices } from "./operator-processes.js";
+import type { HttpRequest } from "./request.js";
 import { type BodyResponse, badRequest, type HttpResponse, ok, response } from "./response.js";
 
 /** The call fields the common calls read (master and agent Calls have them alike). */
@@ -48,13 +49,17 @@ export interface CommonCallContext {
 /**
  * Answers `call` when it is one of the common calls; `undefined` when the
  * daemon must answer it itself. `reply` encodes a Response in the client's
- * `Accept` encoding.
+ * `Accept` encoding. `request` is the `/api/v1` request: LIST_FILES and
+ * READ_FILE check its caller against the files' guards (ACCESS_SANDBOX,
+ * ACCESS_MESOS_LOG); without it nothing is checked.
  */
 export async function commonOperatorCall(
   call: CommonCall,
   ctx: CommonCallContext,
   reply: (message: CommonResponse) => HttpResponse,
+  request?: HttpRequest,
 ): Promise<HttpResponse | undefined> {
+  const caller = request === undefined ? undefined : requestCaller(request);
   switch (call.type) {
     case "GET_HEALTH":
       return reply({ type: "GET_HEALTH", get_health: { healthy: true } });
@@ -86,7 +91,11 @@ export async function commonOperatorCall(
     }
     case "LIST_FILES":
       try {
-        const listed = await listFilesResult(ctx.services.files, call.list_files?.path ?? "");
+        const listed = await listFilesResult(
+          ctx.services.files,
+          call.list_files?.path ?? "",
+          caller,
+        );
         return reply({ type: "LIST_FILES", list_files: listed });
       } catch (e) {
         return filesError(e);
@@ -95,7 +104,13 @@ export async function commonOperatorCall(
       const read = call.read_file;
       if (read === undefined) return badRequest();
       try {
-        const got = await readFileResult(ctx.services.files, read.path, read.offset, read.length);
+        const got = await readFileResult(
+          ctx.services.files,
+          read.path,
+          read.offset,
+          read.length,
+          caller,
+        );
         return reply({ type: "READ_FILE", read_file: got });
       } catch (e) {
         return filesError(e);

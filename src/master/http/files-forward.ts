@@ -13,9 +13,23 @@
  *   in the agent's state);
  * - `/agents/<agent id>/<path on that agent>` (mesos-ts' own form, e.g.
  *   `/agents/<id>/slave/log`).
+ *
+ * Before forwarding, the master applies its own ACLs: ACCESS_SANDBOX for
+ * sandbox paths (the executor's user as the master knows it) and
+ * ACCESS_MESOS_LOG for an agent's log; the agent then applies its own.
  */
 import { request as httpRequest, type IncomingMessage } from "node:http";
-import type { FilesEndpoint, FilesForwarder } from "../../common/files/files-http.js";
+import {
+  type FilesEndpoint,
+  type FilesForwarder,
+  requestCaller,
+} from "../../common/files/files-http.js";
+import {
+  type AttachAuthorizer,
+  LOG_VIRTUAL_PATHS,
+  logAccess,
+  sandboxAccess,
+} from "../../common/files/virtual-files.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import { type HttpResponse, response, streaming } from "../../common/http/response.js";
 import type { LengthAwareStream } from "../../common/http/server.js";
@@ -24,6 +38,8 @@ import type { Master } from "../core/master.js";
 import type { AgentRecord } from "../core/records.js";
 
 const SANDBOX = /^\/frameworks\/([^/]+)\/executors\/([^/]+)\/runs\//;
+/** The framework and executor ids in a virtual or real sandbox path. */
+const SANDBOX_IDS = /(?:^|\/slaves\/[^/]+)\/frameworks\/([^/]+)\/executors\/([^/]+)\/runs(?:\/|$)/;
 const REAL_SANDBOX = /\/slaves\/([^/]+)\/frameworks\//;
 const AGENT_PREFIX = /^\/agents\/([^/]+)(\/.*)$/;
 
@@ -61,6 +77,43 @@ export function locate(m: Master, path: string): { agent: AgentRecord; path: str
   return agent === undefined ? undefined : { agent, path };
 }
 
+/**
+ * The user an executor runs as, as the master knows it: its ExecutorInfo's
+ * command user, else (a command task, whose executor id is its task id)
+ * the task's user, else the framework's; undefined when the framework is
+ * unknown.
+ */
+export function executorUser(
+  m: Master,
+  frameworkId: string,
+  executorId: string,
+): string | undefined {
+  const framework =
+    m.frameworks.get(frameworkId) ?? m.completedFrameworks.find((f) => f.id === frameworkId);
+  if (framework === undefined) return undefined;
+  for (const executors of framework.executors.values()) {
+    const user = executors.get(executorId)?.command?.user;
+    if (user !== undefined) return user;
+  }
+  const task =
+    framework.tasks.get(executorId) ??
+    framework.completedTasks.find((t) => t.task_id.value === executorId) ??
+    framework.unreachableTasks.get(executorId);
+  return task?.user ?? framework.info.user;
+}
+
+/** The guard the master applies to a path it forwards (undefined: none). */
+export function forwardGuard(m: Master, path: string): AttachAuthorizer | undefined {
+  const onAgent = AGENT_PREFIX.exec(path)?.[2] ?? path;
+  const trimmed = onAgent.replace(/\/+$/, "");
+  if (LOG_VIRTUAL_PATHS.has(trimmed)) return logAccess;
+  const ids = SANDBOX_IDS.exec(onAgent);
+  if (ids === null) return undefined;
+  const frameworkId = ids[1] as string;
+  const executorId = ids[2] as string;
+  return sandboxAccess(frameworkId, executorId, () => executorUser(m, frameworkId, executorId));
+}
+
 const RELAYED_HEADERS = ["content-type", "content-disposition", "www-authenticate"];
 
 /** The forwarder the master installs on its `/files` endpoints. */
@@ -69,6 +122,11 @@ export function filesForwarder(m: Master, logger: Logger): FilesForwarder {
     if (endpoint === "debug") return undefined;
     const target = locate(m, path);
     if (target === undefined) return undefined;
+    const guard = forwardGuard(m, path);
+    const caller = requestCaller(request);
+    if (guard !== undefined && !guard.allows(caller)) {
+      return Promise.resolve(response(403, `${caller.refusal(guard.what)}\n`));
+    }
     const query = new URLSearchParams(request.rawQuery);
     query.set("path", target.path);
     const { ip, port } = target.agent.address();
