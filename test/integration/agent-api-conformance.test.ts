@@ -6,15 +6,19 @@
  * `show_nested`, and the keys and query parameters of the legacy endpoints.
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord } from "../../src/common/recordio/encoder.js";
 import {
+  binPath,
   type DaemonHandle,
+  getJson,
   startAgent,
   startMaster,
   stopAll,
+  waitFor,
   waitForAgents,
 } from "../harness/processes.js";
 
@@ -22,6 +26,7 @@ const callCodec = codecFor<Call>("mesos.v1.agent.Call");
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
+let scheduler: ChildProcess | undefined;
 
 interface Answer {
   readonly status: number;
@@ -45,9 +50,34 @@ before(async () => {
   master = await startMaster();
   agent = await startAgent({ master: master.address });
   await waitForAgents(master, 1);
+  // A task group: its executor's container, and the task's container nested in it.
+  const group = {
+    tasks: [
+      {
+        name: "nested-sleeper",
+        task_id: { value: "nested-sleeper" },
+        agent_id: { value: "" },
+        resources: [
+          { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+          { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+        ],
+        command: { value: "sleep 300" },
+      },
+    ],
+  };
+  scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${master.address}`,
+      `--task_group=${JSON.stringify(group)}`,
+    ],
+    { stdio: "ignore" },
+  );
 });
 
 after(async () => {
+  scheduler?.kill("SIGKILL");
   await stopAll();
 });
 
@@ -159,5 +189,86 @@ describe("agent operator API conformance", () => {
       type: "GET_RESOURCE_PROVIDERS",
       get_resource_providers: {},
     });
+  });
+});
+
+interface ContainerEntry {
+  readonly framework_id?: { value: string };
+  readonly executor_id?: { value: string };
+  readonly container_id: { value: string; parent?: { value: string } };
+}
+
+async function containers(getContainers: Call["get_containers"]): Promise<ContainerEntry[]> {
+  const r = await call({ type: "GET_CONTAINERS", get_containers: getContainers });
+  assert.equal(r.status, 200, r.text);
+  const body = JSON.parse(r.text) as { get_containers?: { containers?: ContainerEntry[] } };
+  return body.get_containers?.containers ?? [];
+}
+
+describe("agent containers", () => {
+  let executorContainer: ContainerEntry;
+
+  before(async () => {
+    executorContainer = await waitFor(
+      "the task group's nested container",
+      async () => {
+        const all = await containers({ show_nested: true });
+        const child = all.find((c) => c.container_id.parent !== undefined);
+        return child === undefined
+          ? undefined
+          : all.find((c) => c.container_id.value === child.container_id.parent?.value);
+      },
+      { timeoutMs: 45_000 },
+    );
+  });
+
+  test("GET_CONTAINERS: nested containers are listed only with show_nested", async () => {
+    const plain = await containers(undefined);
+    assert.ok(plain.some((c) => c.container_id.value === executorContainer.container_id.value));
+    assert.deepEqual(
+      plain.filter((c) => c.container_id.parent !== undefined),
+      [],
+      "no nested container without show_nested",
+    );
+    const off = await containers({ show_nested: false });
+    assert.equal(off.filter((c) => c.container_id.parent !== undefined).length, 0);
+  });
+
+  test("/containers: container_id, framework_id and framework_id+executor_id select entries", async () => {
+    const cid = executorContainer.container_id.value;
+    const fid = executorContainer.framework_id?.value ?? "";
+    const eid = executorContainer.executor_id?.value ?? "";
+    type Entry = { container_id: string; framework_id: string; executor_id: string };
+    const one = await getJson<Entry[]>(`${agent.url}/containers?container_id=${cid}`);
+    assert.deepEqual(
+      one?.map((e) => e.container_id),
+      [cid],
+    );
+    const byFramework = await getJson<Entry[]>(`${agent.url}/containers?framework_id=${fid}`);
+    assert.ok((byFramework ?? []).length >= 1);
+    assert.ok((byFramework ?? []).every((e) => e.framework_id === fid));
+    const none = await getJson<Entry[]>(
+      `${agent.url}/containers?framework_id=${fid}&executor_id=not-${eid}`,
+    );
+    assert.deepEqual(none, []);
+    const exact = await getJson<Entry[]>(
+      `${agent.url}/containers?framework_id=${fid}&executor_id=${eid}`,
+    );
+    assert.ok((exact ?? []).some((e) => e.container_id === cid));
+    assert.deepEqual(await getJson<Entry[]>(`${agent.url}/containers?container_id=nope`), []);
+  });
+
+  test("/containers: executor_id without framework_id, or container_id with another filter, is 400", async () => {
+    const reason =
+      "Supported query parameters are container_id only, framework_id only, or executor_id and framework_id only";
+    for (const query of [
+      "executor_id=e",
+      "container_id=c&framework_id=f",
+      "container_id=c&executor_id=e",
+    ]) {
+      const res = await fetch(`${agent.url}/containers?${query}`);
+      assert.equal(res.status, 400, query);
+      assert.equal(await res.text(), reason, query);
+    }
   });
 });

@@ -3,7 +3,7 @@
  * agent process): per-executor ResourceStatistics as Mesos' JSON, `?jsonp=`.
  */
 import type { HttpRequest } from "../../common/http/request.js";
-import type { HttpResponse } from "../../common/http/response.js";
+import { badRequest, type HttpResponse } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import { ProcessBase } from "../../common/process/process-base.js";
 import { codecFor } from "../../common/protocol/index.js";
@@ -24,7 +24,46 @@ export const STATISTICS_HELP =
 export const CONTAINERS_HELP =
   "The containers running on this agent with their status and resource statistics.\n" +
   "A JSON array of {container_id, framework_id, executor_id, executor_name, source, status, " +
-  "statistics}. Query: jsonp=fn.";
+  "statistics}. Query: container_id=ID (one container), framework_id=ID (its executors' " +
+  "containers), framework_id=ID&executor_id=ID (one executor's), jsonp=fn.";
+
+/** Which containers a `/containers` request asks for. */
+interface ContainerSelection {
+  readonly containerId: string | null;
+  readonly frameworkId: string | null;
+  readonly executorId: string | null;
+}
+
+/**
+ * The `/containers` filter from the query, or the reason it is refused: as a
+ * Mesos agent, `container_id` goes alone and `executor_id` needs `framework_id`.
+ */
+export function containerSelection(request: HttpRequest): ContainerSelection | string {
+  const q = request.query;
+  const containerId = q.get("container_id");
+  const frameworkId = q.get("framework_id");
+  const executorId = q.get("executor_id");
+  if (
+    (containerId !== null && (frameworkId !== null || executorId !== null)) ||
+    (containerId === null && executorId !== null && frameworkId === null)
+  ) {
+    return "Supported query parameters are container_id only, framework_id only, or executor_id and framework_id only";
+  }
+  return { containerId, frameworkId, executorId };
+}
+
+function selected(
+  s: ContainerSelection,
+  containerId: string,
+  frameworkId: string,
+  executorId: string,
+): boolean {
+  return (
+    (s.containerId === null || s.containerId === containerId) &&
+    (s.frameworkId === null || s.frameworkId === frameworkId) &&
+    (s.executorId === null || s.executorId === executorId)
+  );
+}
 
 function statisticsJson(u: ExecutorUsage): unknown {
   return statisticsCodec.toJsonValue(u.statistics);
@@ -68,7 +107,10 @@ export function statisticsHandler(
   };
 }
 
-/** Handler of `/containers` (nested containers follow their parents, with `parent` in their id). */
+/**
+ * Handler of `/containers`. Nested containers follow their parents, with
+ * `parent_container_id` (a mesos-ts addition: a Mesos agent leaves them out).
+ */
 export function containersHandler(
   monitor: ResourceMonitor,
   nested?: NestedContainers,
@@ -76,9 +118,16 @@ export function containersHandler(
   return async (request) => {
     const bad = checkMethod(request, ["GET"]);
     if (bad !== undefined) return bad;
-    const list = containersArray(await monitor.usages());
+    const selection = containerSelection(request);
+    if (typeof selection === "string") return badRequest(selection);
+    const list = containersArray(
+      (await monitor.usages()).filter((u) =>
+        selected(selection, u.containerId, u.frameworkId, u.executorId),
+      ),
+    );
     if (nested !== undefined) {
       for (const c of await nestedContainerUsages(nested)) {
+        if (!selected(selection, c.containerId.value, c.frameworkId, c.executorId)) continue;
         list.push({
           container_id: c.containerId.value,
           parent_container_id: c.containerId.parent?.value,
