@@ -97,6 +97,8 @@ test("reservations operator: /master/reserve and /master/unreserve with the book
   ]);
   const conflict = await form("/master/reserve", { slaveId: agentId, resources: tooMuch });
   assert.equal(conflict.status, 409, conflict.text);
+  // Mesos' words: `<available> does not contain <needed>`.
+  assert.match(conflict.text, /^.+ does not contain .*cpus.*2/);
   const unreserve = await form("/master/unreserve", { slaveId: agentId, resources: BOOK });
   assert.equal(unreserve.status, 202, unreserve.text);
   assert.equal(await reservedCpus("ads"), 0);

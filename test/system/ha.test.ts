@@ -134,6 +134,8 @@ test("ha: kill -9 the leader; another leads, agents and the framework follow, th
     const redirect = await get(`${s.url}/master/redirect`);
     assert.equal(redirect.status, 307);
     assert.match(redirect.headers.get("location") ?? "", new RegExp(`^//[^/]+:${first.port}$`));
+    // Below /master/redirect is 404 (no redirect loop), as on the leader.
+    assert.equal((await get(`${s.url}/master/redirect/`)).status, 404);
     assert.equal((await get(`${s.url}/health`)).status, 200);
     assert.equal((await get(`${s.url}/version`)).status, 200);
     assert.equal((await get(`${s.url}/flags`)).status, 200);

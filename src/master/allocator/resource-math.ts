@@ -267,7 +267,7 @@ export function applyConversions(
     if (!out.contains(c.consumed)) {
       return {
         ok: false,
-        error: `${c.consumed.toString()} is not contained in ${out.toString()}`,
+        error: `${out.toString()} does not contain ${c.consumed.toString()}`,
       };
     }
     out.subtract(c.consumed).add(c.converted);

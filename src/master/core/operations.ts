@@ -306,7 +306,7 @@ export function applyOperatorOperation(
   for (const offer of [...agent.offers]) rescindOffer(m, offer);
   const applied = m.allocator.updateAvailable(agent.id, conversions);
   if (!applied.ok) {
-    return { ok: false, status: 409, message: `Resources not available: ${applied.error}` };
+    return { ok: false, status: 409, message: applied.error };
   }
   m.logger.info(`Applying operator ${operation.type} operation on agent ${agent.id}`);
   applyToAgentRecord(m, agent, conversions);

@@ -90,7 +90,8 @@ export class StandbyMasterProcess extends ProcessBase {
       { methods: ["GET"], help: "Redirects (307) to the leading master." },
       (request) => {
         if (this.leader === undefined) return serviceUnavailable("No leader elected");
-        if (request.remainder !== "" && request.remainder !== "/") return notFound();
+        // Below it (even a bare trailing `/`) is 404, as on the leader: no redirect loop.
+        if (request.remainder !== "" || request.path.endsWith("/")) return notFound();
         return temporaryRedirect(leaderBase(this.leader));
       },
     );
