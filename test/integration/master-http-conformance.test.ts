@@ -385,6 +385,26 @@ test("master http: a PUT /master/weights for a role in use rescinds the outstand
     "the offer rescinded",
     5_000,
   );
+  // The v1 UPDATE_WEIGHTS does the same.
+  const again = await s.next(
+    (e) => (e.offers?.offers ?? []).some((o) => o.id.value !== offerId),
+    "a new offer to w1",
+  );
+  const againId = again.offers?.offers?.[0]?.id.value;
+  const v1 = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "UPDATE_WEIGHTS",
+      update_weights: { weight_infos: [{ role: "w1", weight: 3 }] },
+    }),
+  });
+  assert.equal(v1.status, 200, await v1.text());
+  await s.next(
+    (e) => e.type === "RESCIND" && e.rescind?.offer_id.value === againId,
+    "the new offer rescinded",
+    5_000,
+  );
   const teardown = await send("/master/teardown", form({ frameworkId: s.frameworkId }));
   assert.equal(teardown.status, 200, teardown.text);
 });

@@ -52,7 +52,12 @@ import {
 import type { OperatorEvents } from "./operator-events.js";
 import { reply as quotaReply, roleQuotas } from "./quota.js";
 import { v1ResizeVolume, v1ResourceOperation } from "./reservations.js";
-import { type RoleWeights, rolesMessage, weightsReply } from "./roles.js";
+import {
+  type RoleWeights,
+  rescindOffersAfterWeights,
+  rolesMessage,
+  weightsReply,
+} from "./roles.js";
 import type { StateDocuments } from "./state-documents.js";
 import type { BuildInfo } from "./state-json.js";
 import { getAgents, getExecutors, getFrameworks, getTasks } from "./v1-state.js";
@@ -153,9 +158,11 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       );
     case "UPDATE_WEIGHTS": {
       ctx.changed();
-      return weightsReply(
-        await ctx.weights.update(call.update_weights?.weight_infos ?? [], m.config.roleWhitelist),
-      );
+      const infos = call.update_weights?.weight_infos ?? [];
+      const error = await ctx.weights.update(infos, m.config.roleWhitelist);
+      // As PUT /weights: offers made under the old weights are rescinded.
+      if (error === undefined) rescindOffersAfterWeights(m, infos);
+      return weightsReply(error);
     }
     case "GET_MASTER":
       return reply(
