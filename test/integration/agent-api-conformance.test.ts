@@ -14,10 +14,13 @@ import { encodeRecord } from "../../src/common/recordio/encoder.js";
 import {
   binPath,
   type DaemonHandle,
+  freePort,
   getJson,
+  killProcessGroups,
   startAgent,
   startMaster,
   stopAll,
+  tempDir,
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
@@ -270,5 +273,80 @@ describe("agent containers", () => {
       assert.equal(res.status, 400, query);
       assert.equal(await res.text(), reason, query);
     }
+  });
+});
+
+describe("agent recovery", () => {
+  const pids = new Set<number>();
+  let recovering: ChildProcess | undefined;
+
+  after(() => {
+    for (const pid of pids) {
+      try {
+        process.kill(pid, "SIGCONT");
+      } catch {
+        // already gone
+      }
+    }
+    killProcessGroups(pids);
+    recovering?.kill("SIGKILL");
+  });
+
+  test("agent API: calls and /state.json answer 503 until the agent has recovered its executors", async () => {
+    const ownMaster = await startMaster();
+    const port = await freePort();
+    const workDir = tempDir("agent-api-recovery-");
+    const flags = { work_dir: workDir, executor_reregistration_timeout: "4secs" };
+    const first = await startAgent({ master: ownMaster.address, port, flags });
+    await waitForAgents(ownMaster, 1);
+    recovering = spawn(
+      process.execPath,
+      [
+        binPath("mesos-execute"),
+        `--master=${ownMaster.address}`,
+        "--name=recovered",
+        "--command=sleep 300",
+        "--checkpoint",
+      ],
+      { stdio: "ignore" },
+    );
+    const pid = await waitFor(
+      "the checkpointed executor's pid",
+      async () => {
+        const list =
+          (await getJson<{ status?: { executor_pid?: number } }[]>(`${first.url}/containers`)) ??
+          [];
+        return list[0]?.status?.executor_pid;
+      },
+      { timeoutMs: 30_000 },
+    );
+    pids.add(pid);
+    first.kill("SIGKILL");
+    await first.exited;
+    // A stopped executor cannot re-register: the agent stays in recovery until the timeout.
+    process.kill(pid, "SIGSTOP");
+    const second = await startAgent({ master: ownMaster.address, port, flags });
+    const during = await fetch(`${second.url}/api/v1`, {
+      method: "POST",
+      headers: JSON_HEADERS,
+      body: JSON.stringify({ type: "GET_STATE" }),
+    });
+    assert.equal(during.status, 503);
+    assert.equal(await during.text(), "Agent has not finished recovery");
+    const legacy = await fetch(`${second.url}/state.json`);
+    assert.equal(legacy.status, 503);
+    process.kill(pid, "SIGCONT");
+    await waitFor(
+      "the agent to finish recovery",
+      async () => {
+        const r = await fetch(`${second.url}/api/v1`, {
+          method: "POST",
+          headers: JSON_HEADERS,
+          body: JSON.stringify({ type: "GET_HEALTH" }),
+        });
+        return r.status === 200;
+      },
+      { timeoutMs: 20_000 },
+    );
   });
 });

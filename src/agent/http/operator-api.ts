@@ -20,6 +20,7 @@ import {
   type HttpResponse,
   notAcceptable,
   notImplemented,
+  serviceUnavailable,
   unsupportedMediaType,
 } from "../../common/http/response.js";
 import {
@@ -295,6 +296,18 @@ function reply(message: Response, type: V1ContentType): BodyResponse {
   return messageResponse(responseCodec, message, type);
 }
 
+/**
+ * Whether the agent is still recovering (its checkpointed executors), as
+ * Mesos' RECOVERING state: the runtime starts looking for the master only
+ * once recovery is over.
+ */
+export function agentRecovering(agent: Agent): boolean {
+  return agent.link.master === undefined && !agent.isTerminating;
+}
+
+/** Mesos' answer to operator reads while the agent recovers. */
+export const RECOVERING_MESSAGE = "Agent has not finished recovery";
+
 async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<HttpResponse> {
   const media = negotiate(request);
   if (!media.ok) return media.response;
@@ -323,6 +336,11 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     return notAcceptable(`Streaming response is not supported for ${callType} call`);
   }
   if (callType === "UNKNOWN") return notImplemented();
+  // Mesos refuses every call until recovery ends; recovered default executors
+  // make their nested container calls in that window, so those are let through.
+  if (agentRecovering(ctx.agent) && !NESTED_CONTAINER_CALLS.has(callType)) {
+    return serviceUnavailable(RECOVERING_MESSAGE);
+  }
   const type = media.value.accept.message;
   ctx.logger.verbose(1, `Processing call ${callType}`);
   const notYet = NOT_YET[callType];

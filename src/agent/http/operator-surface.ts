@@ -8,6 +8,7 @@
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
 import type { HttpRequest } from "../../common/http/request.js";
+import { serviceUnavailable } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
@@ -24,7 +25,12 @@ import {
   STATISTICS_HELP,
   statisticsHandler,
 } from "./monitor-endpoints.js";
-import { AGENT_OPERATOR_API_HELP, agentOperatorApiHandler } from "./operator-api.js";
+import {
+  AGENT_OPERATOR_API_HELP,
+  agentOperatorApiHandler,
+  agentRecovering,
+  RECOVERING_MESSAGE,
+} from "./operator-api.js";
 import { attachAgentLog } from "./sandbox-files.js";
 import { agentStateJson, type StateContext } from "./state-json.js";
 
@@ -92,7 +98,9 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
     { methods: ["GET"], help: "Same as /state (the pre-1.8 name tutorials still use)." },
     (request: HttpRequest) =>
       checkMethod(request, ["GET"]) ??
-      jsonResponse(request, JSON.stringify(agentStateJson(o.agent, o.state()))),
+      (agentRecovering(o.agent)
+        ? serviceUnavailable(RECOVERING_MESSAGE)
+        : jsonResponse(request, JSON.stringify(agentStateJson(o.agent, o.state())))),
   );
   return monitor;
 }
