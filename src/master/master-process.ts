@@ -201,13 +201,16 @@ export class MasterProcess extends ProcessBase {
       }),
     );
     const get = { methods: ["GET"] };
+    // Mesos serves its read endpoints whatever the method (no check in their
+    // handlers); a tool that POSTs to /master/state gets the state.
+    const read = {};
     const state_ = stateHandler(documents);
-    this.route("/state", { ...get, help: STATE_HELP }, state_);
-    this.route("/state.json", { ...get, help: `${STATE_HELP}\n(Old alias of /state.)` }, state_);
+    this.route("/state", { ...read, help: STATE_HELP }, state_);
+    this.route("/state.json", { ...read, help: `${STATE_HELP}\n(Old alias of /state.)` }, state_);
     this.route(
       "/state-summary",
       {
-        ...get,
+        ...read,
         help:
           "Summary of agents and frameworks with task counts per state.\n" +
           "Agents with TASK_* counts and framework_ids; frameworks with TASK_* counts and slave_ids. Query: jsonp=fn.",
@@ -217,7 +220,7 @@ export class MasterProcess extends ProcessBase {
     this.route(
       "/frameworks",
       {
-        ...get,
+        ...read,
         help:
           "The frameworks, completed frameworks and their tasks.\n" +
           "Query: framework_id=ID (only that framework), jsonp=fn.",
@@ -227,7 +230,7 @@ export class MasterProcess extends ProcessBase {
     this.route(
       "/slaves",
       {
-        ...get,
+        ...read,
         help:
           "The registered agents, with full resource lists (*_full).\n" +
           "Query: slave_id=ID (only that agent), jsonp=fn.",
@@ -238,14 +241,14 @@ export class MasterProcess extends ProcessBase {
       "A page of tasks (active, unreachable, completed), newest first by default.\n" +
       "Query: limit=N (default 100), offset=N, order=asc|desc, framework_id=ID, task_id=ID, jsonp=fn.";
     const tasks = jsonRead((r) => tasksJson(core, r.query));
-    this.route("/tasks", { ...get, help: tasksHelp }, tasks);
-    this.route("/tasks.json", { ...get, help: `${tasksHelp}\n(Old alias of /tasks.)` }, tasks);
+    this.route("/tasks", { ...read, help: tasksHelp }, tasks);
+    this.route("/tasks.json", { ...read, help: `${tasksHelp}\n(Old alias of /tasks.)` }, tasks);
     const rolesHelp =
       "The known roles with their weight, quota, frameworks and resources.\nQuery: jsonp=fn.";
-    this.route("/roles", { ...get, help: rolesHelp }, rolesHandler(core, weights));
+    this.route("/roles", { ...read, help: rolesHelp }, rolesHandler(core, weights));
     this.route(
       "/roles.json",
-      { ...get, help: `${rolesHelp}\n(Old alias of /roles.)` },
+      { ...read, help: `${rolesHelp}\n(Old alias of /roles.)` },
       rolesHandler(core, weights),
     );
     this.route(
@@ -300,16 +303,16 @@ export class MasterProcess extends ProcessBase {
       },
       teardownHandler(core, changed),
     );
-    this.route("/health", { ...get, help: COMMON_HELP.health }, healthHandler);
+    this.route("/health", { ...read, help: COMMON_HELP.health }, healthHandler);
     this.route(
       "/version",
-      { ...get, help: COMMON_HELP.version },
+      { ...read, help: COMMON_HELP.version },
       versionHandler(state.build, edges.ownVersion),
     );
     this.route(
       "/redirect",
       {
-        ...get,
+        ...read,
         help: "Redirects (307) to the leading master.\nA standalone master leads: itself.",
       },
       redirectHandler(core.config.info),

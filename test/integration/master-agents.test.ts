@@ -337,6 +337,16 @@ test("master endpoints: state aliases, jsonp, /version and /master/redirect", as
   const redirect = await fetch(`${master.url}/master/redirect`, { redirect: "manual" });
   assert.equal(redirect.status, 307);
   assert.equal(redirect.headers.get("location"), `//master-host:${master.port}`);
+  // Mesos serves its read endpoints whatever the method; write endpoints check theirs.
   const post = await fetch(`${master.url}/master/state`, { method: "POST" });
-  assert.equal(post.status, 405);
+  assert.equal(post.status, 200);
+  assert.equal(((await post.json()) as { version?: string }).version, "1.12.0");
+  for (const path of ["/master/frameworks", "/master/slaves", "/master/tasks", "/health"]) {
+    assert.equal((await fetch(`${master.url}${path}`, { method: "POST" })).status, 200, path);
+  }
+  assert.equal((await fetch(`${master.url}/master/teardown`)).status, 405);
+  // HEAD is a GET without the body (load balancers probe /health with it).
+  for (const path of ["/health", "/flags", "/master/state", "/metrics/snapshot"]) {
+    assert.equal((await fetch(`${master.url}${path}`, { method: "HEAD" })).status, 200, path);
+  }
 });

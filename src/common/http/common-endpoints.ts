@@ -111,12 +111,13 @@ export function versionHandler(
   own: string = ownVersion(),
 ): (request: HttpRequest) => HttpResponse {
   const body = JSON.stringify(versionJson(build, own));
-  return (request) => checkMethod(request, ["GET"]) ?? jsonResponse(request, body);
+  // Any method, as in Mesos (its route decides where only GET is allowed).
+  return (request) => jsonResponse(request, body);
 }
 
-/** `/health`: 200 with an empty body while the daemon answers at all. */
-export function healthHandler(request: HttpRequest): HttpResponse {
-  return checkMethod(request, ["GET"]) ?? ok();
+/** `/health`: 200 with an empty body while the daemon answers at all (any method, as in Mesos). */
+export function healthHandler(_request: HttpRequest): HttpResponse {
+  return ok();
 }
 
 /** `/flags`: `{"flags": {name: "value"}}`, every value as text. */

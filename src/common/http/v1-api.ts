@@ -54,7 +54,9 @@ export function checkMethod(
   request: HttpRequest,
   methods: readonly string[] = ["POST"],
 ): BodyResponse | undefined {
-  return methods.includes(request.method) ? undefined : methodNotAllowed(methods, request.method);
+  // HEAD is a GET without the body (node leaves the body out), as routing treats it.
+  const method = request.method === "HEAD" ? "GET" : request.method;
+  return methods.includes(method) ? undefined : methodNotAllowed(methods, request.method);
 }
 
 /**

@@ -31,13 +31,11 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** `/state`: the cached, sliced document, wrapped for `?jsonp=`. */
+/** `/state`: the cached, sliced document, wrapped for `?jsonp=` (any method, as in Mesos). */
 export function stateHandler(
   documents: StateDocuments,
 ): (request: HttpRequest) => Promise<HttpResponse> {
   return async (request) => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const doc = await documents.state();
     const callback = request.rawQuery === "" ? null : request.query.get("jsonp");
     const parts = callback === null ? doc.parts : [`${callback}(`, ...doc.parts, ")"];
@@ -218,12 +216,11 @@ export function tasksJson(m: Master, query: URLSearchParams): Json {
   return { tasks: tasks.slice(start, end).map(taskJson) };
 }
 
-/** A JSON read: method check, `?jsonp=`. */
+/** A JSON read with `?jsonp=`; any method, as Mesos' read endpoints do not check it. */
 export function jsonRead(
   build: (request: HttpRequest) => unknown,
 ): (request: HttpRequest) => HttpResponse {
-  return (request) =>
-    checkMethod(request, ["GET"]) ?? jsonResponse(request, JSON.stringify(build(request)));
+  return (request) => jsonResponse(request, JSON.stringify(build(request)));
 }
 
 /** `/roles`. */
