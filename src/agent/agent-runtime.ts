@@ -421,6 +421,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     },
   });
   currentMaster = () => agent.link.master;
+  // ACCESS_SANDBOX decides on the executor's user as the agent knows it now.
+  sandboxes.userOf = (frameworkId, executorId) => {
+    const framework = agent.frameworks.get(frameworkId);
+    if (framework === undefined) return undefined;
+    return framework.executors.get(executorId)?.info.command?.user ?? framework.info.user;
+  };
   // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
   agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
   agent.resourcesCheckpoint = (resources) => writeCheckpointedResources(flags.work_dir, resources);

@@ -135,7 +135,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
 
   // An UNKNOWN call (e.g. a type newer than this master) is a bare 501, as in Mesos.
   if (callType === "UNKNOWN") return notImplemented();
-  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
+  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type), request);
   if (common !== undefined) return common;
 
   switch (callType) {
