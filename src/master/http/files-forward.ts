@@ -127,7 +127,7 @@ export function filesForwarder(m: Master, logger: Logger): FilesForwarder {
     if (guard !== undefined && !guard.allows(caller)) {
       return Promise.resolve(response(403, `${caller.refusal(guard.what)}\n`));
     }
-    const query = new URLSearchParams(request.rawQuery);
+    const query = new URLSearchParams(request.query);
     query.set("path", target.path);
     const { ip, port } = target.agent.address();
     const url = `/files/${endpoint}?${query.toString()}`;
