@@ -5,7 +5,7 @@
  * serves the agent's HTTP endpoints.
  */
 import { flagsHandler, healthHandler } from "../common/http/common-endpoints.js";
-import { checkMethod, jsonResponse } from "../common/http/v1-api.js";
+import { jsonResponse } from "../common/http/v1-api.js";
 import type { Logger } from "../common/observability/logger.js";
 import { type MessageDecoder, ProcessBase, parseUpid, type Upid } from "../common/process/index.js";
 import type { MessageTypeMap, MessageTypeName } from "../common/protocol/generated/index.js";
@@ -106,22 +106,15 @@ export class AgentProcess extends ProcessBase {
     this.route("/api/v1/executor", { help: EXECUTOR_API_HELP }, (request) =>
       handleExecutorCall(agent(), request),
     );
+    // /state, /health and /version answer any method, as Mesos' agent does not check it.
     this.route(
       "/state",
-      {
-        methods: ["GET"],
-        help: "Information about the agent: resources, frameworks, executors and tasks.",
-      },
+      { help: "Information about the agent: resources, frameworks, executors and tasks." },
       (request) =>
-        checkMethod(request, ["GET"]) ??
         jsonResponse(request, JSON.stringify(agentStateJson(agent(), this.endpoints.state()))),
     );
     // /health, /flags and /version: the implementation the master shares.
-    this.route(
-      "/health",
-      { methods: ["GET"], help: "Answers 200 OK while the agent is up." },
-      healthHandler,
-    );
+    this.route("/health", { help: "Answers 200 OK while the agent is up." }, healthHandler);
     this.route(
       "/flags",
       { methods: ["GET"], help: 'The agent\'s flags, as `{"flags": {name: value}}`.' },
@@ -129,10 +122,8 @@ export class AgentProcess extends ProcessBase {
     );
     this.route(
       "/version",
-      { methods: ["GET"], help: "The Mesos version this agent is compatible with, and our own." },
-      (request) =>
-        checkMethod(request, ["GET"]) ??
-        jsonResponse(request, JSON.stringify(this.endpoints.version())),
+      { help: "The Mesos version this agent is compatible with, and our own." },
+      (request) => jsonResponse(request, JSON.stringify(this.endpoints.version())),
     );
   }
 }

@@ -156,6 +156,21 @@ describe("agent /files", () => {
   });
 });
 
+describe("agent read endpoints and methods", () => {
+  test("agent: /state, /health and /version answer any method and HEAD, as Mesos' agent; /flags stays GET", async () => {
+    const post = await fetch(`${agent.url}/state`, { method: "POST" });
+    assert.equal(post.status, 200);
+    assert.equal(typeof ((await post.json()) as Json).id, "string");
+    for (const path of ["/health", "/version", "/slave(1)/state"]) {
+      assert.equal((await fetch(`${agent.url}${path}`, { method: "POST" })).status, 200, path);
+    }
+    for (const path of ["/state", "/health", "/flags", "/metrics/snapshot"]) {
+      assert.equal((await fetch(`${agent.url}${path}`, { method: "HEAD" })).status, 200, path);
+    }
+    assert.equal((await fetch(`${agent.url}/flags`, { method: "POST" })).status, 405);
+  });
+});
+
 describe("agent metrics and monitor", () => {
   test("agent metrics: /metrics/snapshot has the Mesos agent names with live values", async () => {
     const snap = (await json("/metrics/snapshot")) as Record<string, number>;
