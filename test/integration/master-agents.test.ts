@@ -341,7 +341,15 @@ test("master endpoints: state aliases, jsonp, /version and /master/redirect", as
   const post = await fetch(`${master.url}/master/state`, { method: "POST" });
   assert.equal(post.status, 200);
   assert.equal(((await post.json()) as { version?: string }).version, "1.12.0");
-  for (const path of ["/master/frameworks", "/master/slaves", "/master/tasks", "/health"]) {
+  for (const path of [
+    "/master/frameworks",
+    "/master/slaves",
+    "/master/tasks",
+    "/health",
+    "/metrics/snapshot",
+    "/files/debug",
+    "/logging/toggle",
+  ]) {
     assert.equal((await fetch(`${master.url}${path}`, { method: "POST" })).status, 200, path);
   }
   assert.equal((await fetch(`${master.url}/master/teardown`)).status, 405);

@@ -19,7 +19,7 @@ import {
   streaming,
 } from "../http/response.js";
 import type { LengthAwareStream } from "../http/server.js";
-import { checkMethod, jsonResponse } from "../http/v1-api.js";
+import { jsonResponse } from "../http/v1-api.js";
 import { numifyInteger } from "./numify.js";
 import {
   type FileEntry,
@@ -172,8 +172,6 @@ export class FilesHandlers {
   }
 
   browse = async (request: HttpRequest): Promise<HttpResponse> => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const path = request.query.get("path");
     if (path === null || path === "") return badRequest(NO_PATH);
     const f = this.forwarded("browse", path, request);
@@ -187,8 +185,6 @@ export class FilesHandlers {
   };
 
   read = async (request: HttpRequest): Promise<HttpResponse> => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const path = request.query.get("path");
     if (path === null || path === "") return badRequest(NO_PATH);
     const range = parseReadRange(request.query);
@@ -210,8 +206,6 @@ export class FilesHandlers {
   };
 
   download = async (request: HttpRequest): Promise<HttpResponse> => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const path = request.query.get("path");
     if (path === null || path === "") return badRequest(NO_PATH);
     const f = this.forwarded("download", path, request);
@@ -233,7 +227,7 @@ export class FilesHandlers {
   };
 
   debug = (request: HttpRequest): HttpResponse =>
-    checkMethod(request, ["GET"]) ?? jsonResponse(request, JSON.stringify(this.files.debug()));
+    jsonResponse(request, JSON.stringify(this.files.debug()));
 }
 
 /**

@@ -10,7 +10,6 @@ import { numifyInteger } from "../files/numify.js";
 import { Duration } from "../flags/duration.js";
 import type { HttpRequest } from "./request.js";
 import { badRequest, type HttpResponse, ok } from "./response.js";
-import { checkMethod } from "./v1-api.js";
 
 /** What the toggle needs from the logger (GlogLogger implements it). */
 export interface VerbosityControl {
@@ -47,10 +46,8 @@ export class LoggingLevels {
     return undefined;
   }
 
-  /** `/logging/toggle` (GET or POST). */
+  /** `/logging/toggle` (any method, as in Mesos). */
   toggle = (request: HttpRequest): HttpResponse => {
-    const bad = checkMethod(request, ["GET", "POST"]);
-    if (bad !== undefined) return bad;
     const level = request.query.get("level");
     const duration = request.query.get("duration");
     if (level === null && duration === null) return ok(`${this.level}\n`);

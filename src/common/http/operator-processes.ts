@@ -25,7 +25,7 @@ import { HelpProcess } from "./help.js";
 import { LOGGING_TOGGLE_HELP, LoggingLevels, type VerbosityControl } from "./logging-toggle.js";
 import type { HttpRequest } from "./request.js";
 import { badRequest, type HttpResponse, response } from "./response.js";
-import { checkMethod, jsonResponse } from "./v1-api.js";
+import { jsonResponse } from "./v1-api.js";
 
 /** What a daemon gets: the shared registry, filesystem and logging levels. */
 export interface OperatorServices {
@@ -85,8 +85,6 @@ export function metricsSnapshotHandler(
   registry: MetricsRegistry,
 ): (request: HttpRequest) => Promise<HttpResponse> {
   return async (request) => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const timeout = snapshotTimeout(request);
     if (!timeout.ok) return timeout.res;
     const snap = await registry.snapshot(timeout.ms);
@@ -99,8 +97,6 @@ export function metricsPrometheusHandler(
   registry: MetricsRegistry,
 ): (request: HttpRequest) => Promise<HttpResponse> {
   return async (request) => {
-    const bad = checkMethod(request, ["GET"]);
-    if (bad !== undefined) return bad;
     const timeout = snapshotTimeout(request);
     if (!timeout.ok) return timeout.res;
     const text = await registry.prometheus(timeout.ms);
@@ -135,16 +131,8 @@ export function operatorServices(
   let forwarder: FilesForwarder | undefined;
 
   const metricsProcess = new ProcessBase("metrics");
-  metricsProcess.route(
-    "/snapshot",
-    { methods: ["GET"], help: SNAPSHOT_HELP },
-    metricsSnapshotHandler(metrics),
-  );
-  metricsProcess.route(
-    "/prometheus",
-    { methods: ["GET"], help: PROMETHEUS_HELP },
-    metricsPrometheusHandler(metrics),
-  );
+  metricsProcess.route("/snapshot", { help: SNAPSHOT_HELP }, metricsSnapshotHandler(metrics));
+  metricsProcess.route("/prometheus", { help: PROMETHEUS_HELP }, metricsPrometheusHandler(metrics));
 
   const handlers = new FilesHandlers(files, (endpoint, path, request) =>
     forwarder === undefined ? undefined : forwarder(endpoint, path, request),
@@ -156,30 +144,25 @@ export function operatorServices(
     ["download", handlers.download],
     ["debug", handlers.debug],
   ] as const) {
-    filesProcess.route(`/${name}`, { methods: ["GET"], help: FILES_ROUTE_HELP[name] }, handler);
+    filesProcess.route(`/${name}`, { help: FILES_ROUTE_HELP[name] }, handler);
     // The `.json` forms Mesos routed until 1.7; old tools and tutorials still use them.
     if (name !== "download") {
       filesProcess.route(
         `/${name}.json`,
-        { methods: ["GET"], help: `${FILES_ROUTE_HELP[name]}\n(Old alias.)` },
+        { help: `${FILES_ROUTE_HELP[name]}\n(Old alias.)` },
         handler,
       );
     }
   }
 
   const loggingProcess = new ProcessBase("logging");
-  loggingProcess.route(
-    "/toggle",
-    { methods: ["GET", "POST"], help: LOGGING_TOGGLE_HELP },
-    logging.toggle,
-  );
+  loggingProcess.route("/toggle", { help: LOGGING_TOGGLE_HELP }, logging.toggle);
 
   const systemProcess = new ProcessBase("system");
   systemProcess.route(
     "/stats.json",
-    { methods: ["GET"], help: "Load averages, cpus and memory of this machine (JSON)." },
+    { help: "Load averages, cpus and memory of this machine (JSON)." },
     (request) =>
-      checkMethod(request, ["GET"]) ??
       jsonResponse(
         request,
         JSON.stringify(
