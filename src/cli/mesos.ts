@@ -19,6 +19,7 @@ import { eventsCommand } from "./mesos/events.js";
 import { findCommand } from "./mesos/find.js";
 import { frameworkListCommand } from "./mesos/framework-list.js";
 import { headCommand } from "./mesos/head.js";
+import { frameworkInspectCommand, taskInspectCommand } from "./mesos/inspect.js";
 import { lsCommand } from "./mesos/ls.js";
 import { psCommand } from "./mesos/ps.js";
 import { resolveCommand } from "./mesos/resolve.js";
@@ -78,8 +79,12 @@ export function buildProgram(ctx: CommandContext): Command {
   const group = (name: string, description: string) =>
     program.command(name).description(description).helpCommand(false);
   group("agent", "inspect the agents").addCommand(agentListCommand(ctx));
-  group("framework", "inspect the frameworks").addCommand(frameworkListCommand(ctx));
-  group("task", "inspect the tasks").addCommand(taskListCommand(ctx));
+  group("framework", "inspect the frameworks")
+    .addCommand(frameworkListCommand(ctx))
+    .addCommand(frameworkInspectCommand(ctx));
+  group("task", "inspect the tasks")
+    .addCommand(taskListCommand(ctx))
+    .addCommand(taskInspectCommand(ctx));
   for (const command of [
     psCommand(ctx),
     stateCommand(ctx),

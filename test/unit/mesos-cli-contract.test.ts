@@ -414,6 +414,35 @@ describe("mesos CLI against Mesos-shaped answers", () => {
     assert.equal((JSON.parse(r.stdout) as { id: string }).id, AGENT);
   });
 
+  it("task inspect prints the task's own object, found by a piece of its id", async () => {
+    const r = await mesos("task", "inspect", "sleep");
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout), taskJson("sleeper", "TASK_RUNNING"));
+    const ended = await mesos("task", "inspect", "hello");
+    assert.equal((JSON.parse(ended.stdout) as { state: string }).state, "TASK_FINISHED");
+  });
+
+  it("framework inspect prints the framework without its task lists", async () => {
+    const r = await mesos("framework", "inspect", FW.slice(0, 8));
+    assert.equal(r.code, 0, r.stderr);
+    const fw = JSON.parse(r.stdout) as Record<string, unknown>;
+    assert.equal(fw.id, FW);
+    assert.equal(fw.name, "mesos-execute instance");
+    for (const key of ["tasks", "completed_tasks", "unreachable_tasks"]) {
+      assert.equal(key in fw, false, key);
+    }
+  });
+
+  it("inspect with an id nothing matches is a one-line error, exit 1", async () => {
+    const task = await mesos("task", "inspect", "zzz");
+    assert.deepEqual(
+      [task.code, task.stderr, task.stdout],
+      [1, "mesos: no task matches 'zzz'\n", ""],
+    );
+    const fw = await mesos("framework", "inspect", "zzz");
+    assert.deepEqual([fw.code, fw.stderr], [1, "mesos: no framework matches 'zzz'\n"]);
+  });
+
   it("a master that answers 503 is quoted in one line", async () => {
     behaviour.masterStatus = 503;
     try {
