@@ -95,7 +95,7 @@ export function buildProgram(ctx: CommandContext): Command {
     tailCommand(ctx),
     findCommand(ctx),
     eventsCommand(ctx),
-    configCommand(ctx),
+    configCommand(ctx, () => program),
     completionCommand(ctx, () => program),
   ]) {
     program.addCommand(command);

@@ -6,6 +6,7 @@
 import { Command } from "commander";
 import { CliError, usageError } from "./support/cli-error.js";
 import type { CommandContext } from "./support/context.js";
+import { findPlugin, listPlugins, pluginDirs } from "./support/plugins.js";
 import {
   type ConfigFile,
   checkSetting,
@@ -130,16 +131,51 @@ function save(path: string, config: ConfigFile): void {
   try {
     saveConfigFile(path, config);
   } catch (e) {
+    if (e instanceof CliError) throw e;
     throw new CliError(`cannot write the CLI config ${path}: ${(e as Error).message}`);
   }
 }
 
-export function configCommand(ctx: CommandContext): Command {
+/** `mesos config plugins`: what `mesos <command>` can run, built in or found on PATH. */
+function pluginsCommand(ctx: CommandContext, programOf: () => Command): Command {
+  return new Command("plugins")
+    .description("list the commands: built-in ones and mesos-<name> plugins on PATH")
+    .action(() => {
+      const program = programOf();
+      // `__complete` is the completion script's helper, not a command for people.
+      const builtins = program.commands.filter((c) => !c.name().startsWith("__"));
+      const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
+      const dirs = pluginDirs(ctx.io.env.PATH, ctx.io.launcherDir);
+      const plugins = listPlugins(dirs, names).map((name) => ({
+        name,
+        path: findPlugin(name, dirs) ?? "",
+      }));
+      if (ctx.json) {
+        ctx.printJson([
+          ...builtins.map((c) => ({ name: c.name(), description: c.description(), builtin: true })),
+          ...plugins.map((p) => ({ name: p.name, path: p.path, builtin: false })),
+        ]);
+        return;
+      }
+      ctx.print(
+        renderTable(
+          ["NAME", "DESCRIPTION"],
+          [
+            ...builtins.map((c) => [c.name(), c.description()]),
+            ...plugins.map((p) => [p.name, `plugin: ${p.path}`]),
+          ],
+        ).trimEnd(),
+      );
+    });
+}
+
+export function configCommand(ctx: CommandContext, programOf?: () => Command): Command {
   return new Command("config")
     .description("show or change the CLI settings (master address, timeout, output format)")
     .addHelpText(
       "after",
-      `\nThe profile lives in ~/.mesos.json (or the file MESOS_CLI_CONFIG names); --profile or\n` +
+      `\nThe profile lives in ~/.mesos.json (or the file MESOS_CLI_CONFIG names; the Mesos CLI's\n` +
+        "~/.mesos/config.toml is read, not written, when there is no ~/.mesos.json); --profile or\n" +
         `MESOS_CLI_PROFILE picks one, otherwise its "current" profile, otherwise '${DEFAULT_PROFILE}'.\n` +
         "Precedence: --master > MESOS_MASTER > profile > 127.0.0.1:5050.",
     )
@@ -147,5 +183,6 @@ export function configCommand(ctx: CommandContext): Command {
     .addCommand(getCommand(ctx))
     .addCommand(setCommand(ctx))
     .addCommand(unsetCommand(ctx))
-    .addCommand(useCommand(ctx));
+    .addCommand(useCommand(ctx))
+    .addCommand(pluginsCommand(ctx, programOf ?? (() => new Command())));
 }

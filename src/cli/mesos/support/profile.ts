@@ -10,10 +10,11 @@
  *
  * A flat `{ "master": ... }` file is read as the profile `default`.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Duration } from "../../../common/flags/duration.js";
 import { CliError, usageError } from "./cli-error.js";
+import { masterFromMesosToml } from "./mesos-toml.js";
 
 /** Output formats every command understands. */
 export const OUTPUT_FORMATS = ["table", "wide", "json"] as const;
@@ -34,13 +35,24 @@ export const DEFAULT_PROFILE = "default";
 export const DEFAULT_MASTER = "127.0.0.1:5050";
 export const DEFAULT_TIMEOUT = "10secs";
 
-/** Where the configuration file lives. */
+/**
+ * Where the configuration file lives: `MESOS_CLI_CONFIG`, else `~/.mesos.json`,
+ * else the Mesos CLI's `~/.mesos/config.toml` when only that one exists.
+ */
 export function configPath(
   env: Readonly<Record<string, string | undefined>>,
   home: string,
 ): string {
   const named = env.MESOS_CLI_CONFIG;
-  return named !== undefined && named !== "" ? named : join(home, ".mesos.json");
+  if (named !== undefined && named !== "") return named;
+  const own = join(home, ".mesos.json");
+  const mesos = join(home, ".mesos", "config.toml");
+  return !existsSync(own) && existsSync(mesos) ? mesos : own;
+}
+
+/** True for a Mesos CLI TOML file, which we read but do not rewrite. */
+export function isMesosToml(path: string): boolean {
+  return path.endsWith(".toml");
 }
 
 /** Reads the configuration file; a missing file is an empty configuration. */
@@ -58,6 +70,10 @@ export function loadConfigFile(path: string): ConfigFile {
 /** Parses configuration file text (exported for tests). */
 export function parseConfigFile(text: string, path: string): ConfigFile {
   if (text.trim() === "") return { profiles: {} };
+  if (isMesosToml(path)) {
+    const master = masterFromMesosToml(text, path);
+    return { profiles: master === undefined ? {} : { [DEFAULT_PROFILE]: { master } } };
+  }
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -108,6 +124,12 @@ function readProfile(value: unknown, where: string): Profile {
 
 /** Writes the configuration file atomically, readable by its owner only. */
 export function saveConfigFile(path: string, config: ConfigFile): void {
+  if (isMesosToml(path)) {
+    throw new CliError(
+      `${path} is the Mesos CLI's TOML config, which mesos config does not rewrite; ` +
+        "edit it by hand, or point MESOS_CLI_CONFIG at a .json file",
+    );
+  }
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.tmp-${process.pid}`;
   const body: Record<string, unknown> = {};
