@@ -350,3 +350,79 @@ describe("agent recovery", () => {
     );
   });
 });
+
+describe("agent authorization", () => {
+  let sleeper: ChildProcess | undefined;
+
+  after(() => {
+    sleeper?.kill("SIGKILL");
+  });
+
+  test("agent API: with ACLs, GET_FLAGS and SET_LOGGING_LEVEL are 403 and the frameworks, executors and tasks a caller may not view are left out", async () => {
+    const acls = {
+      view_flags: [{ principals: { type: "ANY" }, flags: { type: "NONE" } }],
+      set_log_level: [{ principals: { type: "ANY" }, level: { type: "NONE" } }],
+      view_frameworks: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
+    };
+    const ownMaster = await startMaster();
+    const guarded = await startAgent({
+      master: ownMaster.address,
+      flags: { acls: JSON.stringify(acls) },
+    });
+    await waitForAgents(ownMaster, 1);
+    sleeper = spawn(
+      process.execPath,
+      [
+        binPath("mesos-execute"),
+        `--master=${ownMaster.address}`,
+        "--name=hidden",
+        "--command=sleep 300",
+      ],
+      { stdio: "ignore" },
+    );
+    await waitFor(
+      "the task running",
+      async () => {
+        const state = await getJson<{ frameworks?: { tasks?: { state?: string }[] }[] }>(
+          `${ownMaster.url}/master/state`,
+        );
+        return (state?.frameworks ?? []).some((f) =>
+          (f.tasks ?? []).some((t) => t.state === "TASK_RUNNING"),
+        );
+      },
+      { timeoutMs: 30_000 },
+    );
+    const ask = async (c: Call): Promise<Answer> => {
+      const res = await fetch(`${guarded.url}/api/v1`, {
+        method: "POST",
+        headers: JSON_HEADERS,
+        body: callCodec.encodeJson(c),
+      });
+      return { status: res.status, text: await res.text(), headers: res.headers };
+    };
+    const flags = await ask({ type: "GET_FLAGS" });
+    assert.equal(flags.status, 403);
+    assert.equal(flags.text, "Anonymous is not authorized to view the flags");
+    const level = await ask({
+      type: "SET_LOGGING_LEVEL",
+      set_logging_level: { level: 1, duration: { nanoseconds: 1e9 } },
+    });
+    assert.equal(level.status, 403);
+    assert.equal(level.text, "Anonymous is not authorized to set the log level");
+    const state = await ask({ type: "GET_STATE" });
+    assert.equal(state.status, 200, state.text);
+    const got = JSON.parse(state.text) as {
+      get_state: {
+        get_frameworks?: { frameworks?: unknown[] };
+        get_executors?: { executors?: unknown[] };
+        get_tasks?: { launched_tasks?: unknown[] };
+      };
+    };
+    assert.deepEqual(got.get_state.get_frameworks?.frameworks ?? [], []);
+    assert.deepEqual(got.get_state.get_executors?.executors ?? [], []);
+    assert.deepEqual(got.get_state.get_tasks?.launched_tasks ?? [], []);
+    // The same agent still shows them without a view restriction on its metrics.
+    const metrics = await getJson<Record<string, number>>(`${guarded.url}/metrics/snapshot`);
+    assert.equal(metrics?.["slave/tasks_running"], 1);
+  });
+});

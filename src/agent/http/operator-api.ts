@@ -10,6 +10,7 @@
  * (standalone containers, container sessions, resource provider configs,
  * image pruning) answer `501` with the reason.
  */
+import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
@@ -17,6 +18,7 @@ import { HttpRequest } from "../../common/http/request.js";
 import {
   type BodyResponse,
   badRequest,
+  forbidden,
   type HttpResponse,
   notAcceptable,
   notImplemented,
@@ -49,6 +51,7 @@ import { RecordIoDecoder } from "../../common/recordio/decoder.js";
 import type { Agent } from "../agent.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
+import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
 import {
   NESTED_CONTAINER_CALLS,
@@ -350,6 +353,13 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     return nestedContainerCall(ctx.nested, call, request, (message) => reply(message, type));
   }
 
+  // As the master: reading the flags and setting the level are authorized actions.
+  if (callType === "GET_FLAGS" && !requestAuthorized(request, "view_flags")) {
+    return forbidden(forbiddenMessage(request, "view the flags"));
+  }
+  if (callType === "SET_LOGGING_LEVEL" && !requestAuthorized(request, "set_log_level")) {
+    return forbidden(forbiddenMessage(request, "set the log level"));
+  }
   const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
   if (common !== undefined) return common;
 
@@ -359,9 +369,9 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
         {
           type: "GET_STATE",
           get_state: {
-            get_tasks: getTasks(agent),
-            get_executors: getExecutors(agent),
-            get_frameworks: getFrameworks(agent),
+            get_tasks: getTasks(agent, requestView(request)),
+            get_executors: getExecutors(agent, requestView(request)),
+            get_frameworks: getFrameworks(agent, requestView(request)),
           },
         },
         type,
@@ -378,11 +388,17 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
         type,
       );
     case "GET_FRAMEWORKS":
-      return reply({ type: "GET_FRAMEWORKS", get_frameworks: getFrameworks(agent) }, type);
+      return reply(
+        { type: "GET_FRAMEWORKS", get_frameworks: getFrameworks(agent, requestView(request)) },
+        type,
+      );
     case "GET_EXECUTORS":
-      return reply({ type: "GET_EXECUTORS", get_executors: getExecutors(agent) }, type);
+      return reply(
+        { type: "GET_EXECUTORS", get_executors: getExecutors(agent, requestView(request)) },
+        type,
+      );
     case "GET_TASKS":
-      return reply({ type: "GET_TASKS", get_tasks: getTasks(agent) }, type);
+      return reply({ type: "GET_TASKS", get_tasks: getTasks(agent, requestView(request)) }, type);
     case "GET_OPERATIONS":
       // No resource providers, so no operations: an empty list, as a Mesos agent without them.
       return reply({ type: "GET_OPERATIONS", get_operations: { operations: [] } }, type);
@@ -413,24 +429,64 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   }
 }
 
-/** GET_FRAMEWORKS: current and completed frameworks. */
-export function getFrameworks(agent: Agent): Response_GetFrameworks {
+/**
+ * What the caller may see (Mesos' VIEW_FRAMEWORK, VIEW_EXECUTOR, VIEW_TASK,
+ * whose object is a user: the executor's or task's own, else its framework's).
+ */
+export interface AgentView {
+  framework(f: Framework): boolean;
+  executor(e: Executor, f: Framework): boolean;
+  task(t: { readonly user?: string | undefined }, f: Framework): boolean;
+}
+
+/** Everything is visible (no ACLs, or a caller allowed to view all). */
+export const VIEW_ALL: AgentView = {
+  framework: () => true,
+  executor: () => true,
+  task: () => true,
+};
+
+/** The view of the caller of `request`, from the ACLs its guard attached. */
+export function requestView(request: HttpRequest): AgentView {
+  const framework = (f: Framework) => requestAuthorized(request, "view_frameworks", f.info.user);
   return {
-    frameworks: [...agent.frameworks.values()].map((f) => ({ framework_info: f.info })),
-    completed_frameworks: agent.completedFrameworks.map((f) => ({ framework_info: f.info })),
+    framework,
+    executor: (e, f) =>
+      framework(f) &&
+      requestAuthorized(request, "view_executors", e.info.command?.user ?? f.info.user),
+    task: (t, f) => framework(f) && requestAuthorized(request, "view_tasks", t.user ?? f.info.user),
+  };
+}
+
+function allFrameworks(agent: Agent): { framework: Framework; live: boolean }[] {
+  return [
+    ...[...agent.frameworks.values()].map((framework) => ({ framework, live: true })),
+    ...agent.completedFrameworks.map((framework) => ({ framework, live: false })),
+  ];
+}
+
+/** GET_FRAMEWORKS: current and completed frameworks. */
+export function getFrameworks(agent: Agent, view: AgentView = VIEW_ALL): Response_GetFrameworks {
+  const seen = (f: Framework) => view.framework(f);
+  return {
+    frameworks: [...agent.frameworks.values()]
+      .filter(seen)
+      .map((f) => ({ framework_info: f.info })),
+    completed_frameworks: agent.completedFrameworks
+      .filter(seen)
+      .map((f) => ({ framework_info: f.info })),
   };
 }
 
 /** GET_EXECUTORS: live executors, and completed ones (of live and completed frameworks). */
-export function getExecutors(agent: Agent): Response_GetExecutors {
+export function getExecutors(agent: Agent, view: AgentView = VIEW_ALL): Response_GetExecutors {
   const executors: Executor[] = [];
   const completed: Executor[] = [];
-  for (const f of agent.frameworks.values()) {
-    executors.push(...f.executors.values());
-    completed.push(...f.completedExecutors);
-  }
-  for (const f of agent.completedFrameworks) {
-    completed.push(...f.executors.values(), ...f.completedExecutors);
+  for (const { framework: f, live } of allFrameworks(agent)) {
+    const seen = (e: Executor) => view.executor(e, f);
+    if (live) executors.push(...[...f.executors.values()].filter(seen));
+    else completed.push(...[...f.executors.values()].filter(seen));
+    completed.push(...f.completedExecutors.filter(seen));
   }
   return {
     executors: executors.map((e) => ({ executor_info: e.info })),
@@ -439,29 +495,32 @@ export function getExecutors(agent: Agent): Response_GetExecutors {
 }
 
 /** GET_TASKS: tasks by where they are in their executor's life. */
-export function getTasks(agent: Agent): Response_GetTasks {
+export function getTasks(agent: Agent, view: AgentView = VIEW_ALL): Response_GetTasks {
   const queued: Task[] = [];
   const launched: Task[] = [];
   const terminated: Task[] = [];
   const completed: Task[] = [];
-  const collect = (e: Executor, live: boolean): void => {
+  const collect = (f: Framework, e: Executor, live: boolean): void => {
+    const add = (into: Task[], tasks: Iterable<Task>) => {
+      for (const t of tasks) if (view.task(t, f)) into.push(t);
+    };
     if (live) {
-      for (const t of e.queuedTasks.values())
-        queued.push(createTask(t, "TASK_STAGING", e.frameworkId));
-      for (const g of e.queuedTaskGroups) {
-        for (const t of g.tasks ?? []) queued.push(createTask(t, "TASK_STAGING", e.frameworkId));
-      }
-      launched.push(...e.launchedTasks.values());
-      terminated.push(...e.terminatedTasks.values());
+      const staging = [
+        ...e.queuedTasks.values(),
+        ...e.queuedTaskGroups.flatMap((g) => g.tasks ?? []),
+      ];
+      add(
+        queued,
+        staging.map((t) => createTask(t, "TASK_STAGING", e.frameworkId)),
+      );
+      add(launched, e.launchedTasks.values());
+      add(terminated, e.terminatedTasks.values());
     }
-    completed.push(...e.completedTasks);
+    add(completed, e.completedTasks);
   };
-  for (const f of agent.frameworks.values()) {
-    for (const e of f.executors.values()) collect(e, true);
-    for (const e of f.completedExecutors) collect(e, false);
-  }
-  for (const f of agent.completedFrameworks) {
-    for (const e of [...f.executors.values(), ...f.completedExecutors]) collect(e, false);
+  for (const { framework: f, live } of allFrameworks(agent)) {
+    for (const e of f.executors.values()) collect(f, e, live);
+    for (const e of f.completedExecutors) collect(f, e, false);
   }
   return {
     pending_tasks: [],
