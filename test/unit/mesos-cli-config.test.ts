@@ -111,3 +111,21 @@ describe("mesos config: the Mesos CLI's TOML file", () => {
     assert.match(set.stderr, /^mesos: .*cli\.toml.*TOML.*\n$/);
   });
 });
+
+describe("mesos: a zk:// master", () => {
+  it("every command looks the leader up in ZooKeeper instead of refusing zk://", async () => {
+    const r = await mesos(
+      { MESOS_MASTER: "zk://127.0.0.1:1/mesos" },
+      join(root, "home"),
+      "agent",
+      "list",
+      "--timeout",
+      "1secs",
+    );
+    assert.equal(r.code, 1);
+    assert.equal(
+      r.stderr,
+      "mesos: cannot reach ZooKeeper at zk://127.0.0.1:1/mesos (waited 1 s)\n",
+    );
+  });
+});

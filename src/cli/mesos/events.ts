@@ -113,7 +113,7 @@ export function eventsCommand(ctx: CommandContext): Command {
       `\nEvent types: ${EVENT_TYPES.join(", ")}.\nThe first event, SUBSCRIBED, carries the whole cluster state (summarised in tables).`,
     )
     .action(async (opts: { type?: Set<string>; count?: number; heartbeats?: boolean }) => {
-      const master = ctx.master();
+      const master = await ctx.master();
       const controller = new AbortController();
       let response: Response;
       try {

@@ -25,7 +25,7 @@ export function resolveCommand(ctx: CommandContext): Command {
         else ctx.print(leader.address);
         return;
       }
-      const master = address === undefined ? ctx.master() : parseMasterAddress(address);
+      const master = address === undefined ? await ctx.master() : parseMasterAddress(address);
       const state = masterStateView(await ctx.http.getJson(master, "/master/state"));
       const pid = state.leader;
       const split = pid === undefined ? undefined : splitPid(pid);

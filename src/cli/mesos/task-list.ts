@@ -13,7 +13,7 @@ const MAX_PAGES = 1000;
 
 /** Every task from `/master/tasks`, oldest first, following its paging. */
 export async function fetchTasks(ctx: CommandContext): Promise<TaskView[]> {
-  const master = ctx.master();
+  const master = await ctx.master();
   const tasks: TaskView[] = [];
   for (let page = 0; page < MAX_PAGES; page++) {
     const doc = await ctx.http.getJson(master, "/master/tasks", {

@@ -16,6 +16,7 @@ import {
   resolveSettings,
   type Settings,
 } from "./profile.js";
+import { zkLeader } from "./zk-leader.js";
 
 /** The options every command accepts. */
 export interface GlobalFlags {
@@ -31,6 +32,7 @@ export class CommandContext {
   private globals: GlobalFlags = {};
   private settingsCache: Settings | undefined;
   private httpClient: HttpClient | undefined;
+  private masterTarget: Promise<HttpTarget> | undefined;
 
   constructor(readonly io: CliIo) {}
 
@@ -39,6 +41,7 @@ export class CommandContext {
     this.globals = globals;
     this.settingsCache = undefined;
     this.httpClient = undefined;
+    this.masterTarget = undefined;
   }
 
   /** The raw global options (for `mesos config`). */
@@ -79,14 +82,25 @@ export class CommandContext {
     return this.output === "wide";
   }
 
-  /** The master to talk to. */
-  master(): HttpTarget {
-    return parseMasterAddress(this.settings().master.value);
+  /**
+   * The master to talk to. A `zk://` master is the leader elected in that
+   * ZooKeeper group, looked up once per command, as the Mesos CLI does.
+   */
+  master(): Promise<HttpTarget> {
+    this.masterTarget ??= this.findMaster();
+    return this.masterTarget;
+  }
+
+  private async findMaster(): Promise<HttpTarget> {
+    const text = this.settings().master.value.trim();
+    if (!text.startsWith("zk://")) return parseMasterAddress(text);
+    const leader = await zkLeader(text, this.settings().timeoutMs.value);
+    return parseMasterAddress(leader.address);
   }
 
   /** The master's `/master/state`. */
   async masterState(): Promise<MasterStateView> {
-    return masterStateView(await this.http.getJson(this.master(), "/master/state"));
+    return masterStateView(await this.http.getJson(await this.master(), "/master/state"));
   }
 
   print(text: string): void {
