@@ -208,6 +208,15 @@ async function containers(getContainers: Call["get_containers"]): Promise<Contai
   return body.get_containers?.containers ?? [];
 }
 
+describe("agent metrics", () => {
+  test("metrics: slave/recovery_time_secs is reported once the agent has recovered", async () => {
+    const snapshot = await getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`);
+    const secs = snapshot?.["slave/recovery_time_secs"];
+    assert.equal(typeof secs, "number", Object.keys(snapshot ?? {}).join(","));
+    assert.ok((secs ?? -1) >= 0);
+  });
+});
+
 describe("agent containers", () => {
   let executorContainer: ContainerEntry;
 
@@ -296,7 +305,7 @@ describe("agent recovery", () => {
     const ownMaster = await startMaster();
     const port = await freePort();
     const workDir = tempDir("agent-api-recovery-");
-    const flags = { work_dir: workDir, executor_reregistration_timeout: "4secs" };
+    const flags = { work_dir: workDir, executor_reregistration_timeout: "10secs" };
     const first = await startAgent({ master: ownMaster.address, port, flags });
     await waitForAgents(ownMaster, 1);
     recovering = spawn(

@@ -86,6 +86,13 @@ export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, cl
   g("slave/uptime_secs", () => clock.now() / 1000 - agent.startTime);
   g("slave/registered", () => (agent.link.state === "RUNNING" ? 1 : 0));
   g("slave/recovery_errors", () => 0);
+  // Appears once recovery is over (the runtime then starts the agent), as in Mesos.
+  const start = agent.start.bind(agent);
+  agent.start = (master: string): void => {
+    const secs = clock.now() / 1000 - agent.startTime;
+    if (!registry.has("slave/recovery_time_secs")) g("slave/recovery_time_secs", () => secs);
+    start(master);
+  };
   g("slave/frameworks_active", () => agent.frameworks.size);
 
   for (const s of LIVE_STATES) {
