@@ -30,6 +30,7 @@ import type { CliIo } from "./mesos/support/io.js";
 import { findPlugin, listPlugins, pluginDirs, runPlugin } from "./mesos/support/plugins.js";
 import { OUTPUT_FORMATS } from "./mesos/support/profile.js";
 import { tailCommand } from "./mesos/tail.js";
+import { taskExecCommand } from "./mesos/task-exec.js";
 import { taskListCommand } from "./mesos/task-list.js";
 
 /** Global options that take a value (the pre-scan for plugins must skip their values). */
@@ -84,7 +85,8 @@ export function buildProgram(ctx: CommandContext): Command {
     .addCommand(frameworkInspectCommand(ctx));
   group("task", "inspect the tasks")
     .addCommand(taskListCommand(ctx))
-    .addCommand(taskInspectCommand(ctx));
+    .addCommand(taskInspectCommand(ctx))
+    .addCommand(taskExecCommand(ctx));
   for (const command of [
     psCommand(ctx),
     stateCommand(ctx),

@@ -44,6 +44,39 @@ const behaviour = {
   hang: false,
 };
 
+/** The agent API calls the fake agent received. */
+const agentCalls: Array<Record<string, unknown>> = [];
+
+function agentApi(req: IncomingMessage, res: ServerResponse): void {
+  let body = "";
+  req.setEncoding("utf8").on("data", (d: string) => {
+    body += d;
+  });
+  req.on("end", () => {
+    const call = JSON.parse(body) as Record<string, unknown>;
+    agentCalls.push(call);
+    if (call.type === "LAUNCH_NESTED_CONTAINER_SESSION") {
+      res.writeHead(200, { "Content-Type": "application/recordio" });
+      const out = (type: string, text: string) =>
+        encodeRecord(
+          Buffer.from(
+            JSON.stringify({
+              type: "DATA",
+              data: { type, data: Buffer.from(text).toString("base64") },
+            }),
+          ),
+        );
+      res.end(Buffer.concat([out("STDOUT", "hi\n"), out("STDERR", "oops\n")]));
+      return;
+    }
+    if (call.type === "WAIT_CONTAINER") {
+      json(res, { type: "WAIT_CONTAINER", wait_container: { exit_status: 3 << 8 } });
+      return;
+    }
+    res.writeHead(400).end();
+  });
+}
+
 let server: Server;
 let address = "";
 
@@ -61,7 +94,9 @@ function taskJson(id: string, state: string) {
     slave_id: AGENT,
     state,
     resources: { cpus: 0.5, mem: 64, disk: 0, gpus: 0 },
-    statuses: [{ state, timestamp: 1_700_000_000 }],
+    statuses: [
+      { state, timestamp: 1_700_000_000, container_status: { container_id: { value: `c-${id}` } } },
+    ],
   };
 }
 
@@ -211,6 +246,9 @@ function route(req: IncomingMessage, res: ServerResponse): void {
       json(res, { tasks: all.slice(offset, offset + limit) });
       return;
     }
+    case "/slave(1)/api/v1":
+      agentApi(req, res);
+      return;
     case "/slave(1)/state":
       json(res, agentState());
       return;
@@ -441,6 +479,28 @@ describe("mesos CLI against Mesos-shaped answers", () => {
     );
     const fw = await mesos("framework", "inspect", "zzz");
     assert.deepEqual([fw.code, fw.stderr], [1, "mesos: no framework matches 'zzz'\n"]);
+  });
+
+  it("task exec runs the command in a nested container of the task's and exits with its code", async () => {
+    agentCalls.length = 0;
+    const r = await mesos("task", "exec", "sleep", "--", "ls", "-l", "/");
+    assert.deepEqual([r.code, r.stdout, r.stderr], [3, "hi\n", "oops\n"]);
+    const [launch, wait] = agentCalls as Array<Record<string, Record<string, unknown>>>;
+    const session = launch?.launch_nested_container_session as {
+      container_id: { value: string; parent: { value: string } };
+      command: unknown;
+    };
+    assert.equal(session.container_id.parent.value, "c-sleeper");
+    assert.deepEqual(session.command, { value: "ls", arguments: ["ls", "-l", "/"], shell: false });
+    assert.deepEqual(wait?.wait_container, { container_id: session.container_id });
+  });
+
+  it("task exec refuses a task that is not running", async () => {
+    const r = await mesos("task", "exec", "hello", "ls");
+    assert.deepEqual(
+      [r.code, r.stderr],
+      [1, "mesos: task 'hello' is TASK_FINISHED, not TASK_RUNNING\n"],
+    );
   });
 
   it("a master that answers 503 is quoted in one line", async () => {
