@@ -367,11 +367,12 @@ describe("agent authorization", () => {
     sleeper?.kill("SIGKILL");
   });
 
-  test("agent API: with ACLs, GET_FLAGS and SET_LOGGING_LEVEL are 403 and the frameworks, executors and tasks a caller may not view are left out", async () => {
+  test("agent API: with ACLs, GET_FLAGS and SET_LOGGING_LEVEL are 403 and the frameworks, executors, tasks and containers a caller may not view are left out", async () => {
     const acls = {
       view_flags: [{ principals: { type: "ANY" }, flags: { type: "NONE" } }],
       set_log_level: [{ principals: { type: "ANY" }, level: { type: "NONE" } }],
       view_frameworks: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
+      view_containers: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
     };
     const ownMaster = await startMaster();
     const guarded = await startAgent({
@@ -430,6 +431,13 @@ describe("agent authorization", () => {
     assert.deepEqual(got.get_state.get_frameworks?.frameworks ?? [], []);
     assert.deepEqual(got.get_state.get_executors?.executors ?? [], []);
     assert.deepEqual(got.get_state.get_tasks?.launched_tasks ?? [], []);
+    const listed = await ask({ type: "GET_CONTAINERS", get_containers: { show_nested: true } });
+    assert.equal(listed.status, 200, listed.text);
+    assert.deepEqual(
+      (JSON.parse(listed.text) as { get_containers?: { containers?: unknown[] } }).get_containers
+        ?.containers ?? [],
+      [],
+    );
     // The same agent still shows them without a view restriction on its metrics.
     const metrics = await getJson<Record<string, number>>(`${guarded.url}/metrics/snapshot`);
     assert.equal(metrics?.["slave/tasks_running"], 1);

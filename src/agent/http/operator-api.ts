@@ -383,6 +383,7 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
           get_containers: await getContainers(
             ctx.monitor,
             call.get_containers?.show_nested === true ? ctx.nested : undefined,
+            containerView(agent, request),
           ),
         },
         type,
@@ -455,6 +456,22 @@ export function requestView(request: HttpRequest): AgentView {
       framework(f) &&
       requestAuthorized(request, "view_executors", e.info.command?.user ?? f.info.user),
     task: (t, f) => framework(f) && requestAuthorized(request, "view_tasks", t.user ?? f.info.user),
+  };
+}
+
+/**
+ * Mesos' VIEW_CONTAINER for an executor's container (and the containers
+ * nested in it): the object is the executor's user, else its framework's.
+ */
+function containerView(
+  agent: Agent,
+  request: HttpRequest,
+): (frameworkId: string, executorId: string) => boolean {
+  return (frameworkId, executorId) => {
+    const framework = agent.frameworks.get(frameworkId);
+    const executor = framework?.executors.get(executorId);
+    const user = executor?.info.command?.user ?? framework?.info.user ?? "";
+    return requestAuthorized(request, "view_containers", user);
   };
 }
 
@@ -535,9 +552,12 @@ export function getTasks(agent: Agent, view: AgentView = VIEW_ALL): Response_Get
 export async function getContainers(
   monitor: ResourceMonitor,
   nested?: NestedContainers,
+  visible: (frameworkId: string, executorId: string) => boolean = () => true,
 ): Promise<Response_GetContainers> {
-  const usages = await monitor.usages();
-  const children = nested === undefined ? [] : await nestedContainerUsages(nested);
+  const usages = (await monitor.usages()).filter((u) => visible(u.frameworkId, u.executorId));
+  const children = (nested === undefined ? [] : await nestedContainerUsages(nested)).filter((c) =>
+    visible(c.frameworkId, c.executorId),
+  );
   return {
     containers: [
       ...usages.map((u) => ({
