@@ -493,6 +493,12 @@ describe("mesos CLI against Mesos-shaped answers", () => {
     assert.equal(session.container_id.parent.value, "c-sleeper");
     assert.deepEqual(session.command, { value: "ls", arguments: ["ls", "-l", "/"], shell: false });
     assert.deepEqual(wait?.wait_container, { container_id: session.container_id });
+    // Without `--`, options this command does not know belong to the program run.
+    agentCalls.length = 0;
+    const bare = await mesos("task", "exec", "sleep", "ls", "-l", "/");
+    assert.equal(bare.code, 3, bare.stderr);
+    const again = agentCalls[0]?.launch_nested_container_session as { command: unknown };
+    assert.deepEqual(again.command, { value: "ls", arguments: ["ls", "-l", "/"], shell: false });
   });
 
   it("task exec refuses a task that is not running", async () => {

@@ -93,6 +93,8 @@ export function taskExecCommand(ctx: CommandContext): Command {
     .option("--framework <id>", "the task's framework, when two frameworks use the same task id")
     .option("-i, --interactive", "attach stdin (not supported yet)")
     .option("-t, --tty", "allocate a terminal (not supported yet)")
+    // `mesos task exec web ls -l` hands `-l` to ls; only our own options are ours.
+    .allowUnknownOption()
     .addHelpText(
       "after",
       "\nThe exit code is the command's (128+n when signal n ended it). Example:\n" +
