@@ -438,6 +438,7 @@ describe("agent authorization", () => {
         ?.containers ?? [],
       [],
     );
+    assert.deepEqual(await getJson(`${guarded.url}/containers`), []);
     // The same agent still shows them without a view restriction on its metrics.
     const metrics = await getJson<Record<string, number>>(`${guarded.url}/metrics/snapshot`);
     assert.equal(metrics?.["slave/tasks_running"], 1);

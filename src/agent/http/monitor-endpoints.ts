@@ -2,6 +2,7 @@
  * `/monitor/statistics` (the `monitor` process) and `/containers` (on the
  * agent process): per-executor ResourceStatistics as Mesos' JSON, `?jsonp=`.
  */
+import { requestAuthorized } from "../../common/auth/request-auth.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import { badRequest, type HttpResponse } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
@@ -32,6 +33,7 @@ interface ContainerSelection {
   readonly containerId: string | null;
   readonly frameworkId: string | null;
   readonly executorId: string | null;
+  readonly visible?: (frameworkId: string, executorId: string) => boolean;
 }
 
 /**
@@ -61,7 +63,8 @@ function selected(
   return (
     (s.containerId === null || s.containerId === containerId) &&
     (s.frameworkId === null || s.frameworkId === frameworkId) &&
-    (s.executorId === null || s.executorId === executorId)
+    (s.executorId === null || s.executorId === executorId) &&
+    (s.visible === undefined || s.visible(frameworkId, executorId))
   );
 }
 
@@ -114,12 +117,19 @@ export function statisticsHandler(
 export function containersHandler(
   monitor: ResourceMonitor,
   nested?: NestedContainers,
+  userOf?: (frameworkId: string, executorId: string) => string,
 ): (request: HttpRequest) => Promise<HttpResponse> {
   return async (request) => {
     const bad = checkMethod(request, ["GET"]);
     if (bad !== undefined) return bad;
-    const selection = containerSelection(request);
-    if (typeof selection === "string") return badRequest(selection);
+    const asked = containerSelection(request);
+    if (typeof asked === "string") return badRequest(asked);
+    // Mesos' VIEW_CONTAINER: the executor's user is the object.
+    const selection: ContainerSelection = {
+      ...asked,
+      visible: (f, e) =>
+        userOf === undefined || requestAuthorized(request, "view_containers", userOf(f, e)),
+    };
     const list = containersArray(
       (await monitor.usages()).filter((u) =>
         selected(selection, u.containerId, u.frameworkId, u.executorId),

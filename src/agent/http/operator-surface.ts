@@ -91,7 +91,11 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
   o.process.route(
     "/containers",
     { methods: ["GET"], help: CONTAINERS_HELP },
-    containersHandler(monitor, o.nested),
+    containersHandler(monitor, o.nested, (frameworkId, executorId) => {
+      const framework = o.agent.frameworks.get(frameworkId);
+      const executor = framework?.executors.get(executorId);
+      return executor?.info.command?.user ?? framework?.info.user ?? "";
+    }),
   );
   o.process.route(
     "/state.json",
