@@ -371,5 +371,9 @@ describe("mesos CLI: events and dispatch", () => {
     assert.match(script, /"agent"\) COMPREPLY=\(\$\(compgen -W "list"/);
     assert.match(script, /complete -F _mesos mesos/);
     assert.doesNotMatch(script, /"__complete"\)/);
+    const listLine = /"agent list"\) echo "([^"]*)"/.exec(script)?.[1] ?? "";
+    const words = listLine.split(" ");
+    assert.deepEqual(words, [...new Set(words)], "no option is offered twice");
+    assert.ok(words.includes("-h") && words.includes("--help"), listLine);
   });
 });

@@ -26,14 +26,16 @@ function visibleCommands(cmd: Command): Command[] {
 }
 
 function walk(cmd: Command, prefix: string, out: Node[], valueOptions: Set<string>): void {
-  const options = ["--help"];
+  // Every command takes -h/--help; the inherited help option may also be listed in `options`.
+  const flags = new Set(["-h", "--help"]);
   for (const option of cmd.options) {
     for (const flag of [option.short, option.long]) {
       if (flag === undefined) continue;
-      options.push(flag);
+      flags.add(flag);
       if (option.required || option.optional) valueOptions.add(flag);
     }
   }
+  const options = [...flags];
   const subs = visibleCommands(cmd);
   out.push({ path: prefix, subcommands: subs.map((c) => c.name()), options });
   for (const sub of subs)
@@ -51,7 +53,7 @@ export function bashCompletion(program: Command): string {
   const q = (words: readonly string[]) => words.join(" ");
   const optionCases = nodes
     .filter((n) => n.path !== "")
-    .map((n) => `    "${n.path}") echo "${q(n.options)} ${globals}" ;;`)
+    .map((n) => `    "${n.path}") echo "${q([...new Set([...n.options, ...root.options])])}" ;;`)
     .join("\n");
   const subCases = nodes
     .filter((n) => n.path !== "" && n.subcommands.length > 0)
