@@ -213,6 +213,10 @@ async function runPluginOr(
     );
     return EXIT_USAGE;
   }
+  if (name === "slave") {
+    // As Mesos' `mesos` did; `mesos agent` is the CLI's agent group here, so the daemon is `mesos-agent`.
+    ctx.warn("'mesos slave' is deprecated in favour of 'mesos-agent'");
+  }
   const env: Record<string, string | undefined> = { ...ctx.io.env, PATH: dirs.join(":") };
   if (master !== undefined) env.MESOS_MASTER = master;
   return runPlugin(path, args, env);

@@ -129,3 +129,15 @@ describe("mesos: a zk:// master", () => {
     );
   });
 });
+
+describe("mesos slave", () => {
+  it("warns that 'slave' is deprecated in favour of 'agent', then runs mesos-slave", async () => {
+    const bin = join(root, "bin-slave");
+    mkdirSync(bin, { recursive: true });
+    writeFileSync(join(bin, "mesos-slave"), "#!/bin/sh\nexit 7\n");
+    chmodSync(join(bin, "mesos-slave"), 0o755);
+    const r = await mesos({ PATH: bin }, join(root, "home"), "slave", "--help");
+    assert.equal(r.code, 7);
+    assert.match(r.stderr, /^mesos: warning: 'mesos slave' is deprecated.*'mesos-agent'/);
+  });
+});
