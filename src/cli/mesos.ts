@@ -30,6 +30,7 @@ import type { CliIo } from "./mesos/support/io.js";
 import { findPlugin, listPlugins, pluginDirs, runPlugin } from "./mesos/support/plugins.js";
 import { OUTPUT_FORMATS } from "./mesos/support/profile.js";
 import { tailCommand } from "./mesos/tail.js";
+import { taskAttachCommand } from "./mesos/task-attach.js";
 import { taskExecCommand } from "./mesos/task-exec.js";
 import { taskListCommand } from "./mesos/task-list.js";
 
@@ -86,7 +87,8 @@ export function buildProgram(ctx: CommandContext): Command {
   group("task", "inspect the tasks")
     .addCommand(taskListCommand(ctx))
     .addCommand(taskInspectCommand(ctx))
-    .addCommand(taskExecCommand(ctx));
+    .addCommand(taskExecCommand(ctx))
+    .addCommand(taskAttachCommand(ctx));
   for (const command of [
     psCommand(ctx),
     stateCommand(ctx),

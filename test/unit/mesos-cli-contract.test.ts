@@ -55,7 +55,10 @@ function agentApi(req: IncomingMessage, res: ServerResponse): void {
   req.on("end", () => {
     const call = JSON.parse(body) as Record<string, unknown>;
     agentCalls.push(call);
-    if (call.type === "LAUNCH_NESTED_CONTAINER_SESSION") {
+    if (
+      call.type === "LAUNCH_NESTED_CONTAINER_SESSION" ||
+      call.type === "ATTACH_CONTAINER_OUTPUT"
+    ) {
       res.writeHead(200, { "Content-Type": "application/recordio" });
       const out = (type: string, text: string) =>
         encodeRecord(
@@ -499,6 +502,21 @@ describe("mesos CLI against Mesos-shaped answers", () => {
     assert.equal(bare.code, 3, bare.stderr);
     const again = agentCalls[0]?.launch_nested_container_session as { command: unknown };
     assert.deepEqual(again.command, { value: "ls", arguments: ["ls", "-l", "/"], shell: false });
+  });
+
+  it("task attach --no-stdin follows the task container's output; stdin is refused for now", async () => {
+    agentCalls.length = 0;
+    const r = await mesos("task", "attach", "sleep", "--no-stdin");
+    assert.deepEqual([r.code, r.stdout, r.stderr], [0, "hi\n", "oops\n"]);
+    assert.deepEqual(agentCalls, [
+      {
+        type: "ATTACH_CONTAINER_OUTPUT",
+        attach_container_output: { container_id: { value: "c-sleeper" } },
+      },
+    ]);
+    const withStdin = await mesos("task", "attach", "sleep");
+    assert.equal(withStdin.code, 2);
+    assert.match(withStdin.stderr, /^mesos: attaching stdin is not supported yet; use --no-stdin/);
   });
 
   it("task exec refuses a task that is not running", async () => {

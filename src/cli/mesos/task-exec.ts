@@ -53,7 +53,7 @@ export function exitCodeOf(waitStatus: number): number {
 }
 
 /** POSTs an agent API call to the task's agent (under its process id, as mesos-local needs). */
-async function agentCall(
+export async function agentCall(
   ctx: CommandContext,
   agent: AgentView,
   call: unknown,
@@ -84,75 +84,87 @@ async function agentCall(
   }
 }
 
-export function taskExecCommand(ctx: CommandContext): Command {
-  return new Command("exec")
-    .description("run a command in a running task's container and print its output")
-    .argument("<task>", "task id (a unique part is enough)")
-    .argument("<command>", "the program to run (not through a shell)")
-    .argument("[args...]", "its arguments (put -- before them when they start with -)")
-    .option("--framework <id>", "the task's framework, when two frameworks use the same task id")
-    .option("-i, --interactive", "attach stdin (not supported yet)")
-    .option("-t, --tty", "allocate a terminal (not supported yet)")
-    // `mesos task exec web ls -l` hands `-l` to ls; only our own options are ours.
-    .allowUnknownOption()
-    .addHelpText(
-      "after",
-      "\nThe exit code is the command's (128+n when signal n ended it). Example:\n" +
-        "  mesos task exec web-1 -- ls -l /",
-    )
-    .action(
-      async (
-        query: string,
-        program: string,
-        args: string[],
-        opts: { framework?: string; interactive?: boolean; tty?: boolean },
-      ) => {
-        if (opts.interactive === true || opts.tty === true) {
-          throw usageError("task exec -i/-t (stdin and a terminal) is not supported yet");
-        }
-        const state = await ctx.masterState();
-        const task = pickTask(allTasks(state), query, { framework: opts.framework });
-        if (task.state !== "TASK_RUNNING") {
-          throw new CliError(`task '${task.id}' is ${task.state}, not TASK_RUNNING`);
-        }
-        const agent = state.agents.find((a) => a.id === task.agentId);
-        if (agent === undefined) {
-          throw new CliError(
-            `task '${task.id}' runs on agent ${task.agentId}, which the master does not list`,
-          );
-        }
-        const containerId: ContainerId = { parent: taskContainerId(task), value: randomUUID() };
-        const session = await agentCall(
-          ctx,
-          agent,
-          {
-            type: "LAUNCH_NESTED_CONTAINER_SESSION",
-            launch_nested_container_session: {
-              container_id: containerId,
-              command: { value: program, arguments: [program, ...args], shell: false },
-            },
-          },
-          "application/recordio",
-        );
-        await relayOutput(ctx, session, agent);
-        const waited = await agentCall(
-          ctx,
-          agent,
-          { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
-          "application/json",
-        );
-        const answer = JSON.parse(await waited.text()) as unknown;
-        const status =
-          isRecord(answer) && isRecord(answer.wait_container)
-            ? answer.wait_container.exit_status
-            : undefined;
-        ctx.exitCode = typeof status === "number" ? exitCodeOf(status) : 0;
-      },
+/** The running task `query` designates, and its agent. */
+export async function findRunningTask(
+  ctx: CommandContext,
+  query: string,
+  framework: string | undefined,
+): Promise<{ task: TaskView; agent: AgentView }> {
+  const state = await ctx.masterState();
+  const task = pickTask(allTasks(state), query, { framework });
+  if (task.state !== "TASK_RUNNING") {
+    throw new CliError(`task '${task.id}' is ${task.state}, not TASK_RUNNING`);
+  }
+  const agent = state.agents.find((a) => a.id === task.agentId);
+  if (agent === undefined) {
+    throw new CliError(
+      `task '${task.id}' runs on agent ${task.agentId}, which the master does not list`,
     );
+  }
+  return { task, agent };
+}
+
+export function taskExecCommand(ctx: CommandContext): Command {
+  return (
+    new Command("exec")
+      .description("run a command in a running task's container and print its output")
+      .argument("<task>", "task id (a unique part is enough)")
+      .argument("<command>", "the program to run (not through a shell)")
+      .argument("[args...]", "its arguments (put -- before them when they start with -)")
+      .option("--framework <id>", "the task's framework, when two frameworks use the same task id")
+      .option("-i, --interactive", "attach stdin (not supported yet)")
+      .option("-t, --tty", "allocate a terminal (not supported yet)")
+      // `mesos task exec web ls -l` hands `-l` to ls; only our own options are ours.
+      .allowUnknownOption()
+      .addHelpText(
+        "after",
+        "\nThe exit code is the command's (128+n when signal n ended it). Example:\n" +
+          "  mesos task exec web-1 -- ls -l /",
+      )
+      .action(
+        async (
+          query: string,
+          program: string,
+          args: string[],
+          opts: { framework?: string; interactive?: boolean; tty?: boolean },
+        ) => {
+          if (opts.interactive === true || opts.tty === true) {
+            throw usageError("task exec -i/-t (stdin and a terminal) is not supported yet");
+          }
+          const { task, agent } = await findRunningTask(ctx, query, opts.framework);
+          const containerId: ContainerId = { parent: taskContainerId(task), value: randomUUID() };
+          const session = await agentCall(
+            ctx,
+            agent,
+            {
+              type: "LAUNCH_NESTED_CONTAINER_SESSION",
+              launch_nested_container_session: {
+                container_id: containerId,
+                command: { value: program, arguments: [program, ...args], shell: false },
+              },
+            },
+            "application/recordio",
+          );
+          await relayOutput(ctx, session, agent);
+          const waited = await agentCall(
+            ctx,
+            agent,
+            { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
+            "application/json",
+          );
+          const answer = JSON.parse(await waited.text()) as unknown;
+          const status =
+            isRecord(answer) && isRecord(answer.wait_container)
+              ? answer.wait_container.exit_status
+              : undefined;
+          ctx.exitCode = typeof status === "number" ? exitCodeOf(status) : 0;
+        },
+      )
+  );
 }
 
 /** Copies the session's STDOUT/STDERR records to ours until the agent ends the stream. */
-async function relayOutput(
+export async function relayOutput(
   ctx: CommandContext,
   response: Response,
   agent: AgentView,
