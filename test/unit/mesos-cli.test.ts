@@ -323,6 +323,11 @@ describe("mesos CLI: HTTP failures in words", () => {
     });
     assert.equal(networkReason(refused), "connection refused");
   });
+
+  it("an error without a known code gives its innermost cause, not fetch's 'fetch failed'", () => {
+    const badPort = Object.assign(new TypeError("fetch failed"), { cause: new Error("bad port") });
+    assert.equal(networkReason(badPort), "bad port");
+  });
 });
 
 describe("mesos CLI: events and dispatch", () => {

@@ -47,6 +47,7 @@ function describeStatus(target: HttpTarget, path: string, status: number, body: 
 /** Why a request never got an answer, in a few words. */
 export function networkReason(error: unknown): string {
   let e: unknown = error;
+  let innermost = error instanceof Error ? error.message : String(error);
   // fetch wraps the socket error in `cause` (sometimes twice).
   for (let depth = 0; depth < 4 && e !== undefined && e !== null; depth++) {
     const code = (e as { code?: unknown }).code;
@@ -70,9 +71,12 @@ export function networkReason(error: unknown): string {
           break;
       }
     }
-    e = (e as { cause?: unknown }).cause;
+    const cause = (e as { cause?: unknown }).cause;
+    // fetch's own "fetch failed" says nothing: the innermost message does (e.g. "bad port").
+    if (cause instanceof Error && cause.message !== "") innermost = cause.message;
+    e = cause;
   }
-  return error instanceof Error ? error.message : String(error);
+  return innermost;
 }
 
 /** Query parameters; undefined values are left out. */
