@@ -166,11 +166,7 @@ describe("files acls", () => {
     assert.equal((await get(master, `/files/read?path=${log}&offset=-1`))[0], 403);
   });
 
-  test("files acls: v1 LIST_FILES and READ_FILE apply the same rules on the agent and the master", {
-    todo:
-      "needs src/{agent,master}/http/operator-api.ts to pass the request to commonOperatorCall " +
-      "(see the FILESACL report)",
-  }, async () => {
+  test("files acls: v1 LIST_FILES and READ_FILE apply the same rules on the agent and the master", async () => {
     const list = { type: "LIST_FILES", list_files: { path: sandbox } };
     assert.equal((await v1(agent, list, "ops"))[0], 200);
     assert.equal((await v1(agent, list, "eve"))[0], 403);

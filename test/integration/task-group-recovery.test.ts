@@ -52,7 +52,7 @@ async function nestedContainers(agent: DaemonHandle): Promise<ContainerEntry[]> 
     const res = await fetch(`${agent.url}/api/v1`, {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify({ type: "GET_CONTAINERS" }),
+      body: JSON.stringify({ type: "GET_CONTAINERS", get_containers: { show_nested: true } }),
     });
     const body = (await res.json()) as { get_containers?: { containers?: ContainerEntry[] } };
     return (body.get_containers?.containers ?? []).filter((c) => c.container_id?.parent);

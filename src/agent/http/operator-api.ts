@@ -360,7 +360,7 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   if (callType === "SET_LOGGING_LEVEL" && !requestAuthorized(request, "set_log_level")) {
     return forbidden(forbiddenMessage(request, "set the log level"));
   }
-  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type));
+  const common = await commonOperatorCall(call, ctx, (message) => reply(message, type), request);
   if (common !== undefined) return common;
 
   switch (callType) {
