@@ -8,14 +8,13 @@
  */
 import { Command } from "commander";
 import { usageError } from "./support/cli-error.js";
-import { isRecord } from "./support/cluster-views.js";
 import type { CommandContext } from "./support/context.js";
 import {
   agentCall,
-  exitCodeOf,
   findRunningTask,
   relayOutput,
   taskContainerId,
+  waitExitCode,
 } from "./task-exec.js";
 
 export function taskAttachCommand(ctx: CommandContext): Command {
@@ -41,17 +40,6 @@ export function taskAttachCommand(ctx: CommandContext): Command {
       await relayOutput(ctx, stream, agent);
       // Only a nested container (a default executor's task) has an exit status to wait for.
       if (containerId.parent === undefined) return;
-      const waited = await agentCall(
-        ctx,
-        agent,
-        { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
-        "application/json",
-      );
-      const answer = JSON.parse(await waited.text()) as unknown;
-      const status =
-        isRecord(answer) && isRecord(answer.wait_container)
-          ? answer.wait_container.exit_status
-          : undefined;
-      ctx.exitCode = typeof status === "number" ? exitCodeOf(status) : 0;
+      ctx.exitCode = await waitExitCode(ctx, agent, containerId);
     });
 }

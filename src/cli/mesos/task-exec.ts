@@ -53,6 +53,26 @@ export function exitCodeOf(waitStatus: number): number {
 }
 
 /** POSTs an agent API call to the task's agent (under its process id, as mesos-local needs). */
+/** WAIT_CONTAINER on a (nested) container: the exit code its wait status makes (0 when none). */
+export async function waitExitCode(
+  ctx: CommandContext,
+  agent: AgentView,
+  containerId: ContainerId,
+): Promise<number> {
+  const waited = await agentCall(
+    ctx,
+    agent,
+    { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
+    "application/json",
+  );
+  const answer = JSON.parse(await waited.text()) as unknown;
+  const status =
+    isRecord(answer) && isRecord(answer.wait_container)
+      ? answer.wait_container.exit_status
+      : undefined;
+  return typeof status === "number" ? exitCodeOf(status) : 0;
+}
+
 export async function agentCall(
   ctx: CommandContext,
   agent: AgentView,
@@ -146,18 +166,7 @@ export function taskExecCommand(ctx: CommandContext): Command {
             "application/recordio",
           );
           await relayOutput(ctx, session, agent);
-          const waited = await agentCall(
-            ctx,
-            agent,
-            { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
-            "application/json",
-          );
-          const answer = JSON.parse(await waited.text()) as unknown;
-          const status =
-            isRecord(answer) && isRecord(answer.wait_container)
-              ? answer.wait_container.exit_status
-              : undefined;
-          ctx.exitCode = typeof status === "number" ? exitCodeOf(status) : 0;
+          ctx.exitCode = await waitExitCode(ctx, agent, containerId);
         },
       )
   );
