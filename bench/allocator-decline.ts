@@ -21,6 +21,7 @@ import { HierarchicalAllocator } from "../src/master/allocator/hierarchical-allo
 import type { OfferAllocation } from "../src/master/allocator/types.js";
 import { AGENT_CAPABILITIES, frameworkInfo, res } from "./lib/allocator-fixtures.js";
 import { median, withLoopMonitor, yieldToEventLoop } from "./lib/event-loop.js";
+import { serveLockstep } from "./lib/lockstep.js";
 import { collectGarbage, heapMb } from "./lib/report.js";
 
 export interface DeclineCase {
@@ -259,9 +260,32 @@ async function runChild(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
 
+/**
+ * One size as a lock-step child (`--lockstep-child AGENTS FRAMEWORKS ROUNDS`,
+ * see bench/lib/lockstep.ts): the JIT warm-up, then one round of the plain
+ * variant per request, answering its cycle's CPU time (counted when the
+ * cycle made offers: the productive cycles, as in the summaries).
+ */
+function runLockstepChild(args: string[]): Promise<void> {
+  const [agents, frameworks, rounds] = args.slice(0, 3).map(Number) as [number, number, number];
+  return serveLockstep(async () => {
+    await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
+    const run = new DeclineRun({ agents, frameworks, rounds });
+    return {
+      rounds: run.rounds,
+      step: async () => {
+        await run.step();
+        const last = run.samples[run.samples.length - 1] as RoundSample;
+        return { sample: last.cpuMs, counted: last.offers > 0 };
+      },
+    };
+  });
+}
+
 /** `node dist/bench/run.js allocator-decline`: this family only (see bench/allocator.ts). */
 export async function run(args: string[]): Promise<void> {
   if (args[0] === "--child") return runChild(args.slice(1));
+  if (args[0] === "--lockstep-child") return runLockstepChild(args.slice(1));
   const { run: runAll } = await import("./allocator.js");
   await runAll(["decline", ...args]);
 }

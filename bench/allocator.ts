@@ -1,14 +1,17 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
  * allocator [--quick] [--repeats=N[,N...]] [--volume-once] [--no-volume]
- * [--scaling-only] [decline|sorter|quota]`.
+ * [--scaling-only] [--lockstep=N] [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
  *    agents/frameworks (`--sizes=A/F,...` for others); scaling per doubling
  *    of both (each size in a fresh process, N repeats, default 3, or
  *    6,6,6,1 with `--scaling-only`; sizes rotated; medians, the children's
- *    spread, and the median over every (small, big) pair of children).
+ *    spread, and the median over every (small, big) pair of children); then
+ *    the same steps from the two sizes of each step run in lock-step
+ *    (`--lockstep=N` pairs per step, default 1, or 3 with `--scaling-only`;
+ *    0 skips them).
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
  *  - quota: the same allocations with and without quota; empty vs productive
  *    cycle; issue 10's cycle with 100 roles under quota vs none.
@@ -26,6 +29,7 @@ import { DeclineRun, interleave } from "./allocator-decline.js";
 import { quotaCycle, rolesQuotaCycle } from "./allocator-quota.js";
 import { run as runSorter } from "./allocator-sorter.js";
 import { median } from "./lib/event-loop.js";
+import { runLockstep } from "./lib/lockstep.js";
 import { reportCase } from "./lib/report.js";
 
 const BENCH = "allocator";
@@ -49,6 +53,9 @@ export async function run(args: string[]): Promise<void> {
     noVolume: args.includes("--no-volume"),
     scalingOnly,
     ...(sizes === undefined ? {} : { sizes }),
+    lockstep: Number(
+      args.find((a) => a.startsWith("--lockstep="))?.slice(11) ?? (scalingOnly ? 3 : 1),
+    ),
   };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -114,6 +121,8 @@ interface DeclineOptions {
   scalingOnly: boolean;
   /** Sizes (agents, frameworks) instead of the default ones. */
   sizes?: [number, number][];
+  /** Lock-step pairs per scaling step (0: none; see `lockstepScaling`). */
+  lockstep: number;
 }
 
 async function runDecline(quick: boolean, options: DeclineOptions): Promise<void> {
@@ -229,6 +238,7 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       );
     }
   }
+  await lockstepScaling(sizes, roundsFor, options.lockstep);
   if (options.scalingOnly) return;
   // Against a straight port in the same process: same rounds, interleaved
   // (after a warm-up of the JIT in this process).
@@ -280,6 +290,59 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
     unsliced_median_cycle_ms: round(unsliced.median_productive_cycle_ms as number),
     unsliced_p95_cycle_ms: round(unsliced.p95_cycle_ms as number),
   });
+}
+
+/**
+ * Growth per doubling from pairs of children run in lock-step (plain
+ * variant): the two sizes of a step, each in a process of its own, take
+ * turns round by round (bench/lib/lockstep.ts), so that a slow stretch of
+ * the machine meets both. Per pair, the ratio of the two children's median
+ * productive cycle CPU; the row gives the median over `repeats` pairs.
+ */
+async function lockstepScaling(
+  sizes: [number, number][],
+  roundsFor: (frameworks: number) => number,
+  repeats: number,
+): Promise<void> {
+  if (repeats <= 0) return;
+  const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
+  const child = (a: number, f: number) => ({
+    args: ["allocator-decline", "--lockstep-child", String(a), String(f), String(roundsFor(f))],
+  });
+  const ratios = new Map<number, { ratio: number; small: number; big: number }[]>();
+  for (let r = 0; r < repeats; r++) {
+    for (let i = 1; i < sizes.length; i++) {
+      const [a0, f0] = sizes[i - 1] as [number, number];
+      const [a1, f1] = sizes[i] as [number, number];
+      const [s0, s1] = await runLockstep(
+        script,
+        ["--max-old-space-size=6000"],
+        [child(a0, f0), child(a1, f1)],
+      );
+      const small = median(s0 as number[]);
+      const big = median(s1 as number[]);
+      const ratio = (big / small) ** (1 / Math.log2(a1 / a0));
+      process.stderr.write(
+        `decline lock-step ${a0}/${f0} -> ${a1}/${f1} repeat ${r + 1}: ${round(small)} -> ${round(big)} ms CPU, x${round(ratio)} per doubling\n`,
+      );
+      ratios.set(i, [...(ratios.get(i) ?? []), { ratio, small, big }]);
+    }
+  }
+  for (let i = 1; i < sizes.length; i++) {
+    const [a0, f0] = sizes[i - 1] as [number, number];
+    const [a1, f1] = sizes[i] as [number, number];
+    const got = ratios.get(i) ?? [];
+    const each = got.map((x) => x.ratio);
+    reportCase(BENCH, `decline offers lock-step scaling ${a0}/${f0} -> ${a1}/${f1}`, {
+      size_step: a1 / a0,
+      repeats: got.length,
+      productive_cycle_per_doubling: round(median(each)),
+      productive_cycle_per_doubling_min: round(Math.min(...each)),
+      productive_cycle_per_doubling_max: round(Math.max(...each)),
+      small_productive_cycle_cpu_ms: round(median(got.map((x) => x.small))),
+      big_productive_cycle_cpu_ms: round(median(got.map((x) => x.big))),
+    });
+  }
 }
 
 type ChildResult = Partial<Record<"plain" | "volume", Record<string, number>>>;
