@@ -23,8 +23,11 @@
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
  */
-import { mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { closeSync, constants as fsConstants, openSync } from "node:fs";
+import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import { Socket } from "node:net";
 import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
 import type { Logger } from "../../common/observability/logger.js";
 import type {
   CommandInfo,
@@ -79,6 +82,24 @@ export interface NestedLaunch {
   readonly resources?: readonly Resource[] | undefined;
   readonly limits?: Readonly<Record<string, Value_Scalar>> | undefined;
   readonly container?: ContainerInfo | undefined;
+  /**
+   * A container session (LAUNCH_NESTED_CONTAINER_SESSION, non-TTY): its
+   * stdin, stdout and stderr are pipes the agent holds (see {@link SessionIo})
+   * instead of sandbox files, and, as Mesos' debug containers, it works in
+   * its parent's sandbox (`MESOS_SANDBOX` too).
+   */
+  readonly session?: boolean | undefined;
+}
+
+/**
+ * The agent's ends of a session container's standard streams. `stdout` and
+ * `stderr` end once every process of the container has closed them;
+ * ending `stdin` gives the container EOF.
+ */
+export interface SessionIo {
+  readonly stdin: Writable;
+  readonly stdout: Readable;
+  readonly stderr: Readable;
 }
 
 /** What WAIT answers once a nested container has ended. */
@@ -158,6 +179,8 @@ interface Nested {
   adopted?: boolean;
   /** Its end is being handled (once). */
   finishing?: boolean;
+  /** A session's standard streams (agent side). */
+  io?: SessionIo;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -371,7 +394,7 @@ export class NestedContainers {
   }
 
   /** Starts a nested container; resolves once its process runs, or with why not. */
-  async launch(l: NestedLaunch): Promise<{ ok: true } | NestedError> {
+  async launch(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
     const parent = this.o.parentOf(l.parentId);
     if (parent === undefined) {
       return { status: 404, error: `Parent container '${l.parentId}' is not running` };
@@ -416,15 +439,21 @@ export class NestedContainers {
       this.startPolling();
       this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
-      return { ok: true };
+      return n.io === undefined ? { ok: true } : { ok: true, io: n.io };
     } catch (e) {
       const error = `Failed to launch nested container '${key}': ${(e as Error).message}`;
       this.o.logger.warn(error);
       n.phase = "done";
+      for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
       await this.cleanup(n);
       this.forget(n);
       return { status: 500, error };
     }
+  }
+
+  /** The running executor container `containerId` (a possible parent), if any. */
+  parent(containerId: string): NestedParent | undefined {
+    return this.o.parentOf(containerId);
   }
 
   /** Resolves with the termination once the container has ended; undefined: unknown container. */
@@ -572,20 +601,38 @@ export class NestedContainers {
       }
     }
     const preparation = mergePreparations(preparations);
+    const fifos = l.session === true ? await this.sessionFifos(n.directory, ids) : undefined;
     let command = executorCommand(l.command);
+    if (fifos !== undefined) command = stdinFrom(command, fifos.paths.stdin);
     const shimmed = needsShim(preparation) || (ids !== undefined && cgroups !== undefined);
     if (shimmed) command = shimCommand(command, preparation, ids);
-    const env = nestedEnvironment(l.command, n.directory);
-    const reply = await this.o.launcher.spawn({
-      op: "spawn",
-      file: command.file,
-      args: command.args,
-      env,
-      cwd: n.directory,
-      stdout: `${n.directory}/stdout`,
-      stderr: `${n.directory}/stderr`,
-      ...(shimmed || ids === undefined ? {} : ids),
-    });
+    // A session works in its parent's sandbox, as Mesos' debug containers.
+    const workDir = l.session === true ? n.parent.directory : n.directory;
+    const env = nestedEnvironment(l.command, workDir);
+    let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
+    try {
+      reply = await this.o.launcher.spawn({
+        op: "spawn",
+        file: command.file,
+        args: command.args,
+        env,
+        cwd: workDir,
+        stdout: fifos?.paths.stdout ?? `${n.directory}/stdout`,
+        stderr: fifos?.paths.stderr ?? `${n.directory}/stderr`,
+        ...(shimmed || ids === undefined ? {} : ids),
+      });
+    } catch (e) {
+      if (fifos !== undefined) for (const fd of Object.values(fifos.fds)) closeSync(fd);
+      throw e;
+    }
+    // The helper has opened the write ends (and closed its copies): reading can start.
+    if (fifos !== undefined) {
+      n.io = {
+        stdin: new Socket({ fd: fifos.fds.stdin, readable: false, writable: true }),
+        stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
+        stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
+      };
+    }
     // Registered before anything else is awaited: its exit may be reported next.
     n.pid = reply.pid;
     if (reply.startTime !== undefined) n.startTime = reply.startTime;
@@ -595,6 +642,49 @@ export class NestedContainers {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
     }
     return reply.pid;
+  }
+
+  /**
+   * Named pipes for a session's streams in its (private) directory, with the
+   * agent's ends open: stdout/stderr for reading (non-blocking, so the
+   * helper's open for writing does not wait), stdin read-write (so the
+   * container's open for reading does not wait either; closing it is EOF).
+   */
+  private async sessionFifos(
+    directory: string,
+    ids: { uid: number; gid: number } | undefined,
+  ): Promise<{
+    paths: Record<"stdin" | "stdout" | "stderr", string>;
+    fds: Record<"stdin" | "stdout" | "stderr", number>;
+  }> {
+    const paths = {
+      stdin: join(directory, "stdin.fifo"),
+      stdout: join(directory, "stdout.fifo"),
+      stderr: join(directory, "stderr.fifo"),
+    };
+    await Promise.all(Object.values(paths).map((p) => rm(p, { force: true })));
+    const made = await this.o.launcher.run({
+      op: "run",
+      file: "mkfifo",
+      args: ["-m", "600", paths.stdin, paths.stdout, paths.stderr],
+    });
+    if (made.code !== 0) {
+      throw new Error(`Failed to create the session's pipes: ${made.output.trim()}`);
+    }
+    // The container (maybe another user) opens its stdin itself.
+    if (ids !== undefined) await chown(paths.stdin, ids.uid, ids.gid);
+    const fds: number[] = [];
+    try {
+      const nonBlocking = fsConstants.O_NONBLOCK;
+      fds.push(openSync(paths.stdin, fsConstants.O_RDWR | nonBlocking));
+      fds.push(openSync(paths.stdout, fsConstants.O_RDONLY | nonBlocking));
+      fds.push(openSync(paths.stderr, fsConstants.O_RDONLY | nonBlocking));
+    } catch (e) {
+      for (const fd of fds) closeSync(fd);
+      throw e;
+    }
+    const [stdin = -1, stdout = -1, stderr = -1] = fds;
+    return { paths, fds: { stdin, stdout, stderr } };
   }
 
   /** The parent's resource cgroups, which a nested container sharing them joins. */
@@ -698,6 +788,27 @@ export class NestedContainers {
       });
     }
   }
+}
+
+/**
+ * `command` with its stdin read from `fifo`: a shell opens it, then
+ * becomes the command (argv[0] is the program's path).
+ */
+function stdinFrom(
+  command: ReturnType<typeof executorCommand>,
+  fifo: string,
+): ReturnType<typeof executorCommand> {
+  return {
+    file: "/bin/sh",
+    args: [
+      "sh",
+      "-c",
+      'exec 0<"$0" || exit 127; exec "$@"',
+      fifo,
+      command.file,
+      ...command.args.slice(1),
+    ],
+  };
 }
 
 /**

@@ -39,8 +39,8 @@ export const NESTED_CONTAINER_CALLS: ReadonlySet<string> = new Set([
   "REMOVE_NESTED_CONTAINER",
 ]);
 
-/** Splits a nested ContainerID (one level: `parent.child`). */
-function splitId(id: ContainerID | undefined): { parent: string; child: string } | string {
+/** Splits a nested ContainerID (one level: `parent.child`); a string: why it cannot be. */
+export function splitId(id: ContainerID | undefined): { parent: string; child: string } | string {
   if (id === undefined || id.value === "") return "Expecting 'container_id' to be present";
   if (id.parent === undefined) {
     return "Standalone containers (a container_id without a parent) are not supported yet";

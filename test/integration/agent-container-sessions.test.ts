@@ -1,0 +1,288 @@
+/**
+ * Container sessions on a real agent: LAUNCH_NESTED_CONTAINER_SESSION under a
+ * task's executor container (a bin/mesos-execute "sleeper"), its output as
+ * RecordIO ProcessIO records, WAIT for its exit status, ATTACH_CONTAINER_INPUT
+ * and ATTACH_CONTAINER_OUTPUT, a disconnect killing the session, and refusals.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
+import { readdirSync } from "node:fs";
+import { after, before, test } from "node:test";
+import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
+import type { ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { codecFor } from "../../src/common/protocol/index.js";
+import { encodeRecord, readRecords } from "../../src/common/recordio/index.js";
+import {
+  binPath,
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+  waitLong,
+} from "../harness/processes.js";
+
+const processIoCodec = codecFor<ProcessIO>("mesos.v1.agent.ProcessIO");
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let sleeper: ChildProcess | undefined;
+/** The sleeper task's executor container. */
+let parent: ContainerID;
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (!k.startsWith("MESOS_") && !k.startsWith("LIBPROCESS_")) env[k] = v;
+  }
+  return { ...env, HOME: tempDir("sessions-home-") };
+}
+
+before(async () => {
+  master = await startMaster({
+    flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
+  });
+  agent = await startAgent({
+    master: master.address,
+    flags: { registration_backoff_factor: "100ms" },
+  });
+  await waitForAgents(master, 1);
+  sleeper = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${master.address}`,
+      "--name=session-sleeper",
+      "--command=echo marker > here.txt; sleep 120",
+    ],
+    { env: cleanEnv(), stdio: "ignore" },
+  );
+  parent = await waitLong("the sleeper's executor container", async () => {
+    const r = await call({ type: "GET_CONTAINERS", get_containers: {} });
+    const body = (await r.json()) as {
+      get_containers?: { containers?: { container_id: ContainerID }[] };
+    };
+    return body.get_containers?.containers?.[0]?.container_id;
+  });
+  // The task has run its first command once its sandbox has the marker file.
+  await waitLong("the sleeper's marker file", () =>
+    readdirSync(agent.workDir, { recursive: true, encoding: "utf8" }).some((f) =>
+      f.endsWith("/runs/latest/here.txt"),
+    ),
+  );
+});
+
+after(async () => {
+  if (sleeper !== undefined && sleeper.exitCode === null) {
+    const child = sleeper;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill("SIGINT");
+    await exited;
+  }
+  await stopAll();
+});
+
+/** POSTs a JSON agent call; `headers` replace the defaults. */
+function call(
+  body: unknown,
+  headers: Record<string, string> = {},
+  signal?: AbortSignal,
+): Promise<Response> {
+  return fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...headers },
+    body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
+    ...(signal === undefined ? {} : { signal }),
+  });
+}
+
+function child(): ContainerID {
+  return { value: randomUUID(), parent };
+}
+
+/** Starts a session; resolves with the streaming response (headers read). */
+function launchSession(
+  containerId: ContainerID,
+  command: Record<string, unknown>,
+  messageAccept = "application/json",
+  signal?: AbortSignal,
+): Promise<Response> {
+  return call(
+    {
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: { container_id: containerId, command },
+    },
+    { Accept: "application/recordio", "Message-Accept": messageAccept },
+    signal,
+  );
+}
+
+/** The output of a session stream, by stream, once the agent ends it. */
+async function collect(
+  r: Response,
+  format: "json" | "protobuf" = "json",
+): Promise<{ stdout: string; stderr: string }> {
+  const out = { stdout: "", stderr: "" };
+  assert.ok(r.body !== null);
+  for await (const record of readRecords(r.body as AsyncIterable<Uint8Array>)) {
+    const decoded =
+      format === "json" ? processIoCodec.decodeJson(record) : processIoCodec.decodeProtobuf(record);
+    assert.ok(decoded.ok);
+    const data = decoded.value.data;
+    if (decoded.value.type !== "DATA" || data === undefined) continue;
+    const text = Buffer.from(data.data ?? new Uint8Array()).toString("utf8");
+    if (data.type === "STDOUT") out.stdout += text;
+    if (data.type === "STDERR") out.stderr += text;
+  }
+  return out;
+}
+
+async function waitStatus(containerId: ContainerID): Promise<number | undefined> {
+  const r = await call({
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { container_id: containerId },
+  });
+  assert.equal(r.status, 200, await r.clone().text());
+  const body = (await r.json()) as { wait_nested_container?: { exit_status?: number } };
+  return body.wait_nested_container?.exit_status;
+}
+
+/** ATTACH_CONTAINER_INPUT with the given ProcessIO records after the container id. */
+function attachInput(containerId: ContainerID, records: unknown[]): Promise<Response> {
+  const calls = [
+    {
+      type: "ATTACH_CONTAINER_INPUT",
+      attach_container_input: { type: "CONTAINER_ID", container_id: containerId },
+    },
+    ...records.map((process_io) => ({
+      type: "ATTACH_CONTAINER_INPUT",
+      attach_container_input: { type: "PROCESS_IO", process_io },
+    })),
+  ];
+  return call(Buffer.concat(calls.map((c) => encodeRecord(JSON.stringify(c)))), {
+    "Content-Type": "application/recordio",
+    "Message-Content-Type": "application/json",
+  });
+}
+
+function stdin(text: string): unknown {
+  return { type: "DATA", data: { type: "STDIN", data: Buffer.from(text).toString("base64") } };
+}
+
+test("session: output comes back as ProcessIO STDOUT/STDERR records, WAIT gives the exit status", async () => {
+  const id = child();
+  const r = await launchSession(id, {
+    value: "cat here.txt; echo oops >&2; exit 3",
+    shell: true,
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("content-type"), "application/recordio");
+  assert.equal(r.headers.get("message-content-type"), "application/json");
+  // It works in the task's sandbox, as Mesos' debug containers.
+  assert.deepEqual(await collect(r), { stdout: "marker\n", stderr: "oops\n" });
+  assert.equal(await waitStatus(id), 3 << 8);
+});
+
+test("session: records are protobuf when Message-Accept asks for it", async () => {
+  const id = child();
+  const r = await launchSession(
+    id,
+    { value: "echo", arguments: ["echo", "-n", "in protobuf"], shell: false },
+    "application/x-protobuf",
+  );
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get("message-content-type"), "application/x-protobuf");
+  assert.deepEqual(await collect(r, "protobuf"), { stdout: "in protobuf", stderr: "" });
+  assert.equal(await waitStatus(id), 0);
+});
+
+test("session: ATTACH_CONTAINER_INPUT reaches cat, an empty chunk is EOF; a second reader sees the output too", async () => {
+  const id = child();
+  const session = await launchSession(id, { value: "cat", arguments: ["cat"], shell: false });
+  assert.equal(session.status, 200);
+  const output = collect(session);
+  const follower = await call(
+    { type: "ATTACH_CONTAINER_OUTPUT", attach_container_output: { container_id: id } },
+    { Accept: "application/recordio", "Message-Accept": "application/json" },
+  );
+  assert.equal(follower.status, 200);
+  const followed = collect(follower);
+  const input = await attachInput(id, [
+    {
+      type: "CONTROL",
+      control: { type: "HEARTBEAT", heartbeat: { interval: { nanoseconds: 1 } } },
+    },
+    stdin("hello "),
+    stdin("session\n"),
+    stdin(""),
+  ]);
+  assert.equal(input.status, 200, await input.text());
+  assert.deepEqual(await output, { stdout: "hello session\n", stderr: "" });
+  assert.deepEqual(await followed, { stdout: "hello session\n", stderr: "" });
+  assert.equal(await waitStatus(id), 0);
+});
+
+test("session: a client that disconnects kills the session container", async () => {
+  const id = child();
+  const abort = new AbortController();
+  const r = await launchSession(id, { value: "sleep 100", shell: true }, undefined, abort.signal);
+  assert.equal(r.status, 200);
+  abort.abort();
+  // SIGKILL: wait status 9.
+  assert.equal(await waitStatus(id), 9);
+});
+
+test("session calls refuse bad requests with Mesos' statuses", async () => {
+  const unknownParent = await launchSession(
+    { value: randomUUID(), parent: { value: "no-such-container" } },
+    { value: "true" },
+  );
+  assert.equal(unknownParent.status, 404, await unknownParent.text());
+
+  const noParent = await launchSession({ value: randomUUID() }, { value: "true" });
+  assert.equal(noParent.status, 400);
+  assert.match(await noParent.text(), /container_id\.parent' to be present/);
+
+  const tty = await call(
+    {
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: {
+        container_id: child(),
+        command: { value: "true" },
+        container: { type: "MESOS", tty_info: {} },
+      },
+    },
+    { Accept: "application/recordio", "Message-Accept": "application/json" },
+  );
+  assert.equal(tty.status, 501);
+  assert.match(await tty.text(), /TTY/);
+
+  const noContainerId = await call(
+    encodeRecord(
+      JSON.stringify({
+        type: "ATTACH_CONTAINER_INPUT",
+        attach_container_input: { type: "CONTAINER_ID" },
+      }),
+    ),
+    { "Content-Type": "application/recordio", "Message-Content-Type": "application/json" },
+  );
+  assert.equal(noContainerId.status, 400);
+  assert.match(await noContainerId.text(), /container_id' is invalid/);
+
+  const unknown = await call(
+    {
+      type: "ATTACH_CONTAINER_OUTPUT",
+      attach_container_output: {
+        container_id: { value: "x", parent: { value: "no-such-container" } },
+      },
+    },
+    { Accept: "application/recordio", "Message-Accept": "application/json" },
+  );
+  assert.equal(unknown.status, 404);
+
+  const notSession = await attachInput({ value: "not-a-session", parent }, [stdin("")]);
+  assert.equal(notSession.status, 500);
+  assert.match(await notSession.text(), /only attaches to running container sessions/);
+});
