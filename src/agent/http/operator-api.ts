@@ -7,8 +7,9 @@
  * words: method, Content-Type, Accept, body, call validation, streaming.
  * GET_OPERATIONS and GET_RESOURCE_PROVIDERS answer empty lists (there are
  * no resource providers); calls for features mesos-ts does not have yet
- * (standalone containers, container sessions, resource provider configs,
- * image pruning) answer `501` with the reason.
+ * (standalone containers, resource provider configs, image pruning)
+ * answer `501` with the reason. Container sessions and attaching are
+ * answered in container-sessions.ts.
  */
 import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
@@ -53,6 +54,7 @@ import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
 import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
+import { CONTAINER_SESSION_CALLS, containerSessionCall } from "./container-sessions.js";
 import {
   NESTED_CONTAINER_CALLS,
   nestedContainerCall,
@@ -351,6 +353,14 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   const agent = ctx.agent;
   if (NESTED_CONTAINER_CALLS.has(callType)) {
     return nestedContainerCall(ctx.nested, call, request, (message) => reply(message, type));
+  }
+  if (CONTAINER_SESSION_CALLS.has(callType)) {
+    const { content, accept } = media.value;
+    return containerSessionCall(ctx.nested, ctx.logger, call, request, {
+      content: content.message,
+      accept: accept.message,
+      acceptStreaming: accept.streaming,
+    });
   }
 
   // As the master: reading the flags and setting the level are authorized actions.
