@@ -5,6 +5,7 @@
  * serves the agent's HTTP endpoints.
  */
 import { flagsHandler, healthHandler } from "../common/http/common-endpoints.js";
+import { serviceUnavailable } from "../common/http/response.js";
 import { jsonResponse } from "../common/http/v1-api.js";
 import type { Logger } from "../common/observability/logger.js";
 import { type MessageDecoder, ProcessBase, parseUpid, type Upid } from "../common/process/index.js";
@@ -12,6 +13,7 @@ import type { MessageTypeMap, MessageTypeName } from "../common/protocol/generat
 import { codecFor } from "../common/protocol/index.js";
 import type { Agent, AgentTransport } from "./agent.js";
 import { EXECUTOR_API_HELP, handleExecutorCall } from "./http/executor-api.js";
+import { agentRecovering, RECOVERING_MESSAGE } from "./http/operator-api.js";
 import { agentStateJson, type StateContext } from "./http/state-json.js";
 
 function decoder<K extends MessageTypeName>(type: K): MessageDecoder<MessageTypeMap[K]> {
@@ -110,8 +112,11 @@ export class AgentProcess extends ProcessBase {
     this.route(
       "/state",
       { help: "Information about the agent: resources, frameworks, executors and tasks." },
+      // As a Mesos agent: 503 until recovery has finished (the agent is bound after it starts).
       (request) =>
-        jsonResponse(request, JSON.stringify(agentStateJson(agent(), this.endpoints.state()))),
+        this.agent === undefined || agentRecovering(this.agent)
+          ? serviceUnavailable(RECOVERING_MESSAGE)
+          : jsonResponse(request, JSON.stringify(agentStateJson(agent(), this.endpoints.state()))),
     );
     // /health, /flags and /version: the implementation the master shares.
     this.route("/health", { help: "Answers 200 OK while the agent is up." }, healthHandler);

@@ -303,11 +303,11 @@ function reply(message: Response, type: V1ContentType): BodyResponse {
 
 /**
  * Whether the agent is still recovering (its checkpointed executors), as
- * Mesos' RECOVERING state: the runtime starts looking for the master only
- * once recovery is over.
+ * Mesos' RECOVERING state. It ends when recovery does, before the agent
+ * registers: an agent still looking for its master is not recovering.
  */
 export function agentRecovering(agent: Agent): boolean {
-  return agent.link.master === undefined && !agent.isTerminating;
+  return agent.recovering;
 }
 
 /** Mesos' answer to operator reads while the agent recovers. */
