@@ -63,6 +63,11 @@ export class FetcherCache {
     return total;
   }
 
+  /** `--fetcher_cache_size`: the bytes the cache may hold. */
+  get capacityBytes(): number {
+    return this.o.maxBytes;
+  }
+
   /** Number of entries (complete or being filled). */
   get size(): number {
     return this.entries.size;

@@ -61,6 +61,13 @@ export class FetchError extends Error {
   }
 }
 
+/**
+ * Fetches since the agent process started (Mesos'
+ * `containerizer/fetcher/task_fetches_*`): one per container whose URIs were
+ * fetched, counted when all arrived or the first one failed.
+ */
+export const fetchCounts = { succeeded: 0, failed: 0 };
+
 const TAR_SUFFIXES = [".tar", ".tgz", ".tar.gz", ".tbz2", ".tar.bz2", ".txz", ".tar.xz"];
 
 /**
@@ -284,14 +291,19 @@ export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOption
     o.log ??
     ((line: string) => appendFile(join(o.sandbox, "stderr"), `${line}\n`).catch(() => undefined));
   for (const uri of uris) {
-    if (o.signal?.aborted === true) throw new FetchError(uri.value, "the container was destroyed");
+    if (o.signal?.aborted === true) {
+      fetchCounts.failed++;
+      throw new FetchError(uri.value, "the container was destroyed");
+    }
     try {
       await fetchOne(uri, o, log);
     } catch (e) {
+      fetchCounts.failed++;
       const error = e instanceof FetchError ? e : new FetchError(uri.value, String(e));
       await log(error.message);
       throw error;
     }
   }
+  fetchCounts.succeeded++;
   if (uris.length > 0) await log(`Successfully fetched all URIs into '${o.sandbox}'`);
 }

@@ -8,11 +8,13 @@
  * from queued or launched to a terminal state. They are observed around the
  * core's `statusUpdate`, so the core needs no metric calls.
  */
+import { statfs } from "node:fs/promises";
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import { Resources } from "../../common/resources/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
+import { fetchCounts } from "../containerizer/fetcher.js";
 import type { Executor } from "../executor.js";
 
 const LIVE_STATES = ["staging", "starting", "running", "killing"] as const;
@@ -80,9 +82,45 @@ export function countTerminalTasks(agent: Agent): ReadonlyMap<string, number> {
   return counts;
 }
 
+/** What the agent's metrics read besides the agent core. */
+export interface AgentMetricsSources {
+  /** `--work_dir`, `--gc_delay` (in seconds) and `--gc_disk_headroom`. */
+  readonly gc?: {
+    readonly workDir: string;
+    readonly delaySecs: number;
+    readonly diskHeadroom: number;
+  };
+  /** The fetcher cache: its `--fetcher_cache_size` and the bytes it holds. */
+  readonly fetcherCache?: { readonly capacityBytes: number; readonly totalBytes: number };
+}
+
+/**
+ * How old a finished sandbox may get before garbage collection takes it, as
+ * Mesos computes it: `gc_delay x max(0, 1 - gc_disk_headroom - usage)`, with
+ * `usage` the used fraction (0-1) of the work directory's file system.
+ */
+export function executorDirectoryMaxAllowedAgeSecs(
+  gcDelaySecs: number,
+  diskHeadroom: number,
+  usage: number,
+): number {
+  return gcDelaySecs * Math.max(0, 1 - diskHeadroom - usage);
+}
+
+/** The used fraction of the file system holding `path` (blocks in use over all blocks). */
+export async function diskUsage(path: string): Promise<number> {
+  const s = await statfs(path);
+  return s.blocks === 0 ? 0 : (s.blocks - s.bfree) / s.blocks;
+}
+
 /** Registers the agent's metrics in `registry`. */
-export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, clock: Clock): void {
-  const g = (name: string, read: () => number) => registry.gauge(name, read);
+export function registerAgentMetrics(
+  registry: MetricsRegistry,
+  agent: Agent,
+  clock: Clock,
+  sources: AgentMetricsSources = {},
+): void {
+  const g = (name: string, read: () => number | Promise<number>) => registry.gauge(name, read);
   g("slave/uptime_secs", () => clock.now() / 1000 - agent.startTime);
   g("slave/registered", () => (agent.link.state === "RUNNING" ? 1 : 0));
   g("slave/recovery_errors", () => 0);
@@ -118,6 +156,22 @@ export function registerAgentMetrics(registry: MetricsRegistry, agent: Agent, cl
   g("slave/invalid_framework_messages", () => agent.counters.invalidFrameworkMessages);
   g("slave/container_launch_errors", () => agent.counters.containerLaunchErrors);
   g("containerizer/mesos/container_destroy_errors", () => 0);
+
+  const gc = sources.gc;
+  if (gc !== undefined) {
+    // Read at each snapshot; a file system we cannot read counts as empty.
+    g("slave/executor_directory_max_allowed_age_secs", async () => {
+      const usage = await diskUsage(gc.workDir).catch(() => 0);
+      return executorDirectoryMaxAllowedAgeSecs(gc.delaySecs, gc.diskHeadroom, usage);
+    });
+  }
+  g("containerizer/fetcher/task_fetches_succeeded", () => fetchCounts.succeeded);
+  g("containerizer/fetcher/task_fetches_failed", () => fetchCounts.failed);
+  const cache = sources.fetcherCache;
+  if (cache !== undefined) {
+    g("containerizer/fetcher/cache_size_total_bytes", () => cache.capacityBytes);
+    g("containerizer/fetcher/cache_size_used_bytes", () => cache.totalBytes);
+  }
 
   for (const r of RESOURCE_NAMES) {
     const total = () => agent.resources.getScalar(r) ?? 0;
