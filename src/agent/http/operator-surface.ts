@@ -3,7 +3,7 @@
  * operator processes (`/metrics`, `/files`, `/logging`, `/help`, from
  * src/common/http/operator-processes.ts) fed with the agent's metrics,
  * sandboxes and log; the `monitor` process; and, on the agent process,
- * `/api/v1`, `/containers` and the old `/state.json`.
+ * `/api/v1`, `/containers`, `/containerizer/debug` and the old `/state.json`.
  */
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
@@ -15,9 +15,16 @@ import type { ProcessHost } from "../../common/process/process-host.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
 import type { AgentProcess } from "../agent-process.js";
+import type { Isolator } from "../containerizer/isolators/isolator.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { ResourceMonitor } from "../monitor/resource-monitor.js";
-import { registerAgentMetrics } from "./agent-metrics.js";
+import { type AgentMetricsSources, registerAgentMetrics } from "./agent-metrics.js";
+import {
+  CONTAINERIZER_DEBUG_HELP,
+  containerizerDebugHandler,
+  PendingOperations,
+  trackIsolators,
+} from "./containerizer-debug.js";
 import {
   CONTAINERS_HELP,
   containersHandler,
@@ -49,6 +56,10 @@ export interface AgentOperatorSurfaceOptions {
   readonly externalLogFile: string | undefined;
   /** Nested containers (the v1 LAUNCH/WAIT/KILL calls, `/containers`). */
   readonly nested?: NestedContainers | undefined;
+  /** The garbage collection flags and fetcher cache some metrics read. */
+  readonly metrics?: AgentMetricsSources | undefined;
+  /** The Mesos containerizer's isolators, whose steps `/containerizer/debug` lists while pending. */
+  readonly isolators?: readonly Isolator[] | undefined;
 }
 
 /** The glog logger's current INFO file, when the logger is one. */
@@ -60,7 +71,7 @@ function logFileOf(logger: Logger): string | undefined {
 /** Installs the operator endpoints of one agent. */
 export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): ResourceMonitor {
   const monitor = new ResourceMonitor(o.agent, o.clock);
-  registerAgentMetrics(o.services.metrics, o.agent, o.clock);
+  registerAgentMetrics(o.services.metrics, o.agent, o.clock, o.metrics);
   // In mesos-local the agents share one host; the first one's monitor serves /monitor.
   if (o.host.process("monitor") === undefined) o.host.spawn(monitorProcess(monitor));
 
@@ -96,6 +107,13 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       const executor = framework?.executors.get(executorId);
       return executor?.info.command?.user ?? framework?.info.user ?? "";
     }),
+  );
+  const pending = new PendingOperations();
+  trackIsolators(o.isolators ?? [], pending);
+  o.process.route(
+    "/containerizer/debug",
+    { help: CONTAINERIZER_DEBUG_HELP },
+    containerizerDebugHandler(pending),
   );
   o.process.route(
     "/state.json",
