@@ -464,6 +464,15 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
     nested,
+    metrics: {
+      gc: {
+        workDir: flags.work_dir,
+        delaySecs: flags.gc_delay.toSecs(),
+        diskHeadroom: flags.gc_disk_headroom,
+      },
+      fetcherCache,
+    },
+    isolators: isolation.isolators,
   });
   if (mesosContainerizer.isolating) monitor.useContainerizer(mesosContainerizer);
   installAgentSecurity(host, agentProcess, security);
