@@ -90,6 +90,8 @@ export interface AgentMetricsSources {
     readonly delaySecs: number;
     readonly diskHeadroom: number;
   };
+  /** Checkpoint problems skipped at start with `--strict=false` (Mesos counts them). */
+  readonly recoveryErrors?: number;
   /** The fetcher cache: its `--fetcher_cache_size` and the bytes it holds. */
   readonly fetcherCache?: { readonly capacityBytes: number; readonly totalBytes: number };
 }
@@ -123,7 +125,7 @@ export function registerAgentMetrics(
   const g = (name: string, read: () => number | Promise<number>) => registry.gauge(name, read);
   g("slave/uptime_secs", () => clock.now() / 1000 - agent.startTime);
   g("slave/registered", () => (agent.link.state === "RUNNING" ? 1 : 0));
-  g("slave/recovery_errors", () => 0);
+  g("slave/recovery_errors", () => sources.recoveryErrors ?? 0);
   // Appears once recovery is over (the runtime then starts the agent), as in Mesos.
   const start = agent.start.bind(agent);
   agent.start = (master: string): void => {
