@@ -471,6 +471,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
         diskHeadroom: flags.gc_disk_headroom,
       },
       fetcherCache,
+      recoveryErrors: recovery.errors.length,
     },
     isolators: isolation.isolators,
   });
