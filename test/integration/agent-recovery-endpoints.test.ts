@@ -5,7 +5,7 @@
  * fetcher and garbage collection metrics, and `/containerizer/debug`.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, statfsSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -206,7 +206,7 @@ test("agent: /containerizer/debug answers {pending: [...]} (jsonp too) and is li
   assert.match(help, /containerizer\/debug/);
 });
 
-test("agent recovery: /state, /slave(1)/state, /state.json and /api/v1 answer 503 until recovery ends; /health, /flags, /metrics do not", async () => {
+test("agent recovery: /state, /slave(1)/state, /state.json and /api/v1 answer 503 until recovery ends; /health, /flags, /metrics do not; slave/recovery_errors counts skipped checkpoints", async () => {
   const launcher = framework();
   launcher.launch({
     name: "long",
@@ -233,7 +233,17 @@ test("agent recovery: /state, /slave(1)/state, /state.json and /api/v1 answer 50
   process.kill(pid, "SIGSTOP");
   agent.kill("SIGKILL");
   await agent.exited;
-  agent = await startAgent({ master: master.address, port: agentPort, flags: agentFlags() });
+  // A record that does not decode in a finished task's updates: one recovery error with --no-strict.
+  const finished = (readdirSync(meta, { recursive: true }) as string[]).find(
+    (p) => p.endsWith("task.updates") && p.includes("/tasks/fetch-ok/"),
+  );
+  assert.ok(finished, "fetch-ok's task.updates is checkpointed");
+  appendFileSync(join(meta, finished), Buffer.from([5, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0xff]));
+  agent = await startAgent({
+    master: master.address,
+    port: agentPort,
+    flags: { ...agentFlags(), strict: "false" },
+  });
 
   for (const path of ["/state", "/slave(1)/state", "/state.json", "/slave(1)/state.json"]) {
     const r = await fetch(`${agent.url}${path}`);
@@ -247,6 +257,7 @@ test("agent recovery: /state, /slave(1)/state, /state.json and /api/v1 answer 50
   assert.equal((await fetch(`${agent.url}/flags`)).status, 200);
   const during = await metrics();
   assert.equal(during["slave/recovery_time_secs"], undefined, "no recovery time yet");
+  assert.equal(during["slave/recovery_errors"], 1, "the undecodable record is counted");
 
   process.kill(pid, "SIGCONT");
   await waitLong("/state to answer 200 once recovery ended", async () => {
