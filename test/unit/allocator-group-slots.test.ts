@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Resources } from "../../src/common/resources/index.js";
 import { seededRandom } from "../../src/common/time/random.js";
 import { Bitset } from "../../src/master/allocator/bitset.js";
-import { GroupSlots, WordSlab } from "../../src/master/allocator/offer-filters.js";
+import {
+  AgentFilters,
+  GroupSlots,
+  OfferFilterIndex,
+  WordSlab,
+} from "../../src/master/allocator/offer-filters.js";
 
 function members(slots: GroupSlots, upTo: number): number[] {
   const out: number[] = [];
@@ -60,4 +66,32 @@ test("group slots: forEachNotInRow lists the active frameworks outside the set, 
   const seen: number[] = [];
   Bitset.forEachNotInRow(active, slab.words, refused.offset, refused.rowWords, (i) => seen.push(i));
   assert.deepEqual(seen, [0, 31, 40, 100]);
+});
+
+test("agent filters: group filters of several roles on one agent survive the first role's expiry", () => {
+  const index = new OfferFilterIndex();
+  const af = new AgentFilters(0);
+  const agent = (i: number) => (i === 0 ? af : undefined);
+  const refused = Resources.from([{ name: "cpus", type: "SCALAR", scalar: { value: 4 } }]);
+  // Three roles' group filters on one agent.
+  index.add(af, 1, 5, refused, 1_000);
+  index.add(af, 2, 6, refused, 5_000);
+  index.add(af, 3, 7, refused, 9_000);
+  assert.deepEqual([...af.groups.keys()], [1, 2, 3]);
+  // Role 1's only filter expires: its set goes away, the others stay found.
+  assert.equal(index.expire(2_000, agent), 1);
+  assert.equal(af.groups.get(1), undefined);
+  assert.equal(index.hasFilter(af, 1, 5), false);
+  assert.equal(index.hasFilter(af, 2, 6), true);
+  assert.equal(index.hasFilter(af, 3, 7), true);
+  assert.equal(index.isFilteredPlain(af, 3, 7, refused), true);
+  // A new filter of role 1 joins the others instead of replacing one.
+  index.add(af, 1, 8, refused, 9_000);
+  assert.equal(index.hasFilter(af, 1, 8), true);
+  assert.equal(index.hasFilter(af, 2, 6), true);
+  assert.equal(index.expire(6_000, agent), 1);
+  assert.deepEqual([...af.groups.keys()].sort(), [1, 3]);
+  index.clearAgent(af);
+  assert.equal(af.groups.size, 0);
+  assert.equal(index.size, 0);
 });
