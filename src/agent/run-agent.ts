@@ -85,13 +85,23 @@ export async function runAgent(
       `Failed to listen on ${listen.value.bindIp}:${listen.value.bindPort}: ${reason}`,
     );
   }
-  let handle: AgentHandle;
+  // The latest leader (ZooKeeper): recovery may outlast a failover. As in
+  // Mesos, the agent follows leaders only once recovery is over, and then
+  // starts with the current one, not the one that led when it started.
+  let leader = master.pid;
+  let handle: AgentHandle | undefined;
+  master.onNewLeader((pid) => {
+    leader = pid;
+    if (handle !== undefined && !handle.agent.recovering) handle.agent.link.detected(pid);
+  });
   try {
     handle = await startAgentInHost({
       host,
       flags: values,
       flagStrings: flags.toStrings(),
-      master: master.pid,
+      get master() {
+        return leader;
+      },
       hostname: await agentHostname(values.hostname, values.hostname_lookup, host.ip),
       logger,
       clock,
@@ -102,17 +112,16 @@ export async function runAgent(
     return stopAndFail(error instanceof Error ? error.message : String(error));
   }
 
-  // A new leader (ZooKeeper): re-register with it (Mesos' agent does this on detection).
-  master.onNewLeader((pid) => handle.agent.link.detected(pid));
+  const started = handle;
   const outcome = await new Promise<{ kind: string; message: string }>((resolve) => {
     process.once("SIGTERM", () => resolve({ kind: "signal", message: "SIGTERM" }));
     process.once("SIGINT", () => resolve({ kind: "signal", message: "SIGINT" }));
-    void handle.ended.then(resolve);
+    void started.ended.then(resolve);
   });
   if (outcome.kind === "signal") logger.info(`Received ${outcome.message}; shutting down`);
   else logger.info(`Agent terminating: ${outcome.message}`);
   const grace = values.executor_shutdown_grace_period.toMs();
-  await handle.stop(outcome.kind === "fatal" ? 0 : grace + 5000);
+  await started.stop(outcome.kind === "fatal" ? 0 : grace + 5000);
   master.stop();
   await host.stop();
   logger.close();
