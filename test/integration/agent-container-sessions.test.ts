@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
@@ -23,14 +24,25 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
+import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
+
+/** The cgroups root of the linux-launcher agent (its own, removed afterwards). */
+const CGROUPS_ROOT = `mesos-sessions-test-${process.pid}`;
 
 const processIoCodec = codecFor<ProcessIO>("mesos.v1.agent.ProcessIO");
 
-let master: DaemonHandle;
-let agent: DaemonHandle;
-let sleeper: ChildProcess | undefined;
-/** The sleeper task's executor container. */
-let parent: ContainerID;
+/** A master, an agent and a "sleeper" task whose executor container hosts the sessions. */
+interface Cluster {
+  readonly master: DaemonHandle;
+  readonly agent: DaemonHandle;
+  readonly sleeper: ChildProcess;
+  /** The sleeper task's executor container. */
+  readonly parent: ContainerID;
+}
+
+const clusters: Cluster[] = [];
+/** The cluster the helpers below talk to. */
+let current: Cluster;
 
 function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
@@ -40,16 +52,16 @@ function cleanEnv(): NodeJS.ProcessEnv {
   return { ...env, HOME: tempDir("sessions-home-") };
 }
 
-before(async () => {
-  master = await startMaster({
+async function startCluster(agentFlags: Record<string, string> = {}): Promise<Cluster> {
+  const master = await startMaster({
     flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
   });
-  agent = await startAgent({
+  const agent = await startAgent({
     master: master.address,
-    flags: { registration_backoff_factor: "100ms" },
+    flags: { registration_backoff_factor: "100ms", ...agentFlags },
   });
   await waitForAgents(master, 1);
-  sleeper = spawn(
+  const sleeper = spawn(
     process.execPath,
     [
       binPath("mesos-execute"),
@@ -59,7 +71,10 @@ before(async () => {
     ],
     { env: cleanEnv(), stdio: "ignore" },
   );
-  parent = await waitLong("the sleeper's executor container", async () => {
+  const partial = { master, agent, sleeper, parent: { value: "" } };
+  clusters.push(partial);
+  current = partial;
+  const parent = await waitLong("the sleeper's executor container", async () => {
     const r = await call({ type: "GET_CONTAINERS", get_containers: {} });
     const body = (await r.json()) as {
       get_containers?: { containers?: { container_id: ContainerID }[] };
@@ -72,13 +87,21 @@ before(async () => {
       f.endsWith("/runs/latest/here.txt"),
     ),
   );
+  partial.parent = parent;
+  return partial;
+}
+
+let main: Cluster;
+
+before(async () => {
+  main = await startCluster();
 });
 
 after(async () => {
-  if (sleeper !== undefined && sleeper.exitCode === null) {
-    const child = sleeper;
-    const exited = new Promise((resolve) => child.once("exit", resolve));
-    child.kill("SIGINT");
+  for (const { sleeper } of clusters) {
+    if (sleeper.exitCode !== null) continue;
+    const exited = new Promise((resolve) => sleeper.once("exit", resolve));
+    sleeper.kill("SIGINT");
     await exited;
   }
   await stopAll();
@@ -90,7 +113,7 @@ function call(
   headers: Record<string, string> = {},
   signal?: AbortSignal,
 ): Promise<Response> {
-  return fetch(`${agent.url}/api/v1`, {
+  return fetch(`${current.agent.url}/api/v1`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json", ...headers },
     body: typeof body === "string" || body instanceof Uint8Array ? body : JSON.stringify(body),
@@ -99,7 +122,7 @@ function call(
 }
 
 function child(): ContainerID {
-  return { value: randomUUID(), parent };
+  return { value: randomUUID(), parent: current.parent };
 }
 
 /** Starts a session; resolves with the streaming response (headers read). */
@@ -282,7 +305,48 @@ test("session calls refuse bad requests with Mesos' statuses", async () => {
   );
   assert.equal(unknown.status, 404);
 
-  const notSession = await attachInput({ value: "not-a-session", parent }, [stdin("")]);
+  const notSession = await attachInput({ value: "not-a-session", parent: current.parent }, [
+    stdin(""),
+  ]);
   assert.equal(notSession.status, 500);
   assert.match(await notSession.text(), /only attaches to running container sessions/);
+});
+
+const cgroupsSkip = isolationSkipReason(["cpu", "memory", "freezer"]);
+
+test("session under the linux launcher with cgroups and a pid namespace: output, exit status, kill on disconnect", {
+  skip: cgroupsSkip,
+}, async () => {
+  const linux = await startCluster({
+    isolation: "cgroups/cpu,cgroups/mem,namespaces/pid",
+    launcher: "linux",
+    cgroups_root: CGROUPS_ROOT,
+  });
+  try {
+    const id = child();
+    const r = await launchSession(id, { value: "cat here.txt; exit 5", shell: true });
+    assert.equal(r.status, 200);
+    assert.deepEqual(await collect(r), { stdout: "marker\n", stderr: "" });
+    assert.equal(await waitStatus(id), 5 << 8);
+
+    const killed = child();
+    const abort = new AbortController();
+    const sleeping = await launchSession(
+      killed,
+      { value: "sleep 100", shell: true },
+      undefined,
+      abort.signal,
+    );
+    assert.equal(sleeping.status, 200);
+    abort.abort();
+    assert.equal(await waitStatus(killed), 9);
+  } finally {
+    current = main;
+    const exited = new Promise((resolve) => linux.sleeper.once("exit", resolve));
+    linux.sleeper.kill("SIGINT");
+    await exited;
+    await linux.agent.stop();
+    const found = CgroupsHierarchy.detect("/sys/fs/cgroup", CGROUPS_ROOT);
+    if (!("error" in found)) removeRootCgroups(found);
+  }
 });

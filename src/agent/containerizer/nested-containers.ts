@@ -632,6 +632,10 @@ export class NestedContainers {
         stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
         stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
       };
+      // Errors before the session's owner listens must not be unhandled (its listeners report them).
+      for (const stream of Object.values(n.io) as (Readable | Writable)[]) {
+        stream.on("error", () => {});
+      }
     }
     // Registered before anything else is awaited: its exit may be reported next.
     n.pid = reply.pid;

@@ -233,10 +233,22 @@ function openSession(
     session.finish();
   };
   for (const source of [io.stdout, io.stderr]) {
-    source.once("end", ended);
+    // An empty stream may have ended already, while the launch was finishing.
+    if (source.readableEnded || source.destroyed) {
+      ended();
+      continue;
+    }
+    let counted = false;
+    const once = () => {
+      if (counted) return;
+      counted = true;
+      ended();
+    };
+    source.once("end", once);
+    source.once("close", once);
     source.once("error", (e: Error) => {
       logger.warn(`Reading the output of session '${key}' failed: ${e.message}`);
-      ended();
+      once();
     });
   }
   io.stdin.on("error", () => {
