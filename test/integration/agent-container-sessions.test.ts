@@ -11,7 +11,7 @@ import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
-import type { ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import type { Call, ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord, readRecords } from "../../src/common/recordio/index.js";
 import {
@@ -30,6 +30,7 @@ import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.
 const CGROUPS_ROOT = `mesos-sessions-test-${process.pid}`;
 
 const processIoCodec = codecFor<ProcessIO>("mesos.v1.agent.ProcessIO");
+const callCodec = codecFor<Call>("mesos.v1.agent.Call");
 
 /** A master, an agent and a "sleeper" task whose executor container hosts the sessions. */
 interface Cluster {
@@ -244,6 +245,36 @@ test("session: ATTACH_CONTAINER_INPUT reaches cat, an empty chunk is EOF; a seco
   assert.equal(input.status, 200, await input.text());
   assert.deepEqual(await output, { stdout: "hello session\n", stderr: "" });
   assert.deepEqual(await followed, { stdout: "hello session\n", stderr: "" });
+  assert.equal(await waitStatus(id), 0);
+});
+
+test("session: ATTACH_CONTAINER_INPUT in protobuf records", async () => {
+  const id = child();
+  const session = await launchSession(id, { value: "cat", arguments: ["cat"], shell: false });
+  assert.equal(session.status, 200);
+  const output = collect(session);
+  const records = [
+    {
+      type: "ATTACH_CONTAINER_INPUT",
+      attach_container_input: { type: "CONTAINER_ID", container_id: id },
+    },
+    ...["bytes\n", ""].map((text) => ({
+      type: "ATTACH_CONTAINER_INPUT",
+      attach_container_input: {
+        type: "PROCESS_IO",
+        process_io: { type: "DATA", data: { type: "STDIN", data: Buffer.from(text) } },
+      },
+    })),
+  ] as Call[];
+  const input = await call(
+    Buffer.concat(records.map((c) => encodeRecord(callCodec.encodeProtobuf(c)))),
+    {
+      "Content-Type": "application/recordio",
+      "Message-Content-Type": "application/x-protobuf",
+    },
+  );
+  assert.equal(input.status, 200, await input.text());
+  assert.deepEqual(await output, { stdout: "bytes\n", stderr: "" });
   assert.equal(await waitStatus(id), 0);
 });
 
