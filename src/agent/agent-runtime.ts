@@ -464,6 +464,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logDir: flags.log_dir,
     externalLogFile: flags.external_log_file,
     nested,
+    httpHeartbeatIntervalMs: flags.http_heartbeat_interval.toMs(),
     metrics: {
       gc: {
         workDir: flags.work_dir,

@@ -214,7 +214,6 @@ const agentCoreFlags = {
       "Interval of heartbeats on the agent's streaming responses " +
       "(LAUNCH_NESTED_CONTAINER_SESSION, ATTACH_CONTAINER_OUTPUT).",
     default: "30secs",
-    notYet: true,
   }),
   max_completed_executors_per_framework: flag.uint({
     help: "How many completed executors per framework the agent keeps in memory.",

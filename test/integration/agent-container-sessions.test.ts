@@ -2,7 +2,8 @@
  * Container sessions on a real agent: LAUNCH_NESTED_CONTAINER_SESSION under a
  * task's executor container (a bin/mesos-execute "sleeper"), its output as
  * RecordIO ProcessIO records, WAIT for its exit status, ATTACH_CONTAINER_INPUT
- * and ATTACH_CONTAINER_OUTPUT, a disconnect killing the session, and refusals.
+ * and ATTACH_CONTAINER_OUTPUT, heartbeats, a disconnect killing the session,
+ * and refusals.
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -94,8 +95,11 @@ async function startCluster(agentFlags: Record<string, string> = {}): Promise<Cl
 
 let main: Cluster;
 
+/** The main agent's `--http_heartbeat_interval`, short so idle sessions show heartbeats. */
+const HEARTBEAT_NS = 100_000_000;
+
 before(async () => {
-  main = await startCluster();
+  main = await startCluster({ http_heartbeat_interval: "100ms" });
 });
 
 after(async () => {
@@ -277,6 +281,44 @@ test("session: ATTACH_CONTAINER_INPUT in protobuf records", async () => {
   assert.deepEqual(await output, { stdout: "bytes\n", stderr: "" });
   assert.equal(await waitStatus(id), 0);
 });
+
+for (const format of ["json", "protobuf"] as const) {
+  // Without heartbeats the stream stays silent (cat waits for input): the timeout fails it.
+  test(`session: an idle session's output stream carries CONTROL HEARTBEAT records (${format})`, {
+    timeout: 20_000,
+  }, async () => {
+    const id = child();
+    const accept = format === "json" ? "application/json" : "application/x-protobuf";
+    const r = await launchSession(id, { value: "cat", arguments: ["cat"], shell: false }, accept);
+    assert.equal(r.status, 200);
+    assert.ok(r.body !== null);
+    const records = readRecords(r.body as AsyncIterable<Uint8Array>)[Symbol.asyncIterator]();
+    const next = async (): Promise<ProcessIO | undefined> => {
+      const item = await records.next();
+      if (item.done === true) return undefined;
+      const decoded =
+        format === "json"
+          ? processIoCodec.decodeJson(item.value)
+          : processIoCodec.decodeProtobuf(item.value);
+      assert.ok(decoded.ok);
+      return decoded.value;
+    };
+    // cat waits for its input, so the first record can only be a heartbeat.
+    const first = await next();
+    assert.deepEqual(first, {
+      type: "CONTROL",
+      control: { type: "HEARTBEAT", heartbeat: { interval: { nanoseconds: HEARTBEAT_NS } } },
+    });
+    const input = await attachInput(id, [stdin("done\n"), stdin("")]);
+    assert.equal(input.status, 200, await input.text());
+    let stdout = "";
+    for (let io = await next(); io !== undefined; io = await next()) {
+      if (io.data?.type === "STDOUT") stdout += Buffer.from(io.data.data ?? []).toString("utf8");
+    }
+    assert.equal(stdout, "done\n");
+    assert.equal(await waitStatus(id), 0);
+  });
+}
 
 test("session: a client that disconnects kills the session container", async () => {
   const id = child();

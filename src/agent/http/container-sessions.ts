@@ -13,6 +13,9 @@
  *   container once the request body is complete.
  * - ATTACH_CONTAINER_OUTPUT follows a session's output: any number of
  *   readers (as Mesos' I/O switchboard), each from the moment it attaches.
+ * - Every `--http_heartbeat_interval`, each reader of a session's output gets
+ *   a CONTROL HEARTBEAT record carrying the interval (Mesos' switchboard
+ *   does the same), so idle sessions keep their connections alive.
  *
  * WAIT_(NESTED_)CONTAINER on a session is answered by nested-container-calls.ts.
  * Authorization: `launch_nested_container_sessions_as_user`,
@@ -44,6 +47,7 @@ import type {
 import { codecFor } from "../../common/protocol/index.js";
 import { RecordIoDecoder } from "../../common/recordio/decoder.js";
 import { encodeRecord } from "../../common/recordio/encoder.js";
+import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import {
   type NestedContainers,
   nestedKey,
@@ -71,6 +75,13 @@ export interface SessionMedia {
   readonly acceptStreaming: boolean;
 }
 
+/** What sessions need from the agent besides its nested containers. */
+export interface SessionOptions {
+  readonly clock: Clock;
+  /** `--http_heartbeat_interval`: the period of CONTROL HEARTBEAT records on output streams. */
+  readonly heartbeatIntervalMs: number;
+}
+
 const VALIDATION = "Failed to validate agent::Call: ";
 
 /** One reader of a session's output. */
@@ -94,6 +105,8 @@ interface Session {
   /** Resolves once the container's output has ended. */
   readonly done: Promise<void>;
   finish(): void;
+  /** The pending heartbeat, until the output ends. */
+  heartbeat: TimerHandle | undefined;
 }
 
 /** The sessions of one agent (its NestedContainers), kept between calls. */
@@ -123,6 +136,7 @@ export async function containerSessionCall(
   call: Call,
   request: HttpRequest,
   media: SessionMedia,
+  options: SessionOptions,
 ): Promise<HttpResponse> {
   const type = call.type ?? "UNKNOWN";
   if (nested === undefined) {
@@ -131,7 +145,7 @@ export async function containerSessionCall(
   await nested.ready();
   switch (type) {
     case "LAUNCH_NESTED_CONTAINER_SESSION":
-      return launchSession(nested, logger, call, request, media);
+      return launchSession(nested, logger, call, request, media, options);
     case "ATTACH_CONTAINER_INPUT":
       return attachInput(nested, logger, call, request, media);
     default:
@@ -145,6 +159,7 @@ async function launchSession(
   call: Call,
   request: HttpRequest,
   media: SessionMedia,
+  options: SessionOptions,
 ): Promise<HttpResponse> {
   const launch = call.launch_nested_container_session;
   const id = splitId(launch?.container_id);
@@ -180,7 +195,7 @@ async function launchSession(
     nested.kill(id.parent, id.child);
     return response(500, `Container '${nestedKey(id.parent, id.child)}' has no session pipes`);
   }
-  const session = openSession(nested, logger, id.parent, id.child, io);
+  const session = openSession(nested, logger, id.parent, id.child, io, options);
   return outputResponse(session, media, (reason) => {
     // The client went away before the output ended: the session is over (as Mesos).
     if (reason === "disconnected" && session.open > 0) {
@@ -199,6 +214,7 @@ function openSession(
   parentId: string,
   childId: string,
   io: SessionIo,
+  options: SessionOptions,
 ): Session {
   const sessions = sessionsOf(nested);
   const key = nestedKey(parentId, childId);
@@ -217,12 +233,16 @@ function openSession(
     open: 2,
     done,
     finish,
+    heartbeat: undefined,
   };
   sessions.set(key, session);
+  startHeartbeats(session, options);
   const ended = () => {
     session.open -= 1;
     if (session.open > 0) return;
     sessions.delete(key);
+    if (session.heartbeat !== undefined) options.clock.cancelTimer(session.heartbeat);
+    session.heartbeat = undefined;
     for (const reader of session.readers) reader.stream.end();
     session.readers.clear();
     session.blocked.clear();
@@ -255,6 +275,44 @@ function openSession(
     // Writes after the container closed its stdin; the input call reports it.
   });
   return session;
+}
+
+/**
+ * Sends a CONTROL HEARTBEAT to every reader each interval while the session's
+ * output is open (the timer is cancelled when it ends). A reader whose socket
+ * is full is skipped: it is already behind, and a heartbeat is not data.
+ */
+function startHeartbeats(session: Session, options: SessionOptions): void {
+  const intervalMs = options.heartbeatIntervalMs;
+  if (!(intervalMs > 0)) return;
+  const message: ProcessIO = {
+    type: "CONTROL",
+    control: {
+      type: "HEARTBEAT",
+      heartbeat: { interval: { nanoseconds: Math.round(intervalMs * 1e6) } },
+    },
+  };
+  const records = new Map<V1ContentType, Buffer>();
+  const recordFor = (type: V1ContentType): Buffer => {
+    let record = records.get(type);
+    if (record === undefined) {
+      record = encodeRecord(
+        type === "json"
+          ? processIoCodec.encodeJson(message)
+          : processIoCodec.encodeProtobuf(message),
+      );
+      records.set(type, record);
+    }
+    return record;
+  };
+  const beat = () => {
+    if (session.open === 0) return;
+    for (const reader of session.readers) {
+      if (!session.blocked.has(reader)) reader.stream.write(recordFor(reader.type));
+    }
+    session.heartbeat = options.clock.setTimer(intervalMs, beat);
+  };
+  session.heartbeat = options.clock.setTimer(intervalMs, beat);
 }
 
 /** Sends the session's output to a new reader, starting the pumps on the first one. */

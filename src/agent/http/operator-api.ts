@@ -54,7 +54,11 @@ import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
 import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
-import { CONTAINER_SESSION_CALLS, containerSessionCall } from "./container-sessions.js";
+import {
+  CONTAINER_SESSION_CALLS,
+  containerSessionCall,
+  type SessionOptions,
+} from "./container-sessions.js";
 import {
   NESTED_CONTAINER_CALLS,
   nestedContainerCall,
@@ -80,6 +84,8 @@ export interface AgentOperatorContext {
   readonly logger: Logger;
   /** Nested containers (LAUNCH/WAIT/KILL_NESTED_CONTAINER), when the agent has them. */
   readonly nested?: NestedContainers | undefined;
+  /** The clock and heartbeat interval of container session output streams. */
+  readonly sessions: SessionOptions;
 }
 
 /** The sub-message each call type requires (Mesos' agent call validation). */
@@ -356,11 +362,18 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   }
   if (CONTAINER_SESSION_CALLS.has(callType)) {
     const { content, accept } = media.value;
-    return containerSessionCall(ctx.nested, ctx.logger, call, request, {
-      content: content.message,
-      accept: accept.message,
-      acceptStreaming: accept.streaming,
-    });
+    return containerSessionCall(
+      ctx.nested,
+      ctx.logger,
+      call,
+      request,
+      {
+        content: content.message,
+        accept: accept.message,
+        acceptStreaming: accept.streaming,
+      },
+      ctx.sessions,
+    );
   }
 
   // As the master: reading the flags and setting the level are authorized actions.

@@ -56,6 +56,8 @@ export interface AgentOperatorSurfaceOptions {
   readonly externalLogFile: string | undefined;
   /** Nested containers (the v1 LAUNCH/WAIT/KILL calls, `/containers`). */
   readonly nested?: NestedContainers | undefined;
+  /** `--http_heartbeat_interval` in ms: heartbeats on container session output streams. */
+  readonly httpHeartbeatIntervalMs: number;
   /** The garbage collection flags and fetcher cache some metrics read. */
   readonly metrics?: AgentMetricsSources | undefined;
   /** The Mesos containerizer's isolators, whose steps `/containerizer/debug` lists while pending. */
@@ -89,6 +91,7 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       build: o.build,
       logger: o.logger,
       nested: o.nested,
+      sessions: { clock: o.clock, heartbeatIntervalMs: o.httpHeartbeatIntervalMs },
     }),
   );
   // The agent process serves the statistics too (`/slave(1)/monitor/statistics`), as in Mesos.
