@@ -35,10 +35,11 @@ function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 /** Runs bin/mesos against the test master (unless the arguments name another). */
-function mesos(args: string[], extraEnv: Record<string, string> = {}) {
+function mesos(args: string[], extraEnv: Record<string, string> = {}, input?: string) {
   return runBinary("mesos", args, {
     env: { ...cleanEnv({ MESOS_MASTER: master.address }), ...extraEnv },
     timeoutMs: 30_000,
+    ...(input === undefined ? {} : { input }),
   });
 }
 
@@ -153,7 +154,7 @@ test("mesos cat <partial task id> stdout shows the task's output", async () => {
   );
 });
 
-test("mesos task exec runs a command in a running task's container", async () => {
+test("mesos task exec runs a command in a running task's container; -i sends it our stdin", async () => {
   const execution = spawn(
     process.execPath,
     [
@@ -177,6 +178,21 @@ test("mesos task exec runs a command in a running task's container", async () =>
     );
     const r = await mesos(["task", "exec", "cli-exec", "--", "sh", "-c", "cat here.txt; exit 4"]);
     assert.deepEqual([r.code, r.stdout], [4, "marker\n"], r.stderr);
+    // -i: our stdin reaches the command (ATTACH_CONTAINER_INPUT), its EOF too.
+    const piped = await mesos(["task", "exec", "-i", "cli-exec", "cat"], {}, "hello\n");
+    assert.deepEqual([piped.code, piped.stdout], [0, "hello\n"], piped.stderr);
+    // A command that exits without reading its input is fine too.
+    const unread = await mesos(
+      ["task", "exec", "-i", "cli-exec", "--", "sh", "-c", "exit 2"],
+      {},
+      "x",
+    );
+    assert.deepEqual([unread.code, unread.stdout], [2, ""], unread.stderr);
+    const tty = await mesos(["task", "exec", "-t", "cli-exec", "cat"]);
+    assert.deepEqual(
+      [tty.code, tty.stderr],
+      [2, "mesos: task exec -t (a terminal) is not supported yet\n"],
+    );
   } finally {
     execution.kill("SIGINT");
     await new Promise((resolve) => execution.once("exit", resolve));

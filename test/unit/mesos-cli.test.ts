@@ -30,7 +30,9 @@ import {
 import { findExecutorDirectory } from "../../src/cli/mesos/support/sandbox.js";
 import { renderTable } from "../../src/cli/mesos/support/table.js";
 import { lastLines } from "../../src/cli/mesos/tail.js";
+import { attachInputBody } from "../../src/cli/mesos/task-exec.js";
 import { buildProgram, scanArgs } from "../../src/cli/mesos.js";
+import { RecordIoDecoder } from "../../src/common/recordio/decoder.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 
 const MASTER_ID = "9ef52a70-1b2c-4d3e-8f90-0123456789ab";
@@ -380,5 +382,34 @@ describe("mesos CLI: events and dispatch", () => {
     const words = listLine.split(" ");
     assert.deepEqual(words, [...new Set(words)], "no option is offered twice");
     assert.ok(words.includes("-h") && words.includes("--help"), listLine);
+  });
+});
+
+describe("mesos CLI: task exec -i", () => {
+  it("the input call is the container id, one STDIN record per chunk, then an empty one (EOF)", () => {
+    const id = { value: "child", parent: { value: "task-container" } };
+    const body = attachInputBody(id, [Buffer.from("hel"), new Uint8Array(0), Buffer.from("lo\n")]);
+    const records = new RecordIoDecoder()
+      .decode(Buffer.from(body))
+      .map((r) => JSON.parse(Buffer.from(r).toString("utf8")) as unknown);
+    const stdin = (text: string) => ({
+      type: "ATTACH_CONTAINER_INPUT",
+      attach_container_input: {
+        type: "PROCESS_IO",
+        process_io: {
+          type: "DATA",
+          data: { type: "STDIN", data: Buffer.from(text).toString("base64") },
+        },
+      },
+    });
+    assert.deepEqual(records, [
+      {
+        type: "ATTACH_CONTAINER_INPUT",
+        attach_container_input: { type: "CONTAINER_ID", container_id: id },
+      },
+      stdin("hel"),
+      stdin("lo\n"),
+      stdin(""),
+    ]);
   });
 });

@@ -3,6 +3,7 @@
  * environment, the home directory and a clock. Injected so unit tests can
  * run commands without a terminal.
  */
+import type { Readable } from "node:stream";
 import type { Clock } from "../../../common/time/clock.js";
 
 export interface CliIo {
@@ -14,6 +15,8 @@ export interface CliIo {
   /** The operator's home directory (for `~/.mesos.json`). */
   readonly homeDir: string;
   readonly clock: Clock;
+  /** Our stdin, for `task exec -i` (unset: the process's own). */
+  readonly stdin?: () => Readable;
   /** Directory of the `mesos` launcher itself, searched for plugins first (as Mesos does). */
   readonly launcherDir?: string;
 }
