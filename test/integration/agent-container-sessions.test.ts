@@ -11,10 +11,12 @@ import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { repeatEvery } from "../../src/agent/http/container-sessions.js";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Call, ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord, readRecords } from "../../src/common/recordio/index.js";
+import { ManualClock } from "../../src/common/time/clock.js";
 import {
   binPath,
   type DaemonHandle,
@@ -319,6 +321,23 @@ for (const format of ["json", "protobuf"] as const) {
     assert.equal(await waitStatus(id), 0);
   });
 }
+
+test("session heartbeats: one per interval on the agent's clock, no timer left once stopped", () => {
+  const clock = new ManualClock();
+  let beats = 0;
+  const stop = repeatEvery(clock, 100, () => {
+    beats += 1;
+  });
+  clock.advance(350);
+  assert.equal(beats, 3);
+  stop();
+  assert.equal(clock.pendingTimers, 0);
+  clock.advance(1000);
+  assert.equal(beats, 3);
+  // A zero interval schedules nothing.
+  repeatEvery(clock, 0, () => assert.fail("no heartbeat expected"));
+  assert.equal(clock.pendingTimers, 0);
+});
 
 test("session: a client that disconnects kills the session container", async () => {
   const id = child();

@@ -105,8 +105,8 @@ interface Session {
   /** Resolves once the container's output has ended. */
   readonly done: Promise<void>;
   finish(): void;
-  /** The pending heartbeat, until the output ends. */
-  heartbeat: TimerHandle | undefined;
+  /** Cancels the heartbeats (when the output ends). */
+  stopHeartbeats: () => void;
 }
 
 /** The sessions of one agent (its NestedContainers), kept between calls. */
@@ -233,16 +233,15 @@ function openSession(
     open: 2,
     done,
     finish,
-    heartbeat: undefined,
+    stopHeartbeats: () => {},
   };
   sessions.set(key, session);
-  startHeartbeats(session, options);
+  session.stopHeartbeats = startHeartbeats(session, options);
   const ended = () => {
     session.open -= 1;
     if (session.open > 0) return;
     sessions.delete(key);
-    if (session.heartbeat !== undefined) options.clock.cancelTimer(session.heartbeat);
-    session.heartbeat = undefined;
+    session.stopHeartbeats();
     for (const reader of session.readers) reader.stream.end();
     session.readers.clear();
     session.blocked.clear();
@@ -278,13 +277,31 @@ function openSession(
 }
 
 /**
- * Sends a CONTROL HEARTBEAT to every reader each interval while the session's
- * output is open (the timer is cancelled when it ends). A reader whose socket
- * is full is skipped: it is already behind, and a heartbeat is not data.
+ * Calls `fn` every `intervalMs` on `clock` until the returned function is
+ * called (nothing is scheduled for a zero interval).
  */
-function startHeartbeats(session: Session, options: SessionOptions): void {
+export function repeatEvery(clock: Clock, intervalMs: number, fn: () => void): () => void {
+  if (!(intervalMs > 0)) return () => {};
+  let stopped = false;
+  let timer: TimerHandle;
+  const tick = () => {
+    fn();
+    if (!stopped) timer = clock.setTimer(intervalMs, tick);
+  };
+  timer = clock.setTimer(intervalMs, tick);
+  return () => {
+    stopped = true;
+    clock.cancelTimer(timer);
+  };
+}
+
+/**
+ * Sends a CONTROL HEARTBEAT to every reader each interval while the session's
+ * output is open; returns what cancels them. A reader whose socket is full
+ * is skipped: it is already behind, and a heartbeat is not data.
+ */
+function startHeartbeats(session: Session, options: SessionOptions): () => void {
   const intervalMs = options.heartbeatIntervalMs;
-  if (!(intervalMs > 0)) return;
   const message: ProcessIO = {
     type: "CONTROL",
     control: {
@@ -305,14 +322,11 @@ function startHeartbeats(session: Session, options: SessionOptions): void {
     }
     return record;
   };
-  const beat = () => {
-    if (session.open === 0) return;
+  return repeatEvery(options.clock, intervalMs, () => {
     for (const reader of session.readers) {
       if (!session.blocked.has(reader)) reader.stream.write(recordFor(reader.type));
     }
-    session.heartbeat = options.clock.setTimer(intervalMs, beat);
-  };
-  session.heartbeat = options.clock.setTimer(intervalMs, beat);
+  });
 }
 
 /** Sends the session's output to a new reader, starting the pumps on the first one. */
