@@ -9,6 +9,7 @@ import { appendFileSync, readdirSync, readFileSync, statfsSync, writeFileSync } 
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { isTerminalState } from "../../src/common/protocol/task-states.js";
 import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
 import {
   findOfferResources,
@@ -129,6 +130,14 @@ class Launcher {
     void this.client.revive();
   }
 
+  /** The task's terminal state, once it has one (RUNNING may come first). */
+  terminalState(taskId: string): Promise<string> {
+    return waitLong(`a terminal state of ${taskId}`, () => {
+      const last = this.statuses.filter((s) => s.task_id.value === taskId).at(-1)?.state;
+      return isTerminalState(last) ? last : undefined;
+    });
+  }
+
   state(taskId: string): Promise<string> {
     return waitLong(`a terminal or running state of ${taskId}`, () => {
       const last = this.statuses.filter((s) => s.task_id.value === taskId).at(-1)?.state;
@@ -171,7 +180,7 @@ test("agent metrics: executor_directory_max_allowed_age_secs follows --gc_delay,
       uris: [{ value: payload, cache: true }],
     },
   });
-  assert.equal(await launcher.state("fetch-ok"), "TASK_FINISHED");
+  assert.equal(await launcher.terminalState("fetch-ok"), "TASK_FINISHED");
   const ok = await metrics();
   assert.equal(ok["containerizer/fetcher/task_fetches_succeeded"], 1);
   assert.equal(ok["containerizer/fetcher/task_fetches_failed"], 0);
@@ -182,7 +191,7 @@ test("agent metrics: executor_directory_max_allowed_age_secs follows --gc_delay,
     task_id: { value: "fetch-bad" },
     command: { shell: true, value: "true", uris: [{ value: join(workDir, "no-such-file") }] },
   });
-  assert.equal(await launcher.state("fetch-bad"), "TASK_FAILED");
+  assert.equal(await launcher.terminalState("fetch-bad"), "TASK_FAILED");
   const bad = await metrics();
   assert.equal(bad["containerizer/fetcher/task_fetches_succeeded"], 1);
   assert.equal(bad["containerizer/fetcher/task_fetches_failed"], 1);
