@@ -11,12 +11,11 @@ import { randomUUID } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import { repeatEvery } from "../../src/agent/http/container-sessions.js";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Call, ProcessIO } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord, readRecords } from "../../src/common/recordio/index.js";
-import { ManualClock } from "../../src/common/time/clock.js";
+import { ManualClock, repeatEvery } from "../../src/common/time/clock.js";
 import {
   binPath,
   type DaemonHandle,

@@ -47,7 +47,7 @@ import type {
 import { codecFor } from "../../common/protocol/index.js";
 import { RecordIoDecoder } from "../../common/recordio/decoder.js";
 import { encodeRecord } from "../../common/recordio/encoder.js";
-import type { Clock, TimerHandle } from "../../common/time/clock.js";
+import { type Clock, repeatEvery } from "../../common/time/clock.js";
 import {
   type NestedContainers,
   nestedKey,
@@ -274,25 +274,6 @@ function openSession(
     // Writes after the container closed its stdin; the input call reports it.
   });
   return session;
-}
-
-/**
- * Calls `fn` every `intervalMs` on `clock` until the returned function is
- * called (nothing is scheduled for a zero interval).
- */
-export function repeatEvery(clock: Clock, intervalMs: number, fn: () => void): () => void {
-  if (!(intervalMs > 0)) return () => {};
-  let stopped = false;
-  let timer: TimerHandle;
-  const tick = () => {
-    fn();
-    if (!stopped) timer = clock.setTimer(intervalMs, tick);
-  };
-  timer = clock.setTimer(intervalMs, tick);
-  return () => {
-    stopped = true;
-    clock.cancelTimer(timer);
-  };
 }
 
 /**

@@ -124,3 +124,22 @@ export class ManualClock implements Clock {
 
 /** The process-wide real clock, for binaries' `main` to inject. */
 export const systemClock: Clock = new SystemClock();
+
+/**
+ * Calls `fn` every `intervalMs` on `clock` until the returned function is
+ * called (nothing is scheduled for a zero interval).
+ */
+export function repeatEvery(clock: Clock, intervalMs: number, fn: () => void): () => void {
+  if (!(intervalMs > 0)) return () => {};
+  let stopped = false;
+  let timer: TimerHandle;
+  const tick = () => {
+    fn();
+    if (!stopped) timer = clock.setTimer(intervalMs, tick);
+  };
+  timer = clock.setTimer(intervalMs, tick);
+  return () => {
+    stopped = true;
+    clock.cancelTimer(timer);
+  };
+}
