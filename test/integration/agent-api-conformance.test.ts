@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
@@ -330,6 +332,14 @@ describe("agent recovery", () => {
       { timeoutMs: 30_000 },
     );
     pids.add(pid);
+    // Recovery only waits for executors whose pid is checkpointed: the
+    // agent may report the pid before it has written it.
+    const meta = join(workDir, "meta");
+    await waitFor("the executor's pid checkpointed", async () =>
+      (readdirSync(meta, { recursive: true }) as string[]).some(
+        (p) => p.endsWith("pids/forked.pid") && Number(readFileSync(join(meta, p), "utf8")) === pid,
+      ),
+    );
     first.kill("SIGKILL");
     await first.exited;
     // A stopped executor cannot re-register: the agent stays in recovery until the timeout.
