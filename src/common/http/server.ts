@@ -25,11 +25,13 @@ import { TLSSocket } from "node:tls";
 import type { Logger } from "../observability/logger.js";
 import { looksLikeTls, type TlsSettings } from "../process/tls.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
+import { gzipBody, shouldGzip } from "./content-encoding.js";
 import { splitTarget } from "./path.js";
 import { type HttpHeaders, HttpRequest } from "./request.js";
 import {
   badRequest,
   type HttpResponse,
+  hasHeader,
   internalServerError,
   payloadTooLarge,
   type ResponseStream,
@@ -376,11 +378,11 @@ export class HttpServer {
     }
     if (result instanceof Promise) {
       result.then(
-        (r) => this.write(res, r),
+        (r) => this.write(res, r, request),
         (e: unknown) => this.fail(request, res, e),
       );
     } else {
-      this.write(res, result);
+      this.write(res, result, request);
     }
   }
 
@@ -389,10 +391,11 @@ export class HttpServer {
     this.logger.error(
       `Handler for ${request.method} ${request.path} failed: ${e instanceof Error ? (e.stack ?? message) : message}`,
     );
-    this.write(res, internalServerError(message));
+    this.write(res, internalServerError(message), request);
   }
 
-  private write(res: ServerResponse, r: HttpResponse): void {
+  /** Sends a response; a whole body goes out gzip-encoded when `request` accepts it (as libprocess does). */
+  private write(res: ServerResponse, r: HttpResponse, request?: HttpRequest): void {
     if (res.headersSent || res.destroyed) return;
     if (r.kind === "stream") {
       this.startStream(res, r);
@@ -403,8 +406,35 @@ export class HttpServer {
     for (const k in r.headers) {
       if (k.toLowerCase() !== "content-length") headers[k] = r.headers[k] as string;
     }
+    if (
+      request !== undefined &&
+      shouldGzip(request.header("accept-encoding"), body.byteLength) &&
+      !hasHeader(r.headers, "content-encoding")
+    ) {
+      gzipBody(body).then(
+        (compressed) => {
+          headers["Content-Encoding"] = "gzip";
+          this.sendBody(res, r.status, headers, compressed);
+        },
+        (e: unknown) => {
+          this.logger.warn(`Failed to gzip the response to ${request.path}: ${String(e)}`);
+          this.sendBody(res, r.status, headers, body);
+        },
+      );
+      return;
+    }
+    this.sendBody(res, r.status, headers, body);
+  }
+
+  private sendBody(
+    res: ServerResponse,
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+  ): void {
+    if (res.headersSent || res.destroyed) return;
     headers["Content-Length"] = String(body.byteLength);
-    res.writeHead(r.status, headers);
+    res.writeHead(status, headers);
     res.end(body);
   }
 
