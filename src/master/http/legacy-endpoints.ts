@@ -5,6 +5,7 @@
  * JSON read honours `?jsonp=`.
  */
 
+import { shouldGzip } from "../../common/http/content-encoding.js";
 import { decodeForm } from "../../common/http/form.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
@@ -31,7 +32,10 @@ import {
 
 type Json = Record<string, unknown>;
 
-/** `/state`: the cached, sliced document, wrapped for `?jsonp=` (any method, as in Mesos). */
+/**
+ * `/state`: the cached, sliced document, wrapped for `?jsonp=` (any method,
+ * as in Mesos); gzip-encoded for a client that accepts it.
+ */
 export function stateHandler(
   documents: StateDocuments,
 ): (request: HttpRequest) => Promise<HttpResponse> {
@@ -40,8 +44,12 @@ export function stateHandler(
     const callback = request.rawQuery === "" ? null : request.query.get("jsonp");
     const parts = callback === null ? doc.parts : [`${callback}(`, ...doc.parts, ")"];
     const type = callback === null ? "application/json" : "text/javascript";
-    return streaming(200, { "Content-Type": type }, (stream) => {
-      void documents.send(stream, parts);
+    const gzip = shouldGzip(request.header("accept-encoding"), doc.bytes);
+    const headers: Record<string, string> = { "Content-Type": type };
+    if (gzip) headers["Content-Encoding"] = "gzip";
+    const body = gzip ? await documents.gzipped(parts) : parts;
+    return streaming(200, headers, (stream) => {
+      void documents.send(stream, body);
     });
   };
 }

@@ -11,6 +11,7 @@
  * `NOT_YET`) answers `501` with the reason; an UNKNOWN call a bare `501`.
  */
 
+import { shouldGzip } from "../../common/http/content-encoding.js";
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
 import type { HttpRequest } from "../../common/http/request.js";
@@ -140,7 +141,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
 
   switch (callType) {
     case "GET_STATE":
-      return stateResponse(ctx, type);
+      return stateResponse(ctx, type, request);
     case "GET_AGENTS":
       return reply({ type: "GET_AGENTS", get_agents: getAgents(m) }, type);
     case "GET_FRAMEWORKS":
@@ -292,17 +293,23 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
   }
 }
 
-/** GET_STATE: the cached document (JSON or protobuf), built and written in slices. */
-async function stateResponse(ctx: OperatorApiContext, type: V1ContentType): Promise<HttpResponse> {
-  if (type === "protobuf") {
-    const doc = await ctx.documents.getStateProtobuf();
-    return streaming(200, { "Content-Type": mediaType("protobuf") }, (stream) => {
-      void ctx.documents.send(stream, doc.parts);
-    });
-  }
-  const doc = await ctx.documents.getState();
-  const head = '{"type":"GET_STATE","get_state":';
-  return streaming(200, { "Content-Type": mediaType("json") }, (stream) => {
-    void ctx.documents.send(stream, [head, ...doc.parts, "}"]);
+/**
+ * GET_STATE: the cached document (JSON or protobuf), built and written in
+ * slices; gzip-encoded for a client that accepts it, as Mesos sends bodies.
+ */
+async function stateResponse(
+  ctx: OperatorApiContext,
+  type: V1ContentType,
+  request: HttpRequest,
+): Promise<HttpResponse> {
+  const protobuf = type === "protobuf";
+  const doc = protobuf ? await ctx.documents.getStateProtobuf() : await ctx.documents.getState();
+  const parts = protobuf ? doc.parts : ['{"type":"GET_STATE","get_state":', ...doc.parts, "}"];
+  const gzip = shouldGzip(request.header("accept-encoding"), doc.bytes);
+  const headers: Record<string, string> = { "Content-Type": mediaType(type) };
+  if (gzip) headers["Content-Encoding"] = "gzip";
+  const body = gzip ? await ctx.documents.gzipped(parts) : parts;
+  return streaming(200, headers, (stream) => {
+    void ctx.documents.send(stream, body);
   });
 }

@@ -8,6 +8,8 @@
  * routes) that authenticates per realm, authorizes operator actions and
  * cuts state documents down to what the caller may view.
  */
+import { promisify } from "node:util";
+import { gunzip } from "node:zlib";
 import type { AclAction } from "../../common/auth/acls.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../common/auth/acls.js";
 import { authenticateBasic, principalOf, REALMS } from "../../common/auth/basic.js";
@@ -480,8 +482,39 @@ function authorizeMasterRoute(
 
 // ---- filtering of documents ----------------------------------------------------------------
 
-/** The whole body of a response (a streamed one is collected). */
-export function collectBody(r: HttpResponse): Promise<Uint8Array> {
+/**
+ * The whole body of a response (a streamed one is collected), decoded when
+ * it was gzip-encoded for the client: the filters read it, and the server
+ * compresses what they send on.
+ */
+export async function collectBody(r: HttpResponse): Promise<Uint8Array> {
+  const body = await collectRawBody(r);
+  const encoding = Object.entries(r.headers).find(([k]) => k.toLowerCase() === "content-encoding");
+  return encoding?.[1].toLowerCase() === "gzip" ? gunzipAsync(body) : body;
+}
+
+/**
+ * Response headers for a new body made from an old one: its length,
+ * framing and encoding no longer apply.
+ */
+function headersForNewBody(headers: Readonly<Record<string, string>>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(headers)) {
+    const lower = k.toLowerCase();
+    if (
+      lower !== "content-length" &&
+      lower !== "transfer-encoding" &&
+      lower !== "content-encoding"
+    ) {
+      out[k] = v;
+    }
+  }
+  return out;
+}
+
+const gunzipAsync = promisify(gunzip);
+
+function collectRawBody(r: HttpResponse): Promise<Uint8Array> {
   if (r.kind === "body") {
     return Promise.resolve(typeof r.body === "string" ? Buffer.from(r.body, "utf8") : r.body);
   }
@@ -542,11 +575,7 @@ async function filtered(
   const principal = principalOf(request);
   if (r.status !== 200 || viewsEverything(authorizer, principal)) return r;
   const text = Buffer.from(await collectBody(r)).toString("utf8");
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) {
-    const lower = k.toLowerCase();
-    if (lower !== "content-length" && lower !== "transfer-encoding") headers[k] = v;
-  }
+  const headers = headersForNewBody(r.headers);
   // Pollers re-read an unchanged document: reuse the last cut for this principal.
   const cacheKey = `${kind}\u0000${principal ?? ""}`;
   const cached = filteredCache.get(cacheKey);
@@ -558,7 +587,7 @@ async function filtered(
   try {
     doc = JSON.parse(json) as Json;
   } catch {
-    return r.kind === "body" ? r : response(r.status, text, r.headers);
+    return r.kind === "body" ? r : response(r.status, text, headers);
   }
   const can = viewPermissions(authorizer, principalOf(request));
   const out = JSON.stringify(filterDoc(kind, doc, can, master));
@@ -605,13 +634,13 @@ async function filteredQuota(
   try {
     const doc = JSON.parse(jsonp ? text.slice(open + 1, -1) : text) as unknown;
     const out = JSON.stringify(quotaStatusFor(doc, authorizer, principal));
-    const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(r.headers)) {
-      if (k.toLowerCase() !== "content-length") headers[k] = v;
-    }
-    return response(200, jsonp ? `${text.slice(0, open)}(${out})` : out, headers);
+    return response(
+      200,
+      jsonp ? `${text.slice(0, open)}(${out})` : out,
+      headersForNewBody(r.headers),
+    );
   } catch {
-    return response(r.status, text, r.headers);
+    return response(r.status, text, headersForNewBody(r.headers));
   }
 }
 
@@ -763,7 +792,7 @@ async function authorizeOperatorCall(
   const decodedResponse = protobuf
     ? responseCodec.decodeProtobuf(body)
     : responseCodec.decodeJson(body);
-  if (!decodedResponse.ok) return response(r.status, body, r.headers);
+  if (!decodedResponse.ok) return response(r.status, body, headersForNewBody(r.headers));
   const message = decodedResponse.value as unknown as Json;
   const out: Json = { ...message };
   if (typeof message.get_state === "object" && message.get_state !== null) {
@@ -790,12 +819,7 @@ async function authorizeOperatorCall(
   const encoded = protobuf
     ? responseCodec.encodeProtobuf(out as never)
     : responseCodec.encodeJson(out as never);
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(r.headers)) {
-    const lower = k.toLowerCase();
-    if (lower !== "content-length" && lower !== "transfer-encoding") headers[k] = v;
-  }
-  return response(200, encoded, headers);
+  return response(200, encoded, headersForNewBody(r.headers));
 }
 
 /**

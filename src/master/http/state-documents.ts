@@ -10,6 +10,7 @@
  * gives the same JSON as the protobuf codec at a fraction of its cost; a
  * unit test holds the two equal.
  */
+import { GzipPartCache } from "../../common/http/gzip-parts.js";
 import type { ResponseStream } from "../../common/http/response.js";
 import type { AgentInfo, Task, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
@@ -127,6 +128,8 @@ export class StateDocuments {
   readonly cache: DocumentCache;
   /** Turns of the event loop shared by every build slice and response write. */
   readonly gate: TurnGate;
+  /** Compressed document parts, for clients that accept gzip. */
+  readonly gzip = new GzipPartCache();
   private readonly now: () => number;
   private readonly sliceMs: number;
   private readonly v0TaskRuns = new ItemRuns<Task>((t) => JSON.stringify(taskJson(t)), taskKey);
@@ -226,6 +229,15 @@ export class StateDocuments {
   /** Writes a document (with any wrapping parts) to a response, in turns, and ends it. */
   send(stream: ResponseStream, parts: readonly (string | Uint8Array)[]): Promise<void> {
     return writeParts(stream, parts, this.gate, this.now, this.sliceMs);
+  }
+
+  /**
+   * A document's parts gzip-encoded, in turns (for a response that says
+   * `Content-Encoding: gzip`). Byte parts are compressed once and kept while
+   * they are (see gzip-parts.ts), so a rebuilt document costs only its new parts.
+   */
+  gzipped(parts: readonly (string | Uint8Array)[]): Promise<Buffer[]> {
+    return this.gzip.encode(parts, new Slicer(this.now, () => this.gate.turn(), this.sliceMs));
   }
 
   /**
