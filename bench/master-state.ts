@@ -29,6 +29,10 @@
  *   client operators use and the one the v1/v0 <= 1.2 target is judged
  *   with: `curl_v1_v0` with its p10/p90, `curl_cpu_v1_v0` (master CPU);
  *   skipped, with a note in the row, when there is no curl;
+ * - curlgz_*, gz_*: the same curl reads with `--compressed` (the master
+ *   gzips whole bodies for clients that accept it, as libprocess does):
+ *   wire MB, times, v1/v0 and master CPU; `first_gz_*` are the first such
+ *   reads, which compress every part of a document once;
  * - health_p99 under 4 clients, and that divided by one state response
  *   (target <= 1), and by the unloaded p99;
  * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
@@ -714,8 +718,11 @@ function curlRead(
   path: string,
   method: "GET" | "POST",
   body?: string,
+  compressed = false,
 ): Promise<{ bytes: number; ms: number }> {
   const args = ["-s", "-o", "/dev/null", "-w", "%{http_code} %{time_total} %{size_download}"];
+  // --compressed: curl asks for gzip (among others) and inflates what comes back.
+  if (compressed) args.push("--compressed");
   if (method === "POST") {
     args.push("-H", "Content-Type: application/json", "-H", "Accept: application/json");
     args.push("--data-binary", body ?? "");
@@ -781,6 +788,20 @@ async function measureSize(agents: number): Promise<void> {
   const curl1: number[] = [];
   const curl0Cpu: number[] = [];
   const curl1Cpu: number[] = [];
+  const gz0: number[] = [];
+  const gz1: number[] = [];
+  const gz0Cpu: number[] = [];
+  const gz1Cpu: number[] = [];
+  let gz0Bytes = 0;
+  let gz1Bytes = 0;
+  // The first compressed reads compress every part of the documents (later
+  // ones only the parts a rebuild made new): timed apart, before the rounds.
+  let firstGz0 = Number.NaN;
+  let firstGz1 = Number.NaN;
+  if (curl) {
+    firstGz0 = (await curlRead(ready.port, "/master/state", "GET", undefined, true)).ms;
+    firstGz1 = (await curlRead(ready.port, "/api/v1", "POST", '{"type":"GET_STATE"}', true)).ms;
+  }
   // The client's (this thread's) CPU per read: receiving the body is work
   // the master does not control, and it grows with the bytes.
   const clientTid = threadId();
@@ -823,6 +844,16 @@ async function measureSize(agents: number): Promise<void> {
         () => curlRead(ready.port, "/api/v1", "POST", '{"type":"GET_STATE"}'),
         expect(() => v1Bytes),
       ],
+      [
+        { wall: gz0, cpu: gz0Cpu, client: [] },
+        () => curlRead(ready.port, "/master/state", "GET", undefined, true),
+        (b) => (gz0Bytes = b),
+      ],
+      [
+        { wall: gz1, cpu: gz1Cpu, client: [] },
+        () => curlRead(ready.port, "/api/v1", "POST", '{"type":"GET_STATE"}', true),
+        (b) => (gz1Bytes = b),
+      ],
     );
   }
   for (let i = 0; i < rounds; i++) {
@@ -863,6 +894,17 @@ async function measureSize(agents: number): Promise<void> {
         curl_cpu_v1_v0: round(median(curl1Cpu) / median(curl0Cpu)),
         curl_cpu_state_ms: round(median(curl0Cpu)),
         curl_cpu_get_state_ms: round(median(curl1Cpu)),
+        first_gz_state_ms: round(firstGz0),
+        first_gz_get_state_ms: round(firstGz1),
+        gz_state_mb: round(gz0Bytes / 2 ** 20),
+        gz_get_state_mb: round(gz1Bytes / 2 ** 20),
+        curlgz_state_ms: round(median(gz0)),
+        curlgz_get_state_ms: round(median(gz1)),
+        curlgz_v1_v0: round(median(gz1) / median(gz0)),
+        curlgz_v1_v0_p10: round(percentile(paired(gz1, gz0), 0.1)),
+        curlgz_v1_v0_p90: round(percentile(paired(gz1, gz0), 0.9)),
+        curlgz_cpu_state_ms: round(median(gz0Cpu)),
+        curlgz_cpu_get_state_ms: round(median(gz1Cpu)),
       }
     : { curl_v1_v0: "skipped: no curl binary" };
   const v0Median = median(v0);
