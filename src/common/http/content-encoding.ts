@@ -6,7 +6,7 @@
  * `Accept-Encoding` header the body is sent as it is, which RFC 2616
  * allows and every client handles.
  */
-import { gzip } from "node:zlib";
+import { gunzip, gzip } from "node:zlib";
 
 /** Bodies shorter than this are sent as they are (the header would cost more than it saves). */
 export const GZIP_MINIMUM_BODY_LENGTH = 1024;
@@ -48,5 +48,17 @@ export function shouldGzip(acceptEncoding: string | undefined, bytes: number): b
 export function gzipBody(body: Uint8Array): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     gzip(body, (error, result) => (error === null ? resolve(result) : reject(error)));
+  });
+}
+
+/**
+ * Decodes a gzip-encoded request body (libprocess accepts them), refusing
+ * more than `maxBytes` once inflated (`code` ERR_BUFFER_TOO_LARGE).
+ */
+export function gunzipBody(body: Uint8Array, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    gunzip(body, { maxOutputLength: maxBytes }, (error, result) =>
+      error === null ? resolve(result) : reject(error),
+    );
   });
 }

@@ -25,7 +25,7 @@ import { TLSSocket } from "node:tls";
 import type { Logger } from "../observability/logger.js";
 import { looksLikeTls, type TlsSettings } from "../process/tls.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
-import { gzipBody, shouldGzip } from "./content-encoding.js";
+import { gunzipBody, gzipBody, shouldGzip } from "./content-encoding.js";
 import { splitTarget } from "./path.js";
 import { type HttpHeaders, HttpRequest } from "./request.js";
 import {
@@ -312,16 +312,38 @@ export class HttpServer {
     req.on("end", () => {
       if (rejected) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      const request = new HttpRequest({
-        method: req.method ?? "GET",
-        path: target.path,
-        rawQuery: target.rawQuery,
-        headers: toHeaders(req.headers),
-        body,
-        remoteAddress: req.socket.remoteAddress ?? "",
-        remotePort: req.socket.remotePort ?? 0,
-      });
-      this.dispatchSoon(() => this.run(request, res));
+      const headers = toHeaders(req.headers);
+      const make = (decoded: Buffer, h: HttpHeaders): HttpRequest =>
+        new HttpRequest({
+          method: req.method ?? "GET",
+          path: target.path,
+          rawQuery: target.rawQuery,
+          headers: h,
+          body: decoded,
+          remoteAddress: req.socket.remoteAddress ?? "",
+          remotePort: req.socket.remotePort ?? 0,
+        });
+      if (headers["content-encoding"]?.trim().toLowerCase() !== "gzip" || body.length === 0) {
+        const request = make(body, headers);
+        this.dispatchSoon(() => this.run(request, res));
+        return;
+      }
+      // A gzip-encoded body is decoded before routing, as libprocess does.
+      gunzipBody(body, this.maxBodyBytes).then(
+        (decoded) => {
+          const { "content-encoding": _, ...rest } = headers;
+          const request = make(decoded, { ...rest, "content-length": String(decoded.length) });
+          this.dispatchSoon(() => this.run(request, res));
+        },
+        (e: unknown) => {
+          if ((e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE") {
+            this.rejectTooLarge(req, res);
+            return;
+          }
+          const reason = e instanceof Error ? e.message : String(e);
+          this.write(res, badRequest(`Failed to decompress the gzip-encoded body: ${reason}`));
+        },
+      );
     });
   }
 
