@@ -20,6 +20,14 @@ export interface HelpSource {
   routes(): RouteInfo[];
 }
 
+/** Processes libprocess keeps out of its help pages. */
+const UNLISTED: ReadonlySet<string> = new Set(["__processes__"]);
+
+/** The sources the help pages show: those with routes, minus the unlisted ones. */
+function listed(sources: readonly HelpSource[]): HelpSource[] {
+  return sources.filter((s) => !UNLISTED.has(s.id) && s.routes().length > 0);
+}
+
 function escapeHtml(text: string): string {
   return text
     .replace(/&/g, "&amp;")
@@ -54,8 +62,7 @@ export function helpPage(
   endpoint: string | undefined,
   base = "/help",
 ): HelpPage {
-  const withRoutes = sources.filter((s) => s.routes().length > 0);
-  const sorted = [...withRoutes].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sorted = listed(sources).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   if (id === undefined) {
     const md = ["## HELP", ...sorted.map((s) => `> [/${s.id}](${base}/${s.id})`)];
     const html = sorted
@@ -139,7 +146,7 @@ function uniqueRoutes(routes: readonly RouteInfo[]): RouteInfo[] {
 /** The whole help map as JSON (`/help?format=json`). */
 export function helpJson(sources: readonly HelpSource[]): Record<string, Record<string, string>> {
   const out: Record<string, Record<string, string>> = {};
-  for (const s of [...sources].sort((a, b) => (a.id < b.id ? -1 : 1))) {
+  for (const s of listed(sources).sort((a, b) => (a.id < b.id ? -1 : 1))) {
     const routes = uniqueRoutes(s.routes()).sort(byPath);
     if (routes.length === 0) continue;
     const m: Record<string, string> = {};

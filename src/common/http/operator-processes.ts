@@ -1,8 +1,9 @@
 /**
  * The host-wide operator processes libprocess runs beside a daemon's main
  * process: `metrics` (`/metrics/snapshot`, `/metrics/prometheus`), `files`
- * (`/files/browse|read|download|debug`), `logging` (`/logging/toggle`) and
- * `help` (`/help/...`). One set per ProcessHost: in `mesos-local` the master
+ * (`/files/browse|read|download|debug`), `logging` (`/logging/toggle`),
+ * `system` (`/system/stats.json`), `profiler` (`/profiler/start|stop`),
+ * `version` (`/version`), `__processes__` and `help` (`/help/...`). One set per ProcessHost: in `mesos-local` the master
  * and its agents share them (metrics in one registry, sandboxes and logs in
  * one virtual filesystem), exactly as they share libprocess' in Mesos.
  *
@@ -13,18 +14,18 @@ import { FILES_ROUTE_HELP, type FilesForwarder, FilesHandlers } from "../files/f
 import { VirtualFiles } from "../files/virtual-files.js";
 import { Duration } from "../flags/duration.js";
 import type { Logger } from "../observability/logger.js";
-import {
-  type MetricsRegistry,
-  MetricsRegistry as Registry,
-  registerSystemGauges,
-} from "../observability/metrics.js";
+import { type MetricsRegistry, MetricsRegistry as Registry } from "../observability/metrics.js";
 import { ProcessBase } from "../process/process-base.js";
 import type { ProcessHost } from "../process/process-host.js";
 import type { Clock } from "../time/clock.js";
+import { buildInfoAt, COMMON_HELP, versionHandler } from "./common-endpoints.js";
 import { HelpProcess } from "./help.js";
 import { LOGGING_TOGGLE_HELP, LoggingLevels, type VerbosityControl } from "./logging-toggle.js";
+import { ProcessesProcess } from "./processes-route.js";
+import { profilerProcess } from "./profiler-process.js";
 import type { HttpRequest } from "./request.js";
 import { badRequest, type HttpResponse, response } from "./response.js";
+import { systemProcess } from "./system-process.js";
 import { jsonResponse } from "./v1-api.js";
 
 /** What a daemon gets: the shared registry, filesystem and logging levels. */
@@ -122,7 +123,6 @@ export function operatorServices(
   if (existing !== undefined) return existing;
 
   const metrics = new Registry(options.clock);
-  registerSystemGauges(metrics);
   const files = new VirtualFiles();
   const control = isVerbosityControl(options.logger)
     ? options.logger
@@ -158,24 +158,24 @@ export function operatorServices(
   const loggingProcess = new ProcessBase("logging");
   loggingProcess.route("/toggle", { help: LOGGING_TOGGLE_HELP }, logging.toggle);
 
-  const systemProcess = new ProcessBase("system");
-  systemProcess.route(
-    "/stats.json",
-    { help: "Load averages, cpus and memory of this machine (JSON)." },
-    (request) =>
-      jsonResponse(
-        request,
-        JSON.stringify(
-          Object.fromEntries(
-            Object.entries(metrics.snapshotNow())
-              .filter(([k]) => k.startsWith("system/"))
-              .map(([k, v]) => [k.slice("system/".length), v]),
-          ),
-        ),
-      ),
+  // `/version` is its own process in Mesos (so `/help` lists it as such);
+  // the daemons' `/master/version` and `/slave(1)/version` answer the same.
+  const versionProcess = new ProcessBase("version");
+  versionProcess.route(
+    "/",
+    { help: COMMON_HELP.version },
+    versionHandler(buildInfoAt(options.clock.now())),
   );
 
-  for (const p of [metricsProcess, filesProcess, loggingProcess, systemProcess]) {
+  for (const p of [
+    metricsProcess,
+    filesProcess,
+    loggingProcess,
+    systemProcess(metrics),
+    profilerProcess(),
+    versionProcess,
+    new ProcessesProcess(host),
+  ]) {
     if (host.process(p.id) === undefined) host.spawn(p);
   }
   if (host.process("help") === undefined) host.spawn(new HelpProcess(() => host.processes()));
