@@ -12,6 +12,7 @@
  */
 import { constants, crc32, deflateRawSync, type ZlibOptions } from "node:zlib";
 import { crc32Append, shiftFor } from "../io/crc32-combine.js";
+import { GZIP_LEVEL } from "./content-encoding.js";
 
 /** A part's deflate blocks and what the trailer needs of it. */
 interface DeflatedPart {
@@ -42,8 +43,7 @@ export class GzipPartCache {
   /** Input bytes compressed so far (not served from the cache), for tests and benchmarks. */
   deflatedBytes = 0;
 
-  /** zlib level 1 by default: on JSON nearly the size of the default level, at a fraction of its CPU. */
-  constructor(private readonly level = 1) {}
+  constructor(private readonly level = GZIP_LEVEL) {}
 
   /**
    * The gzip encoding of the parts' concatenation, as parts. Strings
