@@ -12,6 +12,7 @@ import { Duration } from "../common/flags/duration.js";
 import type { LoadedFlags } from "../common/flags/load.js";
 import { buildInfoAt, ownVersion } from "../common/http/common-endpoints.js";
 import { type OperatorServices, operatorServices } from "../common/http/operator-processes.js";
+import { registrarProcess } from "../common/http/registrar-process.js";
 import { MasterIds } from "../common/ids/index.js";
 import type { Logger } from "../common/observability/logger.js";
 import { parseFirewallRules } from "../common/process/firewall.js";
@@ -279,6 +280,9 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     ...(settings.value.domain === undefined ? {} : { domain: settings.value.domain as never }),
   });
   const process = host.spawn(new MasterProcess());
+  const registrarRoute = host.spawn(
+    registrarProcess({ snapshot: () => registrar.snapshot(), masterInfo: info }),
+  );
   const core = new Master({
     config: withInfo(settings.value, info),
     clock: trackingClock(clock, changed),
@@ -385,6 +389,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       core.stop();
       registrar.close?.();
       if (process.spawned) host.terminate(process);
+      if (registrarRoute.spawned) host.terminate(registrarRoute);
     },
   };
 }
