@@ -14,6 +14,7 @@ import { gunzipSync } from "node:zlib";
 import type { Call, Event, Response } from "../../src/common/protocol/generated/mesos-v1-master.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { RecordIoDecoder } from "../../src/common/recordio/index.js";
+import { type RawAnswer, rawExchange } from "../harness/http.js";
 import { type TypedAnswer, typedOperatorCall } from "../harness/operator.js";
 import {
   binPath,
@@ -546,36 +547,10 @@ function rawRequest(
   method: "GET" | "POST" = "GET",
   body?: string,
   extraHeaders: Record<string, string> = {},
-): Promise<{ status: number; headers: IncomingMessage["headers"]; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = httpRequest(
-      {
-        host: "127.0.0.1",
-        port: master.port,
-        path,
-        method,
-        agent: false,
-        headers: {
-          ...(body === undefined ? {} : { "Content-Type": "application/json" }),
-          ...extraHeaders,
-        },
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () =>
-          resolve({
-            status: res.statusCode ?? 0,
-            headers: res.headers,
-            body: Buffer.concat(chunks),
-          }),
-        );
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    req.end(body);
-  });
+): Promise<RawAnswer> {
+  const headers: Record<string, string> =
+    body === undefined ? {} : { "Content-Type": "application/json" };
+  return rawExchange(master.port, method, path, { ...headers, ...extraHeaders }, body);
 }
 
 describe("response framing", () => {

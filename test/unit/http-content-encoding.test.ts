@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { request as httpRequest } from "node:http";
 import { after, describe, test } from "node:test";
 import { crc32, gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
@@ -11,6 +10,7 @@ import { HttpServer } from "../../src/common/http/server.js";
 import { crc32Combine } from "../../src/common/io/crc32-combine.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import { systemClock } from "../../src/common/time/clock.js";
+import { type RawAnswer, rawExchange } from "../harness/http.js";
 
 describe("Accept-Encoding", () => {
   test("gzip is accepted when listed or matched by *, unless its q is 0", () => {
@@ -146,51 +146,19 @@ describe("the HTTP server's compressed bodies", () => {
     return server.listen("127.0.0.1", 0);
   }
 
-  function get(
-    port: number,
-    path: string,
-    acceptEncoding?: string,
-  ): Promise<{
-    status: number;
-    headers: Record<string, string | string[] | undefined>;
-    body: Buffer;
-  }> {
+  function get(port: number, path: string, acceptEncoding?: string): Promise<RawAnswer> {
     const headers: Record<string, string> =
       acceptEncoding === undefined ? {} : { "Accept-Encoding": acceptEncoding };
-    return send(port, "GET", path, headers);
+    return rawExchange(port, "GET", path, headers);
   }
 
-  function send(
+  const send = (
     port: number,
     method: string,
     path: string,
     headers: Record<string, string>,
     body?: Uint8Array,
-  ): Promise<{
-    status: number;
-    headers: Record<string, string | string[] | undefined>;
-    body: Buffer;
-  }> {
-    return new Promise((resolve, reject) => {
-      const req = httpRequest(
-        { host: "127.0.0.1", port, path, method, headers, agent: false },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({
-              status: res.statusCode ?? 0,
-              headers: res.headers,
-              body: Buffer.concat(chunks),
-            }),
-          );
-          res.on("error", reject);
-        },
-      );
-      req.on("error", reject);
-      req.end(body);
-    });
-  }
+  ): Promise<RawAnswer> => rawExchange(port, method, path, headers, body);
 
   test("a gzip-encoded request body reaches the route decoded, as libprocess decodes it", async () => {
     const port = await serve(
