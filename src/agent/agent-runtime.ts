@@ -322,7 +322,11 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     },
   );
   const composed = new ComposingContainerizer(containerizer, docker, flags.containerizers, logger);
-  const services = operatorServices(host, { clock: options.clock, logger });
+  const services = operatorServices(host, {
+    clock: options.clock,
+    logger,
+    memoryProfiling: flags.memory_profiling,
+  });
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
   const build = buildInfoAt(options.clock.now());
   const masterHostnames = new MasterHostnames();

@@ -221,7 +221,11 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     if (!rules.ok) throw new Error(rules.error);
     host.setFirewall(rules.value);
   }
-  const services = operatorServices(host, { clock, logger });
+  const services = operatorServices(host, {
+    clock,
+    logger,
+    memoryProfiling: values.memory_profiling,
+  });
   const version = new StateVersion();
   const changed = (): void => version.bump();
   let metrics: MasterMetrics | undefined;

@@ -1,7 +1,8 @@
 /**
  * The endpoints of the processes libprocess runs beside every daemon, on a
  * real master and agent: `/system/stats.json`, `/__processes__`,
- * `/profiler/*`, `/version`, the master's `/registrar(1)/registry`, and how
+ * `/profiler/*`, `/memory-profiler/*` (agent started with
+ * `--memory_profiling`), `/version`, the master's `/registrar(1)/registry`, and how
  * `/help` lists them. Expected shapes are written from Mesos' sources
  * (libprocess system.hpp, process.cpp, help.cpp, profiler.cpp; registrar.cpp).
  */
@@ -30,7 +31,7 @@ before(async () => {
   });
   agent = await startAgent({
     master: master.address,
-    flags: { registration_backoff_factor: "100ms" },
+    flags: { registration_backoff_factor: "100ms", memory_profiling: true },
   });
   [agentId = ""] = await waitForAgents(master, 1);
 });
@@ -212,6 +213,41 @@ describe("profiler and version", () => {
       assert.equal(res.text, disabled);
     }
     assert.equal((await get(master, "/profiler")).status, 404);
+  });
+
+  test("memory-profiler: only with --memory_profiling; without jemalloc it refuses and says so", async () => {
+    assert.equal((await get(master, "/memory-profiler/state")).status, 404);
+    assert.doesNotMatch((await get(master, "/help")).text, /memory-profiler/);
+    assert.match((await get(agent, "/help")).text, /\[\/memory-profiler\]/);
+    const state = await get(agent, "/memory-profiler/state");
+    assert.equal(state.status, 200);
+    assert.deepEqual(JSON.parse(state.text), {
+      memory_profiler: {
+        current_run: { id: null },
+        jemalloc_detected: false,
+        tmp_dir: "Not yet generated",
+      },
+    });
+    for (const path of ["/start", "/stop", "/statistics"]) {
+      const res = await get(agent, `/memory-profiler${path}`, { method: "POST" });
+      assert.equal(res.status, 400, path);
+      assert.match(res.text, /jemalloc was not detected/);
+    }
+    const raw = await get(agent, "/memory-profiler/download/raw");
+    assert.deepEqual(
+      [raw.status, raw.text],
+      [400, "Cannot access raw profile: Not yet generated.\n"],
+    );
+    const graph = await get(agent, "/memory-profiler/download/graph?id=12");
+    assert.deepEqual(
+      [graph.status, graph.text],
+      [400, "No source profile exists: Not yet generated.\n"],
+    );
+    const badId = await get(agent, "/memory-profiler/download/text?id=12x");
+    assert.deepEqual(
+      [badId.status, badId.text],
+      [400, "Invalid parameter 'id': Garbage after parsed id.\n"],
+    );
   });
 
   test("version: /version is the version process; /help/version lists it", async () => {

@@ -3,9 +3,11 @@
  * process: `metrics` (`/metrics/snapshot`, `/metrics/prometheus`), `files`
  * (`/files/browse|read|download|debug`), `logging` (`/logging/toggle`),
  * `system` (`/system/stats.json`), `profiler` (`/profiler/start|stop`),
- * `version` (`/version`), `__processes__` and `help` (`/help/...`). One set per ProcessHost: in `mesos-local` the master
- * and its agents share them (metrics in one registry, sandboxes and logs in
- * one virtual filesystem), exactly as they share libprocess' in Mesos.
+ * `version` (`/version`), `__processes__`, `help` (`/help/...`), and with
+ * `--memory_profiling` `memory-profiler`. One set per ProcessHost: in
+ * `mesos-local` the master and its agents share them (metrics in one
+ * registry, sandboxes and logs in one virtual filesystem), exactly as they
+ * share libprocess' in Mesos.
  *
  * Use `operatorServices(host, {clock, logger})` from each daemon's start-up:
  * the first call spawns the processes, later calls return the same services.
@@ -21,6 +23,7 @@ import type { Clock } from "../time/clock.js";
 import { buildInfoAt, COMMON_HELP, versionHandler } from "./common-endpoints.js";
 import { HelpProcess } from "./help.js";
 import { LOGGING_TOGGLE_HELP, LoggingLevels, type VerbosityControl } from "./logging-toggle.js";
+import { MEMORY_PROFILER_ID, memoryProfilerProcess } from "./memory-profiler-process.js";
 import { ProcessesProcess } from "./processes-route.js";
 import { profilerProcess } from "./profiler-process.js";
 import type { HttpRequest } from "./request.js";
@@ -44,6 +47,11 @@ export interface OperatorServicesOptions {
   readonly clock: Clock;
   /** The daemon's logger; when it has `verbosity` and `setLevel` (GlogLogger), the toggle drives it. */
   readonly logger: Logger;
+  /**
+   * `--memory_profiling`: also run the `memory-profiler` process (any
+   * caller asking for it on a host spawns it).
+   */
+  readonly memoryProfiling?: boolean;
 }
 
 const byHost = new WeakMap<ProcessHost, OperatorServices>();
@@ -119,6 +127,9 @@ export function operatorServices(
   host: ProcessHost,
   options: OperatorServicesOptions,
 ): OperatorServices {
+  if (options.memoryProfiling === true && host.process(MEMORY_PROFILER_ID) === undefined) {
+    host.spawn(memoryProfilerProcess());
+  }
   const existing = byHost.get(host);
   if (existing !== undefined) return existing;
 
