@@ -189,6 +189,10 @@ describe("help", () => {
     assert.match(one.text, /### USAGE ###\n>\s+\/system\/stats\.json/);
     assert.match(one.text, /avg_load_1min/);
     assert.match((await get(master, "/help/profiler")).text, /\/profiler\/start/);
+    // libprocess' help route takes any method.
+    const post = await get(agent, "/help/system", { method: "POST" });
+    assert.equal(post.status, 200);
+    assert.match(post.text, /\/system\/stats\.json/);
   });
 
   test("help: /help/__processes__ has no help, as in libprocess", async () => {

@@ -12,7 +12,6 @@ import { ProcessBase } from "../process/process-base.js";
 import type { HttpRequest } from "./request.js";
 import { badRequest, type HttpResponse, ok, response } from "./response.js";
 import type { RouteInfo, RouteMatch } from "./route-table.js";
-import { checkMethod } from "./v1-api.js";
 
 /** One process' endpoints, for the help pages. */
 export interface HelpSource {
@@ -182,8 +181,6 @@ export function serveHelp(
   rest: string,
   base = "/help",
 ): HttpResponse {
-  const bad = checkMethod(request, ["GET"]);
-  if (bad !== undefined) return bad;
   const trimmed = rest.replace(/^\/+|\/+$/g, "");
   if (trimmed === "" && request.query.get("format") === "json") {
     return response(200, JSON.stringify(helpJson(sources)), { "Content-Type": "application/json" });
@@ -228,7 +225,8 @@ export const HELP_HELP =
 export class HelpProcess extends ProcessBase {
   constructor(private readonly list: () => readonly HelpSource[]) {
     super("help");
-    this.route("/", { methods: ["GET"], help: HELP_HELP }, (r) => this.serve(r));
+    // Any method, as libprocess' help route does not look at it.
+    this.route("/", { help: HELP_HELP }, (r) => this.serve(r));
   }
 
   /** Every path below /help is a help page, so the lookup accepts them all. */
