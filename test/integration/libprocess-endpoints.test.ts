@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { cpus, totalmem } from "node:os";
 import { after, before, describe, test } from "node:test";
+import { processesJson } from "../../src/common/http/processes-route.js";
 import { memFreeBytes } from "../../src/common/http/system-process.js";
 import {
   type DaemonHandle,
@@ -149,6 +150,41 @@ describe("__processes__", () => {
       assert.ok(onAgent.includes(id), `agent lacks ${id}: ${onAgent.join(",")}`);
     }
     assert.ok(!onAgent.includes("master"));
+  });
+
+  test("__processes__: a host that names queued events gets them in libprocess' shape", () => {
+    const listing = {
+      processes: () => [{ id: "slave(1)" }, { id: "master" }],
+      pendingEvents: (id: string) =>
+        id === "master"
+          ? [
+              {
+                type: "MESSAGE" as const,
+                name: "mesos.internal.PingSlaveMessage",
+                from: "slave(1)@127.0.0.1:5051",
+                to: "master@127.0.0.1:5050",
+                body: "",
+              },
+              { type: "EXITED" as const },
+            ]
+          : [],
+    };
+    assert.deepEqual(processesJson(listing), [
+      {
+        events: [
+          {
+            type: "MESSAGE",
+            name: "mesos.internal.PingSlaveMessage",
+            from: "slave(1)@127.0.0.1:5051",
+            to: "master@127.0.0.1:5050",
+            body: "",
+          },
+          { type: "EXITED" },
+        ],
+        id: "master",
+      },
+      { events: [], id: "slave(1)" },
+    ]);
   });
 
   test("__processes__: no ?jsonp= (libprocess ignores it), and nothing lives below it", async () => {
