@@ -351,3 +351,24 @@ test("transport: stalled HTTP clients do not hold up messages", async () => {
   await waitFor("messages past the stalled clients", () => got.length === 2000);
   assert.equal(got[1999], 1999);
 });
+
+test("transport: pendingEvents names what the run queue holds for a process, in libprocess' event shape", async () => {
+  const a = await startHost();
+  const master = a.spawn(new ProcessBase("master"));
+  const agent = a.spawn(new ProcessBase("slave(1)"));
+  master.install("ping", rawBody, () => {});
+  agent.send(master.self, "ping", new TextEncoder().encode("hello"));
+  // Delivery waits for a later turn: the message is still queued.
+  assert.deepEqual(a.pendingEvents("master"), [
+    {
+      type: "MESSAGE",
+      name: "ping",
+      from: agent.self.toString(),
+      to: master.self.toString(),
+      body: "hello",
+    },
+  ]);
+  assert.deepEqual(a.pendingEvents("slave(1)"), []);
+  await sleep(20);
+  assert.deepEqual(a.pendingEvents("master"), []);
+});

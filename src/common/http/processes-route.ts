@@ -3,9 +3,9 @@
  * one `{id, events}` object each, `events` being what waits in the
  * process' queue (message, HTTP request, dispatch, exited, terminate).
  *
- * Our hosts run a handler to completion as soon as its event arrives, so a
- * queue is empty whenever this endpoint runs unless the host can name what
- * its run queue still holds for a process (`pendingEvents`).
+ * The host names what its run queue still holds for each process
+ * (`ProcessHost.pendingEvents`: messages and exit notices not yet handled);
+ * HTTP requests are dispatched as they arrive, so none is ever queued.
  */
 import { ProcessBase } from "../process/process-base.js";
 import type { HttpRequest } from "./request.js";

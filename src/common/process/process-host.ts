@@ -15,6 +15,7 @@
  */
 
 import { decodeSegment, isRelativePath } from "../http/path.js";
+import type { ProcessEvent } from "../http/processes-route.js";
 import type { HttpRequest } from "../http/request.js";
 import {
   type BodyResponse,
@@ -267,6 +268,29 @@ export class ProcessHost {
   /** Every running process. */
   processes(): ProcessBase[] {
     return [...this.processesById.values()];
+  }
+
+  /**
+   * What the run queue still holds for process `id`, oldest first, in
+   * libprocess' event shape (`/__processes__`).
+   */
+  pendingEvents(id: string): ProcessEvent[] {
+    const out: ProcessEvent[] = [];
+    for (const item of this.runQueue) {
+      if (item.kind === "exited") {
+        if (item.process.id === id) out.push({ type: "EXITED" });
+      } else if (item.message.to.id === id) {
+        const m = item.message;
+        out.push({
+          type: "MESSAGE",
+          name: m.name,
+          from: m.from.toString(),
+          to: m.to.toString(),
+          body: Buffer.from(m.body.buffer, m.body.byteOffset, m.body.byteLength).toString("utf8"),
+        });
+      }
+    }
+    return out;
   }
 
   /** Installs (or removes) a filter that may drop messages before delivery. */
