@@ -67,6 +67,12 @@ describe("auth: agent HTTP endpoints", () => {
     }
   });
 
+  it("the profiler is in realm mesos-agent-readwrite, as libprocess guards it", async () => {
+    const r = await get("/profiler/stop");
+    assert.equal(r.status, 401);
+    assert.equal(r.challenge, 'Basic realm="mesos-agent-readwrite"');
+  });
+
   it("the operator API is in realm mesos-agent-readwrite", async () => {
     const r = await fetch(`${agent.url}/api/v1`, {
       method: "POST",

@@ -164,6 +164,8 @@ describe("auth: authentication per realm", () => {
     ["PUT", "/weights", "mesos-master-readwrite"],
     ["POST", "/teardown", "mesos-master-readwrite"],
     ["POST", "/logging/toggle", "mesos-master-readwrite"],
+    ["GET", "/profiler/start", "mesos-master-readwrite"],
+    ["GET", "/registrar(1)/registry", "mesos-master-readonly"],
     ["POST", "/api/v1/scheduler", "mesos-master-scheduler"],
   ];
   for (const [method, path, realm] of cases) {
@@ -180,9 +182,10 @@ describe("auth: authentication per realm", () => {
     assert.equal(r.headers.get("www-authenticate"), 'Basic realm="mesos-master-readonly"');
   });
 
-  it("/health and /version need no credentials", async () => {
-    assert.equal((await http("GET", "/health", undefined)).status, 200);
-    assert.equal((await http("GET", "/version", undefined)).status, 200);
+  it("/health, /version, /system/stats.json and /__processes__ need no credentials", async () => {
+    for (const path of ["/health", "/version", "/system/stats.json", "/__processes__"]) {
+      assert.equal((await http("GET", path, undefined)).status, 200, path);
+    }
   });
 });
 

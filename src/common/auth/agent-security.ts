@@ -146,6 +146,16 @@ const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
     "/debug.json": "readonly",
   },
   logging: { "/toggle": "readwrite" },
+  profiler: { "/start": "readwrite", "/stop": "readwrite" },
+  "memory-profiler": {
+    "/start": "readwrite",
+    "/stop": "readwrite",
+    "/download/raw": "readwrite",
+    "/download/text": "readwrite",
+    "/download/graph": "readwrite",
+    "/statistics": "readwrite",
+    "/state": "readwrite",
+  },
 };
 
 /** Endpoints `get_endpoints` governs on the agent. */

@@ -190,6 +190,17 @@ const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
     "/debug.json": "readonly",
   },
   logging: { "/toggle": "readwrite" },
+  profiler: { "/start": "readwrite", "/stop": "readwrite" },
+  "memory-profiler": {
+    "/start": "readwrite",
+    "/stop": "readwrite",
+    "/download/raw": "readwrite",
+    "/download/text": "readwrite",
+    "/download/graph": "readwrite",
+    "/statistics": "readwrite",
+    "/state": "readwrite",
+  },
+  "registrar(1)": { "/registry": "readonly" },
 };
 
 /** Host routes whose access `get_endpoints` governs, by `<process><route>`. */
