@@ -9,11 +9,11 @@ import { helpPage, serveHelp } from "../../src/common/http/help.js";
 import { LoggingLevels } from "../../src/common/http/logging-toggle.js";
 import { HttpRequest } from "../../src/common/http/request.js";
 import type { BodyResponse, HttpResponse } from "../../src/common/http/response.js";
+import { registerSystemMetrics } from "../../src/common/http/system-process.js";
 import { GlogLogger } from "../../src/common/observability/glog.js";
 import {
   MetricsRegistry,
   prometheusName,
-  registerSystemGauges,
   statisticsOf,
 } from "../../src/common/observability/metrics.js";
 import { ManualClock } from "../../src/common/time/clock.js";
@@ -134,7 +134,7 @@ test("metrics: Prometheus names are prefixed and sanitised; timers become summar
 
 test("metrics: the system gauges are there", async () => {
   const m = new MetricsRegistry(new ManualClock());
-  registerSystemGauges(m);
+  registerSystemMetrics(m);
   const snap = await m.snapshot();
   for (const name of [
     "system/cpus_total",

@@ -119,9 +119,8 @@ export function sharedFlags(role: DaemonRole) {
       notYet: true,
     }),
     memory_profiling: flag.bool({
-      help: "Expose the jemalloc memory-profiling endpoints.",
+      help: "Serve /memory-profiler/*. mesos-ts has no jemalloc: they answer as Mesos does without it.",
       default: false,
-      notYet: true,
     }),
   };
 }

@@ -17,7 +17,6 @@
  * over its window, plus gauges `mesos_x_ms_last`, `_min` and `_max`. When
  * two names sanitise to the same text, the first in name order wins.
  */
-import { availableParallelism, freemem, loadavg, totalmem } from "node:os";
 import type { Clock } from "../time/clock.js";
 
 /** The values a pulled gauge may produce. */
@@ -408,17 +407,4 @@ export function renderPrometheus(
     }
   }
   return `${lines.join("\n")}\n`;
-}
-
-/**
- * Registers the `system/*` gauges Mesos reports on both daemons: cpus_total,
- * load_1min/5min/15min, mem_total_bytes, mem_free_bytes.
- */
-export function registerSystemGauges(registry: MetricsRegistry): void {
-  registry.gauge("system/cpus_total", () => availableParallelism());
-  registry.gauge("system/load_1min", () => loadavg()[0] ?? 0);
-  registry.gauge("system/load_5min", () => loadavg()[1] ?? 0);
-  registry.gauge("system/load_15min", () => loadavg()[2] ?? 0);
-  registry.gauge("system/mem_total_bytes", () => totalmem());
-  registry.gauge("system/mem_free_bytes", () => freemem());
 }
