@@ -43,6 +43,11 @@ export abstract class AgentBase {
   readonly startTime: number;
   protected agentId: string | undefined;
   protected terminating = false;
+  /**
+   * Recovered with `--recover=cleanup`: the old executors are being killed
+   * and the agent exits after (Mesos' TERMINATING state after recovery).
+   */
+  protected cleaningUp = false;
   protected readonly containers = new Map<string, { frameworkId: string; executorId: string }>();
   protected readonly totalResources: Resources;
 
@@ -95,6 +100,11 @@ export abstract class AgentBase {
   /** True once shutting down (ShutdownMessage or stop). */
   get isTerminating(): boolean {
     return this.terminating;
+  }
+
+  /** True once recovery in `--recover=cleanup` mode is over and the old executors are being killed. */
+  get isCleaningUp(): boolean {
+    return this.cleaningUp;
   }
 
   // ---- checkpointing ------------------------------------------------------------

@@ -14,11 +14,11 @@ export abstract class AgentExecutorApi extends AgentExecutors {
 
   /**
    * True until recovery has finished and the agent started looking for its
-   * master (Mesos' RECOVERING): executors may re-subscribe meanwhile, but
-   * their other calls are refused with 503.
+   * master, or started cleaning up (Mesos' RECOVERING): executors may
+   * re-subscribe meanwhile, but their other calls are refused with 503.
    */
   get recovering(): boolean {
-    return this.link.master === undefined && !this.terminating;
+    return this.link.master === undefined && !this.terminating && !this.cleaningUp;
   }
 
   /** Whether the executor API may serve a call for this executor. */
@@ -53,13 +53,14 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       connection.send({ type: "SHUTDOWN" });
       connection.close();
     };
-    const refusal = this.terminating
-      ? "as the agent is terminating"
-      : framework.state === "TERMINATING"
-        ? "as the framework is terminating"
-        : executor.state === "TERMINATING" || executor.state === "TERMINATED"
-          ? `because it is in unexpected state ${executor.state}`
-          : undefined;
+    const refusal =
+      this.terminating || this.cleaningUp
+        ? "as the agent is terminating"
+        : framework.state === "TERMINATING"
+          ? "as the framework is terminating"
+          : executor.state === "TERMINATING" || executor.state === "TERMINATED"
+            ? `because it is in unexpected state ${executor.state}`
+            : undefined;
     if (refusal !== undefined) {
       shutdownNow(refusal);
       return;

@@ -545,6 +545,8 @@ export class Agent extends AgentExecutorApi {
 
   /** Kills every recovered executor (`--recover=cleanup`). */
   cleanupRecovered(): void {
+    // Recovery is over (`/state` answers again), and the agent never registers.
+    this.cleaningUp = true;
     for (const framework of [...this.frameworks.values()]) {
       for (const executor of framework.executors.values()) {
         if (executor.state === "TERMINATED") continue;

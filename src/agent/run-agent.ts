@@ -92,7 +92,10 @@ export async function runAgent(
   let handle: AgentHandle | undefined;
   master.onNewLeader((pid) => {
     leader = pid;
-    if (handle !== undefined && !handle.agent.recovering) handle.agent.link.detected(pid);
+    const agent = handle?.agent;
+    if (agent !== undefined && !agent.recovering && !agent.isCleaningUp) {
+      agent.link.detected(pid);
+    }
   });
   try {
     handle = await startAgentInHost({

@@ -189,4 +189,42 @@ describe("agent core recovery", () => {
       [["TASK_LOST", "REASON_EXECUTOR_REREGISTRATION_TIMEOUT"]],
     );
   });
+
+  it("--recover=cleanup: once the old executors are being killed, the agent is no longer recovering (its /state answers) and a re-subscribing executor is shut down", async () => {
+    const workDir = mkdtempSync(join(tmpdir(), "agent-core-recovery-"));
+    dirs.push(workDir);
+    const checkpointer = new FileCheckpointer(workDir);
+    const first = agentOn(workDir, checkpointer);
+    first.agent.start(MASTER);
+    first.clock.advance(1000);
+    first.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
+    first.agent.runTask(MASTER, {
+      framework: { user: "u", name: "fw", id: { value: "F" }, checkpoint: true },
+      framework_id: { value: "F" },
+      task: {
+        name: "t",
+        task_id: { value: "t" },
+        agent_id: { value: "A-S0" },
+        resources: [],
+        command: { value: "sleep 100" },
+      },
+    });
+    await checkpointer.idle();
+    const state = readCheckpoints(workDir, true, "boot");
+    assert.ok(state.agent);
+    const second = agentOn(workDir, new FileCheckpointer(workDir));
+    const [recovered] = second.agent.recover(state.agent);
+    assert.ok(recovered);
+    assert.equal(second.agent.recovering, true);
+    second.agent.cleanupRecovered();
+    assert.equal(second.agent.recovering, false, "Mesos answers /state while TERMINATING");
+    assert.equal(second.agent.isCleaningUp, true);
+    assert.deepEqual(second.destroyed, [recovered.ids.containerId]);
+    const late = new Connection();
+    second.agent.subscribe("F", "t", {}, late);
+    assert.deepEqual(
+      late.events.map((e) => e.type),
+      ["SHUTDOWN"],
+    );
+  });
 });
