@@ -76,26 +76,41 @@ function agentOn(workDir: string, checkpointer: FileCheckpointer) {
 
 const tick = () => new Promise((r) => setImmediate(r));
 
+/** A registered agent that was given task `t` of checkpointing framework `F`. */
+function agentRunningTask() {
+  const workDir = mkdtempSync(join(tmpdir(), "agent-core-recovery-"));
+  dirs.push(workDir);
+  const checkpointer = new FileCheckpointer(workDir);
+  const first = agentOn(workDir, checkpointer);
+  first.agent.start(MASTER);
+  first.clock.advance(1000);
+  first.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
+  first.agent.runTask(MASTER, {
+    framework: { user: "u", name: "fw", id: { value: "F" }, checkpoint: true },
+    framework_id: { value: "F" },
+    task: {
+      name: "t",
+      task_id: { value: "t" },
+      agent_id: { value: "A-S0" },
+      resources: [],
+      command: { value: "sleep 100" },
+    },
+  });
+  return { workDir, checkpointer, first };
+}
+
+/** The same agent, dead once its checkpoint is on disk: its work dir and checkpoint. */
+async function checkpointedTask() {
+  const { workDir, checkpointer } = agentRunningTask();
+  await checkpointer.idle();
+  const state = readCheckpoints(workDir, true, "boot");
+  assert.ok(state.agent);
+  return { workDir, state: { ...state, agent: state.agent } };
+}
+
 describe("agent core recovery", () => {
   it("a restarted agent restores its id, executor and task, and re-registers with them", async () => {
-    const workDir = mkdtempSync(join(tmpdir(), "agent-core-recovery-"));
-    dirs.push(workDir);
-    const checkpointer = new FileCheckpointer(workDir);
-    const first = agentOn(workDir, checkpointer);
-    first.agent.start(MASTER);
-    first.clock.advance(1000);
-    first.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
-    first.agent.runTask(MASTER, {
-      framework: { user: "u", name: "fw", id: { value: "F" }, checkpoint: true },
-      framework_id: { value: "F" },
-      task: {
-        name: "t",
-        task_id: { value: "t" },
-        agent_id: { value: "A-S0" },
-        resources: [],
-        command: { value: "sleep 100" },
-      },
-    });
+    const { workDir, checkpointer, first } = agentRunningTask();
     const launch = first.launches[0];
     assert.ok(launch);
     first.agent.containerLaunched(launch.containerId, { pid: 4242 });
@@ -149,27 +164,7 @@ describe("agent core recovery", () => {
   });
 
   it("executors that do not re-subscribe in time are destroyed and their tasks lost", async () => {
-    const workDir = mkdtempSync(join(tmpdir(), "agent-core-recovery-"));
-    dirs.push(workDir);
-    const checkpointer = new FileCheckpointer(workDir);
-    const first = agentOn(workDir, checkpointer);
-    first.agent.start(MASTER);
-    first.clock.advance(1000);
-    first.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
-    first.agent.runTask(MASTER, {
-      framework: { user: "u", name: "fw", id: { value: "F" }, checkpoint: true },
-      framework_id: { value: "F" },
-      task: {
-        name: "t",
-        task_id: { value: "t" },
-        agent_id: { value: "A-S0" },
-        resources: [],
-        command: { value: "sleep 100" },
-      },
-    });
-    await checkpointer.idle();
-    const state = readCheckpoints(workDir, true, "boot");
-    assert.ok(state.agent);
+    const { workDir, state } = await checkpointedTask();
     const secondCheckpointer = new FileCheckpointer(workDir);
     const second = agentOn(workDir, secondCheckpointer);
     const [recovered] = second.agent.recover(state.agent);
@@ -191,27 +186,7 @@ describe("agent core recovery", () => {
   });
 
   it("--recover=cleanup: once the old executors are being killed, the agent is no longer recovering (its /state answers) and a re-subscribing executor is shut down", async () => {
-    const workDir = mkdtempSync(join(tmpdir(), "agent-core-recovery-"));
-    dirs.push(workDir);
-    const checkpointer = new FileCheckpointer(workDir);
-    const first = agentOn(workDir, checkpointer);
-    first.agent.start(MASTER);
-    first.clock.advance(1000);
-    first.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
-    first.agent.runTask(MASTER, {
-      framework: { user: "u", name: "fw", id: { value: "F" }, checkpoint: true },
-      framework_id: { value: "F" },
-      task: {
-        name: "t",
-        task_id: { value: "t" },
-        agent_id: { value: "A-S0" },
-        resources: [],
-        command: { value: "sleep 100" },
-      },
-    });
-    await checkpointer.idle();
-    const state = readCheckpoints(workDir, true, "boot");
-    assert.ok(state.agent);
+    const { workDir, state } = await checkpointedTask();
     const second = agentOn(workDir, new FileCheckpointer(workDir));
     const [recovered] = second.agent.recover(state.agent);
     assert.ok(recovered);

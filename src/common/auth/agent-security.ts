@@ -22,6 +22,7 @@ import {
   type ExecutorTokens,
   loadExecutorKey,
 } from "./executor-auth.js";
+import { type HostRealm, LIBPROCESS_HOST_REALMS } from "./host-realms.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
 import { viewPermissions, viewsEverything } from "./view-filter.js";
 
@@ -120,7 +121,7 @@ export function loadAgentSecurity(
   };
 }
 
-type Realm = "readonly" | "readwrite";
+type Realm = HostRealm;
 
 const AGENT_REALMS: Readonly<Record<string, Realm>> = {
   "/state": "readonly",
@@ -134,28 +135,8 @@ const AGENT_REALMS: Readonly<Record<string, Realm>> = {
 };
 
 const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
-  metrics: { "/snapshot": "readonly", "/prometheus": "readonly" },
+  ...LIBPROCESS_HOST_REALMS,
   monitor: { "/statistics": "readonly", "/statistics.json": "readonly" },
-  files: {
-    "/browse": "readonly",
-    "/browse.json": "readonly",
-    "/read": "readonly",
-    "/read.json": "readonly",
-    "/download": "readonly",
-    "/debug": "readonly",
-    "/debug.json": "readonly",
-  },
-  logging: { "/toggle": "readwrite" },
-  profiler: { "/start": "readwrite", "/stop": "readwrite" },
-  "memory-profiler": {
-    "/start": "readwrite",
-    "/stop": "readwrite",
-    "/download/raw": "readwrite",
-    "/download/text": "readwrite",
-    "/download/graph": "readwrite",
-    "/statistics": "readwrite",
-    "/state": "readwrite",
-  },
 };
 
 /** Endpoints `get_endpoints` governs on the agent. */

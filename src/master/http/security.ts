@@ -15,6 +15,7 @@ import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../common/auth/acls.js";
 import { authenticateBasic, principalOf, REALMS } from "../../common/auth/basic.js";
 import { CramMd5Authenticator } from "../../common/auth/cram-md5.js";
 import { CredentialStore, loadCredentials } from "../../common/auth/credentials.js";
+import { LIBPROCESS_HOST_REALMS } from "../../common/auth/host-realms.js";
 import { FrameworkRateLimiter, parseRateLimits } from "../../common/auth/rate-limits.js";
 import { forbiddenMessage, setRequestAuthorizer } from "../../common/auth/request-auth.js";
 import {
@@ -179,27 +180,7 @@ const MASTER_REALMS: Readonly<Record<string, Realm>> = {
 
 /** Realms of the host-wide processes' routes (libprocess puts them in the master's realms). */
 const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
-  metrics: { "/snapshot": "readonly", "/prometheus": "readonly" },
-  files: {
-    "/browse": "readonly",
-    "/browse.json": "readonly",
-    "/read": "readonly",
-    "/read.json": "readonly",
-    "/download": "readonly",
-    "/debug": "readonly",
-    "/debug.json": "readonly",
-  },
-  logging: { "/toggle": "readwrite" },
-  profiler: { "/start": "readwrite", "/stop": "readwrite" },
-  "memory-profiler": {
-    "/start": "readwrite",
-    "/stop": "readwrite",
-    "/download/raw": "readwrite",
-    "/download/text": "readwrite",
-    "/download/graph": "readwrite",
-    "/statistics": "readwrite",
-    "/state": "readwrite",
-  },
+  ...LIBPROCESS_HOST_REALMS,
   "registrar(1)": { "/registry": "readonly" },
 };
 
