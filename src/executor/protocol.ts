@@ -10,31 +10,19 @@
  * are typed loosely. This file is types only, so importing it costs nothing
  * at run time.
  *
- * These are interim types: once the generated protocol types land
- * (src/common/protocol/generated) they should replace this file.
+ * Enums come from the generated protocol types; the messages stay loose here
+ * because executors read only parts of them.
  */
+
+import type { TaskState } from "../common/protocol/generated/mesos-v1.js";
+
+/** `mesos.v1.TaskState`, as generated from the proto. */
+export type { TaskState };
 
 /** Any `*ID` message (`TaskID`, `FrameworkID`, `ExecutorID`, `AgentID`, `ContainerID`). */
 export interface IdValue {
   value: string;
 }
-
-/** `mesos.v1.TaskState`. */
-export type TaskState =
-  | "TASK_STAGING"
-  | "TASK_STARTING"
-  | "TASK_RUNNING"
-  | "TASK_KILLING"
-  | "TASK_FINISHED"
-  | "TASK_FAILED"
-  | "TASK_KILLED"
-  | "TASK_ERROR"
-  | "TASK_LOST"
-  | "TASK_DROPPED"
-  | "TASK_UNREACHABLE"
-  | "TASK_GONE"
-  | "TASK_GONE_BY_OPERATOR"
-  | "TASK_UNKNOWN";
 
 /** `mesos.v1.DurationInfo`; `nanoseconds` is an int64. */
 export interface DurationInfo {
