@@ -58,6 +58,12 @@ export function buildIsolation(
     | "cgroups_limit_swap"
     | "container_disk_watch_interval"
     | "enforce_container_disk_quota"
+    | "container_ports_watch_interval"
+    | "enforce_container_ports"
+    | "check_agent_port_range_only"
+    | "container_ports_isolated_range"
+    | "resources"
+    | "default_role"
     | "image_providers"
     | "image_provisioner_backend"
     | "docker_registry"
@@ -86,6 +92,14 @@ export function buildIsolation(
           output: r.output,
         })),
       commandExecutorAllowanceMb: COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB,
+      ports: {
+        watchIntervalMs: flags.container_ports_watch_interval.toMs(),
+        enforce: flags.enforce_container_ports,
+        checkAgentPortRangeOnly: flags.check_agent_port_range_only,
+        isolatedRange: flags.container_ports_isolated_range,
+        agentResources: flags.resources,
+        defaultRole: flags.default_role,
+      },
     },
     { logger, limit },
   );

@@ -824,7 +824,12 @@ export function nestedResources(
   limits: Readonly<Record<string, Value_Scalar>> | undefined,
 ): ContainerResources {
   const r = resourcesOf([...resources]);
-  const out: ContainerResources = { cpus: r.cpus(), memMb: r.mem(), diskMb: r.disk() };
+  const out: ContainerResources = {
+    cpus: r.cpus(),
+    memMb: r.mem(),
+    diskMb: r.disk(),
+    ports: r.ports(),
+  };
   const cpuLimit = limits?.cpus?.value;
   const memLimit = limits?.mem?.value;
   if (cpuLimit !== undefined && Number.isFinite(cpuLimit)) out.cpus = cpuLimit;

@@ -139,9 +139,14 @@ interface Container {
 /** The chroot program, if installed. */
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
 
-/** The scalar resources of a container. */
+/** The resources of a container its isolators follow. */
 export function containerResources(resources: Resources): ContainerResources {
-  return { cpus: resources.cpus(), memMb: resources.mem(), diskMb: resources.disk() };
+  return {
+    cpus: resources.cpus(),
+    memMb: resources.mem(),
+    diskMb: resources.disk(),
+    ports: resources.ports(),
+  };
 }
 
 const SIGNALS: Record<string, number> = {
@@ -170,7 +175,7 @@ const SIGNALS: Record<string, number> = {
 const HOSTABLE_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk"]);
 
 /** Isolators that turn resources into limits (and so need `update`). */
-const RESOURCE_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "posix/disk"]);
+const RESOURCE_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "posix/disk", "network/ports"]);
 
 /** How long a user lookup is reused. */
 const USER_CACHE_MS = 60_000;

@@ -3,6 +3,7 @@
  * cgroups they need. Unknown names and isolators the machine cannot run
  * (no cgroups, not root) are errors the agent reports at start-up.
  */
+import { formatFlatRanges } from "../../../common/resources/index.js";
 import type { CgroupsHierarchy } from "../cgroups/hierarchy.js";
 import { CgroupsCpuIsolator } from "./cgroups-cpu.js";
 import { CgroupsMemIsolator } from "./cgroups-mem.js";
@@ -10,6 +11,7 @@ import { CgroupsPidsIsolator } from "./cgroups-pids.js";
 import { FilesystemLinuxIsolator } from "./filesystem-linux.js";
 import type { Isolator, IsolatorContext } from "./isolator.js";
 import { NamespacesPidIsolator } from "./namespaces-pid.js";
+import { isolatedPortRange, NetworkPortsIsolator, type PortRangeFlags } from "./network-ports.js";
 import { type DuRunner, PosixDiskIsolator } from "./posix-disk.js";
 import { PosixRlimitsIsolator } from "./posix-rlimits.js";
 import { PosixUsageIsolator } from "./posix-usage.js";
@@ -29,6 +31,8 @@ export interface IsolationOptions {
   du: DuRunner;
   /** Extra MB of memory limit for the built-in command executor. */
   commandExecutorAllowanceMb: number;
+  /** `network/ports`: how often it looks, whether it kills, which ports count. */
+  ports?: (PortRangeFlags & { watchIntervalMs: number; enforce: boolean }) | undefined;
 }
 
 /** Isolator names that are accepted and need nothing (filesystem/posix is the default). */
@@ -107,6 +111,27 @@ export function createIsolators(
         if (!c.has("pids"))
           return { ok: false, error: "The pids cgroup controller is not available" };
         isolators.push(new CgroupsPidsIsolator(c));
+        break;
+      }
+      case "network/ports": {
+        const flags = o.ports ?? {
+          watchIntervalMs: 30_000,
+          enforce: false,
+          checkAgentPortRangeOnly: false,
+          defaultRole: "*",
+        };
+        const range = isolatedPortRange(flags);
+        if (!range.ok) return range;
+        if (range.ports !== undefined) {
+          context.logger.info(`Isolating port range ${formatFlatRanges(range.ports)}`);
+        }
+        isolators.push(
+          new NetworkPortsIsolator(context, {
+            intervalMs: flags.watchIntervalMs,
+            enforce: flags.enforce,
+            isolatedPorts: range.ports,
+          }),
+        );
         break;
       }
       case "namespaces/pid":

@@ -22,12 +22,15 @@ import type {
   ResourceStatistics,
   TaskStatus_Reason,
 } from "../../../common/protocol/generated/mesos-v1.js";
+import type { ValueRanges } from "../../../common/resources/index.js";
 
-/** The scalar resources a container is given. */
+/** The resources a container is given (scalars and its ports). */
 export interface ContainerResources {
   cpus?: number | undefined;
   memMb?: number | undefined;
   diskMb?: number | undefined;
+  /** Its `ports` ranges (network/ports); undefined: none. */
+  ports?: ValueRanges | undefined;
 }
 
 /** What an isolator knows about a container it prepares. */
