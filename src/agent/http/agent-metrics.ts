@@ -8,7 +8,6 @@
  * from queued or launched to a terminal state. They are observed around the
  * core's `statusUpdate`, so the core needs no metric calls.
  */
-import { statfs } from "node:fs/promises";
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import { Resources } from "../../common/resources/index.js";
@@ -16,6 +15,9 @@ import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
 import { fetchCounts } from "../containerizer/fetcher.js";
 import type { Executor } from "../executor.js";
+import { diskUsage, executorDirectoryMaxAllowedAgeSecs } from "../gc/disk-watch.js";
+
+export { diskUsage, executorDirectoryMaxAllowedAgeSecs };
 
 const LIVE_STATES = ["staging", "starting", "running", "killing"] as const;
 const TERMINAL_STATES = ["finished", "failed", "killed", "lost", "gone"] as const;
@@ -89,30 +91,17 @@ export interface AgentMetricsSources {
     readonly workDir: string;
     readonly delaySecs: number;
     readonly diskHeadroom: number;
+    /** The sandbox garbage collector's counts (`gc/path_removals_*`). */
+    readonly collector?: {
+      readonly pending: number;
+      readonly succeeded: number;
+      readonly failed: number;
+    };
   };
   /** Checkpoint problems skipped at start with `--strict=false` (Mesos counts them). */
   readonly recoveryErrors?: number;
   /** The fetcher cache: its `--fetcher_cache_size` and the bytes it holds. */
   readonly fetcherCache?: { readonly capacityBytes: number; readonly totalBytes: number };
-}
-
-/**
- * How old a finished sandbox may get before garbage collection takes it, as
- * Mesos computes it: `gc_delay x max(0, 1 - gc_disk_headroom - usage)`, with
- * `usage` the used fraction (0-1) of the work directory's file system.
- */
-export function executorDirectoryMaxAllowedAgeSecs(
-  gcDelaySecs: number,
-  diskHeadroom: number,
-  usage: number,
-): number {
-  return gcDelaySecs * Math.max(0, 1 - diskHeadroom - usage);
-}
-
-/** The used fraction of the file system holding `path` (blocks in use over all blocks). */
-export async function diskUsage(path: string): Promise<number> {
-  const s = await statfs(path);
-  return s.blocks === 0 ? 0 : (s.blocks - s.bfree) / s.blocks;
 }
 
 /** Registers the agent's metrics in `registry`. */
@@ -166,6 +155,12 @@ export function registerAgentMetrics(
       const usage = await diskUsage(gc.workDir).catch(() => 0);
       return executorDirectoryMaxAllowedAgeSecs(gc.delaySecs, gc.diskHeadroom, usage);
     });
+    const collector = gc.collector;
+    if (collector !== undefined) {
+      g("gc/path_removals_pending", () => collector.pending);
+      g("gc/path_removals_succeeded", () => collector.succeeded);
+      g("gc/path_removals_failed", () => collector.failed);
+    }
   }
   g("containerizer/fetcher/task_fetches_succeeded", () => fetchCounts.succeeded);
   g("containerizer/fetcher/task_fetches_failed", () => fetchCounts.failed);
