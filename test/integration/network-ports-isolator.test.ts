@@ -1,0 +1,99 @@
+/**
+ * The `network/ports` isolator with a real master and agent
+ * (`--isolation=posix/cpu,posix/mem,network/ports`, a 1 s watch interval,
+ * `--enforce_container_ports`) and command tasks started with
+ * mesos-execute that listen with Node's `net` module. Reads /proc: Linux
+ * only; needs no root (the tasks run as the agent's user).
+ */
+import assert from "node:assert/strict";
+import { connect } from "node:net";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  freePort,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+import { executeTask, scalar } from "./containerizer-helpers.js";
+
+const skip = process.platform !== "linux" ? "reads /proc/net/tcp (Linux only)" : undefined;
+let master: DaemonHandle;
+let given: number;
+let other: number;
+
+before(async () => {
+  if (skip !== undefined) return;
+  given = await freePort();
+  do other = await freePort();
+  while (other === given);
+  master = await startMaster();
+  await startAgent({
+    master: master.address,
+    flags: {
+      isolation: "posix/cpu,posix/mem,network/ports",
+      container_ports_watch_interval: "1secs",
+      enforce_container_ports: true,
+      resources: `cpus:2;mem:1024;disk:1024;ports:[${given}-${given},${other}-${other}]`,
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+/** A shell command that listens on `port` until killed. */
+function listenOn(port: number): string {
+  const script = `require("node:net").createServer().listen(${port}, "127.0.0.1")`;
+  return `exec ${JSON.stringify(process.execPath)} -e '${script}'`;
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, "127.0.0.1");
+    socket.once("connect", () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once("error", () => resolve(false));
+  });
+}
+
+const small = [scalar("cpus", 0.1), scalar("mem", 64)];
+const portsResource = (port: number) => ({
+  name: "ports",
+  type: "RANGES",
+  ranges: { range: [{ begin: port, end: port }] },
+});
+
+test("network/ports: a task listening on a port it was not given fails with REASON_CONTAINER_LIMITATION", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "wrong-port",
+    resources: [...small, portsResource(given)],
+    command: listenOn(other),
+    killAfter: "20secs",
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.equal(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
+  assert.match(run.message ?? "", new RegExp(`unallocated port\\(s\\): \\[${other}-${other}\\]`));
+});
+
+test("network/ports: a task listening on its given port keeps running until it is killed", {
+  skip,
+}, async () => {
+  const running = executeTask(master, {
+    name: "right-port",
+    resources: [...small, portsResource(given)],
+    command: listenOn(given),
+    killAfter: "5secs",
+  });
+  // It really listens (the isolator looks at least every second from here on).
+  await waitFor(`the task to listen on ${given}`, () => accepts(given), { timeoutMs: 30_000 });
+  const run = await running;
+  assert.equal(run.finalState, "TASK_KILLED", run.stdout);
+  assert.notEqual(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
+});
