@@ -784,21 +784,21 @@ const agentNetworkIsolatorFlags = {
   container_ports_watch_interval: flag.duration({
     help: "How often network/ports checks for containers listening on ports they were not given.",
     default: "30secs",
-    notYet: true,
   }),
   check_agent_port_range_only: flag.bool({
-    help: "Let tasks listen on ports outside the agent's offered port range.",
+    help:
+      "network/ports only checks ports inside the agent's `ports` resource: tasks may listen " +
+      "on other ports. Not with --container_ports_isolated_range.",
     default: false,
-    notYet: true,
   }),
   enforce_container_ports: flag.bool({
-    help: "Kill containers listening on ports they were not given (network/ports).",
+    help: "Kill containers listening on ports they were not given (network/ports); else log them.",
     default: false,
-    notYet: true,
   }),
   container_ports_isolated_range: flag.string({
-    help: "Only check ports in this range (e.g. [0-35000]).",
-    notYet: true,
+    help:
+      "network/ports only checks ports in this range (e.g. [0-35000]). Not with " +
+      "--check_agent_port_range_only.",
   }),
 };
 
