@@ -12,7 +12,15 @@ import { EXECUTOR_HEARTBEAT_INTERVAL_MS, MAX_COMPLETED_FRAMEWORKS } from "./agen
 import { AgentDrain } from "./drain.js";
 import type { Executor } from "./executor.js";
 import type { Framework } from "./framework.js";
-import type { RunIds } from "./paths.js";
+import type { SandboxGc } from "./gc/sandbox-gc.js";
+import {
+  executorPath,
+  frameworkPath,
+  metaRoot,
+  metaRunPath,
+  type RunIds,
+  sandboxPath,
+} from "./paths.js";
 import { MasterLink } from "./registration.js";
 import { type StreamRecord, TaskStatusUpdateManager } from "./status-updates/manager.js";
 import { createStatusUpdate } from "./status-updates/status-update.js";
@@ -50,6 +58,11 @@ export abstract class AgentBase {
   protected cleaningUp = false;
   protected readonly containers = new Map<string, { frameworkId: string; executorId: string }>();
   protected readonly totalResources: Resources;
+  /**
+   * Garbage collection of finished sandboxes and checkpoint directories
+   * (set by the runtime before recovery; unset, nothing is ever removed).
+   */
+  sandboxGc: SandboxGc | undefined;
 
   constructor(protected readonly o: AgentOptions) {
     this.startTime = o.clock.now() / 1000;
@@ -164,6 +177,48 @@ export abstract class AgentBase {
     executor.connection?.close();
     executor.connection = undefined;
     framework.retireExecutor(executor);
+    this.collectExecutor(framework, executor);
+  }
+
+  /**
+   * Schedules a finished executor's directories for removal, as Mesos
+   * does when it removes an executor: the run's sandbox and the executor
+   * directory holding it, and for a checkpointing executor the same two in
+   * the checkpoint tree. A new run of the same executor unschedules the
+   * executor directories again (`keepExecutorDirectories`).
+   */
+  private collectExecutor(framework: Framework, executor: Executor): void {
+    const gc = this.sandboxGc;
+    const agentId = this.agentId;
+    if (gc === undefined || agentId === undefined) return;
+    const { workDir } = this.o.config;
+    const ids = this.runIds(executor);
+    gc.schedule(sandboxPath(workDir, ids));
+    gc.schedule(executorPath(workDir, agentId, framework.id, executor.id));
+    if (executor.checkpoint) {
+      gc.schedule(metaRunPath(workDir, ids));
+      gc.schedule(executorPath(metaRoot(workDir), agentId, framework.id, executor.id));
+    }
+  }
+
+  /** A framework is back on the agent: its directories are no longer garbage. */
+  protected keepFrameworkDirectories(frameworkId: string): void {
+    const gc = this.sandboxGc;
+    const agentId = this.agentId;
+    if (gc === undefined || agentId === undefined) return;
+    const { workDir } = this.o.config;
+    gc.unschedule(frameworkPath(workDir, agentId, frameworkId));
+    gc.unschedule(frameworkPath(metaRoot(workDir), agentId, frameworkId));
+  }
+
+  /** An executor gets a new run: its directories are no longer garbage. */
+  protected keepExecutorDirectories(frameworkId: string, executorId: string): void {
+    const gc = this.sandboxGc;
+    const agentId = this.agentId;
+    if (gc === undefined || agentId === undefined) return;
+    const { workDir } = this.o.config;
+    gc.unschedule(executorPath(workDir, agentId, frameworkId, executorId));
+    gc.unschedule(executorPath(metaRoot(workDir), agentId, frameworkId, executorId));
   }
 
   protected removeFramework(framework: Framework): void {
@@ -174,10 +229,23 @@ export abstract class AgentBase {
     this.completedFrameworks.push(framework);
     if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS)
       this.completedFrameworks.shift();
+    this.collectFramework(framework);
     if (this.frameworks.size === 0 && this.draining.finish()) {
       this.o.logger.info("Agent finished draining");
     }
     if (this.terminating && this.frameworks.size === 0) this.o.onTerminated?.();
+  }
+
+  /** Schedules a departed framework's directories (work, and checkpoint if it checkpoints). */
+  private collectFramework(framework: Framework): void {
+    const gc = this.sandboxGc;
+    const agentId = this.agentId;
+    if (gc === undefined || agentId === undefined) return;
+    const { workDir } = this.o.config;
+    gc.schedule(frameworkPath(workDir, agentId, framework.id));
+    if (framework.info.checkpoint === true) {
+      gc.schedule(frameworkPath(metaRoot(workDir), agentId, framework.id));
+    }
   }
 
   protected clearExecutorTimers(executor: Executor): void {

@@ -39,6 +39,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     );
     let framework = this.frameworks.get(frameworkId);
     if (framework === undefined) {
+      this.keepFrameworkDirectories(frameworkId);
       framework = new Framework(
         frameworkInfo,
         schedulerPid === "" ? undefined : schedulerPid,
@@ -99,6 +100,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
         );
         return;
       }
+      this.keepExecutorDirectories(frameworkId, executorId);
       executor = this.launchExecutor(
         framework,
         executorInfo,

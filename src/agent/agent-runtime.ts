@@ -54,6 +54,7 @@ import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import type { AgentFlags } from "./flags.js";
+import { startSandboxGc } from "./gc/agent-gc.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
 import { MasterHostnames } from "./master-hostname.js";
@@ -434,6 +435,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
   agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
   agent.resourcesCheckpoint = (resources) => writeCheckpointedResources(flags.work_dir, resources);
+  const gc = startSandboxGc(flags, options.clock, logger);
+  agent.sandboxGc = gc.sandboxGc;
   // Restored before the process serves calls: a re-subscribing executor
   // must find its framework and executor.
   const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);
@@ -474,6 +477,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
         workDir: flags.work_dir,
         delaySecs: flags.gc_delay.toSecs(),
         diskHeadroom: flags.gc_disk_headroom,
+        collector: gc.collector,
       },
       fetcherCache,
       recoveryErrors: recovery.errors.length,
@@ -508,6 +512,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     }
     const keep = new Set(recovered.map((e) => e.ids.containerId));
     await killOrphans(recovery, flags.work_dir, bootId, keep, sweeper, logger);
+    gc.collectOldAgents(recovery.agent?.info === undefined ? undefined : recovery.agent.id);
     await docker?.removeOrphans();
     if (flags.recover === "cleanup") {
       agent.cleanupRecovered();
@@ -542,6 +547,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     containerizer?.stop();
     docker?.stop();
     adopted.stop();
+    gc.stop();
     await checkpointer.idle();
     launcher.stop();
     host.terminate(agentProcess);

@@ -22,6 +22,7 @@ import type { AgentCheckpoint } from "./checkpoint/state.js";
 import { Executor } from "./executor.js";
 import { executorInfoFor } from "./executor-info.js";
 import { Framework } from "./framework.js";
+import { FinishedDirectories } from "./gc/finished-directories.js";
 import { isSafePathSegment, type RunIds, sandboxPath } from "./paths.js";
 import { registerMessage, reregisterMessage } from "./registration-messages.js";
 import { applyCheckpointedResources } from "./resources-checkpoint.js";
@@ -442,7 +443,9 @@ export class Agent extends AgentExecutorApi {
   recover(checkpoint: AgentCheckpoint): RecoveredExecutor[] {
     this.agentId = checkpoint.id;
     const recovered: RecoveredExecutor[] = [];
+    const finished = new FinishedDirectories(this.o.config.workDir, checkpoint.id, this.sandboxGc);
     for (const saved of checkpoint.frameworks.values()) {
+      if (saved.info === undefined || saved.executors.size === 0) finished.framework(saved.id);
       if (saved.info === undefined || saved.info.checkpoint !== true) {
         this.o.logger.warn(
           `Not recovering framework ${saved.id}: ${saved.info === undefined ? "no framework info was checkpointed" : "it does not checkpoint"}`,
@@ -463,9 +466,18 @@ export class Agent extends AgentExecutorApi {
           this.o.logger.warn(
             `Not recovering executor '${savedExecutor.id}' of framework ${saved.id}: ${savedExecutor.info === undefined ? "no executor info" : "no latest run"} was checkpointed`,
           );
+          finished.executor(saved.id, savedExecutor.id);
           continue;
         }
-        if (run.completed) continue;
+        // Only the latest run can be live: earlier ones are garbage.
+        for (const other of savedExecutor.runs.keys()) {
+          if (other !== run.containerId) finished.run(saved.id, savedExecutor.id, other);
+        }
+        if (run.completed) {
+          finished.run(saved.id, savedExecutor.id, run.containerId);
+          finished.executor(saved.id, savedExecutor.id);
+          continue;
+        }
         const ids: RunIds = {
           agentId: checkpoint.id,
           frameworkId: saved.id,
@@ -503,6 +515,7 @@ export class Agent extends AgentExecutorApi {
         );
       }
       if (framework.executors.size > 0) this.frameworks.set(saved.id, framework);
+      else if (saved.executors.size > 0) finished.frameworkNow(framework);
     }
     return recovered;
   }
