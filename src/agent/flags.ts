@@ -228,7 +228,6 @@ const agentCoreFlags = {
       "Longest time a finished sandbox is kept before it is removed (e.g. 3days, 2weeks); " +
       "shorter when the disk fills up.",
     default: "1weeks",
-    notYet: true,
   }),
   gc_disk_headroom: flag.double({
     help:
@@ -239,7 +238,6 @@ const agentCoreFlags = {
       v < 0 || v > 1
         ? "Invalid value for --gc_disk_headroom. Must be between 0.0 and 1.0"
         : undefined,
-    notYet: true,
   }),
   gc_non_executor_container_sandboxes: flag.bool({
     help:
@@ -251,7 +249,6 @@ const agentCoreFlags = {
   disk_watch_interval: flag.duration({
     help: "How often the agent checks disk usage, which drives sandbox garbage collection.",
     default: "1mins",
-    notYet: true,
   }),
   recover: flag.string({
     help:
