@@ -109,6 +109,11 @@ test("agent gc: a finished task's sandbox is removed after --gc_delay; /state ke
   const browse = await fetch(`${agent.url}/files/browse?path=${encodeURIComponent(runDir)}`);
   await browse.body?.cancel();
   assert.equal(browse.status, 404);
+  const read = await fetch(
+    `${agent.url}/files/read?path=${encodeURIComponent(`${runDir}/stdout`)}&offset=0`,
+  );
+  await read.body?.cancel();
+  assert.equal(read.status, 404);
   assert.match(agent.logs(), /Deleted '.*\/runs\//);
 });
 
