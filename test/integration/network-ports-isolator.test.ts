@@ -97,3 +97,16 @@ test("network/ports: a task listening on its given port keeps running until it i
   assert.equal(run.finalState, "TASK_KILLED", run.stdout);
   assert.notEqual(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
 });
+
+test("network/ports: a later task (from the agent's executor pool) is watched too", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "wrong-port-again",
+    resources: [...small, portsResource(given)],
+    command: listenOn(other),
+    killAfter: "20secs",
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.equal(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
+});
