@@ -11,6 +11,7 @@ import { after, before, test } from "node:test";
 import {
   type DaemonHandle,
   freePort,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -109,4 +110,35 @@ test("network/ports: a later task (from the agent's executor pool) is watched to
   });
   assert.equal(run.finalState, "TASK_FAILED", run.stdout);
   assert.equal(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
+});
+
+test("network/ports: a task group member listening outside the group's ports fails the executor's container", {
+  skip,
+}, async () => {
+  const task = (id: string, command: string, ports: object[]) => ({
+    name: id,
+    task_id: { value: id },
+    resources: [...small, ...ports],
+    command: { value: command },
+  });
+  const group = {
+    tasks: [
+      task("group-right", listenOn(given), [portsResource(given)]),
+      task("group-wrong", listenOn(other), []),
+    ],
+  };
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, `--task_group=${JSON.stringify(group)}`, "--kill_after=20secs"],
+    { timeoutMs: 45_000 },
+  );
+  const output = run.stdout + run.stderr;
+  for (const id of ["group-right", "group-wrong"]) {
+    assert.ok(output.includes(`Received status update TASK_FAILED for task '${id}'`), output);
+  }
+  assert.match(output, /reason: REASON_CONTAINER_LIMITATION\n/);
+  assert.match(
+    output,
+    new RegExp(`/mesos/\\S+ is listening on unallocated port\\(s\\): \\[${other}-${other}\\]`),
+  );
 });
