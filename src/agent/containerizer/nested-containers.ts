@@ -824,11 +824,12 @@ export function nestedResources(
   limits: Readonly<Record<string, Value_Scalar>> | undefined,
 ): ContainerResources {
   const r = resourcesOf([...resources]);
+  const ports = r.ports();
   const out: ContainerResources = {
     cpus: r.cpus(),
     memMb: r.mem(),
     diskMb: r.disk(),
-    ports: r.ports(),
+    ...(ports === undefined ? {} : { ports }),
   };
   const cpuLimit = limits?.cpus?.value;
   const memLimit = limits?.mem?.value;
