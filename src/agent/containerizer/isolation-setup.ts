@@ -2,7 +2,10 @@
  * Turns the agent's containerization flags into isolators and a launcher:
  * `--isolation`, `--launcher`, `--cgroups_hierarchy`, `--cgroups_root`,
  * `--cgroups_enable_cfs`, `--cgroups_limit_swap`,
- * `--container_disk_watch_interval`, `--enforce_container_disk_quota`.
+ * `--container_disk_watch_interval`, `--enforce_container_disk_quota`, and
+ * the network/ports flags (`--container_ports_watch_interval`,
+ * `--enforce_container_ports`, `--check_agent_port_range_only`,
+ * `--container_ports_isolated_range`).
  *
  * The `linux` launcher (a cgroup per container, killed through it) is used
  * when `--launcher=linux` and isolation needs cgroups or namespaces; plain
