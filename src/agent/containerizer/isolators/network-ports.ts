@@ -138,6 +138,10 @@ interface Watched {
   limited: boolean;
 }
 
+/**
+ * Watches the listening ports of the containers it prepared (and of those
+ * handed to `recover`); `check` is one look at all of them.
+ */
 export class NetworkPortsIsolator extends BaseIsolator {
   readonly name = "network/ports";
   private readonly watched = new Map<string, Watched>();
