@@ -55,6 +55,7 @@ import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import type { AgentFlags } from "./flags.js";
 import { startSandboxGc } from "./gc/agent-gc.js";
+import { collectNestedSandboxes } from "./gc/nested-sandboxes.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
 import { MasterHostnames } from "./master-hostname.js";
@@ -454,6 +455,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     workDir: flags.work_dir,
   });
   void nested.recover();
+  if (flags.gc_non_executor_container_sandboxes) collectNestedSandboxes(nested, gc.sandboxGc);
   const containerEvents = nested.wrapEvents(sandboxes.events(agent));
   containerizer.attach(containerEvents);
   composed.attach(containerEvents);

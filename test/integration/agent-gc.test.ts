@@ -6,10 +6,13 @@
  * by their age.
  */
 import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
+  binPath,
   type DaemonHandle,
   freePort,
   getJson,
@@ -22,7 +25,15 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 
+const schedulers: ChildProcess[] = [];
+
 after(async () => {
+  for (const scheduler of schedulers) {
+    if (scheduler.exitCode !== null || scheduler.signalCode !== null) continue;
+    const exited = new Promise((resolve) => scheduler.once("exit", resolve));
+    scheduler.kill("SIGINT");
+    await exited;
+  }
   await stopAll();
 });
 
@@ -158,4 +169,75 @@ test("agent gc: after a restart, finished runs older than --gc_delay are removed
   assert.ok(statSync(frameworkDir).mtimeMs > twoDaysAgo * 1000, "and was touched when scheduled");
   assert.ok((m["gc/path_removals_pending"] ?? 0) >= 1, JSON.stringify(m));
   assert.equal(m["gc/path_removals_failed"], 0);
+});
+
+interface ContainerId {
+  value: string;
+  parent?: ContainerId;
+}
+
+async function agentCall(agent: DaemonHandle, body: unknown): Promise<Response> {
+  return fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
+test("agent gc: with --gc_non_executor_container_sandboxes an ended nested container's sandbox is removed, its parent's stays", async () => {
+  const master = await startMaster();
+  const agent = await startAgent({
+    master: master.address,
+    flags: {
+      gc_delay: "2secs",
+      disk_watch_interval: "1secs",
+      gc_non_executor_container_sandboxes: true,
+      registration_backoff_factor: "10ms",
+    },
+  });
+  await waitForAgents(master, 1);
+  const scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${master.address}`,
+      "--name=gc-parent",
+      "--command=sleep 120",
+    ],
+    { stdio: "ignore" },
+  );
+  schedulers.push(scheduler);
+  const parent = await waitFor(
+    "the parent executor container",
+    async () => {
+      const r = await agentCall(agent, { type: "GET_CONTAINERS", get_containers: {} });
+      const body = (await r.json()) as {
+        get_containers?: { containers?: { container_id: ContainerId }[] };
+      };
+      return body.get_containers?.containers?.[0]?.container_id;
+    },
+    { timeoutMs: 45_000 },
+  );
+  const childId = { value: randomUUID(), parent };
+  const launch = await agentCall(agent, {
+    type: "LAUNCH_NESTED_CONTAINER",
+    launch_nested_container: { container_id: childId, command: { value: "echo nested > out" } },
+  });
+  assert.equal(launch.status, 200, await launch.text());
+  const wait = await agentCall(agent, {
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { container_id: childId },
+  });
+  assert.equal(wait.status, 200, await wait.clone().text());
+  const state = await getJson<StateJson & { frameworks?: { executors?: ExecutorJson[] }[] }>(
+    `${agent.url}/state`,
+  );
+  const parentDir = state?.frameworks?.[0]?.executors?.[0]?.directory ?? "";
+  assert.ok(existsSync(parentDir), `the parent's sandbox exists: ${parentDir}`);
+  const childDir = join(parentDir, "containers", childId.value);
+  await waitFor("the nested sandbox removed", () => !existsSync(childDir), { timeoutMs: 20_000 });
+  assert.ok(existsSync(parentDir), "the running executor's sandbox is kept");
+  assert.ok(agent.logs().includes(`Deleted '${childDir}'`), "the collector removed it");
+  const m = await metrics(agent);
+  assert.ok((m["gc/path_removals_succeeded"] ?? 0) >= 1, JSON.stringify(m));
 });
