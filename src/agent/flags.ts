@@ -244,7 +244,6 @@ const agentCoreFlags = {
       "Also garbage-collect the sandboxes of containers started with " +
       "LAUNCH_(NESTED_)CONTAINER once they end.",
     default: false,
-    notYet: true,
   }),
   disk_watch_interval: flag.duration({
     help: "How often the agent checks disk usage, which drives sandbox garbage collection.",
