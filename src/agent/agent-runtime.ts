@@ -455,7 +455,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     workDir: flags.work_dir,
   });
   void nested.recover();
-  if (flags.gc_non_executor_container_sandboxes) collectNestedSandboxes(nested, gc.sandboxGc);
+  if (flags.gc_non_executor_container_sandboxes) {
+    const parents = recovered.map((e) => ({
+      containerId: e.ids.containerId,
+      directory: e.directory,
+    }));
+    void collectNestedSandboxes(nested, gc.sandboxGc, parents);
+  }
   const containerEvents = nested.wrapEvents(sandboxes.events(agent));
   containerizer.attach(containerEvents);
   composed.attach(containerEvents);

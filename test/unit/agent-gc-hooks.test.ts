@@ -10,8 +10,13 @@ import {
   type ContainerLaunch,
 } from "../../src/agent/agent.js";
 import type { AgentCheckpoint, RunCheckpoint } from "../../src/agent/checkpoint/state.js";
+import type {
+  NestedContainers,
+  NestedTermination,
+} from "../../src/agent/containerizer/nested-containers.js";
 import type { ExecutorConnection } from "../../src/agent/executor.js";
 import { GarbageCollector } from "../../src/agent/gc/garbage-collector.js";
+import { collectNestedSandboxes } from "../../src/agent/gc/nested-sandboxes.js";
 import {
   DiskSandboxGc,
   type SandboxGc,
@@ -275,6 +280,64 @@ test("agent gc on disk: directories of other agent ids are scheduled, the curren
     const fresh = new RecordingGc();
     scheduleOldAgentDirectories(dir, undefined, fresh, silentLogger);
     assert.equal(fresh.calls.length, 5, "a new agent (no recovered id) schedules every old id");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("agent gc nested sandboxes: launched ones are scheduled when they end; recovered ones by age if ended, at their end if running", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "agent-gc-nested-"));
+  try {
+    for (const child of ["ended", "running", "unknown"]) {
+      mkdirSync(join(dir, "containers", child), { recursive: true });
+    }
+    const ends = new Map<string, () => void>();
+    const waits = new Map<string, Promise<NestedTermination>>();
+    const track = (child: string, ended: boolean) => {
+      waits.set(
+        child,
+        ended ? Promise.resolve({}) : new Promise((resolve) => ends.set(child, () => resolve({}))),
+      );
+    };
+    track("ended", true);
+    track("running", false);
+    const parent = {
+      containerId: "P",
+      directory: dir,
+      frameworkId: FW,
+      executorId: "e",
+      executorName: "e",
+    };
+    const fake = {
+      launch: async (l: { childId: string }) => {
+        track(l.childId, false);
+        return { ok: true as const };
+      },
+      wait: (_p: string, child: string) => waits.get(child),
+      parent: () => parent,
+      list: () => [
+        { parent, childId: "running", pid: 1, directory: join(dir, "containers/running") },
+      ],
+      ready: () => Promise.resolve(),
+    };
+    const gc = new RecordingGc();
+    await collectNestedSandboxes(fake as unknown as NestedContainers, gc, [
+      { containerId: "P", directory: dir },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(gc.calls, [`age ${join(dir, "containers", "ended")}`]);
+    const launched = await (fake as unknown as NestedContainers).launch({
+      parentId: "P",
+      childId: "fresh",
+    });
+    assert.ok("ok" in launched);
+    ends.get("running")?.();
+    ends.get("fresh")?.();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(gc.calls.slice(1).sort(), [
+      `schedule ${join(dir, "containers", "fresh")}`,
+      `schedule ${join(dir, "containers", "running")}`,
+    ]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
