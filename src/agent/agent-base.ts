@@ -18,6 +18,7 @@ import {
   frameworkPath,
   metaRoot,
   metaRunPath,
+  metaTaskPath,
   type RunIds,
   sandboxPath,
 } from "./paths.js";
@@ -199,6 +200,18 @@ export abstract class AgentBase {
       gc.schedule(metaRunPath(workDir, ids));
       gc.schedule(executorPath(metaRoot(workDir), agentId, framework.id, executor.id));
     }
+  }
+
+  /**
+   * Schedules the checkpoint directory of a checkpointing executor's task
+   * once the task is completed (its terminal update acknowledged), as Mesos
+   * does, so long-lived executors do not pile up task checkpoints. Call it
+   * right after `executor.completeTask(taskId)`.
+   */
+  protected collectTaskCheckpoint(executor: Executor, taskId: string): void {
+    const gc = this.sandboxGc;
+    if (gc === undefined || this.agentId === undefined || !executor.checkpoint) return;
+    gc.schedule(metaTaskPath(this.o.config.workDir, this.runIds(executor), taskId));
   }
 
   /** A framework is back on the agent: its directories are no longer garbage. */

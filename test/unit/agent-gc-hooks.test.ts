@@ -342,3 +342,41 @@ test("agent gc nested sandboxes: launched ones are scheduled when they end; reco
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("agent gc hooks: a completed task's checkpoint directory is scheduled for checkpointing executors only", () => {
+  class Probe extends Agent {
+    collect(frameworkId: string, executorId: string, taskId: string): void {
+      const executor = this.frameworks.get(frameworkId)?.executors.get(executorId);
+      assert.ok(executor !== undefined);
+      this.collectTaskCheckpoint(executor, taskId);
+    }
+  }
+  for (const checkpoint of [false, true]) {
+    const gc = new RecordingGc();
+    const launches: ContainerLaunch[] = [];
+    const clock = new ManualClock();
+    const agent = new Probe({
+      config: config(),
+      clock,
+      random: seededRandom(5),
+      logger: silentLogger,
+      transport: { send: () => undefined, link: () => undefined },
+      containerizer: { launch: (l) => launches.push(l), destroy: () => undefined },
+    });
+    agent.sandboxGc = gc;
+    agent.start(MASTER);
+    clock.advance(1000);
+    agent.registered(MASTER, { slave_id: { value: AGENT_ID } });
+    agent.runTask(MASTER, {
+      framework: { user: "u", name: "fw", id: { value: FW }, checkpoint },
+      task: task("t1"),
+    });
+    gc.calls = [];
+    agent.collect(FW, "t1", "t1");
+    const containerId = launches[0]?.containerId ?? "";
+    assert.deepEqual(
+      gc.calls,
+      checkpoint ? [`schedule ${metaFwDir}/executors/t1/runs/${containerId}/tasks/t1`] : [],
+    );
+  }
+});
