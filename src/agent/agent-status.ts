@@ -210,6 +210,7 @@ export abstract class AgentStatusFlow extends AgentBase {
     if (executor === undefined) return;
     if (executor.terminatedTasks.has(taskId) && outcome.streamTerminated) {
       executor.completeTask(taskId);
+      this.collectTaskCheckpoint(executor, taskId);
     }
     if (executor.state === "TERMINATED" && !executor.incompleteTasks()) {
       this.removeExecutor(framework, executor);
