@@ -1,0 +1,203 @@
+/**
+ * The logrotate container logger, the built-in stand-in for Mesos'
+ * `org_apache_mesos_LogrotateContainerLogger` module (mesos-ts loads no
+ * C++ modules; `--container_logger` accepts this one name and its
+ * parameters come from `--modules` / `--modules_dir` as in Mesos).
+ *
+ * For each container it makes two named pipes, starts one logger process
+ * per pipe (logrotate-logger-main.ts, in a session of its own so it
+ * outlives the agent) reading it into the sandbox's `stdout` / `stderr`,
+ * and gives the pipes' paths to the launch as the container's output. Until
+ * the launch has opened them the agent holds each pipe open for reading and
+ * writing, so neither the launcher helper's open nor the logger's first read
+ * can block or see an early end; afterwards only the container writes, and
+ * its logger ends when the container's last process has closed the pipe.
+ */
+
+import { execFile, spawn } from "node:child_process";
+import { closeSync, constants as fsConstants, openSync, readdirSync, readFileSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import type { JsonValue } from "../../../common/flags/spec.js";
+import type { Logger } from "../../../common/observability/logger.js";
+import type { Environment } from "../../../common/protocol/generated/mesos-v1.js";
+import {
+  containerSettings,
+  findModuleParameters,
+  LOGROTATE_MODULE_NAME,
+  type LogrotateParameters,
+  parseLogrotateParameters,
+  type StreamSettings,
+} from "./logrotate-settings.js";
+
+const LOGGER_MAIN = fileURLToPath(new URL("./logrotate-logger-main.js", import.meta.url));
+
+const execFileAsync = promisify(execFile);
+
+/** A container's prepared output: paths for the launch, and what to do once it has opened them. */
+export interface ContainerOutput {
+  readonly stdout: string;
+  readonly stderr: string;
+  /** The launch is over (started or failed): the agent lets go of the pipes. */
+  release(): void;
+}
+
+/** What the logger needs to know of a container. */
+export interface ContainerOutputRequest {
+  /** The container's sandbox, where `stdout` and `stderr` are kept. */
+  readonly directory: string;
+  /** The container's command environments (overrides come from `CONTAINER_LOGGER_*`). */
+  readonly environments: readonly (Environment | undefined)[];
+  /** Run the loggers as this user (the container's, when the agent switches users). */
+  readonly ids?: { uid: number; gid: number } | undefined;
+}
+
+/** The containerizer's view of a container logger. */
+export interface ContainerLogger {
+  prepare(request: ContainerOutputRequest): Promise<ContainerOutput>;
+}
+
+/** The logrotate container logger. */
+export class LogrotateContainerLogger implements ContainerLogger {
+  constructor(
+    readonly parameters: LogrotateParameters,
+    private readonly logger: Logger,
+  ) {}
+
+  async prepare(request: ContainerOutputRequest): Promise<ContainerOutput> {
+    const settings = containerSettings(this.parameters, request.environments);
+    if (!settings.ok) throw new Error(settings.error);
+    const { directory } = request;
+    const fifos = {
+      stdout: join(directory, ".logger-stdout.fifo"),
+      stderr: join(directory, ".logger-stderr.fifo"),
+    };
+    await Promise.all(Object.values(fifos).map((p) => rm(p, { force: true })));
+    try {
+      await execFileAsync("mkfifo", ["-m", "600", fifos.stdout, fifos.stderr]);
+    } catch (e) {
+      throw new Error(`Failed to create the container logger's pipes: ${(e as Error).message}`);
+    }
+    const held: number[] = [];
+    const release = () => {
+      for (const fd of held.splice(0)) closeSync(fd);
+      for (const p of Object.values(fifos)) void rm(p, { force: true });
+    };
+    try {
+      for (const stream of ["stdout", "stderr"] as const) {
+        held.push(openSync(fifos[stream], fsConstants.O_RDWR | fsConstants.O_NONBLOCK));
+        this.startLogger(fifos[stream], join(directory, stream), settings.value[stream], request);
+      }
+    } catch (e) {
+      release();
+      throw new Error(`Failed to start the container logger: ${(e as Error).message}`);
+    }
+    return { ...fifos, release };
+  }
+
+  private startLogger(
+    fifo: string,
+    logFile: string,
+    settings: StreamSettings,
+    request: ContainerOutputRequest,
+  ): void {
+    const input = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      const args = [
+        LOGGER_MAIN,
+        `--log_filename=${logFile}`,
+        `--max_size=${settings.maxSize}`,
+        `--logrotate_path=${this.parameters.logrotatePath}`,
+        ...(settings.options === undefined ? [] : [`--logrotate_options=${settings.options}`]),
+      ];
+      const child = spawn(process.execPath, args, {
+        cwd: request.directory,
+        detached: true,
+        env: loggerEnvironment(process.env),
+        stdio: [input, "ignore", "ignore"],
+        ...(request.ids === undefined ? {} : request.ids),
+      });
+      child.once("error", (e) =>
+        this.logger.warn(`Container logger for '${logFile}' failed: ${e.message}`),
+      );
+      child.unref();
+    } finally {
+      closeSync(input);
+    }
+  }
+}
+
+/**
+ * The agent's environment without `MESOS_*` and `LIBPROCESS_*` (as Mesos
+ * does for its logger), so nothing mistakes the logger for part of a container.
+ */
+export function loggerEnvironment(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined || key.startsWith("MESOS_") || key.startsWith("LIBPROCESS_")) continue;
+    out[key] = value;
+  }
+  return out;
+}
+
+/** The agent flags the container logger is configured by. */
+export interface ContainerLoggerFlags {
+  container_logger?: string | undefined;
+  modules?: JsonValue | undefined;
+  modules_dir?: string | undefined;
+}
+
+/** The manifests of `--modules` or of the files in `--modules_dir` (name order). */
+function readManifests(flags: ContainerLoggerFlags): JsonValue[] {
+  if (flags.modules !== undefined) return [flags.modules];
+  if (flags.modules_dir === undefined) return [];
+  const dir = flags.modules_dir;
+  const out: JsonValue[] = [];
+  for (const name of readdirSync(dir).sort()) {
+    const file = join(dir, name);
+    try {
+      out.push(JSON.parse(readFileSync(file, "utf8")) as JsonValue);
+    } catch (e) {
+      throw new Error(`Failed to read module manifest '${file}': ${(e as Error).message}`);
+    }
+  }
+  return out;
+}
+
+/**
+ * The container logger `--container_logger` names, or undefined (output goes
+ * to sandbox files). Throws a one-line Error when the module is not listed
+ * in `--modules` / `--modules_dir`, its parameters are wrong, or
+ * `logrotate` cannot be run.
+ */
+export async function createContainerLogger(
+  flags: ContainerLoggerFlags,
+  logger: Logger,
+): Promise<LogrotateContainerLogger | undefined> {
+  const name = flags.container_logger;
+  if (name === undefined || name === "") return undefined;
+  const fail = (why: string) => new Error(`Cannot create container logger: ${why}`);
+  let manifests: JsonValue[];
+  try {
+    manifests = readManifests(flags);
+  } catch (e) {
+    throw fail((e as Error).message);
+  }
+  const found = findModuleParameters(manifests, LOGROTATE_MODULE_NAME);
+  if (!found.ok) throw fail(found.error);
+  if (found.value === undefined) {
+    throw fail(`module '${name}' is not listed in --modules or --modules_dir`);
+  }
+  const parsed = parseLogrotateParameters(found.value);
+  if (!parsed.ok) throw fail(parsed.error);
+  // As Mesos: the agent does not start with a logrotate it cannot run.
+  try {
+    await execFileAsync("/bin/sh", ["-c", `${parsed.value.logrotatePath} --help > /dev/null`]);
+  } catch {
+    throw fail(`Failed to check logrotate: '${parsed.value.logrotatePath} --help' failed`);
+  }
+  logger.info(`Container output goes through the logrotate container logger (${name})`);
+  return new LogrotateContainerLogger(parsed.value, logger);
+}
