@@ -3,6 +3,7 @@ import { newStatusUpdateUuid } from "../common/ids/index.js";
 import type { SlaveInfo, StatusUpdate } from "../common/protocol/generated/mesos-internal.js";
 import type {
   AgentInfo,
+  Resource,
   TaskState,
   TaskStatus_Reason,
 } from "../common/protocol/generated/mesos-v1.js";
@@ -307,7 +308,12 @@ export abstract class AgentBase {
     frameworkId: string,
     taskId: string,
     state: TaskState,
-    extra: { message?: string; reason?: TaskStatus_Reason; executorId?: string },
+    extra: {
+      message?: string;
+      reason?: TaskStatus_Reason;
+      executorId?: string;
+      limitedResources?: Resource[];
+    },
   ): StatusUpdate {
     return createStatusUpdate({
       frameworkId,

@@ -371,6 +371,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
         message: messages.length === 0 ? "Executor terminated" : messages.join("; "),
         reason: pending?.reason ?? "REASON_EXECUTOR_TERMINATED",
         executorId: executor.id,
+        ...(limitation?.resources === undefined ? {} : { limitedResources: limitation.resources }),
       }),
       false,
     );

@@ -9,6 +9,7 @@ import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
 import type {
   AgentInfo_Capability,
   ExecutorInfo,
+  Resource,
   TaskInfo,
   TaskStatus_Reason,
 } from "../common/protocol/generated/mesos-v1.js";
@@ -60,7 +61,7 @@ export interface ContainerTermination {
    * An isolator stopped the container for going over a limit (memory, disk):
    * its tasks fail with this reason and message.
    */
-  limitation?: { reason: TaskStatus_Reason; message: string };
+  limitation?: { reason: TaskStatus_Reason; message: string; resources?: Resource[] };
 }
 
 /**

@@ -18,6 +18,8 @@ export interface ContainerEnd {
   state?: string;
   reason?: string;
   message?: string;
+  /** What the container ran out of (`TaskResourceLimitation`), passed on in the task's status. */
+  limitation?: Record<string, unknown>;
 }
 
 /** The result of a call that may be refused. */

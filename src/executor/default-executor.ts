@@ -187,7 +187,7 @@ export class DefaultExecutor {
   private status(
     run: TaskRun,
     state: TaskState,
-    extra: { reason?: string; message?: string } = {},
+    extra: { reason?: string; message?: string; limitation?: Record<string, unknown> } = {},
   ): TaskStatusInput {
     const status: TaskStatusInput = {
       task_id: run.task.task_id,
@@ -390,6 +390,7 @@ export class DefaultExecutor {
     let state: TaskState;
     let reason: string | undefined;
     let message: string | undefined;
+    let limitation: Record<string, unknown> | undefined;
     if (!result.ok) {
       state = run.killing && !run.killedByCompletionTimeout ? "TASK_KILLED" : "TASK_FAILED";
       if (run.killedByCompletionTimeout) reason = "REASON_MAX_COMPLETION_TIME_REACHED";
@@ -416,6 +417,7 @@ export class DefaultExecutor {
       }
       if (end.state !== undefined) state = end.state as TaskState;
       if (end.reason !== undefined) reason = end.reason;
+      limitation = end.limitation;
       if (end.message !== undefined) {
         message = message === undefined ? end.message : `${message}: ${end.message}`;
       }
@@ -423,7 +425,7 @@ export class DefaultExecutor {
     this.o.logger.info(
       `Child container ${this.containerId}.${run.containerId} of task '${run.task.task_id.value}' completed in state ${state}${message === undefined ? "" : `: ${message}`}`,
     );
-    this.finish(run, state, message, reason);
+    this.finish(run, state, message, reason, limitation);
   }
 
   /** Program, arguments, environment, directory and output files of a task; or why not. */
@@ -632,7 +634,13 @@ export class DefaultExecutor {
   }
 
   /** Sends the terminal update of `run`, kills the rest of its group if it failed, forgets it. */
-  private finish(run: TaskRun, state: TaskState, message?: string, reason?: string): void {
+  private finish(
+    run: TaskRun,
+    state: TaskState,
+    message?: string,
+    reason?: string,
+    limitation?: Record<string, unknown>,
+  ): void {
     const id = run.task.task_id.value;
     if (this.active.get(id) !== run) return;
     if (run.completionTimer !== undefined) this.o.clock.cancelTimer(run.completionTimer);
@@ -641,6 +649,7 @@ export class DefaultExecutor {
     const final = this.status(run, state, {
       ...(message !== undefined ? { message } : {}),
       ...(reason !== undefined ? { reason } : {}),
+      ...(limitation !== undefined ? { limitation } : {}),
     });
     if (this.unhealthy) final.healthy = false;
     this.forward(final);

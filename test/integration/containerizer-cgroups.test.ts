@@ -21,6 +21,7 @@ import {
 import {
   executeTask,
   isolationSkipReason,
+  limitedResourcesOf,
   processesWithMarker,
   removeRootCgroups,
   sandboxOf,
@@ -81,6 +82,10 @@ test("cgroups/mem: a mem:64 task allocating 200 MB fails with REASON_CONTAINER_L
   assert.equal(run.finalState, "TASK_FAILED", run.stdout);
   assert.equal(run.reason, "REASON_CONTAINER_LIMITATION_MEMORY", run.stdout);
   assert.match(run.message ?? "", /Memory limit exceeded/);
+  // The status names the memory in use at the limit, as Mesos' TaskStatus.limitation does.
+  const limited = await limitedResourcesOf(master, "hog");
+  assert.equal(limited?.[0]?.name, "mem");
+  assert.ok((limited?.[0]?.scalar?.value ?? 0) > 0, JSON.stringify(limited));
   await waitFor(
     "the container's cgroups to be removed",
     () => containerCgroups("memory").length === 0 && containerCgroups("freezer").length === 0,

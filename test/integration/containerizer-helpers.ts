@@ -82,6 +82,29 @@ export async function executeTask(
   return { code: run.code, stdout: run.stdout + run.stderr, finalState, reason, message };
 }
 
+/**
+ * `TaskStatus.limitation.resources` of the last status of completed task
+ * `taskId` (the newest one of that id), from the master's GET_TASKS.
+ */
+export async function limitedResourcesOf(
+  master: DaemonHandle,
+  taskId: string,
+): Promise<{ name: string; scalar?: { value: number }; ranges?: unknown }[] | undefined> {
+  interface Status {
+    limitation?: { resources?: { name: string; scalar?: { value: number }; ranges?: unknown }[] };
+  }
+  const answer = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ type: "GET_TASKS" }),
+  });
+  const body = (await answer.json()) as {
+    get_tasks?: { completed_tasks?: { task_id: { value: string }; statuses?: Status[] }[] };
+  };
+  const tasks = (body.get_tasks?.completed_tasks ?? []).filter((t) => t.task_id.value === taskId);
+  return tasks.at(-1)?.statuses?.at(-1)?.limitation?.resources;
+}
+
 function findDirectory(node: unknown, executorId: string): string | undefined {
   if (Array.isArray(node)) {
     for (const item of node) {

@@ -18,7 +18,7 @@ import {
   tempDir,
   waitForAgents,
 } from "../harness/processes.js";
-import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { executeTask, limitedResourcesOf, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const skip =
   process.platform !== "linux" || process.getuid?.() !== 0
@@ -99,6 +99,10 @@ test("posix/disk: a task writing past its disk quota fails with REASON_CONTAINER
   assert.equal(run.finalState, "TASK_FAILED", run.stdout);
   assert.equal(run.reason, "REASON_CONTAINER_LIMITATION_DISK", run.stdout);
   assert.match(run.message ?? "", /Disk usage .* exceeds quota/);
+  // The status names the quota that was exceeded, as Mesos' TaskStatus.limitation does.
+  assert.deepEqual(await limitedResourcesOf(master, "filler"), [
+    { name: "disk", type: "SCALAR", scalar: { value: 2 } },
+  ]);
 });
 
 test("posix/rlimits: the task runs with the rlimits of its ContainerInfo", { skip }, async () => {

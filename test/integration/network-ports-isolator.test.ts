@@ -18,7 +18,7 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { executeTask, scalar } from "./containerizer-helpers.js";
+import { executeTask, limitedResourcesOf, scalar } from "./containerizer-helpers.js";
 
 const skip = process.platform !== "linux" ? "reads /proc/net/tcp (Linux only)" : undefined;
 let master: DaemonHandle;
@@ -81,6 +81,10 @@ test("network/ports: a task listening on a port it was not given fails with REAS
   assert.equal(run.finalState, "TASK_FAILED", run.stdout);
   assert.equal(run.reason, "REASON_CONTAINER_LIMITATION", run.stdout);
   assert.match(run.message ?? "", new RegExp(`unallocated port\\(s\\): \\[${other}-${other}\\]`));
+  // The status names the ports, as Mesos' TaskStatus.limitation does.
+  assert.deepEqual(await limitedResourcesOf(master, "wrong-port"), [
+    { name: "ports", type: "RANGES", ranges: { range: [{ begin: other, end: other }] } },
+  ]);
 });
 
 test("network/ports: a task listening on its given port keeps running until it is killed", {

@@ -21,7 +21,12 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { isolationSkipReason, removeRootCgroups, scalar } from "./containerizer-helpers.js";
+import {
+  isolationSkipReason,
+  limitedResourcesOf,
+  removeRootCgroups,
+  scalar,
+} from "./containerizer-helpers.js";
 
 const found = CgroupsHierarchy.detect("/sys/fs/cgroup", "mesos");
 const skip =
@@ -188,6 +193,8 @@ test("task group: a task over its own memory limit fails alone with REASON_CONTA
   assert.equal(hogEnd?.state, "TASK_FAILED", run.stdout);
   assert.equal(hogEnd?.reason, "REASON_CONTAINER_LIMITATION_MEMORY", run.stdout);
   assert.match(hogEnd?.message ?? "", /Memory limit exceeded: Requested: 64MB/);
+  // The default executor passes the nested container's limitation on.
+  assert.equal((await limitedResourcesOf(master, "hog"))?.[0]?.name, "mem");
   const bystander = states.get("bystander");
   assert.equal(bystander?.state, "TASK_KILLED", run.stdout);
   assert.equal(bystander?.reason, undefined, run.stdout);

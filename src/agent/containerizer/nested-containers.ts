@@ -756,7 +756,8 @@ export class NestedContainers {
       termination.state = "TASK_FAILED";
       termination.reason = n.limitation.reason;
       termination.message = n.limitation.message;
-      termination.limitation = {};
+      termination.limitation =
+        n.limitation.resources === undefined ? {} : { resources: n.limitation.resources };
     }
     n.termination = termination;
     this.byCgroupId.delete(n.cgroupId);

@@ -7,6 +7,7 @@
 import { uuidBytesToText } from "../../common/ids/uuid.js";
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import type {
+  Resource,
   TaskState,
   TaskStatus,
   TaskStatus_Reason,
@@ -24,6 +25,8 @@ export interface AgentUpdateInput {
   message?: string;
   reason?: TaskStatus_Reason;
   executorId?: string;
+  /** The resources a container ran out of (`TaskStatus.limitation`). */
+  limitedResources?: Resource[];
   /** Seconds since the epoch (as Mesos' `timestamp` doubles). */
   timestamp: number;
 }
@@ -41,6 +44,9 @@ export function createStatusUpdate(input: AgentUpdateInput): StatusUpdate {
   if (input.message !== undefined) status.message = input.message;
   if (input.reason !== undefined) status.reason = input.reason;
   if (input.executorId !== undefined) status.executor_id = { value: input.executorId };
+  if (input.limitedResources !== undefined && input.limitedResources.length > 0) {
+    status.limitation = { resources: input.limitedResources };
+  }
   const update: StatusUpdate = {
     framework_id: { value: input.frameworkId },
     slave_id: { value: input.agentId },

@@ -28,6 +28,7 @@ import {
   type LaunchPreparation,
   MB,
   MIN_MEMORY_BYTES,
+  scalarResource,
 } from "./isolator.js";
 
 /** How often containers are checked for an OOM. */
@@ -216,6 +217,8 @@ export class CgroupsMemIsolator extends BaseIsolator {
       message:
         `Memory limit exceeded: Requested: ${formatMb(w.limitBytes)} ` +
         `Maximum Used: ${formatMb(used ?? w.limitBytes)}`,
+      // As Mesos: the memory in use when the limit was hit, in MB.
+      resources: [scalarResource("mem", (used ?? w.limitBytes) / MB)],
     });
   }
 

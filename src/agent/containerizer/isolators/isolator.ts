@@ -19,6 +19,7 @@
 import type { Logger } from "../../../common/observability/logger.js";
 import type {
   ExecutorInfo,
+  Resource,
   ResourceStatistics,
   TaskStatus_Reason,
 } from "../../../common/protocol/generated/mesos-v1.js";
@@ -82,6 +83,8 @@ export interface LaunchPreparation {
 export interface ContainerLimitation {
   reason: TaskStatus_Reason;
   message: string;
+  /** The resources that ran out (TaskStatus.limitation), e.g. `mem` at its peak use. */
+  resources?: Resource[];
 }
 
 /** What isolators get from the containerizer. */
@@ -130,3 +133,8 @@ export const CPU_CFS_PERIOD_US = 100_000;
 export const MIN_CPU_CFS_QUOTA_US = 1_000;
 export const MIN_MEMORY_BYTES = 32 * 1024 * 1024;
 export const MB = 1024 * 1024;
+
+/** An unreserved scalar resource, as a limitation names it (`mem`, `disk`). */
+export function scalarResource(name: string, value: number): Resource {
+  return { name, type: "SCALAR", scalar: { value } };
+}

@@ -27,6 +27,7 @@ import {
   parseResources,
   resourcesFromString,
   subtractRanges,
+  valueRangesFromFlat,
 } from "../../../common/resources/index.js";
 import { processTree, readProcTableInSlices } from "../proc.js";
 import {
@@ -224,7 +225,11 @@ export class NetworkPortsIsolator extends BaseIsolator {
         this.context.logger.warn(message);
         if (this.options.enforce) {
           root.limited = true;
-          this.context.limit(w.root, { reason: "REASON_CONTAINER_LIMITATION", message });
+          this.context.limit(w.root, {
+            reason: "REASON_CONTAINER_LIMITATION",
+            message,
+            resources: [{ name: "ports", type: "RANGES", ranges: valueRangesFromFlat(wrong) }],
+          });
         }
       }
     } catch (e) {

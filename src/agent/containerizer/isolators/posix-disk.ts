@@ -12,6 +12,7 @@ import {
   type ContainerResources,
   type IsolatorContext,
   MB,
+  scalarResource,
 } from "./isolator.js";
 
 /** Runs `du` (through the launcher helper, off the agent's event loop). */
@@ -109,6 +110,8 @@ export class PosixDiskIsolator extends BaseIsolator {
         this.context.limit(containerId, {
           reason: "REASON_CONTAINER_LIMITATION_DISK",
           message: `Disk usage (${formatMb(used)}) exceeds quota (${formatMb(s.limitBytes)})`,
+          // As Mesos: the quota that was exceeded.
+          resources: [scalarResource("disk", s.limitBytes / MB)],
         });
       }
     } catch (e) {
