@@ -54,6 +54,7 @@ import {
   shimCommand,
 } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
+import type { ContainerLogger, ContainerOutput } from "./logger/container-logger.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
 import { ProcessSweeper } from "./process-sweeper.js";
@@ -109,6 +110,11 @@ export interface PosixContainerizerOptions {
    * hosts (see src/executor/executor-host.ts).
    */
   commandExecutorsPerProcess?: number;
+  /**
+   * `--container_logger`: executors' stdout/stderr go through it (so none is
+   * pooled or hosted, whose output files are fixed); unset: sandbox files.
+   */
+  containerLogger?: ContainerLogger;
 }
 
 interface Container {
@@ -429,7 +435,12 @@ export class PosixContainerizer implements Containerizer {
     const paceLimit = this.o.launchConcurrency ?? 0;
     const paced = command.signalsReady === true && paceLimit > 0;
     const poolSize = this.o.executorPoolSize ?? 0;
-    const eligible = command.signalsReady === true && !shimmed && ids === undefined && !inImage;
+    const eligible =
+      command.signalsReady === true &&
+      !shimmed &&
+      ids === undefined &&
+      !inImage &&
+      this.o.containerLogger === undefined;
     const perProcess = this.o.commandExecutorsPerProcess ?? 1;
     const hosted =
       eligible &&
@@ -438,6 +449,7 @@ export class PosixContainerizer implements Containerizer {
       this.isolators.every((i) => HOSTABLE_ISOLATORS.has(i.name)) &&
       !/^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED ?? "");
     const pooled = !hosted && poolSize > 0 && eligible;
+    const output = await this.containerOutput(launch, ids);
     const reply = await launcher
       .spawn(
         {
@@ -446,8 +458,8 @@ export class PosixContainerizer implements Containerizer {
           args: command.args,
           env,
           cwd: launch.directory,
-          stdout: `${launch.directory}/stdout`,
-          stderr: `${launch.directory}/stderr`,
+          stdout: output?.stdout ?? `${launch.directory}/stdout`,
+          stderr: output?.stderr ?? `${launch.directory}/stderr`,
           ...(spawnIds === undefined ? {} : spawnIds),
           ...(paced && !hosted ? { paceLimit } : {}),
           ...(pooled ? { pool: { dir: `${this.o.workDir}/executor-pool`, size: poolSize } } : {}),
@@ -466,7 +478,8 @@ export class PosixContainerizer implements Containerizer {
       .catch((e: unknown) => {
         stopIfDestroyed();
         throw new Error(`Failed to start the executor '${command.file}': ${(e as Error).message}`);
-      });
+      })
+      .finally(() => output?.release());
     c.pid = reply.pid;
     if (reply.startTime !== undefined) c.startTime = reply.startTime;
     this.byPid.set(reply.pid, c);
@@ -491,6 +504,18 @@ export class PosixContainerizer implements Containerizer {
         );
     }
     return reply.pid;
+  }
+
+  /** Where the executor's output goes when a container logger is on (its command environment may tune it). */
+  private async containerOutput(
+    launch: ContainerLaunch,
+    ids: { uid: number; gid: number } | undefined,
+  ): Promise<ContainerOutput | undefined> {
+    const logger = this.o.containerLogger;
+    if (logger === undefined) return undefined;
+    const environments = [launch.executor.command?.environment];
+    if (launch.commandExecutor) environments.push(launch.commandTask?.command?.environment);
+    return await logger.prepare({ directory: launch.directory, environments, ids });
   }
 
   /** Lets every isolator prepare the container; the launch then does what they ask. */
