@@ -57,6 +57,7 @@ import type {
 } from "./isolators/isolator.js";
 import { enterCgroups, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
+import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
 import { isSameProcess } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
@@ -143,6 +144,8 @@ export interface NestedContainersOptions {
   workDir?: string;
   /** How often adopted containers (after an agent restart) are checked for having ended. */
   pollIntervalMs?: number;
+  /** `--container_logger`: output of nested containers (not sessions) goes through it. */
+  containerLogger?: ContainerLogger | undefined;
 }
 
 /** What is checkpointed of a nested container. */
@@ -602,6 +605,15 @@ export class NestedContainers {
     }
     const preparation = mergePreparations(preparations);
     const fifos = l.session === true ? await this.sessionFifos(n.directory, ids) : undefined;
+    // A session's output is the caller's (its pipes); the others' may go through the logger.
+    const output =
+      fifos === undefined
+        ? await this.o.containerLogger?.prepare({
+            directory: n.directory,
+            environments: [l.command?.environment],
+            ids,
+          })
+        : undefined;
     let command = executorCommand(l.command);
     if (fifos !== undefined) command = stdinFrom(command, fifos.paths.stdin);
     const shimmed = needsShim(preparation) || (ids !== undefined && cgroups !== undefined);
@@ -617,13 +629,15 @@ export class NestedContainers {
         args: command.args,
         env,
         cwd: workDir,
-        stdout: fifos?.paths.stdout ?? `${n.directory}/stdout`,
-        stderr: fifos?.paths.stderr ?? `${n.directory}/stderr`,
+        stdout: fifos?.paths.stdout ?? output?.stdout ?? `${n.directory}/stdout`,
+        stderr: fifos?.paths.stderr ?? output?.stderr ?? `${n.directory}/stderr`,
         ...(shimmed || ids === undefined ? {} : ids),
       });
     } catch (e) {
       if (fifos !== undefined) for (const fd of Object.values(fifos.fds)) closeSync(fd);
       throw e;
+    } finally {
+      output?.release();
     }
     // The helper has opened the write ends (and closed its copies): reading can start.
     if (fifos !== undefined) {
