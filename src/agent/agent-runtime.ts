@@ -49,6 +49,7 @@ import {
 import { FetcherCache } from "./containerizer/fetcher-cache.js";
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
+import { createContainerLogger } from "./containerizer/logger/container-logger.js";
 import { NestedContainers, nestedParentOf } from "./containerizer/nested-containers.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
@@ -280,6 +281,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const adopted = new RecoveredContainers(logger, sweeper);
   const processId = options.processId ?? "slave(1)";
 
+  const containerLogger = await createContainerLogger(flags, logger);
   let containerizer: PosixContainerizer | undefined;
   let nested: NestedContainers | undefined;
   const launcher = new LauncherClient(
@@ -315,6 +317,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     launchConcurrency: flags.executor_launch_concurrency,
     executorPoolSize: flags.executor_pool_size,
     commandExecutorsPerProcess: flags.command_executors_per_process,
+    ...(containerLogger === undefined ? {} : { containerLogger }),
   });
   const mesosContainerizer = containerizer;
   const docker = await buildDockerContainerizer(flags, { logger, bootId, fetcherCache }).catch(
@@ -453,6 +456,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     destroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
     parentOf: (id) => nestedParentOf(agent, id, flags.switch_user && isRoot),
     workDir: flags.work_dir,
+    containerLogger,
   });
   void nested.recover();
   if (flags.gc_non_executor_container_sandboxes) {

@@ -13,6 +13,7 @@ import { defineFlags, type LoadOptions, type LoadResult, loadFlags } from "../co
 import { loggingFlags } from "../common/flags/logging-flags.js";
 import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
+import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
 /** Unix socket paths must fit in `sockaddr_un.sun_path`. */
@@ -624,8 +625,15 @@ const agentContainerFlags = {
     notYet: true,
   }),
   container_logger: flag.string({
-    help: "Module that handles container stdout/stderr. Unset: files in the sandbox.",
-    notYet: true,
+    help:
+      "Module that handles container stdout/stderr. Unset: files in the sandbox. mesos-ts has " +
+      `one built in, ${LOGROTATE_MODULE_NAME} (sandbox files rotated with logrotate), set up ` +
+      "by its entry in --modules or --modules_dir as in Mesos; see docs/container-logger.md.",
+    validate: (v) =>
+      v === LOGROTATE_MODULE_NAME
+        ? undefined
+        : `--container_logger='${v}' names a Mesos module mesos-ts does not have; the only ` +
+          `container logger built in is ${LOGROTATE_MODULE_NAME}`,
   }),
   resource_provider_config_dir: flag.string({
     help: "Directory of local resource provider configurations (JSON ResourceProviderInfo).",
