@@ -555,8 +555,9 @@ const agentContainerFlags = {
     notYet: true,
   }),
   host_path_volume_force_creation: flag.string({
-    help: "Colon-separated directories under which volume/host_path may create missing directories.",
-    notYet: true,
+    help:
+      "Colon-separated directories under which a missing host path of a HOST_PATH volume is " +
+      "created (as a directory) instead of failing the launch.",
   }),
   volume_gid_range: flag.string({
     help:

@@ -26,9 +26,11 @@ const skip =
     : undefined;
 let master: DaemonHandle;
 let agent: DaemonHandle;
+let creatable: string;
 
 before(async () => {
   if (skip !== undefined) return;
+  creatable = tempDir("mesos-host-path-");
   master = await startMaster();
   agent = await startAgent({
     master: master.address,
@@ -36,6 +38,7 @@ before(async () => {
       isolation: "filesystem/linux,posix/disk,posix/rlimits",
       enforce_container_disk_quota: true,
       container_disk_watch_interval: "500ms",
+      host_path_volume_force_creation: creatable,
     },
   });
   await waitForAgents(master, 1);
@@ -86,6 +89,23 @@ test("filesystem/linux: a read-only host volume can be read but not written", {
   const sandbox = await sandboxOf(agent, "read-only");
   assert.match(readFileSync(join(sandbox, "stdout"), "utf8"), /hello from the host/);
   assert.equal(existsSync(join(host, "new")), false);
+});
+
+test("volume/host_path: a missing host path under --host_path_volume_force_creation is created and mounted", {
+  skip,
+}, async () => {
+  const host = join(creatable, "made", "for", "task");
+  const run = await executeTask(master, {
+    name: "forced-host-path",
+    resources: small,
+    command: "echo written > data/file",
+    container: {
+      type: "MESOS",
+      volumes: [{ container_path: "data", host_path: host, mode: "RW" }],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  assert.equal(readFileSync(join(host, "file"), "utf8"), "written\n");
 });
 
 test("posix/disk: a task writing past its disk quota fails with REASON_CONTAINER_LIMITATION_DISK", {

@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import {
@@ -19,6 +22,8 @@ import {
 } from "../../src/agent/containerizer/isolators/cgroups-cpu.js";
 import { memoryLimitBytes } from "../../src/agent/containerizer/isolators/cgroups-mem.js";
 import {
+  FilesystemLinuxIsolator,
+  hostPathCreationAllowed,
   volumeSource,
   volumeTarget,
 } from "../../src/agent/containerizer/isolators/filesystem-linux.js";
@@ -105,6 +110,56 @@ test("filesystem/linux: relative host paths are in the sandbox; paths escaping t
     ),
     "/work/sb/a",
   );
+});
+
+test("volume/host_path: --host_path_volume_force_creation allows a directory and what lies beneath it", () => {
+  const allowed = ["/srv/data/", "/mnt"];
+  assert.equal(hostPathCreationAllowed("/srv/data", allowed), true);
+  assert.equal(hostPathCreationAllowed("/srv/data/a/b", allowed), true);
+  assert.equal(hostPathCreationAllowed("/mnt/x", allowed), true);
+  assert.equal(hostPathCreationAllowed("/srv/database", allowed), false);
+  assert.equal(hostPathCreationAllowed("/srv", allowed), false);
+  assert.equal(hostPathCreationAllowed("/etc/x", ["", "/srv"]), false);
+});
+
+test("volume/host_path: a missing host path is created only under --host_path_volume_force_creation", async () => {
+  const root = mkdtempSync(join(tmpdir(), "host-path-"));
+  try {
+    const sandbox = join(root, "sandbox");
+    mkdirSync(sandbox);
+    const config = (hostPath: string) => ({
+      containerId: "c1",
+      directory: sandbox,
+      executor: {
+        executor_id: { value: "e" },
+        command: { value: "true" },
+        container: {
+          type: "MESOS" as const,
+          volumes: [{ mode: "RW" as const, container_path: "data", host_path: hostPath }],
+        },
+      },
+      commandExecutor: true,
+      resources: {},
+    });
+    const missing = join(root, "allowed", "new", "dir");
+    await assert.rejects(
+      new FilesystemLinuxIsolator("filesystem/linux").prepare(config(missing)),
+      /Path '.*' in HOST_PATH volume does not exist$/,
+    );
+    const isolator = new FilesystemLinuxIsolator("filesystem/linux", [join(root, "allowed")]);
+    await assert.rejects(
+      isolator.prepare(config(join(root, "elsewhere"))),
+      /not under a directory of --host_path_volume_force_creation/,
+    );
+    assert.equal(existsSync(join(root, "elsewhere")), false);
+    const prepared = await isolator.prepare(config(missing));
+    assert.equal(statSync(missing).isDirectory(), true);
+    assert.deepEqual(prepared.mounts, [
+      { source: missing, target: join(sandbox, "data"), readOnly: false },
+    ]);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
 });
 
 test("posix/disk: du -k output is read as bytes", () => {

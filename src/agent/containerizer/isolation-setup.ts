@@ -65,6 +65,7 @@ export function buildIsolation(
     | "enforce_container_ports"
     | "check_agent_port_range_only"
     | "container_ports_isolated_range"
+    | "host_path_volume_force_creation"
     | "resources"
     | "default_role"
     | "image_providers"
@@ -95,6 +96,7 @@ export function buildIsolation(
           output: r.output,
         })),
       commandExecutorAllowanceMb: COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB,
+      hostPathVolumeForceCreation: flags.host_path_volume_force_creation?.split(":"),
       ports: {
         watchIntervalMs: flags.container_ports_watch_interval.toMs(),
         enforce: flags.enforce_container_ports,

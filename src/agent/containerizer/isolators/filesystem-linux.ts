@@ -11,6 +11,10 @@
  * A relative `container_path` is a path in the sandbox (created); an
  * absolute one must exist on the host (no container image: the host's
  * filesystem is the container's). `RO` volumes are remounted read-only.
+ *
+ * An absolute source that does not exist is an error, unless it lies under a
+ * directory of `--host_path_volume_force_creation`: then it is created (as a
+ * directory), as Mesos' volume/host_path does.
  */
 import { mkdir, stat, writeFile } from "node:fs/promises";
 import { isAbsolute, join, normalize } from "node:path";
@@ -58,8 +62,27 @@ export function volumeTarget(volume: Volume, sandbox: string): string | { error:
   return inside;
 }
 
+/**
+ * True when `path` (normalized) is one of `allowed` or lies beneath one:
+ * `--host_path_volume_force_creation` lets such missing host paths be created.
+ */
+export function hostPathCreationAllowed(path: string, allowed: readonly string[]): boolean {
+  return allowed.some((dir) => {
+    if (dir === "") return false;
+    const base = normalize(dir).replace(/(.)\/+$/, "$1");
+    return path === base || path.startsWith(base.endsWith("/") ? base : `${base}/`);
+  });
+}
+
 export class FilesystemLinuxIsolator extends BaseIsolator {
-  constructor(readonly name: string) {
+  /**
+   * @param forceCreation `--host_path_volume_force_creation`, split: directories
+   *   under which missing host paths are created; undefined when not given.
+   */
+  constructor(
+    readonly name: string,
+    private readonly forceCreation?: readonly string[],
+  ) {
     super();
   }
 
@@ -79,6 +102,7 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
           await chown(source, config.user.uid, config.user.gid);
         }
       }
+      if (!sourceInSandbox) await this.createAllowedHostPath(source);
       let sourceIsDirectory: boolean;
       try {
         sourceIsDirectory = (await stat(source)).isDirectory();
@@ -102,5 +126,24 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
       mounts.push({ source, target, readOnly: volume.mode === "RO" });
     }
     return { mountNamespace: true, mounts };
+  }
+
+  /** Creates a missing host path when the flag allows it; says why not otherwise. */
+  private async createAllowedHostPath(path: string): Promise<void> {
+    try {
+      await stat(path);
+      return;
+    } catch {
+      // Missing: created below when allowed.
+    }
+    if (this.forceCreation === undefined) {
+      throw new Error(`Path '${path}' in HOST_PATH volume does not exist`);
+    }
+    if (!hostPathCreationAllowed(path, this.forceCreation)) {
+      throw new Error(
+        `Path '${path}' in HOST_PATH volume does not exist and is not under a directory of --host_path_volume_force_creation`,
+      );
+    }
+    await mkdir(path, { recursive: true });
   }
 }

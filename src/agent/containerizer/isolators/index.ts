@@ -29,6 +29,8 @@ export interface IsolationOptions {
   diskWatchIntervalMs: number;
   enforceDiskQuota: boolean;
   du: DuRunner;
+  /** `--host_path_volume_force_creation`, split on `:`; undefined when not given. */
+  hostPathVolumeForceCreation?: readonly string[] | undefined;
   /** Extra MB of memory limit for the built-in command executor. */
   commandExecutorAllowanceMb: number;
   /** `network/ports`: how often it looks, whether it kills, which ports count. */
@@ -141,7 +143,7 @@ export function createIsolators(
       case "filesystem/linux":
       case "filesystem/shared":
         if (!o.root) return { ok: false, error: `Isolator '${name}' needs root` };
-        isolators.push(new FilesystemLinuxIsolator(name));
+        isolators.push(new FilesystemLinuxIsolator(name, o.hostPathVolumeForceCreation));
         break;
       default:
         return { ok: false, error: `Unknown or unsupported isolator '${raw}'` };
