@@ -1,0 +1,176 @@
+/**
+ * The logrotate container logger with a real master and agent, turned on
+ * the way Mesos users do (`--modules` naming
+ * org_apache_mesos_LogrotateContainerLogger with `max_stdout_size` and
+ * `logrotate_stdout_options`, and `--container_logger`). Command tasks
+ * print more than the maximum; the sandbox then holds a short `stdout` and
+ * the rotated files, `/files/read` serves `stdout`, and the logger
+ * processes end with the container. Needs Debian's `logrotate` on PATH.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
+
+const MODULE = "org_apache_mesos_LogrotateContainerLogger";
+const MAX = 10 * 1024;
+
+const skip =
+  spawnSync("/bin/sh", ["-c", "command -v logrotate"]).status !== 0
+    ? "logrotate is not on PATH (Debian package `logrotate`)"
+    : undefined;
+
+const modules = JSON.stringify({
+  libraries: [
+    {
+      file: "/usr/lib/mesos/modules/liblogrotate_container_logger.so",
+      modules: [
+        {
+          name: MODULE,
+          parameters: [
+            { key: "max_stdout_size", value: "10KB" },
+            { key: "logrotate_stdout_options", value: "rotate 2" },
+          ],
+        },
+      ],
+    },
+  ],
+});
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+
+before(async () => {
+  if (skip !== undefined) return;
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: { modules, container_logger: MODULE, executor_pool_size: 2 },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+const small = [scalar("cpus", 0.1), scalar("mem", 64)];
+
+/** A shell command printing `bytes` bytes of numbered lines to stdout, and a line to stderr. */
+function print(bytes: number): string {
+  return `seq 1 100000 | head -c ${bytes}; echo to-stderr >&2`;
+}
+
+/** Waits until no logger process writes into `sandbox` (they end when the container is gone). */
+async function loggersEnd(sandbox: string): Promise<void> {
+  await waitFor(
+    `the logger processes of ${sandbox} to end`,
+    () => processesWithMarker(`--log_filename=${sandbox}/`).length === 0,
+    { timeoutMs: 15_000 },
+  );
+}
+
+test("container logger: stdout past max_stdout_size is rotated by logrotate, stderr kept", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "chatty",
+    resources: small,
+    command: print(50_000),
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const sandbox = await sandboxOf(agent, "chatty");
+  await loggersEnd(sandbox);
+  const files = readdirSync(sandbox);
+  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX, files.join(" "));
+  // `rotate 2`: logrotate keeps stdout.1 and stdout.2 and deletes older ones.
+  assert.ok(files.includes("stdout.1"), files.join(" "));
+  assert.ok(files.includes("stdout.2"), files.join(" "));
+  assert.ok(!files.includes("stdout.3"), files.join(" "));
+  for (const f of ["stdout.1", "stdout.2"]) assert.ok(statSync(join(sandbox, f)).size <= MAX);
+  assert.ok(files.includes("stdout.logrotate.conf"), files.join(" "));
+  // The last lines printed are in the leading file, ending with the output's last byte.
+  const text = readFileSync(join(sandbox, "stdout"), "utf8");
+  const expectedTail = execTail(50_000);
+  assert.ok(text.endsWith(expectedTail), `stdout ends with ${JSON.stringify(text.slice(-40))}`);
+  assert.match(readFileSync(join(sandbox, "stderr"), "utf8"), /to-stderr/);
+  // The logger's pipes are not left in the sandbox.
+  assert.ok(!files.some((f) => f.endsWith(".fifo")), files.join(" "));
+  const read = await fetch(
+    `${agent.url}/files/read?path=${encodeURIComponent(`${sandbox}/stdout`)}&offset=0`,
+  );
+  assert.equal(read.status, 200);
+  const body = (await read.json()) as { data: string; offset: number };
+  assert.equal(body.data, text);
+});
+
+test("container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environment overrides the size", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "overridden",
+    resources: small,
+    command: {
+      value: print(30_000),
+      environment: { variables: [{ name: "CONTAINER_LOGGER_MAX_STDOUT_SIZE", value: "64KB" }] },
+    },
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const sandbox = await sandboxOf(agent, "overridden");
+  await loggersEnd(sandbox);
+  assert.equal(statSync(join(sandbox, "stdout")).size, 30_000);
+  assert.ok(!existsSync(join(sandbox, "stdout.1")));
+});
+
+test("container logger: a bad override fails the task's launch", { skip }, async () => {
+  const run = await executeTask(master, {
+    name: "bad-override",
+    resources: small,
+    command: {
+      value: "true",
+      environment: { variables: [{ name: "CONTAINER_LOGGER_MAX_FILES", value: "3" }] },
+    },
+  });
+  assert.notEqual(run.finalState, "TASK_FINISHED", run.stdout);
+  assert.match(run.stdout, /Failed to load container logger settings/);
+});
+
+test("container logger: the agent refuses another --container_logger or an unlisted module", {
+  skip,
+}, async () => {
+  const other = await runBinary(
+    "mesos-agent",
+    [`--master=${master.address}`, "--work_dir=/nonexistent", "--container_logger=org_foo_Logger"],
+    { timeoutMs: 20_000 },
+  );
+  assert.notEqual(other.code, 0);
+  assert.match(other.stderr, /--container_logger='org_foo_Logger' names a Mesos module/);
+  const unlisted = await runBinary(
+    "mesos-agent",
+    [
+      `--master=${master.address}`,
+      `--work_dir=${agent.workDir}/second`,
+      "--ip=127.0.0.1",
+      "--port=0",
+      `--container_logger=${MODULE}`,
+    ],
+    { timeoutMs: 20_000 },
+  );
+  assert.notEqual(unlisted.code, 0);
+  assert.match(unlisted.stderr, /Cannot create container logger: module .* is not listed/);
+});
+
+/** The last line `print(bytes)` writes (the output is cut mid-line at `bytes`). */
+function execTail(bytes: number): string {
+  const out = spawnSync("/bin/sh", ["-c", `seq 1 100000 | head -c ${bytes} | tail -c 20`]);
+  return out.stdout.toString("utf8");
+}
