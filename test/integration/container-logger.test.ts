@@ -8,16 +8,19 @@
  * processes end with the container. Needs Debian's `logrotate` on PATH.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
+  binPath,
   type DaemonHandle,
+  freePort,
   runBinary,
   startAgent,
   startMaster,
   stopAll,
+  tempDir,
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
@@ -50,6 +53,7 @@ const modules = JSON.stringify({
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
+let scheduler: ChildProcess | undefined;
 
 before(async () => {
   if (skip !== undefined) return;
@@ -61,7 +65,10 @@ before(async () => {
   await waitForAgents(master, 1);
 });
 
-after(stopAll);
+after(async () => {
+  scheduler?.kill("SIGKILL");
+  await stopAll();
+});
 
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
 
@@ -167,6 +174,66 @@ test("container logger: the agent refuses another --container_logger or an unlis
   );
   assert.notEqual(unlisted.code, 0);
   assert.match(unlisted.stderr, /Cannot create container logger: module .* is not listed/);
+});
+
+test("container logger: the logger outlives an agent restart and ends with its container", {
+  skip,
+}, async () => {
+  // This test's agent replaces the shared one (same master, so offers come from it alone).
+  await agent.stop();
+  const port = await freePort();
+  const flags = {
+    modules,
+    container_logger: MODULE,
+    work_dir: tempDir("agent-container-logger-"),
+    registration_backoff_factor: "10ms",
+    executor_reregistration_timeout: "5secs",
+    executor_shutdown_grace_period: "1secs",
+  };
+  let restarted = await startAgent({ master: master.address, port, flags });
+  const task =
+    'i=0; while [ ! -e stop ]; do i=$((i+1)); echo "tick $i"; sleep 0.05; done; echo end';
+  let output = "";
+  scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${master.address}`,
+      "--name=ticker",
+      `--command=${task}`,
+      "--resources=cpus:0.1;mem:48",
+      "--checkpoint",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  scheduler.stdout?.setEncoding("utf8").on("data", (d: string) => {
+    output += d;
+  });
+  let exitCode: number | null | undefined;
+  scheduler.once("exit", (c) => {
+    exitCode = c;
+  });
+  const sandbox = await sandboxOf(restarted, "ticker");
+  const stdout = join(sandbox, "stdout");
+  const size = () => (existsSync(stdout) ? statSync(stdout).size : 0);
+  await waitFor("the task's first lines in stdout", () => size() > 0);
+  const loggers = processesWithMarker(`--log_filename=${stdout}`);
+  assert.equal(loggers.length, 1, `logger processes: ${loggers.join(" ")}`);
+
+  restarted.kill("SIGKILL");
+  await restarted.exited;
+  // With no agent, the task's lines still reach the sandbox through the same logger.
+  const whileDown = size();
+  await waitFor("stdout to grow while the agent is down", () => size() > whileDown);
+  assert.deepEqual(processesWithMarker(`--log_filename=${stdout}`), loggers);
+
+  restarted = await startAgent({ master: master.address, port, flags });
+  writeFileSync(join(sandbox, "stop"), "");
+  await waitFor("mesos-execute to end", () => exitCode !== undefined, { timeoutMs: 30_000 });
+  assert.equal(exitCode, 0, output);
+  assert.match(output, /TASK_FINISHED/);
+  await loggersEnd(sandbox);
+  assert.match(readFileSync(stdout, "utf8"), /tick \d+\nend\n$/);
 });
 
 /** The last line `print(bytes)` writes (the output is cut mid-line at `bytes`). */
