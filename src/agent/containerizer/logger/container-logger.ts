@@ -113,7 +113,8 @@ export class LogrotateContainerLogger implements ContainerLogger {
         ...(settings.options === undefined ? [] : [`--logrotate_options=${settings.options}`]),
       ];
       const child = spawn(process.execPath, args, {
-        cwd: request.directory,
+        // Paths are absolute; a working directory outside the sandbox pins nothing in it.
+        cwd: "/",
         detached: true,
         env: loggerEnvironment(process.env),
         stdio: [input, "ignore", "ignore"],
