@@ -228,7 +228,12 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       frameworkId: framework.id,
       executorId: executor.id,
       directory,
-      executor: executorInfo,
+      // As Mesos: the default ContainerInfo is part of the launch only, not of the
+      // ExecutorInfo the agent keeps and reports.
+      executor:
+        executorInfo.container === undefined && config.defaultContainerInfo !== undefined
+          ? { ...executorInfo, container: config.defaultContainerInfo }
+          : executorInfo,
       commandExecutor: generatedForCommandTask,
       ...(commandTask === undefined ? {} : { commandTask }),
       environment,

@@ -8,6 +8,7 @@ import type { MessageTypeMap, MessageTypeName } from "../common/protocol/generat
 import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
 import type {
   AgentInfo_Capability,
+  ContainerInfo,
   ExecutorInfo,
   Resource,
   TaskInfo,
@@ -101,6 +102,8 @@ export interface AgentConfig {
   recoveryTimeout: Duration;
   executorReregistrationTimeout: Duration;
   httpCommandExecutor: boolean;
+  /** `--default_container_info`: the ContainerInfo of executors launched without one. */
+  defaultContainerInfo?: ContainerInfo | undefined;
   executorEnvironmentVariables: Readonly<Record<string, string>> | undefined;
   /** Switch to the task's user (the flag, and the agent runs as root). */
   switchUser: boolean;

@@ -11,12 +11,17 @@ import { dirname } from "node:path";
 import { withAgentAuthentication } from "../common/auth/agent-authentication.js";
 import { installAgentSecurity, loadAgentSecurity } from "../common/auth/agent-security.js";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
+import type { JsonValue } from "../common/flags/spec.js";
 import { buildInfoAt, versionJson } from "../common/http/common-endpoints.js";
 import { operatorServices } from "../common/http/operator-processes.js";
 import type { Logger } from "../common/observability/logger.js";
 import type { ProcessHost } from "../common/process/process-host.js";
 import type { SlaveInfo } from "../common/protocol/generated/mesos-internal.js";
-import type { Attribute, DomainInfo } from "../common/protocol/generated/mesos-v1.js";
+import type {
+  Attribute,
+  ContainerInfo,
+  DomainInfo,
+} from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
 import {
   detectAgentResources,
@@ -133,6 +138,15 @@ export function buildSlaveInfo(
     info.domain = domain.value;
   }
   return { ok: true, info };
+}
+
+/** `--default_container_info`, decoded (the flag's validation already accepted it). */
+function defaultContainerInfo(value: JsonValue | undefined): {
+  defaultContainerInfo?: ContainerInfo;
+} {
+  if (value === undefined) return {};
+  const decoded = codecFor<ContainerInfo>("mesos.v1.ContainerInfo").decodeJson(value);
+  return decoded.ok ? { defaultContainerInfo: decoded.value } : {};
 }
 
 async function writeBootId(workDir: string, bootId: string, logger: Logger): Promise<void> {
@@ -381,6 +395,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       recoveryTimeout: flags.recovery_timeout,
       executorReregistrationTimeout: flags.executor_reregistration_timeout,
       httpCommandExecutor: flags.http_command_executor,
+      ...defaultContainerInfo(flags.default_container_info),
       executorEnvironmentVariables: flags.executor_environment_variables as
         | Record<string, string>
         | undefined,

@@ -13,6 +13,7 @@ import { defineFlags, type LoadOptions, type LoadResult, loadFlags } from "../co
 import { loggingFlags } from "../common/flags/logging-flags.js";
 import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
+import { codecFor } from "../common/protocol/index.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
@@ -494,8 +495,16 @@ const agentContainerFlags = {
     notYet: true,
   }),
   default_container_info: flag.json({
-    help: "ContainerInfo JSON added to every ExecutorInfo that has none.",
-    notYet: true,
+    help:
+      "ContainerInfo JSON given to every executor launched without one, e.g. " +
+      '{"type":"MESOS","volumes":[{"host_path":"tmp","container_path":"/tmp","mode":"RW"}]} ' +
+      "(a private /tmp in the sandbox, with --isolation=filesystem/linux).",
+    validate: (v) => {
+      const decoded = codecFor("mesos.v1.ContainerInfo").decodeJson(v);
+      return decoded.ok
+        ? undefined
+        : `Failed to load flag 'default_container_info': ${decoded.error.message}`;
+    },
   }),
   default_container_dns: flag.json({
     help: "DNS settings JSON (ContainerDNSInfo) for CNI and Docker networks.",

@@ -175,6 +175,11 @@ test("agent flags: validators reject bad values", () => {
   assert.match(error(["--gc_disk_headroom=2"]), /gc_disk_headroom/);
   assert.match(error(['--executor_environment_variables={"A":1}']), /only contain string values/);
   assert.equal(error(['--executor_environment_variables={"A":"b"}']), "accepted");
+  assert.match(
+    error(['--default_container_info={"type":"MESOS","volumes":"x"}']),
+    /Failed to load flag 'default_container_info'/,
+  );
+  assert.equal(error(['--default_container_info={"type":"MESOS","volumes":[]}']), "accepted");
   assert.match(error(["--ip6=::1", "--ip6_discovery_command=x"]), /--ip6/);
   assert.match(error(['--agent_features={"capabilities":[]}']), /MULTI_ROLE/);
 });
