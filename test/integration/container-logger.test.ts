@@ -151,6 +151,34 @@ test("container logger: a bad override fails the task's launch", { skip }, async
   assert.match(run.stdout, /Failed to load container logger settings/);
 });
 
+test("container logger: a task group's tasks (nested containers) log through it too", {
+  skip,
+}, async () => {
+  const group = {
+    tasks: [
+      {
+        name: "grouped",
+        task_id: { value: "grouped" },
+        agent_id: { value: "" },
+        resources: small,
+        command: { value: print(40_000) },
+      },
+    ],
+  };
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, `--task_group=${JSON.stringify(group)}`],
+    { timeoutMs: 45_000 },
+  );
+  assert.match(run.stdout, /TASK_FINISHED/, run.stdout + run.stderr);
+  const nested = findDirectories(agent.workDir, (dir) => /\/containers\/[^/]+$/.test(dir));
+  for (const dir of nested) await loggersEnd(dir);
+  const sandbox = nested.find((dir) => existsSync(join(dir, "stdout.1")));
+  const listing = nested.map((d) => `${d}: ${readdirSync(d).join(",")}`);
+  assert.ok(sandbox !== undefined, `no rotated stdout in ${listing.join(" ")}`);
+  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX);
+});
+
 test("container logger: the agent refuses another --container_logger or an unlisted module", {
   skip,
 }, async () => {
@@ -235,6 +263,18 @@ test("container logger: the logger outlives an agent restart and ends with its c
   await loggersEnd(sandbox);
   assert.match(readFileSync(stdout, "utf8"), /tick \d+\nend\n$/);
 });
+
+/** Directories under `root` (not following links) that `match`. */
+function findDirectories(root: string, match: (dir: string) => boolean): string[] {
+  const out: string[] = [];
+  for (const entry of readdirSync(root, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const dir = join(root, entry.name);
+    if (match(dir)) out.push(dir);
+    out.push(...findDirectories(dir, match));
+  }
+  return out;
+}
 
 /** The last line `print(bytes)` writes (the output is cut mid-line at `bytes`). */
 function execTail(bytes: number): string {
