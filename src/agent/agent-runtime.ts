@@ -420,6 +420,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
             credential: security.credential,
             logger,
             clock: options.clock,
+            random: options.random,
+            timeouts: {
+              minMs: flags.authentication_timeout_min.toMs(),
+              maxMs: flags.authentication_timeout_max.toMs(),
+              backoffFactorMs: flags.authentication_backoff_factor.toMs(),
+            },
+            onRefused: (message) => settle({ kind: "fatal", message }),
           }),
     checkpointer,
     containerizer: adopted.wrap({

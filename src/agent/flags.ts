@@ -327,26 +327,28 @@ const agentCoreFlags = {
 /** Authentication and authorization towards and on the agent. */
 const agentAuthFlags = {
   authenticatee: flag.string({
-    help: "How the agent authenticates to the master: `crammd5` or a module.",
+    help:
+      "How the agent authenticates to the master (with --credential): `crammd5`, the only " +
+      "authenticatee built in (mesos-ts cannot load Mesos modules).",
     default: "crammd5",
-    notYet: true,
+    validate: (v) =>
+      v === "crammd5"
+        ? undefined
+        : `Could not create authenticatee module '${v}': mesos-ts has only the built-in 'crammd5'`,
   }),
   authentication_backoff_factor: flag.duration({
     help:
       "Authentication to the master times out after a random time in " +
       "[min, min + factor x 2^n], n being the failed attempts so far.",
     default: "1secs",
-    notYet: true,
   }),
   authentication_timeout_min: flag.duration({
     help: "Shortest wait before retrying authentication with the master.",
     default: "5secs",
-    notYet: true,
   }),
   authentication_timeout_max: flag.duration({
     help: "Longest wait before retrying authentication with the master.",
     default: "1mins",
-    notYet: true,
   }),
   credential: flag.path({
     help:

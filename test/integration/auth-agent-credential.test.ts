@@ -1,7 +1,7 @@
 /**
  * A mesos-ts agent with `--credential` authenticates (CRAM-MD5) with a
  * master that requires it (`--authenticate_agents`) and registers; one
- * with a wrong secret is refused and says so in its log.
+ * with a wrong secret is refused, says so and exits with failure.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -9,11 +9,12 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   type DaemonHandle,
+  freePort,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
-  waitFor,
   waitForAgents,
 } from "../harness/processes.js";
 
@@ -45,16 +46,24 @@ describe("auth: mesos-ts agents authenticate with --credential", () => {
     assert.match(agent.logs(), /Successfully authenticated with master/);
   });
 
-  it("a wrong secret is refused and the agent does not register", async () => {
+  it("a wrong secret is refused: the agent exits with failure, as Mesos' agent does, and does not register", async () => {
     const credential = join(dir, "bad-credential");
     writeFileSync(credential, "agent wrong-secret\n");
-    const agent = await startAgent({
-      master: master.address,
-      flags: { credential, registration_backoff_factor: "100ms" },
-    });
-    await waitFor("the refusal in the agent log", () =>
-      agent.logs().includes("refused authentication"),
+    const run = await runBinary(
+      "mesos-agent",
+      [
+        `--master=${master.address}`,
+        "--ip=127.0.0.1",
+        `--port=${await freePort()}`,
+        `--work_dir=${tempDir("mesos-agent-refused-")}`,
+        "--resources=cpus:1;mem:256",
+        `--credential=${credential}`,
+        "--registration_backoff_factor=100ms",
+      ],
+      { timeoutMs: 60_000 },
     );
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(run.stdout + run.stderr, /refused authentication/);
     const slaves = (await (await fetch(`${master.url}/master/slaves`)).json()) as {
       slaves: unknown[];
     };

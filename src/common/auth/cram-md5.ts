@@ -157,6 +157,9 @@ export class CramMd5Authenticator extends ProcessBase {
 
 let nextAuthenticatee = 1;
 
+/** The outcome of a handshake the master refused (wrong principal or secret). */
+export const AUTHENTICATION_REFUSED = "authentication failed (wrong principal or secret)";
+
 /** The peer's side: runs one handshake with a master. */
 export class CramMd5Authenticatee extends ProcessBase {
   private pending: ((outcome: string | true) => void) | undefined;
@@ -231,7 +234,7 @@ export class CramMd5Authenticatee extends ProcessBase {
     this.install(
       "mesos.internal.AuthenticationFailedMessage",
       (bytes) => ({ ok: true, value: bytes }),
-      () => this.settle("authentication failed (wrong principal or secret)"),
+      () => this.settle(AUTHENTICATION_REFUSED),
     );
     this.install(
       "mesos.internal.AuthenticationErrorMessage",
