@@ -138,6 +138,25 @@ test("container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environme
   assert.ok(!existsSync(join(sandbox, "stdout.1")));
 });
 
+test("container logger: with a user switch the loggers run as the task's user", {
+  skip: skip ?? (process.getuid?.() !== 0 ? "switching users needs root" : undefined),
+}, async () => {
+  const run = await executeTask(master, {
+    name: "as-nobody",
+    resources: small,
+    command: { value: print(30_000), user: "nobody" },
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const sandbox = await sandboxOf(agent, "as-nobody");
+  await loggersEnd(sandbox);
+  const nobody = statSync(sandbox).uid;
+  assert.notEqual(nobody, 0);
+  for (const f of ["stdout", "stdout.1", "stderr"]) {
+    assert.equal(statSync(join(sandbox, f)).uid, nobody, `${f} is not the task user's`);
+  }
+  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX);
+});
+
 test("container logger: a bad override fails the task's launch", { skip }, async () => {
   const run = await executeTask(master, {
     name: "bad-override",

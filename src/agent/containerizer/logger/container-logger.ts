@@ -113,8 +113,9 @@ export class LogrotateContainerLogger implements ContainerLogger {
         ...(settings.options === undefined ? [] : [`--logrotate_options=${settings.options}`]),
       ];
       const child = spawn(process.execPath, args, {
-        // Paths are absolute; a working directory outside the sandbox pins nothing in it.
-        cwd: "/",
+        // The logger works relative to the sandbox: it is entered before the user switch,
+        // so the task's user needs no access to the directories above it.
+        cwd: request.directory,
         detached: true,
         env: loggerEnvironment(process.env),
         stdio: [input, "ignore", "ignore"],

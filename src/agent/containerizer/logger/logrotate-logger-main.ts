@@ -5,7 +5,9 @@
  * `logrotate` with a configuration written beside that file whenever the
  * file would pass `--max_size`. It is started in a session of its own, so
  * it outlives an agent restart, and exits when every writer of the pipe
- * (the container's processes) is gone.
+ * (the container's processes) is gone. It works in the log file's directory
+ * with relative names: when started as a task's user, that directory was
+ * entered before the switch and those above it may be closed to the user.
  *
  *   node logrotate-logger-main.js --log_filename=/sandbox/stdout --max_size=10485760
  *     [--logrotate_options='rotate 9'] [--logrotate_path=logrotate]
@@ -14,7 +16,7 @@
 import { spawnSync } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import { Socket } from "node:net";
-import { isAbsolute } from "node:path";
+import { basename, dirname, isAbsolute } from "node:path";
 import {
   CONF_SUFFIX,
   LOGGER_BUFFER_SIZE,
@@ -52,18 +54,26 @@ function main(): void {
   }
   const options = args.get("logrotate_options");
   const logrotatePath = args.get("logrotate_path") ?? "logrotate";
-  const conf = logFile + CONF_SUFFIX;
+  if (process.cwd() !== dirname(logFile)) {
+    try {
+      process.chdir(dirname(logFile));
+    } catch (e) {
+      fail(`Failed to enter the directory of '${logFile}': ${(e as Error).message}`);
+    }
+  }
+  const name = basename(logFile);
+  const conf = name + CONF_SUFFIX;
   try {
-    writeFileSync(conf, logrotateConfig(logFile, { maxSize, options }), { mode: 0o644 });
+    writeFileSync(conf, logrotateConfig(name, { maxSize, options }), { mode: 0o644 });
     // logrotate refuses a configuration others may write; the umask may have widened it.
     chmodSync(conf, 0o644);
   } catch (e) {
     fail(`Failed to write configuration file: ${(e as Error).message}`);
   }
-  const command = logrotateCommand(logrotatePath, logFile);
+  const command = logrotateCommand(logrotatePath, name);
   const warn = (message: string) => process.stderr.write(`mesos-logrotate-logger: ${message}\n`);
   const log = new RotatingLog(
-    logFile,
+    name,
     maxSize,
     () => {
       // A failed rotation is ignored, as in Mesos: logging goes on into the same file.
