@@ -65,7 +65,8 @@ function main(): void {
   const conf = name + CONF_SUFFIX;
   try {
     writeFileSync(conf, logrotateConfig(name, { maxSize, options }), { mode: 0o644 });
-    // logrotate refuses a configuration others may write; a file left by an earlier logger keeps its mode.
+    // logrotate refuses a configuration others may write, and a file left by an
+    // earlier logger keeps its old mode.
     chmodSync(conf, 0o644);
   } catch (e) {
     fail(`Failed to write configuration file: ${(e as Error).message}`);
