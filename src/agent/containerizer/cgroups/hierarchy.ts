@@ -11,7 +11,7 @@ import { mkdir, readdir, readFile, rmdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
 /** The controllers we use. */
-export type Subsystem = "cpu" | "cpuacct" | "memory" | "pids" | "freezer";
+export type Subsystem = "cpu" | "cpuacct" | "memory" | "pids" | "freezer" | "devices" | "blkio";
 
 /** Which cgroups the machine has under the hierarchy. */
 export class CgroupsHierarchy {

@@ -4,8 +4,10 @@
  * (no cgroups, not root) are errors the agent reports at start-up.
  */
 import { formatFlatRanges } from "../../../common/resources/index.js";
-import type { CgroupsHierarchy } from "../cgroups/hierarchy.js";
+import type { CgroupsHierarchy, Subsystem } from "../cgroups/hierarchy.js";
+import { CgroupsBlkioIsolator } from "./cgroups-blkio.js";
 import { CgroupsCpuIsolator } from "./cgroups-cpu.js";
+import { buildDeviceWhitelist, CgroupsDevicesIsolator } from "./cgroups-devices.js";
 import { CgroupsMemIsolator } from "./cgroups-mem.js";
 import { CgroupsPidsIsolator } from "./cgroups-pids.js";
 import { FilesystemLinuxIsolator } from "./filesystem-linux.js";
@@ -35,6 +37,8 @@ export interface IsolationOptions {
   commandExecutorAllowanceMb: number;
   /** `network/ports`: how often it looks, whether it kills, which ports count. */
   ports?: (PortRangeFlags & { watchIntervalMs: number; enforce: boolean }) | undefined;
+  /** `--allowed_devices` (a DeviceWhitelist as JSON) for `cgroups/devices`; undefined: none. */
+  allowedDevices?: unknown;
 }
 
 /** Isolator names that are accepted and need nothing (filesystem/posix is the default). */
@@ -47,7 +51,62 @@ const NO_OPS = new Set([
 ]);
 
 /** Names the `linux` launcher (cgroup placement, kill by cgroup) serves. */
-export const CGROUP_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "cgroups/pids"]);
+export const CGROUP_ISOLATORS = new Set([
+  "cgroups/cpu",
+  "cgroups/mem",
+  "cgroups/pids",
+  "cgroups/devices",
+  "cgroups/blkio",
+  "cgroups/all",
+]);
+
+/**
+ * The cgroup isolators `cgroups/all` can stand for, with the controller
+ * each needs (devices and blkio only exist as v1 hierarchies).
+ */
+const ALL_CGROUP_ISOLATORS: readonly { name: string; subsystem: Subsystem; v1Only: boolean }[] = [
+  { name: "cgroups/cpu", subsystem: "cpu", v1Only: false },
+  { name: "cgroups/mem", subsystem: "memory", v1Only: false },
+  { name: "cgroups/pids", subsystem: "pids", v1Only: false },
+  { name: "cgroups/devices", subsystem: "devices", v1Only: true },
+  { name: "cgroups/blkio", subsystem: "blkio", v1Only: true },
+];
+
+/**
+ * `--isolation` with `cgroups/all` replaced (where it stands) by every
+ * cgroup isolator whose controller is there; as in Mesos, the other
+ * `cgroups/*` names are then redundant and dropped. Names without
+ * `cgroups/all` come back unchanged.
+ */
+export function expandCgroupsAll(
+  names: readonly string[],
+  cgroups: Pick<CgroupsHierarchy, "has" | "version">,
+): { ok: true; names: string[]; loaded: string[] } | { ok: false; error: string } {
+  if (!names.includes("cgroups/all")) return { ok: true, names: [...names], loaded: [] };
+  const loaded = ALL_CGROUP_ISOLATORS.filter(
+    (i) => cgroups.has(i.subsystem) && (!i.v1Only || cgroups.version === 1),
+  ).map((i) => i.name);
+  if (loaded.length === 0) {
+    return { ok: false, error: "'cgroups/all': no supported cgroup controller is available" };
+  }
+  const out: string[] = [];
+  for (const name of names) {
+    if (name === "cgroups/all") out.push(...loaded);
+    else if (!CGROUP_ISOLATORS.has(name)) out.push(name);
+  }
+  return { ok: true, names: out, loaded };
+}
+
+/** Why `cgroups/devices` or `cgroups/blkio` cannot run on these cgroups, if so. */
+function v1OnlyError(name: string, subsystem: Subsystem, c: CgroupsHierarchy): string | undefined {
+  if (c.version === 2) {
+    return subsystem === "devices"
+      ? `Isolator '${name}' needs the cgroup v1 devices hierarchy (cgroup v2 controls devices with eBPF, which is not implemented)`
+      : `Isolator '${name}' needs the cgroup v1 blkio hierarchy (the cgroup v2 io controller is not implemented)`;
+  }
+  if (!c.has(subsystem)) return `The ${subsystem} cgroup controller is not available`;
+  return undefined;
+}
 
 /** The isolators, or a one-line error. */
 export function createIsolators(
@@ -61,7 +120,16 @@ export function createIsolators(
     if (!o.root) return `Isolator '${name}' needs the agent to run as root`;
     return o.cgroups;
   };
-  for (const raw of o.names) {
+  let names = o.names;
+  if (names.includes("cgroups/all")) {
+    const c = cgroups("cgroups/all");
+    if (typeof c === "string") return { ok: false, error: c };
+    const expanded = expandCgroupsAll(names, c);
+    if (!expanded.ok) return expanded;
+    context.logger.info(`'cgroups/all' loads ${expanded.loaded.join(",")}`);
+    names = expanded.names;
+  }
+  for (const raw of names) {
     const name = raw === "disk/du" ? "posix/disk" : raw;
     if (seen.has(name)) continue;
     seen.add(name);
@@ -113,6 +181,24 @@ export function createIsolators(
         if (!c.has("pids"))
           return { ok: false, error: "The pids cgroup controller is not available" };
         isolators.push(new CgroupsPidsIsolator(c));
+        break;
+      }
+      case "cgroups/devices": {
+        const c = cgroups(name);
+        if (typeof c === "string") return { ok: false, error: c };
+        const unusable = v1OnlyError(name, "devices", c);
+        if (unusable !== undefined) return { ok: false, error: unusable };
+        const whitelist = buildDeviceWhitelist(o.allowedDevices);
+        if (!whitelist.ok) return whitelist;
+        isolators.push(new CgroupsDevicesIsolator(c, whitelist.value));
+        break;
+      }
+      case "cgroups/blkio": {
+        const c = cgroups(name);
+        if (typeof c === "string") return { ok: false, error: c };
+        const unusable = v1OnlyError(name, "blkio", c);
+        if (unusable !== undefined) return { ok: false, error: unusable };
+        isolators.push(new CgroupsBlkioIsolator(c));
         break;
       }
       case "network/ports": {
