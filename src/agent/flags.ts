@@ -14,6 +14,7 @@ import { loggingFlags } from "../common/flags/logging-flags.js";
 import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
 import { codecFor } from "../common/protocol/index.js";
+import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
@@ -557,8 +558,13 @@ const agentContainerFlags = {
     notYet: true,
   }),
   allowed_devices: flag.json({
-    help: "JSON list of devices containers may use besides the usual ones (cgroups/devices).",
-    notYet: true,
+    help:
+      "Devices containers may use besides the default ones (cgroups/devices), as JSON: " +
+      '{"allowed_devices":[{"device":{"path":"/dev/fuse"},"access":{"read":true,"write":true}}]}.',
+    validate: (v) => {
+      const r = parseAllowedDevices(v);
+      return r.ok ? undefined : r.error;
+    },
   }),
   agent_subsystems: flag.string({
     alias: "slave_subsystems",
