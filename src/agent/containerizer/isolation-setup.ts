@@ -66,6 +66,7 @@ export function buildIsolation(
     | "check_agent_port_range_only"
     | "container_ports_isolated_range"
     | "host_path_volume_force_creation"
+    | "allowed_devices"
     | "resources"
     | "default_role"
     | "image_providers"
@@ -97,6 +98,7 @@ export function buildIsolation(
         })),
       commandExecutorAllowanceMb: COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB,
       hostPathVolumeForceCreation: flags.host_path_volume_force_creation?.split(":"),
+      allowedDevices: flags.allowed_devices,
       ports: {
         watchIntervalMs: flags.container_ports_watch_interval.toMs(),
         enforce: flags.enforce_container_ports,
