@@ -27,6 +27,7 @@ import {
   expandCgroupsAll,
   type IsolationOptions,
 } from "../../src/agent/containerizer/isolators/index.js";
+import { loadAgentFlags } from "../../src/agent/flags.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 
 const dirs: string[] = [];
@@ -312,4 +313,17 @@ test("isolation: cgroups/devices prepares a cgroup the executor joins, and clean
   rmSync(join(path, "devices.allow"));
   await devices.cleanup("c1");
   assert.equal(existsSync(path), false);
+});
+
+test("flags: --allowed_devices is loaded as a DeviceWhitelist and a wrong shape is refused", () => {
+  const base = ["--master=127.0.0.1:5050", "--work_dir=/tmp/x"];
+  const good = JSON.stringify({
+    allowed_devices: [{ device: { path: "/dev/fuse" }, access: { read: true } }],
+  });
+  const loaded = loadAgentFlags({ argv: [...base, `--allowed_devices=${good}`] });
+  assert.ok(loaded.ok);
+  assert.deepEqual(loaded.flags.values.allowed_devices, JSON.parse(good));
+  const bad = loadAgentFlags({ argv: [...base, '--allowed_devices={"allowed_devices":{}}'] });
+  assert.ok(!bad.ok);
+  assert.match(bad.error, /'allowed_devices' must be an array/);
 });
