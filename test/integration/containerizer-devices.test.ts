@@ -187,3 +187,30 @@ test("cgroups/devices: an --allowed_devices path that does not exist stops the a
   assert.notEqual(run.code, 0);
   assert.match(run.stdout + run.stderr, /Cannot allow device '\/dev\/no-such-device': ENOENT/);
 });
+
+test("cgroups/all: the agent loads every cgroup isolator whose v1 hierarchy is mounted", {
+  skip,
+}, async () => {
+  const agent = await startAgent({
+    master: plainMaster.address,
+    flags: { ...agentFlags, isolation: "cgroups/all,filesystem/posix" },
+  });
+  try {
+    const line = await waitFor(
+      "the isolation line in the agent's log",
+      () => /Isolation: (\S+);/.exec(agent.logs())?.[1],
+    );
+    const expected = [
+      ["cpu", "cgroups/cpu"],
+      ["memory", "cgroups/mem"],
+      ["pids", "cgroups/pids"],
+      ["devices", "cgroups/devices"],
+      ["blkio", "cgroups/blkio"],
+    ]
+      .filter(([subsystem]) => cgroups.has(subsystem as "cpu"))
+      .map(([, name]) => name);
+    assert.deepEqual(line.split(","), expected);
+  } finally {
+    await agent.stop();
+  }
+});
