@@ -27,6 +27,7 @@ import {
   expandCgroupsAll,
   type IsolationOptions,
 } from "../../src/agent/containerizer/isolators/index.js";
+import { ancestorIds } from "../../src/agent/containerizer/isolators/nested-cgroup.js";
 import { loadAgentFlags } from "../../src/agent/flags.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 
@@ -326,4 +327,40 @@ test("flags: --allowed_devices is loaded as a DeviceWhitelist and a wrong shape 
   const bad = loadAgentFlags({ argv: [...base, '--allowed_devices={"allowed_devices":{}}'] });
   assert.ok(!bad.ok);
   assert.match(bad.error, /'allowed_devices' must be an array/);
+});
+
+test("nested containers: ancestors of a nested id, nearest first", () => {
+  assert.deepEqual(ancestorIds("a/mesos/b/mesos/c"), ["a/mesos/b", "a"]);
+  assert.deepEqual(ancestorIds("a"), []);
+});
+
+test("nested containers: sharing ones join the parent's devices cgroup, others get their own", async () => {
+  const c = fakeV1(["cpu", "devices", "blkio"]);
+  const r = createIsolators(options(c, ["cgroups/devices", "cgroups/blkio"]), context);
+  assert.ok(r.ok);
+  const config = (containerId: string, share?: boolean) => ({
+    containerId,
+    directory: "/tmp",
+    executor: {
+      executor_id: { value: "e" },
+      ...(share === undefined ? {} : { container: { linux_info: { share_cgroups: share } } }),
+    } as never,
+    commandExecutor: false,
+    resources: {},
+  });
+  const [devices, blkio] = r.isolators;
+  assert.ok(devices !== undefined && blkio !== undefined);
+  await devices.prepare(config("p"));
+  const shared = await devices.prepare(config("p/mesos/x"));
+  assert.deepEqual(shared?.cgroupProcs, [`${c.path("devices", "p")}/cgroup.procs`]);
+  assert.equal(existsSync(c.path("devices", "p/mesos/x")), false);
+  const own = await devices.prepare(config("p/mesos/y", false));
+  assert.deepEqual(own?.cgroupProcs, [`${c.path("devices", "p/mesos/y")}/cgroup.procs`]);
+  assert.equal(readFileSync(join(c.path("devices", "p/mesos/y"), "devices.deny"), "utf8"), "a");
+  await blkio.prepare(config("p"));
+  const io = await blkio.prepare(config("p/mesos/x", true));
+  assert.deepEqual(io?.cgroupProcs, [`${c.path("blkio", "p")}/cgroup.procs`]);
+  // Cleaning up a sharing nested container leaves its parent's cgroup alone.
+  await blkio.cleanup("p/mesos/x");
+  assert.equal(existsSync(c.path("blkio", "p")), true);
 });

@@ -20,6 +20,7 @@ import {
   removeCgroup,
 } from "../cgroups/hierarchy.js";
 import { BaseIsolator, type ContainerConfig, type LaunchPreparation } from "./isolator.js";
+import { containerCgroup } from "./nested-cgroup.js";
 
 /** One line of a blkio statistics file. */
 export interface BlkioValue {
@@ -181,7 +182,7 @@ export class CgroupsBlkioIsolator extends BaseIsolator {
   }
 
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
-    const path = await this.cgroups.create("blkio", config.containerId);
+    const { path } = await containerCgroup(this.cgroups, "blkio", config);
     return { cgroupProcs: [`${path}/cgroup.procs`] };
   }
 

@@ -18,6 +18,7 @@ import {
   writeControl,
 } from "../cgroups/hierarchy.js";
 import { BaseIsolator, type ContainerConfig, type LaunchPreparation } from "./isolator.js";
+import { containerCgroup } from "./nested-cgroup.js";
 
 /** `a` (every device), `b` (block) or `c` (character). */
 export type DeviceType = "a" | "b" | "c";
@@ -199,7 +200,9 @@ export class CgroupsDevicesIsolator extends BaseIsolator {
   }
 
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
-    const path = await this.cgroups.create("devices", config.containerId);
+    const { path, created } = await containerCgroup(this.cgroups, "devices", config);
+    // A nested container in its parent's cgroup has the parent's list already.
+    if (!created) return { cgroupProcs: [`${path}/cgroup.procs`] };
     // A new devices cgroup starts with its parent's list; denying everything
     // first leaves exactly the entries written next (one per write).
     await writeControl(path, "devices.deny", "a");
