@@ -188,6 +188,52 @@ test("cgroups/devices: an --allowed_devices path that does not exist stops the a
   assert.match(run.stdout + run.stderr, /Cannot allow device '\/dev\/no-such-device': ENOENT/);
 });
 
+test("cgroups/devices: the default executor's nested containers get the same device list", {
+  skip,
+}, async () => {
+  const task = (id: string, command: string, share?: boolean) => ({
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: "" },
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: { value: command },
+    ...(share === undefined
+      ? {}
+      : { container: { type: "MESOS", linux_info: { share_cgroups: share } } }),
+  });
+  const group = (tasks: object[]) =>
+    runBinary(
+      "mesos-execute",
+      [`--master=${plainMaster.address}`, `--task_group=${JSON.stringify({ tasks })}`],
+      { timeoutMs: 45_000 },
+    );
+  const fine = await group([
+    task("null-shared", "echo x > /dev/null"),
+    task("null-own", "echo x > /dev/null", false),
+  ]);
+  for (const id of ["null-shared", "null-own"]) {
+    assert.match(
+      fine.stdout,
+      new RegExp(`status update TASK_FINISHED for task '${id}'`),
+      fine.stdout,
+    );
+  }
+  const denied = await group([task("nested-dev", readDevice(), false)]);
+  assert.match(denied.stdout, /status update TASK_FAILED for task 'nested-dev'/, denied.stdout);
+  // Its nested sandbox (.../containers/<id>/stderr) says why.
+  const stderrs = readdirSync(plain.workDir, { recursive: true, encoding: "utf8" }).filter((f) =>
+    /containers\/[^/]+\/stderr$/.test(f),
+  );
+  const texts = stderrs.map((f) => readFileSync(join(plain.workDir, f), "utf8"));
+  assert.ok(
+    texts.some((t) => t.includes("Operation not permitted")),
+    JSON.stringify(stderrs),
+  );
+  await waitFor("the task groups' devices cgroups to be removed", () =>
+    containerCgroups("devices").length === 0 ? true : undefined,
+  );
+});
+
 test("cgroups/all: the agent loads every cgroup isolator whose v1 hierarchy is mounted", {
   skip,
 }, async () => {
