@@ -320,12 +320,10 @@ const masterOnlyFlags = {
   offer_constraints_re2_max_mem: flag.bytes({
     help: "Memory limit of each regular expression in a framework's offer constraints.",
     default: "4KB",
-    notYet: true,
   }),
   offer_constraints_re2_max_program_size: flag.int({
     help: "Program size limit of each regular expression in a framework's offer constraints.",
     default: 100,
-    notYet: true,
   }),
 };
 

@@ -25,6 +25,7 @@ import { AllocatorDriver, HierarchicalAllocator } from "./allocator/index.js";
 import { Master } from "./core/master.js";
 import { parseRemovalRate, type RecoveryConfig } from "./core/recovery.js";
 import type { masterFlagSchema } from "./flags.js";
+import { allocatorProcess } from "./http/allocator-process.js";
 import { filesForwarder } from "./http/files-forward.js";
 import { makeInverseOffers, restoreMaintenance } from "./http/maintenance.js";
 import { OperatorEvents } from "./http/operator-events.js";
@@ -354,6 +355,13 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     metrics: masterMetrics,
   });
   installMasterSecurity({ host, process, master: core, security, metrics: services.metrics });
+  const allocatorRoute = host.spawn(
+    allocatorProcess({
+      allocator,
+      authorizer: security.authorizer,
+      frameworkUser: (id) => core.frameworks.get(id)?.info.user,
+    }),
+  );
   services.setFilesForwarder(filesForwarder(core, logger));
   attachMasterLog(services, logger, clock, values.log_dir, values.external_log_file);
   const driver = new AllocatorDriver({
@@ -394,6 +402,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       registrar.close?.();
       if (process.spawned) host.terminate(process);
       if (registrarRoute.spawned) host.terminate(registrarRoute);
+      if (allocatorRoute.spawned) host.terminate(allocatorRoute);
     },
   };
 }

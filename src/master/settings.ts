@@ -111,6 +111,10 @@ export function masterSettings(flags: MasterFlags): SettingsResult {
         roleWhitelist: roles.roles,
         rootSubmissions: flags.root_submissions,
         requireAgentDomain: flags.require_agent_domain,
+        offerConstraintsRegexLimits: {
+          maxProgramSize: flags.offer_constraints_re2_max_program_size,
+          maxMemBytes: flags.offer_constraints_re2_max_mem.bytes,
+        },
       },
       allocationIntervalMs: ms(flags.allocation_interval),
       roleSorter: flags.role_sorter === "random" ? "random" : "drf",

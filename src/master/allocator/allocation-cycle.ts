@@ -617,6 +617,7 @@ export class AllocationCycle {
     if (framework.multiRole && !agent.multiRole) return undefined;
     if (core.filterGpuResources && agent.totalHasGpu && !caps.gpuResources) return undefined;
     if (p.remote && !caps.regionAware) return undefined;
+    if (framework.constraints?.isAgentExcluded(p.role, agent.info)) return undefined;
     // Offers by capability class (what stripping leaves), computed on demand.
     const cls = p.stripMatters
       ? (caps.sharedResources ? 1 : 0) |

@@ -38,6 +38,7 @@ export class AllocatorEvents extends AllocatorCore {
     }
     const fw = new FrameworkState(frameworkId, this.takeFrameworkIndex(), info, active, this.names);
     for (const role of options.suppressedRoles ?? []) fw.suppressed.add(role);
+    fw.setConstraints(options.offerConstraints);
     this.frameworks.set(frameworkId, fw);
     this.frameworksByIndex[fw.index] = fw;
     for (const role of fw.roles) {
@@ -103,13 +104,14 @@ export class AllocatorEvents extends AllocatorCore {
     this.logger.info(`Deactivated framework ${frameworkId}`);
   }
 
-  /** New FrameworkInfo (roles, capabilities, offer filters) and suppressed roles. */
+  /** New FrameworkInfo (roles, capabilities, offer filters), suppressed roles and offer constraints. */
   updateFramework(frameworkId: string, info: FrameworkInfo, options: FrameworkOptions = {}): void {
     const fw = this.frameworks.get(frameworkId);
     if (fw === undefined) return;
     const oldRoles = fw.roles;
     const oldSuppressed = new Set(fw.suppressed);
     fw.update(info, this.names);
+    fw.setConstraints(options.offerConstraints);
     for (const role of fw.roles) {
       if (!oldRoles.has(role)) this.trackFrameworkUnderRole(fw, role);
     }

@@ -32,6 +32,7 @@ const SHORT: Partial<Record<AllocationReason, string>> = {
   REMOTE_REGION: "remote region",
   AGENT_NOT_MULTI_ROLE: "agent not MULTI_ROLE",
   AGENT_NOT_HIERARCHICAL_ROLE: "agent not HIERARCHICAL_ROLE",
+  EXCLUDED_BY_CONSTRAINTS: "excluded by offer constraints",
   FILTERED: "filtered",
   QUOTA_LIMIT_REACHED: "quota limit reached",
   HELD_FOR_QUOTA_HEADROOM: "held for quota headroom",
@@ -103,6 +104,9 @@ export function classifyAgent(
     return "GPU_CAPABILITY_MISSING";
   }
   if (core.isRemote(agent) && !framework.caps.regionAware) return "REMOTE_REGION";
+  if (framework.constraints?.isAgentExcluded(role, agent.info) === true) {
+    return "EXCLUDED_BY_CONSTRAINTS";
+  }
   const base = agent.allocatableTo(role);
   if (base.isEmpty()) return "NOT_ALLOCATABLE_TO_ROLE";
   const baseProfile = base === agent.available ? agent.profile() : profileOf(core.names, base);

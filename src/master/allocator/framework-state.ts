@@ -1,5 +1,6 @@
 /** What the allocator keeps per framework. */
 
+import type { OfferConstraintsFilter } from "./offer-constraints.js";
 import type { Quantities, ResourceNames } from "./quantities.js";
 import { quantitiesFromScalarMap, type ResourceCapabilities } from "./resource-math.js";
 import type { FrameworkInfo } from "./types.js";
@@ -73,6 +74,8 @@ export class FrameworkState {
   private heldMore: Map<string, number> | undefined;
   info: FrameworkInfo;
   roles: Set<string>;
+  /** Its offer constraints; undefined when it has none (nothing excluded). */
+  constraints: OfferConstraintsFilter | undefined;
   readonly suppressed = new Set<string>();
   private capabilities!: FrameworkCapabilities;
   private ownMinimum!: Map<string, Quantities[]>;
@@ -91,6 +94,12 @@ export class FrameworkState {
     this.roles = frameworkRoles(info);
     this.caps = frameworkCapabilities(info);
     this.minAllocatable = frameworkMinAllocatable(names, info);
+    this.constraints = undefined;
+  }
+
+  /** Takes the framework's offer constraints (empty ones are dropped: nothing to test). */
+  setConstraints(filter: OfferConstraintsFilter | undefined): void {
+    this.constraints = filter === undefined || filter.empty ? undefined : filter;
   }
 
   get caps(): FrameworkCapabilities {

@@ -327,6 +327,42 @@ export class HierarchicalAllocator extends AllocatorEvents {
     return explainFramework(this, frameworkId);
   }
 
+  /**
+   * `/allocator/offer_constraints_debug`: per framework (those `visible`
+   * lets through), its suppressed roles and, per role, the agents its offer
+   * constraints exclude.
+   */
+  offerConstraintsDebug(visible: (frameworkId: string) => boolean = () => true): {
+    frameworks: Record<
+      string,
+      { suppressed_roles: string[]; excluded_by_attribute_constraints: Record<string, string[]> }
+    >;
+  } {
+    const frameworks: Record<
+      string,
+      { suppressed_roles: string[]; excluded_by_attribute_constraints: Record<string, string[]> }
+    > = {};
+    for (const fw of this.frameworks.values()) {
+      if (!visible(fw.id)) continue;
+      const excluded: Record<string, string[]> = {};
+      for (const role of fw.roles) {
+        const ids: string[] = [];
+        const constraints = fw.constraints;
+        if (constraints !== undefined) {
+          for (const agent of this.agents.values()) {
+            if (constraints.isAgentExcluded(role, agent.info)) ids.push(agent.id);
+          }
+        }
+        excluded[role] = ids;
+      }
+      frameworks[fw.id] = {
+        suppressed_roles: [...fw.suppressed],
+        excluded_by_attribute_constraints: excluded,
+      };
+    }
+    return { frameworks };
+  }
+
   /** Number of offer filters in force (for a role, when given). */
   offerFilterCount(role?: string): number {
     return role === undefined ? this.filters.size : this.filters.countForRole(this.roleIndex(role));

@@ -9,6 +9,7 @@ import type { Logger } from "../../common/observability/logger.js";
 import type { Resources } from "../../common/resources/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { RandomSource } from "../../common/time/random.js";
+import type { OfferConstraintsFilter } from "./offer-constraints.js";
 import type { SorterKind } from "./sorter/sorter.js";
 
 /** `Value.Scalar`. */
@@ -98,6 +99,8 @@ export interface ResourceConversion {
 export interface FrameworkOptions {
   /** Roles the allocator must not offer to. */
   suppressedRoles?: Iterable<string>;
+  /** Agents the framework must not be offered, by role (its offer constraints). */
+  offerConstraints?: OfferConstraintsFilter;
 }
 
 /** Allocator configuration (mostly master flags). */
@@ -175,6 +178,7 @@ export type AllocationReason =
   | "REMOTE_REGION"
   | "AGENT_NOT_MULTI_ROLE"
   | "AGENT_NOT_HIERARCHICAL_ROLE"
+  | "EXCLUDED_BY_CONSTRAINTS"
   | "FILTERED"
   | "QUOTA_LIMIT_REACHED"
   | "HELD_FOR_QUOTA_HEADROOM"
@@ -198,6 +202,7 @@ export const REASON_TEXT: Readonly<Record<AllocationReason, string>> = {
   REMOTE_REGION: "the agent is in another region and the framework lacks REGION_AWARE",
   AGENT_NOT_MULTI_ROLE: "the framework is MULTI_ROLE but the agent is not",
   AGENT_NOT_HIERARCHICAL_ROLE: "the role is hierarchical but the agent lacks HIERARCHICAL_ROLE",
+  EXCLUDED_BY_CONSTRAINTS: "the agent does not satisfy the framework's offer constraints",
   FILTERED: "the framework declined these resources (refuse filter not yet expired)",
   QUOTA_LIMIT_REACHED: "the role's quota limit is reached",
   HELD_FOR_QUOTA_HEADROOM: "the resources are held back for other roles' quota guarantees",

@@ -29,7 +29,12 @@ export interface MasterConfig {
   readonly rootSubmissions: boolean;
   /** `--require_agent_domain`: agents without a domain are ignored. */
   readonly requireAgentDomain?: boolean;
+  /** `--offer_constraints_re2_max_program_size` and `--offer_constraints_re2_max_mem` (bytes). */
+  readonly offerConstraintsRegexLimits?: { maxProgramSize: number; maxMemBytes: number };
 }
+
+/** Mesos' defaults of `--offer_constraints_re2_max_program_size|max_mem`. */
+export const DEFAULT_OFFER_CONSTRAINTS_REGEX_LIMITS = { maxProgramSize: 100, maxMemBytes: 4096 };
 
 /** Mesos' DEFAULT_HEARTBEAT_INTERVAL. */
 export const HEARTBEAT_INTERVAL_MS = 15_000;

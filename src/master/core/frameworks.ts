@@ -8,12 +8,17 @@ import type {
   Call_Subscribe,
   Call_UpdateFramework,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
-import type { FrameworkInfo as AllocatorFrameworkInfo } from "../allocator/index.js";
+import type {
+  FrameworkInfo as AllocatorFrameworkInfo,
+  FrameworkOptions,
+} from "../allocator/index.js";
+import { OfferConstraintsFilter } from "../allocator/offer-constraints.js";
 import {
   validateFrameworkInfo,
   validateFrameworkUpdate,
   validateRoleSubset,
 } from "../validation/framework.js";
+import { DEFAULT_OFFER_CONSTRAINTS_REGEX_LIMITS } from "./config.js";
 import type { SchedulerStream } from "./io.js";
 import type { CallResult, Master } from "./master.js";
 import { discardOffer, rescindOffer } from "./offers.js";
@@ -43,21 +48,29 @@ function validateInfo(m: Master, info: FrameworkInfo): string | undefined {
   });
 }
 
-/** The suppressed roles and offer constraint roles must be roles of the framework. */
-function validateOptions(
+/**
+ * The allocator's options for the framework: its suppressed roles and its
+ * offer constraints filter. Both name roles of the framework only, and the
+ * constraints must be valid (Mesos' createAllocatorFrameworkOptions).
+ */
+function allocatorOptions(
+  m: Master,
   info: FrameworkInfo,
   suppressedRoles: readonly string[],
   call: Call_Subscribe | Call_UpdateFramework,
-): string | undefined {
+): { ok: true; options: FrameworkOptions } | { ok: false; error: string } {
   const roles = frameworkRoles(info);
-  return (
+  const constraints = call.offer_constraints ?? {};
+  const error =
     validateRoleSubset(roles, suppressedRoles, "suppressed") ??
-    validateRoleSubset(
-      roles,
-      Object.keys(call.offer_constraints?.role_constraints ?? {}),
-      "constraints",
-    )
+    validateRoleSubset(roles, Object.keys(constraints.role_constraints ?? {}), "constraints");
+  if (error !== undefined) return { ok: false, error };
+  const filter = OfferConstraintsFilter.create(
+    constraints,
+    m.config.offerConstraintsRegexLimits ?? DEFAULT_OFFER_CONSTRAINTS_REGEX_LIMITS,
   );
+  if (!filter.ok) return { ok: false, error: `Offer constraints are not valid: ${filter.error}` };
+  return { ok: true, options: { suppressedRoles, offerConstraints: filter.filter } };
 }
 
 /**
@@ -83,13 +96,14 @@ export function subscribe(
   };
   const id = info.id?.value ?? "";
   // Same order as Mesos: the info, removal, suppressed roles and constraints, authorization.
+  const options = allocatorOptions(m, info, suppressed, call);
   const invalid =
     validateInfo(m, info) ??
     (id !== "" && m.isCompletedFramework(id) ? "Framework has been removed" : undefined) ??
-    validateOptions(info, suppressed, call) ??
+    (options.ok ? undefined : options.error) ??
     authorize?.(info);
-  if (invalid !== undefined) {
-    refuse(invalid);
+  if (invalid !== undefined || !options.ok) {
+    refuse(invalid ?? "");
     return;
   }
   m.logger.info(`Subscribing framework '${info.name}' ${describe(info)}`);
@@ -110,9 +124,7 @@ export function subscribe(
     m.logger.info(
       `Adding framework ${newId} (${info.name}) with roles { ${frameworkRoles(framework.info).join(", ")} }`,
     );
-    m.allocator.addFramework(newId, forAllocator(framework.info), new Map(), true, {
-      suppressedRoles: suppressed,
-    });
+    m.allocator.addFramework(newId, forAllocator(framework.info), new Map(), true, options.options);
     sendSubscribed(m, framework);
     m.events.frameworkAdded(framework);
     return;
@@ -140,7 +152,7 @@ export function subscribe(
     return;
   }
 
-  applyFrameworkUpdate(m, framework, merged, suppressed, call);
+  applyFrameworkUpdate(m, framework, merged, options.options, call);
   const wasRecovered = framework.connection === "recovered";
   framework.reregisteredTime = m.clock.now();
   if (wasRecovered) framework.registeredTime = framework.reregisteredTime;
@@ -205,17 +217,17 @@ function applyFrameworkUpdate(
   m: Master,
   framework: FrameworkRecord,
   info: FrameworkInfo,
-  suppressed: readonly string[],
+  options: FrameworkOptions,
   call: Call_Subscribe | Call_UpdateFramework,
 ): void {
   const withId: FrameworkInfo = { ...info, id: { value: framework.id } };
-  m.allocator.updateFramework(framework.id, forAllocator(withId), { suppressedRoles: suppressed });
+  m.allocator.updateFramework(framework.id, forAllocator(withId), options);
   const roles = new Set(frameworkRoles(withId));
   for (const offer of [...framework.offers.values()]) {
     if (!roles.has(offer.role)) rescindOffer(m, offer);
   }
   framework.info = withId;
-  framework.suppressedRoles = new Set(suppressed);
+  framework.suppressedRoles = new Set(options.suppressedRoles);
   framework.offerConstraints = call.offer_constraints ?? {};
 }
 
@@ -250,13 +262,13 @@ export function updateFrameworkCall(
   if (updateError !== undefined) {
     return { status: 400, message: `FrameworkInfo update is not valid: ${updateError}` };
   }
-  const optionsError = validateOptions(info, suppressed, call);
-  if (optionsError !== undefined) {
-    return { status: 400, message: `'UpdateFramework' call is not valid: ${optionsError}` };
+  const options = allocatorOptions(m, info, suppressed, call);
+  if (!options.ok) {
+    return { status: 400, message: `'UpdateFramework' call is not valid: ${options.error}` };
   }
   const denied = authorize?.(info);
   if (denied !== undefined) return { status: 403, message: denied };
-  applyFrameworkUpdate(m, framework, info, suppressed, call);
+  applyFrameworkUpdate(m, framework, info, options.options, call);
   sendFrameworkUpdate(m, framework);
   return { status: 200, message: "" };
 }

@@ -182,6 +182,7 @@ const MASTER_REALMS: Readonly<Record<string, Realm>> = {
 const HOST_REALMS: Readonly<Record<string, Readonly<Record<string, Realm>>>> = {
   ...LIBPROCESS_HOST_REALMS,
   "registrar(1)": { "/registry": "readonly" },
+  allocator: { "/offer_constraints_debug": "readonly" },
 };
 
 /** Host routes whose access `get_endpoints` governs, by `<process><route>`. */
