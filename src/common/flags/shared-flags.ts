@@ -29,6 +29,17 @@ export function expectJsonObject(name: string) {
 }
 
 /** The shared flags, worded for `role`. */
+/**
+ * mesos-ts loads no C++ modules; the agent reads the module entries of the
+ * container logger it has built in.
+ */
+const MODULES_NOTE = {
+  master: "",
+  agent:
+    " mesos-ts loads no C++ modules: the agent reads the parameters of the built-in " +
+    "org_apache_mesos_LogrotateContainerLogger (see --container_logger) and ignores the rest.",
+} as const;
+
 export function sharedFlags(role: DaemonRole) {
   const self = role === "master" ? "master" : "agent";
   return {
@@ -107,12 +118,16 @@ export function sharedFlags(role: DaemonRole) {
             : undefined,
     }),
     modules: flag.json({
-      help: "Module libraries to load, as JSON (or file://). Cannot be combined with --modules_dir.",
-      notYet: true,
+      help:
+        "Module libraries to load, as JSON (or file://). Cannot be combined with --modules_dir." +
+        MODULES_NOTE[self],
+      notYet: self === "master",
     }),
     modules_dir: flag.string({
-      help: "Directory of module manifest files, read in name order. Cannot be combined with --modules.",
-      notYet: true,
+      help:
+        "Directory of module manifest files, read in name order. Cannot be combined with --modules." +
+        MODULES_NOTE[self],
+      notYet: self === "master",
     }),
     hooks: flag.string({
       help: `Comma-separated hook modules to install in the ${self}.`,
