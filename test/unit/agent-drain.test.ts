@@ -11,39 +11,23 @@ import {
   type ContainerLaunch,
 } from "../../src/agent/agent.js";
 import type { ExecutorConnection } from "../../src/agent/executor.js";
-import { Duration } from "../../src/common/flags/duration.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { StatusUpdateMessage } from "../../src/common/protocol/generated/mesos-internal.js";
 import type { TaskInfo, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-executor.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { seededRandom } from "../../src/common/time/random.js";
+import { testAgentConfig } from "../harness/agent-config.js";
 
 const MASTER = "master@127.0.0.1:5050";
 const FRAMEWORK = "F-0000";
 
 function config(extra: Partial<AgentConfig> = {}): AgentConfig {
-  return {
-    workDir: "/work",
-    selfPid: "slave(1)@127.0.0.1:5051",
-    endpoint: "127.0.0.1:5051",
+  return testAgentConfig({
     info: { hostname: "h", port: 5051, resources: [] },
     capabilities: [{ type: "AGENT_DRAINING" }],
-    version: "1.12.0",
-    launcherDir: "/bin",
-    commandExecutorPath: "/bin/mesos-executor",
-    executorRegistrationTimeout: Duration.minutes(1),
-    executorShutdownGracePeriod: Duration.seconds(5),
-    recoveryTimeout: Duration.minutes(15),
-    executorReregistrationTimeout: Duration.seconds(2),
-    httpCommandExecutor: false,
-    executorEnvironmentVariables: undefined,
-    switchUser: false,
-    registrationBackoffFactor: Duration.seconds(1),
-    maxCompletedExecutorsPerFramework: 150,
-    agentEnv: {},
     ...extra,
-  };
+  });
 }
 
 function task(id: string, graceSecs?: number): TaskInfo {

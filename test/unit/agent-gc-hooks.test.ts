@@ -22,11 +22,11 @@ import {
   type SandboxGc,
   scheduleOldAgentDirectories,
 } from "../../src/agent/gc/sandbox-gc.js";
-import { Duration } from "../../src/common/flags/duration.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { seededRandom } from "../../src/common/time/random.js";
+import { testAgentConfig } from "../harness/agent-config.js";
 
 const MASTER = "master@127.0.0.1:5050";
 const FW = "F-1";
@@ -34,26 +34,7 @@ const AGENT_ID = "S-1";
 const W = "/work";
 
 function config(): AgentConfig {
-  return {
-    workDir: W,
-    selfPid: "slave(1)@127.0.0.1:5051",
-    endpoint: "127.0.0.1:5051",
-    info: { hostname: "h", port: 5051, checkpoint: true, resources: [] },
-    capabilities: [],
-    version: "1.12.0",
-    launcherDir: "/bin",
-    commandExecutorPath: "/bin/mesos-executor",
-    executorRegistrationTimeout: Duration.minutes(1),
-    executorShutdownGracePeriod: Duration.seconds(5),
-    recoveryTimeout: Duration.minutes(15),
-    executorReregistrationTimeout: Duration.seconds(2),
-    httpCommandExecutor: false,
-    executorEnvironmentVariables: undefined,
-    switchUser: false,
-    registrationBackoffFactor: Duration.seconds(1),
-    maxCompletedExecutorsPerFramework: 150,
-    agentEnv: {},
-  };
+  return testAgentConfig({ workDir: W });
 }
 
 /** Records what the agent core asks of garbage collection. */

@@ -7,7 +7,6 @@ import { Agent, type AgentConfig, type ContainerLaunch } from "../../src/agent/a
 import { FileCheckpointer } from "../../src/agent/checkpoint/checkpointer.js";
 import { readCheckpoints } from "../../src/agent/checkpoint/state.js";
 import type { ExecutorConnection } from "../../src/agent/executor.js";
-import { Duration } from "../../src/common/flags/duration.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type {
   ReregisterSlaveMessage,
@@ -16,6 +15,7 @@ import type {
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-executor.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { seededRandom } from "../../src/common/time/random.js";
+import { testAgentConfig } from "../harness/agent-config.js";
 
 const MASTER = "master@127.0.0.1:5050";
 const dirs: string[] = [];
@@ -24,26 +24,7 @@ after(() => {
 });
 
 function config(workDir: string): AgentConfig {
-  return {
-    workDir,
-    selfPid: "slave(1)@127.0.0.1:5051",
-    endpoint: "127.0.0.1:5051",
-    info: { hostname: "h", port: 5051, checkpoint: true, resources: [] },
-    capabilities: [],
-    version: "1.12.0",
-    launcherDir: "/bin",
-    commandExecutorPath: "/bin/mesos-executor",
-    executorRegistrationTimeout: Duration.minutes(1),
-    executorShutdownGracePeriod: Duration.seconds(5),
-    recoveryTimeout: Duration.minutes(15),
-    executorReregistrationTimeout: Duration.seconds(2),
-    httpCommandExecutor: false,
-    executorEnvironmentVariables: undefined,
-    switchUser: false,
-    registrationBackoffFactor: Duration.seconds(1),
-    maxCompletedExecutorsPerFramework: 150,
-    agentEnv: {},
-  };
+  return testAgentConfig({ workDir });
 }
 
 class Connection implements ExecutorConnection {
