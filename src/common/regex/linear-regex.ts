@@ -32,7 +32,6 @@ type AssertKind = "bot" | "eot" | "bol" | "eol" | "word" | "nonword";
 type Inst =
   | { op: "set"; ranges: Ranges; next: number }
   | { op: "split"; a: number; b: number }
-  | { op: "jmp"; next: number }
   | { op: "assert"; kind: AssertKind; next: number }
   | { op: "match" };
 
@@ -507,9 +506,6 @@ export class LinearRegex {
         mark[p] = generation;
         const inst = this.prog[p] as Inst;
         switch (inst.op) {
-          case "jmp":
-            stack.push(inst.next);
-            break;
           case "split":
             stack.push(inst.b, inst.a);
             break;

@@ -74,6 +74,13 @@ export interface SlicedRunOptions {
   onOffers?: (offers: OfferAllocation[]) => void;
 }
 
+/** One framework in `/allocator/offer_constraints_debug`. */
+export interface OfferConstraintsDebugEntry {
+  suppressed_roles: string[];
+  /** Per role, the ids of the agents its offer constraints exclude. */
+  excluded_by_attribute_constraints: Record<string, string[]>;
+}
+
 export class HierarchicalAllocator extends AllocatorEvents {
   private cycleRunning = false;
 
@@ -333,15 +340,9 @@ export class HierarchicalAllocator extends AllocatorEvents {
    * constraints exclude.
    */
   offerConstraintsDebug(visible: (frameworkId: string) => boolean = () => true): {
-    frameworks: Record<
-      string,
-      { suppressed_roles: string[]; excluded_by_attribute_constraints: Record<string, string[]> }
-    >;
+    frameworks: Record<string, OfferConstraintsDebugEntry>;
   } {
-    const frameworks: Record<
-      string,
-      { suppressed_roles: string[]; excluded_by_attribute_constraints: Record<string, string[]> }
-    > = {};
+    const frameworks: Record<string, OfferConstraintsDebugEntry> = {};
     for (const fw of this.frameworks.values()) {
       if (!visible(fw.id)) continue;
       const excluded: Record<string, string[]> = {};
