@@ -28,6 +28,7 @@ import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "n
 import { Socket } from "node:net";
 import { join } from "node:path";
 import type { Readable, Writable } from "node:stream";
+import { fifoWriter } from "../../common/io/fifo-writer.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type {
   CommandInfo,
@@ -642,7 +643,7 @@ export class NestedContainers {
     // The helper has opened the write ends (and closed its copies): reading can start.
     if (fifos !== undefined) {
       n.io = {
-        stdin: new Socket({ fd: fifos.fds.stdin, readable: false, writable: true }),
+        stdin: fifoWriter(fifos.paths.stdin),
         stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
         stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
       };
@@ -664,16 +665,16 @@ export class NestedContainers {
 
   /**
    * Named pipes for a session's streams in its (private) directory, with the
-   * agent's ends open: stdout/stderr for reading (non-blocking, so the
-   * helper's open for writing does not wait), stdin read-write (so the
-   * container's open for reading does not wait either; closing it is EOF).
+   * agent's ends of stdout/stderr open for reading (non-blocking, so the
+   * helper's open for writing does not wait). The agent opens stdin for
+   * writing once the container opens it for reading ({@link fifoWriter}).
    */
   private async sessionFifos(
     directory: string,
     ids: { uid: number; gid: number } | undefined,
   ): Promise<{
     paths: Record<"stdin" | "stdout" | "stderr", string>;
-    fds: Record<"stdin" | "stdout" | "stderr", number>;
+    fds: Record<"stdout" | "stderr", number>;
   }> {
     const paths = {
       stdin: join(directory, "stdin.fifo"),
@@ -693,16 +694,15 @@ export class NestedContainers {
     if (ids !== undefined) await chown(paths.stdin, ids.uid, ids.gid);
     const fds: number[] = [];
     try {
-      const nonBlocking = fsConstants.O_NONBLOCK;
-      fds.push(openSync(paths.stdin, fsConstants.O_RDWR | nonBlocking));
-      fds.push(openSync(paths.stdout, fsConstants.O_RDONLY | nonBlocking));
-      fds.push(openSync(paths.stderr, fsConstants.O_RDONLY | nonBlocking));
+      for (const p of [paths.stdout, paths.stderr]) {
+        fds.push(openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK));
+      }
     } catch (e) {
       for (const fd of fds) closeSync(fd);
       throw e;
     }
-    const [stdin = -1, stdout = -1, stderr = -1] = fds;
-    return { paths, fds: { stdin, stdout, stderr } };
+    const [stdout = -1, stderr = -1] = fds;
+    return { paths, fds: { stdout, stderr } };
   }
 
   /** The parent's resource cgroups, which a nested container sharing them joins. */
