@@ -334,12 +334,15 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     ...(containerLogger === undefined ? {} : { containerLogger }),
   });
   const mesosContainerizer = containerizer;
-  const docker = await buildDockerContainerizer(flags, { logger, bootId, fetcherCache }).catch(
-    (e: unknown) => {
-      launcher.stop();
-      throw e;
-    },
-  );
+  const docker = await buildDockerContainerizer(flags, {
+    logger,
+    bootId,
+    fetcherCache,
+    containerLogger,
+  }).catch((e: unknown) => {
+    launcher.stop();
+    throw e;
+  });
   const composed = new ComposingContainerizer(containerizer, docker, flags.containerizers, logger);
   const services = operatorServices(host, {
     clock: options.clock,

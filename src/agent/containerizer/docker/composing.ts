@@ -11,6 +11,7 @@ import type { Resources } from "../../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch } from "../../agent-ports.js";
 import type { AgentFlags } from "../../flags.js";
 import type { FetcherCache } from "../fetcher-cache.js";
+import type { ContainerLogger } from "../logger/container-logger.js";
 import type { ContainerEvents } from "../posix-containerizer.js";
 import { DockerCli } from "./docker-cli.js";
 import { DockerContainerizer } from "./docker-containerizer.js";
@@ -81,6 +82,8 @@ export interface DockerContainerizerDeps {
   logger: Logger;
   bootId: string;
   fetcherCache?: FetcherCache;
+  /** The agent's `--container_logger` (undefined: output to sandbox files). */
+  containerLogger?: ContainerLogger | undefined;
 }
 
 /**
@@ -118,6 +121,7 @@ export async function buildDockerContainerizer(
     frameworksHome: flags.frameworks_home,
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     ...(deps.fetcherCache === undefined ? {} : { fetcherCache: deps.fetcherCache }),
+    containerLogger: deps.containerLogger,
   });
   try {
     await docker.validate();

@@ -11,6 +11,11 @@
  *   run` for the executor's command, waits for `docker inspect` to give the
  *   container's pid, and watches `docker run` for its end.
  *
+ * The watched process's output (the docker executor's, which carries the
+ * task container's `docker run` output, or the executor container's `docker
+ * run`) goes to the sandbox's `stdout` / `stderr`, or through the container
+ * logger when `--container_logger` names one, as for Mesos containers.
+ *
  * Destroying a running container sends SIGTERM to the executor's process
  * group, runs `docker stop -t <--docker_stop_timeout>` and, should that hang
  * for a minute longer, SIGKILLs what it can. An executor that ends by itself
@@ -35,6 +40,7 @@ import { metaRunPath, type RunIds } from "../../paths.js";
 import { dockerExecutorScript, moveNodeStartupVariables } from "../executor-command.js";
 import { FetchError, fetchUris } from "../fetcher.js";
 import type { FetcherCache } from "../fetcher-cache.js";
+import type { ContainerLogger, ContainerOutput } from "../logger/container-logger.js";
 import { recordExecutorProcess } from "../pid-record.js";
 import type { ContainerEvents } from "../posix-containerizer.js";
 import { parseProcStat } from "../proc.js";
@@ -89,6 +95,8 @@ export interface DockerContainerizerOptions {
   frameworksHome: string;
   fetcherStallTimeoutMs: number;
   fetcherCache?: FetcherCache;
+  /** `--container_logger`: where the watched process's output goes (default: sandbox files). */
+  containerLogger?: ContainerLogger | undefined;
   /** The docker executor program (default: DOCKER_EXECUTOR_MAIN run by this Node). */
   executorCommand?: { file: string; args: string[] };
 }
@@ -388,13 +396,20 @@ export class DockerContainerizer {
       },
     );
     destroyed();
-    const record: DockerRecord = { name: c.name, mode: c.mode };
-    await writeRecord(this.o.workDir, launch, record);
-    c.phase = "running";
-    const pid =
-      c.mode === "executor"
-        ? this.spawnExecutor(c, launch)
-        : await this.runExecutorContainer(c, launch);
+    const output = await this.containerOutput(launch);
+    let pid: number;
+    try {
+      destroyed();
+      const record: DockerRecord = { name: c.name, mode: c.mode };
+      await writeRecord(this.o.workDir, launch, record);
+      c.phase = "running";
+      pid =
+        c.mode === "executor"
+          ? this.spawnExecutor(c, launch, output)
+          : await this.runExecutorContainer(c, launch, output);
+    } finally {
+      output?.release();
+    }
     const startTime = await processStartTime(c.pid ?? pid);
     if (startTime !== undefined) c.startTime = startTime;
     recordExecutorProcess(this.o.workDir, launch, {
@@ -407,6 +422,20 @@ export class DockerContainerizer {
       ),
     );
     return pid;
+  }
+
+  /**
+   * The container logger's pipes for the watched process's output, or
+   * undefined (sandbox files). Overrides come from the executor's and, for a
+   * command task, the task's command environment, as for Mesos containers.
+   */
+  private async containerOutput(launch: ContainerLaunch): Promise<ContainerOutput | undefined> {
+    const logger = this.o.containerLogger;
+    if (logger === undefined) return undefined;
+    const environments = [launch.executor.command?.environment];
+    if (launch.commandExecutor) environments.push(launch.commandTask?.command?.environment);
+    // No user switch: the Docker containerizer runs its processes as the agent's user.
+    return await logger.prepare({ directory: launch.directory, environments });
   }
 
   /** `docker inspect <image>`, and `docker pull` when that fails or the pull is forced. */
@@ -422,7 +451,11 @@ export class DockerContainerizer {
   }
 
   /** Starts the docker executor on the host for a command task. */
-  private spawnExecutor(c: Container, launch: ContainerLaunch): number {
+  private spawnExecutor(
+    c: Container,
+    launch: ContainerLaunch,
+    output: ContainerOutput | undefined,
+  ): number {
     const command = this.o.executorCommand ?? {
       file: process.execPath,
       // Bundled and code-cached (falls back to DOCKER_EXECUTOR_MAIN).
@@ -445,11 +478,15 @@ export class DockerContainerizer {
     }
     // Its own Node starts without NODE_EXTRA_CA_CERTS/NODE_OPTIONS (the container gets the task's).
     if (this.o.executorCommand === undefined) moveNodeStartupVariables(env);
-    return this.spawnWatched(c, command.file, args, env, launch.directory);
+    return this.spawnWatched(c, command.file, args, env, launch.directory, output);
   }
 
   /** Runs a custom executor as the Docker container; resolves with the container's pid. */
-  private async runExecutorContainer(c: Container, launch: ContainerLaunch): Promise<number> {
+  private async runExecutorContainer(
+    c: Container,
+    launch: ContainerLaunch,
+    output: ContainerOutput | undefined,
+  ): Promise<number> {
     const container = launch.executor.container;
     const command = launch.executor.command;
     if (container === undefined || command === undefined) {
@@ -467,7 +504,9 @@ export class DockerContainerizer {
     });
     if (!options.ok) throw new Error(options.error);
     const argv = this.o.docker.argv(runArgs(options.value));
-    this.spawnWatched(c, this.o.docker.o.path, argv, process.env, launch.directory);
+    this.spawnWatched(c, this.o.docker.o.path, argv, process.env, launch.directory, output);
+    // The pipes are open in `docker run` now: the logger sees their end when it exits.
+    output?.release();
     for (;;) {
       if (c.exited) {
         throw new Error(
@@ -487,16 +526,26 @@ export class DockerContainerizer {
     }
   }
 
-  /** Spawns a process in its own session with output to the sandbox; its exit ends the container. */
+  /**
+   * Spawns a process in its own session with output to the sandbox (or the
+   * container logger's pipes); its exit ends the container.
+   */
   private spawnWatched(
     c: Container,
     file: string,
     args: string[],
     env: NodeJS.ProcessEnv,
     directory: string,
+    output: ContainerOutput | undefined,
   ): number {
-    const out = openSync(join(directory, "stdout"), "a");
-    const err = openSync(join(directory, "stderr"), "a");
+    const out = openSync(output?.stdout ?? join(directory, "stdout"), "a");
+    let err: number;
+    try {
+      err = openSync(output?.stderr ?? join(directory, "stderr"), "a");
+    } catch (e) {
+      closeSync(out);
+      throw e;
+    }
     let child: ChildProcess;
     try {
       child = spawn(file, args, {

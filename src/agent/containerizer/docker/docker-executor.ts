@@ -4,7 +4,8 @@
  * starts it on the host for a command task whose container is DOCKER.
  *
  * LAUNCH -> TASK_STARTING, `docker run` in the foreground (the container's
- * output goes to this executor's stdout/stderr, the sandbox files), then
+ * output goes to this executor's stdout/stderr: the sandbox files, or the
+ * container logger's pipes when the agent has one), then
  * `docker inspect` every 500 ms until the container has a pid ->
  * TASK_RUNNING (with the inspect output as `data`, and the container's IP
  * when it has one). `docker run` exits -> TASK_FINISHED on status 0,
