@@ -125,6 +125,11 @@ export interface DaemonOptions {
   port?: number;
   /** How long to wait for `/health` (default 60 s: CI machines can be heavily loaded). */
   readyTimeoutMs?: number;
+  /**
+   * False: resolve once spawned, without waiting for `/health` (for a daemon
+   * expected to exit at once, e.g. an agent the master refuses).
+   */
+  waitReady?: boolean;
 }
 
 const daemons = new Set<DaemonHandle>();
@@ -181,6 +186,7 @@ export async function startDaemon(
     },
   };
   daemons.add(handle);
+  if (options.waitReady === false) return handle;
   let early: number | null | undefined;
   void exited.then((code) => {
     early = code;
