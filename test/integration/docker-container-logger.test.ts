@@ -99,7 +99,7 @@ async function loggersEnd(sandbox: string): Promise<void> {
   await waitFor(
     `the logger processes of ${sandbox} to end`,
     () => processesWithMarker(`--log_filename=${sandbox}/`).length === 0,
-    { timeoutMs: 15_000 },
+    { timeoutMs: 60_000 },
   );
 }
 
