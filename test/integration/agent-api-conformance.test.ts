@@ -307,7 +307,13 @@ describe("agent recovery", () => {
     const ownMaster = await startMaster();
     const port = await freePort();
     const workDir = tempDir("agent-api-recovery-");
-    const flags = { work_dir: workDir, executor_reregistration_timeout: "10secs" };
+    const flags = {
+      work_dir: workDir,
+      executor_reregistration_timeout: "10secs",
+      // One process per executor: the pid stopped below is the executor itself,
+      // not a placeholder of a shared executor host that would re-register.
+      command_executors_per_process: "1",
+    };
     const first = await startAgent({ master: ownMaster.address, port, flags });
     await waitForAgents(ownMaster, 1);
     recovering = spawn(

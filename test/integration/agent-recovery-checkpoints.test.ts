@@ -18,6 +18,9 @@ import {
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { scanRecords } from "../../src/agent/checkpoint/framing.js";
+import type { StatusUpdateRecord } from "../../src/common/protocol/generated/mesos-internal.js";
+import { codecFor } from "../../src/common/protocol/index.js";
 import type { Offer, TaskStatus } from "../../src/scheduler/index.js";
 import {
   findOfferResources,
@@ -54,6 +57,8 @@ after(async () => {
   scheduler?.close();
   await stopAll();
 });
+
+const updateRecordCodec = codecFor<StatusUpdateRecord>("mesos.internal.StatusUpdateRecord");
 
 const RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-32000]";
 
@@ -139,7 +144,20 @@ test("agent recovery: torn, corrupted and incompatible checkpoints", async () =>
   executorPids.add(Number(readFileSync(pidFile, "utf8")));
   const updatesFile = metaFiles(workDir, "task.updates")[0];
   assert.ok(updatesFile, "task.updates is checkpointed");
-  await waitFor("both acknowledgements on disk", () => statSync(updatesFile).size > 0);
+  // Every update acknowledged on disk: an acknowledgement still in flight at
+  // the kill would be appended after the restart, changing the good size.
+  await waitFor("TASK_RUNNING and every acknowledgement on disk", () => {
+    const records = scanRecords(readFileSync(updatesFile)).records.map((r) => {
+      const decoded = updateRecordCodec.decodeProtobuf(r);
+      assert.ok(decoded.ok, "task.updates holds StatusUpdateRecords");
+      return decoded.value;
+    });
+    const updates = records.filter((r) => r.type === "UPDATE");
+    const acks = records.length - updates.length;
+    return (
+      updates.some((r) => r.update?.status?.state === "TASK_RUNNING") && acks === updates.length
+    );
+  });
 
   const kill = async () => {
     agent.kill("SIGKILL");

@@ -47,6 +47,9 @@ function agentFlags(): Record<string, string> {
     registration_backoff_factor: "10ms",
     // The longest Mesos allows: only the executor's re-subscription ends recovery sooner.
     executor_reregistration_timeout: "15secs",
+    // One process per executor: the pid a test stops is the executor itself,
+    // not a placeholder of a shared executor host that would re-register.
+    command_executors_per_process: "1",
     gc_delay: "1days",
     gc_disk_headroom: String(GC_HEADROOM),
     fetcher_cache_dir: join(workDir, "fetch"),
