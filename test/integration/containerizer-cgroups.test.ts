@@ -204,7 +204,7 @@ test("namespaces/pid: killing a task leaves no process behind and its cgroups ar
     "no process of the task to be left",
     () => processesWithMarker(marker).length === 0,
     {
-      timeoutMs: 5000,
+      timeoutMs: 30_000,
     },
   );
   assert.ok(!existsSync(join(cgroups.rootPath("freezer"), "forker")));
