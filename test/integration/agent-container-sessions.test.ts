@@ -56,9 +56,7 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 async function startCluster(agentFlags: Record<string, string> = {}): Promise<Cluster> {
-  const master = await startMaster({
-    flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
-  });
+  const master = await startMaster();
   const agent = await startAgent({
     master: master.address,
     flags: { registration_backoff_factor: "100ms", ...agentFlags },

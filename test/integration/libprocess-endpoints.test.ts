@@ -27,9 +27,7 @@ let agent: DaemonHandle;
 let agentId = "";
 
 before(async () => {
-  master = await startMaster({
-    flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
-  });
+  master = await startMaster();
   agent = await startAgent({
     master: master.address,
     flags: { registration_backoff_factor: "100ms", memory_profiling: true },

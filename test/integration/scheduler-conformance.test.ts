@@ -45,9 +45,7 @@ describe("scheduler API conformance (no authentication)", () => {
   let agentId: string;
 
   before(async () => {
-    master = await startMaster({
-      flags: { agent_ping_timeout: "1secs", max_agent_ping_timeouts: 2 },
-    });
+    master = await startMaster();
     await startAgent({ master: master.address, flags: { registration_backoff_factor: "100ms" } });
     [agentId = ""] = await waitForAgents(master, 1);
   });
