@@ -105,6 +105,9 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       this.shutdownExecutorNow(framework, executor);
       return;
     }
+    // As Mesos: the container follows what the executor has now (after an
+    // agent restart, its isolators learn its resources here).
+    this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
     executor.send({
       type: "SUBSCRIBED",
       subscribed: {

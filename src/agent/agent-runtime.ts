@@ -21,6 +21,7 @@ import type {
   Attribute,
   ContainerInfo,
   DomainInfo,
+  ExecutorInfo,
 } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
 import {
@@ -494,7 +495,15 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const containerEvents = nested.wrapEvents(sandboxes.events(agent));
   containerizer.attach(containerEvents);
   composed.attach(containerEvents);
-  adopted.attach(agent);
+  // An adopted container's isolators are released before the agent hears of its end.
+  adopted.attach({
+    containerLaunched: (id, result) => agent.containerLaunched(id, result),
+    containerTerminated: (id, termination) => {
+      void mesosContainerizer
+        .recoveredEnded(id, termination)
+        .then((t) => agent.containerTerminated(id, t));
+    },
+  });
   const monitor = installAgentOperatorSurface({
     host,
     agent,
@@ -532,12 +541,18 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     if (recovery.agent?.info !== undefined) {
       logger.info(`Recovering agent ${recovery.agent.id}: ${recovered.length} executor(s)`);
     }
+    // Live executors of the Mesos containerizer: their isolators recover them below.
+    const isolated = new Map<string, number>();
+    const executorInfos = new Map<string, ExecutorInfo>();
     for (const executor of recovered) {
       const alive = await executorAlive(recovery, executor.ids, bootId);
       if (alive !== undefined) {
         const ids = executor.ids;
         if (await docker?.adopt(ids, executor.directory, alive.pid, alive.startTime)) continue;
         adopted.adopt(executor.ids.containerId, alive.pid, alive.startTime, executor.directory);
+        isolated.set(executor.ids.containerId, alive.pid);
+        const info = agent.frameworks.get(ids.frameworkId)?.executors.get(ids.executorId)?.info;
+        if (info !== undefined) executorInfos.set(ids.containerId, info);
         continue;
       }
       logger.warn(
@@ -546,6 +561,17 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       agent.containerTerminated(executor.ids.containerId, {
         message: "Executor terminated while the agent was down",
       });
+    }
+    await mesosContainerizer.recover(isolated, (id) => adopted.destroy(id), executorInfos);
+    if (mesosContainerizer.tracksResources) {
+      // Executors that re-subscribed before their isolators recovered: their
+      // resources from then on (later ones come with their subscription).
+      for (const { ids } of recovered) {
+        const executor = agent.frameworks.get(ids.frameworkId)?.executors.get(ids.executorId);
+        if (isolated.has(ids.containerId) && executor?.state === "RUNNING") {
+          mesosContainerizer.update(ids.containerId, executor.allocatedResources());
+        }
+      }
     }
     const keep = new Set(recovered.map((e) => e.ids.containerId));
     await killOrphans(recovery, flags.work_dir, bootId, keep, sweeper, logger);

@@ -16,11 +16,21 @@
  * members, so nothing escapes by re-parenting or a new session. The same
  * kill runs when an executor exits by itself, so no process of a finished
  * container is left behind.
+ *
+ * After an agent restart, the live executors it started before are adopted
+ * (checkpoint/recovered-containers.ts watches and kills their processes);
+ * `recover` hands them to every isolator again, as Mesos' containerizer
+ * does, so their resources are followed (`update`), their limits enforced,
+ * and the isolators released when they end (`recoveredEnded`).
  */
 
 import { existsSync } from "node:fs";
 import type { Logger } from "../../common/observability/logger.js";
-import type { Image, ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  ExecutorInfo,
+  Image,
+  ResourceStatistics,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
 import { resourcesOf } from "../wire-resources.js";
@@ -40,12 +50,14 @@ import {
   imageVariables,
 } from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
+import { CGROUP_ISOLATORS } from "./isolators/index.js";
 import type {
   ContainerLimitation,
   ContainerResources,
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
+import { joinsNamedNetwork } from "./isolators/network-ports.js";
 import {
   enterCgroups,
   IMAGE_SANDBOX,
@@ -142,6 +154,16 @@ interface Container {
   executorIsCommandExecutor: boolean;
 }
 
+/** A root container of the previous agent run that is alive again under this one. */
+interface RecoveredRoot {
+  /** Its isolators have recovered it (updates before that are kept for then). */
+  ready: boolean;
+  /** The latest resources the agent gave it; undefined until its first update. */
+  resources?: ContainerResources;
+  /** Why an isolator stopped it. */
+  limitation?: ContainerLimitation;
+}
+
 /** The chroot program, if installed. */
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
 
@@ -204,6 +226,10 @@ export class PosixContainerizer implements Containerizer {
 
   private readonly isolators: readonly Isolator[];
   private readonly recovered: RecoveredCgroups | undefined;
+  /** Adopted executors of the previous agent run (see `recover`). */
+  private readonly recoveredRoots = new Map<string, RecoveredRoot>();
+  /** Kills an adopted container (its processes are not this containerizer's). */
+  private destroyRecovered: ((containerId: string) => void) | undefined;
   private readonly destroyTimeoutMs: number;
 
   constructor(private readonly o: PosixContainerizerOptions) {
@@ -220,12 +246,98 @@ export class PosixContainerizer implements Containerizer {
           await o.provisioner?.destroy(id);
         },
       );
+      const memory = this.isolators.some((i) => i.name === "cgroups/mem");
+      this.recovered.memoryWatched = (id) => memory && this.recoveredRoots.has(id);
       void this.recovered.start();
     }
   }
 
+  /**
+   * Agent recovery: `alive` (container id -> executor pid) are the live
+   * executors of the previous agent run that this containerizer started
+   * (not Docker's). Every isolator recovers them, once, as Mesos'
+   * containerizer does; from then on `update` reaches their isolators and a
+   * limitation destroys them through `destroy`. Their ports, limits and
+   * allocations are only known again from the agent's first `update`.
+   * `executors` (their ExecutorInfo, when known) keeps executors joined to
+   * a named network from `network/ports`, as at launch.
+   */
+  async recover(
+    alive: ReadonlyMap<string, number>,
+    destroy: (containerId: string) => void,
+    executors: ReadonlyMap<string, ExecutorInfo> = new Map(),
+  ): Promise<void> {
+    this.destroyRecovered = destroy;
+    if (alive.size === 0 || this.isolators.length === 0) return;
+    for (const id of alive.keys()) this.recoveredRoots.set(id, { ready: false });
+    const hostNetwork = new Map(
+      [...alive].filter(([id]) => !joinsNamedNetwork(executors.get(id)?.container)),
+    );
+    for (const isolator of this.isolators) {
+      await isolator
+        .recover(isolator.name === "network/ports" ? hostNetwork : alive)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to recover ${isolator.name} of ${alive.size} container(s): ${(e as Error).message}`,
+          ),
+        );
+    }
+    for (const [id, root] of this.recoveredRoots) {
+      if (!alive.has(id) || root.ready) continue;
+      root.ready = true;
+      // An executor that re-subscribed while the isolators were recovering.
+      if (root.resources !== undefined) this.updateIsolators(id, root.resources);
+    }
+    this.o.logger.info(`Recovered the isolation of ${alive.size} container(s)`);
+  }
+
+  /**
+   * An adopted container ended (its processes are gone): its isolators
+   * release it, and its termination gets the limitation that stopped it.
+   * With the linux launcher, RecoveredCgroups removes its cgroups (running
+   * every isolator's cleanup again, which the others take as a no-op) once
+   * the container's cgroup is empty, so the cgroup isolators are left to it.
+   */
+  async recoveredEnded(
+    containerId: string,
+    termination: ContainerTermination,
+  ): Promise<ContainerTermination> {
+    const root = this.recoveredRoots.get(containerId);
+    if (root === undefined) return termination;
+    this.recoveredRoots.delete(containerId);
+    const isolators =
+      this.recovered === undefined
+        ? this.isolators
+        : this.isolators.filter((i) => !CGROUP_ISOLATORS.has(i.name));
+    for (const isolator of isolators) {
+      await isolator
+        .cleanup(containerId)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to clean up ${isolator.name} of container '${containerId}': ${(e as Error).message}`,
+          ),
+        );
+    }
+    const limitation = root.limitation;
+    if (limitation === undefined) return termination;
+    return { ...termination, limitation, message: limitation.message };
+  }
+
+  /** True while an adopted container's isolators follow it (for tests and diagnostics). */
+  isRecovered(containerId: string): boolean {
+    return this.recoveredRoots.has(containerId);
+  }
+
   /** An isolator saw a container go over a limit: destroy it, remembering why. */
   limit(containerId: string, limitation: ContainerLimitation): void {
+    const root = this.recoveredRoots.get(containerId);
+    if (root !== undefined) {
+      this.o.logger.info(`Container '${containerId}' has reached a limit: ${limitation.message}`);
+      if (root.limitation !== undefined) return;
+      root.limitation = limitation;
+      this.destroyRecovered?.(containerId);
+      return;
+    }
     const container = this.containers.get(containerId);
     if (container === undefined) return;
     this.o.logger.info(`Container '${containerId}' has reached a limit: ${limitation.message}`);
@@ -236,13 +348,23 @@ export class PosixContainerizer implements Containerizer {
 
   /** The container's resources changed (a task was added or finished). */
   update(containerId: string, resources: Resources): void {
+    const root = this.recoveredRoots.get(containerId);
+    if (root !== undefined) {
+      root.resources = containerResources(resources);
+      if (root.ready) this.updateIsolators(containerId, root.resources);
+      return;
+    }
     const container = this.containers.get(containerId);
     if (container === undefined || container.phase === "done") return;
     container.resources = containerResources(resources);
     if (!container.prepared) return;
+    this.updateIsolators(containerId, container.resources);
+  }
+
+  private updateIsolators(containerId: string, resources: ContainerResources): void {
     for (const isolator of this.isolators) {
       isolator
-        .update(containerId, container.resources)
+        .update(containerId, resources)
         .catch((e: unknown) =>
           this.o.logger.warn(
             `Failed to update ${isolator.name} of container '${containerId}': ${(e as Error).message}`,

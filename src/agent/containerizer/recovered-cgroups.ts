@@ -22,6 +22,12 @@ export class RecoveredCgroups {
   private readonly ids = new Set<string>();
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
+  /**
+   * True while the memory isolator watches the container itself (it was
+   * recovered): it reports the limit, so the container's tasks fail with
+   * the memory reason, and the containerizer kills it. Not killed here then.
+   */
+  memoryWatched: (containerId: string) => boolean = () => false;
 
   constructor(
     private readonly cgroups: CgroupsHierarchy,
@@ -67,7 +73,7 @@ export class RecoveredCgroups {
           await removeCgroup(own).catch(() => undefined);
           await this.onEnded(id).catch(() => undefined);
           this.logger.info(`Removed the cgroups of ended container '${id}'`);
-        } else if (await this.stuckAtMemoryLimit(id)) {
+        } else if (!this.memoryWatched(id) && (await this.stuckAtMemoryLimit(id))) {
           this.logger.warn(`Killing recovered container '${id}': it reached its memory limit`);
           await killCgroup(own, this.cgroups.version);
         }
