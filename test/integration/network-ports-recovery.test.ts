@@ -78,7 +78,8 @@ async function breakLimitAfterRestart(o: {
     ...o.flags,
     work_dir: workDir,
     registration_backoff_factor: "10ms",
-    executor_reregistration_timeout: "5secs",
+    // The longest allowed: recovery ends as soon as the executor re-subscribes.
+    executor_reregistration_timeout: "15secs",
   };
   let agent = await startAgent({ master: m.address, port, flags });
   const agentId = await waitFor("the agent to be registered", async () => {
