@@ -12,6 +12,7 @@ import type {
   StatusUpdateAcknowledgementMessage,
 } from "../common/protocol/generated/mesos-internal.js";
 import type { NetworkInfo, TaskStatus } from "../common/protocol/generated/mesos-v1.js";
+import { isTerminalState } from "../common/protocol/task-states.js";
 import { AgentBase } from "./agent-base.js";
 import { hostNetworkInfo, withContainerStatus } from "./container-status.js";
 import type { Executor } from "./executor.js";
@@ -126,6 +127,10 @@ export abstract class AgentStatusFlow extends AgentBase {
     if (error !== undefined) {
       this.o.logger.error(`Failed to update state of task '${taskId}': ${error}`);
     } else {
+      // As Mesos: a finished task's resources leave its container's limits.
+      if (isTerminalState(update.status.state)) {
+        this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
+      }
       const outcome = this.statusUpdates.update(update);
       if (!outcome.ok) {
         this.o.logger.error(

@@ -1,7 +1,8 @@
 /**
  * The agent core tells the containerizer an executor's resources when the
  * executor (re-)subscribes, as Mesos does: after an agent restart this is
- * how a recovered container's isolators learn its resources again.
+ * how a recovered container's isolators learn its resources again. A
+ * terminal status update shrinks them to what is left.
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -99,4 +100,43 @@ test("a recovered executor's re-subscription updates its container with the exec
   assert.ok(Math.abs((update?.resources.cpus() ?? 0) - 0.6) < 1e-9, update?.resources.toString());
   assert.equal(update?.resources.mem(), 96);
   assert.deepEqual(update?.resources.ports(), { range: [{ begin: 31000, end: 31000 }] });
+});
+
+test("a terminal status update takes the task's resources out of its container's limits", async () => {
+  const workDir = mkdtempSync(join(tmpdir(), "agent-terminal-update-"));
+  dirs.push(workDir);
+  const a = agentOn(workDir);
+  a.agent.start(MASTER);
+  a.clock.advance(1000);
+  a.agent.registered(MASTER, { slave_id: { value: "A-S0" } });
+  a.agent.runTask(MASTER, {
+    framework: { user: "u", name: "fw", id: { value: "F" } },
+    framework_id: { value: "F" },
+    task: {
+      name: "t",
+      task_id: { value: "t" },
+      agent_id: { value: "A-S0" },
+      resources: [scalar("cpus", 0.5), scalar("mem", 64)],
+      command: { value: "sleep 100" },
+    },
+  });
+  const [containerId] = a.launches;
+  assert.ok(containerId !== undefined);
+  a.agent.containerLaunched(containerId, { pid: 4242 });
+  a.agent.subscribe("F", "t", {}, connection);
+  const running = { task_id: { value: "t" }, state: "TASK_RUNNING" as const };
+  a.agent.executorUpdate("F", "t", { ...running, uuid: new Uint8Array(16).fill(1) });
+  const before = a.updates.length;
+  assert.equal(a.updates.at(-1)?.resources.mem(), 96, "the task's mem while it runs");
+  a.agent.executorUpdate("F", "t", {
+    task_id: { value: "t" },
+    state: "TASK_FINISHED",
+    uuid: new Uint8Array(16).fill(2),
+  });
+  assert.equal(a.updates.length, before + 1);
+  const last = a.updates.at(-1);
+  assert.equal(last?.id, containerId);
+  // Only the command executor's own resources are left (cpus:0.1;mem:32).
+  assert.equal(last?.resources.mem(), 32);
+  assert.ok(Math.abs((last?.resources.cpus() ?? 0) - 0.1) < 1e-9, last?.resources.toString());
 });
