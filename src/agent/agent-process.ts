@@ -122,7 +122,8 @@ export class AgentProcess extends ProcessBase {
     this.route("/health", { help: "Answers 200 OK while the agent is up." }, healthHandler);
     this.route(
       "/flags",
-      { methods: ["GET"], help: 'The agent\'s flags, as `{"flags": {name: value}}`.' },
+      // Any method: the handler refuses non-GET only with --acls, as Mesos does.
+      { help: 'The agent\'s flags, as `{"flags": {name: value}}`.' },
       flagsHandler(this.endpoints.state().flags),
     );
     this.route(

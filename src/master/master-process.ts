@@ -317,7 +317,8 @@ export class MasterProcess extends ProcessBase {
       },
       redirectHandler(core.config.info),
     );
-    this.route("/flags", { ...get, help: COMMON_HELP.flags }, flagsHandler(state.flags));
+    // Any method: the handler refuses non-GET only with --acls, as Mesos does.
+    this.route("/flags", { ...read, help: COMMON_HELP.flags }, flagsHandler(state.flags));
     installWebui(this, { dir: state.flags.webui_dir ?? "", logger: this.logger });
   }
 

@@ -157,7 +157,7 @@ describe("agent /files", () => {
 });
 
 describe("agent read endpoints and methods", () => {
-  test("agent: /state, /health and /version answer any method and HEAD, as Mesos' agent; /flags stays GET", async () => {
+  test("agent: /state, /health, /version and (without --acls) /flags, /monitor/statistics, /containers, /containerizer/debug answer any method and HEAD, as Mesos' agent", async () => {
     const post = await fetch(`${agent.url}/state`, { method: "POST" });
     assert.equal(post.status, 200);
     assert.equal(typeof ((await post.json()) as Json).id, "string");
@@ -167,7 +167,19 @@ describe("agent read endpoints and methods", () => {
     for (const path of ["/state", "/health", "/flags", "/metrics/snapshot"]) {
       assert.equal((await fetch(`${agent.url}${path}`, { method: "HEAD" })).status, 200, path);
     }
-    assert.equal((await fetch(`${agent.url}/flags`, { method: "POST" })).status, 405);
+    // Mesos refuses non-GET on these only when an authorizer is configured (auth-agent.test.ts).
+    for (const path of [
+      "/flags",
+      "/monitor/statistics",
+      "/slave(1)/monitor/statistics",
+      "/containers",
+      "/containerizer/debug",
+    ]) {
+      const r = await fetch(`${agent.url}${path}`, { method: "POST" });
+      assert.equal(r.status, 200, path);
+      assert.equal(r.headers.get("content-type"), "application/json", path);
+      await r.arrayBuffer();
+    }
   });
 });
 

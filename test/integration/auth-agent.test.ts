@@ -97,6 +97,34 @@ describe("auth: agent HTTP endpoints", () => {
     assert.equal((await get("/metrics/snapshot", DEV)).status, 403);
   });
 
+  it("with --acls, /flags, /monitor/statistics, /containers and /containerizer/debug take GET only (405 after authentication), as Mesos", async () => {
+    for (const path of [
+      "/flags",
+      "/monitor/statistics",
+      "/slave(1)/monitor/statistics",
+      "/containers",
+      "/containerizer/debug",
+    ]) {
+      const refused = await fetch(`${agent.url}${path}`, { method: "POST", headers: OPS });
+      assert.equal(refused.status, 405, path);
+      assert.equal(refused.headers.get("allow"), "GET", path);
+      assert.equal(
+        await refused.text(),
+        "405 Method Not Allowed. Expecting one of { 'GET' }, but received 'POST'.",
+        path,
+      );
+      // Without credentials the authentication answers first.
+      const anonymous = await fetch(`${agent.url}${path}`, { method: "POST" });
+      await anonymous.arrayBuffer();
+      assert.equal(anonymous.status, 401, path);
+      assert.equal((await get(path, OPS)).status, 200, path);
+    }
+    // /state still answers any method.
+    const state = await fetch(`${agent.url}/state`, { method: "POST", headers: OPS });
+    await state.arrayBuffer();
+    assert.equal(state.status, 200);
+  });
+
   it("/health stays open", async () => {
     assert.equal((await get("/health")).status, 200);
   });

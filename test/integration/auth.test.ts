@@ -176,6 +176,16 @@ describe("auth: authentication per realm", () => {
     });
   }
 
+  it("with --acls, /flags takes GET only: 405 once authenticated, 401 before", async () => {
+    const refused = await http("POST", "/master/flags", "ops", "");
+    assert.equal(refused.status, 405);
+    assert.equal(
+      refused.text,
+      "405 Method Not Allowed. Expecting one of { 'GET' }, but received 'POST'.",
+    );
+    assert.equal((await http("POST", "/master/flags", undefined, "")).status, 401);
+  });
+
   it("a wrong password is 401 too", async () => {
     const r = await fetch(`${master.url}/state`, { headers: basic("ops", "wrong") });
     assert.equal(r.status, 401);

@@ -536,6 +536,12 @@ describe("legacy endpoints", () => {
     assert.deepEqual(keys(flags), ["flags"]);
     assert.equal((flags.flags as Json).cluster, "test-cluster");
     assert.equal((flags.flags as Json).ip, "127.0.0.1");
+    // Without --acls Mesos does not check the method of /flags.
+    for (const path of ["/master/flags", "/flags"]) {
+      const posted = await fetch(`${master.url}${path}`, { method: "POST" });
+      assert.equal(posted.status, 200, path);
+      assert.deepEqual(keys((await posted.json()) as Json), ["flags"], path);
+    }
   });
 });
 

@@ -5,6 +5,7 @@
  * `{"pending": [{"operation": "<isolator>::<step>", "args": {...}}]}`, every
  * arg a string. Mesos gives no fixed schema for an operation; neither do we.
  */
+import { getOnlyWithAcls } from "../../common/http/common-endpoints.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import type { HttpResponse } from "../../common/http/response.js";
 import { jsonResponse } from "../../common/http/v1-api.js";
@@ -73,11 +74,14 @@ export function trackIsolators(isolators: readonly Isolator[], pending: PendingO
   }
 }
 
-/** Handler of `/containerizer/debug` (any method, as a Mesos agent without an authorizer). */
+/** Handler of `/containerizer/debug` (any method; GET only with `--acls`, as in Mesos). */
 export function containerizerDebugHandler(
   pending: PendingOperations,
+  flags: Readonly<Record<string, string>> = {},
 ): (request: HttpRequest) => HttpResponse {
+  const methodCheck = getOnlyWithAcls(flags);
   return (request) =>
+    methodCheck(request) ??
     jsonResponse(
       request,
       JSON.stringify({

@@ -3,9 +3,10 @@
  * agent process): per-executor ResourceStatistics as Mesos' JSON, `?jsonp=`.
  */
 import { requestAuthorized } from "../../common/auth/request-auth.js";
+import { getOnlyWithAcls } from "../../common/http/common-endpoints.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import { badRequest, type HttpResponse } from "../../common/http/response.js";
-import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
+import { jsonResponse } from "../../common/http/v1-api.js";
 import { ProcessBase } from "../../common/process/process-base.js";
 import { codecFor } from "../../common/protocol/index.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
@@ -102,9 +103,11 @@ export function containersArray(usages: readonly ExecutorUsage[]): unknown[] {
 /** Handler of `/monitor/statistics`. */
 export function statisticsHandler(
   monitor: ResourceMonitor,
+  flags: Readonly<Record<string, string>> = {},
 ): (request: HttpRequest) => Promise<HttpResponse> {
+  const methodCheck = getOnlyWithAcls(flags);
   return async (request) => {
-    const bad = checkMethod(request, ["GET"]);
+    const bad = methodCheck(request);
     if (bad !== undefined) return bad;
     return jsonResponse(request, JSON.stringify(statisticsArray(await monitor.usages())));
   };
@@ -118,9 +121,11 @@ export function containersHandler(
   monitor: ResourceMonitor,
   nested?: NestedContainers,
   userOf?: (frameworkId: string, executorId: string) => string,
+  flags: Readonly<Record<string, string>> = {},
 ): (request: HttpRequest) => Promise<HttpResponse> {
+  const methodCheck = getOnlyWithAcls(flags);
   return async (request) => {
-    const bad = checkMethod(request, ["GET"]);
+    const bad = methodCheck(request);
     if (bad !== undefined) return bad;
     const asked = containerSelection(request);
     if (typeof asked === "string") return badRequest(asked);
@@ -158,14 +163,14 @@ export function containersHandler(
 }
 
 /** The `monitor` process (`/monitor/statistics`, and the old `/monitor/statistics.json`). */
-export function monitorProcess(monitor: ResourceMonitor): ProcessBase {
+export function monitorProcess(
+  monitor: ResourceMonitor,
+  flags: Readonly<Record<string, string>> = {},
+): ProcessBase {
   const p = new ProcessBase("monitor");
-  const handler = statisticsHandler(monitor);
-  p.route("/statistics", { methods: ["GET"], help: STATISTICS_HELP }, handler);
-  p.route(
-    "/statistics.json",
-    { methods: ["GET"], help: `${STATISTICS_HELP}\n(Old alias.)` },
-    handler,
-  );
+  // Any method: the handler refuses non-GET only with --acls, as Mesos does.
+  const handler = statisticsHandler(monitor, flags);
+  p.route("/statistics", { help: STATISTICS_HELP }, handler);
+  p.route("/statistics.json", { help: `${STATISTICS_HELP}\n(Old alias.)` }, handler);
   return p;
 }

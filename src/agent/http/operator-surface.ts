@@ -75,7 +75,7 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
   const monitor = new ResourceMonitor(o.agent, o.clock);
   registerAgentMetrics(o.services.metrics, o.agent, o.clock, o.metrics);
   // In mesos-local the agents share one host; the first one's monitor serves /monitor.
-  if (o.host.process("monitor") === undefined) o.host.spawn(monitorProcess(monitor));
+  if (o.host.process("monitor") === undefined) o.host.spawn(monitorProcess(monitor, o.flags));
 
   const logFile = o.externalLogFile ?? (o.logDir === undefined ? undefined : logFileOf(o.logger));
   attachAgentLog(o.services.files, logFile, o.logger, o.clock);
@@ -95,28 +95,34 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
     }),
   );
   // The agent process serves the statistics too (`/slave(1)/monitor/statistics`), as in Mesos.
-  const statistics = statisticsHandler(monitor);
-  o.process.route("/monitor/statistics", { methods: ["GET"], help: STATISTICS_HELP }, statistics);
+  // These four answer any method unless --acls is given (then GET only), as in Mesos.
+  const statistics = statisticsHandler(monitor, o.flags);
+  o.process.route("/monitor/statistics", { help: STATISTICS_HELP }, statistics);
   o.process.route(
     "/monitor/statistics.json",
-    { methods: ["GET"], help: `${STATISTICS_HELP}\n(Old alias.)` },
+    { help: `${STATISTICS_HELP}\n(Old alias.)` },
     statistics,
   );
   o.process.route(
     "/containers",
-    { methods: ["GET"], help: CONTAINERS_HELP },
-    containersHandler(monitor, o.nested, (frameworkId, executorId) => {
-      const framework = o.agent.frameworks.get(frameworkId);
-      const executor = framework?.executors.get(executorId);
-      return executor?.info.command?.user ?? framework?.info.user ?? "";
-    }),
+    { help: CONTAINERS_HELP },
+    containersHandler(
+      monitor,
+      o.nested,
+      (frameworkId, executorId) => {
+        const framework = o.agent.frameworks.get(frameworkId);
+        const executor = framework?.executors.get(executorId);
+        return executor?.info.command?.user ?? framework?.info.user ?? "";
+      },
+      o.flags,
+    ),
   );
   const pending = new PendingOperations();
   trackIsolators(o.isolators ?? [], pending);
   o.process.route(
     "/containerizer/debug",
     { help: CONTAINERIZER_DEBUG_HELP },
-    containerizerDebugHandler(pending),
+    containerizerDebugHandler(pending, o.flags),
   );
   o.process.route(
     "/state.json",

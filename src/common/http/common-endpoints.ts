@@ -8,7 +8,7 @@ import { type BuildFacts, readBuildFacts } from "../build/build-info.js";
 import { packageRoot } from "../flags/install-paths.js";
 import { MESOS_COMPATIBLE_VERSION } from "../flags/shared-flags.js";
 import type { HttpRequest } from "./request.js";
-import { type HttpResponse, ok } from "./response.js";
+import { type BodyResponse, type HttpResponse, ok } from "./response.js";
 import { checkMethod, jsonResponse } from "./v1-api.js";
 
 /** Build facts shown by `/version`, `/state` and GET_VERSION. */
@@ -120,12 +120,28 @@ export function healthHandler(_request: HttpRequest): HttpResponse {
   return ok();
 }
 
-/** `/flags`: `{"flags": {name: "value"}}`, every value as text. */
+/**
+ * The method check of Mesos' read endpoints that insist on GET (`/flags`,
+ * and the agent's `/monitor/statistics`, `/containers`,
+ * `/containerizer/debug`): they refuse other methods (405) only when an
+ * authorizer is configured, i.e. with `--acls`; without one any method
+ * reads. Their routes take any method so this check runs after
+ * authentication, as in Mesos (401 before 405).
+ */
+export function getOnlyWithAcls(
+  flags: Readonly<Record<string, string>>,
+): (request: HttpRequest) => BodyResponse | undefined {
+  if (flags.acls === undefined) return () => undefined;
+  return (request) => checkMethod(request, ["GET"]);
+}
+
+/** `/flags`: `{"flags": {name: "value"}}`, every value as text (route it for any method). */
 export function flagsHandler(
   flags: Readonly<Record<string, string>>,
 ): (request: HttpRequest) => HttpResponse {
   const body = JSON.stringify({ flags });
-  return (request) => checkMethod(request, ["GET"]) ?? jsonResponse(request, body);
+  const methodCheck = getOnlyWithAcls(flags);
+  return (request) => methodCheck(request) ?? jsonResponse(request, body);
 }
 
 /** The v1 `get_flags` payload: `{flags: [{name, value}]}`. */

@@ -102,7 +102,8 @@ export class StandbyMasterProcess extends ProcessBase {
       { ...get, help: COMMON_HELP.version },
       versionHandler(this.options.build, this.options.ownVersion),
     );
-    this.route("/flags", { ...get, help: COMMON_HELP.flags }, flagsHandler(this.options.flags));
+    // Any method: the handler refuses non-GET only with --acls, as Mesos does.
+    this.route("/flags", { help: COMMON_HELP.flags }, flagsHandler(this.options.flags));
     // A browser pointed at a standby gets the web UI, which follows /master/redirect to the leader.
     installWebui(this, { dir: this.options.flags.webui_dir ?? "", logger: this.logger });
   }
