@@ -215,3 +215,14 @@ test("http request: a repeated query parameter keeps its last value, as libproce
   assert.equal(r.query.get("offset"), "1");
   assert.equal(request("GET", "/state?jsonp=cb").query.get("jsonp"), "cb");
 });
+
+test("http request: ';' separates query pairs too, '+' is a space, a bare key is empty, as libprocess decodes", () => {
+  const r = request("GET", "/master/tasks?limit=0;jsonp=cb&order=asc;;task_id=a+b&flag");
+  assert.equal(r.query.get("limit"), "0");
+  assert.equal(r.query.get("jsonp"), "cb");
+  assert.equal(r.query.get("order"), "asc");
+  assert.equal(r.query.get("task_id"), "a b");
+  assert.equal(r.query.get("flag"), "");
+  assert.equal(request("GET", "/x?a=b=c").query.get("a"), "b=c");
+  assert.equal(request("GET", "/x?p=%2Fa%20b").query.get("p"), "/a b");
+});

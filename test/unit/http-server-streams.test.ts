@@ -92,3 +92,25 @@ test("http server: after a stream ends, its connection answers the next requests
   socket.destroy();
   assert.equal(answers.split("HTTP/1.1 202").length - 1, 3);
 });
+
+test("http server: a query with a malformed % escape is refused with 400 and the reason, before any handler", async () => {
+  let handled = 0;
+  const port = await serve(() => {
+    handled++;
+    return response(200, "ok");
+  });
+  const bad = await fetch(`http://127.0.0.1:${port}/master/tasks?limit=%zz`);
+  assert.equal(bad.status, 400);
+  assert.equal(
+    await bad.text(),
+    "Failed to decode HTTP query string: Malformed % escape in '%zz': '%zz'",
+  );
+  const truncated = await fetch(`http://127.0.0.1:${port}/x?a=1%2`);
+  assert.equal(truncated.status, 400);
+  await truncated.arrayBuffer();
+  assert.equal(handled, 0);
+  const good = await fetch(`http://127.0.0.1:${port}/master/tasks?limit=%31;jsonp=cb`);
+  assert.equal(good.status, 200);
+  await good.arrayBuffer();
+  assert.equal(handled, 1);
+});

@@ -3,6 +3,8 @@
  * whole body (read and size-checked before the handler runs).
  */
 
+import { decodeForm } from "./form.js";
+
 /** Header names are lower case; repeated headers are joined with ", " (`set-cookie` aside). */
 export type HttpHeaders = Readonly<Record<string, string>>;
 
@@ -47,17 +49,16 @@ export class HttpRequest {
     this.remotePort = init.remotePort;
   }
 
-  /** Query parameters, parsed on first use; a repeated key keeps its last value, as in libprocess. */
+  /**
+   * Query parameters, parsed on first use as libprocess parses them: pairs
+   * split on `&` or `;`, `+` is a space, a repeated key keeps its last
+   * value. A query with a malformed `%` escape reads as empty (the server
+   * refuses such requests before routing them).
+   */
   get query(): URLSearchParams {
     if (this.parsedQuery === undefined) {
-      const all = new URLSearchParams(this.rawQuery);
-      const last = new Map<string, string>();
-      let count = 0;
-      for (const [key, value] of all) {
-        last.set(key, value);
-        count++;
-      }
-      this.parsedQuery = last.size === count ? all : new URLSearchParams([...last]);
+      const decoded = decodeForm(this.rawQuery);
+      this.parsedQuery = new URLSearchParams(decoded.ok ? [...decoded.value] : []);
     }
     return this.parsedQuery;
   }

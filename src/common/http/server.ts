@@ -26,6 +26,7 @@ import type { Logger } from "../observability/logger.js";
 import { looksLikeTls, type TlsSettings } from "../process/tls.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import { gunzipBody, gzipBody, shouldGzip } from "./content-encoding.js";
+import { decodeForm } from "./form.js";
 import { splitTarget } from "./path.js";
 import { type HttpHeaders, HttpRequest } from "./request.js";
 import {
@@ -288,6 +289,13 @@ export class HttpServer {
     if (target === undefined) {
       req.resume();
       this.write(res, badRequest("Request URL path must start with '/'"));
+      return;
+    }
+    // libprocess cannot decode such a query and drops the connection; we say why instead.
+    const query = decodeForm(target.rawQuery);
+    if (!query.ok) {
+      req.resume();
+      this.write(res, badRequest(`Failed to decode HTTP query string: ${query.error}`));
       return;
     }
     const declared = req.headers["content-length"];
