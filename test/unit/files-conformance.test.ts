@@ -131,6 +131,17 @@ test("files read: hexadecimal and signed offsets are read as Mesos reads them", 
   });
 });
 
+test("files read: an offset past the end beyond 2^53 is echoed with every digit, as Mesos' 64-bit offset", async () => {
+  const h = new FilesHandlers(await sandbox());
+  for (const offset of ["9223372036854775807", "0x7fffffffffffffff"]) {
+    const r = await h.read(get(`/files/read?path=${BASE}/stdout&offset=${offset}`));
+    assert.equal(r.status, 200);
+    assert.equal(text(r), '{"offset":9223372036854775807,"data":""}', offset);
+  }
+  const small = await h.read(get(`/files/read?path=${BASE}/stdout&offset=9007199254740991`));
+  assert.equal(text(small), '{"offset":9007199254740991,"data":""}');
+});
+
 test("files download: Content-Type comes from libprocess' table, by exact extension", async () => {
   const types: Record<string, string> = {
     stdout: "application/octet-stream",

@@ -154,6 +154,18 @@ export async function readJson(
   return { offset, data: data.toString("utf8") };
 }
 
+/**
+ * The `/files/read` body. An offset beyond 2^53 (always past the end) is
+ * echoed with every digit the client sent, as Mesos prints its 64-bit
+ * offset, rather than as a rounded double.
+ */
+function readReplyJson(out: { offset: number; data: string }, offsetText: string | null): string {
+  if (Number.isSafeInteger(out.offset) || offsetText === null) return JSON.stringify(out);
+  const n = numifyInteger(offsetText, 64);
+  const offset = n.ok ? n.decimal : String(out.offset);
+  return `{"offset":${offset},"data":${JSON.stringify(out.data)}}`;
+}
+
 /** The `/files/*` routes' handlers. */
 export class FilesHandlers {
   constructor(
@@ -199,7 +211,7 @@ export class FilesHandlers {
         range.length,
         requestCaller(request),
       );
-      return jsonResponse(request, JSON.stringify(out));
+      return jsonResponse(request, readReplyJson(out, request.query.get("offset")));
     } catch (e) {
       return errorResponse(e);
     }
