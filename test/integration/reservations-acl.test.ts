@@ -1,7 +1,9 @@
 /**
  * ACLs on a framework's reservations: with `reserve_resources` denying the
  * framework's principal, its RESERVE is dropped with OPERATION_ERROR and the
- * resources stay unreserved; another principal may reserve.
+ * resources stay unreserved; another principal may reserve. And on an
+ * operator's reservation update (RESERVE with `source`): moving a
+ * reservation also needs the right to unreserve it, refining it does not.
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
@@ -16,18 +18,21 @@ import {
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 let master: DaemonHandle;
+let agentId = "";
 const open: Subscription[] = [];
 
 before(async () => {
   const acls = {
     permissive: true,
     reserve_resources: [{ principals: { values: ["dev"] }, roles: { type: "NONE" } }],
+    // Nobody may unreserve anything.
+    unreserve_resources: [{ principals: { type: "ANY" }, reserver_principals: { type: "NONE" } }],
   };
   master = await startMaster({
     flags: { allocation_interval: "100ms", acls: JSON.stringify(acls) },
   });
   await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  [agentId = ""] = await waitForAgents(master, 1);
 });
 
 after(async () => {
@@ -68,4 +73,41 @@ async function reserveAs(principal: string): Promise<string | undefined> {
 test("reservations acl: a denied principal's RESERVE fails, an allowed one's succeeds", async () => {
   assert.match((await reserveAs("dev")) ?? "", /Not authorized to reserve resources as 'dev'/);
   assert.equal(await reserveAs("ops"), undefined);
+});
+
+test("reservations acl: moving a reservation needs unreserve rights, refining it does not", async () => {
+  const kept = (...roles: string[]) => [
+    {
+      name: "mem",
+      type: "SCALAR",
+      scalar: { value: 32 },
+      reservations: roles.map((role) => ({ type: "DYNAMIC", role, principal: "keeper" })),
+    },
+  ];
+  const reserve = (fields: Record<string, unknown[]>) =>
+    fetch(`${master.url}/master/reserve`, {
+      method: "POST",
+      body: new URLSearchParams({
+        slaveId: agentId,
+        ...Object.fromEntries(Object.entries(fields).map(([k, v]) => [k, JSON.stringify(v)])),
+      }),
+    });
+  assert.equal((await reserve({ resources: kept("team") })).status, 202);
+  const moved = await reserve({ source: kept("team"), resources: kept("other") });
+  assert.equal(moved.status, 403, await moved.text());
+  const v1 = await fetch(`${master.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "RESERVE_RESOURCES",
+      reserve_resources: {
+        agent_id: { value: agentId },
+        source: kept("team"),
+        resources: kept("other"),
+      },
+    }),
+  });
+  assert.equal(v1.status, 403, await v1.text());
+  const refined = await reserve({ source: kept("team"), resources: kept("team", "team/sub") });
+  assert.equal(refined.status, 202, await refined.text());
 });

@@ -230,3 +230,122 @@ test("reservations operator: malformed requests get 400 with a reason", async ()
     assert.match(got.text, reason);
   }
 });
+
+/** `cpus` reserved to `role` by `ops`. */
+function cpusFor(role: string, value = 1): Record<string, unknown>[] {
+  return [
+    {
+      name: "cpus",
+      type: "SCALAR",
+      scalar: { value },
+      reservations: [{ type: "DYNAMIC", role, principal: "ops" }],
+    },
+  ];
+}
+
+test("reservations operator: a RESERVE with `source` moves a reservation to another role", async () => {
+  const reserve = await form("/master/reserve", {
+    slaveId: agentId,
+    resources: JSON.stringify(cpusFor("old")),
+  });
+  assert.equal(reserve.status, 202, reserve.text);
+  // Form-encoded `source`: the cpu reserved to `old` becomes reserved to `new`.
+  const moved = await form("/master/reserve", {
+    slaveId: agentId,
+    source: JSON.stringify(cpusFor("old")),
+    resources: JSON.stringify(cpusFor("new")),
+  });
+  assert.equal(moved.status, 202, moved.text);
+  assert.equal(await reservedCpus("old"), 0);
+  assert.equal(await reservedCpus("new"), 1);
+  // Source and target must be the same quantities.
+  const uneven = await form("/master/reserve", {
+    slaveId: agentId,
+    source: JSON.stringify(cpusFor("new")),
+    resources: JSON.stringify(cpusFor("old", 2)),
+  });
+  assert.equal(uneven.status, 400, uneven.text);
+  assert.match(uneven.text, /identical resource quantities: cpus:1 vs\. cpus:2/);
+  // A source that is not reserved on the agent is a conflict, not a new reservation.
+  const absent = await form("/master/reserve", {
+    slaveId: agentId,
+    source: JSON.stringify(cpusFor("nobody")),
+    resources: JSON.stringify(cpusFor("old")),
+  });
+  assert.equal(absent.status, 409, absent.text);
+  assert.equal(await reservedCpus("old"), 0);
+  // The v1 call's `source` moves it back.
+  const back = await operator({
+    type: "RESERVE_RESOURCES",
+    reserve_resources: {
+      agent_id: { value: agentId },
+      source: cpusFor("new"),
+      resources: cpusFor("old"),
+    },
+  });
+  assert.equal(back.status, 202, back.text);
+  assert.equal(await reservedCpus("new"), 0);
+  assert.equal(await reservedCpus("old"), 1);
+  const unreserve = await form("/master/unreserve", {
+    slaveId: agentId,
+    resources: JSON.stringify(cpusFor("old")),
+  });
+  assert.equal(unreserve.status, 202, unreserve.text);
+});
+
+test("reservations operator: persistence ids are unique per role, as in Mesos", async () => {
+  const disk = (role: string) => ({
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value: 8 },
+    reservations: [{ type: "DYNAMIC", role, principal: "ops" }],
+  });
+  const volume = (role: string) => ({
+    ...disk(role),
+    disk: {
+      persistence: { id: "shared-id", principal: "ops" },
+      volume: { mode: "RW", container_path: "data" },
+    },
+  });
+  for (const role of ["red", "blue"]) {
+    const reserve = await form("/master/reserve", {
+      slaveId: agentId,
+      resources: JSON.stringify([disk(role)]),
+    });
+    assert.equal(reserve.status, 202, reserve.text);
+    const create = await form("/master/create-volumes", {
+      slaveId: agentId,
+      volumes: JSON.stringify([volume(role)]),
+    });
+    assert.equal(create.status, 202, `${role}: ${create.text}`);
+  }
+  await waitFor("both volume directories", () =>
+    ["red", "blue"].every((role) =>
+      existsSync(join(agent.workDir, "volumes", "roles", role, "shared-id")),
+    ),
+  );
+  const again = await form("/master/create-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume("red")]),
+  });
+  assert.equal(again.status, 400, again.text);
+  assert.match(again.text, /: Persistence ID 'shared-id' is not unique$/);
+  const cpus = await form("/master/create-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify(cpusFor("red")),
+  });
+  assert.equal(cpus.status, 400, cpus.text);
+  assert.match(cpus.text, /Not a persistent volume: Resource cpus.* does not have DiskInfo$/);
+  for (const role of ["red", "blue"]) {
+    const destroy = await form("/master/destroy-volumes", {
+      slaveId: agentId,
+      volumes: JSON.stringify([volume(role)]),
+    });
+    assert.equal(destroy.status, 202, destroy.text);
+    const unreserve = await form("/master/unreserve", {
+      slaveId: agentId,
+      resources: JSON.stringify([disk(role)]),
+    });
+    assert.equal(unreserve.status, 202, unreserve.text);
+  }
+});

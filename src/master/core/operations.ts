@@ -27,6 +27,7 @@ import {
   validateDestroy,
   validateReserve,
   validateUnreserve,
+  volumeKey,
 } from "../validation/operations.js";
 import type { Master } from "./master.js";
 import { rescindOffer } from "./offers.js";
@@ -81,6 +82,16 @@ function conversionsOf(operation: Offer_Operation): ResourceConversion[] {
       },
     ];
   }
+  const source = operation.reserve?.source ?? [];
+  if (operation.type === "RESERVE" && source.length > 0) {
+    // A reservation update: the source's reservations become the target's.
+    return [
+      {
+        consumed: Resources.from(source as CoreResource[]),
+        converted: Resources.from((operation.reserve?.resources ?? []) as CoreResource[]),
+      },
+    ];
+  }
   return conversionsFromOperation(operation as unknown as ResourceOperation);
 }
 
@@ -120,12 +131,11 @@ function validateResize(
   return undefined;
 }
 
-/** Persistence ids of the volumes among `resources`. */
+/** The volumes among `resources`, by role and persistence id (see volumeKey). */
 export function persistenceIds(resources: Resources): Set<string> {
   const ids = new Set<string>();
   for (const r of resources) {
-    const id = r.disk?.persistence?.id;
-    if (id !== undefined) ids.add(id);
+    if (r.disk?.persistence !== undefined) ids.add(volumeKey(r));
   }
   return ids;
 }
@@ -153,7 +163,11 @@ export function validateResourceOperation(
   const list = (l: readonly Resource[] | undefined) => (l ?? []) as CoreResource[];
   switch (operation.type) {
     case "RESERVE":
-      return validateReserve(list(operation.reserve?.resources), who);
+      return validateReserve(
+        list(operation.reserve?.resources),
+        who,
+        list(operation.reserve?.source),
+      );
     case "UNRESERVE":
       return validateUnreserve(list(operation.unreserve?.resources));
     case "CREATE":

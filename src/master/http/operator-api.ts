@@ -261,7 +261,7 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
     case "RESERVE_RESOURCES": {
       ctx.changed();
       const c = call.reserve_resources;
-      return v1ResourceOperation(m, request, "RESERVE", c?.agent_id.value, c?.resources);
+      return v1ResourceOperation(m, request, "RESERVE", c?.agent_id.value, c?.resources, c?.source);
     }
     case "UNRESERVE_RESOURCES": {
       ctx.changed();

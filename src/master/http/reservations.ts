@@ -2,7 +2,8 @@
  * Operator endpoints for reservations and persistent volumes:
  * `/master/reserve`, `/master/unreserve`, `/master/create-volumes` and
  * `/master/destroy-volumes` (POST, form-encoded `slaveId` and `resources`
- * or `volumes` as a JSON array of Resource objects), and the v1 calls
+ * or `volumes` as a JSON array of Resource objects; `/reserve` also takes
+ * an optional `source` to move existing reservations), and the v1 calls
  * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and
  * DESTROY_VOLUMES. Answers: 202 Accepted once applied, 400 with a reason
  * for malformed or invalid requests, 409 when the resources are not
@@ -52,7 +53,8 @@ export function reservationHelp(path: ReservationEndpoint): string {
   const { field, type } = RESERVATION_ENDPOINTS[path];
   return (
     `Applies a ${type} operation to an agent's unused resources.\n` +
-    `POST form body: slaveId=AGENT_ID&${field}=JSON array of Resource objects.\n` +
+    `POST form body: slaveId=AGENT_ID&${field}=JSON array of Resource objects` +
+    `${type === "RESERVE" ? " [&source=the reserved resources to re-reserve as these]" : ""}.\n` +
     "Answers 202 once applied, 400 for invalid requests, 409 when not available."
   );
 }
@@ -133,14 +135,15 @@ function checkOperation(
   return badRequest(`Invalid ${type} operation${where}: ${error}`);
 }
 
-/** The operation for `type` over `resources`. */
+/** The operation for `type` over `resources` (`source`: a RESERVE that updates reservations). */
 export function operationFor(
   type: "RESERVE" | "UNRESERVE" | "CREATE" | "DESTROY",
   resources: Resource[],
+  source: Resource[] = [],
 ): Offer_Operation {
   switch (type) {
     case "RESERVE":
-      return { type, reserve: { resources } };
+      return { type, reserve: source.length > 0 ? { source, resources } : { resources } };
     case "UNRESERVE":
       return { type, unreserve: { resources } };
     case "CREATE":
@@ -188,8 +191,24 @@ export function reservationHandler(
     }
     const parsed = parseResourceList(json, prefix);
     if (!parsed.ok) return badRequest(parsed.error);
+    // `/reserve` also takes an optional `source`: the reserved resources whose
+    // reservations `resources` replaces (a reservation update).
+    let source: Resource[] = [];
+    const sourceText = type === "RESERVE" ? form.value.get("source") : undefined;
+    if (sourceText !== undefined) {
+      const sourcePrefix = "Error parsing 'source' query parameter in the request body: ";
+      let sourceJson: unknown;
+      try {
+        sourceJson = JSON.parse(sourceText);
+      } catch (e) {
+        return badRequest(`${sourcePrefix}${(e as Error).message}`);
+      }
+      const parsedSource = parseResourceList(sourceJson, sourcePrefix);
+      if (!parsedSource.ok) return badRequest(parsedSource.error);
+      source = parsedSource.value;
+    }
     changed();
-    return resourceOperation(master, request, type, agentId, parsed.value);
+    return resourceOperation(master, request, type, agentId, parsed.value, source);
   };
 }
 
@@ -203,28 +222,35 @@ function resourceOperation(
   type: "RESERVE" | "UNRESERVE" | "CREATE" | "DESTROY",
   agentId: string,
   resources: readonly Resource[],
+  source: readonly Resource[] = [],
 ): HttpResponse {
   const agent = master.agents.get(agentId);
   if (agent === undefined) return badRequest(NO_AGENT);
   const upgraded = validateAndUpgrade(resources);
   if (!upgraded.ok) return badRequest(upgraded.error);
-  const operation = operationFor(type, upgraded.value);
+  const upgradedSource = validateAndUpgrade(source);
+  if (!upgradedSource.ok) return badRequest(upgradedSource.error);
+  const operation = operationFor(type, upgraded.value, upgradedSource.value);
   const principal = principalOf(request);
   const refused = checkOperation(agent, operation, principal);
   if (refused !== undefined) return refused;
   return outcomeResponse(applyOperatorOperation(master, agentId, operation, principal));
 }
 
-/** A v1 RESERVE_RESOURCES / UNRESERVE_RESOURCES / CREATE_VOLUMES / DESTROY_VOLUMES call. */
+/**
+ * A v1 RESERVE_RESOURCES / UNRESERVE_RESOURCES / CREATE_VOLUMES /
+ * DESTROY_VOLUMES call (`source`: RESERVE_RESOURCES' reservation update).
+ */
 export function v1ResourceOperation(
   master: Master,
   request: HttpRequest,
   type: "RESERVE" | "UNRESERVE" | "CREATE" | "DESTROY",
   agentId: string | undefined,
   resources: readonly Resource[] | undefined,
+  source: readonly Resource[] | undefined = undefined,
 ): HttpResponse {
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
-  return resourceOperation(master, request, type, agentId, resources ?? []);
+  return resourceOperation(master, request, type, agentId, resources ?? [], source ?? []);
 }
 
 /** A v1 GROW_VOLUME or SHRINK_VOLUME call (on an agent's unused volume). */

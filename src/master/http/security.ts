@@ -356,6 +356,17 @@ function resourceObjects(
     });
 }
 
+/**
+ * A RESERVE with a `source` moves reservations: as in Mesos, the source's
+ * reservation must also be unreservable by the caller (its principals are
+ * returned), unless the target only refines it (a role below the source's).
+ */
+function sourceObjects(source: unknown, target: readonly { role: string }[]): string[] {
+  return resourceObjects(source)
+    .filter((s) => !target.every((t) => t.role.startsWith(`${s.role}/`)))
+    .map((s) => s.principal);
+}
+
 /** The JSON of a form field (`resources`, or `volumes` for the volume endpoints), read as the handler reads it. */
 function formJson(request: HttpRequest, field: string): unknown {
   const form = decodeForm(request.text());
@@ -421,7 +432,11 @@ function authorizeMasterRoute(
             : request.routePath === "/create-volumes"
               ? ["create_volumes", (o) => o.role, "create volumes"]
               : ["destroy_volumes", (o) => o.creator, "destroy volumes"];
-      return objects.every((o) => can(action, pick(o))) ? next() : deny(request, what);
+      if (!objects.every((o) => can(action, pick(o)))) return deny(request, what);
+      const moved = sourceObjects(formJson(request, "source"), objects);
+      return request.routePath !== "/reserve" || moved.every((o) => can("unreserve_resources", o))
+        ? next()
+        : deny(request, "unreserve resources");
     }
     case "/maintenance/schedule":
       return can(
@@ -699,12 +714,15 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
     case "GET_QUOTA":
     case "GET_ROLES":
       return "filter";
-    case "RESERVE_RESOURCES":
-      return resourceObjects(call.reserve_resources?.resources).map((o) => [
-        "reserve_resources",
-        o.role,
-        "reserve resources",
-      ]);
+    case "RESERVE_RESOURCES": {
+      const target = resourceObjects(call.reserve_resources?.resources);
+      return [
+        ...target.map((o): ActionCheck => ["reserve_resources", o.role, "reserve resources"]),
+        ...sourceObjects(call.reserve_resources?.source, target).map(
+          (p): ActionCheck => ["unreserve_resources", p, "unreserve resources"],
+        ),
+      ];
+    }
     case "UNRESERVE_RESOURCES":
       return resourceObjects(call.unreserve_resources?.resources).map((o) => [
         "unreserve_resources",

@@ -11,6 +11,7 @@ import {
   isPersistentVolume,
   isUnreserved,
   type Resource,
+  Resources,
   reservationRole,
 } from "../../common/resources/index.js";
 
@@ -26,11 +27,57 @@ function show(r: Resource): string {
   return formatResource(r);
 }
 
-/** RESERVE: every resource dynamically reserved, principal and roles consistent. */
+/** The reservation stack of a resource as comparable text. */
+function stackKey(r: Resource): string {
+  return JSON.stringify(
+    (r.reservations ?? []).map((v) => [v.type, v.role, v.principal, v.labels ?? null]),
+  );
+}
+
+/**
+ * RESERVE with a `source` (a reservation update, Mesos 1.10+): both sides
+ * non-empty, each side with a single reservation stack, and the same
+ * quantities once the reservations are removed.
+ */
+function validateReservationUpdate(
+  source: readonly Resource[],
+  target: readonly Resource[],
+): string | undefined {
+  const uniform = (side: readonly Resource[], what: string): string | undefined => {
+    if (side.length === 0) return `Invalid ${what}: Resource cannot be empty`;
+    const key = stackKey(side[0] as Resource);
+    if (side.some((r) => stackKey(r) !== key)) {
+      return `Invalid ${what}: Mixed reservations are not supported ${Resources.from(side).toString()}`;
+    }
+    return undefined;
+  };
+  const error = uniform(source, "source") ?? uniform(target, "resources");
+  if (error !== undefined) return error;
+  const from = Resources.from(source).toUnreserved();
+  const to = Resources.from(target).toUnreserved();
+  if (!from.equals(to)) {
+    return (
+      "Source and target resources should refer to identical resource quantities: " +
+      `${from.toString()} vs. ${to.toString()}`
+    );
+  }
+  return undefined;
+}
+
+/**
+ * RESERVE: every resource dynamically reserved, principal and roles
+ * consistent; with a `source`, the reservations of `source` are replaced by
+ * those of `resources` (see validateReservationUpdate).
+ */
 export function validateReserve(
   resources: readonly Resource[],
   who: OperationRequester,
+  source: readonly Resource[] = [],
 ): string | undefined {
+  if (source.length > 0) {
+    const error = validateReservationUpdate(source, resources);
+    if (error !== undefined) return error;
+  }
   if (resources.length === 0) return "Invalid resources: Resource cannot be empty";
   for (const r of resources) {
     if (!isDynamicallyReserved(r)) return `Resource ${show(r)} is not dynamically reserved`;
@@ -116,40 +163,63 @@ function badContainerPath(path: string): boolean {
   return path === "" || path.startsWith("/") || path.split("/").some((s) => s === "..");
 }
 
+/** `role` + persistence id: Mesos keeps persistence ids unique per role on an agent. */
+export function volumeKey(volume: Resource): string {
+  return `${reservationRole(volume) ?? "*"}\u0000${volume.disk?.persistence?.id ?? ""}`;
+}
+
+/** Mesos' check that a resource is a usable persistent volume (its wording). */
+function notAVolume(v: Resource): string | undefined {
+  if (v.disk === undefined) return `Resource ${show(v)} does not have DiskInfo`;
+  if (v.disk.persistence === undefined) return "'persistence' is not set in DiskInfo";
+  if (v.disk.volume === undefined) return "Expecting 'volume' to be set for persistent volume";
+  if (v.disk.volume.mode === "RO") return "Read-only persistent volume not supported";
+  return undefined;
+}
+
 /**
  * CREATE: persistent volumes on reserved disk, principal matching, ids not
- * already used on the agent (`existingIds`), container paths relative.
+ * already used for the same role on the agent (`existing`, see volumeKey),
+ * container paths relative.
  */
 export function validateCreate(
   volumes: readonly Resource[],
   who: OperationRequester,
-  existingIds: ReadonlySet<string>,
+  existing: ReadonlySet<string>,
   sharedCapable: boolean,
 ): string | undefined {
   if (volumes.length === 0) return "Invalid resources: Resource cannot be empty";
-  const seen = new Set<string>();
   for (const v of volumes) {
-    if (v.name !== "disk" || v.disk?.persistence === undefined || v.disk.volume === undefined) {
-      return `Not a persistent volume: ${show(v)} needs 'disk.persistence' and 'disk.volume'`;
+    if (v.disk?.persistence !== undefined && isUnreserved(v)) {
+      return "Invalid resources: Invalid DiskInfo: Persistent volumes cannot be created from unreserved resources";
     }
-    const id = v.disk.persistence.id;
+  }
+  for (const v of volumes) {
+    const error = notAVolume(v);
+    if (error !== undefined) return `Not a persistent volume: ${error}`;
+  }
+  const seen = new Set(existing);
+  for (const v of volumes) {
+    const key = volumeKey(v);
+    if (seen.has(key)) return `Persistence ID '${v.disk?.persistence?.id}' is not unique`;
+    seen.add(key);
+  }
+  for (const v of volumes) {
+    const disk = v.disk as NonNullable<Resource["disk"]>;
+    const persistence = disk.persistence as NonNullable<typeof disk.persistence>;
+    const volume = disk.volume as NonNullable<typeof disk.volume>;
+    const id = persistence.id;
     if (id === "" || id.includes("/") || id === "." || id === "..") {
       return `Not a persistent volume: persistence id '${id}' is not a valid directory name`;
     }
-    if (existingIds.has(id) || seen.has(id)) {
-      return `Persistent volume ID '${id}' is already in use`;
+    if (badContainerPath(volume.container_path)) {
+      return `Persistent volume container path '${volume.container_path}' must be a relative path without '..'`;
     }
-    seen.add(id);
-    if (v.disk.volume.mode !== "RW") return "Persistent volumes must be created in RW mode";
-    if (badContainerPath(v.disk.volume.container_path)) {
-      return `Persistent volume container path '${v.disk.volume.container_path}' must be a relative path without '..'`;
-    }
-    if (isUnreserved(v)) return "Persistent volumes cannot be created from unreserved resources";
     if (v.shared !== undefined && !sharedCapable) {
       return `Create volume operation for '${show(v)}' has been attempted by a framework with no SHARED_RESOURCES capability`;
     }
     if (who.principal !== undefined) {
-      const p = v.disk.persistence.principal;
+      const p = persistence.principal;
       if (p === undefined) {
         return (
           `Create volume operation attempted by principal '${who.principal}', but there is a ` +
@@ -175,7 +245,8 @@ export function validateDestroy(
 ): string | undefined {
   if (volumes.length === 0) return "Invalid resources: Resource cannot be empty";
   for (const v of volumes) {
-    if (!isPersistentVolume(v)) return `Not a persistent volume: ${show(v)}`;
+    const error = notAVolume(v);
+    if (error !== undefined) return `Not a persistent volume: ${error}`;
   }
   if (!volumes.every(exists)) return "Persistent volumes not found";
   if (volumes.some(inUse)) return "Persistent volumes in use";
