@@ -8,7 +8,7 @@
  * processes end with the container. Needs Debian's `logrotate` on PATH.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -24,32 +24,24 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
+import {
+  executeTask,
+  LOGROTATE_MODULE,
+  LOGROTATE_MODULES,
+  loggersEnd,
+  logrotateSkipReason,
+  printBytes,
+  printedTail,
+  processesWithMarker,
+  sandboxOf,
+  scalar,
+} from "./containerizer-helpers.js";
 
-const MODULE = "org_apache_mesos_LogrotateContainerLogger";
+const MODULE = LOGROTATE_MODULE;
+/** The `max_stdout_size` of LOGROTATE_MODULES. */
 const MAX = 10 * 1024;
-
-const skip =
-  spawnSync("/bin/sh", ["-c", "command -v logrotate"]).status !== 0
-    ? "logrotate is not on PATH (Debian package `logrotate`)"
-    : undefined;
-
-const modules = JSON.stringify({
-  libraries: [
-    {
-      file: "/usr/lib/mesos/modules/liblogrotate_container_logger.so",
-      modules: [
-        {
-          name: MODULE,
-          parameters: [
-            { key: "max_stdout_size", value: "10KB" },
-            { key: "logrotate_stdout_options", value: "rotate 2" },
-          ],
-        },
-      ],
-    },
-  ],
-});
+const skip = logrotateSkipReason;
+const modules = LOGROTATE_MODULES;
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -72,27 +64,13 @@ after(async () => {
 
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
 
-/** A shell command printing `bytes` bytes of numbered lines to stdout, and a line to stderr. */
-function print(bytes: number): string {
-  return `seq 1 100000 | head -c ${bytes}; echo to-stderr >&2`;
-}
-
-/** Waits until no logger process writes into `sandbox` (they end when the container is gone). */
-async function loggersEnd(sandbox: string): Promise<void> {
-  await waitFor(
-    `the logger processes of ${sandbox} to end`,
-    () => processesWithMarker(`--log_filename=${sandbox}/`).length === 0,
-    { timeoutMs: 15_000 },
-  );
-}
-
 test("container logger: stdout past max_stdout_size is rotated by logrotate, stderr kept", {
   skip,
 }, async () => {
   const run = await executeTask(master, {
     name: "chatty",
     resources: small,
-    command: print(50_000),
+    command: printBytes(50_000),
   });
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
   const sandbox = await sandboxOf(agent, "chatty");
@@ -107,7 +85,7 @@ test("container logger: stdout past max_stdout_size is rotated by logrotate, std
   assert.ok(files.includes("stdout.logrotate.conf"), files.join(" "));
   // The last lines printed are in the leading file, ending with the output's last byte.
   const text = readFileSync(join(sandbox, "stdout"), "utf8");
-  const expectedTail = execTail(50_000);
+  const expectedTail = printedTail(50_000);
   assert.ok(text.endsWith(expectedTail), `stdout ends with ${JSON.stringify(text.slice(-40))}`);
   assert.match(readFileSync(join(sandbox, "stderr"), "utf8"), /to-stderr/);
   // The logger's pipes are not left in the sandbox.
@@ -127,7 +105,7 @@ test("container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environme
     name: "overridden",
     resources: small,
     command: {
-      value: print(30_000),
+      value: printBytes(30_000),
       environment: { variables: [{ name: "CONTAINER_LOGGER_MAX_STDOUT_SIZE", value: "64KB" }] },
     },
   });
@@ -144,7 +122,7 @@ test("container logger: with a user switch the loggers run as the task's user", 
   const run = await executeTask(master, {
     name: "as-nobody",
     resources: small,
-    command: { value: print(30_000), user: "nobody" },
+    command: { value: printBytes(30_000), user: "nobody" },
   });
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
   const sandbox = await sandboxOf(agent, "as-nobody");
@@ -180,7 +158,7 @@ test("container logger: a task group's tasks (nested containers) log through it 
         task_id: { value: "grouped" },
         agent_id: { value: "" },
         resources: small,
-        command: { value: print(40_000) },
+        command: { value: printBytes(40_000) },
       },
     ],
   };
@@ -293,10 +271,4 @@ function findDirectories(root: string, match: (dir: string) => boolean): string[
     out.push(...findDirectories(dir, match));
   }
   return out;
-}
-
-/** The last line `print(bytes)` writes (the output is cut mid-line at `bytes`). */
-function execTail(bytes: number): string {
-  const out = spawnSync("/bin/sh", ["-c", `seq 1 100000 | head -c ${bytes} | tail -c 20`]);
-  return out.stdout.toString("utf8");
 }

@@ -3,6 +3,7 @@
  * machine can run them, launching one task with mesos-execute and reading
  * its final status, finding sandboxes and leftover processes.
  */
+import { spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, rmdirSync } from "node:fs";
 import {
   CgroupsHierarchy,
@@ -155,4 +156,54 @@ export function removeRootCgroups(cgroups: CgroupsHierarchy): void {
       // Not created, or not empty (a leak the tests report elsewhere).
     }
   }
+}
+
+/** The logrotate container logger's module name (`--container_logger`). */
+export const LOGROTATE_MODULE = "org_apache_mesos_LogrotateContainerLogger";
+
+/** Why the logrotate logger tests cannot run here, or undefined when they can. */
+export const logrotateSkipReason =
+  spawnSync("/bin/sh", ["-c", "command -v logrotate"]).status !== 0
+    ? "logrotate is not on PATH (Debian package `logrotate`)"
+    : undefined;
+
+/**
+ * `--modules` JSON loading the logrotate logger as Mesos users write it:
+ * stdout rotated at 10 KB, two old files kept.
+ */
+export const LOGROTATE_MODULES = JSON.stringify({
+  libraries: [
+    {
+      file: "/usr/lib/mesos/modules/liblogrotate_container_logger.so",
+      modules: [
+        {
+          name: LOGROTATE_MODULE,
+          parameters: [
+            { key: "max_stdout_size", value: "10KB" },
+            { key: "logrotate_stdout_options", value: "rotate 2" },
+          ],
+        },
+      ],
+    },
+  ],
+});
+
+/** A shell command printing `bytes` bytes of numbered lines to stdout, and a line to stderr. */
+export function printBytes(bytes: number): string {
+  return `seq 1 100000 | head -c ${bytes}; echo to-stderr >&2`;
+}
+
+/** The last 20 bytes `printBytes(bytes)` writes to stdout (cut mid-line at `bytes`). */
+export function printedTail(bytes: number): string {
+  const out = spawnSync("/bin/sh", ["-c", `seq 1 100000 | head -c ${bytes} | tail -c 20`]);
+  return out.stdout.toString("utf8");
+}
+
+/** Waits until no logger process writes into `sandbox` (they end with the container's output). */
+export async function loggersEnd(sandbox: string): Promise<void> {
+  await waitFor(
+    `the logger processes of ${sandbox} to end`,
+    () => processesWithMarker(`--log_filename=${sandbox}/`).length === 0,
+    { timeoutMs: 60_000 },
+  );
 }

@@ -9,7 +9,6 @@
  * Needs Debian's `logrotate` on PATH.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -21,35 +20,25 @@ import {
   startMaster,
   stopAll,
   tempDir,
-  waitFor,
   waitForAgents,
 } from "../harness/processes.js";
-import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
+import {
+  executeTask,
+  LOGROTATE_MODULE,
+  LOGROTATE_MODULES,
+  loggersEnd,
+  logrotateSkipReason,
+  printBytes,
+  printedTail,
+  sandboxOf,
+  scalar,
+} from "./containerizer-helpers.js";
 
-const MODULE = "org_apache_mesos_LogrotateContainerLogger";
+const MODULE = LOGROTATE_MODULE;
+/** The `max_stdout_size` of LOGROTATE_MODULES. */
 const MAX = 10 * 1024;
-
-const skip =
-  spawnSync("/bin/sh", ["-c", "command -v logrotate"]).status !== 0
-    ? "logrotate is not on PATH (Debian package `logrotate`)"
-    : undefined;
-
-const modules = JSON.stringify({
-  libraries: [
-    {
-      file: "/usr/lib/mesos/modules/liblogrotate_container_logger.so",
-      modules: [
-        {
-          name: MODULE,
-          parameters: [
-            { key: "max_stdout_size", value: "10KB" },
-            { key: "logrotate_stdout_options", value: "rotate 2" },
-          ],
-        },
-      ],
-    },
-  ],
-});
+const skip = logrotateSkipReason;
+const modules = LOGROTATE_MODULES;
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -81,29 +70,7 @@ after(async () => {
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
 const image = { type: "DOCKER", docker: { image: "busybox" } };
 
-/** A shell command printing `bytes` bytes of numbered lines to stdout, and a line to stderr. */
-function print(bytes: number): string {
-  return `seq 1 100000 | head -c ${bytes}; echo to-stderr >&2`;
-}
-
-/** The last 20 bytes `print(bytes)` writes to stdout. */
-function tailOf(bytes: number): string {
-  return spawnSync("/bin/sh", [
-    "-c",
-    `seq 1 100000 | head -c ${bytes} | tail -c 20`,
-  ]).stdout.toString("utf8");
-}
-
-/** Waits until no logger process writes into `sandbox` (they end with the container's output). */
-async function loggersEnd(sandbox: string): Promise<void> {
-  await waitFor(
-    `the logger processes of ${sandbox} to end`,
-    () => processesWithMarker(`--log_filename=${sandbox}/`).length === 0,
-    { timeoutMs: 60_000 },
-  );
-}
-
-/** Checks that `sandbox`'s stdout was rotated by the logger and ends with `print(bytes)`'s tail. */
+/** Checks that `sandbox`'s stdout was rotated by the logger and ends with `printBytes(bytes)`'s tail. */
 function assertRotated(sandbox: string, bytes: number): void {
   const files = readdirSync(sandbox);
   // The logger writes its logrotate configuration beside the file it keeps.
@@ -115,7 +82,7 @@ function assertRotated(sandbox: string, bytes: number): void {
   assert.ok(files.includes("stdout.2"), files.join(" "));
   assert.ok(!files.includes("stdout.3"), files.join(" "));
   const text = readFileSync(join(sandbox, "stdout"), "utf8");
-  const tail = tailOf(bytes);
+  const tail = printedTail(bytes);
   assert.ok(text.endsWith(tail), `stdout ends with ${JSON.stringify(text.slice(-40))}`);
   assert.ok(!files.some((f) => f.endsWith(".fifo")), files.join(" "));
 }
@@ -126,7 +93,7 @@ test("docker container logger: a DOCKER command task's output goes through the l
   const run = await executeTask(master, {
     name: "docker-chatty",
     resources: small,
-    command: print(50_000),
+    command: printBytes(50_000),
     container: image,
   });
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
@@ -159,7 +126,7 @@ test("docker container logger: a custom executor in a DOCKER container logs thro
     command: "true",
     executor: {
       executor_id: { value: "docker-custom-logged" },
-      command: { value: `${print(40_000)}; exec '${process.execPath}' '${script}'` },
+      command: { value: `${printBytes(40_000)}; exec '${process.execPath}' '${script}'` },
       container: { type: "DOCKER", docker: { image: "example/executor:1" } },
       resources: small,
     },
@@ -178,7 +145,7 @@ test("docker container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's en
     name: "docker-overridden",
     resources: small,
     command: {
-      value: print(30_000),
+      value: printBytes(30_000),
       environment: { variables: [{ name: "CONTAINER_LOGGER_MAX_STDOUT_SIZE", value: "64KB" }] },
     },
     container: image,
