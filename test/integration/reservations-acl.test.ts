@@ -111,3 +111,59 @@ test("reservations acl: moving a reservation needs unreserve rights, refining it
   const refined = await reserve({ source: kept("team"), resources: kept("team", "team/sub") });
   assert.equal(refined.status, 202, await refined.text());
 });
+
+test("reservations acl: a framework's RESERVE with `source` needs unreserve rights on the source", async () => {
+  const mem = (principal: string): Resource => ({
+    name: "mem",
+    type: "SCALAR",
+    scalar: { value: 48 },
+    reservations: [{ type: "DYNAMIC", role: "shop", principal }],
+  });
+  const byKeeper = await fetch(`${master.url}/master/reserve`, {
+    method: "POST",
+    body: new URLSearchParams({ slaveId: agentId, resources: JSON.stringify([mem("keeper")]) }),
+  });
+  assert.equal(byKeeper.status, 202, await byKeeper.text());
+  const s = await subscribe(
+    master.url,
+    subscribeCall("mover", {
+      roles: ["shop"],
+      principal: "mover",
+      capabilities: [{ type: "MULTI_ROLE" }, { type: "RESERVATION_REFINEMENT" }],
+    }),
+  );
+  open.push(s);
+  const offer = (
+    await s.next(
+      (e) =>
+        (e.offers?.offers ?? []).some((o) =>
+          (o.resources ?? []).some(
+            (r) => r.name === "mem" && r.reservations?.[0]?.principal === "keeper",
+          ),
+        ),
+      "an offer with keeper's memory",
+    )
+  ).offers?.offers?.[0];
+  assert.ok(offer !== undefined);
+  const allocated = (r: Resource): Resource => ({ ...r, allocation_info: { role: "shop" } });
+  // Taking over keeper's reservation (same role, another principal) unreserves it first.
+  const reply = await s.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: [offer.id],
+      operations: [
+        {
+          type: "RESERVE",
+          id: { value: "take" },
+          reserve: { source: [allocated(mem("keeper"))], resources: [allocated(mem("mover"))] },
+        },
+      ],
+    },
+  });
+  assert.equal(reply.status, 202, reply.body);
+  const status = (await s.nth("UPDATE_OPERATION_STATUS")).update_operation_status?.status;
+  assert.equal(status?.state, "OPERATION_ERROR", status?.message);
+  assert.match(status?.message ?? "", /Not authorized to unreserve resources as 'mover'/);
+  await s.call({ type: "TEARDOWN" });
+  s.close();
+});

@@ -153,3 +153,57 @@ test("reservations: GROW_VOLUME and SHRINK_VOLUME resize a volume in the same AC
   assert.equal(vol?.scalar?.value, 10);
   assert.equal(total?.reserved("web").disk(), 16);
 });
+
+test("reservations: a framework's RESERVE with `source` replaces the reservation it names", async () => {
+  const l = await withOffer();
+  const labelled = reserved("cpus", 1, {
+    reservations: [
+      {
+        type: "DYNAMIC",
+        role: "web",
+        principal: "ops",
+        labels: { labels: [{ key: "team", value: "blue" }] },
+      },
+    ],
+  });
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      { type: "RESERVE", id: { value: "r1" }, reserve: { resources: [reserved("cpus", 1)] } },
+      // Quantities differ: refused, nothing changes.
+      {
+        type: "RESERVE",
+        id: { value: "r2" },
+        reserve: {
+          source: [reserved("cpus", 1)],
+          resources: [{ ...labelled, scalar: { value: 2 } }],
+        },
+      },
+      {
+        type: "RESERVE",
+        id: { value: "r3" },
+        reserve: { source: [reserved("cpus", 1)], resources: [labelled] },
+      },
+    ],
+  });
+  const statuses = l.stream.events
+    .filter((e) => e.type === "UPDATE_OPERATION_STATUS")
+    .map((e) => e.update_operation_status?.status);
+  assert.deepEqual(
+    statuses.map((s) => [s?.operation_id?.value, s?.state]),
+    [
+      ["r1", "OPERATION_FINISHED"],
+      ["r2", "OPERATION_ERROR"],
+      ["r3", "OPERATION_FINISHED"],
+    ],
+  );
+  assert.match(statuses[1]?.message ?? "", /identical resource quantities/);
+  const cpus = l.f.master.agents
+    .get(l.agentId)
+    ?.totalResources.reserved("web")
+    .toArray()
+    .filter((r) => r.name === "cpus");
+  assert.equal(cpus?.length, 1);
+  assert.equal(cpus?.[0]?.scalar?.value, 1);
+  assert.equal(cpus?.[0]?.reservations?.[0]?.labels?.labels?.[0]?.value, "blue");
+});

@@ -28,6 +28,7 @@ import type { Counter, MetricsRegistry } from "../../common/observability/metric
 import type {
   FrameworkInfo,
   Offer_Operation,
+  Resource,
   TaskInfo,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call, Event } from "../../common/protocol/generated/mesos-v1-scheduler.js";
@@ -412,9 +413,15 @@ function authorizeLaunches(
     } else if (RESOURCE_ACTIONS[op.type ?? ""] !== undefined) {
       const [action, objects, what] = RESOURCE_ACTIONS[op.type ?? ""] as ResourceAction;
       const denied = objects(op).find((o) => !authorizer.authorized(action, principal, o));
-      if (denied === undefined) out.push(op);
-      else
-        dropOperation(master, framework, op, `Not authorized to ${what} as '${principal ?? ""}'`);
+      // A RESERVE with `source` also unreserves the source, unless it only refines it.
+      const moved = movedReservers(op).find(
+        (o) => !authorizer.authorized("unreserve_resources", principal, o),
+      );
+      if (denied === undefined && moved === undefined) out.push(op);
+      else {
+        const why = denied === undefined ? "unreserve resources" : what;
+        dropOperation(master, framework, op, `Not authorized to ${why} as '${principal ?? ""}'`);
+      }
     } else {
       out.push(op);
     }
@@ -423,6 +430,16 @@ function authorizeLaunches(
 }
 
 type ResourceAction = [AclAction, (op: Offer_Operation) => (string | undefined)[], string];
+
+/** Reserver principals of a RESERVE's `source` that the target does not merely refine. */
+function movedReservers(op: Offer_Operation): (string | undefined)[] {
+  if (op.type !== "RESERVE") return [];
+  const roleOf = (r: Resource) => r.reservations?.at(-1)?.role ?? r.role ?? "*";
+  const targets = (op.reserve?.resources ?? []).map(roleOf);
+  return (op.reserve?.source ?? [])
+    .filter((r) => !targets.every((t) => t.startsWith(`${roleOf(r)}/`)))
+    .map((r) => r.reservations?.at(-1)?.principal ?? r.reservation?.principal);
+}
 
 /** ACL action, objects (roles or principals) and wording per resource operation. */
 const RESOURCE_ACTIONS: Record<string, ResourceAction | undefined> = {
