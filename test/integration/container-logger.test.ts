@@ -212,7 +212,8 @@ test("container logger: the logger outlives an agent restart and ends with its c
     container_logger: MODULE,
     work_dir: tempDir("agent-container-logger-"),
     registration_backoff_factor: "10ms",
-    executor_reregistration_timeout: "5secs",
+    // The longest Mesos allows: recovery ends sooner, once the executor re-subscribes.
+    executor_reregistration_timeout: "15secs",
     executor_shutdown_grace_period: "1secs",
   };
   let restarted = await startAgent({ master: master.address, port, flags });
@@ -245,6 +246,11 @@ test("container logger: the logger outlives an agent restart and ends with its c
   const loggers = processesWithMarker(`--log_filename=${stdout}`);
   assert.equal(loggers.length, 1, `logger processes: ${loggers.join(" ")}`);
 
+  // Recovery waits only for executors whose pid is checkpointed.
+  const meta = join(flags.work_dir, "meta");
+  await waitFor("the executor's pid checkpointed", () =>
+    (readdirSync(meta, { recursive: true }) as string[]).some((p) => p.endsWith("pids/forked.pid")),
+  );
   restarted.kill("SIGKILL");
   await restarted.exited;
   // With no agent, the task's lines still reach the sandbox through the same logger.
