@@ -36,8 +36,10 @@ export async function recordExecutorProcess(
   const identityPath = forkedIdentityPath(workDir, ids);
   const identityText = `${JSON.stringify(identity)}\n`;
   if (ids.checkpoint !== false) {
-    await writeFileAtomically(pidPath, `${identity.pid}`);
+    // The identity (what recovery checks) first: a forked.pid on disk means
+    // a restarted agent can recover the executor.
     await writeFileAtomically(identityPath, identityText);
+    await writeFileAtomically(pidPath, `${identity.pid}`);
     return;
   }
   // Both files live in one directory: create it once, write both at once.
