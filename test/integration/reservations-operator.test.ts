@@ -349,3 +349,74 @@ test("reservations operator: persistence ids are unique per role, as in Mesos", 
     assert.equal(unreserve.status, 202, unreserve.text);
   }
 });
+
+test("reservations operator: GROW_VOLUME and SHRINK_VOLUME refusals use Mesos' words and codes", async () => {
+  const disk = {
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value: 32 },
+    reservations: [{ type: "DYNAMIC", role: "grow", principal: "ops" }],
+  };
+  const volume = {
+    ...disk,
+    disk: {
+      persistence: { id: "g1", principal: "ops" },
+      volume: { mode: "RW", container_path: "g" },
+    },
+  };
+  const agent = { value: agentId };
+  const grow = (v: unknown, addition: unknown) =>
+    operator({ type: "GROW_VOLUME", grow_volume: { agent_id: agent, volume: v, addition } });
+  const shrink = (v: unknown, by: number) =>
+    operator({
+      type: "SHRINK_VOLUME",
+      shrink_volume: { agent_id: agent, volume: v, subtract: { value: by } },
+    });
+  assert.equal(
+    (await form("/master/reserve", { slaveId: agentId, resources: JSON.stringify([disk]) })).status,
+    202,
+  );
+  // Not created yet: the volume is not on the agent, a conflict as in Mesos.
+  const absent = await shrink(volume, 8);
+  assert.equal(absent.status, 409, absent.text);
+  assert.match(absent.text, /does not contain/);
+  const create = await form("/master/create-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume]),
+  });
+  assert.equal(create.status, 202, create.text);
+  const cases: [Promise<{ status: number; text: string }>, string][] = [
+    [
+      grow(volume, { ...disk, scalar: { value: 0 } }),
+      "Invalid GROW_VOLUME operation on agent .*: The size of 'GrowVolume.addition' field must be greater than zero",
+    ],
+    [
+      grow(volume, { name: "disk", type: "SCALAR", scalar: { value: 8 } }),
+      "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields",
+    ],
+    [
+      grow(disk, { ...disk, scalar: { value: 8 } }),
+      "Invalid persistent volume in the 'GrowVolume.volume' field: Resource .* does not have DiskInfo",
+    ],
+    [
+      shrink(volume, 32),
+      "Invalid SHRINK_VOLUME operation on agent .*: Value of 'ShrinkVolume.subtract' must be smaller than the size of 'ShrinkVolume.volume'",
+    ],
+    [shrink(volume, 0), "Value of 'ShrinkVolume.subtract' must be greater than zero"],
+  ];
+  for (const [reply, words] of cases) {
+    const got = await reply;
+    assert.equal(got.status, 400, got.text);
+    assert.match(got.text, new RegExp(words.replace(/[()']/g, "\\$&")));
+  }
+  const destroy = await form("/master/destroy-volumes", {
+    slaveId: agentId,
+    volumes: JSON.stringify([volume]),
+  });
+  assert.equal(destroy.status, 202, destroy.text);
+  const unreserve = await form("/master/unreserve", {
+    slaveId: agentId,
+    resources: JSON.stringify([disk]),
+  });
+  assert.equal(unreserve.status, 202, unreserve.text);
+});

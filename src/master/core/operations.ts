@@ -23,6 +23,7 @@ import {
 } from "../allocator/index.js";
 import {
   type OperationRequester,
+  persistentVolumeError,
   validateCreate,
   validateDestroy,
   validateReserve,
@@ -95,40 +96,53 @@ function conversionsOf(operation: Offer_Operation): ResourceConversion[] {
   return conversionsFromOperation(operation as unknown as ResourceOperation);
 }
 
-/** GROW_VOLUME / SHRINK_VOLUME: an existing, unused, unshared volume and a sensible amount. */
-function validateResize(
-  operation: Offer_Operation,
-  agent: AgentRecord,
-  available: Resources,
-): string | undefined {
-  const volume = (operation.grow_volume?.volume ?? operation.shrink_volume?.volume) as
-    | CoreResource
-    | undefined;
-  if (volume === undefined || !isPersistentVolume(volume)) {
-    return "Invalid volume: not a persistent volume";
-  }
-  if (volume.shared !== undefined) return "Shared persistent volumes cannot be resized";
-  if (!available.contains(Resources.from(volume))) return "Persistent volumes not found";
-  const used = agent.usedResources().unallocated();
-  if ([...used].some((u) => sameVolume(u, volume))) return "Persistent volumes in use";
-  const size = volume.scalar?.value ?? 0;
-  if (operation.type === "GROW_VOLUME") {
-    const addition = operation.grow_volume?.addition as CoreResource;
-    if (addition.name !== "disk" || (addition.scalar?.value ?? 0) <= 0) {
-      return "The addition of a GROW_VOLUME must be a positive amount of disk";
+/**
+ * GROW_VOLUME / SHRINK_VOLUME, checked as Mesos does (its wording): a
+ * sensible amount on an unshared persistent volume, and for GROW an
+ * addition that is the same kind of disk. Whether the volume is there and
+ * unused is left to applying the operation (the agent's unused resources
+ * for an operator, 409; the offer for a framework).
+ */
+function validateResize(operation: Offer_Operation): string | undefined {
+  const grow = operation.grow_volume;
+  if (operation.type === "GROW_VOLUME" && grow !== undefined) {
+    const addition = grow.addition as CoreResource;
+    if (!((addition.scalar?.value ?? 0) > 0)) {
+      return "The size of 'GrowVolume.addition' field must be greater than zero";
     }
-    if (isPersistentVolume(addition)) return "The addition of a GROW_VOLUME cannot be a volume";
-    const expected = Resources.from(plainDisk(volume as Resource, addition.scalar?.value ?? 0));
+    const invalid = persistentVolumeError(grow.volume as CoreResource);
+    if (invalid !== undefined) {
+      return `Invalid persistent volume in the 'GrowVolume.volume' field: ${invalid}`;
+    }
+    if (grow.volume.shared !== undefined)
+      return "Growing a shared persistent volume is not supported";
+    // The volume without its persistence must merge with the addition.
+    const expected = Resources.from(plainDisk(grow.volume, addition.scalar?.value ?? 0));
     if (!expected.equals(Resources.from(addition))) {
-      return "The addition of a GROW_VOLUME must be the same kind of disk, with the same reservations";
+      return "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields";
     }
     return undefined;
   }
-  const by = operation.shrink_volume?.subtract.value ?? 0;
-  if (by <= 0 || by >= size) {
-    return `The subtract of a SHRINK_VOLUME must be positive and less than the volume size ${size}`;
+  const shrink = operation.shrink_volume;
+  if (operation.type === "SHRINK_VOLUME" && shrink !== undefined) {
+    const by = shrink.subtract.value;
+    if (!(by > 0)) return "Value of 'ShrinkVolume.subtract' must be greater than zero";
+    if ((shrink.volume.scalar?.value ?? 0) <= by) {
+      return "Value of 'ShrinkVolume.subtract' must be smaller than the size of 'ShrinkVolume.volume'";
+    }
+    if (shrink.volume.disk?.source?.type === "MOUNT") {
+      return "Shrinking a volume on a MOUNT disk is not supported";
+    }
+    const invalid = persistentVolumeError(shrink.volume as CoreResource);
+    if (invalid !== undefined) {
+      return `Invalid persistent volume in the 'ShrinkVolume.volume' field: ${invalid}`;
+    }
+    if (shrink.volume.shared !== undefined) {
+      return "Shrinking a shared persistent volume is not supported";
+    }
+    return undefined;
   }
-  return undefined;
+  return `${operation.type} needs its '${operation.type === "GROW_VOLUME" ? "grow_volume" : "shrink_volume"}' field`;
 }
 
 /** The volumes among `resources`, by role and persistence id (see volumeKey). */
@@ -179,7 +193,7 @@ export function validateResourceOperation(
       );
     case "GROW_VOLUME":
     case "SHRINK_VOLUME":
-      return validateResize(operation, agent, available);
+      return validateResize(operation);
     case "DESTROY": {
       const used = agent.usedResources().unallocated();
       return validateDestroy(

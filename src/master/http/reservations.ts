@@ -266,7 +266,8 @@ export function v1ResizeVolume(
 ): HttpResponse {
   const agentId = call.agent_id?.value;
   if (agentId === undefined) return badRequest("Expecting 'agent_id' to be present");
-  if (!master.agents.has(agentId)) return badRequest(NO_AGENT);
+  const agent = master.agents.get(agentId);
+  if (agent === undefined) return badRequest(NO_AGENT);
   const upgraded = validateAndUpgrade(
     call.addition === undefined ? [call.volume] : [call.volume, call.addition],
   );
@@ -279,5 +280,8 @@ export function v1ResizeVolume(
           type: "SHRINK_VOLUME",
           shrink_volume: { volume, subtract: call.subtract ?? { value: 0 } },
         };
-  return outcomeResponse(applyOperatorOperation(master, agentId, operation, principalOf(request)));
+  const principal = principalOf(request);
+  const refused = checkOperation(agent, operation, principal);
+  if (refused !== undefined) return refused;
+  return outcomeResponse(applyOperatorOperation(master, agentId, operation, principal));
 }

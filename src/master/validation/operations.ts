@@ -169,7 +169,7 @@ export function volumeKey(volume: Resource): string {
 }
 
 /** Mesos' check that a resource is a usable persistent volume (its wording). */
-function notAVolume(v: Resource): string | undefined {
+export function persistentVolumeError(v: Resource): string | undefined {
   if (v.disk === undefined) return `Resource ${show(v)} does not have DiskInfo`;
   if (v.disk.persistence === undefined) return "'persistence' is not set in DiskInfo";
   if (v.disk.volume === undefined) return "Expecting 'volume' to be set for persistent volume";
@@ -195,7 +195,7 @@ export function validateCreate(
     }
   }
   for (const v of volumes) {
-    const error = notAVolume(v);
+    const error = persistentVolumeError(v);
     if (error !== undefined) return `Not a persistent volume: ${error}`;
   }
   const seen = new Set(existing);
@@ -245,7 +245,7 @@ export function validateDestroy(
 ): string | undefined {
   if (volumes.length === 0) return "Invalid resources: Resource cannot be empty";
   for (const v of volumes) {
-    const error = notAVolume(v);
+    const error = persistentVolumeError(v);
     if (error !== undefined) return `Not a persistent volume: ${error}`;
   }
   if (!volumes.every(exists)) return "Persistent volumes not found";
