@@ -173,6 +173,16 @@ test("quota: GET reflects POST, UPDATE_QUOTA and DELETE", async () => {
     get_quota: { status: QuotaStatusJson };
   };
   assert.equal(got.type, "GET_QUOTA");
+  // A limits-only quota has no `guarantee` in its legacy info, in both
+  // answers (protobuf JSON leaves an empty repeated field out).
+  assert.deepEqual(
+    (await quotaStatus()).infos?.find((i) => i.role === "other"),
+    { role: "other" },
+  );
+  assert.deepEqual(
+    got.get_quota.status.infos?.find((i) => i.role === "other"),
+    { role: "other" },
+  );
   assert.deepEqual(got.get_quota.status.configs, [
     { role: "greedy", guarantees: { mem: { value: 128 } }, limits: { mem: { value: 600 } } },
     { role: "other", limits: { cpus: { value: 1 }, mem: { value: 512 } } },

@@ -113,12 +113,11 @@ export class RoleQuotas {
     const configs: QuotaConfig[] = [];
     for (const role of this.roles()) {
       const q = this.quotas.get(role) as RoleQuota;
-      infos.push({
-        role,
-        guarantee: Object.entries(q.guarantees).map(
-          ([name, value]): Resource => ({ name, type: "SCALAR", scalar: { value } }),
-        ),
-      });
+      const guarantee = Object.entries(q.guarantees).map(
+        ([name, value]): Resource => ({ name, type: "SCALAR", scalar: { value } }),
+      );
+      // As protobuf JSON: an empty repeated field is left out (a limits-only quota).
+      infos.push(guarantee.length > 0 ? { role, guarantee } : { role });
       const config: QuotaConfig = { role };
       if (Object.keys(q.guarantees).length > 0) config.guarantees = scalars(q.guarantees);
       if (Object.keys(q.limits).length > 0) config.limits = scalars(q.limits);
