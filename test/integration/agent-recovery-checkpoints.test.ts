@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import {
   appendFileSync,
   existsSync,
-  readdirSync,
   readFileSync,
   statSync,
   truncateSync,
@@ -18,15 +17,13 @@ import {
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { scanRecords } from "../../src/agent/checkpoint/framing.js";
-import type { StatusUpdateRecord } from "../../src/common/protocol/generated/mesos-internal.js";
-import { codecFor } from "../../src/common/protocol/index.js";
 import type { Offer, TaskStatus } from "../../src/scheduler/index.js";
 import {
   findOfferResources,
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
+import { metaFiles, updatesAcknowledged } from "../harness/checkpoints.js";
 import {
   type DaemonHandle,
   freePort,
@@ -58,17 +55,7 @@ after(async () => {
   await stopAll();
 });
 
-const updateRecordCodec = codecFor<StatusUpdateRecord>("mesos.internal.StatusUpdateRecord");
-
 const RESOURCES = "cpus:2;mem:1024;disk:1024;ports:[31000-32000]";
-
-function metaFiles(workDir: string, suffix: string): string[] {
-  const root = join(workDir, "meta");
-  if (!existsSync(root)) return [];
-  return (readdirSync(root, { recursive: true }) as string[])
-    .filter((p) => p.endsWith(suffix) && !p.split("/").includes("latest"))
-    .map((p) => join(root, p));
-}
 
 test("agent recovery: torn, corrupted and incompatible checkpoints", async () => {
   const port = await freePort();
@@ -146,18 +133,7 @@ test("agent recovery: torn, corrupted and incompatible checkpoints", async () =>
   assert.ok(updatesFile, "task.updates is checkpointed");
   // Every update acknowledged on disk: an acknowledgement still in flight at
   // the kill would be appended after the restart, changing the good size.
-  await waitFor("TASK_RUNNING and every acknowledgement on disk", () => {
-    const records = scanRecords(readFileSync(updatesFile)).records.map((r) => {
-      const decoded = updateRecordCodec.decodeProtobuf(r);
-      assert.ok(decoded.ok, "task.updates holds StatusUpdateRecords");
-      return decoded.value;
-    });
-    const updates = records.filter((r) => r.type === "UPDATE");
-    const acks = records.length - updates.length;
-    return (
-      updates.some((r) => r.update?.status?.state === "TASK_RUNNING") && acks === updates.length
-    );
-  });
+  await updatesAcknowledged(workDir);
 
   const kill = async () => {
     agent.kill("SIGKILL");

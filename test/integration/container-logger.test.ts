@@ -12,6 +12,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
   binPath,
   type DaemonHandle,
@@ -247,10 +248,7 @@ test("container logger: the logger outlives an agent restart and ends with its c
   assert.equal(loggers.length, 1, `logger processes: ${loggers.join(" ")}`);
 
   // Recovery waits only for executors whose pid is checkpointed.
-  const meta = join(flags.work_dir, "meta");
-  await waitFor("the executor's pid checkpointed", () =>
-    (readdirSync(meta, { recursive: true }) as string[]).some((p) => p.endsWith("pids/forked.pid")),
-  );
+  await executorsCheckpointed(flags.work_dir);
   restarted.kill("SIGKILL");
   await restarted.exited;
   // With no agent, the task's lines still reach the sandbox through the same logger.

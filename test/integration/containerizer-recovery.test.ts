@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { after, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
   binPath,
   type DaemonHandle,
@@ -78,6 +79,7 @@ test("cgroups: a recovered container keeps its cgroups and statistics, which are
   const [containerId] = await cgroups.containers("memory");
   assert.ok(containerId !== undefined);
 
+  await executorsCheckpointed(workDir);
   agent.kill("SIGKILL");
   await agent.exited;
   agent = await startAgent({ master: master.address, port, flags });

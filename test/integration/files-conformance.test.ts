@@ -10,6 +10,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import { operatorCall } from "../harness/operator.js";
 import {
   binPath,
@@ -257,6 +258,7 @@ describe("files after an agent restart", () => {
       executor_pid?: number;
     }[];
     executorPid = containers[0]?.executor_pid;
+    await executorsCheckpointed(workDir);
     firstAgent.kill("SIGKILL");
     await firstAgent.exited;
     await startAgent({ master: restartMaster.address, port, flags: agentFlags() });

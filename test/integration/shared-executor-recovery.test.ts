@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
+import { updatesAcknowledged } from "../harness/checkpoints.js";
 import {
   type DaemonHandle,
   freePort,
@@ -86,8 +87,7 @@ test("shared executors: tasks of a checkpointing framework survive an agent SIGK
           .map((p) => p.pid),
       ]),
     );
-    // Let the status updates be acknowledged and checkpointed.
-    await new Promise((r) => setTimeout(r, 500));
+    await updatesAcknowledged(workDir);
 
     agent?.kill("SIGKILL");
     await agent?.exited;

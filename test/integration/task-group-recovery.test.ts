@@ -13,6 +13,7 @@ import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
   binPath,
   type DaemonHandle,
@@ -133,6 +134,7 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
   });
   const ids = before.map((c) => c.container_id?.value).sort();
 
+  await executorsCheckpointed(flags.work_dir);
   agent.kill("SIGKILL");
   await agent.exited;
   agent = await startAgent({ master: master.address, port, flags });
