@@ -464,7 +464,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   };
   // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
   agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
-  agent.resourcesCheckpoint = (resources) => writeCheckpointedResources(flags.work_dir, resources);
+  agent.resourcesCheckpoint = (resources, previous) =>
+    writeCheckpointedResources(flags.work_dir, resources, previous);
   const gc = startSandboxGc(flags, options.clock, logger);
   agent.sandboxGc = gc.sandboxGc;
   // Restored before the process serves calls: a re-subscribing executor

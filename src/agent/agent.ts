@@ -61,7 +61,9 @@ export class Agent extends AgentExecutorApi {
   /** Dynamic reservations and persistent volumes the master asked us to keep. */
   private checkpointedResources: Resource[] = [];
   /** Writes the checkpointed resources to disk (set by the runtime; see resources-checkpoint.ts). */
-  resourcesCheckpoint: ((resources: Resource[]) => Promise<void>) | undefined;
+  resourcesCheckpoint:
+    | ((resources: Resource[], previous: readonly Resource[]) => Promise<void>)
+    | undefined;
 
   /** Restores the checkpointed resources read at start (before registering). */
   restoreCheckpointedResources(resources: Resource[]): void {
@@ -76,8 +78,9 @@ export class Agent extends AgentExecutorApi {
     }
     const resources = message.resources ?? [];
     this.o.logger.info(`Updated checkpointed resources: ${resources.length} resource(s)`);
+    const previous = this.checkpointedResources;
     this.checkpointedResources = resources;
-    this.resourcesCheckpoint?.(resources).catch((e: unknown) =>
+    this.resourcesCheckpoint?.(resources, previous).catch((e: unknown) =>
       this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`),
     );
   }

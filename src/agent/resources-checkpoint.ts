@@ -6,6 +6,7 @@
  * that a restarted agent reports them again when it registers.
  */
 import { mkdirSync, readFileSync } from "node:fs";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { Resource } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
@@ -55,23 +56,58 @@ export function readCheckpointedResources(workDir: string): Resource[] {
   return out;
 }
 
-/** Replaces the checkpoint with `resources`, then creates the volumes' directories. */
+/**
+ * Replaces the checkpoint with `resources`, then brings the volumes'
+ * directories in line, as Mesos' agent does: a volume new in `resources`
+ * gets its directory, and one in `previous` but no longer in `resources`
+ * was destroyed, so its directory is deleted (for a MOUNT disk only what
+ * is in it: the mount point stays).
+ */
 export async function writeCheckpointedResources(
   workDir: string,
   resources: readonly Resource[],
+  previous: readonly Resource[] = [],
 ): Promise<void> {
   const data = Buffer.concat(resources.map((r) => frameRecord(codec.encodeProtobuf(r))));
   await writeFileAtomically(resourcesInfoPath(workDir), data);
   createVolumeDirectories(workDir, resources);
+  await deleteDestroyedVolumes(workDir, previous, resources);
 }
 
-/** Creates `volumes/roles/<role>/<id>` for every persistent volume (kept when destroyed, as Mesos' agent does not garbage-collect it either). */
+/** Creates `volumes/roles/<role>/<id>` for every persistent volume that has none. */
 export function createVolumeDirectories(workDir: string, resources: readonly Resource[]): void {
+  for (const path of volumePaths(workDir, resources).keys()) {
+    mkdirSync(path, { recursive: true, mode: 0o755 });
+  }
+}
+
+/** Deletes the directories of the volumes in `previous` that are not in `resources`. */
+async function deleteDestroyedVolumes(
+  workDir: string,
+  previous: readonly Resource[],
+  resources: readonly Resource[],
+): Promise<void> {
+  const kept = volumePaths(workDir, resources);
+  for (const [path, volume] of volumePaths(workDir, previous)) {
+    if (kept.has(path)) continue;
+    if (volume.disk?.source?.type === "MOUNT") {
+      const entries = await readdir(path).catch(() => [] as string[]);
+      await Promise.all(entries.map((e) => rm(join(path, e), { recursive: true, force: true })));
+    } else {
+      await rm(path, { recursive: true, force: true });
+    }
+  }
+}
+
+/** Persistent volumes by the path of their directory. */
+function volumePaths(workDir: string, resources: readonly Resource[]): Map<string, Resource> {
+  const out = new Map<string, Resource>();
   for (const r of resources) {
     if (!isPersistentVolume(r as CoreResource)) continue;
     const path = volumePathOf(workDir, r as CoreResource);
-    if (path !== undefined) mkdirSync(path, { recursive: true, mode: 0o755 });
+    if (path !== undefined) out.set(path, r);
   }
+  return out;
 }
 
 /** A checkpointed resource without its dynamic reservations and volume: what it was made from. */

@@ -6,7 +6,7 @@
  * calls, 400 for malformed requests and 409 when resources are missing.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -129,9 +129,9 @@ test("reservations operator: volumes through /master/create-volumes and /master/
     volumes: JSON.stringify([volume]),
   });
   assert.equal(create.status, 202, create.text);
-  await waitFor("the volume directory", () =>
-    existsSync(join(agent.workDir, "volumes", "roles", "db", "pg")),
-  );
+  const volumeDir = join(agent.workDir, "volumes", "roles", "db", "pg");
+  await waitFor("the volume directory", () => existsSync(volumeDir));
+  writeFileSync(join(volumeDir, "data"), "kept across grow and shrink");
   const duplicate = await form("/master/create-volumes", {
     slaveId: agentId,
     volumes: JSON.stringify([volume]),
@@ -163,11 +163,14 @@ test("reservations operator: volumes through /master/create-volumes and /master/
     resources: JSON.stringify([extra]),
   });
   assert.equal(unreserveExtra.status, 202, unreserveExtra.text);
+  assert.equal(readFileSync(join(volumeDir, "data"), "utf8"), "kept across grow and shrink");
   const destroy = await form("/master/destroy-volumes", {
     slaveId: agentId,
     volumes: JSON.stringify([volume]),
   });
   assert.equal(destroy.status, 202, destroy.text);
+  // Resizing kept the data; DESTROY deletes it with the directory, as Mesos' agent does.
+  await waitFor("the destroyed volume's directory to be deleted", () => !existsSync(volumeDir));
   const unreserve = await form("/master/unreserve", {
     slaveId: agentId,
     resources: JSON.stringify([disk]),
