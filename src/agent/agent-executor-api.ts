@@ -4,7 +4,10 @@
  * and disconnections.
  */
 import type { TaskStatus } from "../common/protocol/generated/mesos-v1.js";
-import type { Call_Subscribe } from "../common/protocol/generated/mesos-v1-executor.js";
+import type {
+  Call_Subscribe,
+  Event as ExecutorEvent,
+} from "../common/protocol/generated/mesos-v1-executor.js";
 import { AgentExecutors } from "./agent-executors.js";
 import type { ExecutorLookup } from "./agent-ports.js";
 import type { ExecutorConnection } from "./executor.js";
@@ -70,7 +73,23 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       executor.connection.close();
     }
     executor.state = "RUNNING";
-    executor.connection = connection;
+    // SUBSCRIBED must be the first event. Mesos acknowledges the updates
+    // re-sent below only once its status update manager has them, which is
+    // always after SUBSCRIBED; ours can acknowledge at once, so events meant
+    // for the executor are held back until SUBSCRIBED is out (an executor
+    // library drops events that come before it).
+    const held: ExecutorEvent[] = [];
+    const holder: ExecutorConnection = {
+      send: (event) => held.push(event),
+      close: () => connection.close(),
+    };
+    executor.connection = holder;
+    const release = (first?: ExecutorEvent) => {
+      if (executor.connection !== holder) return;
+      executor.connection = connection;
+      if (first !== undefined) connection.send(first);
+      for (const event of held.splice(0)) connection.send(event);
+    };
     this.checkpointed("HTTP marker", (c, ids) => c.httpExecutor(ids), executor);
     if (executor.registrationTimer !== undefined) {
       this.o.clock.cancelTimer(executor.registrationTimer);
@@ -102,13 +121,14 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       this.o.logger.warn(
         `Shutting down executor '${executorId}' because it has never been sent a task and all of its queued tasks have been killed before delivery`,
       );
+      release();
       this.shutdownExecutorNow(framework, executor);
       return;
     }
     // As Mesos: the container follows what the executor has now (after an
     // agent restart, its isolators learn its resources here).
     this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
-    executor.send({
+    release({
       type: "SUBSCRIBED",
       subscribed: {
         executor_info: executor.info,

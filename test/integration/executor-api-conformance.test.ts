@@ -91,14 +91,14 @@ interface Setup {
   agentId: { value: string };
 }
 
-async function launchPuppet(master: DaemonHandle, task: string): Promise<Setup> {
+async function launchPuppet(master: DaemonHandle, task: string, checkpoint = true): Promise<Setup> {
   const statuses: TaskStatus[] = [];
   const messages: string[] = [];
   let agentId = { value: "" };
   let launched = false;
   const client = new SchedulerClient({
     master: master.address,
-    framework: { user: userInfo().username, name: "executor-api", checkpoint: true },
+    framework: { user: userInfo().username, name: "executor-api", checkpoint },
   });
   client.start({
     offers: (offers) => {
@@ -344,6 +344,51 @@ describe("executor API conformance (the test plays a custom executor)", {
       assert.deepEqual(((await events.next("KILL")).kill as Json).task_id, { value: "t1" });
       await s.client.shutdown({ value: EXECUTOR }, s.agentId);
       await events.next("SHUTDOWN");
+    } finally {
+      s.client.close();
+      killPuppets(agent.workDir);
+    }
+  });
+
+  it("a re-subscribing executor gets SUBSCRIBED before the acknowledgements of its re-sent updates", async () => {
+    // No checkpointing: the agent acknowledges an update as soon as it has it.
+    const master = await startMaster();
+    const agent = await startAgent({
+      master: master.address,
+      flags: { registration_backoff_factor: "10ms", executor_shutdown_grace_period: "1secs" },
+    });
+    await waitForAgents(master, 1);
+    const s = await launchPuppet(master, "d1", false);
+    const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+    try {
+      const drop = new AbortController();
+      const first = await fetch(`${agent.url}/api/v1/executor`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ ...ids, type: "SUBSCRIBE", subscribe: {} }),
+        signal: drop.signal,
+      });
+      assert.equal(first.status, 200);
+      const launch = (await new Events(first).next("LAUNCH")).launch as { task: Json };
+      // The connection drops before the executor heard back about its update.
+      drop.abort();
+      const pending = update(s.frameworkId, "d1", {});
+      const again = await post(agent, {
+        ...ids,
+        type: "SUBSCRIBE",
+        subscribe: {
+          unacknowledged_tasks: [launch.task],
+          unacknowledged_updates: [pending.update as Json],
+        },
+      });
+      assert.equal(again.status, 200);
+      const events = new Events(again);
+      const acked = (await events.next("ACKNOWLEDGED")).acknowledged as Json;
+      assert.equal(acked.uuid, ((pending.update as Json).status as Json).uuid);
+      assert.equal(events.events[0]?.type, "SUBSCRIBED", "SUBSCRIBED is the first event");
+      await waitFor("the re-sent TASK_RUNNING at the framework", () =>
+        s.statuses.some((u) => u.task_id.value === "d1" && u.state === "TASK_RUNNING"),
+      );
     } finally {
       s.client.close();
       killPuppets(agent.workDir);
