@@ -72,6 +72,28 @@ test("master validation: scheduler calls need a type, a framework id and their s
   );
 });
 
+test("master validation: FrameworkInfo offer_filters use Mesos' quantity wording", () => {
+  const opts = { rootSubmissions: true };
+  const withMin = (quantities: Record<string, { value: number }>) => ({
+    user: "u",
+    name: "n",
+    offer_filters: { "*": { min_allocatable_resources: { quantities: [{ quantities }] } } },
+  });
+  assert.equal(validateFrameworkInfo(withMin({ cpus: { value: 0 } }), opts), undefined);
+  assert.equal(
+    validateFrameworkInfo(withMin({ cpus: { value: -1 } }), opts),
+    "Invalid resource quantity for 'cpus': Negative values not supported",
+  );
+  assert.equal(
+    validateFrameworkInfo(withMin({ mem: { value: Number.POSITIVE_INFINITY } }), opts),
+    "Invalid resource quantity for 'mem': Infinite values not supported",
+  );
+  assert.equal(
+    validateFrameworkInfo(withMin({}), opts),
+    "Resource quantities must contain at least one quantity",
+  );
+});
+
 test("master validation: FrameworkInfo roles, failover timeout and root", () => {
   const base = { user: "u", name: "n" };
   const opts = { rootSubmissions: true };
@@ -88,9 +110,16 @@ test("master validation: FrameworkInfo roles, failover timeout and root", () => 
     /duplicate items/,
   );
   assert.match(validateFrameworkInfo({ ...base, role: "a/../b" }, opts) ?? "", /not a valid role/);
+  // Mesos accepts any failover_timeout that fits int64 nanoseconds, negative ones too.
+  assert.equal(validateFrameworkInfo({ ...base, failover_timeout: -1 }, opts), undefined);
+  assert.equal(validateFrameworkInfo({ ...base, failover_timeout: 9.2e9 }, opts), undefined);
   assert.match(
-    validateFrameworkInfo({ ...base, failover_timeout: -1 }, opts) ?? "",
-    /failover_timeout \(-1\) is invalid/,
+    validateFrameworkInfo({ ...base, failover_timeout: 1e10 }, opts) ?? "",
+    /^The framework failover_timeout \(1e\+10\) is invalid$/,
+  );
+  assert.match(
+    validateFrameworkInfo({ ...base, failover_timeout: -1.5e10 }, opts) ?? "",
+    /failover_timeout \(-1\.5e\+10\) is invalid/,
   );
   assert.match(
     validateFrameworkInfo({ ...base, user: "root" }, { rootSubmissions: false }) ?? "",

@@ -69,19 +69,22 @@ export function validateFrameworkInfo(
     const idError = validateId(info.id.value);
     if (idError !== undefined) return idError;
   }
-  for (const [role, filters] of Object.entries(info.offer_filters ?? {})) {
+  for (const filters of Object.values(info.offer_filters ?? {})) {
     for (const q of filters.min_allocatable_resources?.quantities ?? []) {
-      for (const [name, scalar] of Object.entries(q.quantities ?? {})) {
-        if (!(scalar.value >= 0)) {
-          return `Invalid offer filters for role '${role}': negative quantity for '${name}'`;
-        }
+      const entries = Object.entries(q.quantities ?? {});
+      if (entries.length === 0) return "Resource quantities must contain at least one quantity";
+      for (const [name, scalar] of entries) {
+        const error = scalarValueError(scalar.value);
+        if (error !== undefined) return `Invalid resource quantity for '${name}': ${error}`;
       }
     }
   }
   const timeout = info.failover_timeout ?? 0;
-  // Mesos turns it into int64 nanoseconds: about 292 years at most.
-  if (!Number.isFinite(timeout) || timeout < 0 || timeout > 9.2e9) {
-    return `The framework failover_timeout (${timeout}) is invalid`;
+  // Mesos only checks that it fits int64 nanoseconds (either sign): a negative
+  // timeout is accepted and acts as 0 (the framework is removed at once).
+  const nanos = timeout * 1e9;
+  if (!Number.isFinite(timeout) || nanos > 2 ** 63 || nanos < -(2 ** 63)) {
+    return `The framework failover_timeout (${cppDouble(timeout)}) is invalid`;
   }
   const whitelist = options.roleWhitelist;
   if (whitelist !== undefined) {
@@ -95,6 +98,29 @@ export function validateFrameworkInfo(
     return "User 'root' is not allowed to run frameworks without --root_submissions set";
   }
   return undefined;
+}
+
+/** Mesos' check of a scalar a user typed in (its wording). */
+function scalarValueError(value: number): string | undefined {
+  if (Number.isNaN(value)) return "NaN not supported";
+  if (!Number.isFinite(value)) return "Infinite values not supported";
+  if (value !== 0 && Math.abs(value) < 2.2250738585072014e-308) {
+    return "Subnormal values not supported";
+  }
+  return value < 0 ? "Negative values not supported" : undefined;
+}
+
+/** A double as a C++ stream prints it (`%g`, 6 significant digits), as Mesos' messages show it. */
+function cppDouble(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  if (value === 0) return "0";
+  const [mantissa = "", exponent = "0"] = value.toExponential(5).split("e");
+  const exp = Number(exponent);
+  if (exp >= -4 && exp < 6) return String(Number(value.toPrecision(6)));
+  const digits = mantissa.replace(/\.?0+$/, "");
+  const sign = exp < 0 ? "-" : "+";
+  return `${digits}e${sign}${String(Math.abs(exp)).padStart(2, "0")}`;
 }
 
 /** Fields a framework may not change when it re-subscribes or updates itself. */
