@@ -138,7 +138,10 @@ test("offer constraints: invalid constraints are refused with Mesos' reasons", (
   const one = (c: AttributeConstraintInfo) => ({
     role_constraints: { r: { groups: [{ attribute_constraints: [c] }] } },
   });
-  assert.match(error(one({ predicate: { exists: {} } })), /oneof has no known value set/);
+  assert.match(
+    error(one({ predicate: { exists: {} } })),
+    /: Exactly one of 'AttributeConstraint::Selector::name' or 'AttributeConstraint::Selector::pseudoattribute_type' must be set$/,
+  );
   assert.match(
     error(one({ selector: { pseudoattribute_type: "UNKNOWN" }, predicate: { exists: {} } })),
     /Unknown pseudoattribute type/,

@@ -86,7 +86,11 @@ function selectorOf(
     case "ZONE":
       return (agent) => text(agent.domain?.fault_domain?.zone?.name);
     case undefined:
-      return "'AttributeConstraint::Selector::selector' oneof has no known value set";
+      // Mesos' wording for a selector with neither field (an unknown enum name in JSON lands here too).
+      return (
+        "Exactly one of 'AttributeConstraint::Selector::name' or " +
+        "'AttributeConstraint::Selector::pseudoattribute_type' must be set"
+      );
     default:
       return "Unknown pseudoattribute type";
   }
