@@ -11,7 +11,7 @@ import type {
 import { AgentExecutors } from "./agent-executors.js";
 import type { ExecutorLookup } from "./agent-ports.js";
 import type { ExecutorConnection } from "./executor.js";
-import { wrapExecutorStatus } from "./status-updates/status-update.js";
+import { describeUpdate, wrapExecutorStatus } from "./status-updates/status-update.js";
 export abstract class AgentExecutorApi extends AgentExecutors {
   // ---- the executor API -------------------------------------------------------
 
@@ -161,6 +161,16 @@ export abstract class AgentExecutorApi extends AgentExecutors {
   executorUpdate(frameworkId: string, _executorId: string, status: TaskStatus): void {
     const agentId = this.agentId ?? "";
     const update = wrapExecutorStatus(frameworkId, agentId, status, this.o.clock.now() / 1000);
+    // As Mesos: a status naming another agent is dropped (the call was
+    // still accepted; the executor gets no acknowledgement for it).
+    const named = status.agent_id?.value;
+    if (named !== undefined && named !== agentId) {
+      this.o.logger.warn(
+        `Ignoring status update ${describeUpdate(update)} due to Slave ID mismatch; expected '${agentId}', received '${named}'`,
+      );
+      this.counters.invalidStatusUpdates++;
+      return;
+    }
     this.statusUpdate(update, true);
   }
 

@@ -314,6 +314,19 @@ describe("executor API conformance (the test plays a custom executor)", {
         { check_status: { type: "UNKNOWN" } },
         "'UNKNOWN' is not a valid check's status type",
       );
+      // A status naming another agent is accepted but dropped, as Mesos does.
+      const metrics = () => getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`);
+      const dropped = (await metrics())?.["slave/invalid_status_updates"] ?? 0;
+      assert.deepEqual(
+        await answer(
+          post(agent, update(s.frameworkId, "t1", { agent_id: { value: "elsewhere" } })),
+        ),
+        [202, ""],
+      );
+      await waitFor("the dropped update in the metrics", async () => {
+        const now = (await metrics())?.["slave/invalid_status_updates"];
+        return now === dropped + 1;
+      });
       assert.equal(s.statuses.length, 0, "no invalid update reached the framework");
 
       // UPDATE -> 202, the framework's acknowledgement -> ACKNOWLEDGED with the same uuid.
