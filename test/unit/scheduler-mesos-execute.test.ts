@@ -133,6 +133,11 @@ test("mesos-execute plan: the flag combinations Mesos refuses are refused with i
     planError(M, "--name=x", "--command=true", "--framework_capabilities=MULTI_ROLE"),
     "Flags '--framework_capabilities' specifies an unsupported capability 'MULTI_ROLE'",
   );
+  // UNKNOWN is a name of the enum, so Mesos calls it unsupported rather than unknown.
+  assert.equal(
+    planError(M, "--name=x", "--command=true", "--framework_capabilities=UNKNOWN"),
+    "Flags '--framework_capabilities' specifies an unsupported capability 'UNKNOWN'",
+  );
   assert.match(
     planError(M, "--name=x", "--command=true", "--resources=cpus:x"),
     /Failed to parse resources 'cpus:x'/,
@@ -240,6 +245,69 @@ test("mesos-execute plan: --containerizer=docker builds a DOCKER ContainerInfo w
     volumes: [{ container_path: "/data", host_path: "/var/data", mode: "RO" }],
     docker: { image: "busybox:latest" },
   });
+});
+
+test("mesos-execute plan: --networks with --containerizer=docker joins one Docker user network", () => {
+  const p = plan(
+    M,
+    "--name=x",
+    "--command=true",
+    "--containerizer=docker",
+    "--docker_image=busybox",
+    "--networks=net1",
+  );
+  assert.ok(p.ok, p.ok ? "" : p.error);
+  assert.deepEqual(p.plan.task?.container, {
+    type: "DOCKER",
+    docker: { image: "busybox", network: "USER" },
+    network_infos: [{ name: "net1" }],
+  });
+  const docker = [M, "--name=x", "--command=true", "--containerizer=docker", "--docker_image=b"];
+  assert.equal(
+    planError(...docker, "--networks=net1,net2"),
+    "'Docker' containerizer can only support a single network",
+  );
+  assert.equal(
+    planError(...docker, "--tty"),
+    "'Docker' containerizer does not allow attaching a TTY",
+  );
+  // No CNI: the mesos containerizer and task groups refuse networks instead of dropping them.
+  assert.match(
+    planError(M, "--name=x", "--command=true", "--networks=net1"),
+    /^--networks is not supported yet with the 'mesos' containerizer/,
+  );
+  assert.match(
+    planError(
+      M,
+      '--task_group={"tasks":[{"name":"a","task_id":{"value":"a"},"command":{"value":"true"}}]}',
+      "--networks=net1",
+    ),
+    /^--networks is not supported yet with --task_group/,
+  );
+  // An empty list is no network at all, as in Mesos.
+  const none = plan(M, "--name=x", "--command=true", "--networks=");
+  assert.ok(none.ok);
+  assert.equal(none.plan.task?.container, undefined);
+});
+
+test("mesos-execute plan: --rlimits, --tty and --containerizer=docker are refused with --task/--task_group, not dropped", () => {
+  const task = '--task={"name":"a","task_id":{"value":"a"},"command":{"value":"true"}}';
+  const group =
+    '--task_group={"tasks":[{"name":"a","task_id":{"value":"a"},"command":{"value":"true"}}]}';
+  for (const json of [task, group]) {
+    for (const [flagArg, shown] of [
+      ['--rlimits={"rlimits":[]}', "--rlimits"],
+      ["--tty", "--tty"],
+      ["--containerizer=docker", "--containerizer=docker"],
+    ] as const) {
+      assert.equal(
+        planError(M, json, flagArg),
+        `'${shown}' only applies to --command; with '--task' or '--task_group' put it in the TaskInfo's 'container'`,
+      );
+    }
+  }
+  // The default containerizer is no reason to refuse.
+  assert.ok(plan(M, task, "--containerizer=mesos").ok);
 });
 
 test("mesos-execute output: status updates print as Mesos' mesos-execute prints them", () => {
@@ -377,6 +445,18 @@ test("mesos-execute framework: a failed task makes a non-zero exit code", async 
   master.push(update("TASK_FAILED", 1));
   assert.equal(await scheduler.exitCode, 1);
   assert.equal(master.callsOfType("TEARDOWN").length, 1);
+});
+
+test("mesos-execute framework: offers arriving once the task ended are not declined (no call races TEARDOWN)", async () => {
+  const { master, scheduler } = await runAgainstFake(["--name=hello", "--command=true"]);
+  master.push({ type: "OFFERS", offers: { offers: [OFFER("o", 2)] } });
+  await master.until("ACCEPT", () => master.callsOfType("ACCEPT").length === 1);
+  master.push(update("TASK_FINISHED", 1));
+  master.push({ type: "OFFERS", offers: { offers: [OFFER("late", 2)] } });
+  assert.equal(await scheduler.exitCode, 0);
+  assert.equal(master.callsOfType("TEARDOWN").length, 1);
+  assert.equal(master.callsOfType("DECLINE").length, 0);
+  assert.equal(master.callsOfType("SUPPRESS").length, 0);
 });
 
 test("mesos-execute framework: --kill_after kills the running task after the delay", async () => {

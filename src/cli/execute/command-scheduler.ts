@@ -37,7 +37,8 @@ export class CommandScheduler {
   private readonly taskIds: string[];
   private readonly terminal = new Map<string, TaskState>();
   private readonly killTimers = new Map<string, TimerHandle>();
-  private pendingAcks: Promise<unknown> = Promise.resolve();
+  /** Calls sent and not yet answered; TEARDOWN waits for them. */
+  private pendingCalls: Promise<unknown> = Promise.resolve();
   private finishing = false;
   private resolveExit: (code: number) => void = () => {};
   /** Resolves with the exit code. */
@@ -87,25 +88,36 @@ export class CommandScheduler {
     void this.finish(130);
   }
 
+  /** Sends a call; finishing waits for it, so it cannot land after TEARDOWN. */
+  private send<T>(call: Promise<T>): Promise<T> {
+    this.pendingCalls = Promise.all([this.pendingCalls, call]);
+    return call;
+  }
+
   private offers(offers: Offer[]): void {
+    // Once tearing down, the master drops our offers itself; a DECLINE
+    // would only race the TEARDOWN (and be refused after it).
+    if (this.finishing) return;
     for (const offer of offers) {
       const launch = this.launched ? undefined : this.fit(offer);
       if (launch === undefined) {
-        void this.client.decline([offer.id]);
-        void this.client.suppress();
+        void this.send(this.client.decline([offer.id]));
+        void this.send(this.client.suppress());
         continue;
       }
       this.launched = true;
       const agent = offer.agent_id.value;
       if (launch.kind === "task") {
-        void this.client.launch([offer.id], [launch.task]).then((r) => {
+        void this.send(this.client.launch([offer.id], [launch.task])).then((r) => {
           if (!r.ok) this.launchFailed(r.error);
         });
         this.output.out(`Submitted task '${launch.task.name}' to agent '${agent}'`);
       } else {
-        void this.client.launchGroup([offer.id], launch.executor, launch.tasks).then((r) => {
-          if (!r.ok) this.launchFailed(r.error);
-        });
+        void this.send(this.client.launchGroup([offer.id], launch.executor, launch.tasks)).then(
+          (r) => {
+            if (!r.ok) this.launchFailed(r.error);
+          },
+        );
         const ids = launch.tasks.map((t) => t.task_id.value).join(", ");
         this.output.out(`Submitted task group with tasks [ ${ids} ] to agent '${agent}'`);
       }
@@ -163,10 +175,7 @@ export class CommandScheduler {
 
   private update(status: TaskStatus): void {
     for (const line of statusUpdateLines(status)) this.output.out(line);
-    if (status.uuid !== undefined) {
-      const ack = this.client.acknowledge(status);
-      this.pendingAcks = Promise.all([this.pendingAcks, ack]);
-    }
+    if (status.uuid !== undefined) void this.send(this.client.acknowledge(status));
     const taskId = status.task_id.value;
     if (
       this.plan.killAfterMs !== undefined &&
@@ -178,7 +187,7 @@ export class CommandScheduler {
         taskId,
         this.clock.setTimer(this.plan.killAfterMs, () => {
           this.output.out(`Asked to kill task '${taskId}' on agent '${agentId?.value ?? ""}'`);
-          void this.client.kill({ value: taskId }, agentId);
+          void this.send(this.client.kill({ value: taskId }, agentId));
         }),
       );
     }
@@ -195,8 +204,8 @@ export class CommandScheduler {
     if (this.finishing) return;
     this.finishing = true;
     for (const t of this.killTimers.values()) this.clock.cancelTimer(t);
-    // Acknowledgements first (calls keep their order), then TEARDOWN.
-    await this.pendingAcks;
+    // Calls in flight (acknowledgements above all) first, then TEARDOWN.
+    await this.pendingCalls;
     if (this.client.state === "subscribed") await this.client.teardown();
     this.exit(code);
   }

@@ -1,7 +1,7 @@
 /**
  * Builds the ContainerInfo mesos-execute attaches to its command task from
- * --volumes, --rlimits, --docker_image and --containerizer. Pure: bad input
- * becomes a one-line error.
+ * --volumes, --rlimits, --docker_image, --networks, --tty and
+ * --containerizer. Pure: bad input becomes a one-line error.
  */
 import type {
   ContainerInfo,
@@ -16,6 +16,9 @@ export interface ContainerFlags {
   readonly docker_image?: string | undefined;
   readonly volumes?: unknown;
   readonly rlimits?: unknown;
+  /** Network names from --networks (blank entries already dropped). */
+  readonly networks?: readonly string[];
+  readonly tty?: boolean;
 }
 
 export type ContainerResult =
@@ -68,15 +71,35 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     if (rlimits !== undefined) {
       return fail("--rlimits: only the 'mesos' containerizer supports resource limits");
     }
+    // A Docker container joins at most one user-defined network (`docker run --network`).
+    const networks = flags.networks ?? [];
+    if (networks.length > 1) {
+      return fail("'Docker' containerizer can only support a single network");
+    }
+    if (flags.tty === true) return fail("'Docker' containerizer does not allow attaching a TTY");
     const container: ContainerInfo = {
       type: "DOCKER",
       ...(volumes.length === 0 ? {} : { volumes }),
-      docker: { image: flags.docker_image },
+      docker: {
+        image: flags.docker_image,
+        ...(networks.length === 0 ? {} : { network: "USER" }),
+      },
+      ...(networks.length === 0 ? {} : { network_infos: networks.map((name) => ({ name })) }),
     };
     return { ok: true, container };
   }
   if (flags.containerizer !== "mesos") {
     return fail(`Unsupported containerizer: ${flags.containerizer}`);
+  }
+  // The Mesos containerizer has no CNI networks and no TTYs here yet.
+  if ((flags.networks ?? []).length > 0) {
+    return fail(
+      "--networks is not supported yet with the 'mesos' containerizer (no CNI networks); " +
+        "use --containerizer=docker for a Docker network",
+    );
+  }
+  if (flags.tty === true) {
+    return fail("--tty is not supported yet (the agent cannot attach a TTY to a task)");
   }
 
   if (flags.docker_image === undefined && rlimits === undefined && volumes.length === 0) {

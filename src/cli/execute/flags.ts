@@ -1,8 +1,8 @@
 /**
  * The flags of `mesos-execute`: Mesos' own set (names, defaults, meaning),
- * help text in our words. Flags for container images, volumes, networks,
- * rlimits, capabilities, TTYs and HDFS packages are accepted by the parser
- * but refused at start with "not supported yet" until their features land.
+ * help text in our words. Flags whose feature mesos-ts lacks (Appc images,
+ * Linux capabilities, TTYs, CNI networks, HDFS packages) are accepted by the
+ * parser but refused at start with "not supported yet", never ignored.
  */
 import { defineFlags } from "../../common/flags/load.js";
 import { flag } from "../../common/flags/spec.js";
@@ -22,7 +22,9 @@ const TASK_EXAMPLE = [
 
 export const executeFlagSchema = defineFlags({
   master: flag.string({
-    help: "The Mesos master, as IP:PORT or HOST:PORT (zk:// is not supported yet).",
+    help:
+      "The Mesos master: IP:PORT, HOST:PORT, zk://host:port/path (follows the elected " +
+      "leader) or file:///path holding one of these.",
     required: true,
   }),
   name: flag.string({
@@ -82,8 +84,8 @@ export const executeFlagSchema = defineFlags({
   appc_image: flag.string({ help: "An Appc image to run the command in.", notYet: true }),
   docker_image: flag.string({
     help:
-      "A Docker image (<image>:<tag>) to run the command in, with the Mesos containerizer " +
-      "(the agent loads it from its --docker_registry).",
+      "A Docker image (<image>:<tag>) to run the command in: with the `mesos` containerizer " +
+      "the agent loads it from its --docker_registry; with --containerizer=docker, Docker runs it.",
   }),
   framework_capabilities: flag.list({
     help:
@@ -92,7 +94,9 @@ export const executeFlagSchema = defineFlags({
       "PARTITION_AWARE unless --no-partition_aware.",
   }),
   containerizer: flag.string({
-    help: "Containerizer for the task: `mesos` (there is no Docker containerizer in mesos-ts).",
+    help:
+      "Containerizer for the --command task: `mesos`, or `docker` (needs --docker_image and an " +
+      "agent started with --containerizers=docker,...).",
     default: "mesos",
   }),
   effective_capabilities: flag.json({
@@ -111,8 +115,10 @@ export const executeFlagSchema = defineFlags({
     help: "Kill the task this long after it is running (e.g. 10secs, 2mins).",
   }),
   networks: flag.string({
-    help: "Comma-separated networks the container joins (e.g. net1,net2).",
-    notYet: true,
+    help:
+      "Comma-separated networks the container joins (e.g. net1,net2). Only with " +
+      "--containerizer=docker, and one network (a Docker user network); CNI networks for " +
+      "the `mesos` containerizer and --task_group are not supported yet.",
   }),
   principal: flag.string({ help: "Principal the framework authenticates as." }),
   secret: flag.string({ help: "Secret for --principal." }),
@@ -122,7 +128,9 @@ export const executeFlagSchema = defineFlags({
       "holding it.",
   }),
   content_type: flag.string({
-    help: "Encoding of scheduler API messages: `json` or `protobuf`.",
+    help:
+      "Encoding of scheduler API messages: `json` or `protobuf` (or their media types, " +
+      "application/json and application/x-protobuf).",
     default: "protobuf",
   }),
   tty: flag.bool({ help: "Attach a TTY to the task.", default: false, notYet: true }),

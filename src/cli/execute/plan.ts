@@ -15,7 +15,7 @@ import { codecFor } from "../../common/protocol/index.js";
 import { parseMasterSpec } from "../../scheduler/master-address.js";
 import { parseResourceText } from "../../scheduler/resources.js";
 import { type ContentType, parseContentType } from "../../scheduler/wire.js";
-import { buildContainerInfo } from "./container.js";
+import { buildContainerInfo, type ContainerResult } from "./container.js";
 import type { ExecuteFlags } from "./flags.js";
 
 /** What mesos-execute will do. */
@@ -37,7 +37,6 @@ export type PlanResult =
 /** Features whose flags are accepted but refused at start, and where they come from. */
 const NOT_YET: ReadonlyArray<readonly [keyof FlagValues<ExecuteFlags>, string]> = [
   ["appc_image", "the agent fetches Docker images only; use --docker_image"],
-  ["networks", "container networks arrive with the containerization issue"],
   ["effective_capabilities", "Linux capabilities arrive with the containerization issue"],
   ["bounding_capabilities", "Linux capabilities arrive with the containerization issue"],
   ["package", "uploading packages to HDFS is not part of mesos-ts yet"],
@@ -75,6 +74,18 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
     if (flags.task !== undefined && flags.networks !== undefined) {
       return fail("'--networks' can only be set when '--task' is not set");
     }
+    // Mesos drops these silently with --task/--task_group; we say so instead.
+    const commandOnly = [
+      flags.rlimits !== undefined ? "--rlimits" : undefined,
+      flags.tty ? "--tty" : undefined,
+      flags.containerizer === "docker" ? "--containerizer=docker" : undefined,
+    ].find((f) => f !== undefined);
+    if (commandOnly !== undefined) {
+      return fail(
+        `'${commandOnly}' only applies to --command; with '--task' or '--task_group' ` +
+          "put it in the TaskInfo's 'container'",
+      );
+    }
   }
   const contentType = parseContentType(flags.content_type);
   if (contentType === undefined) return fail(`Invalid content type '${flags.content_type}'`);
@@ -85,14 +96,23 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
   for (const [name, why] of NOT_YET) {
     if (flags[name] !== undefined) return fail(`--${name} is not supported yet (${why})`);
   }
-  if (flags.tty)
-    return fail("--tty is not supported yet (TTYs arrive with the containerization issue)");
-  const container = buildContainerInfo({
-    containerizer: flags.containerizer === "" ? "mesos" : flags.containerizer,
-    docker_image: flags.docker_image,
-    volumes: flags.volumes,
-    rlimits: flags.rlimits,
-  });
+  // As Mesos splits it: blank entries (`--networks=` or `a,,b`) are dropped.
+  const networks = (flags.networks ?? "").split(",").filter((n) => n !== "");
+  if (flags.task_group !== undefined && networks.length > 0) {
+    // Mesos puts them on the default executor's container, as CNI networks.
+    return fail("--networks is not supported yet with --task_group (no CNI networks)");
+  }
+  const commandMode = flags.task === undefined && flags.task_group === undefined;
+  const container: ContainerResult = commandMode
+    ? buildContainerInfo({
+        containerizer: flags.containerizer === "" ? "mesos" : flags.containerizer,
+        docker_image: flags.docker_image,
+        volumes: flags.volumes,
+        rlimits: flags.rlimits,
+        networks,
+        tty: flags.tty,
+      })
+    : { ok: true };
   if (!container.ok) return container;
 
   const master = parseMasterSpec(flags.master);
@@ -171,7 +191,9 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
   return { ok: true, plan: { ...base, task } };
 }
 
+/** Every name of FrameworkInfo.Capability.Type; UNKNOWN is a name too, so it is "unsupported". */
 const KNOWN_CAPABILITIES: ReadonlySet<string> = new Set([
+  "UNKNOWN",
   "REVOCABLE_RESOURCES",
   "TASK_KILLING_STATE",
   "GPU_RESOURCES",
