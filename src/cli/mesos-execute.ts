@@ -1,7 +1,8 @@
 /**
  * `mesos-execute`: runs one command (or a task / task group given as JSON)
  * on a Mesos cluster as a tiny framework, printing its status updates.
- * Unlike Mesos' own, it exits 0 only when the task finished (TASK_FINISHED).
+ * Unlike Mesos' own (which exits 0 whatever the task's end), it exits 0 only
+ * when every task finished (TASK_FINISHED).
  */
 import { userInfo } from "node:os";
 import { loadFlags, wantsHelp } from "../common/flags/load.js";
@@ -27,9 +28,6 @@ export async function main(argv: string[]): Promise<number> {
     );
     return 1;
   }
-  const logger = new GlogLogger({ program: PROGRAM, minLevel: "INFO" });
-  for (const warning of loaded.flags.warnings) logger.warn(warning);
-
   let user: string;
   try {
     user = userInfo().username;
@@ -42,6 +40,10 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`${planned.error}\n`);
     return 1;
   }
+  // Warnings only for a run that goes ahead: a refused flag's "no effect yet"
+  // warning would just repeat (and contradict) the refusal.
+  const logger = new GlogLogger({ program: PROGRAM, minLevel: "INFO" });
+  for (const warning of loaded.flags.warnings) logger.warn(warning);
 
   const scheduler = new CommandScheduler(
     planned.plan,

@@ -149,6 +149,22 @@ test("mesos-execute: refuses features that are not there yet, and a bad zk:// UR
   const tty = await execute("--name=x", "--command=true", "--tty");
   assert.equal(tty.code, 1);
   assert.match(tty.stderr, /--tty is not supported yet/);
+  // Each refusal is its one line on stderr: no "has no effect yet" warning
+  // for the refused flag, and nothing launched.
+  for (const flag of [
+    "--tty",
+    "--appc_image=ubuntu",
+    "--networks=net1",
+    '--effective_capabilities={"capabilities":["NET_RAW"]}',
+    "--package=/etc/hostname",
+  ]) {
+    const run = await execute("--name=x", "--command=true", flag);
+    assert.equal(run.code, 1, flag);
+    assert.equal(run.stdout, "", flag);
+    const lines = run.stderr.trim().split("\n");
+    assert.equal(lines.length, 1, `${flag}: ${run.stderr}`);
+    assert.match(lines[0] ?? "", /not supported yet/, flag);
+  }
   const zk = await runBinary("mesos-execute", [
     "--master=zk://127.0.0.1:0/mesos",
     "--name=x",
