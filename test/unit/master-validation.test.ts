@@ -200,6 +200,139 @@ test("master validation: task ids, agent, resources and executor rules", () => {
   );
 });
 
+test("master validation: a task and its executor may not share ports, volume ids or revocability", () => {
+  const offer = offered("cpus:4;mem:256;disk:100;ports:[31000-31010]");
+  const executor: ExecutorInfo = {
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    command: { value: "exec" },
+    resources: allocated("cpus:0.1;ports:[31000-31001]"),
+  };
+  const withExecutor = (resources: string, e: ExecutorInfo = executor): TaskInfo => {
+    const t = task({ executor: e, resources: allocated(resources) });
+    delete t.command;
+    return t;
+  };
+  assert.equal(
+    validateLaunchTask(withExecutor("cpus:1;ports:[31001-31002]"), ctx(), offer),
+    "There are overlapping resources in the task resources " +
+      "[ cpus(allocated: *):1, ports(allocated: *):[31001-31002] ] and executor resources " +
+      "[ cpus(allocated: *):0.1, ports(allocated: *):[31000-31001] ]",
+  );
+  assert.equal(
+    validateLaunchTask(withExecutor("cpus:1;ports:[31002-31003]"), ctx(), offer),
+    undefined,
+  );
+  const volume = (role: string, shared: boolean) => ({
+    name: "disk",
+    type: "SCALAR" as const,
+    scalar: { value: 10 },
+    reservations: [{ type: "DYNAMIC" as const, role }],
+    allocation_info: { role: "*" },
+    disk: { persistence: { id: "v" }, volume: { container_path: "data", mode: "RW" as const } },
+    ...(shared ? { shared: {} } : {}),
+  });
+  const volumes = (taskVolume: ReturnType<typeof volume>, executorVolume: typeof taskVolume) => {
+    const t = task({
+      executor: { ...executor, resources: [...allocated("cpus:0.1"), executorVolume] },
+      resources: [...allocated("cpus:1"), taskVolume],
+    });
+    delete t.command;
+    return t;
+  };
+  const volumeOffer = offered("cpus:4;mem:256").plus(
+    Resources.from([volume("q", false), volume("r", false)] as CoreResource[]),
+  );
+  assert.equal(
+    validateLaunchTask(volumes(volume("r", false), volume("r", false)), ctx(), volumeOffer),
+    "Task and its executor use duplicate persistence ID: Persistence ID 'v' is not unique",
+  );
+  assert.equal(
+    validateLaunchTask(volumes(volume("r", false), volume("q", false)), ctx(), volumeOffer),
+    undefined,
+    "ids are unique per reservation role",
+  );
+  const revocable = {
+    ...executor,
+    resources: allocated("cpus:0.1").map((r) => ({ ...r, revocable: {} })),
+  };
+  assert.equal(
+    validateLaunchTask(withExecutor("cpus:1", revocable), ctx(), offer),
+    "Task and its executor mix revocable and non-revocable resources: " +
+      "Cannot use both revocable and non-revocable 'cpus' at the same time",
+  );
+});
+
+test("master validation: tasks of a group may not share ports with each other or the executor", () => {
+  const executor: ExecutorInfo = {
+    type: "DEFAULT",
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    resources: allocated("cpus:0.1;mem:32;disk:10"),
+  };
+  const member = (id: string, resources: string): TaskInfo => {
+    const t = task({ task_id: { value: id }, executor, resources: allocated(resources) });
+    delete t.command;
+    return t;
+  };
+  const offer = offered("cpus:4;mem:256;disk:100;ports:[31000-31010]");
+  assert.equal(
+    validateTaskGroup(
+      {
+        tasks: [
+          member("a", "cpus:1;ports:[31000-31000]"),
+          member("b", "cpus:1;ports:[31000-31000]"),
+        ],
+      },
+      executor,
+      ctx(),
+      offer,
+    ),
+    "There are overlapping resources in the task group's task resources " +
+      "[ cpus(allocated: *):1; ports(allocated: *):[31000-31000], " +
+      "cpus(allocated: *):1; ports(allocated: *):[31000-31000] ] and/or executor resources " +
+      "[ cpus(allocated: *):0.1, mem(allocated: *):32, disk(allocated: *):10 ]",
+  );
+  const shared = {
+    name: "disk",
+    type: "SCALAR" as const,
+    scalar: { value: 10 },
+    reservations: [{ type: "DYNAMIC" as const, role: "r" }],
+    allocation_info: { role: "*" },
+    disk: { persistence: { id: "v" }, volume: { container_path: "data", mode: "RW" as const } },
+    shared: {},
+  };
+  const withShared = (id: string): TaskInfo => {
+    const t = member(id, "cpus:1");
+    t.resources = [...(t.resources ?? []), shared];
+    return t;
+  };
+  assert.equal(
+    validateTaskGroup(
+      { tasks: [withShared("a"), withShared("b")] },
+      executor,
+      ctx(),
+      offer.plus(Resources.from([shared, shared] as CoreResource[])),
+    ),
+    undefined,
+    "two tasks of a group may use the same shared volume (no duplicate persistence ID)",
+  );
+  assert.equal(
+    validateTaskGroup(
+      {
+        tasks: [
+          member("a", "cpus:1;ports:[31000-31000]"),
+          member("b", "cpus:1;ports:[31001-31001]"),
+        ],
+      },
+      executor,
+      ctx(),
+      offer,
+    ),
+    undefined,
+  );
+});
+
 test("master validation: task group executors need minimum cpus, mem and disk", () => {
   const executor: ExecutorInfo = {
     type: "DEFAULT",

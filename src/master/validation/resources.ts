@@ -6,6 +6,7 @@ import type { Resource } from "../../common/protocol/generated/mesos-v1.js";
 import {
   type Resource as CoreResource,
   formatResource,
+  Resources,
   validateResource,
 } from "../../common/resources/index.js";
 
@@ -48,16 +49,66 @@ export function validateRevocableMix(resources: readonly Resource[]): string | u
   return undefined;
 }
 
-/** Persistence ids must be unique among the volumes used together. */
+/**
+ * Persistence ids must be unique per reservation role among the volumes used
+ * together. The same shared volume listed twice (by a task and its executor)
+ * is one volume used twice, as Mesos merges it when adding the resources.
+ */
 export function validateUniquePersistenceId(resources: readonly Resource[]): string | undefined {
-  const seen = new Set<string>();
+  const seen = new Map<string, Resource>();
   for (const r of resources) {
     const id = r.disk?.persistence?.id;
     if (id === undefined) continue;
-    if (seen.has(id)) return `Persistence ID '${id}' is not unique`;
-    seen.add(id);
+    const role = r.reservations?.at(-1)?.role ?? r.role ?? "*";
+    const key = `${role}\u0000${id}`;
+    const earlier = seen.get(key);
+    if (earlier === undefined) {
+      seen.set(key, r);
+      continue;
+    }
+    const sameShared =
+      r.shared !== undefined &&
+      earlier.shared !== undefined &&
+      JSON.stringify(r) === JSON.stringify(earlier);
+    if (!sameShared) return `Persistence ID '${id}' is not unique`;
   }
   return undefined;
+}
+
+/**
+ * Whether the groups name the same port (or set item) twice: the ranges and
+ * sets of the groups added together hold less than they do one by one
+ * (Mesos' detectOverlappingSetAndRangeResources).
+ */
+export function overlappingSetsOrRanges(groups: readonly (readonly Resource[])[]): boolean {
+  const separate = new Map<string, number>();
+  for (const group of groups) countRangesAndSets(group, separate);
+  const merged = new Map<string, number>();
+  countRangesAndSets(
+    groups.flatMap((g) => [...g]),
+    merged,
+  );
+  for (const [name, count] of separate) if (merged.get(name) !== count) return true;
+  return false;
+}
+
+function countRangesAndSets(resources: readonly Resource[], out: Map<string, number>): void {
+  for (const r of Resources.from(resources as CoreResource[]).toArray()) {
+    let n = 0;
+    if (r.type === "RANGES") {
+      for (const range of r.ranges?.range ?? []) n += range.end - range.begin + 1;
+    } else if (r.type === "SET") {
+      n = r.set?.item?.length ?? 0;
+    } else {
+      continue;
+    }
+    out.set(r.name, (out.get(r.name) ?? 0) + n);
+  }
+}
+
+/** A resource list as Mesos streams a repeated field in messages: `[ a, b ]`. */
+export function formatResourceField(resources: readonly Resource[]): string {
+  return `[ ${resources.map((r) => formatResource(r as CoreResource)).join(", ")} ]`;
 }
 
 /** Mesos' text form of a resource list, for messages. */

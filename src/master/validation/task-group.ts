@@ -5,7 +5,12 @@
  */
 import type { ExecutorInfo, TaskGroupInfo } from "../../common/protocol/generated/mesos-v1.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
-import { validateRevocableMix, validateUniquePersistenceId } from "./resources.js";
+import {
+  formatResourceField,
+  overlappingSetsOrRanges,
+  validateRevocableMix,
+  validateUniquePersistenceId,
+} from "./resources.js";
 import {
   type LaunchContext,
   sameExecutorInfo,
@@ -66,6 +71,15 @@ export function validateTaskGroup(
   const mix = validateRevocableMix(all);
   if (mix !== undefined) {
     return `Task group and executor mix revocable and non-revocable resources: ${mix}`;
+  }
+  const perTask = tasks.map((t) => t.resources ?? []);
+  if (overlappingSetsOrRanges([...perTask, executor.resources ?? []])) {
+    // Mesos prints the tasks' resources as a list of resource sets, the executor's as a field.
+    const listed = perTask.map((r) => Resources.from(r as CoreResource[]).toString());
+    return (
+      `There are overlapping resources in the task group's task resources [ ${listed.join(", ")} ] ` +
+      `and/or executor resources ${formatResourceField(executor.resources ?? [])}`
+    );
   }
   const total = Resources.empty();
   for (const task of tasks) total.add(Resources.from((task.resources ?? []) as CoreResource[]));

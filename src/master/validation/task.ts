@@ -15,6 +15,8 @@ import { codecFor } from "../../common/protocol/index.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import { validateId } from "./framework.js";
 import {
+  formatResourceField,
+  overlappingSetsOrRanges,
   validateAllocatedToSingleRole,
   validateResourceList,
   validateRevocableMix,
@@ -307,13 +309,24 @@ export function validateLaunchTask(
     }
   }
   const combined = [...(task.resources ?? []), ...(executor?.resources ?? [])];
-  const combinedError =
-    validateResourceList(combined) ??
-    validateUniquePersistenceId(combined) ??
-    validateRevocableMix(combined);
-  if (combinedError !== undefined) {
-    return `Task and its executor use invalid resources: ${combinedError}`;
+  const invalid = validateResourceList(combined);
+  if (invalid !== undefined) return `Task and its executor use invalid resources: ${invalid}`;
+  if (
+    executor !== undefined &&
+    overlappingSetsOrRanges([task.resources ?? [], executor.resources ?? []])
+  ) {
+    return (
+      `There are overlapping resources in the task resources ${formatResourceField(task.resources ?? [])} ` +
+      `and executor resources ${formatResourceField(executor.resources ?? [])}`
+    );
   }
+  const duplicate = validateUniquePersistenceId(combined);
+  if (duplicate !== undefined) {
+    return `Task and its executor use duplicate persistence ID: ${duplicate}`;
+  }
+  const mix = validateRevocableMix(combined);
+  if (mix !== undefined)
+    return `Task and its executor mix revocable and non-revocable resources: ${mix}`;
   if (!available.contains(total)) {
     return (
       `Total resources ${total.toString()} required by task and its executor is more than ` +
