@@ -200,6 +200,89 @@ test("master validation: task ids, agent, resources and executor rules", () => {
   );
 });
 
+test("master validation: ContainerInfo volumes and Docker parameters, share_cgroups outside groups", () => {
+  const offer = offered("cpus:4;mem:256;disk:100");
+  const withContainer = (container: TaskInfo["container"]) => task({ container });
+  assert.equal(
+    validateLaunchTask(
+      withContainer({
+        type: "MESOS",
+        volumes: [
+          { mode: "RW", container_path: "/a", host_path: "/b", source: { type: "SANDBOX_PATH" } },
+        ],
+      }),
+      ctx(),
+      offer,
+    ),
+    "Task's `ContainerInfo` is invalid: Invalid volume: Only one of them should be set: " +
+      "'host_path', 'image' and 'source'",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withContainer({
+        type: "MESOS",
+        volumes: [{ mode: "RW", container_path: "/a", source: { type: "SECRET" } }],
+      }),
+      ctx(),
+      offer,
+    ),
+    "Task's `ContainerInfo` is invalid: Invalid volume: 'source.secret' is not set for SECRET volume",
+  );
+  assert.equal(
+    validateLaunchTask(withContainer({ type: "DOCKER" }), ctx(), offer),
+    "Task's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withContainer({
+        type: "DOCKER",
+        docker: { image: "x", parameters: [{ key: "name", value: "n" }] },
+      }),
+      ctx(),
+      offer,
+    ),
+    "Task's `ContainerInfo` is invalid: Parameter in DockerInfo must not be 'name'",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withContainer({
+        type: "MESOS",
+        volumes: [
+          {
+            mode: "RO",
+            container_path: "/a",
+            source: { type: "SANDBOX_PATH", sandbox_path: { path: "x" } },
+          },
+        ],
+      }),
+      ctx(),
+      offer,
+    ),
+    undefined,
+  );
+  assert.equal(
+    validateLaunchTask(
+      withContainer({ type: "MESOS", linux_info: { share_cgroups: false } }),
+      ctx(),
+      offer,
+    ),
+    "Only tasks in a task group may have 'share_cgroups' set to 'false'",
+  );
+  const executor: ExecutorInfo = {
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    command: { value: "exec" },
+    container: { type: "DOCKER" },
+    resources: allocated("cpus:0.1"),
+  };
+  const withExecutor = task({ executor });
+  delete withExecutor.command;
+  assert.equal(
+    validateLaunchTask(withExecutor, ctx(), offer),
+    "Executor's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo",
+  );
+});
+
 test("master validation: a task and its executor may not share ports, volume ids or revocability", () => {
   const offer = offered("cpus:4;mem:256;disk:100;ports:[31000-31010]");
   const executor: ExecutorInfo = {

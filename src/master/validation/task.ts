@@ -7,6 +7,7 @@
 import type {
   CheckInfo,
   CommandInfo,
+  ContainerInfo,
   ExecutorInfo,
   HealthCheck,
   TaskInfo,
@@ -58,6 +59,56 @@ export function validateCommandInfo(command: CommandInfo): string | undefined {
     }
   }
   return undefined;
+}
+
+/** Mesos' `common::validation::validateContainerInfo`: its volumes and Docker parameters. */
+export function validateContainerInfo(container: ContainerInfo): string | undefined {
+  for (const volume of container.volumes ?? []) {
+    const error = validateVolume(volume);
+    if (error !== undefined) return `Invalid volume: ${error}`;
+  }
+  if (container.type === "DOCKER") {
+    if (container.docker === undefined) {
+      return "DockerInfo 'docker' is not set for DOCKER typed ContainerInfo";
+    }
+    // Docker containers are named by the containerizer, which finds them by that name.
+    if ((container.docker.parameters ?? []).some((p) => p.key === "name")) {
+      return "Parameter in DockerInfo must not be 'name'";
+    }
+  }
+  return undefined;
+}
+
+function validateVolume(volume: NonNullable<ContainerInfo["volumes"]>[number]): string | undefined {
+  const set = [volume.host_path, volume.image, volume.source].filter((v) => v !== undefined);
+  if (set.length !== 1) return "Only one of them should be set: 'host_path', 'image' and 'source'";
+  const source = volume.source;
+  if (source === undefined) return undefined;
+  switch (source.type) {
+    case "DOCKER_VOLUME":
+      return source.docker_volume === undefined
+        ? "'source.docker_volume' is not set for DOCKER_VOLUME volume"
+        : undefined;
+    case "HOST_PATH":
+      return source.host_path === undefined
+        ? "'source.host_path' is not set for HOST_PATH volume"
+        : undefined;
+    case "SANDBOX_PATH":
+      return source.sandbox_path === undefined
+        ? "'source.sandbox_path' is not set for SANDBOX_PATH volume"
+        : undefined;
+    case "SECRET":
+      return source.secret === undefined
+        ? "'source.secret' is not set for SECRET volume"
+        : undefined;
+    case "CSI_VOLUME":
+      if (source.csi_volume === undefined) return "'source.csi_volume' is not set for CSI volume";
+      return source.csi_volume.static_provisioning === undefined
+        ? "'source.csi_volume.static_provisioning' is not set for CSI volume"
+        : undefined;
+    default:
+      return "'source.type' is unknown";
+  }
 }
 
 function validateHealthCheck(check: HealthCheck): string | undefined {
@@ -200,19 +251,24 @@ export function validateTaskFields(task: TaskInfo, ctx: LaunchContext): string |
         ? "Task's `max_completion_time` must be non-negative"
         : undefined,
     () => {
-      if (task.health_check === undefined) return undefined;
-      const error = validateHealthCheck(task.health_check);
-      return error === undefined ? undefined : `Task uses invalid health check: ${error}`;
-    },
-    () => {
       if (task.check === undefined) return undefined;
       const error = validateCheckInfo(task.check);
       return error === undefined ? undefined : `Task uses invalid check: ${error}`;
+    },
+    () => {
+      if (task.health_check === undefined) return undefined;
+      const error = validateHealthCheck(task.health_check);
+      return error === undefined ? undefined : `Task uses invalid health check: ${error}`;
     },
     () => validateTaskResources(task),
     () => {
       const error = task.command === undefined ? undefined : validateCommandInfo(task.command);
       return error === undefined ? undefined : `Task's \`CommandInfo\` is invalid: ${error}`;
+    },
+    () => {
+      const error =
+        task.container === undefined ? undefined : validateContainerInfo(task.container);
+      return error === undefined ? undefined : `Task's \`ContainerInfo\` is invalid: ${error}`;
     },
     () => validateLimits(task, ctx),
   ]);
@@ -249,6 +305,11 @@ export function validateExecutorInfo(
       const error =
         executor.command === undefined ? undefined : validateCommandInfo(executor.command);
       return error === undefined ? undefined : `Executor's \`CommandInfo\` is invalid: ${error}`;
+    },
+    () => {
+      const container = executor.container;
+      const error = container === undefined ? undefined : validateContainerInfo(container);
+      return error === undefined ? undefined : `Executor's \`ContainerInfo\` is invalid: ${error}`;
     },
     () => {
       const fid = executor.framework_id?.value;
@@ -332,6 +393,9 @@ export function validateLaunchTask(
       `Total resources ${total.toString()} required by task and its executor is more than ` +
       `available ${available.toString()}`
     );
+  }
+  if (task.container?.linux_info?.share_cgroups === false) {
+    return "Only tasks in a task group may have 'share_cgroups' set to 'false'";
   }
   return undefined;
 }
