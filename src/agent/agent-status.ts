@@ -106,7 +106,17 @@ export abstract class AgentStatusFlow extends AgentBase {
       `Handling status update ${describeUpdate(update)}${fromExecutor ? " from executor" : ""}`,
       SITE_HANDLING,
     );
-    const executor = framework.executorForTask(taskId);
+    // As Mesos: a task whose terminal update was acknowledged (completed)
+    // no longer belongs to its executor, so a late update for it is passed
+    // on as one for an unknown executor.
+    const holder = framework.executorForTask(taskId);
+    const executor =
+      holder !== undefined &&
+      (holder.queuedTasks.has(taskId) ||
+        holder.launchedTasks.has(taskId) ||
+        holder.terminatedTasks.has(taskId))
+        ? holder
+        : undefined;
     if (executor === undefined) {
       this.o.logger.warn(`Could not find the executor for status update ${describeUpdate(update)}`);
       this.counters.validStatusUpdates++;

@@ -363,7 +363,7 @@ describe("executor API conformance (the test plays a custom executor)", {
     }
   });
 
-  it("a re-subscribing executor gets SUBSCRIBED before the acknowledgements of its re-sent updates", async () => {
+  it("re-subscribing gets SUBSCRIBED before the ACKNOWLEDGED of re-sent updates; late updates of a completed task go to the framework", async () => {
     // No checkpointing: the agent acknowledges an update as soon as it has it.
     const master = await startMaster();
     const agent = await startAgent({
@@ -401,6 +401,27 @@ describe("executor API conformance (the test plays a custom executor)", {
       assert.equal(events.events[0]?.type, "SUBSCRIBED", "SUBSCRIBED is the first event");
       await waitFor("the re-sent TASK_RUNNING at the framework", () =>
         s.statuses.some((u) => u.task_id.value === "d1" && u.state === "TASK_RUNNING"),
+      );
+
+      // Once its TASK_FINISHED is acknowledged the task is completed and no
+      // longer the executor's: a late update for it goes to the framework as
+      // one from an unknown executor would (Mesos does the same). Until the
+      // framework's acknowledgement lands, such an update is refused quietly,
+      // hence the retries.
+      assert.deepEqual(
+        await answer(post(agent, update(s.frameworkId, "d1", { state: "TASK_FINISHED" }))),
+        [202, ""],
+      );
+      await waitFor(
+        "a late TASK_RUNNING after TASK_FINISHED at the framework",
+        async () => {
+          const finished = s.statuses.findIndex((u) => u.state === "TASK_FINISHED");
+          if (finished < 0) return false;
+          if (s.statuses.slice(finished).some((u) => u.state === "TASK_RUNNING")) return true;
+          await answer(post(agent, update(s.frameworkId, "d1", {})));
+          return false;
+        },
+        { intervalMs: 200 },
       );
     } finally {
       s.client.close();
