@@ -200,6 +200,70 @@ test("master validation: task ids, agent, resources and executor rules", () => {
   );
 });
 
+test("master validation: task resources need whole GPUs, usable disk infos, no revocable reservations", () => {
+  const offer = offered("cpus:4;mem:256;disk:100;gpus:2");
+  const withResources = (extra: NonNullable<TaskInfo["resources"]>) =>
+    task({ resources: [...allocated("cpus:1"), ...extra] });
+  assert.equal(
+    validateLaunchTask(withResources(allocated("gpus:0.5")), ctx(), offer),
+    "Task uses invalid resources: Invalid 'gpus' resource: The 'gpus' resource must be an unsigned integer",
+  );
+  const disk = (extra: object) =>
+    ({ ...allocated("disk:10")[0], ...extra }) as NonNullable<TaskInfo["resources"]>[number];
+  assert.equal(
+    validateLaunchTask(withResources([disk({ disk: {} })]), ctx(), offer),
+    "Task uses invalid resources: Invalid DiskInfo: DiskInfo is set but empty",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withResources([disk({ disk: { volume: { mode: "RW", container_path: "d" } } })]),
+      ctx(),
+      offer,
+    ),
+    "Task uses invalid resources: Invalid DiskInfo: Non-persistent volume not supported",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withResources([
+        disk({ disk: { persistence: { id: "v" }, volume: { mode: "RW", container_path: "d" } } }),
+      ]),
+      ctx(),
+      offer,
+    ),
+    "Task uses invalid resources: Invalid DiskInfo: Persistent volumes cannot be created from unreserved resources",
+  );
+  assert.equal(
+    validateLaunchTask(
+      withResources([
+        disk({
+          reservations: [{ type: "DYNAMIC", role: "r" }],
+          disk: {
+            persistence: { id: "v" },
+            volume: { mode: "RW", container_path: "d", host_path: "/x" },
+          },
+        }),
+      ]),
+      ctx(),
+      offer,
+    ),
+    "Task uses invalid resources: Invalid DiskInfo: Expecting 'host_path' to be unset for persistent volume",
+  );
+  assert.match(
+    validateLaunchTask(
+      withResources([
+        {
+          ...allocated("mem:10")[0],
+          reservations: [{ type: "DYNAMIC", role: "r" }],
+          revocable: {},
+        } as NonNullable<TaskInfo["resources"]>[number],
+      ]),
+      ctx(),
+      offer,
+    ) ?? "",
+    /^Task uses invalid resources: Invalid ReservationInfo: Dynamically reserved resource mem\(allocated: \*\)\(reservations: \[\(DYNAMIC,r\)\]\)\{REV\}:10 cannot be created from revocable resources$/,
+  );
+});
+
 test("master validation: ContainerInfo volumes and Docker parameters, share_cgroups outside groups", () => {
   const offer = offered("cpus:4;mem:256;disk:100");
   const withContainer = (container: TaskInfo["container"]) => task({ container });

@@ -9,13 +9,67 @@ import {
   Resources,
   validateResource,
 } from "../../common/resources/index.js";
+import { validateId } from "./framework.js";
 
-/** Each resource on its own: name, type, value, reservations, disk info. */
+/**
+ * The resources a task or executor names, as Mesos' `resource::validate`:
+ * each one valid on its own, whole GPUs, usable disk infos (persistent
+ * volumes on reserved, non-revocable disk), no revocable dynamic reservations.
+ */
 export function validateResourceList(resources: readonly Resource[]): string | undefined {
   for (const r of resources) {
     const error = validateResource(r as CoreResource);
     if (error !== undefined) return `Invalid resources: ${error}`;
   }
+  const gpus = resources
+    .filter((r) => r.name === "gpus" && r.type === "SCALAR")
+    .reduce((sum, r) => sum + Math.round((r.scalar?.value ?? 0) * 1000), 0);
+  if (gpus % 1000 !== 0) {
+    return "Invalid 'gpus' resource: The 'gpus' resource must be an unsigned integer";
+  }
+  for (const r of resources) {
+    const error = diskInfoError(r);
+    if (error !== undefined) return `Invalid DiskInfo: ${error}`;
+  }
+  for (const r of resources) {
+    if (isDynamicallyReserved(r) && r.revocable !== undefined) {
+      return (
+        `Invalid ReservationInfo: Dynamically reserved resource ${formatResource(r as CoreResource)} ` +
+        "cannot be created from revocable resources"
+      );
+    }
+  }
+  return undefined;
+}
+
+function isDynamicallyReserved(r: Resource): boolean {
+  const last = r.reservations?.at(-1);
+  if (last !== undefined) return last.type === "DYNAMIC";
+  return r.reservation !== undefined && r.role !== undefined && r.role !== "*";
+}
+
+function isUnreserved(r: Resource): boolean {
+  return (r.reservations?.length ?? 0) === 0 && (r.role === undefined || r.role === "*");
+}
+
+function diskInfoError(r: Resource): string | undefined {
+  const disk = r.disk;
+  if (disk === undefined) return undefined;
+  if (disk.persistence !== undefined) {
+    if (r.revocable !== undefined) {
+      return "Persistent volumes cannot be created from revocable resources";
+    }
+    if (isUnreserved(r)) return "Persistent volumes cannot be created from unreserved resources";
+    if (disk.volume === undefined) return "Expecting 'volume' to be set for persistent volume";
+    if (disk.volume.host_path !== undefined) {
+      return "Expecting 'host_path' to be unset for persistent volume";
+    }
+    const idError = validateId(disk.persistence.id);
+    if (idError !== undefined) return `Invalid persistence ID for persistent volume: ${idError}`;
+    return undefined;
+  }
+  if (disk.volume !== undefined) return "Non-persistent volume not supported";
+  if (disk.source === undefined) return "DiskInfo is set but empty";
   return undefined;
 }
 
