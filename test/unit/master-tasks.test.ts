@@ -229,6 +229,23 @@ test("master tasks: implicit reconciliation reports every known task; explicit t
   assert.equal(l.stream.last("UPDATE")?.update?.status?.state, "TASK_STAGING");
 });
 
+test("master tasks: reconciliation carries the task's container status, health and check result", async () => {
+  const l = await withOffer();
+  launch(l, [task("t1", l.agentId, "cpus:1;mem:32")]);
+  const running = agentUpdate(l.framework.id, l.agentId, "t1", "TASK_RUNNING");
+  running.update.status.container_status = { container_id: { value: "c1" }, executor_pid: 42 };
+  running.update.status.healthy = true;
+  running.update.status.check_status = { type: "COMMAND", command: { exit_code: 0 } };
+  l.f.master.statusUpdate(running);
+  l.f.master.reconcile(l.framework, { tasks: [{ task_id: { value: "t1" } }] });
+  const status = l.stream.last("UPDATE")?.update?.status;
+  assert.equal(status?.message, "Reconciliation: Latest task state");
+  assert.equal(status?.healthy, true);
+  assert.deepEqual(status?.check_status, { type: "COMMAND", command: { exit_code: 0 } });
+  assert.deepEqual(status?.container_status, { container_id: { value: "c1" }, executor_pid: 42 });
+  assert.equal(status?.uuid, undefined);
+});
+
 test("master tasks: an unreachable agent's tasks become TASK_LOST for non-partition-aware frameworks", async () => {
   const l = await withOffer(frameworkInfo(), { agentPingTimeoutMs: 1000, maxAgentPingTimeouts: 1 });
   launch(l, [task("t1", l.agentId)]);

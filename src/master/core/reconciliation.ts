@@ -41,7 +41,10 @@ export function reconcileTasks(
   };
   const send = (update: StatusUpdate): void => m.sendEvent(framework, updateEvent(update, false));
   const known = (task: Task): StatusUpdate => {
-    const last = task.statuses?.[task.statuses.length - 1];
+    const statuses = task.statuses ?? [];
+    const last = statuses[statuses.length - 1];
+    // As Mesos: health and check result of the latest status, the newest container status.
+    const container = statuses.findLast((s) => s.container_status !== undefined);
     return masterStatusUpdate({
       ...base,
       agentId: task.agent_id.value,
@@ -50,6 +53,8 @@ export function reconcileTasks(
       message: "Reconciliation: Latest task state",
       executorId: task.executor_id?.value,
       healthy: last?.healthy,
+      checkStatus: last?.check_status,
+      containerStatus: container?.container_status,
     });
   };
   if (tasks.length === 0) {

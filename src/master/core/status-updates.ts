@@ -5,6 +5,8 @@
  */
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
 import type {
+  CheckStatusInfo,
+  ContainerStatus,
   TaskState,
   TaskStatus,
   TaskStatus_Reason,
@@ -22,6 +24,8 @@ export interface MasterUpdateInit {
   reason?: TaskStatus_Reason | undefined;
   executorId?: string | undefined;
   healthy?: boolean | undefined;
+  checkStatus?: CheckStatusInfo | undefined;
+  containerStatus?: ContainerStatus | undefined;
   unreachableTime?: TimeInfo | undefined;
   /** Seconds since the epoch (fractional). */
   timestamp: number;
@@ -42,6 +46,8 @@ export function masterStatusUpdate(init: MasterUpdateInit): StatusUpdate {
   if (init.agentId !== undefined) status.agent_id = { value: init.agentId };
   if (init.reason !== undefined) status.reason = init.reason;
   if (init.healthy !== undefined) status.healthy = init.healthy;
+  if (init.checkStatus !== undefined) status.check_status = init.checkStatus;
+  if (init.containerStatus !== undefined) status.container_status = init.containerStatus;
   if (init.unreachableTime !== undefined) status.unreachable_time = init.unreachableTime;
   const update: StatusUpdate = {
     framework_id: { value: init.frameworkId },
