@@ -322,3 +322,22 @@ test("master tasks: an executor that exits is forgotten and reported as FAILURE"
   assert.equal(failure?.executor_id?.value, "custom");
   assert.equal(failure?.status, 256);
 });
+
+test("master tasks: SHUTDOWN and MESSAGE for an agent that is not registered are dropped with Mesos' log lines", async () => {
+  const l = await withOffer();
+  const warnings: string[] = [];
+  l.f.master.logger.warn = (message: string) => warnings.push(message);
+  l.f.master.shutdown(l.framework, { agent_id: { value: "nope" }, executor_id: { value: "e" } });
+  l.f.master.message(l.framework, {
+    agent_id: { value: "nope" },
+    executor_id: { value: "e" },
+    data: new Uint8Array([1]),
+  });
+  assert.deepEqual(warnings, [
+    `Unable to shutdown executor 'e' of framework ${l.framework.id} of unknown agent nope`,
+    `Cannot send framework message for framework ${l.framework.id} to agent nope because agent is not registered`,
+  ]);
+  assert.equal(l.f.sentOfType("mesos.internal.ShutdownExecutorMessage").length, 0);
+  l.f.master.shutdown(l.framework, { agent_id: { value: l.agentId }, executor_id: { value: "e" } });
+  assert.equal(l.f.sentOfType("mesos.internal.ShutdownExecutorMessage").length, 1);
+});

@@ -396,7 +396,7 @@ function connectedAgent(
   if (agent === undefined || !agent.connected) {
     m.logger.warn(
       `Cannot send ${what} for framework ${framework.id} to agent ${agentId} because agent is ` +
-        `${agent === undefined ? "not registered" : "not connected"}`,
+        `${agent === undefined ? "not registered" : "disconnected"}`,
     );
     return undefined;
   }
@@ -417,8 +417,16 @@ export function frameworkMessage(m: Master, framework: FrameworkRecord, call: Ca
 
 /** SHUTDOWN: asks the agent to shut an executor down. */
 export function shutdownExecutor(m: Master, framework: FrameworkRecord, call: Call_Shutdown): void {
-  const agent = connectedAgent(m, framework, call.agent_id.value, "shutdown executor message");
-  if (agent === undefined) return;
+  const agent = m.agents.get(call.agent_id.value);
+  if (agent === undefined || !agent.connected) {
+    // Mesos' wording (it only checks that the agent is registered; a message to a
+    // disconnected agent would be lost anyway).
+    m.logger.warn(
+      `Unable to shutdown executor '${call.executor_id.value}' of framework ${framework.id} ` +
+        `of ${agent === undefined ? "unknown" : "disconnected"} agent ${call.agent_id.value}`,
+    );
+    return;
+  }
   m.logger.info(
     `Processing SHUTDOWN call for executor '${call.executor_id.value}' of framework ${framework.id} on agent ${agent.id}`,
   );
