@@ -94,6 +94,26 @@ test("master offers: SUPPRESS stops offers until REVIVE", async () => {
   assert.equal(stream.ofType("OFFERS").length, 1);
 });
 
+test("master offers: SUPPRESS/REVIVE naming an invalid or foreign role are dropped whole, with Mesos' reason", async () => {
+  const f = makeMaster();
+  await registerAgent(f);
+  const { stream, frameworkId } = subscribe(f, frameworkInfo({ role: "web" }));
+  const record = f.master.frameworks.get(frameworkId);
+  assert.ok(record !== undefined);
+  const warnings: string[] = [];
+  f.master.logger.warn = (message: string) => warnings.push(message);
+  f.master.suppress(record, { roles: ["web", "other"] });
+  f.allocate();
+  assert.equal(stream.ofType("OFFERS").length, 1, "nothing was suppressed");
+  f.master.suppress(record, { roles: ["/bad"] });
+  f.master.revive(record, { roles: ["other"] });
+  assert.deepEqual(warnings, [
+    `Dropping SUPPRESS call from framework ${frameworkId}: suppression role 'other' is not one of the frameworks's subscribed roles`,
+    `Dropping SUPPRESS call from framework ${frameworkId}: suppression role '/bad' is invalid: Role '/bad' cannot start with a slash`,
+    `Dropping REVIVE call from framework ${frameworkId}: revive role 'other' is not one of the frameworks's subscribed roles`,
+  ]);
+});
+
 test("master agents: a broken connection rescinds the agent's offers and stops offers from it", async () => {
   const f = makeMaster();
   await registerAgent(f);

@@ -5,7 +5,11 @@
  */
 import type { Filters, Offer, Resource } from "../../common/protocol/generated/mesos-v1.js";
 import type { Call_Decline } from "../../common/protocol/generated/mesos-v1-scheduler.js";
-import { type Resource as CoreResource, downgradeResource } from "../../common/resources/index.js";
+import {
+  type Resource as CoreResource,
+  downgradeResource,
+  validateRole,
+} from "../../common/resources/index.js";
 import type { OfferAllocation } from "../allocator/index.js";
 import type { Master } from "./master.js";
 import type { AgentRecord, FrameworkRecord, OfferRecord } from "./records.js";
@@ -164,36 +168,48 @@ export function decline(m: Master, framework: FrameworkRecord, call: Call_Declin
   }
 }
 
+/**
+ * Mesos' check of REVIVE/SUPPRESS roles: each must be a valid role name and one
+ * of the framework's roles; the first bad one drops the whole call (logged).
+ */
+function rolesError(
+  framework: FrameworkRecord,
+  roles: readonly string[],
+  what: "revive" | "suppression",
+): string | undefined {
+  const known = new Set(framework.roles());
+  for (const role of roles) {
+    const invalid = validateRole(role);
+    if (invalid !== undefined) return `${what} role '${role}' is invalid: ${invalid}`;
+    if (!known.has(role)) {
+      return `${what} role '${role}' is not one of the frameworks's subscribed roles`;
+    }
+  }
+  return undefined;
+}
+
 /** REVIVE: clears filters and un-suppresses `roles` (all the framework's roles when empty). */
 export function revive(m: Master, framework: FrameworkRecord, roles: readonly string[]): void {
-  const known = new Set(framework.roles());
-  const invalid = roles.filter((r) => !known.has(r));
-  if (invalid.length > 0) {
-    m.logger.warn(
-      `Ignoring REVIVE call of framework ${framework.id}: roles { ${invalid.join(", ")} } are not ` +
-        "subscribed roles of the framework",
-    );
+  m.logger.info(`Processing REVIVE call for framework ${framework.id}`);
+  const error = rolesError(framework, roles, "revive");
+  if (error !== undefined) {
+    m.logger.warn(`Dropping REVIVE call from framework ${framework.id}: ${error}`);
     return;
   }
-  m.logger.info(`Processing REVIVE call for framework ${framework.id}`);
-  const targets = roles.length === 0 ? [...known] : roles;
+  const targets = roles.length === 0 ? framework.roles() : roles;
   for (const role of targets) framework.suppressedRoles.delete(role);
   m.allocator.reviveOffers(framework.id, targets);
 }
 
 /** SUPPRESS: no offers for `roles` (all the framework's roles when empty) until REVIVE. */
 export function suppress(m: Master, framework: FrameworkRecord, roles: readonly string[]): void {
-  const known = new Set(framework.roles());
-  const invalid = roles.filter((r) => !known.has(r));
-  if (invalid.length > 0) {
-    m.logger.warn(
-      `Ignoring SUPPRESS call of framework ${framework.id}: roles { ${invalid.join(", ")} } are ` +
-        "not subscribed roles of the framework",
-    );
+  m.logger.info(`Processing SUPPRESS call for framework ${framework.id}`);
+  const error = rolesError(framework, roles, "suppression");
+  if (error !== undefined) {
+    m.logger.warn(`Dropping SUPPRESS call from framework ${framework.id}: ${error}`);
     return;
   }
-  m.logger.info(`Processing SUPPRESS call for framework ${framework.id}`);
-  const targets = roles.length === 0 ? [...known] : roles;
+  const targets = roles.length === 0 ? framework.roles() : roles;
   for (const role of targets) framework.suppressedRoles.add(role);
   m.allocator.suppressOffers(framework.id, targets);
 }
