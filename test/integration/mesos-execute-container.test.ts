@@ -1,12 +1,19 @@
 /**
  * mesos-execute's --volumes and --rlimits reach a real agent running the
- * filesystem/linux and posix/rlimits isolators (needs root for the mounts).
+ * filesystem/linux and posix/rlimits isolators (needs root for the mounts);
+ * --containerizer=docker reaches its Docker containerizer, driving the fake
+ * docker CLI of test/fixtures/fake-docker (no Docker daemon here).
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import {
+  type FakeDocker,
+  installFakeDocker,
+  subcommandOf,
+} from "../fixtures/fake-docker/install.js";
 import {
   type DaemonHandle,
   runBinary,
@@ -25,6 +32,7 @@ const skipImage =
   skip !== false ? skip : BUSYBOX === undefined ? "needs busybox (busybox-static)" : false;
 
 let master: DaemonHandle;
+let docker: FakeDocker;
 
 /** Writes `<registry>/mini:latest.tar`, a one-layer `docker save` archive holding busybox. */
 function buildImage(registry: string): void {
@@ -50,23 +58,32 @@ function buildImage(registry: string): void {
 }
 
 before(async () => {
-  if (!isRoot) return;
+  docker = installFakeDocker(tempDir("mesos-execute-fake-docker-"));
   const registry = tempDir("mesos-execute-registry-");
   if (skipImage === false) buildImage(registry);
   master = await startMaster();
   await startAgent({
     master: master.address,
     flags: {
-      isolation: "filesystem/linux,posix/rlimits",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-execute-store-"),
+      containerizers: "mesos,docker",
+      docker: docker.path,
+      ...(isRoot
+        ? {
+            isolation: "filesystem/linux,posix/rlimits",
+            image_providers: "docker",
+            docker_registry: registry,
+            docker_store_dir: tempDir("mesos-execute-store-"),
+          }
+        : {}),
     },
   });
   await waitForAgents(master, 1);
 });
 
-after(stopAll);
+after(async () => {
+  docker?.removeAll();
+  await stopAll();
+});
 
 function execute(...args: string[]) {
   return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
@@ -108,4 +125,20 @@ test("mesos-execute: --docker_image runs the command in the image", {
   );
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.match(run.stdout, /TASK_FINISHED for task 'imaged'/);
+});
+
+test("mesos-execute: --containerizer=docker --networks=NET runs the container on that Docker network", async () => {
+  const run = await execute(
+    "--name=networked",
+    "--command=echo hi",
+    "--containerizer=docker",
+    "--docker_image=busybox",
+    "--networks=net1",
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /TASK_FINISHED for task 'networked'/);
+  const runs = docker.callsOf("run").map((c) => subcommandOf(c.argv).args);
+  assert.equal(runs.length, 1, JSON.stringify(runs));
+  const args = runs[0] ?? [];
+  assert.equal(args[args.indexOf("--net") + 1], "net1", args.join(" "));
 });
