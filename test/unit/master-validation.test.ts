@@ -480,6 +480,78 @@ test("master validation: tasks of a group may not share ports with each other or
   );
 });
 
+test("master validation: task groups follow Mesos' share_cgroups, limits and health check rules", () => {
+  const executor: ExecutorInfo = {
+    type: "DEFAULT",
+    executor_id: { value: "e" },
+    framework_id: { value: "fw" },
+    resources: allocated("cpus:0.1;mem:32;disk:10"),
+  };
+  const member = (id: string, extra: Partial<TaskInfo> = {}): TaskInfo => {
+    const t = task({ task_id: { value: id }, executor, ...extra });
+    delete t.command;
+    return t;
+  };
+  const offer = offered("cpus:4;mem:256;disk:100");
+  const own = { type: "MESOS" as const, linux_info: { share_cgroups: false } };
+  const group = (...tasks: TaskInfo[]) => ({ tasks });
+  const sharing: ExecutorInfo = {
+    ...executor,
+    container: { type: "MESOS", linux_info: { share_cgroups: true } },
+  };
+  assert.equal(
+    validateTaskGroup(group(member("a", { executor: sharing })), sharing, ctx(), offer),
+    "The 'share_cgroups' field cannot be set to 'true' on executor containers",
+  );
+  const mismatch =
+    "If set, the value of 'share_cgroups' must be the same for all tasks in each task group " +
+    "and under a single executor";
+  assert.equal(
+    validateTaskGroup(group(member("a"), member("b", { container: own })), executor, ctx(), offer),
+    mismatch,
+  );
+  assert.equal(
+    validateTaskGroup(
+      group(member("a", { container: own }), member("b", { container: own })),
+      executor,
+      ctx(),
+      offer,
+    ),
+    undefined,
+  );
+  const running: LaunchContext = { ...ctx(executor), executorTaskContainers: () => [undefined] };
+  assert.equal(
+    validateTaskGroup(group(member("c", { container: own })), executor, running, offer),
+    mismatch,
+    "tasks already under the executor share cgroups (unset)",
+  );
+  assert.equal(
+    validateTaskGroup(
+      group(member("a", { limits: { mem: { value: 64 } } })),
+      executor,
+      ctx(),
+      offer,
+    ),
+    "Task 'a' is invalid: Resource limits may only be set for tasks within a task group when the " +
+      "'share_cgroups' field is set to 'false'.",
+  );
+  assert.equal(
+    validateTaskGroup(
+      group(
+        member("a", {
+          container: { type: "MESOS", network_infos: [{}] },
+          health_check: { type: "TCP", tcp: { port: 80 } },
+        }),
+      ),
+      executor,
+      ctx(),
+      offer,
+    ),
+    "Task 'a' is invalid: HTTP and TCP health checks are not supported for nested containers " +
+      "not joining parent's network",
+  );
+});
+
 test("master validation: task group executors need minimum cpus, mem and disk", () => {
   const executor: ExecutorInfo = {
     type: "DEFAULT",

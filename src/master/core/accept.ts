@@ -176,6 +176,10 @@ function launchContext(framework: FrameworkRecord, agent: AgentRecord): LaunchCo
           : undefined,
     existingExecutor: (executorId) => agent.executors.get(framework.id)?.get(executorId),
     agentSupportsLimits: agent.hasCapability("TASK_RESOURCE_LIMITS"),
+    executorTaskContainers: (executorId) =>
+      [...framework.tasks.values()]
+        .filter((t) => t.agent_id.value === agent.id && t.executor_id?.value === executorId)
+        .map((t) => t.container),
   };
 }
 

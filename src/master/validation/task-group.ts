@@ -3,7 +3,12 @@
  * that runs them all (Mesos `validation::task::group`). A failure fails the
  * whole group with TASK_ERROR and REASON_TASK_GROUP_INVALID.
  */
-import type { ExecutorInfo, TaskGroupInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  ContainerInfo,
+  ExecutorInfo,
+  TaskGroupInfo,
+  TaskInfo,
+} from "../../common/protocol/generated/mesos-v1.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import {
   formatResourceField,
@@ -34,8 +39,27 @@ export function validateTaskGroup(
     let error = validateTaskFields(task, ctx);
     if (error === undefined && task.executor === undefined)
       error = "'TaskInfo.executor' must be set";
+    const healthType = task.health_check?.type;
+    if (
+      error === undefined &&
+      (task.container?.network_infos?.length ?? 0) > 0 &&
+      (healthType === "HTTP" || healthType === "TCP")
+    ) {
+      error =
+        "HTTP and TCP health checks are not supported for nested containers not joining " +
+        "parent's network";
+    }
     if (error === undefined && task.container?.type === "DOCKER") {
       error = "Docker ContainerInfo is not supported on the task";
+    }
+    if (
+      error === undefined &&
+      Object.keys(task.limits ?? {}).length > 0 &&
+      task.container?.linux_info?.share_cgroups !== false
+    ) {
+      error =
+        "Resource limits may only be set for tasks within a task group when the " +
+        "'share_cgroups' field is set to 'false'.";
     }
     if (error !== undefined) return `Task '${task.task_id.value}' is invalid: ${error}`;
   }
@@ -88,6 +112,35 @@ export function validateTaskGroup(
     return (
       `Total resources ${total.toString()} required by task group and its executor are more ` +
       `than available ${available.toString()}`
+    );
+  }
+  return shareCgroupsError(tasks, executor, ctx);
+}
+
+/**
+ * Mesos' share_cgroups rules for a group: never `true` on the executor, and
+ * one value (unset means true) for all tasks of the group and those already
+ * running under the same executor.
+ */
+function shareCgroupsError(
+  tasks: readonly TaskInfo[],
+  executor: ExecutorInfo,
+  ctx: LaunchContext,
+): string | undefined {
+  if (executor.container?.linux_info?.share_cgroups === true) {
+    return "The 'share_cgroups' field cannot be set to 'true' on executor containers";
+  }
+  const shares = (container: ContainerInfo | undefined): boolean =>
+    container?.linux_info?.share_cgroups ?? true;
+  const values = tasks.map((t) => shares(t.container));
+  const id = executor.executor_id.value;
+  if (values.length > 0 && ctx.existingExecutor(id) !== undefined) {
+    for (const container of ctx.executorTaskContainers?.(id) ?? []) values.push(shares(container));
+  }
+  if (values.some((v) => v !== values[0])) {
+    return (
+      "If set, the value of 'share_cgroups' must be the same for all tasks in each task group " +
+      "and under a single executor"
     );
   }
   return undefined;

@@ -34,6 +34,8 @@ export interface LaunchContext {
   existingExecutor(executorId: string): ExecutorInfo | undefined;
   /** The agent has TASK_RESOURCE_LIMITS. */
   readonly agentSupportsLimits: boolean;
+  /** The containers of the framework's tasks already under this executor on the agent. */
+  executorTaskContainers?(executorId: string): (ContainerInfo | undefined)[];
 }
 
 type Check = () => string | undefined;
