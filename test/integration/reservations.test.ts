@@ -239,6 +239,6 @@ test("reservations: reserve, create a volume, write, restart the agent, read, de
     "an offer with everything unreserved",
     (rs) => scalar(rs, "cpus", (r) => !isReserved(r)) === 2 && !rs.some(isReserved),
   );
-  // The volume's data stays on the agent (Mesos does not delete it either).
-  assert.ok(existsSync(hostFile));
+  // DESTROY deletes the volume's data on the agent, as Mesos' agent does.
+  await waitFor("the destroyed volume's data to be deleted", () => !existsSync(hostFile));
 });
