@@ -300,6 +300,52 @@ test("master tasks: LAUNCH_GROUP starts the executor with all its tasks", async 
   assert.equal(l.framework.tasks.get("g1")?.executor_id?.value, "e1");
 });
 
+test("master tasks: a task group joining a running executor must match its tasks' share_cgroups", async () => {
+  const l = await withOffer();
+  const executor = {
+    type: "DEFAULT" as const,
+    executor_id: { value: "e1" },
+    framework_id: { value: l.framework.id },
+    resources: resources("cpus:0.1;mem:32;disk:32"),
+  };
+  const member = (id: string, shareCgroups?: boolean): TaskInfo => {
+    const t = task(id, l.agentId, "cpus:0.5;mem:64");
+    delete t.command;
+    if (shareCgroups !== undefined) {
+      t.container = { type: "MESOS", linux_info: { share_cgroups: shareCgroups } };
+    }
+    return t;
+  };
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      { type: "LAUNCH_GROUP", launch_group: { executor, task_group: { tasks: [member("g1")] } } },
+    ],
+    filters: { refuse_seconds: 0 },
+  });
+  l.f.allocate();
+  const next = l.stream.last("OFFERS")?.offers?.offers?.[0];
+  assert.ok(next !== undefined && next.id.value !== l.offer.id.value);
+  l.f.master.accept(l.framework, {
+    offer_ids: [next.id],
+    operations: [
+      {
+        type: "LAUNCH_GROUP",
+        launch_group: { executor, task_group: { tasks: [member("g2", false)] } },
+      },
+    ],
+  });
+  const status = l.stream.statuses().find((s) => s?.task_id.value === "g2");
+  assert.equal(status?.state, "TASK_ERROR");
+  assert.equal(status?.reason, "REASON_TASK_GROUP_INVALID");
+  assert.equal(
+    status?.message,
+    "If set, the value of 'share_cgroups' must be the same for all tasks in each task group " +
+      "and under a single executor",
+  );
+  assert.equal(l.f.sentOfType("mesos.internal.RunTaskGroupMessage").length, 1);
+});
+
 test("master tasks: an executor that exits is forgotten and reported as FAILURE", async () => {
   const l = await withOffer();
   const withExecutor = task("x", l.agentId, "cpus:0.5;mem:64");

@@ -176,8 +176,9 @@ function launchContext(framework: FrameworkRecord, agent: AgentRecord): LaunchCo
           : undefined,
     existingExecutor: (executorId) => agent.executors.get(framework.id)?.get(executorId),
     agentSupportsLimits: agent.hasCapability("TASK_RESOURCE_LIMITS"),
+    // Unreachable tasks count too (as in Mesos): they may still run under that executor.
     executorTaskContainers: (executorId) =>
-      [...framework.tasks.values()]
+      [...framework.tasks.values(), ...framework.unreachableTasks.values()]
         .filter((t) => t.agent_id.value === agent.id && t.executor_id?.value === executorId)
         .map((t) => t.container),
   };
