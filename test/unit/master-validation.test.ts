@@ -345,6 +345,35 @@ test("master validation: ContainerInfo volumes and Docker parameters, share_cgro
     validateLaunchTask(withExecutor, ctx(), offer),
     "Executor's `ContainerInfo` is invalid: DockerInfo 'docker' is not set for DOCKER typed ContainerInfo",
   );
+  const sharing = task({
+    executor: {
+      ...executor,
+      container: { type: "MESOS", linux_info: { share_cgroups: true } },
+    },
+  });
+  delete sharing.command;
+  assert.equal(
+    validateLaunchTask(sharing, ctx(), offer),
+    "The 'share_cgroups' field cannot be set to 'true' on executor containers",
+  );
+  const volume = {
+    name: "disk",
+    type: "SCALAR" as const,
+    scalar: { value: 10 },
+    reservations: [{ type: "DYNAMIC" as const, role: "r" }],
+    allocation_info: { role: "*" },
+    disk: { persistence: { id: "v" }, volume: { container_path: "d", mode: "RW" as const } },
+    shared: {},
+  };
+  const shared = task({
+    executor: { ...executor, container: undefined, resources: [...allocated("cpus:0.1"), volume] },
+  });
+  delete shared.command;
+  assert.equal(
+    validateLaunchTask(shared, ctx(), offer),
+    "Executor resources cpus(allocated: *):0.1; disk(allocated: *)(reservations: [(DYNAMIC,r)])" +
+      "[v:d]<SHARED>:10<1> should not contain any shared resources",
+  );
 });
 
 test("master validation: a task and its executor may not share ports, volume ids or revocability", () => {

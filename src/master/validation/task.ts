@@ -365,7 +365,11 @@ export function validateLaunchTask(
     }
     if (executor.command === undefined) return "'ExecutorInfo.command' must be set";
     if ((executor.resources ?? []).some((r) => r.shared !== undefined)) {
-      return "Executor resources should not contain any shared resources";
+      const listed = Resources.from((executor.resources ?? []) as CoreResource[]).toString();
+      return `Executor resources ${listed} should not contain any shared resources`;
+    }
+    if (executor.container?.linux_info?.share_cgroups === true) {
+      return "The 'share_cgroups' field cannot be set to 'true' on executor containers";
     }
     if (ctx.existingExecutor(executor.executor_id.value) === undefined) {
       total.add(Resources.from((executor.resources ?? []) as CoreResource[]));
