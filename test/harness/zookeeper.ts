@@ -43,6 +43,8 @@ export interface ZkServer {
   stop(): Promise<void>;
   /** Sends a signal (SIGKILL, SIGSTOP, SIGCONT). */
   signal(signal: NodeJS.Signals): void;
+  /** True when it serves clients (a standalone server, or an ensemble member with a leader). */
+  serving(): Promise<boolean>;
   logs(): string;
 }
 
@@ -190,6 +192,11 @@ function makeServer(
     },
     signal(signal) {
       child?.kill(signal);
+    },
+    async serving() {
+      if (child === undefined) return false;
+      if (peers.length === 1) return ruok(peer.clientPort, bindIp);
+      return /Mode: (leader|follower|standalone)/.test(await srvr(peer.clientPort));
     },
     logs: () => (existsSync(outFile) ? readFileSync(outFile, "utf8") : ""),
   };

@@ -58,6 +58,13 @@ test("ha/ensemble: losing one of three ZooKeeper servers changes no leader; writ
   const lost = zk.servers[0];
   assert.ok(lost);
   await lost.stop();
+  // If it led the ensemble, the other two elect a new leader first (slow on a loaded machine).
+  const rest = zk.servers.filter((server) => server !== lost);
+  await waitFor(
+    "the other two ZooKeeper servers to serve",
+    async () => (await Promise.all(rest.map((server) => server.serving()))).every(Boolean),
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
   // A new agent registers: its admission is a registry write in ZooKeeper.
   const agent = await startAgent({
     master: zk.url("/mesos"),
