@@ -27,6 +27,7 @@ import {
 } from "../harness/processes.js";
 import {
   executeTask,
+  LOGROTATE_MAX_STDOUT_BYTES,
   LOGROTATE_MODULE,
   LOGROTATE_MODULES,
   loggersEnd,
@@ -38,22 +39,20 @@ import {
   scalar,
 } from "./containerizer-helpers.js";
 
-const MODULE = LOGROTATE_MODULE;
-/** The `max_stdout_size` of LOGROTATE_MODULES. */
-const MAX = 10 * 1024;
-const skip = logrotateSkipReason;
-const modules = LOGROTATE_MODULES;
-
 let master: DaemonHandle;
 let agent: DaemonHandle;
 let scheduler: ChildProcess | undefined;
 
 before(async () => {
-  if (skip !== undefined) return;
+  if (logrotateSkipReason !== undefined) return;
   master = await startMaster();
   agent = await startAgent({
     master: master.address,
-    flags: { modules, container_logger: MODULE, executor_pool_size: 2 },
+    flags: {
+      modules: LOGROTATE_MODULES,
+      container_logger: LOGROTATE_MODULE,
+      executor_pool_size: 2,
+    },
   });
   await waitForAgents(master, 1);
 });
@@ -66,7 +65,7 @@ after(async () => {
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
 
 test("container logger: stdout past max_stdout_size is rotated by logrotate, stderr kept", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const run = await executeTask(master, {
     name: "chatty",
@@ -77,12 +76,13 @@ test("container logger: stdout past max_stdout_size is rotated by logrotate, std
   const sandbox = await sandboxOf(agent, "chatty");
   await loggersEnd(sandbox);
   const files = readdirSync(sandbox);
-  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX, files.join(" "));
+  assert.ok(statSync(join(sandbox, "stdout")).size <= LOGROTATE_MAX_STDOUT_BYTES, files.join(" "));
   // `rotate 2`: logrotate keeps stdout.1 and stdout.2 and deletes older ones.
   assert.ok(files.includes("stdout.1"), files.join(" "));
   assert.ok(files.includes("stdout.2"), files.join(" "));
   assert.ok(!files.includes("stdout.3"), files.join(" "));
-  for (const f of ["stdout.1", "stdout.2"]) assert.ok(statSync(join(sandbox, f)).size <= MAX);
+  for (const f of ["stdout.1", "stdout.2"])
+    assert.ok(statSync(join(sandbox, f)).size <= LOGROTATE_MAX_STDOUT_BYTES);
   assert.ok(files.includes("stdout.logrotate.conf"), files.join(" "));
   // The last lines printed are in the leading file, ending with the output's last byte.
   const text = readFileSync(join(sandbox, "stdout"), "utf8");
@@ -100,7 +100,7 @@ test("container logger: stdout past max_stdout_size is rotated by logrotate, std
 });
 
 test("container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environment overrides the size", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const run = await executeTask(master, {
     name: "overridden",
@@ -118,7 +118,8 @@ test("container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environme
 });
 
 test("container logger: with a user switch the loggers run as the task's user", {
-  skip: skip ?? (process.getuid?.() !== 0 ? "switching users needs root" : undefined),
+  skip:
+    logrotateSkipReason ?? (process.getuid?.() !== 0 ? "switching users needs root" : undefined),
 }, async () => {
   const run = await executeTask(master, {
     name: "as-nobody",
@@ -133,10 +134,12 @@ test("container logger: with a user switch the loggers run as the task's user", 
   for (const f of ["stdout", "stdout.1", "stderr"]) {
     assert.equal(statSync(join(sandbox, f)).uid, nobody, `${f} is not the task user's`);
   }
-  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX);
+  assert.ok(statSync(join(sandbox, "stdout")).size <= LOGROTATE_MAX_STDOUT_BYTES);
 });
 
-test("container logger: a bad override fails the task's launch", { skip }, async () => {
+test("container logger: a bad override fails the task's launch", {
+  skip: logrotateSkipReason,
+}, async () => {
   const run = await executeTask(master, {
     name: "bad-override",
     resources: small,
@@ -150,7 +153,7 @@ test("container logger: a bad override fails the task's launch", { skip }, async
 });
 
 test("container logger: a task group's tasks (nested containers) log through it too", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const group = {
     tasks: [
@@ -174,11 +177,11 @@ test("container logger: a task group's tasks (nested containers) log through it 
   const sandbox = nested.find((dir) => existsSync(join(dir, "stdout.1")));
   const listing = nested.map((d) => `${d}: ${readdirSync(d).join(",")}`);
   assert.ok(sandbox !== undefined, `no rotated stdout in ${listing.join(" ")}`);
-  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX);
+  assert.ok(statSync(join(sandbox, "stdout")).size <= LOGROTATE_MAX_STDOUT_BYTES);
 });
 
 test("container logger: the agent refuses another --container_logger or an unlisted module", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const other = await runBinary(
     "mesos-agent",
@@ -194,7 +197,7 @@ test("container logger: the agent refuses another --container_logger or an unlis
       `--work_dir=${agent.workDir}/second`,
       "--ip=127.0.0.1",
       "--port=0",
-      `--container_logger=${MODULE}`,
+      `--container_logger=${LOGROTATE_MODULE}`,
     ],
     { timeoutMs: 20_000 },
   );
@@ -203,14 +206,14 @@ test("container logger: the agent refuses another --container_logger or an unlis
 });
 
 test("container logger: the logger outlives an agent restart and ends with its container", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   // This test's agent replaces the shared one (same master, so offers come from it alone).
   await agent.stop();
   const port = await freePort();
   const flags = {
-    modules,
-    container_logger: MODULE,
+    modules: LOGROTATE_MODULES,
+    container_logger: LOGROTATE_MODULE,
     work_dir: tempDir("agent-container-logger-"),
     registration_backoff_factor: "10ms",
     // The longest Mesos allows: recovery ends sooner, once the executor re-subscribes.

@@ -167,6 +167,9 @@ export const logrotateSkipReason =
     ? "logrotate is not on PATH (Debian package `logrotate`)"
     : undefined;
 
+/** The `max_stdout_size` of LOGROTATE_MODULES, in bytes. */
+export const LOGROTATE_MAX_STDOUT_BYTES = 10 * 1024;
+
 /**
  * `--modules` JSON loading the logrotate logger as Mesos users write it:
  * stdout rotated at 10 KB, two old files kept.

@@ -24,6 +24,7 @@ import {
 } from "../harness/processes.js";
 import {
   executeTask,
+  LOGROTATE_MAX_STDOUT_BYTES,
   LOGROTATE_MODULE,
   LOGROTATE_MODULES,
   loggersEnd,
@@ -34,18 +35,12 @@ import {
   scalar,
 } from "./containerizer-helpers.js";
 
-const MODULE = LOGROTATE_MODULE;
-/** The `max_stdout_size` of LOGROTATE_MODULES. */
-const MAX = 10 * 1024;
-const skip = logrotateSkipReason;
-const modules = LOGROTATE_MODULES;
-
 let master: DaemonHandle;
 let agent: DaemonHandle;
 let docker: FakeDocker | undefined;
 
 before(async () => {
-  if (skip !== undefined) return;
+  if (logrotateSkipReason !== undefined) return;
   docker = installFakeDocker(tempDir("fake-docker-logger-"));
   master = await startMaster();
   agent = await startAgent({
@@ -54,8 +49,8 @@ before(async () => {
       containerizers: "mesos,docker",
       docker: docker.path,
       docker_remove_delay: "1secs",
-      modules,
-      container_logger: MODULE,
+      modules: LOGROTATE_MODULES,
+      container_logger: LOGROTATE_MODULE,
       registration_backoff_factor: "10ms",
     },
   });
@@ -76,7 +71,7 @@ function assertRotated(sandbox: string, bytes: number): void {
   // The logger writes its logrotate configuration beside the file it keeps.
   assert.ok(files.includes("stdout.logrotate.conf"), files.join(" "));
   assert.ok(files.includes("stderr.logrotate.conf"), files.join(" "));
-  assert.ok(statSync(join(sandbox, "stdout")).size <= MAX, files.join(" "));
+  assert.ok(statSync(join(sandbox, "stdout")).size <= LOGROTATE_MAX_STDOUT_BYTES, files.join(" "));
   // `rotate 2`: stdout.1 and stdout.2 are kept, older ones deleted.
   assert.ok(files.includes("stdout.1"), files.join(" "));
   assert.ok(files.includes("stdout.2"), files.join(" "));
@@ -88,7 +83,7 @@ function assertRotated(sandbox: string, bytes: number): void {
 }
 
 test("docker container logger: a DOCKER command task's output goes through the logger and is rotated", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const run = await executeTask(master, {
     name: "docker-chatty",
@@ -111,7 +106,7 @@ test("docker container logger: a DOCKER command task's output goes through the l
 });
 
 test("docker container logger: a custom executor in a DOCKER container logs through it too", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const script = join(
     dirname(fileURLToPath(import.meta.url)),
@@ -139,7 +134,7 @@ test("docker container logger: a custom executor in a DOCKER container logs thro
 });
 
 test("docker container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's environment overrides the size", {
-  skip,
+  skip: logrotateSkipReason,
 }, async () => {
   const run = await executeTask(master, {
     name: "docker-overridden",
@@ -157,7 +152,7 @@ test("docker container logger: CONTAINER_LOGGER_MAX_STDOUT_SIZE in the task's en
   // The task's 64KB, not the module's 10KB, bounds the file logrotate keeps.
   const conf = readFileSync(join(sandbox, "stdout.logrotate.conf"), "utf8");
   const size = Number(/^size (\d+)$/m.exec(conf)?.[1]);
-  assert.ok(size > MAX && size <= 64 * 1024, conf);
+  assert.ok(size > LOGROTATE_MAX_STDOUT_BYTES && size <= 64 * 1024, conf);
   assert.equal(statSync(join(sandbox, "stdout")).size, 30_000);
   assert.ok(!existsSync(join(sandbox, "stdout.1")));
 });
