@@ -193,3 +193,28 @@ test("mesos-execute: --task_group runs its tasks under the default executor", as
   assert.equal(run.code, 0, run.stdout + run.stderr);
   assert.ok(run.stdout.includes("Received status update TASK_FINISHED for task 'g1'"));
 });
+
+test("mesos-execute: a task too big for every agent launches once an agent with room registers (offers are not suppressed before the launch)", async () => {
+  const declines = async () => {
+    const snapshot = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    return snapshot?.["master/messages_decline_offers"] ?? 0;
+  };
+  const before = await declines();
+  // The harness agent has 2 cpus: its offer is declined first.
+  const pending = execute("--name=patient", "--command=true", "--resources=cpus:3;mem:32");
+  await waitFor("mesos-execute to decline the small agent's offer", async () => {
+    return (await declines()) > before;
+  });
+  const big = await startAgent({
+    master: master.address,
+    flags: { resources: "cpus:4;mem:256;disk:64" },
+  });
+  try {
+    const run = await pending;
+    assert.equal(run.code, 0, run.stdout + run.stderr);
+    assert.match(run.stdout, /^Submitted task 'patient' to agent '\S+'$/m);
+    assert.ok(run.stdout.includes("Received status update TASK_FINISHED for task 'patient'"));
+  } finally {
+    await big.stop();
+  }
+});

@@ -438,6 +438,21 @@ test("mesos-execute framework: launches on the first offer that fits, declines t
   ]);
 });
 
+test("mesos-execute framework: an offer too small is declined without SUPPRESS; offers stop only once launched", async () => {
+  const { master, scheduler } = await runAgainstFake(["--name=hello", "--command=true"]);
+  master.push({ type: "OFFERS", offers: { offers: [OFFER("small", 0.5)] } });
+  await master.until("DECLINE", () => master.callsOfType("DECLINE").length === 1);
+  // A later, bigger offer (e.g. an agent that registered since) still comes and fits.
+  master.push({ type: "OFFERS", offers: { offers: [OFFER("big", 4)] } });
+  await master.until("ACCEPT", () => master.callsOfType("ACCEPT").length === 1);
+  assert.equal(master.callsOfType("SUPPRESS").length, 0);
+  master.push({ type: "OFFERS", offers: { offers: [OFFER("after", 4)] } });
+  await master.until("SUPPRESS", () => master.callsOfType("SUPPRESS").length === 1);
+  assert.equal(master.callsOfType("DECLINE").length, 2);
+  master.push(update("TASK_FINISHED", 1));
+  assert.equal(await scheduler.exitCode, 0);
+});
+
 test("mesos-execute framework: a failed task makes a non-zero exit code", async () => {
   const { master, scheduler } = await runAgainstFake(["--name=hello", "--command=exit 3"]);
   master.push({ type: "OFFERS", offers: { offers: [OFFER("o", 2)] } });

@@ -102,7 +102,10 @@ export class CommandScheduler {
       const launch = this.launched ? undefined : this.fit(offer);
       if (launch === undefined) {
         void this.send(this.client.decline([offer.id]));
-        void this.send(this.client.suppress());
+        // Mesos' mesos-execute suppresses after any decline, so a task that
+        // does not fit the first offer never sees capacity added later; we
+        // stop offers only once the task is launched.
+        if (this.launched) void this.send(this.client.suppress());
         continue;
       }
       this.launched = true;
