@@ -21,7 +21,23 @@ export abstract class AgentExecutorApi extends AgentExecutors {
    * re-subscribe meanwhile, but their other calls are refused with 503.
    */
   get recovering(): boolean {
-    return this.link.master === undefined && !this.terminating && !this.cleaningUp;
+    return (
+      this.link.master === undefined &&
+      !this.waitingForMaster &&
+      !this.terminating &&
+      !this.cleaningUp
+    );
+  }
+
+  /** Recovery is over but no leading master is known yet (ZooKeeper). */
+  private waitingForMaster = false;
+
+  /**
+   * Recovery has finished with no master detected yet: the agent serves
+   * (Mesos' DISCONNECTED) and registers once one is detected.
+   */
+  recoveredWithoutMaster(): void {
+    this.waitingForMaster = true;
   }
 
   /** Whether the executor API may serve a call for this executor. */

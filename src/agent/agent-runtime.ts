@@ -79,8 +79,8 @@ export interface StartAgentOptions {
   flags: AgentFlags;
   /** Every flag as text, for `/flags` and `/state`. */
   flagStrings: Record<string, string>;
-  /** The master's UPID text (`master@ip:port`). */
-  master: string;
+  /** The master's UPID text (`master@ip:port`); undefined while none is detected (ZooKeeper). */
+  readonly master: string | undefined;
   /** Hostname to report. */
   hostname: string;
   logger: Logger;
@@ -592,7 +592,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       agent.reregisterExecutorTimeout();
       logger.info("Finished recovery");
     }
-    if (!agent.isTerminating) agent.start(options.master);
+    const master = options.master;
+    if (agent.isTerminating) return;
+    if (master !== undefined) agent.start(master);
+    else {
+      agent.recoveredWithoutMaster();
+      logger.info("No leading master detected yet: the agent registers once one is elected");
+    }
   };
   void finishRecovery().catch((e: unknown) => {
     logger.error(`Recovery failed: ${(e as Error).message}`);

@@ -77,9 +77,9 @@ export async function resolveMaster(value: string): Promise<MasterAddress> {
 
 /** The leading master as the agent follows it. */
 export interface MasterFollower {
-  /** The first leader's UPID text (`master@ip:port`). */
-  readonly pid: string;
-  /** Later leaders: called with each new leader's UPID text. */
+  /** The leading master's UPID text (`master@ip:port`); undefined while none is known. */
+  readonly pid: string | undefined;
+  /** Called with the UPID text of each leader detected from now on. */
   onNewLeader(fn: (pid: string) => void): void;
   /** Stops following (closes the ZooKeeper session). */
   stop(): void;
@@ -112,18 +112,16 @@ export async function followMaster(
   const { logger, clock, sessionTimeoutMs } = options;
   const session = new ZkSession({ url: url.value, sessionTimeoutMs, logger, clock });
   const detector = new MasterDetector({ session, groupPath: url.value.path, logger, clock });
-  session.start();
-  detector.start();
-  let leader = await detector.waitForLeader(sessionTimeoutMs);
-  while (leader === undefined) {
-    logger.info("Waiting for a leading master to be elected in ZooKeeper");
-    leader = await detector.waitForLeader(sessionTimeoutMs);
-  }
-  let current = masterInfoPid(leader.info);
+  // As Mesos' agent, it serves and recovers while the detector looks for a
+  // leader: the caller learns of it through onNewLeader.
+  let current: string | undefined;
+  let stopped = false;
   const fns: ((pid: string) => void)[] = [];
   detector.onChange((next) => {
     if (next === undefined) {
-      logger.warn("Lost the leading master; waiting for a new one to be elected");
+      if (current !== undefined) {
+        logger.warn("Lost the leading master; waiting for a new one to be elected");
+      }
       return;
     }
     const pid = masterInfoPid(next.info);
@@ -131,14 +129,26 @@ export async function followMaster(
     current = pid;
     for (const fn of fns) fn(pid);
   });
+  session.start();
+  detector.start();
+  void (async () => {
+    let leader = await detector.waitForLeader(sessionTimeoutMs);
+    while (leader === undefined && !stopped) {
+      logger.info("Waiting for a leading master to be elected in ZooKeeper");
+      leader = await detector.waitForLeader(sessionTimeoutMs);
+    }
+  })();
   return {
     ok: true,
     value: {
-      pid: current,
+      get pid() {
+        return current;
+      },
       onNewLeader: (fn) => {
         fns.push(fn);
       },
       stop: () => {
+        stopped = true;
         detector.stop();
         session.close();
       },

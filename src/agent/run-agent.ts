@@ -116,6 +116,11 @@ export async function runAgent(
   }
 
   const started = handle;
+  // A leader found after recovery ended without one but before the handle was set.
+  const agent = started.agent;
+  if (leader !== undefined && agent.link.master === undefined && !agent.recovering) {
+    if (!agent.isTerminating && !agent.isCleaningUp) agent.link.detected(leader);
+  }
   const outcome = await new Promise<{ kind: string; message: string }>((resolve) => {
     process.once("SIGTERM", () => resolve({ kind: "signal", message: "SIGTERM" }));
     process.once("SIGINT", () => resolve({ kind: "signal", message: "SIGINT" }));

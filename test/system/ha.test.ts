@@ -116,6 +116,31 @@ test("ha: an unreachable ZooKeeper leaves the master waiting and serving, not cr
   await lonely.stop();
 });
 
+test("ha: an agent serves before any master is elected, and registers once one is", {
+  skip,
+}, async () => {
+  // Its own path: no master there yet, as Mesos' agent it listens and recovers meanwhile.
+  const url = zk.url("/late");
+  const agent = await startAgent({
+    master: url,
+    flags: { registration_backoff_factor: "100ms" },
+  });
+  const state = await get(`${agent.url}/state`);
+  assert.equal(state.status, 200, "recovered, waiting for a master");
+  assert.equal(((await state.json()) as { master_hostname?: string }).master_hostname, undefined);
+  await waitFor("the agent to say it waits for a master", () =>
+    agent.logs().includes("No leading master detected yet"),
+  );
+  const late = await startMaster({ flags: { ...masterFlags(url), quorum: 1 } });
+  await waitFor("the late master to lead", () => elected(late));
+  await waitFor("the agent registered with the late master", async () => {
+    const s = await getJson<{ slaves: { active: boolean }[] }>(`${late.url}/master/slaves`);
+    return (s?.slaves ?? []).some((a) => a.active);
+  });
+  await late.stop();
+  await agent.stop();
+});
+
 test("ha: kill -9 the leader; another leads, agents and the framework follow, the task keeps running", {
   skip,
 }, async () => {
