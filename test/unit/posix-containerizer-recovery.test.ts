@@ -204,3 +204,27 @@ test("recovery: an executor joined to a named network is not handed to network/p
   assert.deepEqual(ports.recovered, [new Map([["C2", 102]])]);
   assert.deepEqual(cpu.recovered, [alive]);
 });
+
+test("recovery without the linux launcher: usage of an adopted container comes from the isolators that recovered it", async () => {
+  class UsageIsolator extends RecordingIsolator {
+    pids = new Map<string, number>();
+    override async recover(containers: ReadonlyMap<string, number>): Promise<void> {
+      await super.recover(containers);
+      for (const [id, pid] of containers) this.pids.set(id, pid);
+    }
+    override async usage(id: string) {
+      const pid = this.pids.get(id);
+      return pid === undefined
+        ? { timestamp: 0 }
+        : { timestamp: 1, processes: 2, mem_rss_bytes: pid };
+    }
+  }
+  const posix = new UsageIsolator("posix/mem");
+  const c = containerizer([posix]);
+  assert.equal(await c.usage("C1"), undefined, "unknown before recovery");
+  await c.recover(new Map([["C1", 4242]]), () => {});
+  assert.deepEqual(await c.usage("C1"), { timestamp: 1, processes: 2, mem_rss_bytes: 4242 });
+  assert.equal(await c.usage("C2"), undefined, "not adopted: unknown");
+  await c.recoveredEnded("C1", {});
+  assert.equal(await c.usage("C1"), undefined, "ended: unknown again");
+});

@@ -391,12 +391,22 @@ export class PosixContainerizer implements Containerizer {
 
   /**
    * Statistics of a container this containerizer did not start (adopted
-   * after an agent restart) but whose cgroups exist: the cgroup isolators
-   * read them by container id.
+   * after an agent restart): with the linux launcher the cgroup isolators
+   * read its cgroups by container id; otherwise the isolators that
+   * recovered it (posix/cpu, posix/mem know its executor's pid again).
    */
   private async recoveredUsage(containerId: string): Promise<ResourceStatistics | undefined> {
     const cgroups = this.o.launcherCgroups;
-    if (cgroups === undefined) return undefined;
+    if (cgroups === undefined) {
+      if (!this.recoveredRoots.get(containerId)?.ready) return undefined;
+      const parts = await Promise.all(
+        this.isolators.map((i) => i.usage(containerId).catch(() => ({ timestamp: 0 }))),
+      );
+      const stats: ResourceStatistics = { timestamp: 0 };
+      for (const part of parts) Object.assign(stats, part);
+      // Nothing but the timestamp: no isolator can see the container (its processes are gone).
+      return Object.keys(stats).length > 1 ? stats : undefined;
+    }
     const own = cgroups.path("freezer", containerId);
     const members = await cgroupPids(own);
     if (members.length === 0) return undefined;
