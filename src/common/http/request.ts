@@ -15,6 +15,8 @@ export interface HttpRequestInit {
   path: string;
   /** The raw query string without `?` (may be empty). */
   rawQuery: string;
+  /** The query already decoded by the server (else decoded on first use). */
+  query?: ReadonlyMap<string, string>;
   headers: HttpHeaders;
   body: Uint8Array;
   remoteAddress: string;
@@ -38,6 +40,7 @@ export class HttpRequest {
   /** What follows the matched route (`/x/y` for `/files/x/y` on route `/files`), or "". */
   remainder = "";
   private parsedQuery: URLSearchParams | undefined;
+  private readonly decodedQuery: ReadonlyMap<string, string> | undefined;
 
   constructor(init: HttpRequestInit) {
     this.method = init.method;
@@ -47,6 +50,7 @@ export class HttpRequest {
     this.body = init.body;
     this.remoteAddress = init.remoteAddress;
     this.remotePort = init.remotePort;
+    this.decodedQuery = init.query;
   }
 
   /**
@@ -57,8 +61,12 @@ export class HttpRequest {
    */
   get query(): URLSearchParams {
     if (this.parsedQuery === undefined) {
-      const decoded = decodeForm(this.rawQuery);
-      this.parsedQuery = new URLSearchParams(decoded.ok ? [...decoded.value] : []);
+      let pairs = this.decodedQuery;
+      if (pairs === undefined) {
+        const decoded = decodeForm(this.rawQuery);
+        pairs = decoded.ok ? decoded.value : new Map();
+      }
+      this.parsedQuery = new URLSearchParams([...pairs]);
     }
     return this.parsedQuery;
   }

@@ -326,6 +326,7 @@ export class HttpServer {
           method: req.method ?? "GET",
           path: target.path,
           rawQuery: target.rawQuery,
+          query: query.value,
           headers: h,
           body: decoded,
           remoteAddress: req.socket.remoteAddress ?? "",
