@@ -65,6 +65,9 @@ export class Agent extends AgentExecutorApi {
     | ((resources: Resource[], previous: readonly Resource[]) => Promise<void>)
     | undefined;
 
+  /** The last checkpoint write: the next one starts after it, so the file ends with the newest list. */
+  private resourcesWritten: Promise<void> = Promise.resolve();
+
   /** Restores the checkpointed resources read at start (before registering). */
   restoreCheckpointedResources(resources: Resource[]): void {
     this.checkpointedResources = resources;
@@ -80,9 +83,12 @@ export class Agent extends AgentExecutorApi {
     this.o.logger.info(`Updated checkpointed resources: ${resources.length} resource(s)`);
     const previous = this.checkpointedResources;
     this.checkpointedResources = resources;
-    this.resourcesCheckpoint?.(resources, previous).catch((e: unknown) =>
-      this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`),
-    );
+    const write = this.resourcesCheckpoint;
+    if (write === undefined) return;
+    // In message order: two writes in flight could land in either order.
+    this.resourcesWritten = this.resourcesWritten
+      .then(() => write(resources, previous))
+      .catch((e: unknown) => this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`));
   }
 
   /**
