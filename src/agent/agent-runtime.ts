@@ -319,6 +319,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     launcher,
     logger,
     frameworksHome: flags.frameworks_home,
+    hadoopHome: flags.hadoop_home,
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     fetcherCache,
     bootId,

@@ -148,9 +148,8 @@ const agentCoreFlags = {
   }),
   hadoop_home: flag.string({
     help:
-      "Hadoop installation used to fetch hdfs:// URIs. Unset: HADOOP_HOME from the " +
-      "environment, or hadoop on PATH.",
-    notYet: true,
+      "Hadoop installation whose bin/hadoop fetches URIs of other schemes (hdfs://, s3://, " +
+      "...). Unset: HADOOP_HOME from the environment, or hadoop on PATH.",
   }),
   executor_registration_timeout: flag.duration({
     help: "How long a new executor has to subscribe before the agent kills it as hung.",

@@ -107,7 +107,7 @@ describe("agent fetcher", () => {
         sandbox: box,
         run,
       }),
-      /outside the sandbox/,
+      /^FetchError: Could not fetch: URI output file must be within the sandbox directory$/,
     );
   });
 
@@ -133,8 +133,16 @@ describe("agent fetcher", () => {
     );
     assert.match(read(join(box, "stderr")), /Failed to fetch '.*missing\.tgz'/);
     await assert.rejects(
-      fetchUris([{ value: "hdfs://nn/x.tgz" }], { sandbox: box, run }),
-      /'hdfs' scheme are not supported yet/,
+      fetchUris([{ value: "hdfs://nn/x.tgz" }], {
+        sandbox: box,
+        run,
+        hadoopHome: join(src, "no-hadoop"),
+      }),
+      /Failed to fetch 'hdfs:\/\/nn\/x\.tgz': Failed to create HDFS client/,
+    );
+    await assert.rejects(
+      fetchUris([{ value: "ftp://host/x.tgz" }], { sandbox: box, run }),
+      /FTP and FTPS URIs are not supported/,
     );
     writeFileSync(join(src, "broken.tar.gz"), "not an archive");
     await assert.rejects(

@@ -24,19 +24,25 @@ const run: CommandRunner = (file, args, cwd) =>
     });
   });
 
-/** A local HTTP server that counts requests per path; `/fail` answers 500 the first time. */
+/**
+ * A local HTTP server that counts downloads (GETs) per path; the cache's size
+ * probes (HEAD) are not counted. `/fail` answers the first GET with 500.
+ */
 const requests = new Map<string, number>();
 const server = createServer((req, res) => {
   const path = req.url ?? "/";
-  const n = (requests.get(path) ?? 0) + 1;
+  const n = (requests.get(path) ?? 0) + (req.method === "GET" ? 1 : 0);
   requests.set(path, n);
-  if (path === "/fail" && n === 1) {
+  if (path === "/fail" && n === 1 && req.method === "GET") {
     res.statusCode = 500;
     res.end();
     return;
   }
   // A little delay so concurrent fetches really overlap.
-  setTimeout(() => res.end(`${path.slice(1)}:${"x".repeat(90)}`), 50);
+  const body = `${path.slice(1)}:${"x".repeat(90)}`;
+  // The size the cache reserves before downloading, for GET and HEAD alike.
+  res.setHeader("content-length", Buffer.byteLength(body));
+  setTimeout(() => res.end(req.method === "HEAD" ? undefined : body), 50);
 });
 let base = "";
 

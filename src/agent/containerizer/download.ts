@@ -43,10 +43,9 @@ export async function downloadToFile(
     const response = await fetch(url, { redirect: "follow", signal: controller.signal });
     if (response.status !== 200) {
       await response.body?.cancel().catch(() => undefined);
-      const text = response.statusText === "" ? "" : ` (${response.statusText})`;
       return {
         ok: false,
-        error: `Error downloading resource, received HTTP return code ${response.status}${text}`,
+        error: `Error downloading resource, received HTTP return code ${response.status}`,
       };
     }
     if (response.body === null)
@@ -75,4 +74,31 @@ export async function downloadToFile(
     if (timer !== undefined) clearTimeout(timer);
     options.signal?.removeEventListener("abort", onAbort);
   }
+}
+
+/**
+ * The `Content-Length` of `url` from a HEAD request (redirects followed),
+ * which the fetcher cache reserves before downloading. Rejects when the
+ * server gives none, or answers with an error.
+ */
+export async function httpContentLength(url: string, timeoutMs = 60_000): Promise<number> {
+  let response: Response;
+  try {
+    response = await fetch(url, {
+      method: "HEAD",
+      redirect: "follow",
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  } catch (e) {
+    const cause = e instanceof Error && e.cause instanceof Error ? `: ${e.cause.message}` : "";
+    throw new Error(`${e instanceof Error ? e.message : String(e)}${cause}`);
+  }
+  await response.body?.cancel().catch(() => undefined);
+  if (response.status !== 200) {
+    throw new Error(`HEAD request answered with HTTP return code ${response.status}`);
+  }
+  const header = response.headers.get("content-length");
+  const size = header === null ? Number.NaN : Number(header);
+  if (!Number.isInteger(size) || size < 0) throw new Error("No URL content-length available");
+  return size;
 }

@@ -1,19 +1,23 @@
 /**
  * The fetcher cache (`CommandInfo.URI.cache`, `--fetcher_cache_dir`,
  * `--fetcher_cache_size`): one downloaded copy per (user, URI) that later
- * fetches copy from instead of downloading again.
+ * fetches use instead of downloading again, managed as Mesos' fetcher does:
  *
- * - Entries live in `<dir>/<user>/c<N>-<basename>`; the directory is
- *   cleared when the agent starts (the cache does not survive restarts,
- *   as in Mesos).
- * - Concurrent fetches of the same (user, URI) share one download: the
- *   first fetch fills the entry, the others wait for it.
- * - After each fill, least recently used entries that no fetch is using
- *   are evicted until the cache fits `maxBytes`. An entry larger than the
- *   whole cache is used by the fetches waiting for it and then dropped.
- * - A failed fill leaves no entry behind, so the next fetch retries.
+ * - Entries live in `<dir>/<user>/c<N>-<basename>` (`<dir>/c<N>-...` when
+ *   the container has no user); the directory is cleared when the agent
+ *   starts (the cache does not survive restarts, as in Mesos).
+ * - Before a new entry is downloaded its size is asked for (the file's size,
+ *   or the HTTP `Content-Length`) and that much space is reserved, evicting
+ *   least recently used entries that no fetch is using. When the size cannot
+ *   be known (no `Content-Length`, `0`), or the space cannot be freed (the
+ *   file is larger than the cache, or the rest is in use), the fetch
+ *   bypasses the cache and goes directly into the sandbox.
+ * - Concurrent fetches of the same (user, URI) share one download; when that
+ *   download fails, the waiting fetches bypass the cache.
+ * - A download that turns out larger than its reservation is used by the
+ *   fetch that made it and then dropped; a smaller one gives the rest back.
  */
-import { mkdir, rm, stat } from "node:fs/promises";
+import { access, mkdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 
 /** Where the cache lives and how big it may grow. */
@@ -30,15 +34,23 @@ export interface CacheLease {
   release(): void;
 }
 
+/** What `acquire` gives: the cached file, or why this fetch goes around the cache. */
+export type CacheAcquisition =
+  | { readonly kind: "lease"; readonly lease: CacheLease }
+  | { readonly kind: "bypass"; readonly reason: string };
+
 interface Entry {
   key: string;
   path: string;
   /** Settles when the file is complete (or failed). */
   ready: Promise<void>;
+  /** Bytes reserved for (then held by) the file. */
   size: number;
   refs: number;
   lastUse: number;
   complete: boolean;
+  /** Taken out of the table (evicted, failed, oversized): its file goes once unused. */
+  removed: boolean;
 }
 
 /** The agent's fetcher cache. */
@@ -46,21 +58,22 @@ export class FetcherCache {
   private readonly entries = new Map<string, Entry>();
   private counter = 0;
   private useCounter = 0;
+  /** Bytes reserved or held, as Mesos' `cache_size_used_bytes`. */
+  private tally = 0;
 
   constructor(private readonly o: FetcherCacheOptions) {}
 
   /** Empties the cache directory (at agent start). */
   async reset(): Promise<void> {
     this.entries.clear();
+    this.tally = 0;
     await rm(this.o.dir, { recursive: true, force: true });
     await mkdir(this.o.dir, { recursive: true });
   }
 
-  /** Bytes held by complete entries. */
+  /** Bytes reserved for downloads in flight plus those held by complete entries. */
   get totalBytes(): number {
-    let total = 0;
-    for (const e of this.entries.values()) if (e.complete) total += e.size;
-    return total;
+    return this.tally;
   }
 
   /** `--fetcher_cache_size`: the bytes the cache may hold. */
@@ -74,88 +87,187 @@ export class FetcherCache {
   }
 
   /**
-   * The cached file of `uri` for `user`, filled by `fill(path)` when it is
-   * not cached yet. Rejects with fill's error when the download fails.
+   * The cached file of `uri` for `user`. A new entry is sized with
+   * `probeSize` and filled by `fill(path)`; a fill error rejects (this fetch
+   * made the download, so it fails as a direct one would).
    */
   async acquire(
     user: string | undefined,
     uri: string,
     basename: string,
+    probeSize: () => Promise<number>,
     fill: (path: string) => Promise<void>,
-  ): Promise<CacheLease> {
-    const owner = user ?? "root";
-    const key = `${owner}\0${uri}`;
-    let entry = this.entries.get(key);
-    let hit = true;
-    if (entry === undefined) {
-      hit = false;
-      const directory = join(this.o.dir, safeSegment(owner));
-      const path = join(directory, `c${++this.counter}-${safeSegment(basename)}`);
-      const created: Entry = {
-        key,
-        path,
-        ready: Promise.resolve(),
-        size: 0,
-        refs: 0,
-        lastUse: 0,
-        complete: false,
-      };
-      created.ready = (async () => {
-        await mkdir(directory, { recursive: true });
-        await fill(path);
-        created.size = (await stat(path)).size;
-        created.complete = true;
-      })();
-      entry = created;
-      this.entries.set(key, created);
-      created.ready.then(
-        () => this.evict(),
-        () => {
-          // Failed fills leave nothing behind; the next fetch starts over.
-          if (this.entries.get(key) === created) this.entries.delete(key);
-          void rm(path, { force: true });
-        },
-      );
-    } else if (!entry.complete) {
-      // Someone else's download is in flight: that is not a hit for the log, but no new download.
-      hit = false;
+  ): Promise<CacheAcquisition> {
+    const key = user === undefined ? uri : `${user}@${uri}`;
+    const existing = this.entries.get(key);
+    if (existing !== undefined) {
+      if (existing.complete && !(await exists(existing.path))) {
+        // Someone removed the file behind our back: forget the entry and fetch anew.
+        this.remove(existing);
+      } else {
+        return this.waitFor(existing);
+      }
     }
+    const directory = user === undefined ? this.o.dir : join(this.o.dir, safeSegment(user));
+    const entry: Entry = {
+      key,
+      path: join(directory, cacheFileName(++this.counter, basename)),
+      ready: Promise.resolve(),
+      size: 0,
+      refs: 1,
+      lastUse: ++this.useCounter,
+      complete: false,
+      removed: false,
+    };
+    let settle!: (error?: Error) => void;
+    entry.ready = new Promise<void>((resolve, reject) => {
+      settle = (error) => (error === undefined ? resolve() : reject(error));
+    });
+    // Waiters only learn that they must bypass the cache; nobody else awaits this.
+    entry.ready.catch(() => undefined);
+    this.entries.set(key, entry);
+    const giveUp = (reason: string): CacheAcquisition => {
+      entry.refs--;
+      this.remove(entry);
+      settle(new Error(reason));
+      return { kind: "bypass", reason };
+    };
+
+    let requested: number;
+    try {
+      requested = await probeSize();
+    } catch (e) {
+      return giveUp(
+        `Could not determine size of cache file for '${key}' with error: ${messageOf(e)}`,
+      );
+    }
+    if (!this.reserve(requested, entry)) {
+      return giveUp(
+        "Failed to reserve space in the cache: Could not free up enough fetcher cache space",
+      );
+    }
+    entry.size = requested;
+    this.tally += requested;
+
+    try {
+      await mkdir(directory, { recursive: true });
+      await fill(entry.path);
+    } catch (e) {
+      entry.refs--;
+      this.remove(entry);
+      settle(new Error(`the download into the cache failed: ${messageOf(e)}`));
+      throw e;
+    }
+    let actual: number | undefined;
+    try {
+      actual = (await stat(entry.path)).size;
+    } catch {
+      actual = undefined;
+    }
+    if (actual === undefined || actual > entry.size) {
+      // Larger than reserved (or gone): this fetch uses it, nobody keeps it.
+      this.remove(entry);
+      settle(new Error(`the download of '${key}' was larger than its reported size`));
+    } else {
+      this.tally -= entry.size - actual;
+      entry.size = actual;
+      entry.complete = true;
+      settle();
+    }
+    return { kind: "lease", lease: this.lease(entry, false) };
+  }
+
+  /** Joins an existing entry: at once when complete, after its download otherwise. */
+  private async waitFor(entry: Entry): Promise<CacheAcquisition> {
+    const hit = entry.complete;
     entry.refs++;
     entry.lastUse = ++this.useCounter;
     try {
       await entry.ready;
     } catch (e) {
       entry.refs--;
-      throw e;
+      this.dropIfUnused(entry);
+      return { kind: "bypass", reason: messageOf(e) };
     }
-    const held = entry;
+    return { kind: "lease", lease: this.lease(entry, hit) };
+  }
+
+  private lease(entry: Entry, hit: boolean): CacheLease {
     let released = false;
     return {
-      path: held.path,
+      path: entry.path,
       hit,
       release: () => {
         if (released) return;
         released = true;
-        held.refs--;
-        this.evict();
+        entry.refs--;
+        this.dropIfUnused(entry);
       },
     };
   }
 
-  /** Drops unused entries, least recently used first, until the cache fits. */
-  private evict(): void {
-    let total = this.totalBytes;
-    if (total <= this.o.maxBytes) return;
+  /**
+   * Makes room for `bytes` (Mesos' reservation): evicts least recently used
+   * entries nobody holds until enough is free. False when that is impossible;
+   * then nothing is evicted.
+   */
+  private reserve(bytes: number, forEntry: Entry): boolean {
+    const available = Math.max(0, this.o.maxBytes - this.tally);
+    if (available >= bytes) return true;
+    const missing = bytes - available;
+    const victims: Entry[] = [];
+    let freed = 0;
     const candidates = [...this.entries.values()]
-      .filter((e) => e.complete && e.refs === 0)
+      .filter((e) => e !== forEntry && e.refs === 0)
       .sort((a, b) => a.lastUse - b.lastUse);
     for (const e of candidates) {
-      if (total <= this.o.maxBytes) break;
-      this.entries.delete(e.key);
-      total -= e.size;
-      void rm(e.path, { force: true });
+      victims.push(e);
+      freed += e.size;
+      if (freed >= missing) break;
     }
+    if (freed < missing) return false;
+    for (const e of victims) this.remove(e);
+    return true;
   }
+
+  /** Takes an entry out of the table and gives back its space; its file goes once unused. */
+  private remove(entry: Entry): void {
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    if (!entry.removed) {
+      entry.removed = true;
+      this.tally -= entry.size;
+      entry.size = 0;
+    }
+    this.dropIfUnused(entry);
+  }
+
+  private dropIfUnused(entry: Entry): void {
+    if (entry.removed && entry.refs === 0) void rm(entry.path, { force: true });
+  }
+}
+
+/**
+ * Mesos' cache file name: `c<N>-` and the URI's base name, long names cut
+ * to their first and last 10 characters (the extension stays, so archives
+ * are still recognized).
+ */
+function cacheFileName(serial: number, basename: string): string {
+  let name = safeSegment(basename);
+  if (name.length > 20) name = `${name.slice(0, 10)}_${name.slice(-10)}`;
+  return `c${serial}-${name}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await access(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }
 
 /** A user name or file name as one safe path segment. */

@@ -2,27 +2,35 @@
  * The fetcher: puts a container's `CommandInfo.uris` into its sandbox
  * before the executor starts, as Mesos' fetcher does:
  *
+ * - every URI (and `output_file`) is checked first; a bad one fails the
+ *   fetch before anything is downloaded (`Could not fetch: ...`);
  * - local paths (absolute, `file://`, or relative to `--frameworks_home`)
  *   are copied; `http://` and `https://` URLs are downloaded (see
- *   download.ts); other schemes are refused for now;
+ *   download.ts); other schemes (`hdfs://`, `s3://`, ...) go to the Hadoop
+ *   client (`--hadoop_home`), except `ftp://`/`ftps://`, which are refused;
  * - the file is named after the URI's last path segment, or `output_file`
- *   (which may name a subdirectory of the sandbox, never a way out of it);
+ *   (a relative path inside the sandbox, directories created as needed);
  * - `executable` makes the file executable (0755); otherwise, with `extract`
  *   (on by default), `.tar .tgz .tar.gz .tbz2 .tar.bz2 .txz .tar.xz` are
  *   unpacked with the system `tar`, `.zip` with `unzip`, and a bare `.gz`
  *   with `gunzip`, into the sandbox;
  * - `cache: true` with a fetcher cache (fetcher-cache.ts) downloads or
- *   copies the URI once per user into the cache and copies it from there
- *   into each sandbox; without a cache it is fetched directly.
+ *   copies the URI once per user into the cache; each sandbox then gets a
+ *   copy, or only the extracted content of an archive. When the cache
+ *   cannot take the file (size unknown, too large) the URI is fetched
+ *   directly.
  *
- * Progress and failures go to the sandbox `stderr` (as the Mesos fetcher's
- * output does), and the first failure stops the fetch with a one-line reason.
+ * Progress and failures go to the sandbox `stderr` as glog lines (as the
+ * Mesos fetcher's output does), and the first failure stops the fetch with a
+ * one-line reason.
  */
 import { appendFile, chmod, copyFile, mkdir, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
+import { formatGlogLine } from "../../common/observability/glog.js";
+import type { LogLevel } from "../../common/observability/logger.js";
 import type { CommandInfo_URI } from "../../common/protocol/generated/mesos-v1.js";
-import { type DownloadOptions, downloadToFile } from "./download.js";
+import { type DownloadOptions, downloadToFile, httpContentLength } from "./download.js";
 import type { FetcherCache } from "./fetcher-cache.js";
 
 /** Runs a program to completion (archive tools); the launcher helper in the agent. */
@@ -32,12 +40,17 @@ export type CommandRunner = (
   cwd: string,
 ) => Promise<{ code: number | null; signal: string | null; output: string }>;
 
+/** Where one progress line goes; `level` defaults to INFO. */
+export type FetchLog = (line: string, level?: LogLevel) => Promise<void>;
+
 export interface FetchOptions {
   /** The sandbox to fetch into (must exist). */
   sandbox: string;
   /** `--frameworks_home`: the base of relative paths ("" or undefined: relative paths fail). */
   frameworksHome?: string | undefined;
-  /** Runs tar/unzip/gunzip. */
+  /** `--hadoop_home`: the Hadoop client is `<hadoop_home>/bin/hadoop` (else `$HADOOP_HOME`, else `hadoop`). */
+  hadoopHome?: string | undefined;
+  /** Runs tar/unzip/gunzip and the Hadoop client. */
   run: CommandRunner;
   download?: Omit<DownloadOptions, "signal">;
   /** Aborts a download in progress (the container was destroyed). */
@@ -46,8 +59,8 @@ export interface FetchOptions {
   cache?: FetcherCache | undefined;
   /** The user the container runs as (cache entries are per user). */
   user?: string | undefined;
-  /** Where progress lines go; defaults to appending to `<sandbox>/stderr`. */
-  log?: (line: string) => Promise<void>;
+  /** Where progress lines go; defaults to glog lines appended to `<sandbox>/stderr`. */
+  log?: FetchLog;
 }
 
 /** A fetch that failed, with the reason to show the user. */
@@ -55,16 +68,18 @@ export class FetchError extends Error {
   constructor(
     readonly uri: string,
     reason: string,
+    /** The whole message, when it is not about one URI's download. */
+    message?: string,
   ) {
-    super(`Failed to fetch '${uri}': ${reason}`);
+    super(message ?? `Failed to fetch '${uri}': ${reason}`);
     this.name = "FetchError";
   }
 }
 
 /**
  * Fetches since the agent process started (Mesos'
- * `containerizer/fetcher/task_fetches_*`): one per container whose URIs were
- * fetched, counted when all arrived or the first one failed.
+ * `containerizer/fetcher/task_fetches_*`): one per container launch, counted
+ * when all its URIs arrived (or it had none) or the first one failed.
  */
 export const fetchCounts = { succeeded: 0, failed: 0 };
 
@@ -87,24 +102,55 @@ export function uriBasename(uri: string): string | { error: string } {
   return basename(uri);
 }
 
-/** Where a URI comes from: a local file, a network URL, or an unsupported scheme. */
+/**
+ * Mesos' checks of `output_file`, plus one of ours: Mesos lets `../x`
+ * through (a known gap in its check); mesos-ts refuses any path that
+ * leaves the sandbox, with the same message.
+ */
+export function outputFileError(path: string): string | undefined {
+  if (path === "") return "URI output file path is empty";
+  const rel = normalize(path);
+  if (isAbsolute(path) || rel === ".." || rel.startsWith("../")) {
+    return "URI output file must be within the sandbox directory";
+  }
+  if (rel === "." || path.endsWith("/")) return `URI output file '${path}' names a directory`;
+  return undefined;
+}
+
+/** Checks every URI before anything is fetched (Mesos' `validateUris`). */
+export function validateUris(uris: readonly CommandInfo_URI[]): string | undefined {
+  for (const uri of uris) {
+    const name = uriBasename(uri.value);
+    if (typeof name !== "string") return name.error;
+    if (uri.output_file !== undefined) {
+      const error = outputFileError(uri.output_file);
+      if (error !== undefined) return error;
+    } else if (name === "" || name === "." || name === "..") {
+      return `The URI '${uri.value}' names no file; give an output_file`;
+    }
+  }
+  return undefined;
+}
+
+/** Where a URI comes from: a local file, a network URL, the Hadoop client, or an error. */
 export type UriSource =
-  | { kind: "local"; path: string }
+  | { kind: "local"; path: string; prepended?: boolean }
   | { kind: "net"; url: string }
+  | { kind: "hadoop"; uri: string }
   | { kind: "error"; error: string };
 
 /** Classifies a URI (Mesos' `uriToLocalPath` / `isNetUri`). */
 export function uriSource(rawUri: string, frameworksHome: string | undefined): UriSource {
   const uri = rawUri.trimStart();
-  if (/^https?:\/\//i.test(uri)) return { kind: "net", url: uri };
-  const fileUri = uri.startsWith("file://");
-  if (!fileUri && uri.includes("://")) {
-    const scheme = uri.slice(0, uri.indexOf("://"));
+  if (/^https?:\/\//.test(uri)) return { kind: "net", url: uri };
+  if (/^ftps?:\/\//.test(uri)) {
     return {
       kind: "error",
-      error: `URIs with the '${scheme}' scheme are not supported yet (http, https, file and local paths are)`,
+      error: "FTP and FTPS URIs are not supported by mesos-ts (use http, https or a local path)",
     };
   }
+  const fileUri = uri.startsWith("file://");
+  if (!fileUri && uri.includes("://")) return { kind: "hadoop", uri };
   let path = uri;
   if (fileUri) {
     try {
@@ -123,7 +169,7 @@ export function uriSource(rawUri: string, frameworksHome: string | undefined): U
           "specified. Please either provide this config option or avoid using a relative path",
       };
     }
-    path = join(frameworksHome, path);
+    return { kind: "local", path: join(frameworksHome, path), prepended: true };
   }
   return { kind: "local", path };
 }
@@ -136,38 +182,36 @@ export function archiveKind(name: string): "tar" | "zip" | "gz" | undefined {
   return undefined;
 }
 
-/** The destination of a URI in the sandbox, refusing names that leave it. */
+/** The destination of a URI in the sandbox (already validated by `validateUris`). */
 function destinationOf(uri: CommandInfo_URI, sandbox: string): string {
   const name = uri.output_file ?? uriBasename(uri.value);
   if (typeof name !== "string") throw new FetchError(uri.value, name.error);
-  if (name === "" || name === "." || name === "..") {
-    throw new FetchError(uri.value, "The URI names no file to fetch to");
-  }
-  const target = normalize(join(sandbox, name));
-  const rel = relative(sandbox, target);
-  if (rel === "" || rel.startsWith("..") || isAbsolute(rel)) {
-    throw new FetchError(uri.value, `The output file '${name}' is outside the sandbox`);
-  }
-  return target;
+  return normalize(join(sandbox, name));
 }
 
-async function extract(file: string, sandbox: string, run: CommandRunner, uri: string) {
-  const kind = archiveKind(file);
-  if (kind === undefined) return false;
+/**
+ * Unpacks `file` (an archive of `kind`) into the sandbox. A bare `.gz`
+ * becomes `gzTarget`: the destination's name without `.gz`.
+ */
+async function extract(
+  file: string,
+  kind: "tar" | "zip" | "gz",
+  gzTarget: string,
+  sandbox: string,
+  run: CommandRunner,
+  uri: string,
+): Promise<void> {
   let command: [string, string[]];
   if (kind === "tar") command = ["tar", ["-C", sandbox, "-xf", file]];
   else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, file]];
-  else {
-    const out = join(sandbox, basename(file.slice(0, -3)));
-    command = ["sh", ["-c", 'gunzip -d -c "$1" > "$2"', "gunzip", file, out]];
-  }
+  else command = ["sh", ["-c", 'gunzip -d -c < "$1" > "$2"', "gunzip", file, gzTarget]];
   let result: Awaited<ReturnType<CommandRunner>>;
   try {
     result = await run(command[0], command[1], sandbox);
   } catch (e) {
     throw new FetchError(
       uri,
-      `Failed to extract '${file}': '${command[0]}' failed: ${e instanceof Error ? e.message : String(e)}`,
+      `Failed to extract '${file}': '${command[0]}' failed: ${messageOf(e)}`,
     );
   }
   if (result.code !== 0) {
@@ -176,33 +220,105 @@ async function extract(file: string, sandbox: string, run: CommandRunner, uri: s
         ? `terminated by ${result.signal}`
         : `exited with status ${result.code}`;
     const output = result.output.trim().split("\n").slice(-3).join(" / ");
+    const tool = kind === "gz" ? "gunzip" : command[0];
     throw new FetchError(
       uri,
-      `Failed to extract '${file}': '${command[0]}' ${how}${output === "" ? "" : `: ${output}`}`,
+      `Failed to extract '${file}': '${tool}' ${how}${output === "" ? "" : `: ${output}`}`,
     );
   }
-  return true;
 }
 
-/** Fetches one URI into the sandbox; returns what it did, for the log. */
+/** The Hadoop client the agent uses (Mesos' `HDFS::create`). */
+function hadoopClient(hadoopHome: string | undefined): string {
+  const home = hadoopHome !== undefined && hadoopHome !== "" ? hadoopHome : process.env.HADOOP_HOME;
+  return home !== undefined && home !== "" ? join(home, "bin", "hadoop") : "hadoop";
+}
+
+/** Runs the Hadoop client, failing unless it is there (`hadoop version` works). */
+async function runHadoop(o: FetchOptions, args: string[]): Promise<string> {
+  const hadoop = hadoopClient(o.hadoopHome);
+  const step = async (a: string[], what: string) => {
+    let result: Awaited<ReturnType<CommandRunner>>;
+    try {
+      result = await o.run(hadoop, a, o.sandbox);
+    } catch (e) {
+      throw new Error(`${what}: Failed to exec hadoop subprocess '${hadoop}': ${messageOf(e)}`);
+    }
+    return result;
+  };
+  const version = await step(["version"], "Failed to create HDFS client");
+  if (version.code !== 0) {
+    throw new Error(
+      `Failed to create HDFS client: Hadoop client is not available, exit status: ${version.code ?? version.signal}`,
+    );
+  }
+  const result = await step(args, `HDFS ${args[1]} failed`);
+  if (result.code !== 0) {
+    throw new Error(
+      `HDFS ${args[1]} failed: Unexpected result from the subprocess: status='${result.code ?? result.signal}', output='${result.output.trim()}'`,
+    );
+  }
+  return result.output;
+}
+
+/** The size a URI will have, to reserve cache space (Mesos' `fetchSize`). */
+async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, o: FetchOptions) {
+  if (source.kind === "local") {
+    try {
+      return (await stat(source.path)).size;
+    } catch (e) {
+      throw new Error(
+        `Could not determine file size for: '${source.path}', error: ${messageOf(e)}`,
+      );
+    }
+  }
+  if (source.kind === "net") {
+    const size = await httpContentLength(source.url);
+    if (size === 0) throw new Error(`URI reported content-length 0: ${source.url}`);
+    return size;
+  }
+  const output = await runHadoop(o, ["fs", "-du", source.uri]);
+  const size = Number(output.trim().split(/\s+/)[0]);
+  if (!Number.isInteger(size) || size < 0) {
+    throw new Error(`Hadoop client could not determine size: unexpected output '${output.trim()}'`);
+  }
+  return size;
+}
+
 /** Copies or downloads `source` to `destination`. */
 async function retrieve(
   source: Exclude<UriSource, { kind: "error" }>,
   destination: string,
   uri: string,
   o: FetchOptions,
+  log: FetchLog,
   signal: AbortSignal | undefined,
 ): Promise<void> {
   if (source.kind === "local") {
     try {
       const info = await stat(source.path);
+      if (info.isDirectory()) throw new Error(`'${source.path}' is a directory`);
       if (!info.isFile()) throw new Error(`'${source.path}' is not a regular file`);
       await copyFile(source.path, destination);
     } catch (e) {
-      throw new FetchError(uri, e instanceof Error ? e.message : String(e));
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") throw new FetchError(uri, `'${source.path}' does not exist`);
+      if (code === "EACCES")
+        throw new FetchError(uri, `permission denied reading '${source.path}'`);
+      throw new FetchError(uri, messageOf(e));
     }
     return;
   }
+  if (source.kind === "hadoop") {
+    await log(`Downloading resource with Hadoop client from '${uri}' to '${destination}'`);
+    try {
+      await runHadoop(o, ["fs", "-copyToLocal", source.uri, destination]);
+    } catch (e) {
+      throw new FetchError(uri, messageOf(e));
+    }
+    return;
+  }
+  await log(`Downloading resource from '${source.url}' to '${destination}'`);
   const result = await downloadToFile(source.url, destination, {
     ...o.download,
     ...(signal === undefined ? {} : { signal }),
@@ -210,86 +326,155 @@ async function retrieve(
   if (!result.ok) throw new FetchError(uri, result.error);
 }
 
-/** Fetches through the cache: one download per (user, URI), then a copy into the sandbox. */
+async function chmodExecutable(path: string, uri: string): Promise<void> {
+  try {
+    await chmod(path, 0o755);
+  } catch (e) {
+    throw new FetchError(uri, `Failed to chmod executable '${path}': ${messageOf(e)}`);
+  }
+}
+
+/** The name a bare `.gz` unpacks to: the destination's base name without `.gz`. */
+function gunzipTarget(destination: string, sandbox: string): string {
+  return join(sandbox, basename(destination).slice(0, -3));
+}
+
+/**
+ * Fetches through the cache. Returns false when the cache cannot take this
+ * URI (the caller then fetches it directly).
+ */
 async function fetchCached(
   cache: FetcherCache,
   source: Exclude<UriSource, { kind: "error" }>,
   destination: string,
   uri: CommandInfo_URI,
   o: FetchOptions,
-  log: (l: string) => Promise<void>,
-): Promise<void> {
+  log: FetchLog,
+): Promise<boolean> {
   const name = uriBasename(uri.value);
   // The download is shared with other containers, so this container's abort must not stop it.
-  const lease = await cache.acquire(
+  const acquired = await cache.acquire(
     o.user,
     uri.value,
     typeof name === "string" ? name : "uri",
-    (path) => retrieve(source, path, uri.value, o, undefined),
+    () => sizeOf(source, o),
+    (path) => retrieve(source, path, uri.value, o, log, undefined),
   );
-  try {
+  if (acquired.kind === "bypass") {
     await log(
-      lease.hit
-        ? `Fetching '${uri.value}' from the cache (${lease.path})`
-        : `Fetched '${uri.value}' into the cache (${lease.path})`,
+      `Reverting to fetching directly into the sandbox for '${uri.value}', due to failure ` +
+        `to fetch through the cache, with error: ${acquired.reason}`,
+      "WARNING",
     );
-    await copyFile(lease.path, destination);
-  } catch (e) {
-    throw new FetchError(uri.value, e instanceof Error ? e.message : String(e));
+    return false;
+  }
+  const { lease } = acquired;
+  try {
+    await log(`Fetching URI '${uri.value}' from cache`);
+    const kind = archiveKind(destination);
+    if (uri.executable !== true && (uri.extract ?? true) && kind !== undefined) {
+      // As in Mesos, an archive is unpacked straight from the cache: the
+      // sandbox gets its content, not a copy of the archive.
+      await extract(
+        lease.path,
+        kind,
+        gunzipTarget(destination, o.sandbox),
+        o.sandbox,
+        o.run,
+        uri.value,
+      );
+      await log(`Extracted '${lease.path}' into '${o.sandbox}'`);
+      await log(`Fetched '${uri.value}' to '${o.sandbox}'`);
+      return true;
+    }
+    if (uri.executable !== true && (uri.extract ?? true)) await logNotArchive(uri.value, log);
+    try {
+      await copyFile(lease.path, destination);
+    } catch (e) {
+      throw new FetchError(uri.value, `Failed to copy from the cache: ${messageOf(e)}`);
+    }
+    if (uri.executable === true) await chmodExecutable(destination, uri.value);
+    await log(`Fetched '${uri.value}' to '${destination}'`);
+    return true;
   } finally {
     lease.release();
   }
 }
 
-async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: (l: string) => Promise<void>) {
-  const cached = uri.cache === true && o.cache !== undefined;
-  await log(
-    cached
-      ? `Fetching '${uri.value}' through the fetcher cache`
-      : `Fetching '${uri.value}' directly into the sandbox directory`,
+function logNotArchive(uri: string, log: FetchLog): Promise<void> {
+  return log(
+    "Copying instead of extracting resource from URI with 'extract' flag, because it does " +
+      `not seem to be an archive: ${uri}`,
+    "WARNING",
   );
+}
+
+async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: FetchLog) {
+  await log(`Fetching URI '${uri.value}'`);
   const source = uriSource(uri.value, o.frameworksHome);
   if (source.kind === "error") throw new FetchError(uri.value, source.error);
+  if (source.kind === "local" && source.prepended === true) {
+    await log(`Prepended Mesos frameworks home to relative path, making it: '${source.path}'`);
+  }
   const destination = destinationOf(uri, o.sandbox);
-  await mkdir(dirname(destination), { recursive: true });
-  if (cached && o.cache !== undefined) {
-    await fetchCached(o.cache, source, destination, uri, o, log);
-  } else {
-    await retrieve(source, destination, uri.value, o, o.signal);
+  try {
+    await mkdir(dirname(destination), { recursive: true });
+  } catch (e) {
+    throw new FetchError(
+      uri.value,
+      `Unable to create subdirectory ${dirname(relative(o.sandbox, destination))} in sandbox: ${messageOf(e)}`,
+    );
   }
+  if (uri.cache === true && o.cache !== undefined) {
+    if (await fetchCached(o.cache, source, destination, uri, o, log)) return;
+  }
+  await log(`Fetching '${uri.value}' directly into the sandbox directory`);
+  await retrieve(source, destination, uri.value, o, log, o.signal);
   if (uri.executable === true) {
-    try {
-      await chmod(destination, 0o755);
-    } catch (e) {
-      throw new FetchError(
-        uri.value,
-        `Failed to chmod executable '${destination}': ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-    await log(`Fetched '${uri.value}' to '${destination}'`);
-    return;
-  }
-  if (uri.extract ?? true) {
-    if (await extract(destination, o.sandbox, o.run, uri.value)) {
-      await log(`Extracted '${destination}' into '${o.sandbox}'`);
+    await chmodExecutable(destination, uri.value);
+  } else if (uri.extract ?? true) {
+    const kind = archiveKind(destination);
+    if (kind === undefined) {
+      await logNotArchive(uri.value, log);
     } else {
-      await log(
-        `Copying instead of extracting resource from URI with 'extract' flag, because it does not seem to be an archive: ${uri.value}`,
+      await extract(
+        destination,
+        kind,
+        gunzipTarget(destination, o.sandbox),
+        o.sandbox,
+        o.run,
+        uri.value,
       );
+      await log(`Extracted '${destination}' into '${o.sandbox}'`);
     }
   }
   await log(`Fetched '${uri.value}' to '${destination}'`);
 }
 
+/** The default log: glog lines appended to the sandbox `stderr`, as the Mesos fetcher writes. */
+function sandboxLog(sandbox: string): FetchLog {
+  const path = join(sandbox, "stderr");
+  return (line, level = "INFO") =>
+    appendFile(path, formatGlogLine(level, Date.now(), process.pid, "fetcher.ts", line)).catch(
+      () => undefined,
+    );
+}
+
 /**
  * Fetches every URI, in order, into the sandbox. Resolves when all are
  * there; rejects with a FetchError (already logged to the sandbox `stderr`)
- * at the first failure.
+ * at the first failure. Call it for every container launch, with or
+ * without URIs: it counts the launch in `task_fetches_*`.
  */
 export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOptions): Promise<void> {
-  const log =
-    o.log ??
-    ((line: string) => appendFile(join(o.sandbox, "stderr"), `${line}\n`).catch(() => undefined));
+  const log = o.log ?? sandboxLog(o.sandbox);
+  const invalid = validateUris(uris);
+  if (invalid !== undefined) {
+    fetchCounts.failed++;
+    const error = new FetchError(uris[0]?.value ?? "", invalid, `Could not fetch: ${invalid}`);
+    await log(error.message, "ERROR");
+    throw error;
+  }
   for (const uri of uris) {
     if (o.signal?.aborted === true) {
       fetchCounts.failed++;
@@ -299,11 +484,15 @@ export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOption
       await fetchOne(uri, o, log);
     } catch (e) {
       fetchCounts.failed++;
-      const error = e instanceof FetchError ? e : new FetchError(uri.value, String(e));
-      await log(error.message);
+      const error = e instanceof FetchError ? e : new FetchError(uri.value, messageOf(e));
+      await log(error.message, "ERROR");
       throw error;
     }
   }
   fetchCounts.succeeded++;
   if (uris.length > 0) await log(`Successfully fetched all URIs into '${o.sandbox}'`);
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

@@ -85,6 +85,8 @@ export interface PosixContainerizerOptions {
   logger: Logger;
   /** `--frameworks_home`. */
   frameworksHome: string;
+  /** `--hadoop_home` (where the fetcher finds the Hadoop client). */
+  hadoopHome?: string | undefined;
   /** The fetcher cache for URIs with `cache: true` (`--fetcher_cache_size`, `--fetcher_cache_dir`). */
   fetcherCache?: FetcherCache;
   /** `--fetcher_stall_timeout` in ms. */
@@ -522,29 +524,28 @@ export class PosixContainerizer implements Containerizer {
     }
     stopIfDestroyed();
     const uris = launch.executor.command?.uris ?? [];
-    if (uris.length > 0) {
-      try {
-        await fetchUris(uris, {
-          sandbox: launch.directory,
-          frameworksHome: this.o.frameworksHome,
-          run: (file, args, cwd) =>
-            launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
-          download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
-          signal: c.abort.signal,
-          ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
-          ...(launch.user === undefined ? {} : { user: launch.user }),
-        });
-      } catch (e) {
-        if (e instanceof FetchError) throw new Error(e.message);
-        throw e;
-      }
-      if (ids !== undefined) {
-        await launcher.run({
-          op: "run",
-          file: "chown",
-          args: ["-R", `${ids.uid}:${ids.gid}`, launch.directory],
-        });
-      }
+    // Called without URIs too: Mesos counts every launch in task_fetches_*.
+    try {
+      await fetchUris(uris, {
+        sandbox: launch.directory,
+        frameworksHome: this.o.frameworksHome,
+        hadoopHome: this.o.hadoopHome,
+        run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
+        download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
+        signal: c.abort.signal,
+        ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
+        ...(launch.user === undefined ? {} : { user: launch.user }),
+      });
+    } catch (e) {
+      if (e instanceof FetchError) throw new Error(e.message);
+      throw e;
+    }
+    if (ids !== undefined && uris.length > 0) {
+      await launcher.run({
+        op: "run",
+        file: "chown",
+        args: ["-R", `${ids.uid}:${ids.gid}`, launch.directory],
+      });
     }
     stopIfDestroyed();
     const preparation = await this.prepareIsolation(c, launch, ids);

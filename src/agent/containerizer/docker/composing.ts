@@ -119,6 +119,7 @@ export async function buildDockerContainerizer(
     cgroupsEnableCfs: flags.cgroups_enable_cfs,
     launcherDir: flags.launcher_dir,
     frameworksHome: flags.frameworks_home,
+    hadoopHome: flags.hadoop_home,
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     ...(deps.fetcherCache === undefined ? {} : { fetcherCache: deps.fetcherCache }),
     containerLogger: deps.containerLogger,

@@ -93,6 +93,8 @@ export interface DockerContainerizerOptions {
   /** `--launcher_dir`, passed on to the docker executor. */
   launcherDir: string;
   frameworksHome: string;
+  /** `--hadoop_home` (where the fetcher finds the Hadoop client). */
+  hadoopHome?: string | undefined;
   fetcherStallTimeoutMs: number;
   fetcherCache?: FetcherCache;
   /** `--container_logger`: where the watched process's output goes (default: sandbox files). */
@@ -370,20 +372,20 @@ export class DockerContainerizer {
       );
     }
     const uris = launch.executor.command?.uris ?? [];
-    if (uris.length > 0) {
-      try {
-        await fetchUris(uris, {
-          sandbox: launch.directory,
-          frameworksHome: this.o.frameworksHome,
-          run: runProgram,
-          download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
-          signal: c.abort.signal,
-          ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
-        });
-      } catch (e) {
-        destroyed();
-        throw e instanceof FetchError ? new Error(e.message) : e;
-      }
+    // Called without URIs too: Mesos counts every launch in task_fetches_*.
+    try {
+      await fetchUris(uris, {
+        sandbox: launch.directory,
+        frameworksHome: this.o.frameworksHome,
+        hadoopHome: this.o.hadoopHome,
+        run: runProgram,
+        download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
+        signal: c.abort.signal,
+        ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
+      });
+    } catch (e) {
+      destroyed();
+      throw e instanceof FetchError ? new Error(e.message) : e;
     }
     destroyed();
     c.phase = "pulling";
