@@ -18,6 +18,7 @@ import { parseUpid, type Upid } from "../common/process/upid.js";
 import { codecFor, type MessageTypeMap, type MessageTypeName } from "../common/protocol/index.js";
 import type { MasterIo } from "./core/io.js";
 import type { Master } from "./core/master.js";
+import { operationStatusUpdate, updateAgent } from "./core/operation-tracking.js";
 import { redirectHandler } from "./http/endpoints.js";
 import {
   frameworksJson,
@@ -64,8 +65,6 @@ function decoder<K extends MessageTypeName>(type: K): MessageDecoder<MessageType
 
 /** Messages from agents the master does not act on (yet); accepted quietly. */
 const IGNORED_MESSAGES: readonly [MessageTypeName, MessageCounter | undefined][] = [
-  ["mesos.internal.UpdateSlaveMessage", "update_slave"],
-  ["mesos.internal.UpdateOperationStatusMessage", "operation_status_update"],
   ["mesos.internal.CheckpointResourcesMessage", undefined],
 ];
 
@@ -158,6 +157,12 @@ export class MasterProcess extends ProcessBase {
       "mesos.internal.ExecutorToFrameworkMessage",
       "executor_to_framework",
       (from, message) => core.executorToFramework(from.toString(), message),
+    );
+    this.handle("mesos.internal.UpdateOperationStatusMessage", "operation_status_update", (_f, m) =>
+      operationStatusUpdate(core, m),
+    );
+    this.handle("mesos.internal.UpdateSlaveMessage", "update_slave", (_from, message) =>
+      updateAgent(core, message),
     );
     for (const [type, counter] of IGNORED_MESSAGES) {
       this.install(

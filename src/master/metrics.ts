@@ -9,6 +9,7 @@
 import type { Counter, MetricsRegistry, Timer } from "../common/observability/metrics.js";
 import type {
   Offer_Operation_Type,
+  OperationState,
   Task,
   TaskState,
   TaskStatus,
@@ -188,6 +189,43 @@ const FRAMEWORK_OPERATIONS: readonly Offer_Operation_Type[] = [
   "DESTROY_DISK",
 ];
 
+/** Operation types with their own `master/operations/<type>/*` counts (not LAUNCH*, as Mesos). */
+const OPERATION_TYPES: readonly Offer_Operation_Type[] = [
+  "RESERVE",
+  "UNRESERVE",
+  "CREATE",
+  "DESTROY",
+  "GROW_VOLUME",
+  "SHRINK_VOLUME",
+  "CREATE_DISK",
+  "DESTROY_DISK",
+];
+
+/** `master/operations/*` names. */
+const OPERATION_COUNTS = [
+  "total",
+  "pending",
+  "recovering",
+  "unreachable",
+  "finished",
+  "failed",
+  "error",
+  "dropped",
+  "gone_by_operator",
+] as const;
+
+/** The count of a state (UNSUPPORTED and UNKNOWN have none, as in Mesos). */
+const OPERATION_STATE_COUNT: Partial<Record<OperationState, (typeof OPERATION_COUNTS)[number]>> = {
+  OPERATION_PENDING: "pending",
+  OPERATION_RECOVERING: "recovering",
+  OPERATION_UNREACHABLE: "unreachable",
+  OPERATION_FINISHED: "finished",
+  OPERATION_FAILED: "failed",
+  OPERATION_ERROR: "error",
+  OPERATION_DROPPED: "dropped",
+  OPERATION_GONE_BY_OPERATOR: "gone_by_operator",
+};
+
 /** Task states with a per-framework `tasks/terminal/<state>` counter. */
 const FRAMEWORK_TERMINAL = TERMINAL_TASK_STATES;
 
@@ -219,6 +257,8 @@ export class MasterMetrics {
   readonly droppedMessages: Counter;
   /** Registers the per-role gauges of roles that appeared since the last call. */
   private readonly refreshRoles: () => void;
+  /** `master/operations/[<type>/]<state>`: current for non-terminal states, lifetime for terminal. */
+  private readonly operationCounts = new Map<string, number>();
 
   constructor(private readonly options: MasterMetricsOptions) {
     const r = options.registry;
@@ -281,11 +321,12 @@ export class MasterMetrics {
     r.gauge("master/event_queue_dispatches", () => 0);
     r.gauge("master/event_queue_http_requests", () => 0);
     r.gauge("master/operator_event_stream_subscribers", options.subscribers);
-    for (const name of ["total", "pending", "recovering", "unreachable"]) {
-      r.gauge(`master/operations/${name}`, () => 0);
-    }
-    for (const name of ["finished", "failed", "error", "dropped", "gone_by_operator"]) {
-      r.counter(`master/operations/${name}`);
+    for (const prefix of ["", ...OPERATION_TYPES.map((t) => `${t.toLowerCase()}/`)]) {
+      for (const name of OPERATION_COUNTS) {
+        const key = `${prefix}${name}`;
+        this.operationCounts.set(key, 0);
+        r.gauge(`master/operations/${key}`, () => this.operationCounts.get(key) ?? 0);
+      }
     }
 
     // Allocator.
@@ -391,7 +432,31 @@ export class MasterMetrics {
           valid ? "valid_executor_to_framework_messages" : "invalid_executor_to_framework_messages",
         );
       },
+      operationStateCounted: (type, state, delta) => this.countOperation(type, state, delta),
+      operationStatusUpdateReceived: (valid) => {
+        this.inc(valid ? "valid_operation_status_updates" : "invalid_operation_status_updates");
+      },
+      operationAcknowledgementReceived: (valid) => {
+        this.inc(
+          valid
+            ? "valid_operation_status_update_acknowledgements"
+            : "invalid_operation_status_update_acknowledgements",
+        );
+      },
     });
+  }
+
+  /** Mesos' operation counts: the total and the state's, overall and for the type. */
+  private countOperation(type: Offer_Operation_Type, state: OperationState, delta: 1 | -1): void {
+    const name = OPERATION_STATE_COUNT[state];
+    const prefixes = OPERATION_TYPES.includes(type) ? ["", `${type.toLowerCase()}/`] : [""];
+    for (const prefix of prefixes) {
+      // As in Mesos, a state without a count of its own still moves the total.
+      const keys = [`${prefix}total`, ...(name === undefined ? [] : [`${prefix}${name}`])];
+      for (const key of keys) {
+        this.operationCounts.set(key, (this.operationCounts.get(key) ?? 0) + delta);
+      }
+    }
   }
 
   private taskUpdated(

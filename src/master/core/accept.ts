@@ -11,6 +11,11 @@
  * resources (see operations.ts), so a later LAUNCH of the same call can use
  * what they produce. Other operation types are dropped with a log line and,
  * when they carry an id, an OPERATION_ERROR update.
+ * An operation with an `id` asks for feedback: LAUNCH and LAUNCH_GROUP
+ * cannot have one (TASK_ERROR), and on an agent that takes operations
+ * itself (see operation-tracking.ts) the agent needs the RESOURCE_PROVIDER
+ * and AGENT_OPERATION_FEEDBACK capabilities (OPERATION_ERROR otherwise), as
+ * in Mesos. For other agents the master answers the feedback itself.
  */
 import type {
   ExecutorInfo,
@@ -33,6 +38,7 @@ import { validateLaunchTask } from "../validation/task.js";
 import { validateTaskGroup } from "../validation/task-group.js";
 import type { Master } from "./master.js";
 import { discardOffer, removeOffer } from "./offers.js";
+import { countDroppedOperation, tracksOperations } from "./operation-tracking.js";
 import { applyOfferOperation } from "./operations.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 import { forFramework, masterStatusUpdate } from "./status-updates.js";
@@ -79,6 +85,7 @@ export function dropOperation(
   m.logger.warn(
     `Dropping ${operation.type ?? "UNKNOWN"} operation from framework ${framework.id}: ${message}`,
   );
+  countDroppedOperation(m, operation);
   if (operation.id === undefined) return;
   m.sendEvent(framework, {
     type: "UPDATE_OPERATION_STATUS",
@@ -86,6 +93,23 @@ export function dropOperation(
       status: { operation_id: operation.id, state: "OPERATION_ERROR", message },
     },
   });
+}
+
+/**
+ * Why an agent that takes operations cannot give feedback on one (Mesos'
+ * wording); all our operations are on the agent's default resources.
+ */
+function feedbackError(agent: AgentRecord): string | undefined {
+  if (!agent.hasCapability("RESOURCE_PROVIDER")) {
+    return `Operation requested feedback, but agent ${agent.id} does not have the required RESOURCE_PROVIDER capability`;
+  }
+  if (!agent.hasCapability("AGENT_OPERATION_FEEDBACK")) {
+    return (
+      `Operation on agent default resources requested feedback, but agent ${agent.id} ` +
+      "does not have the required AGENT_OPERATION_FEEDBACK and RESOURCE_PROVIDER capabilities"
+    );
+  }
+  return undefined;
 }
 
 /** A one-element list whose writes go back to `holder[key]`. */
@@ -229,6 +253,14 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
         );
       }
       continue;
+    }
+    const known = operation.type !== undefined && operation.type !== "UNKNOWN";
+    if (error === undefined && known && operation.id !== undefined && tracksOperations(agent)) {
+      const refused = feedbackError(agent);
+      if (refused !== undefined) {
+        dropOperation(m, framework, operation, refused);
+        continue;
+      }
     }
     if (error === undefined) {
       normalise(operation, first.role, framework.id);

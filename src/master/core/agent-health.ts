@@ -12,6 +12,7 @@ import { addCompletedTask } from "./frameworks.js";
 import type { Master } from "./master.js";
 import type { AgentRemovalReason } from "./observer.js";
 import { rescindOffer } from "./offers.js";
+import { removeAgentOperations } from "./operation-tracking.js";
 import type { AgentRecord } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor, removeTask, updateTask } from "./tasks.js";
@@ -314,6 +315,7 @@ function finishRemoval(
       removeExecutor(m, agent, frameworkId, executorId);
   }
   for (const offer of [...agent.offers]) rescindOffer(m, offer);
+  removeAgentOperations(m, agent, reason);
   m.agents.delete(agent.id);
   const notify = (): void => {
     m.events.agentRemoved(agent, reason);

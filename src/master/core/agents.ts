@@ -21,6 +21,7 @@ import { agentTransitionInProgress, ping, removeAgent } from "./agent-health.js"
 import { recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
 import type { AgentJoin } from "./observer.js";
+import { agentReregistered } from "./operation-tracking.js";
 import { AgentRecord, frameworkRoles } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor } from "./tasks.js";
@@ -141,6 +142,7 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
         message.agent_capabilities ?? [],
         m.clock.now(),
       );
+      agent.resourceVersion = message.resource_version_uuid?.value;
       addAgent(m, agent, new Map(), "registered");
       m.io.sendToAgent(from, "mesos.internal.SlaveRegisteredMessage", {
         slave_id: { value: id },
@@ -307,7 +309,9 @@ function reregisterKnownAgent(
   agent.pid = from;
   agent.info = { ...info, id: { value: agent.id } };
   agent.version = message.version ?? agent.version;
+  const hadFeedback = agent.hasCapability("AGENT_OPERATION_FEEDBACK");
   agent.capabilities = message.agent_capabilities ?? agent.capabilities;
+  agentReregistered(m, agent, hadFeedback, message.resource_version_uuid?.value);
   agent.reregisteredTime = m.clock.now();
   agent.totalResources = Resources.from(agent.info.resources as CoreResource[]);
   m.io.linkAgent(from);
@@ -425,6 +429,8 @@ function readmitAgent(
     m.clock.now(),
   );
   agent.reregisteredTime = agent.registeredTime;
+  // Its operations come in the UpdateSlaveMessage that follows.
+  agent.resourceVersion = message.resource_version_uuid?.value;
   const frameworkInfos = new Map((message.frameworks ?? []).map((f) => [f.id?.value ?? "", f]));
   for (const [fid, finfo] of frameworkInfos) {
     if (fid !== "" && !m.isCompletedFramework(fid)) recoverFramework(m, finfo);

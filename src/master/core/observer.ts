@@ -5,7 +5,13 @@
  * synchronously inside the core's event, must be cheap and must not change
  * master state.
  */
-import type { Task, TaskState, TaskStatus } from "../../common/protocol/generated/mesos-v1.js";
+import type {
+  Offer_Operation_Type,
+  OperationState,
+  Task,
+  TaskState,
+  TaskStatus,
+} from "../../common/protocol/generated/mesos-v1.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 
 /** Why an agent left the registered agents. */
@@ -36,6 +42,10 @@ export interface MasterListener {
   statusUpdateReceived?(valid: boolean, why?: InvalidUpdate): void;
   acknowledgementReceived?(valid: boolean): void;
   executorMessageReceived?(valid: boolean): void;
+  /** One operation of `type` entered (`delta` 1) or left (-1) `state` (Mesos' operation counts). */
+  operationStateCounted?(type: Offer_Operation_Type, state: OperationState, delta: 1 | -1): void;
+  operationStatusUpdateReceived?(valid: boolean): void;
+  operationAcknowledgementReceived?(valid: boolean): void;
 }
 
 /** The listeners of one master core. */
@@ -101,5 +111,17 @@ export class MasterEvents {
 
   executorMessageReceived(valid: boolean): void {
     for (const l of this.listeners) l.executorMessageReceived?.(valid);
+  }
+
+  operationStateCounted(type: Offer_Operation_Type, state: OperationState, delta: 1 | -1): void {
+    for (const l of this.listeners) l.operationStateCounted?.(type, state, delta);
+  }
+
+  operationStatusUpdateReceived(valid: boolean): void {
+    for (const l of this.listeners) l.operationStatusUpdateReceived?.(valid);
+  }
+
+  operationAcknowledgementReceived(valid: boolean): void {
+    for (const l of this.listeners) l.operationAcknowledgementReceived?.(valid);
   }
 }

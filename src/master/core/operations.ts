@@ -1,12 +1,18 @@
 /**
- * Resource operations the master applies: RESERVE, UNRESERVE, CREATE and
- * DESTROY, from a framework's ACCEPT (on offered resources) or from an
- * operator (on an agent's unused resources). Each one is validated, turned
- * into resource conversions (consumed -> converted), applied to the agent's
- * total, and the agent is sent its new checkpointed resources (every
- * dynamically reserved resource and persistent volume) in a
- * CheckpointResourcesMessage, which the agent writes to
- * `meta/resources/resources.info`.
+ * Resource operations the master applies: RESERVE, UNRESERVE, CREATE,
+ * DESTROY, GROW_VOLUME and SHRINK_VOLUME, from a framework's ACCEPT (on
+ * offered resources) or from an operator (on an agent's unused resources).
+ * Each one is validated, turned into resource conversions (consumed ->
+ * converted) and applied to the master's view of the agent right away
+ * (speculatively, as Mesos does). Then the agent hears of it:
+ * - an agent that registered with a `resource_version_uuid` is sent the
+ *   operation itself (ApplyOperationMessage) and reports its outcome; the
+ *   master tracks it meanwhile (operation-tracking.ts);
+ * - any other agent is sent its new checkpointed resources (every
+ *   dynamically reserved resource and persistent volume) in a
+ *   CheckpointResourcesMessage, which it writes to
+ *   `meta/resources/resources.info`, and a framework operation with an `id`
+ *   is answered OPERATION_FINISHED by the master at once.
  */
 import type { Offer_Operation, Resource } from "../../common/protocol/generated/mesos-v1.js";
 import {
@@ -32,6 +38,11 @@ import {
 } from "../validation/operations.js";
 import type { Master } from "./master.js";
 import { rescindOffer } from "./offers.js";
+import {
+  countDroppedOperation,
+  sendOperationToAgent,
+  tracksOperations,
+} from "./operation-tracking.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 
 /** The operation types this module applies. */
@@ -209,22 +220,41 @@ export function validateResourceOperation(
 
 /**
  * Applies conversions to the master's record of the agent (the total has no
- * allocation info) and sends the agent its checkpointed resources.
+ * allocation info). Returns false (logged) if they do not apply.
  */
-export function applyToAgentRecord(
+function convertAgentTotal(
   m: Master,
   agent: AgentRecord,
   conversions: readonly ResourceConversion[],
-): void {
+): boolean {
   const stripped = conversions
     .filter((c) => !c.consumed.isEmpty())
     .map((c) => ({ consumed: c.consumed.unallocated(), converted: c.converted.unallocated() }));
   const next = applyConversions(agent.totalResources, stripped);
   if (!next.ok) {
     m.logger.error(`Failed to apply operation to agent ${agent.id}: ${next.error}`);
-    return;
+    return false;
   }
   agent.totalResources = next.value;
+  return true;
+}
+
+/**
+ * Applies an operation's conversions to the master's record of the agent
+ * and tells the agent: the operation itself to an agent that takes
+ * operations, its new checkpointed resources to any other.
+ */
+export function applyToAgentRecord(
+  m: Master,
+  agent: AgentRecord,
+  conversions: readonly ResourceConversion[],
+  operation?: { info: Offer_Operation; framework: FrameworkRecord | undefined },
+): void {
+  if (!convertAgentTotal(m, agent, conversions)) return;
+  if (operation !== undefined && tracksOperations(agent)) {
+    sendOperationToAgent(m, agent, operation.framework, operation.info);
+    return;
+  }
   sendCheckpointedResources(m, agent);
 }
 
@@ -237,7 +267,11 @@ export function sendCheckpointedResources(m: Master, agent: AgentRecord): void {
   m.io.sendToAgent(agent.pid, "mesos.internal.CheckpointResourcesMessage", { resources });
 }
 
-/** OPERATION_FINISHED / OPERATION_ERROR feedback for operations with an id. */
+/**
+ * OPERATION_ERROR for an operation refused by validation (counted), or
+ * OPERATION_FINISHED for one applied on an agent that does not report
+ * operations itself; only for operations with an id.
+ */
 export function operationFeedback(
   m: Master,
   framework: FrameworkRecord,
@@ -245,6 +279,7 @@ export function operationFeedback(
   agent: AgentRecord,
   error: string | undefined,
 ): void {
+  if (error !== undefined) countDroppedOperation(m, operation);
   if (operation.id === undefined) return;
   m.sendEvent(framework, {
     type: "UPDATE_OPERATION_STATUS",
@@ -296,8 +331,9 @@ export function applyOfferOperation(
   m.logger.info(
     `Applying ${operation.type} operation of framework ${framework.id} on agent ${agent.id}`,
   );
-  applyToAgentRecord(m, agent, conversions);
-  operationFeedback(m, framework, operation, agent, undefined);
+  applyToAgentRecord(m, agent, conversions, { info: operation, framework });
+  // An agent that takes operations reports the outcome itself.
+  if (!tracksOperations(agent)) operationFeedback(m, framework, operation, agent, undefined);
   return conversions;
 }
 
@@ -337,6 +373,6 @@ export function applyOperatorOperation(
     return { ok: false, status: 409, message: applied.error };
   }
   m.logger.info(`Applying operator ${operation.type} operation on agent ${agent.id}`);
-  applyToAgentRecord(m, agent, conversions);
+  applyToAgentRecord(m, agent, conversions, { info: operation, framework: undefined });
   return { ok: true };
 }

@@ -15,16 +15,8 @@
  * the last four.
  */
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
-import type {
-  OperationState,
-  OperationStatus,
-  Task,
-  TaskState,
-} from "../../common/protocol/generated/mesos-v1.js";
-import type {
-  Call_Reconcile_Task,
-  Call_ReconcileOperations_Operation,
-} from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import type { Task, TaskState } from "../../common/protocol/generated/mesos-v1.js";
+import type { Call_Reconcile_Task } from "../../common/protocol/generated/mesos-v1-scheduler.js";
 import type { Master } from "./master.js";
 import type { FrameworkRecord } from "./records.js";
 import { masterStatusUpdate, updateEvent } from "./status-updates.js";
@@ -122,66 +114,5 @@ export function reconcileTasks(
   }
 }
 
-/**
- * RECONCILE_OPERATIONS. The master keeps no operation after reporting its
- * outcome (feedback is immediate, without a uuid to acknowledge), so the
- * implicit form has nothing to report and each operation of the explicit
- * form is answered from what is known about its agent, with the states and
- * messages Mesos uses for an operation it does not know:
- * agent recovered but not back yet: OPERATION_RECOVERING; registered:
- * OPERATION_UNKNOWN; unreachable: OPERATION_UNREACHABLE; marked gone:
- * OPERATION_GONE_BY_OPERATOR; unknown agent or none given: OPERATION_UNKNOWN.
- */
-export function reconcileOperations(
-  m: Master,
-  framework: FrameworkRecord,
-  operations: readonly Call_ReconcileOperations_Operation[],
-): void {
-  if (operations.length === 0) {
-    m.logger.info(
-      `Performing implicit operation state reconciliation for framework ${framework.id}`,
-    );
-    return;
-  }
-  m.logger.info(
-    `Performing explicit operation state reconciliation for ${operations.length} operations ` +
-      `of framework ${framework.id}`,
-  );
-  for (const op of operations) {
-    const agentId = op.agent_id?.value;
-    const [state, message] = operationAnswer(m, agentId);
-    const status: OperationStatus = {
-      operation_id: op.operation_id,
-      state,
-      message,
-      ...(op.agent_id === undefined ? {} : { agent_id: op.agent_id }),
-      ...(op.resource_provider_id === undefined
-        ? {}
-        : { resource_provider_id: op.resource_provider_id }),
-    };
-    m.sendEvent(framework, {
-      type: "UPDATE_OPERATION_STATUS",
-      update_operation_status: { status },
-    });
-  }
-}
-
-function operationAnswer(m: Master, agentId: string | undefined): [OperationState, string] {
-  if (agentId === undefined) {
-    return [
-      "OPERATION_UNKNOWN",
-      "Reconciliation: Operation is unknown and no 'agent_id' was provided",
-    ];
-  }
-  if (m.recoveredAgents.has(agentId)) {
-    return ["OPERATION_RECOVERING", "Reconciliation: Agent is recovered but has not re-registered"];
-  }
-  if (m.agents.has(agentId)) return ["OPERATION_UNKNOWN", "Reconciliation: Operation is unknown"];
-  if (m.unreachableAgents.has(agentId)) {
-    return ["OPERATION_UNREACHABLE", "Reconciliation: Agent is unreachable"];
-  }
-  if (m.goneAgents.has(agentId)) {
-    return ["OPERATION_GONE_BY_OPERATOR", "Reconciliation: Agent marked gone by operator"];
-  }
-  return ["OPERATION_UNKNOWN", "Reconciliation: Both operation and agent are unknown"];
-}
+/** RECONCILE_OPERATIONS: answered from the master's operation records (operation-tracking.ts). */
+export { reconcileOperations } from "./operation-tracking.js";

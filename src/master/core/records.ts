@@ -10,6 +10,7 @@ import type {
   ExecutorInfo,
   FrameworkInfo,
   Offer,
+  Operation,
   Resource,
   Task,
 } from "../../common/protocol/generated/mesos-v1.js";
@@ -141,6 +142,18 @@ export class AgentRecord {
   /** Bumped per scheduled removal, so a stale permit does not remove the agent. */
   removalGeneration = 0;
   reregistrationTimer: TimerHandle | undefined;
+  /**
+   * The `resource_version_uuid` of the agent's last (re)registration or
+   * UpdateSlaveMessage. Only agents that send one are sent
+   * ApplyOperationMessages and have their operations tracked.
+   */
+  resourceVersion: Uint8Array | undefined;
+  /**
+   * Operations applied on this agent that are pending, or terminal and not
+   * yet acknowledged, by operation uuid (hex). A framework's operations are
+   * the ones here whose `framework_id` is its id (see operation-tracking.ts).
+   */
+  readonly operations = new Map<string, Operation>();
 
   constructor(
     readonly id: string,

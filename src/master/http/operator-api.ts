@@ -41,6 +41,7 @@ import {
 } from "../core/agent-health.js";
 import { clearDrain, drainAgent, reactivationRefused } from "../core/drain.js";
 import type { Master } from "../core/master.js";
+import { allOperations } from "../core/operation-tracking.js";
 import { OPERATOR_CALL_INVALID, validateOperatorCall } from "../validation/operator-call.js";
 import {
   clusterStatus,
@@ -178,7 +179,10 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
         type,
       );
     case "GET_OPERATIONS":
-      return reply({ type: "GET_OPERATIONS", get_operations: {} }, type);
+      return reply(
+        { type: "GET_OPERATIONS", get_operations: { operations: allOperations(m) } },
+        type,
+      );
     case "GET_QUOTA":
       return reply({ type: "GET_QUOTA", get_quota: { status: roleQuotas(m).status() } }, type);
     case "UPDATE_QUOTA":

@@ -41,6 +41,7 @@ import {
 } from "../core/frameworks.js";
 import type { SchedulerStream } from "../core/io.js";
 import type { Master } from "../core/master.js";
+import { acknowledgeOperationStatus } from "../core/operation-tracking.js";
 import { reconcileOperations } from "../core/reconciliation.js";
 import type { FrameworkRecord } from "../core/records.js";
 import { validateSchedulerCall } from "../validation/scheduler-call.js";
@@ -275,12 +276,9 @@ function dispatch(
       return accepted();
     }
     case "ACKNOWLEDGE_OPERATION_STATUS":
-      // Operation feedback needs no acknowledgement here: every operation is unknown (as Mesos
-      // answers an acknowledgement for an unknown operation: logged and dropped).
-      master.logger.warn(
-        `Cannot acknowledge the status of operation '${call.acknowledge_operation_status?.operation_id.value ?? ""}' ` +
-          `of framework ${framework.id} because the operation is unknown`,
-      );
+      if (call.acknowledge_operation_status !== undefined) {
+        acknowledgeOperationStatus(master, framework, call.acknowledge_operation_status);
+      }
       return accepted();
     case "RECONCILE_OPERATIONS":
       reconcileOperations(master, framework, call.reconcile_operations?.operations ?? []);
