@@ -186,3 +186,29 @@ export function taskInfoPath(workDir: string, ids: RunIds, taskId: string): stri
 export function taskUpdatesPath(workDir: string, ids: RunIds, taskId: string): string {
   return join(metaTaskPath(workDir, ids, taskId), "task.updates");
 }
+
+// ---- operations on the agent's own resources (Mesos' operation feedback) ------
+
+/** `<meta>/resources/resources_and_operations.state`: checkpointed resources and operations. */
+export function resourceStatePath(workDir: string): string {
+  return join(metaRoot(workDir), "resources", "resources_and_operations.state");
+}
+
+/** `<meta>/slaves/<agent>/operations`: one directory per operation with a status update stream. */
+export function operationsPath(workDir: string, agentId: string): string {
+  return join(agentPath(metaRoot(workDir), agentId), "operations");
+}
+
+/** `<meta>/slaves/<agent>/operations/<operation uuid as text>`. */
+export function operationPath(workDir: string, agentId: string, operationUuid: string): string {
+  return join(operationsPath(workDir, agentId), operationUuid);
+}
+
+/** `<meta>/slaves/<agent>/operations/<operation uuid>/operation.updates`: the stream's records. */
+export function operationUpdatesPath(
+  workDir: string,
+  agentId: string,
+  operationUuid: string,
+): string {
+  return join(operationPath(workDir, agentId, operationUuid), "operation.updates");
+}

@@ -1,14 +1,22 @@
 /**
  * The agent's checkpointed resources: the dynamic reservations and
- * persistent volumes the master told it about (CheckpointResourcesMessage),
- * kept in `<work_dir>/meta/resources/resources.info` as Mesos does (one
- * length-prefixed `Resource` record after another, replaced atomically), so
- * that a restarted agent reports them again when it registers.
+ * persistent volumes the master told it about (CheckpointResourcesMessage)
+ * or that operations it applied made (ApplyOperationMessage), kept as Mesos
+ * does in two files replaced atomically, so that a restarted agent reports
+ * them again when it registers:
+ *
+ * - `<work_dir>/meta/resources/resources_and_operations.state`: one
+ *   `ResourceState` record, the resources and the operations whose status
+ *   updates are not acknowledged yet (read first);
+ * - `<work_dir>/meta/resources/resources.info`: the resources alone, one
+ *   length-prefixed `Resource` record after another (what agents before
+ *   operation feedback read).
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { Resource } from "../common/protocol/generated/mesos-v1.js";
+import type { ResourceState } from "../common/protocol/generated/mesos-internal-slave.js";
+import type { Operation, Resource } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
 import {
   type Resource as CoreResource,
@@ -18,9 +26,10 @@ import {
 } from "../common/resources/index.js";
 import { frameRecord, scanRecords } from "./checkpoint/framing.js";
 import { writeFileAtomically } from "./checkpoint/writer.js";
-import { metaRoot } from "./paths.js";
+import { metaRoot, resourceStatePath } from "./paths.js";
 
 const codec = codecFor<Resource>("mesos.v1.Resource");
+const stateCodec = codecFor<ResourceState>("mesos.internal.slave.ResourceState");
 
 /** `<work_dir>/meta/resources/resources.info`. */
 export function resourcesInfoPath(workDir: string): string {
@@ -56,18 +65,51 @@ export function readCheckpointedResources(workDir: string): Resource[] {
   return out;
 }
 
+/** The checkpointed resources and operations, as read at start. */
+export interface CheckpointedResourceState {
+  resources: Resource[];
+  operations: Operation[];
+}
+
 /**
- * Replaces the checkpoint with `resources`, then brings the volumes'
- * directories in line, as Mesos' agent does: a volume new in `resources`
- * gets its directory, and one in `previous` but no longer in `resources`
- * was destroyed, so its directory is deleted (for a MOUNT disk only what
- * is in it: the mount point stays).
+ * Reads `resources_and_operations.state`, or `resources.info` when there is
+ * none (a work dir from before operation feedback).
+ */
+export function readResourceState(workDir: string): CheckpointedResourceState {
+  let data: Buffer;
+  try {
+    data = readFileSync(resourceStatePath(workDir));
+  } catch {
+    return { resources: readCheckpointedResources(workDir), operations: [] };
+  }
+  const record = scanRecords(data).records[0];
+  if (record === undefined) {
+    return { resources: readCheckpointedResources(workDir), operations: [] };
+  }
+  const decoded = stateCodec.decodeProtobuf(record);
+  if (!decoded.ok) throw new Error(`Corrupt ${resourceStatePath(workDir)}: ${decoded.error}`);
+  return { resources: decoded.value.resources ?? [], operations: decoded.value.operations ?? [] };
+}
+
+/**
+ * Replaces the checkpoint with `resources` and `operations` (the state
+ * file first, which readers prefer), then brings the volumes' directories
+ * in line, as Mesos' agent does: a volume new in `resources` gets its
+ * directory, and one in `previous` but no longer in `resources` was
+ * destroyed, so its directory is deleted (for a MOUNT disk only what is in
+ * it: the mount point stays).
  */
 export async function writeCheckpointedResources(
   workDir: string,
   resources: readonly Resource[],
   previous: readonly Resource[] = [],
+  operations: readonly Operation[] = [],
 ): Promise<void> {
+  const state = stateCodec.encodeProtobuf({
+    resources: [...resources],
+    operations: [...operations],
+  });
+  await writeFileAtomically(resourceStatePath(workDir), frameRecord(state));
   const data = Buffer.concat(resources.map((r) => frameRecord(codec.encodeProtobuf(r))));
   await writeFileAtomically(resourcesInfoPath(workDir), data);
   createVolumeDirectories(workDir, resources);
