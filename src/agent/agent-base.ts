@@ -83,7 +83,10 @@ export abstract class AgentBase {
       hooks: {
         attempt: (master) => this.attemptRegistration(master),
         connected: () => this.statusUpdates.resume(),
-        disconnected: () => this.statusUpdates.pause(),
+        disconnected: () => {
+          this.statusUpdates.pause();
+          this.masterLost();
+        },
         pong: (master) => this.o.transport.send(master, "mesos.internal.PongSlaveMessage", {}),
       },
     });
@@ -334,6 +337,9 @@ export abstract class AgentBase {
     );
     return false;
   }
+
+  /** The agent lost its registered master (status updates pause); for the parts below. */
+  protected masterLost(): void {}
 
   protected fatal(message: string): void {
     this.o.logger.error(`${message}. Committing suicide`);

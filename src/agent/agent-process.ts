@@ -92,6 +92,11 @@ export class AgentProcess extends ProcessBase {
     );
     on("mesos.internal.ShutdownMessage", (a, f, m) => a.shutdown(f, m.message));
     on("mesos.internal.CheckpointResourcesMessage", (a, f, m) => a.checkpointResources(f, m));
+    on("mesos.internal.ApplyOperationMessage", (a, f, m) => a.applyOperation(f, m));
+    on("mesos.internal.AcknowledgeOperationStatusMessage", (a, f, m) =>
+      a.operationStatusAcknowledgement(f, m),
+    );
+    on("mesos.internal.ReconcileOperationsMessage", (a, f, m) => a.reconcileOperations(f, m));
     on("mesos.internal.DrainSlaveMessage", (a, f, m) => a.drain(f, m));
     this.installRoutes();
   }

@@ -66,9 +66,10 @@ import { collectNestedSandboxes } from "./gc/nested-sandboxes.js";
 import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
 import { MasterHostnames } from "./master-hostname.js";
+import { OperationStreamFiles, readOperationStreams } from "./operations/checkpoint.js";
 import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
-import { readCheckpointedResources, writeCheckpointedResources } from "./resources-checkpoint.js";
+import { readResourceState, writeCheckpointedResources } from "./resources-checkpoint.js";
 import { launchResources, withPersistentVolumes } from "./volumes.js";
 import { wireResources } from "./wire-resources.js";
 
@@ -463,15 +464,24 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     if (framework === undefined) return undefined;
     return framework.executors.get(executorId)?.info.command?.user ?? framework.info.user;
   };
-  // Reservations and persistent volumes survive restarts (meta/resources/resources.info).
-  agent.restoreCheckpointedResources(readCheckpointedResources(flags.work_dir));
-  agent.resourcesCheckpoint = (resources, previous) =>
-    writeCheckpointedResources(flags.work_dir, resources, previous);
+  // Reservations, persistent volumes and unacknowledged operations survive
+  // restarts (meta/resources/resources_and_operations.state, resources.info).
+  const resourceState = readResourceState(flags.work_dir);
+  agent.restoreCheckpointedResources(resourceState.resources);
+  agent.resourcesCheckpoint = (resources, previous, operations) =>
+    writeCheckpointedResources(flags.work_dir, resources, previous, operations);
+  agent.operationFiles = new OperationStreamFiles(flags.work_dir);
   const gc = startSandboxGc(flags, options.clock, logger);
   agent.sandboxGc = gc.sandboxGc;
   // Restored before the process serves calls: a re-subscribing executor
   // must find its framework and executor.
   const recovered = recovery.agent?.info === undefined ? [] : agent.recover(recovery.agent);
+  if (recovery.agent?.info !== undefined) {
+    agent.recoverOperations(
+      resourceState.operations,
+      readOperationStreams(flags.work_dir, recovery.agent.id),
+    );
+  }
   // Recovered executors' sandboxes are browsable again, as in Mesos.
   void sandboxes.attachRecovered(recovered);
   agentProcess.bind(agent);

@@ -1,10 +1,14 @@
 /** The agent core (see the class comment). */
+import { newUuidBytes } from "../common/ids/uuid.js";
 import type {
+  AcknowledgeOperationStatusMessage,
+  ApplyOperationMessage,
   CheckpointResourcesMessage,
   DrainSlaveMessage,
   FrameworkToExecutorMessage,
   KillTaskMessage,
   PingSlaveMessage,
+  ReconcileOperationsMessage,
   ReconcileTasksMessage,
   RunTaskGroupMessage,
   RunTaskMessage,
@@ -15,7 +19,7 @@ import type {
   SlaveReregisteredMessage,
   UpdateFrameworkMessage,
 } from "../common/protocol/generated/mesos-internal.js";
-import type { Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
+import type { Operation, Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
 import { type Resource as CoreResource, Resources } from "../common/resources/index.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
 import type { AgentCheckpoint } from "./checkpoint/state.js";
@@ -23,6 +27,8 @@ import { Executor } from "./executor.js";
 import { executorInfoFor } from "./executor-info.js";
 import { Framework } from "./framework.js";
 import { FinishedDirectories } from "./gc/finished-directories.js";
+import { AgentOperations } from "./operations/agent-operations.js";
+import type { OperationStreamFiles, SavedOperationStreams } from "./operations/checkpoint.js";
 import { isSafePathSegment, type RunIds, sandboxPath } from "./paths.js";
 import { registerMessage, reregisterMessage } from "./registration-messages.js";
 import { applyCheckpointedResources } from "./resources-checkpoint.js";
@@ -60,17 +66,64 @@ export class Agent extends AgentExecutorApi {
 
   /** Dynamic reservations and persistent volumes the master asked us to keep. */
   private checkpointedResources: Resource[] = [];
-  /** Writes the checkpointed resources to disk (set by the runtime; see resources-checkpoint.ts). */
+  /**
+   * Writes the checkpointed resources and the operations to keep to disk
+   * (set by the runtime; see resources-checkpoint.ts).
+   */
   resourcesCheckpoint:
-    | ((resources: Resource[], previous: readonly Resource[]) => Promise<void>)
+    | ((
+        resources: Resource[],
+        previous: readonly Resource[],
+        operations: readonly Operation[],
+      ) => Promise<void>)
     | undefined;
 
   /** The last checkpoint write: the next one starts after it, so the file ends with the newest list. */
   private resourcesWritten: Promise<void> = Promise.resolve();
 
+  /**
+   * This start's resource version (Mesos' `resourceVersion`): new on every
+   * start, so an operation the master meant for an earlier start is dropped.
+   */
+  readonly resourceVersion: Buffer = newUuidBytes(this.o.random);
+
+  /** Where operation status update streams are written (set by the runtime). */
+  operationFiles: OperationStreamFiles | undefined;
+
+  /** Operations on the agent's own resources (ApplyOperationMessage and its feedback). */
+  readonly operations: AgentOperations = new AgentOperations({
+    clock: this.o.clock,
+    random: this.o.random,
+    logger: this.o.logger,
+    resourceVersion: this.resourceVersion,
+    agentId: () => this.agentId,
+    sendToMaster: (type, message) => {
+      const master = this.link.master;
+      if (master === undefined || this.link.state !== "RUNNING") {
+        this.o.logger.warn(
+          `Dropping status update of operation (uuid: ${message.operation_uuid === undefined ? "none" : uuidKey(message.operation_uuid.value)}): the agent is ${this.link.state}`,
+        );
+        return;
+      }
+      this.o.transport.send(master, type, message);
+    },
+    staticResources: () => this.o.config.info.resources ?? [],
+    checkpointedResources: () => this.checkpointedResources,
+    commit: (resources) => this.commitResources(resources),
+    files: () => this.operationFiles,
+  });
+
   /** Restores the checkpointed resources read at start (before registering). */
   restoreCheckpointedResources(resources: Resource[]): void {
     this.checkpointedResources = resources;
+  }
+
+  /**
+   * Restores the operations checkpointed with the resources and their
+   * status update streams (after `recover`, which gives the agent its id).
+   */
+  recoverOperations(operations: readonly Operation[], streams: SavedOperationStreams): void {
+    this.operations.recover(operations, streams);
   }
 
   /** CheckpointResourcesMessage: the master's new list of resources to keep. */
@@ -81,14 +134,70 @@ export class Agent extends AgentExecutorApi {
     }
     const resources = message.resources ?? [];
     this.o.logger.info(`Updated checkpointed resources: ${resources.length} resource(s)`);
+    void this.commitResources(resources);
+  }
+
+  /**
+   * Replaces the checkpointed resources (when given) and queues their
+   * write, with the operations to keep. Writes run in call order: two in
+   * flight could land in either order. Resolves false when it failed (the
+   * agent then exits, as Mesos does).
+   */
+  private commitResources(resources: Resource[] | undefined): Promise<boolean> {
     const previous = this.checkpointedResources;
-    this.checkpointedResources = resources;
+    if (resources !== undefined) this.checkpointedResources = resources;
+    const next = this.checkpointedResources;
+    const operations = this.operations.toCheckpoint();
     const write = this.resourcesCheckpoint;
-    if (write === undefined) return;
-    // In message order: two writes in flight could land in either order.
-    this.resourcesWritten = this.resourcesWritten
-      .then(() => write(resources, previous))
-      .catch((e: unknown) => this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`));
+    if (write === undefined) return Promise.resolve(true);
+    const done = this.resourcesWritten
+      .then(() => write(next, previous, operations))
+      .then(
+        () => true,
+        (e: unknown) => {
+          this.fatal(`Failed to checkpoint resources: ${(e as Error).message}`);
+          return false;
+        },
+      );
+    this.resourcesWritten = done.then(() => {});
+    return done;
+  }
+
+  /** ApplyOperationMessage: apply an operation to the agent's own resources and report it. */
+  applyOperation(from: string, message: ApplyOperationMessage): void {
+    if (!this.fromMaster(from, "apply operation")) return;
+    this.operations.apply(message);
+  }
+
+  /** AcknowledgeOperationStatusMessage: the master got an operation status update. */
+  operationStatusAcknowledgement(from: string, message: AcknowledgeOperationStatusMessage): void {
+    if (!this.fromMaster(from, "operation status acknowledgement")) return;
+    this.operations.acknowledge(message);
+  }
+
+  /** ReconcileOperationsMessage. */
+  reconcileOperations(from: string, message: ReconcileOperationsMessage): void {
+    if (!this.fromMaster(from, "reconcile operations")) return;
+    this.operations.reconcile(message);
+  }
+
+  /** The master lost: operation status updates wait for the next registration. */
+  protected override masterLost(): void {
+    this.operations.disconnected();
+  }
+
+  /**
+   * After (re)registering, as a Mesos agent with RESOURCE_PROVIDER: the
+   * operations still pending or unacknowledged and the resource version,
+   * then the unacknowledged operation updates go out again.
+   */
+  private afterRegistration(master: string, agentId: string): void {
+    const update = this.operations.updateSlaveMessage(agentId);
+    this.o.logger.info(
+      `Forwarding agent update with ${update.operations?.operations?.length ?? 0} operation(s)`,
+    );
+    this.o.transport.send(master, "mesos.internal.UpdateSlaveMessage", update);
+    this.operations.connected();
   }
 
   /**
@@ -112,10 +221,12 @@ export class Agent extends AgentExecutorApi {
   protected attemptRegistration(master: string): void {
     this.o.transport.link(master);
     const { config } = this.o;
-    const checkpointed =
-      this.checkpointedResources.length === 0
+    const checkpointed = {
+      ...(this.checkpointedResources.length === 0
         ? {}
-        : { checkpointed_resources: this.checkpointedResources };
+        : { checkpointed_resources: this.checkpointedResources }),
+      resource_version_uuid: { value: this.resourceVersion },
+    };
     const info = this.registrationInfo();
     if (this.agentId === undefined) {
       this.o.logger.info(`Registering with master ${master}`);
@@ -154,6 +265,7 @@ export class Agent extends AgentExecutorApi {
     this.agentId = id;
     this.o.logger.info(`Registered with master ${from}; given agent ID ${id}`);
     this.checkpointAgent(id);
+    this.afterRegistration(from, id);
   }
 
   /** SlaveReregisteredMessage. */
@@ -178,6 +290,7 @@ export class Agent extends AgentExecutorApi {
       this.o.logger.info(`Re-registered with master ${from}`);
       // The info may have grown (--reconfiguration_policy=additive): keep the checkpoint current.
       this.checkpointAgent(message.slave_id.value);
+      this.afterRegistration(from, message.slave_id.value);
     }
     for (const reconcile of message.reconciliations ?? []) this.reconcile(reconcile);
   }
@@ -609,6 +722,7 @@ export class Agent extends AgentExecutorApi {
       this.terminating = true;
       this.link.terminate();
       this.statusUpdates.pause();
+      this.operations.disconnected();
     }
     for (const framework of [...this.frameworks.values()]) {
       if (options.keepCheckpointed === true && framework.info.checkpoint === true) {

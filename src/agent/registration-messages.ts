@@ -17,11 +17,18 @@ import type {
 import { createTask } from "./executor.js";
 import type { Framework } from "./framework.js";
 
-/** Capabilities every agent of ours advertises (the ones Mesos 1.12 requires, and more). */
+/**
+ * Capabilities every agent of ours advertises: the ones Mesos 1.12 requires
+ * (`--agent_features`). RESOURCE_PROVIDER and AGENT_OPERATION_FEEDBACK: the
+ * agent applies ApplyOperationMessage itself and reports operations
+ * reliably, and sends UpdateSlaveMessage after (re)registering.
+ */
 export const AGENT_CAPABILITIES: readonly AgentInfo_Capability[] = [
   { type: "MULTI_ROLE" },
   { type: "HIERARCHICAL_ROLE" },
   { type: "RESERVATION_REFINEMENT" },
+  { type: "RESOURCE_PROVIDER" },
+  { type: "AGENT_OPERATION_FEEDBACK" },
   { type: "TASK_RESOURCE_LIMITS" },
   { type: "AGENT_DRAINING" },
 ];

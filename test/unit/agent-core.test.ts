@@ -147,6 +147,7 @@ describe("agent core", () => {
       slave: config().info,
       version: "1.12.0",
       agent_capabilities: [{ type: "MULTI_ROLE" }],
+      resource_version_uuid: { value: t.agent.resourceVersion },
     });
     t.agent.registered(MASTER, { slave_id: { value: AGENT_ID } });
     assert.equal(t.agent.id, AGENT_ID);

@@ -5,8 +5,11 @@
  * answers an empty `200`. The nested container calls are answered in
  * nested-container-calls.ts. Refusals come in a Mesos agent's order and
  * words: method, Content-Type, Accept, body, call validation, streaming.
- * GET_OPERATIONS and GET_RESOURCE_PROVIDERS answer empty lists (there are
- * no resource providers); calls for features mesos-ts does not have yet
+ * GET_OPERATIONS lists the operations on the agent's own resources that
+ * are pending or whose status update the master has not acknowledged yet
+ * (the caller sees those whose resources' roles it may view);
+ * GET_RESOURCE_PROVIDERS answers an empty list (there are no resource
+ * providers); calls for features mesos-ts does not have yet
  * (standalone containers, resource provider configs, image pruning)
  * answer `501` with the reason. Container sessions and attaching are
  * answered in container-sessions.ts.
@@ -54,6 +57,7 @@ import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
 import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
+import { consumedRoles } from "../operations/conversions.js";
 import {
   CONTAINER_SESSION_CALLS,
   containerSessionCall,
@@ -424,8 +428,20 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     case "GET_TASKS":
       return reply({ type: "GET_TASKS", get_tasks: getTasks(agent, requestView(request)) }, type);
     case "GET_OPERATIONS":
-      // No resource providers, so no operations: an empty list, as a Mesos agent without them.
-      return reply({ type: "GET_OPERATIONS", get_operations: { operations: [] } }, type);
+      return reply(
+        {
+          type: "GET_OPERATIONS",
+          get_operations: {
+            operations: agent.operations.list().filter((o) => {
+              const roles = consumedRoles(o.info);
+              return roles === undefined
+                ? requestAuthorized(request, "view_roles", undefined)
+                : roles.every((role) => requestAuthorized(request, "view_roles", role));
+            }),
+          },
+        },
+        type,
+      );
     case "GET_RESOURCE_PROVIDERS":
       return reply(
         { type: "GET_RESOURCE_PROVIDERS", get_resource_providers: { resource_providers: [] } },
