@@ -1,5 +1,13 @@
 /**
- * A stand-in for the agent's executor API (`POST /api/v1/executor`), for
+ * Fake agents for tests.
+ *
+ * `OperationFakeAgent` speaks libprocess to a real master as an agent that
+ * takes operations itself: it registers with a `resource_version_uuid` and
+ * the feedback capabilities, records ApplyOperationMessage,
+ * AcknowledgeOperationStatusMessage and ReconcileOperationsMessage, and lets
+ * a test answer with UpdateOperationStatusMessage / UpdateSlaveMessage.
+ *
+ * `FakeAgent` is a stand-in for the agent's executor API (`POST /api/v1/executor`), for
  * testing executors before the real agent exists. It answers SUBSCRIBE with
  * a RecordIO stream starting with SUBSCRIBED, records every call, and lets
  * a test push events (LAUNCH, KILL, ACKNOWLEDGED, SHUTDOWN, raw bytes),
@@ -9,7 +17,26 @@
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { silentLogger } from "../../src/common/observability/logger.js";
+import { ProcessBase } from "../../src/common/process/process-base.js";
+import { ProcessHost } from "../../src/common/process/process-host.js";
+import { parseUpid, type Upid } from "../../src/common/process/upid.js";
+import type {
+  ApplyOperationMessage,
+  UpdateOperationStatusMessage,
+} from "../../src/common/protocol/generated/mesos-internal.js";
+import type {
+  Operation,
+  OperationState,
+  Resource,
+} from "../../src/common/protocol/generated/mesos-v1.js";
+import {
+  codecFor,
+  type MessageTypeMap,
+  type MessageTypeName,
+} from "../../src/common/protocol/index.js";
 import { encodeRecord } from "../../src/common/recordio/encoder.js";
+import { SystemClock } from "../../src/common/time/clock.js";
 import type {
   ExecutorCall,
   IdValue,
@@ -17,6 +44,7 @@ import type {
   TaskInfo,
   TaskStatus,
 } from "../../src/executor/protocol.js";
+import { waitFor } from "./processes.js";
 
 /** One SUBSCRIBE the agent received. */
 export interface SubscribeRecord {
@@ -290,4 +318,179 @@ export class FakeAgent {
     this.dropConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
+}
+
+/** What an OperationFakeAgent registers with. */
+export interface OperationAgentOptions {
+  /** Sent as `resource_version_uuid` (16 bytes); `null` registers without one. */
+  resourceVersion?: Uint8Array | null;
+  /** Capabilities besides MULTI_ROLE, HIERARCHICAL_ROLE and RESERVATION_REFINEMENT. */
+  capabilities?: string[];
+}
+
+/** Message types an OperationFakeAgent records. */
+const OPERATION_AGENT_RECORDS = [
+  "mesos.internal.SlaveRegisteredMessage",
+  "mesos.internal.SlaveReregisteredMessage",
+  "mesos.internal.ApplyOperationMessage",
+  "mesos.internal.AcknowledgeOperationStatusMessage",
+  "mesos.internal.ReconcileOperationsMessage",
+  "mesos.internal.CheckpointResourcesMessage",
+  "mesos.internal.ShutdownMessage",
+] as const;
+
+/** A libprocess agent (`slave(1)` in a host of its own) that takes operations. */
+export class OperationFakeAgent {
+  readonly received: { type: string; message: unknown }[] = [];
+  agentId = "";
+  readonly resourceVersion: Uint8Array | undefined;
+  readonly capabilities: string[];
+
+  private constructor(
+    readonly host: ProcessHost,
+    readonly process: ProcessBase,
+    readonly master: Upid,
+    options: OperationAgentOptions,
+  ) {
+    this.resourceVersion =
+      options.resourceVersion === null
+        ? undefined
+        : (options.resourceVersion ?? new Uint8Array(16).fill(0x5a));
+    this.capabilities = options.capabilities ?? ["RESOURCE_PROVIDER", "AGENT_OPERATION_FEEDBACK"];
+  }
+
+  static async start(
+    masterAddress: string,
+    options: OperationAgentOptions = {},
+  ): Promise<OperationFakeAgent> {
+    const host = new ProcessHost({
+      logger: silentLogger,
+      clock: new SystemClock(),
+      listen: {
+        bindIp: "127.0.0.1",
+        bindPort: 0,
+        advertiseIp: undefined,
+        advertisePort: undefined,
+      },
+    });
+    await host.start();
+    const process = new ProcessBase("slave(1)");
+    const master = parseUpid(`master@${masterAddress}`);
+    if (!master.ok) throw master.error;
+    const agent = new OperationFakeAgent(host, process, master.value, options);
+    for (const type of OPERATION_AGENT_RECORDS) {
+      const codec = codecFor(type);
+      process.install(
+        type,
+        (bytes) => {
+          const r = codec.decodeProtobuf(bytes);
+          return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
+        },
+        (_from, message) => {
+          agent.received.push({ type, message });
+          if (type === "mesos.internal.SlaveRegisteredMessage") {
+            agent.agentId = (message as MessageTypeMap[typeof type]).slave_id.value;
+          }
+        },
+      );
+    }
+    process.install(
+      "mesos.internal.PingSlaveMessage",
+      () => ({ ok: true, value: {} }),
+      () => agent.send("mesos.internal.PongSlaveMessage", {}),
+    );
+    host.spawn(process);
+    return agent;
+  }
+
+  send<K extends MessageTypeName>(type: K, message: MessageTypeMap[K]): void {
+    this.process.send(this.master, type, codecFor(type).encodeProtobuf(message));
+  }
+
+  private registration(resources: Resource[]) {
+    return {
+      slave: { hostname: "fake-agent", port: this.host.port, resources, checkpoint: true },
+      version: "1.12.0",
+      agent_capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"]
+        .concat(this.capabilities)
+        .map((type) => ({ type: type as never })),
+      ...(this.resourceVersion === undefined
+        ? {}
+        : { resource_version_uuid: { value: this.resourceVersion } }),
+    };
+  }
+
+  /** Registers with the given resources and waits for the agent id. */
+  async register(resources: Resource[]): Promise<string> {
+    this.send("mesos.internal.RegisterSlaveMessage", this.registration(resources));
+    await waitFor("the agent to register", () => this.agentId !== "");
+    return this.agentId;
+  }
+
+  /** Re-registers (as after an agent restart) and waits for the answer. */
+  async reregister(resources: Resource[]): Promise<void> {
+    const before = this.ofType("mesos.internal.SlaveReregisteredMessage").length;
+    const { slave, ...rest } = this.registration(resources);
+    this.send("mesos.internal.ReregisterSlaveMessage", {
+      ...rest,
+      slave: { ...slave, id: { value: this.agentId } },
+    });
+    await waitFor(
+      "the agent to re-register",
+      () => this.ofType("mesos.internal.SlaveReregisteredMessage").length > before,
+    );
+  }
+
+  /** UpdateSlaveMessage listing `operations` as the agent's. */
+  updateSlave(operations: Operation[]): void {
+    this.send("mesos.internal.UpdateSlaveMessage", {
+      slave_id: { value: this.agentId },
+      update_oversubscribed_resources: false,
+      operations: { operations },
+      ...(this.resourceVersion === undefined
+        ? {}
+        : { resource_version_uuid: { value: this.resourceVersion } }),
+    });
+  }
+
+  /**
+   * Reports the outcome of an applied operation (sent reliably: with a
+   * status uuid, returned for the acknowledgement check).
+   */
+  reportStatus(apply: ApplyOperationMessage, state: OperationState): Uint8Array {
+    const uuid = Uint8Array.from(Buffer.from(randomUuidHex(), "hex"));
+    const status = {
+      ...(apply.operation_info.id === undefined ? {} : { operation_id: apply.operation_info.id }),
+      state,
+      uuid: { value: uuid },
+      agent_id: { value: this.agentId },
+    };
+    const message: UpdateOperationStatusMessage = {
+      ...(apply.framework_id === undefined ? {} : { framework_id: apply.framework_id }),
+      slave_id: { value: this.agentId },
+      status,
+      latest_status: status,
+      operation_uuid: apply.operation_uuid,
+    };
+    this.send("mesos.internal.UpdateOperationStatusMessage", message);
+    return uuid;
+  }
+
+  /** Messages of one type received so far. */
+  ofType<K extends MessageTypeName>(type: K): MessageTypeMap[K][] {
+    return this.received.filter((r) => r.type === type).map((r) => r.message as MessageTypeMap[K]);
+  }
+
+  /** Waits for the `n`th message of a type (1-based). */
+  nth<K extends MessageTypeName>(type: K, n = 1): Promise<MessageTypeMap[K]> {
+    return waitFor(`${n} ${type}`, () => this.ofType(type)[n - 1], { timeoutMs: 30_000 });
+  }
+
+  stop(): Promise<void> {
+    return this.host.stop();
+  }
+}
+
+function randomUuidHex(): string {
+  return globalThis.crypto.randomUUID().replace(/-/g, "");
 }
