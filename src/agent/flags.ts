@@ -15,6 +15,7 @@ import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
 import { codecFor } from "../common/protocol/index.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
+import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
@@ -40,6 +41,12 @@ function defaultRuntimeDir(): string {
 /** Mesos uses its Linux launcher when it can (as root on Linux), else the POSIX one. */
 function defaultLauncher(): string {
   return process.platform === "linux" && process.getuid?.() === 0 ? "linux" : "posix";
+}
+
+/** The error in a capabilities flag's JSON, if any. */
+function capabilityFlagError(effective: unknown, bounding: unknown): string | undefined {
+  const r = checkCapabilityFlags(effective, bounding);
+  return r.ok ? undefined : r.error;
 }
 
 function stringValuedObject(v: JsonValue): string | undefined {
@@ -513,13 +520,15 @@ const agentContainerFlags = {
     notYet: true,
   }),
   default_container_shm_size: flag.bytes({
-    help: "Size of /dev/shm for containers with their own (namespaces/ipc isolator).",
-    notYet: true,
+    help:
+      "Size of /dev/shm (e.g. 64MB) for containers with a /dev/shm of their own that do not " +
+      "set LinuxInfo.shm_size (namespaces/ipc isolator). Unset: the kernel's default, half of RAM.",
   }),
   disallow_sharing_agent_ipc_namespace: flag.bool({
-    help: "Give every top-level container its own IPC namespace and /dev/shm.",
+    help:
+      "Refuse top-level containers that ask to share the agent's IPC namespace and /dev/shm " +
+      "(LinuxInfo.ipc_mode SHARE_PARENT; namespaces/ipc isolator).",
     default: false,
-    notYet: true,
   }),
   disallow_sharing_agent_pid_namespace: flag.bool({
     help: "Give every top-level container its own PID namespace.",
@@ -616,12 +625,16 @@ const agentContainerFlags = {
   }),
   effective_capabilities: flag.json({
     alias: "allowed_capabilities",
-    help: 'Linux capabilities given to tasks, e.g. {"capabilities":["NET_RAW"]}.',
-    notYet: true,
+    help:
+      "Linux capabilities given to tasks that request none (linux/capabilities isolator), " +
+      'e.g. {"capabilities":["NET_RAW","NET_BIND_SERVICE"]}. Unset: all of root\'s.',
+    validate: (v) => capabilityFlagError(v, undefined),
   }),
   bounding_capabilities: flag.json({
-    help: "Most Linux capabilities a task may acquire (same JSON as --effective_capabilities).",
-    notYet: true,
+    help:
+      "Most Linux capabilities a task may have or request (linux/capabilities isolator; " +
+      "same JSON as --effective_capabilities). Unset: all.",
+    validate: (v) => capabilityFlagError(undefined, v),
   }),
   network_cni_plugins_dir: flag.string({
     help: "Search path of CNI plugin programs.",

@@ -5,7 +5,10 @@
  * `--container_disk_watch_interval`, `--enforce_container_disk_quota`, and
  * the network/ports flags (`--container_ports_watch_interval`,
  * `--enforce_container_ports`, `--check_agent_port_range_only`,
- * `--container_ports_isolated_range`).
+ * `--container_ports_isolated_range`), `namespaces/ipc`'s
+ * (`--runtime_dir`, `--default_container_shm_size`,
+ * `--disallow_sharing_agent_ipc_namespace`) and `linux/capabilities`'
+ * (`--effective_capabilities`, `--bounding_capabilities`).
  *
  * The `linux` launcher (a cgroup per container, killed through it) is used
  * when `--launcher=linux` and isolation needs cgroups or namespaces; plain
@@ -74,6 +77,11 @@ export function buildIsolation(
     | "docker_registry"
     | "docker_store_dir"
     | "work_dir"
+    | "runtime_dir"
+    | "default_container_shm_size"
+    | "disallow_sharing_agent_ipc_namespace"
+    | "effective_capabilities"
+    | "bounding_capabilities"
   >,
   launcher: LauncherClient,
   logger: Logger,
@@ -99,6 +107,19 @@ export function buildIsolation(
       commandExecutorAllowanceMb: COMMAND_EXECUTOR_MEMORY_ALLOWANCE_MB,
       hostPathVolumeForceCreation: flags.host_path_volume_force_creation?.split(":"),
       allowedDevices: flags.allowed_devices,
+      launcher: flags.launcher,
+      ipc: {
+        runtimeDir: flags.runtime_dir,
+        defaultShmSizeBytes: flags.default_container_shm_size?.bytes,
+        disallowSharingAgentIpcNamespace: flags.disallow_sharing_agent_ipc_namespace,
+      },
+      effectiveCapabilities: flags.effective_capabilities,
+      boundingCapabilities: flags.bounding_capabilities,
+      run: (file, args) =>
+        launcher.run({ op: "run", file, args, timeoutMs: 60_000 }).then((r) => ({
+          code: r.code,
+          output: r.output,
+        })),
       ports: {
         watchIntervalMs: flags.container_ports_watch_interval.toMs(),
         enforce: flags.enforce_container_ports,

@@ -4,15 +4,18 @@
  * pid into every cgroup the isolators prepared, and only then execs (in
  * order, each replacing the previous program):
  *
- * 1. `unshare` for new mount (and pid) namespaces, forking so that the
- *    executor is pid 1 of its pid namespace with a fresh /proc;
- * 2. a second script, inside the new mount namespace, that makes the
- *    volumes' bind mounts;
- * 3. `prlimit` with the container's rlimits;
- * 4. `setpriv` to become the task's user (the steps above need root), or,
- *    for a container image, `chroot` into its root filesystem (as the
- *    user) and a change into the sandbox mounted at /mnt/mesos/sandbox;
- * 5. the executor.
+ * 1. `nsenter` into the parent's IPC namespace (a nested container that
+ *    shares it, `namespaces/ipc`);
+ * 2. `unshare` for new mount (and IPC, and pid) namespaces, forking so that
+ *    the executor is pid 1 of its pid namespace with a fresh /proc;
+ * 3. a second script, inside the new mount namespace, that makes the
+ *    volumes' bind mounts and the container's /dev/shm;
+ * 4. `prlimit` with the container's rlimits;
+ * 5. `setpriv` (util-linux) to become the task's user (the steps above need
+ *    root), set no_new_privs and the capability sets, or, for a container
+ *    image, `chroot` into its root filesystem (as the user) and a change
+ *    into the sandbox mounted at /mnt/mesos/sandbox;
+ * 6. the executor.
  *
  * Every step runs inside the cgroups, so there is no moment in which the
  * executor runs unconstrained. Without isolation needs the executor's own
@@ -38,14 +41,15 @@ export function shellQuote(word: string): string {
 export function mergePreparations(
   list: readonly (LaunchPreparation | undefined)[],
 ): LaunchPreparation {
-  const merged: Required<Omit<LaunchPreparation, "rootfs" | "chroot" | "rootfsEnv">> &
-    Pick<LaunchPreparation, "rootfs" | "chroot" | "rootfsEnv"> = {
+  type Optional = "rootfs" | "chroot" | "rootfsEnv" | "ipcNamespace" | "shm" | "capabilities";
+  const merged: Required<Omit<LaunchPreparation, Optional>> & Pick<LaunchPreparation, Optional> = {
     executorArguments: [],
     cgroupProcs: [],
     pidNamespace: false,
     mountNamespace: false,
     mounts: [],
     rlimits: [],
+    noNewPrivs: false,
   };
   for (const p of list) {
     if (p === undefined) continue;
@@ -56,6 +60,13 @@ export function mergePreparations(
     merged.mounts.push(...(p.mounts ?? []));
     merged.rlimits.push(...(p.rlimits ?? []));
     merged.executorArguments.push(...(p.executorArguments ?? []));
+    if (p.ipcNamespace !== undefined) merged.ipcNamespace = p.ipcNamespace;
+    if (p.shm !== undefined) {
+      merged.shm = p.shm;
+      merged.mountNamespace = true;
+    }
+    if (p.capabilities !== undefined) merged.capabilities = p.capabilities;
+    merged.noNewPrivs ||= p.noNewPrivs ?? false;
     if (p.rootfs !== undefined) {
       merged.rootfs = p.rootfs;
       merged.mountNamespace = true;
@@ -80,6 +91,27 @@ export async function enterCgroups(pid: number, p: LaunchPreparation): Promise<v
   }
 }
 
+/**
+ * `setpriv` options for no_new_privs and the capability sets. As Mesos'
+ * launcher does, the effective capabilities are raised in every set
+ * (ambient ones survive exec, also into another user), the bounding set is
+ * limited, and the inheritable set is clipped to the bounding set so that
+ * file capabilities cannot add more.
+ */
+export function privilegeArguments(p: LaunchPreparation): string[] {
+  const out: string[] = [];
+  if (p.noNewPrivs === true) out.push("--no-new-privs");
+  const caps = p.capabilities;
+  if (caps !== undefined) {
+    const list = (set: readonly string[]) =>
+      ["-all", ...set.map((c) => `+${c.toLowerCase()}`)].join(",");
+    out.push(`--inh-caps=${list(caps.bounding)}`);
+    if (caps.effective !== undefined) out.push(`--ambient-caps=${list(caps.effective)}`);
+    out.push(`--bounding-set=${list(caps.bounding)}`);
+  }
+  return out;
+}
+
 /** True when the launch needs the shim at all. */
 export function needsShim(p: LaunchPreparation): boolean {
   return (
@@ -87,7 +119,11 @@ export function needsShim(p: LaunchPreparation): boolean {
     p.pidNamespace === true ||
     p.mountNamespace === true ||
     (p.rlimits ?? []).length > 0 ||
-    p.rootfs !== undefined
+    p.rootfs !== undefined ||
+    p.ipcNamespace !== undefined ||
+    p.shm !== undefined ||
+    p.capabilities !== undefined ||
+    p.noNewPrivs === true
   );
 }
 
@@ -104,8 +140,12 @@ export function shimCommand(
   const fail = (what: string) =>
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
   const tail: string[] = [];
-  if (p.mountNamespace === true || p.pidNamespace === true) {
+  const ipc = p.ipcNamespace;
+  // Joining the parent's IPC namespace comes first: the steps after it stay inside.
+  if (typeof ipc === "object") tail.push("nsenter", `--ipc=${ipc.enter}`, "--");
+  if (p.mountNamespace === true || p.pidNamespace === true || ipc === "new") {
     tail.push("unshare", "--mount", "--propagation", "private");
+    if (ipc === "new") tail.push("--ipc");
     if (p.pidNamespace === true) tail.push("--pid", "--fork", "--kill-child", "--mount-proc");
     tail.push("--");
     const mounts = (p.mounts ?? []).map((m) => {
@@ -124,12 +164,24 @@ export function shimCommand(
         `mount --rbind /dev ${dev} || ${fail("cannot mount /dev in the image")}`,
       );
     }
+    if (p.shm !== undefined) {
+      // After the image's /dev: its /dev/shm is the one the container sees.
+      const target = shellQuote(`${p.rootfs ?? ""}/dev/shm`);
+      mounts.push(
+        "bind" in p.shm
+          ? `mount --bind ${shellQuote(p.shm.bind)} ${target} || ${fail(`cannot mount ${p.shm.bind} at /dev/shm`)}`
+          : `mount -t tmpfs -o mode=1777,nosuid,nodev,strictatime tmpfs ${target} || ${fail("cannot mount a tmpfs at /dev/shm")}`,
+      );
+    }
     if (mounts.length > 0) {
       tail.push("/bin/sh", "-c", `${mounts.join("; ")}; exec "$@"`, "mesos-container-mounts");
     }
   }
   if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
+  const privileges = privilegeArguments(p);
   if (p.rootfs !== undefined && p.chroot !== false) {
+    // no_new_privs does not hinder chroot; capabilities are refused with images.
+    if (privileges.length > 0) tail.push("setpriv", ...privileges, "--");
     tail.push("chroot");
     if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
     // The image's Env applies inside only: the steps above need the host's PATH.
@@ -143,8 +195,11 @@ export function shimCommand(
       `${exports}cd ${IMAGE_SANDBOX} && exec "$@"`,
       "mesos-container",
     );
-  } else if (user !== undefined) {
-    tail.push("setpriv", `--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups", "--");
+  } else if (user !== undefined || privileges.length > 0) {
+    // One setpriv: the user switch needs capabilities the new sets may drop.
+    const switchUser =
+      user === undefined ? [] : [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"];
+    tail.push("setpriv", ...switchUser, ...privileges, "--");
   }
   tail.push(command.file, ...command.args.slice(1));
   const enter = (p.cgroupProcs ?? [])

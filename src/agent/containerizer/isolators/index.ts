@@ -3,6 +3,8 @@
  * cgroups they need. Unknown names and isolators the machine cannot run
  * (no cgroups, not root) are errors the agent reports at start-up.
  */
+import { existsSync } from "node:fs";
+import { release } from "node:os";
 import { formatFlatRanges } from "../../../common/resources/index.js";
 import type { CgroupsHierarchy, Subsystem } from "../cgroups/hierarchy.js";
 import { CgroupsBlkioIsolator } from "./cgroups-blkio.js";
@@ -12,6 +14,9 @@ import { CgroupsMemIsolator } from "./cgroups-mem.js";
 import { CgroupsPidsIsolator } from "./cgroups-pids.js";
 import { FilesystemLinuxIsolator } from "./filesystem-linux.js";
 import type { Isolator, IsolatorContext } from "./isolator.js";
+import { checkCapabilityFlags, LinuxCapabilitiesIsolator } from "./linux-capabilities.js";
+import { LinuxNnpIsolator } from "./linux-nnp.js";
+import { type CommandRunner, NamespacesIpcIsolator } from "./namespaces-ipc.js";
 import { NamespacesPidIsolator } from "./namespaces-pid.js";
 import { isolatedPortRange, NetworkPortsIsolator, type PortRangeFlags } from "./network-ports.js";
 import { type DuRunner, PosixDiskIsolator } from "./posix-disk.js";
@@ -39,6 +44,29 @@ export interface IsolationOptions {
   ports?: (PortRangeFlags & { watchIntervalMs: number; enforce: boolean }) | undefined;
   /** `--allowed_devices` (a DeviceWhitelist as JSON) for `cgroups/devices`; undefined: none. */
   allowedDevices?: unknown;
+  /** `--launcher` (`namespaces/ipc` needs `linux`); undefined: not checked. */
+  launcher?: string | undefined;
+  /** `namespaces/ipc`: `--runtime_dir`, `--default_container_shm_size`, `--disallow_sharing_agent_ipc_namespace`. */
+  ipc?:
+    | {
+        runtimeDir: string;
+        defaultShmSizeBytes?: number | undefined;
+        disallowSharingAgentIpcNamespace: boolean;
+      }
+    | undefined;
+  /** `--effective_capabilities` and `--bounding_capabilities` (CapabilityInfo JSON). */
+  effectiveCapabilities?: unknown;
+  boundingCapabilities?: unknown;
+  /** Runs mount/umount for isolators that mount on the host. */
+  run?: CommandRunner | undefined;
+}
+
+/** True when the running kernel is at least `major.minor`. */
+function kernelAtLeast(release: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (m === null) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
 }
 
 /** Isolator names that are accepted and need nothing (filesystem/posix is the default). */
@@ -225,6 +253,49 @@ export function createIsolators(
       case "namespaces/pid":
         if (!o.root) return { ok: false, error: "Isolator 'namespaces/pid' needs root" };
         isolators.push(new NamespacesPidIsolator());
+        break;
+      case "namespaces/ipc": {
+        if (!o.root) {
+          return { ok: false, error: "The IPC namespace isolator requires root permissions" };
+        }
+        if (!existsSync("/proc/self/ns/ipc")) {
+          return { ok: false, error: "IPC namespaces are not supported by this kernel" };
+        }
+        if (o.launcher !== undefined && o.launcher !== "linux") {
+          return {
+            ok: false,
+            error: "The 'linux' launcher must be used to enable the IPC namespace",
+          };
+        }
+        if (!names.includes("filesystem/linux")) {
+          return { ok: false, error: "'filesystem/linux' must be used to enable IPC namespace" };
+        }
+        const ipc = o.ipc ?? {
+          runtimeDir: "/var/run/mesos",
+          disallowSharingAgentIpcNamespace: false,
+        };
+        const run = o.run;
+        if (run === undefined) return { ok: false, error: "'namespaces/ipc' needs a launcher" };
+        isolators.push(new NamespacesIpcIsolator({ ...ipc, run }));
+        break;
+      }
+      case "linux/capabilities": {
+        if (!o.root) {
+          return { ok: false, error: "Linux capabilities isolator requires root permissions" };
+        }
+        const flags = checkCapabilityFlags(o.effectiveCapabilities, o.boundingCapabilities);
+        if (!flags.ok) return flags;
+        isolators.push(new LinuxCapabilitiesIsolator(flags.flags));
+        break;
+      }
+      case "linux/nnp":
+        if (!kernelAtLeast(release(), 3, 5)) {
+          return {
+            ok: false,
+            error: "Linux kernel version greater than or equal to 3.5 required",
+          };
+        }
+        isolators.push(new LinuxNnpIsolator());
         break;
       case "filesystem/linux":
       case "filesystem/shared":

@@ -77,6 +77,20 @@ export interface LaunchPreparation {
   rootfsEnv?: Record<string, string>;
   /** Arguments appended to the executor's command line. */
   executorArguments?: string[];
+  /**
+   * `namespaces/ipc`: "new" for an IPC namespace of its own, or the
+   * `/proc/<pid>/ns/ipc` of the namespace to join (a nested container's parent).
+   */
+  ipcNamespace?: "new" | { enter: string };
+  /**
+   * What to mount at /dev/shm (in the image when there is one) in the new
+   * mount namespace: a bind of a host directory, or an empty tmpfs.
+   */
+  shm?: { bind: string } | { tmpfs: true };
+  /** `linux/capabilities`: the bounding set and, maybe, the effective set. */
+  capabilities?: { bounding: readonly string[]; effective?: readonly string[] | undefined };
+  /** `linux/nnp`: set no_new_privs before the exec. */
+  noNewPrivs?: boolean;
 }
 
 /** Why a container was stopped by an isolator. */

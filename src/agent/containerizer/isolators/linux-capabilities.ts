@@ -1,0 +1,208 @@
+/**
+ * `linux/capabilities`: a container's processes run with the Linux
+ * capabilities it was given instead of all of root's.
+ *
+ * The sets come from the container's `LinuxInfo` (`effective_capabilities`,
+ * or the deprecated `capability_info`, and `bounding_capabilities`), else
+ * from the agent's `--effective_capabilities` / `--bounding_capabilities`.
+ * A requested bounding set must lie within the agent's bounding set, and
+ * the effective set within the bounding set (the agent's, else the
+ * effective set itself); otherwise the launch fails with Mesos' message.
+ *
+ * The launch applies them with util-linux `setpriv` just before it execs
+ * the executor (or a nested container's command): the bounding set is
+ * limited to the bounding capabilities, the inheritable set to the same,
+ * and the effective capabilities are raised as ambient ones, so they
+ * survive the exec of the executor and of the task (also when the task runs
+ * as another user). As in Mesos, a process running as root ends up with the
+ * whole bounding set after exec (the kernel grants root what the bounding
+ * and inheritable sets allow).
+ *
+ * Containers with an image are refused: the launch chroots into the image
+ * after this step, which the reduced capabilities may not allow.
+ */
+import type {
+  CapabilityInfo,
+  CapabilityInfo_Capability,
+} from "../../../common/protocol/generated/mesos-v1.js";
+import { BaseIsolator, type ContainerConfig, type LaunchPreparation } from "./isolator.js";
+
+/** The capabilities in kernel order (bit n of CapEff is the n-th). */
+export const CAPABILITY_NAMES: readonly Exclude<CapabilityInfo_Capability, "UNKNOWN">[] = [
+  "CHOWN",
+  "DAC_OVERRIDE",
+  "DAC_READ_SEARCH",
+  "FOWNER",
+  "FSETID",
+  "KILL",
+  "SETGID",
+  "SETUID",
+  "SETPCAP",
+  "LINUX_IMMUTABLE",
+  "NET_BIND_SERVICE",
+  "NET_BROADCAST",
+  "NET_ADMIN",
+  "NET_RAW",
+  "IPC_LOCK",
+  "IPC_OWNER",
+  "SYS_MODULE",
+  "SYS_RAWIO",
+  "SYS_CHROOT",
+  "SYS_PTRACE",
+  "SYS_PACCT",
+  "SYS_ADMIN",
+  "SYS_BOOT",
+  "SYS_NICE",
+  "SYS_RESOURCE",
+  "SYS_TIME",
+  "SYS_TTY_CONFIG",
+  "MKNOD",
+  "LEASE",
+  "AUDIT_WRITE",
+  "AUDIT_CONTROL",
+  "SETFCAP",
+  "MAC_OVERRIDE",
+  "MAC_ADMIN",
+  "SYSLOG",
+  "WAKE_ALARM",
+  "BLOCK_SUSPEND",
+  "AUDIT_READ",
+  "PERFMON",
+  "BPF",
+  "CHECKPOINT_RESTORE",
+];
+
+/** A set of capabilities, in kernel order without duplicates. */
+export type CapabilitySet = readonly string[];
+
+/**
+ * A CapabilityInfo (as a flag's JSON or from a LinuxInfo) as a set, or an
+ * error for names that are not capabilities.
+ */
+export function capabilitySet(info: unknown): CapabilitySet | { error: string } {
+  if (typeof info !== "object" || info === null || Array.isArray(info)) {
+    return { error: 'expected a JSON object like {"capabilities":["NET_RAW"]}' };
+  }
+  const list = (info as { capabilities?: unknown }).capabilities ?? [];
+  if (!Array.isArray(list)) return { error: "'capabilities' must be an array of names" };
+  const wanted = new Set<string>();
+  for (const name of list) {
+    if (typeof name !== "string" || !(CAPABILITY_NAMES as readonly string[]).includes(name)) {
+      return { error: `Unknown capability '${String(name)}'` };
+    }
+    wanted.add(name);
+  }
+  return CAPABILITY_NAMES.filter((n) => wanted.has(n));
+}
+
+/** Mesos' rendering of a set in its messages: `{ CHOWN, NET_RAW }`. */
+export function formatCapabilities(set: CapabilitySet): string {
+  return `{ ${set.join(", ")} }`;
+}
+
+/** The kernel's bit mask of a set, as /proc/<pid>/status shows it (16 hex digits). */
+export function capabilityMask(set: CapabilitySet): string {
+  let mask = 0n;
+  for (const name of set) mask |= 1n << BigInt(CAPABILITY_NAMES.indexOf(name as never));
+  return mask.toString(16).padStart(16, "0");
+}
+
+const within = (inner: CapabilitySet, outer: CapabilitySet) =>
+  inner.every((c) => outer.includes(c));
+
+/** What the launch gives a container: its bounding set and, maybe, effective set. */
+export interface ContainerCapabilities {
+  bounding: CapabilitySet;
+  effective?: CapabilitySet | undefined;
+}
+
+/** The agent's flags as sets. */
+export interface CapabilityFlags {
+  effective?: CapabilitySet | undefined;
+  bounding?: CapabilitySet | undefined;
+}
+
+/**
+ * Checks the agent's flags (as the isolator's creation does in Mesos): the
+ * effective set must lie within the bounding set.
+ */
+export function checkCapabilityFlags(
+  effective: unknown,
+  bounding: unknown,
+): { ok: true; flags: CapabilityFlags } | { ok: false; error: string } {
+  const flags: CapabilityFlags = {};
+  for (const [key, value] of [
+    ["effective", effective],
+    ["bounding", bounding],
+  ] as const) {
+    if (value === undefined) continue;
+    const set = capabilitySet(value);
+    if ("error" in set) return { ok: false, error: `--${key}_capabilities: ${set.error}` };
+    flags[key] = set;
+  }
+  if (
+    flags.effective !== undefined &&
+    flags.bounding !== undefined &&
+    !within(flags.effective, flags.bounding)
+  ) {
+    return {
+      ok: false,
+      error: "Allowed capabilities are not a subset of the bounding capabilites",
+    };
+  }
+  return { ok: true, flags };
+}
+
+/**
+ * The capabilities a container runs with, undefined for "unchanged"; throws
+ * Mesos' message for a request the agent does not allow.
+ */
+export function containerCapabilities(
+  config: Pick<ContainerConfig, "executor">,
+  flags: CapabilityFlags,
+): ContainerCapabilities | undefined {
+  const linux = config.executor.container?.linux_info;
+  const set = (info: CapabilityInfo): CapabilitySet => {
+    const s = capabilitySet(info);
+    if ("error" in s) throw new Error(s.error);
+    return s;
+  };
+  if (linux?.capability_info !== undefined && linux.effective_capabilities !== undefined) {
+    throw new Error("Only one of 'capability_info' or 'effective_capabilities' is allowed");
+  }
+  const requestedEffective = linux?.effective_capabilities ?? linux?.capability_info;
+  let effective = requestedEffective === undefined ? flags.effective : set(requestedEffective);
+  let bounding =
+    linux?.bounding_capabilities === undefined ? undefined : set(linux.bounding_capabilities);
+  if (bounding !== undefined && flags.bounding !== undefined && !within(bounding, flags.bounding)) {
+    throw new Error(
+      `Bounding capabilities '${formatCapabilities(bounding)}', but only '${formatCapabilities(flags.bounding)}' are allowed`,
+    );
+  }
+  bounding ??= flags.bounding ?? effective;
+  if (effective !== undefined && bounding !== undefined && !within(effective, bounding)) {
+    throw new Error(
+      `Requested capabilities '${formatCapabilities(effective)}', but only '${formatCapabilities(bounding)}' are allowed`,
+    );
+  }
+  if (bounding === undefined) return undefined;
+  effective = effective === undefined ? undefined : [...effective];
+  return { bounding, effective };
+}
+
+export class LinuxCapabilitiesIsolator extends BaseIsolator {
+  readonly name = "linux/capabilities";
+
+  constructor(private readonly flags: CapabilityFlags) {
+    super();
+  }
+
+  override async prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined> {
+    const capabilities = containerCapabilities(config, this.flags);
+    if (capabilities === undefined) return undefined;
+    if (config.executor.container?.mesos?.image !== undefined) {
+      throw new Error("Capabilities for containers with an image are not supported yet");
+    }
+    return { capabilities };
+  }
+}
