@@ -96,7 +96,8 @@ export function healthCheckTiming(check: HealthCheckInfo): HealthCheckTiming {
   return {
     ...checkTiming(check),
     consecutiveFailures:
-      typeof failures === "number" && failures >= 1
+      // 0 is kept: as in Mesos, the first counted failure then kills.
+      typeof failures === "number" && Number.isFinite(failures) && failures >= 0
         ? Math.floor(failures)
         : DEFAULT_CONSECUTIVE_FAILURES,
     gracePeriodMs: seconds(check.grace_period_seconds, DEFAULT_GRACE_PERIOD_S),

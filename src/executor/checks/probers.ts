@@ -2,8 +2,8 @@
  * Real probes, run from the executor against its own task (Mesos runs them
  * the same way for tasks without their own network namespace):
  * COMMAND spawns the command in the task's environment and sandbox, HTTP
- * GETs `scheme://127.0.0.1:port/path`, TCP opens a connection to
- * 127.0.0.1:port.
+ * GETs `scheme://127.0.0.1:port/path` (following redirects), TCP opens a
+ * connection to 127.0.0.1:port.
  */
 import { spawn } from "node:child_process";
 import { createRequire } from "node:module";
@@ -66,21 +66,58 @@ function requestFor(url: string): typeof import("node:https").request {
         .request as typeof import("node:https").request);
 }
 
-/** GETs `url`; any answer is a result (its status decides health). */
+/** How many redirects an HTTP probe follows (curl's default `--max-redirs`). */
+export const MAX_HTTP_REDIRECTS = 50;
+
+/**
+ * GETs `url`, following 3xx answers that carry a `Location` (Mesos runs
+ * `curl -L`); the last answer's status is the result and decides health.
+ */
 export function httpProber(url: string): Prober {
   return {
     kind: "HTTP",
     start(): RunningProbe {
-      const request = requestFor(url);
-      let cancel = (): void => {};
+      let cancelled = false;
+      let cancel = (): void => {
+        cancelled = true;
+      };
       const result = new Promise<ProbeResult>((resolve) => {
-        const req = request(url, { method: "GET", rejectUnauthorized: false }, (res) => {
-          res.resume();
-          resolve({ statusCode: res.statusCode ?? 0 });
-        });
-        req.once("error", (err) => resolve({ error: `GET ${url} failed: ${err.message}` }));
-        req.end();
-        cancel = () => req.destroy();
+        const get = (target: string, redirects: number): void => {
+          if (cancelled) return;
+          const request = requestFor(target);
+          const req = request(target, { method: "GET", rejectUnauthorized: false }, (res) => {
+            res.resume();
+            const status = res.statusCode ?? 0;
+            const location = res.headers.location;
+            if (status < 300 || status >= 400 || location === undefined) {
+              resolve({ statusCode: status });
+              return;
+            }
+            if (redirects >= MAX_HTTP_REDIRECTS) {
+              resolve({ error: `GET ${url} failed: more than ${MAX_HTTP_REDIRECTS} redirects` });
+              return;
+            }
+            let next: string;
+            try {
+              next = new URL(location, target).toString();
+            } catch {
+              resolve({ error: `GET ${target} failed: invalid redirect to '${location}'` });
+              return;
+            }
+            if (!/^https?:$/.test(new URL(next).protocol)) {
+              resolve({ error: `GET ${target} failed: redirect to unsupported '${next}'` });
+              return;
+            }
+            get(next, redirects + 1);
+          });
+          req.once("error", (err) => resolve({ error: `GET ${target} failed: ${err.message}` }));
+          req.end();
+          cancel = () => {
+            cancelled = true;
+            req.destroy();
+          };
+        };
+        get(url, 0);
       });
       return { result, cancel: () => cancel() };
     },

@@ -1,0 +1,77 @@
+/**
+ * Probe and timing details where Mesos' checker library sets the rule:
+ * HTTP probes follow redirects as `curl -L` does, and
+ * `consecutive_failures: 0` kills on the first counted failure.
+ */
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { test } from "node:test";
+import { ManualClock } from "../../src/common/time/clock.js";
+import { healthCheckTiming } from "../../src/executor/checks/check-info.js";
+import { HealthChecker, type HealthReport } from "../../src/executor/checks/health-checker.js";
+import type { Prober } from "../../src/executor/checks/probe.js";
+import { httpProber, MAX_HTTP_REDIRECTS } from "../../src/executor/checks/probers.js";
+
+test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx without Location is the result", async () => {
+  let hops = 0;
+  const server = createServer((req, res) => {
+    const url = req.url ?? "/";
+    if (url === "/relative") {
+      res.writeHead(302, { Location: "target" });
+    } else if (url === "/absolute") {
+      const { port } = server.address() as AddressInfo;
+      res.writeHead(301, { Location: `http://127.0.0.1:${port}/relative` });
+    } else if (url === "/target") {
+      res.writeHead(204);
+    } else if (url === "/gone") {
+      res.writeHead(307, { Location: "/nowhere" });
+    } else if (url === "/bare") {
+      res.writeHead(304);
+    } else if (url === "/loop") {
+      hops++;
+      res.writeHead(302, { Location: "/loop" });
+    } else {
+      res.writeHead(404);
+    }
+    res.end();
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  try {
+    assert.deepEqual(await httpProber(`${base}/relative`).start().result, { statusCode: 204 });
+    assert.deepEqual(await httpProber(`${base}/absolute`).start().result, { statusCode: 204 });
+    assert.deepEqual(await httpProber(`${base}/gone`).start().result, { statusCode: 404 });
+    assert.deepEqual(await httpProber(`${base}/bare`).start().result, { statusCode: 304 });
+    const loop = await httpProber(`${base}/loop`).start().result;
+    assert.match(loop.error ?? "", /more than 50 redirects/);
+    assert.equal(hops, MAX_HTTP_REDIRECTS + 1);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test("health: consecutive_failures 0 is kept and the first counted failure asks to kill", async () => {
+  assert.equal(healthCheckTiming({ consecutive_failures: 0 }).consecutiveFailures, 0);
+  assert.equal(healthCheckTiming({}).consecutiveFailures, 3);
+  const clock = new ManualClock();
+  const prober: Prober = {
+    kind: "COMMAND",
+    start: () => ({ result: Promise.resolve({ exitCode: 1 }), cancel: () => {} }),
+  };
+  const reports: HealthReport[] = [];
+  const checker = new HealthChecker(
+    clock,
+    prober,
+    healthCheckTiming({ delay_seconds: 1, grace_period_seconds: 0, consecutive_failures: 0 }),
+    (r) => reports.push(r),
+  );
+  checker.start();
+  clock.advance(1000);
+  for (let i = 0; i < 20 && reports.length === 0; i++) {
+    await new Promise<void>((r) => setImmediate(r));
+  }
+  checker.stop();
+  assert.deepEqual(reports, [{ healthy: false, consecutiveFailures: 1, killTask: true }]);
+});
