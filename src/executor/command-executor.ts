@@ -157,8 +157,10 @@ export class CommandExecutor {
       timestamp: this.o.clock.now() / 1000,
       ...extra,
     };
-    // A task with a check carries an (empty) check status in every update.
-    const check = this.lastCheck ?? emptyCheckStatus(this.task?.check);
+    // A task with a check carries a check status in every update: the empty
+    // one in updates made from scratch (STARTING, RUNNING, KILLING, the
+    // terminal one), as Mesos; check and health updates put the latest in.
+    const check = emptyCheckStatus(this.task?.check);
     if (check !== undefined) status.check_status = check;
     return status;
   }
@@ -295,12 +297,12 @@ export class CommandExecutor {
     // No health news once the task is being killed or has ended.
     if (task === undefined || this.killed || this.terminated) return;
     this.lastHealthy = report.healthy;
-    this.forward({
-      ...this.status(task.task_id, "TASK_RUNNING", {
-        reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
-      }),
-      healthy: report.healthy,
+    const update = this.status(task.task_id, "TASK_RUNNING", {
+      reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
     });
+    update.healthy = report.healthy;
+    if (this.lastCheck !== undefined) update.check_status = this.lastCheck;
+    this.forward(update);
     if (report.killTask) {
       this.o.logger.warn(
         `Killing task ${task.task_id.value} after ${report.consecutiveFailures} consecutive failed health checks`,
@@ -317,6 +319,7 @@ export class CommandExecutor {
     const update = this.status(task.task_id, "TASK_RUNNING", {
       reason: "REASON_TASK_CHECK_STATUS_UPDATED",
     });
+    update.check_status = status;
     if (this.lastHealthy !== undefined) update.healthy = this.lastHealthy;
     this.forward(update);
   }

@@ -197,7 +197,9 @@ export class DefaultExecutor {
       timestamp: this.o.clock.now() / 1000,
       ...extra,
     };
-    const check = run.lastCheck ?? emptyCheckStatus(run.task.check);
+    // Updates made from scratch carry the empty check status (as Mesos);
+    // check and health updates put the latest in.
+    const check = emptyCheckStatus(run.task.check);
     if (check !== undefined) status.check_status = check;
     return status;
   }
@@ -537,10 +539,12 @@ export class DefaultExecutor {
   private healthUpdated(run: TaskRun, report: HealthReport): void {
     if (this.active.get(run.task.task_id.value) !== run || run.killing) return;
     run.lastHealthy = report.healthy;
-    this.forward({
-      ...this.status(run, "TASK_RUNNING", { reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED" }),
-      healthy: report.healthy,
+    const update = this.status(run, "TASK_RUNNING", {
+      reason: "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED",
     });
+    update.healthy = report.healthy;
+    if (run.lastCheck !== undefined) update.check_status = run.lastCheck;
+    this.forward(update);
     if (report.killTask) {
       this.unhealthy = true;
       this.o.logger.warn(
@@ -554,6 +558,7 @@ export class DefaultExecutor {
     if (this.active.get(run.task.task_id.value) !== run || run.killing) return;
     run.lastCheck = status;
     const update = this.status(run, "TASK_RUNNING", { reason: "REASON_TASK_CHECK_STATUS_UPDATED" });
+    update.check_status = status;
     if (run.lastHealthy !== undefined) update.healthy = run.lastHealthy;
     this.forward(update);
   }
