@@ -48,10 +48,21 @@ function first(checks: readonly Check[]): string | undefined {
   return undefined;
 }
 
-/** Environment variables of type SECRET must carry a secret and no value. */
+/**
+ * Mesos' `validateEnvironment`: a VALUE variable (the default type) needs a
+ * value and no secret, a SECRET one a secret and no value; UNKNOWN is refused.
+ */
 export function validateCommandInfo(command: CommandInfo): string | undefined {
   for (const v of command.environment?.variables ?? []) {
-    if (v.type === "SECRET") {
+    if (v.type === "UNKNOWN") return "Environment variable of type 'UNKNOWN' is not allowed";
+    if (v.type === undefined || v.type === "VALUE") {
+      if (v.value === undefined) {
+        return `Environment variable '${v.name}' of type 'VALUE' must have a value set`;
+      }
+      if (v.secret !== undefined) {
+        return `Environment variable '${v.name}' of type 'VALUE' must not have a secret set`;
+      }
+    } else if (v.type === "SECRET") {
       if (v.secret === undefined) {
         return `Environment variable '${v.name}' of type 'SECRET' must have a secret set`;
       }
@@ -117,7 +128,7 @@ function validateHealthCheck(check: HealthCheck): string | undefined {
   switch (check.type) {
     case undefined:
       return "HealthCheck must specify 'type'";
-    case "COMMAND":
+    case "COMMAND": {
       if (check.command === undefined) {
         return "Expecting 'command' to be set for COMMAND health check";
       }
@@ -125,7 +136,10 @@ function validateHealthCheck(check: HealthCheck): string | undefined {
         const what = (check.command.shell ?? true) ? "'shell command'" : "'executable path'";
         return `Command health check must contain ${what}`;
       }
+      const error = validateCommandInfo(check.command);
+      if (error !== undefined) return `Health check's \`CommandInfo\` is invalid: ${error}`;
       break;
+    }
     case "HTTP":
       if (check.http === undefined) return "Expecting 'http' to be set for HTTP health check";
       if (check.http.scheme !== undefined && !["http", "https"].includes(check.http.scheme)) {
