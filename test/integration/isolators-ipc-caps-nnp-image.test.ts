@@ -1,0 +1,212 @@
+/**
+ * `namespaces/ipc`, `linux/capabilities` and `linux/nnp` for containers with
+ * an image (a one-layer busybox image in a local registry directory): the
+ * /dev/shm the container sees inside its root filesystem, no_new_privs
+ * inside it, and the refusal of capabilities with an image. Needs root and
+ * a static busybox (Debian's busybox-static); skips otherwise.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitForAgents,
+} from "../harness/processes.js";
+import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+
+function isStatic(path: string): boolean {
+  try {
+    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
+  } catch {
+    return true;
+  }
+}
+
+const skip =
+  process.platform !== "linux" || process.getuid?.() !== 0
+    ? "needs root on Linux (namespaces, mounts, chroot)"
+    : !existsSync("/proc/self/ns/ipc")
+      ? "the kernel has no IPC namespaces"
+      : BUSYBOX === undefined || !isStatic(BUSYBOX)
+        ? "needs a static busybox (busybox-static)"
+        : undefined;
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let runtimeDir: string;
+
+/** Writes `<registry>/ipcimage:latest.tar`: busybox with the tools the tasks use. */
+function buildImage(registry: string): void {
+  const work = tempDir("mesos-ipc-image-");
+  const root = join(work, "root");
+  mkdirSync(join(root, "bin"), { recursive: true });
+  for (const dir of ["dev", "proc", "tmp"]) mkdirSync(join(root, dir));
+  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
+  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
+  for (const tool of ["sh", "cat", "echo", "df", "awk", "grep", "tr", "readlink", "test", "ls"]) {
+    symlinkSync("busybox", join(root, "bin", tool));
+  }
+  const image = join(work, "image");
+  mkdirSync(join(image, "l1"), { recursive: true });
+  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
+  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
+  writeFileSync(
+    join(image, "manifest.json"),
+    JSON.stringify([
+      { Config: "config.json", RepoTags: ["ipcimage:latest"], Layers: ["l1/layer.tar"] },
+    ]),
+  );
+  execFileSync("tar", ["-cf", join(registry, "ipcimage:latest.tar"), "-C", image, "."]);
+}
+
+before(async () => {
+  if (skip !== undefined) return;
+  const registry = tempDir("mesos-registry-");
+  buildImage(registry);
+  runtimeDir = tempDir("mesos-runtime-");
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: {
+      isolation: "filesystem/linux,namespaces/ipc,linux/capabilities,linux/nnp,docker/runtime",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("mesos-docker-store-"),
+      runtime_dir: runtimeDir,
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+const small = [scalar("cpus", 0.1), scalar("mem", 64)];
+
+function container(linuxInfo?: object): object {
+  return {
+    type: "MESOS",
+    mesos: { image: { type: "DOCKER", docker: { name: "ipcimage" } } },
+    ...(linuxInfo === undefined ? {} : { linux_info: linuxInfo }),
+  };
+}
+
+/** key=value lines of a file. */
+function keyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split("\n")) {
+    const m = /^(\w+)=(.*)$/.exec(line);
+    if (m !== null) out[m[1] as string] = m[2] as string;
+  }
+  return out;
+}
+
+const REPORT = [
+  "echo ipc=$(readlink /proc/self/ns/ipc)",
+  "echo shm_kb=$(df -k /dev/shm | awk 'NR==2 {print $2}')",
+  "echo shm_files=$(ls -A /dev/shm | tr '\\n' ' ')",
+  "grep NoNewPrivs: /proc/self/status | tr -d ' \\t' | tr : =",
+].join("; ");
+
+test("namespaces/ipc: a command task in an image without ipc_mode gets its own IPC namespace and an empty /dev/shm", {
+  skip,
+}, async () => {
+  const marker = `host-shm-${process.pid}`;
+  writeFileSync(`/dev/shm/${marker}`, "on the host\n");
+  try {
+    const run = await executeTask(master, {
+      name: "image-ipc-unset",
+      resources: small,
+      command: REPORT,
+      container: container(),
+    });
+    assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+    const r = keyValues(
+      readFileSync(join(await sandboxOf(agent, "image-ipc-unset"), "stdout"), "utf8"),
+    );
+    assert.match(r.ipc ?? "", /^ipc:\[\d+\]$/);
+    assert.notEqual(r.ipc, readlinkSync("/proc/self/ns/ipc"));
+    assert.doesNotMatch(r.shm_files ?? "", new RegExp(marker), "the agent's /dev/shm is visible");
+    assert.equal(r.NoNewPrivs, "1");
+  } finally {
+    execFileSync("rm", ["-f", `/dev/shm/${marker}`]);
+  }
+});
+
+test("namespaces/ipc: PRIVATE with shm_size sizes the /dev/shm inside the image", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "image-ipc-private",
+    resources: small,
+    command: REPORT,
+    container: container({ ipc_mode: "PRIVATE", shm_size: 8 }),
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const r = keyValues(
+    readFileSync(join(await sandboxOf(agent, "image-ipc-private"), "stdout"), "utf8"),
+  );
+  assert.equal(r.shm_kb, String(8 * 1024));
+  await waitFor("the task's /dev/shm to be unmounted", async () =>
+    readFileSync("/proc/self/mounts", "utf8")
+      .split("\n")
+      .every((line) => !(line.split(" ")[1] ?? "").startsWith(`${runtimeDir}/`)),
+  );
+  assert.deepEqual(readdirSync(join(runtimeDir, "containers")), []);
+});
+
+test("linux/nnp: an executor that runs inside its image has no_new_privs", { skip }, async () => {
+  const run = await executeTask(master, {
+    name: "image-nnp",
+    resources: small,
+    command: "true",
+    executor: {
+      executor_id: { value: "image-nnp" },
+      command: { value: REPORT },
+      container: container(),
+      resources: small,
+    },
+  });
+  // The executor is a shell script that never subscribes: the task fails when it exits.
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  const sandbox = await sandboxOf(agent, "image-nnp");
+  const stdout = await waitFor("the executor's output", () => {
+    const text = readFileSync(join(sandbox, "stdout"), "utf8");
+    return text.includes("NoNewPrivs=") ? text : undefined;
+  });
+  assert.equal(keyValues(stdout).NoNewPrivs, "1");
+});
+
+test("linux/capabilities: capabilities for a container with an image are refused", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "image-caps",
+    resources: small,
+    command: "true",
+    container: container({ effective_capabilities: { capabilities: ["NET_RAW"] } }),
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.match(
+    run.message ?? "",
+    /Capabilities for containers with an image are not supported yet/,
+    run.stdout,
+  );
+});
