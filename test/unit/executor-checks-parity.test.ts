@@ -11,7 +11,12 @@ import { ManualClock } from "../../src/common/time/clock.js";
 import { healthCheckTiming } from "../../src/executor/checks/check-info.js";
 import { HealthChecker, type HealthReport } from "../../src/executor/checks/health-checker.js";
 import type { Prober } from "../../src/executor/checks/probe.js";
-import { httpProber, MAX_HTTP_REDIRECTS } from "../../src/executor/checks/probers.js";
+import {
+  checkProber,
+  healthCheckProber,
+  httpProber,
+  MAX_HTTP_REDIRECTS,
+} from "../../src/executor/checks/probers.js";
 
 test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx without Location is the result", async () => {
   let hops = 0;
@@ -74,4 +79,37 @@ test("health: consecutive_failures 0 is kept and the first counted failure asks 
   }
   checker.stop();
   assert.deepEqual(reports, [{ healthy: false, consecutiveFailures: 1, killTask: true }]);
+});
+
+test("health check probes: protocol IPv6 probes ::1 (HTTP and TCP); general checks stay on 127.0.0.1 over http", async (t) => {
+  const server = createServer((_req, res) => {
+    res.writeHead(200);
+    res.end();
+  });
+  const listening = await new Promise<boolean>((resolve) => {
+    server.once("error", () => resolve(false));
+    server.listen(0, "::1", () => resolve(true));
+  });
+  if (!listening) {
+    t.skip("no IPv6 loopback on this machine");
+    return;
+  }
+  const { port } = server.address() as AddressInfo;
+  const ctx = { launch: { baseEnv: {} } };
+  try {
+    const http6 = healthCheckProber({ type: "HTTP", http: { port, protocol: "IPv6" } }, ctx);
+    const tcp6 = healthCheckProber({ type: "TCP", tcp: { port, protocol: "IPv6" } }, ctx);
+    const tcp4 = healthCheckProber({ type: "TCP", tcp: { port } }, ctx);
+    const check = checkProber({ type: "HTTP", http: { port, protocol: "IPv6" } }, ctx);
+    assert.ok(typeof http6 !== "string" && typeof tcp6 !== "string" && typeof tcp4 !== "string");
+    assert.ok(typeof check !== "string");
+    assert.deepEqual(await http6.start().result, { statusCode: 200 });
+    assert.deepEqual(await tcp6.start().result, { connected: true });
+    // Nothing listens on 127.0.0.1 at that port (the server is bound to ::1 only).
+    assert.deepEqual(await tcp4.start().result, { connected: false });
+    assert.ok((await check.start().result).error !== undefined);
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
 });

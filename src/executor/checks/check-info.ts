@@ -13,11 +13,15 @@ export interface HttpCheckSpec {
   port?: number;
   /** Request path; must start with '/' (default '/'). */
   path?: string;
+  /** `IPv4` (default: 127.0.0.1) or `IPv6` (::1); health checks only. */
+  protocol?: string;
 }
 
 /** `HealthCheck.TCPCheckInfo` / `CheckInfo.Tcp`. */
 export interface TcpCheckSpec {
   port?: number;
+  /** `IPv4` (default: 127.0.0.1) or `IPv6` (::1); health checks only. */
+  protocol?: string;
 }
 
 /** The probe of a check or health check. */

@@ -124,14 +124,19 @@ export function httpProber(url: string): Prober {
   };
 }
 
-/** Opens (and closes) a TCP connection to 127.0.0.1:`port`. */
-export function tcpProber(port: number): Prober {
+/** Opens (and closes) a TCP connection to `host` (127.0.0.1 unless told)`:port`. */
+export function tcpProber(port: number, host = IPV4_LOOPBACK): Prober {
   return {
     kind: "TCP",
     start(): RunningProbe {
       let cancel = (): void => {};
       const result = new Promise<ProbeResult>((resolve) => {
-        const socket = connect({ host: "127.0.0.1", port });
+        if (!validPort(port)) {
+          // Mesos' mesos-tcp-connect cannot connect either: a failed connection.
+          resolve({ connected: false });
+          return;
+        }
+        const socket = connect({ host, port });
         socket.once("connect", () => {
           socket.destroy();
           resolve({ connected: true });
@@ -158,26 +163,40 @@ function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober
   return commandProber(ctx.sandbox !== undefined ? { ...spec, cwd: ctx.sandbox } : spec);
 }
 
-function portOf(port: number | undefined): number | string {
-  if (typeof port !== "number" || !Number.isInteger(port) || port < 1 || port > 65535) {
-    return "the check has no valid port";
-  }
-  return port;
+const IPV4_LOOPBACK = "127.0.0.1";
+const IPV6_LOOPBACK = "::1";
+
+function validPort(port: number): boolean {
+  return Number.isInteger(port) && port >= 1 && port <= 65535;
 }
 
+/**
+ * An HTTP probe of `127.0.0.1` (`[::1]` for IPv6). A port no request can
+ * reach still makes a probe, one that always fails (as curl would), so a
+ * health check on it ends in a kill as in Mesos.
+ */
 function httpFor(
   http: { scheme?: string; port?: number; path?: string } | undefined,
-): Prober | string {
-  const port = portOf(http?.port);
-  if (typeof port === "string") return port;
+  ipv6: boolean,
+): Prober {
+  const port = http?.port ?? 0;
   const scheme = http?.scheme ?? "http";
   const path = http?.path ?? "/";
-  return httpProber(`${scheme}://127.0.0.1:${port}${path.startsWith("/") ? path : `/${path}`}`);
+  const url = `${scheme}://${ipv6 ? `[${IPV6_LOOPBACK}]` : IPV4_LOOPBACK}:${port}${path.startsWith("/") ? path : `/${path}`}`;
+  if (!validPort(port)) {
+    return {
+      kind: "HTTP",
+      start: () => ({
+        result: Promise.resolve({ error: `GET ${url} failed: invalid port ${port}` }),
+        cancel: () => {},
+      }),
+    };
+  }
+  return httpProber(url);
 }
 
-function tcpFor(tcp: { port?: number } | undefined): Prober | string {
-  const port = portOf(tcp?.port);
-  return typeof port === "string" ? port : tcpProber(port);
+function tcpFor(tcp: { port?: number } | undefined, ipv6: boolean): Prober {
+  return tcpProber(tcp?.port ?? 0, ipv6 ? IPV6_LOOPBACK : IPV4_LOOPBACK);
 }
 
 /** The prober of a health check, or why it cannot run. */
@@ -186,15 +205,19 @@ export function healthCheckProber(check: HealthCheckInfo, ctx: ProbeContext): Pr
     check.type ??
     (check.command !== undefined ? "COMMAND" : check.http !== undefined ? "HTTP" : undefined);
   if (type === "COMMAND") return commandFor(check.command, ctx);
-  if (type === "HTTP") return httpFor(check.http);
-  if (type === "TCP") return tcpFor(check.tcp);
+  // Only health checks have a scheme and an IP protocol (Mesos' CheckInfo has neither).
+  if (type === "HTTP") return httpFor(check.http, check.http?.protocol === "IPv6");
+  if (type === "TCP") return tcpFor(check.tcp, check.tcp?.protocol === "IPv6");
   return `unsupported health check type '${type ?? "none"}'`;
 }
 
 /** The prober of a general check, or why it cannot run. */
 export function checkProber(check: CheckInfo, ctx: ProbeContext): Prober | string {
   if (check.type === "COMMAND") return commandFor(check.command?.command, ctx);
-  if (check.type === "HTTP") return httpFor(check.http);
-  if (check.type === "TCP") return tcpFor(check.tcp);
+  if (check.type === "HTTP") {
+    const http = check.http === undefined ? undefined : { ...check.http, scheme: "http" };
+    return httpFor(http, false);
+  }
+  if (check.type === "TCP") return tcpFor(check.tcp, false);
   return `unsupported check type '${check.type ?? "none"}'`;
 }
