@@ -353,6 +353,11 @@ export class AgentOperations {
       return;
     }
     for (const operation of operations) this.add(operation);
+    for (const stray of saved.strays) {
+      logger.warn(
+        `Ignoring '${stray}' among the operation status update streams: not an operation uuid`,
+      );
+    }
     let changed = false;
     for (const stream of saved.streams) {
       const key = uuidKey(stream.operationUuid);
