@@ -1,9 +1,10 @@
 /**
  * Framework rate limiting (`--rate_limits`): calls from frameworks are
  * processed at most `qps` per second per principal; up to `capacity` calls
- * may wait (queued, answered late); one more is refused, and the framework
- * is told (an ERROR event). Principals not listed share the aggregate
- * default limiter; a listed principal without `qps` is not throttled.
+ * may be outstanding (queued, answered late); one more is refused, and the
+ * framework is told (an ERROR event). Principals not listed share the
+ * aggregate default limiter; a listed principal without `qps` is not
+ * throttled. As in Mesos, `capacity: 0` refuses every call.
  */
 import { err, ok, type Result } from "../errors/result.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
@@ -101,7 +102,9 @@ const NOW: Admission = { kind: "now" };
 
 /**
  * One throttle: calls are released one every 1/qps seconds, in arrival
- * order; at most `capacity` wait.
+ * order; at most `capacity` wait. Mesos counts a call as outstanding until
+ * it is processed, so with `capacity: 0` none gets through; with more, the
+ * call processed at once never counts against the waiting ones.
  */
 class Throttle {
   private readonly intervalMs: number;
@@ -113,7 +116,6 @@ class Throttle {
     private readonly clock: Clock,
     qps: number,
     readonly capacity: number | undefined,
-    private readonly label: string,
   ) {
     this.intervalMs = 1000 / qps;
   }
@@ -123,16 +125,14 @@ class Throttle {
   }
 
   admit(): Admission {
+    if (this.capacity !== undefined && this.waiting.length >= this.capacity) {
+      // Mesos' wording (the caller names the message type in place of "Message").
+      return { kind: "refused", message: `Message dropped: capacity(${this.capacity}) exceeded` };
+    }
     const now = this.clock.monotonic();
     if (this.waiting.length === 0 && now >= this.nextFreeMs) {
       this.nextFreeMs = now + this.intervalMs;
       return NOW;
-    }
-    if (this.capacity !== undefined && this.waiting.length >= this.capacity) {
-      return {
-        kind: "refused",
-        message: `Message dropped: capacity(${this.capacity}) exceeded for ${this.label}`,
-      };
     }
     const ready = new Promise<void>((resolve) => this.waiting.push(resolve));
     this.schedule();
@@ -172,7 +172,7 @@ export class FrameworkRateLimiter {
     for (const l of limits.limits) {
       this.byPrincipal.set(
         l.principal,
-        l.qps === undefined ? null : new Throttle(clock, l.qps, l.capacity, `'${l.principal}'`),
+        l.qps === undefined ? null : new Throttle(clock, l.qps, l.capacity),
       );
     }
     if (limits.aggregateDefaultQps !== undefined) {
@@ -180,7 +180,6 @@ export class FrameworkRateLimiter {
         clock,
         limits.aggregateDefaultQps,
         limits.aggregateDefaultCapacity,
-        "the aggregate default limiter",
       );
     }
   }
