@@ -513,3 +513,52 @@ test("operation feedback: a disconnected framework's update waits (no acknowledg
   assert.equal(s.f.sentOfType("mesos.internal.AcknowledgeOperationStatusMessage").length, 0);
   assert.equal(allOperations(s.f.master)[0]?.latest_status.state, "OPERATION_FINISHED");
 });
+
+test("operation feedback: a re-registering agent's new resource version is used; without AGENT_OPERATION_FEEDBACK its terminal operations with an id go", async () => {
+  const s = await setup();
+  acceptOne(s, reserve("r1"));
+  const uuid = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0]?.operation_uuid.value;
+  assert.ok(uuid !== undefined);
+  operationStatusUpdate(s.f.master, agentStatus(s, uuid, "OPERATION_FINISHED"));
+  const reregister = (capabilities: string[], version: Uint8Array) => {
+    s.f.master.reregisterAgent(AGENT_PID, {
+      slave: {
+        id: { value: s.agentId },
+        hostname: "agent-host",
+        port: 5051,
+        resources: resources("cpus:4;mem:1024;disk:1024"),
+        checkpoint: true,
+      },
+      version: "1.12.0",
+      agent_capabilities: ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"]
+        .concat(capabilities)
+        .map((type) => ({ type: type as never })),
+      resource_version_uuid: { value: version },
+    });
+  };
+  reregister(FEEDBACK_CAPABILITIES, new Uint8Array(16).fill(11));
+  await s.f.settle();
+  const agent = s.f.master.agents.get(s.agentId);
+  assert.deepEqual([...(agent?.resourceVersion ?? [])], [...new Uint8Array(16).fill(11)]);
+  // Still waiting for the framework's acknowledgement.
+  assert.equal(allOperations(s.f.master).length, 1);
+  reregister(["RESOURCE_PROVIDER"], new Uint8Array(16).fill(12));
+  await s.f.settle();
+  assert.equal(allOperations(s.f.master).length, 0);
+});
+
+test("operation feedback: reconciling an operation on a resource provider asks the agent", async () => {
+  const s = await setup();
+  reconcileOperations(s.f.master, s.framework, [
+    {
+      operation_id: { value: "on-provider" },
+      agent_id: { value: s.agentId },
+      resource_provider_id: { value: "rp1" },
+    },
+  ]);
+  assert.equal(statusEvents(s.stream).length, 0);
+  const [asked] = s.f.sentOfType("mesos.internal.ReconcileOperationsMessage");
+  assert.equal(asked?.framework_id?.value, s.framework.id);
+  assert.equal(asked?.operations?.[0]?.operation_id?.value, "on-provider");
+  assert.equal(asked?.operations?.[0]?.resource_provider_id?.value, "rp1");
+});
