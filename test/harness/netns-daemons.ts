@@ -10,7 +10,7 @@ import type { ChildProcess } from "node:child_process";
 import { openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { NetHost } from "./netns.js";
-import { binPath, tempDir, waitFor } from "./processes.js";
+import { agentFetcherCacheDir, binPath, tempDir, waitFor } from "./processes.js";
 
 export interface HostDaemon {
   readonly host: NetHost;
@@ -32,7 +32,8 @@ export async function startOn(
   const workDir = tempDir(`${binary}-${host.name}-`);
   const log = join(workDir, "out.log");
   const out = openSync(log, "a");
-  const args = Object.entries({ ip: host.ip, port, work_dir: workDir, ...flags }).map(
+  const own = binary === "mesos-agent" ? { fetcher_cache_dir: agentFetcherCacheDir() } : {};
+  const args = Object.entries({ ip: host.ip, port, work_dir: workDir, ...own, ...flags }).map(
     ([k, v]) => `--${k}=${v}`,
   );
   const child = host.spawn(process.execPath, [binPath(binary), ...args], {

@@ -140,6 +140,16 @@ function toArgs(flags: Record<string, string | number | boolean>): string[] {
   );
 }
 
+/**
+ * A fetcher cache directory of one agent's own. Every agent clears its cache
+ * directory when it starts (as Mesos does); agents of tests running side by
+ * side must not share Mesos' default `/tmp/mesos/fetch`, or one agent's
+ * start removes files another agent is fetching into (and fails on them).
+ */
+export function agentFetcherCacheDir(): string {
+  return tempDir("mesos-agent-fetch-");
+}
+
 /** Spawns bin/<binary> with flags, output captured to a log file in its work dir. */
 export async function startDaemon(
   binary: string,
@@ -155,6 +165,9 @@ export async function startDaemon(
     ...options.extraFlags,
     ...options.flags,
   };
+  if (binary === "mesos-agent" && flags.fetcher_cache_dir === undefined) {
+    flags.fetcher_cache_dir = agentFetcherCacheDir();
+  }
   const logFile = join(workDir, `${binary}.log`);
   const out = openSync(logFile, "a");
   const child = spawn(process.execPath, [binPath(binary), ...toArgs(flags)], {
