@@ -254,7 +254,8 @@ export class CommandExecutor {
     this.forward(this.status(task.task_id, "TASK_RUNNING"));
     this.startChecks(task, {
       launch: context,
-      ...(place === undefined ? {} : { sandbox: place.cwd }),
+      // A hosted executor has no stderr of its own: its task's stderr file stands in.
+      ...(place === undefined ? {} : { sandbox: place.cwd, output: place.stderr }),
     });
   }
 

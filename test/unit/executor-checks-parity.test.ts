@@ -1,11 +1,15 @@
 /**
  * Probe and timing details where Mesos' checker library sets the rule:
  * HTTP probes follow redirects as `curl -L` does, and
- * `consecutive_failures: 0` kills on the first counted failure.
+ * `consecutive_failures: 0` kills on the first counted failure, IPv6
+ * health checks probe ::1, and check commands write to the executor's stderr.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { healthCheckTiming } from "../../src/executor/checks/check-info.js";
@@ -111,5 +115,23 @@ test("health check probes: protocol IPv6 probes ::1 (HTTP and TCP); general chec
   } finally {
     server.closeAllConnections();
     await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test("COMMAND probes: stdout and stderr of the check command go where the executor's stderr goes (here a file)", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "probe-output-"));
+  const out = join(dir, "stderr");
+  try {
+    const prober = healthCheckProber(
+      { type: "COMMAND", command: { value: "echo to-stdout; echo to-stderr >&2; exit 3" } },
+      { launch: { baseEnv: { PATH: process.env.PATH } }, sandbox: dir, output: out },
+    );
+    assert.ok(typeof prober !== "string");
+    assert.deepEqual(await prober.start().result, { exitCode: 3 });
+    assert.deepEqual(await prober.start().result, { exitCode: 3 });
+    // Appended, both streams, every run.
+    assert.equal(readFileSync(out, "utf8"), "to-stdout\nto-stderr\nto-stdout\nto-stderr\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -1,11 +1,13 @@
 /**
  * Real probes, run from the executor against its own task (Mesos runs them
  * the same way for tasks without their own network namespace):
- * COMMAND spawns the command in the task's environment and sandbox, HTTP
+ * COMMAND spawns the command in the task's environment and sandbox (its
+ * output goes to the executor's stderr, where Mesos' checker sends it), HTTP
  * GETs `scheme://127.0.0.1:port/path` (following redirects), TCP opens a
  * connection to 127.0.0.1:port.
  */
 import { spawn } from "node:child_process";
+import { closeSync, openSync } from "node:fs";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import type { LaunchContext, LaunchSpec } from "../launch-spec.js";
@@ -14,20 +16,40 @@ import type { CommandInfo } from "../protocol.js";
 import type { CheckInfo, HealthCheckInfo } from "./check-info.js";
 import type { ProbeResult, Prober, RunningProbe } from "./probe.js";
 
+/**
+ * Where a check command's stdout and stderr go: a file (appended to), the
+ * executor's own stderr (fd 2, the default, as Mesos' checker), or nowhere.
+ */
+export type ProbeOutput = string | 2 | "ignore";
+
 /** Runs a command to completion; exit status 0 is a success. */
-export function commandProber(spec: LaunchSpec): Prober {
+export function commandProber(spec: LaunchSpec, output: ProbeOutput = 2): Prober {
   return {
     kind: "COMMAND",
     start(): RunningProbe {
       let pid: number | undefined;
       const result = new Promise<ProbeResult>((resolve) => {
-        const child = spawn(spec.file, spec.args, {
-          argv0: spec.argv0,
-          env: spec.env,
-          ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
-          detached: true,
-          stdio: "ignore",
-        });
+        let fd: number | undefined;
+        if (typeof output === "string" && output !== "ignore") {
+          try {
+            fd = openSync(output, "a");
+          } catch {
+            // Output is a convenience: the probe runs without it.
+          }
+        }
+        const sink = fd ?? (output === 2 ? 2 : "ignore");
+        let child: ReturnType<typeof spawn>;
+        try {
+          child = spawn(spec.file, spec.args, {
+            argv0: spec.argv0,
+            env: spec.env,
+            ...(spec.cwd !== undefined ? { cwd: spec.cwd } : {}),
+            detached: true,
+            stdio: ["ignore", sink, sink],
+          });
+        } finally {
+          if (fd !== undefined) closeSync(fd);
+        }
         pid = child.pid;
         child.once("error", (err) =>
           resolve({ error: `failed to run the command: ${err.message}` }),
@@ -154,13 +176,18 @@ export interface ProbeContext {
   launch: LaunchContext;
   /** The sandbox (working directory of command probes). */
   sandbox?: string;
+  /** Where command probes write (default: the executor's stderr). */
+  output?: ProbeOutput;
 }
 
 function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober | string {
   if (command === undefined) return "the check has no command";
   const spec = buildLaunchSpec(command, ctx.launch);
   if ("error" in spec) return `invalid check command: ${spec.error}`;
-  return commandProber(ctx.sandbox !== undefined ? { ...spec, cwd: ctx.sandbox } : spec);
+  return commandProber(
+    ctx.sandbox !== undefined ? { ...spec, cwd: ctx.sandbox } : spec,
+    ctx.output ?? 2,
+  );
 }
 
 const IPV4_LOOPBACK = "127.0.0.1";
