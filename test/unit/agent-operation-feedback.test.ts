@@ -9,6 +9,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { Agent } from "../../src/agent/agent.js";
+import { getOperations } from "../../src/agent/http/operator-api.js";
+import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
+import { setRequestAuthorizer } from "../../src/common/auth/request-auth.js";
+import { HttpRequest } from "../../src/common/http/request.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type {
   ApplyOperationMessage,
@@ -79,7 +83,8 @@ function apply(
 const reserve = (id: string): Offer_Operation => ({
   type: "RESERVE",
   id: { value: id },
-  reserve: { resources: [cpus(1, "web")] },
+  // As from an offer: allocated to the framework's role.
+  reserve: { resources: [{ ...cpus(1, "web"), allocation_info: { role: "web" } }] },
 });
 
 /** Lets the write chain and the (immediate) stream checkpoints settle. */
@@ -226,5 +231,51 @@ describe("agent operation feedback", () => {
     assert.equal(writes.length, 0);
     assert.equal(of("UpdateOperationStatusMessage").length, 0);
     assert.equal(agent.operations.list().length, 0);
+  });
+
+  it("GET_OPERATIONS shows a caller only the operations on roles it may view", async () => {
+    const { agent, register } = setup();
+    register();
+    apply(agent, reserve("on-web"), 1);
+    apply(
+      agent,
+      {
+        type: "RESERVE",
+        id: { value: "on-db" },
+        reserve: { resources: [{ ...cpus(1, "db"), allocation_info: { role: "db" } }] },
+      },
+      2,
+    );
+    await settle();
+    const request = () =>
+      new HttpRequest({
+        method: "POST",
+        path: "/api/v1",
+        rawQuery: "",
+        headers: {},
+        body: new Uint8Array(),
+        remoteAddress: "127.0.0.1",
+        remotePort: 1,
+      });
+    const ids = (r: HttpRequest) =>
+      (getOperations(agent, r).operations ?? []).map((o) => o.info.id?.value).sort();
+    assert.deepEqual(ids(request()), ["on-db", "on-web"], "without ACLs, all of them");
+    const acls = parseAcls({
+      view_roles: [
+        { principals: { type: "ANY" }, roles: { values: ["web"] } },
+        { principals: { type: "ANY" }, roles: { type: "NONE" } },
+      ],
+    });
+    assert.ok(acls.ok, JSON.stringify(acls));
+    const guarded = request();
+    setRequestAuthorizer(guarded, new LocalAuthorizer(acls.value));
+    assert.deepEqual(ids(guarded), ["on-web"], "a reservation on 'db' is not for this caller");
+    const none = request();
+    const nothing = parseAcls({
+      view_roles: [{ principals: { type: "ANY" }, roles: { type: "NONE" } }],
+    });
+    assert.ok(nothing.ok);
+    setRequestAuthorizer(none, new LocalAuthorizer(nothing.value));
+    assert.deepEqual(ids(none), []);
   });
 });

@@ -7,7 +7,7 @@
  * words: method, Content-Type, Accept, body, call validation, streaming.
  * GET_OPERATIONS lists the operations on the agent's own resources that
  * are pending or whose status update the master has not acknowledged yet
- * (the caller sees those whose resources' roles it may view);
+ * (a caller sees those whose consumed resources' roles it may view);
  * GET_RESOURCE_PROVIDERS answers an empty list (there are no resource
  * providers); calls for features mesos-ts does not have yet
  * (standalone containers, resource provider configs, image pruning)
@@ -48,6 +48,7 @@ import type {
   Response_GetContainers,
   Response_GetExecutors,
   Response_GetFrameworks,
+  Response_GetOperations,
   Response_GetTasks,
 } from "../../common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../common/protocol/index.js";
@@ -57,7 +58,7 @@ import type { NestedContainers } from "../containerizer/nested-containers.js";
 import { createTask, type Executor } from "../executor.js";
 import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
-import { consumedRoles } from "../operations/conversions.js";
+import { operationVisible } from "../operations/conversions.js";
 import {
   CONTAINER_SESSION_CALLS,
   containerSessionCall,
@@ -428,20 +429,7 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
     case "GET_TASKS":
       return reply({ type: "GET_TASKS", get_tasks: getTasks(agent, requestView(request)) }, type);
     case "GET_OPERATIONS":
-      return reply(
-        {
-          type: "GET_OPERATIONS",
-          get_operations: {
-            operations: agent.operations.list().filter((o) => {
-              const roles = consumedRoles(o.info);
-              return roles === undefined
-                ? requestAuthorized(request, "view_roles", undefined)
-                : roles.every((role) => requestAuthorized(request, "view_roles", role));
-            }),
-          },
-        },
-        type,
-      );
+      return reply({ type: "GET_OPERATIONS", get_operations: getOperations(agent, request) }, type);
     case "GET_RESOURCE_PROVIDERS":
       return reply(
         { type: "GET_RESOURCE_PROVIDERS", get_resource_providers: { resource_providers: [] } },
@@ -519,6 +507,21 @@ function allFrameworks(agent: Agent): { framework: Framework; live: boolean }[] 
     ...[...agent.frameworks.values()].map((framework) => ({ framework, live: true })),
     ...agent.completedFrameworks.map((framework) => ({ framework, live: false })),
   ];
+}
+
+/**
+ * GET_OPERATIONS: the operations on the agent's own resources it still has
+ * (pending, or not yet acknowledged), those whose consumed resources' roles
+ * the caller may view (Mesos' VIEW_ROLE approval).
+ */
+export function getOperations(agent: Agent, request: HttpRequest): Response_GetOperations {
+  return {
+    operations: agent.operations
+      .list()
+      .filter((o) =>
+        operationVisible(o.info, (role) => requestAuthorized(request, "view_roles", role)),
+      ),
+  };
 }
 
 /** GET_FRAMEWORKS: current and completed frameworks. */

@@ -21,7 +21,6 @@ import {
   isDynamicallyReserved,
   isPersistentVolume,
   Resources,
-  reservationRole,
 } from "../../common/resources/index.js";
 import { applyCheckpointedResources } from "../resources-checkpoint.js";
 
@@ -52,8 +51,10 @@ export interface Conversion {
   converted: Resources;
 }
 
-const from = (list: readonly Resource[] | undefined): Resources =>
-  Resources.from((list ?? []) as CoreResource[]).unallocated();
+function resourcesOf(list: readonly Resource[] | undefined, unallocated: boolean): Resources {
+  const out = Resources.from((list ?? []) as CoreResource[]);
+  return unallocated ? out.unallocated() : out;
+}
 
 /** A resource with another scalar amount. */
 function resized(r: Resource, value: number): CoreResource {
@@ -73,11 +74,14 @@ function diskOf(volume: Resource, value?: number): CoreResource {
 
 /**
  * The conversions of a speculative operation, with allocation info
- * stripped (the agent's total has none). An error names what is missing.
+ * stripped (the agent's total has none) unless `unallocated` is false. An
+ * error names what is missing.
  */
 export function operationConversions(
   operation: Offer_Operation,
+  unallocated = true,
 ): { ok: true; value: Conversion[] } | { ok: false; error: string } {
+  const from = (list: readonly Resource[] | undefined) => resourcesOf(list, unallocated);
   switch (operation.type) {
     case "RESERVE": {
       const converted = from(operation.reserve?.resources);
@@ -186,17 +190,25 @@ export function applyOperationToCheckpointed(
 }
 
 /**
- * The roles of the resources an operation consumes (`*` when unreserved):
- * a caller sees the operation when it may view all of them (Mesos' VIEW_ROLE
- * approval in GET_OPERATIONS). Undefined when the consumed resources are
- * unknown: then nobody under ACLs sees it, as in Mesos.
+ * May a caller who may view the roles `canView` accepts see `operation`?
+ * As Mesos' VIEW_ROLE approval of the resources it consumes: every role in
+ * a resource's reservation stack and its allocation role must be viewable
+ * (unreserved, unallocated resources need nothing). Nobody under ACLs sees
+ * an operation whose consumed resources are unknown.
  */
-export function consumedRoles(operation: Offer_Operation): string[] | undefined {
-  const conversions = operationConversions(operation);
-  if (!conversions.ok) return undefined;
-  const roles = new Set<string>();
+export function operationVisible(
+  operation: Offer_Operation,
+  canView: (role: string | undefined) => boolean,
+): boolean {
+  const conversions = operationConversions(operation, false);
+  if (!conversions.ok) return canView(undefined);
   for (const { consumed } of conversions.value) {
-    for (const r of consumed) roles.add(reservationRole(r) ?? "*");
+    for (const r of consumed) {
+      for (const reservation of r.reservations ?? []) {
+        if (!canView(reservation.role)) return false;
+      }
+      if (r.allocation_info?.role !== undefined && !canView(r.allocation_info.role)) return false;
+    }
   }
-  return [...roles];
+  return true;
 }
