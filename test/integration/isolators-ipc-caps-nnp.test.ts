@@ -15,7 +15,10 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { capabilityMask } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
+import {
+  CAPABILITY_NAMES,
+  capabilityMask,
+} from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import {
   type DaemonHandle,
   runBinary,
@@ -350,4 +353,16 @@ test("namespaces/ipc: nested containers join their parent's IPC namespace unless
   assert.notEqual(priv.ipc, agentIpc());
   assert.equal(priv.shm_kb, String(8 * 1024));
   await waitFor("the nested /dev/shm to be unmounted", async () => noMountsUnder(open.runtimeDir));
+});
+
+test("linux/capabilities: a bounding set naming every capability gives the task what the agent holds", {
+  skip,
+}, async () => {
+  const r = await report(open, "caps-all-bounding", {
+    effective_capabilities: { capabilities: ["NET_RAW"] },
+    bounding_capabilities: { capabilities: [...CAPABILITY_NAMES] },
+  });
+  const own = /^CapBnd:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"))?.[1];
+  assert.equal(r.CapBnd, own);
+  assert.equal(r.CapAmb, capabilityMask(["NET_RAW"]));
 });

@@ -7,9 +7,11 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
 import {
+  capabilitiesOfMask,
   capabilityMask,
   checkCapabilityFlags,
   containerCapabilities,
+  LinuxCapabilitiesIsolator,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import {
   containerShmPath,
@@ -180,4 +182,29 @@ test("namespaces/ipc: nested ids, shm paths and the refusals that need no mount"
     ipcNamespace: { enter: "/proc/4242/ns/ipc" },
   });
   assert.deepEqual(calls, [], "nothing was mounted");
+});
+
+test("linux/capabilities: what the agent does not hold is refused as effective and left out of the bounding set", async () => {
+  const isolator = new LinuxCapabilitiesIsolator({}, ["CHOWN", "NET_RAW"]);
+  const config = (linux: object): ContainerConfig => ({
+    containerId: "c",
+    directory: "/tmp",
+    commandExecutor: true,
+    resources: {},
+    ...executor(linux),
+  });
+  await assert.rejects(
+    isolator.prepare(config({ effective_capabilities: { capabilities: ["SYS_RESOURCE"] } })),
+    { message: "The agent does not hold the capabilities '{ SYS_RESOURCE }' it is asked to grant" },
+  );
+  assert.deepEqual(
+    await isolator.prepare(
+      config({
+        effective_capabilities: { capabilities: ["NET_RAW"] },
+        bounding_capabilities: { capabilities: ["NET_RAW", "SYS_RESOURCE", "CHOWN"] },
+      }),
+    ),
+    { capabilities: { bounding: ["CHOWN", "NET_RAW"], effective: ["NET_RAW"] } },
+  );
+  assert.deepEqual(capabilitiesOfMask("0000000000002001"), ["CHOWN", "NET_RAW"]);
 });

@@ -21,6 +21,7 @@
  * Containers with an image are refused: the launch chroots into the image
  * after this step, which the reduced capabilities may not allow.
  */
+import { readFileSync } from "node:fs";
 import type {
   CapabilityInfo,
   CapabilityInfo_Capability,
@@ -190,10 +191,30 @@ export function containerCapabilities(
   return { bounding, effective };
 }
 
+/** The capabilities of a `CapPrm:`-style hex mask. */
+export function capabilitiesOfMask(hex: string): CapabilitySet {
+  const mask = BigInt(`0x${hex}`);
+  return CAPABILITY_NAMES.filter((_, bit) => (mask >> BigInt(bit)) & 1n);
+}
+
+/** The agent's own permitted capabilities (what it can hand out), if readable. */
+function agentCapabilities(): CapabilitySet | undefined {
+  try {
+    const m = /^CapPrm:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+    return m === null ? undefined : capabilitiesOfMask(m[1] as string);
+  } catch {
+    return undefined;
+  }
+}
+
 export class LinuxCapabilitiesIsolator extends BaseIsolator {
   readonly name = "linux/capabilities";
 
-  constructor(private readonly flags: CapabilityFlags) {
+  /** @param held what the agent holds; undefined: read from /proc/self/status. */
+  constructor(
+    private readonly flags: CapabilityFlags,
+    private readonly held: CapabilitySet | undefined = agentCapabilities(),
+  ) {
     super();
   }
 
@@ -203,6 +224,22 @@ export class LinuxCapabilitiesIsolator extends BaseIsolator {
     if (config.executor.container?.mesos?.image !== undefined) {
       throw new Error("Capabilities for containers with an image are not supported yet");
     }
-    return { capabilities };
+    const held = this.held;
+    if (held === undefined) return { capabilities };
+    // setpriv would fail in the launch, where the task only learns "Executor terminated".
+    const missing = (capabilities.effective ?? []).filter((c) => !held.includes(c));
+    if (missing.length > 0) {
+      throw new Error(
+        `The agent does not hold the capabilities '${formatCapabilities(missing)}' it is asked to grant`,
+      );
+    }
+    // What the agent lacks is out of every process's reach anyway; asking
+    // for it in the inheritable set would only make setpriv fail.
+    return {
+      capabilities: {
+        ...capabilities,
+        bounding: capabilities.bounding.filter((c) => held.includes(c)),
+      },
+    };
   }
 }
