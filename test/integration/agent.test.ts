@@ -257,10 +257,12 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
       `mkdir -p "${files}/pkg" && echo "hello from the archive" > "${files}/pkg/hello.txt" && tar -czf "${files}/pkg.tar.gz" -C "${files}" pkg`,
     ]);
     fileServer = createServer((req, res) => {
-      if (req.url === "/cached.tar.gz") cachedDownloads++;
+      // Downloads only: the fetcher cache asks for the size with HEAD first.
+      if (req.url === "/cached.tar.gz" && req.method === "GET") cachedDownloads++;
       if (req.url === "/pkg.tar.gz" || req.url === "/cached.tar.gz") {
-        res.writeHead(200, { "Content-Type": "application/gzip" });
-        res.end(readFileSync(join(files, "pkg.tar.gz")));
+        const body = readFileSync(join(files, "pkg.tar.gz"));
+        res.writeHead(200, { "Content-Type": "application/gzip", "Content-Length": body.length });
+        res.end(req.method === "HEAD" ? undefined : body);
       } else {
         res.writeHead(404);
         res.end("not here");
