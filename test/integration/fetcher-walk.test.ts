@@ -92,6 +92,7 @@ before(async () => {
       "#!/bin/sh",
       'if [ "$1" = version ]; then echo "Hadoop 3.3.6"; exit 0; fi',
       `root='${hdfsRoot}'`,
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: a shell parameter expansion
       'path="${3#hdfs://nn/}"',
       'if [ "$2" = -copyToLocal ]; then exec cp "$root/$path" "$4"; fi',
       'if [ "$2" = -du ]; then echo "$(wc -c < "$root/$path") $3"; exit 0; fi',

@@ -24,7 +24,12 @@ import {
 import { post, type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const callCodec = codecFor("mesos.v1.scheduler.Call");
-const SECRETS: Record<string, string> = { zero: "z-secret", batch: "b-secret", free: "f-secret" };
+const SECRETS: Record<string, string> = {
+  zero: "z-secret",
+  batch: "b-secret",
+  free: "f-secret",
+  other: "o-secret",
+};
 
 let master: DaemonHandle;
 const subscriptions: Subscription[] = [];
@@ -147,6 +152,14 @@ describe("framework rate limiting with authenticated HTTP schedulers", { timeout
       free.events.some((e) => e.type === "ERROR"),
       false,
     );
+  });
+
+  it("a principal not listed falls under the aggregate default limiter (here capacity 0: refused)", async () => {
+    const other = await framework("other");
+    const answer = await callAs(other, "other", { type: "REVIVE" });
+    assert.equal(answer.status, 429, answer.body);
+    assert.equal(answer.body, "Message mesos.scheduler.Call dropped: capacity(0) exceeded");
+    await other.nth("ERROR");
   });
 
   it("calls without the framework's credentials are refused before rate limiting (401)", async () => {
