@@ -101,6 +101,17 @@ describe("operation status update manager", () => {
     assert.equal(sent.length, 2);
   });
 
+  it("the head goes out once its own record is durable, whatever later records do", async () => {
+    const { sent, records, manager } = setup();
+    manager.resume();
+    manager.update(update("OPERATION_PENDING", 2));
+    manager.update(update("OPERATION_FINISHED", 3));
+    records.shift()?.done();
+    for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    assert.equal(sent.length, 1, "the second record is still being written");
+    assert.equal(sent[0]?.status.state, "OPERATION_PENDING");
+  });
+
   it("refuses updates without uuids or with latest_status, and ignores duplicates", async () => {
     const { manager, sent, flush } = setup();
     manager.resume();

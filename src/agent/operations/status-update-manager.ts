@@ -75,8 +75,10 @@ class OperationStream {
   /** True once a terminal update was acknowledged. */
   terminated = false;
   timer: TimerHandle | undefined;
-  /** Writes the head waits for (its own UPDATE record, or the last ACK record). */
-  writes = 0;
+  /** Status keys of updates whose UPDATE record is not on disk yet: not sent before it is. */
+  readonly notDurable = new Set<string>();
+  /** ACK records being written: the next update waits for them. */
+  ackWrites = 0;
 
   constructor(readonly key: string) {}
 
@@ -150,14 +152,14 @@ export class OperationStatusUpdateManager {
     stream.received.add(statusKey);
     stream.pending.push(update);
     const target = stream;
-    target.writes++;
+    target.notDurable.add(statusKey);
     const durable = this.options.checkpoint({ kind: "update", operationUuid, update }).then(
       () => {
-        target.writes--;
+        target.notDurable.delete(statusKey);
         this.sendIfIdle(target);
       },
       (e: unknown) => {
-        target.writes--;
+        target.notDurable.delete(statusKey);
         this.options.logger.error(
           `Failed to checkpoint operation status update ${describeOperationUpdate(update)}: ${(e as Error).message}`,
         );
@@ -205,14 +207,14 @@ export class OperationStatusUpdateManager {
     this.options.logger.info(
       `Received operation status update acknowledgement for ${describeOperationUpdate(head)}`,
     );
-    stream.writes++;
+    stream.ackWrites++;
     const durable = this.options.checkpoint({ kind: "ack", operationUuid, statusUuid }).then(
       () => {
-        stream.writes--;
+        stream.ackWrites--;
         this.sendIfIdle(stream);
       },
       (e: unknown) => {
-        stream.writes--;
+        stream.ackWrites--;
         this.options.logger.error(
           `Failed to checkpoint the acknowledgement of ${describeOperationUpdate(head)}: ${(e as Error).message}`,
         );
@@ -297,8 +299,10 @@ export class OperationStatusUpdateManager {
   }
 
   private sendIfIdle(stream: OperationStream): void {
-    if (this.pausedFlag || stream.timer !== undefined || stream.writes > 0) return;
-    if (this.streams.get(stream.key) !== stream || stream.pending.length === 0) return;
+    if (this.pausedFlag || stream.timer !== undefined || stream.ackWrites > 0) return;
+    if (this.streams.get(stream.key) !== stream) return;
+    const headUuid = stream.pending[0]?.status.uuid?.value;
+    if (headUuid === undefined || stream.notDurable.has(uuidKey(headUuid))) return;
     this.send(stream, this.retryMin);
   }
 
