@@ -23,7 +23,7 @@ import { checkTiming, healthCheckTiming } from "./checks/check-info.js";
 import { Checker } from "./checks/checker.js";
 import type { HealthReport } from "./checks/health-checker.js";
 import { HealthChecker } from "./checks/health-checker.js";
-import { checkProber, healthCheckProber } from "./checks/probers.js";
+import { checkProber, healthCheckProber, imageRootOf } from "./checks/probers.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit, terminalStateOf } from "./exit-status.js";
 import { KillEscalation } from "./kill-escalation.js";
@@ -252,10 +252,12 @@ export class CommandExecutor {
     this.launched = true;
     log.info(`Forked command at ${started.pid}`);
     this.forward(this.status(task.task_id, "TASK_RUNNING"));
+    const image = imageRootOf(this.o.taskCommand);
     this.startChecks(task, {
       launch: context,
       // A hosted executor has no stderr of its own: its task's stderr file stands in.
       ...(place === undefined ? {} : { sandbox: place.cwd, output: place.stderr }),
+      ...(image === undefined ? {} : { image }),
     });
   }
 

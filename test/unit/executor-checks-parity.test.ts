@@ -19,6 +19,7 @@ import {
   checkProber,
   healthCheckProber,
   httpProber,
+  imageRootOf,
   MAX_HTTP_REDIRECTS,
 } from "../../src/executor/checks/probers.js";
 
@@ -134,4 +135,26 @@ test("COMMAND probes: stdout and stderr of the check command go where the execut
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("image tasks: the image root is read from the agent's chroot --task_command, nothing else", () => {
+  const wrapped = {
+    shell: false,
+    value: "/usr/sbin/chroot",
+    arguments: ["chroot", "/var/lib/mesos/rootfs/abc", "/bin/sh", "-c", "cd / && exec x", "true"],
+  };
+  assert.deepEqual(imageRootOf(wrapped), {
+    chroot: "/usr/sbin/chroot",
+    rootfs: "/var/lib/mesos/rootfs/abc",
+  });
+  assert.equal(imageRootOf(undefined), undefined);
+  assert.equal(imageRootOf({ value: "chroot /x sh" }), undefined);
+  assert.equal(
+    imageRootOf({ shell: false, value: "/bin/sh", arguments: ["chroot", "/x"] }),
+    undefined,
+  );
+  assert.equal(
+    imageRootOf({ shell: false, value: "/usr/sbin/chroot", arguments: ["chroot"] }),
+    undefined,
+  );
 });

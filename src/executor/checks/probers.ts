@@ -178,12 +178,52 @@ export interface ProbeContext {
   sandbox?: string;
   /** Where command probes write (default: the executor's stderr). */
   output?: ProbeOutput;
+  /** The task runs in a container image: command probes run in its root filesystem too. */
+  image?: ImageRoot;
+}
+
+/** A command task's image root filesystem, entered with chroot(8). */
+export interface ImageRoot {
+  chroot: string;
+  rootfs: string;
+}
+
+/** Where the sandbox is inside an image's root filesystem. */
+const IMAGE_SANDBOX = "/mnt/mesos/sandbox";
+
+/**
+ * The image root of a command task, read from the `--task_command` the
+ * agent gives the command executor for a task with an image: `chroot ROOTFS
+ * /bin/sh -c ...` (src/agent/containerizer/images/image-launch.ts).
+ */
+export function imageRootOf(taskCommand: CommandInfo | undefined): ImageRoot | undefined {
+  const args = taskCommand?.arguments ?? [];
+  const chroot = taskCommand?.value;
+  if (taskCommand?.shell !== false || chroot === undefined) return undefined;
+  if (!chroot.endsWith("/chroot") || args[0] !== "chroot") return undefined;
+  const rootfs = args[1];
+  return rootfs?.startsWith("/") ? { chroot, rootfs } : undefined;
+}
+
+/**
+ * `spec` run inside `image` from its sandbox, as Mesos runs a check command
+ * in the task's mount namespace (MESOS_SANDBOX is the sandbox seen there).
+ */
+function inImage(spec: LaunchSpec, image: ImageRoot): LaunchSpec {
+  const enter = `cd ${IMAGE_SANDBOX} && MESOS_SANDBOX=${IMAGE_SANDBOX} exec "$@"`;
+  return {
+    ...spec,
+    file: image.chroot,
+    argv0: "chroot",
+    args: [image.rootfs, "/bin/sh", "-c", enter, "mesos-check", spec.file, ...spec.args],
+  };
 }
 
 function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober | string {
   if (command === undefined) return "the check has no command";
-  const spec = buildLaunchSpec(command, ctx.launch);
-  if ("error" in spec) return `invalid check command: ${spec.error}`;
+  const built = buildLaunchSpec(command, ctx.launch);
+  if ("error" in built) return `invalid check command: ${built.error}`;
+  const spec = ctx.image !== undefined ? inImage(built, ctx.image) : built;
   return commandProber(
     ctx.sandbox !== undefined ? { ...spec, cwd: ctx.sandbox } : spec,
     ctx.output ?? 2,

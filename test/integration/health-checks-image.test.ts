@@ -1,0 +1,139 @@
+/**
+ * COMMAND checks and health checks of a command task in a container image
+ * run inside the image's root filesystem, from the sandbox, as Mesos runs
+ * them in the task's mount namespace. Builds a tiny busybox image in a
+ * local registry directory; needs root and a static busybox, skips otherwise.
+ */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+} from "../harness/processes.js";
+
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+
+function isStatic(path: string): boolean {
+  try {
+    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
+  } catch {
+    return true;
+  }
+}
+
+const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
+
+const skip =
+  process.platform !== "linux" || process.getuid?.() !== 0
+    ? "needs root on Linux (mount namespaces, chroot)"
+    : BUSYBOX === undefined || !isStatic(BUSYBOX)
+      ? "needs a static busybox (busybox-static)"
+      : CHROOT === undefined
+        ? "needs chroot(8)"
+        : undefined;
+
+const MARKER = "mesos-ts-health-image";
+let master: DaemonHandle;
+
+/** `<registry>/healthimage:latest.tar`: busybox and an /etc/os-release only the image has. */
+function buildImage(registry: string): void {
+  const work = tempDir("mesos-health-image-");
+  const root = join(work, "root");
+  mkdirSync(join(root, "bin"), { recursive: true });
+  mkdirSync(join(root, "etc"), { recursive: true });
+  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
+  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
+  for (const tool of ["sh", "sleep", "grep", "test", "pwd", "cat", "echo"]) {
+    symlinkSync("busybox", join(root, "bin", tool));
+  }
+  writeFileSync(join(root, "etc", "os-release"), `ID=${MARKER}\n`);
+  const image = join(work, "image");
+  mkdirSync(join(image, "l1"), { recursive: true });
+  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
+  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
+  writeFileSync(
+    join(image, "manifest.json"),
+    JSON.stringify([
+      { Config: "config.json", RepoTags: ["healthimage:latest"], Layers: ["l1/layer.tar"] },
+    ]),
+  );
+  execFileSync("tar", ["-cf", join(registry, "healthimage:latest.tar"), "-C", image, "."]);
+}
+
+before(async () => {
+  if (skip !== undefined) return;
+  const registry = tempDir("mesos-health-registry-");
+  buildImage(registry);
+  master = await startMaster();
+  await startAgent({
+    master: master.address,
+    flags: {
+      isolation: "filesystem/linux",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("mesos-health-docker-store-"),
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+test("health checks: COMMAND checks of a command task in an image run in the image's root filesystem, from the sandbox", {
+  skip,
+}, async () => {
+  // Only true inside the image: the agent's /etc/os-release does not name the marker.
+  const inImage = `grep -q ${MARKER} /etc/os-release && test "$(pwd)" = /mnt/mesos/sandbox && test "$MESOS_SANDBOX" = /mnt/mesos/sandbox`;
+  const task = {
+    name: "image-health",
+    task_id: { value: "image-health" },
+    agent_id: { value: "" },
+    resources: [
+      { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+      { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+    ],
+    command: { value: "sleep 4" },
+    container: {
+      type: "MESOS",
+      mesos: { image: { type: "DOCKER", docker: { name: "healthimage" } } },
+    },
+    health_check: {
+      type: "COMMAND",
+      command: { value: inImage },
+      delay_seconds: 0.2,
+      interval_seconds: 0.3,
+      grace_period_seconds: 0,
+      consecutive_failures: 1,
+    },
+    check: {
+      type: "COMMAND",
+      command: {
+        command: {
+          shell: false,
+          value: "/bin/grep",
+          arguments: ["grep", "-q", MARKER, "/etc/os-release"],
+        },
+      },
+      delay_seconds: 0.2,
+      interval_seconds: 0.3,
+    },
+  };
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, `--task=${JSON.stringify(task)}`],
+    { timeoutMs: 60_000 },
+  );
+  const out = run.stdout;
+  assert.match(out, /Received status update TASK_FINISHED for task 'image-health'/, out);
+  assert.match(out, /healthy\?: 1/, out);
+  assert.doesNotMatch(out, /healthy\?: 0/, out);
+  assert.match(out, /check status: COMMAND exit code 0/, out);
+});
