@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import type { ApplyOperationMessage } from "../../src/common/protocol/generated/mesos-internal.js";
 import type {
   Offer,
   OperationStatus,
@@ -220,5 +221,69 @@ describe("operation feedback through a real master", () => {
     const listed = await typedOperatorCall(master, codecs, { type: "GET_OPERATIONS" });
     assert.deepEqual(listed.response?.get_operations?.operations ?? [], []);
     assert.equal((await metrics(master))["master/operations/unreserve/dropped"], 1);
+  });
+});
+
+describe("GET_OPERATIONS under view_roles ACLs", () => {
+  let master: DaemonHandle;
+  let agent: OperationFakeAgent;
+
+  before(async () => {
+    const acls = {
+      permissive: true,
+      view_roles: [
+        { principals: { type: "ANY" }, roles: { values: ["seen"] } },
+        { principals: { type: "ANY" }, roles: { type: "NONE" } },
+      ],
+    };
+    master = await startMaster({ flags: { acls: JSON.stringify(acls) } });
+    agent = await OperationFakeAgent.start(master.address);
+    await agent.register(AGENT_RESOURCES);
+  });
+
+  after(async () => {
+    await agent?.stop();
+    await stopAll();
+  });
+
+  const mem = (role: string): Resource => ({
+    name: "mem",
+    type: "SCALAR",
+    scalar: { value: 32 },
+    reservations: [{ type: "DYNAMIC", role }],
+  });
+
+  /** Applies an operator call on the agent and returns the operation the agent got. */
+  async function operate(
+    type: "RESERVE_RESOURCES" | "UNRESERVE_RESOURCES",
+    role: string,
+  ): Promise<ApplyOperationMessage> {
+    const n = agent.ofType("mesos.internal.ApplyOperationMessage").length;
+    const body =
+      type === "RESERVE_RESOURCES"
+        ? { reserve_resources: { agent_id: { value: agent.agentId }, resources: [mem(role)] } }
+        : { unreserve_resources: { agent_id: { value: agent.agentId }, resources: [mem(role)] } };
+    const answer = await typedOperatorCall(master, codecs, { type, ...body });
+    assert.equal(answer.status, 202, answer.text);
+    return agent.nth("mesos.internal.ApplyOperationMessage", n + 1);
+  }
+
+  it("lists only operations whose consumed resources' roles the caller may view", async () => {
+    for (const role of ["seen", "hidden"]) {
+      const acks = agent.ofType("mesos.internal.AcknowledgeOperationStatusMessage").length;
+      agent.reportStatus(await operate("RESERVE_RESOURCES", role), "OPERATION_FINISHED");
+      await agent.nth("mesos.internal.AcknowledgeOperationStatusMessage", acks + 1);
+    }
+    // Pending UNRESERVEs consume reserved resources: their roles decide.
+    await operate("UNRESERVE_RESOURCES", "seen");
+    await operate("UNRESERVE_RESOURCES", "hidden");
+    const listed = await typedOperatorCall(master, codecs, { type: "GET_OPERATIONS" });
+    assert.equal(listed.status, 200);
+    assert.deepEqual(
+      (listed.response?.get_operations?.operations ?? []).map(
+        (o) => o.info.unreserve?.resources?.[0]?.reservations?.[0]?.role,
+      ),
+      ["seen"],
+    );
   });
 });

@@ -15,6 +15,7 @@ import type {
   Resource,
 } from "../../src/common/protocol/generated/mesos-v1.js";
 import { markAgentGone, markUnreachable } from "../../src/master/core/agent-health.js";
+import { drainAgent, drainInfoOf } from "../../src/master/core/drain.js";
 import {
   acknowledgeOperationStatus,
   allOperations,
@@ -24,6 +25,7 @@ import {
 } from "../../src/master/core/operation-tracking.js";
 import { applyOperatorOperation } from "../../src/master/core/operations.js";
 import type { FrameworkRecord } from "../../src/master/core/records.js";
+import { waitFor } from "../harness/processes.js";
 import {
   AGENT_PID,
   type FakeStream,
@@ -561,4 +563,26 @@ test("operation feedback: reconciling an operation on a resource provider asks t
   assert.equal(asked?.framework_id?.value, s.framework.id);
   assert.equal(asked?.operations?.[0]?.operation_id?.value, "on-provider");
   assert.equal(asked?.operations?.[0]?.resource_provider_id?.value, "rp1");
+});
+
+test("operation feedback: a draining agent becomes DRAINED only once its operations are acknowledged", async () => {
+  const s = await setup([...FEEDBACK_CAPABILITIES, "AGENT_DRAINING"]);
+  acceptOne(s, reserve("r1"));
+  const uuid = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0]?.operation_uuid.value;
+  assert.ok(uuid !== undefined);
+  assert.equal((await drainAgent(s.f.master, { agent_id: { value: s.agentId } })).status, 200);
+  await s.f.settle();
+  assert.equal(drainInfoOf(s.f.master, s.agentId)?.state, "DRAINING");
+  operationStatusUpdate(s.f.master, agentStatus(s, uuid, "OPERATION_FINISHED"));
+  await s.f.settle();
+  assert.equal(drainInfoOf(s.f.master, s.agentId)?.state, "DRAINING", "not acknowledged yet");
+  acknowledgeOperationStatus(s.f.master, s.framework, {
+    operation_id: { value: "r1" },
+    uuid: new Uint8Array(16).fill(3),
+    agent_id: { value: s.agentId },
+  });
+  await waitFor("DRAINED", () => drainInfoOf(s.f.master, s.agentId)?.state === "DRAINED", {
+    timeoutMs: 5_000,
+    intervalMs: 1,
+  });
 });

@@ -217,8 +217,8 @@ export function clearDrain(m: Master, agentId: string): void {
 }
 
 /**
- * A DRAINING agent with no task left in the master (all terminal updates
- * acknowledged) becomes DRAINED, or is marked gone when its config says
+ * A DRAINING agent with no task and no operation left in the master (all
+ * terminal updates acknowledged) becomes DRAINED, or is marked gone when its config says
  * so.
  */
 function checkDrained(m: Master, agent: AgentRecord): void {
@@ -227,6 +227,8 @@ function checkDrained(m: Master, agent: AgentRecord): void {
   if (records === undefined || record === undefined) return;
   if (record.info.state !== "DRAINING" || record.markingGone || record.markingDrained) return;
   for (const tasks of agent.tasks.values()) if (tasks.size > 0) return;
+  // Pending operations, or terminal ones not yet acknowledged, hold it too (as Mesos).
+  if (agent.operations.size > 0) return;
   if (agentTransitionInProgress(m, agent.id) === "gone") {
     m.logger.info(`Not marking agent ${agent.id} DRAINED: it is being marked gone`);
     return;
@@ -303,6 +305,13 @@ function watch(m: Master, records: Map<string, DrainRecord>): void {
   };
   m.events.listen({
     acknowledgementReceived: (valid) => {
+      if (valid && records.size > 0) later(() => checkAll(m, records));
+    },
+    operationAcknowledgementReceived: (valid) => {
+      if (valid && records.size > 0) later(() => checkAll(m, records));
+    },
+    // The master acknowledges some operation updates itself and forgets the operation.
+    operationStatusUpdateReceived: (valid) => {
       if (valid && records.size > 0) later(() => checkAll(m, records));
     },
     frameworkRemoved: () => {

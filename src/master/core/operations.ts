@@ -108,6 +108,27 @@ function conversionsOf(operation: Offer_Operation): ResourceConversion[] {
 }
 
 /**
+ * May a caller who may view the roles `canView` accepts see `operation`
+ * (GET_OPERATIONS)? As Mesos' VIEW_ROLE approval of the resources the
+ * operation consumes: every role of a resource's reservations and its
+ * allocation role.
+ */
+export function operationVisible(
+  operation: Offer_Operation,
+  canView: (role: string) => boolean,
+): boolean {
+  for (const { consumed } of conversionsOf(operation)) {
+    for (const r of consumed) {
+      for (const reservation of r.reservations ?? []) {
+        if (reservation.role !== undefined && !canView(reservation.role)) return false;
+      }
+      if (r.allocation_info?.role !== undefined && !canView(r.allocation_info.role)) return false;
+    }
+  }
+  return true;
+}
+
+/**
  * GROW_VOLUME / SHRINK_VOLUME, checked as Mesos does (its wording): a
  * sensible amount on an unshared persistent volume, and for GROW an
  * addition that is the same kind of disk. Whether the volume is there and

@@ -11,6 +11,7 @@
  * `NOT_YET`) answers `501` with the reason; an UNKNOWN call a bare `501`.
  */
 
+import { requestAuthorized } from "../../common/auth/request-auth.js";
 import { shouldGzip } from "../../common/http/content-encoding.js";
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
@@ -42,6 +43,7 @@ import {
 import { clearDrain, drainAgent, reactivationRefused } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import { allOperations } from "../core/operation-tracking.js";
+import { operationVisible } from "../core/operations.js";
 import { OPERATOR_CALL_INVALID, validateOperatorCall } from "../validation/operator-call.js";
 import {
   clusterStatus,
@@ -178,11 +180,13 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
         },
         type,
       );
-    case "GET_OPERATIONS":
-      return reply(
-        { type: "GET_OPERATIONS", get_operations: { operations: allOperations(m) } },
-        type,
+    case "GET_OPERATIONS": {
+      // Only operations whose consumed resources' roles the caller may view, as Mesos.
+      const visible = allOperations(m).filter((o) =>
+        operationVisible(o.info, (role) => requestAuthorized(request, "view_roles", role)),
       );
+      return reply({ type: "GET_OPERATIONS", get_operations: { operations: visible } }, type);
+    }
     case "GET_QUOTA":
       return reply({ type: "GET_QUOTA", get_quota: { status: roleQuotas(m).status() } }, type);
     case "UPDATE_QUOTA":
