@@ -247,7 +247,7 @@ export abstract class AgentBase {
     if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS)
       this.completedFrameworks.shift();
     this.collectFramework(framework);
-    if (this.frameworks.size === 0 && this.draining.finish()) {
+    if (this.frameworks.size === 0 && !this.hasOperations() && this.draining.finish()) {
       this.o.logger.info("Agent finished draining");
     }
     if (this.terminating && this.frameworks.size === 0) this.o.onTerminated?.();
@@ -340,6 +340,11 @@ export abstract class AgentBase {
 
   /** The agent lost its registered master (status updates pause); for the parts below. */
   protected masterLost(): void {}
+
+  /** True while operations are pending or unacknowledged (a drain waits for them, as Mesos). */
+  protected hasOperations(): boolean {
+    return false;
+  }
 
   protected fatal(message: string): void {
     this.o.logger.error(`${message}. Committing suicide`);

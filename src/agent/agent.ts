@@ -111,7 +111,17 @@ export class Agent extends AgentExecutorApi {
     checkpointedResources: () => this.checkpointedResources,
     commit: (resources) => this.commitResources(resources),
     files: () => this.operationFiles,
+    removed: () => {
+      // The last acknowledged operation may end a drain, as the last framework does.
+      if (this.frameworks.size === 0 && !this.hasOperations() && this.draining.finish()) {
+        this.o.logger.info("Agent finished draining");
+      }
+    },
   });
+
+  protected override hasOperations(): boolean {
+    return this.operations.list().length > 0;
+  }
 
   /** Restores the checkpointed resources read at start (before registering). */
   restoreCheckpointedResources(resources: Resource[]): void {
@@ -453,9 +463,9 @@ export class Agent extends AgentExecutorApi {
    */
   drain(from: string, message: DrainSlaveMessage): void {
     if (!this.fromMaster(from, "drain")) return;
-    if (this.frameworks.size === 0) {
+    if (this.frameworks.size === 0 && !this.hasOperations()) {
       this.o.logger.info(
-        "Received a drain request; the agent has no tasks, so draining is complete",
+        "Received a drain request; the agent has no tasks or operations, so draining is complete",
       );
       return;
     }

@@ -233,6 +233,23 @@ describe("agent operation feedback", () => {
     assert.equal(agent.operations.list().length, 0);
   });
 
+  it("a drain lasts until the agent's operations are acknowledged, as in Mesos", async () => {
+    const { agent, of, register } = setup();
+    register();
+    apply(agent, reserve("op1"), 1);
+    await settle();
+    agent.drain(MASTER, { config: {} });
+    assert.equal(agent.draining.active, true, "an unacknowledged operation keeps it draining");
+    const [update] = of<UpdateOperationStatusMessage>("UpdateOperationStatusMessage");
+    agent.operationStatusAcknowledgement(MASTER, {
+      status_uuid: { value: update?.status.uuid?.value as Uint8Array },
+      operation_uuid: { value: uuid(1) },
+    });
+    assert.equal(agent.draining.active, false, "drained once it is acknowledged");
+    agent.drain(MASTER, { config: {} });
+    assert.equal(agent.draining.active, false, "nothing left: drained at once");
+  });
+
   it("GET_OPERATIONS shows a caller only the operations on roles it may view", async () => {
     const { agent, register } = setup();
     register();

@@ -75,6 +75,8 @@ export interface AgentOperationsPorts {
    * once it is on disk, false if it failed (the agent then exits).
    */
   commit: (resources: Resource[] | undefined) => Promise<boolean>;
+  /** An operation was forgotten (acknowledged, or done at recovery). */
+  removed: () => void;
   /** The stream files (absent in tests: records are "durable" at once). */
   files: () =>
     | {
@@ -420,6 +422,7 @@ export class AgentOperations {
     if (operation.framework_id !== undefined && operation.info.id !== undefined) {
       this.operationIds.delete(`${operation.framework_id.value}\0${operation.info.id.value}`);
     }
+    this.ports.removed();
   }
 }
 
