@@ -273,7 +273,8 @@ async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, o: FetchOpt
     }
   }
   if (source.kind === "net") {
-    const size = await httpContentLength(source.url);
+    // The size probe is bounded like a download: by --fetcher_stall_timeout.
+    const size = await httpContentLength(source.url, o.download?.stallTimeoutMs ?? 60_000);
     if (size === 0) throw new Error(`URI reported content-length 0: ${source.url}`);
     return size;
   }
