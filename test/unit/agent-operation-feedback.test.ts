@@ -219,6 +219,34 @@ describe("agent operation feedback", () => {
     assert.deepEqual(updates[0]?.operation_uuid?.value, uuid(5));
   });
 
+  it("answers a framework's reconciliation: the latest status of a known operation, OPERATION_UNKNOWN on a resource provider", async () => {
+    const { agent, of, register } = setup();
+    register();
+    apply(agent, reserve("op1"), 1);
+    await settle();
+    const before = of("UpdateOperationStatusMessage").length;
+    agent.reconcileOperations(MASTER, {
+      framework_id: { value: "F1" },
+      operations: [
+        { operation_id: { value: "op1" } },
+        { operation_id: { value: "nobody-knows" } },
+        { operation_id: { value: "on-rp" }, resource_provider_id: { value: "rp1" } },
+      ],
+    });
+    const updates = of<UpdateOperationStatusMessage>("UpdateOperationStatusMessage").slice(before);
+    assert.deepEqual(
+      updates.map((u) => [u.status.operation_id?.value, u.status.state, u.status.uuid]),
+      [
+        ["op1", "OPERATION_FINISHED", undefined],
+        ["on-rp", "OPERATION_UNKNOWN", undefined],
+      ],
+      "the unknown one on the agent's own resources is the master's to answer",
+    );
+    assert.equal(updates[0]?.framework_id?.value, "F1");
+    assert.deepEqual(updates[0]?.operation_uuid?.value, uuid(1));
+    assert.equal(updates[1]?.status.resource_provider_id?.value, "rp1");
+  });
+
   it("ignores operations from a process that is not the master", async () => {
     const { agent, writes, of, register } = setup();
     register();

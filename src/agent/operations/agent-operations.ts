@@ -295,7 +295,11 @@ export class AgentOperations {
         // The master's own reconciliation: it missed the operation in our
         // UpdateSlaveMessage. Unknown here means it never arrived.
         const uuid = wanted.operation_uuid;
-        if (uuid === undefined || wanted.resource_provider_id !== undefined) continue;
+        if (wanted.resource_provider_id !== undefined) {
+          this.unknownProvider(agentId, wanted, undefined);
+          continue;
+        }
+        if (uuid === undefined) continue;
         if (this.operations.has(uuidKey(uuid.value))) continue;
         this.ports.logger.info(
           `Reconciling unknown operation (uuid: ${text(uuid.value)}) as OPERATION_DROPPED`,
@@ -314,7 +318,14 @@ export class AgentOperations {
         key = this.operationIds.get(`${frameworkId.value}\0${wanted.operation_id.value}`);
       }
       const operation = key === undefined ? undefined : this.operations.get(key);
-      if (operation === undefined) continue;
+      if (operation === undefined) {
+        // Unknown on the agent's own resources: the master answers the
+        // framework itself. On a resource provider: the agent has none.
+        if (wanted.resource_provider_id !== undefined) {
+          this.unknownProvider(agentId, wanted, frameworkId);
+        }
+        continue;
+      }
       const { uuid: _uuid, ...status } = operation.latest_status;
       this.forward({
         framework_id: frameworkId,
@@ -323,6 +334,27 @@ export class AgentOperations {
         operation_uuid: operation.uuid,
       });
     }
+  }
+
+  /**
+   * An operation on a resource provider the agent does not have (it has
+   * none): OPERATION_UNKNOWN without a status uuid, as Mesos' resource
+   * provider manager answers for a provider it never knew.
+   */
+  private unknownProvider(
+    agentId: string,
+    wanted: NonNullable<ReconcileOperationsMessage["operations"]>[number],
+    frameworkId: ReconcileOperationsMessage["framework_id"],
+  ): void {
+    const status: OperationStatus = { state: "OPERATION_UNKNOWN", agent_id: { value: agentId } };
+    if (wanted.operation_id !== undefined) status.operation_id = wanted.operation_id;
+    if (wanted.resource_provider_id !== undefined) {
+      status.resource_provider_id = wanted.resource_provider_id;
+    }
+    const update: UpdateOperationStatusMessage = { slave_id: { value: agentId }, status };
+    if (frameworkId !== undefined) update.framework_id = frameworkId;
+    if (wanted.operation_uuid !== undefined) update.operation_uuid = wanted.operation_uuid;
+    this.forward(update);
   }
 
   // ---- registration and recovery ------------------------------------------------
