@@ -158,3 +158,30 @@ test("image tasks: the image root is read from the agent's chroot --task_command
     undefined,
   );
 });
+
+test("HTTP probe: every probe opens its own connection and closes it (as a curl run)", async () => {
+  let connections = 0;
+  let open = 0;
+  const server = createServer((_req, res) => {
+    res.writeHead(200);
+    res.end();
+  });
+  server.on("connection", (socket) => {
+    connections++;
+    open++;
+    socket.once("close", () => open--);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  try {
+    const prober = httpProber(url);
+    assert.deepEqual(await prober.start().result, { statusCode: 200 });
+    assert.deepEqual(await prober.start().result, { statusCode: 200 });
+    assert.equal(connections, 2);
+    for (let i = 0; i < 200 && open > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(open, 0, "the probes closed their connections");
+  } finally {
+    server.closeAllConnections();
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});

@@ -94,6 +94,8 @@ export const MAX_HTTP_REDIRECTS = 50;
 /**
  * GETs `url`, following 3xx answers that carry a `Location` (Mesos runs
  * `curl -L`); the last answer's status is the result and decides health.
+ * Each probe uses its own connections and closes them (as a curl run
+ * does): no socket of the executor lingers on the task's server.
  */
 export function httpProber(url: string): Prober {
   return {
@@ -107,31 +109,35 @@ export function httpProber(url: string): Prober {
         const get = (target: string, redirects: number): void => {
           if (cancelled) return;
           const request = requestFor(target);
-          const req = request(target, { method: "GET", rejectUnauthorized: false }, (res) => {
-            res.resume();
-            const status = res.statusCode ?? 0;
-            const location = res.headers.location;
-            if (status < 300 || status >= 400 || location === undefined) {
-              resolve({ statusCode: status });
-              return;
-            }
-            if (redirects >= MAX_HTTP_REDIRECTS) {
-              resolve({ error: `GET ${url} failed: more than ${MAX_HTTP_REDIRECTS} redirects` });
-              return;
-            }
-            let next: string;
-            try {
-              next = new URL(location, target).toString();
-            } catch {
-              resolve({ error: `GET ${target} failed: invalid redirect to '${location}'` });
-              return;
-            }
-            if (!/^https?:$/.test(new URL(next).protocol)) {
-              resolve({ error: `GET ${target} failed: redirect to unsupported '${next}'` });
-              return;
-            }
-            get(next, redirects + 1);
-          });
+          const req = request(
+            target,
+            { method: "GET", rejectUnauthorized: false, agent: false },
+            (res) => {
+              res.resume();
+              const status = res.statusCode ?? 0;
+              const location = res.headers.location;
+              if (status < 300 || status >= 400 || location === undefined) {
+                resolve({ statusCode: status });
+                return;
+              }
+              if (redirects >= MAX_HTTP_REDIRECTS) {
+                resolve({ error: `GET ${url} failed: more than ${MAX_HTTP_REDIRECTS} redirects` });
+                return;
+              }
+              let next: string;
+              try {
+                next = new URL(location, target).toString();
+              } catch {
+                resolve({ error: `GET ${target} failed: invalid redirect to '${location}'` });
+                return;
+              }
+              if (!/^https?:$/.test(new URL(next).protocol)) {
+                resolve({ error: `GET ${target} failed: redirect to unsupported '${next}'` });
+                return;
+              }
+              get(next, redirects + 1);
+            },
+          );
           req.once("error", (err) => resolve({ error: `GET ${target} failed: ${err.message}` }));
           req.end();
           cancel = () => {
