@@ -247,7 +247,7 @@ describe("agent operation feedback", () => {
     assert.equal(updates[1]?.status.resource_provider_id?.value, "rp1");
   });
 
-  it("ignores operations from a process that is not the master", async () => {
+  it("ignores operations from a process that is not the master, and malformed ones", async () => {
     const { agent, writes, of, register } = setup();
     register();
     agent.applyOperation("scheduler-1@127.0.0.1:9", {
@@ -255,10 +255,15 @@ describe("agent operation feedback", () => {
       operation_uuid: { value: uuid(3) },
       resource_version_uuid: { uuid: { value: agent.resourceVersion } },
     });
+    agent.applyOperation(MASTER, {
+      operation_info: reserve("short-uuid"),
+      operation_uuid: { value: new Uint8Array(3) },
+      resource_version_uuid: { uuid: { value: agent.resourceVersion } },
+    });
     await settle();
     assert.equal(writes.length, 0);
     assert.equal(of("UpdateOperationStatusMessage").length, 0);
-    assert.equal(agent.operations.list().length, 0);
+    assert.equal(agent.operations.list().length, 0, "nor one whose uuid is not a uuid");
   });
 
   it("a drain lasts until the agent's operations are acknowledged, as in Mesos", async () => {

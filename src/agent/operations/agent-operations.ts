@@ -114,7 +114,11 @@ export class AgentOperations {
         const files = ports.files();
         const agentId = ports.agentId();
         if (files === undefined || agentId === undefined) return Promise.resolve();
-        return files.append(agentId, record);
+        try {
+          return files.append(agentId, record);
+        } catch (e) {
+          return Promise.reject(e);
+        }
       },
     });
   }
@@ -153,6 +157,12 @@ export class AgentOperations {
     const operationUuid = message.operation_uuid.value;
     if (agentId === undefined) {
       logger.warn(`Ignoring operation (uuid: ${text(operationUuid)}): the agent has no id yet`);
+      return;
+    }
+    if (operationUuid.length !== 16) {
+      logger.error(
+        `Ignoring operation with an operation_uuid of ${operationUuid.length} bytes (expected 16)`,
+      );
       return;
     }
     const key = uuidKey(operationUuid);
@@ -211,11 +221,16 @@ export class AgentOperations {
     if (message.framework_id !== undefined) update.framework_id = message.framework_id;
     // The result is on disk (resources, volumes and the operation) before
     // it is reported, so a restarted agent never contradicts what it said.
-    void this.ports.commit(resources).then((written) => {
-      if (!written) return;
-      const outcome = this.updates.update(update);
-      if (!outcome.ok) logger.error(`Cannot report ${describe(operation)}: ${outcome.error}`);
-    });
+    void this.ports
+      .commit(resources)
+      .then((written) => {
+        if (!written) return;
+        const outcome = this.updates.update(update);
+        if (!outcome.ok) logger.error(`Cannot report ${describe(operation)}: ${outcome.error}`);
+      })
+      .catch((e: unknown) =>
+        logger.error(`Cannot report ${describe(operation)}: ${(e as Error).message}`),
+      );
   }
 
   private status(
