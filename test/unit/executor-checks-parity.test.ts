@@ -53,6 +53,8 @@ test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx
     assert.deepEqual(await httpProber(`${base}/absolute`).start().result, { statusCode: 204 });
     assert.deepEqual(await httpProber(`${base}/gone`).start().result, { statusCode: 404 });
     assert.deepEqual(await httpProber(`${base}/bare`).start().result, { statusCode: 304 });
+    // A URL the client refuses is a failed probe, not an exception.
+    assert.match((await httpProber("http://[::1/").start().result).error ?? "", /Invalid URL/);
     const loop = await httpProber(`${base}/loop`).start().result;
     assert.match(loop.error ?? "", /more than 50 redirects/);
     assert.equal(hops, MAX_HTTP_REDIRECTS + 1);

@@ -109,35 +109,44 @@ export function httpProber(url: string): Prober {
         const get = (target: string, redirects: number): void => {
           if (cancelled) return;
           const request = requestFor(target);
-          const req = request(
-            target,
-            { method: "GET", rejectUnauthorized: false, agent: false },
-            (res) => {
-              res.resume();
-              const status = res.statusCode ?? 0;
-              const location = res.headers.location;
-              if (status < 300 || status >= 400 || location === undefined) {
-                resolve({ statusCode: status });
-                return;
-              }
-              if (redirects >= MAX_HTTP_REDIRECTS) {
-                resolve({ error: `GET ${url} failed: more than ${MAX_HTTP_REDIRECTS} redirects` });
-                return;
-              }
-              let next: string;
-              try {
-                next = new URL(location, target).toString();
-              } catch {
-                resolve({ error: `GET ${target} failed: invalid redirect to '${location}'` });
-                return;
-              }
-              if (!/^https?:$/.test(new URL(next).protocol)) {
-                resolve({ error: `GET ${target} failed: redirect to unsupported '${next}'` });
-                return;
-              }
-              get(next, redirects + 1);
-            },
-          );
+          let req: ReturnType<typeof request>;
+          try {
+            req = request(
+              target,
+              { method: "GET", rejectUnauthorized: false, agent: false },
+              (res) => {
+                res.resume();
+                const status = res.statusCode ?? 0;
+                const location = res.headers.location;
+                if (status < 300 || status >= 400 || location === undefined) {
+                  resolve({ statusCode: status });
+                  return;
+                }
+                if (redirects >= MAX_HTTP_REDIRECTS) {
+                  resolve({
+                    error: `GET ${url} failed: more than ${MAX_HTTP_REDIRECTS} redirects`,
+                  });
+                  return;
+                }
+                let next: string;
+                try {
+                  next = new URL(location, target).toString();
+                } catch {
+                  resolve({ error: `GET ${target} failed: invalid redirect to '${location}'` });
+                  return;
+                }
+                if (!/^https?:$/.test(new URL(next).protocol)) {
+                  resolve({ error: `GET ${target} failed: redirect to unsupported '${next}'` });
+                  return;
+                }
+                get(next, redirects + 1);
+              },
+            );
+          } catch (err) {
+            // A URL the client refuses (curl refuses it too): a failed probe.
+            resolve({ error: `GET ${target} failed: ${(err as Error).message}` });
+            return;
+          }
           req.once("error", (err) => resolve({ error: `GET ${target} failed: ${err.message}` }));
           req.end();
           cancel = () => {
