@@ -51,7 +51,7 @@ function buildImage(registry: string): void {
   mkdirSync(join(root, "etc"), { recursive: true });
   copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
   execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
-  for (const tool of ["sh", "sleep", "grep", "test", "pwd", "cat", "echo"]) {
+  for (const tool of ["sh", "sleep", "grep", "test", "pwd", "cat", "echo", "["]) {
     symlinkSync("busybox", join(root, "bin", tool));
   }
   writeFileSync(join(root, "etc", "os-release"), `ID=${MARKER}\n`);
@@ -92,6 +92,14 @@ test("health checks: COMMAND checks of a command task in an image run in the ima
 }, async () => {
   // Only true inside the image: the agent's /etc/os-release does not name the marker.
   const inImage = `grep -q ${MARKER} /etc/os-release && test "$(pwd)" = /mnt/mesos/sandbox && test "$MESOS_SANDBOX" = /mnt/mesos/sandbox`;
+  // The task ends once each probe succeeded twice (each probe appends a line in the
+  // sandbox): by the second run the first result was reported. At most ~20 s.
+  const waitForProbes = [
+    "i=0",
+    'until [ "$(grep -c . h 2>/dev/null)" -ge 2 ] && [ "$(grep -c . c 2>/dev/null)" -ge 2 ]',
+    "do i=$((i+1)); [ $i -gt 100 ] && exit 0; sleep 0.2",
+    "done",
+  ].join("; ");
   const task = {
     name: "image-health",
     task_id: { value: "image-health" },
@@ -100,14 +108,14 @@ test("health checks: COMMAND checks of a command task in an image run in the ima
       { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
       { name: "mem", type: "SCALAR", scalar: { value: 32 } },
     ],
-    command: { value: "sleep 4" },
+    command: { value: waitForProbes },
     container: {
       type: "MESOS",
       mesos: { image: { type: "DOCKER", docker: { name: "healthimage" } } },
     },
     health_check: {
       type: "COMMAND",
-      command: { value: inImage },
+      command: { value: `${inImage} && echo ok >> h` },
       delay_seconds: 0.2,
       interval_seconds: 0.3,
       grace_period_seconds: 0,
@@ -118,8 +126,8 @@ test("health checks: COMMAND checks of a command task in an image run in the ima
       command: {
         command: {
           shell: false,
-          value: "/bin/grep",
-          arguments: ["grep", "-q", MARKER, "/etc/os-release"],
+          value: "/bin/sh",
+          arguments: ["sh", "-c", `grep -q ${MARKER} /etc/os-release && echo ok >> c`],
         },
       },
       delay_seconds: 0.2,
