@@ -372,7 +372,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       core.offer(offers);
     },
     onInverseOffers: (inverse) => makeInverseOffers(core, inverse),
-    onCycle: (stats) => masterMetrics.allocationCycle(stats),
+    onCycle: (stats, _kind, waitedMs) => masterMetrics.allocationCycle(stats, waitedMs),
     onError: (error) => logger.error(`Allocation cycle failed: ${String(error)}`),
   });
   driver.start();

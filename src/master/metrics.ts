@@ -247,6 +247,8 @@ export class MasterMetrics {
   private readonly frameworkCounters = new Map<string, FrameworkCounters>();
   /** `allocator/mesos/allocation_run` */
   readonly allocationRun: Timer;
+  /** `allocator/mesos/allocation_run_latency`: from the request of a cycle to its start. */
+  private readonly allocationRunLatency: Timer;
   private readonly allocationRuns: Counter;
   /** `registrar/state_store` */
   readonly stateStore: Timer;
@@ -334,6 +336,7 @@ export class MasterMetrics {
     r.gauge("allocator/mesos/event_queue_dispatches", () => 0);
     this.allocationRuns = r.counter("allocator/mesos/allocation_runs");
     this.allocationRun = r.timer("allocator/mesos/allocation_run");
+    this.allocationRunLatency = r.timer("allocator/mesos/allocation_run_latency");
     for (const name of ["cpus", "mem", "disk"]) {
       r.gauge(`allocator/mesos/resources/${name}/total`, () => this.total(name));
       r.gauge(`allocator/mesos/resources/${name}/offered_or_allocated`, () =>
@@ -387,9 +390,10 @@ export class MasterMetrics {
   }
 
   /** An allocation cycle ended. */
-  allocationCycle(stats: CycleStats): void {
+  allocationCycle(stats: CycleStats, waitedMs: number): void {
     this.allocationRuns.inc();
     this.allocationRun.record(stats.elapsedMs);
+    this.allocationRunLatency.record(waitedMs);
     this.refreshRoles();
   }
 

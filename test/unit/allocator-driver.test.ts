@@ -101,3 +101,36 @@ test("allocator driver: stop cancels the timers", async () => {
   assert.equal(offers.length, 0);
   assert.equal(clock.pendingTimers, 0);
 });
+
+test("allocator driver: a cycle's wait is timed from the request that made it pending to its start", async () => {
+  const { allocator, clock } = makeAllocator({ allocationIntervalMs: 1000 });
+  const waits: number[] = [];
+  let release: (() => void) | undefined;
+  const driver = new AllocatorDriver({
+    allocator,
+    clock,
+    sliceMs: 0,
+    // Each slice boundary waits until the test lets it go on.
+    yieldToEventLoop: () =>
+      new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+    onOffers: () => {},
+    onCycle: (_stats, _kind, waitedMs) => waits.push(waitedMs),
+  });
+  driver.start();
+  addAgents(allocator, 40, "cpus:1;mem:128");
+  allocator.addFramework("f", frameworkInfo("f", ["*"]));
+  clock.advance(0);
+  assert.equal(driver.busy, true);
+  // Resources arrive while the first cycle is under way; it goes on 250 ms later.
+  addAgents(allocator, 1, "cpus:1;mem:128", "late");
+  clock.advance(0);
+  clock.advance(250);
+  for (let i = 0; i < 200 && (driver.busy || waits.length < 2); i++) {
+    release?.();
+    await settle();
+  }
+  assert.deepEqual(waits, [0, 250]);
+  driver.stop();
+});

@@ -24,8 +24,12 @@ export interface AllocatorDriverOptions {
   yieldToEventLoop?: () => Promise<void>;
   onOffers: (offers: OfferAllocation[]) => void;
   onInverseOffers?: (inverseOffers: InverseOfferAllocation[]) => void;
-  /** Called after each cycle (metrics: `allocator/mesos/allocation_runs`, run time...). */
-  onCycle?: (stats: CycleStats, kind: "batch" | "event") => void;
+  /**
+   * Called after each cycle (metrics: `allocator/mesos/allocation_runs`, run
+   * time...). `waitedMs`: from the request that made the cycle pending to its
+   * start (`allocator/mesos/allocation_run_latency`).
+   */
+  onCycle?: (stats: CycleStats, kind: "batch" | "event", waitedMs: number) => void;
   /** Called when a cycle throws (a bug); the driver keeps going. */
   onError?: (error: unknown) => void;
 }
@@ -38,6 +42,8 @@ export class AllocatorDriver {
   private periodic: TimerHandle | undefined;
   private soonTimer: TimerHandle | undefined;
   private running = false;
+  /** Monotonic time of the first request not yet served by a cycle. */
+  private requestedAt: number | undefined;
   private pendingBatch = false;
   private pendingEvent = false;
   private started = false;
@@ -89,6 +95,7 @@ export class AllocatorDriver {
   /** Requests an event-driven cycle over the allocator's pending candidates. */
   soon(): void {
     if (!this.started || this.soonTimer !== undefined) return;
+    this.requestedAt ??= this.options.clock.monotonic();
     this.soonTimer = this.options.clock.setTimer(this.batchDelayMs, () => {
       this.soonTimer = undefined;
       this.request("event");
@@ -109,6 +116,7 @@ export class AllocatorDriver {
   }
 
   private request(kind: "batch" | "event"): void {
+    this.requestedAt ??= this.options.clock.monotonic();
     if (kind === "batch") this.pendingBatch = true;
     else this.pendingEvent = true;
     if (!this.running) void this.drain();
@@ -121,6 +129,9 @@ export class AllocatorDriver {
         const batch = this.pendingBatch;
         this.pendingBatch = false;
         this.pendingEvent = false;
+        const startedAt = this.options.clock.monotonic();
+        const waitedMs = startedAt - (this.requestedAt ?? startedAt);
+        this.requestedAt = undefined;
         const allocator = this.options.allocator;
         const candidates = allocator.takeCandidates();
         const agentIds = batch || candidates === "all" ? undefined : candidates;
@@ -134,7 +145,7 @@ export class AllocatorDriver {
           });
           this.runs++;
           this.lastStats = result.stats;
-          this.options.onCycle?.(result.stats, batch ? "batch" : "event");
+          this.options.onCycle?.(result.stats, batch ? "batch" : "event", waitedMs);
         } catch (error) {
           this.options.onError?.(error);
         }
