@@ -24,7 +24,8 @@
  * Mesos fetcher's output does), and the first failure stops the fetch with a
  * one-line reason.
  */
-import { appendFile, chmod, copyFile, mkdir, stat } from "node:fs/promises";
+import { randomUUID } from "node:crypto";
+import { appendFile, chmod, copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatGlogLine } from "../../common/observability/glog.js";
@@ -52,6 +53,13 @@ export interface FetchOptions {
   hadoopHome?: string | undefined;
   /** Runs tar/unzip/gunzip and the Hadoop client. */
   run: CommandRunner;
+  /**
+   * Runs a program as the container's user, when the agent switches to one.
+   * Local files are then read through it (`cp` as that user), as the Mesos
+   * fetcher runs as the task's user: a file that user cannot read is not
+   * fetched. The sandbox must already belong to that user.
+   */
+  runAsUser?: CommandRunner | undefined;
   download?: Omit<DownloadOptions, "signal">;
   /** Aborts a download in progress (the container was destroyed). */
   signal?: AbortSignal;
@@ -300,7 +308,8 @@ async function retrieve(
       const info = await stat(source.path);
       if (info.isDirectory()) throw new Error(`'${source.path}' is a directory`);
       if (!info.isFile()) throw new Error(`'${source.path}' is not a regular file`);
-      await copyFile(source.path, destination);
+      if (o.runAsUser === undefined) await copyFile(source.path, destination);
+      else await copyAsUser(source.path, destination, o.sandbox, o.runAsUser);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code === "ENOENT") throw new FetchError(uri, `'${source.path}' does not exist`);
@@ -325,6 +334,36 @@ async function retrieve(
     ...(signal === undefined ? {} : { signal }),
   });
   if (!result.ok) throw new FetchError(uri, result.error);
+}
+
+/**
+ * Copies `from` to `to` reading it as the container's user: `cp` runs as
+ * that user into a temporary file in the sandbox (the user's), which is then
+ * moved into place (the destination may be a root-owned directory, or the
+ * cache).
+ */
+async function copyAsUser(from: string, to: string, sandbox: string, runAs: CommandRunner) {
+  const name = `.fetch-${randomUUID()}`;
+  const temporary = join(sandbox, name);
+  try {
+    // Relative to the sandbox (its working directory): the user may not be
+    // able to reach the sandbox by its full path (a private --work_dir).
+    const result = await runAs("cp", ["--", from, name], sandbox);
+    if (result.code !== 0) {
+      const output = result.output.trim().split("\n").slice(-1)[0] ?? "";
+      throw new Error(
+        output === "" ? `cp exited with status ${result.code ?? result.signal}` : output,
+      );
+    }
+    try {
+      await rename(temporary, to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
+      await copyFile(temporary, to);
+    }
+  } finally {
+    await rm(temporary, { force: true });
+  }
 }
 
 async function chmodExecutable(path: string, uri: string): Promise<void> {

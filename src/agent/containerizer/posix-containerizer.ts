@@ -531,6 +531,13 @@ export class PosixContainerizer implements Containerizer {
         frameworksHome: this.o.frameworksHome,
         hadoopHome: this.o.hadoopHome,
         run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
+        // Local files are read as the task's user, as the Mesos fetcher runs as that user.
+        ...(ids === undefined
+          ? {}
+          : {
+              runAsUser: (file: string, args: string[], cwd: string) =>
+                launcher.run({ op: "run", file, args, cwd, ...ids, timeoutMs: 600_000 }),
+            }),
         download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
         signal: c.abort.signal,
         ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),

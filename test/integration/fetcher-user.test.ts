@@ -1,0 +1,109 @@
+/**
+ * With a root agent switching users, local URIs are read as the task's user,
+ * as the Mesos fetcher runs as that user: a file only root may read is not
+ * fetched (directly or through the cache), a readable one is, and the
+ * fetched file belongs to the task's user.
+ */
+import assert from "node:assert/strict";
+import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import {
+  type DaemonHandle,
+  getJson,
+  runBinary,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+  waitLong,
+} from "../harness/processes.js";
+
+const root = process.getuid?.() === 0;
+let master: DaemonHandle;
+let agent: DaemonHandle;
+const files = tempDir("fetcher-user-files-");
+
+before(async () => {
+  if (!root) return;
+  chmodSync(files, 0o755);
+  writeFileSync(join(files, "public.txt"), "for everyone\n");
+  chmodSync(join(files, "public.txt"), 0o644);
+  writeFileSync(join(files, "secret.txt"), "root only\n");
+  chmodSync(join(files, "secret.txt"), 0o600);
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: { fetcher_cache_dir: join(tempDir("fetcher-user-cache-"), "fetch") },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(stopAll);
+
+function findDirectory(node: unknown, executorId: string): string | undefined {
+  if (Array.isArray(node)) {
+    for (const item of node) {
+      const found = findDirectory(item, executorId);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (node === null || typeof node !== "object") return undefined;
+  const record = node as Record<string, unknown>;
+  if (record.id === executorId && typeof record.directory === "string") return record.directory;
+  for (const value of Object.values(record)) {
+    const found = findDirectory(value, executorId);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+async function runAsNobody(id: string, uris: { value: string; cache?: boolean }[]) {
+  const task = JSON.stringify({
+    name: id,
+    task_id: { value: id },
+    resources: [
+      { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+      { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+    ],
+    command: { value: "true", user: "nobody", uris },
+  });
+  const run = await runBinary("mesos-execute", [`--master=${master.address}`, `--task=${task}`], {
+    timeoutMs: 90_000,
+  });
+  const sandbox = await waitLong(`the sandbox of '${id}'`, async () =>
+    findDirectory(await getJson(`${agent.url}/state`), id),
+  );
+  return { stdout: run.stdout + run.stderr, sandbox };
+}
+
+describe("fetcher as the task's user", { skip: root ? false : "needs root" }, () => {
+  it("a readable local file is fetched and given to the user; a root-only one fails the task", async () => {
+    const ok = await runAsNobody("user-public", [{ value: join(files, "public.txt") }]);
+    assert.ok(
+      ok.stdout.includes("Received status update TASK_FINISHED for task 'user-public'"),
+      ok.stdout,
+    );
+    const nobody = statSync(join(ok.sandbox, "public.txt")).uid;
+    assert.notEqual(nobody, 0);
+
+    for (const [id, cache] of [
+      ["user-secret", false],
+      ["user-secret-cached", true],
+    ] as const) {
+      const denied = await runAsNobody(id, [{ value: join(files, "secret.txt"), cache }]);
+      assert.ok(
+        denied.stdout.includes(`Received status update TASK_FAILED for task '${id}'`),
+        denied.stdout,
+      );
+      assert.match(
+        denied.stdout,
+        new RegExp(
+          `message: 'Failed to launch container: Failed to fetch '${join(files, "secret.txt")}': cp: .*Permission denied'`,
+        ),
+      );
+    }
+  });
+});
