@@ -2,10 +2,11 @@
  * With a root agent switching users, local URIs are read as the task's user,
  * as the Mesos fetcher runs as that user: a file only root may read is not
  * fetched (directly or through the cache), a readable one is, and the
- * fetched file belongs to the task's user.
+ * fetched file belongs to the task's user. The Hadoop client runs as that
+ * user too (HDFS then applies its permissions).
  */
 import assert from "node:assert/strict";
-import { chmodSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
@@ -24,6 +25,7 @@ const root = process.getuid?.() === 0;
 let master: DaemonHandle;
 let agent: DaemonHandle;
 const files = tempDir("fetcher-user-files-");
+const hadoopHome = tempDir("fetcher-user-hadoop-");
 
 before(async () => {
   if (!root) return;
@@ -32,10 +34,28 @@ before(async () => {
   chmodSync(join(files, "public.txt"), 0o644);
   writeFileSync(join(files, "secret.txt"), "root only\n");
   chmodSync(join(files, "secret.txt"), 0o600);
+  // A stand-in Hadoop client whose "download" is the name of the user running it.
+  chmodSync(hadoopHome, 0o755);
+  mkdirSync(join(hadoopHome, "bin"), { mode: 0o755 });
+  writeFileSync(
+    join(hadoopHome, "bin", "hadoop"),
+    [
+      "#!/bin/sh",
+      'if [ "$1" = version ]; then exit 0; fi',
+      'if [ "$2" = -copyToLocal ]; then id -un > "$4"; exit $?; fi',
+      'if [ "$2" = -du ]; then echo "64 $3"; exit 0; fi',
+      "exit 2",
+      "",
+    ].join("\n"),
+    { mode: 0o755 },
+  );
   master = await startMaster();
   agent = await startAgent({
     master: master.address,
-    flags: { fetcher_cache_dir: join(tempDir("fetcher-user-cache-"), "fetch") },
+    flags: {
+      fetcher_cache_dir: join(tempDir("fetcher-user-cache-"), "fetch"),
+      hadoop_home: hadoopHome,
+    },
   });
   await waitForAgents(master, 1);
 });
@@ -105,5 +125,18 @@ describe("fetcher as the task's user", { skip: root ? false : "needs root" }, ()
         ),
       );
     }
+  });
+
+  it("the Hadoop client runs as the task's user, directly and through the cache", async () => {
+    const run = await runAsNobody("user-hdfs", [
+      { value: "hdfs://nn/direct/who.txt" },
+      { value: "hdfs://nn/cached/who-cached.txt", cache: true },
+    ]);
+    assert.ok(
+      run.stdout.includes("Received status update TASK_FINISHED for task 'user-hdfs'"),
+      run.stdout,
+    );
+    assert.equal(readFileSync(join(run.sandbox, "who.txt"), "utf8"), "nobody\n");
+    assert.equal(readFileSync(join(run.sandbox, "who-cached.txt"), "utf8"), "nobody\n");
   });
 });

@@ -245,10 +245,12 @@ function hadoopClient(hadoopHome: string | undefined): string {
 /** Runs the Hadoop client, failing unless it is there (`hadoop version` works). */
 async function runHadoop(o: FetchOptions, args: string[]): Promise<string> {
   const hadoop = hadoopClient(o.hadoopHome);
+  // As the task's user when there is one, as in Mesos: HDFS then applies its permissions.
+  const run = o.runAsUser ?? o.run;
   const step = async (a: string[], what: string) => {
     let result: Awaited<ReturnType<CommandRunner>>;
     try {
-      result = await o.run(hadoop, a, o.sandbox);
+      result = await run(hadoop, a, o.sandbox);
     } catch (e) {
       throw new Error(`${what}: Failed to exec hadoop subprocess '${hadoop}': ${messageOf(e)}`);
     }
@@ -322,7 +324,13 @@ async function retrieve(
   if (source.kind === "hadoop") {
     await log(`Downloading resource with Hadoop client from '${uri}' to '${destination}'`);
     try {
-      await runHadoop(o, ["fs", "-copyToLocal", source.uri, destination]);
+      if (o.runAsUser === undefined) {
+        await runHadoop(o, ["fs", "-copyToLocal", source.uri, destination]);
+      } else {
+        await throughSandbox(o.sandbox, destination, async (name) => {
+          await runHadoop(o, ["fs", "-copyToLocal", source.uri, name]);
+        });
+      }
     } catch (e) {
       throw new FetchError(uri, messageOf(e));
     }
@@ -337,24 +345,17 @@ async function retrieve(
 }
 
 /**
- * Copies `from` to `to` reading it as the container's user: `cp` runs as
- * that user into a temporary file in the sandbox (the user's), which is then
- * moved into place (the destination may be a root-owned directory, or the
- * cache).
+ * Lets a program running as the container's user write a file, then moves
+ * it to `to`: the program writes `name`, a temporary file relative to the
+ * sandbox (the user's, and its working directory: the user may not reach the
+ * sandbox by its full path under a private --work_dir); `to` may be in a
+ * root-owned directory, or the cache.
  */
-async function copyAsUser(from: string, to: string, sandbox: string, runAs: CommandRunner) {
+async function throughSandbox(sandbox: string, to: string, write: (name: string) => Promise<void>) {
   const name = `.fetch-${randomUUID()}`;
   const temporary = join(sandbox, name);
   try {
-    // Relative to the sandbox (its working directory): the user may not be
-    // able to reach the sandbox by its full path (a private --work_dir).
-    const result = await runAs("cp", ["--", from, name], sandbox);
-    if (result.code !== 0) {
-      const output = result.output.trim().split("\n").slice(-1)[0] ?? "";
-      throw new Error(
-        output === "" ? `cp exited with status ${result.code ?? result.signal}` : output,
-      );
-    }
+    await write(name);
     try {
       await rename(temporary, to);
     } catch (e) {
@@ -364,6 +365,19 @@ async function copyAsUser(from: string, to: string, sandbox: string, runAs: Comm
   } finally {
     await rm(temporary, { force: true });
   }
+}
+
+/** Copies `from` to `to` reading it as the container's user (`cp` as that user). */
+function copyAsUser(from: string, to: string, sandbox: string, runAs: CommandRunner) {
+  return throughSandbox(sandbox, to, async (name) => {
+    const result = await runAs("cp", ["--", from, name], sandbox);
+    if (result.code !== 0) {
+      const output = result.output.trim().split("\n").slice(-1)[0] ?? "";
+      throw new Error(
+        output === "" ? `cp exited with status ${result.code ?? result.signal}` : output,
+      );
+    }
+  });
 }
 
 async function chmodExecutable(path: string, uri: string): Promise<void> {
