@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -61,11 +61,11 @@ const hdfsRoot = tempDir("fetcher-walk-hdfs-");
 const hadoopHome = tempDir("fetcher-walk-hadoop-");
 
 /** Builds `<name>` (a tar.gz of pkg/hello.txt saying `text`) and serves it. */
-function serveArchive(name: string, text: string): void {
+function serveArchive(name: string, text: string, tarOptions: string[] = []): void {
   const dir = join(src, name.replace(/\W/g, "_"));
   mkdirSync(join(dir, "pkg"), { recursive: true });
   writeFileSync(join(dir, "pkg", "hello.txt"), `${text}\n`);
-  execFileSync("tar", ["-czf", join(src, name), "-C", dir, "pkg"]);
+  execFileSync("tar", [...tarOptions, "-czf", join(src, name), "-C", dir, "pkg"]);
   files.set(`/${name}`, readFileSync(join(src, name)));
 }
 
@@ -323,6 +323,16 @@ describe("fetcher walk", { timeout: 600_000 }, () => {
       run.stderr(),
       /Downloading resource with Hadoop client from 'hdfs:\/\/nn\/data\/input\.txt'/,
     );
+  });
+
+  it("extracted files belong to the agent's user, not to the owner recorded in the archive", {
+    skip:
+      process.getuid?.() === 0 ? false : "needs a root agent (others cannot keep foreign owners)",
+  }, async () => {
+    serveArchive("owned.tar.gz", "owned", ["--owner=4321", "--group=4321"]);
+    const run = await runTask("owner", "true", [{ value: `${base}/owned.tar.gz` }]);
+    finished(run.run, "owner");
+    assert.equal(statSync(join(run.sandbox, "pkg", "hello.txt")).uid, 0);
   });
 
   it("a launch without URIs counts as a successful fetch (containerizer/fetcher/task_fetches_succeeded)", async () => {

@@ -210,7 +210,9 @@ async function extract(
   uri: string,
 ): Promise<void> {
   let command: [string, string[]];
-  if (kind === "tar") command = ["tar", ["-C", sandbox, "-xf", file]];
+  // Files belong to whoever extracts them, not to the ids recorded in the
+  // archive (as with libarchive in Mesos, which does not restore owners).
+  if (kind === "tar") command = ["tar", ["--no-same-owner", "-C", sandbox, "-xf", file]];
   else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, file]];
   else command = ["sh", ["-c", 'gunzip -d -c < "$1" > "$2"', "gunzip", file, gzTarget]];
   let result: Awaited<ReturnType<CommandRunner>>;
