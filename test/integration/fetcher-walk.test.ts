@@ -325,14 +325,16 @@ describe("fetcher walk", { timeout: 600_000 }, () => {
     );
   });
 
-  it("extracted files belong to the agent's user, not to the owner recorded in the archive", {
+  it("extracted files belong to the agent's user, not to the owner recorded in the archive, and lose setuid bits", {
     skip:
       process.getuid?.() === 0 ? false : "needs a root agent (others cannot keep foreign owners)",
   }, async () => {
-    serveArchive("owned.tar.gz", "owned", ["--owner=4321", "--group=4321"]);
+    serveArchive("owned.tar.gz", "owned", ["--owner=4321", "--group=4321", "--mode=u+s"]);
     const run = await runTask("owner", "true", [{ value: `${base}/owned.tar.gz` }]);
     finished(run.run, "owner");
-    assert.equal(statSync(join(run.sandbox, "pkg", "hello.txt")).uid, 0);
+    const file = statSync(join(run.sandbox, "pkg", "hello.txt"));
+    assert.equal(file.uid, 0);
+    assert.equal(file.mode & 0o4000, 0, `mode ${file.mode.toString(8)}`);
   });
 
   it("a launch without URIs counts as a successful fetch (containerizer/fetcher/task_fetches_succeeded)", async () => {

@@ -210,10 +210,12 @@ async function extract(
   uri: string,
 ): Promise<void> {
   let command: [string, string[]];
-  // Files belong to whoever extracts them, not to the ids recorded in the
-  // archive (as with libarchive in Mesos, which does not restore owners).
-  if (kind === "tar") command = ["tar", ["--no-same-owner", "-C", sandbox, "-xf", file]];
-  else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, file]];
+  // As libarchive in Mesos (which restores neither owners nor permissions):
+  // files belong to whoever extracts them, modes go through the umask, and
+  // no setuid bit recorded in the archive survives.
+  if (kind === "tar") {
+    command = ["tar", ["--no-same-owner", "--no-same-permissions", "-C", sandbox, "-xf", file]];
+  } else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, file]];
   else command = ["sh", ["-c", 'gunzip -d -c < "$1" > "$2"', "gunzip", file, gzTarget]];
   let result: Awaited<ReturnType<CommandRunner>>;
   try {
