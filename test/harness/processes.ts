@@ -141,6 +141,21 @@ function toArgs(flags: Record<string, string | number | boolean>): string[] {
 }
 
 /**
+ * The test process' environment without proxy settings: agents fetch through
+ * `http_proxy` and friends as Mesos' libcurl does, and a machine that sets
+ * them (for package downloads, say) would send the tests' loopback fetches
+ * to its proxy. Tests that want a proxy pass it in `env`.
+ */
+export function environmentWithoutProxies(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  for (const name of ["http_proxy", "https_proxy", "all_proxy", "no_proxy"]) {
+    delete env[name];
+    delete env[name.toUpperCase()];
+  }
+  return env;
+}
+
+/**
  * A fetcher cache directory of one agent's own. Every agent clears its cache
  * directory when it starts (as Mesos does); agents of tests running side by
  * side must not share Mesos' default `/tmp/mesos/fetch`, or one agent's
@@ -172,7 +187,7 @@ export async function startDaemon(
   const out = openSync(logFile, "a");
   const child = spawn(process.execPath, [binPath(binary), ...toArgs(flags)], {
     stdio: ["ignore", out, out],
-    env: { ...process.env, ...options.env },
+    env: { ...environmentWithoutProxies(), ...options.env },
   });
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => resolve(code)),
@@ -269,7 +284,7 @@ export function runBinary(
 ): Promise<RunResult> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [binPath(binary), ...args], {
-      env: { ...process.env, ...options.env },
+      env: { ...environmentWithoutProxies(), ...options.env },
       stdio: ["pipe", "pipe", "pipe"],
     });
     let stdout = "";
