@@ -20,7 +20,7 @@ import type {
   UpdateFrameworkMessage,
 } from "../common/protocol/generated/mesos-internal.js";
 import type { Operation, Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
-import { type Resource as CoreResource, Resources } from "../common/resources/index.js";
+import type { Resources } from "../common/resources/index.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
 import type { AgentCheckpoint } from "./checkpoint/state.js";
 import { Executor } from "./executor.js";
@@ -123,6 +123,27 @@ export class Agent extends AgentExecutorApi {
     return this.operations.list().length > 0;
   }
 
+  /** The checkpointed list `checkpointedTotal` was computed from. */
+  private totalOf: Resource[] | undefined;
+  private checkpointedTotal: Resources | undefined;
+
+  /**
+   * The agent's total resources: the static ones with the checkpointed
+   * reservations and persistent volumes applied (Mesos' `totalResources`:
+   * what /state shows and what the agent registers with).
+   */
+  override get resources(): Resources {
+    const checkpointed = this.checkpointedResources;
+    if (checkpointed.length === 0) return super.resources;
+    if (this.totalOf !== checkpointed) {
+      const total = applyCheckpointedResources(super.resources, checkpointed);
+      if (!total.ok) this.o.logger.error(`Ignoring checkpointed resources: ${total.error}`);
+      this.checkpointedTotal = total.ok ? total.value : super.resources;
+      this.totalOf = checkpointed;
+    }
+    return this.checkpointedTotal as Resources;
+  }
+
   /** Restores the checkpointed resources read at start (before registering). */
   restoreCheckpointedResources(resources: Resource[]): void {
     this.checkpointedResources = resources;
@@ -217,15 +238,7 @@ export class Agent extends AgentExecutorApi {
   private registrationInfo(): SlaveInfo {
     const info = this.info;
     if (this.checkpointedResources.length === 0) return info;
-    const total = applyCheckpointedResources(
-      Resources.from((info.resources ?? []) as CoreResource[]),
-      this.checkpointedResources,
-    );
-    if (!total.ok) {
-      this.o.logger.error(`Ignoring checkpointed resources: ${total.error}`);
-      return info;
-    }
-    return { ...info, resources: total.value.toArray() as Resource[] };
+    return { ...info, resources: this.resources.toArray() as Resource[] };
   }
 
   protected attemptRegistration(master: string): void {

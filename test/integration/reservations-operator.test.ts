@@ -61,6 +61,19 @@ async function reservedCpus(role: string): Promise<number> {
   return state?.slaves?.[0]?.reserved_resources?.[role]?.cpus ?? 0;
 }
 
+interface AgentStateResources {
+  reserved_resources?: Record<string, { cpus?: number }>;
+  unreserved_resources?: { cpus?: number };
+  reserved_resources_full?: Record<
+    string,
+    { name: string; reservations?: { principal?: string }[] }[]
+  >;
+}
+
+function agentState(): Promise<AgentStateResources | undefined> {
+  return getJson<AgentStateResources>(`${agent.url}/state`);
+}
+
 /** The book's example (pre-refinement format: `role` plus `reservation.principal`). */
 const BOOK = JSON.stringify([
   {
@@ -86,6 +99,16 @@ test("reservations operator: /master/reserve and /master/unreserve with the book
   await waitFor("the agent to checkpoint its resources", () =>
     existsSync(join(agent.workDir, "meta", "resources", "resources.info")),
   );
+  // The agent's own /state shows its total with the reservation, as Mesos' does.
+  await waitFor("the agent's /state to show the reservation", async () => {
+    const state = await agentState();
+    return state?.reserved_resources?.ads?.cpus === 1 && state.unreserved_resources?.cpus === 1;
+  });
+  const full = (await agentState())?.reserved_resources_full?.ads ?? [];
+  assert.deepEqual(full.map((r) => [r.name, r.reservations?.[0]?.principal]).sort(), [
+    ["cpus", "ops"],
+    ["mem", "ops"],
+  ]);
   // There is only one more cpu: reserving two is a conflict.
   const tooMuch = JSON.stringify([
     {
@@ -104,6 +127,10 @@ test("reservations operator: /master/reserve and /master/unreserve with the book
   assert.equal(await reservedCpus("ads"), 0);
   const again = await form("/master/unreserve", { slaveId: agentId, resources: BOOK });
   assert.equal(again.status, 409, again.text);
+  await waitFor("the agent's /state to drop the reservation", async () => {
+    const state = await agentState();
+    return state?.reserved_resources?.ads === undefined && state?.unreserved_resources?.cpus === 2;
+  });
 });
 
 test("reservations operator: volumes through /master/create-volumes and /master/destroy-volumes", async () => {
