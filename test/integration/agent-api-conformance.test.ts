@@ -184,7 +184,7 @@ describe("agent operator API conformance", () => {
     );
   });
 
-  test("agent API: GET_OPERATIONS and GET_RESOURCE_PROVIDERS answer empty lists (no resource providers)", async () => {
+  test("agent API: GET_OPERATIONS is empty on an agent without operations; GET_RESOURCE_PROVIDERS is empty (no resource providers)", async () => {
     const ops = await call({ type: "GET_OPERATIONS" });
     assert.equal(ops.status, 200, ops.text);
     assert.deepEqual(JSON.parse(ops.text), { type: "GET_OPERATIONS", get_operations: {} });
