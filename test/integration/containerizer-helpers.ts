@@ -9,7 +9,7 @@ import {
   CgroupsHierarchy,
   type Subsystem,
 } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import { type DaemonHandle, getJson, runBinary, waitFor } from "../harness/processes.js";
+import { type DaemonHandle, getJson, runBinary, waitFor, waitLong } from "../harness/processes.js";
 
 /** Why the isolation tests cannot run here, or undefined when they can. */
 export function isolationSkipReason(subsystems: readonly Subsystem[]): string | undefined {
@@ -126,7 +126,7 @@ function findDirectory(node: unknown, executorId: string): string | undefined {
 
 /** The sandbox of executor `executorId` (a command task's id), from the agent's /state. */
 export function sandboxOf(agent: DaemonHandle, executorId: string): Promise<string> {
-  return waitFor(`the sandbox of executor '${executorId}'`, async () =>
+  return waitLong(`the sandbox of executor '${executorId}'`, async () =>
     findDirectory(await getJson(`${agent.url}/state`), executorId),
   );
 }

@@ -12,15 +12,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   type DaemonHandle,
-  getJson,
   runBinary,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
   waitForAgents,
-  waitLong,
 } from "../harness/processes.js";
+import { sandboxOf } from "./containerizer-helpers.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -66,24 +65,6 @@ after(async () => {
   await stopAll();
 });
 
-function findDirectory(node: unknown, executorId: string): string | undefined {
-  if (Array.isArray(node)) {
-    for (const item of node) {
-      const found = findDirectory(item, executorId);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (node === null || typeof node !== "object") return undefined;
-  const record = node as Record<string, unknown>;
-  if (record.id === executorId && typeof record.directory === "string") return record.directory;
-  for (const value of Object.values(record)) {
-    const found = findDirectory(value, executorId);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 describe("fetcher through a proxy", { timeout: 180_000 }, () => {
   it("http_proxy carries http URIs (and the cache's size probe); no_proxy hosts are fetched directly", async () => {
     const task = JSON.stringify({
@@ -109,9 +90,7 @@ describe("fetcher through a proxy", { timeout: 180_000 }, () => {
       run.stdout.includes("Received status update TASK_FINISHED for task 'proxied'"),
       run.stdout + run.stderr,
     );
-    const sandbox = await waitLong("the sandbox of 'proxied'", async () =>
-      findDirectory(await getJson(`${agent.url}/state`), "proxied"),
-    );
+    const sandbox = await sandboxOf(agent, "proxied");
     assert.equal(
       readFileSync(join(sandbox, "stdout"), "utf8"),
       "via proxy: content of /one.txt\nvia proxy: content of /two.txt\ncontent of /three.txt\n",

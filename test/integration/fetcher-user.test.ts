@@ -11,15 +11,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   type DaemonHandle,
-  getJson,
   runBinary,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
   waitForAgents,
-  waitLong,
 } from "../harness/processes.js";
+import { sandboxOf } from "./containerizer-helpers.js";
 
 const root = process.getuid?.() === 0;
 let master: DaemonHandle;
@@ -62,24 +61,6 @@ before(async () => {
 
 after(stopAll);
 
-function findDirectory(node: unknown, executorId: string): string | undefined {
-  if (Array.isArray(node)) {
-    for (const item of node) {
-      const found = findDirectory(item, executorId);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (node === null || typeof node !== "object") return undefined;
-  const record = node as Record<string, unknown>;
-  if (record.id === executorId && typeof record.directory === "string") return record.directory;
-  for (const value of Object.values(record)) {
-    const found = findDirectory(value, executorId);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 async function runAsNobody(id: string, uris: { value: string; cache?: boolean }[]) {
   const task = JSON.stringify({
     name: id,
@@ -93,9 +74,7 @@ async function runAsNobody(id: string, uris: { value: string; cache?: boolean }[
   const run = await runBinary("mesos-execute", [`--master=${master.address}`, `--task=${task}`], {
     timeoutMs: 90_000,
   });
-  const sandbox = await waitLong(`the sandbox of '${id}'`, async () =>
-    findDirectory(await getJson(`${agent.url}/state`), id),
-  );
+  const sandbox = await sandboxOf(agent, id);
   return { stdout: run.stdout + run.stderr, sandbox };
 }
 

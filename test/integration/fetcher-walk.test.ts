@@ -24,8 +24,8 @@ import {
   stopAll,
   tempDir,
   waitForAgents,
-  waitLong,
 } from "../harness/processes.js";
+import { sandboxOf } from "./containerizer-helpers.js";
 
 const CACHE_BYTES = 4096;
 
@@ -145,28 +145,8 @@ async function runTask(id: string, command: string, uris: Uri[]) {
   const run = await runBinary("mesos-execute", [`--master=${master.address}`, `--task=${task}`], {
     timeoutMs: 90_000,
   });
-  const sandbox = await waitLong(`the sandbox of '${id}'`, async () =>
-    findDirectory(await getJson(`${agent.url}/state`), id),
-  );
+  const sandbox = await sandboxOf(agent, id);
   return { run, sandbox, stderr: () => readFileSync(join(sandbox, "stderr"), "utf8") };
-}
-
-function findDirectory(node: unknown, executorId: string): string | undefined {
-  if (Array.isArray(node)) {
-    for (const item of node) {
-      const found = findDirectory(item, executorId);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (node === null || typeof node !== "object") return undefined;
-  const record = node as Record<string, unknown>;
-  if (record.id === executorId && typeof record.directory === "string") return record.directory;
-  for (const value of Object.values(record)) {
-    const found = findDirectory(value, executorId);
-    if (found !== undefined) return found;
-  }
-  return undefined;
 }
 
 function finished(run: { code: number | null; stdout: string; stderr: string }, id: string) {

@@ -16,6 +16,7 @@ import {
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
+import { sandboxOf } from "./containerizer-helpers.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -34,32 +35,6 @@ function execute(...args: string[]) {
   });
 }
 
-/** The sandbox directory of executor `id`, from the agent's /state (live or completed). */
-async function sandboxOf(executorId: string): Promise<string> {
-  return waitFor(`the sandbox of executor '${executorId}' in the agent's /state`, async () => {
-    const state = await getJson(`${agent.url}/state`);
-    return findDirectory(state, executorId);
-  });
-}
-
-function findDirectory(node: unknown, executorId: string): string | undefined {
-  if (Array.isArray(node)) {
-    for (const item of node) {
-      const found = findDirectory(item, executorId);
-      if (found !== undefined) return found;
-    }
-    return undefined;
-  }
-  if (node === null || typeof node !== "object") return undefined;
-  const record = node as Record<string, unknown>;
-  if (record.id === executorId && typeof record.directory === "string") return record.directory;
-  for (const value of Object.values(record)) {
-    const found = findDirectory(value, executorId);
-    if (found !== undefined) return found;
-  }
-  return undefined;
-}
-
 test("mesos-execute: `echo hello` finishes, exits 0, and `hello` is in the sandbox stdout", async () => {
   const run = await execute("--name=hello", "--command=echo hello");
   assert.equal(run.code, 0, run.stdout + run.stderr);
@@ -69,7 +44,7 @@ test("mesos-execute: `echo hello` finishes, exits 0, and `hello` is in the sandb
   assert.ok(lines.includes("Received status update TASK_RUNNING for task 'hello'"), run.stdout);
   assert.ok(lines.includes("Received status update TASK_FINISHED for task 'hello'"), run.stdout);
   assert.ok(lines.includes("  source: SOURCE_EXECUTOR"), run.stdout);
-  const sandbox = await sandboxOf("hello");
+  const sandbox = await sandboxOf(agent, "hello");
   assert.match(readFileSync(join(sandbox, "stdout"), "utf8"), /^hello$/m);
 });
 
