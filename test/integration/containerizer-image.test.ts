@@ -164,9 +164,10 @@ test("images: an executor with a docker image runs in the image's root filesyste
   assert.match(stdout, /NAME="mesos-ts test image"/);
   assert.match(stdout, /from layer two/);
   assert.doesNotMatch(stdout, /WHITEOUT-IGNORED|HOST-VISIBLE/);
+  // docker/runtime: the executor starts in the image's WorkingDir, as in Mesos.
   assert.match(
     stdout,
-    /pwd=\/mnt\/mesos\/sandbox sandbox=\/mnt\/mesos\/sandbox greeting=hello-from-image path=\/bin$/m,
+    /pwd=\/etc sandbox=\/mnt\/mesos\/sandbox greeting=hello-from-image path=\/bin$/m,
   );
   assert.equal(readFileSync(join(sandbox, "written"), "utf8"), "in-sandbox\n");
 });

@@ -5,16 +5,11 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import {
-  archiveCandidates,
-  parseImageReference,
-} from "../../src/agent/containerizer/images/docker-store.js";
-import {
   chrootTaskCommand,
   imageEnvironment,
   imageVariables,
   runtimeArgv,
 } from "../../src/agent/containerizer/images/image-launch.js";
-import { whiteouts } from "../../src/agent/containerizer/images/provisioner.js";
 import {
   cfsQuotaUs,
   cpuShares,
@@ -235,25 +230,6 @@ test("isolators: unknown names and cgroup isolators without cgroups are one-line
     posix.isolators.map((i) => i.name),
     ["posix/cpu", "posix/mem", "posix/disk"],
   );
-});
-
-test("images: references map to local archive names, library/ and the latest tag implied", () => {
-  assert.deepEqual(parseImageReference("library/busybox"), {
-    repository: "busybox",
-    tag: "latest",
-  });
-  assert.deepEqual(parseImageReference("registry:5000/team/app:1.2"), {
-    repository: "registry:5000/team/app",
-    tag: "1.2",
-  });
-  assert.deepEqual(archiveCandidates("busybox"), ["busybox:latest.tar", "busybox.tar"]);
-});
-
-test("images: whiteouts in a layer listing name the paths to remove and the directories to empty", () => {
-  const listing = ["./", "./etc/", "./etc/.wh.passwd", "./var/lib/.wh..wh..opq", "./bin/sh"].join(
-    "\n",
-  );
-  assert.deepEqual(whiteouts(listing), { remove: ["etc/passwd"], empty: ["var/lib"] });
 });
 
 test("images: a command task's command is wrapped in chroot into the image and the sandbox mount", () => {

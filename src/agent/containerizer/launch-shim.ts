@@ -41,7 +41,14 @@ export function shellQuote(word: string): string {
 export function mergePreparations(
   list: readonly (LaunchPreparation | undefined)[],
 ): LaunchPreparation {
-  type Optional = "rootfs" | "chroot" | "rootfsEnv" | "ipcNamespace" | "shm" | "capabilities";
+  type Optional =
+    | "rootfs"
+    | "chroot"
+    | "rootfsEnv"
+    | "rootfsWorkDir"
+    | "ipcNamespace"
+    | "shm"
+    | "capabilities";
   const merged: Required<Omit<LaunchPreparation, Optional>> & Pick<LaunchPreparation, Optional> = {
     executorArguments: [],
     cgroupProcs: [],
@@ -72,6 +79,7 @@ export function mergePreparations(
       merged.mountNamespace = true;
       if (p.chroot !== undefined) merged.chroot = p.chroot;
       if (p.rootfsEnv !== undefined) merged.rootfsEnv = p.rootfsEnv;
+      if (p.rootfsWorkDir !== undefined) merged.rootfsWorkDir = p.rootfsWorkDir;
     }
   }
   return merged;
@@ -192,7 +200,7 @@ export function shimCommand(
       p.rootfs,
       "/bin/sh",
       "-c",
-      `${exports}cd ${IMAGE_SANDBOX} && exec "$@"`,
+      `${exports}cd ${shellQuote(p.rootfsWorkDir ?? IMAGE_SANDBOX)} && exec "$@"`,
       "mesos-container",
     );
   } else if (user !== undefined || privileges.length > 0) {

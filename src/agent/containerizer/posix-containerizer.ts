@@ -45,9 +45,11 @@ import { FetchError, fetchUris } from "./fetcher.js";
 import type { FetcherCache } from "./fetcher-cache.js";
 import {
   chrootTaskCommand,
+  ensureWorkingDir,
   type ImageRuntime,
   imageEnvironment,
   imageVariables,
+  runtimeCommandError,
 } from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
 import { CGROUP_ISOLATORS } from "./isolators/index.js";
@@ -723,13 +725,16 @@ export class PosixContainerizer implements Containerizer {
       if (CHROOT === undefined) throw new Error("chroot is not installed on this agent");
     }
     c.provisioned = true;
-    let rootfs: string;
-    try {
-      const provisioned = await provisioner.provision(c.id, image.docker.name);
-      rootfs = provisioned.path;
-      if (this.o.dockerRuntime === true) c.runtime = provisioned.image.config;
-    } catch (e) {
-      throw new Error(`Failed to provision image '${image.docker.name}': ${(e as Error).message}`);
+    // Store errors reach the task as they are (Mesos' wording names the image).
+    const provisioned = await provisioner.provision(c.id, image.docker.name, image.cached ?? true);
+    const rootfs = provisioned.path;
+    if (this.o.dockerRuntime === true) {
+      c.runtime = provisioned.image.config;
+      const workDir = c.runtime.WorkingDir;
+      if (workDir !== undefined && workDir !== "") await ensureWorkingDir(rootfs, workDir);
+      const command = launch.commandExecutor ? taskCommand : launch.executor.command;
+      const error = command === undefined ? undefined : runtimeCommandError(command, c.runtime);
+      if (error !== undefined) throw new Error(`Failed to determine the launch command: ${error}`);
     }
     const preparation: LaunchPreparation = {
       mountNamespace: true,
@@ -738,6 +743,9 @@ export class PosixContainerizer implements Containerizer {
     };
     if (c.runtime !== undefined && !launch.commandExecutor) {
       preparation.rootfsEnv = imageVariables(c.runtime, launch.environment);
+      if (c.runtime.WorkingDir !== undefined && c.runtime.WorkingDir !== "") {
+        preparation.rootfsWorkDir = c.runtime.WorkingDir;
+      }
     }
     if (launch.commandExecutor && taskCommand !== undefined && CHROOT !== undefined) {
       // The command executor stays on the host; its task runs in the image.

@@ -7,12 +7,46 @@
  * has `shell: false` and no value (Mesos' table: the entrypoint, then the
  * CommandInfo's arguments or else the image's Cmd).
  */
+import { mkdir, realpath } from "node:fs/promises";
+import { dirname, join, relative } from "node:path";
 import type { CommandInfo } from "../../../common/protocol/generated/mesos-v1.js";
 import { IMAGE_SANDBOX, shellQuote } from "../launch-shim.js";
-import type { StoredImage } from "./docker-store.js";
+import type { ImageConfig } from "./docker-store.js";
 
 /** The image settings `docker/runtime` applies. */
-export type ImageRuntime = StoredImage["config"];
+export type ImageRuntime = ImageConfig;
+
+/**
+ * Why `docker/runtime` cannot build a launch command from `command` and the
+ * image (Mesos' rules: a shell command needs a value; without a value the
+ * image must have an Entrypoint or a Cmd), or undefined when it can.
+ */
+export function runtimeCommandError(
+  command: CommandInfo,
+  runtime: ImageRuntime,
+): string | undefined {
+  if (command.shell ?? true) {
+    return command.value === undefined
+      ? "Shell specified but no command value provided"
+      : undefined;
+  }
+  if (command.value !== undefined) return undefined;
+  const found = runtimeArgv(command, runtime);
+  return "error" in found ? found.error : undefined;
+}
+
+/** The image's Env as name/value pairs; entries without `=` are skipped, as Mesos does. */
+export function imageEnv(runtime: ImageRuntime | undefined): [string, string][] {
+  const out: [string, string][] = [];
+  for (const entry of runtime?.Env ?? []) {
+    const at = entry.indexOf("=");
+    if (at <= 0) continue;
+    const name = entry.slice(0, at);
+    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) continue;
+    out.push([name, entry.slice(at + 1)]);
+  }
+  return out;
+}
 
 /** The argv from the image's Entrypoint/Cmd for a CommandInfo without a value, or an error. */
 export function runtimeArgv(
@@ -25,18 +59,16 @@ export function runtimeArgv(
   if (entrypoint.length > 0) return { argv: [...entrypoint, ...(args.length > 0 ? args : cmd)] };
   const [program, ...rest] = cmd;
   if (program !== undefined) return { argv: [program, ...(args.length > 0 ? args : rest)] };
-  return { error: "the command has no value and the image has no Entrypoint or Cmd" };
+  return { error: "No executable is found" };
 }
 
 /** `export K=V` for the image's Env entries the task does not set itself. */
 function exportsOf(runtime: ImageRuntime | undefined, command: CommandInfo): string {
   const own = new Set((command.environment?.variables ?? []).map((v) => v.name));
   const parts: string[] = [];
-  for (const entry of runtime?.Env ?? []) {
-    const at = entry.indexOf("=");
-    const name = at < 0 ? entry : entry.slice(0, at);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || own.has(name)) continue;
-    parts.push(`export ${name}=${shellQuote(at < 0 ? "" : entry.slice(at + 1))}; `);
+  for (const [name, value] of imageEnv(runtime)) {
+    if (own.has(name)) continue;
+    parts.push(`export ${name}=${shellQuote(value)}; `);
   }
   return parts.join("");
 }
@@ -85,13 +117,11 @@ export function imageVariables(
   executorEnvironment: Readonly<Record<string, string>>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const entry of runtime?.Env ?? []) {
-    const at = entry.indexOf("=");
-    const name = at < 0 ? entry : entry.slice(0, at);
-    if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || name.startsWith("MESOS_")) continue;
+  for (const [name, value] of imageEnv(runtime)) {
+    if (name.startsWith("MESOS_")) continue;
     // Variables the framework set for the executor win; the host's PATH does not.
     if (name in executorEnvironment && name !== "PATH") continue;
-    out[name] = at < 0 ? "" : entry.slice(at + 1);
+    out[name] = value;
   }
   return out;
 }
@@ -101,4 +131,29 @@ export function imageEnvironment(
   environment: Readonly<Record<string, string>>,
 ): Record<string, string> {
   return { ...environment, MESOS_SANDBOX: IMAGE_SANDBOX };
+}
+
+/**
+ * Creates the image's WorkingDir in `rootfs` when the image lacks it, as
+ * Mesos' launcher does. It is created on the host before the chroot, so a
+ * path that leads out of the rootfs through a symlink is left alone.
+ */
+export async function ensureWorkingDir(rootfs: string, workingDir: string): Promise<void> {
+  const target = join(rootfs, workingDir);
+  let existing = target;
+  let resolved: string | undefined;
+  while (resolved === undefined) {
+    try {
+      resolved = await realpath(existing);
+    } catch {
+      const parent = dirname(existing);
+      if (parent === existing) return;
+      existing = parent;
+    }
+  }
+  if (existing === target) return;
+  if (relative(await realpath(rootfs), resolved).startsWith("..")) return;
+  await mkdir(join(resolved, relative(existing, target)), { recursive: true }).catch(
+    () => undefined,
+  );
 }

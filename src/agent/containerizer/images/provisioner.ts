@@ -1,39 +1,79 @@
 /**
  * The image provisioner (copy backend): builds a container's root
- * filesystem by unpacking the image's layers in order into
- * `<work_dir>/provisioner/containers/<id>/rootfs`, applying each layer's
- * whiteouts (`.wh.<name>` removes `<name>` from the layers below,
- * `.wh..wh..opq` empties its directory) before unpacking it. The rootfs is
+ * filesystem at `<work_dir>/provisioner/containers/<id>/backends/copy/rootfses/<uuid>`
+ * (Mesos' layout) by copying the image's unpacked layers from the store in
+ * order. Before a layer is copied, its whiteouts are applied to what lies
+ * below (`.wh.<name>` removes `<name>`, `.wh..wh..opq` empties its
+ * directory), and a symlink, or a file where the layer has a directory (or
+ * the reverse), is removed so the copy never writes through a link. The
+ * whiteout files themselves are removed after the copy. The rootfs is
  * removed when the container is destroyed.
  */
-import { mkdir, readdir, rm } from "node:fs/promises";
-import { dirname, join, normalize } from "node:path";
+import { randomUUID } from "node:crypto";
+import type { Dirent } from "node:fs";
+import { lstat, mkdir, readdir, rm } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import type { CommandRunner, DockerStore, StoredImage } from "./docker-store.js";
 
 const WHITEOUT_PREFIX = ".wh.";
 const OPAQUE_WHITEOUT = ".wh..wh..opq";
 
-/** The whiteout entries of a layer listing: paths to remove, directories to empty. */
-export function whiteouts(listing: string): { remove: string[]; empty: string[] } {
-  const remove: string[] = [];
-  const empty: string[] = [];
-  for (const raw of listing.split("\n")) {
-    const path = normalize(raw.replace(/^\.\//, "")).replace(/\/$/, "");
-    if (path === "" || path === "." || path.startsWith("..")) continue;
-    const base = path.slice(path.lastIndexOf("/") + 1);
-    const parent = path.includes("/") ? dirname(path) : "";
-    if (base === OPAQUE_WHITEOUT) empty.push(parent);
-    else if (base.startsWith(WHITEOUT_PREFIX)) {
-      remove.push(join(parent, base.slice(WHITEOUT_PREFIX.length)));
-    }
-  }
-  return { remove, empty };
-}
-
 /** A provisioned root filesystem. */
 export interface Rootfs {
   path: string;
   image: StoredImage;
+}
+
+/** What to do in the rootfs before a layer is copied onto it. */
+export interface LayerPlan {
+  /** rootfs-relative paths to remove before the copy. */
+  remove: string[];
+  /** rootfs-relative whiteout files to remove after the copy. */
+  whiteouts: string[];
+}
+
+/** Walks a layer directory depth-first (a directory before its contents). */
+async function* walk(root: string, rel = ""): AsyncGenerator<{ rel: string; entry: Dirent }> {
+  const entries = await readdir(join(root, rel), { withFileTypes: true });
+  for (const entry of entries) {
+    const path = rel === "" ? entry.name : `${rel}/${entry.name}`;
+    yield { rel: path, entry };
+    if (entry.isDirectory()) yield* walk(root, path);
+  }
+}
+
+async function lstatOrUndefined(path: string) {
+  try {
+    return await lstat(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The removals a layer needs in `rootfs` (only reads the filesystem). */
+export async function planLayer(layer: string, rootfs: string): Promise<LayerPlan> {
+  const remove: string[] = [];
+  const whiteouts: string[] = [];
+  for await (const { rel, entry } of walk(layer)) {
+    if (!entry.isDirectory() && entry.name.startsWith(WHITEOUT_PREFIX)) {
+      whiteouts.push(rel);
+      const parent = rel.includes("/") ? dirname(rel) : "";
+      remove.push(
+        entry.name === OPAQUE_WHITEOUT
+          ? parent
+          : join(parent, entry.name.slice(WHITEOUT_PREFIX.length)),
+      );
+      continue;
+    }
+    const below = await lstatOrUndefined(join(rootfs, rel));
+    if (
+      below !== undefined &&
+      (below.isSymbolicLink() || below.isDirectory() !== entry.isDirectory())
+    ) {
+      remove.push(rel);
+    }
+  }
+  return { remove, whiteouts };
 }
 
 export class Provisioner {
@@ -48,32 +88,35 @@ export class Provisioner {
   }
 
   /** Builds the rootfs of `containerId` from the Docker image `name`. */
-  async provision(containerId: string, name: string): Promise<Rootfs> {
-    const image = await this.store.get(name);
-    const rootfs = join(this.containerDir(containerId), "rootfs");
-    await rm(rootfs, { recursive: true, force: true });
+  async provision(containerId: string, name: string, cached = true): Promise<Rootfs> {
+    const image = await this.store.get(name, cached);
+    const rootfs = join(
+      this.containerDir(containerId),
+      "backends",
+      "copy",
+      "rootfses",
+      randomUUID(),
+    );
     await mkdir(rootfs, { recursive: true });
     for (const layer of image.layers) {
-      const listed = await this.run("tar", ["-tf", layer]);
-      if (listed.code !== 0)
-        throw new Error(`cannot read layer '${layer}': ${listed.output.trim()}`);
-      const { remove, empty } = whiteouts(listed.output);
-      for (const path of remove) await rm(join(rootfs, path), { recursive: true, force: true });
-      for (const dir of empty) {
-        const full = join(rootfs, dir);
-        const entries = await readdir(full).catch(() => [] as string[]);
-        for (const e of entries) await rm(join(full, e), { recursive: true, force: true });
+      // Removals run one by one: an opaque directory removed first may hold later ones.
+      const plan = await planLayer(layer, rootfs);
+      for (const path of plan.remove) {
+        if (path === "" || path === ".") {
+          // An opaque whiteout at the layer's top empties the whole rootfs.
+          for (const e of await readdir(rootfs))
+            await rm(join(rootfs, e), { recursive: true, force: true });
+        } else {
+          await rm(join(rootfs, path), { recursive: true, force: true });
+        }
       }
-      const extracted = await this.run("tar", [
-        "-xf",
-        layer,
-        "-C",
-        rootfs,
-        `--exclude=${WHITEOUT_PREFIX}*`,
-      ]);
-      if (extracted.code !== 0) {
-        throw new Error(`cannot unpack layer '${layer}': ${extracted.output.trim()}`);
+      const copied = await this.run("cp", ["-aT", layer, rootfs]);
+      if (copied.code !== 0) {
+        throw new Error(
+          `Failed to copy layer '${layer}' to rootfs '${rootfs}': ${copied.output.trim()}`,
+        );
       }
+      for (const path of plan.whiteouts) await rm(join(rootfs, path), { force: true });
     }
     // Mount points the launch needs inside the image.
     for (const dir of ["mnt/mesos/sandbox", "proc", "dev", "tmp"]) {

@@ -75,6 +75,8 @@ export interface LaunchPreparation {
   chroot?: boolean;
   /** Variables set inside the image only (its Env, with `docker/runtime`). */
   rootfsEnv?: Record<string, string>;
+  /** Where the executor starts inside the image (its WorkingDir); the sandbox mount otherwise. */
+  rootfsWorkDir?: string;
   /** Arguments appended to the executor's command line. */
   executorArguments?: string[];
   /**
