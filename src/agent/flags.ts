@@ -463,9 +463,10 @@ const agentContainerFlags = {
     notYet: true,
   }),
   docker_ignore_runtime: flag.bool({
-    help: "Ignore an image's WORKDIR, ENV and CMD.",
+    help:
+      "Ignore the runtime settings of Docker images (Entrypoint, Cmd, Env, WorkingDir): " +
+      "containers get only the image's root filesystem.",
     default: false,
-    notYet: true,
   }),
   docker_volume_checkpoint_dir: flag.string({
     help: "Where the docker/volume isolator records the volumes each container uses.",

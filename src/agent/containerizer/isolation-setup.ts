@@ -76,6 +76,7 @@ export function buildIsolation(
     | "image_provisioner_backend"
     | "docker_registry"
     | "docker_store_dir"
+    | "docker_ignore_runtime"
     | "work_dir"
     | "runtime_dir"
     | "default_container_shm_size"
@@ -153,14 +154,15 @@ export function buildIsolation(
   logger.info(
     `Isolation: ${built.isolators.map((i) => i.name).join(",") || "none"}; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
   );
-  const images = buildProvisioner(flags, launcher, root);
+  const images = buildProvisioner(flags, names, launcher, root);
   if (!images.ok) return images;
   return {
     ok: true,
     isolators: built.isolators,
     launcherCgroups,
     provisioner: images.provisioner,
-    dockerRuntime: names.includes("docker/runtime"),
+    // --docker_ignore_runtime: images give only their root filesystem.
+    dockerRuntime: names.includes("docker/runtime") && !flags.docker_ignore_runtime,
   };
 }
 
@@ -174,6 +176,7 @@ function buildProvisioner(
     | "docker_store_dir"
     | "work_dir"
   >,
+  isolation: readonly string[],
   launcher: LauncherClient,
   root: boolean,
 ): { ok: true; provisioner: Provisioner | undefined } | { ok: false; error: string } {
@@ -182,6 +185,13 @@ function buildProvisioner(
   const unknown = providers.find((p) => p !== "docker");
   if (unknown !== undefined) {
     return { ok: false, error: `Unsupported image provider '${unknown}' (only docker)` };
+  }
+  // As Mesos: an image's root filesystem is mounted by filesystem/linux.
+  if (!isolation.includes("filesystem/linux")) {
+    return {
+      ok: false,
+      error: "The 'filesystem/linux' isolator must be enabled for container image support",
+    };
   }
   const backend = flags.image_provisioner_backend;
   if (backend !== undefined && backend !== "copy") {
