@@ -14,6 +14,7 @@ import { loggingFlags } from "../common/flags/logging-flags.js";
 import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
 import { codecFor } from "../common/protocol/index.js";
+import { secretResolverModuleError } from "../common/secrets/resolver.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
@@ -407,8 +408,11 @@ const agentAuthFlags = {
         : undefined,
   }),
   secret_resolver: flag.string({
-    help: "Module that resolves secret references. Unset: only value secrets work.",
-    notYet: true,
+    help:
+      "Mesos: the name of a secret resolver module (e.g. one that looks REFERENCE secrets " +
+      "up in a vault). mesos-ts cannot load modules, so giving it stops the agent at start; " +
+      "unset, the default resolver resolves VALUE secrets (docs/secrets.md).",
+    validate: (v) => secretResolverModuleError(v),
   }),
   ip6: flag.string({
     help:

@@ -14,6 +14,7 @@ import type {
 } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
+import { validateSecretVariable } from "../../common/secrets/validation.js";
 import { validateId } from "./framework.js";
 import {
   formatResourceField,
@@ -50,7 +51,7 @@ function first(checks: readonly Check[]): string | undefined {
 
 /**
  * Mesos' `validateEnvironment`: a VALUE variable (the default type) needs a
- * value and no secret, a SECRET one a secret and no value; UNKNOWN is refused.
+ * value and no secret, a SECRET one a valid secret and no value; UNKNOWN is refused.
  */
 export function validateCommandInfo(command: CommandInfo): string | undefined {
   for (const v of command.environment?.variables ?? []) {
@@ -63,12 +64,9 @@ export function validateCommandInfo(command: CommandInfo): string | undefined {
         return `Environment variable '${v.name}' of type 'VALUE' must not have a secret set`;
       }
     } else if (v.type === "SECRET") {
-      if (v.secret === undefined) {
-        return `Environment variable '${v.name}' of type 'SECRET' must have a secret set`;
-      }
-      if (v.value !== undefined) {
-        return `Environment variable '${v.name}' of type 'SECRET' must not have a value set`;
-      }
+      // A secret and no value, a valid secret, no NUL byte in a value secret.
+      const error = validateSecretVariable(v);
+      if (error !== undefined) return error;
     }
   }
   return undefined;
