@@ -72,8 +72,9 @@ export function agentExecutorEnvironment(input: ExecutorEnvironmentInput): Recor
 
 /**
  * The complete environment of the executor process: the agent's variables,
- * `MESOS_SANDBOX`, then the command's `environment` (secrets skipped, they
- * need a secret resolver), and a default `PATH`.
+ * `MESOS_SANDBOX`, then the command's `environment`, and a default `PATH`.
+ * SECRET variables are left out here: the containerizer's
+ * `environment_secret` isolator resolves them and adds their values.
  */
 export function executorProcessEnvironment(
   input: ExecutorEnvironmentInput,

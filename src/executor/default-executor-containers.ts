@@ -9,8 +9,9 @@
 import { request } from "node:http";
 import { createRequire } from "node:module";
 import { clientTls } from "../common/process/tls-client.js";
+import { secretData } from "../common/secrets/resolver.js";
 import type { AgentAddress } from "./executor-environment.js";
-import type { TaskInfo } from "./protocol.js";
+import type { EnvironmentVariable, TaskInfo } from "./protocol.js";
 
 /** How a nested container ended, as WAIT_NESTED_CONTAINER answers it. */
 export interface ContainerEnd {
@@ -45,6 +46,17 @@ export interface TaskContainers {
   kill(parentId: string, childId: string, signal: number): Promise<CallResult<undefined>>;
 }
 
+/** A SECRET variable for a JSON call: a value secret's bytes as base64, as the v1 JSON API writes bytes. */
+function jsonSecretVariable(variable: EnvironmentVariable): EnvironmentVariable {
+  const secret = variable.secret as { value?: { data?: unknown } } | undefined;
+  const data = secret?.value?.data;
+  if (data === undefined || typeof data === "string") return variable;
+  return {
+    ...variable,
+    secret: { ...secret, value: { ...secret?.value, data: secretData(data).toString("base64") } },
+  };
+}
+
 interface Answer {
   status: number;
   body: string;
@@ -77,10 +89,21 @@ export class AgentTaskContainers implements TaskContainers {
     task: TaskInfo,
     env: Record<string, string>,
   ): Promise<CallResult<undefined>> {
+    // The task's SECRET variables go to the agent as they are: it resolves them
+    // (environment_secret) into the container, so no plain value may shadow them.
+    const secrets = (task.command?.environment?.variables ?? [])
+      .filter((v) => v.type === "SECRET")
+      .map(jsonSecretVariable);
+    const secretNames = new Set(secrets.map((v) => v.name));
     const command = {
       ...(task.command ?? {}),
       environment: {
-        variables: Object.entries(env).map(([name, value]) => ({ name, type: "VALUE", value })),
+        variables: [
+          ...Object.entries(env)
+            .filter(([name]) => !secretNames.has(name))
+            .map(([name, value]) => ({ name, type: "VALUE", value })),
+          ...secrets,
+        ],
       },
     };
     const launch: Record<string, unknown> = {

@@ -8,7 +8,9 @@
  * - Environment, later entries winning: the executor's own environment,
  *   then the agent-provided task environment (`--task_environment`), then
  *   `CommandInfo.environment`, then `MESOS_ALLOCATION_ROLE` from the task's
- *   resources.
+ *   resources. SECRET variables are skipped: the agent resolved them into
+ *   the executor's environment (the default executor passes them on to the
+ *   agent with each nested container).
  */
 import type { CommandInfo, Environment, EnvironmentVariable, TaskInfo } from "./protocol.js";
 
@@ -62,7 +64,6 @@ function mergeVariables(
   env: Record<string, string>,
   overwritten: string[],
   variables: readonly EnvironmentVariable[] | undefined,
-  secrets: "skip" | "reject",
   origin: string,
 ): MergeResult {
   for (const v of variables ?? []) {
@@ -70,12 +71,10 @@ function mergeVariables(
       return { error: `${origin} has an environment variable with an invalid name` };
     }
     const type = v.type ?? "VALUE";
-    if (type === "SECRET") {
-      if (secrets === "skip") continue;
-      return {
-        error: `environment variable '${v.name}' is a SECRET; secrets are not supported by this command executor yet`,
-      };
-    }
+    // The agent resolves secrets (its environment_secret isolator) and puts the
+    // values in the executor's environment, and so in `baseEnv`; as Mesos'
+    // command executor, the unresolved entries are skipped here.
+    if (type === "SECRET") continue;
     if (type !== "VALUE") {
       return { error: `environment variable '${v.name}' has unsupported type '${String(type)}'` };
     }
@@ -128,17 +127,10 @@ export function buildLaunchSpec(
     env,
     overwritten,
     context.taskEnvironment?.variables,
-    "skip",
     "the task environment",
   );
   if (fromAgent !== undefined) return fromAgent;
-  const fromTask = mergeVariables(
-    env,
-    overwritten,
-    command.environment?.variables,
-    "reject",
-    "the command",
-  );
+  const fromTask = mergeVariables(env, overwritten, command.environment?.variables, "the command");
   if (fromTask !== undefined) return fromTask;
   if (context.allocationRole !== undefined) env.MESOS_ALLOCATION_ROLE = context.allocationRole;
 

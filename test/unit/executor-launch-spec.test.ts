@@ -98,11 +98,12 @@ describe("command executor: launch spec", () => {
     assert.deepEqual(s.env, { A: "command", B: "agent", MESOS_ALLOCATION_ROLE: "web" });
   });
 
-  it("a SECRET in CommandInfo.environment is refused with a clear message", () => {
-    assert.match(
-      error({ value: "true", environment: { variables: [{ name: "PW", type: "SECRET" }] } }),
-      /'PW' is a SECRET; secrets are not supported/,
+  it("a SECRET in CommandInfo.environment keeps the value the agent resolved into the executor's environment", () => {
+    const s = spec(
+      { value: "true", environment: { variables: [{ name: "PW", type: "SECRET" }] } },
+      { baseEnv: { PW: "resolved-by-agent" } },
     );
+    assert.equal(s.env.PW, "resolved-by-agent");
   });
 
   it("bad variables and NUL characters are refused, not passed to spawn", () => {

@@ -18,6 +18,7 @@
 import { statSync } from "node:fs";
 import { isAbsolute } from "node:path";
 import type { Logger } from "../../common/observability/logger.js";
+import { createSecretResolver } from "../../common/secrets/resolver.js";
 import type { AgentFlags } from "../flags.js";
 import { CgroupsHierarchy } from "./cgroups/hierarchy.js";
 import { DockerStore } from "./images/docker-store.js";
@@ -83,6 +84,7 @@ export function buildIsolation(
     | "disallow_sharing_agent_ipc_namespace"
     | "effective_capabilities"
     | "bounding_capabilities"
+    | "secret_resolver"
   >,
   launcher: LauncherClient,
   logger: Logger,
@@ -91,6 +93,8 @@ export function buildIsolation(
   const names = isolationNames(flags.isolation);
   const root = process.getuid?.() === 0;
   const cgroups = CgroupsHierarchy.detect(flags.cgroups_hierarchy, flags.cgroups_root);
+  const secretResolver = createSecretResolver(flags.secret_resolver);
+  if (!secretResolver.ok) return secretResolver;
   const built = createIsolators(
     {
       names,
@@ -114,6 +118,7 @@ export function buildIsolation(
         defaultShmSizeBytes: flags.default_container_shm_size?.bytes,
         disallowSharingAgentIpcNamespace: flags.disallow_sharing_agent_ipc_namespace,
       },
+      secrets: { resolver: secretResolver.resolver, runtimeDir: flags.runtime_dir },
       effectiveCapabilities: flags.effective_capabilities,
       boundingCapabilities: flags.bounding_capabilities,
       run: (file, args) =>
@@ -152,7 +157,13 @@ export function buildIsolation(
     );
   }
   logger.info(
-    `Isolation: ${built.isolators.map((i) => i.name).join(",") || "none"}; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
+    `Isolation: ${
+      built.isolators
+        // Always loaded (as in Mesos), so not worth a mention.
+        .filter((i) => i.name !== "environment_secret")
+        .map((i) => i.name)
+        .join(",") || "none"
+    }; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
   );
   const images = buildProvisioner(flags, names, launcher, root);
   if (!images.ok) return images;

@@ -57,6 +57,7 @@ export function mergePreparations(
     mounts: [],
     rlimits: [],
     noNewPrivs: false,
+    environment: {},
   };
   for (const p of list) {
     if (p === undefined) continue;
@@ -74,6 +75,7 @@ export function mergePreparations(
     }
     if (p.capabilities !== undefined) merged.capabilities = p.capabilities;
     merged.noNewPrivs ||= p.noNewPrivs ?? false;
+    Object.assign(merged.environment, p.environment);
     if (p.rootfs !== undefined) {
       merged.rootfs = p.rootfs;
       merged.mountNamespace = true;

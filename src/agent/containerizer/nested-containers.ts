@@ -621,7 +621,7 @@ export class NestedContainers {
     if (shimmed) command = shimCommand(command, preparation, ids);
     // A session works in its parent's sandbox, as Mesos' debug containers.
     const workDir = l.session === true ? n.parent.directory : n.directory;
-    const env = nestedEnvironment(l.command, workDir);
+    const env = nestedEnvironment(l.command, workDir, preparation.environment);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -854,15 +854,18 @@ export function nestedResources(
 }
 
 /**
- * The environment of a nested container: a default PATH, the command's
- * variables (plain values only) and `MESOS_SANDBOX`.
+ * The environment of a nested container: a default PATH, the isolators'
+ * variables (`environment_secret`'s resolved secrets), the command's plain
+ * values (its SECRET variables are those resolved ones) and `MESOS_SANDBOX`.
  */
 export function nestedEnvironment(
   command: CommandInfo | undefined,
   sandbox: string,
+  isolatorEnvironment: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {
     PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    ...isolatorEnvironment,
   };
   for (const v of command?.environment?.variables ?? []) {
     if (v.type === "SECRET") continue;

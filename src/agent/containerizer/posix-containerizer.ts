@@ -204,7 +204,7 @@ const SIGNALS: Record<string, number> = {
  * stand-in's usage includes its task's tree: monitor/process-usage.ts) or
  * by sandbox. Any other isolator keeps executors in processes of their own.
  */
-const HOSTABLE_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk"]);
+const HOSTABLE_ISOLATORS = new Set(["posix/cpu", "posix/mem", "posix/disk", "environment_secret"]);
 
 /** Isolators that turn resources into limits (and so need `update`). */
 const RESOURCE_ISOLATORS = new Set(["cgroups/cpu", "cgroups/mem", "posix/disk", "network/ports"]);
@@ -430,7 +430,8 @@ export class PosixContainerizer implements Containerizer {
 
   /** True when containers are started through isolators (statistics come from them). */
   get isolating(): boolean {
-    return this.isolators.length > 0;
+    // environment_secret is always loaded and measures nothing.
+    return this.isolators.some((i) => i.name !== "environment_secret");
   }
 
   /** Where events go. */
@@ -573,7 +574,9 @@ export class PosixContainerizer implements Containerizer {
     const spawnIds = shimmed ? undefined : ids;
     // An executor inside an image sees its sandbox at /mnt/mesos/sandbox.
     const inImage = preparation.rootfs !== undefined && preparation.chroot !== false;
-    const env = inImage ? imageEnvironment(launch.environment) : launch.environment;
+    // Isolators' variables (resolved secrets) join the agent's; the command's values already won.
+    const prepared = { ...launch.environment, ...preparation.environment };
+    const env = inImage ? imageEnvironment(prepared) : prepared;
     const paceLimit = this.o.launchConcurrency ?? 0;
     const paced = command.signalsReady === true && paceLimit > 0;
     const poolSize = this.o.executorPoolSize ?? 0;

@@ -89,6 +89,8 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
     const mounts: BindMount[] = [];
     for (const volume of config.executor.container?.volumes ?? []) {
+      // Secret volumes are volume/secret's.
+      if (volume.source?.type === "SECRET") continue;
       if (volume.image !== undefined) throw new Error("image volumes are not supported");
       const source = volumeSource(volume, config.directory);
       if (typeof source !== "string") throw new Error(source.error);

@@ -6,12 +6,14 @@
 import { existsSync } from "node:fs";
 import { release } from "node:os";
 import { formatFlatRanges } from "../../../common/resources/index.js";
+import type { SecretResolver } from "../../../common/secrets/resolver.js";
 import type { CgroupsHierarchy, Subsystem } from "../cgroups/hierarchy.js";
 import { CgroupsBlkioIsolator } from "./cgroups-blkio.js";
 import { CgroupsCpuIsolator } from "./cgroups-cpu.js";
 import { buildDeviceWhitelist, CgroupsDevicesIsolator } from "./cgroups-devices.js";
 import { CgroupsMemIsolator } from "./cgroups-mem.js";
 import { CgroupsPidsIsolator } from "./cgroups-pids.js";
+import { ENVIRONMENT_SECRET, EnvironmentSecretIsolator } from "./environment-secret.js";
 import { FilesystemLinuxIsolator } from "./filesystem-linux.js";
 import type { Isolator, IsolatorContext } from "./isolator.js";
 import { checkCapabilityFlags, LinuxCapabilitiesIsolator } from "./linux-capabilities.js";
@@ -22,6 +24,7 @@ import { isolatedPortRange, NetworkPortsIsolator, type PortRangeFlags } from "./
 import { type DuRunner, PosixDiskIsolator } from "./posix-disk.js";
 import { PosixRlimitsIsolator } from "./posix-rlimits.js";
 import { PosixUsageIsolator } from "./posix-usage.js";
+import { VolumeSecretIsolator, volumeSecretFlagsError } from "./volume-secret.js";
 
 /** Settings from the agent's flags. */
 export interface IsolationOptions {
@@ -59,6 +62,8 @@ export interface IsolationOptions {
   boundingCapabilities?: unknown;
   /** Runs mount/umount for isolators that mount on the host. */
   run?: CommandRunner | undefined;
+  /** `environment_secret` and `volume/secret`: the agent's secret resolver and `--runtime_dir`. */
+  secrets?: { resolver: SecretResolver | undefined; runtimeDir: string } | undefined;
 }
 
 /** True when the running kernel is at least `major.minor`. */
@@ -163,6 +168,24 @@ export function createIsolators(
     seen.add(name);
     if (NO_OPS.has(name)) continue;
     switch (name) {
+      case ENVIRONMENT_SECRET:
+        // Loaded below whether named or not.
+        break;
+      case "volume/secret": {
+        const unusable = volumeSecretFlagsError(names, o.launcher);
+        if (unusable !== undefined) return { ok: false, error: unusable };
+        if (!o.root) return { ok: false, error: "Isolator 'volume/secret' needs root" };
+        const run = o.run;
+        if (run === undefined) return { ok: false, error: "'volume/secret' needs a launcher" };
+        isolators.push(
+          new VolumeSecretIsolator({
+            runtimeDir: o.secrets?.runtimeDir ?? "/var/run/mesos",
+            resolver: o.secrets?.resolver,
+            run,
+          }),
+        );
+        break;
+      }
       case "posix/cpu":
         isolators.push(new PosixUsageIsolator(name, "cpu"));
         break;
@@ -306,5 +329,8 @@ export function createIsolators(
         return { ok: false, error: `Unknown or unsupported isolator '${raw}'` };
     }
   }
+  // As Mesos: always there (the agent always passes its resolver), last, so
+  // any container's SECRET variables are resolved.
+  if (o.secrets !== undefined) isolators.push(new EnvironmentSecretIsolator(o.secrets.resolver));
   return { ok: true, isolators };
 }

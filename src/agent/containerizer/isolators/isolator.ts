@@ -93,6 +93,11 @@ export interface LaunchPreparation {
   capabilities?: { bounding: readonly string[]; effective?: readonly string[] | undefined };
   /** `linux/nnp`: set no_new_privs before the exec. */
   noNewPrivs?: boolean;
+  /**
+   * Variables for the container's environment (`environment_secret`'s
+   * resolved secrets): above the agent's, below the command's own values.
+   */
+  environment?: Record<string, string>;
 }
 
 /** Why a container was stopped by an isolator. */
