@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   type DaemonHandle,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -118,6 +119,42 @@ test("volume/secret: an absolute container path must exist and is covered inside
     new RegExp(`Absolute container path '${missing}' does not exist`),
   );
   assert.equal(existsSync(join(dir, "missing")), false);
+});
+
+test("volume/secret: a task group's task (a nested container) gets its secret file and variable", {
+  skip,
+}, async () => {
+  const group = {
+    tasks: [
+      {
+        name: "group-volume-secret",
+        task_id: { value: "group-volume-secret" },
+        agent_id: { value: "" },
+        resources: small,
+        command: {
+          value: 'test "$(cat secrets/token)" = "nested file" && test "$TOKEN" = "nested env"',
+          environment: {
+            variables: [
+              {
+                name: "TOKEN",
+                type: "SECRET",
+                secret: { type: "VALUE", value: { data: base64("nested env") } },
+              },
+            ],
+          },
+        },
+        container: { type: "MESOS", volumes: [secretVolume("secrets/token", "nested file", "RO")] },
+      },
+    ],
+  };
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, `--task_group=${JSON.stringify(group)}`],
+    { timeoutMs: 45_000 },
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  assert.match(run.stdout, /TASK_FINISHED/, run.stdout);
+  await secretsCleanedUp();
 });
 
 test("volume/secret: a REFERENCE secret fails the launch with the default resolver's message", {
