@@ -53,6 +53,7 @@ import {
   findDefaultExecutor,
 } from "./containerizer/executor-command.js";
 import { FetcherCache } from "./containerizer/fetcher-cache.js";
+import { parseImageGcConfig, startImageGc } from "./containerizer/images/provisioner.js";
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { createContainerLogger } from "./containerizer/logger/container-logger.js";
@@ -541,7 +542,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       recoveryErrors: recovery.errors.length,
     },
     isolators: isolation.isolators,
+    images: isolation.provisioner,
   });
+  if (isolation.provisioner !== undefined && flags.image_gc_config !== undefined) {
+    const gcConfig = parseImageGcConfig(flags.image_gc_config);
+    if (!("error" in gcConfig)) startImageGc(isolation.provisioner, gcConfig, logger);
+  }
   if (mesosContainerizer.isolating) monitor.useContainerizer(mesosContainerizer);
   installAgentSecurity(host, agentProcess, security);
   logger.info(`Agent resources: ${agent.resources.toString()}`);

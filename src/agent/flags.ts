@@ -15,6 +15,7 @@ import { checkSharedFlags, sharedFlags } from "../common/flags/shared-flags.js";
 import { type FlagValues, flag, type JsonValue } from "../common/flags/spec.js";
 import { codecFor } from "../common/protocol/index.js";
 import { secretResolverModuleError } from "../common/secrets/resolver.js";
+import { parseImageGcConfig } from "./containerizer/images/provisioner.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
@@ -437,8 +438,13 @@ const agentContainerFlags = {
     help: "How a container root filesystem is built from an image: aufs, bind, copy or overlay.",
   }),
   image_gc_config: flag.json({
-    help: "JSON settings for automatic image garbage collection (ImageGcConfig). Unset: manual only.",
-    notYet: true,
+    help:
+      "JSON settings for automatic image garbage collection (ImageGcConfig: image_disk_headroom, " +
+      "image_disk_watch_interval, excluded_images). Unset: images are pruned only by PRUNE_IMAGES.",
+    validate: (v) => {
+      const parsed = parseImageGcConfig(v);
+      return "error" in parsed ? parsed.error : undefined;
+    },
   }),
   appc_simple_discovery_uri_prefix: flag.string({
     help: "URI prefix for simple discovery of appc images (http://, https://, hdfs://...).",

@@ -24,8 +24,10 @@ import {
   badRequest,
   forbidden,
   type HttpResponse,
+  internalServerError,
   notAcceptable,
   notImplemented,
+  ok,
   serviceUnavailable,
   unsupportedMediaType,
 } from "../../common/http/response.js";
@@ -91,6 +93,8 @@ export interface AgentOperatorContext {
   readonly nested?: NestedContainers | undefined;
   /** The clock and heartbeat interval of container session output streams. */
   readonly sessions: SessionOptions;
+  /** The image store, for PRUNE_IMAGES (absent without `--image_providers`: nothing to prune). */
+  readonly images?: { pruneImages(excluded: readonly string[]): Promise<void> } | undefined;
 }
 
 /** The sub-message each call type requires (Mesos' agent call validation). */
@@ -130,7 +134,6 @@ const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
   UPDATE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   REMOVE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   MARK_RESOURCE_PROVIDER_GONE: "resource providers are not supported yet",
-  PRUNE_IMAGES: "container images are not supported yet",
 };
 
 const APPLICATION_RECORDIO = "application/recordio";
@@ -451,6 +454,20 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
         },
         type,
       );
+    case "PRUNE_IMAGES": {
+      if (!requestAuthorized(request, "prune_images")) {
+        return forbidden(forbiddenMessage(request, "prune images"));
+      }
+      const excluded = (call.prune_images?.excluded_images ?? [])
+        .filter((i) => i.type === "DOCKER" && i.docker?.name !== undefined)
+        .map((i) => i.docker?.name as string);
+      try {
+        await ctx.images?.pruneImages(excluded);
+      } catch (e) {
+        return internalServerError(`Failed to prune images: ${(e as Error).message}`);
+      }
+      return ok();
+    }
     default:
       ctx.logger.warn(`Received '${callType}' agent operator call, which is not supported`);
       return notImplemented(`Agent call ${callType} is not implemented in mesos-ts yet`);

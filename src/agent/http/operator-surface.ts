@@ -34,6 +34,7 @@ import {
 } from "./monitor-endpoints.js";
 import {
   AGENT_OPERATOR_API_HELP,
+  type AgentOperatorContext,
   agentOperatorApiHandler,
   agentRecovering,
   RECOVERING_MESSAGE,
@@ -62,6 +63,8 @@ export interface AgentOperatorSurfaceOptions {
   readonly metrics?: AgentMetricsSources | undefined;
   /** The Mesos containerizer's isolators, whose steps `/containerizer/debug` lists while pending. */
   readonly isolators?: readonly Isolator[] | undefined;
+  /** The image provisioner (PRUNE_IMAGES), with `--image_providers`. */
+  readonly images?: AgentOperatorContext["images"];
 }
 
 /** The glog logger's current INFO file, when the logger is one. */
@@ -92,6 +95,7 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       logger: o.logger,
       nested: o.nested,
       sessions: { clock: o.clock, heartbeatIntervalMs: o.httpHeartbeatIntervalMs },
+      images: o.images,
     }),
   );
   // The agent process serves the statistics too (`/slave(1)/monitor/statistics`), as in Mesos.

@@ -6,7 +6,11 @@
  */
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
-import { labelsJson, legacyContainerStatusJson } from "../../common/http/legacy-json.js";
+import {
+  labelsJson,
+  legacyCommandJson,
+  legacyContainerStatusJson,
+} from "../../common/http/legacy-json.js";
 import type {
   Resource,
   Task,
@@ -89,21 +93,6 @@ function taskJson(task: Task): Json {
   return out;
 }
 
-function commandJson(command: NonNullable<TaskInfo["command"]>): Json {
-  const out: Json = {};
-  if (command.shell !== undefined) out.shell = command.shell;
-  if (command.value !== undefined) out.value = command.value;
-  out.argv = command.arguments ?? [];
-  if (command.environment !== undefined) {
-    out.environment = protobufJson("mesos.v1.Environment", command.environment);
-  }
-  out.uris = (command.uris ?? []).map((u) => ({
-    value: u.value,
-    executable: u.executable ?? false,
-  }));
-  return out;
-}
-
 function queuedTaskJson(task: TaskInfo): Json {
   const out: Json = {
     id: task.task_id.value,
@@ -112,7 +101,7 @@ function queuedTaskJson(task: TaskInfo): Json {
     resources: summary(task.resources),
     role: allocationRole(task.resources) ?? "*",
   };
-  if (task.command !== undefined) out.command = commandJson(task.command);
+  if (task.command !== undefined) out.command = legacyCommandJson(task.command);
   if (task.executor !== undefined) out.executor_id = task.executor.executor_id.value;
   if (task.discovery !== undefined) {
     out.discovery = protobufJson("mesos.v1.DiscoveryInfo", task.discovery);

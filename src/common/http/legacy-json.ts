@@ -1,9 +1,14 @@
 /**
  * Pieces of the legacy (v0) JSON documents that the master's and the
- * agent's `/state` share: labels as a bare array, and a task status's
- * container status with only the keys Mesos writes there.
+ * agent's `/state` share: labels as a bare array, a task status's
+ * container status with only the keys Mesos writes there, and a command.
  */
-import type { ContainerStatus, Labels, NetworkInfo } from "../protocol/generated/mesos-v1.js";
+import type {
+  CommandInfo,
+  ContainerStatus,
+  Labels,
+  NetworkInfo,
+} from "../protocol/generated/mesos-v1.js";
 import { codecFor } from "../protocol/index.js";
 
 type Json = Record<string, unknown>;
@@ -50,5 +55,31 @@ export function legacyContainerStatusJson(status: ContainerStatus): Json {
   if (status.cgroup_info !== undefined) {
     out.cgroup_info = pb("mesos.v1.CgroupInfo", status.cgroup_info);
   }
+  return out;
+}
+
+/**
+ * A command as the legacy documents write it: `shell`, `value`, `argv`, the
+ * environment as bare `{name, value}` pairs, and `uris`. A SECRET variable
+ * shows its name with an empty value: the secret itself is never written
+ * (Mesos writes only each variable's name and value there).
+ */
+export function legacyCommandJson(command: CommandInfo | undefined): Json {
+  const out: Json = {};
+  if (command?.shell !== undefined) out.shell = command.shell;
+  if (command?.value !== undefined) out.value = command.value;
+  out.argv = command?.arguments ?? [];
+  if (command?.environment !== undefined) {
+    out.environment = {
+      variables: (command.environment.variables ?? []).map((v) => ({
+        name: v.name,
+        value: v.value ?? "",
+      })),
+    };
+  }
+  out.uris = (command?.uris ?? []).map((u) => ({
+    value: u.value,
+    executable: u.executable ?? false,
+  }));
   return out;
 }

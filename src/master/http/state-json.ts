@@ -6,10 +6,13 @@
  */
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
-import { labelsJson, legacyContainerStatusJson } from "../../common/http/legacy-json.js";
+import {
+  labelsJson,
+  legacyCommandJson,
+  legacyContainerStatusJson,
+} from "../../common/http/legacy-json.js";
 import type {
   AgentInfo,
-  CommandInfo,
   ExecutorInfo,
   Resource,
   Task,
@@ -98,27 +101,12 @@ export function taskJson(task: Task): Json {
   return out;
 }
 
-function commandJson(command: CommandInfo | undefined): Json {
-  const out: Json = {};
-  if (command?.shell !== undefined) out.shell = command.shell;
-  if (command?.value !== undefined) out.value = command.value;
-  out.argv = command?.arguments ?? [];
-  if (command?.environment !== undefined) {
-    out.environment = pb("mesos.v1.Environment", command.environment);
-  }
-  out.uris = (command?.uris ?? []).map((u) => ({
-    value: u.value,
-    executable: u.executable ?? false,
-  }));
-  return out;
-}
-
 function executorJson(executor: ExecutorInfo, agentId: string): Json {
   const out: Json = {
     executor_id: executor.executor_id.value,
     name: executor.name ?? "",
     framework_id: executor.framework_id?.value ?? "",
-    command: commandJson(executor.command),
+    command: legacyCommandJson(executor.command),
     resources: summary(executor.resources),
   };
   const role = executor.resources?.[0]?.allocation_info?.role;

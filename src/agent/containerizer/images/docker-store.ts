@@ -21,8 +21,8 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { basename, join } from "node:path";
 
 /** Runs a program to completion (through the launcher helper). */
 export type CommandRunner = (
@@ -135,6 +135,11 @@ export class DockerStore {
     private readonly run: CommandRunner,
   ) {}
 
+  /** `--docker_store_dir`. */
+  get dir(): string {
+    return this.storeDir;
+  }
+
   /** Where layer `id` is kept. */
   layerPath(id: string): string {
     return join(this.storeDir, "layers", id);
@@ -219,6 +224,45 @@ export class DockerStore {
     const temp = `${path}.${process.pid}.tmp`;
     await writeFile(temp, JSON.stringify({ images: [...map.values()] }, null, 2));
     await rename(temp, path);
+  }
+
+  /**
+   * Image garbage collection (PRUNE_IMAGES), as Mesos: only the `excluded`
+   * images stay in `storedImages`; every layer neither theirs nor in
+   * `activeLayers` (used by running containers) is moved to `gc/` and
+   * removed.
+   */
+  async prune(excluded: readonly string[], activeLayers: ReadonlySet<string>): Promise<void> {
+    if (this.pending.size > 0) throw new Error("Cannot prune and pull at the same time");
+    const keys = new Set<string>();
+    for (const name of excluded) {
+      const ref = parseImageReference(name);
+      if ("error" in ref) throw new Error(`Failed to parse docker image '${name}': ${ref.error}`);
+      keys.add(referenceString(ref));
+    }
+    const stored = await this.records();
+    const retained = new Set<string>();
+    for (const [key, record] of [...stored]) {
+      if (!keys.has(key)) {
+        stored.delete(key);
+        continue;
+      }
+      for (const id of record.layer_ids) retained.add(id);
+      if (record.config_digest !== undefined) retained.add(record.config_digest);
+    }
+    await mkdir(this.storeDir, { recursive: true });
+    await this.saveRecords(stored);
+    const layersDir = join(this.storeDir, "layers");
+    const gcDir = join(this.storeDir, "gc");
+    await mkdir(gcDir, { recursive: true });
+    const ids = existsSync(layersDir) ? await readdir(layersDir) : [];
+    for (const id of ids) {
+      if (retained.has(id) || activeLayers.has(id) || id.endsWith(".tmp")) continue;
+      await rename(join(layersDir, id), join(gcDir, `${id}.${Date.now()}`));
+    }
+    for (const entry of await readdir(gcDir)) {
+      await rm(join(gcDir, entry), { recursive: true, force: true });
+    }
   }
 
   private async findArchive(ref: ImageReference): Promise<string> {
@@ -388,9 +432,4 @@ function sha256File(path: string): Promise<string> {
       .on("error", reject)
       .on("end", () => resolve(hash.digest("hex")));
   });
-}
-
-/** The directory a layer id's rootfs lives in (for callers that only have the path). */
-export function layerIdOf(rootfs: string): string {
-  return basename(dirname(rootfs));
 }

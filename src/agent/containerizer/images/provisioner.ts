@@ -10,9 +10,9 @@
  * removed when the container is destroyed.
  */
 import { randomUUID } from "node:crypto";
-import type { Dirent } from "node:fs";
-import { lstat, mkdir, readdir, rm } from "node:fs/promises";
-import { dirname, join } from "node:path";
+import { type Dirent, statSync } from "node:fs";
+import { lstat, mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
 import type { CommandRunner, DockerStore, StoredImage } from "./docker-store.js";
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -77,11 +77,22 @@ export async function planLayer(layer: string, rootfs: string): Promise<LayerPla
 }
 
 export class Provisioner {
+  /** Provisions under way; a prune waits for them and holds new ones back. */
+  private readonly inflight = new Set<Promise<unknown>>();
+  private pruning: Promise<void> | undefined;
+  /** `excluded_images` of `--image_gc_config`: PRUNE_IMAGES keeps them too, as in Mesos. */
+  gcExcluded: readonly string[] = [];
+
   constructor(
     private readonly workDir: string,
     private readonly store: DockerStore,
     private readonly run: CommandRunner,
   ) {}
+
+  /** The Docker store's directory (`--docker_store_dir`). */
+  get storeDir(): string {
+    return this.store.dir;
+  }
 
   private containerDir(containerId: string): string {
     return join(this.workDir, "provisioner", "containers", containerId);
@@ -89,6 +100,45 @@ export class Provisioner {
 
   /** Builds the rootfs of `containerId` from the Docker image `name`. */
   async provision(containerId: string, name: string, cached = true): Promise<Rootfs> {
+    while (this.pruning !== undefined) await this.pruning.catch(() => undefined);
+    const work = this.provisionNow(containerId, name, cached);
+    this.inflight.add(work);
+    try {
+      return await work;
+    } finally {
+      this.inflight.delete(work);
+    }
+  }
+
+  /**
+   * PRUNE_IMAGES: removes every stored image but `excluded` and those of
+   * live containers, and every layer no remaining image or live container
+   * uses. Runs alone: provisions wait for it, and it for them.
+   */
+  async pruneImages(excluded: readonly string[]): Promise<void> {
+    while (this.pruning !== undefined) await this.pruning.catch(() => undefined);
+    const run = (async () => {
+      await Promise.allSettled([...this.inflight]);
+      const keep = [...excluded, ...this.gcExcluded];
+      const activeLayers = new Set<string>();
+      const containers = join(this.workDir, "provisioner", "containers");
+      for (const id of existsSyncDir(containers) ? await readdir(containers) : []) {
+        const used = await readLayers(join(containers, id, "layers"));
+        if (used === undefined) continue;
+        keep.push(used.image);
+        for (const path of used.paths) activeLayers.add(basename(dirname(path)));
+      }
+      await this.store.prune(keep, activeLayers);
+    })();
+    this.pruning = run;
+    try {
+      await run;
+    } finally {
+      this.pruning = undefined;
+    }
+  }
+
+  private async provisionNow(containerId: string, name: string, cached: boolean): Promise<Rootfs> {
     const image = await this.store.get(name, cached);
     const rootfs = join(
       this.containerDir(containerId),
@@ -118,6 +168,11 @@ export class Provisioner {
       }
       for (const path of plan.whiteouts) await rm(join(rootfs, path), { force: true });
     }
+    // Which layers this container uses: a prune keeps them (Mesos checkpoints the same).
+    await writeFile(
+      join(this.containerDir(containerId), "layers"),
+      JSON.stringify({ image: name, paths: image.layers }),
+    );
     // Mount points the launch needs inside the image.
     for (const dir of ["mnt/mesos/sandbox", "proc", "dev", "tmp"]) {
       await mkdir(join(rootfs, dir), { recursive: true });
@@ -129,4 +184,103 @@ export class Provisioner {
   async destroy(containerId: string): Promise<void> {
     await rm(this.containerDir(containerId), { recursive: true, force: true });
   }
+}
+
+function existsSyncDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+async function readLayers(path: string): Promise<{ image: string; paths: string[] } | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(path, "utf8")) as { image?: unknown; paths?: unknown };
+    if (typeof parsed.image !== "string" || !Array.isArray(parsed.paths)) return undefined;
+    return { image: parsed.image, paths: parsed.paths.filter((p) => typeof p === "string") };
+  } catch {
+    return undefined;
+  }
+}
+
+/** `--image_gc_config` (Mesos' ImageGcConfig). */
+export interface ImageGcConfig {
+  /** Free share of the store's disk to keep, 0..1 (Mesos' default 0.1). */
+  headroom: number;
+  /** How often the store's disk usage is checked (Mesos' default 1 hour). */
+  intervalMs: number;
+  /** Docker image names never pruned. */
+  excluded: string[];
+}
+
+/** Reads `--image_gc_config` JSON, or says what is wrong with it. */
+export function parseImageGcConfig(json: unknown): ImageGcConfig | { error: string } {
+  if (json === null || typeof json !== "object" || Array.isArray(json)) {
+    return { error: "--image_gc_config must be a JSON object (ImageGcConfig)" };
+  }
+  const o = json as {
+    image_disk_headroom?: unknown;
+    image_disk_watch_interval?: { nanoseconds?: unknown };
+    excluded_images?: unknown;
+  };
+  const headroom = o.image_disk_headroom ?? 0.1;
+  if (typeof headroom !== "number" || headroom < 0 || headroom > 1) {
+    return { error: "--image_gc_config: image_disk_headroom must be between 0.0 and 1.0" };
+  }
+  const nanos = Number(o.image_disk_watch_interval?.nanoseconds ?? 3_600_000_000_000);
+  if (!Number.isFinite(nanos) || nanos <= 0) {
+    return { error: "--image_gc_config: image_disk_watch_interval must be positive" };
+  }
+  const excluded: string[] = [];
+  for (const image of Array.isArray(o.excluded_images) ? o.excluded_images : []) {
+    const i = image as { type?: unknown; docker?: { name?: unknown } };
+    if (i.type === "DOCKER" && typeof i.docker?.name === "string") excluded.push(i.docker.name);
+  }
+  return { headroom, intervalMs: Math.max(1, Math.round(nanos / 1e6)), excluded };
+}
+
+/** Share of the disk holding `dir` in use, 0..1. */
+export async function diskUsage(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.blocks === 0 ? 0 : 1 - s.bavail / s.blocks;
+}
+
+/**
+ * Automatic image GC, as Mesos' agent: every interval, when the store's
+ * disk usage plus the headroom goes over 100%, prune all images but the
+ * excluded ones (and those of live containers). Returns a stop function.
+ */
+export function startImageGc(
+  provisioner: Provisioner,
+  config: ImageGcConfig,
+  log: { info(m: string): void; warn(m: string): void },
+): () => void {
+  provisioner.gcExcluded = config.excluded;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const check = async () => {
+    try {
+      await mkdir(provisioner.storeDir, { recursive: true });
+      const usage = await diskUsage(provisioner.storeDir);
+      log.info(`Current docker image store disk usage: ${(usage * 100).toFixed(2)}%`);
+      if (config.headroom + usage > 1) {
+        log.info(
+          `Image store disk usage exceeds the threshold '${((1 - config.headroom) * 100).toFixed(2)}%'; pruning images`,
+        );
+        await provisioner.pruneImages(config.excluded);
+      }
+    } catch (e) {
+      log.warn(`Image garbage collection failed: ${(e as Error).message}`);
+    }
+    if (stopped) return;
+    timer = setTimeout(() => void check(), config.intervalMs);
+    timer.unref();
+  };
+  timer = setTimeout(() => void check(), config.intervalMs);
+  timer.unref();
+  return () => {
+    stopped = true;
+    clearTimeout(timer);
+  };
 }
