@@ -142,10 +142,10 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     await row.waitFor({ timeout: 10_000 });
     assert.match((await row.textContent()) ?? "", /Running/);
     assert.equal(await page.locator('[data-count="Running"] dd').textContent(), "1");
-    // The task's cpus:1 shows as Used in the resource summary.
-    const used = page.locator("[data-resources] tbody tr", { hasText: "Used" });
+    // The task's cpus:1 shows as Allocated in the resource summary.
+    const used = page.locator("[data-resources] tbody tr", { hasText: "Allocated" });
     await waitFor(
-      "the task's 1 CPU as Used",
+      "the task's 1 CPU as Allocated",
       async () => (await used.locator("td").first().textContent()) === "1",
     );
     await shot("dashboard");

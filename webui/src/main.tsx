@@ -6,6 +6,7 @@ import { Failed, Loading } from "./components/notice";
 import { StoreContext, useStore } from "./components/store-context";
 import { type Route, redirect, useRoute } from "./lib/router";
 import { Agent } from "./pages/agent";
+import { AgentExecutor, AgentFramework } from "./pages/agent-executor";
 import { Agents } from "./pages/agents";
 import { Dashboard } from "./pages/dashboard";
 import { Framework } from "./pages/framework";
@@ -36,10 +37,11 @@ function page(route: Route) {
           return <SandboxRerouter agentId={b} frameworkId={d} executorId={f} taskId={h} />;
         }
       }
-      if (c === "frameworks") {
-        // Mesos' per-framework and per-executor agent pages live in the agent page here.
-        redirect(`#/agents/${encodeURIComponent(b)}`);
-        return null;
+      if (c === "frameworks" && d !== undefined && e === undefined) {
+        return <AgentFramework agentId={b} frameworkId={d} />;
+      }
+      if (c === "frameworks" && d !== undefined && e === "executors" && f !== undefined) {
+        if (g === undefined) return <AgentExecutor agentId={b} frameworkId={d} executorId={f} />;
       }
       break;
     case "roles":
@@ -63,7 +65,7 @@ function needsFullState(route: Route): boolean {
   const [a, b, c] = route.segments;
   if (a === "offers" || a === "roles") return true;
   if (a === "frameworks" && b !== undefined) return true;
-  return a === "agents" && b !== undefined && c === undefined;
+  return a === "agents" && b !== undefined && (c === undefined || c === "frameworks");
 }
 
 function App() {

@@ -13,6 +13,8 @@ export interface TaskStatusView {
   state: string;
   /** Seconds since the epoch. */
   timestamp: number;
+  /** The health check's verdict, when the task has one. */
+  healthy?: boolean;
 }
 
 export interface TaskView {
@@ -31,6 +33,10 @@ export interface TaskView {
   startedAt: number;
   /** The last status' time (seconds), 0 when none. */
   updatedAt: number;
+  /** When the task reached its terminal state (seconds), 0 while it runs. */
+  finishedAt: number;
+  /** The last status' health verdict; undefined without a health check. */
+  healthy: boolean | undefined;
 }
 
 export interface OfferView {
@@ -151,25 +157,46 @@ export interface ClusterView {
   partial?: boolean;
 }
 
+const TERMINAL = new Set([
+  "TASK_FINISHED",
+  "TASK_FAILED",
+  "TASK_KILLED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_DROPPED",
+  "TASK_GONE",
+  "TASK_GONE_BY_OPERATOR",
+]);
+
+export function isTerminal(state: string): boolean {
+  return TERMINAL.has(state);
+}
+
 function taskFrom(value: unknown, kind: TaskKind): TaskView {
   const t = obj(value);
-  const statuses = arr(t.statuses).map((s) => {
+  const statuses = arr(t.statuses).map((s): TaskStatusView => {
     const o = obj(s);
-    return { state: str(o.state), timestamp: num(o.timestamp) };
+    const status: TaskStatusView = { state: str(o.state), timestamp: num(o.timestamp) };
+    if (typeof o.healthy === "boolean") status.healthy = o.healthy;
+    return status;
   });
+  const state = str(t.state, "TASK_STAGING");
+  const last = statuses[statuses.length - 1];
   return {
     id: str(t.id),
     name: str(t.name),
     frameworkId: str(t.framework_id),
     executorId: str(t.executor_id),
     agentId: str(t.slave_id),
-    state: str(t.state, "TASK_STAGING"),
+    state,
     role: str(t.role, "*"),
     resources: fromSummary(t.resources),
     statuses,
     kind,
     startedAt: statuses[0]?.timestamp ?? 0,
-    updatedAt: statuses[statuses.length - 1]?.timestamp ?? 0,
+    updatedAt: last?.timestamp ?? 0,
+    finishedAt: isTerminal(state) ? (last?.timestamp ?? 0) : 0,
+    healthy: last?.healthy,
   };
 }
 

@@ -4,20 +4,16 @@
  * Everything else (resources, offers, agents, frameworks) is refreshed from
  * the next `/master/state` read, which the caller schedules.
  */
-import { type ClusterView, derive, type FrameworkView, type TaskView } from "./cluster";
+import {
+  type ClusterView,
+  derive,
+  type FrameworkView,
+  isTerminal,
+  type TaskStatusView,
+  type TaskView,
+} from "./cluster";
 import { arr, idOf, num, obj, str } from "./json";
 import { fromResourceList } from "./resources";
-
-const TERMINAL = new Set([
-  "TASK_FINISHED",
-  "TASK_FAILED",
-  "TASK_KILLED",
-  "TASK_LOST",
-  "TASK_ERROR",
-  "TASK_DROPPED",
-  "TASK_GONE",
-  "TASK_GONE_BY_OPERATOR",
-]);
 
 /** What applying an event did. */
 export interface EventOutcome {
@@ -27,17 +23,18 @@ export interface EventOutcome {
   needsResync: boolean;
 }
 
-/** True for a task state after which the task will not run again. */
-export function isTerminal(state: string): boolean {
-  return TERMINAL.has(state);
-}
+export { isTerminal };
 
 function taskFromV1(value: unknown): TaskView {
   const t = obj(value);
-  const statuses = arr(t.statuses).map((s) => {
+  const statuses = arr(t.statuses).map((s): TaskStatusView => {
     const o = obj(s);
-    return { state: str(o.state), timestamp: num(o.timestamp) };
+    const status: TaskStatusView = { state: str(o.state), timestamp: num(o.timestamp) };
+    if (typeof o.healthy === "boolean") status.healthy = o.healthy;
+    return status;
   });
+  const state = str(t.state, "TASK_STAGING");
+  const last = statuses[statuses.length - 1];
   const firstResource = obj(arr(t.resources)[0]);
   return {
     id: idOf(t.task_id),
@@ -45,13 +42,15 @@ function taskFromV1(value: unknown): TaskView {
     frameworkId: idOf(t.framework_id),
     executorId: idOf(t.executor_id),
     agentId: idOf(t.agent_id),
-    state: str(t.state, "TASK_STAGING"),
+    state,
     role: str(obj(firstResource.allocation_info).role, "*"),
     resources: fromResourceList(t.resources),
     statuses,
     kind: "active",
     startedAt: statuses[0]?.timestamp ?? 0,
-    updatedAt: statuses[statuses.length - 1]?.timestamp ?? 0,
+    updatedAt: last?.timestamp ?? 0,
+    finishedAt: isTerminal(state) ? (last?.timestamp ?? 0) : 0,
+    healthy: last?.healthy,
   };
 }
 
@@ -84,11 +83,16 @@ export function applyEvent(cluster: ClusterView, event: unknown): EventOutcome {
       if (index < 0) return { cluster: undefined, needsResync: true };
       const old = framework.tasks[index] as TaskView;
       const timestamp = num(status.timestamp, Date.now() / 1000);
+      const healthy = typeof status.healthy === "boolean" ? status.healthy : undefined;
+      const newStatus: TaskStatusView = { state: str(status.state, state), timestamp };
+      if (healthy !== undefined) newStatus.healthy = healthy;
       const updated: TaskView = {
         ...old,
         state,
-        statuses: [...old.statuses, { state: str(status.state, state), timestamp }],
+        statuses: [...old.statuses, newStatus],
         updatedAt: timestamp,
+        finishedAt: isTerminal(state) ? timestamp : 0,
+        healthy,
       };
       const rest = framework.tasks.filter((_, i) => i !== index);
       const changed: FrameworkView = isTerminal(state)
@@ -98,7 +102,11 @@ export function applyEvent(cluster: ClusterView, event: unknown): EventOutcome {
             completedTasks: [{ ...updated, kind: "completed" }, ...framework.completedTasks],
           }
         : { ...framework, tasks: [...rest.slice(0, index), updated, ...rest.slice(index)] };
-      return { cluster: rebuild(cluster, changed), needsResync: isTerminal(state) };
+      // An unreachable task moves to the framework's unreachable list on the next read.
+      return {
+        cluster: rebuild(cluster, changed),
+        needsResync: isTerminal(state) || state === "TASK_UNREACHABLE",
+      };
     }
     default:
       return { cluster: undefined, needsResync: true };

@@ -1,23 +1,25 @@
 /**
  * One agent: what the master knows (resources, attributes, tasks) and, read
- * from the agent itself, its executors with sandbox links and live usage
- * from `/monitor/statistics`.
+ * from the agent itself, its frameworks and executors with sandbox links,
+ * reservations with what is allocated from them, and live usage from
+ * `/monitor/statistics`.
  */
-import { useMemo, useRef } from "preact/hooks";
-import { agentEndpoint, agentRead, agentStateUrl, agentStatistics } from "../api/agent-client";
+import { useMemo } from "preact/hooks";
 import { describeFailure } from "../api/http";
+import { countByState, TaskCounts } from "../components/counts";
 import { type Column, DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading, Unavailable } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { formatBytes, formatCpus, formatPercent } from "../lib/format";
+import { formatBytes, formatCpus, formatMegabytes, formatPercent } from "../lib/format";
 import { href } from "../lib/router";
-import { usePoll } from "../lib/use-poll";
+import type { AgentFrameworkView, AgentStateView, Usage } from "../model/agent-state";
+import { frameworkUsage } from "../model/agent-state";
 import type { TaskView } from "../model/cluster";
-import { arr, num, obj, str } from "../model/json";
-import { fromSummary, type Res } from "../model/resources";
+import { type Res, subtract, ZERO } from "../model/resources";
+import { useAgentData, usedOf } from "./agent-data";
 import { agentState, taskColumns } from "./columns";
 
 interface ExecutorRow {
@@ -31,92 +33,155 @@ interface ExecutorRow {
   completed: boolean;
 }
 
-interface Usage {
-  cpuFraction: number | undefined;
-  cpusLimit: number;
-  memRss: number;
-  memLimit: number;
+interface ReservationRow {
+  role: string;
+  allocated: Res | undefined;
+  total: Res;
 }
 
-function executorsFrom(state: unknown): ExecutorRow[] {
+function executorRows(state: AgentStateView): ExecutorRow[] {
   const rows: ExecutorRow[] = [];
-  const s = obj(state);
-  for (const [list, done] of [
-    [s.frameworks, false],
-    [s.completed_frameworks, true],
-  ] as const) {
-    for (const fv of arr(list)) {
-      const f = obj(fv);
-      for (const [execs, execDone] of [
-        [f.executors, done],
-        [f.completed_executors, true],
-      ] as const) {
-        for (const ev of arr(execs)) {
-          const e = obj(ev);
-          rows.push({
-            frameworkId: str(f.id),
-            frameworkName: str(f.name),
-            id: str(e.id),
-            name: str(e.name),
-            directory: str(e.directory),
-            resources: fromSummary(e.resources),
-            tasks: arr(e.tasks).length + arr(e.queued_tasks).length,
-            completed: execDone,
-          });
-        }
-      }
+  for (const f of [...state.frameworks, ...state.completedFrameworks]) {
+    for (const e of [...f.executors, ...f.completedExecutors]) {
+      rows.push({
+        frameworkId: f.id,
+        frameworkName: f.name,
+        id: e.id,
+        name: e.name,
+        directory: e.directory,
+        resources: e.resources,
+        tasks: e.tasks.length + e.queuedTasks.length,
+        completed: e.completed,
+      });
     }
   }
   return rows;
 }
 
+/** Live use summed over the agent's executors, in the units of `Res` (MB for memory). */
+function liveUse(usage: Map<string, Usage>): Res | undefined {
+  if (usage.size === 0) return undefined;
+  const out: Res = { ...ZERO };
+  for (const u of usage.values()) {
+    out.cpus += u.cpus ?? 0;
+    out.mem += u.memRss / 2 ** 20;
+    out.disk += (u.diskUsed ?? 0) / 2 ** 20;
+  }
+  return out;
+}
+
+function frameworkColumns(
+  agentId: string,
+  usage: Map<string, Usage>,
+): Column<AgentFrameworkView>[] {
+  const use = (f: AgentFrameworkView): Usage | undefined => frameworkUsage(usage, f.id);
+  return [
+    {
+      key: "id",
+      title: "ID",
+      value: (f) => f.id,
+      render: (f) => <Id value={f.id} href={href(["agents", agentId, "frameworks", f.id])} />,
+    },
+    { key: "user", title: "User", value: (f) => f.user },
+    { key: "name", title: "Name", value: (f) => f.name },
+    { key: "roles", title: "Roles", value: (f) => f.roles.join(", ") },
+    { key: "tasks", title: "Active tasks", numeric: true, value: (f) => f.activeTasks },
+    {
+      key: "cpus",
+      title: "CPUs (Used / Allocated)",
+      numeric: true,
+      value: (f) => f.allocated.cpus,
+      render: (f) => usedOf(use(f)?.cpus, f.allocated.cpus, formatCpus),
+    },
+    {
+      key: "gpus",
+      title: "GPUs (Allocated)",
+      numeric: true,
+      value: (f) => f.allocated.gpus,
+      render: (f) => formatCpus(f.allocated.gpus),
+    },
+    {
+      key: "mem",
+      title: "Mem (Used / Allocated)",
+      numeric: true,
+      value: (f) => f.allocated.mem,
+      render: (f) => usedOf(use(f)?.memRss, f.allocated.mem * 2 ** 20, formatBytes),
+    },
+    {
+      key: "disk",
+      title: "Disk (Used / Allocated)",
+      numeric: true,
+      value: (f) => f.allocated.disk,
+      render: (f) => usedOf(use(f)?.diskUsed, f.allocated.disk * 2 ** 20, formatBytes),
+    },
+  ];
+}
+
+function pair(alloc: number | undefined, total: number, fmt: (n: number) => string): string {
+  return `${alloc === undefined ? "–" : fmt(alloc)} / ${fmt(total)}`;
+}
+
+const RESERVATION_COLUMNS: Column<ReservationRow>[] = [
+  {
+    key: "role",
+    title: "Reservation role",
+    value: (r) => r.role,
+    render: (r) => (r.role === "" ? <em>Unreserved</em> : r.role),
+  },
+  {
+    key: "cpus",
+    title: "CPUs (Allocated / Total)",
+    numeric: true,
+    value: (r) => r.total.cpus,
+    render: (r) => pair(r.allocated?.cpus, r.total.cpus, formatCpus),
+  },
+  {
+    key: "gpus",
+    title: "GPUs (Allocated / Total)",
+    numeric: true,
+    value: (r) => r.total.gpus,
+    render: (r) => pair(r.allocated?.gpus, r.total.gpus, formatCpus),
+  },
+  {
+    key: "mem",
+    title: "Mem (Allocated / Total)",
+    numeric: true,
+    value: (r) => r.total.mem,
+    render: (r) => pair(r.allocated?.mem, r.total.mem, formatMegabytes),
+  },
+  {
+    key: "disk",
+    title: "Disk (Allocated / Total)",
+    numeric: true,
+    value: (r) => r.total.disk,
+    render: (r) => pair(r.allocated?.disk, r.total.disk, formatMegabytes),
+  },
+];
+
 export function Agent(props: { id: string }) {
   const cluster = useStore().cluster;
-  const agent = cluster?.agentsById.get(props.id);
-  const ep = agent === undefined ? undefined : agentEndpoint(agent);
-  const stateResult = usePoll(
-    ep === undefined ? undefined : () => agentRead(agentStateUrl(ep)),
-    10_000,
-    [ep?.base],
-  );
-  const statsResult = usePoll(ep === undefined ? undefined : () => agentStatistics(ep), 5000, [
-    ep?.base,
-  ]);
-  // CPU use is the change in CPU seconds over the change in wall time between two samples.
-  const previous = useRef(new Map<string, { t: number; cpu: number }>());
-  const usage = useMemo(() => {
-    const out = new Map<string, Usage>();
-    if (statsResult?.kind !== "ok") return out;
-    for (const item of arr(statsResult.value)) {
-      const i = obj(item);
-      const st = obj(i.statistics);
-      const key = `${str(i.framework_id)}/${str(i.executor_id)}`;
-      const t = num(st.timestamp);
-      const cpu = num(st.cpus_user_time_secs) + num(st.cpus_system_time_secs);
-      const before = previous.current.get(key);
-      const cpuFraction =
-        before !== undefined && t > before.t
-          ? Math.max(0, (cpu - before.cpu) / (t - before.t))
-          : undefined;
-      previous.current.set(key, { t, cpu });
-      out.set(key, {
-        cpuFraction,
-        cpusLimit: num(st.cpus_limit),
-        memRss: num(st.mem_rss_bytes),
-        memLimit: num(st.mem_limit_bytes),
-      });
-    }
-    return out;
-  }, [statsResult]);
+  const { agent, ep, state, statistics, usage } = useAgentData(props.id);
   const tasks = useMemo(() => cluster?.tasksByAgent.get(props.id) ?? [], [cluster, props.id]);
+  const counts = useMemo(() => countByState(tasks), [tasks]);
   const columns = useMemo(
-    () => (cluster === undefined ? [] : taskColumns(cluster, true)),
+    () => (cluster === undefined ? [] : taskColumns(cluster, { framework: true, kind: "all" })),
     [cluster],
   );
+  const own = state?.kind === "ok" ? state.value : undefined;
   const executorColumns = useMemo<Column<ExecutorRow>[]>(() => {
     const use = (e: ExecutorRow): Usage | undefined => usage.get(`${e.frameworkId}/${e.id}`);
     return [
-      { key: "id", title: "ID", value: (e) => e.id, render: (e) => <Id value={e.id} /> },
+      {
+        key: "id",
+        title: "ID",
+        value: (e) => e.id,
+        render: (e) => (
+          <Id
+            value={e.id}
+            href={href(["agents", props.id, "frameworks", e.frameworkId, "executors", e.id])}
+          />
+        ),
+      },
       { key: "name", title: "Name", value: (e) => e.name },
       {
         key: "framework",
@@ -130,19 +195,19 @@ export function Agent(props: { id: string }) {
       { key: "tasks", title: "Tasks", numeric: true, value: (e) => e.tasks },
       {
         key: "cpu",
-        title: "CPU (used / allocated)",
+        title: "CPUs (Used / Allocated)",
         numeric: true,
-        value: (e) => use(e)?.cpuFraction ?? -1,
+        value: (e) => use(e)?.cpus ?? -1,
         render: (e) => {
           const u = use(e);
           if (u === undefined) return <span class="muted">–</span>;
-          const used = u.cpuFraction === undefined ? "…" : formatCpus(u.cpuFraction);
+          const used = u.cpus === undefined ? "…" : formatCpus(u.cpus);
           return `${used} / ${formatCpus(u.cpusLimit || e.resources.cpus)}`;
         },
       },
       {
         key: "mem",
-        title: "Mem (RSS / limit)",
+        title: "Mem (Used / Allocated)",
         numeric: true,
         value: (e) => use(e)?.memRss ?? -1,
         render: (e) => {
@@ -166,6 +231,7 @@ export function Agent(props: { id: string }) {
       },
     ];
   }, [usage, props.id]);
+  const frameworkCols = useMemo(() => frameworkColumns(props.id, usage), [props.id, usage]);
 
   if (cluster === undefined) return <Loading what="the agent" />;
   if (agent === undefined || ep === undefined) {
@@ -176,10 +242,17 @@ export function Agent(props: { id: string }) {
       />
     );
   }
-  const reserved = Object.entries(agent.reserved).map(
-    ([role, r]) => [`Reserved (${role})`, r] as const,
-  );
   const attributes = Object.entries(agent.attributes);
+  const used = liveUse(usage);
+  // Reservations with what is allocated from each: the agent's /state knows, the master's does not.
+  const reservations: ReservationRow[] = [
+    { role: "", allocated: own?.unreservedAllocated, total: agent.unreserved },
+    ...Object.entries(agent.reserved).map(([role, total]) => ({
+      role,
+      total,
+      allocated: own === undefined ? undefined : (own.reservedAllocated[role] ?? ZERO),
+    })),
+  ];
   return (
     <div class="page agent">
       <nav class="crumbs" aria-label="Breadcrumb">
@@ -191,6 +264,8 @@ export function Agent(props: { id: string }) {
       <div class="grid">
         <section class="card" aria-label="Agent facts">
           <dl class="facts">
+            <dt>Cluster</dt>
+            <dd>{cluster.master.cluster || <span class="muted">(unnamed)</span>}</dd>
             <dt>Host</dt>
             <dd>{agent.hostname}</dd>
             <dt>Address</dt>
@@ -201,6 +276,10 @@ export function Agent(props: { id: string }) {
             <dd>{agentState(agent)}</dd>
             <dt>Version</dt>
             <dd>{agent.version}</dd>
+            <dt>Started</dt>
+            <dd>
+              {own !== undefined ? <Ago seconds={own.startTime} /> : <span class="muted">–</span>}
+            </dd>
             <dt>Registered</dt>
             <dd>
               <Ago seconds={agent.registeredTime} />
@@ -209,6 +288,8 @@ export function Agent(props: { id: string }) {
             <dd>
               <Ago seconds={agent.reregisteredTime} />
             </dd>
+            <dt>Master</dt>
+            <dd>{own?.masterHostname ?? <span class="muted">–</span>}</dd>
             <dt>Capabilities</dt>
             <dd>{agent.capabilities.join(", ") || <span class="muted">none</span>}</dd>
           </dl>
@@ -218,6 +299,10 @@ export function Agent(props: { id: string }) {
             </a>{" "}
             <span class="muted">the agent's log</span>
           </p>
+        </section>
+        <section class="card" aria-label="Agent tasks">
+          <h2>Tasks</h2>
+          <TaskCounts label="Agent tasks" counts={counts} />
         </section>
         <section class="card" aria-label="Attributes">
           <h2>Attributes</h2>
@@ -241,22 +326,58 @@ export function Agent(props: { id: string }) {
           label="Agent resources"
           ports
           rows={[
-            ["Total", agent.total],
-            ["Used", agent.used],
+            ...(used !== undefined ? [["Used", used] as const] : []),
+            ["Allocated", agent.used],
             ["Offered", agent.offered],
-            ["Unreserved", agent.unreserved],
-            ...reserved,
+            ["Available", subtract(agent.total, agent.used)],
+            ["Total", agent.total],
           ]}
         />
       </section>
+      <section aria-labelledby="arr-h">
+        <h2 id="arr-h">Resource reservations</h2>
+        <DataTable<ReservationRow>
+          label="Resource reservations"
+          rows={reservations}
+          columns={RESERVATION_COLUMNS}
+          rowKey={(r) => r.role}
+          noFilter
+        />
+      </section>
+      <section aria-labelledby="af-h">
+        <h2 id="af-h">Frameworks</h2>
+        {own !== undefined ? (
+          <DataTable<AgentFrameworkView>
+            label="Frameworks on this agent"
+            rows={own.frameworks}
+            columns={frameworkCols}
+            rowKey={(f) => f.id}
+            empty="No framework runs on this agent."
+            noFilter
+          />
+        ) : null}
+      </section>
+      <section aria-labelledby="acf-h">
+        <h2 id="acf-h">Completed frameworks</h2>
+        {own !== undefined ? (
+          <DataTable<AgentFrameworkView>
+            label="Completed frameworks on this agent"
+            rows={own.completedFrameworks}
+            columns={frameworkCols}
+            rowKey={(f) => f.id}
+            empty="No framework has completed on this agent."
+            noFilter
+          />
+        ) : null}
+      </section>
       <section aria-labelledby="ae-h">
         <h2 id="ae-h">Executors</h2>
-        {stateResult === undefined ? (
+        {state === undefined ? (
           <Loading what={`executors from the agent (${ep.base.slice(2)})`} />
-        ) : stateResult.kind === "ok" ? (
+        ) : state.kind === "ok" ? (
           <DataTable<ExecutorRow>
             label="Executors"
-            rows={executorsFrom(stateResult.value)}
+            rows={executorRows(state.value)}
             columns={executorColumns}
             rowKey={(e) => `${e.frameworkId}/${e.id}/${e.completed}`}
             empty="No executor on this agent."
@@ -264,13 +385,13 @@ export function Agent(props: { id: string }) {
         ) : (
           <Unavailable
             what={`The agent's /state (${ep.base.slice(2)})`}
-            detail={describeFailure(stateResult)}
+            detail={describeFailure(state)}
           />
         )}
-        {statsResult !== undefined && statsResult.kind !== "ok" ? (
+        {statistics !== undefined && statistics.kind !== "ok" ? (
           <Unavailable
             what="Live usage (/monitor/statistics)"
-            detail={describeFailure(statsResult)}
+            detail={describeFailure(statistics)}
           />
         ) : null}
       </section>

@@ -55,19 +55,41 @@ export function StateTag(props: { state: string }) {
   return <span class={`state ${props.state.toLowerCase()}`}>{stateLabel(props.state)}</span>;
 }
 
-/** Columns of a task table; `withFramework` adds the framework column. */
-export function taskColumns(cluster: ClusterView, withFramework: boolean): Column<TaskView>[] {
-  const columns: Column<TaskView>[] = [
-    { key: "id", title: "ID", value: (t) => t.id, render: (t) => <Id value={t.id} /> },
-    { key: "name", title: "Name", value: (t) => t.name },
-    {
-      key: "state",
-      title: "State",
-      value: (t) => t.state,
-      render: (t) => <StateTag state={t.state} />,
-    },
-  ];
-  if (withFramework) {
+/** Where a task runs in the agent's own view: the page of its executor on its agent. */
+export function executorRoute(t: TaskView): string {
+  // Command tasks run under an executor named after the task.
+  const executor = t.executorId !== "" ? t.executorId : t.id;
+  return href(["agents", t.agentId, "frameworks", t.frameworkId, "executors", executor]);
+}
+
+const OFFLINE = <span class="muted">Agent offline</span>;
+
+export function HealthTag(props: { healthy: boolean | undefined }) {
+  if (props.healthy === undefined) return <span class="muted">-</span>;
+  return props.healthy ? (
+    <span class="health healthy">healthy</span>
+  ) : (
+    <span class="health unhealthy">unhealthy</span>
+  );
+}
+
+export interface TaskColumnOptions {
+  /** Add the framework column (tables that mix frameworks). */
+  framework: boolean;
+  /**
+   * Which list the table shows: `active` has Health, `completed` has
+   * Stopped, `unreachable` names the agent by id (it may be gone), `all`
+   * (an agent's tasks) has both Health and Stopped.
+   */
+  kind: "active" | "completed" | "unreachable" | "all";
+}
+
+/** Columns of a task table, those of Mesos' task tables plus the resources. */
+export function taskColumns(cluster: ClusterView, options: TaskColumnOptions): Column<TaskView>[] {
+  const known = (t: TaskView): boolean => cluster.agentsById.has(t.agentId);
+  const { kind } = options;
+  const columns: Column<TaskView>[] = [];
+  if (options.framework) {
     columns.push({
       key: "framework",
       title: "Framework",
@@ -81,40 +103,84 @@ export function taskColumns(cluster: ClusterView, withFramework: boolean): Colum
   }
   columns.push(
     {
+      key: "id",
+      title: "ID",
+      value: (t) => t.id,
+      render: (t) =>
+        kind !== "unreachable" && known(t) ? (
+          <Id value={t.id} href={executorRoute(t)} />
+        ) : (
+          <Id value={t.id} />
+        ),
+    },
+    { key: "name", title: "Name", value: (t) => t.name },
+    { key: "role", title: "Role", value: (t) => t.role },
+  );
+  if (kind !== "unreachable") {
+    columns.push({
+      key: "state",
+      title: "State",
+      value: (t) => t.state,
+      render: (t) => <StateTag state={t.state} />,
+    });
+  }
+  if (kind === "active" || kind === "all") {
+    columns.push({
+      key: "health",
+      title: "Health",
+      value: (t) => (t.healthy === undefined ? "-" : t.healthy ? "healthy" : "unhealthy"),
+      render: (t) => <HealthTag healthy={t.healthy} />,
+    });
+  }
+  columns.push({
+    key: "started",
+    title: "Started",
+    numeric: true,
+    value: (t) => t.startedAt,
+    render: (t) => <Ago seconds={t.startedAt} />,
+  });
+  if (kind === "completed" || kind === "all") {
+    columns.push({
+      key: "stopped",
+      title: "Stopped",
+      numeric: true,
+      value: (t) => t.finishedAt,
+      render: (t) => (t.finishedAt > 0 ? <Ago seconds={t.finishedAt} /> : ""),
+    });
+  }
+  if (kind === "unreachable") {
+    columns.push({
+      key: "agent",
+      title: "Agent ID",
+      value: (t) => t.agentId,
+      render: (t) => <Id value={t.agentId} />,
+    });
+  } else {
+    columns.push({
       key: "host",
       title: "Host",
       value: (t) => hostOf(cluster, t.agentId),
-      render: (t) => (
-        <a href={href(["agents", t.agentId])}>{hostOf(cluster, t.agentId) || t.agentId}</a>
-      ),
-    },
-    {
-      key: "started",
-      title: "Started",
-      numeric: true,
-      value: (t) => t.startedAt,
-      render: (t) => <Ago seconds={t.startedAt} />,
-    },
-    {
-      key: "updated",
-      title: "Updated",
-      numeric: true,
-      value: (t) => t.updatedAt,
-      render: (t) => <Ago seconds={t.updatedAt} />,
-    },
-    ...resourceColumns<TaskView>((t) => t.resources),
-    {
+      render: (t) =>
+        known(t) ? <a href={href(["agents", t.agentId])}>{hostOf(cluster, t.agentId)}</a> : OFFLINE,
+    });
+  }
+  columns.push(...resourceColumns<TaskView>((t) => t.resources));
+  if (kind !== "unreachable") {
+    columns.push({
       key: "sandbox",
       title: "Sandbox",
       unsortable: true,
       value: () => "",
-      render: (t) => (
-        <a href={sandboxRoute(t)} aria-label={`Sandbox of task ${t.id}`}>
-          Sandbox
-        </a>
-      ),
-    },
-  );
+      render: (t) =>
+        known(t) ? (
+          <a href={sandboxRoute(t)} aria-label={`Sandbox of task ${t.id}`}>
+            Sandbox
+          </a>
+        ) : (
+          OFFLINE
+        ),
+    });
+  }
   return columns;
 }
 
@@ -130,7 +196,20 @@ export function frameworkColumns(
       value: (f) => f.id,
       render: (f) => <Id value={f.id} href={href(["frameworks", f.id])} />,
     },
-    { key: "host", title: "Host", value: (f) => f.hostname },
+    {
+      key: "host",
+      title: "Host",
+      value: (f) => f.hostname,
+      // As in Mesos, the host links to the framework's own web UI when it has one.
+      render: (f) =>
+        f.webuiUrl !== "" && !completed ? (
+          <a href={f.webuiUrl} rel="noreferrer">
+            {f.hostname || f.webuiUrl}
+          </a>
+        ) : (
+          f.hostname
+        ),
+    },
     { key: "user", title: "User", value: (f) => f.user },
     {
       key: "name",
@@ -193,7 +272,7 @@ export function agentColumns(): Column<AgentView>[] {
     fmt: (n: number) => string,
   ): Column<AgentView> => ({
     key,
-    title: `${title} (used / total)`,
+    title: `${title} (Allocated / Total)`,
     numeric: true,
     value: (a) => a.used[key],
     render: (a) => `${fmt(a.used[key])} / ${fmt(a.total[key])}`,

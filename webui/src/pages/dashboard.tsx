@@ -1,29 +1,16 @@
 /** The dashboard: the master, agent and task counts, resources, frameworks, offers, tasks. */
 import type { ComponentChildren } from "preact";
 import { useMemo } from "preact/hooks";
+import { Counts, TaskCounts } from "../components/counts";
 import { DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Loading } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { stateLabel } from "../lib/format";
 import type { ClusterView, FrameworkView, TaskView } from "../model/cluster";
 import type { Res } from "../model/resources";
 import { frameworkColumns, offerColumns, taskColumns } from "./columns";
-
-const TASK_STATES = [
-  "TASK_STAGING",
-  "TASK_STARTING",
-  "TASK_RUNNING",
-  "TASK_KILLING",
-  "TASK_FINISHED",
-  "TASK_KILLED",
-  "TASK_FAILED",
-  "TASK_LOST",
-  "TASK_ERROR",
-  "TASK_UNREACHABLE",
-];
 
 function leaderText(cluster: ClusterView): string {
   const m = cluster.master;
@@ -31,24 +18,11 @@ function leaderText(cluster: ClusterView): string {
   return m.leader || "–";
 }
 
-function Counts(props: { items: readonly [string, number][]; label: string }) {
-  return (
-    <dl class="counts" aria-label={props.label} data-counts={props.label}>
-      {props.items.map(([name, n]) => (
-        <div key={name} data-count={name}>
-          <dt>{name}</dt>
-          <dd>{n.toLocaleString()}</dd>
-        </div>
-      ))}
-    </dl>
-  );
-}
-
 function ResourceSummary(props: { cluster: ClusterView }) {
   const t = props.cluster.totals;
   const rows: [string, Res][] = [
     ["Total", t.total],
-    ["Used", t.used],
+    ["Allocated", t.used],
     ["Offered", t.offered],
     ["Idle", t.idle],
   ];
@@ -61,12 +35,18 @@ export function Dashboard() {
   const tables = useMemo(() => {
     if (cluster === undefined) return undefined;
     const active: TaskView[] = [];
+    const unreachable: TaskView[] = [];
     const ended: TaskView[] = [];
-    for (const t of cluster.tasks) (t.kind === "completed" ? ended : active).push(t);
+    for (const t of cluster.tasks) {
+      (t.kind === "completed" ? ended : t.kind === "unreachable" ? unreachable : active).push(t);
+    }
     return {
       activeTasks: active,
+      unreachableTasks: unreachable,
       endedTasks: ended,
-      taskColumns: taskColumns(cluster, true),
+      taskColumns: taskColumns(cluster, { framework: true, kind: "active" }),
+      unreachableColumns: taskColumns(cluster, { framework: true, kind: "unreachable" }),
+      completedTaskColumns: taskColumns(cluster, { framework: true, kind: "completed" }),
       frameworkColumns: frameworkColumns(cluster, false),
       completedColumns: frameworkColumns(cluster, true),
       offerColumns: offerColumns(cluster),
@@ -87,7 +67,13 @@ export function Dashboard() {
             <dt>Cluster</dt>
             <dd>{m.cluster || <span class="muted">(unnamed)</span>}</dd>
             <dt>Leader</dt>
-            <dd data-leader="">{leaderText(cluster)}</dd>
+            <dd data-leader="">
+              {m.leaderHostname !== "" ? (
+                <a href={`//${m.leaderHostname}:${m.leaderPort}`}>{leaderText(cluster)}</a>
+              ) : (
+                leaderText(cluster)
+              )}
+            </dd>
             <dt>Version</dt>
             <dd>{m.version}</dd>
             <dt>Built</dt>
@@ -126,12 +112,7 @@ export function Dashboard() {
             ]}
           />
           <h2>Tasks</h2>
-          <Counts
-            label="Tasks"
-            items={TASK_STATES.map(
-              (s) => [stateLabel(s), cluster.taskCounts[s] ?? 0] as [string, number],
-            )}
-          />
+          <TaskCounts counts={cluster.taskCounts} />
         </section>
         <section aria-labelledby="res-h" class="card">
           <h2 id="res-h">Resources</h2>
@@ -173,6 +154,20 @@ export function Dashboard() {
           />,
         )}
       </section>
+      <section aria-labelledby="ut-h">
+        <h2 id="ut-h">Unreachable tasks</h2>
+        {lists(
+          <DataTable<TaskView>
+            label="Unreachable tasks"
+            rows={tables.unreachableTasks}
+            columns={tables.unreachableColumns}
+            rowKey={(t) => `${t.frameworkId}/${t.id}`}
+            defaultSort={{ key: "started", descending: true }}
+            empty="No task is unreachable."
+            noFilter
+          />,
+        )}
+      </section>
       <section aria-labelledby="of-h">
         <h2 id="of-h">Outstanding offers</h2>
         {lists(
@@ -192,9 +187,9 @@ export function Dashboard() {
           <DataTable<TaskView>
             label="Completed tasks"
             rows={tables.endedTasks}
-            columns={tables.taskColumns}
+            columns={tables.completedTaskColumns}
             rowKey={(t) => `${t.frameworkId}/${t.id}`}
-            defaultSort={{ key: "updated", descending: true }}
+            defaultSort={{ key: "stopped", descending: true }}
             empty="No task has ended."
           />,
         )}

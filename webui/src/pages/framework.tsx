@@ -1,5 +1,6 @@
 /** One framework: its facts, resources, tasks (active, unreachable, completed), offers, executors. */
 import { useMemo } from "preact/hooks";
+import { countByState, TaskCounts } from "../components/counts";
 import { type Column, DataTable } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading } from "../components/notice";
@@ -53,7 +54,9 @@ export function Framework(props: { id: string }) {
       },
     ];
     return {
-      taskColumns: taskColumns(cluster, false),
+      taskColumns: taskColumns(cluster, { framework: false, kind: "active" }),
+      unreachableColumns: taskColumns(cluster, { framework: false, kind: "unreachable" }),
+      completedColumns: taskColumns(cluster, { framework: false, kind: "completed" }),
       offerColumns: offerColumns(cluster),
       executorColumns,
     };
@@ -129,10 +132,17 @@ export function Framework(props: { id: string }) {
             <dd>{f.capabilities.join(", ") || <span class="muted">none</span>}</dd>
           </dl>
         </section>
+        <section class="card" aria-label="Framework tasks">
+          <h2>Tasks</h2>
+          <TaskCounts
+            label="Framework tasks"
+            counts={countByState([...f.tasks, ...f.unreachableTasks, ...f.completedTasks])}
+          />
+        </section>
         <section class="card" aria-label="Framework resources">
           <ResourceTable
             rows={[
-              ["Used", f.used],
+              ["Allocated", f.used],
               ["Offered", f.offered],
             ]}
           />
@@ -158,7 +168,7 @@ export function Framework(props: { id: string }) {
         <DataTable<TaskView>
           label="Unreachable tasks"
           rows={f.unreachableTasks}
-          columns={data.taskColumns}
+          columns={data.unreachableColumns}
           rowKey={key}
           empty="No unreachable task."
           noFilter
@@ -169,9 +179,9 @@ export function Framework(props: { id: string }) {
         <DataTable<TaskView>
           label="Completed tasks"
           rows={f.completedTasks}
-          columns={data.taskColumns}
+          columns={data.completedColumns}
           rowKey={key}
-          defaultSort={{ key: "updated", descending: true }}
+          defaultSort={{ key: "stopped", descending: true }}
           empty="No completed task."
         />
       </section>

@@ -76,18 +76,25 @@ export function rolesFromState(cluster: ClusterView): RoleRow[] {
   return [...rows.values()];
 }
 
+/** The non-zero scalars of `r` ("1 CPUs · 256 MB mem"), "–" when there are none (Mesos shows "-"). */
+export function resourceText(r: Res | undefined): string {
+  if (r === undefined) return "–";
+  const parts: string[] = [];
+  if (r.cpus > 0) parts.push(`${formatCpus(r.cpus)} CPUs`);
+  if (r.gpus > 0) parts.push(`${formatCpus(r.gpus)} GPUs`);
+  if (r.mem > 0) parts.push(`${formatMegabytes(r.mem)} mem`);
+  if (r.disk > 0) parts.push(`${formatMegabytes(r.disk)} disk`);
+  return parts.length === 0 ? "–" : parts.join(" · ");
+}
+
 const res = (title: string, key: string, of: (r: RoleRow) => Res | undefined): Column<RoleRow> => ({
   key,
   title,
   value: (r) => of(r)?.cpus ?? -1,
   numeric: true,
   render: (r) => {
-    const v = of(r);
-    return v === undefined ? (
-      <span class="muted">–</span>
-    ) : (
-      `${formatCpus(v.cpus)} CPUs, ${formatMegabytes(v.mem)}`
-    );
+    const text = resourceText(of(r));
+    return text === "–" ? <span class="muted">–</span> : text;
   },
 });
 

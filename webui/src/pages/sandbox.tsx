@@ -21,33 +21,40 @@ import { Ago } from "../components/time";
 import { formatBytes } from "../lib/format";
 import { href, redirect } from "../lib/router";
 import { usePoll } from "../lib/use-poll";
+import {
+  type AgentExecutorView,
+  type AgentTaskView,
+  agentStateFrom,
+  findExecutor,
+  findFramework,
+} from "../model/agent-state";
 import type { AgentView } from "../model/cluster";
-import { arr, type JsonObject, obj, str } from "../model/json";
 
-/** Finds the sandbox directory of an executor, or of the executor that ran a task. */
+/**
+ * Finds the sandbox directory of an executor or, given a task, of the task:
+ * a task of a default executor (a task group) has its own sandbox under the
+ * executor's (`tasks/<id>`), other tasks share their executor's.
+ */
 export function findSandbox(
   state: unknown,
   frameworkId: string,
   executorId: string,
   taskId: string | undefined,
 ): string | undefined {
-  const s = obj(state);
-  const frameworks = [...arr(s.frameworks), ...arr(s.completed_frameworks)]
-    .map(obj)
-    .filter((f) => str(f.id) === frameworkId);
-  const executors: JsonObject[] = [];
-  for (const f of frameworks) {
-    for (const e of [...arr(f.executors), ...arr(f.completed_executors)]) executors.push(obj(e));
-  }
-  const byId = executors.find((e) => str(e.id) === executorId);
-  if (byId !== undefined && str(byId.directory) !== "") return str(byId.directory);
-  if (taskId === undefined) return undefined;
-  const holds = (e: JsonObject): boolean =>
-    [...arr(e.tasks), ...arr(e.queued_tasks), ...arr(e.completed_tasks)].some(
-      (t) => str(obj(t).id) === taskId,
-    );
-  const withTask = executors.find(holds);
-  return withTask === undefined ? undefined : str(withTask.directory) || undefined;
+  const s = agentStateFrom(state);
+  const framework = findFramework(s, frameworkId);
+  if (framework === undefined) return undefined;
+  const executors = [...framework.executors, ...framework.completedExecutors];
+  const holds = (e: AgentExecutorView): AgentTaskView | undefined =>
+    [...e.tasks, ...e.queuedTasks, ...e.completedTasks].find((t) => t.id === taskId);
+  const executor = findExecutor(framework, executorId);
+  if (taskId === undefined) return executor?.directory || undefined;
+  // The master's executor id of a command task is empty; the route then names the task.
+  const task =
+    (executor === undefined ? undefined : holds(executor)) ??
+    executors.map(holds).find((t) => t !== undefined);
+  if (task !== undefined) return task.directory || undefined;
+  return executor?.directory || undefined;
 }
 
 function useAgent(agentId: string): { agent: AgentView | undefined; loading: boolean } {
