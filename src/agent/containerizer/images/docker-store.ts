@@ -16,8 +16,9 @@
  *
  * Archives are read as Mesos reads them: `repositories` names the top layer
  * of `<repository>:<tag>`, each `<id>/json` names its parent. Archives
- * without `repositories` (newer `docker save`, OCI layout) are read from
- * their `manifest.json`; their layers are then keyed by content hash.
+ * Mesos cannot read (no `repositories`, or no per-layer `json` as Docker
+ * 25+ writes them) are read from their `manifest.json` instead; their
+ * layers are then keyed by content hash (`sha256:<hex>`).
  */
 import { createHash } from "node:crypto";
 import { createReadStream, existsSync } from "node:fs";
@@ -288,9 +289,7 @@ export class DockerStore {
       if (untar.code !== 0) {
         throw new Error(`Failed to extract archive '${archive}': ${untar.output.trim()}`);
       }
-      const found = existsSync(join(staging, "repositories"))
-        ? await legacyLayers(staging, ref)
-        : await manifestLayers(staging, ref);
+      const found = await archiveLayers(staging, ref);
       for (const layer of found.layers) await this.storeLayer(staging, layer);
       const record: ImageRecord = { reference: key, layer_ids: found.layers.map((l) => l.id) };
       if (found.config !== undefined) {
@@ -321,6 +320,26 @@ export class DockerStore {
     await rm(target, { recursive: true, force: true });
     await rename(unpacked, target);
   }
+}
+
+/**
+ * The layers of an unpacked archive: from `repositories` as Mesos reads
+ * them; when that fails (Docker 25+ writes `repositories` but no per-layer
+ * `json`) or there is none, from `manifest.json`.
+ */
+async function archiveLayers(
+  staging: string,
+  ref: ImageReference,
+): Promise<{ layers: ArchiveLayer[]; config?: { digest: string; text: string } | undefined }> {
+  const hasManifest = existsSync(join(staging, "manifest.json"));
+  if (existsSync(join(staging, "repositories"))) {
+    try {
+      return await legacyLayers(staging, ref);
+    } catch (e) {
+      if (!hasManifest) throw e;
+    }
+  }
+  return manifestLayers(staging, ref);
 }
 
 /** Reads a JSON file of an archive, or says which one is broken. */
