@@ -301,4 +301,30 @@ describe("web UI against Mesos' pages (Chromium, real cluster)", { skip, timeout
     assert.equal(cells[cols.indexOf("Quota limit")], "–", cells.join(" | "));
     assert.equal(cells[cols.indexOf("Reserved")], "1 CPUs · 256 MB mem", cells.join(" | "));
   });
+
+  // Last: draining kills the agent's tasks.
+  it("a drained agent reads Draining or Drained, with its drain settings", async () => {
+    const drained = await fetch(`${master.url}/api/v1`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        type: "DRAIN_AGENT",
+        drain_agent: {
+          agent_id: { value: agentId },
+          max_grace_period: { nanoseconds: 3_600_000_000_000 },
+        },
+      }),
+    });
+    assert.equal(drained.status, 200, await drained.text());
+    await page.goto(`${master.url}/#/agents`);
+    await waitFor(
+      "the agent to read Draining or Drained",
+      async () => /Draining|Drained/.test((await row("Agents", "").first().textContent()) ?? ""),
+      { timeoutMs: 30_000 },
+    );
+    await page.goto(`${master.url}/#/agents/${agentId}`);
+    const draining = page.locator("[data-draining]");
+    await draining.waitFor({ timeout: 20_000 });
+    assert.match((await draining.textContent()) ?? "", /Mark gone\s*no/);
+  });
 });

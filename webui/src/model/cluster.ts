@@ -101,6 +101,11 @@ export interface AgentView {
   reserved: Record<string, Res>;
   attributes: Record<string, string | number>;
   capabilities: string[];
+  /** `DRAINING` or `DRAINED` while the agent is drained (DRAIN_AGENT), else "". */
+  drainState: string;
+  drainMarkGone: boolean;
+  /** When draining ends at the latest (start + max grace period, seconds), 0 when unknown. */
+  drainEnd: number;
 }
 
 export interface MasterView {
@@ -282,6 +287,10 @@ function attributesFrom(value: unknown): Record<string, string | number> {
 
 function agentFrom(value: unknown): AgentView {
   const a = obj(value);
+  const drain = obj(a.drain_info);
+  const drainConfig = obj(drain.config);
+  const grace = num(obj(drainConfig.max_grace_period).nanoseconds, -1);
+  const drainStart = num(a.estimated_drain_start_time_seconds);
   return {
     id: str(a.id),
     hostname: str(a.hostname),
@@ -299,6 +308,9 @@ function agentFrom(value: unknown): AgentView {
     reserved: reservedFrom(a.reserved_resources),
     attributes: attributesFrom(a.attributes),
     capabilities: arr(a.capabilities).map((c) => str(c)),
+    drainState: str(drain.state),
+    drainMarkGone: bool(drainConfig.mark_gone),
+    drainEnd: drainStart > 0 && grace >= 0 ? drainStart + grace / 1e9 : 0,
   };
 }
 

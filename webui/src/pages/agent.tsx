@@ -293,6 +293,23 @@ export function Agent(props: { id: string }) {
             <dt>Capabilities</dt>
             <dd>{agent.capabilities.join(", ") || <span class="muted">none</span>}</dd>
           </dl>
+          {agent.drainState !== "" ? (
+            <>
+              <h2>Draining</h2>
+              <dl class="facts" data-draining="">
+                <dt>Mark gone</dt>
+                <dd>{agent.drainMarkGone ? "yes" : "no"}</dd>
+                {agent.drainEnd > 0 ? (
+                  <>
+                    <dt>Estimated drain end</dt>
+                    <dd>
+                      <Ago seconds={agent.drainEnd} />
+                    </dd>
+                  </>
+                ) : null}
+              </dl>
+            </>
+          ) : null}
           <p>
             <a class="button" href={href(["agents", agent.id, "log"])}>
               LOG

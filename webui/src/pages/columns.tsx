@@ -260,8 +260,12 @@ export function frameworkColumns(
   return columns;
 }
 
+/** As Mesos words it: Active, else the drain state (Draining, Drained), else Deactivated. */
 export function agentState(a: AgentView): string {
-  if (a.deactivated) return "Deactivated";
+  if (a.deactivated) {
+    if (a.drainState !== "") return a.drainState.charAt(0) + a.drainState.slice(1).toLowerCase();
+    return "Deactivated";
+  }
   return a.active ? "Active" : "Inactive";
 }
 

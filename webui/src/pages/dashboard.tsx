@@ -195,10 +195,10 @@ export function Dashboard() {
         )}
       </section>
       <section aria-labelledby="tf-h">
-        <h2 id="tf-h">Terminated frameworks</h2>
+        <h2 id="tf-h">Completed frameworks</h2>
         {lists(
           <DataTable<FrameworkView>
-            label="Terminated frameworks"
+            label="Completed frameworks"
             rows={cluster.completedFrameworks}
             columns={tables.completedColumns}
             rowKey={(f) => f.id}

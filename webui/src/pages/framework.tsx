@@ -105,7 +105,7 @@ export function Framework(props: { id: string }) {
             ) : null}
             <dt>State</dt>
             <dd>
-              {f.completed ? "terminated" : f.active ? "active" : "inactive"}
+              {f.completed ? "completed" : f.active ? "active" : "inactive"}
               {f.completed ? "" : f.connected ? ", connected" : ", disconnected"}
             </dd>
             <dt>Registered</dt>

@@ -1,4 +1,4 @@
-/** Frameworks: active, inactive (disconnected, in failover) and terminated. */
+/** Frameworks: active, inactive (disconnected, in failover) and completed (terminated). */
 import { useMemo } from "preact/hooks";
 import { DataTable } from "../components/data-table";
 import { Loading } from "../components/notice";
@@ -44,9 +44,9 @@ export function Frameworks() {
         />
       </section>
       <section aria-labelledby="fc-h">
-        <h2 id="fc-h">Terminated</h2>
+        <h2 id="fc-h">Completed</h2>
         <DataTable<FrameworkView>
-          label="Terminated frameworks"
+          label="Completed frameworks"
           rows={cluster.completedFrameworks}
           columns={data.completedColumns}
           rowKey={(f) => f.id}
