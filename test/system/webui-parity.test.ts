@@ -75,7 +75,8 @@ describe("web UI against Mesos' pages (Chromium, real cluster)", { skip, timeout
       existsSync(BUILT_UI),
       `the web UI is not built (${BUILT_UI}): run npm run build:webui`,
     );
-    master = await startMaster();
+    // The master writes a log (--log_dir), the agent does not: LOG shows for the one only.
+    master = await startMaster({ flags: { log_dir: tempDir("webui-parity-log-") } });
     const agent = await startAgent({
       master: master.address,
       flags: { resources: "cpus:4;mem:2048;disk:2048;ports:[31000-32000]", attributes: "rack:r1" },
@@ -300,6 +301,18 @@ describe("web UI against Mesos' pages (Chromium, real cluster)", { skip, timeout
     const cols = await headers("Roles");
     assert.equal(cells[cols.indexOf("Quota limit")], "–", cells.join(" | "));
     assert.equal(cells[cols.indexOf("Reserved")], "1 CPUs · 256 MB mem", cells.join(" | "));
+  });
+
+  it("LOG: the master's log opens from the dashboard; an agent without --log_dir offers none", async () => {
+    await page.goto(`${master.url}/#/`);
+    await page.locator('[data-log=""] a', { hasText: "LOG" }).click();
+    await page.waitForURL(/#\/log$/);
+    await waitFor("the master's log lines", async () =>
+      ((await page.locator("pre[data-file]").textContent()) ?? "").includes("Elected"),
+    );
+    await page.goto(`${master.url}/#/agents/${agentId}`);
+    await page.locator('[data-log="none"]').waitFor({ timeout: 20_000 });
+    assert.equal(await page.locator('[data-log=""]').count(), 0);
   });
 
   // Last: draining kills the agent's tasks.

@@ -65,6 +65,8 @@ export interface AgentStateView {
   completedFrameworks: AgentFrameworkView[];
   /** Sum of the allocations of the active frameworks. */
   allocated: Res;
+  /** Whether the agent writes a log (`--log_dir` or `--external_log_file`), served at `/slave/log`. */
+  logFile: boolean;
 }
 
 function rolesOf(f: JsonObject): string[] {
@@ -167,6 +169,7 @@ export function agentStateFrom(value: unknown): AgentStateView {
     frameworks,
     completedFrameworks: arr(s.completed_frameworks).map((f) => frameworkFrom(f, true)),
     allocated,
+    logFile: str(s.log_dir) !== "" || str(s.external_log_file) !== "",
   };
 }
 

@@ -310,12 +310,18 @@ export function Agent(props: { id: string }) {
               </dl>
             </>
           ) : null}
-          <p>
-            <a class="button" href={href(["agents", agent.id, "log"])}>
-              LOG
-            </a>{" "}
-            <span class="muted">the agent's log</span>
-          </p>
+          {own === undefined ? null : own.logFile ? (
+            <p data-log="">
+              <a class="button" href={href(["agents", agent.id, "log"])}>
+                LOG
+              </a>{" "}
+              <span class="muted">the agent's log</span>
+            </p>
+          ) : (
+            <p class="muted" data-log="none">
+              No log file (the agent runs without --log_dir).
+            </p>
+          )}
         </section>
         <section class="card" aria-label="Agent tasks">
           <h2>Tasks</h2>

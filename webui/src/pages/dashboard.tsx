@@ -94,12 +94,19 @@ export function Dashboard() {
               <Id value={m.id} />
             </dd>
           </dl>
-          <p>
-            <a href="#/log" class="button">
-              LOG
-            </a>{" "}
-            <span class="muted">the master's log, following its end</span>
-          </p>
+          {/* As in Mesos, the log is offered only when the master writes one. */}
+          {m.logDir !== "" || m.externalLogFile !== "" ? (
+            <p data-log="">
+              <a href="#/log" class="button">
+                LOG
+              </a>{" "}
+              <span class="muted">the master's log, following its end</span>
+            </p>
+          ) : cluster.partial === true ? null : (
+            <p class="muted" data-log="none">
+              No log file (the master runs without --log_dir).
+            </p>
+          )}
         </section>
         <section aria-labelledby="agents-h" class="card">
           <h2 id="agents-h">Agents</h2>
