@@ -272,6 +272,11 @@ export class PosixContainerizer implements Containerizer {
     executors: ReadonlyMap<string, ExecutorInfo> = new Map(),
   ): Promise<void> {
     this.destroyRecovered = destroy;
+    await this.o.provisioner
+      ?.recover(new Set(alive.keys()))
+      .catch((e: unknown) =>
+        this.o.logger.warn(`Failed to recover the provisioner: ${(e as Error).message}`),
+      );
     if (alive.size === 0 || this.isolators.length === 0) return;
     for (const id of alive.keys()) this.recoveredRoots.set(id, { ready: false });
     const hostNetwork = new Map(
@@ -319,6 +324,16 @@ export class PosixContainerizer implements Containerizer {
         .catch((e: unknown) =>
           this.o.logger.warn(
             `Failed to clean up ${isolator.name} of container '${containerId}': ${(e as Error).message}`,
+          ),
+        );
+    }
+    // Without RecoveredCgroups (which removes it with the cgroups), the rootfs goes here.
+    if (this.recovered === undefined) {
+      await this.o.provisioner
+        ?.destroy(containerId)
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to remove the root filesystem of container '${containerId}': ${(e as Error).message}`,
           ),
         );
     }

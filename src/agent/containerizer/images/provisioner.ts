@@ -180,6 +180,17 @@ export class Provisioner {
     return { path: rootfs, image };
   }
 
+  /**
+   * After an agent restart: removes the root filesystems of containers that
+   * are gone (Mesos' provisioner recovery destroys unknown containers).
+   */
+  async recover(alive: ReadonlySet<string>): Promise<void> {
+    const containers = join(this.workDir, "provisioner", "containers");
+    for (const id of existsSyncDir(containers) ? await readdir(containers) : []) {
+      if (!alive.has(id)) await this.destroy(id);
+    }
+  }
+
   /** Removes the container's rootfs (its mounts lived in its own mount namespace). */
   async destroy(containerId: string): Promise<void> {
     await rm(this.containerDir(containerId), { recursive: true, force: true });
