@@ -340,4 +340,24 @@ describe("web UI against Mesos' pages (Chromium, real cluster)", { skip, timeout
     await draining.waitFor({ timeout: 20_000 });
     assert.match((await draining.textContent()) ?? "", /Mark gone\s*no/);
   });
+
+  it("tasks of an agent marked gone read 'Agent offline' instead of host and Sandbox links", async () => {
+    const gone = await fetch(`${master.url}/api/v1`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        type: "MARK_AGENT_GONE",
+        mark_agent_gone: { agent_id: { value: agentId } },
+      }),
+    });
+    assert.equal(gone.status, 200, await gone.text());
+    await waitFor("the agent to leave /master/state", async () => {
+      const s = await state();
+      return s !== undefined && !(s.slaves ?? []).some((a) => a.id === agentId);
+    });
+    await page.goto(`${master.url}/#/`);
+    const failed = row("Completed tasks", "failing");
+    await failed.filter({ hasText: "Agent offline" }).waitFor({ timeout: 20_000 });
+    assert.equal(await failed.getByRole("link", { name: /Sandbox of task/ }).count(), 0);
+  });
 });
