@@ -49,6 +49,7 @@ import {
   type ImageRuntime,
   imageEnvironment,
   imageVariables,
+  imageVolumeMounts,
   runtimeCommandError,
 } from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
@@ -756,7 +757,14 @@ export class PosixContainerizer implements Containerizer {
     }
     const preparation: LaunchPreparation = {
       mountNamespace: true,
-      mounts: [{ source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false }],
+      mounts: [
+        { source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false },
+        ...(await imageVolumeMounts(
+          launch.executor.container?.volumes ?? [],
+          launch.directory,
+          rootfs,
+        )),
+      ],
       rootfs,
     };
     if (c.runtime !== undefined && !launch.commandExecutor) {

@@ -7,9 +7,11 @@
  * has `shell: false` and no value (Mesos' table: the entrypoint, then the
  * CommandInfo's arguments or else the image's Cmd).
  */
-import { mkdir, realpath } from "node:fs/promises";
-import { dirname, join, relative } from "node:path";
-import type { CommandInfo } from "../../../common/protocol/generated/mesos-v1.js";
+import { mkdir, realpath, stat, writeFile } from "node:fs/promises";
+import { dirname, isAbsolute, join, normalize, relative } from "node:path";
+import type { CommandInfo, Volume } from "../../../common/protocol/generated/mesos-v1.js";
+import { volumeSource, volumeTarget } from "../isolators/filesystem-linux.js";
+import type { BindMount } from "../isolators/isolator.js";
 import { IMAGE_SANDBOX, shellQuote } from "../launch-shim.js";
 import type { ImageConfig } from "./docker-store.js";
 
@@ -134,12 +136,18 @@ export function imageEnvironment(
 }
 
 /**
- * Creates the image's WorkingDir in `rootfs` when the image lacks it, as
- * Mesos' launcher does. It is created on the host before the chroot, so a
- * path that leads out of the rootfs through a symlink is left alone.
+ * Resolves `path` inside `rootfs` on the host (symlinks in the image are
+ * followed, as they would be inside the chroot, but never out of it) and
+ * creates what is missing: a directory, or an empty file when `file`.
+ * Returns the host path, or undefined when the path leads out of the rootfs.
  */
-export async function ensureWorkingDir(rootfs: string, workingDir: string): Promise<void> {
-  const target = join(rootfs, workingDir);
+export async function ensureInRootfs(
+  rootfs: string,
+  path: string,
+  file = false,
+): Promise<string | undefined> {
+  const root = await realpath(rootfs);
+  const target = join(rootfs, path);
   let existing = target;
   let resolved: string | undefined;
   while (resolved === undefined) {
@@ -147,13 +155,67 @@ export async function ensureWorkingDir(rootfs: string, workingDir: string): Prom
       resolved = await realpath(existing);
     } catch {
       const parent = dirname(existing);
-      if (parent === existing) return;
+      if (parent === existing) return undefined;
       existing = parent;
     }
   }
-  if (existing === target) return;
-  if (relative(await realpath(rootfs), resolved).startsWith("..")) return;
-  await mkdir(join(resolved, relative(existing, target)), { recursive: true }).catch(
-    () => undefined,
-  );
+  const host = join(resolved, relative(existing, target));
+  const inside = relative(root, host);
+  if (inside.startsWith("..") || isAbsolute(inside)) return undefined;
+  if (existing !== target) {
+    if (file) {
+      await mkdir(dirname(host), { recursive: true });
+      await writeFile(host, "", { flag: "a" });
+    } else {
+      await mkdir(host, { recursive: true });
+    }
+  }
+  return host;
+}
+
+/** Creates the image's WorkingDir in `rootfs` when the image lacks it, as Mesos' launcher does. */
+export async function ensureWorkingDir(rootfs: string, workingDir: string): Promise<void> {
+  await ensureInRootfs(rootfs, workingDir).catch(() => undefined);
+}
+
+/**
+ * The volume mounts of a container with an image, as Mesos places them: an
+ * absolute `container_path` inside the image's rootfs (its mount point
+ * created there), a relative one under the sandbox mount in the image
+ * (filesystem/linux mounted it in the host sandbox, which the sandbox bind
+ * mount does not carry along).
+ */
+export async function imageVolumeMounts(
+  volumes: readonly Volume[],
+  sandbox: string,
+  rootfs: string,
+): Promise<BindMount[]> {
+  const mounts: BindMount[] = [];
+  for (const volume of volumes) {
+    if (volume.source?.type === "SECRET" || volume.image !== undefined) continue;
+    const source = volumeSource(volume, sandbox);
+    if (typeof source !== "string") throw new Error(source.error);
+    const readOnly = volume.mode === "RO";
+    if (!isAbsolute(volume.container_path)) {
+      const target = volumeTarget(volume, sandbox);
+      if (typeof target !== "string") throw new Error(target.error);
+      const rel = relative(sandbox, target);
+      mounts.push({ source, target: join(rootfs, IMAGE_SANDBOX, rel), readOnly });
+      continue;
+    }
+    let isFile = false;
+    try {
+      isFile = !(await stat(source)).isDirectory();
+    } catch {
+      throw new Error(`volume source '${source}' does not exist`);
+    }
+    const target = await ensureInRootfs(rootfs, normalize(volume.container_path), isFile);
+    if (target === undefined) {
+      throw new Error(
+        `container_path '${volume.container_path}' leaves the image's root filesystem`,
+      );
+    }
+    mounts.push({ source, target, readOnly });
+  }
+  return mounts;
 }

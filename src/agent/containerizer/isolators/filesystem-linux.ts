@@ -88,6 +88,7 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
 
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation> {
     const mounts: BindMount[] = [];
+    const inImage = config.executor.container?.mesos?.image !== undefined;
     for (const volume of config.executor.container?.volumes ?? []) {
       // Secret volumes are volume/secret's.
       if (volume.source?.type === "SECRET") continue;
@@ -118,6 +119,9 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
           if (sourceIsDirectory) await mkdir(target, { recursive: true });
           else await writeFile(target, "", { flag: "a" });
         }
+      } else if (inImage) {
+        // Inside the image's rootfs: mounted there by the provisioner (images/image-launch.ts).
+        continue;
       } else {
         try {
           await stat(target);
