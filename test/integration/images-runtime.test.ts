@@ -201,3 +201,27 @@ test("docker/runtime: a custom executor in an image starts in the image's Workin
   });
   assert.match(stdout, /^executor-pwd=\/work\/dir from=image$/m);
 });
+
+test("docker/runtime: a custom executor with shell=false and no value runs the image's Entrypoint and Cmd", {
+  skip,
+}, async () => {
+  const result = await executeTask(master, {
+    name: "rt-executor-entry",
+    resources,
+    command: "true",
+    executor: {
+      executor_id: { value: "rt-executor-entry" },
+      command: { shell: false, arguments: ["from-executor-info"] },
+      container: imageContainer("entry"),
+      resources,
+    },
+  });
+  // /bin/echo never subscribes: the task fails when the executor exits.
+  assert.equal(result.finalState, "TASK_FAILED", result.stdout);
+  const sandbox = await sandboxOf(agent, "rt-executor-entry");
+  const stdout = await waitFor("the executor's output", () => {
+    const text = readFileSync(join(sandbox, "stdout"), "utf8");
+    return text.includes("entry") ? text : undefined;
+  });
+  assert.match(stdout, /^entry from-executor-info$/m);
+});

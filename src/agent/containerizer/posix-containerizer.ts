@@ -27,6 +27,7 @@
 import { existsSync } from "node:fs";
 import type { Logger } from "../../common/observability/logger.js";
 import type {
+  CommandInfo,
   ExecutorInfo,
   Image,
   ResourceStatistics,
@@ -50,6 +51,7 @@ import {
   imageEnvironment,
   imageVariables,
   imageVolumeMounts,
+  runtimeArgv,
   runtimeCommandError,
 } from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
@@ -156,6 +158,8 @@ interface Container {
   provisioned?: boolean;
   /** The image's runtime settings, when `docker/runtime` applies them. */
   runtime?: ImageRuntime;
+  /** A custom executor's command from the image's Entrypoint/Cmd (`shell: false`, no value). */
+  runtimeCommand?: CommandInfo;
   executorIsCommandExecutor: boolean;
 }
 
@@ -576,7 +580,7 @@ export class PosixContainerizer implements Containerizer {
     stopIfDestroyed();
     const preparation = await this.prepareIsolation(c, launch, ids);
     stopIfDestroyed();
-    let command = executorCommand(launch.executor.command);
+    let command = executorCommand(c.runtimeCommand ?? launch.executor.command);
     const extra = preparation.executorArguments ?? [];
     if (extra.length > 0) command = { ...command, args: [...command.args, ...extra] };
     // The shim needs root for cgroups and mounts; it switches user itself.
@@ -754,6 +758,12 @@ export class PosixContainerizer implements Containerizer {
       const command = launch.commandExecutor ? taskCommand : launch.executor.command;
       const error = command === undefined ? undefined : runtimeCommandError(command, c.runtime);
       if (error !== undefined) throw new Error(`Failed to determine the launch command: ${error}`);
+      if (!launch.commandExecutor && command?.shell === false && command.value === undefined) {
+        const found = runtimeArgv(command, c.runtime);
+        if ("argv" in found) {
+          c.runtimeCommand = { ...command, value: found.argv[0] ?? "", arguments: found.argv };
+        }
+      }
     }
     const preparation: LaunchPreparation = {
       mountNamespace: true,
