@@ -29,7 +29,7 @@ export interface TaskView {
   resources: Res;
   statuses: TaskStatusView[];
   kind: TaskKind;
-  /** The first status' time (seconds), 0 when none. */
+  /** The first status' time (seconds); 0 when none or when that status is already terminal. */
   startedAt: number;
   /** The last status' time (seconds), 0 when none. */
   updatedAt: number;
@@ -198,7 +198,9 @@ function taskFrom(value: unknown, kind: TaskKind): TaskView {
     resources: fromSummary(t.resources),
     statuses,
     kind,
-    startedAt: statuses[0]?.timestamp ?? 0,
+    // As in Mesos, a task whose first status is already terminal never started.
+    startedAt:
+      statuses[0] !== undefined && !isTerminal(statuses[0].state) ? statuses[0].timestamp : 0,
     updatedAt: last?.timestamp ?? 0,
     finishedAt: isTerminal(state) ? (last?.timestamp ?? 0) : 0,
     healthy: last?.healthy,

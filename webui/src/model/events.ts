@@ -47,7 +47,9 @@ function taskFromV1(value: unknown): TaskView {
     resources: fromResourceList(t.resources),
     statuses,
     kind: "active",
-    startedAt: statuses[0]?.timestamp ?? 0,
+    // As in Mesos, a task whose first status is already terminal never started.
+    startedAt:
+      statuses[0] !== undefined && !isTerminal(statuses[0].state) ? statuses[0].timestamp : 0,
     updatedAt: last?.timestamp ?? 0,
     finishedAt: isTerminal(state) ? (last?.timestamp ?? 0) : 0,
     healthy: last?.healthy,
