@@ -378,7 +378,11 @@ export function Agent(props: { id: string }) {
             empty="No framework runs on this agent."
             noFilter
           />
-        ) : null}
+        ) : state === undefined ? (
+          <Loading what="frameworks from the agent" />
+        ) : (
+          <p class="muted">Needs the agent's /state (see Executors below).</p>
+        )}
       </section>
       <section aria-labelledby="acf-h">
         <h2 id="acf-h">Completed frameworks</h2>
@@ -391,7 +395,11 @@ export function Agent(props: { id: string }) {
             empty="No framework has completed on this agent."
             noFilter
           />
-        ) : null}
+        ) : state === undefined ? (
+          <Loading what="frameworks from the agent" />
+        ) : (
+          <p class="muted">Needs the agent's /state (see Executors below).</p>
+        )}
       </section>
       <section aria-labelledby="ae-h">
         <h2 id="ae-h">Executors</h2>
