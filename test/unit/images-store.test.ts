@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -147,4 +147,43 @@ test("images: --image_gc_config reads Mesos' ImageGcConfig with its defaults", (
   );
   assert.ok("error" in parseImageGcConfig({ image_disk_headroom: -1 }));
   assert.ok("error" in parseImageGcConfig([]));
+});
+
+test("images: two images pulled at once that share a layer keep the first stored copy (it may be in use)", async () => {
+  const work = mkdtempSync(join(tmpdir(), "images-shared-unit-"));
+  const registry = join(work, "registry");
+  mkdirSync(registry);
+  const root = join(work, "root");
+  mkdirSync(root);
+  writeFileSync(join(root, "shared-file"), "x\n");
+  for (const name of ["a", "b"]) {
+    const image = join(work, `image-${name}`);
+    mkdirSync(join(image, "shared"), { recursive: true });
+    execFileSync("tar", ["-cf", join(image, "shared", "layer.tar"), "-C", root, "."]);
+    writeFileSync(join(image, "shared", "json"), JSON.stringify({ id: "shared", config: {} }));
+    writeFileSync(join(image, "repositories"), JSON.stringify({ [name]: { latest: "shared" } }));
+    execFileSync("tar", ["-cf", join(registry, `${name}.tar`), "-C", image, "."]);
+  }
+  // b's copy of the layer is unpacked only after a's pull has stored its own.
+  let aDone: () => void = () => undefined;
+  const aStored = new Promise<void>((resolve) => {
+    aDone = resolve;
+  });
+  const stagingOf = new Map<string, string>();
+  const gated = async (file: string, args: string[]) => {
+    const into = args[args.indexOf("-C") + 1] as string;
+    const archive = args[1] as string;
+    if (archive.startsWith(registry)) stagingOf.set(into, archive);
+    const owner = [...stagingOf].find(([staging]) => into.startsWith(`${staging}/`))?.[1];
+    if (owner?.endsWith("/b.tar") === true) await aStored;
+    return run(file, args);
+  };
+  const store = new DockerStore(registry, join(work, "store"), gated);
+  const a = store.get("a").then((image) => {
+    const inode = statSync(join(image.layers[0] as string, "shared-file")).ino;
+    aDone();
+    return inode;
+  });
+  const [inode, b] = await Promise.all([a, store.get("b")]);
+  assert.equal(statSync(join(b.layers[0] as string, "shared-file")).ino, inode);
 });

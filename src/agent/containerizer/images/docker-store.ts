@@ -316,9 +316,16 @@ export class DockerStore {
       throw new Error(`Failed to extract layer '${layer.id}': ${untar.output.trim()}`);
     }
     if (layer.json !== undefined) await writeFile(join(unpacked, "json"), layer.json);
-    // A half-moved layer (agent killed) has no rootfs and is replaced.
-    await rm(target, { recursive: true, force: true });
-    await rename(unpacked, target);
+    // Another pull (an image sharing the layer) may have stored it meanwhile;
+    // its copy may be in use, so it is kept and ours dropped with the staging dir.
+    if (existsSync(join(target, "rootfs"))) return;
+    // A directory without rootfs is debris (nothing renames a partial layer into place).
+    if (existsSync(target)) await rm(target, { recursive: true, force: true });
+    try {
+      await rename(unpacked, target);
+    } catch (e) {
+      if (!existsSync(join(target, "rootfs"))) throw e;
+    }
   }
 }
 
