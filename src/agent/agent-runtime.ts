@@ -544,6 +544,14 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     isolators: isolation.isolators,
     images: isolation.provisioner,
   });
+  if (isolation.provisioner !== undefined) {
+    // Mesos' docker store timer, over a one-hour window.
+    const pulls = services.metrics.timer(
+      "containerizer/mesos/provisioner/docker_store/image_pull",
+      3_600_000,
+    );
+    isolation.provisioner.onPull = (ms) => pulls.record(ms);
+  }
   if (isolation.provisioner !== undefined && flags.image_gc_config !== undefined) {
     const gcConfig = parseImageGcConfig(flags.image_gc_config);
     if (!("error" in gcConfig)) startImageGc(isolation.provisioner, gcConfig, logger);

@@ -165,6 +165,10 @@ test("images: layers stack with whiteouts, opaque directories and a symlink repl
     ["second:2.0", ["base", "second-top"]],
   ]);
   assert.deepEqual(readdirSync(join(store, "staging")), []);
+  // Mesos' timer of image pulls (two pulls: multi and second:2.0).
+  const metrics = await getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`);
+  assert.ok((metrics?.["containerizer/mesos/provisioner/docker_store/image_pull_ms"] ?? 0) > 0);
+  assert.equal(metrics?.["containerizer/mesos/provisioner/docker_store/image_pull_ms/count"], 2);
   await agent.stop();
 });
 

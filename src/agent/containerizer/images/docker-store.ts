@@ -129,6 +129,8 @@ interface ArchiveLayer {
 export class DockerStore {
   private readonly pending = new Map<string, Promise<StoredImage>>();
   private stored: Map<string, ImageRecord> | undefined;
+  /** Told how long each successful pull from the registry took (Mesos' image_pull timer). */
+  onPull: ((ms: number) => void) | undefined;
 
   constructor(
     private readonly registryDir: string,
@@ -165,7 +167,9 @@ export class DockerStore {
     const stored = await this.records();
     const record = stored.get(key);
     if (cached && record !== undefined && this.complete(record)) return this.image(record);
+    const started = performance.now();
     const fresh = await this.pull(ref, key);
+    this.onPull?.(performance.now() - started);
     stored.set(key, fresh);
     await this.saveRecords(stored);
     return this.image(fresh);

@@ -89,6 +89,11 @@ export class Provisioner {
     private readonly run: CommandRunner,
   ) {}
 
+  /** Reports each image pull's duration in ms (`containerizer/mesos/provisioner/docker_store/image_pull`). */
+  set onPull(observer: ((ms: number) => void) | undefined) {
+    this.store.onPull = observer;
+  }
+
   /** The Docker store's directory (`--docker_store_dir`). */
   get storeDir(): string {
     return this.store.dir;
