@@ -80,3 +80,40 @@ test("images: host volumes land inside the image (absolute paths) or its sandbox
   assert.match(stdout, /^host data\nhost motd\nhost data\nread-only$/m);
   assert.equal(readFileSync(join(hostDir, "dir", "from-task"), "utf8"), "written\n");
 });
+
+test("images: a volume whose source is an image is that image's root filesystem, with or without an image of the container's own", {
+  skip,
+}, async () => {
+  const volumeImage = { type: "DOCKER", docker: { name: "vol" } };
+  const onHost = await executeTask(master, {
+    name: "image-volume-host",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "cat tools/etc/motd; test -x tools/bin/busybox && echo has-busybox",
+    container: {
+      type: "MESOS",
+      volumes: [{ container_path: "tools", mode: "RO", image: volumeImage }],
+    },
+  });
+  assert.equal(onHost.finalState, "TASK_FINISHED", onHost.stdout);
+  const hostOut = readFileSync(join(await sandboxOf(agent, "image-volume-host"), "stdout"), "utf8");
+  assert.match(hostOut, /^image motd\nhas-busybox$/m);
+
+  const inImage = await executeTask(master, {
+    name: "image-volume-in-image",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "cat /opt/tools/etc/motd /mnt/mesos/sandbox/rel/etc/motd",
+    container: {
+      ...imageContainer("vol"),
+      volumes: [
+        { container_path: "/opt/tools", mode: "RO", image: volumeImage },
+        { container_path: "rel", mode: "RW", image: volumeImage },
+      ],
+    },
+  });
+  assert.equal(inImage.finalState, "TASK_FINISHED", inImage.stdout);
+  const imageOut = readFileSync(
+    join(await sandboxOf(agent, "image-volume-in-image"), "stdout"),
+    "utf8",
+  );
+  assert.match(imageOut, /^image motd\nimage motd$/m);
+});

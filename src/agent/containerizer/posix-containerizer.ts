@@ -51,6 +51,7 @@ import {
   imageEnvironment,
   imageVariables,
   imageVolumeMounts,
+  imageVolumePreparation,
   runtimeArgv,
   runtimeCommandError,
 } from "./images/image-launch.js";
@@ -721,6 +722,22 @@ export class PosixContainerizer implements Containerizer {
     }
     if (image !== undefined) {
       preparations.push(await this.provisionImage(c, launch, image, user !== undefined));
+    }
+    const volumes = launch.executor.container?.volumes ?? [];
+    if (volumes.some((v) => v.image !== undefined)) {
+      if (this.o.provisioner === undefined) {
+        throw new Error("Container images need the agent flag --image_providers=docker");
+      }
+      c.provisioned = true;
+      const rootfs = preparations.find((p) => p?.rootfs !== undefined)?.rootfs;
+      const mounts = await imageVolumePreparation(
+        this.o.provisioner,
+        c.id,
+        volumes,
+        launch.directory,
+        rootfs,
+      );
+      preparations.push({ mountNamespace: true, mounts });
     }
     return mergePreparations(preparations);
   }

@@ -14,6 +14,7 @@ import { volumeSource, volumeTarget } from "../isolators/filesystem-linux.js";
 import type { BindMount } from "../isolators/isolator.js";
 import { IMAGE_SANDBOX, shellQuote } from "../launch-shim.js";
 import type { ImageConfig } from "./docker-store.js";
+import type { Provisioner } from "./provisioner.js";
 
 /** The image settings `docker/runtime` applies. */
 export type ImageRuntime = ImageConfig;
@@ -216,6 +217,64 @@ export async function imageVolumeMounts(
       );
     }
     mounts.push({ source, target, readOnly });
+  }
+  return mounts;
+}
+
+/**
+ * Volumes whose source is an image (Mesos' volume/image isolator): each
+ * image gets a root filesystem of its own from the provisioner, mounted at
+ * the volume's `container_path`: inside the container's image (absolute),
+ * under the sandbox (relative), or, without an image, at an absolute host
+ * path that must exist.
+ */
+export async function imageVolumePreparation(
+  provisioner: Pick<Provisioner, "provision">,
+  containerId: string,
+  volumes: readonly Volume[],
+  sandbox: string,
+  rootfs: string | undefined,
+): Promise<BindMount[]> {
+  const mounts: BindMount[] = [];
+  for (const volume of volumes) {
+    const image = volume.image;
+    if (image === undefined) continue;
+    if (image.type !== "DOCKER" || image.docker?.name === undefined) {
+      throw new Error(`Only DOCKER images are supported (got ${image.type})`);
+    }
+    let target: string;
+    const path = volume.container_path;
+    if (isAbsolute(path)) {
+      if (rootfs !== undefined) {
+        const inside = await ensureInRootfs(rootfs, normalize(path));
+        if (inside === undefined) {
+          throw new Error(`container_path '${path}' leaves the image's root filesystem`);
+        }
+        target = inside;
+      } else {
+        target = normalize(path);
+        try {
+          await stat(target);
+        } catch {
+          throw new Error(`Absolute container path '${target}' does not exist`);
+        }
+      }
+    } else {
+      const inSandbox = volumeTarget(volume, sandbox);
+      if (typeof inSandbox !== "string") throw new Error(inSandbox.error);
+      // The mount point is made in the host sandbox: the sandbox mount shows it in the image.
+      await mkdir(inSandbox, { recursive: true });
+      target =
+        rootfs === undefined
+          ? inSandbox
+          : join(rootfs, IMAGE_SANDBOX, relative(sandbox, inSandbox));
+    }
+    const provisioned = await provisioner.provision(
+      containerId,
+      image.docker.name,
+      image.cached ?? true,
+    );
+    mounts.push({ source: provisioned.path, target, readOnly: volume.mode === "RO" });
   }
   return mounts;
 }

@@ -128,10 +128,10 @@ export class Provisioner {
       const activeLayers = new Set<string>();
       const containers = join(this.workDir, "provisioner", "containers");
       for (const id of existsSyncDir(containers) ? await readdir(containers) : []) {
-        const used = await readLayers(join(containers, id, "layers"));
-        if (used === undefined) continue;
-        keep.push(used.image);
-        for (const path of used.paths) activeLayers.add(basename(dirname(path)));
+        for (const used of (await readLayers(join(containers, id, "layers"))) ?? []) {
+          keep.push(used.image);
+          for (const path of used.paths) activeLayers.add(basename(dirname(path)));
+        }
       }
       await this.store.prune(keep, activeLayers);
     })();
@@ -173,11 +173,12 @@ export class Provisioner {
       }
       for (const path of plan.whiteouts) await rm(join(rootfs, path), { force: true });
     }
-    // Which layers this container uses: a prune keeps them (Mesos checkpoints the same).
-    await writeFile(
-      join(this.containerDir(containerId), "layers"),
-      JSON.stringify({ image: name, paths: image.layers }),
-    );
+    // Which layers this container uses (its image, its image volumes): a prune
+    // keeps them (Mesos checkpoints the same). A container's rootfses are built one by one.
+    const layersFile = join(this.containerDir(containerId), "layers");
+    const used = (await readLayers(layersFile)) ?? [];
+    used.push({ image: name, paths: image.layers });
+    await writeFile(layersFile, JSON.stringify(used));
     // Mount points the launch needs inside the image.
     for (const dir of ["mnt/mesos/sandbox", "proc", "dev", "tmp"]) {
       await mkdir(join(rootfs, dir), { recursive: true });
@@ -210,14 +211,21 @@ function existsSyncDir(path: string): boolean {
   }
 }
 
-async function readLayers(path: string): Promise<{ image: string; paths: string[] } | undefined> {
+/** The images a container's rootfses were built from, with their layers. */
+async function readLayers(path: string): Promise<{ image: string; paths: string[] }[] | undefined> {
+  let parsed: unknown;
   try {
-    const parsed = JSON.parse(await readFile(path, "utf8")) as { image?: unknown; paths?: unknown };
-    if (typeof parsed.image !== "string" || !Array.isArray(parsed.paths)) return undefined;
-    return { image: parsed.image, paths: parsed.paths.filter((p) => typeof p === "string") };
+    parsed = JSON.parse(await readFile(path, "utf8"));
   } catch {
     return undefined;
   }
+  if (!Array.isArray(parsed)) return undefined;
+  const out: { image: string; paths: string[] }[] = [];
+  for (const entry of parsed as { image?: unknown; paths?: unknown }[]) {
+    if (typeof entry?.image !== "string" || !Array.isArray(entry.paths)) continue;
+    out.push({ image: entry.image, paths: entry.paths.filter((p) => typeof p === "string") });
+  }
+  return out;
 }
 
 /** `--image_gc_config` (Mesos' ImageGcConfig). */

@@ -92,7 +92,8 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
     for (const volume of config.executor.container?.volumes ?? []) {
       // Secret volumes are volume/secret's.
       if (volume.source?.type === "SECRET") continue;
-      if (volume.image !== undefined) throw new Error("image volumes are not supported");
+      // Image volumes are the provisioner's (images/image-launch.ts).
+      if (volume.image !== undefined) continue;
       const source = volumeSource(volume, config.directory);
       if (typeof source !== "string") throw new Error(source.error);
       const target = volumeTarget(volume, config.directory);
