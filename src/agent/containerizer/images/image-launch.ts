@@ -5,7 +5,8 @@
  * isolator, the image's own settings: `Env` (under the task's own
  * variables), `WorkingDir`, and `Entrypoint`/`Cmd` when the CommandInfo
  * has `shell: false` and no value (Mesos' table: the entrypoint, then the
- * CommandInfo's arguments or else the image's Cmd).
+ * CommandInfo's arguments or else the image's Cmd). Also where volumes go
+ * in a container with an image, and volumes whose source is an image.
  */
 import { mkdir, realpath, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative } from "node:path";
