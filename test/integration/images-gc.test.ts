@@ -134,6 +134,12 @@ test("PRUNE_IMAGES keeps excluded images and those of running containers, and re
   });
   const layers = join(store, "layers");
   assert.deepEqual(readdirSync(layers).sort(), ["base", "one-top", "three-top", "two-top"]);
+  // The finished tasks' root filesystems go with their containers, a little after their status.
+  const containers = join(agent.workDir, "provisioner", "containers");
+  await waitLong(
+    "only gc-two's root filesystem to be left",
+    () => readdirSync(containers).length === 1,
+  );
 
   const pruned = await pruneImages(agent, ["three"]);
   assert.equal(pruned.status, 200, await pruned.text());
@@ -146,7 +152,6 @@ test("PRUNE_IMAGES keeps excluded images and those of running containers, and re
   assert.match(finished.stdout, /TASK_FINISHED/);
   // Once gc-two's container is gone, nothing holds its layers.
   await waitLong("gc-two's root filesystem to be removed", () => {
-    const containers = join(agent.workDir, "provisioner", "containers");
     return !existsSync(containers) || readdirSync(containers).length === 0;
   });
   const all = await pruneImages(agent, []);
