@@ -159,6 +159,20 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
   );
 }
 
+/** The agent as the allocator knows it. */
+function allocatorInfo(agent: AgentRecord) {
+  return {
+    id: { value: agent.id },
+    hostname: agent.info.hostname,
+    attributes: agent.info.attributes ?? [],
+    ...(agent.info.domain === undefined ? {} : { domain: agent.info.domain as never }),
+  };
+}
+
+function allocatorCapabilities(agent: AgentRecord) {
+  return agent.capabilities.map((c) => ({ type: c.type ?? "UNKNOWN" }));
+}
+
 /** Adds a registered agent: watch it, ping it, and give its resources to the allocator. */
 function addAgent(
   m: Master,
@@ -171,13 +185,8 @@ function addAgent(
   m.io.linkAgent(agent.pid);
   m.allocator.addAgent(
     agent.id,
-    {
-      id: { value: agent.id },
-      hostname: agent.info.hostname,
-      attributes: agent.info.attributes ?? [],
-      ...(agent.info.domain === undefined ? {} : { domain: agent.info.domain as never }),
-    },
-    agent.capabilities.map((c) => ({ type: c.type ?? "UNKNOWN" })),
+    allocatorInfo(agent),
+    allocatorCapabilities(agent),
     undefined,
     agent.totalResources,
     used,
@@ -314,6 +323,15 @@ function reregisterKnownAgent(
   agentReregistered(m, agent, hadFeedback, message.resource_version_uuid?.value);
   agent.reregisteredTime = m.clock.now();
   agent.totalResources = Resources.from(agent.info.resources as CoreResource[]);
+  // What the agent reports wins in the allocator too, as Mesos' updateSlave
+  // after a re-registration: an operation the master applied speculatively
+  // but the agent never took (it restarted meanwhile) leaves neither view.
+  m.allocator.updateAgent(
+    agent.id,
+    allocatorInfo(agent),
+    agent.totalResources,
+    allocatorCapabilities(agent),
+  );
   m.io.linkAgent(from);
   // Tasks the master launched but the agent does not report: the agent settles them.
   const reported = new Set(

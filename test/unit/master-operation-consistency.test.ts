@@ -1,0 +1,165 @@
+/**
+ * The master's operation tracking where it meets other events: an agent
+ * that restarted while an operation was on its way (the agent drops it,
+ * and its re-registration says what it really has), acknowledgements at
+ * scale, and hostile or stale messages. Master core with fakes.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type {
+  Offer,
+  Offer_Operation,
+  Resource,
+} from "../../src/common/protocol/generated/mesos-v1.js";
+import {
+  acknowledgeOperationStatus,
+  allOperations,
+  operationStatusUpdate,
+} from "../../src/master/core/operation-tracking.js";
+import type { FrameworkRecord } from "../../src/master/core/records.js";
+import {
+  AGENT_PID,
+  type FakeStream,
+  type Fixture,
+  frameworkInfo,
+  makeMaster,
+  resources,
+  subscribe,
+} from "./master-fixture.js";
+
+const VERSION = new Uint8Array(16).fill(9);
+const CAPABILITIES = [
+  "MULTI_ROLE",
+  "HIERARCHICAL_ROLE",
+  "RESERVATION_REFINEMENT",
+  "RESOURCE_PROVIDER",
+  "AGENT_OPERATION_FEEDBACK",
+].map((type) => ({ type: type as never }));
+
+function agentInfo(id?: string) {
+  return {
+    ...(id === undefined ? {} : { id: { value: id } }),
+    hostname: "agent-host",
+    port: 5051,
+    resources: resources("cpus:4;mem:1024;disk:1024"),
+    checkpoint: true,
+  };
+}
+
+interface Setup {
+  f: Fixture;
+  stream: FakeStream;
+  framework: FrameworkRecord;
+  offer: Offer;
+  agentId: string;
+}
+
+async function setup(): Promise<Setup> {
+  const f = makeMaster();
+  f.master.registerAgent(AGENT_PID, {
+    slave: agentInfo(),
+    version: "1.12.0",
+    agent_capabilities: CAPABILITIES,
+    resource_version_uuid: { value: VERSION },
+  });
+  await f.settle();
+  const agentId = f.sentOfType("mesos.internal.SlaveRegisteredMessage").at(-1)?.slave_id.value;
+  assert.ok(agentId !== undefined, "the agent registers");
+  const { stream, frameworkId } = subscribe(
+    f,
+    frameworkInfo({ roles: ["web"], principal: "ops", capabilities: [{ type: "MULTI_ROLE" }] }),
+  );
+  f.allocate();
+  const offer = stream.last("OFFERS")?.offers?.offers?.[0];
+  const framework = f.master.frameworks.get(frameworkId);
+  assert.ok(offer !== undefined && framework !== undefined);
+  return { f, stream, framework, offer, agentId };
+}
+
+function reserve(id: string): Offer_Operation {
+  const cpus: Resource = {
+    name: "cpus",
+    type: "SCALAR",
+    scalar: { value: 1 },
+    reservations: [{ type: "DYNAMIC", role: "web", principal: "ops" }],
+    allocation_info: { role: "web" },
+  };
+  return { type: "RESERVE", id: { value: id }, reserve: { resources: [cpus] } };
+}
+
+/** Reserved cpus of role `web` among offered resources (either reservation format). */
+function reservedCpus(list: readonly Resource[] | undefined): number {
+  let sum = 0;
+  for (const r of list ?? []) {
+    const web = r.role === "web" || r.reservations?.some((x) => x.role === "web") === true;
+    if (r.name === "cpus" && web) {
+      sum += r.scalar?.value ?? 0;
+    }
+  }
+  return sum;
+}
+
+function allCpus(list: readonly Resource[] | undefined): number {
+  let sum = 0;
+  for (const r of list ?? []) if (r.name === "cpus") sum += r.scalar?.value ?? 0;
+  return sum;
+}
+
+test("operation race: an operation dropped by a restarted agent leaves the allocator with what the agent re-registered with", async () => {
+  const s = await setup();
+  s.f.master.accept(s.framework, {
+    offer_ids: [s.offer.id],
+    operations: [reserve("r1")],
+    filters: { refuse_seconds: 0 },
+  });
+  const apply = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0];
+  assert.ok(apply !== undefined);
+  // The reservation is speculative: the master's view and the allocator have it.
+  assert.equal(s.f.master.agents.get(s.agentId)?.totalResources.reserved("web").cpus(), 1);
+
+  // Meanwhile the agent restarted (new resource version): it re-registers
+  // with what it has on disk (no reservation) and drops the operation,
+  // which carries its old version.
+  s.f.master.reregisterAgent(AGENT_PID, {
+    slave: agentInfo(s.agentId),
+    version: "1.12.0",
+    agent_capabilities: CAPABILITIES,
+    resource_version_uuid: { value: new Uint8Array(16).fill(10) },
+  });
+  await s.f.settle();
+  operationStatusUpdate(s.f.master, {
+    framework_id: { value: s.framework.id },
+    slave_id: { value: s.agentId },
+    status: {
+      operation_id: { value: "r1" },
+      state: "OPERATION_DROPPED",
+      uuid: { value: new Uint8Array(16).fill(3) },
+    },
+    latest_status: {
+      operation_id: { value: "r1" },
+      state: "OPERATION_DROPPED",
+      uuid: { value: new Uint8Array(16).fill(3) },
+    },
+    operation_uuid: apply.operation_uuid,
+  });
+  acknowledgeOperationStatus(s.f.master, s.framework, {
+    operation_id: { value: "r1" },
+    uuid: new Uint8Array(16).fill(3),
+    agent_id: { value: s.agentId },
+  });
+  assert.equal(allOperations(s.f.master).length, 0);
+
+  // The master's view follows the agent (as Mesos re-derives the total) ...
+  assert.equal(s.f.master.agents.get(s.agentId)?.totalResources.reserved("web").cpus() ?? 0, 0);
+  // ... and so must the allocator: the next offer has no reservation the agent lacks.
+  const before = s.stream.ofType("OFFERS").length;
+  s.f.allocate();
+  const offers = s.stream.ofType("OFFERS").slice(before);
+  const offered: Resource[] = [];
+  for (const event of offers) {
+    for (const offer of event.offers?.offers ?? []) offered.push(...(offer.resources ?? []));
+  }
+  assert.ok(offers.length > 0, "the agent's resources are offered again");
+  assert.equal(reservedCpus(offered), 0, "no reserved cpus the agent does not have");
+  assert.equal(allCpus(offered), 4);
+});
