@@ -163,3 +163,54 @@ test("operation race: an operation dropped by a restarted agent leaves the alloc
   assert.equal(reservedCpus(offered), 0, "no reserved cpus the agent does not have");
   assert.equal(allCpus(offered), 4);
 });
+
+test("operation acknowledgement: only the named agent is looked at, not every registered agent", async () => {
+  const s = await setup();
+  s.f.master.accept(s.framework, {
+    offer_ids: [s.offer.id],
+    operations: [reserve("r1")],
+    filters: { refuse_seconds: 0 },
+  });
+  const apply = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0];
+  assert.ok(apply !== undefined);
+  const statusUuid = new Uint8Array(16).fill(3);
+  const status = {
+    operation_id: { value: "r1" },
+    state: "OPERATION_FINISHED" as const,
+    uuid: { value: statusUuid },
+  };
+  operationStatusUpdate(s.f.master, {
+    framework_id: { value: s.framework.id },
+    slave_id: { value: s.agentId },
+    status,
+    latest_status: status,
+    operation_uuid: apply.operation_uuid,
+  });
+  // Count walks over the registered agents (an acknowledgement is per
+  // operation status: at thousands of agents a walk each is a hot loop).
+  const agents = s.f.master.agents;
+  const values = agents.values.bind(agents);
+  let walks = 0;
+  Object.defineProperty(agents, "values", {
+    configurable: true,
+    value: () => {
+      walks++;
+      return values();
+    },
+  });
+  acknowledgeOperationStatus(s.f.master, s.framework, {
+    operation_id: { value: "r1" },
+    uuid: statusUuid,
+    agent_id: { value: s.agentId },
+  });
+  // An acknowledgement naming an agent the master does not know walks nothing either.
+  acknowledgeOperationStatus(s.f.master, s.framework, {
+    operation_id: { value: "r1" },
+    uuid: statusUuid,
+    agent_id: { value: "no-such-agent" },
+  });
+  Reflect.deleteProperty(agents, "values");
+  assert.equal(walks, 0);
+  assert.equal(s.f.sentOfType("mesos.internal.AcknowledgeOperationStatusMessage").length, 1);
+  assert.equal(allOperations(s.f.master).length, 0);
+});

@@ -127,15 +127,20 @@ export function allOperations(m: Master): Operation[] {
   return out;
 }
 
-/** A framework's operation by its id, on any registered agent (or only `agentId`'s). */
+/**
+ * A framework's operation by its id, on any registered agent, or only on
+ * `agentId`'s: an acknowledgement names its agent, and looking there alone
+ * keeps it from visiting every agent.
+ */
 function findFrameworkOperation(
   m: Master,
   frameworkId: string,
   operationId: string,
   agentId?: string,
 ): { agent: AgentRecord; operation: Operation } | undefined {
-  for (const agent of m.agents.values()) {
-    if (agentId !== undefined && agent.id !== agentId) continue;
+  const one = agentId === undefined ? undefined : m.agents.get(agentId);
+  if (agentId !== undefined && one === undefined) return undefined;
+  for (const agent of one === undefined ? m.agents.values() : [one]) {
     for (const operation of agent.operations.values()) {
       if (
         operation.framework_id?.value === frameworkId &&
