@@ -278,13 +278,16 @@ export class PosixContainerizer implements Containerizer {
     executors: ReadonlyMap<string, ExecutorInfo> = new Map(),
   ): Promise<void> {
     this.destroyRecovered = destroy;
+    const isolated = alive.size > 0 && this.isolators.length > 0;
+    // Known before the first await: an executor re-subscribing meanwhile
+    // leaves its resources here for the isolators (see `update`).
+    if (isolated) for (const id of alive.keys()) this.recoveredRoots.set(id, { ready: false });
     await this.o.provisioner
       ?.recover(new Set(alive.keys()))
       .catch((e: unknown) =>
         this.o.logger.warn(`Failed to recover the provisioner: ${(e as Error).message}`),
       );
-    if (alive.size === 0 || this.isolators.length === 0) return;
-    for (const id of alive.keys()) this.recoveredRoots.set(id, { ready: false });
+    if (!isolated) return;
     const hostNetwork = new Map(
       [...alive].filter(([id]) => !joinsNamedNetwork(executors.get(id)?.container)),
     );
