@@ -9,10 +9,11 @@
  * are pending or whose status update the master has not acknowledged yet
  * (a caller sees those whose consumed resources' roles it may view);
  * GET_RESOURCE_PROVIDERS answers an empty list (there are no resource
- * providers); calls for features mesos-ts does not have yet
- * (standalone containers, resource provider configs, image pruning)
- * answer `501` with the reason. Container sessions and attaching are
- * answered in container-sessions.ts.
+ * providers). Calls are validated as a Mesos agent validates them
+ * (../validation.ts); calls for features mesos-ts does not have yet
+ * (standalone containers, resource providers) are answered as far as
+ * Mesos would get without them, then `501` with the reason. Container
+ * sessions and attaching are answered in container-sessions.ts.
  */
 import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
@@ -61,6 +62,7 @@ import { createTask, type Executor } from "../executor.js";
 import type { Framework } from "../framework.js";
 import type { ResourceMonitor } from "../monitor/resource-monitor.js";
 import { operationVisible } from "../operations/conversions.js";
+import { validateAgentCall } from "../validation.js";
 import {
   CONTAINER_SESSION_CALLS,
   containerSessionCall,
@@ -97,44 +99,52 @@ export interface AgentOperatorContext {
   readonly images?: { pruneImages(excluded: readonly string[]): Promise<void> } | undefined;
 }
 
-/** The sub-message each call type requires (Mesos' agent call validation). */
-const REQUIRED: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
-  GET_METRICS: "get_metrics",
-  SET_LOGGING_LEVEL: "set_logging_level",
-  LIST_FILES: "list_files",
-  READ_FILE: "read_file",
-  LAUNCH_NESTED_CONTAINER: "launch_nested_container",
-  WAIT_NESTED_CONTAINER: "wait_nested_container",
-  KILL_NESTED_CONTAINER: "kill_nested_container",
-  REMOVE_NESTED_CONTAINER: "remove_nested_container",
-  LAUNCH_NESTED_CONTAINER_SESSION: "launch_nested_container_session",
-  ATTACH_CONTAINER_INPUT: "attach_container_input",
-  ATTACH_CONTAINER_OUTPUT: "attach_container_output",
-  LAUNCH_CONTAINER: "launch_container",
-  WAIT_CONTAINER: "wait_container",
-  KILL_CONTAINER: "kill_container",
-  REMOVE_CONTAINER: "remove_container",
-  ADD_RESOURCE_PROVIDER_CONFIG: "add_resource_provider_config",
-  UPDATE_RESOURCE_PROVIDER_CONFIG: "update_resource_provider_config",
-  REMOVE_RESOURCE_PROVIDER_CONFIG: "remove_resource_provider_config",
-  MARK_RESOURCE_PROVIDER_GONE: "mark_resource_provider_gone",
-};
-
-/** The `*_NESTED_CONTAINER` calls, whose container id must name a parent. */
-const NEEDS_PARENT: Partial<Record<NonNullable<Call["type"]>, keyof Call>> = {
-  LAUNCH_NESTED_CONTAINER: "launch_nested_container",
-  WAIT_NESTED_CONTAINER: "wait_nested_container",
-  KILL_NESTED_CONTAINER: "kill_nested_container",
-  REMOVE_NESTED_CONTAINER: "remove_nested_container",
-  LAUNCH_NESTED_CONTAINER_SESSION: "launch_nested_container_session",
-};
-
 const NOT_YET: Partial<Record<NonNullable<Call["type"]>, string>> = {
-  ADD_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
-  UPDATE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
-  REMOVE_RESOURCE_PROVIDER_CONFIG: "resource providers are not supported yet",
   MARK_RESOURCE_PROVIDER_GONE: "resource providers are not supported yet",
 };
+
+/** The one local resource provider type Mesos knows (on Linux). */
+const STORAGE_PROVIDER_TYPE = "org.apache.mesos.rp.local.storage";
+const RESOURCE_PROVIDER_CONFIG_CALLS: ReadonlySet<string> = new Set([
+  "ADD_RESOURCE_PROVIDER_CONFIG",
+  "UPDATE_RESOURCE_PROVIDER_CONFIG",
+  "REMOVE_RESOURCE_PROVIDER_CONFIG",
+]);
+
+/**
+ * ADD/UPDATE/REMOVE_RESOURCE_PROVIDER_CONFIG as a Mesos agent answers them
+ * up to where it would need a resource provider: authorization, the
+ * provider type, and `--resource_provider_config_dir` (without it Mesos
+ * fails the call, 500). With the flag, ADD and UPDATE of a storage provider
+ * answer 501 (mesos-ts has no resource providers); REMOVE has nothing to
+ * remove, which Mesos answers 200.
+ */
+function resourceProviderConfigCall(
+  ctx: AgentOperatorContext,
+  call: Call,
+  request: HttpRequest,
+): HttpResponse {
+  if (!requestAuthorized(request, "modify_resource_provider_configs")) {
+    return forbidden(forbiddenMessage(request, "modify resource provider configs"));
+  }
+  const info =
+    call.type === "ADD_RESOURCE_PROVIDER_CONFIG"
+      ? call.add_resource_provider_config?.info
+      : call.type === "UPDATE_RESOURCE_PROVIDER_CONFIG"
+        ? call.update_resource_provider_config?.info
+        : undefined;
+  if (info !== undefined && info.type !== STORAGE_PROVIDER_TYPE) {
+    return badRequest(
+      `Failed to validate resource provider config with type '${info.type}' and name '${info.name}': Unknown local resource provider type '${info.type}'`,
+    );
+  }
+  const configDir = ctx.flags.resource_provider_config_dir;
+  if (configDir === undefined || configDir === "") {
+    return internalServerError("Missing required flag --resource_provider_config_dir");
+  }
+  if (info === undefined) return ok();
+  return notImplemented(`${call.type}: resource providers are not supported yet in mesos-ts`);
+}
 
 const APPLICATION_RECORDIO = "application/recordio";
 const MESSAGE_CONTENT_TYPE = "Message-Content-Type";
@@ -287,23 +297,6 @@ function readCall(request: HttpRequest, media: MediaTypes): V1Result<Call> {
   return decoded.ok ? { ok: true, value: decoded.value.call } : decoded;
 }
 
-/** Mesos' agent call validation: the type, the sub-message, a nested container's parent. */
-function validateCall(call: Call): string | undefined {
-  if (call.type === undefined) return "Expecting 'type' to be present";
-  const required = REQUIRED[call.type];
-  if (required !== undefined && call[required] === undefined) {
-    return `Expecting '${required}' to be present`;
-  }
-  const nested = NEEDS_PARENT[call.type];
-  if (nested !== undefined) {
-    const sub = call[nested] as { container_id?: { parent?: unknown } } | undefined;
-    if (sub?.container_id?.parent === undefined) {
-      return `Expecting '${nested}.container_id.parent' to be present`;
-    }
-  }
-  return undefined;
-}
-
 /** Builds the `/api/v1` handler. */
 export function agentOperatorApiHandler(
   ctx: AgentOperatorContext,
@@ -333,7 +326,7 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   const read = readCall(request, media.value);
   if (!read.ok) return read.response;
   const call = read.value;
-  const invalid = validateCall(call);
+  const invalid = validateAgentCall(call);
   if (invalid !== undefined) return badRequest(`${VALIDATION}${invalid}`);
   const callType = call.type ?? "UNKNOWN";
   // Only ATTACH_CONTAINER_INPUT streams its request; only the attach/session calls stream answers.
@@ -364,6 +357,9 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
   ctx.logger.verbose(1, `Processing call ${callType}`);
   const notYet = NOT_YET[callType];
   if (notYet !== undefined) return notImplemented(`${callType}: ${notYet} in mesos-ts`);
+  if (RESOURCE_PROVIDER_CONFIG_CALLS.has(callType)) {
+    return resourceProviderConfigCall(ctx, call, request);
+  }
   const agent = ctx.agent;
   if (NESTED_CONTAINER_CALLS.has(callType)) {
     return nestedContainerCall(ctx.nested, call, request, (message) => reply(message, type));
