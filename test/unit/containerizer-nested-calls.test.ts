@@ -68,13 +68,22 @@ async function call(c: Call, n: NestedContainers | undefined = nested(), req = r
   );
 }
 
-test("nested calls: no nested containers on the agent is 501; a missing id 400; standalone and two-level ids 501", async () => {
+test("nested calls: no nested containers on the agent is 501; a missing id 400; launching a standalone container 501; waiting for a standalone or two-level id 404 (it cannot exist)", async () => {
   const wait = { type: "WAIT_NESTED_CONTAINER" as const };
-  assert.equal(
-    (await call({ ...wait, wait_nested_container: { container_id: { value: "c" } } }, undefined))
-      .status,
-    501,
+  // (An undefined argument takes the default: the agent has nested containers.)
+  const standaloneWait = await call({
+    type: "WAIT_CONTAINER",
+    wait_container: { container_id: { value: "c" } },
+  });
+  assert.equal(standaloneWait.status, 404);
+  assert.equal(text(standaloneWait), "Container c cannot be found");
+  const none = await nestedContainerCall(
+    undefined,
+    { ...wait, wait_nested_container: { container_id: { value: "c", parent: { value: "p" } } } },
+    request(),
+    () => ({ kind: "body", status: 200, headers: {}, body: "" }) as HttpResponse,
   );
+  assert.equal(none.status, 501);
   assert.equal((await call({ type: "KILL_NESTED_CONTAINER" })).status, 400);
   const standalone = await call({
     type: "LAUNCH_CONTAINER",
@@ -88,10 +97,11 @@ test("nested calls: no nested containers on the agent is 501; a missing id 400; 
       container_id: { value: "c", parent: { value: "b", parent: { value: "a" } } },
     },
   });
-  assert.equal(deep.status, 501);
+  assert.equal(deep.status, 404);
+  assert.equal(text(deep), "Container a.b.c cannot be found");
 });
 
-test("nested calls: WAIT and KILL of an unknown container are 404; LAUNCH under an unknown parent is 404, a bad id 400", async () => {
+test("nested calls: WAIT and KILL of an unknown container are 404; LAUNCH under an unknown parent is 400, a bad id 400", async () => {
   const id = { value: "c1", parent: { value: "exec-1" } };
   assert.equal(
     (await call({ type: "WAIT_NESTED_CONTAINER", wait_nested_container: { container_id: id } }))
@@ -109,8 +119,8 @@ test("nested calls: WAIT and KILL of an unknown container are 404; LAUNCH under 
       command: { value: "true" },
     },
   });
-  assert.equal(orphan.status, 404);
-  assert.match(text(orphan), /Parent container 'gone' is not running/);
+  assert.equal(orphan.status, 400);
+  assert.equal(text(orphan), "Parent container gone does not exist");
   const bad = await call({
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: { container_id: { value: "a.b", parent: { value: "exec-1" } } },

@@ -115,7 +115,7 @@ export interface NestedTermination {
 
 /** A refused call: the HTTP status and a one-line reason. */
 export interface NestedError {
-  status: 400 | 404 | 409 | 500;
+  status: 202 | 400 | 404 | 409 | 500;
   error: string;
 }
 
@@ -401,15 +401,24 @@ export class NestedContainers {
   async launch(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
     const parent = this.o.parentOf(l.parentId);
     if (parent === undefined) {
-      return { status: 404, error: `Parent container '${l.parentId}' is not running` };
+      return { status: 400, error: `Parent container ${l.parentId} does not exist` };
     }
     if (!validChildId(l.childId)) {
       return { status: 400, error: `Invalid container id '${l.childId}'` };
     }
     const key = nestedKey(l.parentId, l.childId);
-    if (this.byKey.has(key)) return { status: 409, error: `Container '${key}' already exists` };
+    const existing = this.byKey.get(key);
+    // As Mesos: launching a running container again is accepted (202) and changes nothing.
+    if (existing !== undefined && existing.phase !== "done") return { status: 202, error: "" };
+    if (existing !== undefined) {
+      return { status: 409, error: `Container '${key}' has ended but is not removed yet` };
+    }
     if (l.command === undefined) {
       return { status: 400, error: `Container '${key}' has no command` };
+    }
+    // Mesos' containerizer runs MESOS containers only (its words for the others).
+    if (l.container !== undefined && l.container.type !== "MESOS") {
+      return { status: 400, error: "The provided ContainerInfo is not supported" };
     }
     if (l.container?.mesos?.image !== undefined || l.container?.docker !== undefined) {
       return { status: 400, error: "Container images for nested containers are not supported yet" };
@@ -451,7 +460,8 @@ export class NestedContainers {
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
       await this.cleanup(n);
       this.forget(n);
-      return { status: 500, error };
+      // A failed launch is most likely the caller's doing (user, command): Mesos answers 400.
+      return { status: 400, error };
     }
   }
 
@@ -468,11 +478,10 @@ export class NestedContainers {
     return new Promise((resolve) => n.waiters.push(resolve));
   }
 
-  /** Sends `signal` (default SIGKILL) to every process of the container; false: unknown. */
+  /** Sends `signal` (default SIGKILL) to every process of the container; false: unknown or ended. */
   kill(parentId: string, childId: string, signal = 9): boolean {
     const n = this.byKey.get(nestedKey(parentId, childId));
-    if (n === undefined) return false;
-    if (n.phase === "done") return true;
+    if (n === undefined || n.phase === "done") return false;
     const name = SIGNAL_NAMES[signal] ?? "SIGKILL";
     if (name === "SIGKILL") {
       n.killRequested = true;

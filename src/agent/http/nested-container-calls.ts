@@ -17,6 +17,7 @@ import {
   badRequest,
   forbidden,
   type HttpResponse,
+  internalServerError,
   notFound,
   notImplemented,
   ok,
@@ -89,9 +90,9 @@ export async function nestedContainerCall(
   await nested.ready();
   const id = splitId(container?.container_id);
   if (typeof id === "string") {
-    return id.startsWith("Expecting")
-      ? badRequest(`Failed to validate agent::Call: ${id}`)
-      : notImplemented(`${type}: ${id}`);
+    if (id.startsWith("Expecting")) return badRequest(`Failed to validate agent::Call: ${id}`);
+    const unsupported = unsupportedTarget(nested, type, container?.container_id);
+    return unsupported ?? notImplemented(`${type}: ${id}`);
   }
   const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
     requestAuthorized(request, action, undefined, id.parent)
@@ -130,7 +131,7 @@ export async function nestedContainerCall(
       const denied = allowed("wait_nested_containers", "wait for");
       if (denied !== undefined) return denied;
       const waiting = nested.wait(id.parent, id.child);
-      if (waiting === undefined) return notFound(`Container '${id.parent}.${id.child}' not found`);
+      if (waiting === undefined) return notFound(waitNotFound(`${id.parent}.${id.child}`));
       const termination = await waiting;
       return type === "WAIT_CONTAINER"
         ? reply({ type, wait_container: termination })
@@ -144,18 +145,75 @@ export async function nestedContainerCall(
         ?.signal;
       return nested.kill(id.parent, id.child, signal ?? 9)
         ? ok()
-        : notFound(`Container '${id.parent}.${id.child}' not found`);
+        : notFound(killNotFound(`${id.parent}.${id.child}`));
     }
     default: {
       const denied = allowed("remove_nested_containers", "remove");
       if (denied !== undefined) return denied;
+      // Mesos' containerizer fails these (500); an ended or unknown child of a known parent is fine.
+      if (nested.parent(id.parent) === undefined)
+        return internalServerError("Unknown root container");
       const removed = nested.remove(id.parent, id.child);
-      if (removed === "unknown") return ok();
       return removed === "running"
-        ? response(400, `Container '${id.parent}.${id.child}' is still running`)
+        ? internalServerError("Nested container has not terminated yet")
         : ok();
     }
   }
+}
+
+/** WAIT's answer for a container the agent does not know (Mesos' words). */
+function waitNotFound(name: string): string {
+  return `Container ${name} cannot be found`;
+}
+
+/** KILL's answer for a container the agent does not know or that has ended (Mesos' words). */
+function killNotFound(name: string): string {
+  return `Container '${name}' cannot be found (or is already killed)`;
+}
+
+/** Mesos' string form of a ContainerID: its ancestors' values and its own, joined by `.`. */
+function containerName(id: ContainerID): string {
+  return id.parent === undefined ? id.value : `${containerName(id.parent)}.${id.value}`;
+}
+
+/**
+ * A call about a container mesos-ts cannot have (standalone, or nested two
+ * levels deep) answered as Mesos answers for a container it does not have:
+ * WAIT and KILL 404; LAUNCH 400 when the parent does not exist either.
+ * undefined: the call needs the feature (501).
+ */
+function unsupportedTarget(
+  nested: NestedContainers,
+  type: string,
+  id: ContainerID | undefined,
+): HttpResponse | undefined {
+  if (id === undefined) return undefined;
+  const name = containerName(id);
+  if (type === "WAIT_CONTAINER" || type === "WAIT_NESTED_CONTAINER") {
+    return notFound(waitNotFound(name));
+  }
+  if (type === "KILL_CONTAINER" || type === "KILL_NESTED_CONTAINER") {
+    return notFound(killNotFound(name));
+  }
+  const parent = id.parent;
+  if ((type === "REMOVE_CONTAINER" || type === "REMOVE_NESTED_CONTAINER") && parent !== undefined) {
+    // Mesos fails a removal under an unknown root; nothing else is there to remove.
+    let root = parent;
+    while (root.parent !== undefined) root = root.parent;
+    return nested.parent(root.value) === undefined
+      ? internalServerError("Unknown root container")
+      : ok();
+  }
+  if ((type === "LAUNCH_CONTAINER" || type === "LAUNCH_NESTED_CONTAINER") && parent !== undefined) {
+    // Nested two levels deep: the parent is a nested container, if it exists at all.
+    const grand = parent.parent;
+    const known =
+      grand !== undefined &&
+      grand.parent === undefined &&
+      nested.list().some((v) => v.parent.containerId === grand.value && v.childId === parent.value);
+    if (!known) return badRequest(`Parent container ${containerName(parent)} does not exist`);
+  }
+  return undefined;
 }
 
 /** A live nested container with its statistics (for GET_CONTAINERS and `/containers`). */
