@@ -11,10 +11,12 @@ import type {
   Offer_Operation,
   Resource,
 } from "../../src/common/protocol/generated/mesos-v1.js";
+import { drainInfoOf } from "../../src/master/core/drain.js";
 import {
   acknowledgeOperationStatus,
   allOperations,
   operationStatusUpdate,
+  updateAgent,
 } from "../../src/master/core/operation-tracking.js";
 import type { FrameworkRecord } from "../../src/master/core/records.js";
 import {
@@ -22,8 +24,12 @@ import {
   type FakeStream,
   type Fixture,
   frameworkInfo,
+  HeldRegistrar,
   makeMaster,
+  recoveringMaster,
   resources,
+  type SentMessage,
+  storedAgentInfo,
   subscribe,
 } from "./master-fixture.js";
 
@@ -213,4 +219,115 @@ test("operation acknowledgement: only the named agent is looked at, not every re
   assert.equal(walks, 0);
   assert.equal(s.f.sentOfType("mesos.internal.AcknowledgeOperationStatusMessage").length, 1);
   assert.equal(allOperations(s.f.master).length, 0);
+});
+
+test("operation drain: after a master failover a draining agent is not DRAINED before it has reported its operations", async () => {
+  const registrar = new HeldRegistrar();
+  await registrar.apply({ kind: "admit-agent", info: storedAgentInfo("S1") });
+  await registrar.apply({
+    kind: "drain-agent",
+    agentId: "S1",
+    drainInfo: { state: "DRAINING", config: {} },
+  });
+  const sent: SentMessage[] = [];
+  const { master } = recoveringMaster({ registrar, seed: 3, sent, onFatal: () => {} });
+  master.recover(registrar.snapshot());
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+  };
+  // The agent comes back with no task, but with an operator's RESERVE it
+  // applied before the failover whose status the old master never acknowledged.
+  master.reregisterAgent(AGENT_PID, {
+    slave: storedAgentInfo("S1"),
+    version: "1.12.0",
+    agent_capabilities: [...CAPABILITIES, { type: "AGENT_DRAINING" as never }],
+    resource_version_uuid: { value: VERSION },
+  });
+  await settle();
+  assert.ok(master.agents.has("S1"), "the agent re-registered");
+  assert.equal(drainInfoOf(master, "S1")?.state, "DRAINING", "its operations are not known yet");
+
+  const operationUuid = new Uint8Array(16).fill(6);
+  const finished = {
+    state: "OPERATION_FINISHED" as const,
+    uuid: { value: new Uint8Array(16).fill(5) },
+    agent_id: { value: "S1" },
+  };
+  updateAgent(master, {
+    slave_id: { value: "S1" },
+    resource_version_uuid: { value: VERSION },
+    operations: {
+      operations: [
+        {
+          agent_id: { value: "S1" },
+          info: {
+            type: "RESERVE",
+            reserve: {
+              resources: [
+                {
+                  name: "cpus",
+                  type: "SCALAR",
+                  scalar: { value: 1 },
+                  reservations: [{ type: "DYNAMIC", role: "web" }],
+                },
+              ],
+            },
+          },
+          latest_status: finished,
+          statuses: [finished],
+          uuid: { value: operationUuid },
+        },
+      ],
+    },
+  });
+  await settle();
+  assert.equal(
+    drainInfoOf(master, "S1")?.state,
+    "DRAINING",
+    "an unacknowledged operation holds it",
+  );
+
+  // The agent sends the status again; the master acknowledges it (no framework) and forgets it.
+  operationStatusUpdate(master, {
+    slave_id: { value: "S1" },
+    status: finished,
+    latest_status: finished,
+    operation_uuid: { value: operationUuid },
+  });
+  await settle();
+  assert.equal(
+    sent.filter((m) => m.type === "mesos.internal.AcknowledgeOperationStatusMessage").length,
+    1,
+  );
+  assert.equal(drainInfoOf(master, "S1")?.state, "DRAINED");
+});
+
+test("operation drain: a draining agent that reports no operations after re-registering becomes DRAINED", async () => {
+  const registrar = new HeldRegistrar();
+  await registrar.apply({ kind: "admit-agent", info: storedAgentInfo("S1") });
+  await registrar.apply({
+    kind: "drain-agent",
+    agentId: "S1",
+    drainInfo: { state: "DRAINING", config: {} },
+  });
+  const sent: SentMessage[] = [];
+  const { master } = recoveringMaster({ registrar, seed: 3, sent, onFatal: () => {} });
+  master.recover(registrar.snapshot());
+  const settle = async (): Promise<void> => {
+    for (let i = 0; i < 4; i++) await new Promise((r) => setImmediate(r));
+  };
+  master.reregisterAgent(AGENT_PID, {
+    slave: storedAgentInfo("S1"),
+    version: "1.12.0",
+    agent_capabilities: [...CAPABILITIES, { type: "AGENT_DRAINING" as never }],
+    resource_version_uuid: { value: VERSION },
+  });
+  await settle();
+  updateAgent(master, {
+    slave_id: { value: "S1" },
+    resource_version_uuid: { value: VERSION },
+    operations: { operations: [] },
+  });
+  await settle();
+  assert.equal(drainInfoOf(master, "S1")?.state, "DRAINED");
 });

@@ -28,6 +28,7 @@ import {
   type OperatorResult,
 } from "./agent-health.js";
 import type { Master } from "./master.js";
+import { tracksOperations } from "./operation-tracking.js";
 import type { AgentRecord } from "./records.js";
 
 /** One agent's drain state. */
@@ -42,6 +43,14 @@ interface DrainRecord {
 }
 
 const draining = new WeakMap<Master, Map<string, DrainRecord>>();
+
+/**
+ * Draining agents that came back (re-registered, or re-admitted after a
+ * master failover) and take operations themselves: their operations reach
+ * the master only in the UpdateSlaveMessage that follows, so until it is
+ * handled the master cannot tell whether they are drained (as Mesos waits).
+ */
+const awaitingOperations = new WeakSet<AgentRecord>();
 
 /** The drain records of `m` (created empty, with its listeners, on first use). */
 function recordsOf(m: Master): Map<string, DrainRecord> {
@@ -228,7 +237,7 @@ function checkDrained(m: Master, agent: AgentRecord): void {
   if (record.info.state !== "DRAINING" || record.markingGone || record.markingDrained) return;
   for (const tasks of agent.tasks.values()) if (tasks.size > 0) return;
   // Pending operations, or terminal ones not yet acknowledged, hold it too (as Mesos).
-  if (agent.operations.size > 0) return;
+  if (agent.operations.size > 0 || awaitingOperations.has(agent)) return;
   if (agentTransitionInProgress(m, agent.id) === "gone") {
     m.logger.info(`Not marking agent ${agent.id} DRAINED: it is being marked gone`);
     return;
@@ -295,6 +304,7 @@ function watch(m: Master, records: Map<string, DrainRecord>): void {
   };
   const returned = (agent: AgentRecord): void => {
     if (!records.has(agent.id)) return;
+    if (tracksOperations(agent)) awaitingOperations.add(agent);
     later(() => {
       if (m.agents.get(agent.id) !== agent || !records.has(agent.id)) return;
       // Drain (again) whether DRAINING or DRAINED, as Mesos does: the agent may have restarted.
@@ -319,6 +329,12 @@ function watch(m: Master, records: Map<string, DrainRecord>): void {
     },
     agentAdded: (agent) => returned(agent),
     agentReregistered: (agent) => returned(agent),
+    agentUpdated: (agent) => {
+      if (!awaitingOperations.delete(agent) && !records.has(agent.id)) return;
+      later(() => {
+        if (m.agents.get(agent.id) === agent) checkDrained(m, agent);
+      });
+    },
     agentRemoved: (agent, reason) => {
       // An unreachable agent keeps its drain state; one that left for good does not.
       if (reason !== "unreachable") records.delete(agent.id);

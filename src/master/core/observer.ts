@@ -34,6 +34,8 @@ export interface MasterListener {
   agentRemoved?(agent: AgentRecord, reason: AgentRemovalReason): void;
   /** A known agent re-registered (it was not removed meanwhile). */
   agentReregistered?(agent: AgentRecord): void;
+  /** The master handled the agent's UpdateSlaveMessage: it knows the agent's operations. */
+  agentUpdated?(agent: AgentRecord): void;
   /** The agent's connection or activation changed. */
   agentChanged?(agent: AgentRecord): void;
   frameworkAdded?(framework: FrameworkRecord): void;
@@ -87,6 +89,10 @@ export class MasterEvents {
 
   agentChanged(agent: AgentRecord): void {
     for (const l of this.listeners) l.agentChanged?.(agent);
+  }
+
+  agentUpdated(agent: AgentRecord): void {
+    for (const l of this.listeners) l.agentUpdated?.(agent);
   }
 
   frameworkAdded(framework: FrameworkRecord): void {

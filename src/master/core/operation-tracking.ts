@@ -581,6 +581,7 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   );
   if (!versionChanged && unknown.length === 0 && missing.length === 0) {
     m.logger.info(`Ignoring update on agent ${agent.id} as it reports no changes`);
+    m.events.agentUpdated(agent);
     return;
   }
   if (message.resource_version_uuid !== undefined) {
@@ -606,6 +607,7 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   if ((reconcile.operations ?? []).length > 0) {
     m.io.sendToAgent(agent.pid, "mesos.internal.ReconcileOperationsMessage", reconcile);
   }
+  m.events.agentUpdated(agent);
 }
 
 /**
