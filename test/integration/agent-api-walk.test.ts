@@ -396,6 +396,22 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     400,
     `Parent container ${name} does not exist`,
   );
+  // An ended container (not removed yet) is launched anew under the same id.
+  await expect(on, launch, 200, "");
+  await expect(
+    on,
+    { type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: id } },
+    200,
+    "",
+  );
+  const again = await call(on, {
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { container_id: id },
+  });
+  assert.deepEqual(JSON.parse(again.text), {
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { exit_status: 9 },
+  });
   await expect(
     on,
     { type: "REMOVE_NESTED_CONTAINER", remove_nested_container: { container_id: id } },
@@ -428,7 +444,7 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
 }
 
 describe("agent API walk: a nested container's life", () => {
-  test("launch, launch again (202), remove while running (500), kill, wait, kill again (404), remove", async () => {
+  test("launch, launch again (202), remove while running (500), kill, wait, kill again (404), launch anew, remove", async () => {
     const parent = await taskGroupParent(master, agent);
     await nestedLifecycle(agent, parent);
   });

@@ -339,7 +339,7 @@ export class NestedContainers {
             await this.killAll(n);
             await this.finish(n, { code: null, signal: null });
           }
-          this.forget(n);
+          void this.forget(n);
           continue;
         }
         if (n.adopted !== true || n.phase !== "running" || n.pid === undefined) continue;
@@ -408,10 +408,15 @@ export class NestedContainers {
     }
     const key = nestedKey(l.parentId, l.childId);
     const existing = this.byKey.get(key);
-    // As Mesos: launching a running container again is accepted (202) and changes nothing.
-    if (existing !== undefined && existing.phase !== "done") return { status: 202, error: "" };
+    // As Mesos: launching a container that is starting, running or being cleaned up
+    // again is accepted (202) and changes nothing; one that has ended is launched
+    // anew (its termination is forgotten).
+    if (existing !== undefined && existing.termination === undefined) {
+      return { status: 202, error: "" };
+    }
     if (existing !== undefined) {
-      return { status: 409, error: `Container '${key}' has ended but is not removed yet` };
+      await this.forget(existing);
+      if (this.byKey.has(key)) return { status: 202, error: "" };
     }
     if (l.command === undefined) {
       return { status: 400, error: `Container '${key}' has no command` };
@@ -459,7 +464,7 @@ export class NestedContainers {
       n.phase = "done";
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
       await this.cleanup(n);
-      this.forget(n);
+      void this.forget(n);
       // A failed launch is most likely the caller's doing (user, command): Mesos answers 400.
       return { status: 400, error };
     }
@@ -525,7 +530,7 @@ export class NestedContainers {
           if (n.pid !== undefined) this.byPid.delete(n.pid);
           await this.finish(n, { code: null, signal: "SIGKILL" });
         }
-        this.forget(n);
+        void this.forget(n);
       }),
     );
   }
@@ -535,7 +540,7 @@ export class NestedContainers {
     const n = this.byKey.get(nestedKey(parentId, childId));
     if (n === undefined) return "unknown";
     if (n.termination === undefined) return "running";
-    this.forget(n);
+    void this.forget(n);
     return "removed";
   }
 
@@ -804,17 +809,19 @@ export class NestedContainers {
     if (n.cgroup !== undefined) await removeCgroup(n.cgroup).catch(() => undefined);
   }
 
-  private forget(n: Nested): void {
+  /** Forgets a container; resolves once its record is gone (callers need not wait). */
+  private forget(n: Nested): Promise<void> {
     this.byKey.delete(n.key);
     this.byCgroupId.delete(n.cgroupId);
     if (n.pid !== undefined) this.byPid.delete(n.pid);
     const path = this.recordPath(n);
-    if (path !== undefined) {
-      void rm(path, { force: true }).then(async () => {
+    if (path === undefined) return Promise.resolve();
+    return rm(path, { force: true })
+      .then(async () => {
         // The parent's directory goes with its last record.
         await rmdir(join(path, "..")).catch(() => undefined);
-      });
-    }
+      })
+      .catch(() => undefined);
   }
 }
 
