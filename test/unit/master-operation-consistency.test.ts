@@ -16,6 +16,7 @@ import {
   acknowledgeOperationStatus,
   allOperations,
   operationStatusUpdate,
+  reconcileOperations,
   updateAgent,
 } from "../../src/master/core/operation-tracking.js";
 import type { FrameworkRecord } from "../../src/master/core/records.js";
@@ -330,4 +331,67 @@ test("operation drain: a draining agent that reports no operations after re-regi
   });
   await settle();
   assert.equal(drainInfoOf(master, "S1")?.state, "DRAINED");
+});
+
+test("operation reconciliation: explicit reconciliation finds operations without walking every agent", async () => {
+  const s = await setup();
+  s.f.master.accept(s.framework, {
+    offer_ids: [s.offer.id],
+    operations: [reserve("r1")],
+    filters: { refuse_seconds: 0 },
+  });
+  const agents = s.f.master.agents;
+  const values = agents.values.bind(agents);
+  let walks = 0;
+  Object.defineProperty(agents, "values", {
+    configurable: true,
+    value: () => {
+      walks++;
+      return values();
+    },
+  });
+  reconcileOperations(s.f.master, s.framework, [
+    // Known, though the framework names no agent (or another one).
+    { operation_id: { value: "r1" } },
+    { operation_id: { value: "r1" }, agent_id: { value: "elsewhere" } },
+    { operation_id: { value: "r2" }, agent_id: { value: s.agentId } },
+  ]);
+  Reflect.deleteProperty(agents, "values");
+  assert.equal(walks, 0);
+  const answers = s.stream
+    .ofType("UPDATE_OPERATION_STATUS")
+    .map((e) => [
+      e.update_operation_status?.status.operation_id?.value,
+      e.update_operation_status?.status.state,
+    ]);
+  assert.deepEqual(answers, [
+    ["r1", "OPERATION_PENDING"],
+    ["r1", "OPERATION_PENDING"],
+    ["r2", "OPERATION_UNKNOWN"],
+  ]);
+  // Once the operation is over and acknowledged, it is unknown again.
+  const apply = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0];
+  assert.ok(apply !== undefined);
+  const status = {
+    operation_id: { value: "r1" },
+    state: "OPERATION_FINISHED" as const,
+    uuid: { value: new Uint8Array(16).fill(3) },
+  };
+  operationStatusUpdate(s.f.master, {
+    framework_id: { value: s.framework.id },
+    slave_id: { value: s.agentId },
+    status,
+    latest_status: status,
+    operation_uuid: apply.operation_uuid,
+  });
+  acknowledgeOperationStatus(s.f.master, s.framework, {
+    operation_id: { value: "r1" },
+    uuid: status.uuid.value,
+    agent_id: { value: s.agentId },
+  });
+  reconcileOperations(s.f.master, s.framework, [{ operation_id: { value: "r1" } }]);
+  assert.equal(
+    s.stream.ofType("UPDATE_OPERATION_STATUS").at(-1)?.update_operation_status?.status.state,
+    "OPERATION_UNKNOWN",
+  );
 });

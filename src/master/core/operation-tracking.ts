@@ -91,9 +91,36 @@ function owner(frameworkId: string | undefined): string {
   return frameworkId === undefined ? "an operator API call" : `framework ${frameworkId}`;
 }
 
+/**
+ * The records of framework operations with an id, by `<framework id>\0<operation id>`
+ * (the latest one given that id, as Mesos' per-framework map), so that
+ * explicit reconciliation does not visit every agent for each operation.
+ */
+const byFrameworkId = new WeakMap<
+  Master,
+  Map<string, { agent: AgentRecord; operation: Operation }>
+>();
+
+function idIndex(m: Master): Map<string, { agent: AgentRecord; operation: Operation }> {
+  let index = byFrameworkId.get(m);
+  if (index === undefined) {
+    index = new Map();
+    byFrameworkId.set(m, index);
+  }
+  return index;
+}
+
+function idKey(frameworkId: string | undefined, operationId: string | undefined) {
+  return frameworkId === undefined || operationId === undefined
+    ? undefined
+    : `${frameworkId}\0${operationId}`;
+}
+
 /** Adds a record to its agent and counts it in its state. */
 function addOperation(m: Master, agent: AgentRecord, operation: Operation): void {
   agent.operations.set(uuidKey(operation.uuid.value), operation);
+  const key = idKey(operation.framework_id?.value, operation.info.id?.value);
+  if (key !== undefined) idIndex(m).set(key, { agent, operation });
   m.events.operationStateCounted(operationType(operation), operation.latest_status.state, 1);
 }
 
@@ -103,6 +130,9 @@ function addOperation(m: Master, agent: AgentRecord, operation: Operation): void
  */
 function removeOperation(m: Master, agent: AgentRecord, operation: Operation): void {
   agent.operations.delete(uuidKey(operation.uuid.value));
+  const key = idKey(operation.framework_id?.value, operation.info.id?.value);
+  const index = idIndex(m);
+  if (key !== undefined && index.get(key)?.operation === operation) index.delete(key);
   const state = operation.latest_status.state;
   if (!isTerminalOperationState(state)) {
     m.events.operationStateCounted(operationType(operation), state, -1);
@@ -128,9 +158,9 @@ export function allOperations(m: Master): Operation[] {
 }
 
 /**
- * A framework's operation by its id, on any registered agent, or only on
- * `agentId`'s: an acknowledgement names its agent, and looking there alone
- * keeps it from visiting every agent.
+ * A framework's operation by its id: on `agentId`'s agent (an
+ * acknowledgement names it), else the latest one given that id on any
+ * registered agent. Neither visits every agent.
  */
 function findFrameworkOperation(
   m: Master,
@@ -138,9 +168,9 @@ function findFrameworkOperation(
   operationId: string,
   agentId?: string,
 ): { agent: AgentRecord; operation: Operation } | undefined {
-  const one = agentId === undefined ? undefined : m.agents.get(agentId);
-  if (agentId !== undefined && one === undefined) return undefined;
-  for (const agent of one === undefined ? m.agents.values() : [one]) {
+  if (agentId === undefined) return idIndex(m).get(idKey(frameworkId, operationId) ?? "");
+  const agent = m.agents.get(agentId);
+  if (agent !== undefined) {
     for (const operation of agent.operations.values()) {
       if (
         operation.framework_id?.value === frameworkId &&
