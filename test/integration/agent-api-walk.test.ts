@@ -345,6 +345,46 @@ describe("agent API walk: containers the agent does not have", () => {
   });
 });
 
+describe("agent API walk: authorization comes first", () => {
+  test("with --acls, WAIT/KILL of a standalone container need the *_standalone_containers actions (403 before the 404)", async () => {
+    const acls = {
+      permissive: true,
+      wait_standalone_containers: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
+      kill_nested_containers: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
+    };
+    const guarded = await startAgent({
+      master: master.address,
+      flags: { acls: JSON.stringify(acls) },
+    });
+    await expect(
+      guarded,
+      { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "s" } } },
+      403,
+      "Anonymous is not authorized to wait for standalone container 's'",
+    );
+    // The other standalone actions are allowed: the container is not there.
+    await expect(
+      guarded,
+      { type: "KILL_CONTAINER", kill_container: { container_id: { value: "s" } } },
+      404,
+      "Container 's' cannot be found (or is already killed)",
+    );
+    // Two levels deep: the nested action decides first.
+    await expect(
+      guarded,
+      {
+        type: "KILL_CONTAINER",
+        kill_container: {
+          container_id: { value: "c", parent: { value: "b", parent: { value: "a" } } },
+        },
+      },
+      403,
+      "Anonymous is not authorized to kill container 'a.b.c'",
+    );
+    await guarded.stop();
+  });
+});
+
 /** A nested container's life through the API, as Mesos answers each step. */
 async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> {
   const id = { value: "walk-child", parent: { value: parent } };

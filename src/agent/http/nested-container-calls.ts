@@ -11,6 +11,7 @@
  * `remove_nested_containers` with the container's user as the object
  * (Mesos' actions; the realm is the operator API's).
  */
+import type { AclAction } from "../../common/auth/acls.js";
 import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
@@ -91,6 +92,9 @@ export async function nestedContainerCall(
   const id = splitId(container?.container_id);
   if (typeof id === "string") {
     if (id.startsWith("Expecting")) return badRequest(`Failed to validate agent::Call: ${id}`);
+    // As Mesos: the caller is authorized before the container is looked at.
+    const denied = authorizeUnsupported(request, call, type, container?.container_id);
+    if (denied !== undefined) return denied;
     const unsupported = unsupportedTarget(nested, type, container?.container_id);
     return unsupported ?? notImplemented(`${type}: ${id}`);
   }
@@ -174,6 +178,82 @@ function killNotFound(name: string): string {
 /** Mesos' string form of a ContainerID: its ancestors' values and its own, joined by `.`. */
 function containerName(id: ContainerID): string {
   return id.parent === undefined ? id.value : `${containerName(id.parent)}.${id.value}`;
+}
+
+/** The ACL action of each call, for a standalone container and for a nested one. */
+const ACTIONS: Readonly<
+  Record<string, { standalone: AclAction; nested: AclAction; verb: string }>
+> = {
+  LAUNCH_CONTAINER: {
+    standalone: "launch_standalone_containers",
+    nested: "launch_nested_containers_as_user",
+    verb: "launch",
+  },
+  LAUNCH_NESTED_CONTAINER: {
+    standalone: "launch_standalone_containers",
+    nested: "launch_nested_containers_as_user",
+    verb: "launch",
+  },
+  WAIT_CONTAINER: {
+    standalone: "wait_standalone_containers",
+    nested: "wait_nested_containers",
+    verb: "wait for",
+  },
+  WAIT_NESTED_CONTAINER: {
+    standalone: "wait_standalone_containers",
+    nested: "wait_nested_containers",
+    verb: "wait for",
+  },
+  KILL_CONTAINER: {
+    standalone: "kill_standalone_containers",
+    nested: "kill_nested_containers",
+    verb: "kill",
+  },
+  KILL_NESTED_CONTAINER: {
+    standalone: "kill_standalone_containers",
+    nested: "kill_nested_containers",
+    verb: "kill",
+  },
+  REMOVE_CONTAINER: {
+    standalone: "remove_standalone_containers",
+    nested: "remove_nested_containers",
+    verb: "remove",
+  },
+  REMOVE_NESTED_CONTAINER: {
+    standalone: "remove_standalone_containers",
+    nested: "remove_nested_containers",
+    verb: "remove",
+  },
+};
+
+/**
+ * The ACL check of a call about a standalone container (Mesos'
+ * `*_standalone_containers`, object ANY) or one nested two levels deep
+ * (the nested actions, for its root container); a 403, or undefined.
+ */
+function authorizeUnsupported(
+  request: HttpRequest,
+  call: Call,
+  type: string,
+  id: ContainerID | undefined,
+): HttpResponse | undefined {
+  const actions = ACTIONS[type];
+  if (actions === undefined || id === undefined) return undefined;
+  const name = containerName(id);
+  if (id.parent === undefined) {
+    return requestAuthorized(request, actions.standalone)
+      ? undefined
+      : forbidden(forbiddenMessage(request, `${actions.verb} standalone container '${name}'`));
+  }
+  let root = id.parent;
+  while (root.parent !== undefined) root = root.parent;
+  const user =
+    actions.nested === "launch_nested_containers_as_user"
+      ? (call.launch_container?.command?.user ?? call.launch_nested_container?.command?.user)
+      : undefined;
+  return requestAuthorized(request, actions.nested, user, root.value)
+    ? undefined
+    : forbidden(forbiddenMessage(request, `${actions.verb} container '${name}'`));
 }
 
 /**
