@@ -30,6 +30,8 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     taskGroup: RunTaskGroupMessage["task_group"] | undefined,
     generatedForCommandTask: boolean,
     launchExecutor: boolean | undefined,
+    /** Set when the master's view of our resources is outdated: the tasks are dropped. */
+    outdated?: string,
   ): void {
     const frameworkId = frameworkInfo.id.value;
     const executorId = executorInfo.executor_id.value;
@@ -87,6 +89,11 @@ export abstract class AgentExecutors extends AgentStatusFlow {
         "REASON_AGENT_DRAINING",
         "Task was received while agent was already draining",
       );
+      return;
+    }
+    if (outdated !== undefined) {
+      this.o.logger.warn(`Dropping ${what} for framework ${frameworkId}: ${outdated}`);
+      drop(framework.droppedState(), "REASON_INVALID_OFFERS", outdated);
       return;
     }
 

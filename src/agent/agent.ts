@@ -384,7 +384,24 @@ export class Agent extends AgentExecutorApi {
       undefined,
       task.executor === undefined,
       message.launch_executor,
+      this.outdatedResources(message.resource_version_uuids),
     );
+  }
+
+  /**
+   * Mesos' check of a launch against the resource version the master sent:
+   * another one means the master's view of our resources predates this
+   * start (an operation it applied may never have reached us), so the
+   * tasks are dropped rather than run on resources we may not have.
+   */
+  private outdatedResources(
+    versions: RunTaskMessage["resource_version_uuids"],
+  ): string | undefined {
+    const mine = versions?.find((v) => v.resource_provider_id === undefined);
+    if (mine === undefined) return undefined;
+    return Buffer.from(mine.uuid.value).equals(this.resourceVersion)
+      ? undefined
+      : "Task assumes outdated resource state";
   }
 
   /** RunTaskGroupMessage: run a task group on the given executor. */
@@ -406,6 +423,7 @@ export class Agent extends AgentExecutorApi {
       message.task_group,
       false,
       message.launch_executor,
+      this.outdatedResources(message.resource_version_uuids),
     );
   }
 

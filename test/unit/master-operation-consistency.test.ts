@@ -395,3 +395,33 @@ test("operation reconciliation: explicit reconciliation finds operations without
     "OPERATION_UNKNOWN",
   );
 });
+
+test("operation race: a launch carries the agent's resource version as the master knows it", async () => {
+  const s = await setup();
+  s.f.master.accept(s.framework, {
+    offer_ids: [s.offer.id],
+    operations: [
+      reserve("r1"),
+      {
+        type: "LAUNCH",
+        launch: {
+          task_infos: [
+            {
+              name: "t1",
+              task_id: { value: "t1" },
+              agent_id: { value: s.agentId },
+              resources: reserve("r1").reserve?.resources,
+              command: { value: "true" },
+            },
+          ],
+        },
+      },
+    ],
+  });
+  const [run] = s.f.sentOfType("mesos.internal.RunTaskMessage");
+  assert.ok(run !== undefined, "the task is sent");
+  assert.deepEqual(
+    run.resource_version_uuids?.map((v) => [...v.uuid.value]),
+    [[...VERSION]],
+  );
+});

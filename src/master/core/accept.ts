@@ -409,8 +409,20 @@ function launchTask(
     framework: framework.info,
     task,
     launch_executor: launchExecutor,
+    ...resourceVersions(agent),
   });
   return used;
+}
+
+/**
+ * The agent's resource version as the master knows it, for a launch (as
+ * Mesos): an agent that restarted since (a new version) drops the tasks
+ * instead of running them on resources it may not have, e.g. a reservation
+ * from an operation it never got.
+ */
+function resourceVersions(agent: AgentRecord) {
+  const version = agent.resourceVersion;
+  return version === undefined ? {} : { resource_version_uuids: [{ uuid: { value: version } }] };
 }
 
 /** Validates and launches a task group; returns the resources it took. */
@@ -452,6 +464,7 @@ function launchGroup(
     executor,
     task_group: group.task_group,
     launch_executor: launchExecutor,
+    ...resourceVersions(agent),
   });
   return used;
 }
