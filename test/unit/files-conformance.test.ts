@@ -243,13 +243,15 @@ test("files: a FIFO in a sandbox reads and downloads as empty instead of hanging
 });
 
 test("files: a symbolic link loop in a sandbox is a 400 naming the path, not a 500", async () => {
-  const h = new FilesHandlers(await sandbox());
+  const files = await sandbox();
+  const h = new FilesHandlers(files);
+  const root = files.debug()[BASE];
   for (const endpoint of ["read", "browse", "download"] as const) {
     const r = await h[endpoint](get(`/files/${endpoint}?path=${BASE}/loop&offset=0`));
     assert.equal(r.status, 400, endpoint);
     assert.equal(
       text(r),
-      `Failed to determine canonical path of '${BASE}/loop': Too many levels of symbolic links.\n`,
+      `Failed to determine canonical path of '${root}/loop': Too many levels of symbolic links.\n`,
       endpoint,
     );
   }
@@ -263,11 +265,50 @@ test("files browse: links that lead nowhere or loop are left out, as Mesos canno
   assert.deepEqual(names, [`${BASE}/escape`, `${BASE}/stdout`]);
 });
 
-test("files: a link leaving the sandbox is refused with a sentence", async () => {
-  const h = new FilesHandlers(await sandbox());
-  const r = await h.read(get(`/files/read?path=${BASE}/escape&offset=0`));
-  assert.equal(r.status, 403);
-  assert.equal(text(r), `'${BASE}/escape' is inaccessible.\n`);
+test("files: a link leaving the sandbox is Mesos' 400 naming the host path, on every endpoint", async () => {
+  const files = await sandbox();
+  const h = new FilesHandlers(files);
+  const root = files.debug()[BASE];
+  for (const endpoint of ["read", "browse", "download"] as const) {
+    const r = await h[endpoint](get(`/files/${endpoint}?path=${BASE}/escape&offset=0`));
+    assert.equal(r.status, 400, endpoint);
+    assert.equal(text(r), `'${root}/escape' is inaccessible.\n`, endpoint);
+  }
+  for (const call of [
+    listFilesResult(files, `${BASE}/escape`),
+    readFileResult(files, `${BASE}/escape`, 0, undefined),
+  ]) {
+    await assert.rejects(
+      call,
+      (e: unknown) =>
+        e instanceof FilesError &&
+        e.status === 400 &&
+        e.message === `'${root}/escape' is inaccessible.`,
+    );
+  }
+});
+
+test("files: an unknown path is a bare 404 (no body), as Mesos answers", async () => {
+  const files = await sandbox();
+  const h = new FilesHandlers(files);
+  for (const path of [
+    "/nothing/attached",
+    `${BASE}/nosuch`,
+    `${BASE}/dangling`,
+    `${BASE}/stdout/x`,
+  ]) {
+    for (const endpoint of ["read", "browse", "download"] as const) {
+      const r = await h[endpoint](
+        get(`/files/${endpoint}?path=${encodeURIComponent(path)}&offset=0`),
+      );
+      assert.equal(r.status, 404, `${endpoint} ${path}`);
+      assert.equal(text(r), "", `${endpoint} ${path}`);
+    }
+    await assert.rejects(
+      listFilesResult(files, path),
+      (e: unknown) => e instanceof FilesError && e.status === 404 && e.message === "",
+    );
+  }
 });
 
 test("files v1: LIST_FILES and READ_FILE of an empty path are 404, as nothing is attached there", async () => {
@@ -342,8 +383,17 @@ test("files: '..' is walked as the kernel walks it, after links, as Mesos resolv
   assert.equal(await read("work/../stdout"), "data-stdout");
   assert.equal(await read("data/run1/../../stdout"), "root-stdout");
   assert.equal(await read("nosuch/../stdout"), 404);
-  assert.equal(await read("../../../../../../../../etc/passwd"), 403);
-  assert.equal(await read("../nosuch-outside"), 403);
+  // Something that exists outside is Mesos' 400 naming the joined host path;
+  // nothing there, inside or out, is a bare 404.
+  const r = await h.read(
+    get(`/files/read?path=${BASE}/../../../../../../../../etc/passwd&offset=0`),
+  );
+  assert.equal(r.status, 400);
+  assert.equal(
+    text(r),
+    `'${files.debug()[BASE]}/../../../../../../../../etc/passwd' is inaccessible.\n`,
+  );
+  assert.equal(await read("../nosuch-outside"), 404);
 });
 
 test("files read: a file that cannot be opened (a socket) is Mesos' 500 line", async () => {

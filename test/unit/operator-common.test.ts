@@ -232,19 +232,19 @@ test("files: read honours offset and length; offset -1 or none answers the size"
   assert.equal((await h.read(get("/files/read?offset=0"))).status, 400);
 });
 
-test("files: '..', links leaving the root and unattached paths are refused", async () => {
+test("files: '..' and links to existing files outside the root are 400, unattached or missing paths 404 (as Mesos)", async () => {
   const { files } = await sandbox();
   const h = new FilesHandlers(files);
   const base = "/frameworks/f/executors/e/runs/latest";
   const status = async (p: string) => (await h.read(get(`/files/read?path=${p}&offset=0`))).status;
-  assert.equal(await status(`${base}/../../../../../../etc/passwd`), 403);
-  assert.equal(await status(`${base}/escape`), 403);
-  assert.equal(await status(`${base}/../nonexistent`), 403);
+  assert.equal(await status(`${base}/../../../../../../etc/passwd`), 400);
+  assert.equal(await status(`${base}/escape`), 400);
+  assert.equal(await status(`${base}/../nonexistent`), 404);
   assert.equal(await status(`${base}/nothing-here`), 404);
   assert.equal(await status("/etc/passwd"), 404);
   assert.equal(await status(`${base}/inside`), 200);
   assert.equal(await status(`${base}/sub`), 400);
-  assert.equal((await h.browse(get(`/files/browse?path=${base}/../..`))).status, 403);
+  assert.equal((await h.browse(get(`/files/browse?path=${base}/../..`))).status, 400);
   await assert.rejects(files.read(`${base}/escape`, 0), (e: unknown) => e instanceof FilesError);
 });
 

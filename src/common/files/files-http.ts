@@ -101,7 +101,8 @@ export function downloadContentType(name: string): string {
 }
 
 function errorResponse(e: unknown): HttpResponse {
-  if (e instanceof FilesError) return response(e.status, `${e.message}\n`);
+  // A bare 404 stays bare; other lines end with a newline, as Mesos' do.
+  if (e instanceof FilesError) return response(e.status, e.message === "" ? "" : `${e.message}\n`);
   return response(500, `${(e as Error).message}\n`);
 }
 

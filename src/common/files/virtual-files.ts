@@ -6,12 +6,13 @@
  * attached prefix; symbolic links are followed and the result must stay
  * inside the attached directory, so `..` and links cannot reach other files.
  *
- * Status mapping (what the HTTP layer answers): invalid input and paths
- * that cannot be resolved (a link loop) 400, nothing attached or no such
- * file 404, a path that resolves outside its attached
- * root 403 (Mesos answers 400 there; a refusal reads better as 403), a
- * caller the attachment's guard refuses (ACCESS_SANDBOX, ACCESS_MESOS_LOG)
- * 403, other I/O failures 500.
+ * Status mapping (what the HTTP layer answers), as Mesos' files process:
+ * invalid input, paths that cannot be resolved (a link loop) and paths
+ * that resolve to an existing file outside their attached root (`..`, a
+ * link pointing out: `'<host path>' is inaccessible.`) 400; nothing
+ * attached or no such file 404 with an empty body; a caller the
+ * attachment's guard refuses (ACCESS_SANDBOX, ACCESS_MESOS_LOG) 403,
+ * checked before the path is looked at; other I/O failures 500.
  */
 import { constants as fsConstants } from "node:fs";
 import { access, open, readdir, readFile, realpath, stat } from "node:fs/promises";
@@ -21,7 +22,10 @@ import type { AclAction } from "../auth/acls.js";
 /** What the HTTP layer maps to a status. */
 export type FilesErrorKind = "invalid" | "not-found" | "forbidden" | "unknown";
 
-/** A failed files request with a one-line reason. */
+/**
+ * A failed files request with a one-line reason (empty for "not-found":
+ * Mesos answers an unknown path with a bare 404).
+ */
 export class FilesError extends Error {
   constructor(
     readonly kind: FilesErrorKind,
@@ -228,6 +232,11 @@ interface Attachment {
   authorize: AttachAuthorizer | undefined;
 }
 
+/** Mesos' answer to a path that names nothing: 404 with no body. */
+function notFound(): FilesError {
+  return new FilesError("not-found", "");
+}
+
 /** The attached paths of one process host (shared by its master and agents). */
 export class VirtualFiles {
   private readonly attached = new Map<string, Attachment>();
@@ -415,17 +424,17 @@ export class VirtualFiles {
     caller: FilesCaller | undefined,
   ): Promise<{ real: string; vpath: string }> {
     // Nothing is attached at "" (a v1 LIST_FILES/READ_FILE may send it): 404, as Mesos.
-    if (virtualPath === "") throw new FilesError("not-found", "No such file: ''");
+    if (virtualPath === "") throw notFound();
     if (virtualPath.includes("\0")) throw new FilesError("invalid", "Bad path.");
     const m = this.match(virtualPath);
-    if (m === undefined) throw new FilesError("not-found", `No such file: '${virtualPath}'`);
+    if (m === undefined) throw notFound();
     const a = this.attached.get(m.prefix) as Attachment;
     if (caller !== undefined && a.authorize !== undefined && !a.authorize.allows(caller)) {
       throw new FilesError("forbidden", caller.refusal(a.authorize.what));
     }
     const vpath = trimTrailing(virtualPath);
     if (!a.isDir) {
-      if (m.suffix !== "") throw new FilesError("not-found", `No such file: '${virtualPath}'`);
+      if (m.suffix !== "") throw notFound();
       return { real: a.real, vpath };
     }
     const rootPrefix = a.real.endsWith("/") ? a.real : `${a.real}/`;
@@ -438,23 +447,23 @@ export class VirtualFiles {
       real = await realpath(candidate);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") {
-        // A dangling link or a `..` that leaves the root must not tell what exists outside.
-        const lexical = join(a.real, m.suffix);
-        if (lexical !== a.real && !lexical.startsWith(rootPrefix)) {
-          throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
-        }
-        throw new FilesError("not-found", `No such file: '${virtualPath}'`);
-      }
+      // Nothing there (a dangling link, a `..` to a missing name, inside
+      // or out): a bare 404, as Mesos' realpath gives None for these.
+      if (code === "ENOENT" || code === "ENOTDIR") throw notFound();
       // A link loop, a name too long, a directory we may not search: the
-      // request names something unusable, so 400 as in Mesos (not 500).
+      // request names something unusable, so 400 as in Mesos (not 500),
+      // naming the host path as Mesos does.
       throw new FilesError(
         "invalid",
-        `Failed to determine canonical path of '${virtualPath}': ${errnoText(e)}.`,
+        `Failed to determine canonical path of '${candidate}': ${errnoText(e)}.`,
       );
     }
+    // Something that exists outside the root: Mesos' 400 with the host path
+    // as joined (before `..` and links are resolved). Unlike Mesos, the
+    // root is compared as a directory, so a sibling named like the root
+    // plus a suffix is outside too.
     if (real !== a.real && !real.startsWith(rootPrefix)) {
-      throw new FilesError("forbidden", `'${virtualPath}' is inaccessible.`);
+      throw new FilesError("invalid", `'${candidate}' is inaccessible.`);
     }
     return { real, vpath };
   }
