@@ -496,6 +496,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     parentOf: (id) => nestedParentOf(agent, id, flags.switch_user && isRoot),
     workDir: flags.work_dir,
     containerLogger,
+    provisioner: isolation.provisioner,
+    dockerRuntime: isolation.dockerRuntime,
   });
   void nested.recover();
   if (flags.gc_non_executor_container_sandboxes) {

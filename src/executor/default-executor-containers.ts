@@ -32,7 +32,15 @@ export type CallResult<T> =
    * failure, 5xx, or a 404 from an agent still installing its routes after
    * a restart), so the call may be repeated.
    */
-  | { ok: false; status: number; error: string; unsupported: boolean; retryable?: boolean };
+  | {
+      ok: false;
+      status: number;
+      error: string;
+      unsupported: boolean;
+      retryable?: boolean;
+      /** The agent's answer as it is (Mesos' default executor reports a refused launch's body). */
+      body?: string;
+    };
 
 /** What the default executor needs from the agent to run tasks in nested containers. */
 export interface TaskContainers {
@@ -192,6 +200,7 @@ function refused(answer: Answer): {
   error: string;
   unsupported: boolean;
   retryable: boolean;
+  body?: string;
 } {
   // 501: the agent has no nested containers; an empty 404: no operator API at all.
   const unsupported = answer.status === 501 || (answer.status === 404 && answer.body.trim() === "");
@@ -203,5 +212,13 @@ function refused(answer: Answer): {
     answer.status === 0 ||
     answer.status >= 500 ||
     (answer.status === 404 && answer.body.trim() === "");
-  return { ok: false, status: answer.status, error, unsupported, retryable };
+  const body = answer.status === 0 ? undefined : answer.body.trim();
+  return {
+    ok: false,
+    status: answer.status,
+    error,
+    unsupported,
+    retryable,
+    ...(body === undefined || body === "" ? {} : { body }),
+  };
 }

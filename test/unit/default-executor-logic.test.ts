@@ -313,7 +313,7 @@ describe("default executor logic", () => {
       task("no-sandbox"),
     );
     const message = (id: string) => s.last(id)?.message ?? "";
-    assert.match(message("image"), /images are not supported yet/);
+    assert.match(message("image"), /container image; this agent has no nested containers/);
     assert.match(message("other-user"), /run as user 'bob'.*not supported yet/);
     assert.match(message("no-command"), /Expecting task 'no-command' to have a command/);
     assert.match(message("no-sandbox"), /Failed to create the sandbox.*EACCES/);

@@ -193,6 +193,40 @@ describe("default executor with nested containers", () => {
     assert.deepEqual(t.containers.kills, [["c1", 15]]);
   });
 
+  it("a task with its own image goes to the agent with its own variables only (the executor's environment is the host's), also without a command value", async () => {
+    const t = setup();
+    const image = { type: "MESOS", mesos: { image: { type: "DOCKER", docker: { name: "img" } } } };
+    t.h.launchGroup({
+      tasks: [
+        {
+          ...task("img"),
+          command: { shell: false, environment: { variables: [{ name: "OWN", value: "1" }] } },
+          container: image,
+        } as TaskInfo,
+      ],
+    });
+    assert.deepEqual(t.containers.launches.get("img")?.env, { OWN: "1" });
+    t.containers.started("img");
+    await flush();
+    assert.deepEqual(t.states("img"), ["TASK_STARTING", "TASK_RUNNING"]);
+  });
+
+  it("a refused launch's answer (e.g. an image that cannot be had) is the task's message, as Mesos", async () => {
+    const t = setup();
+    t.h.launchGroup({ tasks: [task("bad")] });
+    t.containers.launchAnswers.get("bad")?.resolve({
+      ok: false,
+      status: 400,
+      error: "400: Failed to find archive for image 'nosuch'",
+      body: "Failed to find archive for image 'nosuch'",
+      unsupported: false,
+    });
+    await flush();
+    assert.equal(t.last("bad")?.state, "TASK_FAILED");
+    assert.equal(t.last("bad")?.message, "Failed to find archive for image 'nosuch'");
+    assert.equal(t.last("bad")?.reason, undefined);
+  });
+
   it("an agent without nested containers (501) makes the executor run its tasks as child processes", async () => {
     const local: string[] = [];
     const t = setup(local);

@@ -16,7 +16,11 @@
  *   resources and `limits`; otherwise (Mesos' default) its processes join
  *   the parent's cgroups and count against the parent's limits;
  * - runs in its own pid namespace with `namespaces/pid`, with its own
- *   volumes (`filesystem/linux`) and rlimits (`posix/rlimits`).
+ *   volumes (`filesystem/linux`) and rlimits (`posix/rlimits`);
+ * - with `ContainerInfo.mesos.image` (agents with `--image_providers=docker`),
+ *   runs in its own copy of the image's root filesystem, its sandbox
+ *   mounted at /mnt/mesos/sandbox inside, with docker/runtime's rules
+ *   (images/nested-image.ts); the copy is removed when the container ends.
  *
  * A nested container that reaches its own memory limit is killed and its
  * WAIT answers TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY; the
@@ -50,13 +54,22 @@ import {
   subtreePids,
 } from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
+import { imageVolumePreparation } from "./images/image-launch.js";
+import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
+import type { Provisioner } from "./images/provisioner.js";
 import type {
   ContainerLimitation,
   ContainerResources,
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
-import { enterCgroups, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
+import {
+  enterCgroups,
+  IMAGE_SANDBOX,
+  mergePreparations,
+  needsShim,
+  shimCommand,
+} from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
@@ -147,6 +160,10 @@ export interface NestedContainersOptions {
   pollIntervalMs?: number;
   /** `--container_logger`: output of nested containers (not sessions) goes through it. */
   containerLogger?: ContainerLogger | undefined;
+  /** Builds root filesystems from container images (`--image_providers=docker`). */
+  provisioner?: Provisioner | undefined;
+  /** `docker/runtime` is in `--isolation`: apply the image's Env, WorkingDir, Entrypoint/Cmd. */
+  dockerRuntime?: boolean | undefined;
 }
 
 /** What is checkpointed of a nested container. */
@@ -159,6 +176,8 @@ interface NestedRecord {
   cgroup?: string;
   /** Names of the isolators that prepared it. */
   isolators: string[];
+  /** It has a provisioned root filesystem (removed when it ends). */
+  provisioned?: boolean;
   termination?: NestedTermination;
 }
 
@@ -185,6 +204,8 @@ interface Nested {
   finishing?: boolean;
   /** A session's standard streams (agent side). */
   io?: SessionIo;
+  /** It has a provisioned root filesystem (its image, image volumes). */
+  provisioned?: boolean;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -195,6 +216,9 @@ const CGROUP_SUBSYSTEMS: Readonly<
   "cgroups/mem": ["memory"],
   "cgroups/pids": ["pids"],
 };
+
+/** The PATH of a container whose command sets none. */
+const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /** Isolators that do not apply to nested containers (the parent's covers them). */
 const PARENT_ONLY = new Set(["posix/disk"]);
@@ -296,6 +320,7 @@ export class NestedContainers {
       adopted: true,
       ...(record.startTime === undefined ? {} : { startTime: record.startTime }),
       ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
+      ...(record.provisioned === true ? { provisioned: true } : {}),
     };
     this.byKey.set(key, n);
     this.startPolling();
@@ -384,6 +409,7 @@ export class NestedContainers {
       isolators: n.isolators.map((i) => i.name),
       ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
       ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
+      ...(n.provisioned === true ? { provisioned: true } : {}),
       ...(n.termination === undefined ? {} : { termination: n.termination }),
     };
     try {
@@ -425,8 +451,9 @@ export class NestedContainers {
     if (l.container !== undefined && l.container.type !== "MESOS") {
       return { status: 400, error: "The provided ContainerInfo is not supported" };
     }
-    if (l.container?.mesos?.image !== undefined || l.container?.docker !== undefined) {
-      return { status: 400, error: "Container images for nested containers are not supported yet" };
+    // A session is Mesos' DEBUG container: it shares its parent's filesystem.
+    if (l.session === true && l.container?.mesos?.image !== undefined) {
+      return { status: 400, error: "A 'rootfs' cannot be set for DEBUG containers" };
     }
     const directory = join(parent.directory, "containers", l.childId);
     const ownCgroups =
@@ -459,13 +486,15 @@ export class NestedContainers {
       if (n.killRequested) void this.killAll(n);
       return n.io === undefined ? { ok: true } : { ok: true, io: n.io };
     } catch (e) {
-      const error = `Failed to launch nested container '${key}': ${(e as Error).message}`;
-      this.o.logger.warn(error);
+      const error = (e as Error).message;
+      this.o.logger.warn(`Failed to launch nested container '${key}': ${error}`);
       n.phase = "done";
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
       await this.cleanup(n);
       void this.forget(n);
-      // A failed launch is most likely the caller's doing (user, command): Mesos answers 400.
+      // A failed launch is most likely the caller's doing (user, command, image):
+      // Mesos answers 400 with the failure as it is (the default executor
+      // reports that body as the task's message).
       return { status: 400, error };
     }
   }
@@ -533,6 +562,9 @@ export class NestedContainers {
         void this.forget(n);
       }),
     );
+    if (children.some((n) => n.provisioned === true)) {
+      await this.o.provisioner?.removeEmpty(parentId).catch(() => undefined);
+    }
   }
 
   /** Forgets an ended container (REMOVE_NESTED_CONTAINER). */
@@ -618,7 +650,9 @@ export class NestedContainers {
         throw new Error(`Failed to prepare isolator ${isolator.name}: ${(e as Error).message}`);
       }
     }
+    const launchCommand = await this.prepareImages(n, l, preparations);
     const preparation = mergePreparations(preparations);
+    const inImage = preparation.rootfs !== undefined;
     const fifos = l.session === true ? await this.sessionFifos(n.directory, ids) : undefined;
     // A session's output is the caller's (its pipes); the others' may go through the logger.
     const output =
@@ -629,13 +663,20 @@ export class NestedContainers {
             ids,
           })
         : undefined;
-    let command = executorCommand(l.command);
+    let command = executorCommand(launchCommand);
     if (fifos !== undefined) command = stdinFrom(command, fifos.paths.stdin);
     const shimmed = needsShim(preparation) || (ids !== undefined && cgroups !== undefined);
     if (shimmed) command = shimCommand(command, preparation, ids);
     // A session works in its parent's sandbox, as Mesos' debug containers.
     const workDir = l.session === true ? n.parent.directory : n.directory;
-    const env = nestedEnvironment(l.command, workDir, preparation.environment);
+    const env = nestedEnvironment(
+      l.command,
+      inImage ? IMAGE_SANDBOX : workDir,
+      preparation.environment,
+    );
+    // The shim's steps before the chroot run on the host: the command's own
+    // PATH applies inside the image only (with the image's Env, see nested-image.ts).
+    if (inImage) env.PATH = DEFAULT_PATH;
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -675,6 +716,51 @@ export class NestedContainers {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
     }
     return reply.pid;
+  }
+
+  /**
+   * The container's image and image volumes, provisioned (their mounts
+   * added to `preparations`); returns the command to launch (docker/runtime
+   * may take it from the image).
+   */
+  private async prepareImages(
+    n: Nested,
+    l: NestedLaunch,
+    preparations: (LaunchPreparation | undefined)[],
+  ): Promise<CommandInfo | undefined> {
+    const image = l.container?.mesos?.image;
+    const volumes = l.container?.volumes ?? [];
+    const imageVolumes = volumes.some((v) => v.image !== undefined);
+    if (image === undefined && !imageVolumes) return l.command;
+    const provisioner = this.o.provisioner;
+    if (provisioner === undefined) {
+      throw new Error("Container images need the agent flag --image_providers=docker");
+    }
+    const provisionId = nestedProvisionId(n.parent.containerId, n.childId);
+    // Set first: a failed provision leaves a partial rootfs for the cleanup.
+    n.provisioned = true;
+    if (image === undefined) {
+      const mounts = await imageVolumePreparation(
+        provisioner,
+        provisionId,
+        volumes,
+        n.directory,
+        undefined,
+      );
+      preparations.push({ mountNamespace: true, mounts });
+      return l.command;
+    }
+    const prepared = await prepareNestedImage({
+      provisioner,
+      dockerRuntime: this.o.dockerRuntime === true,
+      provisionId,
+      image,
+      command: l.command ?? {},
+      volumes,
+      sandbox: n.directory,
+    });
+    preparations.push(prepared.preparation);
+    return prepared.command;
   }
 
   /**
@@ -807,6 +893,15 @@ export class NestedContainers {
         );
     }
     if (n.cgroup !== undefined) await removeCgroup(n.cgroup).catch(() => undefined);
+    if (n.provisioned === true) {
+      await this.o.provisioner
+        ?.destroy(nestedProvisionId(n.parent.containerId, n.childId))
+        .catch((e: unknown) =>
+          this.o.logger.warn(
+            `Failed to remove the root filesystem of nested container '${n.key}': ${(e as Error).message}`,
+          ),
+        );
+    }
   }
 
   /** Forgets a container; resolves once its record is gone (callers need not wait). */
@@ -880,7 +975,7 @@ export function nestedEnvironment(
   isolatorEnvironment: Readonly<Record<string, string>> = {},
 ): Record<string, string> {
   const env: Record<string, string> = {
-    PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    PATH: DEFAULT_PATH,
     ...isolatorEnvironment,
   };
   for (const v of command?.environment?.variables ?? []) {

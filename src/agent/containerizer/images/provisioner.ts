@@ -7,11 +7,13 @@
  * directory), and a symlink, or a file where the layer has a directory (or
  * the reverse), is removed so the copy never writes through a link. The
  * whiteout files themselves are removed after the copy. The rootfs is
- * removed when the container is destroyed.
+ * removed when the container is destroyed. A nested container's id is
+ * `<parent>/containers/<child>`: its rootfses live below its parent's
+ * directory, which recovery keeps while the parent lives.
  */
 import { randomUUID } from "node:crypto";
 import { type Dirent, statSync } from "node:fs";
-import { lstat, mkdir, readdir, readFile, rm, statfs, writeFile } from "node:fs/promises";
+import { lstat, mkdir, readdir, readFile, rm, rmdir, statfs, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { CommandRunner, DockerStore, StoredImage } from "./docker-store.js";
 
@@ -127,8 +129,8 @@ export class Provisioner {
       const keep = [...excluded, ...this.gcExcluded];
       const activeLayers = new Set<string>();
       const containers = join(this.workDir, "provisioner", "containers");
-      for (const id of existsSyncDir(containers) ? await readdir(containers) : []) {
-        for (const used of (await readLayers(join(containers, id, "layers"))) ?? []) {
+      for (const dir of await containerDirs(containers)) {
+        for (const used of (await readLayers(join(dir, "layers"))) ?? []) {
           keep.push(used.image);
           for (const path of used.paths) activeLayers.add(basename(dirname(path)));
         }
@@ -201,6 +203,32 @@ export class Provisioner {
   async destroy(containerId: string): Promise<void> {
     await rm(this.containerDir(containerId), { recursive: true, force: true });
   }
+
+  /**
+   * A parent container ended whose nested containers had images: the
+   * directories left from them go, unless the parent's own rootfs (or a
+   * nested one still there) is in them.
+   */
+  async removeEmpty(containerId: string): Promise<void> {
+    const dir = this.containerDir(containerId);
+    await rmdir(join(dir, "containers")).catch(() => undefined);
+    await rmdir(dir).catch(() => undefined);
+  }
+}
+
+/**
+ * The provisioner directories of every container below `containers`: the
+ * top-level ones and, below each, `containers/<child>` of its nested ones
+ * (Mesos' layout, any depth).
+ */
+async function containerDirs(containers: string): Promise<string[]> {
+  const out: string[] = [];
+  const entries = await readdir(containers).catch(() => [] as string[]);
+  for (const id of entries) {
+    const dir = join(containers, id);
+    out.push(dir, ...(await containerDirs(join(dir, "containers"))));
+  }
+  return out;
 }
 
 function existsSyncDir(path: string): boolean {
