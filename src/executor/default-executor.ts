@@ -335,8 +335,12 @@ export class DefaultExecutor {
           else if (this.startLocal(run, local)) this.afterLaunch(run);
           return;
         }
-        const message = `Failed to launch the container of task '${id}': ${result.error}`;
-        this.o.logger.error(message);
+        // As Mesos' default executor: the agent's answer is the task's message.
+        const message =
+          result.body ?? `Failed to launch the container of task '${id}': ${result.error}`;
+        this.o.logger.error(
+          `Failed to launch the container of task '${id}': ${result.body ?? result.error}`,
+        );
         this.finish(run, "TASK_FAILED", message);
         return;
       }
@@ -440,9 +444,12 @@ export class DefaultExecutor {
     const container = task.container as
       | { docker?: unknown; mesos?: { image?: unknown } }
       | undefined;
-    if (container?.docker !== undefined || container?.mesos?.image !== undefined) {
+    const child = run.containerId;
+    const inImage = container?.docker !== undefined || container?.mesos?.image !== undefined;
+    // Only the agent can run a task in its own image (a nested container with a rootfs).
+    if (inImage && child === undefined) {
       return {
-        error: `Task '${id}' asks for a container image; images are not supported yet (containerization issue)`,
+        error: `Task '${id}' asks for a container image; this agent has no nested containers to run it in`,
       };
     }
     const user = command.user;
@@ -451,7 +458,6 @@ export class DefaultExecutor {
         error: `Task '${id}' asks to run as user '${user}'; running tasks of a group as another user than the executor's ('${this.o.user}') is not supported yet`,
       };
     }
-    const child = run.containerId;
     if (task.container !== undefined && child === undefined) {
       this.o.logger.warn(`Ignoring the ContainerInfo of task '${id}' (it runs as a child process)`);
     }
@@ -470,12 +476,20 @@ export class DefaultExecutor {
       return { error: `Failed to create the sandbox of task '${id}': ${sandbox.error}` };
     }
     const role = allocationRoleOf(task);
-    const spec = buildLaunchSpec(command, {
-      // The task's own sandbox; its CommandInfo may still override it.
-      baseEnv: { ...this.o.baseEnv, MESOS_SANDBOX: sandbox.directory },
-      ...(role !== undefined ? { allocationRole: role } : {}),
-      ...(secrets !== undefined ? { taskEnvironment: secrets.environment } : {}),
-    });
+    const spec = buildLaunchSpec(
+      // In an image, docker/runtime may take the program from the image's
+      // Entrypoint/Cmd: the agent checks the command; only its variables count here.
+      inImage ? { ...command, shell: true, value: command.value || "true" } : command,
+      {
+        // In an image, as Mesos, the task gets its own variables only (the
+        // executor's environment is the host's); the agent sets MESOS_SANDBOX
+        // and the image's Env. Otherwise the task's own sandbox, which its
+        // CommandInfo may still override.
+        baseEnv: inImage ? {} : { ...this.o.baseEnv, MESOS_SANDBOX: sandbox.directory },
+        ...(role !== undefined ? { allocationRole: role } : {}),
+        ...(secrets !== undefined ? { taskEnvironment: secrets.environment } : {}),
+      },
+    );
     if ("error" in spec) return { error: `Invalid command of task '${id}': ${spec.error}` };
     for (const name of spec.overwritten) {
       this.o.logger.info(`Overwriting environment variable '${name}' of task '${id}'`);
