@@ -352,7 +352,7 @@ export class DefaultExecutor {
         },
       };
       run.probeContext = {
-        launch: { baseEnv: spec.env },
+        launch: { baseEnv: this.probeEnvironment(run, spec) },
         ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
       };
       this.o.sandboxes.link?.(id, child);
@@ -360,6 +360,22 @@ export class DefaultExecutor {
       this.waitNested(run, parent, child);
       this.afterLaunch(run);
     });
+  }
+
+  /**
+   * The environment of a nested task's command checks. They run on the
+   * host (not in a container session); a task in an image sent only its
+   * own variables, so its checks get the executor's environment below them.
+   */
+  private probeEnvironment(run: TaskRun, spec: LaunchSpec): Record<string, string> {
+    const container = run.task.container as { mesos?: { image?: unknown } } | undefined;
+    if (container?.mesos?.image === undefined) return spec.env;
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(this.o.baseEnv)) {
+      if (value !== undefined) env[name] = value;
+    }
+    if (spec.cwd !== undefined) env.MESOS_SANDBOX = spec.cwd;
+    return { ...env, ...spec.env };
   }
 
   /** A task that started late: running, unless its group or the executor is going down. */
