@@ -19,8 +19,10 @@
  * TASK_RUNNING: COMMAND checks run inside the container with `docker exec`,
  * HTTP and TCP checks against 127.0.0.1 (right for host networking); health
  * changes are TASK_RUNNING updates with `healthy`, and reaching
- * `consecutive_failures` kills the task. The executor exits once its
- * terminal update is acknowledged.
+ * `consecutive_failures` kills the task. A task with a general `check`
+ * fails at once (TASK_FAILED, `Docker executor does not support checks
+ * yet`) without a container, as Mesos' docker executor has no checks. The
+ * executor exits once its terminal update is acknowledged.
  */
 import type { ChildProcess } from "node:child_process";
 import { spawn } from "node:child_process";
@@ -40,6 +42,9 @@ import type { ExecutorClient } from "../../../executor/library.js";
 import type { IdValue, KillPolicy, TaskInfo, TaskState } from "../../../executor/protocol.js";
 import { dockerRunOptions, inspectArgs, parseInspect, runArgs, stopArgs } from "./docker-args.js";
 import type { DockerCli } from "./docker-cli.js";
+
+/** Why a task with a `check` (TaskInfo.check, not health_check) fails: Mesos' words. */
+export const DOCKER_CHECKS_UNSUPPORTED = "Docker executor does not support checks yet";
 
 /** The executor's flags (as the agent passes them). */
 export interface DockerExecutorFlags {
@@ -139,6 +144,13 @@ export class DockerExecutor {
         "TASK_FAILED",
         "The docker executor runs only command tasks with a DOCKER container",
       );
+      return;
+    }
+    // Mesos' docker executor has no general checks (MESOS-7250): it aborts
+    // on a task with one once the container runs. Refusing before `docker
+    // run` gives the same end (the task fails) with its words and no container.
+    if (task.check !== undefined) {
+      this.terminate("TASK_FAILED", DOCKER_CHECKS_UNSUPPORTED);
       return;
     }
     const options = dockerRunOptions({
