@@ -33,6 +33,7 @@ const skip = imageSkip;
 let master: DaemonHandle;
 let agent: DaemonHandle;
 let registry: string;
+let store: string;
 const schedulers: ChildProcess[] = [];
 
 before(async () => {
@@ -60,6 +61,7 @@ before(async () => {
       ],
     },
   });
+  store = tempDir("mesos-tg-images-store-");
   master = await startMaster();
   agent = await startAgent({
     master: master.address,
@@ -67,7 +69,7 @@ before(async () => {
       isolation: "filesystem/linux,docker/runtime",
       image_providers: "docker",
       docker_registry: registry,
-      docker_store_dir: tempDir("mesos-tg-images-store-"),
+      docker_store_dir: store,
       executor_shutdown_grace_period: "2secs",
     },
   });
@@ -239,8 +241,15 @@ async function call(c: Record<string, unknown>): Promise<Answer> {
   return { status: res.status, text: await res.text() };
 }
 
-/** Starts a task group (one sleeping task without an image); resolves with its executor's container id. */
-async function sleepingParent(): Promise<string> {
+let parentId: Promise<string> | undefined;
+
+/** A task group (one sleeping task without an image), started once; resolves with its executor's container id. */
+function sleepingParent(): Promise<string> {
+  parentId ??= startSleepingParent();
+  return parentId;
+}
+
+async function startSleepingParent(): Promise<string> {
   const group = { tasks: [task("api-sleeper", { value: "sleep 300" })] };
   schedulers.push(
     spawn(
@@ -334,4 +343,51 @@ test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with it
   });
   assert.equal(session.status, 400);
   assert.equal(session.text, "A 'rootfs' cannot be set for DEBUG containers");
+});
+
+test("agent API: PRUNE_IMAGES keeps the image of a running nested container and prunes the others", {
+  skip,
+}, async () => {
+  const parent = await sleepingParent();
+  const id = { value: "api-prune", parent: { value: parent } };
+  const launched = await call({
+    type: "LAUNCH_NESTED_CONTAINER",
+    launch_nested_container: {
+      container_id: id,
+      command: { value: "sleep 120" },
+      container: imageContainer("beta"),
+    },
+  });
+  assert.equal(launched.status, 200, launched.text);
+  const stored = () =>
+    (
+      JSON.parse(readFileSync(join(store, "storedImages"), "utf8")) as {
+        images: { reference: string }[];
+      }
+    ).images
+      .map((i) => i.reference)
+      .sort();
+  assert.ok(
+    stored().some((r) => r.startsWith("alpha")),
+    `alpha was pulled by the tests above: ${stored().join(", ")}`,
+  );
+  const pruned = await call({ type: "PRUNE_IMAGES", prune_images: {} });
+  assert.equal(pruned.status, 200, pruned.text);
+  const left = stored();
+  assert.ok(
+    left.some((r) => r.startsWith("beta")),
+    `beta is in use by a nested container: ${left.join(", ")}`,
+  );
+  assert.ok(!left.some((r) => r.startsWith("alpha")), `alpha is not: ${left.join(", ")}`);
+  const killed = await call({
+    type: "KILL_NESTED_CONTAINER",
+    kill_nested_container: { container_id: id },
+  });
+  assert.equal(killed.status, 200, killed.text);
+  const waited = await call({
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { container_id: id },
+  });
+  assert.equal(waited.status, 200, waited.text);
+  assert.deepEqual(nestedRootfses(), []);
 });
