@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -390,4 +390,47 @@ test("agent API: PRUNE_IMAGES keeps the image of a running nested container and 
   });
   assert.equal(waited.status, 200, waited.text);
   assert.deepEqual(nestedRootfses(), []);
+});
+
+test("agent API: a nested container's volumes in its image: an absolute container_path inside the image, a relative one under /mnt/mesos/sandbox", {
+  skip,
+}, async () => {
+  const parent = await sleepingParent();
+  const host = tempDir("mesos-tg-images-volume-");
+  writeFileSync(join(host, "f"), "from-host\n");
+  const id = { value: "api-volumes", parent: { value: parent } };
+  const launched = await call({
+    type: "LAUNCH_NESTED_CONTAINER",
+    launch_nested_container: {
+      container_id: id,
+      command: {
+        value:
+          'cat /data/f > "$MESOS_SANDBOX/abs" && cat "$MESOS_SANDBOX/rel/f" > "$MESOS_SANDBOX/rel-seen" && ! touch /data/g',
+      },
+      container: {
+        ...imageContainer("beta"),
+        volumes: [
+          { container_path: "/data", host_path: host, mode: "RO" },
+          { container_path: "rel", host_path: host, mode: "RO" },
+        ],
+      },
+    },
+  });
+  assert.equal(launched.status, 200, launched.text);
+  const waited = await call({
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { container_id: id },
+  });
+  assert.deepEqual(JSON.parse(waited.text), {
+    type: "WAIT_NESTED_CONTAINER",
+    wait_nested_container: { exit_status: 0 },
+  });
+  const [abs] = findFiles(join(agent.workDir, "slaves"), "abs").filter((p) =>
+    p.endsWith("/containers/api-volumes/abs"),
+  );
+  assert.ok(abs !== undefined, "the container wrote its sandbox");
+  assert.equal(readFileSync(abs, "utf8"), "from-host\n");
+  assert.equal(readFileSync(join(abs, "..", "rel-seen"), "utf8"), "from-host\n");
+  // Read-only: the container could not write to the host directory.
+  assert.deepEqual(readdirSync(host), ["f"]);
 });
