@@ -2,8 +2,9 @@
  * The default executor's logic (`mesos-default-executor`, ExecutorInfo
  * type DEFAULT): it runs task groups.
  *
- * Mesos' default executor asks the agent to launch each task as a nested
- * container. mesos-ts has no nested containers yet, so each task's
+ * Like Mesos' default executor, it asks the agent to launch each task as a
+ * nested container (LAUNCH_NESTED_CONTAINER, with the task's image if it has
+ * one); when the agent cannot (501, or no container id in SUBSCRIBED), each task's
  * CommandInfo runs as a child process of this executor, in its own session
  * and process group, in its own sandbox `<executor sandbox>/tasks/<id>/`
  * (working directory, `stdout` and `stderr` files, `MESOS_SANDBOX`).
