@@ -53,12 +53,3 @@ export function useAgentData(agentId: string): AgentData {
   );
   return { agent, loading: cluster === undefined, ep, state, statistics, usage };
 }
-
-/** "used / allocated" with the used part from live usage ("–" when there is none). */
-export function usedOf(
-  used: number | undefined,
-  allocated: number,
-  fmt: (n: number) => string,
-): string {
-  return `${used === undefined ? "–" : fmt(used)} / ${fmt(allocated)}`;
-}

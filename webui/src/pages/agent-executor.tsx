@@ -24,8 +24,15 @@ import {
 } from "../model/agent-state";
 import type { AgentView } from "../model/cluster";
 import type { Res } from "../model/resources";
-import { type AgentData, useAgentData, usedOf } from "./agent-data";
-import { HealthTag, StateTag } from "./columns";
+import { type AgentData, useAgentData } from "./agent-data";
+import {
+  HealthTag,
+  RESOURCE_FORMAT,
+  type ResourceName,
+  resourceColumn,
+  StateTag,
+  usedOfAllocatedColumns,
+} from "./columns";
 
 /** The used / allocated table of a framework or executor on the agent. */
 function UsageTable(props: { label: string; allocated: Res; usage: Usage | undefined }) {
@@ -116,34 +123,7 @@ function executorColumns(
     columns.push(
       { key: "tasks", title: "Active tasks", numeric: true, value: (e) => e.tasks.length },
       { key: "queued", title: "Queued tasks", numeric: true, value: (e) => e.queuedTasks.length },
-      {
-        key: "cpus",
-        title: "CPUs (Used / Allocated)",
-        numeric: true,
-        value: (e) => e.resources.cpus,
-        render: (e) => usedOf(use(e)?.cpus, e.resources.cpus, formatCpus),
-      },
-      {
-        key: "gpus",
-        title: "GPUs (Allocated)",
-        numeric: true,
-        value: (e) => e.resources.gpus,
-        render: (e) => formatCpus(e.resources.gpus),
-      },
-      {
-        key: "mem",
-        title: "Mem (Used / Allocated)",
-        numeric: true,
-        value: (e) => e.resources.mem,
-        render: (e) => usedOf(use(e)?.memRss, e.resources.mem * 2 ** 20, formatBytes),
-      },
-      {
-        key: "disk",
-        title: "Disk (Used / Allocated)",
-        numeric: true,
-        value: (e) => e.resources.disk,
-        render: (e) => usedOf(use(e)?.diskUsed, e.resources.disk * 2 ** 20, formatBytes),
-      },
+      ...usedOfAllocatedColumns<AgentExecutorView>((e) => e.resources, use),
     );
   }
   columns.push({
@@ -254,8 +234,18 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
 }
 
 function taskColumnsOf(agentId: string, withHealth: boolean): Column<AgentTaskView>[] {
-  const limit = (n: number | undefined, fmt: (n: number) => string): string =>
-    n === undefined ? "–" : Number.isFinite(n) ? fmt(n) : "unlimited";
+  const allocated = (name: ResourceName) =>
+    resourceColumn<AgentTaskView>(name, (t) => t.resources[name], { suffix: " (Allocated)" });
+  // A task's limit: "–" when it set none, "unlimited" when it set infinity.
+  const limit = (name: "cpus" | "mem") =>
+    resourceColumn<AgentTaskView>(name, (t) => t.limits[name] ?? -1, {
+      key: `${name}-limit`,
+      suffix: " (Limit)",
+      render: (t) => {
+        const n = t.limits[name];
+        return n === undefined ? "–" : Number.isFinite(n) ? RESOURCE_FORMAT[name](n) : "unlimited";
+      },
+    });
   const columns: Column<AgentTaskView>[] = [
     { key: "id", title: "ID", value: (t) => t.id },
     { key: "name", title: "Name", value: (t) => t.name },
@@ -276,48 +266,12 @@ function taskColumnsOf(agentId: string, withHealth: boolean): Column<AgentTaskVi
     });
   }
   columns.push(
-    {
-      key: "cpus",
-      title: "CPUs (Allocated)",
-      numeric: true,
-      value: (t) => t.resources.cpus,
-      render: (t) => formatCpus(t.resources.cpus),
-    },
-    {
-      key: "cpus-limit",
-      title: "CPUs (Limit)",
-      numeric: true,
-      value: (t) => t.limits.cpus ?? -1,
-      render: (t) => limit(t.limits.cpus, formatCpus),
-    },
-    {
-      key: "mem",
-      title: "Mem (Allocated)",
-      numeric: true,
-      value: (t) => t.resources.mem,
-      render: (t) => formatMegabytes(t.resources.mem),
-    },
-    {
-      key: "mem-limit",
-      title: "Mem (Limit)",
-      numeric: true,
-      value: (t) => t.limits.mem ?? -1,
-      render: (t) => limit(t.limits.mem, formatMegabytes),
-    },
-    {
-      key: "gpus",
-      title: "GPUs (Allocated)",
-      numeric: true,
-      value: (t) => t.resources.gpus,
-      render: (t) => formatCpus(t.resources.gpus),
-    },
-    {
-      key: "disk",
-      title: "Disk (Allocated)",
-      numeric: true,
-      value: (t) => t.resources.disk,
-      render: (t) => formatMegabytes(t.resources.disk),
-    },
+    allocated("cpus"),
+    limit("cpus"),
+    allocated("mem"),
+    limit("mem"),
+    allocated("gpus"),
+    allocated("disk"),
     {
       key: "sandbox",
       title: "Sandbox",

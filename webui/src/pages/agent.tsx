@@ -13,14 +13,19 @@ import { Failed, Loading, Unavailable } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
 import { useStore } from "../components/store-context";
 import { Ago } from "../components/time";
-import { formatBytes, formatCpus, formatMegabytes, formatPercent } from "../lib/format";
+import { formatBytes, formatCpus, formatPercent } from "../lib/format";
 import { href } from "../lib/router";
 import type { AgentFrameworkView, AgentStateView, Usage } from "../model/agent-state";
 import { frameworkUsage } from "../model/agent-state";
 import type { TaskView } from "../model/cluster";
 import { type Res, subtract, ZERO } from "../model/resources";
-import { useAgentData, usedOf } from "./agent-data";
-import { agentState, taskColumns } from "./columns";
+import { useAgentData } from "./agent-data";
+import {
+  agentState,
+  allocatedOfTotalColumns,
+  taskColumns,
+  usedOfAllocatedColumns,
+} from "./columns";
 
 interface ExecutorRow {
   frameworkId: string;
@@ -74,7 +79,6 @@ function frameworkColumns(
   agentId: string,
   usage: Map<string, Usage>,
 ): Column<AgentFrameworkView>[] {
-  const use = (f: AgentFrameworkView): Usage | undefined => frameworkUsage(usage, f.id);
   return [
     {
       key: "id",
@@ -86,39 +90,11 @@ function frameworkColumns(
     { key: "name", title: "Name", value: (f) => f.name },
     { key: "roles", title: "Roles", value: (f) => f.roles.join(", ") },
     { key: "tasks", title: "Active tasks", numeric: true, value: (f) => f.activeTasks },
-    {
-      key: "cpus",
-      title: "CPUs (Used / Allocated)",
-      numeric: true,
-      value: (f) => f.allocated.cpus,
-      render: (f) => usedOf(use(f)?.cpus, f.allocated.cpus, formatCpus),
-    },
-    {
-      key: "gpus",
-      title: "GPUs (Allocated)",
-      numeric: true,
-      value: (f) => f.allocated.gpus,
-      render: (f) => formatCpus(f.allocated.gpus),
-    },
-    {
-      key: "mem",
-      title: "Mem (Used / Allocated)",
-      numeric: true,
-      value: (f) => f.allocated.mem,
-      render: (f) => usedOf(use(f)?.memRss, f.allocated.mem * 2 ** 20, formatBytes),
-    },
-    {
-      key: "disk",
-      title: "Disk (Used / Allocated)",
-      numeric: true,
-      value: (f) => f.allocated.disk,
-      render: (f) => usedOf(use(f)?.diskUsed, f.allocated.disk * 2 ** 20, formatBytes),
-    },
+    ...usedOfAllocatedColumns<AgentFrameworkView>(
+      (f) => f.allocated,
+      (f) => frameworkUsage(usage, f.id),
+    ),
   ];
-}
-
-function pair(alloc: number | undefined, total: number, fmt: (n: number) => string): string {
-  return `${alloc === undefined ? "–" : fmt(alloc)} / ${fmt(total)}`;
 }
 
 const RESERVATION_COLUMNS: Column<ReservationRow>[] = [
@@ -128,34 +104,10 @@ const RESERVATION_COLUMNS: Column<ReservationRow>[] = [
     value: (r) => r.role,
     render: (r) => (r.role === "" ? <em>Unreserved</em> : r.role),
   },
-  {
-    key: "cpus",
-    title: "CPUs (Allocated / Total)",
-    numeric: true,
-    value: (r) => r.total.cpus,
-    render: (r) => pair(r.allocated?.cpus, r.total.cpus, formatCpus),
-  },
-  {
-    key: "gpus",
-    title: "GPUs (Allocated / Total)",
-    numeric: true,
-    value: (r) => r.total.gpus,
-    render: (r) => pair(r.allocated?.gpus, r.total.gpus, formatCpus),
-  },
-  {
-    key: "mem",
-    title: "Mem (Allocated / Total)",
-    numeric: true,
-    value: (r) => r.total.mem,
-    render: (r) => pair(r.allocated?.mem, r.total.mem, formatMegabytes),
-  },
-  {
-    key: "disk",
-    title: "Disk (Allocated / Total)",
-    numeric: true,
-    value: (r) => r.total.disk,
-    render: (r) => pair(r.allocated?.disk, r.total.disk, formatMegabytes),
-  },
+  ...allocatedOfTotalColumns<ReservationRow>(
+    (r) => r.allocated,
+    (r) => r.total,
+  ),
 ];
 
 export function Agent(props: { id: string }) {

@@ -2,8 +2,9 @@
 import type { Column } from "../components/data-table";
 import { Id } from "../components/id";
 import { Ago } from "../components/time";
-import { formatCpus, formatMegabytes, formatPercent, stateLabel } from "../lib/format";
+import { formatBytes, formatCpus, formatMegabytes, formatPercent, stateLabel } from "../lib/format";
 import { href } from "../lib/router";
+import type { Usage } from "../model/agent-state";
 import {
   type AgentView,
   type ClusterView,
@@ -14,36 +15,106 @@ import {
 } from "../model/cluster";
 import { maxShare, type Res } from "../model/resources";
 
+/** The scalar resources the tables show, in Mesos' column order. */
+export type ResourceName = "cpus" | "gpus" | "mem" | "disk";
+
+const RESOURCE_TITLES: Record<ResourceName, string> = {
+  cpus: "CPUs",
+  gpus: "GPUs",
+  mem: "Mem",
+  disk: "Disk",
+};
+
+/** How a resource's amount reads: CPUs and GPUs as counts, memory and disk in MB. */
+export const RESOURCE_FORMAT: Record<ResourceName, (n: number) => string> = {
+  cpus: formatCpus,
+  gpus: formatCpus,
+  mem: formatMegabytes,
+  disk: formatMegabytes,
+};
+
+/**
+ * A numeric column of one resource, titled `CPUs<suffix>` and so on, sorted
+ * on `value`; it shows the value formatted unless `render` says otherwise.
+ */
+export function resourceColumn<T>(
+  name: ResourceName,
+  value: (row: T) => number,
+  options: { suffix?: string; key?: string; render?: (row: T) => string } = {},
+): Column<T> {
+  const fmt = RESOURCE_FORMAT[name];
+  return {
+    key: options.key ?? name,
+    title: `${RESOURCE_TITLES[name]}${options.suffix ?? ""}`,
+    numeric: true,
+    value,
+    render: options.render ?? ((r) => fmt(value(r))),
+  };
+}
+
+/** "part / whole", with "–" for a part not known (yet). */
+export function partOf(
+  part: number | undefined,
+  whole: number,
+  fmt: (n: number) => string,
+): string {
+  return `${part === undefined ? "–" : fmt(part)} / ${fmt(whole)}`;
+}
+
+/** CPUs, GPUs, Mem and Disk columns of the resources `of` a row. */
 export function resourceColumns<T>(of: (row: T) => Res, prefix = ""): Column<T>[] {
+  return (["cpus", "gpus", "mem", "disk"] as const).map((name) =>
+    resourceColumn<T>(name, (r) => of(r)[name], { key: `${prefix}${name}` }),
+  );
+}
+
+/**
+ * The "Allocated / Total" columns of a resource table: sorted on the total,
+ * the allocated part "–" while it is not known.
+ */
+export function allocatedOfTotalColumns<T>(
+  allocated: (row: T) => Res | undefined,
+  total: (row: T) => Res,
+  sortOn: (row: T) => Res = total,
+): Column<T>[] {
+  return (["cpus", "gpus", "mem", "disk"] as const).map((name) =>
+    resourceColumn<T>(name, (r) => sortOn(r)[name], {
+      suffix: " (Allocated / Total)",
+      render: (r) => partOf(allocated(r)?.[name], total(r)[name], RESOURCE_FORMAT[name]),
+    }),
+  );
+}
+
+/**
+ * The "Used / Allocated" columns of a framework or executor on an agent: the
+ * live use from `/monitor/statistics` ("–" without it) over the allocation,
+ * sorted on the allocation. GPUs have no live use: their allocation only.
+ */
+export function usedOfAllocatedColumns<T>(
+  allocated: (row: T) => Res,
+  usage: (row: T) => Usage | undefined,
+): Column<T>[] {
+  const suffix = " (Used / Allocated)";
+  const inBytes = (name: "mem" | "disk", used: (u: Usage) => number | undefined): Column<T> =>
+    resourceColumn<T>(name, (r) => allocated(r)[name], {
+      suffix,
+      render: (r) => {
+        const u = usage(r);
+        return partOf(
+          u === undefined ? undefined : used(u),
+          allocated(r)[name] * 2 ** 20,
+          formatBytes,
+        );
+      },
+    });
   return [
-    {
-      key: `${prefix}cpus`,
-      title: "CPUs",
-      numeric: true,
-      value: (r) => of(r).cpus,
-      render: (r) => formatCpus(of(r).cpus),
-    },
-    {
-      key: `${prefix}gpus`,
-      title: "GPUs",
-      numeric: true,
-      value: (r) => of(r).gpus,
-      render: (r) => formatCpus(of(r).gpus),
-    },
-    {
-      key: `${prefix}mem`,
-      title: "Mem",
-      numeric: true,
-      value: (r) => of(r).mem,
-      render: (r) => formatMegabytes(of(r).mem),
-    },
-    {
-      key: `${prefix}disk`,
-      title: "Disk",
-      numeric: true,
-      value: (r) => of(r).disk,
-      render: (r) => formatMegabytes(of(r).disk),
-    },
+    resourceColumn<T>("cpus", (r) => allocated(r).cpus, {
+      suffix,
+      render: (r) => partOf(usage(r)?.cpus, allocated(r).cpus, formatCpus),
+    }),
+    resourceColumn<T>("gpus", (r) => allocated(r).gpus, { suffix: " (Allocated)" }),
+    inBytes("mem", (u) => u.memRss),
+    inBytes("disk", (u) => u.diskUsed),
   ];
 }
 
@@ -270,17 +341,6 @@ export function agentState(a: AgentView): string {
 }
 
 export function agentColumns(): Column<AgentView>[] {
-  const pair = (
-    key: "cpus" | "gpus" | "mem" | "disk",
-    title: string,
-    fmt: (n: number) => string,
-  ): Column<AgentView> => ({
-    key,
-    title: `${title} (Allocated / Total)`,
-    numeric: true,
-    value: (a) => a.used[key],
-    render: (a) => `${fmt(a.used[key])} / ${fmt(a.total[key])}`,
-  });
   return [
     {
       key: "id",
@@ -295,10 +355,11 @@ export function agentColumns(): Column<AgentView>[] {
       render: (a) => <a href={href(["agents", a.id])}>{a.hostname}</a>,
     },
     { key: "state", title: "State", value: agentState },
-    pair("cpus", "CPUs", formatCpus),
-    pair("gpus", "GPUs", formatCpus),
-    pair("mem", "Mem", formatMegabytes),
-    pair("disk", "Disk", formatMegabytes),
+    ...allocatedOfTotalColumns<AgentView>(
+      (a) => a.used,
+      (a) => a.total,
+      (a) => a.used,
+    ),
     { key: "version", title: "Version", value: (a) => a.version },
     {
       key: "registered",
