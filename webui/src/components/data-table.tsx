@@ -3,7 +3,7 @@
  * rows in view (fixed row height, spacer rows above and below), so a table
  * of 10,000 tasks costs what a table of 40 does.
  */
-import type { ComponentChild } from "preact";
+import type { ComponentChild, ComponentChildren } from "preact";
 import { useMemo, useRef, useState } from "preact/hooks";
 
 export interface Column<T> {
@@ -190,5 +190,22 @@ export function DataTable<T>(props: DataTableProps<T>) {
         </table>
       </div>
     </div>
+  );
+}
+
+/**
+ * A page section of one table, headed by `title` (the table's label unless
+ * given); `instead`, when given, stands in place of the table (loading, or
+ * why the rows are not known).
+ */
+export function TableSection<T>(
+  props: DataTableProps<T> & { headingId: string; title?: string; instead?: ComponentChildren },
+) {
+  const { headingId, title, instead, ...table } = props;
+  return (
+    <section aria-labelledby={headingId}>
+      <h2 id={headingId}>{title ?? table.label}</h2>
+      {instead ?? <DataTable<T> {...table} />}
+    </section>
   );
 }

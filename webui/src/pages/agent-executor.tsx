@@ -7,7 +7,7 @@
  */
 import type { ComponentChildren } from "preact";
 import { describeFailure } from "../api/http";
-import { type Column, DataTable } from "../components/data-table";
+import { type Column, TableSection } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading, Unavailable } from "../components/notice";
 import { useStore } from "../components/store-context";
@@ -206,26 +206,22 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
                 />
               </section>
             </div>
-            <section aria-labelledby="afe-h">
-              <h2 id="afe-h">Executors</h2>
-              <DataTable<AgentExecutorView>
-                label="Executors"
-                rows={f.executors}
-                columns={executorColumns(agent.id, f.id, data.usage, false)}
-                rowKey={(e) => e.id}
-                empty="No live executor."
-              />
-            </section>
-            <section aria-labelledby="afc-h">
-              <h2 id="afc-h">Completed executors</h2>
-              <DataTable<AgentExecutorView>
-                label="Completed executors"
-                rows={f.completedExecutors}
-                columns={executorColumns(agent.id, f.id, data.usage, true)}
-                rowKey={(e) => e.id}
-                empty="No completed executor."
-              />
-            </section>
+            <TableSection<AgentExecutorView>
+              headingId="afe-h"
+              label="Executors"
+              rows={f.executors}
+              columns={executorColumns(agent.id, f.id, data.usage, false)}
+              rowKey={(e) => e.id}
+              empty="No live executor."
+            />
+            <TableSection<AgentExecutorView>
+              headingId="afc-h"
+              label="Completed executors"
+              rows={f.completedExecutors}
+              columns={executorColumns(agent.id, f.id, data.usage, true)}
+              rowKey={(e) => e.id}
+              empty="No completed executor."
+            />
           </div>
         );
       }}
@@ -377,37 +373,31 @@ export function AgentExecutor(props: { agentId: string; frameworkId: string; exe
                 />
               </section>
             </div>
-            <section aria-labelledby="aeq-h">
-              <h2 id="aeq-h">Queued tasks</h2>
-              <DataTable<AgentTaskView>
-                label="Queued tasks"
-                rows={e.queuedTasks}
-                columns={taskColumnsOf(agent.id, false)}
-                rowKey={(t) => t.id}
-                empty="No queued task."
-                noFilter
-              />
-            </section>
-            <section aria-labelledby="aet-h">
-              <h2 id="aet-h">Tasks</h2>
-              <DataTable<AgentTaskView>
-                label="Tasks"
-                rows={e.tasks}
-                columns={taskColumnsOf(agent.id, true)}
-                rowKey={(t) => t.id}
-                empty="No running task."
-              />
-            </section>
-            <section aria-labelledby="aec-h">
-              <h2 id="aec-h">Completed tasks</h2>
-              <DataTable<AgentTaskView>
-                label="Completed tasks"
-                rows={e.completedTasks}
-                columns={taskColumnsOf(agent.id, false)}
-                rowKey={(t) => t.id}
-                empty="No completed task."
-              />
-            </section>
+            <TableSection<AgentTaskView>
+              headingId="aeq-h"
+              label="Queued tasks"
+              rows={e.queuedTasks}
+              columns={taskColumnsOf(agent.id, false)}
+              rowKey={(t) => t.id}
+              empty="No queued task."
+              noFilter
+            />
+            <TableSection<AgentTaskView>
+              headingId="aet-h"
+              label="Tasks"
+              rows={e.tasks}
+              columns={taskColumnsOf(agent.id, true)}
+              rowKey={(t) => t.id}
+              empty="No running task."
+            />
+            <TableSection<AgentTaskView>
+              headingId="aec-h"
+              label="Completed tasks"
+              rows={e.completedTasks}
+              columns={taskColumnsOf(agent.id, false)}
+              rowKey={(t) => t.id}
+              empty="No completed task."
+            />
           </div>
         );
       }}

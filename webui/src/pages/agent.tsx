@@ -7,7 +7,7 @@
 import { useMemo } from "preact/hooks";
 import { describeFailure } from "../api/http";
 import { countByState, TaskCounts } from "../components/counts";
-import { type Column, DataTable } from "../components/data-table";
+import { type Column, DataTable, TableSection } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading, Unavailable } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
@@ -195,6 +195,13 @@ export function Agent(props: { id: string }) {
     );
   }
   const attributes = Object.entries(agent.attributes);
+  // The frameworks on the agent come from its own /state.
+  const frameworksPending = () =>
+    own !== undefined ? undefined : state === undefined ? (
+      <Loading what="frameworks from the agent" />
+    ) : (
+      <p class="muted">Needs the agent's /state (see Executors below).</p>
+    );
   const used = liveUse(usage);
   // Reservations with what is allocated from each: the agent's /state knows, the master's does not.
   const reservations: ReservationRow[] = [
@@ -309,50 +316,36 @@ export function Agent(props: { id: string }) {
           ]}
         />
       </section>
-      <section aria-labelledby="arr-h">
-        <h2 id="arr-h">Resource reservations</h2>
-        <DataTable<ReservationRow>
-          label="Resource reservations"
-          rows={reservations}
-          columns={RESERVATION_COLUMNS}
-          rowKey={(r) => r.role}
-          noFilter
-        />
-      </section>
-      <section aria-labelledby="af-h">
-        <h2 id="af-h">Frameworks</h2>
-        {own !== undefined ? (
-          <DataTable<AgentFrameworkView>
-            label="Frameworks on this agent"
-            rows={own.frameworks}
-            columns={frameworkCols}
-            rowKey={(f) => f.id}
-            empty="No framework runs on this agent."
-            noFilter
-          />
-        ) : state === undefined ? (
-          <Loading what="frameworks from the agent" />
-        ) : (
-          <p class="muted">Needs the agent's /state (see Executors below).</p>
-        )}
-      </section>
-      <section aria-labelledby="acf-h">
-        <h2 id="acf-h">Completed frameworks</h2>
-        {own !== undefined ? (
-          <DataTable<AgentFrameworkView>
-            label="Completed frameworks on this agent"
-            rows={own.completedFrameworks}
-            columns={frameworkCols}
-            rowKey={(f) => f.id}
-            empty="No framework has completed on this agent."
-            noFilter
-          />
-        ) : state === undefined ? (
-          <Loading what="frameworks from the agent" />
-        ) : (
-          <p class="muted">Needs the agent's /state (see Executors below).</p>
-        )}
-      </section>
+      <TableSection<ReservationRow>
+        headingId="arr-h"
+        label="Resource reservations"
+        rows={reservations}
+        columns={RESERVATION_COLUMNS}
+        rowKey={(r) => r.role}
+        noFilter
+      />
+      <TableSection<AgentFrameworkView>
+        headingId="af-h"
+        title="Frameworks"
+        label="Frameworks on this agent"
+        rows={own?.frameworks ?? []}
+        columns={frameworkCols}
+        rowKey={(f) => f.id}
+        empty="No framework runs on this agent."
+        noFilter
+        instead={frameworksPending()}
+      />
+      <TableSection<AgentFrameworkView>
+        headingId="acf-h"
+        title="Completed frameworks"
+        label="Completed frameworks on this agent"
+        rows={own?.completedFrameworks ?? []}
+        columns={frameworkCols}
+        rowKey={(f) => f.id}
+        empty="No framework has completed on this agent."
+        noFilter
+        instead={frameworksPending()}
+      />
       <section aria-labelledby="ae-h">
         <h2 id="ae-h">Executors</h2>
         {state === undefined ? (
@@ -378,17 +371,16 @@ export function Agent(props: { id: string }) {
           />
         ) : null}
       </section>
-      <section aria-labelledby="at-h">
-        <h2 id="at-h">Tasks</h2>
-        <DataTable<TaskView>
-          label="Tasks on this agent"
-          rows={tasks}
-          columns={columns}
-          rowKey={(t) => `${t.frameworkId}/${t.id}`}
-          defaultSort={{ key: "started", descending: true }}
-          empty="No task on this agent."
-        />
-      </section>
+      <TableSection<TaskView>
+        headingId="at-h"
+        title="Tasks"
+        label="Tasks on this agent"
+        rows={tasks}
+        columns={columns}
+        rowKey={(t) => `${t.frameworkId}/${t.id}`}
+        defaultSort={{ key: "started", descending: true }}
+        empty="No task on this agent."
+      />
     </div>
   );
 }

@@ -1,8 +1,7 @@
 /** The dashboard: the master, agent and task counts, resources, frameworks, offers, tasks. */
-import type { ComponentChildren } from "preact";
 import { useMemo } from "preact/hooks";
 import { Counts, TaskCounts } from "../components/counts";
-import { DataTable } from "../components/data-table";
+import { TableSection } from "../components/data-table";
 import { Id } from "../components/id";
 import { Loading } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
@@ -55,8 +54,8 @@ export function Dashboard() {
   if (cluster === undefined || tables === undefined) return <Loading what="the cluster state" />;
   const m = cluster.master;
   // The quick first view (state summary) has counts but no task or offer lists yet.
-  const lists = (table: ComponentChildren) =>
-    cluster.partial === true ? <Loading what="tasks and offers" /> : table;
+  const listsPending = () =>
+    cluster.partial === true ? <Loading what="tasks and offers" /> : undefined;
   return (
     <div class="page dashboard">
       <h1>Dashboard</h1>
@@ -136,85 +135,68 @@ export function Dashboard() {
           </p>
         </section>
       </div>
-      <section aria-labelledby="af-h">
-        <h2 id="af-h">Active frameworks</h2>
-        <DataTable<FrameworkView>
-          label="Active frameworks"
-          rows={cluster.frameworks}
-          columns={tables.frameworkColumns}
-          rowKey={(f) => f.id}
-          defaultSort={{ key: "registered", descending: true }}
-          empty="No framework is registered."
-          noFilter
-        />
-      </section>
-      <section aria-labelledby="at-h">
-        <h2 id="at-h">Active tasks</h2>
-        {lists(
-          <DataTable<TaskView>
-            label="Active tasks"
-            rows={tables.activeTasks}
-            columns={tables.taskColumns}
-            rowKey={(t) => `${t.frameworkId}/${t.id}`}
-            defaultSort={{ key: "started", descending: true }}
-            empty="No task is running."
-          />,
-        )}
-      </section>
-      <section aria-labelledby="ut-h">
-        <h2 id="ut-h">Unreachable tasks</h2>
-        {lists(
-          <DataTable<TaskView>
-            label="Unreachable tasks"
-            rows={tables.unreachableTasks}
-            columns={tables.unreachableColumns}
-            rowKey={(t) => `${t.frameworkId}/${t.id}`}
-            defaultSort={{ key: "started", descending: true }}
-            empty="No task is unreachable."
-            noFilter
-          />,
-        )}
-      </section>
-      <section aria-labelledby="of-h">
-        <h2 id="of-h">Outstanding offers</h2>
-        {lists(
-          <DataTable
-            label="Outstanding offers"
-            rows={cluster.offers}
-            columns={tables.offerColumns}
-            rowKey={(o) => o.id}
-            empty="No offer is outstanding."
-            noFilter
-          />,
-        )}
-      </section>
-      <section aria-labelledby="ct-h">
-        <h2 id="ct-h">Completed tasks</h2>
-        {lists(
-          <DataTable<TaskView>
-            label="Completed tasks"
-            rows={tables.endedTasks}
-            columns={tables.completedTaskColumns}
-            rowKey={(t) => `${t.frameworkId}/${t.id}`}
-            defaultSort={{ key: "stopped", descending: true }}
-            empty="No task has ended."
-          />,
-        )}
-      </section>
-      <section aria-labelledby="tf-h">
-        <h2 id="tf-h">Completed frameworks</h2>
-        {lists(
-          <DataTable<FrameworkView>
-            label="Completed frameworks"
-            rows={cluster.completedFrameworks}
-            columns={tables.completedColumns}
-            rowKey={(f) => f.id}
-            defaultSort={{ key: "unregistered", descending: true }}
-            empty="No framework has terminated."
-            noFilter
-          />,
-        )}
-      </section>
+      <TableSection<FrameworkView>
+        headingId="af-h"
+        label="Active frameworks"
+        rows={cluster.frameworks}
+        columns={tables.frameworkColumns}
+        rowKey={(f) => f.id}
+        defaultSort={{ key: "registered", descending: true }}
+        empty="No framework is registered."
+        noFilter
+      />
+      <TableSection<TaskView>
+        headingId="at-h"
+        label="Active tasks"
+        rows={tables.activeTasks}
+        columns={tables.taskColumns}
+        rowKey={(t) => `${t.frameworkId}/${t.id}`}
+        defaultSort={{ key: "started", descending: true }}
+        empty="No task is running."
+        instead={listsPending()}
+      />
+      <TableSection<TaskView>
+        headingId="ut-h"
+        label="Unreachable tasks"
+        rows={tables.unreachableTasks}
+        columns={tables.unreachableColumns}
+        rowKey={(t) => `${t.frameworkId}/${t.id}`}
+        defaultSort={{ key: "started", descending: true }}
+        empty="No task is unreachable."
+        noFilter
+        instead={listsPending()}
+      />
+      <TableSection
+        headingId="of-h"
+        label="Outstanding offers"
+        rows={cluster.offers}
+        columns={tables.offerColumns}
+        rowKey={(o) => o.id}
+        empty="No offer is outstanding."
+        noFilter
+        instead={listsPending()}
+      />
+      <TableSection<TaskView>
+        headingId="ct-h"
+        label="Completed tasks"
+        rows={tables.endedTasks}
+        columns={tables.completedTaskColumns}
+        rowKey={(t) => `${t.frameworkId}/${t.id}`}
+        defaultSort={{ key: "stopped", descending: true }}
+        empty="No task has ended."
+        instead={listsPending()}
+      />
+      <TableSection<FrameworkView>
+        headingId="tf-h"
+        label="Completed frameworks"
+        rows={cluster.completedFrameworks}
+        columns={tables.completedColumns}
+        rowKey={(f) => f.id}
+        defaultSort={{ key: "unregistered", descending: true }}
+        empty="No framework has terminated."
+        noFilter
+        instead={listsPending()}
+      />
     </div>
   );
 }

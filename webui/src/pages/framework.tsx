@@ -1,7 +1,7 @@
 /** One framework: its facts, resources, tasks (active, unreachable, completed), offers, executors. */
 import { useMemo } from "preact/hooks";
 import { countByState, TaskCounts } from "../components/counts";
-import { type Column, DataTable } from "../components/data-table";
+import { type Column, TableSection } from "../components/data-table";
 import { Id } from "../components/id";
 import { Failed, Loading } from "../components/notice";
 import { ResourceTable } from "../components/resource-table";
@@ -152,61 +152,51 @@ export function Framework(props: { id: string }) {
           </p>
         </section>
       </div>
-      <section aria-labelledby="ft-h">
-        <h2 id="ft-h">Active tasks</h2>
-        <DataTable<TaskView>
-          label="Active tasks"
-          rows={f.tasks}
-          columns={data.taskColumns}
-          rowKey={key}
-          defaultSort={{ key: "started", descending: true }}
-          empty="No active task."
-        />
-      </section>
-      <section aria-labelledby="fu-h">
-        <h2 id="fu-h">Unreachable tasks</h2>
-        <DataTable<TaskView>
-          label="Unreachable tasks"
-          rows={f.unreachableTasks}
-          columns={data.unreachableColumns}
-          rowKey={key}
-          empty="No unreachable task."
-          noFilter
-        />
-      </section>
-      <section aria-labelledby="fc-h">
-        <h2 id="fc-h">Completed tasks</h2>
-        <DataTable<TaskView>
-          label="Completed tasks"
-          rows={f.completedTasks}
-          columns={data.completedColumns}
-          rowKey={key}
-          defaultSort={{ key: "stopped", descending: true }}
-          empty="No completed task."
-        />
-      </section>
-      <section aria-labelledby="fo-h">
-        <h2 id="fo-h">Offers</h2>
-        <DataTable
-          label="Offers"
-          rows={f.offers}
-          columns={data.offerColumns}
-          rowKey={(o) => o.id}
-          empty="No outstanding offer."
-          noFilter
-        />
-      </section>
-      <section aria-labelledby="fe-h">
-        <h2 id="fe-h">Executors</h2>
-        <DataTable<ExecutorView>
-          label="Executors"
-          rows={f.executors}
-          columns={data.executorColumns}
-          rowKey={(e) => `${e.agentId}/${e.id}`}
-          empty="No custom executor (command tasks run under the command executor)."
-          noFilter
-        />
-      </section>
+      <TableSection<TaskView>
+        headingId="ft-h"
+        label="Active tasks"
+        rows={f.tasks}
+        columns={data.taskColumns}
+        rowKey={key}
+        defaultSort={{ key: "started", descending: true }}
+        empty="No active task."
+      />
+      <TableSection<TaskView>
+        headingId="fu-h"
+        label="Unreachable tasks"
+        rows={f.unreachableTasks}
+        columns={data.unreachableColumns}
+        rowKey={key}
+        empty="No unreachable task."
+        noFilter
+      />
+      <TableSection<TaskView>
+        headingId="fc-h"
+        label="Completed tasks"
+        rows={f.completedTasks}
+        columns={data.completedColumns}
+        rowKey={key}
+        defaultSort={{ key: "stopped", descending: true }}
+        empty="No completed task."
+      />
+      <TableSection
+        headingId="fo-h"
+        label="Offers"
+        rows={f.offers}
+        columns={data.offerColumns}
+        rowKey={(o) => o.id}
+        empty="No outstanding offer."
+        noFilter
+      />
+      <TableSection<ExecutorView>
+        headingId="fe-h"
+        label="Executors"
+        rows={f.executors}
+        columns={data.executorColumns}
+        rowKey={(e) => `${e.agentId}/${e.id}`}
+        empty="No custom executor (command tasks run under the command executor)."
+        noFilter
+      />
     </div>
   );
 }
