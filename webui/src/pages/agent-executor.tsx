@@ -24,8 +24,9 @@ import {
 } from "../model/agent-state";
 import type { AgentView } from "../model/cluster";
 import type { Res } from "../model/resources";
-import { type AgentData, useAgentData } from "./agent-data";
+import { useAgentData } from "./agent-data";
 import {
+  agentSandboxColumn,
   HealthTag,
   RESOURCE_FORMAT,
   type ResourceName,
@@ -71,11 +72,10 @@ function UsageTable(props: { label: string; allocated: Res; usage: Usage | undef
 
 /** Waits for the master's agent and the agent's `/state`, then renders `body`. */
 function WithAgentState(props: {
-  data: AgentData;
   agentId: string;
-  body: (agent: AgentView, state: AgentStateView) => ComponentChildren;
+  body: (agent: AgentView, state: AgentStateView, usage: Map<string, Usage>) => ComponentChildren;
 }) {
-  const { data } = props;
+  const data = useAgentData(props.agentId);
   if (data.loading) return <Loading what="the agent" />;
   if (data.agent === undefined || data.ep === undefined) {
     return (
@@ -96,7 +96,17 @@ function WithAgentState(props: {
       />
     );
   }
-  return <>{props.body(data.agent, data.state.value)}</>;
+  return <>{props.body(data.agent, data.state.value, data.usage)}</>;
+}
+
+/** A page of the agent's naming a framework or executor the agent does not know. */
+function NotOnAgent(props: { crumbs: ComponentChildren; what: string; detail: string }) {
+  return (
+    <div class="page">
+      {props.crumbs}
+      <Failed what={props.what} detail={props.detail} />
+    </div>
+  );
 }
 
 function executorColumns(
@@ -126,35 +136,23 @@ function executorColumns(
       ...usedOfAllocatedColumns<AgentExecutorView>((e) => e.resources, use),
     );
   }
-  columns.push({
-    key: "sandbox",
-    title: "Sandbox",
-    unsortable: true,
-    value: () => "",
-    render: (e) =>
-      e.directory === "" ? (
-        ""
-      ) : (
-        <a
-          href={href(["agents", agentId, "browse"], { path: e.directory })}
-          aria-label={`Sandbox of executor ${e.id}`}
-        >
-          Sandbox
-        </a>
-      ),
-  });
+  columns.push(
+    agentSandboxColumn<AgentExecutorView>(
+      agentId,
+      (e) => e.directory,
+      (e) => `Sandbox of executor ${e.id}`,
+    ),
+  );
   return columns;
 }
 
 /** `#/agents/:a/frameworks/:f`: a framework as its agent sees it. */
 export function AgentFramework(props: { agentId: string; frameworkId: string }) {
-  const data = useAgentData(props.agentId);
   const cluster = useStore().cluster;
   return (
     <WithAgentState
-      data={data}
       agentId={props.agentId}
-      body={(agent, state) => {
+      body={(agent, state, usage) => {
         const f = findFramework(state, props.frameworkId);
         const crumbs = (
           <nav class="crumbs" aria-label="Breadcrumb">
@@ -164,13 +162,11 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
         );
         if (f === undefined) {
           return (
-            <div class="page">
-              {crumbs}
-              <Failed
-                what="Finding the framework"
-                detail={`the agent knows no framework '${props.frameworkId}'.`}
-              />
-            </div>
+            <NotOnAgent
+              crumbs={crumbs}
+              what="Finding the framework"
+              detail={`the agent knows no framework '${props.frameworkId}'.`}
+            />
           );
         }
         const known = cluster?.frameworksById.has(f.id) === true;
@@ -202,7 +198,7 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
                 <UsageTable
                   label="Framework resources on this agent"
                   allocated={f.allocated}
-                  usage={frameworkUsage(data.usage, f.id)}
+                  usage={frameworkUsage(usage, f.id)}
                 />
               </section>
             </div>
@@ -210,7 +206,7 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
               headingId="afe-h"
               label="Executors"
               rows={f.executors}
-              columns={executorColumns(agent.id, f.id, data.usage, false)}
+              columns={executorColumns(agent.id, f.id, usage, false)}
               rowKey={(e) => e.id}
               empty="No live executor."
             />
@@ -218,7 +214,7 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
               headingId="afc-h"
               label="Completed executors"
               rows={f.completedExecutors}
-              columns={executorColumns(agent.id, f.id, data.usage, true)}
+              columns={executorColumns(agent.id, f.id, usage, true)}
               rowKey={(e) => e.id}
               empty="No completed executor."
             />
@@ -268,36 +264,22 @@ function taskColumnsOf(agentId: string, withHealth: boolean): Column<AgentTaskVi
     limit("mem"),
     allocated("gpus"),
     allocated("disk"),
-    {
-      key: "sandbox",
-      title: "Sandbox",
-      unsortable: true,
-      value: () => "",
-      render: (t) =>
-        t.directory === "" ? (
-          ""
-        ) : (
-          <a
-            href={href(["agents", agentId, "browse"], { path: t.directory })}
-            aria-label={`Sandbox of task ${t.id}`}
-          >
-            Sandbox
-          </a>
-        ),
-    },
+    agentSandboxColumn<AgentTaskView>(
+      agentId,
+      (t) => t.directory,
+      (t) => `Sandbox of task ${t.id}`,
+    ),
   );
   return columns;
 }
 
 /** `#/agents/:a/frameworks/:f/executors/:e`: an executor and its tasks. */
 export function AgentExecutor(props: { agentId: string; frameworkId: string; executorId: string }) {
-  const data = useAgentData(props.agentId);
   const cluster = useStore().cluster;
   return (
     <WithAgentState
-      data={data}
       agentId={props.agentId}
-      body={(agent, state) => {
+      body={(agent, state, usage) => {
         const f = findFramework(state, props.frameworkId);
         const e = f === undefined ? undefined : findExecutor(f, props.executorId);
         const crumbs = (
@@ -310,17 +292,15 @@ export function AgentExecutor(props: { agentId: string; frameworkId: string; exe
         );
         if (f === undefined || e === undefined) {
           return (
-            <div class="page">
-              {crumbs}
-              <Failed
-                what="Finding the executor"
-                detail={
-                  f === undefined
-                    ? `the agent knows no framework '${props.frameworkId}'.`
-                    : `the agent knows no executor '${props.executorId}' of framework '${props.frameworkId}' (its sandbox may have been garbage collected).`
-                }
-              />
-            </div>
+            <NotOnAgent
+              crumbs={crumbs}
+              what="Finding the executor"
+              detail={
+                f === undefined
+                  ? `the agent knows no framework '${props.frameworkId}'.`
+                  : `the agent knows no executor '${props.executorId}' of framework '${props.frameworkId}' (its sandbox may have been garbage collected).`
+              }
+            />
           );
         }
         return (
@@ -369,7 +349,7 @@ export function AgentExecutor(props: { agentId: string; frameworkId: string; exe
                 <UsageTable
                   label="Executor resources"
                   allocated={e.resources}
-                  usage={data.usage.get(`${f.id}/${e.id}`)}
+                  usage={usage.get(`${f.id}/${e.id}`)}
                 />
               </section>
             </div>

@@ -21,6 +21,7 @@ import type { TaskView } from "../model/cluster";
 import { type Res, subtract, ZERO } from "../model/resources";
 import { useAgentData } from "./agent-data";
 import {
+  agentSandboxColumn,
   agentState,
   allocatedOfTotalColumns,
   taskColumns,
@@ -169,18 +170,7 @@ export function Agent(props: { id: string }) {
           return `${formatBytes(u.memRss)} / ${formatBytes(u.memLimit || e.resources.mem * 2 ** 20)}${share}`;
         },
       },
-      {
-        key: "sandbox",
-        title: "Sandbox",
-        unsortable: true,
-        value: () => "",
-        render: (e) =>
-          e.directory === "" ? (
-            ""
-          ) : (
-            <a href={href(["agents", props.id, "browse"], { path: e.directory })}>Sandbox</a>
-          ),
-      },
+      agentSandboxColumn<ExecutorRow>(props.id, (e) => e.directory),
     ];
   }, [usage, props.id]);
   const frameworkCols = useMemo(() => frameworkColumns(props.id, usage), [props.id, usage]);

@@ -118,6 +118,34 @@ export function usedOfAllocatedColumns<T>(
   ];
 }
 
+/**
+ * The Sandbox column of rows whose directory the agent names: a link that
+ * browses it on that agent, blank for a row without one.
+ */
+export function agentSandboxColumn<T>(
+  agentId: string,
+  directory: (row: T) => string,
+  ariaLabel?: (row: T) => string,
+): Column<T> {
+  return {
+    key: "sandbox",
+    title: "Sandbox",
+    unsortable: true,
+    value: () => "",
+    render: (r) =>
+      directory(r) === "" ? (
+        ""
+      ) : (
+        <a
+          href={href(["agents", agentId, "browse"], { path: directory(r) })}
+          aria-label={ariaLabel?.(r)}
+        >
+          Sandbox
+        </a>
+      ),
+  };
+}
+
 export function hostOf(cluster: ClusterView, agentId: string): string {
   return cluster.agentsById.get(agentId)?.hostname ?? "";
 }
