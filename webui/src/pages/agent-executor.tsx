@@ -35,8 +35,8 @@ import {
   usedOfAllocatedColumns,
 } from "./columns";
 
-/** The used / allocated table of a framework or executor on the agent. */
-function UsageTable(props: { label: string; allocated: Res; usage: Usage | undefined }) {
+/** The Resources card of a framework or executor on the agent: used / allocated. */
+function UsageCard(props: { label: string; allocated: Res; usage: Usage | undefined }) {
   const { allocated: a, usage: u } = props;
   const rows: [string, string, string][] = [
     ["CPUs", u?.cpus === undefined ? "–" : formatCpus(u.cpus), formatCpus(a.cpus)],
@@ -45,28 +45,31 @@ function UsageTable(props: { label: string; allocated: Res; usage: Usage | undef
     ["Disk", u?.diskUsed === undefined ? "–" : formatBytes(u.diskUsed), formatMegabytes(a.disk)],
   ];
   return (
-    <table class="compact" aria-label={props.label}>
-      <thead>
-        <tr>
-          <th scope="col" />
-          <th scope="col" class="num">
-            Used
-          </th>
-          <th scope="col" class="num">
-            Allocated
-          </th>
-        </tr>
-      </thead>
-      <tbody>
-        {rows.map(([name, used, alloc]) => (
-          <tr key={name}>
-            <th scope="row">{name}</th>
-            <td class="num">{used}</td>
-            <td class="num">{alloc}</td>
+    <section class="card" aria-label={props.label}>
+      <h2>Resources</h2>
+      <table class="compact" aria-label={props.label}>
+        <thead>
+          <tr>
+            <th scope="col" />
+            <th scope="col" class="num">
+              Used
+            </th>
+            <th scope="col" class="num">
+              Allocated
+            </th>
           </tr>
-        ))}
-      </tbody>
-    </table>
+        </thead>
+        <tbody>
+          {rows.map(([name, used, alloc]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              <td class="num">{used}</td>
+              <td class="num">{alloc}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
   );
 }
 
@@ -193,14 +196,11 @@ export function AgentFramework(props: { agentId: string; frameworkId: string }) 
                   <dd data-active-tasks="">{f.activeTasks.toLocaleString()}</dd>
                 </dl>
               </section>
-              <section class="card" aria-label="Framework resources on this agent">
-                <h2>Resources</h2>
-                <UsageTable
-                  label="Framework resources on this agent"
-                  allocated={f.allocated}
-                  usage={frameworkUsage(usage, f.id)}
-                />
-              </section>
+              <UsageCard
+                label="Framework resources on this agent"
+                allocated={f.allocated}
+                usage={frameworkUsage(usage, f.id)}
+              />
             </div>
             <TableSection<AgentExecutorView>
               headingId="afe-h"
@@ -344,14 +344,11 @@ export function AgentExecutor(props: { agentId: string; frameworkId: string; exe
                   </dd>
                 </dl>
               </section>
-              <section class="card" aria-label="Executor resources">
-                <h2>Resources</h2>
-                <UsageTable
-                  label="Executor resources"
-                  allocated={e.resources}
-                  usage={usage.get(`${f.id}/${e.id}`)}
-                />
-              </section>
+              <UsageCard
+                label="Executor resources"
+                allocated={e.resources}
+                usage={usage.get(`${f.id}/${e.id}`)}
+              />
             </div>
             <TableSection<AgentTaskView>
               headingId="aeq-h"
