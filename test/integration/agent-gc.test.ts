@@ -237,7 +237,10 @@ test("agent gc: with --gc_non_executor_container_sandboxes an ended nested conta
   const childDir = join(parentDir, "containers", childId.value);
   await waitFor("the nested sandbox removed", () => !existsSync(childDir), { timeoutMs: 20_000 });
   assert.ok(existsSync(parentDir), "the running executor's sandbox is kept");
-  assert.ok(agent.logs().includes(`Deleted '${childDir}'`), "the collector removed it");
+  // The collector logs after the removal: the line may land a moment after the directory is gone.
+  await waitFor("the collector's log line for the nested sandbox", () =>
+    agent.logs().includes(`Deleted '${childDir}'`),
+  );
   const m = await metrics(agent);
   assert.ok((m["gc/path_removals_succeeded"] ?? 0) >= 1, JSON.stringify(m));
 });
