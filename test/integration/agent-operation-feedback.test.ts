@@ -10,15 +10,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { readResourceState } from "../../src/agent/resources-checkpoint.js";
-import type {
-  Offer,
-  OperationStatus,
-  Resource,
-} from "../../src/common/protocol/generated/mesos-v1.js";
-import { codecFor } from "../../src/common/protocol/index.js";
+import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import type { SchedulerEvent } from "../../src/scheduler/types.js";
-import { typedOperatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
   freePort,
@@ -28,22 +22,12 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
-
-const agentCodecs = {
-  call: codecFor("mesos.v1.agent.Call"),
-  response: codecFor("mesos.v1.agent.Response"),
-};
-
-const reserved = (name: string, value: number): Resource => ({
-  name,
-  type: "SCALAR",
-  scalar: { value },
-  reservations: [{ type: "DYNAMIC", role: "web", principal: "ops" }],
-  allocation_info: { role: "web" },
-});
-
-const hex = (bytes: Uint8Array | undefined): string =>
-  bytes === undefined ? "" : Buffer.from(bytes).toString("hex");
+import {
+  agentOperations as agentOperationsOf,
+  hex,
+  operationScheduler,
+  reserved,
+} from "./operation-feedback-helpers.js";
 
 describe("agent operation feedback with a real master", () => {
   let master: DaemonHandle;
@@ -77,6 +61,7 @@ describe("agent operation feedback with a real master", () => {
       reconnect: false,
     });
     client.start({ event: (e) => events.push(e) });
+    scheduler = operationScheduler(client, events);
   });
 
   after(async () => {
@@ -84,34 +69,10 @@ describe("agent operation feedback with a real master", () => {
     await stopAll();
   });
 
-  const offers = (): Offer[] =>
-    events.flatMap((e) => ("offers" in e ? (e.offers?.offers ?? []) : []));
-  const statuses = (id: string): OperationStatus[] =>
-    events.flatMap((e) =>
-      "update_operation_status" in e && e.update_operation_status?.status.operation_id?.value === id
-        ? [e.update_operation_status.status]
-        : [],
-    );
-  const agentOperations = async () => {
-    const answer = await typedOperatorCall(agent, agentCodecs, { type: "GET_OPERATIONS" });
-    assert.equal(answer.status, 200, answer.text);
-    return answer.response?.get_operations?.operations ?? [];
-  };
-  const used = new Set<string>();
-  /** Accepts an offer not used yet with one RESERVE `id` of `resource`. */
-  const reserve = async (id: string, resource: Resource) => {
-    await client.revive();
-    const offer = await waitLong(`an offer for ${id}`, () =>
-      offers().find((o) => !used.has(o.id.value)),
-    );
-    used.add(offer.id.value);
-    const accepted = await client.accept(
-      [offer.id],
-      [{ type: "RESERVE", id: { value: id }, reserve: { resources: [resource] } }],
-      { refuse_seconds: 0 },
-    );
-    assert.ok(accepted.ok, accepted.ok ? "" : accepted.error);
-  };
+  let scheduler: ReturnType<typeof operationScheduler>;
+  const statuses = (id: string) => scheduler.statuses(id);
+  const reserve = (id: string, resource: Resource) => scheduler.reserve(id, resource);
+  const agentOperations = () => agentOperationsOf(agent);
 
   it("RESERVE: OPERATION_FINISHED from the agent with a uuid; acknowledged, the agent forgets it", async () => {
     await reserve("r1", reserved("cpus", 1));

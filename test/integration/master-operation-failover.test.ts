@@ -8,11 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import type {
-  Offer,
-  OperationStatus,
-  Resource,
-} from "../../src/common/protocol/generated/mesos-v1.js";
+import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import type { SchedulerEvent } from "../../src/scheduler/types.js";
@@ -27,26 +23,17 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
+import {
+  agentOperations as agentOperationsOf,
+  hex,
+  operationScheduler,
+  reserved,
+} from "./operation-feedback-helpers.js";
 
 const masterCodecs = {
   call: codecFor("mesos.v1.master.Call"),
   response: codecFor("mesos.v1.master.Response"),
 };
-const agentCodecs = {
-  call: codecFor("mesos.v1.agent.Call"),
-  response: codecFor("mesos.v1.agent.Response"),
-};
-
-const reserved = (name: string, value: number): Resource => ({
-  name,
-  type: "SCALAR",
-  scalar: { value },
-  reservations: [{ type: "DYNAMIC", role: "web", principal: "ops" }],
-  allocation_info: { role: "web" },
-});
-
-const hex = (bytes: Uint8Array | undefined): string =>
-  bytes === undefined ? "" : Buffer.from(bytes).toString("hex");
 
 describe("master operation feedback with a real agent", () => {
   let master: DaemonHandle;
@@ -87,6 +74,7 @@ describe("master operation feedback with a real agent", () => {
       backoff: { initialMs: 200, maxMs: 1000 },
     });
     client.start({ event: (e) => events.push(e) });
+    scheduler = operationScheduler(client, events);
   });
 
   after(async () => {
@@ -94,37 +82,17 @@ describe("master operation feedback with a real agent", () => {
     await stopAll();
   });
 
-  const offers = (): Offer[] =>
-    events.flatMap((e) => ("offers" in e ? (e.offers?.offers ?? []) : []));
-  const statuses = (id: string): OperationStatus[] =>
-    events.flatMap((e) =>
-      "update_operation_status" in e && e.update_operation_status?.status.operation_id?.value === id
-        ? [e.update_operation_status.status]
-        : [],
-    );
+  let scheduler: ReturnType<typeof operationScheduler>;
+  const statuses = (id: string) => scheduler.statuses(id);
   const masterOperations = async () => {
     const answer = await typedOperatorCall(master, masterCodecs, { type: "GET_OPERATIONS" });
     assert.equal(answer.status, 200, answer.text);
     return answer.response?.get_operations?.operations ?? [];
   };
-  const agentOperations = async () => {
-    const answer = await typedOperatorCall(agent, agentCodecs, { type: "GET_OPERATIONS" });
-    assert.equal(answer.status, 200, answer.text);
-    return answer.response?.get_operations?.operations ?? [];
-  };
-  const used = new Set<string>();
+  const agentOperations = () => agentOperationsOf(agent);
+  /** RESERVE `id` and wait for its reliable OPERATION_FINISHED. */
   const reserve = async (id: string, resource: Resource) => {
-    await client.revive();
-    const offer = await waitLong(`an offer for ${id}`, () =>
-      offers().find((o) => !used.has(o.id.value)),
-    );
-    used.add(offer.id.value);
-    const accepted = await client.accept(
-      [offer.id],
-      [{ type: "RESERVE", id: { value: id }, reserve: { resources: [resource] } }],
-      { refuse_seconds: 0 },
-    );
-    assert.ok(accepted.ok, accepted.ok ? "" : accepted.error);
+    await scheduler.reserve(id, resource);
     return waitLong(`OPERATION_FINISHED for ${id}`, () =>
       statuses(id).find((s) => s.state === "OPERATION_FINISHED" && s.uuid !== undefined),
     );
@@ -139,7 +107,7 @@ describe("master operation feedback with a real agent", () => {
     master.kill("SIGKILL");
     await master.exited;
     // Offers of the old master are gone with it.
-    for (const offer of offers()) used.add(offer.id.value);
+    scheduler.skipOffersSoFar();
     master = await startMaster(masterOptions);
     // The agent re-registers and lists r1 (UpdateSlaveMessage): the new master adopts it.
     const adopted = await waitLong("r1 adopted by the new master", async () => {
