@@ -7,14 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
@@ -28,23 +21,9 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 import { executeTask, removeRootCgroups, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
-
-function isStatic(path: string): boolean {
-  try {
-    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
-  } catch {
-    return true;
-  }
-}
-
-const skip =
-  process.platform !== "linux" || process.getuid?.() !== 0
-    ? "needs root on Linux (mount namespaces, chroot)"
-    : BUSYBOX === undefined || !isStatic(BUSYBOX)
-      ? "needs a static busybox (busybox-static)"
-      : undefined;
+const skip = imageSkip;
 
 const CGROUPS_ROOT = `mesos-test-${process.pid}`;
 let master: DaemonHandle;

@@ -18,27 +18,11 @@ import {
   tempDir,
   waitForAgents,
 } from "../harness/processes.js";
-
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
-
-function isStatic(path: string): boolean {
-  try {
-    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
-  } catch {
-    return true;
-  }
-}
+import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
 
-const skip =
-  process.platform !== "linux" || process.getuid?.() !== 0
-    ? "needs root on Linux (mount namespaces, chroot)"
-    : BUSYBOX === undefined || !isStatic(BUSYBOX)
-      ? "needs a static busybox (busybox-static)"
-      : CHROOT === undefined
-        ? "needs chroot(8)"
-        : undefined;
+const skip = imageSkip ?? (CHROOT === undefined ? "needs chroot(8)" : undefined);
 
 const MARKER = "mesos-ts-health-image";
 let master: DaemonHandle;

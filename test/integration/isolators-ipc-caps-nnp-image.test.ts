@@ -29,25 +29,10 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
-
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
-
-function isStatic(path: string): boolean {
-  try {
-    return !execFileSync("file", ["-L", path], { encoding: "utf8" }).includes("dynamically");
-  } catch {
-    return true;
-  }
-}
+import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
 const skip =
-  process.platform !== "linux" || process.getuid?.() !== 0
-    ? "needs root on Linux (namespaces, mounts, chroot)"
-    : !existsSync("/proc/self/ns/ipc")
-      ? "the kernel has no IPC namespaces"
-      : BUSYBOX === undefined || !isStatic(BUSYBOX)
-        ? "needs a static busybox (busybox-static)"
-        : undefined;
+  imageSkip ?? (existsSync("/proc/self/ns/ipc") ? undefined : "the kernel has no IPC namespaces");
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
