@@ -212,18 +212,28 @@ export async function startZooKeeper(
   options: { servers?: number; host?: NetHost } = {},
 ): Promise<ZooKeeper> {
   const count = options.servers ?? 1;
-  const root = tempDir("zookeeper-");
-  const peers: Peer[] = [];
-  for (let id = 1; id <= count; id++) {
-    peers.push({
-      id,
-      clientPort: await freePort(),
-      quorumPort: count > 1 ? await freePort() : 0,
-      electionPort: count > 1 ? await freePort() : 0,
-    });
+  let servers: ZkServer[] = [];
+  // A port freePort handed out can be taken by another process before the
+  // server binds it (the server then exits at once): start again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    const root = tempDir("zookeeper-");
+    const peers: Peer[] = [];
+    for (let id = 1; id <= count; id++) {
+      peers.push({
+        id,
+        clientPort: await freePort(),
+        quorumPort: count > 1 ? await freePort() : 0,
+        electionPort: count > 1 ? await freePort() : 0,
+      });
+    }
+    servers = peers.map((p) => makeServer(p, peers, root, options.host));
+    const started = await Promise.allSettled(servers.map((s) => s.start()));
+    const failed = started.find((r) => r.status === "rejected");
+    if (failed === undefined) break;
+    await Promise.all(servers.map((s) => s.stop()));
+    const exited = String(failed.reason).includes("ZooKeeper exited");
+    if (!exited || attempt === 3) throw failed.reason;
   }
-  const servers = peers.map((p) => makeServer(p, peers, root, options.host));
-  await Promise.all(servers.map((s) => s.start()));
   const connect = servers.map((s) => s.address).join(",");
   return {
     servers,
