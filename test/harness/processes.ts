@@ -9,7 +9,7 @@
  *   ...
  *   after(stopAll);
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, openSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -45,6 +45,20 @@ export function tempDir(prefix = "mesos-ts-test-"): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   tempDirs.push(dir);
   return dir;
+}
+
+/** Mount points below `dir` in this process' mount namespace, in mount order (empty off Linux). */
+export function mountsUnder(dir: string): string[] {
+  let table: string;
+  try {
+    table = readFileSync("/proc/self/mounts", "utf8");
+  } catch {
+    return [];
+  }
+  return table
+    .split("\n")
+    .map((line) => line.split(" ")[1] ?? "")
+    .filter((target) => target.startsWith(`${dir}/`));
 }
 
 /** Polls `probe` until it returns a value other than undefined/false, or throws after `timeoutMs`. */
@@ -308,6 +322,9 @@ export function runBinary(
 export async function stopAll(): Promise<void> {
   await Promise.all([...daemons].map((d) => d.stop()));
   for (const dir of tempDirs.splice(0)) {
+    // A test that failed midway can leave an agent's mounts (a container's
+    // /dev/shm, a secret volume) in its directories: rmdir would get EBUSY.
+    for (const target of mountsUnder(dir).reverse()) spawnSync("umount", ["-l", target]);
     rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }

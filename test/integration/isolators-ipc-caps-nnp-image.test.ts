@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
   type DaemonHandle,
+  mountsUnder,
   startAgent,
   startMaster,
   stopAll,
@@ -149,11 +150,7 @@ test("namespaces/ipc: PRIVATE with shm_size sizes the /dev/shm inside the image"
     readFileSync(join(await sandboxOf(agent, "image-ipc-private"), "stdout"), "utf8"),
   );
   assert.equal(r.shm_kb, String(8 * 1024));
-  await waitFor("the task's /dev/shm to be unmounted", async () =>
-    readFileSync("/proc/self/mounts", "utf8")
-      .split("\n")
-      .every((line) => !(line.split(" ")[1] ?? "").startsWith(`${runtimeDir}/`)),
-  );
+  await waitFor("the task's /dev/shm to be unmounted", () => mountsUnder(runtimeDir).length === 0);
   assert.deepEqual(readdirSync(join(runtimeDir, "containers")), []);
 });
 

@@ -15,6 +15,7 @@ import {
   binPath,
   type DaemonHandle,
   freePort,
+  mountsUnder,
   startAgent,
   startMaster,
   stopAll,
@@ -38,12 +39,16 @@ after(async () => {
   await stopAll();
 });
 
-/** Mount points under `dir`. */
-function mountsUnder(dir: string): string[] {
-  return readFileSync("/proc/self/mounts", "utf8")
-    .split("\n")
-    .map((line) => line.split(" ")[1] ?? "")
-    .filter((target) => target.startsWith(`${dir}/`));
+/**
+ * Waits until the task of `scheduler` runs `command`: its executor got past
+ * the launch (an agent killed earlier, while the executor waits for its
+ * isolation, leaves an executor that exits instead of being recovered).
+ */
+function taskRunning(scheduler: ChildProcess, command: string): Promise<number[]> {
+  return waitFor(`'${command}' to run`, () => {
+    const pids = processesWithMarker(command).filter((pid) => pid !== scheduler.pid);
+    return pids.length > 0 ? pids : undefined;
+  });
 }
 
 /** Starts a checkpointing mesos-execute running `command` with a PRIVATE /dev/shm. */
@@ -89,7 +94,9 @@ test("namespaces/ipc: a recovered container keeps its /dev/shm until it ends; on
   await waitForAgents(master, 1);
 
   // 1. Recovered, then ended by its framework.
-  const first = longTask(master, "ipc-recovered", "sleep 600");
+  const firstMarker = `${process.pid}${Date.now() % 100_000}1`;
+  const first = longTask(master, "ipc-recovered", `sleep ${firstMarker}`);
+  await taskRunning(first, `sleep ${firstMarker}`);
   const [shm] = await waitFor("the task's /dev/shm mount", () => {
     const m = mountsUnder(runtimeDir);
     return m.length === 1 ? m : undefined;
@@ -110,8 +117,9 @@ test("namespaces/ipc: a recovered container keeps its /dev/shm until it ends; on
   );
 
   // 2. Ended while the agent was down.
-  const marker = `${process.pid}${Date.now() % 100_000}`;
-  longTask(master, "ipc-orphan", `sleep ${marker}`);
+  const marker = `${process.pid}${Date.now() % 100_000}2`;
+  const second = longTask(master, "ipc-orphan", `sleep ${marker}`);
+  await taskRunning(second, `sleep ${marker}`);
   await waitFor("the second task's /dev/shm mount", () => mountsUnder(runtimeDir).length === 1);
   await executorsCheckpointed(workDir, 2);
   agent.kill("SIGKILL");

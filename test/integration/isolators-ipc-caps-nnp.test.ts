@@ -21,6 +21,7 @@ import {
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import {
   type DaemonHandle,
+  mountsUnder,
   runBinary,
   startAgent,
   startMaster,
@@ -74,13 +75,6 @@ async function cluster(flags: Record<string, string | boolean>): Promise<Cluster
   });
   await waitForAgents(master, 1);
   return { master, agent, runtimeDir };
-}
-
-/** True once nothing is mounted under the agent's runtime directory (the tmpfs /dev/shm are gone). */
-function noMountsUnder(dir: string): boolean {
-  return !readFileSync("/proc/self/mounts", "utf8")
-    .split("\n")
-    .some((line) => line.split(" ")[1]?.startsWith(`${dir}/`));
 }
 
 before(async () => {
@@ -160,7 +154,10 @@ test("namespaces/ipc: PRIVATE with shm_size gives the task its own /dev/shm of t
   assert.notEqual(r.ipc, agentIpc());
   assert.equal(r.shm_kb, String(16 * 1024));
   assert.equal(existsSync(`/dev/shm/${marker}`), false, "the task's /dev/shm is the agent's");
-  await waitFor("the task's /dev/shm to be unmounted", async () => noMountsUnder(open.runtimeDir));
+  await waitFor(
+    "the task's /dev/shm to be unmounted",
+    async () => mountsUnder(open.runtimeDir).length === 0,
+  );
 });
 
 test("namespaces/ipc: PRIVATE without shm_size takes --default_container_shm_size", {
@@ -352,7 +349,10 @@ test("namespaces/ipc: nested containers join their parent's IPC namespace unless
   assert.notEqual(priv.ipc, unset.ipc);
   assert.notEqual(priv.ipc, agentIpc());
   assert.equal(priv.shm_kb, String(8 * 1024));
-  await waitFor("the nested /dev/shm to be unmounted", async () => noMountsUnder(open.runtimeDir));
+  await waitFor(
+    "the nested /dev/shm to be unmounted",
+    async () => mountsUnder(open.runtimeDir).length === 0,
+  );
 });
 
 test("linux/capabilities: a bounding set naming every capability gives the task what the agent holds", {
