@@ -498,8 +498,20 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     containerLogger,
     provisioner: isolation.provisioner,
     dockerRuntime: isolation.dockerRuntime,
+    switchUser: flags.switch_user && isRoot,
   });
   void nested.recover();
+  const provisioner = isolation.provisioner;
+  if (provisioner !== undefined) {
+    // Recovery removes the root filesystems of containers it does not keep:
+    // standalone containers that survived the restart keep theirs.
+    const standalone = nested;
+    const recoverImages = provisioner.recover.bind(provisioner);
+    provisioner.recover = async (alive) => {
+      await standalone.ready();
+      await recoverImages(new Set([...alive, ...standalone.standaloneIds()]));
+    };
+  }
   if (flags.gc_non_executor_container_sandboxes) {
     const parents = recovered.map((e) => ({
       containerId: e.ids.containerId,

@@ -345,12 +345,12 @@ describe("agent v1 operator API", () => {
   });
 
   test("agent v1: unsupported calls answer 501 with the reason; bad input 400/415", async () => {
-    const launch = await v1({
-      type: "LAUNCH_CONTAINER",
-      launch_container: { container_id: { value: "x" } },
+    const gone = await v1({
+      type: "MARK_RESOURCE_PROVIDER_GONE",
+      mark_resource_provider_gone: { resource_provider_id: { value: "x" } },
     });
-    assert.equal(launch.status, 501);
-    assert.match(launch.text, /LAUNCH_CONTAINER/);
+    assert.equal(gone.status, 501);
+    assert.match(gone.text, /MARK_RESOURCE_PROVIDER_GONE/);
     const missing = await v1({ type: "READ_FILE" });
     assert.equal(missing.status, 400);
     const badType = await fetch(`${agent.url}/api/v1`, {

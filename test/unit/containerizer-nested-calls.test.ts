@@ -68,7 +68,7 @@ async function call(c: Call, n: NestedContainers | undefined = nested(), req = r
   );
 }
 
-test("nested calls: no nested containers on the agent is 501; a missing id 400; launching a standalone container 501; waiting for a standalone or two-level id 404 (it cannot exist)", async () => {
+test("nested calls: no nested containers on the agent is 501; a missing id 400; a standalone launch without a command 400; waiting for an unknown standalone or two-level id 404", async () => {
   const wait = { type: "WAIT_NESTED_CONTAINER" as const };
   // (An undefined argument takes the default: the agent has nested containers.)
   const standaloneWait = await call({
@@ -89,8 +89,8 @@ test("nested calls: no nested containers on the agent is 501; a missing id 400; 
     type: "LAUNCH_CONTAINER",
     launch_container: { container_id: { value: "x" } },
   });
-  assert.equal(standalone.status, 501);
-  assert.match(text(standalone), /LAUNCH_CONTAINER: Standalone containers/);
+  assert.equal(standalone.status, 400);
+  assert.equal(text(standalone), "Container 'x' has no command");
   const deep = await call({
     ...wait,
     wait_nested_container: {

@@ -26,6 +26,17 @@
  * WAIT answers TASK_FAILED with REASON_CONTAINER_LIMITATION_MEMORY; the
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
+ *
+ * A standalone container (a LAUNCH_CONTAINER `container_id` without a
+ * parent: no executor, no framework) is kept here too, as Mesos keeps it in
+ * its containerizer: it is a top-level container `<id>` with its sandbox at
+ * `<work_dir>/containers/<id>`, its own cgroups (every isolator of
+ * `--isolation` applies, as to an executor container, limited by its
+ * resources and `limits`) and its own image root filesystem. It runs as
+ * `command.user` only when the agent switches users. It survives an agent
+ * restart (`meta/standalone-containers/<id>.json`), can be the parent of
+ * nested containers (killed with it), and keeps its termination for WAIT
+ * until REMOVE_CONTAINER removes it with its sandbox.
  */
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
@@ -87,6 +98,8 @@ export interface NestedParent {
   readonly frameworkId: string;
   readonly executorId: string;
   readonly executorName: string;
+  /** A standalone container (no framework or executor: those fields are empty). */
+  readonly standalone?: boolean | undefined;
 }
 
 /** A LAUNCH_CONTAINER / LAUNCH_NESTED_CONTAINER call. */
@@ -164,10 +177,21 @@ export interface NestedContainersOptions {
   provisioner?: Provisioner | undefined;
   /** `docker/runtime` is in `--isolation`: apply the image's Env, WorkingDir, Entrypoint/Cmd. */
   dockerRuntime?: boolean | undefined;
+  /** `--switch_user` (as root): a standalone container runs as its `command.user`. */
+  switchUser?: boolean | undefined;
 }
+
+/** A LAUNCH_CONTAINER of a standalone container (its id has no parent). */
+export type StandaloneLaunch = Omit<NestedLaunch, "parentId" | "childId" | "session"> & {
+  readonly containerId: string;
+};
 
 /** What is checkpointed of a nested container. */
 interface NestedRecord {
+  /** A standalone container (`parentId` is its own id). */
+  standalone?: boolean;
+  /** A standalone container's user (its nested containers' default). */
+  user?: string;
   parentId: string;
   childId: string;
   pid: number;
@@ -206,6 +230,8 @@ interface Nested {
   io?: SessionIo;
   /** It has a provisioned root filesystem (its image, image volumes). */
   provisioned?: boolean;
+  /** A standalone container: `key`, `childId`, `cgroupId` and `parent.containerId` are its id. */
+  readonly standalone?: boolean;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -274,6 +300,8 @@ export class NestedContainers {
   }
 
   private async recoverRecords(): Promise<void> {
+    // Standalone containers first: nested containers may have one as parent.
+    await this.recoverStandalone();
     const base = this.recordsDir();
     if (base === undefined) return;
     let parents: string[] = [];
@@ -293,7 +321,7 @@ export class NestedContainers {
           await rm(path, { force: true });
           continue;
         }
-        const parent = this.o.parentOf(record.parentId);
+        const parent = this.parentOf(record.parentId);
         if (parent === undefined) {
           await rm(path, { force: true });
           continue;
@@ -303,14 +331,39 @@ export class NestedContainers {
     }
   }
 
+  /**
+   * The standalone containers of the previous agent run, recovered as Mesos
+   * recovers them: a running one is adopted (WAIT, KILL and its nested
+   * containers work again), one whose process is gone ends (WAIT answers
+   * without an exit status), an ended one keeps its termination.
+   */
+  private async recoverStandalone(): Promise<void> {
+    const base = this.standaloneDir();
+    if (base === undefined) return;
+    for (const file of await readdir(base).catch(() => [] as string[])) {
+      if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
+      const path = join(base, file);
+      let record: NestedRecord;
+      try {
+        record = JSON.parse(await readFile(path, "utf8")) as NestedRecord;
+      } catch {
+        await rm(path, { force: true });
+        continue;
+      }
+      const parent = standaloneParent(record.childId, record.directory, record.user);
+      await this.adopt(parent, { ...record, standalone: true });
+    }
+  }
+
   private async adopt(parent: NestedParent, record: NestedRecord): Promise<void> {
-    const key = nestedKey(record.parentId, record.childId);
+    const standalone = record.standalone === true;
+    const key = standalone ? record.childId : nestedKey(record.parentId, record.childId);
     const names = new Set(record.isolators);
     const n: Nested = {
       key,
       parent,
       childId: record.childId,
-      cgroupId: `${record.parentId}/mesos/${record.childId}`,
+      cgroupId: standalone ? record.childId : `${record.parentId}/mesos/${record.childId}`,
       directory: record.directory,
       isolators: this.o.isolators.filter((i) => names.has(i.name)),
       phase: "running",
@@ -321,6 +374,7 @@ export class NestedContainers {
       ...(record.startTime === undefined ? {} : { startTime: record.startTime }),
       ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
       ...(record.provisioned === true ? { provisioned: true } : {}),
+      ...(standalone ? { standalone: true } : {}),
     };
     this.byKey.set(key, n);
     this.startPolling();
@@ -336,7 +390,9 @@ export class NestedContainers {
     }
     const alive = new Map([[n.cgroupId, record.pid]]);
     for (const isolator of n.isolators) await isolator.recover(alive).catch(() => undefined);
-    this.o.logger.info(`Recovered nested container '${key}' (pid ${record.pid})`);
+    this.o.logger.info(
+      `Recovered ${standalone ? "standalone" : "nested"} container '${key}' (pid ${record.pid})`,
+    );
   }
 
   private startPolling(): void {
@@ -356,7 +412,7 @@ export class NestedContainers {
     this.polling = true;
     try {
       for (const n of [...this.byKey.values()]) {
-        if (this.o.parentOf(n.parent.containerId) === undefined) {
+        if (n.standalone !== true && this.parentOf(n.parent.containerId) === undefined) {
           this.o.logger.info(
             `Forgetting nested container '${n.key}': its parent container is gone`,
           );
@@ -392,7 +448,17 @@ export class NestedContainers {
       : join(this.o.workDir, "meta", "nested-containers");
   }
 
+  private standaloneDir(): string | undefined {
+    return this.o.workDir === undefined
+      ? undefined
+      : join(this.o.workDir, "meta", "standalone-containers");
+  }
+
   private recordPath(n: Nested): string | undefined {
+    if (n.standalone === true) {
+      const dir = this.standaloneDir();
+      return dir === undefined ? undefined : join(dir, `${n.key}.json`);
+    }
     const base = this.recordsDir();
     return base === undefined ? undefined : join(base, n.parent.containerId, `${n.childId}.json`);
   }
@@ -411,6 +477,8 @@ export class NestedContainers {
       ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
       ...(n.provisioned === true ? { provisioned: true } : {}),
       ...(n.termination === undefined ? {} : { termination: n.termination }),
+      ...(n.standalone === true ? { standalone: true } : {}),
+      ...(n.standalone === true && n.parent.user !== undefined ? { user: n.parent.user } : {}),
     };
     try {
       await mkdir(join(path, ".."), { recursive: true });
@@ -425,7 +493,7 @@ export class NestedContainers {
 
   /** Starts a nested container; resolves once its process runs, or with why not. */
   async launch(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
-    const parent = this.o.parentOf(l.parentId);
+    const parent = this.parentOf(l.parentId);
     if (parent === undefined) {
       return { status: 400, error: `Parent container ${l.parentId} does not exist` };
     }
@@ -474,6 +542,66 @@ export class NestedContainers {
       killRequested: false,
       waiters: [],
     };
+    return this.run(n, l, ownCgroups);
+  }
+
+  /**
+   * Starts a standalone container (LAUNCH_CONTAINER without a parent);
+   * resolves once its process runs, or with why not (202: it exists).
+   */
+  async launchStandalone(l: StandaloneLaunch): Promise<{ ok: true } | NestedError> {
+    const id = l.containerId;
+    if (!validChildId(id)) return { status: 400, error: `Invalid container id '${id}'` };
+    // Mesos' containerizer accepts a launch of any container it has (202), executors' too.
+    if (this.o.parentOf(id) !== undefined) return { status: 202, error: "" };
+    const existing = this.byKey.get(id);
+    if (existing !== undefined && existing.termination === undefined) {
+      return { status: 202, error: "" };
+    }
+    if (existing !== undefined) {
+      await this.forget(existing);
+      if (this.byKey.has(id)) return { status: 202, error: "" };
+    }
+    if (l.command === undefined) return { status: 400, error: `Container '${id}' has no command` };
+    if (l.container !== undefined && l.container.type !== "MESOS") {
+      return { status: 400, error: "The provided ContainerInfo is not supported" };
+    }
+    if (this.o.workDir === undefined) {
+      return { status: 500, error: "Standalone containers need the agent's work directory" };
+    }
+    const directory = join(this.o.workDir, "containers", id);
+    try {
+      await mkdir(directory, { recursive: true, mode: 0o755 });
+    } catch (e) {
+      return { status: 500, error: `Failed to create sandbox: ${(e as Error).message}` };
+    }
+    // As Mesos: the command's user counts only when the agent switches users.
+    const user = this.o.switchUser === true ? l.command.user : undefined;
+    const n: Nested = {
+      key: id,
+      parent: standaloneParent(id, directory, user),
+      childId: id,
+      cgroupId: id,
+      directory,
+      // A top-level container: every isolator applies, as to an executor's.
+      isolators: [...this.o.isolators],
+      phase: "starting",
+      killRequested: false,
+      waiters: [],
+      standalone: true,
+    };
+    const result = await this.run(n, { ...l, parentId: id, childId: id }, true);
+    return "ok" in result ? { ok: true } : result;
+  }
+
+  /** Registers `n` and starts its process (launch's common part). */
+  private async run(
+    n: Nested,
+    l: NestedLaunch,
+    ownCgroups: boolean,
+  ): Promise<{ ok: true; io?: SessionIo } | NestedError> {
+    const key = n.key;
+    const kind = n.standalone === true ? "standalone" : "nested";
     this.byKey.set(key, n);
     this.byCgroupId.set(n.cgroupId, n);
     try {
@@ -482,12 +610,12 @@ export class NestedContainers {
       if (n.phase === "starting") n.phase = "running";
       await this.checkpoint(n);
       this.startPolling();
-      this.o.logger.info(`Launched nested container '${key}' (pid ${pid})`);
+      this.o.logger.info(`Launched ${kind} container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
       return n.io === undefined ? { ok: true } : { ok: true, io: n.io };
     } catch (e) {
       const error = (e as Error).message;
-      this.o.logger.warn(`Failed to launch nested container '${key}': ${error}`);
+      this.o.logger.warn(`Failed to launch ${kind} container '${key}': ${error}`);
       n.phase = "done";
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
       await this.cleanup(n);
@@ -499,22 +627,38 @@ export class NestedContainers {
     }
   }
 
-  /** The running executor container `containerId` (a possible parent), if any. */
+  /** The running executor or standalone container `containerId` (a possible parent), if any. */
   parent(containerId: string): NestedParent | undefined {
-    return this.o.parentOf(containerId);
+    return this.parentOf(containerId);
   }
 
-  /** Resolves with the termination once the container has ended; undefined: unknown container. */
-  wait(parentId: string, childId: string): Promise<NestedTermination> | undefined {
-    const n = this.byKey.get(nestedKey(parentId, childId));
+  private parentOf(containerId: string): NestedParent | undefined {
+    const executor = this.o.parentOf(containerId);
+    if (executor !== undefined) return executor;
+    const n = this.byKey.get(containerId);
+    return n?.standalone === true && n.phase !== "done" ? n.parent : undefined;
+  }
+
+  /** The container `childId` of `parentId`, or the standalone container `childId`. */
+  private find(parentId: string | undefined, childId: string): Nested | undefined {
+    const n = this.byKey.get(parentId === undefined ? childId : nestedKey(parentId, childId));
+    return n !== undefined && (n.standalone === true) === (parentId === undefined) ? n : undefined;
+  }
+
+  /**
+   * Resolves with the termination once the container has ended; undefined:
+   * unknown container. `parentId` undefined: a standalone container.
+   */
+  wait(parentId: string | undefined, childId: string): Promise<NestedTermination> | undefined {
+    const n = this.find(parentId, childId);
     if (n === undefined) return undefined;
     if (n.termination !== undefined) return Promise.resolve(n.termination);
     return new Promise((resolve) => n.waiters.push(resolve));
   }
 
   /** Sends `signal` (default SIGKILL) to every process of the container; false: unknown or ended. */
-  kill(parentId: string, childId: string, signal = 9): boolean {
-    const n = this.byKey.get(nestedKey(parentId, childId));
+  kill(parentId: string | undefined, childId: string, signal = 9): boolean {
+    const n = this.find(parentId, childId);
     if (n === undefined || n.phase === "done") return false;
     const name = SIGNAL_NAMES[signal] ?? "SIGKILL";
     if (name === "SIGKILL") {
@@ -550,7 +694,9 @@ export class NestedContainers {
 
   /** The parent container ended: its nested containers are killed and forgotten. */
   async parentEnded(parentId: string): Promise<void> {
-    const children = [...this.byKey.values()].filter((n) => n.parent.containerId === parentId);
+    const children = [...this.byKey.values()].filter(
+      (n) => n.parent.containerId === parentId && n.standalone !== true,
+    );
     await Promise.all(
       children.map(async (n) => {
         if (n.phase === "running") {
@@ -569,11 +715,41 @@ export class NestedContainers {
 
   /** Forgets an ended container (REMOVE_NESTED_CONTAINER). */
   remove(parentId: string, childId: string): "unknown" | "running" | "removed" {
-    const n = this.byKey.get(nestedKey(parentId, childId));
+    const n = this.find(parentId, childId);
     if (n === undefined) return "unknown";
     if (n.termination === undefined) return "running";
     void this.forget(n);
     return "removed";
+  }
+
+  /**
+   * Removes an ended standalone container: its record, termination and
+   * sandbox (with its nested containers' sandboxes).
+   */
+  async removeStandalone(id: string): Promise<"unknown" | "running" | "removed"> {
+    const n = this.find(undefined, id);
+    if (n === undefined) return "unknown";
+    if (n.termination === undefined) return "running";
+    await this.forget(n);
+    await rm(n.directory, { recursive: true, force: true });
+    this.o.logger.info(`Removed standalone container '${id}' and its sandbox`);
+    return "removed";
+  }
+
+  /** Ids of the standalone containers not ended (their image root filesystems are in use). */
+  standaloneIds(): Set<string> {
+    return new Set(
+      [...this.byKey.values()]
+        .filter((n) => n.standalone === true && n.phase !== "done")
+        .map((n) => n.key),
+    );
+  }
+
+  /** The live standalone containers. */
+  listStandalone(): NestedContainerView[] {
+    return [...this.byKey.values()]
+      .filter((n) => n.standalone === true && n.phase === "running")
+      .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
   }
 
   /** Events of the executor containers, seen on their way to the agent: an ended parent takes its nested containers along. */
@@ -587,16 +763,19 @@ export class NestedContainers {
     };
   }
 
-  /** The live nested containers. */
+  /** The live nested containers (not standalone ones: see listStandalone). */
   list(): NestedContainerView[] {
     return [...this.byKey.values()]
-      .filter((n) => n.phase === "running")
+      .filter((n) => n.phase === "running" && n.standalone !== true)
       .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
   }
 
   /** Statistics of a live nested container from its isolators. */
-  async usage(parentId: string, childId: string): Promise<ResourceStatistics | undefined> {
-    const n = this.byKey.get(nestedKey(parentId, childId));
+  async usage(
+    parentId: string | undefined,
+    childId: string,
+  ): Promise<ResourceStatistics | undefined> {
+    const n = this.find(parentId, childId);
     if (n === undefined || n.phase !== "running") return undefined;
     const parts = await Promise.all(
       n.isolators.map((i) => i.usage(n.cgroupId).catch(() => ({ timestamp: 0 }))),
@@ -613,7 +792,7 @@ export class NestedContainers {
 
   private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
     await mkdir(n.directory, { recursive: true, mode: 0o755 });
-    const userName = l.command?.user ?? n.parent.user;
+    const userName = n.standalone === true ? n.parent.user : (l.command?.user ?? n.parent.user);
     let ids: { uid: number; gid: number } | undefined;
     if (userName !== undefined) {
       const user = await this.lookupUser(userName);
@@ -736,7 +915,7 @@ export class NestedContainers {
     if (provisioner === undefined) {
       throw new Error("Container images need the agent flag --image_providers=docker");
     }
-    const provisionId = nestedProvisionId(n.parent.containerId, n.childId);
+    const provisionId = provisionIdOf(n);
     // Set first: a failed provision leaves a partial rootfs for the cleanup.
     n.provisioned = true;
     if (image === undefined) {
@@ -860,6 +1039,8 @@ export class NestedContainers {
     if (n.finishing === true || n.termination !== undefined) return;
     n.finishing = true;
     n.phase = "done";
+    // A standalone container's nested containers go first, as in Mesos.
+    if (n.standalone === true) await this.parentEnded(n.key);
     // Whatever the container's main process left behind dies with it.
     await this.killAll(n);
     await this.cleanup(n);
@@ -877,7 +1058,7 @@ export class NestedContainers {
     this.byCgroupId.delete(n.cgroupId);
     if (this.byKey.get(n.key) === n) await this.checkpoint(n);
     this.o.logger.info(
-      `Nested container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`,
+      `${n.standalone === true ? "Standalone" : "Nested"} container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`,
     );
     for (const waiter of n.waiters.splice(0)) waiter(termination);
   }
@@ -895,7 +1076,7 @@ export class NestedContainers {
     if (n.cgroup !== undefined) await removeCgroup(n.cgroup).catch(() => undefined);
     if (n.provisioned === true) {
       await this.o.provisioner
-        ?.destroy(nestedProvisionId(n.parent.containerId, n.childId))
+        ?.destroy(provisionIdOf(n))
         .catch((e: unknown) =>
           this.o.logger.warn(
             `Failed to remove the root filesystem of nested container '${n.key}': ${(e as Error).message}`,
@@ -918,6 +1099,24 @@ export class NestedContainers {
       })
       .catch(() => undefined);
   }
+}
+
+/** The parent record of a standalone container (also the parent of its nested containers). */
+function standaloneParent(id: string, directory: string, user: string | undefined): NestedParent {
+  return {
+    containerId: id,
+    directory,
+    ...(user === undefined ? {} : { user }),
+    frameworkId: "",
+    executorId: "",
+    executorName: "",
+    standalone: true,
+  };
+}
+
+/** The provisioner's id for a container's root filesystem (Mesos' layout). */
+function provisionIdOf(n: Nested): string {
+  return n.standalone === true ? n.key : nestedProvisionId(n.parent.containerId, n.childId);
 }
 
 /**

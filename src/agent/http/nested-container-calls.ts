@@ -6,10 +6,15 @@
  * reason and message), KILL_CONTAINER / KILL_NESTED_CONTAINER (a signal,
  * SIGKILL by default) and REMOVE_CONTAINER / REMOVE_NESTED_CONTAINER.
  *
+ * The same calls about a standalone container (a `container_id` without a
+ * parent) launch, wait for, kill and remove it (standalone-containers in
+ * NestedContainers).
+ *
  * Authorization: the ACL actions `launch_nested_containers_as_user`,
  * `wait_nested_containers`, `kill_nested_containers` and
  * `remove_nested_containers` with the container's user as the object
- * (Mesos' actions; the realm is the operator API's).
+ * (Mesos' actions; the realm is the operator API's); for a standalone
+ * container `launch|wait|kill|remove_standalone_containers` (object ANY).
  */
 import type { AclAction } from "../../common/auth/acls.js";
 import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
@@ -25,7 +30,11 @@ import {
   response,
 } from "../../common/http/response.js";
 import type { ContainerID, ResourceStatistics } from "../../common/protocol/generated/mesos-v1.js";
-import type { Call, Response } from "../../common/protocol/generated/mesos-v1-agent.js";
+import type {
+  Call,
+  Response,
+  Response_GetContainers_Container,
+} from "../../common/protocol/generated/mesos-v1-agent.js";
 import { systemClock } from "../../common/time/clock.js";
 import type { NestedContainers } from "../containerizer/nested-containers.js";
 
@@ -89,6 +98,10 @@ export async function nestedContainerCall(
   })();
   // Calls wait for the containers of a previous agent run to be recovered.
   await nested.ready();
+  const containerId = container?.container_id;
+  if (containerId !== undefined && containerId.value !== "" && containerId.parent === undefined) {
+    return standaloneCall(nested, call, type, containerId.value, request, reply);
+  }
   const id = splitId(container?.container_id);
   if (typeof id === "string") {
     if (id.startsWith("Expecting")) return badRequest(`Failed to validate agent::Call: ${id}`);
@@ -162,6 +175,57 @@ export async function nestedContainerCall(
         ? internalServerError("Nested container has not terminated yet")
         : ok();
     }
+  }
+}
+
+/**
+ * A call about the standalone container `id`: authorized by Mesos'
+ * standalone action first, then answered as Mesos' containerizer answers
+ * for a top-level container.
+ */
+async function standaloneCall(
+  nested: NestedContainers,
+  call: Call,
+  type: string,
+  id: string,
+  request: HttpRequest,
+  reply: (message: Response) => HttpResponse,
+): Promise<HttpResponse> {
+  const denied = authorizeUnsupported(request, call, type, { value: id });
+  if (denied !== undefined) return denied;
+  switch (type) {
+    case "LAUNCH_CONTAINER": {
+      const launch = call.launch_container;
+      const result = await nested.launchStandalone({
+        containerId: id,
+        command: launch?.command,
+        container: launch?.container,
+        resources: launch?.resources,
+        limits: launch?.limits,
+      });
+      return "ok" in result ? ok() : response(result.status, result.error);
+    }
+    case "WAIT_CONTAINER": {
+      const waiting = nested.wait(undefined, id);
+      if (waiting === undefined) return notFound(waitNotFound(id));
+      return reply({ type, wait_container: await waiting });
+    }
+    case "KILL_CONTAINER":
+      return nested.kill(undefined, id, call.kill_container?.signal ?? 9)
+        ? ok()
+        : notFound(killNotFound(id));
+    case "REMOVE_CONTAINER": {
+      // Mesos' containerizer has no removal of a top-level container (its agent
+      // aborts): an ended one is removed with its sandbox, as for nested ones.
+      const removed = await nested.removeStandalone(id);
+      if (removed === "unknown") return internalServerError("Unknown root container");
+      return removed === "running"
+        ? internalServerError("Standalone container has not terminated yet")
+        : ok();
+    }
+    default:
+      // The *_NESTED_CONTAINER calls need a parent (validation refuses them before).
+      return badRequest(`${type}: the container id needs a parent`);
   }
 }
 
@@ -306,12 +370,15 @@ export interface NestedContainerUsage {
   readonly statistics: ResourceStatistics;
 }
 
-/** Statistics of every live nested container, stamped now. */
+/**
+ * Statistics of every live nested container of an executor, stamped now
+ * (those of standalone containers: see standaloneContainerEntries).
+ */
 export async function nestedContainerUsages(
   nested: NestedContainers,
   nowSecs = systemClock.now() / 1000,
 ): Promise<NestedContainerUsage[]> {
-  const views = nested.list();
+  const views = nested.list().filter((v) => v.parent.standalone !== true);
   const stats = await Promise.all(
     views.map((v) => nested.usage(v.parent.containerId, v.childId).catch(() => undefined)),
   );
@@ -322,5 +389,45 @@ export async function nestedContainerUsages(
     containerId: { value: v.childId, parent: { value: v.parent.containerId } },
     pid: v.pid,
     statistics: { ...(stats[i] ?? {}), timestamp: nowSecs },
+  }));
+}
+
+/**
+ * GET_CONTAINERS' entries of standalone containers (with `show_standalone`)
+ * and of the nested containers under them (with `show_nested`), as Mesos
+ * lists them: `container_id`, status and statistics only, each visible to
+ * callers allowed `view_standalone_containers` (its root container decides).
+ */
+export async function standaloneContainerEntries(
+  nested: NestedContainers,
+  request: HttpRequest,
+  show: { nested: boolean; standalone: boolean },
+  nowSecs = systemClock.now() / 1000,
+): Promise<Response_GetContainers_Container[]> {
+  if (!requestAuthorized(request, "view_standalone_containers")) return [];
+  const listed: { id: ContainerID; pid: number | undefined }[] = [
+    ...(show.standalone
+      ? nested.listStandalone().map((v) => ({ id: { value: v.childId }, pid: v.pid }))
+      : []),
+    ...(show.nested
+      ? nested
+          .list()
+          .filter((v) => v.parent.standalone === true)
+          .map((v) => ({
+            id: { value: v.childId, parent: { value: v.parent.containerId } },
+            pid: v.pid,
+          }))
+      : []),
+  ];
+  const stats = await Promise.all(
+    listed.map((c) => nested.usage(c.id.parent?.value, c.id.value).catch(() => undefined)),
+  );
+  return listed.map((c, i) => ({
+    container_id: c.id,
+    container_status: {
+      container_id: c.id,
+      ...(c.pid === undefined ? {} : { executor_pid: c.pid }),
+    },
+    resource_statistics: { ...(stats[i] ?? {}), timestamp: nowSecs },
   }));
 }

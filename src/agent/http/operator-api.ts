@@ -72,6 +72,7 @@ import {
   NESTED_CONTAINER_CALLS,
   nestedContainerCall,
   nestedContainerUsages,
+  standaloneContainerEntries,
 } from "./nested-container-calls.js";
 
 const callCodec = codecFor<Call>("mesos.v1.agent.Call");
@@ -403,18 +404,21 @@ async function handle(ctx: AgentOperatorContext, request: HttpRequest): Promise<
         },
         type,
       );
-    case "GET_CONTAINERS":
-      return reply(
-        {
-          type: "GET_CONTAINERS",
-          get_containers: await getContainers(
-            ctx.monitor,
-            call.get_containers?.show_nested === true ? ctx.nested : undefined,
-            containerView(agent, request),
-          ),
-        },
-        type,
+    case "GET_CONTAINERS": {
+      const listed = await getContainers(
+        ctx.monitor,
+        call.get_containers?.show_nested === true ? ctx.nested : undefined,
+        containerView(agent, request),
       );
+      if (ctx.nested !== undefined) {
+        const show = {
+          nested: call.get_containers?.show_nested === true,
+          standalone: call.get_containers?.show_standalone === true,
+        };
+        listed.containers?.push(...(await standaloneContainerEntries(ctx.nested, request, show)));
+      }
+      return reply({ type: "GET_CONTAINERS", get_containers: listed }, type);
+    }
     case "GET_FRAMEWORKS":
       return reply(
         { type: "GET_FRAMEWORKS", get_frameworks: getFrameworks(agent, requestView(request)) },
