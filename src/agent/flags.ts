@@ -231,8 +231,18 @@ const agentCoreFlags = {
     default: 150,
   }),
   sandbox_directory: flag.string({
-    help: "Where the sandbox is mounted inside containers that have their own root filesystem.",
+    help:
+      "Absolute path inside containers with their own root filesystem (a container image, " +
+      "a Docker container) where the sandbox is mounted; MESOS_SANDBOX says the same there.",
     default: "/mnt/mesos/sandbox",
+    // Relative, the mount point and MESOS_SANDBOX would depend on the working directory;
+    // at '/', the sandbox would hide the whole image.
+    validate: (v) =>
+      !v.startsWith("/")
+        ? "Expected `--sandbox_directory` to be an absolute path"
+        : v.replace(/\/+/g, "/") === "/"
+          ? "Expected `--sandbox_directory` to be a directory below '/'"
+          : undefined,
   }),
   gc_delay: flag.duration({
     help:

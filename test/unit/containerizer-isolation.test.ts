@@ -243,7 +243,7 @@ test("images: a command task's command is wrapped in chroot into the image and t
   assert.deepEqual(shell.arguments?.slice(0, 4), ["chroot", "/r", "/bin/sh", "-c"]);
   assert.match(
     shell.arguments?.[4] ?? "",
-    /^cd '\/mnt\/mesos\/sandbox' && MESOS_SANDBOX=\/mnt\/mesos\/sandbox exec/,
+    /^cd '\/mnt\/mesos\/sandbox' && MESOS_SANDBOX='\/mnt\/mesos\/sandbox' exec/,
   );
   assert.equal(shell.arguments?.[5], "echo hi");
   assert.deepEqual(shell.environment, { variables: [] });

@@ -1,8 +1,9 @@
 /**
  * How a nested container in an image is launched (images/nested-image.ts),
  * against a fake provisioner: its provisioner id below the parent's, the
- * sandbox mount, the variables set inside the image (the image's Env
- * under the command's own, the command's PATH, no MESOS_ ones), the
+ * sandbox mount (at the provisioner's --sandbox_directory), the variables
+ * set inside the image (the image's Env under the command's own, the
+ * command's PATH, MESOS_SANDBOX but no other MESOS_ ones), the
  * image's WorkingDir, and docker/runtime's command rules.
  */
 import assert from "node:assert/strict";
@@ -14,10 +15,11 @@ import {
 } from "../../src/agent/containerizer/images/nested-image.js";
 import { tempDir } from "../harness/processes.js";
 
-function fakeProvisioner(config: ImageConfig, rootfs: string) {
+function fakeProvisioner(config: ImageConfig, rootfs: string, sandboxDirectory?: string) {
   const calls: [string, string, boolean][] = [];
   return {
     calls,
+    ...(sandboxDirectory === undefined ? {} : { sandboxDirectory }),
     provision: async (id: string, name: string, cached = true) => {
       calls.push([id, name, cached]);
       return { path: rootfs, image: { layers: [], config } };
@@ -45,8 +47,31 @@ describe("nested container images", () => {
     assert.deepEqual(out.preparation.mounts, [
       { source: "/sb/containers/child", target: `${rootfs}/mnt/mesos/sandbox`, readOnly: false },
     ]);
-    assert.deepEqual(out.preparation.rootfsEnv, {}, "no docker/runtime: no image Env");
-    assert.equal(out.preparation.rootfsWorkDir, undefined);
+    assert.deepEqual(
+      out.preparation.rootfsEnv,
+      { MESOS_SANDBOX: "/mnt/mesos/sandbox" },
+      "no docker/runtime: no image Env",
+    );
+    assert.equal(out.preparation.rootfsWorkDir, "/mnt/mesos/sandbox");
+  });
+
+  it("mounts the sandbox at the provisioner's --sandbox_directory, and MESOS_SANDBOX says so", async () => {
+    const rootfs = tempDir("nested-image-rootfs-");
+    const out = await prepareNestedImage({
+      provisioner: fakeProvisioner({}, rootfs, "/sandbox"),
+      dockerRuntime: false,
+      provisionId: "p/containers/c",
+      image,
+      command: { value: "true" },
+      volumes: [{ container_path: "rel", mode: "RW", host_path: "/etc" }],
+      sandbox: "/sb",
+    });
+    assert.deepEqual(out.preparation.mounts, [
+      { source: "/sb", target: `${rootfs}/sandbox`, readOnly: false },
+      { source: "/etc", target: `${rootfs}/sandbox/rel`, readOnly: false },
+    ]);
+    assert.deepEqual(out.preparation.rootfsEnv, { MESOS_SANDBOX: "/sandbox" });
+    assert.equal(out.preparation.rootfsWorkDir, "/sandbox");
   });
 
   it("docker/runtime: the image's Env under the command's variables, the command's PATH inside, WorkingDir, Entrypoint/Cmd", async () => {
@@ -79,7 +104,11 @@ describe("nested container images", () => {
       sandbox: "/sb",
     });
     assert.deepEqual(p.calls[0]?.[2], false);
-    assert.deepEqual(out.preparation.rootfsEnv, { A: "image", PATH: "/task/bin" });
+    assert.deepEqual(out.preparation.rootfsEnv, {
+      A: "image",
+      PATH: "/task/bin",
+      MESOS_SANDBOX: "/mnt/mesos/sandbox",
+    });
     assert.equal(out.preparation.rootfsWorkDir, "/w");
     assert.equal(out.command.value, "/bin/echo");
     assert.deepEqual(out.command.arguments, ["/bin/echo", "x"]);

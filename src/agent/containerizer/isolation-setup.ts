@@ -79,6 +79,7 @@ export function buildIsolation(
     | "docker_store_dir"
     | "docker_ignore_runtime"
     | "work_dir"
+    | "sandbox_directory"
     | "runtime_dir"
     | "default_container_shm_size"
     | "disallow_sharing_agent_ipc_namespace"
@@ -186,6 +187,7 @@ function buildProvisioner(
     | "docker_registry"
     | "docker_store_dir"
     | "work_dir"
+    | "sandbox_directory"
   >,
   isolation: readonly string[],
   launcher: LauncherClient,
@@ -228,5 +230,8 @@ function buildProvisioner(
       output: r.output,
     }));
   const store = new DockerStore(registry, flags.docker_store_dir, run);
-  return { ok: true, provisioner: new Provisioner(flags.work_dir, store, run) };
+  return {
+    ok: true,
+    provisioner: new Provisioner(flags.work_dir, store, run, flags.sandbox_directory),
+  };
 }

@@ -14,7 +14,9 @@
  * 5. `setpriv` (util-linux) to become the task's user (the steps above need
  *    root), set no_new_privs and the capability sets, or, for a container
  *    image, `chroot` into its root filesystem (as the user) and a change
- *    into the sandbox mounted at /mnt/mesos/sandbox;
+ *    into the sandbox mounted there (`--sandbox_directory`, by default
+ *    /mnt/mesos/sandbox); a container image with capabilities uses `capsh`
+ *    (libcap) for all of that instead (see capshArguments);
  * 6. the executor.
  *
  * Every step runs inside the cgroups, so there is no moment in which the
@@ -25,8 +27,12 @@
 import { writeFile } from "node:fs/promises";
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
+import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
 
-/** Where the sandbox is inside a container image's root filesystem (Mesos' default). */
+/**
+ * Where the sandbox is inside a container image's root filesystem when
+ * nothing else is said: the default of the agent's `--sandbox_directory`.
+ */
 export const IMAGE_SANDBOX = "/mnt/mesos/sandbox";
 
 /** The exit status of the shim when it could not set up the container. */
@@ -84,6 +90,10 @@ export function mergePreparations(
       if (p.rootfsWorkDir !== undefined) merged.rootfsWorkDir = p.rootfsWorkDir;
     }
   }
+  // An executor that runs its task in the image itself (the command
+  // executor) keeps the privileges that needs, as in Mesos: the task's
+  // command carries the capabilities (images/image-launch.ts).
+  if (merged.chroot === false) delete merged.capabilities;
   return merged;
 }
 
@@ -190,21 +200,34 @@ export function shimCommand(
   if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
   const privileges = privilegeArguments(p);
   if (p.rootfs !== undefined && p.chroot !== false) {
-    // no_new_privs does not hinder chroot; capabilities are refused with images.
-    if (privileges.length > 0) tail.push("setpriv", ...privileges, "--");
-    tail.push("chroot");
-    if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
     // The image's Env applies inside only: the steps above need the host's PATH.
     const exports = Object.entries(p.rootfsEnv ?? {})
       .map(([k, v]) => `export ${k}=${shellQuote(v)}; `)
       .join("");
-    tail.push(
-      p.rootfs,
-      "/bin/sh",
+    const inside = [
       "-c",
       `${exports}cd ${shellQuote(p.rootfsWorkDir ?? IMAGE_SANDBOX)} && exec "$@"`,
       "mesos-container",
-    );
+    ];
+    if (p.capabilities !== undefined) {
+      // setpriv before chroot would leave chroot's privileges in the sets: capsh does both.
+      if (CAPSH === undefined) {
+        throw new Error("Capabilities for containers with an image need capsh (libcap2-bin)");
+      }
+      const capsh = capshArguments({
+        rootfs: p.rootfs,
+        user,
+        capabilities: p.capabilities,
+        noNewPrivs: p.noNewPrivs,
+      });
+      tail.push(CAPSH, ...capsh, ...inside);
+    } else {
+      // no_new_privs does not hinder chroot.
+      if (privileges.length > 0) tail.push("setpriv", ...privileges, "--");
+      tail.push("chroot");
+      if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
+      tail.push(p.rootfs, "/bin/sh", ...inside);
+    }
   } else if (user !== undefined || privileges.length > 0) {
     // One setpriv: the user switch needs capabilities the new sets may drop.
     const switchUser =

@@ -54,6 +54,7 @@ import {
   imageVolumePreparation,
   runtimeArgv,
   runtimeCommandError,
+  sandboxMount,
 } from "./images/image-launch.js";
 import type { Provisioner } from "./images/provisioner.js";
 import { CGROUP_ISOLATORS } from "./isolators/index.js";
@@ -64,13 +65,7 @@ import type {
   LaunchPreparation,
 } from "./isolators/isolator.js";
 import { joinsNamedNetwork } from "./isolators/network-ports.js";
-import {
-  enterCgroups,
-  IMAGE_SANDBOX,
-  mergePreparations,
-  needsShim,
-  shimCommand,
-} from "./launch-shim.js";
+import { enterCgroups, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger, ContainerOutput } from "./logger/container-logger.js";
 import { recordExecutorProcess } from "./pid-record.js";
@@ -596,11 +591,13 @@ export class PosixContainerizer implements Containerizer {
       if (signalsReady === true) command.signalsReady = true;
     }
     const spawnIds = shimmed ? undefined : ids;
-    // An executor inside an image sees its sandbox at /mnt/mesos/sandbox.
+    // An executor inside an image sees its sandbox at --sandbox_directory.
     const inImage = preparation.rootfs !== undefined && preparation.chroot !== false;
     // Isolators' variables (resolved secrets) join the agent's; the command's values already won.
     const prepared = { ...launch.environment, ...preparation.environment };
-    const env = inImage ? imageEnvironment(prepared) : prepared;
+    const env = inImage
+      ? imageEnvironment(prepared, this.o.provisioner?.sandboxDirectory)
+      : prepared;
     const paceLimit = this.o.launchConcurrency ?? 0;
     const paced = command.signalsReady === true && paceLimit > 0;
     const poolSize = this.o.executorPoolSize ?? 0;
@@ -724,7 +721,11 @@ export class PosixContainerizer implements Containerizer {
       }
     }
     if (image !== undefined) {
-      preparations.push(await this.provisionImage(c, launch, image, user !== undefined));
+      // The command executor's task gets linux/capabilities' sets (mergePreparations).
+      const capabilities = mergePreparations(preparations).capabilities;
+      preparations.push(
+        await this.provisionImage(c, launch, image, user !== undefined, capabilities),
+      );
     }
     const volumes = launch.executor.container?.volumes ?? [];
     if (volumes.some((v) => v.image !== undefined)) {
@@ -739,6 +740,7 @@ export class PosixContainerizer implements Containerizer {
         volumes,
         launch.directory,
         rootfs,
+        this.o.provisioner.sandboxDirectory,
       );
       preparations.push({ mountNamespace: true, mounts });
     }
@@ -751,6 +753,7 @@ export class PosixContainerizer implements Containerizer {
     launch: ContainerLaunch,
     image: Image,
     switchesUser: boolean,
+    capabilities?: LaunchPreparation["capabilities"],
   ): Promise<LaunchPreparation> {
     const provisioner = this.o.provisioner;
     if (provisioner === undefined) {
@@ -788,14 +791,17 @@ export class PosixContainerizer implements Containerizer {
     const preparation: LaunchPreparation = {
       mountNamespace: true,
       mounts: [
-        { source: launch.directory, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false },
+        await sandboxMount(launch.directory, rootfs, provisioner.sandboxDirectory),
         ...(await imageVolumeMounts(
           launch.executor.container?.volumes ?? [],
           launch.directory,
           rootfs,
+          provisioner.sandboxDirectory,
         )),
       ],
       rootfs,
+      // The executor starts in its sandbox inside, unless the image names a WorkingDir.
+      rootfsWorkDir: provisioner.sandboxDirectory,
     };
     if (c.runtime !== undefined && !launch.commandExecutor) {
       preparation.rootfsEnv = imageVariables(c.runtime, launch.environment);
@@ -806,7 +812,10 @@ export class PosixContainerizer implements Containerizer {
     if (launch.commandExecutor && taskCommand !== undefined && CHROOT !== undefined) {
       // The command executor stays on the host; its task runs in the image.
       preparation.chroot = false;
-      const wrapped = chrootTaskCommand(taskCommand, rootfs, CHROOT, c.runtime);
+      const wrapped = chrootTaskCommand(taskCommand, rootfs, CHROOT, c.runtime, {
+        sandbox: provisioner.sandboxDirectory,
+        capabilities,
+      });
       preparation.executorArguments = [`--task_command=${JSON.stringify(wrapped)}`];
     }
     return preparation;

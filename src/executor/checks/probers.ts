@@ -197,10 +197,12 @@ export interface ProbeContext {
   image?: ImageRoot;
 }
 
-/** A command task's image root filesystem, entered with chroot(8). */
+/** A command task's image root filesystem, entered with chroot(8) (or capsh, which chroots too). */
 export interface ImageRoot {
   chroot: string;
   rootfs: string;
+  /** Where the sandbox is inside (the agent's --sandbox_directory). */
+  sandbox?: string;
 }
 
 /** Where the sandbox is inside an image's root filesystem. */
@@ -215,9 +217,16 @@ export function imageRootOf(taskCommand: CommandInfo | undefined): ImageRoot | u
   const args = taskCommand?.arguments ?? [];
   const chroot = taskCommand?.value;
   if (taskCommand?.shell !== false || chroot === undefined) return undefined;
-  if (!chroot.endsWith("/chroot") || args[0] !== "chroot") return undefined;
-  const rootfs = args[1];
-  return rootfs?.startsWith("/") ? { chroot, rootfs } : undefined;
+  let rootfs: string | undefined;
+  if (chroot.endsWith("/chroot") && args[0] === "chroot") rootfs = args[1];
+  // With capabilities: `capsh --chroot=ROOTFS ...`.
+  if (chroot.endsWith("/capsh") && args[0] === "capsh") rootfs = args[1]?.slice("--chroot=".length);
+  if (rootfs === undefined || !rootfs.startsWith("/")) return undefined;
+  // The script's last MESOS_SANDBOX='...' (image Env exports come before it).
+  const script = args[args.indexOf("-c") + 1] ?? "";
+  const quoted = [...script.matchAll(/MESOS_SANDBOX=('(?:[^']|'\\'')*')/g)].at(-1)?.[1];
+  const sandbox = quoted?.slice(1, -1).replaceAll("'\\''", "'");
+  return { chroot, rootfs, ...(sandbox === undefined ? {} : { sandbox }) };
 }
 
 /**
@@ -225,13 +234,18 @@ export function imageRootOf(taskCommand: CommandInfo | undefined): ImageRoot | u
  * in the task's mount namespace (MESOS_SANDBOX is the sandbox seen there).
  */
 function inImage(spec: LaunchSpec, image: ImageRoot): LaunchSpec {
-  const enter = `cd ${IMAGE_SANDBOX} && MESOS_SANDBOX=${IMAGE_SANDBOX} exec "$@"`;
-  return {
-    ...spec,
-    file: image.chroot,
-    argv0: "chroot",
-    args: [image.rootfs, "/bin/sh", "-c", enter, "mesos-check", spec.file, ...spec.args],
-  };
+  const sandbox = `'${(image.sandbox ?? IMAGE_SANDBOX).replaceAll("'", "'\\''")}'`;
+  const enter = `cd ${sandbox} && MESOS_SANDBOX=${sandbox} exec "$@"`;
+  const shell = ["-c", enter, "mesos-check", spec.file, ...spec.args];
+  // capsh with only --chroot is chroot(8): the probe keeps the executor's privileges.
+  return image.chroot.endsWith("/capsh")
+    ? {
+        ...spec,
+        file: image.chroot,
+        argv0: "capsh",
+        args: [`--chroot=${image.rootfs}`, "--shell=/bin/sh", "--", ...shell],
+      }
+    : { ...spec, file: image.chroot, argv0: "chroot", args: [image.rootfs, "/bin/sh", ...shell] };
 }
 
 function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober | string {

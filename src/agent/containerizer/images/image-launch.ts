@@ -13,6 +13,11 @@ import { dirname, isAbsolute, join, normalize, relative } from "node:path";
 import type { CommandInfo, Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import { volumeSource, volumeTarget } from "../isolators/filesystem-linux.js";
 import type { BindMount } from "../isolators/isolator.js";
+import {
+  CAPSH,
+  type ContainerCapabilities,
+  capshArguments,
+} from "../isolators/linux-capabilities.js";
 import { IMAGE_SANDBOX, shellQuote } from "../launch-shim.js";
 import type { ImageConfig } from "./docker-store.js";
 import type { Provisioner } from "./provisioner.js";
@@ -77,26 +82,47 @@ function exportsOf(runtime: ImageRuntime | undefined, command: CommandInfo): str
   return parts.join("");
 }
 
+/** How a command task enters its image besides the root filesystem. */
+export interface ImageTaskOptions {
+  /** Where the sandbox is mounted inside (`--sandbox_directory`). */
+  sandbox?: string;
+  /** `linux/capabilities`' sets for the task: applied with capsh, which also does the chroot. */
+  capabilities?: ContainerCapabilities | undefined;
+  /** capsh's path (tests); the one found on the agent otherwise. */
+  capsh?: string | undefined;
+}
+
 /**
- * A command task's command run in an image's root filesystem: `chroot`,
- * then (inside) a shell that applies the image's runtime settings, moves
- * into the working directory (the sandbox mount unless the image names
- * one), sets MESOS_SANDBOX and execs the task's own command.
+ * A command task's command run in an image's root filesystem: `chroot`
+ * (or, with capabilities, `capsh`), then (inside) a shell that applies the
+ * image's runtime settings, moves into the working directory (the sandbox
+ * mount unless the image names one), sets MESOS_SANDBOX and execs the
+ * task's own command.
  */
 export function chrootTaskCommand(
   command: CommandInfo,
   rootfs: string,
   chroot: string,
   runtime?: ImageRuntime,
+  options: ImageTaskOptions = {},
 ): CommandInfo {
+  const sandbox = options.sandbox ?? IMAGE_SANDBOX;
   const workDir =
-    runtime?.WorkingDir !== undefined && runtime.WorkingDir !== ""
-      ? runtime.WorkingDir
-      : IMAGE_SANDBOX;
-  const enter = `${exportsOf(runtime, command)}cd ${shellQuote(workDir)} && MESOS_SANDBOX=${IMAGE_SANDBOX} exec`;
+    runtime?.WorkingDir !== undefined && runtime.WorkingDir !== "" ? runtime.WorkingDir : sandbox;
+  const enter = `${exportsOf(runtime, command)}cd ${shellQuote(workDir)} && MESOS_SANDBOX=${shellQuote(sandbox)} exec`;
+  let program = chroot;
+  let entry = ["chroot", rootfs, "/bin/sh"];
+  if (options.capabilities !== undefined) {
+    const capsh = options.capsh ?? CAPSH;
+    if (capsh === undefined) {
+      throw new Error("Capabilities for containers with an image need capsh (libcap2-bin)");
+    }
+    program = capsh;
+    entry = ["capsh", ...capshArguments({ rootfs, capabilities: options.capabilities })];
+  }
   let args: string[];
   if (command.shell ?? true) {
-    args = ["chroot", rootfs, "/bin/sh", "-c", `${enter} /bin/sh -c "$0"`, command.value ?? ""];
+    args = [...entry, "-c", `${enter} /bin/sh -c "$0"`, command.value ?? ""];
   } else {
     let argv: string[];
     if (command.value === undefined && runtime !== undefined) {
@@ -108,9 +134,9 @@ export function chrootTaskCommand(
     } else {
       argv = [command.value ?? "", ...(command.arguments ?? []).slice(1)];
     }
-    args = ["chroot", rootfs, "/bin/sh", "-c", `${enter} "$@"`, "mesos-task", ...argv];
+    args = [...entry, "-c", `${enter} "$@"`, "mesos-task", ...argv];
   }
-  const wrapped: CommandInfo = { shell: false, value: chroot, arguments: args };
+  const wrapped: CommandInfo = { shell: false, value: program, arguments: args };
   if (command.environment !== undefined) wrapped.environment = command.environment;
   return wrapped;
 }
@@ -130,11 +156,44 @@ export function imageVariables(
   return out;
 }
 
-/** The environment an executor inside an image is started with (the sandbox path changes). */
+/**
+ * The environment an executor inside an image is started with: MESOS_SANDBOX
+ * is where its sandbox is mounted in there (`--sandbox_directory`).
+ */
 export function imageEnvironment(
   environment: Readonly<Record<string, string>>,
+  sandbox: string = IMAGE_SANDBOX,
 ): Record<string, string> {
-  return { ...environment, MESOS_SANDBOX: IMAGE_SANDBOX };
+  return { ...environment, MESOS_SANDBOX: sandbox };
+}
+
+/**
+ * The bind mount of a container's sandbox at `sandboxDirectory` inside its
+ * image (`--sandbox_directory`), its mount point created in the image. The
+ * mount point is resolved as it would be inside the image, so that a
+ * symlink in the image cannot move the mount out of the root filesystem.
+ */
+export async function sandboxMount(
+  sandbox: string,
+  rootfs: string,
+  sandboxDirectory: string = IMAGE_SANDBOX,
+): Promise<BindMount> {
+  return {
+    source: sandbox,
+    target: await sandboxInRootfs(rootfs, sandboxDirectory),
+    readOnly: false,
+  };
+}
+
+/** The host path of the sandbox mount point in `rootfs` (created), or an error. */
+async function sandboxInRootfs(rootfs: string, sandboxDirectory: string): Promise<string> {
+  const target = await ensureInRootfs(rootfs, normalize(sandboxDirectory));
+  if (target === undefined) {
+    throw new Error(
+      `The sandbox directory '${sandboxDirectory}' leaves the image's root filesystem`,
+    );
+  }
+  return target;
 }
 
 /**
@@ -183,14 +242,15 @@ export async function ensureWorkingDir(rootfs: string, workingDir: string): Prom
 /**
  * The volume mounts of a container with an image, as Mesos places them: an
  * absolute `container_path` inside the image's rootfs (its mount point
- * created there), a relative one under the sandbox mount in the image
- * (filesystem/linux mounted it in the host sandbox, which the sandbox bind
- * mount does not carry along).
+ * created there), a relative one under the sandbox mount in the image at
+ * `sandboxDirectory` (filesystem/linux mounted it in the host sandbox,
+ * which the sandbox bind mount does not carry along).
  */
 export async function imageVolumeMounts(
   volumes: readonly Volume[],
   sandbox: string,
   rootfs: string,
+  sandboxDirectory: string = IMAGE_SANDBOX,
 ): Promise<BindMount[]> {
   const mounts: BindMount[] = [];
   for (const volume of volumes) {
@@ -202,7 +262,8 @@ export async function imageVolumeMounts(
       const target = volumeTarget(volume, sandbox);
       if (typeof target !== "string") throw new Error(target.error);
       const rel = relative(sandbox, target);
-      mounts.push({ source, target: join(rootfs, IMAGE_SANDBOX, rel), readOnly });
+      const inside = await sandboxInRootfs(rootfs, sandboxDirectory);
+      mounts.push({ source, target: join(inside, rel), readOnly });
       continue;
     }
     let isFile = false;
@@ -226,8 +287,9 @@ export async function imageVolumeMounts(
  * Volumes whose source is an image (Mesos' volume/image isolator): each
  * image gets a root filesystem of its own from the provisioner, mounted at
  * the volume's `container_path`: inside the container's image (absolute),
- * under the sandbox (relative), or, without an image, at an absolute host
- * path that must exist.
+ * under the sandbox (relative; in an image, under its sandbox mount at
+ * `sandboxDirectory`), or, without an image, at an absolute host path that
+ * must exist.
  */
 export async function imageVolumePreparation(
   provisioner: Pick<Provisioner, "provision">,
@@ -235,6 +297,7 @@ export async function imageVolumePreparation(
   volumes: readonly Volume[],
   sandbox: string,
   rootfs: string | undefined,
+  sandboxDirectory: string = IMAGE_SANDBOX,
 ): Promise<BindMount[]> {
   const mounts: BindMount[] = [];
   for (const volume of volumes) {
@@ -268,7 +331,7 @@ export async function imageVolumePreparation(
       target =
         rootfs === undefined
           ? inSandbox
-          : join(rootfs, IMAGE_SANDBOX, relative(sandbox, inSandbox));
+          : join(await sandboxInRootfs(rootfs, sandboxDirectory), relative(sandbox, inSandbox));
     }
     const provisioned = await provisioner.provision(
       containerId,

@@ -5,7 +5,8 @@
  * `<work_dir>/provisioner/containers/<parent>/containers/<child>/…` (Mesos'
  * layout, so that the parent's provisioner directory, and an agent
  * restart's provisioner recovery, cover it), the nested container's own
- * sandbox is bind-mounted at /mnt/mesos/sandbox inside it, and the
+ * sandbox is bind-mounted inside it at the agent's `--sandbox_directory`
+ * (by default /mnt/mesos/sandbox, the provisioner knows it), and the
  * container's command runs there through the launch shim's `chroot`.
  *
  * With `docker/runtime`, the image's settings apply as for a top-level
@@ -24,6 +25,7 @@ import {
   imageVolumePreparation,
   runtimeArgv,
   runtimeCommandError,
+  sandboxMount,
 } from "./image-launch.js";
 import type { Provisioner } from "./provisioner.js";
 
@@ -46,7 +48,7 @@ export interface NestedImageLaunch {
  * cannot be had, or docker/runtime's when there is nothing to run.
  */
 export async function prepareNestedImage(o: {
-  provisioner: Pick<Provisioner, "provision">;
+  provisioner: Pick<Provisioner, "provision"> & Partial<Pick<Provisioner, "sandboxDirectory">>;
   /** `docker/runtime` is in `--isolation`. */
   dockerRuntime: boolean;
   provisionId: string;
@@ -80,19 +82,27 @@ export async function prepareNestedImage(o: {
     const workDir = runtime.WorkingDir;
     if (workDir !== undefined && workDir !== "") await ensureWorkingDir(rootfs, workDir);
   }
+  const inside = o.provisioner.sandboxDirectory ?? IMAGE_SANDBOX;
   const preparation: LaunchPreparation = {
     mountNamespace: true,
     mounts: [
-      { source: o.sandbox, target: `${rootfs}${IMAGE_SANDBOX}`, readOnly: false },
-      ...(await imageVolumeMounts(o.volumes, o.sandbox, rootfs)),
-      ...(await imageVolumePreparation(o.provisioner, o.provisionId, o.volumes, o.sandbox, rootfs)),
+      await sandboxMount(o.sandbox, rootfs, inside),
+      ...(await imageVolumeMounts(o.volumes, o.sandbox, rootfs, inside)),
+      ...(await imageVolumePreparation(
+        o.provisioner,
+        o.provisionId,
+        o.volumes,
+        o.sandbox,
+        rootfs,
+        inside,
+      )),
     ],
     rootfs,
-    rootfsEnv: insideVariables(command, runtime),
+    // MESOS_SANDBOX inside is where the sandbox is mounted there.
+    rootfsEnv: { ...insideVariables(command, runtime), MESOS_SANDBOX: inside },
+    rootfsWorkDir:
+      runtime?.WorkingDir !== undefined && runtime.WorkingDir !== "" ? runtime.WorkingDir : inside,
   };
-  if (runtime?.WorkingDir !== undefined && runtime.WorkingDir !== "") {
-    preparation.rootfsWorkDir = runtime.WorkingDir;
-  }
   return { preparation, command };
 }
 

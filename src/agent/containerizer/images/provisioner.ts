@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { type Dirent, statSync } from "node:fs";
 import { lstat, mkdir, readdir, readFile, rm, rmdir, statfs, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { IMAGE_SANDBOX } from "../launch-shim.js";
 import type { CommandRunner, DockerStore, StoredImage } from "./docker-store.js";
 
 const WHITEOUT_PREFIX = ".wh.";
@@ -85,10 +86,15 @@ export class Provisioner {
   /** `excluded_images` of `--image_gc_config`: PRUNE_IMAGES keeps them too, as in Mesos. */
   gcExcluded: readonly string[] = [];
 
+  /**
+   * @param sandboxDirectory `--sandbox_directory`: where the launch mounts a
+   *   container's sandbox in the root filesystems built here.
+   */
   constructor(
     private readonly workDir: string,
     private readonly store: DockerStore,
     private readonly run: CommandRunner,
+    readonly sandboxDirectory: string = IMAGE_SANDBOX,
   ) {}
 
   /** Reports each image pull's duration in ms (`containerizer/mesos/provisioner/docker_store/image_pull`). */
@@ -181,8 +187,8 @@ export class Provisioner {
     const used = (await readLayers(layersFile)) ?? [];
     used.push({ image: name, paths: image.layers });
     await writeFile(layersFile, JSON.stringify(used));
-    // Mount points the launch needs inside the image.
-    for (const dir of ["mnt/mesos/sandbox", "proc", "dev", "tmp"]) {
+    // Mount points the launch needs inside the image (the sandbox's is made with its mount).
+    for (const dir of ["proc", "dev", "tmp"]) {
       await mkdir(join(rootfs, dir), { recursive: true });
     }
     return { path: rootfs, image };

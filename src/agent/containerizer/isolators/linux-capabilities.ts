@@ -18,10 +18,15 @@
  * whole bounding set after exec (the kernel grants root what the bounding
  * and inheritable sets allow).
  *
- * Containers with an image are refused: the launch chroots into the image
- * after this step, which the reduced capabilities may not allow.
+ * A container with an image gets the same sets through libcap's `capsh`
+ * instead: setpriv would have to run before the chroot (the image has no
+ * setpriv), and whatever lets the chroot and the user switch happen would
+ * then stay in the task's sets. capsh does the chroot, the user switch and
+ * the sets in one process, in Mesos' launcher's order, and then execs the
+ * image's /bin/sh. Without capsh (package libcap2-bin) such a launch fails
+ * with a message that says so.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import type {
   CapabilityInfo,
   CapabilityInfo_Capability,
@@ -210,10 +215,14 @@ function agentCapabilities(): CapabilitySet | undefined {
 export class LinuxCapabilitiesIsolator extends BaseIsolator {
   readonly name = "linux/capabilities";
 
-  /** @param held what the agent holds; undefined: read from /proc/self/status. */
+  /**
+   * @param held what the agent holds; undefined: read from /proc/self/status.
+   * @param capsh capsh's path (containers with an image need it).
+   */
   constructor(
     private readonly flags: CapabilityFlags,
     private readonly held: CapabilitySet | undefined = agentCapabilities(),
+    private readonly capsh: string | undefined = CAPSH,
   ) {
     super();
   }
@@ -221,8 +230,10 @@ export class LinuxCapabilitiesIsolator extends BaseIsolator {
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined> {
     const capabilities = containerCapabilities(config, this.flags);
     if (capabilities === undefined) return undefined;
-    if (config.executor.container?.mesos?.image !== undefined) {
-      throw new Error("Capabilities for containers with an image are not supported yet");
+    if (config.executor.container?.mesos?.image !== undefined && this.capsh === undefined) {
+      throw new Error(
+        "Capabilities for containers with an image need capsh (libcap2-bin) on the agent: setpriv cannot apply them inside the image",
+      );
     }
     const held = this.held;
     if (held === undefined) return { capabilities };
@@ -242,4 +253,69 @@ export class LinuxCapabilitiesIsolator extends BaseIsolator {
       },
     };
   }
+}
+
+/** libcap's capsh, which applies the sets of a container with an image. */
+export const CAPSH = ["/usr/sbin/capsh", "/sbin/capsh", "/usr/bin/capsh", "/bin/capsh"].find((p) =>
+  existsSync(p),
+);
+
+/** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap). */
+function lastCapability(): number {
+  try {
+    const n = Number.parseInt(readFileSync("/proc/sys/kernel/cap_last_cap", "utf8"), 10);
+    if (Number.isInteger(n) && n >= 0) return n;
+  } catch {
+    // Not Linux, or no /proc: the capabilities this build knows.
+  }
+  return CAPABILITY_NAMES.length - 1;
+}
+
+/**
+ * capsh options that enter `rootfs` and give the process there what
+ * setpriv gives it outside images: chroot (while all privileges are
+ * still held), the inheritable set and the bounding set, the user switch
+ * (keeping the permitted set when effective capabilities follow), the
+ * permitted and effective sets and the ambient set, and no_new_privs. They
+ * are followed by `--shell=/bin/sh --` and the image shell's arguments.
+ *
+ * Capabilities are given by number: libcap versions differ in the names
+ * they know, the kernel does not. The bounding set is cut down by dropping
+ * every capability the kernel has (up to `lastCap`) outside it.
+ */
+export function capshArguments(o: {
+  rootfs: string;
+  user?: { uid: number; gid: number } | undefined;
+  capabilities?: ContainerCapabilities | undefined;
+  noNewPrivs?: boolean | undefined;
+  lastCap?: number;
+}): string[] {
+  const numbers = (set: CapabilitySet) =>
+    set.map((c) => CAPABILITY_NAMES.indexOf(c as never)).filter((n) => n >= 0);
+  const out = [`--chroot=${o.rootfs}`];
+  const caps = o.capabilities;
+  if (caps !== undefined) {
+    const bounding = numbers(caps.bounding);
+    out.push(`--inh=${bounding.join(",")}`);
+    const last = o.lastCap ?? lastCapability();
+    const drop: number[] = [];
+    for (let n = 0; n <= last; n++) if (!bounding.includes(n)) drop.push(n);
+    if (drop.length > 0) out.push(`--drop=${drop.join(",")}`);
+  }
+  const effective = caps?.effective === undefined ? undefined : numbers(caps.effective);
+  if (o.user !== undefined) {
+    if (effective !== undefined) out.push("--keep=1");
+    out.push("--groups=", `--gid=${o.user.gid}`, `--uid=${o.user.uid}`);
+  }
+  if (caps !== undefined && effective !== undefined) {
+    const bounding = numbers(caps.bounding);
+    // "=" clears the three sets; then the inheritable set, then permitted and effective.
+    let text = bounding.length > 0 ? `${bounding.join(",")}=i` : "=";
+    if (effective.length > 0) text += ` ${effective.join(",")}+pe`;
+    out.push(`--caps=${text}`);
+    if (effective.length > 0) out.push(`--addamb=${effective.join(",")}`);
+  }
+  if (o.noNewPrivs === true) out.push("--no-new-privs");
+  out.push("--shell=/bin/sh", "--");
+  return out;
 }
