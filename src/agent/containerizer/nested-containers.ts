@@ -56,6 +56,7 @@ import type {
   Value_Scalar,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Agent } from "../agent.js";
+import { isRunningProcess } from "../checkpoint/recovered-containers.js";
 import { resourcesOf } from "../wire-resources.js";
 import {
   type CgroupsHierarchy,
@@ -84,7 +85,6 @@ import {
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
-import { isSameProcess } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 
@@ -384,7 +384,8 @@ export class NestedContainers {
       return;
     }
     this.byCgroupId.set(n.cgroupId, n);
-    if (!(await isSameProcess(record.pid, record.startTime))) {
+    // A zombie has ended too (its exit status went to whoever reaps it).
+    if (!(await isRunningProcess(record.pid, record.startTime))) {
       await this.finish(n, { code: null, signal: null });
       return;
     }
@@ -424,7 +425,7 @@ export class NestedContainers {
           continue;
         }
         if (n.adopted !== true || n.phase !== "running" || n.pid === undefined) continue;
-        if (!(await isSameProcess(n.pid, n.startTime))) {
+        if (!(await isRunningProcess(n.pid, n.startTime))) {
           await this.finish(n, { code: null, signal: null });
         }
       }
