@@ -6,15 +6,19 @@
  * so, and what they write there is in their sandbox on the host), the
  * command task's health check runs there too, and capabilities apply
  * inside the image (applied with capsh): the bounding, effective and
- * ambient sets and no_new_privs of /proc/self/status, also for a task
- * running as another user. Needs root, a static busybox and capsh; skips
- * otherwise.
+ * ambient sets and no_new_privs of /proc/self/status, for the command
+ * task, a nested container, and an executor running as nobody. Needs
+ * root, a static busybox and capsh; skips otherwise.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { capabilityMask } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
+import {
+  CAPSH,
+  capabilityMask,
+} from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import {
   type DaemonHandle,
   runBinary,
@@ -28,8 +32,14 @@ import {
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
-const CAPSH = ["/usr/sbin/capsh", "/sbin/capsh", "/usr/bin/capsh"].find((p) => existsSync(p));
-const skip = imageSkip ?? (CAPSH === undefined ? "needs capsh (libcap2-bin)" : undefined);
+/** capsh with the options the launch uses (older ones lack --shell). */
+const capshHelp =
+  CAPSH === undefined ? "" : spawnSync(CAPSH, ["--help"], { encoding: "utf8" }).stdout;
+const skip =
+  imageSkip ??
+  (["--shell", "--addamb", "--no-new-privs"].every((o) => capshHelp.includes(o))
+    ? undefined
+    : "needs capsh (libcap2-bin) with --shell, --addamb and --no-new-privs");
 
 let master: DaemonHandle;
 let agent: DaemonHandle;

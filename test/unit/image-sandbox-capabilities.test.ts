@@ -6,16 +6,21 @@
  * task carries the sets).
  */
 import assert from "node:assert/strict";
+import { chmodSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { chrootTaskCommand } from "../../src/agent/containerizer/images/image-launch.js";
+import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
 import {
   CAPABILITY_NAMES,
   CAPSH,
   capshArguments,
+  LinuxCapabilitiesIsolator,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import { mergePreparations, shimCommand } from "../../src/agent/containerizer/launch-shim.js";
 import { loadAgentFlags } from "../../src/agent/flags.js";
 import { imageRootOf } from "../../src/executor/checks/probers.js";
+import { tempDir } from "../harness/processes.js";
 
 /** The `--task_command` as the command executor parses it. */
 const asExecutorSees = (c: object): Parameters<typeof imageRootOf>[0] =>
@@ -139,4 +144,35 @@ test("images: a command task's command enters the image with capsh when it has c
     rootfs: "/r",
     sandbox: "/it's",
   });
+});
+
+test("linux/capabilities: a container with an image is refused without capsh, or with a capsh too old for the launch", async () => {
+  const config = {
+    containerId: "c",
+    directory: "/sb",
+    commandExecutor: false,
+    executor: {
+      executor_id: { value: "e" },
+      container: {
+        type: "MESOS",
+        mesos: { image: { type: "DOCKER", docker: { name: "box" } } },
+        linux_info: { effective_capabilities: { capabilities: ["NET_RAW"] } },
+      },
+    },
+  } as unknown as ContainerConfig;
+  const held = ["NET_RAW"];
+  await assert.rejects(new LinuxCapabilitiesIsolator({}, held, null).prepare(config), {
+    message:
+      "Capabilities for containers with an image need capsh (libcap2-bin) on the agent: setpriv cannot apply them inside the image",
+  });
+  const old = join(tempDir("old-capsh-"), "capsh");
+  writeFileSync(old, "#!/bin/sh\necho 'usage: capsh --chroot=path --addamb=xxx -- bash'\n");
+  chmodSync(old, 0o755);
+  await assert.rejects(new LinuxCapabilitiesIsolator({}, held, old).prepare(config), {
+    message: `Capabilities for containers with an image need a newer capsh (libcap2-bin): '${old}' lacks --shell, --no-new-privs`,
+  });
+  if (CAPSH !== undefined) {
+    const ok = await new LinuxCapabilitiesIsolator({}, held, CAPSH).prepare(config);
+    assert.deepEqual(ok?.capabilities, { bounding: ["NET_RAW"], effective: ["NET_RAW"] });
+  }
 });

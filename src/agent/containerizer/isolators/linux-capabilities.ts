@@ -26,6 +26,7 @@
  * image's /bin/sh. Without capsh (package libcap2-bin) such a launch fails
  * with a message that says so.
  */
+import { execFile } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import type {
   CapabilityInfo,
@@ -214,15 +215,17 @@ function agentCapabilities(): CapabilitySet | undefined {
 
 export class LinuxCapabilitiesIsolator extends BaseIsolator {
   readonly name = "linux/capabilities";
+  /** What capsh lacks of the options the launch uses, asked once. */
+  private capshChecked: Promise<string[]> | undefined;
 
   /**
    * @param held what the agent holds; undefined: read from /proc/self/status.
-   * @param capsh capsh's path (containers with an image need it).
+   * @param capsh capsh's path (containers with an image need it); null: none.
    */
   constructor(
     private readonly flags: CapabilityFlags,
     private readonly held: CapabilitySet | undefined = agentCapabilities(),
-    private readonly capsh: string | undefined = CAPSH,
+    private readonly capsh: string | null = CAPSH ?? null,
   ) {
     super();
   }
@@ -230,10 +233,19 @@ export class LinuxCapabilitiesIsolator extends BaseIsolator {
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined> {
     const capabilities = containerCapabilities(config, this.flags);
     if (capabilities === undefined) return undefined;
-    if (config.executor.container?.mesos?.image !== undefined && this.capsh === undefined) {
-      throw new Error(
-        "Capabilities for containers with an image need capsh (libcap2-bin) on the agent: setpriv cannot apply them inside the image",
-      );
+    if (config.executor.container?.mesos?.image !== undefined) {
+      if (this.capsh === null) {
+        throw new Error(
+          "Capabilities for containers with an image need capsh (libcap2-bin) on the agent: setpriv cannot apply them inside the image",
+        );
+      }
+      this.capshChecked ??= capshMissingOptions(this.capsh);
+      const missing = await this.capshChecked;
+      if (missing.length > 0) {
+        throw new Error(
+          `Capabilities for containers with an image need a newer capsh (libcap2-bin): '${this.capsh}' lacks ${missing.join(", ")}`,
+        );
+      }
     }
     const held = this.held;
     if (held === undefined) return { capabilities };
@@ -259,6 +271,23 @@ export class LinuxCapabilitiesIsolator extends BaseIsolator {
 export const CAPSH = ["/usr/sbin/capsh", "/sbin/capsh", "/usr/bin/capsh", "/bin/capsh"].find((p) =>
   existsSync(p),
 );
+
+/** The capsh options the launch uses that older libcap versions lack. */
+const NEWER_CAPSH_OPTIONS = ["--shell", "--addamb", "--no-new-privs"];
+
+/**
+ * Which of NEWER_CAPSH_OPTIONS `capsh --help` does not list: an older
+ * capsh would stop the launch with "unknown arg" where the task only
+ * learns that its executor terminated.
+ */
+async function capshMissingOptions(capsh: string): Promise<string[]> {
+  const help = await new Promise<string>((resolve) => {
+    execFile(capsh, ["--help"], { timeout: 10_000 }, (_error, stdout, stderr) =>
+      resolve(`${stdout}${stderr}`),
+    );
+  });
+  return NEWER_CAPSH_OPTIONS.filter((o) => !help.includes(o));
+}
 
 /** The kernel's highest capability number (/proc/sys/kernel/cap_last_cap). */
 function lastCapability(): number {
