@@ -5,13 +5,20 @@
  * container ends) and KILL_NESTED_CONTAINER, as Mesos' default executor
  * does. The calls go to the agent's `/api/v1` next to the executor API, with
  * the executor's `Authorization: Bearer` token when it has one.
+ *
+ * COMMAND checks of the tasks use the same client: each check runs as a
+ * container session (LAUNCH_NESTED_CONTAINER_SESSION, Mesos' DEBUG class)
+ * nested in its task's container, then WAIT_NESTED_CONTAINER and
+ * REMOVE_NESTED_CONTAINER (checks/nested-command-prober.ts). A parent id
+ * may be dotted (`<executor>.<task>`) for those.
  */
 import { request } from "node:http";
 import { createRequire } from "node:module";
 import { clientTls } from "../common/process/tls-client.js";
+import { RecordIoDecoder } from "../common/recordio/decoder.js";
 import { secretData } from "../common/secrets/resolver.js";
 import type { AgentAddress } from "./executor-environment.js";
-import type { EnvironmentVariable, TaskInfo } from "./protocol.js";
+import type { CommandInfo, EnvironmentVariable, TaskInfo } from "./protocol.js";
 
 /** How a nested container ended, as WAIT_NESTED_CONTAINER answers it. */
 export interface ContainerEnd {
@@ -52,6 +59,60 @@ export interface TaskContainers {
   ): Promise<CallResult<undefined>>;
   wait(parentId: string, childId: string): Promise<CallResult<ContainerEnd>>;
   kill(parentId: string, childId: string, signal: number): Promise<CallResult<undefined>>;
+  /**
+   * Runs `command` in a container session nested in `parentId` (a DEBUG
+   * container) and answers once its output has ended; aborting `signal`
+   * closes the connection, which makes the agent kill the container.
+   */
+  launchSession?(
+    parentId: string,
+    childId: string,
+    command: CommandInfo,
+    signal?: AbortSignal,
+  ): Promise<CallResult<SessionOutput>>;
+  /** REMOVE_NESTED_CONTAINER of an ended container. */
+  remove?(parentId: string, childId: string): Promise<CallResult<undefined>>;
+}
+
+/** What a container session wrote. */
+export interface SessionOutput {
+  stdout: string;
+  stderr: string;
+}
+
+/** The JSON ContainerID of `childId` in `parentId`, which may be dotted (`a.b`: `b` in `a`). */
+export function nestedContainerId(parentId: string, childId: string): Record<string, unknown> {
+  let parent: Record<string, unknown> | undefined;
+  for (const value of parentId.split(".")) {
+    parent = parent === undefined ? { value } : { value, parent };
+  }
+  return { value: childId, parent };
+}
+
+/** The STDOUT and STDERR data of a session's RecordIO stream of JSON `ProcessIO` records. */
+export function sessionOutput(body: Buffer): SessionOutput {
+  const out = { stdout: "", stderr: "" };
+  let records: Uint8Array[];
+  try {
+    records = new RecordIoDecoder().decode(body);
+  } catch {
+    return out;
+  }
+  for (const record of records) {
+    try {
+      const io = JSON.parse(Buffer.from(record).toString()) as {
+        type?: string;
+        data?: { type?: string; data?: string };
+      };
+      if (io.type !== "DATA" || io.data?.data === undefined) continue;
+      const text = Buffer.from(io.data.data, "base64").toString();
+      if (io.data.type === "STDOUT") out.stdout += text;
+      else if (io.data.type === "STDERR") out.stderr += text;
+    } catch {
+      // A record we cannot read: its output is only logged anyway.
+    }
+  }
+  return out;
 }
 
 /** A SECRET variable for a JSON call: a value secret's bytes as base64, as the v1 JSON API writes bytes. */
@@ -68,6 +129,8 @@ function jsonSecretVariable(variable: EnvironmentVariable): EnvironmentVariable 
 interface Answer {
   status: number;
   body: string;
+  /** The raw body (a session's RecordIO stream). */
+  raw?: Buffer;
 }
 
 /** `/slave(1)/api/v1/executor` -> `/slave(1)/api/v1`. */
@@ -129,7 +192,7 @@ export class AgentTaskContainers implements TaskContainers {
     const answer = await this.post(
       {
         type: "WAIT_NESTED_CONTAINER",
-        wait_nested_container: { container_id: { value: childId, parent: { value: parentId } } },
+        wait_nested_container: { container_id: nestedContainerId(parentId, childId) },
       },
       false,
     );
@@ -147,9 +210,41 @@ export class AgentTaskContainers implements TaskContainers {
       await this.post({
         type: "KILL_NESTED_CONTAINER",
         kill_nested_container: {
-          container_id: { value: childId, parent: { value: parentId } },
+          container_id: nestedContainerId(parentId, childId),
           signal,
         },
+      }),
+    );
+  }
+
+  async launchSession(
+    parentId: string,
+    childId: string,
+    command: CommandInfo,
+    signal?: AbortSignal,
+  ): Promise<CallResult<SessionOutput>> {
+    const answer = await this.post(
+      {
+        type: "LAUNCH_NESTED_CONTAINER_SESSION",
+        launch_nested_container_session: {
+          container_id: nestedContainerId(parentId, childId),
+          command,
+        },
+      },
+      // The answer lasts as long as the command: the check's own timeout bounds it.
+      false,
+      { Accept: "application/recordio", "Message-Accept": "application/json" },
+      signal,
+    );
+    if (answer.status !== 200) return refused(answer);
+    return { ok: true, value: sessionOutput(answer.raw ?? Buffer.alloc(0)) };
+  }
+
+  async remove(parentId: string, childId: string): Promise<CallResult<undefined>> {
+    return this.unit(
+      await this.post({
+        type: "REMOVE_NESTED_CONTAINER",
+        remove_nested_container: { container_id: nestedContainerId(parentId, childId) },
       }),
     );
   }
@@ -159,7 +254,12 @@ export class AgentTaskContainers implements TaskContainers {
   }
 
   /** POSTs a call; network failures come back as status 0. */
-  private post(call: unknown, timeout = true): Promise<Answer> {
+  private post(
+    call: unknown,
+    timeout = true,
+    headers: Record<string, string> = {},
+    signal?: AbortSignal,
+  ): Promise<Answer> {
     const body = JSON.stringify(call);
     // With LIBPROCESS_SSL_ENABLED the agent speaks HTTPS (node:https loads only then).
     const tls = this.address.socketPath === undefined ? clientTls() : undefined;
@@ -173,7 +273,12 @@ export class AgentTaskContainers implements TaskContainers {
           ...(tls ?? {}),
           method: "POST",
           path: this.path,
-          headers: { ...this.headers, "Content-Length": String(Buffer.byteLength(body)) },
+          headers: {
+            ...this.headers,
+            ...headers,
+            "Content-Length": String(Buffer.byteLength(body)),
+          },
+          ...(signal === undefined ? {} : { signal }),
           ...(this.address.socketPath !== undefined
             ? { socketPath: this.address.socketPath }
             : { host: this.address.host, port: this.address.port }),
@@ -181,9 +286,10 @@ export class AgentTaskContainers implements TaskContainers {
         (res) => {
           const chunks: Buffer[] = [];
           res.on("data", (c: Buffer) => chunks.push(c));
-          res.on("end", () =>
-            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
-          );
+          res.on("end", () => {
+            const raw = Buffer.concat(chunks);
+            resolve({ status: res.statusCode ?? 0, body: raw.toString(), raw });
+          });
           res.on("error", (e) => resolve({ status: 0, body: e.message }));
         },
       );

@@ -352,10 +352,7 @@ export class DefaultExecutor {
           void containers.kill(parent, child, signalNumber(signal));
         },
       };
-      run.probeContext = {
-        launch: { baseEnv: this.probeEnvironment(run, spec) },
-        ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
-      };
+      run.probeContext = this.nestedProbeContext(spec, `${parent}.${child}`);
       this.o.sandboxes.link?.(id, child);
       this.o.logger.info(`Launched task ${id} in nested container ${parent}.${child}`);
       this.waitNested(run, parent, child);
@@ -364,19 +361,27 @@ export class DefaultExecutor {
   }
 
   /**
-   * The environment of a nested task's command checks. They run on the
-   * host (not in a container session); a task in an image sent only its
-   * own variables, so its checks get the executor's environment below them.
+   * Where the checks of a task in the nested container `taskContainer` run:
+   * as Mesos, its COMMAND checks in DEBUG containers nested in the task's
+   * (its root filesystem, namespaces and environment), through the agent;
+   * HTTP and TCP checks from here (the task shares this executor's network).
+   * An agent client without container sessions (tests' fakes) keeps them
+   * as child processes in the task's environment and sandbox.
    */
-  private probeEnvironment(run: TaskRun, spec: LaunchSpec): Record<string, string> {
-    const container = run.task.container as { mesos?: { image?: unknown } } | undefined;
-    if (container?.mesos?.image === undefined) return spec.env;
-    const env: Record<string, string> = {};
-    for (const [name, value] of Object.entries(this.o.baseEnv)) {
-      if (value !== undefined) env[name] = value;
-    }
-    if (spec.cwd !== undefined) env.MESOS_SANDBOX = spec.cwd;
-    return { ...env, ...spec.env };
+  private nestedProbeContext(spec: LaunchSpec, taskContainer: string): ProbeContext {
+    const c = this.o.containers;
+    const local: ProbeContext = {
+      launch: { baseEnv: spec.env },
+      ...(spec.cwd !== undefined ? { sandbox: spec.cwd } : {}),
+    };
+    if (c?.launchSession === undefined || c.remove === undefined) return local;
+    const containers = {
+      launchSession: c.launchSession.bind(c),
+      wait: c.wait.bind(c),
+      kill: c.kill.bind(c),
+      remove: c.remove.bind(c),
+    };
+    return { ...local, nested: { containers, taskContainer, logger: this.o.logger } };
   }
 
   /** A task that started late: running, unless its group or the executor is going down. */

@@ -65,6 +65,12 @@ import {
   removeCgroup,
   subtreePids,
 } from "./cgroups/hierarchy.js";
+import {
+  debugCommand,
+  debugEnvironment,
+  namespacesToEnter,
+  type ParentLaunch,
+} from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
 import { imageVolumePreparation } from "./images/image-launch.js";
 import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
@@ -148,6 +154,8 @@ export interface NestedError {
 /** One nested container, listed for `/containers` and GET_CONTAINERS. */
 export interface NestedContainerView {
   readonly parent: NestedParent;
+  /** A DEBUG container nested in a task's container: that container's id (below `parent`). */
+  readonly nestedIn?: string;
   readonly childId: string;
   readonly pid: number | undefined;
   readonly directory: string;
@@ -221,6 +229,10 @@ interface Nested {
   limitation?: ContainerLimitation;
   termination?: NestedTermination;
   readonly waiters: ((t: NestedTermination) => void)[];
+  /** A DEBUG container (a session nested in a task's container): the container it runs in. */
+  readonly debugOf?: Nested;
+  /** What a DEBUG child of this container inherits (known once it started). */
+  launchInfo?: ParentLaunch;
   startTime?: number;
   /** Started by an earlier run of the agent: watched by polling its pid. */
   adopted?: boolean;
@@ -467,7 +479,8 @@ export class NestedContainers {
   /** Checkpoints the container (best effort: a failure only costs recovery). */
   private async checkpoint(n: Nested): Promise<void> {
     const path = this.recordPath(n);
-    if (path === undefined || n.pid === undefined) return;
+    // DEBUG containers are not recovered (Mesos destroys them on recovery).
+    if (path === undefined || n.pid === undefined || n.debugOf !== undefined) return;
     const record: NestedRecord = {
       parentId: n.parent.containerId,
       childId: n.childId,
@@ -494,6 +507,7 @@ export class NestedContainers {
 
   /** Starts a nested container; resolves once its process runs, or with why not. */
   async launch(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
+    if (l.parentId.includes(".")) return this.launchDebug(l);
     const parent = this.parentOf(l.parentId);
     if (parent === undefined) {
       return { status: 400, error: `Parent container ${l.parentId} does not exist` };
@@ -671,6 +685,204 @@ export class NestedContainers {
     return true;
   }
 
+  /**
+   * Starts a DEBUG container in the nested container `l.parentId`
+   * (`<executor>.<task>`): only sessions, as Mesos' DEBUG class, which the
+   * default executor uses for COMMAND checks (debug-containers.ts).
+   */
+  private async launchDebug(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
+    const owner = this.byKey.get(l.parentId);
+    if (owner === undefined || owner.phase !== "running" || owner.debugOf !== undefined) {
+      return { status: 400, error: `Parent container ${l.parentId} does not exist` };
+    }
+    if (l.session !== true) {
+      return {
+        status: 400,
+        error: "Only container sessions can be launched in a nested container",
+      };
+    }
+    if (!validChildId(l.childId)) {
+      return { status: 400, error: `Invalid container id '${l.childId}'` };
+    }
+    const key = nestedKey(l.parentId, l.childId);
+    const existing = this.byKey.get(key);
+    if (existing !== undefined && existing.termination === undefined) {
+      return { status: 202, error: "" };
+    }
+    if (existing !== undefined) await this.forget(existing);
+    if (l.command === undefined) return { status: 400, error: `Container '${key}' has no command` };
+    if (l.container?.mesos?.image !== undefined) {
+      return { status: 400, error: "A 'rootfs' cannot be set for DEBUG containers" };
+    }
+    if ((l.container?.volumes ?? []).length > 0) {
+      return { status: 400, error: "Volumes not supported for DEBUG containers" };
+    }
+    owner.launchInfo ??= await this.loadLaunchInfo(owner);
+    const inherited = owner.launchInfo;
+    if (inherited === undefined) {
+      return {
+        status: 400,
+        error: `Container ${l.parentId} cannot be entered: its launch is unknown`,
+      };
+    }
+    const n: Nested = {
+      key,
+      parent: owner.parent,
+      childId: l.childId,
+      cgroupId: `${owner.cgroupId}/mesos/${l.childId}`,
+      directory: join(owner.directory, "containers", l.childId),
+      // As Mesos' DEBUG containers: no isolation of their own.
+      isolators: [],
+      phase: "starting",
+      killRequested: false,
+      waiters: [],
+      debugOf: owner,
+    };
+    this.byKey.set(key, n);
+    try {
+      const pid = await this.startDebug(n, owner, l, inherited);
+      if (n.phase === "starting") n.phase = "running";
+      this.startPolling();
+      // Checks launch one every interval: only verbose logs (as Mesos logs DEBUG containers).
+      this.o.logger.verbose(1, `Launched DEBUG container '${key}' (pid ${pid})`);
+      if (n.killRequested) void this.killAll(n);
+      return n.io === undefined ? { ok: true } : { ok: true, io: n.io };
+    } catch (e) {
+      const error = (e as Error).message;
+      this.o.logger.warn(`Failed to launch DEBUG container '${key}': ${error}`);
+      n.phase = "done";
+      for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
+      await this.cleanup(n);
+      void this.forget(n);
+      return { status: 400, error };
+    }
+  }
+
+  /**
+   * Starts a DEBUG container's process: in its owner's cgroups and
+   * namespaces, with its owner's root filesystem, working directory and
+   * environment.
+   */
+  private async startDebug(
+    n: Nested,
+    owner: Nested,
+    l: NestedLaunch,
+    inherited: ParentLaunch,
+  ): Promise<number> {
+    await mkdir(n.directory, { recursive: true, mode: 0o755 });
+    const userName = l.command?.user ?? inherited.user;
+    let ids: { uid: number; gid: number } | undefined;
+    if (userName !== undefined) {
+      const user = await this.lookupUser(userName);
+      if (user.uid !== process.getuid?.() || user.gid !== process.getgid?.()) {
+        ids = user;
+        await chownSandbox(n.directory, ids.uid, ids.gid);
+      }
+    }
+    const cgroupProcs: string[] = [];
+    const cgroups = this.o.launcherCgroups;
+    if (cgroups !== undefined && owner.cgroup !== undefined) {
+      // Below the owner's freezer cgroup: killing the task takes its checks along.
+      n.cgroup = await cgroups.create("freezer", n.cgroupId);
+      cgroupProcs.push(`${n.cgroup}/cgroup.procs`);
+      if (cgroups.version === 1) {
+        // The owner's resource cgroups: its own, or the executor's it shares.
+        const own = owner.isolators.some((i) => CGROUP_SUBSYSTEMS[i.name] !== undefined);
+        const holder = own ? owner.cgroupId : owner.parent.containerId;
+        for (const isolator of this.o.isolators) {
+          for (const subsystem of CGROUP_SUBSYSTEMS[isolator.name] ?? []) {
+            if (!cgroups.has(subsystem)) continue;
+            const file = `${cgroups.path(subsystem, holder)}/cgroup.procs`;
+            if (!cgroupProcs.includes(file)) cgroupProcs.push(file);
+          }
+        }
+      }
+    }
+    const fifos = await this.sessionFifos(n.directory, ids);
+    const launch = debugCommand({
+      command: executorCommand(l.command),
+      parent: inherited,
+      env: debugEnvironment(inherited, l.command),
+      namespaces: owner.pid === undefined ? [] : await namespacesToEnter(owner.pid),
+      cgroupProcs,
+      user: ids,
+      stdin: fifos.paths.stdin,
+    });
+    let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
+    try {
+      reply = await this.o.launcher.spawn({
+        op: "spawn",
+        file: launch.file,
+        args: launch.args,
+        env: launch.env,
+        cwd: n.directory,
+        stdout: fifos.paths.stdout,
+        stderr: fifos.paths.stderr,
+      });
+    } catch (e) {
+      for (const fd of Object.values(fifos.fds)) closeSync(fd);
+      throw e;
+    }
+    n.io = {
+      stdin: fifoWriter(fifos.paths.stdin),
+      stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
+      stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
+    };
+    for (const stream of Object.values(n.io) as (Readable | Writable)[]) {
+      stream.on("error", () => {});
+    }
+    n.pid = reply.pid;
+    if (reply.startTime !== undefined) n.startTime = reply.startTime;
+    this.byPid.set(reply.pid, n);
+    await enterCgroups(reply.pid, { cgroupProcs });
+    return reply.pid;
+  }
+
+  /** Kills and ends the DEBUG containers running in `n`. */
+  private async finishDebugChildren(n: Nested): Promise<void> {
+    const children = [...this.byKey.values()].filter((c) => c.debugOf === n);
+    await Promise.all(
+      children.map(async (c) => {
+        if (c.phase === "done") return;
+        c.phase = "done";
+        await this.killAll(c);
+        if (c.pid !== undefined) this.byPid.delete(c.pid);
+        await this.finish(c, { code: null, signal: "SIGKILL" });
+      }),
+    );
+  }
+
+  /** Where what a DEBUG child inherits from `n` is kept (next to its record). */
+  private launchInfoPath(n: Nested): string | undefined {
+    const path = this.recordPath(n);
+    return path === undefined ? undefined : path.replace(/\.json$/, ".launch");
+  }
+
+  /** Keeps `n.launchInfo` for a restarted agent (best effort: only its checks need it). */
+  private async saveLaunchInfo(n: Nested): Promise<void> {
+    const path = this.launchInfoPath(n);
+    if (path === undefined || n.launchInfo === undefined) return;
+    try {
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(n.launchInfo));
+      await rename(`${path}.tmp`, path);
+    } catch (e) {
+      this.o.logger.warn(
+        `Failed to checkpoint the launch of container '${n.key}': ${(e as Error).message}`,
+      );
+    }
+  }
+
+  private async loadLaunchInfo(n: Nested): Promise<ParentLaunch | undefined> {
+    const path = this.launchInfoPath(n);
+    if (path === undefined) return undefined;
+    try {
+      return JSON.parse(await readFile(path, "utf8")) as ParentLaunch;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** A process started through the launcher ended; true when it was a nested container's. */
   processExited(pid: number, exit: ProcessExit): boolean {
     const n = this.byPid.get(pid);
@@ -720,6 +932,8 @@ export class NestedContainers {
     if (n === undefined) return "unknown";
     if (n.termination === undefined) return "running";
     void this.forget(n);
+    // A DEBUG container (one per check probe) leaves no sandbox behind, as in Mesos.
+    if (n.debugOf !== undefined) void rm(n.directory, { recursive: true, force: true });
     return "removed";
   }
 
@@ -768,7 +982,13 @@ export class NestedContainers {
   list(): NestedContainerView[] {
     return [...this.byKey.values()]
       .filter((n) => n.phase === "running" && n.standalone !== true)
-      .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
+      .map((n) => ({
+        parent: n.parent,
+        ...(n.debugOf === undefined ? {} : { nestedIn: n.debugOf.childId }),
+        childId: n.childId,
+        pid: n.pid,
+        directory: n.directory,
+      }));
   }
 
   /** Statistics of a live nested container from its isolators. */
@@ -856,6 +1076,13 @@ export class NestedContainers {
     );
     // The shim's steps before the chroot run on the host: the command's own
     // PATH applies inside the image only (with the image's Env, see nested-image.ts).
+    n.launchInfo = {
+      env: { ...env, ...(preparation.rootfsEnv ?? {}) },
+      workDir: inImage ? (preparation.rootfsWorkDir ?? IMAGE_SANDBOX) : workDir,
+      ...(inImage ? { rootfs: preparation.rootfs } : {}),
+      ...(userName === undefined ? {} : { user: userName }),
+    };
+    await this.saveLaunchInfo(n);
     if (inImage) env.PATH = DEFAULT_PATH;
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
@@ -1039,6 +1266,8 @@ export class NestedContainers {
   private async finish(n: Nested, exit: ProcessExit): Promise<void> {
     if (n.finishing === true || n.termination !== undefined) return;
     n.finishing = true;
+    // Its DEBUG children (check containers) end first, as Mesos destroys nested containers first.
+    await this.finishDebugChildren(n);
     n.phase = "done";
     // A standalone container's nested containers go first, as in Mesos.
     if (n.standalone === true) await this.parentEnded(n.key);
@@ -1058,9 +1287,10 @@ export class NestedContainers {
     n.termination = termination;
     this.byCgroupId.delete(n.cgroupId);
     if (this.byKey.get(n.key) === n) await this.checkpoint(n);
-    this.o.logger.info(
-      `${n.standalone === true ? "Standalone" : "Nested"} container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`,
-    );
+    const ended = `${n.standalone === true ? "Standalone" : n.debugOf !== undefined ? "DEBUG" : "Nested"} container '${n.key}' ended${status === undefined ? "" : ` with wait status ${status}`}${n.limitation === undefined ? "" : `: ${n.limitation.message}`}`;
+    // One DEBUG container per check probe: verbose only, as their launch.
+    if (n.debugOf !== undefined) this.o.logger.verbose(1, ended);
+    else this.o.logger.info(ended);
     for (const waiter of n.waiters.splice(0)) waiter(termination);
   }
 
@@ -1093,7 +1323,11 @@ export class NestedContainers {
     if (n.pid !== undefined) this.byPid.delete(n.pid);
     const path = this.recordPath(n);
     if (path === undefined) return Promise.resolve();
-    return rm(path, { force: true })
+    const launchInfo = this.launchInfoPath(n);
+    return Promise.all([
+      rm(path, { force: true }),
+      launchInfo === undefined ? undefined : rm(launchInfo, { force: true }),
+    ])
       .then(async () => {
         // The parent's directory goes with its last record.
         await rmdir(join(path, "..")).catch(() => undefined);

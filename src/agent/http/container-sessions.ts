@@ -174,7 +174,7 @@ async function launchSession(
     );
   }
   const user = launch?.command?.user;
-  if (!requestAuthorized(request, "launch_nested_container_sessions_as_user", user, id.parent)) {
+  if (!requestAuthorized(request, "launch_nested_container_sessions_as_user", user, id.root)) {
     return forbidden(
       forbiddenMessage(
         request,

@@ -51,15 +51,22 @@ export const NESTED_CONTAINER_CALLS: ReadonlySet<string> = new Set([
 ]);
 
 /** Splits a nested ContainerID (one level: `parent.child`); a string: why it cannot be. */
-export function splitId(id: ContainerID | undefined): { parent: string; child: string } | string {
+export function splitId(
+  id: ContainerID | undefined,
+): { parent: string; child: string; root: string } | string {
   if (id === undefined || id.value === "") return "Expecting 'container_id' to be present";
   if (id.parent === undefined) {
     return "Standalone containers (a container_id without a parent) are not supported yet";
   }
-  if (id.parent.parent !== undefined) {
-    return "Containers nested more than one level deep are not supported yet";
+  const grand = id.parent.parent;
+  if (grand !== undefined) {
+    if (grand.parent !== undefined) {
+      return "Containers nested more than two levels deep are not supported yet";
+    }
+    // `<executor>.<task>.<child>`: a DEBUG container in a task's container (a check).
+    return { parent: `${grand.value}.${id.parent.value}`, child: id.value, root: grand.value };
   }
-  return { parent: id.parent.value, child: id.value };
+  return { parent: id.parent.value, child: id.value, root: id.parent.value };
 }
 
 /**
@@ -112,17 +119,28 @@ export async function nestedContainerCall(
     return unsupported ?? notImplemented(`${type}: ${id}`);
   }
   const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
-    requestAuthorized(request, action, undefined, id.parent)
+    requestAuthorized(request, action, undefined, id.root)
       ? undefined
       : forbidden(forbiddenMessage(request, `${what} container '${id.parent}.${id.child}'`));
 
   switch (type) {
     case "LAUNCH_CONTAINER":
     case "LAUNCH_NESTED_CONTAINER": {
+      if (id.root !== id.parent) {
+        // Only sessions (DEBUG containers) run in a nested container here.
+        const denied = authorizeUnsupported(request, call, type, container?.container_id);
+        if (denied !== undefined) return denied;
+        return (
+          unsupportedTarget(nested, type, container?.container_id) ??
+          notImplemented(
+            `${type}: only container sessions (LAUNCH_NESTED_CONTAINER_SESSION) can be nested in a nested container in mesos-ts`,
+          )
+        );
+      }
       const launch =
         type === "LAUNCH_CONTAINER" ? call.launch_container : call.launch_nested_container;
       const user = launch?.command?.user;
-      const denied = requestAuthorized(request, "launch_nested_containers_as_user", user, id.parent)
+      const denied = requestAuthorized(request, "launch_nested_containers_as_user", user, id.root)
         ? undefined
         : forbidden(
             forbiddenMessage(
@@ -168,7 +186,7 @@ export async function nestedContainerCall(
       const denied = allowed("remove_nested_containers", "remove");
       if (denied !== undefined) return denied;
       // Mesos' containerizer fails these (500); an ended or unknown child of a known parent is fine.
-      if (nested.parent(id.parent) === undefined)
+      if (nested.parent(id.root) === undefined)
         return internalServerError("Unknown root container");
       const removed = nested.remove(id.parent, id.child);
       return removed === "running"
@@ -360,6 +378,11 @@ function unsupportedTarget(
   return undefined;
 }
 
+/** The dotted id of a nested container's parent (`<executor>` or `<executor>.<task>`). */
+function parentIdOf(v: { parent: { containerId: string }; nestedIn?: string }): string {
+  return v.nestedIn === undefined ? v.parent.containerId : `${v.parent.containerId}.${v.nestedIn}`;
+}
+
 /** A live nested container with its statistics (for GET_CONTAINERS and `/containers`). */
 export interface NestedContainerUsage {
   readonly frameworkId: string;
@@ -380,13 +403,19 @@ export async function nestedContainerUsages(
 ): Promise<NestedContainerUsage[]> {
   const views = nested.list().filter((v) => v.parent.standalone !== true);
   const stats = await Promise.all(
-    views.map((v) => nested.usage(v.parent.containerId, v.childId).catch(() => undefined)),
+    views.map((v) => nested.usage(parentIdOf(v), v.childId).catch(() => undefined)),
   );
   return views.map((v, i) => ({
     frameworkId: v.parent.frameworkId,
     executorId: v.parent.executorId,
     executorName: v.parent.executorName,
-    containerId: { value: v.childId, parent: { value: v.parent.containerId } },
+    containerId: {
+      value: v.childId,
+      parent:
+        v.nestedIn === undefined
+          ? { value: v.parent.containerId }
+          : { value: v.nestedIn, parent: { value: v.parent.containerId } },
+    },
     pid: v.pid,
     statistics: { ...(stats[i] ?? {}), timestamp: nowSecs },
   }));

@@ -53,6 +53,10 @@ export class Checker {
   ) {
     this.previous = emptyCheckResult(prober.kind);
     this.loop = new ProbeLoop(clock, prober, timing, (r) => {
+      if (r.transient !== undefined) {
+        this.logger?.info(`${prober.kind} check result not available: ${r.transient}`);
+        return;
+      }
       if (r.error !== undefined) this.logger?.warn(`${prober.kind} check failed: ${r.error}`);
       const next = checkResultOf(prober.kind, r);
       if (sameResult(next, this.previous)) return;

@@ -54,6 +54,10 @@ export class HealthChecker {
   }
 
   private result(kind: Prober["kind"], r: ProbeResult): void {
+    if (r.transient !== undefined) {
+      this.logger?.info(`${kind} health check result not available: ${r.transient}`);
+      return;
+    }
     if (probeHealthy(kind, r)) {
       if (this.initializing || this.failures > 0) {
         this.initializing = false;

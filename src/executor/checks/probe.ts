@@ -13,6 +13,12 @@ export interface ProbeResult {
   connected?: boolean;
   /** Why the probe could not produce a result (spawn error, connection refused, ...). */
   error?: string;
+  /**
+   * Why there is no result this time, for a reason that is not the
+   * check's (the agent was unreachable, the check container was killed
+   * with its task): nothing is reported, the next probe runs as scheduled.
+   */
+  transient?: string;
 }
 
 /** A running probe. `cancel` stops it (on timeout); its promise may then never settle. */

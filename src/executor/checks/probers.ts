@@ -2,7 +2,9 @@
  * Real probes, run from the executor against its own task (Mesos runs them
  * the same way for tasks without their own network namespace):
  * COMMAND spawns the command in the task's environment and sandbox (its
- * output goes to the executor's stderr, where Mesos' checker sends it), HTTP
+ * output goes to the executor's stderr, where Mesos' checker sends it), or,
+ * for a task in a nested container, runs it in a check container nested in
+ * the task's (nested-command-prober.ts), HTTP
  * GETs `scheme://127.0.0.1:port/path` (following redirects), TCP opens a
  * connection to 127.0.0.1:port.
  */
@@ -14,6 +16,7 @@ import type { LaunchContext, LaunchSpec } from "../launch-spec.js";
 import { buildLaunchSpec } from "../launch-spec.js";
 import type { CommandInfo } from "../protocol.js";
 import type { CheckInfo, HealthCheckInfo } from "./check-info.js";
+import { type NestedCheckTarget, nestedCommandProber } from "./nested-command-prober.js";
 import type { ProbeResult, Prober, RunningProbe } from "./probe.js";
 
 /**
@@ -195,6 +198,11 @@ export interface ProbeContext {
   output?: ProbeOutput;
   /** The task runs in a container image: command probes run in its root filesystem too. */
   image?: ImageRoot;
+  /**
+   * The task runs in a nested container: command probes run in DEBUG
+   * containers nested in it, through the agent (the fields above do not apply).
+   */
+  nested?: NestedCheckTarget;
 }
 
 /** A command task's image root filesystem, entered with chroot(8) (or capsh, which chroots too). */
@@ -248,8 +256,13 @@ function inImage(spec: LaunchSpec, image: ImageRoot): LaunchSpec {
     : { ...spec, file: image.chroot, argv0: "chroot", args: [image.rootfs, "/bin/sh", ...shell] };
 }
 
-function commandFor(command: CommandInfo | undefined, ctx: ProbeContext): Prober | string {
+function commandFor(
+  command: CommandInfo | undefined,
+  ctx: ProbeContext,
+  name: string,
+): Prober | string {
   if (command === undefined) return "the check has no command";
+  if (ctx.nested !== undefined) return nestedCommandProber({ ...ctx.nested, name }, command);
   const built = buildLaunchSpec(command, ctx.launch);
   if ("error" in built) return `invalid check command: ${built.error}`;
   const spec = ctx.image !== undefined ? inImage(built, ctx.image) : built;
@@ -300,7 +313,7 @@ export function healthCheckProber(check: HealthCheckInfo, ctx: ProbeContext): Pr
   const type =
     check.type ??
     (check.command !== undefined ? "COMMAND" : check.http !== undefined ? "HTTP" : undefined);
-  if (type === "COMMAND") return commandFor(check.command, ctx);
+  if (type === "COMMAND") return commandFor(check.command, ctx, "health check");
   // Only health checks have a scheme and an IP protocol (Mesos' CheckInfo has neither).
   if (type === "HTTP") return httpFor(check.http, check.http?.protocol === "IPv6");
   if (type === "TCP") return tcpFor(check.tcp, check.tcp?.protocol === "IPv6");
@@ -309,7 +322,7 @@ export function healthCheckProber(check: HealthCheckInfo, ctx: ProbeContext): Pr
 
 /** The prober of a general check, or why it cannot run. */
 export function checkProber(check: CheckInfo, ctx: ProbeContext): Prober | string {
-  if (check.type === "COMMAND") return commandFor(check.command?.command, ctx);
+  if (check.type === "COMMAND") return commandFor(check.command?.command, ctx, "check");
   if (check.type === "HTTP") {
     const http = check.http === undefined ? undefined : { ...check.http, scheme: "http" };
     return httpFor(http, false);

@@ -1,0 +1,138 @@
+/**
+ * DEBUG containers nested in a task's container: the container sessions
+ * (LAUNCH_NESTED_CONTAINER_SESSION) whose parent is itself a nested
+ * container, `<executor>.<task>.<child>`, as the default executor launches
+ * one for each COMMAND check of a task. As Mesos' DEBUG class, such a
+ * container gets no isolation of its own: it joins its parent's mount, IPC
+ * and pid namespaces (so it sees the parent's image root filesystem, its
+ * volumes and its /dev/shm), works in the parent's working directory, gets
+ * the parent's environment below its command's own variables, and counts
+ * against the parent's cgroups.
+ */
+import { readlink } from "node:fs/promises";
+import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { ExecutorCommand } from "./executor-command.js";
+import { SHIM_SETUP_FAILURE_STATUS, shellQuote } from "./launch-shim.js";
+
+/** What a DEBUG child inherits from the container it runs in. */
+export interface ParentLaunch {
+  /** The environment the parent's command sees (inside its image, if it has one). */
+  readonly env: Readonly<Record<string, string>>;
+  /** The parent's working directory (inside its image, if it has one). */
+  readonly workDir: string;
+  /** The parent's image root filesystem on the host, when it has one. */
+  readonly rootfs?: string | undefined;
+  /** The user the parent runs as, when the agent switches users. */
+  readonly user?: string | undefined;
+}
+
+/** The PATH host programs are found with (nsenter, chroot, setpriv). */
+const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/**
+ * A DEBUG child's environment: the parent's, below the command's plain
+ * variables (its SECRET ones are not resolved for DEBUG containers); the
+ * parent's MESOS_SANDBOX stays.
+ */
+export function debugEnvironment(
+  parent: ParentLaunch,
+  command: CommandInfo | undefined,
+): Record<string, string> {
+  const env: Record<string, string> = { ...parent.env };
+  for (const v of command?.environment?.variables ?? []) {
+    if (v.type === "SECRET") continue;
+    env[v.name] = v.value ?? "";
+  }
+  if (parent.env.MESOS_SANDBOX !== undefined) env.MESOS_SANDBOX = parent.env.MESOS_SANDBOX;
+  return env;
+}
+
+/**
+ * `nsenter` options for the namespaces of `pid` that differ from the
+ * agent's: mount, IPC, and the pid namespace its children are created in
+ * (the parent's own with `namespaces/pid`). Empty when the parent shares
+ * the agent's (or is gone, then the child runs where it is and fails there).
+ */
+export async function namespacesToEnter(pid: number): Promise<string[]> {
+  const pairs: [string, string, string][] = [
+    ["mnt", "mnt", "--mount"],
+    ["ipc", "ipc", "--ipc"],
+    ["pid_for_children", "pid", "--pid"],
+  ];
+  const out: string[] = [];
+  for (const [theirs, ours, option] of pairs) {
+    const path = `/proc/${pid}/ns/${theirs}`;
+    try {
+      const [a, b] = await Promise.all([readlink(path), readlink(`/proc/self/ns/${ours}`)]);
+      if (a !== b) out.push(`${option}=${path}`);
+    } catch {
+      // No such namespace file (old kernel) or the parent is gone.
+    }
+  }
+  return out;
+}
+
+/**
+ * The program, argv and environment that run `command` as a DEBUG child of
+ * a parent described by `parent`, entering `namespaces` (see
+ * {@link namespacesToEnter}) after joining `cgroupProcs`. Inside an image
+ * the command runs chrooted into its root filesystem (as `user`), else as
+ * `user` on the parent's filesystem; both from the parent's working
+ * directory.
+ */
+export function debugCommand(o: {
+  command: ExecutorCommand;
+  parent: ParentLaunch;
+  env: Record<string, string>;
+  namespaces: readonly string[];
+  cgroupProcs: readonly string[];
+  user: { uid: number; gid: number } | undefined;
+  /** A named pipe to read stdin from (a session's), opened on the host before anything is entered. */
+  stdin?: string;
+}): { file: string; args: string[]; env: Record<string, string> } {
+  const fail = (what: string) =>
+    `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
+  const tail: string[] = [];
+  if (o.namespaces.length > 0) tail.push("nsenter", ...o.namespaces, "--");
+  const cd = `cd ${shellQuote(o.parent.workDir)} || ${fail(`cannot enter ${o.parent.workDir}`)}`;
+  let env = o.env;
+  const rootfs = o.parent.rootfs;
+  if (rootfs !== undefined) {
+    tail.push("chroot");
+    if (o.user !== undefined) tail.push(`--userspec=${o.user.uid}:${o.user.gid}`);
+    // The host steps need the host's PATH; the command gets the one it inherits.
+    const path = o.env.PATH ?? HOST_PATH;
+    env = { ...o.env, PATH: HOST_PATH };
+    tail.push(
+      rootfs,
+      "/bin/sh",
+      "-c",
+      `export PATH=${shellQuote(path)}; ${cd}; exec "$@"`,
+      "mesos-debug-container",
+    );
+  } else {
+    if (o.user !== undefined) {
+      tail.push(
+        "setpriv",
+        `--reuid=${o.user.uid}`,
+        `--regid=${o.user.gid}`,
+        "--clear-groups",
+        "--",
+      );
+    }
+    tail.push("/bin/sh", "-c", `${cd}; exec "$@"`, "mesos-debug-container");
+  }
+  tail.push(o.command.file, ...o.command.args.slice(1));
+  const steps = o.cgroupProcs.map(
+    (f) => `echo $$ > ${shellQuote(f)} || ${fail(`cannot enter cgroup ${f}`)}`,
+  );
+  if (o.stdin !== undefined) {
+    steps.push(`exec 0<${shellQuote(o.stdin)} || ${fail("cannot open the session's stdin")}`);
+  }
+  const script = [...steps, 'exec "$@"'].join("; ");
+  return {
+    file: "/bin/sh",
+    args: ["mesos-containerizer", "-c", script, "mesos-containerizer", ...tail],
+    env,
+  };
+}
