@@ -1,0 +1,97 @@
+/**
+ * How the agent starts a DEBUG container (a check's session) in a task's
+ * nested container: the parent's environment below the command's own
+ * variables, its namespaces entered, its image chrooted into, its working
+ * directory, as the given user.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  debugCommand,
+  debugEnvironment,
+  namespacesToEnter,
+} from "../../src/agent/containerizer/debug-containers.js";
+
+const inImage = {
+  env: { PATH: "/bin", FROM_IMAGE: "yes", MESOS_SANDBOX: "/mnt/mesos/sandbox", TASK_VAR: "task" },
+  workDir: "/work",
+  rootfs: "/var/lib/rootfs",
+};
+
+test("debug containers: the command's plain variables override the parent's; its secrets and MESOS_SANDBOX do not", () => {
+  const env = debugEnvironment(inImage, {
+    value: "true",
+    environment: {
+      variables: [
+        { name: "TASK_VAR", value: "check" },
+        { name: "MESOS_SANDBOX", value: "/elsewhere" },
+        { name: "SECRET", type: "SECRET", secret: { type: "VALUE", value: { data: "x" } } },
+      ],
+    },
+  } as never);
+  assert.deepEqual(env, {
+    PATH: "/bin",
+    FROM_IMAGE: "yes",
+    MESOS_SANDBOX: "/mnt/mesos/sandbox",
+    TASK_VAR: "check",
+  });
+});
+
+test("debug containers: in an image the command runs chrooted (as the user), from the parent's working directory, with the inherited PATH inside and the host's outside, after joining the cgroups, opening stdin and entering the namespaces", () => {
+  const launch = debugCommand({
+    command: { file: "/bin/sh", args: ["sh", "-c", "test -f /x"] },
+    parent: inImage,
+    env: { ...inImage.env },
+    namespaces: ["--mount=/proc/7/ns/mnt", "--pid=/proc/7/ns/pid_for_children"],
+    cgroupProcs: ["/sys/fs/cgroup/freezer/mesos/e/mesos/t/mesos/c/cgroup.procs"],
+    user: { uid: 1000, gid: 1000 },
+    stdin: "/sandbox/stdin.fifo",
+  });
+  assert.equal(launch.file, "/bin/sh");
+  const [, , script, , ...tail] = launch.args;
+  assert.match(
+    script ?? "",
+    /^echo \$\$ > '\/sys\/fs\/cgroup\/freezer\/mesos\/e\/mesos\/t\/mesos\/c\/cgroup.procs'/,
+  );
+  assert.match(script ?? "", /exec 0<'\/sandbox\/stdin.fifo'/);
+  assert.deepEqual(tail.slice(0, 4), [
+    "nsenter",
+    "--mount=/proc/7/ns/mnt",
+    "--pid=/proc/7/ns/pid_for_children",
+    "--",
+  ]);
+  assert.deepEqual(tail.slice(4, 9), [
+    "chroot",
+    "--userspec=1000:1000",
+    "/var/lib/rootfs",
+    "/bin/sh",
+    "-c",
+  ]);
+  assert.match(tail[9] ?? "", /^export PATH='\/bin'; cd '\/work' \|\|/);
+  assert.deepEqual(tail.slice(-3), ["/bin/sh", "-c", "test -f /x"]);
+  assert.equal(launch.env.PATH, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+  assert.equal(launch.env.FROM_IMAGE, "yes");
+});
+
+test("debug containers: without an image the command runs on the parent's filesystem, as the user through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
+  const launch = debugCommand({
+    command: { file: "/bin/true", args: ["true"] },
+    parent: { env: { PATH: "/usr/bin:/bin" }, workDir: "/sandbox/containers/t" },
+    env: { PATH: "/usr/bin:/bin" },
+    namespaces: await namespacesToEnter(process.pid),
+    cgroupProcs: [],
+    user: { uid: 1000, gid: 1000 },
+  });
+  const tail = launch.args.slice(4);
+  assert.equal(launch.args[2], 'exec "$@"');
+  assert.deepEqual(tail.slice(0, 5), [
+    "setpriv",
+    "--reuid=1000",
+    "--regid=1000",
+    "--clear-groups",
+    "--",
+  ]);
+  assert.match(tail[7] ?? "", /^cd '\/sandbox\/containers\/t' \|\|/);
+  assert.equal(tail.at(-1), "/bin/true");
+  assert.equal(launch.env.PATH, "/usr/bin:/bin");
+});
