@@ -61,6 +61,7 @@ import { NestedContainers, nestedParentOf } from "./containerizer/nested-contain
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
+import { checkDiskSources } from "./disk-sources.js";
 import type { AgentFlags } from "./flags.js";
 import { startSandboxGc } from "./gc/agent-gc.js";
 import { collectNestedSandboxes } from "./gc/nested-sandboxes.js";
@@ -121,6 +122,8 @@ export function buildSlaveInfo(
   });
   if (!resources.ok)
     return { ok: false, error: `Failed to determine agent resources: ${resources.error}` };
+  const diskError = checkDiskSources(resources.value);
+  if (diskError !== undefined) return { ok: false, error: diskError };
   let attributes: Attribute[] = [];
   if (flags.attributes !== undefined) {
     const parsed = parseAttributes(flags.attributes);

@@ -14,7 +14,7 @@
  */
 import { mkdirSync, readFileSync } from "node:fs";
 import { readdir, rm } from "node:fs/promises";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import type { ResourceState } from "../common/protocol/generated/mesos-internal-slave.js";
 import type { Operation, Resource } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
@@ -36,16 +36,33 @@ export function resourcesInfoPath(workDir: string): string {
   return join(metaRoot(workDir), "resources", "resources.info");
 }
 
-/** `<work_dir>/volumes/roles/<role>/<persistence id>`: where a volume's data lives. */
-export function persistentVolumePath(workDir: string, role: string, id: string): string {
-  return join(workDir, "volumes", "roles", role, id);
+/**
+ * `<root>/volumes/roles/<role>/<persistence id>`: where a volume's data lives
+ * (`root` is the work dir, or a PATH disk's root). A `/` in a hierarchical
+ * role becomes a space, as in Mesos, so `eng/db` does not nest directories.
+ */
+export function persistentVolumePath(root: string, role: string, id: string): string {
+  return join(root, "volumes", "roles", role.replaceAll("/", " "), id);
 }
 
-/** The host directory of a persistent volume resource, if it is one. */
+/**
+ * The host directory of a persistent volume resource, if it is one, as
+ * Mesos' agent places it: on the root disk under the work dir; on a PATH
+ * disk under the disk's root (a relative root is relative to the work
+ * dir); on a MOUNT disk the mount point itself, which the volume has whole.
+ */
 export function volumePathOf(workDir: string, resource: CoreResource): string | undefined {
   const id = resource.disk?.persistence?.id;
   if (id === undefined) return undefined;
-  return persistentVolumePath(workDir, reservationRole(resource) ?? "*", id);
+  const role = reservationRole(resource) ?? "*";
+  const source = resource.disk?.source;
+  if (source?.type === "PATH" && source.path?.root !== undefined) {
+    return persistentVolumePath(resolve(workDir, source.path.root), role, id);
+  }
+  if (source?.type === "MOUNT" && source.mount?.root !== undefined) {
+    return resolve(workDir, source.mount.root);
+  }
+  return persistentVolumePath(workDir, role, id);
 }
 
 /** Reads the checkpointed resources (none when the file is absent; a torn tail is ignored). */

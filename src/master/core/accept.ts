@@ -290,6 +290,10 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
     removeOffer(m, offer);
   }
   const remaining = offered.clone();
+  // Shared volumes as offered (after the call's CREATE/DESTROY): a task may
+  // use one even when an earlier task of the call took the offered copy, as
+  // in Mesos; each extra copy is then added to the allocation.
+  let remainingShared = remaining.shared();
   const launched = Resources.empty();
   const ctx = launchContext(framework, agent);
   const conversions: ResourceConversion[] = [];
@@ -303,12 +307,22 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
       case "SHRINK_VOLUME": {
         const applied = applyOfferOperation(m, framework, agent, operation, remaining);
         if (applied !== undefined) conversions.push(...applied);
+        remainingShared = remaining.shared();
         break;
       }
       case "LAUNCH":
         for (const task of operation.launch?.task_infos ?? []) {
-          const used = launchTask(m, framework, agent, task, ctx, remaining);
+          const available = remaining.nonShared().add(remainingShared);
+          const used = launchTask(m, framework, agent, task, ctx, available);
           if (used === undefined) continue;
+          const additional = used.shared().subtract(remaining.shared());
+          if (!additional.isEmpty()) {
+            m.logger.info(
+              `Allocating additional resources ${additional.toString()} for task ${task.task_id.value} ` +
+                `of framework ${framework.id} on agent ${agent.id}`,
+            );
+            conversions.push({ consumed: Resources.empty(), converted: additional });
+          }
           remaining.subtract(used);
           launched.add(used);
         }

@@ -28,6 +28,7 @@ import {
   type ResourceOperation,
 } from "../allocator/index.js";
 import {
+  type CreatingFramework,
   type OperationRequester,
   persistentVolumeError,
   validateCreate,
@@ -194,17 +195,12 @@ export function checkpointedResources(total: Resources): Resource[] {
     .toArray() as Resource[];
 }
 
-function sameVolume(a: CoreResource, b: CoreResource): boolean {
-  return a.disk?.persistence?.id !== undefined && a.disk.persistence.id === b.disk?.persistence?.id;
-}
-
 /** Validates one operation for `who` against what the agent has. */
 export function validateResourceOperation(
   operation: Offer_Operation,
   who: OperationRequester,
   agent: AgentRecord,
-  available: Resources,
-  sharedCapable: boolean,
+  framework: CreatingFramework | undefined,
 ): string | undefined {
   const list = (l: readonly Resource[] | undefined) => (l ?? []) as CoreResource[];
   switch (operation.type) {
@@ -221,17 +217,19 @@ export function validateResourceOperation(
         list(operation.create?.volumes),
         who,
         persistenceIds(agent.totalResources),
-        sharedCapable,
+        framework,
       );
     case "GROW_VOLUME":
     case "SHRINK_VOLUME":
       return validateResize(operation);
     case "DESTROY": {
+      // As Mesos: a volume is looked up among all the agent's resources, so
+      // one a task holds (hence not offered) is "in use", not "not found".
       const used = agent.usedResources().unallocated();
       return validateDestroy(
         list(operation.destroy?.volumes),
-        (v) => available.contains(Resources.from(v)),
-        (v) => [...used].some((u) => sameVolume(u, v)),
+        (v) => agent.totalResources.contains(Resources.from(v).unallocated()),
+        (v) => used.contains(Resources.from(v).unallocated()),
       );
     }
     default:
@@ -331,8 +329,13 @@ export function applyOfferOperation(
     principal: framework.info.principal,
     frameworkRoles: new Set(framework.roles()),
   };
-  const shared = (framework.info.capabilities ?? []).some((c) => c.type === "SHARED_RESOURCES");
-  let error = validateResourceOperation(operation, who, agent, remaining, shared);
+  const sharedCapable = (framework.info.capabilities ?? []).some(
+    (c) => c.type === "SHARED_RESOURCES",
+  );
+  let error = validateResourceOperation(operation, who, agent, {
+    id: framework.id,
+    sharedCapable,
+  });
   const conversions = error === undefined ? conversionsOf(operation) : [];
   if (error === undefined) {
     const applied = applyConversions(remaining, conversions);
@@ -376,13 +379,11 @@ export function applyOperatorOperation(
   if (agent === undefined) {
     return { ok: false, status: 400, message: `Unknown agent ${agentId}` };
   }
-  const unused = agent.totalResources.minus(agent.usedResources().unallocated());
   const error = validateResourceOperation(
     operation,
     { principal, frameworkRoles: undefined },
     agent,
-    unused,
-    true,
+    undefined,
   );
   if (error !== undefined) {
     return { ok: false, status: error === "Persistent volumes in use" ? 409 : 400, message: error };

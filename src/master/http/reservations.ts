@@ -122,13 +122,11 @@ function checkOperation(
   principal: string | undefined,
 ): HttpResponse | undefined {
   const type = operation.type ?? "UNKNOWN";
-  const unused = agent.totalResources.minus(agent.usedResources().unallocated());
   const error = validateResourceOperation(
     operation,
     { principal, frameworkRoles: undefined },
     agent,
-    type === "DESTROY" ? agent.totalResources : unused,
-    true,
+    undefined,
   );
   if (error === undefined) return undefined;
   const where = type === "UNRESERVE" || type === "DESTROY" ? "" : ` on agent ${agentLabel(agent)}`;

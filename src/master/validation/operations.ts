@@ -5,15 +5,17 @@
  * them); the resources themselves were validated and upgraded to the
  * post-refinement format before these run.
  */
+
+import type { Resource as WireResource } from "../../common/protocol/generated/mesos-v1.js";
 import {
   formatResource,
   isDynamicallyReserved,
   isPersistentVolume,
-  isUnreserved,
   type Resource,
   Resources,
   reservationRole,
 } from "../../common/resources/index.js";
+import { validateResourceList } from "./resources.js";
 
 /** Who asks: a framework (its principal and roles) or an operator (no roles). */
 export interface OperationRequester {
@@ -177,23 +179,30 @@ export function persistentVolumeError(v: Resource): string | undefined {
   return undefined;
 }
 
+/** The framework asking for a CREATE (operators have none and may create shared volumes). */
+export interface CreatingFramework {
+  id: string;
+  /** Whether it has the SHARED_RESOURCES capability. */
+  sharedCapable: boolean;
+}
+
 /**
- * CREATE: persistent volumes on reserved disk, principal matching, ids not
- * already used for the same role on the agent (`existing`, see volumeKey),
- * container paths relative.
+ * CREATE, in Mesos' order: valid resources and disk infos (reserved disk, a
+ * valid persistence id), persistent volumes (RW), ids not already used for
+ * the same role on the agent (`existing`, see volumeKey), shared volumes
+ * only for frameworks with SHARED_RESOURCES, the requester's principal in
+ * `disk.persistence.principal`. Container paths must be relative without
+ * `..` (a mesos-ts rule: volumes are linked into the sandbox).
  */
 export function validateCreate(
   volumes: readonly Resource[],
   who: OperationRequester,
   existing: ReadonlySet<string>,
-  sharedCapable: boolean,
+  framework: CreatingFramework | undefined,
 ): string | undefined {
   if (volumes.length === 0) return "Invalid resources: Resource cannot be empty";
-  for (const v of volumes) {
-    if (v.disk?.persistence !== undefined && isUnreserved(v)) {
-      return "Invalid resources: Invalid DiskInfo: Persistent volumes cannot be created from unreserved resources";
-    }
-  }
+  const invalid = validateResourceList(volumes as readonly WireResource[]);
+  if (invalid !== undefined) return `Invalid resources: ${invalid}`;
   for (const v of volumes) {
     const error = persistentVolumeError(v);
     if (error !== undefined) return `Not a persistent volume: ${error}`;
@@ -207,16 +216,11 @@ export function validateCreate(
   for (const v of volumes) {
     const disk = v.disk as NonNullable<Resource["disk"]>;
     const persistence = disk.persistence as NonNullable<typeof disk.persistence>;
-    const volume = disk.volume as NonNullable<typeof disk.volume>;
-    const id = persistence.id;
-    if (id === "" || id.includes("/") || id === "." || id === "..") {
-      return `Not a persistent volume: persistence id '${id}' is not a valid directory name`;
-    }
-    if (badContainerPath(volume.container_path)) {
-      return `Persistent volume container path '${volume.container_path}' must be a relative path without '..'`;
-    }
-    if (v.shared !== undefined && !sharedCapable) {
-      return `Create volume operation for '${show(v)}' has been attempted by a framework with no SHARED_RESOURCES capability`;
+    if (v.shared !== undefined && framework !== undefined && !framework.sharedCapable) {
+      return (
+        `Create volume operation for '${show(v)}' has been attempted by framework ` +
+        `'${framework.id}' with no SHARED_RESOURCES capability`
+      );
     }
     if (who.principal !== undefined) {
       const p = persistence.principal;
@@ -232,6 +236,10 @@ export function validateCreate(
           `which does not match a volume in the operation with principal '${p}' set in 'disk.persistence'`
         );
       }
+    }
+    const containerPath = (disk.volume as NonNullable<typeof disk.volume>).container_path;
+    if (badContainerPath(containerPath)) {
+      return `Persistent volume container path '${containerPath}' must be a relative path without '..'`;
     }
   }
   return undefined;
