@@ -139,7 +139,7 @@ export class MasterProcess extends ProcessBase {
       }
     });
     this.handle("mesos.internal.ReregisterSlaveMessage", "reregister_slave", (from, message) => {
-      if (!refuseFromDownMachine(core, from.toString(), message.slave.hostname)) {
+      if (!refuseFromDownMachine(core, from.toString(), message.slave.hostname, true)) {
         core.reregisterAgent(from.toString(), message);
       }
     });

@@ -113,7 +113,7 @@ test("maintenance: schedule, unavailability on offers, machine down shuts the ag
     () => refused.child.exitCode !== null || refused.child.signalCode !== null,
     { timeoutMs: 20_000 },
   );
-  assert.match(master.logs(), /Refusing registration of agent .* is DOWN/);
+  assert.match(master.logs(), /Refusing registration of agent .* that it is running on is `DOWN`/);
 
   const up = await post("/master/machine/up", JSON.stringify([machine]));
   assert.equal(up.status, 200, up.text);

@@ -88,7 +88,7 @@ test("master restart: quota, weights and the maintenance schedule come back from
       schedule: {
         windows: [
           {
-            machine_ids: [{ hostname: "down-host" }, { hostname: "drain-host" }],
+            machine_ids: [{ hostname: "down-host", ip: "127.0.0.1" }, { hostname: "drain-host" }],
             unavailability: { start: { nanoseconds: start }, duration: { nanoseconds: 3.6e12 } },
           },
         ],
@@ -97,7 +97,7 @@ test("master restart: quota, weights and the maintenance schedule come back from
   });
   await set({
     type: "START_MAINTENANCE",
-    start_maintenance: { machines: [{ hostname: "down-host" }] },
+    start_maintenance: { machines: [{ hostname: "down-host", ip: "127.0.0.1" }] },
   });
   await waitFor(
     "the DOWN machine's agent to exit",
@@ -145,7 +145,7 @@ test("master restart: quota, weights and the maintenance schedule come back from
   );
   assert.match(
     restarted.logs(),
-    /Refusing registration of agent at .* because the machine 'down-host' is DOWN/,
+    /Refusing registration of agent at .* because the machine 'down-host \(127\.0\.0\.1\)' that it is running on is `DOWN`/,
   );
   const state = await getJson<{ slaves: unknown[] }>(`${restarted.url}/master/state`);
   assert.equal(state?.slaves.length, 0);
@@ -153,7 +153,7 @@ test("master restart: quota, weights and the maintenance schedule come back from
   // Machine UP is stored too: after another restart the schedule has only drain-host left.
   const up = await operator(restarted, {
     type: "STOP_MAINTENANCE",
-    stop_maintenance: { machines: [{ hostname: "down-host" }] },
+    stop_maintenance: { machines: [{ hostname: "down-host", ip: "127.0.0.1" }] },
   });
   assert.equal(up.status, 200, up.body);
   restarted.kill("SIGKILL");

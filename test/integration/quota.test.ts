@@ -222,7 +222,7 @@ test("quota: bad requests get 400 (or 409 for a legacy overcommit) with a reason
       "/master/quota",
       { role: "other", guarantee: [{ name: "cpus", type: "SCALAR", scalar: { value: -1 } }] },
       400,
-      /negative/,
+      /QuotaInfo with invalid resource: Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0/,
     ],
     [
       "POST",

@@ -209,7 +209,8 @@ test("ordering: weights are stored before they apply; a failed write is a 503 an
 
 test("ordering: maintenance changes are stored first; machine DOWN shuts agents only after the write", async () => {
   const s = await setup();
-  const machine = { hostname: "host-a1" };
+  // Both fields: as in Mesos, a machine is its agents' hostname and IP.
+  const machine = { hostname: "host-a1", ip: "127.0.0.1" };
   const schedule = {
     windows: [{ machine_ids: [machine], unavailability: { start: { nanoseconds: 5e18 } } }],
   };
@@ -277,9 +278,9 @@ test("recovery: an agent re-registering after a restart gets its stored maintena
   const start = { nanoseconds: 7e18 };
   const registry: Registry = {
     schedules: [
-      { windows: [{ machine_ids: [{ hostname: "host-a1" }], unavailability: { start } }] },
+      { windows: [{ machine_ids: [{ hostname: "host-a1", ip: "127.0.0.1" }], unavailability: { start } }] },
     ],
-    machines: { machines: [{ info: { id: { hostname: "host-a1" }, mode: "DRAINING" } }] },
+    machines: { machines: [{ info: { id: { hostname: "host-a1", ip: "127.0.0.1" }, mode: "DRAINING" } }] },
   };
   const s = await setup(registry, (m) => restoreMaintenance(m, registry));
   s.master.offer(s.allocator.allocate().offers);

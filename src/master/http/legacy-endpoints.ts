@@ -17,6 +17,7 @@ import {
 } from "../../common/http/response.js";
 import { checkMethod, jsonResponse } from "../../common/http/v1-api.js";
 import type { Task, WeightInfo } from "../../common/protocol/generated/mesos-v1.js";
+import { codecFor } from "../../common/protocol/index.js";
 import { drainJson } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
@@ -239,6 +240,8 @@ export function rolesHandler(
   return jsonRead(() => rolesJson(m, weights));
 }
 
+const weightInfoCodec = codecFor<WeightInfo>("mesos.v1.WeightInfo");
+
 /** `/weights`: GET lists `[{weight, role}]`; PUT takes the same array. */
 export function weightsHandler(
   m: Master,
@@ -264,13 +267,21 @@ export function weightsHandler(
       );
     }
     for (const item of parsed) {
-      const w = item as { weight?: unknown; role?: unknown };
-      if (typeof w !== "object" || w === null || typeof w.weight !== "number") {
-        return badRequest(
-          `Failed to convert weights JSON array to protobuf '${body}': each element needs a numeric 'weight'`,
-        );
+      // As Mesos' JSON-to-protobuf conversion words it.
+      const decoded =
+        typeof item === "object" && item !== null && !Array.isArray(item)
+          ? weightInfoCodec.decodeJson(item)
+          : undefined;
+      if (decoded === undefined || !decoded.ok) {
+        const why =
+          decoded === undefined
+            ? "Expecting a JSON object"
+            : decoded.error.reason === "required field is missing"
+              ? `Missing required fields: ${decoded.error.path}`
+              : decoded.error.message;
+        return badRequest(`Failed to convert weights JSON array to protobuf '${body}': ${why}`);
       }
-      infos.push({ weight: w.weight, ...(typeof w.role === "string" ? { role: w.role } : {}) });
+      infos.push(decoded.value);
     }
     changed();
     return weights.update(infos, m.config.roleWhitelist).then((error) => {

@@ -40,9 +40,11 @@ import type {
   Schedule,
 } from "../../common/protocol/generated/mesos-v1-maintenance.js";
 import { codecFor } from "../../common/protocol/index.js";
+import type { TimerHandle } from "../../common/time/clock.js";
 import type { InverseOfferAllocation } from "../allocator/index.js";
 import { removeAgent } from "../core/agent-health.js";
 import type { Master } from "../core/master.js";
+import { rescindOffer } from "../core/offers.js";
 import type { AgentRecord, FrameworkRecord } from "../core/records.js";
 
 const scheduleCodec = codecFor<Schedule>("mesos.v1.maintenance.Schedule");
@@ -54,10 +56,16 @@ export interface MaintenanceState {
   /** Machines (by key) that are DOWN. */
   down: Map<string, MachineID>;
   /** Outstanding inverse offers by id. */
-  inverseOffers: Map<string, { frameworkId: string; agentId: string }>;
-  nextInverseOffer: number;
+  inverseOffers: Map<string, InverseOfferRecord>;
   /** The change in progress (validate, write, apply); the next one waits for it. */
   running: Promise<unknown>;
+}
+
+/** An outstanding inverse offer: to whom, for which agent, and its `--offer_timeout` timer. */
+interface InverseOfferRecord {
+  frameworkId: string;
+  agentId: string;
+  timer: TimerHandle | undefined;
 }
 
 const states = new WeakMap<Master, MaintenanceState>();
@@ -70,7 +78,6 @@ export function maintenanceOf(master: Master): MaintenanceState {
       schedule: { windows: [] },
       down: new Map(),
       inverseOffers: new Map(),
-      nextInverseOffer: 0,
       running: Promise.resolve(),
     };
     states.set(master, state);
@@ -80,6 +87,14 @@ export function maintenanceOf(master: Master): MaintenanceState {
         // A joining agent has no window in the allocator yet: only a scheduled one needs a push.
         if (scheduledMachines(state?.schedule ?? {}).some((id) => onMachine(agent, id))) {
           pushAgentUnavailability(master, agent);
+        }
+      },
+      // A removed agent's inverse offers are rescinded, a removed framework's
+      // dropped, as in Mesos.
+      agentRemoved: (agent) => rescindInverseOffers(master, (agentId) => agentId !== agent.id),
+      frameworkRemoved: (framework) => {
+        for (const [id, record] of [...(state?.inverseOffers ?? [])]) {
+          if (record.frameworkId === framework.id) forgetInverseOffer(master, id, record);
         }
       },
     });
@@ -190,15 +205,19 @@ function idJson(id: MachineID): string {
   return JSON.stringify({ hostname: id.hostname, ip: id.ip });
 }
 
+/** A machine as Mesos logs it: `host (1.2.3.4)`, `host` or `(1.2.3.4)`. */
 function show(id: MachineID): string {
-  return `${id.hostname ?? ""}${id.ip === undefined ? "" : ` (${id.ip})`}`;
+  if (id.hostname !== undefined && id.ip !== undefined) return `${id.hostname} (${id.ip})`;
+  return id.hostname ?? `(${id.ip ?? ""})`;
 }
 
-/** Whether a host is machine `id` (fields the id leaves out match anything). */
+/**
+ * Whether a host is machine `id`: as in Mesos, both the hostname (ignoring
+ * case) and the IP must match, a field the id leaves out being the empty
+ * string (so `{"hostname": "h"}` is no agent's machine).
+ */
 function isMachine(hostname: string, ip: string, id: MachineID): boolean {
-  if (id.hostname !== undefined && !sameHost(id.hostname, hostname)) return false;
-  if (id.ip !== undefined && id.ip !== ip) return false;
-  return true;
+  return sameHost(id.hostname ?? "", hostname) && (id.ip ?? "") === ip;
 }
 
 /** Whether `agent` runs on machine `id`. */
@@ -210,18 +229,25 @@ function onMachine(agent: AgentRecord, id: MachineID): boolean {
  * An agent (re-)registering from a DOWN machine is told to shut down and
  * refused; returns true when that happened.
  */
-export function refuseFromDownMachine(master: Master, from: string, hostname: string): boolean {
+export function refuseFromDownMachine(
+  master: Master,
+  from: string,
+  hostname: string,
+  reregistering = false,
+): boolean {
   const ip = from
     .slice(from.indexOf("@") + 1)
     .replace(/:\d+$/, "")
     .replace(/^\[|\]$/g, "");
   const down = [...maintenanceOf(master).down.values()].find((id) => isMachine(hostname, ip, id));
   if (down === undefined) return false;
+  // Mesos' words (the machine as the agent's: its hostname and IP).
   master.logger.warn(
-    `Refusing registration of agent at ${from} because the machine '${show(down)}' is DOWN`,
+    `Refusing ${reregistering ? "re-registration" : "registration"} of agent at ${from} ` +
+      `because the machine '${show({ hostname, ip })}' that it is running on is \`DOWN\``,
   );
   master.io.sendToAgent(from, "mesos.internal.ShutdownMessage", {
-    message: "Agent attempted to register while its machine is DOWN for maintenance",
+    message: "Machine is `DOWN`",
   });
   return true;
 }
@@ -261,20 +287,31 @@ export function validateSchedule(schedule: Schedule, state: MaintenanceState): s
   return undefined;
 }
 
-/** Withdraws outstanding inverse offers of agents no longer draining (RESCIND_INVERSE_OFFER). */
+/** Withdraws outstanding inverse offers whose agent `keep` refuses (RESCIND_INVERSE_OFFER). */
 function rescindInverseOffers(master: Master, keep: (agentId: string) => boolean): void {
   const state = maintenanceOf(master);
   for (const [id, record] of [...state.inverseOffers]) {
-    if (keep(record.agentId)) continue;
-    state.inverseOffers.delete(id);
-    master.allocator.updateInverseOffer(record.agentId, record.frameworkId, undefined);
-    const framework = master.frameworks.get(record.frameworkId);
-    if (framework === undefined) continue;
-    master.sendEvent(framework, {
-      type: "RESCIND_INVERSE_OFFER",
-      rescind_inverse_offer: { inverse_offer_id: { value: id } },
-    });
+    if (!keep(record.agentId)) rescindInverseOffer(master, id, record);
   }
+}
+
+/** Withdraws one outstanding inverse offer, telling its framework. */
+function rescindInverseOffer(master: Master, id: string, record: InverseOfferRecord): void {
+  forgetInverseOffer(master, id, record);
+  const framework = master.frameworks.get(record.frameworkId);
+  if (framework === undefined) return;
+  master.sendEvent(framework, {
+    type: "RESCIND_INVERSE_OFFER",
+    rescind_inverse_offer: { inverse_offer_id: { value: id } },
+  });
+}
+
+/** Drops an outstanding inverse offer without an answer (the allocator may make it again). */
+function forgetInverseOffer(master: Master, id: string, record: InverseOfferRecord): void {
+  maintenanceOf(master).inverseOffers.delete(id);
+  if (record.timer !== undefined) master.clock.cancelTimer(record.timer);
+  record.timer = undefined;
+  master.allocator.updateInverseOffer(record.agentId, record.frameworkId, undefined);
 }
 
 /** Tells the allocator one agent's next window (or none). */
@@ -325,6 +362,11 @@ async function updateScheduleNow(master: Master, schedule: Schedule): Promise<Ma
   master.logger.info(
     `Updated the maintenance schedule: ${scheduledMachines(schedule).length} machine(s)`,
   );
+  // As Mesos does on every schedule update: all outstanding offers and
+  // inverse offers are rescinded, so that frameworks get them again with
+  // the new unavailability (or none) at the next allocation.
+  for (const offer of [...master.offers.values()]) rescindOffer(master, offer);
+  rescindInverseOffers(master, () => false);
   pushUnavailability(master);
   return { ok: true };
 }
@@ -392,9 +434,7 @@ function notScheduled(id: MachineID): string {
 /** Whether a registered agent's machine is exactly `id` (hostname and IP, as Mesos keys machines). */
 function hasAgentOn(master: Master, id: MachineID): boolean {
   for (const agent of master.agents.values()) {
-    if (sameHost(agent.info.hostname, id.hostname ?? "") && agent.address().ip === id.ip) {
-      return true;
-    }
+    if (onMachine(agent, id)) return true;
   }
   return false;
 }
@@ -460,11 +500,21 @@ function parseMachines(
   if (!Array.isArray(json)) return { ok: false, error: "Unexpected JSON type parsed" };
   const out: MachineID[] = [];
   for (const item of json) {
+    if (typeof item !== "object" || item === null || Array.isArray(item)) {
+      return { ok: false, error: "Expecting a JSON object" };
+    }
     const decoded = machineCodec.decodeJson(item);
-    if (!decoded.ok) return { ok: false, error: `Invalid machine ID: ${decoded.error.message}` };
+    if (!decoded.ok) return { ok: false, error: decodeReason(decoded.error) };
     out.push(decoded.value);
   }
   return { ok: true, value: out };
+}
+
+/** Why a body does not convert to the message, worded as Mesos' JSON-to-protobuf conversion. */
+function decodeReason(error: { reason: string; path: string; message: string }): string {
+  return error.reason === "required field is missing"
+    ? `Missing required fields: ${error.path}`
+    : error.message;
 }
 
 /** A maintenance change's outcome as an HTTP response. */
@@ -493,7 +543,7 @@ export function scheduleHandler(
       return badRequest("Unexpected JSON type parsed");
     }
     const decoded = scheduleCodec.decodeJson(json);
-    if (!decoded.ok) return badRequest(`Invalid schedule: ${decoded.error.message}`);
+    if (!decoded.ok) return badRequest(decodeReason(decoded.error));
     changed();
     return updateSchedule(master, decoded.value).then(outcome);
   };
@@ -553,8 +603,26 @@ export function makeInverseOffers(
       master.allocator.updateInverseOffer(allocation.agentId, allocation.frameworkId, undefined);
       continue;
     }
-    const id = `${master.ids.nextOfferId()}-I${state.nextInverseOffer++}`;
-    state.inverseOffers.set(id, { frameworkId: framework.id, agentId: agent.id });
+    // One id sequence for offers and inverse offers, as in Mesos.
+    const id = master.ids.nextOfferId();
+    const record: InverseOfferRecord = {
+      frameworkId: framework.id,
+      agentId: agent.id,
+      timer: undefined,
+    };
+    state.inverseOffers.set(id, record);
+    const timeout = master.config.offerTimeoutMs;
+    if (timeout !== undefined) {
+      // `--offer_timeout` rescinds unanswered inverse offers too (Mesos has no flag of their own).
+      record.timer = master.clock.setTimer(timeout, () => {
+        record.timer = undefined;
+        if (master.stopped || state.inverseOffers.get(id) !== record) return;
+        master.logger.info(
+          `Inverse offer ${id} of framework ${framework.id} timed out; rescinding it`,
+        );
+        rescindInverseOffer(master, id, record);
+      });
+    }
     const address = agent.address();
     master.logger.info(
       `Sending inverse offer ${id} for agent ${agent.id} to framework ${framework.id}`,
@@ -596,13 +664,15 @@ export function answerInverseOffers(
       continue;
     }
     state.inverseOffers.delete(value);
+    if (record.timer !== undefined) master.clock.cancelTimer(record.timer);
     master.allocator.updateInverseOffer(
       record.agentId,
       framework.id,
       {
         status: accepted ? "ACCEPT" : "DECLINE",
         framework_id: { value: framework.id },
-        timestamp: { nanoseconds: Math.round(master.nowSecs() * 1e9) },
+        // Milliseconds suffice, and keep the JSON number exact-looking.
+        timestamp: { nanoseconds: Math.round(master.nowSecs() * 1e3) * 1e6 },
       },
       filters ?? {},
     );

@@ -34,7 +34,13 @@ import type {
   QuotaStatus,
 } from "../../common/protocol/generated/mesos-v1-quota.js";
 import { codecFor } from "../../common/protocol/index.js";
-import { validateRole } from "../../common/resources/index.js";
+import {
+  type Resource as CoreResource,
+  formatResource,
+  formatScalar,
+  validateResource,
+  validateRole,
+} from "../../common/resources/index.js";
 import type { Master } from "../core/master.js";
 import { rescindOffer } from "../core/offers.js";
 import type { OfferRecord } from "../core/records.js";
@@ -132,16 +138,29 @@ export class RoleQuotas {
   }
 
   private setNow(request: QuotaRequest): QuotaResult | Promise<QuotaResult> {
+    // Mesos' order: the resources as resources first, then the request as a
+    // QuotaInfo (a missing role is the empty role), the whitelist, an
+    // existing quota, and nesting.
+    // A decoded `"ranges": {"range": []}` has lost its empty list; as a
+    // message it is still a (valid, empty) ranges value.
+    const guarantee = (request.guarantee ?? []).map((r) =>
+      r.ranges !== undefined && r.ranges.range === undefined ? { ...r, ranges: { range: [] } } : r,
+    );
+    for (const r of guarantee) {
+      const invalid = validateResource(r as CoreResource);
+      if (invalid !== undefined) {
+        return fail(
+          `Failed to validate set quota request: QuotaInfo with invalid resource: Resource '${describe(r)}' is invalid: ${invalid}`,
+        );
+      }
+    }
     const role = request.role ?? "";
-    if (role === "")
-      return fail("Failed to validate set quota request: QuotaInfo must specify a role");
     const roleError = validateRole(role);
     if (roleError !== undefined) {
       return fail(
         `Failed to validate set quota request: QuotaInfo with invalid role: ${roleError}`,
       );
     }
-    const guarantee = request.guarantee ?? [];
     if (guarantee.length === 0) {
       return fail("Failed to validate set quota request: QuotaInfo with empty 'guarantee'");
     }
@@ -166,8 +185,9 @@ export class RoleQuotas {
     if (request.force !== true) {
       const over = this.overcommit(new Map([[role, quota]]));
       if (over !== undefined) {
+        // Mesos capitalizes the reason here (not in UPDATE_QUOTA's).
         return fail(
-          `Quota guarantees overcommit the cluster (use 'force' to bypass this check): ${over}`,
+          `Quota guarantees overcommit the cluster (use 'force' to bypass this check): T${over.slice(1)}`,
           409,
         );
       }
@@ -350,7 +370,10 @@ function configOf(role: string, q: RoleQuota): QuotaConfig {
   };
 }
 
-/** Why one legacy guarantee resource is not acceptable, if it is not. */
+/**
+ * Why one legacy guarantee resource (already valid as a resource) cannot be
+ * quota, if it cannot. A `role` other than `*` is a (pre-refinement) reservation.
+ */
 function legacyResourceError(r: Resource, seen: Amounts): string | undefined {
   if ((r.reservations?.length ?? 0) > 0 || (r.role !== undefined && r.role !== "*")) {
     return "QuotaInfo must not contain any ReservationInfo";
@@ -361,41 +384,90 @@ function legacyResourceError(r: Resource, seen: Amounts): string | undefined {
     return "QuotaInfo must not include non-scalar resources";
   }
   if (r.name in seen) return `QuotaInfo contains duplicate resource name '${r.name}'`;
-  return valueError(r.name, r.scalar.value);
+  return undefined;
 }
 
-/** Why a `QuotaConfig` is invalid (Mesos' checks), if it is. */
+/** A resource as Mesos prints it, even a malformed one. */
+function describe(r: Resource): string {
+  try {
+    return formatResource(r as CoreResource);
+  } catch {
+    return r.name;
+  }
+}
+
+/** Why a `QuotaConfig` is invalid (Mesos' checks, in its order), if it is. */
 function configError(config: QuotaConfig): string | undefined {
-  if ((config.role ?? "") === "") return "'QuotaConfig.role' must be set";
+  if (config.role === undefined) return "'QuotaConfig.role' must be set";
   const roleError = validateRole(config.role);
   if (roleError !== undefined) return `Invalid 'QuotaConfig.role': ${roleError}`;
   for (const [field, map] of [
     ["guarantees", config.guarantees],
     ["limits", config.limits],
   ] as const) {
-    for (const [name, scalar] of Object.entries(map ?? {})) {
-      const error = valueError(name, scalar?.value);
+    for (const [name, scalar] of sortedEntries(map)) {
+      const error = tooLargeError(name, scalar.value);
       if (error !== undefined) return `Invalid 'QuotaConfig.${field}': ${error}`;
     }
   }
-  const over = exceeding(amountsOf(config.guarantees), amountsOf(config.limits));
-  if (over !== undefined) {
-    return `'QuotaConfig.guarantees' ${format(amountsOf(config.guarantees))} is not contained within the 'QuotaConfig.limits' ${format(amountsOf(config.limits))}`;
+  for (const [what, map] of [
+    ["guarantee", config.guarantees],
+    ["limit", config.limits],
+  ] as const) {
+    for (const [name, scalar] of sortedEntries(map)) {
+      const error = scalarValueError(scalar.value);
+      if (error !== undefined) {
+        return `Invalid ${what} configuration {'${name}': ${scalarText(scalar.value)}}: ${error}`;
+      }
+    }
+  }
+  if (exceeding(amountsOf(config.guarantees), amountsOf(config.limits)) !== undefined) {
+    return `'QuotaConfig.guarantees' ${mapText(config.guarantees)} is not contained within the 'QuotaConfig.limits' ${mapText(config.limits)}`;
   }
   return undefined;
 }
 
-function valueError(name: string, value: unknown): string | undefined {
-  if (name === "") return "resource name must be set";
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    return `{'${name}': ${String(value)}} is invalid: the value must be a finite number`;
-  }
-  if (value < 0) return `{'${name}': ${value}} is invalid: the value must not be negative`;
-  const max = name === "mem" || name === "disk" ? EXABYTE_MB : OTHER_MAX;
-  if (value > max) {
-    return `{'${name}': ${value}} is invalid: values greater than ${max} are not supported`;
+function sortedEntries(
+  map: Readonly<Record<string, Value_Scalar>> | undefined,
+): [string, Value_Scalar][] {
+  return Object.entries(map ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Mesos' bounds: 1 exabyte (in MB) for mem and disk, 1 trillion for anything else. */
+function tooLargeError(name: string, value: number): string | undefined {
+  if (name === "mem" || name === "disk") {
+    if (value > EXABYTE_MB) {
+      return `{'${name}': ${scalarText(value)}} is invalid: values greater than 1 exabyte (${EXABYTE_MB}) are not supported`;
+    }
+  } else if (value > OTHER_MAX) {
+    return `{'${name}': ${scalarText(value)}} is invalid: values greater than 1 trillion (${OTHER_MAX}) are not supported`;
   }
   return undefined;
+}
+
+/** Mesos' check of an input scalar: finite, normal or zero, not negative. */
+function scalarValueError(value: number): string | undefined {
+  if (Number.isNaN(value)) return "NaN not supported";
+  if (!Number.isFinite(value)) return "Infinite values not supported";
+  if (value !== 0 && Math.abs(value) < 2.2250738585072014e-308) {
+    return "Subnormal values not supported";
+  }
+  if (value < 0) return "Negative values not supported";
+  return undefined;
+}
+
+/** A scalar as Mesos prints one (C++ names for the non-finite ones). */
+function scalarText(value: number): string {
+  if (Number.isNaN(value)) return "nan";
+  if (!Number.isFinite(value)) return value > 0 ? "inf" : "-inf";
+  return formatScalar(value);
+}
+
+/** A quantity map as Mesos prints a protobuf map: `{ cpus: 2, mem: 512 }` (sorted here). */
+function mapText(map: Readonly<Record<string, Value_Scalar>> | undefined): string {
+  return `{ ${sortedEntries(map)
+    .map(([name, scalar]) => `${name}: ${scalarText(scalar.value)}`)
+    .join(", ")} }`;
 }
 
 function amountsOf(map: Readonly<Record<string, Value_Scalar>> | undefined): Amounts {
@@ -444,7 +516,7 @@ function covers(amounts: Readonly<Amounts>, wanted: Readonly<Amounts>): boolean 
 function format(amounts: Readonly<Amounts>): string {
   const parts = Object.entries(amounts)
     .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
-    .map(([name, value]) => `${name}:${Number(value.toFixed(3))}`);
+    .map(([name, value]) => `${name}:${formatScalar(value)}`);
   return parts.length === 0 ? "{}" : parts.join("; ");
 }
 

@@ -191,9 +191,10 @@ function inSubtree(role: string, root: string): boolean {
 }
 
 /**
- * Every known role, sorted by name, as Mesos counts them: the roles of the
- * whitelist, weights, quotas, frameworks and reservations, and their
- * ancestors; each role's resources are those of its whole subtree.
+ * Every known role, sorted by name, as Mesos counts them: the `--roles`
+ * whitelist when there is one, else the roles of weights, quotas,
+ * frameworks and reservations; with their ancestors. Each role's resources
+ * are those of its whole subtree.
  */
 export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
   const views = new Map<string, RoleView>();
@@ -213,11 +214,15 @@ export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
     }
     return v;
   };
-  for (const role of m.config.roleWhitelist ?? []) view(role);
-  for (const role of weights.roles()) view(role);
-  for (const role of roleQuotas(m).roles()) view(role);
+  // With a `--roles` whitelist, Mesos knows exactly its roles (and their
+  // ancestors); without one, every role in use or configured.
+  const whitelist = m.config.roleWhitelist;
+  const known = (role: string) => whitelist === undefined || whitelist.has(role);
+  for (const role of whitelist ?? []) view(role);
+  for (const role of weights.roles()) if (known(role)) view(role);
+  for (const role of roleQuotas(m).roles()) if (known(role)) view(role);
   for (const f of m.frameworks.values()) {
-    for (const role of f.roles()) view(role).frameworks.push(f.id);
+    for (const role of f.roles()) if (known(role)) view(role).frameworks.push(f.id);
   }
   const exact: {
     role: string;
@@ -226,16 +231,16 @@ export function roleViews(m: Master, weights: RoleWeights): RoleView[] {
   }[] = [];
   for (const agent of m.agents.values()) {
     for (const [role, resources] of agent.totalResources.reservations()) {
-      view(role);
+      if (known(role)) view(role);
       exact.push({ role, into: "reserved", resources });
     }
     for (const [role, resources] of agent.usedResources().allocations()) {
-      view(role);
+      if (known(role)) view(role);
       exact.push({ role, into: "allocated", resources });
     }
   }
   for (const offer of m.offers.values()) {
-    view(offer.role);
+    if (known(offer.role)) view(offer.role);
     exact.push({ role: offer.role, into: "offered", resources: offer.resources });
   }
   for (const v of views.values()) {
