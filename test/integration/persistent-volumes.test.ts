@@ -346,6 +346,19 @@ test("persistent volumes: one shared volume serves two tasks at once and is not 
       () => existsSync(join(hostDir, "one")) && existsSync(join(hostDir, "two")),
     );
 
+    // Used twice, counted once (Mesos' sums), in the state and the metrics.
+    const slaves = (await (await fetch(`${master.url}/master/slaves`)).json()) as {
+      slaves: { used_resources: Record<string, number>; used_resources_full: Resource[] }[];
+    };
+    assert.equal(slaves.slaves[0]?.used_resources.disk, 32);
+    assert.equal(slaves.slaves[0]?.used_resources.cpus, 0.5);
+    assert.equal(slaves.slaves[0]?.used_resources_full.filter((r) => r.shared).length, 1);
+    const metrics = (await (await fetch(`${master.url}/metrics/snapshot`)).json()) as Record<
+      string,
+      number
+    >;
+    assert.equal(metrics["master/disk_used"], 32);
+
     // Still offered while in use; DESTROY is refused.
     const inUse = await takeOffer(
       s,

@@ -29,13 +29,17 @@ interface ScalarEntry {
 
 const memo = new WeakMap<readonly Resource[], ScalarEntry[] | null>();
 
-/** The scalar entries of a list, or null when it has other types. */
+/**
+ * The scalar entries of a list, or null when it has other types or a shared
+ * resource (a shared volume used by several tasks counts once, as in Mesos'
+ * sums, which only `Resources` addition knows).
+ */
 function entries(list: readonly Resource[]): ScalarEntry[] | null {
   const cached = memo.get(list);
   if (cached !== undefined) return cached;
   let out: ScalarEntry[] | null = [];
   for (const r of list) {
-    if (r.type !== "SCALAR") {
+    if (r.type !== "SCALAR" || r.shared !== undefined) {
       out = null;
       break;
     }
@@ -70,7 +74,7 @@ export function summaryOf(sources: readonly ResourceSource[]): ResourceSummary {
   for (const source of sources) {
     const list = asList(source);
     const es = list === undefined ? null : entries(list);
-    if (es === null) return resourcesSummaryJson(sources as unknown as Iterable<Resources>);
+    if (es === null) return resourcesSummaryJson(mergedResources(sources));
     for (const e of es) fixed.set(e.name, (fixed.get(e.name) ?? 0) + e.fixed);
   }
   const out: ResourceSummary = {};
@@ -84,12 +88,7 @@ export function mergedOf(sources: readonly ResourceSource[]): Resource[] {
   for (const source of sources) {
     const list = asList(source);
     const es = list === undefined ? null : entries(list);
-    if (es === null) {
-      const all = Resources.empty();
-      for (const s of sources)
-        all.add(s instanceof Resources ? s : Resources.from(s as CoreResource[]));
-      return all.toArray() as Resource[];
-    }
+    if (es === null) return mergedResources(sources).toArray() as Resource[];
     for (const e of es) {
       const sum = sums.get(e.key);
       if (sum === undefined) sums.set(e.key, { proto: e.proto, fixed: e.fixed });
@@ -138,11 +137,22 @@ export function offeredSources(offers: Iterable<{ resources: Resources }>): Reso
   return out;
 }
 
+/** The sources added up as one `Resources` (the slow path). */
+function mergedResources(sources: readonly ResourceSource[]): Resources {
+  const all = Resources.empty();
+  for (const s of sources)
+    all.add(s instanceof Resources ? s : Resources.from(s as CoreResource[]));
+  return all;
+}
+
 /** Sum of one scalar over lists (metrics: `master/cpus_used`). */
 export function scalarOf(sources: readonly ResourceSource[], name: string): number {
   let fixed = 0;
   for (const source of sources) {
     const list = asList(source);
+    if (list?.some((r) => r.shared !== undefined)) {
+      return mergedResources(sources).nonRevocable().getScalar(name) ?? 0;
+    }
     const es = list === undefined ? null : entries(list);
     if (es === null) {
       const r = source instanceof Resources ? source : Resources.from(source as CoreResource[]);
