@@ -291,3 +291,30 @@ test("walk: with --roles, /master/roles lists exactly the whitelist (and ancesto
     [400, "Failed to validate update weights request JSON: Unknown role 'zz'"],
   );
 });
+
+test("walk: with --offer_timeout, an unanswered inverse offer is rescinded", async () => {
+  const timed = await startMaster({
+    flags: { allocation_interval: "100ms", offer_timeout: "1secs" },
+  });
+  await startAgent({ master: timed.address, flags: { hostname: "walk-t" } });
+  await waitForAgents(timed, 1);
+  const start = (Date.now() + 3_600_000) * 1_000_000;
+  const set = await send(timed.url, "POST", "/master/maintenance/schedule", {
+    windows: [
+      {
+        machine_ids: [{ hostname: "walk-t", ip: "127.0.0.1" }],
+        unavailability: { start: { nanoseconds: start } },
+      },
+    ],
+  });
+  assert.equal(set.status, 200, set.text);
+  const s = await subscribe(timed.url, subscribeCall("walk-timeout"));
+  open.push(s);
+  const inverse = await waitFor("an inverse offer", () => inverseOffers(s.events)[0]);
+  await s.next(
+    (e) => e.rescind_inverse_offer?.inverse_offer_id.value === inverse.id.value,
+    "the unanswered inverse offer rescinded",
+    30_000,
+  );
+  assert.match(timed.logs(), new RegExp(`Inverse offer ${inverse.id.value} .* timed out`));
+});
