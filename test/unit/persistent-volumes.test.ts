@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { containerResources } from "../../src/agent/containerizer/posix-containerizer.js";
 import { checkDiskSources, mountPoints } from "../../src/agent/disk-sources.js";
 import { volumePathOf, writeCheckpointedResources } from "../../src/agent/resources-checkpoint.js";
 import type { Resource as WireResource } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -83,6 +84,14 @@ describe("persistent volumes: where the agent keeps the data", () => {
     assert.equal(existsSync(pathDir), false);
     assert.equal(existsSync(join(mountRoot, "sub")), false);
     assert.ok(existsSync(mountRoot), "the mount point stays");
+  });
+});
+
+describe("persistent volumes: the sandbox's disk quota", () => {
+  it("counts the disk that is not a volume (posix/disk, as Mesos)", () => {
+    const plain: Resource = { name: "disk", type: "SCALAR", scalar: { value: 10 } };
+    assert.equal(containerResources(Resources.from([plain, volume("pg")])).diskMb, 10);
+    assert.equal(containerResources(Resources.from([volume("pg")])).diskMb, undefined);
   });
 });
 

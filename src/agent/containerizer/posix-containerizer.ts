@@ -172,12 +172,16 @@ interface RecoveredRoot {
 /** The chroot program, if installed. */
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
 
-/** The resources of a container its isolators follow. */
+/**
+ * The resources of a container its isolators follow. The disk quota is the
+ * sandbox's: disk that is not a volume, as Mesos' posix/disk isolator
+ * counts it (a persistent volume is not part of the sandbox).
+ */
 export function containerResources(resources: Resources): ContainerResources {
   return {
     cpus: resources.cpus(),
     memMb: resources.mem(),
-    diskMb: resources.disk(),
+    diskMb: resources.filter((r) => r.disk?.volume === undefined).disk(),
     ports: resources.ports(),
   };
 }
