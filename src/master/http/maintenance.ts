@@ -599,7 +599,16 @@ export function makeInverseOffers(
   for (const allocation of allocations) {
     const framework = master.frameworks.get(allocation.frameworkId);
     const agent = master.agents.get(allocation.agentId);
-    if (framework === undefined || !framework.connected || agent === undefined) {
+    // As Mesos: none to a disconnected or inactive framework, none for a
+    // disconnected or deactivated agent.
+    if (
+      framework === undefined ||
+      !framework.connected ||
+      !framework.active ||
+      agent === undefined ||
+      !agent.connected ||
+      !agent.active
+    ) {
       master.allocator.updateInverseOffer(allocation.agentId, allocation.frameworkId, undefined);
       continue;
     }
