@@ -8,11 +8,15 @@
  * Needs root and a static busybox; skips otherwise.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
+  binPath,
   type DaemonHandle,
+  freePort,
   runBinary,
   startAgent,
   startMaster,
@@ -21,7 +25,7 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
-import { scalar } from "./containerizer-helpers.js";
+import { sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
 const skip = imageSkip;
@@ -342,4 +346,92 @@ test("task group checks: with executor authentication and ACLs, the executor's t
     /Received status update TASK_FINISHED for task 'checked-with-token'/,
     run.stdout + run.stderr,
   );
+});
+
+test("task group checks: after an agent restart the checks of a task in an image still run inside it", {
+  skip,
+}, async () => {
+  const registry = tempDir("mesos-tg-checks-recovery-registry-");
+  buildLegacyImage(registry, "kept.tar", {
+    repository: "kept",
+    layers: [
+      { id: "kept-base", files: busyboxFiles() },
+      { id: "kept-top", files: { "only-in-kept": "kept\n" } },
+    ],
+    config: { Env: ["PATH=/bin"] },
+  });
+  const ownMaster = await startMaster();
+  const port = await freePort();
+  const flags = {
+    work_dir: tempDir("agent-tg-checks-recovery-"),
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-tg-checks-recovery-store-"),
+    registration_backoff_factor: "10ms",
+    executor_reregistration_timeout: "5secs",
+    executor_shutdown_grace_period: "2secs",
+  };
+  let ownAgent = await startAgent({ master: ownMaster.address, port, flags });
+  const task = {
+    name: "checked-across",
+    task_id: { value: "checked-across" },
+    agent_id: { value: "" },
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: {
+      value: "i=0; while [ ! -f stop ]; do i=$((i+1)); [ $i -gt 600 ] && exit 3; sleep 0.2; done",
+    },
+    container: imageContainer("kept"),
+    // Succeeds only inside the image, once the test has written `flag` into the sandbox.
+    check: {
+      type: "COMMAND",
+      command: { command: { value: "test -f /only-in-kept && test -f flag" } },
+      delay_seconds: 0.2,
+      interval_seconds: 0.3,
+    },
+  };
+  const scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${ownMaster.address}`,
+      `--task_group=${JSON.stringify({ tasks: [task] })}`,
+      "--checkpoint",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  scheduler.stdout.setEncoding("utf8").on("data", (d: string) => {
+    output += d;
+  });
+  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  let sandbox: string | undefined;
+  try {
+    await waitLong("the first check result", () =>
+      output.includes("check status: COMMAND exit code 1") ? true : undefined,
+    );
+    await executorsCheckpointed(flags.work_dir);
+    ownAgent.kill("SIGKILL");
+    await ownAgent.exited;
+    ownAgent = await startAgent({ master: ownMaster.address, port, flags });
+    sandbox = join(await sandboxOf(ownAgent, "default-executor"), "tasks", "checked-across");
+    writeFileSync(join(sandbox, "flag"), "");
+    // Only a probe run by the restarted agent inside the image can see both files.
+    await waitLong("a check result after the restart", () =>
+      output.includes("check status: COMMAND exit code 0") ? true : undefined,
+    );
+  } finally {
+    if (sandbox !== undefined) writeFileSync(join(sandbox, "stop"), "");
+    else scheduler.kill("SIGKILL");
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    ended,
+    new Promise<string>((r) => {
+      timer = setTimeout(() => r("timeout"), 60_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (code === "timeout") scheduler.kill("SIGKILL");
+  assert.match(output, /Received status update TASK_\w+ for task 'checked-across'/, output);
 });
