@@ -27,6 +27,11 @@
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
  *
+ * A container session may also be nested in a nested container
+ * (`<parent>.<child>.<id>`, the default executor's COMMAND checks): a DEBUG
+ * container in its owner's namespaces, root filesystem and cgroups, with no
+ * isolation of its own (debug-containers.ts); it ends with its owner.
+ *
  * A standalone container (a LAUNCH_CONTAINER `container_id` without a
  * parent: no executor, no framework) is kept here too, as Mesos keeps it in
  * its containerizer: it is a top-level container `<id>` with its sandbox at
