@@ -21,7 +21,7 @@ import type {
   Event_Type,
 } from "../common/protocol/generated/mesos-v1-scheduler.js";
 import { isTerminalState, TERMINAL_TASK_STATES } from "../common/protocol/task-states.js";
-import type { CycleStats, HierarchicalAllocator } from "./allocator/index.js";
+import type { CycleStats, HierarchicalAllocator, RoleAccounting } from "./allocator/index.js";
 import type { Master } from "./core/master.js";
 import type { FrameworkRecord } from "./core/records.js";
 import { agentUsedLists, scalarOf } from "./http/resource-sums.js";
@@ -655,24 +655,34 @@ export class MasterMetrics {
 
   /**
    * Per-role allocator gauges (DRF share, active offer filters, quota),
-   * registered for the roles the allocator knows after each cycle. Each
-   * gauge reads one role's accounting, and the role list is only walked
-   * when roles or quotas changed, so a snapshot stays linear in roles.
+   * brought up to date after each cycle. The share and filter gauges are
+   * added when roles change. The quota gauges follow Mesos: `guarantee` and
+   * `limit` for each quantity of a role's quota, `offered_or_allocated` for
+   * each name of a non-default quota, and `consumed` for each quantity a
+   * role consumes (allocated plus unallocated reservations, any role); each
+   * goes away with its quantity. Each gauge reads the role's live accounting.
    */
   private roleGauges(): () => void {
     const r = this.registry;
     const allocator = this.options.allocator;
-    /** Quota gauges registered per role (`guarantee:<name>` / `limit:<name>`). */
-    const known = new Map<string, Set<string>>();
+    /** Roles with share and filter gauges. */
+    const known = new Set<string>();
+    /** Quota gauges registered, by metric name. */
+    const quota = new Set<string>();
     let seen = -1;
     return () => {
-      if (allocator.roleChanges === seen) return;
+      const rolesChanged = allocator.roleChanges !== seen;
       seen = allocator.roleChanges;
+      const wanted = new Set<string>();
+      const want = (name: string, read: () => number) => {
+        wanted.add(name);
+        if (quota.has(name)) return;
+        quota.add(name);
+        r.gauge(name, read);
+      };
       for (const role of allocator.roleNames()) {
-        let names = known.get(role);
-        if (names === undefined) {
-          names = new Set();
-          known.set(role, names);
+        if (rolesChanged && !known.has(role)) {
+          known.add(role);
           r.gauge(`allocator/mesos/roles/${role}/shares/dominant`, () =>
             allocator.dominantShare(role),
           );
@@ -683,23 +693,43 @@ export class MasterMetrics {
         const accounting = allocator.roleAccounting(role);
         if (accounting === undefined) continue;
         const base = `allocator/mesos/quota/roles/${role}/resources`;
+        const read = (pick: (a: RoleAccounting) => Record<string, number>, name: string) => () => {
+          const a = allocator.roleAccounting(role);
+          return a === undefined ? 0 : (pick(a)[name] ?? 0);
+        };
         for (const name of Object.keys(accounting.guarantees)) {
-          if (names.has(`guarantee:${name}`)) continue;
-          names.add(`guarantee:${name}`);
-          r.gauge(
+          want(
             `${base}/${name}/guarantee`,
-            () => allocator.roleAccounting(role)?.guarantees[name] ?? 0,
-          );
-          r.gauge(
-            `${base}/${name}/consumed`,
-            () => allocator.roleAccounting(role)?.quotaConsumed[name] ?? 0,
+            read((a) => a.guarantees, name),
           );
         }
         for (const name of Object.keys(accounting.limits)) {
-          if (names.has(`limit:${name}`)) continue;
-          names.add(`limit:${name}`);
-          r.gauge(`${base}/${name}/limit`, () => allocator.roleAccounting(role)?.limits[name] ?? 0);
+          want(
+            `${base}/${name}/limit`,
+            read((a) => a.limits, name),
+          );
         }
+        for (const name of new Set([
+          ...Object.keys(accounting.guarantees),
+          ...Object.keys(accounting.limits),
+        ])) {
+          want(
+            `${base}/${name}/offered_or_allocated`,
+            read((a) => a.offeredOrAllocated, name),
+          );
+        }
+        for (const [name, value] of Object.entries(accounting.quotaConsumed)) {
+          if (value > 0)
+            want(
+              `${base}/${name}/consumed`,
+              read((a) => a.quotaConsumed, name),
+            );
+        }
+      }
+      for (const name of [...quota]) {
+        if (wanted.has(name)) continue;
+        quota.delete(name);
+        r.remove(name);
       }
     };
   }

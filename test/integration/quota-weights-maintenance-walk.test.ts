@@ -318,3 +318,68 @@ test("walk: with --offer_timeout, an unanswered inverse offer is rescinded", asy
   );
   assert.match(timed.logs(), new RegExp(`Inverse offer ${inverse.id.value} .* timed out`));
 });
+
+test("walk: quota metrics come and go with the quantities they show, as in Mesos", async () => {
+  const snapshot = async () =>
+    (await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`)) ?? {};
+  const base = "allocator/mesos/quota/roles/walk-metrics/resources";
+  const set = await send(master.url, "POST", "/api/v1", {
+    type: "UPDATE_QUOTA",
+    update_quota: {
+      quota_configs: [
+        {
+          role: "walk-metrics",
+          guarantees: { cpus: { value: 0.5 } },
+          limits: { cpus: { value: 1 }, mem: { value: 256 } },
+        },
+      ],
+    },
+  });
+  assert.equal(set.status, 200, set.text);
+  const shown = await waitFor("the quota gauges", async () => {
+    const snap = await snapshot();
+    return snap[`${base}/mem/limit`] === 256 ? snap : undefined;
+  });
+  assert.equal(shown[`${base}/cpus/guarantee`], 0.5);
+  assert.equal(shown[`${base}/cpus/limit`], 1);
+  assert.equal(shown[`${base}/cpus/offered_or_allocated`], 0);
+  assert.equal(shown[`${base}/mem/offered_or_allocated`], 0);
+  assert.equal(shown[`${base}/mem/guarantee`], undefined);
+
+  // A reservation is consumed quota of its role (reserved for it, unallocated).
+  const state = await getJson<{ slaves: { id: string }[] }>(`${master.url}/master/state`);
+  const agentId = state?.slaves[0]?.id ?? "";
+  const reserved = [
+    {
+      name: "cpus",
+      type: "SCALAR",
+      scalar: { value: 0.25 },
+      reservations: [{ type: "DYNAMIC", role: "walk-metrics" }],
+    },
+  ];
+  const reserve = await send(master.url, "POST", "/api/v1", {
+    type: "RESERVE_RESOURCES",
+    reserve_resources: { agent_id: { value: agentId }, resources: reserved },
+  });
+  assert.equal(reserve.status, 202, reserve.text);
+  await waitFor(
+    "the consumed gauge",
+    async () => (await snapshot())[`${base}/cpus/consumed`] === 0.25,
+  );
+
+  // Removed quota takes its gauges; unreserved, nothing is consumed any more.
+  const removed = await send(master.url, "POST", "/api/v1", {
+    type: "UPDATE_QUOTA",
+    update_quota: { quota_configs: [{ role: "walk-metrics" }] },
+  });
+  assert.equal(removed.status, 200, removed.text);
+  const unreserve = await send(master.url, "POST", "/api/v1", {
+    type: "UNRESERVE_RESOURCES",
+    unreserve_resources: { agent_id: { value: agentId }, resources: reserved },
+  });
+  assert.equal(unreserve.status, 202, unreserve.text);
+  await waitFor("the gauges gone", async () => {
+    const snap = await snapshot();
+    return Object.keys(snap).every((name) => !name.startsWith(base));
+  });
+});
