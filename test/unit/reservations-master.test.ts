@@ -118,7 +118,7 @@ test("reservations: CREATE on unreserved disk is refused", async () => {
   assert.match(status?.message ?? "", /unreserved/);
 });
 
-test("reservations: GROW_VOLUME and SHRINK_VOLUME resize a volume in the same ACCEPT", async () => {
+test("reservations: GROW_VOLUME resizes a volume made in the same ACCEPT, whose later operations cannot use the result (as Mesos)", async () => {
   const l = await withOffer();
   const volume = (size: number) =>
     reserved("disk", size, {
@@ -144,13 +144,20 @@ test("reservations: GROW_VOLUME and SHRINK_VOLUME resize a volume in the same AC
       },
     ],
   });
-  const states = l.stream
+  const statuses = l.stream
     .ofType("UPDATE_OPERATION_STATUS")
-    .map((e) => e.update_operation_status?.status.state);
-  assert.deepEqual(states, ["OPERATION_FINISHED", "OPERATION_FINISHED"]);
+    .map((e) => e.update_operation_status?.status);
+  assert.deepEqual(
+    statuses.map((s) => s?.state),
+    ["OPERATION_FINISHED", "OPERATION_ERROR"],
+  );
+  assert.match(
+    statuses[1]?.message ?? "",
+    /^Invalid SHRINK_VOLUME operation: .* does not contain /,
+  );
   const total = l.f.master.agents.get(l.agentId)?.totalResources;
   const vol = total?.toArray().find((r) => r.disk?.persistence?.id === "v2");
-  assert.equal(vol?.scalar?.value, 10);
+  assert.equal(vol?.scalar?.value, 12);
   assert.equal(total?.reserved("web").disk(), 16);
 });
 
@@ -206,4 +213,28 @@ test("reservations: a framework's RESERVE with `source` replaces the reservation
   assert.equal(cpus?.length, 1);
   assert.equal(cpus?.[0]?.scalar?.value, 1);
   assert.equal(cpus?.[0]?.reservations?.[0]?.labels?.labels?.[0]?.value, "blue");
+});
+
+test("reservations: what an ACCEPT's operations made is not declined: it comes back in the next offer (as Mesos)", async () => {
+  const l = await withOffer();
+  const volume = reserved("disk", 8, {
+    disk: {
+      persistence: { id: "v3", principal: "ops" },
+      volume: { mode: "RW", container_path: "data" },
+    },
+  });
+  l.f.master.accept(l.framework, {
+    offer_ids: [l.offer.id],
+    operations: [
+      { type: "RESERVE", reserve: { resources: [reserved("cpus", 1), reserved("disk", 8)] } },
+      { type: "CREATE", create: { volumes: [volume] } },
+    ],
+  });
+  l.f.allocate();
+  const next = l.stream.last("OFFERS")?.offers?.offers?.[0];
+  assert.ok(next !== undefined && next.id.value !== l.offer.id.value, "a new offer");
+  const resources = next.resources ?? [];
+  assert.ok(resources.some((r) => r.disk?.persistence?.id === "v3"));
+  // (Offers to a framework without RESERVATION_REFINEMENT use `role`.)
+  assert.ok(resources.some((r) => r.name === "cpus" && r.role === "web"));
 });

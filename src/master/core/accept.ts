@@ -294,6 +294,7 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
   // use one even when an earlier task of the call took the offered copy, as
   // in Mesos; each extra copy is then added to the allocation.
   let remainingShared = remaining.shared();
+  const resized = Resources.empty();
   const launched = Resources.empty();
   const ctx = launchContext(framework, agent);
   const conversions: ResourceConversion[] = [];
@@ -306,7 +307,16 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
       case "GROW_VOLUME":
       case "SHRINK_VOLUME": {
         const applied = applyOfferOperation(m, framework, agent, operation, remaining);
-        if (applied !== undefined) conversions.push(...applied);
+        if (applied !== undefined) {
+          conversions.push(...applied);
+          if (operation.type === "GROW_VOLUME" || operation.type === "SHRINK_VOLUME") {
+            // As Mesos: a resized volume is not usable by the rest of the call.
+            for (const c of applied) {
+              remaining.subtract(c.converted);
+              resized.add(c.converted);
+            }
+          }
+        }
         remainingShared = remaining.shared();
         break;
       }
@@ -346,10 +356,15 @@ export function accept(m: Master, framework: FrameworkRecord, call: Call_Accept)
     const updated = m.allocator.updateAllocation(framework.id, agent.id, offered, conversions);
     if (!updated.ok) m.logger.error(`Allocator refused the operations: ${updated.error}`);
   }
-  // Resources the operations did not use are declined with the call's filters
-  // (5 s by default), so other frameworks get them at the next event-driven cycle.
-  if (!remaining.isEmpty()) {
-    m.allocator.recoverResources(framework.id, agent.id, remaining, call.filters ?? {});
+  // What the operations made (reservations, volumes, resized volumes) and no
+  // task used comes back without a filter, so it is offered again at once, as
+  // in Mesos; the rest of the offer is declined with the call's filters (5 s
+  // by default), so other frameworks get it at the next event-driven cycle.
+  const made = remaining.plus(resized).subtract(offered);
+  const declined = remaining.minus(made);
+  if (!made.isEmpty()) m.allocator.recoverResources(framework.id, agent.id, made);
+  if (!declined.isEmpty()) {
+    m.allocator.recoverResources(framework.id, agent.id, declined, call.filters ?? {});
   }
   if (!launched.isEmpty()) m.allocator.transitionOfferedToAllocated(agent.id, launched);
 }

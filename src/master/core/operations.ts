@@ -336,13 +336,19 @@ export function applyOfferOperation(
     id: framework.id,
     sharedCapable,
   });
+  const resize = operation.type === "GROW_VOLUME" || operation.type === "SHRINK_VOLUME";
+  // Mesos names the agent after a resize's refusal.
+  if (error !== undefined && resize) {
+    error = `${error}; on agent ${agent.id} at ${agent.pid} (${agent.info.hostname})`;
+  }
   const conversions = error === undefined ? conversionsOf(operation) : [];
   if (error === undefined) {
     const applied = applyConversions(remaining, conversions);
     if (applied.ok) {
       remaining.subtract(remaining.clone()).add(applied.value);
     } else {
-      error = `Operation attempted on resources not offered: ${applied.error}`;
+      // Mesos' words: the containment failure, after the operation for a resize.
+      error = resize ? `Invalid ${operation.type} operation: ${applied.error}` : applied.error;
     }
   }
   if (error !== undefined) {
