@@ -13,6 +13,8 @@ import { checkDiskSources, mountPoints } from "../../src/agent/disk-sources.js";
 import { volumePathOf, writeCheckpointedResources } from "../../src/agent/resources-checkpoint.js";
 import type { Resource as WireResource } from "../../src/common/protocol/generated/mesos-v1.js";
 import { type DiskSource, type Resource, Resources } from "../../src/common/resources/index.js";
+import { validateResourceOperation } from "../../src/master/core/operations.js";
+import type { AgentRecord } from "../../src/master/core/records.js";
 import { validateCreate } from "../../src/master/validation/operations.js";
 import { tempDir } from "../harness/processes.js";
 
@@ -175,5 +177,43 @@ describe("persistent volumes: CREATE validation", () => {
     );
     // Operators may create shared volumes (Mesos checks the capability of frameworks only).
     assert.equal(validateCreate([shared], operator, new Set(), undefined), undefined);
+  });
+});
+
+describe("persistent volumes: resizing", () => {
+  const operator = { principal: undefined, frameworkRoles: undefined };
+  // Resizes are checked without looking at the agent.
+  const agent = {} as AgentRecord;
+  const addition = (source?: DiskSource): Resource => ({
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value: 8 },
+    reservations: [{ type: "DYNAMIC", role: "db", principal: "ops" }],
+    ...(source === undefined ? {} : { disk: { source } }),
+  });
+  const grow = (source?: DiskSource) =>
+    validateResourceOperation(
+      {
+        type: "GROW_VOLUME",
+        grow_volume: {
+          volume: volume("g", "db", source) as WireResource,
+          addition: addition(source) as WireResource,
+        },
+      },
+      operator,
+      agent,
+      undefined,
+    );
+
+  it("grows a volume on the root disk or a PATH disk by disk of the same kind", () => {
+    assert.equal(grow(), undefined);
+    assert.equal(grow(PATH_SOURCE), undefined);
+  });
+
+  it("cannot grow a volume on a MOUNT disk (it is used whole)", () => {
+    assert.equal(
+      grow(MOUNT_SOURCE),
+      "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields",
+    );
   });
 });

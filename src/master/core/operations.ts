@@ -149,9 +149,10 @@ function validateResize(operation: Offer_Operation): string | undefined {
     }
     if (grow.volume.shared !== undefined)
       return "Growing a shared persistent volume is not supported";
-    // The volume without its persistence must merge with the addition.
-    const expected = Resources.from(plainDisk(grow.volume, addition.scalar?.value ?? 0));
-    if (!expected.equals(Resources.from(addition))) {
+    // The volume without its persistence must merge with the addition into
+    // one resource (a MOUNT disk never merges: it cannot be grown).
+    const stripped = plainDisk(grow.volume, grow.volume.scalar?.value ?? 0);
+    if (Resources.from([stripped, addition]).toArray().length !== 1) {
       return "Incompatible resources in the 'GrowVolume.volume' and 'GrowVolume.addition' fields";
     }
     return undefined;
