@@ -20,6 +20,7 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+import { launchSleep, waitUpdate } from "./master-recovery-helpers.js";
 
 let master: DaemonHandle;
 const open: Subscription[] = [];
@@ -382,4 +383,39 @@ test("walk: quota metrics come and go with the quantities they show, as in Mesos
     const snap = await snapshot();
     return Object.keys(snap).every((name) => !name.startsWith(base));
   });
+});
+
+test("walk: machine DOWN loses running tasks: TASK_GONE_BY_OPERATOR to partition-aware frameworks, TASK_LOST to others", async () => {
+  const own = await startMaster({ flags: { allocation_interval: "100ms" } });
+  await startAgent({ master: own.address, flags: { hostname: "walk-c" } });
+  await waitForAgents(own, 1);
+  const aware = await subscribe(
+    own.url,
+    subscribeCall("walk-aware", { capabilities: [{ type: "PARTITION_AWARE" }] }),
+  );
+  const plain = await subscribe(own.url, subscribeCall("walk-plain"));
+  open.push(aware, plain);
+  aware.autoAcknowledge = true;
+  plain.autoAcknowledge = true;
+  await launchSleep(aware, "aware-task");
+  await waitUpdate(aware, "aware-task", "TASK_RUNNING");
+  await launchSleep(plain, "plain-task");
+  await waitUpdate(plain, "plain-task", "TASK_RUNNING");
+
+  const machine = { hostname: "walk-c", ip: "127.0.0.1" };
+  const start = (Date.now() + 3_600_000) * 1_000_000;
+  const set = await send(own.url, "POST", "/master/maintenance/schedule", {
+    windows: [{ machine_ids: [machine], unavailability: { start: { nanoseconds: start } } }],
+  });
+  assert.equal(set.status, 200, set.text);
+  const down = await send(own.url, "POST", "/master/machine/down", [machine]);
+  assert.equal(down.status, 200, down.text);
+  const gone = await waitUpdate(aware, "aware-task", "TASK_GONE_BY_OPERATOR", {
+    reason: "REASON_AGENT_REMOVED_BY_OPERATOR",
+  });
+  assert.equal(gone.update?.status.message, "Operator initiated 'Machine DOWN'");
+  const lost = await waitUpdate(plain, "plain-task", "TASK_LOST", {
+    reason: "REASON_AGENT_REMOVED",
+  });
+  assert.equal(lost.update?.status.message, "Operator initiated 'Machine DOWN'");
 });

@@ -208,16 +208,31 @@ export function removeAgent(
   agent: AgentRecord,
   cause: string,
   reason: AgentRemovalReason,
+  byOperator?: { taskMessage: string },
 ): Promise<void> {
   m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
   forgetAgent(m, agent);
   // Gone from the registry too: a later agent with this id starts afresh (as in Mesos).
   m.deactivatedAgents.delete(agent.id);
   const later: (() => void)[] = [];
-  const message = `Agent ${agent.info.hostname} removed: ${cause}`;
+  const message = byOperator?.taskMessage ?? `Agent ${agent.info.hostname} removed: ${cause}`;
   for (const tasks of [...agent.tasks.values()]) {
     for (const task of [...tasks.values()]) {
-      loseTask(m, task, "TASK_LOST", "REASON_AGENT_REMOVED", message, false, undefined, later);
+      // An operator's removal (machine DOWN) is TASK_GONE_BY_OPERATOR to
+      // partition-aware frameworks, as in Mesos.
+      const gone =
+        byOperator !== undefined &&
+        m.frameworks.get(task.framework_id.value)?.partitionAware === true;
+      loseTask(
+        m,
+        task,
+        gone ? "TASK_GONE_BY_OPERATOR" : "TASK_LOST",
+        gone ? "REASON_AGENT_REMOVED_BY_OPERATOR" : "REASON_AGENT_REMOVED",
+        message,
+        false,
+        undefined,
+        later,
+      );
     }
   }
   finishRemoval(m, agent, reason, later);

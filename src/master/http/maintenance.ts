@@ -412,7 +412,9 @@ async function startMaintenanceNow(
       master.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", {
         message: "Operator initiated 'Machine DOWN'",
       });
-      void removeAgent(master, agent, "its machine is DOWN for maintenance", "unregistered");
+      void removeAgent(master, agent, "Operator initiated 'Machine DOWN'", "unregistered", {
+        taskMessage: "Operator initiated 'Machine DOWN'",
+      });
       rescindInverseOffers(master, (agentId) => agentId !== agent.id);
     }
   }
