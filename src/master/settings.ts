@@ -33,7 +33,8 @@ const ms = (d: Duration): number => d.toMs();
 function parseRoles(text: string | undefined): { roles?: Set<string>; error?: string } {
   if (text === undefined) return {};
   const roles = new Set<string>(["*"]);
-  for (const token of text.split(",").map((t) => t.trim())) {
+  // As Mesos: tokens are not trimmed (` b` is an invalid role), empty ones skipped.
+  for (const token of text.split(",")) {
     if (token === "") continue;
     const error = validateRole(token);
     if (error !== undefined) return { error: `Failed to parse roles: ${error}` };
