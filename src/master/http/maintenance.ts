@@ -668,10 +668,16 @@ export function answerInverseOffers(
   filters: Filters | undefined,
 ): void {
   const state = maintenanceOf(master);
+  const call = accepted ? "ACCEPT_INVERSE_OFFERS" : "DECLINE_INVERSE_OFFERS";
+  master.logger.info(
+    `Processing ${call} call for inverse offers: [ ${ids.map((i) => i.value).join(", ")} ] for framework ${framework.id}`,
+  );
   for (const { value } of ids) {
     const record = state.inverseOffers.get(value);
     if (record === undefined || record.frameworkId !== framework.id) {
-      master.logger.warn(`Ignoring answer to unknown inverse offer ${value}`);
+      master.logger.warn(
+        `Ignoring ${accepted ? "accept" : "decline"} of inverse offer ${value} since it is no longer valid`,
+      );
       continue;
     }
     state.inverseOffers.delete(value);
