@@ -615,7 +615,7 @@ export function makeInverseOffers(
       continue;
     }
     // One id sequence for offers and inverse offers, as in Mesos.
-    const id = master.ids.nextOfferId();
+    const id = master.ids.nextInverseOfferId();
     const record: InverseOfferRecord = {
       frameworkId: framework.id,
       agentId: agent.id,
