@@ -8,6 +8,7 @@ import type { RunTaskGroupMessage } from "../common/protocol/generated/mesos-int
 import type {
   ExecutorInfo,
   FrameworkInfo,
+  Resource,
   TaskInfo,
   TaskState,
   TaskStatus_Reason,
@@ -20,6 +21,7 @@ import { executorProcessEnvironment } from "./executor-env.js";
 import { defaultExecutorCommand } from "./executor-info.js";
 import { Framework } from "./framework.js";
 import { isSafePathSegment, sandboxPath } from "./paths.js";
+import { linkVolumes } from "./volumes.js";
 import { resourcesOf } from "./wire-resources.js";
 export abstract class AgentExecutors extends AgentStatusFlow {
   protected run(
@@ -98,6 +100,9 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     }
 
     let executor = framework.executors.get(executorId);
+    // An executor already there gets the volumes of its new tasks here; a new
+    // one gets them when its container is launched (volumes.ts).
+    const running = executor !== undefined;
     if (executor === undefined) {
       if (launchExecutor === false) {
         drop(
@@ -137,8 +142,20 @@ export abstract class AgentExecutors extends AgentStatusFlow {
       );
     }
     if (taskGroup !== undefined) executor.queuedTaskGroups.push(taskGroup);
+    if (running) this.linkTaskVolumes(executor, [...tasks, ...(taskGroup?.tasks ?? [])]);
     this.o.containerizer.update?.(executor.containerId, executor.allocatedResources());
     if (executor.state === "RUNNING") this.deliverQueued(executor, tasks, taskGroup);
+  }
+
+  /**
+   * Makes the persistent volumes of tasks sent to an executor that is
+   * already running appear in its sandbox, as Mesos' agent adds them to the
+   * container when it updates its resources.
+   */
+  private linkTaskVolumes(executor: Executor, tasks: readonly { resources?: Resource[] }[]): void {
+    const resources = tasks.flatMap((t) => t.resources ?? []);
+    if (!resources.some((r) => r.disk?.persistence !== undefined)) return;
+    linkVolumes(this.o.config.workDir, executor.directory, resources, this.o.logger);
   }
 
   /** Hands queued tasks (or a queued task group) to a subscribed executor. */

@@ -16,7 +16,14 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -398,4 +405,79 @@ test("persistent volumes: one shared volume serves two tasks at once and is not 
   );
   assert.equal(done.update_operation_status?.status.state, "OPERATION_FINISHED");
   await waitFor("the shared volume's data to be deleted", () => !existsSync(hostDir));
+  s.close();
+});
+
+test("persistent volumes: a task group sent to a running default executor gets its volume in the executor's sandbox", async () => {
+  const s = await framework("groups");
+  const used = new Set<string>();
+  const vol = volume("gv", 16, "gvol");
+  const plain = (name: string, value: number): Resource => ({
+    name,
+    type: "SCALAR",
+    scalar: { value },
+  });
+  const executor = {
+    type: "DEFAULT" as const,
+    executor_id: { value: "group-executor" },
+    framework_id: { value: s.frameworkId },
+    resources: [plain("cpus", 0.1), plain("mem", 32), plain("disk", 8)],
+  };
+  const group = (id: string, resources: Resource[], shell = "sleep 1000") => ({
+    type: "LAUNCH_GROUP" as const,
+    launch_group: {
+      executor,
+      task_group: {
+        tasks: [
+          {
+            name: id,
+            task_id: { value: id },
+            agent_id: { value: agentId },
+            resources: [plain("cpus", 0.1), plain("mem", 32), ...resources],
+            command: { value: shell },
+          },
+        ],
+      },
+    },
+  });
+  const first = await takeOffer(s, used, "an offer with unreserved disk", (rs) =>
+    rs.some((r) => r.name === "disk" && r.disk === undefined && (r.role ?? "*") === "*"),
+  );
+  const reply = await accept(s, first, [
+    { type: "RESERVE", reserve: { resources: [reserved("disk", 16)] } },
+    { type: "CREATE", create: { volumes: [vol] } },
+    group("g1", []),
+  ]);
+  assert.equal(reply.status, 202, reply.body);
+  await reachState(s, "g1", "TASK_RUNNING");
+  const later = await takeOffer(s, used, "an offer with the volume", hasVolume("gv"));
+  // (The default executor does not map it into the task's own sandbox yet:
+  // the task reaches it through its executor's, see docs/persistent-volumes.md.)
+  const second = await accept(s, later, [
+    group("g2", [vol], 'touch "$MESOS_SANDBOX/../../gvol/seen" && sleep 1000'),
+  ]);
+  assert.equal(second.status, 202, second.body);
+  await reachState(s, "g2", "TASK_RUNNING");
+
+  const state = (await (await fetch(`${agent.url}/state`)).json()) as {
+    frameworks: { id: string; executors: { id: string; directory: string }[] }[];
+  };
+  const directory = state.frameworks
+    .find((f) => f.id === s.frameworkId)
+    ?.executors.find((e) => e.id === "group-executor")?.directory;
+  assert.ok(directory !== undefined);
+  const hostDir = join(agent.workDir, "volumes", "roles", ROLE, "gv");
+  await waitFor("the volume in the executor's sandbox", () => {
+    try {
+      return realpathSync(join(directory, "gvol")) === realpathSync(hostDir);
+    } catch {
+      return false;
+    }
+  });
+
+  await waitFor("the task to write to the volume", () => existsSync(join(hostDir, "seen")));
+  for (const id of ["g1", "g2"]) {
+    await s.call({ type: "KILL", kill: { task_id: { value: id }, agent_id: { value: agentId } } });
+    await reachState(s, id, "TASK_KILLED");
+  }
 });
