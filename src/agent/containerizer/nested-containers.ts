@@ -697,7 +697,9 @@ export class NestedContainers {
    */
   private async launchDebug(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
     const owner = this.byKey.get(l.parentId);
-    if (owner === undefined || owner.phase !== "running" || owner.debugOf !== undefined) {
+    // One that is ending counts as gone: its DEBUG children are being killed.
+    const gone = () => owner === undefined || owner.phase !== "running" || owner.finishing === true;
+    if (owner === undefined || gone() || owner.debugOf !== undefined) {
       return { status: 400, error: `Parent container ${l.parentId} does not exist` };
     }
     if (l.session !== true) {
@@ -746,6 +748,11 @@ export class NestedContainers {
     this.byKey.set(key, n);
     try {
       const pid = await this.startDebug(n, owner, l, inherited);
+      // The task's container ended (or its child was forgotten) while this one
+      // started: nothing killed the process started since, so it goes here.
+      if (gone() || this.byKey.get(key) !== n) {
+        throw new Error(`Parent container ${l.parentId} has ended`);
+      }
       if (n.phase === "starting") n.phase = "running";
       this.startPolling();
       // Checks launch one every interval: only verbose logs (as Mesos logs DEBUG containers).
@@ -757,8 +764,16 @@ export class NestedContainers {
       this.o.logger.warn(`Failed to launch DEBUG container '${key}': ${error}`);
       n.phase = "done";
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
+      if (n.pid !== undefined) {
+        await this.killAll(n);
+        this.byPid.delete(n.pid);
+      }
       await this.cleanup(n);
-      void this.forget(n);
+      if (n.termination === undefined) {
+        n.termination = {};
+        for (const waiter of n.waiters.splice(0)) waiter(n.termination);
+      }
+      if (this.byKey.get(key) === n) void this.forget(n);
       return { status: 400, error };
     }
   }
