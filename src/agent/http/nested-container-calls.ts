@@ -434,7 +434,7 @@ export async function standaloneContainerEntries(
   nowSecs = systemClock.now() / 1000,
 ): Promise<Response_GetContainers_Container[]> {
   if (!requestAuthorized(request, "view_standalone_containers")) return [];
-  const listed: { id: ContainerID; pid: number | undefined }[] = [
+  const listed: { id: ContainerID; parentId?: string; pid: number | undefined }[] = [
     ...(show.standalone
       ? nested.listStandalone().map((v) => ({ id: { value: v.childId }, pid: v.pid }))
       : []),
@@ -443,13 +443,21 @@ export async function standaloneContainerEntries(
           .list()
           .filter((v) => v.parent.standalone === true)
           .map((v) => ({
-            id: { value: v.childId, parent: { value: v.parent.containerId } },
+            // A DEBUG container is two levels below the standalone one.
+            id: {
+              value: v.childId,
+              parent:
+                v.nestedIn === undefined
+                  ? { value: v.parent.containerId }
+                  : { value: v.nestedIn, parent: { value: v.parent.containerId } },
+            },
+            parentId: parentIdOf(v),
             pid: v.pid,
           }))
       : []),
   ];
   const stats = await Promise.all(
-    listed.map((c) => nested.usage(c.id.parent?.value, c.id.value).catch(() => undefined)),
+    listed.map((c) => nested.usage(c.parentId, c.id.value).catch(() => undefined)),
   );
   return listed.map((c, i) => ({
     container_id: c.id,
