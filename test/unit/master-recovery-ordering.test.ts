@@ -157,8 +157,9 @@ test("ordering: frameworks hear of an agent that unregistered only after the reg
   await settle();
   assert.equal(s.registrar.snapshot().slaves?.slaves?.length, 0);
   assert.equal(s.stream.last("FAILURE")?.failure?.agent_id?.value, "a1");
-  assert.equal(s.stream.statuses()[0]?.state, "TASK_LOST");
-  assert.equal(s.stream.statuses()[0]?.reason, "REASON_AGENT_REMOVED");
+  // Not a partition: a partition-aware framework's task is gone (Mesos' __removeSlave).
+  assert.equal(s.stream.statuses()[0]?.state, "TASK_GONE_BY_OPERATOR");
+  assert.equal(s.stream.statuses()[0]?.reason, "REASON_AGENT_REMOVED_BY_OPERATOR");
 });
 
 test("ordering: quota is answered after its registry write; a failed write is a 503 and no change", async () => {
@@ -278,9 +279,15 @@ test("recovery: an agent re-registering after a restart gets its stored maintena
   const start = { nanoseconds: 7e18 };
   const registry: Registry = {
     schedules: [
-      { windows: [{ machine_ids: [{ hostname: "host-a1", ip: "127.0.0.1" }], unavailability: { start } }] },
+      {
+        windows: [
+          { machine_ids: [{ hostname: "host-a1", ip: "127.0.0.1" }], unavailability: { start } },
+        ],
+      },
     ],
-    machines: { machines: [{ info: { id: { hostname: "host-a1", ip: "127.0.0.1" }, mode: "DRAINING" } }] },
+    machines: {
+      machines: [{ info: { id: { hostname: "host-a1", ip: "127.0.0.1" }, mode: "DRAINING" } }],
+    },
   };
   const s = await setup(registry, (m) => restoreMaintenance(m, registry));
   s.master.offer(s.allocator.allocate().offers);

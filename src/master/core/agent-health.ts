@@ -198,7 +198,8 @@ function loseTask(
 
 /**
  * Removes an agent that left (unregistered, replaced, or its machine went
- * DOWN): its tasks are lost. As in Mesos, the master's own view changes at
+ * DOWN): its tasks are TASK_LOST, or TASK_GONE_BY_OPERATOR for
+ * partition-aware frameworks. As in Mesos, the master's own view changes at
  * once (no offers, no tasks, the agent is gone from the lists), while
  * frameworks and operator subscribers hear of it (TASK_LOST, FAILURE,
  * AGENT_REMOVED) only once the registry has the removal. Resolves then.
@@ -208,21 +209,20 @@ export function removeAgent(
   agent: AgentRecord,
   cause: string,
   reason: AgentRemovalReason,
-  byOperator?: { taskMessage: string },
+  options?: { taskMessage: string },
 ): Promise<void> {
   m.logger.info(`Removing agent ${agent.id} (${agent.info.hostname}): ${cause}`);
   forgetAgent(m, agent);
   // Gone from the registry too: a later agent with this id starts afresh (as in Mesos).
   m.deactivatedAgents.delete(agent.id);
   const later: (() => void)[] = [];
-  const message = byOperator?.taskMessage ?? `Agent ${agent.info.hostname} removed: ${cause}`;
+  const message = options?.taskMessage ?? `Agent ${agent.info.hostname} removed: ${cause}`;
   for (const tasks of [...agent.tasks.values()]) {
     for (const task of [...tasks.values()]) {
-      // An operator's removal (machine DOWN) is TASK_GONE_BY_OPERATOR to
-      // partition-aware frameworks, as in Mesos.
-      const gone =
-        byOperator !== undefined &&
-        m.frameworks.get(task.framework_id.value)?.partitionAware === true;
+      // A removal that is not a partition (unregistered, replaced, machine
+      // DOWN) is TASK_GONE_BY_OPERATOR to partition-aware frameworks, as in
+      // Mesos' __removeSlave without an unreachable time.
+      const gone = m.frameworks.get(task.framework_id.value)?.partitionAware === true;
       loseTask(
         m,
         task,
