@@ -7,7 +7,7 @@
  */
 
 import { mkdir, rm, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { dirname, join } from "node:path";
 import { withAgentAuthentication } from "../common/auth/agent-authentication.js";
 import { installAgentSecurity, loadAgentSecurity } from "../common/auth/agent-security.js";
 import { MESOS_COMPATIBLE_VERSION } from "../common/flags/shared-flags.js";
@@ -71,9 +71,13 @@ import { MasterHostnames } from "./master-hostname.js";
 import { OperationStreamFiles, readOperationStreams } from "./operations/checkpoint.js";
 import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
-import { readResourceState, writeCheckpointedResources } from "./resources-checkpoint.js";
+import {
+  checkpointedResourcesMismatch,
+  readResourceState,
+  writeCheckpointedResources,
+} from "./resources-checkpoint.js";
 import { launchResources, withPersistentVolumes } from "./volumes.js";
-import { wireResources } from "./wire-resources.js";
+import { resourcesOf, wireResources } from "./wire-resources.js";
 
 export interface StartAgentOptions {
   host: ProcessHost;
@@ -287,6 +291,24 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   if (!ip6.ok) throw new Error(ip6.error);
   const info = built.info;
   const bootId = await readBootId();
+  // Reservations, persistent volumes and unacknowledged operations survive
+  // restarts (meta/resources/resources_and_operations.state, resources.info),
+  // as long as --resources still holds what they were made from.
+  const resourceState = readResourceState(flags.work_dir);
+  const mismatch = checkpointedResourcesMismatch(
+    resourcesOf(info.resources),
+    resourceState.resources,
+  );
+  if (mismatch !== undefined) {
+    throw new Error(
+      [
+        `Failed to perform recovery: ${mismatch}`,
+        "Restore the --resources the agent had, or, to forget its dynamic reservations and persistent volumes",
+        `(their data stays on disk), remove ${join(flags.work_dir, "meta", "resources")} and restart the agent.`,
+      ].join("\n"),
+    );
+  }
+  // (After the resources, as Mesos: then whether the agent info still matches.)
   const recovery = await readRecoveryState(flags, info, bootId, logger);
   await writeBootId(flags.work_dir, bootId, logger);
   const checkpointer = new FileCheckpointer(flags.work_dir);
@@ -468,9 +490,6 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     if (framework === undefined) return undefined;
     return framework.executors.get(executorId)?.info.command?.user ?? framework.info.user;
   };
-  // Reservations, persistent volumes and unacknowledged operations survive
-  // restarts (meta/resources/resources_and_operations.state, resources.info).
-  const resourceState = readResourceState(flags.work_dir);
   agent.restoreCheckpointedResources(resourceState.resources);
   agent.resourcesCheckpoint = (resources, previous, operations) =>
     writeCheckpointedResources(flags.work_dir, resources, previous, operations);

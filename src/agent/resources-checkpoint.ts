@@ -197,10 +197,27 @@ export function applyCheckpointedResources(
     if (!out.contains(base)) {
       return {
         ok: false,
-        error: `checkpointed resource ${Resources.from(r as CoreResource).toString()} is not in ${out.toString()}`,
+        error: `Incompatible agent resources: ${out.toString()} does not contain ${base.toString()}`,
       };
     }
     out.subtract(base).add(Resources.from(r as CoreResource));
   }
   return { ok: true, value: out };
+}
+
+/**
+ * Why the checkpointed reservations and volumes no longer fit the agent's
+ * `--resources` (a disk removed or shrunk since they were made), in Mesos'
+ * words; undefined when they fit. The agent then refuses to start, as
+ * Mesos' does, rather than register without them.
+ */
+export function checkpointedResourcesMismatch(
+  total: Resources,
+  checkpointed: readonly Resource[],
+): string | undefined {
+  if (checkpointed.length === 0) return undefined;
+  const applied = applyCheckpointedResources(total, checkpointed);
+  if (applied.ok) return undefined;
+  const listed = Resources.from(checkpointed as CoreResource[]).toString();
+  return `Checkpointed resources ${listed} are incompatible with agent resources ${total.toString()}: ${applied.error}`;
 }

@@ -30,12 +30,14 @@ import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  freePort,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
   waitFor,
   waitForAgents,
+  waitLong,
 } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
@@ -113,10 +115,10 @@ const form = (fields: Record<string, unknown>) =>
     ),
   );
 
-async function operator(path: string, fields: Record<string, unknown>) {
+async function operator(path: string, fields: Record<string, unknown>, slaveId = agentId) {
   const response = await fetch(`${master.url}/master/${path}`, {
     method: "POST",
-    body: form({ slaveId: agentId, ...fields }),
+    body: form({ slaveId, ...fields }),
   });
   return { status: response.status, body: await response.text() };
 }
@@ -208,6 +210,15 @@ async function framework(name: string): Promise<Subscription> {
   return s;
 }
 
+/** The exit code of a daemon expected to stop on its own (fails if it keeps running). */
+function exitCodeOf(daemon: DaemonHandle): Promise<number | null> {
+  return waitLong(`${daemon.name} to exit`, () =>
+    daemon.child.exitCode === null && daemon.child.signalCode === null
+      ? undefined
+      : { code: daemon.child.exitCode },
+  ).then((exit) => exit.code);
+}
+
 const hasVolume = (id: string) => (rs: Resource[]) =>
   rs.some((r) => r.disk?.persistence?.id === id);
 
@@ -227,7 +238,7 @@ test("persistent volumes: an agent whose MOUNT disk root is not a mount point do
       ]),
     },
   });
-  assert.equal(await refused.exited, 1);
+  assert.equal(await exitCodeOf(refused), 1);
   assert.match(refused.logs(), new RegExp(`Failed to find mount '${plain}' in /proc/mounts`));
 });
 
@@ -480,4 +491,77 @@ test("persistent volumes: a task group sent to a running default executor gets i
     await s.call({ type: "KILL", kill: { task_id: { value: id }, agent_id: { value: agentId } } });
     await reachState(s, id, "TASK_KILLED");
   }
+});
+
+test("persistent volumes: an agent restarted without the disk of its volume refuses to start; with it, the volume is back", async () => {
+  const root = join(tempDir("pv-restart-disk-"), "disk");
+  const work = tempDir("pv-restart-agent-");
+  const source = { type: "PATH" as const, path: { root } };
+  const withDisk = JSON.stringify([
+    { name: "cpus", type: "SCALAR", scalar: { value: 1 } },
+    { name: "mem", type: "SCALAR", scalar: { value: 256 } },
+    { name: "disk", type: "SCALAR", scalar: { value: 64 }, disk: { source } },
+  ]);
+  // The same port each time: the agent info must match to keep the agent.
+  const port = await freePort();
+  const start = (resources: string, waitReady = true) =>
+    startAgent({
+      master: master.address,
+      port,
+      waitReady,
+      flags: {
+        work_dir: work,
+        resources,
+        registration_backoff_factor: "10ms",
+        attributes: "host:restarted",
+      },
+    });
+  let second = await start(withDisk);
+  const id = await waitFor("the second agent to register", async () => {
+    const slaves = (await (await fetch(`${master.url}/master/slaves`)).json()) as {
+      slaves: { id: string; attributes: Record<string, string> }[];
+    };
+    return slaves.slaves.find((a) => a.attributes.host === "restarted")?.id;
+  });
+  const reserve = await operator(
+    "reserve",
+    { resources: [reserved("disk", 64, { disk: { source } })] },
+    id,
+  );
+  assert.equal(reserve.status, 202, reserve.body);
+  const vol = volume("kept", 64, "k", { disk: { source } });
+  const create = await operator("create-volumes", { volumes: [vol] }, id);
+  assert.equal(create.status, 202, create.body);
+  const dir = join(root, "volumes", "roles", ROLE, "kept");
+  await waitFor("the volume's directory", () => existsSync(dir));
+  writeFileSync(join(dir, "data"), "kept");
+  await second.stop();
+
+  // The PATH disk is gone from --resources: the agent does not start.
+  const refused = await start(
+    JSON.stringify([
+      { name: "cpus", type: "SCALAR", scalar: { value: 1 } },
+      { name: "mem", type: "SCALAR", scalar: { value: 256 } },
+      { name: "disk", type: "SCALAR", scalar: { value: 64 } },
+    ]),
+    false,
+  );
+  assert.equal(await exitCodeOf(refused), 1);
+  assert.match(
+    refused.logs(),
+    /Failed to perform recovery: Checkpointed resources .* are incompatible with agent resources .*: Incompatible agent resources: .* does not contain disk\[PATH:/,
+  );
+
+  // With the disk back, the agent keeps its volume and its data.
+  second = await start(withDisk);
+  await waitFor("the agent's volume after the restart", async () => {
+    const state = (await (await fetch(`${second.url}/state`)).json()) as {
+      reserved_resources_full: Record<string, Resource[]>;
+    };
+    return (state.reserved_resources_full[ROLE] ?? []).some(
+      (r) => r.disk?.persistence?.id === "kept",
+    );
+  });
+  assert.equal(readFileSync(join(dir, "data"), "utf8"), "kept");
+  await second.stop();
 });
