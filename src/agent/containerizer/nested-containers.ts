@@ -46,7 +46,7 @@
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { Socket } from "node:net";
-import { join } from "node:path";
+import { isAbsolute, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fifoWriter } from "../../common/io/fifo-writer.js";
 import type { Logger } from "../../common/observability/logger.js";
@@ -96,6 +96,7 @@ import {
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
+import { isSameProcess } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 
@@ -331,19 +332,14 @@ export class NestedContainers {
       for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
         if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
         const path = join(base, parentId, file);
-        let record: NestedRecord;
-        try {
-          record = JSON.parse(await readFile(path, "utf8")) as NestedRecord;
-        } catch {
-          await rm(path, { force: true });
-          continue;
-        }
+        const record = await this.readRecord(path, file);
+        if (record === undefined) continue;
         const parent = this.parentOf(record.parentId);
         if (parent === undefined) {
           await rm(path, { force: true });
           continue;
         }
-        await this.adopt(parent, record);
+        await this.adoptLogged(parent, record);
       }
     }
   }
@@ -360,15 +356,42 @@ export class NestedContainers {
     for (const file of await readdir(base).catch(() => [] as string[])) {
       if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
       const path = join(base, file);
-      let record: NestedRecord;
-      try {
-        record = JSON.parse(await readFile(path, "utf8")) as NestedRecord;
-      } catch {
-        await rm(path, { force: true });
-        continue;
-      }
-      const parent = standaloneParent(record.childId, record.directory, record.user);
-      await this.adopt(parent, { ...record, standalone: true });
+      const record = await this.readRecord(path, file);
+      if (record === undefined) continue;
+      const user = typeof record.user === "string" ? record.user : undefined;
+      const parent = standaloneParent(record.childId, record.directory, user);
+      await this.adoptLogged(parent, { ...record, parentId: record.childId, standalone: true });
+    }
+  }
+
+  /**
+   * A checkpointed record, or undefined (and the file removed, with a
+   * warning) when it cannot be one: unreadable JSON, or not the record of
+   * the container its file is named after.
+   */
+  private async readRecord(path: string, file: string): Promise<NestedRecord | undefined> {
+    let why: string | undefined;
+    let record: NestedRecord | undefined;
+    try {
+      record = JSON.parse(await readFile(path, "utf8")) as NestedRecord;
+      why = recordProblem(record, file);
+    } catch (e) {
+      why = (e as Error).message.split("\n")[0];
+    }
+    if (why === undefined) return record;
+    this.o.logger.warn(`Ignoring the unusable container checkpoint '${path}': ${why}`);
+    await rm(path, { force: true }).catch(() => undefined);
+    return undefined;
+  }
+
+  /** adopt, where a failure costs this container only (the others are still recovered). */
+  private async adoptLogged(parent: NestedParent, record: NestedRecord): Promise<void> {
+    try {
+      await this.adopt(parent, record);
+    } catch (e) {
+      this.o.logger.warn(
+        `Failed to recover container '${record.childId}': ${(e as Error).message.split("\n")[0]}`,
+      );
     }
   }
 
@@ -1267,7 +1290,13 @@ export class NestedContainers {
       await killCgroup(n.cgroup, cgroups.version, this.o.destroyTimeoutMs ?? 60_000);
       return;
     }
-    await this.o.sweeper.kill(n.pid, n.directory);
+    // An adopted container's process may have died while the agent was down
+    // and its pid gone to another process: that one's tree is not the container's.
+    const root =
+      n.adopted === true && n.pid !== undefined && !(await isSameProcess(n.pid, n.startTime))
+        ? undefined
+        : n.pid;
+    await this.o.sweeper.kill(root, n.directory);
   }
 
   /** Sends a catchable signal to the container's processes. */
@@ -1357,6 +1386,19 @@ export class NestedContainers {
 }
 
 /** The parent record of a standalone container (also the parent of its nested containers). */
+/** Why a checkpointed record cannot be that of the container its file `file` names, if so. */
+export function recordProblem(record: unknown, file: string): string | undefined {
+  if (typeof record !== "object" || record === null) return "not a record";
+  const r = record as Partial<Record<keyof NestedRecord, unknown>>;
+  if (typeof r.childId !== "string" || !validChildId(r.childId)) return "no valid container id";
+  if (file !== `${r.childId}.json`) return `it is the record of '${r.childId}'`;
+  if (r.standalone !== true && typeof r.parentId !== "string") return "no parent container id";
+  if (typeof r.directory !== "string" || !isAbsolute(r.directory)) return "no sandbox directory";
+  if (typeof r.pid !== "number" || !Number.isInteger(r.pid) || r.pid <= 0) return "no process id";
+  if (r.isolators !== undefined && !Array.isArray(r.isolators)) return "no isolator list";
+  return undefined;
+}
+
 function standaloneParent(id: string, directory: string, user: string | undefined): NestedParent {
   return {
     containerId: id,
