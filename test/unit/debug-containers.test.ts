@@ -10,6 +10,7 @@ import {
   debugCommand,
   debugEnvironment,
   namespacesToEnter,
+  parseParentLaunch,
 } from "../../src/agent/containerizer/debug-containers.js";
 
 const inImage = {
@@ -94,4 +95,26 @@ test("debug containers: without an image the command runs on the parent's filesy
   assert.match(tail[7] ?? "", /^cd '\/sandbox\/containers\/t' \|\|/);
   assert.equal(tail.at(-1), "/bin/true");
   assert.equal(launch.env.PATH, "/usr/bin:/bin");
+});
+
+test("a checkpointed parent launch is read back only when it has the shape written", () => {
+  assert.deepEqual(parseParentLaunch(JSON.stringify(inImage)), inImage);
+  assert.deepEqual(parseParentLaunch(JSON.stringify({ env: {}, workDir: "/s", user: "u" })), {
+    env: {},
+    workDir: "/s",
+    user: "u",
+  });
+  for (const bad of [
+    "",
+    '{"env":{}',
+    "null",
+    "[]",
+    JSON.stringify({ workDir: "/s" }),
+    JSON.stringify({ env: { A: 1 }, workDir: "/s" }),
+    JSON.stringify({ env: {}, workDir: "relative" }),
+    JSON.stringify({ env: {}, workDir: "/s", rootfs: 5 }),
+    JSON.stringify({ env: {}, workDir: "/s", user: ["root"] }),
+  ]) {
+    assert.equal(parseParentLaunch(bad), undefined, bad);
+  }
 });

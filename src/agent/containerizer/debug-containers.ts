@@ -26,6 +26,35 @@ export interface ParentLaunch {
   readonly user?: string | undefined;
 }
 
+/**
+ * A checkpointed ParentLaunch (JSON), or undefined when `text` is not one
+ * (cut short, or not the shape written): its DEBUG children are refused then.
+ */
+export function parseParentLaunch(text: string): ParentLaunch | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== "object" || v === null) return undefined;
+  const o = v as Record<string, unknown>;
+  const env = o.env;
+  if (typeof env !== "object" || env === null || Array.isArray(env)) return undefined;
+  if (!Object.values(env).every((x) => typeof x === "string")) return undefined;
+  if (typeof o.workDir !== "string" || !o.workDir.startsWith("/")) return undefined;
+  if (o.rootfs !== undefined && (typeof o.rootfs !== "string" || !o.rootfs.startsWith("/"))) {
+    return undefined;
+  }
+  if (o.user !== undefined && typeof o.user !== "string") return undefined;
+  return {
+    env: env as Record<string, string>,
+    workDir: o.workDir,
+    ...(o.rootfs === undefined ? {} : { rootfs: o.rootfs }),
+    ...(o.user === undefined ? {} : { user: o.user }),
+  };
+}
+
 /** The PATH host programs are found with (nsenter, chroot, setpriv). */
 const HOST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 

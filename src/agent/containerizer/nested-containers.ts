@@ -75,6 +75,7 @@ import {
   debugEnvironment,
   namespacesToEnter,
   type ParentLaunch,
+  parseParentLaunch,
 } from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
 import { imageVolumePreparation } from "./images/image-launch.js";
@@ -919,11 +920,8 @@ export class NestedContainers {
   private async loadLaunchInfo(n: Nested): Promise<ParentLaunch | undefined> {
     const path = this.launchInfoPath(n);
     if (path === undefined) return undefined;
-    try {
-      return JSON.parse(await readFile(path, "utf8")) as ParentLaunch;
-    } catch {
-      return undefined;
-    }
+    const text = await readFile(path, "utf8").catch(() => undefined);
+    return text === undefined ? undefined : parseParentLaunch(text);
   }
 
   /** A process started through the launcher ended; true when it was a nested container's. */
