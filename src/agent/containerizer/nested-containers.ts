@@ -619,6 +619,8 @@ export class NestedContainers {
     } catch (e) {
       return { status: 500, error: `Failed to create sandbox: ${(e as Error).message}` };
     }
+    // Another LAUNCH of the same id got here first: it is that one's container.
+    if (this.byKey.has(id)) return { status: 202, error: "" };
     // As Mesos: the command's user counts only when the agent switches users.
     const user = this.o.switchUser === true ? l.command.user : undefined;
     const n: Nested = {

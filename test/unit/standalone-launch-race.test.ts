@@ -1,0 +1,54 @@
+/**
+ * Two LAUNCH_CONTAINER calls of one standalone container at once (a
+ * client's retry): one container is started, the other call answers 202
+ * as for a container that exists; before, both started a process and the
+ * first one's was no longer known to the agent (never killed).
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
+import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
+import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
+import { silentLogger } from "../../src/common/observability/logger.js";
+
+const root = mkdtempSync(join(tmpdir(), "mesos-standalone-race-"));
+const started: ChildProcess[] = [];
+after(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("two launches of one standalone container at once start it once; the other is 202", async () => {
+  const launcher = {
+    async spawn(req: { cwd?: string }) {
+      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
+      started.push(c);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+  } as unknown as LauncherClient;
+  const nested = new NestedContainers({
+    launcher,
+    logger: silentLogger,
+    isolators: [],
+    sweeper: new ProcessSweeper(silentLogger),
+    workDir: root,
+    parentOf: () => undefined,
+  });
+  try {
+    const launch = () => nested.launchStandalone({ containerId: "sa", command: { value: "x" } });
+    const results = await Promise.all([launch(), launch()]);
+    assert.equal(started.length, 1, "one process for one container");
+    assert.ok(results.some((r) => "ok" in r));
+    assert.ok(
+      results.some((r) => !("ok" in r) && r.status === 202),
+      JSON.stringify(results),
+    );
+    assert.equal(nested.listStandalone()[0]?.pid, started[0]?.pid);
+  } finally {
+    nested.stop();
+  }
+});
