@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -123,6 +123,51 @@ test("a DEBUG container whose task container ends while it starts is killed and 
     });
     assert.ok(!("ok" in again));
     assert.match(again.error, /does not exist/);
+  } finally {
+    nested.stop();
+  }
+});
+
+test("the launch a DEBUG child inherits is checkpointed for the agent's eyes only (it holds resolved secrets)", async () => {
+  const workDir = join(root, "work");
+  const sandbox = join(root, "exec-2");
+  execFileSync("mkdir", ["-p", sandbox]);
+  const launcher = {
+    async spawn(req: { cwd?: string }) {
+      const c = sleeper(req.cwd ?? root);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+  } as unknown as LauncherClient;
+  const nested = new NestedContainers({
+    launcher,
+    logger: silentLogger,
+    isolators: [],
+    sweeper: new ProcessSweeper(silentLogger),
+    workDir,
+    parentOf: (id) =>
+      id === "exec-2"
+        ? {
+            containerId: id,
+            directory: sandbox,
+            frameworkId: "f",
+            executorId: "e",
+            executorName: "",
+          }
+        : undefined,
+  });
+  try {
+    const task = await nested.launch({
+      parentId: "exec-2",
+      childId: "task",
+      command: {
+        value: "sleep 1000",
+        environment: { variables: [{ name: "TOKEN", type: "VALUE", value: "s3cret" }] },
+      },
+    });
+    assert.ok("ok" in task, JSON.stringify(task));
+    const dir = join(workDir, "meta", "nested-containers", "exec-2");
+    assert.ok(readdirSync(dir).includes("task.launch"), readdirSync(dir).join(","));
+    assert.equal(statSync(join(dir, "task.launch")).mode & 0o777, 0o600);
   } finally {
     nested.stop();
   }

@@ -910,7 +910,10 @@ export class NestedContainers {
     if (path === undefined || n.launchInfo === undefined) return;
     try {
       await mkdir(join(path, ".."), { recursive: true });
-      await writeFile(`${path}.tmp`, JSON.stringify(n.launchInfo));
+      // Its environment holds the container's resolved secrets: for the agent's eyes only
+      // (a leftover temporary file would keep its mode, so it goes first).
+      await rm(`${path}.tmp`, { force: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(n.launchInfo), { mode: 0o600 });
       await rename(`${path}.tmp`, path);
     } catch (e) {
       this.o.logger.warn(
