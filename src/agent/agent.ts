@@ -753,12 +753,36 @@ export class Agent extends AgentExecutorApi {
   }
 
   /**
+   * SIGUSR1, as in Mesos: a registered agent tells its master it leaves for
+   * good (UnregisterSlaveMessage), and every executor is shut down, those
+   * of checkpointing frameworks too. `beginTermination` ends it.
+   */
+  unregisterAndShutDown(reason: string): void {
+    const master = this.link.master;
+    if (this.agentId !== undefined && master !== undefined) {
+      this.o.logger.info(`${reason}; unregistering and shutting down`);
+      this.o.transport.send(master, "mesos.internal.UnregisterSlaveMessage", {
+        slave_id: { value: this.agentId },
+      });
+    } else {
+      this.o.logger.info(`${reason}; shutting down`);
+    }
+    this.leavingForGood = true;
+    this.beginTermination();
+  }
+
+  /** Set by `unregisterAndShutDown`: no executor is left running for a later agent. */
+  private leavingForGood = false;
+
+  /**
    * Stops the agent: shuts down every framework (executors get SHUTDOWN and
    * are killed after their grace period) and calls `onTerminated` once all
    * are gone. With `keepCheckpointed`, executors of checkpointing frameworks
-   * are left running for a later agent to recover, as Mesos does on SIGTERM.
+   * are left running for a later agent to recover, as Mesos does on SIGTERM
+   * (not after `unregisterAndShutDown`).
    */
   beginTermination(options: { keepCheckpointed?: boolean } = {}): void {
+    const keepCheckpointed = options.keepCheckpointed === true && !this.leavingForGood;
     if (!this.terminating) {
       this.terminating = true;
       this.link.terminate();
@@ -766,7 +790,7 @@ export class Agent extends AgentExecutorApi {
       this.operations.disconnected();
     }
     for (const framework of [...this.frameworks.values()]) {
-      if (options.keepCheckpointed === true && framework.info.checkpoint === true) {
+      if (keepCheckpointed && framework.info.checkpoint === true) {
         // Left running for the next agent; their event streams end now so
         // they start re-subscribing (and the process is free to exit).
         for (const executor of framework.executors.values()) {

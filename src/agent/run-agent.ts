@@ -63,6 +63,13 @@ export async function runAgent(
     master.stop();
     return fail(message);
   };
+  // Mesos' SIGUSR1: unregister and shut every executor down, once started.
+  // Listening from the start also keeps Node from opening its inspector.
+  const usr1: { received: boolean; act?: () => void } = { received: false };
+  process.once("SIGUSR1", () => {
+    usr1.received = true;
+    usr1.act?.();
+  });
   const listen = resolveListenAddress({
     ip: values.ip,
     port: values.port,
@@ -124,10 +131,16 @@ export async function runAgent(
   const outcome = await new Promise<{ kind: string; message: string }>((resolve) => {
     process.once("SIGTERM", () => resolve({ kind: "signal", message: "SIGTERM" }));
     process.once("SIGINT", () => resolve({ kind: "signal", message: "SIGINT" }));
+    const unregister = (): void => {
+      agent.unregisterAndShutDown("Received SIGUSR1 signal");
+      resolve({ kind: "unregistered", message: "SIGUSR1" });
+    };
+    if (usr1.received) unregister();
+    else usr1.act = unregister;
     void started.ended.then(resolve);
   });
   if (outcome.kind === "signal") logger.info(`Received ${outcome.message}; shutting down`);
-  else logger.info(`Agent terminating: ${outcome.message}`);
+  else if (outcome.kind !== "unregistered") logger.info(`Agent terminating: ${outcome.message}`);
   const grace = values.executor_shutdown_grace_period.toMs();
   await started.stop(outcome.kind === "fatal" ? 0 : grace + 5000);
   master.stop();
