@@ -5,18 +5,22 @@
  * Mesos' order and words.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { ContainerLimitation } from "../../src/agent/containerizer/isolators/isolator.js";
+import { PosixDiskIsolator } from "../../src/agent/containerizer/isolators/posix-disk.js";
 import { containerResources } from "../../src/agent/containerizer/posix-containerizer.js";
 import { checkDiskSources, mountPoints } from "../../src/agent/disk-sources.js";
 import { volumePathOf, writeCheckpointedResources } from "../../src/agent/resources-checkpoint.js";
+import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Resource as WireResource } from "../../src/common/protocol/generated/mesos-v1.js";
 import { type DiskSource, type Resource, Resources } from "../../src/common/resources/index.js";
 import { validateResourceOperation } from "../../src/master/core/operations.js";
 import type { AgentRecord } from "../../src/master/core/records.js";
 import { validateCreate } from "../../src/master/validation/operations.js";
-import { tempDir } from "../harness/processes.js";
+import { tempDir, waitFor } from "../harness/processes.js";
 
 const PATH_SOURCE = { type: "PATH" as const, path: { root: "/mnt/path" } };
 const MOUNT_SOURCE = { type: "MOUNT" as const, mount: { root: "/mnt/mount" } };
@@ -94,6 +98,70 @@ describe("persistent volumes: the sandbox's disk quota", () => {
     const plain: Resource = { name: "disk", type: "SCALAR", scalar: { value: 10 } };
     assert.equal(containerResources(Resources.from([plain, volume("pg")])).diskMb, 10);
     assert.equal(containerResources(Resources.from([volume("pg")])).diskMb, undefined);
+  });
+});
+
+describe("persistent volumes: posix/disk measures each volume apart from the sandbox", () => {
+  const du = async (args: string[]) => {
+    const r = spawnSync("du", args, { encoding: "utf8" });
+    return { code: r.status, output: r.stdout };
+  };
+
+  async function run(source?: DiskSource) {
+    const sandbox = tempDir("pv-unit-sandbox-");
+    const volumeDir = tempDir("pv-unit-volume-");
+    writeFileSync(join(volumeDir, "big"), Buffer.alloc(3 * 1024 * 1024, 1));
+    symlinkSync(volumeDir, join(sandbox, "data"));
+    const limits: ContainerLimitation[] = [];
+    const isolator = new PosixDiskIsolator(
+      { logger: silentLogger, limit: (_id, limitation) => limits.push(limitation) },
+      { intervalMs: 60_000, enforce: true, du },
+    );
+    const vol = volume("pg", "db", source);
+    const resources = containerResources(
+      Resources.from([{ name: "disk", type: "SCALAR", scalar: { value: 16 } }, vol]),
+    );
+    // The volume's quota is its own size, 64 MB: make it 1 MB to exceed it.
+    const volumes = (resources.volumes ?? []).map((v) => ({ ...v, limitMb: 1 }));
+    await isolator.prepare({
+      containerId: "c1",
+      directory: sandbox,
+      executor: { executor_id: { value: "e" } } as never,
+      commandExecutor: true,
+      resources: { ...resources, volumes },
+    });
+    await isolator.isolate("c1", 0);
+    const stats = await waitFor("both measured", async () => {
+      const usage = await isolator.usage("c1");
+      const all = usage.disk_statistics ?? [];
+      return all.length === 2 && all.every((d) => d.used_bytes !== undefined) ? usage : undefined;
+    });
+    await isolator.cleanup("c1");
+    return { stats, limits };
+  }
+
+  it("reports a volume over its size, names the volume, and lists volume and sandbox", async () => {
+    const { stats, limits } = await run();
+    const [forVolume, forSandbox] = stats.disk_statistics ?? [];
+    assert.equal(forVolume?.persistence?.id, "pg");
+    assert.equal(forVolume?.limit_bytes, 1024 * 1024);
+    assert.ok((forVolume?.used_bytes ?? 0) >= 3 * 1024 * 1024);
+    assert.equal(forSandbox?.limit_bytes, 16 * 1024 * 1024);
+    assert.ok(
+      (forSandbox?.used_bytes ?? Number.MAX_SAFE_INTEGER) < 1024 * 1024,
+      "the link is not followed",
+    );
+    assert.equal(stats.disk_limit_bytes, 16 * 1024 * 1024);
+    assert.equal(limits.length, 1);
+    assert.equal(limits[0]?.reason, "REASON_CONTAINER_LIMITATION_DISK");
+    assert.match(limits[0]?.message ?? "", /^Disk usage \(3\.\dMB\) exceeds quota \(1\.0MB\)$/);
+    assert.equal(limits[0]?.resources?.[0]?.disk?.persistence?.id, "pg");
+  });
+
+  it("leaves a volume on a MOUNT disk to its filesystem", async () => {
+    const { stats, limits } = await run(MOUNT_SOURCE);
+    assert.equal(stats.disk_statistics?.[0]?.source?.type, "MOUNT");
+    assert.equal(limits.length, 0);
   });
 });
 

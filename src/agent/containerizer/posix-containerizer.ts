@@ -61,6 +61,7 @@ import { CGROUP_ISOLATORS } from "./isolators/index.js";
 import type {
   ContainerLimitation,
   ContainerResources,
+  ContainerVolume,
   Isolator,
   LaunchPreparation,
 } from "./isolators/isolator.js";
@@ -178,10 +179,23 @@ const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) 
  * counts it (a persistent volume is not part of the sandbox).
  */
 export function containerResources(resources: Resources): ContainerResources {
+  const volumes = new Map<string, ContainerVolume>();
+  for (const r of resources) {
+    const containerPath = r.disk?.volume?.container_path;
+    if (r.name !== "disk" || containerPath === undefined) continue;
+    const known = volumes.get(containerPath);
+    const size = (known?.limitMb ?? 0) + (r.scalar?.value ?? 0);
+    volumes.set(containerPath, {
+      containerPath,
+      limitMb: size,
+      resource: known?.resource ?? (r as unknown as ContainerVolume["resource"]),
+    });
+  }
   return {
     cpus: resources.cpus(),
     memMb: resources.mem(),
     diskMb: resources.filter((r) => r.disk?.volume === undefined).disk(),
+    ...(volumes.size === 0 ? {} : { volumes: [...volumes.values()] }),
     ports: resources.ports(),
   };
 }

@@ -25,11 +25,24 @@ import type {
 } from "../../../common/protocol/generated/mesos-v1.js";
 import type { ValueRanges } from "../../../common/resources/index.js";
 
+/** A persistent volume a container uses, with its disk quota (posix/disk). */
+export interface ContainerVolume {
+  /** `disk.volume.container_path`: relative to the sandbox. */
+  containerPath: string;
+  /** The volume's size (all its resources at that path). */
+  limitMb: number;
+  /** The volume resource, as a limitation names it. */
+  resource: Resource;
+}
+
 /** The resources a container is given (scalars and its ports). */
 export interface ContainerResources {
   cpus?: number | undefined;
   memMb?: number | undefined;
+  /** The sandbox's disk: disk that is not a persistent volume. */
   diskMb?: number | undefined;
+  /** Its persistent volumes (posix/disk measures each). */
+  volumes?: readonly ContainerVolume[] | undefined;
   /** Its `ports` ranges (network/ports); undefined: none. */
   ports?: ValueRanges | undefined;
 }
