@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -48,6 +48,52 @@ test("two launches of one standalone container at once start it once; the other 
       JSON.stringify(results),
     );
     assert.equal(nested.listStandalone()[0]?.pid, started[0]?.pid);
+  } finally {
+    nested.stop();
+  }
+});
+
+test("a LAUNCH_CONTAINER during the REMOVE_CONTAINER of the same ended standalone container keeps its new sandbox", async () => {
+  const workDir = join(root, "remove-launch");
+  let spawned = 0;
+  const launcher = {
+    async spawn(req: { cwd?: string }) {
+      spawned++;
+      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
+      started.push(c);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+  } as unknown as LauncherClient;
+  const nested = new NestedContainers({
+    launcher,
+    logger: silentLogger,
+    isolators: [],
+    sweeper: new ProcessSweeper(silentLogger),
+    workDir,
+    parentOf: () => undefined,
+  });
+  try {
+    const launch = () => nested.launchStandalone({ containerId: "again", command: { value: "x" } });
+    assert.ok("ok" in (await launch()));
+    const first = started.at(-1);
+    assert.ok(first?.pid !== undefined);
+    first.kill("SIGKILL");
+    assert.equal(nested.processExited(first.pid, { code: null, signal: "SIGKILL" }), true);
+    const end = nested.wait(undefined, "again");
+    assert.ok(end !== undefined);
+    await end;
+    const [removed, relaunched, removedAgain] = await Promise.all([
+      nested.removeStandalone("again"),
+      launch(),
+      nested.removeStandalone("again"),
+    ]);
+    assert.equal(removed, "removed");
+    assert.equal(removedAgain, "removed");
+    assert.ok("ok" in relaunched, JSON.stringify(relaunched));
+    assert.equal(spawned, 2);
+    const sandbox = join(workDir, "containers", "again");
+    assert.ok(existsSync(sandbox), "the relaunched container's sandbox is there");
+    assert.equal(nested.listStandalone()[0]?.pid, started.at(-1)?.pid);
   } finally {
     nested.stop();
   }

@@ -251,6 +251,8 @@ interface Nested {
   provisioned?: boolean;
   /** A standalone container: `key`, `childId`, `cgroupId` and `parent.containerId` are its id. */
   readonly standalone?: boolean;
+  /** REMOVE_CONTAINER of this ended standalone container is under way. */
+  removing?: Promise<void>;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -598,6 +600,8 @@ export class NestedContainers {
     if (!validChildId(id)) return { status: 400, error: `Invalid container id '${id}'` };
     // Mesos' containerizer accepts a launch of any container it has (202), executors' too.
     if (this.o.parentOf(id) !== undefined) return { status: 202, error: "" };
+    // A removal under way takes the old sandbox first: the new one comes after.
+    await this.byKey.get(id)?.removing;
     const existing = this.byKey.get(id);
     if (existing !== undefined && existing.termination === undefined) {
       return { status: 202, error: "" };
@@ -991,9 +995,18 @@ export class NestedContainers {
     const n = this.find(undefined, id);
     if (n === undefined) return "unknown";
     if (n.termination === undefined) return "running";
-    await this.forget(n);
-    await rm(n.directory, { recursive: true, force: true });
-    this.o.logger.info(`Removed standalone container '${id}' and its sandbox`);
+    // Sandbox first, then the record: a LAUNCH of the same id waits for both
+    // (it would get this sandbox removed under it), as does a second REMOVE.
+    n.removing ??= (async () => {
+      await rm(n.directory, { recursive: true, force: true }).catch((e: unknown) =>
+        this.o.logger.warn(
+          `Failed to remove the sandbox of standalone container '${id}': ${(e as Error).message}`,
+        ),
+      );
+      await this.forget(n).catch(() => undefined);
+      this.o.logger.info(`Removed standalone container '${id}' and its sandbox`);
+    })();
+    await n.removing;
     return "removed";
   }
 
