@@ -126,7 +126,7 @@ export function buildSlaveInfo(
   });
   if (!resources.ok)
     return { ok: false, error: `Failed to determine agent resources: ${resources.error}` };
-  const diskError = checkDiskSources(resources.value);
+  const diskError = checkDiskSources(resources.value, flags.work_dir);
   if (diskError !== undefined) return { ok: false, error: diskError };
   let attributes: Attribute[] = [];
   if (flags.attributes !== undefined) {

@@ -8,9 +8,13 @@
  *   `/proc/mounts`, because the volume made on it takes the whole mount;
  * - BLOCK and RAW disks come only from resource providers, which the agent
  *   does not have.
+ *
+ * A relative root is taken relative to the work dir, where the agent puts
+ * the volumes made on it (Mesos checks it relative to its current directory).
  */
 import { mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { platform } from "node:os";
+import { resolve } from "node:path";
 import { formatResource, type Resources } from "../common/resources/index.js";
 
 /** What the check needs from the host (injected by tests). */
@@ -45,6 +49,7 @@ export function mountPoints(table: string): Set<string> {
  */
 export function checkDiskSources(
   resources: Resources,
+  workDir: string,
   host: DiskSourceHost = systemHost,
 ): string | undefined {
   let mounts: Set<string> | undefined;
@@ -58,7 +63,7 @@ export function checkDiskSources(
           return `PATH disk root directory is not specified '${formatResource(r)}'`;
         }
         try {
-          mkdirSync(root, { recursive: true });
+          mkdirSync(resolve(workDir, root), { recursive: true });
         } catch (e) {
           return `Failed to create DiskInfo path directory '${root}': ${(e as Error).message}`;
         }
@@ -71,7 +76,7 @@ export function checkDiskSources(
         }
         let real: string;
         try {
-          real = realpathSync(root);
+          real = realpathSync(resolve(workDir, root));
         } catch {
           return `Failed to find mount point '${root}'`;
         }

@@ -170,41 +170,50 @@ describe("persistent volumes: --resources disk sources at agent start", () => {
     Resources.from({ name: "disk", type: "SCALAR", scalar: { value: 10 }, disk: { source } });
   const noMounts = { readMounts: () => "", checksMountTable: true };
 
-  it("creates a missing PATH root", () => {
+  it("creates a missing PATH root (a relative one under the work dir)", () => {
     const root = join(tempDir("pv-unit-src-"), "a", "b");
-    assert.equal(checkDiskSources(disk({ type: "PATH", path: { root } }), noMounts), undefined);
+    assert.equal(
+      checkDiskSources(disk({ type: "PATH", path: { root } }), "/", noMounts),
+      undefined,
+    );
     assert.ok(existsSync(root));
+    const work = tempDir("pv-unit-work-");
+    assert.equal(
+      checkDiskSources(disk({ type: "PATH", path: { root: "disks/p" } }), work, noMounts),
+      undefined,
+    );
+    assert.ok(existsSync(join(work, "disks", "p")));
   });
 
   it("refuses a MOUNT root that does not exist or is not a mount point", () => {
     const missing = join(tempDir("pv-unit-src-"), "nope");
     assert.equal(
-      checkDiskSources(disk({ type: "MOUNT", mount: { root: missing } }), noMounts),
+      checkDiskSources(disk({ type: "MOUNT", mount: { root: missing } }), "/", noMounts),
       `Failed to find mount point '${missing}'`,
     );
     const plain = tempDir("pv-unit-src-");
     assert.equal(
-      checkDiskSources(disk({ type: "MOUNT", mount: { root: plain } }), noMounts),
+      checkDiskSources(disk({ type: "MOUNT", mount: { root: plain } }), "/", noMounts),
       `Failed to find mount '${plain}' in /proc/mounts`,
     );
     const listed = { readMounts: () => `/dev/sdb ${plain} ext4 rw 0 0\n`, checksMountTable: true };
     assert.equal(
-      checkDiskSources(disk({ type: "MOUNT", mount: { root: plain } }), listed),
+      checkDiskSources(disk({ type: "MOUNT", mount: { root: plain } }), "/", listed),
       undefined,
     );
   });
 
   it("refuses disks without a root and BLOCK/RAW disks", () => {
     assert.match(
-      checkDiskSources(disk({ type: "MOUNT" }), noMounts) ?? "",
+      checkDiskSources(disk({ type: "MOUNT" }), "/", noMounts) ?? "",
       /^MOUNT disk root directory is not specified '/,
     );
     assert.match(
-      checkDiskSources(disk({ type: "PATH" }), noMounts) ?? "",
+      checkDiskSources(disk({ type: "PATH" }), "/", noMounts) ?? "",
       /^PATH disk root directory is not specified '/,
     );
     assert.match(
-      checkDiskSources(disk({ type: "RAW" }), noMounts) ?? "",
+      checkDiskSources(disk({ type: "RAW" }), "/", noMounts) ?? "",
       /^Unsupported 'DiskInfo.Source.Type' in '/,
     );
   });
