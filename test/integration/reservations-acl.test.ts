@@ -27,6 +27,7 @@ before(async () => {
     reserve_resources: [{ principals: { values: ["dev"] }, roles: { type: "NONE" } }],
     // Nobody may unreserve anything.
     unreserve_resources: [{ principals: { type: "ANY" }, reserver_principals: { type: "NONE" } }],
+    resize_volumes: [{ principals: { values: ["grower"] }, roles: { type: "NONE" } }],
   };
   master = await startMaster({
     flags: { allocation_interval: "100ms", acls: JSON.stringify(acls) },
@@ -164,6 +165,51 @@ test("reservations acl: a framework's RESERVE with `source` needs unreserve righ
   const status = (await s.nth("UPDATE_OPERATION_STATUS")).update_operation_status?.status;
   assert.equal(status?.state, "OPERATION_ERROR", status?.message);
   assert.match(status?.message ?? "", /Not authorized to unreserve resources as 'mover'/);
+  await s.call({ type: "TEARDOWN" });
+  s.close();
+});
+
+test("reservations acl: a framework's GROW_VOLUME needs resize_volumes for the volume's role", async () => {
+  const s = await subscribe(
+    master.url,
+    subscribeCall("grower", {
+      roles: ["web"],
+      principal: "grower",
+      capabilities: [{ type: "MULTI_ROLE" }],
+    }),
+  );
+  open.push(s);
+  const offer = (await s.nth("OFFERS")).offers?.offers?.[0];
+  assert.ok(offer !== undefined);
+  const disk = (value: number, extra: Partial<Resource> = {}): Resource => ({
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value },
+    reservations: [{ type: "DYNAMIC", role: "web", principal: "grower" }],
+    allocation_info: { role: "web" },
+    ...extra,
+  });
+  const volume = disk(8, {
+    disk: {
+      persistence: { id: "g", principal: "grower" },
+      volume: { mode: "RW", container_path: "g" },
+    },
+  });
+  const reply = await s.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: [offer.id],
+      operations: [
+        { type: "RESERVE", reserve: { resources: [disk(12)] } },
+        { type: "CREATE", create: { volumes: [volume] } },
+        { type: "GROW_VOLUME", id: { value: "grow" }, grow_volume: { volume, addition: disk(4) } },
+      ],
+    },
+  });
+  assert.equal(reply.status, 202, reply.body);
+  const status = (await s.nth("UPDATE_OPERATION_STATUS")).update_operation_status?.status;
+  assert.equal(status?.state, "OPERATION_ERROR", status?.message);
+  assert.match(status?.message ?? "", /Not authorized to resize volumes as 'grower'/);
   await s.call({ type: "TEARDOWN" });
   s.close();
 });

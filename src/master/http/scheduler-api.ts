@@ -464,4 +464,15 @@ const RESOURCE_ACTIONS: Record<string, ResourceAction | undefined> = {
     (op) => (op.destroy?.volumes ?? []).map((r) => r.disk?.persistence?.principal),
     "destroy volumes",
   ],
+  // Per the volume's role, as Mesos authorizes GROW_VOLUME and SHRINK_VOLUME.
+  GROW_VOLUME: [
+    "resize_volumes",
+    (op) => [op.grow_volume?.volume].map((r) => r?.reservations?.at(-1)?.role ?? r?.role),
+    "resize volumes",
+  ],
+  SHRINK_VOLUME: [
+    "resize_volumes",
+    (op) => [op.shrink_volume?.volume].map((r) => r?.reservations?.at(-1)?.role ?? r?.role),
+    "resize volumes",
+  ],
 };
