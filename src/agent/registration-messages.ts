@@ -28,6 +28,8 @@ export const AGENT_CAPABILITIES: readonly AgentInfo_Capability[] = [
   { type: "HIERARCHICAL_ROLE" },
   { type: "RESERVATION_REFINEMENT" },
   { type: "RESOURCE_PROVIDER" },
+  // It applies GROW_VOLUME and SHRINK_VOLUME (Mesos' masters ask for this).
+  { type: "RESIZE_VOLUME" },
   { type: "AGENT_OPERATION_FEEDBACK" },
   { type: "TASK_RESOURCE_LIMITS" },
   { type: "AGENT_DRAINING" },

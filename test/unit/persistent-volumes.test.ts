@@ -13,6 +13,7 @@ import type { ContainerLimitation } from "../../src/agent/containerizer/isolator
 import { PosixDiskIsolator } from "../../src/agent/containerizer/isolators/posix-disk.js";
 import { containerResources } from "../../src/agent/containerizer/posix-containerizer.js";
 import { checkDiskSources, mountPoints } from "../../src/agent/disk-sources.js";
+import { AGENT_CAPABILITIES } from "../../src/agent/registration-messages.js";
 import { volumePathOf, writeCheckpointedResources } from "../../src/agent/resources-checkpoint.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Resource as WireResource } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -258,6 +259,10 @@ describe("persistent volumes: CREATE validation", () => {
 });
 
 describe("persistent volumes: resizing", () => {
+  it("the agent advertises RESIZE_VOLUME, as Mesos' agent (a Mesos master resizes only on such agents)", () => {
+    assert.ok(AGENT_CAPABILITIES.some((c) => c.type === "RESIZE_VOLUME"));
+  });
+
   const operator = { principal: undefined, frameworkRoles: undefined };
   // Resizes are checked without looking at the agent.
   const agent = {} as AgentRecord;
