@@ -348,7 +348,8 @@ export class MasterMetrics {
     // Registrar.
     r.gauge("registrar/queued_operations", () => 0);
     r.gauge("registrar/registry_size_bytes", options.registrySize);
-    this.stateFetch = r.timer("registrar/state_fetch", 24 * 3_600_000);
+    // As Mesos: the fetch timer keeps no window (one fetch per election), the store one a day.
+    this.stateFetch = r.timer("registrar/state_fetch", null);
     this.stateStore = r.timer("registrar/state_store", 24 * 3_600_000);
 
     this.listen();
@@ -406,19 +407,31 @@ export class MasterMetrics {
     m.events.listen({
       taskUpdated: (task, status, previous) =>
         this.taskUpdated(task.framework_id.value, status, previous, task.state),
+      // As in Mesos, `slave_reregistrations` counts agents the master did
+      // not have as registered (recovered after a failover, unreachable or
+      // unknown); a registered agent that reconnects counts only in
+      // `messages_reregister_slave`.
       agentAdded: (_agent, how) => {
         this.inc(how === "registered" ? "slave_registrations" : "slave_reregistrations");
       },
-      agentReregistered: () => this.inc("slave_reregistrations"),
+      // Unreachable agents count in `agentMarkedUnreachable`; an agent marked
+      // gone counts in no removal counter (Mesos' markGone does not either).
       agentRemoved: (_agent, reason) => {
-        if (reason === "unreachable") {
-          this.inc("slave_unreachable_scheduled");
-          this.inc("slave_unreachable_completed");
-          return;
-        }
+        if (reason === "unreachable" || reason === "gone") return;
         this.inc("slave_removals");
         if (reason === "unregistered") this.inc("slave_removals/reason_unregistered");
         if (reason === "replaced") this.inc("slave_removals/reason_registered");
+      },
+      agentUnreachableStep: (step) => this.inc(`slave_unreachable_${step}`),
+      agentMarkedUnreachable: (_id, recovered) => {
+        this.inc("slave_removals");
+        this.inc("slave_removals/reason_unhealthy");
+        if (recovered) this.inc("recovery_slave_removals");
+      },
+      frameworkMessageReceived: (valid) => {
+        this.inc(
+          valid ? "valid_framework_to_executor_messages" : "invalid_framework_to_executor_messages",
+        );
       },
       frameworkAdded: (f) => this.addFramework(f),
       frameworkRemoved: (f) => this.removeFramework(f),
@@ -656,8 +669,9 @@ export class MasterMetrics {
   /**
    * Per-role allocator gauges (DRF share, active offer filters, quota),
    * brought up to date after each cycle. The share and filter gauges are
-   * added when roles change. The quota gauges follow Mesos: `guarantee` and
-   * `limit` for each quantity of a role's quota, `offered_or_allocated` for
+   * added when roles appear and removed when they go. The quota gauges
+   * follow Mesos: `guarantee` and `limit` for each quantity of a role's
+   * quota, `offered_or_allocated` for
    * each name of a non-default quota, and `consumed` for each quantity a
    * role consumes (allocated plus unallocated reservations, any role); each
    * goes away with its quantity. Each gauge reads the role's live accounting.
@@ -673,6 +687,16 @@ export class MasterMetrics {
     return () => {
       const rolesChanged = allocator.roleChanges !== seen;
       seen = allocator.roleChanges;
+      if (rolesChanged) {
+        // A role the allocator no longer tracks loses its gauges, as in Mesos.
+        const tracked = new Set(allocator.roleNames());
+        for (const role of [...known]) {
+          if (tracked.has(role)) continue;
+          known.delete(role);
+          r.remove(`allocator/mesos/roles/${role}/shares/dominant`);
+          r.remove(`allocator/mesos/offer_filters/roles/${role}/active`);
+        }
+      }
       const wanted = new Set<string>();
       const want = (name: string, read: () => number) => {
         wanted.add(name);

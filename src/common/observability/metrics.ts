@@ -128,13 +128,15 @@ class TimerImpl implements Timer {
   constructor(
     base: string,
     private readonly clock: Clock,
-    private readonly windowMs: number,
+    /** null: no window (only the latest value), as libprocess' timers without one. */
+    private readonly windowMs: number | null,
   ) {
     this.name = `${base}_ms`;
   }
 
   record(ms: number): void {
     this.last = ms;
+    if (this.windowMs === null) return;
     this.times.push(this.clock.monotonic());
     this.values.push(ms);
     // Drop the oldest half at once when full, so recording stays O(1) amortised.
@@ -155,6 +157,7 @@ class TimerImpl implements Timer {
   }
 
   stats(): Statistics | undefined {
+    if (this.windowMs === null) return undefined;
     const cutoff = this.clock.monotonic() - this.windowMs;
     let first = 0;
     while (first < this.times.length && (this.times[first] ?? 0) < cutoff) first++;
@@ -228,8 +231,11 @@ export class MetricsRegistry {
     this.entries.set(name, { kind: "gauge", read: pull });
   }
 
-  /** A timer `name` (shown as `<name>_ms`), with statistics over `windowMs`. */
-  timer(name: string, windowMs = DEFAULT_TIMER_WINDOW_MS): Timer {
+  /**
+   * A timer `name` (shown as `<name>_ms`), with statistics over `windowMs`;
+   * `null` keeps only the latest value (no `/count`, `/p50`, ...).
+   */
+  timer(name: string, windowMs: number | null = DEFAULT_TIMER_WINDOW_MS): Timer {
     const t = new TimerImpl(name, this.clock, windowMs);
     this.entries.set(t.name, { kind: "timer", read: () => t.last, stats: () => t.stats() });
     return t;

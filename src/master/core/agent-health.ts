@@ -51,6 +51,8 @@ export function ping(m: Master, agent: AgentRecord): void {
     if (agent.missedPings >= m.config.maxAgentPingTimeouts && !agent.removalScheduled) {
       const limiter = m.removalLimiter;
       if (limiter === undefined) {
+        m.events.agentUnreachableStep("scheduled");
+        m.events.agentUnreachableStep("completed");
         markUnreachable(m, agent, "health check timed out");
         return;
       }
@@ -59,13 +61,17 @@ export function ping(m: Master, agent: AgentRecord): void {
         `Scheduling removal of agent ${agent.id} (${agent.info.hostname}): health check timed out`,
       );
       agent.removalScheduled = true;
+      m.events.agentUnreachableStep("scheduled");
       const generation = ++agent.removalGeneration;
       limiter.acquire(() => {
         const current = agent.removalScheduled && agent.removalGeneration === generation;
         if (!current || m.agents.get(agent.id) !== agent) {
           m.logger.info(`Canceled removal of agent ${agent.id}: it answered a ping meanwhile`);
+          // An agent removed meanwhile counts nothing more, as in Mesos.
+          if (m.agents.get(agent.id) === agent) m.events.agentUnreachableStep("canceled");
           return;
         }
+        m.events.agentUnreachableStep("completed");
         agent.removalScheduled = false;
         markUnreachable(m, agent, "health check timed out");
       });
@@ -145,6 +151,8 @@ export function agentExited(m: Master, pid: string): void {
   agent.reregistrationTimer = m.clock.setTimer(timeoutMs, () => {
     agent.reregistrationTimer = undefined;
     if (m.agents.get(agent.id) !== agent || agent.connected) return;
+    m.events.agentUnreachableStep("scheduled");
+    m.events.agentUnreachableStep("completed");
     markUnreachable(
       m,
       agent,
@@ -289,6 +297,7 @@ export function markUnreachable(m: Master, agent: AgentRecord, cause: string): v
 /** The registry has the agent as unreachable: its tasks and the agent go. */
 function removeUnreachable(m: Master, agent: AgentRecord, cause: string, ns: number): void {
   m.logger.info(`Marked agent ${agent.id} (${agent.info.hostname}) unreachable: ${cause}`);
+  m.events.agentMarkedUnreachable(agent.id, false);
   forgetAgent(m, agent);
   m.unreachableAgents.set(agent.id, ns);
   for (const [frameworkId, tasks] of [...agent.tasks]) {

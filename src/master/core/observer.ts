@@ -14,8 +14,20 @@ import type {
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 
-/** Why an agent left the registered agents. */
-export type AgentRemovalReason = "unregistered" | "replaced" | "unreachable" | "gone";
+/** Why an agent left the registered agents (`maintenance`: its machine went DOWN). */
+export type AgentRemovalReason =
+  | "unregistered"
+  | "replaced"
+  | "unreachable"
+  | "gone"
+  | "maintenance";
+
+/**
+ * A step of an agent's way to unreachable, as Mesos counts them: the
+ * transition is scheduled (health check or re-registration timeout), then
+ * goes ahead or is canceled (the agent answered or came back meanwhile).
+ */
+export type UnreachableStep = "scheduled" | "canceled" | "completed";
 
 /** How an agent joined. */
 export type AgentJoin = "registered" | "reregistered" | "readmitted";
@@ -44,6 +56,14 @@ export interface MasterListener {
   statusUpdateReceived?(valid: boolean, why?: InvalidUpdate): void;
   acknowledgementReceived?(valid: boolean): void;
   executorMessageReceived?(valid: boolean): void;
+  /** A MESSAGE call: relayed to the agent (valid), or not (its agent unknown or disconnected). */
+  frameworkMessageReceived?(valid: boolean): void;
+  agentUnreachableStep?(step: UnreachableStep): void;
+  /**
+   * The registry now has the agent as unreachable; `recovered`: an agent
+   * recovered from the registry after a failover that never reregistered.
+   */
+  agentMarkedUnreachable?(agentId: string, recovered: boolean): void;
   /** One operation of `type` entered (`delta` 1) or left (-1) `state` (Mesos' operation counts). */
   operationStateCounted?(type: Offer_Operation_Type, state: OperationState, delta: 1 | -1): void;
   operationStatusUpdateReceived?(valid: boolean): void;
@@ -117,6 +137,18 @@ export class MasterEvents {
 
   executorMessageReceived(valid: boolean): void {
     for (const l of this.listeners) l.executorMessageReceived?.(valid);
+  }
+
+  frameworkMessageReceived(valid: boolean): void {
+    for (const l of this.listeners) l.frameworkMessageReceived?.(valid);
+  }
+
+  agentUnreachableStep(step: UnreachableStep): void {
+    for (const l of this.listeners) l.agentUnreachableStep?.(step);
+  }
+
+  agentMarkedUnreachable(agentId: string, recovered: boolean): void {
+    for (const l of this.listeners) l.agentMarkedUnreachable?.(agentId, recovered);
   }
 
   operationStateCounted(type: Offer_Operation_Type, state: OperationState, delta: 1 | -1): void {

@@ -164,7 +164,11 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
   const cause = `did not reregister within ${m.config.agentReregisterTimeoutMs / 1000}secs after master failover`;
   for (const info of missing) {
     const id = info.id?.value ?? "";
-    if (m.reregistering.has(id)) continue;
+    m.events.agentUnreachableStep("scheduled");
+    if (m.reregistering.has(id)) {
+      m.events.agentUnreachableStep("canceled");
+      continue;
+    }
     const remove = (): void => markRecoveredAgentUnreachable(m, info, cause);
     if (m.removalLimiter === undefined) remove();
     else {
@@ -177,12 +181,21 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
 /** Moves a recovered agent that never came back to the unreachable list (registry first). */
 function markRecoveredAgentUnreachable(m: Master, info: SlaveInfo, cause: string): void {
   const id = info.id?.value ?? "";
-  if (m.stopped || !m.recoveredAgents.has(id) || m.reregistering.has(id)) {
+  if (m.stopped) return;
+  if (!m.recoveredAgents.has(id) || m.reregistering.has(id)) {
     m.logger.info(`Skipping transition of agent ${id} to unreachable: it reregistered meanwhile`);
+    m.events.agentUnreachableStep("canceled");
     return;
   }
-  if (m.markingUnreachable.has(id) || m.goneAgents.has(id)) return;
-  if (agentTransitionInProgress(m, id) !== undefined) return;
+  if (
+    m.markingUnreachable.has(id) ||
+    m.goneAgents.has(id) ||
+    agentTransitionInProgress(m, id) !== undefined
+  ) {
+    m.events.agentUnreachableStep("canceled");
+    return;
+  }
+  m.events.agentUnreachableStep("completed");
   m.logger.info(`Marking agent ${id} (${info.hostname}) unreachable: ${cause}`);
   const ns = Math.round(m.clock.now() * 1e6);
   m.markingUnreachable.add(id);
@@ -193,6 +206,7 @@ function markRecoveredAgentUnreachable(m: Master, info: SlaveInfo, cause: string
       m.recoveredAgents.delete(id);
       m.unreachableAgents.set(id, ns);
       m.logger.info(`Marked agent ${id} (${info.hostname}) unreachable: ${cause}`);
+      m.events.agentMarkedUnreachable(id, true);
       // The master knows none of its tasks: frameworks hear of the agent, and
       // learn the tasks' fate by reconciling (TASK_UNREACHABLE or TASK_LOST).
       for (const framework of m.frameworks.values()) {

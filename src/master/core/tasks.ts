@@ -406,6 +406,7 @@ function connectedAgent(
 /** MESSAGE: relayed to the executor through its agent. */
 export function frameworkMessage(m: Master, framework: FrameworkRecord, call: Call_Message): void {
   const agent = connectedAgent(m, framework, call.agent_id.value, "framework message");
+  m.events.frameworkMessageReceived(agent !== undefined);
   if (agent === undefined) return;
   m.io.sendToAgent(agent.pid, "mesos.internal.FrameworkToExecutorMessage", {
     slave_id: call.agent_id,

@@ -412,7 +412,7 @@ async function startMaintenanceNow(
       master.io.sendToAgent(agent.pid, "mesos.internal.ShutdownMessage", {
         message: "Operator initiated 'Machine DOWN'",
       });
-      void removeAgent(master, agent, "Operator initiated 'Machine DOWN'", "unregistered", {
+      void removeAgent(master, agent, "Operator initiated 'Machine DOWN'", "maintenance", {
         taskMessage: "Operator initiated 'Machine DOWN'",
       });
       rescindInverseOffers(master, (agentId) => agentId !== agent.id);
