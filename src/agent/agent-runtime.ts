@@ -576,6 +576,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       },
       fetcherCache,
       recoveryErrors: recovery.errors.length,
+      containerDestroyErrors: () => containerizer?.destroyErrors ?? 0,
     },
     isolators: isolation.isolators,
     images: isolation.provisioner,

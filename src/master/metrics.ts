@@ -214,6 +214,14 @@ const OPERATION_COUNTS = [
   "gone_by_operator",
 ] as const;
 
+/** `master/operations/*` names that are gauges (the others count terminal states). */
+const OPERATION_GAUGES: ReadonlySet<string> = new Set([
+  "total",
+  "pending",
+  "recovering",
+  "unreachable",
+]);
+
 /** The count of a state (UNSUPPORTED and UNKNOWN have none, as in Mesos). */
 const OPERATION_STATE_COUNT: Partial<Record<OperationState, (typeof OPERATION_COUNTS)[number]>> = {
   OPERATION_PENDING: "pending",
@@ -327,7 +335,10 @@ export class MasterMetrics {
       for (const name of OPERATION_COUNTS) {
         const key = `${prefix}${name}`;
         this.operationCounts.set(key, 0);
-        r.gauge(`master/operations/${key}`, () => this.operationCounts.get(key) ?? 0);
+        const read = () => this.operationCounts.get(key) ?? 0;
+        // Terminal states are counters in Mesos, the total and live states gauges.
+        if (OPERATION_GAUGES.has(name)) r.gauge(`master/operations/${key}`, read);
+        else r.counterFrom(`master/operations/${key}`, read);
       }
     }
 

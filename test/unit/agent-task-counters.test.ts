@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { Agent } from "../../src/agent/agent.js";
-import { countTerminalTasks } from "../../src/agent/http/agent-metrics.js";
+import { countTerminalTasks, taskStateCounts } from "../../src/agent/http/agent-metrics.js";
 import type { StatusUpdate } from "../../src/common/protocol/generated/mesos-internal.js";
 import type { Task, TaskState } from "../../src/common/protocol/generated/mesos-v1.js";
 
@@ -68,4 +68,43 @@ test("agent metrics: terminal task counters count transitions since start, not r
   assert.equal(counts.get("killed"), 1);
   update("unknown", "TASK_LOST");
   assert.equal(counts.get("lost"), undefined, "an update for an unknown task counts nothing");
+});
+
+test("agent metrics: task state gauges count the live executors of live frameworks only, as Mesos", () => {
+  const task = (id: string, state: TaskState): Task => ({
+    name: id,
+    task_id: { value: id },
+    framework_id: { value: "fw" },
+    agent_id: { value: "a" },
+    state,
+  });
+  const executor = (launched: Task[], queued: string[] = [], groupSizes: number[] = []) => ({
+    queuedTasks: new Map(queued.map((id) => [id, {}])),
+    queuedTaskGroups: groupSizes.map((n) => ({ tasks: Array.from({ length: n }, () => ({})) })),
+    launchedTasks: new Map(launched.map((t) => [t.task_id.value, t])),
+    terminatedTasks: new Map([["done", task("done", "TASK_FINISHED")]]),
+    completedTasks: [task("old", "TASK_FAILED")],
+  });
+  const live = {
+    executors: new Map([
+      ["e1", executor([task("r1", "TASK_RUNNING"), task("k1", "TASK_KILLING")], ["q1"], [2])],
+      ["e2", executor([task("s1", "TASK_STARTING"), task("r2", "TASK_RUNNING")])],
+    ]),
+    // An executor that ended while its task was still running (e.g. a torn-down framework).
+    completedExecutors: [executor([task("stale", "TASK_RUNNING")])],
+  };
+  const torn = {
+    executors: new Map([["e3", executor([task("r3", "TASK_RUNNING")])]]),
+    completedExecutors: [],
+  };
+  const agent = {
+    frameworks: new Map([["fw", live]]),
+    completedFrameworks: [torn],
+  } as unknown as Agent;
+  assert.deepEqual(Object.fromEntries([...taskStateCounts(agent)].sort()), {
+    killing: 1,
+    running: 2,
+    staging: 3,
+    starting: 1,
+  });
 });

@@ -228,3 +228,37 @@ test("recovery without the linux launcher: usage of an adopted container comes f
   await c.recoveredEnded("C1", {});
   assert.equal(await c.usage("C1"), undefined, "ended: unknown again");
 });
+
+test("teardown: an isolator cleanup that fails counts one container destroy error", async () => {
+  class FailingIsolator extends RecordingIsolator {
+    override async cleanup(id: string): Promise<void> {
+      this.cleanups.push(id);
+      throw new Error("device busy");
+    }
+  }
+  const failing = new FailingIsolator("network/ports");
+  const other = new FailingIsolator("cgroups/cpu");
+  const c = containerizer([failing, other]);
+  await c.recover(
+    new Map([
+      ["C1", 101],
+      ["C2", 102],
+    ]),
+    () => undefined,
+  );
+  assert.equal(c.destroyErrors, 0);
+  await c.recoveredEnded("C1", {});
+  assert.deepEqual(failing.cleanups, ["C1"]);
+  assert.deepEqual(other.cleanups, ["C1"], "the other isolators still clean up");
+  assert.equal(c.destroyErrors, 1, "one per container, however many steps failed");
+  await c.recoveredEnded("C2", {});
+  assert.equal(c.destroyErrors, 2);
+});
+
+test("teardown: clean cleanups count no destroy error", async () => {
+  const ports = new RecordingIsolator("network/ports");
+  const c = containerizer([ports]);
+  await c.recover(new Map([["C1", 101]]), () => undefined);
+  await c.recoveredEnded("C1", {});
+  assert.equal(c.destroyErrors, 0);
+});

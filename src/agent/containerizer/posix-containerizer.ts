@@ -254,6 +254,11 @@ export class PosixContainerizer implements Containerizer {
   /** Kills an adopted container (its processes are not this containerizer's). */
   private destroyRecovered: ((containerId: string) => void) | undefined;
   private readonly destroyTimeoutMs: number;
+  /**
+   * Containers whose teardown failed in part (an isolator's cleanup, the
+   * cgroup or root filesystem removal): Mesos' `container_destroy_errors`.
+   */
+  destroyErrors = 0;
 
   constructor(private readonly o: PosixContainerizerOptions) {
     this.sweeper = new ProcessSweeper(o.logger, undefined, () => this.byPid.keys());
@@ -340,25 +345,25 @@ export class PosixContainerizer implements Containerizer {
       this.recovered === undefined
         ? this.isolators
         : this.isolators.filter((i) => !CGROUP_ISOLATORS.has(i.name));
+    let failed = false;
     for (const isolator of isolators) {
-      await isolator
-        .cleanup(containerId)
-        .catch((e: unknown) =>
-          this.o.logger.warn(
-            `Failed to clean up ${isolator.name} of container '${containerId}': ${(e as Error).message}`,
-          ),
+      await isolator.cleanup(containerId).catch((e: unknown) => {
+        failed = true;
+        this.o.logger.warn(
+          `Failed to clean up ${isolator.name} of container '${containerId}': ${(e as Error).message}`,
         );
+      });
     }
     // Without RecoveredCgroups (which removes it with the cgroups), the rootfs goes here.
     if (this.recovered === undefined) {
-      await this.o.provisioner
-        ?.destroy(containerId)
-        .catch((e: unknown) =>
-          this.o.logger.warn(
-            `Failed to remove the root filesystem of container '${containerId}': ${(e as Error).message}`,
-          ),
+      await this.o.provisioner?.destroy(containerId).catch((e: unknown) => {
+        failed = true;
+        this.o.logger.warn(
+          `Failed to remove the root filesystem of container '${containerId}': ${(e as Error).message}`,
         );
+      });
     }
+    if (failed) this.destroyErrors++;
     const limitation = root.limitation;
     if (limitation === undefined) return termination;
     return { ...termination, limitation, message: limitation.message };
@@ -846,29 +851,30 @@ export class PosixContainerizer implements Containerizer {
     if (c.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
       await killCgroup(c.cgroup, this.o.launcherCgroups.version, this.destroyTimeoutMs);
     }
+    let failed = false;
     for (const isolator of this.isolators) {
-      await isolator
-        .cleanup(c.id)
-        .catch((e: unknown) =>
-          this.o.logger.warn(
-            `Failed to clean up ${isolator.name} of container '${c.id}': ${(e as Error).message}`,
-          ),
+      await isolator.cleanup(c.id).catch((e: unknown) => {
+        failed = true;
+        this.o.logger.warn(
+          `Failed to clean up ${isolator.name} of container '${c.id}': ${(e as Error).message}`,
         );
+      });
     }
     if (c.cgroup !== undefined) {
-      await removeCgroup(c.cgroup).catch((e: unknown) =>
-        this.o.logger.warn(`Failed to remove cgroup '${c.cgroup}': ${(e as Error).message}`),
-      );
+      await removeCgroup(c.cgroup).catch((e: unknown) => {
+        failed = true;
+        this.o.logger.warn(`Failed to remove cgroup '${c.cgroup}': ${(e as Error).message}`);
+      });
     }
     if (c.provisioned === true) {
-      await this.o.provisioner
-        ?.destroy(c.id)
-        .catch((e: unknown) =>
-          this.o.logger.warn(
-            `Failed to remove the root filesystem of container '${c.id}': ${(e as Error).message}`,
-          ),
+      await this.o.provisioner?.destroy(c.id).catch((e: unknown) => {
+        failed = true;
+        this.o.logger.warn(
+          `Failed to remove the root filesystem of container '${c.id}': ${(e as Error).message}`,
         );
+      });
     }
+    if (failed) this.destroyErrors++;
   }
 
   /** uid/gid of a user; lookups are cached for a minute (a launch storm asks for the same user). */

@@ -1,7 +1,9 @@
 /**
  * The agent's metrics under Mesos' names (`slave/*`, `containerizer/*`), in
- * the host's shared registry. Everything is a gauge read from the agent core
- * when a snapshot is taken, so the core needs no metric calls of its own.
+ * the host's shared registry. Everything is read from the agent core when a
+ * snapshot is taken, so the core needs no metric calls of its own; what
+ * Mesos documents as a counter is registered as one (`c`), the rest as
+ * gauges (`g`), which is the type Prometheus sees.
  *
  * `slave/tasks_finished|failed|killed|lost|gone` are counters since the
  * agent started, as in Mesos: a task counts when a status update moves it
@@ -23,30 +25,29 @@ const LIVE_STATES = ["staging", "starting", "running", "killing"] as const;
 const TERMINAL_STATES = ["finished", "failed", "killed", "lost", "gone"] as const;
 const RESOURCE_NAMES = ["cpus", "mem", "disk", "gpus"] as const;
 
-function* executorsOf(agent: Agent, withCompleted: boolean): Generator<Executor> {
-  const frameworks = withCompleted
-    ? [...agent.frameworks.values(), ...agent.completedFrameworks]
-    : [...agent.frameworks.values()];
-  for (const f of frameworks) {
-    yield* f.executors.values();
-    if (withCompleted) yield* f.completedExecutors;
-  }
+/** The live executors of the live frameworks. */
+function* executorsOf(agent: Agent): Generator<Executor> {
+  for (const f of agent.frameworks.values()) yield* f.executors.values();
 }
 
-/** Counts of tasks per lower-case state name (`running`, `finished`, ...). */
+/**
+ * Live tasks per lower-case state name (`staging`, `running`, ...), for the
+ * `slave/tasks_<state>` gauges: as Mesos, the queued and launched tasks of
+ * the live executors of live frameworks (queued ones are staging). Tasks of
+ * completed executors and frameworks, whatever state they were left in, and
+ * terminated tasks do not count.
+ */
 export function taskStateCounts(agent: Agent): Map<string, number> {
   const counts = new Map<string, number>();
   const bump = (state: string) => {
     const key = state.replace(/^TASK_/, "").toLowerCase();
     counts.set(key, (counts.get(key) ?? 0) + 1);
   };
-  for (const e of executorsOf(agent, true)) {
+  for (const e of executorsOf(agent)) {
     for (let i = 0; i < e.queuedTasks.size; i++) bump("TASK_STAGING");
     for (const g of e.queuedTaskGroups)
       for (let i = 0; i < (g.tasks ?? []).length; i++) bump("TASK_STAGING");
     for (const t of e.launchedTasks.values()) bump(t.state);
-    for (const t of e.terminatedTasks.values()) bump(t.state);
-    for (const t of e.completedTasks) bump(t.state);
   }
   return counts;
 }
@@ -54,7 +55,7 @@ export function taskStateCounts(agent: Agent): Map<string, number> {
 /** The resources allocated to live executors and their tasks. */
 export function usedResources(agent: Agent): Resources {
   const used = Resources.empty();
-  for (const e of executorsOf(agent, false)) used.add(e.allocatedResources());
+  for (const e of executorsOf(agent)) used.add(e.allocatedResources());
   return used;
 }
 
@@ -100,6 +101,8 @@ export interface AgentMetricsSources {
   };
   /** Checkpoint problems skipped at start with `--strict=false` (Mesos counts them). */
   readonly recoveryErrors?: number;
+  /** Container teardowns that failed in part (`containerizer/mesos/container_destroy_errors`). */
+  readonly containerDestroyErrors?: () => number;
   /** The fetcher cache: its `--fetcher_cache_size` and the bytes it holds. */
   readonly fetcherCache?: { readonly capacityBytes: number; readonly totalBytes: number };
 }
@@ -112,6 +115,7 @@ export function registerAgentMetrics(
   sources: AgentMetricsSources = {},
 ): void {
   const g = (name: string, read: () => number | Promise<number>) => registry.gauge(name, read);
+  const c = (name: string, read: () => number) => registry.counterFrom(name, read);
   g("slave/uptime_secs", () => clock.now() / 1000 - agent.startTime);
   g("slave/registered", () => (agent.link.state === "RUNNING" ? 1 : 0));
   g("slave/recovery_errors", () => sources.recoveryErrors ?? 0);
@@ -128,25 +132,26 @@ export function registerAgentMetrics(
     g(`slave/tasks_${s}`, () => taskStateCounts(agent).get(s) ?? 0);
   }
   const ended = countTerminalTasks(agent);
-  for (const s of TERMINAL_STATES) g(`slave/tasks_${s}`, () => ended.get(s) ?? 0);
+  for (const s of TERMINAL_STATES) c(`slave/tasks_${s}`, () => ended.get(s) ?? 0);
 
   const executorsIn = (state: Executor["state"]) => () => {
     let n = 0;
-    for (const e of executorsOf(agent, false)) if (e.state === state) n++;
+    for (const e of executorsOf(agent)) if (e.state === state) n++;
     return n;
   };
   g("slave/executors_registering", executorsIn("REGISTERING"));
   g("slave/executors_running", executorsIn("RUNNING"));
   g("slave/executors_terminating", executorsIn("TERMINATING"));
-  g("slave/executors_terminated", () => agent.counters.executorsTerminated);
-  g("slave/executors_preempted", () => 0);
+  c("slave/executors_terminated", () => agent.counters.executorsTerminated);
+  // Executors killed by a QoS controller: there is none (`--qos_controller` is not built).
+  c("slave/executors_preempted", () => 0);
 
-  g("slave/valid_status_updates", () => agent.counters.validStatusUpdates);
-  g("slave/invalid_status_updates", () => agent.counters.invalidStatusUpdates);
-  g("slave/valid_framework_messages", () => agent.counters.validFrameworkMessages);
-  g("slave/invalid_framework_messages", () => agent.counters.invalidFrameworkMessages);
-  g("slave/container_launch_errors", () => agent.counters.containerLaunchErrors);
-  g("containerizer/mesos/container_destroy_errors", () => 0);
+  c("slave/valid_status_updates", () => agent.counters.validStatusUpdates);
+  c("slave/invalid_status_updates", () => agent.counters.invalidStatusUpdates);
+  c("slave/valid_framework_messages", () => agent.counters.validFrameworkMessages);
+  c("slave/invalid_framework_messages", () => agent.counters.invalidFrameworkMessages);
+  c("slave/container_launch_errors", () => agent.counters.containerLaunchErrors);
+  c("containerizer/mesos/container_destroy_errors", () => sources.containerDestroyErrors?.() ?? 0);
 
   const gc = sources.gc;
   if (gc !== undefined) {
@@ -158,12 +163,12 @@ export function registerAgentMetrics(
     const collector = gc.collector;
     if (collector !== undefined) {
       g("gc/path_removals_pending", () => collector.pending);
-      g("gc/path_removals_succeeded", () => collector.succeeded);
-      g("gc/path_removals_failed", () => collector.failed);
+      c("gc/path_removals_succeeded", () => collector.succeeded);
+      c("gc/path_removals_failed", () => collector.failed);
     }
   }
-  g("containerizer/fetcher/task_fetches_succeeded", () => fetchCounts.succeeded);
-  g("containerizer/fetcher/task_fetches_failed", () => fetchCounts.failed);
+  c("containerizer/fetcher/task_fetches_succeeded", () => fetchCounts.succeeded);
+  c("containerizer/fetcher/task_fetches_failed", () => fetchCounts.failed);
   const cache = sources.fetcherCache;
   if (cache !== undefined) {
     g("containerizer/fetcher/cache_size_total_bytes", () => cache.capacityBytes);

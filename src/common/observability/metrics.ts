@@ -200,6 +200,14 @@ export class MetricsRegistry {
     return c;
   }
 
+  /**
+   * A counter whose count its owner keeps elsewhere, read when a snapshot is
+   * taken (it is a `counter` to Prometheus, unlike a pulled gauge).
+   */
+  counterFrom(name: string, read: () => number): void {
+    this.entries.set(name, { kind: "counter", read });
+  }
+
   /** A gauge whose value its owner sets. */
   pushGauge(name: string, initial = 0): PushGauge {
     let value = initial;
