@@ -378,6 +378,11 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logger,
     memoryProfiling: flags.memory_profiling,
   });
+  if (docker !== undefined) {
+    // Mesos' docker containerizer timer, over a one-hour window.
+    const pulls = services.metrics.timer("containerizer/docker/image_pull", 3_600_000);
+    docker.onPull = (ms) => pulls.record(ms);
+  }
   const sandboxes = new SandboxFiles(services.files, flags.work_dir, logger);
   const build = buildInfoAt(options.clock.now());
   const masterHostnames = new MasterHostnames();

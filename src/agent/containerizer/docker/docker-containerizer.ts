@@ -143,6 +143,8 @@ export class DockerContainerizer {
   private readonly removals = new Set<NodeJS.Timeout>();
   private pollTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Told how long each image pull step took, in ms (the agent's image_pull timer). */
+  onPull: ((ms: number) => void) | undefined;
 
   constructor(private readonly o: DockerContainerizerOptions) {}
 
@@ -440,16 +442,25 @@ export class DockerContainerizer {
     return await logger.prepare({ directory: launch.directory, environments });
   }
 
-  /** `docker inspect <image>`, and `docker pull` when that fails or the pull is forced. */
+  /**
+   * `docker inspect <image>`, and `docker pull` when that fails or the pull
+   * is forced. `onPull` hears how long it took, failed or not (Mesos'
+   * `containerizer/docker/image_pull` timer times the same step).
+   */
   private async pull(image: string, force: boolean, signal: AbortSignal): Promise<void> {
-    if (!force) {
-      const present = await this.o.docker.run(imageInspectArgs(image), { signal }).then(
-        () => true,
-        () => false,
-      );
-      if (present) return;
+    const start = performance.now();
+    try {
+      if (!force) {
+        const present = await this.o.docker.run(imageInspectArgs(image), { signal }).then(
+          () => true,
+          () => false,
+        );
+        if (present) return;
+      }
+      await this.o.docker.run(pullArgs(image), { timeoutMs: 3_600_000, signal });
+    } finally {
+      this.onPull?.(performance.now() - start);
     }
-    await this.o.docker.run(pullArgs(image), { timeoutMs: 3_600_000, signal });
   }
 
   /** Starts the docker executor on the host for a command task. */
