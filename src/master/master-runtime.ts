@@ -354,7 +354,14 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     weights,
     metrics: masterMetrics,
   });
-  installMasterSecurity({ host, process, master: core, security, metrics: services.metrics });
+  installMasterSecurity({
+    host,
+    process,
+    master: core,
+    security,
+    metrics: services.metrics,
+    onAuthenticate: () => masterMetrics.message("authenticate"),
+  });
   const allocatorRoute = host.spawn(
     allocatorProcess({
       allocator,

@@ -9,6 +9,8 @@
  * say so.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { installFakeDocker } from "../fixtures/fake-docker/install.js";
 import {
@@ -321,4 +323,24 @@ test("metrics walk: an agent that stops answering is removed as unhealthy; back,
   assert.ok((m["master/messages_reregister_slave"] ?? 0) >= 1);
   await waitForAgents(master, 1);
   assert.equal((await snapshot(agent))["slave/registered"], 1);
+});
+
+test("metrics walk: an agent's CRAM-MD5 authentication counts in master/messages_authenticate", async () => {
+  const dir = tempDir("metrics-walk-auth-");
+  const credentials = join(dir, "credentials.json");
+  writeFileSync(
+    credentials,
+    JSON.stringify({ credentials: [{ principal: "agent", secret: "agent-secret" }] }),
+  );
+  const credential = join(dir, "agent-credential.json");
+  writeFileSync(credential, JSON.stringify({ principal: "agent", secret: "agent-secret" }));
+  const secured = await startMaster({ flags: { credentials, authenticate_agents: true } });
+  assert.equal((await snapshot(secured))["master/messages_authenticate"], 0);
+  await startAgent({
+    master: secured.address,
+    flags: { credential: `file://${credential}`, registration_backoff_factor: "100ms" },
+  });
+  await waitForAgents(secured, 1);
+  const m = await reach(secured, { "master/messages_authenticate": 1 });
+  assert.equal(m["master/slave_registrations"], 1);
 });

@@ -205,6 +205,8 @@ export interface InstallOptions {
   readonly master: Master;
   readonly security: MasterSecurity;
   readonly metrics: MetricsRegistry;
+  /** An AuthenticateMessage arrived (`master/messages_authenticate`). */
+  readonly onAuthenticate?: () => void;
 }
 
 /** Puts the guards in place and hands the scheduler API what it enforces. */
@@ -290,7 +292,10 @@ function installAgentAuthentication(options: InstallOptions): void {
         const r = codec.decodeProtobuf(bytes);
         return r.ok ? { ok: true, value: r.value } : { ok: false, error: r.error };
       },
-      (from, message) => authenticator.begin(from, message),
+      (from, message) => {
+        options.onAuthenticate?.();
+        authenticator.begin(from, message);
+      },
     );
   }
   if (!security.authenticateAgents) return;
