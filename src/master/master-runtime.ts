@@ -63,6 +63,11 @@ export interface StartMasterOptions {
   readonly ids?: MasterIds;
   /** With --zk: the host name already worked out for the contender's MasterInfo. */
   readonly hostname?: string;
+  /**
+   * With --zk: when the process started contending (ms since the epoch);
+   * `master/uptime_secs` counts from there, not from the election, as Mesos.
+   */
+  readonly processStartTime?: number;
 }
 
 export interface MasterRuntime {
@@ -337,11 +342,12 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     registry: services.metrics,
     master: core,
     allocator,
-    startTime: core.startTime,
+    startTime: options.processStartTime ?? core.startTime,
     perFramework: values.publish_per_framework_metrics,
     subscribers: () => operatorEvents.count,
     registrySize: () =>
       codecFor("mesos.internal.Registry").encodeProtobuf(plainRegistrar.snapshot()).byteLength,
+    queuedOperations: () => plainRegistrar.queuedOperations ?? 0,
   });
   metrics.stateFetch.record(fetchMs);
   const masterMetrics = metrics;

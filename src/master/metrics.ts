@@ -122,6 +122,8 @@ export interface MasterMetricsOptions {
   readonly subscribers: () => number;
   /** Bytes of the registry, for `registrar/registry_size_bytes`. */
   readonly registrySize: () => number;
+  /** Registry operations waiting for the next write (`registrar/queued_operations`). */
+  readonly queuedOperations?: () => number;
 }
 
 interface FrameworkCounters {
@@ -357,7 +359,7 @@ export class MasterMetrics {
     this.refreshRoles = this.roleGauges();
 
     // Registrar.
-    r.gauge("registrar/queued_operations", () => 0);
+    r.gauge("registrar/queued_operations", () => options.queuedOperations?.() ?? 0);
     r.gauge("registrar/registry_size_bytes", options.registrySize);
     // As Mesos: the fetch timer keeps no window (one fetch per election), the store one a day.
     this.stateFetch = r.timer("registrar/state_fetch", null);

@@ -5,6 +5,9 @@
  * framework-to-executor messages.
  */
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
 import { MasterIds } from "../../src/common/ids/index.js";
 import { MetricsRegistry } from "../../src/common/observability/metrics.js";
@@ -20,6 +23,7 @@ import { startMaintenance, updateSchedule } from "../../src/master/http/maintena
 import { buildMasterInfo } from "../../src/master/master-info.js";
 import { MasterMetrics } from "../../src/master/metrics.js";
 import { InMemoryRegistrar } from "../../src/master/registrar/in-memory.js";
+import { SqliteRegistrar } from "../../src/master/registrar/sqlite.js";
 import {
   AGENT_PID,
   type Fixture,
@@ -398,4 +402,35 @@ test("master metrics: registrar/state_fetch keeps only its latest value; state_s
   assert.equal(snap["registrar/state_store_ms/count"], 3);
   assert.equal(snap["registrar/state_store_ms/p50"], 5);
   assert.equal(snap["registrar/state_store_ms/p9999"] !== undefined, true);
+});
+
+test("master metrics: registrar/queued_operations counts the registry operations waiting for the next write", async () => {
+  const f = makeMaster();
+  const dir = mkdtempSync(join(tmpdir(), "queued-ops-"));
+  const registrar = SqliteRegistrar.openInWorkDir(dir);
+  try {
+    const registry = new MetricsRegistry(f.clock);
+    new MasterMetrics({
+      registry,
+      master: f.master,
+      allocator: f.master.allocator,
+      startTime: f.clock.now(),
+      perFramework: false,
+      subscribers: () => 0,
+      registrySize: () => 0,
+      queuedOperations: () => registrar.queuedOperations,
+    });
+    const queued = () => registry.snapshotNow()["registrar/queued_operations"];
+    assert.equal(queued(), 0);
+    const writes = ["a", "b"].map((id) =>
+      registrar.apply({ kind: "admit-agent", info: storedAgentInfo(id) }),
+    );
+    // Both wait for the write the registrar has scheduled.
+    assert.equal(queued(), 2);
+    assert.deepEqual(await Promise.all(writes), [true, true]);
+    assert.equal(queued(), 0);
+  } finally {
+    registrar.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

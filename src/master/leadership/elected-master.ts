@@ -58,7 +58,11 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
   const { host, flags, url, logger, clock, fatal } = options;
   const values = flags.values;
   const services = operatorServices(host, { clock, logger });
+  // A standby shows that it is not elected and how long it has run; the
+  // elected master's metrics replace these (uptime still from here).
+  const processStartTime = clock.now();
   services.metrics.gauge("master/elected", () => 0);
+  services.metrics.gauge("master/uptime_secs", () => (clock.now() - processStartTime) / 1000);
   const standby = host.spawn(
     new StandbyMasterProcess({
       flags: flags.toStrings(),
@@ -106,6 +110,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         clock,
         ids,
         hostname,
+        processStartTime,
         onFatal: fatal,
         ...(registrar === undefined ? {} : { registrar }),
       });

@@ -93,4 +93,9 @@ export interface Registrar {
   snapshot(): Registry;
   /** Releases files or connections (optional; the in-memory registrar has none). */
   close?(): void;
+  /**
+   * Operations waiting for the next write (not the one being written), for
+   * `registrar/queued_operations`; absent: the registrar queues nothing.
+   */
+  readonly queuedOperations?: number;
 }

@@ -270,6 +270,10 @@ export class SqliteRegistrar implements Registrar {
     return this.state.toRegistry();
   }
 
+  get queuedOperations(): number {
+    return this.queue.length;
+  }
+
   /** Commits what is queued now (normally called by the scheduled flush). */
   flush(): void {
     this.scheduled = false;

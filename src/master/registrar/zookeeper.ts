@@ -220,6 +220,11 @@ export class ZooKeeperRegistrar implements Registrar {
     return index === SETTINGS ? this.settings : this.shards[index];
   }
 
+  /** Operations waiting while a write is in flight. */
+  get queuedOperations(): number {
+    return this.queue.length;
+  }
+
   /** The number of writes committed to this registry so far (by any master). */
   get writes(): number {
     return this.meta.writes ?? 0;
