@@ -420,6 +420,8 @@ export class MasterMetrics {
     m.events.listen({
       taskUpdated: (task, status, previous) =>
         this.taskUpdated(task.framework_id.value, status, previous, task.state),
+      // As Mesos: a refused launch counts in tasks_<state> and its state/source/reason.
+      taskRejected: (status) => this.countTerminal(status, status.state),
       // As in Mesos, `slave_reregistrations` counts agents the master did
       // not have as registered (recovered after a failover, unreachable or
       // unknown); a registered agent that reconnects counts only in
@@ -496,10 +498,16 @@ export class MasterMetrics {
     now: TaskState,
   ): void {
     if (previous === now || isTerminalState(previous) || !isTerminalState(now)) return;
-    const name = TERMINAL_COUNTED[now];
+    this.countTerminal(status, now);
+    this.frameworkCounters.get(frameworkId)?.terminal.get(now)?.inc();
+  }
+
+  /** `master/tasks_<state>` and `master/<state>/<source>/<reason>` of a terminal status. */
+  private countTerminal(status: TaskStatus, state: TaskState): void {
+    const name = TERMINAL_COUNTED[state];
     if (name !== undefined) this.inc(`tasks_${name}`);
     if (status.source !== undefined && status.reason !== undefined) {
-      const key = `master/${v0Lower(now)}/${v0Lower(status.source)}/${v0Lower(status.reason)}`;
+      const key = `master/${v0Lower(state)}/${v0Lower(status.source)}/${v0Lower(status.reason)}`;
       let c = this.counters.get(key);
       if (c === undefined) {
         c = this.registry.counter(key);
@@ -507,7 +515,6 @@ export class MasterMetrics {
       }
       c.inc();
     }
-    this.frameworkCounters.get(frameworkId)?.terminal.get(now)?.inc();
   }
 
   private addFramework(f: FrameworkRecord): void {

@@ -434,3 +434,41 @@ test("master metrics: registrar/queued_operations counts the registry operations
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("master metrics: launches refused at ACCEPT count in tasks_<state> and their source/reason, as Mesos", async () => {
+  const f = makeMaster();
+  const registry = metricsOf(f.master, f.clock);
+  const agentId = await registerAgent(f);
+  const { stream, frameworkId } = subscribe(f, frameworkInfo());
+  const framework = f.master.frameworks.get(frameworkId);
+  assert.ok(framework !== undefined);
+  const task = (id: string, cpus: number) => ({
+    name: id,
+    task_id: { value: id },
+    agent_id: { value: agentId },
+    resources: [{ name: "cpus", type: "SCALAR" as const, scalar: { value: cpus } }],
+    command: { value: "true" },
+  });
+  // An offer that does not exist: the task is lost (not partition-aware).
+  f.master.accept(framework, {
+    offer_ids: [{ value: "no-such-offer" }],
+    operations: [{ type: "LAUNCH", launch: { task_infos: [task("lost", 0.1)] } }],
+  });
+  // A task asking for more than the offer holds: TASK_ERROR.
+  f.allocate();
+  const offer = stream.last("OFFERS")?.offers?.offers?.[0];
+  assert.ok(offer !== undefined);
+  f.master.accept(framework, {
+    offer_ids: [offer.id],
+    operations: [{ type: "LAUNCH", launch: { task_infos: [task("greedy", 1000)] } }],
+  });
+  const states = stream
+    .ofType("UPDATE")
+    .map((e) => `${e.update?.status.task_id.value}:${e.update?.status.state}`);
+  assert.deepEqual(states, ["lost:TASK_LOST", "greedy:TASK_ERROR"]);
+  const snap = registry.snapshotNow();
+  assert.equal(snap["master/tasks_lost"], 1);
+  assert.equal(snap["master/tasks_error"], 1);
+  assert.equal(snap["master/task_lost/source_master/reason_invalid_offers"], 1);
+  assert.equal(snap["master/task_error/source_master/reason_task_invalid"], 1);
+});

@@ -72,6 +72,7 @@ function rejectTask(
     reason,
     timestamp: m.nowSecs(),
   });
+  m.events.taskRejected(update.status);
   m.forward(framework, update, false);
 }
 

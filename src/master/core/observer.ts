@@ -40,6 +40,11 @@ export interface MasterListener {
   taskAdded?(task: Task): void;
   /** A task's state or status changed; `previous` is the state before. */
   taskUpdated?(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void;
+  /**
+   * A launch was refused before its task existed (invalid offers or task,
+   * unauthorized, ...): the framework got this terminal status.
+   */
+  taskRejected?(status: TaskStatus): void;
   /** A task changed without a new status (its cached views are stale). */
   taskChanged?(task: Task): void;
   agentAdded?(agent: AgentRecord, how: AgentJoin): void;
@@ -89,6 +94,10 @@ export class MasterEvents {
 
   taskUpdated(task: Task, status: TaskStatus, previous: TaskState, notify: boolean): void {
     for (const l of this.listeners) l.taskUpdated?.(task, status, previous, notify);
+  }
+
+  taskRejected(status: TaskStatus): void {
+    for (const l of this.listeners) l.taskRejected?.(status);
   }
 
   taskChanged(task: Task): void {
