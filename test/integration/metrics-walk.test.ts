@@ -344,3 +344,23 @@ test("metrics walk: an agent's CRAM-MD5 authentication counts in master/messages
   const m = await reach(secured, { "master/messages_authenticate": 1 });
   assert.equal(m["master/slave_registrations"], 1);
 });
+
+test("metrics walk: a task run_tasks refuses counts in master/tasks_error and its source/reason", async () => {
+  const acls = JSON.stringify({
+    run_tasks: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
+  });
+  const guarded = await startMaster({ flags: { acls } });
+  await startAgent({ master: guarded.address });
+  await waitForAgents(guarded, 1);
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${guarded.address}`, "--name=denied", "--command=true"],
+    { timeoutMs: 90_000 },
+  );
+  assert.match(run.stdout, /REASON_TASK_UNAUTHORIZED/, run.stdout + run.stderr);
+  const m = await reach(guarded, {
+    "master/tasks_error": 1,
+    "master/task_error/source_master/reason_task_unauthorized": 1,
+  });
+  assert.equal(m["master/tasks_running"], 0);
+});

@@ -378,20 +378,17 @@ function authorizeLaunches(
   const allowed = (t: TaskInfo, executorUser?: string): boolean =>
     authorizer.authorized("run_tasks", principal, taskUser(t, framework.info, executorUser));
   const refuse = (t: TaskInfo): void => {
-    framework.stream?.send({
-      type: "UPDATE",
-      update: {
-        status: {
-          task_id: t.task_id,
-          state: "TASK_ERROR",
-          source: "SOURCE_MASTER",
-          reason: "REASON_TASK_UNAUTHORIZED",
-          message: "Task is not authorized to launch",
-          agent_id: t.agent_id,
-          timestamp: master.clock.now() / 1000,
-        },
-      },
-    });
+    const status = {
+      task_id: t.task_id,
+      state: "TASK_ERROR",
+      source: "SOURCE_MASTER",
+      reason: "REASON_TASK_UNAUTHORIZED",
+      message: "Task is not authorized to launch",
+      agent_id: t.agent_id,
+      timestamp: master.clock.now() / 1000,
+    } as const;
+    master.events.taskRejected(status);
+    framework.stream?.send({ type: "UPDATE", update: { status } });
   };
   const out: Offer_Operation[] = [];
   for (const op of operations) {
