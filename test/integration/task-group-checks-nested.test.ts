@@ -435,3 +435,94 @@ test("task group checks: after an agent restart the checks of a task in an image
   if (code === "timeout") scheduler.kill("SIGKILL");
   assert.match(output, /Received status update TASK_\w+ for task 'checked-across'/, output);
 });
+
+/** Whether `pid` is a live process (a zombie has ended). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+test("task group checks: a check container still running when the agent restarts is destroyed by the restarted agent, as Mesos destroys DEBUG containers on recovery", {
+  skip,
+}, async () => {
+  const ownMaster = await startMaster();
+  const port = await freePort();
+  const flags = {
+    work_dir: tempDir("agent-tg-checks-orphan-"),
+    isolation: "filesystem/linux,namespaces/pid",
+    registration_backoff_factor: "10ms",
+    executor_reregistration_timeout: "5secs",
+    executor_shutdown_grace_period: "2secs",
+  };
+  let ownAgent = await startAgent({ master: ownMaster.address, port, flags });
+  const release = join(tempDir("mesos-tg-checks-orphan-release-"), "release");
+  const task = {
+    name: "orphan-check",
+    task_id: { value: "orphan-check" },
+    agent_id: { value: "" },
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: {
+      value: `i=0; until [ -e '${release}' ]; do i=$((i+1)); [ $i -gt 900 ] && exit 3; sleep 0.2; done`,
+    },
+    // Each probe hangs far longer than the test runs.
+    check: {
+      type: "COMMAND",
+      command: { command: { value: "exec sleep 27182" } },
+      delay_seconds: 0.2,
+      interval_seconds: 0.2,
+      timeout_seconds: 600,
+    },
+  };
+  const scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${ownMaster.address}`,
+      `--task_group=${JSON.stringify({ tasks: [task] })}`,
+      "--checkpoint",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  let restarted = false;
+  try {
+    const before = await waitLong("a probe that hangs", () => {
+      const pids = processesWith("sleep 27182");
+      return pids.length > 0 ? pids : undefined;
+    });
+    await executorsCheckpointed(flags.work_dir);
+    ownAgent.kill("SIGKILL");
+    await ownAgent.exited;
+    // Without the agent the probe runs on (nothing killed it yet).
+    assert.ok(before.some(alive), "the probe outlived the agent");
+    ownAgent = await startAgent({ master: ownMaster.address, port, flags });
+    await waitLong("the probe of the previous agent run to be destroyed", () =>
+      before.some(alive) ? undefined : true,
+    );
+    assert.match(
+      ownAgent.logs(),
+      /Destroyed DEBUG container '[^']+\.check-[^']+' of the previous agent run/,
+    );
+    restarted = true;
+  } finally {
+    writeFileSync(release, "");
+    // A failed test leaves no scheduler behind (it would keep this test file running).
+    if (!restarted) scheduler.kill("SIGKILL");
+  }
+  let timer: NodeJS.Timeout | undefined;
+  const code = await Promise.race([
+    ended,
+    new Promise<string>((r) => {
+      timer = setTimeout(() => r("timeout"), 60_000);
+    }),
+  ]);
+  clearTimeout(timer);
+  if (code === "timeout") scheduler.kill("SIGKILL");
+  await waitLong("no probe left with its task", () =>
+    processesWith("sleep 27182").length === 0 ? true : undefined,
+  );
+});

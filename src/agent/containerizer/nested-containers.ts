@@ -201,6 +201,14 @@ export type StandaloneLaunch = Omit<NestedLaunch, "parentId" | "childId" | "sess
   readonly containerId: string;
 };
 
+/** What is noted of a running DEBUG container (destroyed by a restarted agent). */
+interface DebugMarker {
+  pid: number;
+  startTime?: number;
+  cgroup?: string;
+  directory: string;
+}
+
 /** What is checkpointed of a nested container. */
 interface NestedRecord {
   /** A standalone container (`parentId` is its own id). */
@@ -333,6 +341,14 @@ export class NestedContainers {
     }
     for (const parentId of parents) {
       for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
+        if (file.endsWith(".debug")) {
+          // DEBUG containers do not outlive the agent run that started them.
+          await this.destroyOrphanDebug(
+            join(base, parentId, file),
+            `${parentId}.${file.slice(0, -".debug".length)}`,
+          );
+          continue;
+        }
         if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
         const path = join(base, parentId, file);
         const record = await this.readRecord(path, file);
@@ -778,6 +794,7 @@ export class NestedContainers {
     this.byKey.set(key, n);
     try {
       const pid = await this.startDebug(n, owner, l, inherited);
+      await this.markDebug(n);
       // The task's container ended (or its child was forgotten) while this one
       // started: nothing killed the process started since, so it goes here.
       if (gone() || this.byKey.get(key) !== n) {
@@ -900,6 +917,74 @@ export class NestedContainers {
         await this.finish(c, { code: null, signal: "SIGKILL" });
       }),
     );
+  }
+
+  /**
+   * Where a running DEBUG container is noted (`<task>.<child>.debug` next to
+   * its task's record), so that a restarted agent destroys it, as Mesos
+   * destroys DEBUG containers on recovery.
+   */
+  private debugMarkerPath(n: Nested): string | undefined {
+    const base = this.recordsDir();
+    if (base === undefined || n.debugOf === undefined) return undefined;
+    return join(base, n.parent.containerId, `${n.debugOf.childId}.${n.childId}.debug`);
+  }
+
+  /** Notes a DEBUG container's process for a restarted agent (best effort). */
+  private async markDebug(n: Nested): Promise<void> {
+    const path = this.debugMarkerPath(n);
+    if (path === undefined || n.pid === undefined) return;
+    const marker: DebugMarker = {
+      pid: n.pid,
+      ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
+      ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
+      directory: n.directory,
+    };
+    try {
+      await mkdir(join(path, ".."), { recursive: true });
+      await writeFile(`${path}.tmp`, JSON.stringify(marker));
+      await rename(`${path}.tmp`, path);
+      // It may have ended (and been cleaned up) meanwhile.
+      if (n.phase === "done") await rm(path, { force: true });
+    } catch (e) {
+      this.o.logger.warn(
+        `Failed to checkpoint DEBUG container '${n.key}': ${(e as Error).message}`,
+      );
+    }
+  }
+
+  /**
+   * Destroys the DEBUG container of a previous agent run noted at `path`
+   * (its process, if it is still the one noted, and whatever it started).
+   */
+  private async destroyOrphanDebug(path: string, name: string): Promise<void> {
+    let marker: Partial<DebugMarker> | undefined;
+    try {
+      marker = JSON.parse(await readFile(path, "utf8")) as Partial<DebugMarker>;
+    } catch {
+      marker = undefined;
+    }
+    const pid = marker?.pid;
+    const directory = marker?.directory;
+    if (
+      typeof pid === "number" &&
+      Number.isInteger(pid) &&
+      pid > 0 &&
+      typeof directory === "string"
+    ) {
+      const cgroups = this.o.launcherCgroups;
+      if (typeof marker?.cgroup === "string" && cgroups !== undefined) {
+        await killCgroup(marker.cgroup, cgroups.version, this.o.destroyTimeoutMs ?? 60_000).catch(
+          () => undefined,
+        );
+        await removeCgroup(marker.cgroup).catch(() => undefined);
+      } else if (await isRunningProcess(pid, marker?.startTime)) {
+        await this.o.sweeper.kill(pid, directory);
+      }
+      // Its sandbox goes with its task's.
+      this.o.logger.info(`Destroyed DEBUG container '${name}' of the previous agent run`);
+    }
+    await rm(path, { force: true }).catch(() => undefined);
   }
 
   /** Where what a DEBUG child inherits from `n` is kept (next to its record). */
@@ -1360,6 +1445,8 @@ export class NestedContainers {
   }
 
   private async cleanup(n: Nested): Promise<void> {
+    const marker = this.debugMarkerPath(n);
+    if (marker !== undefined) await rm(marker, { force: true }).catch(() => undefined);
     for (const isolator of n.isolators) {
       await isolator
         .cleanup(n.cgroupId)
