@@ -978,7 +978,11 @@ export class NestedContainers {
           () => undefined,
         );
         await removeCgroup(marker.cgroup).catch(() => undefined);
-      } else if (await isRunningProcess(pid, marker?.startTime)) {
+      } else if (
+        // Without its start time a pid could be anyone's by now.
+        typeof marker?.startTime === "number" &&
+        (await isRunningProcess(pid, marker.startTime))
+      ) {
         await this.o.sweeper.kill(pid, directory);
       }
       // Its sandbox goes with its task's.
