@@ -472,3 +472,23 @@ test("master metrics: launches refused at ACCEPT count in tasks_<state> and thei
   assert.equal(snap["master/task_lost/source_master/reason_invalid_offers"], 1);
   assert.equal(snap["master/task_error/source_master/reason_task_invalid"], 1);
 });
+
+test("master metrics: the SQLite registrar times each batched write once (registrar/state_store_ms), not each operation", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "store-timer-"));
+  const registrar = SqliteRegistrar.openInWorkDir(dir);
+  try {
+    const writes: number[] = [];
+    registrar.setStoreObserver((ms) => writes.push(ms));
+    const together = ["a", "b", "c"].map((id) =>
+      registrar.apply({ kind: "admit-agent", info: storedAgentInfo(id) }),
+    );
+    await Promise.all(together);
+    assert.equal(writes.length, 1, "three operations, one write");
+    await registrar.apply({ kind: "admit-agent", info: storedAgentInfo("d") });
+    assert.equal(writes.length, 2);
+    assert.ok(writes.every((ms) => ms >= 0));
+  } finally {
+    registrar.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

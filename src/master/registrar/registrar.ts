@@ -98,4 +98,10 @@ export interface Registrar {
    * `registrar/queued_operations`; absent: the registrar queues nothing.
    */
   readonly queuedOperations?: number;
+  /**
+   * Registrars that write operations in batches tell `observer` how long
+   * each write took, in ms, failed or not (`registrar/state_store_ms`, as
+   * Mesos times its store). Without it the master times each operation.
+   */
+  setStoreObserver?(observer: (ms: number) => void): void;
 }

@@ -108,6 +108,7 @@ export class SqliteRegistrar implements Registrar {
   readonly stats: SqliteRegistrarStats = { batches: 0, operations: 0 };
   private readonly state: RegistryState;
   private queue: Pending[] = [];
+  private storeObserver: ((ms: number) => void) | undefined;
   private scheduled = false;
   private closed = false;
   private seq: number;
@@ -274,6 +275,10 @@ export class SqliteRegistrar implements Registrar {
     return this.queue.length;
   }
 
+  setStoreObserver(observer: (ms: number) => void): void {
+    this.storeObserver = observer;
+  }
+
   /** Commits what is queued now (normally called by the scheduled flush). */
   flush(): void {
     this.scheduled = false;
@@ -286,6 +291,7 @@ export class SqliteRegistrar implements Registrar {
     }
     const undo: (() => void)[] = [];
     const results: boolean[] = [];
+    const start = performance.now();
     try {
       this.db.transaction(() => {
         for (const { operation } of batch) {
@@ -295,7 +301,9 @@ export class SqliteRegistrar implements Registrar {
           if (changed) this.storeChanges(operation);
         }
       })();
+      this.storeObserver?.(performance.now() - start);
     } catch (error) {
+      this.storeObserver?.(performance.now() - start);
       for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
       const reason = error instanceof Error ? error.message : String(error);
       const failure = new Error(`Failed to write the registry at ${this.path}: ${reason}`);

@@ -220,6 +220,12 @@ export class ZooKeeperRegistrar implements Registrar {
     return index === SETTINGS ? this.settings : this.shards[index];
   }
 
+  private storeObserver: ((ms: number) => void) | undefined;
+
+  setStoreObserver(observer: (ms: number) => void): void {
+    this.storeObserver = observer;
+  }
+
   /** Operations waiting while a write is in flight. */
   get queuedOperations(): number {
     return this.queue.length;
@@ -288,7 +294,14 @@ export class ZooKeeperRegistrar implements Registrar {
       results.push(changed);
     }
     try {
-      if (dirty.size > 0) await this.store([...dirty]);
+      if (dirty.size > 0) {
+        const start = performance.now();
+        try {
+          await this.store([...dirty]);
+        } finally {
+          this.storeObserver?.(performance.now() - start);
+        }
+      }
       for (const [i, p] of batch.entries()) p.resolve(results[i] ?? false);
     } catch (error) {
       for (const restore of undo.reverse()) restore();
