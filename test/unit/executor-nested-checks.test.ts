@@ -11,6 +11,8 @@ import {
   type CheckContainers,
   nestedCommandProber,
 } from "../../src/executor/checks/nested-command-prober.js";
+import type { ProbeResult } from "../../src/executor/checks/probe.js";
+import { ProbeLoop } from "../../src/executor/checks/probe-loop.js";
 import {
   type CallResult,
   type ContainerEnd,
@@ -160,3 +162,69 @@ test("nested checks: container ids nest below a dotted parent; a session's Proce
 async function settle(): Promise<void> {
   for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
 }
+
+test("nested checks: after a timeout the interval starts once the killed check container has ended, so the next probe's timeout is its own", async () => {
+  counter = 0;
+  const calls: string[] = [];
+  let endKilled: (() => void) | undefined;
+  let launched = 0;
+  const containers: CheckContainers = {
+    async launchSession(_parent, child, _command, signal) {
+      calls.push(`launch ${child}`);
+      if (launched++ > 0) return { ok: true, value: { stdout: "", stderr: "" } };
+      // The first probe hangs; once killed, its container takes a while to end.
+      return new Promise((resolve) =>
+        signal?.addEventListener("abort", () =>
+          resolve({ ok: false, status: 0, error: "aborted", unsupported: false }),
+        ),
+      );
+    },
+    async wait(_parent, child): Promise<CallResult<ContainerEnd>> {
+      calls.push(`wait ${child}`);
+      if (child !== "check-id1") return { ok: true, value: { exit_status: 0 } };
+      return new Promise((resolve) => {
+        endKilled = () => resolve({ ok: true, value: { exit_status: 9 } });
+      });
+    },
+    async kill(_parent, child) {
+      calls.push(`kill ${child}`);
+      return { ok: true, value: undefined };
+    },
+    async remove(_parent, child) {
+      calls.push(`remove ${child}`);
+      return { ok: true, value: undefined };
+    },
+  };
+  const clock = new ManualClock();
+  const results: ProbeResult[] = [];
+  const loop = new ProbeLoop(
+    clock,
+    nestedCommandProber({ containers, taskContainer: TASK, newId }, { value: "check" }),
+    { delayMs: 0, intervalMs: 100, timeoutMs: 1000 },
+    (r) => results.push(r),
+  );
+  loop.start();
+  clock.advance(0);
+  await settle();
+  clock.advance(1000); // the first probe times out and is killed
+  await settle();
+  assert.equal(results.length, 1);
+  assert.match(results[0]?.error ?? "", /timed out/);
+  // Its container has not ended: no probe starts, none times out meanwhile.
+  clock.advance(100);
+  await settle();
+  clock.advance(1000);
+  await settle();
+  assert.equal(results.length, 1, JSON.stringify(results));
+  assert.ok(!calls.includes("launch check-id2"), calls.join("\n"));
+  endKilled?.();
+  await settle();
+  clock.advance(100); // the interval, from the end of the killed container
+  await settle();
+  loop.stop();
+  assert.ok(
+    calls.indexOf("launch check-id2") > calls.indexOf("remove check-id1"),
+    calls.join("\n"),
+  );
+  assert.deepEqual(results[1], { exitCode: 0 });
+});

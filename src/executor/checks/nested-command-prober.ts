@@ -105,14 +105,15 @@ export function nestedCommandProber(target: NestedCheckTarget, command: CommandI
       return {
         result,
         cancel() {
-          if (cancelled) return;
+          if (cancelled) return settling;
           cancelled = true;
           // Closing the session makes the agent kill the container; KILL says it plainly.
           abort.abort();
           const id = current;
-          if (id === undefined) return;
+          if (id === undefined) return settling;
           void containers.kill(task, id, SIGKILL);
           settling = containers.wait(task, id).then(() => undefined);
+          return settling;
         },
       };
     },

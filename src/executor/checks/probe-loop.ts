@@ -60,8 +60,12 @@ export class ProbeLoop {
       const seconds = this.timing.timeoutMs / 1000;
       this.timer = this.clock.setTimer(this.timing.timeoutMs, () => {
         this.timer = undefined;
-        probe.cancel();
-        this.finish(generation, { error: `${this.prober.kind} check timed out after ${seconds}s` });
+        const ended = probe.cancel();
+        this.finish(
+          generation,
+          { error: `${this.prober.kind} check timed out after ${seconds}s` },
+          ended ?? undefined,
+        );
       });
     }
     probe.result.then(
@@ -70,7 +74,8 @@ export class ProbeLoop {
     );
   }
 
-  private finish(generation: number, result: ProbeResult): void {
+  /** `ended`: the next probe waits for what the cancelled one started to end. */
+  private finish(generation: number, result: ProbeResult, ended?: Promise<void>): void {
     // A result that lost the race against its timeout (or came after stop) is dropped.
     if (generation !== this.generation || this.stopped) return;
     this.generation++;
@@ -78,6 +83,19 @@ export class ProbeLoop {
     if (this.timer !== undefined) this.clock.cancelTimer(this.timer);
     this.timer = undefined;
     this.done(result);
-    this.schedule(this.timing.intervalMs);
+    if (ended === undefined) {
+      this.schedule(this.timing.intervalMs);
+      return;
+    }
+    // The interval starts once it has ended (its time is not the next probe's).
+    const after = this.generation;
+    void ended.then(
+      () => {
+        if (after === this.generation) this.schedule(this.timing.intervalMs);
+      },
+      () => {
+        if (after === this.generation) this.schedule(this.timing.intervalMs);
+      },
+    );
   }
 }

@@ -24,7 +24,12 @@ export interface ProbeResult {
 /** A running probe. `cancel` stops it (on timeout); its promise may then never settle. */
 export interface RunningProbe {
   result: Promise<ProbeResult>;
-  cancel(): void;
+  /**
+   * Stops the probe. A promise: what it started ends only then (a check
+   * container being killed), and the next probe is scheduled after that, as
+   * Mesos' checker completes a timed-out probe once its container has ended.
+   */
+  cancel(): void | Promise<void>;
 }
 
 /** Starts probes of one kind against one task. */
