@@ -68,6 +68,8 @@ export interface StartMasterOptions {
    * `master/uptime_secs` counts from there, not from the election, as Mesos.
    */
   readonly processStartTime?: number;
+  /** With --zk: messages the standby dropped (`master/dropped_messages` goes on from there). */
+  readonly droppedMessages?: number;
 }
 
 export interface MasterRuntime {
@@ -351,6 +353,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     registrySize: () =>
       codecFor("mesos.internal.Registry").encodeProtobuf(plainRegistrar.snapshot()).byteLength,
     queuedOperations: () => plainRegistrar.queuedOperations ?? 0,
+    droppedBefore: options.droppedMessages ?? 0,
   });
   metrics.stateFetch.record(fetchMs);
   const masterMetrics = metrics;

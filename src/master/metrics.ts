@@ -124,6 +124,10 @@ export interface MasterMetricsOptions {
   readonly registrySize: () => number;
   /** Registry operations waiting for the next write (`registrar/queued_operations`). */
   readonly queuedOperations?: () => number;
+  /** False for a standby (`master/elected` 0); default true. */
+  readonly elected?: boolean;
+  /** Messages the master dropped before it led (`master/dropped_messages` starts there). */
+  readonly droppedBefore?: number;
 }
 
 interface FrameworkCounters {
@@ -279,6 +283,7 @@ export class MasterMetrics {
     for (const name of MESSAGE_COUNTERS)
       this.messages.set(name, r.counter(`master/messages_${name}`));
     this.droppedMessages = r.counter("master/dropped_messages");
+    this.droppedMessages.inc(options.droppedBefore ?? 0);
     for (const v of VALIDITY) {
       this.counters.set(`valid_${v}`, r.counter(`master/valid_${v}`));
       this.counters.set(`invalid_${v}`, r.counter(`master/invalid_${v}`));
@@ -305,7 +310,8 @@ export class MasterMetrics {
     }
     this.httpCacheHits = r.counter("master/http_cache_hits");
 
-    r.gauge("master/elected", () => 1);
+    const elected = options.elected === false ? 0 : 1;
+    r.gauge("master/elected", () => elected);
     r.gauge("master/uptime_secs", () => (m.clock.now() - options.startTime) / 1000);
     this.resourceGauges();
     r.gauge("master/slaves_active", () => count(m.agents.values(), (a) => a.active));

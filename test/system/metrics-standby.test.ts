@@ -1,14 +1,21 @@
 /**
- * Master metrics across a ZooKeeper election: a standby serves
- * `master/elected` 0 and `master/uptime_secs` since it started, and once it
- * is elected its uptime still counts from its start (as Mesos' master, whose
- * metrics live from process start), not from the election. Skips when
+ * Master metrics across a ZooKeeper election: as Mesos' master, a standby
+ * serves every master name (an empty master's values, `master/elected` 0,
+ * `master/uptime_secs` since it started) and counts the messages it drops;
+ * once elected, its uptime and dropped messages go on from there. Skips when
  * ZooKeeper is not installed.
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { elected, leaderOf } from "../harness/leader.js";
-import { type DaemonHandle, getJson, startMaster, stopAll, waitFor } from "../harness/processes.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+} from "../harness/processes.js";
 import {
   startZooKeeper,
   ZOOKEEPER_MISSING,
@@ -30,7 +37,7 @@ async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
   return snap;
 }
 
-test("metrics: a standby's uptime counts from its start, and keeps counting once it is elected", {
+test("metrics: a standby serves the master names, counts what it drops, and its uptime and drops go on once elected", {
   skip,
 }, async () => {
   zk = await startZooKeeper();
@@ -54,7 +61,34 @@ test("metrics: a standby's uptime counts from its start, and keeps counting once
     { timeoutMs: 60_000, intervalMs: 200 },
   );
   assert.equal(standby["master/elected"], 0);
-  const before = standby["master/uptime_secs"] ?? 0;
+  for (const name of [
+    "master/slaves_active",
+    "master/frameworks_active",
+    "master/tasks_running",
+    "master/tasks_finished",
+    "master/messages_register_slave",
+    "master/cpus_total",
+    "allocator/mesos/allocation_runs",
+    "registrar/queued_operations",
+  ]) {
+    assert.equal(standby[name], 0, name);
+  }
+  assert.equal(standby["registrar/registry_size_bytes"], undefined, "no registry recovered");
+  // An agent told to talk to the standby: its registrations are dropped and counted.
+  const lost = await startAgent({
+    master: second.address,
+    flags: { registration_backoff_factor: "100ms" },
+  });
+  const dropped = await waitFor(
+    "the standby to drop the agent's registrations",
+    async () => {
+      const n = (await metrics(second))["master/dropped_messages"] ?? 0;
+      return n >= 2 ? n : undefined;
+    },
+    { timeoutMs: 60_000, intervalMs: 200 },
+  );
+  await lost.stop();
+  const before = (await metrics(second))["master/uptime_secs"] ?? 0;
   first.kill("SIGKILL");
   await leaderOf([second], 60_000);
   const leader = await metrics(second);
@@ -63,4 +97,5 @@ test("metrics: a standby's uptime counts from its start, and keeps counting once
     (leader["master/uptime_secs"] ?? 0) >= before,
     `uptime ${leader["master/uptime_secs"]} went back from ${before} at the election`,
   );
+  assert.ok((leader["master/dropped_messages"] ?? 0) >= dropped);
 });

@@ -11,14 +11,20 @@ import { buildInfoAt, ownVersion } from "../../common/http/common-endpoints.js";
 import { operatorServices } from "../../common/http/operator-processes.js";
 import { MasterIds } from "../../common/ids/index.js";
 import type { Logger } from "../../common/observability/logger.js";
+import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
-import type { DomainInfo } from "../../common/protocol/generated/mesos-v1.js";
+import type { DomainInfo, MasterInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { Clock } from "../../common/time/clock.js";
 import { systemRandom } from "../../common/time/random.js";
 import type { ZkUrl } from "../../common/zookeeper/url.js";
+import { HierarchicalAllocator } from "../allocator/index.js";
+import { defaultMasterConfig } from "../core/config.js";
+import { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
 import { buildMasterInfo } from "../master-info.js";
 import { type MasterRuntime, startMaster } from "../master-runtime.js";
+import { MasterMetrics } from "../metrics.js";
+import { InMemoryRegistrar } from "../registrar/in-memory.js";
 import { ZooKeeperRegistrar } from "../registrar/zookeeper.js";
 import { Leadership } from "./leadership.js";
 import { StandbyMasterProcess } from "./standby.js";
@@ -53,23 +59,55 @@ async function hostnameFor(ip: string, clock: Clock): Promise<string> {
   return (await Promise.race([lookup, timeout])) ?? ip;
 }
 
+/**
+ * What a standby serves under `/metrics/snapshot`: as Mesos' master, which
+ * registers its metrics at start, every master, allocator and registrar
+ * name, read from an empty master (no agents, frameworks, offers or tasks),
+ * with `master/elected` 0 and no registry size until a registry is
+ * recovered. `master/uptime_secs` counts from the process start (and goes
+ * on from there once elected); `master/dropped_messages` counts what the
+ * standby drops. The elected master's metrics replace these.
+ */
+function standbyMasterMetrics(
+  registry: MetricsRegistry,
+  info: MasterInfo,
+  ids: MasterIds,
+  clock: Clock,
+  logger: Logger,
+  startTime: number,
+): MasterMetrics {
+  const allocator = new HierarchicalAllocator({ clock, random: systemRandom });
+  const empty = new Master({
+    config: defaultMasterConfig(info),
+    clock,
+    random: systemRandom,
+    logger,
+    // Nothing is sent: a standby has no agents.
+    io: { sendToAgent: () => {}, linkAgent: () => {} },
+    allocator,
+    registrar: new InMemoryRegistrar(),
+    ids,
+  });
+  return new MasterMetrics({
+    registry,
+    master: empty,
+    allocator,
+    startTime,
+    perFramework: false,
+    subscribers: () => 0,
+    registrySize: () => {
+      throw new Error("Not recovered yet");
+    },
+    elected: false,
+  });
+}
+
 /** Starts contending; the master starts when this one is elected. */
 export async function startElectedMaster(options: ElectedMasterOptions): Promise<ElectedMaster> {
   const { host, flags, url, logger, clock, fatal } = options;
   const values = flags.values;
   const services = operatorServices(host, { clock, logger });
-  // A standby shows that it is not elected and how long it has run; the
-  // elected master's metrics replace these (uptime still from here).
   const processStartTime = clock.now();
-  services.metrics.gauge("master/elected", () => 0);
-  services.metrics.gauge("master/uptime_secs", () => (clock.now() - processStartTime) / 1000);
-  const standby = host.spawn(
-    new StandbyMasterProcess({
-      flags: flags.toStrings(),
-      build: buildInfoAt(clock.now()),
-      ownVersion: ownVersion(),
-    }),
-  );
   const hostname =
     values.hostname ?? (values.hostname_lookup ? await hostnameFor(host.ip, clock) : host.ip);
   const ids = MasterIds.create(systemRandom);
@@ -80,6 +118,22 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     hostname,
     domain: values.domain as DomainInfo | undefined,
   });
+  const standbyMetrics = standbyMasterMetrics(
+    services.metrics,
+    info,
+    ids,
+    clock,
+    logger,
+    processStartTime,
+  );
+  const standby = host.spawn(
+    new StandbyMasterProcess({
+      flags: flags.toStrings(),
+      build: buildInfoAt(clock.now()),
+      ownVersion: ownVersion(),
+      onDropped: () => standbyMetrics.droppedMessages.inc(),
+    }),
+  );
   let runtime: MasterRuntime | undefined;
   const leadership = new Leadership({
     url,
@@ -111,6 +165,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         ids,
         hostname,
         processStartTime,
+        droppedMessages: standbyMetrics.droppedMessages.value,
         onFatal: fatal,
         ...(registrar === undefined ? {} : { registrar }),
       });

@@ -62,7 +62,24 @@ export interface StandbyOptions {
   readonly flags: Record<string, string>;
   readonly build: BuildInfo;
   readonly ownVersion: string;
+  /** A message for the master arrived and was dropped (`master/dropped_messages`). */
+  readonly onDropped?: () => void;
 }
+
+/** Messages agents send the master: a standby drops them, counting each, as Mesos. */
+const MASTER_MESSAGES: readonly string[] = [
+  "mesos.internal.AuthenticateMessage",
+  "mesos.internal.RegisterSlaveMessage",
+  "mesos.internal.ReregisterSlaveMessage",
+  "mesos.internal.UnregisterSlaveMessage",
+  "mesos.internal.PongSlaveMessage",
+  "mesos.internal.StatusUpdateMessage",
+  "mesos.internal.ExitedExecutorMessage",
+  "mesos.internal.ExecutorToFrameworkMessage",
+  "mesos.internal.UpdateOperationStatusMessage",
+  "mesos.internal.UpdateSlaveMessage",
+  "mesos.internal.CheckpointResourcesMessage",
+];
 
 export class StandbyMasterProcess extends ProcessBase {
   private leader: MasterInfo | undefined;
@@ -77,6 +94,16 @@ export class StandbyMasterProcess extends ProcessBase {
   }
 
   protected override initialize(): void {
+    for (const type of MASTER_MESSAGES) {
+      this.install(
+        type,
+        (bytes) => ({ ok: true, value: bytes }),
+        (from) => {
+          this.logger.verbose(1, `Dropping '${type}' message from ${from} since not elected yet`);
+          this.options.onDropped?.();
+        },
+      );
+    }
     const redirect = (request: HttpRequest): HttpResponse => this.redirect(request);
     for (const path of LEADER_ONLY_PATHS) {
       this.route(
