@@ -1,7 +1,8 @@
 /**
  * The default executor's client of the agent's nested container calls
  * (v1 agent API, JSON): LAUNCH_CONTAINER for each task of a group (with its
- * resources and limits), WAIT_NESTED_CONTAINER (held open until the
+ * resources, limits and its persistent volumes as PARENT sandbox-path
+ * volumes), WAIT_NESTED_CONTAINER (held open until the
  * container ends) and KILL_NESTED_CONTAINER, as Mesos' default executor
  * does. The calls go to the agent's `/api/v1` next to the executor API, with
  * the executor's `Authorization: Bearer` token when it has one.
@@ -115,6 +116,35 @@ export function sessionOutput(body: Buffer): SessionOutput {
   return out;
 }
 
+/**
+ * The ContainerInfo of a task's nested container: the task's own, plus, as
+ * Mesos' default executor adds, a SANDBOX_PATH volume of type PARENT for
+ * each disk resource with a `disk.volume` (a persistent volume). The agent
+ * puts those volumes in the executor's sandbox at their `container_path`;
+ * this maps each to the same path in the task's sandbox, with the volume's
+ * mode. A task without a ContainerInfo gets a MESOS one.
+ */
+export function taskContainer(task: TaskInfo): Record<string, unknown> | undefined {
+  const added: Record<string, unknown>[] = [];
+  for (const resource of task.resources ?? []) {
+    const volume = (resource as { disk?: { volume?: { mode?: string; container_path?: string } } })
+      .disk?.volume;
+    if (volume?.container_path === undefined) continue;
+    added.push({
+      mode: volume.mode ?? "RW",
+      container_path: volume.container_path,
+      source: {
+        type: "SANDBOX_PATH",
+        sandbox_path: { type: "PARENT", path: volume.container_path },
+      },
+    });
+  }
+  if (added.length === 0) return task.container;
+  const container = task.container ?? { type: "MESOS" };
+  const own = Array.isArray(container.volumes) ? (container.volumes as unknown[]) : [];
+  return { ...container, volumes: [...own, ...added] };
+}
+
 /** A SECRET variable for a JSON call: a value secret's bytes as base64, as the v1 JSON API writes bytes. */
 function jsonSecretVariable(variable: EnvironmentVariable): EnvironmentVariable {
   const secret = variable.secret as { value?: { data?: unknown } } | undefined;
@@ -182,9 +212,9 @@ export class AgentTaskContainers implements TaskContainers {
       command,
       resources: task.resources ?? [],
     };
-    const extra = task as { container?: unknown; limits?: unknown };
-    if (extra.container !== undefined) launch.container = extra.container;
-    if (extra.limits !== undefined) launch.limits = extra.limits;
+    const container = taskContainer(task);
+    if (container !== undefined) launch.container = container;
+    if (task.limits !== undefined) launch.limits = task.limits;
     return this.unit(await this.post({ type: "LAUNCH_CONTAINER", launch_container: launch }));
   }
 

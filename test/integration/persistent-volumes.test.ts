@@ -462,8 +462,9 @@ test("persistent volumes: a task group sent to a running default executor gets i
   assert.equal(reply.status, 202, reply.body);
   await reachState(s, "g1", "TASK_RUNNING");
   const later = await takeOffer(s, used, "an offer with the volume", hasVolume("gv"));
-  // (The default executor does not map it into the task's own sandbox yet:
-  // the task reaches it through its executor's, see docs/persistent-volumes.md.)
+  // (This agent has neither volume/sandbox_path nor filesystem/linux, so the
+  // task's own sandbox does not get it: the task reaches it through its
+  // executor's, see docs/persistent-volumes.md and sandbox-path-volumes.test.ts.)
   const second = await accept(s, later, [
     group("g2", [vol], 'touch "$MESOS_SANDBOX/../../gvol/seen" && sleep 1000'),
   ]);

@@ -16,7 +16,9 @@
  *   resources and `limits`; otherwise (Mesos' default) its processes join
  *   the parent's cgroups and count against the parent's limits;
  * - runs in its own pid namespace with `namespaces/pid`, with its own
- *   volumes (`filesystem/linux`) and rlimits (`posix/rlimits`);
+ *   volumes (`filesystem/linux`; SANDBOX_PATH volumes of type PARENT come
+ *   from the parent's sandbox, linked by `volume/sandbox_path` without
+ *   filesystem/linux) and rlimits (`posix/rlimits`);
  * - with `ContainerInfo.mesos.image` (agents with `--image_providers=docker`),
  *   runs in its own copy of the image's root filesystem, its sandbox
  *   mounted at /mnt/mesos/sandbox inside, with docker/runtime's rules
@@ -1186,6 +1188,8 @@ export class NestedContainers {
     const config = {
       containerId: n.cgroupId,
       directory: n.directory,
+      // A standalone container has no parent: SANDBOX_PATH volumes of type PARENT are refused.
+      parentDirectory: n.standalone === true ? undefined : n.parent.directory,
       executor,
       user: ids,
       commandExecutor: false,
@@ -1313,6 +1317,7 @@ export class NestedContainers {
       command: l.command ?? {},
       volumes,
       sandbox: n.directory,
+      ...(n.standalone === true ? {} : { parentSandbox: n.parent.directory }),
     });
     preparations.push(prepared.preparation);
     return prepared.command;

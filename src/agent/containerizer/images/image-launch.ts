@@ -244,18 +244,20 @@ export async function ensureWorkingDir(rootfs: string, workingDir: string): Prom
  * absolute `container_path` inside the image's rootfs (its mount point
  * created there), a relative one under the sandbox mount in the image at
  * `sandboxDirectory` (filesystem/linux mounted it in the host sandbox,
- * which the sandbox bind mount does not carry along).
+ * which the sandbox bind mount does not carry along). `parentSandbox`: a
+ * nested container's parent's sandbox, where PARENT sandbox paths are.
  */
 export async function imageVolumeMounts(
   volumes: readonly Volume[],
   sandbox: string,
   rootfs: string,
   sandboxDirectory: string = IMAGE_SANDBOX,
+  parentSandbox?: string,
 ): Promise<BindMount[]> {
   const mounts: BindMount[] = [];
   for (const volume of volumes) {
     if (volume.source?.type === "SECRET" || volume.image !== undefined) continue;
-    const source = volumeSource(volume, sandbox);
+    const source = volumeSource(volume, sandbox, parentSandbox);
     if (typeof source !== "string") throw new Error(source.error);
     const readOnly = volume.mode === "RO";
     if (!isAbsolute(volume.container_path)) {

@@ -57,6 +57,8 @@ export async function prepareNestedImage(o: {
   volumes: readonly Volume[];
   /** The nested container's sandbox on the host. */
   sandbox: string;
+  /** Its parent's sandbox (SANDBOX_PATH volumes of type PARENT). */
+  parentSandbox?: string;
 }): Promise<NestedImageLaunch> {
   const { image } = o;
   if (image.type !== "DOCKER" || image.docker?.name === undefined) {
@@ -87,7 +89,7 @@ export async function prepareNestedImage(o: {
     mountNamespace: true,
     mounts: [
       await sandboxMount(o.sandbox, rootfs, inside),
-      ...(await imageVolumeMounts(o.volumes, o.sandbox, rootfs, inside)),
+      ...(await imageVolumeMounts(o.volumes, o.sandbox, rootfs, inside, o.parentSandbox)),
       ...(await imageVolumePreparation(
         o.provisioner,
         o.provisionId,

@@ -5,8 +5,9 @@
  * on the host and vanish with the container.
  *
  * A volume's source is `host_path` (or `source.host_path.path`, or a
- * `source.sandbox_path` of type SELF); a relative source is a directory in
- * the sandbox (created when missing), which is how a task gets a private
+ * `source.sandbox_path`: SELF, or PARENT for a nested container, checked as
+ * in volume-sandbox-path.ts); a relative source is a directory in the
+ * sandbox (created when missing), which is how a task gets a private
  * `/tmp`: `{"container_path": "/tmp", "host_path": "tmp", "mode": "RW"}`.
  * A relative `container_path` is a path in the sandbox (created); an
  * absolute one must exist on the host (no container image: the host's
@@ -17,7 +18,7 @@
  * directory), as Mesos' volume/host_path does.
  */
 import { mkdir, stat, writeFile } from "node:fs/promises";
-import { isAbsolute, join, normalize } from "node:path";
+import { dirname, isAbsolute, join, normalize } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   BaseIsolator,
@@ -25,19 +26,20 @@ import {
   type ContainerConfig,
   type LaunchPreparation,
 } from "./isolator.js";
+import { ensureSandboxPathSource, sandboxPathOf } from "./volume-sandbox-path.js";
 
-/** Where a volume comes from, or an error text. */
-export function volumeSource(volume: Volume, sandbox: string): string | { error: string } {
-  let source = volume.host_path ?? volume.source?.host_path?.path;
-  if (source === undefined && volume.source?.type === "SANDBOX_PATH") {
-    const sp = volume.source.sandbox_path;
-    if (sp?.type === "PARENT")
-      return { error: "SANDBOX_PATH volumes of type PARENT need a parent container" };
-    source = sp?.path;
-    if (source === undefined || isAbsolute(source)) {
-      return { error: "a SANDBOX_PATH volume needs a relative path" };
-    }
-  }
+/**
+ * Where a volume comes from, or an error text. `parentSandbox`: the parent's
+ * sandbox of a nested container (SANDBOX_PATH volumes of type PARENT).
+ */
+export function volumeSource(
+  volume: Volume,
+  sandbox: string,
+  parentSandbox?: string,
+): string | { error: string } {
+  const sp = sandboxPathOf(volume, sandbox, parentSandbox, true);
+  if (sp !== undefined) return "error" in sp ? sp : sp.source;
+  const source = volume.host_path ?? volume.source?.host_path?.path;
   if (source === undefined) {
     return {
       error: `volume '${volume.container_path}' has no host path (only host and sandbox paths are supported)`,
@@ -94,12 +96,16 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
       if (volume.source?.type === "SECRET") continue;
       // Image volumes are the provisioner's (images/image-launch.ts).
       if (volume.image !== undefined) continue;
-      const source = volumeSource(volume, config.directory);
+      const sp = sandboxPathOf(volume, config.directory, config.parentDirectory, true);
+      if (sp !== undefined && "error" in sp) throw new Error(sp.error);
+      const source = sp?.source ?? volumeSource(volume, config.directory);
       if (typeof source !== "string") throw new Error(source.error);
       const target = volumeTarget(volume, config.directory);
       if (typeof target !== "string") throw new Error(target.error);
-      const sourceInSandbox = source.startsWith(`${config.directory}/`);
-      if (sourceInSandbox) {
+      const sourceInSandbox = sp !== undefined || source.startsWith(`${config.directory}/`);
+      if (sp !== undefined) {
+        await ensureSandboxPathSource(sp);
+      } else if (sourceInSandbox) {
         await mkdir(source, { recursive: true });
         if (config.user !== undefined) {
           const { chown } = await import("node:fs/promises");
@@ -118,7 +124,10 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
           await stat(target);
         } catch {
           if (sourceIsDirectory) await mkdir(target, { recursive: true });
-          else await writeFile(target, "", { flag: "a" });
+          else {
+            await mkdir(dirname(target), { recursive: true });
+            await writeFile(target, "", { flag: "a" });
+          }
         }
       } else if (inImage) {
         // Inside the image's rootfs: mounted there by the provisioner (images/image-launch.ts).
@@ -127,7 +136,11 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
         try {
           await stat(target);
         } catch {
-          throw new Error(`mount point '${target}' of a volume does not exist on the host`);
+          throw new Error(
+            sp === undefined
+              ? `mount point '${target}' of a volume does not exist on the host`
+              : `Mount point '${target}' is an absolute path. It must exist if the container shares the host filesystem`,
+          );
         }
       }
       mounts.push({ source, target, readOnly: volume.mode === "RO" });

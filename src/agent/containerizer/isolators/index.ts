@@ -24,6 +24,7 @@ import { isolatedPortRange, NetworkPortsIsolator, type PortRangeFlags } from "./
 import { type DuRunner, PosixDiskIsolator } from "./posix-disk.js";
 import { PosixRlimitsIsolator } from "./posix-rlimits.js";
 import { PosixUsageIsolator } from "./posix-usage.js";
+import { VolumeSandboxPathIsolator } from "./volume-sandbox-path.js";
 import { VolumeSecretIsolator, volumeSecretFlagsError } from "./volume-secret.js";
 
 /** Settings from the agent's flags. */
@@ -78,7 +79,6 @@ function kernelAtLeast(release: string, major: number, minor: number): boolean {
 const NO_OPS = new Set([
   "filesystem/posix",
   "volume/host_path",
-  "volume/sandbox_path",
   // Applied by the containerizer when it starts a container from an image.
   "docker/runtime",
 ]);
@@ -319,6 +319,12 @@ export function createIsolators(
           };
         }
         isolators.push(new LinuxNnpIsolator());
+        break;
+      case "volume/sandbox_path":
+        // With filesystem/linux, SANDBOX_PATH volumes are its bind mounts; else symlinks, as Mesos.
+        if (!names.includes("filesystem/linux") && !names.includes("filesystem/shared")) {
+          isolators.push(new VolumeSandboxPathIsolator(context));
+        }
         break;
       case "filesystem/linux":
       case "filesystem/shared":

@@ -52,6 +52,8 @@ export interface ContainerConfig {
   readonly containerId: string;
   /** The sandbox on the host. */
   readonly directory: string;
+  /** A nested container's parent's sandbox (SANDBOX_PATH volumes of type PARENT). */
+  readonly parentDirectory?: string | undefined;
   readonly executor: ExecutorInfo;
   /** The executor's user, when it runs as another user than the agent. */
   readonly user?: { uid: number; gid: number } | undefined;

@@ -1,0 +1,270 @@
+/**
+ * SANDBOX_PATH volumes: Mesos' checks and texts (sandboxPathOf), the
+ * symlinks of `volume/sandbox_path` without filesystem/linux, the bind
+ * mounts filesystem/linux prepares for PARENT volumes, which of the two
+ * `--isolation` loads, and the PARENT volumes the default executor adds for
+ * a task's persistent volumes.
+ */
+import assert from "node:assert/strict";
+import {
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { FilesystemLinuxIsolator } from "../../src/agent/containerizer/isolators/filesystem-linux.js";
+import { createIsolators } from "../../src/agent/containerizer/isolators/index.js";
+import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
+import {
+  sandboxPathOf,
+  VolumeSandboxPathIsolator,
+} from "../../src/agent/containerizer/isolators/volume-sandbox-path.js";
+import type { Logger } from "../../src/common/observability/logger.js";
+import { silentLogger } from "../../src/common/observability/logger.js";
+import type { Volume } from "../../src/common/protocol/generated/mesos-v1.js";
+import { taskContainer } from "../../src/executor/default-executor-containers.js";
+import type { TaskInfo } from "../../src/executor/protocol.js";
+
+const parent = (path: string, containerPath: string, mode: "RW" | "RO" = "RW"): Volume => ({
+  container_path: containerPath,
+  mode,
+  source: { type: "SANDBOX_PATH", sandbox_path: { type: "PARENT", path } },
+});
+
+const errorOf = (r: ReturnType<typeof sandboxPathOf>): string | undefined =>
+  r !== undefined && "error" in r ? r.error : undefined;
+
+test("SANDBOX_PATH volumes: Mesos' checks, with its texts", () => {
+  const sb = "/w/parent/containers/c";
+  const up = "/w/parent";
+  assert.deepEqual(sandboxPathOf(parent("data", "d"), sb, up, false), {
+    type: "PARENT",
+    root: up,
+    source: "/w/parent/data",
+  });
+  assert.equal(
+    errorOf(sandboxPathOf(parent("/etc", "d"), sb, up, true)),
+    "Path '/etc' in SANDBOX_PATH volume is absolute",
+  );
+  assert.equal(
+    errorOf(sandboxPathOf(parent("data", "d"), sb, undefined, true)),
+    "SANDBOX_PATH volume PARENT type only works for nested container",
+  );
+  assert.equal(
+    errorOf(sandboxPathOf(parent("data", "/abs"), sb, up, false)),
+    "The 'linux' launcher and 'filesystem/linux' isolator must be enabled to support SANDBOX_PATH volume with absolute container path",
+  );
+  assert.deepEqual(sandboxPathOf(parent("data", "/abs"), sb, up, true), {
+    type: "PARENT",
+    root: up,
+    source: "/w/parent/data",
+  });
+  const self = (containerPath: string): Volume => ({
+    container_path: containerPath,
+    mode: "RW",
+    source: { type: "SANDBOX_PATH", sandbox_path: { type: "SELF", path: "tmp" } },
+  });
+  assert.equal(
+    errorOf(sandboxPathOf(self("tmp"), sb, up, true)),
+    "'container_path' is relative for SANDBOX_PATH volume SELF type",
+  );
+  assert.deepEqual(sandboxPathOf(self("/tmp"), sb, up, true), {
+    type: "SELF",
+    root: sb,
+    source: `${sb}/tmp`,
+  });
+  // The legacy form of SELF: a relative host_path.
+  assert.deepEqual(
+    sandboxPathOf({ container_path: "/tmp", mode: "RW", host_path: "tmp" }, sb, up, true),
+    { type: "SELF", root: sb, source: `${sb}/tmp` },
+  );
+  assert.equal(
+    errorOf(
+      sandboxPathOf(
+        {
+          container_path: "d",
+          mode: "RW",
+          source: { type: "SANDBOX_PATH", sandbox_path: { path: "x" } },
+        },
+        sb,
+        up,
+        true,
+      ),
+    ),
+    "Unknown SANDBOX_PATH volume type",
+  );
+  assert.equal(
+    errorOf(
+      sandboxPathOf(
+        { container_path: "d", mode: "RW", source: { type: "SANDBOX_PATH" } },
+        sb,
+        up,
+        true,
+      ),
+    ),
+    "Invalid volume: 'source.sandbox_path' is not set for SANDBOX_PATH volume",
+  );
+  assert.match(
+    errorOf(sandboxPathOf(parent("../../etc", "d"), sb, up, true)) ?? "",
+    /leaves the parent's sandbox/,
+  );
+  // Not a SANDBOX_PATH volume: someone else's.
+  assert.equal(
+    sandboxPathOf({ container_path: "d", mode: "RW", host_path: "/srv" }, sb, up, true),
+    undefined,
+  );
+});
+
+function config(directory: string, parentDirectory: string | undefined, volumes: Volume[]) {
+  const c: ContainerConfig = {
+    containerId: "p/mesos/c",
+    directory,
+    parentDirectory,
+    executor: {
+      executor_id: { value: "c" },
+      command: { value: "true" },
+      container: { type: "MESOS", volumes },
+    },
+    commandExecutor: false,
+    resources: {},
+  };
+  return c;
+}
+
+function tempTree(): { root: string; up: string; sandbox: string } {
+  const root = mkdtempSync(join(tmpdir(), "sandbox-path-"));
+  const up = join(root, "parent");
+  const sandbox = join(up, "containers", "c");
+  mkdirSync(sandbox, { recursive: true });
+  return { root, up, sandbox };
+}
+
+test("volume/sandbox_path without filesystem/linux: a PARENT volume is a symlink; a missing source is created; RO is only warned about", async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    mkdirSync(join(up, "shared"));
+    const warnings: string[] = [];
+    const logger = { ...silentLogger, warn: (m: string) => warnings.push(m) } as Logger;
+    const isolator = new VolumeSandboxPathIsolator({ logger });
+    const c = config(sandbox, up, [
+      parent("shared", "p"),
+      parent("made/here", "deep/q", "RO"),
+      { container_path: "/x", mode: "RW", host_path: "/srv" },
+    ]);
+    assert.equal(await isolator.prepare(c), undefined);
+    assert.equal(readlinkSync(join(sandbox, "p")), join(up, "shared"));
+    assert.equal(readlinkSync(join(sandbox, "deep", "q")), join(up, "made", "here"));
+    assert.ok(statSync(join(up, "made", "here")).isDirectory());
+    assert.equal(warnings.length, 1);
+    assert.match(warnings[0] ?? "", /Allowing read-write access to read-only volume/);
+    // A relaunch finds its links in place.
+    await isolator.prepare(c);
+    assert.ok(lstatSync(join(sandbox, "p")).isSymbolicLink());
+    // Anything else already at the path is not replaced.
+    writeFileSync(join(sandbox, "taken"), "");
+    await assert.rejects(
+      isolator.prepare(config(sandbox, up, [parent("shared", "taken")])),
+      /^Error: Failed to symlink '.*shared' -> '.*taken': /,
+    );
+    await assert.rejects(
+      isolator.prepare(config(sandbox, undefined, [parent("shared", "p")])),
+      /^Error: SANDBOX_PATH volume PARENT type only works for nested container$/,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("filesystem/linux: a PARENT volume is bind-mounted from the parent's sandbox, read-only when RO, its mount point made", async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    mkdirSync(join(up, "shared"));
+    writeFileSync(join(up, "file"), "x");
+    const prepared = await new FilesystemLinuxIsolator("filesystem/linux").prepare(
+      config(sandbox, up, [parent("shared", "p", "RO"), parent("file", "sub/f")]),
+    );
+    assert.deepEqual(prepared.mounts, [
+      { source: join(up, "shared"), target: join(sandbox, "p"), readOnly: true },
+      { source: join(up, "file"), target: join(sandbox, "sub", "f"), readOnly: false },
+    ]);
+    assert.ok(statSync(join(sandbox, "p")).isDirectory());
+    assert.ok(statSync(join(sandbox, "sub", "f")).isFile());
+    await assert.rejects(
+      new FilesystemLinuxIsolator("filesystem/linux").prepare(
+        config(sandbox, up, [parent("shared", join(root, "missing"))]),
+      ),
+      /Mount point '.*missing' is an absolute path\. It must exist if the container shares the host filesystem/,
+    );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("--isolation: volume/sandbox_path links without filesystem/linux; with it, filesystem/linux mounts", () => {
+  const base = {
+    root: true,
+    enableCfs: false,
+    limitSwap: false,
+    diskWatchIntervalMs: 1000,
+    enforceDiskQuota: false,
+    du: async () => ({ code: 0, output: "" }),
+    commandExecutorAllowanceMb: 0,
+    cgroups: { error: "none" },
+  };
+  const context = { logger: silentLogger, limit: () => {} };
+  const names = (isolation: string[]) => {
+    const built = createIsolators({ ...base, names: isolation }, context);
+    assert.ok(built.ok);
+    return built.isolators.map((i) => i.name);
+  };
+  assert.deepEqual(names(["volume/sandbox_path"]), ["volume/sandbox_path"]);
+  assert.deepEqual(names(["filesystem/linux", "volume/sandbox_path"]), ["filesystem/linux"]);
+  assert.deepEqual(names(["posix/cpu"]), ["posix/cpu"]);
+});
+
+test("default executor: each persistent volume of a task becomes a PARENT sandbox-path volume at its container_path", () => {
+  const volume = (id: string, path: string) => ({
+    name: "disk",
+    type: "SCALAR",
+    scalar: { value: 8 },
+    disk: { persistence: { id }, volume: { mode: "RW", container_path: path } },
+  });
+  const task = (resources: unknown[], container?: Record<string, unknown>): TaskInfo => ({
+    name: "t",
+    task_id: { value: "t" },
+    agent_id: { value: "a" },
+    resources: resources as TaskInfo["resources"],
+    ...(container === undefined ? {} : { container }),
+  });
+  const cpus = { name: "cpus", type: "SCALAR", scalar: { value: 1 } };
+  assert.equal(taskContainer(task([cpus])), undefined);
+  const own = { type: "MESOS", mesos: { image: { type: "DOCKER", docker: { name: "busybox" } } } };
+  assert.equal(taskContainer(task([cpus], own)), own);
+  assert.deepEqual(taskContainer(task([cpus, volume("a", "data"), volume("b", "logs")])), {
+    type: "MESOS",
+    volumes: [
+      {
+        mode: "RW",
+        container_path: "data",
+        source: { type: "SANDBOX_PATH", sandbox_path: { type: "PARENT", path: "data" } },
+      },
+      {
+        mode: "RW",
+        container_path: "logs",
+        source: { type: "SANDBOX_PATH", sandbox_path: { type: "PARENT", path: "logs" } },
+      },
+    ],
+  });
+  const mine = { container_path: "/tmp", mode: "RW", host_path: "tmp" };
+  const merged = taskContainer(task([volume("a", "data")], { ...own, volumes: [mine] }));
+  assert.equal(merged?.mesos, own.mesos);
+  const volumes = (merged?.volumes ?? []) as unknown[];
+  assert.deepEqual(volumes[0], mine);
+  assert.equal(volumes.length, 2);
+});
