@@ -112,7 +112,10 @@ export function nestedCommandProber(target: NestedCheckTarget, command: CommandI
           const id = current;
           if (id === undefined) return settling;
           void containers.kill(task, id, SIGKILL);
-          settling = containers.wait(task, id).then(() => undefined);
+          settling = containers.wait(task, id).then(
+            () => undefined,
+            () => undefined,
+          );
           return settling;
         },
       };

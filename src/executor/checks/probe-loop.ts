@@ -33,7 +33,7 @@ export class ProbeLoop {
     this.generation++;
     if (this.timer !== undefined) this.clock.cancelTimer(this.timer);
     this.timer = undefined;
-    this.running?.cancel();
+    void this.running?.cancel();
     this.running = undefined;
   }
 
