@@ -57,7 +57,11 @@ import { parseImageGcConfig, startImageGc } from "./containerizer/images/provisi
 import { buildIsolation } from "./containerizer/isolation-setup.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { createContainerLogger } from "./containerizer/logger/container-logger.js";
-import { NestedContainers, nestedParentOf } from "./containerizer/nested-containers.js";
+import {
+  NestedContainers,
+  nestedParentOf,
+  signalExecutorContainer,
+} from "./containerizer/nested-containers.js";
 import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
@@ -415,6 +419,23 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       "--switch_user is set but the agent is not running as root: tasks run as the agent's user",
     );
   }
+  // The agent's containerizer; KILL_CONTAINER on an executor's container destroys through it too.
+  const agentContainerizer = adopted.wrap({
+    ...withPersistentVolumes(
+      sandboxes.wrap(composed),
+      flags.work_dir,
+      (launch) =>
+        launchResources(
+          launch,
+          agent.frameworks.get(launch.frameworkId)?.executors.get(launch.executorId),
+        ),
+      logger,
+    ),
+    // Summing an executor's resources per task costs: only when limits follow them.
+    ...(mesosContainerizer.tracksResources
+      ? { update: (id: string, r: Resources) => mesosContainerizer.update(id, r) }
+      : {}),
+  });
   const agent: Agent = new Agent({
     config: {
       workDir: flags.work_dir,
@@ -466,22 +487,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
             onRefused: (message) => settle({ kind: "fatal", message }),
           }),
     checkpointer,
-    containerizer: adopted.wrap({
-      ...withPersistentVolumes(
-        sandboxes.wrap(composed),
-        flags.work_dir,
-        (launch) =>
-          launchResources(
-            launch,
-            agent.frameworks.get(launch.frameworkId)?.executors.get(launch.executorId),
-          ),
-        logger,
-      ),
-      // Summing an executor's resources per task costs: only when limits follow them.
-      ...(mesosContainerizer.tracksResources
-        ? { update: (id: string, r: Resources) => mesosContainerizer.update(id, r) }
-        : {}),
-    }),
+    containerizer: agentContainerizer,
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {
       if (stopping !== undefined) stopping();
@@ -521,6 +527,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     sweeper,
     destroyTimeoutMs: flags.cgroups_destroy_timeout.toMs(),
     parentOf: (id) => nestedParentOf(agent, id, flags.switch_user && isRoot),
+    signalExecutor: (id, signal) =>
+      signalExecutorContainer(agent, (c) => agentContainerizer.destroy(c), id, signal),
     workDir: flags.work_dir,
     containerLogger,
     provisioner: isolation.provisioner,
@@ -553,9 +561,10 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   adopted.attach({
     containerLaunched: (id, result) => agent.containerLaunched(id, result),
     containerTerminated: (id, termination) => {
-      void mesosContainerizer
-        .recoveredEnded(id, termination)
-        .then((t) => agent.containerTerminated(id, t));
+      void mesosContainerizer.recoveredEnded(id, termination).then((t) => {
+        nested?.executorEnded(id, t);
+        agent.containerTerminated(id, t);
+      });
     },
   });
   const monitor = installAgentOperatorSurface({

@@ -44,6 +44,10 @@
  * restart (`meta/standalone-containers/<id>.json`), can be the parent of
  * nested containers (killed with it), and keeps its termination for WAIT
  * until REMOVE_CONTAINER removes it with its sandbox.
+ *
+ * A nested container (sessions and DEBUG containers too) runs as its
+ * `command.user` only when the agent switches users, else as its parent's
+ * user (set only then as well), as Mesos.
  */
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
@@ -63,6 +67,7 @@ import type {
   Value_Scalar,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Agent } from "../agent.js";
+import type { ContainerTermination } from "../agent-ports.js";
 import { isRunningProcess } from "../checkpoint/recovered-containers.js";
 import { resourcesOf } from "../wire-resources.js";
 import {
@@ -194,8 +199,16 @@ export interface NestedContainersOptions {
   provisioner?: Provisioner | undefined;
   /** `docker/runtime` is in `--isolation`: apply the image's Env, WorkingDir, Entrypoint/Cmd. */
   dockerRuntime?: boolean | undefined;
-  /** `--switch_user` (as root): a standalone container runs as its `command.user`. */
+  /**
+   * `--switch_user` (as root): a container runs as its `command.user` (a
+   * nested one else as its parent's user); without it, as the agent's user.
+   */
   switchUser?: boolean | undefined;
+  /**
+   * Sends `signal` to the running executor container `containerId`
+   * (KILL_CONTAINER naming an executor's container); false: no such container.
+   */
+  signalExecutor?(containerId: string, signal: number): boolean;
 }
 
 /** A LAUNCH_CONTAINER of a standalone container (its id has no parent). */
@@ -303,6 +316,8 @@ function validChildId(id: string): boolean {
 /** The nested containers of this agent's executor containers. */
 export class NestedContainers {
   private readonly byKey = new Map<string, Nested>();
+  /** WAIT_CONTAINER calls on executor containers, by container id. */
+  private readonly executorWaiters = new Map<string, ((t: NestedTermination) => void)[]>();
   private readonly byPid = new Map<number, Nested>();
   private readonly byCgroupId = new Map<string, Nested>();
   private readonly users = new Map<string, { uid: number; gid: number }>();
@@ -707,6 +722,11 @@ export class NestedContainers {
     return n?.standalone === true && n.phase !== "done" ? n.parent : undefined;
   }
 
+  /** As Mesos: a launch's `command.user` counts only when the agent switches users. */
+  private commandUser(l: NestedLaunch): string | undefined {
+    return this.o.switchUser === true ? l.command?.user : undefined;
+  }
+
   /** The container `childId` of `parentId`, or the standalone container `childId`. */
   private find(parentId: string | undefined, childId: string): Nested | undefined {
     const n = this.byKey.get(parentId === undefined ? childId : nestedKey(parentId, childId));
@@ -719,7 +739,16 @@ export class NestedContainers {
    */
   wait(parentId: string | undefined, childId: string): Promise<NestedTermination> | undefined {
     const n = this.find(parentId, childId);
-    if (n === undefined) return undefined;
+    if (n === undefined) {
+      // As Mesos' containerizer: an executor's (top-level) container can be waited for too.
+      if (parentId !== undefined || this.o.parentOf(childId) === undefined) return undefined;
+      this.o.logger.info(`Waiting for executor container '${childId}' to end`);
+      return new Promise((resolve) => {
+        const waiters = this.executorWaiters.get(childId) ?? [];
+        waiters.push(resolve);
+        this.executorWaiters.set(childId, waiters);
+      });
+    }
     if (n.termination !== undefined) return Promise.resolve(n.termination);
     return new Promise((resolve) => n.waiters.push(resolve));
   }
@@ -727,6 +756,10 @@ export class NestedContainers {
   /** Sends `signal` (default SIGKILL) to every process of the container; false: unknown or ended. */
   kill(parentId: string | undefined, childId: string, signal = 9): boolean {
     const n = this.find(parentId, childId);
+    if (n === undefined && parentId === undefined && this.o.parentOf(childId) !== undefined) {
+      // An executor's container: the agent handles its end as any executor's.
+      return this.o.signalExecutor?.(childId, signal) ?? false;
+    }
     if (n === undefined || n.phase === "done") return false;
     const name = SIGNAL_NAMES[signal] ?? "SIGKILL";
     if (name === "SIGKILL") {
@@ -839,7 +872,7 @@ export class NestedContainers {
     inherited: ParentLaunch,
   ): Promise<number> {
     await mkdir(n.directory, { recursive: true, mode: 0o755 });
-    const userName = l.command?.user ?? inherited.user;
+    const userName = this.commandUser(l) ?? inherited.user;
     let ids: { uid: number; gid: number } | undefined;
     if (userName !== undefined) {
       const user = await this.lookupUser(userName);
@@ -1117,11 +1150,30 @@ export class NestedContainers {
       .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
   }
 
+  /** The executor container `id` ended: WAIT_CONTAINER calls on it are answered. */
+  executorEnded(id: string, termination: ContainerTermination): void {
+    const waiters = this.executorWaiters.get(id);
+    if (waiters === undefined) return;
+    this.executorWaiters.delete(id);
+    const answer: NestedTermination = {};
+    if (termination.status !== undefined) answer.exit_status = termination.status;
+    const limitation = termination.limitation;
+    if (limitation !== undefined) {
+      answer.state = "TASK_FAILED";
+      answer.reason = limitation.reason;
+      answer.message = limitation.message;
+      answer.limitation =
+        limitation.resources === undefined ? {} : { resources: limitation.resources };
+    }
+    for (const waiter of waiters) waiter(answer);
+  }
+
   /** Events of the executor containers, seen on their way to the agent: an ended parent takes its nested containers along. */
   wrapEvents(events: ContainerEvents): ContainerEvents {
     return {
       containerLaunched: (id, result) => events.containerLaunched(id, result),
       containerTerminated: (id, termination) => {
+        this.executorEnded(id, termination);
         void this.parentEnded(id);
         events.containerTerminated(id, termination);
       },
@@ -1163,7 +1215,7 @@ export class NestedContainers {
 
   private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
     await mkdir(n.directory, { recursive: true, mode: 0o755 });
-    const userName = n.standalone === true ? n.parent.user : (l.command?.user ?? n.parent.user);
+    const userName = n.standalone === true ? n.parent.user : (this.commandUser(l) ?? n.parent.user);
     let ids: { uid: number; gid: number } | undefined;
     if (userName !== undefined) {
       const user = await this.lookupUser(userName);
@@ -1614,4 +1666,35 @@ export function nestedParentOf(
     }
   }
   return undefined;
+}
+
+/**
+ * Sends `signal` to the running executor container `containerId` of
+ * `agent`, as Mesos' containerizer does: to its main process, or, not
+ * started yet, by destroying it. false: no such container.
+ */
+export function signalExecutorContainer(
+  agent: Pick<Agent, "frameworks">,
+  destroy: (containerId: string) => void,
+  containerId: string,
+  signal: number,
+): boolean {
+  for (const framework of agent.frameworks.values()) {
+    for (const executor of framework.executors.values()) {
+      if (executor.containerId !== containerId || executor.state === "TERMINATED") continue;
+      if (executor.pid === undefined) {
+        destroy(containerId);
+        return true;
+      }
+      try {
+        // As for nested containers: a signal we do not know is a SIGKILL.
+        process.kill(executor.pid, SIGNAL_NAMES[signal] ?? "SIGKILL");
+      } catch (e) {
+        // Already gone: its end is on its way to the agent.
+        if ((e as NodeJS.ErrnoException).code !== "ESRCH") throw e;
+      }
+      return true;
+    }
+  }
+  return false;
 }

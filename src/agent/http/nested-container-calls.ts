@@ -8,7 +8,9 @@
  *
  * The same calls about a standalone container (a `container_id` without a
  * parent) launch, wait for, kill and remove it (standalone-containers in
- * NestedContainers).
+ * NestedContainers). WAIT_CONTAINER and KILL_CONTAINER also serve an
+ * executor's (top-level) container, as Mesos' agent serves them for any
+ * container its containerizer knows.
  *
  * Authorization: the ACL actions `launch_nested_containers_as_user`,
  * `wait_nested_containers`, `kill_nested_containers` and
