@@ -37,6 +37,9 @@
  *   (target <= 1), and by the unloaded p99;
  * - event-loop delay p99 and max in the master's thread, loaded / unloaded;
  * - the longest synchronous stretch of a document build;
+ * - floor_*: the transfer floor of v1/v0 (see `transferFloor`): the same
+ *   HTTP stack serving prebuilt buffers of the two documents' sizes, read
+ *   with the raw client and curl (`floor_raw_v1_v0`, `floor_curl_v1_v0`);
  * - operator SUBSCRIBE (JSON and protobuf): time until the whole SUBSCRIBED
  *   record arrived, and the longest event-loop block meanwhile, next to the
  *   time the former one-piece protobuf encoding of SUBSCRIBED took (one
@@ -741,6 +744,82 @@ function curlRead(
   });
 }
 
+/**
+ * The transfer floor of the v1/v0 ratio: the same node:http server stack,
+ * in a worker thread as the master is, answering with prebuilt buffers of
+ * exactly the two documents' sizes (64 KB parts, Content-Length) and doing
+ * no other work. Read with the raw client and curl, alternating as the
+ * real rounds do. Whatever the master does, its v1/v0 cannot be much
+ * below this: the v1 document is Mesos' encoding, about twice the bytes.
+ */
+async function transferFloor(
+  v0Bytes: number,
+  v1Bytes: number,
+  rounds: number,
+  curl: boolean,
+): Promise<Record<string, number>> {
+  const code = `
+    const { parentPort, workerData } = require("node:worker_threads");
+    const http = require("node:http");
+    const parts = (n) => {
+      const out = [];
+      for (; n > 0; n -= 65536) out.push(Buffer.alloc(Math.min(n, 65536), 0x61));
+      return out;
+    };
+    const docs = { "/v0": parts(workerData.v0), "/v1": parts(workerData.v1) };
+    const server = http.createServer((req, res) => {
+      req.resume();
+      req.on("end", () => {
+        const doc = docs[req.url];
+        let length = 0;
+        for (const p of doc) length += p.length;
+        res.writeHead(200, { "Content-Type": "application/json", "Content-Length": length });
+        for (const p of doc) res.write(p);
+        res.end();
+      });
+    });
+    server.listen(0, "127.0.0.1", () => parentPort.postMessage(server.address().port));
+  `;
+  const worker = new Worker(code, { eval: true, workerData: { v0: v0Bytes, v1: v1Bytes } });
+  const port = await new Promise<number>((resolve, reject) => {
+    worker.once("error", reject);
+    worker.once("message", (p: number) => resolve(p));
+  });
+  const body = '{"type":"GET_STATE"}';
+  const raw0: number[] = [];
+  const raw1: number[] = [];
+  const curl0: number[] = [];
+  const curl1: number[] = [];
+  const reads: [number[], () => Promise<number>][] = [
+    [raw0, () => timed(() => rawRead(port, "/v0", "GET"))],
+    [raw1, () => timed(() => rawRead(port, "/v1", "POST", body))],
+  ];
+  if (curl) {
+    reads.push(
+      [curl0, async () => (await curlRead(port, "/v0", "GET")).ms],
+      [curl1, async () => (await curlRead(port, "/v1", "POST", body)).ms],
+    );
+  }
+  // One untimed pass: the first reads of a fresh thread load and compile code.
+  for (const [, read] of reads) await read();
+  for (let i = 0; i < rounds; i++) {
+    for (const [into, read] of i % 2 === 0 ? reads : [...reads].reverse()) into.push(await read());
+  }
+  await worker.terminate();
+  return {
+    floor_raw_state_ms: round(median(raw0)),
+    floor_raw_get_state_ms: round(median(raw1)),
+    floor_raw_v1_v0: round(median(raw1) / median(raw0)),
+    ...(curl
+      ? {
+          floor_curl_state_ms: round(median(curl0)),
+          floor_curl_get_state_ms: round(median(curl1)),
+          floor_curl_v1_v0: round(median(curl1) / median(curl0)),
+        }
+      : {}),
+  };
+}
+
 async function measureSize(agents: number): Promise<void> {
   const worker = new Worker(new URL(import.meta.url), { workerData: { agents } });
   const ready = await new Promise<WorkerReady>((resolve, reject) => {
@@ -976,6 +1055,7 @@ async function measureSize(agents: number): Promise<void> {
   const final = await ask<WorkerStats>(worker, "stats", "stats");
   await ask(worker, "stop", "stopped");
   await worker.terminate();
+  const floor = await transferFloor(v0Bytes, v1Bytes, rounds, curl);
 
   const idleP99 = percentile(idleHealth, 0.99);
   const loadedP99 = percentile(loaded4?.health ?? [], 0.99);
@@ -1039,6 +1119,7 @@ async function measureSize(agents: number): Promise<void> {
       gc_max_ms: round(gcMax),
       longest_slice_ms: round(final.longestSliceMs),
       ...subscribe,
+      ...floor,
       builds: final.builds,
       joined_reads: final.joined,
     },
