@@ -125,24 +125,30 @@ export function sessionOutput(body: Buffer): SessionOutput {
  * mode. A task without a ContainerInfo gets a MESOS one.
  */
 export function taskContainer(task: TaskInfo): Record<string, unknown> | undefined {
-  const added: Record<string, unknown>[] = [];
-  for (const resource of task.resources ?? []) {
-    const volume = (resource as { disk?: { volume?: { mode?: string; container_path?: string } } })
-      .disk?.volume;
-    if (volume?.container_path === undefined) continue;
-    added.push({
-      mode: volume.mode ?? "RW",
-      container_path: volume.container_path,
-      source: {
-        type: "SANDBOX_PATH",
-        sandbox_path: { type: "PARENT", path: volume.container_path },
-      },
-    });
-  }
+  const added: Record<string, unknown>[] = taskVolumes(task).map((volume) => ({
+    mode: volume.mode,
+    container_path: volume.container_path,
+    source: {
+      type: "SANDBOX_PATH",
+      sandbox_path: { type: "PARENT", path: volume.container_path },
+    },
+  }));
   if (added.length === 0) return task.container;
   const container = task.container ?? { type: "MESOS" };
   const own = Array.isArray(container.volumes) ? (container.volumes as unknown[]) : [];
   return { ...container, volumes: [...own, ...added] };
+}
+
+/** The persistent volumes of a task: its disk resources with a `disk.volume`. */
+export function taskVolumes(task: TaskInfo): { container_path: string; mode: string }[] {
+  const out: { container_path: string; mode: string }[] = [];
+  for (const resource of task.resources ?? []) {
+    const volume = (resource as { disk?: { volume?: { mode?: string; container_path?: string } } })
+      .disk?.volume;
+    if (volume?.container_path === undefined) continue;
+    out.push({ container_path: volume.container_path, mode: volume.mode ?? "RW" });
+  }
+  return out;
 }
 
 /** A SECRET variable for a JSON call: a value secret's bytes as base64, as the v1 JSON API writes bytes. */

@@ -38,7 +38,12 @@ import { HealthChecker } from "./checks/health-checker.js";
 import type { ProbeContext } from "./checks/probers.js";
 import { checkProber, healthCheckProber } from "./checks/probers.js";
 import type { UpdateChannel } from "./command-executor.js";
-import type { CallResult, ContainerEnd, TaskContainers } from "./default-executor-containers.js";
+import {
+  type CallResult,
+  type ContainerEnd,
+  type TaskContainers,
+  taskVolumes,
+} from "./default-executor-containers.js";
 import { resolveTaskSecrets } from "./default-executor-secrets.js";
 import { formatDuration, nanosToMs } from "./duration.js";
 import { describeExit, terminalStateOf } from "./exit-status.js";
@@ -72,6 +77,12 @@ export interface TaskSandboxes {
   nested?(taskId: string, containerId: string): TaskSandbox | { error: string };
   /** Links `tasks/<taskId>` to the nested container's sandbox (as Mesos does). */
   link?(taskId: string, containerId: string): void;
+  /**
+   * Makes the executor's persistent volume at `containerPath` (relative, in
+   * the executor's sandbox) visible at the same path in the sandbox of
+   * `taskId`, a task run as a child process; or says in one line why not.
+   */
+  linkVolume?(taskId: string, containerPath: string): { error: string } | undefined;
 }
 
 /** Everything the default executor needs from its surroundings. */
@@ -496,6 +507,24 @@ export class DefaultExecutor {
         : this.o.sandboxes.create(id);
     if ("error" in sandbox) {
       return { error: `Failed to create the sandbox of task '${id}': ${sandbox.error}` };
+    }
+    if (child === undefined) {
+      // As Mesos' default executor maps each persistent volume of a task into
+      // its sandbox (a nested container gets a PARENT volume, see
+      // taskContainer): a child process gets a symlink to the executor's.
+      for (const volume of taskVolumes(task)) {
+        const linked = this.o.sandboxes.linkVolume?.(id, volume.container_path);
+        if (linked !== undefined) {
+          return {
+            error: `Failed to map the persistent volume '${volume.container_path}' into the sandbox of task '${id}': ${linked.error}`,
+          };
+        }
+        if (volume.mode === "RO") {
+          this.o.logger.warn(
+            `Task '${id}' gets read-write access to its read-only volume '${volume.container_path}' (a symlink cannot be read-only)`,
+          );
+        }
+      }
     }
     const role = allocationRoleOf(task);
     const spec = buildLaunchSpec(
