@@ -637,6 +637,23 @@ export class Agent extends AgentExecutorApi {
           if (other !== run.containerId) finished.run(saved.id, savedExecutor.id, other);
         }
         if (run.completed) {
+          // As Mesos, a finished run still in the checkpoint is replayed into
+          // the counters: its executor terminated, its tasks' terminal states.
+          const done = new Executor(
+            saved.id,
+            { ...savedExecutor.info, framework_id: { value: saved.id } },
+            run.containerId,
+            "",
+            savedExecutor.generatedForCommandTask,
+            true,
+          );
+          for (const task of run.tasks.values()) {
+            if (task.info === undefined) continue;
+            this.countRecoveredEnd(
+              done.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid))),
+            );
+          }
+          this.counters.executorsTerminated++;
           finished.run(saved.id, savedExecutor.id, run.containerId);
           finished.executor(saved.id, savedExecutor.id);
           continue;
@@ -662,7 +679,9 @@ export class Agent extends AgentExecutorApi {
             this.o.logger.warn(`Not recovering task ${task.id}: no task info was checkpointed`);
             continue;
           }
-          executor.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid)));
+          this.countRecoveredEnd(
+            executor.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid))),
+          );
           const pending = this.statusUpdates.recover(saved.id, task.id, task.updates, task.acks);
           if (pending > 0) {
             this.o.logger.info(
@@ -681,6 +700,18 @@ export class Agent extends AgentExecutorApi {
       else if (saved.executors.size > 0) finished.frameworkNow(framework);
     }
     return recovered;
+  }
+
+  /**
+   * Terminal states the recovered checkpoints replayed, per task state
+   * (`TASK_FINISHED` ...): Mesos' `slave/tasks_<state>` counters start from
+   * these after a restart, not from 0.
+   */
+  readonly recoveredTaskEnds = new Map<TaskState, number>();
+
+  private countRecoveredEnd(state: TaskState | undefined): void {
+    if (state === undefined) return;
+    this.recoveredTaskEnds.set(state, (this.recoveredTaskEnds.get(state) ?? 0) + 1);
   }
 
   /** Recovered executors that have not re-subscribed yet. */

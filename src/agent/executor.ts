@@ -187,21 +187,26 @@ export class Executor {
 
   /**
    * Restores a task from its checkpoint (agent recovery, Mesos'
-   * `recoverTask`): the Task as queued, then every update received in order;
-   * a terminal task whose last update was acknowledged is completed.
+   * `recoverTask`): the Task as queued, then its updates in order up to the
+   * first terminal one (later ones are leftovers of old agents); the task is
+   * completed when that terminal update was acknowledged. Returns the
+   * terminal state reached, if any: Mesos counts it again in
+   * `slave/tasks_<state>` after a restart.
    */
   recoverTask(
     task: Task,
     updates: readonly { status: TaskStatus; uuid?: Uint8Array }[],
     acknowledged: (uuid: Uint8Array) => boolean,
-  ): void {
+  ): TaskState | undefined {
     const taskId = task.task_id.value;
     this.launchedTasks.set(taskId, { ...task, framework_id: { value: this.frameworkId } });
-    for (const update of updates) this.updateTaskState(update.status);
-    const last = updates[updates.length - 1];
-    if (last?.uuid !== undefined && isTerminalState(last.status.state) && acknowledged(last.uuid)) {
-      this.completeTask(taskId);
+    for (const update of updates) {
+      if (this.updateTaskState(update.status) !== undefined) continue;
+      if (!isTerminalState(update.status.state)) continue;
+      if (update.uuid !== undefined && acknowledged(update.uuid)) this.completeTask(taskId);
+      return update.status.state;
     }
+    return undefined;
   }
 
   /** The terminal update of `taskId` was acknowledged: it becomes completed. */

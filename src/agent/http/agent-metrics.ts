@@ -8,10 +8,17 @@
  * `slave/tasks_finished|failed|killed|lost|gone` are counters since the
  * agent started, as in Mesos: a task counts when a status update moves it
  * from queued or launched to a terminal state. They are observed around the
- * core's `statusUpdate`, so the core needs no metric calls.
+ * core's `statusUpdate`, so the core needs no metric calls. As in Mesos,
+ * recovery after a restart replays the checkpointed tasks' updates, so the
+ * counters start from the terminal tasks still checkpointed (of live and
+ * finished executor runs not yet garbage collected), and
+ * `slave/executors_terminated` from the finished runs found. The gauges
+ * (`slave/tasks_running`, `slave/executors_running` ...) read the current
+ * state: recovered executors are `registering` until they re-subscribe.
  */
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { StatusUpdate } from "../../common/protocol/generated/mesos-internal.js";
+import type { TaskState } from "../../common/protocol/generated/mesos-v1.js";
 import { Resources } from "../../common/resources/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Agent } from "../agent.js";
@@ -63,8 +70,9 @@ const TERMINAL_KEYS = new Set<string>(TERMINAL_STATES);
 
 /**
  * Counts tasks reaching a terminal state from now on, per lower-case state
- * name. Recovered tasks are not counted again (recovery replays updates on
- * the executor, not through `statusUpdate`).
+ * name. Tasks recovery found terminal are not seen here (recovery replays
+ * updates on the executor, not through `statusUpdate`): they are in
+ * `agent.recoveredTaskEnds`.
  */
 export function countTerminalTasks(agent: Agent): ReadonlyMap<string, number> {
   const counts = new Map<string, number>();
@@ -132,7 +140,11 @@ export function registerAgentMetrics(
     g(`slave/tasks_${s}`, () => taskStateCounts(agent).get(s) ?? 0);
   }
   const ended = countTerminalTasks(agent);
-  for (const s of TERMINAL_STATES) c(`slave/tasks_${s}`, () => ended.get(s) ?? 0);
+  const recovered = (s: string): number =>
+    agent.recoveredTaskEnds.get(`TASK_${s.toUpperCase()}` as TaskState) ?? 0;
+  for (const s of TERMINAL_STATES) {
+    c(`slave/tasks_${s}`, () => (ended.get(s) ?? 0) + recovered(s));
+  }
 
   const executorsIn = (state: Executor["state"]) => () => {
     let n = 0;
