@@ -221,12 +221,6 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     logger.warn("The '--roles' flag is deprecated. This flag will be removed in the future.");
   }
   const security = loadMasterSecurity(options.flags, clock);
-  if (values.allocator !== "hierarchical") {
-    throw new Error(
-      `Failed to create allocator '${values.allocator}': only the built-in 'hierarchical' ` +
-        "allocator exists in mesos-ts (allocator modules cannot be loaded)",
-    );
-  }
   if (values.firewall_rules !== undefined) {
     const rules = parseFirewallRules(values.firewall_rules);
     if (!rules.ok) throw new Error(rules.error);

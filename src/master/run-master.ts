@@ -11,6 +11,7 @@ import { parseZkUrlOrFile, type ZkUrl } from "../common/zookeeper/url.js";
 import type { masterFlagSchema } from "./flags.js";
 import { startElectedMaster } from "./leadership/elected-master.js";
 import { startMaster } from "./master-runtime.js";
+import { masterSettings } from "./settings.js";
 
 const PROGRAM = "mesos-master";
 
@@ -27,6 +28,10 @@ export async function runMaster(
     return 1;
   };
   logger.info(`Flags at startup: ${flags.toCommandLine()}`);
+  // What Mesos checks at start-up (allocator, --roles, --weights, ...) fails
+  // before anything listens, for a standby (--zk) master too.
+  const settings = masterSettings(values);
+  if (!settings.ok) return fail(settings.error);
   let zk: ZkUrl | undefined;
   if (values.zk !== undefined) {
     const parsed = parseZkUrlOrFile(values.zk.value);

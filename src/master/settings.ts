@@ -43,8 +43,13 @@ function parseRoles(text: string | undefined): { roles?: Set<string>; error?: st
   return { roles };
 }
 
+/**
+ * `--weights` as Mesos reads it: `role=weight` pairs; with `--roles` the role
+ * must be on that whitelist, without it any name goes (Mesos checks only the
+ * whitelist here). A role given twice keeps its last weight.
+ */
 function parseWeights(text: string | undefined, roles: Set<string> | undefined) {
-  const weights: WeightInfo[] = [];
+  const weights = new Map<string, number>();
   for (const token of (text ?? "").split(",").filter((t) => t !== "")) {
     const pair = token.split("=").filter((t) => t !== "");
     if (pair.length !== 2) {
@@ -53,14 +58,15 @@ function parseWeights(text: string | undefined, roles: Set<string> | undefined) 
       };
     }
     const [role, value] = pair as [string, string];
-    if (validateRole(role) !== undefined || (roles !== undefined && !roles.has(role))) {
+    if (roles !== undefined && !roles.has(role)) {
       return { error: `Invalid weight: '${token}'. ${role} is not a valid role` };
     }
+    // parseFloat reads a leading number as C's atof does ("2x" is 2, "x" is NaN here, 0 there).
     const weight = Number.parseFloat(value);
     if (!(weight > 0)) return { error: `Invalid weight: '${token}'. Weights must be positive` };
-    weights.push({ role, weight });
+    weights.set(role, weight);
   }
-  return { weights };
+  return { weights: [...weights].map(([role, weight]) => ({ role, weight })) };
 }
 
 /** `cpus:0.01|mem:32` -> [{cpus: 0.01}, {mem: 32}]; `;` joins quantities that must all fit. */
@@ -82,8 +88,28 @@ export function parseMinAllocatable(text: string): Record<string, number>[] | st
   return out;
 }
 
+/** The names Mesos' built-in allocator answers to ("HierarchicalDRF" was its earlier name). */
+const BUILT_IN_ALLOCATORS = ["hierarchical", "HierarchicalDRF"];
+
+/** Mesos creates its allocator from --allocator and the two sorters before anything else. */
+function checkAllocator(flags: MasterFlags): string | undefined {
+  const prefix = `Failed to create allocator '${flags.allocator}'`;
+  if (!BUILT_IN_ALLOCATORS.includes(flags.allocator)) {
+    return (
+      `${prefix}: only the built-in 'hierarchical' allocator exists in mesos-ts ` +
+      "(allocator modules cannot be loaded)"
+    );
+  }
+  if (flags.role_sorter !== flags.framework_sorter) {
+    return `${prefix}: Unsupported combination of 'role_sorter' and 'framework_sorter': must be equal (for now)`;
+  }
+  return undefined;
+}
+
 /** Reads and checks the flags. */
 export function masterSettings(flags: MasterFlags): SettingsResult {
+  const allocatorError = checkAllocator(flags);
+  if (allocatorError !== undefined) return { ok: false, error: allocatorError };
   const roles = parseRoles(flags.roles);
   if (roles.error !== undefined) return { ok: false, error: roles.error };
   const weights = parseWeights(flags.weights, roles.roles);

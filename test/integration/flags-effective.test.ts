@@ -163,11 +163,11 @@ test("require_agent_domain: an agent without --domain is ignored, one with a dom
   await master.stop();
 });
 
-test("allocator: a name other than 'hierarchical' stops the master at start", async () => {
+test("allocator: a name other than 'hierarchical' (or its old name 'HierarchicalDRF') stops the master at start", async () => {
   const r = await runBinary(
     "mesos-master",
     [
-      "--allocator=HierarchicalDRF",
+      "--allocator=org_example_Allocator",
       "--registry=in_memory",
       "--ip=127.0.0.1",
       `--port=${await freePort()}`,
@@ -175,7 +175,7 @@ test("allocator: a name other than 'hierarchical' stops the master at start", as
     { timeoutMs: 30_000 },
   );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /Failed to create allocator 'HierarchicalDRF'/);
+  assert.match(r.stderr, /Failed to create allocator 'org_example_Allocator'/);
 });
 
 test("http_authenticators: the agent refuses an authenticator it does not have", async () => {
