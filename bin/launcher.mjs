@@ -6,7 +6,18 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
+// A reader that goes away (`mesos-master --help | head`) must not end the
+// program with a stack trace (a C++ Mesos binary dies quietly of SIGPIPE, or
+// ignores it once libprocess runs). Later writes to that stream are dropped.
+function ignoreClosedPipe(stream) {
+  stream.on("error", (error) => {
+    if (error.code !== "EPIPE") throw error;
+  });
+}
+
 export async function launch(entry) {
+  ignoreClosedPipe(process.stdout);
+  ignoreClosedPipe(process.stderr);
   const file = join(root, "dist", "src", entry);
   if (!existsSync(file)) {
     process.stderr.write(

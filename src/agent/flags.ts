@@ -378,9 +378,16 @@ const agentAuthFlags = {
     help: "JSON file of credentials for the agent's own HTTP endpoints.",
   }),
   authorizer: flag.string({
-    help: "Authorizer: `local` (uses --acls) or a module; with a module --acls is ignored.",
+    help:
+      "Authorizer of the agent's HTTP endpoints: `local`, which applies --acls. Mesos also " +
+      "takes an authorizer module here; mesos-ts cannot load modules, so any other name " +
+      "stops the agent at start.",
     default: "local",
-    notYet: true,
+    validate: (v) =>
+      v === "local"
+        ? undefined
+        : `Could not create '${v}' authorizer: only the built-in 'local' authorizer exists ` +
+          "in mesos-ts (authorizer modules cannot be loaded)",
   }),
   authenticate_http_executors: flag.bool({
     help:

@@ -50,7 +50,10 @@ const masterOnlyFlags = {
       "`replicated_log` (durable, in --work_dir, or in ZooKeeper with --zk) or " +
       "`in_memory` (lost on restart; for tests).",
     default: "replicated_log",
-    validate: oneOf("registry", ["replicated_log", "in_memory", "log_storage"]),
+    validate: (v) =>
+      ["replicated_log", "in_memory", "log_storage"].includes(v)
+        ? undefined
+        : `'${v}' is not a supported option for registry persistence`,
   }),
   quorum: flag.int({
     help:

@@ -98,12 +98,31 @@ test("master flags: validators reject out-of-range values", () => {
   assert.match(error(["--recovery_agent_removal_limit=150%"]), /Must be within \[0%-100%\]/);
   assert.match(error(["--registry_strict"]), /registry_strict/);
   assert.match(error(["--logging_level=DEBUG"]), /'DEBUG' is not a valid logging level/);
-  assert.match(errorOf(master(["--work_dir=/w", "--registry=zookeeper"])), /--registry/);
+  assert.equal(
+    errorOf(master(["--work_dir=/w", "--registry=zookeeper"])),
+    "'zookeeper' is not a supported option for registry persistence",
+  );
   assert.match(error(['--domain={"x":1}']), /fault_domain/);
-  assert.equal(error(['--domain={"fault_domain":{"region":{"name":"r"}}}']), "accepted");
+  // A fault domain's region and zone are required protobuf fields, names included.
+  assert.equal(
+    error(['--domain={"fault_domain":{"region":{"name":"r"}}}']),
+    "Failed to load flag 'domain': Missing required fields: fault_domain.zone",
+  );
+  assert.equal(
+    error(['--domain={"fault_domain":{"region":{},"zone":{"name":"z"}}}']),
+    "Failed to load flag 'domain': Missing required fields: fault_domain.region.name",
+  );
+  assert.match(
+    error(['--domain={"fault_domain":{"region":{"name":1},"zone":{"name":"z"}}}']),
+    /string 'name'/,
+  );
+  assert.equal(
+    error(['--domain={"fault_domain":{"region":{"name":"r"},"zone":{"name":"z"}},"x":1}']),
+    "accepted",
+  );
 });
 
-test("master flags: LIBPROCESS_* provide ip and port defaults, below MESOS_* and the command line", () => {
+test("master flags: LIBPROCESS_IP/ADVERTISE_* provide defaults below MESOS_* and the command line; LIBPROCESS_PORT does not", () => {
   const env = {
     LIBPROCESS_IP: "10.0.0.1",
     LIBPROCESS_PORT: "5055",
@@ -111,7 +130,8 @@ test("master flags: LIBPROCESS_* provide ip and port defaults, below MESOS_* and
   };
   const v = masterValues(["--registry=in_memory"], env);
   assert.equal(v.ip, "10.0.0.1");
-  assert.equal(v.port, 5055);
+  // Mesos' master sets LIBPROCESS_PORT from --port (default 5050), so the variable never counts.
+  assert.equal(v.port, 5050);
   assert.equal(v.advertise_ip, "1.2.3.4");
   assert.equal(masterValues(["--registry=in_memory"], { ...env, MESOS_PORT: "6000" }).port, 6000);
   assert.equal(masterValues(["--registry=in_memory", "--port=7000"], env).port, 7000);

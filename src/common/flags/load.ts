@@ -90,14 +90,16 @@ export class LoadedFlags<S extends FlagSpecs> {
 
   /**
    * Every flag that has a value, printed back as text and keyed by the name
-   * it was loaded under, sorted by name: the body of `/flags`.
+   * it was loaded under, sorted by name: the body of `/flags`. A value taken
+   * from a fallback variable (`LIBPROCESS_IP`) is left out: for Mesos that
+   * flag is unset, and libprocess reads the variable itself.
    */
   toStrings(): Record<string, string> {
     const pairs: [string, string][] = [];
     const values: Record<string, unknown> = this.values;
     for (const [name, spec] of Object.entries(this.schema.flags)) {
       const value = values[name];
-      if (value === undefined) continue;
+      if (value === undefined || this.origins.get(name)?.source === "fallback-env") continue;
       pairs.push([this.origins.get(name)?.name ?? name, spec.stringify(value)]);
     }
     pairs.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -4,10 +4,12 @@
  * slightly by role, and the default port is 5050 for the master, 5051 for
  * the agent.
  *
- * Binding precedence for `--ip`, `--port`, `--advertise_ip`,
- * `--advertise_port`: command line, then `MESOS_<NAME>`, then the libprocess
- * variable (`LIBPROCESS_IP`, `LIBPROCESS_PORT`, `LIBPROCESS_ADVERTISE_IP`,
- * `LIBPROCESS_ADVERTISE_PORT`), then the default.
+ * Binding precedence for `--ip`, `--advertise_ip`, `--advertise_port`:
+ * command line, then `MESOS_<NAME>`, then the libprocess variable
+ * (`LIBPROCESS_IP`, `LIBPROCESS_ADVERTISE_IP`, `LIBPROCESS_ADVERTISE_PORT`),
+ * which Mesos' daemons leave in place when the flag is unset. `--port` has
+ * no such fallback: Mesos' daemons set `LIBPROCESS_PORT` from `--port`
+ * (default 5050 / 5051), so the variable never moves them.
  */
 import { parseFirewallRules } from "../process/firewall.js";
 import type { FlagOrigin } from "./load.js";
@@ -28,7 +30,29 @@ export function expectJsonObject(name: string) {
     isObject(v) ? undefined : `Failed to load flag '${name}': expected a JSON object`;
 }
 
-/** The shared flags, worded for `role`. */
+/**
+ * A DomainInfo as Mesos parses it: `fault_domain` is required by the flag,
+ * and a fault domain's region and zone, each with a string name, by the
+ * message (protobuf required fields). Other keys are ignored, as by Mesos.
+ */
+function checkDomain(v: JsonValue): string | undefined {
+  if (!isObject(v)) return "Failed to load flag 'domain': expected a JSON object";
+  const fault = v.fault_domain;
+  if (fault === undefined) return "`domain` must define `fault_domain`";
+  if (!isObject(fault)) return "Failed to load flag 'domain': 'fault_domain' must be a JSON object";
+  const missing: string[] = [];
+  for (const part of ["region", "zone"]) {
+    const info = fault[part];
+    if (info === undefined) missing.push(`fault_domain.${part}`);
+    else if (!isObject(info) || (info.name !== undefined && typeof info.name !== "string")) {
+      return `Failed to load flag 'domain': 'fault_domain.${part}' must be an object with a string 'name'`;
+    } else if (info.name === undefined) missing.push(`fault_domain.${part}.name`);
+  }
+  return missing.length === 0
+    ? undefined
+    : `Failed to load flag 'domain': Missing required fields: ${missing.join(", ")}`;
+}
+
 /**
  * mesos-ts loads no C++ modules; the agent reads the module entries of the
  * container logger it has built in.
@@ -40,6 +64,7 @@ const MODULES_NOTE = {
     "org_apache_mesos_LogrotateContainerLogger (see --container_logger) and ignores the rest.",
 } as const;
 
+/** The shared flags, worded for `role`. */
 export function sharedFlags(role: DaemonRole) {
   const self = role === "master" ? "master" : "agent";
   return {
@@ -57,10 +82,10 @@ export function sharedFlags(role: DaemonRole) {
       help: "IP address to listen on. Cannot be combined with --ip_discovery_command.",
       envFallback: "LIBPROCESS_IP",
     }),
+    // No LIBPROCESS_PORT fallback: Mesos' daemons overwrite that variable with --port.
     port: flag.port({
       help: "Port to listen on.",
       default: role === "master" ? 5050 : 5051,
-      envFallback: "LIBPROCESS_PORT",
     }),
     advertise_ip: flag.string({
       help: `IP address others use to reach this ${self} (e.g. behind NAT). Not bound.`,
@@ -110,12 +135,7 @@ export function sharedFlags(role: DaemonRole) {
       help:
         `Fault domain of this ${self} as JSON (or file://): ` +
         '{"fault_domain":{"region":{"name":"..."},"zone":{"name":"..."}}}.',
-      validate: (v) =>
-        !isObject(v)
-          ? "Failed to load flag 'domain': expected a JSON object"
-          : v.fault_domain === undefined
-            ? "`domain` must define `fault_domain`"
-            : undefined,
+      validate: checkDomain,
     }),
     modules: flag.json({
       help:
