@@ -363,7 +363,7 @@ function taskUser(task: TaskInfo, framework: FrameworkInfo, executorUser?: strin
  * Leaves out launches of tasks the framework's principal may not run as
  * their user (`run_tasks`); each refused task gets TASK_ERROR with
  * REASON_TASK_UNAUTHORIZED, as Mesos answers. A task group is refused as a
- * whole when any of its tasks is.
+ * whole when any of its tasks is, each task with REASON_TASK_GROUP_UNAUTHORIZED.
  */
 function authorizeLaunches(
   master: Master,
@@ -377,12 +377,15 @@ function authorizeLaunches(
   const principal = framework.info.principal;
   const allowed = (t: TaskInfo, executorUser?: string): boolean =>
     authorizer.authorized("run_tasks", principal, taskUser(t, framework.info, executorUser));
-  const refuse = (t: TaskInfo): void => {
+  const refuse = (
+    t: TaskInfo,
+    reason: "REASON_TASK_UNAUTHORIZED" | "REASON_TASK_GROUP_UNAUTHORIZED",
+  ): void => {
     const status = {
       task_id: t.task_id,
       state: "TASK_ERROR",
       source: "SOURCE_MASTER",
-      reason: "REASON_TASK_UNAUTHORIZED",
+      reason,
       message: "Task is not authorized to launch",
       agent_id: t.agent_id,
       timestamp: master.clock.now() / 1000,
@@ -395,7 +398,7 @@ function authorizeLaunches(
     if (op.type === "LAUNCH" && op.launch?.task_infos !== undefined) {
       const tasks = op.launch.task_infos.filter((t) => {
         const ok = allowed(t);
-        if (!ok) refuse(t);
+        if (!ok) refuse(t, "REASON_TASK_UNAUTHORIZED");
         return ok;
       });
       if (tasks.length > 0) out.push({ ...op, launch: { task_infos: tasks } });
@@ -404,7 +407,8 @@ function authorizeLaunches(
       const tasks = group.task_group.tasks ?? [];
       const executorUser = group.executor.command?.user;
       if (tasks.every((t) => allowed(t, executorUser))) out.push(op);
-      else for (const t of tasks) refuse(t);
+      // As Mesos, every task of a refused group says the group was refused.
+      else for (const t of tasks) refuse(t, "REASON_TASK_GROUP_UNAUTHORIZED");
     } else if (RESOURCE_ACTIONS[op.type ?? ""] !== undefined) {
       const [action, objects, what] = RESOURCE_ACTIONS[op.type ?? ""] as ResourceAction;
       const denied = objects(op).find((o) => !authorizer.authorized(action, principal, o));
