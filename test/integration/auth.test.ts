@@ -176,13 +176,15 @@ describe("auth: authentication per realm", () => {
     });
   }
 
-  it("with --acls, /flags takes GET only: 405 once authenticated, 401 before", async () => {
-    const refused = await http("POST", "/master/flags", "ops", "");
-    assert.equal(refused.status, 405);
-    assert.equal(
-      refused.text,
-      "405 Method Not Allowed. Expecting one of { 'GET' }, but received 'POST'.",
-    );
+  it("with --acls, /flags takes GET only: 405 once authenticated (even for a principal view_flags refuses), 401 before", async () => {
+    for (const principal of ["ops", "dev"]) {
+      const refused = await http("POST", "/master/flags", principal, "");
+      assert.equal(refused.status, 405);
+      assert.equal(
+        refused.text,
+        "405 Method Not Allowed. Expecting one of { 'GET' }, but received 'POST'.",
+      );
+    }
     assert.equal((await http("POST", "/master/flags", undefined, "")).status, 401);
   });
 
@@ -283,7 +285,7 @@ describe("auth: ACL matrix (allowed principal vs denied principal)", () => {
     assert.notEqual((await v1("ops", call)).status, 403);
   });
 
-  it("create_volumes / destroy_volumes: POST /create-volumes and /destroy-volumes check the volumes", async () => {
+  it("create_volumes / destroy_volumes: POST /create-volumes and /destroy-volumes validate before the ACLs", async () => {
     const volume = JSON.stringify([
       {
         name: "disk",
@@ -299,14 +301,15 @@ describe("auth: ACL matrix (allowed principal vs denied principal)", () => {
     const form = (path: string, principal: string, body: string) =>
       http("POST", path, principal, body, "application/x-www-form-urlencoded");
     const body = `slaveId=no-such-agent&volumes=${encodeURIComponent(volume)}`;
+    // As Mesos: the agent is looked up (400) before create_volumes / destroy_volumes
+    // are asked, so a refused principal and an allowed one get the same answer.
+    // (403 for valid requests: operator-error-order.test.ts, which has a real agent.)
     for (const path of ["/create-volumes", "/destroy-volumes"]) {
-      const denied = await form(path, "dev", body);
-      assert.equal(denied.status, 403, `${path}: ${denied.text}`);
-      // The field the handler applies (the last, as libprocess decodes forms) is the one checked.
-      const smuggled = await form(path, "dev", `volumes=%5B%5D;${body}`);
-      assert.equal(smuggled.status, 403, `${path}: ${smuggled.text}`);
-      const allowed = await form(path, "ops", body);
-      assert.notEqual(allowed.status, 403, `${path}: ${allowed.text}`);
+      for (const principal of ["dev", "ops"]) {
+        const r = await form(path, principal, body);
+        assert.equal(r.status, 400, `${path} as ${principal}: ${r.text}`);
+        assert.equal(r.text, "No agent found with specified ID");
+      }
     }
   });
 

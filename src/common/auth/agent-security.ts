@@ -181,6 +181,19 @@ async function filterAgentState(
   return response(200, JSON.stringify(out), { "Content-Type": "application/json" });
 }
 
+/** Agent endpoints that take only GET once --acls is set (their handlers answer 405 first). */
+const GET_ONLY: ReadonlySet<string> = new Set([
+  "/flags",
+  "/containers",
+  "/containerizer/debug",
+  "/monitor/statistics",
+  "/monitor/statistics.json",
+]);
+
+function refusesMethod(request: HttpRequest, endpoint = request.routePath): boolean {
+  return GET_ONLY.has(endpoint) && request.method !== "GET" && request.method !== "HEAD";
+}
+
 /** Guards the agent process' routes and the host's metrics, files, logging and monitor routes. */
 export function installAgentSecurity(
   host: ProcessHost,
@@ -216,6 +229,9 @@ export function installAgentSecurity(
     }
     const denied = authenticate(request, AGENT_REALMS[request.routePath]);
     if (denied !== undefined) return denied;
+    // As in Mesos' agent: after authentication, a method the endpoint does
+    // not take is answered 405 by the handler before any authorization.
+    if (request.methodRefused || refusesMethod(request)) return next();
     const refused = authorizeEndpoint(request, request.routePath);
     if (refused !== undefined) return refused;
     if (request.routePath === "/flags") {
@@ -235,7 +251,9 @@ export function installAgentSecurity(
     setHttpGuard(p, (request, next) => {
       const denied = authenticate(request, realms[request.routePath]);
       if (denied !== undefined) return denied;
-      return authorizeEndpoint(request, `/${id}${request.routePath}`) ?? next();
+      const endpoint = `/${id}${request.routePath}`;
+      if (refusesMethod(request, endpoint)) return next();
+      return authorizeEndpoint(request, endpoint) ?? next();
     });
   }
 }

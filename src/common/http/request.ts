@@ -39,6 +39,13 @@ export class HttpRequest {
   routePath = "";
   /** What follows the matched route (`/x/y` for `/files/x/y` on route `/files`), or "". */
   remainder = "";
+  /**
+   * Set by the router when the matched route does not serve this method.
+   * Guards then only authenticate (401 first, as libprocess authenticates
+   * before any handler runs) and pass the request on to get its 405;
+   * authorization belongs to requests a handler would serve.
+   */
+  methodRefused = false;
   private parsedQuery: URLSearchParams | undefined;
   private readonly decodedQuery: ReadonlyMap<string, string> | undefined;
 

@@ -38,7 +38,13 @@ export type RouteMatch =
       /** What followed the route in the request path, e.g. `/operator`, or "". */
       remainder: string;
     }
-  | { kind: "method-not-allowed"; allowed: readonly string[] }
+  | {
+      kind: "method-not-allowed";
+      allowed: readonly string[];
+      /** The route that exists without the method (its guard still authenticates first). */
+      routePath: string;
+      remainder: string;
+    }
   | { kind: "not-found" };
 
 const ANY = "*";
@@ -100,7 +106,12 @@ export class RouteTable {
           entry.handlers.get(ANY) ??
           (method === "HEAD" ? entry.handlers.get("GET") : undefined);
         if (handler === undefined) {
-          return { kind: "method-not-allowed", allowed: [...entry.handlers.keys()] };
+          return {
+            kind: "method-not-allowed",
+            allowed: [...entry.handlers.keys()],
+            routePath: `/${candidate}`,
+            remainder: name.slice(candidate.length),
+          };
         }
         return {
           kind: "found",

@@ -8,7 +8,9 @@
  *   has that name, or the path is `/`, the request goes to the delegate (main)
  *   process with the whole path (`/state` -> `/master/state`).
  * - Inside the process the longest declared route prefix wins, with slashes
- *   at both ends ignored; a route that exists without the method gets 405.
+ *   at both ends ignored; a route that exists without the method gets 405,
+ *   after the process' guard has authenticated the caller (libprocess
+ *   authenticates before the handler, which is where Mesos checks methods).
  */
 import { decodeSegment, isRelativePath, segments, trimSlashes } from "../http/path.js";
 import type { HttpHeaders, HttpRequest } from "../http/request.js";
@@ -60,11 +62,15 @@ export function routeHttp(
   }
   const match = process.lookupRoute(name, request.method);
   if (match.kind === "not-found") return notFound();
-  if (match.kind === "method-not-allowed") return methodNotAllowed(match.allowed, request.method);
   request.processId = process.id;
   request.routePath = match.routePath;
   request.remainder = match.remainder;
   const guard = httpGuardOf(process);
+  if (match.kind === "method-not-allowed") {
+    const refuse = () => methodNotAllowed(match.allowed, request.method);
+    request.methodRefused = true;
+    return guard === undefined ? refuse() : guard(request, refuse);
+  }
   return guard === undefined
     ? match.handler(request)
     : guard(request, () => match.handler(request));

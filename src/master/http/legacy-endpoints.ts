@@ -251,44 +251,54 @@ export function weightsHandler(
   return (request) => {
     if (request.method === "GET") return jsonResponse(request, JSON.stringify(weights.list()));
     if (request.method !== "PUT") return methodNotAllowed(["GET", "PUT"], request.method);
-    const body = request.text();
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch (e) {
-      return badRequest(
-        `Failed to parse update weights request JSON '${body}': ${(e as Error).message}`,
-      );
-    }
-    const infos: WeightInfo[] = [];
-    if (!Array.isArray(parsed)) {
-      return badRequest(
-        `Failed to parse update weights request JSON '${body}': Unexpected JSON type parsed`,
-      );
-    }
-    for (const item of parsed) {
-      // As Mesos' JSON-to-protobuf conversion words it.
-      const decoded =
-        typeof item === "object" && item !== null && !Array.isArray(item)
-          ? weightInfoCodec.decodeJson(item)
-          : undefined;
-      if (decoded === undefined || !decoded.ok) {
-        const why =
-          decoded === undefined
-            ? "Expecting a JSON object"
-            : decoded.error.reason === "required field is missing"
-              ? `Missing required fields: ${decoded.error.path}`
-              : decoded.error.message;
-        return badRequest(`Failed to convert weights JSON array to protobuf '${body}': ${why}`);
-      }
-      infos.push(decoded.value);
-    }
+    const infos = parseWeightsBody(request.text());
+    if (!infos.ok) return infos.response;
     changed();
-    return weights.update(infos, m.config.roleWhitelist).then((error) => {
-      if (error === undefined) rescindOffersAfterWeights(m, infos);
+    return weights.update(infos.value, m.config.roleWhitelist).then((error) => {
+      if (error === undefined) rescindOffersAfterWeights(m, infos.value);
       return weightsReply(error);
     });
   };
+}
+
+/**
+ * The body of `PUT /weights` as WeightInfos, or the 400 Mesos answers for
+ * it (its wording). The security layer reads the body the same way.
+ */
+export function parseWeightsBody(
+  body: string,
+): { ok: true; value: WeightInfo[] } | { ok: false; response: HttpResponse } {
+  const refuse = (message: string) => ({ ok: false as const, response: badRequest(message) });
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch (e) {
+    return refuse(`Failed to parse update weights request JSON '${body}': ${(e as Error).message}`);
+  }
+  const infos: WeightInfo[] = [];
+  if (!Array.isArray(parsed)) {
+    return refuse(
+      `Failed to parse update weights request JSON '${body}': Unexpected JSON type parsed`,
+    );
+  }
+  for (const item of parsed) {
+    // As Mesos' JSON-to-protobuf conversion words it.
+    const decoded =
+      typeof item === "object" && item !== null && !Array.isArray(item)
+        ? weightInfoCodec.decodeJson(item)
+        : undefined;
+    if (decoded === undefined || !decoded.ok) {
+      const why =
+        decoded === undefined
+          ? "Expecting a JSON object"
+          : decoded.error.reason === "required field is missing"
+            ? `Missing required fields: ${decoded.error.path}`
+            : decoded.error.message;
+      return refuse(`Failed to convert weights JSON array to protobuf '${body}': ${why}`);
+    }
+    infos.push(decoded.value);
+  }
+  return { ok: true, value: infos };
 }
 
 /** `/teardown`: POST with form body `frameworkId=<id>`. */

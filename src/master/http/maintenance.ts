@@ -19,9 +19,11 @@
  * agents stay refused.
  */
 import { isIPv4 } from "node:net";
+import { requestAuthorized } from "../../common/auth/request-auth.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   badRequest,
+  forbidden,
   type HttpResponse,
   methodNotAllowed,
   ok,
@@ -344,18 +346,41 @@ function pushUnavailability(master: Master): void {
   });
 }
 
-/** Outcome of a maintenance change (status 503: the registry write failed; else 400). */
-export type MaintenanceOutcome = { ok: true } | { ok: false; message: string; status?: 503 };
+/**
+ * Outcome of a maintenance change (status 503: the registry write failed;
+ * 403: the caller may not change these machines; else 400).
+ */
+export type MaintenanceOutcome = { ok: true } | { ok: false; message: string; status?: 403 | 503 };
 
-/** Replaces the schedule (validated, then stored). */
-export function updateSchedule(master: Master, schedule: Schedule): Promise<MaintenanceOutcome> {
-  return serially(master, () => updateScheduleNow(master, schedule));
+/**
+ * The 403 of a change the ACLs refuse. Maintenance ACLs name machines only
+ * as ANY or NONE, so one answer holds for every machine; as in Mesos it is
+ * given once the change is otherwise valid (and only when it names machines).
+ */
+function notAuthorized(what: string): MaintenanceOutcome {
+  return { ok: false, status: 403, message: `Not authorized to ${what}` };
 }
 
-async function updateScheduleNow(master: Master, schedule: Schedule): Promise<MaintenanceOutcome> {
+/** Replaces the schedule (validated, then stored). `authorized`: the caller's update_maintenance_schedules. */
+export function updateSchedule(
+  master: Master,
+  schedule: Schedule,
+  authorized = true,
+): Promise<MaintenanceOutcome> {
+  return serially(master, () => updateScheduleNow(master, schedule, authorized));
+}
+
+async function updateScheduleNow(
+  master: Master,
+  schedule: Schedule,
+  authorized: boolean,
+): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const invalid = validateSchedule(schedule, state);
   if (invalid !== undefined) return { ok: false, message: invalid };
+  if (!authorized && scheduledMachines(schedule).length > 0) {
+    return notAuthorized("update the maintenance schedule");
+  }
   const failed = await store(master, schedule, state.down);
   if (failed !== undefined) return failed;
   state.schedule = schedule;
@@ -375,13 +400,15 @@ async function updateScheduleNow(master: Master, schedule: Schedule): Promise<Ma
 export function startMaintenance(
   master: Master,
   ids: readonly MachineID[],
+  authorized = true,
 ): Promise<MaintenanceOutcome> {
-  return serially(master, () => startMaintenanceNow(master, ids));
+  return serially(master, () => startMaintenanceNow(master, ids, authorized));
 }
 
 async function startMaintenanceNow(
   master: Master,
   ids: readonly MachineID[],
+  authorized: boolean,
 ): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
@@ -399,6 +426,8 @@ async function startMaintenanceNow(
         message: `Machine '${idJson(id)}' is not in DRAINING mode and cannot be brought down`,
       };
     }
+    // Mesos checks each machine in turn: a valid one the caller may not bring down is a 403.
+    if (!authorized) return notAuthorized("start maintenance");
   }
   const down = new Map(state.down);
   for (const id of ids) down.set(keyOf(id), id);
@@ -425,8 +454,9 @@ async function startMaintenanceNow(
 export function stopMaintenance(
   master: Master,
   ids: readonly MachineID[],
+  authorized = true,
 ): Promise<MaintenanceOutcome> {
-  return serially(master, () => stopMaintenanceNow(master, ids));
+  return serially(master, () => stopMaintenanceNow(master, ids, authorized));
 }
 
 function notScheduled(id: MachineID): string {
@@ -444,20 +474,23 @@ function hasAgentOn(master: Master, id: MachineID): boolean {
 async function stopMaintenanceNow(
   master: Master,
   ids: readonly MachineID[],
+  authorized: boolean,
 ): Promise<MaintenanceOutcome> {
   const state = maintenanceOf(master);
   const invalid = machinesError(ids);
   if (invalid !== undefined) return { ok: false, message: invalid };
   const scheduled = new Set(scheduledMachines(state.schedule).map(keyOf));
   for (const id of ids) {
-    if (state.down.has(keyOf(id))) continue;
-    if (!scheduled.has(keyOf(id)) && !hasAgentOn(master, id)) {
-      return { ok: false, message: notScheduled(id) };
+    if (!state.down.has(keyOf(id))) {
+      if (!scheduled.has(keyOf(id)) && !hasAgentOn(master, id)) {
+        return { ok: false, message: notScheduled(id) };
+      }
+      return {
+        ok: false,
+        message: `Machine '${idJson(id)}' is not in DOWN mode and cannot be brought up`,
+      };
     }
-    return {
-      ok: false,
-      message: `Machine '${idJson(id)}' is not in DOWN mode and cannot be brought up`,
-    };
+    if (!authorized) return notAuthorized("stop maintenance");
   }
   const up = new Set(ids.map(keyOf));
   const down = new Map([...state.down].filter(([key]) => !up.has(key)));
@@ -470,6 +503,24 @@ async function stopMaintenanceNow(
   state.schedule = { windows };
   pushUnavailability(master);
   return { ok: true };
+}
+
+/**
+ * The schedule as the caller of `request` may see it: Mesos leaves out the
+ * machines get_maintenance_schedules does not approve (with ANY/NONE
+ * machine objects: all or none), so a refused caller sees an empty schedule.
+ */
+export function visibleSchedule(master: Master, request: HttpRequest): Schedule {
+  return requestAuthorized(request, "get_maintenance_schedules")
+    ? maintenanceOf(master).schedule
+    : {};
+}
+
+/** The ClusterStatus the caller may see (get_maintenance_statuses; else empty, as Mesos filters). */
+export function visibleStatus(master: Master, request: HttpRequest): ClusterStatus {
+  return requestAuthorized(request, "get_maintenance_statuses")
+    ? clusterStatus(master)
+    : { draining_machines: [], down_machines: [] };
 }
 
 /** The ClusterStatus: draining machines with inverse-offer answers, and DOWN machines. */
@@ -522,6 +573,7 @@ function decodeReason(error: { reason: string; path: string; message: string }):
 /** A maintenance change's outcome as an HTTP response. */
 export function outcome(result: MaintenanceOutcome): HttpResponse {
   if (result.ok) return ok();
+  if (result.status === 403) return forbidden(result.message);
   return result.status === 503 ? serviceUnavailable(result.message) : badRequest(result.message);
 }
 
@@ -532,7 +584,7 @@ export function scheduleHandler(
 ): (request: HttpRequest) => HttpResponse | Promise<HttpResponse> {
   return (request) => {
     if (request.method === "GET") {
-      return jsonResponse(request, scheduleCodec.encodeJson(maintenanceOf(master).schedule));
+      return jsonResponse(request, scheduleCodec.encodeJson(visibleSchedule(master, request)));
     }
     if (request.method !== "POST") return methodNotAllowed(["GET", "POST"], request.method);
     let json: unknown;
@@ -547,7 +599,8 @@ export function scheduleHandler(
     const decoded = scheduleCodec.decodeJson(json);
     if (!decoded.ok) return badRequest(decodeReason(decoded.error));
     changed();
-    return updateSchedule(master, decoded.value).then(outcome);
+    const authorized = requestAuthorized(request, "update_maintenance_schedules");
+    return updateSchedule(master, decoded.value, authorized).then(outcome);
   };
 }
 
@@ -557,7 +610,7 @@ export function statusHandler(master: Master): (request: HttpRequest) => HttpRes
     jsonResponse(
       request,
       codecFor<ClusterStatus>("mesos.v1.maintenance.ClusterStatus").encodeJson(
-        clusterStatus(master),
+        visibleStatus(master, request),
       ),
     );
 }
@@ -575,8 +628,8 @@ export function machineHandler(
     changed();
     return (
       direction === "down"
-        ? startMaintenance(master, ids.value)
-        : stopMaintenance(master, ids.value)
+        ? startMaintenance(master, ids.value, requestAuthorized(request, "start_maintenances"))
+        : stopMaintenance(master, ids.value, requestAuthorized(request, "stop_maintenances"))
     ).then(outcome);
   };
 }

@@ -46,15 +46,15 @@ import { allOperations } from "../core/operation-tracking.js";
 import { operationVisible } from "../core/operations.js";
 import { OPERATOR_CALL_INVALID, validateOperatorCall } from "../validation/operator-call.js";
 import {
-  clusterStatus,
-  maintenanceOf,
   outcome as maintenanceReply,
   startMaintenance,
   stopMaintenance,
   updateSchedule,
+  visibleSchedule,
+  visibleStatus,
 } from "./maintenance.js";
 import type { OperatorEvents } from "./operator-events.js";
-import { reply as quotaReply, roleQuotas } from "./quota.js";
+import { quotaAuthorizer, reply as quotaReply, roleQuotas } from "./quota.js";
 import { v1ResizeVolume, v1ResourceOperation } from "./reservations.js";
 import {
   type RoleWeights,
@@ -195,40 +195,68 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
         await roleQuotas(m).update(
           call.update_quota?.quota_configs ?? [],
           call.update_quota?.force === true,
+          quotaAuthorizer(request),
         ),
       );
     case "SET_QUOTA":
       ctx.changed();
-      return quotaReply(await roleQuotas(m).set(call.set_quota?.quota_request ?? {}));
+      return quotaReply(
+        await roleQuotas(m).set(call.set_quota?.quota_request ?? {}, quotaAuthorizer(request)),
+      );
     case "REMOVE_QUOTA":
       ctx.changed();
-      return quotaReply(await roleQuotas(m).remove(call.remove_quota?.role ?? ""));
+      return quotaReply(
+        await roleQuotas(m).remove(
+          call.remove_quota?.role ?? "",
+          undefined,
+          quotaAuthorizer(request),
+        ),
+      );
     case "GET_MAINTENANCE_STATUS":
       return reply(
-        { type: "GET_MAINTENANCE_STATUS", get_maintenance_status: { status: clusterStatus(m) } },
+        {
+          type: "GET_MAINTENANCE_STATUS",
+          get_maintenance_status: { status: visibleStatus(m, request) },
+        },
         type,
       );
     case "GET_MAINTENANCE_SCHEDULE":
       return reply(
         {
           type: "GET_MAINTENANCE_SCHEDULE",
-          get_maintenance_schedule: { schedule: maintenanceOf(m).schedule },
+          get_maintenance_schedule: { schedule: visibleSchedule(m, request) },
         },
         type,
       );
     case "UPDATE_MAINTENANCE_SCHEDULE": {
       ctx.changed();
       return maintenanceReply(
-        await updateSchedule(m, call.update_maintenance_schedule?.schedule ?? {}),
+        await updateSchedule(
+          m,
+          call.update_maintenance_schedule?.schedule ?? {},
+          requestAuthorized(request, "update_maintenance_schedules"),
+        ),
       );
     }
     case "START_MAINTENANCE": {
       ctx.changed();
-      return maintenanceReply(await startMaintenance(m, call.start_maintenance?.machines ?? []));
+      return maintenanceReply(
+        await startMaintenance(
+          m,
+          call.start_maintenance?.machines ?? [],
+          requestAuthorized(request, "start_maintenances"),
+        ),
+      );
     }
     case "STOP_MAINTENANCE": {
       ctx.changed();
-      return maintenanceReply(await stopMaintenance(m, call.stop_maintenance?.machines ?? []));
+      return maintenanceReply(
+        await stopMaintenance(
+          m,
+          call.stop_maintenance?.machines ?? [],
+          requestAuthorized(request, "stop_maintenances"),
+        ),
+      );
     }
     case "TEARDOWN": {
       ctx.changed();

@@ -16,10 +16,12 @@
  * newly elected master gets its quotas back from the registry (`restore`).
  */
 
+import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   badRequest,
   conflict,
+  forbidden,
   type HttpResponse,
   methodNotAllowed,
   ok,
@@ -81,9 +83,18 @@ export function roleQuotas(m: Master): RoleQuotas {
 }
 
 /** Outcome of a change: applied, or the HTTP status and one-line reason (503: registry failed). */
-export type QuotaResult = { ok: true } | { ok: false; status: 400 | 409 | 503; message: string };
+export type QuotaResult =
+  | { ok: true }
+  | { ok: false; status: 400 | 403 | 409 | 503; message: string };
 
-const fail = (message: string, status: 400 | 409 | 503 = 400): QuotaResult => ({
+/**
+ * The caller's right to change a role's quota: undefined when allowed, else
+ * the 403 reason. Asked once the change is valid, as Mesos authorizes after
+ * validating (an invalid change is a 400 whoever asks).
+ */
+export type QuotaAuthorizer = (role: string) => string | undefined;
+
+const fail = (message: string, status: 400 | 403 | 409 | 503 = 400): QuotaResult => ({
   ok: false,
   status,
   message,
@@ -133,11 +144,14 @@ export class RoleQuotas {
   }
 
   /** The legacy set (POST /master/quota, SET_QUOTA): guarantee = limit, one role without quota. */
-  set(request: QuotaRequest): Promise<QuotaResult> {
-    return this.serially(() => this.setNow(request));
+  set(request: QuotaRequest, authorize?: QuotaAuthorizer): Promise<QuotaResult> {
+    return this.serially(() => this.setNow(request, authorize));
   }
 
-  private setNow(request: QuotaRequest): QuotaResult | Promise<QuotaResult> {
+  private setNow(
+    request: QuotaRequest,
+    authorize: QuotaAuthorizer | undefined,
+  ): QuotaResult | Promise<QuotaResult> {
     // Mesos' order: the resources as resources first, then the request as a
     // QuotaInfo (a missing role is the empty role), the whitelist, an
     // existing quota, and nesting.
@@ -181,6 +195,8 @@ export class RoleQuotas {
     if (role.includes("/")) {
       return fail(`Setting quota on nested role '${role}' is not supported yet`);
     }
+    const refused = authorize?.(role);
+    if (refused !== undefined) return fail(refused, 403);
     const quota: RoleQuota = { guarantees: amounts, limits: { ...amounts } };
     if (request.force !== true) {
       const over = this.overcommit(new Map([[role, quota]]));
@@ -199,11 +215,15 @@ export class RoleQuotas {
    * The legacy remove (REMOVE_QUOTA, or DELETE /master/quota/<role> whose
    * request `path` the refusals then name, as Mesos does).
    */
-  remove(role: string, path?: string): Promise<QuotaResult> {
-    return this.serially(() => this.removeNow(role, path));
+  remove(role: string, path?: string, authorize?: QuotaAuthorizer): Promise<QuotaResult> {
+    return this.serially(() => this.removeNow(role, path, authorize));
   }
 
-  private removeNow(role: string, path: string | undefined): QuotaResult | Promise<QuotaResult> {
+  private removeNow(
+    role: string,
+    path: string | undefined,
+    authorize: QuotaAuthorizer | undefined,
+  ): QuotaResult | Promise<QuotaResult> {
     const forPath = path === undefined ? "" : ` for path '${path}'`;
     if (!this.whitelisted(role)) {
       return fail(`Failed to validate remove quota request${forPath}: Unknown role '${role}'`);
@@ -211,17 +231,24 @@ export class RoleQuotas {
     if (!this.quotas.has(role)) {
       return fail(`Failed to remove quota${forPath}: Role '${role}' has no quota set`);
     }
+    const refused = authorize?.(role);
+    if (refused !== undefined) return fail(refused, 403);
     return this.commit(new Map([[role, { guarantees: {}, limits: {} }]]));
   }
 
   /** UPDATE_QUOTA: all configs are checked, then all applied (an empty config removes). */
-  update(configs: readonly QuotaConfig[], force: boolean): Promise<QuotaResult> {
-    return this.serially(() => this.updateNow(configs, force));
+  update(
+    configs: readonly QuotaConfig[],
+    force: boolean,
+    authorize?: QuotaAuthorizer,
+  ): Promise<QuotaResult> {
+    return this.serially(() => this.updateNow(configs, force, authorize));
   }
 
   private updateNow(
     configs: readonly QuotaConfig[],
     force: boolean,
+    authorize: QuotaAuthorizer | undefined,
   ): QuotaResult | Promise<QuotaResult> {
     const next = new Map<string, RoleQuota>();
     for (const config of configs) {
@@ -253,6 +280,10 @@ export class RoleQuotas {
       if (over !== undefined) {
         return fail(`Invalid QuotaConfig: ${over} (use 'force' flag to bypass this check)`);
       }
+    }
+    for (const config of configs) {
+      const refused = authorize?.(config.role ?? "");
+      if (refused !== undefined) return fail(refused, 403);
     }
     return this.commit(next);
   }
@@ -552,7 +583,7 @@ export function quotaHandler(
           );
         }
         changed();
-        return quotas.set(decoded.value).then(reply);
+        return quotas.set(decoded.value, quotaAuthorizer(request)).then(reply);
       }
       case "DELETE": {
         // Mesos takes everything after `/master/quota/` as the role, so a
@@ -566,7 +597,7 @@ export function quotaHandler(
         }
         const role = path.replace(/^\/*[^/]+\/+[^/]+\/+/, "");
         changed();
-        return quotas.remove(role, path).then(reply);
+        return quotas.remove(role, path, quotaAuthorizer(request)).then(reply);
       }
       default:
         return methodNotAllowed(["GET", "POST", "DELETE"], request.method);
@@ -574,10 +605,19 @@ export function quotaHandler(
   };
 }
 
+/** The `update_quotas` ACL for the caller of `request`. */
+export function quotaAuthorizer(request: HttpRequest): QuotaAuthorizer {
+  return (role) =>
+    requestAuthorized(request, "update_quotas", role)
+      ? undefined
+      : forbiddenMessage(request, `update the quota of role '${role}'`);
+}
+
 /** A change's outcome as an HTTP response. */
 export function reply(result: QuotaResult): HttpResponse {
   if (result.ok) return ok();
   if (result.status === 503) return serviceUnavailable(result.message);
+  if (result.status === 403) return forbidden(result.message);
   return result.status === 409 ? conflict(result.message) : badRequest(result.message);
 }
 

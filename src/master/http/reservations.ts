@@ -5,18 +5,23 @@
  * or `volumes` as a JSON array of Resource objects; `/reserve` also takes
  * an optional `source` to move existing reservations), and the v1 calls
  * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES and
- * DESTROY_VOLUMES. Answers: 202 Accepted once applied, 400 with a reason
- * for malformed or invalid requests, 409 when the resources are not
- * available on the agent. Authorization (ACLs) happens before these
- * handlers, in the security layer.
+ * DESTROY_VOLUMES (and GROW_VOLUME / SHRINK_VOLUME). Answers, in Mesos'
+ * order: 400 with a reason for a malformed request, an unknown agent,
+ * invalid resources or an invalid operation; then 403 when the ACLs refuse
+ * it (authorization looks at the validated operation, as Mesos' master
+ * does); then 202 Accepted once applied, or 409 when the resources are not
+ * available on the agent.
  */
+import type { AclAction } from "../../common/auth/acls.js";
 import { principalOf } from "../../common/auth/basic.js";
+import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import { decodeForm } from "../../common/http/form.js";
 import type { HttpRequest } from "../../common/http/request.js";
 import {
   accepted,
   badRequest,
   conflict,
+  forbidden,
   type HttpResponse,
   methodNotAllowed,
 } from "../../common/http/response.js";
@@ -133,6 +138,124 @@ function checkOperation(
   return badRequest(`Invalid ${type} operation${where}: ${error}`);
 }
 
+/** One authorization the operation needs: an ACL action on an object (undefined: any object). */
+type Authorization = readonly [AclAction, string | undefined];
+
+/** The role of a resource's innermost reservation, `*` when unreserved. */
+function reservationRole(r: Resource): string {
+  const reservations = r.reservations ?? [];
+  return reservations[reservations.length - 1]?.role ?? "*";
+}
+
+/** One `action` per distinct reservation role of `resources` (none for an empty list). */
+function perRole(action: AclAction, resources: readonly Resource[]): Authorization[] {
+  return [...new Set(resources.map(reservationRole))].map((role) => [action, role]);
+}
+
+/**
+ * unreserve_resources per resource, on the principal of its innermost
+ * reservation; resources reserved without a principal need it on any
+ * object (once).
+ */
+function unreserveAuthorizations(resources: readonly Resource[]): Authorization[] {
+  const out: Authorization[] = [];
+  let anonymous = false;
+  for (const r of resources) {
+    const principal = r.reservations?.[r.reservations.length - 1]?.principal;
+    if (principal === undefined) anonymous = true;
+    else out.push(["unreserve_resources", principal]);
+  }
+  if (anonymous) out.push(["unreserve_resources", undefined]);
+  return out;
+}
+
+/** `resources` with their innermost reservation removed. */
+function popReservation(resources: readonly Resource[]): Resource[] {
+  return resources.map((r) => ({ ...r, reservations: (r.reservations ?? []).slice(0, -1) }));
+}
+
+/**
+ * What a RESERVE needs, as Mesos' master asks its authorizer: without a
+ * `source`, reserve_resources for every role reserved to; with one, the
+ * source's reservations above the part it shares with the target must be
+ * unreservable (layer by layer), and each new layer reservable.
+ */
+function reserveAuthorizations(resources: readonly Resource[], source: readonly Resource[]) {
+  if (source.length === 0) return perRole("reserve_resources", resources);
+  const target = resources[0]?.reservations ?? [];
+  const from = source[0]?.reservations ?? [];
+  let shared = 0;
+  while (
+    shared < target.length &&
+    shared < from.length &&
+    JSON.stringify(target[shared]) === JSON.stringify(from[shared])
+  ) {
+    shared += 1;
+  }
+  const out: Authorization[] = [];
+  let current: Resource[] = [...source];
+  for (let depth = from.length; depth > shared; depth -= 1) {
+    out.push(...unreserveAuthorizations(current));
+    current = popReservation(current);
+  }
+  for (const layer of target.slice(shared)) {
+    current = current.map((r) => ({ ...r, reservations: [...(r.reservations ?? []), layer] }));
+    out.push(...perRole("reserve_resources", current));
+  }
+  return out;
+}
+
+/** The authorizations an operator's (validated, upgraded) operation needs. */
+function authorizationsFor(operation: Offer_Operation): Authorization[] {
+  switch (operation.type) {
+    case "RESERVE":
+      return reserveAuthorizations(
+        operation.reserve?.resources ?? [],
+        operation.reserve?.source ?? [],
+      );
+    case "UNRESERVE":
+      return unreserveAuthorizations(operation.unreserve?.resources ?? []);
+    case "CREATE": {
+      const roles = perRole("create_volumes", operation.create?.volumes ?? []);
+      return roles.length > 0 ? roles : [["create_volumes", undefined]];
+    }
+    case "DESTROY": {
+      const creators = (operation.destroy?.volumes ?? [])
+        .filter((v) => v.disk?.persistence !== undefined)
+        .map((v): Authorization => ["destroy_volumes", v.disk?.persistence?.principal ?? ""]);
+      return creators.length > 0 ? creators : [["destroy_volumes", undefined]];
+    }
+    case "GROW_VOLUME":
+    case "SHRINK_VOLUME": {
+      const volume = operation.grow_volume?.volume ?? operation.shrink_volume?.volume;
+      return volume === undefined ? [] : [["resize_volumes", reservationRole(volume)]];
+    }
+    default:
+      return [];
+  }
+}
+
+const WHAT: Readonly<Partial<Record<AclAction, string>>> = {
+  reserve_resources: "reserve resources",
+  unreserve_resources: "unreserve resources",
+  create_volumes: "create volumes",
+  destroy_volumes: "destroy volumes",
+  resize_volumes: "resize volumes",
+};
+
+/** 403 when the ACLs refuse one of the operation's authorizations (after validation, as Mesos). */
+function refuseUnauthorized(
+  request: HttpRequest,
+  operation: Offer_Operation,
+): HttpResponse | undefined {
+  for (const [action, object] of authorizationsFor(operation)) {
+    if (!requestAuthorized(request, action, object)) {
+      return forbidden(forbiddenMessage(request, WHAT[action] ?? action));
+    }
+  }
+  return undefined;
+}
+
 /** The operation for `type` over `resources` (`source`: a RESERVE that updates reservations). */
 export function operationFor(
   type: "RESERVE" | "UNRESERVE" | "CREATE" | "DESTROY",
@@ -230,7 +353,8 @@ function resourceOperation(
   if (!upgradedSource.ok) return badRequest(upgradedSource.error);
   const operation = operationFor(type, upgraded.value, upgradedSource.value);
   const principal = principalOf(request);
-  const refused = checkOperation(agent, operation, principal);
+  const refused =
+    checkOperation(agent, operation, principal) ?? refuseUnauthorized(request, operation);
   if (refused !== undefined) return refused;
   return outcomeResponse(applyOperatorOperation(master, agentId, operation, principal));
 }
@@ -279,7 +403,8 @@ export function v1ResizeVolume(
           shrink_volume: { volume, subtract: call.subtract ?? { value: 0 } },
         };
   const principal = principalOf(request);
-  const refused = checkOperation(agent, operation, principal);
+  const refused =
+    checkOperation(agent, operation, principal) ?? refuseUnauthorized(request, operation);
   if (refused !== undefined) return refused;
   return outcomeResponse(applyOperatorOperation(master, agentId, operation, principal));
 }

@@ -48,6 +48,41 @@ export function rescindOffersAfterWeights(m: Master, infos: readonly WeightInfo[
   for (const offer of [...m.offers.values()]) rescindOffer(m, offer);
 }
 
+/**
+ * Validates a weights update as Mesos does (trimmed role names, known roles,
+ * positive weights). The security layer runs it too: a refused update is
+ * answered 400 before the caller's right to update those roles is checked.
+ */
+export function checkWeights(
+  infos: readonly WeightInfo[],
+  whitelist: ReadonlySet<string> | undefined,
+): { ok: true; value: WeightInfo[] } | { ok: false; error: WeightsError } {
+  const invalid = (message: string) => ({
+    ok: false as const,
+    error: { status: 400 as const, message },
+  });
+  const checked: WeightInfo[] = [];
+  for (const info of infos) {
+    const role = (info.role ?? "").trim();
+    const roleError = validateRole(role);
+    if (roleError !== undefined) {
+      return invalid(
+        `Failed to validate update weights request JSON: Invalid role '${role}': ${roleError}`,
+      );
+    }
+    if (whitelist !== undefined && role !== "*" && !whitelist.has(role)) {
+      return invalid(`Failed to validate update weights request JSON: Unknown role '${role}'`);
+    }
+    if (!(info.weight > 0)) {
+      return invalid(
+        `Failed to validate update weights request JSON for role '${role}': Invalid weight '${info.weight}': Weights must be positive`,
+      );
+    }
+    checked.push({ role, weight: info.weight });
+  }
+  return { ok: true, value: checked };
+}
+
 /** The role weights in force: `--weights` or the registry's, then UPDATE_WEIGHTS calls. */
 export class RoleWeights {
   private readonly weights = new Map<string, number>();
@@ -129,26 +164,9 @@ export class RoleWeights {
     infos: readonly WeightInfo[],
     whitelist: ReadonlySet<string> | undefined,
   ): Promise<WeightsError | undefined> {
-    const invalid = (message: string): WeightsError => ({ status: 400, message });
-    const checked: WeightInfo[] = [];
-    for (const info of infos) {
-      const role = (info.role ?? "").trim();
-      const roleError = validateRole(role);
-      if (roleError !== undefined) {
-        return invalid(
-          `Failed to validate update weights request JSON: Invalid role '${role}': ${roleError}`,
-        );
-      }
-      if (whitelist !== undefined && role !== "*" && !whitelist.has(role)) {
-        return invalid(`Failed to validate update weights request JSON: Unknown role '${role}'`);
-      }
-      if (!(info.weight > 0)) {
-        return invalid(
-          `Failed to validate update weights request JSON for role '${role}': Invalid weight '${info.weight}': Weights must be positive`,
-        );
-      }
-      checked.push({ role, weight: info.weight });
-    }
+    const result = checkWeights(infos, whitelist);
+    if (!result.ok) return result.error;
+    const checked = result.value;
     if (this.registrar !== undefined) {
       try {
         await this.registrar.apply({ kind: "update-weights", weights: checked });

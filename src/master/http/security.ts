@@ -48,7 +48,7 @@ import {
   setHttpGuard,
   setMessageGuard,
 } from "../../common/http/router.js";
-import { requestContentType } from "../../common/http/v1-api.js";
+import { requestContentType, responseContentType } from "../../common/http/v1-api.js";
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { ProcessBase } from "../../common/process/process-base.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
@@ -58,6 +58,9 @@ import { encodeRecord, RecordIoDecoder } from "../../common/recordio/index.js";
 import type { Clock } from "../../common/time/clock.js";
 import type { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
+import { validateOperatorCall } from "../validation/operator-call.js";
+import { parseWeightsBody } from "./legacy-endpoints.js";
+import { checkWeights } from "./roles.js";
 import { attachSchedulerSecurity } from "./scheduler-api.js";
 
 type Json = Record<string, unknown>;
@@ -234,10 +237,15 @@ export function installMasterSecurity(options: InstallOptions): void {
     return result.ok ? undefined : result.response;
   };
 
+  // Authentication comes first for every request of a route with a realm,
+  // whatever its method (libprocess authenticates before the handler, and
+  // Mesos' handlers check the method): an anonymous wrong-method request
+  // gets 401, an authenticated one 405 without being authorized.
   const masterGuard: HttpGuard = (request, next) => {
     const realm = MASTER_REALMS[request.routePath];
     const denied = authenticate(request, realm);
     if (denied !== undefined) return denied;
+    if (request.methodRefused) return next();
     return authorizeMasterRoute(master, security, request, next);
   };
   setHttpGuard(options.process, masterGuard);
@@ -248,6 +256,7 @@ export function installMasterSecurity(options: InstallOptions): void {
     setHttpGuard(p, (request, next) => {
       const denied = authenticate(request, realms[request.routePath]);
       if (denied !== undefined) return denied;
+      // libprocess' own authorization (get_endpoints) runs before the handler too.
       const endpoint = `/${id}${request.routePath}`;
       if (
         AUTHORIZABLE.has(endpoint) &&
@@ -340,50 +349,6 @@ function frameworkPrincipal(master: Master, id: string): string | undefined {
   return f === undefined ? undefined : (f.info.principal ?? "");
 }
 
-/** Roles named by a resources JSON array (the reservation's role, last refinement first). */
-function resourceObjects(
-  resources: unknown,
-): { role: string; principal: string; creator: string }[] {
-  if (!Array.isArray(resources)) return [];
-  return resources
-    .filter((r): r is Json => typeof r === "object" && r !== null)
-    .map((r) => {
-      const reservations = Array.isArray(r.reservations) ? (r.reservations as Json[]) : [];
-      const last = reservations[reservations.length - 1];
-      const reservation = (r.reservation ?? {}) as Json;
-      const disk = (r.disk ?? {}) as Json;
-      const persistence = (disk.persistence ?? {}) as Json;
-      return {
-        role: String(last?.role ?? r.role ?? "*"),
-        principal: String(last?.principal ?? reservation.principal ?? ""),
-        creator: String(persistence.principal ?? ""),
-      };
-    });
-}
-
-/**
- * A RESERVE with a `source` moves reservations: as in Mesos, the source's
- * reservation must also be unreservable by the caller (its principals are
- * returned), unless the target only refines it (a role below the source's).
- */
-function sourceObjects(source: unknown, target: readonly { role: string }[]): string[] {
-  return resourceObjects(source)
-    .filter((s) => !target.every((t) => t.role.startsWith(`${s.role}/`)))
-    .map((s) => s.principal);
-}
-
-/** The JSON of a form field (`resources`, or `volumes` for the volume endpoints), read as the handler reads it. */
-function formJson(request: HttpRequest, field: string): unknown {
-  const form = decodeForm(request.text());
-  const text = form.ok ? form.value.get(field) : undefined;
-  if (text === undefined) return undefined;
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
 function authorizeMasterRoute(
   master: Master,
   security: MasterSecurity,
@@ -398,6 +363,8 @@ function authorizeMasterRoute(
     authorizer.authorized(action, principal, object);
   switch (request.routePath) {
     case "/flags":
+      // With --acls the handler takes GET only; its 405 comes before authorization.
+      if (request.method !== "GET") return next();
       return can("view_flags") ? next() : deny(request, "view the flags");
     case "/teardown": {
       if (request.method !== "POST") return next();
@@ -411,68 +378,21 @@ function authorizeMasterRoute(
     }
     case "/weights": {
       if (request.method !== "PUT") return filtered(request, next, authorizer, "roles", master);
-      let roles: string[] = [];
-      try {
-        const parsed = JSON.parse(request.text()) as unknown;
-        if (Array.isArray(parsed)) roles = parsed.map((w) => String((w as Json).role ?? ""));
-      } catch {
-        return next();
-      }
-      const bad = roles.find((r) => !can("update_weights", r));
+      // As Mesos: a malformed or invalid update is the handler's 400, before authorization.
+      const parsed = parseWeightsBody(request.text());
+      if (!parsed.ok) return next();
+      const checked = checkWeights(parsed.value, master.config.roleWhitelist);
+      if (!checked.ok) return next();
+      const bad = checked.value.map((w) => w.role ?? "").find((r) => !can("update_weights", r));
       return bad === undefined ? next() : deny(request, `update the weight of role '${bad}'`);
     }
-    case "/reserve":
-    case "/unreserve":
-    case "/create-volumes":
-    case "/destroy-volumes": {
-      if (request.method !== "POST") return next();
-      const volumes =
-        request.routePath === "/create-volumes" || request.routePath === "/destroy-volumes";
-      const objects = resourceObjects(formJson(request, volumes ? "volumes" : "resources"));
-      const [action, pick, what]: [AclAction, (o: (typeof objects)[number]) => string, string] =
-        request.routePath === "/reserve"
-          ? ["reserve_resources", (o) => o.role, "reserve resources"]
-          : request.routePath === "/unreserve"
-            ? ["unreserve_resources", (o) => o.principal, "unreserve resources"]
-            : request.routePath === "/create-volumes"
-              ? ["create_volumes", (o) => o.role, "create volumes"]
-              : ["destroy_volumes", (o) => o.creator, "destroy volumes"];
-      if (!objects.every((o) => can(action, pick(o)))) return deny(request, what);
-      const moved = sourceObjects(formJson(request, "source"), objects);
-      return request.routePath !== "/reserve" || moved.every((o) => can("unreserve_resources", o))
-        ? next()
-        : deny(request, "unreserve resources");
-    }
-    case "/maintenance/schedule":
-      return can(
-        request.method === "POST" ? "update_maintenance_schedules" : "get_maintenance_schedules",
-      )
-        ? next()
-        : deny(request, "access the maintenance schedule");
-    case "/maintenance/status":
-      return can("get_maintenance_statuses") ? next() : deny(request, "view maintenance status");
-    case "/machine/down":
-      return can("start_maintenances") ? next() : deny(request, "start maintenance");
-    case "/machine/up":
-      return can("stop_maintenances") ? next() : deny(request, "stop maintenance");
-    case "/quota": {
-      if (request.method === "GET") return filteredQuota(request, next, authorizer);
-      let role: string | undefined;
-      if (request.method === "DELETE") {
-        role = decodeURIComponent(request.remainder.replace(/^\/+|\/+$/g, ""));
-      } else if (request.method === "POST") {
-        try {
-          const parsed = JSON.parse(request.text()) as Json;
-          role = typeof parsed.role === "string" ? parsed.role : undefined;
-        } catch {
-          role = undefined;
-        }
-      }
-      if (role !== undefined && role !== "" && !can("update_quotas", role)) {
-        return deny(request, `update the quota of role '${role}'`);
-      }
-      return next();
-    }
+    // The reservation and volume endpoints authorize in their handlers,
+    // after validating the operation (reservations.ts), as Mesos does.
+    // Maintenance endpoints authorize in their handlers: changes once valid,
+    // reads by leaving out what the caller may not see (as Mesos).
+    case "/quota":
+      // Changes are authorized by the quota handler once they are valid (as Mesos).
+      return request.method === "GET" ? filteredQuota(request, next, authorizer) : next();
     case "/state":
     case "/state.json":
       return filtered(request, next, authorizer, "state", master);
@@ -667,12 +587,19 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
       return [["view_flags", undefined, "view the flags"]];
     case "SET_LOGGING_LEVEL":
       return [["set_log_level", undefined, "set the log level"]];
-    case "UPDATE_WEIGHTS":
-      return (call.update_weights?.weight_infos ?? []).map((w) => [
+    case "UPDATE_WEIGHTS": {
+      // An invalid update is the handler's 400, before authorization (as Mesos).
+      const checked = checkWeights(
+        call.update_weights?.weight_infos ?? [],
+        master.config.roleWhitelist,
+      );
+      if (!checked.ok) return [];
+      return checked.value.map((w) => [
         "update_weights",
         w.role ?? "",
         `update the weight of role '${w.role ?? ""}'`,
       ]);
+    }
     case "TEARDOWN": {
       const id = call.teardown?.framework_id.value ?? "";
       const owner = frameworkPrincipal(master, id);
@@ -692,69 +619,9 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
             ["mark_agents_gone", undefined, "mark agents gone"],
           ]
         : [["drain_agents", undefined, "drain agents"]];
-    case "UPDATE_MAINTENANCE_SCHEDULE":
-      return [["update_maintenance_schedules", undefined, "update the maintenance schedule"]];
-    case "GET_MAINTENANCE_SCHEDULE":
-      return [["get_maintenance_schedules", undefined, "view the maintenance schedule"]];
-    case "GET_MAINTENANCE_STATUS":
-      return [["get_maintenance_statuses", undefined, "view maintenance status"]];
-    case "START_MAINTENANCE":
-      return [["start_maintenances", undefined, "start maintenance"]];
-    case "STOP_MAINTENANCE":
-      return [["stop_maintenances", undefined, "stop maintenance"]];
-    case "UPDATE_QUOTA":
-      return (call.update_quota?.quota_configs ?? []).map((q) => [
-        "update_quotas",
-        q.role,
-        `update the quota of role '${q.role}'`,
-      ]);
-    case "SET_QUOTA": {
-      const role = call.set_quota?.quota_request.role ?? "";
-      return [["update_quotas", role, `update the quota of role '${role}'`]];
-    }
-    case "REMOVE_QUOTA": {
-      const role = call.remove_quota?.role ?? "";
-      return [["update_quotas", role, `update the quota of role '${role}'`]];
-    }
     case "GET_QUOTA":
     case "GET_ROLES":
       return "filter";
-    case "RESERVE_RESOURCES": {
-      const target = resourceObjects(call.reserve_resources?.resources);
-      return [
-        ...target.map((o): ActionCheck => ["reserve_resources", o.role, "reserve resources"]),
-        ...sourceObjects(call.reserve_resources?.source, target).map(
-          (p): ActionCheck => ["unreserve_resources", p, "unreserve resources"],
-        ),
-      ];
-    }
-    case "UNRESERVE_RESOURCES":
-      return resourceObjects(call.unreserve_resources?.resources).map((o) => [
-        "unreserve_resources",
-        o.principal,
-        "unreserve resources",
-      ]);
-    case "CREATE_VOLUMES":
-      return resourceObjects(call.create_volumes?.volumes).map((o) => [
-        "create_volumes",
-        o.role,
-        "create volumes",
-      ]);
-    case "DESTROY_VOLUMES":
-      return resourceObjects(call.destroy_volumes?.volumes).map((o) => [
-        "destroy_volumes",
-        o.creator,
-        "destroy volumes",
-      ]);
-    case "GROW_VOLUME":
-    case "SHRINK_VOLUME": {
-      const volume = call.grow_volume?.volume ?? call.shrink_volume?.volume;
-      return resourceObjects(volume === undefined ? [] : [volume]).map((o) => [
-        "resize_volumes",
-        o.role,
-        "resize volumes",
-      ]);
-    }
     case "GET_STATE":
     case "GET_FRAMEWORKS":
     case "GET_TASKS":
@@ -779,9 +646,13 @@ async function authorizeOperatorCall(
     type.value === "protobuf"
       ? callCodec.decodeProtobuf(request.body)
       : callCodec.decodeJson(request.body);
-  // Malformed calls get the operator API's own 400.
+  // Mesos authorizes a call only once it is decoded and valid and the
+  // client accepts a response encoding: malformed or invalid calls get the
+  // operator API's own 400, an unacceptable `Accept` its 406.
   if (!decoded.ok) return next();
   const call = decoded.value;
+  if (call.type === undefined || validateOperatorCall(call) !== undefined) return next();
+  if (!responseContentType(request).ok) return next();
   const principal = principalOf(request);
   const checks = operatorChecks(master, call);
   if (checks === undefined) return next();
