@@ -150,15 +150,39 @@ export function agentExited(m: Master, pid: string): void {
   const timeoutMs = m.config.agentReregisterTimeoutMs;
   agent.reregistrationTimer = m.clock.setTimer(timeoutMs, () => {
     agent.reregistrationTimer = undefined;
-    if (m.agents.get(agent.id) !== agent || agent.connected) return;
-    m.events.agentUnreachableStep("scheduled");
-    m.events.agentUnreachableStep("completed");
-    markUnreachable(
-      m,
-      agent,
-      `agent did not reregister within ${timeoutMs / 1000}secs after disconnecting`,
-    );
+    reregisterTimeout(m, agent.id, timeoutMs);
   });
+}
+
+/**
+ * A disconnected agent did not come back within `--agent_reregister_timeout`
+ * (its socket broke but it may still answer pings, e.g. hung in recovery):
+ * it is marked unreachable, paced by `--agent_removal_rate_limit` like
+ * health check failures, as Mesos' agentReregisterTimeout does. Only an
+ * agent removed or reconnected before its permit cancels the transition.
+ */
+function reregisterTimeout(m: Master, agentId: string, timeoutMs: number): void {
+  const agent = m.agents.get(agentId);
+  if (agent === undefined || agent.connected || m.stopped) return;
+  const cause = `agent did not reregister within ${timeoutMs / 1000}secs after disconnecting`;
+  const remove = (): void => {
+    const current = m.agents.get(agentId);
+    if (m.stopped) return;
+    if (current === undefined || current.connected) {
+      m.logger.info(`Canceled removal of agent ${agentId}: it reregistered or left meanwhile`);
+      m.events.agentUnreachableStep("canceled");
+      return;
+    }
+    m.events.agentUnreachableStep("completed");
+    markUnreachable(m, current, cause);
+  };
+  m.events.agentUnreachableStep("scheduled");
+  if (m.removalLimiter === undefined) {
+    remove();
+    return;
+  }
+  m.logger.info(`Scheduling removal of agent ${agentId} (${agent.info.hostname}); ${cause}`);
+  m.removalLimiter.acquire(remove);
 }
 
 function deactivateAgent(m: Master, agent: AgentRecord): void {

@@ -123,7 +123,7 @@ export class Master {
   /** Agents whose move to the unreachable list is being written to the registry. */
   readonly markingUnreachable = new Set<string>();
   readonly recovery: RecoveryConfig;
-  /** Paces removals of unhealthy agents (`--agent_removal_rate_limit`), when set. */
+  /** Paces agents' moves to unreachable (`--agent_removal_rate_limit`), when set. */
   readonly removalLimiter: RemovalLimiter | undefined;
   recoveryTimer: TimerHandle | undefined;
   registryGcTimer: TimerHandle | undefined;

@@ -164,11 +164,9 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
   const cause = `did not reregister within ${m.config.agentReregisterTimeoutMs / 1000}secs after master failover`;
   for (const info of missing) {
     const id = info.id?.value ?? "";
+    // One that started reregistering is left alone and counts nothing, as in Mesos.
+    if (m.reregistering.has(id)) continue;
     m.events.agentUnreachableStep("scheduled");
-    if (m.reregistering.has(id)) {
-      m.events.agentUnreachableStep("canceled");
-      continue;
-    }
     const remove = (): void => markRecoveredAgentUnreachable(m, info, cause);
     if (m.removalLimiter === undefined) remove();
     else {
@@ -195,7 +193,6 @@ function markRecoveredAgentUnreachable(m: Master, info: SlaveInfo, cause: string
     m.events.agentUnreachableStep("canceled");
     return;
   }
-  m.events.agentUnreachableStep("completed");
   m.logger.info(`Marking agent ${id} (${info.hostname}) unreachable: ${cause}`);
   const ns = Math.round(m.clock.now() * 1e6);
   m.markingUnreachable.add(id);
@@ -203,6 +200,8 @@ function markRecoveredAgentUnreachable(m: Master, info: SlaveInfo, cause: string
     () => {
       m.markingUnreachable.delete(id);
       if (m.stopped) return;
+      // Mesos counts a failover transition completed once the registry has it.
+      m.events.agentUnreachableStep("completed");
       m.recoveredAgents.delete(id);
       m.unreachableAgents.set(id, ns);
       m.logger.info(`Marked agent ${id} (${info.hostname}) unreachable: ${cause}`);
