@@ -119,6 +119,7 @@ async function startSide(frameworks: number, secured: boolean): Promise<Side> {
       authenticate_http_readonly: true,
       authenticate_http_readwrite: true,
       authenticate_http_frameworks: true,
+      http_framework_authenticators: "basic",
     });
   }
   const master = await startMaster({ flags });

@@ -267,8 +267,8 @@ const masterOnlyFlags = {
   }),
   http_framework_authenticators: flag.string({
     help:
-      "HTTP authenticator for schedulers (e.g. `basic`), used with " +
-      "--authenticate_http_frameworks. Only one is supported.",
+      "HTTP authenticator for schedulers: `basic` (mesos-ts has no other). Required with " +
+      "--authenticate_http_frameworks, as in Mesos. Only one is supported.",
   }),
   max_operator_event_stream_subscribers: flag.uint({
     help:

@@ -110,6 +110,15 @@ function checkAllocator(flags: MasterFlags): string | undefined {
 export function masterSettings(flags: MasterFlags): SettingsResult {
   const allocatorError = checkAllocator(flags);
   if (allocatorError !== undefined) return { ok: false, error: allocatorError };
+  // Mesos has no default scheduler authenticator: it must be named.
+  if (flags.authenticate_http_frameworks && flags.http_framework_authenticators === undefined) {
+    return {
+      ok: false,
+      error:
+        "Missing `--http_framework_authenticators` flag. This must be used in conjunction " +
+        "with `--authenticate_http_frameworks`",
+    };
+  }
   const roles = parseRoles(flags.roles);
   if (roles.error !== undefined) return { ok: false, error: roles.error };
   const weights = parseWeights(flags.weights, roles.roles);

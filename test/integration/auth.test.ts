@@ -120,6 +120,7 @@ before(async () => {
       authenticate_http_readonly: true,
       authenticate_http_readwrite: true,
       authenticate_http_frameworks: true,
+      http_framework_authenticators: "basic",
       allocation_interval: "50ms",
     },
   });

@@ -1,12 +1,15 @@
 /**
  * Start-up flag handling of the real binaries compared with Mesos':
  * `--weights` without `--roles`, the allocator name and sorters, which
- * `LIBPROCESS_*` variables count and what `/flags` then shows, protobuf
+ * `LIBPROCESS_*` variables count and what `/flags` then shows,
+ * `--http_framework_authenticators` with `--authenticate_http_frameworks`, protobuf
  * required fields of `--domain`, the agent's `--authorizer`, and a closed
  * stdout (`--help | head`).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import {
   binPath,
@@ -81,6 +84,40 @@ test("unequal --role_sorter and --framework_sorter stop the master, a standby (-
     ]);
     assert.doesNotMatch(r.stderr, /Listening on/);
   }
+});
+
+test("--authenticate_http_frameworks without --http_framework_authenticators stops the master, as in Mesos", async () => {
+  const dir = tempDir("flags-startup-");
+  const credentials = join(dir, "credentials.json");
+  writeFileSync(credentials, JSON.stringify({ credentials: [{ principal: "p", secret: "s" }] }));
+  const r = await runBinary("mesos-master", [
+    "--ip=127.0.0.1",
+    `--port=${await freePort()}`,
+    "--registry=in_memory",
+    `--credentials=${credentials}`,
+    "--authenticate_http_frameworks",
+  ]);
+  assert.equal(r.code, 1);
+  assert.deepEqual(messageLines(r.stderr), [
+    "mesos-master: Missing `--http_framework_authenticators` flag. This must be used in " +
+      "conjunction with `--authenticate_http_frameworks`",
+  ]);
+  const master = await startMaster({
+    flags: {
+      credentials,
+      authenticate_http_frameworks: true,
+      http_framework_authenticators: "basic",
+    },
+  });
+  const response = await fetch(`${master.url}/api/v1/scheduler`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({
+      type: "SUBSCRIBE",
+      subscribe: { framework_info: { user: "u", name: "n" } },
+    }),
+  });
+  assert.equal(response.status, 401);
 });
 
 test("LIBPROCESS_IP binds the master without counting as --ip in /flags", async () => {

@@ -52,6 +52,7 @@ before(async () => {
     flags: {
       credentials: `file://${credentials}`,
       authenticate_http_frameworks: true,
+      http_framework_authenticators: "basic",
       rate_limits: JSON.stringify({
         limits: [
           { principal: "zero", qps: 1, capacity: 0 },

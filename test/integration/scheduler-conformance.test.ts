@@ -269,6 +269,7 @@ describe("scheduler API conformance (frameworks authenticate)", () => {
         credentials: `file://${credentials}`,
         acls: `file://${acls}`,
         authenticate_http_frameworks: true,
+        http_framework_authenticators: "basic",
       },
     });
   });
