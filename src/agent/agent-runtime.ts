@@ -534,6 +534,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     provisioner: isolation.provisioner,
     dockerRuntime: isolation.dockerRuntime,
     switchUser: flags.switch_user && isRoot,
+    fetcher: {
+      frameworksHome: flags.frameworks_home,
+      hadoopHome: flags.hadoop_home,
+      stallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
+      cache: fetcherCache,
+    },
   });
   void nested.recover();
   const provisioner = isolation.provisioner;
@@ -657,6 +663,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     if (flags.recover === "cleanup") {
       agent.cleanupRecovered();
       await waitUntil(() => adopted.size === 0, 60_000);
+      // The old executors' nested containers go with them (standalone ones stay, as in Mesos).
+      await nested.endOrphaned(true);
       await checkpointer.idle();
       logger.info("Finished recovery cleanup: old executors are gone; exiting");
       settle({ kind: "shutdown", message: "recovery cleanup done (--recover=cleanup)" });

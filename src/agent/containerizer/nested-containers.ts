@@ -48,9 +48,25 @@
  * A nested container (sessions and DEBUG containers too) runs as its
  * `command.user` only when the agent switches users, else as its parent's
  * user (set only then as well), as Mesos.
+ *
+ * As Mesos' containerizer, a nested or standalone container's
+ * `command.uris` are fetched into its sandbox before it starts (the
+ * agent's fetcher and cache); a failed fetch fails the launch. Its record
+ * is written when the launch begins (`launching`, no pid): a restarted
+ * agent that finds a launch cut short destroys that container.
  */
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import { chown, mkdir, readdir, readFile, rename, rm, rmdir, writeFile } from "node:fs/promises";
+import {
+  chown,
+  mkdir,
+  readdir,
+  readFile,
+  readlink,
+  rename,
+  rm,
+  rmdir,
+  writeFile,
+} from "node:fs/promises";
 import { Socket } from "node:net";
 import { isAbsolute, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -85,6 +101,8 @@ import {
   parseParentLaunch,
 } from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
+import { FetchError, fetchUris } from "./fetcher.js";
+import type { FetcherCache } from "./fetcher-cache.js";
 import { imageVolumePreparation } from "./images/image-launch.js";
 import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
 import type { Provisioner } from "./images/provisioner.js";
@@ -104,7 +122,7 @@ import {
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
-import { isSameProcess } from "./proc.js";
+import { isSameProcess, processTree, readProcTableInSlices, signalAll } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 
@@ -209,6 +227,24 @@ export interface NestedContainersOptions {
    * (KILL_CONTAINER naming an executor's container); false: no such container.
    */
   signalExecutor?(containerId: string, signal: number): boolean;
+  /**
+   * The agent's fetcher settings: a container's `command.uris` are fetched
+   * into its sandbox before it starts, as for executors (absent: the
+   * defaults, no cache).
+   */
+  fetcher?: NestedFetcher | undefined;
+}
+
+/** How nested and standalone containers fetch their `command.uris` (docs/fetcher.md). */
+export interface NestedFetcher {
+  /** `--frameworks_home`. */
+  frameworksHome?: string | undefined;
+  /** `--hadoop_home`. */
+  hadoopHome?: string | undefined;
+  /** `--fetcher_stall_timeout`. */
+  stallTimeoutMs?: number | undefined;
+  /** The agent's fetcher cache (`--fetcher_cache_size`, `--fetcher_cache_dir`). */
+  cache?: FetcherCache | undefined;
 }
 
 /** A LAUNCH_CONTAINER of a standalone container (its id has no parent). */
@@ -232,7 +268,14 @@ interface NestedRecord {
   user?: string;
   parentId: string;
   childId: string;
-  pid: number;
+  /** Absent while it is launching (see `launching`). */
+  pid?: number;
+  /**
+   * Checkpointed before its process started (no `pid` yet): a restarted
+   * agent that finds it so destroys it, as Mesos destroys a container whose
+   * pid was never checkpointed.
+   */
+  launching?: true;
   startTime?: number;
   directory: string;
   cgroup?: string;
@@ -276,6 +319,10 @@ interface Nested {
   readonly standalone?: boolean;
   /** REMOVE_CONTAINER of this ended standalone container is under way. */
   removing?: Promise<void>;
+  /** Stops the fetch of its URIs (it was killed while launching). */
+  readonly abort?: AbortController;
+  /** Its checkpoint writes, in order (each writes its state as it is then). */
+  saving?: Promise<void>;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -445,7 +492,7 @@ export class NestedContainers {
       phase: "running",
       killRequested: false,
       waiters: [],
-      pid: record.pid,
+      ...(record.pid === undefined ? {} : { pid: record.pid }),
       adopted: true,
       ...(record.startTime === undefined ? {} : { startTime: record.startTime }),
       ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
@@ -460,6 +507,17 @@ export class NestedContainers {
       return;
     }
     this.byCgroupId.set(n.cgroupId, n);
+    if (record.pid === undefined) {
+      // Its launch was cut short by the agent's end: whatever it had
+      // started (found by its cgroup, else by its sandbox) is killed and
+      // it ends without an exit status, as Mesos destroys such a container.
+      this.o.logger.info(
+        `Destroying ${standalone ? "standalone" : "nested"} container '${key}': the agent ended while it was launching`,
+      );
+      await this.killLaunching(n).catch(() => undefined);
+      await this.finish(n, { code: null, signal: null });
+      return;
+    }
     // A zombie has ended too (its exit status went to whoever reaps it).
     if (!(await isRunningProcess(record.pid, record.startTime))) {
       await this.finish(n, { code: null, signal: null });
@@ -488,18 +546,8 @@ export class NestedContainers {
     if (this.polling) return;
     this.polling = true;
     try {
+      await this.endOrphaned();
       for (const n of [...this.byKey.values()]) {
-        if (n.standalone !== true && this.parentOf(n.parent.containerId) === undefined) {
-          this.o.logger.info(
-            `Forgetting nested container '${n.key}': its parent container is gone`,
-          );
-          if (n.phase !== "done") {
-            await this.killAll(n);
-            await this.finish(n, { code: null, signal: null });
-          }
-          void this.forget(n);
-          continue;
-        }
         if (n.adopted !== true || n.phase !== "running" || n.pid === undefined) continue;
         if (!(await isRunningProcess(n.pid, n.startTime))) {
           await this.finish(n, { code: null, signal: null });
@@ -512,6 +560,30 @@ export class NestedContainers {
   }
 
   private polling = false;
+
+  /**
+   * Kills, ends and forgets the nested containers whose parent is gone
+   * (e.g. a recovered executor, whose end the containerizer does not report
+   * here), or with `ofExecutors` those of every executor (`--recover=cleanup`
+   * destroys them all); resolves once they are. Standalone containers and
+   * the containers nested in them are kept.
+   */
+  async endOrphaned(ofExecutors = false): Promise<void> {
+    await this.recovering;
+    for (const n of [...this.byKey.values()]) {
+      if (n.standalone === true) continue;
+      const kept = ofExecutors
+        ? n.parent.standalone === true
+        : this.parentOf(n.parent.containerId) !== undefined;
+      if (kept) continue;
+      this.o.logger.info(`Forgetting nested container '${n.key}': its parent container is gone`);
+      if (n.phase !== "done") {
+        await this.killAll(n);
+        await this.finish(n, { code: null, signal: null });
+      }
+      await this.forget(n);
+    }
+  }
 
   /** Stops watching (the agent is exiting). */
   stop(): void {
@@ -540,15 +612,25 @@ export class NestedContainers {
     return base === undefined ? undefined : join(base, n.parent.containerId, `${n.childId}.json`);
   }
 
-  /** Checkpoints the container (best effort: a failure only costs recovery). */
-  private async checkpoint(n: Nested): Promise<void> {
+  /**
+   * Checkpoints the container as it is when the write comes (best effort: a
+   * failure only costs recovery). Writes are chained, so the last one holds
+   * the latest state; a container forgotten meanwhile is not written back.
+   */
+  private checkpoint(n: Nested): Promise<void> {
     const path = this.recordPath(n);
     // DEBUG containers are not recovered (Mesos destroys them on recovery).
-    if (path === undefined || n.pid === undefined || n.debugOf !== undefined) return;
+    if (path === undefined || n.debugOf !== undefined) return Promise.resolve();
+    n.saving = (n.saving ?? Promise.resolve()).then(() => this.writeRecord(n, path));
+    return n.saving;
+  }
+
+  private async writeRecord(n: Nested, path: string): Promise<void> {
+    if (this.byKey.get(n.key) !== n) return;
     const record: NestedRecord = {
       parentId: n.parent.containerId,
       childId: n.childId,
-      pid: n.pid,
+      ...(n.pid === undefined ? { launching: true } : { pid: n.pid }),
       directory: n.directory,
       isolators: n.isolators.map((i) => i.name),
       ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
@@ -620,6 +702,7 @@ export class NestedContainers {
       phase: "starting",
       killRequested: false,
       waiters: [],
+      abort: new AbortController(),
     };
     return this.run(n, l, ownCgroups);
   }
@@ -672,6 +755,7 @@ export class NestedContainers {
       killRequested: false,
       waiters: [],
       standalone: true,
+      abort: new AbortController(),
     };
     const result = await this.run(n, { ...l, parentId: id, childId: id }, true);
     return "ok" in result ? { ok: true } : result;
@@ -688,10 +772,12 @@ export class NestedContainers {
     this.byKey.set(key, n);
     this.byCgroupId.set(n.cgroupId, n);
     try {
+      // Noted before anything is prepared: an agent that dies during the
+      // launch leaves a record its successor destroys the container by.
+      await this.checkpoint(n);
       const pid = await this.start(n, l, ownCgroups);
       // A quick command may have ended already (then it is "done").
       if (n.phase === "starting") n.phase = "running";
-      await this.checkpoint(n);
       this.startPolling();
       this.o.logger.info(`Launched ${kind} container '${key}' (pid ${pid})`);
       if (n.killRequested) void this.killAll(n);
@@ -701,7 +787,15 @@ export class NestedContainers {
       this.o.logger.warn(`Failed to launch ${kind} container '${key}': ${error}`);
       n.phase = "done";
       for (const stream of Object.values(n.io ?? {}) as (Readable | Writable)[]) stream.destroy();
+      // A process that started (before e.g. its isolation failed) goes too.
+      if (n.pid !== undefined) {
+        this.byPid.delete(n.pid);
+        await this.killAll(n).catch(() => undefined);
+      }
       await this.cleanup(n);
+      // A WAIT that came during the launch answers (no exit status: it never ran).
+      n.termination ??= {};
+      for (const waiter of n.waiters.splice(0)) waiter(n.termination);
       void this.forget(n);
       // A failed launch is most likely the caller's doing (user, command, image):
       // Mesos answers 400 with the failure as it is (the default executor
@@ -764,6 +858,8 @@ export class NestedContainers {
     const name = SIGNAL_NAMES[signal] ?? "SIGKILL";
     if (name === "SIGKILL") {
       n.killRequested = true;
+      // A fetch under way stops: the launch fails (Mesos destroys a container killed while fetching).
+      if (n.phase === "starting") n.abort?.abort();
       if (n.phase === "running") void this.killAll(n);
       return true;
     }
@@ -1224,6 +1320,7 @@ export class NestedContainers {
         await chownSandbox(n.directory, ids.uid, ids.gid);
       }
     }
+    await this.fetch(n, l.command, ids, userName);
     const preparations: (LaunchPreparation | undefined)[] = [];
     const cgroups = this.o.launcherCgroups;
     if (cgroups !== undefined) {
@@ -1288,6 +1385,8 @@ export class NestedContainers {
     };
     await this.saveLaunchInfo(n);
     if (inImage) env.PATH = DEFAULT_PATH;
+    // Its cgroup and root filesystem, for a successor that finds it launching.
+    await this.checkpoint(n);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -1322,11 +1421,64 @@ export class NestedContainers {
     n.pid = reply.pid;
     if (reply.startTime !== undefined) n.startTime = reply.startTime;
     this.byPid.set(reply.pid, n);
+    // Its pid first: a successor adopts it (or finds it gone) by that.
+    void this.checkpoint(n);
     if (shimmed) await enterCgroups(reply.pid, preparation);
     for (const isolator of n.isolators) {
       await isolator.isolate(n.cgroupId, reply.pid).catch(() => undefined);
     }
     return reply.pid;
+  }
+
+  /**
+   * Fetches the command's URIs into the container's sandbox, as Mesos'
+   * containerizer does for every container it launches (standalone and
+   * nested ones too): with the agent's fetcher and cache, as `user` (local
+   * files read as that user), the fetched files then owned by it. A failure
+   * fails the launch with the fetcher's reason.
+   */
+  private async fetch(
+    n: Nested,
+    command: CommandInfo | undefined,
+    ids: { uid: number; gid: number } | undefined,
+    user: string | undefined,
+  ): Promise<void> {
+    const uris = command?.uris ?? [];
+    const f = this.o.fetcher ?? {};
+    const launcher = this.o.launcher;
+    try {
+      // Also without URIs: Mesos counts every launch in task_fetches_*.
+      await fetchUris(uris, {
+        sandbox: n.directory,
+        frameworksHome: f.frameworksHome,
+        hadoopHome: f.hadoopHome,
+        run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
+        ...(ids === undefined
+          ? {}
+          : {
+              runAsUser: (file: string, args: string[], cwd: string) =>
+                launcher.run({ op: "run", file, args, cwd, ...ids, timeoutMs: 600_000 }),
+            }),
+        ...(f.stallTimeoutMs === undefined
+          ? {}
+          : { download: { stallTimeoutMs: f.stallTimeoutMs } }),
+        ...(n.abort === undefined ? {} : { signal: n.abort.signal }),
+        ...(f.cache === undefined ? {} : { cache: f.cache }),
+        ...(user === undefined ? {} : { user }),
+      });
+    } catch (e) {
+      if (n.abort?.signal.aborted === true) {
+        throw new Error(`Container '${n.key}' was destroyed during fetching`);
+      }
+      throw e instanceof FetchError ? new Error(e.message) : e;
+    }
+    if (ids !== undefined && uris.length > 0) {
+      await launcher.run({
+        op: "run",
+        file: "chown",
+        args: ["-R", `${ids.uid}:${ids.gid}`, n.directory],
+      });
+    }
   }
 
   /**
@@ -1461,6 +1613,34 @@ export class NestedContainers {
     await this.o.sweeper.kill(root, n.directory);
   }
 
+  /**
+   * Kills what a launch cut short by the agent's end may have started, its
+   * pid unknown: its cgroup's processes, else (no cgroups) every process
+   * whose session is led by a process working in its sandbox (the launcher
+   * starts each container in a session of its own, in its sandbox).
+   */
+  private async killLaunching(n: Nested): Promise<void> {
+    if (n.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
+      await this.killAll(n);
+      return;
+    }
+    const table = await readProcTableInSlices();
+    const pids = new Set<number>();
+    for (const e of table) {
+      if (e.session !== e.pid || e.pid === process.pid) continue;
+      const cwd = await readlink(`/proc/${e.pid}/cwd`).catch(() => undefined);
+      if (cwd !== n.directory) continue;
+      for (const pid of processTree(e.pid, table)) pids.add(pid);
+    }
+    pids.delete(process.pid);
+    if (pids.size > 0) {
+      this.o.logger.info(
+        `Killing ${pids.size} process(es) of container '${n.key}' found in its sandbox`,
+      );
+    }
+    signalAll(pids, "SIGKILL");
+  }
+
   /** Sends a catchable signal to the container's processes. */
   private async signal(n: Nested, name: NodeJS.Signals): Promise<void> {
     const pids =
@@ -1537,10 +1717,15 @@ export class NestedContainers {
     const path = this.recordPath(n);
     if (path === undefined) return Promise.resolve();
     const launchInfo = this.launchInfoPath(n);
-    return Promise.all([
-      rm(path, { force: true }),
-      launchInfo === undefined ? undefined : rm(launchInfo, { force: true }),
-    ])
+    // After the writes under way (later ones see it forgotten and skip).
+    const saved = n.saving ?? Promise.resolve();
+    return saved
+      .then(() =>
+        Promise.all([
+          rm(path, { force: true }),
+          launchInfo === undefined ? undefined : rm(launchInfo, { force: true }),
+        ]),
+      )
       .then(async () => {
         // The parent's directory goes with its last record.
         await rmdir(join(path, "..")).catch(() => undefined);
@@ -1558,7 +1743,11 @@ export function recordProblem(record: unknown, file: string): string | undefined
   if (file !== `${r.childId}.json`) return `it is the record of '${r.childId}'`;
   if (r.standalone !== true && typeof r.parentId !== "string") return "no parent container id";
   if (typeof r.directory !== "string" || !isAbsolute(r.directory)) return "no sandbox directory";
-  if (typeof r.pid !== "number" || !Number.isInteger(r.pid) || r.pid <= 0) return "no process id";
+  // Without a pid only when checkpointed while launching (a successor destroys it).
+  const launching = r.launching === true && r.pid === undefined;
+  if (!launching && (typeof r.pid !== "number" || !Number.isInteger(r.pid) || r.pid <= 0)) {
+    return "no process id";
+  }
   if (r.isolators !== undefined && !Array.isArray(r.isolators)) return "no isolator list";
   return undefined;
 }

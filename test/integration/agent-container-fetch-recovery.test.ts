@@ -1,0 +1,465 @@
+/**
+ * Standalone and nested containers launched through the agent's v1 API
+ * (LAUNCH_CONTAINER), as Mesos' containerizer treats them:
+ * - their `command.uris` are fetched into their sandbox before they start
+ *   (executable files, extracted archives, the fetcher cache), a fetch that
+ *   fails fails the launch (`400` with the fetcher's reason), and a KILL
+ *   during the fetch stops the launch;
+ * - an agent killed while a container was launching (no process recorded
+ *   yet) destroys it when it restarts: what it had started is killed and
+ *   WAIT answers without an exit status;
+ * - `--recover=cleanup` kills the old executors with their nested
+ *   containers, leaves standalone containers running (Mesos kills only the
+ *   old executors) and the agent exits.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
+import {
+  binPath,
+  type DaemonHandle,
+  freePort,
+  killProcessGroups,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitLong,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let base = "";
+const files = new Map<string, Buffer>();
+/** GET requests per path (the cache's HEAD size probes are not downloads). */
+const downloads = new Map<string, number>();
+/** Requests held open without an answer (a fetch that never ends). */
+const held: ServerResponse[] = [];
+const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+  const path = req.url ?? "/";
+  if (req.method === "GET") downloads.set(path, (downloads.get(path) ?? 0) + 1);
+  if (path.startsWith("/hang")) {
+    res.writeHead(200, { "content-length": "1000" });
+    res.write("x");
+    held.push(res);
+    return;
+  }
+  const body = files.get(path);
+  if (body === undefined) {
+    res.writeHead(404).end("not found");
+    return;
+  }
+  res.writeHead(200, { "content-length": body.length });
+  res.end(req.method === "HEAD" ? undefined : body);
+});
+const src = tempDir("container-fetch-src-");
+/** Processes a test started: killed at the end whatever happened. */
+const strays = new Set<number>();
+const children: ChildProcess[] = [];
+
+before(async () => {
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  files.set("/tool.sh", Buffer.from("#!/bin/sh\necho tool ran\n"));
+  files.set("/cached.txt", Buffer.from("from the cache\n"));
+  mkdirSync(join(src, "pkg"));
+  writeFileSync(join(src, "pkg", "hello.txt"), "extracted\n");
+  execFileSync("tar", ["-czf", join(src, "pkg.tar.gz"), "-C", src, "pkg"]);
+  files.set("/pkg.tar.gz", readFileSync(join(src, "pkg.tar.gz")));
+  writeFileSync(join(src, "local.txt"), "local file\n");
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: {
+      fetcher_cache_size: "1MB",
+      // Not the shared default: another agent starting empties that.
+      fetcher_cache_dir: join(tempDir("container-fetch-cache-"), "fetch"),
+    },
+  });
+});
+
+after(async () => {
+  for (const res of held) res.destroy();
+  killProcessGroups(strays);
+  for (const c of children) c.kill("SIGKILL");
+  await stopAll();
+  await new Promise<void>((r) => server.close(() => r()));
+});
+
+interface Answer {
+  readonly status: number;
+  readonly text: string;
+}
+
+async function call(on: DaemonHandle, c: Call | Record<string, unknown>): Promise<Answer> {
+  const res = await fetch(`${on.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(c),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+async function expect(
+  on: DaemonHandle,
+  c: Call | Record<string, unknown>,
+  status: number,
+  text?: string,
+): Promise<Answer> {
+  const r = await call(on, c);
+  assert.equal(r.status, status, `${JSON.stringify(c)}: ${r.text}`);
+  if (text !== undefined) assert.equal(r.text, text, JSON.stringify(c));
+  return r;
+}
+
+const RESOURCES = [
+  { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+  { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+];
+
+function containerId(id: string, parent?: string): Record<string, unknown> {
+  return parent === undefined ? { value: id } : { value: id, parent: { value: parent } };
+}
+
+function launch(
+  id: string,
+  command: string,
+  uris: Record<string, unknown>[] = [],
+  parent?: string,
+): Record<string, unknown> {
+  return {
+    type: "LAUNCH_CONTAINER",
+    launch_container: {
+      container_id: containerId(id, parent),
+      command: { value: command, uris },
+      ...(parent === undefined ? { resources: RESOURCES } : {}),
+    },
+  };
+}
+
+interface WaitAnswer {
+  wait_container?: { exit_status?: number };
+}
+
+async function waitFor(on: DaemonHandle, id: string, parent?: string): Promise<WaitAnswer> {
+  const r = await expect(
+    on,
+    { type: "WAIT_CONTAINER", wait_container: { container_id: containerId(id, parent) } },
+    200,
+  );
+  return JSON.parse(r.text) as WaitAnswer;
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** The pid GET_CONTAINERS reports for the running standalone container `id`. */
+async function pidOf(on: DaemonHandle, id: string): Promise<number> {
+  return waitLong(`standalone container '${id}' to be listed with its pid`, async () => {
+    const r = await expect(
+      on,
+      { type: "GET_CONTAINERS", get_containers: { show_standalone: true } },
+      200,
+    );
+    const body = JSON.parse(r.text) as {
+      get_containers?: {
+        containers?: {
+          container_id: { value: string; parent?: unknown };
+          container_status?: { executor_pid?: number };
+        }[];
+      };
+    };
+    const c = body.get_containers?.containers?.find(
+      (e) => e.container_id.value === id && e.container_id.parent === undefined,
+    );
+    const pid = c?.container_status?.executor_pid;
+    if (pid !== undefined) strays.add(pid);
+    return pid;
+  });
+}
+
+describe("fetching the URIs of standalone and nested containers", () => {
+  test("a standalone container starts with its URIs in its sandbox: an executable script, an extracted archive, a local file, a cached file fetched once for two containers", async () => {
+    const workDir = agent.workDir;
+    await expect(
+      agent,
+      launch("fetching", "./tool.sh > out && cat pkg/hello.txt local.txt cached.txt >> out", [
+        { value: `${base}/tool.sh`, executable: true },
+        { value: `${base}/pkg.tar.gz` },
+        { value: `file://${join(src, "local.txt")}` },
+        { value: `${base}/cached.txt`, cache: true },
+      ]),
+      200,
+      "",
+    );
+    assert.equal((await waitFor(agent, "fetching")).wait_container?.exit_status, 0);
+    const sandbox = join(workDir, "containers", "fetching");
+    assert.equal(
+      readFileSync(join(sandbox, "out"), "utf8"),
+      "tool ran\nextracted\nlocal file\nfrom the cache\n",
+    );
+    assert.ok((statSync(join(sandbox, "tool.sh")).mode & 0o111) !== 0, "tool.sh is executable");
+    // The fetcher's progress is in the sandbox's stderr, as for an executor.
+    assert.match(readFileSync(join(sandbox, "stderr"), "utf8"), /Successfully fetched all URIs/);
+
+    await expect(
+      agent,
+      launch("fetching-again", "cat cached.txt", [{ value: `${base}/cached.txt`, cache: true }]),
+      200,
+      "",
+    );
+    assert.equal((await waitFor(agent, "fetching-again")).wait_container?.exit_status, 0);
+    assert.equal(
+      readFileSync(join(workDir, "containers", "fetching-again", "stdout"), "utf8"),
+      "from the cache\n",
+    );
+    assert.equal(downloads.get("/cached.txt"), 1, "the second container got it from the cache");
+  });
+
+  test("a URI that cannot be fetched fails the launch with 400 and the fetcher's reason; the container is not kept", async () => {
+    const r = await expect(agent, launch("unfetched", "true", [{ value: `${base}/missing` }]), 400);
+    assert.equal(
+      r.text,
+      `Failed to fetch '${base}/missing': Error downloading resource, received HTTP return code 404`,
+    );
+    await expect(
+      agent,
+      { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "unfetched" } } },
+      404,
+    );
+  });
+
+  test("a nested container's URIs are fetched into its own sandbox", async () => {
+    await expect(agent, launch("fetch-parent", "exec sleep 300"), 200, "");
+    await pidOf(agent, "fetch-parent");
+    await expect(
+      agent,
+      launch("child", "cat pkg/hello.txt", [{ value: `${base}/pkg.tar.gz` }], "fetch-parent"),
+      200,
+      "",
+    );
+    assert.equal((await waitFor(agent, "child", "fetch-parent")).wait_container?.exit_status, 0);
+    const sandbox = join(agent.workDir, "containers", "fetch-parent", "containers", "child");
+    assert.equal(readFileSync(join(sandbox, "stdout"), "utf8"), "extracted\n");
+    assert.equal(existsSync(join(agent.workDir, "containers", "fetch-parent", "pkg")), false);
+    await expect(
+      agent,
+      { type: "KILL_CONTAINER", kill_container: { container_id: { value: "fetch-parent" } } },
+      200,
+    );
+    await waitFor(agent, "fetch-parent");
+  });
+
+  test("KILL of a container still fetching stops the launch (400) and its WAIT answers", async () => {
+    const before = downloads.get("/hang-kill") ?? 0;
+    const launched = call(agent, launch("kill-fetching", "true", [{ value: `${base}/hang-kill` }]));
+    await waitLong("the fetch to start", () => (downloads.get("/hang-kill") ?? 0) > before);
+    const waited = waitFor(agent, "kill-fetching");
+    await expect(
+      agent,
+      { type: "KILL_CONTAINER", kill_container: { container_id: { value: "kill-fetching" } } },
+      200,
+    );
+    const r = await launched;
+    assert.equal(r.status, 400, r.text);
+    assert.equal(r.text, "Container 'kill-fetching' was destroyed during fetching");
+    assert.equal((await waited).wait_container?.exit_status, undefined);
+  });
+});
+
+describe("containers whose launch an agent crash cut short", () => {
+  test("after SIGKILL during the fetch of a standalone and a nested container: both end on restart without an exit status, what was started in the sandbox is killed, the running parent is kept", async () => {
+    const port = await freePort();
+    const workDir = tempDir("agent-launching-");
+    const start = () =>
+      startAgent({
+        master: master.address,
+        port,
+        flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
+      });
+    let restartable = await start();
+    await expect(restartable, launch("holder", "exec sleep 300"), 200, "");
+    const holder = await pidOf(restartable, "holder");
+    const before = downloads.get("/hang-crash") ?? 0;
+    // Never answered: the agent dies first.
+    const unanswered = [
+      call(restartable, launch("stuck", "true", [{ value: `${base}/hang-crash` }])),
+      call(restartable, launch("stuck-child", "true", [{ value: `${base}/hang-crash` }], "holder")),
+    ].map((p) => p.catch(() => undefined));
+    await waitLong(
+      "both fetches to start",
+      () => (downloads.get("/hang-crash") ?? 0) >= before + 2,
+    );
+    const record = join(workDir, "meta", "standalone-containers", "stuck.json");
+    assert.equal(
+      (JSON.parse(readFileSync(record, "utf8")) as { launching?: boolean }).launching,
+      true,
+    );
+    restartable.kill("SIGKILL");
+    await restartable.exited;
+    await Promise.all(unanswered);
+    // Stands in for a process the launch had started before the crash: its
+    // own session, working in the container's sandbox.
+    const leftover = spawn("sleep", ["300"], {
+      cwd: join(workDir, "containers", "stuck"),
+      detached: true,
+      stdio: "ignore",
+    });
+    children.push(leftover);
+    const leftoverPid = leftover.pid as number;
+    strays.add(leftoverPid);
+
+    restartable = await start();
+    assert.equal((await waitFor(restartable, "stuck")).wait_container?.exit_status, undefined);
+    assert.equal(
+      (await waitFor(restartable, "stuck-child", "holder")).wait_container?.exit_status,
+      undefined,
+    );
+    await waitLong("the leftover process to be killed", () => !alive(leftoverPid));
+    assert.equal(await pidOf(restartable, "holder"), holder);
+    assert.ok(alive(holder), "the parent that was running is recovered, not killed");
+    const ended = JSON.parse(readFileSync(record, "utf8")) as { termination?: unknown };
+    assert.deepEqual(ended.termination, {}, "its end is checkpointed");
+    await expect(
+      restartable,
+      { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "stuck" } } },
+      200,
+    );
+    assert.equal(existsSync(join(workDir, "containers", "stuck")), false);
+    await expect(
+      restartable,
+      { type: "KILL_CONTAINER", kill_container: { container_id: { value: "holder" } } },
+      200,
+    );
+    await waitFor(restartable, "holder");
+  });
+});
+
+describe("--recover=cleanup", () => {
+  test("a standalone container keeps running (Mesos kills only the old executors) and the agent exits", async () => {
+    const port = await freePort();
+    const workDir = tempDir("agent-cleanup-");
+    const first = await startAgent({
+      master: master.address,
+      port,
+      flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
+    });
+    await expect(first, launch("kept", "exec sleep 300"), 200, "");
+    const pid = await pidOf(first, "kept");
+    first.kill("SIGKILL");
+    await first.exited;
+    const cleanup = await startAgent({
+      master: master.address,
+      port,
+      flags: { work_dir: workDir, recover: "cleanup" },
+      waitReady: false,
+    });
+    assert.equal(await cleanup.exited, 0, "the cleanup agent exits when done");
+    assert.ok(alive(pid), "the standalone container survives --recover=cleanup");
+    const again = await startAgent({
+      master: master.address,
+      port,
+      flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
+    });
+    assert.equal(await pidOf(again, "kept"), pid);
+    await expect(
+      again,
+      { type: "KILL_CONTAINER", kill_container: { container_id: { value: "kept" } } },
+      200,
+    );
+    await waitFor(again, "kept");
+  });
+});
+
+describe("--recover=cleanup with a task group", () => {
+  test("the old executor and the nested containers of its tasks are killed before the agent exits", async () => {
+    const port = await freePort();
+    const workDir = tempDir("agent-cleanup-group-");
+    const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
+    // Its own master: the group must land on this agent.
+    const own = await startMaster();
+    const first = await startAgent({ master: own.address, port, flags });
+    const task = (id: string) => ({
+      name: id,
+      task_id: { value: id },
+      agent_id: { value: "" },
+      resources: [
+        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+      ],
+      command: { value: "exec sleep 300" },
+    });
+    const scheduler = spawn(
+      process.execPath,
+      [
+        binPath("mesos-execute"),
+        `--master=${own.address}`,
+        `--task_group=${JSON.stringify({ tasks: [task("one"), task("two")] })}`,
+        "--checkpoint",
+      ],
+      { stdio: "ignore" },
+    );
+    children.push(scheduler);
+    const pids = await waitLong("two nested containers with their pids", async () => {
+      const r = await call(first, {
+        type: "GET_CONTAINERS",
+        get_containers: { show_nested: true },
+      });
+      const body = JSON.parse(r.text) as {
+        get_containers?: {
+          containers?: {
+            container_id: { parent?: unknown };
+            container_status?: { executor_pid?: number };
+          }[];
+        };
+      };
+      const found = (body.get_containers?.containers ?? [])
+        .filter((c) => c.container_id.parent !== undefined)
+        .map((c) => c.container_status?.executor_pid)
+        .filter((p): p is number => p !== undefined);
+      return found.length === 2 ? found : undefined;
+    });
+    for (const pid of pids) strays.add(pid);
+    await executorsCheckpointed(workDir);
+    first.kill("SIGKILL");
+    await first.exited;
+    scheduler.kill("SIGKILL");
+    for (const pid of pids) assert.ok(alive(pid), "the task survives the agent's SIGKILL");
+    const cleanup = await startAgent({
+      master: own.address,
+      port,
+      flags: { ...flags, recover: "cleanup" },
+      waitReady: false,
+    });
+    assert.equal(await cleanup.exited, 0, "the cleanup agent exits when done");
+    for (const pid of pids) {
+      await waitLong(`task process ${pid} to be gone`, () => !alive(pid));
+    }
+    // Ended and forgotten (isolators cleaned up) before the agent exited.
+    const records = join(workDir, "meta", "nested-containers");
+    const left = existsSync(records)
+      ? readdirSync(records, { recursive: true }).filter((f) => String(f).endsWith(".json"))
+      : [];
+    assert.deepEqual(
+      left,
+      [],
+      `no nested container record is left:\n${cleanup
+        .logs()
+        .split("\n")
+        .filter((l) => /ested|ecover|xecutor/.test(l))
+        .join("\n")}`,
+    );
+  });
+});
