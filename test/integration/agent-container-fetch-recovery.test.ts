@@ -14,7 +14,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -276,6 +284,34 @@ describe("fetching the URIs of standalone and nested containers", () => {
     assert.equal(r.status, 400, r.text);
     assert.equal(r.text, "Container 'kill-fetching' was destroyed during fetching");
     assert.equal((await waited).wait_container?.exit_status, undefined);
+  });
+});
+
+describe("fetching as the container's user", {
+  skip: process.getuid?.() === 0 ? false : "needs root (--switch_user)",
+}, () => {
+  test("a standalone container with command.user reads local URIs as that user: a root-only file fails the launch, a readable one is fetched and belongs to the user", async () => {
+    const files = tempDir("container-fetch-user-");
+    chmodSync(files, 0o755);
+    writeFileSync(join(files, "public.txt"), "for everyone\n", { mode: 0o644 });
+    writeFileSync(join(files, "secret.txt"), "root only\n", { mode: 0o600 });
+    const asNobody = (id: string, file: string) => {
+      const c = launch(id, "cat *.txt", [{ value: join(files, file) }]) as {
+        launch_container: { command: Record<string, unknown> };
+      };
+      c.launch_container.command.user = "nobody";
+      return c;
+    };
+    const refused = await expect(agent, asNobody("user-secret", "secret.txt"), 400);
+    assert.match(refused.text, /^Failed to fetch '.*secret\.txt': /);
+    await expect(agent, asNobody("user-public", "public.txt"), 200, "");
+    assert.equal((await waitFor(agent, "user-public")).wait_container?.exit_status, 0);
+    const fetched = join(agent.workDir, "containers", "user-public", "public.txt");
+    assert.equal(statSync(fetched).uid, Number(execFileSync("id", ["-u", "nobody"]).toString()));
+    assert.equal(
+      readFileSync(join(agent.workDir, "containers", "user-public", "stdout"), "utf8"),
+      "for everyone\n",
+    );
   });
 });
 
