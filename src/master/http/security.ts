@@ -344,9 +344,15 @@ function frameworkUsers(master: Master): (id: string) => string | undefined {
     master.completedFrameworks.find((f) => f.id === id)?.info.user;
 }
 
-function frameworkPrincipal(master: Master, id: string): string | undefined {
-  const f = master.frameworks.get(id) ?? master.completedFrameworks.find((x) => x.id === id);
-  return f === undefined ? undefined : (f.info.principal ?? "");
+/**
+ * What teardown_frameworks is asked about for tearing down framework `id`:
+ * undefined when no such framework is registered (the handler answers 400
+ * first, as Mesos does), else the framework's principal, or any object for
+ * a framework without one (Mesos then sets no object value).
+ */
+function teardownObject(master: Master, id: string): { object: string | undefined } | undefined {
+  const f = master.frameworks.get(id);
+  return f === undefined ? undefined : { object: f.info.principal };
 }
 
 function authorizeMasterRoute(
@@ -370,8 +376,8 @@ function authorizeMasterRoute(
       if (request.method !== "POST") return next();
       const form = decodeForm(request.text());
       const id = form.ok ? form.value.get("frameworkId") : undefined;
-      const owner = id === undefined ? undefined : frameworkPrincipal(master, id);
-      if (owner !== undefined && !can("teardown_frameworks", owner)) {
+      const owner = id === undefined ? undefined : teardownObject(master, id);
+      if (owner !== undefined && !can("teardown_frameworks", owner.object)) {
         return deny(request, `teardown framework ${id}`);
       }
       return next();
@@ -602,8 +608,8 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
     }
     case "TEARDOWN": {
       const id = call.teardown?.framework_id.value ?? "";
-      const owner = frameworkPrincipal(master, id);
-      return owner === undefined ? [] : [["teardown_frameworks", owner, `teardown ${id}`]];
+      const owner = teardownObject(master, id);
+      return owner === undefined ? [] : [["teardown_frameworks", owner.object, `teardown ${id}`]];
     }
     case "MARK_AGENT_GONE":
       return [["mark_agents_gone", undefined, "mark agents gone"]];
