@@ -89,7 +89,7 @@ test("master scheduler API: bad requests get the documented status and a one-lin
       "call type not a name",
       post(master.url, '{"type":7}', json),
       400,
-      /^Failed to convert JSON into Call protobuf: type/,
+      /^Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'type'$/,
     ],
     ["no type", post(master.url, "{}", json), 400, /Expecting 'type' to be present/],
     [

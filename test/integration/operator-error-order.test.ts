@@ -31,6 +31,7 @@ const ACLS = {
   update_weights: [{ principals: DEV_ONLY, roles: NONE }],
   update_quotas: [{ principals: DEV_ONLY, roles: NONE }],
   view_flags: [{ principals: DEV_ONLY, flags: NONE }],
+  teardown_frameworks: [{ principals: DEV_ONLY, framework_principals: NONE }],
   get_endpoints: [{ principals: DEV_ONLY, paths: NONE }],
   update_maintenance_schedules: [{ principals: DEV_ONLY, machines: NONE }],
   get_maintenance_schedules: [{ principals: DEV_ONLY, machines: NONE }],
@@ -279,6 +280,26 @@ describe("operator error order: validation before authorization (master)", () =>
     assert.equal(weights.status, 406, weights.text);
   });
 
+  it("teardown: an unknown framework is 400 before the ACLs", async () => {
+    const legacy = await send(
+      master.url,
+      "POST",
+      "/master/teardown",
+      { ...DEV, ...FORM },
+      "frameworkId=no-such-framework",
+    );
+    assert.equal(legacy.status, 400);
+    assert.equal(legacy.text, "No framework found with specified ID");
+    const v1 = await send(
+      master.url,
+      "POST",
+      "/api/v1",
+      { ...DEV, ...JSON_TYPE },
+      JSON.stringify({ type: "TEARDOWN", teardown: { framework_id: { value: "no-such" } } }),
+    );
+    assert.equal(v1.status, 400, v1.text);
+  });
+
   it("weights: an invalid update is 400 before the ACLs, a valid one 403", async () => {
     const put = (body: unknown) =>
       send(master.url, "PUT", "/master/weights", DEV, JSON.stringify(body));
@@ -387,5 +408,58 @@ describe("operator error order: the agent", () => {
     const refused = await send(agent.url, "GET", "/api/v1", DEV);
     assert.equal(refused.status, 405);
     assert.equal(refused.allow, "POST");
+  });
+});
+
+describe("operator error order: JSON conversion errors in Mesos' (stout's) words", () => {
+  const v1 = (body: string) => send(master.url, "POST", "/api/v1", { ...OPS, ...JSON_TYPE }, body);
+  const CONVERT = "Failed to convert JSON into Call protobuf: ";
+
+  it("v1 calls: wrong JSON types, missing required fields, a body that is no object", async () => {
+    const cases: [string, string][] = [
+      ['{"type":7}', "Not expecting a JSON number for field 'type'"],
+      [
+        '{"type":"GET_METRICS","get_metrics":"soon"}',
+        "Not expecting a JSON string for field 'get_metrics'",
+      ],
+      ['{"type":"TEARDOWN","teardown":{}}', "Missing required fields: teardown.framework_id"],
+      ['{"type":["GET_HEALTH"]}', "Not expecting a JSON array for field 'type'"],
+      ["[1]", "Expecting a JSON object"],
+    ];
+    for (const [body, reason] of cases) {
+      const r = await v1(body);
+      assert.equal(r.status, 400, body);
+      assert.equal(r.text, `${CONVERT}${reason}`, body);
+    }
+  });
+
+  it("form and JSON endpoints: resources, weights", async () => {
+    const prefix = "Error parsing 'resources' query parameter in the request body: ";
+    const reserve = (resources: unknown) =>
+      send(
+        master.url,
+        "POST",
+        "/master/reserve",
+        { ...OPS, ...FORM },
+        form({ slaveId: agentId, resources }),
+      );
+    const word = await reserve([{ name: "cpus", type: "SCALAR", scalar: { value: "abc" } }]);
+    assert.equal(word.status, 400);
+    assert.equal(word.text, `${prefix}Failed to parse 'abc' as a JSON number for field 'value'`);
+    const kind = await reserve([{ name: "cpus", type: "NOPE", scalar: { value: 1 } }]);
+    assert.equal(kind.status, 400);
+    assert.equal(kind.text, `${prefix}Failed to find enum for 'NOPE'`);
+    const weights = await send(
+      master.url,
+      "PUT",
+      "/master/weights",
+      OPS,
+      '[{"role":"web","weight":true}]',
+    );
+    assert.equal(weights.status, 400);
+    assert.equal(
+      weights.text,
+      `Failed to convert weights JSON array to protobuf '[{"role":"web","weight":true}]': Not expecting a JSON boolean for field 'weight'`,
+    );
   });
 });

@@ -78,7 +78,10 @@ test("v1 api: wrong method, missing or unsupported content type, bad bodies", ()
     decodeCall(req("POST", { "content-type": "application/json" }, '{"type":7}'), callCodec),
   );
   assert.equal(badEnum.status, 400);
-  assert.match(String(badEnum.body), /^Failed to convert JSON into Call protobuf: type/);
+  assert.equal(
+    String(badEnum.body),
+    "Failed to convert JSON into Call protobuf: Not expecting a JSON number for field 'type'",
+  );
   // An enum name this build does not know is dropped from an optional field
   // (as stout and proto2 do), so validation then finds no type.
   const newerEnum = decodeCall(

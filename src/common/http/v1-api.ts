@@ -148,11 +148,10 @@ export function decodeCall<T>(request: HttpRequest, codec: Codec<T>): V1Result<D
   const decoded = codec.decodeJson(request.body);
   if (!decoded.ok) {
     const e = decoded.error;
+    // Conversion failures in the words of Mesos' JSON-to-protobuf conversion.
     const what = e.reason.startsWith("malformed JSON")
       ? `Failed to parse body into JSON: ${e.message}`
-      : e.reason === "required field is missing"
-        ? `Failed to convert JSON into Call protobuf: Missing required fields: ${e.path}`
-        : `Failed to convert JSON into Call protobuf: ${e.message}`;
+      : `Failed to convert JSON into Call protobuf: ${e.stout}`;
     return fail(badRequest(what));
   }
   return { ok: true, value: { call: decoded.value, contentType: "json" } };

@@ -62,7 +62,9 @@ export function createCodec<T>(schema: Schema, fullName: string): Codec<T> {
   const table: MessageTable = schema.message(fullName);
 
   const jsonFailure = (e: unknown): DecodeError => {
-    if (e instanceof WalkFailure) return new DecodeError(fullName, "json", e.path(), e.reason);
+    if (e instanceof WalkFailure) {
+      return new DecodeError(fullName, "json", e.path(), e.reason, e.stout);
+    }
     if (e instanceof RangeError)
       return new DecodeError(fullName, "json", "", "message nesting too deep");
     throw e;

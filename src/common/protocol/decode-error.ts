@@ -14,14 +14,25 @@ export class DecodeError extends MesosError {
   readonly format: WireFormat;
   readonly path: string;
   readonly reason: string;
+  /**
+   * The same problem in the words of Mesos' JSON-to-protobuf conversion
+   * (stout), for answers that clients compare with Mesos': `Not expecting a
+   * JSON string for field 'user'`, `Failed to find enum for 'X'`, `Missing
+   * required fields: a.b`, `Expecting a JSON object`. Problems stout words
+   * no differently (or accepts) fall back to `message`.
+   */
+  readonly stout: string;
 
-  constructor(typeName: string, format: WireFormat, path: string, reason: string) {
+  constructor(typeName: string, format: WireFormat, path: string, reason: string, stout?: string) {
     super("DECODE_ERROR", path === "" ? reason : `${path}: ${reason}`, 400);
     this.name = "DecodeError";
     this.typeName = typeName;
     this.format = format;
     this.path = path;
     this.reason = reason;
+    this.stout =
+      stout ??
+      (reason === "required field is missing" ? `Missing required fields: ${path}` : this.message);
   }
 }
 
@@ -32,7 +43,11 @@ export class DecodeError extends MesosError {
  */
 export class WalkFailure {
   readonly segments: string[] = [];
-  constructor(readonly reason: string) {}
+  /** `stout`: Mesos' wording of the problem, when it has its own (see `DecodeError.stout`). */
+  constructor(
+    readonly reason: string,
+    readonly stout?: string,
+  ) {}
 
   /** Prepends a field name (`name`), an index (`[3]`) or a map key (`["k"]`). */
   within(segment: string): WalkFailure {

@@ -12,6 +12,8 @@
  * - bools may also be the strings "true"/"false";
  * - bytes are strict base64; maps are JSON objects;
  * - a missing required field is an error, reported with its path.
+ * Each failure also carries stout's wording of it (`WalkFailure.stout`),
+ * which HTTP answers use where Mesos' own text is expected.
  */
 import { decodeBase64 } from "./base64.js";
 import { WalkFailure } from "./decode-error.js";
@@ -26,7 +28,10 @@ const DROP: unique symbol = Symbol("drop");
 /** Decodes one message; throws `WalkFailure` on bad input. */
 export function decodeJsonMessage(table: MessageTable, value: unknown, depth: number): Obj {
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw new WalkFailure(`expected a JSON object, got ${describe(value)}`);
+    throw new WalkFailure(
+      `expected a JSON object, got ${describe(value)}`,
+      "Expecting a JSON object",
+    );
   }
   if (depth > MAX_DEPTH) throw new WalkFailure("message nesting too deep");
   const src = value as Obj;
@@ -101,7 +106,10 @@ function decodeRepeated(f: FieldTable, v: unknown, depth: number): unknown[] {
 
 function decodeMap(f: FieldTable, v: unknown, depth: number): Obj | undefined {
   if (typeof v !== "object" || v === null || Array.isArray(v)) {
-    throw new WalkFailure(`expected a JSON object (map), got ${describe(v)}`);
+    throw new WalkFailure(
+      `expected a JSON object (map), got ${describe(v)}`,
+      notExpecting(v, f.name),
+    );
   }
   const src = v as Obj;
   const out: Obj = {};
@@ -154,16 +162,27 @@ function mapKey(kind: Kind, raw: string): string {
 function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unknown | typeof DROP {
   switch (kind) {
     case Kind.MESSAGE:
+      if (typeof v !== "object" || v === null || Array.isArray(v)) {
+        throw new WalkFailure(
+          `expected a JSON object, got ${describe(v)}`,
+          notExpecting(v, f.name),
+        );
+      }
       return decodeJsonMessage(f.messageTable, v, depth + 1);
     case Kind.STRING:
       if (typeof v === "string") return v;
-      throw new WalkFailure(`expected a string, got ${describe(v)}`);
+      throw new WalkFailure(`expected a string, got ${describe(v)}`, notExpecting(v, f.name));
     case Kind.ENUM: {
-      if (typeof v !== "string") throw new WalkFailure(`expected an enum name, got ${describe(v)}`);
+      if (typeof v !== "string") {
+        throw new WalkFailure(`expected an enum name, got ${describe(v)}`, notExpecting(v, f.name));
+      }
       const enumTable = f.enumTable;
       if (enumTable === undefined || !enumTable.byName.has(v)) {
         if (f.label !== Label.REQUIRED && enumTable !== undefined) return DROP;
-        throw new WalkFailure(`unknown value '${clip(v)}' for enum ${enumTable?.fullName}`);
+        throw new WalkFailure(
+          `unknown value '${clip(v)}' for enum ${enumTable?.fullName}`,
+          `Failed to find enum for '${clip(v)}'`,
+        );
       }
       return v;
     }
@@ -171,21 +190,73 @@ function decodeValue(f: FieldTable, kind: Kind, v: unknown, depth: number): unkn
       if (typeof v === "boolean") return v;
       if (v === "true") return true;
       if (v === "false") return false;
-      throw new WalkFailure(`expected a boolean, got ${describe(v)}`);
+      throw new WalkFailure(
+        `expected a boolean, got ${describe(v)}`,
+        typeof v === "string"
+          ? `Failed to parse '${clip(v)}' as a JSON boolean for field '${f.name}'`
+          : notExpecting(v, f.name),
+      );
     case Kind.BYTES: {
-      if (typeof v !== "string")
-        throw new WalkFailure(`expected a base64 string, got ${describe(v)}`);
+      if (typeof v !== "string") {
+        throw new WalkFailure(
+          `expected a base64 string, got ${describe(v)}`,
+          notExpecting(v, f.name),
+        );
+      }
       const bytes = decodeBase64(v);
-      if (typeof bytes === "string") throw new WalkFailure(bytes);
+      if (typeof bytes === "string") {
+        throw new WalkFailure(bytes, `Failed to base64 decode bytes field '${f.name}': ${bytes}`);
+      }
       return bytes;
     }
-    case Kind.DOUBLE:
-      return floating(v);
-    case Kind.FLOAT:
-      return Math.fround(floating(v));
     default:
-      return integer(kind, v);
+      try {
+        if (kind === Kind.DOUBLE) return floating(v);
+        if (kind === Kind.FLOAT) return Math.fround(floating(v));
+        return integer(kind, v);
+      } catch (e) {
+        throw e instanceof WalkFailure ? numberFailure(e, v, f.name) : e;
+      }
   }
+}
+
+/** stout's kind names for a JSON value. */
+function jsonKind(v: unknown): string {
+  if (Array.isArray(v)) return "array";
+  switch (typeof v) {
+    case "string":
+      return "string";
+    case "number":
+      return "number";
+    case "boolean":
+      return "boolean";
+    default:
+      return "object";
+  }
+}
+
+/** stout's words for a value of the wrong JSON type. */
+function notExpecting(v: unknown, field: string): string {
+  return `Not expecting a JSON ${jsonKind(v)} for field '${field}'`;
+}
+
+/**
+ * A numeric field's failure with stout's words: a value of another JSON
+ * type is "not expected", a string that is no number fails to parse. (stout
+ * truncates fractions and wraps out-of-range integers; we refuse them and
+ * keep our own reason.)
+ */
+function numberFailure(e: WalkFailure, v: unknown, field: string): WalkFailure {
+  if (typeof v !== "string" && typeof v !== "number") {
+    return new WalkFailure(e.reason, notExpecting(v, field));
+  }
+  if (typeof v === "string" && !NUMERIC.test(v)) {
+    return new WalkFailure(
+      e.reason,
+      `Failed to parse '${clip(v)}' as a JSON number for field '${field}'`,
+    );
+  }
+  return e;
 }
 
 const NUMERIC = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;

@@ -288,12 +288,7 @@ export function parseWeightsBody(
         ? weightInfoCodec.decodeJson(item)
         : undefined;
     if (decoded === undefined || !decoded.ok) {
-      const why =
-        decoded === undefined
-          ? "Expecting a JSON object"
-          : decoded.error.reason === "required field is missing"
-            ? `Missing required fields: ${decoded.error.path}`
-            : decoded.error.message;
+      const why = decoded === undefined ? "Expecting a JSON object" : decoded.error.stout;
       return refuse(`Failed to convert weights JSON array to protobuf '${body}': ${why}`);
     }
     infos.push(decoded.value);

@@ -564,10 +564,8 @@ function parseMachines(
 }
 
 /** Why a body does not convert to the message, worded as Mesos' JSON-to-protobuf conversion. */
-function decodeReason(error: { reason: string; path: string; message: string }): string {
-  return error.reason === "required field is missing"
-    ? `Missing required fields: ${error.path}`
-    : error.message;
+function decodeReason(error: { stout: string }): string {
+  return error.stout;
 }
 
 /** A maintenance change's outcome as an HTTP response. */

@@ -579,7 +579,7 @@ export function quotaHandler(
         const decoded = requestCodec.decodeJson(parsed);
         if (!decoded.ok) {
           return badRequest(
-            `Failed to validate set quota request JSON '${oneLine(body)}': ${oneLine(decoded.error.message)}`,
+            `Failed to validate set quota request JSON '${oneLine(body)}': ${oneLine(decoded.error.stout)}`,
           );
         }
         changed();

@@ -78,7 +78,7 @@ export function parseResourceList(
   const out: Resource[] = [];
   for (const item of value) {
     const decoded = resourceCodec.decodeJson(item);
-    if (!decoded.ok) return { ok: false, error: `${prefix}${decoded.error.message}` };
+    if (!decoded.ok) return { ok: false, error: `${prefix}${decoded.error.stout}` };
     out.push(decoded.value);
   }
   return { ok: true, value: out };
