@@ -19,8 +19,11 @@ import { parseImageGcConfig } from "./containerizer/images/provisioner.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
+import { REGISTER_RETRY_INTERVAL_MAX_MS } from "./registration.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
+/** The longest wait between registration retries; --registration_backoff_factor may not exceed it. */
+const REGISTER_RETRY_INTERVAL_MAX = Duration.milliseconds(REGISTER_RETRY_INTERVAL_MAX_MS);
 /** Unix socket paths must fit in `sockaddr_un.sun_path`. */
 const DOMAIN_SOCKET_MAX_PATH_LENGTH = 108;
 
@@ -306,8 +309,12 @@ const agentCoreFlags = {
   registration_backoff_factor: flag.duration({
     help:
       "The first (re-)registration attempt waits a random time in [0, factor]; each retry " +
-      "doubles the bound, up to 1mins.",
+      "doubles the bound, up to 1mins. At most 1mins.",
     default: "1secs",
+    validate: (v) =>
+      v.compare(REGISTER_RETRY_INTERVAL_MAX) > 0
+        ? `Invalid value '${v}' for --registration_backoff_factor: Must be less than ${REGISTER_RETRY_INTERVAL_MAX}`
+        : undefined,
   }),
   fetcher_cache_size: flag.bytes({
     help: "Size of the fetcher's URI cache.",

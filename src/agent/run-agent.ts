@@ -5,6 +5,7 @@
  */
 
 import { reverse } from "node:dns/promises";
+import { mkdirSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import type { LoadedFlags } from "../common/flags/load.js";
 import type { GlogLogger } from "../common/observability/glog.js";
@@ -34,6 +35,13 @@ async function agentHostname(
   return ip === "127.0.0.1" ? "localhost" : osHostname();
 }
 
+/** "Not a directory" from Node's "ENOTDIR: not a directory, mkdir '...'". */
+function systemReason(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const reason = /^E[A-Z]+: ([^,]+),/.exec(message)?.[1];
+  return reason === undefined ? message : reason.charAt(0).toUpperCase() + reason.slice(1);
+}
+
 /** Runs the agent; resolves with the process exit code. */
 export async function runAgent(
   flags: LoadedFlags<typeof agentFlagSchema.flags>,
@@ -48,6 +56,14 @@ export async function runAgent(
     return 1;
   };
   logger.info(`Flags at startup: ${flags.toCommandLine()}`);
+  // As Mesos' agent, the work directory is made first; failing that ends the start.
+  try {
+    mkdirSync(values.work_dir, { recursive: true });
+  } catch (error) {
+    return fail(
+      `Failed to create agent work directory '${values.work_dir}': ${systemReason(error)}`,
+    );
+  }
   if (values.master === undefined) {
     return fail("--master_detector is not supported yet; give the master with --master=host:port");
   }

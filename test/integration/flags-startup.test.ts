@@ -3,7 +3,8 @@
  * `--weights` without `--roles`, the allocator name and sorters, which
  * `LIBPROCESS_*` variables count and what `/flags` then shows,
  * `--http_framework_authenticators` with `--authenticate_http_frameworks`, protobuf
- * required fields of `--domain`, the agent's `--authorizer`, and a closed
+ * required fields of `--domain`, the agent's `--authorizer`,
+ * `--registration_backoff_factor` and work directory, and a closed
  * stdout (`--help | head`).
  */
 import assert from "node:assert/strict";
@@ -226,6 +227,31 @@ test("the agent's --authorizer other than 'local' stops it at start (it was acce
     r.stderr,
     /^Could not create 'com_example_Authorizer' authorizer: only the built-in 'local' authorizer exists/,
   );
+});
+
+test("the agent: --registration_backoff_factor above 1mins and a work directory it cannot make stop it at start", async () => {
+  const backoff = await runBinary("mesos-agent", [
+    "--master=127.0.0.1:1",
+    `--work_dir=${tempDir("flags-startup-")}`,
+    "--registration_backoff_factor=2mins",
+  ]);
+  assert.equal(backoff.code, 1);
+  assert.match(
+    backoff.stderr,
+    /^Invalid value '2mins' for --registration_backoff_factor: Must be less than 1mins\n/,
+  );
+  const notADir = join(tempDir("flags-startup-"), "file");
+  writeFileSync(notADir, "");
+  const workDir = await runBinary("mesos-agent", [
+    "--ip=127.0.0.1",
+    `--port=${await freePort()}`,
+    "--master=127.0.0.1:1",
+    `--work_dir=${notADir}/work`,
+  ]);
+  assert.equal(workDir.code, 1);
+  assert.deepEqual(messageLines(workDir.stderr), [
+    `mesos-agent: Failed to create agent work directory '${notADir}/work': Not a directory`,
+  ]);
 });
 
 test("--help into a closed pipe ends quietly with 0 (no EPIPE stack trace)", async () => {
