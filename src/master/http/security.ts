@@ -370,7 +370,7 @@ function authorizeMasterRoute(
   switch (request.routePath) {
     case "/flags":
       // With --acls the handler takes GET only; its 405 comes before authorization.
-      if (request.method !== "GET") return next();
+      if (request.method !== "GET" && request.method !== "HEAD") return next();
       return can("view_flags") ? next() : deny(request, "view the flags");
     case "/teardown": {
       if (request.method !== "POST") return next();
