@@ -8,6 +8,7 @@ import { reverse } from "node:dns/promises";
 import { mkdirSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import type { LoadedFlags } from "../common/flags/load.js";
+import { systemErrorReason } from "../common/flags/system-error.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { parseFirewallRules } from "../common/process/firewall.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
@@ -35,13 +36,6 @@ async function agentHostname(
   return ip === "127.0.0.1" ? "localhost" : osHostname();
 }
 
-/** "Not a directory" from Node's "ENOTDIR: not a directory, mkdir '...'". */
-function systemReason(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
-  const reason = /^E[A-Z]+: ([^,]+),/.exec(message)?.[1];
-  return reason === undefined ? message : reason.charAt(0).toUpperCase() + reason.slice(1);
-}
-
 /** Runs the agent; resolves with the process exit code. */
 export async function runAgent(
   flags: LoadedFlags<typeof agentFlagSchema.flags>,
@@ -61,7 +55,7 @@ export async function runAgent(
     mkdirSync(values.work_dir, { recursive: true });
   } catch (error) {
     return fail(
-      `Failed to create agent work directory '${values.work_dir}': ${systemReason(error)}`,
+      `Failed to create agent work directory '${values.work_dir}': ${systemErrorReason(error)}`,
     );
   }
   if (values.master === undefined) {

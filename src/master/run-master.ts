@@ -2,7 +2,9 @@
  * `mesos-master` after its flags are loaded: a process host on --ip/--port,
  * the master in it, until SIGTERM or SIGINT.
  */
+import { mkdirSync } from "node:fs";
 import type { LoadedFlags } from "../common/flags/load.js";
+import { systemErrorReason } from "../common/flags/system-error.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
 import { ProcessHost } from "../common/process/process-host.js";
@@ -32,6 +34,16 @@ export async function runMaster(
   // before anything listens, for a standby (--zk) master too.
   const settings = masterSettings(values);
   if (!settings.ok) return fail(settings.error);
+  // Mesos' master makes --work_dir for its replicated log before it starts.
+  if (values.registry !== "in_memory" && values.work_dir !== undefined) {
+    try {
+      mkdirSync(values.work_dir, { recursive: true });
+    } catch (error) {
+      return fail(
+        `Failed to create work directory '${values.work_dir}': ${systemErrorReason(error)}`,
+      );
+    }
+  }
   let zk: ZkUrl | undefined;
   if (values.zk !== undefined) {
     const parsed = parseZkUrlOrFile(values.zk.value);

@@ -4,7 +4,7 @@
  * `LIBPROCESS_*` variables count and what `/flags` then shows,
  * `--http_framework_authenticators` with `--authenticate_http_frameworks`, protobuf
  * required fields of `--domain`, the agent's `--authorizer`,
- * `--registration_backoff_factor` and work directory, and a closed
+ * `--registration_backoff_factor`, work directories, and a closed
  * stdout (`--help | head`).
  */
 import assert from "node:assert/strict";
@@ -252,6 +252,21 @@ test("the agent: --registration_backoff_factor above 1mins and a work directory 
   assert.deepEqual(messageLines(workDir.stderr), [
     `mesos-agent: Failed to create agent work directory '${notADir}/work': Not a directory`,
   ]);
+});
+
+test("the master: a --work_dir it cannot make stops it before it listens", async () => {
+  const notADir = join(tempDir("flags-startup-"), "file");
+  writeFileSync(notADir, "");
+  const r = await runBinary("mesos-master", [
+    "--ip=127.0.0.1",
+    `--port=${await freePort()}`,
+    `--work_dir=${notADir}/work`,
+  ]);
+  assert.equal(r.code, 1);
+  assert.deepEqual(messageLines(r.stderr), [
+    `mesos-master: Failed to create work directory '${notADir}/work': Not a directory`,
+  ]);
+  assert.doesNotMatch(r.stderr, /Listening on/);
 });
 
 test("--help into a closed pipe ends quietly with 0 (no EPIPE stack trace)", async () => {
