@@ -75,10 +75,10 @@ async function framework(
 let markers = 0;
 
 /**
- * Sends RECONCILE for `tasks` (none: implicit) and returns the updates it
- * produced. A marker task on an unknown agent follows in a second call; its
- * answer arrives after every answer of the first, so what came before it is
- * all the master said.
+ * Sends RECONCILE for `tasks` (none: implicit) and returns the answers it
+ * produced (the updates with REASON_RECONCILIATION). A marker task on an
+ * unknown agent follows in a second call; its answer arrives after every
+ * answer of the first, so what came before it is all the master said.
  */
 async function reconcileAnswers(
   s: Subscription,
@@ -110,10 +110,11 @@ async function reconcileAnswers(
     },
     { timeoutMs: 15_000, intervalMs: 10 },
   );
+  // Other updates may interleave (an agent re-sending an unacknowledged one).
   return s.events
     .slice(before, index)
-    .filter((e) => e.type === "UPDATE")
-    .map((e) => e.update?.status as TaskStatus);
+    .map((e) => e.update?.status)
+    .filter((status): status is TaskStatus => status?.reason === "REASON_RECONCILIATION");
 }
 
 /** Asserts the fields every reconciliation answer has (and the ones it never has). */
@@ -394,7 +395,7 @@ test("reconciliation: implicit and explicit answers, states awaiting acknowledge
   assert.deepEqual(await reconcileAnswers(aware, []), []);
 });
 
-test("reconciliation during master failover: no answer for tasks on agents that have not reregistered, until they do", async () => {
+test("reconciliation during master failover: no answer for tasks on agents that have not reregistered, until they do; then the states awaiting acknowledgement", async () => {
   const workDir = tempDir("reconcile-failover-");
   const options = {
     flags: { ...FAST_MASTER_FLAGS, registry: "replicated_log", work_dir: workDir },
@@ -404,10 +405,24 @@ test("reconciliation during master failover: no answer for tasks on agents that 
   const [agentId] = await waitForAgents(master, 1);
   assert.ok(agentId !== undefined);
   const first = await framework(master.url, "reconcile-failover", AWARE_INFO);
-  first.autoAcknowledge = true;
   const frameworkId = first.frameworkId;
-  await launch(first, { kept: "sleep 1000" });
-  await waitUpdate(first, "kept", "TASK_RUNNING", { timeoutMs: 60_000 });
+  await launch(first, { kept: "sleep 1000", ended: "true" });
+  // kept: everything acknowledged; ended: finishes with its RUNNING unacknowledged.
+  for (const [taskId, state] of [
+    ["kept", "TASK_STARTING"],
+    ["kept", "TASK_RUNNING"],
+    ["ended", "TASK_STARTING"],
+  ] as const) {
+    await acknowledge(
+      first,
+      await waitLong(`${taskId} ${state}`, () =>
+        updatesOf(first, taskId).find((u) => u.state === state),
+      ),
+    );
+  }
+  await waitLong("ended to be RUNNING", () =>
+    updatesOf(first, "ended").find((u) => u.state === "TASK_RUNNING"),
+  );
 
   // The agent cannot answer while the master restarts on the same port.
   agent.kill("SIGSTOP");
@@ -418,7 +433,6 @@ test("reconciliation during master failover: no answer for tasks on agents that 
   const restarted = await startMaster({ ...options, port: master.port });
   const again = await resubscribe(restarted.url, "reconcile-failover", frameworkId, AWARE_INFO);
   open.push(again);
-  again.autoAcknowledge = true;
   await again.nth("SUBSCRIBED");
 
   // The master knows the agent from its registry but not its tasks: it
@@ -428,6 +442,7 @@ test("reconciliation during master failover: no answer for tasks on agents that 
     await reconcileAnswers(again, [
       { taskId: "kept", agentId },
       { taskId: "kept" },
+      { taskId: "ended", agentId },
       { taskId: "never" },
     ]),
     [],
@@ -444,17 +459,35 @@ test("reconciliation during master failover: no answer for tasks on agents that 
     async () => (await masterState(restarted.url))?.slaves.some((a) => a.id === agentId),
     { timeoutMs: 30_000 },
   );
-  const answers = await reconcileAnswers(again, [{ taskId: "kept", agentId }, { taskId: "never" }]);
+  // Back: the agent's tasks are known again, ended still with the state
+  // awaiting acknowledgement (the agent re-sends that RUNNING update).
+  const answers = await reconcileAnswers(again, [
+    { taskId: "kept", agentId },
+    { taskId: "ended", agentId },
+    { taskId: "never" },
+  ]);
   assert.deepEqual(
     answers.map((a) => `${a.task_id.value} ${a.state}`),
-    ["kept TASK_RUNNING", "never TASK_UNKNOWN"],
+    ["kept TASK_RUNNING", "ended TASK_RUNNING", "never TASK_UNKNOWN"],
   );
   assertMasterAnswer(answers[0], "Reconciliation: Latest task state");
+  assertMasterAnswer(answers[1], "Reconciliation: Latest task state");
   const implicit = await reconcileAnswers(again, []);
-  assert.deepEqual(
-    implicit.map((a) => `${a.task_id.value} ${a.state}`),
-    ["kept TASK_RUNNING"],
+  assert.deepEqual(implicit.map((a) => `${a.task_id.value} ${a.state}`).sort(), [
+    "ended TASK_RUNNING",
+    "kept TASK_RUNNING",
+  ]);
+  // Acknowledging the re-sent RUNNING lets FINISHED through.
+  await acknowledge(
+    again,
+    await waitLong("ended's RUNNING re-sent", () =>
+      updatesOf(again, "ended").find((u) => u.state === "TASK_RUNNING" && u.uuid !== undefined),
+    ),
   );
+  const finished = await waitLong("ended to be FINISHED", () =>
+    updatesOf(again, "ended").find((u) => u.state === "TASK_FINISHED"),
+  );
+  await acknowledge(again, finished);
 });
 
 test("framework failover: offers are dropped and made again for the new subscription, tasks are kept and reported by reconciliation", async () => {
