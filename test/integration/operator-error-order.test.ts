@@ -16,7 +16,7 @@ import {
   startMaster,
   stopAll,
   tempDir,
-  waitFor,
+  waitLong,
 } from "../harness/processes.js";
 
 const NONE = { type: "NONE" };
@@ -72,7 +72,7 @@ before(async () => {
     master: master.address,
     flags: { ...common, http_credentials: credentials, resources: "cpus:2;mem:512;disk:1024" },
   });
-  agentId = await waitFor("the agent registered", async () => {
+  agentId = await waitLong("the agent registered", async () => {
     const r = await fetch(`${master.url}/master/slaves`, { headers: OPS });
     const doc = (await r.json()) as { slaves?: { id: string }[] };
     return doc.slaves?.[0]?.id;
