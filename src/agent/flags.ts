@@ -129,8 +129,16 @@ const agentCoreFlags = {
   isolation: flag.string({
     help:
       "Comma-separated isolators for the Mesos containerizer, e.g. posix/cpu,posix/mem, " +
-      "cgroups/cpu,cgroups/mem, filesystem/linux, network/cni, or a module.",
+      "cgroups/cpu,cgroups/mem, filesystem/linux, network/cni, or a module. Each at most once.",
     default: "posix/cpu,posix/mem",
+    // Mesos' containerizer refuses a repeated isolator before it looks at any.
+    validate: (v) => {
+      const tokens = v.split(",").filter((t) => t !== "");
+      return new Set(tokens).size === tokens.length
+        ? undefined
+        : "Failed to create a containerizer: Duplicate entries found in --isolation flag " +
+            `'[ ${tokens.join(", ")} ]'`;
+    },
   }),
   launcher: flag.string({
     help: "Process launcher of the Mesos containerizer: `linux` (cgroups, namespaces) or `posix`.",

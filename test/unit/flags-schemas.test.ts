@@ -191,6 +191,17 @@ test("agent flags: validators reject bad values", () => {
   const error = (argv: string[]) =>
     errorOf(loadAgentFlags({ argv: ["--work_dir=/w", "--master=m:5050", ...argv] }));
   assert.match(error(["--recover=restart"]), /Unknown option for 'recover' flag restart/);
+  assert.equal(
+    error(["--isolation=posix/cpu,posix/mem,posix/cpu"]),
+    "Failed to create a containerizer: Duplicate entries found in --isolation flag " +
+      "'[ posix/cpu, posix/mem, posix/cpu ]'",
+  );
+  assert.equal(error(["--isolation=posix/cpu,,posix/mem"]), "accepted");
+  assert.equal(
+    error(["--registration_backoff_factor=61secs"]),
+    "Invalid value '61secs' for --registration_backoff_factor: Must be less than 1mins",
+  );
+  assert.equal(error(["--registration_backoff_factor=1mins"]), "accepted");
   assert.match(error(["--executor_reregistration_timeout=1mins"]), /not more than 15secs/);
   assert.match(error(["--gc_disk_headroom=2"]), /gc_disk_headroom/);
   assert.match(error(['--executor_environment_variables={"A":1}']), /only contain string values/);
