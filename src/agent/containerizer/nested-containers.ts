@@ -1386,7 +1386,7 @@ export class NestedContainers {
     await this.saveLaunchInfo(n);
     if (inImage) env.PATH = DEFAULT_PATH;
     // Its cgroup and root filesystem, for a successor that finds it launching.
-    await this.checkpoint(n);
+    if (n.cgroup !== undefined || n.provisioned === true) await this.checkpoint(n);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
