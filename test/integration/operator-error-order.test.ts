@@ -38,6 +38,7 @@ const ACLS = {
   get_maintenance_statuses: [{ principals: DEV_ONLY, machines: NONE }],
   start_maintenances: [{ principals: DEV_ONLY, machines: NONE }],
   stop_maintenances: [{ principals: DEV_ONLY, machines: NONE }],
+  drain_agents: [{ principals: DEV_ONLY, agents: NONE }],
 };
 
 const basic = (principal: string) => ({
@@ -388,6 +389,46 @@ describe("operator error order: validation before authorization (master)", () =>
     assert.match(up.text, /is not in DOWN mode/);
     const cleared = await send(master.url, "POST", "/master/maintenance/schedule", OPS, "{}");
     assert.equal(cleared.status, 200, cleared.text);
+  });
+
+  it("DRAIN_AGENT: a scheduled agent or a negative grace period is 400 before the ACLs; an unknown agent 403", async () => {
+    const slaves = await send(master.url, "GET", "/master/slaves", OPS);
+    const slave = (JSON.parse(slaves.text) as { slaves: { hostname: string; pid: string }[] })
+      .slaves[0];
+    assert.ok(slave !== undefined);
+    const ip = /@([^:]+):/.exec(slave.pid)?.[1] ?? "";
+    const drain = (id: string, extra: Record<string, unknown> = {}) =>
+      send(
+        master.url,
+        "POST",
+        "/api/v1",
+        { ...DEV, ...JSON_TYPE },
+        JSON.stringify({ type: "DRAIN_AGENT", drain_agent: { agent_id: { value: id }, ...extra } }),
+      );
+    const negative = await drain(agentId, { max_grace_period: { seconds: -1 } });
+    assert.equal(negative.status, 400, negative.text);
+    const unknown = await drain("no-such-agent");
+    assert.equal(unknown.status, 403, unknown.text);
+    const refused = await drain(agentId);
+    assert.equal(refused.status, 403, refused.text);
+    const schedule = JSON.stringify({
+      windows: [
+        {
+          machine_ids: [{ hostname: slave.hostname, ip }],
+          unavailability: { start: { nanoseconds: 1 }, duration: { nanoseconds: 3600e9 } },
+        },
+      ],
+    });
+    const stored = await send(master.url, "POST", "/master/maintenance/schedule", OPS, schedule);
+    assert.equal(stored.status, 200, stored.text);
+    try {
+      const scheduled = await drain(agentId);
+      assert.equal(scheduled.status, 400, scheduled.text);
+      assert.match(scheduled.text, /is part of a maintenance schedule under Machine/);
+    } finally {
+      const cleared = await send(master.url, "POST", "/master/maintenance/schedule", OPS, "{}");
+      assert.equal(cleared.status, 200, cleared.text);
+    }
   });
 });
 

@@ -113,6 +113,26 @@ function drainConfigOf(call: Call_DrainAgent): DrainConfig | string {
 }
 
 /**
+ * Why DRAIN_AGENT is a bad request before any ACL is asked, as Mesos
+ * checks it: an invalid grace period, or a registered agent that is in the
+ * maintenance schedule or cannot drain. (An unknown agent is refused only
+ * after authorization, as in Mesos.)
+ */
+export function drainRefusal(m: Master, call: Call_DrainAgent): string | undefined {
+  const config = drainConfigOf(call);
+  if (typeof config === "string") return config;
+  const agentId = call.agent_id.value;
+  const agent = m.agents.get(agentId);
+  if (agent === undefined) return undefined;
+  const machine = scheduledMachine(m, agent);
+  if (machine !== undefined) {
+    return `Agent ${agentId} is part of a maintenance schedule under Machine ${machine}`;
+  }
+  if (!agent.hasCapability("AGENT_DRAINING")) return `Agent ${agentId} is not capable of draining`;
+  return undefined;
+}
+
+/**
  * DRAIN_AGENT. 400 for an agent the master does not know (registered,
  * unreachable or recovered), one in the maintenance schedule, or one
  * without the AGENT_DRAINING capability; 409 while the agent is being
@@ -124,19 +144,13 @@ export async function drainAgent(m: Master, call: Call_DrainAgent): Promise<Oper
   const agentId = call.agent_id.value;
   const config = drainConfigOf(call);
   if (typeof config === "string") return { status: 400, message: config };
-  const agent = m.agents.get(agentId);
-  if (agent !== undefined) {
-    const machine = scheduledMachine(m, agent);
-    if (machine !== undefined) {
-      return {
-        status: 400,
-        message: `Agent ${agentId} is part of a maintenance schedule under Machine ${machine}`,
-      };
-    }
-    if (!agent.hasCapability("AGENT_DRAINING")) {
-      return { status: 400, message: `Agent ${agentId} is not capable of draining` };
-    }
-  } else if (!m.unreachableAgents.has(agentId) && !m.recoveredAgents.has(agentId)) {
+  const refused = drainRefusal(m, call);
+  if (refused !== undefined) return { status: 400, message: refused };
+  if (
+    !m.agents.has(agentId) &&
+    !m.unreachableAgents.has(agentId) &&
+    !m.recoveredAgents.has(agentId)
+  ) {
     return { status: 400, message: `Unknown agent '${agentId}'` };
   }
   const records = recordsOf(m);

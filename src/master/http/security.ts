@@ -56,6 +56,7 @@ import type { Call } from "../../common/protocol/generated/mesos-v1-master.js";
 import { codecFor } from "../../common/protocol/index.js";
 import { encodeRecord, RecordIoDecoder } from "../../common/recordio/index.js";
 import type { Clock } from "../../common/time/clock.js";
+import { drainRefusal } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
 import { validateOperatorCall } from "../validation/operator-call.js";
@@ -618,6 +619,10 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
     case "REACTIVATE_AGENT":
       return [["reactivate_agents", undefined, "reactivate agents"]];
     case "DRAIN_AGENT":
+      // A bad request is the handler's 400, before authorization (as Mesos).
+      if (call.drain_agent !== undefined && drainRefusal(master, call.drain_agent) !== undefined) {
+        return [];
+      }
       // Draining that ends in marking the agent gone needs both, as in Mesos.
       return call.drain_agent?.mark_gone === true
         ? [
