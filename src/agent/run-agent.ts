@@ -8,6 +8,7 @@ import { reverse } from "node:dns/promises";
 import { mkdirSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import type { LoadedFlags } from "../common/flags/load.js";
+import { listedModules } from "../common/flags/modules.js";
 import { systemErrorReason } from "../common/flags/system-error.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { parseFirewallRules } from "../common/process/firewall.js";
@@ -16,6 +17,7 @@ import { ProcessHost } from "../common/process/process-host.js";
 import { SystemClock } from "../common/time/clock.js";
 import { systemRandom } from "../common/time/random.js";
 import { type AgentHandle, startAgentInHost } from "./agent-runtime.js";
+import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 import type { agentFlagSchema } from "./flags.js";
 import { followMaster } from "./master-address.js";
 
@@ -56,6 +58,14 @@ export async function runAgent(
   } catch (error) {
     return fail(
       `Failed to create agent work directory '${values.work_dir}': ${systemErrorReason(error)}`,
+    );
+  }
+  // Mesos would load (or fail on) every listed library; mesos-ts has one module built in.
+  for (const [library, module] of listedModules(values.modules, values.modules_dir)) {
+    if (module === LOGROTATE_MODULE_NAME) continue;
+    logger.warn(
+      `Module '${module}' (library '${library}') is not loaded: mesos-ts loads no C++ modules ` +
+        `(${LOGROTATE_MODULE_NAME} is built in)`,
     );
   }
   if (values.master === undefined) {

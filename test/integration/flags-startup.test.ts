@@ -4,7 +4,8 @@
  * `LIBPROCESS_*` variables count and what `/flags` then shows,
  * `--http_framework_authenticators` with `--authenticate_http_frameworks`, protobuf
  * required fields of `--domain`, the agent's `--authorizer`,
- * `--registration_backoff_factor`, work directories, and a closed
+ * `--registration_backoff_factor`, work directories, `--modules` it does
+ * not load, and a closed
  * stdout (`--help | head`).
  */
 import assert from "node:assert/strict";
@@ -18,6 +19,7 @@ import {
   freePort,
   getJson,
   runBinary,
+  startAgent,
   startMaster,
   stopAll,
   tempDir,
@@ -267,6 +269,29 @@ test("the master: a --work_dir it cannot make stops it before it listens", async
     `mesos-master: Failed to create work directory '${notADir}/work': Not a directory`,
   ]);
   assert.doesNotMatch(r.stderr, /Listening on/);
+});
+
+test("the agent warns of each module in --modules it does not load (Mesos would load the library)", async () => {
+  const master = await startMaster();
+  const agent = await startAgent({
+    master: master.address,
+    flags: {
+      modules: JSON.stringify({
+        libraries: [
+          {
+            file: "/usr/lib/libexample.so",
+            modules: [{ name: "org_example_Hook" }, "org_apache_mesos_LogrotateContainerLogger"],
+          },
+        ],
+      }),
+    },
+  });
+  await waitFor("the module warning in the agent's log", () =>
+    agent
+      .logs()
+      .includes("Module 'org_example_Hook' (library '/usr/lib/libexample.so') is not loaded"),
+  );
+  assert.doesNotMatch(agent.logs(), /Module 'org_apache_mesos_LogrotateContainerLogger'/);
 });
 
 test("--help into a closed pipe ends quietly with 0 (no EPIPE stack trace)", async () => {
