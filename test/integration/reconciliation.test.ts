@@ -174,6 +174,16 @@ async function launch(s: Subscription, commands: Record<string, string>): Promis
   return offer;
 }
 
+/** `master/messages_kill_task` and `master/messages_reconcile_tasks`. */
+async function messageCounters(url: string): Promise<{ kill: number; reconcile: number }> {
+  const snapshot = await getJson<Record<string, number>>(`${url}/metrics/snapshot`);
+  assert.ok(snapshot !== undefined);
+  return {
+    kill: snapshot["master/messages_kill_task"] ?? Number.NaN,
+    reconcile: snapshot["master/messages_reconcile_tasks"] ?? Number.NaN,
+  };
+}
+
 function updatesOf(s: Subscription, taskId: string): TaskStatus[] {
   return s.events
     .filter((e) => e.type === "UPDATE" && e.update?.status.task_id.value === taskId)
@@ -314,7 +324,9 @@ test("reconciliation: implicit and explicit answers, states awaiting acknowledge
   assertMasterAnswer(answers[0], "Reconciliation: Task is unknown to the agent");
   assertMasterAnswer(answers[1], "Reconciliation: Task is unknown");
 
-  // KILL of a task the master does not know is answered by reconciling it.
+  // KILL of a task the master does not know is answered by reconciling it
+  // (and counted as a reconciliation too, as in Mesos).
+  const counters = await messageCounters(master.url);
   const before = aware.events.length;
   const kill = await aware.call({
     type: "KILL",
@@ -327,6 +339,10 @@ test("reconciliation: implicit and explicit answers, states awaiting acknowledge
   );
   assertMasterAnswer(killed.update?.status, "Reconciliation: Task is unknown to the agent");
   assert.equal(killed.update?.status.state, "TASK_GONE");
+  assert.deepEqual(await messageCounters(master.url), {
+    kill: counters.kill + 1,
+    reconcile: counters.reconcile + 1,
+  });
 
   // RECONCILE needs its 'reconcile' field, as in Mesos.
   const malformed = await aware.call({ type: "RECONCILE" });

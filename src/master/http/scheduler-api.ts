@@ -59,7 +59,10 @@ export const SCHEDULER_API_HELP =
 export interface SchedulerApiHooks {
   /** A call may change master state (also when a stream ends). */
   changed?(): void;
-  /** A decoded, valid call of `type` (framework id when known). */
+  /**
+   * A decoded, valid call of `type` (framework id when known). Also RECONCILE
+   * without a framework id when a KILL of an unknown task is reconciled.
+   */
   call?(type: string, frameworkId: string | undefined, resubscribe: boolean): void;
   /** An event went to a framework. */
   event?(frameworkId: string, type: string, offers: number): void;
@@ -235,7 +238,15 @@ function dispatch(
       master.suppress(framework, call.suppress ?? {});
       return accepted();
     case "KILL":
-      if (call.kill !== undefined) master.kill(framework, call.kill);
+      if (call.kill !== undefined) {
+        // A task the master does not track is answered by reconciling it,
+        // which Mesos counts in master/messages_reconcile_tasks as well (not
+        // in the framework's own calls/reconcile).
+        if (!framework.tasks.has(call.kill.task_id.value)) {
+          hooks.call?.("RECONCILE", undefined, false);
+        }
+        master.kill(framework, call.kill);
+      }
       return accepted();
     case "SHUTDOWN":
       if (call.shutdown !== undefined) master.shutdown(framework, call.shutdown);
