@@ -503,9 +503,14 @@ test("task group checks: a check container still running when the agent restarts
     await waitLong("the probe of the previous agent run to be destroyed", () =>
       before.some(alive) ? undefined : true,
     );
-    assert.match(
-      ownAgent.logs(),
-      /Destroyed DEBUG container '[^']+\.check-[^']+' of the previous agent run/,
+    // The line is written once the container's cgroup is gone too, after the probe died.
+    const agentNow = ownAgent;
+    await waitLong("the agent to log the destroyed check container", () =>
+      /Destroyed DEBUG container '[^']+\.check-[^']+' of the previous agent run/.test(
+        agentNow.logs(),
+      )
+        ? true
+        : undefined,
     );
     restarted = true;
   } finally {
