@@ -123,6 +123,20 @@ test("--authenticate_http_frameworks without --http_framework_authenticators sto
   assert.equal(response.status, 401);
 });
 
+test("path flags (--credentials, --whitelist) drop a leading file:// as Mesos' Path flags, /flags too", async () => {
+  const dir = tempDir("flags-startup-");
+  const credentials = join(dir, "credentials.json");
+  writeFileSync(credentials, JSON.stringify({ credentials: [{ principal: "p", secret: "s" }] }));
+  const whitelist = join(dir, "whitelist");
+  writeFileSync(whitelist, "localhost\n");
+  const master = await startMaster({
+    flags: { credentials: `file://${credentials}`, whitelist: `file://${whitelist}` },
+  });
+  const flags = await getJson<{ flags: Record<string, string> }>(`${master.url}/flags`);
+  assert.equal(flags?.flags.credentials, credentials);
+  assert.equal(flags?.flags.whitelist, whitelist);
+});
+
 test("LIBPROCESS_IP binds the master without counting as --ip in /flags", async () => {
   const port = await freePort();
   const child = spawn(

@@ -245,8 +245,11 @@ test("flags: a missing file:// file is an error naming the flag and the file", (
   );
 });
 
-test("flags: path flags keep file:// literally", () => {
-  assert.equal(loaded(["--creds=file:///etc/x"]).values.creds, "file:///etc/x");
+test("flags: path flags drop a leading file:// without reading the file, as stout's Path", () => {
+  const f = loaded(["--creds=file:///etc/nonexistent-x"]);
+  assert.equal(f.values.creds, "/etc/nonexistent-x");
+  assert.equal(f.toStrings().creds, "/etc/nonexistent-x");
+  assert.equal(loaded(["--creds=/etc/x"]).values.creds, "/etc/x");
 });
 
 test("flags: path-or-value flags read the file but print the path", () => {

@@ -228,11 +228,17 @@ export const flag = {
     stringify: identity,
     coerce: identity,
   }),
-  /** A filesystem path; a `file://` prefix is NOT dereferenced (as Mesos' Path flags). */
+  /**
+   * A filesystem path, as Mesos' Path flags: the file is not read, and a
+   * leading `file://` is dropped (`file:///etc/x` is `/etc/x`, also in `/flags`).
+   */
   path: builder<string>({
     kind: "path",
     fetch: "never",
-    parse: (text) => ({ ok: true, value: text }),
+    parse: (text) => ({
+      ok: true,
+      value: text.startsWith("file://") ? text.slice("file://".length) : text,
+    }),
     stringify: identity,
     coerce: identity,
   }),
