@@ -13,7 +13,7 @@ import { type AnyFlagSpec, type FlagSpecs, type FlagValues, flag, trimFileText }
 export interface FlagOrigin {
   /**
    * `cmdline`: given as `--name...`; `env`: from `MESOS_<NAME>`; `fallback-env`:
-   * from the declaration's `envFallback` variable (e.g. `LIBPROCESS_PORT`);
+   * from the declaration's `envFallback` variable (e.g. `LIBPROCESS_IP`);
    * `default`: the declared default; `unset`: optional and not given.
    */
   readonly source: "cmdline" | "env" | "fallback-env" | "default" | "unset";
