@@ -179,7 +179,10 @@ test("agent recovery metrics: gauges show the recovered executor and task; termi
   assert.match(agent.logs(), /Recovered executor 'long'/);
 
   writeFileSync(flag, "");
-  await waitLong("long to finish", () => seen("long", "TASK_FINISHED"));
+  await waitLong("long to finish", () => seen("long", "TASK_FINISHED")).catch((error: unknown) => {
+    const updates = statuses.map((s) => `${s.task_id.value}:${s.state}`).join(" ");
+    throw new Error(`${String(error)}; updates: ${updates}\n${agent.logs().slice(-4000)}`);
+  });
   await waitMetrics(agent, "the metrics once long finished", {
     "slave/tasks_staging": 0,
     "slave/tasks_running": 0,
