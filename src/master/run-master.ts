@@ -1,6 +1,6 @@
 /**
  * `mesos-master` after its flags are loaded: a process host on --ip/--port,
- * the master in it, until SIGTERM or SIGINT.
+ * the master in it, until SIGTERM, SIGINT or SIGUSR1.
  */
 import { mkdirSync } from "node:fs";
 import type { LoadedFlags } from "../common/flags/load.js";
@@ -30,6 +30,14 @@ export async function runMaster(
     return 1;
   };
   logger.info(`Flags at startup: ${flags.toCommandLine()}`);
+  // Mesos' master has no SIGUSR1 handler, so the signal ends it; here it
+  // stops the master as SIGTERM does. Listening from the start also keeps
+  // Node from opening its inspector on that signal.
+  const usr1: { received: boolean; act?: () => void } = { received: false };
+  process.once("SIGUSR1", () => {
+    usr1.received = true;
+    usr1.act?.();
+  });
   // What Mesos checks at start-up (allocator, --roles, --weights, ...) fails
   // before anything listens, for a standby (--zk) master too.
   const settings = masterSettings(values);
@@ -87,6 +95,8 @@ export async function runMaster(
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
     process.once("SIGINT", () => resolve("SIGINT"));
+    usr1.act = () => resolve("SIGUSR1");
+    if (usr1.received) usr1.act();
   });
   logger.info(`Received ${signal}; shutting down`);
   await runtime.stop();
