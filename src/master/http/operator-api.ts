@@ -11,7 +11,7 @@
  * `NOT_YET`) answers `501` with the reason; an UNKNOWN call a bare `501`.
  */
 
-import { requestAuthorized } from "../../common/auth/request-auth.js";
+import { forbiddenMessage, requestAuthorized } from "../../common/auth/request-auth.js";
 import { shouldGzip } from "../../common/http/content-encoding.js";
 import { commonOperatorCall } from "../../common/http/operator-common-calls.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
@@ -19,6 +19,7 @@ import type { HttpRequest } from "../../common/http/request.js";
 import {
   type BodyResponse,
   badRequest,
+  forbidden,
   type HttpResponse,
   notImplemented,
   ok,
@@ -40,7 +41,7 @@ import {
   operatorDeactivateAgent,
   operatorReactivateAgent,
 } from "../core/agent-health.js";
-import { clearDrain, drainAgent, reactivationRefused } from "../core/drain.js";
+import { clearDrain, drainAgent, drainRefusal, reactivationRefused } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import { allOperations } from "../core/operation-tracking.js";
 import { operationVisible } from "../core/operations.js";
@@ -112,6 +113,17 @@ export function operatorApiHandler(
 
 function reply(message: Response, type: V1ContentType): BodyResponse {
   return messageResponse(responseCodec, message, type);
+}
+
+/** DRAIN_AGENT's 403 when the caller may not drain agents (or, with mark_gone, mark them gone). */
+function drainDenied(request: HttpRequest, markGone: boolean): BodyResponse | undefined {
+  if (!requestAuthorized(request, "drain_agents")) {
+    return forbidden(forbiddenMessage(request, "drain agents"));
+  }
+  if (markGone && !requestAuthorized(request, "mark_agents_gone")) {
+    return forbidden(forbiddenMessage(request, "mark agents gone"));
+  }
+  return undefined;
 }
 
 function result(r: OperatorResult): BodyResponse {
@@ -263,6 +275,11 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       const id = call.teardown?.framework_id.value ?? "";
       const framework = m.frameworks.get(id);
       if (framework === undefined) return badRequest("No framework found with specified ID");
+      // Asked here too: the security layer skips a framework it did not find,
+      // and one may have subscribed under that id since.
+      if (!requestAuthorized(request, "teardown_frameworks", framework.info.principal)) {
+        return forbidden(forbiddenMessage(request, `teardown ${id}`));
+      }
       m.teardown(framework);
       return ok();
     }
@@ -291,6 +308,12 @@ async function handle(ctx: OperatorApiContext, request: HttpRequest): Promise<Ht
       const drain = call.drain_agent;
       if (drain === undefined) return badRequest();
       if (!knownAgent(m, drain.agent_id.value)) return badRequest(UNKNOWN_AGENT);
+      // The ACLs again for a drain drainAgent will not refuse: the security
+      // layer skips them for one it found invalid, which may be valid by now.
+      if (drainRefusal(m, drain) === undefined) {
+        const denied = drainDenied(request, drain.mark_gone === true);
+        if (denied !== undefined) return denied;
+      }
       ctx.changed();
       return result(await drainAgent(m, drain));
     }
