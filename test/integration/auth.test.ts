@@ -572,4 +572,29 @@ describe("auth: state documents show only what the principal may view", () => {
       names.join(","),
     );
   });
+
+  it("view_roles: GET /master/weights and GET_WEIGHTS show dev only the weights of roles it may view", async () => {
+    const set = await http(
+      "PUT",
+      "/master/weights",
+      "ops",
+      '[{"role":"analytics","weight":2},{"role":"secret-role","weight":5}]',
+    );
+    assert.equal(set.status, 200, set.text);
+    type Weights = { role: string; weight: number }[];
+    const roles = (w: Weights) => w.map((x) => x.role).sort();
+    const ops = JSON.parse((await http("GET", "/master/weights", "ops")).text) as Weights;
+    assert.deepEqual(roles(ops), ["analytics", "secret-role"]);
+    const dev = JSON.parse((await http("GET", "/master/weights", "dev")).text) as Weights;
+    assert.deepEqual(roles(dev), ["analytics"]);
+    const v1dev = await v1("dev", { type: "GET_WEIGHTS" });
+    assert.equal(v1dev.status, 200, v1dev.text);
+    const decoded = masterResponseCodec.decodeJson(Buffer.from(v1dev.text));
+    assert.ok(decoded.ok);
+    assert.deepEqual(roles((decoded.value.get_weights?.weight_infos ?? []) as Weights), [
+      "analytics",
+    ]);
+    const v1ops = await v1("ops", { type: "GET_WEIGHTS" });
+    assert.match(v1ops.text, /secret-role/);
+  });
 });

@@ -499,7 +499,10 @@ function filterDoc(kind: DocKind, doc: Json, can: ViewPermissions, master: Maste
     case "summary":
       return filterStateSummaryJson(doc, can, users);
     case "roles":
-      return Array.isArray(doc) ? doc : filterRolesJson(doc, can);
+      // GET /weights answers an array of WeightInfo: only the roles the caller may view (as Mesos).
+      return Array.isArray(doc)
+        ? (doc.filter((w: Json) => can.role(String(w.role ?? ""))) as unknown as Json)
+        : filterRolesJson(doc, can);
   }
 }
 
@@ -632,6 +635,7 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
         : [["drain_agents", undefined, "drain agents"]];
     case "GET_QUOTA":
     case "GET_ROLES":
+    case "GET_WEIGHTS":
       return "filter";
     case "GET_STATE":
     case "GET_FRAMEWORKS":
@@ -706,6 +710,11 @@ async function authorizeOperatorCall(
     const g = message.get_roles as Json;
     const roles = Array.isArray(g.roles) ? (g.roles as Json[]) : [];
     out.get_roles = { ...g, roles: roles.filter((r) => can.role(String(r.name ?? ""))) };
+  }
+  if (typeof message.get_weights === "object" && message.get_weights !== null) {
+    const g = message.get_weights as Json;
+    const infos = Array.isArray(g.weight_infos) ? (g.weight_infos as Json[]) : [];
+    out.get_weights = { ...g, weight_infos: infos.filter((w) => can.role(String(w.role ?? ""))) };
   }
   if (typeof message.get_quota === "object" && message.get_quota !== null) {
     const quota = message.get_quota as Json;
