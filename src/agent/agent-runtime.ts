@@ -505,7 +505,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   agent.resourcesCheckpoint = (resources, previous, operations) =>
     writeCheckpointedResources(flags.work_dir, resources, previous, operations);
   agent.operationFiles = new OperationStreamFiles(flags.work_dir);
-  const gc = startSandboxGc(flags, options.clock, logger);
+  const gc = startSandboxGc(flags, options.clock, logger, services.files);
   agent.sandboxGc = gc.sandboxGc;
   // Restored before the process serves calls: a re-subscribing executor
   // must find its framework and executor.

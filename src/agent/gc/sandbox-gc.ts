@@ -13,7 +13,7 @@ import { join } from "node:path";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Clock } from "../../common/time/clock.js";
 import { agentPath, metaRoot } from "../paths.js";
-import { type GarbageCollector, remainingDelayMs } from "./garbage-collector.js";
+import { type GarbageCollector, type GcOutcome, remainingDelayMs } from "./garbage-collector.js";
 
 /** The agent core's view of garbage collection. */
 export interface SandboxGc {
@@ -34,6 +34,8 @@ export interface DiskSandboxGcOptions {
   logger: Logger;
   /** `--gc_delay` in milliseconds. */
   gcDelayMs: number;
+  /** Told of each scheduled path once it is gone from the disk (removed, or found missing). */
+  onRemoved?: ((path: string) => void) | undefined;
 }
 
 /** `SandboxGc` on the real disk. */
@@ -49,8 +51,7 @@ export class DiskSandboxGc implements SandboxGc {
     } catch {
       // Missing: the collector will find nothing to remove.
     }
-    // The collector logs the outcome; nothing here waits for it.
-    void this.o.gc.schedule(this.o.gcDelayMs, path);
+    this.track(path, this.o.gc.schedule(this.o.gcDelayMs, path));
   }
 
   scheduleByAge(path: string): void {
@@ -64,7 +65,16 @@ export class DiskSandboxGc implements SandboxGc {
       return;
     }
     const delay = remainingDelayMs(this.o.gcDelayMs, mtimeMs, this.o.clock.now());
-    void this.o.gc.schedule(delay, path);
+    this.track(path, this.o.gc.schedule(delay, path));
+  }
+
+  /** The collector logs the outcome; only a path gone from the disk is passed on. */
+  private track(path: string, outcome: Promise<GcOutcome>): void {
+    const onRemoved = this.o.onRemoved;
+    if (onRemoved === undefined) return;
+    void outcome.then((o) => {
+      if (o.kind === "removed" || o.kind === "missing") onRemoved(path);
+    });
   }
 
   unschedule(path: string): void {

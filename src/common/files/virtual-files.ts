@@ -305,6 +305,22 @@ export class VirtualFiles {
     this.attached.delete(trimTrailing(virtualPath));
   }
 
+  /**
+   * Forgets every attachment whose real path is `realPath` or lies below
+   * it (a sandbox that garbage collection removed, under all its virtual
+   * paths). Returns the virtual paths forgotten.
+   */
+  detachBeneath(realPath: string): string[] {
+    const root = trimTrailing(realPath);
+    const prefix = root.endsWith("/") ? root : `${root}/`;
+    const gone: string[] = [];
+    for (const [virtualPath, a] of this.attached) {
+      if (a.real === root || a.real.startsWith(prefix)) gone.push(virtualPath);
+    }
+    for (const virtualPath of gone) this.attached.delete(virtualPath);
+    return gone;
+  }
+
   /** True if exactly `virtualPath` is attached. */
   isAttached(virtualPath: string): boolean {
     return this.attached.has(trimTrailing(virtualPath));
