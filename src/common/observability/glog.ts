@@ -18,10 +18,12 @@
  * pass one (hot paths); pass `sourceLookup: false` to name a fixed `source`
  * instead.
  */
+import { writeSync } from "node:fs";
 import { hostname as osHostname, userInfo } from "node:os";
+import { systemErrorReason } from "../flags/system-error.js";
 import { type Clock, systemClock, type TimerHandle } from "../time/clock.js";
 import { callerSite } from "./glog-source.js";
-import { LogFiles } from "./log-files.js";
+import { LogFiles, makeLogDirectory } from "./log-files.js";
 import type { Logger, LogLevel, LogSite } from "./logger.js";
 
 const RANK: Record<LogLevel, number> = { INFO: 0, WARNING: 1, ERROR: 2 };
@@ -170,6 +172,7 @@ function processStderrBatch(): { write(text: string): unknown } {
 
 /** The daemons' logger. Implements `Logger`; also `setLevel`, `child`, `flush`, `close`. */
 export class GlogLogger implements Logger {
+  private readonly minLevel: LogLevel;
   private readonly minRank: number;
   private readonly quiet: boolean;
   private readonly stderr: { write(text: string): unknown };
@@ -185,7 +188,8 @@ export class GlogLogger implements Logger {
   private revertTimer: TimerHandle | undefined;
 
   constructor(options: GlogOptions) {
-    this.minRank = RANK[options.minLevel ?? "INFO"];
+    this.minLevel = options.minLevel ?? "INFO";
+    this.minRank = RANK[this.minLevel];
     this.quiet = options.quiet === true;
     this.stderr = options.stderr ?? processStderrBatch();
     this.json = options.stderrFormat === "json";
@@ -271,9 +275,13 @@ export class GlogLogger implements Logger {
     return child;
   }
 
-  /** The current INFO log file (what `/master/log` and `/files` show), if any. */
+  /**
+   * The current log file of the `--logging_level` severity, if any: what
+   * `/master/log` and `/slave/log` show, as Mesos attaches that file (with
+   * `--logging_level=WARNING`, the WARNING file).
+   */
   logFile(): string | undefined {
-    return this.files?.path("INFO");
+    return this.files?.path(this.minLevel);
   }
 
   /** Resolves once every line logged so far is in the files. */
@@ -313,6 +321,20 @@ export class GlogLogger implements Logger {
   }
 }
 
+/**
+ * Creates `--log_dir` (and its parents); returns Mesos' line when that
+ * fails, e.g. `Could not initialize logging: Failed to create directory
+ * /etc/passwd/logs: Not a directory`.
+ */
+export function logDirectoryProblem(dir: string): string | undefined {
+  try {
+    makeLogDirectory(dir);
+    return undefined;
+  } catch (e) {
+    return `Could not initialize logging: Failed to create directory ${dir}: ${systemErrorReason(e)}`;
+  }
+}
+
 /** The logging flag values a daemon passes to `createDaemonLogger`. */
 export interface LoggingFlagValues {
   readonly quiet: boolean;
@@ -332,6 +354,15 @@ export function createDaemonLogger(
   env: Readonly<Record<string, string | undefined>> = process.env,
   overrides: Partial<GlogOptions> = {},
 ): GlogLogger {
+  if (flags.log_dir !== undefined) {
+    const problem = logDirectoryProblem(flags.log_dir);
+    if (problem !== undefined) {
+      // As Mesos: a daemon asked to keep log files that it cannot keep stops
+      // at once rather than run without them.
+      writeSync(2, `${problem}\n`);
+      process.exit(1);
+    }
+  }
   const level = (["INFO", "WARNING", "ERROR"] as const).find((l) => l === flags.logging_level);
   const verbosity = Number.parseInt(env.GLOG_v ?? "0", 10);
   const logger = new GlogLogger({

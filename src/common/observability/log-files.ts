@@ -38,6 +38,26 @@ export interface LogFilesOptions {
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
 
+/**
+ * Creates `dir` and its missing parents (mode 0755), one component at a
+ * time as stout's `os::mkdir` does; throws the first failure other than
+ * "already exists". Node's own recursive mkdir is not used: it never returns
+ * for a path under /proc (it retries the parent forever).
+ */
+export function makeLogDirectory(dir: string): void {
+  let path = dir.startsWith("/") ? "/" : "";
+  for (const part of dir.split("/")) {
+    if (part === "") continue;
+    path += part;
+    try {
+      mkdirSync(path, 0o755);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+    }
+    path += "/";
+  }
+}
+
 /** `yyyymmdd-hhmmss` in local time, as glog stamps file names. */
 export function fileTimestamp(ms: number): string {
   const d = new Date(ms);
@@ -161,7 +181,7 @@ export class LogFiles {
     process.once("exit", this.onExit);
   }
 
-  /** Path of the current file of a severity, if created (the INFO one is what `/files` shows). */
+  /** Path of the current file of a severity, if created (the `--logging_level` one is what `/files` shows). */
   path(severity: LogLevel): string | undefined {
     return this.files.get(severity)?.path;
   }
@@ -224,7 +244,7 @@ export class LogFiles {
     const path = join(o.dir, name);
     let fd: number;
     try {
-      mkdirSync(o.dir, { recursive: true });
+      makeLogDirectory(o.dir);
       fd = openSync(path, "a", 0o664);
       writeSync(fd, logFileHeader(o.hostname, ms));
     } catch (e) {
