@@ -166,3 +166,35 @@ test("agent gc: a sandbox removed by garbage collection leaves /files/debug, as 
   const [status] = await text(`${agent.url}/files/browse?path=${encodeURIComponent(virtualPath)}`);
   assert.equal(status, 404);
 });
+
+test("files: repeated slashes in a path count as one, as Mesos joins the path's components", async () => {
+  const master = await startMaster();
+  const agent = await startAgent({
+    master: master.address,
+    flags: { log_dir: tempDir("agent-logs-") },
+  });
+  await waitForAgents(master, 1);
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, "--name=slashes", "--command=mkdir d && echo deep > d/f"],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const latest = await waitFor("the sandbox attached", async () =>
+    Object.keys(await filesDebug(agent)).find((k) => k.endsWith("/executors/slashes/runs/latest")),
+  );
+  const doubled = latest.replace("/executors/", "//executors//");
+  const [status, body] = await text(
+    `${agent.url}/files/read?path=${encodeURIComponent(`/${doubled}//d//f`)}&offset=0`,
+  );
+  assert.deepEqual([status, JSON.parse(body)], [200, { offset: 0, data: "deep\n" }]);
+  await waitFor("/slave/log attached", async () => (await filesDebug(agent))["/slave/log"]);
+  const [logStatus, logBody] = await text(
+    `${agent.url}/files/read?path=${encodeURIComponent("//slave//log")}`,
+  );
+  assert.equal(logStatus, 200, logBody);
+  assert.ok((JSON.parse(logBody) as { offset: number }).offset > 0);
+  // A path without its leading slash names nothing, as in Mesos.
+  const [relative] = await text(`${agent.url}/files/read?path=slave/log`);
+  assert.equal(relative, 404);
+});

@@ -421,7 +421,9 @@ export class VirtualFiles {
   }
 
   private match(virtualPath: string): { prefix: string; suffix: string } | undefined {
-    const path = trimTrailing(virtualPath);
+    // Repeated slashes count as one, as Mesos joins the request's path
+    // components (`//slave/log` and `/frameworks//f/...` find their files).
+    const path = trimTrailing(virtualPath.replace(/\/{2,}/g, "/"));
     let prefix = path;
     for (;;) {
       if (this.attached.has(prefix)) {
