@@ -198,3 +198,29 @@ test("files: repeated slashes in a path count as one, as Mesos joins the path's 
   const [relative] = await text(`${agent.url}/files/read?path=slave/log`);
   assert.equal(relative, 404);
 });
+
+test("agent gc: the disk watch prunes finished sandboxes long before --gc_delay when --gc_disk_headroom leaves no age", async () => {
+  const master = await startMaster();
+  // Headroom 1.0: gc_delay x max(0, 1 - 1 - usage) is 0 whatever the disk holds.
+  const agent = await startAgent({
+    master: master.address,
+    flags: { gc_delay: "1weeks", gc_disk_headroom: "1", disk_watch_interval: "1secs" },
+  });
+  await waitForAgents(master, 1);
+  const run = await runBinary(
+    "mesos-execute",
+    [`--master=${master.address}`, "--name=prune-me", "--command=echo x"],
+    { timeoutMs: 60_000 },
+  );
+  assert.equal(run.code, 0, run.stdout + run.stderr);
+  const virtualPath = await waitFor("the sandbox attached", async () =>
+    Object.keys(await filesDebug(agent)).find((k) => k.endsWith("/executors/prune-me/runs/latest")),
+  );
+  const runDir = (await filesDebug(agent))[virtualPath] as string;
+  await waitFor("the sandbox pruned and detached", async () => {
+    if (existsSync(runDir)) return undefined;
+    return (await filesDebug(agent))[virtualPath] === undefined;
+  });
+  assert.match(agent.logs(), /Current disk usage \d+\.\d\d%\. Max allowed age: 0ns/);
+  assert.match(agent.logs(), /Scheduling '.*\/runs\/[^']+' for gc 1weeks in the future/);
+});

@@ -5,6 +5,7 @@
  * sandbox may get, and prunes what is older.
  */
 import { statfs } from "node:fs/promises";
+import { Duration } from "../../common/flags/duration.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 
@@ -26,6 +27,11 @@ export function executorDirectoryMaxAllowedAgeSecs(
 export async function diskUsage(path: string): Promise<number> {
   const s = await statfs(path);
   return s.blocks === 0 ? 0 : (s.blocks - s.bfree) / s.blocks;
+}
+
+/** The age as stout prints a Duration (`0ns`, `6.3days`), as Mesos' disk check logs it. */
+function maxAgeText(ms: number): string {
+  return Duration.nanoseconds(Math.round(ms * 1e6)).toString();
 }
 
 /** What the watch prunes: the garbage collector's `prune`. */
@@ -93,7 +99,7 @@ export class DiskWatch {
       usage,
     );
     this.o.logger.info(
-      `Current disk usage ${(100 * usage).toFixed(2)}%. Max allowed age: ${this.maxAgeMs / 1000}secs`,
+      `Current disk usage ${(100 * usage).toFixed(2)}%. Max allowed age: ${maxAgeText(this.maxAgeMs)}`,
     );
     // Paths are scheduled gc_delay ahead, so those due within
     // gc_delay - maxAge were scheduled at least maxAge ago.

@@ -6,6 +6,7 @@
  * (`prune`). Pure logic on an injected clock; the disk is reached only
  * through the injected `remove` function, so tests need no files.
  */
+import { Duration } from "../../common/flags/duration.js";
 import type { Logger } from "../../common/observability/logger.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 
@@ -43,6 +44,11 @@ interface Entry {
   /** The remover is working on it. */
   started: boolean;
   readonly settle: (outcome: GcOutcome) => void;
+}
+
+/** A delay as stout prints a Duration (`1weeks`, `6.5days`, `0ns`), as Mesos' collector logs it. */
+function durationText(ms: number): string {
+  return Duration.nanoseconds(Math.round(Math.max(0, ms) * 1e6)).toString();
 }
 
 /** True when `path` lies strictly inside `parent`. */
@@ -106,8 +112,7 @@ export class GarbageCollector {
       return this.settled(current).then(() => this.schedule(delayMs, path));
     }
     if (current !== undefined) this.drop(current, { kind: "unscheduled" });
-    const seconds = Math.max(0, delayMs) / 1000;
-    this.o.logger.info(`Scheduling '${path}' for gc ${seconds}secs in the future`);
+    this.o.logger.info(`Scheduling '${path}' for gc ${durationText(delayMs)} in the future`);
     return new Promise<GcOutcome>((resolve) => {
       const entry: Entry = {
         path,
@@ -145,7 +150,7 @@ export class GarbageCollector {
     const due = [...this.entries.values()].filter((e) => !e.removing && e.due <= limit);
     if (due.length > 0) {
       this.o.logger.info(
-        `Pruning ${due.length} path(s) due within ${Math.max(0, withinMs) / 1000}secs`,
+        `Pruning ${due.length} path(s) with remaining removal time up to ${durationText(withinMs)}`,
       );
     }
     for (const entry of due) this.startRemoval(entry);
