@@ -2,10 +2,11 @@
  * Makes executor sandboxes browsable through `/files` as Mesos does: each
  * run is attached under its real path, its `runs/latest` link, and the
  * virtual `/frameworks/<fid>/executors/<eid>/runs/latest`. Attachments
- * outlive the executor (Mesos detaches them only when the sandbox is
- * garbage-collected, which we do not do yet), so completed executors stay
- * browsable; after a restart, `attachRecovered` attaches the recovered
- * executors' sandboxes. Also attaches the agent's log at `/slave/log`.
+ * outlive the executor, so completed executors stay browsable until
+ * garbage collection removes the sandbox and detaches them (see
+ * gc/agent-gc.ts), as in Mesos; after a restart, `attachRecovered`
+ * attaches the recovered executors' sandboxes. Also attaches the agent's
+ * log at `/slave/log`.
  *
  * Every sandbox path is guarded by ACCESS_SANDBOX (the executor's user is
  * the object) and the log by ACCESS_MESOS_LOG, as Mesos attaches them.
