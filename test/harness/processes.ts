@@ -284,6 +284,27 @@ export async function waitForAgents(master: DaemonHandle, count: number): Promis
   });
 }
 
+/**
+ * Waits until the master lists each of `taskIds` as TASK_RUNNING. A test
+ * that kills an agent to test recovery waits for this first: a launch the
+ * crash cuts short (no pid recorded yet) is destroyed on recovery, not
+ * recovered, as in Mesos.
+ */
+export async function waitForTasksRunning(
+  master: DaemonHandle,
+  taskIds: readonly string[],
+): Promise<void> {
+  await waitLong(`task(s) ${taskIds.join(", ")} running`, async () => {
+    const doc = await getJson<{ tasks?: { id: string; state: string }[] }>(
+      `${master.url}/master/tasks`,
+    );
+    const running = new Set(
+      (doc?.tasks ?? []).filter((t) => t.state === "TASK_RUNNING").map((t) => t.id),
+    );
+    return taskIds.every((id) => running.has(id)) ? true : undefined;
+  });
+}
+
 export interface RunResult {
   code: number | null;
   stdout: string;

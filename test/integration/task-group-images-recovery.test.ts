@@ -18,12 +18,12 @@ import {
   binPath,
   type DaemonHandle,
   freePort,
-  getJson,
   startAgent,
   startMaster,
   stopAll,
   tempDir,
   waitFor,
+  waitForTasksRunning,
   waitLong,
 } from "../harness/processes.js";
 import { sandboxOf, scalar } from "./containerizer-helpers.js";
@@ -136,16 +136,7 @@ test("task group images: a task's root filesystem outlives an agent restart whil
   assert.ok(rootfs?.includes(`/containers/${child}/`), rootfs);
 
   await executorsCheckpointed(flags.work_dir);
-  // Killed only once the task runs: a launch the crash cuts short (no pid
-  // recorded yet) is destroyed on recovery, as Mesos does.
-  await waitLong("the task to run", async () => {
-    const doc = (await getJson(`${master.url}/master/tasks`)) as {
-      tasks?: { id: string; state: string }[];
-    };
-    return doc.tasks?.some((t) => t.id === "in-gamma" && t.state === "TASK_RUNNING")
-      ? true
-      : undefined;
-  });
+  await waitForTasksRunning(master, ["in-gamma"]);
   agent.kill("SIGKILL");
   await agent.exited;
   agent = await startAgent({ master: master.address, port, flags });

@@ -23,6 +23,7 @@ import {
   stopAll,
   tempDir,
   waitFor,
+  waitForTasksRunning,
 } from "../harness/processes.js";
 import {
   isolationSkipReason,
@@ -134,6 +135,7 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
   });
   const ids = before.map((c) => c.container_id?.value).sort();
 
+  await waitForTasksRunning(master, ["waiter", "sleeper"]);
   await executorsCheckpointed(flags.work_dir);
   agent.kill("SIGKILL");
   await agent.exited;
