@@ -21,11 +21,12 @@ import {
   readdirSync,
   readFileSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
@@ -312,6 +313,46 @@ describe("fetching as the container's user", {
       readFileSync(join(agent.workDir, "containers", "user-public", "stdout"), "utf8"),
       "for everyone\n",
     );
+  });
+
+  test("a nested container whose sandbox path the parent's user made a symbolic link is refused (400): the agent neither chowns nor fetches through it", async () => {
+    const nobody = Number(execFileSync("id", ["-u", "nobody"]).toString());
+    const asNobody = (id: string) => {
+      const c = launch(id, "exec sleep 300") as {
+        launch_container: { command: Record<string, unknown> };
+      };
+      c.launch_container.command.user = "nobody";
+      return c;
+    };
+    // The two places a link can go: the sandbox itself, and `containers` above it.
+    for (const [parent, linked] of [
+      ["link-parent-leaf", "containers/evil"],
+      ["link-parent-dir", "containers"],
+    ] as const) {
+      await expect(agent, asNobody(parent), 200, "");
+      await pidOf(agent, parent);
+      const sandbox = join(agent.workDir, "containers", parent);
+      assert.equal(statSync(sandbox).uid, nobody);
+      // Root-owned, as /etc would be.
+      const victim = tempDir("container-link-victim-");
+      const link = join(sandbox, linked);
+      mkdirSync(dirname(link), { recursive: true });
+      symlinkSync(victim, link);
+      const refused = await expect(
+        agent,
+        launch("evil", "true", [{ value: `${base}/tool.sh` }], parent),
+        400,
+      );
+      assert.match(refused.text, /is a symbolic link/, refused.text);
+      assert.equal(statSync(victim).uid, 0, `${linked}: the link's target was not chowned`);
+      assert.deepEqual(readdirSync(victim), [], `${linked}: nothing was written through the link`);
+      await expect(
+        agent,
+        { type: "KILL_CONTAINER", kill_container: { container_id: { value: parent } } },
+        200,
+      );
+      await waitFor(agent, parent);
+    }
   });
 });
 

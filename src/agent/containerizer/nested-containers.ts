@@ -58,6 +58,7 @@
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import {
   chown,
+  lstat,
   mkdir,
   readdir,
   readFile,
@@ -68,7 +69,7 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { Socket } from "node:net";
-import { isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
 import { fifoWriter } from "../../common/io/fifo-writer.js";
 import type { Logger } from "../../common/observability/logger.js";
@@ -967,7 +968,9 @@ export class NestedContainers {
     l: NestedLaunch,
     inherited: ParentLaunch,
   ): Promise<number> {
+    await refuseLinkedSandbox(n.directory);
     await mkdir(n.directory, { recursive: true, mode: 0o755 });
+    await refuseLinkedSandbox(n.directory);
     const userName = this.commandUser(l) ?? inherited.user;
     let ids: { uid: number; gid: number } | undefined;
     if (userName !== undefined) {
@@ -1310,7 +1313,10 @@ export class NestedContainers {
   // --- internals -----------------------------------------------------------
 
   private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
+    // Checked before mkdir too, which would otherwise follow such a link.
+    if (n.standalone !== true) await refuseLinkedSandbox(n.directory);
     await mkdir(n.directory, { recursive: true, mode: 0o755 });
+    if (n.standalone !== true) await refuseLinkedSandbox(n.directory);
     const userName = n.standalone === true ? n.parent.user : (this.commandUser(l) ?? n.parent.user);
     let ids: { uid: number; gid: number } | undefined;
     if (userName !== undefined) {
@@ -1731,6 +1737,23 @@ export class NestedContainers {
         await rmdir(join(path, "..")).catch(() => undefined);
       })
       .catch(() => undefined);
+  }
+}
+
+/**
+ * A nested container's sandbox is `<parent sandbox>/containers/<id>`, below
+ * a directory the parent's user may write. The agent (root, with
+ * --switch_user) chowns it to the container's user and fetches into it, so
+ * neither it nor `containers` may be a symbolic link the user put there to
+ * point those writes elsewhere (e.g. at /etc).
+ */
+async function refuseLinkedSandbox(directory: string): Promise<void> {
+  for (const path of [dirname(directory), directory]) {
+    const linked = await lstat(path).then(
+      (s) => s.isSymbolicLink(),
+      () => false, // not there (yet)
+    );
+    if (linked) throw new Error(`The sandbox path '${path}' is a symbolic link`);
   }
 }
 
