@@ -224,3 +224,18 @@ test("agent gc: the disk watch prunes finished sandboxes long before --gc_delay 
   assert.match(agent.logs(), /Current disk usage \d+\.\d\d%\. Max allowed age: 0ns/);
   assert.match(agent.logs(), /Scheduling '.*\/runs\/[^']+' for gc 1weeks in the future/);
 });
+
+test("logging: a negative --logbufsecs is accepted, as Mesos' int flag, and buffers nothing", async () => {
+  const logDir = tempDir("master-logs-");
+  const master = await startMaster({ flags: { log_dir: logDir, logbufsecs: -1 } });
+  const flags = await getJson<{ flags: Record<string, string> }>(`${master.url}/flags`);
+  assert.equal(flags?.flags.logbufsecs, "-1");
+  const real = await waitFor(
+    "/master/log attached",
+    async () => (await filesDebug(master))["/master/log"],
+  );
+  assert.equal(real, join(logDir, readlinkSync(join(logDir, "mesos-master.INFO"))));
+  const [status, body] = await text(`${master.url}/files/read?path=/master/log&offset=0`);
+  assert.equal(status, 200, body);
+  assert.match((JSON.parse(body) as { data: string }).data, /INFO level logging started!\n/);
+});

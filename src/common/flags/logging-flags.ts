@@ -29,9 +29,9 @@ export const loggingFlags = {
       "change what goes to stderr. The current file is shown in the web UI and under /files.",
   }),
   logbufsecs: flag.int({
+    // Any int, as in Mesos: a negative value buffers nothing, like 0 (glog's reading).
     help: "Longest time, in seconds, that log lines may be held in memory before going to the files. 0 writes each line at once.",
     default: 0,
-    validate: (v) => (v < 0 ? "Expected `--logbufsecs` to be at least 0" : undefined),
   }),
   initialize_driver_logging: flag.bool({
     help:
