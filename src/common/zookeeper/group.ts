@@ -56,14 +56,16 @@ export async function ensureGroupPath(session: ZkSession, groupPath: string): Pr
 }
 
 /**
- * Joins the group: an ephemeral sequential znode with `data`. Retries
+ * Joins the group: an ephemeral sequential znode with `data`, named
+ * `<label>_<sequence>`, or just `<sequence>` without a label (Mesos'
+ * replicated-log replicas join that way). Retries
  * (with the logger told) until the session can do it; the returned member
  * lives as long as the current session.
  */
 export async function joinGroup(
   session: ZkSession,
   groupPath: string,
-  label: string,
+  label: string | undefined,
   data: Buffer,
   logger: Logger,
   clock: Clock,
@@ -73,7 +75,7 @@ export async function joinGroup(
     try {
       await ensureGroupPath(session, groupPath);
       const created = await session.create(
-        zkJoin(groupPath, `${label}_`),
+        zkJoin(groupPath, label === undefined ? "" : `${label}_`),
         data,
         "ephemeral-sequential",
       );

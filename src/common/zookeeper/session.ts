@@ -71,6 +71,8 @@ export class ZkSession {
   private readonly listeners = new Map<ZkSessionEvent, Set<() => void>>();
   private disconnectTimer: TimerHandle | undefined;
   private waitTimer: TimerHandle | undefined;
+  /** Probe and nudge timers: cancelled by close() so a closed session keeps no process alive. */
+  private readonly pending = new Set<TimerHandle>();
   private isConnected = false;
   private closed = false;
   private generation = 0;
@@ -206,9 +208,9 @@ export class ZkSession {
    * the client dials again.
    */
   private scheduleProbe(client: zookeeper.Client | undefined): void {
-    const { clock, sessionTimeoutMs } = this.options;
+    const { sessionTimeoutMs } = this.options;
     const every = Math.max(300, Math.floor(sessionTimeoutMs / 3));
-    clock.setTimer(every, () => {
+    this.later(every, () => {
       if (!this.isConnected || this.closed || this.client !== client || client === undefined) {
         return;
       }
@@ -216,7 +218,7 @@ export class ZkSession {
       client.exists("/", (error) => {
         answered = error === null || error === undefined || zkErrorCode(error) !== undefined;
       });
-      clock.setTimer(Math.max(1000, Math.floor(sessionTimeoutMs / 3)), () => {
+      this.later(Math.max(1000, Math.floor(sessionTimeoutMs / 3)), () => {
         if (this.client !== client || this.closed) return;
         if (!answered && this.isConnected) {
           this.options.logger.warn(
@@ -242,10 +244,10 @@ export class ZkSession {
    * then so the client tries again.
    */
   private scheduleNudge(): void {
-    const { clock, sessionTimeoutMs } = this.options;
+    const { sessionTimeoutMs } = this.options;
     const every = Math.max(1000, Math.floor(sessionTimeoutMs / 5));
     const client = this.client;
-    clock.setTimer(every, () => {
+    this.later(every, () => {
       if (this.isConnected || this.closed || this.client !== client) return;
       const manager = (
         client as unknown as { connectionManager?: { socket?: { destroy(): void } } }
@@ -253,6 +255,15 @@ export class ZkSession {
       manager?.socket?.destroy();
       this.scheduleNudge();
     });
+  }
+
+  /** A timer close() cancels. */
+  private later(delayMs: number, fn: () => void): void {
+    const handle = this.options.clock.setTimer(delayMs, () => {
+      this.pending.delete(handle);
+      fn();
+    });
+    this.pending.add(handle);
   }
 
   /** Ends the current session, tells listeners, and opens a new one. */
@@ -289,6 +300,8 @@ export class ZkSession {
     const { clock } = this.options;
     if (this.disconnectTimer !== undefined) clock.cancelTimer(this.disconnectTimer);
     if (this.waitTimer !== undefined) clock.cancelTimer(this.waitTimer);
+    for (const handle of this.pending) clock.cancelTimer(handle);
+    this.pending.clear();
     this.isConnected = false;
     const client = this.client;
     this.client = undefined;
@@ -318,12 +331,40 @@ export class ZkSession {
     });
   }
 
-  /** Creates a znode; resolves with its actual path (sequence number appended). */
+  /**
+   * Creates a znode; resolves with its actual path (sequence number
+   * appended). A sequential `path` ending in `/` gets a bare sequence number
+   * as its name (`<parent>/0000000003`, as Mesos' unlabelled group members).
+   */
   create(path: string, data: Buffer, mode: ZkCreateMode): Promise<string> {
+    if (mode === "ephemeral-sequential" && path.endsWith("/")) return this.createBare(path, data);
     return this.withClient<string>((client, resolve, reject) => {
       client.create(path, data, this.acls, MODES[mode], (error, created) =>
         error ? reject(error) : resolve(created),
       );
+    });
+  }
+
+  /**
+   * node-zookeeper-client refuses a path ending in `/` before sending it,
+   * though ZooKeeper accepts one for a sequential create (the name becomes
+   * the sequence number alone). A one-operation multi lets us send it: the
+   * operation is checked with a placeholder name, then given the real path.
+   */
+  private createBare(parent: string, data: Buffer): Promise<string> {
+    return this.withClient<string>((client, resolve, reject) => {
+      const t = client.transaction();
+      t.create(`${parent}x`, data, this.acls, MODES["ephemeral-sequential"]);
+      const ops = (t as unknown as { ops: { path: string }[] }).ops;
+      const op = ops[0];
+      if (op === undefined) throw new Error("transaction without an operation");
+      op.path = parent;
+      t.commit((error, results) => {
+        if (error) return reject(error);
+        const created = (results as unknown as { path?: string }[] | undefined)?.[0]?.path;
+        if (created === undefined) reject(new Error(`no path returned creating in ${parent}`));
+        else resolve(created);
+      });
     });
   }
 
