@@ -122,6 +122,10 @@ export async function followMaster(
       if (current !== undefined) {
         logger.warn("Lost the leading master; waiting for a new one to be elected");
       }
+      // As Mesos' agent: whoever is detected next (even the same master,
+      // e.g. after our own ZooKeeper session expired) is a new detection,
+      // and the agent re-registers with it.
+      current = undefined;
       return;
     }
     const pid = masterInfoPid(next.info);

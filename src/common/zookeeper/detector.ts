@@ -2,8 +2,11 @@
  * Finds the leading master: the `json.info_*` member with the lowest
  * sequence number under the group path, and its MasterInfo. It watches the
  * group and reports every change. A disconnection keeps the last known
- * leader (the session may come back); after an expiry the group is read
- * again by the new session.
+ * leader (the session may come back). An expired session reports no leader
+ * at once, as Mesos' group does (its memberships are gone from this
+ * client's view, and ZooKeeper may stay unreachable for long): a standby
+ * then answers 503 instead of redirecting to a leader that may be gone. The
+ * new session reads the group again.
  */
 import type { Logger } from "../observability/logger.js";
 import type { MasterInfo } from "../protocol/generated/mesos-v1.js";
@@ -35,6 +38,7 @@ export class MasterDetector {
   private again = false;
   private stopped = false;
   private offConnected: (() => void) | undefined;
+  private offExpired: (() => void) | undefined;
   private retryTimer: TimerHandle | undefined;
 
   constructor(private readonly options: DetectorOptions) {}
@@ -58,12 +62,20 @@ export class MasterDetector {
   /** Starts watching (the session may still be connecting). */
   start(): void {
     this.offConnected = this.options.session.on("connected", () => this.refresh());
+    // Later than the session's other "expired" listeners (a leader's own
+    // candidacy loss names the cause better than "no leader").
+    this.offExpired = this.options.session.on("expired", () =>
+      queueMicrotask(() => {
+        if (!this.stopped && this.detectedOnce && this.current !== undefined) this.set(undefined);
+      }),
+    );
     if (this.options.session.connected) this.refresh();
   }
 
   stop(): void {
     this.stopped = true;
     this.offConnected?.();
+    this.offExpired?.();
     if (this.retryTimer !== undefined) this.options.clock.cancelTimer(this.retryTimer);
   }
 
