@@ -20,6 +20,7 @@ import {
   formatJsonLine,
   GlogLogger,
   type GlogOptions,
+  preciseWallClock,
 } from "../../src/common/observability/glog.js";
 import { decodeLineTable } from "../../src/common/observability/glog-source.js";
 import { logFileHeader, logFileName } from "../../src/common/observability/log-files.js";
@@ -346,4 +347,25 @@ test("logging: source maps decode to the first mapped source line of each genera
   assert.equal(table.lines[1], 0);
   assert.equal(table.lines[2], 4);
   assert.equal(table.files[2], "b.ts");
+});
+
+test("logging: the line clock keeps its microseconds after a quiet second, and follows a wall clock that was set", () => {
+  let mono = 10.25;
+  let wallMs = 1_000_000;
+  const now = preciseWallClock(
+    () => Math.floor(wallMs),
+    () => mono,
+  );
+  const first = now();
+  // Two quiet seconds: the monotonic and wall clocks agree to the millisecond.
+  mono += 2000.123;
+  wallMs += 2000.123;
+  const later = now();
+  assert.ok(Math.abs(later - first - 2000.123) < 1e-6, `${later - first}`);
+  assert.notEqual(Math.round(later * 1000) % 1000, 0, "sub-millisecond digits kept");
+  // The wall clock was set an hour ahead: the next reading after a second follows it.
+  mono += 1500;
+  wallMs += 1500 + 3_600_000;
+  const stepped = now();
+  assert.ok(stepped >= Math.floor(wallMs) && stepped < Math.floor(wallMs) + 1, `${stepped}`);
 });

@@ -102,20 +102,29 @@ export function formatJsonLine(
 }
 
 /**
- * Wall-clock time with microseconds: `Date.now()` for the second and
- * millisecond, re-anchored every second, plus the monotonic clock for what
- * lies below a millisecond.
+ * Wall-clock time with microseconds: the monotonic clock (fractions of a
+ * millisecond) plus an offset to the wall clock, checked against
+ * `Date.now()` at most once a second. `Date.now()` truncates to whole
+ * milliseconds, so the offset is kept while it agrees with it (within that
+ * millisecond) and moved only when the wall clock was set; taking
+ * `Date.now()` as is would print `.xxx000` for the first line after each
+ * quiet second.
  */
-function preciseWallClock(): () => number {
-  let offset = Date.now() - performance.now();
-  let anchoredAt = performance.now();
+export function preciseWallClock(
+  wall: () => number = Date.now,
+  mono: () => number = () => performance.now(),
+): () => number {
+  let anchoredAt = mono();
+  let offset = wall() + 0.5 - anchoredAt;
   return () => {
-    const mono = performance.now();
-    if (mono - anchoredAt > 1000) {
-      offset = Date.now() - mono;
-      anchoredAt = mono;
+    const m = mono();
+    if (m - anchoredAt > 1000) {
+      anchoredAt = m;
+      const w = wall();
+      const estimate = offset + m;
+      if (estimate < w || estimate >= w + 1) offset = w + 0.5 - m;
     }
-    return offset + mono;
+    return offset + m;
   };
 }
 
