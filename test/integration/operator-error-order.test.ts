@@ -18,6 +18,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { subscribe, subscribeCall } from "./master-clients.js";
 
 const NONE = { type: "NONE" };
 const DEV_ONLY = { values: ["dev"] };
@@ -299,6 +300,32 @@ describe("operator error order: validation before authorization (master)", () =>
       JSON.stringify({ type: "TEARDOWN", teardown: { framework_id: { value: "no-such" } } }),
     );
     assert.equal(v1.status, 400, v1.text);
+  });
+
+  it("teardown: a framework that is already torn down is 400 before the ACLs, as an unknown one", async () => {
+    const s = await subscribe(master.url, subscribeCall("torn-down", { principal: "ops" }));
+    try {
+      await s.nth("SUBSCRIBED");
+      const id = s.frameworkId;
+      const teardown = (headers: Record<string, string>) =>
+        send(master.url, "POST", "/master/teardown", { ...headers, ...FORM }, `frameworkId=${id}`);
+      assert.equal((await teardown(DEV)).status, 403, "registered: the ACLs answer");
+      assert.equal((await teardown(OPS)).status, 200);
+      // Completed now: Mesos looks among registered frameworks only (400 first).
+      const again = await teardown(DEV);
+      assert.equal(again.status, 400, again.text);
+      assert.equal(again.text, "No framework found with specified ID");
+      const v1 = await send(
+        master.url,
+        "POST",
+        "/api/v1",
+        { ...DEV, ...JSON_TYPE },
+        JSON.stringify({ type: "TEARDOWN", teardown: { framework_id: { value: id } } }),
+      );
+      assert.equal(v1.status, 400, v1.text);
+    } finally {
+      s.close();
+    }
   });
 
   it("weights: an invalid update is 400 before the ACLs, a valid one 403", async () => {
