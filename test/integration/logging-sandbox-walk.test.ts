@@ -7,7 +7,14 @@
  * `/files/debug` too.
  */
 import assert from "node:assert/strict";
-import { existsSync, readlinkSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, join } from "node:path";
 import { after, test } from "node:test";
 import {
@@ -238,4 +245,37 @@ test("logging: a negative --logbufsecs is accepted, as Mesos' int flag, and buff
   const [status, body] = await text(`${master.url}/files/read?path=/master/log&offset=0`);
   assert.equal(status, 200, body);
   assert.match((JSON.parse(body) as { data: string }).data, /INFO level logging started!\n/);
+});
+
+test("logging: as glog, a log file past GLOG_max_log_size MiB is left for a new one and the link follows", async () => {
+  const logDir = tempDir("master-logs-");
+  const master = await startMaster({ flags: { log_dir: logDir }, env: { GLOG_max_log_size: "1" } });
+  const infoFiles = () =>
+    readdirSync(logDir)
+      .filter((n) => n.startsWith("mesos-master.") && n.includes(".log.INFO."))
+      .sort();
+  const first = infoFiles();
+  assert.equal(first.length, 1);
+  // A framework's name is logged with its subscription: long names fill the file fast.
+  const subscribe = async (): Promise<void> => {
+    const res = await fetch(`${master.url}/api/v1/scheduler`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "application/json" },
+      body: JSON.stringify({
+        type: "SUBSCRIBE",
+        subscribe: { framework_info: { user: "root", name: "n".repeat(100_000) } },
+      }),
+    });
+    await res.body?.cancel();
+  };
+  const files = await waitFor("a second INFO file", async () => {
+    await subscribe();
+    const now = infoFiles();
+    return now.length >= 2 ? now : undefined;
+  });
+  assert.equal(files[0], first[0]);
+  const newest = files[files.length - 1] as string;
+  assert.equal(readlinkSync(join(logDir, "mesos-master.INFO")), newest);
+  assert.ok(statSync(join(logDir, first[0] as string)).size >= 2 ** 20);
+  assert.match(readFileSync(join(logDir, newest), "utf8"), /^Log file created at: /);
 });

@@ -39,6 +39,8 @@ export interface GlogOptions {
   readonly logDir?: string;
   /** `--logbufsecs`. */
   readonly logbufsecs?: number;
+  /** Size in MiB at which a log file is left for a new one (`GLOG_max_log_size`); default 1800. */
+  readonly maxLogSizeMb?: number;
   /** Starting VLOG verbosity (`GLOG_v`). Default 0. */
   readonly verbosity?: number;
   /** Where stderr lines go. Default `process.stderr`. */
@@ -220,6 +222,7 @@ export class GlogLogger implements Logger {
         now: this.now,
         clock: this.clock,
         bufferSecs: options.logbufsecs ?? 0,
+        maxFileBytes: (options.maxLogSizeMb ?? 1800) * 2 ** 20,
         onError: (message) => {
           // Say it once on stderr (even when quiet): losing log files matters.
           if (!reported) this.stderr.write(`${message}\n`);
@@ -344,6 +347,16 @@ export function logDirectoryProblem(dir: string): string | undefined {
   }
 }
 
+/**
+ * glog's reading of `GLOG_max_log_size`: 1800 MiB when unset; a value
+ * outside 1-4095 (or not a number) means 1 MiB.
+ */
+export function maxLogSizeMb(text: string | undefined): number {
+  if (text === undefined) return 1800;
+  const n = Number.parseInt(text, 10);
+  return n > 0 && n < 4096 ? n : 1;
+}
+
 /** The logging flag values a daemon passes to `createDaemonLogger`. */
 export interface LoggingFlagValues {
   readonly quiet: boolean;
@@ -379,6 +392,7 @@ export function createDaemonLogger(
     minLevel: level ?? "INFO",
     quiet: flags.quiet,
     logbufsecs: flags.logbufsecs,
+    maxLogSizeMb: maxLogSizeMb(env.GLOG_max_log_size),
     verbosity: Number.isFinite(verbosity) ? verbosity : 0,
     ...(flags.log_dir !== undefined ? { logDir: flags.log_dir } : {}),
     ...overrides,

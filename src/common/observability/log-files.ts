@@ -9,6 +9,10 @@
  * asynchronous writes, at once for WARNING and ERROR or when `bufferSecs` is
  * 0, otherwise within `bufferSecs` (`--logbufsecs`). What is still pending
  * when the process exits is written synchronously.
+ *
+ * As glog, a file that has reached `maxFileBytes` (`GLOG_max_log_size`
+ * MiB, 1800 by default) is left for a new one, named by the time of its
+ * first line, and the link moves to it; old files are never deleted.
  */
 import { closeSync, mkdirSync, openSync, symlinkSync, unlinkSync, write, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -32,6 +36,8 @@ export interface LogFilesOptions {
   readonly clock: Clock;
   /** `--logbufsecs`. */
   readonly bufferSecs: number;
+  /** Size at which a file is left for a new one; default 1800 MiB (glog's). */
+  readonly maxFileBytes?: number;
   /** Told once per failure (e.g. the directory cannot be written). */
   readonly onError: (message: string) => void;
 }
@@ -101,7 +107,11 @@ class LogFile {
     private readonly onError: (message: string) => void,
   ) {}
 
+  /** Characters written or pending so far, header included (for the size limit). */
+  size = 0;
+
   append(text: string): boolean {
+    this.size += text.length;
     this.pending.push(text);
     this.pendingBytes += text.length;
     return this.pendingBytes >= MAX_PENDING_BYTES;
@@ -175,9 +185,11 @@ export class LogFiles {
   private readonly failed = new Set<LogLevel>();
   private timer: TimerHandle | undefined;
   private readonly onExit = () => this.flushSync();
+  private readonly maxFileBytes: number;
   private closed = false;
 
   constructor(private readonly options: LogFilesOptions) {
+    this.maxFileBytes = options.maxFileBytes ?? 1800 * 2 ** 20;
     process.once("exit", this.onExit);
   }
 
@@ -194,7 +206,8 @@ export class LogFiles {
     for (let i = 0; i <= rank; i++) {
       const target = SEVERITIES[i];
       if (target === undefined) continue;
-      const file = this.open(target);
+      let file = this.open(target);
+      if (file !== undefined && file.size >= this.maxFileBytes) file = this.rotate(target, file);
       if (file?.append(line)) urgent = true;
     }
     if (urgent) this.flush();
@@ -235,6 +248,19 @@ export class LogFiles {
     this.files.clear();
   }
 
+  /**
+   * Leaves a full file for a new one, as glog does before writing a line
+   * past the limit. Within the second the full file was created the new
+   * name would be the same: the full file is kept until the second turns.
+   */
+  private rotate(severity: LogLevel, full: LogFile): LogFile | undefined {
+    const name = logFileName(this.options, severity, this.options.now());
+    if (join(this.options.dir, name) === full.path) return full;
+    full.close();
+    this.files.delete(severity);
+    return this.open(severity);
+  }
+
   private open(severity: LogLevel): LogFile | undefined {
     const existing = this.files.get(severity);
     if (existing !== undefined || this.failed.has(severity)) return existing;
@@ -242,11 +268,12 @@ export class LogFiles {
     const ms = o.now();
     const name = logFileName(o, severity, ms);
     const path = join(o.dir, name);
+    const header = logFileHeader(o.hostname, ms);
     let fd: number;
     try {
       makeLogDirectory(o.dir);
       fd = openSync(path, "a", 0o664);
-      writeSync(fd, logFileHeader(o.hostname, ms));
+      writeSync(fd, header);
     } catch (e) {
       this.failed.add(severity);
       o.onError(`Could not create log file ${path}: ${(e as Error).message}`);
@@ -265,6 +292,7 @@ export class LogFiles {
       o.onError(`Could not create symlink ${link}: ${(e as Error).message}`);
     }
     const file = new LogFile(path, fd, o.onError);
+    file.size = header.length;
     this.files.set(severity, file);
     return file;
   }
