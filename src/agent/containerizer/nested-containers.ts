@@ -777,6 +777,10 @@ export class NestedContainers {
       // launch leaves a record its successor destroys the container by.
       await this.checkpoint(n);
       const pid = await this.start(n, l, ownCgroups);
+      // Answered only once its pid is on disk, as Mesos checkpoints it before
+      // the launch completes: a record still "launching" would make a
+      // restarted agent destroy a container it had reported launched.
+      await n.saving;
       // A quick command may have ended already (then it is "done").
       if (n.phase === "starting") n.phase = "running";
       this.startPolling();

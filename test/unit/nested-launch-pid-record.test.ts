@@ -1,0 +1,73 @@
+/**
+ * A nested container's launch is answered only once its pid is
+ * checkpointed, as Mesos checkpoints the pid before its launch completes: a
+ * record still marked `launching` makes a restarted agent destroy the
+ * container, so an agent killed just after answering must not leave one.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
+import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
+import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
+import { silentLogger } from "../../src/common/observability/logger.js";
+
+const started: ChildProcess[] = [];
+const root = mkdtempSync(join(tmpdir(), "mesos-nested-pid-record-"));
+
+after(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
+});
+
+test("a nested container's launch resolves with its pid already in its record", async () => {
+  const sandbox = join(root, "exec-sandbox");
+  mkdirSync(sandbox, { recursive: true });
+  const launcher = {
+    async spawn(req: { cwd?: string }) {
+      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
+      started.push(c);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+    async run(req: { file: string; args: string[] }) {
+      execFileSync(req.file, req.args);
+      return { id: 0, code: 0, output: "" };
+    },
+    user: () => Promise.reject(new Error("no users in this test")),
+  } as unknown as LauncherClient;
+  const nested = new NestedContainers({
+    launcher,
+    logger: silentLogger,
+    isolators: [],
+    sweeper: new ProcessSweeper(silentLogger),
+    workDir: root,
+    parentOf: (id) =>
+      id === "exec"
+        ? {
+            containerId: id,
+            directory: sandbox,
+            frameworkId: "f",
+            executorId: "e",
+            executorName: "",
+          }
+        : undefined,
+  });
+  try {
+    const launched = await nested.launch({
+      parentId: "exec",
+      childId: "task",
+      command: { value: "sleep 1000" },
+    });
+    assert.ok("ok" in launched, JSON.stringify(launched));
+    const record = JSON.parse(
+      readFileSync(join(root, "meta", "nested-containers", "exec", "task.json"), "utf8"),
+    ) as { pid?: number; launching?: boolean };
+    assert.equal(record.launching, undefined, "not marked launching any more");
+    assert.equal(record.pid, started[0]?.pid);
+  } finally {
+    nested.stop();
+  }
+});
