@@ -27,6 +27,7 @@ import {
   tempDir,
   waitFor,
   waitForAgents,
+  waitLong,
 } from "../harness/processes.js";
 
 after(stopAll);
@@ -38,6 +39,40 @@ async function filesDebug(daemon: DaemonHandle): Promise<Record<string, string>>
 async function text(url: string, init?: RequestInit): Promise<[number, string]> {
   const res = await fetch(url, init);
   return [res.status, await res.text()];
+}
+
+/**
+ * Runs a command task named `name` that waits for a `go` file in its
+ * sandbox: the sandbox is seen attached while the task runs (garbage
+ * collection cannot have taken it yet), then `finish` lets it end.
+ */
+async function runHeldTask(
+  master: DaemonHandle,
+  agent: DaemonHandle,
+  name: string,
+): Promise<{ virtualPath: string; runDir: string; finish: () => Promise<void> }> {
+  const run = runBinary(
+    "mesos-execute",
+    [
+      `--master=${master.address}`,
+      `--name=${name}`,
+      "--command=while [ ! -e go ]; do sleep 0.1; done",
+    ],
+    { timeoutMs: 90_000 },
+  );
+  const virtualPath = await waitLong("the running task's sandbox attached", async () =>
+    Object.keys(await filesDebug(agent)).find((k) => k.endsWith(`/executors/${name}/runs/latest`)),
+  );
+  const runDir = (await filesDebug(agent))[virtualPath] as string;
+  return {
+    virtualPath,
+    runDir,
+    finish: async () => {
+      writeFileSync(join(runDir, "go"), "");
+      const done = await run;
+      assert.equal(done.code, 0, done.stdout + done.stderr);
+    },
+  };
 }
 
 test("logging: a --log_dir that cannot be created stops the master and the agent with Mesos' line", async () => {
@@ -142,19 +177,8 @@ test("agent gc: a sandbox removed by garbage collection leaves /files/debug, as 
     flags: { gc_delay: "2secs", disk_watch_interval: "1secs" },
   });
   await waitForAgents(master, 1);
-  const run = await runBinary(
-    "mesos-execute",
-    [`--master=${master.address}`, "--name=gc-detach", "--command=echo bye"],
-    { timeoutMs: 60_000 },
-  );
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  const virtualPath = await waitFor("the sandbox attached", async () =>
-    Object.keys(await filesDebug(agent)).find((k) =>
-      k.endsWith("/executors/gc-detach/runs/latest"),
-    ),
-  );
-  const runDir = (await filesDebug(agent))[virtualPath] as string;
-  assert.ok(existsSync(runDir));
+  const { virtualPath, runDir, finish } = await runHeldTask(master, agent, "gc-detach");
+  await finish();
   const debug = await waitFor(
     "the removed sandbox gone from /files/debug",
     async () => {
@@ -214,17 +238,9 @@ test("agent gc: the disk watch prunes finished sandboxes long before --gc_delay 
     flags: { gc_delay: "1weeks", gc_disk_headroom: "1", disk_watch_interval: "1secs" },
   });
   await waitForAgents(master, 1);
-  const run = await runBinary(
-    "mesos-execute",
-    [`--master=${master.address}`, "--name=prune-me", "--command=echo x"],
-    { timeoutMs: 60_000 },
-  );
-  assert.equal(run.code, 0, run.stdout + run.stderr);
-  const virtualPath = await waitFor("the sandbox attached", async () =>
-    Object.keys(await filesDebug(agent)).find((k) => k.endsWith("/executors/prune-me/runs/latest")),
-  );
-  const runDir = (await filesDebug(agent))[virtualPath] as string;
-  await waitFor("the sandbox pruned and detached", async () => {
+  const { virtualPath, runDir, finish } = await runHeldTask(master, agent, "prune-me");
+  await finish();
+  await waitLong("the sandbox pruned and detached", async () => {
     if (existsSync(runDir)) return undefined;
     return (await filesDebug(agent))[virtualPath] === undefined;
   });
