@@ -5,11 +5,10 @@
  */
 
 import { reverse } from "node:dns/promises";
-import { mkdirSync } from "node:fs";
 import { hostname as osHostname } from "node:os";
 import type { LoadedFlags } from "../common/flags/load.js";
 import { listedModules } from "../common/flags/modules.js";
-import { systemErrorReason } from "../common/flags/system-error.js";
+import { makeDirectories, systemErrorReason } from "../common/flags/system-error.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { parseFirewallRules } from "../common/process/firewall.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
@@ -54,7 +53,7 @@ export async function runAgent(
   logger.info(`Flags at startup: ${flags.toCommandLine()}`);
   // As Mesos' agent, the work directory is made first; failing that ends the start.
   try {
-    mkdirSync(values.work_dir, { recursive: true });
+    makeDirectories(values.work_dir);
   } catch (error) {
     return fail(
       `Failed to create agent work directory '${values.work_dir}': ${systemErrorReason(error)}`,

@@ -2,9 +2,8 @@
  * `mesos-master` after its flags are loaded: a process host on --ip/--port,
  * the master in it, until SIGTERM, SIGINT or SIGUSR1.
  */
-import { mkdirSync } from "node:fs";
 import type { LoadedFlags } from "../common/flags/load.js";
-import { systemErrorReason } from "../common/flags/system-error.js";
+import { makeDirectories, systemErrorReason } from "../common/flags/system-error.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
 import { ProcessHost } from "../common/process/process-host.js";
@@ -45,7 +44,7 @@ export async function runMaster(
   // Mesos' master makes --work_dir for its replicated log before it starts.
   if (values.registry !== "in_memory" && values.work_dir !== undefined) {
     try {
-      mkdirSync(values.work_dir, { recursive: true });
+      makeDirectories(values.work_dir);
     } catch (error) {
       return fail(
         `Failed to create work directory '${values.work_dir}': ${systemErrorReason(error)}`,

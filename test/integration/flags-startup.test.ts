@@ -285,6 +285,36 @@ test("the master: a --work_dir it cannot make stops it before it listens", async
   assert.doesNotMatch(r.stderr, /Listening on/);
 });
 
+test("a work directory under /proc (which cannot be made) stops master, agent and mesos-local with Mesos' line", async () => {
+  // Node's recursive mkdir never returns for such a path; the daemons must
+  // still end at once. A killed run (the timeout) has no exit code.
+  const dir = `/proc/mesos-ts-no-such-entry-${process.pid}/work`;
+  const runs = [
+    {
+      binary: "mesos-master",
+      args: ["--ip=127.0.0.1", `--port=${await freePort()}`, `--work_dir=${dir}`],
+      line: `mesos-master: Failed to create work directory '${dir}': No such file or directory`,
+    },
+    {
+      binary: "mesos-agent",
+      args: ["--master=127.0.0.1:1", `--port=${await freePort()}`, `--work_dir=${dir}`],
+      line: `mesos-agent: Failed to create agent work directory '${dir}': No such file or directory`,
+    },
+    {
+      binary: "mesos-local",
+      args: ["--ip=127.0.0.1", `--port=${await freePort()}`, `--work_dir=${dir}`],
+      line:
+        `mesos-local: Failed to create the work_dir for master '${dir}/master': ` +
+        "No such file or directory",
+    },
+  ];
+  for (const run of runs) {
+    const r = await runBinary(run.binary, run.args, { timeoutMs: 30_000 });
+    assert.equal(r.code, 1, `${run.binary} ends by itself with 1: ${r.stderr}`);
+    assert.deepEqual(messageLines(r.stderr), [run.line]);
+  }
+});
+
 test("the agent warns of each module in --modules it does not load (Mesos would load the library)", async () => {
   const master = await startMaster();
   const agent = await startAgent({

@@ -4,12 +4,12 @@
  * as Mesos' mesos-local does. Executors are still separate processes. Each
  * agent gets its own work, runtime and fetcher directories under `workDir`.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { type AgentHandle, startAgentInHost } from "../../agent/agent-runtime.js";
 import { loadAgentFlags } from "../../agent/flags.js";
 import type { LoadedFlags, LoadResult } from "../../common/flags/load.js";
 import type { FlagSpecs } from "../../common/flags/spec.js";
+import { makeDirectories, systemErrorReason } from "../../common/flags/system-error.js";
 import type { Logger } from "../../common/observability/logger.js";
 import { resolveListenAddress } from "../../common/process/listen-address.js";
 import { ProcessHost } from "../../common/process/process-host.js";
@@ -64,6 +64,9 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       allowUnknown: true,
     }),
   );
+  // As Mesos' mesos-local, the master's work directory is made first.
+  const masterDir = masterFlags.values.work_dir ?? join(options.workDir, "master");
+  makeDirectoryOrThrow(masterDir, "Failed to create the work_dir for master");
   const host = new ProcessHost({ logger, clock, listen: listen.value, delegate: "master" });
   try {
     await host.start();
@@ -87,7 +90,7 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     for (let i = 0; i < options.numAgents; i++) {
       const base = join(options.workDir, "agents", String(i));
       const dirs = { work: join(base, "work"), run: join(base, "run"), fetch: join(base, "fetch") };
-      for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true });
+      for (const d of Object.values(dirs)) makeDirectoryOrThrow(d, "Failed to create directory");
       agentFlags.push(
         unwrap(
           "agent",
@@ -143,6 +146,15 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   } catch (error) {
     await cleanUp();
     throw error;
+  }
+}
+
+/** Makes `dir` (and its parents) or throws `<what> '<dir>': <reason>`. */
+function makeDirectoryOrThrow(dir: string, what: string): void {
+  try {
+    makeDirectories(dir);
+  } catch (error) {
+    throw new Error(`${what} '${dir}': ${systemErrorReason(error)}`);
   }
 }
 
