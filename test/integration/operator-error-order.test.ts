@@ -26,7 +26,6 @@ const DEV_ONLY = { values: ["dev"] };
 const ACLS = {
   permissive: true,
   reserve_resources: [{ principals: DEV_ONLY, roles: NONE }],
-  unreserve_resources: [{ principals: DEV_ONLY, reserver_principals: NONE }],
   create_volumes: [{ principals: DEV_ONLY, roles: NONE }],
   destroy_volumes: [{ principals: DEV_ONLY, creator_principals: NONE }],
   update_weights: [{ principals: DEV_ONLY, roles: NONE }],
@@ -40,6 +39,11 @@ const ACLS = {
   start_maintenances: [{ principals: DEV_ONLY, machines: NONE }],
   stop_maintenances: [{ principals: DEV_ONLY, machines: NONE }],
   drain_agents: [{ principals: DEV_ONLY, agents: NONE }],
+  // `refiner` may reserve but unreserve nothing: it can only refine reservations.
+  unreserve_resources: [
+    { principals: DEV_ONLY, reserver_principals: NONE },
+    { principals: { values: ["refiner"] }, reserver_principals: NONE },
+  ],
 };
 
 const basic = (principal: string) => ({
@@ -61,6 +65,7 @@ before(async () => {
       credentials: [
         { principal: "ops", secret: "ops-secret" },
         { principal: "dev", secret: "dev-secret" },
+        { principal: "refiner", secret: "refiner-secret" },
       ],
     }),
   );
@@ -250,6 +255,43 @@ describe("operator error order: validation before authorization (master)", () =>
       form({ slaveId: agentId, resources: reserved(1) }),
     );
     assert.equal(unreserve.status, 403, unreserve.text);
+  });
+
+  it("a refining RESERVE (with source) needs no unreserve_resources for the part it keeps, however its JSON orders the keys", async () => {
+    const reserve = (headers: Record<string, string>, fields: Record<string, unknown>) =>
+      send(master.url, "POST", "/master/reserve", { ...headers, ...FORM }, form(fields));
+    const base = reserved(1, "web", "ops");
+    const stored = await reserve(OPS, { slaveId: agentId, resources: base });
+    assert.equal(stored.status, 202, stored.text);
+    try {
+      // The kept reservation written with its keys in another order than the source's.
+      const refined = [
+        {
+          ...base[0],
+          reservations: [
+            { principal: "ops", role: "web", type: "DYNAMIC" },
+            { type: "DYNAMIC", role: "web/sub", principal: "refiner" },
+          ],
+        },
+      ];
+      const r = await reserve(basic("refiner"), {
+        slaveId: agentId,
+        source: base,
+        resources: refined,
+      });
+      assert.equal(r.status, 202, r.text);
+      const back = await reserve(OPS, { slaveId: agentId, source: refined, resources: base });
+      assert.equal(back.status, 202, back.text);
+    } finally {
+      const unreserved = await send(
+        master.url,
+        "POST",
+        "/master/unreserve",
+        { ...OPS, ...FORM },
+        form({ slaveId: agentId, resources: base }),
+      );
+      assert.equal(unreserved.status, 202, unreserved.text);
+    }
   });
 
   it("v1 RESERVE_RESOURCES: an invalid call is 400, an unacceptable Accept 406, then 403", async () => {

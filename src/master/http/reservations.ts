@@ -174,6 +174,26 @@ function popReservation(resources: readonly Resource[]): Resource[] {
   return resources.map((r) => ({ ...r, reservations: (r.reservations ?? []).slice(0, -1) }));
 }
 
+/** Equal ReservationInfos, whatever the order of their keys in the request's JSON. */
+function sameReservation(a: unknown, b: unknown): boolean {
+  const key = (r: unknown) => {
+    const v = (r ?? {}) as { type?: string; role?: string; principal?: string; labels?: unknown };
+    return JSON.stringify([v.type, v.role, v.principal, canonical(v.labels)]);
+  };
+  return key(a) === key(b);
+}
+
+/** A JSON value with its objects' keys sorted (labels compared by content). */
+function canonical(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(canonical);
+  if (typeof v !== "object" || v === null) return v;
+  return Object.fromEntries(
+    Object.keys(v)
+      .sort()
+      .map((k) => [k, canonical((v as Record<string, unknown>)[k])]),
+  );
+}
+
 /**
  * What a RESERVE needs, as Mesos' master asks its authorizer: without a
  * `source`, reserve_resources for every role reserved to; with one, the
@@ -188,7 +208,7 @@ function reserveAuthorizations(resources: readonly Resource[], source: readonly 
   while (
     shared < target.length &&
     shared < from.length &&
-    JSON.stringify(target[shared]) === JSON.stringify(from[shared])
+    sameReservation(target[shared], from[shared])
   ) {
     shared += 1;
   }
