@@ -6,8 +6,9 @@
  * line is in the ERROR, WARNING and INFO files).
  *
  * Writes never wait on the disk: lines collect in memory and go out with
- * asynchronous writes, at once for WARNING and ERROR or when `bufferSecs` is
- * 0, otherwise within `bufferSecs` (`--logbufsecs`). What is still pending
+ * asynchronous writes, at once for WARNING and ERROR, when `bufferSecs` is
+ * 0, or when `bufferSecs` have passed since the last write (as glog: the
+ * first line goes out at once), otherwise within `bufferSecs` (`--logbufsecs`). What is still pending
  * when the process exits is written synchronously.
  *
  * As glog, a file that has reached `maxFileBytes` (`GLOG_max_log_size`
@@ -186,6 +187,8 @@ export class LogFiles {
   private timer: TimerHandle | undefined;
   private readonly onExit = () => this.flushSync();
   private readonly maxFileBytes: number;
+  /** Monotonic time before which INFO lines are held (`bufferSecs` after the last flush). */
+  private nextFlushAt = Number.NEGATIVE_INFINITY;
   private closed = false;
 
   constructor(private readonly options: LogFilesOptions) {
@@ -202,7 +205,12 @@ export class LogFiles {
   write(severity: LogLevel, line: string): void {
     if (this.closed) return;
     const rank = SEVERITIES.indexOf(severity);
-    let urgent = rank > 0 || this.options.bufferSecs <= 0;
+    // As glog: a line at or past the flush deadline goes out at once (so the
+    // first line after a quiet spell does), later ones wait for the timer.
+    let urgent =
+      rank > 0 ||
+      this.options.bufferSecs <= 0 ||
+      this.options.clock.monotonic() >= this.nextFlushAt;
     for (let i = 0; i <= rank; i++) {
       const target = SEVERITIES[i];
       if (target === undefined) continue;
@@ -221,6 +229,7 @@ export class LogFiles {
 
   /** Starts writing everything pending; `done` runs when it is on disk (or failed). */
   flush(done?: () => void): void {
+    this.nextFlushAt = this.options.clock.monotonic() + this.options.bufferSecs * 1000;
     if (this.timer !== undefined) {
       this.options.clock.cancelTimer(this.timer);
       this.timer = undefined;
