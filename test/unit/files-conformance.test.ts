@@ -411,3 +411,12 @@ test("files read: a file that cannot be opened (a socket) is Mesos' 500 line", a
     server.close();
   }
 });
+
+test("files: attaching a missing file fails with Mesos' line and strerror's words", async () => {
+  const files = new VirtualFiles();
+  const missing = join(tmpdir(), `no-such-log-${process.pid}`, "mesos-master.INFO");
+  await assert.rejects(files.attach(missing, "/master/log"), {
+    message: `Failed to get realpath of '${missing}': No such file or directory`,
+  });
+  assert.equal(files.isAttached("/master/log"), false);
+});

@@ -197,6 +197,7 @@ const STRERROR: Record<string, string> = {
   EIO: "Input/output error",
   ENXIO: "No such device or address",
   ENOENT: "No such file or directory",
+  ENOTDIR: "Not a directory",
 };
 
 function errnoText(e: unknown): string {
@@ -262,12 +263,17 @@ export class VirtualFiles {
     virtualPaths: readonly string[],
     authorize?: AttachAuthorizer,
   ): Promise<void> {
+    // Mesos' wording, with strerror's text rather than Node's.
     let real: string;
     try {
       real = await realpath(realPath);
+    } catch (e) {
+      throw new Error(`Failed to get realpath of '${realPath}': ${errnoText(e)}`);
+    }
+    try {
       await access(real, fsConstants.R_OK);
     } catch (e) {
-      throw new Error(`Failed to attach '${realPath}': ${(e as Error).message}`);
+      throw new Error(`Failed to access '${realPath}': ${errnoText(e)}`);
     }
     const isDir = (await stat(real)).isDirectory();
     for (const virtualPath of virtualPaths) {
