@@ -10,6 +10,7 @@ import { ProcessHost } from "../common/process/process-host.js";
 import { SystemClock } from "../common/time/clock.js";
 import { parseZkUrlOrFile, type ZkUrl } from "../common/zookeeper/url.js";
 import type { masterFlagSchema } from "./flags.js";
+import { loadMasterSecurity } from "./http/security.js";
 import { startElectedMaster } from "./leadership/elected-master.js";
 import { startMaster } from "./master-runtime.js";
 import { masterSettings } from "./settings.js";
@@ -41,6 +42,14 @@ export async function runMaster(
   // before anything listens, for a standby (--zk) master too.
   const settings = masterSettings(values);
   if (!settings.ok) return fail(settings.error);
+  const clock = new SystemClock();
+  // So does a bad file of a security flag (--credentials, --acls,
+  // --rate_limits): Mesos' master reads them as it starts, standby or not.
+  try {
+    loadMasterSecurity(flags, clock);
+  } catch (error) {
+    return fail(error instanceof Error ? error.message : String(error));
+  }
   // Mesos' master makes --work_dir for its replicated log before it starts.
   if (values.registry !== "in_memory" && values.work_dir !== undefined) {
     try {
@@ -65,7 +74,6 @@ export async function runMaster(
     env: process.env,
   });
   if (!listen.ok) return fail(listen.error.message);
-  const clock = new SystemClock();
   const host = new ProcessHost({ logger, clock, listen: listen.value, delegate: "master" });
   try {
     await host.start();

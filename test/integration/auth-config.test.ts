@@ -1,6 +1,6 @@
 /**
- * Bad security configuration stops mesos-master at start with exit code 1
- * and a line naming the file (or flag) and the problem.
+ * Bad security configuration stops mesos-master (and mesos-agent) at start
+ * with exit code 1 and a line naming the file (or flag) and the problem.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -21,6 +21,16 @@ async function masterFails(extra: string[]): Promise<string> {
       `--work_dir=${tempDir()}`,
       ...extra,
     ],
+    { timeoutMs: 30_000 },
+  );
+  assert.equal(r.code, 1, `expected exit code 1, got ${r.code}\n${r.stdout}\n${r.stderr}`);
+  return r.stderr;
+}
+
+async function agentFails(extra: string[]): Promise<string> {
+  const r = await runBinary(
+    "mesos-agent",
+    ["--master=127.0.0.1:1", `--port=${await freePort()}`, `--work_dir=${tempDir()}`, ...extra],
     { timeoutMs: 30_000 },
   );
   assert.equal(r.code, 1, `expected exit code 1, got ${r.code}\n${r.stdout}\n${r.stderr}`);
@@ -74,6 +84,38 @@ describe("auth: bad configuration stops the master", () => {
     const stderr = await masterFails([`--rate_limits=file://${path}`]);
     assert.ok(stderr.includes(path), stderr);
     assert.match(stderr, /limits\[0\]\.qps must be a positive number/);
+  });
+
+  it("an empty credentials file stops the master, a standby (--zk) too, as in Mesos", async () => {
+    const path = file("credentials", "");
+    const zk = `--zk=zk://127.0.0.1:${await freePort()}/mesos`;
+    for (const extra of [[], [zk]]) {
+      const stderr = await masterFails([`--credentials=${path}`, ...extra]);
+      assert.ok(
+        stderr.includes(
+          "mesos-master: Credentials file must contain at least one credential " +
+            "(see --credentials flag)",
+        ),
+        stderr,
+      );
+    }
+  });
+
+  it("an empty --http_credentials or --credential file stops the agent, as in Mesos", async () => {
+    const path = file("credentials", "");
+    const http = await agentFails([`--http_credentials=${path}`]);
+    assert.ok(
+      http.includes(
+        "mesos-agent: Credentials file must contain at least one credential " +
+          "(see --http_credentials flag)",
+      ),
+      http,
+    );
+    const own = await agentFails([`--credential=file://${path}`]);
+    assert.ok(
+      own.includes(`mesos-agent: Empty credential file '${path}' (see --credential flag)`),
+      own,
+    );
   });
 
   it("HTTP authentication without credentials is refused, naming the realm", async () => {

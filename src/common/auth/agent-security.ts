@@ -69,7 +69,7 @@ export function loadAgentSecurity(
   }
   let credentials = new CredentialStore();
   if (flags.http_credentials !== undefined) {
-    const loaded = loadCredentials(flags.http_credentials);
+    const loaded = loadCredentials(flags.http_credentials, "http_credentials");
     if (!loaded.ok) throw new Error(loaded.error);
     credentials = new CredentialStore(loaded.value);
   }
@@ -86,8 +86,8 @@ export function loadAgentSecurity(
   }
   let credential: Credential | undefined;
   if (flags.credential !== undefined) {
-    const loaded = loadCredentials(flags.credential);
-    if (!loaded.ok) throw new Error(loaded.error.replace("credentials", "the credential"));
+    const loaded = loadCredentials(flags.credential, "credential");
+    if (!loaded.ok) throw new Error(loaded.error);
     credential = loaded.value[0];
     if (credential === undefined) {
       throw new Error(`The credential file '${flags.credential}' holds no principal`);

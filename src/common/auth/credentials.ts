@@ -8,6 +8,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { err, ok, type Result } from "../errors/result.js";
+import { systemErrorReason } from "../flags/system-error.js";
 
 /** One principal and its secret. */
 export interface Credential {
@@ -71,22 +72,42 @@ export function parseCredentials(text: string): Result<Credential[], string> {
 }
 
 /**
- * Reads and parses a credentials file; the error names the file:
- * `Failed to load credentials from '/etc/creds': line 2: ...`.
+ * Reads and parses the file of `--<flag>` (`credentials`, `http_credentials`,
+ * or the agent's single `credential`); each error names the file and ends
+ * with Mesos' `(see --<flag> flag)`: `Failed to load credentials from
+ * '/etc/creds': line 2: ... (see --credentials flag)`. An empty file is
+ * refused, as by Mesos ("Credentials file must contain at least one
+ * credential", "Empty credential file '...'").
  */
 export function loadCredentials(
   value: string,
+  flag = "credentials",
   read: (path: string) => string = (p) => readFileSync(p, "utf8"),
 ): Result<Credential[], string> {
   const path = credentialsPath(value);
+  const single = flag === "credential";
+  const see = ` (see --${flag} flag)`;
   let text: string;
   try {
     text = read(path);
   } catch (e) {
-    return err(`Failed to read credentials file '${path}': ${(e as Error).message}`);
+    const noun = single ? "credential" : "credentials";
+    return err(`Failed to read ${noun} file '${path}': ${systemErrorReason(e)}${see}`);
+  }
+  // Mesos reads an empty file as no credentials and stops; a blank one
+  // (which its JSON parser refuses) holds none either.
+  if (text.trim() === "") {
+    return err(
+      single
+        ? `Empty credential file '${path}'${see}`
+        : `Credentials file must contain at least one credential${see}`,
+    );
   }
   const parsed = parseCredentials(text);
-  if (!parsed.ok) return err(`Failed to load credentials from '${path}': ${parsed.error}`);
+  if (!parsed.ok) {
+    const what = single ? "the credential" : "credentials";
+    return err(`Failed to load ${what} from '${path}': ${parsed.error}${see}`);
+  }
   return parsed;
 }
 
