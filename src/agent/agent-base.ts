@@ -243,14 +243,41 @@ export abstract class AgentBase {
     this.o.logger.info(`Cleaning up framework ${framework.id}`);
     this.frameworks.delete(framework.id);
     this.statusUpdates.cleanup(framework.id);
-    this.completedFrameworks.push(framework);
-    if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS)
-      this.completedFrameworks.shift();
+    this.rememberCompletedFramework(framework);
     this.collectFramework(framework);
     if (this.frameworks.size === 0 && !this.hasOperations() && this.draining.finish()) {
       this.o.logger.info("Agent finished draining");
     }
     if (this.terminating && this.frameworks.size === 0) this.o.onTerminated?.();
+  }
+
+  /**
+   * Lists a removed framework among the completed ones, at most
+   * MAX_COMPLETED_FRAMEWORKS (oldest dropped first) and once per id: a
+   * framework completed again replaces its earlier entry, as in Mesos'
+   * bounded map.
+   */
+  protected rememberCompletedFramework(framework: Framework): void {
+    const earlier = this.completedFrameworks.findIndex((f) => f.id === framework.id);
+    if (earlier >= 0) {
+      this.completedFrameworks[earlier] = framework;
+      return;
+    }
+    this.completedFrameworks.push(framework);
+    if (this.completedFrameworks.length > MAX_COMPLETED_FRAMEWORKS) {
+      this.completedFrameworks.shift();
+    }
+  }
+
+  /**
+   * A completed framework is back on the agent: its entry leaves the
+   * completed list and is returned, for the new record to take over its
+   * completed executors (as Mesos does when a task arrives for it).
+   */
+  protected takeCompletedFramework(frameworkId: string): Framework | undefined {
+    const at = this.completedFrameworks.findIndex((f) => f.id === frameworkId);
+    if (at < 0) return undefined;
+    return this.completedFrameworks.splice(at, 1)[0];
   }
 
   /** Schedules a departed framework's directories (work, and checkpoint if it checkpoints). */

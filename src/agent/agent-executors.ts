@@ -49,6 +49,10 @@ export abstract class AgentExecutors extends AgentStatusFlow {
         schedulerPid === "" ? undefined : schedulerPid,
         this.o.config.maxCompletedExecutorsPerFramework,
       );
+      // A framework completed earlier (or found finished at recovery) keeps
+      // its finished executors and is no longer listed as completed.
+      const earlier = this.takeCompletedFramework(frameworkId);
+      if (earlier !== undefined) framework.completedExecutors.push(...earlier.completedExecutors);
       this.frameworks.set(frameworkId, framework);
     } else {
       framework.info = frameworkInfo;

@@ -516,8 +516,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       readOperationStreams(flags.work_dir, recovery.agent.id),
     );
   }
-  // Recovered executors' sandboxes are browsable again, as in Mesos.
-  void sandboxes.attachRecovered(recovered);
+  // Recovered executors' sandboxes (finished runs' too) are browsable again, as in Mesos.
+  void sandboxes.attachRecovered([...recovered, ...agent.recoveredCompletedRuns]);
   agentProcess.bind(agent);
   nested = new NestedContainers({
     launcher,

@@ -22,7 +22,7 @@ import type {
 import type { Operation, Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../common/resources/index.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
-import type { AgentCheckpoint } from "./checkpoint/state.js";
+import type { AgentCheckpoint, ExecutorCheckpoint, RunCheckpoint } from "./checkpoint/state.js";
 import { Executor } from "./executor.js";
 import { executorInfoFor } from "./executor-info.js";
 import { Framework } from "./framework.js";
@@ -637,23 +637,7 @@ export class Agent extends AgentExecutorApi {
           if (other !== run.containerId) finished.run(saved.id, savedExecutor.id, other);
         }
         if (run.completed) {
-          // As Mesos, a finished run still in the checkpoint is replayed into
-          // the counters: its executor terminated, its tasks' terminal states.
-          const done = new Executor(
-            saved.id,
-            { ...savedExecutor.info, framework_id: { value: saved.id } },
-            run.containerId,
-            "",
-            savedExecutor.generatedForCommandTask,
-            true,
-          );
-          for (const task of run.tasks.values()) {
-            if (task.info === undefined) continue;
-            this.countRecoveredEnd(
-              done.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid))),
-            );
-          }
-          this.counters.executorsTerminated++;
+          this.recoverCompletedRun(framework, savedExecutor, run, checkpoint.id);
           finished.run(saved.id, savedExecutor.id, run.containerId);
           finished.executor(saved.id, savedExecutor.id);
           continue;
@@ -696,10 +680,80 @@ export class Agent extends AgentExecutorApi {
           `Recovered executor '${executor.id}' of framework ${saved.id} (container ${run.containerId}, ${executor.launchedTasks.size} live task(s))`,
         );
       }
-      if (framework.executors.size > 0) this.frameworks.set(saved.id, framework);
-      else if (saved.executors.size > 0) finished.frameworkNow(framework);
+      if (framework.executors.size > 0) {
+        this.frameworks.set(saved.id, framework);
+      } else if (saved.executors.size > 0) {
+        // Nothing of it is live: removed at once, as Mesos' recoverFramework
+        // does, so it is listed among the completed frameworks (with its
+        // finished executors) until newer ones push it out.
+        this.o.logger.info(`Framework ${saved.id} has no live executor left: it is completed`);
+        this.rememberCompletedFramework(framework);
+        finished.frameworkNow(framework);
+      }
     }
     return recovered;
+  }
+
+  /**
+   * Sandboxes of the finished runs recovery found (one per executor whose
+   * latest run had completed): browsable in `/files` again until garbage
+   * collection removes them, as Mesos attaches them at recovery.
+   */
+  readonly recoveredCompletedRuns: { ids: RunIds; directory: string }[] = [];
+
+  /**
+   * A finished executor run still in the checkpoint (Mesos' `recoverExecutor`
+   * with a completed run): its tasks get their states back from their
+   * updates and count again in `slave/tasks_<state>`, the executor counts in
+   * `slave/executors_terminated`, and it is listed among the framework's
+   * completed executors (bounded by `--max_completed_executors_per_framework`).
+   */
+  private recoverCompletedRun(
+    framework: Framework,
+    saved: ExecutorCheckpoint,
+    run: RunCheckpoint,
+    agentId: string,
+  ): void {
+    const info = saved.info;
+    if (info === undefined) return;
+    const ids: RunIds = {
+      agentId,
+      frameworkId: framework.id,
+      executorId: saved.id,
+      containerId: run.containerId,
+    };
+    const directory = sandboxPath(this.o.config.workDir, ids);
+    const done = new Executor(
+      framework.id,
+      { ...info, framework_id: { value: framework.id } },
+      run.containerId,
+      directory,
+      saved.generatedForCommandTask,
+      true,
+    );
+    done.state = "TERMINATED";
+    for (const task of run.tasks.values()) {
+      if (task.info === undefined) {
+        this.o.logger.warn(`Not recovering task ${task.id}: no task info was checkpointed`);
+        continue;
+      }
+      this.countRecoveredEnd(
+        done.recoverTask(task.info, task.updates, (uuid) => task.acks.has(uuidKey(uuid))),
+      );
+    }
+    // A task whose terminal update never made it to the checkpoint is left
+    // in a live state: it cannot be live in a finished run, so it is listed
+    // with the terminated ones (in its last known state), as Mesos does.
+    for (const [taskId, task] of [...done.launchedTasks]) {
+      done.launchedTasks.delete(taskId);
+      done.terminatedTasks.set(taskId, task);
+    }
+    this.counters.executorsTerminated++;
+    framework.retireExecutor(done);
+    this.recoveredCompletedRuns.push({ ids, directory });
+    this.o.logger.info(
+      `Recovered completed executor '${saved.id}' of framework ${framework.id} (container ${run.containerId})`,
+    );
   }
 
   /**
