@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { freePort, runBinary, stopAll, tempDir } from "../harness/processes.js";
+import { freePort, runBinary, startMaster, stopAll, tempDir } from "../harness/processes.js";
 
 after(stopAll);
 
@@ -50,11 +50,11 @@ describe("auth: bad configuration stops the master", () => {
     assert.match(stderr, new RegExp(path.replace(/[.]/g, "\\.")));
   });
 
-  it("an ACL file with an unknown action names the file and the action", async () => {
-    const path = file("acls.json", '{"run_taskz": []}');
+  it("an ACL rule without its object names the file, the rule and the fields it needs", async () => {
+    const path = file("acls.json", '{"view_flags": [{"principals": {"type": "ANY"}}]}');
     const stderr = await masterFails([`--acls=file://${path}`]);
     assert.ok(stderr.includes(path), stderr);
-    assert.match(stderr, /unknown ACL list 'run_taskz'/);
+    assert.match(stderr, /view_flags\[0\]: 'flags' is required/);
   });
 
   it("a get_endpoints rule on a path that cannot be authorized is refused", async () => {
@@ -121,5 +121,26 @@ describe("auth: bad configuration stops the master", () => {
   it("HTTP authentication without credentials is refused, naming the realm", async () => {
     const stderr = await masterFails(["--authenticate_http_readonly"]);
     assert.match(stderr, /No credentials provided .* realm 'mesos-master-readonly'/);
+  });
+});
+
+describe("auth: what Mesos ignores in a configuration file", () => {
+  it("ACL and rate limit keys of no Mesos field are ignored; the known rules apply", async () => {
+    const acls = file(
+      "acls.json",
+      JSON.stringify({
+        run_taskz: [],
+        view_flags: [{ principals: { type: "ANY" }, flags: { type: "NONE" }, note: "nobody" }],
+      }),
+    );
+    const limits = file(
+      "limits.json",
+      JSON.stringify({ limits: [{ principal: "a", qps: 10, owner: "ops" }], comment: "x" }),
+    );
+    const master = await startMaster({
+      flags: { acls: `file://${acls}`, rate_limits: `file://${limits}` },
+    });
+    const response = await fetch(`${master.url}/master/flags`);
+    assert.equal(response.status, 403, "the view_flags rule applies");
   });
 });

@@ -224,6 +224,30 @@ describe("auth acls: the guide's examples", () => {
   });
 });
 
+describe("auth acls: keys of no ACLs field are ignored, as stout's JSON-to-protobuf skips them", () => {
+  it("an unknown list, rule field or entity field changes nothing", () => {
+    const a = authorizer({
+      permissive: false,
+      run_taskz: [{ principals: ANY, users: ANY }],
+      toString: 5,
+      view_flags: [{ principals: { values: ["ops"], comment: 1 }, flags: ANY, note: "ops only" }],
+    });
+    assert.equal(a.authorized("view_flags", "ops", undefined), true);
+    assert.equal(a.authorized("view_flags", "dev", undefined), false);
+    assert.equal(a.authorized("run_tasks", "ops", "root"), false, "run_taskz is no run_tasks rule");
+  });
+
+  it("a rule without its object is still refused, naming the fields a rule has", () => {
+    const parsed = parseAcls({ register_frameworks: [{ principals: ANY, role: ANY }] });
+    assert.deepEqual(parsed, {
+      ok: false,
+      error:
+        "register_frameworks[0]: 'roles' is required " +
+        "(a register_frameworks rule has 'principals' and 'roles')",
+    });
+  });
+});
+
 describe("auth credentials and rate limits", () => {
   it("credentials: JSON and the line form; bad lines are reported", () => {
     const json = parseCredentials('{"credentials":[{"principal":"a","secret":"s"}]}');
@@ -265,6 +289,17 @@ describe("auth credentials and rate limits", () => {
     clock.advance(1);
     await Promise.resolve();
     assert.equal(released, true);
+  });
+
+  it("rate limits: keys RateLimits does not have are ignored, as by Mesos", () => {
+    const parsed = parseRateLimits({
+      limits: [{ principal: "a", qps: 2, note: "x" }],
+      aggregate_default_qps: 1,
+      comment: ["anything"],
+    });
+    assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
+    assert.equal(parsed.value.limits[0]?.principal, "a");
+    assert.equal(parsed.value.limits[0]?.qps, 2);
   });
 
   it("rate limits: bad values are refused", () => {

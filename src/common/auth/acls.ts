@@ -4,7 +4,9 @@
  * entity whose key depends on the action (`roles`, `users`, `paths`, ...).
  * An entity is `{"values": [...]}` (SOME), `{"type": "ANY"}` or
  * `{"type": "NONE"}`. Parsing checks what Mesos checks at start-up and
- * answers one-line errors.
+ * answers one-line errors. Unknown keys (a list, rule or entity field Mesos'
+ * ACLs message does not have) are ignored, as stout's JSON-to-protobuf
+ * conversion skips fields it cannot find.
  */
 import { err, ok, type Result } from "../errors/result.js";
 
@@ -140,9 +142,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 
 function parseEntity(v: unknown, where: string): Result<AclEntity, string> {
   if (!isObject(v)) return err(`${where}: expected an object like {"values": [...]}`);
-  for (const key of Object.keys(v)) {
-    if (key !== "type" && key !== "values") return err(`${where}: unknown field '${key}'`);
-  }
   let type: EntityType = "SOME";
   if (v.type !== undefined) {
     if (v.type !== "SOME" && v.type !== "ANY" && v.type !== "NONE") {
@@ -175,23 +174,21 @@ export function parseAcls(json: unknown): Result<Acls, string> {
       permissive = value;
       continue;
     }
-    const action = (ALIASES[rawKey] ?? rawKey) as AclAction;
+    const action = (Object.hasOwn(ALIASES, rawKey) ? ALIASES[rawKey] : rawKey) as AclAction;
+    // Not a list of Mesos' ACLs message: ignored, as Mesos ignores it.
+    if (!Object.hasOwn(ACL_ACTIONS, action)) continue;
     const objectKey = ACL_ACTIONS[action];
-    if (objectKey === undefined) return err(`unknown ACL list '${rawKey}'`);
     if (!Array.isArray(value)) return err(`'${rawKey}' must be an array of rules`);
     const list = rules.get(action) ?? [];
     for (const [i, item] of value.entries()) {
       const where = `${rawKey}[${i}]`;
       if (!isObject(item)) return err(`${where}: expected an object`);
-      for (const key of Object.keys(item)) {
-        if (key !== "principals" && key !== objectKey) {
-          return err(
-            `${where}: unknown field '${key}' (a ${rawKey} rule has 'principals' and '${objectKey}')`,
-          );
-        }
-      }
-      if (item.principals === undefined) return err(`${where}: 'principals' is required`);
-      if (item[objectKey] === undefined) return err(`${where}: '${objectKey}' is required`);
+      // Other keys are ignored; naming the two a rule needs helps a misspelt one.
+      const fields = `a ${rawKey} rule has 'principals' and '${objectKey}'`;
+      if (item.principals === undefined)
+        return err(`${where}: 'principals' is required (${fields})`);
+      if (item[objectKey] === undefined)
+        return err(`${where}: '${objectKey}' is required (${fields})`);
       const principals = parseEntity(item.principals, `${where}.principals`);
       if (!principals.ok) return principals;
       const objects = parseEntity(item[objectKey], `${where}.${objectKey}`);

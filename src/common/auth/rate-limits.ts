@@ -48,11 +48,8 @@ function count(v: unknown, where: string): Result<number | undefined, string> {
 /** Parses the `--rate_limits` JSON (already decoded); errors name the field. */
 export function parseRateLimits(json: unknown): Result<RateLimits, string> {
   if (!isObject(json)) return err("expected a JSON object");
-  for (const key of Object.keys(json)) {
-    if (!["limits", "aggregate_default_qps", "aggregate_default_capacity"].includes(key)) {
-      return err(`unknown field '${key}'`);
-    }
-  }
+  // Keys other than Mesos' RateLimits fields are ignored, as stout's
+  // JSON-to-protobuf conversion skips them.
   const limits: RateLimit[] = [];
   const seen = new Set<string>();
   if (json.limits !== undefined) {
@@ -60,11 +57,6 @@ export function parseRateLimits(json: unknown): Result<RateLimits, string> {
     for (const [i, item] of json.limits.entries()) {
       const where = `limits[${i}]`;
       if (!isObject(item)) return err(`${where}: expected an object`);
-      for (const key of Object.keys(item)) {
-        if (!["principal", "qps", "capacity"].includes(key)) {
-          return err(`${where}: unknown field '${key}'`);
-        }
-      }
       if (typeof item.principal !== "string" || item.principal === "") {
         return err(`${where}: 'principal' is required`);
       }
