@@ -196,7 +196,6 @@ test("agent recovery: finished runs are completed executors in /state again and 
     },
   };
   const before = await waitState(agent, "the finished runs completed before the restart", expected);
-  // The agent wrote each finished run's sentinel before listing it completed.
   const metaRoot = join(workDir, "meta");
   const metaFiles = (suffix: string): string[] =>
     existsSync(metaRoot)
@@ -204,7 +203,12 @@ test("agent recovery: finished runs are completed executors in /state again and 
           .filter((p) => p.endsWith(suffix) && !p.split("/").includes("latest"))
           .map((p) => join(metaRoot, p))
       : [];
-  assert.equal(metaFiles("executor.sentinel").length, 2, "both finished runs are marked complete");
+  // The sentinel marking a run finished is written in the background: restart
+  // only once both are on disk, or the restarted agent would see live runs.
+  await waitLong(
+    "both finished runs to be marked complete on disk",
+    () => metaFiles("executor.sentinel").length === 2,
+  );
   for (const file of metaFiles("pids/forked.pid")) {
     executorPids.add(Number(readFileSync(file, "utf8")));
   }
