@@ -23,6 +23,7 @@ import {
   latestAgentLink,
   latestMetaRunLink,
   metaRoot,
+  metaRunPath,
   type RunIds,
   taskInfoPath,
   taskUpdatesPath,
@@ -93,7 +94,8 @@ export class FileCheckpointer implements AgentCheckpointer {
         executorGeneratedPath(this.workDir, agentId, frameworkId, executorId),
         generated ? "1" : "0",
       ),
-      this.writer.symlink(latestMetaRunLink(this.workDir, ids), ids.containerId),
+      // An absolute target, as Mesos links it.
+      this.writer.symlink(latestMetaRunLink(this.workDir, ids), metaRunPath(this.workDir, ids)),
     ]);
   }
 

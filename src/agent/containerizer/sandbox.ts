@@ -14,7 +14,8 @@ export async function createSandbox(directory: string, containerId: string): Pro
   const link = join(runs, LATEST_SYMLINK);
   const temp = join(runs, `.${LATEST_SYMLINK}.${containerId}`);
   await unlink(temp).catch(() => undefined);
-  await symlink(containerId, temp);
+  // An absolute target, as Mesos links it (tools read the link's target).
+  await symlink(directory, temp);
   await rename(temp, link);
 }
 
