@@ -3,7 +3,8 @@
  * the master in it, until SIGTERM, SIGINT or SIGUSR1.
  */
 import type { LoadedFlags } from "../common/flags/load.js";
-import { makeDirectories, systemErrorReason } from "../common/flags/system-error.js";
+import { systemErrorReason } from "../common/flags/system-error.js";
+import { makeDirectories } from "../common/io/directories.js";
 import type { GlogLogger } from "../common/observability/glog.js";
 import { resolveListenAddress } from "../common/process/listen-address.js";
 import { ProcessHost } from "../common/process/process-host.js";

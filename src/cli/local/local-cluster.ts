@@ -9,7 +9,8 @@ import { type AgentHandle, startAgentInHost } from "../../agent/agent-runtime.js
 import { loadAgentFlags } from "../../agent/flags.js";
 import type { LoadedFlags, LoadResult } from "../../common/flags/load.js";
 import type { FlagSpecs } from "../../common/flags/spec.js";
-import { makeDirectories, systemErrorReason } from "../../common/flags/system-error.js";
+import { systemErrorReason } from "../../common/flags/system-error.js";
+import { makeDirectories } from "../../common/io/directories.js";
 import type { Logger } from "../../common/observability/logger.js";
 import { resolveListenAddress } from "../../common/process/listen-address.js";
 import { ProcessHost } from "../../common/process/process-host.js";

@@ -21,9 +21,10 @@
 import { writeSync } from "node:fs";
 import { hostname as osHostname, userInfo } from "node:os";
 import { systemErrorReason } from "../flags/system-error.js";
+import { makeDirectories } from "../io/directories.js";
 import { type Clock, systemClock, type TimerHandle } from "../time/clock.js";
 import { callerSite } from "./glog-source.js";
-import { LogFiles, makeLogDirectory } from "./log-files.js";
+import { LogFiles } from "./log-files.js";
 import type { Logger, LogLevel, LogSite } from "./logger.js";
 
 const RANK: Record<LogLevel, number> = { INFO: 0, WARNING: 1, ERROR: 2 };
@@ -340,7 +341,7 @@ export class GlogLogger implements Logger {
  */
 export function logDirectoryProblem(dir: string): string | undefined {
   try {
-    makeLogDirectory(dir);
+    makeDirectories(dir);
     return undefined;
   } catch (e) {
     return `Could not initialize logging: Failed to create directory ${dir}: ${systemErrorReason(e)}`;

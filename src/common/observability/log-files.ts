@@ -15,8 +15,9 @@
  * MiB, 1800 by default) is left for a new one, named by the time of its
  * first line, and the link moves to it; old files are never deleted.
  */
-import { closeSync, mkdirSync, openSync, symlinkSync, unlinkSync, write, writeSync } from "node:fs";
+import { closeSync, openSync, symlinkSync, unlinkSync, write, writeSync } from "node:fs";
 import { join } from "node:path";
+import { makeDirectories } from "../io/directories.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import type { LogLevel } from "./logger.js";
 
@@ -44,26 +45,6 @@ export interface LogFilesOptions {
 }
 
 const pad2 = (n: number) => String(n).padStart(2, "0");
-
-/**
- * Creates `dir` and its missing parents (mode 0755), one component at a
- * time as stout's `os::mkdir` does; throws the first failure other than
- * "already exists". Node's own recursive mkdir is not used: it never returns
- * for a path under /proc (it retries the parent forever).
- */
-export function makeLogDirectory(dir: string): void {
-  let path = dir.startsWith("/") ? "/" : "";
-  for (const part of dir.split("/")) {
-    if (part === "") continue;
-    path += part;
-    try {
-      mkdirSync(path, 0o755);
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-    path += "/";
-  }
-}
 
 /** `yyyymmdd-hhmmss` in local time, as glog stamps file names. */
 export function fileTimestamp(ms: number): string {
@@ -280,7 +261,7 @@ export class LogFiles {
     const header = logFileHeader(o.hostname, ms);
     let fd: number;
     try {
-      makeLogDirectory(o.dir);
+      makeDirectories(o.dir);
       fd = openSync(path, "a", 0o664);
       writeSync(fd, header);
     } catch (e) {
