@@ -4,6 +4,8 @@
  * encodes what the core sends, turns broken links into `exited` events, and
  * serves the agent's HTTP endpoints.
  */
+
+import { requestViewOf } from "../common/auth/view-filter.js";
 import { flagsHandler, healthHandler } from "../common/http/common-endpoints.js";
 import { serviceUnavailable } from "../common/http/response.js";
 import { jsonResponse } from "../common/http/v1-api.js";
@@ -121,7 +123,12 @@ export class AgentProcess extends ProcessBase {
       (request) =>
         this.agent === undefined || agentRecovering(this.agent)
           ? serviceUnavailable(RECOVERING_MESSAGE)
-          : jsonResponse(request, JSON.stringify(agentStateJson(agent(), this.endpoints.state()))),
+          : jsonResponse(
+              request,
+              JSON.stringify(
+                agentStateJson(agent(), this.endpoints.state(), requestViewOf(request)),
+              ),
+            ),
     );
     // /health, /flags and /version: the implementation the master shares.
     this.route("/health", { help: "Answers 200 OK while the agent is up." }, healthHandler);

@@ -577,6 +577,8 @@ export function getTasks(agent: Agent, view: AgentView = VIEW_ALL): Response_Get
   const terminated: Task[] = [];
   const completed: Task[] = [];
   const collect = (f: Framework, e: Executor, live: boolean): void => {
+    // As Mesos' agent: the tasks of an executor the caller may not view are hidden too.
+    if (!view.executor(e, f)) return;
     const add = (into: Task[], tasks: Iterable<Task>) => {
       for (const t of tasks) if (view.task(t, f)) into.push(t);
     };

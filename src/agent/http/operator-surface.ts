@@ -5,6 +5,8 @@
  * sandboxes and log; the `monitor` process; and, on the agent process,
  * `/api/v1`, `/containers`, `/containerizer/debug` and the old `/state.json`.
  */
+
+import { requestViewOf } from "../../common/auth/view-filter.js";
 import type { BuildInfo } from "../../common/http/common-endpoints.js";
 import type { OperatorServices } from "../../common/http/operator-processes.js";
 import type { HttpRequest } from "../../common/http/request.js";
@@ -135,7 +137,10 @@ export function installAgentOperatorSurface(o: AgentOperatorSurfaceOptions): Res
       checkMethod(request, ["GET"]) ??
       (agentRecovering(o.agent)
         ? serviceUnavailable(RECOVERING_MESSAGE)
-        : jsonResponse(request, JSON.stringify(agentStateJson(o.agent, o.state())))),
+        : jsonResponse(
+            request,
+            JSON.stringify(agentStateJson(o.agent, o.state(), requestViewOf(request))),
+          )),
   );
   return monitor;
 }

@@ -5,6 +5,7 @@
  * edge: `slave_id`, `SOURCE_SLAVE`.
  */
 
+import type { ViewPermissions } from "../../common/auth/view-filter.js";
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
 import {
   labelsJson,
@@ -109,7 +110,21 @@ function queuedTaskJson(task: TaskInfo): Json {
   return out;
 }
 
-function executorJson(executor: Executor): Json {
+/**
+ * What the caller may view, with the framework at hand (Mesos' VIEW_*
+ * objects: a task's or executor's own user, else its framework's; a role).
+ * Undefined: everything (no ACLs, or a caller allowed to view all).
+ */
+interface StateView {
+  readonly can: ViewPermissions;
+  readonly framework: Framework;
+}
+
+function taskSeen(view: StateView | undefined, user: string | undefined): boolean {
+  return view === undefined || view.can.task(user ?? view.framework.info.user);
+}
+
+function executorJson(executor: Executor, view?: StateView): Json {
   const info = executor.info;
   const out: Json = {
     id: executor.id,
@@ -123,15 +138,22 @@ function executorJson(executor: Executor): Json {
   if (role !== undefined) out.role = role;
   if (info.labels !== undefined) out.labels = labelsJson(info.labels);
   if (info.type !== undefined) out.type = info.type;
-  out.tasks = [...executor.launchedTasks.values()].map(taskJson);
-  out.queued_tasks = [...executor.queuedTasks.values()].map(queuedTaskJson);
-  out.completed_tasks = [...executor.completedTasks, ...executor.terminatedTasks.values()].map(
-    taskJson,
-  );
+  const launched = [...executor.launchedTasks.values()];
+  const queued = [...executor.queuedTasks.values()];
+  const completed = [...executor.completedTasks, ...executor.terminatedTasks.values()];
+  if (view === undefined) {
+    out.tasks = launched.map(taskJson);
+    out.queued_tasks = queued.map(queuedTaskJson);
+    out.completed_tasks = completed.map(taskJson);
+    return out;
+  }
+  out.tasks = launched.filter((t) => taskSeen(view, t.user)).map(taskJson);
+  out.queued_tasks = queued.filter((t) => taskSeen(view, t.command?.user)).map(queuedTaskJson);
+  out.completed_tasks = completed.filter((t) => taskSeen(view, t.user)).map(taskJson);
   return out;
 }
 
-function frameworkJson(framework: Framework): Json {
+function frameworkJson(framework: Framework, can?: ViewPermissions): Json {
   const info = framework.info;
   const out: Json = {
     id: framework.id,
@@ -144,9 +166,24 @@ function frameworkJson(framework: Framework): Json {
   if (info.principal !== undefined) out.principal = info.principal;
   if (framework.hasCapability("MULTI_ROLE")) out.roles = info.roles ?? [];
   else out.role = info.role ?? "*";
-  out.executors = [...framework.executors.values()].map(executorJson);
-  out.completed_executors = framework.completedExecutors.map(executorJson);
+  if (can === undefined) {
+    out.executors = [...framework.executors.values()].map((e) => executorJson(e));
+    out.completed_executors = framework.completedExecutors.map((e) => executorJson(e));
+    return out;
+  }
+  const view: StateView = { can, framework };
+  const seen = (e: Executor) => can.executor(e.info.command?.user ?? info.user);
+  out.executors = [...framework.executors.values()].filter(seen).map((e) => executorJson(e, view));
+  out.completed_executors = framework.completedExecutors
+    .filter(seen)
+    .map((e) => executorJson(e, view));
   return out;
+}
+
+/** A map by role without the roles the caller may not view. */
+function viewedRoles<T>(byRole: Record<string, T>, can: ViewPermissions | undefined) {
+  if (can === undefined) return byRole;
+  return Object.fromEntries(Object.entries(byRole).filter(([role]) => can.role(role)));
 }
 
 function byRole(resources: Resources): Record<string, ResourceSummary> {
@@ -161,8 +198,13 @@ function fullByRole(resources: Resources): Record<string, unknown[]> {
   return out;
 }
 
-/** The `/state` document. */
-export function agentStateJson(agent: Agent, context: StateContext): Json {
+/**
+ * The `/state` document; with `can` (a caller with --acls who may not view
+ * everything) cut as Mesos' agent does: frameworks, executors and tasks it
+ * may not view and reservations of roles it may not view are left out, and
+ * without VIEW_FLAGS the flags, `log_dir` and `external_log_file`.
+ */
+export function agentStateJson(agent: Agent, context: StateContext, can?: ViewPermissions): Json {
   const info = agent.info;
   const total = agent.resources;
   const allocated = Resources.empty();
@@ -189,20 +231,25 @@ export function agentStateJson(agent: Agent, context: StateContext): Json {
     );
   }
   out.resources = resourcesSummaryJson(total);
-  out.reserved_resources = byRole(total);
+  out.reserved_resources = viewedRoles(byRole(total), can);
   out.unreserved_resources = resourcesSummaryJson(total.unreserved());
-  out.reserved_resources_full = fullByRole(total);
+  out.reserved_resources_full = viewedRoles(fullByRole(total), can);
   out.unreserved_resources_full = total.unreserved().toEndpointJson();
-  out.reserved_resources_allocated = byRole(allocated);
+  out.reserved_resources_allocated = viewedRoles(byRole(allocated), can);
   out.unreserved_resources_allocated = resourcesSummaryJson(allocated.unreserved());
   out.resource_providers = [];
   // Same shape; the resources module's types only make repeated fields required.
   out.attributes = attributesToJson((info.attributes ?? []) as unknown as ResourceAttribute[]);
   if (context.masterHostname !== undefined) out.master_hostname = context.masterHostname;
-  if (context.logDir !== undefined) out.log_dir = context.logDir;
-  if (context.externalLogFile !== undefined) out.external_log_file = context.externalLogFile;
-  out.flags = context.flags;
-  out.frameworks = [...agent.frameworks.values()].map(frameworkJson);
-  out.completed_frameworks = agent.completedFrameworks.map(frameworkJson);
+  if (can === undefined || can.flags) {
+    if (context.logDir !== undefined) out.log_dir = context.logDir;
+    if (context.externalLogFile !== undefined) out.external_log_file = context.externalLogFile;
+    out.flags = context.flags;
+  }
+  const seen = (f: Framework) => can === undefined || can.framework(f.info.user);
+  out.frameworks = [...agent.frameworks.values()].filter(seen).map((f) => frameworkJson(f, can));
+  out.completed_frameworks = agent.completedFrameworks
+    .filter(seen)
+    .map((f) => frameworkJson(f, can));
   return out;
 }

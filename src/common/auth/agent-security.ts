@@ -9,7 +9,7 @@
  * `mesos-agent-executor` (see executor-auth.ts).
  */
 import type { HttpRequest } from "../http/request.js";
-import { forbidden, type HttpResponse, response } from "../http/response.js";
+import { forbidden } from "../http/response.js";
 import { type HttpGuard, setHttpGuard } from "../http/router.js";
 import type { ProcessHost } from "../process/process-host.js";
 import { SystemClock } from "../time/clock.js";
@@ -24,7 +24,7 @@ import {
 } from "./executor-auth.js";
 import { type HostRealm, LIBPROCESS_HOST_REALMS } from "./host-realms.js";
 import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
-import { viewPermissions, viewsEverything } from "./view-filter.js";
+import { setRequestView, viewPermissions, viewsEverything } from "./view-filter.js";
 
 /** The agent flag values this module reads. */
 export interface AgentSecurityFlags {
@@ -149,37 +149,8 @@ const AUTHORIZABLE: ReadonlySet<string> = new Set([
   "/files/debug",
 ]);
 
-type Json = Record<string, unknown>;
-
 /** Token expiry is checked against real time. */
 const clock = new SystemClock();
-
-async function filterAgentState(
-  request: HttpRequest,
-  r: HttpResponse,
-  authorizer: LocalAuthorizer,
-): Promise<HttpResponse> {
-  if (r.status !== 200 || r.kind !== "body") return r;
-  if (viewsEverything(authorizer, principalOf(request))) return r;
-  let doc: Json;
-  try {
-    doc = JSON.parse(typeof r.body === "string" ? r.body : Buffer.from(r.body).toString()) as Json;
-  } catch {
-    return r;
-  }
-  const can = viewPermissions(authorizer, principalOf(request));
-  const keep = (list: unknown): unknown =>
-    Array.isArray(list)
-      ? list.filter((f: Json) => can.framework(typeof f.user === "string" ? f.user : ""))
-      : list;
-  const out: Json = {
-    ...doc,
-    frameworks: keep(doc.frameworks),
-    completed_frameworks: keep(doc.completed_frameworks),
-  };
-  if (!can.flags) delete out.flags;
-  return response(200, JSON.stringify(out), { "Content-Type": "application/json" });
-}
 
 /** Agent endpoints that take only GET once --acls is set (their handlers answer 405 first). */
 const GET_ONLY: ReadonlySet<string> = new Set([
@@ -240,7 +211,12 @@ export function installAgentSecurity(
         : forbidden(forbiddenMessage(request, "view the flags"));
     }
     if (request.routePath === "/state" || request.routePath === "/state.json") {
-      return filterAgentState(request, await next(), security.authorizer);
+      // A caller who may not view everything gets the document built for its
+      // view (the handler reads it); everyone else the unfiltered one, at no cost.
+      const principal = principalOf(request);
+      if (!viewsEverything(security.authorizer, principal)) {
+        setRequestView(request, viewPermissions(security.authorizer, principal));
+      }
     }
     return next();
   };

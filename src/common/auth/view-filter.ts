@@ -2,10 +2,11 @@
  * Cuts state documents down to what a principal may see (Mesos'
  * VIEW_FRAMEWORK, VIEW_TASK, VIEW_EXECUTOR, VIEW_FLAGS, VIEW_ROLE): the
  * documents are the decoded JSON of `/master/state`, `/master/frameworks`,
- * `/master/tasks`, `/master/state-summary` and the v1 GET_STATE family (the
- * protobuf forms decode to the same shape). The object of every VIEW_*
- * check is a user: the task's (or executor's) own user when set, else its
- * framework's.
+ * `/master/tasks`, `/master/state-summary`, `/master/slaves`, the agent's
+ * `/state` and the v1 GET_STATE family (the protobuf forms decode to the
+ * same shape). The object of VIEW_FRAMEWORK/TASK/EXECUTOR is a user: the
+ * task's (or executor's) own user when set, else its framework's; that of
+ * VIEW_ROLE is a role (a reservation's, an allocation's, a role's name).
  */
 import type { AclAction, LocalAuthorizer } from "./acls.js";
 
@@ -34,12 +35,16 @@ export function viewUnrestricted(authorizer: LocalAuthorizer): boolean {
   return VIEW_ACTIONS.every((a) => authorizer.unrestricted(a));
 }
 
-/** True when `principal` may view everything (its documents need no filtering). */
+/**
+ * True when `principal` may view everything `actions` govern (all VIEW_*
+ * actions by default): its documents need no filtering.
+ */
 export function viewsEverything(
   authorizer: LocalAuthorizer,
   principal: string | undefined,
+  actions: readonly AclAction[] = VIEW_ACTIONS,
 ): boolean {
-  return VIEW_ACTIONS.every((a) => authorizer.allowsEverything(a, principal));
+  return actions.every((a) => authorizer.allowsEverything(a, principal));
 }
 
 /** The permissions of `principal` (undefined: unauthenticated). */
@@ -102,12 +107,19 @@ function frameworks(v: unknown, can: ViewPermissions): Json[] {
     .map((f) => filterFramework(f, can));
 }
 
-/** `/master/state`: frameworks, their tasks and executors, and the flags. */
+/**
+ * `/master/state`: frameworks, their tasks and executors, the agents'
+ * reservations by role, and the flags (with them `cluster`, `log_dir` and
+ * `external_log_file`, which Mesos writes only for VIEW_FLAGS).
+ */
 export function filterStateJson(doc: Json, can: ViewPermissions): Json {
   const out: Json = { ...doc };
+  if (Array.isArray(doc.slaves)) out.slaves = agents(doc.slaves, can, false);
   out.frameworks = frameworks(doc.frameworks, can);
   out.completed_frameworks = frameworks(doc.completed_frameworks, can);
-  if (!can.flags) delete out.flags;
+  if (!can.flags) {
+    for (const key of ["cluster", "log_dir", "external_log_file", "flags"]) delete out[key];
+  }
   return out;
 }
 
@@ -135,7 +147,7 @@ export function filterTasksJson(
   };
 }
 
-/** `/master/state-summary`: frameworks by id. */
+/** `/master/state-summary`: frameworks by id, and the agents' reservations by role. */
 export function filterStateSummaryJson(
   doc: Json,
   can: ViewPermissions,
@@ -143,6 +155,7 @@ export function filterStateSummaryJson(
 ): Json {
   return {
     ...doc,
+    ...(Array.isArray(doc.slaves) ? { slaves: agents(doc.slaves, can, false) } : {}),
     frameworks: list(doc.frameworks).filter((f) => {
       const user = frameworkUser(str(f.id) ?? "");
       return user !== undefined && can.framework(user);
@@ -233,10 +246,141 @@ export function filterV1State(g: Json, can: ViewPermissions): Json {
   if (isObject(g.get_frameworks)) out.get_frameworks = filterV1Frameworks(g.get_frameworks, can);
   if (isObject(g.get_tasks)) out.get_tasks = filterV1Tasks(g.get_tasks, can, users);
   if (isObject(g.get_executors)) out.get_executors = filterV1Executors(g.get_executors, can, users);
+  if (isObject(g.get_agents)) out.get_agents = filterV1Agents(g.get_agents, can);
   return out;
 }
 
 /** v1 framework users from a GetFrameworks-like object (for streams that learn them over time). */
 export function frameworkUsersOf(getFrameworks: unknown): Map<string, string> {
   return v1FrameworkUsers(getFrameworks);
+}
+
+// ---- VIEW_ROLE on resources ----------------------------------------------------------------
+
+/**
+ * Mesos' VIEW_ROLE approval of one resource (JSON of a Resource, endpoint
+ * or v1 form): its legacy `role` (unless `*`), every reservation's role
+ * (a refined reservation needs each level) and its allocation role.
+ */
+export function resourceVisible(resource: Json, can: ViewPermissions): boolean {
+  const role = str(resource.role);
+  if (role !== undefined && role !== "*" && !can.role(role)) return false;
+  for (const r of list(resource.reservations)) {
+    const reservationRole = str(r.role);
+    if (reservationRole !== undefined && !can.role(reservationRole)) return false;
+  }
+  const allocation = isObject(resource.allocation_info) ? str(resource.allocation_info.role) : "";
+  return allocation === undefined || allocation === "" || can.role(allocation);
+}
+
+/** A list of resources without those the principal may not view (else the value as it was). */
+function visibleResources(v: unknown, can: ViewPermissions): unknown {
+  return Array.isArray(v) ? list(v).filter((r) => resourceVisible(r, can)) : v;
+}
+
+/** A map by role (`reserved_resources`) with only the roles the principal may view. */
+function visibleRoles(v: unknown, can: ViewPermissions, full = false): unknown {
+  if (!isObject(v)) return v;
+  const out: Json = {};
+  for (const [role, value] of Object.entries(v)) {
+    if (can.role(role)) out[role] = full ? visibleResources(value, can) : value;
+  }
+  return out;
+}
+
+/**
+ * An agent of `/master/state`, `/master/state-summary` or (`full`)
+ * `/master/slaves`: reservations of roles the principal may not view are
+ * left out of `reserved_resources` (the totals stay, as in Mesos), and on
+ * `/slaves` out of the `*_full` lists too.
+ */
+function filterAgentJson(agent: Json, can: ViewPermissions, full: boolean): Json {
+  const out: Json = { ...agent };
+  if ("reserved_resources" in agent)
+    out.reserved_resources = visibleRoles(agent.reserved_resources, can);
+  if (!full) return out;
+  if ("reserved_resources_full" in agent) {
+    out.reserved_resources_full = visibleRoles(agent.reserved_resources_full, can, true);
+  }
+  for (const key of [
+    "unreserved_resources_full",
+    "used_resources_full",
+    "offered_resources_full",
+  ]) {
+    if (key in agent) out[key] = visibleResources(agent[key], can);
+  }
+  return out;
+}
+
+function agents(v: unknown, can: ViewPermissions, full: boolean): unknown {
+  return Array.isArray(v) ? list(v).map((a) => filterAgentJson(a, can, full)) : v;
+}
+
+/** `/master/slaves`. */
+export function filterSlavesJson(doc: Json, can: ViewPermissions): Json {
+  return { ...doc, slaves: agents(doc.slaves, can, true) };
+}
+
+/** A v1 GetAgents.Agent: the resources of roles the principal may not view are left out. */
+export function filterV1Agent(agent: Json, can: ViewPermissions): Json {
+  const out: Json = { ...agent };
+  if (isObject(agent.agent_info) && Array.isArray(agent.agent_info.resources)) {
+    out.agent_info = {
+      ...agent.agent_info,
+      resources: visibleResources(agent.agent_info.resources, can),
+    };
+  }
+  for (const key of ["total_resources", "allocated_resources", "offered_resources"]) {
+    if (Array.isArray(agent[key])) out[key] = visibleResources(agent[key], can);
+  }
+  return out;
+}
+
+/** A v1 GetAgents (also inside GetState). */
+export function filterV1Agents(g: Json, can: ViewPermissions): Json {
+  const out: Json = { ...g };
+  if (Array.isArray(g.agents)) out.agents = list(g.agents).map((a) => filterV1Agent(a, can));
+  if (Array.isArray(g.recovered_agents)) {
+    out.recovered_agents = list(g.recovered_agents).map((info) =>
+      Array.isArray(info.resources)
+        ? { ...info, resources: visibleResources(info.resources, can) }
+        : info,
+    );
+  }
+  return out;
+}
+
+/**
+ * The resource lists of a v1 event the principal may see (Mesos filters
+ * AGENT_ADDED's `total_resources` and a framework event's allocated and
+ * offered resources).
+ */
+export function filterV1EventResources(
+  holder: Json,
+  keys: readonly string[],
+  can: ViewPermissions,
+): Json {
+  const out: Json = { ...holder };
+  for (const key of keys) {
+    if (Array.isArray(holder[key])) out[key] = visibleResources(holder[key], can);
+  }
+  return out;
+}
+
+// ---- a request's view ----------------------------------------------------------------------
+
+const requestViews = new WeakMap<object, ViewPermissions>();
+
+/**
+ * Marks `request` as coming from a caller who may not view everything (the
+ * guard does this once it knows the principal); handlers that build their
+ * document per view read it with `requestViewOf`.
+ */
+export function setRequestView(request: object, can: ViewPermissions): void {
+  requestViews.set(request, can);
+}
+
+/** The view of a restricted caller, or undefined when it may view everything. */
+export function requestViewOf(request: object): ViewPermissions | undefined {
+  return requestViews.get(request);
 }

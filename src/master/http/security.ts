@@ -21,13 +21,17 @@ import { forbiddenMessage, setRequestAuthorizer } from "../../common/auth/reques
 import {
   filterFrameworksJson,
   filterRolesJson,
+  filterSlavesJson,
   filterStateJson,
   filterStateSummaryJson,
   filterTasksJson,
+  filterV1Agents,
+  filterV1EventResources,
   filterV1Executors,
   filterV1Frameworks,
   filterV1State,
   filterV1Tasks,
+  VIEW_ACTIONS,
   type ViewPermissions,
   viewPermissions,
   viewsEverything,
@@ -48,7 +52,7 @@ import {
   setHttpGuard,
   setMessageGuard,
 } from "../../common/http/router.js";
-import { requestContentType, responseContentType } from "../../common/http/v1-api.js";
+import { jsonResponse, requestContentType, responseContentType } from "../../common/http/v1-api.js";
 import type { MetricsRegistry } from "../../common/observability/metrics.js";
 import type { ProcessBase } from "../../common/process/process-base.js";
 import type { ProcessHost } from "../../common/process/process-host.js";
@@ -60,7 +64,13 @@ import { drainRefusal } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
 import { validateOperatorCall } from "../validation/operator-call.js";
-import { parseWeightsBody } from "./legacy-endpoints.js";
+import {
+  pageBounds,
+  parseCount,
+  parseWeightsBody,
+  TASK_LIMIT,
+  tasksJson,
+} from "./legacy-endpoints.js";
 import { checkWeights } from "./roles.js";
 import { attachSchedulerSecurity } from "./scheduler-api.js";
 
@@ -345,6 +355,19 @@ function frameworkUsers(master: Master): (id: string) => string | undefined {
     master.completedFrameworks.find((f) => f.id === id)?.info.user;
 }
 
+/** The own user of a task the master knows (active, unreachable or completed), if it has one. */
+function taskUserOf(master: Master, frameworkId: string, taskId: string): string | undefined {
+  const f =
+    master.frameworks.get(frameworkId) ??
+    master.completedFrameworks.find((c) => c.id === frameworkId);
+  if (f === undefined) return undefined;
+  const task =
+    f.tasks.get(taskId) ??
+    f.unreachableTasks.get(taskId) ??
+    f.completedTasks.find((t) => t.task_id.value === taskId);
+  return task?.user;
+}
+
 /**
  * What teardown_frameworks is asked about for tearing down framework `id`:
  * undefined when no such framework is registered (the handler answers 400
@@ -405,9 +428,11 @@ function authorizeMasterRoute(
       return filtered(request, next, authorizer, "state", master);
     case "/frameworks":
       return filtered(request, next, authorizer, "frameworks", master);
+    case "/slaves":
+      return filtered(request, next, authorizer, "slaves", master);
     case "/tasks":
     case "/tasks.json":
-      return filtered(request, next, authorizer, "tasks", master);
+      return filteredTasks(request, next, authorizer, master);
     case "/state-summary":
       return filtered(request, next, authorizer, "summary", master);
     case "/roles":
@@ -485,7 +510,19 @@ function collectRawBody(r: HttpResponse): Promise<Uint8Array> {
   });
 }
 
-type DocKind = "state" | "frameworks" | "tasks" | "summary" | "roles";
+type DocKind = "state" | "frameworks" | "summary" | "roles" | "slaves";
+
+/**
+ * The VIEW_* actions that cut each document (Mesos' approvers of the
+ * endpoint): a caller they all allow gets the handler's document untouched.
+ */
+const KIND_ACTIONS: Readonly<Record<DocKind, readonly AclAction[]>> = {
+  state: ["view_frameworks", "view_tasks", "view_executors", "view_flags", "view_roles"],
+  frameworks: ["view_frameworks", "view_tasks", "view_executors"],
+  summary: ["view_frameworks", "view_roles"],
+  roles: ["view_roles"],
+  slaves: ["view_roles"],
+};
 
 function filterDoc(kind: DocKind, doc: Json, can: ViewPermissions, master: Master): Json {
   const users = frameworkUsers(master);
@@ -494,8 +531,8 @@ function filterDoc(kind: DocKind, doc: Json, can: ViewPermissions, master: Maste
       return filterStateJson(doc, can);
     case "frameworks":
       return filterFrameworksJson(doc, can);
-    case "tasks":
-      return filterTasksJson(doc, can, users);
+    case "slaves":
+      return filterSlavesJson(doc, can);
     case "summary":
       return filterStateSummaryJson(doc, can, users);
     case "roles":
@@ -516,7 +553,7 @@ async function filtered(
 ): Promise<HttpResponse> {
   const r = await next();
   const principal = principalOf(request);
-  if (r.status !== 200 || viewsEverything(authorizer, principal)) return r;
+  if (r.status !== 200 || viewsEverything(authorizer, principal, KIND_ACTIONS[kind])) return r;
   const text = Buffer.from(await collectBody(r)).toString("utf8");
   const headers = headersForNewBody(r.headers);
   // Pollers re-read an unchanged document: reuse the last cut for this principal.
@@ -542,6 +579,35 @@ async function filtered(
     if (oldest !== undefined) filteredCache.delete(oldest);
   }
   return response(200, body, headers);
+}
+
+/**
+ * `/master/tasks` for a caller who may not view every framework or task:
+ * as Mesos, the hidden tasks are left out before `offset` and `limit` pick
+ * the page (cutting the handler's page would give short or shifted pages).
+ */
+function filteredTasks(
+  request: HttpRequest,
+  next: NextHandler,
+  authorizer: LocalAuthorizer,
+  master: Master,
+): HttpResponse | Promise<HttpResponse> {
+  const principal = principalOf(request);
+  if (viewsEverything(authorizer, principal, ["view_frameworks", "view_tasks"])) return next();
+  const query = request.query;
+  const everything = new URLSearchParams(query);
+  // The largest limit a query can give (a C int): every task, for paging after the cut.
+  everything.set("limit", "2147483647");
+  everything.set("offset", "0");
+  const can = viewPermissions(authorizer, principal);
+  const visible = filterTasksJson(tasksJson(master, everything), can, frameworkUsers(master));
+  const tasks = Array.isArray(visible.tasks) ? visible.tasks : [];
+  const [start, end] = pageBounds(
+    parseCount(query.get("limit"), TASK_LIMIT),
+    parseCount(query.get("offset"), 0),
+    tasks.length,
+  );
+  return jsonResponse(request, JSON.stringify({ tasks: tasks.slice(start, end) }));
 }
 
 /** The last filtered document per (kind, principal), by the unfiltered text it came from. */
@@ -636,6 +702,7 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
     case "GET_QUOTA":
     case "GET_ROLES":
     case "GET_WEIGHTS":
+    case "GET_AGENTS":
       return "filter";
     case "GET_STATE":
     case "GET_FRAMEWORKS":
@@ -647,6 +714,18 @@ function operatorChecks(master: Master, call: Call): ActionCheck[] | "filter" | 
       return undefined;
   }
 }
+
+/** The VIEW_* actions that cut each filtered v1 read (Mesos' approvers of the call). */
+const CALL_ACTIONS: Readonly<Partial<Record<string, readonly AclAction[]>>> = {
+  GET_ROLES: ["view_roles"],
+  GET_WEIGHTS: ["view_roles"],
+  GET_AGENTS: ["view_roles"],
+  GET_FRAMEWORKS: ["view_frameworks"],
+  GET_TASKS: ["view_frameworks", "view_tasks"],
+  GET_EXECUTORS: ["view_frameworks", "view_executors"],
+  GET_STATE: ["view_frameworks", "view_tasks", "view_executors", "view_roles"],
+  SUBSCRIBE: ["view_frameworks", "view_tasks", "view_executors", "view_roles"],
+};
 
 async function authorizeOperatorCall(
   master: Master,
@@ -681,7 +760,7 @@ async function authorizeOperatorCall(
   const everything =
     call.type === "GET_QUOTA"
       ? authorizer.allowsEverything("get_quotas", principal)
-      : viewsEverything(authorizer, principal);
+      : viewsEverything(authorizer, principal, CALL_ACTIONS[call.type] ?? VIEW_ACTIONS);
   if (everything || r.status !== 200 || call.type === "SUBSCRIBE") {
     return call.type === "SUBSCRIBE" && !everything
       ? filterOperatorStream(r, authorizer, principal, master)
@@ -723,6 +802,9 @@ async function authorizeOperatorCall(
   if (typeof message.get_executors === "object" && message.get_executors !== null) {
     out.get_executors = filterV1Executors(message.get_executors as Json, can, users);
   }
+  if (typeof message.get_agents === "object" && message.get_agents !== null) {
+    out.get_agents = filterV1Agents(message.get_agents as Json, can);
+  }
   const encoded = protobuf
     ? responseCodec.encodeProtobuf(out as never)
     : responseCodec.encodeJson(out as never);
@@ -733,7 +815,9 @@ async function authorizeOperatorCall(
  * The operator event stream with what the caller may not view left out:
  * SUBSCRIBED's state is filtered like GET_STATE; TASK_ADDED, TASK_UPDATED
  * and FRAMEWORK_* events are dropped when the caller may not view that
- * framework (or task). Every record is decoded, checked and re-encoded.
+ * framework (or task); FRAMEWORK_ADDED/UPDATED and AGENT_ADDED lose the
+ * resources of roles it may not view. Every record is decoded, checked and
+ * re-encoded.
  */
 function filterOperatorStream(
   r: HttpResponse,
@@ -770,15 +854,34 @@ function filterOperatorStream(
         return visible(fw, user) ? event : undefined;
       }
       case "TASK_UPDATED": {
-        const fw = id(get("task_updated").framework_id);
-        return visible(fw, users(fw)) ? event : undefined;
+        // VIEW_TASK's object is the task's own user when it has one (as for TASK_ADDED).
+        const updated = get("task_updated");
+        const fw = id(updated.framework_id);
+        const status = (updated.status ?? {}) as Json;
+        const user = taskUserOf(master, fw, id(status.task_id)) ?? users(fw);
+        return visible(fw, user) ? event : undefined;
       }
       case "FRAMEWORK_ADDED":
       case "FRAMEWORK_UPDATED": {
         const key = event.type === "FRAMEWORK_ADDED" ? "framework_added" : "framework_updated";
         const framework = (get(key).framework ?? {}) as Json;
         const info = (framework.framework_info ?? {}) as Json;
-        return can.framework(String(info.user ?? "")) ? event : undefined;
+        if (!can.framework(String(info.user ?? ""))) return undefined;
+        // Its allocated and offered resources of roles the caller may not view are left out.
+        const resources = ["allocated_resources", "offered_resources"];
+        return {
+          ...event,
+          [key]: { ...get(key), framework: filterV1EventResources(framework, resources, can) },
+        };
+      }
+      case "AGENT_ADDED": {
+        // As Mesos: only the agent's total resources are cut by VIEW_ROLE here.
+        const added = get("agent_added");
+        const agent = (added.agent ?? {}) as Json;
+        return {
+          ...event,
+          agent_added: { ...added, agent: filterV1EventResources(agent, ["total_resources"], can) },
+        };
       }
       case "FRAMEWORK_REMOVED": {
         const info = (get("framework_removed").framework_info ?? {}) as Json;
