@@ -6,6 +6,7 @@
  * Losing the leadership ends the process (see leadership.ts).
  */
 import { lookupService } from "node:dns/promises";
+import type { Duration } from "../../common/flags/duration.js";
 import type { LoadedFlags } from "../../common/flags/load.js";
 import { buildInfoAt, ownVersion } from "../../common/http/common-endpoints.js";
 import { operatorServices } from "../../common/http/operator-processes.js";
@@ -17,6 +18,7 @@ import type { DomainInfo, MasterInfo } from "../../common/protocol/generated/mes
 import type { Clock } from "../../common/time/clock.js";
 import { systemRandom } from "../../common/time/random.js";
 import type { ZkUrl } from "../../common/zookeeper/url.js";
+import { zkJoin } from "../../common/zookeeper/url.js";
 import { HierarchicalAllocator } from "../allocator/index.js";
 import { defaultMasterConfig } from "../core/config.js";
 import { Master } from "../core/master.js";
@@ -27,6 +29,7 @@ import { MasterMetrics } from "../metrics.js";
 import { InMemoryRegistrar } from "../registrar/in-memory.js";
 import { ZooKeeperRegistrar } from "../registrar/zookeeper.js";
 import { Leadership } from "./leadership.js";
+import { LogReplicas } from "./log-replicas.js";
 import { StandbyMasterProcess } from "./standby.js";
 
 export interface ElectedMasterOptions {
@@ -135,6 +138,8 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     }),
   );
   let runtime: MasterRuntime | undefined;
+  // Set once the leadership (and its session) exists, below.
+  let replicas: LogReplicas | undefined;
   const leadership = new Leadership({
     url,
     sessionTimeoutMs: values.zk_session_timeout.toMs(),
@@ -145,6 +150,14 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     onLeader: (leader) => standby.setLeader(leader),
     onElected: async (member) => {
       logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
+      if (replicas !== undefined) {
+        await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal, () => {
+          // As Mesos' master, elected but not recovered yet: elected is 1,
+          // leader-only endpoints answer 503 until the registry is read.
+          standby.setRecovering(info);
+          services.metrics.gauge("master/elected", () => 1);
+        });
+      }
       host.terminate(standby);
       const registrar =
         values.registry === "in_memory"
@@ -156,6 +169,18 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
               masterId: ids.masterId,
               logger,
               onDeposed: (message) => fatal(`${message}... committing suicide!`),
+              ...(replicas === undefined
+                ? {}
+                : {
+                    beforeStore: quorumGate(
+                      replicas,
+                      values.quorum ?? 1,
+                      values.registry_store_timeout,
+                      logger,
+                      clock,
+                      fatal,
+                    ),
+                  }),
             });
       runtime = await startMaster({
         host,
@@ -175,13 +200,103 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     `Master ${info.id} (${hostname}) started on ${host.address} as a candidate; ` +
       "waiting to be elected",
   );
+  if (values.registry !== "in_memory") {
+    // Mesos' registry log: every master's replica is in the group, whether it leads or not.
+    const quorum = values.quorum ?? 1;
+    const log = new LogReplicas({
+      session: leadership.session,
+      zkPath: url.path,
+      pid: `log-replica(1)@${host.address}`,
+      quorum,
+      logger,
+      clock,
+    });
+    services.metrics.gauge("registrar/log/ensemble_size", () => log.ensembleSize);
+    services.metrics.gauge("registrar/log/recovered", () => (log.recovered ? 1 : 0));
+    log.start();
+    replicas = log;
+  }
   leadership.start();
   return {
     leadership,
     runtime: () => runtime,
     stop: async () => {
       runtime?.stop();
+      await replicas?.stop();
       await leadership.stop();
     },
   };
+}
+
+/**
+ * A registry write waits for a quorum of log replicas, as a write to Mesos'
+ * replicated log does. Still short of one after `--registry_store_timeout`,
+ * the master exits: Mesos' master aborts when a registry update fails.
+ */
+function quorumGate(
+  replicas: LogReplicas,
+  quorum: number,
+  storeTimeout: Duration,
+  logger: Logger,
+  clock: Clock,
+  fatal: (message: string) => void,
+): () => Promise<void> {
+  return async () => {
+    if (replicas.ensembleSize >= quorum) return;
+    logger.warn(
+      `Only ${replicas.ensembleSize} of the ${quorum} log replicas a registry write needs ` +
+        `(--quorum) are in ${replicas.path}; the write waits (up to --registry_store_timeout)`,
+    );
+    const timer = clock.setTimer(storeTimeout.toMs(), () =>
+      fatal(
+        `Failed to update registry: Failed to perform store within ${storeTimeout.toString()} ` +
+          `(${replicas.ensembleSize} of the ${quorum} log replicas needed are in ${replicas.path})`,
+      ),
+    );
+    await replicas.waitFor(quorum);
+    clock.cancelTimer(timer);
+  };
+}
+
+/**
+ * Waits until enough masters are in the log replica group to recover: a
+ * quorum once the registry exists, every one of the `2 * quorum - 1`
+ * masters for a registry never written (Mesos' log auto-initializes only
+ * then). After `--registry_fetch_timeout` the master exits, as Mesos' does
+ * when its registrar cannot recover; a supervisor restarts it to try again.
+ */
+async function waitForQuorum(
+  replicas: LogReplicas,
+  leadership: Leadership,
+  url: ZkUrl,
+  values: LoadedFlags<typeof masterFlagSchema.flags>["values"],
+  logger: Logger,
+  clock: Clock,
+  fatal: (message: string) => void,
+  waiting: () => void,
+): Promise<void> {
+  const quorum = values.quorum ?? 1;
+  const timeout = values.registry_fetch_timeout;
+  let needed = quorum;
+  const timer = clock.setTimer(timeout.toMs(), () =>
+    fatal(
+      `Recovery failed: Failed to recover registrar: Failed to perform fetch within ${timeout.toString()} ` +
+        `(${replicas.ensembleSize} of the ${needed} log replicas needed are in ${replicas.path})`,
+    ),
+  );
+  await replicas.whenJoined();
+  const initialized = await leadership.session.exists(zkJoin(url.path, "registry"));
+  needed = initialized ? quorum : 2 * quorum - 1;
+  if (replicas.ensembleSize >= needed) {
+    clock.cancelTimer(timer);
+    return;
+  }
+  waiting();
+  logger.info(
+    `Waiting for ${needed} log replicas in ${replicas.path} before recovering the registry ` +
+      `(--quorum=${quorum}${initialized ? "" : ", a new registry needs every master"}); ` +
+      `${replicas.ensembleSize} there now`,
+  );
+  await replicas.waitFor(needed);
+  clock.cancelTimer(timer);
 }

@@ -83,6 +83,7 @@ const MASTER_MESSAGES: readonly string[] = [
 
 export class StandbyMasterProcess extends ProcessBase {
   private leader: MasterInfo | undefined;
+  private recovering = false;
 
   constructor(private readonly options: StandbyOptions) {
     super("master");
@@ -91,6 +92,17 @@ export class StandbyMasterProcess extends ProcessBase {
   /** The leader to redirect to (undefined: none elected). */
   setLeader(leader: MasterInfo | undefined): void {
     this.leader = leader;
+  }
+
+  /**
+   * This master was elected (`self`) and waits to recover the registry: as
+   * Mesos' elected master before recovery, leader-only endpoints answer
+   * 503 "Master has not finished recovery" and `/master/redirect` points at
+   * this master.
+   */
+  setRecovering(self: MasterInfo): void {
+    this.leader = self;
+    this.recovering = true;
   }
 
   protected override initialize(): void {
@@ -136,6 +148,7 @@ export class StandbyMasterProcess extends ProcessBase {
   }
 
   private redirect(request: HttpRequest): HttpResponse {
+    if (this.recovering) return serviceUnavailable("Master has not finished recovery");
     const leader = this.leader;
     if (leader === undefined) {
       this.logger.warn(

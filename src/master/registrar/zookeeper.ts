@@ -62,6 +62,12 @@ export interface ZooKeeperRegistrarOptions {
   readonly shards?: number;
   /** A write found this master deposed: it must stop. */
   readonly onDeposed: (message: string) => void;
+  /**
+   * Awaited before each write (timed with it): the masters' log replica
+   * quorum, as Mesos' replicated log cannot write without one. A write held
+   * here past `--registry_store_timeout` fails, and the master stops.
+   */
+  readonly beforeStore?: () => Promise<void>;
 }
 
 interface Pending {
@@ -297,6 +303,7 @@ export class ZooKeeperRegistrar implements Registrar {
       if (dirty.size > 0) {
         const start = performance.now();
         try {
+          await this.options.beforeStore?.();
           await this.store([...dirty]);
         } finally {
           this.storeObserver?.(performance.now() - start);

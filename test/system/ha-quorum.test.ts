@@ -1,0 +1,252 @@
+/**
+ * High availability, checked against Mesos' behaviour with a real
+ * ZooKeeper and real masters: the log replica group and `--quorum` (an
+ * elected master recovers only with a quorum of masters there, else it
+ * waits and, after `--registry_fetch_timeout`, exits), a standby whose
+ * ZooKeeper session expired knows no leader (503), and a closed ZooKeeper
+ * session leaves no timer behind (`mesos resolve zk://` exits at once).
+ * Skips when ZooKeeper is not installed.
+ */
+import assert from "node:assert/strict";
+import { after, test } from "node:test";
+import { silentLogger } from "../../src/common/observability/logger.js";
+import { ManualClock } from "../../src/common/time/clock.js";
+import { ZkSession } from "../../src/common/zookeeper/session.js";
+import { parseZkUrl } from "../../src/common/zookeeper/url.js";
+import { elected, leaderOf, running } from "../harness/leader.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitFor,
+} from "../harness/processes.js";
+import {
+  startZooKeeper,
+  ZOOKEEPER_MISSING,
+  type ZooKeeper,
+  zookeeperAvailable,
+} from "../harness/zookeeper.js";
+
+const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+let zk: ZooKeeper | undefined;
+
+async function zookeeper(): Promise<ZooKeeper> {
+  zk ??= await startZooKeeper();
+  return zk;
+}
+
+after(async () => {
+  await stopAll();
+  await zk?.stop();
+});
+
+async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
+  return (await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`)) ?? {};
+}
+
+async function get(url: string): Promise<Response> {
+  return fetch(url, { redirect: "manual" });
+}
+
+/** A session of our own on the test's ZooKeeper, for reading znodes. */
+async function reader(url: string): Promise<ZkSession> {
+  const parsed = parseZkUrl(url);
+  assert.ok(parsed.ok);
+  const session = new ZkSession({
+    url: parsed.value,
+    sessionTimeoutMs: 10_000,
+    logger: silentLogger,
+    clock: new ManualClock(),
+  });
+  session.start();
+  await session.whenConnected();
+  return session;
+}
+
+test("ha/quorum: an elected master waits for --quorum masters in <path>/log_replicas before it serves", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/quorum");
+  const flags = { zk: url, quorum: 2, registry: "replicated_log", zk_session_timeout: "3secs" };
+  const first = await startMaster({ flags });
+  // Elected, but a new registry needs every one of the 2 * 2 - 1 masters.
+  await waitFor("the first master elected and waiting", async () => {
+    const m = await metrics(first);
+    return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
+  });
+  assert.equal((await metrics(first))["registrar/log/recovered"], 0);
+  const scheduler = await get(`${first.url}/api/v1/scheduler`);
+  assert.equal(scheduler.status, 503);
+  assert.equal(await scheduler.text(), "Master has not finished recovery");
+  const redirect = await get(`${first.url}/master/redirect`);
+  assert.equal(redirect.status, 307);
+  assert.match(redirect.headers.get("location") ?? "", new RegExp(`^//[^/]+:${first.port}$`));
+
+  // Each master's replica: `<path>/log_replicas/<10 digits>` holding its UPID, as Mesos writes it.
+  const session = await reader(url);
+  const names = await session.getChildren("/quorum/log_replicas");
+  assert.equal(names.length, 1);
+  assert.match(names[0] ?? "", /^\d{10}$/);
+  const data = await session.getData(`/quorum/log_replicas/${names[0]}`);
+  assert.equal(data?.data.toString(), `log-replica(1)@127.0.0.1:${first.port}`);
+
+  const second = await startMaster({ flags });
+  await waitFor("a quorum seen by the first", async () => {
+    const m = await metrics(first);
+    return m["registrar/log/ensemble_size"] === 2 && m["registrar/log/recovered"] === 1;
+  });
+  // Still short of the 3 a never-written registry needs.
+  assert.equal((await get(`${first.url}/master/state`)).status, 503);
+  const third = await startMaster({ flags });
+  await waitFor("the leader recovered and serving", async () => {
+    const state = await get(`${first.url}/master/state`);
+    return state.status === 200;
+  });
+  assert.equal(await session.getData("/quorum/registry").then((r) => r !== undefined), true);
+  assert.equal(await elected(second), false);
+
+  // With the registry written, a quorum (2) is enough. A standby goes, then
+  // the leader: the last master is elected alone and waits for a second.
+  await third.stop();
+  await first.stop();
+  await waitFor("the last master elected and waiting for a second replica", async () => {
+    const m = await metrics(second);
+    return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
+  });
+  assert.equal((await get(`${second.url}/master/state`)).status, 503);
+  const back = await startMaster({ flags });
+  await waitFor("the second master serving with a quorum back", async () => {
+    const state = await get(`${second.url}/master/state`);
+    return state.status === 200;
+  });
+  assert.equal(await elected(back), false);
+  session.close();
+});
+
+test("ha/quorum: without a quorum the elected master exits after --registry_fetch_timeout", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const lonely = await startMaster({
+    flags: {
+      zk: z.url("/lonely"),
+      quorum: 2,
+      registry: "replicated_log",
+      zk_session_timeout: "3secs",
+      registry_fetch_timeout: "1secs",
+    },
+  });
+  await waitFor("the lonely master to exit", () => !running(lonely), { timeoutMs: 30_000 });
+  assert.equal(lonely.child.exitCode, 1);
+  assert.match(
+    lonely.logs(),
+    /Recovery failed: Failed to recover registrar: Failed to perform fetch within 1secs/,
+  );
+});
+
+test("ha/quorum: a leader left without a quorum cannot write the registry and exits after --registry_store_timeout", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/store");
+  const flags = {
+    zk: url,
+    quorum: 2,
+    registry: "replicated_log",
+    zk_session_timeout: "3secs",
+    registry_store_timeout: "1secs",
+  };
+  const masters = [
+    await startMaster({ flags }),
+    await startMaster({ flags }),
+    await startMaster({ flags }),
+  ];
+  const leader = await leaderOf(masters);
+  await waitFor("the leader serving", async () => {
+    return (await get(`${leader.url}/master/state`)).status === 200;
+  });
+  for (const m of masters) if (m !== leader) await m.stop();
+  await waitFor("the leader to see one replica left", async () => {
+    return (await metrics(leader))["registrar/log/ensemble_size"] === 1;
+  });
+  // Admitting an agent is a registry write: it cannot reach a quorum.
+  await startAgent({ master: url, flags: { registration_backoff_factor: "100ms" } });
+  await waitFor("the leader to exit", () => !running(leader), { timeoutMs: 30_000 });
+  assert.equal(leader.child.exitCode, 1);
+  assert.match(
+    leader.logs(),
+    /Failed to update registry: Failed to perform store within 1secs \(1 of the 2 log replicas/,
+  );
+});
+
+test("ha/quorum: --registry=in_memory has no log replicas and needs no quorum", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/inmem");
+  const m = await startMaster({ flags: { zk: url, quorum: 3, registry: "in_memory" } });
+  await leaderOf([m]);
+  assert.equal((await get(`${m.url}/master/state`)).status, 200);
+  const snap = await metrics(m);
+  assert.equal(snap["registrar/log/ensemble_size"], undefined);
+  const session = await reader(url);
+  assert.equal(await session.exists("/inmem/log_replicas"), false);
+  session.close();
+  await m.stop();
+});
+
+test("ha/expiry: a standby whose ZooKeeper session expired knows no leader (503) until it reconnects", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const flags = { zk: z.url("/expiry"), quorum: 1, zk_session_timeout: "2secs" };
+  const leader = await startMaster({ flags });
+  await leaderOf([leader]);
+  const standby = await startMaster({ flags });
+  await waitFor("the standby redirecting to the leader", async () => {
+    const r = await get(`${standby.url}/master/redirect`);
+    return r.status === 307;
+  });
+  const server = z.servers[0];
+  assert.ok(server !== undefined);
+  server.signal("SIGSTOP");
+  try {
+    await waitFor(
+      "the standby's session to expire: no leader",
+      async () => {
+        const r = await get(`${standby.url}/master/redirect`);
+        return r.status === 503 ? await r.text() : undefined;
+      },
+      { timeoutMs: 30_000 },
+    ).then((body) => assert.equal(body, "No leader elected"));
+    assert.equal((await get(`${standby.url}/master/state`)).status, 503);
+  } finally {
+    server.signal("SIGCONT");
+  }
+  // The leader's session expired too: it exits; the standby leads.
+  await waitFor("the old leader gone", () => !running(leader), { timeoutMs: 30_000 });
+  await leaderOf([standby]);
+});
+
+test("zk session: close() leaves no timer behind (a CLI using it exits at once)", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const parsed = parseZkUrl(z.url("/"));
+  assert.ok(parsed.ok);
+  const clock = new ManualClock();
+  const session = new ZkSession({
+    url: parsed.value,
+    sessionTimeoutMs: 10_000,
+    logger: silentLogger,
+    clock,
+  });
+  session.start();
+  await session.whenConnected();
+  assert.ok(clock.pendingTimers > 0, "a connected session probes the server");
+  session.close();
+  assert.equal(clock.pendingTimers, 0);
+});
