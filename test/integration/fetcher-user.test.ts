@@ -100,7 +100,7 @@ describe("fetcher as the task's user", { skip: root ? false : "needs root" }, ()
       assert.match(
         denied.stdout,
         new RegExp(
-          `message: 'Failed to launch container: Failed to fetch '${join(files, "secret.txt")}': cp: .*Permission denied'`,
+          `message: 'Failed to launch container: Failed to fetch '${join(files, "secret.txt")}': permission denied reading '${join(files, "secret.txt")}''`,
         ),
       );
     }

@@ -25,7 +25,7 @@
  * one-line reason.
  */
 import { randomUUID } from "node:crypto";
-import { appendFile, chmod, copyFile, mkdir, rename, rm, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { basename, dirname, isAbsolute, join, normalize, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatGlogLine } from "../../common/observability/glog.js";
@@ -33,6 +33,15 @@ import type { LogLevel } from "../../common/observability/logger.js";
 import type { CommandInfo_URI } from "../../common/protocol/generated/mesos-v1.js";
 import { type DownloadOptions, downloadToFile, httpContentLength } from "./download.js";
 import type { FetcherCache } from "./fetcher-cache.js";
+import {
+  adoptStaged,
+  copyRegularFile,
+  directWriter,
+  type FetchUser,
+  type SandboxWriter,
+  userWriter,
+  WRITE_ERROR,
+} from "./sandbox-writer.js";
 
 /** Runs a program to completion (archive tools); the launcher helper in the agent. */
 export type CommandRunner = (
@@ -51,15 +60,18 @@ export interface FetchOptions {
   frameworksHome?: string | undefined;
   /** `--hadoop_home`: the Hadoop client is `<hadoop_home>/bin/hadoop` (else `$HADOOP_HOME`, else `hadoop`). */
   hadoopHome?: string | undefined;
-  /** Runs tar/unzip/gunzip and the Hadoop client. */
+  /** Runs tar/unzip/gunzip and the Hadoop client (when the agent writes itself). */
   run: CommandRunner;
   /**
-   * Runs a program as the container's user, when the agent switches to one.
-   * Local files are then read through it (`cp` as that user), as the Mesos
-   * fetcher runs as the task's user: a file that user cannot read is not
-   * fetched. The sandbox must already belong to that user.
+   * The container's user, when a root agent switches to one: everything
+   * written into the sandbox is then written by one child process running
+   * as that user (sandbox-writer.ts), as the Mesos fetcher runs as the
+   * task's user, so a file that user cannot read is not fetched and a link
+   * the user puts in the sandbox leads nowhere the user could not write.
+   * The sandbox must already belong to that user. Cache entries are still
+   * filled by the agent.
    */
-  runAsUser?: CommandRunner | undefined;
+  asUser?: FetchUser | undefined;
   download?: Omit<DownloadOptions, "signal">;
   /** Aborts a download in progress (the container was destroyed). */
   signal?: AbortSignal;
@@ -197,33 +209,51 @@ function destinationOf(uri: CommandInfo_URI, sandbox: string): string {
   return normalize(join(sandbox, name));
 }
 
+/** What one fetch works with: its options, the sandbox writer, and its log. */
+interface Fetch {
+  o: FetchOptions;
+  w: SandboxWriter;
+  log: FetchLog;
+}
+
+/** A temporary file in the sandbox (the writer's, removed once used). */
+function scratchFile(sandbox: string): string {
+  return join(sandbox, `.fetch-${randomUUID()}`);
+}
+
 /**
- * Unpacks `file` (an archive of `kind`) into the sandbox. A bare `.gz`
- * becomes `gzTarget`: the destination's name without `.gz`.
+ * Unpacks `file` (an archive of `kind`, shown as `shown`) into the
+ * sandbox. A bare `.gz` becomes `gzTarget`: the destination's name
+ * without `.gz`.
  */
 async function extract(
+  f: Fetch,
   file: string,
+  shown: string,
   kind: "tar" | "zip" | "gz",
   gzTarget: string,
-  sandbox: string,
-  run: CommandRunner,
   uri: string,
 ): Promise<void> {
+  const { w } = f;
+  const sandbox = w.path(f.o.sandbox);
+  const archive = w.path(file);
   let command: [string, string[]];
   // As libarchive in Mesos (which restores neither owners nor permissions):
   // files belong to whoever extracts them, modes go through the umask, and
   // no setuid bit recorded in the archive survives.
   if (kind === "tar") {
-    command = ["tar", ["--no-same-owner", "--no-same-permissions", "-C", sandbox, "-xf", file]];
-  } else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, file]];
-  else command = ["sh", ["-c", 'gunzip -d -c < "$1" > "$2"', "gunzip", file, gzTarget]];
+    command = ["tar", ["--no-same-owner", "--no-same-permissions", "-C", sandbox, "-xf", archive]];
+  } else if (kind === "zip") command = ["unzip", ["-o", "-q", "-d", sandbox, archive]];
+  else {
+    command = ["sh", ["-c", 'gunzip -d -c < "$1" > "$2"', "gunzip", archive, w.path(gzTarget)]];
+  }
   let result: Awaited<ReturnType<CommandRunner>>;
   try {
-    result = await run(command[0], command[1], sandbox);
+    result = await w.run(command[0], command[1]);
   } catch (e) {
     throw new FetchError(
       uri,
-      `Failed to extract '${file}': '${command[0]}' failed: ${messageOf(e)}`,
+      `Failed to extract '${shown}': '${command[0]}' failed: ${messageOf(e)}`,
     );
   }
   if (result.code !== 0) {
@@ -235,7 +265,7 @@ async function extract(
     const tool = kind === "gz" ? "gunzip" : command[0];
     throw new FetchError(
       uri,
-      `Failed to extract '${file}': '${tool}' ${how}${output === "" ? "" : `: ${output}`}`,
+      `Failed to extract '${shown}': '${tool}' ${how}${output === "" ? "" : `: ${output}`}`,
     );
   }
 }
@@ -246,15 +276,17 @@ function hadoopClient(hadoopHome: string | undefined): string {
   return home !== undefined && home !== "" ? join(home, "bin", "hadoop") : "hadoop";
 }
 
-/** Runs the Hadoop client, failing unless it is there (`hadoop version` works). */
-async function runHadoop(o: FetchOptions, args: string[]): Promise<string> {
-  const hadoop = hadoopClient(o.hadoopHome);
-  // As the task's user when there is one, as in Mesos: HDFS then applies its permissions.
-  const run = o.runAsUser ?? o.run;
+/**
+ * Runs the Hadoop client, failing unless it is there (`hadoop version`
+ * works). It runs where the sandbox writes are made: as the task's user
+ * when there is one, as in Mesos, so HDFS applies its permissions.
+ */
+async function runHadoop(f: Fetch, args: string[]): Promise<string> {
+  const hadoop = hadoopClient(f.o.hadoopHome);
   const step = async (a: string[], what: string) => {
     let result: Awaited<ReturnType<CommandRunner>>;
     try {
-      result = await run(hadoop, a, o.sandbox);
+      result = await f.w.run(hadoop, a);
     } catch (e) {
       throw new Error(`${what}: Failed to exec hadoop subprocess '${hadoop}': ${messageOf(e)}`);
     }
@@ -276,7 +308,7 @@ async function runHadoop(o: FetchOptions, args: string[]): Promise<string> {
 }
 
 /** The size a URI will have, to reserve cache space (Mesos' `fetchSize`). */
-async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, o: FetchOptions) {
+async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, f: Fetch) {
   if (source.kind === "local") {
     try {
       return (await stat(source.path)).size;
@@ -288,11 +320,11 @@ async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, o: FetchOpt
   }
   if (source.kind === "net") {
     // The size probe is bounded like a download: by --fetcher_stall_timeout.
-    const size = await httpContentLength(source.url, o.download?.stallTimeoutMs ?? 60_000);
+    const size = await httpContentLength(source.url, f.o.download?.stallTimeoutMs ?? 60_000);
     if (size === 0) throw new Error(`URI reported content-length 0: ${source.url}`);
     return size;
   }
-  const output = await runHadoop(o, ["fs", "-du", source.uri]);
+  const output = await runHadoop(f, ["fs", "-du", source.uri]);
   const size = Number(output.trim().split(/\s+/)[0]);
   if (!Number.isInteger(size) || size < 0) {
     throw new Error(`Hadoop client could not determine size: unexpected output '${output.trim()}'`);
@@ -300,93 +332,106 @@ async function sizeOf(source: Exclude<UriSource, { kind: "error" }>, o: FetchOpt
   return size;
 }
 
-/** Copies or downloads `source` to `destination`. */
+/** Copies a local file to `to`, its failure told as the fetcher tells it. */
+async function copyLocal(
+  copy: () => Promise<void>,
+  path: string,
+  to: string,
+  uri: string,
+): Promise<void> {
+  try {
+    await copy();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new FetchError(uri, `'${path}' does not exist`);
+    if (code === "EACCES") throw new FetchError(uri, `permission denied reading '${path}'`);
+    if (code === `${WRITE_ERROR}:EACCES`) {
+      throw new FetchError(uri, `permission denied writing '${to}'`);
+    }
+    if (code?.startsWith(WRITE_ERROR) === true) {
+      throw new FetchError(uri, `Failed to write '${to}': ${messageOf(e)}`);
+    }
+    throw new FetchError(uri, messageOf(e));
+  }
+}
+
+/** Copies or downloads `source` to `destination`, a file in the sandbox, with the sandbox writer. */
 async function retrieve(
+  f: Fetch,
   source: Exclude<UriSource, { kind: "error" }>,
   destination: string,
   uri: string,
-  o: FetchOptions,
-  log: FetchLog,
-  signal: AbortSignal | undefined,
 ): Promise<void> {
+  const { w, log } = f;
+  const to = w.path(destination);
   if (source.kind === "local") {
-    try {
-      const info = await stat(source.path);
-      if (info.isDirectory()) throw new Error(`'${source.path}' is a directory`);
-      if (!info.isFile()) throw new Error(`'${source.path}' is not a regular file`);
-      if (o.runAsUser === undefined) await copyFile(source.path, destination);
-      else await copyAsUser(source.path, destination, o.sandbox, o.runAsUser);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new FetchError(uri, `'${source.path}' does not exist`);
-      if (code === "EACCES")
-        throw new FetchError(uri, `permission denied reading '${source.path}'`);
-      throw new FetchError(uri, messageOf(e));
-    }
+    await copyLocal(() => w.copyLocal(source.path, to), source.path, destination, uri);
     return;
   }
   if (source.kind === "hadoop") {
     await log(`Downloading resource with Hadoop client from '${uri}' to '${destination}'`);
     try {
-      if (o.runAsUser === undefined) {
-        await runHadoop(o, ["fs", "-copyToLocal", source.uri, destination]);
-      } else {
-        await throughSandbox(o.sandbox, destination, async (name) => {
-          await runHadoop(o, ["fs", "-copyToLocal", source.uri, name]);
-        });
-      }
+      await runHadoop(f, ["fs", "-copyToLocal", source.uri, to]);
     } catch (e) {
       throw new FetchError(uri, messageOf(e));
     }
     return;
   }
   await log(`Downloading resource from '${source.url}' to '${destination}'`);
-  const result = await downloadToFile(source.url, destination, {
-    ...o.download,
-    ...(signal === undefined ? {} : { signal }),
-  });
+  let result: Awaited<ReturnType<SandboxWriter["download"]>>;
+  try {
+    result = await w.download(source.url, to, f.o.download?.stallTimeoutMs);
+  } catch (e) {
+    throw new FetchError(uri, messageOf(e));
+  }
   if (!result.ok) throw new FetchError(uri, result.error);
 }
 
 /**
- * Lets a program running as the container's user write a file, then moves
- * it to `to`: the program writes `name`, a temporary file relative to the
- * sandbox (the user's, and its working directory: the user may not reach the
- * sandbox by its full path under a private --work_dir); `to` may be in a
- * root-owned directory, or the cache.
+ * Fills the cache file `path` (the agent's, as root). A download is made by
+ * the agent; a local file or the Hadoop client's copy is read as the task's
+ * user when there is one (so a file that user may not read never enters
+ * the cache): the writer puts it in the sandbox, and the agent takes it
+ * from there only if it is still a regular file of that user.
  */
-async function throughSandbox(sandbox: string, to: string, write: (name: string) => Promise<void>) {
-  const name = `.fetch-${randomUUID()}`;
-  const temporary = join(sandbox, name);
+async function fillCache(
+  f: Fetch,
+  source: Exclude<UriSource, { kind: "error" }>,
+  path: string,
+  uri: string,
+): Promise<void> {
+  const { o, w, log } = f;
+  if (source.kind === "net") {
+    // Shared with other containers: this container's abort must not stop it.
+    await log(`Downloading resource from '${source.url}' to '${path}'`);
+    const result = await downloadToFile(source.url, path, { ...o.download });
+    if (!result.ok) throw new FetchError(uri, result.error);
+    return;
+  }
+  if (!w.asUser || o.asUser === undefined) {
+    if (source.kind === "local") {
+      await copyLocal(() => copyRegularFile(source.path, path), source.path, path, uri);
+      return;
+    }
+    await retrieve(f, source, path, uri);
+    return;
+  }
+  const staged = scratchFile(o.sandbox);
   try {
-    await write(name);
+    await retrieve(f, source, staged, uri);
     try {
-      await rename(temporary, to);
+      await adoptStaged(staged, path, o.asUser.uid);
     } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EXDEV") throw e;
-      await copyFile(temporary, to);
+      throw new FetchError(uri, `Failed to copy into the cache: ${messageOf(e)}`);
     }
   } finally {
-    await rm(temporary, { force: true });
+    await w.remove(w.path(staged)).catch(() => undefined);
   }
 }
 
-/** Copies `from` to `to` reading it as the container's user (`cp` as that user). */
-function copyAsUser(from: string, to: string, sandbox: string, runAs: CommandRunner) {
-  return throughSandbox(sandbox, to, async (name) => {
-    const result = await runAs("cp", ["--", from, name], sandbox);
-    if (result.code !== 0) {
-      const output = result.output.trim().split("\n").slice(-1)[0] ?? "";
-      throw new Error(
-        output === "" ? `cp exited with status ${result.code ?? result.signal}` : output,
-      );
-    }
-  });
-}
-
-async function chmodExecutable(path: string, uri: string): Promise<void> {
+async function chmodExecutable(w: SandboxWriter, path: string, uri: string): Promise<void> {
   try {
-    await chmod(path, 0o755);
+    await w.chmod(w.path(path), 0o755);
   } catch (e) {
     throw new FetchError(uri, `Failed to chmod executable '${path}': ${messageOf(e)}`);
   }
@@ -397,26 +442,34 @@ function gunzipTarget(destination: string, sandbox: string): string {
   return join(sandbox, basename(destination).slice(0, -3));
 }
 
+/** Copies the cache file `from` to `to` in the sandbox, with the sandbox writer. */
+async function fromCache(w: SandboxWriter, from: string, to: string, uri: string): Promise<void> {
+  try {
+    await w.receive(from, w.path(to));
+  } catch (e) {
+    throw new FetchError(uri, `Failed to copy from the cache: ${messageOf(e)}`);
+  }
+}
+
 /**
  * Fetches through the cache. Returns false when the cache cannot take this
  * URI (the caller then fetches it directly).
  */
 async function fetchCached(
+  f: Fetch,
   cache: FetcherCache,
   source: Exclude<UriSource, { kind: "error" }>,
   destination: string,
   uri: CommandInfo_URI,
-  o: FetchOptions,
-  log: FetchLog,
 ): Promise<boolean> {
+  const { o, w, log } = f;
   const name = uriBasename(uri.value);
-  // The download is shared with other containers, so this container's abort must not stop it.
   const acquired = await cache.acquire(
     o.user,
     uri.value,
     typeof name === "string" ? name : "uri",
-    () => sizeOf(source, o),
-    (path) => retrieve(source, path, uri.value, o, log, undefined),
+    () => sizeOf(source, f),
+    (path) => fillCache(f, source, path, uri.value),
   );
   if (acquired.kind === "bypass") {
     await log(
@@ -431,27 +484,28 @@ async function fetchCached(
     await log(`Fetching URI '${uri.value}' from cache`);
     const kind = archiveKind(destination);
     if (uri.executable !== true && (uri.extract ?? true) && kind !== undefined) {
-      // As in Mesos, an archive is unpacked straight from the cache: the
-      // sandbox gets its content, not a copy of the archive.
-      await extract(
-        lease.path,
-        kind,
-        gunzipTarget(destination, o.sandbox),
-        o.sandbox,
-        o.run,
-        uri.value,
-      );
+      // As in Mesos, the sandbox gets the archive's content, not a copy of
+      // it. The agent unpacks straight from the cache; a worker running as
+      // the user (who cannot read the cache) gets a scratch copy first.
+      const target = gunzipTarget(destination, o.sandbox);
+      if (w.asUser) {
+        const scratch = scratchFile(o.sandbox);
+        try {
+          await fromCache(w, lease.path, scratch, uri.value);
+          await extract(f, scratch, lease.path, kind, target, uri.value);
+        } finally {
+          await w.remove(w.path(scratch)).catch(() => undefined);
+        }
+      } else {
+        await extract(f, lease.path, lease.path, kind, target, uri.value);
+      }
       await log(`Extracted '${lease.path}' into '${o.sandbox}'`);
       await log(`Fetched '${uri.value}' to '${o.sandbox}'`);
       return true;
     }
     if (uri.executable !== true && (uri.extract ?? true)) await logNotArchive(uri.value, log);
-    try {
-      await copyFile(lease.path, destination);
-    } catch (e) {
-      throw new FetchError(uri.value, `Failed to copy from the cache: ${messageOf(e)}`);
-    }
-    if (uri.executable === true) await chmodExecutable(destination, uri.value);
+    await fromCache(w, lease.path, destination, uri.value);
+    if (uri.executable === true) await chmodExecutable(w, destination, uri.value);
     await log(`Fetched '${uri.value}' to '${destination}'`);
     return true;
   } finally {
@@ -467,7 +521,8 @@ function logNotArchive(uri: string, log: FetchLog): Promise<void> {
   );
 }
 
-async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: FetchLog) {
+async function fetchOne(f: Fetch, uri: CommandInfo_URI) {
+  const { o, w, log } = f;
   await log(`Fetching URI '${uri.value}'`);
   const source = uriSource(uri.value, o.frameworksHome);
   if (source.kind === "error") throw new FetchError(uri.value, source.error);
@@ -476,7 +531,7 @@ async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: FetchLog) {
   }
   const destination = destinationOf(uri, o.sandbox);
   try {
-    await mkdir(dirname(destination), { recursive: true });
+    await w.mkdir(w.path(dirname(destination)));
   } catch (e) {
     throw new FetchError(
       uri.value,
@@ -484,48 +539,58 @@ async function fetchOne(uri: CommandInfo_URI, o: FetchOptions, log: FetchLog) {
     );
   }
   if (uri.cache === true && o.cache !== undefined) {
-    if (await fetchCached(o.cache, source, destination, uri, o, log)) return;
+    if (await fetchCached(f, o.cache, source, destination, uri)) return;
   }
   await log(`Fetching '${uri.value}' directly into the sandbox directory`);
-  await retrieve(source, destination, uri.value, o, log, o.signal);
+  await retrieve(f, source, destination, uri.value);
   if (uri.executable === true) {
-    await chmodExecutable(destination, uri.value);
+    await chmodExecutable(w, destination, uri.value);
   } else if (uri.extract ?? true) {
     const kind = archiveKind(destination);
     if (kind === undefined) {
       await logNotArchive(uri.value, log);
     } else {
-      await extract(
-        destination,
-        kind,
-        gunzipTarget(destination, o.sandbox),
-        o.sandbox,
-        o.run,
-        uri.value,
-      );
+      const target = gunzipTarget(destination, o.sandbox);
+      await extract(f, destination, destination, kind, target, uri.value);
       await log(`Extracted '${destination}' into '${o.sandbox}'`);
     }
   }
   await log(`Fetched '${uri.value}' to '${destination}'`);
 }
 
-/** The default log: glog lines appended to the sandbox `stderr`, as the Mesos fetcher writes. */
-function sandboxLog(sandbox: string): FetchLog {
-  const path = join(sandbox, "stderr");
+/**
+ * The default log: glog lines appended to the sandbox `stderr`, as the
+ * Mesos fetcher writes, by the sandbox writer (the user's worker, if any).
+ */
+function sandboxLog(w: SandboxWriter, sandbox: string): FetchLog {
+  const path = w.path(join(sandbox, "stderr"));
   return (line, level = "INFO") =>
-    appendFile(path, formatGlogLine(level, Date.now(), process.pid, "fetcher.ts", line)).catch(
-      () => undefined,
-    );
+    w
+      .append(path, formatGlogLine(level, Date.now(), process.pid, "fetcher.ts", line))
+      .catch(() => undefined);
 }
 
 /**
  * Fetches every URI, in order, into the sandbox. Resolves when all are
  * there; rejects with a FetchError (already logged to the sandbox `stderr`)
  * at the first failure. Call it for every container launch, with or
- * without URIs: it counts the launch in `task_fetches_*`.
+ * without URIs: it counts the launch in `task_fetches_*`. With `asUser`
+ * one worker process makes all of this fetch's sandbox writes.
  */
 export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOptions): Promise<void> {
-  const log = o.log ?? sandboxLog(o.sandbox);
+  const w =
+    o.asUser !== undefined && uris.length > 0
+      ? userWriter(o.sandbox, o.asUser, o.signal)
+      : directWriter(o.sandbox, o.run, o.signal);
+  try {
+    await fetchAll(uris, { o, w, log: o.log ?? sandboxLog(w, o.sandbox) });
+  } finally {
+    w.close();
+  }
+}
+
+async function fetchAll(uris: readonly CommandInfo_URI[], f: Fetch): Promise<void> {
+  const { o, log } = f;
   const invalid = validateUris(uris);
   if (invalid !== undefined) {
     fetchCounts.failed++;
@@ -539,7 +604,7 @@ export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOption
       throw new FetchError(uri.value, "the container was destroyed");
     }
     try {
-      await fetchOne(uri, o, log);
+      await fetchOne(f, uri);
     } catch (e) {
       fetchCounts.failed++;
       const error = e instanceof FetchError ? e : new FetchError(uri.value, messageOf(e));

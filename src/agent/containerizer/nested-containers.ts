@@ -1456,6 +1456,10 @@ export class NestedContainers {
     const uris = command?.uris ?? [];
     const f = this.o.fetcher ?? {};
     const launcher = this.o.launcher;
+    const fetchUser =
+      ids !== undefined && user !== undefined && process.getuid?.() === 0
+        ? { user, ...ids }
+        : undefined;
     try {
       // Also without URIs: Mesos counts every launch in task_fetches_*.
       await fetchUris(uris, {
@@ -1463,12 +1467,8 @@ export class NestedContainers {
         frameworksHome: f.frameworksHome,
         hadoopHome: f.hadoopHome,
         run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
-        ...(ids === undefined
-          ? {}
-          : {
-              runAsUser: (file: string, args: string[], cwd: string) =>
-                launcher.run({ op: "run", file, args, cwd, ...ids, timeoutMs: 600_000 }),
-            }),
+        // A root agent fetches as the task's user, as the Mesos fetcher does (fetcher.ts).
+        ...(fetchUser === undefined ? {} : { asUser: fetchUser }),
         ...(f.stallTimeoutMs === undefined
           ? {}
           : { download: { stallTimeoutMs: f.stallTimeoutMs } }),
@@ -1482,7 +1482,8 @@ export class NestedContainers {
       }
       throw e instanceof FetchError ? new Error(e.message) : e;
     }
-    if (ids !== undefined && uris.length > 0) {
+    // Fetched as the user, the files are already the user's; the rest are chowned.
+    if (ids !== undefined && fetchUser === undefined && uris.length > 0) {
       await launcher.run({
         op: "run",
         file: "chown",

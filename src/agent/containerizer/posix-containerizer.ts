@@ -569,6 +569,10 @@ export class PosixContainerizer implements Containerizer {
     }
     stopIfDestroyed();
     const uris = launch.executor.command?.uris ?? [];
+    const fetchUser =
+      ids !== undefined && launch.user !== undefined && process.getuid?.() === 0
+        ? { user: launch.user, ...ids }
+        : undefined;
     // Called without URIs too: Mesos counts every launch in task_fetches_*.
     try {
       await fetchUris(uris, {
@@ -576,13 +580,8 @@ export class PosixContainerizer implements Containerizer {
         frameworksHome: this.o.frameworksHome,
         hadoopHome: this.o.hadoopHome,
         run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
-        // Local files are read as the task's user, as the Mesos fetcher runs as that user.
-        ...(ids === undefined
-          ? {}
-          : {
-              runAsUser: (file: string, args: string[], cwd: string) =>
-                launcher.run({ op: "run", file, args, cwd, ...ids, timeoutMs: 600_000 }),
-            }),
+        // A root agent fetches as the task's user, as the Mesos fetcher does (fetcher.ts).
+        ...(fetchUser === undefined ? {} : { asUser: fetchUser }),
         download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
         signal: c.abort.signal,
         ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
@@ -592,7 +591,8 @@ export class PosixContainerizer implements Containerizer {
       if (e instanceof FetchError) throw new Error(e.message);
       throw e;
     }
-    if (ids !== undefined && uris.length > 0) {
+    // Fetched as the user, the files are already the user's; the rest are chowned.
+    if (ids !== undefined && fetchUser === undefined && uris.length > 0) {
       await launcher.run({
         op: "run",
         file: "chown",
