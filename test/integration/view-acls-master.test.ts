@@ -2,7 +2,7 @@
  * What a master with --acls shows two principals of its agents, flags and
  * tasks (Mesos' VIEW_ROLE, VIEW_FLAGS, VIEW_TASK filtering): `ops` may view
  * everything, `dev` only role `web`, no flags and only its own user's
- * tasks. Reservations (and resources allocated to roles) `dev` may not view
+ * tasks and executors. Reservations (and resources allocated to roles) `dev` may not view
  * are left out of `/master/slaves`, the agents of `/master/state` and
  * `/master/state-summary`, v1 GET_AGENTS / GET_STATE and the operator event
  * stream; `/master/tasks` pages over the visible tasks only.
@@ -35,6 +35,10 @@ const ACLS = {
   ],
   view_flags: [{ principals: { values: ["dev"] }, flags: NONE }],
   view_tasks: [
+    { principals: { values: ["dev"] }, users: { values: [me] } },
+    { principals: { values: ["dev"] }, users: NONE },
+  ],
+  view_executors: [
     { principals: { values: ["dev"] }, users: { values: [me] } },
     { principals: { values: ["dev"] }, users: NONE },
   ],
@@ -421,6 +425,53 @@ describe("view acls: v1 operator API", () => {
     } finally {
       dev.close();
       ops.close();
+    }
+  });
+});
+
+describe("view acls: executors by their own user", () => {
+  it("/master/state and /master/frameworks hide an executor whose command.user dev may not view", async () => {
+    // The framework's user is dev's; the executor runs as someone else.
+    const offer = (await frameworkSub.nth("OFFERS", 2, 30_000)).offers?.offers?.[0];
+    assert.ok(offer !== undefined);
+    const r = await frameworkSub.call({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: [offer.id],
+        operations: [
+          {
+            type: "LAUNCH",
+            launch: {
+              task_infos: [
+                {
+                  name: "exec-task",
+                  task_id: { value: "exec-task" },
+                  agent_id: offer.agent_id,
+                  resources: [{ ...cpus(0.1), allocation_info: { role: "secret" } }],
+                  executor: {
+                    executor_id: { value: "exec-other" },
+                    framework_id: { value: frameworkSub.frameworkId },
+                    command: { value: "true", user: "someone-else" },
+                  },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    } as never);
+    assert.equal(r.status, 202, r.body);
+    type Doc = { frameworks: { executors: { executor_id: string }[] }[] };
+    const executors = (d: Doc) =>
+      d.frameworks.flatMap((f) => f.executors.map((e) => e.executor_id));
+    await waitFor("the executor in ops' /master/state", async () =>
+      executors(await getJson<Doc>("/master/state", "ops")).includes("exec-other")
+        ? true
+        : undefined,
+    );
+    for (const path of ["/master/state", "/master/frameworks"]) {
+      assert.deepEqual(executors(await getJson<Doc>(path, "ops")), ["exec-other"], path);
+      assert.deepEqual(executors(await getJson<Doc>(path, "dev")), [], path);
     }
   });
 });

@@ -88,23 +88,36 @@ function executorUser(executor: Json, frameworkUser: string): string {
   return commandUser(info) ?? frameworkUser;
 }
 
+/**
+ * The own user (`command.user`) of an executor of a v0 document, which does
+ * not show it (Mesos' JSON of a CommandInfo has no user): by framework,
+ * agent and executor id. Undefined when it has none.
+ */
+export type ExecutorUserLookup = (
+  frameworkId: string,
+  agentId: string,
+  executorId: string,
+) => string | undefined;
+
 /** A v0 framework object (`/master/state`, `/master/frameworks`) with its lists filtered. */
-function filterFramework(f: Json, can: ViewPermissions): Json {
+function filterFramework(f: Json, can: ViewPermissions, lookup?: ExecutorUserLookup): Json {
   const user = str(f.user) ?? "";
   const out: Json = { ...f };
   for (const key of ["tasks", "unreachable_tasks", "completed_tasks", "queued_tasks"]) {
     if (Array.isArray(f[key])) out[key] = list(f[key]).filter((t) => can.task(taskUser(t, user)));
   }
   if (Array.isArray(f.executors)) {
-    out.executors = list(f.executors).filter((e) => can.executor(executorUser(e, user)));
+    const own = (e: Json): string | undefined =>
+      lookup?.(str(f.id) ?? "", str(e.slave_id) ?? "", str(e.executor_id) ?? "");
+    out.executors = list(f.executors).filter((e) => can.executor(own(e) ?? executorUser(e, user)));
   }
   return out;
 }
 
-function frameworks(v: unknown, can: ViewPermissions): Json[] {
+function frameworks(v: unknown, can: ViewPermissions, lookup?: ExecutorUserLookup): Json[] {
   return list(v)
     .filter((f) => can.framework(str(f.user) ?? ""))
-    .map((f) => filterFramework(f, can));
+    .map((f) => filterFramework(f, can, lookup));
 }
 
 /**
@@ -112,11 +125,15 @@ function frameworks(v: unknown, can: ViewPermissions): Json[] {
  * reservations by role, and the flags (with them `cluster`, `log_dir` and
  * `external_log_file`, which Mesos writes only for VIEW_FLAGS).
  */
-export function filterStateJson(doc: Json, can: ViewPermissions): Json {
+export function filterStateJson(
+  doc: Json,
+  can: ViewPermissions,
+  lookup?: ExecutorUserLookup,
+): Json {
   const out: Json = { ...doc };
   if (Array.isArray(doc.slaves)) out.slaves = agents(doc.slaves, can, false);
-  out.frameworks = frameworks(doc.frameworks, can);
-  out.completed_frameworks = frameworks(doc.completed_frameworks, can);
+  out.frameworks = frameworks(doc.frameworks, can, lookup);
+  out.completed_frameworks = frameworks(doc.completed_frameworks, can, lookup);
   if (!can.flags) {
     for (const key of ["cluster", "log_dir", "external_log_file", "flags"]) delete out[key];
   }
@@ -124,11 +141,15 @@ export function filterStateJson(doc: Json, can: ViewPermissions): Json {
 }
 
 /** `/master/frameworks`. */
-export function filterFrameworksJson(doc: Json, can: ViewPermissions): Json {
+export function filterFrameworksJson(
+  doc: Json,
+  can: ViewPermissions,
+  lookup?: ExecutorUserLookup,
+): Json {
   return {
     ...doc,
-    frameworks: frameworks(doc.frameworks, can),
-    completed_frameworks: frameworks(doc.completed_frameworks, can),
+    frameworks: frameworks(doc.frameworks, can, lookup),
+    completed_frameworks: frameworks(doc.completed_frameworks, can, lookup),
   };
 }
 

@@ -19,6 +19,7 @@ import { LIBPROCESS_HOST_REALMS } from "../../common/auth/host-realms.js";
 import { FrameworkRateLimiter, parseRateLimits } from "../../common/auth/rate-limits.js";
 import { forbiddenMessage, setRequestAuthorizer } from "../../common/auth/request-auth.js";
 import {
+  type ExecutorUserLookup,
   filterFrameworksJson,
   filterRolesJson,
   filterSlavesJson,
@@ -355,6 +356,16 @@ function frameworkUsers(master: Master): (id: string) => string | undefined {
     master.completedFrameworks.find((f) => f.id === id)?.info.user;
 }
 
+/** The own user (`command.user`) of an executor the master knows, for the v0 documents. */
+function executorUsers(master: Master): ExecutorUserLookup {
+  return (frameworkId, agentId, executorId) => {
+    const f =
+      master.frameworks.get(frameworkId) ??
+      master.completedFrameworks.find((c) => c.id === frameworkId);
+    return f?.executors.get(agentId)?.get(executorId)?.command?.user;
+  };
+}
+
 /** The own user of a task the master knows (active, unreachable or completed), if it has one. */
 function taskUserOf(master: Master, frameworkId: string, taskId: string): string | undefined {
   const f =
@@ -528,9 +539,9 @@ function filterDoc(kind: DocKind, doc: Json, can: ViewPermissions, master: Maste
   const users = frameworkUsers(master);
   switch (kind) {
     case "state":
-      return filterStateJson(doc, can);
+      return filterStateJson(doc, can, executorUsers(master));
     case "frameworks":
-      return filterFrameworksJson(doc, can);
+      return filterFrameworksJson(doc, can, executorUsers(master));
     case "slaves":
       return filterSlavesJson(doc, can);
     case "summary":
