@@ -193,6 +193,23 @@ describe("fetching as the task's user", { skip: root ? false : "needs root" }, (
     );
   });
 
+  it("the worker has the user's supplementary groups: a file only such a group may read is fetched", async (t) => {
+    const member = supplementaryMember();
+    if (member === undefined) {
+      t.skip("no user here with a supplementary group");
+      return;
+    }
+    const shared = temp("fetch-user-group-");
+    const file = join(shared, "group-only.txt");
+    writeFileSync(file, "for the group\n");
+    chownSync(file, 0, member.group);
+    chmodSync(file, 0o640);
+    const box = sandboxOf(member.who);
+    await fetchUris([{ value: file }], { sandbox: box, run: rootRun, asUser: member.who });
+    assert.equal(readFileSync(join(box, "group-only.txt"), "utf8"), "for the group\n");
+    assert.equal(statSync(join(box, "group-only.txt")).uid, member.who.uid);
+  });
+
   it("a fetch destroyed while it downloads fails at once", async () => {
     let requested!: () => void;
     const reached = new Promise<void>((resolve) => {
@@ -220,3 +237,19 @@ describe("fetching as the task's user", { skip: root ? false : "needs root" }, (
     }
   });
 });
+
+/** A user of this host (not root) listed as a member of a group other than its own. */
+function supplementaryMember(): { who: FetchUser; group: number } | undefined {
+  for (const line of execFileSync("getent", ["group"]).toString().split("\n")) {
+    const [, , gid, members] = line.split(":");
+    for (const name of (members ?? "").split(",").filter((m) => m !== "" && m !== "root")) {
+      const entry = execFileSync("getent", ["passwd", name]).toString().split(":");
+      const uid = Number(entry[2]);
+      const primary = Number(entry[3]);
+      if (Number.isInteger(uid) && Number(gid) !== primary) {
+        return { who: { user: name, uid, gid: primary }, group: Number(gid) };
+      }
+    }
+  }
+  return undefined;
+}
