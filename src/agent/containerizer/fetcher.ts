@@ -20,6 +20,11 @@
  *   cannot take the file (size unknown, too large) the URI is fetched
  *   directly.
  *
+ * - with `asUser` (a root agent, a container with a user) every write into
+ *   the sandbox is made by one worker process per fetch running as that
+ *   user (sandbox-writer.ts), as Mesos' fetcher does after `os::su`; the
+ *   cache stays the agent's.
+ *
  * Progress and failures go to the sandbox `stderr` as glog lines (as the
  * Mesos fetcher's output does), and the first failure stops the fetch with a
  * one-line reason.
