@@ -432,8 +432,20 @@ describe("view acls: v1 operator API", () => {
 describe("view acls: executors by their own user", () => {
   it("/master/state and /master/frameworks hide an executor whose command.user dev may not view", async () => {
     // The framework's user is dev's; the executor runs as someone else.
-    const offer = (await frameworkSub.nth("OFFERS", 2, 30_000)).offers?.offers?.[0];
-    assert.ok(offer !== undefined);
+    // The newest offer still outstanding (the first was taken; none may have been rescinded).
+    const offer = await waitFor(
+      "an outstanding offer",
+      () => {
+        const events = frameworkSub.events;
+        const rescinded = new Set(events.map((e) => e.rescind?.offer_id.value));
+        const offers = events
+          .filter((e) => e.type === "OFFERS")
+          .slice(1)
+          .flatMap((e) => e.offers?.offers ?? []);
+        return offers.reverse().find((o) => !rescinded.has(o.id.value));
+      },
+      { timeoutMs: 30_000 },
+    );
     const r = await frameworkSub.call({
       type: "ACCEPT",
       accept: {
