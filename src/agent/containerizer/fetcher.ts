@@ -19,7 +19,6 @@
  *   copy, or only the extracted content of an archive. When the cache
  *   cannot take the file (size unknown, too large) the URI is fetched
  *   directly.
- *
  * - with `asUser` (a root agent, a container with a user) every write into
  *   the sandbox is made by one worker process per fetch running as that
  *   user (sandbox-writer.ts), as Mesos' fetcher does after `os::su`; the
