@@ -68,6 +68,8 @@ export interface StartMasterOptions {
    * `master/uptime_secs` counts from there, not from the election, as Mesos.
    */
   readonly processStartTime?: number;
+  /** With --zk: when this master was elected (before it recovered), Mesos' `elected_time`. */
+  readonly electedTime?: number;
   /** With --zk: messages the standby dropped (`master/dropped_messages` goes on from there). */
   readonly droppedMessages?: number;
 }
@@ -302,6 +304,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     registrar,
     ids,
     recovery,
+    ...(options.processStartTime === undefined ? {} : { startTime: options.processStartTime }),
     onFatal:
       options.onFatal ??
       ((message) => {
@@ -309,7 +312,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
         globalThis.process.exit(1);
       }),
   });
-  const electedTime = clock.now();
+  const electedTime = options.electedTime ?? clock.now();
   const state: StateContext = {
     master: core,
     build: buildInfoAt(core.startTime),

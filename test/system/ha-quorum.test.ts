@@ -111,6 +111,7 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
   // With the registry written, a quorum (2) is enough. A standby goes, then
   // the leader: the last master is elected alone and waits for a second.
   await third.stop();
+  const beforeFailover = Date.now() / 1000;
   await first.stop();
   await waitFor("the last master elected and waiting for a second replica", async () => {
     const m = await metrics(second);
@@ -123,6 +124,16 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
     return state.status === 200;
   });
   assert.equal(await elected(back), false);
+  // As Mesos: start_time is when the process started, elected_time when it was elected.
+  const state = await getJson<{
+    start_time: number;
+    elected_time: number;
+    leader_info?: { port: number };
+  }>(`${second.url}/master/state`);
+  assert.ok(state !== undefined);
+  assert.ok(state.start_time < beforeFailover, JSON.stringify(state));
+  assert.ok(state.elected_time >= beforeFailover, JSON.stringify(state));
+  assert.equal(state.leader_info?.port, second.port);
   session.close();
 });
 

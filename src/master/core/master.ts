@@ -86,6 +86,12 @@ export interface MasterOptions {
    * agents missing after a failover). Default: throws.
    */
   readonly onFatal?: (message: string) => void;
+  /**
+   * When the master process started (ms since the epoch), for a master
+   * elected after waiting as a standby: Mesos' `start_time` is the
+   * process', `elected_time` the election's. Default: now.
+   */
+  readonly startTime?: number;
 }
 
 /** An answer to a call that has a status of its own (UPDATE_FRAMEWORK). */
@@ -152,7 +158,7 @@ export class Master {
       ((message) => {
         throw new Error(message);
       });
-    this.startTime = this.clock.now();
+    this.startTime = options.startTime ?? this.clock.now();
   }
 
   /**

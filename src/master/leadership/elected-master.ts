@@ -149,6 +149,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     fatal,
     onLeader: (leader) => standby.setLeader(leader),
     onElected: async (member) => {
+      const electedTime = clock.now();
       logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
       if (replicas !== undefined) {
         await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal, () => {
@@ -190,6 +191,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         ids,
         hostname,
         processStartTime,
+        electedTime,
         droppedMessages: standbyMetrics.droppedMessages.value,
         onFatal: fatal,
         ...(registrar === undefined ? {} : { registrar }),
