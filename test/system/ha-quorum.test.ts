@@ -4,10 +4,13 @@
  * elected master recovers only with a quorum of masters there, else it
  * waits and, after `--registry_fetch_timeout`, exits), a standby whose
  * ZooKeeper session expired knows no leader (503), and a closed ZooKeeper
- * session leaves no timer behind (`mesos resolve zk://` exits at once).
+ * session leaves no timer behind (`mesos resolve zk://` exits at once), and
+ * `mesos resolve` takes a file:// holding a zk:// URL, as mesos-resolve.
  * Skips when ZooKeeper is not installed.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import { ManualClock } from "../../src/common/time/clock.js";
@@ -17,9 +20,11 @@ import { elected, leaderOf, running } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
+  tempDir,
   waitFor,
 } from "../harness/processes.js";
 import {
@@ -240,6 +245,23 @@ test("ha/expiry: a standby whose ZooKeeper session expired knows no leader (503)
   // The leader's session expired too: it exits; the standby leads.
   await waitFor("the old leader gone", () => !running(leader), { timeoutMs: 30_000 });
   await leaderOf([standby]);
+});
+
+test("mesos resolve: zk:// and a file:// holding a zk:// URL print the leader's ip:port", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/resolve");
+  const m = await startMaster({ flags: { zk: url, quorum: 1 } });
+  await leaderOf([m]);
+  const file = join(tempDir("resolve-"), "master");
+  writeFileSync(file, `${url}\n`);
+  for (const address of [url, `file://${file}`]) {
+    const run = await runBinary("mesos", ["resolve", address], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout.trim(), m.address);
+  }
+  await m.stop();
 });
 
 test("zk session: close() leaves no timer behind (a CLI using it exits at once)", {

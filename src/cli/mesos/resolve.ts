@@ -5,6 +5,7 @@
  * `/master/state` (a standalone master leads itself; a standby names the
  * leader).
  */
+import { readFileSync } from "node:fs";
 import { Command } from "commander";
 import { CliError } from "./support/cli-error.js";
 import { masterStateView, splitPid } from "./support/cluster-views.js";
@@ -12,12 +13,25 @@ import type { CommandContext } from "./support/context.js";
 import { parseMasterAddress } from "./support/master-address.js";
 import { zkLeader } from "./support/zk-leader.js";
 
+/** The zk:// URL a `file://` address holds, if that is what it holds. */
+function zkInFile(address: string): string | undefined {
+  let contents: string;
+  try {
+    contents = readFileSync(address.slice("file://".length), "utf8").trim();
+  } catch {
+    return undefined; // parseMasterAddress reports the unreadable file
+  }
+  return contents.startsWith("zk://") ? contents : undefined;
+}
+
 export function resolveCommand(ctx: CommandContext): Command {
   return new Command("resolve")
     .description("print the address (ip:port) of the leading master")
     .argument("[master]", "master address: host:port, file:///path, or zk://host:port/path")
     .action(async (address: string | undefined) => {
-      const text = (address ?? ctx.settings().master.value).trim();
+      const given = (address ?? ctx.settings().master.value).trim();
+      // As mesos-resolve, a file:// address may hold a zk:// URL.
+      const text = given.startsWith("file://") ? (zkInFile(given) ?? given) : given;
       if (text.startsWith("zk://")) {
         const leader = await zkLeader(text, ctx.settings().timeoutMs.value);
         if (ctx.json)
