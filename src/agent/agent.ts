@@ -260,7 +260,13 @@ export class Agent extends AgentExecutorApi {
     } else {
       this.o.logger.info(`Re-registering with master ${master} as agent ${this.agentId}`);
       this.o.transport.send(master, "mesos.internal.ReregisterSlaveMessage", {
-        ...reregisterMessage(info, config.version, config.capabilities, this.frameworks.values()),
+        ...reregisterMessage(
+          info,
+          config.version,
+          config.capabilities,
+          this.frameworks.values(),
+          this.completedFrameworks,
+        ),
         ...checkpointed,
       });
     }

@@ -1,9 +1,10 @@
 /**
  * The messages an agent registers with: RegisterSlaveMessage the first
- * time, ReregisterSlaveMessage (carrying its frameworks, tasks and custom
- * executors) once it has an id.
+ * time, ReregisterSlaveMessage (carrying its frameworks, tasks, custom
+ * executors and completed frameworks) once it has an id.
  */
 import type {
+  Archive_Framework,
   RegisterSlaveMessage,
   ReregisterSlaveMessage,
   SlaveInfo,
@@ -44,12 +45,18 @@ export function registerMessage(
   return { slave: info, version, agent_capabilities: [...capabilities] };
 }
 
-/** A re-registration: everything the master must learn about our frameworks and tasks. */
+/**
+ * A re-registration: everything the master must learn about our frameworks
+ * and tasks. `completed` are the frameworks that left this agent; their
+ * finished tasks go along so that a master that failed over can list them
+ * again (as Mesos' agent does in `completed_frameworks`).
+ */
 export function reregisterMessage(
   info: SlaveInfo,
   version: string,
   capabilities: readonly AgentInfo_Capability[],
   frameworks: Iterable<Framework>,
+  completed: Iterable<Framework> = [],
 ): ReregisterSlaveMessage {
   const frameworkInfos: FrameworkInfo[] = [];
   const tasks: Task[] = [];
@@ -73,5 +80,23 @@ export function reregisterMessage(
     frameworks: frameworkInfos,
     tasks,
     executor_infos: executorInfos,
+    completed_frameworks: [...completed].map(archivedFramework),
+  };
+}
+
+/**
+ * One completed framework as the master archives it: its info, its pid if
+ * it had one, and the tasks of its completed executors (terminated but not
+ * yet acknowledged, then completed).
+ */
+export function archivedFramework(framework: Framework): Archive_Framework {
+  const tasks: Task[] = [];
+  for (const executor of framework.completedExecutors) {
+    tasks.push(...executor.terminatedTasks.values(), ...executor.completedTasks);
+  }
+  return {
+    framework_info: framework.info,
+    ...(framework.pid === undefined || framework.pid === "" ? {} : { pid: framework.pid }),
+    tasks,
   };
 }

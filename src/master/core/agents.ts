@@ -18,7 +18,7 @@ import {
   validateResource,
 } from "../../common/resources/index.js";
 import { agentTransitionInProgress, ping, removeAgent } from "./agent-health.js";
-import { recoverFramework } from "./frameworks.js";
+import { addCompletedTask, recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
 import type { AgentJoin } from "./observer.js";
 import { agentReregistered } from "./operation-tracking.js";
@@ -514,12 +514,47 @@ function readmitAgent(
     }
   }
   addAgent(m, agent, used, "readmitted");
+  readdCompletedTasks(m, id, message);
   m.io.sendToAgent(from, "mesos.internal.SlaveReregisteredMessage", {
     slave_id: { value: id },
     connection: connection(m),
   });
   shutdownCompletedFrameworks(m, from, message);
   m.logger.info(`Re-admitted agent ${id} at ${from} (${info.hostname})`);
+}
+
+/**
+ * The finished tasks of frameworks that left a readmitted agent (its
+ * `completed_frameworks`) become completed tasks of their framework again,
+ * so that they outlive a master failover as in Mesos' addSlave. Only a
+ * framework this master knows takes them (subscribed again, or recovered
+ * from an agent running its tasks); for any other the tasks are dropped, as
+ * Mesos does, since the master keeps no framework it has not heard of. A
+ * task already listed (the same task on the same agent, e.g. after a healed
+ * partition) is not listed twice.
+ */
+function readdCompletedTasks(m: Master, agentId: string, message: ReregisterSlaveMessage): void {
+  for (const completed of message.completed_frameworks ?? []) {
+    const frameworkId = completed.framework_info.id?.value ?? "";
+    const framework = m.frameworks.get(frameworkId);
+    for (const task of completed.tasks ?? []) {
+      if (framework === undefined) {
+        m.logger.warn(
+          `Possibly orphaned completed task ${task.task_id.value} of framework ${frameworkId} that ran on agent ${agentId}`,
+        );
+        continue;
+      }
+      const listed = framework.completedTasks.some(
+        (t) => t.task_id.value === task.task_id.value && t.agent_id.value === task.agent_id.value,
+      );
+      if (listed) continue;
+      m.logger.verbose(
+        2,
+        `Re-adding completed task ${task.task_id.value} of framework ${frameworkId} that ran on agent ${agentId}`,
+      );
+      addCompletedTask(m, framework, task);
+    }
+  }
 }
 
 function inner<V>(map: Map<string, Map<string, V>>, key: string): Map<string, V> {
