@@ -12,7 +12,7 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
-import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { executorsCheckpointed, metaFiles } from "../harness/checkpoints.js";
 import {
   binPath,
   type DaemonHandle,
@@ -495,6 +495,11 @@ test("task group checks: a check container still running when the agent restarts
       return pids.length > 0 ? pids : undefined;
     });
     await executorsCheckpointed(flags.work_dir);
+    // The check container's record (its pid) is written just after the probe
+    // starts: a restarted agent can only destroy what was on disk at the kill.
+    await waitLong("the check container's record", () =>
+      metaFiles(flags.work_dir, ".debug").length > 0 ? true : undefined,
+    );
     ownAgent.kill("SIGKILL");
     await ownAgent.exited;
     // Without the agent the probe runs on (nothing killed it yet).
