@@ -81,6 +81,8 @@ export interface MasterFollower {
   readonly pid: string | undefined;
   /** Called with the UPID text of each leader detected from now on. */
   onNewLeader(fn: (pid: string) => void): void;
+  /** Called when no leader is known any more (ZooKeeper names none). */
+  onLost(fn: () => void): void;
   /** Stops following (closes the ZooKeeper session). */
   stop(): void;
 }
@@ -105,7 +107,10 @@ export async function followMaster(
   if (!value.trim().startsWith("zk://")) {
     const fixed = await resolveMaster(value);
     if (!fixed.ok) return fixed;
-    return { ok: true, value: { pid: fixed.pid, onNewLeader: () => {}, stop: () => {} } };
+    return {
+      ok: true,
+      value: { pid: fixed.pid, onNewLeader: () => {}, onLost: () => {}, stop: () => {} },
+    };
   }
   const url = parseZkUrl(value);
   if (!url.ok) return { ok: false, error: `Failed to parse --master: ${url.error}` };
@@ -117,15 +122,16 @@ export async function followMaster(
   let current: string | undefined;
   let stopped = false;
   const fns: ((pid: string) => void)[] = [];
+  const lostFns: (() => void)[] = [];
   detector.onChange((next) => {
     if (next === undefined) {
-      if (current !== undefined) {
-        logger.warn("Lost the leading master; waiting for a new one to be elected");
-      }
+      if (current === undefined) return;
+      logger.warn("Lost the leading master; waiting for a new one to be elected");
       // As Mesos' agent: whoever is detected next (even the same master,
       // e.g. after our own ZooKeeper session expired) is a new detection,
       // and the agent re-registers with it.
       current = undefined;
+      for (const fn of lostFns) fn();
       return;
     }
     const pid = masterInfoPid(next.info);
@@ -150,6 +156,9 @@ export async function followMaster(
       },
       onNewLeader: (fn) => {
         fns.push(fn);
+      },
+      onLost: (fn) => {
+        lostFns.push(fn);
       },
       stop: () => {
         stopped = true;

@@ -96,6 +96,23 @@ export class MasterLink {
   }
 
   /**
+   * No leading master is known any more (ZooKeeper names none, e.g. our
+   * session expired): as Mesos' agent, DISCONNECTED without a master, so
+   * whatever the former master sends is ignored until a leader is
+   * detected again.
+   */
+  lost(): void {
+    if (this.stateValue === "TERMINATING") return;
+    const wasRunning = this.stateValue === "RUNNING";
+    this.stateValue = "DISCONNECTED";
+    this.cancelPing();
+    this.cancelRegistration();
+    if (wasRunning) this.options.hooks.disconnected();
+    this.masterPid = undefined;
+    this.options.logger.info("Lost leading master");
+  }
+
+  /**
    * SlaveRegisteredMessage or SlaveReregisteredMessage arrived from `from`.
    * Returns false (and changes nothing) when it is not from our master.
    */

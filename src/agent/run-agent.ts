@@ -124,6 +124,15 @@ export async function runAgent(
       agent.link.detected(pid);
     }
   });
+  master.onLost(() => {
+    leader = undefined;
+    const agent = handle?.agent;
+    if (agent !== undefined && !agent.recovering && !agent.isCleaningUp) {
+      // Recovery is over: without a master the agent is not "recovering" again.
+      agent.recoveredWithoutMaster();
+      agent.link.lost();
+    }
+  });
   try {
     handle = await startAgentInHost({
       host,

@@ -247,6 +247,45 @@ test("ha/expiry: a standby whose ZooKeeper session expired knows no leader (503)
   await leaderOf([standby]);
 });
 
+test("ha/expiry: an agent whose ZooKeeper session expired drops its master, then re-registers with the same leader", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/agent-expiry");
+  // The master's session outlives the short freeze below; the agent's does not.
+  const master = await startMaster({ flags: { zk: url, quorum: 1, zk_session_timeout: "8secs" } });
+  await leaderOf([master]);
+  const agent = await startAgent({
+    master: url,
+    flags: { zk_session_timeout: "1secs", registration_backoff_factor: "100ms" },
+  });
+  const registered = async (): Promise<number | undefined> =>
+    (await getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`))?.["slave/registered"];
+  await waitFor("the agent registered", async () => (await registered()) === 1);
+  const server = z.servers[0];
+  assert.ok(server !== undefined);
+  server.signal("SIGSTOP");
+  try {
+    await waitFor("the agent to lose its leading master", async () => (await registered()) === 0, {
+      timeoutMs: 30_000,
+    });
+  } finally {
+    server.signal("SIGCONT");
+  }
+  await waitFor("the agent registered again with the same master", async () => {
+    return (await registered()) === 1;
+  });
+  // Registered again through a new detection of the same leader, as Mesos' agent.
+  const logs = agent.logs();
+  const lostAt = logs.indexOf("Lost leading master");
+  assert.ok(lostAt >= 0, "the agent logs losing its leading master");
+  assert.ok(
+    logs.indexOf(`New master detected at master@127.0.0.1:${master.port}`, lostAt) > lostAt,
+  );
+  assert.ok(running(master));
+  assert.ok(await elected(master));
+});
+
 test("mesos resolve: zk:// and a file:// holding a zk:// URL print the leader's ip:port", {
   skip,
 }, async () => {
