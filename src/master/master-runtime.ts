@@ -70,6 +70,12 @@ export interface StartMasterOptions {
   readonly processStartTime?: number;
   /** With --zk: when this master was elected (before it recovered), Mesos' `elected_time`. */
   readonly electedTime?: number;
+  /**
+   * With --zk: called once the registry is recovered, just before the
+   * `master` process is spawned (the standby's `master` process answers
+   * until then).
+   */
+  readonly beforeSpawn?: () => void;
   /** With --zk: messages the standby dropped (`master/dropped_messages` goes on from there). */
   readonly droppedMessages?: number;
 }
@@ -290,6 +296,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       : { roleWhitelist: settings.value.config.roleWhitelist }),
     ...(settings.value.domain === undefined ? {} : { domain: settings.value.domain as never }),
   });
+  options.beforeSpawn?.();
   const process = host.spawn(new MasterProcess());
   const registrarRoute = host.spawn(
     registrarProcess({ snapshot: () => registrar.snapshot(), masterInfo: info }),

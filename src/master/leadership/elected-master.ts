@@ -151,15 +151,16 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     onElected: async (member) => {
       const electedTime = clock.now();
       logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
+      // Until the registry is recovered the standby's process answers, as
+      // Mesos' elected master before recovery: leader-only endpoints 503
+      // "Master has not finished recovery", messages dropped.
+      standby.setRecovering(info);
       if (replicas !== undefined) {
         await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal, () => {
-          // As Mesos' master, elected but not recovered yet: elected is 1,
-          // leader-only endpoints answer 503 until the registry is read.
-          standby.setRecovering(info);
+          // A wait that shows: master/elected is 1 meanwhile, as in Mesos.
           services.metrics.gauge("master/elected", () => 1);
         });
       }
-      host.terminate(standby);
       const registrar =
         values.registry === "in_memory"
           ? undefined
@@ -192,6 +193,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         hostname,
         processStartTime,
         electedTime,
+        beforeSpawn: () => host.terminate(standby),
         droppedMessages: standbyMetrics.droppedMessages.value,
         onFatal: fatal,
         ...(registrar === undefined ? {} : { registrar }),
