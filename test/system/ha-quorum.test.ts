@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { silentLogger } from "../../src/common/observability/logger.js";
+import { codecFor } from "../../src/common/protocol/index.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
@@ -300,6 +301,52 @@ test("mesos resolve: zk:// and a file:// holding a zk:// URL print the leader's 
     assert.equal(run.code, 0, run.stderr);
     assert.equal(run.stdout.trim(), m.address);
   }
+  await m.stop();
+});
+
+test("ha/znodes: older masters' `info_` (binary MasterInfo) and unlabelled (UPID) members count in the election, as in Mesos", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/legacy");
+  const old = await reader(url);
+  await old.mkdirp("/legacy");
+  // The oldest: an unlabelled member holding a UPID; then an `info_` one.
+  const bare = await old.create(
+    "/legacy/",
+    Buffer.from("master@127.0.0.1:2"),
+    "ephemeral-sequential",
+  );
+  assert.match(bare, /^\/legacy\/\d{10}$/);
+  const binary = codecFor("mesos.v1.MasterInfo").encodeProtobuf({
+    id: "legacy",
+    ip: 16777343,
+    port: 1,
+    pid: "master@127.0.0.1:1",
+    hostname: "legacy-host",
+  });
+  await old.create("/legacy/info_", Buffer.from(binary), "ephemeral-sequential");
+  const m = await startMaster({ flags: { zk: url, quorum: 1 } });
+  const resolve = async (): Promise<string> => {
+    const run = await runBinary("mesos", ["resolve", url], { timeoutMs: 30_000 });
+    assert.equal(run.code, 0, run.stderr);
+    return run.stdout.trim();
+  };
+  assert.equal(await resolve(), "127.0.0.1:2");
+  await waitFor("the master to redirect to the unlabelled member", async () => {
+    const r = await get(`${m.url}/master/redirect`);
+    return r.headers.get("location") === "//127.0.0.1:2";
+  });
+  await old.remove(bare);
+  await waitFor("the master to redirect to the `info_` member", async () => {
+    const r = await get(`${m.url}/master/redirect`);
+    return r.headers.get("location") === "//legacy-host:1";
+  });
+  assert.equal(await resolve(), "127.0.0.1:1");
+  assert.equal(await elected(m), false);
+  old.close();
+  await leaderOf([m]);
+  assert.equal(await resolve(), m.address);
   await m.stop();
 });
 

@@ -11,8 +11,8 @@
 import type { Logger } from "../observability/logger.js";
 import type { MasterInfo } from "../protocol/generated/mesos-v1.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
-import { ensureGroupPath, type GroupMember, listMembers, MASTER_INFO_JSON_LABEL } from "./group.js";
-import { decodeMasterInfoJson } from "./master-info-json.js";
+import { ensureGroupPath, type GroupMember, listMembers } from "./group.js";
+import { decodeMasterZnode } from "./master-info-json.js";
 import { ZK_NO_NODE, type ZkSession, zkErrorCode, zkErrorText } from "./session.js";
 
 /** The elected master. */
@@ -127,7 +127,9 @@ export class MasterDetector {
     const watch = (): void => this.refresh();
     let members: GroupMember[];
     try {
-      members = await listMembers(session, groupPath, MASTER_INFO_JSON_LABEL, watch);
+      // Every member counts, whatever its label (older masters wrote `info_`
+      // or unlabelled znodes): the lowest leads, as with Mesos' detector.
+      members = await listMembers(session, groupPath, undefined, watch);
     } catch (error) {
       if (zkErrorCode(error) !== ZK_NO_NODE) throw error;
       if (this.options.createPath === true) {
@@ -157,7 +159,7 @@ export class MasterDetector {
       this.again = true; // it went away between the two reads
       return;
     }
-    const info = decodeMasterInfoJson(read.data);
+    const info = decodeMasterZnode(lowest.label, read.data);
     if (!info.ok) {
       this.options.logger.error(
         `Leading master's znode ${lowest.path} is unreadable: ${info.error}`,
