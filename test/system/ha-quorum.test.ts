@@ -350,6 +350,43 @@ test("ha/znodes: older masters' `info_` (binary MasterInfo) and unlabelled (UPID
   await m.stop();
 });
 
+test("ha/auth: a standby authenticates before it redirects (401 for anonymous requests), as libprocess does", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const file = join(tempDir("standby-auth-"), "credentials.json");
+  writeFileSync(file, JSON.stringify({ credentials: [{ principal: "ops", secret: "pw" }] }));
+  const flags = {
+    zk: z.url("/auth"),
+    quorum: 1,
+    credentials: `file://${file}`,
+    authenticate_http_readonly: true,
+    authenticate_http_readwrite: true,
+  };
+  const basic = { authorization: `Basic ${Buffer.from("ops:pw").toString("base64")}` };
+  const leader = await startMaster({ flags });
+  await waitFor("the master elected", async () => {
+    const r = await fetch(`${leader.url}/metrics/snapshot`, { headers: basic });
+    return r.ok && ((await r.json()) as Record<string, number>)["master/elected"] === 1;
+  });
+  const standby = await startMaster({ flags });
+  await waitFor("the standby to know the leader", async () => {
+    return (await get(`${standby.url}/master/redirect`)).status === 307;
+  });
+  for (const path of ["/master/state", "/master/api/v1", "/master/flags", "/metrics/snapshot"]) {
+    const anonymous = await get(`${standby.url}${path}`);
+    assert.equal(anonymous.status, 401, path);
+    const known = await fetch(`${standby.url}${path}`, { headers: basic, redirect: "manual" });
+    assert.notEqual(known.status, 401, path);
+  }
+  assert.equal((await get(`${standby.url}/master/state`)).status, 401);
+  const state = await fetch(`${standby.url}/master/state`, { headers: basic, redirect: "manual" });
+  assert.equal(state.status, 307);
+  assert.equal((await get(`${standby.url}/health`)).status, 200);
+  await standby.stop();
+  await leader.stop();
+});
+
 test("zk session: close() leaves no timer behind (a CLI using it exits at once)", {
   skip,
 }, async () => {

@@ -23,6 +23,7 @@ import { HierarchicalAllocator } from "../allocator/index.js";
 import { defaultMasterConfig } from "../core/config.js";
 import { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
+import { loadMasterSecurity } from "../http/security.js";
 import { buildMasterInfo } from "../master-info.js";
 import { type MasterRuntime, startMaster } from "../master-runtime.js";
 import { MasterMetrics } from "../metrics.js";
@@ -31,6 +32,7 @@ import { ZooKeeperRegistrar } from "../registrar/zookeeper.js";
 import { Leadership } from "./leadership.js";
 import { LogReplicas } from "./log-replicas.js";
 import { StandbyMasterProcess } from "./standby.js";
+import { guardStandby } from "./standby-auth.js";
 
 export interface ElectedMasterOptions {
   readonly host: ProcessHost;
@@ -137,6 +139,9 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
       onDropped: () => standbyMetrics.droppedMessages.inc(),
     }),
   );
+  // As libprocess authenticates before Mesos' handlers redirect: bad
+  // security flags stop the master here, at start.
+  guardStandby(host, standby, loadMasterSecurity(flags, clock));
   let runtime: MasterRuntime | undefined;
   // Set once the leadership (and its session) exists, below.
   let replicas: LogReplicas | undefined;
