@@ -164,10 +164,13 @@ export function loadMasterSecurity(flags: MasterFlags, clock: Clock): MasterSecu
   };
 }
 
-type Realm = "readonly" | "readwrite" | "scheduler";
+export type Realm = "readonly" | "readwrite" | "scheduler";
 
-/** The realm of each master route (Mesos' master routes); others need no authentication. */
-const MASTER_REALMS: Readonly<Record<string, Realm>> = {
+/**
+ * The realm of each master route (Mesos' master routes); others need no
+ * authentication. A standby master guards the same routes.
+ */
+export const MASTER_REALMS: Readonly<Record<string, Realm>> = {
   "/api/v1/scheduler": "scheduler",
   "/api/v1": "readwrite",
   "/state": "readonly",
@@ -213,6 +216,26 @@ const REALM_NAMES: Readonly<Record<Realm, string>> = {
   scheduler: REALMS.masterScheduler,
 };
 
+/**
+ * HTTP Basic authentication of `request` in `realm` (when the matching
+ * --authenticate_http_* flag asks for it): the 401 answer, or undefined.
+ */
+export function authenticateInRealm(
+  request: HttpRequest,
+  realm: Realm | undefined,
+  security: MasterSecurity,
+): BodyResponse | undefined {
+  if (realm === undefined) return undefined;
+  const required =
+    realm === "readonly"
+      ? security.authenticateReadonly
+      : realm === "readwrite"
+        ? security.authenticateReadwrite
+        : security.authenticateHttpFrameworks;
+  const result = authenticateBasic(request, REALM_NAMES[realm], security.credentials, required);
+  return result.ok ? undefined : result.response;
+}
+
 export interface InstallOptions {
   readonly host: ProcessHost;
   /** The master process (its routes get the guard). */
@@ -227,26 +250,12 @@ export interface InstallOptions {
 /** Puts the guards in place and hands the scheduler API what it enforces. */
 export function installMasterSecurity(options: InstallOptions): void {
   const { host, master, security } = options;
-  const realmRequired = (realm: Realm): boolean =>
-    realm === "readonly"
-      ? security.authenticateReadonly
-      : realm === "readwrite"
-        ? security.authenticateReadwrite
-        : security.authenticateHttpFrameworks;
-
   const authenticate = (
     request: HttpRequest,
     realm: Realm | undefined,
   ): BodyResponse | undefined => {
     setRequestAuthorizer(request, security.authorizer);
-    if (realm === undefined) return undefined;
-    const result = authenticateBasic(
-      request,
-      REALM_NAMES[realm],
-      security.credentials,
-      realmRequired(realm),
-    );
-    return result.ok ? undefined : result.response;
+    return authenticateInRealm(request, realm, security);
   };
 
   // Authentication comes first for every request of a route with a realm,
