@@ -72,3 +72,13 @@ test("attributes: validation of attribute messages", () => {
   assert.notEqual(validateAttribute({ name: "a", type: "SCALAR" } as Attribute), undefined);
   assert.notEqual(validateAttribute({ name: "a", type: "SET", set: { item: [] } }), undefined);
 });
+
+test("attributes: subnormal numbers are refused as Mesos refuses them; negatives are text", () => {
+  const rejected = parseAttributes("x:1e-320");
+  assert.equal(rejected.ok, false);
+  assert.match(rejected.ok ? "" : rejected.error, /^Bad value for attribute 'x': subnormal/);
+  assert.deepEqual(ok(parseAttributes("level:-5;tiny:2.2250738585072014e-308")), [
+    { name: "level", type: "TEXT", text: { value: "-5" } },
+    { name: "tiny", type: "SCALAR", scalar: { value: 2.2250738585072014e-308 } },
+  ]);
+});

@@ -66,6 +66,10 @@ test("--resources text: bad input gives one-line error values", () => {
     ["cpus(a b):1", /whitespace/],
     ["cpus(*/a):1", /'\*' as a component/],
     ["cpus:1;cpus:[1-2]", /same name \('cpus'\) but different types/],
+    // SCALAR and SET once shared a type tag, so the set merged into the scalar and vanished.
+    ["foo:1;foo:{a}", /same name \('foo'\) but different types/],
+    ["foo:{a};foo:1", /same name \('foo'\) but different types/],
+    ["cpus:1e-320", /subnormal values are not supported: '1e-320'/],
     [":1", /missing or extra ':'/],
     [" :1", /Empty resource name/],
     ["cpus:1; ;mem:1", /missing or extra ':' in ' '/],
@@ -318,4 +322,17 @@ test("agent resources: the system probe reads this host", () => {
   assert.ok((r.cpus() ?? 0) >= 1);
   assert.ok((r.mem() ?? 0) > 0);
   assert.ok((r.disk() ?? 0) > 0);
+});
+
+test("resources: a scalar and a set of one name stay two resources in a collection", () => {
+  const r = Resources.from([
+    { name: "foo", type: "SCALAR", scalar: { value: 1 } },
+    { name: "foo", type: "SET", set: { item: ["a"] } },
+    { name: "foo", type: "SET", set: { item: ["b"] } },
+  ]);
+  assert.equal(r.toString(), "foo:1; foo:{a, b}");
+  assert.equal(
+    r.minus({ name: "foo", type: "SET", set: { item: ["a"] } }).toString(),
+    "foo:1; foo:{b}",
+  );
 });

@@ -98,9 +98,13 @@ function diskKey(disk: DiskInfo): string {
   return out;
 }
 
+// One tag per value type: SCALAR and SET share a first letter, and a scalar
+// must never merge with a set of the same name (Mesos keeps them apart).
+const TYPE_TAGS: Record<string, string> = { SCALAR: "s", RANGES: "r", SET: "e", TEXT: "t" };
+
 /** Key of the metadata of a resource (value excluded). */
 export function metadataKey(r: Resource): string {
-  let key = part(r.name) + r.type.charAt(0);
+  let key = part(r.name) + (TYPE_TAGS[r.type] ?? part(String(r.type)));
   if (r.allocation_info !== undefined) {
     const role = r.allocation_info.role;
     key += role === undefined ? "A~" : `A${part(role)}`;

@@ -11,6 +11,8 @@ import type { Result, Value, ValueRange, ValueSet } from "./types.js";
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const HEX_INTEGER = /^0[xX][0-9a-fA-F]+$/;
 const UNSIGNED = /^\d+$/;
+/** Smallest normal double (DBL_MIN); anything closer to zero is subnormal. */
+const MIN_NORMAL = 2.2250738585072014e-308;
 
 /**
  * Parses a number the way Mesos' `numify<double>` accepts it (decimal with
@@ -103,6 +105,11 @@ export function parseValue(text: string): Result<Value> {
   if (brace !== -1) return { ok: false, error: `unexpected '{' in '${temp}'` };
 
   const number = parseNumber(temp);
+  // Mesos refuses subnormal numbers (of either sign) outright, where other
+  // numbers it cannot use (negative, infinite) fall back to TEXT.
+  if (number !== undefined && number !== 0 && Math.abs(number) < MIN_NORMAL) {
+    return { ok: false, error: `subnormal values are not supported: '${temp}'` };
+  }
   if (number !== undefined && Number.isFinite(number) && number >= 0) {
     return { ok: true, value: { type: "SCALAR", scalar: { value: number } } };
   }
