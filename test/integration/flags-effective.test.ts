@@ -137,7 +137,11 @@ test("firewall_rules: the agent answers 403 on disabled endpoints only", async (
 });
 
 test("require_agent_domain: an agent without --domain is ignored, one with a domain registers", async () => {
-  const master = await startMaster({ flags: { require_agent_domain: true } });
+  const domain = JSON.stringify({
+    fault_domain: { region: { name: "r1" }, zone: { name: "z1" } },
+  });
+  // The master needs a domain of its own: one without ignores agents that have one, as in Mesos.
+  const master = await startMaster({ flags: { require_agent_domain: true, domain } });
   const plain = await startAgent({
     master: master.address,
     flags: { registration_backoff_factor: "100ms" },
@@ -145,9 +149,6 @@ test("require_agent_domain: an agent without --domain is ignored, one with a dom
   await waitFor("the master to ignore the agent without a domain", async () =>
     master.logs().includes("attempted to register without a domain") ? true : undefined,
   );
-  const domain = JSON.stringify({
-    fault_domain: { region: { name: "r1" }, zone: { name: "z1" } },
-  });
   const placed = await startAgent({ master: master.address, flags: { domain } });
   const ids = await waitForAgents(master, 1);
   assert.equal(ids.length, 1);

@@ -26,6 +26,43 @@ import { AgentRecord, frameworkRoles } from "./records.js";
 import { masterStatusUpdate } from "./status-updates.js";
 import { removeExecutor } from "./tasks.js";
 
+/**
+ * Why an agent's (re-)registration is ignored for its domain, if it is: an
+ * agent with a domain when this master has none (the master cannot tell
+ * whether it is remote), or one without a domain under
+ * `--require_agent_domain`. Mesos ignores the attempt without shutting the
+ * agent down, so its tasks keep running and it keeps retrying.
+ */
+export function agentDomainRefusal(
+  m: Master,
+  from: string,
+  slave: SlaveInfo,
+  attempt: "registration" | "re-registration",
+): string | undefined {
+  const verb = attempt === "registration" ? "register" : "re-register";
+  if (slave.domain !== undefined && m.config.info.domain === undefined) {
+    return (
+      `Agent at ${from} is configured with domain ${formatDomain(slave.domain)} but the master ` +
+      `has no configured domain. Ignoring agent ${attempt} attempt`
+    );
+  }
+  if (m.config.requireAgentDomain === true && slave.domain === undefined) {
+    return (
+      `Agent at ${from} attempted to ${verb} without a domain, but --require_agent_domain ` +
+      `is set. Ignoring agent ${attempt} attempt`
+    );
+  }
+  return undefined;
+}
+
+/** `region/zone` of a domain, for log lines. */
+function formatDomain(domain: NonNullable<SlaveInfo["domain"]>): string {
+  const fault = domain.fault_domain;
+  return fault === undefined
+    ? "(no fault domain)"
+    : `{region: ${fault.region?.name ?? ""}, zone: ${fault.zone?.name ?? ""}}`;
+}
+
 /** Agents older than this cannot register (Mesos' MINIMUM_AGENT_VERSION). */
 const MINIMUM_AGENT_VERSION = [1, 0, 0] as const;
 
@@ -94,10 +131,9 @@ export function registerAgent(m: Master, from: string, message: RegisterSlaveMes
     m.logger.warn(`Ignoring registration attempt from agent at ${from}: ${tooOld}`);
     return;
   }
-  if (m.config.requireAgentDomain === true && message.slave.domain === undefined) {
-    m.logger.warn(
-      `Agent at ${from} attempted to register without a domain, but --require_agent_domain is set. Ignoring agent registration attempt`,
-    );
+  const domainRefusal = agentDomainRefusal(m, from, message.slave, "registration");
+  if (domainRefusal !== undefined) {
+    m.logger.warn(domainRefusal);
     return;
   }
   m.logger.info(`Received register agent message from ${from} (${message.slave.hostname})`);
@@ -214,10 +250,9 @@ export function reregisterAgent(m: Master, from: string, message: ReregisterSlav
     });
     return;
   }
-  if (m.config.requireAgentDomain === true && message.slave.domain === undefined) {
-    m.logger.warn(
-      `Agent at ${from} attempted to re-register without a domain, but --require_agent_domain is set. Ignoring agent re-registration attempt`,
-    );
+  const domainRefusal = agentDomainRefusal(m, from, message.slave, "re-registration");
+  if (domainRefusal !== undefined) {
+    m.logger.warn(domainRefusal);
     return;
   }
   if (m.reregistering.has(id)) {
