@@ -372,6 +372,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     bootId,
     fetcherCache,
     containerLogger,
+    lookupUser: (name) => launcher.user(name),
   }).catch((e: unknown) => {
     launcher.stop();
     throw e;

@@ -74,7 +74,7 @@ test("debug containers: in an image the command runs chrooted (as the user), fro
   assert.equal(launch.env.FROM_IMAGE, "yes");
 });
 
-test("debug containers: without an image the command runs on the parent's filesystem, as the user through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
+test("debug containers: without an image the command runs on the parent's filesystem, from its working directory entered before the switch to the user through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
   const launch = debugCommand({
     command: { file: "/bin/true", args: ["true"] },
     parent: { env: { PATH: "/usr/bin:/bin" }, workDir: "/sandbox/containers/t" },
@@ -85,14 +85,16 @@ test("debug containers: without an image the command runs on the parent's filesy
   });
   const tail = launch.args.slice(4);
   assert.equal(launch.args[2], 'exec "$@"');
-  assert.deepEqual(tail.slice(0, 5), [
+  // The working directory first (still root, as Mesos' launcher), then the user.
+  assert.deepEqual(tail.slice(0, 2), ["/bin/sh", "-c"]);
+  assert.match(tail[2] ?? "", /^cd '\/sandbox\/containers\/t' \|\|/);
+  assert.deepEqual(tail.slice(4, 9), [
     "setpriv",
     "--reuid=1000",
     "--regid=1000",
     "--clear-groups",
     "--",
   ]);
-  assert.match(tail[7] ?? "", /^cd '\/sandbox\/containers\/t' \|\|/);
   assert.equal(tail.at(-1), "/bin/true");
   assert.equal(launch.env.PATH, "/usr/bin:/bin");
 });

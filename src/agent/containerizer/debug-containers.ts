@@ -7,7 +7,9 @@
  * and pid namespaces (so it sees the parent's image root filesystem, its
  * volumes and its /dev/shm), works in the parent's working directory, gets
  * the parent's environment below its command's own variables, and counts
- * against the parent's cgroups.
+ * against the parent's cgroups. Its command's URIs are fetched into its own
+ * sandbox (`<parent sandbox>/containers/<id>`) first, as Mesos fetches for
+ * every container it launches.
  */
 import { readlink } from "node:fs/promises";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
@@ -107,7 +109,7 @@ export async function namespacesToEnter(pid: number): Promise<string[]> {
  * {@link namespacesToEnter}) after joining `cgroupProcs`. Inside an image
  * the command runs chrooted into its root filesystem (as `user`), else as
  * `user` on the parent's filesystem; both from the parent's working
- * directory.
+ * directory (entered before the switch to `user` on the host).
  */
 export function debugCommand(o: {
   command: ExecutorCommand;
@@ -140,6 +142,10 @@ export function debugCommand(o: {
       "mesos-debug-container",
     );
   } else {
+    // The working directory is entered before the user switch, as Mesos'
+    // launcher does: the user may not be able to reach it by its full path
+    // (a private --work_dir), only work in it.
+    tail.push("/bin/sh", "-c", `${cd}; exec "$@"`, "mesos-debug-container");
     if (o.user !== undefined) {
       tail.push(
         "setpriv",
@@ -149,7 +155,6 @@ export function debugCommand(o: {
         "--",
       );
     }
-    tail.push("/bin/sh", "-c", `${cd}; exec "$@"`, "mesos-debug-container");
   }
   tail.push(o.command.file, ...o.command.args.slice(1));
   const steps = o.cgroupProcs.map(

@@ -926,6 +926,7 @@ export class NestedContainers {
       killRequested: false,
       waiters: [],
       debugOf: owner,
+      abort: new AbortController(),
     };
     this.byKey.set(key, n);
     try {
@@ -957,6 +958,9 @@ export class NestedContainers {
         for (const waiter of n.waiters.splice(0)) waiter(n.termination);
       }
       if (this.byKey.get(key) === n) void this.forget(n);
+      // Its sandbox (with the fetcher's output, if any) goes at once: the next
+      // probe's REMOVE finds no container, so nothing else would remove it.
+      void rm(n.directory, { recursive: true, force: true });
       return { status: 400, error };
     }
   }
@@ -984,6 +988,9 @@ export class NestedContainers {
         await chownSandbox(n.directory, ids.uid, ids.gid);
       }
     }
+    // Mesos fetches the command's URIs for DEBUG containers too: into their
+    // own sandbox (not the working directory they run in), as their user.
+    await this.fetch(n, l.command, ids, userName);
     const cgroupProcs: string[] = [];
     const cgroups = this.o.launcherCgroups;
     if (cgroups !== undefined && owner.cgroup !== undefined) {

@@ -84,6 +84,8 @@ export interface DockerContainerizerDeps {
   fetcherCache?: FetcherCache;
   /** The agent's `--container_logger` (undefined: output to sandbox files). */
   containerLogger?: ContainerLogger | undefined;
+  /** Looks up a task's user (the launcher helper's lookup), for its sandbox and fetch. */
+  lookupUser?: ((name: string) => Promise<{ uid: number; gid: number }>) | undefined;
 }
 
 /**
@@ -123,6 +125,7 @@ export async function buildDockerContainerizer(
     fetcherStallTimeoutMs: flags.fetcher_stall_timeout.toMs(),
     ...(deps.fetcherCache === undefined ? {} : { fetcherCache: deps.fetcherCache }),
     containerLogger: deps.containerLogger,
+    lookupUser: deps.lookupUser,
   });
   try {
     await docker.validate();

@@ -27,7 +27,7 @@
  * `mesos-<uuid>` container `docker ps -a` lists is stopped and removed.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
+import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -44,7 +44,7 @@ import type { ContainerLogger, ContainerOutput } from "../logger/container-logge
 import { recordExecutorProcess } from "../pid-record.js";
 import type { ContainerEvents } from "../posix-containerizer.js";
 import { parseProcStat } from "../proc.js";
-import { createSandbox } from "../sandbox.js";
+import { chownSandbox, createSandbox } from "../sandbox.js";
 import {
   containerIdOfName,
   dockerContainerName,
@@ -73,6 +73,9 @@ const INSPECT_INTERVAL_MS = 500;
 const POLL_INTERVAL_MS = 250;
 /** The raw wait status of a SIGKILL. */
 const KILLED_STATUS = 9;
+/** Append-open of an output file in a sandbox the task's user may write: never through a link. */
+const SANDBOX_OUTPUT_FLAGS =
+  fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
 
 /** Settings from the agent's flags. */
 export interface DockerContainerizerOptions {
@@ -101,6 +104,11 @@ export interface DockerContainerizerOptions {
   containerLogger?: ContainerLogger | undefined;
   /** The docker executor program (default: DOCKER_EXECUTOR_MAIN run by this Node). */
   executorCommand?: { file: string; args: string[] };
+  /**
+   * Looks up the uid and gid of a task's user (the agent's launcher helper).
+   * Without it, a launch that names a user fails.
+   */
+  lookupUser?: ((name: string) => Promise<{ uid: number; gid: number }>) | undefined;
 }
 
 /** What the agent records beside the pid, so a restarted agent knows the container. */
@@ -373,7 +381,19 @@ export class DockerContainerizer {
         `Failed to create the sandbox '${launch.directory}': ${(e as Error).message}`,
       );
     }
+    destroyed();
+    // The sandbox is the task's user's, as Mesos creates it for the executor's
+    // user (with --switch_user; `launch.user` is set only then, on a root agent).
+    const ids = launch.user === undefined ? undefined : await this.userIds(launch.user);
+    if (ids !== undefined) await chownSandbox(launch.directory, ids.uid, ids.gid);
+    destroyed();
     const uris = launch.executor.command?.uris ?? [];
+    // As the Mesos fetcher, which the Docker containerizer also runs as the
+    // task's user: every write into the sandbox is that user's (fetcher.ts).
+    const asUser =
+      ids !== undefined && launch.user !== undefined && process.getuid?.() === 0
+        ? { user: launch.user, ...ids }
+        : undefined;
     // Called without URIs too: Mesos counts every launch in task_fetches_*.
     try {
       await fetchUris(uris, {
@@ -381,9 +401,12 @@ export class DockerContainerizer {
         frameworksHome: this.o.frameworksHome,
         hadoopHome: this.o.hadoopHome,
         run: runProgram,
+        ...(asUser === undefined ? {} : { asUser }),
         download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
         signal: c.abort.signal,
         ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
+        // Cache entries are per user, as for the Mesos containerizer.
+        ...(launch.user === undefined ? {} : { user: launch.user }),
       });
     } catch (e) {
       destroyed();
@@ -400,7 +423,7 @@ export class DockerContainerizer {
       },
     );
     destroyed();
-    const output = await this.containerOutput(launch);
+    const output = await this.containerOutput(launch, ids);
     let pid: number;
     try {
       destroyed();
@@ -433,13 +456,33 @@ export class DockerContainerizer {
    * undefined (sandbox files). Overrides come from the executor's and, for a
    * command task, the task's command environment, as for Mesos containers.
    */
-  private async containerOutput(launch: ContainerLaunch): Promise<ContainerOutput | undefined> {
+  private async containerOutput(
+    launch: ContainerLaunch,
+    ids: { uid: number; gid: number } | undefined,
+  ): Promise<ContainerOutput | undefined> {
     const logger = this.o.containerLogger;
     if (logger === undefined) return undefined;
     const environments = [launch.executor.command?.environment];
     if (launch.commandExecutor) environments.push(launch.commandTask?.command?.environment);
-    // No user switch: the Docker containerizer runs its processes as the agent's user.
-    return await logger.prepare({ directory: launch.directory, environments });
+    // The loggers run as the task's user, as Mesos' logrotate logger does for
+    // Docker containers too; the docker executor itself stays the agent's.
+    return await logger.prepare({ directory: launch.directory, environments, ids });
+  }
+
+  /**
+   * The uid and gid to give the sandbox to, or undefined when `name` is the
+   * agent's own user (nothing to switch).
+   */
+  private async userIds(name: string): Promise<{ uid: number; gid: number } | undefined> {
+    let found: { uid: number; gid: number };
+    try {
+      if (this.o.lookupUser === undefined) throw new Error("users cannot be looked up");
+      found = await this.o.lookupUser(name);
+    } catch (e) {
+      throw new Error(`Failed to switch to user '${name}': ${(e as Error).message}`);
+    }
+    if (found.uid === process.getuid?.() && found.gid === process.getgid?.()) return undefined;
+    return { uid: found.uid, gid: found.gid };
   }
 
   /**
@@ -551,10 +594,11 @@ export class DockerContainerizer {
     directory: string,
     output: ContainerOutput | undefined,
   ): number {
-    const out = openSync(output?.stdout ?? join(directory, "stdout"), "a");
+    // The sandbox may be the task's user's: never follow a link put there.
+    const out = openSync(output?.stdout ?? join(directory, "stdout"), SANDBOX_OUTPUT_FLAGS, 0o644);
     let err: number;
     try {
-      err = openSync(output?.stderr ?? join(directory, "stderr"), "a");
+      err = openSync(output?.stderr ?? join(directory, "stderr"), SANDBOX_OUTPUT_FLAGS, 0o644);
     } catch (e) {
       closeSync(out);
       throw e;
