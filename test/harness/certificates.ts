@@ -34,14 +34,22 @@ export function makeCa(dir: string, name: string, commonName = `mesos-ts ${name}
 }
 
 /**
- * `node.crt` / `node.key` in `dir` for 127.0.0.1 (common name and IP
- * subjectAltName), signed by the CA `<ca>.crt` made with `makeCa`.
+ * `<name>.crt` / `<name>.key` in `dir` (default `node`) for 127.0.0.1,
+ * signed by the CA `<ca>.crt` made with `makeCa`. By default the common
+ * name is 127.0.0.1 and the subjectAltNames are that IP and `localhost`
+ * (the name 127.0.0.1 has by reverse lookup, which libprocess' default
+ * `legacy` hostname validation matches).
  */
-export function makeNodeCertificate(dir: string, ca = "ca"): void {
-  const key = ["-newkey", "rsa:2048", "-nodes", "-keyout", "node.key"];
-  openssl(dir, ["req", ...key, "-out", "node.csr", "-subj", "/CN=127.0.0.1"]);
-  writeFileSync(join(dir, "ext.cnf"), "subjectAltName=IP:127.0.0.1\n");
+export function makeNodeCertificate(
+  dir: string,
+  ca = "ca",
+  name = "node",
+  subject = { cn: "127.0.0.1", san: "IP:127.0.0.1,DNS:localhost" },
+): void {
+  const key = ["-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`];
+  openssl(dir, ["req", ...key, "-out", `${name}.csr`, "-subj", `/CN=${subject.cn}`]);
+  writeFileSync(join(dir, `${name}.cnf`), `subjectAltName=${subject.san}\n`);
   const signer = ["-CA", `${ca}.crt`, "-CAkey", `${ca}.key`, "-CAcreateserial"];
-  const out = ["-out", "node.crt", "-days", "2", "-extfile", "ext.cnf"];
-  openssl(dir, ["x509", "-req", "-in", "node.csr", ...signer, ...out]);
+  const out = ["-out", `${name}.crt`, "-days", "2", "-extfile", `${name}.cnf`];
+  openssl(dir, ["x509", "-req", "-in", `${name}.csr`, ...signer, ...out]);
 }

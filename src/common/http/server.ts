@@ -198,7 +198,7 @@ export class HttpServer {
     }
     socket.on("error", (e) => this.logger.verbose(1, `Connection error: ${e.message}`));
     if (!tls.downgrade) {
-      this.onConnection(this.secure(socket, tls));
+      this.secure(socket, tls, socket.remoteAddress);
       return;
     }
     this.ownSockets.add(socket);
@@ -206,7 +206,7 @@ export class HttpServer {
       this.ownSockets.delete(socket);
       socket.pause();
       if (looksLikeTls(first[0] ?? 0)) {
-        this.onConnection(this.secure(replay(socket, first), tls));
+        this.secure(replay(socket, first), tls, socket.remoteAddress);
       } else {
         socket.unshift(first);
         this.onConnection(socket);
@@ -215,8 +215,13 @@ export class HttpServer {
     });
   }
 
-  /** The server side of TLS over `stream`. */
-  private secure(stream: Socket | Duplex, tls: TlsSettings): Socket {
+  /**
+   * The server side of TLS over `stream`, served once its handshake is done
+   * and, with client certificates required under the `legacy` scheme, the
+   * client's certificate names its reverse-DNS name (as libprocess checks
+   * after accepting; a mismatch drops the connection).
+   */
+  private secure(stream: Socket | Duplex, tls: TlsSettings, peer: string | undefined): void {
     const secure = new TLSSocket(stream as Socket, {
       isServer: true,
       secureContext: tls.secureContext,
@@ -224,7 +229,30 @@ export class HttpServer {
       rejectUnauthorized: tls.requireClientCert,
     });
     secure.on("error", (e) => this.logger.verbose(1, `TLS connection error: ${e.message}`));
-    return secure;
+    const check = tls.inboundCheck;
+    if (check === undefined) {
+      this.onConnection(secure);
+      return;
+    }
+    // Until the check passes nothing is read: the socket stays paused and buffers.
+    this.ownSockets.add(secure);
+    secure.once("secure", () => {
+      const verified = {
+        remoteAddress: peer,
+        getPeerCertificate: () => secure.getPeerCertificate(true),
+      };
+      void check(verified).then((problem) => {
+        this.ownSockets.delete(secure);
+        if (secure.destroyed) return;
+        if (problem === undefined) {
+          this.onConnection(secure);
+          return;
+        }
+        this.logger.warn(`Dropped TLS connection from ${peer ?? "unknown"}: ${problem}`);
+        secure.destroy();
+      });
+    });
+    secure.once("close", () => this.ownSockets.delete(secure));
   }
 
   /** Sniffs the first request head to let the claimer take message connections. */

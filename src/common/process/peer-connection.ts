@@ -12,11 +12,12 @@
  * The connection is never closed for being idle.
  */
 import { connect, type Socket } from "node:net";
-import { type ConnectionOptions, connect as connectTls } from "node:tls";
+import { connect as connectTls, type TLSSocket } from "node:tls";
 import type { Logger } from "../observability/logger.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
 import { type BackoffOptions, backoffDelay } from "./backoff.js";
 import { ResponseReader } from "./response-reader.js";
+import type { ClientTls } from "./tls-client.js";
 
 /** Limits on what may wait for one peer. */
 export interface QueueLimits {
@@ -44,8 +45,13 @@ export interface PeerConnectionOptions {
   onDown: () => void;
   /** The connection is down with nothing waiting: the owner may forget it. */
   onIdle?: () => void;
-  /** Connect with TLS (LIBPROCESS_SSL_ENABLED). */
-  tls?: ConnectionOptions | undefined;
+  /**
+   * Connect with TLS (LIBPROCESS_SSL_ENABLED). With `downgrade`, a TLS
+   * connection that fails before it is up is tried again at once in plain,
+   * as libprocess does; `afterHandshake` (the legacy name check) must pass
+   * before anything is written.
+   */
+  tls?: ClientTls | undefined;
 }
 
 /** Counters for one peer connection. */
@@ -106,6 +112,8 @@ export class PeerConnection {
   private readonly unanswered = new LabelQueue();
   private batch: { frame: Buffer; label: string }[] = [];
   private batchBytes = 0;
+  /** The next connect is the plain retry of a TLS attempt that failed (downgrade). */
+  private plainRetry = false;
 
   constructor(private readonly o: PeerConnectionOptions) {}
 
@@ -242,11 +250,13 @@ export class PeerConnection {
 
   private open(): void {
     this.state = "connecting";
+    const tls = this.plainRetry ? undefined : this.o.tls;
+    this.plainRetry = false;
     const socket =
-      this.o.tls === undefined
+      tls === undefined
         ? connect({ host: this.o.host, port: this.o.port, noDelay: true })
-        : connectTls({ ...this.o.tls, host: this.o.host, port: this.o.port });
-    if (this.o.tls !== undefined) socket.setNoDelay(true);
+        : connectTls({ ...tls, host: this.o.host, port: this.o.port });
+    if (tls !== undefined) socket.setNoDelay(true);
     this.socket = socket;
     socket.setKeepAlive(true, 30_000);
     const reader = new ResponseReader(
@@ -257,22 +267,46 @@ export class PeerConnection {
       },
     );
     let lastError: string | undefined;
-    socket.on("connect", () => {
+    const up = (): void => {
       if (this.socket !== socket) return;
       this.state = "connected";
       this.failures = 0;
       this.stats.connects++;
-      this.o.logger.verbose(1, `Connected to ${this.o.address}`);
+      this.o.logger.verbose(
+        1,
+        `Connected to ${this.o.address}${tls === undefined ? "" : " (TLS)"}`,
+      );
       const queued = this.queue;
       this.queue = [];
       this.queuedBytes = 0;
       for (const q of queued) this.write(socket, q.frame, q.label);
-    });
+    };
+    if (tls === undefined) {
+      socket.on("connect", up);
+    } else {
+      // Up once the handshake (and the legacy name check, if any) passed.
+      socket.on("secureConnect", () => {
+        const check = tls.afterHandshake;
+        if (check === undefined) {
+          up();
+          return;
+        }
+        const tlsSocket = socket as TLSSocket;
+        void check(tlsSocket).then((problem) => {
+          if (problem === undefined) {
+            up();
+            return;
+          }
+          lastError = `certificate verification failed: ${problem}`;
+          socket.destroy();
+        });
+      });
+    }
     socket.on("data", (data: Buffer) => reader.feed(data));
     socket.on("error", (e) => {
       lastError = e.message;
     });
-    socket.on("close", () => this.onClose(socket, lastError));
+    socket.on("close", () => this.onClose(socket, lastError, tls !== undefined));
   }
 
   private onResponse(status: number): void {
@@ -287,11 +321,20 @@ export class PeerConnection {
     );
   }
 
-  private onClose(socket: Socket, error: string | undefined): void {
+  private onClose(socket: Socket, error: string | undefined, wasTls: boolean): void {
     if (this.socket !== socket) return; // replaced by reconnect() or closed
     this.socket = undefined;
     this.requeueBatch();
     const wasConnected = this.state === "connected";
+    if (!wasConnected && wasTls && this.o.tls?.downgrade === true) {
+      this.o.logger.verbose(
+        1,
+        `TLS connection to ${this.o.address} failed (${error ?? "closed"}); trying plain (LIBPROCESS_SSL_SUPPORT_DOWNGRADE)`,
+      );
+      this.plainRetry = true;
+      this.open();
+      return;
+    }
     const lost = this.unanswered.size;
     this.unanswered.clear();
     if (wasConnected) {

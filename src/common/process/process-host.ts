@@ -205,6 +205,7 @@ export class ProcessHost {
   async start(): Promise<void> {
     if (this.started) throw new Error("process host already started");
     if (this.tlsError !== undefined) throw new Error(this.tlsError);
+    for (const line of this.tls?.warnings ?? []) this.logger.warn(line);
     const l = this.options.listen;
     this.bound = await this.server.listen(l.bindIp, l.bindPort);
     let ip = l.advertiseIp ?? l.bindIp;

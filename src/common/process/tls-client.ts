@@ -13,18 +13,59 @@ import { err, ok, type Result } from "../errors/result.js";
 /** An environment to read settings from. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** A setting by its libprocess name (`LIBPROCESS_SSL_<name>`, or `SSL_<name>`). */
+/**
+ * A setting by its libprocess name (`LIBPROCESS_SSL_<name>`, else the
+ * pre-1.0 `SSL_<name>`). As libprocess' flag loader, the part after the
+ * prefix is matched without regard to case (`LIBPROCESS_SSL_enabled`).
+ */
 export function read(env: Env, name: string): string | undefined {
-  return env[`LIBPROCESS_SSL_${name}`] ?? env[`SSL_${name}`];
+  const exact = env[`LIBPROCESS_SSL_${name}`];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  let legacy: string | undefined;
+  for (const [key, value] of Object.entries(env)) {
+    if (value === undefined) continue;
+    if (key.startsWith("LIBPROCESS_SSL_")) {
+      if (key.slice("LIBPROCESS_SSL_".length).toLowerCase() === lower) return value;
+    } else if (key.startsWith("SSL_") && key.slice("SSL_".length).toLowerCase() === lower) {
+      legacy = value;
+    }
+  }
+  return legacy;
 }
 
-/** A true/false setting (`true`, `1`, `false`, `0`; empty: `fallback`). */
+/**
+ * A true/false setting: `true`/`1` or `false`/`0`; unset: `fallback`. Set
+ * but empty is true, as for any boolean flag libprocess loads.
+ */
 export function bool(env: Env, name: string, fallback: boolean): Result<boolean, string> {
   const v = read(env, name);
-  if (v === undefined || v === "") return ok(fallback);
-  if (v === "true" || v === "1") return ok(true);
+  if (v === undefined) return ok(fallback);
+  if (v === "" || v === "true" || v === "1") return ok(true);
   if (v === "false" || v === "0") return ok(false);
   return err(`LIBPROCESS_SSL_${name}='${v}': expected true, false, 1 or 0`);
+}
+
+/**
+ * Whether outbound connections verify the server and inbound ones require a
+ * client certificate. As libprocess: each legacy name turns its setting on
+ * (`_VERIFY_CERT`, `_REQUIRE_CERT`), and requiring client certificates turns
+ * server verification on too, whatever the other variables say.
+ */
+export function verification(
+  env: Env,
+): Result<{ verifyServer: boolean; requireClient: boolean }, string> {
+  const names = ["REQUIRE_CLIENT_CERT", "REQUIRE_CERT", "VERIFY_SERVER_CERT", "VERIFY_CERT"];
+  const on = new Map<string, boolean>();
+  for (const name of names) {
+    const v = bool(env, name, false);
+    if (!v.ok) return v;
+    on.set(name, v.value);
+  }
+  const requireClient = on.get("REQUIRE_CLIENT_CERT") === true || on.get("REQUIRE_CERT") === true;
+  const verifyServer =
+    requireClient || on.get("VERIFY_SERVER_CERT") === true || on.get("VERIFY_CERT") === true;
+  return ok({ verifyServer, requireClient });
 }
 
 /** A file's bytes, or why it cannot be read (`what` names it for the message). */
@@ -95,23 +136,14 @@ export function chainDepth(cert: PeerCertificate): number {
 // Builtins only: a fixed base (not the module URL) keeps this module bundleable into the executors.
 const requireTls = createRequire("file:///");
 
-/**
- * The server checks of an outbound connection (when verification is on):
- * `LIBPROCESS_SSL_VERIFY_DEPTH` (default 4, as libprocess: at most that
- * many intermediate CAs between the peer and the trust anchor) and
- * `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME`: `openssl` matches the name
- * (or, with `LIBPROCESS_SSL_VERIFY_IPADD`, the IP) the client connected to
- * against the certificate; `legacy` (the default) checks no name (libprocess
- * would look the peer's name up by reverse DNS; see docs/ssl.md).
- */
-export function serverChecks(
-  env: Env,
-): Result<(host: string, cert: PeerCertificate) => Error | undefined, string> {
-  const depthText = read(env, "VERIFY_DEPTH");
-  const depth = depthText === undefined || depthText === "" ? 4 : Number(depthText);
-  if (!Number.isInteger(depth) || depth < 0) {
-    return err(`LIBPROCESS_SSL_VERIFY_DEPTH='${depthText}': expected a whole number >= 0`);
-  }
+/** `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME` and `LIBPROCESS_SSL_VERIFY_IPADD`. */
+export interface HostnameValidation {
+  readonly scheme: "legacy" | "openssl";
+  readonly verifyIpadd: boolean;
+}
+
+/** Reads the hostname validation settings (`legacy` by default, as libprocess). */
+export function hostnameValidation(env: Env): Result<HostnameValidation, string> {
   const scheme = read(env, "HOSTNAME_VALIDATION_SCHEME") ?? "legacy";
   if (scheme !== "legacy" && scheme !== "openssl") {
     return err(
@@ -120,16 +152,51 @@ export function serverChecks(
   }
   const ipadd = bool(env, "VERIFY_IPADD", false);
   if (!ipadd.ok) return ipadd;
+  return ok({ scheme, verifyIpadd: ipadd.value });
+}
+
+/**
+ * `LIBPROCESS_SSL_VERIFICATION_DEPTH`, the name libprocess reads (default 4).
+ * Mesos' ssl.md calls it `LIBPROCESS_SSL_VERIFY_DEPTH`, which libprocess
+ * ignores; we take that name too, the real one winning.
+ */
+function verificationDepth(env: Env): Result<number, string> {
+  const real = read(env, "VERIFICATION_DEPTH");
+  const name = real === undefined ? "VERIFY_DEPTH" : "VERIFICATION_DEPTH";
+  const text = real ?? read(env, "VERIFY_DEPTH");
+  const depth = text === undefined || text === "" ? 4 : Number(text);
+  if (!Number.isInteger(depth) || depth < 0) {
+    return err(`LIBPROCESS_SSL_${name}='${text}': expected a whole number >= 0`);
+  }
+  return ok(depth);
+}
+
+/**
+ * The checks of an outbound connection's server certificate during the
+ * handshake (when verification is on): the chain depth (at most
+ * `LIBPROCESS_SSL_VERIFICATION_DEPTH` intermediate CAs between the peer and
+ * the trust anchor) and, with the `openssl` scheme, the name (or, with
+ * `LIBPROCESS_SSL_VERIFY_IPADD`, the IP) the client connected to. The
+ * `legacy` scheme's name check runs after the handshake (`legacyNameCheck`).
+ */
+export function serverChecks(
+  env: Env,
+): Result<(host: string, cert: PeerCertificate) => Error | undefined, string> {
+  const depth = verificationDepth(env);
+  if (!depth.ok) return depth;
+  const validation = hostnameValidation(env);
+  if (!validation.ok) return validation;
+  const { scheme, verifyIpadd } = validation.value;
   return ok((host, cert) => {
     // Levels above the peer: its issuers up to the anchor; `depth` intermediates at most.
-    if (chainDepth(cert) > depth + 1) {
+    if (chainDepth(cert) > depth.value + 1) {
       return new Error(
-        `Certificate chain too long: more than ${depth} intermediate CA(s) (LIBPROCESS_SSL_VERIFY_DEPTH)`,
+        `Certificate chain too long: more than ${depth.value} intermediate CA(s) (LIBPROCESS_SSL_VERIFICATION_DEPTH)`,
       );
     }
     if (scheme === "legacy") return undefined;
     const name = host.replace(/^\[|\]$/g, "");
-    if (isIP(name) !== 0 && !ipadd.value) {
+    if (isIP(name) !== 0 && !verifyIpadd) {
       return new Error(
         "No DNS name given and IP address verification is disabled (LIBPROCESS_SSL_VERIFY_IPADD)",
       );
@@ -137,6 +204,97 @@ export function serverChecks(
     const tls = requireTls("node:tls") as typeof import("node:tls");
     return tls.checkServerIdentity(name, cert);
   });
+}
+
+/** `::ffff:10.0.0.1` (an IPv4 peer of a dual-stack socket) is `10.0.0.1`. */
+function plainIp(ip: string): string {
+  return ip.startsWith("::ffff:") && isIP(ip.slice(7)) === 4 ? ip.slice(7) : ip;
+}
+
+/**
+ * The name of `ip` by reverse lookup (getnameinfo, so /etc/hosts counts), as
+ * libprocess asks it: an address without a name stands for itself; undefined
+ * when the lookup fails otherwise.
+ */
+export async function reverseName(ip: string): Promise<string | undefined> {
+  const dns = requireTls("node:dns") as typeof import("node:dns");
+  try {
+    return (await dns.promises.lookupService(ip, 0)).hostname;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "ENOTFOUND" ? ip : undefined;
+  }
+}
+
+/**
+ * libprocess' `legacy` hostname validation, run once a verified TLS
+ * connection is up (client side with server verification, server side when
+ * client certificates are required): the peer's IP is looked up by reverse
+ * DNS and that name must be a DNS subjectAltName of the certificate or, if
+ * none matches, its common name; with `LIBPROCESS_SSL_VERIFY_IPADD` an IP
+ * subjectAltName equal to the peer's IP (v4) passes too. When no name is
+ * found and IP verification is off, the peer passes unless this process
+ * requires client certificates. Resolves with why the connection must be
+ * dropped, or undefined.
+ */
+export async function legacyNameCheck(
+  cert: PeerCertificate,
+  peerIp: string | undefined,
+  options: { verifyIpadd: boolean; requireClientCert: boolean; hostname?: string | undefined },
+  reverse: (ip: string) => Promise<string | undefined> = reverseName,
+): Promise<string | undefined> {
+  const ip = peerIp === undefined ? undefined : plainIp(peerIp);
+  let name = options.hostname;
+  if (ip !== undefined) name = (await reverse(ip)) ?? name;
+  if (name === undefined && !options.verifyIpadd) {
+    return options.requireClientCert
+      ? "Cannot verify peer certificate: peer hostname unknown"
+      : undefined;
+  }
+  for (const entry of (cert.subjectaltname ?? "").split(/,\s*/)) {
+    if (name !== undefined && entry === `DNS:${name}`) return undefined;
+    const ipEntry = options.verifyIpadd && ip !== undefined && isIP(ip) === 4;
+    if (ipEntry && entry === `IP Address:${ip}`) return undefined;
+  }
+  const cn = cert.subject?.CN;
+  if (name !== undefined && typeof cn === "string" && cn !== "") {
+    return cn === name
+      ? undefined
+      : `Presented Certificate Name: ${cn} does not match peer hostname name: ${name}`;
+  }
+  const details = [
+    ...(name === undefined ? [] : [`hostname ${name}`]),
+    ...(ip === undefined ? [] : [`IP ${ip}`]),
+  ];
+  return `Could not verify presented certificate with ${details.join(", ")}`;
+}
+
+/** The part of a TLS socket the post-handshake checks read. */
+export interface VerifiedSocket {
+  readonly remoteAddress?: string | undefined;
+  getPeerCertificate(detailed: true): PeerCertificate;
+}
+
+/** A check run once a TLS connection is up; resolves with why to drop it. */
+export type AfterHandshake = (socket: VerifiedSocket) => Promise<string | undefined>;
+
+/** The legacy name check for a connection, or undefined when the scheme or settings need none. */
+export function legacyCheck(
+  validation: HostnameValidation,
+  enabled: boolean,
+  requireClientCert: boolean,
+): AfterHandshake | undefined {
+  if (!enabled || validation.scheme !== "legacy") return undefined;
+  return (socket) =>
+    legacyNameCheck(socket.getPeerCertificate(true), socket.remoteAddress, {
+      verifyIpadd: validation.verifyIpadd,
+      requireClientCert,
+    });
+}
+
+/** `LIBPROCESS_SSL_ECDH_CURVES` (libprocess' name; Mesos' ssl.md says `_ECDH_CURVE`): `auto` or a `:` list. */
+export function ecdhCurves(env: Env): string | undefined {
+  const v = read(env, "ECDH_CURVES") ?? read(env, "ECDH_CURVE");
+  return v === undefined || v === "" ? undefined : v;
 }
 
 /** The oldest and newest protocol allowed by the ENABLE_* switches (TLS 1.2 by default, as libprocess). */
@@ -159,6 +317,17 @@ export function versions(env: Env): Result<{ min: SecureVersion; max: SecureVers
   return ok({ min, max });
 }
 
+/** The options of an outbound TLS connection, with what libprocess does around the handshake. */
+export interface ClientTls extends ConnectionOptions {
+  /**
+   * The `legacy` hostname check, to run once the handshake is done (dropping
+   * the connection when it resolves with a reason); absent when not needed.
+   */
+  readonly afterHandshake?: AfterHandshake;
+  /** `LIBPROCESS_SSL_SUPPORT_DOWNGRADE`: a failed TLS connection is tried again in plain. */
+  readonly downgrade?: boolean;
+}
+
 /**
  * TLS for HTTP clients (the scheduler library, mesos-execute, the `mesos`
  * CLI, executors), from the same environment: undefined when
@@ -168,9 +337,7 @@ export function versions(env: Env): Result<{ min: SecureVersion; max: SecureVers
  * the server is checked against (with `serverChecks`) when `LIBPROCESS_SSL_VERIFY_SERVER_CERT` (or
  * `_VERIFY_CERT`) is on. Errors are one line.
  */
-export function tlsClientFromEnv(
-  env: Env = process.env,
-): Result<ConnectionOptions | undefined, string> {
+export function tlsClientFromEnv(env: Env = process.env): Result<ClientTls | undefined, string> {
   const enabled = bool(env, "ENABLED", false);
   if (!enabled.ok) return enabled;
   if (!enabled.value) return ok(undefined);
@@ -190,33 +357,39 @@ export function tlsClientFromEnv(
   if (cas.value !== undefined) options.ca = cas.value;
   const checks = serverChecks(env);
   if (!checks.ok) return checks;
-  const requireLegacy = bool(env, "REQUIRE_CERT", false);
-  if (!requireLegacy.ok) return requireLegacy;
-  const verifyLegacy = bool(env, "VERIFY_CERT", requireLegacy.value);
-  if (!verifyLegacy.ok) return verifyLegacy;
-  const verifyServer = bool(env, "VERIFY_SERVER_CERT", verifyLegacy.value);
-  if (!verifyServer.ok) return verifyServer;
+  const validation = hostnameValidation(env);
+  if (!validation.ok) return validation;
+  const verify = verification(env);
+  if (!verify.ok) return verify;
+  const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
+  if (!downgrade.ok) return downgrade;
   const range = versions(env);
   if (!range.ok) return range;
   const ciphers = read(env, "CIPHERS");
+  const curves = ecdhCurves(env);
+  const { verifyServer, requireClient } = verify.value;
+  const afterHandshake = legacyCheck(validation.value, verifyServer, requireClient);
   return ok({
     ...options,
     minVersion: range.value.min,
     maxVersion: range.value.max,
     ...(ciphers === undefined ? {} : { ciphers }),
-    rejectUnauthorized: verifyServer.value,
+    ...(curves === undefined ? {} : { ecdhCurve: curves }),
+    rejectUnauthorized: verifyServer,
     checkServerIdentity: checks.value,
+    ...(afterHandshake === undefined ? {} : { afterHandshake }),
+    downgrade: downgrade.value,
   });
 }
 
-let processClientTls: ConnectionOptions | undefined | null = null;
+let processClientTls: ClientTls | undefined | null = null;
 
 /**
  * `tlsClientFromEnv` of this process' environment, read once (as
  * libprocess does); throws an Error with the one-line reason when the
  * settings are invalid.
  */
-export function clientTls(): ConnectionOptions | undefined {
+export function clientTls(): ClientTls | undefined {
   if (processClientTls === null) {
     const read = tlsClientFromEnv();
     if (!read.ok) throw new Error(read.error);

@@ -7,9 +7,23 @@
  * connections, telling them apart by their first byte (a TLS handshake
  * starts with 0x16).
  */
-import { type ConnectionOptions, createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type SecureContext } from "node:tls";
 import { err, ok, type Result } from "../errors/result.js";
-import { bool, type Env, file, read, serverChecks, trustedCas, versions } from "./tls-client.js";
+import {
+  type AfterHandshake,
+  bool,
+  type ClientTls,
+  type Env,
+  ecdhCurves,
+  file,
+  hostnameValidation,
+  legacyCheck,
+  read,
+  serverChecks,
+  trustedCas,
+  verification,
+  versions,
+} from "./tls-client.js";
 
 export { clientTls, tlsClientFromEnv } from "./tls-client.js";
 
@@ -21,8 +35,15 @@ export interface TlsSettings {
   readonly secureContext: SecureContext;
   readonly requestCert: boolean;
   readonly requireClientCert: boolean;
-  /** Client side, for outbound connections. */
-  readonly client: ConnectionOptions;
+  /**
+   * Server side, with client certificates required and the `legacy`
+   * scheme: the client's name check, run once its handshake is done.
+   */
+  readonly inboundCheck?: AfterHandshake | undefined;
+  /** Client side, for outbound connections (with `downgrade` and the legacy check). */
+  readonly client: ClientTls;
+  /** Settings libprocess warns about at start (one line each). */
+  readonly warnings: readonly string[];
 }
 
 /**
@@ -50,19 +71,26 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
   const ca = cas.value;
   const checks = serverChecks(env);
   if (!checks.ok) return checks;
+  const validation = hostnameValidation(env);
+  if (!validation.ok) return validation;
   const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
   if (!downgrade.ok) return downgrade;
-  const requireLegacy = bool(env, "REQUIRE_CERT", false);
-  if (!requireLegacy.ok) return requireLegacy;
-  const requireClient = bool(env, "REQUIRE_CLIENT_CERT", requireLegacy.value);
-  if (!requireClient.ok) return requireClient;
-  const verifyLegacy = bool(env, "VERIFY_CERT", requireClient.value);
-  if (!verifyLegacy.ok) return verifyLegacy;
-  const verifyServer = bool(env, "VERIFY_SERVER_CERT", verifyLegacy.value);
-  if (!verifyServer.ok) return verifyServer;
+  const verify = verification(env);
+  if (!verify.ok) return verify;
+  const { verifyServer, requireClient } = verify.value;
   const range = versions(env);
   if (!range.ok) return range;
   const ciphers = read(env, "CIPHERS");
+  const curves = ecdhCurves(env);
+  if (curves !== undefined) {
+    try {
+      createSecureContext({ ecdhCurve: curves });
+    } catch (e) {
+      return err(
+        `Could not load ECDH curves '${curves}' (LIBPROCESS_SSL_ECDH_CURVES): ${(e as Error).message}`,
+      );
+    }
+  }
   let secureContext: SecureContext;
   try {
     secureContext = createSecureContext({
@@ -72,15 +100,38 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
       minVersion: range.value.min,
       maxVersion: range.value.max,
       ...(ciphers === undefined ? {} : { ciphers }),
+      ...(curves === undefined ? {} : { ecdhCurve: curves }),
     });
   } catch (e) {
     return err(`Invalid TLS certificate or key: ${(e as Error).message}`);
   }
+  const warnings: string[] = [];
+  if (downgrade.value)
+    warnings.push("Failed SSL connections will be downgraded to a non-SSL socket");
+  if (downgrade.value && verifyServer) {
+    warnings.push(
+      "TLS certificate verification is on (LIBPROCESS_SSL_VERIFY_SERVER_CERT or " +
+        "LIBPROCESS_SSL_REQUIRE_CLIENT_CERT) but can be bypassed because TLS downgrades are enabled",
+    );
+  }
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith("SSL_")) continue;
+    const modern = env[`LIBPROCESS_${name}`];
+    if (modern !== undefined && modern !== env[name]) {
+      warnings.push(
+        `Mismatched values for SSL environment variables ${name} and LIBPROCESS_${name}`,
+      );
+    }
+  }
+  const afterHandshake = legacyCheck(validation.value, verifyServer, requireClient);
+  const inboundCheck = legacyCheck(validation.value, requireClient, requireClient);
   return ok({
     downgrade: downgrade.value,
     secureContext,
-    requestCert: requireClient.value,
-    requireClientCert: requireClient.value,
+    requestCert: requireClient,
+    requireClientCert: requireClient,
+    inboundCheck,
+    warnings,
     client: {
       cert: cert.value,
       key: key.value,
@@ -88,8 +139,11 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
       minVersion: range.value.min,
       maxVersion: range.value.max,
       ...(ciphers === undefined ? {} : { ciphers }),
-      rejectUnauthorized: verifyServer.value,
+      ...(curves === undefined ? {} : { ecdhCurve: curves }),
+      rejectUnauthorized: verifyServer,
       checkServerIdentity: checks.value,
+      ...(afterHandshake === undefined ? {} : { afterHandshake }),
+      downgrade: downgrade.value,
     },
   });
 }
