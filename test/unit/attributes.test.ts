@@ -82,3 +82,10 @@ test("attributes: subnormal numbers are refused as Mesos refuses them; negatives
     { name: "tiny", type: "SCALAR", scalar: { value: 2.2250738585072014e-308 } },
   ]);
 });
+
+test("attributes: the endpoint map has sorted keys and a repeated name keeps its last value", () => {
+  const a = ok(parseAttributes("rack:abc;zone:west;os:centos5;level:10;keys:[1000-1500];os:rhel"));
+  const json = attributesToJson(a);
+  assert.deepEqual(Object.keys(json), ["keys", "level", "os", "rack", "zone"]);
+  assert.deepEqual(json, { keys: "[1000-1500]", level: 10, os: "rhel", rack: "abc", zone: "west" });
+});
