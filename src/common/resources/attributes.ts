@@ -106,19 +106,17 @@ export function formatAttributesFlag(attributes: readonly Attribute[]): string {
 
 /**
  * The JSON object the legacy endpoints show (`/master/slaves`, `/state`):
- * name -> number for scalars, else the text form. Keys are sorted and a
- * repeated name keeps its last value, as in Mesos (a stout JSON object is
- * an ordered map).
+ * name -> number for scalars, else the text form, in flag order (Mesos
+ * streams them as they come; a repeated name keeps its last value here,
+ * which is what a JSON parser reads from Mesos' repeated key).
  */
 export function attributesToJson(
   attributes: readonly Attribute[],
 ): Record<string, number | string> {
-  const values = new Map<string, number | string>();
-  for (const a of attributes) {
-    values.set(a.name, a.type === "SCALAR" ? (a.scalar?.value ?? 0) : formatAttributeValue(a));
-  }
   const out: Record<string, number | string> = {};
-  for (const name of [...values.keys()].sort()) out[name] = values.get(name)!;
+  for (const a of attributes) {
+    out[a.name] = a.type === "SCALAR" ? (a.scalar?.value ?? 0) : formatAttributeValue(a);
+  }
   return out;
 }
 
