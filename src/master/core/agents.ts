@@ -17,6 +17,7 @@ import {
   upgradeResource,
   validateResource,
 } from "../../common/resources/index.js";
+import { formatDomain } from "../fault-domain.js";
 import { agentTransitionInProgress, ping, removeAgent } from "./agent-health.js";
 import { addCompletedTask, recoverFramework } from "./frameworks.js";
 import type { Master } from "./master.js";
@@ -53,14 +54,6 @@ export function agentDomainRefusal(
     );
   }
   return undefined;
-}
-
-/** `region/zone` of a domain, for log lines. */
-function formatDomain(domain: NonNullable<SlaveInfo["domain"]>): string {
-  const fault = domain.fault_domain;
-  return fault === undefined
-    ? "(no fault domain)"
-    : `{region: ${fault.region?.name ?? ""}, zone: ${fault.zone?.name ?? ""}}`;
 }
 
 /** Agents older than this cannot register (Mesos' MINIMUM_AGENT_VERSION). */
