@@ -69,7 +69,7 @@ export function loadAgentSecurity(
   }
   let credentials = new CredentialStore();
   if (flags.http_credentials !== undefined) {
-    const loaded = loadCredentials(flags.http_credentials, "http_credentials");
+    const loaded = loadCredentials(flags.http_credentials, "http_credentials", undefined, warn);
     if (!loaded.ok) throw new Error(loaded.error);
     credentials = new CredentialStore(loaded.value);
   }
@@ -86,7 +86,7 @@ export function loadAgentSecurity(
   }
   let credential: Credential | undefined;
   if (flags.credential !== undefined) {
-    const loaded = loadCredentials(flags.credential, "credential");
+    const loaded = loadCredentials(flags.credential, "credential", undefined, warn);
     if (!loaded.ok) throw new Error(loaded.error);
     credential = loaded.value[0];
     if (credential === undefined) {

@@ -6,7 +6,7 @@
  * name the file and say what is wrong in one line.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readFileSync, statSync } from "node:fs";
 import { err, ok, type Result } from "../errors/result.js";
 import { systemErrorReason } from "../flags/system-error.js";
 
@@ -77,12 +77,14 @@ export function parseCredentials(text: string): Result<Credential[], string> {
  * with Mesos' `(see --<flag> flag)`: `Failed to load credentials from
  * '/etc/creds': line 2: ... (see --credentials flag)`. An empty file is
  * refused, as by Mesos ("Credentials file must contain at least one
- * credential", "Empty credential file '...'").
+ * credential", "Empty credential file '...'"). `warn` hears, as Mesos
+ * logs it, about a file others may read, write or execute.
  */
 export function loadCredentials(
   value: string,
   flag = "credentials",
   read: (path: string) => string = (p) => readFileSync(p, "utf8"),
+  warn?: (line: string) => void,
 ): Result<Credential[], string> {
   const path = credentialsPath(value);
   const single = flag === "credential";
@@ -102,6 +104,19 @@ export function loadCredentials(
         ? `Empty credential file '${path}'${see}`
         : `Credentials file must contain at least one credential${see}`,
     );
+  }
+  if (warn !== undefined) {
+    const noun = single ? "credential" : "credentials";
+    try {
+      if ((statSync(path).mode & 0o007) !== 0) {
+        warn(
+          `Permissions on ${noun} file '${path}' are too open; ` +
+            `it is recommended that your ${noun} file is NOT accessible by others`,
+        );
+      }
+    } catch (e) {
+      warn(`Failed to stat ${noun} file '${path}': ${systemErrorReason(e)}`);
+    }
   }
   const parsed = parseCredentials(text);
   if (!parsed.ok) {
