@@ -307,11 +307,13 @@ const AGENT_REGISTRATIONS: ReadonlySet<string> = new Set([
  * CRAM-MD5 for agents: the master answers AuthenticateMessage with a
  * handshake against `--credentials`; with `--authenticate_agents`, a
  * (re-)registration from an agent that has not authenticated (or whose
- * principal `register_agents` denies) is dropped, as Mesos does.
+ * principal `register_agents` denies) is dropped, as Mesos does. Without
+ * credentials the handshake still runs and refuses every principal (Mesos'
+ * CRAM-MD5 authenticator is always loaded), so an agent with `--credential`
+ * learns it was refused instead of retrying forever.
  */
 function installAgentAuthentication(options: InstallOptions): void {
   const { host, master, security } = options;
-  if (security.credentials.size === 0 && !security.authenticateAgents) return;
   const authenticator = host.spawn(new CramMd5Authenticator(security.credentials, host.ip));
   const type = "mesos.internal.AuthenticateMessage";
   if (!options.process.handles(type)) {
