@@ -29,7 +29,22 @@ function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-function positive(v: unknown, where: string): Result<number | undefined, string> {
+/**
+ * A number given as a JSON string (`"qps": "5"`) counts as that number, as
+ * stout's JSON-to-protobuf conversion reads numeric fields.
+ */
+function numeric(v: unknown): unknown {
+  if (typeof v !== "string" || v.trim() === "") return v;
+  try {
+    const parsed: unknown = JSON.parse(v);
+    return typeof parsed === "number" ? parsed : v;
+  } catch {
+    return v;
+  }
+}
+
+function positive(raw: unknown, where: string): Result<number | undefined, string> {
+  const v = numeric(raw);
   if (v === undefined) return ok(undefined);
   if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
     return err(`${where} must be a positive number`);
@@ -37,7 +52,8 @@ function positive(v: unknown, where: string): Result<number | undefined, string>
   return ok(v);
 }
 
-function count(v: unknown, where: string): Result<number | undefined, string> {
+function count(raw: unknown, where: string): Result<number | undefined, string> {
+  const v = numeric(raw);
   if (v === undefined) return ok(undefined);
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
     return err(`${where} must be a non-negative integer`);
