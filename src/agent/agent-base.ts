@@ -48,6 +48,7 @@ export abstract class AgentBase {
     invalidFrameworkMessages: 0,
     containerLaunchErrors: 0,
     executorsTerminated: 0,
+    executorsPreempted: 0,
   };
   /** Wall-clock seconds when the agent started. */
   readonly startTime: number;

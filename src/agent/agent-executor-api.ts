@@ -174,7 +174,7 @@ export abstract class AgentExecutorApi extends AgentExecutors {
   }
 
   /** UPDATE call from an executor. */
-  executorUpdate(frameworkId: string, _executorId: string, status: TaskStatus): void {
+  executorUpdate(frameworkId: string, executorId: string, status: TaskStatus): void {
     const agentId = this.agentId ?? "";
     const update = wrapExecutorStatus(frameworkId, agentId, status, this.o.clock.now() / 1000);
     // As Mesos: a status naming another agent is dropped (the call was
@@ -185,6 +185,20 @@ export abstract class AgentExecutorApi extends AgentExecutors {
         `Ignoring status update ${describeUpdate(update)} due to Slave ID mismatch; expected '${agentId}', received '${named}'`,
       );
       this.counters.invalidStatusUpdates++;
+      return;
+    }
+    // A preempted executor's container is being destroyed: Mesos kills the
+    // executor with its tasks at once, so it never reports them. An executor
+    // sharing a host process outlives its task for a moment: what it says
+    // now would hide the preemption from the framework.
+    const executor = this.frameworks.get(frameworkId)?.executors.get(executorId);
+    if (
+      executor?.state === "TERMINATING" &&
+      executor.pendingTermination?.reason === "REASON_CONTAINER_PREEMPTED"
+    ) {
+      this.o.logger.warn(
+        `Ignoring status update ${describeUpdate(update)} from executor '${executorId}' preempted by a QoS correction`,
+      );
       return;
     }
     this.statusUpdate(update, true);

@@ -139,6 +139,8 @@ export interface AgentCounters {
   invalidFrameworkMessages: number;
   containerLaunchErrors: number;
   executorsTerminated: number;
+  /** Executors killed by a QoS correction. */
+  executorsPreempted: number;
 }
 
 /** What the executor API needs to know before it accepts a call. */

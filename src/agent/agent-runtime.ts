@@ -73,6 +73,8 @@ import { installAgentOperatorSurface } from "./http/operator-surface.js";
 import { SandboxFiles } from "./http/sandbox-files.js";
 import { MasterHostnames } from "./master-hostname.js";
 import { OperationStreamFiles, readOperationStreams } from "./operations/checkpoint.js";
+import { createQoSController, createResourceEstimator } from "./oversubscription/modules.js";
+import { Oversubscription } from "./oversubscription/oversubscription.js";
 import { bootIdPath, latestAgentLink, sandboxPath } from "./paths.js";
 import { AGENT_CAPABILITIES } from "./registration-messages.js";
 import {
@@ -328,6 +330,10 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
   const processId = options.processId ?? "slave(1)";
 
   const containerLogger = await createContainerLogger(flags, logger);
+  const estimator = createResourceEstimator(flags);
+  if (!estimator.ok) throw new Error(estimator.error);
+  const qosController = createQoSController(flags, (line) => logger.info(line));
+  if (!qosController.ok) throw new Error(qosController.error);
   let containerizer: PosixContainerizer | undefined;
   let nested: NestedContainers | undefined;
   const launcher = new LauncherClient(
@@ -621,6 +627,15 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logger.info(`Agent attributes: ${flags.attributes}`);
   }
   logger.info(`Agent hostname: ${info.hostname}`);
+  const oversubscription = new Oversubscription({
+    agent,
+    clock: options.clock,
+    logger,
+    estimator: estimator.value,
+    controller: qosController.value,
+    estimateIntervalMs: flags.oversubscribed_resources_interval.toMs(),
+    correctionIntervalMs: flags.qos_correction_interval_min.toMs(),
+  });
   const finishRecovery = async (): Promise<void> => {
     if (recovery.agent?.info !== undefined) {
       logger.info(`Recovering agent ${recovery.agent.id}: ${recovered.length} executor(s)`);
@@ -679,6 +694,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     }
     const master = options.master;
     if (agent.isTerminating) return;
+    // As Mesos: estimates and QoS corrections start once recovery is over.
+    oversubscription.start();
     if (master !== undefined) agent.start(master);
     else {
       agent.recoveredWithoutMaster();
@@ -699,6 +716,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       };
       agent.beginTermination({ keepCheckpointed: true });
     });
+    oversubscription.stop();
     containerizer?.stop();
     docker?.stop();
     adopted.stop();

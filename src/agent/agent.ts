@@ -20,7 +20,7 @@ import type {
   UpdateFrameworkMessage,
 } from "../common/protocol/generated/mesos-internal.js";
 import type { Operation, Resource, TaskState } from "../common/protocol/generated/mesos-v1.js";
-import type { Resources } from "../common/resources/index.js";
+import { Resources } from "../common/resources/index.js";
 import { AgentExecutorApi } from "./agent-executor-api.js";
 import type { AgentCheckpoint, ExecutorCheckpoint, RunCheckpoint } from "./checkpoint/state.js";
 import { Executor } from "./executor.js";
@@ -212,6 +212,88 @@ export class Agent extends AgentExecutorApi {
     this.operations.reconcile(message);
   }
 
+  // ---- oversubscription ----------------------------------------------------------
+
+  /**
+   * The total oversubscribed (revocable) resources last estimated: what
+   * executors hold plus what the resource estimator says is free. Unset
+   * until an estimator gives its first estimate (never without one).
+   */
+  oversubscribedResources: Resources | undefined;
+
+  /** Revocable resources live executors hold (unallocated: no role). */
+  allocatedRevocable(): Resources {
+    const out = Resources.empty();
+    for (const framework of this.frameworks.values()) {
+      for (const executor of framework.executors.values()) {
+        if (executor.state === "TERMINATED") continue;
+        out.add(executor.allocatedResources().revocable().unallocated());
+      }
+    }
+    return out;
+  }
+
+  /**
+   * A new estimate of oversubscribable resources: the total (held plus
+   * free) goes to the master when it changed and we are registered; it is
+   * remembered either way and resent after every (re)registration.
+   */
+  forwardOversubscribed(oversubscribable: Resources): void {
+    const total = this.allocatedRevocable().plus(oversubscribable);
+    const master = this.link.master;
+    const changed =
+      this.oversubscribedResources === undefined || !this.oversubscribedResources.equals(total);
+    if (changed && this.link.state === "RUNNING" && master !== undefined && this.agentId) {
+      this.o.logger.info(`Forwarding total oversubscribed resources ${total.toString()}`);
+      this.o.transport.send(master, "mesos.internal.UpdateSlaveMessage", {
+        slave_id: { value: this.agentId },
+        update_oversubscribed_resources: true,
+        oversubscribed_resources: total.toArray() as Resource[],
+      });
+    }
+    this.oversubscribedResources = total;
+  }
+
+  /**
+   * A QoS correction: kill the container of an executor. Its tasks end
+   * TASK_GONE (TASK_LOST for frameworks that are not PARTITION_AWARE) with
+   * REASON_CONTAINER_PREEMPTED, as in Mesos. Returns why the correction
+   * was ignored, or undefined when the kill started.
+   */
+  preemptExecutor(
+    frameworkId: string,
+    executorId: string,
+    containerId?: string,
+  ): string | undefined {
+    if (this.terminating || this.link.state === "TERMINATING") return "the agent is terminating";
+    const framework = this.frameworks.get(frameworkId);
+    if (framework === undefined) return "framework cannot be found";
+    if (framework.state === "TERMINATING") return "framework is terminating";
+    const executor = framework.executors.get(executorId);
+    if (executor === undefined) return "executor cannot be found";
+    if (containerId !== undefined && containerId !== executor.containerId) {
+      return `container '${containerId}' cannot be found`;
+    }
+    if (executor.state !== "REGISTERING" && executor.state !== "RUNNING") {
+      return `the executor is ${executor.state}`;
+    }
+    this.o.logger.info(
+      `Killing container '${executor.containerId}' for executor '${executorId}' of framework ${frameworkId} as QoS correction`,
+    );
+    executor.state = "TERMINATING";
+    const partitionAware = (framework.info.capabilities ?? []).some(
+      (c) => c.type === "PARTITION_AWARE",
+    );
+    executor.pendingTermination = {
+      state: partitionAware ? "TASK_GONE" : "TASK_LOST",
+      reason: "REASON_CONTAINER_PREEMPTED",
+      message: "Container preempted by QoS correction",
+    };
+    this.counters.executorsPreempted++;
+    this.o.containerizer.destroy(executor.containerId);
+    return undefined;
+  }
+
   /** The master lost: operation status updates wait for the next registration. */
   protected override masterLost(): void {
     this.operations.disconnected();
@@ -224,6 +306,11 @@ export class Agent extends AgentExecutorApi {
    */
   private afterRegistration(master: string, agentId: string): void {
     const update = this.operations.updateSlaveMessage(agentId);
+    // As Mesos: the last estimate goes again to every master we (re)register with.
+    if (this.oversubscribedResources !== undefined) {
+      update.update_oversubscribed_resources = true;
+      update.oversubscribed_resources = this.oversubscribedResources.toArray() as Resource[];
+    }
     this.o.logger.info(
       `Forwarding agent update with ${update.operations?.operations?.length ?? 0} operation(s)`,
     );

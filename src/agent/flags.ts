@@ -19,6 +19,7 @@ import { parseImageGcConfig } from "./containerizer/images/provisioner.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
+import { FIXED_ESTIMATOR_MODULE, LOAD_QOS_MODULE } from "./oversubscription/modules.js";
 import { REGISTER_RETRY_INTERVAL_MAX_MS } from "./registration.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
@@ -721,22 +722,28 @@ const agentContainerFlags = {
     notYet: true,
   }),
   resource_estimator: flag.string({
-    help: "Module that estimates resources for oversubscription.",
-    notYet: true,
+    help:
+      "Resource estimator for oversubscription. Unset: none (no revocable resources). mesos-ts " +
+      `has ${FIXED_ESTIMATOR_MODULE} built in, set up by its entry in --modules or ` +
+      "--modules_dir as in Mesos; see docs/oversubscription.md.",
   }),
   qos_controller: flag.string({
-    help: "Module that corrects oversubscription (QoS controller).",
-    notYet: true,
+    help:
+      "QoS controller for oversubscription. Unset: none (revocable executors are never " +
+      `killed). mesos-ts has ${LOAD_QOS_MODULE} built in, set up by its entry in --modules or ` +
+      "--modules_dir as in Mesos; see docs/oversubscription.md.",
   }),
   qos_correction_interval_min: flag.duration({
-    help: "Shortest interval between QoS corrections.",
+    help:
+      "Shortest interval between QoS corrections (mesos-ts waits at least 100ms between two " +
+      "rounds).",
     default: "0ns",
-    notYet: true,
   }),
   oversubscribed_resources_interval: flag.duration({
-    help: "How often the agent tells the master its oversubscribed resources.",
+    help:
+      "How often the agent asks its resource estimator for an estimate; the master hears of " +
+      "it when it changed.",
     default: "15secs",
-    notYet: true,
   }),
   xfs_project_range: flag.string({
     help: "Range of XFS project ids for directory quotas (disk/xfs).",

@@ -20,6 +20,7 @@ import { type AgentHandle, startAgentInHost } from "./agent-runtime.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 import type { agentFlagSchema } from "./flags.js";
 import { followMaster } from "./master-address.js";
+import { FIXED_ESTIMATOR_MODULE, LOAD_QOS_MODULE } from "./oversubscription/modules.js";
 
 /** The hostname to report: --hostname, else the advertised IP's name (or the IP itself). */
 async function agentHostname(
@@ -60,12 +61,13 @@ export async function runAgent(
       `Failed to create agent work directory '${values.work_dir}': ${systemErrorReason(error)}`,
     );
   }
-  // Mesos would load (or fail on) every listed library; mesos-ts has one module built in.
+  // Mesos would load (or fail on) every listed library; mesos-ts has a few modules built in.
+  const builtIn = [LOGROTATE_MODULE_NAME, FIXED_ESTIMATOR_MODULE, LOAD_QOS_MODULE];
   for (const [library, module] of listedModules(values.modules, values.modules_dir)) {
-    if (module === LOGROTATE_MODULE_NAME) continue;
+    if (builtIn.includes(module)) continue;
     logger.warn(
       `Module '${module}' (library '${library}') is not loaded: mesos-ts loads no C++ modules ` +
-        `(${LOGROTATE_MODULE_NAME} is built in)`,
+        `(${builtIn.join(", ")} are built in)`,
     );
   }
   if (values.master === undefined) {

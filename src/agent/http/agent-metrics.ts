@@ -155,8 +155,7 @@ export function registerAgentMetrics(
   g("slave/executors_running", executorsIn("RUNNING"));
   g("slave/executors_terminating", executorsIn("TERMINATING"));
   c("slave/executors_terminated", () => agent.counters.executorsTerminated);
-  // Executors killed by a QoS controller: there is none (`--qos_controller` is not built).
-  c("slave/executors_preempted", () => 0);
+  c("slave/executors_preempted", () => agent.counters.executorsPreempted);
 
   c("slave/valid_status_updates", () => agent.counters.validStatusUpdates);
   c("slave/invalid_status_updates", () => agent.counters.invalidStatusUpdates);
@@ -189,15 +188,21 @@ export function registerAgentMetrics(
 
   for (const r of RESOURCE_NAMES) {
     const total = () => agent.resources.getScalar(r) ?? 0;
-    const used = () => usedResources(agent).getScalar(r) ?? 0;
+    const used = () => usedResources(agent).nonRevocable().getScalar(r) ?? 0;
     g(`slave/${r}_total`, total);
     g(`slave/${r}_used`, used);
     g(`slave/${r}_percent`, () => {
       const t = total();
       return t === 0 ? 0 : used() / t;
     });
-    g(`slave/${r}_revocable_total`, () => 0);
-    g(`slave/${r}_revocable_used`, () => 0);
-    g(`slave/${r}_revocable_percent`, () => 0);
+    // Revocable: the last total estimate, and what executors hold of it.
+    const revocableTotal = () => agent.oversubscribedResources?.getScalar(r) ?? 0;
+    const revocableUsed = () => usedResources(agent).revocable().getScalar(r) ?? 0;
+    g(`slave/${r}_revocable_total`, revocableTotal);
+    g(`slave/${r}_revocable_used`, revocableUsed);
+    g(`slave/${r}_revocable_percent`, () => {
+      const t = revocableTotal();
+      return t === 0 ? 0 : revocableUsed() / t;
+    });
   }
 }

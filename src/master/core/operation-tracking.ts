@@ -39,8 +39,10 @@ import type {
   Call_AcknowledgeOperationStatus,
   Call_ReconcileOperations_Operation,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
+import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
 import type { Master } from "./master.js";
 import type { AgentRemovalReason } from "./observer.js";
+import { rescindOffer } from "./offers.js";
 import type { AgentRecord, FrameworkRecord } from "./records.js";
 
 /** Mesos' terminal operation states. */
@@ -590,8 +592,11 @@ export function agentReregistered(
  * master asks the agent (ReconcileOperationsMessage) about operations it
  * has that the agent did not list (the agent answers, OPERATION_DROPPED for
  * one it never got), and adopts operations the agent lists that it lacks
- * (e.g. after a master failover). Oversubscribed resources and resource
- * providers are not supported and ignored.
+ * (e.g. after a master failover). With `update_oversubscribed_resources`
+ * (or without the field, as from agents before Mesos 1.5) the agent's
+ * revocable resources become `oversubscribed_resources`, and offers holding
+ * revocable resources of the agent are rescinded. Resource providers are
+ * not supported and ignored.
  */
 export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   const agentId = message.slave_id.value;
@@ -609,7 +614,19 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   const missing = [...agent.operations.entries()].filter(
     ([key]) => message.operations === undefined || !reportedKeys.has(key),
   );
-  if (!versionChanged && unknown.length === 0 && missing.length === 0) {
+  const hasOversubscribed = message.update_oversubscribed_resources !== false;
+  let newTotal: Resources | undefined;
+  if (hasOversubscribed) {
+    const oversubscribed = Resources.from(
+      (message.oversubscribed_resources ?? []) as CoreResource[],
+    );
+    m.logger.info(
+      `Received update of agent ${agent.id} with total oversubscribed resources ${oversubscribed.toString()}`,
+    );
+    const total = agent.totalResources.nonRevocable().plus(oversubscribed);
+    if (!total.equals(agent.totalResources)) newTotal = total;
+  }
+  if (newTotal === undefined && !versionChanged && unknown.length === 0 && missing.length === 0) {
     m.logger.info(`Ignoring update on agent ${agent.id} as it reports no changes`);
     m.events.agentUpdated(agent);
     return;
@@ -636,6 +653,31 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   }
   if ((reconcile.operations ?? []).length > 0) {
     m.io.sendToAgent(agent.pid, "mesos.internal.ReconcileOperationsMessage", reconcile);
+  }
+  if (newTotal !== undefined) {
+    // The allocator first: offers rescinded below must not go out again with
+    // the old revocable resources.
+    agent.totalResources = newTotal;
+    m.allocator.updateAgent(
+      agent.id,
+      {
+        id: { value: agent.id },
+        hostname: agent.info.hostname,
+        attributes: agent.info.attributes ?? [],
+        ...(agent.info.domain === undefined ? {} : { domain: agent.info.domain as never }),
+      },
+      newTotal,
+    );
+  }
+  if (hasOversubscribed) {
+    // Estimates come at regular intervals: only offers with revocable resources go back.
+    for (const offer of [...agent.offers]) {
+      if (offer.resources.revocable().isEmpty()) continue;
+      m.logger.info(
+        `Rescinding offer ${offer.id} with revocable resources ${offer.resources.toString()} on agent ${agent.id}`,
+      );
+      rescindOffer(m, offer);
+    }
   }
   m.events.agentUpdated(agent);
 }

@@ -152,7 +152,7 @@ export interface ContainerLoggerFlags {
 }
 
 /** The manifests of `--modules` or of the files in `--modules_dir` (name order). */
-function readManifests(flags: ContainerLoggerFlags): JsonValue[] {
+export function readManifests(flags: ContainerLoggerFlags): JsonValue[] {
   if (flags.modules !== undefined) return [flags.modules];
   if (flags.modules_dir === undefined) return [];
   const dir = flags.modules_dir;

@@ -1,0 +1,344 @@
+/**
+ * Oversubscription end to end (docs/oversubscription.md): a real agent with
+ * the built-in fixed resource estimator and load QoS controller, a real
+ * master, and v1 schedulers. Revocable resources reach only frameworks with
+ * REVOCABLE_RESOURCES; a QoS correction kills revocable executors with
+ * REASON_CONTAINER_PREEMPTED.
+ */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import type { Offer, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
+import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitForAgents,
+  waitLong,
+} from "../harness/processes.js";
+import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+
+after(stopAll);
+
+const ESTIMATOR = "org_apache_mesos_FixedResourceEstimator";
+const QOS = "org_apache_mesos_LoadQoSController";
+
+function modules(...entries: { name: string; parameters: { key: string; value: string }[] }[]) {
+  return JSON.stringify({ libraries: [{ file: "/nonexistent/lib.so", modules: entries }] });
+}
+
+type Resource = NonNullable<Offer["resources"]>[number];
+
+function scalar(name: string, value: number, isRevocable: boolean): Resource {
+  return {
+    name,
+    type: "SCALAR",
+    scalar: { value },
+    ...(isRevocable ? { revocable: {} } : {}),
+  } as Resource;
+}
+
+async function framework(master: DaemonHandle, capabilities: string[]): Promise<Subscription> {
+  const sub = await subscribe(
+    master.url,
+    subscribeCall(`os-${capabilities.join("-") || "plain"}`, {
+      capabilities: capabilities.map((type) => ({ type })),
+    }),
+  );
+  sub.autoAcknowledge = true;
+  await sub.nth("SUBSCRIBED");
+  return sub;
+}
+
+/** Offers answered (accepted or declined) by the test, per stream. */
+const answered = new Set<string>();
+
+/**
+ * The framework's outstanding offers (neither rescinded nor answered), as
+ * one: the agent's regular and revocable resources may come in separate
+ * offers (the estimate arrives after the agent registered).
+ */
+function outstanding(sub: Subscription): { ids: Offer["id"][]; resources: Resource[] } {
+  const rescinded = new Set(
+    sub.events.filter((x) => x.type === "RESCIND").map((x) => x.rescind?.offer_id.value),
+  );
+  const out: { ids: Offer["id"][]; resources: Resource[] } = { ids: [], resources: [] };
+  for (const e of sub.events) {
+    for (const o of e.offers?.offers ?? []) {
+      if (rescinded.has(o.id.value) || answered.has(o.id.value)) continue;
+      out.ids.push(o.id);
+      out.resources.push(...(o.resources ?? []));
+    }
+  }
+  return out;
+}
+
+const revocableOf = (resources: Resource[]) => resources.filter((r) => r.revocable !== undefined);
+const sum = (resources: Resource[], name: string) =>
+  resources.filter((r) => r.name === name).reduce((n, r) => n + (r.scalar?.value ?? 0), 0);
+
+/** Waits until the outstanding offers satisfy `want`. */
+function offersWith(
+  sub: Subscription,
+  want: (resources: Resource[]) => boolean,
+  what: string,
+): Promise<{ ids: Offer["id"][]; resources: Resource[] }> {
+  return waitLong(what, () => {
+    const current = outstanding(sub);
+    return current.ids.length > 0 && want(current.resources) ? current : undefined;
+  });
+}
+
+async function launch(
+  sub: Subscription,
+  offers: { ids: Offer["id"][] },
+  agentId: string,
+  taskId: string,
+  cpus: Resource,
+) {
+  for (const id of offers.ids) answered.add(id.value);
+  const response = await sub.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: offers.ids,
+      operations: [
+        {
+          type: "LAUNCH",
+          launch: {
+            task_infos: [
+              {
+                name: taskId,
+                task_id: { value: taskId },
+                agent_id: { value: agentId },
+                resources: [cpus, scalar("mem", 32, false)],
+                command: { value: "sleep 1000" },
+              },
+            ],
+          },
+        },
+      ],
+      filters: { refuse_seconds: 1 },
+    },
+  });
+  assert.equal(response.status, 202, response.body);
+}
+
+/** The first update of `taskId` in `state` or a terminal one (which must then be `state`). */
+async function statusOf(sub: Subscription, taskId: string, state: string): Promise<TaskStatus> {
+  const terminal = ["TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_LOST", "TASK_ERROR"];
+  const event = await sub.next(
+    (e: Event) =>
+      e.update?.status.task_id.value === taskId &&
+      (e.update.status.state === state || terminal.includes(e.update.status.state)),
+    `${state} for ${taskId}`,
+    60_000,
+  );
+  const status = event.update?.status as TaskStatus;
+  assert.equal(status.state, state, JSON.stringify(status));
+  return status;
+}
+
+async function metric(agent: DaemonHandle, name: string): Promise<number | undefined> {
+  const m = await getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`);
+  return m?.[name];
+}
+
+describe("fixed resource estimator", () => {
+  let master: DaemonHandle;
+  let agent: DaemonHandle;
+  before(async () => {
+    master = await startMaster();
+    agent = await startAgent({
+      master: master.address,
+      flags: {
+        resource_estimator: ESTIMATOR,
+        modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:3" }] }),
+        oversubscribed_resources_interval: "1secs",
+      },
+    });
+    await waitForAgents(master, 1);
+  });
+
+  test("only REVOCABLE_RESOURCES frameworks are offered the estimate; tasks on it count as revocable", async () => {
+    const [agentId = ""] = await waitForAgents(master, 1);
+    const revocableFw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const offers = await offersWith(
+      revocableFw,
+      (rs) => sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") > 0,
+      "offers with revocable cpus and regular mem",
+    );
+    assert.deepEqual(
+      revocableOf(offers.resources).map((r) => [r.name, r.scalar?.value]),
+      [["cpus", 3]],
+    );
+    // Regular cpus come too.
+    assert.equal(sum(offers.resources, "cpus"), 2 + 3);
+
+    await launch(revocableFw, offers, agentId, "rev-1", scalar("cpus", 0.5, true));
+    await statusOf(revocableFw, "rev-1", "TASK_RUNNING");
+    // A framework without the capability gets offers, never with revocable resources.
+    const plain = await framework(master, []);
+    const plainOffers = await offersWith(plain, () => true, "an offer to the plain framework");
+    assert.deepEqual(revocableOf(plainOffers.resources), []);
+    for (const id of plainOffers.ids) answered.add(id.value);
+    await plain.call({
+      type: "DECLINE",
+      decline: { offer_ids: plainOffers.ids, filters: { refuse_seconds: 3600 } },
+    });
+
+    await waitLong("revocable metrics", async () => {
+      const total = await metric(agent, "slave/cpus_revocable_total");
+      const used = await metric(agent, "slave/cpus_revocable_used");
+      return total === 3 && used === 0.5 ? true : undefined;
+    });
+    assert.equal(await metric(agent, "slave/cpus_revocable_percent"), 0.5 / 3);
+    // Regular cpus in use: only the command executor's allowance (0.1, as Mesos: not revocable).
+    assert.equal(await metric(agent, "slave/cpus_used"), 0.1);
+    // The held revocable cpus are not offered again: the rest of the estimate is.
+    const next = await offersWith(
+      revocableFw,
+      (rs) => sum(revocableOf(rs), "cpus") > 0,
+      "a later offer with the rest of the revocable cpus",
+    );
+    assert.equal(sum(revocableOf(next.resources), "cpus"), 2.5);
+    // The executor is in /monitor/statistics with its cpus as its limit.
+    const stats = await waitLong("monitor statistics of rev-1", async () => {
+      const all = await getJson<{ executor_id: string; statistics: { cpus_limit?: number } }[]>(
+        `${agent.url}/monitor/statistics`,
+      );
+      return all?.find((s) => s.executor_id === "rev-1");
+    });
+    assert.equal(stats.statistics.cpus_limit, 0.6);
+    revocableFw.close();
+    plain.close();
+  });
+});
+
+/**
+ * Launches revocable tasks until one is preempted once running. A correction
+ * that comes while the container is still being launched ends the task as a
+ * failed launch instead (as in Mesos): then another task goes.
+ */
+async function preempt(
+  sub: Subscription,
+  agentId: string,
+  prefix: string,
+  state: string,
+): Promise<TaskStatus> {
+  for (let attempt = 1; attempt <= 5; attempt++) {
+    const taskId = `${prefix}-${attempt}`;
+    const offers = await offersWith(
+      sub,
+      (rs) => sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") > 0,
+      `an offer with revocable cpus for ${taskId}`,
+    );
+    await launch(sub, offers, agentId, taskId, scalar("cpus", 0.5, true));
+    const event = await sub.next(
+      (e: Event) =>
+        e.update?.status.task_id.value === taskId &&
+        (e.update.status.state === state || e.update.status.state === "TASK_FAILED"),
+      `${state} for ${taskId}`,
+      60_000,
+    );
+    const status = event.update?.status as TaskStatus;
+    if (status.state === state) return status;
+    assert.equal(status.reason, "REASON_CONTAINER_LAUNCH_FAILED", JSON.stringify(status));
+  }
+  assert.fail(`no revocable task of ${prefix} was preempted once running`);
+}
+
+describe("load QoS controller", () => {
+  let master: DaemonHandle;
+  let agent: DaemonHandle;
+  before(async () => {
+    master = await startMaster();
+    agent = await startAgent({
+      master: master.address,
+      flags: {
+        resource_estimator: ESTIMATOR,
+        qos_controller: QOS,
+        // A threshold below any load average: the agent is always overloaded.
+        modules: modules(
+          { name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] },
+          { name: QOS, parameters: [{ key: "load_threshold_5min", value: "-1" }] },
+        ),
+        oversubscribed_resources_interval: "1secs",
+        qos_correction_interval_min: "2secs",
+      },
+    });
+    await waitForAgents(master, 1);
+  });
+
+  test("revocable executors are preempted (TASK_LOST / TASK_GONE, REASON_CONTAINER_PREEMPTED); regular ones stay", async () => {
+    const [agentId = ""] = await waitForAgents(master, 1);
+    const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const regular = (rs: Resource[]) => sum(rs, "cpus") - sum(revocableOf(rs), "cpus");
+    // One regular task first: the controller leaves it alone.
+    const first = await offersWith(
+      fw,
+      (rs) => regular(rs) > 0 && sum(rs, "mem") > 0,
+      "an offer with regular cpus",
+    );
+    await launch(fw, first, agentId, "regular", scalar("cpus", 0.1, false));
+    await statusOf(fw, "regular", "TASK_RUNNING");
+    const lost = await preempt(fw, agentId, "preempted", "TASK_LOST");
+    assert.equal(lost.reason, "REASON_CONTAINER_PREEMPTED");
+    assert.equal(lost.source, "SOURCE_AGENT");
+    assert.equal(lost.message, "Container preempted by QoS correction");
+    assert.ok(((await metric(agent, "slave/executors_preempted")) ?? 0) >= 1);
+
+    // PARTITION_AWARE frameworks hear TASK_GONE instead (the first framework
+    // keeps its regular task and steps aside).
+    fw.autoDecline = true;
+    const held = outstanding(fw).ids;
+    if (held.length > 0) {
+      await fw.call({
+        type: "DECLINE",
+        decline: { offer_ids: held, filters: { refuse_seconds: 3600 } },
+      });
+    }
+    const aware = await framework(master, ["REVOCABLE_RESOURCES", "PARTITION_AWARE"]);
+    const gone = await preempt(aware, agentId, "gone", "TASK_GONE");
+    assert.equal(gone.reason, "REASON_CONTAINER_PREEMPTED");
+
+    const tasks = await getJson<{ tasks: { id: string; state: string }[] }>(
+      `${master.url}/master/tasks`,
+    );
+    assert.equal(tasks?.tasks.find((t) => t.id === "regular")?.state, "TASK_RUNNING");
+    aware.close();
+    fw.close();
+  });
+});
+
+test("an estimator or controller the agent cannot create stops the agent at start", async () => {
+  const master = await startMaster();
+  const cases: [Record<string, string>, RegExp][] = [
+    [
+      { resource_estimator: ESTIMATOR },
+      /Failed to create resource estimator: module 'org_apache_mesos_FixedResourceEstimator' is not listed in --modules or --modules_dir/,
+    ],
+    [
+      { resource_estimator: "com_example_Estimator", modules: modules() },
+      /--resource_estimator='com_example_Estimator' names a module mesos-ts does not have/,
+    ],
+    [
+      { qos_controller: QOS, modules: modules({ name: QOS, parameters: [] }) },
+      /Failed to create QoS controller: module org_apache_mesos_LoadQoSController needs load_threshold_5min or load_threshold_15min/,
+    ],
+    [
+      {
+        resource_estimator: ESTIMATOR,
+        modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:x" }] }),
+      },
+      /Failed to create resource estimator: bad 'resources' parameter 'cpus:x'/,
+    ],
+  ];
+  for (const [flags, error] of cases) {
+    const agent = await startAgent({ master: master.address, flags, waitReady: false });
+    const code = await agent.exited;
+    assert.equal(code, 1, agent.logs());
+    assert.match(agent.logs(), error);
+  }
+});
