@@ -62,7 +62,10 @@ export function buildProgram(ctx: CommandContext): Command {
     .option("--master <address>", "the master: host:port (also MESOS_MASTER, or the profile)")
     .addOption(new Option("-o, --output <format>", "output format").choices([...OUTPUT_FORMATS]))
     .option("--profile <name>", "the profile of ~/.mesos.json to use (also MESOS_CLI_PROFILE)")
-    .option("--timeout <duration>", "how long to wait for an answer, e.g. 5secs (default 10secs)")
+    .option(
+      "--timeout <duration>",
+      "how long to wait for an answer, e.g. 5secs (default 10secs; 5secs for a leader in mesos resolve)",
+    )
     .helpOption("-h, --help", "show help")
     .helpCommand(false)
     .configureHelp({ showGlobalOptions: true })

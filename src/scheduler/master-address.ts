@@ -93,6 +93,12 @@ export function parseMasterSpec(
 export interface LeaderSource {
   /** The leader now, waiting up to `timeoutMs` for one to be elected (undefined: none). */
   leader(timeoutMs: number): Promise<MasterAddress | undefined>;
+  /**
+   * Calls `fn` whenever the detected leader changes: another master, or
+   * none (no master leads, or this client's own ZooKeeper session expired).
+   * Returns a function that stops calling it.
+   */
+  onChange(fn: (leader: MasterAddress | undefined) => void): () => void;
   /** Stops following (closes the ZooKeeper session). */
   close(): void;
 }
@@ -103,7 +109,7 @@ export const DEFAULT_ZK_SESSION_TIMEOUT_MS = 10_000;
 /** A LeaderSource watching the `json.info_*` group at `url` (the session starts now). */
 export function zooKeeperLeaderSource(
   url: ZkUrl,
-  options: { logger: Logger; clock?: Clock; sessionTimeoutMs?: number },
+  options: { logger: Logger; clock?: Clock; sessionTimeoutMs?: number | undefined },
 ): LeaderSource {
   const clock = options.clock ?? new SystemClock();
   const session = new ZkSession({
@@ -125,6 +131,10 @@ export function zooKeeperLeaderSource(
       const leader = await detector.waitForLeader(timeoutMs);
       return leader === undefined ? undefined : masterInfoAddress(leader.info);
     },
+    onChange: (fn) =>
+      detector.onChange((leader) =>
+        fn(leader === undefined ? undefined : masterInfoAddress(leader.info)),
+      ),
     close: () => {
       detector.stop();
       session.close();

@@ -12,7 +12,11 @@
  * `Mesos-Stream-Id`, delivers events to callbacks and async iterators,
  * watches heartbeats, and when the stream breaks re-subscribes with backoff
  * under the same framework id (framework failover). Calls go on a second
- * connection, in order. See docs/scheduler-library.md.
+ * connection, in order. With `zk://`, it follows the leader ZooKeeper
+ * names: as Mesos' library, a change of leader, or none (no master leads,
+ * or the client's own ZooKeeper session expired), drops the subscription
+ * (`disconnected`) and it subscribes again once a leader is known. See
+ * docs/scheduler-library.md.
  */
 import type { IncomingMessage } from "node:http";
 import type { Logger } from "../common/observability/logger.js";
@@ -69,11 +73,18 @@ export interface BackoffSettings {
 /** How a client is set up. Only `master` and `framework` are required. */
 export interface SchedulerClientOptions {
   /**
-   * The master: `host:port`, `http://host:port`, or `file:///path` holding
-   * one of those (`zk://` is not supported yet). A non-leading master
-   * redirects the client to the leader.
+   * The master: `host:port`, `http://host:port`, `zk://host:port/path` (the
+   * leader elected there), or `file:///path` holding one of those. A
+   * non-leading master redirects the client to the leader.
    */
   readonly master: string;
+  /**
+   * With `zk://`: the client's ZooKeeper session timeout (default 10 s, as
+   * Mesos' detector). Disconnected from ZooKeeper longer than this, the
+   * session counts as expired: the client knows no leader and drops its
+   * subscription until ZooKeeper names one again.
+   */
+  readonly zkSessionTimeoutMs?: number;
   /**
    * The framework to subscribe. Set `id` to fail over an existing framework
    * (the previous instance's id); an empty `user` is sent as is.
@@ -118,6 +129,8 @@ export class SchedulerClient {
   private readonly configuredMaster: MasterAddress;
   /** With `--master=zk://...`: where the current leader is found. */
   private readonly leaderSource: LeaderSource | undefined;
+  /** True while `subscribe()` waits for ZooKeeper to name a leader. */
+  private awaitingLeader = false;
   private currentMaster: MasterAddress;
   private readonly wire: SchedulerWire;
   private readonly clock: Clock;
@@ -171,7 +184,9 @@ export class SchedulerClient {
       this.leaderSource = zooKeeperLeaderSource(spec.url, {
         logger: this.logger,
         clock: this.clock,
+        sessionTimeoutMs: options.zkSessionTimeoutMs,
       });
+      this.leaderSource.onChange((leader) => this.leaderChanged(leader));
     }
     this.autoAck = options.autoAcknowledge ?? true;
     this.reconnect = options.reconnect ?? true;
@@ -505,7 +520,10 @@ export class SchedulerClient {
     const generation = ++this.generation;
     this.currentState = "subscribing";
     if (this.leaderSource !== undefined) {
-      const leader = await this.leaderSource.leader(this.callTimeoutMs);
+      this.awaitingLeader = true;
+      const leader = await this.leaderSource.leader(this.callTimeoutMs).finally(() => {
+        if (generation === this.generation) this.awaitingLeader = false;
+      });
       if (generation !== this.generation) return;
       if (leader === undefined) {
         this.lost(generation, "No leading master is elected in ZooKeeper", false);
@@ -686,6 +704,24 @@ export class SchedulerClient {
   private notifyDisconnected(reason: string, willReconnect: boolean): void {
     this.deliver({ type: "DISCONNECTED", disconnected: { reason, willReconnect } });
     this.handlers.disconnected?.(reason, willReconnect);
+  }
+
+  /**
+   * ZooKeeper names another leader, or none. As Mesos' library on every new
+   * detection: a subscription (or an attempt) to the old one is dropped,
+   * with `disconnected` when it was subscribed, and the client subscribes
+   * again to whoever leads then (waiting while none does).
+   */
+  private leaderChanged(leader: MasterAddress | undefined): void {
+    // subscribe() waiting for a leader sees it itself.
+    if (this.awaitingLeader) return;
+    const state = this.currentState;
+    if (state !== "subscribing" && state !== "subscribed") return;
+    const reason =
+      leader === undefined
+        ? "Lost leading master (none is elected in ZooKeeper, or the ZooKeeper session expired)"
+        : `New master detected at ${formatMasterAddress(leader)}`;
+    this.lost(this.generation, reason, state === "subscribed");
   }
 
   /** The subscription (or the attempt) of `generation` is gone. */

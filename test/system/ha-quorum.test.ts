@@ -56,6 +56,21 @@ async function get(url: string): Promise<Response> {
   return fetch(url, { redirect: "manual" });
 }
 
+/**
+ * The status of a v1 GET_HEALTH: 503 until the registry is recovered (as
+ * Mesos, `/master/state` answers from the empty master before that).
+ */
+async function v1Status(m: DaemonHandle): Promise<number> {
+  const r = await fetch(`${m.url}/api/v1`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: '{"type":"GET_HEALTH"}',
+    redirect: "manual",
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
 /** A session of our own on the test's ZooKeeper, for reading znodes. */
 async function reader(url: string): Promise<ZkSession> {
   const parsed = parseZkUrl(url);
@@ -105,11 +120,10 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
     return m["registrar/log/ensemble_size"] === 2 && m["registrar/log/recovered"] === 1;
   });
   // Still short of the 3 a never-written registry needs.
-  assert.equal((await get(`${first.url}/master/state`)).status, 503);
+  assert.equal(await v1Status(first), 503);
   const third = await startMaster({ flags });
   await waitFor("the leader recovered and serving", async () => {
-    const state = await get(`${first.url}/master/state`);
-    return state.status === 200;
+    return (await v1Status(first)) === 200;
   });
   assert.equal(await session.getData("/quorum/registry").then((r) => r !== undefined), true);
   assert.equal(await elected(second), false);
@@ -123,11 +137,10 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
     const m = await metrics(second);
     return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
   });
-  assert.equal((await get(`${second.url}/master/state`)).status, 503);
+  assert.equal(await v1Status(second), 503);
   const back = await startMaster({ flags });
   await waitFor("the second master serving with a quorum back", async () => {
-    const state = await get(`${second.url}/master/state`);
-    return state.status === 200;
+    return (await v1Status(second)) === 200;
   });
   assert.equal(await elected(back), false);
   // As Mesos: start_time is when the process started, elected_time when it was elected.
@@ -183,7 +196,7 @@ test("ha/quorum: a leader left without a quorum cannot write the registry and ex
   ];
   const leader = await leaderOf(masters);
   await waitFor("the leader serving", async () => {
-    return (await get(`${leader.url}/master/state`)).status === 200;
+    return (await v1Status(leader)) === 200;
   });
   for (const m of masters) if (m !== leader) await m.stop();
   await waitFor("the leader to see one replica left", async () => {

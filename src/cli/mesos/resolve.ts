@@ -4,9 +4,14 @@
  * ZooKeeper's election group; for a master address, from that master's
  * `/master/state` (a standalone master leads itself; a standby names the
  * leader).
+ *
+ * As mesos-resolve, a `zk://` leader is waited for `--timeout` (default
+ * 5secs, not the CLI's 10secs); none by then prints "Failed to detect master
+ * from '<master>' within <timeout>" and exits with 255 (its `return -1`).
  */
 import { readFileSync } from "node:fs";
 import { Command } from "commander";
+import { Duration } from "../../common/flags/duration.js";
 import { CliError } from "./support/cli-error.js";
 import { masterStateView, splitPid } from "./support/cluster-views.js";
 import type { CommandContext } from "./support/context.js";
@@ -24,16 +29,37 @@ function zkInFile(address: string): string | undefined {
   return contents.startsWith("zk://") ? contents : undefined;
 }
 
+/** mesos-resolve's default `--timeout`. */
+export const RESOLVE_TIMEOUT_MS = 5000;
+
+/** mesos-resolve's exit status when no leader was detected in time (`return -1`). */
+export const EXIT_NOT_DETECTED = 255;
+
 export function resolveCommand(ctx: CommandContext): Command {
   return new Command("resolve")
     .description("print the address (ip:port) of the leading master")
     .argument("[master]", "master address: host:port, file:///path, or zk://host:port/path")
+    .option("--verbose", "accepted for mesos-resolve compatibility (no effect)")
+    .addHelpText(
+      "after",
+      "\nWith zk://, waits --timeout for a leader (default 5secs, as mesos-resolve); none by then: exit 255.\n",
+    )
     .action(async (address: string | undefined) => {
       const given = (address ?? ctx.settings().master.value).trim();
       // As mesos-resolve, a file:// address may hold a zk:// URL.
       const text = given.startsWith("file://") ? (zkInFile(given) ?? given) : given;
       if (text.startsWith("zk://")) {
-        const leader = await zkLeader(text, ctx.settings().timeoutMs.value);
+        const setting = ctx.settings().timeoutMs;
+        const timeoutMs = setting.source === "default" ? RESOLVE_TIMEOUT_MS : setting.value;
+        const leader = await zkLeader(
+          text,
+          timeoutMs,
+          () =>
+            new CliError(
+              `Failed to detect master from '${given}' within ${Duration.of(`${timeoutMs}ms`).toString()}`,
+              EXIT_NOT_DETECTED,
+            ),
+        );
         if (ctx.json)
           ctx.printJson({ leader: leader.address, pid: leader.pid, leader_info: leader.info });
         else ctx.print(leader.address);

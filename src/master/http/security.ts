@@ -247,6 +247,23 @@ export interface InstallOptions {
   readonly onAuthenticate?: () => void;
 }
 
+/**
+ * The guard of the `master` process' routes. Authentication comes first for
+ * every request of a route with a realm, whatever its method (libprocess
+ * authenticates before the handler, and Mesos' handlers check the method):
+ * an anonymous wrong-method request gets 401, an authenticated one 405
+ * without being authorized.
+ */
+export function masterHttpGuard(master: Master, security: MasterSecurity): HttpGuard {
+  return (request, next) => {
+    setRequestAuthorizer(request, security.authorizer);
+    const denied = authenticateInRealm(request, MASTER_REALMS[request.routePath], security);
+    if (denied !== undefined) return denied;
+    if (request.methodRefused) return next();
+    return authorizeMasterRoute(master, security, request, next);
+  };
+}
+
 /** Puts the guards in place and hands the scheduler API what it enforces. */
 export function installMasterSecurity(options: InstallOptions): void {
   const { host, master, security } = options;
@@ -258,18 +275,7 @@ export function installMasterSecurity(options: InstallOptions): void {
     return authenticateInRealm(request, realm, security);
   };
 
-  // Authentication comes first for every request of a route with a realm,
-  // whatever its method (libprocess authenticates before the handler, and
-  // Mesos' handlers check the method): an anonymous wrong-method request
-  // gets 401, an authenticated one 405 without being authorized.
-  const masterGuard: HttpGuard = (request, next) => {
-    const realm = MASTER_REALMS[request.routePath];
-    const denied = authenticate(request, realm);
-    if (denied !== undefined) return denied;
-    if (request.methodRefused) return next();
-    return authorizeMasterRoute(master, security, request, next);
-  };
-  setHttpGuard(options.process, masterGuard);
+  setHttpGuard(options.process, masterHttpGuard(master, security));
 
   for (const [id, realms] of Object.entries(HOST_REALMS)) {
     const p = host.process(id);

@@ -31,6 +31,7 @@ import { InMemoryRegistrar } from "../registrar/in-memory.js";
 import { ZooKeeperRegistrar } from "../registrar/zookeeper.js";
 import { Leadership } from "./leadership.js";
 import { LogReplicas } from "./log-replicas.js";
+import { recoveringView } from "./recovering-view.js";
 import { StandbyMasterProcess } from "./standby.js";
 import { guardStandby } from "./standby-auth.js";
 
@@ -141,7 +142,8 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
   );
   // As libprocess authenticates before Mesos' handlers redirect: bad
   // security flags stop the master here, at start.
-  guardStandby(host, standby, loadMasterSecurity(flags, clock));
+  const security = loadMasterSecurity(flags, clock);
+  guardStandby(host, standby, security);
   let runtime: MasterRuntime | undefined;
   // Set once the leadership (and its session) exists, below.
   let replicas: LogReplicas | undefined;
@@ -157,9 +159,34 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
       const electedTime = clock.now();
       logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
       // Until the registry is recovered the standby's process answers, as
-      // Mesos' elected master before recovery: leader-only endpoints 503
-      // "Master has not finished recovery", messages dropped.
-      standby.setRecovering(info);
+      // Mesos' elected master before recovery: state endpoints from an
+      // empty master, the v1 APIs 503 "Master has not finished recovery",
+      // registry writes once recovered, messages dropped.
+      let served: () => void = () => {};
+      let notServed: (error: unknown) => void = () => {};
+      const recovered = new Promise<void>((resolve, reject) => {
+        served = resolve;
+        notServed = reject;
+      });
+      // Nobody may be waiting on it: a failed recovery ends the process anyway.
+      recovered.catch(() => {});
+      standby.setRecovering(
+        info,
+        recoveringView({
+          host,
+          flags,
+          info,
+          ids,
+          clock,
+          logger,
+          services,
+          metrics: standbyMetrics,
+          security,
+          processStartTime,
+          electedTime,
+          recovered,
+        }),
+      );
       if (replicas !== undefined) {
         await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal, () => {
           // A wait that shows: master/elected is 1 meanwhile, as in Mesos.
@@ -202,7 +229,11 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         droppedMessages: standbyMetrics.droppedMessages.value,
         onFatal: fatal,
         ...(registrar === undefined ? {} : { registrar }),
+      }).catch((error: unknown) => {
+        notServed(error);
+        throw error;
       });
+      served();
     },
   });
   logger.info(

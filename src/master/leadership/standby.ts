@@ -84,6 +84,9 @@ const MASTER_MESSAGES: readonly string[] = [
 export class StandbyMasterProcess extends ProcessBase {
   private leader: MasterInfo | undefined;
   private recovering = false;
+  private recoveringAnswer:
+    | ((request: HttpRequest) => HttpResponse | Promise<HttpResponse>)
+    | undefined;
 
   constructor(private readonly options: StandbyOptions) {
     super("master");
@@ -95,14 +98,18 @@ export class StandbyMasterProcess extends ProcessBase {
   }
 
   /**
-   * This master was elected (`self`) and waits to recover the registry: as
-   * Mesos' elected master before recovery, leader-only endpoints answer
-   * 503 "Master has not finished recovery" and `/master/redirect` points at
-   * this master.
+   * This master was elected (`self`) and waits to recover the registry:
+   * `/master/redirect` points at this master and `answer` serves the
+   * leader-only paths (see recovering-view.ts); without one they answer 503
+   * "Master has not finished recovery".
    */
-  setRecovering(self: MasterInfo): void {
+  setRecovering(
+    self: MasterInfo,
+    answer?: (request: HttpRequest) => HttpResponse | Promise<HttpResponse>,
+  ): void {
     this.leader = self;
     this.recovering = true;
+    this.recoveringAnswer = answer;
   }
 
   protected override initialize(): void {
@@ -116,7 +123,8 @@ export class StandbyMasterProcess extends ProcessBase {
         },
       );
     }
-    const redirect = (request: HttpRequest): HttpResponse => this.redirect(request);
+    const redirect = (request: HttpRequest): HttpResponse | Promise<HttpResponse> =>
+      this.redirect(request);
     for (const path of LEADER_ONLY_PATHS) {
       this.route(
         path,
@@ -147,8 +155,12 @@ export class StandbyMasterProcess extends ProcessBase {
     installWebui(this, { dir: this.options.flags.webui_dir ?? "", logger: this.logger });
   }
 
-  private redirect(request: HttpRequest): HttpResponse {
-    if (this.recovering) return serviceUnavailable("Master has not finished recovery");
+  private redirect(request: HttpRequest): HttpResponse | Promise<HttpResponse> {
+    if (this.recovering) {
+      return (
+        this.recoveringAnswer?.(request) ?? serviceUnavailable("Master has not finished recovery")
+      );
+    }
     const leader = this.leader;
     if (leader === undefined) {
       this.logger.warn(

@@ -21,8 +21,16 @@ export interface ZkLeader {
   readonly info: MasterInfo;
 }
 
-/** Reads the leader from the group at `text` (`zk://...`); waits up to `timeoutMs`. */
-export async function zkLeader(text: string, timeoutMs: number): Promise<ZkLeader> {
+/**
+ * Reads the leader from the group at `text` (`zk://...`); waits up to
+ * `timeoutMs`. `timedOut` makes the error thrown when no leader was found
+ * in time (default: a line saying whether ZooKeeper answered).
+ */
+export async function zkLeader(
+  text: string,
+  timeoutMs: number,
+  timedOut?: () => CliError,
+): Promise<ZkLeader> {
   const url = parseZkUrl(text);
   if (!url.ok) throw new CliError(url.error);
   const clock = new SystemClock();
@@ -43,6 +51,7 @@ export async function zkLeader(text: string, timeoutMs: number): Promise<ZkLeade
   try {
     const leader = await detector.waitForLeader(timeoutMs);
     if (leader === undefined) {
+      if (timedOut !== undefined) throw timedOut();
       throw new CliError(
         session.connected
           ? `no leading master is elected in ${text}`
