@@ -4,7 +4,8 @@
  * - an elected master that waits for `--quorum` serves its (empty) state
  *   endpoints, says 503 on the v1 APIs, and answers a registry write once
  *   recovered (Mesos' handlers check only that the master leads; its
- *   registrar queues writes behind the recovery);
+ *   registrar queues writes behind the recovery), behind the same
+ *   authentication and authorization as the elected master's routes;
  * - `mesos resolve zk://` without a leader gives up after mesos-resolve's
  *   5secs (or `--timeout`), with its message and exit status 255;
  * - the scheduler library whose own ZooKeeper session expires drops its
@@ -13,7 +14,9 @@
  * Skips when ZooKeeper is not installed.
  */
 import assert from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
+import { join } from "node:path";
 import { after, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import { elected, leaderOf, running } from "../harness/leader.js";
@@ -23,6 +26,7 @@ import {
   runBinary,
   startMaster,
   stopAll,
+  tempDir,
   waitFor,
 } from "../harness/processes.js";
 import {
@@ -161,6 +165,62 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
     ],
   );
   for (const m of others) assert.equal(await elected(m), false);
+});
+
+test("ha/recovery: the recovering master authenticates and filters as the elected one (401 anonymous; no flags for a principal denied VIEW_FLAGS)", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const secrets: Record<string, string> = { ops: "ops-secret", dev: "dev-secret" };
+  const credentials = join(tempDir("recovering-auth-"), "credentials.json");
+  writeFileSync(
+    credentials,
+    JSON.stringify({
+      credentials: Object.entries(secrets).map(([principal, secret]) => ({ principal, secret })),
+    }),
+  );
+  const acls = {
+    permissive: true,
+    view_flags: [{ principals: { values: ["dev"] }, flags: { type: "NONE" } }],
+  };
+  const m = await startMaster({
+    flags: {
+      zk: z.url("/recovering-auth"),
+      quorum: 2,
+      registry: "replicated_log",
+      zk_session_timeout: "3secs",
+      credentials: `file://${credentials}`,
+      acls: JSON.stringify(acls),
+      authenticate_http_readonly: true,
+    },
+  });
+  await waitFor("the master elected and waiting", async () => {
+    const snapshot = await fetch(`${m.url}/metrics/snapshot`, {
+      headers: { Authorization: `Basic ${Buffer.from("ops:ops-secret").toString("base64")}` },
+    });
+    const values = (await snapshot.json()) as Record<string, number>;
+    return values["master/elected"] === 1 && values["registrar/log/ensemble_size"] === 1;
+  });
+  const state = async (principal?: string) => {
+    const headers: Record<string, string> =
+      principal === undefined
+        ? {}
+        : {
+            Authorization: `Basic ${Buffer.from(`${principal}:${secrets[principal]}`).toString("base64")}`,
+          };
+    return fetch(`${m.url}/master/state`, { headers, redirect: "manual" });
+  };
+  assert.equal((await state()).status, 401);
+  const ops = await state("ops");
+  assert.equal(ops.status, 200);
+  const opsDoc = (await ops.json()) as Record<string, unknown>;
+  assert.equal((opsDoc.flags as Record<string, string> | undefined)?.quorum, "2");
+  const dev = await state("dev");
+  assert.equal(dev.status, 200);
+  const devDoc = (await dev.json()) as Record<string, unknown>;
+  assert.equal(devDoc.flags, undefined);
+  assert.deepEqual(devDoc.slaves, []);
+  await m.stop();
 });
 
 test("mesos resolve: no leader in zk:// fails after mesos-resolve's 5secs (or --timeout) with its message, exit 255", {
