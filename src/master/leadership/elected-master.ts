@@ -158,6 +158,9 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
     onElected: async (member) => {
       const electedTime = clock.now();
       logger.info(`Elected through ZooKeeper as ${member.path}; recovering the registry`);
+      // Elected from now on, while it waits for a quorum and reads the
+      // registry too: Mesos' gauge reads elected(), not recovered.
+      services.metrics.gauge("master/elected", () => 1);
       // Until the registry is recovered the standby's process answers, as
       // Mesos' elected master before recovery: state endpoints from an
       // empty master, the v1 APIs 503 "Master has not finished recovery",
@@ -188,10 +191,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
         }),
       );
       if (replicas !== undefined) {
-        await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal, () => {
-          // A wait that shows: master/elected is 1 meanwhile, as in Mesos.
-          services.metrics.gauge("master/elected", () => 1);
-        });
+        await waitForQuorum(replicas, leadership, url, values, logger, clock, fatal);
       }
       const registrar =
         values.registry === "in_memory"
@@ -313,7 +313,6 @@ async function waitForQuorum(
   logger: Logger,
   clock: Clock,
   fatal: (message: string) => void,
-  waiting: () => void,
 ): Promise<void> {
   const quorum = values.quorum ?? 1;
   const timeout = values.registry_fetch_timeout;
@@ -331,7 +330,6 @@ async function waitForQuorum(
     clock.cancelTimer(timer);
     return;
   }
-  waiting();
   logger.info(
     `Waiting for ${needed} log replicas in ${replicas.path} before recovering the registry ` +
       `(--quorum=${quorum}${initialized ? "" : ", a new registry needs every master"}); ` +
