@@ -109,7 +109,15 @@ test("executor auth: executors use their token (tasks run, and do not see it); n
 
   const none = await executorCall(agent.url, message);
   assert.equal(none.status, 401);
-  assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="mesos-agent-executor"');
+  // Mesos' agent combines the basic and jwt authenticators: both challenges, both bodies.
+  assert.equal(
+    none.headers.get("www-authenticate"),
+    'Basic realm="mesos-agent-executor",Bearer realm="mesos-agent-executor"',
+  );
+  assert.equal(
+    await none.text(),
+    '"Basic" authenticator returned:\n401 Unauthorized.\n\n"Bearer" authenticator returned:\n401 Unauthorized.',
+  );
 
   const forged = await executorCall(
     agent.url,
@@ -165,7 +173,10 @@ test("executor auth: executors use their token (tasks run, and do not see it); n
   assert.equal((await operator(`Bearer ${valid}`)).status, 200);
   const bad = await operator(`Bearer ${signJwt({ fid: frameworkId }, "not-the-key")}`);
   assert.equal(bad.status, 401);
-  assert.match(bad.headers.get("www-authenticate") ?? "", /Bearer realm="mesos-agent-readwrite"/);
+  assert.match(
+    bad.headers.get("www-authenticate") ?? "",
+    /^Basic realm="mesos-agent-readwrite",Bearer realm="mesos-agent-readwrite", error="invalid_token", error_description="Invalid JWT: /,
+  );
   const basic = `Basic ${Buffer.from("ops:s").toString("base64")}`;
   assert.equal((await operator(basic)).status, 200);
 });

@@ -10,7 +10,8 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../src/common/auth/acls.js";
 import { setPrincipal } from "../../src/common/auth/basic.js";
-import { authenticateBearer, ExecutorTokens } from "../../src/common/auth/executor-auth.js";
+import { CredentialStore } from "../../src/common/auth/credentials.js";
+import { authenticateCombined, ExecutorTokens } from "../../src/common/auth/executor-auth.js";
 import { requestAuthorized, setRequestAuthorizer } from "../../src/common/auth/request-auth.js";
 import { HttpRequest } from "../../src/common/http/request.js";
 
@@ -32,7 +33,8 @@ function request(token?: string): HttpRequest {
 function executorRequest(cid: string, authorizer: LocalAuthorizer): HttpRequest {
   const token = tokens.token({ frameworkId: "f1", executorId: "e1", containerId: cid });
   const r = request(token);
-  assert.equal(authenticateBearer(r, token, tokens, "mesos-agent-readwrite", 0), undefined);
+  const none = new CredentialStore();
+  assert.equal(authenticateCombined(r, "mesos-agent-readwrite", none, tokens, 0), undefined);
   setRequestAuthorizer(r, authorizer);
   return r;
 }

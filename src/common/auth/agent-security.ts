@@ -17,7 +17,7 @@ import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
 import { type Credential, CredentialStore, loadCredentials } from "./credentials.js";
 import {
-  authenticateBearer,
+  authenticateCombined,
   authenticateExecutor,
   type ExecutorTokens,
   loadExecutorKey,
@@ -80,7 +80,7 @@ export function loadAgentSecurity(
   for (const [on, realm] of realms) {
     if (on && flags.http_credentials === undefined) {
       throw new Error(
-        `No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
+        `Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
       );
     }
   }
@@ -97,6 +97,14 @@ export function loadAgentSecurity(
   if (executors && flags.jwt_secret_key === undefined) {
     throw new Error(
       "--jwt_secret_key must be specified when --authenticate_http_executors is set to true",
+    );
+  }
+  // As Mesos' agent: the executor realm combines the basic and jwt
+  // authenticators, and basic cannot exist without credentials.
+  if (executors && flags.http_credentials === undefined) {
+    throw new Error(
+      "Failed to create HTTP authenticator module 'basic': No credentials provided for the " +
+        `default 'basic' HTTP authenticator for realm '${REALMS.agentExecutor}'`,
     );
   }
   const executorTokens =
@@ -176,10 +184,17 @@ export function installAgentSecurity(
     if (realm === undefined) return undefined;
     const name = realm === "readonly" ? REALMS.agentReadonly : REALMS.agentReadwrite;
     const required = realm === "readonly" ? security.readonly : security.readwrite;
-    const bearer = /^Bearer (\S+)$/.exec(request.header("authorization") ?? "");
-    if (required && bearer !== null && security.executors && security.executorTokens) {
+    // With --authenticate_http_executors Mesos' agent combines the basic
+    // and jwt authenticators in every realm that requires authentication.
+    if (required && security.executors && security.executorTokens !== undefined) {
       const nowSecs = clock.now() / 1000;
-      return authenticateBearer(request, bearer[1] ?? "", security.executorTokens, name, nowSecs);
+      return authenticateCombined(
+        request,
+        name,
+        security.credentials,
+        security.executorTokens,
+        nowSecs,
+      );
     }
     const result = authenticateBasic(request, name, security.credentials, required);
     return result.ok ? undefined : result.response;

@@ -41,8 +41,12 @@ export function basicCredentials(
   return { principal: decoded.slice(0, colon), secret: decoded.slice(colon + 1) };
 }
 
-/** 401 with the challenge of `realm`. */
-export function unauthorized(realm: string, message = ""): BodyResponse {
+/**
+ * 401 with the challenge of `realm`; the body is libprocess' own
+ * (`401 Unauthorized.`), missing and wrong credentials alike, as Mesos'
+ * basic authenticator answers both the same way.
+ */
+export function unauthorized(realm: string, message = "401 Unauthorized."): BodyResponse {
   return response(401, message, { "WWW-Authenticate": `Basic realm="${realm}"` });
 }
 
@@ -65,13 +69,13 @@ export function authenticateBasic(
   const header = request.header("authorization");
   if (header === undefined) {
     return required
-      ? { ok: false, response: unauthorized(realm, "Authentication required") }
+      ? { ok: false, response: unauthorized(realm) }
       : { ok: true, principal: undefined };
   }
   const given = basicCredentials(header);
   if (given === undefined || !store.check(given.principal, given.secret)) {
     if (!required) return { ok: true, principal: undefined };
-    return { ok: false, response: unauthorized(realm, "Invalid credentials") };
+    return { ok: false, response: unauthorized(realm) };
   }
   setPrincipal(request, given.principal);
   return { ok: true, principal: given.principal };

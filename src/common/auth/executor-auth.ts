@@ -5,9 +5,9 @@
  *   (`MESOS_EXECUTOR_AUTHENTICATION_TOKEN`): an HS256 JWT whose claims
  *   name its framework (`fid`), executor (`eid`) and container (`cid`);
  * - with `--authenticate_http_executors`, the executor API (realm
- *   `mesos-agent-executor`) needs `Authorization: Bearer <token>`: none or
- *   a bad one is 401 with a Bearer challenge; HTTP Basic credentials are
- *   accepted too (Mesos combines both authenticators);
+ *   `mesos-agent-executor`) needs `Authorization: Bearer <token>` or HTTP
+ *   Basic credentials (Mesos combines both authenticators): anything else
+ *   is 401 with both challenges;
  * - a call whose framework, executor or container is not the one the
  *   claims name is 403 (so an executor cannot act for another one).
  */
@@ -73,13 +73,63 @@ const REALM = REALMS.agentExecutor;
 /** Requests authenticated in the executor realm, with their claims (none for Basic). */
 const authenticated = new WeakMap<HttpRequest, Readonly<Record<string, string>>>();
 
-function bearerChallenge(description?: string, realm: string = REALM): BodyResponse {
-  const challenge =
-    description === undefined
-      ? `Bearer realm="${realm}"`
-      : `Bearer realm="${realm}", error="invalid_token", error_description="${description}"`;
-  return response(401, description ?? "Authentication required", {
-    "WWW-Authenticate": challenge,
+/** What Mesos' JWT authenticator makes of an `Authorization` header: the claims, or its challenge. */
+function bearerResult(
+  header: string | undefined,
+  tokens: ExecutorTokens,
+  realm: string,
+  nowSecs: number,
+): { ok: true; claims: Readonly<Record<string, string>> } | { ok: false; challenge: string } {
+  // No header: a challenge without error details (RFC 6750, section 3.1).
+  if (header === undefined) return { ok: false, challenge: `Bearer realm="${realm}"` };
+  const invalid = (description: string) => ({
+    ok: false as const,
+    challenge: `Bearer realm="${realm}", error="invalid_token", error_description="${description}"`,
+  });
+  const parts = header.split(" ");
+  if (parts.length !== 2) return invalid("Malformed 'Authorization' header");
+  const [scheme, token] = parts as [string, string];
+  if (scheme !== "Bearer") return invalid(`Scheme '${scheme}' unsupported`);
+  const checked = tokens.check(token, nowSecs);
+  if (!checked.ok) return invalid(`Invalid JWT: ${checked.error}`);
+  if (Object.keys(checked.claims).length === 0) return invalid("JWT claims missing");
+  return { ok: true, claims: checked.claims };
+}
+
+/** The body of Mesos' combined authenticator when both of its authenticators answered 401. */
+const COMBINED_UNAUTHORIZED =
+  '"Basic" authenticator returned:\n401 Unauthorized.\n\n' +
+  '"Bearer" authenticator returned:\n401 Unauthorized.';
+
+/**
+ * Authenticates `request` in an agent realm the way Mesos' agent does with
+ * `--authenticate_http_executors`: every agent realm that requires
+ * authentication then combines the `basic` and `jwt` authenticators. Valid
+ * Basic credentials (tried first) or a valid executor token pass; anything
+ * else is one 401 carrying both challenges
+ * (`Basic realm="r",Bearer realm="r"[, error=...]`) and both bodies.
+ * Undefined when the request may go on.
+ */
+export function authenticateCombined(
+  request: HttpRequest,
+  realm: string,
+  credentials: CredentialStore,
+  tokens: ExecutorTokens,
+  nowSecs: number,
+): BodyResponse | undefined {
+  const basic = authenticateBasic(request, realm, credentials, true);
+  if (basic.ok) {
+    // In the executor realm a Basic caller has no claims (so its calls are refused).
+    if (realm === REALM) authenticated.set(request, {});
+    return undefined;
+  }
+  const bearer = bearerResult(request.header("authorization"), tokens, realm, nowSecs);
+  if (bearer.ok) {
+    authenticated.set(request, bearer.claims);
+    return undefined;
+  }
+  return response(401, COMBINED_UNAUTHORIZED, {
+    "WWW-Authenticate": `Basic realm="${realm}",${bearer.challenge}`,
   });
 }
 
@@ -94,43 +144,7 @@ export function authenticateExecutor(
   credentials: CredentialStore,
   nowSecs: number,
 ): BodyResponse | undefined {
-  const header = request.header("authorization");
-  if (header === undefined) return bearerChallenge();
-  const parts = header.split(" ");
-  if (parts.length !== 2) return bearerChallenge("Malformed 'Authorization' header");
-  const [scheme, value] = parts as [string, string];
-  if (scheme === "Basic") {
-    const basic = authenticateBasic(request, REALM, credentials, true);
-    if (!basic.ok) return basic.response;
-    authenticated.set(request, {});
-    return undefined;
-  }
-  if (scheme !== "Bearer") return bearerChallenge(`Scheme '${scheme}' unsupported`);
-  const checked = tokens.check(value, nowSecs);
-  if (!checked.ok) return bearerChallenge(`Invalid JWT: ${checked.error}`);
-  if (Object.keys(checked.claims).length === 0) return bearerChallenge("JWT claims missing");
-  authenticated.set(request, checked.claims);
-  return undefined;
-}
-
-/**
- * A `Bearer` request in another agent realm (with
- * `--authenticate_http_executors` Mesos accepts executor tokens in every
- * agent realm, e.g. the default executor's nested-container calls):
- * undefined when the token is valid, else the 401 to answer.
- */
-export function authenticateBearer(
-  request: HttpRequest,
-  token: string,
-  tokens: ExecutorTokens,
-  realm: string,
-  nowSecs: number,
-): BodyResponse | undefined {
-  const checked = tokens.check(token, nowSecs);
-  if (!checked.ok) return bearerChallenge(`Invalid JWT: ${checked.error}`, realm);
-  if (Object.keys(checked.claims).length === 0) return bearerChallenge("JWT claims missing", realm);
-  authenticated.set(request, checked.claims);
-  return undefined;
+  return authenticateCombined(request, REALM, credentials, tokens, nowSecs);
 }
 
 /**

@@ -115,7 +115,7 @@ export function loadMasterSecurity(flags: MasterFlags, clock: Clock): MasterSecu
   for (const [on, realm] of http) {
     if (on && v.credentials === undefined) {
       throw new Error(
-        `No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
+        `Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
       );
     }
   }
