@@ -268,6 +268,18 @@ async function killOrphans(
       for (const run of executor.runs.values()) {
         if (keep.has(run.containerId)) continue;
         const identity = run.identity;
+        if (identity === undefined && !run.completed) {
+          // The agent died before it noted the executor's pid: the executor
+          // (and what it started) may run all the same.
+          const directory = sandboxPath(workDir, {
+            agentId: agent.id,
+            frameworkId: framework.id,
+            executorId: executor.id,
+            containerId: run.containerId,
+          });
+          kills.push(killLeftovers(sweeper, run.containerId, directory, logger).then(() => 0));
+          continue;
+        }
         if (identity?.startTime === undefined || identity.bootId !== bootId) continue;
         if (!(await isRunningProcess(identity.pid, identity.startTime))) continue;
         logger.info(
@@ -284,6 +296,22 @@ async function killOrphans(
     }
   }
   await Promise.all(kills);
+}
+
+/**
+ * Kills the processes of an executor container that is not recovered,
+ * found by the `MESOS_DIRECTORY` its executor and tasks carry.
+ */
+async function killLeftovers(
+  sweeper: ProcessSweeper,
+  containerId: string,
+  directory: string,
+  logger: Logger,
+): Promise<void> {
+  const killed = await sweeper.kill(undefined, directory);
+  if (killed > 0) {
+    logger.warn(`Killed ${killed} process(es) of container '${containerId}' that is not recovered`);
+  }
 }
 
 /** Starts an agent in `host` (which must be listening). Throws a one-line Error on bad flags. */
@@ -643,6 +671,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     // Live executors of the Mesos containerizer: their isolators recover them below.
     const isolated = new Map<string, number>();
     const executorInfos = new Map<string, ExecutorInfo>();
+    const leftovers: Promise<void>[] = [];
     for (const executor of recovered) {
       const alive = await executorAlive(recovery, executor.ids, bootId);
       if (alive !== undefined) {
@@ -657,10 +686,19 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       logger.warn(
         `Executor '${executor.ids.executorId}' of framework ${executor.ids.frameworkId} is gone (container ${executor.ids.containerId})`,
       );
+      // What it started may still run (its tasks, or the executor itself
+      // when the agent died before noting its pid): the container is
+      // destroyed, as Mesos destroys one whose executor it cannot recover.
+      if (!recovery.rebooted) {
+        leftovers.push(
+          killLeftovers(sweeper, executor.ids.containerId, executor.directory, logger),
+        );
+      }
       agent.containerTerminated(executor.ids.containerId, {
         message: "Executor terminated while the agent was down",
       });
     }
+    await Promise.all(leftovers);
     await mesosContainerizer.recover(isolated, (id) => adopted.destroy(id), executorInfos);
     if (mesosContainerizer.tracksResources) {
       // Executors that re-subscribed before their isolators recovered: their

@@ -123,7 +123,13 @@ import {
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
-import { isSameProcess, processTree, readProcTableInSlices, signalAll } from "./proc.js";
+import {
+  CONTAINER_ID_VARIABLE,
+  isSameProcess,
+  processTree,
+  readProcTableInSlices,
+  signalAll,
+} from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 
@@ -255,7 +261,8 @@ export type StandaloneLaunch = Omit<NestedLaunch, "parentId" | "childId" | "sess
 
 /** What is noted of a running DEBUG container (destroyed by a restarted agent). */
 interface DebugMarker {
-  pid: number;
+  /** Absent while it is being launched (its process may run already). */
+  pid?: number;
   startTime?: number;
   cgroup?: string;
   directory: string;
@@ -1014,12 +1021,15 @@ export class NestedContainers {
     const launch = debugCommand({
       command: executorCommand(l.command),
       parent: inherited,
-      env: debugEnvironment(inherited, l.command),
+      env: { ...debugEnvironment(inherited, l.command), [CONTAINER_ID_VARIABLE]: n.key },
       namespaces: owner.pid === undefined ? [] : await namespacesToEnter(owner.pid),
       cgroupProcs,
       user: ids,
       stdin: fifos.paths.stdin,
     });
+    // Noted before it starts: an agent that dies before the pid is noted
+    // leaves its successor something to destroy it by.
+    await this.markDebug(n);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -1035,6 +1045,7 @@ export class NestedContainers {
       for (const fd of Object.values(fifos.fds)) closeSync(fd);
       throw e;
     }
+    crashAfterSpawnForTesting("debug");
     n.io = {
       stdin: fifoWriter(fifos.paths.stdin),
       stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
@@ -1075,12 +1086,15 @@ export class NestedContainers {
     return join(base, n.parent.containerId, `${n.debugOf.childId}.${n.childId}.debug`);
   }
 
-  /** Notes a DEBUG container's process for a restarted agent (best effort). */
+  /**
+   * Notes a DEBUG container for a restarted agent (best effort): before its
+   * process starts, then with its pid.
+   */
   private async markDebug(n: Nested): Promise<void> {
     const path = this.debugMarkerPath(n);
-    if (path === undefined || n.pid === undefined) return;
+    if (path === undefined) return;
     const marker: DebugMarker = {
-      pid: n.pid,
+      ...(n.pid === undefined ? {} : { pid: n.pid }),
       ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
       ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
       directory: n.directory,
@@ -1099,10 +1113,12 @@ export class NestedContainers {
   }
 
   /**
-   * Destroys the DEBUG container of a previous agent run noted at `path`
-   * (its process, if it is still the one noted, and whatever it started).
+   * Destroys the DEBUG container `key` of a previous agent run noted at
+   * `path`: its cgroup, else its process (if it is still the one noted) and
+   * every process that carries its id, with what those started. One noted
+   * before its pid (the agent died while launching it) is found by its id.
    */
-  private async destroyOrphanDebug(path: string, name: string): Promise<void> {
+  private async destroyOrphanDebug(path: string, key: string): Promise<void> {
     let marker: Partial<DebugMarker> | undefined;
     try {
       marker = JSON.parse(await readFile(path, "utf8")) as Partial<DebugMarker>;
@@ -1111,27 +1127,27 @@ export class NestedContainers {
     }
     const pid = marker?.pid;
     const directory = marker?.directory;
-    if (
-      typeof pid === "number" &&
-      Number.isInteger(pid) &&
-      pid > 0 &&
-      typeof directory === "string"
-    ) {
+    if (typeof directory === "string") {
       const cgroups = this.o.launcherCgroups;
       if (typeof marker?.cgroup === "string" && cgroups !== undefined) {
         await killCgroup(marker.cgroup, cgroups.version, this.o.destroyTimeoutMs ?? 60_000).catch(
           () => undefined,
         );
         await removeCgroup(marker.cgroup).catch(() => undefined);
-      } else if (
+      } else {
         // Without its start time a pid could be anyone's by now.
-        typeof marker?.startTime === "number" &&
-        (await isRunningProcess(pid, marker.startTime))
-      ) {
-        await this.o.sweeper.kill(pid, directory);
+        const root =
+          typeof pid === "number" &&
+          Number.isInteger(pid) &&
+          pid > 0 &&
+          typeof marker?.startTime === "number" &&
+          (await isRunningProcess(pid, marker.startTime))
+            ? pid
+            : undefined;
+        await this.o.sweeper.kill(root, directory, undefined, key);
       }
       // Its sandbox goes with its task's.
-      this.o.logger.info(`Destroyed DEBUG container '${name}' of the previous agent run`);
+      this.o.logger.info(`Destroyed DEBUG container '${key}' of the previous agent run`);
     }
     await rm(path, { force: true }).catch(() => undefined);
   }
@@ -1402,6 +1418,9 @@ export class NestedContainers {
     };
     await this.saveLaunchInfo(n);
     if (inImage) env.PATH = DEFAULT_PATH;
+    // Last, so that the command's own environment cannot hide it; not in
+    // launchInfo (a DEBUG child carries its own id).
+    env[CONTAINER_ID_VARIABLE] = n.key;
     // Its cgroup and root filesystem, for a successor that finds it launching.
     if (n.cgroup !== undefined || n.provisioned === true) await this.checkpoint(n);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
@@ -1434,6 +1453,7 @@ export class NestedContainers {
         stream.on("error", () => {});
       }
     }
+    crashAfterSpawnForTesting(n.standalone === true ? "standalone" : "nested");
     // Registered before anything else is awaited: its exit may be reported next.
     n.pid = reply.pid;
     if (reply.startTime !== undefined) n.startTime = reply.startTime;
@@ -1628,19 +1648,27 @@ export class NestedContainers {
       n.adopted === true && n.pid !== undefined && !(await isSameProcess(n.pid, n.startTime))
         ? undefined
         : n.pid;
-    await this.o.sweeper.kill(root, n.directory);
+    await this.o.sweeper.kill(root, n.directory, undefined, n.key);
   }
 
   /**
    * Kills what a launch cut short by the agent's end may have started, its
    * pid unknown: its cgroup's processes, else (no cgroups) every process
-   * whose session is led by a process working in its sandbox (the launcher
-   * starts each container in a session of its own, in its sandbox).
+   * that carries its id in its environment (and the trees those lead), and
+   * every process whose session is led by a process working in its sandbox
+   * (the launcher starts each container in a session of its own, in its
+   * sandbox; this finds what a previous agent version started without the
+   * id, unless it runs in an image: its working directory then reads as
+   * the sandbox inside the image).
    */
   private async killLaunching(n: Nested): Promise<void> {
     if (n.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
       await this.killAll(n);
       return;
+    }
+    const marked = await this.o.sweeper.kill(undefined, n.directory, undefined, n.key);
+    if (marked > 0) {
+      this.o.logger.info(`Killed ${marked} process(es) of container '${n.key}' found by its id`);
     }
     const table = await readProcTableInSlices();
     const pids = new Set<number>();
@@ -1846,6 +1874,17 @@ export function nestedResources(
   if (cpuLimit !== undefined && Number.isFinite(cpuLimit)) out.cpus = cpuLimit;
   if (memLimit !== undefined && Number.isFinite(memLimit)) out.memMb = memLimit;
   return out;
+}
+
+/**
+ * Tests only: `MESOS_TS_TESTING_CRASH_AFTER_SPAWN=<kind>[,<kind>...]`
+ * (`nested`, `standalone`, `debug`) SIGKILLs the agent as soon as the
+ * launcher has started a container of that kind, before its pid is
+ * noted: the moment whose leftovers a restarted agent must find.
+ */
+function crashAfterSpawnForTesting(kind: "nested" | "standalone" | "debug"): void {
+  const kinds = process.env.MESOS_TS_TESTING_CRASH_AFTER_SPAWN;
+  if (kinds?.split(",").includes(kind) === true) process.kill(process.pid, "SIGKILL");
 }
 
 /**

@@ -91,28 +91,44 @@ export async function readProcTableInSlices(slice = 64): Promise<ProcEntry[]> {
   return out;
 }
 
+/** What a batch of kills looks for in environments, and what it found. */
+export interface MarkedProcesses {
+  /** Pids by the `MESOS_DIRECTORY` they carry (executors and their tasks). */
+  byDirectory: Map<string, number[]>;
+  /** Pids by the {@link CONTAINER_ID_VARIABLE} they carry (nested and standalone containers). */
+  byContainer: Map<string, number[]>;
+}
+
 /**
- * `processesWithDirectories` for the processes `candidates` keeps, reading
- * environments synchronously in slices (see `readProcTableInSlices`).
- * Reading another process' environment is the costliest /proc read (the
- * kernel copies it out of that process' memory), so callers narrow the
- * candidates first.
+ * The processes `candidates` keeps whose `MESOS_DIRECTORY` is one of
+ * `directories` or whose {@link CONTAINER_ID_VARIABLE} is one of
+ * `containers`, reading environments synchronously in slices (see
+ * `readProcTableInSlices`). Reading another process' environment is the
+ * costliest /proc read (the kernel copies it out of that process' memory),
+ * so callers narrow the candidates first.
  */
-export async function processesWithDirectoriesInSlices(
+export async function markedProcessesInSlices(
   directories: ReadonlySet<string>,
+  containers: ReadonlySet<string>,
   candidates: readonly ProcEntry[],
   slice = 64,
-): Promise<Map<string, number[]>> {
-  const found = new Map<string, number[]>();
+): Promise<MarkedProcesses> {
+  const found: MarkedProcesses = { byDirectory: new Map(), byContainer: new Map() };
+  const add = (map: Map<string, number[]>, key: string, pid: number) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [pid]);
+    else list.push(pid);
+  };
   let read = 0;
   for (const e of candidates) {
     if (e.pid <= 2 || e.ppid === 2) continue;
     try {
-      const directory = directoryOfEnvironment(readFileSync(`/proc/${e.pid}/environ`));
-      if (directory !== undefined && directories.has(directory)) {
-        const list = found.get(directory);
-        if (list === undefined) found.set(directory, [e.pid]);
-        else list.push(e.pid);
+      const markers = markersOfEnvironment(readFileSync(`/proc/${e.pid}/environ`));
+      if (markers.directory !== undefined && directories.has(markers.directory)) {
+        add(found.byDirectory, markers.directory, e.pid);
+      }
+      if (markers.container !== undefined && containers.has(markers.container)) {
+        add(found.byContainer, markers.container, e.pid);
       }
     } catch {
       // Gone, or not ours to read.
@@ -159,20 +175,42 @@ export function processTree(root: number, table: readonly ProcEntry[]): number[]
   return [...found];
 }
 
+/**
+ * Set in the environment of every nested and standalone container's
+ * process (and so inherited by all it starts): the container's id, as
+ * Mesos prints it (`<parent>.<child>`). A restarted agent finds a
+ * container's processes by it when it has no cgroup to look in: neither
+ * their working directory (a container in an image works in
+ * /mnt/mesos/sandbox of its own mount namespace) nor their session (a
+ * process may leave it) tells reliably whose they are. Mesos sets no such
+ * variable: its launcher keeps the process from running until its pid is
+ * checkpointed.
+ */
+export const CONTAINER_ID_VARIABLE = "MESOS_TS_CONTAINER_ID";
+
 const DIRECTORY_PREFIX = Buffer.from("MESOS_DIRECTORY=");
+const CONTAINER_PREFIX = Buffer.from(`${CONTAINER_ID_VARIABLE}=`);
 
 /** The value of `MESOS_DIRECTORY` in a raw environment block, if set. */
 export function directoryOfEnvironment(env: Buffer): string | undefined {
+  return markersOfEnvironment(env).directory;
+}
+
+/** `MESOS_DIRECTORY` and {@link CONTAINER_ID_VARIABLE} in a raw environment block, where set. */
+export function markersOfEnvironment(env: Buffer): { directory?: string; container?: string } {
+  const out: { directory?: string; container?: string } = {};
   let at = 0;
   while (at < env.length) {
     let end = env.indexOf(0, at);
     if (end < 0) end = env.length;
     if (env.subarray(at, at + DIRECTORY_PREFIX.length).equals(DIRECTORY_PREFIX)) {
-      return env.subarray(at + DIRECTORY_PREFIX.length, end).toString("utf8");
+      out.directory ??= env.subarray(at + DIRECTORY_PREFIX.length, end).toString("utf8");
+    } else if (env.subarray(at, at + CONTAINER_PREFIX.length).equals(CONTAINER_PREFIX)) {
+      out.container ??= env.subarray(at + CONTAINER_PREFIX.length, end).toString("utf8");
     }
     at = end + 1;
   }
-  return undefined;
+  return out;
 }
 
 /**

@@ -2,7 +2,9 @@
  * Finds and kills a container's processes: the executor's tree (its
  * session, process group and descendants) and every process that still
  * carries the container's `MESOS_DIRECTORY=<sandbox>` in its environment
- * (tasks that left the tree, e.g. after their executor died). Reading the
+ * (tasks that left the tree, e.g. after their executor died); for a nested
+ * or standalone container, every process that carries its id
+ * (`CONTAINER_ID_VARIABLE`), with the trees those lead. Reading the
  * process table and environments costs a pass over /proc, so requests that
  * arrive close together (200 tasks killed at once) share one pass.
  *
@@ -18,8 +20,8 @@
  */
 import type { Logger } from "../../common/observability/logger.js";
 import {
+  markedProcessesInSlices,
   type ProcEntry,
-  processesWithDirectoriesInSlices,
   processTree,
   readProcTableInSlices,
   signalAll,
@@ -29,6 +31,8 @@ interface Request {
   /** The executor's pid, when its tree should be killed too. */
   root: number | undefined;
   directory: string;
+  /** A nested or standalone container's id, as its processes carry it. */
+  container: string | undefined;
   /** The executor's start time (clock ticks after boot), when known. */
   startTime: number | undefined;
   resolve: (killed: number) => void;
@@ -58,11 +62,19 @@ export class ProcessSweeper {
    * SIGKILLs every process of the container whose sandbox is `directory`
    * (and the tree of `root`, if given). `startTime` is the executor's start
    * (clock ticks after boot): nothing older can belong to the container.
-   * Resolves with how many were signalled.
+   * With `container`, also the processes that carry that container id in
+   * their environment and the trees they lead (a container launched
+   * without a cgroup, its pid maybe unknown). Resolves with how many were
+   * signalled.
    */
-  kill(root: number | undefined, directory: string, startTime?: number): Promise<number> {
+  kill(
+    root: number | undefined,
+    directory: string,
+    startTime?: number,
+    container?: string,
+  ): Promise<number> {
     return new Promise((resolve) => {
-      this.pending.push({ root, directory, startTime, resolve });
+      this.pending.push({ root, directory, container, startTime, resolve });
       this.schedule();
     });
   }
@@ -83,13 +95,23 @@ export class ProcessSweeper {
     const started = performance.now();
     try {
       const table = await readProcTableInSlices();
-      const byDirectory = await processesWithDirectoriesInSlices(
+      const containers = new Set<string>();
+      for (const r of batch) if (r.container !== undefined) containers.add(r.container);
+      const marked = await markedProcessesInSlices(
         new Set(batch.map((r) => r.directory)),
+        containers,
         this.candidates(batch, table),
       );
       for (const request of batch) {
         const pids = new Set(request.root === undefined ? [] : processTree(request.root, table));
-        for (const pid of byDirectory.get(request.directory) ?? []) pids.add(pid);
+        for (const pid of marked.byDirectory.get(request.directory) ?? []) pids.add(pid);
+        // Their descendants too: one may have started a program with an
+        // environment of its own (without the marker).
+        const carriers =
+          request.container === undefined ? [] : marked.byContainer.get(request.container);
+        for (const carrier of carriers ?? []) {
+          for (const pid of processTree(carrier, table)) pids.add(pid);
+        }
         pids.delete(process.pid);
         signalAll(pids, "SIGKILL");
         request.resolve(pids.size);
