@@ -47,7 +47,8 @@ export async function runMaster(
   // So does a bad file of a security flag (--credentials, --acls,
   // --rate_limits): Mesos' master reads them as it starts, standby or not.
   try {
-    loadMasterSecurity(flags, clock);
+    const security = loadMasterSecurity(flags, clock);
+    if (security.rateLimiter !== undefined) logger.info("Framework rate limiting enabled");
   } catch (error) {
     return fail(error instanceof Error ? error.message : String(error));
   }

@@ -52,6 +52,7 @@ describe("framework rate limiting by FrameworkInfo.principal", { timeout: 120_00
     assert.equal(third.body, "Message mesos.scheduler.Call dropped: capacity(1) exceeded");
     const error = await one.nth("ERROR");
     assert.equal(error.error?.message, third.body);
+    assert.ok(master.logs().includes("Framework rate limiting enabled"), "Mesos' start-up line");
     const m = await metrics();
     assert.equal(m["frameworks/shared/messages_received"], 5, "two SUBSCRIBEs and three calls");
     assert.equal(m["frameworks/shared/messages_processed"], 3, "two SUBSCRIBEs and one call");
