@@ -653,9 +653,10 @@ const agentContainerFlags = {
     notYet: true,
   }),
   revocable_cpu_low_priority: flag.bool({
-    help: "Run containers on revocable CPU at a lower priority (cgroups/cpu).",
+    help:
+      "Run containers with revocable cpus at a lower priority: cgroups/cpu gives them 10 " +
+      "cpu.shares per cpu instead of 1024 (cgroup v2: cpu.weight 1 per cpu).",
     default: true,
-    notYet: true,
   }),
   systemd_enable_support: flag.bool({
     help: "Work with systemd, e.g. keep executors alive across agent restarts.",

@@ -6,7 +6,9 @@
  * REASON_CONTAINER_PREEMPTED.
  */
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { after, before, describe, test } from "node:test";
+import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import type { Offer, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
@@ -18,6 +20,7 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
+import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 after(stopAll);
@@ -308,6 +311,74 @@ describe("load QoS controller", () => {
     );
     assert.equal(tasks?.tasks.find((t) => t.id === "regular")?.state, "TASK_RUNNING");
     aware.close();
+    fw.close();
+  });
+});
+
+const cgroupSkip = isolationSkipReason(["cpu"]);
+
+describe("revocable cpus at low priority (cgroups/cpu)", { skip: cgroupSkip }, () => {
+  const root = `mesos-test-os-${process.pid}`;
+  let master: DaemonHandle;
+  let agent: DaemonHandle;
+  let cgroups: CgroupsHierarchy;
+  before(async () => {
+    cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", root) as CgroupsHierarchy;
+    master = await startMaster();
+    agent = await startAgent({
+      master: master.address,
+      flags: {
+        isolation: "cgroups/cpu",
+        cgroups_root: root,
+        resource_estimator: ESTIMATOR,
+        modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] }),
+        oversubscribed_resources_interval: "1secs",
+      },
+    });
+    await waitForAgents(master, 1);
+  });
+  after(async () => {
+    await stopAll();
+    removeRootCgroups(cgroups);
+  });
+
+  test("a container with revocable cpus gets 10 shares per cpu, a regular one 1024", async () => {
+    const [agentId = ""] = await waitForAgents(master, 1);
+    const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const regularCpus = (rs: Resource[]) => sum(rs, "cpus") - sum(revocableOf(rs), "cpus");
+    const first = await offersWith(
+      fw,
+      (rs) => regularCpus(rs) > 0 && sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") >= 64,
+      "offers with regular and revocable cpus",
+    );
+    await launch(fw, first, agentId, "low", scalar("cpus", 0.5, true));
+    await statusOf(fw, "low", "TASK_RUNNING");
+    const second = await offersWith(
+      fw,
+      (rs) => regularCpus(rs) > 0 && sum(rs, "mem") > 0,
+      "an offer with regular cpus",
+    );
+    await launch(fw, second, agentId, "normal", scalar("cpus", 0.5, false));
+    await statusOf(fw, "normal", "TASK_RUNNING");
+    const executors = await waitLong("both executors in the agent's /state", async () => {
+      const doc = await getJson<{
+        frameworks?: { executors?: { id: string; container: string }[] }[];
+      }>(`${agent.url}/state`);
+      const all = (doc?.frameworks ?? []).flatMap((f) => f.executors ?? []);
+      return all.length >= 2 ? all : undefined;
+    });
+    const control = (id: string, file: string) => {
+      const container = executors.find((e) => e.id === id)?.container ?? "";
+      return readFileSync(`${cgroups.path("cpu", container)}/${file}`, "utf8").trim();
+    };
+    // The command executor's regular 0.1 cpus count too (0.6 cpus), as in Mesos.
+    if (cgroups.version === 1) {
+      assert.equal(control("low", "cpu.shares"), "6");
+      assert.equal(control("normal", "cpu.shares"), String(Math.floor(1024 * 0.6)));
+    } else {
+      assert.equal(control("low", "cpu.weight"), "1");
+      assert.notEqual(control("normal", "cpu.weight"), "1");
+    }
     fw.close();
   });
 });

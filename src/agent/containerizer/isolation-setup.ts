@@ -62,6 +62,7 @@ export function buildIsolation(
     | "cgroups_hierarchy"
     | "cgroups_root"
     | "cgroups_enable_cfs"
+    | "revocable_cpu_low_priority"
     | "cgroups_limit_swap"
     | "container_disk_watch_interval"
     | "enforce_container_disk_quota"
@@ -102,6 +103,7 @@ export function buildIsolation(
       cgroups,
       root,
       enableCfs: flags.cgroups_enable_cfs,
+      revocableCpuLowPriority: flags.revocable_cpu_low_priority,
       limitSwap: flags.cgroups_limit_swap,
       diskWatchIntervalMs: flags.container_disk_watch_interval.toMs(),
       enforceDiskQuota: flags.enforce_container_disk_quota,

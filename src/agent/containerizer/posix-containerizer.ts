@@ -197,6 +197,7 @@ export function containerResources(resources: Resources): ContainerResources {
     diskMb: resources.filter((r) => r.disk?.volume === undefined).disk(),
     ...(volumes.size === 0 ? {} : { volumes: [...volumes.values()] }),
     ports: resources.ports(),
+    ...(resources.revocable().cpus() === undefined ? {} : { revocableCpus: true }),
   };
 }
 

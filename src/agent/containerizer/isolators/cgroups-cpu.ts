@@ -3,6 +3,9 @@
  * least 2; `cpu.weight` on cgroup v2), a hard cap through CFS bandwidth
  * control when `--cgroups_enable_cfs` is set (quota = cpus x 100 ms per
  * 100 ms period), and CPU time and throttling statistics from cpuacct/cpu.
+ * With `--revocable_cpu_low_priority` (the default) a container with
+ * revocable cpus gets 10 shares per cpu instead of 1024 (v2: weight 1 per
+ * cpu), as Mesos: oversubscribed work yields to regular containers.
  */
 import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
 import {
@@ -34,6 +37,11 @@ export function cpuShares(cpus: number): number {
   return Math.max(Math.floor(CPU_SHARES_PER_CPU * cpus), MIN_CPU_SHARES);
 }
 
+/** Mesos' shares per revocable cpu under `--revocable_cpu_low_priority`. */
+export const CPU_SHARES_PER_CPU_REVOCABLE = 10;
+/** Mesos' cgroup v2 weight per revocable cpu under `--revocable_cpu_low_priority`. */
+export const CPU_WEIGHT_PER_CPU_REVOCABLE = 1;
+
 /** cgroup v2 cpu.weight for `cpus` (the shares mapped onto 1..10000). */
 export function cpuWeight(cpus: number): number {
   const shares = Math.min(cpuShares(cpus), 262_144);
@@ -52,6 +60,7 @@ export class CgroupsCpuIsolator extends BaseIsolator {
   constructor(
     private readonly cgroups: CgroupsHierarchy,
     private readonly enableCfs: boolean,
+    private readonly revocableLowPriority = false,
   ) {
     super();
   }
@@ -75,14 +84,21 @@ export class CgroupsCpuIsolator extends BaseIsolator {
     const cpus = resources.cpus;
     if (cpus === undefined) return;
     const cpu = this.cgroups.path("cpu", containerId);
+    const low = this.revocableLowPriority && resources.revocableCpus === true;
     if (this.cgroups.version === 1) {
-      await writeControl(cpu, "cpu.shares", String(cpuShares(cpus)));
+      const shares = low
+        ? Math.max(Math.floor(CPU_SHARES_PER_CPU_REVOCABLE * cpus), MIN_CPU_SHARES)
+        : cpuShares(cpus);
+      await writeControl(cpu, "cpu.shares", String(shares));
       if (this.enableCfs) {
         await writeControl(cpu, "cpu.cfs_period_us", String(CPU_CFS_PERIOD_US));
         await writeControl(cpu, "cpu.cfs_quota_us", String(cfsQuotaUs(cpus)));
       }
     } else {
-      await writeControl(cpu, "cpu.weight", String(cpuWeight(cpus)));
+      const weight = low
+        ? Math.max(Math.floor(CPU_WEIGHT_PER_CPU_REVOCABLE * cpus), MIN_CPU_WEIGHT)
+        : cpuWeight(cpus);
+      await writeControl(cpu, "cpu.weight", String(weight));
       if (this.enableCfs) {
         await writeControl(cpu, "cpu.max", `${cfsQuotaUs(cpus)} ${CPU_CFS_PERIOD_US}`);
       }

@@ -36,6 +36,8 @@ export interface IsolationOptions {
   /** The agent runs as root (namespaces and mounts need it). */
   root: boolean;
   enableCfs: boolean;
+  /** `--revocable_cpu_low_priority`: revocable cpus get a tenth of the usual shares. */
+  revocableCpuLowPriority?: boolean | undefined;
   limitSwap: boolean;
   diskWatchIntervalMs: number;
   enforceDiskQuota: boolean;
@@ -209,7 +211,7 @@ export function createIsolators(
         if (typeof c === "string") return { ok: false, error: c };
         if (!c.has("cpu"))
           return { ok: false, error: "The cpu cgroup controller is not available" };
-        isolators.push(new CgroupsCpuIsolator(c, o.enableCfs));
+        isolators.push(new CgroupsCpuIsolator(c, o.enableCfs, o.revocableCpuLowPriority ?? false));
         break;
       }
       case "cgroups/mem": {

@@ -45,6 +45,8 @@ export interface ContainerResources {
   volumes?: readonly ContainerVolume[] | undefined;
   /** Its `ports` ranges (network/ports); undefined: none. */
   ports?: ValueRanges | undefined;
+  /** Its cpus are revocable (oversubscribed): `--revocable_cpu_low_priority` applies. */
+  revocableCpus?: boolean | undefined;
 }
 
 /** What an isolator knows about a container it prepares. */
