@@ -151,6 +151,21 @@ describe("TLS downgrade on the connecting side", { skip }, () => {
   });
 });
 
+describe("TLS downgrade on the connecting side (master)", { skip }, () => {
+  it("a master with TLS and downgrade reaches a plain agent: its TLS attempt fails and it retries in plain", async () => {
+    const master = await startMaster({
+      env: tlsEnv("node", { LIBPROCESS_SSL_SUPPORT_DOWNGRADE: "true" }),
+    });
+    const agent = await startAgent({ master: master.address });
+    // The agent hears SlaveRegisteredMessage only if the master's messages get through.
+    await waitLong("the plain agent to be told it registered", () =>
+      /Registered with master master@127\.0\.0\.1:\d+; given agent ID/.test(agent.logs()),
+    );
+    await agent.stop();
+    await master.stop();
+  });
+});
+
 describe("TLS client certificates with legacy hostname validation", { skip }, () => {
   it("the master drops clients whose certificate does not name their reverse-DNS name", async () => {
     // Downgrade on the master only so the harness can probe /health in plain;
