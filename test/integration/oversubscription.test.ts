@@ -21,7 +21,7 @@ import {
   waitLong,
 } from "../harness/processes.js";
 import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
-import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
+import { FakeAgent, type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 after(stopAll);
 
@@ -313,6 +313,62 @@ describe("load QoS controller", () => {
     aware.close();
     fw.close();
   });
+});
+
+test("master: a changed estimate replaces the agent's revocable resources and rescinds only offers holding them", async () => {
+  const master = await startMaster();
+  const agent = await FakeAgent.start(master.address);
+  try {
+    const agentId = await agent.register([scalar("cpus", 2, false), scalar("mem", 256, false)]);
+    const update = (cpus: number) =>
+      agent.send("mesos.internal.UpdateSlaveMessage", {
+        slave_id: { value: agentId },
+        update_oversubscribed_resources: true,
+        oversubscribed_resources: cpus === 0 ? [] : [scalar("cpus", cpus, true)],
+      });
+    update(3);
+    // Two frameworks: one holds the regular offer, the other the revocable one.
+    const plain = await framework(master, []);
+    const plainOffer = await offersWith(plain, (rs) => sum(rs, "cpus") === 2, "the regular offer");
+    const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const revocableOffer = await offersWith(
+      fw,
+      (rs) => sum(revocableOf(rs), "cpus") === 3,
+      "the revocable offer",
+    );
+    update(1);
+    await fw.next(
+      (e: Event) => e.rescind?.offer_id.value === revocableOffer.ids[0]?.value,
+      "the revocable offer rescinded",
+    );
+    await offersWith(
+      fw,
+      (rs) => sum(revocableOf(rs), "cpus") === 1,
+      "an offer with the new estimate",
+    );
+    const state = await getJson<{ slaves: { resources: Record<string, unknown> }[] }>(
+      `${master.url}/master/state`,
+    );
+    assert.equal(state?.slaves[0]?.resources.cpus_revocable, 1);
+    assert.equal(state?.slaves[0]?.resources.cpus, 2);
+    // The regular offer was left alone.
+    assert.ok(
+      !plain.events.some((e) => e.rescind?.offer_id.value === plainOffer.ids[0]?.value),
+      "the offer without revocable resources was rescinded",
+    );
+    // An estimate of nothing leaves no revocable resources.
+    update(0);
+    await waitLong("no revocable cpus on the master", async () => {
+      const doc = await getJson<{ slaves: { resources: Record<string, unknown> }[] }>(
+        `${master.url}/master/state`,
+      );
+      return doc?.slaves[0]?.resources.cpus_revocable === undefined ? true : undefined;
+    });
+    plain.close();
+    fw.close();
+  } finally {
+    await agent.stop();
+  }
 });
 
 const cgroupSkip = isolationSkipReason(["cpu"]);
