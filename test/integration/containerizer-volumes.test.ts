@@ -118,7 +118,8 @@ test("posix/disk: a task writing past its disk quota fails with REASON_CONTAINER
   });
   assert.equal(run.finalState, "TASK_FAILED", run.stdout);
   assert.equal(run.reason, "REASON_CONTAINER_LIMITATION_DISK", run.stdout);
-  assert.match(run.message ?? "", /Disk usage .* exceeds quota/);
+  // Mesos' wording and byte units (stout's Bytes: 8200KB, 2MB).
+  assert.match(run.message ?? "", /^Disk usage \(\d+(KB|MB)\) exceeds quota \(2MB\)$/);
   // The status names the quota that was exceeded, as Mesos' TaskStatus.limitation does.
   assert.deepEqual(await limitedResourcesOf(master, "filler"), [
     { name: "disk", type: "SCALAR", scalar: { value: 2 } },

@@ -9,6 +9,7 @@
  */
 import { realpathSync } from "node:fs";
 import { join } from "node:path";
+import { Bytes } from "../../../common/flags/bytes.js";
 import type {
   DiskStatistics,
   ResourceStatistics,
@@ -143,7 +144,7 @@ export class PosixDiskIsolator extends BaseIsolator {
     s.reported = true;
     this.context.limit(containerId, {
       reason: "REASON_CONTAINER_LIMITATION_DISK",
-      message: `Disk usage (${formatMb(used)}) exceeds quota (${formatMb(limit)})`,
+      message: `Disk usage (${formatBytes(used)}) exceeds quota (${formatBytes(limit)})`,
       resources,
     });
   }
@@ -212,6 +213,7 @@ function limitOf(resources: ContainerResources): number | undefined {
   return resources.diskMb === undefined ? undefined : Math.floor(resources.diskMb * MB);
 }
 
-function formatMb(bytes: number): string {
-  return `${(bytes / MB).toFixed(1)}MB`;
+/** stout's rendering of a byte count, as Mesos' message has it: `10240KB`, `1MB`. */
+function formatBytes(bytes: number): string {
+  return Bytes.of(Math.max(0, Math.floor(bytes))).toString();
 }
