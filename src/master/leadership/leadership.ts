@@ -19,6 +19,7 @@ import { type Leader, MasterDetector } from "../../common/zookeeper/detector.js"
 import type { GroupMember } from "../../common/zookeeper/group.js";
 import { ZkSession } from "../../common/zookeeper/session.js";
 import type { ZkUrl } from "../../common/zookeeper/url.js";
+import { leaderRegionConflict } from "../fault-domain.js";
 
 export interface LeadershipOptions {
   readonly url: ZkUrl;
@@ -129,6 +130,12 @@ export class Leadership {
       logger.info(
         `The newly elected leader is ${leader.info.pid ?? "?"} with id ${leader.info.id}`,
       );
+      // Masters of one cluster must share a region (a configuration error otherwise).
+      const conflict = leaderRegionConflict(leader.info, this.options.info);
+      if (conflict !== undefined) {
+        fatal(conflict);
+        return;
+      }
     }
     this.options.onLeader(leader?.info);
   }
