@@ -575,9 +575,10 @@ const agentContainerFlags = {
     default: false,
   }),
   disallow_sharing_agent_pid_namespace: flag.bool({
-    help: "Give every top-level container its own PID namespace.",
+    help:
+      "Refuse top-level containers that ask to share the agent's pid namespace " +
+      "(LinuxInfo.share_pid_namespace; namespaces/pid isolator).",
     default: false,
-    notYet: true,
   }),
   cgroups_hierarchy: flag.string({
     help: "Mount point of the cgroups hierarchies.",

@@ -409,7 +409,7 @@ test("session under the linux launcher with cgroups and a pid namespace: output,
   skip: cgroupsSkip,
 }, async () => {
   const linux = await startCluster({
-    isolation: "cgroups/cpu,cgroups/mem,namespaces/pid",
+    isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
     launcher: "linux",
     cgroups_root: CGROUPS_ROOT,
   });

@@ -41,7 +41,7 @@ before(async () => {
   agent = await startAgent({
     master: master.address,
     flags: {
-      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid",
+      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
       launcher: "linux",
       cgroups_root: CGROUPS_ROOT,
       cgroups_enable_cfs: true,

@@ -46,7 +46,7 @@ before(async () => {
   agent = await startAgent({
     master: master.address,
     flags: {
-      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid",
+      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
       launcher: "linux",
       cgroups_root: CGROUPS_ROOT,
       executor_shutdown_grace_period: "2secs",

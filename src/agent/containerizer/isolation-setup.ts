@@ -84,6 +84,7 @@ export function buildIsolation(
     | "runtime_dir"
     | "default_container_shm_size"
     | "disallow_sharing_agent_ipc_namespace"
+    | "disallow_sharing_agent_pid_namespace"
     | "effective_capabilities"
     | "bounding_capabilities"
     | "secret_resolver"
@@ -122,6 +123,7 @@ export function buildIsolation(
         disallowSharingAgentIpcNamespace: flags.disallow_sharing_agent_ipc_namespace,
       },
       secrets: { resolver: secretResolver.resolver, runtimeDir: flags.runtime_dir },
+      disallowSharingAgentPidNamespace: flags.disallow_sharing_agent_pid_namespace,
       effectiveCapabilities: flags.effective_capabilities,
       boundingCapabilities: flags.bounding_capabilities,
       run: (file, args) =>

@@ -4,8 +4,8 @@
  * pid into every cgroup the isolators prepared, and only then execs (in
  * order, each replacing the previous program):
  *
- * 1. `nsenter` into the parent's IPC namespace (a nested container that
- *    shares it, `namespaces/ipc`);
+ * 1. `nsenter` into the parent's IPC and pid namespaces (a nested
+ *    container that shares them, `namespaces/ipc`, `namespaces/pid`);
  * 2. `unshare` for new mount (and IPC, and pid) namespaces, forking so that
  *    the executor is pid 1 of its pid namespace with a fresh /proc;
  * 3. a second script, inside the new mount namespace, that makes the
@@ -53,6 +53,7 @@ export function mergePreparations(
     | "rootfsEnv"
     | "rootfsWorkDir"
     | "ipcNamespace"
+    | "pidNamespaceToEnter"
     | "shm"
     | "capabilities";
   const merged: Required<Omit<LaunchPreparation, Optional>> & Pick<LaunchPreparation, Optional> = {
@@ -60,6 +61,7 @@ export function mergePreparations(
     cgroupProcs: [],
     pidNamespace: false,
     mountNamespace: false,
+    mountProc: false,
     mounts: [],
     rlimits: [],
     noNewPrivs: false,
@@ -75,6 +77,11 @@ export function mergePreparations(
     merged.rlimits.push(...(p.rlimits ?? []));
     merged.executorArguments.push(...(p.executorArguments ?? []));
     if (p.ipcNamespace !== undefined) merged.ipcNamespace = p.ipcNamespace;
+    if (p.pidNamespaceToEnter !== undefined) merged.pidNamespaceToEnter = p.pidNamespaceToEnter;
+    if (p.mountProc === true) {
+      merged.mountProc = true;
+      merged.mountNamespace = true;
+    }
     if (p.shm !== undefined) {
       merged.shm = p.shm;
       merged.mountNamespace = true;
@@ -141,6 +148,7 @@ export function needsShim(p: LaunchPreparation): boolean {
     (p.rlimits ?? []).length > 0 ||
     p.rootfs !== undefined ||
     p.ipcNamespace !== undefined ||
+    p.pidNamespaceToEnter !== undefined ||
     p.shm !== undefined ||
     p.capabilities !== undefined ||
     p.noNewPrivs === true
@@ -161,8 +169,12 @@ export function shimCommand(
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
   const tail: string[] = [];
   const ipc = p.ipcNamespace;
-  // Joining the parent's IPC namespace comes first: the steps after it stay inside.
-  if (typeof ipc === "object") tail.push("nsenter", `--ipc=${ipc.enter}`, "--");
+  // Joining the parent's IPC and pid namespaces comes first: the steps after
+  // it stay inside (nsenter forks for the pid namespace and waits).
+  const namespaces: string[] = [];
+  if (typeof ipc === "object") namespaces.push(`--ipc=${ipc.enter}`);
+  if (p.pidNamespaceToEnter !== undefined) namespaces.push(`--pid=${p.pidNamespaceToEnter}`);
+  if (namespaces.length > 0) tail.push("nsenter", ...namespaces, "--");
   if (p.mountNamespace === true || p.pidNamespace === true || ipc === "new") {
     tail.push("unshare", "--mount", "--propagation", "private");
     if (ipc === "new") tail.push("--ipc");
@@ -176,6 +188,12 @@ export function shimCommand(
         ? `${bind}; mount -o remount,bind,ro ${target} || ${fail(`cannot make ${m.target} read-only`)}`
         : bind;
     });
+    if (p.mountProc === true && p.pidNamespace !== true) {
+      // unshare --mount-proc does this for a new pid namespace.
+      mounts.push(
+        `mount -t proc -o nosuid,nodev,noexec proc /proc || ${fail("cannot mount /proc")}`,
+      );
+    }
     if (p.rootfs !== undefined) {
       const proc = shellQuote(`${p.rootfs}/proc`);
       const dev = shellQuote(`${p.rootfs}/dev`);

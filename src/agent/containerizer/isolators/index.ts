@@ -60,6 +60,8 @@ export interface IsolationOptions {
         disallowSharingAgentIpcNamespace: boolean;
       }
     | undefined;
+  /** `--disallow_sharing_agent_pid_namespace` (`namespaces/pid`). */
+  disallowSharingAgentPidNamespace?: boolean | undefined;
   /** `--effective_capabilities` and `--bounding_capabilities` (CapabilityInfo JSON). */
   effectiveCapabilities?: unknown;
   boundingCapabilities?: unknown;
@@ -276,8 +278,24 @@ export function createIsolators(
         break;
       }
       case "namespaces/pid":
-        if (!o.root) return { ok: false, error: "Isolator 'namespaces/pid' needs root" };
-        isolators.push(new NamespacesPidIsolator());
+        // Mesos' checks and messages.
+        if (!o.root) {
+          return { ok: false, error: "The pid namespace isolator requires root permissions" };
+        }
+        if (!existsSync("/proc/self/ns/pid")) {
+          return { ok: false, error: "Pid namespaces are not supported by this kernel" };
+        }
+        if (o.launcher !== undefined && o.launcher !== "linux") {
+          return { ok: false, error: "'linux' launcher must be used to enable pid namespace" };
+        }
+        if (!names.includes("filesystem/linux")) {
+          return { ok: false, error: "'filesystem/linux' must be used to enable pid namespace" };
+        }
+        isolators.push(
+          new NamespacesPidIsolator({
+            disallowSharingAgentPidNamespace: o.disallowSharingAgentPidNamespace ?? false,
+          }),
+        );
         break;
       case "namespaces/ipc": {
         if (!o.root) {

@@ -80,6 +80,13 @@ export interface LaunchPreparation {
   pidNamespace?: boolean;
   /** Run the executor in a new mount namespace. */
   mountNamespace?: boolean;
+  /**
+   * `namespaces/pid`: a `/proc/<pid>/ns/pid_for_children` to join first (a
+   * nested container that shares its parent's pid namespace).
+   */
+  pidNamespaceToEnter?: string;
+  /** Mount a fresh /proc in the new mount namespace (it then shows the pid namespace joined). */
+  mountProc?: boolean;
   mounts?: BindMount[];
   /** `prlimit` options, e.g. `--nofile=1024:4096`. */
   rlimits?: string[];
