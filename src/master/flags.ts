@@ -172,9 +172,10 @@ const masterOnlyFlags = {
     default: false,
   }),
   authentication_v0_timeout: flag.duration({
-    help: "How long a v0 framework or agent authentication may take.",
+    help:
+      "How long a v0 framework or agent authentication (CRAM-MD5) may take; a handshake " +
+      "not done in time is discarded and the peer tries again.",
     default: "15secs",
-    notYet: true,
   }),
   authenticate_http_frameworks: flag.bool({
     help: "Only HTTP frameworks that present credentials may subscribe.",

@@ -16,6 +16,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ProcessBase } from "../process/process-base.js";
 import { parseUpid, type Upid } from "../process/upid.js";
 import { codecFor, type MessageTypeMap, type MessageTypeName } from "../protocol/index.js";
+import type { Clock, TimerHandle } from "../time/clock.js";
 import type { Credential, CredentialStore } from "./credentials.js";
 
 export const CRAM_MD5 = "CRAM-MD5";
@@ -42,6 +43,13 @@ interface Session {
   /** The pid being vouched for (AuthenticateMessage.pid). */
   readonly pid: string;
   challenge?: string;
+  timer?: TimerHandle;
+}
+
+/** `--authentication_v0_timeout`: how long a handshake may take (Mesos' default 15 s). */
+export interface AuthenticationTimeout {
+  readonly clock: Clock;
+  readonly timeoutMs: number;
 }
 
 /** The master's side: verifies peers against the credentials. */
@@ -52,6 +60,7 @@ export class CramMd5Authenticator extends ProcessBase {
   constructor(
     private readonly credentials: CredentialStore,
     private readonly hostname: string,
+    private readonly timeout?: AuthenticationTimeout,
   ) {
     super("crammd5-authenticator");
   }
@@ -69,8 +78,21 @@ export class CramMd5Authenticator extends ProcessBase {
   /** Starts a session for a peer that sent AuthenticateMessage to the master. */
   begin(from: Upid, message: MessageTypeMap["mesos.internal.AuthenticateMessage"]): void {
     // A new attempt replaces any earlier one (the peer retries after a timeout).
-    this.sessions.set(from.toString(), { pid: message.pid });
+    const key = from.toString();
+    this.end(key);
+    const session: Session = { pid: message.pid };
+    this.sessions.set(key, session);
     this.authenticated.delete(message.pid);
+    const timeout = this.timeout;
+    if (timeout !== undefined) {
+      // As Mesos' master: a handshake not done in time is discarded; the
+      // peer hears nothing more and starts again after its own timeout.
+      session.timer = timeout.clock.setTimer(timeout.timeoutMs, () => {
+        if (this.sessions.get(key) !== session) return;
+        this.sessions.delete(key);
+        this.logger.warn(`Authentication of ${session.pid} timed out; discarding it`);
+      });
+    }
     this.send(
       from,
       "mesos.internal.AuthenticationMechanismsMessage",
@@ -91,8 +113,20 @@ export class CramMd5Authenticator extends ProcessBase {
     );
   }
 
+  /** Forgets the session of authenticatee `key`, with its timer. */
+  private end(key: string): void {
+    const session = this.sessions.get(key);
+    if (session?.timer !== undefined) this.timeout?.clock.cancelTimer(session.timer);
+    this.sessions.delete(key);
+  }
+
+  /** A step for a session that does not exist (never started, done or timed out) is dropped. */
+  private stale(from: Upid, what: string): void {
+    this.logger.verbose(1, `Dropping ${what} from ${from}: no authentication in progress`);
+  }
+
   private fail(to: Upid, error?: string): void {
-    this.sessions.delete(to.toString());
+    this.end(to.toString());
     if (error === undefined) {
       this.send(to, "mesos.internal.AuthenticationFailedMessage", new Uint8Array());
     } else {
@@ -107,7 +141,7 @@ export class CramMd5Authenticator extends ProcessBase {
   private start(from: Upid, mechanism: string): void {
     const session = this.sessions.get(from.toString());
     if (session === undefined) {
-      this.fail(from, "No authentication session was started");
+      this.stale(from, "AuthenticationStartMessage");
       return;
     }
     if (mechanism !== CRAM_MD5) {
@@ -126,11 +160,15 @@ export class CramMd5Authenticator extends ProcessBase {
 
   private step(from: Upid, answer: string): void {
     const session = this.sessions.get(from.toString());
-    if (session?.challenge === undefined) {
+    if (session === undefined) {
+      this.stale(from, "AuthenticationStepMessage");
+      return;
+    }
+    if (session.challenge === undefined) {
       this.fail(from, "Unexpected authentication step");
       return;
     }
-    this.sessions.delete(from.toString());
+    this.end(from.toString());
     const space = answer.lastIndexOf(" ");
     const principal = answer.slice(0, Math.max(0, space));
     const digest = Buffer.from(answer.slice(space + 1), "utf8");

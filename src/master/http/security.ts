@@ -13,7 +13,7 @@ import { gunzip } from "node:zlib";
 import type { AclAction } from "../../common/auth/acls.js";
 import { LocalAuthorizer, NO_ACLS, parseAcls } from "../../common/auth/acls.js";
 import { authenticateBasic, principalOf, REALMS } from "../../common/auth/basic.js";
-import { CramMd5Authenticator } from "../../common/auth/cram-md5.js";
+import { type AuthenticationTimeout, CramMd5Authenticator } from "../../common/auth/cram-md5.js";
 import { CredentialStore, loadCredentials } from "../../common/auth/credentials.js";
 import { LIBPROCESS_HOST_REALMS } from "../../common/auth/host-realms.js";
 import { FrameworkRateLimiter, parseRateLimits } from "../../common/auth/rate-limits.js";
@@ -87,6 +87,8 @@ export interface MasterSecurity {
   readonly authenticateReadwrite: boolean;
   readonly authenticateHttpFrameworks: boolean;
   readonly authenticateAgents: boolean;
+  /** `--authentication_v0_timeout`: how long an agent's CRAM-MD5 handshake may take. */
+  readonly authenticationTimeout: AuthenticationTimeout;
 }
 
 /** Where a JSON flag came from, for error lines: the file, else the flag. */
@@ -161,6 +163,7 @@ export function loadMasterSecurity(flags: MasterFlags, clock: Clock): MasterSecu
     authenticateReadwrite: v.authenticate_http_readwrite,
     authenticateHttpFrameworks: v.authenticate_http_frameworks,
     authenticateAgents: v.authenticate_agents,
+    authenticationTimeout: { clock, timeoutMs: v.authentication_v0_timeout.toMs() },
   };
 }
 
@@ -320,7 +323,9 @@ const AGENT_REGISTRATIONS: ReadonlySet<string> = new Set([
  */
 function installAgentAuthentication(options: InstallOptions): void {
   const { host, master, security } = options;
-  const authenticator = host.spawn(new CramMd5Authenticator(security.credentials, host.ip));
+  const authenticator = host.spawn(
+    new CramMd5Authenticator(security.credentials, host.ip, security.authenticationTimeout),
+  );
   const type = "mesos.internal.AuthenticateMessage";
   if (!options.process.handles(type)) {
     const codec = codecFor(type);
