@@ -166,16 +166,16 @@ test("cgroups/mem on v2: an OOM kill the poll has not seen yet is reported when 
   assert.equal(read(dir, "cgroup.kill"), "1", "cgroup.kill kills what is left");
 });
 
-test("cgroups/cpu on v2: cpu.weight from the shares, cpu.max with CFS; times and throttling from cpu.stat", async () => {
+test("cgroups/cpu on v2: cpu.weight 100 per cpu (as Mesos), cpu.max with CFS; times and throttling from cpu.stat", async () => {
   const { mount, cgroups } = fakeV2();
   const cpu = new CgroupsCpuIsolator(cgroups, true);
   await cpu.prepare(config("c4", 0.5, 32));
   const dir = join(mount, "mesos", "c4");
-  // 512 shares on 2..262144 -> 1..10000.
-  assert.equal(read(dir, "cpu.weight"), "20");
+  // Mesos' cgroups2 cpu controller: 100 per cpu.
+  assert.equal(read(dir, "cpu.weight"), "50");
   assert.equal(read(dir, "cpu.max"), "50000 100000");
   await cpu.update("c4", { cpus: 2 });
-  assert.equal(read(dir, "cpu.weight"), "79");
+  assert.equal(read(dir, "cpu.weight"), "200");
   assert.equal(read(dir, "cpu.max"), "200000 100000");
   writeFileSync(
     join(dir, "cpu.stat"),

@@ -61,8 +61,11 @@ test("cgroups/cpu: shares are 1024 per cpu with a floor of 2; CFS quota is cpus 
   assert.equal(cpuShares(0.001), 2);
   assert.equal(cfsQuotaUs(0.6), 60_000);
   assert.equal(cfsQuotaUs(0.001), 1_000);
-  assert.ok(cpuWeight(1) > cpuWeight(0.5));
-  assert.ok(cpuWeight(1000) <= 10_000 && cpuWeight(0.001) >= 1);
+  // v2: 100 per cpu with a floor of 1 (Mesos), capped at the kernel's 10000.
+  assert.equal(cpuWeight(1), 100);
+  assert.equal(cpuWeight(0.5), 50);
+  assert.equal(cpuWeight(0.001), 1);
+  assert.equal(cpuWeight(1000), 10_000);
 });
 
 test("cgroups/mem: the limit is mem plus the allowance, never below 32 MB", () => {

@@ -1,6 +1,6 @@
 /**
  * `cgroups/cpu`: CPU shares from the container's cpus (1024 per cpu, at
- * least 2; `cpu.weight` on cgroup v2), a hard cap through CFS bandwidth
+ * least 2; on cgroup v2 `cpu.weight`, 100 per cpu), a hard cap through CFS bandwidth
  * control when `--cgroups_enable_cfs` is set (quota = cpus x 100 ms per
  * 100 ms period), and CPU time and throttling statistics from cpuacct/cpu.
  * With `--revocable_cpu_low_priority` (the default) a container with
@@ -42,11 +42,17 @@ export const CPU_SHARES_PER_CPU_REVOCABLE = 10;
 /** Mesos' cgroup v2 weight per revocable cpu under `--revocable_cpu_low_priority`. */
 export const CPU_WEIGHT_PER_CPU_REVOCABLE = 1;
 
-/** cgroup v2 cpu.weight for `cpus` (the shares mapped onto 1..10000). */
+/** Mesos' cgroup v2 weight per cpu. */
+export const CPU_WEIGHT_PER_CPU = 100;
+
+/**
+ * cgroup v2 cpu.weight for `cpus`: 100 per cpu, at least 1, as Mesos'
+ * cgroups2 cpu controller; above 100 cpus the kernel's maximum (Mesos'
+ * write of a larger weight would fail).
+ */
 export function cpuWeight(cpus: number): number {
-  const shares = Math.min(cpuShares(cpus), 262_144);
-  const weight = 1 + Math.floor(((shares - 2) * 9999) / 262_142);
-  return Math.min(Math.max(weight, MIN_CPU_WEIGHT), MAX_CPU_WEIGHT);
+  const weight = Math.max(Math.floor(CPU_WEIGHT_PER_CPU * cpus), MIN_CPU_WEIGHT);
+  return Math.min(weight, MAX_CPU_WEIGHT);
 }
 
 /** CFS quota in microseconds for `cpus` per 100 ms period. */
@@ -116,10 +122,13 @@ export class CgroupsCpuIsolator extends BaseIsolator {
           stats.cpus_user_time_secs = (times.get("user") ?? 0) / TICKS_PER_SECOND;
           stats.cpus_system_time_secs = (times.get("system") ?? 0) / TICKS_PER_SECOND;
         }
-        const throttling = parseFlatKeyed(await readControl(cpu, "cpu.stat"));
-        stats.cpus_nr_periods = throttling.get("nr_periods") ?? 0;
-        stats.cpus_nr_throttled = throttling.get("nr_throttled") ?? 0;
-        stats.cpus_throttled_time_secs = (throttling.get("throttled_time") ?? 0) / 1e9;
+        // As Mesos' v1 cpu subsystem: throttling only means something with CFS.
+        if (this.enableCfs) {
+          const throttling = parseFlatKeyed(await readControl(cpu, "cpu.stat"));
+          stats.cpus_nr_periods = throttling.get("nr_periods") ?? 0;
+          stats.cpus_nr_throttled = throttling.get("nr_throttled") ?? 0;
+          stats.cpus_throttled_time_secs = (throttling.get("throttled_time") ?? 0) / 1e9;
+        }
       } else {
         const s = parseFlatKeyed(await readControl(cpu, "cpu.stat"));
         stats.cpus_user_time_secs = (s.get("user_usec") ?? 0) / 1e6;
