@@ -122,6 +122,18 @@ test("mesos resolve prints the leading master's ip:port", async () => {
   const r = await mesos(["resolve"]);
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, `${master.address}\n`);
+  // A master address is printed as it is, host resolved, without asking it
+  // (mesos-resolve's standalone detector): nothing listens on port 1.
+  const down = await mesos(["resolve", "localhost:1"]);
+  assert.equal(down.code, 0, down.stderr);
+  assert.equal(down.stdout, "127.0.0.1:1\n");
+  const json = await mesos(["resolve", "127.0.0.1:1", "-o", "json"]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(JSON.parse(json.stdout), {
+    leader: "127.0.0.1:1",
+    pid: "master@127.0.0.1:1",
+    leader_info: null,
+  });
   const zk = await mesos(["resolve", "zk://127.0.0.1:0/mesos"]);
   assert.equal(zk.code, 1);
   assert.match(zk.stderr, /^mesos: Invalid ZooKeeper URL .*bad port.*\n$/);

@@ -1,19 +1,20 @@
 /**
  * `mesos resolve [MASTER]`: the leading master's `ip:port`, as Mesos'
  * mesos-resolve prints it. For `zk://...` the leader is read from
- * ZooKeeper's election group; for a master address, from that master's
- * `/master/state` (a standalone master leads itself; a standby names the
- * leader).
+ * ZooKeeper's election group; a master address is printed as it is (its
+ * host name resolved), without asking that master, as mesos-resolve's
+ * standalone detector does.
  *
  * As mesos-resolve, a `zk://` leader is waited for `--timeout` (default
  * 5secs, not the CLI's 10secs); none by then prints "Failed to detect master
  * from '<master>' within <timeout>" and exits with 255 (its `return -1`).
  */
+import { lookup } from "node:dns/promises";
 import { readFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { Command } from "commander";
 import { Duration } from "../../common/flags/duration.js";
 import { CliError } from "./support/cli-error.js";
-import { masterStateView, splitPid } from "./support/cluster-views.js";
 import type { CommandContext } from "./support/context.js";
 import { parseMasterAddress } from "./support/master-address.js";
 import { zkLeader } from "./support/zk-leader.js";
@@ -65,18 +66,29 @@ export function resolveCommand(ctx: CommandContext): Command {
         else ctx.print(leader.address);
         return;
       }
+      // As mesos-resolve (a standalone detector): a master address is its own
+      // answer, printed as ip:port without asking that master anything.
       const master = address === undefined ? await ctx.master() : parseMasterAddress(address);
-      const state = masterStateView(await ctx.http.getJson(master, "/master/state"));
-      const pid = state.leader;
-      const split = pid === undefined ? undefined : splitPid(pid);
-      if (pid === undefined || split === undefined) {
-        throw new CliError(`the master at ${master.address} does not know a leading master`);
-      }
+      const resolved = await ipAddress(master.address);
       if (ctx.json) {
-        const info = state.raw.leader_info;
-        ctx.printJson({ leader: split.address, pid, leader_info: info ?? null });
+        ctx.printJson({ leader: resolved, pid: `master@${resolved}`, leader_info: null });
         return;
       }
-      ctx.print(split.address);
+      ctx.print(resolved);
     });
+}
+
+/** `host:port` with the host resolved to an IPv4 address, as a libprocess pid holds it. */
+async function ipAddress(address: string): Promise<string> {
+  const colon = address.lastIndexOf(":");
+  const host = address.slice(0, colon).replace(/^\[|\]$/g, "");
+  const port = address.slice(colon + 1);
+  if (isIP(host) !== 0) return `${host}:${port}`;
+  try {
+    return `${(await lookup(host, { family: 4 })).address}:${port}`;
+  } catch (e) {
+    throw new CliError(
+      `Failed to create a master detector: failed to resolve '${host}': ${(e as Error).message}`,
+    );
+  }
 }
