@@ -598,9 +598,10 @@ const agentContainerFlags = {
     default: false,
   }),
   cgroups_cpu_enable_pids_and_tids_count: flag.bool({
-    help: "Count the processes and threads of each container.",
+    help:
+      "Count the processes and threads of each container from its cgroup " +
+      "(cgroups/cpu; the processes and threads statistics).",
     default: false,
-    notYet: true,
   }),
   cgroups_net_cls_primary_handle: flag.string({
     help: "Non-zero 16-bit primary handle (0xAAAA) for the net_cls cgroup.",

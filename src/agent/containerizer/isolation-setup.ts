@@ -63,6 +63,7 @@ export function buildIsolation(
     | "cgroups_root"
     | "cgroups_enable_cfs"
     | "revocable_cpu_low_priority"
+    | "cgroups_cpu_enable_pids_and_tids_count"
     | "cgroups_limit_swap"
     | "container_disk_watch_interval"
     | "enforce_container_disk_quota"
@@ -105,6 +106,7 @@ export function buildIsolation(
       root,
       enableCfs: flags.cgroups_enable_cfs,
       revocableCpuLowPriority: flags.revocable_cpu_low_priority,
+      cpuCountPidsAndTids: flags.cgroups_cpu_enable_pids_and_tids_count,
       limitSwap: flags.cgroups_limit_swap,
       diskWatchIntervalMs: flags.container_disk_watch_interval.toMs(),
       enforceDiskQuota: flags.enforce_container_disk_quota,

@@ -10,6 +10,7 @@
 import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   type CgroupsHierarchy,
+  cgroupPids,
   killCgroup,
   parseFlatKeyed,
   readControl,
@@ -67,6 +68,8 @@ export class CgroupsCpuIsolator extends BaseIsolator {
     private readonly cgroups: CgroupsHierarchy,
     private readonly enableCfs: boolean,
     private readonly revocableLowPriority = false,
+    /** `--cgroups_cpu_enable_pids_and_tids_count`: processes and threads from the cgroup. */
+    private readonly countPidsAndTids = false,
   ) {
     super();
   }
@@ -136,6 +139,16 @@ export class CgroupsCpuIsolator extends BaseIsolator {
         stats.cpus_nr_periods = s.get("nr_periods") ?? 0;
         stats.cpus_nr_throttled = s.get("nr_throttled") ?? 0;
         stats.cpus_throttled_time_secs = (s.get("throttled_usec") ?? 0) / 1e6;
+      }
+      if (this.countPidsAndTids) {
+        // As Mesos' cpuacct subsystem: the cgroup's processes and threads.
+        const acct = this.cgroups.has("cpuacct") ? this.cgroups.path("cpuacct", containerId) : cpu;
+        stats.processes = (await cgroupPids(acct)).length;
+        const threads = await readControl(
+          acct,
+          this.cgroups.version === 1 ? "tasks" : "cgroup.threads",
+        );
+        stats.threads = threads.split("\n").filter((l) => l.trim() !== "").length;
       }
     } catch {
       // The cgroup is gone (container ending): no numbers.

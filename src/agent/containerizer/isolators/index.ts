@@ -38,6 +38,8 @@ export interface IsolationOptions {
   enableCfs: boolean;
   /** `--revocable_cpu_low_priority`: revocable cpus get a tenth of the usual shares. */
   revocableCpuLowPriority?: boolean | undefined;
+  /** `--cgroups_cpu_enable_pids_and_tids_count` (`cgroups/cpu`). */
+  cpuCountPidsAndTids?: boolean | undefined;
   limitSwap: boolean;
   diskWatchIntervalMs: number;
   enforceDiskQuota: boolean;
@@ -213,7 +215,14 @@ export function createIsolators(
         if (typeof c === "string") return { ok: false, error: c };
         if (!c.has("cpu"))
           return { ok: false, error: "The cpu cgroup controller is not available" };
-        isolators.push(new CgroupsCpuIsolator(c, o.enableCfs, o.revocableCpuLowPriority ?? false));
+        isolators.push(
+          new CgroupsCpuIsolator(
+            c,
+            o.enableCfs,
+            o.revocableCpuLowPriority ?? false,
+            o.cpuCountPidsAndTids ?? false,
+          ),
+        );
         break;
       }
       case "cgroups/mem": {
