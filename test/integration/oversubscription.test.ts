@@ -224,32 +224,96 @@ describe("fixed resource estimator", () => {
  * that comes while the container is still being launched ends the task as a
  * failed launch instead (as in Mesos): then another task goes.
  */
+const TERMINAL = [
+  "TASK_FINISHED",
+  "TASK_FAILED",
+  "TASK_KILLED",
+  "TASK_LOST",
+  "TASK_ERROR",
+  "TASK_DROPPED",
+  "TASK_GONE",
+];
+
 async function preempt(
   sub: Subscription,
   agentId: string,
   prefix: string,
   state: string,
-): Promise<TaskStatus> {
+  group = false,
+): Promise<TaskStatus[]> {
   for (let attempt = 1; attempt <= 5; attempt++) {
     const taskId = `${prefix}-${attempt}`;
     const offers = await offersWith(
       sub,
-      (rs) => sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") > 0,
+      (rs) => sum(revocableOf(rs), "cpus") >= 1 && sum(rs, "mem") >= 64,
       `an offer with revocable cpus for ${taskId}`,
     );
-    await launch(sub, offers, agentId, taskId, scalar("cpus", 0.5, true));
-    const event = await sub.next(
-      (e: Event) =>
-        e.update?.status.task_id.value === taskId &&
-        (e.update.status.state === state || e.update.status.state === "TASK_FAILED"),
-      `${state} for ${taskId}`,
-      60_000,
-    );
-    const status = event.update?.status as TaskStatus;
-    if (status.state === state) return status;
-    assert.equal(status.reason, "REASON_CONTAINER_LAUNCH_FAILED", JSON.stringify(status));
+    const ids = group ? [`${taskId}-a`, `${taskId}-b`] : [taskId];
+    if (group) await launchGroup(sub, offers, agentId, taskId, ids);
+    else await launch(sub, offers, agentId, taskId, scalar("cpus", 0.5, true));
+    const statuses: TaskStatus[] = [];
+    for (const id of ids) {
+      const event = await sub.next(
+        (e: Event) =>
+          e.update?.status.task_id.value === id && TERMINAL.includes(e.update.status.state),
+        `${state} for ${id}`,
+        60_000,
+      );
+      statuses.push(event.update?.status as TaskStatus);
+    }
+    if (statuses.every((s) => s.state === state)) return statuses;
+    for (const status of statuses) {
+      if (status.state !== state) {
+        assert.equal(status.reason, "REASON_CONTAINER_LAUNCH_FAILED", JSON.stringify(status));
+      }
+    }
   }
-  assert.fail(`no revocable task of ${prefix} was preempted once running`);
+  assert.fail(`no revocable executor of ${prefix} was preempted once running`);
+}
+
+/** LAUNCH_GROUP of `ids` (sleeping tasks) with the default executor, all on revocable cpus. */
+async function launchGroup(
+  sub: Subscription,
+  offers: { ids: Offer["id"][] },
+  agentId: string,
+  executorId: string,
+  ids: string[],
+) {
+  for (const id of offers.ids) answered.add(id.value);
+  const response = await sub.call({
+    type: "ACCEPT",
+    accept: {
+      offer_ids: offers.ids,
+      operations: [
+        {
+          type: "LAUNCH_GROUP",
+          launch_group: {
+            executor: {
+              type: "DEFAULT",
+              executor_id: { value: executorId },
+              framework_id: { value: sub.frameworkId },
+              resources: [
+                scalar("cpus", 0.1, true),
+                scalar("mem", 32, false),
+                scalar("disk", 10, false),
+              ],
+            },
+            task_group: {
+              tasks: ids.map((id) => ({
+                name: id,
+                task_id: { value: id },
+                agent_id: { value: agentId },
+                resources: [scalar("cpus", 0.2, true), scalar("mem", 16, false)],
+                command: { value: "sleep 1000" },
+              })),
+            },
+          },
+        },
+      ],
+      filters: { refuse_seconds: 1 },
+    },
+  });
+  assert.equal(response.status, 202, response.body);
 }
 
 describe("load QoS controller", () => {
@@ -286,7 +350,7 @@ describe("load QoS controller", () => {
     );
     await launch(fw, first, agentId, "regular", scalar("cpus", 0.1, false));
     await statusOf(fw, "regular", "TASK_RUNNING");
-    const lost = await preempt(fw, agentId, "preempted", "TASK_LOST");
+    const [lost] = (await preempt(fw, agentId, "preempted", "TASK_LOST")) as [TaskStatus];
     assert.equal(lost.reason, "REASON_CONTAINER_PREEMPTED");
     assert.equal(lost.source, "SOURCE_AGENT");
     assert.equal(lost.message, "Container preempted by QoS correction");
@@ -303,8 +367,14 @@ describe("load QoS controller", () => {
       });
     }
     const aware = await framework(master, ["REVOCABLE_RESOURCES", "PARTITION_AWARE"]);
-    const gone = await preempt(aware, agentId, "gone", "TASK_GONE");
+    const [gone] = (await preempt(aware, agentId, "gone", "TASK_GONE")) as [TaskStatus];
     assert.equal(gone.reason, "REASON_CONTAINER_PREEMPTED");
+    // A task group's default executor is preempted whole: every task ends so.
+    const group = await preempt(aware, agentId, "group", "TASK_GONE", true);
+    for (const status of group) {
+      assert.equal(status.reason, "REASON_CONTAINER_PREEMPTED", JSON.stringify(status));
+      assert.equal(status.source, "SOURCE_AGENT");
+    }
 
     const tasks = await getJson<{ tasks: { id: string; state: string }[] }>(
       `${master.url}/master/tasks`,
