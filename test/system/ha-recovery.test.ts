@@ -141,12 +141,31 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
     answered = true;
     return { status: r.status, text: await r.text() };
   });
+  // The same writes below their routes (the handlers take them as the
+  // route): they wait too, instead of being acknowledged by the empty master.
+  const answer = async (r: Response) => ({ status: r.status, text: await r.text() });
+  const putBelow = fetch(`${first.url}/master/weights/below`, {
+    method: "PUT",
+    body: JSON.stringify([{ role: "dev", weight: 4 }]),
+  }).then(answer);
+  const quotaBelow = fetch(`${first.url}/master/quota/below`, {
+    method: "POST",
+    body: JSON.stringify({
+      role: "q",
+      force: true,
+      guarantee: [{ name: "cpus", type: "SCALAR", scalar: { value: 1 } }],
+    }),
+  }).then(answer);
   assert.deepEqual((await json(first, "/master/state")).slaves, []);
   assert.equal(answered, false, "the weights update was answered before the recovery");
 
   const others = [await startMaster({ flags }), await startMaster({ flags })];
   const written = await put;
   assert.equal(written.status, 200, written.text);
+  const writtenBelow = await putBelow;
+  assert.equal(writtenBelow.status, 200, writtenBelow.text);
+  const quotaWritten = await quotaBelow;
+  assert.equal(quotaWritten.status, 200, quotaWritten.text);
   await waitFor("the leader recovered", async () => {
     const r = await fetch(`${first.url}/api/v1`, {
       method: "POST",
@@ -160,9 +179,15 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
   assert.deepEqual(
     after.sort((a, b) => a.role.localeCompare(b.role)),
     [
+      { role: "dev", weight: 4 },
       { role: "flagged", weight: 2 },
       { role: "ops", weight: 3 },
     ],
+  );
+  const quota = (await json(first, "/master/quota")) as { infos?: { role: string }[] };
+  assert.deepEqual(
+    (quota.infos ?? []).map((i) => i.role),
+    ["q"],
   );
   for (const m of others) assert.equal(await elected(m), false);
 });

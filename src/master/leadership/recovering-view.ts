@@ -72,16 +72,19 @@ export interface RecoveringViewOptions {
 /** Answers requests to the `master` process until the registry is recovered. */
 export type RecoveringView = (request: HttpRequest) => HttpResponse | Promise<HttpResponse>;
 
-/** Whether `request` changes the registry (it waits for the recovery). */
-function writesRegistry(request: HttpRequest): boolean {
-  const { routePath, method } = request;
-  if (request.remainder !== "") return false;
-  return (
-    (routePath === "/weights" && method === "PUT") ||
-    (routePath === "/quota" && (method === "POST" || method === "DELETE")) ||
-    (routePath === "/maintenance/schedule" && method === "POST")
-  );
-}
+/**
+ * The routes and methods that change the registry: they wait for the
+ * recovery. By route, whatever lies below it: the handlers take
+ * `PUT /master/weights/x` or `POST /master/quota/x` as the route itself (as
+ * libprocess routes them), and `DELETE /master/quota/<role>` names its role
+ * there; answered by the empty master, such a write would be acknowledged
+ * and lost.
+ */
+const REGISTRY_WRITES: Readonly<Record<string, readonly string[]>> = {
+  "/weights": ["PUT"],
+  "/quota": ["POST", "DELETE"],
+  "/maintenance/schedule": ["POST"],
+};
 
 /** The view; undefined when the flags do not make a master (startMaster reports why). */
 export function recoveringView(options: RecoveringViewOptions): RecoveringView | undefined {
@@ -147,7 +150,12 @@ export function recoveringView(options: RecoveringViewOptions): RecoveringView |
     if (request.routePath === "/api/v1" || request.routePath === "/api/v1/scheduler") {
       return serviceUnavailable(NOT_RECOVERED);
     }
-    if (done || writesRegistry(request)) {
+    const match = view.lookupRoute(
+      trimSlashes(request.routePath + request.remainder),
+      request.method,
+    );
+    const writes = match.kind === "found" ? REGISTRY_WRITES[match.routePath] : undefined;
+    if (done || writes?.includes(request.method) === true) {
       // Once recovered, the elected master's `master` process answers.
       logger.verbose(1, `${request.method} ${request.path} waits for the registry recovery`);
       return options.recovered.then(
@@ -155,10 +163,10 @@ export function recoveringView(options: RecoveringViewOptions): RecoveringView |
         () => serviceUnavailable(NOT_RECOVERED),
       );
     }
-    const match = view.lookupRoute(
-      trimSlashes(request.routePath + request.remainder),
-      request.method,
-    );
+    if (match.kind !== "not-found") {
+      request.routePath = match.routePath;
+      request.remainder = match.remainder;
+    }
     switch (match.kind) {
       case "not-found":
         return notFound();
