@@ -76,9 +76,19 @@ test("cgroups/mem: the limit is mem plus the allowance, never below 32 MB", () =
 test("posix/rlimits: types map to prlimit options; unset soft and hard is unlimited; soft above hard is refused", () => {
   const ok = prlimitOptions([{ type: "RLMT_NOFILE", soft: 10, hard: 20 }, { type: "RLMT_CORE" }]);
   assert.deepEqual(ok, { ok: true, options: ["--nofile=10:20", "--core=unlimited:unlimited"] });
-  const bad = prlimitOptions([{ type: "RLMT_CPU", soft: 5, hard: 1 }]);
-  assert.equal(bad.ok, false);
-  assert.equal(prlimitOptions([{ type: "RLMT_CPU", soft: 1 }]).ok, false);
+  // Mesos' launcher messages.
+  assert.deepEqual(prlimitOptions([{ type: "RLMT_CPU", soft: 5, hard: 1 }]), {
+    ok: false,
+    error: "Failed to set RLMT_CPU limit: Invalid argument",
+  });
+  assert.deepEqual(prlimitOptions([{ type: "RLMT_CPU", soft: 1 }]), {
+    ok: false,
+    error: "Failed to set RLMT_CPU limit: Invalid rlimit values",
+  });
+  assert.deepEqual(prlimitOptions([{ type: "UNKNOWN" }]), {
+    ok: false,
+    error: "Failed to set UNKNOWN limit: Could not convert rlimit: Unknown rlimit type",
+  });
 });
 
 test("filesystem/linux: relative host paths are in the sandbox; paths escaping the sandbox are refused", () => {

@@ -53,6 +53,7 @@ export function mergePreparations(
     | "rootfsEnv"
     | "rootfsWorkDir"
     | "ipcNamespace"
+    | "launchFailure"
     | "pidNamespaceToEnter"
     | "shm"
     | "capabilities";
@@ -77,6 +78,7 @@ export function mergePreparations(
     merged.rlimits.push(...(p.rlimits ?? []));
     merged.executorArguments.push(...(p.executorArguments ?? []));
     if (p.ipcNamespace !== undefined) merged.ipcNamespace = p.ipcNamespace;
+    merged.launchFailure ??= p.launchFailure;
     if (p.pidNamespaceToEnter !== undefined) merged.pidNamespaceToEnter = p.pidNamespaceToEnter;
     if (p.mountProc === true) {
       merged.mountProc = true;
@@ -149,6 +151,7 @@ export function needsShim(p: LaunchPreparation): boolean {
     p.rootfs !== undefined ||
     p.ipcNamespace !== undefined ||
     p.pidNamespaceToEnter !== undefined ||
+    p.launchFailure !== undefined ||
     p.shm !== undefined ||
     p.capabilities !== undefined ||
     p.noNewPrivs === true
@@ -167,6 +170,10 @@ export function shimCommand(
   if (!needsShim(p) && user === undefined) return command;
   const fail = (what: string) =>
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
+  if (p.launchFailure !== undefined) {
+    const script = `echo ${shellQuote(p.launchFailure)} >&2; exit 1`;
+    return { file: "/bin/sh", args: ["mesos-containerizer", "-c", script] };
+  }
   const tail: string[] = [];
   const ipc = p.ipcNamespace;
   // Joining the parent's IPC and pid namespaces comes first: the steps after

@@ -118,6 +118,12 @@ export interface LaunchPreparation {
   /** `linux/nnp`: set no_new_privs before the exec. */
   noNewPrivs?: boolean;
   /**
+   * Make the launch fail inside the container with this message on its
+   * stderr and exit status 1 (as Mesos' launcher fails on a bad rlimit):
+   * the executor then terminates before it starts.
+   */
+  launchFailure?: string;
+  /**
    * Variables for the container's environment (`environment_secret`'s
    * resolved secrets): above the agent's, below the command's own values.
    */

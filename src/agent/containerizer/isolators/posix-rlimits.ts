@@ -2,6 +2,11 @@
  * `posix/rlimits`: applies `ContainerInfo.rlimit_info` to the executor
  * (and so to its tasks) with `prlimit` right before exec. A limit without
  * soft and hard values is unlimited; soft may not exceed hard.
+ *
+ * As in Mesos, a limit that cannot be set is not refused up front: the
+ * launch fails inside the container (Mesos' launcher message on the
+ * sandbox's stderr, exit status 1), so the task fails with
+ * REASON_EXECUTOR_TERMINATED.
  */
 import type {
   RLimitInfo_RLimit,
@@ -29,24 +34,30 @@ const PRLIMIT_OPTION: Partial<Record<RLimitInfo_RLimit_Type, string>> = {
   RLMT_STACK: "stack",
 };
 
-/** `--nofile=soft:hard` options for prlimit, or an error text for a bad limit. */
+/**
+ * `--nofile=soft:hard` options for prlimit, or, for the first limit that
+ * cannot be set, Mesos' launcher message (`Failed to set RLMT_CPU limit:
+ * Invalid argument`).
+ */
 export function prlimitOptions(
   rlimits: readonly RLimitInfo_RLimit[],
 ): { ok: true; options: string[] } | { ok: false; error: string } {
   const options: string[] = [];
   for (const r of rlimits) {
-    const option = r.type === undefined ? undefined : PRLIMIT_OPTION[r.type];
-    if (option === undefined) return { ok: false, error: `unknown rlimit type '${r.type ?? ""}'` };
-    if ((r.soft === undefined) !== (r.hard === undefined)) {
-      return { ok: false, error: `rlimit ${r.type} needs both soft and hard, or neither` };
-    }
+    const type = r.type ?? "UNKNOWN";
+    const failed = (why: string) => ({
+      ok: false as const,
+      error: `Failed to set ${type} limit: ${why}`,
+    });
+    const option = PRLIMIT_OPTION[type];
+    if (option === undefined) return failed("Could not convert rlimit: Unknown rlimit type");
+    if ((r.soft === undefined) !== (r.hard === undefined)) return failed("Invalid rlimit values");
     if (r.soft === undefined || r.hard === undefined) {
       options.push(`--${option}=unlimited:unlimited`);
       continue;
     }
-    if (r.soft > r.hard) {
-      return { ok: false, error: `rlimit ${r.type}: soft limit ${r.soft} exceeds hard ${r.hard}` };
-    }
+    // setrlimit(2)'s EINVAL.
+    if (r.soft > r.hard) return failed("Invalid argument");
     options.push(`--${option}=${r.soft}:${r.hard}`);
   }
   return { ok: true, options };
@@ -59,7 +70,7 @@ export class PosixRlimitsIsolator extends BaseIsolator {
     const rlimits = config.executor.container?.rlimit_info?.rlimits ?? [];
     if (rlimits.length === 0) return undefined;
     const parsed = prlimitOptions(rlimits);
-    if (!parsed.ok) throw new Error(`Invalid rlimits: ${parsed.error}`);
+    if (!parsed.ok) return { launchFailure: parsed.error };
     return { rlimits: parsed.options };
   }
 }
