@@ -6,13 +6,17 @@
  * - an agent with `--authenticate_http_executors` combines the basic and jwt
  *   authenticators in every realm that requires authentication: one 401
  *   with both challenges and both bodies;
+ * - `--http_authenticators` picks the agent's authenticators (`jwt` alone:
+ *   only executor tokens pass, with the Bearer challenge);
  * - `--authenticate_http_executors` without `--http_credentials` stops the
- *   agent (its basic authenticator has no credentials), as in Mesos.
+ *   agent (its basic authenticator has no credentials), and `jwt` without a
+ *   key does too, as in Mesos.
  */
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { signJwt } from "../../src/common/auth/jwt.js";
 import {
   freePort,
   runBinary,
@@ -123,6 +127,55 @@ describe("auth: 401 answers", () => {
     assert.match(
       run.stderr,
       /Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' HTTP authenticator for realm 'mesos-agent-executor'/,
+    );
+  });
+
+  it("--http_authenticators=jwt: only executor tokens pass the agent's realms", async () => {
+    const dir = tempDir("h3-auth-answers-jwt-");
+    const key = join(dir, "jwt.key");
+    const secret = "a key that is long enough for HS256 tokens";
+    writeFileSync(key, secret, { mode: 0o600 });
+    const master = await startMaster();
+    const agent = await startAgent({
+      master: master.address,
+      flags: { authenticate_http_readonly: true, http_authenticators: "jwt", jwt_secret_key: key },
+    });
+    const none = await fetch(`${agent.url}/slave(1)/state`);
+    assert.equal(none.status, 401);
+    assert.equal(none.headers.get("www-authenticate"), 'Bearer realm="mesos-agent-readonly"');
+    assert.equal(await none.text(), "401 Unauthorized.");
+    const basicTry = await fetch(`${agent.url}/slave(1)/state`, {
+      headers: { Authorization: basic("ops", "s") },
+    });
+    assert.equal(basicTry.status, 401);
+    assert.equal(
+      basicTry.headers.get("www-authenticate"),
+      `Bearer realm="mesos-agent-readonly", error="invalid_token", error_description="Scheme 'Basic' unsupported"`,
+    );
+    const token = signJwt({ cid: "some-container" }, secret);
+    const ok = await fetch(`${agent.url}/slave(1)/state`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    assert.equal(ok.status, 200);
+  });
+
+  it("--http_authenticators=jwt without --jwt_secret_key stops the agent", async () => {
+    const run = await runBinary(
+      "mesos-agent",
+      [
+        "--master=127.0.0.1:1",
+        "--ip=127.0.0.1",
+        `--port=${await freePort()}`,
+        `--work_dir=${tempDir("h3-agent-no-key-")}`,
+        "--authenticate_http_readonly",
+        "--http_authenticators=jwt",
+      ],
+      { timeoutMs: 30_000 },
+    );
+    assert.equal(run.code, 1, run.stdout + run.stderr);
+    assert.match(
+      run.stderr,
+      /Failed to create HTTP authenticator module 'jwt': No secret key provided for the default 'jwt' HTTP authenticator for realm 'mesos-agent-readonly'/,
     );
   });
 });

@@ -86,7 +86,7 @@ describe("auth: --authentication_v0_timeout", () => {
       { mode: 0o600 },
     );
     const master = await startMaster({
-      flags: { credentials, authentication_v0_timeout: "1secs" },
+      flags: { credentials, authentication_v0_timeout: "3secs" },
     });
     const masterPid = parseUpid(`master@${master.address}`);
     assert.ok(masterPid.ok);

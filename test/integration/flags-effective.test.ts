@@ -192,5 +192,8 @@ test("http_authenticators: the agent refuses an authenticator it does not have",
     { timeoutMs: 30_000 },
   );
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /--http_authenticators=custom: only the built-in 'basic'/);
+  assert.match(
+    r.stderr,
+    /--http_authenticators=custom: 'custom' is not a built-in HTTP authenticator/,
+  );
 });

@@ -17,9 +17,11 @@ import { LocalAuthorizer, NO_ACLS, parseAcls } from "./acls.js";
 import { authenticateBasic, principalOf, REALMS } from "./basic.js";
 import { type Credential, CredentialStore, loadCredentials } from "./credentials.js";
 import {
-  authenticateCombined,
   authenticateExecutor,
+  authenticateWith,
+  COMBINED,
   type ExecutorTokens,
+  type HttpAuthenticatorName,
   loadExecutorKey,
 } from "./executor-auth.js";
 import { type HostRealm, LIBPROCESS_HOST_REALMS } from "./host-realms.js";
@@ -37,7 +39,7 @@ export interface AgentSecurityFlags {
   /** `--jwt_secret_key`: the file with the key of executor tokens. */
   readonly jwt_secret_key?: string | undefined;
   readonly acls?: unknown;
-  /** `--http_authenticators`: only the built-in `basic` exists (no modules). */
+  /** `--http_authenticators`: the built-in `basic` and `jwt`, comma-separated (no modules). */
   readonly http_authenticators?: string | undefined;
 }
 
@@ -53,6 +55,12 @@ export interface AgentSecurity {
   readonly executorTokens: ExecutorTokens | undefined;
   /** `--authenticate_http_executors`: the executor API needs a token (or credentials). */
   readonly executors: boolean;
+  /**
+   * The authenticators of every realm that requires authentication, in
+   * order: `--http_authenticators`, by default `basic` (and `jwt` with
+   * `--authenticate_http_executors`), as Mesos' agent.
+   */
+  readonly authenticators: readonly HttpAuthenticatorName[];
 }
 
 /** Reads the flags; throws an Error with one line naming the file or flag on bad input. */
@@ -61,27 +69,39 @@ export function loadAgentSecurity(
   aclsFile?: string,
   warn: (line: string) => void = () => {},
 ): AgentSecurity {
-  const authenticator = flags.http_authenticators;
-  if (authenticator !== undefined && authenticator !== "basic") {
-    throw new Error(
-      `--http_authenticators=${authenticator}: only the built-in 'basic' authenticator is supported`,
-    );
-  }
+  const executors = flags.authenticate_http_executors === true;
+  const authenticators = httpAuthenticators(flags.http_authenticators, executors);
   let credentials = new CredentialStore();
   if (flags.http_credentials !== undefined) {
     const loaded = loadCredentials(flags.http_credentials, "http_credentials", undefined, warn);
     if (!loaded.ok) throw new Error(loaded.error);
     credentials = new CredentialStore(loaded.value);
   }
+  if (executors && flags.jwt_secret_key === undefined) {
+    throw new Error(
+      "--jwt_secret_key must be specified when --authenticate_http_executors is set to true",
+    );
+  }
+  // As Mesos' agent: each realm that requires authentication gets every
+  // authenticator, and one that cannot be made stops the agent.
   const realms: [boolean, string][] = [
+    [executors, REALMS.agentExecutor],
     [flags.authenticate_http_readonly, REALMS.agentReadonly],
     [flags.authenticate_http_readwrite, REALMS.agentReadwrite],
   ];
   for (const [on, realm] of realms) {
-    if (on && flags.http_credentials === undefined) {
-      throw new Error(
-        `Failed to create HTTP authenticator module 'basic': No credentials provided for the default 'basic' HTTP authenticator for realm '${realm}'`,
-      );
+    if (!on) continue;
+    for (const name of authenticators) {
+      const missing =
+        name === "basic"
+          ? flags.http_credentials === undefined && "No credentials"
+          : flags.jwt_secret_key === undefined && "No secret key";
+      if (missing !== false) {
+        throw new Error(
+          `Failed to create HTTP authenticator module '${name}': ${missing} provided for ` +
+            `the default '${name}' HTTP authenticator for realm '${realm}'`,
+        );
+      }
     }
   }
   let credential: Credential | undefined;
@@ -92,20 +112,6 @@ export function loadAgentSecurity(
     if (credential === undefined) {
       throw new Error(`The credential file '${flags.credential}' holds no principal`);
     }
-  }
-  const executors = flags.authenticate_http_executors === true;
-  if (executors && flags.jwt_secret_key === undefined) {
-    throw new Error(
-      "--jwt_secret_key must be specified when --authenticate_http_executors is set to true",
-    );
-  }
-  // As Mesos' agent: the executor realm combines the basic and jwt
-  // authenticators, and basic cannot exist without credentials.
-  if (executors && flags.http_credentials === undefined) {
-    throw new Error(
-      "Failed to create HTTP authenticator module 'basic': No credentials provided for the " +
-        `default 'basic' HTTP authenticator for realm '${REALMS.agentExecutor}'`,
-    );
   }
   const executorTokens =
     flags.jwt_secret_key === undefined ? undefined : loadExecutorKey(flags.jwt_secret_key, warn);
@@ -126,7 +132,30 @@ export function loadAgentSecurity(
     credential,
     executorTokens,
     executors,
+    authenticators,
   };
+}
+
+/**
+ * `--http_authenticators` as a list: unset is `basic`, or `basic,jwt` with
+ * `--authenticate_http_executors` (Mesos' agent default); only the built-in
+ * names exist here.
+ */
+function httpAuthenticators(
+  value: string | undefined,
+  executors: boolean,
+): readonly HttpAuthenticatorName[] {
+  if (value === undefined) return executors ? COMBINED : ["basic"];
+  const names = value.split(",");
+  for (const name of names) {
+    if (name !== "basic" && name !== "jwt") {
+      throw new Error(
+        `--http_authenticators=${value}: '${name}' is not a built-in HTTP authenticator ` +
+          "(only 'basic' and 'jwt'; modules are not supported)",
+      );
+    }
+  }
+  return names as HttpAuthenticatorName[];
 }
 
 type Realm = HostRealm;
@@ -184,13 +213,12 @@ export function installAgentSecurity(
     if (realm === undefined) return undefined;
     const name = realm === "readonly" ? REALMS.agentReadonly : REALMS.agentReadwrite;
     const required = realm === "readonly" ? security.readonly : security.readwrite;
-    // With --authenticate_http_executors Mesos' agent combines the basic
-    // and jwt authenticators in every realm that requires authentication.
-    if (required && security.executors && security.executorTokens !== undefined) {
+    if (required) {
       const nowSecs = clock.now() / 1000;
-      return authenticateCombined(
+      return authenticateWith(
         request,
         name,
+        security.authenticators,
         security.credentials,
         security.executorTokens,
         nowSecs,
@@ -211,7 +239,15 @@ export function installAgentSecurity(
       const tokens = security.executorTokens;
       if (!security.executors || tokens === undefined) return next();
       const nowSecs = clock.now() / 1000;
-      return authenticateExecutor(request, tokens, security.credentials, nowSecs) ?? next();
+      return (
+        authenticateExecutor(
+          request,
+          tokens,
+          security.credentials,
+          nowSecs,
+          security.authenticators,
+        ) ?? next()
+      );
     }
     const denied = authenticate(request, AGENT_REALMS[request.routePath]);
     if (denied !== undefined) return denied;

@@ -96,20 +96,60 @@ function bearerResult(
   return { ok: true, claims: checked.claims };
 }
 
-/** The body of Mesos' combined authenticator when both of its authenticators answered 401. */
-const COMBINED_UNAUTHORIZED =
-  '"Basic" authenticator returned:\n401 Unauthorized.\n\n' +
-  '"Bearer" authenticator returned:\n401 Unauthorized.';
+/** The HTTP authenticators built into Mesos' agent (`--http_authenticators`). */
+export type HttpAuthenticatorName = "basic" | "jwt";
 
 /**
- * Authenticates `request` in an agent realm the way Mesos' agent does with
- * `--authenticate_http_executors`: every agent realm that requires
- * authentication then combines the `basic` and `jwt` authenticators. Valid
- * Basic credentials (tried first) or a valid executor token pass; anything
- * else is one 401 carrying both challenges
- * (`Basic realm="r",Bearer realm="r"[, error=...]`) and both bodies.
- * Undefined when the request may go on.
+ * Authenticates `request` in an agent realm that requires it, with the
+ * authenticators `names` in order, as Mesos' agent does: valid Basic
+ * credentials (`basic`) or a valid executor token (`jwt`) pass. With one
+ * authenticator a failure is its own 401; with several (Mesos' combined
+ * authenticator, e.g. `basic,jwt`, the default with
+ * `--authenticate_http_executors`) it is one 401 carrying every challenge
+ * (`Basic realm="r",Bearer realm="r"[, error=...]`) and every
+ * authenticator's body. Undefined when the request may go on.
  */
+export function authenticateWith(
+  request: HttpRequest,
+  realm: string,
+  names: readonly HttpAuthenticatorName[],
+  credentials: CredentialStore,
+  tokens: ExecutorTokens | undefined,
+  nowSecs: number,
+): BodyResponse | undefined {
+  const failed: { scheme: string; challenge: string }[] = [];
+  for (const name of names) {
+    if (name === "basic") {
+      if (authenticateBasic(request, realm, credentials, true).ok) {
+        // In the executor realm a Basic caller has no claims (so its calls are refused).
+        if (realm === REALM) authenticated.set(request, {});
+        return undefined;
+      }
+      failed.push({ scheme: "Basic", challenge: `Basic realm="${realm}"` });
+      continue;
+    }
+    // The agent refuses to start with `jwt` but without a key.
+    if (tokens === undefined) continue;
+    const bearer = bearerResult(request.header("authorization"), tokens, realm, nowSecs);
+    if (bearer.ok) {
+      authenticated.set(request, bearer.claims);
+      return undefined;
+    }
+    failed.push({ scheme: "Bearer", challenge: bearer.challenge });
+  }
+  const body =
+    failed.length === 1
+      ? "401 Unauthorized."
+      : failed.map((f) => `"${f.scheme}" authenticator returned:\n401 Unauthorized.`).join("\n\n");
+  return response(401, body, {
+    "WWW-Authenticate": failed.map((f) => f.challenge).join(","),
+  });
+}
+
+/** Mesos' agent default with `--authenticate_http_executors`: basic and jwt combined. */
+export const COMBINED: readonly HttpAuthenticatorName[] = ["basic", "jwt"];
+
+/** `authenticateWith` the combined `basic,jwt` authenticators. */
 export function authenticateCombined(
   request: HttpRequest,
   realm: string,
@@ -117,20 +157,7 @@ export function authenticateCombined(
   tokens: ExecutorTokens,
   nowSecs: number,
 ): BodyResponse | undefined {
-  const basic = authenticateBasic(request, realm, credentials, true);
-  if (basic.ok) {
-    // In the executor realm a Basic caller has no claims (so its calls are refused).
-    if (realm === REALM) authenticated.set(request, {});
-    return undefined;
-  }
-  const bearer = bearerResult(request.header("authorization"), tokens, realm, nowSecs);
-  if (bearer.ok) {
-    authenticated.set(request, bearer.claims);
-    return undefined;
-  }
-  return response(401, COMBINED_UNAUTHORIZED, {
-    "WWW-Authenticate": `Basic realm="${realm}",${bearer.challenge}`,
-  });
+  return authenticateWith(request, realm, COMBINED, credentials, tokens, nowSecs);
 }
 
 /**
@@ -143,8 +170,9 @@ export function authenticateExecutor(
   tokens: ExecutorTokens,
   credentials: CredentialStore,
   nowSecs: number,
+  names: readonly HttpAuthenticatorName[] = COMBINED,
 ): BodyResponse | undefined {
-  return authenticateCombined(request, REALM, credentials, tokens, nowSecs);
+  return authenticateWith(request, REALM, names, credentials, tokens, nowSecs);
 }
 
 /**

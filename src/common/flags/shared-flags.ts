@@ -112,8 +112,9 @@ export function sharedFlags(role: DaemonRole) {
     }),
     http_authenticators: flag.string({
       help:
-        "HTTP authenticator to use for authenticated endpoints: `basic`, or one loaded with " +
-        "--modules. Only one is supported.",
+        "HTTP authenticators for authenticated endpoints, comma-separated and tried in order: " +
+        "`basic`, and on the agent `jwt` (executor tokens). Modules (--modules) are not " +
+        "supported. Agent default: `basic`, or `basic,jwt` with --authenticate_http_executors.",
       ...(role === "master" ? { default: "basic" } : {}),
     }),
     firewall_rules: flag.json({
