@@ -54,7 +54,8 @@ import {
 } from "./containerizer/executor-command.js";
 import { FetcherCache } from "./containerizer/fetcher-cache.js";
 import { parseImageGcConfig, startImageGc } from "./containerizer/images/provisioner.js";
-import { buildIsolation } from "./containerizer/isolation-setup.js";
+import { buildIsolation, isolationNames } from "./containerizer/isolation-setup.js";
+import { VolumeGidIsolator } from "./containerizer/isolators/volume-gid.js";
 import { LauncherClient } from "./containerizer/launcher.js";
 import { createContainerLogger } from "./containerizer/logger/container-logger.js";
 import {
@@ -82,7 +83,13 @@ import {
   readResourceState,
   writeCheckpointedResources,
 } from "./resources-checkpoint.js";
-import { launchResources, withPersistentVolumes } from "./volumes.js";
+import { parseVolumeGidRange, VolumeGidManager } from "./volume-gid-manager.js";
+import {
+  destroyedVolumePaths,
+  LaunchedVolumes,
+  launchResources,
+  withPersistentVolumes,
+} from "./volumes.js";
 import { resourcesOf, wireResources } from "./wire-resources.js";
 
 export interface StartAgentOptions {
@@ -314,6 +321,42 @@ async function killLeftovers(
   }
 }
 
+/**
+ * The volume gid manager of `--volume_gid_range` (undefined without the
+ * flag), with its checkpointed allocations recovered.
+ */
+async function startVolumeGidManager(
+  flags: AgentFlags,
+  launcher: LauncherClient,
+  logger: Logger,
+  rebooted: boolean,
+): Promise<VolumeGidManager | undefined> {
+  if (flags.volume_gid_range === undefined) return undefined;
+  const range = parseVolumeGidRange(flags.volume_gid_range);
+  if (!range.ok) throw new Error(`Failed to initialize volume gid manager: ${range.error}`);
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      "Failed to initialize volume gid manager: --volume_gid_range needs the agent to run as root",
+    );
+  }
+  const manager = new VolumeGidManager({
+    workDir: flags.work_dir,
+    range: range.value,
+    logger,
+    primaryGidOf: async (uid) => {
+      const r = await launcher.run({ op: "run", file: "getent", args: ["passwd", String(uid)] });
+      const gid = Number(r.output.split(":")[3]);
+      return r.code === 0 && Number.isInteger(gid) ? gid : undefined;
+    },
+  });
+  try {
+    await manager.recover(rebooted);
+  } catch (e) {
+    throw new Error(`Failed to recover the volume gid manager: ${(e as Error).message}`);
+  }
+  return manager;
+}
+
 /** Starts an agent in `host` (which must be listening). Throws a one-line Error on bad flags. */
 export async function startAgentInHost(options: StartAgentOptions): Promise<AgentHandle> {
   const { flags, logger, host } = options;
@@ -379,6 +422,27 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     launcher.stop();
     throw new Error(`Failed to create the containerizer: ${isolation.error}`);
   }
+  const volumeGids = await startVolumeGidManager(flags, launcher, logger, recovery.rebooted).catch(
+    (e: unknown) => {
+      launcher.stop();
+      throw e;
+    },
+  );
+  const launchedVolumes = new LaunchedVolumes(flags.work_dir);
+  if (volumeGids !== undefined) {
+    // Last: filesystem/linux and volume/sandbox_path create the sources it stats.
+    isolation.isolators.push(
+      new VolumeGidIsolator({
+        manager: volumeGids,
+        workDir: flags.work_dir,
+        persistentVolumesOf: (id) => launchedVolumes.pathsOf(id),
+        forget: (id) => launchedVolumes.forget(id),
+        sandboxPathVolumes: isolationNames(flags.isolation).some((name) =>
+          ["volume/sandbox_path", "filesystem/linux", "filesystem/shared"].includes(name),
+        ),
+      }),
+    );
+  }
   containerizer = new PosixContainerizer({
     workDir: flags.work_dir,
     launcher,
@@ -417,6 +481,10 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     logger,
     memoryProfiling: flags.memory_profiling,
   });
+  if (volumeGids !== undefined) {
+    services.metrics.gauge("volume_gid_manager/volume_gids_total", () => volumeGids.total);
+    services.metrics.gauge("volume_gid_manager/volume_gids_free", () => volumeGids.freeCount);
+  }
   if (docker !== undefined) {
     // Mesos' docker containerizer timer, over a one-hour window.
     const pulls = services.metrics.timer("containerizer/docker/image_pull", 3_600_000);
@@ -465,6 +533,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
           agent.frameworks.get(launch.frameworkId)?.executors.get(launch.executorId),
         ),
       logger,
+      volumeGids === undefined ? undefined : launchedVolumes,
     ),
     // Summing an executor's resources per task costs: only when limits follow them.
     ...(mesosContainerizer.tracksResources
@@ -537,8 +606,13 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     return framework.executors.get(executorId)?.info.command?.user ?? framework.info.user;
   };
   agent.restoreCheckpointedResources(resourceState.resources);
-  agent.resourcesCheckpoint = (resources, previous, operations) =>
-    writeCheckpointedResources(flags.work_dir, resources, previous, operations);
+  agent.resourcesCheckpoint = async (resources, previous, operations) => {
+    await writeCheckpointedResources(flags.work_dir, resources, previous, operations);
+    // A destroyed persistent volume gives its gid back.
+    for (const path of destroyedVolumePaths(flags.work_dir, previous, resources)) {
+      await volumeGids?.deallocate(path);
+    }
+  };
   agent.operationFiles = new OperationStreamFiles(flags.work_dir);
   const gc = startSandboxGc(flags, options.clock, logger, services.files);
   agent.sandboxGc = gc.sandboxGc;

@@ -21,6 +21,7 @@ import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabiliti
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 import { FIXED_ESTIMATOR_MODULE, LOAD_QOS_MODULE } from "./oversubscription/modules.js";
 import { REGISTER_RETRY_INTERVAL_MAX_MS } from "./registration.js";
+import { parseVolumeGidRange } from "./volume-gid-manager.js";
 
 const MAX_EXECUTOR_REREGISTRATION_TIMEOUT = Duration.seconds(15);
 /** The longest wait between registration retries; --registration_backoff_factor may not exceed it. */
@@ -632,9 +633,14 @@ const agentContainerFlags = {
   }),
   volume_gid_range: flag.string({
     help:
-      "Range of group ids (e.g. [10000-20000]) given to shared volumes used by non-root " +
-      "tasks.",
-    notYet: true,
+      "Range of group ids (e.g. [10000-20000]). A task running as a non-root user that " +
+      "uses a persistent volume or a PARENT SANDBOX_PATH volume gets the volume owned by a " +
+      "gid from this range (setgid bit, group-writable) and runs with that gid as a " +
+      "supplementary group. Needs the agent to run as root.",
+    validate: (v) => {
+      const r = parseVolumeGidRange(v);
+      return r.ok ? undefined : r.error;
+    },
   }),
   nvidia_gpu_devices: flag.uintList({
     help: "Comma-separated NVIDIA GPU numbers (as nvidia-smi lists them) to offer as gpus.",

@@ -60,19 +60,68 @@ export function linkVolumes(
 }
 
 /**
+ * The persistent volume directories of launched containers (agent-local
+ * volumes only: `--volume_gid_range` leaves resource providers' alone),
+ * asked for when a container is prepared, when its first tasks are known.
+ */
+export class LaunchedVolumes {
+  private readonly byContainer = new Map<string, () => Resource[]>();
+
+  constructor(private readonly workDir: string) {}
+
+  track(containerId: string, resources: () => Resource[]): void {
+    this.byContainer.set(containerId, resources);
+  }
+
+  pathsOf(containerId: string): string[] {
+    const resources = this.byContainer.get(containerId)?.() ?? [];
+    const out = new Set<string>();
+    for (const r of resources) {
+      if (r.provider_id !== undefined) continue;
+      const path = volumePathOf(this.workDir, r as CoreResource);
+      if (path !== undefined) out.add(path);
+    }
+    return [...out];
+  }
+
+  forget(containerId: string): void {
+    this.byContainer.delete(containerId);
+  }
+}
+
+/** The directories of the persistent volumes in `previous` that `resources` no longer has. */
+export function destroyedVolumePaths(
+  workDir: string,
+  previous: readonly Resource[],
+  resources: readonly Resource[],
+): string[] {
+  const paths = (list: readonly Resource[]) =>
+    new Set(
+      list.flatMap((r) =>
+        r.disk?.persistence === undefined ? [] : [volumePathOf(workDir, r as CoreResource)],
+      ),
+    );
+  const kept = paths(resources);
+  return [...paths(previous)].filter((p): p is string => p !== undefined && !kept.has(p));
+}
+
+/**
  * Wraps a containerizer so that launches get their persistent volumes.
  * `resourcesOf` returns the resources of the launch's executor and of the
- * tasks it will run first.
+ * tasks it will run first; `tracked` (with `--volume_gid_range`) learns
+ * how to find them.
  */
 export function withPersistentVolumes(
   inner: Containerizer,
   workDir: string,
   resourcesOf: (launch: ContainerLaunch) => Resource[],
   logger: Logger,
+  tracked?: LaunchedVolumes,
 ): Containerizer {
   const wrapped: Containerizer = {
     destroy: (containerId) => inner.destroy(containerId),
     launch: (launch) => {
+      tracked?.track(launch.containerId, () => resourcesOf(launch));
       const link = (): void => {
         const resources = resourcesOf(launch);
         if (resources.some((r) => r.disk?.persistence !== undefined)) {

@@ -67,6 +67,7 @@ export function mergePreparations(
     rlimits: [],
     noNewPrivs: false,
     environment: {},
+    supplementaryGroups: [],
   };
   for (const p of list) {
     if (p === undefined) continue;
@@ -91,6 +92,9 @@ export function mergePreparations(
     if (p.capabilities !== undefined) merged.capabilities = p.capabilities;
     merged.noNewPrivs ||= p.noNewPrivs ?? false;
     Object.assign(merged.environment, p.environment);
+    for (const g of p.supplementaryGroups ?? []) {
+      if (!merged.supplementaryGroups.includes(g)) merged.supplementaryGroups.push(g);
+    }
     if (p.rootfs !== undefined) {
       merged.rootfs = p.rootfs;
       merged.mountNamespace = true;
@@ -154,7 +158,8 @@ export function needsShim(p: LaunchPreparation): boolean {
     p.launchFailure !== undefined ||
     p.shm !== undefined ||
     p.capabilities !== undefined ||
-    p.noNewPrivs === true
+    p.noNewPrivs === true ||
+    (p.supplementaryGroups ?? []).length > 0
   );
 }
 
@@ -224,6 +229,8 @@ export function shimCommand(
   }
   if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
   const privileges = privilegeArguments(p);
+  // The volume gids of --volume_gid_range (isolators/volume-gid.ts).
+  const groups = p.supplementaryGroups ?? [];
   if (p.rootfs !== undefined && p.chroot !== false) {
     // The image's Env applies inside only: the steps above need the host's PATH.
     const exports = Object.entries(p.rootfsEnv ?? {})
@@ -244,6 +251,7 @@ export function shimCommand(
         user,
         capabilities: p.capabilities,
         noNewPrivs: p.noNewPrivs,
+        groups,
       });
       tail.push(CAPSH, ...capsh, ...inside);
     } else {
@@ -251,12 +259,19 @@ export function shimCommand(
       if (privileges.length > 0) tail.push("setpriv", ...privileges, "--");
       tail.push("chroot");
       if (user !== undefined) tail.push(`--userspec=${user.uid}:${user.gid}`);
+      if (user !== undefined && groups.length > 0) tail.push(`--groups=${groups.join(",")}`);
       tail.push(p.rootfs, "/bin/sh", ...inside);
     }
   } else if (user !== undefined || privileges.length > 0) {
     // One setpriv: the user switch needs capabilities the new sets may drop.
     const switchUser =
-      user === undefined ? [] : [`--reuid=${user.uid}`, `--regid=${user.gid}`, "--clear-groups"];
+      user === undefined
+        ? []
+        : [
+            `--reuid=${user.uid}`,
+            `--regid=${user.gid}`,
+            groups.length > 0 ? `--groups=${groups.join(",")}` : "--clear-groups",
+          ];
     tail.push("setpriv", ...switchUser, ...privileges, "--");
   }
   tail.push(command.file, ...command.args.slice(1));

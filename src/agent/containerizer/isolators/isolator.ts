@@ -128,6 +128,12 @@ export interface LaunchPreparation {
    * resolved secrets): above the agent's, below the command's own values.
    */
   environment?: Record<string, string>;
+  /**
+   * Group ids the executor gets as its supplementary groups (it then has
+   * these instead of none) when it runs as another user: the volume gids of
+   * `--volume_gid_range`.
+   */
+  supplementaryGroups?: number[];
 }
 
 /** Why a container was stopped by an isolator. */

@@ -318,6 +318,8 @@ export function capshArguments(o: {
   capabilities?: ContainerCapabilities | undefined;
   noNewPrivs?: boolean | undefined;
   lastCap?: number;
+  /** Supplementary groups of the switched user (none when empty or unset). */
+  groups?: readonly number[] | undefined;
 }): string[] {
   const numbers = (set: CapabilitySet) =>
     set.map((c) => CAPABILITY_NAMES.indexOf(c as never)).filter((n) => n >= 0);
@@ -334,7 +336,11 @@ export function capshArguments(o: {
   const effective = caps?.effective === undefined ? undefined : numbers(caps.effective);
   if (o.user !== undefined) {
     if (effective !== undefined) out.push("--keep=1");
-    out.push("--groups=", `--gid=${o.user.gid}`, `--uid=${o.user.uid}`);
+    out.push(
+      `--groups=${(o.groups ?? []).join(",")}`,
+      `--gid=${o.user.gid}`,
+      `--uid=${o.user.uid}`,
+    );
   }
   if (caps !== undefined && effective !== undefined) {
     const bounding = numbers(caps.bounding);

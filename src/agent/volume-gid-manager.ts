@@ -1,0 +1,344 @@
+/**
+ * `--volume_gid_range`: group ids for volumes that non-root tasks share.
+ *
+ * A task running as a non-root user that uses a persistent volume (from the
+ * agent's own disk, not a resource provider) or a SANDBOX_PATH volume of
+ * type PARENT owned by another user gets the volume owned by a gid taken
+ * from the range: every file and directory in it is given that group, the
+ * directories get the setgid bit (files made later inherit the group) and
+ * group write permission, and the task's process runs with the gid as a
+ * supplementary group. The first container to use a volume allocates its
+ * gid; later containers reuse it.
+ *
+ * A persistent volume keeps its gid until the volume is destroyed. A
+ * PARENT SANDBOX_PATH volume keeps it until the container whose sandbox
+ * holds it (the executor's) is destroyed; its group is then set back to
+ * the primary group of its owner and the setgid bit and group write
+ * permission are removed, as the sandbox may stay around for a while and
+ * the gid may be handed to another volume.
+ *
+ * The allocations are checkpointed in `<work_dir>/meta/volume_gid_manager/
+ * volume_gids` (Mesos' path; JSON here, where Mesos writes a protobuf) and
+ * recovered when the agent restarts. After a reboot no container survives,
+ * so SANDBOX_PATH allocations are released then; allocations of volumes
+ * whose path is gone (a volume destroyed while the agent was down) too.
+ */
+import { readFileSync } from "node:fs";
+import { chmod, lchown, lstat, readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { Logger } from "../common/observability/logger.js";
+import { parseResource } from "../common/resources/parse.js";
+import {
+  addRanges,
+  type FlatRanges,
+  flatFromValueRanges,
+  rangesContain,
+  rangesCount,
+  subtractRanges,
+} from "../common/resources/ranges.js";
+import { writeFileAtomically } from "./checkpoint/writer.js";
+import { metaRoot } from "./paths.js";
+
+/** What a gid was allocated for. */
+export type VolumeGidType = "PERSISTENT" | "SANDBOX_PATH";
+
+/** One allocation, as checkpointed. */
+export interface VolumeGidInfo {
+  type: VolumeGidType;
+  /** The volume's source path on the host. */
+  path: string;
+  gid: number;
+}
+
+/** The largest gid a range may hold (gid_t is 32 bits; (gid_t)-1 means "no change" to chown). */
+const MAX_GID = 0xfffffffe;
+
+/** `<work_dir>/meta/volume_gid_manager/volume_gids`. */
+export function volumeGidsPath(workDir: string): string {
+  return join(metaRoot(workDir), "volume_gid_manager", "volume_gids");
+}
+
+/**
+ * Parses `--volume_gid_range` (ranges in the resource syntax, e.g.
+ * `[10000-20000]` or `[10000-10999,20000-20999]`) into flat ranges, or says
+ * why it cannot be used.
+ */
+export function parseVolumeGidRange(
+  text: string,
+): { ok: true; value: FlatRanges } | { ok: false; error: string } {
+  const parsed = parseResource("gids", text, "*");
+  if (!parsed.ok) return { ok: false, error: `Failed to parse volume gid range '${text}'` };
+  const resource = parsed.value;
+  if (resource.type !== "RANGES" || resource.ranges === undefined) {
+    return {
+      ok: false,
+      error: `Invalid volume gid range type ${resource.type}, expecting RANGES`,
+    };
+  }
+  for (const r of resource.ranges.range) {
+    if (r.begin > r.end) {
+      return {
+        ok: false,
+        error: `Invalid volume gid range '${text}': range ${r.begin}-${r.end} begins after it ends`,
+      };
+    }
+    if (r.end > MAX_GID) {
+      return {
+        ok: false,
+        error: `Invalid volume gid range '${text}': ${r.end} is larger than the largest gid ${MAX_GID}`,
+      };
+    }
+  }
+  const flat = flatFromValueRanges(resource.ranges);
+  if (rangesCount(flat) === 0) return { ok: false, error: "Empty volume gid range" };
+  return { ok: true, value: flat };
+}
+
+const single = (gid: number): FlatRanges => [gid, gid];
+
+/**
+ * Sets the group of `path` and of everything under it (symlinks themselves,
+ * never followed) to `gid`; directories get the setgid bit and group write
+ * permission (`grant`) or lose both (not `grant`).
+ */
+async function setVolumeGroup(path: string, gid: number, grant: boolean): Promise<void> {
+  const s = await lstat(path);
+  await lchown(path, s.uid, gid);
+  if (!s.isDirectory()) return;
+  // chown clears the setgid bit of some file systems' directories: set the mode after it.
+  const mode = s.mode & 0o7777;
+  await chmod(path, grant ? mode | 0o2000 | 0o020 : mode & ~0o2000 & ~0o020);
+  for (const name of await readdir(path)) await setVolumeGroup(join(path, name), gid, grant);
+}
+
+/** True when `path` is `prefix` or lies beneath it. */
+function isUnder(path: string, prefix: string): boolean {
+  const base = prefix.endsWith("/") ? prefix.slice(0, -1) : prefix;
+  return path === base || path.startsWith(`${base}/`);
+}
+
+export interface VolumeGidManagerOptions {
+  workDir: string;
+  /** The configured range, from {@link parseVolumeGidRange}. */
+  range: FlatRanges;
+  logger: Logger;
+  /** The primary gid of the user with `uid` (undefined: unknown user). */
+  primaryGidOf: (uid: number) => Promise<number | undefined>;
+}
+
+/** Allocates, checkpoints and releases volume gids (one per agent). */
+export class VolumeGidManager {
+  private free: FlatRanges;
+  /** Allocations by volume path. */
+  private readonly infos = new Map<string, VolumeGidInfo>();
+  /** Ownership being set, by volume path: later users of the volume wait for it. */
+  private readonly setting = new Map<string, Promise<number>>();
+  /** Serialises checkpoint writes, so the last state written is the latest. */
+  private writing: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: VolumeGidManagerOptions) {
+    this.free = o.range;
+    o.logger.info(
+      `Allocating ${rangesCount(o.range)} volume gids from the range ${rangeText(o.range)}`,
+    );
+  }
+
+  /** `volume_gid_manager/volume_gids_total`. */
+  get total(): number {
+    return rangesCount(this.o.range);
+  }
+
+  /** `volume_gid_manager/volume_gids_free`. */
+  get freeCount(): number {
+    return rangesCount(this.free);
+  }
+
+  /** The allocations (for tests and diagnostics). */
+  allocations(): VolumeGidInfo[] {
+    return [...this.infos.values()];
+  }
+
+  /**
+   * Reads the checkpointed allocations. `rebooted`: the host restarted since
+   * they were written, so no container that used a SANDBOX_PATH volume lives.
+   */
+  async recover(rebooted: boolean): Promise<void> {
+    const path = volumeGidsPath(this.o.workDir);
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+      throw new Error(`Failed to read volume gid infos from '${path}': ${(e as Error).message}`);
+    }
+    if (text.trim() === "") {
+      // A crash between creating the file and syncing its content.
+      this.o.logger.warn(`The volume gids file '${path}' is empty`);
+      return;
+    }
+    let infos: VolumeGidInfo[];
+    try {
+      infos = parseInfos(JSON.parse(text));
+    } catch (e) {
+      throw new Error(`Failed to read volume gid infos from '${path}': ${(e as Error).message}`);
+    }
+    const orphans: string[] = [];
+    for (const info of infos) {
+      this.free = subtractRanges(this.free, single(info.gid));
+      this.infos.set(info.path, info);
+      if (rebooted && info.type === "SANDBOX_PATH") {
+        this.o.logger.info(
+          `Deallocating gid ${info.gid} of the PARENT SANDBOX_PATH volume '${info.path}' after a reboot`,
+        );
+        orphans.push(info.path);
+        continue;
+      }
+      try {
+        await stat(info.path);
+      } catch {
+        this.o.logger.warn(
+          `Deallocating gid ${info.gid} of the missing volume path '${info.path}'`,
+        );
+        orphans.push(info.path);
+      }
+    }
+    for (const orphan of orphans) await this.deallocate(orphan);
+    this.o.logger.info(
+      `Recovered ${this.infos.size} volume gid allocation(s); ${this.freeCount} of ${this.total} gids free`,
+    );
+  }
+
+  /**
+   * The gid of the volume at `path` (its source on the host), allocated and
+   * set on the volume if it has none. Throws when the range is exhausted.
+   */
+  async allocate(path: string, type: VolumeGidType): Promise<number> {
+    const known = this.infos.get(path);
+    if (known !== undefined) {
+      return (await this.setting.get(path)) ?? known.gid;
+    }
+    let current: number;
+    try {
+      current = (await stat(path)).gid;
+    } catch (e) {
+      throw new Error(`Failed to stat '${path}': ${(e as Error).message}`);
+    }
+    // A volume already owned by a gid of the range is another volume's
+    // mount (a persistent volume a nested container gets through its
+    // parent's sandbox): that allocation is used as it is.
+    if (rangesContain(this.o.range, single(current))) {
+      const again = this.infos.get(path);
+      if (again !== undefined) return again.gid;
+      this.o.logger.info(
+        `Using gid ${current} of the volume path '${path}' (already in the range)`,
+      );
+      return current;
+    }
+    // Re-checked: another launch may have allocated while stat ran.
+    const raced = this.infos.get(path);
+    if (raced !== undefined) return (await this.setting.get(path)) ?? raced.gid;
+    if (this.free.length === 0) {
+      throw new Error(
+        `Failed to allocate a gid to the volume path '${path}': the free gid range of --volume_gid_range is exhausted`,
+      );
+    }
+    const gid = this.free[0] as number;
+    this.free = subtractRanges(this.free, single(gid));
+    this.infos.set(path, { type, path, gid });
+    this.o.logger.info(`Allocating gid ${gid} to the volume path '${path}'`);
+    const done = (async () => {
+      await this.persist();
+      try {
+        await setVolumeGroup(path, gid, true);
+      } catch (e) {
+        throw new Error(
+          `Failed to set the owner group of the volume path '${path}' to ${gid}: ${(e as Error).message}`,
+        );
+      }
+      return gid;
+    })();
+    this.setting.set(path, done);
+    try {
+      return await done;
+    } finally {
+      this.setting.delete(path);
+    }
+  }
+
+  /**
+   * Releases the gids of the volume at `path` and of the volumes beneath it
+   * (a destroyed container's sandbox: its PARENT SANDBOX_PATH volumes). A
+   * SANDBOX_PATH volume's group goes back to its owner's primary group.
+   */
+  async deallocate(path: string): Promise<void> {
+    const released: VolumeGidInfo[] = [];
+    for (const info of this.infos.values()) {
+      if (isUnder(info.path, path)) released.push(info);
+    }
+    if (released.length === 0) return;
+    for (const info of released) {
+      this.infos.delete(info.path);
+      // A gid of an earlier range (the agent restarted with another) is not handed out again.
+      if (rangesContain(this.o.range, single(info.gid))) {
+        this.free = addRanges(this.free, single(info.gid));
+      }
+      this.o.logger.info(`Deallocated gid ${info.gid} of the volume path '${info.path}'`);
+    }
+    for (const info of released) {
+      if (info.type !== "SANDBOX_PATH") continue;
+      await this.restoreGroup(info.path).catch((e: unknown) =>
+        this.o.logger.warn(
+          `Failed to set the owner group of the volume path '${info.path}' back: ${(e as Error).message}`,
+        ),
+      );
+    }
+    await this.persist();
+  }
+
+  /** Gives a released SANDBOX_PATH volume back to its owner's primary group. */
+  private async restoreGroup(path: string): Promise<void> {
+    let owner: number;
+    try {
+      owner = (await stat(path)).uid;
+    } catch {
+      return; // Gone with its sandbox.
+    }
+    const gid = await this.o.primaryGidOf(owner);
+    if (gid === undefined) throw new Error(`no user has the uid ${owner}`);
+    await setVolumeGroup(path, gid, false);
+  }
+
+  private persist(): Promise<void> {
+    const data = `${JSON.stringify({ infos: [...this.infos.values()] })}\n`;
+    const write = this.writing.then(() =>
+      writeFileAtomically(volumeGidsPath(this.o.workDir), data),
+    );
+    this.writing = write.catch(() => undefined);
+    return write.catch((e: unknown) => {
+      throw new Error(`Failed to save state of volume gid infos: ${(e as Error).message}`);
+    });
+  }
+}
+
+function parseInfos(json: unknown): VolumeGidInfo[] {
+  const list = (json as { infos?: unknown })?.infos ?? [];
+  if (!Array.isArray(list)) throw new Error("'infos' is not a list");
+  return list.map((x: unknown) => {
+    const info = x as Partial<VolumeGidInfo>;
+    if (
+      typeof info.path !== "string" ||
+      typeof info.gid !== "number" ||
+      !Number.isInteger(info.gid) ||
+      (info.type !== "PERSISTENT" && info.type !== "SANDBOX_PATH")
+    ) {
+      throw new Error(`bad entry ${JSON.stringify(x)}`);
+    }
+    return { type: info.type, path: info.path, gid: info.gid };
+  });
+}
+
+function rangeText(flat: FlatRanges): string {
+  const parts: string[] = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) parts.push(`${flat[i]}-${flat[i + 1]}`);
+  return `[${parts.join(",")}]`;
+}
