@@ -647,9 +647,19 @@ export class MasterMetrics {
     return n;
   }
 
+  /** Regular (non-revocable) resources: revocable ones have gauges of their own, as Mesos. */
   private total(name: string): number {
     let n = 0;
-    for (const a of this.options.master.agents.values()) n += a.totalResources.getScalar(name) ?? 0;
+    for (const a of this.options.master.agents.values()) {
+      let total = a.totalResources;
+      for (const r of total) {
+        if (r.revocable !== undefined) {
+          total = total.nonRevocable();
+          break;
+        }
+      }
+      n += total.getScalar(name) ?? 0;
+    }
     return n;
   }
 

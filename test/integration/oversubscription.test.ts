@@ -421,6 +421,10 @@ test("master: a changed estimate replaces the agent's revocable resources and re
     );
     assert.equal(state?.slaves[0]?.resources.cpus_revocable, 1);
     assert.equal(state?.slaves[0]?.resources.cpus, 2);
+    // Regular and revocable resources have gauges of their own, as Mesos.
+    const metrics = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    assert.equal(metrics?.["master/cpus_total"], 2);
+    assert.equal(metrics?.["master/cpus_revocable_total"], 1);
     // The regular offer was left alone.
     assert.ok(
       !plain.events.some((e) => e.rescind?.offer_id.value === plainOffer.ids[0]?.value),
