@@ -192,7 +192,7 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
   for (const m of others) assert.equal(await elected(m), false);
 });
 
-test("ha/recovery: the recovering master authenticates and filters as the elected one (401 anonymous; no flags for a principal denied VIEW_FLAGS)", {
+test("ha/recovery: the recovering master authenticates and authorizes as the elected one (401 anonymous; no flags for a principal denied VIEW_FLAGS; get_endpoints)", {
   skip,
 }, async () => {
   const z = await zookeeper();
@@ -207,6 +207,7 @@ test("ha/recovery: the recovering master authenticates and filters as the electe
   const acls = {
     permissive: true,
     view_flags: [{ principals: { values: ["dev"] }, flags: { type: "NONE" } }],
+    get_endpoints: [{ principals: { values: ["dev"] }, paths: { type: "NONE" } }],
   };
   const m = await startMaster({
     flags: {
@@ -245,6 +246,25 @@ test("ha/recovery: the recovering master authenticates and filters as the electe
   const devDoc = (await dev.json()) as Record<string, unknown>;
   assert.equal(devDoc.flags, undefined);
   assert.deepEqual(devDoc.slaves, []);
+  // What it answers itself is authorized as on the leader (Mesos' master
+  // authorizes these from its start): VIEW_FLAGS, get_endpoints.
+  const as = (principal: string, path: string, method = "GET") =>
+    fetch(`${m.url}${path}`, {
+      method,
+      redirect: "manual",
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${principal}:${secrets[principal]}`).toString("base64")}`,
+      },
+    });
+  assert.equal((await as("ops", "/master/flags")).status, 200);
+  const devFlags = await as("dev", "/master/flags");
+  assert.equal(devFlags.status, 403);
+  assert.equal(await devFlags.text(), "Principal 'dev' is not authorized to view the flags");
+  assert.equal((await as("ops", "/metrics/snapshot")).status, 200);
+  assert.equal((await as("dev", "/metrics/snapshot")).status, 403);
+  const toggle = "/logging/toggle?level=1&duration=1secs";
+  assert.equal((await as("dev", toggle, "POST")).status, 403);
+  assert.equal((await as("ops", toggle, "POST")).status, 200);
   await m.stop();
 });
 

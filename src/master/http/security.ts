@@ -267,6 +267,44 @@ export function masterHttpGuard(master: Master, security: MasterSecurity): HttpG
   };
 }
 
+/**
+ * libprocess' own authorization of a host route (`get_endpoints` on
+ * /metrics/snapshot, /logging/toggle, /files/debug), after authentication
+ * and before the handler: the 403, or undefined. Every master applies it,
+ * leading or not (Mesos' master installs it at start).
+ */
+export function authorizeHostEndpoint(
+  request: HttpRequest,
+  processId: string,
+  security: MasterSecurity,
+): BodyResponse | undefined {
+  const endpoint = `/${processId}${request.routePath}`;
+  if (
+    AUTHORIZABLE.has(endpoint) &&
+    !security.authorizer.authorized("get_endpoints", principalOf(request), endpoint)
+  ) {
+    return forbidden(forbiddenMessage(request, `GET '${endpoint}'`));
+  }
+  return undefined;
+}
+
+/**
+ * VIEW_FLAGS on a master's `/flags` (GET; with --acls other methods get the
+ * handler's 405 first): the 403, or undefined. A standby serves its flags
+ * itself, so it checks this as the leader does.
+ */
+export function authorizeFlags(
+  request: HttpRequest,
+  security: MasterSecurity,
+): BodyResponse | undefined {
+  const authorizer = security.authorizer;
+  if (authorizer.acls.permissive && authorizer.acls.rules.size === 0) return undefined;
+  if (request.method !== "GET" && request.method !== "HEAD") return undefined;
+  return authorizer.authorized("view_flags", principalOf(request))
+    ? undefined
+    : deny(request, "view the flags");
+}
+
 /** Puts the guards in place and hands the scheduler API what it enforces. */
 export function installMasterSecurity(options: InstallOptions): void {
   const { host, master, security } = options;
@@ -286,15 +324,7 @@ export function installMasterSecurity(options: InstallOptions): void {
     setHttpGuard(p, (request, next) => {
       const denied = authenticate(request, realms[request.routePath]);
       if (denied !== undefined) return denied;
-      // libprocess' own authorization (get_endpoints) runs before the handler too.
-      const endpoint = `/${id}${request.routePath}`;
-      if (
-        AUTHORIZABLE.has(endpoint) &&
-        !security.authorizer.authorized("get_endpoints", principalOf(request), endpoint)
-      ) {
-        return forbidden(forbiddenMessage(request, `GET '${endpoint}'`));
-      }
-      return next();
+      return authorizeHostEndpoint(request, id, security) ?? next();
     });
   }
 
@@ -426,9 +456,7 @@ function authorizeMasterRoute(
     authorizer.authorized(action, principal, object);
   switch (request.routePath) {
     case "/flags":
-      // With --acls the handler takes GET only; its 405 comes before authorization.
-      if (request.method !== "GET" && request.method !== "HEAD") return next();
-      return can("view_flags") ? next() : deny(request, "view the flags");
+      return authorizeFlags(request, security) ?? next();
     case "/teardown": {
       if (request.method !== "POST") return next();
       const form = decodeForm(request.text());
