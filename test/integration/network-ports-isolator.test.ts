@@ -143,6 +143,9 @@ test("network/ports: a task group member listening outside the group's ports fai
   assert.match(output, /reason: REASON_CONTAINER_LIMITATION\n/);
   assert.match(
     output,
-    new RegExp(`/mesos/\\S+ is listening on unallocated port\\(s\\): \\[${other}-${other}\\]`),
+    // The nested container's id as Mesos writes it: <executor container>.<task container>.
+    new RegExp(
+      `Container [0-9a-f-]+\\.[0-9a-f-]+ is listening on unallocated port\\(s\\): \\[${other}-${other}\\]`,
+    ),
   );
 });

@@ -280,7 +280,7 @@ test("network/ports: a nested container's listener stops its top-level container
     await isolator.check();
     assert.equal(limits.length, 1);
     assert.equal(limits[0]?.id, "root");
-    assert.match(limits[0]?.limitation.message ?? "", /Container root\/mesos\/child is listening/);
+    assert.match(limits[0]?.limitation.message ?? "", /Container root\.child is listening/);
   } finally {
     await isolator.cleanup("root/mesos/child");
     await isolator.cleanup("root");

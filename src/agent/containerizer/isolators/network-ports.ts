@@ -221,7 +221,9 @@ export class NetworkPortsIsolator extends BaseIsolator {
         const seen = ports.join(",");
         if (w.lastListening === seen) continue;
         w.lastListening = seen;
-        const message = `Container ${id} is listening on unallocated port(s): ${formatFlatRanges(wrong)}`;
+        // Mesos writes a nested container's id as `<parent>.<child>`.
+        const name = id.split("/mesos/").join(".");
+        const message = `Container ${name} is listening on unallocated port(s): ${formatFlatRanges(wrong)}`;
         this.context.logger.warn(message);
         if (this.options.enforce) {
           root.limited = true;
