@@ -115,10 +115,11 @@ async function operator(path: string, fields: Record<string, unknown>) {
   return { status: response.status, body: await response.text() };
 }
 
-async function framework(name: string): Promise<Subscription> {
+async function framework(name: string, user?: string): Promise<Subscription> {
   const s = await subscribe(
     master.url,
     subscribeCall(name, {
+      ...(user === undefined ? {} : { user }),
       roles: [ROLE],
       principal: "ops",
       checkpoint: true,
@@ -309,6 +310,82 @@ describe("--volume_gid_range", { skip: root ? false : "needs root (tasks run as 
     assert.equal(destroy.status, 202, destroy.body);
     await waitFor("the gid to be given back", async () => (await gidMetrics(agent)).free === 2);
     assert.equal(statSync(hostDir, { throwIfNoEntry: false }), undefined);
+  });
+
+  test("a nobody task group writes its persistent volume through the default executor's PARENT volume", async () => {
+    const tv = reserved("disk", 8, {
+      disk: {
+        persistence: { id: "tv", principal: "ops" },
+        volume: { mode: "RW", container_path: "tv" },
+      },
+    });
+    assert.equal((await operator("reserve", { resources: [reserved("disk", 8)] })).status, 202);
+    assert.equal((await operator("create-volumes", { volumes: [tv] })).status, 202);
+    const hostDir = join(workDir, "volumes", "roles", ROLE, "tv");
+    await waitFor("the volume's directory", () => statSync(hostDir, { throwIfNoEntry: false }));
+    // The framework's user: the default executor and its tasks run as nobody.
+    const s = await framework("group-gids", "nobody");
+    const offer = await waitFor<Offer>(
+      "an offer with the volume",
+      () =>
+        s.events
+          .flatMap((e) => e.offers?.offers ?? [])
+          .find((o) => (o.resources ?? []).some((r) => r.disk?.persistence?.id === "tv")),
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+    const plain = (name: string, value: number): Resource => ({
+      name,
+      type: "SCALAR",
+      scalar: { value },
+    });
+    const reply = await s.call({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: [offer.id],
+        filters: { refuse_seconds: 0 },
+        operations: [
+          {
+            type: "LAUNCH_GROUP",
+            launch_group: {
+              executor: {
+                type: "DEFAULT",
+                executor_id: { value: "group-executor" },
+                framework_id: { value: s.frameworkId },
+                resources: [plain("cpus", 0.1), plain("mem", 32), plain("disk", 8)],
+              },
+              task_group: {
+                tasks: [
+                  {
+                    name: "grouped",
+                    task_id: { value: "grouped" },
+                    agent_id: { value: agentId },
+                    resources: [plain("cpus", 0.1), plain("mem", 32), tv],
+                    command: { value: "echo grouped > tv/f" },
+                  },
+                ],
+              },
+            },
+          },
+        ],
+      },
+    } as Call);
+    assert.equal(reply.status, 202, reply.body);
+    await finished(s, "grouped");
+    assert.equal(readFileSync(join(hostDir, "f"), "utf8"), "grouped\n");
+    const dir = statSync(hostDir);
+    assert.equal(dir.gid, 30000);
+    assert.equal(dir.mode & SETGID, SETGID);
+    assert.deepEqual(await gidMetrics(agent), { total: 2, free: 1 });
+
+    s.close();
+    await waitFor("the framework to be gone", async () => {
+      const state = (await (await fetch(`${master.url}/master/state`)).json()) as {
+        frameworks: unknown[];
+      };
+      return state.frameworks.length === 0;
+    });
+    assert.equal((await operator("destroy-volumes", { volumes: [tv] })).status, 202);
+    await waitFor("the gid to be given back", async () => (await gidMetrics(agent)).free === 2);
   });
 
   test("PARENT SANDBOX_PATH volumes: a gid while the parent lives, a clear error when none is left", async () => {
