@@ -2,6 +2,7 @@
 import { execFileSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { reverseNameSync } from "../../src/common/process/tls-client.js";
 
 /** Whether the `openssl` command runs here. */
 export const haveOpenssl: boolean = (() => {
@@ -34,17 +35,32 @@ export function makeCa(dir: string, name: string, commonName = `mesos-ts ${name}
 }
 
 /**
+ * The DNS names a certificate for 127.0.0.1 carries: `localhost` and the
+ * name 127.0.0.1 has here by reverse lookup (what libprocess' default
+ * `legacy` hostname validation matches; `localhost.localdomain` on some
+ * machines).
+ */
+export function loopbackDnsNames(): string[] {
+  const reverse = reverseNameSync("127.0.0.1");
+  return reverse === undefined || reverse === "localhost" || reverse === "127.0.0.1"
+    ? ["localhost"]
+    : ["localhost", reverse];
+}
+
+/**
  * `<name>.crt` / `<name>.key` in `dir` (default `node`) for 127.0.0.1,
  * signed by the CA `<ca>.crt` made with `makeCa`. By default the common
- * name is 127.0.0.1 and the subjectAltNames are that IP and `localhost`
- * (the name 127.0.0.1 has by reverse lookup, which libprocess' default
- * `legacy` hostname validation matches).
+ * name is 127.0.0.1 and the subjectAltNames are that IP and
+ * `loopbackDnsNames()`.
  */
 export function makeNodeCertificate(
   dir: string,
   ca = "ca",
   name = "node",
-  subject = { cn: "127.0.0.1", san: "IP:127.0.0.1,DNS:localhost" },
+  subject = {
+    cn: "127.0.0.1",
+    san: ["IP:127.0.0.1", ...loopbackDnsNames().map((n) => `DNS:${n}`)].join(","),
+  },
 ): void {
   const key = ["-newkey", "rsa:2048", "-nodes", "-keyout", `${name}.key`];
   openssl(dir, ["req", ...key, "-out", `${name}.csr`, "-subj", `/CN=${subject.cn}`]);

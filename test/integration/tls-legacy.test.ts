@@ -20,6 +20,7 @@ import { reverseName } from "../../src/common/process/tls-client.js";
 import { haveOpenssl, makeCa, makeNodeCertificate } from "../harness/certificates.js";
 import {
   type DaemonHandle,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -228,6 +229,17 @@ describe("TLS client certificates with legacy hostname validation", { skip }, ()
       slaves: unknown[];
     };
     assert.equal(slaves.slaves.length, 0);
+    // Our HTTP clients check the same name: the CLI refuses this master, and takes a right one.
+    const verifying = tlsEnv("node", { LIBPROCESS_SSL_VERIFY_SERVER_CERT: "true" });
+    const cli = await runBinary("mesos", [`--master=${master.address}`, "agent", "list"], {
+      env: verifying,
+      timeoutMs: 30_000,
+    });
+    assert.notEqual(cli.code, 0, cli.stdout);
+    assert.match(
+      cli.stdout + cli.stderr,
+      /Presented Certificate Name: elsewhere\.example does not match peer hostname name/,
+    );
     await agent.stop();
     await master.stop();
   });

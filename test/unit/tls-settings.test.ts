@@ -2,7 +2,7 @@
  * libprocess TLS settings read by tls-client.ts / tls.ts:
  * LIBPROCESS_SSL_CA_DIR, LIBPROCESS_SSL_VERIFY_DEPTH (default 4) and
  * LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME (`legacy` | `openssl`, with
- * LIBPROCESS_SSL_VERIFY_IPADD), checked by real handshakes against an
+ * LIBPROCESS_SSL_VERIFY_IPADD) as HTTP clients apply them, checked by real handshakes against an
  * in-process TLS server. Certificates come from openssl; skips without it.
  */
 import assert from "node:assert/strict";
@@ -15,6 +15,7 @@ import { after, before, test } from "node:test";
 import { connect, createServer, type Server } from "node:tls";
 import { tlsFromEnv } from "../../src/common/process/tls.js";
 import { tlsClientFromEnv } from "../../src/common/process/tls-client.js";
+import { loopbackDnsNames } from "../harness/certificates.js";
 
 let haveOpenssl = true;
 try {
@@ -89,8 +90,9 @@ before(async () => {
   issue("other", undefined, CA);
   issue("inter1", "root", CA);
   issue("inter2", "inter1", CA);
-  issue("direct", "root", LEAF("IP:127.0.0.1,DNS:localhost"));
-  issue("deep", "inter2", LEAF("IP:127.0.0.1,DNS:localhost"));
+  const names = loopbackDnsNames().map((n) => `DNS:${n}`);
+  issue("direct", "root", LEAF(["IP:127.0.0.1", ...names].join(",")));
+  issue("deep", "inter2", LEAF(["IP:127.0.0.1", ...names].join(",")));
   issue("misnamed", "root", LEAF("DNS:elsewhere.example"));
   mkdirSync(join(dir, "cadir"));
   mkdirSync(join(dir, "otherdir"));
@@ -174,12 +176,16 @@ test("tls: LIBPROCESS_SSL_VERIFY_DEPTH bounds the intermediate CAs (default 4)",
   assert.match(bad.ok ? "" : bad.error, /LIBPROCESS_SSL_VERIFY_DEPTH='x'/);
 });
 
-test("tls: LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME=openssl matches the name or IP; legacy does not", {
+test("tls: LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME=openssl matches the name or IP; legacy the peer's reverse-DNS name", {
   skip,
 }, async () => {
   const openssl = { LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME: "openssl" };
-  // legacy (the default): no name check.
-  assert.equal(await handshake("misnamed", {}), undefined);
+  // legacy (the default): the name 127.0.0.1 has by reverse lookup must be in the certificate.
+  assert.equal(await handshake("direct", {}), undefined);
+  assert.match(
+    (await handshake("misnamed", {})) ?? "",
+    /Presented Certificate Name: misnamed does not match peer hostname name: /,
+  );
   // openssl: an IP needs VERIFY_IPADD, then it must be in the certificate.
   assert.match((await handshake("direct", openssl)) ?? "", /VERIFY_IPADD/);
   const ipadd = { ...openssl, LIBPROCESS_SSL_VERIFY_IPADD: "true" };

@@ -181,6 +181,7 @@ function verificationDepth(env: Env): Result<number, string> {
  */
 export function serverChecks(
   env: Env,
+  legacyInline?: LegacyOptions,
 ): Result<(host: string, cert: PeerCertificate) => Error | undefined, string> {
   const depth = verificationDepth(env);
   if (!depth.ok) return depth;
@@ -194,8 +195,15 @@ export function serverChecks(
         `Certificate chain too long: more than ${depth.value} intermediate CA(s) (LIBPROCESS_SSL_VERIFICATION_DEPTH)`,
       );
     }
-    if (scheme === "legacy") return undefined;
     const name = host.replace(/^\[|\]$/g, "");
+    if (scheme === "legacy") {
+      if (legacyInline === undefined) return undefined;
+      // An HTTP client: the name of the address connected to, else the name used.
+      const ip = isIP(name) !== 0 ? plainIp(name) : undefined;
+      const peerName = ip === undefined ? name : reverseNameSync(ip);
+      const problem = legacyNameMatch(cert, ip, peerName, legacyInline);
+      return problem === undefined ? undefined : new Error(problem);
+    }
     if (isIP(name) !== 0 && !verifyIpadd) {
       return new Error(
         "No DNS name given and IP address verification is disabled (LIBPROCESS_SSL_VERIFY_IPADD)",
@@ -225,26 +233,27 @@ export async function reverseName(ip: string): Promise<string | undefined> {
   }
 }
 
+/** How the `legacy` check decides, besides the names. */
+export interface LegacyOptions {
+  readonly verifyIpadd: boolean;
+  readonly requireClientCert: boolean;
+}
+
 /**
- * libprocess' `legacy` hostname validation, run once a verified TLS
- * connection is up (client side with server verification, server side when
- * client certificates are required): the peer's IP is looked up by reverse
- * DNS and that name must be a DNS subjectAltName of the certificate or, if
- * none matches, its common name; with `LIBPROCESS_SSL_VERIFY_IPADD` an IP
- * subjectAltName equal to the peer's IP (v4) passes too. When no name is
- * found and IP verification is off, the peer passes unless this process
- * requires client certificates. Resolves with why the connection must be
- * dropped, or undefined.
+ * libprocess' `legacy` hostname validation of `cert` for a peer at `ip`
+ * whose reverse-DNS name is `name` (undefined: unknown): the name must be a
+ * DNS subjectAltName of the certificate or, if none matches, its common
+ * name; with `LIBPROCESS_SSL_VERIFY_IPADD` an IP subjectAltName equal to
+ * the peer's IP (v4) passes too. When no name is known and IP verification
+ * is off, the peer passes unless this process requires client
+ * certificates. Returns why the connection must be dropped, or undefined.
  */
-export async function legacyNameCheck(
+export function legacyNameMatch(
   cert: PeerCertificate,
-  peerIp: string | undefined,
-  options: { verifyIpadd: boolean; requireClientCert: boolean; hostname?: string | undefined },
-  reverse: (ip: string) => Promise<string | undefined> = reverseName,
-): Promise<string | undefined> {
-  const ip = peerIp === undefined ? undefined : plainIp(peerIp);
-  let name = options.hostname;
-  if (ip !== undefined) name = (await reverse(ip)) ?? name;
+  ip: string | undefined,
+  name: string | undefined,
+  options: LegacyOptions,
+): string | undefined {
   if (name === undefined && !options.verifyIpadd) {
     return options.requireClientCert
       ? "Cannot verify peer certificate: peer hostname unknown"
@@ -266,6 +275,50 @@ export async function legacyNameCheck(
     ...(ip === undefined ? [] : [`IP ${ip}`]),
   ];
   return `Could not verify presented certificate with ${details.join(", ")}`;
+}
+
+/**
+ * The `legacy` check once a verified TLS connection is up (daemons: client
+ * side with server verification, server side when client certificates are
+ * required): the peer's IP is looked up by reverse DNS first. Resolves
+ * with why the connection must be dropped, or undefined.
+ */
+export async function legacyNameCheck(
+  cert: PeerCertificate,
+  peerIp: string | undefined,
+  options: LegacyOptions & { hostname?: string | undefined },
+  reverse: (ip: string) => Promise<string | undefined> = reverseName,
+): Promise<string | undefined> {
+  const ip = peerIp === undefined ? undefined : plainIp(peerIp);
+  let name = options.hostname;
+  if (ip !== undefined) name = (await reverse(ip)) ?? name;
+  return legacyNameMatch(cert, ip, name, options);
+}
+
+const reverseNames = new Map<string, string | undefined>();
+
+/**
+ * `reverseName`, synchronously (for `checkServerIdentity`, which cannot
+ * wait): asks `getent hosts`, the same resolver library lookup, once per
+ * address for the life of the process.
+ */
+export function reverseNameSync(ip: string): string | undefined {
+  if (reverseNames.has(ip)) return reverseNames.get(ip);
+  const { execFileSync } = requireTls("node:child_process") as typeof import("node:child_process");
+  let name: string | undefined;
+  try {
+    const out = execFileSync("getent", ["hosts", ip], {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
+      timeout: 10_000,
+    });
+    name = out.trim().split(/\s+/)[1];
+  } catch (e) {
+    // Exit status 2: no entry, and an address without a name stands for itself.
+    name = (e as { status?: number }).status === 2 ? ip : undefined;
+  }
+  reverseNames.set(ip, name);
+  return name;
 }
 
 /** The part of a TLS socket the post-handshake checks read. */
@@ -355,20 +408,24 @@ export function tlsClientFromEnv(env: Env = process.env): Result<ClientTls | und
   const cas = trustedCas(env);
   if (!cas.ok) return cas;
   if (cas.value !== undefined) options.ca = cas.value;
-  const checks = serverChecks(env);
-  if (!checks.ok) return checks;
-  const validation = hostnameValidation(env);
-  if (!validation.ok) return validation;
   const verify = verification(env);
   if (!verify.ok) return verify;
+  const { verifyServer, requireClient } = verify.value;
+  const validation = hostnameValidation(env);
+  if (!validation.ok) return validation;
+  // An HTTP client cannot wait for a lookup once connected: the legacy
+  // name check runs inside the handshake, with a synchronous lookup.
+  const checks = serverChecks(env, {
+    verifyIpadd: validation.value.verifyIpadd,
+    requireClientCert: requireClient,
+  });
+  if (!checks.ok) return checks;
   const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
   if (!downgrade.ok) return downgrade;
   const range = versions(env);
   if (!range.ok) return range;
   const ciphers = read(env, "CIPHERS");
   const curves = ecdhCurves(env);
-  const { verifyServer, requireClient } = verify.value;
-  const afterHandshake = legacyCheck(validation.value, verifyServer, requireClient);
   return ok({
     ...options,
     minVersion: range.value.min,
@@ -377,7 +434,6 @@ export function tlsClientFromEnv(env: Env = process.env): Result<ClientTls | und
     ...(curves === undefined ? {} : { ecdhCurve: curves }),
     rejectUnauthorized: verifyServer,
     checkServerIdentity: checks.value,
-    ...(afterHandshake === undefined ? {} : { afterHandshake }),
     downgrade: downgrade.value,
   });
 }
