@@ -145,19 +145,59 @@ test("mesos-execute plan: the flag combinations Mesos refuses are refused with i
   assert.match(planError(M, '--task={"name":5}'), /Failed to parse --task/);
 });
 
-test("mesos-execute plan: appc image, network, capability and tty flags are not supported yet", () => {
-  for (const flag of [
-    "--appc_image=ubuntu",
-    "--networks=net1",
-    '--effective_capabilities={"capabilities":[]}',
-    '--bounding_capabilities={"capabilities":[]}',
-    "--tty",
-  ]) {
+test("mesos-execute plan: appc image, network and tty flags are not supported yet", () => {
+  for (const flag of ["--appc_image=ubuntu", "--networks=net1", "--tty"]) {
     assert.match(planError(M, "--name=x", "--command=true", flag), /not supported yet/, flag);
   }
   assert.match(
     planError("--master=zk://h:2181x/mesos", "--name=x", "--command=true"),
     /Invalid ZooKeeper URL/,
+  );
+});
+
+test("mesos-execute plan: --effective_capabilities and --bounding_capabilities go into LinuxInfo", () => {
+  const p = plan(
+    M,
+    "--name=x",
+    "--command=true",
+    '--effective_capabilities={"capabilities":["NET_RAW"]}',
+    '--bounding_capabilities={"capabilities":[]}',
+  );
+  assert.ok(p.ok);
+  assert.deepEqual(p.plan.task?.container, {
+    type: "MESOS",
+    linux_info: {
+      effective_capabilities: { capabilities: ["NET_RAW"] },
+      bounding_capabilities: {},
+    },
+  });
+  assert.match(
+    planError(
+      M,
+      "--name=x",
+      "--command=true",
+      '--effective_capabilities={"capabilities":["NOPE"]}',
+    ),
+    /Failed to parse --effective_capabilities: unknown capability 'NOPE'/,
+  );
+  assert.match(
+    planError(
+      M,
+      "--name=x",
+      "--command=true",
+      "--containerizer=docker",
+      "--docker_image=busybox",
+      '--bounding_capabilities={"capabilities":[]}',
+    ),
+    /only the 'mesos' containerizer supports Linux capabilities/,
+  );
+  assert.match(
+    planError(
+      M,
+      '--task={"name":"t","task_id":{"value":"t"},"agent_id":{"value":""},"resources":[]}',
+      '--effective_capabilities={"capabilities":[]}',
+    ),
+    /'--effective_capabilities' only applies to --command/,
   );
 });
 

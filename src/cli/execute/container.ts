@@ -1,10 +1,12 @@
 /**
  * Builds the ContainerInfo mesos-execute attaches to its command task from
- * --volumes, --rlimits, --docker_image, --networks, --tty and
- * --containerizer. Pure: bad input becomes a one-line error.
+ * --volumes, --rlimits, --effective_capabilities, --bounding_capabilities,
+ * --docker_image, --networks, --tty and --containerizer. Pure: bad input becomes a one-line error.
  */
 import type {
+  CapabilityInfo,
   ContainerInfo,
+  LinuxInfo,
   RLimitInfo,
   Volume,
 } from "../../common/protocol/generated/mesos-v1.js";
@@ -16,6 +18,8 @@ export interface ContainerFlags {
   readonly docker_image?: string | undefined;
   readonly volumes?: unknown;
   readonly rlimits?: unknown;
+  readonly effective_capabilities?: unknown;
+  readonly bounding_capabilities?: unknown;
   /** Network names from --networks (blank entries already dropped). */
   readonly networks?: readonly string[];
   readonly tty?: boolean;
@@ -62,6 +66,27 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     rlimits = decoded.value;
   }
 
+  // As Mesos' mesos-execute: the sets go into LinuxInfo (the agent applies
+  // them with --isolation=linux/capabilities).
+  const linux: LinuxInfo = {};
+  for (const key of ["effective_capabilities", "bounding_capabilities"] as const) {
+    if (flags[key] === undefined) continue;
+    const decoded = codecFor("mesos.v1.CapabilityInfo").decodeJson(flags[key]);
+    if (!decoded.ok) return fail(`Failed to parse --${key}: ${decoded.error.message}`);
+    const info: CapabilityInfo = decoded.value;
+    // The decoder drops names it does not know; no agent could grant them.
+    const given = (flags[key] as { capabilities?: unknown }).capabilities;
+    const names = Array.isArray(given) ? given : [];
+    const unknown = names.find(
+      (n) => n === "UNKNOWN" || !(info.capabilities ?? []).includes(n as never),
+    );
+    if (unknown !== undefined) {
+      return fail(`Failed to parse --${key}: unknown capability '${String(unknown)}'`);
+    }
+    linux[key] = info;
+  }
+  const hasLinux = Object.keys(linux).length > 0;
+
   if (flags.containerizer === "docker") {
     // As Mesos' mesos-execute: a DOCKER ContainerInfo for the agent's Docker
     // containerizer (`--containerizers=docker,...`), volumes carried over.
@@ -70,6 +95,11 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     }
     if (rlimits !== undefined) {
       return fail("--rlimits: only the 'mesos' containerizer supports resource limits");
+    }
+    if (hasLinux) {
+      return fail(
+        "--effective_capabilities, --bounding_capabilities: only the 'mesos' containerizer supports Linux capabilities",
+      );
     }
     // A Docker container joins at most one user-defined network (`docker run --network`).
     const networks = flags.networks ?? [];
@@ -102,7 +132,12 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     return fail("--tty is not supported yet (the agent cannot attach a TTY to a task)");
   }
 
-  if (flags.docker_image === undefined && rlimits === undefined && volumes.length === 0) {
+  if (
+    flags.docker_image === undefined &&
+    rlimits === undefined &&
+    !hasLinux &&
+    volumes.length === 0
+  ) {
     return { ok: true };
   }
   const container: ContainerInfo = {
@@ -111,6 +146,7 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     ...(flags.docker_image === undefined
       ? {}
       : { mesos: { image: { type: "DOCKER", docker: { name: flags.docker_image } } } }),
+    ...(hasLinux ? { linux_info: linux } : {}),
     ...(rlimits === undefined ? {} : { rlimit_info: rlimits }),
   };
   return { ok: true, container };

@@ -100,12 +100,14 @@ export const executeFlagSchema = defineFlags({
     default: "mesos",
   }),
   effective_capabilities: flag.json({
-    help: 'Linux capabilities granted to the command, as JSON: {"capabilities": ["NET_RAW"]}.',
-    notYet: true,
+    help:
+      'Linux capabilities granted to the command, as JSON: {"capabilities": ["NET_RAW"]} ' +
+      "(LinuxInfo.effective_capabilities; the agent needs --isolation=linux/capabilities).",
   }),
   bounding_capabilities: flag.json({
-    help: "Linux capability bounding set for the command, as JSON like --effective_capabilities.",
-    notYet: true,
+    help:
+      "Linux capability bounding set for the command, as JSON like --effective_capabilities " +
+      "(LinuxInfo.bounding_capabilities).",
   }),
   rlimits: flag.json({
     help: 'Resource limits for the command, as JSON: {"rlimits": [{"type": "RLMT_CPU", "soft": 1, "hard": 1}]}.',

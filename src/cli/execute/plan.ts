@@ -37,8 +37,6 @@ export type PlanResult =
 /** Features whose flags are accepted but refused at start, and where they come from. */
 const NOT_YET: ReadonlyArray<readonly [keyof FlagValues<ExecuteFlags>, string]> = [
   ["appc_image", "the agent fetches Docker images only; use --docker_image"],
-  ["effective_capabilities", "Linux capabilities arrive with the containerization issue"],
-  ["bounding_capabilities", "Linux capabilities arrive with the containerization issue"],
   ["package", "uploading packages to HDFS is not part of mesos-ts yet"],
 ];
 
@@ -77,6 +75,8 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
     // Mesos drops these silently with --task/--task_group; we say so instead.
     const commandOnly = [
       flags.rlimits !== undefined ? "--rlimits" : undefined,
+      flags.effective_capabilities !== undefined ? "--effective_capabilities" : undefined,
+      flags.bounding_capabilities !== undefined ? "--bounding_capabilities" : undefined,
       flags.tty ? "--tty" : undefined,
       flags.containerizer === "docker" ? "--containerizer=docker" : undefined,
     ].find((f) => f !== undefined);
@@ -109,6 +109,8 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
         docker_image: flags.docker_image,
         volumes: flags.volumes,
         rlimits: flags.rlimits,
+        effective_capabilities: flags.effective_capabilities,
+        bounding_capabilities: flags.bounding_capabilities,
         networks,
         tty: flags.tty,
       })
