@@ -42,6 +42,12 @@ before(async () => {
   writeFileSync(join(tree, "pkg", "hello.txt"), "hello\n");
   execFileSync("tar", ["-czf", join(files, "pkg.tar.gz"), "-C", tree, "pkg"]);
   chmodSync(join(files, "pkg.tar.gz"), 0o644);
+  // An archive whose `stdout` is a named pipe: extracted into the sandbox
+  // where the agent then opens the executor's output.
+  const fifoTree = tempDir("fetcher-docker-user-fifo-");
+  execFileSync("mkfifo", [join(fifoTree, "stdout")]);
+  execFileSync("tar", ["-czf", join(files, "fifo.tar.gz"), "-C", fifoTree, "stdout"]);
+  chmodSync(join(files, "fifo.tar.gz"), 0o644);
   docker = installFakeDocker(tempDir("fake-docker-fetch-user-"));
   master = await startMaster();
   agent = await startAgent({
@@ -97,6 +103,22 @@ describe("the Docker containerizer fetches as the task's user", {
     const stderr = readFileSync(join(sandbox, "stderr"), "utf8");
     assert.match(stderr, /Fetching URI '.*pkg\.tar\.gz' from cache/);
     assert.match(stderr, /\/fetch\/nobody\/c\d+-pkg\.tar\.gz/);
+  });
+
+  it("a named pipe fetched as `stdout` fails the launch (the agent does not wait on it)", async () => {
+    const run = await executeTask(master, {
+      name: "docker-fetch-fifo",
+      resources: small,
+      command: { value: "true", user: "nobody", uris: [{ value: join(files, "fifo.tar.gz") }] },
+      container: image,
+    });
+    assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+    assert.equal(run.reason, "REASON_CONTAINER_LAUNCH_FAILED", run.stdout);
+    assert.match(run.message ?? "", /stdout' is not a regular file with a single link$/);
+    const sandbox = await sandboxOf(agent, "docker-fetch-fifo");
+    assert.ok(statSync(join(sandbox, "stdout")).isFIFO(), "the archive's pipe is in the sandbox");
+    // The agent still answers.
+    assert.equal((await fetch(`${agent.url}/health`)).status, 200);
   });
 
   it("a file only root may read fails the task with the fetcher's reason", async () => {
