@@ -126,10 +126,14 @@ function builtinNames(program: Command): Set<string> {
 }
 
 function pluginHelp(ctx: CommandContext, program: Command): string {
-  const plugins = listPlugins(
-    pluginDirs(ctx.io.env.PATH, ctx.io.launcherDir),
-    builtinNames(program),
-  );
+  let dirs: string[];
+  try {
+    dirs = ctx.pluginDirs();
+  } catch {
+    // A broken config file is reported by the command that reads it; help still shows PATH's plugins.
+    dirs = pluginDirs(ctx.io.env.PATH, ctx.io.launcherDir);
+  }
+  const plugins = listPlugins(dirs, builtinNames(program));
   const lines = [
     "",
     "Tables show short ids (the first 8 hex digits of each UUID); -o wide shows them in full.",
@@ -137,7 +141,10 @@ function pluginHelp(ctx: CommandContext, program: Command): string {
     "'mesos help <command>' or 'mesos <command> --help' explains a command.",
   ];
   if (plugins.length > 0) {
-    lines.push("", `Plugins (mesos-<name> on PATH): ${plugins.join(", ")}`);
+    lines.push(
+      "",
+      `Plugins (mesos-<name> in the config's plugins directories or on PATH): ${plugins.join(", ")}`,
+    );
   }
   return `${lines.join("\n")}\n`;
 }
@@ -180,13 +187,14 @@ export async function main(argv: string[], io: CliIo = processIo()): Promise<num
   if (scan.command === undefined) {
     const asksSomething = argv.some((a) => ["-h", "--help", "-V", "--version"].includes(a));
     if (!asksSomething) {
-      io.err(program.helpInformation());
+      // outputHelp, unlike helpInformation, includes the after-text (the plugins found).
+      program.outputHelp({ error: true });
       return EXIT_USAGE;
     }
   } else if (scan.command === "help") {
     const topic = scan.after.filter((a) => !a.startsWith("-"));
     if (topic.length === 0) {
-      io.out(program.helpInformation());
+      program.outputHelp();
       return 0;
     }
     const first = topic[0] as string;
@@ -210,11 +218,16 @@ async function runPluginOr(
   args: string[],
   master: string | undefined,
 ): Promise<number> {
-  const dirs = pluginDirs(ctx.io.env.PATH, ctx.io.launcherDir);
+  let dirs: string[];
+  try {
+    dirs = ctx.pluginDirs();
+  } catch (e) {
+    return reportError(ctx.io, e);
+  }
   const path = findPlugin(name, dirs);
   if (path === undefined) {
     ctx.io.err(
-      `mesos: '${name}' is not a mesos command, and no mesos-${name} plugin is on PATH (see 'mesos help')\n`,
+      `mesos: '${name}' is not a mesos command, and no mesos-${name} plugin is on PATH or in the config's plugins (see 'mesos help')\n`,
     );
     return EXIT_USAGE;
   }

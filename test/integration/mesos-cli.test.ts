@@ -335,7 +335,10 @@ test("help, usage errors and plugins", async () => {
   assert.equal(ran.code, 3);
   assert.equal(ran.stdout, "plugin got: a --b (master 10.1.1.1:5050)\n");
   const listed = await mesos(["--help"], env);
-  assert.match(listed.stdout, /Plugins \(mesos-<name> on PATH\): .*\bhello\b/);
+  assert.match(
+    listed.stdout,
+    /Plugins \(mesos-<name> in the config.s plugins directories or on PATH\): .*\bhello\b/,
+  );
   const unknown = await mesos(["no-such-command"]);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /^mesos: 'no-such-command' is not a mesos command/);

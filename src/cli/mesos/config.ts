@@ -6,7 +6,7 @@
 import { Command } from "commander";
 import { CliError, usageError } from "./support/cli-error.js";
 import type { CommandContext } from "./support/context.js";
-import { findPlugin, listPlugins, pluginDirs } from "./support/plugins.js";
+import { findPlugin, listPlugins } from "./support/plugins.js";
 import {
   type ConfigFile,
   checkSetting,
@@ -139,13 +139,15 @@ function save(path: string, config: ConfigFile): void {
 /** `mesos config plugins`: what `mesos <command>` can run, built in or found on PATH. */
 function pluginsCommand(ctx: CommandContext, programOf: () => Command): Command {
   return new Command("plugins")
-    .description("list the commands: built-in ones and mesos-<name> plugins on PATH")
+    .description(
+      "list the commands: built-in ones and mesos-<name> plugins (config plugins directories, PATH)",
+    )
     .action(() => {
       const program = programOf();
       // `__complete` is the completion script's helper, not a command for people.
       const builtins = program.commands.filter((c) => !c.name().startsWith("__"));
       const names = new Set(program.commands.flatMap((c) => [c.name(), ...c.aliases()]));
-      const dirs = pluginDirs(ctx.io.env.PATH, ctx.io.launcherDir);
+      const dirs = ctx.pluginDirs();
       const plugins = listPlugins(dirs, names).map((name) => ({
         name,
         path: findPlugin(name, dirs) ?? "",

@@ -9,7 +9,9 @@ import { toJsonText } from "./format.js";
 import { HttpClient } from "./http-client.js";
 import type { CliIo } from "./io.js";
 import { type HttpTarget, parseMasterAddress } from "./master-address.js";
+import { pluginDirs } from "./plugins.js";
 import {
+  type ConfigFile,
   configPath,
   loadConfigFile,
   type OutputFormat,
@@ -33,6 +35,7 @@ export class CommandContext {
   private settingsCache: Settings | undefined;
   private httpClient: HttpClient | undefined;
   private masterTarget: Promise<HttpTarget> | undefined;
+  private configCache: ConfigFile | undefined;
 
   constructor(readonly io: CliIo) {}
 
@@ -56,7 +59,7 @@ export class CommandContext {
     const settings = resolveSettings({
       flags: this.globals,
       env: this.io.env,
-      config: loadConfigFile(path),
+      config: this.configFile(),
       configPath: path,
       allowMissingProfile: options.allowMissingProfile,
     });
@@ -64,8 +67,25 @@ export class CommandContext {
     return settings;
   }
 
+  /** The configuration file as read (once); throws when it is broken. */
+  configFile(): ConfigFile {
+    this.configCache ??= loadConfigFile(configPath(this.io.env, this.io.homeDir));
+    return this.configCache;
+  }
+
+  /** Where `mesos-<name>` plugins are looked for: the config's `plugins`, the launcher's directory, PATH. */
+  pluginDirs(): string[] {
+    const own = pluginDirs(this.io.env.PATH, this.io.launcherDir);
+    const configured = this.configFile().plugins ?? [];
+    return [...configured, ...own.filter((d) => !configured.includes(d))];
+  }
+
   get http(): HttpClient {
-    this.httpClient ??= new HttpClient(this.settings().timeoutMs.value);
+    const config = this.configFile();
+    this.httpClient ??= new HttpClient(this.settings().timeoutMs.value, {
+      master: config.masterCredential,
+      agent: config.agentCredential,
+    });
     return this.httpClient;
   }
 

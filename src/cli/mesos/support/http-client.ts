@@ -7,6 +7,7 @@
 import { clientTls } from "../../../common/process/tls.js";
 import { CliError, firstLine } from "./cli-error.js";
 import type { HttpTarget } from "./master-address.js";
+import type { BasicCredential } from "./mesos-toml.js";
 import { tlsFetch } from "./tls-fetch.js";
 
 /** A non-2xx answer, kept so callers can explain it in their own terms. */
@@ -39,6 +40,13 @@ function describeStatus(target: HttpTarget, path: string, status: number, body: 
   if (status === 501) {
     const why = firstLine(body);
     return `${who} does not implement this on ${bare(path)} yet${why === "" ? "" : `: ${why}`}`;
+  }
+  if (status === 401) {
+    // Our credentials come from the Mesos CLI TOML file only (see docs/cli.md).
+    return (
+      `${who} refused ${bare(path)} without valid credentials (401): set 'principal' and ` +
+      `'secret' under [${target.role}] in the CLI's config.toml`
+    );
   }
   const why = firstLine(body);
   return `${who} answered ${status} for ${bare(path)}${why === "" ? "" : `: ${why}`}`;
@@ -94,8 +102,14 @@ function formatTimeout(ms: number): string {
   return ms % 1000 === 0 ? `${ms / 1000}secs` : `${ms}ms`;
 }
 
+/** Credentials per kind of target; a target without one gets no Authorization header. */
+export type HttpCredentials = Partial<Record<HttpTarget["role"], BasicCredential>>;
+
 export class HttpClient {
-  constructor(readonly timeoutMs: number) {}
+  constructor(
+    readonly timeoutMs: number,
+    private readonly credentials: HttpCredentials = {},
+  ) {}
 
   /** GET `path` (with `query`) and parse the JSON body, all within the timeout. */
   async getJson(target: HttpTarget, path: string, query?: Query): Promise<unknown> {
@@ -159,13 +173,14 @@ export class HttpClient {
   ): Promise<Response> {
     try {
       const url = `${target.baseUrl}${path}`;
+      const headers = this.headersFor(target, init.headers);
       const tls = url.startsWith("https:") ? clientTls() : undefined;
       if (tls !== undefined) {
         return await tlsFetch(
           url,
           {
             method: init.method,
-            headers: init.headers,
+            headers,
             body: init.body,
             signal: controller.signal,
           },
@@ -174,7 +189,7 @@ export class HttpClient {
       }
       return await fetch(url, {
         method: init.method,
-        headers: init.headers,
+        headers,
         body: init.body,
         redirect: "follow",
         signal: controller.signal,
@@ -182,6 +197,17 @@ export class HttpClient {
     } catch (e) {
       throw this.failure(target, path, e, controller);
     }
+  }
+
+  /** The request's headers plus HTTP basic authentication when the target's kind has credentials. */
+  private headersFor(
+    target: HttpTarget,
+    headers: Record<string, string> | undefined,
+  ): Record<string, string> | undefined {
+    const credential = this.credentials[target.role];
+    if (credential === undefined) return headers;
+    const token = Buffer.from(`${credential.principal}:${credential.secret}`).toString("base64");
+    return { ...headers, Authorization: `Basic ${token}` };
   }
 
   private async readBody(

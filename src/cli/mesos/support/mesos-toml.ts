@@ -1,12 +1,15 @@
 /**
  * Reads the Mesos CLI's own configuration file (TOML, by default
  * `~/.mesos/config.toml`) so an operator's existing file keeps working.
- * Only what the Mesos CLI itself reads is understood: `[master]` with
- * `address`, or `[master.zookeeper]` with `addresses` and `path`; other
- * tables (`[agent]`, `plugins`) are accepted and ignored. The TOML read is a
+ * Understood as the Mesos CLI reads them: `[master]` with `address`, or
+ * `[master.zookeeper]` with `addresses` and `path`, and `principal` and
+ * `secret`; `[agent]` `principal` and `secret`; the `plugins` list. Other
+ * keys (`[agent]` `ssl`, `timeout`) are accepted and ignored. The TOML read is a
  * small subset: tables, dotted table names, `key = value` with strings,
- * integers, booleans, one-line arrays and one-line inline tables.
+ * integers, booleans, arrays (over several lines too) and one-line inline
+ * tables.
  */
+import { existsSync } from "node:fs";
 import { CliError } from "./cli-error.js";
 
 type TomlValue = string | number | boolean | TomlValue[] | TomlTable;
@@ -28,26 +31,53 @@ class TomlError extends Error {
 export function parseTomlSubset(text: string): TomlTable {
   const root: TomlTable = {};
   let table = root;
-  text.split(/\r?\n/).forEach((raw, index) => {
+  const lines = text.split(/\r?\n/);
+  for (let index = 0; index < lines.length; index++) {
     const line = index + 1;
-    const content = stripComment(raw).trim();
-    if (content === "") return;
+    let content = stripComment(lines[index] as string).trim();
+    if (content === "") continue;
     if (content.startsWith("[")) {
       const m = /^\[\s*([A-Za-z0-9_.-]+)\s*\]$/.exec(content);
       if (m === null) throw new TomlError(line, `bad table header '${content}'`);
       table = tableAt(root, (m[1] as string).split("."), line);
-      return;
+      continue;
     }
     const eq = content.indexOf("=");
     if (eq <= 0) throw new TomlError(line, `expected 'key = value', got '${content}'`);
+    // An array may span lines (the Mesos CLI's own example lists plugins one per line).
+    while (openBrackets(content.slice(eq + 1)) > 0) {
+      index++;
+      if (index >= lines.length) throw new TomlError(line, "unterminated array");
+      content += ` ${stripComment(lines[index] as string).trim()}`;
+    }
     const key = unquoteKey(content.slice(0, eq).trim(), line);
     const reader = new ValueReader(content.slice(eq + 1).trim(), line);
     const value = reader.value();
     reader.end();
     if (key in table) throw new TomlError(line, `'${key}' is set twice`);
     table[key] = value;
-  });
+  }
   return root;
+}
+
+/** How many `[` are still open in `text` (brackets inside strings do not count). */
+function openBrackets(text: string): number {
+  let depth = 0;
+  let quote: string | undefined;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote !== undefined) {
+      if (ch === "\\" && quote === '"') i++;
+      else if (ch === quote) quote = undefined;
+    } else if (ch === '"' || ch === "'") {
+      quote = ch;
+    } else if (ch === "[") {
+      depth++;
+    } else if (ch === "]") {
+      depth--;
+    }
+  }
+  return depth;
 }
 
 function tableAt(root: TomlTable, path: readonly string[], line: number): TomlTable {
@@ -189,11 +219,34 @@ function isTable(v: TomlValue | undefined): v is TomlTable {
   return typeof v === "object" && !Array.isArray(v);
 }
 
+/** HTTP basic credentials the CLI sends to a master or to agents. */
+export interface BasicCredential {
+  readonly principal: string;
+  readonly secret: string;
+}
+
+/** What the CLI takes from a Mesos CLI TOML file. */
+export interface MesosTomlConfig {
+  /** `host:port`, or `zk://...` for a ZooKeeper group; undefined when the file names none. */
+  readonly master?: string;
+  /** Directories searched for `mesos-<name>` plugins (the `plugins` array). */
+  readonly plugins: string[];
+  /** `[master] principal` and `secret`: sent to the master. */
+  readonly masterCredential?: BasicCredential;
+  /** `[agent] principal` and `secret`: sent to agents (task exec/attach, sandboxes). */
+  readonly agentCredential?: BasicCredential;
+}
+
 /**
  * The master a Mesos CLI TOML file names (`host:port`, or `zk://...` for a
  * ZooKeeper group), or undefined when it names none.
  */
 export function masterFromMesosToml(text: string, path: string): string | undefined {
+  return readMesosToml(text, path).master;
+}
+
+/** Reads a Mesos CLI TOML file: the master, plugin directories and credentials. */
+export function readMesosToml(text: string, path: string): MesosTomlConfig {
   let doc: TomlTable;
   try {
     doc = parseTomlSubset(text);
@@ -203,9 +256,47 @@ export function masterFromMesosToml(text: string, path: string): string | undefi
     }
     throw e;
   }
+  const where = `the CLI config ${path}`;
+  const agent = doc.agent;
+  if (agent !== undefined && !isTable(agent))
+    throw new CliError(`${where}: 'agent' must be a table`);
+  return {
+    master: masterOf(doc, where),
+    plugins: pluginsOf(doc, where),
+    masterCredential: isTable(doc.master) ? credentialOf(doc.master, "master", where) : undefined,
+    agentCredential: agent === undefined ? undefined : credentialOf(agent, "agent", where),
+  };
+}
+
+/**
+ * `plugins = ["/dir", ...]`: every entry must exist, as the Mesos CLI
+ * checks before running any command (a typo would otherwise hide a plugin).
+ */
+function pluginsOf(doc: TomlTable, where: string): string[] {
+  const plugins = doc.plugins;
+  if (plugins === undefined) return [];
+  if (!Array.isArray(plugins) || !plugins.every((p) => typeof p === "string" && p !== "")) {
+    throw new CliError(`${where}: 'plugins' must be a list of directories`);
+  }
+  for (const dir of plugins as string[]) {
+    if (!existsSync(dir)) throw new CliError(`${where}: plugin directory ${dir} does not exist`);
+  }
+  return plugins as string[];
+}
+
+/** `principal` and `secret` of a table; both or neither (one alone would silently send nothing). */
+function credentialOf(table: TomlTable, name: string, where: string): BasicCredential | undefined {
+  const { principal, secret } = table;
+  if (principal === undefined && secret === undefined) return undefined;
+  if (typeof principal !== "string" || principal === "" || typeof secret !== "string") {
+    throw new CliError(`${where}: [${name}] needs both 'principal' and 'secret' as strings`);
+  }
+  return { principal, secret };
+}
+
+function masterOf(doc: TomlTable, where: string): string | undefined {
   const master = doc.master;
   if (master === undefined) return undefined;
-  const where = `the CLI config ${path}`;
   if (!isTable(master)) throw new CliError(`${where}: 'master' must be a table`);
   const { address, zookeeper } = master;
   if ((address === undefined) === (zookeeper === undefined)) {

@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { dirname, join } from "node:path";
 import { Duration } from "../../../common/flags/duration.js";
 import { CliError, usageError } from "./cli-error.js";
-import { masterFromMesosToml } from "./mesos-toml.js";
+import { type BasicCredential, readMesosToml } from "./mesos-toml.js";
 
 /** Output formats every command understands. */
 export const OUTPUT_FORMATS = ["table", "wide", "json"] as const;
@@ -29,6 +29,11 @@ export type Profile = Partial<Record<ProfileKey, string>>;
 export interface ConfigFile {
   current?: string;
   profiles: Record<string, Profile>;
+  /** From a Mesos CLI TOML file only: its `plugins` directories. */
+  plugins?: string[];
+  /** From a Mesos CLI TOML file only: HTTP basic credentials for the master and for agents. */
+  masterCredential?: BasicCredential;
+  agentCredential?: BasicCredential;
 }
 
 export const DEFAULT_PROFILE = "default";
@@ -71,8 +76,13 @@ export function loadConfigFile(path: string): ConfigFile {
 export function parseConfigFile(text: string, path: string): ConfigFile {
   if (text.trim() === "") return { profiles: {} };
   if (isMesosToml(path)) {
-    const master = masterFromMesosToml(text, path);
-    return { profiles: master === undefined ? {} : { [DEFAULT_PROFILE]: { master } } };
+    const toml = readMesosToml(text, path);
+    return {
+      profiles: toml.master === undefined ? {} : { [DEFAULT_PROFILE]: { master: toml.master } },
+      plugins: toml.plugins,
+      masterCredential: toml.masterCredential,
+      agentCredential: toml.agentCredential,
+    };
   }
   let value: unknown;
   try {
