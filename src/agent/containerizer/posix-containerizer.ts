@@ -636,7 +636,7 @@ export class PosixContainerizer implements Containerizer {
       eligible &&
       perProcess > 1 &&
       c.cgroup === undefined &&
-      this.isolators.every((i) => HOSTABLE_ISOLATORS.has(i.name)) &&
+      this.isolators.every((i) => HOSTABLE_ISOLATORS.has(i.name) && i.stopsContainers !== true) &&
       !/^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED ?? "");
     const pooled = !hosted && poolSize > 0 && eligible;
     const output = await this.containerOutput(launch, ids);

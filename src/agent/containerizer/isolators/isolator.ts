@@ -154,6 +154,13 @@ export interface IsolatorContext {
 /** One isolator; every method but `name` and `prepare` is optional in practice. */
 export interface Isolator {
   readonly name: string;
+  /**
+   * True when it may stop a container over a limit: the executor must then
+   * run in a process of its own, which dies with the container before it
+   * can report its tasks' end itself (a shared executor host would outlive
+   * the container and report a plain kill instead of the limitation).
+   */
+  readonly stopsContainers?: boolean;
   prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined>;
   isolate(containerId: string, pid: number): Promise<void>;
   update(containerId: string, resources: ContainerResources): Promise<void>;

@@ -64,6 +64,11 @@ export class PosixDiskIsolator extends BaseIsolator {
     super();
   }
 
+  /** With `--enforce_container_disk_quota` it destroys containers over their quota. */
+  get stopsContainers(): boolean {
+    return this.options.enforce;
+  }
+
   override async prepare(config: ContainerConfig): Promise<undefined> {
     this.sandboxes.set(config.containerId, {
       directory: config.directory,
