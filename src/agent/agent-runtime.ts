@@ -771,6 +771,12 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       agent.containerTerminated(executor.ids.containerId, {
         message: "Executor terminated while the agent was down",
       });
+      // Its nested containers' PARENT volumes give their gids back, as when it ends.
+      await volumeGids
+        ?.deallocate(executor.directory)
+        .catch((e: unknown) =>
+          logger.warn(`Failed to deallocate volume gids: ${(e as Error).message}`),
+        );
     }
     await Promise.all(leftovers);
     await mesosContainerizer.recover(isolated, (id) => adopted.destroy(id), executorInfos);

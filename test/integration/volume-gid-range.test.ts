@@ -444,10 +444,95 @@ describe("--volume_gid_range", { skip: root ? false : "needs root (tasks run as 
     await exitStatusOf(parent);
     await waitFor("the gids to be given back", async () => (await gidMetrics(agent)).free === 2);
     for (const name of ["a", "b"]) {
-      const back = statSync(join(parentSandbox, name));
+      const back = await waitFor(`${name} to be root's group again`, () => {
+        const now = statSync(join(parentSandbox, name));
+        return now.gid === 0 ? now : undefined;
+      });
       assert.equal(back.gid, 0, name);
       assert.equal(back.mode & SETGID, 0, name);
       assert.equal(back.mode & GROUP_WRITE, 0, name);
     }
+  });
+  test("an executor that ended while the agent was down gives its nested containers' PARENT volume gids back", async () => {
+    const s = await framework("gone");
+    const offer = await waitFor<Offer>(
+      "an offer",
+      () => s.events.flatMap((e) => e.offers?.offers ?? []).at(0),
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
+    const plain = (name: string, value: number): Resource => ({
+      name,
+      type: "SCALAR",
+      scalar: { value },
+    });
+    const reply = await s.call({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: [offer.id],
+        filters: { refuse_seconds: 0 },
+        operations: [
+          {
+            type: "LAUNCH",
+            launch: {
+              task_infos: [
+                {
+                  name: "sleeper",
+                  task_id: { value: "sleeper" },
+                  agent_id: { value: agentId },
+                  resources: [plain("cpus", 0.1), plain("mem", 32)],
+                  command: { value: "sleep 1000" },
+                },
+              ],
+            },
+          },
+        ],
+      },
+    } as Call);
+    assert.equal(reply.status, 202, reply.body);
+    await waitLong(
+      "sleeper to run",
+      () => lastStatus(s, "sleeper")?.status.state === "TASK_RUNNING",
+    );
+    const state = (await (await fetch(`${agent.url}/state`)).json()) as {
+      frameworks: { executors: { id: string; container: string; directory: string }[] }[];
+    };
+    const executor = state.frameworks.flatMap((f) => f.executors).find((e) => e.id === "sleeper");
+    assert.ok(executor !== undefined);
+    mkdirSync(join(executor.directory, "d"), { mode: 0o755 });
+    chmodSync(executor.directory, 0o755);
+    const launched = await launchNested(executor.container, "n1", "d", "touch p/x");
+    assert.equal(launched.status, 200, launched.text);
+    assert.equal(await exitStatusOf("n1", executor.container), 0);
+    assert.equal(statSync(join(executor.directory, "d")).gid, 30000);
+    assert.deepEqual(await gidMetrics(agent), { total: 2, free: 1 });
+
+    // The agent dies, then the executor (its whole session) while the agent is down.
+    const { port } = agent;
+    agent.kill("SIGKILL");
+    await agent.exited;
+    const pid = Number(
+      readFileSync(
+        join(executor.directory.replace(workDir, join(workDir, "meta")), "pids", "forked.pid"),
+        "utf8",
+      ),
+    );
+    process.kill(-pid, "SIGKILL");
+    await waitLong("the executor to be gone", () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+    agent = await startAgent({ master: master.address, port, flags: agentFlags(workDir) });
+    await waitFor("the gid to be given back", async () => (await gidMetrics(agent)).free === 2);
+    // The group goes back just after the gid is counted free.
+    const back = await waitFor("the directory to be root's group again", () => {
+      const now = statSync(join(executor.directory, "d"));
+      return now.gid === 0 ? now : undefined;
+    });
+    assert.equal(back.mode & SETGID, 0);
+    s.close();
   });
 });
