@@ -13,10 +13,12 @@ import type { Offer, TaskStatus } from "../../src/common/protocol/generated/meso
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  freePort,
   getJson,
   startAgent,
   startMaster,
   stopAll,
+  tempDir,
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
@@ -443,6 +445,63 @@ test("master: a changed estimate replaces the agent's revocable resources and re
   } finally {
     await agent.stop();
   }
+});
+
+test("master failover: the re-registered agent's revocable task and estimate are back on the new master", async () => {
+  const port = await freePort();
+  const masterOptions = {
+    port,
+    env: { MESOS_TS_TESTING_SHORT_TIMEOUTS: "1" },
+    flags: {
+      registry: "replicated_log",
+      work_dir: tempDir("os-master-"),
+      allocation_interval: "100ms",
+    },
+  };
+  let master = await startMaster(masterOptions);
+  const agent = await startAgent({
+    master: master.address,
+    flags: {
+      registration_backoff_factor: "100ms",
+      resource_estimator: ESTIMATOR,
+      modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:3" }] }),
+      oversubscribed_resources_interval: "1secs",
+    },
+  });
+  const [agentId = ""] = await waitForAgents(master, 1);
+  const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+  const offers = await offersWith(
+    fw,
+    (rs) => sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") > 0,
+    "offers with revocable cpus",
+  );
+  await launch(fw, offers, agentId, "survivor", scalar("cpus", 0.5, true));
+  await statusOf(fw, "survivor", "TASK_RUNNING");
+  // The framework stays subscribed (closing would tear it down with its
+  // task); its stream ends with the master.
+  await master.stop();
+  fw.close();
+  master = await startMaster(masterOptions);
+  const metrics = await waitLong("the agent's revocable resources on the new master", async () => {
+    const m = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    return m?.["master/cpus_revocable_total"] === 3 ? m : undefined;
+  });
+  assert.equal(metrics["master/cpus_revocable_used"], 0.5);
+  assert.equal(metrics["master/cpus_total"], 2);
+  const tasks = await getJson<{ tasks: { id: string; state: string }[] }>(
+    `${master.url}/master/tasks`,
+  );
+  assert.equal(tasks?.tasks.find((t) => t.id === "survivor")?.state, "TASK_RUNNING");
+  // What is left of the estimate is offered again.
+  const again = await framework(master, ["REVOCABLE_RESOURCES"]);
+  const rest = await offersWith(
+    again,
+    (rs) => sum(revocableOf(rs), "cpus") > 0,
+    "the rest of the estimate offered by the new master",
+  );
+  assert.equal(sum(revocableOf(rest.resources), "cpus"), 2.5);
+  assert.equal((await metric(agent, "slave/cpus_revocable_used")) ?? 0, 0.5);
+  again.close();
 });
 
 const cgroupSkip = isolationSkipReason(["cpu"]);
