@@ -276,14 +276,8 @@ export class VolumeGidManager {
       if (isUnder(info.path, path)) released.push(info);
     }
     if (released.length === 0) return;
-    for (const info of released) {
-      this.infos.delete(info.path);
-      // A gid of an earlier range (the agent restarted with another) is not handed out again.
-      if (rangesContain(this.o.range, single(info.gid))) {
-        this.free = addRanges(this.free, single(info.gid));
-      }
-      this.o.logger.info(`Deallocated gid ${info.gid} of the volume path '${info.path}'`);
-    }
+    // Groups first: a gid freed while a directory still had it could be
+    // handed to another volume and let its users into this one meanwhile.
     for (const info of released) {
       if (info.type !== "SANDBOX_PATH") continue;
       await this.restoreGroup(info.path).catch((e: unknown) =>
@@ -291,6 +285,15 @@ export class VolumeGidManager {
           `Failed to set the owner group of the volume path '${info.path}' back: ${(e as Error).message}`,
         ),
       );
+    }
+    for (const info of released) {
+      if (this.infos.get(info.path) !== info) continue; // Released meanwhile.
+      this.infos.delete(info.path);
+      // A gid of an earlier range (the agent restarted with another) is not handed out again.
+      if (rangesContain(this.o.range, single(info.gid))) {
+        this.free = addRanges(this.free, single(info.gid));
+      }
+      this.o.logger.info(`Deallocated gid ${info.gid} of the volume path '${info.path}'`);
     }
     await this.persist();
   }

@@ -527,7 +527,7 @@ describe("--volume_gid_range", { skip: root ? false : "needs root (tasks run as 
     });
     agent = await startAgent({ master: master.address, port, flags: agentFlags(workDir) });
     await waitFor("the gid to be given back", async () => (await gidMetrics(agent)).free === 2);
-    // The group goes back just after the gid is counted free.
+    // The release runs on its own once the agent has recovered.
     const back = await waitFor("the directory to be root's group again", () => {
       const now = statSync(join(executor.directory, "d"));
       return now.gid === 0 ? now : undefined;
