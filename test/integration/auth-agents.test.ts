@@ -91,7 +91,12 @@ describe("auth: agent authentication (CRAM-MD5)", () => {
     assert.equal(await authenticate(agent, "agent-denied", "denied-secret"), true);
     registerMessage(agent);
     await waitFor("the refusal in the master log", () =>
-      master.logs().includes("principal 'agent-denied' is not authorized to register agents"),
+      master
+        .logs()
+        .includes(
+          `Refusing registration of agent at ${agent.pid} (fake-agent): Not authorized to ` +
+            "register agent providing resources 'cpus:1' with principal 'agent-denied'",
+        ),
     );
     assert.equal(agent.agentId, "");
   });

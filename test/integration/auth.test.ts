@@ -38,6 +38,8 @@ const ANY = { type: "ANY" };
 const NONE = { type: "NONE" };
 const ACLS = {
   permissive: false,
+  // Agents are authorized too (Mesos checks register_agents for each of them).
+  register_agents: [{ principals: ANY, agents: ANY }],
   register_frameworks: [
     { principals: { values: ["fw-a"] }, roles: { values: ["analytics"] } },
     { principals: { values: ["fw-b"] }, roles: ANY },

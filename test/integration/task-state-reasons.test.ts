@@ -30,6 +30,7 @@ test("task state reasons: run_tasks refusals are REASON_TASK_UNAUTHORIZED for a 
     acls,
     JSON.stringify({
       permissive: false,
+      register_agents: [{ principals: { type: "ANY" }, agents: { type: "ANY" } }],
       register_frameworks: [{ principals: { type: "ANY" }, roles: { type: "ANY" } }],
       run_tasks: [{ principals: { type: "ANY" }, users: { values: [me] } }],
       get_endpoints: [{ principals: { type: "ANY" }, paths: { type: "ANY" } }],

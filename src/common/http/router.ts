@@ -35,7 +35,7 @@ export function httpGuardOf(process: object): HttpGuard | undefined {
  * (`from` is the sender's pid text, `name` the message type). Dropped
  * messages are the guard's to log.
  */
-export type MessageGuard = (from: string, name: string) => boolean;
+export type MessageGuard = (from: string, name: string, body: Uint8Array) => boolean;
 
 const messageGuards = new WeakMap<object, MessageGuard>();
 

@@ -171,7 +171,7 @@ export class ProcessBase {
     const h = this.handlers.get(name);
     if (h === undefined) return "unhandled";
     const admit = messageGuardOf(this);
-    if (admit !== undefined && !admit(from.toString(), name)) return "handled";
+    if (admit !== undefined && !admit(from.toString(), name, body)) return "handled";
     const decoded = h.decode(body);
     if (!decoded.ok) {
       this.logger.error(

@@ -65,6 +65,7 @@ import { drainRefusal } from "../core/drain.js";
 import type { Master } from "../core/master.js";
 import type { masterFlagSchema } from "../flags.js";
 import { validateOperatorCall } from "../validation/operator-call.js";
+import { formatResources } from "../validation/resources.js";
 import {
   pageBounds,
   parseCount,
@@ -371,23 +372,37 @@ function installAgentAuthentication(options: InstallOptions): void {
       },
     );
   }
-  if (!security.authenticateAgents) return;
-  setMessageGuard(options.process, (from, name) => {
+  // Every (re-)registration is checked: authentication with
+  // --authenticate_agents, and the register_agents ACL always (Mesos asks
+  // its authorizer for every agent, authenticated or not).
+  setMessageGuard(options.process, (from, name, body) => {
     if (!AGENT_REGISTRATIONS.has(name)) return true;
+    const reregistering = name === "mesos.internal.ReregisterSlaveMessage";
     const principal = authenticator.principalOf(from);
-    if (principal === undefined) {
+    if (security.authenticateAgents && principal === undefined) {
       master.logger.warn(
-        `Refusing registration of agent at ${from} because it is not authenticated`,
+        `Refusing ${reregistering ? "re-registration" : "registration"} of agent at ${from} ` +
+          "because it is not authenticated",
       );
       return false;
     }
-    if (!security.authorizer.authorized("register_agents", principal)) {
-      master.logger.warn(
-        `Refusing registration of agent at ${from}: principal '${principal}' is not authorized to register agents`,
-      );
-      return false;
-    }
-    return true;
+    if (security.authorizer.authorized("register_agents", principal)) return true;
+    const codec = codecFor(
+      reregistering
+        ? "mesos.internal.ReregisterSlaveMessage"
+        : "mesos.internal.RegisterSlaveMessage",
+    );
+    const decoded = codec.decodeProtobuf(body);
+    const slave = decoded.ok ? decoded.value.slave : undefined;
+    const who = principal === undefined ? "without a principal" : `with principal '${principal}'`;
+    const what =
+      `Not authorized to ${reregistering ? "reregister" : "register"} agent providing ` +
+      `resources '${formatResources(slave?.resources ?? [])}' ${who}`;
+    const agent = reregistering
+      ? `re-registration of agent ${slave?.id?.value ?? ""} at ${from}`
+      : `registration of agent at ${from}`;
+    master.logger.warn(`Refusing ${agent} (${slave?.hostname ?? ""}): ${what}`);
+    return false;
   });
 }
 
