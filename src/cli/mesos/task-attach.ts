@@ -7,8 +7,9 @@
  * stdin is not supported yet, so `--no-stdin` is required.
  */
 import { Command } from "commander";
-import { usageError } from "./support/cli-error.js";
+import { CliError, usageError } from "./support/cli-error.js";
 import type { CommandContext } from "./support/context.js";
+import { HttpStatusError } from "./support/http-client.js";
 import {
   agentCall,
   findRunningTask,
@@ -16,6 +17,18 @@ import {
   taskContainerId,
   waitExitCode,
 } from "./task-exec.js";
+
+/**
+ * The agent's 500 for a container without attachable I/O: Mesos' words for a
+ * container launched without a TTY, or ours (a mesos-ts agent attaches only
+ * to task exec sessions, never to a task's own container).
+ */
+function withoutTty(body: string): boolean {
+  return (
+    body.trim() === "I/O switchboard server was disabled for this container" ||
+    /^Container \S+ has no I\/O to attach to/.test(body.trim())
+  );
+}
 
 export function taskAttachCommand(ctx: CommandContext): Command {
   return new Command("attach")
@@ -31,12 +44,23 @@ export function taskAttachCommand(ctx: CommandContext): Command {
       }
       const { task, agent } = await findRunningTask(ctx, query, opts.framework);
       const containerId = taskContainerId(task);
-      const stream = await agentCall(
-        ctx,
-        agent,
-        { type: "ATTACH_CONTAINER_OUTPUT", attach_container_output: { container_id: containerId } },
-        "application/recordio",
-      );
+      let stream: Response;
+      try {
+        stream = await agentCall(
+          ctx,
+          agent,
+          {
+            type: "ATTACH_CONTAINER_OUTPUT",
+            attach_container_output: { container_id: containerId },
+          },
+          "application/recordio",
+        );
+      } catch (e) {
+        if (e instanceof HttpStatusError && e.status === 500 && withoutTty(e.body)) {
+          throw new CliError(`cannot attach to task '${task.id}': it was launched without a TTY`);
+        }
+        throw e;
+      }
       await relayOutput(ctx, stream, agent);
       // Only a nested container (a default executor's task) has an exit status to wait for.
       if (containerId.parent === undefined) return;

@@ -56,7 +56,6 @@ export function exitCodeOf(waitStatus: number): number {
   return (waitStatus >> 8) & 0xff;
 }
 
-/** POSTs an agent API call to the task's agent (under its process id, as mesos-local needs). */
 /** WAIT_CONTAINER on a (nested) container: the exit code its wait status makes (0 when none). */
 export async function waitExitCode(
   ctx: CommandContext,
@@ -77,6 +76,7 @@ export async function waitExitCode(
   return typeof status === "number" ? exitCodeOf(status) : 0;
 }
 
+/** POSTs an agent API call to the task's agent (under its process id, as mesos-local needs). */
 export function agentCall(
   ctx: CommandContext,
   agent: AgentView,
@@ -133,6 +133,16 @@ export async function findRunningTask(
   const task = pickTask(allTasks(state), query, { framework });
   if (task.state !== "TASK_RUNNING") {
     throw new CliError(`task '${task.id}' is ${task.state}, not TASK_RUNNING`);
+  }
+  // As the Mesos CLI: nested containers exist only under the Mesos containerizer (UCR); for a
+  // Docker task the agent would run the command beside the container, in the executor's sandbox.
+  const container = task.raw.container;
+  const type = isRecord(container) ? container.type : undefined;
+  if (type !== undefined && type !== "MESOS") {
+    throw new CliError(
+      `task '${task.id}' runs in a ${String(type)} container: task exec and task attach work only ` +
+        "for tasks of the Mesos containerizer (UCR)",
+    );
   }
   const agent = state.agents.find((a) => a.id === task.agentId);
   if (agent === undefined) {
