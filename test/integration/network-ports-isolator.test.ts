@@ -15,6 +15,7 @@ import {
   startAgent,
   startMaster,
   stopAll,
+  tempDir,
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
@@ -147,5 +148,26 @@ test("network/ports: a task group member listening outside the group's ports fai
     new RegExp(
       `Container [0-9a-f-]+\\.[0-9a-f-]+ is listening on unallocated port\\(s\\): \\[${other}-${other}\\]`,
     ),
+  );
+});
+
+test("network/ports: --check_agent_port_range_only with --container_ports_isolated_range stops the agent with Mesos' message", {
+  skip,
+}, async () => {
+  const run = await runBinary(
+    "mesos-agent",
+    [
+      "--master=127.0.0.1:1",
+      `--work_dir=${tempDir("mesos-ports-agent-")}`,
+      "--isolation=network/ports",
+      "--check_agent_port_range_only",
+      "--container_ports_isolated_range=[0-35000]",
+    ],
+    { timeoutMs: 30_000 },
+  );
+  assert.notEqual(run.code, 0);
+  assert.match(
+    run.stdout + run.stderr,
+    /Only one of `--check_agent_port_range_only` or '--container_ports_isolated_range` should be specified/,
   );
 });

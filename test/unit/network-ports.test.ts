@@ -123,7 +123,10 @@ test("network/ports: the two range flags together are a start-up error", () => {
     { logger: silentLogger, limit: () => {} },
   );
   assert.equal(built.ok, false);
-  assert.match(built.ok ? "" : built.error, /Only one of --check_agent_port_range_only/);
+  assert.match(
+    built.ok ? "" : built.error,
+    /Only one of `--check_agent_port_range_only` or '--container_ports_isolated_range` should be specified/,
+  );
 });
 
 test("network/ports: the isolator is built without root or cgroups", () => {

@@ -68,8 +68,9 @@ export function isolatedPortRange(
   if (f.checkAgentPortRangeOnly && f.isolatedRange !== undefined) {
     return {
       ok: false,
+      // Mesos' words, quotes and all.
       error:
-        "Only one of --check_agent_port_range_only or --container_ports_isolated_range may be given",
+        "Only one of `--check_agent_port_range_only` or '--container_ports_isolated_range` should be specified",
     };
   }
   if (f.isolatedRange !== undefined) {
