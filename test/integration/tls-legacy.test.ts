@@ -12,7 +12,7 @@
  * Certificates come from openssl; the test skips without it.
  */
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -56,7 +56,7 @@ function httpsGet(port: number, path: string, cert?: string): Promise<number | s
         ...(cert === undefined
           ? {}
           : {
-              cert: readFileSync(join(dir, `${cert}.crt`)),
+              cert: readFileSync(join(dir, `${cert === "chained" ? "chained-full" : cert}.crt`)),
               key: readFileSync(join(dir, `${cert}.key`)),
             }),
         agent: false,
@@ -112,6 +112,19 @@ before(async () => {
     cn: "elsewhere.example",
     san: "DNS:elsewhere.example",
   });
+  // An intermediate CA and a certificate it signed (presented with the intermediate).
+  makeNodeCertificate(dir, "ca", "inter", {
+    cn: "mesos-ts intermediate",
+    san: "DNS:inter.example\nbasicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign",
+  });
+  makeNodeCertificate(dir, "inter", "chained", {
+    cn: loopbackName,
+    san: `IP:127.0.0.1,DNS:${loopbackName}`,
+  });
+  writeFileSync(
+    join(dir, "chained-full.crt"),
+    Buffer.concat([readFileSync(join(dir, "chained.crt")), readFileSync(join(dir, "inter.crt"))]),
+  );
 });
 
 after(async () => {
@@ -208,6 +221,27 @@ describe("TLS client certificates with legacy hostname validation", { skip }, ()
     await impostor.stop();
     await agent.stop();
     await master.stop();
+  });
+
+  it("client certificate chains are bounded by LIBPROCESS_SSL_VERIFICATION_DEPTH", async () => {
+    const env = (depth: string) =>
+      tlsEnv("node", {
+        LIBPROCESS_SSL_REQUIRE_CLIENT_CERT: "true",
+        LIBPROCESS_SSL_SUPPORT_DOWNGRADE: "true",
+        LIBPROCESS_SSL_VERIFICATION_DEPTH: depth,
+      });
+    const strict = await startMaster({ env: env("0") });
+    assert.equal(await httpsGet(strict.port, "/health", "node"), 200);
+    assert.notEqual(await httpsGet(strict.port, "/health", "chained"), 200);
+    await waitFor("the master to log the chain it refused", () =>
+      /Dropped TLS connection from 127\.0\.0\.1: Certificate chain too long: more than 0 intermediate CA\(s\)/.test(
+        strict.logs(),
+      ),
+    );
+    const lenient = await startMaster({ env: env("1") });
+    assert.equal(await httpsGet(lenient.port, "/health", "chained"), 200);
+    await strict.stop();
+    await lenient.stop();
   });
 
   it("an agent verifying the master drops a master whose certificate names another host", async () => {

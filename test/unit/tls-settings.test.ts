@@ -150,10 +150,17 @@ test("tls: LIBPROCESS_SSL_CA_DIR holds the trusted CAs (every certificate file i
   assert.equal(both, undefined);
   const missing = tlsClientFromEnv({
     LIBPROCESS_SSL_ENABLED: "1",
+    LIBPROCESS_SSL_VERIFY_SERVER_CERT: "1",
     LIBPROCESS_SSL_CA_DIR: join(dir, "nope"),
   });
   assert.equal(missing.ok, false);
   assert.match(missing.ok ? "" : missing.error, /CA directory \(LIBPROCESS_SSL_CA_DIR\) '.*nope'/);
+  // As libprocess, nothing verified: the CAs are not read at all.
+  const unused = tlsClientFromEnv({
+    LIBPROCESS_SSL_ENABLED: "1",
+    LIBPROCESS_SSL_CA_DIR: join(dir, "nope"),
+  });
+  assert.ok(unused.ok && unused.value !== undefined && unused.value.ca === undefined);
 });
 
 test("tls: LIBPROCESS_SSL_VERIFY_DEPTH bounds the intermediate CAs (default 4)", {
@@ -204,6 +211,7 @@ test("tls: LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME=openssl matches the name or
   // The host settings (tls.ts) read the CA directory too.
   const host = tlsFromEnv({
     LIBPROCESS_SSL_ENABLED: "1",
+    LIBPROCESS_SSL_VERIFY_SERVER_CERT: "1",
     LIBPROCESS_SSL_CERT_FILE: join(dir, "direct.crt"),
     LIBPROCESS_SSL_KEY_FILE: join(dir, "direct.key"),
     LIBPROCESS_SSL_CA_DIR: join(dir, "cadir"),

@@ -136,6 +136,17 @@ export function chainDepth(cert: PeerCertificate): number {
 // Builtins only: a fixed base (not the module URL) keeps this module bundleable into the executors.
 const requireTls = createRequire("file:///");
 
+/**
+ * Why a verified peer's chain is too long: more than `depth` intermediate
+ * CAs between it and the trust anchor (`LIBPROCESS_SSL_VERIFICATION_DEPTH`).
+ */
+export function depthProblem(cert: PeerCertificate, depth: number): string | undefined {
+  // Levels above the peer: its issuers up to the anchor.
+  return chainDepth(cert) > depth + 1
+    ? `Certificate chain too long: more than ${depth} intermediate CA(s) (LIBPROCESS_SSL_VERIFICATION_DEPTH)`
+    : undefined;
+}
+
 /** `LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME` and `LIBPROCESS_SSL_VERIFY_IPADD`. */
 export interface HostnameValidation {
   readonly scheme: "legacy" | "openssl";
@@ -160,7 +171,7 @@ export function hostnameValidation(env: Env): Result<HostnameValidation, string>
  * Mesos' ssl.md calls it `LIBPROCESS_SSL_VERIFY_DEPTH`, which libprocess
  * ignores; we take that name too, the real one winning.
  */
-function verificationDepth(env: Env): Result<number, string> {
+export function verificationDepth(env: Env): Result<number, string> {
   const real = read(env, "VERIFICATION_DEPTH");
   const name = real === undefined ? "VERIFY_DEPTH" : "VERIFICATION_DEPTH";
   const text = real ?? read(env, "VERIFY_DEPTH");
@@ -189,12 +200,8 @@ export function serverChecks(
   if (!validation.ok) return validation;
   const { scheme, verifyIpadd } = validation.value;
   return ok((host, cert) => {
-    // Levels above the peer: its issuers up to the anchor; `depth` intermediates at most.
-    if (chainDepth(cert) > depth.value + 1) {
-      return new Error(
-        `Certificate chain too long: more than ${depth.value} intermediate CA(s) (LIBPROCESS_SSL_VERIFICATION_DEPTH)`,
-      );
-    }
+    const tooLong = depthProblem(cert, depth.value);
+    if (tooLong !== undefined) return new Error(tooLong);
     const name = host.replace(/^\[|\]$/g, "");
     if (scheme === "legacy") {
       if (legacyInline === undefined) return undefined;
@@ -405,12 +412,15 @@ export function tlsClientFromEnv(env: Env = process.env): Result<ClientTls | und
     options.cert = cert.value;
     options.key = key.value;
   }
-  const cas = trustedCas(env);
-  if (!cas.ok) return cas;
-  if (cas.value !== undefined) options.ca = cas.value;
   const verify = verification(env);
   if (!verify.ok) return verify;
   const { verifyServer, requireClient } = verify.value;
+  // As libprocess, the CAs are read only when something is verified.
+  if (verifyServer) {
+    const cas = trustedCas(env);
+    if (!cas.ok) return cas;
+    if (cas.value !== undefined) options.ca = cas.value;
+  }
   const validation = hostnameValidation(env);
   if (!validation.ok) return validation;
   // An HTTP client cannot wait for a lookup once connected: the legacy

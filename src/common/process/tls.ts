@@ -13,6 +13,7 @@ import {
   type AfterHandshake,
   bool,
   type ClientTls,
+  depthProblem,
   type Env,
   ecdhCurves,
   file,
@@ -22,6 +23,7 @@ import {
   serverChecks,
   trustedCas,
   verification,
+  verificationDepth,
   versions,
 } from "./tls-client.js";
 
@@ -66,18 +68,21 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
   if (!cert.ok) return cert;
   const key = file(keyPath, "key (LIBPROCESS_SSL_KEY_FILE)");
   if (!key.ok) return key;
-  const cas = trustedCas(env);
+  const verify = verification(env);
+  if (!verify.ok) return verify;
+  const { verifyServer, requireClient } = verify.value;
+  // As libprocess, the CAs are read only when something is verified.
+  const cas = verifyServer ? trustedCas(env) : ok(undefined);
   if (!cas.ok) return cas;
   const ca = cas.value;
+  const depth = verificationDepth(env);
+  if (!depth.ok) return depth;
   const checks = serverChecks(env);
   if (!checks.ok) return checks;
   const validation = hostnameValidation(env);
   if (!validation.ok) return validation;
   const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
   if (!downgrade.ok) return downgrade;
-  const verify = verification(env);
-  if (!verify.ok) return verify;
-  const { verifyServer, requireClient } = verify.value;
   const range = versions(env);
   if (!range.ok) return range;
   const ciphers = read(env, "CIPHERS");
@@ -124,7 +129,12 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
     }
   }
   const afterHandshake = legacyCheck(validation.value, verifyServer, requireClient);
-  const inboundCheck = legacyCheck(validation.value, requireClient, requireClient);
+  // Client certificates: the chain depth, then (legacy scheme) the client's name.
+  const legacyInbound = legacyCheck(validation.value, requireClient, requireClient);
+  const inboundCheck: AfterHandshake | undefined = requireClient
+    ? async (socket) =>
+        depthProblem(socket.getPeerCertificate(true), depth.value) ?? legacyInbound?.(socket)
+    : undefined;
   return ok({
     downgrade: downgrade.value,
     secureContext,
