@@ -124,6 +124,12 @@ test("a plugin from the TOML file's plugins directories runs, and is listed", as
   const listed = await mesos(["config", "plugins"]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(`\\ngreet +plugin: ${join(pluginDir, "mesos-greet")}\\n`));
+  const shown = await mesos(["config", "show"]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, new RegExp(`\nmaster +${master.address} +profile\n`));
+  assert.match(shown.stdout, new RegExp(`\nplugins: +${pluginDir}\n`));
+  assert.match(shown.stdout, /\nmaster principal: ops \(with its secret\)\n/);
+  assert.doesNotMatch(shown.stdout, new RegExp(MASTER_CREDENTIAL.secret));
   const help = await mesos(["help"]);
   assert.equal(help.code, 0, help.stderr);
   assert.match(help.stdout, /Plugins \(.*\): .*\bgreet\b/);

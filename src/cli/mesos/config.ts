@@ -42,6 +42,12 @@ function showCommand(ctx: CommandContext): Command {
       const { config } = openConfig(ctx);
       const known = config.profiles[settings.profile] !== undefined;
       const timeoutSecs = settings.timeoutMs.value / 1000;
+      // From a Mesos CLI TOML file: shown so an operator sees what it gives (never the secrets).
+      const plugins = config.plugins ?? [];
+      const principals = {
+        master: config.masterCredential?.principal,
+        agent: config.agentCredential?.principal,
+      };
       if (ctx.json) {
         ctx.printJson({
           config_file: settings.configPath,
@@ -50,6 +56,8 @@ function showCommand(ctx: CommandContext): Command {
           master: { value: settings.master.value, source: settings.master.source },
           timeout: { value: `${timeoutSecs}secs`, source: settings.timeoutMs.source },
           output: { value: settings.output.value, source: settings.output.source },
+          plugins,
+          principals,
         });
         return;
       }
@@ -68,6 +76,14 @@ function showCommand(ctx: CommandContext): Command {
           ],
         ),
       );
+      const extra: string[] = [];
+      if (plugins.length > 0) extra.push(`plugins:     ${plugins.join(", ")}`);
+      for (const role of ["master", "agent"] as const) {
+        const principal = principals[role];
+        if (principal !== undefined)
+          extra.push(`${role} principal: ${principal} (with its secret)`);
+      }
+      if (extra.length > 0) ctx.print(`\n${extra.join("\n")}`);
     });
 }
 
