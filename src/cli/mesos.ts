@@ -107,7 +107,10 @@ export function buildProgram(ctx: CommandContext): Command {
   ]) {
     program.addCommand(command);
   }
-  program.addCommand(completeCommand(ctx), { hidden: true });
+  program.addCommand(
+    completeCommand(ctx, () => program),
+    { hidden: true },
+  );
   inheritSettings(program);
   program.addHelpText("after", () => pluginHelp(ctx, program));
   return program;

@@ -124,6 +124,11 @@ test("a plugin from the TOML file's plugins directories runs, and is listed", as
   const listed = await mesos(["config", "plugins"]);
   assert.equal(listed.code, 0, listed.stderr);
   assert.match(listed.stdout, new RegExp(`\\ngreet +plugin: ${join(pluginDir, "mesos-greet")}\\n`));
+  // Shell completion offers it too (the script asks `mesos __complete plugins`).
+  const words = await mesos(["__complete", "plugins"]);
+  assert.ok(words.stdout.split("\n").includes("greet"), words.stdout);
+  const script = await mesos(["completion", "bash"]);
+  assert.match(script.stdout, /\$\(mesos __complete plugins 2>\/dev\/null\)/);
   const shown = await mesos(["config", "show"]);
   assert.equal(shown.code, 0, shown.stderr);
   assert.match(shown.stdout, new RegExp(`\nmaster +${master.address} +profile\n`));

@@ -2,12 +2,13 @@
  * `mesos completion bash|zsh`: a shell completion script generated from
  * the command tree itself, so it never lists a command that does not
  * exist. Task arguments complete from the cluster (`mesos __complete`),
- * plugin names from `mesos-*` executables on PATH.
+ * plugin names from `mesos-*` executables (config plugins directories, PATH).
  */
 import { Command, Help } from "commander";
 import { usageError } from "./support/cli-error.js";
 import { allTasks } from "./support/cluster-views.js";
 import type { CommandContext } from "./support/context.js";
+import { listPlugins } from "./support/plugins.js";
 
 /** Commands whose first argument is a task id. */
 const TASK_COMMANDS = ["ls", "cat", "head", "tail", "find"];
@@ -98,7 +99,7 @@ _mesos() {
     return
   fi
   if ((\${#cmds[@]} == 0)); then
-    COMPREPLY=($(compgen -W "${top} $(compgen -c mesos- 2>/dev/null | sed 's/^mesos-//' | sort -u)" -- "$cur"))
+    COMPREPLY=($(compgen -W "${top} $(mesos __complete plugins 2>/dev/null)" -- "$cur"))
     return
   fi
   case "$path" in
@@ -133,12 +134,22 @@ export function completionCommand(ctx: CommandContext, program: () => Command): 
     });
 }
 
-/** `mesos __complete tasks|agents`: ids for the completion script; quiet on any failure. */
-export function completeCommand(ctx: CommandContext): Command {
+/** `mesos __complete tasks|agents|plugins`: words for the completion script; quiet on any failure. */
+export function completeCommand(ctx: CommandContext, programOf?: () => Command): Command {
   return new Command("__complete")
-    .argument("<what>", "tasks or agents")
+    .argument("<what>", "tasks, agents or plugins")
     .action(async (what: string) => {
       try {
+        if (what === "plugins") {
+          const program = programOf?.();
+          const builtins = new Set(program?.commands.map((c) => c.name()) ?? []);
+          ctx.io.out(
+            listPlugins(ctx.pluginDirs(), builtins)
+              .map((n) => `${n}\n`)
+              .join(""),
+          );
+          return;
+        }
         const state = await ctx.masterState();
         const ids =
           what === "tasks"
