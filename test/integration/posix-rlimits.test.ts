@@ -97,6 +97,23 @@ test("posix/rlimits: only one of soft and hard fails the task", { skip }, async 
   assert.match(r.stderr(), /Failed to set RLMT_CORE limit: Invalid rlimit values/);
 });
 
+test("posix/rlimits: a limit the agent cannot set fails the task with Mesos' message", {
+  skip,
+}, async (t) => {
+  // Raising a hard limit needs CAP_SYS_RESOURCE; find one the agent cannot raise.
+  const core = /^Max core file size\s+\S+\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+  const held = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync("/proc/self/status", "utf8"));
+  const sysResource = (BigInt(`0x${held?.[1] ?? "0"}`) >> 24n) & 1n;
+  if (core?.[1] === "unlimited" || sysResource === 1n) {
+    t.skip("the agent may raise the core file size limit here (CAP_SYS_RESOURCE or no hard limit)");
+    return;
+  }
+  const r = await run(limited, "not-permitted", [{ type: "RLMT_CORE" }]);
+  assert.equal(r.result.finalState, "TASK_FAILED", r.result.stdout);
+  assert.equal(r.result.reason, "REASON_EXECUTOR_TERMINATED", r.result.stdout);
+  assert.match(r.stderr(), /^Failed to set RLMT_CORE limit: Operation not permitted$/m);
+});
+
 test("posix/rlimits: an agent without the isolator ignores rlimit_info", { skip }, async () => {
   const r = await run(plain, "ignored", [
     { type: "RLMT_CPU", soft: 100, hard: 1 },

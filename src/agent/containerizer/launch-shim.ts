@@ -10,7 +10,8 @@
  *    the executor is pid 1 of its pid namespace with a fresh /proc;
  * 3. a second script, inside the new mount namespace, that makes the
  *    volumes' bind mounts and the container's /dev/shm;
- * 4. `prlimit` with the container's rlimits;
+ * 4. `prlimit` with the container's rlimits (set on a shell that execs the
+ *    rest, so a failure can be reported in Mesos' words);
  * 5. `setpriv` (util-linux) to become the task's user (the steps above need
  *    root), set no_new_privs and the capability sets, or, for a container
  *    image, `chroot` into its root filesystem (as the user) and a change
@@ -227,7 +228,18 @@ export function shimCommand(
       tail.push("/bin/sh", "-c", `${mounts.join("; ")}; exec "$@"`, "mesos-container-mounts");
     }
   }
-  if ((p.rlimits ?? []).length > 0) tail.push("prlimit", ...(p.rlimits ?? []), "--");
+  const rlimits = p.rlimits ?? [];
+  if (rlimits.length > 0) {
+    // One prlimit per limit on this shell, which then execs the rest: a
+    // limit that cannot be set ends the launch with Mesos' launcher message
+    // (`Failed to set RLMT_CORE limit: Operation not permitted`).
+    const steps = rlimits.map((option) => {
+      const type = `RLMT_${(/^--(\w+)=/.exec(option)?.[1] ?? "").toUpperCase()}`;
+      const failed = shellQuote(`Failed to set ${type} limit: `);
+      return `e=$(prlimit --pid $$ ${shellQuote(option)} 2>&1) || { echo ${failed}"\${e##*: }" >&2; exit 1; }`;
+    });
+    tail.push("/bin/sh", "-c", `${steps.join("; ")}; exec "$@"`, "mesos-container-rlimits");
+  }
   const privileges = privilegeArguments(p);
   // The volume gids of --volume_gid_range (isolators/volume-gid.ts).
   const groups = p.supplementaryGroups ?? [];
