@@ -159,8 +159,5 @@ test("a task group whose task fails: the other task is killed, both ends printed
   );
   assert.match(r.stdout, /^Received status update TASK_KILLED for task 'group-long'$/m);
   // It ends after the last terminal update, not after the first one.
-  assert.match(
-    r.stdout,
-    /TASK_(KILLED|FAILED) for task 'group-(long|bad)'[^]*TASK_(KILLED|FAILED)/,
-  );
+  assert.equal(r.stdout.match(/^Received status update TASK_(KILLED|FAILED) /gm)?.length, 2);
 });
