@@ -12,6 +12,7 @@
  */
 import { closeSync, openSync, realpathSync, writeSync } from "node:fs";
 import type { Logger } from "../common/observability/logger.js";
+import { tlsEnabled } from "../common/process/tls-client.js";
 import { systemClock } from "../common/time/clock.js";
 import type { CommandExecutor, TaskPlacement } from "./command-executor.js";
 import type { CommandExecutorSettings } from "./command-executor-flags.js";
@@ -323,7 +324,7 @@ function startHostedExecutor(
   const env: Record<string, string | undefined> = { ...launch.env };
   restoreTaskVariables(env);
   delete env[READY_FD_VARIABLE];
-  if (env.LIBPROCESS_SSL_ENABLED !== undefined && /^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED)) {
+  if (tlsEnabled(env)) {
     return { error: "executors talking TLS to the agent are not hosted" };
   }
   let fd: number;

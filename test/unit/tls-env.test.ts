@@ -16,6 +16,7 @@ import {
   legacyNameCheck,
   read,
   tlsClientFromEnv,
+  tlsEnabled,
   verification,
 } from "../../src/common/process/tls-client.js";
 
@@ -183,4 +184,17 @@ test("tls env: host settings check ECDH curves, warn about downgrade with verifi
   assert.ok(check !== undefined);
   const fake = { remoteAddress: "10.0.0.1", getPeerCertificate: () => cert("not-this-host") };
   assert.equal(await check(fake), undefined);
+});
+
+test("tls env: one reading of LIBPROCESS_SSL_ENABLED for every process (empty is on, a bad value counts as on)", () => {
+  assert.equal(tlsEnabled({}), false);
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_ENABLED: "false" }), false);
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_ENABLED: "0" }), false);
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_ENABLED: "" }), true);
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_ENABLED: "1" }), true);
+  assert.equal(tlsEnabled({ SSL_ENABLED: "true" }), true);
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_enabled: "true" }), true);
+  // tlsFromEnv refuses it with a line; a process deciding how to run counts it as on.
+  assert.equal(tlsEnabled({ LIBPROCESS_SSL_ENABLED: "TRUE" }), true);
+  assert.equal(tlsFromEnv({ LIBPROCESS_SSL_ENABLED: "TRUE" }).ok, false);
 });

@@ -19,6 +19,7 @@ import { realpathSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { binDir } from "../../common/flags/install-paths.js";
+import { read as readTlsSetting, tlsEnabled } from "../../common/process/tls-client.js";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
 import {
   NODE_STARTUP_VARIABLES,
@@ -180,9 +181,7 @@ export function isOurExecutor(command: CommandInfo | undefined): boolean {
 
 /** TLS is on without a CA file: the executor's own TLS checks may rely on Node's CA store. */
 function tlsWithoutCaFile(env: Readonly<Record<string, string>>): boolean {
-  const enabled = env.LIBPROCESS_SSL_ENABLED ?? env.SSL_ENABLED;
-  if (enabled !== "true" && enabled !== "1") return false;
-  return (env.LIBPROCESS_SSL_CA_FILE ?? env.SSL_CA_FILE) === undefined;
+  return tlsEnabled(env) && readTlsSetting(env, "CA_FILE") === undefined;
 }
 
 /**

@@ -26,6 +26,7 @@
 
 import { existsSync } from "node:fs";
 import type { Logger } from "../../common/observability/logger.js";
+import { tlsEnabled } from "../../common/process/tls-client.js";
 import type {
   CommandInfo,
   ExecutorInfo,
@@ -637,7 +638,7 @@ export class PosixContainerizer implements Containerizer {
       perProcess > 1 &&
       c.cgroup === undefined &&
       this.isolators.every((i) => HOSTABLE_ISOLATORS.has(i.name) && i.stopsContainers !== true) &&
-      !/^(1|true)$/i.test(env.LIBPROCESS_SSL_ENABLED ?? "");
+      !tlsEnabled(env);
     const pooled = !hosted && poolSize > 0 && eligible;
     const output = await this.containerOutput(launch, ids);
     const reply = await launcher

@@ -47,6 +47,15 @@ export function bool(env: Env, name: string, fallback: boolean): Result<boolean,
 }
 
 /**
+ * Whether TLS is on. A malformed value counts as on: whoever reads the
+ * settings in full (`tlsFromEnv`) then fails with its one-line error.
+ */
+export function tlsEnabled(env: Env): boolean {
+  const enabled = bool(env, "ENABLED", false);
+  return !enabled.ok || enabled.value;
+}
+
+/**
  * Whether outbound connections verify the server and inbound ones require a
  * client certificate. As libprocess: each legacy name turns its setting on
  * (`_VERIFY_CERT`, `_REQUIRE_CERT`), and requiring client certificates turns
