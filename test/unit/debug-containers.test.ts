@@ -5,6 +5,9 @@
  * directory, as the given user.
  */
 import assert from "node:assert/strict";
+import { execFileSync, spawnSync } from "node:child_process";
+import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import {
   debugCommand,
@@ -12,6 +15,7 @@ import {
   namespacesToEnter,
   parseParentLaunch,
 } from "../../src/agent/containerizer/debug-containers.js";
+import { tempDir } from "../harness/processes.js";
 
 const inImage = {
   env: { PATH: "/bin", FROM_IMAGE: "yes", MESOS_SANDBOX: "/mnt/mesos/sandbox", TASK_VAR: "task" },
@@ -74,7 +78,7 @@ test("debug containers: in an image the command runs chrooted (as the user), fro
   assert.equal(launch.env.FROM_IMAGE, "yes");
 });
 
-test("debug containers: without an image the command runs on the parent's filesystem, from its working directory entered before the switch to the user through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
+test("debug containers: without an image the command runs on the parent's filesystem, from its working directory (entered by root as far as only root can change the way, the rest by the user) through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
   const launch = debugCommand({
     command: { file: "/bin/true", args: ["true"] },
     parent: { env: { PATH: "/usr/bin:/bin" }, workDir: "/sandbox/containers/t" },
@@ -87,14 +91,18 @@ test("debug containers: without an image the command runs on the parent's filesy
   assert.equal(launch.args[2], 'exec "$@"');
   // The working directory first (still root, as Mesos' launcher), then the user.
   assert.deepEqual(tail.slice(0, 2), ["/bin/sh", "-c"]);
-  assert.match(tail[2] ?? "", /^cd '\/sandbox\/containers\/t' \|\|/);
-  assert.deepEqual(tail.slice(4, 9), [
+  assert.match(tail[2] ?? "", /cd -- "\$d" \|\|/);
+  assert.deepEqual(tail.slice(3, 10), [
+    "mesos-debug-container",
+    "/sandbox/containers/t",
     "setpriv",
     "--reuid=1000",
     "--regid=1000",
     "--clear-groups",
     "--",
   ]);
+  assert.deepEqual(tail.slice(10, 12), ["/bin/sh", "-c"]);
+  assert.match(tail[12] ?? "", /cd -P -- "\$r" \|\|/);
   assert.equal(tail.at(-1), "/bin/true");
   assert.equal(launch.env.PATH, "/usr/bin:/bin");
 });
@@ -119,4 +127,49 @@ test("a checkpointed parent launch is read back only when it has the shape writt
   ]) {
     assert.equal(parseParentLaunch(bad), undefined, bad);
   }
+});
+
+test("debug containers: as a user on the host, root enters only what root alone can change; a link the user put in its sandbox is followed as the user", {
+  skip: process.getuid?.() === 0 ? false : "needs root",
+}, () => {
+  const nobody = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim());
+  // A private --work_dir (root's, 0700) holding the user's sandbox and a
+  // directory the user may read but not reach.
+  const workDir = tempDir("debug-workdir-");
+  chmodSync(workDir, 0o700);
+  const hidden = join(workDir, "hidden", "open");
+  mkdirSync(hidden, { recursive: true });
+  chmodSync(join(workDir, "hidden"), 0o700);
+  chmodSync(hidden, 0o755);
+  writeFileSync(join(hidden, "secret"), "root's\n", { mode: 0o644 });
+  const sandbox = join(workDir, "sandbox");
+  mkdirSync(join(sandbox, "task"), { recursive: true });
+  writeFileSync(join(sandbox, "task", "secret"), "the task's\n", { mode: 0o644 });
+  for (const dir of [sandbox, join(sandbox, "task")]) chownSync(dir, nobody, nobody);
+  // What the task (the user) may do in its sandbox: a link to the hidden directory.
+  symlinkSync(hidden, join(sandbox, "linked"));
+  const run = (dir: string) => {
+    const launch = debugCommand({
+      command: { file: "/bin/sh", args: ["sh", "-c", "pwd -P; cat secret"] },
+      parent: { env: {}, workDir: dir },
+      env: { PATH: "/usr/bin:/bin" },
+      namespaces: [],
+      cgroupProcs: [],
+      user: { uid: nobody, gid: nobody },
+    });
+    return spawnSync(launch.file, launch.args.slice(1), {
+      argv0: launch.args[0] ?? launch.file,
+      env: launch.env,
+      encoding: "utf8",
+    });
+  };
+  // Its own working directory, below a --work_dir the user cannot traverse.
+  const own = run(join(sandbox, "task"));
+  assert.equal(own.status, 0, own.stderr);
+  assert.equal(own.stdout, `${join(sandbox, "task")}\nthe task's\n`);
+  // Through its link: entered as the user, who cannot reach the hidden directory.
+  const linked = run(join(sandbox, "linked"));
+  assert.notEqual(linked.status, 0);
+  assert.doesNotMatch(linked.stdout, /root's/);
+  assert.match(linked.stderr, /mesos-containerizer: cannot enter .*\/sandbox\/linked\n$/);
 });

@@ -103,13 +103,43 @@ export async function namespacesToEnter(pid: number): Promise<string[]> {
   return out;
 }
 
+/** Hands the part of the working directory still to enter from root's shell to the user's. */
+const REST_VARIABLE = "MESOS_DEBUG_WORKDIR_REST";
+
+/**
+ * Shell (run as root) that walks the working directory given as `$1` down
+ * from `/` for as long as nobody but root can change the next step: the
+ * directory it is in is root's and writable by no one else, or writable by
+ * others but sticky with the step itself root's (as /tmp). Leaves the
+ * directory so reached in `$d` and what is left, relative, in `$r`; shifts
+ * `$1` off.
+ */
+const ENTER_TRUSTED = [
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  "p=$1; shift; d=; r=${p#/}; r=${r%/}",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  'while [ -n "$r" ]; do c=${r%%/*}; case $r in */*) n=${r#*/} ;; *) n= ;; esac',
+  'if [ -z "$c" ]; then r=$n; continue; fi',
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  's=$(stat -L -c "%u %a" -- "${d:-/}") || break; [ "${s%% *}" = 0 ] || break; m=0${s#* }',
+  // 18 = 022: written by group or others; 512 = 01000: sticky.
+  "if [ $(($m & 18)) -ne 0 ]; then",
+  '{ [ $(($m & 512)) -ne 0 ] && [ "$(stat -c %u -- "$d/$c")" = 0 ]; } || break',
+  "fi",
+  '[ -d "$d/$c" ] || break; d=$d/$c; r=$n',
+  "done",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  "d=${d:-/}",
+].join("\n");
+
 /**
  * The program, argv and environment that run `command` as a DEBUG child of
  * a parent described by `parent`, entering `namespaces` (see
  * {@link namespacesToEnter}) after joining `cgroupProcs`. Inside an image
  * the command runs chrooted into its root filesystem (as `user`), else as
  * `user` on the parent's filesystem; both from the parent's working
- * directory (entered before the switch to `user` on the host).
+ * directory (on the host, entered as root as far as only root can change
+ * the way to it, the rest after the switch to `user`).
  */
 export function debugCommand(o: {
   command: ExecutorCommand;
@@ -141,20 +171,33 @@ export function debugCommand(o: {
       `export PATH=${shellQuote(path)}; ${cd}; exec "$@"`,
       "mesos-debug-container",
     );
-  } else {
-    // The working directory is entered before the user switch, as Mesos'
-    // launcher does: the user may not be able to reach it by its full path
-    // (a private --work_dir), only work in it.
+  } else if (o.user === undefined) {
     tail.push("/bin/sh", "-c", `${cd}; exec "$@"`, "mesos-debug-container");
-    if (o.user !== undefined) {
-      tail.push(
-        "setpriv",
-        `--reuid=${o.user.uid}`,
-        `--regid=${o.user.gid}`,
-        "--clear-groups",
-        "--",
-      );
-    }
+  } else {
+    // As Mesos' launcher, the working directory is entered before the user
+    // switch: the user may not be able to reach it by its full path (a
+    // private --work_dir), only work in it. But only as far as root alone
+    // can change the way (see ENTER_TRUSTED): the rest of the path lies in
+    // the user's sandbox, where the user could put links that root would
+    // follow, so the user enters it after the switch.
+    tail.push(
+      "/bin/sh",
+      "-c",
+      `${ENTER_TRUSTED}; cd -- "$d" || ${fail(`cannot enter ${o.parent.workDir}`)}; ` +
+        `${REST_VARIABLE}=$r; export ${REST_VARIABLE}; exec "$@"`,
+      "mesos-debug-container",
+      o.parent.workDir,
+      "setpriv",
+      `--reuid=${o.user.uid}`,
+      `--regid=${o.user.gid}`,
+      "--clear-groups",
+      "--",
+      "/bin/sh",
+      "-c",
+      `r=$${REST_VARIABLE}; unset ${REST_VARIABLE}; ` +
+        `[ -z "$r" ] || cd -P -- "$r" || ${fail(`cannot enter ${o.parent.workDir}`)}; exec "$@"`,
+      "mesos-debug-container",
+    );
   }
   tail.push(o.command.file, ...o.command.args.slice(1));
   const steps = o.cgroupProcs.map(
