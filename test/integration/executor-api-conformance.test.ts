@@ -373,6 +373,11 @@ describe("executor API conformance (the test plays a custom executor)", {
     await waitForAgents(master, 1);
     const s = await launchPuppet(master, "d1", false);
     const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
+    // The framework's launch is on its way: the agent knows the executor only once it arrives.
+    await waitFor("the executor in /state", async () => {
+      const state = await getJson<{ frameworks?: { executors: Json[] }[] }>(`${agent.url}/state`);
+      return state?.frameworks?.some((f) => f.executors.length > 0);
+    });
     try {
       const drop = new AbortController();
       const first = await fetch(`${agent.url}/api/v1/executor`, {
@@ -394,7 +399,7 @@ describe("executor API conformance (the test plays a custom executor)", {
           unacknowledged_updates: [pending.update as Json],
         },
       });
-      assert.equal(again.status, 200);
+      assert.equal(again.status, 200, again.status === 200 ? "" : await again.text());
       const events = new Events(again);
       const acked = (await events.next("ACKNOWLEDGED")).acknowledged as Json;
       assert.equal(acked.uuid, ((pending.update as Json).status as Json).uuid);
