@@ -130,7 +130,6 @@ test("mesos-execute: refuses features that are not there yet, and a bad zk:// UR
     "--tty",
     "--appc_image=ubuntu",
     "--networks=net1",
-    '--effective_capabilities={"capabilities":["NET_RAW"]}',
     "--package=/etc/hostname",
   ]) {
     const run = await execute("--name=x", "--command=true", flag);
