@@ -380,19 +380,27 @@ describe("containers whose launch an agent crash cut short", () => {
       () => (downloads.get("/hang-crash") ?? 0) >= before + 2,
     );
     const record = join(workDir, "meta", "standalone-containers", "stuck.json");
-    assert.equal(
-      (JSON.parse(readFileSync(record, "utf8")) as { launching?: boolean }).launching,
-      true,
-    );
+    const launching = JSON.parse(readFileSync(record, "utf8")) as {
+      launching?: boolean;
+      token?: string;
+    };
+    assert.equal(launching.launching, true);
+    assert.equal(typeof launching.token, "string", "its launch's token is noted before it starts");
     restartable.kill("SIGKILL");
     await restartable.exited;
     await Promise.all(unanswered);
     // Stands in for a process the launch had started before the crash: its
-    // own session, working in the container's sandbox.
+    // own session, working in the container's sandbox, with the variables
+    // the agent gives every process of the container.
     const leftover = spawn("sleep", ["300"], {
       cwd: join(workDir, "containers", "stuck"),
       detached: true,
       stdio: "ignore",
+      env: {
+        PATH: process.env.PATH ?? "/usr/bin:/bin",
+        MESOS_TS_CONTAINER_ID: "stuck",
+        MESOS_TS_CONTAINER_TOKEN: launching.token ?? "",
+      },
     });
     children.push(leftover);
     const leftoverPid = leftover.pid as number;

@@ -4,9 +4,9 @@
  * started, although nothing on disk names it.
  * - standalone, nested and DEBUG containers without a cgroup (the posix
  *   launcher) are found by the container id they carry in their
- *   environment (`MESOS_TS_CONTAINER_ID`), also when they run in an image
- *   (their working directory then reads as /mnt/mesos/sandbox) or left
- *   their session and sandbox;
+ *   environment (`MESOS_TS_CONTAINER_ID`, with the launch's token), also
+ *   when they run in an image (their working directory then reads as
+ *   /mnt/mesos/sandbox) or left their session and sandbox;
  * - an executor whose pid was never noted is killed with what it started,
  *   found by its `MESOS_DIRECTORY`.
  * The agent is killed at that moment by `MESOS_TS_TESTING_CRASH_AFTER_SPAWN`
@@ -132,6 +132,13 @@ function carrying(variable: string): number[] {
   return out;
 }
 
+/** Waits for `line` in `on`'s log (its output arrives after what it did). */
+async function loggedLine(on: DaemonHandle, line: RegExp): Promise<void> {
+  await waitLong(`${line} in the agent's log`, () => line.test(on.logs())).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\n${on.logs().slice(-3000)}`);
+  });
+}
+
 async function waitEnded(on: DaemonHandle, id: Id): Promise<{ exit_status?: number }> {
   const r = await call(on, { type: "WAIT_CONTAINER", wait_container: { container_id: id } });
   assert.equal(r.status, 200, r.text);
@@ -162,7 +169,8 @@ test("a standalone container whose process left its session and sandbox is kille
   const agent = await startAgent({ master: master.address, port, flags });
   assert.equal((await waitEnded(agent, { value: "runaway" })).exit_status, undefined);
   await waitLong("the escaped process to be killed", () => !alive(escaped));
-  assert.match(agent.logs(), /Killed \d+ process\(es\) of container 'runaway' found by its id/);
+  // The line may reach us after the process is seen gone.
+  await loggedLine(agent, /Killed \d+ process\(es\) of container 'runaway' found by its id/);
   await agent.stop();
 });
 
@@ -212,7 +220,7 @@ test("an executor whose pid was never noted is killed with what it started when 
   await waitLong("the executor and its escaped task to be killed", () => {
     return !alive(executor) && !alive(escaped);
   });
-  assert.match(agent.logs(), /Killed \d+ process\(es\) of container '[^']+' that is not recovered/);
+  await loggedLine(agent, /Killed \d+ process\(es\) of container '[^']+' that is not recovered/);
   scheduler.kill("SIGKILL");
   await agent.stop();
 });

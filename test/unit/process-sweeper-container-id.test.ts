@@ -1,14 +1,17 @@
 /**
- * The sweeper finds a cgroup-less container's processes by the container id
- * they carry (`CONTAINER_ID_VARIABLE`): the carriers, and what they lead or
- * started even when that dropped the variable; other containers' processes
- * stay.
+ * The sweeper finds a cgroup-less container's processes by the marker they
+ * carry (`CONTAINER_ID_VARIABLE` and `CONTAINER_TOKEN_VARIABLE`): the
+ * carriers, and what they lead or started even when that dropped the
+ * variables; other containers' processes stay, also those of a container of
+ * the same id launched by another agent (another token).
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { describe, it } from "node:test";
 import {
   CONTAINER_ID_VARIABLE,
+  CONTAINER_TOKEN_VARIABLE,
+  type ContainerMarker,
   markersOfEnvironment,
   readProcEntry,
 } from "../../src/agent/containerizer/proc.js";
@@ -26,14 +29,19 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>): Prom
 }
 
 /**
- * A shell carrying `id` that starts a `sleep` with an empty environment
+ * A shell carrying `marker` that starts a `sleep` with an empty environment
  * (`env -i`) and prints that sleep's pid.
  */
-function container(id: string) {
+function container(marker: ContainerMarker) {
+  const id = `${marker.id} (${marker.token})`;
   const child = spawn("/bin/sh", ["-c", "env -i sleep 30 & echo $!; wait"], {
     detached: true,
     stdio: ["ignore", "pipe", "ignore"],
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", [CONTAINER_ID_VARIABLE]: id },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      [CONTAINER_ID_VARIABLE]: marker.id,
+      [CONTAINER_TOKEN_VARIABLE]: marker.token,
+    },
   });
   let out = "";
   child.stdout?.on("data", (d: Buffer) => {
@@ -50,23 +58,30 @@ function container(id: string) {
 describe("process sweeper: container ids", () => {
   it("reads MESOS_DIRECTORY and the container id out of an environment block", () => {
     const env = Buffer.from(
-      `A=1\0MESOS_DIRECTORY=/w/s\0${CONTAINER_ID_VARIABLE}=exec.task\0MESOS_SANDBOX=/mnt/mesos/sandbox\0`,
+      `A=1\0MESOS_DIRECTORY=/w/s\0${CONTAINER_ID_VARIABLE}=exec.task\0MESOS_SANDBOX=/mnt/mesos/sandbox\0${CONTAINER_TOKEN_VARIABLE}=t1\0`,
     );
-    assert.deepEqual(markersOfEnvironment(env), { directory: "/w/s", container: "exec.task" });
+    assert.deepEqual(markersOfEnvironment(env), {
+      directory: "/w/s",
+      container: "exec.task",
+      token: "t1",
+    });
     assert.deepEqual(markersOfEnvironment(Buffer.from("A=1\0")), {});
   });
 
-  it("kills the processes carrying a container's id and what they started, not another container's", async () => {
-    const mine = container("parent.child");
-    const other = container("parent.other");
+  it("kills the processes carrying a container's marker and what they started, not another container's", async () => {
+    const mine = container({ id: "parent.child", token: "t1" });
+    const other = container({ id: "parent.other", token: "t2" });
+    // Another agent's container of the same id (e.g. a standalone one).
+    const namesake = container({ id: "parent.child", token: "t3" });
     try {
       const mineSleep = await mine.grandchild;
       const otherSleep = await other.grandchild;
+      const namesakeSleep = await namesake.grandchild;
       const killed = await new ProcessSweeper(silentLogger).kill(
         undefined,
         "/nonexistent/sandbox",
         undefined,
-        "parent.child",
+        { id: "parent.child", token: "t1" },
       );
       assert.equal(killed, 2, "the shell and the sleep that dropped the variable");
       assert.equal(await mine.exit, "SIGKILL");
@@ -75,8 +90,10 @@ describe("process sweeper: container ids", () => {
       );
       assert.notEqual(await readProcEntry(other.pid), undefined, "another container's shell stays");
       assert.notEqual(await readProcEntry(otherSleep), undefined, "and its sleep");
+      assert.notEqual(await readProcEntry(namesake.pid), undefined, "a namesake's shell stays");
+      assert.notEqual(await readProcEntry(namesakeSleep), undefined, "and its sleep");
     } finally {
-      for (const c of [mine, other]) {
+      for (const c of [mine, other, namesake]) {
         try {
           process.kill(-c.pid, "SIGKILL");
         } catch {

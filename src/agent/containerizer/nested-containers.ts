@@ -55,6 +55,7 @@
  * is written when the launch begins (`launching`, no pid): a restarted
  * agent that finds a launch cut short destroys that container.
  */
+import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsConstants, openSync } from "node:fs";
 import {
   chown,
@@ -125,6 +126,8 @@ import type { ContainerLogger } from "./logger/container-logger.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
 import {
   CONTAINER_ID_VARIABLE,
+  CONTAINER_TOKEN_VARIABLE,
+  type ContainerMarker,
   isSameProcess,
   processTree,
   readProcTableInSlices,
@@ -266,6 +269,8 @@ interface DebugMarker {
   startTime?: number;
   cgroup?: string;
   directory: string;
+  /** Its launch's token (`CONTAINER_TOKEN_VARIABLE`). */
+  token?: string;
 }
 
 /** What is checkpointed of a nested container. */
@@ -292,6 +297,8 @@ interface NestedRecord {
   /** It has a provisioned root filesystem (removed when it ends). */
   provisioned?: boolean;
   termination?: NestedTermination;
+  /** Its launch's token (`CONTAINER_TOKEN_VARIABLE`); absent in records of older agents. */
+  token?: string;
 }
 
 interface Nested {
@@ -331,6 +338,11 @@ interface Nested {
   readonly abort?: AbortController;
   /** Its checkpoint writes, in order (each writes its state as it is then). */
   saving?: Promise<void>;
+  /**
+   * What its processes carry with its id (`CONTAINER_TOKEN_VARIABLE`),
+   * noted before they start; absent for one an older agent launched.
+   */
+  readonly token?: string;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -411,13 +423,20 @@ export class NestedContainers {
     } catch {
       return;
     }
+    // Together: without cgroups each looks through every process on the
+    // host, and kills that come together share one pass (ProcessSweeper).
+    const debugs: Promise<void>[] = [];
     for (const parentId of parents) {
       for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
         if (file.endsWith(".debug")) {
           // DEBUG containers do not outlive the agent run that started them.
-          await this.destroyOrphanDebug(
-            join(base, parentId, file),
-            `${parentId}.${file.slice(0, -".debug".length)}`,
+          const key = `${parentId}.${file.slice(0, -".debug".length)}`;
+          debugs.push(
+            this.destroyOrphanDebug(join(base, parentId, file), key).catch((e: unknown) =>
+              this.o.logger.warn(
+                `Failed to destroy DEBUG container '${key}': ${(e as Error).message}`,
+              ),
+            ),
           );
           continue;
         }
@@ -433,6 +452,7 @@ export class NestedContainers {
         await this.adoptLogged(parent, record);
       }
     }
+    await Promise.all(debugs);
   }
 
   /**
@@ -506,6 +526,7 @@ export class NestedContainers {
       ...(record.cgroup === undefined ? {} : { cgroup: record.cgroup }),
       ...(record.provisioned === true ? { provisioned: true } : {}),
       ...(standalone ? { standalone: true } : {}),
+      ...(typeof record.token === "string" ? { token: record.token } : {}),
     };
     this.byKey.set(key, n);
     this.startPolling();
@@ -517,7 +538,7 @@ export class NestedContainers {
     this.byCgroupId.set(n.cgroupId, n);
     if (record.pid === undefined) {
       // Its launch was cut short by the agent's end: whatever it had
-      // started (found by its cgroup, else by its sandbox) is killed and
+      // started (found by its cgroup, else by its marker) is killed and
       // it ends without an exit status, as Mesos destroys such a container.
       this.o.logger.info(
         `Destroying ${standalone ? "standalone" : "nested"} container '${key}': the agent ended while it was launching`,
@@ -647,6 +668,7 @@ export class NestedContainers {
       ...(n.termination === undefined ? {} : { termination: n.termination }),
       ...(n.standalone === true ? { standalone: true } : {}),
       ...(n.standalone === true && n.parent.user !== undefined ? { user: n.parent.user } : {}),
+      ...(n.token === undefined ? {} : { token: n.token }),
     };
     try {
       await mkdir(join(path, ".."), { recursive: true });
@@ -711,6 +733,7 @@ export class NestedContainers {
       killRequested: false,
       waiters: [],
       abort: new AbortController(),
+      token: randomUUID(),
     };
     return this.run(n, l, ownCgroups);
   }
@@ -764,6 +787,7 @@ export class NestedContainers {
       waiters: [],
       standalone: true,
       abort: new AbortController(),
+      token: randomUUID(),
     };
     const result = await this.run(n, { ...l, parentId: id, childId: id }, true);
     return "ok" in result ? { ok: true } : result;
@@ -934,6 +958,7 @@ export class NestedContainers {
       waiters: [],
       debugOf: owner,
       abort: new AbortController(),
+      token: randomUUID(),
     };
     this.byKey.set(key, n);
     try {
@@ -1021,7 +1046,7 @@ export class NestedContainers {
     const launch = debugCommand({
       command: executorCommand(l.command),
       parent: inherited,
-      env: { ...debugEnvironment(inherited, l.command), [CONTAINER_ID_VARIABLE]: n.key },
+      env: { ...debugEnvironment(inherited, l.command), ...markerEnvironment(n) },
       namespaces: owner.pid === undefined ? [] : await namespacesToEnter(owner.pid),
       cgroupProcs,
       user: ids,
@@ -1098,6 +1123,7 @@ export class NestedContainers {
       ...(n.startTime === undefined ? {} : { startTime: n.startTime }),
       ...(n.cgroup === undefined ? {} : { cgroup: n.cgroup }),
       directory: n.directory,
+      ...(n.token === undefined ? {} : { token: n.token }),
     };
     try {
       await mkdir(join(path, ".."), { recursive: true });
@@ -1115,8 +1141,9 @@ export class NestedContainers {
   /**
    * Destroys the DEBUG container `key` of a previous agent run noted at
    * `path`: its cgroup, else its process (if it is still the one noted) and
-   * every process that carries its id, with what those started. One noted
-   * before its pid (the agent died while launching it) is found by its id.
+   * every process that carries its marker, with what those started. One
+   * noted before its pid (the agent died while launching it) is found by
+   * its marker.
    */
   private async destroyOrphanDebug(path: string, key: string): Promise<void> {
     let marker: Partial<DebugMarker> | undefined;
@@ -1144,7 +1171,13 @@ export class NestedContainers {
           (await isRunningProcess(pid, marker.startTime))
             ? pid
             : undefined;
-        await this.o.sweeper.kill(root, directory, undefined, key);
+        const token = marker?.token;
+        await this.o.sweeper.kill(
+          root,
+          directory,
+          typeof marker?.startTime === "number" ? marker.startTime : undefined,
+          typeof token === "string" ? { id: key, token } : undefined,
+        );
       }
       // Its sandbox goes with its task's.
       this.o.logger.info(`Destroyed DEBUG container '${key}' of the previous agent run`);
@@ -1419,8 +1452,8 @@ export class NestedContainers {
     await this.saveLaunchInfo(n);
     if (inImage) env.PATH = DEFAULT_PATH;
     // Last, so that the command's own environment cannot hide it; not in
-    // launchInfo (a DEBUG child carries its own id).
-    env[CONTAINER_ID_VARIABLE] = n.key;
+    // launchInfo (a DEBUG child carries its own).
+    Object.assign(env, markerEnvironment(n));
     // Its cgroup and root filesystem, for a successor that finds it launching.
     if (n.cgroup !== undefined || n.provisioned === true) await this.checkpoint(n);
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
@@ -1648,27 +1681,35 @@ export class NestedContainers {
       n.adopted === true && n.pid !== undefined && !(await isSameProcess(n.pid, n.startTime))
         ? undefined
         : n.pid;
-    await this.o.sweeper.kill(root, n.directory, undefined, n.key);
+    // Nothing older than its first process is the container's: the sweep
+    // reads the environments of newer processes only (a check's DEBUG
+    // container ends every interval; the host may run thousands).
+    await this.o.sweeper.kill(root, n.directory, n.startTime, markerOf(n));
   }
 
   /**
    * Kills what a launch cut short by the agent's end may have started, its
    * pid unknown: its cgroup's processes, else (no cgroups) every process
-   * that carries its id in its environment (and the trees those lead), and
-   * every process whose session is led by a process working in its sandbox
-   * (the launcher starts each container in a session of its own, in its
-   * sandbox; this finds what a previous agent version started without the
-   * id, unless it runs in an image: its working directory then reads as
-   * the sandbox inside the image).
+   * that carries its marker in its environment (and the trees those lead).
+   * One an older agent launched carries none: then every process whose
+   * session is led by a process working in its sandbox (the launcher starts
+   * each container in a session of its own, in its sandbox; not found so
+   * when it runs in an image: its working directory then reads as the
+   * sandbox inside the image). Not for the others: a shell someone left in
+   * that directory would go too.
    */
   private async killLaunching(n: Nested): Promise<void> {
     if (n.cgroup !== undefined && this.o.launcherCgroups !== undefined) {
       await this.killAll(n);
       return;
     }
-    const marked = await this.o.sweeper.kill(undefined, n.directory, undefined, n.key);
-    if (marked > 0) {
-      this.o.logger.info(`Killed ${marked} process(es) of container '${n.key}' found by its id`);
+    const marker = markerOf(n);
+    if (marker !== undefined) {
+      const marked = await this.o.sweeper.kill(undefined, n.directory, undefined, marker);
+      if (marked > 0) {
+        this.o.logger.info(`Killed ${marked} process(es) of container '${n.key}' found by its id`);
+      }
+      return;
     }
     const table = await readProcTableInSlices();
     const pids = new Set<number>();
@@ -1874,6 +1915,18 @@ export function nestedResources(
   if (cpuLimit !== undefined && Number.isFinite(cpuLimit)) out.cpus = cpuLimit;
   if (memLimit !== undefined && Number.isFinite(memLimit)) out.memMb = memLimit;
   return out;
+}
+
+/** What `n`'s processes carry to be found by, if it has a token. */
+function markerOf(n: Nested): ContainerMarker | undefined {
+  return n.token === undefined ? undefined : { id: n.key, token: n.token };
+}
+
+/** The variables that mark `n`'s processes (none for one without a token). */
+function markerEnvironment(n: Nested): Record<string, string> {
+  return n.token === undefined
+    ? {}
+    : { [CONTAINER_ID_VARIABLE]: n.key, [CONTAINER_TOKEN_VARIABLE]: n.token };
 }
 
 /**

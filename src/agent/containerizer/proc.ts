@@ -95,14 +95,14 @@ export async function readProcTableInSlices(slice = 64): Promise<ProcEntry[]> {
 export interface MarkedProcesses {
   /** Pids by the `MESOS_DIRECTORY` they carry (executors and their tasks). */
   byDirectory: Map<string, number[]>;
-  /** Pids by the {@link CONTAINER_ID_VARIABLE} they carry (nested and standalone containers). */
+  /** Pids by the container marker they carry (see {@link markerKey}). */
   byContainer: Map<string, number[]>;
 }
 
 /**
  * The processes `candidates` keeps whose `MESOS_DIRECTORY` is one of
- * `directories` or whose {@link CONTAINER_ID_VARIABLE} is one of
- * `containers`, reading environments synchronously in slices (see
+ * `directories` or whose container marker is one of `containers` (keys of
+ * {@link markerKey}), reading environments synchronously in slices (see
  * `readProcTableInSlices`). Reading another process' environment is the
  * costliest /proc read (the kernel copies it out of that process' memory),
  * so callers narrow the candidates first.
@@ -127,8 +127,9 @@ export async function markedProcessesInSlices(
       if (markers.directory !== undefined && directories.has(markers.directory)) {
         add(found.byDirectory, markers.directory, e.pid);
       }
-      if (markers.container !== undefined && containers.has(markers.container)) {
-        add(found.byContainer, markers.container, e.pid);
+      if (markers.container !== undefined && markers.token !== undefined) {
+        const key = markerKey({ id: markers.container, token: markers.token });
+        if (containers.has(key)) add(found.byContainer, key, e.pid);
       }
     } catch {
       // Gone, or not ours to read.
@@ -176,29 +177,63 @@ export function processTree(root: number, table: readonly ProcEntry[]): number[]
 }
 
 /**
- * Set in the environment of every nested and standalone container's
- * process (and so inherited by all it starts): the container's id, as
- * Mesos prints it (`<parent>.<child>`). A restarted agent finds a
- * container's processes by it when it has no cgroup to look in: neither
- * their working directory (a container in an image works in
- * /mnt/mesos/sandbox of its own mount namespace) nor their session (a
- * process may leave it) tells reliably whose they are. Mesos sets no such
- * variable: its launcher keeps the process from running until its pid is
- * checkpointed.
+ * Set in the environment of every nested, standalone and DEBUG container's
+ * process (and so inherited by all it starts), with
+ * {@link CONTAINER_TOKEN_VARIABLE}: the container's id, as Mesos prints it
+ * (`<parent>.<child>`). A restarted agent finds a container's processes by
+ * the two when it has no cgroup to look in: neither their working
+ * directory (a container in an image works in /mnt/mesos/sandbox of its
+ * own mount namespace) nor their session (a process may leave it) tells
+ * reliably whose they are. Mesos sets no such variable: its launcher keeps
+ * the process from running until its pid is checkpointed.
  */
 export const CONTAINER_ID_VARIABLE = "MESOS_TS_CONTAINER_ID";
 
+/**
+ * A random value per launch, checkpointed before the process starts. The
+ * id alone is not enough to kill by: a standalone container's id is the
+ * caller's choice, and another agent on the host (another `--work_dir`, or
+ * one running in a container) may run a container of the same id. (A
+ * process that copies another launch's marker into its own environment
+ * only gets itself killed with that container.)
+ */
+export const CONTAINER_TOKEN_VARIABLE = "MESOS_TS_CONTAINER_TOKEN";
+
+/** What one container launch's processes carry in their environment. */
+export interface ContainerMarker {
+  /** {@link CONTAINER_ID_VARIABLE}'s value. */
+  id: string;
+  /** {@link CONTAINER_TOKEN_VARIABLE}'s value. */
+  token: string;
+}
+
+/** A marker as one string (ids and tokens hold no newline). */
+export function markerKey(marker: ContainerMarker): string {
+  return `${marker.id}\n${marker.token}`;
+}
+
 const DIRECTORY_PREFIX = Buffer.from("MESOS_DIRECTORY=");
 const CONTAINER_PREFIX = Buffer.from(`${CONTAINER_ID_VARIABLE}=`);
+const TOKEN_PREFIX = Buffer.from(`${CONTAINER_TOKEN_VARIABLE}=`);
 
 /** The value of `MESOS_DIRECTORY` in a raw environment block, if set. */
 export function directoryOfEnvironment(env: Buffer): string | undefined {
   return markersOfEnvironment(env).directory;
 }
 
-/** `MESOS_DIRECTORY` and {@link CONTAINER_ID_VARIABLE} in a raw environment block, where set. */
-export function markersOfEnvironment(env: Buffer): { directory?: string; container?: string } {
-  const out: { directory?: string; container?: string } = {};
+/** What a process carries to be found by, in a raw environment block. */
+export interface EnvironmentMarkers {
+  /** `MESOS_DIRECTORY`. */
+  directory?: string;
+  /** {@link CONTAINER_ID_VARIABLE}. */
+  container?: string;
+  /** {@link CONTAINER_TOKEN_VARIABLE}. */
+  token?: string;
+}
+
+/** `MESOS_DIRECTORY` and a container's marker in a raw environment block, where set. */
+export function markersOfEnvironment(env: Buffer): EnvironmentMarkers {
+  const out: EnvironmentMarkers = {};
   let at = 0;
   while (at < env.length) {
     let end = env.indexOf(0, at);
@@ -207,6 +242,8 @@ export function markersOfEnvironment(env: Buffer): { directory?: string; contain
       out.directory ??= env.subarray(at + DIRECTORY_PREFIX.length, end).toString("utf8");
     } else if (env.subarray(at, at + CONTAINER_PREFIX.length).equals(CONTAINER_PREFIX)) {
       out.container ??= env.subarray(at + CONTAINER_PREFIX.length, end).toString("utf8");
+    } else if (env.subarray(at, at + TOKEN_PREFIX.length).equals(TOKEN_PREFIX)) {
+      out.token ??= env.subarray(at + TOKEN_PREFIX.length, end).toString("utf8");
     }
     at = end + 1;
   }

@@ -2,9 +2,9 @@
  * Finds and kills a container's processes: the executor's tree (its
  * session, process group and descendants) and every process that still
  * carries the container's `MESOS_DIRECTORY=<sandbox>` in its environment
- * (tasks that left the tree, e.g. after their executor died); for a nested
- * or standalone container, every process that carries its id
- * (`CONTAINER_ID_VARIABLE`), with the trees those lead. Reading the
+ * (tasks that left the tree, e.g. after their executor died); for a nested,
+ * standalone or DEBUG container, every process that carries its launch's
+ * marker (`ContainerMarker`), with the trees those lead. Reading the
  * process table and environments costs a pass over /proc, so requests that
  * arrive close together (200 tasks killed at once) share one pass.
  *
@@ -20,7 +20,9 @@
  */
 import type { Logger } from "../../common/observability/logger.js";
 import {
+  type ContainerMarker,
   markedProcessesInSlices,
+  markerKey,
   type ProcEntry,
   processTree,
   readProcTableInSlices,
@@ -31,8 +33,8 @@ interface Request {
   /** The executor's pid, when its tree should be killed too. */
   root: number | undefined;
   directory: string;
-  /** A nested or standalone container's id, as its processes carry it. */
-  container: string | undefined;
+  /** A nested, standalone or DEBUG container's marker, as its processes carry it. */
+  container: ContainerMarker | undefined;
   /** The executor's start time (clock ticks after boot), when known. */
   startTime: number | undefined;
   resolve: (killed: number) => void;
@@ -62,16 +64,16 @@ export class ProcessSweeper {
    * SIGKILLs every process of the container whose sandbox is `directory`
    * (and the tree of `root`, if given). `startTime` is the executor's start
    * (clock ticks after boot): nothing older can belong to the container.
-   * With `container`, also the processes that carry that container id in
-   * their environment and the trees they lead (a container launched
-   * without a cgroup, its pid maybe unknown). Resolves with how many were
-   * signalled.
+   * With `container`, also the processes that carry that marker in their
+   * environment and the trees they lead (a container launched without a
+   * cgroup, its pid maybe unknown); `startTime` is then its first
+   * process' start, when known. Resolves with how many were signalled.
    */
   kill(
     root: number | undefined,
     directory: string,
     startTime?: number,
-    container?: string,
+    container?: ContainerMarker,
   ): Promise<number> {
     return new Promise((resolve) => {
       this.pending.push({ root, directory, container, startTime, resolve });
@@ -96,7 +98,7 @@ export class ProcessSweeper {
     try {
       const table = await readProcTableInSlices();
       const containers = new Set<string>();
-      for (const r of batch) if (r.container !== undefined) containers.add(r.container);
+      for (const r of batch) if (r.container !== undefined) containers.add(markerKey(r.container));
       const marked = await markedProcessesInSlices(
         new Set(batch.map((r) => r.directory)),
         containers,
@@ -108,7 +110,9 @@ export class ProcessSweeper {
         // Their descendants too: one may have started a program with an
         // environment of its own (without the marker).
         const carriers =
-          request.container === undefined ? [] : marked.byContainer.get(request.container);
+          request.container === undefined
+            ? []
+            : marked.byContainer.get(markerKey(request.container));
         for (const carrier of carriers ?? []) {
           for (const pid of processTree(carrier, table)) pids.add(pid);
         }
