@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -210,4 +210,22 @@ test("[agent] principal and secret authenticate task exec and sandbox reads", as
     execution.kill("SIGINT");
     await new Promise((resolve) => execution.once("exit", resolve));
   }
+});
+
+test("~/.mesos.json may name plugins directories too; mesos config set keeps them", async () => {
+  const json = join(home, "own-config.json");
+  writeFileSync(json, JSON.stringify({ plugins: [pluginDir], profiles: { default: {} } }));
+  const env = { ...cleanEnv(), MESOS_CLI_CONFIG: json };
+  const run = await runBinary("mesos", ["greet", "x"], { env, timeoutMs: 30_000 });
+  assert.deepEqual([run.code, run.stdout], [3, "greetings: x\n"], run.stderr);
+  const set = await runBinary("mesos", ["config", "set", "timeout", "20secs"], { env });
+  assert.equal(set.code, 0, set.stderr);
+  const saved = JSON.parse(readFileSync(json, "utf8")) as { plugins?: string[] };
+  assert.deepEqual(saved.plugins, [pluginDir]);
+  writeFileSync(json, JSON.stringify({ plugins: "not-a-list" }));
+  const bad = await runBinary("mesos", ["greet"], { env });
+  assert.deepEqual(
+    [bad.code, bad.stderr],
+    [1, `mesos: the CLI config ${json}: "plugins" must be a list of directories\n`],
+  );
 });

@@ -8,7 +8,8 @@
  *   { "current": "prod",
  *     "profiles": { "prod": { "master": "10.0.0.5:5050", "timeout": "20secs", "output": "wide" } } }
  *
- * A flat `{ "master": ... }` file is read as the profile `default`.
+ * A flat `{ "master": ... }` file is read as the profile `default`. A
+ * top-level `"plugins": ["/dir"]` names plugin directories for every profile.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -29,7 +30,7 @@ export type Profile = Partial<Record<ProfileKey, string>>;
 export interface ConfigFile {
   current?: string;
   profiles: Record<string, Profile>;
-  /** From a Mesos CLI TOML file only: its `plugins` directories. */
+  /** Directories searched for `mesos-<name>` plugins (`plugins`, in either file format). */
   plugins?: string[];
   /** From a Mesos CLI TOML file only: HTTP basic credentials for the master and for agents. */
   masterCredential?: BasicCredential;
@@ -106,6 +107,7 @@ export function parseConfigFile(text: string, path: string): ConfigFile {
       config.profiles[name] = readProfile(profile, `${path}: profile '${name}'`);
     }
   }
+  if (value.plugins !== undefined) config.plugins = pluginDirsOf(value.plugins, path);
   const flat = PROFILE_KEYS.filter((k) => value[k] !== undefined);
   if (flat.length > 0) {
     if (value.profiles !== undefined) {
@@ -116,6 +118,19 @@ export function parseConfigFile(text: string, path: string): ConfigFile {
     config.profiles[DEFAULT_PROFILE] = readProfile(value, path);
   }
   return config;
+}
+
+/** `"plugins": ["/dir", ...]` (for every profile): each must exist, as in the TOML file. */
+function pluginDirsOf(value: unknown, path: string): string[] {
+  if (!Array.isArray(value) || !value.every((d) => typeof d === "string" && d !== "")) {
+    throw new CliError(`the CLI config ${path}: "plugins" must be a list of directories`);
+  }
+  for (const dir of value as string[]) {
+    if (!existsSync(dir)) {
+      throw new CliError(`the CLI config ${path}: plugin directory ${dir} does not exist`);
+    }
+  }
+  return value as string[];
 }
 
 function readProfile(value: unknown, where: string): Profile {
@@ -145,6 +160,7 @@ export function saveConfigFile(path: string, config: ConfigFile): void {
   const body: Record<string, unknown> = {};
   if (config.current !== undefined) body.current = config.current;
   body.profiles = config.profiles;
+  if (config.plugins !== undefined) body.plugins = config.plugins;
   writeFileSync(tmp, `${JSON.stringify(body, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, path);
 }
