@@ -67,6 +67,7 @@ import { PosixContainerizer } from "./containerizer/posix-containerizer.js";
 import { readBootId } from "./containerizer/proc.js";
 import { ProcessSweeper } from "./containerizer/process-sweeper.js";
 import { checkDiskSources } from "./disk-sources.js";
+import { containerLimits } from "./executor-limits.js";
 import type { AgentFlags } from "./flags.js";
 import { startSandboxGc } from "./gc/agent-gc.js";
 import { collectNestedSandboxes } from "./gc/nested-sandboxes.js";
@@ -537,7 +538,14 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     ),
     // Summing an executor's resources per task costs: only when limits follow them.
     ...(mesosContainerizer.tracksResources
-      ? { update: (id: string, r: Resources) => mesosContainerizer.update(id, r) }
+      ? {
+          update: (id: string, r: Resources) =>
+            mesosContainerizer.update(
+              id,
+              r,
+              containerLimits(agent.frameworks, id, flags.cgroups_enable_cfs),
+            ),
+        }
       : {}),
   });
   const agent: Agent = new Agent({
@@ -786,7 +794,11 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
       for (const { ids } of recovered) {
         const executor = agent.frameworks.get(ids.frameworkId)?.executors.get(ids.executorId);
         if (isolated.has(ids.containerId) && executor?.state === "RUNNING") {
-          mesosContainerizer.update(ids.containerId, executor.allocatedResources());
+          mesosContainerizer.update(
+            ids.containerId,
+            executor.allocatedResources(),
+            containerLimits(agent.frameworks, ids.containerId, flags.cgroups_enable_cfs),
+          );
         }
       }
     }

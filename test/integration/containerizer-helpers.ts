@@ -47,6 +47,8 @@ export async function executeTask(
     /** An ExecutorInfo (without framework_id) instead of the command executor. */
     executor?: object;
     killAfter?: string;
+    /** TaskInfo.limits, e.g. `{ cpus: { value: 2 } }`. */
+    limits?: object;
   },
 ): Promise<TaskRun> {
   const info: Record<string, unknown> = {
@@ -57,6 +59,7 @@ export async function executeTask(
     command: typeof task.command === "string" ? { value: task.command } : task.command,
   };
   if (task.container !== undefined) info.container = task.container;
+  if (task.limits !== undefined) info.limits = task.limits;
   if (task.executor !== undefined) {
     info.executor = task.executor;
     delete info.command;

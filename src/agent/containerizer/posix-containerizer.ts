@@ -35,6 +35,7 @@ import type {
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../../common/resources/index.js";
 import type { Containerizer, ContainerLaunch, ContainerTermination } from "../agent.js";
+import type { ExecutorLimits } from "../executor-limits.js";
 import { resourcesOf } from "../wire-resources.js";
 import {
   type CgroupsHierarchy,
@@ -179,7 +180,10 @@ const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) 
  * sandbox's: disk that is not a volume, as Mesos' posix/disk isolator
  * counts it (a persistent volume is not part of the sandbox).
  */
-export function containerResources(resources: Resources): ContainerResources {
+export function containerResources(
+  resources: Resources,
+  limits: ExecutorLimits = {},
+): ContainerResources {
   const volumes = new Map<string, ContainerVolume>();
   for (const r of resources) {
     const containerPath = r.disk?.volume?.container_path;
@@ -199,6 +203,8 @@ export function containerResources(resources: Resources): ContainerResources {
     ...(volumes.size === 0 ? {} : { volumes: [...volumes.values()] }),
     ports: resources.ports(),
     ...(resources.revocable().cpus() === undefined ? {} : { revocableCpus: true }),
+    ...(limits.cpus === undefined ? {} : { cpuLimit: limits.cpus }),
+    ...(limits.mem === undefined ? {} : { memLimitMb: limits.mem }),
   };
 }
 
@@ -394,17 +400,20 @@ export class PosixContainerizer implements Containerizer {
     if (container.phase !== "done") this.destroy(containerId);
   }
 
-  /** The container's resources changed (a task was added or finished). */
-  update(containerId: string, resources: Resources): void {
+  /**
+   * The container's resources changed (a task was added or finished), with
+   * its tasks' summed `limits`.
+   */
+  update(containerId: string, resources: Resources, limits: ExecutorLimits = {}): void {
     const root = this.recoveredRoots.get(containerId);
     if (root !== undefined) {
-      root.resources = containerResources(resources);
+      root.resources = containerResources(resources, limits);
       if (root.ready) this.updateIsolators(containerId, root.resources);
       return;
     }
     const container = this.containers.get(containerId);
     if (container === undefined || container.phase === "done") return;
-    container.resources = containerResources(resources);
+    container.resources = containerResources(resources, limits);
     if (!container.prepared) return;
     this.updateIsolators(containerId, container.resources);
   }

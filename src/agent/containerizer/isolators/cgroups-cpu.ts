@@ -3,6 +3,10 @@
  * least 2; on cgroup v2 `cpu.weight`, 100 per cpu), a hard cap through CFS bandwidth
  * control when `--cgroups_enable_cfs` is set (quota = cpus x 100 ms per
  * 100 ms period), and CPU time and throttling statistics from cpuacct/cpu.
+ * A container whose tasks set a cpus limit (`TaskInfo.limits`) gets that
+ * limit as its quota whether or not CFS is enabled (an infinite limit: no
+ * quota); without a limit and without CFS its quota is lifted, so a limit
+ * ends with the last task that set it.
  * With `--revocable_cpu_low_priority` (the default) a container with
  * revocable cpus gets 10 shares per cpu instead of 1024 (v2: weight 1 per
  * cpu), as Mesos: oversubscribed work yields to regular containers.
@@ -61,6 +65,21 @@ export function cfsQuotaUs(cpus: number): number {
   return Math.max(Math.floor(CPU_CFS_PERIOD_US * cpus), MIN_CPU_CFS_QUOTA_US);
 }
 
+/**
+ * The CFS quota (microseconds per 100 ms) of a container requesting `cpus`
+ * with its tasks' `cpuLimit`: the limit when there is one, else the request
+ * under `--cgroups_enable_cfs`; undefined for no quota (an infinite limit,
+ * or neither).
+ */
+export function cfsQuotaFor(
+  cpus: number,
+  cpuLimit: number | undefined,
+  enableCfs: boolean,
+): number | undefined {
+  if (cpuLimit !== undefined) return Number.isFinite(cpuLimit) ? cfsQuotaUs(cpuLimit) : undefined;
+  return enableCfs ? cfsQuotaUs(cpus) : undefined;
+}
+
 export class CgroupsCpuIsolator extends BaseIsolator {
   readonly name = "cgroups/cpu";
 
@@ -99,18 +118,26 @@ export class CgroupsCpuIsolator extends BaseIsolator {
         ? Math.max(Math.floor(CPU_SHARES_PER_CPU_REVOCABLE * cpus), MIN_CPU_SHARES)
         : cpuShares(cpus);
       await writeControl(cpu, "cpu.shares", String(shares));
-      if (this.enableCfs) {
-        await writeControl(cpu, "cpu.cfs_period_us", String(CPU_CFS_PERIOD_US));
-        await writeControl(cpu, "cpu.cfs_quota_us", String(cfsQuotaUs(cpus)));
-      }
     } else {
       const weight = low
         ? Math.max(Math.floor(CPU_WEIGHT_PER_CPU_REVOCABLE * cpus), MIN_CPU_WEIGHT)
         : cpuWeight(cpus);
       await writeControl(cpu, "cpu.weight", String(weight));
-      if (this.enableCfs) {
-        await writeControl(cpu, "cpu.max", `${cfsQuotaUs(cpus)} ${CPU_CFS_PERIOD_US}`);
+    }
+    const quota = cfsQuotaFor(cpus, resources.cpuLimit, this.enableCfs);
+    if (quota === undefined) {
+      // No quota: lift one an earlier limit set. A kernel without CFS
+      // bandwidth control has no file to write, and no quota either.
+      if (this.cgroups.version === 1) {
+        await writeControl(cpu, "cpu.cfs_quota_us", "-1").catch(() => undefined);
+      } else {
+        await writeControl(cpu, "cpu.max", `max ${CPU_CFS_PERIOD_US}`).catch(() => undefined);
       }
+    } else if (this.cgroups.version === 1) {
+      await writeControl(cpu, "cpu.cfs_period_us", String(CPU_CFS_PERIOD_US));
+      await writeControl(cpu, "cpu.cfs_quota_us", String(quota));
+    } else {
+      await writeControl(cpu, "cpu.max", `${quota} ${CPU_CFS_PERIOD_US}`);
     }
   }
 

@@ -1,7 +1,9 @@
 /**
  * `cgroups/mem`: a hard memory limit from the container's mem (at least
  * 32 MB), plus swap when `--cgroups_limit_swap` is set, and memory
- * statistics from the cgroup.
+ * statistics from the cgroup. When its tasks set a mem limit
+ * (`TaskInfo.limits`) the hard limit is that limit (none if infinite) and
+ * the soft limit (v2: `memory.low`) stays at the requested mem, as Mesos.
  *
  * Going over the limit is reported as a limitation
  * (REASON_CONTAINER_LIMITATION_MEMORY) and the whole container is
@@ -86,25 +88,44 @@ export class CgroupsMemIsolator extends BaseIsolator {
   override async update(containerId: string, resources: ContainerResources): Promise<void> {
     const w = this.watched.get(containerId);
     if (w === undefined || resources.memMb === undefined) return;
-    const limit = memoryLimitBytes(resources.memMb, this.allowances.get(containerId) ?? 0);
-    // Lowering a hard limit under current use would hang or kill the
-    // container: like Mesos, only raise it (the soft limit follows always).
-    if (limit <= w.limitBytes) return;
-    w.limitBytes = limit;
+    const allowance = this.allowances.get(containerId) ?? 0;
+    const soft = memoryLimitBytes(resources.memMb, allowance);
+    const limitMb = resources.memLimitMb;
+    // Infinity: no hard limit; else the tasks' limit (whole MB, as Mesos) or the request.
+    const hard =
+      limitMb === undefined
+        ? soft
+        : Number.isFinite(limitMb)
+          ? memoryLimitBytes(Math.floor(limitMb), allowance)
+          : Number.POSITIVE_INFINITY;
+    // The soft limit always follows the request.
     if (this.cgroups.version === 1) {
-      await writeControl(w.path, "memory.soft_limit_in_bytes", String(limit));
-      // memsw must stay >= the memory limit: raise memsw first.
-      if (this.options.limitSwap) {
-        await writeControl(w.path, "memory.memsw.limit_in_bytes", String(limit)).catch(
-          () => undefined,
-        );
-      }
-      await writeControl(w.path, "memory.limit_in_bytes", String(limit));
-      if (this.options.limitSwap) {
-        await writeControl(w.path, "memory.memsw.limit_in_bytes", String(limit));
+      await writeControl(w.path, "memory.soft_limit_in_bytes", String(soft));
+    } else {
+      await writeControl(w.path, "memory.low", String(soft)).catch(() => undefined);
+    }
+    // Lowering a hard limit under current use would hang or kill the
+    // container: like Mesos, set it the first time and then only raise it.
+    if (w.limitBytes > 0 && hard <= w.limitBytes) return;
+    const first = w.limitBytes === 0;
+    w.limitBytes = hard;
+    if (this.cgroups.version === 1) {
+      const value = Number.isFinite(hard) ? String(hard) : "-1";
+      const memsw = () =>
+        this.options.limitSwap
+          ? writeControl(w.path, "memory.memsw.limit_in_bytes", value)
+          : Promise.resolve();
+      // The kernel wants limit_in_bytes <= memsw.limit_in_bytes at all times:
+      // lower the memory limit first (the first time), raise memsw first later.
+      if (first) {
+        await writeControl(w.path, "memory.limit_in_bytes", value);
+        await memsw();
+      } else {
+        await memsw();
+        await writeControl(w.path, "memory.limit_in_bytes", value);
       }
     } else {
-      await writeControl(w.path, "memory.max", String(limit));
+      await writeControl(w.path, "memory.max", Number.isFinite(hard) ? String(hard) : "max");
       if (this.options.limitSwap) {
         await writeControl(w.path, "memory.swap.max", "0").catch(() => undefined);
       }
@@ -163,20 +184,20 @@ export class CgroupsMemIsolator extends BaseIsolator {
   override async recover(containers: ReadonlyMap<string, number>): Promise<void> {
     for (const id of containers.keys()) {
       const path = this.cgroups.path("memory", id);
-      let limitBytes = 0;
+      let text: string;
       try {
-        limitBytes = Number(
-          await readControl(
-            path,
-            this.cgroups.version === 1 ? "memory.limit_in_bytes" : "memory.max",
-          ),
+        text = await readControl(
+          path,
+          this.cgroups.version === 1 ? "memory.limit_in_bytes" : "memory.max",
         );
       } catch {
         continue;
       }
+      // v2 writes an infinite mem limit as "max" (v1 as a huge number).
+      const limitBytes = text === "max" ? Number.POSITIVE_INFINITY : Number(text);
       this.watched.set(id, {
         path,
-        limitBytes: Number.isFinite(limitBytes) ? limitBytes : 0,
+        limitBytes: Number.isNaN(limitBytes) ? 0 : limitBytes,
         reported: false,
       });
     }
@@ -211,14 +232,16 @@ export class CgroupsMemIsolator extends BaseIsolator {
     if (!(await this.oomHappened(w.path)) || w.reported) return;
     w.reported = true;
     const used = await this.maxUsage(w.path);
+    // Without a hard limit of its own, the container hit an ancestor's.
+    const limit = Number.isFinite(w.limitBytes) ? w.limitBytes : (used ?? 0);
     this.context.logger.info(`Container '${id}' reached its memory limit`);
     this.context.limit(id, {
       reason: "REASON_CONTAINER_LIMITATION_MEMORY",
       message:
-        `Memory limit exceeded: Requested: ${formatMb(w.limitBytes)} ` +
-        `Maximum Used: ${formatMb(used ?? w.limitBytes)}`,
+        `Memory limit exceeded: Requested: ${formatMb(limit)} ` +
+        `Maximum Used: ${formatMb(used ?? limit)}`,
       // As Mesos: the memory in use when the limit was hit, in MB.
-      resources: [scalarResource("mem", (used ?? w.limitBytes) / MB)],
+      resources: [scalarResource("mem", (used ?? limit) / MB)],
     });
   }
 

@@ -47,6 +47,13 @@ export interface ContainerResources {
   ports?: ValueRanges | undefined;
   /** Its cpus are revocable (oversubscribed): `--revocable_cpu_low_priority` applies. */
   revocableCpus?: boolean | undefined;
+  /**
+   * Its tasks' cpus limit (`TaskInfo.limits`, summed for the executor):
+   * the CFS quota instead of `cpus`; Infinity: no quota at all.
+   */
+  cpuLimit?: number | undefined;
+  /** Its tasks' mem limit in MB: the hard memory limit instead of `memMb`; Infinity: none. */
+  memLimitMb?: number | undefined;
 }
 
 /** What an isolator knows about a container it prepares. */
