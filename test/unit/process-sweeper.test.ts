@@ -59,6 +59,39 @@ describe("process sweeper", () => {
     }
   });
 
+  it("leaves a process that took an ended root's pid (another start time) and its session alone", async () => {
+    // Stands in for the newcomer at the pid of a container's first process
+    // that ended before the pass; its own session, with a child.
+    const newcomer = spawn("/bin/sh", ["-c", "sleep 30 & wait"], {
+      detached: true,
+      stdio: "ignore",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+    });
+    const pid = newcomer.pid ?? 0;
+    const exit = new Promise<string | null>((r) =>
+      newcomer.once("exit", (_c, signal) => r(signal)),
+    );
+    try {
+      const startTime = await started(pid);
+      const killed = await new ProcessSweeper(silentLogger).kill(
+        pid,
+        join(dir, "ended-root"),
+        startTime - 1,
+      );
+      assert.equal(killed, 0, "nothing of the newcomer's is the container's");
+      assert.notEqual(await readProcEntry(pid), undefined);
+      // Still running after that pass: ended by this SIGTERM, not by the sweep.
+      process.kill(-pid, "SIGTERM");
+      assert.equal(await exit, "SIGTERM");
+    } finally {
+      try {
+        process.kill(-pid, "SIGKILL");
+      } catch {
+        // Gone already.
+      }
+    }
+  });
+
   it("skips running executors named by the caller, and kills batches of requests in one pass", async () => {
     const sandboxC = join(dir, "c");
     const sandboxD = join(dir, "d");

@@ -40,6 +40,22 @@ interface Request {
   resolve: (killed: number) => void;
 }
 
+/**
+ * The tree of the request's root, unless its pid now belongs to a process
+ * that started at another time: the root ended (e.g. a container's first
+ * process, whose leftovers are swept after its exit was reported) and the
+ * pid went to someone else before this pass. The kernel hands out no pid
+ * still in use as a session or group id, so such a newcomer leads nothing
+ * of the container's.
+ */
+function rootTree(request: Request, table: readonly ProcEntry[]): number[] {
+  const { root, startTime } = request;
+  if (root === undefined) return [];
+  const now = table.find((e) => e.pid === root);
+  if (now !== undefined && startTime !== undefined && now.startTime !== startTime) return [];
+  return processTree(root, table);
+}
+
 /** Longest wait between passes, however long the last one took. */
 const MAX_SPACING_MS = 2_000;
 
@@ -63,7 +79,8 @@ export class ProcessSweeper {
   /**
    * SIGKILLs every process of the container whose sandbox is `directory`
    * (and the tree of `root`, if given). `startTime` is the executor's start
-   * (clock ticks after boot): nothing older can belong to the container.
+   * (clock ticks after boot): nothing older can belong to the container,
+   * and a process at `root`'s pid that started at another time is not it.
    * With `container`, also the processes that carry that marker in their
    * environment and the trees they lead (a container launched without a
    * cgroup, its pid maybe unknown); `startTime` is then its first
@@ -105,7 +122,7 @@ export class ProcessSweeper {
         this.candidates(batch, table),
       );
       for (const request of batch) {
-        const pids = new Set(request.root === undefined ? [] : processTree(request.root, table));
+        const pids = new Set(rootTree(request, table));
         for (const pid of marked.byDirectory.get(request.directory) ?? []) pids.add(pid);
         // Their descendants too: one may have started a program with an
         // environment of its own (without the marker).
