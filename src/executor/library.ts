@@ -17,6 +17,7 @@
  */
 import { readFileSync } from "node:fs";
 import { MesosError } from "../common/errors/mesos-error.js";
+import { statusLine } from "../common/http/response.js";
 import type { Logger } from "../common/observability/logger.js";
 import { type Clock, systemClock, type TimerHandle } from "../common/time/clock.js";
 import { AgentTransport, type Subscription } from "./agent-transport.js";
@@ -377,7 +378,7 @@ export class ExecutorClient {
         if (!current()) return;
         this.subscription = undefined;
         this.currentState = "disconnected";
-        const text = `'${status}' (${body.trim()}) for SUBSCRIBE`;
+        const text = `'${statusLine(status)}' (${body.trim()}) for SUBSCRIBE`;
         if (status === 503 || status === 404) {
           // The agent is recovering or has not set up its routes yet.
           this.logger.warn(`Received ${text}; retrying`);
@@ -644,7 +645,7 @@ export class ExecutorClient {
         this.inFlight--;
         this.remove(call);
         if (res.status !== 202 && res.status !== 200) {
-          const text = `'${res.status}' (${res.body.trim()}) for ${call.type}`;
+          const text = `'${statusLine(res.status)}' (${res.body.trim()}) for ${call.type}`;
           if (res.status === 503 || res.status === 404) this.logger.warn(`Received ${text}`);
           else this.inject({ type: "ERROR", error: { message: `Received unexpected ${text}` } });
         }

@@ -19,6 +19,7 @@
  * docs/scheduler-library.md.
  */
 import type { IncomingMessage } from "node:http";
+import { statusLine } from "../common/http/response.js";
 import type { Logger } from "../common/observability/logger.js";
 import { silentLogger } from "../common/observability/logger.js";
 import type {
@@ -304,7 +305,7 @@ export class SchedulerClient {
           };
     }
     const body = outcome.body.toString("utf8").trim();
-    const error = `Received unexpected '${outcome.status}' (${body}) for ${type}`;
+    const error = `Received unexpected '${statusLine(outcome.status)}' (${body}) for ${type}`;
     this.logger.warn(error);
     return { ok: false, status: outcome.status, error };
   }
@@ -563,7 +564,7 @@ export class SchedulerClient {
       }
       case "refused": {
         connection.close();
-        const what = `Received unexpected '${outcome.status}' (${outcome.body.trim()}) for SUBSCRIBE`;
+        const what = `Received unexpected '${statusLine(outcome.status)}' (${outcome.body.trim()}) for SUBSCRIBE`;
         // 503: not elected or still recovering; 404: routes not up yet; 5xx:
         // a passing fault. Anything else (400, 401, 403, ...) will not heal
         // by retrying the same request.

@@ -249,7 +249,7 @@ test("scheduler client: SUBSCRIBE refused with 503 is retried, with 400 it is an
   const d = client(bad, { contentType: "json" });
   const errors: string[] = [];
   d.start({ error: (m) => errors.push(m) });
-  assert.match(await d.closed, /'400' \(Failed to validate scheduler::Call: bad\)/);
+  assert.match(await d.closed, /'400 Bad Request' \(Failed to validate scheduler::Call: bad\)/);
   assert.equal(errors.length, 1);
 });
 
@@ -267,7 +267,7 @@ test("scheduler client: calls before subscribing, and refused calls, report why"
   assert.deepEqual(refused, {
     ok: false,
     status: 400,
-    error: "Received unexpected '400' (Call refused) for KILL",
+    error: "Received unexpected '400 Bad Request' (Call refused) for KILL",
   });
 });
 

@@ -4,6 +4,17 @@
  * v1 SUBSCRIBE calls. Helpers mirror the responses Mesos endpoints use.
  */
 
+import { STATUS_CODES } from "node:http";
+
+/**
+ * A status as libprocess prints it (`401 Unauthorized`): Mesos' libraries
+ * put this in their "Received unexpected ..." errors.
+ */
+export function statusLine(status: number): string {
+  const reason = STATUS_CODES[status];
+  return reason === undefined ? String(status) : `${status} ${reason}`;
+}
+
 /** Header names as they should go on the wire. */
 export type ResponseHeaders = Record<string, string>;
 
