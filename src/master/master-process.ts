@@ -161,8 +161,8 @@ export class MasterProcess extends ProcessBase {
     this.handle("mesos.internal.UpdateOperationStatusMessage", "operation_status_update", (_f, m) =>
       operationStatusUpdate(core, m),
     );
-    this.handle("mesos.internal.UpdateSlaveMessage", "update_slave", (_from, message) =>
-      updateAgent(core, message),
+    this.handle("mesos.internal.UpdateSlaveMessage", "update_slave", (from, message) =>
+      updateAgent(core, from.toString(), message),
     );
     for (const [type, counter] of IGNORED_MESSAGES) {
       this.install(

@@ -357,7 +357,7 @@ export class MasterMetrics {
     this.allocationRun = r.timer("allocator/mesos/allocation_run");
     this.allocationRunLatency = r.timer("allocator/mesos/allocation_run_latency");
     for (const name of ["cpus", "mem", "disk"]) {
-      r.gauge(`allocator/mesos/resources/${name}/total`, () => this.total(name));
+      r.gauge(`allocator/mesos/resources/${name}/total`, () => this.allocatorTotal(name));
       r.gauge(`allocator/mesos/resources/${name}/offered_or_allocated`, () =>
         this.offeredOrAllocated(name),
       );
@@ -647,7 +647,10 @@ export class MasterMetrics {
     return n;
   }
 
-  /** Regular (non-revocable) resources: revocable ones have gauges of their own, as Mesos. */
+  /**
+   * The agents' regular (non-revocable) resources: `master/<r>_total`, as
+   * Mesos, whose revocable ones have gauges of their own.
+   */
   private total(name: string): number {
     let n = 0;
     for (const a of this.options.master.agents.values()) {
@@ -663,14 +666,30 @@ export class MasterMetrics {
     return n;
   }
 
+  /**
+   * Everything the agents have, revocable included: the allocator's
+   * `allocator/mesos/resources/<r>/total`, as Mesos' allocator counts all
+   * it can offer.
+   */
+  private allocatorTotal(name: string): number {
+    let n = 0;
+    for (const a of this.options.master.agents.values()) n += a.totalResources.getScalar(name) ?? 0;
+    return n;
+  }
+
+  /** Regular resources tasks and executors use (`master/<r>_used`). */
   private used(name: string): number {
     let n = 0;
     for (const a of this.options.master.agents.values()) n += scalarOf(agentUsedLists(a), name);
     return n;
   }
 
+  /** Offered or used, revocable included, as Mesos' allocator counts them. */
   private offeredOrAllocated(name: string): number {
-    let n = this.used(name);
+    let n = 0;
+    for (const a of this.options.master.agents.values()) {
+      n += scalarOf(agentUsedLists(a), name, "all");
+    }
     for (const o of this.options.master.offers.values()) n += o.resources.getScalar(name) ?? 0;
     return n;
   }

@@ -447,6 +447,146 @@ test("master: a changed estimate replaces the agent's revocable resources and re
   }
 });
 
+test("master: an estimate from another process, or with resources that are not the agent's revocable ones, changes nothing", async () => {
+  const master = await startMaster();
+  const agent = await FakeAgent.start(master.address);
+  const other = await FakeAgent.start(master.address);
+  try {
+    const agentId = await agent.register([scalar("cpus", 2, false), scalar("mem", 256, false)]);
+    const metrics = () => getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    const handled = (n: number) =>
+      waitLong(`${n} UpdateSlaveMessage(s) handled`, async () =>
+        (await metrics())?.["master/messages_update_slave"] === n ? true : undefined,
+      );
+    const slave = async () => {
+      const doc = await getJson<{ slaves: { resources: Record<string, unknown> }[] }>(
+        `${master.url}/master/state`,
+      );
+      return doc?.slaves[0]?.resources ?? {};
+    };
+    // Another process naming the agent's id.
+    other.send("mesos.internal.UpdateSlaveMessage", {
+      slave_id: { value: agentId },
+      update_oversubscribed_resources: true,
+      oversubscribed_resources: [scalar("cpus", 50, true)],
+    });
+    await handled(1);
+    assert.equal((await slave()).cpus_revocable, undefined);
+    // The agent itself, with a regular resource, an allocated one and invalid
+    // amounts among its revocable ones: only the valid revocable cpus count.
+    agent.send("mesos.internal.UpdateSlaveMessage", {
+      slave_id: { value: agentId },
+      update_oversubscribed_resources: true,
+      oversubscribed_resources: [
+        scalar("cpus", 1.5, true),
+        scalar("cpus", 100, false),
+        { ...scalar("mem", 64, true), allocation_info: { role: "*" } } as Resource,
+        scalar("mem", -64, true),
+        scalar("disk", Number.NaN, true),
+      ],
+    });
+    await handled(2);
+    const resources = await slave();
+    assert.equal(resources.cpus, 2);
+    assert.equal(resources.cpus_revocable, 1.5);
+    assert.equal(resources.mem_revocable, undefined);
+    assert.equal(resources.disk_revocable, undefined);
+    const m = await metrics();
+    assert.equal(m?.["master/cpus_total"], 2);
+    assert.equal(m?.["master/cpus_revocable_total"], 1.5);
+    assert.equal(m?.["master/mem_revocable_total"], 0);
+    // A later estimate replaces the revocable cpus; the regular ones stay as registered.
+    agent.send("mesos.internal.UpdateSlaveMessage", {
+      slave_id: { value: agentId },
+      update_oversubscribed_resources: true,
+      oversubscribed_resources: [scalar("cpus", 1, true)],
+    });
+    await handled(3);
+    assert.deepEqual([(await slave()).cpus, (await slave()).cpus_revocable], [2, 1]);
+  } finally {
+    await other.stop();
+    await agent.stop();
+  }
+});
+
+test("master metrics: master/<r>_used counts regular resources only, the allocator's totals count revocable ones too (as Mesos)", async () => {
+  const master = await startMaster();
+  const agent = await FakeAgent.start(master.address);
+  try {
+    const ports = {
+      name: "ports",
+      type: "RANGES",
+      ranges: { range: [{ begin: 31000, end: 31009 }] },
+    } as Resource;
+    const agentId = await agent.register([
+      scalar("cpus", 2, false),
+      scalar("mem", 256, false),
+      ports,
+    ]);
+    agent.send("mesos.internal.UpdateSlaveMessage", {
+      slave_id: { value: agentId },
+      update_oversubscribed_resources: true,
+      oversubscribed_resources: [scalar("cpus", 3, true)],
+    });
+    const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const offers = await offersWith(
+      fw,
+      (rs) => sum(revocableOf(rs), "cpus") === 3 && sum(rs, "cpus") === 5,
+      "the agent's regular and revocable cpus offered",
+    );
+    const held = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    assert.equal(held?.["allocator/mesos/resources/cpus/total"], 5);
+    assert.equal(held?.["allocator/mesos/resources/cpus/offered_or_allocated"], 5);
+    // A task on revocable cpus with a port (its resources are not all scalars).
+    for (const id of offers.ids) answered.add(id.value);
+    const response = await fw.call({
+      type: "ACCEPT",
+      accept: {
+        offer_ids: offers.ids,
+        operations: [
+          {
+            type: "LAUNCH",
+            launch: {
+              task_infos: [
+                {
+                  name: "with-port",
+                  task_id: { value: "with-port" },
+                  agent_id: { value: agentId },
+                  resources: [
+                    scalar("cpus", 1, true),
+                    scalar("mem", 32, false),
+                    { ...ports, ranges: { range: [{ begin: 31000, end: 31000 }] } },
+                  ],
+                  command: { value: "sleep 1000" },
+                },
+              ],
+            },
+          },
+        ],
+        filters: { refuse_seconds: 3600 },
+      },
+    });
+    assert.equal(response.status, 202, response.body);
+    await waitLong("the task sent to the agent", () =>
+      agent.received.some((r) => r.type === "mesos.internal.RunTaskMessage") ? true : undefined,
+    );
+    // The rest of the offer is declined for an hour: only the task holds cpus.
+    const m = await waitLong("the task's resources in use", async () => {
+      const snap = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+      return snap?.["master/mem_used"] === 32 &&
+        snap["allocator/mesos/resources/cpus/offered_or_allocated"] === 1
+        ? snap
+        : undefined;
+    });
+    assert.equal(m["master/cpus_used"], 0);
+    assert.equal(m["master/cpus_revocable_used"], 1);
+    assert.equal(m["allocator/mesos/resources/cpus/total"], 5);
+    fw.close();
+  } finally {
+    await agent.stop();
+  }
+});
+
 test("master failover: the re-registered agent's revocable task and estimate are back on the new master", async () => {
   const port = await freePort();
   const masterOptions = {

@@ -254,7 +254,7 @@ test("operation drain: after a master failover a draining agent is not DRAINED b
     uuid: { value: new Uint8Array(16).fill(5) },
     agent_id: { value: "S1" },
   };
-  updateAgent(master, {
+  updateAgent(master, AGENT_PID, {
     slave_id: { value: "S1" },
     resource_version_uuid: { value: VERSION },
     operations: {
@@ -324,7 +324,7 @@ test("operation drain: a draining agent that reports no operations after re-regi
     resource_version_uuid: { value: VERSION },
   });
   await settle();
-  updateAgent(master, {
+  updateAgent(master, AGENT_PID, {
     slave_id: { value: "S1" },
     resource_version_uuid: { value: VERSION },
     operations: { operations: [] },

@@ -443,7 +443,7 @@ test("operation feedback: UpdateSlaveMessage reconciles operations the agent lac
   const uuid = s.f.sentOfType("mesos.internal.ApplyOperationMessage")[0]?.operation_uuid.value;
   assert.ok(uuid !== undefined);
   const adopted = new Uint8Array(16).fill(8);
-  updateAgent(s.f.master, {
+  updateAgent(s.f.master, AGENT_PID, {
     slave_id: { value: s.agentId },
     resource_version_uuid: { value: new Uint8Array(16).fill(10) },
     operations: {

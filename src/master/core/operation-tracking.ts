@@ -34,12 +34,17 @@ import type {
   Operation,
   OperationState,
   OperationStatus,
+  Resource,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type {
   Call_AcknowledgeOperationStatus,
   Call_ReconcileOperations_Operation,
 } from "../../common/protocol/generated/mesos-v1-scheduler.js";
-import { type Resource as CoreResource, Resources } from "../../common/resources/index.js";
+import {
+  type Resource as CoreResource,
+  Resources,
+  validateResource,
+} from "../../common/resources/index.js";
 import type { Master } from "./master.js";
 import type { AgentRemovalReason } from "./observer.js";
 import { rescindOffer } from "./offers.js";
@@ -594,15 +599,25 @@ export function agentReregistered(
  * one it never got), and adopts operations the agent lists that it lacks
  * (e.g. after a master failover). With `update_oversubscribed_resources`
  * (or without the field, as from agents before Mesos 1.5) the agent's
- * revocable resources become `oversubscribed_resources`, and offers holding
- * revocable resources of the agent are rescinded. Resource providers are
- * not supported and ignored.
+ * revocable resources become `oversubscribed_resources` (its valid revocable
+ * ones only), and offers holding revocable resources of the agent are
+ * rescinded. A message that does not come from the agent's pid is ignored.
+ * Resource providers are not supported and ignored.
  */
-export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
+export function updateAgent(m: Master, from: string, message: UpdateSlaveMessage): void {
   const agentId = message.slave_id.value;
   const agent = m.agents.get(agentId);
   if (agent === undefined) {
     m.logger.warn(`Ignoring update on removed agent ${agentId}`);
+    return;
+  }
+  // Only the agent itself may change what the master thinks it has: another
+  // agent (or anything else that speaks the protocol) naming its id would
+  // otherwise replace its revocable resources and rescind its offers.
+  if (agent.pid !== from) {
+    m.logger.warn(
+      `Ignoring update on agent ${agentId} from ${from} because it is not the agent ${agent.pid}`,
+    );
     return;
   }
   const reported = message.operations?.operations ?? [];
@@ -617,9 +632,7 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
   const hasOversubscribed = message.update_oversubscribed_resources !== false;
   let newTotal: Resources | undefined;
   if (hasOversubscribed) {
-    const oversubscribed = Resources.from(
-      (message.oversubscribed_resources ?? []) as CoreResource[],
-    );
+    const oversubscribed = oversubscribedOf(m, agent.id, message.oversubscribed_resources ?? []);
     m.logger.info(
       `Received update of agent ${agent.id} with total oversubscribed resources ${oversubscribed.toString()}`,
     );
@@ -680,6 +693,37 @@ export function updateAgent(m: Master, message: UpdateSlaveMessage): void {
     }
   }
   m.events.agentUpdated(agent);
+}
+
+/**
+ * The resources of an estimate the master takes: valid revocable ones as
+ * the agent holds them (no allocation, no resource provider). Anything else
+ * would stay in the agent's regular total for good (an estimate only ever
+ * replaces the revocable part), so it is dropped with a warning; so are
+ * invalid resources (negative or NaN amounts, a value of the wrong type).
+ */
+function oversubscribedOf(m: Master, agentId: string, resources: readonly Resource[]): Resources {
+  const kept: CoreResource[] = [];
+  for (const r of resources) {
+    const resource = r as CoreResource;
+    const why =
+      validateResource(resource) ??
+      (r.revocable === undefined
+        ? "it is not revocable"
+        : r.allocation_info !== undefined
+          ? "it is allocated to a role"
+          : r.provider_id !== undefined
+            ? "it belongs to a resource provider"
+            : undefined);
+    if (why === undefined) {
+      kept.push(resource);
+      continue;
+    }
+    m.logger.warn(
+      `Ignoring '${typeof r?.name === "string" ? r.name : "?"}' in the oversubscribed resources of agent ${agentId}: ${why}`,
+    );
+  }
+  return Resources.from(kept);
 }
 
 /**

@@ -145,22 +145,33 @@ function mergedResources(sources: readonly ResourceSource[]): Resources {
   return all;
 }
 
-/** Sum of one scalar over lists (metrics: `master/cpus_used`). */
-export function scalarOf(sources: readonly ResourceSource[], name: string): number {
+/**
+ * Sum of one scalar over lists: regular resources only (`master/cpus_used`,
+ * as Mesos), or revocable ones too with `which` "all".
+ */
+export function scalarOf(
+  sources: readonly ResourceSource[],
+  name: string,
+  which: "regular" | "all" = "regular",
+): number {
+  const counted = (r: Resources) => (which === "all" ? r : r.nonRevocable());
   let fixed = 0;
   for (const source of sources) {
     const list = asList(source);
     if (list?.some((r) => r.shared !== undefined)) {
-      return mergedResources(sources).nonRevocable().getScalar(name) ?? 0;
+      return counted(mergedResources(sources)).getScalar(name) ?? 0;
     }
     const es = list === undefined ? null : entries(list);
     if (es === null) {
       const r = source instanceof Resources ? source : Resources.from(source as CoreResource[]);
-      fixed += toFixed(r.getScalar(name) ?? 0);
+      fixed += toFixed(counted(r).getScalar(name) ?? 0);
       continue;
     }
-    for (const e of es)
-      if (e.proto.name === name && e.proto.revocable === undefined) fixed += e.fixed;
+    for (const e of es) {
+      if (e.proto.name === name && (which === "all" || e.proto.revocable === undefined)) {
+        fixed += e.fixed;
+      }
+    }
   }
   return fromFixed(fixed);
 }
