@@ -194,6 +194,7 @@ function buildProvisioner(
     | "docker_store_dir"
     | "work_dir"
     | "sandbox_directory"
+    | "launcher"
   >,
   isolation: readonly string[],
   launcher: LauncherClient,
@@ -211,6 +212,10 @@ function buildProvisioner(
       ok: false,
       error: "The 'filesystem/linux' isolator must be enabled for container image support",
     };
+  }
+  // As Mesos: images need the linux launcher's mount namespace handling.
+  if (flags.launcher !== "linux") {
+    return { ok: false, error: "The 'linux' launcher must be used for container image support" };
   }
   const backend = flags.image_provisioner_backend;
   if (backend !== undefined && backend !== "copy") {

@@ -4,10 +4,10 @@
  * ContainerInfo volumes are bind-mounted in it, so the mounts are invisible
  * on the host and vanish with the container.
  *
- * A volume's source is `host_path` (or `source.host_path.path`, or a
- * `source.sandbox_path`: SELF, or PARENT for a nested container, checked as
- * in volume-sandbox-path.ts); a relative source is a directory in the
- * sandbox (created when missing), which is how a task gets a private
+ * A volume's source is `host_path` (or `source.host_path.path`, which must
+ * be absolute, or a `source.sandbox_path`: SELF, or PARENT for a nested
+ * container, checked as in volume-sandbox-path.ts); a relative `host_path`
+ * is a directory in the sandbox (created when missing), which is how a task gets a private
  * `/tmp`: `{"container_path": "/tmp", "host_path": "tmp", "mode": "RW"}`.
  * A relative `container_path` is a path in the sandbox (created); an
  * absolute one must exist on the host (no container image: the host's
@@ -39,7 +39,22 @@ export function volumeSource(
 ): string | { error: string } {
   const sp = sandboxPathOf(volume, sandbox, parentSandbox, true);
   if (sp !== undefined) return "error" in sp ? sp : sp.source;
-  const source = volume.host_path ?? volume.source?.host_path?.path;
+  const type = volume.source?.type;
+  if (volume.host_path === undefined && (type === "DOCKER_VOLUME" || type === "CSI_VOLUME")) {
+    // Mesos leaves these to its docker/volume and volume/csi isolators (and
+    // ignores them without); mesos-ts has neither, so the task would run
+    // without the data it asked for.
+    return {
+      error: `${type} volume '${volume.container_path}' is not supported (no docker/volume or volume/csi isolator)`,
+    };
+  }
+  const fromSource = volume.source?.host_path?.path;
+  // As Mesos' volume/host_path: only the legacy `host_path` field may be
+  // relative (a directory in the sandbox); a HOST_PATH source must be absolute.
+  if (volume.host_path === undefined && fromSource !== undefined && !isAbsolute(fromSource)) {
+    return { error: `Path '${fromSource}' in HOST_PATH volume is not absolute` };
+  }
+  const source = volume.host_path ?? fromSource;
   if (source === undefined) {
     return {
       error: `volume '${volume.container_path}' has no host path (only host and sandbox paths are supported)`,
@@ -136,10 +151,10 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
         try {
           await stat(target);
         } catch {
+          // Mesos' words (volume/host_path, volume/sandbox_path): no mount
+          // points are made outside the sandbox on the host.
           throw new Error(
-            sp === undefined
-              ? `mount point '${target}' of a volume does not exist on the host`
-              : `Mount point '${target}' is an absolute path. It must exist if the container shares the host filesystem`,
+            `Mount point '${target}' is an absolute path. It must exist if the container shares the host filesystem`,
           );
         }
       }

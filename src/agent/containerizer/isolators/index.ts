@@ -84,7 +84,6 @@ function kernelAtLeast(release: string, major: number, minor: number): boolean {
 /** Isolator names that are accepted and need nothing (filesystem/posix is the default). */
 const NO_OPS = new Set([
   "filesystem/posix",
-  "volume/host_path",
   // Applied by the containerizer when it starts a container from an image.
   "docker/runtime",
 ]);
@@ -167,6 +166,10 @@ export function createIsolators(
     if (!expanded.ok) return expanded;
     context.logger.info(`'cgroups/all' loads ${expanded.loaded.join(",")}`);
     names = expanded.names;
+  }
+  // As Mesos: one filesystem isolator at most.
+  if (new Set(names.filter((n) => n.startsWith("filesystem/"))).size > 1) {
+    return { ok: false, error: "Using multiple filesystem isolators simultaneously is disallowed" };
   }
   for (const raw of names) {
     const name = raw === "disk/du" ? "posix/disk" : raw;
@@ -353,6 +356,21 @@ export function createIsolators(
         // With filesystem/linux, SANDBOX_PATH volumes are its bind mounts; else symlinks, as Mesos.
         if (!names.includes("filesystem/linux") && !names.includes("filesystem/shared")) {
           isolators.push(new VolumeSandboxPathIsolator(context));
+        }
+        break;
+      // Both are part of filesystem/linux here (bind mounts, image volumes),
+      // which Mesos also loads them with; named alone, Mesos refuses them.
+      case "volume/host_path":
+        if (!names.includes("filesystem/linux")) {
+          return { ok: false, error: "'volume/host_path' needs the 'filesystem/linux' isolator" };
+        }
+        break;
+      case "volume/image":
+        if (!names.includes("filesystem/linux")) {
+          return {
+            ok: false,
+            error: "'filesystem/linux' must be enabled to create the volume image isolator",
+          };
         }
         break;
       case "filesystem/linux":

@@ -1,0 +1,220 @@
+/**
+ * What Mesos' volume isolators and provisioner refuse, checked against a
+ * real agent: isolator combinations refused at start (volume/image and
+ * volume/host_path without filesystem/linux, two filesystem isolators,
+ * images with the posix launcher or a backend other than copy), and volumes
+ * refused at launch with Mesos' words (a relative HOST_PATH source, an
+ * absolute mount point missing on the host) or because mesos-ts cannot
+ * serve them (DOCKER_VOLUME). Also that `volume/image` and
+ * `volume/host_path`, which Mesos users name, are accepted next to
+ * filesystem/linux. Needs root (mount namespaces); the image volume part
+ * also a static busybox.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  startAgent,
+  startDaemon,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+} from "../harness/processes.js";
+import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { buildLegacyImage, busyboxFiles, imageSkip } from "./images-helpers.js";
+
+const skip =
+  process.platform !== "linux" || process.getuid?.() !== 0
+    ? "needs root on Linux (mount namespaces)"
+    : undefined;
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let registry: string;
+
+before(async () => {
+  if (skip !== undefined) return;
+  registry = tempDir("h12-volume-checks-registry-");
+  if (imageSkip === undefined) {
+    buildLegacyImage(registry, "tools.tar", {
+      repository: "tools",
+      layers: [{ id: "tools-base", files: { ...busyboxFiles(), "etc/motd": "tools motd\n" } }],
+    });
+  }
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: {
+      // Mesos' spelling of the volume isolators, next to filesystem/linux.
+      isolation:
+        "filesystem/linux,volume/host_path,volume/image,volume/sandbox_path,docker/runtime",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("h12-volume-checks-store-"),
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(async () => {
+  await stopAll();
+});
+
+/** Starts an agent with `flags` and returns its logs once it has exited (non-zero). */
+async function refusedAgent(flags: Record<string, string>): Promise<string> {
+  const refused = await startDaemon("mesos-agent", undefined, {
+    waitReady: false,
+    flags: { master: master.address, work_dir: tempDir("h12-volume-checks-refused-"), ...flags },
+  });
+  const code = await refused.exited;
+  assert.notEqual(code, 0, refused.logs());
+  return refused.logs();
+}
+
+test("volume isolators: combinations Mesos refuses stop the agent at start", { skip }, async () => {
+  assert.match(
+    await refusedAgent({ isolation: "volume/image" }),
+    /'filesystem\/linux' must be enabled to create the volume image isolator/,
+  );
+  assert.match(
+    await refusedAgent({ isolation: "posix/cpu,volume/host_path" }),
+    /'volume\/host_path' needs the 'filesystem\/linux' isolator/,
+  );
+  assert.match(
+    await refusedAgent({ isolation: "filesystem/linux,filesystem/posix" }),
+    /Using multiple filesystem isolators simultaneously is disallowed/,
+  );
+  const images = {
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("h12-volume-checks-store-refused-"),
+  };
+  assert.match(
+    await refusedAgent({ ...images, launcher: "posix" }),
+    /The 'linux' launcher must be used for container image support/,
+  );
+  assert.match(
+    await refusedAgent({ ...images, image_provisioner_backend: "overlay" }),
+    /Unsupported image provisioner backend 'overlay' \(only copy\)/,
+  );
+});
+
+test("volume/host_path: a relative HOST_PATH source is refused with Mesos' words; the legacy relative host_path is a sandbox directory", {
+  skip,
+}, async () => {
+  const refused = await executeTask(master, {
+    name: "h12-relative-source",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: "data",
+          mode: "RW",
+          source: { type: "HOST_PATH", host_path: { path: "data" } },
+        },
+      ],
+    },
+  });
+  assert.equal(refused.finalState, "TASK_FAILED", refused.stdout);
+  assert.match(refused.message ?? "", /Path 'data' in HOST_PATH volume is not absolute/);
+
+  // Legacy: a relative host_path is a SANDBOX_PATH volume of type SELF (an absolute mount point).
+  const mountPoint = tempDir("h12-volume-checks-legacy-");
+  const legacy = await executeTask(master, {
+    name: "h12-relative-legacy",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: `echo kept > ${mountPoint}/x && cat src/x`,
+    container: {
+      type: "MESOS",
+      volumes: [{ container_path: mountPoint, host_path: "src", mode: "RW" }],
+    },
+  });
+  assert.equal(legacy.finalState, "TASK_FINISHED", legacy.stdout);
+  assert.match(
+    readFileSync(join(await sandboxOf(agent, "h12-relative-legacy"), "stdout"), "utf8"),
+    /^kept$/m,
+  );
+});
+
+test("volume/host_path: an absolute mount point missing on the host is refused with Mesos' words", {
+  skip,
+}, async () => {
+  const missing = join(tempDir("h12-volume-checks-target-"), "absent");
+  const run = await executeTask(master, {
+    name: "h12-missing-target",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: missing,
+          mode: "RO",
+          source: { type: "HOST_PATH", host_path: { path: tempDir("h12-volume-checks-src-") } },
+        },
+      ],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.ok(
+    (run.message ?? "").includes(
+      `Mount point '${missing}' is an absolute path. It must exist if the container shares the host filesystem`,
+    ),
+    run.stdout,
+  );
+});
+
+test("volumes: a DOCKER_VOLUME volume fails the launch (no docker/volume isolator) instead of running without it", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "h12-docker-volume",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: "/data",
+          mode: "RW",
+          source: { type: "DOCKER_VOLUME", docker_volume: { driver: "local", name: "v1" } },
+        },
+      ],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.match(
+    run.message ?? "",
+    /DOCKER_VOLUME volume '\/data' is not supported \(no docker\/volume or volume\/csi isolator\)/,
+  );
+});
+
+test("volume/image: named in --isolation, an image volume of a host container is mounted under its sandbox", {
+  skip: skip ?? imageSkip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "h12-image-volume",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "cat tools/etc/motd",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: "tools",
+          mode: "RO",
+          image: { type: "DOCKER", docker: { name: "tools" } },
+        },
+      ],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  assert.match(
+    readFileSync(join(await sandboxOf(agent, "h12-image-volume"), "stdout"), "utf8"),
+    /^tools motd$/m,
+  );
+});
