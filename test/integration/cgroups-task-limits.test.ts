@@ -5,16 +5,18 @@
  * the CFS quota even without `--cgroups_enable_cfs` (shares still follow
  * the request), the mem limit the hard memory limit with the request as the
  * soft limit; an infinite limit removes the quota / hard limit that
- * `--cgroups_enable_cfs` or the request would set. Memory checks skip
- * without a memory controller.
+ * `--cgroups_enable_cfs` or the request would set. The same for a task
+ * group's task in cgroups of its own (v1). Memory checks skip without a
+ * memory controller.
  */
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import {
   type DaemonHandle,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -196,4 +198,61 @@ test("limits: without limits, --cgroups_enable_cfs caps the container at its req
       }
     },
   );
+});
+
+/** `<parent>/mesos/<child>` cpu cgroups under `h`'s root. */
+function nestedCpuCgroups(h: CgroupsHierarchy): string[] {
+  const out: string[] = [];
+  const dirs = (path: string) => {
+    try {
+      return readdirSync(path, { withFileTypes: true })
+        .filter((e) => e.isDirectory())
+        .map((e) => e.name);
+    } catch {
+      return [];
+    }
+  };
+  for (const parent of dirs(h.rootPath("cpu"))) {
+    for (const child of dirs(join(h.rootPath("cpu"), parent, "mesos"))) {
+      out.push(join(h.rootPath("cpu"), parent, "mesos", child));
+    }
+  }
+  return out;
+}
+
+test("limits: a task group's task with cgroups of its own gets its cpus limit as its quota without --cgroups_enable_cfs", {
+  skip,
+}, async (t) => {
+  if (cgroups.version !== 1) {
+    t.skip("nested cgroups of their own need cgroup v1 (on v2 they share the executor's)");
+    return;
+  }
+  const tasks = [
+    {
+      name: "burst",
+      task_id: { value: "burst" },
+      agent_id: { value: "" },
+      resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+      limits: { cpus: { value: 0.5 } },
+      command: { value: "sleep 30" },
+      container: { type: "MESOS", linux_info: { share_cgroups: false } },
+    },
+  ];
+  const running = runBinary(
+    "mesos-execute",
+    [
+      `--master=${master.address}`,
+      `--task_group=${JSON.stringify({ tasks })}`,
+      "--kill_after=4secs",
+    ],
+    { timeoutMs: 45_000 },
+  );
+  const dir = await waitFor("the task's own cpu cgroup", () => nestedCpuCgroups(cgroups)[0]);
+  const read = (file: string) => readFileSync(join(dir, file), "utf8").trim();
+  await waitFor("its CFS quota", () => read("cpu.cfs_quota_us") === "50000");
+  // Shares follow its 0.1 cpus request, not the limit.
+  assert.equal(read("cpu.shares"), "102");
+  const run = await running;
+  assert.match(run.stdout, /TASK_KILLED/, run.stdout);
+  await waitFor("the nested cgroups to be removed", () => nestedCpuCgroups(cgroups).length === 0);
 });

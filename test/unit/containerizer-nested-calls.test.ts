@@ -176,7 +176,7 @@ test("nested calls: the ACL actions refuse with 403", async () => {
   assert.equal(wait.status, 404);
 });
 
-test("nested containers: limits take the place of the requested cpus and mem; the environment is PATH, the command's values and MESOS_SANDBOX", () => {
+test("nested containers: limits go with the requested cpus and mem; the environment is PATH, the command's values and MESOS_SANDBOX", () => {
   const resources = [
     { name: "cpus", type: "SCALAR" as const, scalar: { value: 0.5 } },
     { name: "mem", type: "SCALAR" as const, scalar: { value: 64 } },
@@ -188,8 +188,10 @@ test("nested containers: limits take the place of the requested cpus and mem; th
   });
   assert.deepEqual(nestedResources(resources, { mem: { value: 128 }, cpus: { value: Infinity } }), {
     cpus: 0.5,
-    memMb: 128,
+    memMb: 64,
     diskMb: undefined,
+    cpuLimit: Infinity,
+    memLimitMb: 128,
   });
   const env = nestedEnvironment(
     {

@@ -1895,8 +1895,9 @@ function stdinFrom(
 }
 
 /**
- * The resources a nested container's isolators limit it to: `limits`
- * (cpus, mem) where given, else the requested resources.
+ * The resources a nested container's isolators limit it to: the requested
+ * ones, with `limits` (cpus, mem) as the CFS quota and hard memory limit
+ * where given (infinite: none), as for a top-level container.
  */
 export function nestedResources(
   resources: readonly Resource[],
@@ -1912,8 +1913,8 @@ export function nestedResources(
   };
   const cpuLimit = limits?.cpus?.value;
   const memLimit = limits?.mem?.value;
-  if (cpuLimit !== undefined && Number.isFinite(cpuLimit)) out.cpus = cpuLimit;
-  if (memLimit !== undefined && Number.isFinite(memLimit)) out.memMb = memLimit;
+  if (cpuLimit !== undefined) out.cpuLimit = cpuLimit;
+  if (memLimit !== undefined) out.memLimitMb = memLimit;
   return out;
 }
 
