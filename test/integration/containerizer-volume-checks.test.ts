@@ -194,6 +194,37 @@ test("volumes: a DOCKER_VOLUME volume fails the launch (no docker/volume isolato
   );
 });
 
+test("volume/host_path: BIDIRECTIONAL mount propagation fails the launch (not silently private)", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "h12-bidirectional",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: "shared",
+          mode: "RW",
+          source: {
+            type: "HOST_PATH",
+            host_path: {
+              path: tempDir("h12-volume-checks-bidi-"),
+              mount_propagation: { mode: "BIDIRECTIONAL" },
+            },
+          },
+        },
+      ],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.match(
+    run.message ?? "",
+    /BIDIRECTIONAL mount propagation \(HOST_PATH volume 'shared'\) is not supported/,
+  );
+});
+
 test("volume/image: named in --isolation, an image volume of a host container is mounted under its sandbox", {
   skip: skip ?? imageSkip,
 }, async () => {

@@ -54,6 +54,13 @@ export function volumeSource(
   if (volume.host_path === undefined && fromSource !== undefined && !isAbsolute(fromSource)) {
     return { error: `Path '${fromSource}' in HOST_PATH volume is not absolute` };
   }
+  if (volume.source?.host_path?.mount_propagation?.mode === "BIDIRECTIONAL") {
+    // Every container mount namespace here is private: mounts the task made
+    // would silently stay invisible to the host.
+    return {
+      error: `BIDIRECTIONAL mount propagation (HOST_PATH volume '${volume.container_path}') is not supported`,
+    };
+  }
   const source = volume.host_path ?? fromSource;
   if (source === undefined) {
     return {
