@@ -89,7 +89,9 @@ import {
   destroyedVolumePaths,
   LaunchedVolumes,
   launchResources,
+  VolumeOwnership,
   withPersistentVolumes,
+  withVolumeOwnership,
 } from "./volumes.js";
 import { resourcesOf, wireResources } from "./wire-resources.js";
 
@@ -430,6 +432,15 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     },
   );
   const launchedVolumes = new LaunchedVolumes(flags.work_dir);
+  const volumeOwnership = new VolumeOwnership({
+    workDir: flags.work_dir,
+    logger,
+    gidManaged: volumeGids !== undefined,
+    resourcesOf: ({ frameworkId, executorId, containerId }) => {
+      const executor = agent.frameworks.get(frameworkId)?.executors.get(executorId);
+      return executor?.containerId === containerId ? executor.allocatedResources() : undefined;
+    },
+  });
   if (volumeGids !== undefined) {
     // Last: filesystem/linux and volume/sandbox_path create the sources it stats.
     isolation.isolators.push(
@@ -454,6 +465,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     fetcherCache,
     bootId,
     isolators: isolation.isolators,
+    preparePersistentVolumes: (launch) => volumeOwnership.prepare(launch, launch.directory),
     ...(isolation.launcherCgroups === undefined
       ? {}
       : { launcherCgroups: isolation.launcherCgroups }),
@@ -599,7 +611,8 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
             onRefused: (message) => settle({ kind: "fatal", message }),
           }),
     checkpointer,
-    containerizer: agentContainerizer,
+    // A running executor's new tasks' volumes go to its user before the tasks reach it.
+    containerizer: withVolumeOwnership(agentContainerizer, volumeOwnership),
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {
       if (stopping !== undefined) stopping();

@@ -9,11 +9,11 @@
  * isolator when root); the task sees the same files either way, but a
  * task that resolves the path sees the host directory.
  */
-import { mkdirSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
+import { chownSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../common/observability/logger.js";
 import type { Resource } from "../common/protocol/generated/mesos-v1.js";
-import type { Resource as CoreResource } from "../common/resources/index.js";
+import type { Resource as CoreResource, Resources } from "../common/resources/index.js";
 import type { Containerizer, ContainerLaunch } from "./agent-ports.js";
 import { volumePathOf } from "./resources-checkpoint.js";
 
@@ -89,6 +89,129 @@ export class LaunchedVolumes {
   }
 }
 
+/** Which executor's container: the agent finds its resources by these. */
+export interface VolumeContainerIds {
+  frameworkId: string;
+  executorId: string;
+  containerId: string;
+}
+
+export interface VolumeOwnershipOptions {
+  workDir: string;
+  logger: Logger;
+  /**
+   * `--volume_gid_range` is on: a non-root container then reaches the
+   * agent's own volumes through their gid (volume-gid.ts), not by owning them.
+   */
+  gidManaged: boolean;
+  /**
+   * The resources the container holds now (its executor's and its queued
+   * and launched tasks'), or undefined once its executor is gone.
+   */
+  resourcesOf: (ids: VolumeContainerIds) => Iterable<CoreResource> | undefined;
+}
+
+/**
+ * Hands persistent volumes to the user a container runs as, as Mesos'
+ * filesystem isolators do: when a top-level container starts, and when
+ * its resources later gain a volume, each volume new to it is given
+ * (`chown`, not recursive) to the owner of its sandbox, which the agent
+ * made the executor's user. Left alone are: every volume of a container
+ * whose sandbox is root's; with `--volume_gid_range`, the agent's own
+ * volumes (not a resource provider's); and a shared volume another
+ * container holds (its users would lose it).
+ */
+export class VolumeOwnership {
+  /** Prepared containers: their sandbox and the volume paths they hold. */
+  private readonly containers = new Map<
+    string,
+    { ids: VolumeContainerIds; sandbox: string; paths: Set<string> }
+  >();
+  /** Ended containers are forgotten when the map reaches this size. */
+  private pruneAt = 64;
+
+  constructor(private readonly o: VolumeOwnershipOptions) {}
+
+  /**
+   * The container is about to start (its sandbox exists and has its
+   * owner). Throws, failing the launch, when a volume cannot be handed over.
+   */
+  prepare(ids: VolumeContainerIds, sandbox: string): void {
+    if (this.containers.size >= this.pruneAt) {
+      for (const [id, c] of this.containers) if (!this.alive(c.ids)) this.containers.delete(id);
+      this.pruneAt = Math.max(64, 2 * this.containers.size);
+    }
+    this.containers.set(ids.containerId, { ids, sandbox, paths: new Set() });
+    this.hold(ids.containerId, this.o.resourcesOf(ids) ?? []);
+  }
+
+  /** The container's resources changed (tasks added or ended). */
+  update(containerId: string, resources: Resources): void {
+    if (!this.containers.has(containerId)) return;
+    try {
+      this.hold(containerId, resources);
+    } catch (e) {
+      this.o.logger.warn((e as Error).message);
+    }
+  }
+
+  private alive(ids: VolumeContainerIds): boolean {
+    return this.o.resourcesOf(ids) !== undefined;
+  }
+
+  private hold(containerId: string, resources: Iterable<CoreResource>): void {
+    const container = this.containers.get(containerId);
+    if (container === undefined) return;
+    const volumes = new Map<string, CoreResource>();
+    for (const r of resources) {
+      const path = volumePathOf(this.o.workDir, r);
+      if (path !== undefined && !volumes.has(path)) volumes.set(path, r);
+    }
+    const added = [...volumes].filter(([path]) => !container.paths.has(path));
+    container.paths = new Set(volumes.keys());
+    if (added.length === 0) return;
+    let uid: number;
+    let gid: number;
+    try {
+      ({ uid, gid } = statSync(container.sandbox));
+    } catch (e) {
+      throw new Error(
+        `Failed to get ownership for '${container.sandbox}': ${(e as Error).message}`,
+      );
+    }
+    // Root reaches every volume as it is.
+    if (uid === 0) return;
+    for (const [path, r] of added) {
+      if (this.o.gidManaged && r.provider_id === undefined) continue;
+      if (r.shared !== undefined && this.heldByOthers(containerId, path)) {
+        this.o.logger.info(
+          `Leaving the ownership of the persistent volume at '${path}' unchanged because it is in use`,
+        );
+        continue;
+      }
+      this.o.logger.info(
+        `Changing the ownership of the persistent volume at '${path}' with uid ${uid} and gid ${gid}`,
+      );
+      try {
+        mkdirSync(path, { recursive: true, mode: 0o755 });
+        chownSync(path, uid, gid);
+      } catch (e) {
+        throw new Error(
+          `Failed to change the ownership of the persistent volume at '${path}' with uid ${uid} and gid ${gid}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /** True when another live container holds the volume at `path`. */
+  private heldByOthers(containerId: string, path: string): boolean {
+    for (const [id, other] of this.containers) {
+      if (id !== containerId && other.paths.has(path) && this.alive(other.ids)) return true;
+    }
+    return false;
+  }
+}
+
 /** The directories of the persistent volumes in `previous` that `resources` no longer has. */
 export function destroyedVolumePaths(
   workDir: string,
@@ -140,6 +263,23 @@ export function withPersistentVolumes(
     wrapped.update = (containerId, resources) => update(containerId, resources);
   }
   return wrapped;
+}
+
+/**
+ * Wraps a containerizer so that a container's resource updates first hand
+ * the volumes new to it to its user (VolumeOwnership.update).
+ */
+export function withVolumeOwnership(
+  inner: Containerizer,
+  ownership: VolumeOwnership,
+): Containerizer {
+  return {
+    ...inner,
+    update: (containerId, resources) => {
+      ownership.update(containerId, resources);
+      inner.update?.(containerId, resources);
+    },
+  };
 }
 
 /** What the agent knows of a launch: the executor's queued tasks and groups. */

@@ -102,6 +102,11 @@ export interface PosixContainerizerOptions {
   /** The isolators from `--isolation` (none: nothing is isolated or measured). */
   isolators?: readonly Isolator[];
   /**
+   * Hands the container's persistent volumes to its user once its sandbox
+   * has its owner (volumes.ts); throwing fails the launch.
+   */
+  preparePersistentVolumes?: (launch: ContainerLaunch) => void;
+  /**
    * Set for the `linux` launcher: each container gets a cgroup of its own
    * (freezer on v1) through which all its processes are found and killed.
    */
@@ -611,6 +616,7 @@ export class PosixContainerizer implements Containerizer {
       });
     }
     stopIfDestroyed();
+    this.o.preparePersistentVolumes?.(launch);
     const preparation = await this.prepareIsolation(c, launch, ids);
     stopIfDestroyed();
     let command = executorCommand(c.runtimeCommand ?? launch.executor.command);
