@@ -644,6 +644,69 @@ test("master failover: the re-registered agent's revocable task and estimate are
   again.close();
 });
 
+test("agent restart: the recovered revocable task keeps its part of the estimate; the master gets the same total again", async () => {
+  const master = await startMaster();
+  const port = await freePort();
+  const flags = {
+    work_dir: tempDir("os-agent-restart-"),
+    registration_backoff_factor: "100ms",
+    resource_estimator: ESTIMATOR,
+    modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:3" }] }),
+    oversubscribed_resources_interval: "1secs",
+  };
+  const first = await startAgent({ master: master.address, port, flags });
+  const [agentId = ""] = await waitForAgents(master, 1);
+  const sub = await subscribe(
+    master.url,
+    subscribeCall("os-restart", {
+      capabilities: [{ type: "REVOCABLE_RESOURCES" }],
+      checkpoint: true,
+    }),
+  );
+  sub.autoAcknowledge = true;
+  await sub.nth("SUBSCRIBED");
+  const offers = await offersWith(
+    sub,
+    (rs) => sum(revocableOf(rs), "cpus") > 0 && sum(rs, "mem") > 0,
+    "offers with revocable cpus",
+  );
+  await launch(sub, offers, agentId, "recovered", scalar("cpus", 0.5, true));
+  await statusOf(sub, "recovered", "TASK_RUNNING");
+  first.kill("SIGKILL");
+  await first.exited;
+  const agent = await startAgent({ master: master.address, port, flags });
+  await waitLong("the recovered task's revocable cpus on the restarted agent", async () =>
+    (await metric(agent, "slave/cpus_revocable_used")) === 0.5 &&
+    (await metric(agent, "slave/cpus_revocable_total")) === 3
+      ? true
+      : undefined,
+  );
+  // The re-registration leaves the agent's regular resources only; its
+  // estimate comes right after.
+  const m = await waitLong("the agent's estimate on the master after the restart", async () => {
+    const doc = await getJson<{ slaves: { reregistered_time?: number }[] }>(
+      `${master.url}/master/slaves`,
+    );
+    if (doc?.slaves[0]?.reregistered_time === undefined) return undefined;
+    const snap = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    return snap?.["master/cpus_revocable_total"] === 3 ? snap : undefined;
+  });
+  assert.equal(m["master/cpus_revocable_used"], 0.5);
+  assert.equal(m["master/cpus_total"], 2);
+  const tasks = await getJson<{ tasks: { id: string; state: string }[] }>(
+    `${master.url}/master/tasks`,
+  );
+  assert.equal(tasks?.tasks.find((t) => t.id === "recovered")?.state, "TASK_RUNNING");
+  // The rest of the estimate is offered, never the part the task holds.
+  const rest = await offersWith(
+    sub,
+    (rs) => sum(revocableOf(rs), "cpus") > 0,
+    "the rest of the estimate offered after the restart",
+  );
+  assert.equal(sum(revocableOf(rest.resources), "cpus"), 2.5);
+  sub.close();
+});
+
 const cgroupSkip = isolationSkipReason(["cpu"]);
 
 describe("revocable cpus at low priority (cgroups/cpu)", { skip: cgroupSkip }, () => {
