@@ -105,7 +105,7 @@ import {
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
 import type { FetcherCache } from "./fetcher-cache.js";
-import { imageVolumePreparation } from "./images/image-launch.js";
+import { imageVolumePreparation, placeImageMounts } from "./images/image-launch.js";
 import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
 import type { Provisioner } from "./images/provisioner.js";
 import type {
@@ -1595,6 +1595,16 @@ export class NestedContainers {
       ...(n.standalone === true ? {} : { parentSandbox: n.parent.directory }),
     });
     preparations.push(prepared.preparation);
+    if (prepared.preparation.rootfs !== undefined) {
+      // volume/secret's mounts go into the image, after its sandbox mount.
+      preparations.push(
+        await placeImageMounts(
+          preparations,
+          prepared.preparation.rootfs,
+          provisioner.sandboxDirectory,
+        ),
+      );
+    }
     return prepared.command;
   }
 

@@ -54,6 +54,7 @@ import {
   imageVariables,
   imageVolumeMounts,
   imageVolumePreparation,
+  placeImageMounts,
   runtimeArgv,
   runtimeCommandError,
   sandboxMount,
@@ -783,6 +784,13 @@ export class PosixContainerizer implements Containerizer {
         this.o.provisioner.sandboxDirectory,
       );
       preparations.push({ mountNamespace: true, mounts });
+    }
+    const rootfs = preparations.find((p) => p?.rootfs !== undefined)?.rootfs;
+    if (rootfs !== undefined) {
+      // volume/secret's mounts go into the image, after its sandbox mount.
+      preparations.push(
+        await placeImageMounts(preparations, rootfs, this.o.provisioner?.sandboxDirectory),
+      );
     }
     return mergePreparations(preparations);
   }

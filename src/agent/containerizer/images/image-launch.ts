@@ -12,7 +12,7 @@ import { mkdir, realpath, stat, writeFile } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative } from "node:path";
 import type { CommandInfo, Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import { volumeSource, volumeTarget } from "../isolators/filesystem-linux.js";
-import type { BindMount } from "../isolators/isolator.js";
+import type { BindMount, LaunchPreparation } from "../isolators/isolator.js";
 import {
   CAPSH,
   type ContainerCapabilities,
@@ -343,4 +343,38 @@ export async function imageVolumePreparation(
     mounts.push({ source: provisioned.path, target, readOnly: volume.mode === "RO" });
   }
   return mounts;
+}
+
+/**
+ * Moves the mounts isolators marked `inImage` (their target a container
+ * path) out of `preparations` and returns them placed in the image, for the
+ * caller to add last (after the sandbox mount, which would hide them): an
+ * absolute path inside `rootfs` (a file mount point created there, never
+ * through a symlink out of it), a relative one under the sandbox mount at
+ * `sandboxDirectory` (its mount point was made in the host sandbox).
+ */
+export async function placeImageMounts(
+  preparations: readonly (LaunchPreparation | undefined)[],
+  rootfs: string,
+  sandboxDirectory: string = IMAGE_SANDBOX,
+): Promise<LaunchPreparation> {
+  const placed: BindMount[] = [];
+  for (const p of preparations) {
+    if (p?.mounts === undefined || !p.mounts.some((m) => m.inImage === true)) continue;
+    const marked = p.mounts.filter((m) => m.inImage === true);
+    p.mounts = p.mounts.filter((m) => m.inImage !== true);
+    for (const m of marked) {
+      let target: string | undefined;
+      if (isAbsolute(m.target)) {
+        target = await ensureInRootfs(rootfs, normalize(m.target), true);
+        if (target === undefined) {
+          throw new Error(`container_path '${m.target}' leaves the image's root filesystem`);
+        }
+      } else {
+        target = join(await sandboxInRootfs(rootfs, sandboxDirectory), normalize(m.target));
+      }
+      placed.push({ source: m.source, target, readOnly: m.readOnly });
+    }
+  }
+  return placed.length === 0 ? {} : { mountNamespace: true, mounts: placed };
 }

@@ -77,6 +77,12 @@ export interface BindMount {
   source: string;
   target: string;
   readOnly: boolean;
+  /**
+   * Set by isolators that prepare before the container's image exists
+   * (volume/secret): `target` is then the volume's container_path, placed in
+   * the image by the containerizer (images/image-launch.ts placeImageMounts).
+   */
+  inImage?: boolean;
 }
 
 /** What the launch must do for one isolator (all fields optional). */

@@ -93,9 +93,8 @@ export class VolumeSecretIsolator extends BaseIsolator {
     if (container.type !== undefined && container.type !== "MESOS") {
       throw new Error("Can only prepare the secret volume isolator for a MESOS container");
     }
-    if (container.mesos?.image !== undefined) {
-      throw new Error("Secret volumes in a container with an image are not supported yet");
-    }
+    // With an image, the mount points inside it are made once it is provisioned.
+    const inImage = container.mesos?.image !== undefined;
     // Every volume is checked before anything is written.
     const planned: { secret: Secret; containerPath: string; target: string; readOnly: boolean }[] =
       [];
@@ -111,7 +110,7 @@ export class VolumeSecretIsolator extends BaseIsolator {
       let target: string;
       if (isAbsolute(path)) {
         target = normalize(path);
-        if (!existsSync(target)) {
+        if (!inImage && !existsSync(target)) {
           throw new Error(`Absolute container path '${target}' does not exist`);
         }
       } else {
@@ -165,8 +164,9 @@ export class VolumeSecretIsolator extends BaseIsolator {
       }
       mounts.push({
         source: under(sandboxRoot, p.containerPath),
-        target: p.target,
+        target: inImage ? p.containerPath : p.target,
         readOnly: p.readOnly,
+        ...(inImage ? { inImage: true } : {}),
       });
     }
     return { mountNamespace: true, mounts };
