@@ -587,6 +587,95 @@ test("master metrics: master/<r>_used counts regular resources only, the allocat
   }
 });
 
+test("master: an estimate below what revocable tasks hold offers no revocable resources until they end, then only the estimate", async () => {
+  const master = await startMaster();
+  const agent = await FakeAgent.start(master.address);
+  try {
+    const agentId = await agent.register([scalar("cpus", 2, false), scalar("mem", 256, false)]);
+    let updates = 0;
+    const update = async (cpus: number) => {
+      agent.send("mesos.internal.UpdateSlaveMessage", {
+        slave_id: { value: agentId },
+        update_oversubscribed_resources: true,
+        oversubscribed_resources: [scalar("cpus", cpus, true)],
+      });
+      updates++;
+      await waitLong(`estimate ${cpus} handled`, async () => {
+        const m = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+        return m?.["master/messages_update_slave"] === updates ? true : undefined;
+      });
+    };
+    await update(3);
+    const fw = await framework(master, ["REVOCABLE_RESOURCES"]);
+    const first = await offersWith(
+      fw,
+      (rs) => sum(revocableOf(rs), "cpus") === 3 && sum(rs, "mem") > 0,
+      "the estimate offered",
+    );
+    await launch(fw, first, agentId, "big", scalar("cpus", 2.5, true));
+    await waitLong("the task sent to the agent", () =>
+      agent.received.some((r) => r.type === "mesos.internal.RunTaskMessage") ? true : undefined,
+    );
+    // Offers made from now on: declined at once so that the next one shows
+    // everything the allocator has free on the agent.
+    const offersFrom = (start: number) =>
+      fw.events.slice(start).flatMap((e) => e.offers?.offers ?? []);
+    const declineAll = async () => {
+      const { ids } = outstanding(fw);
+      for (const id of ids) answered.add(id.value);
+      if (ids.length > 0) {
+        await fw.call({
+          type: "DECLINE",
+          decline: { offer_ids: ids, filters: { refuse_seconds: 0 } },
+        });
+      }
+    };
+    await update(1);
+    await declineAll();
+    let start = fw.events.length;
+    const shrunk = await waitLong("an offer after the estimate shrank", async () => {
+      const offers = offersFrom(start);
+      if (offers.length === 0) return undefined;
+      return offers.flatMap((o) => o.resources ?? []);
+    });
+    assert.equal(sum(revocableOf(shrunk), "cpus"), 0, JSON.stringify(shrunk));
+    const metrics = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    assert.equal(metrics?.["master/cpus_revocable_total"], 1);
+    assert.equal(metrics?.["master/cpus_revocable_used"], 2.5);
+    // The task ends: what is free is the estimate, not the estimate plus what the task held.
+    const uuid = new Uint8Array(16).fill(7);
+    await declineAll();
+    start = fw.events.length;
+    agent.send("mesos.internal.StatusUpdateMessage", {
+      update: {
+        framework_id: { value: fw.frameworkId },
+        slave_id: { value: agentId },
+        status: {
+          task_id: { value: "big" },
+          state: "TASK_FINISHED",
+          source: "SOURCE_EXECUTOR",
+          uuid,
+        },
+        timestamp: Date.now() / 1000,
+        uuid,
+        latest_state: "TASK_FINISHED",
+      },
+      pid: agent.pid,
+    });
+    const freed = await waitLong("revocable cpus offered after the task ended", async () => {
+      const resources = offersFrom(start).flatMap((o) => o.resources ?? []);
+      return sum(revocableOf(resources), "cpus") > 0 ? resources : undefined;
+    });
+    assert.equal(sum(revocableOf(freed), "cpus"), 1);
+    const after = await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`);
+    assert.equal(after?.["master/cpus_revocable_used"], 0);
+    assert.equal(after?.["allocator/mesos/resources/cpus/total"], 3);
+    fw.close();
+  } finally {
+    await agent.stop();
+  }
+});
+
 test("master failover: the re-registered agent's revocable task and estimate are back on the new master", async () => {
   const port = await freePort();
   const masterOptions = {
