@@ -2,7 +2,8 @@
  * What Mesos' volume isolators and provisioner refuse, checked against a
  * real agent: isolator combinations refused at start (volume/image and
  * volume/host_path without filesystem/linux, two filesystem isolators,
- * images with the posix launcher or a backend other than copy), and volumes
+ * images without docker/runtime, with the posix launcher or a backend
+ * other than copy), and volumes
  * refused at launch with Mesos' words (a relative HOST_PATH source, an
  * absolute mount point missing on the host) or because mesos-ts cannot
  * serve them (DOCKER_VOLUME). Also that `volume/image` and
@@ -92,6 +93,10 @@ test("volume isolators: combinations Mesos refuses stop the agent at start", { s
     docker_registry: registry,
     docker_store_dir: tempDir("h12-volume-checks-store-refused-"),
   };
+  assert.match(
+    await refusedAgent({ ...images, isolation: "filesystem/linux" }),
+    /Docker runtime isolator has to be specified if 'DOCKER' is included in 'image_providers'/,
+  );
   assert.match(
     await refusedAgent({ ...images, launcher: "posix" }),
     /The 'linux' launcher must be used for container image support/,

@@ -60,7 +60,7 @@ before(async () => {
   await startAgent({
     master: master.address,
     flags: {
-      isolation: "filesystem/linux",
+      isolation: "filesystem/linux,docker/runtime",
       image_providers: "docker",
       docker_registry: registry,
       docker_store_dir: tempDir("mesos-health-docker-store-"),

@@ -192,7 +192,7 @@ test("an --image_gc_config headroom outside 0..1 stops the agent at start", { sk
     waitReady: false,
     flags: {
       master: master.address,
-      isolation: "filesystem/linux",
+      isolation: "filesystem/linux,docker/runtime",
       image_providers: "docker",
       docker_registry: registry,
       image_gc_config: JSON.stringify({ image_disk_headroom: 2 }),

@@ -69,7 +69,7 @@ before(async () => {
       docker: docker.path,
       ...(isRoot
         ? {
-            isolation: "filesystem/linux,posix/rlimits",
+            isolation: "filesystem/linux,posix/rlimits,docker/runtime",
             image_providers: "docker",
             docker_registry: registry,
             docker_store_dir: tempDir("mesos-execute-store-"),

@@ -213,6 +213,15 @@ function buildProvisioner(
       error: "The 'filesystem/linux' isolator must be enabled for container image support",
     };
   }
+  // As Mesos' docker store (it exits): the image's runtime settings need
+  // their isolator; --docker_ignore_runtime is the way to leave them out.
+  if (!isolation.includes("docker/runtime")) {
+    return {
+      ok: false,
+      error:
+        "Docker runtime isolator has to be specified if 'DOCKER' is included in 'image_providers'. Please add 'docker/runtime' to '--isolation' flags",
+    };
+  }
   // As Mesos: images need the linux launcher's mount namespace handling.
   if (flags.launcher !== "linux") {
     return { ok: false, error: "The 'linux' launcher must be used for container image support" };
