@@ -16,6 +16,7 @@ import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import {
   type DaemonHandle,
+  getJson,
   runBinary,
   startAgent,
   startMaster,
@@ -134,6 +135,15 @@ test("limits: a cpus limit is the CFS quota without --cgroups_enable_cfs; a mem 
         await waitFor("the container's cpu.max", () => cpu("cpu.max") === "210000 100000");
         assert.equal(cpu("cpu.weight"), "60");
       }
+      // Statistics as Mesos: the limit, and the request as the soft limit.
+      const stats = await waitFor("the limits in /monitor/statistics", async () => {
+        const all = await getJson<{ executor_id: string; statistics: Record<string, number> }[]>(
+          `${plain.url}/monitor/statistics`,
+        );
+        return all?.find((e) => e.executor_id === "limited")?.statistics;
+      });
+      assert.ok(Math.abs((stats.cpus_limit ?? 0) - 2.1) < 1e-9, JSON.stringify(stats));
+      assert.ok(Math.abs((stats.cpus_soft_limit ?? 0) - 0.6) < 1e-9, JSON.stringify(stats));
       if (!memory) return;
       const mem = (file: string) => Number(control(cgroups, "memory", id, file));
       const [hardFile, softFile] =

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, tmpdir, totalmem } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
@@ -141,13 +141,22 @@ test("cgroups/cpu v1: a cpus limit sets the quota without CFS, infinity and no l
   assert.equal(read(cpu, "cpu.shares"), "1126");
   assert.equal(read(cpu, "cpu.cfs_period_us"), "100000");
   assert.equal(read(cpu, "cpu.cfs_quota_us"), "210000");
+  // Statistics as Mesos: the limit, and the request as the soft limit.
+  let stats = await isolator.usage("c1");
+  assert.equal(stats.cpus_limit, 2.1);
+  assert.equal(stats.cpus_soft_limit, 1.1);
   await isolator.update("c1", { cpus: 2.1, cpuLimit: Number.POSITIVE_INFINITY });
   assert.equal(read(cpu, "cpu.cfs_quota_us"), "-1");
+  stats = await isolator.usage("c1");
+  assert.equal(stats.cpus_limit, cpus().length, "an infinite limit: all the host's cpus");
   await isolator.update("c1", { cpus: 1.1, cpuLimit: 0.0001 });
   assert.equal(read(cpu, "cpu.cfs_quota_us"), "1000", "Mesos' smallest quota");
   // The limited task left: no quota without CFS.
   await isolator.update("c1", { cpus: 0.1 });
   assert.equal(read(cpu, "cpu.cfs_quota_us"), "-1");
+  stats = await isolator.usage("c1");
+  assert.equal(stats.cpus_limit, undefined);
+  assert.equal(stats.cpus_soft_limit, undefined);
   // With CFS, no limit: the request; a limit: the limit.
   const withCfs = new CgroupsCpuIsolator(cgroups, true);
   await withCfs.prepare(config("c2", { cpus: 0.5 }));
@@ -217,6 +226,13 @@ test("cgroups/mem v2: memory.max from the limit ('max' when infinite), memory.lo
   assert.equal(read(mem, "memory.low"), String(64 * MB));
   await isolator.update("c1", { memMb: 64, memLimitMb: Number.POSITIVE_INFINITY });
   assert.equal(read(mem, "memory.max"), "max");
+  writeFileSync(join(mem, "memory.stat"), "anon 0\n");
+  writeFileSync(join(mem, "memory.current"), "0\n");
+  assert.equal(
+    (await isolator.usage("c1")).mem_limit_bytes,
+    totalmem(),
+    "an infinite limit: all the host's memory, as Mesos",
+  );
   // A restarted agent reads the unlimited container back and does not cap it.
   const recovered = memIsolator(cgroups);
   t.after(() => recovered.cleanup("c1").catch(() => undefined));

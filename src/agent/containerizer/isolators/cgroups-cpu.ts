@@ -11,6 +11,7 @@
  * revocable cpus gets 10 shares per cpu instead of 1024 (v2: weight 1 per
  * cpu), as Mesos: oversubscribed work yields to regular containers.
  */
+import { cpus as hostCpus } from "node:os";
 import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   type CgroupsHierarchy,
@@ -82,6 +83,8 @@ export function cfsQuotaFor(
 
 export class CgroupsCpuIsolator extends BaseIsolator {
   readonly name = "cgroups/cpu";
+  /** Containers with a cpus limit: their request and limit, for statistics. */
+  private readonly limited = new Map<string, { request: number; limit: number }>();
 
   constructor(
     private readonly cgroups: CgroupsHierarchy,
@@ -124,6 +127,8 @@ export class CgroupsCpuIsolator extends BaseIsolator {
         : cpuWeight(cpus);
       await writeControl(cpu, "cpu.weight", String(weight));
     }
+    if (resources.cpuLimit === undefined) this.limited.delete(containerId);
+    else this.limited.set(containerId, { request: cpus, limit: resources.cpuLimit });
     const quota = cfsQuotaFor(cpus, resources.cpuLimit, this.enableCfs);
     if (quota === undefined) {
       // No quota: lift one an earlier limit set. A kernel without CFS
@@ -143,6 +148,12 @@ export class CgroupsCpuIsolator extends BaseIsolator {
 
   override async usage(containerId: string): Promise<ResourceStatistics> {
     const stats: ResourceStatistics = { timestamp: 0 };
+    const limited = this.limited.get(containerId);
+    if (limited !== undefined) {
+      // As Mesos: the limit (all the host's cpus when infinite), and the request.
+      stats.cpus_limit = Number.isFinite(limited.limit) ? limited.limit : hostCpus().length;
+      stats.cpus_soft_limit = limited.request;
+    }
     const cpu = this.cgroups.path("cpu", containerId);
     try {
       if (this.cgroups.version === 1) {
@@ -184,6 +195,7 @@ export class CgroupsCpuIsolator extends BaseIsolator {
   }
 
   override async cleanup(containerId: string): Promise<void> {
+    this.limited.delete(containerId);
     for (const path of this.paths(containerId)) {
       await killCgroup(path, this.cgroups.version);
       await removeCgroup(path);

@@ -13,6 +13,7 @@
  * short poll sees. On v2 the OOM killer takes the whole cgroup
  * (`memory.oom.group`) and `memory.events` says it did.
  */
+import { totalmem } from "node:os";
 import type { ResourceStatistics } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   type CgroupsHierarchy,
@@ -135,6 +136,7 @@ export class CgroupsMemIsolator extends BaseIsolator {
   override async usage(containerId: string): Promise<ResourceStatistics> {
     const stats: ResourceStatistics = { timestamp: 0 };
     const path = this.cgroups.path("memory", containerId);
+    const unlimited = this.watched.get(containerId)?.limitBytes === Number.POSITIVE_INFINITY;
     try {
       const s = parseFlatKeyed(await readControl(path, "memory.stat"));
       if (this.cgroups.version === 1) {
@@ -161,6 +163,8 @@ export class CgroupsMemIsolator extends BaseIsolator {
         stats.mem_mapped_file_bytes = s.get("file_mapped") ?? 0;
         stats.mem_unevictable_bytes = s.get("unevictable") ?? 0;
       }
+      // As Mesos: an infinite mem limit shows as all the host's memory.
+      if (unlimited) stats.mem_limit_bytes = totalmem();
     } catch {
       // The cgroup is gone.
     }
