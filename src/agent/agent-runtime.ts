@@ -82,6 +82,7 @@ import { AGENT_CAPABILITIES } from "./registration-messages.js";
 import {
   checkpointedResourcesMismatch,
   readResourceState,
+  volumePathOf,
   writeCheckpointedResources,
 } from "./resources-checkpoint.js";
 import { parseVolumeGidRange, VolumeGidManager } from "./volume-gid-manager.js";
@@ -448,6 +449,21 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
         manager: volumeGids,
         workDir: flags.work_dir,
         persistentVolumesOf: (id) => launchedVolumes.pathsOf(id),
+        heldVolumesOf: (id) => {
+          // The agent's own volumes of the executor's container, tasks sent later included.
+          const held = new Set(launchedVolumes.pathsOf(id));
+          for (const framework of agent.frameworks.values()) {
+            for (const executor of framework.executors.values()) {
+              if (executor.containerId !== id) continue;
+              for (const r of executor.allocatedResources()) {
+                if (r.provider_id !== undefined) continue;
+                const path = volumePathOf(flags.work_dir, r);
+                if (path !== undefined) held.add(path);
+              }
+            }
+          }
+          return [...held];
+        },
         forget: (id) => launchedVolumes.forget(id),
         sandboxPathVolumes: isolationNames(flags.isolation).some((name) =>
           ["volume/sandbox_path", "filesystem/linux", "filesystem/shared"].includes(name),

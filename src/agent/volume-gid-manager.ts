@@ -23,9 +23,9 @@
  * so SANDBOX_PATH allocations are released then; allocations of volumes
  * whose path is gone (a volume destroyed while the agent was down) too.
  */
-import { readFileSync } from "node:fs";
-import { chmod, lchown, lstat, readdir, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { constants, readFileSync } from "node:fs";
+import { chown, type FileHandle, open, readdir, stat } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
 import type { Logger } from "../common/observability/logger.js";
 import { parseResource } from "../common/resources/parse.js";
 import {
@@ -48,6 +48,12 @@ export interface VolumeGidInfo {
   /** The volume's source path on the host. */
   path: string;
   gid: number;
+  /**
+   * The directory below which no symbolic link of `path` is followed: a
+   * SANDBOX_PATH volume's parent sandbox, whose entries its task controls
+   * (absent: `path` itself; for SANDBOX_PATH ones checkpointed without it, `/`).
+   */
+  root?: string;
 }
 
 /** The largest gid a range may hold (gid_t is 32 bits; (gid_t)-1 means "no change" to chown). */
@@ -96,19 +102,78 @@ export function parseVolumeGidRange(
 
 const single = (gid: number): FlatRanges => [gid, gid];
 
+/** Linux' O_PATH (node does not export it): a handle that opens nothing, for fstat and chown. */
+const O_PATH = 0o10000000;
+const { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } = constants;
+
+/** `/proc/self/fd/<fd>`: the file the handle holds, whatever its path has become since. */
+const fdPath = (h: FileHandle): string => `/proc/self/fd/${h.fd}`;
+
 /**
- * Sets the group of `path` and of everything under it (symlinks themselves,
- * never followed) to `gid`; directories get the setgid bit and group write
- * permission (`grant`) or lose both (not `grant`).
+ * Opens `path` (an O_PATH handle) without following a symbolic link below
+ * `root`: `root` is the agent's (links in it are followed), each component
+ * after it is taken from the directory already opened, so a task that
+ * swaps one of its directories for a link (to /etc, say) while the agent
+ * works gets ELOOP/ENOTDIR instead of the agent in /etc.
  */
-async function setVolumeGroup(path: string, gid: number, grant: boolean): Promise<void> {
-  const s = await lstat(path);
-  await lchown(path, s.uid, gid);
-  if (!s.isDirectory()) return;
-  // chown clears the setgid bit of some file systems' directories: set the mode after it.
-  const mode = s.mode & 0o7777;
-  await chmod(path, grant ? mode | 0o2000 | 0o020 : mode & ~0o2000 & ~0o020);
-  for (const name of await readdir(path)) await setVolumeGroup(join(path, name), gid, grant);
+async function openBeneath(root: string, path: string): Promise<FileHandle> {
+  const rel = relative(root, path);
+  if (rel.startsWith("..") || isAbsolute(rel)) throw new Error(`'${path}' is not in '${root}'`);
+  let h = await open(root, O_PATH);
+  for (const name of rel === "" ? [] : rel.split(sep)) {
+    try {
+      const next = await open(`${fdPath(h)}/${name}`, O_PATH | O_NOFOLLOW);
+      await h.close();
+      h = next;
+    } catch (e) {
+      await h.close();
+      throw e;
+    }
+  }
+  return h;
+}
+
+/**
+ * Sets the group of the file `h` holds and of everything under it to
+ * `gid`; directories get the setgid bit and group write permission
+ * (`grant`) or lose both (not `grant`). Nothing is reached by a path: each
+ * entry is opened in its directory's handle without following it, so a
+ * link (or a directory swapped for one meanwhile) is never followed.
+ * Symbolic links, and files with more than one hard link (one may be of a
+ * file outside the volume, e.g. /etc/shadow), keep their group.
+ */
+async function setVolumeGroup(h: FileHandle, gid: number, grant: boolean): Promise<void> {
+  const s = await h.stat();
+  if (s.isSymbolicLink()) return;
+  if (!s.isDirectory()) {
+    if (s.nlink > 1) return;
+    // An O_PATH handle takes no fchown: chown through /proc follows to the very file.
+    await chown(fdPath(h), -1, gid);
+    return;
+  }
+  const dir = await open(fdPath(h), O_RDONLY | O_DIRECTORY);
+  try {
+    await dir.chown(-1, gid);
+    // chown clears the setgid bit of some file systems' directories: set the mode after it.
+    const mode = (await dir.stat()).mode & 0o7777;
+    await dir.chmod(grant ? mode | 0o2000 | 0o020 : mode & ~0o2000 & ~0o020);
+    for (const name of await readdir(fdPath(dir))) {
+      let entry: FileHandle;
+      try {
+        entry = await open(`${fdPath(dir)}/${name}`, O_PATH | O_NOFOLLOW);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "ENOENT") continue; // Removed meanwhile.
+        throw e;
+      }
+      try {
+        await setVolumeGroup(entry, gid, grant);
+      } finally {
+        await entry.close();
+      }
+    }
+  } finally {
+    await dir.close();
+  }
 }
 
 /** True when `path` is `prefix` or lies beneath it. */
@@ -212,14 +277,15 @@ export class VolumeGidManager {
    * The gid of the volume at `path` (its source on the host), allocated and
    * set on the volume if it has none. Throws when the range is exhausted.
    */
-  async allocate(path: string, type: VolumeGidType): Promise<number> {
+  async allocate(path: string, type: VolumeGidType, root?: string): Promise<number> {
     const known = this.infos.get(path);
     if (known !== undefined) {
       return (await this.setting.get(path)) ?? known.gid;
     }
+    const info: VolumeGidInfo = { type, path, gid: 0, ...(root === undefined ? {} : { root }) };
     let current: number;
     try {
-      current = (await stat(path)).gid;
+      current = await this.onVolume(info, async (h) => (await h.stat()).gid);
     } catch (e) {
       throw new Error(`Failed to stat '${path}': ${(e as Error).message}`);
     }
@@ -244,12 +310,13 @@ export class VolumeGidManager {
     }
     const gid = this.free[0] as number;
     this.free = subtractRanges(this.free, single(gid));
-    this.infos.set(path, { type, path, gid });
+    info.gid = gid;
+    this.infos.set(path, info);
     this.o.logger.info(`Allocating gid ${gid} to the volume path '${path}'`);
     const done = (async () => {
       await this.persist();
       try {
-        await setVolumeGroup(path, gid, true);
+        await this.onVolume(info, (h) => setVolumeGroup(h, gid, true));
       } catch (e) {
         throw new Error(
           `Failed to set the owner group of the volume path '${path}' to ${gid}: ${(e as Error).message}`,
@@ -276,11 +343,13 @@ export class VolumeGidManager {
       if (isUnder(info.path, path)) released.push(info);
     }
     if (released.length === 0) return;
+    // A volume still being given its gid: restored after that, not before.
+    await Promise.allSettled(released.map((info) => this.setting.get(info.path)));
     // Groups first: a gid freed while a directory still had it could be
     // handed to another volume and let its users into this one meanwhile.
     for (const info of released) {
       if (info.type !== "SANDBOX_PATH") continue;
-      await this.restoreGroup(info.path).catch((e: unknown) =>
+      await this.restoreGroup(info).catch((e: unknown) =>
         this.o.logger.warn(
           `Failed to set the owner group of the volume path '${info.path}' back: ${(e as Error).message}`,
         ),
@@ -299,16 +368,32 @@ export class VolumeGidManager {
   }
 
   /** Gives a released SANDBOX_PATH volume back to its owner's primary group. */
-  private async restoreGroup(path: string): Promise<void> {
-    let owner: number;
+  private async restoreGroup(info: VolumeGidInfo): Promise<void> {
+    let h: FileHandle;
     try {
-      owner = (await stat(path)).uid;
-    } catch {
-      return; // Gone with its sandbox.
+      h = await openVolume(info);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") return; // Gone with its sandbox.
+      throw e;
     }
-    const gid = await this.o.primaryGidOf(owner);
-    if (gid === undefined) throw new Error(`no user has the uid ${owner}`);
-    await setVolumeGroup(path, gid, false);
+    try {
+      const owner = (await h.stat()).uid;
+      const gid = await this.o.primaryGidOf(owner);
+      if (gid === undefined) throw new Error(`no user has the uid ${owner}`);
+      await setVolumeGroup(h, gid, false);
+    } finally {
+      await h.close();
+    }
+  }
+
+  /** Runs `fn` on the volume, opened without following links below its root. */
+  private async onVolume<T>(info: VolumeGidInfo, fn: (h: FileHandle) => Promise<T>): Promise<T> {
+    const h = await openVolume(info);
+    try {
+      return await fn(h);
+    } finally {
+      await h.close();
+    }
   }
 
   private persist(): Promise<void> {
@@ -323,6 +408,12 @@ export class VolumeGidManager {
   }
 }
 
+/** The volume of `info`, opened as {@link openBeneath} does. */
+function openVolume(info: VolumeGidInfo): Promise<FileHandle> {
+  const root = info.root ?? (info.type === "SANDBOX_PATH" ? "/" : info.path);
+  return openBeneath(root, info.path);
+}
+
 function parseInfos(json: unknown): VolumeGidInfo[] {
   const list = (json as { infos?: unknown })?.infos ?? [];
   if (!Array.isArray(list)) throw new Error("'infos' is not a list");
@@ -332,11 +423,17 @@ function parseInfos(json: unknown): VolumeGidInfo[] {
       typeof info.path !== "string" ||
       typeof info.gid !== "number" ||
       !Number.isInteger(info.gid) ||
-      (info.type !== "PERSISTENT" && info.type !== "SANDBOX_PATH")
+      (info.type !== "PERSISTENT" && info.type !== "SANDBOX_PATH") ||
+      (info.root !== undefined && typeof info.root !== "string")
     ) {
       throw new Error(`bad entry ${JSON.stringify(x)}`);
     }
-    return { type: info.type, path: info.path, gid: info.gid };
+    return {
+      type: info.type,
+      path: info.path,
+      gid: info.gid,
+      ...(info.root === undefined ? {} : { root: info.root }),
+    };
   });
 }
 

@@ -6,9 +6,25 @@
  * the launch shim's supplementary groups. Ownership changes need root.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
+import {
+  topSandbox,
+  VolumeGidIsolator,
+} from "../../src/agent/containerizer/isolators/volume-gid.js";
 import { shimCommand } from "../../src/agent/containerizer/launch-shim.js";
 import {
   parseVolumeGidRange,
@@ -16,6 +32,7 @@ import {
   volumeGidsPath,
 } from "../../src/agent/volume-gid-manager.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
+import type { ExecutorInfo, Volume } from "../../src/common/protocol/generated/mesos-v1.js";
 import { tempDir } from "../harness/processes.js";
 
 const root = process.getuid?.() === 0;
@@ -144,6 +161,132 @@ describe("VolumeGidManager", { skip: root ? false : "chown needs root" }, () => 
     await changed.deallocate(volume);
     assert.equal(changed.freeCount, 1);
     assert.deepEqual(changed.allocations(), []);
+  });
+});
+
+describe("links a task planted", { skip: root ? false : "chown needs root" }, () => {
+  /** `<work>/etc` with a root-only `shadow` (group 0, 0640) and a directory `v` of group 12345. */
+  function outside(work: string) {
+    const etc = join(work, "etc");
+    mkdirSync(join(etc, "v"), { recursive: true, mode: 0o755 });
+    chownSync(join(etc, "v"), 0, 12345);
+    chmodSync(join(etc, "v"), 0o2775);
+    writeFileSync(join(etc, "shadow"), "secret", { mode: 0o640 });
+    return etc;
+  }
+
+  test("a SANDBOX_PATH volume reached through a link in the parent's sandbox is refused", async () => {
+    const work = tempDir("vgm-link-");
+    const etc = outside(work);
+    const sandbox = join(work, "runs", "c1");
+    mkdirSync(sandbox, { recursive: true });
+    // The task's `a` leads to /etc: `a/v` must not make /etc/v the volume's.
+    symlinkSync(etc, join(sandbox, "a"));
+    const m = manager(work);
+    await assert.rejects(m.allocate(join(sandbox, "a", "v"), "SANDBOX_PATH", sandbox));
+    assert.equal(statSync(join(etc, "v")).gid, 12345);
+  });
+
+  test("hard and symbolic links in a volume keep the group of the file they lead to", async () => {
+    const work = tempDir("vgm-hardlink-");
+    const etc = outside(work);
+    const volume = join(work, "volume");
+    mkdirSync(volume);
+    // A hard link to a file outside (what fs.protected_hardlinks=0 lets a task make).
+    linkSync(join(etc, "shadow"), join(volume, "h"));
+    symlinkSync(join(etc, "v"), join(volume, "l"));
+    writeFileSync(join(volume, "own"), "x");
+    const m = manager(work);
+    assert.equal(await m.allocate(volume, "PERSISTENT"), 40000);
+    assert.equal(statSync(join(volume, "own")).gid, 40000);
+    assert.equal(statSync(join(etc, "shadow")).gid, 0);
+    assert.equal(statSync(join(etc, "v")).gid, 12345);
+  });
+
+  test("a release does not follow a directory the task swapped for a link", async () => {
+    const work = tempDir("vgm-swap-");
+    const etc = outside(work);
+    const sandbox = join(work, "runs", "c1");
+    mkdirSync(join(sandbox, "w", "v"), { recursive: true });
+    const m = manager(work);
+    assert.equal(await m.allocate(join(sandbox, "w", "v"), "SANDBOX_PATH", sandbox), 40000);
+    // While the gid is held, the task moves `w` away and links /etc in its place.
+    renameSync(join(sandbox, "w"), join(sandbox, "w.old"));
+    symlinkSync(etc, join(sandbox, "w"));
+    await m.deallocate(sandbox);
+    const v = statSync(join(etc, "v"));
+    assert.equal(v.gid, 12345, "the group of /etc/v is left alone");
+    assert.equal(v.mode & 0o2020, 0o2020);
+  });
+
+  test("the checkpoint keeps a SANDBOX_PATH volume's root for releases after a restart", async () => {
+    const work = tempDir("vgm-root-");
+    const sandbox = join(work, "runs", "c1");
+    mkdirSync(join(sandbox, "v"), { recursive: true });
+    await manager(work).allocate(join(sandbox, "v"), "SANDBOX_PATH", sandbox);
+    const restarted = manager(work);
+    await restarted.recover(false);
+    assert.deepEqual(restarted.allocations(), [
+      { type: "SANDBOX_PATH", path: join(sandbox, "v"), gid: 40000, root: sandbox },
+    ]);
+  });
+});
+
+describe("VolumeGidIsolator", { skip: root ? false : "chown needs root" }, () => {
+  const nobody = { uid: 65534, gid: 65534 };
+  function parentVolume(path: string): Volume {
+    return {
+      container_path: "x",
+      mode: "RW",
+      source: { type: "SANDBOX_PATH", sandbox_path: { type: "PARENT", path } },
+    } as Volume;
+  }
+  function prepare(isolator: VolumeGidIsolator, parent: string, volume: Volume) {
+    return isolator.prepare({
+      containerId: "top/mesos/child",
+      directory: join(parent, "containers", "child"),
+      parentDirectory: parent,
+      executor: { container: { type: "MESOS", volumes: [volume] } } as ExecutorInfo,
+      user: nobody,
+      commandExecutor: false,
+      resources: {} as ContainerConfig["resources"],
+    });
+  }
+
+  test("a PARENT volume linked out of the parent's sandbox gets a gid only when it is the container's persistent volume", async () => {
+    const work = tempDir("vgi-linkout-");
+    const etc = join(work, "etc");
+    mkdirSync(etc);
+    chownSync(etc, 0, 12345);
+    const volume = join(work, "volumes", "roles", "r", "pv");
+    mkdirSync(volume, { recursive: true });
+    const parent = join(work, "runs", "top");
+    mkdirSync(join(parent, "containers", "child"), { recursive: true });
+    chownSync(parent, 0, 0);
+    symlinkSync(etc, join(parent, "etc"));
+    symlinkSync(volume, join(parent, "pv"));
+    const m = manager(work);
+    const isolator = new VolumeGidIsolator({
+      manager: m,
+      persistentVolumesOf: () => [],
+      heldVolumesOf: (id) => (id === "top" ? [volume] : []),
+      forget: () => {},
+      workDir: work,
+      sandboxPathVolumes: true,
+    });
+    assert.equal(await prepare(isolator, parent, parentVolume("etc")), undefined);
+    assert.equal(statSync(etc).gid, 12345, "a link to /etc gives the task no gid of /etc");
+    assert.deepEqual(await prepare(isolator, parent, parentVolume("pv")), {
+      supplementaryGroups: [40000],
+    });
+    assert.equal(statSync(volume).gid, 40000);
+    assert.deepEqual(m.allocations(), [{ type: "PERSISTENT", path: volume, gid: 40000 }]);
+  });
+
+  test("topSandbox: the top-level sandbox from a nested parent's", () => {
+    assert.equal(topSandbox("a/mesos/b", "/w/runs/a"), "/w/runs/a");
+    assert.equal(topSandbox("a/mesos/b/mesos/c", "/w/runs/a/containers/b"), "/w/runs/a");
+    assert.equal(topSandbox("a/mesos/b/mesos/c", "/elsewhere/b2"), "/elsewhere/b2");
   });
 });
 

@@ -13,6 +13,12 @@
  * Unlike Mesos, PARENT volumes get a gid without `filesystem/linux` too:
  * a symlinked volume can be reached, as sandboxes here are 0755 (Mesos'
  * are 0750, so it only does this for bind mounts).
+ *
+ * The parent's sandbox is its task's: a PARENT source that leads out of it
+ * (a link the task made) gets a gid only when it is a persistent volume
+ * of the container, else a task could have /etc, or another framework's
+ * volume, given a gid of its own; and below the top-level sandbox the
+ * manager follows no link (volume-gid-manager.ts).
  */
 import { realpath, stat } from "node:fs/promises";
 import type { VolumeGidManager } from "../../volume-gid-manager.js";
@@ -27,6 +33,13 @@ export interface VolumeGidIsolatorOptions {
    * volumes left out.
    */
   persistentVolumesOf: (containerId: string) => readonly string[];
+  /**
+   * The directories of the agent's own persistent volumes a top-level
+   * container holds now (its executor's and all its tasks'): the only
+   * places outside a parent's sandbox a PARENT volume may lead to and
+   * still get a gid.
+   */
+  heldVolumesOf: (containerId: string) => readonly string[];
   /** The container ended: what `persistentVolumesOf` knew of it can go. */
   forget: (containerId: string) => void;
   /** The agent's `--work_dir` (standalone containers' sandboxes are in it). */
@@ -76,14 +89,34 @@ export class VolumeGidIsolator extends BaseIsolator {
       // volumes this way): it keeps its gid for as long as it exists.
       const inParent = source === root || source.startsWith(`${root}/`);
       if (!inParent) {
-        add(await this.o.manager.allocate(source, "PERSISTENT"));
+        const volume = await this.heldVolume(config.containerId, source);
+        // Anything else is left as it is: the task reaches it as its own user, or not at all.
+        if (volume !== undefined) add(await this.o.manager.allocate(volume, "PERSISTENT"));
         continue;
       }
       if (owner === user.uid) continue;
       // Kept under the path in the parent's sandbox: its cleanup releases it by that prefix.
-      add(await this.o.manager.allocate(sp.source, "SANDBOX_PATH"));
+      add(
+        await this.o.manager.allocate(
+          sp.source,
+          "SANDBOX_PATH",
+          topSandbox(config.containerId, sp.root),
+        ),
+      );
     }
     return gids.length === 0 ? undefined : { supplementaryGroups: gids };
+  }
+
+  /**
+   * The persistent volume of the container's top-level container whose
+   * directory is `source` (resolved), as the agent names it.
+   */
+  private async heldVolume(containerId: string, source: string): Promise<string | undefined> {
+    const [rootId = ""] = containerId.split("/mesos/");
+    for (const path of this.o.heldVolumesOf(rootId)) {
+      if ((await realpath(path).catch(() => undefined)) === source) return path;
+    }
+    return undefined;
   }
 
   override async cleanup(containerId: string): Promise<void> {
@@ -112,4 +145,22 @@ export class VolumeGidIsolator extends BaseIsolator {
     }
     return undefined;
   }
+}
+
+/**
+ * The top-level container's sandbox, from the sandbox of the parent of the
+ * nested container `containerId`: a nested sandbox is
+ * `<parent's sandbox>/containers/<id>`, in directories its parents' tasks
+ * own, so the manager follows no link below the top-level one.
+ */
+export function topSandbox(containerId: string, parentSandbox: string): string {
+  const ids = containerId.split("/mesos/");
+  let top = parentSandbox;
+  // ids: the top-level id, then one per level; the last is the container's own.
+  for (let i = ids.length - 2; i >= 1; i--) {
+    const tail = `/containers/${ids[i]}`;
+    if (!top.endsWith(tail)) return parentSandbox;
+    top = top.slice(0, -tail.length);
+  }
+  return top;
 }
