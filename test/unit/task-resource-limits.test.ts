@@ -182,11 +182,15 @@ test("cgroups/cpu v2: cpu.max from the limit, 'max' for an infinite one", async 
   assert.equal(read(cpu, "cpu.max"), "max 100000");
 });
 
-function memIsolator(cgroups: CgroupsHierarchy, limitSwap = false): CgroupsMemIsolator {
+function memIsolator(
+  cgroups: CgroupsHierarchy,
+  limitSwap = false,
+  commandExecutorAllowanceMb = 0,
+): CgroupsMemIsolator {
   return new CgroupsMemIsolator(
     cgroups,
     { logger: silentLogger, limit: () => undefined },
-    { limitSwap, commandExecutorAllowanceMb: 0 },
+    { limitSwap, commandExecutorAllowanceMb },
   );
 }
 
@@ -239,4 +243,37 @@ test("cgroups/mem v2: memory.max from the limit ('max' when infinite), memory.lo
   await recovered.recover(new Map([["c1", 1]]));
   await recovered.update("c1", { memMb: 64 });
   assert.equal(read(mem, "memory.max"), "max");
+});
+
+test("cgroups/mem: a recovered command executor keeps its allowance in the soft limit when its tasks did not change", async (t) => {
+  const { mount, cgroups } = fakeV1();
+  const before = memIsolator(cgroups, false, 64);
+  t.after(() => before.cleanup("cmd").catch(() => undefined));
+  const mem = join(mount, "memory", "mesos", "cmd");
+  await before.prepare({ ...config("cmd", { memMb: 32 }), commandExecutor: true });
+  await before.update("cmd", { memMb: 96, memLimitMb: 288 });
+  assert.equal(read(mem, "memory.soft_limit_in_bytes"), String((96 + 64) * MB));
+  assert.equal(read(mem, "memory.limit_in_bytes"), String((288 + 64) * MB));
+  // The agent restarts: the new isolator recovers the container, then the
+  // re-subscribed executor's resources arrive (the same task).
+  const after_ = memIsolator(cgroups, false, 64);
+  t.after(() => after_.cleanup("cmd").catch(() => undefined));
+  await after_.recover(new Map([["cmd", 1]]));
+  await after_.update("cmd", { memMb: 96, memLimitMb: 288 });
+  assert.equal(read(mem, "memory.soft_limit_in_bytes"), String((96 + 64) * MB));
+  // A later, bigger limit still gets the allowance.
+  await after_.update("cmd", { memMb: 96, memLimitMb: 400 });
+  assert.equal(read(mem, "memory.limit_in_bytes"), String((400 + 64) * MB));
+  // A custom executor's container gets none.
+  const custom = memIsolator(cgroups, false, 64);
+  t.after(() => custom.cleanup("custom").catch(() => undefined));
+  await custom.prepare(config("custom", { memMb: 128 }));
+  const again = memIsolator(cgroups, false, 64);
+  t.after(() => again.cleanup("custom").catch(() => undefined));
+  await again.recover(new Map([["custom", 1]]));
+  await again.update("custom", { memMb: 128 });
+  assert.equal(
+    read(join(mount, "memory", "mesos", "custom"), "memory.soft_limit_in_bytes"),
+    String(128 * MB),
+  );
 });

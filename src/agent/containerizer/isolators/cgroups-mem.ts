@@ -85,11 +85,33 @@ export class CgroupsMemIsolator extends BaseIsolator {
   }
 
   private readonly allowances = new Map<string, number>();
+  /**
+   * Recovered containers whose allowance is not known yet: their soft limit
+   * as the previous agent left it (see `recoveredAllowance`).
+   */
+  private readonly recoveredSoft = new Map<string, number>();
+
+  /**
+   * The allowance of a container recovered from the previous agent run,
+   * which did not record it: a command executor's soft limit was its mem
+   * plus the allowance, so when the first update's mem plus the allowance
+   * gives that soft limit again, it is one. (If its tasks changed while the
+   * agent was down this cannot tell, and it gets none.)
+   */
+  private recoveredAllowance(containerId: string, memMb: number): number {
+    const soft = this.recoveredSoft.get(containerId);
+    this.recoveredSoft.delete(containerId);
+    const allowance = this.options.commandExecutorAllowanceMb;
+    const known = allowance > 0 && soft === memoryLimitBytes(memMb, allowance) ? allowance : 0;
+    this.allowances.set(containerId, known);
+    return known;
+  }
 
   override async update(containerId: string, resources: ContainerResources): Promise<void> {
     const w = this.watched.get(containerId);
     if (w === undefined || resources.memMb === undefined) return;
-    const allowance = this.allowances.get(containerId) ?? 0;
+    const allowance =
+      this.allowances.get(containerId) ?? this.recoveredAllowance(containerId, resources.memMb);
     const soft = memoryLimitBytes(resources.memMb, allowance);
     const limitMb = resources.memLimitMb;
     // Infinity: no hard limit; else the tasks' limit (whole MB, as Mesos) or the request.
@@ -179,6 +201,7 @@ export class CgroupsMemIsolator extends BaseIsolator {
     if (w !== undefined && !w.reported) await this.check(containerId, w);
     this.watched.delete(containerId);
     this.allowances.delete(containerId);
+    this.recoveredSoft.delete(containerId);
     if (this.watched.size === 0) this.stopPolling();
     const path = this.cgroups.path("memory", containerId);
     await killCgroup(path, this.cgroups.version);
@@ -199,6 +222,13 @@ export class CgroupsMemIsolator extends BaseIsolator {
       }
       // v2 writes an infinite mem limit as "max" (v1 as a huge number).
       const limitBytes = text === "max" ? Number.POSITIVE_INFINITY : Number(text);
+      const soft = await readControl(
+        path,
+        this.cgroups.version === 1 ? "memory.soft_limit_in_bytes" : "memory.low",
+      ).catch(() => undefined);
+      if (soft !== undefined && Number.isFinite(Number(soft))) {
+        this.recoveredSoft.set(id, Number(soft));
+      }
       this.watched.set(id, {
         path,
         limitBytes: Number.isNaN(limitBytes) ? 0 : limitBytes,
