@@ -87,6 +87,10 @@ test("volume isolators: combinations Mesos refuses stop the agent at start", { s
     await refusedAgent({ isolation: "filesystem/linux,filesystem/posix" }),
     /Using multiple filesystem isolators simultaneously is disallowed/,
   );
+  assert.match(
+    await refusedAgent({ isolation: "filesystem/linux", launcher: "posix" }),
+    /'filesystem\/linux' isolator requires 'linux' launcher/,
+  );
   const images = {
     isolation: "filesystem/linux,docker/runtime",
     image_providers: "docker",

@@ -97,6 +97,8 @@ export function buildIsolation(
   const names = isolationNames(flags.isolation);
   const root = process.getuid?.() === 0;
   const cgroups = CgroupsHierarchy.detect(flags.cgroups_hierarchy, flags.cgroups_root);
+  const imageError = imageFlagsError(flags, names);
+  if (imageError !== undefined) return { ok: false, error: imageError };
   const secretResolver = createSecretResolver(flags.secret_resolver);
   if (!secretResolver.ok) return secretResolver;
   const built = createIsolators(
@@ -172,7 +174,7 @@ export function buildIsolation(
         .join(",") || "none"
     }; launcher: ${launcherCgroups === undefined ? "posix" : "linux"}`,
   );
-  const images = buildProvisioner(flags, names, launcher, root);
+  const images = buildProvisioner(flags, launcher, root);
   if (!images.ok) return images;
   return {
     ok: true,
@@ -182,6 +184,37 @@ export function buildIsolation(
     // --docker_ignore_runtime: images give only their root filesystem.
     dockerRuntime: names.includes("docker/runtime") && !flags.docker_ignore_runtime,
   };
+}
+
+/**
+ * Why `--image_providers` cannot be served with these flags, if so. Checked
+ * before the isolators are built, as Mesos checks them before its isolators
+ * (whose own complaints would otherwise hide these).
+ */
+function imageFlagsError(
+  flags: Pick<AgentFlags, "image_providers" | "launcher">,
+  isolation: readonly string[],
+): string | undefined {
+  const providers = isolationNames((flags.image_providers ?? "").toLowerCase());
+  if (providers.length === 0) return undefined;
+  const unknown = providers.find((p) => p !== "docker");
+  if (unknown !== undefined) {
+    return `Unsupported image provider '${unknown}' (only docker)`;
+  }
+  // As Mesos: an image's root filesystem is mounted by filesystem/linux.
+  if (!isolation.includes("filesystem/linux")) {
+    return "The 'filesystem/linux' isolator must be enabled for container image support";
+  }
+  // As Mesos' docker store (it exits): the image's runtime settings need
+  // their isolator; --docker_ignore_runtime is the way to leave them out.
+  if (!isolation.includes("docker/runtime")) {
+    return "Docker runtime isolator has to be specified if 'DOCKER' is included in 'image_providers'. Please add 'docker/runtime' to '--isolation' flags";
+  }
+  // As Mesos: images need the linux launcher's mount namespace handling.
+  if (flags.launcher !== "linux") {
+    return "The 'linux' launcher must be used for container image support";
+  }
+  return undefined;
 }
 
 /** The image provisioner when `--image_providers` names docker, or a one-line error. */
@@ -194,38 +227,12 @@ function buildProvisioner(
     | "docker_store_dir"
     | "work_dir"
     | "sandbox_directory"
-    | "launcher"
   >,
-  isolation: readonly string[],
   launcher: LauncherClient,
   root: boolean,
 ): { ok: true; provisioner: Provisioner | undefined } | { ok: false; error: string } {
   const providers = isolationNames((flags.image_providers ?? "").toLowerCase());
   if (providers.length === 0) return { ok: true, provisioner: undefined };
-  const unknown = providers.find((p) => p !== "docker");
-  if (unknown !== undefined) {
-    return { ok: false, error: `Unsupported image provider '${unknown}' (only docker)` };
-  }
-  // As Mesos: an image's root filesystem is mounted by filesystem/linux.
-  if (!isolation.includes("filesystem/linux")) {
-    return {
-      ok: false,
-      error: "The 'filesystem/linux' isolator must be enabled for container image support",
-    };
-  }
-  // As Mesos' docker store (it exits): the image's runtime settings need
-  // their isolator; --docker_ignore_runtime is the way to leave them out.
-  if (!isolation.includes("docker/runtime")) {
-    return {
-      ok: false,
-      error:
-        "Docker runtime isolator has to be specified if 'DOCKER' is included in 'image_providers'. Please add 'docker/runtime' to '--isolation' flags",
-    };
-  }
-  // As Mesos: images need the linux launcher's mount namespace handling.
-  if (flags.launcher !== "linux") {
-    return { ok: false, error: "The 'linux' launcher must be used for container image support" };
-  }
   const backend = flags.image_provisioner_backend;
   if (backend !== undefined && backend !== "copy") {
     return { ok: false, error: `Unsupported image provisioner backend '${backend}' (only copy)` };

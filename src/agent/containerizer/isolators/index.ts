@@ -382,6 +382,11 @@ export function createIsolators(
         return { ok: false, error: `Unknown or unsupported isolator '${raw}'` };
     }
   }
+  // As Mesos (checked last, so the isolators that need it say so first): the
+  // mount namespace setup is the linux launcher's.
+  if (names.includes("filesystem/linux") && o.launcher !== undefined && o.launcher !== "linux") {
+    return { ok: false, error: "'filesystem/linux' isolator requires 'linux' launcher" };
+  }
   // As Mesos: always there (the agent always passes its resolver), last, so
   // any container's SECRET variables are resolved.
   if (o.secrets !== undefined) isolators.push(new EnvironmentSecretIsolator(o.secrets.resolver));
