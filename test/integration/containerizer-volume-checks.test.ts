@@ -258,3 +258,33 @@ test("volume/image: named in --isolation, an image volume of a host container is
     /^tools motd$/m,
   );
 });
+
+test("--default_container_info with an image and a volume: a task sent without a ContainerInfo runs in that image", {
+  skip: skip ?? imageSkip,
+}, async () => {
+  const ownMaster = await startMaster();
+  const ownAgent = await startAgent({
+    master: ownMaster.address,
+    flags: {
+      isolation: "filesystem/linux,docker/runtime",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("h12-volume-checks-default-store-"),
+      default_container_info: JSON.stringify({
+        type: "MESOS",
+        mesos: { image: { type: "DOCKER", docker: { name: "tools" } } },
+        volumes: [{ container_path: "/scratch", host_path: "scratch", mode: "RW" }],
+      }),
+    },
+  });
+  await waitForAgents(ownMaster, 1);
+  const run = await executeTask(ownMaster, {
+    name: "h12-default-image",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "cat /etc/motd && echo from-image > /scratch/f",
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const sandbox = await sandboxOf(ownAgent, "h12-default-image");
+  assert.match(readFileSync(join(sandbox, "stdout"), "utf8"), /^tools motd$/m);
+  assert.equal(readFileSync(join(sandbox, "scratch", "f"), "utf8"), "from-image\n");
+});
