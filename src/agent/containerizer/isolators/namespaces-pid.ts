@@ -27,6 +27,12 @@ export class NamespacesPidIsolator extends BaseIsolator {
   readonly name = "namespaces/pid";
   /** Pids of the containers (their children's pid namespace is /proc/<pid>/ns/pid_for_children). */
   private readonly pids = new Map<string, number>();
+  /**
+   * Containers prepared by this agent run that are in the agent's pid
+   * namespace (a top-level one that shares it, and nested ones sharing
+   * theirs). Any other container has a namespace of its own.
+   */
+  private readonly inAgentNamespace = new Set<string>();
 
   constructor(
     private readonly o: NamespacesPidOptions = { disallowSharingAgentPidNamespace: false },
@@ -37,11 +43,13 @@ export class NamespacesPidIsolator extends BaseIsolator {
   override async prepare(config: ContainerConfig): Promise<LaunchPreparation | undefined> {
     const share = config.executor.container?.linux_info?.share_pid_namespace === true;
     const parent = parentContainerId(config.containerId);
+    this.inAgentNamespace.delete(config.containerId);
     if (parent === undefined) {
       if (!share) return { pidNamespace: true, mountNamespace: true };
       if (this.o.disallowSharingAgentPidNamespace) {
         throw new Error(SHARING_AGENT_PID_NAMESPACE_REFUSED);
       }
+      this.inAgentNamespace.add(config.containerId);
       // The agent's pid namespace, and so the host's /proc as it is.
       return undefined;
     }
@@ -63,10 +71,14 @@ export class NamespacesPidIsolator extends BaseIsolator {
       readlink(namespace).catch(() => undefined),
       readlink("/proc/self/ns/pid"),
     ]);
-    if (theirs === undefined) {
+    // The agent's namespace where the parent has one of its own: its first
+    // process is gone (the pid now another's, say the host's) or has not
+    // made it yet; the container would see and signal every process.
+    if (theirs === undefined || (theirs === ours && !this.inAgentNamespace.has(parent))) {
       throw new Error(`The pid namespace of parent container '${parent}' is gone`);
     }
     if (theirs !== ours) preparation.pidNamespaceToEnter = namespace;
+    else this.inAgentNamespace.add(config.containerId);
     return preparation;
   }
 
@@ -75,10 +87,17 @@ export class NamespacesPidIsolator extends BaseIsolator {
   }
 
   override async recover(containers: ReadonlyMap<string, number>): Promise<void> {
-    for (const [id, pid] of containers) this.pids.set(id, pid);
+    const ours = await readlink("/proc/self/ns/pid");
+    for (const [id, pid] of containers) {
+      this.pids.set(id, pid);
+      // Long started: a process whose children are in the agent's namespace shares it.
+      const theirs = await readlink(`/proc/${pid}/ns/pid_for_children`).catch(() => undefined);
+      if (theirs === ours) this.inAgentNamespace.add(id);
+    }
   }
 
   override async cleanup(containerId: string): Promise<void> {
     this.pids.delete(containerId);
+    this.inAgentNamespace.delete(containerId);
   }
 }
