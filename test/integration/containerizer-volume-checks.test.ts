@@ -178,6 +178,28 @@ test("volume/host_path: an absolute mount point missing on the host is refused w
   );
 });
 
+test("volume/host_path: a relative container_path leading out of the sandbox is refused (Mesos does not check)", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "h12-escape",
+    resources: [scalar("cpus", 0.1), scalar("mem", 32)],
+    command: "true",
+    container: {
+      type: "MESOS",
+      volumes: [
+        {
+          container_path: "../../escape",
+          mode: "RW",
+          source: { type: "HOST_PATH", host_path: { path: tempDir("h12-volume-checks-esc-") } },
+        },
+      ],
+    },
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.match(run.message ?? "", /container_path '\.\.\/\.\.\/escape' leaves the sandbox/);
+});
+
 test("volumes: a DOCKER_VOLUME volume fails the launch (no docker/volume isolator) instead of running without it", {
   skip,
 }, async () => {
