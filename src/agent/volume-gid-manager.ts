@@ -334,8 +334,10 @@ export class VolumeGidManager {
 
   /**
    * Releases the gids of the volume at `path` and of the volumes beneath it
-   * (a destroyed container's sandbox: its PARENT SANDBOX_PATH volumes). A
-   * SANDBOX_PATH volume's group goes back to its owner's primary group.
+   * (a destroyed container's sandbox: its PARENT SANDBOX_PATH volumes).
+   * What is left of the volume goes back to its owner's primary group: a
+   * SANDBOX_PATH volume stays with its sandbox, a destroyed MOUNT disk
+   * volume's emptied mount point stays for the next volume on that disk.
    */
   async deallocate(path: string): Promise<void> {
     const released: VolumeGidInfo[] = [];
@@ -348,7 +350,6 @@ export class VolumeGidManager {
     // Groups first: a gid freed while a directory still had it could be
     // handed to another volume and let its users into this one meanwhile.
     for (const info of released) {
-      if (info.type !== "SANDBOX_PATH") continue;
       await this.restoreGroup(info).catch((e: unknown) =>
         this.o.logger.warn(
           `Failed to set the owner group of the volume path '${info.path}' back: ${(e as Error).message}`,

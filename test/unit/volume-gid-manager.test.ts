@@ -150,6 +150,20 @@ describe("VolumeGidManager", { skip: root ? false : "chown needs root" }, () => 
     );
   });
 
+  test("a destroyed volume whose directory stays (a MOUNT disk's root) gets its owner's group back", async () => {
+    const work = tempDir("vgm-mount-");
+    const mountRoot = join(work, "disk1");
+    mkdirSync(mountRoot);
+    const m = manager(work);
+    assert.equal(await m.allocate(mountRoot, "PERSISTENT"), 40000);
+    // DESTROY empties the mount point, then gives the gid back.
+    await m.deallocate(mountRoot);
+    const s = statSync(mountRoot);
+    assert.equal(s.gid, 0, "users of the gid's next volume do not get into the disk");
+    assert.equal(s.mode & 0o2020, 0);
+    assert.equal(m.freeCount, 2);
+  });
+
   test("a gid of an earlier range stays allocated but is not handed out again", async () => {
     const work = tempDir("vgm-range-change-");
     const volume = join(work, "volume");
