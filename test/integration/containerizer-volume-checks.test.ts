@@ -102,6 +102,14 @@ test("volume isolators: combinations Mesos refuses stop the agent at start", { s
     /Docker runtime isolator has to be specified if 'DOCKER' is included in 'image_providers'/,
   );
   assert.match(
+    await refusedAgent({ ...images, image_providers: "docker,oci" }),
+    /Unknown image type 'oci'/,
+  );
+  assert.match(
+    await refusedAgent({ ...images, image_providers: "appc,docker" }),
+    /Unsupported image provider 'appc' \(only docker\)/,
+  );
+  assert.match(
     await refusedAgent({ ...images, launcher: "posix" }),
     /The 'linux' launcher must be used for container image support/,
   );
