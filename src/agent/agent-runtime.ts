@@ -790,6 +790,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
         if (await docker?.adopt(ids, executor.directory, alive.pid, alive.startTime)) continue;
         adopted.adopt(executor.ids.containerId, alive.pid, alive.startTime, executor.directory);
         isolated.set(executor.ids.containerId, alive.pid);
+        volumeOwnership.recover(ids, executor.directory);
         const info = agent.frameworks.get(ids.frameworkId)?.executors.get(ids.executorId)?.info;
         if (info !== undefined) executorInfos.set(ids.containerId, info);
         continue;

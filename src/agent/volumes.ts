@@ -145,6 +145,22 @@ export class VolumeOwnership {
     this.hold(ids.containerId, this.o.resourcesOf(ids) ?? []);
   }
 
+  /**
+   * A container of the previous agent run that is still alive: its volumes
+   * are handed over again, as Mesos' isolators do when the recovered
+   * executor's resources come back (here at once: its executor may have
+   * subscribed already).
+   */
+  recover(ids: VolumeContainerIds, sandbox: string): void {
+    if (this.containers.has(ids.containerId)) return;
+    this.containers.set(ids.containerId, { ids, sandbox, paths: new Set() });
+    try {
+      this.hold(ids.containerId, this.o.resourcesOf(ids) ?? []);
+    } catch (e) {
+      this.o.logger.warn((e as Error).message);
+    }
+  }
+
   /** The container's resources changed (tasks added or ended). */
   update(containerId: string, resources: Resources): void {
     if (!this.containers.has(containerId)) return;

@@ -11,17 +11,20 @@
  *   the next `nobody` task gets it;
  * - a default executor running as `nobody` gets the volumes of its task
  *   groups, those of a group sent to it while it runs too, and its nested
- *   tasks write them through their PARENT SANDBOX_PATH volumes.
+ *   tasks write them through their PARENT SANDBOX_PATH volumes;
+ * - after an agent restart, a surviving executor's volumes are handed to
+ *   its user again when it subscribes.
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, type TestContext, test } from "node:test";
 import type { Offer, Resource, TaskInfo } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  killProcessGroups,
   startAgent,
   startMaster,
   stopAll,
@@ -42,19 +45,17 @@ let workDir = "";
 let nobodyUid = -1;
 let nobodyGid = -1;
 const open: Subscription[] = [];
+const AGENT_FLAGS = {
+  isolation: "posix/cpu,posix/mem,volume/sandbox_path",
+  registration_backoff_factor: "10ms",
+};
 
 before(async () => {
   if (!root) return;
   nobodyUid = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim());
   nobodyGid = Number(execFileSync("id", ["-g", "nobody"], { encoding: "utf8" }).trim());
   master = await startMaster({ flags: { allocation_interval: "100ms" } });
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "posix/cpu,posix/mem,volume/sandbox_path",
-      registration_backoff_factor: "10ms",
-    },
-  });
+  agent = await startAgent({ master: master.address, flags: AGENT_FLAGS });
   // The harness' work directory is 0700: `nobody` must reach the sandboxes and volumes.
   workDir = agent.workDir;
   chmodSync(workDir, 0o755);
@@ -124,6 +125,7 @@ async function framework(t: TestContext, name: string): Promise<Subscription> {
       user: "nobody",
       roles: [ROLE],
       principal: "ops",
+      checkpoint: true,
       capabilities: [{ type: "MULTI_ROLE" }, { type: "SHARED_RESOURCES" }],
     }),
   );
@@ -192,6 +194,11 @@ async function reached(s: Subscription, taskId: string, states: RegExp): Promise
 
 const escaped = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
+/** Waits for the agent to log a line matching `pattern` (its log comes through a pipe). */
+async function logged(pattern: RegExp): Promise<void> {
+  await waitLong(`the agent to log ${pattern}`, () => pattern.test(agent.logs()));
+}
+
 describe("persistent volumes of non-root tasks", {
   skip: root ? false : "needs root (tasks run as nobody)",
 }, () => {
@@ -215,8 +222,7 @@ describe("persistent volumes of non-root tasks", {
     assert.equal(statSync(join(dir, "f")).uid, nobodyUid);
     // Only the volume's directory changes hands: what is in it keeps its owner.
     assert.equal(statSync(join(dir, "from-root")).uid, 0);
-    assert.match(
-      agent.logs(),
+    await logged(
       new RegExp(
         `Changing the ownership of the persistent volume at '${escaped(dir)}' with uid ${nobodyUid} and gid ${nobodyGid}`,
       ),
@@ -241,8 +247,7 @@ describe("persistent volumes of non-root tasks", {
     await reached(s, "beside", /TASK_FAILED/);
     assert.equal(statSync(dir).uid, 0);
     assert.equal(statSync(join(dir, "beside"), { throwIfNoEntry: false }), undefined);
-    assert.match(
-      agent.logs(),
+    await logged(
       new RegExp(
         `Leaving the ownership of the persistent volume at '${escaped(dir)}' unchanged because it is in use`,
       ),
@@ -294,5 +299,49 @@ describe("persistent volumes of non-root tasks", {
     await reached(s, "late", /TASK_FINISHED/);
     assert.equal(readFileSync(join(later, "f"), "utf8"), "late\n");
     assert.deepEqual([statSync(later).uid, statSync(later).gid], [nobodyUid, nobodyGid]);
+  });
+
+  test("after an agent restart, a running executor's volume goes to its user again", async (t) => {
+    const rv = volume("rv", 8);
+    const dir = await createVolume(rv);
+    const s = await framework(t, "restarts");
+    const used = new Set<string>();
+    await accept(s, await offerWith(s, used, "rv"), [
+      {
+        type: "LAUNCH",
+        launch: { task_infos: [task("kept", rv, "echo $$ > rv/pid; exec sleep 1000")] },
+      },
+    ]);
+    // The executor and its task outlive the agent: a failed run must not leave them behind.
+    t.after(() => {
+      const pids = (readdirSync(join(workDir, "meta"), { recursive: true }) as string[])
+        .filter((f) => f.includes("/executors/kept/") && f.endsWith("pids/forked.pid"))
+        .map((f) => Number(readFileSync(join(workDir, "meta", f), "utf8")));
+      const task = readFileSync(join(dir, "pid"), { encoding: "utf8", flag: "a+" }).trim();
+      killProcessGroups([...pids, ...(task === "" ? [] : [Number(task)])]);
+    });
+    await reached(s, "kept", /TASK_RUNNING/);
+    assert.equal(statSync(dir).uid, nobodyUid);
+    const { port } = agent;
+    agent.kill("SIGKILL");
+    await agent.exited;
+    // Changed while the agent is down: the restarted agent hands it over again.
+    chownSync(dir, 0, 0);
+    agent = await startAgent({
+      master: master.address,
+      port,
+      flags: { ...AGENT_FLAGS, work_dir: workDir },
+    });
+    const handed = new RegExp(
+      `Changing the ownership of the persistent volume at '${escaped(dir)}' with uid ${nobodyUid} and gid ${nobodyGid}`,
+    );
+    await logged(handed);
+    assert.equal(statSync(dir).uid, nobodyUid);
+    const kill = await s.call({
+      type: "KILL",
+      kill: { task_id: { value: "kept" }, agent_id: { value: agentId } },
+    } as Call);
+    assert.equal(kill.status, 202, kill.body);
+    await reached(s, "kept", /TASK_KILLED/);
   });
 });
