@@ -6,7 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { closeSync, createReadStream, constants as fsConstants, openSync, readSync } from "node:fs";
+import {
+  closeSync,
+  createReadStream,
+  constants as fsConstants,
+  openSync,
+  readFileSync,
+  readSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { Socket } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -98,4 +107,27 @@ test("fifo writer: once the reader has gone, writing fails with EPIPE instead of
   } finally {
     clearInterval(keepWriting);
   }
+});
+
+test("fifo writer: a link or a regular file where the pipe should be is not written (the pipe lies in a sandbox the task's user may change)", async () => {
+  const dir = tempDir("fifo-writer-link-");
+  const target = join(dir, "passwd");
+  writeFileSync(target, "untouched\n");
+  symlinkSync(target, join(dir, "stdin.fifo"));
+  writeFileSync(join(dir, "plain.fifo"), "");
+  for (const [name, why] of [
+    ["stdin.fifo", /ELOOP/],
+    ["plain.fifo", /plain\.fifo' is not a named pipe$/],
+  ] as const) {
+    const writer = fifoWriter(join(dir, name));
+    // Without the check it writes and closes without an error.
+    const failed = new Promise<Error | undefined>((resolve) => {
+      writer.once("error", resolve);
+      writer.once("close", () => resolve(undefined));
+    });
+    writer.end("input\n");
+    assert.match((await failed)?.message ?? "no error", why);
+  }
+  assert.equal(readFileSync(target, "utf8"), "untouched\n");
+  assert.equal(readFileSync(join(dir, "plain.fifo"), "utf8"), "");
 });

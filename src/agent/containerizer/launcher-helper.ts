@@ -24,7 +24,6 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
   appendFileSync,
   closeSync,
-  constants as fsConstants,
   mkdirSync,
   openSync,
   readdirSync,
@@ -51,6 +50,7 @@ import {
   type SpawnRequest,
   type UserRequest,
 } from "./launcher-protocol.js";
+import { openSandboxOutput } from "./sandbox-no-follow.js";
 
 const OUTPUT_TAIL_BYTES = 8192;
 /** The niceness executors get: the helper's own, before it raised its priority. */
@@ -478,19 +478,16 @@ function watchStart(child: ChildProcess): void {
   if (ready === null || ready === undefined) release();
 }
 
-/** Append-open of an output file in a sandbox, refusing a symbolic link. */
-const SANDBOX_OUTPUT_FLAGS =
-  fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW;
-
 function doSpawn(r: SpawnRequest, paced: boolean): void {
   let out: number | undefined;
   let err: number | undefined;
   let child: ChildProcess;
   try {
     // The sandbox may be writable by the task's user, and this process may
-    // be root: never follow a link put where the output files go.
-    out = openSync(r.stdout, SANDBOX_OUTPUT_FLAGS, 0o644);
-    err = openSync(r.stderr, SANDBOX_OUTPUT_FLAGS, 0o644);
+    // be root: no link is followed, no named pipe (fetched from an archive)
+    // waited on for good, with every later launch behind it.
+    out = openSandboxOutput(r.stdout);
+    err = openSandboxOutput(r.stderr);
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
       env: paced ? { ...r.env, [READY_FD_VARIABLE]: String(READY_FD) } : r.env,

@@ -56,19 +56,8 @@
  * agent that finds a launch cut short destroys that container.
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, constants as fsConstants, openSync } from "node:fs";
-import {
-  chown,
-  lstat,
-  mkdir,
-  readdir,
-  readFile,
-  readlink,
-  rename,
-  rm,
-  rmdir,
-  writeFile,
-} from "node:fs/promises";
+import { closeSync, fchownSync, constants as fsConstants } from "node:fs";
+import { mkdir, readdir, readFile, readlink, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { Socket } from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
 import type { Readable, Writable } from "node:stream";
@@ -135,6 +124,7 @@ import {
 } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
+import { makeSandbox, openOwnFifo, removeSandbox } from "./sandbox-no-follow.js";
 
 /** What the agent knows of a parent (executor) container. */
 export interface NestedParent {
@@ -343,6 +333,8 @@ interface Nested {
    * noted before they start; absent for one an older agent launched.
    */
   readonly token?: string;
+  /** This launch made its sandbox (see makeSandbox): only then does a failed launch remove it. */
+  sandboxMade?: boolean;
 }
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
@@ -992,7 +984,9 @@ export class NestedContainers {
       if (this.byKey.get(key) === n) void this.forget(n);
       // Its sandbox (with the fetcher's output, if any) goes at once: the next
       // probe's REMOVE finds no container, so nothing else would remove it.
-      void rm(n.directory, { recursive: true, force: true });
+      // Only one this launch made: a launch refused for a link in the way
+      // (e.g. `containers` -> /) must not remove what lies behind it.
+      if (n.sandboxMade === true) void this.removeSandboxOf(n);
       return { status: 400, error };
     }
   }
@@ -1008,18 +1002,9 @@ export class NestedContainers {
     l: NestedLaunch,
     inherited: ParentLaunch,
   ): Promise<number> {
-    await refuseLinkedSandbox(n.directory);
-    await mkdir(n.directory, { recursive: true, mode: 0o755 });
-    await refuseLinkedSandbox(n.directory);
     const userName = this.commandUser(l) ?? inherited.user;
-    let ids: { uid: number; gid: number } | undefined;
-    if (userName !== undefined) {
-      const user = await this.lookupUser(userName);
-      if (user.uid !== process.getuid?.() || user.gid !== process.getgid?.()) {
-        ids = user;
-        await chownSandbox(n.directory, ids.uid, ids.gid);
-      }
-    }
+    const ids = await this.switchedIds(userName);
+    n.sandboxMade = await makeSandbox(n.parent.directory, n.directory, ids);
     // Mesos fetches the command's URIs for DEBUG containers too: into their
     // own sandbox (not the working directory they run in), as their user.
     await this.fetch(n, l.command, ids, userName);
@@ -1266,7 +1251,7 @@ export class NestedContainers {
     if (n.termination === undefined) return "running";
     void this.forget(n);
     // A DEBUG container (one per check probe) leaves no sandbox behind, as in Mesos.
-    if (n.debugOf !== undefined) void rm(n.directory, { recursive: true, force: true });
+    if (n.debugOf !== undefined) void this.removeSandboxOf(n);
     return "removed";
   }
 
@@ -1281,7 +1266,8 @@ export class NestedContainers {
     // Sandbox first, then the record: a LAUNCH of the same id waits for both
     // (it would get this sandbox removed under it), as does a second REMOVE.
     n.removing ??= (async () => {
-      await rm(n.directory, { recursive: true, force: true }).catch((e: unknown) =>
+      // The sandbox is the user's: nothing in it is followed (its parent is root's).
+      await removeSandbox(dirname(n.directory), n.directory).catch((e: unknown) =>
         this.o.logger.warn(
           `Failed to remove the sandbox of standalone container '${id}': ${(e as Error).message}`,
         ),
@@ -1373,18 +1359,15 @@ export class NestedContainers {
   // --- internals -----------------------------------------------------------
 
   private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
-    // Checked before mkdir too, which would otherwise follow such a link.
-    if (n.standalone !== true) await refuseLinkedSandbox(n.directory);
-    await mkdir(n.directory, { recursive: true, mode: 0o755 });
-    if (n.standalone !== true) await refuseLinkedSandbox(n.directory);
     const userName = n.standalone === true ? n.parent.user : (this.commandUser(l) ?? n.parent.user);
-    let ids: { uid: number; gid: number } | undefined;
-    if (userName !== undefined) {
-      const user = await this.lookupUser(userName);
-      if (user.uid !== process.getuid?.() || user.gid !== process.getgid?.()) {
-        ids = user;
-        await chownSandbox(n.directory, ids.uid, ids.gid);
-      }
+    const ids = await this.switchedIds(userName);
+    if (n.standalone === true) {
+      // In the agent's `containers` directory, which only root may change.
+      await mkdir(n.directory, { recursive: true, mode: 0o755 });
+      if (ids !== undefined) await chownSandbox(n.directory, ids.uid, ids.gid);
+    } else {
+      // Below the parent's sandbox, which its user may change (see makeSandbox).
+      n.sandboxMade = await makeSandbox(n.parent.directory, n.directory, ids);
     }
     await this.fetch(n, l.command, ids, userName);
     const preparations: (LaunchPreparation | undefined)[] = [];
@@ -1635,12 +1618,20 @@ export class NestedContainers {
     if (made.code !== 0) {
       throw new Error(`Failed to create the session's pipes: ${made.output.trim()}`);
     }
-    // The container (maybe another user) opens its stdin itself.
-    if (ids !== undefined) await chown(paths.stdin, ids.uid, ids.gid);
+    // The container (maybe another user) opens its stdin itself. Given
+    // away on the open pipe: the name could be a link by now.
+    if (ids !== undefined) {
+      const stdin = openOwnFifo(paths.stdin, fsConstants.O_RDONLY);
+      try {
+        fchownSync(stdin, ids.uid, ids.gid);
+      } finally {
+        closeSync(stdin);
+      }
+    }
     const fds: number[] = [];
     try {
       for (const p of [paths.stdout, paths.stderr]) {
-        fds.push(openSync(p, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK));
+        fds.push(openOwnFifo(p, fsConstants.O_RDONLY));
       }
     } catch (e) {
       for (const fd of fds) closeSync(fd);
@@ -1663,6 +1654,25 @@ export class NestedContainers {
       }
     }
     return out;
+  }
+
+  /** The ids a container of `userName` runs as, when they are not the agent's own. */
+  private async switchedIds(
+    userName: string | undefined,
+  ): Promise<{ uid: number; gid: number } | undefined> {
+    if (userName === undefined) return undefined;
+    const user = await this.lookupUser(userName);
+    if (user.uid === process.getuid?.() && user.gid === process.getgid?.()) return undefined;
+    return user;
+  }
+
+  /** Removes a nested container's sandbox without following the user's links (logged). */
+  private async removeSandboxOf(n: Nested): Promise<void> {
+    await removeSandbox(n.parent.directory, n.directory).catch((e: unknown) =>
+      this.o.logger.warn(
+        `Failed to remove the sandbox of container '${n.key}': ${(e as Error).message}`,
+      ),
+    );
   }
 
   private async lookupUser(name: string): Promise<{ uid: number; gid: number }> {
@@ -1828,23 +1838,6 @@ export class NestedContainers {
         await rmdir(join(path, "..")).catch(() => undefined);
       })
       .catch(() => undefined);
-  }
-}
-
-/**
- * A nested container's sandbox is `<parent sandbox>/containers/<id>`, below
- * a directory the parent's user may write. The agent (root, with
- * --switch_user) chowns it to the container's user and fetches into it, so
- * neither it nor `containers` may be a symbolic link the user put there to
- * point those writes elsewhere (e.g. at /etc).
- */
-async function refuseLinkedSandbox(directory: string): Promise<void> {
-  for (const path of [dirname(directory), directory]) {
-    const linked = await lstat(path).then(
-      (s) => s.isSymbolicLink(),
-      () => false, // not there (yet)
-    );
-    if (linked) throw new Error(`The sandbox path '${path}' is a symbolic link`);
   }
 }
 

@@ -5,7 +5,7 @@
  * its last writer closes, so data and EOF sent early would never arrive and
  * the reader's open would wait for a writer forever.
  */
-import { constants as fsConstants, openSync } from "node:fs";
+import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
 import { Socket } from "node:net";
 import { PassThrough, type Writable } from "node:stream";
 
@@ -27,8 +27,15 @@ export function fifoWriter(path: string): Writable {
     if (buffer.destroyed) return;
     let fd: number;
     try {
-      // Non-blocking: fails with ENXIO while no process has the pipe open for reading.
-      fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+      // Non-blocking: fails with ENXIO while no process has the pipe open for
+      // reading. Never through a link: the pipe may lie where a task's user
+      // can swap it for one (to a file this process may write and the user not).
+      fd = openSync(path, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOFOLLOW);
+      if (!fstatSync(fd).isFIFO()) {
+        closeSync(fd);
+        buffer.destroy(new Error(`'${path}' is not a named pipe`));
+        return;
+      }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code === "ENXIO") {
         timer = setTimeout(tryOpen, OPEN_RETRY_MS);

@@ -27,7 +27,7 @@
  * `mesos-<uuid>` container `docker ps -a` lists is stopped and removed.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
+import { closeSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,6 +45,7 @@ import { recordExecutorProcess } from "../pid-record.js";
 import type { ContainerEvents } from "../posix-containerizer.js";
 import { parseProcStat } from "../proc.js";
 import { chownSandbox, createSandbox } from "../sandbox.js";
+import { openSandboxOutput } from "../sandbox-no-follow.js";
 import {
   containerIdOfName,
   dockerContainerName,
@@ -73,56 +74,6 @@ const INSPECT_INTERVAL_MS = 500;
 const POLL_INTERVAL_MS = 250;
 /** The raw wait status of a SIGKILL. */
 const KILLED_STATUS = 9;
-/**
- * Append-open of an output file in a sandbox the task's user may write:
- * never through a link, and without waiting for a reader should the name
- * be a named pipe (the fetcher extracts archives there as the user).
- */
-const SANDBOX_OUTPUT_FLAGS =
-  fsConstants.O_WRONLY |
-  fsConstants.O_APPEND |
-  fsConstants.O_CREAT |
-  fsConstants.O_NOFOLLOW |
-  fsConstants.O_NONBLOCK;
-
-/**
- * Opens where the watched process's output goes, checking on the open file
- * what the task's user may have put at `path`: the sandbox's own regular
- * file, or the container logger's pipe (the agent's); either with one link
- * (not another file hard-linked there). A pipe is opened again through
- * /proc/self/fd, blocking, as the process expects its output to be (the
- * agent holds it open for reading until the launch is over).
- */
-function openOutput(path: string, kind: "file" | "pipe"): number {
-  const refused = () =>
-    new Error(
-      kind === "file"
-        ? `'${path}' is not a regular file with a single link`
-        : `'${path}' is not the container logger's pipe`,
-    );
-  let fd: number;
-  try {
-    fd = openSync(path, SANDBOX_OUTPUT_FLAGS, 0o644);
-  } catch (e) {
-    // A symbolic link (ELOOP), a pipe nobody reads (ENXIO).
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ELOOP" || code === "ENXIO" ? refused() : e;
-  }
-  let keep = false;
-  try {
-    const st = fstatSync(fd);
-    if (kind === "file") {
-      if (!st.isFile() || st.nlink !== 1) throw refused();
-      keep = true;
-      return fd;
-    }
-    if (!st.isFIFO() || st.nlink !== 1 || st.uid !== process.getuid?.()) throw refused();
-    return openSync(`/proc/self/fd/${fd}`, fsConstants.O_WRONLY);
-  } finally {
-    if (!keep) closeSync(fd);
-  }
-}
-
 /** Settings from the agent's flags. */
 export interface DockerContainerizerOptions {
   docker: DockerCli;
@@ -640,12 +591,12 @@ export class DockerContainerizer {
     directory: string,
     output: ContainerOutput | undefined,
   ): number {
-    // The sandbox may be the task's user's: see openOutput.
+    // The sandbox may be the task's user's: see openSandboxOutput.
     const kind = output === undefined ? "file" : "pipe";
-    const out = openOutput(output?.stdout ?? join(directory, "stdout"), kind);
+    const out = openSandboxOutput(output?.stdout ?? join(directory, "stdout"), kind);
     let err: number;
     try {
-      err = openOutput(output?.stderr ?? join(directory, "stderr"), kind);
+      err = openSandboxOutput(output?.stderr ?? join(directory, "stderr"), kind);
     } catch (e) {
       closeSync(out);
       throw e;

@@ -23,6 +23,7 @@ import { promisify } from "node:util";
 import type { JsonValue } from "../../../common/flags/spec.js";
 import type { Logger } from "../../../common/observability/logger.js";
 import type { Environment } from "../../../common/protocol/generated/mesos-v1.js";
+import { openOwnFifo } from "../sandbox-no-follow.js";
 import {
   containerSettings,
   findModuleParameters,
@@ -87,8 +88,12 @@ export class LogrotateContainerLogger implements ContainerLogger {
     };
     try {
       for (const stream of ["stdout", "stderr"] as const) {
-        held.push(openSync(fifos[stream], fsConstants.O_RDWR | fsConstants.O_NONBLOCK));
-        this.startLogger(fifos[stream], join(directory, stream), settings.value[stream], request);
+        // The sandbox is the user's, who may have swapped the pipe for a link
+        // (to /etc/shadow, say) since mkfifo: only the agent's own pipe is
+        // taken, and the logger reads that very pipe (not the name again).
+        const fd = openOwnFifo(fifos[stream], fsConstants.O_RDWR);
+        held.push(fd);
+        this.startLogger(fd, join(directory, stream), settings.value[stream], request);
       }
     } catch (e) {
       release();
@@ -97,13 +102,14 @@ export class LogrotateContainerLogger implements ContainerLogger {
     return { ...fifos, release };
   }
 
+  /** Starts the logger of one stream, reading the pipe the agent holds open as `fifo`. */
   private startLogger(
-    fifo: string,
+    fifo: number,
     logFile: string,
     settings: StreamSettings,
     request: ContainerOutputRequest,
   ): void {
-    const input = openSync(fifo, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    const input = openSync(`/proc/self/fd/${fifo}`, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     try {
       const args = [
         LOGGER_MAIN,

@@ -1,0 +1,261 @@
+/**
+ * What the agent (root, with --switch_user) does to files inside sandboxes
+ * the task's user may change: that user can put a symbolic link, a named
+ * pipe or a hard link under any name there, and swap a directory for a link
+ * at any moment. So root never looks a name up through the user's
+ * directories by its full path twice: it opens each directory from one it
+ * already holds (`/proc/self/fd/<fd>/<name>`, no link followed), and
+ * checks what it opened on the open file (fstat), not on the name.
+ *
+ * Keep the imports to Node's own: the launcher helper loads this file.
+ */
+import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readdir, rmdir, unlink } from "node:fs/promises";
+import { isAbsolute, join, relative, sep } from "node:path";
+
+/**
+ * Append-open of an output file in a sandbox: never through a link, and
+ * without waiting for a reader should the name be a named pipe (the fetcher
+ * extracts archives there as the user).
+ */
+const OUTPUT_FLAGS =
+  fsConstants.O_WRONLY |
+  fsConstants.O_APPEND |
+  fsConstants.O_CREAT |
+  fsConstants.O_NOFOLLOW |
+  fsConstants.O_NONBLOCK;
+
+/** A directory, opened only if the name is one (not a link to one). */
+const DIRECTORY_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+
+/** An agent's named pipe: opened without following a link, without waiting. */
+const FIFO_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
+/**
+ * Opens where a process's output goes, checking on the open file what the
+ * task's user may have put at `path`: the sandbox's own regular file, or a
+ * named pipe of the agent's (the container logger's or a session's); either
+ * with one link (not another file hard-linked there). `kind` narrows it to
+ * one of the two; unset, both are taken. A pipe is opened again through
+ * /proc/self/fd, blocking, as the process expects its output to be (the
+ * agent holds it open for reading until the launch is over).
+ */
+export function openSandboxOutput(path: string, kind?: "file" | "pipe"): number {
+  const refused = () =>
+    new Error(
+      kind === "pipe"
+        ? `'${path}' is not the container logger's pipe`
+        : `'${path}' is not a regular file with a single link`,
+    );
+  let fd: number;
+  try {
+    fd = openSync(path, OUTPUT_FLAGS, 0o644);
+  } catch (e) {
+    // A symbolic link (ELOOP), a pipe nobody reads (ENXIO).
+    const code = (e as NodeJS.ErrnoException).code;
+    throw code === "ELOOP" || code === "ENXIO" ? refused() : e;
+  }
+  let keep = false;
+  try {
+    const st = fstatSync(fd);
+    if (st.isFile() && kind !== "pipe") {
+      if (st.nlink !== 1) throw refused();
+      keep = true;
+      return fd;
+    }
+    if (!st.isFIFO() || kind === "file" || !ownSingleLink(st)) throw refused();
+    return openSync(`/proc/self/fd/${fd}`, fsConstants.O_WRONLY);
+  } finally {
+    if (!keep) closeSync(fd);
+  }
+}
+
+/** Made by this process's user (the agent), and not hard-linked elsewhere. */
+function ownSingleLink(st: { uid: number; nlink: number }): boolean {
+  return st.nlink === 1 && st.uid === process.getuid?.();
+}
+
+/**
+ * Opens the named pipe the agent just made at `path` (`flags`: the access
+ * mode, O_RDONLY / O_WRONLY / O_RDWR), refusing anything else the task's
+ * user may have swapped in for it: a link (to /etc/shadow, say: the read
+ * end goes to a process of the user's), another file, a pipe of the user's.
+ * Never waits for the other end. Throws a one-line Error.
+ */
+export function openOwnFifo(path: string, flags: number): number {
+  let fd: number;
+  try {
+    fd = openSync(path, flags | FIFO_FLAGS);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ELOOP") throw new Error(`'${path}' is not the agent's named pipe`);
+    throw e;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFIFO() || !ownSingleLink(st)) {
+      throw new Error(`'${path}' is not the agent's named pipe`);
+    }
+    return fd;
+  } catch (e) {
+    closeSync(fd);
+    throw e;
+  }
+}
+
+/** The names from `base` down to `directory`; throws unless it lies strictly below. */
+function namesBelow(base: string, directory: string): string[] {
+  const rel = relative(base, directory);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`The sandbox path '${directory}' is not below '${base}'`);
+  }
+  return rel.split(sep);
+}
+
+const inside = (dir: FileHandle, name: string): string => `/proc/self/fd/${dir.fd}/${name}`;
+
+const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/** Opens the directory `name` in `dir` (not a link); `shown` is its path for errors. */
+async function openIn(dir: FileHandle, name: string, shown: string): Promise<FileHandle> {
+  try {
+    return await open(inside(dir, name), DIRECTORY_FLAGS);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw e;
+    const linked = await lstat(inside(dir, name)).then(
+      (s) => s.isSymbolicLink(),
+      () => false,
+    );
+    throw new Error(
+      linked
+        ? `The sandbox path '${shown}' is a symbolic link`
+        : `The sandbox path '${shown}' is not a directory`,
+    );
+  }
+}
+
+/** Makes the directory `name` in `dir` (no link followed); true when this call made it. */
+async function makeIn(dir: FileHandle, name: string): Promise<boolean> {
+  try {
+    await mkdir(inside(dir, name), { mode: 0o755 });
+    return true;
+  } catch (e) {
+    if (codeOf(e) === "EEXIST") return false;
+    throw e;
+  }
+}
+
+/**
+ * Opens `names` one below the other from `base`, following no link,
+ * making missing directories (root's, 0755) when `create`.
+ */
+async function walk(base: string, names: readonly string[], create: boolean): Promise<FileHandle> {
+  let dir = await open(base, DIRECTORY_FLAGS);
+  let shown = base;
+  try {
+    for (const name of names) {
+      shown = join(shown, name);
+      if (create) await makeIn(dir, name);
+      const next = await openIn(dir, name, shown);
+      await dir.close();
+      dir = next;
+    }
+    return dir;
+  } catch (e) {
+    await dir.close();
+    throw e;
+  }
+}
+
+/**
+ * Makes the sandbox `directory` below `base` (a directory only the agent
+ * may change, e.g. the executor's sandbox, whose own parents are root's),
+ * with the directories between; none of them may be a link. When `owner` is
+ * given the sandbox is given to it, on the open directory, and only if it
+ * is the agent's or already the owner's (not another user's directory put
+ * there). True when this call made the sandbox (only then may the launch
+ * that made it remove it: see {@link removeSandbox}).
+ */
+export async function makeSandbox(
+  base: string,
+  directory: string,
+  owner?: { uid: number; gid: number },
+): Promise<boolean> {
+  const names = namesBelow(base, directory);
+  const last = names.pop() as string;
+  const parent = await walk(base, names, true);
+  try {
+    const made = await makeIn(parent, last);
+    const dir = await openIn(parent, last, directory);
+    try {
+      if (owner !== undefined) {
+        const st = await dir.stat();
+        if (st.uid !== process.getuid?.() && st.uid !== owner.uid) {
+          throw new Error(`The sandbox path '${directory}' belongs to another user`);
+        }
+        await dir.chown(owner.uid, owner.gid);
+      }
+    } finally {
+      await dir.close();
+    }
+    return made;
+  } finally {
+    await parent.close();
+  }
+}
+
+/**
+ * Removes the sandbox `directory` below `base` (see {@link makeSandbox})
+ * with everything in it, following no link on the way to it or inside it:
+ * each directory is emptied through the open directory, so a directory the
+ * user swaps for a link meanwhile is not followed. Nothing there: nothing to do.
+ */
+export async function removeSandbox(base: string, directory: string): Promise<void> {
+  const names = namesBelow(base, directory);
+  const last = names.pop() as string;
+  let parent: FileHandle;
+  try {
+    parent = await walk(base, names, false);
+  } catch (e) {
+    if (codeOf(e) === "ENOENT") return;
+    throw e;
+  }
+  try {
+    await removeIn(parent, last);
+  } finally {
+    await parent.close();
+  }
+}
+
+async function removeIn(dir: FileHandle, name: string): Promise<void> {
+  const path = inside(dir, name);
+  const st = await lstat(path).catch((e: unknown) => {
+    if (codeOf(e) === "ENOENT") return undefined;
+    throw e;
+  });
+  if (st === undefined) return;
+  if (!st.isDirectory()) {
+    // A file, pipe or link: the name goes, never what a link points at.
+    await unlink(path).catch((e: unknown) => {
+      if (codeOf(e) !== "ENOENT") throw e;
+    });
+    return;
+  }
+  let sub: FileHandle;
+  try {
+    sub = await open(path, DIRECTORY_FLAGS);
+  } catch (e) {
+    if (codeOf(e) === "ENOENT") return;
+    // Swapped for a link since the lstat: that name goes on the next removal.
+    throw e;
+  }
+  try {
+    for (const entry of await readdir(`/proc/self/fd/${sub.fd}`)) await removeIn(sub, entry);
+  } finally {
+    await sub.close();
+  }
+  await rmdir(path).catch((e: unknown) => {
+    if (codeOf(e) !== "ENOENT") throw e;
+  });
+}
