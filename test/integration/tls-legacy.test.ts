@@ -8,7 +8,8 @@
  *   validation: the master looks each client's IP up by reverse DNS and
  *   drops connections whose certificate does not carry that name, so an
  *   agent with a CA-signed certificate for another host never registers,
- *   while one whose certificate names the host does.
+ *   while one whose certificate names the host does; a certificate no
+ *   trusted CA signed is refused whatever it names.
  * Certificates come from openssl; the test skips without it.
  */
 import assert from "node:assert/strict";
@@ -108,6 +109,8 @@ before(async () => {
     cn: loopbackName,
     san: `IP:127.0.0.1,DNS:${loopbackName}`,
   });
+  // Self-signed (no CA signed it), naming this host as the legacy check wants.
+  makeCa(dir, "rogue", loopbackName);
   makeNodeCertificate(dir, "ca", "elsewhere", {
     cn: "elsewhere.example",
     san: "DNS:elsewhere.example",
@@ -194,6 +197,8 @@ describe("TLS client certificates with legacy hostname validation", { skip }, ()
     assert.equal(await httpsGet(master.port, "/health", "node"), 200);
     assert.notEqual(await httpsGet(master.port, "/health", "elsewhere"), 200);
     assert.notEqual(await httpsGet(master.port, "/health"), 200);
+    // One the CA did not sign is refused in the handshake, whatever name it carries.
+    assert.notEqual(await httpsGet(master.port, "/health", "rogue"), 200);
     await waitFor("the master to log why it dropped the other host's certificate", () =>
       new RegExp(
         `Dropped TLS connection from 127\\.0\\.0\\.1: Presented Certificate Name: elsewhere\\.example does not match peer hostname name: ${loopbackName.replace(/\./g, "\\.")}`,

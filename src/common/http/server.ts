@@ -21,7 +21,7 @@ import {
   type Socket,
 } from "node:net";
 import { Duplex } from "node:stream";
-import { TLSSocket } from "node:tls";
+import { type TLSSocket, Server as TlsServer } from "node:tls";
 import type { Logger } from "../observability/logger.js";
 import { looksLikeTls, type TlsSettings } from "../process/tls.js";
 import type { Clock, TimerHandle } from "../time/clock.js";
@@ -114,6 +114,8 @@ export class HttpServer {
   private readonly headersTimeoutMs: number;
   private readonly maxBodyBytes: number;
   private readonly tls: TlsSettings | undefined;
+  /** Runs the server side of TLS handshakes (never listens itself; connections are handed to it). */
+  private readonly tlsServer: TlsServer | undefined;
   /** Connections being sniffed or owned by the claimer (node:http tracks its own). */
   private readonly ownSockets = new Set<Socket>();
   /** Requests waiting for a later turn (see DISPATCH_BUDGET_MS), oldest first. */
@@ -156,6 +158,26 @@ export class HttpServer {
     this.listener = createListener({ noDelay: true, keepAlive: true }, (socket) =>
       this.accept(socket),
     );
+    this.tlsServer = this.tls === undefined ? undefined : this.makeTlsServer(this.tls);
+  }
+
+  /**
+   * The server side of TLS: a `tls.Server` fed the accepted connections,
+   * because only it refuses a client certificate the CAs did not sign (a
+   * bare server-side TLSSocket insists that one is presented, not that it
+   * verifies). A handshake not done within the header timeout is dropped.
+   */
+  private makeTlsServer(tls: TlsSettings): TlsServer {
+    const server = new TlsServer({ ...tls.serverOptions, handshakeTimeout: this.headersTimeoutMs });
+    server.on("secureConnection", (secure: TLSSocket) => this.secured(secure, tls));
+    server.on("tlsClientError", (e: Error, secure: TLSSocket) => {
+      this.logger.verbose(
+        1,
+        `TLS handshake with ${secure.remoteAddress ?? "unknown"} failed: ${e.message}`,
+      );
+      secure.destroy();
+    });
+    return server;
   }
 
   /** Binds and listens; resolves with the bound port. */
@@ -198,36 +220,50 @@ export class HttpServer {
     }
     socket.on("error", (e) => this.logger.verbose(1, `Connection error: ${e.message}`));
     if (!tls.downgrade) {
-      this.secure(socket, tls, socket.remoteAddress);
+      this.secure(socket);
       return;
     }
     this.ownSockets.add(socket);
+    // A connection that never sends a byte is not kept for ever.
+    let timer: TimerHandle | undefined = this.clock.setTimer(this.headersTimeoutMs, () => {
+      timer = undefined;
+      socket.destroy();
+    });
+    socket.once("close", () => {
+      if (timer !== undefined) this.clock.cancelTimer(timer);
+      this.ownSockets.delete(socket);
+    });
     socket.once("data", (first: Buffer) => {
+      if (timer !== undefined) this.clock.cancelTimer(timer);
+      timer = undefined;
       this.ownSockets.delete(socket);
       socket.pause();
+      // Put back: a TLS socket takes over bytes its stream already buffered.
+      socket.unshift(first);
       if (looksLikeTls(first[0] ?? 0)) {
-        this.secure(replay(socket, first), tls, socket.remoteAddress);
+        this.secure(socket);
       } else {
-        socket.unshift(first);
         this.onConnection(socket);
         socket.resume();
       }
     });
   }
 
+  /** Hands `socket` to the TLS server; it is tracked until its handshake is done. */
+  private secure(socket: Socket): void {
+    this.ownSockets.add(socket);
+    socket.once("close", () => this.ownSockets.delete(socket));
+    this.tlsServer?.emit("connection", socket);
+  }
+
   /**
-   * The server side of TLS over `stream`, served once its handshake is done
-   * and, with client certificates required under the `legacy` scheme, the
-   * client's certificate names its reverse-DNS name (as libprocess checks
-   * after accepting; a mismatch drops the connection).
+   * A TLS connection whose handshake (and client certificate, when
+   * required) passed: served at once, or, with client certificates required,
+   * once the chain depth and (`legacy` scheme) the client's reverse-DNS name
+   * pass too, as libprocess checks after accepting; a mismatch drops it.
    */
-  private secure(stream: Socket | Duplex, tls: TlsSettings, peer: string | undefined): void {
-    const secure = new TLSSocket(stream as Socket, {
-      isServer: true,
-      secureContext: tls.secureContext,
-      requestCert: tls.requestCert,
-      rejectUnauthorized: tls.requireClientCert,
-    });
+  private secured(secure: TLSSocket, tls: TlsSettings): void {
+    const peer = secure.remoteAddress;
     secure.on("error", (e) => this.logger.verbose(1, `TLS connection error: ${e.message}`));
     const check = tls.inboundCheck;
     if (check === undefined) {
@@ -236,23 +272,21 @@ export class HttpServer {
     }
     // Until the check passes nothing is read: the socket stays paused and buffers.
     this.ownSockets.add(secure);
-    secure.once("secure", () => {
-      const verified = {
-        remoteAddress: peer,
-        getPeerCertificate: () => secure.getPeerCertificate(true),
-      };
-      void check(verified).then((problem) => {
-        this.ownSockets.delete(secure);
-        if (secure.destroyed) return;
-        if (problem === undefined) {
-          this.onConnection(secure);
-          return;
-        }
-        this.logger.warn(`Dropped TLS connection from ${peer ?? "unknown"}: ${problem}`);
-        secure.destroy();
-      });
-    });
     secure.once("close", () => this.ownSockets.delete(secure));
+    const verified = {
+      remoteAddress: peer,
+      getPeerCertificate: () => secure.getPeerCertificate(true),
+    };
+    void check(verified).then((problem) => {
+      this.ownSockets.delete(secure);
+      if (secure.destroyed) return;
+      if (problem === undefined) {
+        this.onConnection(secure);
+        return;
+      }
+      this.logger.warn(`Dropped TLS connection from ${peer ?? "unknown"}: ${problem}`);
+      secure.destroy();
+    });
   }
 
   /** Sniffs the first request head to let the claimer take message connections. */
@@ -631,33 +665,4 @@ function stopCoalescing(socket: Socket): void {
   if (corkedSockets.delete(socket)) {
     while (socket.writableCorked > 0 && !socket.destroyed) realUncork.call(socket);
   }
-}
-
-/**
- * A duplex over `socket` that first yields `first` (bytes already read to
- * tell TLS from plain), so a TLS socket can be layered on top of it.
- */
-function replay(socket: Socket, first: Buffer): Duplex {
-  const duplex = new Duplex({
-    read() {
-      socket.resume();
-    },
-    write(chunk: Buffer, _encoding, callback) {
-      socket.write(chunk, callback);
-    },
-    final(callback) {
-      socket.end(callback);
-    },
-    destroy(error, callback) {
-      socket.destroy(error ?? undefined);
-      callback(error);
-    },
-  });
-  duplex.push(first);
-  socket.on("data", (chunk: Buffer) => {
-    if (!duplex.push(chunk)) socket.pause();
-  });
-  socket.on("end", () => duplex.push(null));
-  socket.on("close", () => duplex.destroy());
-  return duplex;
 }

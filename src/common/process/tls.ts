@@ -7,7 +7,7 @@
  * connections, telling them apart by their first byte (a TLS handshake
  * starts with 0x16).
  */
-import { createSecureContext, type SecureContext } from "node:tls";
+import { createSecureContext, type TlsOptions } from "node:tls";
 import { err, ok, type Result } from "../errors/result.js";
 import {
   type AfterHandshake,
@@ -33,8 +33,13 @@ export { clientTls, tlsClientFromEnv } from "./tls-client.js";
 export interface TlsSettings {
   /** Accept plain connections as well. */
   readonly downgrade: boolean;
-  /** Server side: certificate, key, CA, client-certificate policy. */
-  readonly secureContext: SecureContext;
+  /**
+   * Server side: certificate, key, CAs, versions, ciphers and the
+   * client-certificate policy, for a `tls.Server` (which is what checks a
+   * client's certificate against the CAs; a bare server-side TLSSocket only
+   * insists that one is presented).
+   */
+  readonly serverOptions: TlsOptions;
   readonly requestCert: boolean;
   readonly requireClientCert: boolean;
   /**
@@ -96,17 +101,18 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
       );
     }
   }
-  let secureContext: SecureContext;
+  const contextOptions = {
+    cert: cert.value,
+    key: key.value,
+    ...(ca === undefined ? {} : { ca }),
+    minVersion: range.value.min,
+    maxVersion: range.value.max,
+    ...(ciphers === undefined ? {} : { ciphers }),
+    ...(curves === undefined ? {} : { ecdhCurve: curves }),
+  };
   try {
-    secureContext = createSecureContext({
-      cert: cert.value,
-      key: key.value,
-      ...(ca === undefined ? {} : { ca }),
-      minVersion: range.value.min,
-      maxVersion: range.value.max,
-      ...(ciphers === undefined ? {} : { ciphers }),
-      ...(curves === undefined ? {} : { ecdhCurve: curves }),
-    });
+    // Made once here so a bad certificate or key stops the daemon with one line.
+    createSecureContext(contextOptions);
   } catch (e) {
     return err(`Invalid TLS certificate or key: ${(e as Error).message}`);
   }
@@ -137,7 +143,11 @@ export function tlsFromEnv(env: Env = process.env): Result<TlsSettings | undefin
     : undefined;
   return ok({
     downgrade: downgrade.value,
-    secureContext,
+    serverOptions: {
+      ...contextOptions,
+      requestCert: requireClient,
+      rejectUnauthorized: requireClient,
+    },
     requestCert: requireClient,
     requireClientCert: requireClient,
     inboundCheck,
