@@ -198,10 +198,20 @@ let nextAuthenticatee = 1;
 /** The outcome of a handshake the master refused (wrong principal or secret). */
 export const AUTHENTICATION_REFUSED = "authentication failed (wrong principal or secret)";
 
-/** The peer's side: runs one handshake with a master. */
+/**
+ * The peer's side: runs one handshake with a master at a time. It answers
+ * only the process that offered it the mechanisms of the handshake under
+ * way, and only its one challenge: a process that answered any challenge
+ * from anyone would sign the master's challenges for a stranger, who could
+ * then authenticate as this peer's principal.
+ */
 export class CramMd5Authenticatee extends ProcessBase {
   private pending: ((outcome: string | true) => void) | undefined;
   private credential: Credential | undefined;
+  /** Where the handshake under way is: mechanisms awaited, challenge awaited, challenge answered. */
+  private state: "idle" | "starting" | "stepping" | "answered" = "idle";
+  /** The authenticator of the handshake under way (the sender of its mechanisms). */
+  private authenticator: string | undefined;
 
   constructor() {
     super(`crammd5-authenticatee(${nextAuthenticatee++})`);
@@ -218,6 +228,8 @@ export class CramMd5Authenticatee extends ProcessBase {
     return new Promise((resolve) => {
       this.pending?.("superseded by a new attempt");
       this.pending = resolve;
+      this.state = "starting";
+      this.authenticator = undefined;
       this.send(
         to.value,
         "mesos.internal.AuthenticateMessage",
@@ -229,7 +241,18 @@ export class CramMd5Authenticatee extends ProcessBase {
   private settle(outcome: string | true): void {
     const p = this.pending;
     this.pending = undefined;
+    this.state = "idle";
+    this.authenticator = undefined;
     p?.(outcome);
+  }
+
+  /** True when `from` is the authenticator of the handshake under way; else the message is logged and ignored. */
+  private fromAuthenticator(from: Upid, what: string): boolean {
+    if (this.state !== "idle" && from.toString() === this.authenticator) return true;
+    this.logger.warn(
+      `Ignoring ${what} from ${from}: not the authenticator of a handshake under way`,
+    );
+    return false;
   }
 
   protected override initialize(): void {
@@ -237,10 +260,18 @@ export class CramMd5Authenticatee extends ProcessBase {
       "mesos.internal.AuthenticationMechanismsMessage",
       decoder("mesos.internal.AuthenticationMechanismsMessage"),
       (from, message) => {
+        if (this.state !== "starting") {
+          this.logger.warn(
+            `Ignoring AuthenticationMechanismsMessage from ${from}: no handshake is starting`,
+          );
+          return;
+        }
+        this.authenticator = from.toString();
         if (!(message.mechanisms ?? []).includes(CRAM_MD5)) {
           this.settle(`the master offers no ${CRAM_MD5}`);
           return;
         }
+        this.state = "stepping";
         this.send(
           from,
           "mesos.internal.AuthenticationStartMessage",
@@ -253,7 +284,15 @@ export class CramMd5Authenticatee extends ProcessBase {
       decoder("mesos.internal.AuthenticationStepMessage"),
       (from, message) => {
         const credential = this.credential;
-        if (credential === undefined) return;
+        if (credential === undefined || !this.fromAuthenticator(from, "AuthenticationStepMessage"))
+          return;
+        if (this.state !== "stepping") {
+          this.logger.warn(
+            `Ignoring AuthenticationStepMessage from ${from}: its challenge was answered already`,
+          );
+          return;
+        }
+        this.state = "answered";
         const challenge = Buffer.from(message.data).toString("utf8");
         this.send(
           from,
@@ -267,17 +306,29 @@ export class CramMd5Authenticatee extends ProcessBase {
     this.install(
       "mesos.internal.AuthenticationCompletedMessage",
       (bytes) => ({ ok: true, value: bytes }),
-      () => this.settle(true),
+      (from) => {
+        if (!this.fromAuthenticator(from, "AuthenticationCompletedMessage")) return;
+        // As Mesos' authenticatee: success before the challenge was answered is not success.
+        this.settle(this.state === "answered" ? true : "unexpected completion of authentication");
+      },
     );
     this.install(
       "mesos.internal.AuthenticationFailedMessage",
       (bytes) => ({ ok: true, value: bytes }),
-      () => this.settle(AUTHENTICATION_REFUSED),
+      (from) => {
+        if (this.fromAuthenticator(from, "AuthenticationFailedMessage")) {
+          this.settle(AUTHENTICATION_REFUSED);
+        }
+      },
     );
     this.install(
       "mesos.internal.AuthenticationErrorMessage",
       decoder("mesos.internal.AuthenticationErrorMessage"),
-      (_from, message) => this.settle(`authentication error: ${message.error ?? "unknown"}`),
+      (from, message) => {
+        if (this.fromAuthenticator(from, "AuthenticationErrorMessage")) {
+          this.settle(`authentication error: ${message.error ?? "unknown"}`);
+        }
+      },
     );
   }
 }
