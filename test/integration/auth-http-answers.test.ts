@@ -159,6 +159,44 @@ describe("auth: 401 answers", () => {
     assert.equal(ok.status, 200);
   });
 
+  it("with --acls an executor token passes the agent's realms but is refused what is not its own", async () => {
+    const dir = tempDir("h3-auth-answers-jwt-acls-");
+    const credentials = join(dir, "credentials.json");
+    writeFileSync(
+      credentials,
+      JSON.stringify({ credentials: [{ principal: "ops", secret: "s" }] }),
+      { mode: 0o600 },
+    );
+    const key = join(dir, "jwt.key");
+    const secret = "a key that is long enough for HS256 tokens";
+    writeFileSync(key, secret, { mode: 0o600 });
+    const master = await startMaster();
+    // Permissive ACLs: anyone may do anything, but a token is no one (Mesos
+    // rejects a subject with claims and no principal outside its own containers).
+    const agent = await startAgent({
+      master: master.address,
+      flags: {
+        authenticate_http_readonly: true,
+        authenticate_http_executors: true,
+        jwt_secret_key: key,
+        http_credentials: credentials,
+        acls: JSON.stringify({ permissive: true }),
+      },
+    });
+    const token = { Authorization: `Bearer ${signJwt({ cid: "some-container" }, secret)}` };
+    const ops = { Authorization: basic("ops", "s") };
+    const flags = await fetch(`${agent.url}/slave(1)/flags`, { headers: token });
+    assert.equal(flags.status, 403);
+    assert.equal((await fetch(`${agent.url}/slave(1)/flags`, { headers: ops })).status, 200);
+    const containers = await fetch(`${agent.url}/slave(1)/containers`, { headers: token });
+    assert.equal(containers.status, 403);
+    const state = await fetch(`${agent.url}/slave(1)/state`, { headers: token });
+    assert.equal(state.status, 200);
+    assert.equal("flags" in ((await state.json()) as object), false);
+    const opsState = await fetch(`${agent.url}/slave(1)/state`, { headers: ops });
+    assert.equal("flags" in ((await opsState.json()) as object), true);
+  });
+
   it("--http_authenticators=jwt without --jwt_secret_key stops the agent", async () => {
     const run = await runBinary(
       "mesos-agent",

@@ -21,12 +21,27 @@ import {
   authenticateWith,
   COMBINED,
   type ExecutorTokens,
+  executorClaimsOf,
   type HttpAuthenticatorName,
   loadExecutorKey,
 } from "./executor-auth.js";
 import { type HostRealm, LIBPROCESS_HOST_REALMS } from "./host-realms.js";
-import { forbiddenMessage, setRequestAuthorizer } from "./request-auth.js";
-import { setRequestView, viewPermissions, viewsEverything } from "./view-filter.js";
+import { forbiddenMessage, requestAuthorized, setRequestAuthorizer } from "./request-auth.js";
+import {
+  setRequestView,
+  type ViewPermissions,
+  viewPermissions,
+  viewsEverything,
+} from "./view-filter.js";
+
+/** What an executor token shows of the agent's state once --acls are in force: nothing. */
+const NOTHING_VISIBLE: ViewPermissions = {
+  framework: () => false,
+  task: () => false,
+  executor: () => false,
+  flags: false,
+  role: () => false,
+};
 
 /** The agent flag values this module reads. */
 export interface AgentSecurityFlags {
@@ -227,9 +242,12 @@ export function installAgentSecurity(
     const result = authenticateBasic(request, name, security.credentials, required);
     return result.ok ? undefined : result.response;
   };
+  // A caller with an executor token (`jwt`) has claims and no principal:
+  // with --acls it is refused everything but its implicit nested-container
+  // actions (requestAuthorized), as Mesos' local authorizer rejects such a
+  // subject; it is not the anonymous caller the ACLs' ANY would admit.
   const authorizeEndpoint = (request: HttpRequest, endpoint: string) =>
-    AUTHORIZABLE.has(endpoint) &&
-    !security.authorizer.authorized("get_endpoints", principalOf(request), endpoint)
+    AUTHORIZABLE.has(endpoint) && !requestAuthorized(request, "get_endpoints", endpoint)
       ? forbidden(forbiddenMessage(request, `GET '${endpoint}'`))
       : undefined;
 
@@ -257,7 +275,7 @@ export function installAgentSecurity(
     const refused = authorizeEndpoint(request, request.routePath);
     if (refused !== undefined) return refused;
     if (request.routePath === "/flags") {
-      return security.authorizer.authorized("view_flags", principalOf(request))
+      return requestAuthorized(request, "view_flags")
         ? next()
         : forbidden(forbiddenMessage(request, "view the flags"));
     }
@@ -265,7 +283,9 @@ export function installAgentSecurity(
       // A caller who may not view everything gets the document built for its
       // view (the handler reads it); everyone else the unfiltered one, at no cost.
       const principal = principalOf(request);
-      if (!viewsEverything(security.authorizer, principal)) {
+      if (executorClaimsOf(request) !== undefined && security.authorizer.acls !== NO_ACLS) {
+        setRequestView(request, NOTHING_VISIBLE);
+      } else if (!viewsEverything(security.authorizer, principal)) {
         setRequestView(request, viewPermissions(security.authorizer, principal));
       }
     }
