@@ -160,6 +160,7 @@ export abstract class AgentExecutors extends AgentStatusFlow {
     const resources = tasks.flatMap((t) => t.resources ?? []);
     if (!resources.some((r) => r.disk?.persistence !== undefined)) return;
     linkVolumes(this.o.config.workDir, executor.directory, resources, this.o.logger);
+    this.o.containerizer.volumesAdded?.(executor.containerId, resources);
   }
 
   /** Hands queued tasks (or a queued task group) to a subscribed executor. */

@@ -76,6 +76,11 @@ export interface Containerizer {
   destroy(containerId: string): void;
   /** The container's resources changed (tasks added): isolators adjust its limits. */
   update?(containerId: string, resources: Resources): void;
+  /**
+   * Tasks holding persistent volumes (`resources`: theirs) were queued on
+   * the container's executor, launched before: their volumes go to its user.
+   */
+  volumesAdded?(containerId: string, resources: readonly Resource[]): void;
 }
 
 /** The agent's settings (from flags and the listener). */

@@ -13,7 +13,7 @@ import { chownSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync } fro
 import { dirname, join, resolve } from "node:path";
 import type { Logger } from "../common/observability/logger.js";
 import type { Resource } from "../common/protocol/generated/mesos-v1.js";
-import type { Resource as CoreResource, Resources } from "../common/resources/index.js";
+import type { Resource as CoreResource } from "../common/resources/index.js";
 import type { Containerizer, ContainerLaunch } from "./agent-ports.js";
 import { volumePathOf } from "./resources-checkpoint.js";
 
@@ -114,19 +114,19 @@ export interface VolumeOwnershipOptions {
 /**
  * Hands persistent volumes to the user a container runs as, as Mesos'
  * filesystem isolators do: when a top-level container starts, and when
- * its resources later gain a volume, each volume new to it is given
- * (`chown`, not recursive) to the owner of its sandbox, which the agent
- * made the executor's user. Left alone are: every volume of a container
- * whose sandbox is root's; with `--volume_gid_range`, the agent's own
- * volumes (not a resource provider's); and a shared volume another
- * container holds (its users would lose it).
+ * tasks bring a volume its executor does not hold yet, each such volume is
+ * given (`chown`, not recursive) to the owner of the container's sandbox,
+ * whom the agent made the executor's user. Left alone are: every volume of
+ * a container whose sandbox is root's; with `--volume_gid_range`, the
+ * agent's own volumes (not a resource provider's); and a shared volume
+ * another container holds (its users would lose it).
+ *
+ * What a container holds is read from the agent when needed (tasks that
+ * bring volumes, a shared volume to check), not followed on every update.
  */
 export class VolumeOwnership {
-  /** Prepared containers: their sandbox and the volume paths they hold. */
-  private readonly containers = new Map<
-    string,
-    { ids: VolumeContainerIds; sandbox: string; paths: Set<string> }
-  >();
+  /** Prepared (or recovered) containers, by container id. */
+  private readonly containers = new Map<string, { ids: VolumeContainerIds; sandbox: string }>();
   /** Ended containers are forgotten when the map reaches this size. */
   private pruneAt = 64;
 
@@ -138,54 +138,56 @@ export class VolumeOwnership {
    */
   prepare(ids: VolumeContainerIds, sandbox: string): void {
     if (this.containers.size >= this.pruneAt) {
-      for (const [id, c] of this.containers) if (!this.alive(c.ids)) this.containers.delete(id);
+      for (const [id, c] of this.containers) {
+        if (this.o.resourcesOf(c.ids) === undefined) this.containers.delete(id);
+      }
       this.pruneAt = Math.max(64, 2 * this.containers.size);
     }
-    this.containers.set(ids.containerId, { ids, sandbox, paths: new Set() });
-    this.hold(ids.containerId, this.o.resourcesOf(ids) ?? []);
+    this.containers.set(ids.containerId, { ids, sandbox });
+    this.handOver(ids.containerId, volumesIn(this.o.workDir, this.o.resourcesOf(ids) ?? []));
   }
 
   /**
    * A container of the previous agent run that is still alive: its volumes
    * are handed over again, as Mesos' isolators do when the recovered
-   * executor's resources come back (here at once: its executor may have
-   * subscribed already).
+   * executor's resources come back.
    */
   recover(ids: VolumeContainerIds, sandbox: string): void {
     if (this.containers.has(ids.containerId)) return;
-    this.containers.set(ids.containerId, { ids, sandbox, paths: new Set() });
-    try {
-      this.hold(ids.containerId, this.o.resourcesOf(ids) ?? []);
-    } catch (e) {
-      this.o.logger.warn((e as Error).message);
-    }
+    this.containers.set(ids.containerId, { ids, sandbox });
+    this.tryHandOver(ids.containerId, volumesIn(this.o.workDir, this.o.resourcesOf(ids) ?? []));
   }
 
-  /** The container's resources changed (tasks added or ended). */
-  update(containerId: string, resources: Resources): void {
-    if (!this.containers.has(containerId)) return;
-    try {
-      this.hold(containerId, resources);
-    } catch (e) {
-      this.o.logger.warn((e as Error).message);
-    }
-  }
-
-  private alive(ids: VolumeContainerIds): boolean {
-    return this.o.resourcesOf(ids) !== undefined;
-  }
-
-  private hold(containerId: string, resources: Iterable<CoreResource>): void {
+  /**
+   * Tasks bringing `resources` were queued on the container's executor,
+   * which was launched before: the volumes it did not hold yet are handed over.
+   */
+  added(containerId: string, resources: readonly Resource[]): void {
     const container = this.containers.get(containerId);
     if (container === undefined) return;
-    const volumes = new Map<string, CoreResource>();
-    for (const r of resources) {
-      const path = volumePathOf(this.o.workDir, r);
-      if (path !== undefined && !volumes.has(path)) volumes.set(path, r);
+    const brought = volumesIn(this.o.workDir, resources as CoreResource[]);
+    if (brought.size === 0) return;
+    // The executor's resources include the new tasks' now: a volume held
+    // before appears more often than the new tasks bring it.
+    const held = volumesIn(this.o.workDir, this.o.resourcesOf(container.ids) ?? []);
+    const fresh = new Map(
+      [...brought].filter(([path, v]) => (held.get(path)?.count ?? 0) <= v.count),
+    );
+    this.tryHandOver(containerId, fresh);
+  }
+
+  /** As handOver, a failure only logged: the container already runs. */
+  private tryHandOver(containerId: string, volumes: Map<string, HeldVolume>): void {
+    try {
+      this.handOver(containerId, volumes);
+    } catch (e) {
+      this.o.logger.warn((e as Error).message);
     }
-    const added = [...volumes].filter(([path]) => !container.paths.has(path));
-    container.paths = new Set(volumes.keys());
-    if (added.length === 0) return;
+  }
+
+  private handOver(containerId: string, volumes: Map<string, HeldVolume>): void {
+    const container = this.containers.get(containerId);
+    if (container === undefined || volumes.size === 0) return;
     let uid: number;
     let gid: number;
     try {
@@ -197,9 +199,9 @@ export class VolumeOwnership {
     }
     // Root reaches every volume as it is.
     if (uid === 0) return;
-    for (const [path, r] of added) {
-      if (this.o.gidManaged && r.provider_id === undefined) continue;
-      if (r.shared !== undefined && this.heldByOthers(containerId, path)) {
+    for (const [path, { resource }] of volumes) {
+      if (this.o.gidManaged && resource.provider_id === undefined) continue;
+      if (resource.shared !== undefined && this.heldByOthers(containerId, path)) {
         this.o.logger.info(
           `Leaving the ownership of the persistent volume at '${path}' unchanged because it is in use`,
         );
@@ -219,13 +221,52 @@ export class VolumeOwnership {
     }
   }
 
-  /** True when another live container holds the volume at `path`. */
+  /** True when another live container holds the volume at `path` now. */
   private heldByOthers(containerId: string, path: string): boolean {
     for (const [id, other] of this.containers) {
-      if (id !== containerId && other.paths.has(path) && this.alive(other.ids)) return true;
+      if (id === containerId) continue;
+      const resources = this.o.resourcesOf(other.ids);
+      if (resources === undefined) {
+        this.containers.delete(id);
+        continue;
+      }
+      if (volumesIn(this.o.workDir, resources).has(path)) return true;
     }
     return false;
   }
+}
+
+/** A persistent volume among some resources, and how many times it is there. */
+interface HeldVolume {
+  resource: CoreResource;
+  count: number;
+}
+
+/** The persistent volumes among `resources`, by directory. */
+function volumesIn(workDir: string, resources: Iterable<CoreResource>): Map<string, HeldVolume> {
+  const out = new Map<string, HeldVolume>();
+  for (const r of resources) {
+    const path = volumePathOf(workDir, r);
+    if (path === undefined) continue;
+    const seen = out.get(path);
+    if (seen === undefined) out.set(path, { resource: r, count: 1 });
+    else seen.count++;
+  }
+  return out;
+}
+
+/**
+ * Wraps a containerizer so that the volumes of tasks sent to a running
+ * executor go to its user before the tasks reach it (VolumeOwnership.added).
+ */
+export function withVolumeOwnership(
+  inner: Containerizer,
+  ownership: VolumeOwnership,
+): Containerizer {
+  return {
+    ...inner,
+    volumesAdded: (containerId, resources) => ownership.added(containerId, resources),
+  };
 }
 
 /** The directories of the persistent volumes in `previous` that `resources` no longer has. */
@@ -279,23 +320,6 @@ export function withPersistentVolumes(
     wrapped.update = (containerId, resources) => update(containerId, resources);
   }
   return wrapped;
-}
-
-/**
- * Wraps a containerizer so that a container's resource updates first hand
- * the volumes new to it to its user (VolumeOwnership.update).
- */
-export function withVolumeOwnership(
-  inner: Containerizer,
-  ownership: VolumeOwnership,
-): Containerizer {
-  return {
-    ...inner,
-    update: (containerId, resources) => {
-      ownership.update(containerId, resources);
-      inner.update?.(containerId, resources);
-    },
-  };
 }
 
 /** What the agent knows of a launch: the executor's queued tasks and groups. */

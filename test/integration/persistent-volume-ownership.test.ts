@@ -24,6 +24,7 @@ import type { Offer, Resource, TaskInfo } from "../../src/common/protocol/genera
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  getJson,
   killProcessGroups,
   startAgent,
   startMaster,
@@ -116,7 +117,7 @@ async function createVolume(v: Resource): Promise<string> {
 /**
  * A framework of role `db` whose tasks run as `nobody` unless they say
  * otherwise; it leaves when the test ends (passed or not), so the next
- * test's framework gets the offers.
+ * test's framework gets the offers and no executor is left behind.
  */
 async function framework(t: TestContext, name: string): Promise<Subscription> {
   const s = await subscribe(
@@ -131,7 +132,15 @@ async function framework(t: TestContext, name: string): Promise<Subscription> {
   );
   s.autoAcknowledge = true;
   open.push(s);
-  t.after(() => s.close());
+  t.after(async () => {
+    // Torn down and waited for, so that no executor outlives a failed test.
+    await s.call({ type: "TEARDOWN" } as Call).catch(() => undefined);
+    s.close();
+    await waitLong(`framework ${name} to leave the agent`, async () => {
+      const state = await getJson<{ frameworks?: { id: string }[] }>(`${agent.url}/state`);
+      return state !== undefined && !(state.frameworks ?? []).some((f) => f.id === s.frameworkId);
+    }).catch(() => undefined);
+  });
   return s;
 }
 
