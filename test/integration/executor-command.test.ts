@@ -261,7 +261,10 @@ describe("command executor", () => {
     agent.rejectSubscribes = { count: 1, status: 503 };
     const { ex, executorId } = await start();
     assert.equal(agent.rejectSubscribes.count, 0);
-    assert.match(ex.stderr(), /Received '503 Service Unavailable' \(Agent is recovering\) for SUBSCRIBE; retrying/);
+    assert.match(
+      ex.stderr(),
+      /Received '503 Service Unavailable' \(Agent is recovering\) for SUBSCRIBE; retrying/,
+    );
     agent.shutdown(executorId);
     await ex.exited;
   });

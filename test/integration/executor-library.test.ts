@@ -205,7 +205,9 @@ describe("executor library", () => {
     const errors2: string[] = [];
     client2.start({ error: (m) => errors2.push(m) });
     await other.waitForSubscribe();
-    assert.deepEqual(errors2, ["Received unexpected '401 Unauthorized' (Agent is recovering) for SUBSCRIBE"]);
+    assert.deepEqual(errors2, [
+      "Received unexpected '401 Unauthorized' (Agent is recovering) for SUBSCRIBE",
+    ]);
   });
 
   it("a SHUTDOWN event arms the shutdown deadline of the grace period", async () => {
