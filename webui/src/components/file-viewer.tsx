@@ -25,10 +25,22 @@ interface View {
   end: number;
 }
 
-export function FileViewer(props: { source: FileSource; path: string; follow?: boolean }) {
-  const { source, path } = props;
+export function FileViewer(props: {
+  source: FileSource;
+  path: string;
+  follow?: boolean;
+  /**
+   * Called when the file could not be read and the reader cannot tell why (a
+   * JSONP read): answers a sentence when the owner is up, so the file itself
+   * is what is missing, or undefined when the owner does not answer either.
+   */
+  explainMissing?: () => Promise<string | undefined>;
+}) {
+  const { source, path, explainMissing } = props;
   const [view, setView] = useState<View | undefined>(undefined);
-  const [error, setError] = useState<{ unavailable: boolean; detail: string } | undefined>();
+  const [error, setError] = useState<
+    { unavailable: boolean; detail: string; missing?: string } | undefined
+  >();
   const [follow, setFollow] = useState(props.follow ?? false);
   const [busy, setBusy] = useState(false);
   const pre = useRef<HTMLPreElement>(null);
@@ -44,7 +56,16 @@ export function FileViewer(props: { source: FileSource; path: string; follow?: b
       const size = await source.read(path, -1);
       if (cancelled) return;
       if (size.kind !== "ok") {
-        setError({ unavailable: size.kind === "unavailable", detail: describeFailure(size) });
+        const missing =
+          size.kind === "unavailable" && size.status === 0 && explainMissing !== undefined
+            ? await explainMissing()
+            : undefined;
+        if (cancelled) return;
+        setError({
+          unavailable: size.kind === "unavailable",
+          detail: describeFailure(size),
+          ...(missing !== undefined ? { missing } : {}),
+        });
         return;
       }
       const start = Math.max(0, size.value.offset - PAGE);
@@ -128,6 +149,9 @@ export function FileViewer(props: { source: FileSource; path: string; follow?: b
   };
 
   if (error !== undefined) {
+    if (error.missing !== undefined) {
+      return <Failed what={`Reading ${path}`} detail={error.missing} />;
+    }
     return error.unavailable ? (
       <Unavailable what={`Reading ${path} from the ${source.label}`} detail={error.detail} />
     ) : (

@@ -54,6 +54,9 @@ export interface AgentStateView {
   id: string;
   hostname: string;
   version: string;
+  /** When the agent's binary was built (seconds), and by whom. */
+  buildTime: number;
+  buildUser: string;
   startTime: number;
   masterHostname: string;
   total: Res;
@@ -159,6 +162,8 @@ export function agentStateFrom(value: unknown): AgentStateView {
     id: str(s.id),
     hostname: str(s.hostname),
     version: str(s.version),
+    buildTime: num(s.build_time),
+    buildUser: str(s.build_user),
     startTime: num(s.start_time),
     masterHostname: str(s.master_hostname),
     total: fromSummary(s.resources),

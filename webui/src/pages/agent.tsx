@@ -5,6 +5,7 @@
  * `/monitor/statistics`.
  */
 import { useMemo } from "preact/hooks";
+import { agentFiles } from "../api/files";
 import { describeFailure } from "../api/http";
 import { countByState, TaskCounts } from "../components/counts";
 import { type Column, DataTable, TableSection } from "../components/data-table";
@@ -225,6 +226,17 @@ export function Agent(props: { id: string }) {
             <dd>{agentState(agent)}</dd>
             <dt>Version</dt>
             <dd>{agent.version}</dd>
+            <dt>Built</dt>
+            <dd>
+              {own !== undefined && own.buildTime > 0 ? (
+                <>
+                  <Ago seconds={own.buildTime} />
+                  {own.buildUser !== "" ? ` by ${own.buildUser}` : ""}
+                </>
+              ) : (
+                <span class="muted">–</span>
+              )}
+            </dd>
             <dt>Started</dt>
             <dd>
               {own !== undefined ? <Ago seconds={own.startTime} /> : <span class="muted">–</span>}
@@ -263,6 +275,9 @@ export function Agent(props: { id: string }) {
             <p data-log="">
               <a class="button" href={href(["agents", agent.id, "log"])}>
                 LOG
+              </a>{" "}
+              <a class="button" href={agentFiles(ep).downloadUrl("/slave/log")} download>
+                Download
               </a>{" "}
               <span class="muted">the agent's log</span>
             </p>

@@ -99,7 +99,10 @@ export function Dashboard() {
               <a href="#/log" class="button">
                 LOG
               </a>{" "}
-              <span class="muted">the master's log, following its end</span>
+              <a href="/files/download?path=%2Fmaster%2Flog" class="button" download>
+                Download
+              </a>{" "}
+              <span class="muted">the master's log: follow it here, or save the whole file</span>
             </p>
           ) : cluster.partial === true ? null : (
             <p class="muted" data-log="none">

@@ -80,6 +80,14 @@ export function Framework(props: { id: string }) {
       <h1>
         Framework {f.name} <Id value={f.id} />
       </h1>
+      {f.completed ? (
+        // Mesos' page warns the same way: everything below is history.
+        <div class="notice failed" role="status" data-completed="">
+          <strong>This framework has terminated</strong> (unregistered{" "}
+          <Ago seconds={f.unregisteredTime} />
+          ); it holds no resources, and its tasks are listed as completed.
+        </div>
+      ) : null}
       <div class="grid">
         <section class="card" aria-label="Framework facts">
           <dl class="facts">

@@ -117,6 +117,46 @@ export function SandboxRerouter(props: {
   return <Loading what="the sandbox location from the agent" />;
 }
 
+/**
+ * A JSONP read cannot tell a missing path (the agent answers 404) from an
+ * agent the browser cannot reach. When a read fails that way, ask the agent
+ * for its `/state`: if that answers, the path is what is missing, and the
+ * sentence returned says so; undefined means the agent does not answer.
+ */
+async function missingOnLiveAgent(
+  agent: AgentView,
+  path: string,
+  kind: "directory" | "file",
+): Promise<string | undefined> {
+  const probe = await agentRead(agentStateUrl(agentEndpoint(agent)));
+  if (probe.kind !== "ok") return undefined;
+  return (
+    `the agent ${agent.hostname} has no ${kind} ${path}, or does not let it be read ` +
+    "(a sandbox goes once the agent garbage-collects it)."
+  );
+}
+
+/** The sentence of `missingOnLiveAgent`, asked again whenever a listing fails the JSONP way. */
+function useMissingOnLiveAgent(
+  agent: AgentView | undefined,
+  path: string,
+  failed: boolean,
+): string | undefined {
+  const [missing, setMissing] = useState<string | undefined>(undefined);
+  useEffect(() => {
+    setMissing(undefined);
+    if (!failed || agent === undefined) return;
+    let cancelled = false;
+    void missingOnLiveAgent(agent, path, "directory").then((sentence) => {
+      if (!cancelled) setMissing(sentence);
+    });
+    return () => {
+      cancelled = true;
+    };
+  }, [agent?.pid, path, failed]);
+  return missing;
+}
+
 function parentOf(path: string): string {
   const trimmed = path.replace(/\/+$/, "");
   const i = trimmed.lastIndexOf("/");
@@ -155,6 +195,11 @@ export function Browse(props: { agentId: string; path: string }) {
     source === undefined ? undefined : () => source.browse(props.path),
     5000,
     [source, props.path],
+  );
+  const missing = useMissingOnLiveAgent(
+    agent,
+    props.path,
+    listing?.kind === "unavailable" && listing.status === 0,
   );
   const columns = useMemo<Column<FileEntry>[]>(
     () => [
@@ -236,6 +281,8 @@ export function Browse(props: { agentId: string; path: string }) {
           defaultSort={{ key: "name" }}
           empty="The directory is empty."
         />
+      ) : missing !== undefined ? (
+        <Failed what={`Browsing ${props.path}`} detail={missing} />
       ) : (
         <Unavailable
           what={`Browsing on the ${source.label} (/files/browse)`}
@@ -272,7 +319,12 @@ export function ViewFile(props: { agentId: string; path: string }) {
       </nav>
       <h1>{props.path.slice(props.path.lastIndexOf("/") + 1)}</h1>
       <PathCrumbs agentId={props.agentId} path={props.path} />
-      <FileViewer source={source} path={props.path} follow={followByDefault(props.path)} />
+      <FileViewer
+        source={source}
+        path={props.path}
+        follow={followByDefault(props.path)}
+        explainMissing={() => missingOnLiveAgent(agent, props.path, "file")}
+      />
     </div>
   );
 }
