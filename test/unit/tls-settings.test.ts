@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { connect, createServer, type Server } from "node:tls";
 import { tlsFromEnv } from "../../src/common/process/tls.js";
-import { tlsClientFromEnv } from "../../src/common/process/tls-client.js";
+import { reverseNameSync, tlsClientFromEnv } from "../../src/common/process/tls-client.js";
 import { loopbackDnsNames } from "../harness/certificates.js";
 
 let haveOpenssl = true;
@@ -218,4 +218,45 @@ test("tls: LIBPROCESS_SSL_HOSTNAME_VALIDATION_SCHEME=openssl matches the name or
   });
   assert.ok(host.ok && host.value !== undefined);
   assert.equal((host.value.client.ca as Buffer[]).length, 1);
+});
+
+test("tls: a failed reverse lookup is not kept, and clients that do not verify look nothing up", () => {
+  // A getent that fails (no answer from the resolver) until told to answer,
+  // counting its runs; first on PATH for this test.
+  const bin = mkdtempSync(join(tmpdir(), "h3-getent-"));
+  const runs = join(bin, "runs");
+  const answer = join(bin, "answer");
+  writeFileSync(
+    join(bin, "getent"),
+    `#!/bin/sh\necho run >> '${runs}'\n[ -f '${answer}' ] || exit 3\necho "$2 node.example"\n`,
+    { mode: 0o755 },
+  );
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path ?? ""}`;
+  const count = () => {
+    try {
+      return readFileSync(runs, "utf8").split("\n").filter(Boolean).length;
+    } catch {
+      return 0;
+    }
+  };
+  try {
+    // Addresses of TEST-NET-1: no other test looks them up.
+    assert.equal(reverseNameSync("192.0.2.71"), undefined);
+    writeFileSync(answer, "");
+    assert.equal(reverseNameSync("192.0.2.71"), "node.example", "the failure was kept");
+    assert.equal(reverseNameSync("192.0.2.71"), "node.example");
+    assert.equal(count(), 2, "an answer is kept");
+
+    // Without LIBPROCESS_SSL_VERIFY_SERVER_CERT no name is checked, so none is looked up.
+    const client = tlsClientFromEnv({ LIBPROCESS_SSL_ENABLED: "true" });
+    assert.ok(client.ok && client.value !== undefined);
+    const check = client.value.checkServerIdentity;
+    assert.ok(check !== undefined);
+    const cert = { subject: { CN: "other.example" }, subjectaltname: "DNS:other.example" };
+    check("192.0.2.72", cert as unknown as Parameters<typeof check>[1]);
+    assert.equal(count(), 2, "a client that does not verify looked the server up");
+  } finally {
+    process.env.PATH = path;
+  }
 });

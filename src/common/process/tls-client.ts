@@ -316,7 +316,8 @@ const reverseNames = new Map<string, string | undefined>();
 /**
  * `reverseName`, synchronously (for `checkServerIdentity`, which cannot
  * wait): asks `getent hosts`, the same resolver library lookup, once per
- * address for the life of the process.
+ * address for the life of the process. A failed lookup is not kept: it
+ * lets a peer through (no name known), which must not outlast the failure.
  */
 export function reverseNameSync(ip: string): string | undefined {
   if (reverseNames.has(ip)) return reverseNames.get(ip);
@@ -333,7 +334,7 @@ export function reverseNameSync(ip: string): string | undefined {
     // Exit status 2: no entry, and an address without a name stands for itself.
     name = (e as { status?: number }).status === 2 ? ip : undefined;
   }
-  reverseNames.set(ip, name);
+  if (name !== undefined) reverseNames.set(ip, name);
   return name;
 }
 
@@ -433,11 +434,14 @@ export function tlsClientFromEnv(env: Env = process.env): Result<ClientTls | und
   const validation = hostnameValidation(env);
   if (!validation.ok) return validation;
   // An HTTP client cannot wait for a lookup once connected: the legacy
-  // name check runs inside the handshake, with a synchronous lookup.
-  const checks = serverChecks(env, {
-    verifyIpadd: validation.value.verifyIpadd,
-    requireClientCert: requireClient,
-  });
+  // name check runs inside the handshake, with a synchronous lookup; only
+  // when the server is verified (Node asks checkServerIdentity either way).
+  const checks = serverChecks(
+    env,
+    verifyServer
+      ? { verifyIpadd: validation.value.verifyIpadd, requireClientCert: requireClient }
+      : undefined,
+  );
   if (!checks.ok) return checks;
   const downgrade = bool(env, "SUPPORT_DOWNGRADE", false);
   if (!downgrade.ok) return downgrade;
