@@ -150,18 +150,24 @@ describe("agent containerizer: launcher helper", () => {
       const root = await launcher.user("root");
       assert.equal(root.uid, 0);
       await assert.rejects(launcher.user("no-such-user-x"), /user 'no-such-user-x' does not exist/);
-      await assert.rejects(
-        launcher.spawn({
-          op: "spawn",
-          file: "/does/not/exist",
-          args: ["x"],
-          env: {},
-          cwd: "/",
-          stdout: "/dev/null",
-          stderr: "/dev/null",
-        }),
-        /ENOENT/,
-      );
+      // Output goes to a sandbox's own files (the launcher refuses anything else).
+      const sandbox = mkdtempSync(join(tmpdir(), "launcher-missing-"));
+      try {
+        await assert.rejects(
+          launcher.spawn({
+            op: "spawn",
+            file: "/does/not/exist",
+            args: ["x"],
+            env: {},
+            cwd: "/",
+            stdout: join(sandbox, "stdout"),
+            stderr: join(sandbox, "stderr"),
+          }),
+          /ENOENT/,
+        );
+      } finally {
+        rmSync(sandbox, { recursive: true, force: true });
+      }
     } finally {
       launcher.stop();
     }
