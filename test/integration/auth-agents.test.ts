@@ -86,6 +86,29 @@ describe("auth: agent authentication (CRAM-MD5)", () => {
     assert.ok(id !== "");
   });
 
+  it("a disconnected agent's authentication is forgotten: the next process at its address must authenticate", async () => {
+    const first = await fakeAgent();
+    assert.equal(await authenticate(first, "agent-ok", "ok-secret"), true);
+    const id = await first.register(RESOURCES);
+    const pid = first.pid;
+    const port = first.host.port;
+    await first.stop();
+    await waitFor("the master to see the agent disconnect", () =>
+      master.logs().includes(`Agent ${id} at ${pid} (fake-agent) disconnected`),
+    );
+    // Another process takes the address (same pid) and registers without authenticating.
+    const second = await FakeAgent.start(master.address, port);
+    agents.push(second);
+    assert.equal(second.pid, pid);
+    registerMessage(second);
+    await waitFor("the refusal in the master log", () =>
+      master
+        .logs()
+        .includes(`Refusing registration of agent at ${pid} because it is not authenticated`),
+    );
+    assert.equal(second.agentId, "");
+  });
+
   it("register_agents: an authenticated principal the ACLs deny is refused", async () => {
     const agent = await fakeAgent();
     assert.equal(await authenticate(agent, "agent-denied", "denied-secret"), true);

@@ -179,13 +179,14 @@ export class FakeAgent {
     readonly master: Upid,
   ) {}
 
-  static async start(masterAddress: string): Promise<FakeAgent> {
+  /** `bindPort`: 0 (the default) for any free port. */
+  static async start(masterAddress: string, bindPort = 0): Promise<FakeAgent> {
     const host = new ProcessHost({
       logger: silentLogger,
       clock: new SystemClock(),
       listen: {
         bindIp: "127.0.0.1",
-        bindPort: 0,
+        bindPort,
         advertiseIp: undefined,
         advertisePort: undefined,
       },

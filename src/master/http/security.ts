@@ -372,6 +372,10 @@ function installAgentAuthentication(options: InstallOptions): void {
       },
     );
   }
+  // As Mesos' master forgets a disconnected agent's (or framework's)
+  // authentication: whatever binds its address next must authenticate again
+  // rather than inherit the principal.
+  options.process.onExited((pid) => authenticator.forget(pid.toString()));
   // Every (re-)registration is checked: authentication with
   // --authenticate_agents, and the register_agents ACL always (Mesos asks
   // its authorizer for every agent, authenticated or not).
