@@ -9,8 +9,8 @@ import type {
   Event as ExecutorEvent,
 } from "../common/protocol/generated/mesos-v1-executor.js";
 import { AgentExecutors } from "./agent-executors.js";
-import type { ExecutorLookup } from "./agent-ports.js";
-import type { ExecutorConnection } from "./executor.js";
+import type { ContainerTermination, ExecutorLookup } from "./agent-ports.js";
+import type { Executor, ExecutorConnection } from "./executor.js";
 import { describeUpdate, wrapExecutorStatus } from "./status-updates/status-update.js";
 export abstract class AgentExecutorApi extends AgentExecutors {
   // ---- the executor API -------------------------------------------------------
@@ -28,6 +28,20 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       !this.cleaningUp
     );
   }
+
+  /**
+   * SUBSCRIBE calls of checkpointing frameworks' executors whose containers
+   * have not reported their launch yet: the containerizer reports it once
+   * the executor's pid record is on disk, and until then a restarted agent
+   * could not recover the executor (it would be killed and its tasks
+   * failed). Mesos cannot get there: its containerizer checkpoints the pid
+   * before the executor process may exec. Ours starts the process first, so
+   * the subscription waits instead; nothing reaches the executor meanwhile.
+   */
+  private readonly heldSubscriptions = new Map<
+    Executor,
+    { subscribe: Call_Subscribe; connection: ExecutorConnection }
+  >();
 
   /** Recovery is over but no leading master is known yet (ZooKeeper). */
   private waitingForMaster = false;
@@ -84,6 +98,17 @@ export abstract class AgentExecutorApi extends AgentExecutors {
       shutdownNow(refusal);
       return;
     }
+    // Executors re-subscribing during recovery are judged by their
+    // recovered pid record (finishRecovery), not held.
+    if (executor.checkpoint && executor.pid === undefined && !this.recovering) {
+      this.o.logger.info(
+        `Holding the subscription of executor '${executorId}' of framework ${frameworkId} until its pid is checkpointed`,
+      );
+      this.heldSubscriptions.get(executor)?.connection.close();
+      this.heldSubscriptions.set(executor, { subscribe, connection });
+      return;
+    }
+    this.heldSubscriptions.delete(executor);
     if (executor.connection !== undefined) {
       this.o.logger.warn(`Closing already existing HTTP connection from executor '${executorId}'`);
       executor.connection.close();
@@ -163,9 +188,36 @@ export abstract class AgentExecutorApi extends AgentExecutors {
     this.deliverQueued(executor, single, undefined);
   }
 
+  /** The container reported its launch: a held subscription goes ahead now. */
+  override containerLaunched(
+    containerId: string,
+    result: { pid: number } | { error: string },
+  ): void {
+    super.containerLaunched(containerId, result);
+    const executor = this.executorOfContainer(containerId);
+    const held = executor === undefined ? undefined : this.heldSubscriptions.get(executor);
+    if (executor === undefined || held === undefined || executor.pid === undefined) return;
+    this.heldSubscriptions.delete(executor);
+    this.subscribe(executor.frameworkId, executor.id, held.subscribe, held.connection);
+  }
+
+  /** A held subscription ends with its container. */
+  override containerTerminated(containerId: string, termination: ContainerTermination): void {
+    for (const [executor, held] of this.heldSubscriptions) {
+      if (executor.containerId !== containerId) continue;
+      this.heldSubscriptions.delete(executor);
+      held.connection.close();
+    }
+    super.containerTerminated(containerId, termination);
+  }
+
   /** The executor's event stream ended (it disconnected). */
   executorDisconnected(frameworkId: string, executorId: string, connection: ExecutorConnection) {
     const executor = this.frameworks.get(frameworkId)?.executors.get(executorId);
+    if (executor !== undefined && this.heldSubscriptions.get(executor)?.connection === connection) {
+      this.heldSubscriptions.delete(executor);
+      return;
+    }
     if (executor?.connection !== connection) return;
     this.o.logger.info(`Executor '${executorId}' of framework ${frameworkId} disconnected`);
     executor.connection = undefined;

@@ -57,10 +57,10 @@ const masterOnlyFlags = {
   }),
   quorum: flag.int({
     help:
-      "Number of masters that must store a registry change, more than half of them. " +
-      "Needed with --zk; not used by a standalone master. mesos-ts keeps the registry in " +
-      "ZooKeeper (with --zk) or SQLite, not in a replicated log, so the value is only checked.",
-    notYet: true,
+      "Number of masters (more than half of them) that must be up for the leader to recover " +
+      "and write the registry, counted in the ZooKeeper group <--zk path>/log_replicas; a " +
+      "registry never written needs all 2*quorum-1. Needed with --zk; not used by a " +
+      "standalone master.",
   }),
   zk: flag.pathOrValue({
     help:

@@ -141,17 +141,37 @@ function withTimeout<T>(work: Promise<T>, ms: number, clock: Clock, message: str
   });
 }
 
+/** `ms` to the microsecond, in stout's form (a log line's elapsed time). */
+function roundedDuration(ms: number): Duration {
+  return Duration.microseconds(Math.round(ms * 1000));
+}
+
 /**
  * A registrar whose answers bump `changed` before the master's continuation
  * runs, and whose writes fail after `storeTimeout` (the master then stops).
+ * It logs each stored write and the first failed one with Mesos' registrar
+ * lines (`Successfully updated the registry in ...`, `Registrar aborting:
+ * ...`), which operators look for.
  */
 function trackingRegistrar(
   registrar: Registrar,
   changed: () => void,
-  store: (ms: number) => void,
+  record: (ms: number) => void,
   clock: Clock,
   storeTimeout: Duration,
+  logger: Logger,
 ): Registrar {
+  const store = (ms: number, stored: boolean): void => {
+    record(ms);
+    if (stored) logger.info(`Successfully updated the registry in ${roundedDuration(ms)}`);
+  };
+  let aborted = false;
+  const abort = (error: unknown): void => {
+    if (aborted) return;
+    aborted = true;
+    const reason = error instanceof Error ? error.message : String(error);
+    logger.error(`Registrar aborting: Failed to update registry: ${reason}`);
+  };
   // A batching registrar times its writes; else each operation is one write.
   const batched = registrar.setStoreObserver !== undefined;
   registrar.setStoreObserver?.(store);
@@ -172,8 +192,9 @@ function trackingRegistrar(
         clock,
         `Failed to perform store within ${storeTimeout.toString()} (--registry_store_timeout)`,
       );
+      applied.catch(abort);
       return applied.finally(() => {
-        if (start !== undefined) store(clock.monotonic() - start);
+        if (start !== undefined) record(clock.monotonic() - start);
         changed();
       });
     },
@@ -251,6 +272,7 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
     (ms) => metrics?.stateStore.record(ms),
     clock,
     values.registry_store_timeout,
+    logger,
   );
   const fetchStart = clock.monotonic();
   let registry: Awaited<ReturnType<Registrar["recover"]>>;
@@ -259,13 +281,18 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
       registrar.recover(),
       values.registry_fetch_timeout.toMs(),
       clock,
-      `Failed to recover the registry: Failed to perform fetch within ${values.registry_fetch_timeout.toString()} (--registry_fetch_timeout)`,
+      `Recovery failed: Failed to recover registrar: Failed to perform fetch within ${values.registry_fetch_timeout.toString()} (--registry_fetch_timeout)`,
     );
   } catch (error) {
     registrar.close?.();
     throw error;
   }
   const fetchMs = clock.monotonic() - fetchStart;
+  const registryBytes = codecFor("mesos.internal.Registry").encodeProtobuf(registry).byteLength;
+  logger.info(
+    `Successfully fetched the registry (${registryBytes}B) in ${roundedDuration(fetchMs)}`,
+  );
+  logger.info("Successfully recovered registrar");
   const hostname =
     options.hostname ??
     values.hostname ??

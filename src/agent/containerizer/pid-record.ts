@@ -21,6 +21,13 @@ export interface ProcessIdentity {
 }
 
 /**
+ * Tests only: `MESOS_TS_TESTING_PID_RECORD_DELAY_MS=<ms>` holds every pid
+ * record back, widening the window between an executor's start and its
+ * record (a slow disk's fsync) so that tests can crash the agent inside it.
+ */
+const TEST_DELAY_MS = Number(process.env.MESOS_TS_TESTING_PID_RECORD_DELAY_MS ?? "0") || 0;
+
+/**
  * Writes `forked.pid` and `forked.identity` for an executor run. They are
  * fsynced for checkpointing frameworks (`ids` may be the whole launch, whose
  * `checkpoint` says so); for the others they only help a restarted agent
@@ -32,6 +39,7 @@ export async function recordExecutorProcess(
   ids: RunIds & { checkpoint?: boolean },
   identity: ProcessIdentity,
 ): Promise<void> {
+  if (TEST_DELAY_MS > 0) await new Promise((r) => setTimeout(r, TEST_DELAY_MS));
   const pidPath = forkedPidPath(workDir, ids);
   const identityPath = forkedIdentityPath(workDir, ids);
   const identityText = `${JSON.stringify(identity)}\n`;

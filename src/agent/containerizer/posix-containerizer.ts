@@ -695,10 +695,14 @@ export class PosixContainerizer implements Containerizer {
       bootId: this.o.bootId,
       ...(reply.startTime === undefined ? {} : { startTime: reply.startTime }),
     };
-    recordExecutorProcess(this.o.workDir, launch, identity).catch((e: unknown) =>
-      this.o.logger.warn(
-        `Failed to record the pid of container '${c.id}': ${(e as Error).message}`,
-      ),
+    // A checkpointing framework's executor is recoverable only once its pid
+    // is on disk: the launch is reported (and the agent accepts the
+    // executor's SUBSCRIBE) after that, as Mesos checkpoints the pid before
+    // the executor runs. Other frameworks' records only help a restarted
+    // agent kill leftovers, so their launches do not wait for them.
+    const recorded = recordExecutorProcess(this.o.workDir, launch, identity).then(
+      () => undefined,
+      (e: unknown) => (e as Error).message,
     );
     if (shimmed) await enterCgroups(reply.pid, preparation);
     for (const isolator of this.isolators) {
@@ -709,6 +713,21 @@ export class PosixContainerizer implements Containerizer {
             `Failed to isolate container '${c.id}' (${isolator.name}): ${(e as Error).message}`,
           ),
         );
+    }
+    if (launch.checkpoint) {
+      const failure = await recorded;
+      if (failure !== undefined) {
+        // As Mesos, a pid that cannot be checkpointed fails the launch; the
+        // failed launch would leave the started executor running.
+        await this.killTree(c);
+        throw new Error(`Failed to checkpoint the executor's pid: ${failure}`);
+      }
+    } else {
+      void recorded.then((failure) => {
+        if (failure !== undefined) {
+          this.o.logger.warn(`Failed to record the pid of container '${c.id}': ${failure}`);
+        }
+      });
     }
     return reply.pid;
   }

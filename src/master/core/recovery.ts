@@ -6,6 +6,7 @@
  * periodic pruning of unreachable and gone agents (`--registry_gc_interval`,
  * `--registry_max_agent_age`, `--registry_max_agent_count`).
  */
+import { Duration } from "../../common/flags/duration.js";
 import type { Registry, SlaveInfo } from "../../common/protocol/generated/mesos-internal.js";
 import type { Clock, TimerHandle } from "../../common/time/clock.js";
 import { agentTransitionInProgress } from "./agent-health.js";
@@ -137,7 +138,7 @@ export function recoverFromRegistry(m: Master, registry: Registry): void {
   }
   m.logger.info(
     `Recovered ${total} agents from the registry (${m.unreachableAgents.size} unreachable, ` +
-      `${m.goneAgents.size} gone); allowing ${timeoutMs / 1000}secs for agents to reregister`,
+      `${m.goneAgents.size} gone); allowing ${Duration.milliseconds(timeoutMs)} for agents to reregister`,
   );
 }
 
@@ -152,7 +153,7 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
   const share = missing.length / total;
   if (share > m.recovery.removalLimit) {
     m.fatal(
-      `Post-recovery agent removal limit exceeded! After ${m.config.agentReregisterTimeoutMs / 1000}secs ` +
+      `Post-recovery agent removal limit exceeded! After ${Duration.milliseconds(m.config.agentReregisterTimeoutMs)} ` +
         `${missing.length} of the ${total} agents recovered from the registry ` +
         `(${(share * 100).toFixed(1)}%) did not reregister: ` +
         `${missing.map((i) => i.id?.value ?? "").join(", ")}. The configured removal limit is ` +
@@ -161,7 +162,7 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
     );
     return;
   }
-  const cause = `did not reregister within ${m.config.agentReregisterTimeoutMs / 1000}secs after master failover`;
+  const cause = `did not reregister within ${Duration.milliseconds(m.config.agentReregisterTimeoutMs)} after master failover`;
   for (const info of missing) {
     const id = info.id?.value ?? "";
     // One that started reregistering is left alone and counts nothing, as in Mesos.

@@ -100,8 +100,9 @@ export interface Registrar {
   readonly queuedOperations?: number;
   /**
    * Registrars that write operations in batches tell `observer` how long
-   * each write took, in ms, failed or not (`registrar/state_store_ms`, as
-   * Mesos times its store). Without it the master times each operation.
+   * each write took, in ms, and whether it was stored (`registrar/state_store_ms`,
+   * as Mesos times its store, failed or not; the log line of a stored write).
+   * Without it the master times each operation.
    */
-  setStoreObserver?(observer: (ms: number) => void): void;
+  setStoreObserver?(observer: (ms: number, stored: boolean) => void): void;
 }

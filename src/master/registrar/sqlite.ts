@@ -108,7 +108,7 @@ export class SqliteRegistrar implements Registrar {
   readonly stats: SqliteRegistrarStats = { batches: 0, operations: 0 };
   private readonly state: RegistryState;
   private queue: Pending[] = [];
-  private storeObserver: ((ms: number) => void) | undefined;
+  private storeObserver: ((ms: number, stored: boolean) => void) | undefined;
   private scheduled = false;
   private closed = false;
   private seq: number;
@@ -275,7 +275,7 @@ export class SqliteRegistrar implements Registrar {
     return this.queue.length;
   }
 
-  setStoreObserver(observer: (ms: number) => void): void {
+  setStoreObserver(observer: (ms: number, stored: boolean) => void): void {
     this.storeObserver = observer;
   }
 
@@ -301,9 +301,9 @@ export class SqliteRegistrar implements Registrar {
           if (changed) this.storeChanges(operation);
         }
       })();
-      this.storeObserver?.(performance.now() - start);
+      this.storeObserver?.(performance.now() - start, true);
     } catch (error) {
-      this.storeObserver?.(performance.now() - start);
+      this.storeObserver?.(performance.now() - start, false);
       for (let i = undo.length - 1; i >= 0; i--) undo[i]?.();
       const reason = error instanceof Error ? error.message : String(error);
       const failure = new Error(`Failed to write the registry at ${this.path}: ${reason}`);

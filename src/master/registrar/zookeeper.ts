@@ -160,10 +160,14 @@ export class ZooKeeperRegistrar implements Registrar {
     try {
       meta = JSON.parse(read.data.toString("utf8")) as Meta;
     } catch {
-      throw new Error(`The registry node ${this.root} does not hold registry metadata`);
+      throw new Error(
+        `Failed to recover registrar: the registry node ${this.root} does not hold registry metadata`,
+      );
     }
     if (meta.format !== 1 || !Number.isInteger(meta.shards) || meta.shards < 1) {
-      throw new Error(`The registry at ${this.root} has an unknown format`);
+      throw new Error(
+        `Failed to recover registrar: the registry at ${this.root} has an unknown format`,
+      );
     }
     this.meta = meta;
     this.metaVersion = read.version;
@@ -176,10 +180,15 @@ export class ZooKeeperRegistrar implements Registrar {
     this.versions = [];
     let agents = 0;
     for (const [i, shard] of reads.entries()) {
-      if (shard === undefined) throw new Error(`Registry shard ${shardName(i)} is missing`);
+      const shardPath = zkJoin(this.root, shardName(i));
+      if (shard === undefined) {
+        throw new Error(`Failed to recover registrar: registry shard ${shardPath} is missing`);
+      }
       const decoded = registryCodec().decodeProtobuf(shard.data);
       if (!decoded.ok) {
-        throw new Error(`Registry shard ${shardName(i)} is corrupt: ${decoded.error.message}`);
+        throw new Error(
+          `Failed to recover registrar: registry shard ${shardPath} is corrupt: ${decoded.error.message}`,
+        );
       }
       const state = RegistryState.from(decoded.value);
       agents += state.admitted.size;
@@ -215,7 +224,9 @@ export class ZooKeeperRegistrar implements Registrar {
     }
     const decoded = registryCodec().decodeProtobuf(read.data);
     if (!decoded.ok) {
-      throw new Error(`Registry node ${path} is corrupt: ${decoded.error.message}`);
+      throw new Error(
+        `Failed to recover registrar: registry node ${path} is corrupt: ${decoded.error.message}`,
+      );
     }
     this.settings = RegistryState.from(decoded.value);
     this.settingsVersion = read.version;
@@ -226,9 +237,9 @@ export class ZooKeeperRegistrar implements Registrar {
     return index === SETTINGS ? this.settings : this.shards[index];
   }
 
-  private storeObserver: ((ms: number) => void) | undefined;
+  private storeObserver: ((ms: number, stored: boolean) => void) | undefined;
 
-  setStoreObserver(observer: (ms: number) => void): void {
+  setStoreObserver(observer: (ms: number, stored: boolean) => void): void {
     this.storeObserver = observer;
   }
 
@@ -302,11 +313,13 @@ export class ZooKeeperRegistrar implements Registrar {
     try {
       if (dirty.size > 0) {
         const start = performance.now();
+        let stored = false;
         try {
           await this.options.beforeStore?.();
           await this.store([...dirty]);
+          stored = true;
         } finally {
-          this.storeObserver?.(performance.now() - start);
+          this.storeObserver?.(performance.now() - start, stored);
         }
       }
       for (const [i, p] of batch.entries()) p.resolve(results[i] ?? false);

@@ -436,7 +436,7 @@ export class DockerContainerizer {
     }
     const startTime = await processStartTime(c.pid ?? pid);
     if (startTime !== undefined) c.startTime = startTime;
-    recordExecutorProcess(this.o.workDir, launch, {
+    const recorded = recordExecutorProcess(this.o.workDir, launch, {
       pid,
       bootId: this.o.bootId,
       ...(startTime === undefined ? {} : { startTime }),
@@ -445,6 +445,9 @@ export class DockerContainerizer {
         `Failed to record the pid of container '${c.id}': ${(e as Error).message}`,
       ),
     );
+    // The launch is reported (and the executor's SUBSCRIBE accepted) once a
+    // checkpointing framework's executor is recoverable.
+    if (launch.checkpoint) await recorded;
     return pid;
   }
 

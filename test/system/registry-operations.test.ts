@@ -1,0 +1,220 @@
+/**
+ * What Mesos' operational guide has operators do with the registry, against
+ * real masters (and a real ZooKeeper for the HA cases): the registrar's log
+ * lines they look for, `--quorum` in effect (no "has no effect" warning),
+ * the quorum-change procedure, a master whose work dir was lost, and a
+ * damaged registry in ZooKeeper (the elected master exits naming the znode).
+ * The ZooKeeper cases skip when ZooKeeper is not installed.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { silentLogger } from "../../src/common/observability/logger.js";
+import { ManualClock } from "../../src/common/time/clock.js";
+import { ZkSession } from "../../src/common/zookeeper/session.js";
+import { parseZkUrl } from "../../src/common/zookeeper/url.js";
+import { leaderOf, running } from "../harness/leader.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitFor,
+  waitLong,
+} from "../harness/processes.js";
+import {
+  startZooKeeper,
+  ZOOKEEPER_MISSING,
+  type ZooKeeper,
+  zookeeperAvailable,
+} from "../harness/zookeeper.js";
+
+const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+let zk: ZooKeeper | undefined;
+
+async function zookeeper(): Promise<ZooKeeper> {
+  zk ??= await startZooKeeper();
+  return zk;
+}
+
+after(async () => {
+  await stopAll();
+  await zk?.stop();
+});
+
+/** The v1 GET_HEALTH status: 200 once the leader recovered its registry. */
+async function v1Status(m: DaemonHandle): Promise<number> {
+  const r = await fetch(`${m.url}/api/v1`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: '{"type":"GET_HEALTH"}',
+    redirect: "manual",
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+async function weightsOf(m: DaemonHandle): Promise<Record<string, number>> {
+  const list = (await getJson<{ role: string; weight: number }[]>(`${m.url}/master/weights`)) ?? [];
+  return Object.fromEntries(list.map((w) => [w.role, w.weight]));
+}
+
+async function putWeight(m: DaemonHandle, role: string, weight: number): Promise<number> {
+  const r = await fetch(`${m.url}/master/weights`, {
+    method: "PUT",
+    body: JSON.stringify([{ role, weight }]),
+  });
+  await r.arrayBuffer();
+  return r.status;
+}
+
+test("registry: the registrar logs Mesos' lines for the fetch, the recovery and each write", async () => {
+  const master = await startMaster({
+    flags: { registry: "replicated_log", weights: "ops=2", agent_reregister_timeout: "10mins" },
+  });
+  // `--weights` on a first start is written to the registry (Mesos' _recover).
+  await waitFor("the registry write logged", () =>
+    /Successfully updated the registry in \d/.test(master.logs()),
+  );
+  const logs = master.logs();
+  assert.match(logs, /Successfully fetched the registry \(\d+B\) in \d/);
+  assert.match(logs, /Successfully recovered registrar/);
+  assert.match(
+    logs,
+    /Recovered 0 agents from the registry .*; allowing 10mins for agents to reregister/,
+  );
+});
+
+test("registry: a standalone master whose work dir was lost starts with an empty registry", async () => {
+  const workDir = tempDir("h14-lost-");
+  const first = await startMaster({ flags: { work_dir: workDir, registry: "replicated_log" } });
+  assert.equal(await putWeight(first, "kept", 3), 200);
+  await first.stop();
+  const again = await startMaster({ flags: { work_dir: workDir, registry: "replicated_log" } });
+  assert.equal((await weightsOf(again)).kept, 3);
+  await again.stop();
+  rmSync(workDir, { recursive: true, force: true });
+  const fresh = await startMaster({ flags: { work_dir: workDir, registry: "replicated_log" } });
+  assert.equal((await weightsOf(fresh)).kept, undefined);
+  await fresh.stop();
+});
+
+const noSqlite = existsSync("/usr/bin/sqlite3") ? false : "the sqlite3 tool is not installed";
+
+test("registry: a standalone registry backed up online with sqlite3 .backup restores into a new work dir", {
+  skip: noSqlite,
+}, async () => {
+  const workDir = tempDir("h14-backup-");
+  const backup = join(tempDir("h14-backup-copy-"), "registry.db");
+  const master = await startMaster({ flags: { work_dir: workDir, registry: "replicated_log" } });
+  assert.equal(await putWeight(master, "saved", 7), 200);
+  // While the master runs and holds the database open.
+  const copy = spawnSync("/usr/bin/sqlite3", [join(workDir, "registry.db"), `.backup ${backup}`], {
+    encoding: "utf8",
+  });
+  assert.equal(copy.status, 0, copy.stderr);
+  await master.stop();
+  const restoredDir = join(tempDir("h14-restored-"), "master");
+  mkdirSync(restoredDir);
+  copyFileSync(backup, join(restoredDir, "registry.db"));
+  const restored = await startMaster({
+    flags: { work_dir: restoredDir, registry: "replicated_log" },
+  });
+  assert.equal((await weightsOf(restored)).saved, 7);
+  await restored.stop();
+});
+
+test("registry/ha: --quorum takes effect; the guide's 3 -> 5 and 5 -> 3 masters procedures keep the registry", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/resize");
+  const base = { zk: url, registry: "replicated_log", zk_session_timeout: "3secs" };
+  const start = (quorum: number, workDir?: string) =>
+    startMaster({
+      flags: { ...base, quorum, ...(workDir === undefined ? {} : { work_dir: workDir }) },
+    });
+  const dirs = [tempDir("h14-m-"), tempDir("h14-m-"), tempDir("h14-m-")];
+  let masters = [await start(2, dirs[0]), await start(2, dirs[1]), await start(2, dirs[2])];
+  let leader = await leaderOf(masters);
+  await waitLong("the leader serving", async () => (await v1Status(leader)) === 200);
+  for (const m of masters) assert.doesNotMatch(m.logs(), /--quorum' has no effect/);
+  assert.equal(await putWeight(leader, "kept", 4), 200);
+
+  // Increase: restart the three with --quorum=3 (one at a time, as a
+  // rolling restart), then start two more with --quorum=3.
+  for (const [i, m] of masters.entries()) {
+    await m.stop();
+    masters[i] = await start(3, dirs[i]);
+  }
+  masters.push(await start(3), await start(3));
+  leader = await leaderOf(masters);
+  await waitLong("a leader serving with --quorum=3", async () => (await v1Status(leader)) === 200);
+  assert.equal((await weightsOf(leader)).kept, 4);
+
+  // Decrease: remove two masters for good, restart the other three with --quorum=2.
+  const removed = masters.slice(3);
+  for (const m of removed) await m.stop();
+  masters = masters.slice(0, 3);
+  for (const [i, m] of masters.entries()) {
+    await m.stop();
+    masters[i] = await start(2, dirs[i]);
+  }
+  leader = await leaderOf(masters);
+  await waitLong("a leader serving with --quorum=2", async () => (await v1Status(leader)) === 200);
+  assert.equal((await weightsOf(leader)).kept, 4);
+
+  // Replacing a master: one whose work dir was lost joins again and, once
+  // elected, serves the same registry (it lives in ZooKeeper, not the work dir).
+  const lost = masters.indexOf(leader);
+  const dir = dirs[lost] as string;
+  await leader.stop();
+  rmSync(dir, { recursive: true, force: true });
+  masters[lost] = await start(2, dir);
+  const others = masters.filter((_, i) => i !== lost);
+  for (const m of others) await m.stop();
+  const replaced = masters[lost] as DaemonHandle;
+  const back = await start(2);
+  await waitLong("the replaced master leading", async () => (await v1Status(replaced)) === 200);
+  assert.equal((await weightsOf(replaced)).kept, 4);
+  await back.stop();
+  await replaced.stop();
+});
+
+test("registry/ha: a damaged registry shard in ZooKeeper stops the elected master with the znode's path", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const url = z.url("/damaged");
+  const flags = { zk: url, quorum: 1, registry: "replicated_log", zk_session_timeout: "3secs" };
+  const first = await startMaster({ flags });
+  await waitLong("the registry created", async () => (await v1Status(first)) === 200);
+  await first.stop();
+
+  const parsed = parseZkUrl(url);
+  assert.ok(parsed.ok);
+  const session = new ZkSession({
+    url: parsed.value,
+    sessionTimeoutMs: 10_000,
+    logger: silentLogger,
+    clock: new ManualClock(),
+  });
+  session.start();
+  await session.whenConnected();
+  // Bytes that are no protobuf (an invalid wire type).
+  await session.transaction([
+    { op: "set", path: "/damaged/registry/shard-0003", data: Buffer.from("garbage") },
+  ]);
+  session.close();
+
+  const second = await startMaster({ flags, waitReady: false });
+  await waitLong("the master to exit", () => !running(second));
+  assert.equal(second.child.exitCode, 1);
+  assert.match(
+    second.logs(),
+    /Failed to recover registrar: registry shard \/damaged\/registry\/shard-0003 is corrupt/,
+  );
+});
