@@ -13,8 +13,8 @@
  *   operation feedback read).
  */
 import { mkdirSync, readFileSync } from "node:fs";
-import { readdir, rm } from "node:fs/promises";
-import { join, resolve } from "node:path";
+import { readdir } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
 import type { ResourceState } from "../common/protocol/generated/mesos-internal-slave.js";
 import type { Operation, Resource } from "../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../common/protocol/index.js";
@@ -26,6 +26,7 @@ import {
 } from "../common/resources/index.js";
 import { frameRecord, scanRecords } from "./checkpoint/framing.js";
 import { writeFileAtomically } from "./checkpoint/writer.js";
+import { removeTree } from "./gc/remove-path.js";
 import { metaRoot, resourceStatePath } from "./paths.js";
 
 const codec = codecFor<Resource>("mesos.v1.Resource");
@@ -149,11 +150,14 @@ async function deleteDestroyedVolumes(
   const kept = volumePaths(workDir, resources);
   for (const [path, volume] of volumePaths(workDir, previous)) {
     if (kept.has(path)) continue;
+    // The volume belonged to its tasks' users, who may have left links in it
+    // (or swap a directory for one meanwhile): removed through open
+    // directories from the agent's own directory above it, following none.
     if (volume.disk?.source?.type === "MOUNT") {
       const entries = await readdir(path).catch(() => [] as string[]);
-      await Promise.all(entries.map((e) => rm(join(path, e), { recursive: true, force: true })));
+      for (const e of entries) await removeTree(path, join(path, e));
     } else {
-      await rm(path, { recursive: true, force: true });
+      await removeTree(dirname(path), path);
     }
   }
 }

@@ -11,7 +11,7 @@ import type { Clock } from "../../common/time/clock.js";
 import type { AgentFlags } from "../flags.js";
 import { DiskWatch, diskUsage } from "./disk-watch.js";
 import { GarbageCollector } from "./garbage-collector.js";
-import { removePath } from "./remove-path.js";
+import { sandboxRemover } from "./remove-path.js";
 import { DiskSandboxGc, type SandboxGc, scheduleOldAgentDirectories } from "./sandbox-gc.js";
 
 /** A running sandbox garbage collection (see `startSandboxGc`). */
@@ -38,7 +38,11 @@ export function startSandboxGc(
   files?: VirtualFiles,
 ): AgentSandboxGc {
   const gcDelayMs = flags.gc_delay.toMs();
-  const collector = new GarbageCollector({ clock, logger, remove: removePath });
+  const collector = new GarbageCollector({
+    clock,
+    logger,
+    remove: sandboxRemover(flags.work_dir),
+  });
   const onRemoved =
     files === undefined ? undefined : (path: string) => void detachRemoved(files, path, logger);
   const sandboxGc = new DiskSandboxGc({ gc: collector, clock, logger, gcDelayMs, onRemoved });

@@ -15,6 +15,7 @@ import { randomUUID } from "node:crypto";
 import { type Dirent, statSync } from "node:fs";
 import { lstat, mkdir, readdir, readFile, rm, rmdir, statfs, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
+import { removeTree } from "../../gc/remove-path.js";
 import { IMAGE_SANDBOX } from "../launch-shim.js";
 import type { CommandRunner, DockerStore, StoredImage } from "./docker-store.js";
 
@@ -205,9 +206,17 @@ export class Provisioner {
     }
   }
 
-  /** Removes the container's rootfs (its mounts lived in its own mount namespace). */
+  /**
+   * Removes the container's rootfs (its mounts lived in its own mount
+   * namespace). The task's user could write in it (its /tmp at least) and
+   * may still have processes elsewhere that swap a directory there for a
+   * link: removed through open directories, following no link.
+   */
   async destroy(containerId: string): Promise<void> {
-    await rm(this.containerDir(containerId), { recursive: true, force: true });
+    await removeTree(
+      join(this.workDir, "provisioner", "containers"),
+      this.containerDir(containerId),
+    );
   }
 
   /**
