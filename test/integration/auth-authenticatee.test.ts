@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
+import { CramMd5Authenticatee } from "../../src/common/auth/cram-md5.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import { ProcessBase } from "../../src/common/process/process-base.js";
 import { ProcessHost } from "../../src/common/process/process-host.js";
@@ -34,7 +35,46 @@ after(async () => {
 
 const STEP = "mesos.internal.AuthenticationStepMessage";
 
+async function startHost(): Promise<ProcessHost> {
+  const host = new ProcessHost({
+    logger: silentLogger,
+    clock: new SystemClock(),
+    listen: { bindIp: "127.0.0.1", bindPort: 0, advertiseIp: undefined, advertisePort: undefined },
+  });
+  hosts.push(host);
+  await host.start();
+  return host;
+}
+
 describe("auth: the agent's CRAM-MD5 authenticatee", () => {
+  it("hears the error of a master without an authenticator, which answers the request itself", {
+    timeout: 30_000,
+  }, async () => {
+    // As a Mesos master without an authenticator: the master process itself answers.
+    const masterHost = await startHost();
+    const master = new ProcessBase("master");
+    const ERROR = "mesos.internal.AuthenticationErrorMessage";
+    master.install(
+      "mesos.internal.AuthenticateMessage",
+      (bytes) => ({ ok: true, value: bytes }),
+      (from) =>
+        master.send(
+          from,
+          ERROR,
+          codecFor(ERROR).encodeProtobuf({ error: "No authenticator loaded" }),
+        ),
+    );
+    masterHost.spawn(master);
+    const agentHost = await startHost();
+    const authenticatee = agentHost.spawn(new CramMd5Authenticatee());
+    const outcome = await authenticatee.authenticate(
+      `master@127.0.0.1:${masterHost.port}`,
+      `slave(1)@127.0.0.1:${agentHost.port}`,
+      { principal: "agent", secret: "s" },
+    );
+    assert.equal(outcome, "authentication error: No authenticator loaded");
+  });
+
   it("does not sign a challenge a stranger sends it", async () => {
     const dir = tempDir("h3-authenticatee-");
     const credentials = join(dir, "credentials");
@@ -46,18 +86,7 @@ describe("auth: the agent's CRAM-MD5 authenticatee", () => {
     await waitForAgents(master, 1);
 
     // The stranger: sends the agent's authenticatee a challenge and records any answer.
-    const host = new ProcessHost({
-      logger: silentLogger,
-      clock: new SystemClock(),
-      listen: {
-        bindIp: "127.0.0.1",
-        bindPort: 0,
-        advertiseIp: undefined,
-        advertisePort: undefined,
-      },
-    });
-    hosts.push(host);
-    await host.start();
+    const host = await startHost();
     const stranger = new ProcessBase("stranger");
     const answers: Uint8Array[] = [];
     stranger.install(

@@ -212,6 +212,8 @@ export class CramMd5Authenticatee extends ProcessBase {
   private state: "idle" | "starting" | "stepping" | "answered" = "idle";
   /** The authenticator of the handshake under way (the sender of its mechanisms). */
   private authenticator: string | undefined;
+  /** The master the handshake under way was asked of. */
+  private master: string | undefined;
 
   constructor() {
     super(`crammd5-authenticatee(${nextAuthenticatee++})`);
@@ -230,6 +232,7 @@ export class CramMd5Authenticatee extends ProcessBase {
       this.pending = resolve;
       this.state = "starting";
       this.authenticator = undefined;
+      this.master = to.value.toString();
       this.send(
         to.value,
         "mesos.internal.AuthenticateMessage",
@@ -243,6 +246,7 @@ export class CramMd5Authenticatee extends ProcessBase {
     this.pending = undefined;
     this.state = "idle";
     this.authenticator = undefined;
+    this.master = undefined;
     p?.(outcome);
   }
 
@@ -325,7 +329,9 @@ export class CramMd5Authenticatee extends ProcessBase {
       "mesos.internal.AuthenticationErrorMessage",
       decoder("mesos.internal.AuthenticationErrorMessage"),
       (from, message) => {
-        if (this.fromAuthenticator(from, "AuthenticationErrorMessage")) {
+        // A master without an authenticator answers the request itself (Mesos: "No authenticator loaded").
+        const fromMaster = this.state === "starting" && from.toString() === this.master;
+        if (fromMaster || this.fromAuthenticator(from, "AuthenticationErrorMessage")) {
           this.settle(`authentication error: ${message.error ?? "unknown"}`);
         }
       },
