@@ -222,13 +222,20 @@ export async function removeSandbox(base: string, directory: string): Promise<vo
     throw e;
   }
   try {
-    await removeIn(parent, last);
+    await removeIn(parent, last, 0);
   } finally {
     await parent.close();
   }
 }
 
-async function removeIn(dir: FileHandle, name: string): Promise<void> {
+/**
+ * How deep a removal descends. Each level holds one open directory, so a
+ * task's tree nested deeper than this is refused instead of using up the
+ * agent's file descriptors (which every other agent operation needs).
+ */
+export const MAX_REMOVAL_DEPTH = 512;
+
+async function removeIn(dir: FileHandle, name: string, depth: number): Promise<void> {
   const path = inside(dir, name);
   const st = await lstat(path).catch((e: unknown) => {
     if (codeOf(e) === "ENOENT") return undefined;
@@ -242,6 +249,9 @@ async function removeIn(dir: FileHandle, name: string): Promise<void> {
     });
     return;
   }
+  if (depth >= MAX_REMOVAL_DEPTH) {
+    throw new Error(`directories nested deeper than ${MAX_REMOVAL_DEPTH} levels are not removed`);
+  }
   let sub: FileHandle;
   try {
     sub = await open(path, DIRECTORY_FLAGS);
@@ -251,7 +261,9 @@ async function removeIn(dir: FileHandle, name: string): Promise<void> {
     throw e;
   }
   try {
-    for (const entry of await readdir(`/proc/self/fd/${sub.fd}`)) await removeIn(sub, entry);
+    for (const entry of await readdir(`/proc/self/fd/${sub.fd}`)) {
+      await removeIn(sub, entry, depth + 1);
+    }
   } finally {
     await sub.close();
   }
