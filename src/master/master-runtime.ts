@@ -149,9 +149,10 @@ function roundedDuration(ms: number): Duration {
 /**
  * A registrar whose answers bump `changed` before the master's continuation
  * runs, and whose writes fail after `storeTimeout` (the master then stops).
- * It logs each stored write and the first failed one with Mesos' registrar
- * lines (`Successfully updated the registry in ...`, `Registrar aborting:
- * ...`), which operators look for.
+ * It logs each stored write with Mesos' registrar line (`Successfully
+ * updated the registry in ...`), which operators look for, and failed ones
+ * (`Failed to update registry: ...`; not Mesos' `Registrar aborting`, as a
+ * failed operator call leaves this master running).
  */
 function trackingRegistrar(
   registrar: Registrar,
@@ -165,12 +166,13 @@ function trackingRegistrar(
     record(ms);
     if (stored) logger.info(`Successfully updated the registry in ${roundedDuration(ms)}`);
   };
-  let aborted = false;
-  const abort = (error: unknown): void => {
-    if (aborted) return;
-    aborted = true;
+  // Operations failing together (one batch, one timeout) log one line.
+  let lastFailure: string | undefined;
+  const failed = (error: unknown): void => {
     const reason = error instanceof Error ? error.message : String(error);
-    logger.error(`Registrar aborting: Failed to update registry: ${reason}`);
+    if (reason === lastFailure) return;
+    lastFailure = reason;
+    logger.error(`Failed to update registry: ${reason}`);
   };
   // A batching registrar times its writes; else each operation is one write.
   const batched = registrar.setStoreObserver !== undefined;
@@ -192,7 +194,9 @@ function trackingRegistrar(
         clock,
         `Failed to perform store within ${storeTimeout.toString()} (--registry_store_timeout)`,
       );
-      applied.catch(abort);
+      applied.then(() => {
+        lastFailure = undefined;
+      }, failed);
       return applied.finally(() => {
         if (start !== undefined) record(clock.monotonic() - start);
         changed();
