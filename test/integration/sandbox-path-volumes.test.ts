@@ -12,10 +12,11 @@
  * (the default executor gives each task a PARENT volume for it); a nested
  * container launched through the agent API sees a file of its parent's
  * sandbox through a PARENT volume; invalid SANDBOX_PATH volumes are refused
- * with Mesos' texts.
+ * with Mesos' texts; a nobody parent's link out of its sandbox does not lead
+ * root (the agent) to make a source out of it.
  */
 import assert from "node:assert/strict";
-import { existsSync, lstatSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -35,6 +36,7 @@ import { type Subscription, subscribe, subscribeCall } from "./master-clients.js
 const ROLE = "db";
 const RESERVATION = { type: "DYNAMIC" as const, role: ROLE, principal: "ops" };
 const root = process.platform === "linux" && process.getuid?.() === 0;
+const NOBODY = 65534;
 
 interface Kind {
   name: "link" | "mount";
@@ -459,6 +461,51 @@ for (const kind of KINDS) {
           assert.equal(abs, 0, "the parent's directory was mounted at the absolute path");
           assert.equal(existsSync(join(point, "hello")), false);
         }
+      } finally {
+        await agentCall(agent, {
+          type: "KILL_CONTAINER",
+          kill_container: { container_id: containerId(parent) },
+        });
+        await exitStatusOf(agent, parent);
+      }
+    });
+
+    test("a nobody parent that links its sandbox out of it cannot have root make a source there; a plain nested source is made for it", {
+      skip: root ? false : "--switch_user to nobody needs root",
+    }, async () => {
+      const agent = agents.get(kind.name);
+      assert.ok(agent !== undefined);
+      const parent = `nobody-parent-${kind.name}`;
+      // Stands for /root: root's, out of every sandbox.
+      const victim = tempDir("sandbox-path-victim-");
+      const launch = launchCall(parent, `ln -s ${victim} a && sleep 1000`) as {
+        launch_container: { command: Record<string, unknown> };
+      };
+      launch.launch_container.command.user = "nobody";
+      const started = await agentCall(agent, launch);
+      assert.equal(started.status, 200, started.text);
+      try {
+        const link = join(agent.workDir, "containers", parent, "a");
+        await waitLong("the parent's link in its sandbox", () => lstatSync(link).isSymbolicLink());
+        assert.equal(lstatSync(link).uid, NOBODY, "the task made its link as nobody");
+        assert.match(
+          await refusedLaunch(agent, "escape", parent, [parentVolume("a/.ssh", "k")]),
+          /Path 'a\/\.ssh' in SANDBOX_PATH volume leads out of the parent's sandbox through the symbolic link '.*\/a'/,
+        );
+        assert.equal(existsSync(join(victim, ".ssh")), false, "nothing was made through the link");
+
+        const write = kind.name === "mount" ? "touch q/made" : "true";
+        const nested = launchCall("plain", write, parent, [parentVolume("ok/dir", "q")]) as {
+          launch_container: { command: Record<string, unknown> };
+        };
+        nested.launch_container.command.user = "nobody";
+        const r = await agentCall(agent, nested);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(await exitStatusOf(agent, "plain", parent), 0);
+        const made = join(agent.workDir, "containers", parent, "ok", "dir");
+        assert.equal(statSync(made).uid, NOBODY, "the source is the sandbox owner's");
+        // Through a link, nobody would have to pass the test agent's work_dir (0700).
+        if (kind.name === "mount") assert.ok(existsSync(join(made, "made")));
       } finally {
         await agentCall(agent, {
           type: "KILL_CONTAINER",

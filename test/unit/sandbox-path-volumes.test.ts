@@ -7,12 +7,16 @@
  */
 import assert from "node:assert/strict";
 import {
+  chownSync,
+  existsSync,
+  lchownSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
   readlinkSync,
   rmSync,
   statSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,6 +26,7 @@ import { FilesystemLinuxIsolator } from "../../src/agent/containerizer/isolators
 import { createIsolators } from "../../src/agent/containerizer/isolators/index.js";
 import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
 import {
+  ensureSandboxPathSource,
   sandboxPathOf,
   VolumeSandboxPathIsolator,
 } from "../../src/agent/containerizer/isolators/volume-sandbox-path.js";
@@ -201,6 +206,77 @@ test("filesystem/linux: a PARENT volume is bind-mounted from the parent's sandbo
       ),
       /Mount point '.*missing' is an absolute path\. It must exist if the container shares the host filesystem/,
     );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+const NOBODY = 65534;
+
+test("a nobody task's links do not lead root out of its sandbox: a source through a link out of it is refused and nothing is made there; links inside it, the agent's persistent volume links and plain nested sources still work", {
+  skip: process.getuid?.() === 0 ? false : "needs root",
+}, async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    // The parent's sandbox is its nobody task's, as with --switch_user.
+    chownSync(up, NOBODY, NOBODY);
+    const victim = join(root, "root-home"); // Stands for /root.
+    mkdirSync(victim, { mode: 0o700 });
+    const secret = join(root, "shadow"); // Stands for /etc/shadow.
+    writeFileSync(secret, "x", { mode: 0o600 });
+    const taskLink = (target: string, name: string) => {
+      symlinkSync(target, join(up, name));
+      lchownSync(join(up, name), NOBODY, NOBODY);
+    };
+    taskLink(victim, "a");
+    taskLink(secret, "s");
+    taskLink("../..", "up2"); // Relative, out of the sandbox.
+    const attacks = ["a/.ssh", "a", "s", "up2/root-home/.ssh"];
+    for (const path of attacks) {
+      await assert.rejects(
+        new VolumeSandboxPathIsolator({ logger: silentLogger }).prepare(
+          config(sandbox, up, [parent(path, `v-${path.replaceAll("/", "-")}`)]),
+        ),
+        /^Error: Path '.*' in SANDBOX_PATH volume leads out of the parent's sandbox through the symbolic link '.*\/(a|s|up2)'$/,
+        path,
+      );
+      await assert.rejects(
+        new FilesystemLinuxIsolator("filesystem/linux").prepare(
+          config(sandbox, up, [parent(path, "/m")]),
+        ),
+        /leads out of the parent's sandbox through the symbolic link/,
+        path,
+      );
+    }
+    assert.equal(existsSync(join(victim, ".ssh")), false);
+    assert.equal(statSync(victim).uid, 0);
+    assert.equal(statSync(secret).uid, 0);
+    // A SELF source too (the fetcher unpacks the task's archives, links included).
+    await assert.rejects(
+      ensureSandboxPathSource({ type: "SELF", root: up, source: join(up, "a", "x") }),
+      /leads out of the sandbox through the symbolic link/,
+    );
+
+    // A plain nested source: made, the source given to the sandbox's owner.
+    await ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "n1", "n2") });
+    assert.equal(statSync(join(up, "n1", "n2")).uid, NOBODY);
+    // A link of the task's that stays in its sandbox is walked again from the sandbox.
+    mkdirSync(join(up, "v2"));
+    taskLink("v2", "current");
+    await ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "current", "new") });
+    assert.equal(statSync(join(up, "v2", "new")).uid, NOBODY);
+
+    // The agent's own link to a persistent volume: used when the source is there, nothing made through it.
+    const volume = join(root, "volumes", "roles", "r", "id");
+    mkdirSync(join(volume, "in"), { recursive: true });
+    symlinkSync(volume, join(up, "data"));
+    await ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "data") });
+    await ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "data", "in") });
+    await assert.rejects(
+      ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "data", "new") }),
+      /does not exist beyond the link '.*data', and nothing is created through a link/,
+    );
+    assert.equal(existsSync(join(volume, "new")), false);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -3,7 +3,8 @@
  * file) of the container's own sandbox (`SELF`, also a legacy relative
  * `host_path`) or of its parent's (`PARENT`, nested containers only) made
  * visible at the volume's `container_path`. The source is created when
- * missing, owned like the sandbox it is in.
+ * missing, owned like the sandbox it is in; never through a link that
+ * leads out of the sandbox (see {@link ensureSandboxPathSource}).
  *
  * With `filesystem/linux` the volume is bind-mounted (filesystem-linux.ts
  * uses {@link sandboxPathOf}); `RO` is honoured and `container_path` may be
@@ -13,8 +14,9 @@
  * logged), and absolute paths and `SELF` volumes are refused. The checks and
  * their texts are Mesos'.
  */
-import { chown, lstat, mkdir, readlink, stat, symlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { constants as fsConstants } from "node:fs";
+import { type FileHandle, lstat, mkdir, open, readlink, stat, symlink } from "node:fs/promises";
+import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   BaseIsolator,
@@ -91,26 +93,154 @@ export function sandboxPathOf(
   return { type, root, source };
 }
 
+/** A directory, opened only if the name is one (not a link to one). */
+const DIRECTORY_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+/** As many links as the kernel follows in one path lookup. */
+const MAX_LINKS = 40;
+
+const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
+
+/** A symbolic link met on the way to the source (`at`: the names up to and including it). */
+interface LinkOnTheWay {
+  at: string[];
+  content: string;
+  /** Made by the agent (its user's, one link), such as a persistent volume's link. */
+  agents: boolean;
+}
+
 /**
  * Creates a missing source as a directory owned by the owner of the sandbox
  * it is in (an existing one is left as it is: it may be someone else's).
+ *
+ * The sandbox is the task's: its user may put links anywhere in it and
+ * swap a directory for a link at any moment, and the agent is root. So the
+ * path is walked from the open sandbox one name at a time without following
+ * links (`/proc/self/fd/<fd>/<name>`), missing directories are made in the
+ * directory held open and the source is chowned on its open handle (not by
+ * name, which the task could have pointed at /etc/shadow meanwhile). A link
+ * met on the way is resolved by walking its target again from the sandbox
+ * when it stays inside it; one that leads out is refused, unless the agent
+ * made it (a persistent volume linked into the sandbox) and the source
+ * already exists there: nothing is ever created through such a link.
  */
 export async function ensureSandboxPathSource(sp: SandboxPathSource): Promise<void> {
+  const path = relative(sp.root, sp.source);
+  let top: FileHandle;
   try {
-    await stat(sp.source);
-    return;
-  } catch {
-    // Missing: created below.
-  }
-  try {
-    await mkdir(sp.source, { recursive: true });
+    top = await open(sp.root, DIRECTORY_FLAGS);
   } catch (e) {
-    throw new Error(
-      `Failed to create the directory '${sp.source}' in the sandbox: ${(e as Error).message}`,
-    );
+    throw new Error(`Failed to open the sandbox '${sp.root}': ${(e as Error).message}`);
   }
-  const owner = await stat(sp.root);
-  await chown(sp.source, owner.uid, owner.gid);
+  try {
+    const owner = await top.stat();
+    let names = path === "" ? [] : path.split(sep);
+    for (let links = 0; ; links++) {
+      const link = await walkToSource(top, names, owner, sp);
+      if (link === undefined) return;
+      if (links === MAX_LINKS) {
+        throw new Error(`Path '${path}' in SANDBOX_PATH volume has too many symbolic links`);
+      }
+      // The path the link leads to, spelled from the sandbox (lexically:
+      // every directory before it was opened without following a link).
+      const rest = names.slice(link.at.length);
+      const target = normalize(
+        isAbsolute(link.content)
+          ? join(link.content, ...rest)
+          : join(sp.root, ...link.at.slice(0, -1), link.content, ...rest),
+      );
+      const inside = relative(sp.root, target);
+      if (inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) {
+        names = inside === "" ? [] : inside.split(sep);
+        continue;
+      }
+      const through = join(sp.root, ...link.at);
+      if (!link.agents) {
+        throw new Error(
+          `Path '${path}' in SANDBOX_PATH volume leads out of the ${sp.type === "SELF" ? "" : "parent's "}sandbox through the symbolic link '${through}'`,
+        );
+      }
+      try {
+        await stat(target);
+      } catch {
+        throw new Error(
+          `Path '${path}' in SANDBOX_PATH volume does not exist beyond the link '${through}', and nothing is created through a link`,
+        );
+      }
+      return;
+    }
+  } finally {
+    await top.close();
+  }
+}
+
+/**
+ * Opens `names` one below the other from `top` without following links,
+ * making the missing ones; the last is the source: chowned to `owner` when
+ * made here, left as it is (directory or file) when there already. Returns
+ * the first symbolic link met instead of following it.
+ */
+async function walkToSource(
+  top: FileHandle,
+  names: readonly string[],
+  owner: { uid: number; gid: number },
+  sp: SandboxPathSource,
+): Promise<LinkOnTheWay | undefined> {
+  let dir = top;
+  try {
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i] as string;
+      const last = i === names.length - 1;
+      const entry = `/proc/self/fd/${dir.fd}/${name}`;
+      let tried = false;
+      let made = false;
+      let next: FileHandle | undefined;
+      while (next === undefined) {
+        try {
+          next = await open(entry, DIRECTORY_FLAGS);
+        } catch (e) {
+          const code = codeOf(e);
+          if (code === "ENOENT" && !tried) {
+            tried = true;
+            made = await mkdir(entry).then(
+              () => true,
+              (m: unknown) => {
+                if (codeOf(m) === "EEXIST") return false;
+                throw new Error(
+                  `Failed to create the directory '${sp.source}' in the sandbox: ${(m as Error).message}`,
+                );
+              },
+            );
+            continue;
+          }
+          if (code !== "ELOOP" && code !== "ENOTDIR") {
+            throw new Error(
+              `Failed to open '${names.slice(0, i + 1).join("/")}' in the sandbox '${sp.root}': ${code ?? (e as Error).message}`,
+            );
+          }
+          const st = await lstat(entry);
+          if (st.isSymbolicLink()) {
+            return {
+              at: names.slice(0, i + 1),
+              content: await readlink(entry),
+              agents: st.uid === process.getuid?.() && st.nlink === 1,
+            };
+          }
+          // A file is a source too; it cannot be a directory on the way.
+          if (last) return undefined;
+          throw new Error(
+            `Path '${names.slice(0, i + 1).join("/")}' in the SANDBOX_PATH volume's sandbox is not a directory`,
+          );
+        }
+      }
+      if (dir !== top) await dir.close();
+      dir = next;
+      // Only the source itself is given to the sandbox's owner, as Mesos does.
+      if (last && made) await dir.chown(owner.uid, owner.gid);
+    }
+    return undefined;
+  } finally {
+    if (dir !== top) await dir.close();
+  }
 }
 
 /** `volume/sandbox_path` without `filesystem/linux`: SANDBOX_PATH volumes as symlinks. */
