@@ -88,10 +88,11 @@ const masterOnlyFlags = {
   }),
   log_auto_initialize: flag.bool({
     help:
-      "Initialize the registry's replicated log automatically on first use. " +
-      "False: it must be initialized by hand.",
+      "Create an empty registry when there is none (first start). False: a master that " +
+      "finds no registry (<work_dir>/registry.db, or <--zk path>/registry) waits and exits " +
+      "after --registry_fetch_timeout instead, so a lost work dir or ZooKeeper data is " +
+      "noticed rather than silently replaced.",
     default: true,
-    notYet: true,
   }),
   agent_reregister_timeout: flag.duration({
     alias: "slave_reregister_timeout",

@@ -6,6 +6,7 @@
  */
 
 import { lookupService } from "node:dns/promises";
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { Duration } from "../common/flags/duration.js";
@@ -40,7 +41,8 @@ import { MasterProcess } from "./master-process.js";
 import { MasterMetrics } from "./metrics.js";
 import { InMemoryRegistrar } from "./registrar/in-memory.js";
 import type { Registrar } from "./registrar/registrar.js";
-import { SqliteRegistrar } from "./registrar/sqlite.js";
+import { REGISTRY_FILE, SqliteRegistrar } from "./registrar/sqlite.js";
+import { UninitializedRegistrar } from "./registrar/uninitialized.js";
 import { masterSettings, withInfo } from "./settings.js";
 
 export interface StartMasterOptions {
@@ -465,6 +467,10 @@ export async function startMaster(options: StartMasterOptions): Promise<MasterRu
 function openRegistrar(values: StartMasterOptions["flags"]["values"], logger: Logger): Registrar {
   if (values.registry === "in_memory" || values.work_dir === undefined) {
     return new InMemoryRegistrar();
+  }
+  const file = join(values.work_dir, REGISTRY_FILE);
+  if (!values.log_auto_initialize && !existsSync(file)) {
+    return new UninitializedRegistrar(file, logger);
   }
   return SqliteRegistrar.openInWorkDir(values.work_dir, { logger });
 }

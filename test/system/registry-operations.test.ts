@@ -2,8 +2,9 @@
  * What Mesos' operational guide has operators do with the registry, against
  * real masters (and a real ZooKeeper for the HA cases): the registrar's log
  * lines they look for, `--quorum` in effect (no "has no effect" warning),
- * the quorum-change procedure, a master whose work dir was lost, and a
- * damaged registry in ZooKeeper (the elected master exits naming the znode).
+ * the quorum-change procedure, a master whose work dir was lost, backups, a
+ * damaged registry in ZooKeeper (the elected master exits naming the znode)
+ * and `--log_auto_initialize=false` (no registry: the master exits).
  * The ZooKeeper cases skip when ZooKeeper is not installed.
  */
 import assert from "node:assert/strict";
@@ -217,4 +218,65 @@ test("registry/ha: a damaged registry shard in ZooKeeper stops the elected maste
     second.logs(),
     /Failed to recover registrar: registry shard \/damaged\/registry\/shard-0003 is corrupt/,
   );
+});
+
+test("registry: with --log_auto_initialize=false a master that finds no registry.db exits after --registry_fetch_timeout instead of starting empty", async () => {
+  const workDir = tempDir("h14-noinit-");
+  const flags = {
+    work_dir: workDir,
+    registry: "replicated_log",
+    log_auto_initialize: false,
+    registry_fetch_timeout: "2secs",
+  };
+  const refused = await startMaster({ flags, waitReady: false });
+  await waitLong("the master to exit", () => !running(refused));
+  assert.equal(refused.child.exitCode, 1);
+  const logs = refused.logs();
+  assert.match(
+    logs,
+    /The registry at .*registry\.db does not exist and --log_auto_initialize=false/,
+  );
+  assert.match(
+    logs,
+    /Recovery failed: Failed to recover registrar: Failed to perform fetch within 2secs/,
+  );
+  assert.doesNotMatch(logs, /--log_auto_initialize' has no effect/);
+  assert.equal(existsSync(join(workDir, "registry.db")), false);
+
+  // Created once with the default, the registry is then used as usual.
+  const creator = await startMaster({ flags: { work_dir: workDir, registry: "replicated_log" } });
+  assert.equal(await putWeight(creator, "kept", 2), 200);
+  await creator.stop();
+  const strict = await startMaster({ flags });
+  assert.equal((await weightsOf(strict)).kept, 2);
+  await strict.stop();
+});
+
+test("registry/ha: with --log_auto_initialize=false an elected master that finds no registry in ZooKeeper exits", {
+  skip,
+}, async () => {
+  const z = await zookeeper();
+  const flags = {
+    zk: z.url("/noinit"),
+    quorum: 1,
+    registry: "replicated_log",
+    zk_session_timeout: "3secs",
+    log_auto_initialize: false,
+    registry_fetch_timeout: "2secs",
+  };
+  const refused = await startMaster({ flags, waitReady: false });
+  await waitLong("the master to exit", () => !running(refused));
+  assert.equal(refused.child.exitCode, 1);
+  assert.match(
+    refused.logs(),
+    /The registry at \/noinit\/registry does not exist and --log_auto_initialize=false/,
+  );
+  assert.match(refused.logs(), /Failed to perform fetch within 2secs/);
+
+  const creator = await startMaster({ flags: { ...flags, log_auto_initialize: true } });
+  await waitLong("the registry created", async () => (await v1Status(creator)) === 200);
+  await creator.stop();
+  const strict = await startMaster({ flags });
+  await waitLong("the master serving its registry", async () => (await v1Status(strict)) === 200);
+  await strict.stop();
 });

@@ -203,6 +203,7 @@ export async function startElectedMaster(options: ElectedMasterOptions): Promise
               masterId: ids.masterId,
               logger,
               onDeposed: (message) => fatal(`${message}... committing suicide!`),
+              autoInitialize: values.log_auto_initialize,
               ...(replicas === undefined
                 ? {}
                 : {

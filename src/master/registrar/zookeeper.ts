@@ -43,6 +43,7 @@ import {
 import { zkJoin } from "../../common/zookeeper/url.js";
 import type { Registrar, RegistryOperation } from "./registrar.js";
 import { isSettingsOperation, RegistryState } from "./registry-state.js";
+import { notInitializedMessage } from "./uninitialized.js";
 
 /** Default number of shards for a new registry. */
 export const DEFAULT_REGISTRY_SHARDS = 64;
@@ -68,6 +69,12 @@ export interface ZooKeeperRegistrarOptions {
    * here past `--registry_store_timeout` fails, and the master stops.
    */
   readonly beforeStore?: () => Promise<void>;
+  /**
+   * `--log_auto_initialize`: false, and a registry that does not exist is
+   * not created; recovery then waits (the master exits after
+   * `--registry_fetch_timeout`). Default true.
+   */
+  readonly autoInitialize?: boolean;
 }
 
 interface Pending {
@@ -130,6 +137,10 @@ export class ZooKeeperRegistrar implements Registrar {
     await session.whenConnected();
     if (this.options.groupPath !== "/") await session.mkdirp(this.options.groupPath);
     let read = await session.getData(this.root);
+    if (read === undefined && this.options.autoInitialize === false) {
+      logger.warn(notInitializedMessage(this.root));
+      return new Promise<Registry>(() => {});
+    }
     if (read === undefined) {
       const meta: Meta = {
         format: 1,
