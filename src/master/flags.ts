@@ -61,6 +61,9 @@ const masterOnlyFlags = {
       "and write the registry, counted in the ZooKeeper group <--zk path>/log_replicas; a " +
       "registry never written needs all 2*quorum-1. Needed with --zk; not used by a " +
       "standalone master.",
+    // Mesos takes any number here; 0 or less would let a leader use the
+    // registry with no other master up, which no one means.
+    validate: (v) => (v < 1 ? `Invalid value '${v}' for --quorum: must be at least 1` : undefined),
   }),
   zk: flag.pathOrValue({
     help:

@@ -20,6 +20,7 @@ import { leaderOf, running } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
+  runBinary,
   startMaster,
   stopAll,
   tempDir,
@@ -279,4 +280,21 @@ test("registry/ha: with --log_auto_initialize=false an elected master that finds
   const strict = await startMaster({ flags });
   await waitLong("the master serving its registry", async () => (await v1Status(strict)) === 200);
   await strict.stop();
+});
+
+test("registry: --quorum below 1 is refused at start (it would let a lone leader use the registry)", async () => {
+  for (const value of ["0", "-1"]) {
+    const run = await runBinary("mesos-master", [
+      "--ip=127.0.0.1",
+      "--port=0",
+      `--work_dir=${tempDir("h14-quorum-")}`,
+      "--zk=zk://127.0.0.1:1/quorum",
+      `--quorum=${value}`,
+    ]);
+    assert.equal(run.code, 1, run.stderr);
+    assert.match(
+      run.stderr,
+      new RegExp(`Invalid value '${value}' for --quorum: must be at least 1`),
+    );
+  }
 });

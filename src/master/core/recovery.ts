@@ -250,9 +250,17 @@ export function registryGc(m: Master): Promise<void> {
   const unreachable = prunable(m.unreachableAgents, nowNs, m);
   const gone = prunable(m.goneAgents, nowNs, m);
   if (unreachable.length === 0 && gone.length === 0) {
-    m.logger.verbose(1, "Skipping periodic registry garbage collection: nothing to remove");
+    m.logger.verbose(
+      1,
+      "Skipping periodic registry garbage collection: no agents qualify for removal",
+    );
     return Promise.resolve();
   }
+  m.logger.verbose(
+    1,
+    `Attempting to remove ${unreachable.length} unreachable and ${gone.length} gone agents ` +
+      "from the registry",
+  );
   return m.registrar.apply({ kind: "prune", unreachable, gone }).then(
     () => {
       let removedUnreachable = 0;
