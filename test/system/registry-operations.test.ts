@@ -17,14 +17,17 @@ import { ManualClock } from "../../src/common/time/clock.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
 import { leaderOf, running } from "../harness/leader.js";
+import { operatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
   getJson,
   runBinary,
+  startAgent,
   startMaster,
   stopAll,
   tempDir,
   waitFor,
+  waitForAgents,
   waitLong,
 } from "../harness/processes.js";
 import {
@@ -297,4 +300,51 @@ test("registry: --quorum below 1 is refused at start (it would let a lone leader
       new RegExp(`Invalid value '${value}' for --quorum: must be at least 1`),
     );
   }
+});
+
+interface RegistryJson {
+  gone?: { slaves?: { id: { value: string } }[] };
+}
+
+test("registry: --registry_max_agent_count bounds the gone agents the registry keeps (oldest forgotten first, at --registry_gc_interval)", async () => {
+  const workDir = tempDir("h14-gc-");
+  const flags = {
+    work_dir: workDir,
+    registry: "replicated_log",
+    registry_gc_interval: "1secs",
+    registry_max_agent_count: 1,
+  };
+  const master = await startMaster({ flags });
+  await startAgent({ master: master.address });
+  await startAgent({ master: master.address });
+  const ids = await waitForAgents(master, 2);
+  const gone = async (): Promise<string[]> => {
+    const registry = await getJson<RegistryJson>(`${master.url}/registrar(1)/registry`);
+    return (registry?.gone?.slaves ?? []).map((s) => s.id.value);
+  };
+  const [first, second] = ids as [string, string];
+  const mark = (id: string) =>
+    operatorCall(master, { type: "MARK_AGENT_GONE", mark_agent_gone: { agent_id: { value: id } } });
+  assert.equal((await mark(first)).status, 200);
+  await waitLong("the first agent recorded as gone", async () => {
+    const list = await gone();
+    return list.length === 1 && list[0] === first;
+  });
+  assert.equal((await mark(second)).status, 200);
+  // Two gone agents, one allowed: the older is forgotten at the next GC.
+  await waitLong("only the newest gone agent left", async () => {
+    const list = await gone();
+    return list.length === 1 && list[0] === second;
+  });
+  await waitFor("the GC logged", () =>
+    /Garbage collected 0 unreachable and 1 gone agents from the registry/.test(master.logs()),
+  );
+  await master.stop();
+  const again = await startMaster({ flags });
+  const registry = await getJson<RegistryJson>(`${again.url}/registrar(1)/registry`);
+  assert.deepEqual(
+    (registry?.gone?.slaves ?? []).map((s) => s.id.value),
+    [second],
+  );
+  await again.stop();
 });
