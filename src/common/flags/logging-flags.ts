@@ -34,11 +34,13 @@ export const loggingFlags = {
     default: 0,
   }),
   initialize_driver_logging: flag.bool({
+    // Mesos' daemons take this flag and never read it; only its scheduler and
+    // executor libraries do, from their own environment.
     help:
-      "Whether v0 scheduler and executor drivers set up their own logging the same way. " +
-      "No effect on the HTTP scheduler and executor APIs.",
+      "Read by Mesos' scheduler and executor libraries (MESOS_INITIALIZE_DRIVER_LOGGING in " +
+      "their environment: whether they set up logging); the master and the agent take it " +
+      "and ignore it, as in Mesos. mesos-ts' libraries do not read it.",
     default: true,
-    notYet: true,
   }),
   external_log_file: flag.string({
     help:
