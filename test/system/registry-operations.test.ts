@@ -355,3 +355,31 @@ test("registry: --registry_max_agent_count bounds the gone agents the registry k
   );
   await again.stop();
 });
+
+test("registry: --registry_max_agent_age forgets a gone agent once it is older", async () => {
+  const master = await startMaster({
+    flags: {
+      work_dir: tempDir("h14-age-"),
+      registry: "replicated_log",
+      registry_gc_interval: "1secs",
+      registry_max_agent_age: "10secs",
+    },
+  });
+  await startAgent({ master: master.address });
+  const [id] = (await waitForAgents(master, 1)) as [string];
+  const goneIds = async (): Promise<string[]> => {
+    const registry = await getJson<RegistryJson>(`${master.url}/registrar(1)/registry`);
+    return (registry?.gone?.slaves ?? []).map((s) => s.id.value);
+  };
+  const marked = await operatorCall(master, {
+    type: "MARK_AGENT_GONE",
+    mark_agent_gone: { agent_id: { value: id } },
+  });
+  assert.equal(marked.status, 200);
+  assert.deepEqual(await goneIds(), [id]);
+  await waitLong("the gone agent forgotten", async () => (await goneIds()).length === 0);
+  assert.match(
+    master.logs(),
+    /Garbage collected 0 unreachable and 1 gone agents from the registry/,
+  );
+});
