@@ -180,7 +180,7 @@ test("master failover: recovered agents that do not reregister go through --agen
   assert.equal(await strict.exited, 1, "the master exits with status 1");
   assert.match(
     strict.logs(),
-    /Post-recovery agent removal limit exceeded! .*2 of the 2 agents recovered from the registry \(100\.0%\) did not reregister.*The configured removal limit is 99\.0%/,
+    /Post-recovery agent removal limit exceeded! .*2 of the 2 agents recovered from the registry \(100%\) did not reregister.*The configured removal limit is 99%/,
   );
 
   // At the default 100% limit (not above it) they are marked unreachable, one permit at a time.

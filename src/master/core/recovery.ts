@@ -142,6 +142,11 @@ export function recoverFromRegistry(m: Master, registry: Registry): void {
   );
 }
 
+/** A share as a percentage the way Mesos prints it (a C++ stream: 6 significant digits, 100, 66.6667). */
+function percent(share: number): string {
+  return String(Number((share * 100).toPrecision(6)));
+}
+
 /**
  * The re-registration deadline after a failover passed: the agents still
  * missing are marked unreachable (rate-limited), unless there are more of
@@ -155,9 +160,9 @@ function recoveredAgentsTimeout(m: Master, total: number): void {
     m.fatal(
       `Post-recovery agent removal limit exceeded! After ${Duration.milliseconds(m.config.agentReregisterTimeoutMs)} ` +
         `${missing.length} of the ${total} agents recovered from the registry ` +
-        `(${(share * 100).toFixed(1)}%) did not reregister: ` +
+        `(${percent(share)}%) did not reregister: ` +
         `${missing.map((i) => i.id?.value ?? "").join(", ")}. The configured removal limit is ` +
-        `${(m.recovery.removalLimit * 100).toFixed(1)}%. Investigate, or raise ` +
+        `${percent(m.recovery.removalLimit)}%. Investigate, or raise ` +
         "--recovery_agent_removal_limit, then restart the master",
     );
     return;
