@@ -6,21 +6,42 @@ export function running(m: DaemonHandle): boolean {
   return m.child.exitCode === null && m.child.signalCode === null;
 }
 
-/** Whether `m` runs and its `/metrics/snapshot` says `master/elected` is 1. */
-export async function elected(m: DaemonHandle): Promise<boolean> {
+/**
+ * Whether `m` runs, leads (`master/elected` is 1 from the election on) and
+ * has recovered its registry: a v1 GET_HEALTH answers 200 only then (as in
+ * Mesos, `/master/state` already answers from an empty master before).
+ * `recovered: false` asks only whether it won the election.
+ */
+export async function elected(m: DaemonHandle, recovered = true): Promise<boolean> {
   if (!running(m)) return false;
   const snapshot = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
     () => undefined,
   );
-  return snapshot?.["master/elected"] === 1;
+  if (snapshot?.["master/elected"] !== 1) return false;
+  if (!recovered) return true;
+  const health = await fetch(`${m.url}/api/v1`, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: '{"type":"GET_HEALTH"}',
+    redirect: "manual",
+  }).catch(() => undefined);
+  await health?.arrayBuffer().catch(() => undefined);
+  return health?.status === 200;
 }
 
-/** The elected master among `candidates`, waiting up to `timeoutMs` for one. */
-export function leaderOf(candidates: DaemonHandle[], timeoutMs = 30_000): Promise<DaemonHandle> {
+/**
+ * The elected, recovered master among `candidates`, waiting up to
+ * `timeoutMs` for one (`recovered: false`: elected, recovered or not).
+ */
+export function leaderOf(
+  candidates: DaemonHandle[],
+  timeoutMs = 30_000,
+  recovered = true,
+): Promise<DaemonHandle> {
   return waitFor(
     "a leading master",
     async () => {
-      for (const m of candidates) if (await elected(m)) return m;
+      for (const m of candidates) if (await elected(m, recovered)) return m;
       return undefined;
     },
     { timeoutMs, intervalMs: 100 },
