@@ -19,14 +19,22 @@ export async function elected(m: DaemonHandle, recovered = true): Promise<boolea
   );
   if (snapshot?.["master/elected"] !== 1) return false;
   if (!recovered) return true;
-  const health = await fetch(`${m.url}/api/v1`, {
+  return (await v1Status(m).catch(() => undefined)) === 200;
+}
+
+/**
+ * The status of a v1 GET_HEALTH: 503 until the registry is recovered (as
+ * Mesos, `/master/state` answers from the empty master before that).
+ */
+export async function v1Status(m: DaemonHandle): Promise<number> {
+  const r = await fetch(`${m.url}/api/v1`, {
     method: "POST",
     headers: { "content-type": "application/json", accept: "application/json" },
     body: '{"type":"GET_HEALTH"}',
     redirect: "manual",
-  }).catch(() => undefined);
-  await health?.arrayBuffer().catch(() => undefined);
-  return health?.status === 200;
+  });
+  await r.arrayBuffer();
+  return r.status;
 }
 
 /**

@@ -17,7 +17,7 @@ import { codecFor } from "../../src/common/protocol/index.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
-import { elected, leaderOf, running } from "../harness/leader.js";
+import { elected, leaderOf, running, v1Status } from "../harness/leader.js";
 import {
   type DaemonHandle,
   getJson,
@@ -54,21 +54,6 @@ async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
 
 async function get(url: string): Promise<Response> {
   return fetch(url, { redirect: "manual" });
-}
-
-/**
- * The status of a v1 GET_HEALTH: 503 until the registry is recovered (as
- * Mesos, `/master/state` answers from the empty master before that).
- */
-async function v1Status(m: DaemonHandle): Promise<number> {
-  const r = await fetch(`${m.url}/api/v1`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: '{"type":"GET_HEALTH"}',
-    redirect: "manual",
-  });
-  await r.arrayBuffer();
-  return r.status;
 }
 
 /** A session of our own on the test's ZooKeeper, for reading znodes. */

@@ -16,7 +16,7 @@ import { silentLogger } from "../../src/common/observability/logger.js";
 import { ManualClock } from "../../src/common/time/clock.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
-import { leaderOf, running } from "../harness/leader.js";
+import { leaderOf, running, v1Status } from "../harness/leader.js";
 import { operatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
@@ -49,18 +49,6 @@ after(async () => {
   await stopAll();
   await zk?.stop();
 });
-
-/** The v1 GET_HEALTH status: 200 once the leader recovered its registry. */
-async function v1Status(m: DaemonHandle): Promise<number> {
-  const r = await fetch(`${m.url}/api/v1`, {
-    method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
-    body: '{"type":"GET_HEALTH"}',
-    redirect: "manual",
-  });
-  await r.arrayBuffer();
-  return r.status;
-}
 
 async function weightsOf(m: DaemonHandle): Promise<Record<string, number>> {
   const list = (await getJson<{ role: string; weight: number }[]>(`${m.url}/master/weights`)) ?? [];
