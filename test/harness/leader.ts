@@ -39,11 +39,12 @@ export async function v1Status(m: DaemonHandle): Promise<number> {
 
 /**
  * The elected, recovered master among `candidates`, waiting up to
- * `timeoutMs` for one (`recovered: false`: elected, recovered or not).
+ * `timeoutMs` for one (`recovered: false`: elected, recovered or not). Election
+ * and recovery on a loaded 2-core machine can take tens of seconds.
  */
 export function leaderOf(
   candidates: DaemonHandle[],
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
   recovered = true,
 ): Promise<DaemonHandle> {
   return waitFor(
