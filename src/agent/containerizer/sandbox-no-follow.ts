@@ -6,11 +6,22 @@
  * directories by its full path twice: it opens each directory from one it
  * already holds (`/proc/self/fd/<fd>/<name>`, no link followed), and
  * checks what it opened on the open file (fstat), not on the name.
+ * {@link openDirectoryBelow} is that walk for every caller (sandboxes of
+ * nested containers, SANDBOX_PATH volume sources and links).
  *
  * Keep the imports to Node's own: the launcher helper loads this file.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
-import { type FileHandle, lstat, mkdir, open, readdir, rmdir, unlink } from "node:fs/promises";
+import {
+  type FileHandle,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  readlink,
+  rmdir,
+  unlink,
+} from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 
 /**
@@ -26,7 +37,8 @@ const OUTPUT_FLAGS =
   fsConstants.O_NONBLOCK;
 
 /** A directory, opened only if the name is one (not a link to one). */
-const DIRECTORY_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
+export const DIRECTORY_FLAGS =
+  fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 
 /** An agent's named pipe: opened without following a link, without waiting. */
 const FIFO_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
@@ -116,56 +128,128 @@ const inside = (dir: FileHandle, name: string): string => `/proc/self/fd/${dir.f
 
 const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
-/** Opens the directory `name` in `dir` (not a link); `shown` is its path for errors. */
-async function openIn(dir: FileHandle, name: string, shown: string): Promise<FileHandle> {
-  try {
-    return await open(inside(dir, name), DIRECTORY_FLAGS);
-  } catch (e) {
-    const code = codeOf(e);
-    if (code !== "ELOOP" && code !== "ENOTDIR") throw e;
-    const linked = await lstat(inside(dir, name)).then(
-      (s) => s.isSymbolicLink(),
-      () => false,
-    );
-    throw new Error(
-      linked
-        ? `The sandbox path '${shown}' is a symbolic link`
-        : `The sandbox path '${shown}' is not a directory`,
-    );
-  }
+/** Where {@link openDirectoryBelow} stopped: the name at index `at` is not a directory. */
+export interface NotADirectory {
+  at: number;
+  /** Set when that name is a symbolic link (not followed). */
+  link?: {
+    content: string;
+    /** Made by the agent (its user's, one link), such as a persistent volume's link. */
+    agents: boolean;
+  };
 }
 
-/** Makes the directory `name` in `dir` (no link followed); true when this call made it. */
-async function makeIn(dir: FileHandle, name: string): Promise<boolean> {
-  try {
-    await mkdir(inside(dir, name), { mode: 0o755 });
-    return true;
-  } catch (e) {
-    if (codeOf(e) === "EEXIST") return false;
-    throw e;
+/**
+ * An open (or, with `create`, a mkdir) during {@link openDirectoryBelow}
+ * failed on the name at index `at`; `error` is the system's error, as thrown.
+ */
+export class WalkError extends Error {
+  constructor(
+    readonly at: number,
+    readonly making: boolean,
+    readonly error: unknown,
+  ) {
+    super((error as Error).message);
   }
 }
 
 /**
- * Opens `names` one below the other from `base`, following no link,
- * making missing directories (root's, 0755) when `create`.
+ * The one way root goes down a task's directories: opens `names` one below
+ * the other from `top` (held open by the caller), each through the one above
+ * (`/proc/self/fd/<fd>/<name>`), following no link. With `create` a missing
+ * directory is made (root's, 0755) in the directory held open; `made` says
+ * whether the last name was made by this call. A name that is not a
+ * directory (a link, a file, a pipe) ends the walk as `stopped`; a failed
+ * open or mkdir throws a {@link WalkError}. The directory returned is `top`
+ * itself when `names` is empty; any other the caller closes.
  */
-async function walk(base: string, names: readonly string[], create: boolean): Promise<FileHandle> {
-  let dir = await open(base, DIRECTORY_FLAGS);
-  let shown = base;
+export async function openDirectoryBelow(
+  top: FileHandle,
+  names: readonly string[],
+  create: boolean,
+): Promise<{ dir: FileHandle; made: boolean } | { stopped: NotADirectory }> {
+  let dir = top;
+  let made = false;
   try {
-    for (const name of names) {
-      shown = join(shown, name);
-      if (create) await makeIn(dir, name);
-      const next = await openIn(dir, name, shown);
-      await dir.close();
+    for (let at = 0; at < names.length; at++) {
+      const entry = inside(dir, names[at] as string);
+      made = false;
+      let tried = false;
+      let next: FileHandle | undefined;
+      while (next === undefined) {
+        try {
+          next = await open(entry, DIRECTORY_FLAGS);
+        } catch (e) {
+          const code = codeOf(e);
+          if (code === "ENOENT" && create && !tried) {
+            // Made (or found made meanwhile) once: gone again is an error.
+            tried = true;
+            made = await mkdir(entry, { mode: 0o755 }).then(
+              () => true,
+              (m: unknown) => {
+                if (codeOf(m) === "EEXIST") return false;
+                throw new WalkError(at, true, m);
+              },
+            );
+            continue;
+          }
+          if (code !== "ELOOP" && code !== "ENOTDIR") throw new WalkError(at, false, e);
+          return { stopped: await notADirectory(entry, at) };
+        }
+      }
+      if (dir !== top) await dir.close();
       dir = next;
     }
-    return dir;
-  } catch (e) {
-    await dir.close();
-    throw e;
+    const result = { dir, made };
+    dir = top;
+    return result;
+  } finally {
+    if (dir !== top) await dir.close();
   }
+}
+
+/** What is at `entry` instead of a directory. */
+async function notADirectory(entry: string, at: number): Promise<NotADirectory> {
+  let st: Awaited<ReturnType<typeof lstat>>;
+  let content: string;
+  try {
+    st = await lstat(entry);
+    if (!st.isSymbolicLink()) return { at };
+    content = await readlink(entry);
+  } catch (e) {
+    throw new WalkError(at, false, e);
+  }
+  return { at, link: { content, agents: ownSingleLink(st) } };
+}
+
+/**
+ * Opens the directory `directory` below `base` (a directory only the agent
+ * may change), none of the names between a link; makes missing ones when
+ * `create`. Throws a one-line Error naming what is not a directory, or the
+ * system's error (ENOENT and all) of a failed open or mkdir.
+ */
+async function walk(
+  base: string,
+  names: readonly string[],
+  create: boolean,
+): Promise<{ dir: FileHandle; made: boolean }> {
+  const top = await open(base, DIRECTORY_FLAGS);
+  let result: Awaited<ReturnType<typeof openDirectoryBelow>>;
+  try {
+    result = await openDirectoryBelow(top, names, create);
+  } catch (e) {
+    await top.close();
+    throw e instanceof WalkError ? e.error : e;
+  }
+  if ("dir" in result && result.dir === top) return result;
+  await top.close();
+  if ("dir" in result) return result;
+  const shown = join(base, ...names.slice(0, result.stopped.at + 1));
+  throw new Error(
+    result.stopped.link !== undefined
+      ? `The sandbox path '${shown}' is a symbolic link`
+      : `The sandbox path '${shown}' is not a directory`,
+  );
 }
 
 /**
@@ -182,27 +266,19 @@ export async function makeSandbox(
   directory: string,
   owner?: { uid: number; gid: number },
 ): Promise<boolean> {
-  const names = namesBelow(base, directory);
-  const last = names.pop() as string;
-  const parent = await walk(base, names, true);
+  const { dir, made } = await walk(base, namesBelow(base, directory), true);
   try {
-    const made = await makeIn(parent, last);
-    const dir = await openIn(parent, last, directory);
-    try {
-      if (owner !== undefined) {
-        const st = await dir.stat();
-        if (st.uid !== process.getuid?.() && st.uid !== owner.uid) {
-          throw new Error(`The sandbox path '${directory}' belongs to another user`);
-        }
-        await dir.chown(owner.uid, owner.gid);
+    if (owner !== undefined) {
+      const st = await dir.stat();
+      if (st.uid !== process.getuid?.() && st.uid !== owner.uid) {
+        throw new Error(`The sandbox path '${directory}' belongs to another user`);
       }
-    } finally {
-      await dir.close();
+      await dir.chown(owner.uid, owner.gid);
     }
-    return made;
   } finally {
-    await parent.close();
+    await dir.close();
   }
+  return made;
 }
 
 /**
@@ -216,7 +292,7 @@ export async function removeSandbox(base: string, directory: string): Promise<vo
   const last = names.pop() as string;
   let parent: FileHandle;
   try {
-    parent = await walk(base, names, false);
+    parent = (await walk(base, names, false)).dir;
   } catch (e) {
     if (codeOf(e) === "ENOENT") return;
     throw e;

@@ -14,10 +14,15 @@
  * logged), and absolute paths and `SELF` volumes are refused. The checks and
  * their texts are Mesos'.
  */
-import { constants as fsConstants } from "node:fs";
 import { type FileHandle, lstat, mkdir, open, readlink, stat, symlink } from "node:fs/promises";
 import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
+import {
+  DIRECTORY_FLAGS,
+  type NotADirectory,
+  openDirectoryBelow,
+  WalkError,
+} from "../sandbox-no-follow.js";
 import {
   BaseIsolator,
   type ContainerConfig,
@@ -93,19 +98,14 @@ export function sandboxPathOf(
   return { type, root, source };
 }
 
-/** A directory, opened only if the name is one (not a link to one). */
-const DIRECTORY_FLAGS = fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 /** As many links as the kernel follows in one path lookup. */
 const MAX_LINKS = 40;
 
 const codeOf = (e: unknown): string | undefined => (e as NodeJS.ErrnoException).code;
 
 /** A symbolic link met on the way to the source (`at`: the names up to and including it). */
-interface LinkOnTheWay {
+interface LinkOnTheWay extends NonNullable<NotADirectory["link"]> {
   at: string[];
-  content: string;
-  /** Made by the agent (its user's, one link), such as a persistent volume's link. */
-  agents: boolean;
 }
 
 /**
@@ -185,62 +185,36 @@ async function walkToSource(
   owner: { uid: number; gid: number },
   sp: SandboxPathSource,
 ): Promise<LinkOnTheWay | undefined> {
-  let dir = top;
+  let walked: Awaited<ReturnType<typeof openDirectoryBelow>>;
   try {
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i] as string;
-      const last = i === names.length - 1;
-      const entry = `/proc/self/fd/${dir.fd}/${name}`;
-      let tried = false;
-      let made = false;
-      let next: FileHandle | undefined;
-      while (next === undefined) {
-        try {
-          next = await open(entry, DIRECTORY_FLAGS);
-        } catch (e) {
-          const code = codeOf(e);
-          if (code === "ENOENT" && !tried) {
-            tried = true;
-            made = await mkdir(entry).then(
-              () => true,
-              (m: unknown) => {
-                if (codeOf(m) === "EEXIST") return false;
-                throw new Error(
-                  `Failed to create the directory '${sp.source}' in the sandbox: ${(m as Error).message}`,
-                );
-              },
-            );
-            continue;
-          }
-          if (code !== "ELOOP" && code !== "ENOTDIR") {
-            throw new Error(
-              `Failed to open '${names.slice(0, i + 1).join("/")}' in the sandbox '${sp.root}': ${code ?? (e as Error).message}`,
-            );
-          }
-          const st = await lstat(entry);
-          if (st.isSymbolicLink()) {
-            return {
-              at: names.slice(0, i + 1),
-              content: await readlink(entry),
-              agents: st.uid === process.getuid?.() && st.nlink === 1,
-            };
-          }
-          // A file is a source too; it cannot be a directory on the way.
-          if (last) return undefined;
-          throw new Error(
-            `Path '${names.slice(0, i + 1).join("/")}' in the SANDBOX_PATH volume's sandbox is not a directory`,
-          );
-        }
-      }
-      if (dir !== top) await dir.close();
-      dir = next;
-      // Only the source itself is given to the sandbox's owner, as Mesos does.
-      if (last && made) await dir.chown(owner.uid, owner.gid);
+    walked = await openDirectoryBelow(top, names, true);
+  } catch (e) {
+    if (!(e instanceof WalkError)) throw e;
+    if (e.making) {
+      throw new Error(`Failed to create the directory '${sp.source}' in the sandbox: ${e.message}`);
     }
-    return undefined;
-  } finally {
-    if (dir !== top) await dir.close();
+    throw new Error(
+      `Failed to open '${names.slice(0, e.at + 1).join("/")}' in the sandbox '${sp.root}': ${codeOf(e.error) ?? e.message}`,
+    );
   }
+  if ("stopped" in walked) {
+    const { at, link } = walked.stopped;
+    if (link !== undefined) return { at: names.slice(0, at + 1), ...link };
+    // A file is a source too; it cannot be a directory on the way.
+    if (at === names.length - 1) return undefined;
+    throw new Error(
+      `Path '${names.slice(0, at + 1).join("/")}' in the SANDBOX_PATH volume's sandbox is not a directory`,
+    );
+  }
+  const { dir, made } = walked;
+  if (dir === top) return undefined;
+  try {
+    // Only the source itself is given to the sandbox's owner, as Mesos does.
+    if (made) await dir.chown(owner.uid, owner.gid);
+  } finally {
+    await dir.close();
+  }
+  return undefined;
 }
 
 /** `volume/sandbox_path` without `filesystem/linux`: SANDBOX_PATH volumes as symlinks. */
