@@ -13,6 +13,7 @@ import {
   lstatSync,
   mkdirSync,
   mkdtempSync,
+  readdirSync,
   readlinkSync,
   rmSync,
   statSync,
@@ -206,6 +207,37 @@ test("filesystem/linux: a PARENT volume is bind-mounted from the parent's sandbo
       ),
       /Mount point '.*missing' is an absolute path\. It must exist if the container shares the host filesystem/,
     );
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("volume/sandbox_path makes its link in the container's sandbox without following the task's links there: a container_path through a link out of it is refused and nothing is made beyond", async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    mkdirSync(join(up, "shared"));
+    const elsewhere = join(root, "elsewhere"); // Stands for /etc/cron.d.
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(sandbox, "out"));
+    writeFileSync(join(sandbox, "file"), "");
+    const isolator = new VolumeSandboxPathIsolator({ logger: silentLogger });
+    for (const [path, why] of [
+      ["out/x", "a symbolic link"],
+      ["out/made/x", "a symbolic link"],
+      ["file/x", "not a directory"],
+    ] as const) {
+      await assert.rejects(
+        isolator.prepare(config(sandbox, up, [parent("shared", path)])),
+        new RegExp(
+          `^Error: Failed to symlink '.*shared' -> '.*${path}': '${sandbox}/${path.split("/")[0]}' is ${why}$`,
+        ),
+        path,
+      );
+    }
+    assert.deepEqual(readdirSync(elsewhere), []);
+    // Directories on the way that are plain ones are made or used.
+    await isolator.prepare(config(sandbox, up, [parent("shared", "in/deeper/x")]));
+    assert.equal(readlinkSync(join(sandbox, "in", "deeper", "x")), join(up, "shared"));
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

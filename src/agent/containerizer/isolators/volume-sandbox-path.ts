@@ -14,8 +14,8 @@
  * logged), and absolute paths and `SELF` volumes are refused. The checks and
  * their texts are Mesos'.
  */
-import { type FileHandle, lstat, mkdir, open, readlink, stat, symlink } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize, relative, sep } from "node:path";
+import { type FileHandle, lstat, open, readlink, stat, symlink } from "node:fs/promises";
+import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   DIRECTORY_FLAGS,
@@ -240,23 +240,52 @@ export class VolumeSandboxPathIsolator extends BaseIsolator {
           `Allowing read-write access to read-only volume '${sp.source}' of container ${config.containerId} (a symlink cannot be read-only; use filesystem/linux)`,
         );
       }
-      await linkSource(sp.source, target);
+      await linkSource(config.directory, sp.source, target);
     }
     return undefined;
   }
 }
 
-/** Links `target` to `source`; a link already there to the same source is kept (a relaunch). */
-async function linkSource(source: string, target: string): Promise<void> {
+/**
+ * Links `target` (below `sandbox`) to `source`; a link already there to the
+ * same source is kept (a relaunch). The sandbox is the task's: the
+ * directories on the way are opened (and made) without following links, and
+ * the link is read and made in the directory held open, so a name the task
+ * swapped for a link cannot have root make directories or the link elsewhere.
+ */
+async function linkSource(sandbox: string, source: string, target: string): Promise<void> {
+  const fail = (why: string) => new Error(`Failed to symlink '${source}' -> '${target}': ${why}`);
+  const names = relative(sandbox, target).split(sep);
+  const name = names.pop() as string;
+  let top: FileHandle;
   try {
-    if ((await lstat(target)).isSymbolicLink() && (await readlink(target)) === source) return;
-  } catch {
-    // Nothing there yet.
-  }
-  try {
-    await mkdir(dirname(target), { recursive: true });
-    await symlink(source, target);
+    top = await open(sandbox, DIRECTORY_FLAGS);
   } catch (e) {
-    throw new Error(`Failed to symlink '${source}' -> '${target}': ${(e as Error).message}`);
+    throw fail((e as Error).message);
+  }
+  let dir: FileHandle | undefined;
+  try {
+    const walked = await openDirectoryBelow(top, names, true).catch((e: unknown) => {
+      throw fail((e as Error).message);
+    });
+    if ("stopped" in walked) {
+      const shown = join(sandbox, ...names.slice(0, walked.stopped.at + 1));
+      throw fail(
+        `'${shown}' is ${walked.stopped.link === undefined ? "not a directory" : "a symbolic link"}`,
+      );
+    }
+    if (walked.dir !== top) dir = walked.dir;
+    const entry = `/proc/self/fd/${walked.dir.fd}/${name}`;
+    try {
+      if ((await lstat(entry)).isSymbolicLink() && (await readlink(entry)) === source) return;
+    } catch {
+      // Nothing there yet.
+    }
+    await symlink(source, entry).catch((e: unknown) => {
+      throw fail((e as Error).message);
+    });
+  } finally {
+    await dir?.close();
+    await top.close();
   }
 }
