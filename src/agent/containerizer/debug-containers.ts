@@ -1,7 +1,8 @@
 /**
  * DEBUG containers nested in a task's container: the container sessions
  * (LAUNCH_NESTED_CONTAINER_SESSION) whose parent is itself a nested
- * container, `<executor>.<task>.<child>`, as the default executor launches
+ * container, `<executor>.<task>.<child>` (or deeper, below a nested
+ * container at any level), as the default executor launches
  * one for each COMMAND check of a task. As Mesos' DEBUG class, such a
  * container gets no isolation of its own: it joins its parent's mount, IPC
  * and pid namespaces (so it sees the parent's image root filesystem, its

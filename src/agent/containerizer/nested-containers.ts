@@ -29,8 +29,15 @@
  * parent and its other nested containers keep running. When the parent
  * ends, its nested containers are killed and forgotten.
  *
+ * A running nested container may be the parent of nested containers too
+ * (`<parent>.<child>.<grandchild>`, down to MAX_NESTING_DEPTH levels, as
+ * Mesos): the same rules apply one level down (sandbox, freezer cgroup,
+ * user, checkpoint below the parent's), its sandbox made from the
+ * top-level container's sandbox without following links. A container is
+ * destroyed after what is nested in it, at every level.
+ *
  * A container session may also be nested in a nested container
- * (`<parent>.<child>.<id>`, the default executor's COMMAND checks): a DEBUG
+ * (`<parent>.<child>.<id>`, at any level; the default executor's COMMAND checks): a DEBUG
  * container in its owner's namespaces, root filesystem and cgroups, with no
  * isolation of its own (debug-containers.ts); it ends with its owner.
  *
@@ -138,6 +145,13 @@ export interface NestedParent {
   readonly executorName: string;
   /** A standalone container (no framework or executor: those fields are empty). */
   readonly standalone?: boolean | undefined;
+  /**
+   * The sandbox of the top-level (executor or standalone) container this
+   * parent is nested in, when the parent is itself a nested container
+   * (absent: `directory`). Sandboxes below are made and removed from there
+   * without following links (the directories between are the user's).
+   */
+  readonly rootDirectory?: string | undefined;
 }
 
 /** A LAUNCH_CONTAINER / LAUNCH_NESTED_CONTAINER call. */
@@ -189,6 +203,11 @@ export interface NestedContainerView {
   /** A DEBUG container nested in a task's container: that container's id (below `parent`). */
   readonly nestedIn?: string;
   readonly childId: string;
+  /**
+   * Its whole id: the ids of its ancestors and its own, joined by `.`
+   * (absent: `<parent>[.<nestedIn>].<childId>`).
+   */
+  readonly key?: string;
   readonly pid: number | undefined;
   readonly directory: string;
 }
@@ -267,8 +286,13 @@ interface DebugMarker {
 interface NestedRecord {
   /** A standalone container (`parentId` is its own id). */
   standalone?: boolean;
-  /** A standalone container's user (its nested containers' default). */
+  /**
+   * The user it runs as when the agent switches users (its nested
+   * containers' default); absent in nested records of older agents.
+   */
   user?: string;
+  /** Id the isolators and cgroups know it by; absent in records of older agents. */
+  cgroupId?: string;
   parentId: string;
   childId: string;
   /** Absent while it is launching (see `launching`). */
@@ -335,7 +359,16 @@ interface Nested {
   readonly token?: string;
   /** This launch made its sandbox (see makeSandbox): only then does a failed launch remove it. */
   sandboxMade?: boolean;
+  /** The user it runs as when the agent switches users (known once it starts). */
+  user?: string;
 }
+
+/**
+ * How many levels of nested containers may be below a top-level one (its
+ * children are level 1). Mesos documents 32 as the limit the kernel sets
+ * (nested pid and user namespaces); mesos-ts refuses deeper launches itself.
+ */
+export const MAX_NESTING_DEPTH = 32;
 
 /** Cgroup isolators and the controllers whose cgroups they put a container in. */
 const CGROUP_SUBSYSTEMS: Readonly<
@@ -419,32 +452,111 @@ export class NestedContainers {
     // host, and kills that come together share one pass (ProcessSweeper).
     const debugs: Promise<void>[] = [];
     for (const parentId of parents) {
-      for (const file of await readdir(join(base, parentId)).catch(() => [] as string[])) {
-        if (file.endsWith(".debug")) {
-          // DEBUG containers do not outlive the agent run that started them.
-          const key = `${parentId}.${file.slice(0, -".debug".length)}`;
-          debugs.push(
-            this.destroyOrphanDebug(join(base, parentId, file), key).catch((e: unknown) =>
-              this.o.logger.warn(
-                `Failed to destroy DEBUG container '${key}': ${(e as Error).message}`,
-              ),
-            ),
-          );
-          continue;
-        }
-        if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
-        const path = join(base, parentId, file);
-        const record = await this.readRecord(path, file);
-        if (record === undefined) continue;
-        const parent = this.parentOf(record.parentId);
-        if (parent === undefined) {
-          await rm(path, { force: true });
-          continue;
-        }
-        await this.adoptLogged(parent, record);
-      }
+      if (!validChildId(parentId)) continue;
+      await this.recoverChildren(parentId, 1, debugs);
     }
     await Promise.all(debugs);
+  }
+
+  /**
+   * Recovers the records of the containers nested in `parentKey` (at
+   * `depth`), then, below them, those nested in each of these: a parent is
+   * recovered before its children.
+   */
+  private async recoverChildren(
+    parentKey: string,
+    depth: number,
+    debugs: Promise<void>[],
+  ): Promise<void> {
+    const dir = this.childrenDir(parentKey);
+    if (dir === undefined) return;
+    const files = await readdir(dir).catch(() => [] as string[]);
+    const deeper: string[] = [];
+    for (const file of files) {
+      if (file.endsWith(".debug")) {
+        // DEBUG containers do not outlive the agent run that started them.
+        const key = `${parentKey}.${file.slice(0, -".debug".length)}`;
+        debugs.push(
+          this.destroyOrphanDebug(join(dir, file), key).catch((e: unknown) =>
+            this.o.logger.warn(
+              `Failed to destroy DEBUG container '${key}': ${(e as Error).message}`,
+            ),
+          ),
+        );
+        continue;
+      }
+      // The records of a nested container's own nested containers.
+      if (validChildId(file) && depth < MAX_NESTING_DEPTH) {
+        deeper.push(file);
+        continue;
+      }
+      if (!file.endsWith(".json")) continue; // e.g. a checkpoint cut short
+      const path = join(dir, file);
+      const record = await this.readRecord(path, file);
+      if (record === undefined) continue;
+      const parent = this.parentOf(record.parentId);
+      if (parent !== undefined) {
+        await this.adoptLogged(parent, record);
+        continue;
+      }
+      const ended = this.byKey.get(record.parentId);
+      if (ended === undefined || ended.standalone === true || ended.debugOf !== undefined) {
+        await rm(path, { force: true });
+        continue;
+      }
+      // Its nested parent ended while the agent was away: it goes too (as
+      // the containers nested in a destroyed one), whatever still runs of it.
+      await this.adoptLogged(this.asParent(ended), record);
+      const n = this.byKey.get(nestedKey(record.parentId, record.childId));
+      if (n !== undefined) await this.destroyOrphan(n);
+    }
+    for (const child of deeper) {
+      if (this.byKey.has(`${parentKey}.${child}`)) {
+        await this.recoverChildren(`${parentKey}.${child}`, depth + 1, debugs);
+      } else {
+        // No such container (its record is gone): neither are its children.
+        await this.forgetRecordsIn(join(dir, child), `${parentKey}.${child}`, depth + 1, debugs);
+      }
+    }
+  }
+
+  /**
+   * The records below a container that was not recovered: DEBUG containers
+   * are destroyed, the others' records removed.
+   */
+  private async forgetRecordsIn(
+    dir: string,
+    parentKey: string,
+    depth: number,
+    debugs: Promise<void>[],
+  ): Promise<void> {
+    for (const file of await readdir(dir).catch(() => [] as string[])) {
+      if (file.endsWith(".debug")) {
+        debugs.push(
+          this.destroyOrphanDebug(
+            join(dir, file),
+            `${parentKey}.${file.slice(0, -".debug".length)}`,
+          ).catch(() => undefined),
+        );
+      } else if (validChildId(file) && depth < MAX_NESTING_DEPTH) {
+        await this.forgetRecordsIn(join(dir, file), `${parentKey}.${file}`, depth + 1, debugs);
+      } else if (file.endsWith(".json") || file.endsWith(".launch")) {
+        // As for the children of a vanished executor: forgotten (its cgroups take them along).
+        await rm(join(dir, file), { force: true });
+      }
+    }
+    await rmdir(dir).catch(() => undefined);
+  }
+
+  /** Kills and forgets a recovered container whose parent had ended. */
+  private async destroyOrphan(n: Nested): Promise<void> {
+    this.o.logger.info(`Destroying nested container '${n.key}': its parent container has ended`);
+    if (n.phase !== "done") {
+      await this.killAll(n).catch(() => undefined);
+      if (n.pid !== undefined) this.byPid.delete(n.pid);
+      await this.finish(n, { code: null, signal: "SIGKILL" });
+    }
+    await this.forget(n);
   }
 
   /**
@@ -502,11 +614,19 @@ export class NestedContainers {
     const standalone = record.standalone === true;
     const key = standalone ? record.childId : nestedKey(record.parentId, record.childId);
     const names = new Set(record.isolators);
+    // Below its parent's: that of an executor is its id, a nested one's its own cgroupId.
+    const parentCgroup = this.byKey.get(record.parentId)?.cgroupId ?? record.parentId;
+    const user = standalone || typeof record.user !== "string" ? parent.user : record.user;
     const n: Nested = {
       key,
       parent,
       childId: record.childId,
-      cgroupId: standalone ? record.childId : `${record.parentId}/mesos/${record.childId}`,
+      cgroupId: standalone
+        ? record.childId
+        : typeof record.cgroupId === "string"
+          ? record.cgroupId
+          : `${parentCgroup}/mesos/${record.childId}`,
+      ...(user === undefined ? {} : { user }),
       directory: record.directory,
       isolators: this.o.isolators.filter((i) => names.has(i.name)),
       phase: "running",
@@ -624,13 +744,25 @@ export class NestedContainers {
       : join(this.o.workDir, "meta", "standalone-containers");
   }
 
+  /**
+   * Where the records of the containers nested in `parentKey` are: below
+   * `meta/nested-containers`, one directory per level of its id (the
+   * runtime directory nests as the sandboxes do).
+   */
+  private childrenDir(parentKey: string): string | undefined {
+    const base = this.recordsDir();
+    return base === undefined ? undefined : join(base, ...parentKey.split("."));
+  }
+
   private recordPath(n: Nested): string | undefined {
+    // DEBUG containers have no record (see debugMarkerPath): the name would be a sibling's.
+    if (n.debugOf !== undefined) return undefined;
     if (n.standalone === true) {
       const dir = this.standaloneDir();
       return dir === undefined ? undefined : join(dir, `${n.key}.json`);
     }
-    const base = this.recordsDir();
-    return base === undefined ? undefined : join(base, n.parent.containerId, `${n.childId}.json`);
+    const dir = this.childrenDir(n.parent.containerId);
+    return dir === undefined ? undefined : join(dir, `${n.childId}.json`);
   }
 
   /**
@@ -660,6 +792,8 @@ export class NestedContainers {
       ...(n.termination === undefined ? {} : { termination: n.termination }),
       ...(n.standalone === true ? { standalone: true } : {}),
       ...(n.standalone === true && n.parent.user !== undefined ? { user: n.parent.user } : {}),
+      ...(n.standalone !== true && n.user !== undefined ? { user: n.user } : {}),
+      cgroupId: n.cgroupId,
       ...(n.token === undefined ? {} : { token: n.token }),
     };
     try {
@@ -675,10 +809,23 @@ export class NestedContainers {
 
   /** Starts a nested container; resolves once its process runs, or with why not. */
   async launch(l: NestedLaunch): Promise<{ ok: true; io?: SessionIo } | NestedError> {
-    if (l.parentId.includes(".")) return this.launchDebug(l);
+    if (l.parentId.split(".").length > MAX_NESTING_DEPTH) {
+      return {
+        status: 400,
+        error: `Container '${nestedKey(l.parentId, l.childId)}' would be nested more than ${MAX_NESTING_DEPTH} levels deep`,
+      };
+    }
+    // A session in a nested container is a DEBUG container (a check's).
+    if (l.parentId.includes(".") && l.session === true) return this.launchDebug(l);
     const parent = this.parentOf(l.parentId);
     if (parent === undefined) {
-      return { status: 400, error: `Parent container ${l.parentId} does not exist` };
+      const debug = this.byKey.get(l.parentId)?.debugOf !== undefined;
+      return {
+        status: 400,
+        error: debug
+          ? `Parent container ${l.parentId} is a DEBUG container: nothing can be nested in it`
+          : `Parent container ${l.parentId} does not exist`,
+      };
     }
     if (!validChildId(l.childId)) {
       return { status: 400, error: `Invalid container id '${l.childId}'` };
@@ -707,6 +854,8 @@ export class NestedContainers {
       return { status: 400, error: "A 'rootfs' cannot be set for DEBUG containers" };
     }
     const directory = join(parent.directory, "containers", l.childId);
+    // Below the parent's cgroup: killing or removing the parent's takes it along.
+    const parentCgroup = this.byKey.get(l.parentId)?.cgroupId ?? l.parentId;
     const ownCgroups =
       l.container?.linux_info?.share_cgroups === false &&
       this.o.launcherCgroups?.version === 1 &&
@@ -718,7 +867,7 @@ export class NestedContainers {
       key,
       parent,
       childId: l.childId,
-      cgroupId: `${l.parentId}/mesos/${l.childId}`,
+      cgroupId: `${parentCgroup}/mesos/${l.childId}`,
       directory,
       isolators,
       phase: "starting",
@@ -841,7 +990,40 @@ export class NestedContainers {
     const executor = this.o.parentOf(containerId);
     if (executor !== undefined) return executor;
     const n = this.byKey.get(containerId);
-    return n?.standalone === true && n.phase !== "done" ? n.parent : undefined;
+    if (n === undefined) return undefined;
+    if (n.standalone === true) return n.phase !== "done" ? n.parent : undefined;
+    // A running nested container (not a DEBUG one) is a parent too; one
+    // being destroyed is not (its nested containers are going).
+    if (n.debugOf !== undefined || n.phase !== "running" || n.finishing === true) return undefined;
+    return this.asParent(n);
+  }
+
+  /** The nested container `n` as the parent of containers nested in it. */
+  private asParent(n: Nested): NestedParent {
+    const root = n.parent;
+    return {
+      containerId: n.key,
+      directory: n.directory,
+      rootDirectory: root.rootDirectory ?? root.directory,
+      user: n.user ?? root.user,
+      frameworkId: root.frameworkId,
+      executorId: root.executorId,
+      executorName: root.executorName,
+      ...(root.standalone === true ? { standalone: true } : {}),
+    };
+  }
+
+  /**
+   * The container whose resource cgroups (cpu, memory, pids) `n`'s
+   * processes are in: its own when it has them, else its parent's holder.
+   */
+  private resourceHolder(n: Nested): string {
+    if (n.standalone === true) return n.cgroupId;
+    if (n.isolators.some((i) => CGROUP_SUBSYSTEMS[i.name] !== undefined)) return n.cgroupId;
+    const parent = this.byKey.get(n.parent.containerId);
+    return parent !== undefined && parent !== n
+      ? this.resourceHolder(parent)
+      : n.parent.containerId;
   }
 
   /** As Mesos: a launch's `command.user` counts only when the agent switches users. */
@@ -888,7 +1070,8 @@ export class NestedContainers {
       n.killRequested = true;
       // A fetch under way stops: the launch fails (Mesos destroys a container killed while fetching).
       if (n.phase === "starting") n.abort?.abort();
-      if (n.phase === "running") void this.killAll(n);
+      // What is nested in it is destroyed first, as Mesos destroys a container.
+      if (n.phase === "running") void this.destroyNestedIn(n).then(() => this.killAll(n));
       return true;
     }
     if (n.phase === "running") void this.signal(n, name);
@@ -1004,7 +1187,7 @@ export class NestedContainers {
   ): Promise<number> {
     const userName = this.commandUser(l) ?? inherited.user;
     const ids = await this.switchedIds(userName);
-    n.sandboxMade = await makeSandbox(n.parent.directory, n.directory, ids);
+    n.sandboxMade = await makeSandbox(sandboxBase(n), n.directory, ids);
     // Mesos fetches the command's URIs for DEBUG containers too: into their
     // own sandbox (not the working directory they run in), as their user.
     await this.fetch(n, l.command, ids, userName);
@@ -1015,9 +1198,8 @@ export class NestedContainers {
       n.cgroup = await cgroups.create("freezer", n.cgroupId);
       cgroupProcs.push(`${n.cgroup}/cgroup.procs`);
       if (cgroups.version === 1) {
-        // The owner's resource cgroups: its own, or the executor's it shares.
-        const own = owner.isolators.some((i) => CGROUP_SUBSYSTEMS[i.name] !== undefined);
-        const holder = own ? owner.cgroupId : owner.parent.containerId;
+        // The owner's resource cgroups: its own, or those it shares (an ancestor's).
+        const holder = this.resourceHolder(owner);
         for (const isolator of this.o.isolators) {
           for (const subsystem of CGROUP_SUBSYSTEMS[isolator.name] ?? []) {
             if (!cgroups.has(subsystem)) continue;
@@ -1071,6 +1253,13 @@ export class NestedContainers {
     return reply.pid;
   }
 
+  /** Destroys the containers nested in `n` (at every level), before `n` itself is killed. */
+  private async destroyNestedIn(n: Nested): Promise<void> {
+    if (n.debugOf !== undefined) return;
+    await this.finishDebugChildren(n).catch(() => undefined);
+    if (n.standalone !== true) await this.parentEnded(n.key).catch(() => undefined);
+  }
+
   /** Kills and ends the DEBUG containers running in `n`. */
   private async finishDebugChildren(n: Nested): Promise<void> {
     const children = [...this.byKey.values()].filter((c) => c.debugOf === n);
@@ -1091,9 +1280,9 @@ export class NestedContainers {
    * destroys DEBUG containers on recovery.
    */
   private debugMarkerPath(n: Nested): string | undefined {
-    const base = this.recordsDir();
-    if (base === undefined || n.debugOf === undefined) return undefined;
-    return join(base, n.parent.containerId, `${n.debugOf.childId}.${n.childId}.debug`);
+    const dir = this.childrenDir(n.parent.containerId);
+    if (dir === undefined || n.debugOf === undefined) return undefined;
+    return join(dir, `${n.debugOf.childId}.${n.childId}.debug`);
   }
 
   /**
@@ -1223,7 +1412,11 @@ export class NestedContainers {
     return true;
   }
 
-  /** The parent container ended: its nested containers are killed and forgotten. */
+  /**
+   * The parent container ended (or is being destroyed): its nested
+   * containers are killed and forgotten, each after the containers nested
+   * in it (see finish).
+   */
   async parentEnded(parentId: string): Promise<void> {
     const children = [...this.byKey.values()].filter(
       (n) => n.parent.containerId === parentId && n.standalone !== true,
@@ -1231,8 +1424,8 @@ export class NestedContainers {
     await Promise.all(
       children.map(async (n) => {
         if (n.phase === "running") {
-          await this.killAll(n);
-          // Its exit event may be lost with the launcher helper: finish it here.
+          // Its exit event may be lost with the launcher helper: finish it here
+          // (which kills what is nested in it, then it).
           if (n.pid !== undefined) this.byPid.delete(n.pid);
           await this.finish(n, { code: null, signal: "SIGKILL" });
         }
@@ -1240,7 +1433,7 @@ export class NestedContainers {
       }),
     );
     if (children.some((n) => n.provisioned === true)) {
-      await this.o.provisioner?.removeEmpty(parentId).catch(() => undefined);
+      await this.o.provisioner?.removeEmpty(provisionPathOf(parentId)).catch(() => undefined);
     }
   }
 
@@ -1292,7 +1485,13 @@ export class NestedContainers {
   listStandalone(): NestedContainerView[] {
     return [...this.byKey.values()]
       .filter((n) => n.standalone === true && n.phase === "running")
-      .map((n) => ({ parent: n.parent, childId: n.childId, pid: n.pid, directory: n.directory }));
+      .map((n) => ({
+        parent: n.parent,
+        childId: n.childId,
+        key: n.key,
+        pid: n.pid,
+        directory: n.directory,
+      }));
   }
 
   /** The executor container `id` ended: WAIT_CONTAINER calls on it are answered. */
@@ -1333,6 +1532,7 @@ export class NestedContainers {
         parent: n.parent,
         ...(n.debugOf === undefined ? {} : { nestedIn: n.debugOf.childId }),
         childId: n.childId,
+        key: n.key,
         pid: n.pid,
         directory: n.directory,
       }));
@@ -1360,14 +1560,16 @@ export class NestedContainers {
 
   private async start(n: Nested, l: NestedLaunch, ownCgroups: boolean): Promise<number> {
     const userName = n.standalone === true ? n.parent.user : (this.commandUser(l) ?? n.parent.user);
+    if (userName !== undefined) n.user = userName;
     const ids = await this.switchedIds(userName);
     if (n.standalone === true) {
       // In the agent's `containers` directory, which only root may change.
       await mkdir(n.directory, { recursive: true, mode: 0o755 });
       if (ids !== undefined) await chownSandbox(n.directory, ids.uid, ids.gid);
     } else {
-      // Below the parent's sandbox, which its user may change (see makeSandbox).
-      n.sandboxMade = await makeSandbox(n.parent.directory, n.directory, ids);
+      // Below the parent's sandbox, which its user may change (see makeSandbox):
+      // walked from the top-level container's sandbox, however deep.
+      n.sandboxMade = await makeSandbox(sandboxBase(n), n.directory, ids);
     }
     await this.fetch(n, l.command, ids, userName);
     const preparations: (LaunchPreparation | undefined)[] = [];
@@ -1645,11 +1847,13 @@ export class NestedContainers {
   private parentCgroupProcs(n: Nested, cgroups: CgroupsHierarchy): string[] {
     // v2 has one tree: the nested cgroup is already below the parent's.
     if (cgroups.version === 2) return [];
+    const parent = this.byKey.get(n.parent.containerId);
+    const holder = parent === undefined ? n.parent.containerId : this.resourceHolder(parent);
     const out: string[] = [];
     for (const isolator of this.o.isolators) {
       for (const subsystem of CGROUP_SUBSYSTEMS[isolator.name] ?? []) {
         if (!cgroups.has(subsystem)) continue;
-        const file = `${cgroups.path(subsystem, n.parent.containerId)}/cgroup.procs`;
+        const file = `${cgroups.path(subsystem, holder)}/cgroup.procs`;
         if (!out.includes(file)) out.push(file);
       }
     }
@@ -1668,7 +1872,7 @@ export class NestedContainers {
 
   /** Removes a nested container's sandbox without following the user's links (logged). */
   private async removeSandboxOf(n: Nested): Promise<void> {
-    await removeSandbox(n.parent.directory, n.directory).catch((e: unknown) =>
+    await removeSandbox(sandboxBase(n), n.directory).catch((e: unknown) =>
       this.o.logger.warn(
         `Failed to remove the sandbox of container '${n.key}': ${(e as Error).message}`,
       ),
@@ -1767,8 +1971,8 @@ export class NestedContainers {
     // Its DEBUG children (check containers) end first, as Mesos destroys nested containers first.
     await this.finishDebugChildren(n);
     n.phase = "done";
-    // A standalone container's nested containers go first, as in Mesos.
-    if (n.standalone === true) await this.parentEnded(n.key);
+    // The containers nested in it go first (at every level), as in Mesos.
+    if (n.debugOf === undefined) await this.parentEnded(n.key);
     // Whatever the container's main process left behind dies with it.
     await this.killAll(n);
     await this.cleanup(n);
@@ -1823,6 +2027,8 @@ export class NestedContainers {
     if (n.pid !== undefined) this.byPid.delete(n.pid);
     const path = this.recordPath(n);
     if (path === undefined) return Promise.resolve();
+    // The directory of its own nested containers' records, once they are gone.
+    const children = n.standalone === true ? undefined : this.childrenDir(n.key);
     const launchInfo = this.launchInfoPath(n);
     // After the writes under way (later ones see it forgotten and skip).
     const saved = n.saving ?? Promise.resolve();
@@ -1834,6 +2040,7 @@ export class NestedContainers {
         ]),
       )
       .then(async () => {
+        if (children !== undefined) await rmdir(children).catch(() => undefined);
         // The parent's directory goes with its last record.
         await rmdir(join(path, "..")).catch(() => undefined);
       })
@@ -1873,7 +2080,19 @@ function standaloneParent(id: string, directory: string, user: string | undefine
 
 /** The provisioner's id for a container's root filesystem (Mesos' layout). */
 function provisionIdOf(n: Nested): string {
-  return n.standalone === true ? n.key : nestedProvisionId(n.parent.containerId, n.childId);
+  return n.standalone === true
+    ? n.key
+    : nestedProvisionId(provisionPathOf(n.parent.containerId), n.childId);
+}
+
+/** The provisioner's id of the container `key` (`<a>.<b>`: `<a>/containers/<b>`). */
+function provisionPathOf(key: string): string {
+  return key.split(".").join("/containers/");
+}
+
+/** Where `n`'s sandbox is made and removed from: its top-level container's sandbox. */
+function sandboxBase(n: Nested): string {
+  return n.parent.rootDirectory ?? n.parent.directory;
 }
 
 /**

@@ -388,10 +388,8 @@ function findSession(
     const what = action === "attach_containers_input" ? "input" : "output";
     return forbidden(forbiddenMessage(request, `attach to the ${what} of container '${name}'`));
   }
-  const session =
-    containerId.parent === undefined
-      ? undefined
-      : sessionsOf(nested).get(nestedKey(containerId.parent.value, containerId.value));
+  // Sessions are kept by their whole dotted id (a session may be nested at any depth).
+  const session = containerId.parent === undefined ? undefined : sessionsOf(nested).get(name);
   if (session === undefined) {
     return response(
       500,

@@ -6,6 +6,10 @@
  * reason and message), KILL_CONTAINER / KILL_NESTED_CONTAINER (a signal,
  * SIGKILL by default) and REMOVE_CONTAINER / REMOVE_NESTED_CONTAINER.
  *
+ * The parent of a nested container may itself be a nested container, up
+ * to 32 levels below the top-level one (MAX_NESTING_DEPTH): the calls work
+ * on a container at any level, by its whole ContainerID chain.
+ *
  * The same calls about a standalone container (a `container_id` without a
  * parent) launch, wait for, kill and remove it (standalone-containers in
  * NestedContainers). WAIT_CONTAINER and KILL_CONTAINER also serve an
@@ -38,7 +42,7 @@ import type {
   Response_GetContainers_Container,
 } from "../../common/protocol/generated/mesos-v1-agent.js";
 import { systemClock } from "../../common/time/clock.js";
-import type { NestedContainers } from "../containerizer/nested-containers.js";
+import type { NestedContainers, NestedContainerView } from "../containerizer/nested-containers.js";
 
 /** The calls this module answers. */
 export const NESTED_CONTAINER_CALLS: ReadonlySet<string> = new Set([
@@ -52,7 +56,11 @@ export const NESTED_CONTAINER_CALLS: ReadonlySet<string> = new Set([
   "REMOVE_NESTED_CONTAINER",
 ]);
 
-/** Splits a nested ContainerID (one level: `parent.child`); a string: why it cannot be. */
+/**
+ * Splits a nested ContainerID, at any depth: its parent's dotted id
+ * (`<root>[.<level 1>...]`), its own id and its top-level container's; a
+ * string: why it cannot be.
+ */
 export function splitId(
   id: ContainerID | undefined,
 ): { parent: string; child: string; root: string } | string {
@@ -60,15 +68,9 @@ export function splitId(
   if (id.parent === undefined) {
     return "Standalone containers (a container_id without a parent) are not supported yet";
   }
-  const grand = id.parent.parent;
-  if (grand !== undefined) {
-    if (grand.parent !== undefined) {
-      return "Containers nested more than two levels deep are not supported yet";
-    }
-    // `<executor>.<task>.<child>`: a DEBUG container in a task's container (a check).
-    return { parent: `${grand.value}.${id.parent.value}`, child: id.value, root: grand.value };
-  }
-  return { parent: id.parent.value, child: id.value, root: id.parent.value };
+  let root = id.parent;
+  while (root.parent !== undefined) root = root.parent;
+  return { parent: containerName(id.parent), child: id.value, root: root.value };
 }
 
 /**
@@ -112,14 +114,7 @@ export async function nestedContainerCall(
     return standaloneCall(nested, call, type, containerId.value, request, reply);
   }
   const id = splitId(container?.container_id);
-  if (typeof id === "string") {
-    if (id.startsWith("Expecting")) return badRequest(`Failed to validate agent::Call: ${id}`);
-    // As Mesos: the caller is authorized before the container is looked at.
-    const denied = authorizeUnsupported(request, call, type, container?.container_id);
-    if (denied !== undefined) return denied;
-    const unsupported = unsupportedTarget(nested, type, container?.container_id);
-    return unsupported ?? notImplemented(`${type}: ${id}`);
-  }
+  if (typeof id === "string") return badRequest(`Failed to validate agent::Call: ${id}`);
   const allowed = (action: Parameters<typeof requestAuthorized>[1], what: string) =>
     requestAuthorized(request, action, undefined, id.root)
       ? undefined
@@ -128,17 +123,8 @@ export async function nestedContainerCall(
   switch (type) {
     case "LAUNCH_CONTAINER":
     case "LAUNCH_NESTED_CONTAINER": {
-      if (id.root !== id.parent) {
-        // Only sessions (DEBUG containers) run in a nested container here.
-        const denied = authorizeUnsupported(request, call, type, container?.container_id);
-        if (denied !== undefined) return denied;
-        return (
-          unsupportedTarget(nested, type, container?.container_id) ??
-          notImplemented(
-            `${type}: only container sessions (LAUNCH_NESTED_CONTAINER_SESSION) can be nested in a nested container in mesos-ts`,
-          )
-        );
-      }
+      // At any depth: the parent may be a nested container itself (up to
+      // MAX_NESTING_DEPTH levels, which NestedContainers checks).
       const launch =
         type === "LAUNCH_CONTAINER" ? call.launch_container : call.launch_nested_container;
       const user = launch?.command?.user;
@@ -312,8 +298,8 @@ const ACTIONS: Readonly<
 
 /**
  * The ACL check of a call about a standalone container (Mesos'
- * `*_standalone_containers`, object ANY) or one nested two levels deep
- * (the nested actions, for its root container); a 403, or undefined.
+ * `*_standalone_containers`, object ANY) or a nested one (the nested
+ * actions, for its root container); a 403, or undefined.
  */
 function authorizeUnsupported(
   request: HttpRequest,
@@ -340,49 +326,25 @@ function authorizeUnsupported(
     : forbidden(forbiddenMessage(request, `${actions.verb} container '${name}'`));
 }
 
-/**
- * A call about a container mesos-ts cannot have (standalone, or nested two
- * levels deep) answered as Mesos answers for a container it does not have:
- * WAIT and KILL 404; LAUNCH 400 when the parent does not exist either.
- * undefined: the call needs the feature (501).
- */
-function unsupportedTarget(
-  nested: NestedContainers,
-  type: string,
-  id: ContainerID | undefined,
-): HttpResponse | undefined {
-  if (id === undefined) return undefined;
-  const name = containerName(id);
-  if (type === "WAIT_CONTAINER" || type === "WAIT_NESTED_CONTAINER") {
-    return notFound(waitNotFound(name));
-  }
-  if (type === "KILL_CONTAINER" || type === "KILL_NESTED_CONTAINER") {
-    return notFound(killNotFound(name));
-  }
-  const parent = id.parent;
-  if ((type === "REMOVE_CONTAINER" || type === "REMOVE_NESTED_CONTAINER") && parent !== undefined) {
-    // Mesos fails a removal under an unknown root; nothing else is there to remove.
-    let root = parent;
-    while (root.parent !== undefined) root = root.parent;
-    return nested.parent(root.value) === undefined
-      ? internalServerError("Unknown root container")
-      : ok();
-  }
-  if ((type === "LAUNCH_CONTAINER" || type === "LAUNCH_NESTED_CONTAINER") && parent !== undefined) {
-    // Nested two levels deep: the parent is a nested container, if it exists at all.
-    const grand = parent.parent;
-    const known =
-      grand !== undefined &&
-      grand.parent === undefined &&
-      nested.list().some((v) => v.parent.containerId === grand.value && v.childId === parent.value);
-    if (!known) return badRequest(`Parent container ${containerName(parent)} does not exist`);
-  }
-  return undefined;
+/** The whole dotted id of a listed nested container (its ancestors' ids and its own). */
+function keyOf(v: NestedContainerView): string {
+  if (v.key !== undefined) return v.key;
+  const parent =
+    v.nestedIn === undefined ? v.parent.containerId : `${v.parent.containerId}.${v.nestedIn}`;
+  return `${parent}.${v.childId}`;
 }
 
-/** The dotted id of a nested container's parent (`<executor>` or `<executor>.<task>`). */
-function parentIdOf(v: { parent: { containerId: string }; nestedIn?: string }): string {
-  return v.nestedIn === undefined ? v.parent.containerId : `${v.parent.containerId}.${v.nestedIn}`;
+/** The dotted id of a listed nested container's parent. */
+function parentIdOf(v: NestedContainerView): string {
+  const key = keyOf(v);
+  return key.slice(0, key.lastIndexOf("."));
+}
+
+/** The ContainerID of a dotted id: each level's id with its parent's chain. */
+function containerIdOf(key: string): ContainerID {
+  let id: ContainerID | undefined;
+  for (const value of key.split(".")) id = id === undefined ? { value } : { value, parent: id };
+  return id ?? { value: key };
 }
 
 /** A live nested container with its statistics (for GET_CONTAINERS and `/containers`). */
@@ -411,13 +373,8 @@ export async function nestedContainerUsages(
     frameworkId: v.parent.frameworkId,
     executorId: v.parent.executorId,
     executorName: v.parent.executorName,
-    containerId: {
-      value: v.childId,
-      parent:
-        v.nestedIn === undefined
-          ? { value: v.parent.containerId }
-          : { value: v.nestedIn, parent: { value: v.parent.containerId } },
-    },
+    // Its whole chain of parents, as Mesos lists a container nested at any depth.
+    containerId: containerIdOf(keyOf(v)),
     pid: v.pid,
     statistics: { ...(stats[i] ?? {}), timestamp: nowSecs },
   }));
@@ -445,14 +402,7 @@ export async function standaloneContainerEntries(
           .list()
           .filter((v) => v.parent.standalone === true)
           .map((v) => ({
-            // A DEBUG container is two levels below the standalone one.
-            id: {
-              value: v.childId,
-              parent:
-                v.nestedIn === undefined
-                  ? { value: v.parent.containerId }
-                  : { value: v.nestedIn, parent: { value: v.parent.containerId } },
-            },
+            id: containerIdOf(keyOf(v)),
             parentId: parentIdOf(v),
             pid: v.pid,
           }))
