@@ -15,7 +15,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  symlinkSync,
+  unlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
@@ -212,6 +220,25 @@ test("containers nested below a task's container: sandbox, wait, output, listing
   );
   assert.equal(readFileSync(join(outSandbox, "stderr"), "utf8"), "level-two\n");
 
+  // A link the task's user put in place of a level-2 sandbox is not followed
+  // by a launch below it (the sandboxes are made from the executor's down).
+  const linked = chain(task, "linked");
+  await launched(agent, launch(linked, "exec sleep 300"));
+  const linkedSandbox = join(taskSandbox, "containers", "linked");
+  const elsewhere = tempDir("nested-depth-elsewhere-");
+  renameSync(linkedSandbox, `${linkedSandbox}-moved`);
+  symlinkSync(elsewhere, linkedSandbox);
+  const below = await call(agent, launch(chain(linked, "below"), "true"));
+  assert.equal(below.status, 400, below.text);
+  assert.match(below.text, /is a symbolic link/);
+  assert.deepEqual(readdirSync(elsewhere), [], "nothing was made through the link");
+  const linkedKill = await call(agent, {
+    type: "KILL_NESTED_CONTAINER",
+    kill_nested_container: { container_id: linked },
+  });
+  assert.equal(linkedKill.status, 200, linkedKill.text);
+  await waitEnded(agent, linked);
+
   // Levels 2 and 3, running: listed with their whole chain.
   const mid = chain(task, "mid");
   const grand = chain(mid, "grand");
@@ -278,6 +305,30 @@ test("containers nested below a task's container: sandbox, wait, output, listing
     deep.text,
     `Container '${dotted(tooDeep)}' would be nested more than 32 levels deep`,
   );
+  // A link higher up (the task's own `containers` directory) is not followed either.
+  const inner = chain(task, "inner");
+  await launched(agent, launch(inner, "exec sleep 300"));
+  const containersDir = join(taskSandbox, "containers");
+  const decoy = tempDir("nested-depth-decoy-");
+  mkdirSync(join(decoy, "inner"));
+  renameSync(containersDir, `${containersDir}-moved`);
+  symlinkSync(decoy, containersDir);
+  try {
+    const through = await call(agent, launch(chain(inner, "below"), "true"));
+    assert.equal(through.status, 400, through.text);
+    assert.match(through.text, /is a symbolic link/);
+    assert.deepEqual(readdirSync(join(decoy, "inner")), [], "nothing was made through the link");
+  } finally {
+    unlinkSync(containersDir);
+    renameSync(`${containersDir}-moved`, containersDir);
+  }
+  const innerKill = await call(agent, {
+    type: "KILL_NESTED_CONTAINER",
+    kill_nested_container: { container_id: inner },
+  });
+  assert.equal(innerKill.status, 200, innerKill.text);
+  await waitEnded(agent, inner);
+
   // The task itself kept running throughout.
   assert.ok(await listed(agent, task), "the task's container still runs");
   await agent.stop();
