@@ -345,21 +345,35 @@ test("containers nested below a standalone container's child are recovered by a 
   await launched(agent, launch(holder, "exec sleep 300"));
   await launched(agent, launch(middle, 'echo $$ > "$MESOS_SANDBOX/pid"; exec sleep 300'));
   await launched(agent, launch(inner, 'echo $$ > "$MESOS_SANDBOX/pid"; exec sleep 300'));
-  const innerSandbox = join(workDir, "containers", "holder", "containers", "middle");
-  const innerPid = await pidIn(join(innerSandbox, "containers", "inner", "pid"));
-  const middlePid = await pidIn(join(innerSandbox, "pid"));
+  const middleSandbox = join(workDir, "containers", "holder", "containers", "middle");
+  const innerPid = await pidIn(join(middleSandbox, "containers", "inner", "pid"));
+  const middlePid = await pidIn(join(middleSandbox, "pid"));
   assert.ok(
     existsSync(join(workDir, "meta", "nested-containers", "holder", "middle", "inner.json")),
     "the level-2 container's record nests below its parent's",
   );
+  // A second chain whose level-1 container dies while the agent is down.
+  const dying = chain(holder, "dying");
+  const survivor = chain(dying, "survivor");
+  await launched(agent, launch(dying, 'echo $$ > "$MESOS_SANDBOX/pid"; exec sleep 300'));
+  await launched(agent, launch(survivor, 'echo $$ > "$MESOS_SANDBOX/pid"; exec sleep 300'));
+  const dyingSandbox = join(workDir, "containers", "holder", "containers", "dying");
+  const dyingPid = await pidIn(join(dyingSandbox, "pid"));
+  const survivorPid = await pidIn(join(dyingSandbox, "containers", "survivor", "pid"));
 
   agent.kill("SIGKILL");
   await agent.exited;
   assert.ok(alive(innerPid), "the level-2 container runs while the agent is down");
+  process.kill(dyingPid, "SIGKILL");
+  await waitLong("the level-1 container to die", () => !alive(dyingPid));
   agent = await startAgent({ master: master.address, port, flags });
   const entry = await waitLong("the recovered level-2 container", () => listed(agent, inner));
   assert.deepEqual(entry.container_id, inner);
   assert.equal(entry.container_status?.executor_pid, innerPid);
+  // What was nested in the container that died goes with it.
+  await waitLong("the orphaned level-2 container to be killed", () => !alive(survivorPid));
+  assert.equal(await listed(agent, survivor), undefined);
+  assert.equal(await listed(agent, dying), undefined);
 
   const innerWait = waitEnded(agent, inner);
   const killed = await call(agent, {
