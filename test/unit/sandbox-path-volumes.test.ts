@@ -6,6 +6,7 @@
  * a task's persistent volumes.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import {
   chownSync,
   existsSync,
@@ -15,6 +16,7 @@ import {
   mkdtempSync,
   readdirSync,
   readlinkSync,
+  renameSync,
   rmSync,
   statSync,
   symlinkSync,
@@ -25,12 +27,16 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { FilesystemLinuxIsolator } from "../../src/agent/containerizer/isolators/filesystem-linux.js";
 import { createIsolators } from "../../src/agent/containerizer/isolators/index.js";
-import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
+import type {
+  ContainerConfig,
+  LaunchPreparation,
+} from "../../src/agent/containerizer/isolators/isolator.js";
 import {
   ensureSandboxPathSource,
   sandboxPathOf,
   VolumeSandboxPathIsolator,
 } from "../../src/agent/containerizer/isolators/volume-sandbox-path.js";
+import { mergePreparations, shimCommand } from "../../src/agent/containerizer/launch-shim.js";
 import type { Logger } from "../../src/common/observability/logger.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Volume } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -195,9 +201,22 @@ test("filesystem/linux: a PARENT volume is bind-mounted from the parent's sandbo
     const prepared = await new FilesystemLinuxIsolator("filesystem/linux").prepare(
       config(sandbox, up, [parent("shared", "p", "RO"), parent("file", "sub/f")]),
     );
+    const sp = (path: string) => ({ type: "PARENT", root: up, source: join(up, path) });
     assert.deepEqual(prepared.mounts, [
-      { source: join(up, "shared"), target: join(sandbox, "p"), readOnly: true },
-      { source: join(up, "file"), target: join(sandbox, "sub", "f"), readOnly: false },
+      {
+        source: join(up, "shared"),
+        target: join(sandbox, "p"),
+        readOnly: true,
+        sandboxPath: sp("shared"),
+        targetSandbox: sandbox,
+      },
+      {
+        source: join(up, "file"),
+        target: join(sandbox, "sub", "f"),
+        readOnly: false,
+        sandboxPath: sp("file"),
+        targetSandbox: sandbox,
+      },
     ]);
     assert.ok(statSync(join(sandbox, "p")).isDirectory());
     assert.ok(statSync(join(sandbox, "sub", "f")).isFile());
@@ -244,6 +263,61 @@ test("volume/sandbox_path makes its link in the container's sandbox without foll
 });
 
 const NOBODY = 65534;
+
+/** Runs `script` as the launch would, with `prepared`'s mounts made first. */
+function launch(prepared: LaunchPreparation, script: string) {
+  const shim = shimCommand(
+    { file: "/bin/sh", args: ["sh", "-c", script] },
+    mergePreparations([prepared]),
+    undefined,
+  );
+  return spawnSync(shim.file, shim.args.slice(1), { argv0: shim.args[0], encoding: "utf8" });
+}
+
+test("filesystem/linux: a SANDBOX_PATH volume is mounted from what was checked: a source or mount point the task swaps for a link after the isolator's checks is refused at the mount, not followed", {
+  skip: process.getuid?.() === 0 ? false : "needs root (mounts)",
+}, async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    mkdirSync(join(up, "shared"));
+    writeFileSync(join(up, "shared", "marker"), "");
+    const elsewhere = join(root, "elsewhere"); // Stands for /etc.
+    mkdirSync(elsewhere);
+    writeFileSync(join(elsewhere, "secret"), "");
+    const isolator = new FilesystemLinuxIsolator("filesystem/linux");
+    const volumes = [parent("shared", "p", "RO")];
+    const list = `ls ${join(sandbox, "p")}; touch ${join(sandbox, "p", "new")} 2>/dev/null && echo writable; true`;
+
+    // Untouched: the source is mounted, read-only.
+    const plain = launch(await isolator.prepare(config(sandbox, up, volumes)), list);
+    assert.equal(plain.status, 0, plain.stderr);
+    assert.equal(plain.stdout, "marker\n");
+
+    // The source swapped for a link out of the sandbox after the checks.
+    const checked = await isolator.prepare(config(sandbox, up, volumes));
+    renameSync(join(up, "shared"), join(up, "was-shared"));
+    symlinkSync(elsewhere, join(up, "shared"));
+    lchownSync(join(up, "shared"), NOBODY, NOBODY); // The task's, not the agent's.
+    const swapped = launch(checked, list);
+    assert.notEqual(swapped.status, 0);
+    assert.doesNotMatch(swapped.stdout, /secret/);
+    assert.match(swapped.stderr, /leads out of the parent's sandbox through the symbolic link/);
+    rmSync(join(up, "shared"));
+    renameSync(join(up, "was-shared"), join(up, "shared"));
+
+    // The mount point swapped for a link after the checks.
+    const again = await isolator.prepare(config(sandbox, up, volumes));
+    rmSync(join(sandbox, "p"), { recursive: true });
+    symlinkSync(elsewhere, join(sandbox, "p"));
+    lchownSync(join(sandbox, "p"), NOBODY, NOBODY);
+    const moved = launch(again, `ls ${elsewhere}`);
+    assert.notEqual(moved.status, 0);
+    assert.doesNotMatch(moved.stdout, /marker/);
+    assert.match(moved.stderr, /'p' in '.*' is a symbolic link/);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
 
 test("a nobody task's links do not lead root out of its sandbox: a source through a link out of it is refused and nothing is made there; links inside it, the agent's persistent volume links and plain nested sources still work", {
   skip: process.getuid?.() === 0 ? false : "needs root",

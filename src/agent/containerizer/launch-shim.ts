@@ -26,6 +26,7 @@
  * before).
  */
 import { writeFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
 import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
@@ -35,6 +36,9 @@ import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
  * nothing else is said: the default of the agent's `--sandbox_directory`.
  */
 export const IMAGE_SANDBOX = "/mnt/mesos/sandbox";
+
+/** Makes a SANDBOX_PATH volume's bind mount from the open source (see that file). */
+const SANDBOX_MOUNT_MAIN = fileURLToPath(new URL("./sandbox-mount-main.js", import.meta.url));
 
 /** The exit status of the shim when it could not set up the container. */
 export const SHIM_SETUP_FAILURE_STATUS = 125;
@@ -196,6 +200,11 @@ export function shimCommand(
     const mounts = (p.mounts ?? []).map((m) => {
       const source = shellQuote(m.source);
       const target = shellQuote(m.target);
+      if (m.sandboxPath !== undefined) {
+        // In the sandbox the task's user may change: mounted from the files opened, read-only included.
+        const run = [process.execPath, SANDBOX_MOUNT_MAIN, JSON.stringify(m)].map(shellQuote);
+        return `${run.join(" ")} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
+      }
       const bind = `mount --bind ${source} ${target} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
       return m.readOnly
         ? `${bind}; mount -o remount,bind,ro ${target} || ${fail(`cannot make ${m.target} read-only`)}`

@@ -208,6 +208,41 @@ export async function openDirectoryBelow(
   }
 }
 
+/** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, for fstat and mounts. */
+const O_PATH = 0o10000000;
+
+/**
+ * {@link openDirectoryBelow}, but the last name may also be a file (or a
+ * pipe, or a device): it is then opened as an O_PATH handle (good for fstat
+ * and as a bind mount's source or target, never read), still not through a
+ * link. `entry` is `top` itself when `names` is empty; any other the caller
+ * closes.
+ */
+export async function openEntryBelow(
+  top: FileHandle,
+  names: readonly string[],
+  create: boolean,
+): Promise<{ entry: FileHandle; made: boolean } | { stopped: NotADirectory }> {
+  const walked = await openDirectoryBelow(top, names, create);
+  if ("dir" in walked) return { entry: walked.dir, made: walked.made };
+  const { at, link } = walked.stopped;
+  if (link !== undefined || at !== names.length - 1) return walked;
+  const parent = await openDirectoryBelow(top, names.slice(0, -1), false);
+  if ("stopped" in parent) return parent;
+  try {
+    const path = inside(parent.dir, names[at] as string);
+    const entry = await open(path, O_PATH | fsConstants.O_NOFOLLOW).catch((e: unknown) => {
+      throw new WalkError(at, false, e);
+    });
+    // Swapped for a link since the walk: that is where it stops.
+    if (!(await entry.stat()).isSymbolicLink()) return { entry, made: false };
+    await entry.close();
+    return { stopped: await notADirectory(path, at) };
+  } finally {
+    if (parent.dir !== top) await parent.dir.close();
+  }
+}
+
 /** What is at `entry` instead of a directory. */
 async function notADirectory(entry: string, at: number): Promise<NotADirectory> {
   let st: Awaited<ReturnType<typeof lstat>>;

@@ -165,7 +165,13 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
           );
         }
       }
-      mounts.push({ source, target, readOnly: volume.mode === "RO" });
+      const mount: BindMount = { source, target, readOnly: volume.mode === "RO" };
+      // The launch mounts a SANDBOX_PATH source from the file it opens, not by name.
+      if (sp !== undefined) {
+        mount.sandboxPath = sp;
+        if (target.startsWith(`${config.directory}/`)) mount.targetSandbox = config.directory;
+      }
+      mounts.push(mount);
     }
     return { mountNamespace: true, mounts };
   }

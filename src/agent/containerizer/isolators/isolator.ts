@@ -24,6 +24,7 @@ import type {
   TaskStatus_Reason,
 } from "../../../common/protocol/generated/mesos-v1.js";
 import type { ValueRanges } from "../../../common/resources/index.js";
+import type { SandboxPathSource } from "./volume-sandbox-path.js";
 
 /** A persistent volume a container uses, with its disk quota (posix/disk). */
 export interface ContainerVolume {
@@ -83,6 +84,14 @@ export interface BindMount {
    * the image by the containerizer (images/image-launch.ts placeImageMounts).
    */
   inImage?: boolean;
+  /**
+   * A SANDBOX_PATH volume's source: the launch finds it again inside the
+   * container's mount namespace and mounts what it opened, not the name
+   * (sandbox-mount-main.ts); `source` is then for messages only.
+   */
+  sandboxPath?: SandboxPathSource;
+  /** The sandbox `target` lies in: it is opened from there without following links. */
+  targetSandbox?: string;
 }
 
 /** What the launch must do for one isolator (all fields optional). */

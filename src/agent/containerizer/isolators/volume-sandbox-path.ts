@@ -14,21 +14,26 @@
  * logged), and absolute paths and `SELF` volumes are refused. The checks and
  * their texts are Mesos'.
  */
-import { type FileHandle, lstat, open, readlink, stat, symlink } from "node:fs/promises";
+import { type FileHandle, lstat, open, readlink, symlink } from "node:fs/promises";
 import { isAbsolute, join, normalize, relative, sep } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
 import {
   DIRECTORY_FLAGS,
   type NotADirectory,
   openDirectoryBelow,
+  openEntryBelow,
   WalkError,
 } from "../sandbox-no-follow.js";
 import {
   BaseIsolator,
+  type BindMount,
   type ContainerConfig,
   type IsolatorContext,
   type LaunchPreparation,
 } from "./isolator.js";
+
+/** A bind mount of a SANDBOX_PATH volume (see sandbox-mount-main.ts). */
+export type SandboxPathMount = BindMount & { sandboxPath: SandboxPathSource };
 
 /** A SANDBOX_PATH volume's source, resolved. */
 export interface SandboxPathSource {
@@ -124,6 +129,21 @@ interface LinkOnTheWay extends NonNullable<NotADirectory["link"]> {
  * already exists there: nothing is ever created through such a link.
  */
 export async function ensureSandboxPathSource(sp: SandboxPathSource): Promise<void> {
+  await (await openSandboxPathSource(sp, true)).close();
+}
+
+/**
+ * Opens the source as {@link ensureSandboxPathSource} finds it (making it
+ * when `create`, else a missing one is an error): a directory, or an O_PATH
+ * handle of a file. The bind mount is made from this handle
+ * (sandbox-mount-main.ts, inside the container's mount namespace), so what
+ * is mounted is what was checked, whatever the task renames meanwhile.
+ * Below the agent's own link the names are walked without links too.
+ */
+export async function openSandboxPathSource(
+  sp: SandboxPathSource,
+  create: boolean,
+): Promise<FileHandle> {
   const path = relative(sp.root, sp.source);
   let top: FileHandle;
   try {
@@ -131,24 +151,28 @@ export async function ensureSandboxPathSource(sp: SandboxPathSource): Promise<vo
   } catch (e) {
     throw new Error(`Failed to open the sandbox '${sp.root}': ${(e as Error).message}`);
   }
+  let found: FileHandle | undefined;
   try {
     const owner = await top.stat();
     let names = path === "" ? [] : path.split(sep);
     for (let links = 0; ; links++) {
-      const link = await walkToSource(top, names, owner, sp);
-      if (link === undefined) return;
+      const link = await walkToSource(top, names, owner, sp, create);
+      if (!("at" in link)) {
+        found = link;
+        return found;
+      }
       if (links === MAX_LINKS) {
         throw new Error(`Path '${path}' in SANDBOX_PATH volume has too many symbolic links`);
       }
       // The path the link leads to, spelled from the sandbox (lexically:
       // every directory before it was opened without following a link).
       const rest = names.slice(link.at.length);
-      const target = normalize(
+      const linked = normalize(
         isAbsolute(link.content)
-          ? join(link.content, ...rest)
-          : join(sp.root, ...link.at.slice(0, -1), link.content, ...rest),
+          ? link.content
+          : join(sp.root, ...link.at.slice(0, -1), link.content),
       );
-      const inside = relative(sp.root, target);
+      const inside = relative(sp.root, join(linked, ...rest));
       if (inside !== ".." && !inside.startsWith(`..${sep}`) && !isAbsolute(inside)) {
         names = inside === "" ? [] : inside.split(sep);
         continue;
@@ -159,24 +183,56 @@ export async function ensureSandboxPathSource(sp: SandboxPathSource): Promise<vo
           `Path '${path}' in SANDBOX_PATH volume leads out of the ${sp.type === "SELF" ? "" : "parent's "}sandbox through the symbolic link '${through}'`,
         );
       }
-      try {
-        await stat(target);
-      } catch {
-        throw new Error(
-          `Path '${path}' in SANDBOX_PATH volume does not exist beyond the link '${through}', and nothing is created through a link`,
-        );
-      }
-      return;
+      return await openBeyondAgentLink(linked, rest, path, through);
     }
   } finally {
-    await top.close();
+    if (found !== top) await top.close();
+  }
+}
+
+/**
+ * Opens `rest` below `linked`, where the agent's own link in the sandbox
+ * leads (a persistent volume, whose contents the task may change too):
+ * nothing is made there, and no link is followed.
+ */
+async function openBeyondAgentLink(
+  linked: string,
+  rest: readonly string[],
+  path: string,
+  through: string,
+): Promise<FileHandle> {
+  const missing = () =>
+    new Error(
+      `Path '${path}' in SANDBOX_PATH volume does not exist beyond the link '${through}', and nothing is created through a link`,
+    );
+  let top: FileHandle;
+  try {
+    top = await open(linked, DIRECTORY_FLAGS);
+  } catch {
+    throw missing();
+  }
+  let found: FileHandle | undefined;
+  try {
+    const walked = await openEntryBelow(top, rest, false).catch(() => {
+      throw missing();
+    });
+    if ("stopped" in walked) {
+      throw new Error(
+        `Path '${path}' in SANDBOX_PATH volume meets '${join(linked, ...rest.slice(0, walked.stopped.at + 1))}' beyond the link '${through}', ${walked.stopped.link === undefined ? "not a directory" : "a symbolic link"}`,
+      );
+    }
+    found = walked.entry;
+    return found;
+  } finally {
+    if (found !== top) await top.close();
   }
 }
 
 /**
  * Opens `names` one below the other from `top` without following links,
- * making the missing ones; the last is the source: chowned to `owner` when
- * made here, left as it is (directory or file) when there already. Returns
+ * making the missing ones when `create`; the last is the source: chowned to
+ * `owner` when made here, left as it is (directory or file) when there
+ * already, and returned open (`top` itself when `names` is empty). Returns
  * the first symbolic link met instead of following it.
  */
 async function walkToSource(
@@ -184,10 +240,11 @@ async function walkToSource(
   names: readonly string[],
   owner: { uid: number; gid: number },
   sp: SandboxPathSource,
-): Promise<LinkOnTheWay | undefined> {
-  let walked: Awaited<ReturnType<typeof openDirectoryBelow>>;
+  create: boolean,
+): Promise<LinkOnTheWay | FileHandle> {
+  let walked: Awaited<ReturnType<typeof openEntryBelow>>;
   try {
-    walked = await openDirectoryBelow(top, names, true);
+    walked = await openEntryBelow(top, names, create);
   } catch (e) {
     if (!(e instanceof WalkError)) throw e;
     if (e.making) {
@@ -200,21 +257,19 @@ async function walkToSource(
   if ("stopped" in walked) {
     const { at, link } = walked.stopped;
     if (link !== undefined) return { at: names.slice(0, at + 1), ...link };
-    // A file is a source too; it cannot be a directory on the way.
-    if (at === names.length - 1) return undefined;
     throw new Error(
       `Path '${names.slice(0, at + 1).join("/")}' in the SANDBOX_PATH volume's sandbox is not a directory`,
     );
   }
-  const { dir, made } = walked;
-  if (dir === top) return undefined;
+  const { entry, made } = walked;
   try {
     // Only the source itself is given to the sandbox's owner, as Mesos does.
-    if (made) await dir.chown(owner.uid, owner.gid);
-  } finally {
-    await dir.close();
+    if (made && entry !== top) await entry.chown(owner.uid, owner.gid);
+  } catch (e) {
+    await entry.close();
+    throw e;
   }
-  return undefined;
+  return entry;
 }
 
 /** `volume/sandbox_path` without `filesystem/linux`: SANDBOX_PATH volumes as symlinks. */
