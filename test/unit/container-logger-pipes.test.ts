@@ -15,8 +15,10 @@ import {
   mkdirSync,
   mkdtempSync,
   openSync,
+  readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
@@ -99,4 +101,55 @@ test("container logger: a pipe of the user's in place of the agent's fails the l
     },
   );
   assert.ok(existsSync(join(sandbox, "made")), "the stand-in mkfifo ran");
+});
+
+test("container logger: a sandbox that is a link, or lies below one when its base is given, is refused; nothing is made where the link leads", async () => {
+  const elsewhere = join(root, "elsewhere-1"); // Stands for /etc.
+  mkdirSync(join(elsewhere, "c"), { recursive: true });
+  const linked = join(root, "sandbox-link");
+  symlinkSync(elsewhere, linked);
+  await assert.rejects(
+    logger().prepare({ directory: linked, environments: [] }),
+    /^Error: Failed to create the container logger's pipes: The sandbox path '.*sandbox-link' is a symbolic link$/,
+  );
+  const base = join(root, "executor-sandbox");
+  mkdirSync(base);
+  symlinkSync(elsewhere, join(base, "containers"));
+  await assert.rejects(
+    logger().prepare({
+      directory: join(base, "containers", "c"),
+      sandboxBase: base,
+      environments: [],
+    }),
+    /^Error: Failed to create the container logger's pipes: The sandbox path '.*containers' is a symbolic link$/,
+  );
+  assert.deepEqual(readdirSync(elsewhere), ["c"]);
+  assert.deepEqual(readdirSync(join(elsewhere, "c")), []);
+});
+
+test("container logger: a sandbox swapped for a link once the logger has opened it: the pipes, the logger and the output stay in the sandbox opened", async () => {
+  const sandbox = join(root, "swapped");
+  mkdirSync(sandbox);
+  const elsewhere = join(root, "elsewhere-2");
+  mkdirSync(elsewhere);
+  let output: Awaited<ReturnType<LogrotateContainerLogger["prepare"]>> | undefined;
+  await withMkfifo(
+    `mv '${sandbox}' '${sandbox}-was' && ln -s '${elsewhere}' '${sandbox}' && /usr/bin/env -i PATH=/usr/bin:/bin mkfifo "$@"`,
+    async () => {
+      output = await logger().prepare({ directory: sandbox, environments: [] });
+    },
+  );
+  assert.ok(output !== undefined);
+  const fd = openSync(output.stdout, fsConstants.O_WRONLY);
+  writeSync(fd, "kept\n");
+  closeSync(fd);
+  output.release();
+  await waitLong("the logger wrote stdout in the sandbox opened", () => {
+    try {
+      return readFileSync(join(`${sandbox}-was`, "stdout"), "utf8") === "kept\n";
+    } catch {
+      return false;
+    }
+  });
+  assert.deepEqual(readdirSync(elsewhere), []);
 });

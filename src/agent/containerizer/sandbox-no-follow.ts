@@ -92,21 +92,22 @@ function ownSingleLink(st: { uid: number; nlink: number }): boolean {
  * mode, O_RDONLY / O_WRONLY / O_RDWR), refusing anything else the task's
  * user may have swapped in for it: a link (to /etc/shadow, say: the read
  * end goes to a process of the user's), another file, a pipe of the user's.
- * Never waits for the other end. Throws a one-line Error.
+ * Never waits for the other end. Throws a one-line Error (naming the pipe
+ * `shown`, when `path` is spelled through /proc/self/fd).
  */
-export function openOwnFifo(path: string, flags: number): number {
+export function openOwnFifo(path: string, flags: number, shown = path): number {
   let fd: number;
   try {
     fd = openSync(path, flags | FIFO_FLAGS);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ELOOP") throw new Error(`'${path}' is not the agent's named pipe`);
+    if (code === "ELOOP") throw new Error(`'${shown}' is not the agent's named pipe`);
     throw e;
   }
   try {
     const st = fstatSync(fd);
     if (!st.isFIFO() || !ownSingleLink(st)) {
-      throw new Error(`'${path}' is not the agent's named pipe`);
+      throw new Error(`'${shown}' is not the agent's named pipe`);
     }
     return fd;
   } catch (e) {
@@ -285,6 +286,32 @@ async function walk(
       ? `The sandbox path '${shown}' is a symbolic link`
       : `The sandbox path '${shown}' is not a directory`,
   );
+}
+
+/**
+ * Opens the sandbox `directory` for root to work in through the open
+ * directory: from `base` down without following links when given (see
+ * {@link makeSandbox}), else `directory` itself, not through a link at its
+ * last name (its parents must be root's, as an executor sandbox's are).
+ */
+export async function openSandbox(
+  base: string | undefined,
+  directory: string,
+): Promise<FileHandle> {
+  if (base !== undefined) return (await walk(base, namesBelow(base, directory), false)).dir;
+  try {
+    return await open(directory, DIRECTORY_FLAGS);
+  } catch (e) {
+    const code = codeOf(e);
+    if (code !== "ELOOP" && code !== "ENOTDIR") throw e;
+    const linked = await lstat(directory).then(
+      (st) => st.isSymbolicLink(),
+      () => false,
+    );
+    throw new Error(
+      `The sandbox path '${directory}' is ${linked ? "a symbolic link" : "not a directory"}`,
+    );
+  }
 }
 
 /**

@@ -7,7 +7,10 @@
  * For each container it makes two named pipes, starts one logger process
  * per pipe (logrotate-logger-main.ts, in a session of its own so it
  * outlives the agent) reading it into the sandbox's `stdout` / `stderr`,
- * and gives the pipes' paths to the launch as the container's output. Until
+ * and gives the pipes' paths to the launch as the container's output. All
+ * of it goes through the sandbox directory the agent opened once (its
+ * `/proc/<pid>/fd/<fd>` path), since the task's user may swap a directory
+ * on the sandbox's path for a link meanwhile. Until
  * the launch has opened them the agent holds each pipe open for reading and
  * writing, so neither the launcher helper's open nor the logger's first read
  * can block or see an early end; afterwards only the container writes, and
@@ -16,14 +19,14 @@
 
 import { execFile, spawn } from "node:child_process";
 import { closeSync, constants as fsConstants, openSync, readdirSync, readFileSync } from "node:fs";
-import { rm } from "node:fs/promises";
+import { type FileHandle, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { JsonValue } from "../../../common/flags/spec.js";
 import type { Logger } from "../../../common/observability/logger.js";
 import type { Environment } from "../../../common/protocol/generated/mesos-v1.js";
-import { openOwnFifo } from "../sandbox-no-follow.js";
+import { openOwnFifo, openSandbox } from "../sandbox-no-follow.js";
 import {
   containerSettings,
   findModuleParameters,
@@ -49,6 +52,13 @@ export interface ContainerOutput {
 export interface ContainerOutputRequest {
   /** The container's sandbox, where `stdout` and `stderr` are kept. */
   readonly directory: string;
+  /**
+   * A directory only the agent may change that `directory` lies below (a
+   * nested container's executor sandbox): the sandbox is then opened from
+   * it without following links. Unset: `directory` is opened by its path,
+   * not through a link at its last name.
+   */
+  readonly sandboxBase?: string | undefined;
   /** The container's command environments (overrides come from `CONTAINER_LOGGER_*`). */
   readonly environments: readonly (Environment | undefined)[];
   /** Run the loggers as this user (the container's, when the agent switches users). */
@@ -71,41 +81,62 @@ export class LogrotateContainerLogger implements ContainerLogger {
     const settings = containerSettings(this.parameters, request.environments);
     if (!settings.ok) throw new Error(settings.error);
     const { directory } = request;
-    const fifos = {
-      stdout: join(directory, ".logger-stdout.fifo"),
-      stderr: join(directory, ".logger-stderr.fifo"),
-    };
-    await Promise.all(Object.values(fifos).map((p) => rm(p, { force: true })));
+    // Everything in the sandbox goes through the directory opened here, not
+    // its path: the user may swap a directory on that path for a link.
+    let dir: FileHandle;
     try {
-      await execFileAsync("mkfifo", ["-m", "600", fifos.stdout, fifos.stderr]);
+      dir = await openSandbox(request.sandboxBase, directory);
     } catch (e) {
       throw new Error(`Failed to create the container logger's pipes: ${(e as Error).message}`);
     }
-    const held: number[] = [];
+    // The agent's own view of the open directory; also right for its children (mkfifo, the loggers).
+    const held = `/proc/${process.pid}/fd/${dir.fd}`;
+    const names = { stdout: ".logger-stdout.fifo", stderr: ".logger-stderr.fifo" };
+    const fifos = { stdout: join(directory, names.stdout), stderr: join(directory, names.stderr) };
+    const inDir = (name: string) => `${held}/${name}`;
+    const opened: number[] = [];
+    let released = false;
     const release = () => {
-      for (const fd of held.splice(0)) closeSync(fd);
-      for (const p of Object.values(fifos)) void rm(p, { force: true });
+      if (released) return;
+      released = true;
+      for (const fd of opened.splice(0)) closeSync(fd);
+      void Promise.all(Object.values(names).map((n) => rm(inDir(n), { force: true }))).finally(() =>
+        dir.close(),
+      );
     };
+    try {
+      await Promise.all(Object.values(names).map((n) => rm(inDir(n), { force: true })));
+      try {
+        await execFileAsync("mkfifo", ["-m", "600", inDir(names.stdout), inDir(names.stderr)]);
+      } catch (e) {
+        throw new Error(`Failed to create the container logger's pipes: ${(e as Error).message}`);
+      }
+    } catch (e) {
+      release();
+      throw e;
+    }
     try {
       for (const stream of ["stdout", "stderr"] as const) {
         // The sandbox is the user's, who may have swapped the pipe for a link
         // (to /etc/shadow, say) since mkfifo: only the agent's own pipe is
         // taken, and the logger reads that very pipe (not the name again).
-        const fd = openOwnFifo(fifos[stream], fsConstants.O_RDWR);
-        held.push(fd);
-        this.startLogger(fd, join(directory, stream), settings.value[stream], request);
+        const fd = openOwnFifo(inDir(names[stream]), fsConstants.O_RDWR, fifos[stream]);
+        opened.push(fd);
+        this.startLogger(fd, join(directory, stream), held, settings.value[stream], request);
       }
     } catch (e) {
       release();
       throw new Error(`Failed to start the container logger: ${(e as Error).message}`);
     }
-    return { ...fifos, release };
+    // The launch opens the pipes through the directory held open too (until release).
+    return { stdout: inDir(names.stdout), stderr: inDir(names.stderr), release };
   }
 
   /** Starts the logger of one stream, reading the pipe the agent holds open as `fifo`. */
   private startLogger(
     fifo: number,
     logFile: string,
+    cwd: string,
     settings: StreamSettings,
     request: ContainerOutputRequest,
   ): void {
@@ -116,12 +147,13 @@ export class LogrotateContainerLogger implements ContainerLogger {
         `--log_filename=${logFile}`,
         `--max_size=${settings.maxSize}`,
         `--logrotate_path=${this.parameters.logrotatePath}`,
+        "--in_log_directory=true",
         ...(settings.options === undefined ? [] : [`--logrotate_options=${settings.options}`]),
       ];
       const child = spawn(process.execPath, args, {
         // The logger works relative to the sandbox: it is entered before the user switch,
         // so the task's user needs no access to the directories above it.
-        cwd: request.directory,
+        cwd,
         detached: true,
         env: loggerEnvironment(process.env),
         stdio: [input, "ignore", "ignore"],

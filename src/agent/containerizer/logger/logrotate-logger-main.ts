@@ -11,6 +11,7 @@
  *
  *   node logrotate-logger-main.js --log_filename=/sandbox/stdout --max_size=10485760
  *     [--logrotate_options='rotate 9'] [--logrotate_path=logrotate]
+ *     [--in_log_directory=true: started in the log file's directory, not to be entered by name]
  */
 
 import { spawnSync } from "node:child_process";
@@ -54,7 +55,11 @@ function main(): void {
   }
   const options = args.get("logrotate_options");
   const logrotatePath = args.get("logrotate_path") ?? "logrotate";
-  if (process.cwd() !== dirname(logFile)) {
+  // The agent starts the logger in the log file's directory, which it opened
+  // without following links: that path is not looked up again (the task's
+  // user may have swapped a directory on it for a link meanwhile).
+  const entered = args.get("in_log_directory") === "true";
+  if (!entered && process.cwd() !== dirname(logFile)) {
     try {
       process.chdir(dirname(logFile));
     } catch (e) {
