@@ -383,6 +383,13 @@ test("a nobody task's links do not lead root out of its sandbox: a source throug
       /does not exist beyond the link '.*data', and nothing is created through a link/,
     );
     assert.equal(existsSync(join(volume, "new")), false);
+    // Inside the volume (the task's to change too) no link is followed either.
+    symlinkSync(victim, join(volume, "in", "out"));
+    lchownSync(join(volume, "in", "out"), NOBODY, NOBODY);
+    await assert.rejects(
+      ensureSandboxPathSource({ type: "PARENT", root: up, source: join(up, "data", "in", "out") }),
+      /^Error: Path 'data\/in\/out' in SANDBOX_PATH volume meets '.*\/in\/out' beyond the link '.*data', a symbolic link$/,
+    );
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
