@@ -163,7 +163,7 @@ test("volume/host_path: a missing host path is created only under --host_path_vo
     const prepared = await isolator.prepare(config(missing));
     assert.equal(statSync(missing).isDirectory(), true);
     assert.deepEqual(prepared.mounts, [
-      { source: missing, target: join(sandbox, "data"), readOnly: false },
+      { source: missing, target: join(sandbox, "data"), readOnly: false, targetSandbox: sandbox },
     ]);
   } finally {
     rmSync(root, { recursive: true, force: true });

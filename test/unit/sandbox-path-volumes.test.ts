@@ -262,6 +262,35 @@ test("volume/sandbox_path makes its link in the container's sandbox without foll
   }
 });
 
+test("filesystem/linux makes a mount point in the sandbox without following the task's links there: one through a link is refused and nothing is made where it leads", async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    mkdirSync(join(up, "shared"));
+    writeFileSync(join(up, "file"), "x");
+    const elsewhere = join(root, "elsewhere"); // Stands for /etc.
+    mkdirSync(elsewhere);
+    symlinkSync(elsewhere, join(sandbox, "out"));
+    symlinkSync(join(elsewhere, "nologin"), join(sandbox, "f"));
+    const isolator = new FilesystemLinuxIsolator("filesystem/linux");
+    for (const [source, target] of [
+      ["shared", "out/d"],
+      ["file", "out/f"],
+      ["file", "f"],
+    ] as const) {
+      await assert.rejects(
+        isolator.prepare(config(sandbox, up, [parent(source, target)])),
+        new RegExp(
+          `^Error: The sandbox path '${sandbox}/${target.split("/")[0]}' is a symbolic link$`,
+        ),
+        target,
+      );
+    }
+    assert.deepEqual(readdirSync(elsewhere), []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 const NOBODY = 65534;
 
 /** Runs `script` as the launch would, with `prepared`'s mounts made first. */
@@ -314,6 +343,21 @@ test("filesystem/linux: a SANDBOX_PATH volume is mounted from what was checked: 
     assert.notEqual(moved.status, 0);
     assert.doesNotMatch(moved.stdout, /marker/);
     assert.match(moved.stderr, /'p' in '.*' is a symbolic link/);
+    rmSync(join(sandbox, "p"));
+
+    // A host path's mount point in the sandbox, swapped the same way.
+    const host = join(root, "host");
+    mkdirSync(host);
+    writeFileSync(join(host, "from-host"), "");
+    const hostVolume: Volume = { container_path: "h", host_path: host, mode: "RW" };
+    const hostPrepared = await isolator.prepare(config(sandbox, up, [hostVolume]));
+    rmSync(join(sandbox, "h"), { recursive: true });
+    symlinkSync(elsewhere, join(sandbox, "h"));
+    lchownSync(join(sandbox, "h"), NOBODY, NOBODY);
+    const hostMoved = launch(hostPrepared, `ls ${elsewhere}`);
+    assert.notEqual(hostMoved.status, 0);
+    assert.doesNotMatch(hostMoved.stdout, /from-host/);
+    assert.match(hostMoved.stderr, /'h' in '.*' is a symbolic link/);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -37,7 +37,7 @@ import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
  */
 export const IMAGE_SANDBOX = "/mnt/mesos/sandbox";
 
-/** Makes a SANDBOX_PATH volume's bind mount from the open source (see that file). */
+/** Makes a bind mount from or into a sandbox from the files it opens (see that file). */
 const SANDBOX_MOUNT_MAIN = fileURLToPath(new URL("./sandbox-mount-main.js", import.meta.url));
 
 /** The exit status of the shim when it could not set up the container. */
@@ -200,10 +200,11 @@ export function shimCommand(
     const mounts = (p.mounts ?? []).map((m) => {
       const source = shellQuote(m.source);
       const target = shellQuote(m.target);
-      if (m.sandboxPath !== undefined) {
-        // In the sandbox the task's user may change: mounted from the files opened, read-only included.
+      if (m.sandboxPath !== undefined || m.targetSandbox !== undefined) {
+        // In a sandbox the task's user may change: mounted from the files opened, read-only
+        // included. Node runs as root here: not with the container's environment (NODE_OPTIONS).
         const run = [process.execPath, SANDBOX_MOUNT_MAIN, JSON.stringify(m)].map(shellQuote);
-        return `${run.join(" ")} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
+        return `env -i ${run.join(" ")} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
       }
       const bind = `mount --bind ${source} ${target} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
       return m.readOnly

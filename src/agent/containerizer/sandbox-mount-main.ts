@@ -1,6 +1,7 @@
 /**
  * Makes one bind mount whose source (a SANDBOX_PATH volume's) or target
- * lies in a sandbox the task's user may change. The launch shim runs it as
+ * lies in a sandbox the task's user may change (another source, a host
+ * path, is opened by its name). The launch shim runs it as
  * root inside the container's new mount namespace, just before the
  * executor (a bind mount's source must be opened in the namespace it is
  * mounted in, so the agent cannot hand over what it opened). The source is
@@ -18,7 +19,8 @@
 import { spawnSync } from "node:child_process";
 import { type FileHandle, open } from "node:fs/promises";
 import { relative, sep } from "node:path";
-import { openSandboxPathSource, type SandboxPathMount } from "./isolators/volume-sandbox-path.js";
+import type { BindMount } from "./isolators/isolator.js";
+import { openSandboxPathSource } from "./isolators/volume-sandbox-path.js";
 import { DIRECTORY_FLAGS, openEntryBelow } from "./sandbox-no-follow.js";
 
 /** Linux's O_PATH (not in Node's fs.constants). */
@@ -48,6 +50,8 @@ async function openTarget(target: string, sandbox: string | undefined): Promise<
 function mount(args: string[], files: FileHandle[]): void {
   const r = spawnSync("mount", ["--no-canonicalize", ...args], {
     stdio: ["ignore", "ignore", "pipe", ...files.map((f) => f.fd)],
+    // Started with an empty environment (launch-shim.ts).
+    env: { PATH: "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", LC_ALL: "C" },
     encoding: "utf8",
   });
   if (r.error !== undefined) throw r.error;
@@ -57,8 +61,11 @@ function mount(args: string[], files: FileHandle[]): void {
 }
 
 async function main(): Promise<void> {
-  const spec = JSON.parse(process.argv[2] ?? "") as SandboxPathMount;
-  const source = await openSandboxPathSource(spec.sandboxPath, false);
+  const spec = JSON.parse(process.argv[2] ?? "") as BindMount;
+  const source =
+    spec.sandboxPath === undefined
+      ? await open(spec.source, O_PATH)
+      : await openSandboxPathSource(spec.sandboxPath, false);
   let target = await openTarget(spec.target, spec.targetSandbox);
   try {
     mount(["--bind", "/proc/self/fd/3", "/proc/self/fd/4"], [source, target]);

@@ -40,6 +40,10 @@ const OUTPUT_FLAGS =
 export const DIRECTORY_FLAGS =
   fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 
+/** A file mount point: made if missing, never through a link, never waiting on a pipe. */
+const MOUNT_POINT_FLAGS =
+  fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+
 /** An agent's named pipe: opened without following a link, without waiting. */
 const FIFO_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
@@ -311,6 +315,38 @@ export async function openSandbox(
     throw new Error(
       `The sandbox path '${directory}' is ${linked ? "a symbolic link" : "not a directory"}`,
     );
+  }
+}
+
+/**
+ * Makes the mount point `target` below `sandbox` (a directory, or an empty
+ * file for a file's mount) with the directories on the way (root's, 0755),
+ * none of them through a link; whatever else is already there is kept (the
+ * mount then says whether it fits). The mount opens it again the same way
+ * (sandbox-mount-main.ts).
+ */
+export async function makeMountPoint(
+  sandbox: string,
+  target: string,
+  directory: boolean,
+): Promise<void> {
+  const names = namesBelow(sandbox, target);
+  if (directory) {
+    await (await walk(sandbox, names, true)).dir.close();
+    return;
+  }
+  const last = names.pop() as string;
+  const { dir } = await walk(sandbox, names, true);
+  try {
+    const file = await open(inside(dir, last), MOUNT_POINT_FLAGS, 0o644);
+    await file.close();
+  } catch (e) {
+    const code = codeOf(e);
+    if (code === "ELOOP") throw new Error(`The sandbox path '${target}' is a symbolic link`);
+    // A directory or a pipe is there: kept.
+    if (code !== "EISDIR" && code !== "ENXIO") throw e;
+  } finally {
+    await dir.close();
   }
 }
 

@@ -17,9 +17,10 @@
  * directory of `--host_path_volume_force_creation`: then it is created (as a
  * directory), as Mesos' volume/host_path does.
  */
-import { mkdir, stat, writeFile } from "node:fs/promises";
-import { dirname, isAbsolute, join, normalize } from "node:path";
+import { mkdir, stat } from "node:fs/promises";
+import { isAbsolute, join, normalize } from "node:path";
 import type { Volume } from "../../../common/protocol/generated/mesos-v1.js";
+import { makeMountPoint, makeSandbox } from "../sandbox-no-follow.js";
 import {
   BaseIsolator,
   type BindMount,
@@ -128,11 +129,8 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
       if (sp !== undefined) {
         await ensureSandboxPathSource(sp);
       } else if (sourceInSandbox) {
-        await mkdir(source, { recursive: true });
-        if (config.user !== undefined) {
-          const { chown } = await import("node:fs/promises");
-          await chown(source, config.user.uid, config.user.gid);
-        }
+        // Made, and given to the user, without following the task's links there.
+        await makeSandbox(config.directory, source, config.user);
       }
       if (!sourceInSandbox) await this.createAllowedHostPath(source);
       let sourceIsDirectory: boolean;
@@ -142,15 +140,8 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
         throw new Error(`volume source '${source}' does not exist`);
       }
       if (target.startsWith(`${config.directory}/`)) {
-        try {
-          await stat(target);
-        } catch {
-          if (sourceIsDirectory) await mkdir(target, { recursive: true });
-          else {
-            await mkdir(dirname(target), { recursive: true });
-            await writeFile(target, "", { flag: "a" });
-          }
-        }
+        // Not through the task's links there (root would make it where they lead).
+        await makeMountPoint(config.directory, target, sourceIsDirectory);
       } else if (inImage) {
         // Inside the image's rootfs: mounted there by the provisioner (images/image-launch.ts).
         continue;
@@ -166,11 +157,9 @@ export class FilesystemLinuxIsolator extends BaseIsolator {
         }
       }
       const mount: BindMount = { source, target, readOnly: volume.mode === "RO" };
-      // The launch mounts a SANDBOX_PATH source from the file it opens, not by name.
-      if (sp !== undefined) {
-        mount.sandboxPath = sp;
-        if (target.startsWith(`${config.directory}/`)) mount.targetSandbox = config.directory;
-      }
+      // The launch mounts from the files it opens in the sandbox, not by name.
+      if (sp !== undefined) mount.sandboxPath = sp;
+      if (target.startsWith(`${config.directory}/`)) mount.targetSandbox = config.directory;
       mounts.push(mount);
     }
     return { mountNamespace: true, mounts };

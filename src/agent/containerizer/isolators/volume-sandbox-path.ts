@@ -26,14 +26,10 @@ import {
 } from "../sandbox-no-follow.js";
 import {
   BaseIsolator,
-  type BindMount,
   type ContainerConfig,
   type IsolatorContext,
   type LaunchPreparation,
 } from "./isolator.js";
-
-/** A bind mount of a SANDBOX_PATH volume (see sandbox-mount-main.ts). */
-export type SandboxPathMount = BindMount & { sandboxPath: SandboxPathSource };
 
 /** A SANDBOX_PATH volume's source, resolved. */
 export interface SandboxPathSource {
