@@ -68,7 +68,12 @@ describe("nested container images", () => {
     });
     assert.deepEqual(out.preparation.mounts, [
       { source: "/sb", target: `${rootfs}/sandbox`, readOnly: false },
-      { source: "/etc", target: `${rootfs}/sandbox/rel`, readOnly: false },
+      {
+        source: "/etc",
+        target: `${rootfs}/sandbox/rel`,
+        readOnly: false,
+        targetSandbox: `${rootfs}/sandbox`,
+      },
     ]);
     assert.deepEqual(out.preparation.rootfsEnv, { MESOS_SANDBOX: "/sandbox" });
     assert.equal(out.preparation.rootfsWorkDir, "/sandbox");

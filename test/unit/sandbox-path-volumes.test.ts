@@ -25,6 +25,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
+import { imageVolumeMounts } from "../../src/agent/containerizer/images/image-launch.js";
 import { FilesystemLinuxIsolator } from "../../src/agent/containerizer/isolators/filesystem-linux.js";
 import { createIsolators } from "../../src/agent/containerizer/isolators/index.js";
 import type {
@@ -286,6 +287,35 @@ test("filesystem/linux makes a mount point in the sandbox without following the 
       );
     }
     assert.deepEqual(readdirSync(elsewhere), []);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test("container images: a SANDBOX_PATH volume's mounts in the image are made from the source the launch opens, and into the image's sandbox mount without following links", async () => {
+  const { root, up, sandbox } = tempTree();
+  try {
+    const rootfs = join(root, "rootfs");
+    mkdirSync(rootfs);
+    mkdirSync(join(up, "shared"));
+    const mounts = await imageVolumeMounts(
+      [parent("shared", "rel"), parent("shared", "/abs")],
+      sandbox,
+      rootfs,
+      "/mnt/sandbox",
+      up,
+    );
+    const sp = { type: "PARENT", root: up, source: join(up, "shared") };
+    assert.deepEqual(mounts, [
+      {
+        source: join(up, "shared"),
+        target: join(rootfs, "mnt", "sandbox", "rel"),
+        readOnly: false,
+        sandboxPath: sp,
+        targetSandbox: join(rootfs, "mnt", "sandbox"),
+      },
+      { source: join(up, "shared"), target: join(rootfs, "abs"), readOnly: false, sandboxPath: sp },
+    ]);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -18,6 +18,7 @@ import {
   type ContainerCapabilities,
   capshArguments,
 } from "../isolators/linux-capabilities.js";
+import { sandboxPathOf } from "../isolators/volume-sandbox-path.js";
 import { IMAGE_SANDBOX, shellQuote } from "../launch-shim.js";
 import type { ImageConfig } from "./docker-store.js";
 import type { Provisioner } from "./provisioner.js";
@@ -260,12 +261,22 @@ export async function imageVolumeMounts(
     const source = volumeSource(volume, sandbox, parentSandbox);
     if (typeof source !== "string") throw new Error(source.error);
     const readOnly = volume.mode === "RO";
+    // A SANDBOX_PATH source is mounted from the file the launch opens, not by name.
+    const sp = sandboxPathOf(volume, sandbox, parentSandbox, true);
+    const fromSandbox = sp !== undefined && !("error" in sp) ? { sandboxPath: sp } : {};
     if (!isAbsolute(volume.container_path)) {
       const target = volumeTarget(volume, sandbox);
       if (typeof target !== "string") throw new Error(target.error);
       const rel = relative(sandbox, target);
       const inside = await sandboxInRootfs(rootfs, sandboxDirectory);
-      mounts.push({ source, target: join(inside, rel), readOnly });
+      // In the sandbox mounted there by then: opened from it without following links.
+      mounts.push({
+        source,
+        target: join(inside, rel),
+        readOnly,
+        ...fromSandbox,
+        targetSandbox: inside,
+      });
       continue;
     }
     let isFile = false;
@@ -280,7 +291,7 @@ export async function imageVolumeMounts(
         `container_path '${volume.container_path}' leaves the image's root filesystem`,
       );
     }
-    mounts.push({ source, target, readOnly });
+    mounts.push({ source, target, readOnly, ...fromSandbox });
   }
   return mounts;
 }
