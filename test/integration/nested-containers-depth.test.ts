@@ -27,6 +27,7 @@ import {
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { encodeRecord } from "../../src/common/recordio/index.js";
 import {
   binPath,
   type DaemonHandle,
@@ -269,6 +270,55 @@ test("containers nested below a task's container: sandbox, wait, output, listing
     streamed.includes(Buffer.from("deep-session\n").toString("base64")),
     `the session's output: ${streamed}`,
   );
+
+  // A session in the level-3 container: its input and output are attached to by the whole id.
+  const reader = chain(grand, "reader");
+  const catSession = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/recordio" },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: { container_id: reader, command: { value: "cat" } },
+    }),
+  });
+  assert.equal(catSession.status, 200);
+  const follower = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/recordio" },
+    body: JSON.stringify({
+      type: "ATTACH_CONTAINER_OUTPUT",
+      attach_container_output: { container_id: reader },
+    }),
+  });
+  assert.equal(follower.status, 200);
+  const records = [
+    { type: "CONTAINER_ID", container_id: reader },
+    {
+      type: "PROCESS_IO",
+      process_io: {
+        type: "DATA",
+        data: { type: "STDIN", data: Buffer.from("ping\n").toString("base64") },
+      },
+    },
+    { type: "PROCESS_IO", process_io: { type: "DATA", data: { type: "STDIN", data: "" } } },
+  ].map((attach_container_input) =>
+    encodeRecord(JSON.stringify({ type: "ATTACH_CONTAINER_INPUT", attach_container_input })),
+  );
+  const input = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/recordio",
+      "Message-Content-Type": "application/json",
+      Accept: "application/json",
+    },
+    body: Buffer.concat(records),
+  });
+  assert.equal(input.status, 200, await input.text());
+  const ping = Buffer.from("ping\n").toString("base64");
+  const launchedText = await catSession.text();
+  assert.ok(launchedText.includes(ping), `the session's own stream: ${launchedText}`);
+  const followedText = await follower.text();
+  assert.ok(followedText.includes(ping), `the attached output: ${followedText}`);
 
   // Killing the middle container destroys the one nested in it.
   const grandWait = waitEnded(agent, grand);
