@@ -202,9 +202,10 @@ export function shimCommand(
       const target = shellQuote(m.target);
       if (m.sandboxPath !== undefined || m.targetSandbox !== undefined) {
         // In a sandbox the task's user may change: mounted from the files opened, read-only
-        // included. Node runs as root here: not with the container's environment (NODE_OPTIONS).
+        // included. Node runs as root here: not with the container's environment (NODE_OPTIONS),
+        // nor an `env` its PATH picks.
         const run = [process.execPath, SANDBOX_MOUNT_MAIN, JSON.stringify(m)].map(shellQuote);
-        return `env -i ${run.join(" ")} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
+        return `/usr/bin/env -i ${run.join(" ")} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
       }
       const bind = `mount --bind ${source} ${target} || ${fail(`cannot mount ${m.source} at ${m.target}`)}`;
       return m.readOnly
