@@ -41,6 +41,27 @@ test("sorted list: keeps order across many chunks through inserts and removes", 
   );
 });
 
+test("sorted list: moving the first element behind the others, over and over, keeps the order", () => {
+  // What a DRF sorter does on nearly every offer: the first client is served and moves back.
+  const list = new SortedList<{ v: number }>((a, b) => a.v - b.v, 4);
+  const items = Array.from({ length: 37 }, (_, v) => ({ v }));
+  for (const item of items) list.insert(item);
+  let top = items.length;
+  for (let step = 0; step < 500; step++) {
+    const first = list.first() as { v: number };
+    assert.equal(list.remove(first), true);
+    // Now and then into the middle instead of the back.
+    first.v = step % 7 === 0 ? top - 10.5 : top++;
+    list.insert(first);
+    const seen = list.toArray().map((x) => x.v);
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+    );
+    assert.equal(list.size, items.length);
+  }
+});
+
 test("drf sorter: the client with the lowest dominant share comes first", () => {
   const { sorter, q } = drf();
   sorter.addAgent("s1", q({ cpus: 10, mem: 100 }));

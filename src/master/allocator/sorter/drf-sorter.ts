@@ -126,7 +126,8 @@ function firstBelow(
   for (let c = 0; c < chunks.length; c++) {
     const chunk = chunks[c] as Chunk<DrfNode>;
     const items = chunk.items;
-    for (let i = 0; i < chunk.n; i++) {
+    const end = chunk.lo + chunk.n;
+    for (let i = chunk.lo; i < end; i++) {
       const child = items[i] as DrfNode;
       if (child.kind === ACTIVE_LEAF) {
         const index = child.index;
