@@ -28,6 +28,9 @@ export interface Chunk<T> {
   n: number;
 }
 
+/** Elements at the front that `remove` compares by identity before searching. */
+const HEAD_SCAN = 8;
+
 export class SortedList<T> {
   private chunks: Chunk<T>[] = [];
   private count = 0;
@@ -93,11 +96,15 @@ export class SortedList<T> {
   remove(item: T): boolean {
     const chunks = this.chunks;
     if (chunks.length === 0) return false;
+    // Among the first few: no search (the client served is nearly always
+    // the first one its agent's filters let through).
     const head = chunks[0] as Chunk<T>;
-    if (head.items[head.lo] === item) {
-      // The first element: no search.
-      this.removeAt(0, 0);
-      return true;
+    const near = Math.min(head.n, HEAD_SCAN);
+    for (let i = 0; i < near; i++) {
+      if (head.items[head.lo + i] === item) {
+        this.removeAt(0, i);
+        return true;
+      }
     }
     const ci = this.chunkFor(item);
     const chunk = chunks[ci] as Chunk<T>;
