@@ -10,6 +10,7 @@ import type {
   AgentInfo_Capability,
   ContainerInfo,
   ExecutorInfo,
+  NetworkInfo,
   Resource,
   TaskInfo,
   TaskStatus_Reason,
@@ -128,6 +129,8 @@ export interface AgentOptions {
   logger: Logger;
   transport: AgentTransport;
   containerizer: Containerizer;
+  /** The networks of a container that has its own (network/cni), reported in its tasks' statuses. */
+  containerNetworks?: (containerId: string) => NetworkInfo[] | undefined;
   /** Writes checkpoints of checkpointing frameworks (absent: nothing is checkpointed). */
   checkpointer?: AgentCheckpointer;
   /** The agent must exit with status 1 (e.g. the master gave it a wrong id). */

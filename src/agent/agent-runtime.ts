@@ -629,6 +629,7 @@ export async function startAgentInHost(options: StartAgentOptions): Promise<Agen
     checkpointer,
     // A running executor's new tasks' volumes go to its user before the tasks reach it.
     containerizer: withVolumeOwnership(agentContainerizer, volumeOwnership),
+    containerNetworks: (id) => containerizer?.networkInfos(id),
     onFatal: (message) => settle({ kind: "fatal", message }),
     onTerminated: () => {
       if (stopping !== undefined) stopping();

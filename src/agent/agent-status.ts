@@ -51,7 +51,7 @@ export abstract class AgentStatusFlow extends AgentBase {
     return withContainerStatus(status, {
       containerId: executor.containerId,
       pid: executor.pid,
-      networkInfos: this.hostNetworks,
+      networkInfos: this.o.containerNetworks?.(executor.containerId) ?? this.hostNetworks,
     });
   }
 

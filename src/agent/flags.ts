@@ -690,17 +690,16 @@ const agentContainerFlags = {
     validate: (v) => capabilityFlagError(undefined, v),
   }),
   network_cni_plugins_dir: flag.string({
-    help: "Search path of CNI plugin programs.",
-    notYet: true,
+    help: "Search path (`:` list) of CNI plugin programs (network/cni isolator).",
   }),
   network_cni_config_dir: flag.string({
-    help: "Directory of CNI network configuration files.",
-    notYet: true,
+    help: "Directory of CNI network configuration files (network/cni isolator).",
   }),
   network_cni_root_dir_persist: flag.bool({
-    help: "Keep the CNI root directory across reboots.",
+    help:
+      "Keep the CNI isolator's container records under --work_dir (survive a reboot) " +
+      "instead of --runtime_dir.",
     default: false,
-    notYet: true,
   }),
   network_cni_metrics: flag.bool({
     help: "Publish network metrics of the CNI isolator.",

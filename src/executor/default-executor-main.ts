@@ -10,6 +10,7 @@
 import { realpathSync } from "node:fs";
 import { isIP } from "node:net";
 import { userInfo } from "node:os";
+import { isAnyIp, lookupHostIp } from "../common/process/listen-address.js";
 import { systemClock } from "../common/time/clock.js";
 import { DefaultExecutor } from "./default-executor.js";
 import { AgentTaskContainers } from "./default-executor-containers.js";
@@ -64,12 +65,16 @@ export async function main(argv: string[]): Promise<number> {
   // The tasks share the executor's network: its address towards the agent.
   const libprocessIp = process.env.LIBPROCESS_IP;
   const agentHost = environment.agent.host;
+  // A container with a network of its own (network/cni) gets LIBPROCESS_IP=0.0.0.0: its
+  // address is what its hostname resolves to, as libprocess finds it for Mesos' executor.
   const containerIp =
-    libprocessIp !== undefined && isIP(libprocessIp) !== 0
-      ? libprocessIp
-      : agentHost !== undefined && isIP(agentHost) !== 0
-        ? agentHost
-        : undefined;
+    libprocessIp !== undefined && isAnyIp(libprocessIp)
+      ? await lookupHostIp()
+      : libprocessIp !== undefined && isIP(libprocessIp) !== 0
+        ? libprocessIp
+        : agentHost !== undefined && isIP(agentHost) !== 0
+          ? agentHost
+          : undefined;
   const user = currentUser();
 
   let forceExit = (): void => process.exit(1);

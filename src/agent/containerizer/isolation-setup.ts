@@ -89,6 +89,9 @@ export function buildIsolation(
     | "effective_capabilities"
     | "bounding_capabilities"
     | "secret_resolver"
+    | "network_cni_plugins_dir"
+    | "network_cni_config_dir"
+    | "network_cni_root_dir_persist"
   >,
   launcher: LauncherClient,
   logger: Logger,
@@ -127,6 +130,7 @@ export function buildIsolation(
         disallowSharingAgentIpcNamespace: flags.disallow_sharing_agent_ipc_namespace,
       },
       secrets: { resolver: secretResolver.resolver, runtimeDir: flags.runtime_dir },
+      cni: flags,
       disallowSharingAgentPidNamespace: flags.disallow_sharing_agent_pid_namespace,
       effectiveCapabilities: flags.effective_capabilities,
       boundingCapabilities: flags.bounding_capabilities,

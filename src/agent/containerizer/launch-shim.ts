@@ -60,6 +60,8 @@ export function mergePreparations(
     | "ipcNamespace"
     | "launchFailure"
     | "pidNamespaceToEnter"
+    | "netNamespaceToEnter"
+    | "utsNamespaceToEnter"
     | "shm"
     | "capabilities";
   const merged: Required<Omit<LaunchPreparation, Optional>> & Pick<LaunchPreparation, Optional> = {
@@ -86,6 +88,8 @@ export function mergePreparations(
     if (p.ipcNamespace !== undefined) merged.ipcNamespace = p.ipcNamespace;
     merged.launchFailure ??= p.launchFailure;
     if (p.pidNamespaceToEnter !== undefined) merged.pidNamespaceToEnter = p.pidNamespaceToEnter;
+    if (p.netNamespaceToEnter !== undefined) merged.netNamespaceToEnter = p.netNamespaceToEnter;
+    if (p.utsNamespaceToEnter !== undefined) merged.utsNamespaceToEnter = p.utsNamespaceToEnter;
     if (p.mountProc === true) {
       merged.mountProc = true;
       merged.mountNamespace = true;
@@ -160,6 +164,8 @@ export function needsShim(p: LaunchPreparation): boolean {
     p.rootfs !== undefined ||
     p.ipcNamespace !== undefined ||
     p.pidNamespaceToEnter !== undefined ||
+    p.netNamespaceToEnter !== undefined ||
+    p.utsNamespaceToEnter !== undefined ||
     p.launchFailure !== undefined ||
     p.shm !== undefined ||
     p.capabilities !== undefined ||
@@ -191,6 +197,8 @@ export function shimCommand(
   const namespaces: string[] = [];
   if (typeof ipc === "object") namespaces.push(`--ipc=${ipc.enter}`);
   if (p.pidNamespaceToEnter !== undefined) namespaces.push(`--pid=${p.pidNamespaceToEnter}`);
+  if (p.netNamespaceToEnter !== undefined) namespaces.push(`--net=${p.netNamespaceToEnter}`);
+  if (p.utsNamespaceToEnter !== undefined) namespaces.push(`--uts=${p.utsNamespaceToEnter}`);
   if (namespaces.length > 0) tail.push("nsenter", ...namespaces, "--");
   if (p.mountNamespace === true || p.pidNamespace === true || ipc === "new") {
     tail.push("unshare", "--mount", "--propagation", "private");

@@ -31,6 +31,7 @@ import type {
   CommandInfo,
   ExecutorInfo,
   Image,
+  NetworkInfo,
   ResourceStatistics,
 } from "../../common/protocol/generated/mesos-v1.js";
 import type { Resources } from "../../common/resources/index.js";
@@ -553,6 +554,15 @@ export class PosixContainerizer implements Containerizer {
     container.destroyRequested = true;
     container.abort.abort();
     if (container.phase === "running") void this.killTree(container);
+  }
+
+  /** The container's own networks (network/cni), undefined when it is on the host's. */
+  networkInfos(containerId: string): NetworkInfo[] | undefined {
+    for (const isolator of this.isolators) {
+      const networks = isolator.networkInfos?.(containerId);
+      if (networks !== undefined) return networks;
+    }
+    return undefined;
   }
 
   /** Stops polling (the agent is exiting). */

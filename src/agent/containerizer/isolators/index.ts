@@ -20,6 +20,7 @@ import { checkCapabilityFlags, LinuxCapabilitiesIsolator } from "./linux-capabil
 import { LinuxNnpIsolator } from "./linux-nnp.js";
 import { type CommandRunner, NamespacesIpcIsolator } from "./namespaces-ipc.js";
 import { NamespacesPidIsolator } from "./namespaces-pid.js";
+import { type NetworkCniFlags, NetworkCniIsolator, networkCniOptions } from "./network-cni.js";
 import { isolatedPortRange, NetworkPortsIsolator, type PortRangeFlags } from "./network-ports.js";
 import { type DuRunner, PosixDiskIsolator } from "./posix-disk.js";
 import { PosixRlimitsIsolator } from "./posix-rlimits.js";
@@ -67,6 +68,8 @@ export interface IsolationOptions {
   /** `--effective_capabilities` and `--bounding_capabilities` (CapabilityInfo JSON). */
   effectiveCapabilities?: unknown;
   boundingCapabilities?: unknown;
+  /** `network/cni`: its flags and `--work_dir`, `--runtime_dir`. */
+  cni?: NetworkCniFlags | undefined;
   /** Runs mount/umount for isolators that mount on the host. */
   run?: CommandRunner | undefined;
   /** `environment_secret` and `volume/secret`: the agent's secret resolver and `--runtime_dir`. */
@@ -287,6 +290,16 @@ export function createIsolators(
             isolatedPorts: range.ports,
           }),
         );
+        break;
+      }
+      case "network/cni": {
+        const cni = networkCniOptions(
+          o.cni ?? { network_cni_root_dir_persist: false, work_dir: "", runtime_dir: "" },
+          o.root,
+          context.logger,
+        );
+        if (!cni.ok) return cni;
+        isolators.push(new NetworkCniIsolator(cni.options));
         break;
       }
       case "namespaces/pid":

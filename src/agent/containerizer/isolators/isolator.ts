@@ -19,6 +19,7 @@
 import type { Logger } from "../../../common/observability/logger.js";
 import type {
   ExecutorInfo,
+  NetworkInfo,
   Resource,
   ResourceStatistics,
   TaskStatus_Reason,
@@ -107,6 +108,10 @@ export interface LaunchPreparation {
    * nested container that shares its parent's pid namespace).
    */
   pidNamespaceToEnter?: string;
+  /** `network/cni`: a network namespace file to join (the container's, made by the isolator). */
+  netNamespaceToEnter?: string;
+  /** `network/cni`: a UTS namespace file to join (the container's hostname). */
+  utsNamespaceToEnter?: string;
   /** Mount a fresh /proc in the new mount namespace (it then shows the pid namespace joined). */
   mountProc?: boolean;
   mounts?: BindMount[];
@@ -187,6 +192,8 @@ export interface Isolator {
   isolate(containerId: string, pid: number): Promise<void>;
   update(containerId: string, resources: ContainerResources): Promise<void>;
   usage(containerId: string): Promise<ResourceStatistics>;
+  /** The networks of a container that has its own (`network/cni`), with its addresses. */
+  networkInfos?(containerId: string): NetworkInfo[] | undefined;
   /** After the container's processes are gone: release what prepare took. */
   cleanup(containerId: string): Promise<void>;
   /** The agent restarted: `containers` are the ones still alive (id -> pid). */

@@ -1,0 +1,250 @@
+/**
+ * The `network/cni` isolator with a real master and agent and the Debian
+ * `containernetworking-plugins` (bridge, host-local): a command task on a
+ * bridge network gets its own namespace with an address of the subnet, the
+ * IP is in its status, the host-local lease is released once it ends (DEL
+ * ran), an unknown network fails the task, and the agent refuses flags
+ * Mesos refuses. Needs root (namespaces, the bridge).
+ *
+ * The agent listens on every address and advertises the bridge's gateway
+ * address, which the test puts on the bridge first: the executor in the
+ * container's namespace reaches the agent there (loopback is its own).
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitForAgents,
+  waitLong,
+} from "../harness/processes.js";
+import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+
+const PLUGINS = "/usr/lib/cni";
+const skip =
+  process.platform !== "linux"
+    ? "network namespaces are Linux only"
+    : process.getuid?.() !== 0
+      ? "needs root (network namespaces, a bridge)"
+      : !existsSync(join(PLUGINS, "bridge")) || !existsSync(join(PLUGINS, "host-local"))
+        ? "needs the CNI plugins (Debian package containernetworking-plugins)"
+        : undefined;
+
+// One subnet and bridge per run, so runs side by side do not meet.
+const octet = 16 + (process.pid % 200);
+const SUBNET = `10.213.${octet}.0/24`;
+const GATEWAY = `10.213.${octet}.1`;
+const BRIDGE = `mcni${process.pid % 100_000}`;
+const NETWORK = "mesos-test-bridge";
+
+let master: DaemonHandle;
+let agent: DaemonHandle;
+let ipamDir: string;
+let configDir: string;
+
+function hostnameOfAgent(): string {
+  return hostname();
+}
+
+function ip(...args: string[]): void {
+  spawnSync("ip", args, { stdio: "ignore" });
+}
+
+before(async () => {
+  if (skip !== undefined) return;
+  configDir = tempDir("mesos-cni-conf-");
+  ipamDir = tempDir("mesos-cni-ipam-");
+  writeFileSync(
+    join(configDir, "bridge.conf"),
+    JSON.stringify({
+      cniVersion: "0.4.0",
+      name: NETWORK,
+      type: "bridge",
+      bridge: BRIDGE,
+      isGateway: true,
+      ipam: { type: "host-local", subnet: SUBNET, dataDir: ipamDir },
+    }),
+  );
+  ip("link", "add", BRIDGE, "type", "bridge");
+  ip("addr", "add", `${GATEWAY}/24`, "dev", BRIDGE);
+  ip("link", "set", BRIDGE, "up");
+  master = await startMaster();
+  agent = await startAgent({
+    master: master.address,
+    flags: {
+      ip: "0.0.0.0",
+      advertise_ip: GATEWAY,
+      isolation: "posix/cpu,posix/mem,network/cni",
+      network_cni_config_dir: configDir,
+      network_cni_plugins_dir: PLUGINS,
+      runtime_dir: tempDir("mesos-cni-run-"),
+    },
+  });
+  await waitForAgents(master, 1);
+});
+
+after(async () => {
+  await stopAll();
+  if (skip === undefined) ip("link", "del", BRIDGE);
+});
+
+const small = [scalar("cpus", 0.1), scalar("mem", 64)];
+
+/** The addresses host-local holds (a file per leased IP). */
+function leases(): string[] {
+  const dir = join(ipamDir, NETWORK);
+  return existsSync(dir) ? readdirSync(dir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : [];
+}
+
+test("network/cni: a task on a bridge network gets eth0 in the subnet, reported in its status; DEL releases the lease", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "cni-task",
+    resources: small,
+    command:
+      "ip -o -4 addr show; echo HOSTNAME=$(hostname); cat /etc/hosts; echo LIBPROCESS_IP=$LIBPROCESS_IP",
+    container: { type: "MESOS", network_infos: [{ name: NETWORK }] },
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const sandbox = await sandboxOf(agent, "cni-task");
+  const output = readFileSync(join(sandbox, "stdout"), "utf8");
+  const eth0 = new RegExp(`eth0\\s+inet (10\\.213\\.${octet}\\.\\d+)/24`).exec(output);
+  assert.ok(eth0 !== null, `no eth0 address in ${SUBNET}:\n${output}`);
+  const address = eth0[1];
+  assert.match(output, /\blo\s+inet 127\.0\.0\.1\/8/, "the loopback interface is up");
+  assert.match(output, /LIBPROCESS_IP=0\.0\.0\.0/);
+  // Its hostname is its container id (a UTS namespace of its own), in its /etc/hosts with its IP.
+  const hostname = /^HOSTNAME=(\S+)$/m.exec(output)?.[1];
+  assert.ok(hostname !== undefined && hostname !== hostnameOfAgent(), output);
+  assert.match(output, new RegExp(`^${address?.replace(/\./g, "\\.")} ${hostname}$`, "m"));
+
+  // The master's /state has the address in the task's statuses.
+  interface State {
+    frameworks?: { completed_tasks?: StateTask[]; tasks?: StateTask[] }[];
+    completed_frameworks?: { completed_tasks?: StateTask[]; tasks?: StateTask[] }[];
+  }
+  interface StateTask {
+    id: string;
+    statuses?: {
+      state: string;
+      container_status?: {
+        network_infos?: { name?: string; ip_addresses?: { ip_address?: string }[] }[];
+      };
+    }[];
+  }
+  const statuses = await waitLong("the task's statuses in the master's /state", async () => {
+    const state = await getJson<State>(`${master.url}/state`);
+    const frameworks = [...(state?.frameworks ?? []), ...(state?.completed_frameworks ?? [])];
+    const task = frameworks
+      .flatMap((f) => [...(f.completed_tasks ?? []), ...(f.tasks ?? [])])
+      .find((t) => t.id === "cni-task");
+    return task?.statuses?.some((s) => s.state === "TASK_FINISHED") ? task.statuses : undefined;
+  });
+  const running = statuses.find((s) => s.state === "TASK_RUNNING");
+  const networks = running?.container_status?.network_infos ?? [];
+  assert.equal(networks[0]?.name, NETWORK, JSON.stringify(statuses));
+  assert.equal(networks[0]?.ip_addresses?.[0]?.ip_address, address, JSON.stringify(statuses));
+
+  // DEL ran once the container was gone: host-local no longer holds the address.
+  await waitLong("the host-local lease to be released", async () =>
+    leases().includes(address ?? "") ? undefined : true,
+  );
+  await waitLong("the agent to log the detach", async () =>
+    /Detached container \S+ from network/.test(agent.logs()) ? true : undefined,
+  );
+});
+
+test("network/cni: a task naming an unknown network fails with Mesos' reason", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "cni-unknown",
+    resources: small,
+    command: "true",
+    container: { type: "MESOS", network_infos: [{ name: "no-such-network" }] },
+  });
+  assert.equal(run.finalState, "TASK_FAILED", run.stdout);
+  assert.equal(run.reason, "REASON_CONTAINER_LAUNCH_FAILED");
+  assert.match(run.message ?? "", /Unknown CNI network 'no-such-network'/);
+});
+
+test("network/cni: a task without a network name stays on the host network", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "cni-host",
+    resources: small,
+    command: `ip -o -4 addr show dev ${BRIDGE}`,
+  });
+  assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
+  const output = readFileSync(join(await sandboxOf(agent, "cni-host"), "stdout"), "utf8");
+  assert.match(output, new RegExp(`inet ${GATEWAY.replace(/\./g, "\\.")}/24`), output);
+});
+
+/** Starts an agent expected to exit at once; returns its log. */
+async function refusedAgent(flags: Record<string, string>): Promise<string> {
+  const refused = await startAgent({
+    master: master.address,
+    flags: { isolation: "posix/cpu,network/cni", ...flags },
+    waitReady: false,
+  });
+  const code = await refused.exited;
+  assert.notEqual(code, 0);
+  return refused.logs();
+}
+
+test("network/cni: the agent refuses to start without the plugins flag or with a missing config directory", {
+  skip,
+}, async () => {
+  assert.match(
+    await refusedAgent({ network_cni_config_dir: configDir }),
+    /Missing required '--network_cni_plugins_dir' flag/,
+  );
+  assert.match(
+    await refusedAgent({ network_cni_plugins_dir: PLUGINS }),
+    /Missing required '--network_cni_config_dir' flag/,
+  );
+  const missing = join(tempDir("mesos-cni-"), "absent");
+  assert.match(
+    await refusedAgent({ network_cni_plugins_dir: PLUGINS, network_cni_config_dir: missing }),
+    /The CNI network configuration directory '.*absent' does not exist/,
+  );
+});
+
+test("network/cni: bad configuration files are logged and skipped (as Mesos), their networks unknown", {
+  skip,
+}, async () => {
+  const dir = tempDir("mesos-cni-bad-");
+  writeFileSync(join(dir, "a-broken.conf"), "{ not json");
+  writeFileSync(join(dir, "b-nameless.conf"), JSON.stringify({ type: "bridge" }));
+  writeFileSync(join(dir, "c-first.conf"), JSON.stringify({ name: "twice", type: "bridge" }));
+  writeFileSync(join(dir, "d-second.conf"), JSON.stringify({ name: "twice", type: "bridge" }));
+  writeFileSync(join(dir, "e-noplugin.conf"), JSON.stringify({ name: "p", type: "no-such" }));
+  const other = await startAgent({
+    master: master.address,
+    flags: {
+      isolation: "posix/cpu,network/cni",
+      network_cni_config_dir: dir,
+      network_cni_plugins_dir: PLUGINS,
+      runtime_dir: tempDir("mesos-cni-run-"),
+    },
+  });
+  const logs = other.logs();
+  assert.match(logs, /Failed to parse CNI network configuration file '.*a-broken\.conf'/);
+  assert.match(logs, /Failed to parse CNI network configuration file '.*b-nameless\.conf'/);
+  assert.match(
+    logs,
+    /Multiple network configuration for a CNI network is not allowed\. Skipping configuration file '.*d-second\.conf/,
+  );
+  assert.match(logs, /since we failed to find CNI plugin 'no-such' used by this network/);
+  await other.stop();
+});
