@@ -187,3 +187,30 @@ test("images: two images pulled at once that share a layer keep the first stored
   const [inode, b] = await Promise.all([a, store.get("b")]);
   assert.equal(statSync(join(b.layers[0] as string, "shared-file")).ino, inode);
 });
+
+test("images: the list of stored images survives writes at once (pulls finishing together)", async () => {
+  const work = mkdtempSync(join(tmpdir(), "images-saves-unit-"));
+  const registry = join(work, "registry");
+  mkdirSync(registry);
+  const root = join(work, "root");
+  mkdirSync(root);
+  writeFileSync(join(root, "file"), "x\n");
+  const image = join(work, "image");
+  mkdirSync(join(image, "l1"), { recursive: true });
+  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
+  writeFileSync(join(image, "l1", "json"), JSON.stringify({ id: "l1", config: {} }));
+  writeFileSync(join(image, "repositories"), JSON.stringify({ a: { latest: "l1" } }));
+  execFileSync("tar", ["-cf", join(registry, "a.tar"), "-C", image, "."]);
+  const storeDir = join(work, "store");
+  const store = new DockerStore(registry, storeDir, run);
+  await store.get("a");
+  // Each keeps 'a' and saves the list, both at once (a shared temporary
+  // file name failed one of them with ENOENT).
+  await Promise.all([0, 1, 2, 3].map(() => store.prune(["a"], new Set())));
+  assert.deepEqual(
+    readdirSync(storeDir).filter((n) => n.startsWith("storedImages")),
+    ["storedImages"],
+  );
+  const again = await new DockerStore(join(work, "nowhere"), storeDir, run).get("a");
+  assert.equal(again.layers.length, 1);
+});

@@ -129,6 +129,9 @@ interface ArchiveLayer {
 export class DockerStore {
   private readonly pending = new Map<string, Promise<StoredImage>>();
   private stored: Map<string, ImageRecord> | undefined;
+  /** The last write of the list (see saveRecords); settled, never rejected. */
+  private saving: Promise<void> = Promise.resolve();
+  private saves = 0;
   /** Told how long each successful pull from the registry took (Mesos' image_pull timer). */
   onPull: ((ms: number) => void) | undefined;
 
@@ -224,11 +227,27 @@ export class DockerStore {
     return map;
   }
 
-  private async saveRecords(map: Map<string, ImageRecord>): Promise<void> {
+  /**
+   * Writes the list of stored images. Pulls finishing at once (a task
+   * group's images) each save: the writes go one after the other, each with
+   * its own temporary file (a shared name had one write rename the other's
+   * file away, failing its pull), and each writes the list as it is then.
+   */
+  private saveRecords(map: Map<string, ImageRecord>): Promise<void> {
     const path = join(this.storeDir, "storedImages");
-    const temp = `${path}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify({ images: [...map.values()] }, null, 2));
-    await rename(temp, path);
+    const write = async () => {
+      const temp = `${path}.${process.pid}.${++this.saves}.tmp`;
+      try {
+        await writeFile(temp, JSON.stringify({ images: [...map.values()] }, null, 2));
+        await rename(temp, path);
+      } catch (e) {
+        await rm(temp, { force: true });
+        throw e;
+      }
+    };
+    const saved = this.saving.then(write);
+    this.saving = saved.catch(() => undefined);
+    return saved;
   }
 
   /**
