@@ -126,12 +126,7 @@ test("mesos-execute: refuses features that are not there yet, and a bad zk:// UR
   assert.match(tty.stderr, /--tty is not supported yet/);
   // Each refusal is its one line on stderr: no "has no effect yet" warning
   // for the refused flag, and nothing launched.
-  for (const flag of [
-    "--tty",
-    "--appc_image=ubuntu",
-    "--networks=net1",
-    "--package=/etc/hostname",
-  ]) {
+  for (const flag of ["--tty", "--appc_image=ubuntu", "--package=/etc/hostname"]) {
     const run = await execute("--name=x", "--command=true", flag);
     assert.equal(run.code, 1, flag);
     assert.equal(run.stdout, "", flag);

@@ -11,14 +11,19 @@
  * container's namespace reaches the agent there (loopback is its own).
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
+  binPath,
   type DaemonHandle,
+  freePort,
   getJson,
+  mountsUnder,
+  runBinary,
   startAgent,
   startMaster,
   stopAll,
@@ -26,7 +31,7 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
-import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const PLUGINS = "/usr/lib/cni";
 const skip =
@@ -52,6 +57,14 @@ let configDir: string;
 
 function hostnameOfAgent(): string {
   return hostname();
+}
+
+/** The agents' --runtime_dir (namespace bind mounts are made under them). */
+const runtimeDirs: string[] = [];
+function runtimeDir(): string {
+  const dir = tempDir("mesos-cni-run-");
+  runtimeDirs.push(dir);
+  return dir;
 }
 
 function ip(...args: string[]): void {
@@ -85,7 +98,7 @@ before(async () => {
       isolation: "posix/cpu,posix/mem,network/cni",
       network_cni_config_dir: configDir,
       network_cni_plugins_dir: PLUGINS,
-      runtime_dir: tempDir("mesos-cni-run-"),
+      runtime_dir: runtimeDir(),
     },
   });
   await waitForAgents(master, 1);
@@ -93,7 +106,12 @@ before(async () => {
 
 after(async () => {
   await stopAll();
-  if (skip === undefined) ip("link", "del", BRIDGE);
+  if (skip !== undefined) return;
+  // A test that failed half-way may leave namespaces held by their bind mounts.
+  for (const dir of runtimeDirs) {
+    for (const target of mountsUnder(dir)) spawnSync("umount", ["--lazy", target]);
+  }
+  ip("link", "del", BRIDGE);
 });
 
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
@@ -235,7 +253,7 @@ test("network/cni: bad configuration files are logged and skipped (as Mesos), th
       isolation: "posix/cpu,network/cni",
       network_cni_config_dir: dir,
       network_cni_plugins_dir: PLUGINS,
-      runtime_dir: tempDir("mesos-cni-run-"),
+      runtime_dir: runtimeDir(),
     },
   });
   const logs = other.logs();
@@ -247,4 +265,159 @@ test("network/cni: bad configuration files are logged and skipped (as Mesos), th
   );
   assert.match(logs, /since we failed to find CNI plugin 'no-such' used by this network/);
   await other.stop();
+});
+
+test("network/cni: a task group on the network shares the executor's eth0; MESOS_CONTAINER_IP is that address", {
+  skip,
+}, async () => {
+  const task = (name: string) => ({
+    name,
+    task_id: { value: name },
+    agent_id: { value: "" },
+    resources: small,
+    command: { value: "ip -o -4 addr show eth0; echo CONTAINER_IP=$MESOS_CONTAINER_IP" },
+  });
+  const run = await runBinary(
+    "mesos-execute",
+    [
+      `--master=${master.address}`,
+      `--task_group=${JSON.stringify({ tasks: [task("cni-group-a")] })}`,
+      `--networks=${NETWORK}`,
+    ],
+    { timeoutMs: 45_000 },
+  );
+  assert.match(
+    run.stdout,
+    /Received status update TASK_FINISHED for task 'cni-group-a'/,
+    run.stdout,
+  );
+  const executorSandbox = await sandboxOf(agent, "default-executor");
+  const output = await waitLong("the task's output", async () => {
+    const dirs = readdirSync(join(executorSandbox, "tasks"));
+    const text = dirs.map((d) => readFileSync(join(executorSandbox, "tasks", d, "stdout"), "utf8"));
+    return text.join("").includes("CONTAINER_IP=") ? text.join("") : undefined;
+  });
+  const eth0 = new RegExp(`eth0\\s+inet (10\\.213\\.${octet}\\.\\d+)/24`).exec(output);
+  assert.ok(eth0 !== null, output);
+  assert.match(output, new RegExp(`^CONTAINER_IP=${eth0[1]?.replace(/\./g, "\\.")}$`, "m"));
+});
+
+/** The long tasks' sleep, unique to this run (so only ours are killed). */
+const MARKER = `600.${process.pid}`;
+
+/** Waits until the master reports task `name` running. */
+function running(on: DaemonHandle, name: string): Promise<true> {
+  interface State {
+    frameworks?: { tasks?: { id: string; state: string }[] }[];
+  }
+  return waitLong(`task '${name}' to be running`, async () => {
+    const state = await getJson<State>(`${on.url}/state`);
+    const tasks = (state?.frameworks ?? []).flatMap((f) => f.tasks ?? []);
+    return tasks.some((t) => t.id === name && t.state === "TASK_RUNNING") ? true : undefined;
+  });
+}
+
+/** Starts mesos-execute for a long checkpointed task on the network; returns it. */
+function longTask(on: DaemonHandle, name: string): ChildProcess {
+  return spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${on.address}`,
+      `--name=${name}`,
+      `--command=sleep ${MARKER}`,
+      "--resources=cpus:0.1;mem:48",
+      `--networks=${NETWORK}`,
+      "--checkpoint",
+    ],
+    { stdio: "ignore" },
+  );
+}
+
+test("network/cni: a restarted agent still runs DEL for a recovered container and for one that ended while it was down", {
+  skip,
+}, async () => {
+  const master2 = await startMaster();
+  const port = await freePort();
+  const flags = {
+    work_dir: tempDir("mesos-cni-recovery-"),
+    runtime_dir: runtimeDir(),
+    ip: "0.0.0.0",
+    advertise_ip: GATEWAY,
+    isolation: "posix/cpu,posix/mem,network/cni",
+    network_cni_config_dir: configDir,
+    network_cni_plugins_dir: PLUGINS,
+    registration_backoff_factor: "10ms",
+    executor_reregistration_timeout: "5secs",
+    executor_shutdown_grace_period: "1secs",
+  };
+  let agent2 = await startAgent({ master: master2.address, port, flags });
+  const before = new Set(leases());
+  const leaseOf = async (name: string) => {
+    await running(master2, name);
+    return await waitLong(`the lease of ${name}`, async () => leases().find((l) => !before.has(l)));
+  };
+
+  // 1. Recovered: the agent is killed and restarted; the task ends afterwards.
+  const first = longTask(master2, "cni-recovered");
+  try {
+    const lease = await leaseOf("cni-recovered");
+    await executorsCheckpointed(flags.work_dir);
+    agent2.kill("SIGKILL");
+    await agent2.exited;
+    agent2 = await startAgent({ master: master2.address, port, flags });
+    await waitLong("the executor to subscribe again", async () =>
+      /Received Subscribe request for HTTP executor 'cni-recovered'/.test(agent2.logs())
+        ? true
+        : undefined,
+    );
+    first.kill("SIGTERM");
+    await waitLong("the recovered container's lease to be released", async () =>
+      leases().includes(lease) ? undefined : true,
+    ).catch((e: unknown) => {
+      const lines = agent2.logs().split("\n");
+      throw new Error(
+        `${(e as Error).message}\n${lines.filter((l) => /CNI|network|ecover|xecutor/.test(l)).join("\n")}`,
+      );
+    });
+  } finally {
+    first.kill("SIGKILL");
+  }
+
+  // 2. Orphaned: the executor dies while the agent is down.
+  for (const l of leases()) before.add(l);
+  const second = longTask(master2, "cni-orphan");
+  try {
+    const lease = await leaseOf("cni-orphan");
+    const pidFile = (await executorsCheckpointed(flags.work_dir, 2)).find((f) =>
+      f.includes("/executors/cni-orphan/"),
+    );
+    assert.ok(pidFile !== undefined);
+    const executorPid = Number(readFileSync(pidFile, "utf8").trim());
+    agent2.kill("SIGKILL");
+    await agent2.exited;
+    second.kill("SIGKILL");
+    // The executor and its task die while the agent is down.
+    for (const pid of [executorPid, ...processesWithMarker(`sleep ${MARKER}`)]) {
+      try {
+        process.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    agent2 = await startAgent({ master: master2.address, port, flags });
+    // Swept at recovery or, with nothing left to recover, before the next launch.
+    const third = longTask(master2, "cni-after");
+    try {
+      await waitLong("the orphan's lease to be released", async () =>
+        leases().includes(lease) ? undefined : true,
+      );
+      assert.match(agent2.logs(), /Removing unknown orphaned container/);
+    } finally {
+      third.kill("SIGKILL");
+    }
+  } finally {
+    second.kill("SIGKILL");
+  }
+  await agent2.stop();
 });

@@ -145,8 +145,8 @@ test("mesos-execute plan: the flag combinations Mesos refuses are refused with i
   assert.match(planError(M, '--task={"name":5}'), /Failed to parse --task/);
 });
 
-test("mesos-execute plan: appc image, network and tty flags are not supported yet", () => {
-  for (const flag of ["--appc_image=ubuntu", "--networks=net1", "--tty"]) {
+test("mesos-execute plan: appc image and tty flags are not supported yet", () => {
+  for (const flag of ["--appc_image=ubuntu", "--tty"]) {
     assert.match(planError(M, "--name=x", "--command=true", flag), /not supported yet/, flag);
   }
   assert.match(
@@ -311,19 +311,24 @@ test("mesos-execute plan: --networks with --containerizer=docker joins one Docke
     planError(...docker, "--tty"),
     "'Docker' containerizer does not allow attaching a TTY",
   );
-  // No CNI: the mesos containerizer and task groups refuse networks instead of dropping them.
-  assert.match(
-    planError(M, "--name=x", "--command=true", "--networks=net1"),
-    /^--networks is not supported yet with the 'mesos' containerizer/,
+  // CNI networks: the task's container with the mesos containerizer, the
+  // default executor's container with a task group (as Mesos' mesos-execute).
+  const cni = plan(M, "--name=x", "--command=true", "--networks=net1,net2");
+  assert.ok(cni.ok);
+  assert.deepEqual(cni.plan.task?.container, {
+    type: "MESOS",
+    network_infos: [{ name: "net1" }, { name: "net2" }],
+  });
+  const group = plan(
+    M,
+    '--task_group={"tasks":[{"name":"a","task_id":{"value":"a"},"command":{"value":"true"}}]}',
+    "--networks=net1",
   );
-  assert.match(
-    planError(
-      M,
-      '--task_group={"tasks":[{"name":"a","task_id":{"value":"a"},"command":{"value":"true"}}]}',
-      "--networks=net1",
-    ),
-    /^--networks is not supported yet with --task_group/,
-  );
+  assert.ok(group.ok);
+  assert.deepEqual(group.plan.executorContainer, {
+    type: "MESOS",
+    network_infos: [{ name: "net1" }],
+  });
   // An empty list is no network at all, as in Mesos.
   const none = plan(M, "--name=x", "--command=true", "--networks=");
   assert.ok(none.ok);

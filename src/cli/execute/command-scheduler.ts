@@ -167,6 +167,9 @@ export class CommandScheduler {
       executor_id: { value: "default-executor" },
       ...(frameworkId === undefined ? {} : { framework_id: frameworkId }),
       resources: executorResources ?? [],
+      ...(this.plan.executorContainer === undefined
+        ? {}
+        : { container: this.plan.executorContainer }),
     };
     return { kind: "group", executor, tasks: placed };
   }

@@ -121,13 +121,8 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
   if (flags.containerizer !== "mesos") {
     return fail(`Unsupported containerizer: ${flags.containerizer}`);
   }
-  // The Mesos containerizer has no CNI networks and no TTYs here yet.
-  if ((flags.networks ?? []).length > 0) {
-    return fail(
-      "--networks is not supported yet with the 'mesos' containerizer (no CNI networks); " +
-        "use --containerizer=docker for a Docker network",
-    );
-  }
+  // The Mesos containerizer has no TTYs here yet; networks are CNI networks (network/cni).
+  const networks = flags.networks ?? [];
   if (flags.tty === true) {
     return fail("--tty is not supported yet (the agent cannot attach a TTY to a task)");
   }
@@ -136,7 +131,8 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
     flags.docker_image === undefined &&
     rlimits === undefined &&
     !hasLinux &&
-    volumes.length === 0
+    volumes.length === 0 &&
+    networks.length === 0
   ) {
     return { ok: true };
   }
@@ -148,6 +144,7 @@ export function buildContainerInfo(flags: ContainerFlags): ContainerResult {
       : { mesos: { image: { type: "DOCKER", docker: { name: flags.docker_image } } } }),
     ...(hasLinux ? { linux_info: linux } : {}),
     ...(rlimits === undefined ? {} : { rlimit_info: rlimits }),
+    ...(networks.length === 0 ? {} : { network_infos: networks.map((name) => ({ name })) }),
   };
   return { ok: true, container };
 }

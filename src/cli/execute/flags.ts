@@ -118,9 +118,9 @@ export const executeFlagSchema = defineFlags({
   }),
   networks: flag.string({
     help:
-      "Comma-separated networks the container joins (e.g. net1,net2). Only with " +
-      "--containerizer=docker, and one network (a Docker user network); CNI networks for " +
-      "the `mesos` containerizer and --task_group are not supported yet.",
+      "Comma-separated networks the container joins (e.g. net1,net2): CNI networks with " +
+      "the `mesos` containerizer (the default executor's container with --task_group), " +
+      "one Docker user network with --containerizer=docker.",
   }),
   principal: flag.string({ help: "Principal the framework authenticates as." }),
   secret: flag.string({ help: "Secret for --principal." }),

@@ -6,6 +6,7 @@
  */
 import type { FlagValues } from "../../common/flags/spec.js";
 import type {
+  ContainerInfo,
   FrameworkInfo,
   FrameworkInfo_Capability_Type,
   TaskGroupInfo,
@@ -26,6 +27,8 @@ export interface ExecutionPlan {
   /** Exactly one of `task` and `taskGroup` is set. */
   readonly task?: TaskInfo;
   readonly taskGroup?: TaskGroupInfo;
+  /** The default executor's container (a task group's `--networks`, CNI networks). */
+  readonly executorContainer?: ContainerInfo;
   readonly killAfterMs?: number;
   readonly credential?: { readonly principal: string; readonly secret: string };
 }
@@ -98,10 +101,6 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
   }
   // As Mesos splits it: blank entries (`--networks=` or `a,,b`) are dropped.
   const networks = (flags.networks ?? "").split(",").filter((n) => n !== "");
-  if (flags.task_group !== undefined && networks.length > 0) {
-    // Mesos puts them on the default executor's container, as CNI networks.
-    return fail("--networks is not supported yet with --task_group (no CNI networks)");
-  }
   const commandMode = flags.task === undefined && flags.task_group === undefined;
   const container: ContainerResult = commandMode
     ? buildContainerInfo({
@@ -163,7 +162,19 @@ export function planExecution(flags: FlagValues<ExecuteFlags>, user: string): Pl
   if (flags.task_group !== undefined) {
     const group = decodeTaskGroup(flags.task_group);
     if (!group.ok) return group;
-    return { ok: true, plan: { ...base, taskGroup: group.group } };
+    // As Mesos: the networks go on the default executor's container, as CNI networks.
+    const executorContainer: ContainerInfo | undefined =
+      networks.length === 0
+        ? undefined
+        : { type: "MESOS", network_infos: networks.map((name) => ({ name })) };
+    return {
+      ok: true,
+      plan: {
+        ...base,
+        taskGroup: group.group,
+        ...(executorContainer === undefined ? {} : { executorContainer }),
+      },
+    };
   }
 
   const name = flags.name as string;

@@ -655,7 +655,8 @@ export class NetworkCniIsolator extends BaseIsolator {
     this.swept = true;
     const aliveDirs = new Set([...alive].map(containerDirName));
     for (const entry of await readdir(this.o.rootDir).catch(() => [] as string[])) {
-      if (aliveDirs.has(entry)) continue;
+      // A nested container's directory (`parent.child`) stays while its root lives.
+      if (aliveDirs.has(entry.split(".")[0] ?? entry)) continue;
       const id = entry.split(".").join(NESTED_SEPARATOR);
       this.o.logger.info(`Removing unknown orphaned container ${id}`);
       await this.detachAll(id).catch((e: unknown) =>
