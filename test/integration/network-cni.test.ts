@@ -84,6 +84,8 @@ before(async () => {
       bridge: BRIDGE,
       isGateway: true,
       ipam: { type: "host-local", subnet: SUBNET, dataDir: ipamDir },
+      // The bridge plugin answers with these: the task's /etc/resolv.conf.
+      dns: { nameservers: ["192.0.2.53"], search: ["cni.example"] },
     }),
   );
   ip("link", "add", BRIDGE, "type", "bridge");
@@ -129,7 +131,7 @@ test("network/cni: a task on a bridge network gets eth0 in the subnet, reported 
     name: "cni-task",
     resources: small,
     command:
-      "ip -o -4 addr show; echo HOSTNAME=$(hostname); cat /etc/hosts; echo LIBPROCESS_IP=$LIBPROCESS_IP",
+      "ip -o -4 addr show; echo HOSTNAME=$(hostname); cat /etc/hosts /etc/resolv.conf; echo LIBPROCESS_IP=$LIBPROCESS_IP",
     container: { type: "MESOS", network_infos: [{ name: NETWORK }] },
   });
   assert.equal(run.finalState, "TASK_FINISHED", run.stdout);
@@ -140,6 +142,8 @@ test("network/cni: a task on a bridge network gets eth0 in the subnet, reported 
   const address = eth0[1];
   assert.match(output, /\blo\s+inet 127\.0\.0\.1\/8/, "the loopback interface is up");
   assert.match(output, /LIBPROCESS_IP=0\.0\.0\.0/);
+  // The plugin's DNS answer, in Mesos' resolv.conf order.
+  assert.match(output, /^search cni\.example\nnameserver 192\.0\.2\.53$/m, output);
   // Its hostname is its container id (a UTS namespace of its own), in its /etc/hosts with its IP.
   const hostname = /^HOSTNAME=(\S+)$/m.exec(output)?.[1];
   assert.ok(hostname !== undefined && hostname !== hostnameOfAgent(), output);

@@ -12,7 +12,7 @@
  *
  *     <root>/<container id>/ns                    the namespace (bind mount)
  *     <root>/<container id>/uts                   its UTS namespace (hostname; not in Mesos)
- *     <root>/<container id>/hosts, hostname       the container's /etc files
+ *     <root>/<container id>/hosts, hostname, resolv.conf  the container's /etc files
  *     <root>/<container id>/<network>/network.conf the configuration given to ADD
  *     <root>/<container id>/<network>/<ifname>/network.info  ADD's answer
  *
@@ -220,6 +220,37 @@ export function pluginAddresses(result: unknown): { ip4: string[]; ip6: string[]
   return out;
 }
 
+/** What a plugin's answer says about DNS (its `dns` object), if anything. */
+export function pluginDns(
+  result: unknown,
+): { domain?: string; search: string[]; options: string[]; nameservers: string[] } | undefined {
+  const dns = (result as { dns?: unknown } | undefined)?.dns;
+  if (typeof dns !== "object" || dns === null) return undefined;
+  const d = dns as Record<string, unknown>;
+  const strings = (v: unknown) =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  return {
+    ...(typeof d.domain === "string" ? { domain: d.domain } : {}),
+    search: strings(d.search),
+    options: strings(d.options),
+    nameservers: strings(d.nameservers),
+  };
+}
+
+/** resolv.conf text for `dns`, in Mesos' order (domain, search, options, nameservers). */
+export function formatResolverConfig(dns: {
+  domain?: string | undefined;
+  search: readonly string[];
+  options: readonly string[];
+  nameservers: readonly string[];
+}): string {
+  let out = dns.domain === undefined ? "" : `domain ${dns.domain}\n`;
+  if (dns.search.length > 0) out += `search ${dns.search.join(" ")}\n`;
+  if (dns.options.length > 0) out += `options ${dns.options.join(" ")}\n`;
+  for (const server of dns.nameservers) out += `nameserver ${server}\n`;
+  return out;
+}
+
 /** One network a container joins. */
 interface ContainerNetwork {
   name: string;
@@ -271,6 +302,10 @@ export class NetworkCniIsolator extends BaseIsolator {
       out.push({ ...n.networkInfo, ip_addresses: addresses });
     }
     return out;
+  }
+
+  private log(line: string): void {
+    this.o?.logger.info(line);
   }
 
   /** The namespace file of a container (also its nested containers' to join). */
@@ -378,14 +413,36 @@ export class NetworkCniIsolator extends BaseIsolator {
     const first = info.networks.map((n) => pluginAddresses(n.result).ip4[0]).find((ip) => ip);
     const hosts = `127.0.0.1 localhost\n${first === undefined ? "" : `${first} ${hostname}\n`}`;
     await writeFile(join(dir, "hosts"), hosts);
-    await writeFile(join(dir, "hostname"), `${hostname}\n`);
+    await writeFile(join(dir, "hostname"), hostname);
+    // The networks' DNS answers, merged in order (lists add up, the last domain wins);
+    // without nameservers the host's resolv.conf stays, as in Mesos.
+    const dns = {
+      domain: undefined as string | undefined,
+      search: [] as string[],
+      options: [] as string[],
+      nameservers: [] as string[],
+    };
+    for (const n of info.networks) {
+      const answer = pluginDns(n.result);
+      if (answer === undefined || answer.nameservers.length === 0) continue;
+      dns.domain = answer.domain ?? dns.domain;
+      dns.search.push(...answer.search);
+      dns.options.push(...answer.options);
+      dns.nameservers.push(...answer.nameservers);
+    }
+    if (dns.nameservers.length > 0) {
+      this.log(`DNS nameservers for container ${id} are: ${dns.nameservers.join(", ")}`);
+      await writeFile(join(dir, "resolv.conf"), formatResolverConfig(dns));
+    } else {
+      this.log(`Unable to find DNS nameservers for container ${id}, using host '/etc/resolv.conf'`);
+    }
     return this.etcMounts(id);
   }
 
   /** Binds of a container's hosts and hostname files over the host's (where the host has them). */
   private etcMounts(id: string): NonNullable<LaunchPreparation["mounts"]> {
     const dir = this.containerDir(id);
-    return ["hosts", "hostname"]
+    return ["hosts", "hostname", "resolv.conf"]
       .filter((file) => existsSync(`/etc/${file}`) && existsSync(join(dir, file)))
       .map((file) => ({ source: join(dir, file), target: `/etc/${file}`, readOnly: true }));
   }
