@@ -702,9 +702,10 @@ const agentContainerFlags = {
     default: false,
   }),
   network_cni_metrics: flag.bool({
-    help: "Publish network metrics of the CNI isolator.",
+    help:
+      "Report the interface counters (net_rx_*, net_tx_*) of containers on CNI networks " +
+      "in their statistics (network/cni isolator).",
     default: true,
-    notYet: true,
   }),
   container_logger: flag.string({
     help:

@@ -425,3 +425,23 @@ test("network/cni: a restarted agent still runs DEL for a recovered container an
   }
   await agent2.stop();
 });
+
+test("network/cni: a running container's statistics carry its interface counters (--network_cni_metrics)", {
+  skip,
+}, async () => {
+  const scheduler = longTask(master, "cni-stats");
+  try {
+    await running(master, "cni-stats");
+    type Entry = { executor_id: string; statistics: Record<string, number> };
+    // The executor talks to the agent over eth0: packets go out of it.
+    const stats = await waitLong("interface counters in /monitor/statistics", async () => {
+      const all = await getJson<Entry[]>(`${agent.url}/monitor/statistics`).catch(() => undefined);
+      const s = all?.find((e) => e.executor_id === "cni-stats")?.statistics;
+      return (s?.net_tx_packets ?? 0) > 0 ? s : undefined;
+    });
+    assert.ok((stats.net_tx_bytes ?? 0) > 0, JSON.stringify(stats));
+    assert.ok((stats.net_rx_packets ?? 0) > 0, JSON.stringify(stats));
+  } finally {
+    scheduler.kill("SIGTERM");
+  }
+});

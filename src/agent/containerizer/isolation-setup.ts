@@ -92,6 +92,7 @@ export function buildIsolation(
     | "network_cni_plugins_dir"
     | "network_cni_config_dir"
     | "network_cni_root_dir_persist"
+    | "network_cni_metrics"
   >,
   launcher: LauncherClient,
   logger: Logger,

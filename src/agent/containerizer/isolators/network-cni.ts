@@ -28,7 +28,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { mkdir, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { delimiter, join } from "node:path";
 import type { Logger } from "../../../common/observability/logger.js";
-import type { NetworkInfo } from "../../../common/protocol/generated/mesos-v1.js";
+import type {
+  NetworkInfo,
+  ResourceStatistics,
+} from "../../../common/protocol/generated/mesos-v1.js";
 import { BaseIsolator, type ContainerConfig, type LaunchPreparation } from "./isolator.js";
 
 /** How nested container ids are written (`<parent>/mesos/<child>`). */
@@ -44,6 +47,8 @@ export interface NetworkCniFlags {
   network_cni_plugins_dir?: string | undefined;
   network_cni_config_dir?: string | undefined;
   network_cni_root_dir_persist: boolean;
+  /** `--network_cni_metrics` (default true): interface statistics in the container's usage. */
+  network_cni_metrics?: boolean | undefined;
   work_dir: string;
   runtime_dir: string;
 }
@@ -251,6 +256,43 @@ export function formatResolverConfig(dns: {
   return out;
 }
 
+/** Sums /proc/net/dev counters of `ifNames` into ResourceStatistics' net_* fields. */
+export function interfaceStatistics(
+  procNetDev: string,
+  ifNames: ReadonlySet<string>,
+): ResourceStatistics {
+  const stats = {
+    timestamp: 0,
+    net_rx_packets: 0,
+    net_rx_bytes: 0,
+    net_rx_errors: 0,
+    net_rx_dropped: 0,
+    net_tx_packets: 0,
+    net_tx_bytes: 0,
+    net_tx_errors: 0,
+    net_tx_dropped: 0,
+  };
+  for (const line of procNetDev.split("\n")) {
+    const colon = line.indexOf(":");
+    if (colon < 0 || !ifNames.has(line.slice(0, colon).trim())) continue;
+    // rx: bytes packets errs drop fifo frame compressed multicast; tx: bytes packets errs drop ...
+    const n = line
+      .slice(colon + 1)
+      .trim()
+      .split(/\s+/)
+      .map(Number);
+    stats.net_rx_bytes += n[0] ?? 0;
+    stats.net_rx_packets += n[1] ?? 0;
+    stats.net_rx_errors += n[2] ?? 0;
+    stats.net_rx_dropped += n[3] ?? 0;
+    stats.net_tx_bytes += n[8] ?? 0;
+    stats.net_tx_packets += n[9] ?? 0;
+    stats.net_tx_errors += n[10] ?? 0;
+    stats.net_tx_dropped += n[11] ?? 0;
+  }
+  return stats;
+}
+
 /** One network a container joins. */
 interface ContainerNetwork {
   name: string;
@@ -271,6 +313,8 @@ export interface NetworkCniOptions {
   rootDir: string;
   /** Network name -> configuration file (loadNetworkConfigs). */
   configs: Map<string, string>;
+  /** Report the interfaces' statistics (`--network_cni_metrics`). */
+  metrics: boolean;
   logger: Logger;
 }
 
@@ -571,6 +615,25 @@ export class NetworkCniIsolator extends BaseIsolator {
     await writeFile(join(networkDir, network.ifName, "network.info"), r.stdout);
   }
 
+  /**
+   * The container's interfaces' counters (`net_rx_*`, `net_tx_*`, summed
+   * over its networks' interfaces), read from /proc/net/dev inside its
+   * namespace, as Mesos reports them with `--network_cni_metrics`.
+   */
+  override async usage(containerId: string): Promise<ResourceStatistics> {
+    const info = this.infos.get(containerId);
+    if (this.o?.metrics !== true || info === undefined || info.networks.length === 0) {
+      return { timestamp: 0 };
+    }
+    const r = await execute("nsenter", [
+      `--net=${this.nsPath(containerId)}`,
+      "cat",
+      "/proc/net/dev",
+    ]);
+    if (r.code !== 0) return { timestamp: 0 };
+    return interfaceStatistics(r.stdout, new Set(info.networks.map((n) => n.ifName)));
+  }
+
   override async cleanup(containerId: string): Promise<void> {
     const info = this.infos.get(containerId);
     this.infos.delete(containerId);
@@ -769,5 +832,15 @@ export function networkCniOptions(
       error: `Failed to create CNI network information root directory at '${rootDir}': ${(e as Error).message}`,
     };
   }
-  return { ok: true, options: { pluginsDir: plugins, configDir, rootDir, configs, logger } };
+  return {
+    ok: true,
+    options: {
+      pluginsDir: plugins,
+      configDir,
+      rootDir,
+      configs,
+      logger,
+      metrics: flags.network_cni_metrics ?? true,
+    },
+  };
 }
