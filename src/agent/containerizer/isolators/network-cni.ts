@@ -773,10 +773,14 @@ export class NetworkCniIsolator extends BaseIsolator {
   private async sweepLeftovers(alive: ReadonlySet<string>): Promise<void> {
     if (this.swept || this.o === undefined) return;
     this.swept = true;
-    const aliveDirs = new Set([...alive].map(containerDirName));
+    const rootOf = (dirName: string) => dirName.split(".")[0] ?? dirName;
+    const aliveRoots = new Set([...alive].map((id) => rootOf(containerDirName(id))));
     for (const entry of await readdir(this.o.rootDir).catch(() => [] as string[])) {
-      // A nested container's directory (`parent.child`) stays while its root lives.
-      if (aliveDirs.has(entry.split(".")[0] ?? entry)) continue;
+      // A nested container's directory (`parent.child`) stays while its root lives; a
+      // container being prepared meanwhile (in `infos` from before its directory) stays too.
+      const root = rootOf(entry);
+      const preparing = [...this.infos.keys()].some((id) => rootOf(containerDirName(id)) === root);
+      if (aliveRoots.has(root) || preparing) continue;
       const id = entry.split(".").join(NESTED_SEPARATOR);
       this.o.logger.info(`Removing unknown orphaned container ${id}`);
       await this.detachAll(id).catch((e: unknown) =>
