@@ -18,6 +18,7 @@ import { secretResolverModuleError } from "../common/secrets/resolver.js";
 import { parseImageGcConfig } from "./containerizer/images/provisioner.js";
 import { parseAllowedDevices } from "./containerizer/isolators/cgroups-devices.js";
 import { checkCapabilityFlags } from "./containerizer/isolators/linux-capabilities.js";
+import { parseDefaultContainerDns } from "./containerizer/isolators/network-cni.js";
 import { LOGROTATE_MODULE_NAME } from "./containerizer/logger/logrotate-settings.js";
 import { FIXED_ESTIMATOR_MODULE, LOAD_QOS_MODULE } from "./oversubscription/modules.js";
 import { REGISTER_RETRY_INTERVAL_MAX_MS } from "./registration.js";
@@ -561,8 +562,15 @@ const agentContainerFlags = {
     },
   }),
   default_container_dns: flag.json({
-    help: "DNS settings JSON (ContainerDNSInfo) for CNI and Docker networks.",
-    notYet: true,
+    help:
+      "DNS settings JSON (ContainerDNSInfo) for containers on CNI networks whose plugin " +
+      'names no nameservers (network/cni), e.g. {"mesos":[{"network_mode":"CNI",' +
+      '"network_name":"net1","dns":{"nameservers":["8.8.8.8"]}}]}. Its "docker" part is ' +
+      "checked but not applied yet.",
+    validate: (v) => {
+      const checked = parseDefaultContainerDns(v);
+      return checked.ok ? undefined : checked.error;
+    },
   }),
   default_container_shm_size: flag.bytes({
     help:

@@ -49,6 +49,9 @@ const SUBNET = `10.213.${octet}.0/24`;
 const GATEWAY = `10.213.${octet}.1`;
 const BRIDGE = `mcni${process.pid % 100_000}`;
 const NETWORK = "mesos-test-bridge";
+const NO_DNS_NETWORK = "mesos-test-nodns";
+// Its own bridge (the plugin puts its gateway there); the host routes to the agent's address.
+const BRIDGE2 = `mcnd${process.pid % 100_000}`;
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -88,6 +91,23 @@ before(async () => {
       dns: { nameservers: ["192.0.2.53"], search: ["cni.example"] },
     }),
   );
+  // A second network whose plugin answers no DNS: --default_container_dns.
+  writeFileSync(
+    join(configDir, "nodns.conf"),
+    JSON.stringify({
+      cniVersion: "0.4.0",
+      name: NO_DNS_NETWORK,
+      type: "bridge",
+      bridge: BRIDGE2,
+      isGateway: true,
+      ipam: {
+        type: "host-local",
+        subnet: `10.214.${octet}.0/24`,
+        dataDir: ipamDir,
+        routes: [{ dst: "0.0.0.0/0" }],
+      },
+    }),
+  );
   ip("link", "add", BRIDGE, "type", "bridge");
   ip("addr", "add", `${GATEWAY}/24`, "dev", BRIDGE);
   ip("link", "set", BRIDGE, "up");
@@ -101,6 +121,15 @@ before(async () => {
       network_cni_config_dir: configDir,
       network_cni_plugins_dir: PLUGINS,
       runtime_dir: runtimeDir(),
+      default_container_dns: JSON.stringify({
+        mesos: [
+          {
+            network_mode: "CNI",
+            network_name: NO_DNS_NETWORK,
+            dns: { nameservers: ["192.0.2.54"], options: ["ndots:1"] },
+          },
+        ],
+      }),
     },
   });
   await waitForAgents(master, 1);
@@ -114,6 +143,7 @@ after(async () => {
     for (const target of mountsUnder(dir)) spawnSync("umount", ["--lazy", target]);
   }
   ip("link", "del", BRIDGE);
+  ip("link", "del", BRIDGE2);
 });
 
 const small = [scalar("cpus", 0.1), scalar("mem", 64)];
@@ -444,4 +474,19 @@ test("network/cni: a running container's statistics carry its interface counters
   } finally {
     scheduler.kill("SIGTERM");
   }
+});
+
+test("network/cni: --default_container_dns gives the resolv.conf of a network whose plugin names no nameservers", {
+  skip,
+}, async () => {
+  const run = await executeTask(master, {
+    name: "cni-default-dns",
+    resources: small,
+    command: "cat /etc/resolv.conf",
+    container: { type: "MESOS", network_infos: [{ name: NO_DNS_NETWORK }] },
+  });
+  const sandbox = await sandboxOf(agent, "cni-default-dns");
+  assert.equal(run.finalState, "TASK_FINISHED", readFileSync(join(sandbox, "stderr"), "utf8"));
+  const output = readFileSync(join(sandbox, "stdout"), "utf8");
+  assert.equal(output, "options ndots:1\nnameserver 192.0.2.54\n");
 });

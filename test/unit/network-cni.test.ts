@@ -13,6 +13,7 @@ import {
   interfaceStatistics,
   loadNetworkConfigs,
   networkCniOptions,
+  parseDefaultContainerDns,
   parseNetworkConfig,
   pluginAddresses,
   pluginDns,
@@ -153,4 +154,52 @@ test("network/cni: interface counters are summed over the container's interfaces
   assert.equal(stats.net_tx_packets, 32);
   assert.equal(stats.net_tx_errors, 3);
   assert.equal(stats.net_tx_dropped, 4);
+});
+
+test("network/cni: --default_container_dns is checked with Mesos' rules; its CNI part is kept", () => {
+  const ok = parseDefaultContainerDns({
+    mesos: [
+      { network_mode: "CNI", dns: { nameservers: ["192.0.2.1"] } },
+      {
+        network_mode: "CNI",
+        network_name: "n1",
+        dns: { nameservers: ["192.0.2.2"], search: ["s"] },
+      },
+    ],
+    docker: [{ network_mode: "BRIDGE", dns: { nameservers: ["192.0.2.3"] } }],
+  });
+  assert.ok(ok.ok);
+  assert.deepEqual(ok.dns.fallback?.nameservers, ["192.0.2.1"]);
+  assert.deepEqual(ok.dns.byNetwork.get("n1")?.search, ["s"]);
+  const error = (value: unknown) => {
+    const r = parseDefaultContainerDns(value);
+    return r.ok ? undefined : r.error;
+  };
+  assert.equal(
+    error({ mesos: [{ network_mode: "HOST" }] }),
+    "Configuring DNS for HOST network with `--default_container_dns` is not yet supported",
+  );
+  assert.equal(
+    error({ mesos: [{ network_mode: "UNKNOWN" }] }),
+    "UNKNOWN network mode configured in `--default_container_dns`",
+  );
+  assert.match(
+    String(error({ mesos: [{ network_mode: "CNI" }, { network_mode: "CNI" }] })),
+    /^Multiple DNS configuration without network name for CNI network/,
+  );
+  assert.match(
+    String(
+      error({
+        mesos: [
+          { network_mode: "CNI", network_name: "a" },
+          { network_mode: "CNI", network_name: "a" },
+        ],
+      }),
+    ),
+    /^Multiple DNS configuration with the same network name 'a' for CNI network/,
+  );
+  assert.match(
+    String(error({ docker: [{ network_mode: "BRIDGE" }, { network_mode: "BRIDGE" }] })),
+    /^Multiple DNS configuration for Docker default bridge network/,
+  );
 });

@@ -93,6 +93,7 @@ export function buildIsolation(
     | "network_cni_config_dir"
     | "network_cni_root_dir_persist"
     | "network_cni_metrics"
+    | "default_container_dns"
   >,
   launcher: LauncherClient,
   logger: Logger,

@@ -49,6 +49,8 @@ export interface NetworkCniFlags {
   network_cni_root_dir_persist: boolean;
   /** `--network_cni_metrics` (default true): interface statistics in the container's usage. */
   network_cni_metrics?: boolean | undefined;
+  /** `--default_container_dns` (ContainerDNSInfo JSON). */
+  default_container_dns?: unknown;
   work_dir: string;
   runtime_dir: string;
 }
@@ -293,6 +295,120 @@ export function interfaceStatistics(
   return stats;
 }
 
+/** DNS settings as `--default_container_dns` and plugins give them. */
+export interface DnsSettings {
+  domain?: string | undefined;
+  search: string[];
+  options: string[];
+  nameservers: string[];
+}
+
+/** The CNI part of `--default_container_dns`: a default and per-network settings. */
+export interface DefaultCniDns {
+  fallback?: DnsSettings | undefined;
+  byNetwork: Map<string, DnsSettings>;
+}
+
+/** A ContainerDNSInfo `dns` object as DnsSettings (unknown shapes give empty lists). */
+function dnsSettings(value: unknown): DnsSettings {
+  const d = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const strings = (v: unknown) =>
+    Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  return {
+    ...(typeof d.domain === "string" ? { domain: d.domain } : {}),
+    search: strings(d.search),
+    options: strings(d.options),
+    nameservers: strings(d.nameservers),
+  };
+}
+
+/**
+ * Checks `--default_container_dns` (a ContainerDNSInfo as JSON) with Mesos'
+ * rules and messages and returns its CNI part; the Docker part is only
+ * checked.
+ */
+export function parseDefaultContainerDns(
+  value: unknown,
+): { ok: true; dns: DefaultCniDns } | { ok: false; error: string } {
+  const dns: DefaultCniDns = { byNetwork: new Map() };
+  if (value === undefined) return { ok: true, dns };
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    return { ok: false, error: "Expected a ContainerDNSInfo JSON object" };
+  }
+  const info = value as { mesos?: unknown; docker?: unknown };
+  const list = (v: unknown) =>
+    (Array.isArray(v) ? v : []).filter(
+      (x): x is Record<string, unknown> => typeof x === "object" && x !== null,
+    );
+  const unknownMode = "UNKNOWN network mode configured in `--default_container_dns`";
+  const hostMode =
+    "Configuring DNS for HOST network with `--default_container_dns` is not yet supported";
+  for (const entry of list(info.mesos)) {
+    const mode = entry.network_mode ?? "UNKNOWN";
+    if (mode === "HOST") return { ok: false, error: hostMode };
+    if (mode !== "CNI") return { ok: false, error: unknownMode };
+    const name = entry.network_name;
+    if (typeof name !== "string") {
+      if (dns.fallback !== undefined) {
+        return {
+          ok: false,
+          error:
+            "Multiple DNS configuration without network name for CNI network in `--default_container_dns` is not allowed",
+        };
+      }
+      dns.fallback = dnsSettings(entry.dns);
+    } else {
+      if (dns.byNetwork.has(name)) {
+        return {
+          ok: false,
+          error: `Multiple DNS configuration with the same network name '${name}' for CNI network in \`--default_container_dns\` is not allowed`,
+        };
+      }
+      dns.byNetwork.set(name, dnsSettings(entry.dns));
+    }
+  }
+  let bridge = false;
+  let userDefault = false;
+  const userNames = new Set<string>();
+  for (const entry of list(info.docker)) {
+    const mode = entry.network_mode ?? "UNKNOWN";
+    if (mode === "HOST") return { ok: false, error: hostMode };
+    if (mode === "BRIDGE") {
+      if (bridge) {
+        return {
+          ok: false,
+          error:
+            "Multiple DNS configuration for Docker default bridge network in `--default_container_dns` is not allowed",
+        };
+      }
+      bridge = true;
+    } else if (mode === "USER") {
+      const name = entry.network_name;
+      if (typeof name !== "string") {
+        if (userDefault) {
+          return {
+            ok: false,
+            error:
+              "Multiple DNS configuration without network name for user-defined CNM network in `--default_container_dns` is not allowed",
+          };
+        }
+        userDefault = true;
+      } else {
+        if (userNames.has(name)) {
+          return {
+            ok: false,
+            error: `Multiple DNS configuration with the same network name '${name}' for user-defined CNM network in \`--default_container_dns\` is not allowed`,
+          };
+        }
+        userNames.add(name);
+      }
+    } else {
+      return { ok: false, error: unknownMode };
+    }
+  }
+  return { ok: true, dns };
+}
+
 /** One network a container joins. */
 interface ContainerNetwork {
   name: string;
@@ -315,6 +431,8 @@ export interface NetworkCniOptions {
   configs: Map<string, string>;
   /** Report the interfaces' statistics (`--network_cni_metrics`). */
   metrics: boolean;
+  /** `--default_container_dns` for CNI networks. */
+  defaultDns?: DefaultCniDns | undefined;
   logger: Logger;
 }
 
@@ -466,9 +584,14 @@ export class NetworkCniIsolator extends BaseIsolator {
       options: [] as string[],
       nameservers: [] as string[],
     };
+    // As Mesos: a network's plugin answer first, else --default_container_dns for it, else its default.
+    const defaults = this.o?.defaultDns;
     for (const n of info.networks) {
-      const answer = pluginDns(n.result);
-      if (answer === undefined || answer.nameservers.length === 0) continue;
+      let answer: DnsSettings | undefined = pluginDns(n.result);
+      if (answer === undefined || answer.nameservers.length === 0) {
+        answer = defaults?.byNetwork.get(n.name) ?? defaults?.fallback;
+      }
+      if (answer === undefined) continue;
       dns.domain = answer.domain ?? dns.domain;
       dns.search.push(...answer.search);
       dns.options.push(...answer.options);
@@ -827,6 +950,8 @@ export function networkCniOptions(
   } catch (e) {
     return { ok: false, error: `Unable to load CNI config: ${(e as Error).message}` };
   }
+  const dns = parseDefaultContainerDns(flags.default_container_dns);
+  if (!dns.ok) return dns;
   const rootDir = cniRootDir(flags);
   try {
     mkdirSync(rootDir, { recursive: true });
@@ -845,6 +970,7 @@ export function networkCniOptions(
       configs,
       logger,
       metrics: flags.network_cni_metrics ?? true,
+      defaultDns: dns.dns,
     },
   };
 }
