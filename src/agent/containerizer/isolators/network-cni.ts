@@ -228,20 +228,9 @@ export function pluginAddresses(result: unknown): { ip4: string[]; ip6: string[]
 }
 
 /** What a plugin's answer says about DNS (its `dns` object), if anything. */
-export function pluginDns(
-  result: unknown,
-): { domain?: string; search: string[]; options: string[]; nameservers: string[] } | undefined {
+export function pluginDns(result: unknown): DnsSettings | undefined {
   const dns = (result as { dns?: unknown } | undefined)?.dns;
-  if (typeof dns !== "object" || dns === null) return undefined;
-  const d = dns as Record<string, unknown>;
-  const strings = (v: unknown) =>
-    Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
-  return {
-    ...(typeof d.domain === "string" ? { domain: d.domain } : {}),
-    search: strings(d.search),
-    options: strings(d.options),
-    nameservers: strings(d.nameservers),
-  };
+  return typeof dns === "object" && dns !== null ? dnsSettings(dns) : undefined;
 }
 
 /** resolv.conf text for `dns`, in Mesos' order (domain, search, options, nameservers). */
