@@ -32,6 +32,7 @@ import {
   waitLong,
 } from "../harness/processes.js";
 import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
+import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
 const PLUGINS = "/usr/lib/cni";
 const skip =
@@ -489,4 +490,58 @@ test("network/cni: --default_container_dns gives the resolv.conf of a network wh
   assert.equal(run.finalState, "TASK_FINISHED", readFileSync(join(sandbox, "stderr"), "utf8"));
   const output = readFileSync(join(sandbox, "stdout"), "utf8");
   assert.equal(output, "options ndots:1\nnameserver 192.0.2.54\n");
+});
+
+test("network/cni: a container with an image gets its hosts, hostname and resolv.conf in the image; on the host network the host's", {
+  skip: skip ?? imageSkip,
+}, async () => {
+  const registry = tempDir("mesos-cni-registry-");
+  buildLegacyImage(registry, "cniimage.tar", {
+    repository: "cniimage",
+    layers: [{ files: { ...busyboxFiles(), "etc/hosts": "image hosts\n" } }],
+    config: { Env: ["PATH=/bin"] },
+  });
+  const master3 = await startMaster();
+  const agent3 = await startAgent({
+    master: master3.address,
+    flags: {
+      ip: "0.0.0.0",
+      advertise_ip: GATEWAY,
+      isolation: "filesystem/linux,docker/runtime,network/cni",
+      image_providers: "docker",
+      docker_registry: registry,
+      docker_store_dir: tempDir("mesos-cni-store-"),
+      network_cni_config_dir: configDir,
+      network_cni_plugins_dir: PLUGINS,
+      runtime_dir: runtimeDir(),
+    },
+  });
+  await waitForAgents(master3, 1);
+  const command = "echo HOSTNAME=$(cat /etc/hostname); cat /etc/hosts /etc/resolv.conf";
+  const onNetwork = await executeTask(master3, {
+    name: "cni-image",
+    resources: small,
+    command,
+    container: { ...imageContainer("cniimage"), network_infos: [{ name: NETWORK }] },
+  });
+  assert.equal(onNetwork.finalState, "TASK_FINISHED", onNetwork.stdout);
+  const output = readFileSync(join(await sandboxOf(agent3, "cni-image"), "stdout"), "utf8");
+  const name = /^HOSTNAME=(\S+)$/m.exec(output)?.[1];
+  assert.ok(name !== undefined, output);
+  assert.match(output, new RegExp(`^10\\.213\\.${octet}\\.\\d+ ${name}$`, "m"), output);
+  assert.match(output, /^nameserver 192\.0\.2\.53$/m, output);
+  assert.doesNotMatch(output, /image hosts/);
+
+  const onHost = await executeTask(master3, {
+    name: "cni-image-host",
+    resources: small,
+    command: "cat /etc/hosts",
+    container: imageContainer("cniimage"),
+  });
+  assert.equal(onHost.finalState, "TASK_FINISHED", onHost.stdout);
+  const hostOutput = readFileSync(
+    join(await sandboxOf(agent3, "cni-image-host"), "stdout"),
+    "utf8",
+  );
+  assert.equal(hostOutput, readFileSync("/etc/hosts", "utf8"));
 });

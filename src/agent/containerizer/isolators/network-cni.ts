@@ -481,17 +481,29 @@ export class NetworkCniIsolator extends BaseIsolator {
       (n) => n.name !== undefined && n.name !== "",
     );
     const root = id.split(NESTED_SEPARATOR)[0] ?? id;
+    const hasImage = container?.mesos?.image !== undefined;
     if (root === id) await this.sweepLeftovers(new Set(this.infos.keys()));
     if (named.length === 0) {
       // A nested container without networks joins its root container's (as Mesos).
       if (root !== id && this.infos.has(root)) {
-        const hasImage = container?.mesos?.image !== undefined;
         return {
           netNamespaceToEnter: this.nsPath(root),
           utsNamespaceToEnter: this.utsPath(root),
           environment: { LIBPROCESS_IP: "0.0.0.0" },
-          mounts: hasImage ? [] : this.etcMounts(root),
+          mounts: this.etcMounts(root, hasImage),
         };
+      }
+      // On the host's network, a container with an image sees the host's files (as Mesos).
+      if (hasImage) {
+        const mounts = ["hosts", "hostname", "resolv.conf"]
+          .filter((file) => existsSync(`/etc/${file}`))
+          .map((file) => ({
+            source: `/etc/${file}`,
+            target: `/etc/${file}`,
+            readOnly: true,
+            inImage: true,
+          }));
+        return mounts.length === 0 ? undefined : { mounts };
       }
       return undefined;
     }
@@ -559,7 +571,6 @@ export class NetworkCniIsolator extends BaseIsolator {
     info: Info,
     config: ContainerConfig,
   ): Promise<LaunchPreparation["mounts"]> {
-    if (config.executor.container?.mesos?.image !== undefined) return [];
     const dir = this.containerDir(id);
     const first = info.networks.map((n) => pluginAddresses(n.result).ip4[0]).find((ip) => ip);
     const hosts = `127.0.0.1 localhost\n${first === undefined ? "" : `${first} ${hostname}\n`}`;
@@ -592,15 +603,29 @@ export class NetworkCniIsolator extends BaseIsolator {
     } else {
       this.log(`Unable to find DNS nameservers for container ${id}, using host '/etc/resolv.conf'`);
     }
-    return this.etcMounts(id);
+    return this.etcMounts(id, config.executor.container?.mesos?.image !== undefined);
   }
 
-  /** Binds of a container's hosts and hostname files over the host's (where the host has them). */
-  private etcMounts(id: string): NonNullable<LaunchPreparation["mounts"]> {
+  /**
+   * Binds of a container's hosts, hostname and resolv.conf over /etc's: the
+   * host's (where the host has them), or, for a container with an image, in
+   * the image (the host's resolv.conf when the container has none of its own).
+   */
+  private etcMounts(id: string, inImage: boolean): NonNullable<LaunchPreparation["mounts"]> {
     const dir = this.containerDir(id);
-    return ["hosts", "hostname", "resolv.conf"]
-      .filter((file) => existsSync(`/etc/${file}`) && existsSync(join(dir, file)))
-      .map((file) => ({ source: join(dir, file), target: `/etc/${file}`, readOnly: true }));
+    const mounts: NonNullable<LaunchPreparation["mounts"]> = [];
+    for (const file of ["hosts", "hostname", "resolv.conf"]) {
+      const own = join(dir, file);
+      if (inImage) {
+        const source = existsSync(own) ? own : `/etc/${file}`;
+        if (existsSync(source)) {
+          mounts.push({ source, target: `/etc/${file}`, readOnly: true, inImage: true });
+        }
+      } else if (existsSync(`/etc/${file}`) && existsSync(own)) {
+        mounts.push({ source: own, target: `/etc/${file}`, readOnly: true });
+      }
+    }
+    return mounts;
   }
 
   /**
