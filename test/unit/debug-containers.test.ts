@@ -15,6 +15,11 @@ import {
   namespacesToEnter,
   parseParentLaunch,
 } from "../../src/agent/containerizer/debug-containers.js";
+import {
+  ENVIRONMENT_FD,
+  environmentScript,
+  ROOT_STEP_ENVIRONMENT,
+} from "../../src/agent/containerizer/shim-environment.js";
 import { tempDir } from "../harness/processes.js";
 
 const inImage = {
@@ -72,10 +77,15 @@ test("debug containers: in an image the command runs chrooted (as the user), fro
     "/bin/sh",
     "-c",
   ]);
-  assert.match(tail[9] ?? "", /^export PATH='\/bin'; cd '\/work' \|\|/);
+  // The environment (read from its descriptor) applies inside, after the chroot.
+  assert.match(
+    tail[9] ?? "",
+    new RegExp(`<&${ENVIRONMENT_FD};.*; export PATH='/bin'; cd '/work' \\|\\|`, "s"),
+  );
   assert.deepEqual(tail.slice(-3), ["/bin/sh", "-c", "test -f /x"]);
-  assert.equal(launch.env.PATH, "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
-  assert.equal(launch.env.FROM_IMAGE, "yes");
+  // Handed over on the descriptor; the root steps are started with a fixed environment.
+  assert.equal(launch.environmentFd, ENVIRONMENT_FD);
+  assert.deepEqual(launch.env, inImage.env);
 });
 
 test("debug containers: without an image the command runs on the parent's filesystem, from its working directory (entered by root as far as only root can change the way, the rest by the user) through setpriv, nothing entered when the parent shares the agent's namespaces", async () => {
@@ -102,9 +112,10 @@ test("debug containers: without an image the command runs on the parent's filesy
     "--",
   ]);
   assert.deepEqual(tail.slice(10, 12), ["/bin/sh", "-c"]);
-  assert.match(tail[12] ?? "", /cd -P -- "\$r" \|\|/);
+  assert.match(tail[12] ?? "", /cd -P -- "\$r" \|\|.*<&4.*exec "\$@"$/s);
   assert.equal(tail.at(-1), "/bin/true");
   assert.equal(launch.env.PATH, "/usr/bin:/bin");
+  assert.equal(launch.environmentFd, ENVIRONMENT_FD);
 });
 
 test("a checkpointed parent launch is read back only when it has the shape written", () => {
@@ -157,11 +168,17 @@ test("debug containers: as a user on the host, root enters only what root alone 
       cgroupProcs: [],
       user: { uid: nobody, gid: nobody },
     });
-    return spawnSync(launch.file, launch.args.slice(1), {
-      argv0: launch.args[0] ?? launch.file,
-      env: launch.env,
-      encoding: "utf8",
-    });
+    // As the launcher helper starts it: a fixed environment, the container's on its descriptor.
+    const fd = launch.environmentFd;
+    return spawnSync(
+      "/bin/sh",
+      ["-c", `exec "$@" ${fd}<&0`, "sh", launch.file, ...launch.args.slice(1)],
+      {
+        env: { ...ROOT_STEP_ENVIRONMENT },
+        input: environmentScript(launch.env),
+        encoding: "utf8",
+      },
+    );
   };
   // Its own working directory, below a --work_dir the user cannot traverse.
   const own = run(join(sandbox, "task"));

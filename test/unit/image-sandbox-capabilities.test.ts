@@ -18,6 +18,7 @@ import {
   LinuxCapabilitiesIsolator,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import { mergePreparations, shimCommand } from "../../src/agent/containerizer/launch-shim.js";
+import { ENVIRONMENT_FD } from "../../src/agent/containerizer/shim-environment.js";
 import { loadAgentFlags } from "../../src/agent/flags.js";
 import { imageRootOf } from "../../src/executor/checks/probers.js";
 import { tempDir } from "../harness/processes.js";
@@ -98,7 +99,10 @@ test("launch shim: an image with capabilities is entered with capsh, without set
   assert.ok(cmd.args.includes("--no-new-privs"));
   const dash = cmd.args.indexOf("--", at);
   assert.deepEqual(cmd.args.slice(dash + 1, dash + 2), ["-c"]);
-  assert.equal(cmd.args[dash + 2], `export PATH='/bin'; cd '/sandbox' && exec "$@"`);
+  // After the container's environment (read from its descriptor): the image's, then the sandbox.
+  const inside = cmd.args[dash + 2] ?? "";
+  assert.ok(inside.endsWith(`; export PATH='/bin'; cd '/sandbox' && exec "$@"`), inside);
+  assert.ok(inside.includes(`<&${ENVIRONMENT_FD}`), inside);
   assert.deepEqual(cmd.args.slice(-3), ["mesos-container", "/bin/exec", "x"]);
 });
 

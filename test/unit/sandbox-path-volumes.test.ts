@@ -38,6 +38,10 @@ import {
   VolumeSandboxPathIsolator,
 } from "../../src/agent/containerizer/isolators/volume-sandbox-path.js";
 import { mergePreparations, shimCommand } from "../../src/agent/containerizer/launch-shim.js";
+import {
+  ENVIRONMENT_FD,
+  environmentScript,
+} from "../../src/agent/containerizer/shim-environment.js";
 import type { Logger } from "../../src/common/observability/logger.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Volume } from "../../src/common/protocol/generated/mesos-v1.js";
@@ -330,7 +334,15 @@ function launch(prepared: LaunchPreparation, script: string) {
     mergePreparations([prepared]),
     undefined,
   );
-  return spawnSync(shim.file, shim.args.slice(1), { argv0: shim.args[0], encoding: "utf8" });
+  // The launcher helper hands the shim its environment on a descriptor: stdin here, duplicated.
+  return spawnSync(
+    "/bin/sh",
+    ["-c", `exec "$@" ${ENVIRONMENT_FD}<&0`, "sh", shim.file, ...shim.args.slice(1)],
+    {
+      input: environmentScript({ PATH: process.env.PATH ?? "/usr/bin:/bin" }),
+      encoding: "utf8",
+    },
+  );
 }
 
 test("filesystem/linux: a SANDBOX_PATH volume is mounted from what was checked: a source or mount point the task swaps for a link after the isolator's checks is refused at the mount, not followed", {

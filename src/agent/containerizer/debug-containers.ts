@@ -16,6 +16,7 @@ import { readlink } from "node:fs/promises";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { ExecutorCommand } from "./executor-command.js";
 import { SHIM_SETUP_FAILURE_STATUS, shellQuote } from "./launch-shim.js";
+import { applyEnvironment, ENVIRONMENT_FD } from "./shim-environment.js";
 
 /** What a DEBUG child inherits from the container it runs in. */
 export interface ParentLaunch {
@@ -151,29 +152,30 @@ export function debugCommand(o: {
   user: { uid: number; gid: number } | undefined;
   /** A named pipe to read stdin from (a session's), opened on the host before anything is entered. */
   stdin?: string;
-}): { file: string; args: string[]; env: Record<string, string> } {
+}): { file: string; args: string[]; env: Record<string, string>; environmentFd: number } {
   const fail = (what: string) =>
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
+  // The steps before the user switch (and the chroot) run as root: the launcher helper starts
+  // them with a fixed environment, and `env` reaches the last step only (shim-environment.ts).
+  const apply = applyEnvironment(fail("cannot read the container's environment"));
   const tail: string[] = [];
   if (o.namespaces.length > 0) tail.push("nsenter", ...o.namespaces, "--");
   const cd = `cd ${shellQuote(o.parent.workDir)} || ${fail(`cannot enter ${o.parent.workDir}`)}`;
-  let env = o.env;
   const rootfs = o.parent.rootfs;
   if (rootfs !== undefined) {
     tail.push("chroot");
     if (o.user !== undefined) tail.push(`--userspec=${o.user.uid}:${o.user.gid}`);
-    // The host steps need the host's PATH; the command gets the one it inherits.
+    // Without a PATH of its own the command gets the host's default inside.
     const path = o.env.PATH ?? HOST_PATH;
-    env = { ...o.env, PATH: HOST_PATH };
     tail.push(
       rootfs,
       "/bin/sh",
       "-c",
-      `export PATH=${shellQuote(path)}; ${cd}; exec "$@"`,
+      `${apply}; export PATH=${shellQuote(path)}; ${cd}; exec "$@"`,
       "mesos-debug-container",
     );
   } else if (o.user === undefined) {
-    tail.push("/bin/sh", "-c", `${cd}; exec "$@"`, "mesos-debug-container");
+    tail.push("/bin/sh", "-c", `${apply}; ${cd}; exec "$@"`, "mesos-debug-container");
   } else {
     // As Mesos' launcher, the working directory is entered before the user
     // switch: the user may not be able to reach it by its full path (a
@@ -196,7 +198,7 @@ export function debugCommand(o: {
       "/bin/sh",
       "-c",
       `r=$${REST_VARIABLE}; unset ${REST_VARIABLE}; ` +
-        `[ -z "$r" ] || cd -P -- "$r" || ${fail(`cannot enter ${o.parent.workDir}`)}; exec "$@"`,
+        `[ -z "$r" ] || cd -P -- "$r" || ${fail(`cannot enter ${o.parent.workDir}`)}; ${apply}; exec "$@"`,
       "mesos-debug-container",
     );
   }
@@ -211,6 +213,7 @@ export function debugCommand(o: {
   return {
     file: "/bin/sh",
     args: ["mesos-containerizer", "-c", script, "mesos-containerizer", ...tail],
-    env,
+    env: o.env,
+    environmentFd: ENVIRONMENT_FD,
   };
 }

@@ -42,6 +42,11 @@ export interface ExecutorCommand {
    * executor does), so its launch can be paced (`--executor_launch_concurrency`).
    */
   signalsReady?: boolean;
+  /**
+   * The program is the launch shim: it runs as root with a fixed minimal
+   * environment and gets the container's on this descriptor (shim-environment.ts).
+   */
+  environmentFd?: number;
 }
 
 /** The compiled command executor entry point (the module tree). */

@@ -18,10 +18,15 @@
  *    into the sandbox mounted there (`--sandbox_directory`, by default
  *    /mnt/mesos/sandbox); a container image with capabilities uses `capsh`
  *    (libcap) for all of that instead (see capshArguments);
- * 6. the executor.
+ * 6. a /bin/sh (as the task's user, inside the image for one) that applies
+ *    the container's environment, read from an inherited descriptor, and
+ * 7. the executor.
  *
  * Every step runs inside the cgroups, so there is no moment in which the
- * executor runs unconstrained. Without isolation needs the executor's own
+ * executor runs unconstrained. The steps up to 5 run with a fixed minimal
+ * environment, never the container's (see shim-environment.ts): the
+ * launcher helper starts the returned command that way when it carries
+ * `environmentFd`. Without isolation needs the executor's own
  * command is returned unchanged (the plain POSIX launch stays as fast as
  * before).
  */
@@ -30,6 +35,9 @@ import { fileURLToPath } from "node:url";
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
 import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
+import { applyEnvironment, ENVIRONMENT_FD, shellQuote } from "./shim-environment.js";
+
+export { shellQuote };
 
 /**
  * Where the sandbox is inside a container image's root filesystem when
@@ -42,11 +50,6 @@ const SANDBOX_MOUNT_MAIN = fileURLToPath(new URL("./sandbox-mount-main.js", impo
 
 /** The exit status of the shim when it could not set up the container. */
 export const SHIM_SETUP_FAILURE_STATUS = 125;
-
-/** Single-quotes a word for /bin/sh. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
 
 /** Merges what every isolator asked of the launch. */
 export function mergePreparations(
@@ -188,7 +191,12 @@ export function shimCommand(
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
   if (p.launchFailure !== undefined) {
     const script = `echo ${shellQuote(p.launchFailure)} >&2; exit 1`;
-    return { file: "/bin/sh", args: ["mesos-containerizer", "-c", script] };
+    // Root's shell: not started with the container's environment either.
+    return {
+      file: "/bin/sh",
+      args: ["mesos-containerizer", "-c", script],
+      environmentFd: ENVIRONMENT_FD,
+    };
   }
   const tail: string[] = [];
   const ipc = p.ipcNamespace;
@@ -263,13 +271,14 @@ export function shimCommand(
   // The volume gids of --volume_gid_range (isolators/volume-gid.ts).
   const groups = p.supplementaryGroups ?? [];
   if (p.rootfs !== undefined && p.chroot !== false) {
-    // The image's Env applies inside only: the steps above need the host's PATH.
+    // The image's Env applies inside only, after the container's environment
+    // (as the user, after the chroot: the steps above are root's).
     const exports = Object.entries(p.rootfsEnv ?? {})
       .map(([k, v]) => `export ${k}=${shellQuote(v)}; `)
       .join("");
     const inside = [
       "-c",
-      `${exports}cd ${shellQuote(p.rootfsWorkDir ?? IMAGE_SANDBOX)} && exec "$@"`,
+      `${applyEnvironment(fail("cannot read the container's environment"))}; ${exports}cd ${shellQuote(p.rootfsWorkDir ?? IMAGE_SANDBOX)} && exec "$@"`,
       "mesos-container",
     ];
     if (p.capabilities !== undefined) {
@@ -305,6 +314,12 @@ export function shimCommand(
           ];
     tail.push("setpriv", ...switchUser, ...privileges, "--");
   }
+  if (p.rootfs === undefined || p.chroot === false) {
+    // The last step, as the task's user: the container's environment, then the executor
+    // (looked up through the container's PATH, as it always was).
+    const apply = applyEnvironment(fail("cannot read the container's environment"));
+    tail.push("/bin/sh", "-c", `${apply}; exec "$@"`, "mesos-container-environment");
+  }
   tail.push(command.file, ...command.args.slice(1));
   const enter = (p.cgroupProcs ?? [])
     .map((f) => `echo $$ > ${shellQuote(f)} || ${fail(`cannot enter cgroup ${f}`)}`)
@@ -313,5 +328,6 @@ export function shimCommand(
   return {
     file: "/bin/sh",
     args: ["mesos-containerizer", "-c", script, "mesos-containerizer", ...tail],
+    environmentFd: ENVIRONMENT_FD,
   };
 }

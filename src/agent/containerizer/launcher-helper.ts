@@ -20,7 +20,7 @@
  *
  * Keep the imports minimal: this file is the whole program.
  */
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, type StdioOptions, spawn } from "node:child_process";
 import {
   appendFileSync,
   closeSync,
@@ -33,7 +33,7 @@ import {
   unlinkSync,
 } from "node:fs";
 import { getPriority, setPriority } from "node:os";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { onLines } from "../../common/io/lines.js";
 import { HOST_VARIABLE, hostKey, parseHostEvent } from "../../executor/host-protocol.js";
 import {
@@ -51,6 +51,7 @@ import {
   type UserRequest,
 } from "./launcher-protocol.js";
 import { openSandboxOutput } from "./sandbox-no-follow.js";
+import { environmentScript, rootStepEnvironment } from "./shim-environment.js";
 
 const OUTPUT_TAIL_BYTES = 8192;
 /** The niceness executors get: the helper's own, before it raised its priority. */
@@ -424,11 +425,13 @@ function retireIdle(host: ExecutorHost, keepIdle: boolean): void {
 
 /** Spawns now, or queues a paced spawn while `paceLimit` processes are starting. */
 function requestSpawn(r: SpawnRequest): void {
-  if (r.host !== undefined && r.host.perProcess > 1) {
+  // The shim (environmentFd) is never hosted nor pooled: those take their environment otherwise.
+  const shim = r.environmentFd !== undefined;
+  if (!shim && r.host !== undefined && r.host.perProcess > 1) {
     hostedSpawn(r);
     return;
   }
-  if (r.pool !== undefined && r.pool.size > 0) {
+  if (!shim && r.pool !== undefined && r.pool.size > 0) {
     const handed = handOver(r);
     refill(r);
     if (handed) return;
@@ -488,14 +491,24 @@ function doSpawn(r: SpawnRequest, paced: boolean): void {
     // waited on for good, with every later launch behind it.
     out = openSandboxOutput(r.stdout);
     err = openSandboxOutput(r.stderr);
+    const env = paced ? { ...r.env, [READY_FD_VARIABLE]: String(READY_FD) } : r.env;
+    const stdio: StdioOptions = paced ? ["ignore", out, err, "pipe"] : ["ignore", out, err];
+    const envFd = r.environmentFd;
+    if (envFd !== undefined) {
+      while (stdio.length < envFd) stdio.push("ignore");
+      stdio[envFd] = "pipe";
+    }
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
-      env: paced ? { ...r.env, [READY_FD_VARIABLE]: String(READY_FD) } : r.env,
+      // The shim's steps run as root: never with the container's environment (a PATH or
+      // LD_PRELOAD of the task's choice); its last step gets that on envFd.
+      env: envFd === undefined ? env : rootStepEnvironment(env),
       cwd: r.cwd,
       detached: true,
-      stdio: paced ? ["ignore", out, err, "pipe"] : ["ignore", out, err],
+      stdio,
       ...ids(r),
     });
+    if (envFd !== undefined) sendEnvironment(child, envFd, env);
   } catch (e) {
     reply({ id: r.id, error: errorText(e) });
     return;
@@ -518,6 +531,19 @@ function doSpawn(r: SpawnRequest, paced: boolean): void {
   });
   const startTime = startTimeOf(pid);
   reply(startTime === undefined ? { id: r.id, pid } : { id: r.id, pid, startTime });
+}
+
+/**
+ * Writes `env` to the shim on its descriptor `fd` and closes this end once
+ * the kernel has it all (the shim reads what was written after that too),
+ * so that no descriptor stays open here for the container's lifetime.
+ */
+function sendEnvironment(child: ChildProcess, fd: number, env: Record<string, string>): void {
+  const socket = child.stdio[fd] as (Writable & { destroy(): void }) | null | undefined;
+  if (socket === null || socket === undefined) return;
+  // The shim ended before reading (it said why on stderr): nothing to do.
+  socket.on("error", () => socket.destroy());
+  socket.end(environmentScript(env), () => socket.destroy());
 }
 
 /** A child inherits the helper's raised priority: give it the normal one. */

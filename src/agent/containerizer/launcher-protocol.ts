@@ -19,6 +19,12 @@ export interface SpawnRequest {
   uid?: number;
   gid?: number;
   /**
+   * The program is the launch shim, which runs as root: it is started with
+   * a fixed minimal environment, and `env` (the container's) is written to
+   * it on this descriptor, read by its last step (shim-environment.ts).
+   */
+  environmentFd?: number;
+  /**
    * Paced launch: at most this many paced processes are starting at a time;
    * the rest wait in the helper. The process gets a pipe as fd
    * {@link READY_FD} (named by {@link READY_FD_VARIABLE} in its

@@ -1229,6 +1229,7 @@ export class NestedContainers {
         file: launch.file,
         args: launch.args,
         env: launch.env,
+        environmentFd: launch.environmentFd,
         cwd: n.directory,
         stdout: fifos.paths.stdout,
         stderr: fifos.paths.stderr,
@@ -1648,6 +1649,8 @@ export class NestedContainers {
         file: command.file,
         args: command.args,
         env,
+        // The shim's root steps get a fixed environment; `env` reaches its last step on this fd.
+        ...(command.environmentFd === undefined ? {} : { environmentFd: command.environmentFd }),
         cwd: workDir,
         stdout: fifos?.paths.stdout ?? output?.stdout ?? `${n.directory}/stdout`,
         stderr: fifos?.paths.stderr ?? output?.stderr ?? `${n.directory}/stderr`,

@@ -674,6 +674,7 @@ export class PosixContainerizer implements Containerizer {
           file: command.file,
           args: command.args,
           env,
+          ...(command.environmentFd === undefined ? {} : { environmentFd: command.environmentFd }),
           cwd: launch.directory,
           stdout: output?.stdout ?? `${launch.directory}/stdout`,
           stderr: output?.stderr ?? `${launch.directory}/stderr`,
