@@ -131,7 +131,20 @@ import {
 } from "./proc.js";
 import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
-import { makeSandbox, openOwnFifo, removeSandbox } from "./sandbox-no-follow.js";
+import { chownSandboxTree } from "./sandbox-chown.js";
+import { makeSandbox, openOwnFifo, openSandbox, removeSandbox } from "./sandbox-no-follow.js";
+
+/** A session's pipes (see NestedContainers' sessionFifos). */
+interface SessionFifos {
+  /** stdin: its name, for the container; stdout/stderr: in the held directory, for the launch. */
+  readonly paths: Record<"stdin" | "stdout" | "stderr", string>;
+  /** The agent's read ends of stdout and stderr. */
+  readonly fds: Record<"stdout" | "stderr", number>;
+  /** The writer of the container's stdin (once the launch has started). */
+  stdinWriter(): Writable;
+  /** The launch failed: closes the read ends and lets go of the directory. */
+  abandon(): void;
+}
 
 /** What the agent knows of a parent (executor) container. */
 export interface NestedParent {
@@ -1209,7 +1222,7 @@ export class NestedContainers {
         }
       }
     }
-    const fifos = await this.sessionFifos(n.directory, ids);
+    const fifos = await this.sessionFifos(n, ids);
     const launch = debugCommand({
       command: executorCommand(l.command),
       parent: inherited,
@@ -1235,12 +1248,12 @@ export class NestedContainers {
         stderr: fifos.paths.stderr,
       });
     } catch (e) {
-      for (const fd of Object.values(fifos.fds)) closeSync(fd);
+      fifos.abandon();
       throw e;
     }
     crashAfterSpawnForTesting("debug");
     n.io = {
-      stdin: fifoWriter(fifos.paths.stdin),
+      stdin: fifos.stdinWriter(),
       stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
       stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
     };
@@ -1460,8 +1473,12 @@ export class NestedContainers {
     // Sandbox first, then the record: a LAUNCH of the same id waits for both
     // (it would get this sandbox removed under it), as does a second REMOVE.
     n.removing ??= (async () => {
-      // The sandbox is the user's: nothing in it is followed (its parent is root's).
-      await removeSandbox(dirname(n.directory), n.directory).catch((e: unknown) =>
+      // The sandbox is the user's: nothing in it is followed, and the walk
+      // starts from the agent's own `containers` directory (not from a path
+      // derived from the record).
+      const base =
+        this.o.workDir === undefined ? dirname(n.directory) : join(this.o.workDir, "containers");
+      await removeSandbox(base, n.directory).catch((e: unknown) =>
         this.o.logger.warn(
           `Failed to remove the sandbox of standalone container '${id}': ${(e as Error).message}`,
         ),
@@ -1606,12 +1623,15 @@ export class NestedContainers {
     const launchCommand = await this.prepareImages(n, l, preparations);
     const preparation = mergePreparations(preparations);
     const inImage = preparation.rootfs !== undefined;
-    const fifos = l.session === true ? await this.sessionFifos(n.directory, ids) : undefined;
+    const fifos = l.session === true ? await this.sessionFifos(n, ids) : undefined;
     // A session's output is the caller's (its pipes); the others' may go through the logger.
     const output =
       fifos === undefined
         ? await this.o.containerLogger?.prepare({
             directory: n.directory,
+            // Opened from the top-level sandbox down, not by its path (the
+            // directories between are the user's, who may swap one for a link).
+            sandboxBase: walkBase(n),
             environments: [l.command?.environment],
             ids,
           })
@@ -1657,7 +1677,7 @@ export class NestedContainers {
         ...(shimmed || ids === undefined ? {} : ids),
       });
     } catch (e) {
-      if (fifos !== undefined) for (const fd of Object.values(fifos.fds)) closeSync(fd);
+      fifos?.abandon();
       throw e;
     } finally {
       output?.release();
@@ -1665,7 +1685,7 @@ export class NestedContainers {
     // The helper has opened the write ends (and closed its copies): reading can start.
     if (fifos !== undefined) {
       n.io = {
-        stdin: fifoWriter(fifos.paths.stdin),
+        stdin: fifos.stdinWriter(),
         stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
         stderr: new Socket({ fd: fifos.fds.stderr, readable: true, writable: false }),
       };
@@ -1731,12 +1751,10 @@ export class NestedContainers {
       throw e instanceof FetchError ? new Error(e.message) : e;
     }
     // Fetched as the user, the files are already the user's; the rest are chowned.
+    // Through directories opened from the top-level sandbox down, following
+    // no link (a `chown -R` by path went wherever a link the user put led).
     if (ids !== undefined && fetchUser === undefined && uris.length > 0) {
-      await launcher.run({
-        op: "run",
-        file: "chown",
-        args: ["-R", `${ids.uid}:${ids.gid}`, n.directory],
-      });
+      await chownSandboxTree(walkBase(n), n.directory, ids);
     }
   }
 
@@ -1801,49 +1819,75 @@ export class NestedContainers {
    * agent's ends of stdout/stderr open for reading (non-blocking, so the
    * helper's open for writing does not wait). The agent opens stdin for
    * writing once the container opens it for reading ({@link fifoWriter}).
+   * The directory is opened from the top-level sandbox down without
+   * following links and held: the pipes are removed, made and opened (by
+   * the agent and the launcher helper) in that very directory, never through
+   * a link the user put on its path. The container opens its stdin by name,
+   * as its user.
    */
   private async sessionFifos(
-    directory: string,
+    n: Nested,
     ids: { uid: number; gid: number } | undefined,
-  ): Promise<{
-    paths: Record<"stdin" | "stdout" | "stderr", string>;
-    fds: Record<"stdout" | "stderr", number>;
-  }> {
-    const paths = {
-      stdin: join(directory, "stdin.fifo"),
-      stdout: join(directory, "stdout.fifo"),
-      stderr: join(directory, "stderr.fifo"),
-    };
-    await Promise.all(Object.values(paths).map((p) => rm(p, { force: true })));
-    const made = await this.o.launcher.run({
-      op: "run",
-      file: "mkfifo",
-      args: ["-m", "600", paths.stdin, paths.stdout, paths.stderr],
-    });
-    if (made.code !== 0) {
-      throw new Error(`Failed to create the session's pipes: ${made.output.trim()}`);
-    }
-    // The container (maybe another user) opens its stdin itself. Given
-    // away on the open pipe: the name could be a link by now.
-    if (ids !== undefined) {
-      const stdin = openOwnFifo(paths.stdin, fsConstants.O_RDONLY);
-      try {
-        fchownSync(stdin, ids.uid, ids.gid);
-      } finally {
-        closeSync(stdin);
-      }
-    }
+  ): Promise<SessionFifos> {
+    const dir = await openSandbox(walkBase(n), n.directory);
+    // The agent's own view of the open directory, also right for the helper.
+    const inDir = (name: string) => `/proc/${process.pid}/fd/${dir.fd}/${name}`;
+    const names = { stdin: "stdin.fifo", stdout: "stdout.fifo", stderr: "stderr.fifo" };
+    const shown = (name: string) => join(n.directory, name);
     const fds: number[] = [];
+    let released = false;
+    const releaseDir = () => {
+      if (released) return;
+      released = true;
+      void dir.close().catch(() => undefined);
+    };
     try {
-      for (const p of [paths.stdout, paths.stderr]) {
-        fds.push(openOwnFifo(p, fsConstants.O_RDONLY));
+      await Promise.all(Object.values(names).map((p) => rm(inDir(p), { force: true })));
+      const made = await this.o.launcher.run({
+        op: "run",
+        file: "mkfifo",
+        args: ["-m", "600", inDir(names.stdin), inDir(names.stdout), inDir(names.stderr)],
+      });
+      if (made.code !== 0) {
+        throw new Error(`Failed to create the session's pipes: ${made.output.trim()}`);
+      }
+      // The container (maybe another user) opens its stdin itself. Given
+      // away on the open pipe: the name could be a link by now.
+      if (ids !== undefined) {
+        const stdin = openOwnFifo(inDir(names.stdin), fsConstants.O_RDONLY, shown(names.stdin));
+        try {
+          fchownSync(stdin, ids.uid, ids.gid);
+        } finally {
+          closeSync(stdin);
+        }
+      }
+      for (const p of [names.stdout, names.stderr]) {
+        fds.push(openOwnFifo(inDir(p), fsConstants.O_RDONLY, shown(p)));
       }
     } catch (e) {
       for (const fd of fds) closeSync(fd);
+      releaseDir();
       throw e;
     }
     const [stdout = -1, stderr = -1] = fds;
-    return { paths, fds: { stdout, stderr } };
+    return {
+      paths: {
+        stdin: shown(names.stdin),
+        stdout: inDir(names.stdout),
+        stderr: inDir(names.stderr),
+      },
+      fds: { stdout, stderr },
+      stdinWriter: () => {
+        // The directory stays open until the writer is done with the pipe.
+        const writer = fifoWriter(inDir(names.stdin));
+        writer.on("close", releaseDir);
+        return writer;
+      },
+      abandon: () => {
+        for (const fd of fds) closeSync(fd);
+        releaseDir();
+      },
+    };
   }
 
   /** The parent's resource cgroups, which a nested container sharing them joins. */
@@ -2096,6 +2140,15 @@ function provisionPathOf(key: string): string {
 /** Where `n`'s sandbox is made and removed from: its top-level container's sandbox. */
 function sandboxBase(n: Nested): string {
   return n.parent.rootDirectory ?? n.parent.directory;
+}
+
+/**
+ * Where root opens `n`'s sandbox from without following links: its
+ * top-level container's sandbox; none for a standalone container, whose
+ * sandbox lies in the agent's own `containers` directory.
+ */
+function walkBase(n: Nested): string | undefined {
+  return n.standalone === true ? undefined : sandboxBase(n);
 }
 
 /**
