@@ -112,6 +112,13 @@ interface Listed {
   container_status?: { executor_pid?: number };
 }
 
+/** An entry of the agent's `/containers`. */
+interface ContainersEntry {
+  container_id: string;
+  parent_container_id?: Id;
+  status?: { container_id?: Id };
+}
+
 async function containers(on: DaemonHandle): Promise<Listed[]> {
   const r = await call(on, {
     type: "GET_CONTAINERS",
@@ -225,6 +232,17 @@ test("containers nested below a task's container: sandbox, wait, output, listing
   // by a launch below it (the sandboxes are made from the executor's down).
   const linked = chain(task, "linked");
   await launched(agent, launch(linked, "exec sleep 300"));
+  // `/containers` gives a level-2 container's own id, its whole ContainerID
+  // (as Mesos) and its parent's whole ContainerID.
+  const shown = await waitLong("the level-2 container in /containers", async () =>
+    ((await getJson<ContainersEntry[]>(`${agent.url}/containers`)) ?? []).find(
+      (c) =>
+        c.status?.container_id !== undefined && dotted(c.status.container_id) === dotted(linked),
+    ),
+  );
+  assert.equal(shown.container_id, "linked");
+  assert.deepEqual(shown.status?.container_id, linked);
+  assert.deepEqual(shown.parent_container_id, task);
   const linkedSandbox = join(taskSandbox, "containers", "linked");
   const elsewhere = tempDir("nested-depth-elsewhere-");
   renameSync(linkedSandbox, `${linkedSandbox}-moved`);

@@ -170,10 +170,10 @@ test("task group: each task is a nested container with its own memory limit; GET
     assert.ok(existsSync(dir), `${dir} exists`);
   }
   const listed =
-    (await getJson<{ container_id: string; parent_container_id?: string }[]>(
+    (await getJson<{ container_id: string; parent_container_id?: { value: string } }[]>(
       `${agent.url}/containers`,
     )) ?? [];
-  assert.equal(listed.filter((c) => c.parent_container_id === parent).length, 2);
+  assert.equal(listed.filter((c) => c.parent_container_id?.value === parent).length, 2);
 
   const run = await running;
   const states = finals(run.stdout);

@@ -114,8 +114,11 @@ export function statisticsHandler(
 }
 
 /**
- * Handler of `/containers`. Nested containers follow their parents, with
- * `parent_container_id` (a mesos-ts addition: a Mesos agent leaves them out).
+ * Handler of `/containers`. Nested containers follow their parents: as in
+ * Mesos, `container_id` is the container's own id and `status.container_id`
+ * its whole ContainerID (`parent` within `parent`, however deep), plus
+ * `parent_container_id`, the parent's ContainerID modelled the same way (a
+ * mesos-ts addition: a Mesos agent leaves it out).
  */
 export function containersHandler(
   monitor: ResourceMonitor,
@@ -145,7 +148,8 @@ export function containersHandler(
         if (!selected(selection, c.containerId.value, c.frameworkId, c.executorId)) continue;
         list.push({
           container_id: c.containerId.value,
-          parent_container_id: c.containerId.parent?.value,
+          // The parent's whole id: its own value alone is ambiguous below the first level.
+          parent_container_id: c.containerId.parent,
           framework_id: c.frameworkId,
           executor_id: c.executorId,
           executor_name: c.executorName,
