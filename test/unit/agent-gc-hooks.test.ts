@@ -361,3 +361,64 @@ test("agent gc hooks: a completed task's checkpoint directory is scheduled for c
     );
   }
 });
+
+test("agent gc nested sandboxes: after a restart, containers nested below nested ones are scheduled by the same rule, at any depth", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "agent-gc-nested-deep-"));
+  const at = (...ids: string[]) => join(dir, ...ids.flatMap((id) => ["containers", id]));
+  try {
+    for (const ids of [
+      ["mid", "ended2"],
+      ["mid", "run2", "ended3"],
+      ["mid", "unknown2"],
+    ]) {
+      mkdirSync(at(...ids), { recursive: true });
+    }
+    const ends = new Map<string, () => void>();
+    const waits = new Map<string, Promise<NestedTermination>>();
+    for (const key of ["P.mid", "P.mid.run2"]) {
+      waits.set(key, new Promise((resolve) => ends.set(key, () => resolve({}))));
+    }
+    waits.set("P.mid.ended2", Promise.resolve({}));
+    waits.set("P.mid.run2.ended3", Promise.resolve({}));
+    const parent = {
+      containerId: "P",
+      directory: dir,
+      frameworkId: FW,
+      executorId: "e",
+      executorName: "e",
+    };
+    const fake = {
+      launch: async () => ({ ok: true as const }),
+      wait: (p: string, child: string) => waits.get(`${p}.${child}`),
+      parent: () => parent,
+      list: () => [
+        { parent, childId: "mid", pid: 1, directory: at("mid") },
+        {
+          parent: { ...parent, containerId: "P.mid" },
+          childId: "run2",
+          pid: 2,
+          directory: at("mid", "run2"),
+        },
+      ],
+      ready: () => Promise.resolve(),
+    };
+    const gc = new RecordingGc();
+    await collectNestedSandboxes(fake as unknown as NestedContainers, gc, [
+      { containerId: "P", directory: dir },
+    ]);
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(gc.calls.sort(), [
+      `age ${at("mid", "ended2")}`,
+      `age ${at("mid", "run2", "ended3")}`,
+    ]);
+    ends.get("P.mid.run2")?.();
+    ends.get("P.mid")?.();
+    await new Promise((r) => setImmediate(r));
+    assert.deepEqual(gc.calls.slice(2).sort(), [
+      `schedule ${at("mid")}`,
+      `schedule ${at("mid", "run2")}`,
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,16 +3,18 @@
  * started with LAUNCH_NESTED_CONTAINER (`<parent sandbox>/containers/<id>`)
  * is scheduled for removal once the container ends, as Mesos does; after
  * an agent restart, those of nested containers that had already ended are
- * scheduled by their age. Hooked around the nested containers' `launch`,
+ * scheduled by their age, at any depth (`.../containers/<a>/containers/<b>`). Hooked around the nested containers' `launch`,
  * so the containerizer needs no garbage collection code of its own.
  */
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
-import type {
-  NestedContainers,
-  NestedError,
-  NestedLaunch,
-  SessionIo,
+import {
+  MAX_NESTING_DEPTH,
+  type NestedContainers,
+  type NestedContainerView,
+  type NestedError,
+  type NestedLaunch,
+  type SessionIo,
 } from "../containerizer/nested-containers.js";
 import type { SandboxGc } from "./sandbox-gc.js";
 
@@ -47,24 +49,36 @@ export function collectNestedSandboxes(
     return result;
   };
   return nested.ready().then(() => {
-    const running = new Set(nested.list().map((n) => `${n.parent.containerId}.${n.childId}`));
-    for (const parent of recovered) {
+    const running = new Set(nested.list().map(keyOfView));
+    // One level of `containers` below `parentDir`, then what is nested in
+    // each container found there, as deep as containers nest.
+    const visit = (parentKey: string, parentDir: string, depth: number): void => {
       let children: string[];
       try {
-        children = readdirSync(join(parent.directory, "containers"));
+        children = readdirSync(join(parentDir, "containers"));
       } catch {
-        continue;
+        return;
       }
       for (const childId of children) {
-        const key = `${parent.containerId}.${childId}`;
+        const key = `${parentKey}.${childId}`;
         if (launchedHere.has(key)) continue;
-        const ended = nested.wait(parent.containerId, childId);
+        const ended = nested.wait(parentKey, childId);
         if (ended === undefined) continue; // No record: not ours to judge.
-        const directory = join(parent.directory, "containers", childId);
+        const directory = join(parentDir, "containers", childId);
         void ended.then(() =>
           running.has(key) ? gc.schedule(directory) : gc.scheduleByAge(directory),
         );
+        if (depth < MAX_NESTING_DEPTH) visit(key, directory, depth + 1);
       }
-    }
+    };
+    for (const parent of recovered) visit(parent.containerId, parent.directory, 1);
   });
+}
+
+/** The whole id (`<executor>.<a>.<b>`) of a listed nested container; a DEBUG one's includes its task. */
+function keyOfView(v: NestedContainerView): string {
+  const parts = [v.parent.containerId];
+  if (v.nestedIn !== undefined) parts.push(v.nestedIn);
+  parts.push(v.childId);
+  return parts.join(".");
 }
