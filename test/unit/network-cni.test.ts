@@ -4,14 +4,18 @@
  * (CNI 0.2.0 and 0.3+ forms), resolv.conf text and interface counters.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import type { ContainerConfig } from "../../src/agent/containerizer/isolators/isolator.js";
 import {
   cniRootDir,
   formatResolverConfig,
+  hostnameError,
   interfaceStatistics,
   loadNetworkConfigs,
+  NetworkCniIsolator,
   networkCniOptions,
   parseDefaultContainerDns,
   parseNetworkConfig,
@@ -202,4 +206,74 @@ test("network/cni: --default_container_dns is checked with Mesos' rules; its CNI
     String(error({ docker: [{ network_mode: "BRIDGE" }, { network_mode: "BRIDGE" }] })),
     /^Multiple DNS configuration for Docker default bridge network/,
   );
+});
+
+test("network/cni: a ContainerInfo.hostname that is an option of hostname(1) is refused, not run as root", async (t) => {
+  if (process.getuid?.() !== 0) {
+    t.skip("needs root (network and UTS namespaces)");
+    return;
+  }
+  const plugins = tempDir("cni-plugins-");
+  writeFileSync(
+    join(plugins, "fake"),
+    '#!/bin/sh\ncat >/dev/null\necho \'{"cniVersion":"0.3.1"}\'\n',
+  );
+  chmodSync(join(plugins, "fake"), 0o755);
+  const configDir = tempDir("cni-config-");
+  writeFileSync(join(configDir, "net.conf"), '{"name":"net","type":"fake"}');
+  const work = tempDir("cni-work-");
+  const secret = join(tempDir("cni-secret-"), "secret");
+  writeFileSync(secret, "rootonlysecret\n", { mode: 0o600 });
+  const logger = recordingLogger();
+  const made = networkCniOptions(
+    {
+      network_cni_plugins_dir: plugins,
+      network_cni_config_dir: configDir,
+      network_cni_root_dir_persist: false,
+      work_dir: work,
+      runtime_dir: work,
+    },
+    true,
+    logger,
+  );
+  assert.ok(made.ok && made.options !== undefined);
+  const isolator = new NetworkCniIsolator(made.options);
+  const config = {
+    containerId: "c1",
+    directory: work,
+    commandExecutor: false,
+    resources: {},
+    executor: {
+      executor_id: { value: "e" },
+      command: { value: "true" },
+      container: { type: "MESOS", hostname: `-F${secret}`, network_infos: [{ name: "net" }] },
+    },
+  } as unknown as ContainerConfig;
+  let prepared: Awaited<ReturnType<typeof isolator.prepare>> | undefined;
+  try {
+    prepared = await isolator.prepare(config).catch((e: unknown) => {
+      assert.match((e as Error).message, /Invalid hostname/);
+      return undefined;
+    });
+    if (prepared?.utsNamespaceToEnter !== undefined) {
+      const r = spawnSync("nsenter", [`--uts=${prepared.utsNamespaceToEnter}`, "hostname"], {
+        encoding: "utf8",
+      });
+      assert.notEqual(
+        r.stdout.trim(),
+        "rootonlysecret",
+        "root read the file named by the hostname",
+      );
+    }
+    assert.equal(prepared, undefined);
+  } finally {
+    await isolator.cleanup("c1");
+  }
+});
+
+test("network/cni: hostnames are checked before they reach a root program or /etc/hosts", () => {
+  assert.equal(hostnameError("web-1.example"), undefined);
+  for (const bad of ["", "-F/etc/shadow", "a\nb", "a b", "a/b", "x".repeat(65)]) {
+    assert.match(String(hostnameError(bad)), /^Invalid hostname/, JSON.stringify(bad));
+  }
 });

@@ -79,6 +79,25 @@ function which(file: string, dirs: string): string | undefined {
   return undefined;
 }
 
+/**
+ * Why a container's hostname (ContainerInfo.hostname, chosen by the
+ * framework) cannot be set, or undefined. It becomes a program argument run
+ * as root and a line of the container's /etc/hosts, so a leading `-`,
+ * whitespace, control characters and `/` are refused, as is a name longer
+ * than the kernel's 64 bytes.
+ */
+export function hostnameError(hostname: string): string | undefined {
+  if (
+    hostname === "" ||
+    hostname.startsWith("-") ||
+    Buffer.byteLength(hostname, "utf8") > 64 ||
+    /[\s/\p{Cc}]/u.test(hostname)
+  ) {
+    return `Invalid hostname '${JSON.stringify(hostname).slice(1, -1)}' in ContainerInfo: it must be 1-64 bytes, not start with '-', and hold no whitespace, control characters or '/'`;
+  }
+  return undefined;
+}
+
 /** A parsed network configuration (only what is checked here). */
 type NetworkConfig = Record<string, unknown> & { name: string; type: string };
 
@@ -537,9 +556,12 @@ export class NetworkCniIsolator extends BaseIsolator {
     }
     // The hostname lives in a UTS namespace of its own, kept like the network's.
     const hostname = container?.hostname ?? id.split(NESTED_SEPARATOR).pop() ?? id;
+    const badName = hostnameError(hostname);
+    if (badName !== undefined) throw new Error(badName);
     const uts = this.utsPath(id);
     await writeFile(uts, "");
-    const renamed = await execute("unshare", [`--uts=${uts}`, "hostname", hostname]);
+    // `--`: a name is never an option of hostname(1) (`-F <file>` would have root read a file).
+    const renamed = await execute("unshare", [`--uts=${uts}`, "hostname", "--", hostname]);
     if (renamed.code !== 0) {
       throw new Error(`Failed to set the hostname '${hostname}': ${renamed.stderr.trim()}`);
     }
