@@ -277,3 +277,20 @@ test("network/cni: hostnames are checked before they reach a root program or /et
     assert.match(String(hostnameError(bad)), /^Invalid hostname/, JSON.stringify(bad));
   }
 });
+
+test("network/cni: a plugin type naming a path outside --network_cni_plugins_dir is not found", () => {
+  const plugins = pluginsDir("bridge");
+  const outside = join(plugins, "..", `outside-${process.pid}`);
+  writeFileSync(outside, "#!/bin/sh\n");
+  chmodSync(outside, 0o755);
+  const configDir = tempDir("cni-config-");
+  writeFileSync(join(configDir, "a.conf"), `{"name":"a","type":"../outside-${process.pid}"}`);
+  writeFileSync(join(configDir, "b.conf"), '{"name":"b","type":"bridge"}');
+  const logger = recordingLogger();
+  const configs = loadNetworkConfigs(configDir, plugins, logger);
+  assert.deepEqual([...configs.keys()], ["b"]);
+  assert.ok(
+    logger.lines.some((l) => l.includes("failed to find CNI plugin")),
+    logger.lines.join("\n"),
+  );
+});

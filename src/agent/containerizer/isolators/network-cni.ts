@@ -67,6 +67,8 @@ function containerDirName(containerId: string): string {
 
 /** The first `file` found in the `:` list `dirs`. */
 function which(file: string, dirs: string): string | undefined {
+  // A plugin is a file in one of the directories: no `/` or `..` leads root elsewhere.
+  if (file === "" || file === "." || file === ".." || file.includes("/")) return undefined;
   for (const dir of dirs.split(delimiter)) {
     if (dir === "") continue;
     const path = join(dir, file);
