@@ -6,7 +6,8 @@
  * task carries the sets).
  */
 import assert from "node:assert/strict";
-import { chmodSync, writeFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { chmodSync, closeSync, existsSync, openSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { chrootTaskCommand } from "../../src/agent/containerizer/images/image-launch.js";
@@ -18,7 +19,10 @@ import {
   LinuxCapabilitiesIsolator,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
 import { mergePreparations, shimCommand } from "../../src/agent/containerizer/launch-shim.js";
-import { ENVIRONMENT_FD } from "../../src/agent/containerizer/shim-environment.js";
+import {
+  ENVIRONMENT_FD,
+  environmentScript,
+} from "../../src/agent/containerizer/shim-environment.js";
 import { loadAgentFlags } from "../../src/agent/flags.js";
 import { imageRootOf } from "../../src/executor/checks/probers.js";
 import { tempDir } from "../harness/processes.js";
@@ -104,6 +108,40 @@ test("launch shim: an image with capabilities is entered with capsh, without set
   assert.ok(inside.endsWith(`; export PATH='/bin'; cd '/sandbox' && exec "$@"`), inside);
   assert.ok(inside.includes(`<&${ENVIRONMENT_FD}`), inside);
   assert.deepEqual(cmd.args.slice(-3), ["mesos-container", "/bin/exec", "x"]);
+});
+
+test("launch shim: an image's Env name that is not a shell name is left out, not run as shell syntax", () => {
+  const dir = tempDir("image-env-name");
+  const marker = join(dir, "ran");
+  const p = mergePreparations([
+    {
+      rootfs: "/r",
+      rootfsWorkDir: dir,
+      rootfsEnv: { [`X;touch ${marker};Y`]: "1", GOOD_NAME: "a b" },
+    },
+  ]);
+  const cmd = shimCommand({ file: "/bin/exec", args: ["/bin/exec"] }, p, { uid: 1, gid: 2 });
+  const inside = cmd.args.find((a) => a.includes(`<&${ENVIRONMENT_FD}`)) ?? "";
+  assert.ok(inside.includes("export GOOD_NAME='a b'"), inside);
+  // Run the script inside as the shell would, with an empty container environment.
+  const script = join(dir, "env.sh");
+  writeFileSync(script, environmentScript({}));
+  const fd = openSync(script, "r");
+  try {
+    const run = spawnSync(
+      "/bin/sh",
+      ["-c", inside, "mesos-container", "/bin/sh", "-c", 'echo "$GOOD_NAME"'],
+      {
+        stdio: ["ignore", "pipe", "pipe", "ignore", fd],
+        encoding: "utf8",
+      },
+    );
+    assert.equal(run.stdout, "a b\n", run.stderr);
+    assert.match(run.stderr, /is not a shell variable name; left out/);
+  } finally {
+    closeSync(fd);
+  }
+  assert.equal(existsSync(marker), false, "the image's Env name ran as a command");
 });
 
 test("launch shim: the command executor in an image keeps its privileges (its task carries the capabilities)", () => {

@@ -35,7 +35,7 @@ import { fileURLToPath } from "node:url";
 import type { ExecutorCommand } from "./executor-command.js";
 import type { LaunchPreparation } from "./isolators/isolator.js";
 import { CAPSH, capshArguments } from "./isolators/linux-capabilities.js";
-import { applyEnvironment, ENVIRONMENT_FD, shellQuote } from "./shim-environment.js";
+import { applyEnvironment, ENVIRONMENT_FD, isShellName, shellQuote } from "./shim-environment.js";
 
 export { shellQuote };
 
@@ -273,8 +273,13 @@ export function shimCommand(
   if (p.rootfs !== undefined && p.chroot !== false) {
     // The image's Env applies inside only, after the container's environment
     // (as the user, after the chroot: the steps above are root's).
+    // An image's Env name that is not a shell name would be shell syntax here: left out.
     const exports = Object.entries(p.rootfsEnv ?? {})
-      .map(([k, v]) => `export ${k}=${shellQuote(v)}; `)
+      .map(([k, v]) =>
+        isShellName(k)
+          ? `export ${k}=${shellQuote(v)}; `
+          : `echo ${shellQuote(`mesos-containerizer: the image's environment variable ${JSON.stringify(k)} is not a shell variable name; left out`)} >&2; `,
+      )
       .join("");
     const inside = [
       "-c",

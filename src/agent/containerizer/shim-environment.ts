@@ -62,6 +62,11 @@ const END_LINE = "#mesos-containerizer-environment-end";
 
 const SHELL_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/** Whether `name` is a variable name /bin/sh can export (anything else could be shell syntax). */
+export function isShellName(name: string): boolean {
+  return SHELL_NAME.test(name);
+}
+
 /** Single-quotes a word for /bin/sh. */
 export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
@@ -75,7 +80,7 @@ export function environmentScript(env: Readonly<Record<string, string>>): string
     if (!Object.hasOwn(env, name)) lines.push(`unset ${name}`);
   }
   for (const [name, value] of Object.entries(env)) {
-    if (SHELL_NAME.test(name) && !value.includes("\0")) {
+    if (isShellName(name) && !value.includes("\0")) {
       lines.push(`export ${name}=${shellQuote(value)}`);
     } else {
       const why = `mesos-containerizer: environment variable ${JSON.stringify(name)} cannot be set in an isolated container (not a shell variable name, or a NUL byte in its value)`;
