@@ -54,5 +54,21 @@ export function leaderOf(
       return undefined;
     },
     { timeoutMs, intervalMs: 100 },
+  ).catch(async (error: unknown) => {
+    // Say what each candidate was doing: a rare election or recovery stall
+    // is otherwise only "timed out".
+    const states = await Promise.all(candidates.map((m) => candidateState(m)));
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\n${states.join("\n")}`,
+    );
+  });
+}
+
+async function candidateState(m: DaemonHandle): Promise<string> {
+  const snapshot = await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`).catch(
+    () => undefined,
   );
+  const status = await v1Status(m).catch((e: unknown) => String(e));
+  const tail = m.logs().split("\n").slice(-40).join("\n");
+  return `--- ${m.url}: running=${running(m)} master/elected=${snapshot?.["master/elected"]} GET_HEALTH=${status}; log tail:\n${tail}`;
 }

@@ -43,10 +43,20 @@ export class MasterContender {
     const { session, groupPath, info, logger, clock } = this.options;
     const data = encodeMasterInfoJson(info);
     // Called from an "expired" listener, the old session is still current
-    // here: wait for the new one, so the check below compares the right one.
+    // here: wait for the new one.
     await session.whenConnected();
-    const sessionNumber = session.sessionNumber;
-    const member = await joinGroup(session, groupPath, MASTER_INFO_JSON_LABEL, data, logger, clock);
+    const joined = await joinGroup(session, groupPath, MASTER_INFO_JSON_LABEL, data, logger, clock);
+    // The session that made the znode (a session that expired while an
+    // earlier attempt waited is not this one: comparing with the session at
+    // the start made a live znode count as lost, and the master contended
+    // again below its own orphan, never to be elected).
+    const sessionNumber = joined.sessionNumber;
+    const member: GroupMember = {
+      name: joined.name,
+      path: joined.path,
+      sequence: joined.sequence,
+      label: joined.label,
+    };
     this.member = member;
     logger.info(`Contending for leadership as ${member.path} (sequence ${member.sequence})`);
     this.offExpired?.();

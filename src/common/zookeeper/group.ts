@@ -59,8 +59,14 @@ export async function ensureGroupPath(session: ZkSession, groupPath: string): Pr
  * Joins the group: an ephemeral sequential znode with `data`, named
  * `<label>_<sequence>`, or just `<sequence>` without a label (Mesos'
  * replicated-log replicas join that way). Retries
- * (with the logger told) until the session can do it; the returned member
- * lives as long as the current session.
+ * (with the logger told) until the session can do it. The member returned
+ * was made by the session current when this resolves (`sessionNumber`), so
+ * it lives as long as that session.
+ *
+ * A create whose answer was lost may still have made the znode: before
+ * trying again, a member of the same session with the same data is taken
+ * as ours. Without that, the master kept an orphan znode below its own,
+ * which named it leader while it waited as the next candidate, for good.
  */
 export async function joinGroup(
   session: ZkSession,
@@ -69,20 +75,30 @@ export async function joinGroup(
   data: Buffer,
   logger: Logger,
   clock: Clock,
-): Promise<GroupMember> {
+): Promise<GroupMember & { readonly sessionNumber: number }> {
+  let uncertainIn: number | undefined;
   for (;;) {
     await session.whenConnected();
+    const sessionNumber = session.sessionNumber;
     try {
       await ensureGroupPath(session, groupPath);
+      if (uncertainIn === sessionNumber) {
+        const mine = await findMember(session, groupPath, label, data);
+        if (session.sessionNumber !== sessionNumber) continue;
+        if (mine !== undefined) return { ...mine, sessionNumber };
+      }
+      uncertainIn = sessionNumber;
       const created = await session.create(
         zkJoin(groupPath, label === undefined ? "" : `${label}_`),
         data,
         "ephemeral-sequential",
       );
+      // Made by a session that is gone since: the znode went with it.
+      if (session.sessionNumber !== sessionNumber) continue;
       const name = created.slice(created.lastIndexOf("/") + 1);
       const member = parseMemberName(groupPath, name);
       if (member === undefined) throw new Error(`unexpected znode name '${created}'`);
-      return member;
+      return { ...member, sessionNumber };
     } catch (error) {
       if (zkErrorCode(error) === ZK_NO_NODE) continue;
       logger.warn(`Failed to join the group at ${groupPath}: ${zkErrorText(error)}; retrying`);
@@ -90,4 +106,23 @@ export async function joinGroup(
       await session.whenConnected();
     }
   }
+}
+
+/**
+ * A member with exactly `data` (the caller's own, e.g. its MasterInfo with
+ * its unique id) that the current session owns; undefined when none.
+ */
+async function findMember(
+  session: ZkSession,
+  groupPath: string,
+  label: string | undefined,
+  data: Buffer,
+): Promise<GroupMember | undefined> {
+  for (const member of await listMembers(session, groupPath, label)) {
+    const got = await session.getData(member.path);
+    if (got?.data.equals(data) && (await session.ownsEphemeral(member.path))) {
+      return member;
+    }
+  }
+  return undefined;
 }

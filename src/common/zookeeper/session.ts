@@ -394,6 +394,20 @@ export class ZkSession {
     );
   }
 
+  /** Whether `path` is an ephemeral znode of the current session. */
+  ownsEphemeral(path: string): Promise<boolean> {
+    return this.withClient<boolean>((client, resolve, reject) => {
+      client.exists(path, (error, stat) => {
+        if (error) return reject(error);
+        resolve(
+          stat !== null &&
+            stat !== undefined &&
+            Buffer.compare(stat.ephemeralOwner, client.getSessionId()) === 0,
+        );
+      });
+    });
+  }
+
   /** True if `path` exists; `watch` fires once when it is created, changed or deleted. */
   exists(path: string, watch?: () => void): Promise<boolean> {
     return this.withClient<boolean>((client, resolve, reject) => {
