@@ -1,7 +1,7 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
  * allocator [--quick] [--repeats=N[,N...]] [--volume-once] [--no-volume]
- * [--scaling-only] [--lockstep=N] [decline|sorter|quota]`.
+ * [--scaling-only] [--lockstep=N] [--decompose=N] [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
@@ -11,7 +11,8 @@
  *    spread, and the median over every (small, big) pair of children); then
  *    the same steps from the two sizes of each step run in lock-step
  *    (`--lockstep=N` pairs per step, default 1, or 3 with `--scaling-only`;
- *    0 skips them).
+ *    0 skips them); with `--decompose=N`, N lock-step pairs for each half
+ *    of the last step (agents doubled alone, frameworks doubled alone).
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
  *  - quota: the same allocations with and without quota; empty vs productive
  *    cycle; issue 10's cycle with 100 roles under quota vs none.
@@ -56,6 +57,7 @@ export async function run(args: string[]): Promise<void> {
     lockstep: Number(
       args.find((a) => a.startsWith("--lockstep="))?.slice(11) ?? (scalingOnly ? 3 : 1),
     ),
+    decompose: Number(args.find((a) => a.startsWith("--decompose="))?.slice(12) ?? 0),
   };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -123,6 +125,8 @@ interface DeclineOptions {
   sizes?: [number, number][];
   /** Lock-step pairs per scaling step (0: none; see `lockstepScaling`). */
   lockstep: number;
+  /** Lock-step pairs per half of the last step (0: none; see `decomposedScaling`). */
+  decompose: number;
 }
 
 async function runDecline(quick: boolean, options: DeclineOptions): Promise<void> {
@@ -239,6 +243,7 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
     }
   }
   await lockstepScaling(sizes, roundsFor, options.lockstep);
+  await decomposedScaling(sizes, roundsFor, options.decompose);
   if (options.scalingOnly) return;
   // Against a straight port in the same process: same rounds, interleaved
   // (after a warm-up of the JIT in this process).
@@ -304,16 +309,63 @@ async function lockstepScaling(
   roundsFor: (frameworks: number) => number,
   repeats: number,
 ): Promise<void> {
+  const steps: LockstepStep[] = [];
+  for (let i = 1; i < sizes.length; i++) {
+    const from = sizes[i - 1] as [number, number];
+    const to = sizes[i] as [number, number];
+    steps.push({ from, to, label: "lock-step scaling" });
+  }
+  await lockstepSteps(steps, roundsFor, repeats);
+}
+
+/**
+ * The last step of `sizes` split in two (`--decompose=N`): agents doubled
+ * with the frameworks kept, and frameworks doubled with the agents kept, so
+ * a row says which of the two dimensions the growth past x2 comes from.
+ */
+async function decomposedScaling(
+  sizes: [number, number][],
+  roundsFor: (frameworks: number) => number,
+  repeats: number,
+): Promise<void> {
+  if (sizes.length < 2) return;
+  const [a0, f0] = sizes[sizes.length - 2] as [number, number];
+  const [a1, f1] = sizes[sizes.length - 1] as [number, number];
+  await lockstepSteps(
+    [
+      { from: [a0, f0], to: [a1, f0], label: "lock-step agents only" },
+      { from: [a0, f0], to: [a0, f1], label: "lock-step frameworks only" },
+    ],
+    roundsFor,
+    repeats,
+  );
+}
+
+interface LockstepStep {
+  from: [number, number];
+  to: [number, number];
+  /** Row name part, e.g. "lock-step scaling". */
+  label: string;
+}
+
+async function lockstepSteps(
+  steps: LockstepStep[],
+  roundsFor: (frameworks: number) => number,
+  repeats: number,
+): Promise<void> {
   if (repeats <= 0) return;
   const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
   const child = (a: number, f: number) => ({
     args: ["allocator-decline", "--lockstep-child", String(a), String(f), String(roundsFor(f))],
   });
+  // A step may grow agents, frameworks or both: normalised by the larger factor.
+  const stepOf = ({ from, to }: LockstepStep) => Math.max(to[0] / from[0], to[1] / from[1]);
   const ratios = new Map<number, { ratio: number; small: number; big: number }[]>();
   for (let r = 0; r < repeats; r++) {
-    for (let i = 1; i < sizes.length; i++) {
-      const [a0, f0] = sizes[i - 1] as [number, number];
-      const [a1, f1] = sizes[i] as [number, number];
+    for (let i = 0; i < steps.length; i++) {
+      const step = steps[i] as LockstepStep;
+      const [a0, f0] = step.from;
+      const [a1, f1] = step.to;
       const [s0, s1] = await runLockstep(
         script,
         ["--max-old-space-size=6000"],
@@ -321,20 +373,21 @@ async function lockstepScaling(
       );
       const small = median(s0 as number[]);
       const big = median(s1 as number[]);
-      const ratio = (big / small) ** (1 / Math.log2(a1 / a0));
+      const ratio = (big / small) ** (1 / Math.log2(stepOf(step)));
       process.stderr.write(
-        `decline lock-step ${a0}/${f0} -> ${a1}/${f1} repeat ${r + 1}: ${round(small)} -> ${round(big)} ms CPU, x${round(ratio)} per doubling\n`,
+        `decline ${step.label} ${a0}/${f0} -> ${a1}/${f1} repeat ${r + 1}: ${round(small)} -> ${round(big)} ms CPU, x${round(ratio)} per doubling\n`,
       );
       ratios.set(i, [...(ratios.get(i) ?? []), { ratio, small, big }]);
     }
   }
-  for (let i = 1; i < sizes.length; i++) {
-    const [a0, f0] = sizes[i - 1] as [number, number];
-    const [a1, f1] = sizes[i] as [number, number];
+  for (let i = 0; i < steps.length; i++) {
+    const step = steps[i] as LockstepStep;
+    const [a0, f0] = step.from;
+    const [a1, f1] = step.to;
     const got = ratios.get(i) ?? [];
     const each = got.map((x) => x.ratio);
-    reportCase(BENCH, `decline offers lock-step scaling ${a0}/${f0} -> ${a1}/${f1}`, {
-      size_step: a1 / a0,
+    reportCase(BENCH, `decline offers ${step.label} ${a0}/${f0} -> ${a1}/${f1}`, {
+      size_step: stepOf(step),
       repeats: got.length,
       productive_cycle_per_doubling: round(median(each)),
       productive_cycle_per_doubling_min: round(Math.min(...each)),
