@@ -1,7 +1,7 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
  * allocator [--quick] [--repeats=N[,N...]] [--volume-once] [--no-volume]
- * [--scaling-only] [--lockstep=N] [--decompose=N] [decline|sorter|quota]`.
+ * [--scaling-only] [--lockstep=N] [--decompose=N] [--pin] [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
@@ -12,7 +12,8 @@
  *    the same steps from the two sizes of each step run in lock-step
  *    (`--lockstep=N` pairs per step, default 1, or 3 with `--scaling-only`;
  *    0 skips them); with `--decompose=N`, N lock-step pairs for each half
- *    of the last step (agents doubled alone, frameworks doubled alone).
+ *    of the last step (agents doubled alone, frameworks doubled alone);
+ *    `--pin` runs each lock-step child on a processor of its own.
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
  *  - quota: the same allocations with and without quota; empty vs productive
  *    cycle; issue 10's cycle with 100 roles under quota vs none.
@@ -58,6 +59,7 @@ export async function run(args: string[]): Promise<void> {
       args.find((a) => a.startsWith("--lockstep="))?.slice(11) ?? (scalingOnly ? 3 : 1),
     ),
     decompose: Number(args.find((a) => a.startsWith("--decompose="))?.slice(12) ?? 0),
+    pin: args.includes("--pin"),
   };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -127,6 +129,8 @@ interface DeclineOptions {
   lockstep: number;
   /** Lock-step pairs per half of the last step (0: none; see `decomposedScaling`). */
   decompose: number;
+  /** Lock-step children pinned to processors of their own (see `runLockstep`). */
+  pin: boolean;
 }
 
 async function runDecline(quick: boolean, options: DeclineOptions): Promise<void> {
@@ -242,8 +246,8 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       );
     }
   }
-  await lockstepScaling(sizes, roundsFor, options.lockstep);
-  await decomposedScaling(sizes, roundsFor, options.decompose);
+  await lockstepScaling(sizes, roundsFor, options.lockstep, options.pin);
+  await decomposedScaling(sizes, roundsFor, options.decompose, options.pin);
   if (options.scalingOnly) return;
   // Against a straight port in the same process: same rounds, interleaved
   // (after a warm-up of the JIT in this process).
@@ -308,6 +312,7 @@ async function lockstepScaling(
   sizes: [number, number][],
   roundsFor: (frameworks: number) => number,
   repeats: number,
+  pin: boolean,
 ): Promise<void> {
   const steps: LockstepStep[] = [];
   for (let i = 1; i < sizes.length; i++) {
@@ -315,7 +320,7 @@ async function lockstepScaling(
     const to = sizes[i] as [number, number];
     steps.push({ from, to, label: "lock-step scaling" });
   }
-  await lockstepSteps(steps, roundsFor, repeats);
+  await lockstepSteps(steps, roundsFor, repeats, pin);
 }
 
 /**
@@ -327,6 +332,7 @@ async function decomposedScaling(
   sizes: [number, number][],
   roundsFor: (frameworks: number) => number,
   repeats: number,
+  pin: boolean,
 ): Promise<void> {
   if (sizes.length < 2) return;
   const [a0, f0] = sizes[sizes.length - 2] as [number, number];
@@ -338,6 +344,7 @@ async function decomposedScaling(
     ],
     roundsFor,
     repeats,
+    pin,
   );
 }
 
@@ -352,6 +359,7 @@ async function lockstepSteps(
   steps: LockstepStep[],
   roundsFor: (frameworks: number) => number,
   repeats: number,
+  pin: boolean,
 ): Promise<void> {
   if (repeats <= 0) return;
   const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
@@ -370,6 +378,7 @@ async function lockstepSteps(
         script,
         ["--max-old-space-size=6000"],
         [child(a0, f0), child(a1, f1)],
+        { pin },
       );
       const small = median(s0 as number[]);
       const big = median(s1 as number[]);
@@ -386,15 +395,19 @@ async function lockstepSteps(
     const [a1, f1] = step.to;
     const got = ratios.get(i) ?? [];
     const each = got.map((x) => x.ratio);
-    reportCase(BENCH, `decline offers ${step.label} ${a0}/${f0} -> ${a1}/${f1}`, {
-      size_step: stepOf(step),
-      repeats: got.length,
-      productive_cycle_per_doubling: round(median(each)),
-      productive_cycle_per_doubling_min: round(Math.min(...each)),
-      productive_cycle_per_doubling_max: round(Math.max(...each)),
-      small_productive_cycle_cpu_ms: round(median(got.map((x) => x.small))),
-      big_productive_cycle_cpu_ms: round(median(got.map((x) => x.big))),
-    });
+    reportCase(
+      BENCH,
+      `decline offers ${step.label}${pin ? " (pinned)" : ""} ${a0}/${f0} -> ${a1}/${f1}`,
+      {
+        size_step: stepOf(step),
+        repeats: got.length,
+        productive_cycle_per_doubling: round(median(each)),
+        productive_cycle_per_doubling_min: round(Math.min(...each)),
+        productive_cycle_per_doubling_max: round(Math.max(...each)),
+        small_productive_cycle_cpu_ms: round(median(got.map((x) => x.small))),
+        big_productive_cycle_cpu_ms: round(median(got.map((x) => x.big))),
+      },
+    );
   }
 }
 

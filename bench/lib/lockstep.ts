@@ -12,7 +12,8 @@
  * on `"exit"`.
  */
 
-import { type ChildProcess, fork } from "node:child_process";
+import { type ChildProcess, execFileSync, fork } from "node:child_process";
+import { availableParallelism } from "node:os";
 
 export interface LockstepChild {
   /** Arguments after the script (e.g. `["allocator-decline", "--lockstep-child", ...]`). */
@@ -51,8 +52,23 @@ export async function runLockstep(
   script: string,
   execArgv: string[],
   children: LockstepChild[],
+  options: { pin?: boolean } = {},
 ): Promise<number[][]> {
   const procs = children.map((c) => fork(script, c.args, { execArgv, stdio: "inherit" }));
+  // Pinned: child k (all its threads) on processor k, so that neither child
+  // runs on the core whose cache holds the other's data (unpinned, both
+  // tend to share one core's L2 and each round starts cold: that costs the
+  // small size more than the big one, whose data does not fit anyway).
+  if (options.pin === true) {
+    const cpus = availableParallelism();
+    procs.forEach((p, k) => {
+      if (p.pid !== undefined) {
+        execFileSync("taskset", ["-a", "-p", "-c", String(k % cpus), String(p.pid)], {
+          stdio: "ignore",
+        });
+      }
+    });
+  }
   try {
     const ready = await Promise.all(procs.map((p) => nextMessage(p)));
     const rounds = ready.map((m) => (m as { ready: number }).ready);
