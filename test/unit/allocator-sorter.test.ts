@@ -107,6 +107,25 @@ test("drf sorter: ties between siblings follow path order whatever order they we
   assert.deepEqual(sorter.sort(), [...names.sort(), "a"]);
 });
 
+test("drf sorter: clients added after their siblings were renumbered take their place by path", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("s1", q({ cpus: 10 }));
+  addActive(sorter, "a", "b");
+  // Settles the order: what follows is kept in order incrementally.
+  assert.deepEqual(sorter.sort(), ["a", "b"]);
+  // Each newcomer sorts after the previous one and before "b": the gap
+  // below "b" narrows until the siblings are renumbered, and the ones added
+  // afterwards must still land behind the earlier ones (shares and counts
+  // tie, so the path decides).
+  const names = ["a", "b"];
+  for (let i = 0; i < 40; i++) {
+    const name = `a${String(i).padStart(2, "0")}`;
+    addActive(sorter, name);
+    names.push(name);
+  }
+  assert.deepEqual(sorter.sort(), names.sort());
+});
+
 test("drf sorter: a client found by its index is the one added under it", () => {
   const { sorter, q } = drf();
   sorter.addAgent("s1", q({ cpus: 10 }));
