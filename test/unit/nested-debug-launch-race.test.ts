@@ -12,9 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
-import { silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-debug-race-"));
@@ -64,22 +62,7 @@ test("a DEBUG container whose task container ends while it starts is killed and 
     },
     user: () => Promise.reject(new Error("no users in this test")),
   } as unknown as LauncherClient;
-  const nested = new NestedContainers({
-    launcher,
-    logger: silentLogger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: sandbox,
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  const nested = nestedContainersFixture(launcher, sandbox);
   try {
     const task = await nested.launch({
       parentId: "exec",
@@ -138,23 +121,7 @@ test("the launch a DEBUG child inherits is checkpointed for the agent's eyes onl
       return { id: 0, pid: c.pid ?? -1 };
     },
   } as unknown as LauncherClient;
-  const nested = new NestedContainers({
-    launcher,
-    logger: silentLogger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    workDir,
-    parentOf: (id) =>
-      id === "exec-2"
-        ? {
-            containerId: id,
-            directory: sandbox,
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  const nested = nestedContainersFixture(launcher, sandbox, { workDir, parentId: "exec-2" });
   try {
     const task = await nested.launch({
       parentId: "exec-2",

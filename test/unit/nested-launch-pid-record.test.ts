@@ -11,9 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
-import { silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-pid-record-"));
@@ -38,23 +36,7 @@ test("a nested container's launch resolves with its pid already in its record", 
     },
     user: () => Promise.reject(new Error("no users in this test")),
   } as unknown as LauncherClient;
-  const nested = new NestedContainers({
-    launcher,
-    logger: silentLogger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    workDir: root,
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: sandbox,
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  const nested = nestedContainersFixture(launcher, sandbox, { workDir: root });
   try {
     const launched = await nested.launch({
       parentId: "exec",

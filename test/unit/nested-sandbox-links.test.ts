@@ -25,10 +25,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
+import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { makeSandbox, removeSandbox } from "../../src/agent/containerizer/sandbox-no-follow.js";
-import { silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-links-"));
@@ -57,23 +56,7 @@ function nestedOf(sandbox: string, user: (name: string) => void): NestedContaine
       return { uid: id("-u"), gid: id("-g"), home: "/" };
     },
   } as unknown as LauncherClient;
-  return new NestedContainers({
-    launcher,
-    logger: silentLogger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    switchUser: true,
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: sandbox,
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  return nestedContainersFixture(launcher, sandbox, { switchUser: true });
 }
 
 test("a check launched in a task whose `containers` is a link is refused, and nothing behind the link is removed", async () => {

@@ -31,10 +31,9 @@ import type {
   ContainerLogger,
   ContainerOutputRequest,
 } from "../../src/agent/containerizer/logger/container-logger.js";
-import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
+import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { chownSandboxTree } from "../../src/agent/containerizer/sandbox-chown.js";
-import { silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-walks-"));
@@ -65,23 +64,10 @@ function nestedOf(
       return { uid: id("-u"), gid: id("-g"), home: "/" };
     },
   } as unknown as LauncherClient;
-  return new NestedContainers({
-    launcher,
-    logger: silentLogger,
+  return nestedContainersFixture(launcher, sandbox, {
     isolators: extra.isolators ?? [],
-    ...(extra.containerLogger === undefined ? {} : { containerLogger: extra.containerLogger }),
-    sweeper: new ProcessSweeper(silentLogger),
+    containerLogger: extra.containerLogger,
     switchUser: true,
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: sandbox,
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
   });
 }
 
