@@ -7,18 +7,17 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import {
-  NestedContainers,
+  type NestedContainers,
   nestedEnvironment,
   nestedResources,
 } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
 import { nestedContainerCall } from "../../src/agent/http/nested-container-calls.js";
 import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
 import { setRequestAuthorizer } from "../../src/common/auth/request-auth.js";
 import { HttpRequest } from "../../src/common/http/request.js";
 import type { HttpResponse } from "../../src/common/http/response.js";
-import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 function request(): HttpRequest {
   return new HttpRequest({
@@ -38,22 +37,7 @@ const launcher = {
 } as unknown as LauncherClient;
 
 function nested(): NestedContainers {
-  return new NestedContainers({
-    launcher,
-    logger: silentLogger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    parentOf: (id) =>
-      id === "exec-1"
-        ? {
-            containerId: id,
-            directory: "/nonexistent/sandbox",
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  return nestedContainersFixture(launcher, "/nonexistent/sandbox", { parentId: "exec-1" });
 }
 
 const text = (r: HttpResponse) =>

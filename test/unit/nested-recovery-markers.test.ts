@@ -18,10 +18,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
+import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { type ContainerMarker, readProcEntry } from "../../src/agent/containerizer/proc.js";
 import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-markers-"));
 const children: ChildProcess[] = [];
@@ -65,23 +66,7 @@ function agent(
   launch: LauncherClient,
   sweeper: ProcessSweeper = new ProcessSweeper(silentLogger),
 ): NestedContainers {
-  return new NestedContainers({
-    launcher: launch,
-    logger: silentLogger,
-    isolators: [],
-    sweeper,
-    workDir,
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: join(workDir, "exec-sandbox"),
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  return nestedContainersFixture(launch, join(workDir, "exec-sandbox"), { sweeper, workDir });
 }
 
 async function until<T>(what: string, probe: () => T | undefined): Promise<T> {

@@ -13,11 +13,11 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import {
-  NestedContainers,
+  type NestedContainers,
   recordProblem,
 } from "../../src/agent/containerizer/nested-containers.js";
-import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
 import { type Logger, silentLogger } from "../../src/common/observability/logger.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-recovery-"));
 const children: ChildProcess[] = [];
@@ -44,23 +44,7 @@ function freePid(): number {
 }
 
 function containers(workDir: string, logger: Logger = silentLogger): NestedContainers {
-  return new NestedContainers({
-    launcher,
-    logger,
-    isolators: [],
-    sweeper: new ProcessSweeper(silentLogger),
-    workDir,
-    parentOf: (id) =>
-      id === "exec"
-        ? {
-            containerId: id,
-            directory: join(workDir, "exec-sandbox"),
-            frameworkId: "f",
-            executorId: "e",
-            executorName: "",
-          }
-        : undefined,
-  });
+  return nestedContainersFixture(launcher, join(workDir, "exec-sandbox"), { logger, workDir });
 }
 
 test("recordProblem: what a record needs to be its file's container", () => {
