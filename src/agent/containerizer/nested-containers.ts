@@ -326,6 +326,8 @@ interface NestedRecord {
   termination?: NestedTermination;
   /** Its launch's token (`CONTAINER_TOKEN_VARIABLE`); absent in records of older agents. */
   token?: string;
+  /** A container session: its streams were the agent's, so it does not outlive the agent run. */
+  session?: true;
 }
 
 interface Nested {
@@ -374,6 +376,8 @@ interface Nested {
   sandboxMade?: boolean;
   /** The user it runs as when the agent switches users (known once it starts). */
   user?: string;
+  /** A container session (its streams are this agent run's pipes). */
+  readonly session?: boolean;
 }
 
 /**
@@ -679,6 +683,18 @@ export class NestedContainers {
     }
     const alive = new Map([[n.cgroupId, record.pid]]);
     for (const isolator of n.isolators) await isolator.recover(alive).catch(() => undefined);
+    if (record.session === true) {
+      // Its stdin/stdout/stderr were pipes of the agent run that ended: nobody
+      // can attach to it again, and a shell still waiting to open its stdin
+      // would wait forever. Mesos likewise kills a session whose connection
+      // (its I/O switchboard) went away.
+      this.o.logger.info(
+        `Destroying container session '${key}': its streams ended with the previous agent run`,
+      );
+      await this.killAll(n).catch(() => undefined);
+      await this.finish(n, { code: null, signal: "SIGKILL" });
+      return;
+    }
     this.o.logger.info(
       `Recovered ${standalone ? "standalone" : "nested"} container '${key}' (pid ${record.pid})`,
     );
@@ -808,6 +824,7 @@ export class NestedContainers {
       ...(n.standalone !== true && n.user !== undefined ? { user: n.user } : {}),
       cgroupId: n.cgroupId,
       ...(n.token === undefined ? {} : { token: n.token }),
+      ...(n.session === true ? { session: true } : {}),
     };
     try {
       await mkdir(join(path, ".."), { recursive: true });
@@ -888,6 +905,7 @@ export class NestedContainers {
       waiters: [],
       abort: new AbortController(),
       token: randomUUID(),
+      ...(l.session === true ? { session: true } : {}),
     };
     return this.run(n, l, ownCgroups);
   }

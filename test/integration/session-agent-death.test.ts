@@ -1,0 +1,201 @@
+/**
+ * A container session whose agent is SIGKILLed before anyone attached its
+ * stdin: its shell waits to open its stdin pipe, which the dead agent will
+ * never write. Its streams belonged to that agent run, so nobody can attach
+ * to it again; the agent that recovers on the same work_dir must kill it
+ * (Mesos kills a session once its connection/I/O switchboard is gone),
+ * rather than adopt it and leave it blocked forever.
+ */
+import assert from "node:assert/strict";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  freePort,
+  startAgent,
+  startMaster,
+  stopAll,
+  tempDir,
+  waitLong,
+} from "../harness/processes.js";
+
+let master: DaemonHandle;
+/** The session's processes: killed at the end whatever happened. */
+const strays = new Set<number>();
+
+before(async () => {
+  master = await startMaster();
+});
+
+after(async () => {
+  for (const pid of strays) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already (as the test expects).
+    }
+  }
+  await stopAll();
+});
+
+async function call(on: DaemonHandle, body: Record<string, unknown>) {
+  const res = await fetch(`${on.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  return { status: res.status, text: await res.text() };
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the running processes whose environment holds `variable` (`NAME=value`). */
+function carrying(variable: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return out;
+}
+
+test("a session whose agent was killed before its stdin was attached is killed when an agent recovers", async () => {
+  const port = await freePort();
+  const flags = { work_dir: tempDir("session-agent-death-"), registration_backoff_factor: "10ms" };
+  // Killed by the test hook right after the session's process started: before
+  // the agent's end of its stdin could open (see nested-containers.ts).
+  const agent = await startAgent({
+    master: master.address,
+    port,
+    flags,
+    env: { MESOS_TS_TESTING_CRASH_AFTER_SPAWN: "nested" },
+  });
+  const holder = { value: "holder" };
+  const launched = await call(agent, {
+    type: "LAUNCH_CONTAINER",
+    launch_container: {
+      container_id: holder,
+      command: { value: "exec sleep 300" },
+      resources: [
+        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+      ],
+    },
+  });
+  assert.equal(launched.status, 200, launched.text);
+
+  // Usually still waiting to open its stdin when the agent dies; were it
+  // quicker, its command runs on (it ignores its stdin's EOF).
+  await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/recordio",
+      "Message-Accept": "application/json",
+    },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: {
+        container_id: { value: "sess", parent: holder },
+        command: { value: "exec sleep 300" },
+      },
+    }),
+  }).catch(() => undefined);
+  assert.equal(await agent.exited, null, "the agent was killed by the test hook");
+  for (const pid of carrying("MESOS_TS_CONTAINER_ID=holder")) strays.add(pid);
+  const pids = carrying("MESOS_TS_CONTAINER_ID=holder.sess");
+  for (const pid of pids) strays.add(pid);
+  assert.ok(pids.length > 0, "the session's process outlives its agent");
+
+  const next = await startAgent({ master: master.address, port, flags });
+  await waitLong("the session's processes to be killed by the recovering agent", () =>
+    pids.every((pid) => !alive(pid)),
+  ).catch((e: unknown) => {
+    throw new Error(`${(e as Error).message}\n${next.logs().slice(-3000)}`);
+  });
+  const r = await call(next, {
+    type: "WAIT_CONTAINER",
+    wait_container: { container_id: { value: "sess", parent: holder } },
+  });
+  assert.equal(r.status, 200, r.text);
+  await call(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
+});
+
+test("a running session is killed, not adopted, by the agent that recovers after its agent was killed", async () => {
+  const port = await freePort();
+  const workDir = tempDir("session-agent-death-");
+  const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
+  const agent = await startAgent({ master: master.address, port, flags });
+  const holder = { value: "holder" };
+  const launched = await call(agent, {
+    type: "LAUNCH_CONTAINER",
+    launch_container: {
+      container_id: holder,
+      command: { value: "exec sleep 300" },
+      resources: [
+        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+      ],
+    },
+  });
+  assert.equal(launched.status, 200, launched.text);
+  // Ignores its stdin: the end of the agent's pipes does not end it.
+  const session = new AbortController();
+  const res = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/recordio",
+      "Message-Accept": "application/json",
+    },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: {
+        container_id: { value: "sess", parent: holder },
+        command: { value: "exec sleep 300" },
+      },
+    }),
+    signal: session.signal,
+  });
+  assert.equal(res.status, 200);
+  for (const pid of carrying("MESOS_TS_CONTAINER_ID=holder")) strays.add(pid);
+  const record = join(workDir, "meta", "nested-containers", "holder", "sess.json");
+  // Checkpointed with its pid: a recovering agent knows it runs.
+  const pid = await waitLong("the session's checkpointed pid", () => {
+    const text = existsSync(record) ? readFileSync(record, "utf8") : "";
+    const noted = text === "" ? undefined : (JSON.parse(text) as { pid?: number }).pid;
+    return noted !== undefined && alive(noted) ? noted : undefined;
+  });
+  strays.add(pid);
+
+  agent.kill("SIGKILL");
+  assert.equal(await agent.exited, null);
+  session.abort();
+  assert.ok(alive(pid), "the session outlives its agent until one recovers");
+
+  const next = await startAgent({ master: master.address, port, flags });
+  await waitLong("the session to be killed by the recovering agent", () => !alive(pid)).catch(
+    (e: unknown) => {
+      throw new Error(`${(e as Error).message}\n${next.logs().slice(-3000)}`);
+    },
+  );
+  const r = await call(next, {
+    type: "WAIT_CONTAINER",
+    wait_container: { container_id: { value: "sess", parent: holder } },
+  });
+  assert.equal(r.status, 200, r.text);
+  await call(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
+});
