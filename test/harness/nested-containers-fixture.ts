@@ -3,6 +3,7 @@
  * no isolators unless given, and one running executor container `parentId`
  * (default "exec") whose sandbox is `sandbox`. Any other option overrides.
  */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import {
   NestedContainers,
@@ -40,4 +41,34 @@ export function nestedContainersFixture(
         : undefined,
     ...rest,
   });
+}
+
+/**
+ * A fake launcher whose every spawn is `sleep 1000` in the request's cwd
+ * (else `defaultCwd`), pushed onto `started` so the test can kill it; `run`
+ * runs the command here; `user` looks the user up with `id`, or is refused
+ * when `lookUpUsers` is false.
+ */
+export function sleepingLauncher(
+  started: ChildProcess[],
+  defaultCwd: string,
+  options: { lookUpUsers?: boolean; onUser?: (name: string) => void } = {},
+): LauncherClient {
+  return {
+    async spawn(req: { cwd?: string }) {
+      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? defaultCwd, stdio: "ignore" });
+      started.push(c);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+    async run(req: { file: string; args: string[] }) {
+      execFileSync(req.file, req.args);
+      return { id: 0, code: 0, output: "" };
+    },
+    async user(name: string) {
+      if (options.lookUpUsers !== true) throw new Error("no users in this test");
+      options.onUser?.(name);
+      const id = (flag: string) => Number(execFileSync("id", [flag, name]).toString());
+      return { uid: id("-u"), gid: id("-g"), home: "/" };
+    },
+  } as unknown as LauncherClient;
 }

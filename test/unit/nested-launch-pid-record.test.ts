@@ -5,13 +5,12 @@
  * container, so an agent killed just after answering must not leave one.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-pid-record-"));
@@ -24,18 +23,7 @@ after(() => {
 test("a nested container's launch resolves with its pid already in its record", async () => {
   const sandbox = join(root, "exec-sandbox");
   mkdirSync(sandbox, { recursive: true });
-  const launcher = {
-    async spawn(req: { cwd?: string }) {
-      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
-      started.push(c);
-      return { id: 0, pid: c.pid ?? -1 };
-    },
-    async run(req: { file: string; args: string[] }) {
-      execFileSync(req.file, req.args);
-      return { id: 0, code: 0, output: "" };
-    },
-    user: () => Promise.reject(new Error("no users in this test")),
-  } as unknown as LauncherClient;
+  const launcher = sleepingLauncher(started, root);
   const nested = nestedContainersFixture(launcher, sandbox, { workDir: root });
   try {
     const launched = await nested.launch({

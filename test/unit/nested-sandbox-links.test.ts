@@ -8,7 +8,7 @@
  * chown the link's target.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import {
   existsSync,
   mkdirSync,
@@ -24,10 +24,9 @@ import { stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { makeSandbox, removeSandbox } from "../../src/agent/containerizer/sandbox-no-follow.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-links-"));
@@ -40,22 +39,7 @@ after(() => {
 
 /** Nested containers of the executor `exec` (sandbox `sandbox`); `user` is called on user look-ups. */
 function nestedOf(sandbox: string, user: (name: string) => void): NestedContainers {
-  const launcher = {
-    async spawn(req: { cwd?: string }) {
-      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
-      started.push(c);
-      return { id: 0, pid: c.pid ?? -1 };
-    },
-    async run(req: { file: string; args: string[] }) {
-      execFileSync(req.file, req.args);
-      return { id: 0, code: 0, output: "" };
-    },
-    async user(name: string) {
-      user(name);
-      const id = (flag: string) => Number(execFileSync("id", [flag, name]).toString());
-      return { uid: id("-u"), gid: id("-g"), home: "/" };
-    },
-  } as unknown as LauncherClient;
+  const launcher = sleepingLauncher(started, root, { lookUpUsers: true, onUser: user });
   return nestedContainersFixture(launcher, sandbox, { switchUser: true });
 }
 

@@ -26,14 +26,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Isolator } from "../../src/agent/containerizer/isolators/isolator.js";
-import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import type {
   ContainerLogger,
   ContainerOutputRequest,
 } from "../../src/agent/containerizer/logger/container-logger.js";
 import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { chownSandboxTree } from "../../src/agent/containerizer/sandbox-chown.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-walks-"));
@@ -49,21 +48,7 @@ function nestedOf(
   sandbox: string,
   extra: { isolators?: Isolator[]; containerLogger?: ContainerLogger } = {},
 ): NestedContainers {
-  const launcher = {
-    async spawn(req: { cwd?: string }) {
-      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
-      started.push(c);
-      return { id: 0, pid: c.pid ?? -1 };
-    },
-    async run(req: { file: string; args: string[] }) {
-      execFileSync(req.file, req.args);
-      return { id: 0, code: 0, output: "" };
-    },
-    async user(name: string) {
-      const id = (flag: string) => Number(execFileSync("id", [flag, name]).toString());
-      return { uid: id("-u"), gid: id("-g"), home: "/" };
-    },
-  } as unknown as LauncherClient;
+  const launcher = sleepingLauncher(started, root, { lookUpUsers: true });
   return nestedContainersFixture(launcher, sandbox, {
     isolators: extra.isolators ?? [],
     containerLogger: extra.containerLogger,
