@@ -216,6 +216,9 @@ function startPoolMember(r: SpawnRequest, dir: string, key: string): boolean {
     out = openSync(stdout, "a");
     err = openSync(stderr, "a");
     const env: Record<string, string> = { [POOL_VARIABLE]: "1" };
+    // The task's PATH grants nothing here: `r.file` is absolute (the agent's own Node,
+    // executorCommand), and the agent pools only launches without a user switch, whose
+    // task already runs as the agent's user (posix-containerizer's `eligible`).
     if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
@@ -319,6 +322,7 @@ function startHost(r: SpawnRequest, dir: string, key: string): ExecutorHost | un
     mkdirSync(dir, { recursive: true });
     err = openSync(log, "a");
     const env: Record<string, string> = { [HOST_VARIABLE]: "1" };
+    // Safe for the reason given in startPoolMember: absolute `r.file`, no user switch.
     if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
