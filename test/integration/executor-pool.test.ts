@@ -18,30 +18,19 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      resources: "cpus:4;mem:4096;disk:4096",
-      executor_pool_size: "1",
-      // The pool serves executors that run one per process.
-      command_executors_per_process: "1",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    resources: "cpus:4;mem:4096;disk:4096",
+    executor_pool_size: "1",
+    // The pool serves executors that run one per process.
+    command_executors_per_process: "1",
+  }));
 });
 
 after(async () => {
