@@ -13,17 +13,16 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   freePort,
   runBinary,
   startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 import {
   executeTask,
@@ -45,16 +44,11 @@ let scheduler: ChildProcess | undefined;
 
 before(async () => {
   if (logrotateSkipReason !== undefined) return;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      modules: LOGROTATE_MODULES,
-      container_logger: LOGROTATE_MODULE,
-      executor_pool_size: 2,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    modules: LOGROTATE_MODULES,
+    container_logger: LOGROTATE_MODULE,
+    executor_pool_size: 2,
+  }));
 });
 
 after(async () => {

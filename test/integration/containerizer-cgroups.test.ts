@@ -9,15 +9,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 import {
   executeTask,
   isolationSkipReason,
@@ -37,18 +30,13 @@ let cgroups: CgroupsHierarchy;
 before(async () => {
   if (skip !== undefined) return;
   cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", CGROUPS_ROOT) as CgroupsHierarchy;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
-      launcher: "linux",
-      cgroups_root: CGROUPS_ROOT,
-      cgroups_enable_cfs: true,
-      executor_shutdown_grace_period: "1secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
+    launcher: "linux",
+    cgroups_root: CGROUPS_ROOT,
+    cgroups_enable_cfs: true,
+    executor_shutdown_grace_period: "1secs",
+  }));
 });
 
 after(async () => {

@@ -11,15 +11,8 @@ import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } fro
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, removeRootCgroups, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
@@ -84,18 +77,13 @@ before(async () => {
   if (skip !== undefined) return;
   const registry = tempDir("mesos-registry-");
   buildImage(registry);
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,namespaces/pid,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-docker-store-"),
-      cgroups_root: CGROUPS_ROOT,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,namespaces/pid,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-docker-store-"),
+    cgroups_root: CGROUPS_ROOT,
+  }));
 });
 
 after(async () => {

@@ -15,6 +15,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   startAgent,
@@ -44,19 +45,13 @@ before(async () => {
       layers: [{ id: "tools-base", files: { ...busyboxFiles(), "etc/motd": "tools motd\n" } }],
     });
   }
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      // Mesos' spelling of the volume isolators, next to filesystem/linux.
-      isolation:
-        "filesystem/linux,volume/host_path,volume/image,volume/sandbox_path,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("h12-volume-checks-store-"),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    // Mesos' spelling of the volume isolators, next to filesystem/linux.
+    isolation: "filesystem/linux,volume/host_path,volume/image,volume/sandbox_path,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("h12-volume-checks-store-"),
+  }));
 });
 
 after(async () => {

@@ -9,15 +9,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  repoRoot,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, repoRoot, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, limitedResourcesOf, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const skip =
@@ -31,17 +24,12 @@ let creatable: string;
 before(async () => {
   if (skip !== undefined) return;
   creatable = tempDir("mesos-host-path-");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,posix/disk,posix/rlimits",
-      enforce_container_disk_quota: true,
-      container_disk_watch_interval: "500ms",
-      host_path_volume_force_creation: creatable,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,posix/disk,posix/rlimits",
+    enforce_container_disk_quota: true,
+    container_disk_watch_interval: "500ms",
+    host_path_volume_force_creation: creatable,
+  }));
 });
 
 after(stopAll);

@@ -12,15 +12,8 @@ import assert from "node:assert/strict";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 import { executeTask, limitedResourcesOf, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const skip = process.platform === "win32" ? "needs du" : undefined;
@@ -29,17 +22,12 @@ let agent: DaemonHandle;
 
 before(async () => {
   if (skip !== undefined) return;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "disk/du",
-      enforce_container_disk_quota: true,
-      container_disk_watch_interval: "500ms",
-      command_executors_per_process: 16,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "disk/du",
+    enforce_container_disk_quota: true,
+    container_disk_watch_interval: "500ms",
+    command_executors_per_process: 16,
+  }));
 });
 
 after(stopAll);

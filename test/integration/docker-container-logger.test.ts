@@ -14,14 +14,8 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { type FakeDocker, installFakeDocker } from "../fixtures/fake-docker/install.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir } from "../harness/processes.js";
 import {
   executeTask,
   LOGROTATE_MAX_STDOUT_BYTES,
@@ -42,19 +36,14 @@ let docker: FakeDocker | undefined;
 before(async () => {
   if (logrotateSkipReason !== undefined) return;
   docker = installFakeDocker(tempDir("fake-docker-logger-"));
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      containerizers: "mesos,docker",
-      docker: docker.path,
-      docker_remove_delay: "1secs",
-      modules: LOGROTATE_MODULES,
-      container_logger: LOGROTATE_MODULE,
-      registration_backoff_factor: "10ms",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    containerizers: "mesos,docker",
+    docker: docker.path,
+    docker_remove_delay: "1secs",
+    modules: LOGROTATE_MODULES,
+    container_logger: LOGROTATE_MODULE,
+    registration_backoff_factor: "10ms",
+  }));
 });
 
 after(async () => {

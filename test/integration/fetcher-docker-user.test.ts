@@ -14,14 +14,8 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type FakeDocker, installFakeDocker } from "../fixtures/fake-docker/install.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const root = process.getuid?.() === 0;
@@ -49,18 +43,13 @@ before(async () => {
   execFileSync("tar", ["-czf", join(files, "fifo.tar.gz"), "-C", fifoTree, "stdout"]);
   chmodSync(join(files, "fifo.tar.gz"), 0o644);
   docker = installFakeDocker(tempDir("fake-docker-fetch-user-"));
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      containerizers: "mesos,docker",
-      docker: docker.path,
-      docker_remove_delay: "1secs",
-      registration_backoff_factor: "10ms",
-      fetcher_cache_dir: join(tempDir("fetcher-docker-user-cache-"), "fetch"),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    containerizers: "mesos,docker",
+    docker: docker.path,
+    docker_remove_delay: "1secs",
+    registration_backoff_factor: "10ms",
+    fetcher_cache_dir: join(tempDir("fetcher-docker-user-cache-"), "fetch"),
+  }));
 });
 
 after(async () => {

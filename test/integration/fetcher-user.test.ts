@@ -9,15 +9,8 @@ import assert from "node:assert/strict";
 import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
 const root = process.getuid?.() === 0;
@@ -48,15 +41,10 @@ before(async () => {
     ].join("\n"),
     { mode: 0o755 },
   );
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      fetcher_cache_dir: join(tempDir("fetcher-user-cache-"), "fetch"),
-      hadoop_home: hadoopHome,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    fetcher_cache_dir: join(tempDir("fetcher-user-cache-"), "fetch"),
+    hadoop_home: hadoopHome,
+  }));
 });
 
 after(stopAll);

@@ -15,16 +15,8 @@ import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  type DaemonHandle,
-  getJson,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
 const CACHE_BYTES = 4096;
@@ -102,19 +94,14 @@ before(async () => {
   );
   chmodSync(join(hadoopHome, "bin", "hadoop"), 0o755);
 
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      fetcher_cache_size: `${CACHE_BYTES}B`,
-      // Not the shared default (/tmp/mesos/fetch): another agent starting empties that.
-      fetcher_cache_dir: join(tempDir("fetcher-walk-cache-"), "fetch"),
-      frameworks_home: home,
-      hadoop_home: hadoopHome,
-      fetcher_stall_timeout: "3secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    fetcher_cache_size: `${CACHE_BYTES}B`,
+    // Not the shared default (/tmp/mesos/fetch): another agent starting empties that.
+    fetcher_cache_dir: join(tempDir("fetcher-walk-cache-"), "fetch"),
+    frameworks_home: home,
+    hadoop_home: hadoopHome,
+    fetcher_stall_timeout: "3secs",
+  }));
 });
 
 after(async () => {

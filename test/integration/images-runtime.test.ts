@@ -10,15 +10,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -52,17 +45,12 @@ before(async () => {
     layers: [base, { id: "bare-top", files: {} }],
     config: { Env: ["PATH=/bin"] },
   });
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-images-runtime-store-"),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-images-runtime-store-"),
+  }));
 });
 
 after(async () => {

@@ -19,16 +19,8 @@ import {
   CAPSH,
   capabilityMask,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -57,19 +49,14 @@ before(async () => {
     ],
     config: { Env: ["PATH=/bin"] },
   });
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,linux/capabilities,linux/nnp,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-sandbox-dir-store-"),
-      sandbox_directory: "/sandbox",
-      executor_shutdown_grace_period: "2secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,linux/capabilities,linux/nnp,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-sandbox-dir-store-"),
+    sandbox_directory: "/sandbox",
+    executor_shutdown_grace_period: "2secs",
+  }));
 });
 
 after(stopAll);

@@ -9,14 +9,8 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -37,17 +31,12 @@ before(async () => {
   mkdirSync(join(hostDir, "dir"));
   writeFileSync(join(hostDir, "dir", "data"), "host data\n");
   writeFileSync(join(hostDir, "motd"), "host motd\n");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-images-volumes-store-"),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-images-volumes-store-"),
+  }));
 });
 
 after(async () => {

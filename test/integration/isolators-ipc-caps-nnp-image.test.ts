@@ -24,16 +24,8 @@ import {
   CAPSH,
   capabilityMask,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
-import {
-  type DaemonHandle,
-  mountsUnder,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, mountsUnder, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
@@ -73,18 +65,13 @@ before(async () => {
   const registry = tempDir("mesos-registry-");
   buildImage(registry);
   runtimeDir = tempDir("mesos-runtime-");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,namespaces/ipc,linux/capabilities,linux/nnp,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-docker-store-"),
-      runtime_dir: runtimeDir,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,namespaces/ipc,linux/capabilities,linux/nnp,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-docker-store-"),
+    runtime_dir: runtimeDir,
+  }));
 });
 
 after(stopAll);

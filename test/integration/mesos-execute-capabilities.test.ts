@@ -12,14 +12,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { capabilityMask } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
 function skipReason(): string | undefined {
@@ -43,15 +37,10 @@ let agent: DaemonHandle;
 
 before(async () => {
   if (skip !== undefined) return;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "linux/capabilities",
-      bounding_capabilities: JSON.stringify({ capabilities: ["NET_RAW", "CHOWN"] }),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "linux/capabilities",
+    bounding_capabilities: JSON.stringify({ capabilities: ["NET_RAW", "CHOWN"] }),
+  }));
 });
 
 after(stopAll);

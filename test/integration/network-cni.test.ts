@@ -17,6 +17,7 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
@@ -112,28 +113,23 @@ before(async () => {
   ip("link", "add", BRIDGE, "type", "bridge");
   ip("addr", "add", `${GATEWAY}/24`, "dev", BRIDGE);
   ip("link", "set", BRIDGE, "up");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      ip: "0.0.0.0",
-      advertise_ip: GATEWAY,
-      isolation: "posix/cpu,posix/mem,network/cni",
-      network_cni_config_dir: configDir,
-      network_cni_plugins_dir: PLUGINS,
-      runtime_dir: runtimeDir(),
-      default_container_dns: JSON.stringify({
-        mesos: [
-          {
-            network_mode: "CNI",
-            network_name: NO_DNS_NETWORK,
-            dns: { nameservers: ["192.0.2.54"], options: ["ndots:1"] },
-          },
-        ],
-      }),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    ip: "0.0.0.0",
+    advertise_ip: GATEWAY,
+    isolation: "posix/cpu,posix/mem,network/cni",
+    network_cni_config_dir: configDir,
+    network_cni_plugins_dir: PLUGINS,
+    runtime_dir: runtimeDir(),
+    default_container_dns: JSON.stringify({
+      mesos: [
+        {
+          network_mode: "CNI",
+          network_name: NO_DNS_NETWORK,
+          dns: { nameservers: ["192.0.2.54"], options: ["ndots:1"] },
+        },
+      ],
+    }),
+  }));
 });
 
 after(async () => {

@@ -9,15 +9,14 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   runBinary,
   startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
@@ -32,16 +31,11 @@ let runtimeDir: string;
 before(async () => {
   if (skip !== undefined) return;
   runtimeDir = tempDir("mesos-secret-runtime-");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,volume/secret",
-      launcher: "linux",
-      runtime_dir: runtimeDir,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,volume/secret",
+    launcher: "linux",
+    runtime_dir: runtimeDir,
+  }));
 });
 
 after(stopAll);

@@ -12,15 +12,8 @@ import { readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 import {
   alive,
   executorDirectories,
@@ -34,16 +27,11 @@ let master: DaemonHandle;
 let agent: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      resources: "cpus:4;mem:4096;disk:4096",
-      command_executors_per_process: "4",
-      executor_shutdown_grace_period: "2secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    resources: "cpus:4;mem:4096;disk:4096",
+    command_executors_per_process: "4",
+    executor_shutdown_grace_period: "2secs",
+  }));
 });
 
 after(async () => {

@@ -14,16 +14,8 @@ import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
-import {
-  binPath,
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { binPath, type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 function skipReason(): string | undefined {
@@ -70,16 +62,11 @@ before(async () => {
     );
     chmodSync(fake, 0o755);
   }
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,namespaces/pid,posix/rlimits",
-      runtime_dir: tempDir("mesos-runtime-"),
-      registration_backoff_factor: "100ms",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,namespaces/pid,posix/rlimits",
+    runtime_dir: tempDir("mesos-runtime-"),
+    registration_backoff_factor: "100ms",
+  }));
 });
 
 after(async () => {

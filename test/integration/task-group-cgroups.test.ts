@@ -11,16 +11,8 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import {
-  type DaemonHandle,
-  getJson,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, runBinary, stopAll, waitFor } from "../harness/processes.js";
 import {
   isolationSkipReason,
   limitedResourcesOf,
@@ -42,17 +34,12 @@ let cgroups: CgroupsHierarchy;
 before(async () => {
   if (skip !== undefined) return;
   cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", CGROUPS_ROOT) as CgroupsHierarchy;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
-      launcher: "linux",
-      cgroups_root: CGROUPS_ROOT,
-      executor_shutdown_grace_period: "2secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "cgroups/cpu,cgroups/mem,namespaces/pid,filesystem/linux",
+    launcher: "linux",
+    cgroups_root: CGROUPS_ROOT,
+    executor_shutdown_grace_period: "2secs",
+  }));
 });
 
 after(async () => {

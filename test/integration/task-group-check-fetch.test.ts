@@ -20,16 +20,8 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitLong } from "../harness/processes.js";
 import { scalar } from "./containerizer-helpers.js";
 
 const skip = process.getuid?.() === 0 ? undefined : "needs root";
@@ -47,15 +39,10 @@ before(async () => {
   writeFileSync(join(tree, "pkg", "hello.txt"), "hello\n");
   execFileSync("tar", ["-czf", join(files, "pkg.tar.gz"), "-C", tree, "pkg"]);
   chmodSync(join(files, "pkg.tar.gz"), 0o644);
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      executor_shutdown_grace_period: "2secs",
-      fetcher_cache_dir: cacheDir,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    executor_shutdown_grace_period: "2secs",
+    fetcher_cache_dir: cacheDir,
+  }));
 });
 
 after(stopAll);

@@ -13,6 +13,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { executorsCheckpointed, metaFiles } from "../harness/checkpoints.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
@@ -43,18 +44,13 @@ before(async () => {
     ],
     config: { Env: ["PATH=/bin", "FROM_IMAGE=checked"] },
   });
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime,namespaces/pid",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-tg-checks-store-"),
-      executor_shutdown_grace_period: "2secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime,namespaces/pid",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-tg-checks-store-"),
+    executor_shutdown_grace_period: "2secs",
+  }));
 });
 
 after(stopAll);

@@ -15,15 +15,13 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
-  waitForAgents,
   waitLong,
 } from "../harness/processes.js";
 import { scalar } from "./containerizer-helpers.js";
@@ -62,18 +60,13 @@ before(async () => {
     },
   });
   store = tempDir("mesos-tg-images-store-");
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: store,
-      executor_shutdown_grace_period: "2secs",
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: store,
+    executor_shutdown_grace_period: "2secs",
+  }));
 });
 
 after(async () => {
