@@ -30,6 +30,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { WorkDirs } from "../harness/work-dirs.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
 let master: DaemonHandle;
@@ -37,38 +38,14 @@ let master: DaemonHandle;
 const strays = new Set<number>();
 const children: ChildProcess[] = [];
 
-/** The tests' work directories (see killLeftIn). */
-const workDirs: string[] = [];
-
-function workDirOf(prefix: string): string {
-  const dir = tempDir(prefix);
-  workDirs.push(dir);
-  return dir;
-}
-
-/**
- * Kills what is left of this file's containers when a test failed before an
- * agent recovered them: a session shell still waiting to open its stdin pipe
- * names that pipe, below a work directory, on its command line.
- */
-function killLeftIn(dirs: readonly string[]): void {
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (dirs.some((d) => cmdline.includes(`${d}/`))) process.kill(Number(name), "SIGKILL");
-    } catch {
-      // Gone meanwhile, or not ours.
-    }
-  }
-}
+const workDirs = new WorkDirs();
 
 before(async () => {
   master = await startMaster();
 });
 
 after(async () => {
-  killLeftIn(workDirs);
+  workDirs.killLeft();
   for (const pid of strays) {
     try {
       process.kill(pid, "SIGKILL");
@@ -178,7 +155,7 @@ const ESCAPE =
 
 test("a standalone container whose process left its session and sandbox is killed when the agent died before noting its pid", async () => {
   const port = await freePort();
-  const workDir = workDirOf("agent-launch-crash-");
+  const workDir = workDirs.make("agent-launch-crash-");
   const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
   const crashing = await startAgent({
     master: master.address,
@@ -203,7 +180,7 @@ test("a standalone container whose process left its session and sandbox is kille
 
 test("an executor whose pid was never noted is killed with what it started when the agent restarts", async () => {
   const port = await freePort();
-  const workDir = workDirOf("agent-launch-crash-executor-");
+  const workDir = workDirs.make("agent-launch-crash-executor-");
   const flags = {
     work_dir: workDir,
     registration_backoff_factor: "10ms",
@@ -262,7 +239,7 @@ test("nested, standalone and DEBUG containers in an image are killed when the ag
     config: { Env: ["PATH=/bin"] },
   });
   const port = await freePort();
-  const workDir = workDirOf("agent-launch-crash-image-");
+  const workDir = workDirs.make("agent-launch-crash-image-");
   const flags = {
     work_dir: workDir,
     registration_backoff_factor: "10ms",

@@ -16,46 +16,22 @@ import {
   startAgent,
   startMaster,
   stopAll,
-  tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { WorkDirs } from "../harness/work-dirs.js";
 
 let master: DaemonHandle;
 /** The session's processes: killed at the end whatever happened. */
 const strays = new Set<number>();
 
-/** The tests' work directories (see killLeftIn). */
-const workDirs: string[] = [];
-
-function workDirOf(prefix: string): string {
-  const dir = tempDir(prefix);
-  workDirs.push(dir);
-  return dir;
-}
-
-/**
- * Kills what is left of this file's containers when a test failed before an
- * agent recovered them: a session shell still waiting to open its stdin pipe
- * names that pipe, below a work directory, on its command line.
- */
-function killLeftIn(dirs: readonly string[]): void {
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
-    try {
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, "utf8");
-      if (dirs.some((d) => cmdline.includes(`${d}/`))) process.kill(Number(name), "SIGKILL");
-    } catch {
-      // Gone meanwhile, or not ours.
-    }
-  }
-}
+const workDirs = new WorkDirs();
 
 before(async () => {
   master = await startMaster();
 });
 
 after(async () => {
-  killLeftIn(workDirs);
+  workDirs.killLeft();
   for (const pid of strays) {
     try {
       process.kill(pid, "SIGKILL");
@@ -102,7 +78,7 @@ function carrying(variable: string): number[] {
 test("a session whose agent was killed before its stdin was attached is killed when an agent recovers", async () => {
   const port = await freePort();
   const flags = {
-    work_dir: workDirOf("session-agent-death-"),
+    work_dir: workDirs.make("session-agent-death-"),
     registration_backoff_factor: "10ms",
   };
   // Killed by the test hook right after the session's process started: before
@@ -166,7 +142,7 @@ test("a session whose agent was killed before its stdin was attached is killed w
 
 test("a running session is killed, not adopted, by the agent that recovers after its agent was killed", async () => {
   const port = await freePort();
-  const workDir = workDirOf("session-agent-death-");
+  const workDir = workDirs.make("session-agent-death-");
   const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
   const agent = await startAgent({ master: master.address, port, flags });
   const holder = { value: "holder" };
