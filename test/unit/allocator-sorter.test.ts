@@ -41,6 +41,24 @@ test("sorted list: keeps order across many chunks through inserts and removes", 
   );
 });
 
+test("sorted list: an element goes after every equal one, also when those end an earlier chunk", () => {
+  // Chunks of one element split early: [a] [b] [c] before d comes. (A random
+  // run of the property test found d put before b.)
+  const list = new SortedList<{ v: number }>((x, y) => x.v - y.v, 1);
+  const a = { v: 0 };
+  const b = { v: 0 };
+  const c = { v: 1 };
+  const d = { v: 0 };
+  for (const item of [a, b, c, d]) list.insert(item);
+  const order = list.toArray();
+  assert.ok(
+    order[0] === a && order[1] === b && order[2] === d && order[3] === c,
+    "insertion order among equals",
+  );
+  assert.equal(list.remove(a), true);
+  assert.equal(list.first(), b);
+});
+
 test("sorted list: moving the first element behind the others, over and over, keeps the order", () => {
   // What a DRF sorter does on nearly every offer: the first client is served and moves back.
   const list = new SortedList<{ v: number }>((a, b) => a.v - b.v, 4);

@@ -71,7 +71,9 @@ export class SortedList<T> {
       ci = lastIndex;
       at = last.n;
     } else {
-      ci = this.chunkFor(item);
+      // The first chunk ending above it: after every equal element, even
+      // when equal ones end the chunk before.
+      ci = this.chunkFor(item, true);
       const chunk = chunks[ci] as Chunk<T>;
       const items = chunk.items;
       const lo = chunk.lo;
@@ -194,15 +196,19 @@ export class SortedList<T> {
     this.count = items.length;
   }
 
-  /** Index of the first chunk whose last element is not below `item`. */
-  private chunkFor(item: T): number {
+  /**
+   * Index of the first chunk whose last element is not below `item` (above
+   * it, with `above`; the last chunk when there is none).
+   */
+  private chunkFor(item: T, above = false): number {
     const chunks = this.chunks;
+    const limit = above ? 0 : -1;
     let lo = 0;
     let hi = chunks.length - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       const chunk = chunks[mid] as Chunk<T>;
-      if (this.compare(chunk.items[chunk.lo + chunk.n - 1] as T, item) < 0) lo = mid + 1;
+      if (this.compare(chunk.items[chunk.lo + chunk.n - 1] as T, item) <= limit) lo = mid + 1;
       else hi = mid;
     }
     return lo;
