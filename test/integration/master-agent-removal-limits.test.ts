@@ -60,11 +60,16 @@ class Agent {
     return this.daemon;
   }
 
-  /** Killed only once its agent id is checkpointed, so that it comes back as itself. */
-  async kill(): Promise<void> {
+  /** Waits until its agent id is checkpointed (the master's answer reached it). */
+  async checkpointed(): Promise<void> {
     await waitLong("the agent's id to be checkpointed", () =>
       existsSync(join(this.workDir, "meta", "slaves", "latest", "slave.info")),
     );
+  }
+
+  /** Killed only once its agent id is checkpointed, so that it comes back as itself. */
+  async kill(): Promise<void> {
+    await this.checkpointed();
     this.daemon?.kill("SIGKILL");
     await this.daemon?.exited;
   }
@@ -166,6 +171,9 @@ test("master failover: recovered agents that do not reregister go through --agen
   const first = await startMaster({ port, env: SHORT_TIMEOUTS_ENV, flags });
   const agents = [await Agent.create(first.address), await Agent.create(first.address)];
   await waitForAgents(first, 2);
+  // Registered in the master is not yet known to the agent: the master must
+  // not go before its answer is checkpointed, or the agent never learns its id.
+  for (const agent of agents) await agent.checkpointed();
   // The master and both agents are gone; the agents stay away for now.
   first.kill("SIGKILL");
   await first.exited;
