@@ -215,14 +215,14 @@ function startPoolMember(r: SpawnRequest, dir: string, key: string): boolean {
     mkdirSync(dir, { recursive: true });
     out = openSync(stdout, "a");
     err = openSync(stderr, "a");
-    const env: Record<string, string> = { [POOL_VARIABLE]: "1" };
-    // The task's PATH grants nothing here: `r.file` is absolute (the agent's own Node,
-    // executorCommand), and the agent pools only launches without a user switch, whose
-    // task already runs as the agent's user (posix-containerizer's `eligible`).
-    if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
-      env,
+      // Nothing of `r`'s environment: the member may serve another framework's
+      // launch, and its process keeps its start-up environment in /proc (where
+      // that launch's task can read it). It needs no PATH (`r.file` is absolute,
+      // the agent's own Node) and reads nothing else before the hand-over, which
+      // replaces its whole environment.
+      env: { [POOL_VARIABLE]: "1" },
       cwd: dir,
       detached: true,
       stdio: ["pipe", out, err],
@@ -321,12 +321,12 @@ function startHost(r: SpawnRequest, dir: string, key: string): ExecutorHost | un
   try {
     mkdirSync(dir, { recursive: true });
     err = openSync(log, "a");
-    const env: Record<string, string> = { [HOST_VARIABLE]: "1" };
-    // Safe for the reason given in startPoolMember: absolute `r.file`, no user switch.
-    if (r.env.PATH !== undefined) env.PATH = r.env.PATH;
     child = spawn(r.file, r.args.slice(1), {
       argv0: r.args[0] ?? r.file,
-      env,
+      // As a pool member's (startPoolMember): the host serves launches of any
+      // framework with its program and user, so it starts with nothing of `r`'s
+      // environment; each hosted executor gets its own (HostLaunch.env).
+      env: { [HOST_VARIABLE]: "1" },
       cwd: dir,
       detached: true,
       stdio: ["pipe", "pipe", err],
