@@ -1680,6 +1680,10 @@ export class NestedContainers {
     Object.assign(env, markerEnvironment(n));
     // Its cgroup and root filesystem, for a successor that finds it launching.
     if (n.cgroup !== undefined || n.provisioned === true) await this.checkpoint(n);
+    // Else the root helper creates `stdout` and `stderr` in the sandbox held
+    // open here, not by path: the user may swap a directory on it (its
+    // `containers`) for a link, and root would create them where it leads.
+    const sink = fifos?.paths ?? output ?? (await heldOutput(n));
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -1690,15 +1694,15 @@ export class NestedContainers {
         // The shim's root steps get a fixed environment; `env` reaches its last step on this fd.
         ...(command.environmentFd === undefined ? {} : { environmentFd: command.environmentFd }),
         cwd: workDir,
-        stdout: fifos?.paths.stdout ?? output?.stdout ?? `${n.directory}/stdout`,
-        stderr: fifos?.paths.stderr ?? output?.stderr ?? `${n.directory}/stderr`,
+        stdout: sink.stdout,
+        stderr: sink.stderr,
         ...(shimmed || ids === undefined ? {} : ids),
       });
     } catch (e) {
       fifos?.abandon();
       throw e;
     } finally {
-      output?.release();
+      if ("release" in sink) sink.release();
     }
     // The helper has opened the write ends (and closed its copies): reading can start.
     if (fifos !== undefined) {
@@ -2167,6 +2171,23 @@ function sandboxBase(n: Nested): string {
  */
 function walkBase(n: Nested): string | undefined {
   return n.standalone === true ? undefined : sandboxBase(n);
+}
+
+/**
+ * `n`'s `stdout` and `stderr` spelled through its sandbox, opened from the
+ * top-level sandbox down without following links and held until `release`
+ * (the agent's /proc view of it, right for the launcher helper too).
+ */
+async function heldOutput(
+  n: Nested,
+): Promise<{ stdout: string; stderr: string; release: () => void }> {
+  const dir = await openSandbox(walkBase(n), n.directory);
+  const inDir = (name: string) => `/proc/${process.pid}/fd/${dir.fd}/${name}`;
+  return {
+    stdout: inDir("stdout"),
+    stderr: inDir("stderr"),
+    release: () => void dir.close().catch(() => undefined),
+  };
 }
 
 /**

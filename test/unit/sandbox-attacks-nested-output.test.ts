@@ -1,0 +1,163 @@
+/**
+ * A nested container's stdout and stderr files are opened by the launcher
+ * helper, which is root. The sandbox lies below the executor's sandbox,
+ * which belongs to the task's user: that user can swap its `containers`
+ * for a link at any moment, e.g. while the nested launch is prepared. Root
+ * must then not create `stdout` wherever the link leads (a root-owned 0644
+ * file in /etc/cron.d holding the task's output would run as root).
+ *
+ * The attacker here is a real unprivileged user (nobody, through setpriv);
+ * the launcher opens the output files as the real helper does.
+ */
+import assert from "node:assert/strict";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import {
+  chmodSync,
+  chownSync,
+  closeSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import type { Isolator } from "../../src/agent/containerizer/isolators/isolator.js";
+import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
+import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
+import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+
+const isRoot = process.getuid?.() === 0;
+const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
+const started: ChildProcess[] = [];
+const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-output-"));
+// nobody must reach the sandbox below it.
+chmodSync(root, 0o755);
+
+after(() => {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
+});
+
+const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
+
+/** Runs `script` as nobody (what the task's executor could do). */
+function asNobody(script: string): void {
+  execFileSync("setpriv", [
+    "--reuid=nobody",
+    "--regid=nogroup",
+    "--clear-groups",
+    "sh",
+    "-c",
+    script,
+  ]);
+}
+
+/** Opens the output files as the launcher helper does, writes a line into each, sleeps. */
+function outputWritingLauncher(): LauncherClient {
+  return {
+    async spawn(req: { cwd?: string; stdout: string; stderr: string }) {
+      for (const path of [req.stdout, req.stderr]) {
+        const fd = openSandboxOutput(path);
+        try {
+          writeSync(fd, "* * * * * root echo pwned\n");
+        } finally {
+          closeSync(fd);
+        }
+      }
+      const c = spawn("sleep", ["1000"], { stdio: "ignore" });
+      started.push(c);
+      return { id: 0, pid: c.pid ?? -1 };
+    },
+    async run(req: { file: string; args: string[] }) {
+      execFileSync(req.file, req.args);
+      return { id: 0, code: 0, output: "" };
+    },
+    async user(name: string) {
+      return { uid: id("-u"), gid: id("-g"), home: "/", name };
+    },
+  } as unknown as LauncherClient;
+}
+
+/** An isolator whose prepare runs `hook` (after the sandbox is made, before the launch). */
+function hookIsolator(hook: (directory: string) => void): Isolator {
+  return {
+    name: "test/hook",
+    async prepare(config) {
+      hook(config.directory);
+      return undefined;
+    },
+    async isolate() {},
+    async update() {},
+    async usage() {
+      return { timestamp: 0 };
+    },
+    async cleanup() {},
+    async recover() {},
+  } as Isolator;
+}
+
+test(
+  "a nested container's output is not created through a `containers` the user swapped for a link",
+  needsRoot,
+  async () => {
+    const sandbox = join(root, "exec");
+    mkdirSync(sandbox);
+    chownSync(sandbox, id("-u"), id("-g"));
+    // Root's directory the link leads to (say /etc/cron.d).
+    const victim = join(root, "cron.d");
+    mkdirSync(victim);
+    let swapped = false;
+    const nested = nestedContainersFixture(outputWritingLauncher(), sandbox, {
+      isolators: [
+        hookIsolator((directory) => {
+          if (directory !== join(sandbox, "containers", "c")) return;
+          swapped = true;
+          asNobody(
+            `cd '${sandbox}' && mv containers moved && mkdir evil && ln -s '${victim}' evil/c && ln -s evil containers`,
+          );
+        }),
+      ],
+      switchUser: true,
+    });
+    try {
+      const launched = await nested.launch({
+        parentId: "exec",
+        childId: "c",
+        command: { value: "sleep 1000", user: "nobody" },
+      });
+      assert.ok(swapped, "the attacker ran");
+      assert.deepEqual(readdirSync(victim), [], "nothing is created where the link leads");
+      assert.ok(!("ok" in launched), "the launch through a link is refused");
+      assert.match(launched.error, /containers' is a symbolic link/);
+    } finally {
+      nested.stop();
+    }
+  },
+);
+
+test("a nested container's output goes to its sandbox's own files", needsRoot, async () => {
+  const sandbox = join(root, "exec-ok");
+  mkdirSync(sandbox);
+  chownSync(sandbox, id("-u"), id("-g"));
+  const nested = nestedContainersFixture(outputWritingLauncher(), sandbox, { switchUser: true });
+  try {
+    const launched = await nested.launch({
+      parentId: "exec",
+      childId: "c",
+      command: { value: "sleep 1000", user: "nobody" },
+    });
+    assert.ok("ok" in launched, JSON.stringify(launched));
+    for (const name of ["stdout", "stderr"]) {
+      const file = join(sandbox, "containers", "c", name);
+      assert.ok(existsSync(file), `${name} is in the sandbox`);
+      assert.equal(readFileSync(file, "utf8"), "* * * * * root echo pwned\n");
+    }
+  } finally {
+    nested.stop();
+  }
+});
