@@ -11,6 +11,7 @@
  *
  * Keep the imports to Node's own: the launcher helper loads this file.
  */
+import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
 import {
   type FileHandle,
@@ -19,6 +20,7 @@ import {
   open,
   readdir,
   readlink,
+  rename,
   rmdir,
   unlink,
 } from "node:fs/promises";
@@ -383,7 +385,9 @@ export async function makeSandbox(
  * Removes the sandbox `directory` below `base` (see {@link makeSandbox})
  * with everything in it, following no link on the way to it or inside it:
  * each directory is emptied through the open directory, so a directory the
- * user swaps for a link meanwhile is not followed. Nothing there: nothing to do.
+ * user swaps for a link meanwhile is not followed. Nothing there: nothing to
+ * do. What cannot be removed does not stop the rest; the first failure is
+ * then thrown, one line naming the entry (relative to `directory`).
  */
 export async function removeSandbox(base: string, directory: string): Promise<void> {
   const names = namesBelow(base, directory);
@@ -396,7 +400,7 @@ export async function removeSandbox(base: string, directory: string): Promise<vo
     throw e;
   }
   try {
-    await removeIn(parent, last, 0);
+    await removeIn(parent, last, 0, { moved: 0 }, []);
   } finally {
     await parent.close();
   }
@@ -404,27 +408,65 @@ export async function removeSandbox(base: string, directory: string): Promise<vo
 
 /**
  * How deep a removal descends. Each level holds one open directory, so a
- * task's tree nested deeper than this is refused instead of using up the
- * agent's file descriptors (which every other agent operation needs).
+ * task's directory at this depth is moved up to the top of the tree being
+ * removed (and removed from there), instead of using up the agent's file
+ * descriptors (which every other agent operation needs).
  */
 export const MAX_REMOVAL_DEPTH = 512;
 
-async function removeIn(dir: FileHandle, name: string, depth: number): Promise<void> {
+/** Rounds of moving deep directories up: over 500,000 levels, or a tree still growing. */
+const MAX_REMOVAL_ROUNDS = 1024;
+
+/** One removal: its top directory (held open) and how many directories were moved up to it. */
+interface Removal {
+  top?: FileHandle;
+  moved: number;
+}
+
+/** `names` (from the removed directory down) as one line, control characters escaped, its end if long. */
+function shownEntry(names: readonly string[]): string {
+  const shown = JSON.stringify(names.join("/")).slice(1, -1);
+  return shown.length <= 300 ? shown : `...${shown.slice(-300)}`;
+}
+
+/** The system's error `e` on the entry `names`, in one line without /proc paths. */
+function removalError(e: unknown, names: readonly string[]): Error {
+  if (e instanceof RemovalError) return e;
+  const reason = ((e as Error).message ?? String(e)).replace(/, \w+ '[\s\S]*$/, "");
+  return new RemovalError(names.length === 0 ? reason : `${reason} (at '${shownEntry(names)}')`);
+}
+
+class RemovalError extends Error {}
+
+async function removeIn(
+  dir: FileHandle,
+  name: string,
+  depth: number,
+  removal: Removal,
+  names: readonly string[],
+): Promise<void> {
   const path = inside(dir, name);
-  const st = await lstat(path).catch((e: unknown) => {
-    if (codeOf(e) === "ENOENT") return undefined;
-    throw e;
-  });
-  if (st === undefined) return;
-  if (!st.isDirectory()) {
-    // A file, pipe or link: the name goes, never what a link points at.
-    await unlink(path).catch((e: unknown) => {
-      if (codeOf(e) !== "ENOENT") throw e;
+  try {
+    const st = await lstat(path).catch((e: unknown) => {
+      if (codeOf(e) === "ENOENT") return undefined;
+      throw e;
     });
-    return;
-  }
-  if (depth >= MAX_REMOVAL_DEPTH) {
-    throw new Error(`directories nested deeper than ${MAX_REMOVAL_DEPTH} levels are not removed`);
+    if (st === undefined) return;
+    if (!st.isDirectory()) {
+      // A file, pipe or link: the name goes, never what a link points at.
+      await unlink(path).catch((e: unknown) => {
+        if (codeOf(e) !== "ENOENT") throw e;
+      });
+      return;
+    }
+    if (depth >= MAX_REMOVAL_DEPTH && removal.top !== undefined) {
+      // Moved as it is (a link swapped in moves as a link), to be removed from the top.
+      await rename(path, inside(removal.top, `.removal-${randomUUID()}`));
+      removal.moved++;
+      return;
+    }
+  } catch (e) {
+    throw removalError(e, names);
   }
   let sub: FileHandle;
   try {
@@ -432,16 +474,39 @@ async function removeIn(dir: FileHandle, name: string, depth: number): Promise<v
   } catch (e) {
     if (codeOf(e) === "ENOENT") return;
     // Swapped for a link since the lstat: that name goes on the next removal.
-    throw e;
+    throw removalError(e, names);
   }
+  let first: unknown;
   try {
-    for (const entry of await readdir(`/proc/self/fd/${sub.fd}`)) {
-      await removeIn(sub, entry, depth + 1);
+    if (depth === 0) removal.top = sub;
+    for (let round = 0; ; round++) {
+      const moved = removal.moved;
+      let entries: string[];
+      try {
+        entries = await readdir(`/proc/self/fd/${sub.fd}`);
+      } catch (e) {
+        throw removalError(e, names);
+      }
+      for (const entry of entries) {
+        // The rest is removed all the same: one entry the user holds on to keeps only itself.
+        await removeIn(sub, entry, depth + 1, removal, [...names, entry]).catch((e: unknown) => {
+          first ??= e;
+        });
+      }
+      // The top goes round again while directories were moved up to it.
+      if (depth > 0 || removal.moved === moved || first !== undefined) break;
+      if (round >= MAX_REMOVAL_ROUNDS) {
+        throw new RemovalError(
+          `directories nested deeper than ${MAX_REMOVAL_DEPTH * MAX_REMOVAL_ROUNDS} levels are not removed`,
+        );
+      }
     }
   } finally {
+    if (depth === 0) delete removal.top;
     await sub.close();
   }
+  if (first !== undefined) throw first;
   await rmdir(path).catch((e: unknown) => {
-    if (codeOf(e) !== "ENOENT") throw e;
+    if (codeOf(e) !== "ENOENT") throw removalError(e, names);
   });
 }
