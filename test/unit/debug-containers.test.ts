@@ -6,7 +6,15 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import {
@@ -47,7 +55,7 @@ test("debug containers: the command's plain variables override the parent's; its
   });
 });
 
-test("debug containers: in an image the command runs chrooted (as the user), from the parent's working directory, with the inherited PATH inside and the host's outside, after joining the cgroups, opening stdin and entering the namespaces", () => {
+test("debug containers: in an image the command runs chrooted (as the user), from the parent's working directory (walked by the host's shell as root, then nsenter changes the root and the user), with the inherited PATH inside and the host's outside, after joining the cgroups, opening stdin and entering the namespaces", () => {
   const launch = debugCommand({
     command: { file: "/bin/sh", args: ["sh", "-c", "test -f /x"] },
     parent: inImage,
@@ -61,7 +69,7 @@ test("debug containers: in an image the command runs chrooted (as the user), fro
   const [, , script, , ...tail] = launch.args;
   assert.match(
     script ?? "",
-    /^echo \$\$ > '\/sys\/fs\/cgroup\/freezer\/mesos\/e\/mesos\/t\/mesos\/c\/cgroup.procs'/,
+    /^.*echo \$\$ > '\/sys\/fs\/cgroup\/freezer\/mesos\/e\/mesos\/t\/mesos\/c\/cgroup.procs'/,
   );
   assert.match(script ?? "", /exec 0<'\/sandbox\/stdin.fifo'/);
   assert.deepEqual(tail.slice(0, 4), [
@@ -70,17 +78,28 @@ test("debug containers: in an image the command runs chrooted (as the user), fro
     "--pid=/proc/7/ns/pid_for_children",
     "--",
   ]);
-  assert.deepEqual(tail.slice(4, 9), [
-    "chroot",
-    "--userspec=1000:1000",
+  // Root's step is the host's shell, walking from the image's root on the host.
+  assert.deepEqual(tail.slice(4, 6), ["/bin/sh", "-c"]);
+  assert.match(tail[6] ?? "", /cd -P -- "\$d" \|\|/);
+  assert.deepEqual(tail.slice(7, 15), [
+    "mesos-debug-container",
     "/var/lib/rootfs",
-    "/bin/sh",
-    "-c",
+    "/work",
+    "nsenter",
+    "--root=/var/lib/rootfs",
+    "--setuid=1000",
+    "--setgid=1000",
+    "--",
   ]);
-  // The environment (read from its descriptor) applies inside, after the chroot.
+  // The image's shell, as the user: the rest of the way, then the environment
+  // (read from its descriptor) and the inherited PATH.
+  assert.deepEqual(tail.slice(15, 17), ["/bin/sh", "-c"]);
   assert.match(
-    tail[9] ?? "",
-    new RegExp(`<&${ENVIRONMENT_FD};.*; export PATH='/bin'; cd '/work' \\|\\|`, "s"),
+    tail[17] ?? "",
+    new RegExp(
+      `cd -P -- "\\$r" \\|\\|.*<&${ENVIRONMENT_FD};.*; export PATH='/bin'; exec "\\$@"$`,
+      "s",
+    ),
   );
   assert.deepEqual(tail.slice(-3), ["/bin/sh", "-c", "test -f /x"]);
   // Handed over on the descriptor; the root steps are started with a fixed environment.
@@ -189,4 +208,70 @@ test("debug containers: as a user on the host, root enters only what root alone 
   assert.notEqual(linked.status, 0);
   assert.doesNotMatch(linked.stdout, /root's/);
   assert.match(linked.stderr, /mesos-containerizer: cannot enter .*\/sandbox\/linked\n$/);
+});
+
+const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+
+test("debug containers: in an image, root walks to the parent's working directory before the user switch (a directory only root can pass on the way), never through the image's links; the image's shell runs as the user with the container's environment", {
+  skip:
+    process.getuid?.() !== 0
+      ? "needs root"
+      : busybox === undefined
+        ? "needs a static busybox"
+        : false,
+}, () => {
+  const nobody = Number(execFileSync("id", ["-u", "nobody"], { encoding: "utf8" }).trim());
+  const nogroup = Number(execFileSync("id", ["-g", "nobody"], { encoding: "utf8" }).trim());
+  // An image's root filesystem: a shell, a directory only root may pass
+  // (0700) holding the user's own one, and a link of the image's to it.
+  const rootfs = tempDir("debug-rootfs-");
+  chmodSync(rootfs, 0o755);
+  mkdirSync(join(rootfs, "bin"));
+  copyFileSync(busybox as string, join(rootfs, "bin", "busybox"));
+  chmodSync(join(rootfs, "bin", "busybox"), 0o755);
+  symlinkSync("busybox", join(rootfs, "bin", "sh"));
+  const home = join(rootfs, "priv", "home");
+  mkdirSync(home, { recursive: true });
+  chmodSync(join(rootfs, "priv"), 0o700);
+  chownSync(home, nobody, nogroup);
+  writeFileSync(join(home, "mine"), "the user's\n", { mode: 0o644 });
+  symlinkSync("/priv/home", join(rootfs, "linked"));
+  const run = (workDir: string) => {
+    const env = { PATH: "/bin", FROM_IMAGE: "yes" };
+    const launch = debugCommand({
+      command: {
+        file: "/bin/sh",
+        args: [
+          "sh",
+          "-c",
+          'pwd; busybox cat mine; busybox id -u; busybox id -G; echo "$FROM_IMAGE $PATH"',
+        ],
+      },
+      parent: { env, workDir, rootfs },
+      env,
+      namespaces: [],
+      cgroupProcs: [],
+      user: { uid: nobody, gid: nogroup },
+    });
+    const fd = launch.environmentFd;
+    return spawnSync(
+      "/bin/sh",
+      ["-c", `exec "$@" ${fd}<&0`, "sh", launch.file, ...launch.args.slice(1)],
+      {
+        env: { ...ROOT_STEP_ENVIRONMENT },
+        input: environmentScript(launch.env),
+        encoding: "utf8",
+      },
+    );
+  };
+  // The user's own directory, which the user could not reach by its path.
+  const own = run("/priv/home");
+  assert.equal(own.status, 0, own.stderr);
+  assert.equal(own.stdout, `/priv/home\nthe user's\n${nobody}\n${nogroup}\nyes /bin\n`);
+  // The image's link on the way is not followed by root: the user, who
+  // follows it, cannot pass /priv.
+  const linked = run("/linked");
+  assert.equal(linked.status, 125);
+  assert.equal(linked.stdout, "");
+  assert.match(linked.stderr, /mesos-containerizer: cannot enter \/linked\n$/);
 });

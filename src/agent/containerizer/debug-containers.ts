@@ -135,13 +135,39 @@ const ENTER_TRUSTED = [
 ].join("\n");
 
 /**
+ * {@link ENTER_TRUSTED} inside an image: walks the working directory given
+ * as `$2` (a path inside the image) down from the image's root filesystem
+ * on the host, `$1`, with the same rule, but the image is the framework's:
+ * no link in it is followed (even root's: it could point at
+ * /proc/<pid>/root, out of the image), nor `..` (above `$1`). Leaves the
+ * host directory reached in `$d`, the rest in `$r`; shifts both off.
+ */
+const ENTER_TRUSTED_IN_IMAGE = [
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  "d=$1; p=$2; shift 2; r=${p#/}; r=${r%/}",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  'while [ -n "$r" ]; do c=${r%%/*}; case $r in */*) n=${r#*/} ;; *) n= ;; esac',
+  'if [ -z "$c" ] || [ "$c" = . ]; then r=$n; continue; fi',
+  '[ "$c" != .. ] || break',
+  // $d was reached without a link: stat it as it is.
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: shell parameter expansion
+  's=$(stat -c "%u %a" -- "$d") || break; [ "${s%% *}" = 0 ] || break; m=0${s#* }',
+  '[ ! -L "$d/$c" ] || break',
+  "if [ $(($m & 18)) -ne 0 ]; then",
+  '{ [ $(($m & 512)) -ne 0 ] && [ "$(stat -c %u -- "$d/$c")" = 0 ]; } || break',
+  "fi",
+  '[ -d "$d/$c" ] || break; d=$d/$c; r=$n',
+  "done",
+].join("\n");
+
+/**
  * The program, argv and environment that run `command` as a DEBUG child of
  * a parent described by `parent`, entering `namespaces` (see
  * {@link namespacesToEnter}) after joining `cgroupProcs`. Inside an image
  * the command runs chrooted into its root filesystem (as `user`), else as
  * `user` on the parent's filesystem; both from the parent's working
- * directory (on the host, entered as root as far as only root can change
- * the way to it, the rest after the switch to `user`).
+ * directory (entered as root as far as only root can change the way to it
+ * and, in an image, no link lies on it; the rest after the switch to `user`).
  */
 export function debugCommand(o: {
   command: ExecutorCommand;
@@ -163,15 +189,36 @@ export function debugCommand(o: {
   const cd = `cd ${shellQuote(o.parent.workDir)} || ${fail(`cannot enter ${o.parent.workDir}`)}`;
   const rootfs = o.parent.rootfs;
   if (rootfs !== undefined) {
-    tail.push("chroot");
-    if (o.user !== undefined) tail.push(`--userspec=${o.user.uid}:${o.user.gid}`);
+    // As Mesos' launcher: into the image's root, to the working directory,
+    // and only then to the user, who may be able to work there but not to
+    // reach it. The image's own programs (its /bin/sh) never run as root
+    // for a user's command, so the host's shell walks to the directory as
+    // root (as far as only root can change the way and no link of the
+    // image's lies on it, see ENTER_TRUSTED_IN_IMAGE), and util-linux's
+    // nsenter (host's) changes the root keeping that directory, drops the
+    // supplementary groups (as setpriv --clear-groups on the host) and
+    // switches to the user; the image's shell enters the rest as the user.
+    const nsenter = ["nsenter", `--root=${rootfs}`];
+    if (o.user !== undefined) {
+      nsenter.push(`--setuid=${o.user.uid}`, `--setgid=${o.user.gid}`);
+    }
     // Without a PATH of its own the command gets the host's default inside.
     const path = o.env.PATH ?? HOST_PATH;
     tail.push(
-      rootfs,
       "/bin/sh",
       "-c",
-      `${apply}; export PATH=${shellQuote(path)}; ${cd}; exec "$@"`,
+      `${ENTER_TRUSTED_IN_IMAGE}; cd -P -- "$d" || ${fail(`cannot enter ${o.parent.workDir}`)}; ` +
+        `${REST_VARIABLE}=$r; export ${REST_VARIABLE}; exec "$@"`,
+      "mesos-debug-container",
+      rootfs,
+      o.parent.workDir,
+      ...nsenter,
+      "--",
+      "/bin/sh",
+      "-c",
+      `r=$${REST_VARIABLE}; unset ${REST_VARIABLE}; ` +
+        `[ -z "$r" ] || cd -P -- "$r" || ${fail(`cannot enter ${o.parent.workDir}`)}; ` +
+        `${apply}; export PATH=${shellQuote(path)}; exec "$@"`,
       "mesos-debug-container",
     );
   } else if (o.user === undefined) {
