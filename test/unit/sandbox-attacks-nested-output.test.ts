@@ -10,7 +10,7 @@
  * the launcher opens the output files as the real helper does.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
   chownSync,
@@ -21,6 +21,7 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  writeFileSync,
   writeSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -57,10 +58,27 @@ function asNobody(script: string): void {
   ]);
 }
 
-/** Opens the output files as the launcher helper does, writes a line into each, sleeps. */
-function outputWritingLauncher(): LauncherClient {
+/**
+ * Opens the output files as the launcher helper does, writes a line into
+ * each, sleeps. `onSpawn` runs first (the user winning a race), and
+ * `readInCwd` is read as nobody from the working directory the helper
+ * enters as root (before the switch, as Node's spawn does).
+ */
+function outputWritingLauncher(
+  hooks: { onSpawn?: () => void; readInCwd?: string; read?: string[] } = {},
+): LauncherClient {
   return {
     async spawn(req: { cwd?: string; stdout: string; stderr: string }) {
+      hooks.onSpawn?.();
+      if (hooks.readInCwd !== undefined) {
+        const r = spawnSync("cat", [hooks.readInCwd], {
+          cwd: req.cwd,
+          uid: id("-u"),
+          gid: id("-g"),
+          encoding: "utf8",
+        });
+        hooks.read?.push(r.stdout);
+      }
       for (const path of [req.stdout, req.stderr]) {
         const fd = openSandboxOutput(path);
         try {
@@ -161,3 +179,45 @@ test("a nested container's output goes to its sandbox's own files", needsRoot, a
     nested.stop();
   }
 });
+
+test(
+  "a nested container does not start in where a `containers` swapped for a link just before its spawn leads",
+  needsRoot,
+  async () => {
+    const sandbox = join(root, "exec-cwd");
+    mkdirSync(sandbox);
+    chownSync(sandbox, id("-u"), id("-g"));
+    // Root's directory below one nobody cannot pass: its file is readable only from inside.
+    const victim = join(root, "private", "public");
+    mkdirSync(victim, { recursive: true });
+    chmodSync(join(root, "private"), 0o700);
+    writeFileSync(join(victim, "secret"), "root's secret\n", { mode: 0o644 });
+    const read: string[] = [];
+    const launcher = outputWritingLauncher({
+      // After every check the agent makes, before the helper enters the directory.
+      onSpawn: () =>
+        asNobody(
+          `cd '${sandbox}' && mv containers moved && mkdir evil && ln -s '${victim}' evil/c && ln -s evil containers`,
+        ),
+      readInCwd: "secret",
+      read,
+    });
+    const nested = nestedContainersFixture(launcher, sandbox, { switchUser: true });
+    try {
+      const launched = await nested.launch({
+        parentId: "exec",
+        childId: "c",
+        command: { value: "sleep 1000", user: "nobody" },
+      });
+      assert.ok("ok" in launched, JSON.stringify(launched));
+      assert.deepEqual(
+        read,
+        [""],
+        "the container starts in its own sandbox, not the link's target",
+      );
+      assert.ok(existsSync(join(sandbox, "moved", "c", "stdout")));
+    } finally {
+      nested.stop();
+    }
+  },
+);

@@ -1680,10 +1680,20 @@ export class NestedContainers {
     Object.assign(env, markerEnvironment(n));
     // Its cgroup and root filesystem, for a successor that finds it launching.
     if (n.cgroup !== undefined || n.provisioned === true) await this.checkpoint(n);
-    // Else the root helper creates `stdout` and `stderr` in the sandbox held
-    // open here, not by path: the user may swap a directory on it (its
-    // `containers`) for a link, and root would create them where it leads.
-    const sink = fifos?.paths ?? output ?? (await heldOutput(n));
+    // The root helper enters the working directory, and (without a logger or
+    // session) creates `stdout` and `stderr` in it, as held open here, not by
+    // path: the user may swap a directory on it (its `containers`) for a
+    // link, and root would go (and create them) where it leads.
+    let held: Awaited<ReturnType<typeof holdDirectory>>;
+    try {
+      held = await holdDirectory(n, workDir);
+    } catch (e) {
+      fifos?.abandon();
+      output?.release();
+      throw e;
+    }
+    const sink = fifos?.paths ??
+      output ?? { stdout: `${held.path}/stdout`, stderr: `${held.path}/stderr` };
     let reply: Awaited<ReturnType<LauncherClient["spawn"]>>;
     try {
       reply = await this.o.launcher.spawn({
@@ -1693,7 +1703,7 @@ export class NestedContainers {
         env,
         // The shim's root steps get a fixed environment; `env` reaches its last step on this fd.
         ...(command.environmentFd === undefined ? {} : { environmentFd: command.environmentFd }),
-        cwd: workDir,
+        cwd: held.path,
         stdout: sink.stdout,
         stderr: sink.stderr,
         ...(shimmed || ids === undefined ? {} : ids),
@@ -1702,7 +1712,8 @@ export class NestedContainers {
       fifos?.abandon();
       throw e;
     } finally {
-      if ("release" in sink) sink.release();
+      output?.release();
+      held.release();
     }
     // The helper has opened the write ends (and closed its copies): reading can start.
     if (fifos !== undefined) {
@@ -2174,18 +2185,19 @@ function walkBase(n: Nested): string | undefined {
 }
 
 /**
- * `n`'s `stdout` and `stderr` spelled through its sandbox, opened from the
- * top-level sandbox down without following links and held until `release`
- * (the agent's /proc view of it, right for the launcher helper too).
+ * `directory` (`n`'s sandbox, or its parent's for a session) opened from
+ * the top-level sandbox down without following links, held until
+ * `release`; `path` is the agent's /proc view of it, right for the
+ * launcher helper too.
  */
-async function heldOutput(
+async function holdDirectory(
   n: Nested,
-): Promise<{ stdout: string; stderr: string; release: () => void }> {
-  const dir = await openSandbox(walkBase(n), n.directory);
-  const inDir = (name: string) => `/proc/${process.pid}/fd/${dir.fd}/${name}`;
+  directory: string,
+): Promise<{ path: string; release: () => void }> {
+  const base = walkBase(n);
+  const dir = await openSandbox(base === directory ? undefined : base, directory);
   return {
-    stdout: inDir("stdout"),
-    stderr: inDir("stderr"),
+    path: `/proc/${process.pid}/fd/${dir.fd}`,
     release: () => void dir.close().catch(() => undefined),
   };
 }
