@@ -3,7 +3,9 @@
  * carries nothing of that launch's environment into the next one. Task A
  * (its own PATH) triggers the refill; task B (another PATH) gets the new
  * member: B's task sees B's PATH, and B's executor process (whose
- * environment B's task can read in /proc) holds nothing of A's.
+ * environment B's task can read in /proc) holds nothing of A's. And a
+ * launch whose environment asks for something only a starting process does
+ * (LD_PRELOAD) gets a process of its own instead of the idle member.
  */
 import assert from "node:assert/strict";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
@@ -55,6 +57,40 @@ function idleExecutors(workDir: string): number[] {
     }
   }
   return out;
+}
+
+/** The pid the agent recorded for executor `id` (pids/forked.pid in its run's meta directory). */
+async function recordedPid(id: string): Promise<number> {
+  const state = (await (await fetch(`http://${agent.address}/state`)).json()) as {
+    frameworks: { executors: { id: string; directory: string }[] }[];
+  };
+  const executor = state.frameworks.flatMap((f) => f.executors).find((e) => e.id === id);
+  assert.ok(executor !== undefined);
+  const file = join(
+    agent.workDir,
+    "meta",
+    executor.directory.slice(agent.workDir.length + 1),
+    "pids",
+    "forked.pid",
+  );
+  return await waitFor(`${id}'s pid record`, () => {
+    try {
+      return Number(readFileSync(file, "utf8")) || undefined;
+    } catch {
+      return undefined;
+    }
+  });
+}
+
+/** A library every glibc system has and Node does not load by itself. */
+const PRELOAD = "libresolv.so.2";
+
+function maps(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/maps`, "latin1");
+  } catch {
+    return "";
+  }
 }
 
 const PATHS: Record<string, string> = {
@@ -143,6 +179,76 @@ test("pool: a member refilled after one launch carries nothing of its environmen
       undefined,
       "b's executor process holds a's PATH",
     );
+  } finally {
+    if (c.state === "subscribed") await c.teardown();
+    c.close();
+  }
+});
+
+test("pool: a launch with LD_PRELOAD gets its own process, which preloads it, not the idle member", async (t) => {
+  const idle = await waitFor(
+    "an idle pooled executor",
+    () => {
+      const pids = idleExecutors(agent.workDir);
+      return pids.length === 1 ? pids : undefined;
+    },
+    { timeoutMs: 20_000 },
+  );
+  const member = idle[0] as number;
+  const statuses = new Map<string, TaskStatus[]>();
+  const queue: { id: string; env: Record<string, string> }[] = [];
+  const c = new SchedulerClient({
+    master: master.address,
+    framework: { user: userInfo().username, name: "pool-preload" },
+  });
+  const state = (id: string) => statuses.get(id)?.at(-1)?.state;
+  try {
+    c.start({
+      offers: (offers: Offer[]) => {
+        for (const offer of offers) {
+          const next = queue.shift();
+          if (next === undefined) {
+            void c.decline([offer.id], { refuse_seconds: 0.1 });
+            continue;
+          }
+          const parsed = parseResourceText("cpus:0.1;mem:32");
+          assert.ok(parsed.ok);
+          const task: TaskInfo = {
+            name: next.id,
+            task_id: { value: next.id },
+            agent_id: offer.agent_id,
+            resources: findOfferResources(offer, parsed.resources) ?? [],
+            command: {
+              shell: true,
+              value: "exec sleep 60",
+              environment: {
+                variables: Object.entries(next.env).map(([name, value]) => ({ name, value })),
+              },
+            },
+          };
+          void c.launch([offer.id], [task]);
+        }
+      },
+      update: (status) => {
+        const list = statuses.get(status.task_id.value) ?? [];
+        list.push(status);
+        statuses.set(status.task_id.value, list);
+      },
+    });
+    queue.push({ id: "preload", env: { LD_PRELOAD: PRELOAD } });
+    await waitFor("preload running", () => state("preload") === "TASK_RUNNING", {
+      timeoutMs: 30_000,
+    });
+    const executor = await recordedPid("preload");
+    const mapped = maps(executor);
+    assert.ok(mapped !== "", "the executor runs");
+    if (executor !== member && !mapped.includes(PRELOAD)) {
+      t.skip(`${PRELOAD} cannot be preloaded here`);
+      return;
+    }
+    assert.notEqual(executor, member, "the launch was handed to the idle member");
+    assert.match(mapped, new RegExp(PRELOAD.replaceAll(".", "\\.")));
+    assert.deepEqual(idleExecutors(agent.workDir), [member], "the member still waits");
   } finally {
     if (c.state === "subscribed") await c.teardown();
     c.close();

@@ -64,6 +64,26 @@ export interface PoolHandover {
   cwd: string;
 }
 
+/** Prefixes of variables read as a process starts: dynamic loader, allocator, Node, OpenSSL. */
+const STARTUP_PREFIXES = ["LD_", "MALLOC_", "NODE_", "OPENSSL_"];
+const STARTUP_NAMES = new Set(["GLIBC_TUNABLES", "UV_THREADPOOL_SIZE"]);
+
+/**
+ * The first variable of `env` that a process acts on only as it starts (a
+ * library to preload, Node's extra CAs or options, the allocator's or the
+ * thread pool's settings), if any. A pool member or an executor host was
+ * started before, and without, the launch's environment, so an executor
+ * whose environment holds one is spawned in a process of its own, which
+ * behaves as asked. (The locale, read by Node's ICU at start too, is left
+ * out: the executor formats nothing by locale, and its task gets the
+ * launch's environment either way.)
+ */
+export function startupVariable(env: Readonly<Record<string, string>>): string | undefined {
+  return Object.keys(env).find(
+    (name) => STARTUP_NAMES.has(name) || STARTUP_PREFIXES.some((p) => name.startsWith(p)),
+  );
+}
+
 /** The descriptor a paced process signals readiness on. */
 export const READY_FD = 3;
 

@@ -72,6 +72,7 @@ import type {
 import { joinsNamedNetwork } from "./isolators/network-ports.js";
 import { enterCgroups, mergePreparations, needsShim, shimCommand } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
+import { startupVariable } from "./launcher-protocol.js";
 import type { ContainerLogger, ContainerOutput } from "./logger/container-logger.js";
 import { recordExecutorProcess } from "./pid-record.js";
 import { isSameProcess } from "./proc.js";
@@ -657,7 +658,8 @@ export class PosixContainerizer implements Containerizer {
       !shimmed &&
       ids === undefined &&
       !inImage &&
-      this.o.containerLogger === undefined;
+      this.o.containerLogger === undefined &&
+      startupVariable(env) === undefined;
     const perProcess = this.o.commandExecutorsPerProcess ?? 1;
     const hosted =
       eligible &&
