@@ -7,8 +7,8 @@
  * `FilesForwarder` (the master forwards sandbox paths to the agent that
  * holds the sandbox).
  */
-import { constants as fsConstants, type ReadStream } from "node:fs";
-import { open } from "node:fs/promises";
+import type { ReadStream } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { forbiddenMessage, requestAuthorized } from "../auth/request-auth.js";
 import type { HttpRequest } from "../http/request.js";
 import {
@@ -224,7 +224,7 @@ export class FilesHandlers {
     const f = this.forwarded("download", path, request);
     if (f !== undefined) return f;
     try {
-      const { real, name, size } = await this.files.downloadPath(path, requestCaller(request));
+      const { handle, name, size } = await this.files.openDownload(path, requestCaller(request));
       const type = downloadContentType(name);
       return streaming(
         200,
@@ -232,7 +232,7 @@ export class FilesHandlers {
           "Content-Type": type,
           "Content-Disposition": `attachment; filename=${name}`,
         },
-        (stream) => pipeFile(real, size, stream),
+        (stream) => pipeFile(handle, size, stream),
       );
     } catch (e) {
       return errorResponse(e);
@@ -250,10 +250,11 @@ export class FilesHandlers {
  * meanwhile; one that shrinks cuts the connection rather than send a short
  * body.
  */
-function pipeFile(real: string, size: number | undefined, stream: ResponseStream): void {
+function pipeFile(handle: FileHandle, size: number | undefined, stream: ResponseStream): void {
   if (size !== undefined && "declareLength" in stream) {
     (stream as LengthAwareStream).declareLength(size);
     if (size === 0) {
+      void handle.close();
       stream.end();
       return;
     }
@@ -273,17 +274,12 @@ function pipeFile(real: string, size: number | undefined, stream: ResponseStream
     input.on("end", finish);
     input.on("error", finish);
   };
-  // Non-blocking open: a FIFO without a writer ends at once instead of holding a libuv thread.
-  open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK).then(
-    (handle) => {
-      if (stream.closed) {
-        void handle.close();
-        return;
-      }
-      sendFrom(handle.createReadStream(size === undefined ? {} : { start: 0, end: size - 1 }));
-    },
-    () => (stream.abort !== undefined ? stream.abort() : stream.end()),
-  );
+  // Opened (non-blocking) and checked by VirtualFiles.openDownload.
+  if (stream.closed) {
+    void handle.close();
+    return;
+  }
+  sendFrom(handle.createReadStream(size === undefined ? {} : { start: 0, end: size - 1 }));
 }
 
 /** Route declarations for a `files` process (path, help). */

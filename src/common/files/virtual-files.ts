@@ -15,9 +15,43 @@
  * checked before the path is looked at; other I/O failures 500.
  */
 import { constants as fsConstants } from "node:fs";
-import { access, open, readdir, readFile, realpath, stat } from "node:fs/promises";
+import {
+  access,
+  type FileHandle,
+  open,
+  readdir,
+  readFile,
+  readlink,
+  realpath,
+  stat,
+} from "node:fs/promises";
 import { basename, join } from "node:path";
 import type { AclAction } from "../auth/acls.js";
+
+/**
+ * Opens `real`, a path {@link VirtualFiles} resolved and found inside its
+ * attachment, to read it. A sandbox's user may swap a directory on that
+ * path for a link (to /etc, say) after the check: what was opened must be
+ * the very path checked, else it is refused as a path out of it. Non-blocking,
+ * so a FIFO in a sandbox with no writer cannot hold a libuv thread (and with
+ * it every later file request) forever.
+ */
+async function openResolved(real: string, vpath: string): Promise<FileHandle> {
+  let handle: FileHandle;
+  try {
+    handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    // A socket, a file we may not read: Mesos' 500 line, with the virtual path.
+    throw new FilesError("unknown", `Failed to open file at '${vpath}': ${errnoText(e)}.`);
+  }
+  // Where the open file is now (no /proc: not checked).
+  const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => undefined);
+  if (opened !== undefined && opened !== real) {
+    await handle.close();
+    throw new FilesError("invalid", `'${real}' is inaccessible.`);
+  }
+  return handle;
+}
 
 /** What the HTTP layer maps to a status. */
 export type FilesErrorKind = "invalid" | "not-found" | "forbidden" | "unknown";
@@ -390,14 +424,7 @@ export class VirtualFiles {
     try {
       const st = await stat(real);
       if (st.isDirectory()) throw new FilesError("invalid", "Cannot read a directory.");
-      // Non-blocking, so a FIFO in a sandbox with no writer cannot hold a
-      // libuv thread (and with it every later file request) forever.
-      try {
-        handle = await open(real, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
-      } catch (e) {
-        // A socket, a file we may not read: Mesos' 500 line, with the virtual path.
-        throw new FilesError("unknown", `Failed to open file at '${vpath}': ${errnoText(e)}.`);
-      }
+      handle = await openResolved(real, vpath);
       const size = (await handle.stat()).size;
       if (offset >= size || length === 0) return { size, data: Buffer.alloc(0) };
       const want = Math.min(length ?? size - offset, size - offset, MAX_READ_BYTES);
@@ -413,17 +440,26 @@ export class VirtualFiles {
   }
 
   /**
-   * The real path of a file to send whole (`/files/download`), and its
-   * size now when it is a regular file (the response's Content-Length).
+   * The file to send whole (`/files/download`), opened (the caller closes
+   * it), and its size now when it is a regular file (the response's
+   * Content-Length).
    */
-  async downloadPath(
+  async openDownload(
     virtualPath: string,
     caller?: FilesCaller,
-  ): Promise<{ real: string; name: string; size: number | undefined }> {
-    const { real } = await this.resolve(virtualPath, caller);
+  ): Promise<{ handle: FileHandle; name: string; size: number | undefined }> {
+    const { real, vpath } = await this.resolve(virtualPath, caller);
     const st = await stat(real);
     if (st.isDirectory()) throw new FilesError("invalid", "Cannot download a directory.");
-    return { real, name: basename(real), size: st.isFile() ? st.size : undefined };
+    const handle = await openResolved(real, vpath);
+    try {
+      const opened = await handle.stat();
+      if (opened.isDirectory()) throw new FilesError("invalid", "Cannot download a directory.");
+      return { handle, name: basename(real), size: opened.isFile() ? opened.size : undefined };
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
   }
 
   private match(virtualPath: string): { prefix: string; suffix: string } | undefined {
