@@ -13,9 +13,14 @@
  * every container it launches.
  */
 import { readlink } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import type { CommandInfo } from "../../common/protocol/generated/mesos-v1.js";
 import type { ExecutorCommand } from "./executor-command.js";
 import { SHIM_SETUP_FAILURE_STATUS, shellQuote } from "./launch-shim.js";
+import {
+  SESSION_STDIN_DEADLINE_SECONDS,
+  STDIN_DEADLINE_EXPIRED,
+} from "./session-stdin-deadline.js";
 import { applyEnvironment, ENVIRONMENT_FD } from "./shim-environment.js";
 
 /** What a DEBUG child inherits from the container it runs in. */
@@ -105,6 +110,14 @@ export async function namespacesToEnter(pid: number): Promise<string[]> {
   return out;
 }
 
+/** The session's stdin watcher (session-stdin-deadline-main.ts). */
+const STDIN_DEADLINE_MAIN = fileURLToPath(
+  new URL("./session-stdin-deadline-main.js", import.meta.url),
+);
+
+/** The pid of that watcher, in the first shell (not exported). */
+const WATCHER_VARIABLE = "mesos_stdin_watcher_";
+
 /** Hands the part of the working directory still to enter from root's shell to the user's. */
 const REST_VARIABLE = "MESOS_DEBUG_WORKDIR_REST";
 
@@ -178,6 +191,8 @@ export function debugCommand(o: {
   user: { uid: number; gid: number } | undefined;
   /** A named pipe to read stdin from (a session's), opened on the host before anything is entered. */
   stdin?: string;
+  /** How long to wait for a writer of `stdin` (default {@link SESSION_STDIN_DEADLINE_SECONDS}). */
+  stdinDeadlineSeconds?: number;
 }): { file: string; args: string[]; env: Record<string, string>; environmentFd: number } {
   const fail = (what: string) =>
     `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${SHIM_SETUP_FAILURE_STATUS}; }`;
@@ -250,11 +265,32 @@ export function debugCommand(o: {
     );
   }
   tail.push(o.command.file, ...o.command.args.slice(1));
-  const steps = o.cgroupProcs.map(
-    (f) => `echo $$ > ${shellQuote(f)} || ${fail(`cannot enter cgroup ${f}`)}`,
+  const steps: string[] = [];
+  const stdin = o.stdin;
+  const seconds = o.stdinDeadlineSeconds ?? SESSION_STDIN_DEADLINE_SECONDS;
+  if (stdin !== undefined) {
+    // The watcher of the open's deadline (session-stdin-deadline.ts), started
+    // before the cgroups are joined: a Node process does not count against the
+    // task's memory. Nothing of the container's (environment, descriptors)
+    // goes to it: a recovering agent finds containers by their variables.
+    const watch = [process.execPath, STDIN_DEADLINE_MAIN, stdin, String(seconds)].map(shellQuote);
+    steps.push(`/usr/bin/env -i ${watch.join(" ")} >/dev/null 3>&- 4<&- & ${WATCHER_VARIABLE}=$!`);
+  }
+  steps.push(
+    ...o.cgroupProcs.map(
+      (f) => `echo $$ > ${shellQuote(f)} || ${fail(`cannot enter cgroup ${f}`)}`,
+    ),
   );
-  if (o.stdin !== undefined) {
-    steps.push(`exec 0<${shellQuote(o.stdin)} || ${fail("cannot open the session's stdin")}`);
+  if (stdin !== undefined) {
+    const w = `$${WATCHER_VARIABLE}`;
+    steps.push(
+      `exec 0<${shellQuote(stdin)} || ${fail("cannot open the session's stdin")}`,
+      `kill ${w} 2>/dev/null; wait ${w} 2>/dev/null`,
+      // Its stderr is the agent's pipe, likely without a reader by now: the
+      // message must not end the shell with SIGPIPE before its exit status.
+      `[ $? -ne ${STDIN_DEADLINE_EXPIRED} ] || { trap '' PIPE; ${fail(`nobody opened the session's stdin within ${seconds} seconds (its agent is gone)`)}; }`,
+      `unset ${WATCHER_VARIABLE}`,
+    );
   }
   const script = [...steps, 'exec "$@"'].join("; ");
   return {
