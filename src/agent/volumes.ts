@@ -9,12 +9,23 @@
  * isolator when root); the task sees the same files either way, but a
  * task that resolves the path sees the host directory.
  */
-import { chownSync, mkdirSync, readlinkSync, rmSync, statSync, symlinkSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import {
+  chownSync,
+  closeSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
 import type { Logger } from "../common/observability/logger.js";
 import type { Resource } from "../common/protocol/generated/mesos-v1.js";
 import type { Resource as CoreResource } from "../common/resources/index.js";
 import type { Containerizer, ContainerLaunch } from "./agent-ports.js";
+import { DIRECTORY_FLAGS } from "./containerizer/sandbox-no-follow.js";
 import { volumePathOf } from "./resources-checkpoint.js";
 
 function linkTarget(path: string): string | undefined {
@@ -22,6 +33,51 @@ function linkTarget(path: string): string | undefined {
     return readlinkSync(path);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Links `hostPath` at `rel` below `sandbox` (false: that link is there
+ * already). The sandbox may be its task's user's, who may have made a
+ * directory on the way a link: each is made (root's, 0755) and opened in
+ * the one above without following a link, and the volume's link is read,
+ * removed and made in the directory held open, so root touches nothing a
+ * link there points at (`'<name>' is a symbolic link`).
+ */
+function linkInSandbox(sandbox: string, rel: string, hostPath: string): boolean {
+  const names = rel.split(sep);
+  const last = names.pop() as string;
+  // The sandbox's parents are root's (it may not be made yet: the launch makes it too).
+  mkdirSync(sandbox, { recursive: true, mode: 0o755 });
+  let fd = openSync(sandbox, DIRECTORY_FLAGS);
+  try {
+    for (let at = 0; at < names.length; at++) {
+      const entry = `/proc/self/fd/${fd}/${names[at]}`;
+      try {
+        mkdirSync(entry, { mode: 0o755 });
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+      }
+      let next: number;
+      try {
+        next = openSync(entry, DIRECTORY_FLAGS);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code !== "ELOOP" && code !== "ENOTDIR") throw e;
+        const what = lstatSync(entry).isSymbolicLink() ? "a symbolic link" : "not a directory";
+        throw new Error(`'${join(sandbox, ...names.slice(0, at + 1))}' is ${what}`);
+      }
+      closeSync(fd);
+      fd = next;
+    }
+    const entry = `/proc/self/fd/${fd}/${last}`;
+    if (linkTarget(entry) === hostPath) return false;
+    mkdirSync(hostPath, { recursive: true, mode: 0o755 });
+    rmSync(entry, { force: true });
+    symlinkSync(hostPath, entry);
+    return true;
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -42,12 +98,8 @@ export function linkVolumes(
       logger.warn(`Not linking volume at '${containerPath}': outside the sandbox`);
       continue;
     }
-    if (linkTarget(link) === hostPath) continue;
     try {
-      mkdirSync(hostPath, { recursive: true, mode: 0o755 });
-      mkdirSync(dirname(link), { recursive: true, mode: 0o755 });
-      rmSync(link, { force: true });
-      symlinkSync(hostPath, link);
+      if (!linkInSandbox(resolve(sandbox), relative(resolve(sandbox), link), hostPath)) continue;
       made.push(link);
       logger.info(`Linked persistent volume ${hostPath} at ${link}`);
     } catch (e) {
