@@ -175,6 +175,11 @@ export async function openDirectoryBelow(
   names: readonly string[],
   create: boolean,
 ): Promise<{ dir: FileHandle; made: boolean } | { stopped: NotADirectory }> {
+  // `..`, `.` or a slash would walk out of `top` or through a link unchecked.
+  const odd = names.find((n) => n === "" || n === "." || n === ".." || n.includes("/"));
+  if (odd !== undefined) {
+    throw new Error(`'${JSON.stringify(odd).slice(1, -1)}' is not a name in a sandbox`);
+  }
   let dir = top;
   let made = false;
   try {
