@@ -5,6 +5,7 @@
  */
 
 import { STATUS_CODES } from "node:http";
+import { oneLine } from "../errors/one-line.js";
 
 /**
  * A status as libprocess prints it (`401 Unauthorized`): Mesos' libraries
@@ -100,7 +101,7 @@ export function accepted(body = ""): BodyResponse {
 }
 
 export function badRequest(message = ""): BodyResponse {
-  return response(400, message);
+  return response(400, oneLine(message));
 }
 
 /** 401 with a `WWW-Authenticate` challenge. */
@@ -109,11 +110,11 @@ export function unauthorized(challenge: string, message = "401 Unauthorized."): 
 }
 
 export function forbidden(message = ""): BodyResponse {
-  return response(403, message);
+  return response(403, oneLine(message));
 }
 
 export function notFound(message = ""): BodyResponse {
-  return response(404, message);
+  return response(404, oneLine(message));
 }
 
 /** 405 with the `Allow` header and Mesos' wording of the body. */
@@ -126,35 +127,35 @@ export function methodNotAllowed(allowed: readonly string[], received?: string):
 }
 
 export function notAcceptable(message = ""): BodyResponse {
-  return response(406, message);
+  return response(406, oneLine(message));
 }
 
 export function conflict(message = ""): BodyResponse {
-  return response(409, message);
+  return response(409, oneLine(message));
 }
 
 export function preconditionFailed(message = ""): BodyResponse {
-  return response(412, message);
+  return response(412, oneLine(message));
 }
 
 export function payloadTooLarge(message = ""): BodyResponse {
-  return response(413, message);
+  return response(413, oneLine(message));
 }
 
 export function unsupportedMediaType(message = ""): BodyResponse {
-  return response(415, message);
+  return response(415, oneLine(message));
 }
 
 export function internalServerError(message = ""): BodyResponse {
-  return response(500, message);
+  return response(500, oneLine(message));
 }
 
 export function notImplemented(message = ""): BodyResponse {
-  return response(501, message);
+  return response(501, oneLine(message));
 }
 
 export function serviceUnavailable(message = ""): BodyResponse {
-  return response(503, message);
+  return response(503, oneLine(message));
 }
 
 /** 307 to `location`. */

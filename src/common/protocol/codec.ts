@@ -5,6 +5,7 @@
  * `DecodeError` value. Encoding throws a `TypeError` only when handed an
  * object that does not fit the schema (a bug in the caller).
  */
+import { oneLine } from "../errors/one-line.js";
 import { DecodeError, WalkFailure } from "./decode-error.js";
 import { decodeJsonMessage } from "./json-decode.js";
 import { encodeJsonMessage, fillJsonDefaults } from "./json-encode.js";
@@ -93,7 +94,8 @@ export function createCodec<T>(schema: Schema, fullName: string): Codec<T> {
         try {
           value = JSON.parse(text);
         } catch (e) {
-          const reason = e instanceof Error ? e.message : String(e);
+          // The parser quotes the input near the error.
+          const reason = oneLine(e instanceof Error ? e.message : String(e));
           return err(new DecodeError(fullName, "json", "", `malformed JSON: ${reason}`));
         }
       }
