@@ -120,3 +120,26 @@ test(
     }
   },
 );
+
+test(
+  "/files/browse does not list root's directory through a directory swapped for a link after the check",
+  needsRoot,
+  async () => {
+    const { files, sandbox } = await setUp("browse");
+    const restore = swapAfterResolving("sandbox/dir", swapDirForEtc(sandbox));
+    try {
+      const listed = await files.browse("/sandbox/dir").then(
+        (entries) => entries.map((e) => e.path),
+        (e: unknown) => e,
+      );
+      assert.ok(listed instanceof FilesError, `refused, not listed: ${String(listed)}`);
+      assert.match(listed.message, /is inaccessible/);
+    } finally {
+      restore();
+    }
+    assert.deepEqual(
+      (await files.browse("/sandbox/dir.moved")).map((e) => e.path),
+      ["/sandbox/dir.moved/secret"],
+    );
+  },
+);

@@ -391,21 +391,31 @@ export class VirtualFiles {
     const { real, vpath } = await this.resolve(virtualPath, caller);
     const st = await stat(real);
     if (!st.isDirectory()) return [await this.entry(real, vpath)];
-    let names: string[];
+    // Listed through the directory opened (and checked) once, as read does.
+    const dir = await openResolved(real, vpath);
     try {
-      names = await readdir(real);
-    } catch (e) {
-      throw new FilesError("unknown", `Failed to list '${vpath}': ${(e as Error).message}`);
-    }
-    const out: FileEntry[] = [];
-    for (const name of names.sort()) {
+      const held = `/proc/self/fd/${dir.fd}`;
+      let names: string[];
       try {
-        out.push(await this.entry(join(real, name), join(vpath, name)));
-      } catch {
-        // Vanished between readdir and stat, or a dangling link: skip it, as Mesos does.
+        names = await readdir(held);
+      } catch (e) {
+        throw new FilesError(
+          "unknown",
+          `Failed to list '${vpath}': ${(e as Error).message.replace(held, real)}`,
+        );
       }
+      const out: FileEntry[] = [];
+      for (const name of names.sort()) {
+        try {
+          out.push(await this.entry(`${held}/${name}`, join(vpath, name)));
+        } catch {
+          // Vanished between readdir and stat, or a dangling link: skip it, as Mesos does.
+        }
+      }
+      return out;
+    } finally {
+      await dir.close();
     }
-    return out;
   }
 
   /**
