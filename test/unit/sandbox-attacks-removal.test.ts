@@ -107,7 +107,7 @@ test(
 test(
   "gc: an entry root cannot remove keeps only itself, and is reported in one line",
   needsRoot,
-  async () => {
+  async (t) => {
     const { workDir, sandbox } = setUp("stuck");
     asNobody(
       sandbox,
@@ -115,7 +115,12 @@ test(
     );
     // What root cannot remove (here made so by root: an immutable file).
     const stuck = join(sandbox, "a\nb", "x");
-    execFileSync("chattr", ["+i", stuck]);
+    try {
+      execFileSync("chattr", ["+i", stuck], { stdio: "ignore" });
+    } catch {
+      t.skip("the file system of the temporary directory has no immutable files (chattr)");
+      return;
+    }
     immutable.push(stuck);
     await assert.rejects(removeBelow(workDir, sandbox), (e: Error) => {
       assert.equal(e.message, "EPERM: operation not permitted (at 'a\\nb/x')");
