@@ -1031,3 +1031,119 @@ describe("malformed agent messages", () => {
     assert.ok(Array.isArray(state?.slaves), "the master's state is still served");
   });
 });
+
+describe("malformed master messages", () => {
+  test("internal messages to the agent, sent as its master: mutated launches, kills and updates never stop it", async () => {
+    // libprocess trusts the sender's name: anyone reaching the agent can speak as its master.
+    const from = `master@${master.address}`;
+    const fw = { value: framework.frameworkId };
+    const slaveId = { value: agentId };
+    const uuid = "AAECAwQFBgcICQoLDA0ODw==";
+    const frameworkInfo: Json = {
+      id: fw,
+      user: "root",
+      name: "fuzz",
+      roles: ["fuzz"],
+      capabilities: [{ type: "MULTI_ROLE" }],
+    };
+    const allocated = (RESOURCES as Json[]).map((r) => ({
+      ...(r as object),
+      allocation_info: { role: "fuzz" },
+    }));
+    const task: Json = {
+      name: "t",
+      task_id: { value: "t-fuzz" },
+      agent_id: slaveId,
+      resources: allocated,
+      command: { value: "true" },
+    };
+    const seeds: [MessageTypeName, Json][] = [
+      [
+        "mesos.internal.RunTaskMessage",
+        { framework_id: fw, framework: frameworkInfo, task, pid: "scheduler@127.0.0.1:1" },
+      ],
+      [
+        "mesos.internal.RunTaskGroupMessage",
+        {
+          framework: frameworkInfo,
+          executor: {
+            type: "DEFAULT",
+            executor_id: { value: "e-fuzz" },
+            framework_id: fw,
+            resources: allocated,
+          },
+          task_group: { tasks: [task] },
+        },
+      ],
+      [
+        "mesos.internal.KillTaskMessage",
+        { framework_id: fw, task_id: { value: "t-fuzz" }, kill_policy: { grace_period: NS } },
+      ],
+      [
+        "mesos.internal.ShutdownExecutorMessage",
+        { executor_id: { value: "e-fuzz" }, framework_id: fw },
+      ],
+      ["mesos.internal.ShutdownFrameworkMessage", { framework_id: { value: "no-such-framework" } }],
+      [
+        "mesos.internal.FrameworkToExecutorMessage",
+        { slave_id: slaveId, framework_id: fw, executor_id: { value: "e-fuzz" }, data: "aGk=" },
+      ],
+      [
+        "mesos.internal.UpdateFrameworkMessage",
+        { framework_id: fw, pid: "scheduler@127.0.0.1:1", framework_info: frameworkInfo },
+      ],
+      [
+        "mesos.internal.StatusUpdateAcknowledgementMessage",
+        { slave_id: slaveId, framework_id: fw, task_id: { value: "t-fuzz" }, uuid },
+      ],
+      ["mesos.internal.PingSlaveMessage", { connected: true }],
+      ["mesos.internal.CheckpointResourcesMessage", { resources: RESERVED }],
+      [
+        "mesos.internal.ReconcileOperationsMessage",
+        { operations: [{ operation_uuid: { value: uuid } }] },
+      ],
+      [
+        "mesos.internal.AcknowledgeOperationStatusMessage",
+        { status_uuid: { value: uuid }, operation_uuid: { value: uuid } },
+      ],
+    ];
+    const encodedSeeds = seeds.map(([type, seed]) => {
+      const decoded = codecFor(type).decodeJson(seed);
+      assert.ok(
+        decoded.ok,
+        `seed of ${type} does not decode: ${decoded.ok ? "" : decoded.error.message}`,
+      );
+      return codecFor(type).encodeProtobuf(decoded.value);
+    });
+    let delivered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.nat(),
+        fc.array(op, { maxLength: 3 }),
+        fc.array(byteEdit, { maxLength: 2 }),
+        async (i, ops, edits) => {
+          const [type, seed] = seeds[i % seeds.length] as [MessageTypeName, Json];
+          const codec = codecFor(type);
+          const decoded = codec.decodeJson(mutate(seed, ops));
+          const bytes = decoded.ok
+            ? codec.encodeProtobuf(decoded.value)
+            : (encodedSeeds[i % seeds.length] as Uint8Array);
+          if (decoded.ok) delivered++;
+          const r: Sent = {
+            method: "POST",
+            url: `${agent.url}/slave(1)/${type}`,
+            headers: { "Libprocess-From": from },
+            body: editBytes(bytes, edits),
+          };
+          checkAnswer(r, await send(r));
+        },
+      ),
+      { numRuns: 600 },
+    );
+    assert.ok(delivered > 100, `only ${delivered} mutated messages decoded`);
+    await bothAlive();
+    assert.match(agent.logs(), /Launching executor 't-fuzz'/, "some mutated launches were run");
+    const state = await getJson<{ id?: string }>(`${agent.url}/slave(1)/state`);
+    assert.equal(state?.id, agentId, "the agent still serves its state under its id");
+  });
+});
