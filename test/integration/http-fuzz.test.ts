@@ -699,6 +699,31 @@ describe("malformed requests", () => {
     await fuzzCalls(() => `${agent.url}/api/v1`, "mesos.v1.agent.Call", seeds, 1000);
   });
 
+  test("executor API: mutated calls get a status below 500 and a one-line reason", async () => {
+    const ids = {
+      framework_id: { value: framework.frameworkId },
+      executor_id: { value: "e-fuzz" },
+    };
+    const status: Json = {
+      task_id: { value: "t-fuzz" },
+      state: "TASK_RUNNING",
+      source: "SOURCE_EXECUTOR",
+      uuid: "AAECAwQFBgcICQoLDA0ODw==",
+      executor_id: { value: "e-fuzz" },
+    };
+    const seeds: Json[] = [
+      {
+        ...ids,
+        type: "SUBSCRIBE",
+        subscribe: { unacknowledged_tasks: [], unacknowledged_updates: [] },
+      },
+      { ...ids, type: "UPDATE", update: { status } },
+      { ...ids, type: "MESSAGE", message: { data: "aGk=" } },
+      { ...ids, type: "HEARTBEAT" },
+    ];
+    await fuzzCalls(() => `${agent.url}/api/v1/executor`, "mesos.v1.executor.Call", seeds, 600);
+  });
+
   test("endpoints with query strings and form bodies: odd parameters get a status below 500", async () => {
     const value = fc.oneof(
       fc.constantFrom(
