@@ -8,12 +8,17 @@
  * the user made to a file that is not theirs).
  */
 import { constants as fsConstants } from "node:fs";
-import { type FileHandle, open, readdir } from "node:fs/promises";
+import { chown, type FileHandle, open, readdir } from "node:fs/promises";
 import { MAX_REMOVAL_DEPTH, openSandbox } from "./sandbox-no-follow.js";
 
-/** Opens any entry but a link, never waiting on a pipe nor taking a terminal. */
-const ENTRY_FLAGS =
-  fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY;
+/** Linux's O_PATH (not in Node's fs.constants): a handle that opens nothing, for fstat and chown. */
+const O_PATH = 0o10000000;
+
+/**
+ * Takes any entry, a link itself included, without opening it: a device or
+ * a pipe the user put there is never opened, and no read permission is needed.
+ */
+const ENTRY_FLAGS = O_PATH | fsConstants.O_NOFOLLOW;
 
 /**
  * Chowns the sandbox `directory` (below `base`, opened as
@@ -46,17 +51,31 @@ async function chownIn(
     try {
       entry = await open(`/proc/self/fd/${dir.fd}/${name}`, ENTRY_FLAGS);
     } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      // A link (ELOOP), a socket (ENXIO), or gone meanwhile: left alone.
-      if (code === "ELOOP" || code === "ENXIO" || code === "ENOENT") continue;
+      // Gone meanwhile: nothing to do.
+      if ((e as NodeJS.ErrnoException).code === "ENOENT") continue;
       throw e;
     }
+    let sub: FileHandle | undefined;
     try {
+      // Links, sockets and devices are left alone.
       const st = await entry.stat();
-      if (st.isDirectory()) await chownIn(entry, ids, depth + 1);
-      else if ((st.isFile() || st.isFIFO()) && st.nlink === 1) await entry.chown(ids.uid, ids.gid);
+      const held = `/proc/self/fd/${entry.fd}`;
+      if (st.isDirectory()) {
+        // The very directory taken above (its /proc link, not its name again:
+        // O_NOFOLLOW would refuse the /proc link itself).
+        sub = await open(held, fsConstants.O_RDONLY | fsConstants.O_DIRECTORY);
+      } else if ((st.isFile() || st.isFIFO()) && st.nlink === 1) {
+        // An O_PATH handle takes no fchown; chown of its /proc link changes that very file.
+        await chown(held, ids.uid, ids.gid);
+      }
     } finally {
       await entry.close();
+    }
+    if (sub === undefined) continue;
+    try {
+      await chownIn(sub, ids, depth + 1);
+    } finally {
+      await sub.close();
     }
   }
 }
