@@ -17,7 +17,10 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { debugCommand } from "../../src/agent/containerizer/debug-containers.js";
+import {
+  debugCommand,
+  sessionStdinScript,
+} from "../../src/agent/containerizer/debug-containers.js";
 import {
   environmentScript,
   ROOT_STEP_ENVIRONMENT,
@@ -126,4 +129,37 @@ test("a session whose stdin is opened in time runs with its input, and its deadl
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "started\ninput\n");
   assert.equal(r.stderr, "");
+});
+
+test("a session directly under a top-level container (its shell's script) ends after the deadline too", {
+  timeout: 120_000,
+}, async () => {
+  const fifo = makeFifo();
+  process.env.MESOS_TS_TESTING_SESSION_STDIN_DEADLINE = "1";
+  let script: string;
+  try {
+    script = sessionStdinScript(fifo, 127);
+  } finally {
+    delete process.env.MESOS_TS_TESTING_SESSION_STDIN_DEADLINE;
+  }
+  const child = spawn("/bin/sh", ["-c", script, "mesos-session-stdin", "/bin/echo", "ran"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  started.push(child);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (d: Buffer) => {
+    stdout += d.toString();
+  });
+  child.stderr.on("data", (d: Buffer) => {
+    stderr += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  assert.equal(code, 127, stderr);
+  assert.equal(stdout, "");
+  assert.equal(
+    stderr,
+    "mesos-containerizer: nobody opened the session's stdin within 1 seconds (its agent is gone)\n",
+  );
+  assert.deepEqual(watchersOf(fifo), []);
 });

@@ -110,6 +110,59 @@ export async function namespacesToEnter(pid: number): Promise<string[]> {
   return out;
 }
 
+/**
+ * The deadline of a session's stdin, in seconds: {@link SESSION_STDIN_DEADLINE_SECONDS}.
+ * Tests only: `MESOS_TS_TESTING_SESSION_STDIN_DEADLINE=<seconds>` in the
+ * agent's environment shortens it.
+ */
+export function sessionStdinDeadline(): number {
+  const testing = Number(process.env.MESOS_TS_TESTING_SESSION_STDIN_DEADLINE ?? "");
+  return Number.isFinite(testing) && testing > 0 ? testing : SESSION_STDIN_DEADLINE_SECONDS;
+}
+
+/**
+ * The shell step that starts the watcher of the deadline of a session's
+ * stdin `fifo` (session-stdin-deadline.ts) in the background. Nothing of
+ * the container's goes to it (environment, descriptors): a recovering agent
+ * finds a container's processes by their variables.
+ */
+function startStdinWatcher(fifo: string, seconds: number): string {
+  const watch = [process.execPath, STDIN_DEADLINE_MAIN, fifo, String(seconds)].map(shellQuote);
+  return `/usr/bin/env -i ${watch.join(" ")} >/dev/null 3>&- 4<&- & ${WATCHER_VARIABLE}=$!`;
+}
+
+/**
+ * The shell steps that open `fifo` as stdin once {@link startStdinWatcher}
+ * runs, ending the watcher; the shell exits with `status` when it could
+ * not open it or the deadline passed.
+ */
+function openStdin(fifo: string, seconds: number, status: number): string[] {
+  const fail = (what: string) =>
+    `{ echo ${shellQuote(`mesos-containerizer: ${what}`)} >&2; exit ${status}; }`;
+  const w = `$${WATCHER_VARIABLE}`;
+  return [
+    `exec 0<${shellQuote(fifo)} || ${fail("cannot open the session's stdin")}`,
+    `kill ${w} 2>/dev/null; wait ${w} 2>/dev/null`,
+    // Its stderr is the agent's pipe, likely without a reader by now: the
+    // message must not end the shell with SIGPIPE before its exit status.
+    `[ $? -ne ${STDIN_DEADLINE_EXPIRED} ] || { trap '' PIPE; ${fail(`nobody opened the session's stdin within ${seconds} seconds (its agent is gone)`)}; }`,
+    `unset ${WATCHER_VARIABLE}`,
+  ];
+}
+
+/**
+ * A /bin/sh script that reads its stdin from a session's `fifo`, waiting
+ * for a writer until the deadline ({@link sessionStdinDeadline}; then exit
+ * status `status`), and execs `"$@"`. For sessions that are not DEBUG
+ * containers (nested-containers.ts).
+ */
+export function sessionStdinScript(fifo: string, status: number): string {
+  const seconds = sessionStdinDeadline();
+  return [startStdinWatcher(fifo, seconds), ...openStdin(fifo, seconds, status), 'exec "$@"'].join(
+    "; ",
+  );
+}
+
 /** The session's stdin watcher (session-stdin-deadline-main.ts). */
 const STDIN_DEADLINE_MAIN = fileURLToPath(
   new URL("./session-stdin-deadline-main.js", import.meta.url),
@@ -191,7 +244,7 @@ export function debugCommand(o: {
   user: { uid: number; gid: number } | undefined;
   /** A named pipe to read stdin from (a session's), opened on the host before anything is entered. */
   stdin?: string;
-  /** How long to wait for a writer of `stdin` (default {@link SESSION_STDIN_DEADLINE_SECONDS}). */
+  /** How long to wait for a writer of `stdin` (default {@link sessionStdinDeadline}). */
   stdinDeadlineSeconds?: number;
 }): { file: string; args: string[]; env: Record<string, string>; environmentFd: number } {
   const fail = (what: string) =>
@@ -267,31 +320,16 @@ export function debugCommand(o: {
   tail.push(o.command.file, ...o.command.args.slice(1));
   const steps: string[] = [];
   const stdin = o.stdin;
-  const seconds = o.stdinDeadlineSeconds ?? SESSION_STDIN_DEADLINE_SECONDS;
-  if (stdin !== undefined) {
-    // The watcher of the open's deadline (session-stdin-deadline.ts), started
-    // before the cgroups are joined: a Node process does not count against the
-    // task's memory. Nothing of the container's (environment, descriptors)
-    // goes to it: a recovering agent finds containers by their variables.
-    const watch = [process.execPath, STDIN_DEADLINE_MAIN, stdin, String(seconds)].map(shellQuote);
-    steps.push(`/usr/bin/env -i ${watch.join(" ")} >/dev/null 3>&- 4<&- & ${WATCHER_VARIABLE}=$!`);
-  }
+  const seconds = o.stdinDeadlineSeconds ?? sessionStdinDeadline();
+  // Started before the cgroups are joined: a Node process does not count
+  // against the task's memory.
+  if (stdin !== undefined) steps.push(startStdinWatcher(stdin, seconds));
   steps.push(
     ...o.cgroupProcs.map(
       (f) => `echo $$ > ${shellQuote(f)} || ${fail(`cannot enter cgroup ${f}`)}`,
     ),
   );
-  if (stdin !== undefined) {
-    const w = `$${WATCHER_VARIABLE}`;
-    steps.push(
-      `exec 0<${shellQuote(stdin)} || ${fail("cannot open the session's stdin")}`,
-      `kill ${w} 2>/dev/null; wait ${w} 2>/dev/null`,
-      // Its stderr is the agent's pipe, likely without a reader by now: the
-      // message must not end the shell with SIGPIPE before its exit status.
-      `[ $? -ne ${STDIN_DEADLINE_EXPIRED} ] || { trap '' PIPE; ${fail(`nobody opened the session's stdin within ${seconds} seconds (its agent is gone)`)}; }`,
-      `unset ${WATCHER_VARIABLE}`,
-    );
-  }
+  if (stdin !== undefined) steps.push(...openStdin(stdin, seconds, SHIM_SETUP_FAILURE_STATUS));
   const script = [...steps, 'exec "$@"'].join("; ");
   return {
     file: "/bin/sh",

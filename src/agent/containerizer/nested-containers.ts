@@ -97,6 +97,7 @@ import {
   namespacesToEnter,
   type ParentLaunch,
   parseParentLaunch,
+  sessionStdinScript,
 } from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
 import { FetchError, fetchUris } from "./fetcher.js";
@@ -2203,8 +2204,9 @@ async function holdDirectory(
 }
 
 /**
- * `command` with its stdin read from `fifo`: a shell opens it, then
- * becomes the command (argv[0] is the program's path).
+ * `command` with its stdin read from `fifo`: a shell opens it (waiting
+ * for the agent's end only until a deadline, see debug-containers.ts),
+ * then becomes the command (argv[0] is the program's path).
  */
 function stdinFrom(
   command: ReturnType<typeof executorCommand>,
@@ -2215,8 +2217,8 @@ function stdinFrom(
     args: [
       "sh",
       "-c",
-      'exec 0<"$0" || exit 127; exec "$@"',
-      fifo,
+      sessionStdinScript(fifo, 127),
+      "mesos-session-stdin",
       command.file,
       ...command.args.slice(1),
     ],

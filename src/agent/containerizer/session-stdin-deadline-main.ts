@@ -1,7 +1,7 @@
 /**
  * Ends a session's wait for its stdin after a deadline (see
- * session-stdin-deadline.ts). The session's first shell runs it as root,
- * in the background, with an empty environment:
+ * session-stdin-deadline.ts). The session's shell runs it in the
+ * background, with an empty environment:
  *
  *   node session-stdin-deadline-main.js <stdin fifo> <seconds>
  *

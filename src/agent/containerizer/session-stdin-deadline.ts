@@ -1,6 +1,8 @@
 /**
- * How long a container session waits for its stdin. A session's first
- * (root) shell opens the named pipe of its stdin for reading, which blocks
+ * How long a container session waits for its stdin. A session's shell
+ * (root's first step for a DEBUG container, debug-containers.ts; the last
+ * step, as the user, for one under a top-level container) opens the named
+ * pipe of its stdin for reading, which blocks
  * until a writer opens it: the agent, right after it started the session
  * (nested-containers.ts). An agent that died in between, with none started
  * again on its work_dir (a restarted one kills the session), would leave

@@ -1,0 +1,143 @@
+/**
+ * A container session (a DEBUG one, in a nested container) whose agent is
+ * SIGKILLed before it opened the session's stdin, with no agent started
+ * again on its work_dir: the
+ * session's shell waits for a writer of its stdin pipe only until the
+ * deadline (here shortened for the test with
+ * MESOS_TS_TESTING_SESSION_STDIN_DEADLINE), then ends, instead of blocking
+ * in open(2) forever. Its parent container runs on.
+ */
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import {
+  type DaemonHandle,
+  freePort,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitLong,
+} from "../harness/processes.js";
+import { WorkDirs } from "../harness/work-dirs.js";
+
+let master: DaemonHandle;
+/** The containers' processes: killed at the end whatever happened. */
+const strays = new Set<number>();
+const workDirs = new WorkDirs();
+
+before(async () => {
+  master = await startMaster();
+});
+
+after(async () => {
+  workDirs.killLeft();
+  for (const pid of strays) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+  }
+  await stopAll();
+});
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Pids of the running processes whose environment holds `variable` (`NAME=value`). */
+function carrying(variable: string): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
+      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
+    } catch {
+      // Gone meanwhile, or not ours to read.
+    }
+  }
+  return out;
+}
+
+test("a session whose agent was killed before it opened the session's stdin ends by itself after the deadline when no agent recovers", async () => {
+  const flags = {
+    work_dir: workDirs.make("session-stdin-deadline-"),
+    registration_backoff_factor: "10ms",
+  };
+  // Killed by the test hook right after the DEBUG container's process
+  // started: before the agent's end of its stdin is made (see nested-containers.ts).
+  const agent = await startAgent({
+    master: master.address,
+    port: await freePort(),
+    flags,
+    env: {
+      MESOS_TS_TESTING_CRASH_AFTER_SPAWN: "debug",
+      MESOS_TS_TESTING_SESSION_STDIN_DEADLINE: "2",
+    },
+  });
+  const holder = { value: "holder" };
+  const res = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({
+      type: "LAUNCH_CONTAINER",
+      launch_container: {
+        container_id: holder,
+        command: { value: "exec sleep 300" },
+        resources: [
+          { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+          { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+        ],
+      },
+    }),
+  });
+  assert.equal(res.status, 200, await res.text());
+  // The session's parent: a nested container, so that the session is a DEBUG
+  // container, whose agent is killed before it makes the writer of its stdin.
+  const child = { value: "child", parent: holder };
+  const nested = await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER",
+      launch_nested_container: { container_id: child, command: { value: "exec sleep 300" } },
+    }),
+  });
+  assert.equal(nested.status, 200, await nested.text());
+  await fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/recordio",
+      "Message-Accept": "application/json",
+    },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: {
+        container_id: { value: "sess", parent: child },
+        command: { value: "exec sleep 300" },
+      },
+    }),
+  }).catch(() => undefined);
+  assert.equal(await agent.exited, null, "the agent was killed by the test hook");
+  const holders = carrying("MESOS_TS_CONTAINER_ID=holder");
+  for (const pid of [...holders, ...carrying("MESOS_TS_CONTAINER_ID=holder.child")]) {
+    strays.add(pid);
+  }
+  const pids = carrying("MESOS_TS_CONTAINER_ID=holder.child.sess");
+  for (const pid of pids) strays.add(pid);
+  assert.ok(pids.length > 0, "the session's process outlives its agent");
+  await waitLong("the session's processes to end by themselves", () =>
+    pids.every((pid) => !alive(pid)),
+  );
+  assert.ok(
+    holders.some((pid) => alive(pid)),
+    "the session's parent containers still run",
+  );
+});
