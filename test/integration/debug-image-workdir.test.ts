@@ -125,7 +125,7 @@ test("a session run as another user in a nested container with an image starts i
     launch_nested_container: {
       container_id: parent,
       command: {
-        value: `chmod 700 /priv && chown ${nobody} /priv/home && echo mine > /priv/home/mine && exec sleep 300`,
+        value: `busybox chmod 700 /priv && busybox chown ${nobody} /priv/home && echo mine > /priv/home/mine && exec sleep 300`,
       },
       container: imageContainer("private"),
     },
