@@ -7,14 +7,33 @@ import { type DaemonHandle, startAgent, startMaster, waitForAgents } from "./pro
 export interface OneAgentCluster {
   master: DaemonHandle;
   agent: DaemonHandle;
+  /** The agent's id, as the master lists it once the agent is registered. */
+  agentId: string;
 }
 
-/** Starts a master and an agent with `agentFlags`, and waits until the agent is registered. */
+/** What a test may set beyond the agent's flags; each is passed on as is. */
+export interface OneAgentClusterOptions {
+  /** The master's flags (`startMaster`'s `flags`). */
+  masterFlags?: Record<string, string | number | boolean>;
+  /** Variables added to the agent's environment (`startAgent`'s `env`). */
+  agentEnv?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Starts a master (with `options.masterFlags`), then an agent with
+ * `agentFlags`, and waits until the agent is registered: the same three steps
+ * as startMaster + startAgent + waitForAgents(master, 1).
+ */
 export async function startOneAgentCluster(
   agentFlags: Record<string, string | number | boolean> = {},
+  options: OneAgentClusterOptions = {},
 ): Promise<OneAgentCluster> {
-  const master = await startMaster();
-  const agent = await startAgent({ master: master.address, flags: agentFlags });
-  await waitForAgents(master, 1);
-  return { master, agent };
+  const master = await startMaster({ flags: options.masterFlags });
+  const agent = await startAgent({
+    master: master.address,
+    flags: agentFlags,
+    env: options.agentEnv,
+  });
+  const [agentId = ""] = await waitForAgents(master, 1);
+  return { master, agent, agentId };
 }

@@ -7,24 +7,14 @@ import assert from "node:assert/strict";
 import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  getJson,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, runBinary, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
 });
 
 after(stopAll);

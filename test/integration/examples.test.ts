@@ -5,21 +5,13 @@ import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  repoRoot,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, repoRoot, stopAll } from "../harness/processes.js";
 
 let master: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster());
 });
 
 after(stopAll);

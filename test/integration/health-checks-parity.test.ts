@@ -14,16 +14,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { ExecutorInfo, Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
 import { isTerminalState, SchedulerClient } from "../../src/scheduler/index.js";
-import {
-  type DaemonHandle,
-  freePort,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, freePort, getJson, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -33,9 +25,7 @@ const pending: ((offer: Offer) => Promise<unknown>)[] = [];
 const updates: TaskStatus[] = [];
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
   client = new SchedulerClient({
     master: master.address,
     framework: {

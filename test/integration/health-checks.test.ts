@@ -4,23 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  freePort,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, freePort, runBinary, stopAll } from "../harness/processes.js";
 
 let master: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  const agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
-  void agent;
+  ({ master } = await startOneAgentCluster());
 });
 
 after(stopAll);

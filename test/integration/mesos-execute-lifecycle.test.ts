@@ -12,17 +12,15 @@ import { spawn } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   getJson,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 let master: DaemonHandle;
@@ -52,9 +50,7 @@ async function frameworks(): Promise<{ live: FrameworkState[]; done: FrameworkSt
 }
 
 before(async () => {
-  master = await startMaster();
-  await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster());
 });
 
 after(stopAll);

@@ -8,23 +8,15 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll } from "../harness/processes.js";
 import { executeTask, scalar } from "./containerizer-helpers.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
 });
 
 after(stopAll);
