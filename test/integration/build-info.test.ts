@@ -9,14 +9,8 @@ import { execFileSync } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { BuildFacts } from "../../src/common/build/build-info.js";
 import { writeBuildInfo } from "../../src/common/build/write-build-info.js";
-import {
-  type DaemonHandle,
-  repoRoot,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, repoRoot, stopAll } from "../harness/processes.js";
 
 type Json = Record<string, unknown>;
 
@@ -59,9 +53,7 @@ describe("build info", { skip }, () => {
   before(async () => {
     facts = writeBuildInfo();
     heads = [headBefore ?? "", git("rev-parse", "HEAD") ?? ""];
-    master = await startMaster();
-    agent = await startAgent({ master: master.address });
-    await waitForAgents(master, 1);
+    ({ master, agent } = await startOneAgentCluster());
   });
   after(stopAll);
 

@@ -16,26 +16,16 @@ import {
   SchedulerClient,
   type SchedulerClientOptions,
 } from "../../src/scheduler/index.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
 
 before(async () => {
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: { resources: "cpus:8;mem:8192;disk:4096;ports:[31000-32000]" },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    resources: "cpus:8;mem:8192;disk:4096;ports:[31000-32000]",
+  }));
 });
 
 after(async () => {

@@ -7,17 +7,15 @@
 import assert from "node:assert/strict";
 import { lookupService } from "node:dns/promises";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
   getJson,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 interface Status {
@@ -47,9 +45,7 @@ let master: DaemonHandle;
 let agent: DaemonHandle;
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address, flags: { ip6: "::1" } });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({ ip6: "::1" }));
 });
 
 after(stopAll);

@@ -2,14 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, scalar } from "./containerizer-helpers.js";
 
 const skip =
@@ -22,18 +16,13 @@ let shared: string;
 before(async () => {
   if (skip !== undefined) return;
   shared = tempDir("mesos-default-container-");
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux",
-      default_container_info: JSON.stringify({
-        type: "MESOS",
-        volumes: [{ container_path: "shared", host_path: shared, mode: "RW" }],
-      }),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    isolation: "filesystem/linux",
+    default_container_info: JSON.stringify({
+      type: "MESOS",
+      volumes: [{ container_path: "shared", host_path: shared, mode: "RW" }],
+    }),
+  }));
 });
 
 after(stopAll);

@@ -11,17 +11,9 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { codecFor } from "../../src/common/protocol/index.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import { typedOperatorCall } from "../harness/operator.js";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitFor } from "../harness/processes.js";
 
 const TASK = "files-answers";
 const agentCodecs = {
@@ -49,9 +41,7 @@ async function answer(daemon: DaemonHandle, path: string): Promise<[number, stri
 before(async () => {
   const outside = tempDir("files-answers-outside-");
   writeFileSync(join(outside, "secret"), "not for the sandbox\n");
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
   const run = await runBinary(
     "mesos-execute",
     [

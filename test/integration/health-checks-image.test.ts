@@ -9,15 +9,8 @@ import { execFileSync } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { BUSYBOX, imageSkip } from "./images-helpers.js";
 
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
@@ -56,17 +49,12 @@ before(async () => {
   if (skip !== undefined) return;
   const registry = tempDir("mesos-health-registry-");
   buildImage(registry);
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-health-docker-store-"),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-health-docker-store-"),
+  }));
 });
 
 after(stopAll);

@@ -10,16 +10,8 @@ import assert from "node:assert/strict";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -36,18 +28,13 @@ before(async () => {
     config: { Env: ["PATH=/bin"] },
   });
   runtimeDir = tempDir("h12-secret-image-runtime-");
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "filesystem/linux,volume/secret,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("h12-secret-image-store-"),
-      runtime_dir: runtimeDir,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    isolation: "filesystem/linux,volume/secret,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("h12-secret-image-store-"),
+    runtime_dir: runtimeDir,
+  }));
 });
 
 after(stopAll);
