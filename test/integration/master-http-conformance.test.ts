@@ -7,13 +7,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 let master: DaemonHandle;
@@ -21,9 +16,10 @@ let agentId = "";
 const open: Subscription[] = [];
 
 before(async () => {
-  master = await startMaster({ flags: { allocation_interval: "100ms" } });
-  await startAgent({ master: master.address, flags: { registration_backoff_factor: "10ms" } });
-  [agentId = ""] = await waitForAgents(master, 1);
+  ({ master, agentId } = await startOneAgentCluster(
+    { registration_backoff_factor: "10ms" },
+    { masterFlags: { allocation_interval: "100ms" } },
+  ));
 });
 
 after(async () => {

@@ -5,7 +5,8 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { startAgent, startMaster, stopAll, waitFor, waitForAgents } from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { stopAll, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const open: Subscription[] = [];
@@ -16,9 +17,10 @@ after(async () => {
 });
 
 test("master with a real agent: offers name the agent; a command task finishes; a dead agent's offers are rescinded", async () => {
-  const master = await startMaster({ flags: { allocation_interval: "100ms" } });
-  const agent = await startAgent({ master: master.address });
-  const [agentId] = await waitForAgents(master, 1);
+  const { master, agent, agentId } = await startOneAgentCluster(
+    {},
+    { masterFlags: { allocation_interval: "100ms" } },
+  );
   const s = await subscribe(master.url, subscribeCall("real-agent", { role: "*" }));
   open.push(s);
   s.autoAcknowledge = true;

@@ -7,25 +7,18 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const open: Subscription[] = [];
 let master: DaemonHandle;
 
 before(async () => {
-  master = await startMaster({
-    flags: { allocation_interval: "100ms", roles: "greedy,guaranteed,other" },
-  });
-  await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster(
+    {},
+    { masterFlags: { allocation_interval: "100ms", roles: "greedy,guaranteed,other" } },
+  ));
 });
 
 after(async () => {

@@ -8,13 +8,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 let master: DaemonHandle;
@@ -29,11 +24,10 @@ before(async () => {
     unreserve_resources: [{ principals: { type: "ANY" }, reserver_principals: { type: "NONE" } }],
     resize_volumes: [{ principals: { values: ["grower"] }, roles: { type: "NONE" } }],
   };
-  master = await startMaster({
-    flags: { allocation_interval: "100ms", acls: JSON.stringify(acls) },
-  });
-  await startAgent({ master: master.address });
-  [agentId = ""] = await waitForAgents(master, 1);
+  ({ master, agentId } = await startOneAgentCluster(
+    {},
+    { masterFlags: { allocation_interval: "100ms", acls: JSON.stringify(acls) } },
+  ));
 });
 
 after(async () => {

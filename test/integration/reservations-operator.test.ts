@@ -9,24 +9,18 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
 let agentId = "";
 
 before(async () => {
-  master = await startMaster({ flags: { allocation_interval: "100ms" } });
-  agent = await startAgent({ master: master.address });
-  [agentId = ""] = await waitForAgents(master, 1);
+  ({ master, agent, agentId } = await startOneAgentCluster(
+    {},
+    { masterFlags: { allocation_interval: "100ms" } },
+  ));
 });
 
 after(async () => {
