@@ -10,15 +10,8 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Offer, TaskInfo, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
 import { type FakeDocker, installFakeDocker } from "../fixtures/fake-docker/install.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 let master: DaemonHandle;
@@ -27,12 +20,10 @@ let s: Subscription;
 
 before(async () => {
   docker = installFakeDocker(tempDir("fake-docker-checks-"));
-  master = await startMaster({ flags: { allocation_interval: "50ms" } });
-  await startAgent({
-    master: master.address,
-    flags: { containerizers: "mesos,docker", docker: docker.path },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster(
+    { containerizers: "mesos,docker", docker: docker.path },
+    { masterFlags: { allocation_interval: "50ms" } },
+  ));
   s = await subscribe(master.url, subscribeCall("docker-checks", { role: "*" }));
   s.autoAcknowledge = true;
   await s.nth("SUBSCRIBED");

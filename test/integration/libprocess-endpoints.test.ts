@@ -11,14 +11,8 @@ import { cpus, totalmem } from "node:os";
 import { after, before, describe, test } from "node:test";
 import { processesJson } from "../../src/common/http/processes-route.js";
 import { memFreeBytes } from "../../src/common/http/system-process.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll } from "../harness/processes.js";
 
 type Json = Record<string, unknown>;
 
@@ -27,12 +21,10 @@ let agent: DaemonHandle;
 let agentId = "";
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: { registration_backoff_factor: "100ms", memory_profiling: true },
-  });
-  [agentId = ""] = await waitForAgents(master, 1);
+  ({ master, agent, agentId } = await startOneAgentCluster({
+    registration_backoff_factor: "100ms",
+    memory_profiling: true,
+  }));
 });
 
 after(stopAll);

@@ -8,16 +8,14 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, test } from "node:test";
 import { type FakeDocker, installFakeDocker } from "../fixtures/fake-docker/install.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 let master: DaemonHandle;
@@ -62,12 +60,10 @@ async function runTask(name: string, extra: string[]): Promise<void> {
 
 before(async () => {
   docker = installFakeDocker(tempDir("fake-docker-"));
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: { containerizers: "mesos,docker", docker: docker.path },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    containerizers: "mesos,docker",
+    docker: docker.path,
+  }));
 });
 
 after(async () => {

@@ -7,17 +7,15 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { chmodSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   freePort,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 let master: DaemonHandle;
@@ -53,9 +51,7 @@ function execute(name: string, command: string) {
 
 before(async () => {
   home = tempDir("mesos-cli-home-");
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  [agentId = ""] = await waitForAgents(master, 1);
+  ({ master, agent, agentId } = await startOneAgentCluster());
 });
 
 after(stopAll);

@@ -14,15 +14,8 @@ import {
   installFakeDocker,
   subcommandOf,
 } from "../fixtures/fake-docker/install.js";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root (filesystem/linux mounts volumes)";
@@ -61,23 +54,18 @@ before(async () => {
   docker = installFakeDocker(tempDir("mesos-execute-fake-docker-"));
   const registry = tempDir("mesos-execute-registry-");
   if (skipImage === false) buildImage(registry);
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: {
-      containerizers: "mesos,docker",
-      docker: docker.path,
-      ...(isRoot
-        ? {
-            isolation: "filesystem/linux,posix/rlimits,docker/runtime",
-            image_providers: "docker",
-            docker_registry: registry,
-            docker_store_dir: tempDir("mesos-execute-store-"),
-          }
-        : {}),
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    containerizers: "mesos,docker",
+    docker: docker.path,
+    ...(isRoot
+      ? {
+          isolation: "filesystem/linux,posix/rlimits,docker/runtime",
+          image_providers: "docker",
+          docker_registry: registry,
+          docker_store_dir: tempDir("mesos-execute-store-"),
+        }
+      : {}),
+  }));
 });
 
 after(async () => {
