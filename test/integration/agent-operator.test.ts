@@ -9,18 +9,16 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Call, Response } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import { type TypedAnswer, typedOperatorCall } from "../harness/operator.js";
 import {
   binPath,
   type DaemonHandle,
   getJson,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 const callCodec = codecFor<Call>("mesos.v1.agent.Call");
@@ -51,9 +49,7 @@ function latest(): string {
 }
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address, flags: { log_dir: tempDir("agent-log-") } });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({ log_dir: tempDir("agent-log-") }));
   // A task that finishes (its executor and framework complete) ...
   const done = await runBinary(
     "mesos-execute",

@@ -8,17 +8,8 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
-import {
-  binPath,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { binPath, getJson, stopAll, tempDir, waitFor, waitLong } from "../harness/processes.js";
 import { processesWithMarker, scalar } from "./containerizer-helpers.js";
 
 let scheduler: ChildProcess | undefined;
@@ -39,10 +30,8 @@ interface MasterState {
 }
 
 test("agent: SIGUSR1 unregisters it and shuts down every executor, checkpointing ones too", async () => {
-  const master = await startMaster();
   const workDir = tempDir("agent-sigusr1-");
-  const agent = await startAgent({ master: master.address, flags: { work_dir: workDir } });
-  await waitForAgents(master, 1);
+  const { master, agent } = await startOneAgentCluster({ work_dir: workDir });
 
   const marker = `${process.pid}${Date.now() % 100_000}`;
   const task = {

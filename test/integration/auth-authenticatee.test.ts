@@ -18,14 +18,8 @@ import { ProcessHost } from "../../src/common/process/process-host.js";
 import { parseUpid, type Upid } from "../../src/common/process/upid.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { SystemClock } from "../../src/common/time/clock.js";
-import {
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { stopAll, tempDir, waitLong } from "../harness/processes.js";
 
 const hosts: ProcessHost[] = [];
 after(async () => {
@@ -81,9 +75,10 @@ describe("auth: the agent's CRAM-MD5 authenticatee", () => {
     writeFileSync(credentials, "agent agent-secret\n", { mode: 0o600 });
     const credential = join(dir, "credential");
     writeFileSync(credential, "agent agent-secret\n", { mode: 0o600 });
-    const master = await startMaster({ flags: { credentials, authenticate_agents: true } });
-    const agent = await startAgent({ master: master.address, flags: { credential } });
-    await waitForAgents(master, 1);
+    const { agent } = await startOneAgentCluster(
+      { credential },
+      { masterFlags: { credentials, authenticate_agents: true } },
+    );
 
     // The stranger: sends the agent's authenticatee a challenge and records any answer.
     const host = await startHost();

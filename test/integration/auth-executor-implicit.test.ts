@@ -9,14 +9,8 @@ import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import {
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { FAST_AGENT_FLAGS, FAST_MASTER_FLAGS } from "./master-recovery-helpers.js";
 
 after(stopAll);
@@ -35,10 +29,8 @@ test("executor auth: ACLs that deny nested containers to everyone still let the 
     kill_nested_containers: nobody,
     remove_nested_containers: nobody,
   };
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({
-    master: master.address,
-    flags: {
+  const { master, agent } = await startOneAgentCluster(
+    {
       ...FAST_AGENT_FLAGS,
       authenticate_http_executors: true,
       jwt_secret_key: keyFile,
@@ -46,8 +38,8 @@ test("executor auth: ACLs that deny nested containers to everyone still let the 
       http_credentials: credentials,
       acls: JSON.stringify(acls),
     },
-  });
-  await waitForAgents(master, 1);
+    { masterFlags: FAST_MASTER_FLAGS },
+  );
 
   const resources = [
     { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
