@@ -11,16 +11,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { signJwt } from "../../src/common/auth/jwt.js";
-import {
-  getJson,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { getJson, runBinary, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 import {
   FAST_AGENT_FLAGS,
@@ -59,19 +51,16 @@ test("executor auth: executors use their token (tasks run, and do not see it); n
   writeFileSync(keyFile, KEY, { mode: 0o600 });
   const credentials = join(dir, "credentials.json");
   writeFileSync(credentials, JSON.stringify({ credentials: [{ principal: "ops", secret: "s" }] }));
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({
-    master: master.address,
-    flags: {
+  const { master, agent, agentId } = await startOneAgentCluster(
+    {
       ...FAST_AGENT_FLAGS,
       authenticate_http_executors: true,
       jwt_secret_key: keyFile,
       authenticate_http_readwrite: true,
       http_credentials: credentials,
     },
-  });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+    { masterFlags: FAST_MASTER_FLAGS },
+  );
 
   // A command task through mesos-execute: its executor subscribes and sends
   // updates with its token; the task itself has no token in its environment.

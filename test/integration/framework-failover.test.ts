@@ -11,14 +11,8 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { pathToFileURL } from "node:url";
-import {
-  repoRoot,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { repoRoot, stopAll, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 import {
   FAST_AGENT_FLAGS,
@@ -81,9 +75,9 @@ async function schedulerProcess(
 }
 
 test("framework failover: a restarted scheduler gets its task back; a second subscriber takes over; failover_timeout removes a framework", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  await waitForAgents(master, 1);
+  const { master } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
 
   const { frameworkId, child } = await schedulerProcess(master.url, "long");
   child.kill("SIGKILL");

@@ -8,7 +8,8 @@
  */
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
-import { startAgent, startMaster, stopAll, waitFor, waitForAgents } from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { stopAll, waitFor, waitForAgents } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 import {
   FAST_AGENT_FLAGS,
@@ -48,10 +49,9 @@ async function framework(
 }
 
 test("partition: SIGSTOP makes the agent unreachable (TASK_UNREACHABLE / TASK_LOST); SIGCONT heals it; MARK_AGENT_GONE refuses it", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+  const { master, agent, agentId } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
   const aware = await framework(master.url, "partition-aware", true);
   await launchSleep(aware, "aware-task", agentId);
   await waitUpdate(aware, "aware-task", "TASK_RUNNING");
