@@ -26,37 +26,58 @@ import {
 } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
 
+/** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, opened without its driver. */
+const O_PATH = 0o10000000;
+
 /**
- * Append-open of an output file in a sandbox: never through a link, and
- * without waiting for a reader should the name be a named pipe (the fetcher
- * extracts archives there as the user).
+ * An output file that is not there yet: made by this very open, so nothing
+ * the task's user put there (a link, a pipe, a device node) is opened.
  */
-const OUTPUT_FLAGS =
+const NEW_OUTPUT_FLAGS =
   fsConstants.O_WRONLY |
   fsConstants.O_APPEND |
   fsConstants.O_CREAT |
+  fsConstants.O_EXCL |
   fsConstants.O_NOFOLLOW |
-  fsConstants.O_NONBLOCK;
+  fsConstants.O_NOCTTY;
+
+/**
+ * What is already at a name: an O_PATH handle, so no device's or pipe's open
+ * runs (a tape rewinding, a reader's open returning) before its type is
+ * checked on the handle; the name's own link, not what it points at.
+ */
+const LOOK_FLAGS = O_PATH | fsConstants.O_NOFOLLOW;
+
+/** How often a name made and removed again by the user in between is tried again. */
+const NAME_TRIES = 3;
 
 /** A directory, opened only if the name is one (not a link to one). */
 export const DIRECTORY_FLAGS =
   fsConstants.O_RDONLY | fsConstants.O_DIRECTORY | fsConstants.O_NOFOLLOW;
 
-/** A file mount point: made if missing, never through a link, never waiting on a pipe. */
-const MOUNT_POINT_FLAGS =
-  fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
+/** A file mount point that is not there yet: made by this very open (see NEW_OUTPUT_FLAGS). */
+const NEW_MOUNT_POINT_FLAGS =
+  fsConstants.O_WRONLY |
+  fsConstants.O_CREAT |
+  fsConstants.O_EXCL |
+  fsConstants.O_NOFOLLOW |
+  fsConstants.O_NOCTTY;
 
 /** An agent's named pipe: opened without following a link, without waiting. */
 const FIFO_FLAGS = fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK;
 
 /**
- * Opens where a process's output goes, checking on the open file what the
- * task's user may have put at `path`: the sandbox's own regular file, or a
- * named pipe of the agent's (the container logger's or a session's); either
- * with one link (not another file hard-linked there). `kind` narrows it to
- * one of the two; unset, both are taken. A pipe is opened again through
- * /proc/self/fd, blocking, as the process expects its output to be (the
- * agent holds it open for reading until the launch is over).
+ * Opens where a process's output goes, checking what the task's user may
+ * have put at `path`: the sandbox's own regular file, or a named pipe of the
+ * agent's (the container logger's or a session's); either with one link
+ * (not another file hard-linked there). `kind` narrows it to one of the
+ * two; unset, both are taken. A missing file is made by the open itself;
+ * anything already there is first taken as an O_PATH handle and checked on
+ * it, and only what passes is opened, through that handle: a device node,
+ * socket or pipe of the user's is never opened. The agent's pipe is opened
+ * without waiting first (a pipe nobody reads is refused), then again,
+ * blocking, as the process expects its output to be (the agent holds it
+ * open for reading until the launch is over).
  */
 export function openSandboxOutput(path: string, kind?: "file" | "pipe"): number {
   const refused = () =>
@@ -65,26 +86,57 @@ export function openSandboxOutput(path: string, kind?: "file" | "pipe"): number 
         ? `'${path}' is not the container logger's pipe`
         : `'${path}' is not a regular file with a single link`,
     );
-  let fd: number;
-  try {
-    fd = openSync(path, OUTPUT_FLAGS, 0o644);
-  } catch (e) {
-    // A symbolic link (ELOOP), a pipe nobody reads (ENXIO).
-    const code = (e as NodeJS.ErrnoException).code;
-    throw code === "ELOOP" || code === "ENXIO" ? refused() : e;
-  }
-  let keep = false;
-  try {
-    const st = fstatSync(fd);
-    if (st.isFile() && kind !== "pipe") {
-      if (st.nlink !== 1) throw refused();
-      keep = true;
-      return fd;
+  for (let tries = 1; ; tries++) {
+    if (kind !== "pipe") {
+      try {
+        return openSync(path, NEW_OUTPUT_FLAGS, 0o644);
+      } catch (e) {
+        if (codeOf(e) !== "EEXIST") throw e;
+      }
     }
-    if (!st.isFIFO() || kind === "file" || !ownSingleLink(st)) throw refused();
-    return openSync(`/proc/self/fd/${fd}`, fsConstants.O_WRONLY);
+    let handle: number;
+    try {
+      handle = openSync(path, LOOK_FLAGS);
+    } catch (e) {
+      if (codeOf(e) !== "ENOENT") throw e;
+      if (kind === "pipe") throw refused();
+      // Removed again since the exclusive open found it: made afresh.
+      if (tries < NAME_TRIES) continue;
+      throw e;
+    }
+    try {
+      return openChecked(handle, kind, refused);
+    } finally {
+      closeSync(handle);
+    }
+  }
+}
+
+/** Opens the output `handle` (O_PATH) holds when it passes openSandboxOutput's checks. */
+function openChecked(
+  handle: number,
+  kind: "file" | "pipe" | undefined,
+  refused: () => Error,
+): number {
+  const st = fstatSync(handle);
+  // Through the handle: the very file checked, whatever the name is now.
+  const checked = `/proc/self/fd/${handle}`;
+  if (st.isFile() && kind !== "pipe") {
+    if (st.nlink !== 1) throw refused();
+    return openSync(checked, fsConstants.O_WRONLY | fsConstants.O_APPEND | fsConstants.O_NOCTTY);
+  }
+  if (!st.isFIFO() || kind === "file" || !ownSingleLink(st)) throw refused();
+  let waitless: number;
+  try {
+    waitless = openSync(checked, fsConstants.O_WRONLY | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    // Nobody reads it (the agent's end is gone).
+    throw codeOf(e) === "ENXIO" ? refused() : e;
+  }
+  try {
+    return openSync(`/proc/self/fd/${waitless}`, fsConstants.O_WRONLY);
   } finally {
-    if (!keep) closeSync(fd);
+    closeSync(waitless);
   }
 }
 
@@ -220,9 +272,6 @@ export async function openDirectoryBelow(
   }
 }
 
-/** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, for fstat and mounts. */
-const O_PATH = 0o10000000;
-
 /**
  * {@link openDirectoryBelow}, but the last name may also be a file (or a
  * pipe, or a device): it is then opened as an O_PATH handle (good for fstat
@@ -344,14 +393,33 @@ export async function makeMountPoint(
   }
   const last = names.pop() as string;
   const { dir } = await walk(sandbox, names, true);
+  const path = inside(dir, last);
   try {
-    const file = await open(inside(dir, last), MOUNT_POINT_FLAGS, 0o644);
-    await file.close();
-  } catch (e) {
-    const code = codeOf(e);
-    if (code === "ELOOP") throw new Error(`The sandbox path '${target}' is a symbolic link`);
-    // A directory or a pipe is there: kept.
-    if (code !== "EISDIR" && code !== "ENXIO") throw e;
+    for (let tries = 1; ; tries++) {
+      try {
+        await (await open(path, NEW_MOUNT_POINT_FLAGS, 0o644)).close();
+        return;
+      } catch (e) {
+        if (codeOf(e) !== "EEXIST") throw e;
+      }
+      // Something is there: looked at, never opened (it may be a device node).
+      let entry: FileHandle;
+      try {
+        entry = await open(path, LOOK_FLAGS);
+      } catch (e) {
+        if (codeOf(e) === "ENOENT" && tries < NAME_TRIES) continue;
+        throw e;
+      }
+      try {
+        if ((await entry.stat()).isSymbolicLink()) {
+          throw new Error(`The sandbox path '${target}' is a symbolic link`);
+        }
+      } finally {
+        await entry.close();
+      }
+      // A file, directory, pipe or device is kept: the mount says whether it fits.
+      return;
+    }
   } finally {
     await dir.close();
   }
