@@ -8,15 +8,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 
 const CA_FILE = "/etc/ssl/certs/ca-certificates.crt";
 const AGENT_ONLY_CA = "/agent/only/ca.pem";
@@ -37,12 +30,8 @@ describe("executor Node start-up variables", {
   let master: DaemonHandle;
 
   before(async () => {
-    master = await startMaster();
-    await startAgent({
-      master: master.address,
-      // The agent's own environment: must reach neither executor nor task.
-      env: { NODE_EXTRA_CA_CERTS: AGENT_ONLY_CA },
-      flags: {
+    ({ master } = await startOneAgentCluster(
+      {
         executor_environment_variables: JSON.stringify({
           PATH: process.env.PATH ?? "/usr/bin:/bin",
           NODE_EXTRA_CA_CERTS: CA_FILE,
@@ -51,8 +40,9 @@ describe("executor Node start-up variables", {
         // test/integration/shared-executor.test.ts).
         command_executors_per_process: "1",
       },
-    });
-    await waitForAgents(master, 1);
+      // The agent's own environment: must reach neither executor nor task.
+      { agentEnv: { NODE_EXTRA_CA_CERTS: AGENT_ONLY_CA } },
+    ));
   });
   after(stopAll);
 

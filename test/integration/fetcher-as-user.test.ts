@@ -11,15 +11,8 @@ import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
 const root = process.getuid?.() === 0;
@@ -44,12 +37,9 @@ before(async () => {
   execFileSync("tar", ["-czf", join(files, "pkg.tar.gz"), "-C", tree, "pkg"]);
   execFileSync("tar", ["-czf", join(files, "sealed.tar.gz"), "-C", tree, "sealed"]);
   for (const name of ["pkg.tar.gz", "sealed.tar.gz"]) chmodSync(join(files, name), 0o644);
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    flags: { fetcher_cache_dir: join(tempDir("fetcher-as-user-cache-"), "fetch") },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster({
+    fetcher_cache_dir: join(tempDir("fetcher-as-user-cache-"), "fetch"),
+  }));
 });
 
 after(stopAll);

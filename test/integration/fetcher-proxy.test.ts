@@ -10,15 +10,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
 let master: DaemonHandle;
@@ -51,13 +44,10 @@ before(async () => {
   }
   originPort = (origin.address() as AddressInfo).port;
   const proxyPort = (proxy.address() as AddressInfo).port;
-  master = await startMaster();
-  agent = await startAgent({
-    master: master.address,
-    env: { http_proxy: `http://127.0.0.1:${proxyPort}`, no_proxy: "127.0.0.1" },
-    flags: { fetcher_cache_dir: join(tempDir("fetcher-proxy-cache-"), "fetch") },
-  });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster(
+    { fetcher_cache_dir: join(tempDir("fetcher-proxy-cache-"), "fetch") },
+    { agentEnv: { http_proxy: `http://127.0.0.1:${proxyPort}`, no_proxy: "127.0.0.1" } },
+  ));
 });
 
 after(async () => {
