@@ -12,15 +12,8 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, waitFor, waitLong } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const ROLE = "db";
@@ -31,18 +24,16 @@ let agent: DaemonHandle;
 const open: Subscription[] = [];
 
 before(async () => {
-  master = await startMaster({ flags: { allocation_interval: "100ms" } });
-  agent = await startAgent({
-    master: master.address,
-    flags: {
+  ({ master, agent } = await startOneAgentCluster(
+    {
       registration_backoff_factor: "10ms",
       executor_environment_variables: JSON.stringify({
         MESOS_DEFAULT_EXECUTOR_CHILD_PROCESSES: "1",
         PATH: process.env.PATH ?? "/usr/bin:/bin",
       }),
     },
-  });
-  await waitForAgents(master, 1);
+    { masterFlags: { allocation_interval: "100ms" } },
+  ));
 });
 
 after(async () => {

@@ -11,16 +11,8 @@ import { writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitFor } from "../harness/processes.js";
 
 /** The user mesos-execute's framework (and so its task) runs as. */
 const USER = userInfo().username;
@@ -72,22 +64,20 @@ before(async () => {
   writeFileSync(credentials, "ops ops-secret\neve eve-secret\n");
   const acls = join(dir, "acls.json");
   writeFileSync(acls, JSON.stringify(ACLS));
-  master = await startMaster({
-    flags: {
-      credentials: `file://${credentials}`,
-      acls: `file://${acls}`,
-      log_dir: tempDir("files-acls-master-log-"),
-    },
-  });
-  agent = await startAgent({
-    master: master.address,
-    flags: {
+  ({ master, agent } = await startOneAgentCluster(
+    {
       http_credentials: credentials,
       acls: `file://${acls}`,
       log_dir: tempDir("files-acls-agent-log-"),
     },
-  });
-  await waitForAgents(master, 1);
+    {
+      masterFlags: {
+        credentials: `file://${credentials}`,
+        acls: `file://${acls}`,
+        log_dir: tempDir("files-acls-master-log-"),
+      },
+    },
+  ));
   const run = await runBinary(
     "mesos-execute",
     [`--master=${master.address}`, "--name=acl-task", "--command=echo acl-hello"],

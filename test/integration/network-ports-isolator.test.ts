@@ -8,16 +8,14 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { after, before, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 import { executeTask, limitedResourcesOf, scalar } from "./containerizer-helpers.js";
 
@@ -31,17 +29,12 @@ before(async () => {
   given = await freePort();
   do other = await freePort();
   while (other === given);
-  master = await startMaster();
-  await startAgent({
-    master: master.address,
-    flags: {
-      isolation: "posix/cpu,posix/mem,network/ports",
-      container_ports_watch_interval: "1secs",
-      enforce_container_ports: true,
-      resources: `cpus:2;mem:1024;disk:1024;ports:[${given}-${given},${other}-${other}]`,
-    },
-  });
-  await waitForAgents(master, 1);
+  ({ master } = await startOneAgentCluster({
+    isolation: "posix/cpu,posix/mem,network/ports",
+    container_ports_watch_interval: "1secs",
+    enforce_container_ports: true,
+    resources: `cpus:2;mem:1024;disk:1024;ports:[${given}-${given},${other}-${other}]`,
+  }));
 });
 
 after(stopAll);

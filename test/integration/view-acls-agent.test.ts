@@ -13,15 +13,8 @@ import { after, before, describe, it } from "node:test";
 import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Response } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const me = userInfo().username;
@@ -77,10 +70,9 @@ function scalar(name: string, value: number, reservedTo?: string): Resource {
 before(async () => {
   const credentials = join(tempDir(), "http-credentials");
   writeFileSync(credentials, "ops ops-secret\ndev dev-secret\n");
-  const master = await startMaster({ flags: { allocation_interval: "50ms" } });
-  agent = await startAgent({
-    master: master.address,
-    flags: {
+  let master: DaemonHandle;
+  ({ master, agent } = await startOneAgentCluster(
+    {
       resources: "cpus(web):1;cpus(secret):1;cpus:2;mem:1024;disk:1024;ports:[31000-32000]",
       http_credentials: credentials,
       authenticate_http_readonly: true,
@@ -89,8 +81,8 @@ before(async () => {
       switch_user: false,
       log_dir: tempDir("agent-log-"),
     },
-  });
-  await waitForAgents(master, 1);
+    { masterFlags: { allocation_interval: "50ms" } },
+  ));
   framework = await subscribe(master.url, subscribeCall("view-acls", { role: "secret" }));
   const offer = (await framework.nth("OFFERS")).offers?.offers?.[0];
   assert.ok(offer !== undefined);
