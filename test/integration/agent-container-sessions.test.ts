@@ -16,16 +16,8 @@ import type { Call, ProcessIO } from "../../src/common/protocol/generated/mesos-
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord, readRecords } from "../../src/common/recordio/index.js";
 import { ManualClock, repeatEvery } from "../../src/common/time/clock.js";
-import {
-  binPath,
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { binPath, type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
 import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
 
 /** The cgroups root of the linux-launcher agent (its own, removed afterwards). */
@@ -56,12 +48,10 @@ function cleanEnv(): NodeJS.ProcessEnv {
 }
 
 async function startCluster(agentFlags: Record<string, string> = {}): Promise<Cluster> {
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: { registration_backoff_factor: "100ms", ...agentFlags },
+  const { master, agent } = await startOneAgentCluster({
+    registration_backoff_factor: "100ms",
+    ...agentFlags,
   });
-  await waitForAgents(master, 1);
   const sleeper = spawn(
     process.execPath,
     [

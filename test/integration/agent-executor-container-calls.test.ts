@@ -12,16 +12,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { ContainerID } from "../../src/common/protocol/generated/mesos-v1.js";
-import {
-  binPath,
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-  waitLong,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { binPath, type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
 
 const isRoot = process.getuid?.() === 0;
 const sleepers: ChildProcess[] = [];
@@ -66,12 +58,10 @@ async function sleeperCluster(flags: Record<string, string>): Promise<{
   sleeper: ChildProcess;
   executor: ContainerID;
 }> {
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: { registration_backoff_factor: "100ms", ...flags },
+  const { master, agent } = await startOneAgentCluster({
+    registration_backoff_factor: "100ms",
+    ...flags,
   });
-  await waitForAgents(master, 1);
   const sleeper = spawn(
     process.execPath,
     [

@@ -19,16 +19,14 @@ import {
   CAPABILITY_NAMES,
   capabilityMask,
 } from "../../src/agent/containerizer/isolators/linux-capabilities.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   mountsUnder,
   runBinary,
-  startAgent,
-  startMaster,
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
@@ -68,12 +66,11 @@ let strict: Cluster;
 
 async function cluster(flags: Record<string, string | boolean>): Promise<Cluster> {
   const runtimeDir = tempDir("mesos-runtime-");
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: { isolation: ISOLATION, runtime_dir: runtimeDir, ...flags },
+  const { master, agent } = await startOneAgentCluster({
+    isolation: ISOLATION,
+    runtime_dir: runtimeDir,
+    ...flags,
   });
-  await waitForAgents(master, 1);
   return { master, agent, runtimeDir };
 }
 

@@ -11,15 +11,8 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  runBinary,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 function skipReason(): string | undefined {
@@ -40,12 +33,11 @@ let open: Cluster;
 let strict: Cluster;
 
 async function cluster(flags: Record<string, string | boolean>): Promise<Cluster> {
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: { isolation: ISOLATION, runtime_dir: tempDir("mesos-runtime-"), ...flags },
+  const { master, agent } = await startOneAgentCluster({
+    isolation: ISOLATION,
+    runtime_dir: tempDir("mesos-runtime-"),
+    ...flags,
   });
-  await waitForAgents(master, 1);
   return { master, agent };
 }
 

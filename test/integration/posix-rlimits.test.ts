@@ -13,13 +13,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import {
-  type DaemonHandle,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, stopAll } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 
 const skip = process.platform !== "linux" ? "needs Linux (prlimit)" : undefined;
@@ -32,9 +27,7 @@ let limited: Cluster;
 let plain: Cluster;
 
 async function cluster(isolation: string): Promise<Cluster> {
-  const master = await startMaster();
-  const agent = await startAgent({ master: master.address, flags: { isolation } });
-  await waitForAgents(master, 1);
+  const { master, agent } = await startOneAgentCluster({ isolation });
   return { master, agent };
 }
 
