@@ -13,6 +13,7 @@ import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { codecFor } from "../../src/common/protocol/index.js";
 import { encodeRecord } from "../../src/common/recordio/encoder.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
@@ -52,9 +53,7 @@ const JSON_HEADERS = { "Content-Type": "application/json", Accept: "application/
 const VALIDATION = "Failed to validate agent::Call: ";
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
   // A task group: its executor's container, and the task's container nested in it.
   const group = {
     tasks: [
@@ -390,12 +389,9 @@ describe("agent authorization", () => {
       view_frameworks: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
       view_containers: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
     };
-    const ownMaster = await startMaster();
-    const guarded = await startAgent({
-      master: ownMaster.address,
-      flags: { acls: JSON.stringify(acls) },
+    const { master: ownMaster, agent: guarded } = await startOneAgentCluster({
+      acls: JSON.stringify(acls),
     });
-    await waitForAgents(ownMaster, 1);
     sleeper = spawn(
       process.execPath,
       [

@@ -11,14 +11,13 @@ import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
   startAgent,
-  startMaster,
   stopAll,
   tempDir,
-  waitForAgents,
   waitLong,
 } from "../harness/processes.js";
 
@@ -99,9 +98,7 @@ async function taskGroupParent(masterHandle: DaemonHandle, on: DaemonHandle): Pr
 }
 
 before(async () => {
-  master = await startMaster();
-  agent = await startAgent({ master: master.address });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster());
 });
 
 after(async () => {
@@ -492,12 +489,10 @@ describe("agent API walk: a nested container's life", () => {
   test("the same under --launcher=linux with filesystem/linux,namespaces/pid", {
     skip: isRoot ? false : "needs root: the linux launcher and pid namespaces",
   }, async () => {
-    const ownMaster = await startMaster();
-    const linux = await startAgent({
-      master: ownMaster.address,
-      flags: { isolation: "filesystem/linux,namespaces/pid", launcher: "linux" },
+    const { master: ownMaster, agent: linux } = await startOneAgentCluster({
+      isolation: "filesystem/linux,namespaces/pid",
+      launcher: "linux",
     });
-    await waitForAgents(ownMaster, 1);
     const parent = await taskGroupParent(ownMaster, linux);
     await nestedLifecycle(linux, parent);
   });

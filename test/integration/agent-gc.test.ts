@@ -11,6 +11,7 @@ import { randomUUID } from "node:crypto";
 import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   binPath,
   type DaemonHandle,
@@ -86,12 +87,11 @@ function ageTree(dir: string, seconds: number): void {
 }
 
 test("agent gc: a finished task's sandbox is removed after --gc_delay; /state keeps the executor, /files forgets the sandbox", async () => {
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: { gc_delay: "2secs", disk_watch_interval: "1secs", registration_backoff_factor: "10ms" },
+  const { master, agent } = await startOneAgentCluster({
+    gc_delay: "2secs",
+    disk_watch_interval: "1secs",
+    registration_backoff_factor: "10ms",
   });
-  await waitForAgents(master, 1);
   await runTask(master, "gc-task");
   const executor = await waitFor("the completed executor in /state", () =>
     completedExecutor(agent, "gc-task"),
@@ -185,17 +185,12 @@ async function agentCall(agent: DaemonHandle, body: unknown): Promise<Response> 
 }
 
 test("agent gc: with --gc_non_executor_container_sandboxes an ended nested container's sandbox is removed, its parent's stays", async () => {
-  const master = await startMaster();
-  const agent = await startAgent({
-    master: master.address,
-    flags: {
-      gc_delay: "2secs",
-      disk_watch_interval: "1secs",
-      gc_non_executor_container_sandboxes: true,
-      registration_backoff_factor: "10ms",
-    },
+  const { master, agent } = await startOneAgentCluster({
+    gc_delay: "2secs",
+    disk_watch_interval: "1secs",
+    gc_non_executor_container_sandboxes: true,
+    registration_backoff_factor: "10ms",
   });
-  await waitForAgents(master, 1);
   const scheduler = spawn(
     process.execPath,
     [

@@ -11,10 +11,10 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, afterEach, before, describe, it } from "node:test";
 import { RecordIoDecoder } from "../../src/common/recordio/index.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   getJson,
-  startAgent,
   startMaster,
   stopAll,
   tempDir,
@@ -245,12 +245,9 @@ describe("mesos-agent with a real master", { timeout: 120_000 }, () => {
   const schedulers: TestScheduler[] = [];
 
   before(async () => {
-    master = await startMaster();
-    agent = await startAgent({
-      master: master.address,
-      flags: { fetcher_cache_dir: tempDir("agent-test-fetch-cache-") },
-    });
-    await waitForAgents(master, 1);
+    ({ master, agent } = await startOneAgentCluster({
+      fetcher_cache_dir: tempDir("agent-test-fetch-cache-"),
+    }));
     const files = tempDir("agent-test-files-");
     execFileSync("sh", [
       "-c",
@@ -499,12 +496,11 @@ describe("mesos-agent executors and agent failure", { timeout: 120_000 }, () => 
   after(stopAll);
 
   it("re-registers with the same id when the master restarts", async () => {
-    const master = await startMaster();
-    const agent = await startAgent({
-      master: master.address,
-      flags: { registration_backoff_factor: "100ms" },
-    });
-    const [id] = await waitForAgents(master, 1);
+    const {
+      master,
+      agent,
+      agentId: id,
+    } = await startOneAgentCluster({ registration_backoff_factor: "100ms" });
     await waitFor("the agent to know its id", async () => {
       const state = await getJson<AgentStateJson>(`${agent.url}/state`);
       return state?.id === id;
@@ -517,9 +513,7 @@ describe("mesos-agent executors and agent failure", { timeout: 120_000 }, () => 
   });
 
   it("keeps executors running when the agent is SIGKILLed", async () => {
-    const master = await startMaster();
-    const agent = await startAgent({ master: master.address });
-    await waitForAgents(master, 1);
+    const { master, agent } = await startOneAgentCluster();
     const s = await TestScheduler.subscribe(master.url, { checkpoint: true });
     const stop = s.autoAcknowledge();
     try {
