@@ -22,7 +22,8 @@
  * - with `asUser` (a root agent, a container with a user) every write into
  *   the sandbox is made by one worker process per fetch running as that
  *   user (sandbox-writer.ts), as Mesos' fetcher does after `os::su`; the
- *   cache stays the agent's.
+ *   cache stays the agent's. A nested container's worker starts in its
+ *   sandbox as held open from the top-level sandbox down (`holdSandbox`).
  *
  * Progress and failures go to the sandbox `stderr` as glog lines (as the
  * Mesos fetcher's output does), and the first failure stops the fetch with a
@@ -76,6 +77,18 @@ export interface FetchOptions {
    * filled by the agent.
    */
   asUser?: FetchUser | undefined;
+  /**
+   * Where that worker starts, when `sandbox` lies below a directory its user
+   * may change (a nested container's, below its executor's sandbox): the
+   * sandbox held open, walked from the top-level sandbox without following
+   * links, and its /proc path. The worker enters it as root, before it
+   * becomes the user, so entering `sandbox` by its path would follow a link
+   * the user swapped in on the way into a directory whose parents the user
+   * may not pass. Released once the worker runs. Without it the worker
+   * enters `sandbox` by its path (an executor's sandbox: its parents are
+   * root's).
+   */
+  holdSandbox?: (() => Promise<{ path: string; release: () => void }>) | undefined;
   download?: Omit<DownloadOptions, "signal">;
   /** Aborts a download in progress (the container was destroyed). */
   signal?: AbortSignal;
@@ -582,10 +595,25 @@ function sandboxLog(w: SandboxWriter, sandbox: string): FetchLog {
  * one worker process makes all of this fetch's sandbox writes.
  */
 export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOptions): Promise<void> {
-  const w =
-    o.asUser !== undefined && uris.length > 0
-      ? userWriter(o.sandbox, o.asUser, o.signal)
-      : directWriter(o.sandbox, o.run, o.signal);
+  let w: SandboxWriter;
+  if (o.asUser !== undefined && uris.length > 0) {
+    let held: Awaited<ReturnType<NonNullable<FetchOptions["holdSandbox"]>>> | undefined;
+    try {
+      held = await o.holdSandbox?.();
+    } catch (e) {
+      // Nothing can be written there (not even the log): the launch fails with the reason.
+      fetchCounts.failed++;
+      throw e;
+    }
+    try {
+      // Spawned (its working directory entered) when this returns.
+      w = userWriter(o.sandbox, o.asUser, o.signal, held?.path);
+    } finally {
+      held?.release();
+    }
+  } else {
+    w = directWriter(o.sandbox, o.run, o.signal);
+  }
   try {
     await fetchAll(uris, { o, w, log: o.log ?? sandboxLog(w, o.sandbox) });
   } finally {

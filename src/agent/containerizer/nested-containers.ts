@@ -1771,6 +1771,8 @@ export class NestedContainers {
         run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
         // A root agent fetches as the task's user, as the Mesos fetcher does (fetcher.ts).
         ...(fetchUser === undefined ? {} : { asUser: fetchUser }),
+        // Its worker enters the sandbox as root: held open, not by path (see holdDirectory).
+        holdSandbox: () => holdDirectory(n, n.directory),
         ...(f.stallTimeoutMs === undefined
           ? {}
           : { download: { stallTimeoutMs: f.stallTimeoutMs } }),

@@ -10,10 +10,11 @@
  * already write.
  *
  * The worker runs in the sandbox (the agent enters it before the switch, as
- * the user may not reach it by its full path under a private --work_dir), so
- * it gets sandbox paths relative to it (`path`). Files from the fetcher
- * cache, which belongs to root, are read by the agent and streamed to the
- * worker on a pipe (`receive`).
+ * the user may not reach it by its full path under a private --work_dir;
+ * a nested sandbox through the directory held open, see fetcher.ts'
+ * `holdSandbox`), so it gets sandbox paths relative to it (`path`). Files
+ * from the fetcher cache, which belongs to root, are read by the agent and
+ * streamed to the worker on a pipe (`receive`).
  */
 import { spawn } from "node:child_process";
 import { constants } from "node:fs";
@@ -140,12 +141,18 @@ const workerPath = new URL("./fetcher-worker.js", import.meta.url);
 
 /**
  * The writer of a root agent fetching for `who`: starts the worker (one per
- * fetch) in the sandbox. Aborting `signal` kills it; what it was doing fails
+ * fetch) in the sandbox, entered as `cwd` (a /proc path of the sandbox held
+ * open) when given. Aborting `signal` kills it; what it was doing fails
  * with "the container was destroyed".
  */
-export function userWriter(sandbox: string, who: FetchUser, signal?: AbortSignal): SandboxWriter {
+export function userWriter(
+  sandbox: string,
+  who: FetchUser,
+  signal?: AbortSignal,
+  cwd: string = sandbox,
+): SandboxWriter {
   const child = spawn(process.execPath, [fileURLToPath(workerPath)], {
-    cwd: sandbox,
+    cwd,
     env: { ...process.env, [FETCH_USER_VARIABLE]: JSON.stringify(who) },
     stdio: ["pipe", "pipe", "pipe", "pipe"],
   });
