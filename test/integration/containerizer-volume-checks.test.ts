@@ -16,15 +16,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import {
-  type DaemonHandle,
-  startAgent,
-  startDaemon,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { type DaemonHandle, startDaemon, stopAll, tempDir } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageSkip } from "./images-helpers.js";
 
@@ -287,22 +279,17 @@ test("volume/image: named in --isolation, an image volume of a host container is
 test("--default_container_info with an image and a volume: a task sent without a ContainerInfo runs in that image", {
   skip: skip ?? imageSkip,
 }, async () => {
-  const ownMaster = await startMaster();
-  const ownAgent = await startAgent({
-    master: ownMaster.address,
-    flags: {
-      isolation: "filesystem/linux,docker/runtime",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("h12-volume-checks-default-store-"),
-      default_container_info: JSON.stringify({
-        type: "MESOS",
-        mesos: { image: { type: "DOCKER", docker: { name: "tools" } } },
-        volumes: [{ container_path: "/scratch", host_path: "scratch", mode: "RW" }],
-      }),
-    },
+  const { master: ownMaster, agent: ownAgent } = await startOneAgentCluster({
+    isolation: "filesystem/linux,docker/runtime",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("h12-volume-checks-default-store-"),
+    default_container_info: JSON.stringify({
+      type: "MESOS",
+      mesos: { image: { type: "DOCKER", docker: { name: "tools" } } },
+      volumes: [{ container_path: "/scratch", host_path: "scratch", mode: "RW" }],
+    }),
   });
-  await waitForAgents(ownMaster, 1);
   const run = await executeTask(ownMaster, {
     name: "h12-default-image",
     resources: [scalar("cpus", 0.1), scalar("mem", 32)],

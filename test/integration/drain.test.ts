@@ -8,15 +8,8 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  waitFor,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 import {
   acceptStubborn,
@@ -104,10 +97,9 @@ function offersFrom(events: readonly Event[], agentId: string): number {
 }
 
 test("drain: bad DRAIN_AGENT calls answer 400 with a reason", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+  const { master, agentId } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
   const missing = await operator(master, { type: "DRAIN_AGENT" });
   assert.equal(missing.status, 400);
   assert.match(missing.text, /Expecting 'drain_agent' to be present/);
@@ -136,10 +128,9 @@ test("drain: bad DRAIN_AGENT calls answer 400 with a reason", async () => {
 });
 
 test("drain: DRAIN_AGENT kills the task within max_grace_period (TASK_KILLED, REASON_AGENT_DRAINING); the agent is DRAINED and offers nothing until REACTIVATE_AGENT", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+  const { master, agent, agentId } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
   const s = await framework(master.url, "drain-me");
   await launchStubborn(s, "stubborn", agentId);
   await waitUpdate(s, "stubborn", "TASK_RUNNING");
@@ -212,10 +203,9 @@ test("drain: DRAIN_AGENT kills the task within max_grace_period (TASK_KILLED, RE
 });
 
 test("drain: with mark_gone the task ends TASK_GONE_BY_OPERATOR and the drained agent is marked gone and shut down", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+  const { master, agent, agentId } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
   const s = await framework(master.url, "drain-gone");
   await launchStubborn(s, "doomed", agentId);
   await waitUpdate(s, "doomed", "TASK_RUNNING");

@@ -18,6 +18,7 @@ import {
   SchedulerClient,
   type TaskStatus,
 } from "../../src/scheduler/index.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
@@ -210,12 +211,10 @@ describe("executor API conformance (the test plays a custom executor)", {
 
   it("answers calls, streams events and validates updates as Mesos does", async () => {
     // A master per test, so that a framework only ever sees the agent of its test.
-    const master = await startMaster();
-    const agent = await startAgent({
-      master: master.address,
-      flags: { registration_backoff_factor: "10ms", executor_shutdown_grace_period: "1secs" },
+    const { master, agent } = await startOneAgentCluster({
+      registration_backoff_factor: "10ms",
+      executor_shutdown_grace_period: "1secs",
     });
-    await waitForAgents(master, 1);
     const s = await launchPuppet(master, "t1");
     const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
     const container = await waitFor("the executor in /state", async () => {
@@ -365,12 +364,10 @@ describe("executor API conformance (the test plays a custom executor)", {
 
   it("re-subscribing gets SUBSCRIBED before the ACKNOWLEDGED of re-sent updates; late updates of a completed task go to the framework", async () => {
     // No checkpointing: the agent acknowledges an update as soon as it has it.
-    const master = await startMaster();
-    const agent = await startAgent({
-      master: master.address,
-      flags: { registration_backoff_factor: "10ms", executor_shutdown_grace_period: "1secs" },
+    const { master, agent } = await startOneAgentCluster({
+      registration_backoff_factor: "10ms",
+      executor_shutdown_grace_period: "1secs",
     });
-    await waitForAgents(master, 1);
     const s = await launchPuppet(master, "d1", false);
     const ids = { framework_id: { value: s.frameworkId }, executor_id: { value: EXECUTOR } };
     // The framework's launch is on its way: the agent knows the executor only once it arrives.

@@ -10,15 +10,8 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../src/common/protocol/index.js";
-import {
-  type DaemonHandle,
-  getJson,
-  startAgent,
-  startMaster,
-  stopAll,
-  tempDir,
-  waitForAgents,
-} from "../harness/processes.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
+import { type DaemonHandle, getJson, startMaster, stopAll, tempDir } from "../harness/processes.js";
 import { post, type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 const callCodec = codecFor("mesos.v1.scheduler.Call");
@@ -45,9 +38,7 @@ describe("scheduler API conformance (no authentication)", () => {
   let agentId: string;
 
   before(async () => {
-    master = await startMaster();
-    await startAgent({ master: master.address, flags: { registration_backoff_factor: "100ms" } });
-    [agentId = ""] = await waitForAgents(master, 1);
+    ({ master, agentId } = await startOneAgentCluster({ registration_backoff_factor: "100ms" }));
   });
 
   it("ACKNOWLEDGE with a uuid that is not 16 bytes is 400 'Not a valid UUID'", async () => {
