@@ -11,6 +11,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import { operatorCall } from "../harness/operator.js";
 import {
   binPath,
@@ -23,7 +24,6 @@ import {
   stopAll,
   tempDir,
   waitFor,
-  waitForAgents,
 } from "../harness/processes.js";
 
 /** A task id with a '%' in it: the virtual path holds it as is. */
@@ -46,9 +46,10 @@ async function answer(daemon: DaemonHandle, path: string): Promise<[number, stri
 const q = encodeURIComponent;
 
 before(async () => {
-  master = await startMaster({ flags: { log_dir: tempDir("files-master-log-") } });
-  agent = await startAgent({ master: master.address, flags: { log_dir: tempDir("files-log-") } });
-  await waitForAgents(master, 1);
+  ({ master, agent } = await startOneAgentCluster(
+    { log_dir: tempDir("files-log-") },
+    { masterFlags: { log_dir: tempDir("files-master-log-") } },
+  ));
   const run = await runBinary(
     "mesos-execute",
     [

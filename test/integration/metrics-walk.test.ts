@@ -13,6 +13,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { installFakeDocker } from "../fixtures/fake-docker/install.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   getJson,
@@ -214,18 +215,16 @@ const docker = installFakeDocker(tempDir("metrics-walk-docker-"));
 
 before(async () => {
   // Pings every 2 s, three missed: an agent stopped for long enough is unreachable.
-  master = await startMaster({
-    flags: {
-      agent_ping_timeout: "2secs",
-      max_agent_ping_timeouts: 3,
-      allocation_interval: "100ms",
+  ({ master, agent } = await startOneAgentCluster(
+    { containerizers: "mesos,docker", docker: docker.path },
+    {
+      masterFlags: {
+        agent_ping_timeout: "2secs",
+        max_agent_ping_timeouts: 3,
+        allocation_interval: "100ms",
+      },
     },
-  });
-  agent = await startAgent({
-    master: master.address,
-    flags: { containerizers: "mesos,docker", docker: docker.path },
-  });
-  await waitForAgents(master, 1);
+  ));
 });
 
 after(async () => {
@@ -353,9 +352,7 @@ test("metrics walk: a task run_tasks refuses counts in master/tasks_error and it
   const acls = JSON.stringify({
     run_tasks: [{ principals: { type: "ANY" }, users: { type: "NONE" } }],
   });
-  const guarded = await startMaster({ flags: { acls } });
-  await startAgent({ master: guarded.address });
-  await waitForAgents(guarded, 1);
+  const { master: guarded } = await startOneAgentCluster({}, { masterFlags: { acls } });
   const run = await runBinary(
     "mesos-execute",
     [`--master=${guarded.address}`, "--name=denied", "--command=true"],

@@ -10,6 +10,7 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   getJson,
@@ -270,15 +271,11 @@ test("walk: a DOWN machine's agent is refused with Mesos' message", async () => 
 });
 
 test("walk: with --roles, /master/roles lists exactly the whitelist (and ancestors)", async () => {
-  const whitelisted = await startMaster({
-    flags: { allocation_interval: "100ms", roles: "a,eng/dev" },
-  });
-  // A static reservation of a role outside the whitelist is no known role.
-  await startAgent({
-    master: whitelisted.address,
-    flags: { resources: "cpus(zz):1;cpus:1;mem:512;disk:512" },
-  });
-  await waitForAgents(whitelisted, 1);
+  const { master: whitelisted } = await startOneAgentCluster(
+    // A static reservation of a role outside the whitelist is no known role.
+    { resources: "cpus(zz):1;cpus:1;mem:512;disk:512" },
+    { masterFlags: { allocation_interval: "100ms", roles: "a,eng/dev" } },
+  );
   const roles = await getJson<{ roles: { name: string }[] }>(`${whitelisted.url}/master/roles`);
   assert.deepEqual(
     roles?.roles.map((r) => r.name),
@@ -294,11 +291,10 @@ test("walk: with --roles, /master/roles lists exactly the whitelist (and ancesto
 });
 
 test("walk: with --offer_timeout, an unanswered inverse offer is rescinded", async () => {
-  const timed = await startMaster({
-    flags: { allocation_interval: "100ms", offer_timeout: "1secs" },
-  });
-  await startAgent({ master: timed.address, flags: { hostname: "walk-t" } });
-  await waitForAgents(timed, 1);
+  const { master: timed } = await startOneAgentCluster(
+    { hostname: "walk-t" },
+    { masterFlags: { allocation_interval: "100ms", offer_timeout: "1secs" } },
+  );
   const start = (Date.now() + 3_600_000) * 1_000_000;
   const set = await send(timed.url, "POST", "/master/maintenance/schedule", {
     windows: [
@@ -386,9 +382,10 @@ test("walk: quota metrics come and go with the quantities they show, as in Mesos
 });
 
 test("walk: machine DOWN loses running tasks: TASK_GONE_BY_OPERATOR to partition-aware frameworks, TASK_LOST to others", async () => {
-  const own = await startMaster({ flags: { allocation_interval: "100ms" } });
-  await startAgent({ master: own.address, flags: { hostname: "walk-c" } });
-  await waitForAgents(own, 1);
+  const { master: own } = await startOneAgentCluster(
+    { hostname: "walk-c" },
+    { masterFlags: { allocation_interval: "100ms" } },
+  );
   const aware = await subscribe(
     own.url,
     subscribeCall("walk-aware", { capabilities: [{ type: "PARTITION_AWARE" }] }),
