@@ -29,7 +29,6 @@ import {
   startMaster,
   stopAll,
   tempDir,
-  waitForAgents,
   waitLong,
 } from "../harness/processes.js";
 import { executeTask, processesWithMarker, sandboxOf, scalar } from "./containerizer-helpers.js";
@@ -497,22 +496,17 @@ test("network/cni: a container with an image gets its hosts, hostname and resolv
     layers: [{ files: { ...busyboxFiles(), "etc/hosts": "image hosts\n" } }],
     config: { Env: ["PATH=/bin"] },
   });
-  const master3 = await startMaster();
-  const agent3 = await startAgent({
-    master: master3.address,
-    flags: {
-      ip: "0.0.0.0",
-      advertise_ip: GATEWAY,
-      isolation: "filesystem/linux,docker/runtime,network/cni",
-      image_providers: "docker",
-      docker_registry: registry,
-      docker_store_dir: tempDir("mesos-cni-store-"),
-      network_cni_config_dir: configDir,
-      network_cni_plugins_dir: PLUGINS,
-      runtime_dir: runtimeDir(),
-    },
+  const { master: master3, agent: agent3 } = await startOneAgentCluster({
+    ip: "0.0.0.0",
+    advertise_ip: GATEWAY,
+    isolation: "filesystem/linux,docker/runtime,network/cni",
+    image_providers: "docker",
+    docker_registry: registry,
+    docker_store_dir: tempDir("mesos-cni-store-"),
+    network_cni_config_dir: configDir,
+    network_cni_plugins_dir: PLUGINS,
+    runtime_dir: runtimeDir(),
   });
-  await waitForAgents(master3, 1);
   const command = "echo HOSTNAME=$(cat /etc/hostname); cat /etc/hosts /etc/resolv.conf";
   const onNetwork = await executeTask(master3, {
     name: "cni-image",

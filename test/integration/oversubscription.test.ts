@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import type { Offer, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
@@ -154,16 +155,11 @@ describe("fixed resource estimator", () => {
   let master: DaemonHandle;
   let agent: DaemonHandle;
   before(async () => {
-    master = await startMaster();
-    agent = await startAgent({
-      master: master.address,
-      flags: {
-        resource_estimator: ESTIMATOR,
-        modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:3" }] }),
-        oversubscribed_resources_interval: "1secs",
-      },
-    });
-    await waitForAgents(master, 1);
+    ({ master, agent } = await startOneAgentCluster({
+      resource_estimator: ESTIMATOR,
+      modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:3" }] }),
+      oversubscribed_resources_interval: "1secs",
+    }));
   });
 
   test("only REVOCABLE_RESOURCES frameworks are offered the estimate; tasks on it count as revocable", async () => {
@@ -322,22 +318,17 @@ describe("load QoS controller", () => {
   let master: DaemonHandle;
   let agent: DaemonHandle;
   before(async () => {
-    master = await startMaster();
-    agent = await startAgent({
-      master: master.address,
-      flags: {
-        resource_estimator: ESTIMATOR,
-        qos_controller: QOS,
-        // A threshold below any load average: the agent is always overloaded.
-        modules: modules(
-          { name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] },
-          { name: QOS, parameters: [{ key: "load_threshold_5min", value: "-1" }] },
-        ),
-        oversubscribed_resources_interval: "1secs",
-        qos_correction_interval_min: "2secs",
-      },
-    });
-    await waitForAgents(master, 1);
+    ({ master, agent } = await startOneAgentCluster({
+      resource_estimator: ESTIMATOR,
+      qos_controller: QOS,
+      // A threshold below any load average: the agent is always overloaded.
+      modules: modules(
+        { name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] },
+        { name: QOS, parameters: [{ key: "load_threshold_5min", value: "-1" }] },
+      ),
+      oversubscribed_resources_interval: "1secs",
+      qos_correction_interval_min: "2secs",
+    }));
   });
 
   test("revocable executors are preempted (TASK_LOST / TASK_GONE, REASON_CONTAINER_PREEMPTED); regular ones stay", async () => {
@@ -805,18 +796,13 @@ describe("revocable cpus at low priority (cgroups/cpu)", { skip: cgroupSkip }, (
   let cgroups: CgroupsHierarchy;
   before(async () => {
     cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", root) as CgroupsHierarchy;
-    master = await startMaster();
-    agent = await startAgent({
-      master: master.address,
-      flags: {
-        isolation: "cgroups/cpu",
-        cgroups_root: root,
-        resource_estimator: ESTIMATOR,
-        modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] }),
-        oversubscribed_resources_interval: "1secs",
-      },
-    });
-    await waitForAgents(master, 1);
+    ({ master, agent } = await startOneAgentCluster({
+      isolation: "cgroups/cpu",
+      cgroups_root: root,
+      resource_estimator: ESTIMATOR,
+      modules: modules({ name: ESTIMATOR, parameters: [{ key: "resources", value: "cpus:2" }] }),
+      oversubscribed_resources_interval: "1secs",
+    }));
   });
   after(async () => {
     await stopAll();

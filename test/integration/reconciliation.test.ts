@@ -21,6 +21,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import type { Offer, TaskInfo, TaskStatus } from "../../src/common/protocol/generated/mesos-v1.js";
+import { startOneAgentCluster } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
@@ -212,10 +213,9 @@ async function taskState(
 }
 
 test("reconciliation: implicit and explicit answers, states awaiting acknowledgement, unknown tasks and agents, KILL of an unknown task, unreachable and gone agents", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  const agent = await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  const [agentId] = await waitForAgents(master, 1);
-  assert.ok(agentId !== undefined);
+  const { master, agent, agentId } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
 
   const aware = await framework(master.url, "reconcile-aware", AWARE_INFO);
   const legacy = await framework(master.url, "reconcile-legacy", LEGACY_INFO);
@@ -507,9 +507,9 @@ test("reconciliation during master failover: no answer for tasks on agents that 
 });
 
 test("framework failover: offers are dropped and made again for the new subscription, tasks are kept and reported by reconciliation", async () => {
-  const master = await startMaster({ flags: FAST_MASTER_FLAGS });
-  await startAgent({ master: master.address, flags: FAST_AGENT_FLAGS });
-  await waitForAgents(master, 1);
+  const { master } = await startOneAgentCluster(FAST_AGENT_FLAGS, {
+    masterFlags: FAST_MASTER_FLAGS,
+  });
   const first = await framework(master.url, "reconcile-offers", AWARE_INFO);
   first.autoAcknowledge = true;
   const frameworkId = first.frameworkId;

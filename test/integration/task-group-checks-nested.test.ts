@@ -23,7 +23,6 @@ import {
   startMaster,
   stopAll,
   tempDir,
-  waitForAgents,
   waitLong,
 } from "../harness/processes.js";
 import { sandboxOf, scalar } from "./containerizer-helpers.js";
@@ -298,23 +297,18 @@ test("task group checks: with executor authentication and ACLs, the executor's t
   writeFileSync(keyFile, "a-secret-only-the-agent-knows", { mode: 0o600 });
   const credentials = join(dir, "credentials.json");
   writeFileSync(credentials, JSON.stringify({ credentials: [{ principal: "ops", secret: "s" }] }));
-  const ownMaster = await startMaster();
-  await startAgent({
-    master: ownMaster.address,
-    flags: {
-      authenticate_http_executors: true,
-      jwt_secret_key: keyFile,
-      authenticate_http_readwrite: true,
-      http_credentials: credentials,
-      // Executors are allowed their own containers only, whatever the ACLs say of others.
-      acls: JSON.stringify({
-        launch_nested_container_sessions_as_user: [
-          { principals: { type: "ANY" }, users: { type: "NONE" } },
-        ],
-      }),
-    },
+  const { master: ownMaster } = await startOneAgentCluster({
+    authenticate_http_executors: true,
+    jwt_secret_key: keyFile,
+    authenticate_http_readwrite: true,
+    http_credentials: credentials,
+    // Executors are allowed their own containers only, whatever the ACLs say of others.
+    acls: JSON.stringify({
+      launch_nested_container_sessions_as_user: [
+        { principals: { type: "ANY" }, users: { type: "NONE" } },
+      ],
+    }),
   });
-  await waitForAgents(ownMaster, 1);
   const task = {
     name: "checked-with-token",
     task_id: { value: "checked-with-token" },
