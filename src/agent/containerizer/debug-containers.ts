@@ -242,7 +242,11 @@ export function debugCommand(o: {
   namespaces: readonly string[];
   cgroupProcs: readonly string[];
   user: { uid: number; gid: number } | undefined;
-  /** A named pipe to read stdin from (a session's), opened on the host before anything is entered. */
+  /**
+   * A named pipe to read stdin from (a session's), opened by root on the
+   * host before anything is entered: the agent's handle on it
+   * (`/proc/<agent>/fd/<n>`), never its name in the user's sandbox.
+   */
   stdin?: string;
   /** How long to wait for a writer of `stdin` (default {@link sessionStdinDeadline}). */
   stdinDeadlineSeconds?: number;

@@ -134,11 +134,17 @@ import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 import { chownSandboxTree } from "./sandbox-chown.js";
 import { makeSandbox, openOwnFifo, openSandbox, removeSandbox } from "./sandbox-no-follow.js";
+import { O_PATH } from "./session-stdin-deadline.js";
 
 /** A session's pipes (see NestedContainers' sessionFifos). */
 interface SessionFifos {
-  /** stdin: its name, for the container; stdout/stderr: in the held directory, for the launch. */
-  readonly paths: Record<"stdin" | "stdout" | "stderr", string>;
+  /**
+   * stdin: its name, for a container opening it as its user; heldStdin: the
+   * pipe itself through the agent's handle on it, for root (a DEBUG
+   * container's first step); stdout/stderr: in the held directory, for the
+   * launch.
+   */
+  readonly paths: Record<"stdin" | "heldStdin" | "stdout" | "stderr", string>;
   /** The agent's read ends of stdout and stderr. */
   readonly fds: Record<"stdout" | "stderr", number>;
   /** The writer of the container's stdin (once the launch has started). */
@@ -1249,7 +1255,7 @@ export class NestedContainers {
       namespaces: owner.pid === undefined ? [] : await namespacesToEnter(owner.pid),
       cgroupProcs,
       user: ids,
-      stdin: fifos.paths.stdin,
+      stdin: fifos.paths.heldStdin,
     });
     // Noted before it starts: an agent that dies before the pid is noted
     // leaves its successor something to destroy it by.
@@ -1871,10 +1877,12 @@ export class NestedContainers {
     const names = { stdin: "stdin.fifo", stdout: "stdout.fifo", stderr: "stderr.fifo" };
     const shown = (name: string) => join(n.directory, name);
     const fds: number[] = [];
+    let held: number | undefined;
     let released = false;
     const releaseDir = () => {
       if (released) return;
       released = true;
+      if (held !== undefined) closeSync(held);
       void dir.close().catch(() => undefined);
     };
     try {
@@ -1887,6 +1895,11 @@ export class NestedContainers {
       if (made.code !== 0) {
         throw new Error(`Failed to create the session's pipes: ${made.output.trim()}`);
       }
+      // A handle on the stdin pipe just made (checked as the agent's own; no
+      // reader, so the pipe's ends are as before) for root to open it by: the
+      // name lies in the user's directory, where a link could stand by then
+      // (root's shell would read /etc/shadow into the user's command).
+      held = openOwnFifo(inDir(names.stdin), O_PATH, shown(names.stdin));
       // The container (maybe another user) opens its stdin itself. Given
       // away on the open pipe: the name could be a link by now.
       if (ids !== undefined) {
@@ -1909,6 +1922,7 @@ export class NestedContainers {
     return {
       paths: {
         stdin: shown(names.stdin),
+        heldStdin: `/proc/${process.pid}/fd/${held}`,
         stdout: inDir(names.stdout),
         stderr: inDir(names.stderr),
       },

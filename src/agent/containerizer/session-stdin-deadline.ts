@@ -31,7 +31,10 @@ export const SESSION_STDIN_DEADLINE_SECONDS = 60;
 export const STDIN_DEADLINE_EXPIRED = 3;
 
 /** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, opened without its driver. */
-const O_PATH = 0o10000000;
+export const O_PATH = 0o10000000;
+
+/** /proc/<pid>/fd/<n>: another process's handle, a link to follow (it is no user's name). */
+const HANDLE_LINK = /^\/proc\/\d+\/fd\/\d+$/;
 
 /** How often the watcher checks that the shell that started it still runs. */
 const PARENT_POLL_MS = 1000;
@@ -50,9 +53,10 @@ export function watchStdin(fifo: string, seconds: number, finish: (status: numbe
   let handle: number;
   try {
     // The pipe lies in the session's sandbox, which its user may change: a
-    // handle on whatever is there now, not followed through a link, is
-    // checked before anything opens it for writing.
-    handle = openSync(fifo, O_PATH | fsConstants.O_NOFOLLOW);
+    // handle on whatever is there now, not followed through a link (unless
+    // it is the agent's handle on the pipe), is checked before anything
+    // opens it for writing.
+    handle = openSync(fifo, HANDLE_LINK.test(fifo) ? O_PATH : O_PATH | fsConstants.O_NOFOLLOW);
   } catch {
     finish(0);
     return;
