@@ -37,6 +37,7 @@ import {
   subtractRanges,
 } from "../common/resources/ranges.js";
 import { writeFileAtomically } from "./checkpoint/writer.js";
+import { O_PATH } from "./containerizer/o-path.js";
 import { metaRoot } from "./paths.js";
 
 /** What a gid was allocated for. */
@@ -102,8 +103,6 @@ export function parseVolumeGidRange(
 
 const single = (gid: number): FlatRanges => [gid, gid];
 
-/** Linux' O_PATH (node does not export it): a handle that opens nothing, for fstat and chown. */
-const O_PATH = 0o10000000;
 const { O_DIRECTORY, O_NOFOLLOW, O_RDONLY } = constants;
 
 /** `/proc/self/fd/<fd>`: the file the handle holds, whatever its path has become since. */

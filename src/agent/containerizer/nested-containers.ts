@@ -120,6 +120,7 @@ import {
 } from "./launch-shim.js";
 import type { LauncherClient, ProcessExit } from "./launcher.js";
 import type { ContainerLogger } from "./logger/container-logger.js";
+import { O_PATH } from "./o-path.js";
 import { type ContainerEvents, waitStatus } from "./posix-containerizer.js";
 import {
   CONTAINER_ID_VARIABLE,
@@ -134,7 +135,6 @@ import type { ProcessSweeper } from "./process-sweeper.js";
 import { chownSandbox } from "./sandbox.js";
 import { chownSandboxTree } from "./sandbox-chown.js";
 import { makeSandbox, openOwnFifo, openSandbox, removeSandbox } from "./sandbox-no-follow.js";
-import { O_PATH } from "./session-stdin-deadline.js";
 
 /** A session's pipes (see NestedContainers' sessionFifos). */
 interface SessionFifos {

@@ -9,10 +9,8 @@
  */
 import { constants as fsConstants } from "node:fs";
 import { chown, type FileHandle, open, readdir } from "node:fs/promises";
+import { O_PATH } from "./o-path.js";
 import { MAX_REMOVAL_DEPTH, openSandbox } from "./sandbox-no-follow.js";
-
-/** Linux's O_PATH (not in Node's fs.constants): a handle that opens nothing, for fstat and chown. */
-const O_PATH = 0o10000000;
 
 /**
  * Takes any entry, a link itself included, without opening it: a device or

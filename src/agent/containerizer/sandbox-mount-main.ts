@@ -21,10 +21,8 @@ import { type FileHandle, open } from "node:fs/promises";
 import { relative, sep } from "node:path";
 import type { BindMount } from "./isolators/isolator.js";
 import { openSandboxPathSource } from "./isolators/volume-sandbox-path.js";
+import { O_PATH } from "./o-path.js";
 import { DIRECTORY_FLAGS, openEntryBelow } from "./sandbox-no-follow.js";
-
-/** Linux's O_PATH (not in Node's fs.constants). */
-const O_PATH = 0o10000000;
 
 /** Opens the mount point: below `sandbox` without following links, elsewhere (the host's) by name. */
 async function openTarget(target: string, sandbox: string | undefined): Promise<FileHandle> {

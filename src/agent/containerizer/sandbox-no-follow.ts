@@ -9,7 +9,7 @@
  * {@link openDirectoryBelow} is that walk for every caller (sandboxes of
  * nested containers, SANDBOX_PATH volume sources and links).
  *
- * Keep the imports to Node's own: the launcher helper loads this file.
+ * Keep the imports to Node's own (and o-path.ts): the launcher helper loads this file.
  */
 import { randomUUID } from "node:crypto";
 import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
@@ -25,9 +25,7 @@ import {
   unlink,
 } from "node:fs/promises";
 import { isAbsolute, join, relative, sep } from "node:path";
-
-/** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, opened without its driver. */
-const O_PATH = 0o10000000;
+import { O_PATH } from "./o-path.js";
 
 /**
  * An output file that is not there yet: made by this very open, so nothing

@@ -14,9 +14,10 @@
  * exits with {@link STDIN_DEADLINE_EXPIRED}; the shell then fails with a
  * one-line message instead of running the command with no input.
  *
- * Keep the imports to Node's own: it runs as its own small program.
+ * Keep the imports to Node's own (and o-path.ts): it runs as its own small program.
  */
 import { closeSync, constants as fsConstants, fstatSync, openSync } from "node:fs";
+import { O_PATH } from "./o-path.js";
 
 /**
  * The deadline. The agent opens the pipe as soon as the session has
@@ -29,9 +30,6 @@ export const SESSION_STDIN_DEADLINE_SECONDS = 60;
 
 /** The watcher's exit status when the deadline passed. */
 export const STDIN_DEADLINE_EXPIRED = 3;
-
-/** Linux's O_PATH (not in Node's fs.constants): a handle on the file itself, opened without its driver. */
-export const O_PATH = 0o10000000;
 
 /** /proc/<pid>/fd/<n>: another process's handle, a link to follow (it is no user's name). */
 const HANDLE_LINK = /^\/proc\/\d+\/fd\/\d+$/;
