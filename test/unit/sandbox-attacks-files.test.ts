@@ -9,31 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import fsp from "node:fs/promises";
 import { syncBuiltinESMExports } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { FilesError, VirtualFiles } from "../../src/common/files/virtual-files.js";
+import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-files-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-files-");
 
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
-/** Runs `script` as nobody in `cwd`. */
-function asNobody(cwd: string, script: string): void {
-  execFileSync(
-    "setpriv",
-    ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script],
-    { cwd },
-  );
-}
 
 /** Runs `swap` once, right after the next resolution of a path ending in `name`. */
 function swapAfterResolving(name: string, swap: () => void): () => void {
@@ -59,7 +45,7 @@ async function setUp(name: string): Promise<{ files: VirtualFiles; sandbox: stri
   const sandbox = join(root, name, "sandbox");
   mkdirSync(join(sandbox, "dir"), { recursive: true });
   writeFileSync(join(sandbox, "dir", "secret"), "the task's own\n");
-  execFileSync("chown", ["-R", `${id("-u")}:${id("-g")}`, sandbox]);
+  execFileSync("chown", ["-R", `${nobodyId("-u")}:${nobodyId("-g")}`, sandbox]);
   const etc = join(root, name, "etc");
   mkdirSync(etc, { mode: 0o700 });
   writeFileSync(join(etc, "secret"), "root:$6$hash\n", { mode: 0o600 });
@@ -70,7 +56,7 @@ async function setUp(name: string): Promise<{ files: VirtualFiles; sandbox: stri
 }
 
 const swapDirForEtc = (sandbox: string) => () =>
-  asNobody(sandbox, `mv dir dir.moved && ln -s ../etc dir`);
+  asNobody(`mv dir dir.moved && ln -s ../etc dir`, sandbox);
 
 test(
   "/files/read does not serve root's file through a directory swapped for a link after the check",

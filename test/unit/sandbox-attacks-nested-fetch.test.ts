@@ -15,25 +15,21 @@ import {
   chmodSync,
   chownSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { NestedFetcher } from "../../src/agent/containerizer/nested-containers.js";
 import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
+import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
 const started: ChildProcess[] = [];
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-fetch-"));
 // nobody must reach the sandboxes and the fetched file below it.
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-fetch-");
 const uri = join(root, "fetched.txt");
 writeFileSync(uri, "fetched\n", { mode: 0o644 });
 
@@ -42,12 +38,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
 function executorSandbox(name: string): string {
   const sandbox = join(root, name);
   mkdirSync(sandbox);
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   return sandbox;
 }
 
@@ -127,7 +121,7 @@ test("a nested container's URIs are fetched into its sandbox, as its user", need
     assert.ok("ok" in launched, JSON.stringify(launched));
     const fetched = join(sandbox, "containers", "c", "fetched.txt");
     assert.equal(readFileSync(fetched, "utf8"), "fetched\n");
-    assert.equal(statSync(fetched).uid, id("-u"), "written by the worker as nobody");
+    assert.equal(statSync(fetched).uid, nobodyId("-u"), "written by the worker as nobody");
     assert.match(readFileSync(join(sandbox, "containers", "c", "stderr"), "utf8"), /Fetched '/);
   } finally {
     nested.stop();

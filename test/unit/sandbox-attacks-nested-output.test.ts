@@ -17,46 +17,28 @@ import {
   closeSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { Isolator } from "../../src/agent/containerizer/isolators/isolator.js";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
 import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
 const started: ChildProcess[] = [];
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-output-"));
 // nobody must reach the sandbox below it.
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-output-");
 
 after(() => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   rmSync(root, { recursive: true, force: true });
 });
-
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
-/** Runs `script` as nobody (what the task's executor could do). */
-function asNobody(script: string): void {
-  execFileSync("setpriv", [
-    "--reuid=nobody",
-    "--regid=nogroup",
-    "--clear-groups",
-    "sh",
-    "-c",
-    script,
-  ]);
-}
 
 /**
  * Opens the output files as the launcher helper does, writes a line into
@@ -73,8 +55,8 @@ function outputWritingLauncher(
       if (hooks.readInCwd !== undefined) {
         const r = spawnSync("cat", [hooks.readInCwd], {
           cwd: req.cwd,
-          uid: id("-u"),
-          gid: id("-g"),
+          uid: nobodyId("-u"),
+          gid: nobodyId("-g"),
           encoding: "utf8",
         });
         hooks.read?.push(r.stdout);
@@ -96,7 +78,7 @@ function outputWritingLauncher(
       return { id: 0, code: 0, output: "" };
     },
     async user(name: string) {
-      return { uid: id("-u"), gid: id("-g"), home: "/", name };
+      return { uid: nobodyId("-u"), gid: nobodyId("-g"), home: "/", name };
     },
   } as unknown as LauncherClient;
 }
@@ -125,7 +107,7 @@ test(
   async () => {
     const sandbox = join(root, "exec");
     mkdirSync(sandbox);
-    chownSync(sandbox, id("-u"), id("-g"));
+    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
     // Root's directory the link leads to (say /etc/cron.d).
     const victim = join(root, "cron.d");
     mkdirSync(victim);
@@ -161,7 +143,7 @@ test(
 test("a nested container's output goes to its sandbox's own files", needsRoot, async () => {
   const sandbox = join(root, "exec-ok");
   mkdirSync(sandbox);
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   const nested = nestedContainersFixture(outputWritingLauncher(), sandbox, { switchUser: true });
   try {
     const launched = await nested.launch({
@@ -186,7 +168,7 @@ test(
   async () => {
     const sandbox = join(root, "exec-cwd");
     mkdirSync(sandbox);
-    chownSync(sandbox, id("-u"), id("-g"));
+    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
     // Root's directory below one nobody cannot pass: its file is readable only from inside.
     const victim = join(root, "private", "public");
     mkdirSync(victim, { recursive: true });

@@ -8,17 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
+import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-fifo-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-fifo-");
 const started: ChildProcess[] = [];
 
 after(() => {
@@ -26,12 +23,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
 function sandboxOf(name: string): string {
   const sandbox = join(root, name);
   mkdirSync(sandbox);
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   return sandbox;
 }
 

@@ -16,33 +16,28 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
-  chmodSync,
   chownSync,
   closeSync,
   constants,
   existsSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   openSync,
   readFileSync,
   rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import {
   makeMountPoint,
   openSandboxOutput,
 } from "../../src/agent/containerizer/sandbox-no-follow.js";
+import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 import { waitLong } from "../harness/processes.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-open-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-open-");
 const started: ChildProcess[] = [];
 
 after(() => {
@@ -50,12 +45,10 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
 function sandboxOf(name: string): string {
   const sandbox = join(root, name);
   mkdirSync(sandbox);
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   return sandbox;
 }
 

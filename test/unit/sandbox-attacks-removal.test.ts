@@ -10,28 +10,23 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import {
-  chmodSync,
   chownSync,
   existsSync,
   linkSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   statSync,
   writeFileSync,
 } from "node:fs";
 import { createServer } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { MAX_REMOVAL_DEPTH } from "../../src/agent/containerizer/sandbox-no-follow.js";
 import { removeBelow } from "../../src/agent/gc/remove-path.js";
+import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-removal-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-removal-");
 const immutable: string[] = [];
 
 after(() => {
@@ -40,23 +35,12 @@ after(() => {
   execFileSync("rm", ["-rf", root]);
 });
 
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
-/** Runs `script` as nobody in `cwd` (what the task could do). */
-function asNobody(cwd: string, script: string): void {
-  execFileSync(
-    "setpriv",
-    ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script],
-    { cwd },
-  );
-}
-
 /** A work directory with a sandbox of nobody's in it; and root's secret beside it. */
 function setUp(name: string): { workDir: string; sandbox: string; secret: string } {
   const workDir = join(root, name, "work");
   const sandbox = join(workDir, "slaves/a/frameworks/f/executors/e/runs/c");
   mkdirSync(sandbox, { recursive: true });
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   const secret = join(root, name, "secret");
   mkdirSync(secret, { mode: 0o700 });
   writeFileSync(join(secret, "shadow"), "root:$6$hash:19000::::::\n", { mode: 0o600 });
@@ -70,7 +54,6 @@ test(
     const { workDir, sandbox, secret } = setUp("full");
     const levels = 2 * MAX_REMOVAL_DEPTH + 10;
     asNobody(
-      sandbox,
       [
         "ln -s / to-root",
         `ln -s '${secret}' to-secret`,
@@ -79,11 +62,12 @@ test(
         `mkdir "$(printf 'new\\nline')" && touch "$(printf 'new\\nline')/$(printf 'x\\ny')"`,
         `touch "$(printf 'n%.0s' $(seq 255))"`,
       ].join(" && "),
+      sandbox,
     );
     // Each level entered by a relative name: far past PATH_MAX from the sandbox.
     asNobody(
-      sandbox,
       `'${process.execPath}' -e 'const fs = require("node:fs"); fs.mkdirSync("a-deep"); process.chdir("a-deep"); for (let i = 0; i < ${levels}; i++) { fs.mkdirSync("d".repeat(40)); process.chdir("d".repeat(40)); } fs.writeFileSync("bottom", "")'`,
+      sandbox,
     );
     // A hard link to root's 0600 file: what fs.protected_hardlinks=0 lets a task make.
     linkSync(join(secret, "shadow"), join(sandbox, "shadow-link"));
@@ -110,8 +94,8 @@ test(
   async (t) => {
     const { workDir, sandbox } = setUp("stuck");
     asNobody(
-      sandbox,
       `mkdir "$(printf 'a\\nb')" && touch "$(printf 'a\\nb')/x" stdout z-last && mkdir -p z-dir/sub`,
+      sandbox,
     );
     // What root cannot remove (here made so by root: an immutable file).
     const stuck = join(sandbox, "a\nb", "x");

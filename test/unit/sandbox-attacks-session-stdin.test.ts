@@ -10,85 +10,76 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
 const started: ChildProcess[] = [];
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-stdin-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-stdin-");
 
 after(() => {
   for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
   rmSync(root, { recursive: true, force: true });
 });
 
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
-test("root opens a DEBUG session's stdin pipe itself, not a link the user put at its name", {
-  skip: isRoot ? false : "needs root (the attacker is nobody)",
-}, async () => {
-  const sandbox = join(root, "exec");
-  mkdirSync(sandbox);
-  chownSync(sandbox, id("-u"), id("-g"));
-  const secret = join(root, "secret");
-  writeFileSync(secret, "root's secret\n", { mode: 0o600 });
-  let read: string | undefined;
-  const launcher = {
-    async spawn(req: { file: string; args: string[]; cwd?: string }) {
-      if (req.args[0] === "mesos-containerizer") {
-        // The user wins the race: a link at the pipe's name once it is made.
-        const fifo = join(sandbox, "containers", "task", "containers", "check", "stdin.fifo");
-        execFileSync("setpriv", [
-          "--reuid=nobody",
-          "--regid=nogroup",
-          "--clear-groups",
-          "sh",
-          "-c",
-          `rm -f '${fifo}' && ln -s '${secret}' '${fifo}'`,
-        ]);
-        // Root's first step opens the session's stdin as the command says; nobody
-        // writes to the pipe here, so a real pipe gives nothing until the timeout.
-        const stdin = /exec 0<('[^']*'|\S+)/.exec(req.args[2] ?? "")?.[1];
-        assert.ok(stdin !== undefined, `no stdin step in: ${req.args[2]}`);
-        const r = spawnSync("timeout", ["2", "sh", "-c", `exec 0<${stdin}; cat`], {
-          encoding: "utf8",
-        });
-        read = r.stdout;
-      }
-      const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
-      started.push(c);
-      return { id: 0, pid: c.pid ?? -1 };
-    },
-    async run(req: { file: string; args: string[] }) {
-      execFileSync(req.file, req.args);
-      return { id: 0, code: 0, output: "" };
-    },
-    async user(name: string) {
-      return { uid: id("-u"), gid: id("-g"), home: "/", name };
-    },
-  } as unknown as LauncherClient;
-  const nested = nestedContainersFixture(launcher, sandbox, { switchUser: true });
-  try {
-    const task = await nested.launch({
-      parentId: "exec",
-      childId: "task",
-      command: { value: "sleep 1000", user: "nobody" },
-    });
-    assert.ok("ok" in task, JSON.stringify(task));
-    await nested.launch({
-      parentId: "exec.task",
-      childId: "check",
-      command: { value: "cat", user: "nobody" },
-      session: true,
-    });
-    assert.ok(read !== undefined, "the DEBUG command was spawned");
-    assert.doesNotMatch(read, /secret/, "root read the link's target into the session");
-  } finally {
-    nested.stop();
-  }
-});
+test(
+  "root opens a DEBUG session's stdin pipe itself, not a link the user put at its name",
+  needsRoot,
+  async () => {
+    const sandbox = join(root, "exec");
+    mkdirSync(sandbox);
+    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
+    const secret = join(root, "secret");
+    writeFileSync(secret, "root's secret\n", { mode: 0o600 });
+    let read: string | undefined;
+    const launcher = {
+      async spawn(req: { file: string; args: string[]; cwd?: string }) {
+        if (req.args[0] === "mesos-containerizer") {
+          // The user wins the race: a link at the pipe's name once it is made.
+          const fifo = join(sandbox, "containers", "task", "containers", "check", "stdin.fifo");
+          asNobody(`rm -f '${fifo}' && ln -s '${secret}' '${fifo}'`);
+          // Root's first step opens the session's stdin as the command says; nobody
+          // writes to the pipe here, so a real pipe gives nothing until the timeout.
+          const stdin = /exec 0<('[^']*'|\S+)/.exec(req.args[2] ?? "")?.[1];
+          assert.ok(stdin !== undefined, `no stdin step in: ${req.args[2]}`);
+          const r = spawnSync("timeout", ["2", "sh", "-c", `exec 0<${stdin}; cat`], {
+            encoding: "utf8",
+          });
+          read = r.stdout;
+        }
+        const c = spawn("sleep", ["1000"], { cwd: req.cwd ?? root, stdio: "ignore" });
+        started.push(c);
+        return { id: 0, pid: c.pid ?? -1 };
+      },
+      async run(req: { file: string; args: string[] }) {
+        execFileSync(req.file, req.args);
+        return { id: 0, code: 0, output: "" };
+      },
+      async user(name: string) {
+        return { uid: nobodyId("-u"), gid: nobodyId("-g"), home: "/", name };
+      },
+    } as unknown as LauncherClient;
+    const nested = nestedContainersFixture(launcher, sandbox, { switchUser: true });
+    try {
+      const task = await nested.launch({
+        parentId: "exec",
+        childId: "task",
+        command: { value: "sleep 1000", user: "nobody" },
+      });
+      assert.ok("ok" in task, JSON.stringify(task));
+      await nested.launch({
+        parentId: "exec.task",
+        childId: "check",
+        command: { value: "cat", user: "nobody" },
+        session: true,
+      });
+      assert.ok(read !== undefined, "the DEBUG command was spawned");
+      assert.doesNotMatch(read, /secret/, "root read the link's target into the session");
+    } finally {
+      nested.stop();
+    }
+  },
+);

@@ -7,42 +7,26 @@
  * or make the volume's link wherever they lead.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import {
-  chmodSync,
   chownSync,
   lstatSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
   writeFileSync,
 } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { linkVolumes } from "../../src/agent/volumes.js";
 import { type Logger, silentLogger } from "../../src/common/observability/logger.js";
 import type { Resource } from "../../src/common/protocol/generated/mesos-v1.js";
+import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
-const isRoot = process.getuid?.() === 0;
-const needsRoot = { skip: isRoot ? false : "needs root (the attacker is nobody)" };
-const root = mkdtempSync(join(tmpdir(), "sandbox-attacks-volumes-"));
-chmodSync(root, 0o755);
+const root = attackRoot("sandbox-attacks-volumes-");
 
 after(() => rmSync(root, { recursive: true, force: true }));
-
-const id = (flag: string) => Number(execFileSync("id", [flag, "nobody"]).toString());
-
-function asNobody(cwd: string, script: string): void {
-  execFileSync(
-    "setpriv",
-    ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script],
-    { cwd },
-  );
-}
 
 function volume(containerPath: string): Resource {
   return {
@@ -65,12 +49,12 @@ test("a volume is not linked through a directory the sandbox's user made a link"
   const workDir = join(root, "work");
   const sandbox = join(workDir, "sandbox");
   mkdirSync(sandbox, { recursive: true });
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   // Root's directory the link leads to, with a file named as the volume's link.
   const victim = join(root, "cron.d");
   mkdirSync(victim);
   writeFileSync(join(victim, "pv"), "root's\n");
-  asNobody(sandbox, `ln -s '${victim}' data`);
+  asNobody(`ln -s '${victim}' data`, sandbox);
   const errors: string[] = [];
   const made = linkVolumes(workDir, sandbox, [volume("data/pv")], errorsInto(errors));
   assert.deepEqual(made, []);
@@ -84,7 +68,7 @@ test("a volume is linked at a container_path with directories in the sandbox", n
   const workDir = join(root, "work-ok");
   const sandbox = join(workDir, "sandbox");
   mkdirSync(sandbox, { recursive: true });
-  chownSync(sandbox, id("-u"), id("-g"));
+  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
   const made = linkVolumes(workDir, sandbox, [volume("data/pv")], silentLogger);
   assert.deepEqual(made, [join(sandbox, "data", "pv")]);
   assert.ok(lstatSync(join(sandbox, "data", "pv")).isSymbolicLink());
