@@ -191,7 +191,9 @@ const agentCoreFlags = {
       "Beyond Mesos: how many idle command executors the agent keeps started (from its first " +
       "command task on), so a command task without user switch or isolation starts without " +
       "waiting for Node to boot (~60 ms instead of ~150-250 ms to TASK_RUNNING). Each costs " +
-      "~45 MiB RSS (~10 MiB PSS) charged to no container. 0: none (as Mesos).",
+      "~45 MiB RSS (~10 MiB PSS) charged to no container. A task whose executor environment " +
+      "sets a variable read only at process start (LD_*, NODE_*, OPENSSL_*, ...) gets an " +
+      "executor of its own. 0: none (as Mesos).",
     default: 1,
   }),
   command_executors_per_process: flag.uint({
