@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -137,6 +137,25 @@ test("sqlite registrar: a damaged file is refused with its path and what to do",
       error instanceof RegistryOpenError &&
       error.message.includes(path) &&
       /move it away/.test(error.message),
+  );
+});
+
+test("sqlite registrar: a file whose pages are damaged is refused in one line naming the problems", async () => {
+  const dir = workDir();
+  const r = SqliteRegistrar.openInWorkDir(dir);
+  for (const id of ["a", "b", "c"]) await r.apply({ kind: "admit-agent", info: agent(id) });
+  r.close();
+  // Zeros over the second page onwards: SQLite opens the file, its check finds broken trees.
+  const path = join(dir, "registry.db");
+  const bytes = readFileSync(path);
+  bytes.fill(0, 4096, Math.min(bytes.length, 8096));
+  writeFileSync(path, bytes);
+  assert.throws(
+    () => SqliteRegistrar.openInWorkDir(dir),
+    (error: unknown) =>
+      error instanceof RegistryOpenError &&
+      /integrity check failed|malformed/.test(error.message) &&
+      !error.message.includes("\n"),
   );
 });
 

@@ -170,8 +170,13 @@ export class SqliteRegistrar implements Registrar {
       // FULL: every commit fsyncs the WAL, so an answered operation survives SIGKILL.
       db.pragma("synchronous = FULL");
       const check = db.pragma("quick_check", { simple: true });
-      if (check !== "ok")
-        throw new RegistryOpenError(path, `integrity check failed (${String(check)})`);
+      if (check !== "ok") {
+        // SQLite lists one problem per line: the operator's message stays one line.
+        const problems = String(check)
+          .trim()
+          .replace(/\s*\n\s*/g, "; ");
+        throw new RegistryOpenError(path, `integrity check failed (${problems})`);
+      }
       db.exec(SCHEMA);
       const version = db
         .prepare("SELECT value FROM registry_meta WHERE key = 'schema_version'")
