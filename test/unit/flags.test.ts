@@ -348,6 +348,12 @@ test("flags: the startup command line quotes every value", () => {
   assert.match(loaded([]).toCommandLine(), /--port="5050"/);
 });
 
+test("flags: the startup command line stays one line when a value holds a newline", () => {
+  const line = loaded(["--work_dir=/tmp/a\nb"]).toCommandLine();
+  assert.ok(!line.includes("\n"), line);
+  assert.match(line, /--work_dir="\/tmp\/a\\nb"/);
+});
+
 test("flags: --help is seen even next to a bad flag", () => {
   assert.equal(wantsHelp(["--bogus", "--help"]), true);
   assert.equal(wantsHelp(["--help=false"]), false);

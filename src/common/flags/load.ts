@@ -6,6 +6,7 @@
  * validators. Errors are one line naming the flag, in stout's wording.
  */
 import { readFileSync } from "node:fs";
+import { oneLine } from "../errors/one-line.js";
 import type { Parsed } from "./duration.js";
 import { type AnyFlagSpec, type FlagSpecs, type FlagValues, flag, trimFileText } from "./spec.js";
 
@@ -106,10 +107,14 @@ export class LoadedFlags<S extends FlagSpecs> {
     return Object.fromEntries(pairs);
   }
 
-  /** `--name="value"` pairs, as Mesos logs them at start-up ("Flags at startup: ..."). */
+  /**
+   * `--name="value"` pairs, as Mesos logs them at start-up ("Flags at
+   * startup: ..."), on one line: control characters in a value (a newline
+   * in --attributes) are escaped.
+   */
   toCommandLine(): string {
     return Object.entries(this.toStrings())
-      .map(([k, v]) => `--${k}="${v}"`)
+      .map(([k, v]) => `--${k}="${oneLine(v)}"`)
       .join(" ");
   }
 }
