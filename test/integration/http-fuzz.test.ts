@@ -330,6 +330,53 @@ async function fuzzCalls(
   await bothAlive();
 }
 
+/**
+ * The property for internal (libprocess) messages sent as `from` to
+ * `url(type)`: mutated seeds, protobuf-encoded when they still decode (then
+ * they reach the handlers; else a seed's encoding reaches the decoder),
+ * with bytes edited; every answer sane, and enough of them delivered.
+ */
+async function fuzzMessages(
+  url: (type: MessageTypeName) => string,
+  from: string,
+  seeds: readonly [MessageTypeName, Json][],
+): Promise<void> {
+  const encodedSeeds = seeds.map(([type, seed]) => {
+    const decoded = codecFor(type).decodeJson(seed);
+    assert.ok(
+      decoded.ok,
+      `seed of ${type} does not decode: ${decoded.ok ? "" : decoded.error.message}`,
+    );
+    return codecFor(type).encodeProtobuf(decoded.value);
+  });
+  let delivered = 0;
+  await fc.assert(
+    fc.asyncProperty(
+      fc.nat(),
+      fc.array(op, { maxLength: 3 }),
+      fc.array(byteEdit, { maxLength: 2 }),
+      async (i, ops, edits) => {
+        const [type, seed] = seeds[i % seeds.length] as [MessageTypeName, Json];
+        const codec = codecFor(type);
+        const decoded = codec.decodeJson(mutate(seed, ops));
+        const bytes = decoded.ok
+          ? codec.encodeProtobuf(decoded.value)
+          : (encodedSeeds[i % seeds.length] as Uint8Array);
+        if (decoded.ok) delivered++;
+        const r: Sent = {
+          method: "POST",
+          url: url(type),
+          headers: { "Libprocess-From": from },
+          body: editBytes(bytes, edits),
+        };
+        checkAnswer(r, await send(r));
+      },
+    ),
+    { numRuns: 600 },
+  );
+  assert.ok(delivered > 100, `only ${delivered} mutated messages decoded`);
+}
+
 // ---------------------------------------------------------------------------
 
 const RESOURCES: Json = [
@@ -1016,41 +1063,7 @@ describe("malformed agent messages", () => {
         },
       ],
     ];
-    const encodedSeeds = seeds.map(([type, seed]) => {
-      const decoded = codecFor(type).decodeJson(seed);
-      assert.ok(
-        decoded.ok,
-        `seed of ${type} does not decode: ${decoded.ok ? "" : decoded.error.message}`,
-      );
-      return codecFor(type).encodeProtobuf(decoded.value);
-    });
-    let delivered = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(),
-        fc.array(op, { maxLength: 3 }),
-        fc.array(byteEdit, { maxLength: 2 }),
-        async (i, ops, edits) => {
-          const [type, seed] = seeds[i % seeds.length] as [MessageTypeName, Json];
-          const codec = codecFor(type);
-          // Mutations that still decode reach the master's handlers; the rest only its decoder.
-          const decoded = codec.decodeJson(mutate(seed, ops));
-          const bytes = decoded.ok
-            ? codec.encodeProtobuf(decoded.value)
-            : (encodedSeeds[i % seeds.length] as Uint8Array);
-          if (decoded.ok) delivered++;
-          const r: Sent = {
-            method: "POST",
-            url: `${master.url}/master/${type}`,
-            headers: { "Libprocess-From": from },
-            body: editBytes(bytes, edits),
-          };
-          checkAnswer(r, await send(r));
-        },
-      ),
-      { numRuns: 600 },
-    );
-    assert.ok(delivered > 100, `only ${delivered} mutated messages decoded`);
+    await fuzzMessages((type) => `${master.url}/master/${type}`, from, seeds);
     await bothAlive();
     const state = await getJson<{ slaves?: unknown[] }>(`${master.url}/master/state`);
     assert.ok(Array.isArray(state?.slaves), "the master's state is still served");
@@ -1132,40 +1145,7 @@ describe("malformed master messages", () => {
         { status_uuid: { value: uuid }, operation_uuid: { value: uuid } },
       ],
     ];
-    const encodedSeeds = seeds.map(([type, seed]) => {
-      const decoded = codecFor(type).decodeJson(seed);
-      assert.ok(
-        decoded.ok,
-        `seed of ${type} does not decode: ${decoded.ok ? "" : decoded.error.message}`,
-      );
-      return codecFor(type).encodeProtobuf(decoded.value);
-    });
-    let delivered = 0;
-    await fc.assert(
-      fc.asyncProperty(
-        fc.nat(),
-        fc.array(op, { maxLength: 3 }),
-        fc.array(byteEdit, { maxLength: 2 }),
-        async (i, ops, edits) => {
-          const [type, seed] = seeds[i % seeds.length] as [MessageTypeName, Json];
-          const codec = codecFor(type);
-          const decoded = codec.decodeJson(mutate(seed, ops));
-          const bytes = decoded.ok
-            ? codec.encodeProtobuf(decoded.value)
-            : (encodedSeeds[i % seeds.length] as Uint8Array);
-          if (decoded.ok) delivered++;
-          const r: Sent = {
-            method: "POST",
-            url: `${agent.url}/slave(1)/${type}`,
-            headers: { "Libprocess-From": from },
-            body: editBytes(bytes, edits),
-          };
-          checkAnswer(r, await send(r));
-        },
-      ),
-      { numRuns: 600 },
-    );
-    assert.ok(delivered > 100, `only ${delivered} mutated messages decoded`);
+    await fuzzMessages((type) => `${agent.url}/slave(1)/${type}`, from, seeds);
     await bothAlive();
     assert.match(agent.logs(), /Launching executor 't-fuzz'/, "some mutated launches were run");
     const state = await getJson<{ id?: string }>(`${agent.url}/slave(1)/state`);

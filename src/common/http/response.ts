@@ -69,15 +69,23 @@ export type HttpResponse = BodyResponse | StreamingResponse;
 const TEXT = "text/plain; charset=utf-8";
 const JSON_TYPE = "application/json";
 
-/** A body response; a non-empty body without a content type is sent as plain text. */
+/**
+ * A body response; a non-empty body without a content type is sent as plain
+ * text, and as a refusal (4xx, 5xx) on one line ({@link oneLine}).
+ */
 export function response(
   status: number,
   body: string | Uint8Array = "",
   headers: ResponseHeaders = {},
 ): BodyResponse {
   const h: ResponseHeaders = { ...headers };
-  if (body.length > 0 && !hasHeader(h, "content-type")) h["Content-Type"] = TEXT;
-  return { kind: "body", status, headers: h, body };
+  let text = body;
+  if (body.length > 0 && !hasHeader(h, "content-type")) {
+    h["Content-Type"] = TEXT;
+    // A refusal's reason stays one line even when it quotes the request.
+    if (status >= 400 && typeof body === "string") text = oneLine(body);
+  }
+  return { kind: "body", status, headers: h, body: text };
 }
 
 /** Case-insensitive header presence test. */
@@ -101,7 +109,7 @@ export function accepted(body = ""): BodyResponse {
 }
 
 export function badRequest(message = ""): BodyResponse {
-  return response(400, oneLine(message));
+  return response(400, message);
 }
 
 /** 401 with a `WWW-Authenticate` challenge. */
@@ -110,11 +118,11 @@ export function unauthorized(challenge: string, message = "401 Unauthorized."): 
 }
 
 export function forbidden(message = ""): BodyResponse {
-  return response(403, oneLine(message));
+  return response(403, message);
 }
 
 export function notFound(message = ""): BodyResponse {
-  return response(404, oneLine(message));
+  return response(404, message);
 }
 
 /** 405 with the `Allow` header and Mesos' wording of the body. */
@@ -127,35 +135,35 @@ export function methodNotAllowed(allowed: readonly string[], received?: string):
 }
 
 export function notAcceptable(message = ""): BodyResponse {
-  return response(406, oneLine(message));
+  return response(406, message);
 }
 
 export function conflict(message = ""): BodyResponse {
-  return response(409, oneLine(message));
+  return response(409, message);
 }
 
 export function preconditionFailed(message = ""): BodyResponse {
-  return response(412, oneLine(message));
+  return response(412, message);
 }
 
 export function payloadTooLarge(message = ""): BodyResponse {
-  return response(413, oneLine(message));
+  return response(413, message);
 }
 
 export function unsupportedMediaType(message = ""): BodyResponse {
-  return response(415, oneLine(message));
+  return response(415, message);
 }
 
 export function internalServerError(message = ""): BodyResponse {
-  return response(500, oneLine(message));
+  return response(500, message);
 }
 
 export function notImplemented(message = ""): BodyResponse {
-  return response(501, oneLine(message));
+  return response(501, message);
 }
 
 export function serviceUnavailable(message = ""): BodyResponse {
-  return response(503, oneLine(message));
+  return response(503, message);
 }
 
 /** 307 to `location`. */
