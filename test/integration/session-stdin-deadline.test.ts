@@ -81,7 +81,8 @@ test("a session whose agent was killed before it opened the session's stdin ends
       MESOS_TS_TESTING_SESSION_STDIN_DEADLINE: "2",
     },
   });
-  const holder = { value: "holder" };
+  // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
+  const holder = { value: "deadline-holder" };
   const res = await fetch(`${agent.url}/api/v1`, {
     method: "POST",
     headers: { "Content-Type": "application/json", Accept: "application/json" },
@@ -126,11 +127,11 @@ test("a session whose agent was killed before it opened the session's stdin ends
     }),
   }).catch(() => undefined);
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
-  const holders = carrying("MESOS_TS_CONTAINER_ID=holder");
-  for (const pid of [...holders, ...carrying("MESOS_TS_CONTAINER_ID=holder.child")]) {
+  const holders = carrying("MESOS_TS_CONTAINER_ID=deadline-holder");
+  for (const pid of [...holders, ...carrying("MESOS_TS_CONTAINER_ID=deadline-holder.child")]) {
     strays.add(pid);
   }
-  const pids = carrying("MESOS_TS_CONTAINER_ID=holder.child.sess");
+  const pids = carrying("MESOS_TS_CONTAINER_ID=deadline-holder.child.sess");
   for (const pid of pids) strays.add(pid);
   assert.ok(pids.length > 0, "the session's process outlives its agent");
   await waitLong("the session's processes to end by themselves", () =>

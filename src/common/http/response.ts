@@ -82,8 +82,9 @@ export function response(
   let text = body;
   if (body.length > 0 && !hasHeader(h, "content-type")) {
     h["Content-Type"] = TEXT;
-    // A refusal's reason stays one line even when it quotes the request.
-    if (status >= 400 && typeof body === "string") text = oneLine(body);
+    // A refusal's reason stays one line even when it quotes the request;
+    // but a 401 is libprocess' own text, one paragraph per authenticator.
+    if (status >= 400 && status !== 401 && typeof body === "string") text = oneLine(body);
   }
   return { kind: "body", status, headers: h, body: text };
 }
