@@ -89,7 +89,8 @@ test("a session whose agent was killed before its stdin was attached is killed w
     flags,
     env: { MESOS_TS_TESTING_CRASH_AFTER_SPAWN: "nested" },
   });
-  const holder = { value: "holder" };
+  // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
+  const holder = { value: "death-holder" };
   const launched = await call(agent, {
     type: "LAUNCH_CONTAINER",
     launch_container: {
@@ -121,8 +122,8 @@ test("a session whose agent was killed before its stdin was attached is killed w
     }),
   }).catch(() => undefined);
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
-  for (const pid of carrying("MESOS_TS_CONTAINER_ID=holder")) strays.add(pid);
-  const pids = carrying("MESOS_TS_CONTAINER_ID=holder.sess");
+  for (const pid of carrying("MESOS_TS_CONTAINER_ID=death-holder")) strays.add(pid);
+  const pids = carrying("MESOS_TS_CONTAINER_ID=death-holder.sess");
   for (const pid of pids) strays.add(pid);
   assert.ok(pids.length > 0, "the session's process outlives its agent");
 
@@ -145,7 +146,7 @@ test("a running session is killed, not adopted, by the agent that recovers after
   const workDir = workDirs.make("session-agent-death-");
   const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
   const agent = await startAgent({ master: master.address, port, flags });
-  const holder = { value: "holder" };
+  const holder = { value: "death-holder" };
   const launched = await call(agent, {
     type: "LAUNCH_CONTAINER",
     launch_container: {
@@ -177,8 +178,8 @@ test("a running session is killed, not adopted, by the agent that recovers after
     signal: session.signal,
   });
   assert.equal(res.status, 200);
-  for (const pid of carrying("MESOS_TS_CONTAINER_ID=holder")) strays.add(pid);
-  const record = join(workDir, "meta", "nested-containers", "holder", "sess.json");
+  for (const pid of carrying("MESOS_TS_CONTAINER_ID=death-holder")) strays.add(pid);
+  const record = join(workDir, "meta", "nested-containers", "death-holder", "sess.json");
   // Checkpointed with its pid: a recovering agent knows it runs.
   const pid = await waitLong("the session's checkpointed pid", () => {
     const text = existsSync(record) ? readFileSync(record, "utf8") : "";
