@@ -70,14 +70,16 @@ test("a session whose agent was killed before it opened the session's stdin ends
     work_dir: workDirs.make("session-stdin-deadline-"),
     registration_backoff_factor: "10ms",
   };
-  // Killed by the test hook right after the DEBUG container's process
-  // started: before the agent's end of its stdin is made (see nested-containers.ts).
+  // Killed by the test hook once the DEBUG container's shell waits in the
+  // open of its stdin: before the agent's end of it is made (see
+  // nested-containers.ts). Killed earlier, the agent would take its handle
+  // on the pipe along and the shell's open would just fail.
   const agent = await startAgent({
     master: master.address,
     port: await freePort(),
     flags,
     env: {
-      MESOS_TS_TESTING_CRASH_AFTER_SPAWN: "debug",
+      MESOS_TS_TESTING_CRASH_AFTER_SPAWN: "debug-waiting",
       MESOS_TS_TESTING_SESSION_STDIN_DEADLINE: "2",
     },
   });

@@ -63,7 +63,7 @@
  * agent that finds a launch cut short destroys that container.
  */
 import { randomUUID } from "node:crypto";
-import { closeSync, fchownSync, constants as fsConstants } from "node:fs";
+import { closeSync, fchownSync, constants as fsConstants, readFileSync } from "node:fs";
 import { mkdir, readdir, readFile, readlink, rename, rm, rmdir, writeFile } from "node:fs/promises";
 import { Socket } from "node:net";
 import { dirname, isAbsolute, join } from "node:path";
@@ -1276,7 +1276,7 @@ export class NestedContainers {
       fifos.abandon();
       throw e;
     }
-    crashAfterSpawnForTesting("debug");
+    crashAfterSpawnForTesting("debug", reply.pid);
     n.io = {
       stdin: fifos.stdinWriter(),
       stdout: new Socket({ fd: fifos.fds.stdout, readable: true, writable: false }),
@@ -2282,10 +2282,27 @@ function markerEnvironment(n: Nested): Record<string, string> {
  * (`nested`, `standalone`, `debug`) SIGKILLs the agent as soon as the
  * launcher has started a container of that kind, before its pid is
  * noted: the moment whose leftovers a restarted agent must find.
+ * `debug-waiting` waits for a session's shell to block in its stdin's open.
  */
-function crashAfterSpawnForTesting(kind: "nested" | "standalone" | "debug"): void {
-  const kinds = process.env.MESOS_TS_TESTING_CRASH_AFTER_SPAWN;
-  if (kinds?.split(",").includes(kind) === true) process.kill(process.pid, "SIGKILL");
+function crashAfterSpawnForTesting(kind: "nested" | "standalone" | "debug", pid?: number): void {
+  const kinds = process.env.MESOS_TS_TESTING_CRASH_AFTER_SPAWN?.split(",") ?? [];
+  if (kinds.includes(kind)) process.kill(process.pid, "SIGKILL");
+  // `debug-waiting`: once the session's shell waits in the open of its
+  // stdin (the kernel's wait for a writer), not before: an agent gone
+  // earlier takes its handle on the pipe along, and the open just fails.
+  if (kind !== "debug" || pid === undefined || !kinds.includes("debug-waiting")) return;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (let tries = 0; tries < 2000; tries++) {
+    let wchan = "";
+    try {
+      wchan = readFileSync(`/proc/${pid}/wchan`, "utf8");
+    } catch {
+      break;
+    }
+    if (/wait_for_partner|fifo_open/.test(wchan)) break;
+    Atomics.wait(pause, 0, 0, 5);
+  }
+  process.kill(process.pid, "SIGKILL");
 }
 
 /**
