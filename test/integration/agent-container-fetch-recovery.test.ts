@@ -30,6 +30,7 @@ import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   binPath,
   type DaemonHandle,
@@ -163,15 +164,6 @@ async function waitFor(on: DaemonHandle, id: string, parent?: string): Promise<W
     200,
   );
   return JSON.parse(r.text) as WaitAnswer;
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The pid GET_CONTAINERS reports for the running standalone container `id`. */

@@ -16,10 +16,11 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { metaFiles } from "../harness/checkpoints.js";
+import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
   type DaemonHandle,
@@ -46,13 +47,7 @@ before(async () => {
 
 after(async () => {
   workDirs.killLeft();
-  for (const pid of strays) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already (as the tests expect).
-    }
-  }
+  killEach(strays);
   for (const c of children) c.kill("SIGKILL");
   await stopAll();
 });
@@ -96,15 +91,6 @@ async function launchIntoCrash(agent: DaemonHandle, body: Record<string, unknown
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
 }
 
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The pid a container's command wrote to `file`, once it did; the process
  * must be running. `agent`'s log explains a timeout.
@@ -119,21 +105,6 @@ async function pidIn(file: string, agent?: DaemonHandle): Promise<number> {
   strays.add(pid);
   assert.ok(alive(pid), `process ${pid} of ${file} runs while the agent is down`);
   return pid;
-}
-
-/** Pids of the running processes whose environment holds `variable` (`NAME=value`). */
-function carrying(variable: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
-      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
-    } catch {
-      // Gone meanwhile.
-    }
-  }
-  return out;
 }
 
 /** Waits for `line` in `on`'s log (its output arrives after what it did). */

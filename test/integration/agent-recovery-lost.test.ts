@@ -14,6 +14,7 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -114,16 +115,6 @@ function executorPid(workDir: string): number | undefined {
   if (file === undefined) return undefined;
   const pid = Number(readFileSync(join(root, file), "utf8"));
   return pid > 0 ? pid : undefined;
-}
-
-/** True while the process runs (a zombie waiting to be reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 async function killAgent(agent: DaemonHandle): Promise<void> {

@@ -20,6 +20,7 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -43,15 +44,6 @@ after(async () => {
   killProcessGroups(pids);
   await stopAll();
 });
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 type AgentState = {
   frameworks?: {

@@ -17,6 +17,7 @@ import {
   SchedulerClient,
   type SchedulerClientOptions,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -145,16 +146,6 @@ function launchOnce(c: SchedulerClient, agentId: string, id: string, command: st
       void c.launch([offer.id], [task]);
     }
   };
-}
-
-/** True while the process runs (a zombie waiting to be reaped counts as gone). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 test("agent recovery: SIGKILL and restart keep the task running on the same executor; TASK_FINISHED arrives once", async () => {

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -131,15 +132,6 @@ async function pidOf(on: DaemonHandle, id: string): Promise<number> {
     if (pid !== undefined) containerPids.add(pid);
     return pid;
   });
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 describe("standalone containers", () => {

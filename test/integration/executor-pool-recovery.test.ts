@@ -15,6 +15,7 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -38,15 +39,6 @@ after(async () => {
   killProcessGroups(pids);
   await stopAll();
 });
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 test("pool recovery: a pooled executor's task survives an agent SIGKILL and restart", async () => {
   const port = await freePort();

@@ -23,6 +23,7 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   getJson,
@@ -58,15 +59,6 @@ function environ(pid: number): string[] {
     return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
   } catch {
     return [];
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
   }
 }
 

@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { encodeRecord } from "../../src/common/recordio/index.js";
+import { alive, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
   type DaemonHandle,
@@ -55,13 +56,7 @@ before(async () => {
 
 after(async () => {
   for (const s of schedulers) s.kill("SIGKILL");
-  for (const pid of strays) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already (as the tests expect).
-    }
-  }
+  killEach(strays);
   await stopAll();
 });
 
@@ -133,15 +128,6 @@ async function containers(on: DaemonHandle): Promise<Listed[]> {
 
 async function listed(on: DaemonHandle, id: Id): Promise<Listed | undefined> {
   return (await containers(on)).find((c) => dotted(c.container_id) === dotted(id));
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /** The pid a container's command wrote to `file`, once it did. */

@@ -7,9 +7,10 @@
  * rather than adopt it and leave it blocked forever.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -32,13 +33,7 @@ before(async () => {
 
 after(async () => {
   workDirs.killLeft();
-  for (const pid of strays) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already (as the test expects).
-    }
-  }
+  killEach(strays);
   await stopAll();
 });
 
@@ -49,30 +44,6 @@ async function call(on: DaemonHandle, body: Record<string, unknown>) {
     body: JSON.stringify(body),
   });
   return { status: res.status, text: await res.text() };
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Pids of the running processes whose environment holds `variable` (`NAME=value`). */
-function carrying(variable: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
-      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return out;
 }
 
 test("a session whose agent was killed before its stdin was attached is killed when an agent recovers", async () => {

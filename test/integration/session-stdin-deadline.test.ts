@@ -8,8 +8,8 @@
  * in open(2) forever. Its parent container runs on.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
+import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -31,39 +31,9 @@ before(async () => {
 
 after(async () => {
   workDirs.killLeft();
-  for (const pid of strays) {
-    try {
-      process.kill(pid, "SIGKILL");
-    } catch {
-      // Gone already.
-    }
-  }
+  killEach(strays);
   await stopAll();
 });
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
-
-/** Pids of the running processes whose environment holds `variable` (`NAME=value`). */
-function carrying(variable: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
-      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
-    } catch {
-      // Gone meanwhile, or not ours to read.
-    }
-  }
-  return out;
-}
 
 test("a session whose agent was killed before it opened the session's stdin ends by itself after the deadline when no agent recovers", async () => {
   const flags = {

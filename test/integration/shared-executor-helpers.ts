@@ -14,17 +14,8 @@ import {
   type TaskInfo,
   type TaskStatus,
 } from "../../src/scheduler/index.js";
+import { alive } from "../harness/proc-scan.js";
 import { getJson, waitFor } from "../harness/processes.js";
-
-/** True while `pid` runs (a zombie counts as gone). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 /** Parent pid of `pid` (0 when gone). */
 export function parentOf(pid: number): number {

@@ -11,6 +11,7 @@ import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import { updatesAcknowledged } from "../harness/checkpoints.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   freePort,
@@ -22,7 +23,6 @@ import {
   waitFor,
 } from "../harness/processes.js";
 import {
-  alive,
   executorDirectories,
   hostOf,
   processesIn,

@@ -13,9 +13,9 @@ import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { alive } from "../harness/proc-scan.js";
 import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 import {
-  alive,
   executorDirectories,
   hostOf,
   processesIn,

@@ -14,6 +14,7 @@ import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { executorsCheckpointed, metaFiles } from "../harness/checkpoints.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { alive } from "../harness/proc-scan.js";
 import {
   binPath,
   type DaemonHandle,
@@ -425,16 +426,6 @@ test("task group checks: after an agent restart the checks of a task in an image
   if (code === "timeout") scheduler.kill("SIGKILL");
   assert.match(output, /Received status update TASK_\w+ for task 'checked-across'/, output);
 });
-
-/** Whether `pid` is a live process (a zombie has ended). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 test("task group checks: a check container still running when the agent restarts is destroyed by the restarted agent, as Mesos destroys DEBUG containers on recovery", {
   skip,

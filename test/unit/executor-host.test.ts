@@ -16,6 +16,7 @@ import {
   parseHostLaunch,
   standInOfEnvironment,
 } from "../../src/executor/host-protocol.js";
+import { alive } from "../harness/proc-scan.js";
 
 const launchLine = (over: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -115,15 +116,6 @@ test("host protocol: a stand-in is recognised by its environment", () => {
   );
   assert.equal(standInOfEnvironment(env([`${HOSTED_BY_VARIABLE}=42`])), undefined);
 });
-
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
-  } catch {
-    return false;
-  }
-}
 
 async function until(what: string, probe: () => boolean): Promise<void> {
   const deadline = Date.now() + 10_000;
