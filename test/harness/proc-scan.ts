@@ -43,3 +43,12 @@ export function killEach(pids: Iterable<number>): void {
     }
   }
 }
+
+/** The environment (`NAME=value` entries) of `pid`; empty once it is gone or not ours to read. */
+export function environ(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
+  } catch {
+    return [];
+  }
+}

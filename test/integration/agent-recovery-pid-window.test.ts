@@ -14,12 +14,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -32,6 +27,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const pids = new Set<number>();
@@ -68,49 +64,25 @@ async function crashRightAfterSubscribe(name: string, extraFlags: Record<string,
     env: { MESOS_TS_TESTING_PID_RECORD_DELAY_MS: "3000" },
   });
   const flag = join(workDir, "finish-now");
-  const updates: TaskStatus[] = [];
-  const count = (id: string, state: string) =>
-    updates.filter((s) => s.task_id.value === id && s.state === state).length;
-  const queue: [string, string][] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: `pid-window-${name}`, checkpoint: true },
   });
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          const next = queue.shift();
-          if (next === undefined) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const wanted = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(wanted.ok);
-          const task: TaskInfo = {
-            name: next[0],
-            task_id: { value: next[0] },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, wanted.resources) ?? [],
-            command: { shell: true, value: next[1] },
-          };
-          void c.launch([offer.id], [task]);
-        }
-      },
-      update: (status) => updates.push(status),
-    });
+    const tasks = startQueued(c);
     if (extraFlags.executor_pool_size !== undefined) {
       // The first launch finds the pool empty and fills it: the next
       // executor is handed over warm and subscribes at once.
-      queue.push(["warm-up", "exit 0"]);
-      await waitLong("warm-up finished", () => count("warm-up", "TASK_FINISHED") > 0);
+      tasks.push("warm-up", "exit 0");
+      await waitLong("warm-up finished", () => tasks.count("warm-up", "TASK_FINISHED") > 0);
     }
-    queue.push(["long", `while [ ! -e ${flag} ]; do sleep 0.1; done`]);
-    await waitLong("long running", () => count("long", "TASK_RUNNING") > 0);
+    tasks.push("long", `while [ ! -e ${flag} ]; do sleep 0.1; done`);
+    await waitLong("long running", () => tasks.count("long", "TASK_RUNNING") > 0);
     agent.kill("SIGKILL");
     await agent.exited;
     agent = await startAgent({ master: master.address, port, flags });
-    const lostOrFailed = () => count("long", "TASK_LOST") + count("long", "TASK_FAILED");
+    const lostOrFailed = () =>
+      tasks.count("long", "TASK_LOST") + tasks.count("long", "TASK_FAILED");
     await waitLong(
       "the agent to show the recovered task RUNNING (or the task to fail)",
       async () => {
@@ -142,9 +114,9 @@ async function crashRightAfterSubscribe(name: string, extraFlags: Record<string,
     assert.ok(alive(pid), "the recovered executor runs");
     assert.doesNotMatch(agent.logs(), /Executor 'long' of framework \S+ is gone/);
     writeFileSync(flag, "");
-    await waitLong("TASK_FINISHED", () => count("long", "TASK_FINISHED") > 0);
+    await waitLong("TASK_FINISHED", () => tasks.count("long", "TASK_FINISHED") > 0);
     assert.equal(lostOrFailed(), 0);
-    assert.equal(count("long", "TASK_FINISHED"), 1);
+    assert.equal(tasks.count("long", "TASK_FINISHED"), 1);
   } finally {
     if (c.state === "subscribed") await c.teardown().catch(() => undefined);
     c.close();

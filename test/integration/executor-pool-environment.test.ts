@@ -8,19 +8,16 @@
  * (LD_PRELOAD) gets a process of its own instead of the idle member.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { POOL_VARIABLE } from "../../src/executor/command-executor-main.js";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { idleExecutors, oneIdleExecutor } from "../harness/executor-pool.js";
+import { environ } from "../harness/proc-scan.js";
 import { type DaemonHandle, stopAll, waitFor } from "../harness/processes.js";
+import { startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -36,28 +33,6 @@ before(async () => {
 after(async () => {
   await stopAll();
 });
-
-function environ(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
-  } catch {
-    return [];
-  }
-}
-
-function idleExecutors(workDir: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    const pid = Number(name);
-    try {
-      if (!environ(pid).includes(`${POOL_VARIABLE}=1`)) continue;
-      if (readlinkSync(`/proc/${pid}/cwd`) === join(workDir, "executor-pool")) out.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
 
 /** The pid the agent recorded for executor `id` (pids/forked.pid in its run's meta directory). */
 async function recordedPid(id: string): Promise<number> {
@@ -99,58 +74,27 @@ const PATHS: Record<string, string> = {
 };
 
 test("pool: a member refilled after one launch carries nothing of its environment into the next", async () => {
-  const statuses = new Map<string, TaskStatus[]>();
-  const queue: string[] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "pool-environment" },
   });
-  const state = (id: string) => statuses.get(id)?.at(-1)?.state;
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          const id = queue.shift();
-          if (id === undefined) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const parsed = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(parsed.ok);
-          const task: TaskInfo = {
-            name: id,
-            task_id: { value: id },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, parsed.resources) ?? [],
-            command: {
-              shell: true,
-              value: "env > task.env; exec sleep 60",
-              environment: { variables: [{ name: "PATH", value: PATHS[id] as string }] },
-            },
-          };
-          void c.launch([offer.id], [task]);
-        }
-      },
-      update: (status) => {
-        const list = statuses.get(status.task_id.value) ?? [];
-        list.push(status);
-        statuses.set(status.task_id.value, list);
-      },
+    const tasks = startQueued(c);
+    const command = (id: string) => ({
+      shell: true,
+      value: "env > task.env; exec sleep 60",
+      environment: { variables: [{ name: "PATH", value: PATHS[id] as string }] },
     });
     // The first pooled launch finds the pool empty: spawned, and it starts the refill.
-    queue.push("a");
-    await waitFor("a running", () => state("a") === "TASK_RUNNING", { timeoutMs: 30_000 });
-    const idle = await waitFor(
-      "an idle pooled executor",
-      () => {
-        const pids = idleExecutors(agent.workDir);
-        return pids.length === 1 ? pids : undefined;
-      },
-      { timeoutMs: 20_000 },
-    );
-    const pooledPid = idle[0] as number;
-    queue.push("b");
-    await waitFor("b running", () => state("b") === "TASK_RUNNING", { timeoutMs: 30_000 });
+    tasks.push("a", command("a"));
+    await waitFor("a running", () => tasks.lastState("a") === "TASK_RUNNING", {
+      timeoutMs: 30_000,
+    });
+    const pooledPid = await oneIdleExecutor(agent.workDir);
+    tasks.push("b", command("b"));
+    await waitFor("b running", () => tasks.lastState("b") === "TASK_RUNNING", {
+      timeoutMs: 30_000,
+    });
     const agentState = (await (await fetch(`http://${agent.address}/state`)).json()) as {
       frameworks: { executors: { id: string; directory: string }[] }[];
     };
@@ -186,57 +130,19 @@ test("pool: a member refilled after one launch carries nothing of its environmen
 });
 
 test("pool: a launch with LD_PRELOAD gets its own process, which preloads it, not the idle member", async (t) => {
-  const idle = await waitFor(
-    "an idle pooled executor",
-    () => {
-      const pids = idleExecutors(agent.workDir);
-      return pids.length === 1 ? pids : undefined;
-    },
-    { timeoutMs: 20_000 },
-  );
-  const member = idle[0] as number;
-  const statuses = new Map<string, TaskStatus[]>();
-  const queue: { id: string; env: Record<string, string> }[] = [];
+  const member = await oneIdleExecutor(agent.workDir);
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "pool-preload" },
   });
-  const state = (id: string) => statuses.get(id)?.at(-1)?.state;
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          const next = queue.shift();
-          if (next === undefined) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const parsed = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(parsed.ok);
-          const task: TaskInfo = {
-            name: next.id,
-            task_id: { value: next.id },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, parsed.resources) ?? [],
-            command: {
-              shell: true,
-              value: "exec sleep 60",
-              environment: {
-                variables: Object.entries(next.env).map(([name, value]) => ({ name, value })),
-              },
-            },
-          };
-          void c.launch([offer.id], [task]);
-        }
-      },
-      update: (status) => {
-        const list = statuses.get(status.task_id.value) ?? [];
-        list.push(status);
-        statuses.set(status.task_id.value, list);
-      },
+    const tasks = startQueued(c);
+    tasks.push("preload", {
+      shell: true,
+      value: "exec sleep 60",
+      environment: { variables: [{ name: "LD_PRELOAD", value: PRELOAD }] },
     });
-    queue.push({ id: "preload", env: { LD_PRELOAD: PRELOAD } });
-    await waitFor("preload running", () => state("preload") === "TASK_RUNNING", {
+    await waitFor("preload running", () => tasks.lastState("preload") === "TASK_RUNNING", {
       timeoutMs: 30_000,
     });
     const executor = await recordedPid("preload");

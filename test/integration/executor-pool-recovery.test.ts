@@ -9,12 +9,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -27,6 +22,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
+import { startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const pids = new Set<number>();
@@ -61,43 +57,18 @@ test("pool recovery: a pooled executor's task survives an agent SIGKILL and rest
   };
   await start();
   const flag = join(workDir, "finish-now");
-  const updates: TaskStatus[] = [];
-  const count = (id: string, state: string) =>
-    updates.filter((s) => s.task_id.value === id && s.state === state).length;
-  const queue: [string, string][] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "pool-recovery", checkpoint: true },
   });
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          const next = queue.shift();
-          if (next === undefined) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const wanted = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(wanted.ok);
-          const task: TaskInfo = {
-            name: next[0],
-            task_id: { value: next[0] },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, wanted.resources) ?? [],
-            command: { shell: true, value: next[1] },
-          };
-          void c.launch([offer.id], [task]);
-        }
-      },
-      update: (status) => updates.push(status),
-    });
+    const tasks = startQueued(c);
     // The first launch finds the pool empty and fills it.
-    queue.push(["first", "exit 0"]);
-    await waitFor("first finished", () => count("first", "TASK_FINISHED") > 0);
+    tasks.push("first", "exit 0");
+    await waitFor("first finished", () => tasks.count("first", "TASK_FINISHED") > 0);
     await new Promise((r) => setTimeout(r, 500));
-    queue.push(["long", `while [ ! -e ${flag} ]; do sleep 0.1; done`]);
-    await waitFor("long running", () => count("long", "TASK_RUNNING") > 0);
+    tasks.push("long", `while [ ! -e ${flag} ]; do sleep 0.1; done`);
+    await waitFor("long running", () => tasks.count("long", "TASK_RUNNING") > 0);
     const sandbox = await waitFor("long's sandbox", async () => {
       const state = await getJson<{
         frameworks?: { executors?: { id: string; directory: string }[] }[];
@@ -134,10 +105,10 @@ test("pool recovery: a pooled executor's task survives an agent SIGKILL and rest
     });
     assert.ok(alive(pid), "the same executor process still runs");
     writeFileSync(flag, "");
-    await waitFor("TASK_FINISHED", () => count("long", "TASK_FINISHED") > 0);
+    await waitFor("TASK_FINISHED", () => tasks.count("long", "TASK_FINISHED") > 0);
     await waitFor("the executor to exit", () => !alive(pid));
-    assert.equal(count("long", "TASK_FINISHED"), 1);
-    assert.equal(count("long", "TASK_LOST") + count("long", "TASK_FAILED"), 0);
+    assert.equal(tasks.count("long", "TASK_FINISHED"), 1);
+    assert.equal(tasks.count("long", "TASK_LOST") + tasks.count("long", "TASK_FAILED"), 0);
   } finally {
     if (c.state === "subscribed") await c.teardown().catch(() => undefined);
     c.close();

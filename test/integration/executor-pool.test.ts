@@ -7,19 +7,17 @@
  * no idle executor behind.
  */
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, readlinkSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { POOL_VARIABLE } from "../../src/executor/command-executor-main.js";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { idleExecutors, oneIdleExecutor } from "../harness/executor-pool.js";
+import { environ } from "../harness/proc-scan.js";
 import { type DaemonHandle, stopAll, waitFor } from "../harness/processes.js";
+import { startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -37,79 +35,21 @@ after(async () => {
   await stopAll();
 });
 
-function environ(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
-  } catch {
-    return [];
-  }
-}
-
-/** Idle pooled executors of the agent (their cwd is its pool directory). */
-function idleExecutors(workDir: string): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-    const pid = Number(name);
-    try {
-      if (!environ(pid).includes(`${POOL_VARIABLE}=1`)) continue;
-      if (readlinkSync(`/proc/${pid}/cwd`) === join(workDir, "executor-pool")) out.push(pid);
-    } catch {
-      // gone
-    }
-  }
-  return out;
-}
-
 test("pool: a command task is handed to an idle executor and behaves like a spawned one", async () => {
-  const statuses = new Map<string, TaskStatus[]>();
-  const queue: string[] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "pool" },
   });
-  const state = (id: string) => statuses.get(id)?.at(-1)?.state;
-  let agentId: Offer["agent_id"] = { value: "" };
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          agentId = offer.agent_id;
-          const id = queue.shift();
-          if (id === undefined) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const parsed = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(parsed.ok);
-          const task: TaskInfo = {
-            name: id,
-            task_id: { value: id },
-            agent_id: offer.agent_id,
-            resources: findOfferResources(offer, parsed.resources) ?? [],
-            command: { shell: true, value: `echo out-${id}; env > task.env; exec sleep 60` },
-          };
-          void c.launch([offer.id], [task]);
-        }
-      },
-      update: (status) => {
-        const list = statuses.get(status.task_id.value) ?? [];
-        list.push(status);
-        statuses.set(status.task_id.value, list);
-      },
+    const tasks = startQueued(c);
+    const command = (id: string) => `echo out-${id}; env > task.env; exec sleep 60`;
+    tasks.push("first", command("first"));
+    await waitFor("first running", () => tasks.lastState("first") === "TASK_RUNNING", {
+      timeoutMs: 30_000,
     });
-    queue.push("first");
-    await waitFor("first running", () => state("first") === "TASK_RUNNING", { timeoutMs: 30_000 });
-    const idle = await waitFor(
-      "an idle pooled executor",
-      () => {
-        const pids = idleExecutors(agent.workDir);
-        return pids.length === 1 ? pids : undefined;
-      },
-      { timeoutMs: 20_000 },
-    );
-    const pooledPid = idle[0] as number;
-    queue.push("second");
-    await waitFor("second running", () => state("second") === "TASK_RUNNING", {
+    const pooledPid = await oneIdleExecutor(agent.workDir);
+    tasks.push("second", command("second"));
+    await waitFor("second running", () => tasks.lastState("second") === "TASK_RUNNING", {
       timeoutMs: 30_000,
     });
     const agentState = (await (await fetch(`http://${agent.address}/state`)).json()) as {
@@ -151,8 +91,10 @@ test("pool: a command task is handed to an idle executor and behaves like a spaw
       names(readFileSync(join(first.directory, "task.env"), "utf8")),
     );
 
-    await c.kill({ value: "second" }, agentId);
-    await waitFor("second killed", () => state("second") === "TASK_KILLED", { timeoutMs: 30_000 });
+    await c.kill({ value: "second" }, tasks.agentId());
+    await waitFor("second killed", () => tasks.lastState("second") === "TASK_KILLED", {
+      timeoutMs: 30_000,
+    });
     await waitFor("the pooled executor exited", () => environ(pooledPid).length === 0, {
       timeoutMs: 20_000,
     });

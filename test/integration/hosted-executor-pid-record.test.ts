@@ -23,7 +23,7 @@ import {
   parseResourceText,
   SchedulerClient,
 } from "../../src/scheduler/index.js";
-import { alive } from "../harness/proc-scan.js";
+import { alive, environ } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
   getJson,
@@ -53,14 +53,6 @@ before(async () => {
 after(async () => {
   await stopAll();
 });
-
-function environ(pid: number): string[] {
-  try {
-    return readFileSync(`/proc/${pid}/environ`, "latin1").split("\0");
-  } catch {
-    return [];
-  }
-}
 
 /** Processes whose environment holds `variable` (exactly `NAME=value`). */
 function carriers(variable: string): number[] {

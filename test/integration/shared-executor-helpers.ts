@@ -1,19 +1,10 @@
 /**
  * What the shared-executor tests read from /proc and the agent: sandboxes,
  * stand-in pids (the executor pid the agent records), hosts and the
- * processes of a sandbox; and the framework that launches their tasks.
+ * processes of a sandbox (their framework is test/harness/queued-tasks.ts).
  */
-import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  findOfferResources,
-  type Offer,
-  parseResourceText,
-  type SchedulerClient,
-  type TaskInfo,
-  type TaskStatus,
-} from "../../src/scheduler/index.js";
 import { alive } from "../harness/proc-scan.js";
 import { getJson, waitFor } from "../harness/processes.js";
 
@@ -78,49 +69,4 @@ export async function standInOf(workDir: string, sandbox: string): Promise<numbe
       return undefined;
     }
   });
-}
-
-/** A started framework that launches queued command tasks on its next offers. */
-export interface QueuedTasks {
-  /** Launches `command` (0.1 cpus, 32 MB) as task `id` on the next offer. */
-  push(id: string, command: string): void;
-  /** Every status received, by task id, in order. */
-  readonly statuses: Map<string, TaskStatus[]>;
-  /** The agent of the last offer. */
-  agentId(): Offer["agent_id"];
-}
-
-/** Starts `client` launching what is pushed (declining empty-handed offers for 0.1 s). */
-export function startQueued(client: SchedulerClient): QueuedTasks {
-  const statuses = new Map<string, TaskStatus[]>();
-  const queue: { id: string; command: string }[] = [];
-  let agentId: Offer["agent_id"] = { value: "" };
-  client.start({
-    offers: (offers: Offer[]) => {
-      for (const offer of offers) {
-        agentId = offer.agent_id;
-        const batch = queue.splice(0);
-        if (batch.length === 0) {
-          void client.decline([offer.id], { refuse_seconds: 0.1 });
-          continue;
-        }
-        const wanted = parseResourceText("cpus:0.1;mem:32");
-        assert.ok(wanted.ok);
-        const tasks: TaskInfo[] = batch.map((t) => ({
-          name: t.id,
-          task_id: { value: t.id },
-          agent_id: offer.agent_id,
-          resources: findOfferResources(offer, wanted.resources) ?? [],
-          command: { shell: true, value: t.command },
-        }));
-        void client.launch([offer.id], tasks);
-      }
-    },
-    update: (status) => {
-      const list = statuses.get(status.task_id.value) ?? [];
-      list.push(status);
-      statuses.set(status.task_id.value, list);
-    },
-  });
-  return { push: (id, command) => queue.push({ id, command }), statuses, agentId: () => agentId };
 }

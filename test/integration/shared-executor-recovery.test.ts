@@ -22,13 +22,8 @@ import {
   tempDir,
   waitFor,
 } from "../harness/processes.js";
-import {
-  executorDirectories,
-  hostOf,
-  processesIn,
-  standInOf,
-  startQueued,
-} from "./shared-executor-helpers.js";
+import { startQueued } from "../harness/queued-tasks.js";
+import { executorDirectories, hostOf, processesIn, standInOf } from "./shared-executor-helpers.js";
 
 let master: DaemonHandle;
 

@@ -15,13 +15,8 @@ import { SchedulerClient } from "../../src/scheduler/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { alive } from "../harness/proc-scan.js";
 import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
-import {
-  executorDirectories,
-  hostOf,
-  processesIn,
-  standInOf,
-  startQueued,
-} from "./shared-executor-helpers.js";
+import { startQueued } from "../harness/queued-tasks.js";
+import { executorDirectories, hostOf, processesIn, standInOf } from "./shared-executor-helpers.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
