@@ -44,7 +44,7 @@ function describeCall(call: unknown): string {
   return typeof type === "string" ? type : "the call";
 }
 
-/** POSTs `call` to the master's `/api/v1` in JSON; the status and body text. */
+/** POSTs `call` to the master's (or an agent's) `/api/v1` in JSON; the status and body text. */
 export async function operatorCall(
   master: DaemonHandle,
   call: unknown,
@@ -55,6 +55,44 @@ export async function operatorCall(
     body: JSON.stringify(call),
   });
   return { status: response.status, text: await response.text() };
+}
+
+/**
+ * `operatorCall`, asserting the answer's status and, when `text` is given,
+ * its whole body; the answer.
+ */
+export async function expectCall(
+  on: DaemonHandle,
+  call: unknown,
+  status: number,
+  text?: string,
+): Promise<{ status: number; text: string }> {
+  const answer = await operatorCall(on, call);
+  assert.equal(answer.status, status, `${JSON.stringify(call)}: ${answer.text}`);
+  if (text !== undefined) assert.equal(answer.text, text, JSON.stringify(call));
+  return answer;
+}
+
+/** What WAIT_CONTAINER answers once a container has ended (the fields the tests read). */
+export interface WaitContainerAnswer {
+  type: string;
+  wait_container?: { exit_status?: number; state?: string; reason?: string };
+}
+
+/** WAIT_CONTAINER of container `id` (nested in `parent` if given) on an agent: must be 200. */
+export async function waitContainer(
+  agent: DaemonHandle,
+  id: string,
+  parent?: string,
+): Promise<WaitContainerAnswer> {
+  const containerId =
+    parent === undefined ? { value: id } : { value: id, parent: { value: parent } };
+  const answer = await expectCall(
+    agent,
+    { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
+    200,
+  );
+  return JSON.parse(answer.text) as WaitContainerAnswer;
 }
 
 /** An agent as GET_AGENTS shows it (the fields the tests read). */

@@ -10,8 +10,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, test } from "node:test";
-import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { expectCall, operatorCall } from "../harness/operator.js";
 import {
   binPath,
   type DaemonHandle,
@@ -27,33 +27,6 @@ const isRoot = process.getuid?.() === 0;
 let master: DaemonHandle;
 let agent: DaemonHandle;
 const schedulers: ChildProcess[] = [];
-
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-/** POSTs a call in JSON, as curl or the Mesos CLI would. */
-async function call(on: DaemonHandle, c: Call | Record<string, unknown>): Promise<Answer> {
-  const body = JSON.stringify(c);
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body,
-  });
-  return { status: res.status, text: await res.text() };
-}
-
-async function expect(
-  on: DaemonHandle,
-  c: Call | Record<string, unknown>,
-  status: number,
-  text: string,
-): Promise<void> {
-  const r = await call(on, c);
-  assert.equal(r.status, status, `${JSON.stringify(c)}: ${r.text}`);
-  assert.equal(r.text, text, JSON.stringify(c));
-}
 
 /** Starts a task group (a sleeping task) on `on`'s master; resolves with its executor's container id. */
 async function taskGroupParent(masterHandle: DaemonHandle, on: DaemonHandle): Promise<string> {
@@ -83,7 +56,10 @@ async function taskGroupParent(masterHandle: DaemonHandle, on: DaemonHandle): Pr
     ),
   );
   return waitLong("the task group's nested container", async () => {
-    const r = await call(on, { type: "GET_CONTAINERS", get_containers: { show_nested: true } });
+    const r = await operatorCall(on, {
+      type: "GET_CONTAINERS",
+      get_containers: { show_nested: true },
+    });
     if (r.status !== 200) return undefined;
     const list =
       (
@@ -147,18 +123,18 @@ describe("agent API walk: call validation", () => {
         "'attach_container_output.container_id' is invalid: '..' is disallowed",
       ],
     ];
-    for (const [c, reason] of cases) await expect(agent, c, 400, `${VALIDATION}${reason}`);
+    for (const [c, reason] of cases) await expectCall(agent, c, 400, `${VALIDATION}${reason}`);
   });
 
   test("a command whose environment is invalid is 400 before anything is launched (standalone and nested)", async () => {
     const command = { value: "true", environment: { variables: [{ name: "A" }] } };
-    await expect(
+    await expectCall(
       agent,
       { type: "LAUNCH_CONTAINER", launch_container: { container_id: { value: "s1" }, command } },
       400,
       `${VALIDATION}'launch_container.command' is invalid: Environment variable 'A' of type 'VALUE' must have a value set`,
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "LAUNCH_NESTED_CONTAINER",
@@ -177,13 +153,13 @@ describe("agent API walk: call validation", () => {
       type: "LAUNCH_CONTAINER",
       launch_container: { container_id: id, command: { value: "true" }, resources },
     });
-    await expect(
+    await expectCall(
       agent,
       launch([{ name: "cpus", type: "SCALAR", scalar: { value: -1 } }]),
       400,
       `${VALIDATION}Invalid resources: Resource 'cpus:-1' is invalid: Invalid scalar resource: value <= 0`,
     );
-    await expect(
+    await expectCall(
       agent,
       launch([
         {
@@ -196,19 +172,19 @@ describe("agent API walk: call validation", () => {
       400,
       `${VALIDATION}'launch_container.resources' must be unreserved`,
     );
-    await expect(
+    await expectCall(
       agent,
       launch([{ name: "cpus", type: "SCALAR", scalar: { value: 1 }, revocable: {} }]),
       400,
       `${VALIDATION}'launch_container.resources' must be non-revocable`,
     );
-    await expect(
+    await expectCall(
       agent,
       launch([{ name: "gpus", type: "SCALAR", scalar: { value: 0.5 } }]),
       400,
       `${VALIDATION}Invalid GPU resources: The 'gpus' resource must be an unsigned integer`,
     );
-    await expect(
+    await expectCall(
       agent,
       launch([{ name: "cpus", type: "SCALAR", scalar: { value: 1 } }], {
         value: "c",
@@ -217,7 +193,7 @@ describe("agent API walk: call validation", () => {
       400,
       `${VALIDATION}'launch_container' is invalid: containers nested at the second level or greater cannot specify resources`,
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "LAUNCH_CONTAINER",
@@ -233,7 +209,7 @@ describe("agent API walk: call validation", () => {
   });
 
   test("resource provider configs: an id is refused, an unknown type is 400, and without --resource_provider_config_dir the calls fail (500)", async () => {
-    await expect(
+    await expectCall(
       agent,
       {
         type: "ADD_RESOURCE_PROVIDER_CONFIG",
@@ -242,7 +218,7 @@ describe("agent API walk: call validation", () => {
       400,
       `${VALIDATION}Expecting 'add_resource_provider_config.info.id' to be unset`,
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "UPDATE_RESOURCE_PROVIDER_CONFIG",
@@ -251,7 +227,7 @@ describe("agent API walk: call validation", () => {
       400,
       "Failed to validate resource provider config with type 't' and name 'n': Unknown local resource provider type 't'",
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "ADD_RESOURCE_PROVIDER_CONFIG",
@@ -262,7 +238,7 @@ describe("agent API walk: call validation", () => {
       500,
       "Missing required flag --resource_provider_config_dir",
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "REMOVE_RESOURCE_PROVIDER_CONFIG",
@@ -278,7 +254,7 @@ describe("agent API walk: call validation", () => {
       master: master.address,
       flags: { resource_provider_config_dir: tempDir("agent-api-walk-rp-") },
     });
-    await expect(
+    await expectCall(
       withDir,
       {
         type: "REMOVE_RESOURCE_PROVIDER_CONFIG",
@@ -294,31 +270,31 @@ describe("agent API walk: call validation", () => {
 describe("agent API walk: containers the agent does not have", () => {
   test("WAIT and KILL of unknown containers are 404 in Mesos' words, standalone ids too; REMOVE under an unknown root is 500", async () => {
     const nestedId = { value: "c", parent: { value: "p" } };
-    await expect(
+    await expectCall(
       agent,
       { type: "WAIT_NESTED_CONTAINER", wait_nested_container: { container_id: nestedId } },
       404,
       "Container p.c cannot be found",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: nestedId } },
       404,
       "Container 'p.c' cannot be found (or is already killed)",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "s" } } },
       404,
       "Container s cannot be found",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "s" } } },
       404,
       "Container 's' cannot be found (or is already killed)",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_NESTED_CONTAINER", remove_nested_container: { container_id: nestedId } },
       500,
@@ -327,7 +303,7 @@ describe("agent API walk: containers the agent does not have", () => {
   });
 
   test("LAUNCH_NESTED_CONTAINER under a parent that does not exist is 400", async () => {
-    await expect(
+    await expectCall(
       agent,
       {
         type: "LAUNCH_NESTED_CONTAINER",
@@ -353,21 +329,21 @@ describe("agent API walk: authorization comes first", () => {
       master: master.address,
       flags: { acls: JSON.stringify(acls) },
     });
-    await expect(
+    await expectCall(
       guarded,
       { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "s" } } },
       403,
       "Anonymous is not authorized to wait for standalone container 's'",
     );
     // The other standalone actions are allowed: the container is not there.
-    await expect(
+    await expectCall(
       guarded,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "s" } } },
       404,
       "Container 's' cannot be found (or is already killed)",
     );
     // Two levels deep: the nested action decides first.
-    await expect(
+    await expectCall(
       guarded,
       {
         type: "KILL_CONTAINER",
@@ -390,22 +366,22 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: { container_id: id, command: { value: "sleep 300" } },
   };
-  await expect(on, launch, 200, "");
+  await expectCall(on, launch, 200, "");
   // Launching a running container again is accepted and changes nothing.
-  await expect(on, launch, 202, "");
-  await expect(
+  await expectCall(on, launch, 202, "");
+  await expectCall(
     on,
     { type: "REMOVE_NESTED_CONTAINER", remove_nested_container: { container_id: id } },
     500,
     "Nested container has not terminated yet",
   );
-  await expect(
+  await expectCall(
     on,
     { type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: id } },
     200,
     "",
   );
-  const waited = await call(on, {
+  const waited = await operatorCall(on, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: id },
   });
@@ -414,14 +390,14 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { exit_status: 9 },
   });
-  await expect(
+  await expectCall(
     on,
     { type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: id } },
     404,
     `Container '${name}' cannot be found (or is already killed)`,
   );
   // Nested two levels deep under a container that has ended: its parent does not exist.
-  await expect(
+  await expectCall(
     on,
     {
       type: "LAUNCH_CONTAINER",
@@ -434,14 +410,14 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     `Parent container ${name} does not exist`,
   );
   // An ended container (not removed yet) is launched anew under the same id.
-  await expect(on, launch, 200, "");
-  await expect(
+  await expectCall(on, launch, 200, "");
+  await expectCall(
     on,
     { type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: id } },
     200,
     "",
   );
-  const again = await call(on, {
+  const again = await operatorCall(on, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: id },
   });
@@ -449,13 +425,13 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { exit_status: 9 },
   });
-  await expect(
+  await expectCall(
     on,
     { type: "REMOVE_NESTED_CONTAINER", remove_nested_container: { container_id: id } },
     200,
     "",
   );
-  await expect(
+  await expectCall(
     on,
     {
       type: "LAUNCH_NESTED_CONTAINER",
@@ -468,7 +444,7 @@ async function nestedLifecycle(on: DaemonHandle, parent: string): Promise<void> 
     400,
     "The provided ContainerInfo is not supported",
   );
-  const asNobodyKnown = await call(on, {
+  const asNobodyKnown = await operatorCall(on, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: { value: "walk-user", parent: { value: parent } },

@@ -28,8 +28,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { expectCall, operatorCall, waitContainer } from "../harness/operator.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -102,32 +102,6 @@ after(async () => {
   await new Promise<void>((r) => server.close(() => r()));
 });
 
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-async function call(on: DaemonHandle, c: Call | Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(c),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
-async function expect(
-  on: DaemonHandle,
-  c: Call | Record<string, unknown>,
-  status: number,
-  text?: string,
-): Promise<Answer> {
-  const r = await call(on, c);
-  assert.equal(r.status, status, `${JSON.stringify(c)}: ${r.text}`);
-  if (text !== undefined) assert.equal(r.text, text, JSON.stringify(c));
-  return r;
-}
-
 const RESOURCES = [
   { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
   { name: "mem", type: "SCALAR", scalar: { value: 32 } },
@@ -153,23 +127,10 @@ function launch(
   };
 }
 
-interface WaitAnswer {
-  wait_container?: { exit_status?: number };
-}
-
-async function waitFor(on: DaemonHandle, id: string, parent?: string): Promise<WaitAnswer> {
-  const r = await expect(
-    on,
-    { type: "WAIT_CONTAINER", wait_container: { container_id: containerId(id, parent) } },
-    200,
-  );
-  return JSON.parse(r.text) as WaitAnswer;
-}
-
 /** The pid GET_CONTAINERS reports for the running standalone container `id`. */
 async function pidOf(on: DaemonHandle, id: string): Promise<number> {
   return waitLong(`standalone container '${id}' to be listed with its pid`, async () => {
-    const r = await expect(
+    const r = await expectCall(
       on,
       { type: "GET_CONTAINERS", get_containers: { show_standalone: true } },
       200,
@@ -194,7 +155,7 @@ async function pidOf(on: DaemonHandle, id: string): Promise<number> {
 describe("fetching the URIs of standalone and nested containers", () => {
   test("a standalone container starts with its URIs in its sandbox: an executable script, an extracted archive, a local file, a cached file fetched once for two containers", async () => {
     const workDir = agent.workDir;
-    await expect(
+    await expectCall(
       agent,
       launch("fetching", "./tool.sh > out && cat pkg/hello.txt local.txt cached.txt >> out", [
         { value: `${base}/tool.sh`, executable: true },
@@ -205,7 +166,7 @@ describe("fetching the URIs of standalone and nested containers", () => {
       200,
       "",
     );
-    assert.equal((await waitFor(agent, "fetching")).wait_container?.exit_status, 0);
+    assert.equal((await waitContainer(agent, "fetching")).wait_container?.exit_status, 0);
     const sandbox = join(workDir, "containers", "fetching");
     assert.equal(
       readFileSync(join(sandbox, "out"), "utf8"),
@@ -215,13 +176,13 @@ describe("fetching the URIs of standalone and nested containers", () => {
     // The fetcher's progress is in the sandbox's stderr, as for an executor.
     assert.match(readFileSync(join(sandbox, "stderr"), "utf8"), /Successfully fetched all URIs/);
 
-    await expect(
+    await expectCall(
       agent,
       launch("fetching-again", "cat cached.txt", [{ value: `${base}/cached.txt`, cache: true }]),
       200,
       "",
     );
-    assert.equal((await waitFor(agent, "fetching-again")).wait_container?.exit_status, 0);
+    assert.equal((await waitContainer(agent, "fetching-again")).wait_container?.exit_status, 0);
     assert.equal(
       readFileSync(join(workDir, "containers", "fetching-again", "stdout"), "utf8"),
       "from the cache\n",
@@ -230,12 +191,16 @@ describe("fetching the URIs of standalone and nested containers", () => {
   });
 
   test("a URI that cannot be fetched fails the launch with 400 and the fetcher's reason; the container is not kept", async () => {
-    const r = await expect(agent, launch("unfetched", "true", [{ value: `${base}/missing` }]), 400);
+    const r = await expectCall(
+      agent,
+      launch("unfetched", "true", [{ value: `${base}/missing` }]),
+      400,
+    );
     assert.equal(
       r.text,
       `Failed to fetch '${base}/missing': Error downloading resource, received HTTP return code 404`,
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "unfetched" } } },
       404,
@@ -243,32 +208,38 @@ describe("fetching the URIs of standalone and nested containers", () => {
   });
 
   test("a nested container's URIs are fetched into its own sandbox", async () => {
-    await expect(agent, launch("fetch-parent", "exec sleep 300"), 200, "");
+    await expectCall(agent, launch("fetch-parent", "exec sleep 300"), 200, "");
     await pidOf(agent, "fetch-parent");
-    await expect(
+    await expectCall(
       agent,
       launch("child", "cat pkg/hello.txt", [{ value: `${base}/pkg.tar.gz` }], "fetch-parent"),
       200,
       "",
     );
-    assert.equal((await waitFor(agent, "child", "fetch-parent")).wait_container?.exit_status, 0);
+    assert.equal(
+      (await waitContainer(agent, "child", "fetch-parent")).wait_container?.exit_status,
+      0,
+    );
     const sandbox = join(agent.workDir, "containers", "fetch-parent", "containers", "child");
     assert.equal(readFileSync(join(sandbox, "stdout"), "utf8"), "extracted\n");
     assert.equal(existsSync(join(agent.workDir, "containers", "fetch-parent", "pkg")), false);
-    await expect(
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "fetch-parent" } } },
       200,
     );
-    await waitFor(agent, "fetch-parent");
+    await waitContainer(agent, "fetch-parent");
   });
 
   test("KILL of a container still fetching stops the launch (400) and its WAIT answers", async () => {
     const before = downloads.get("/hang-kill") ?? 0;
-    const launched = call(agent, launch("kill-fetching", "true", [{ value: `${base}/hang-kill` }]));
+    const launched = operatorCall(
+      agent,
+      launch("kill-fetching", "true", [{ value: `${base}/hang-kill` }]),
+    );
     await waitLong("the fetch to start", () => (downloads.get("/hang-kill") ?? 0) > before);
-    const waited = waitFor(agent, "kill-fetching");
-    await expect(
+    const waited = waitContainer(agent, "kill-fetching");
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "kill-fetching" } } },
       200,
@@ -295,10 +266,10 @@ describe("fetching as the container's user", {
       c.launch_container.command.user = "nobody";
       return c;
     };
-    const refused = await expect(agent, asNobody("user-secret", "secret.txt"), 400);
+    const refused = await expectCall(agent, asNobody("user-secret", "secret.txt"), 400);
     assert.match(refused.text, /^Failed to fetch '.*secret\.txt': /);
-    await expect(agent, asNobody("user-public", "public.txt"), 200, "");
-    assert.equal((await waitFor(agent, "user-public")).wait_container?.exit_status, 0);
+    await expectCall(agent, asNobody("user-public", "public.txt"), 200, "");
+    assert.equal((await waitContainer(agent, "user-public")).wait_container?.exit_status, 0);
     const fetched = join(agent.workDir, "containers", "user-public", "public.txt");
     assert.equal(statSync(fetched).uid, Number(execFileSync("id", ["-u", "nobody"]).toString()));
     assert.equal(
@@ -321,7 +292,7 @@ describe("fetching as the container's user", {
       ["link-parent-leaf", "containers/evil"],
       ["link-parent-dir", "containers"],
     ] as const) {
-      await expect(agent, asNobody(parent), 200, "");
+      await expectCall(agent, asNobody(parent), 200, "");
       await pidOf(agent, parent);
       const sandbox = join(agent.workDir, "containers", parent);
       assert.equal(statSync(sandbox).uid, nobody);
@@ -330,7 +301,7 @@ describe("fetching as the container's user", {
       const link = join(sandbox, linked);
       mkdirSync(dirname(link), { recursive: true });
       symlinkSync(victim, link);
-      const refused = await expect(
+      const refused = await expectCall(
         agent,
         launch("evil", "true", [{ value: `${base}/tool.sh` }], parent),
         400,
@@ -338,12 +309,12 @@ describe("fetching as the container's user", {
       assert.match(refused.text, /is a symbolic link/, refused.text);
       assert.equal(statSync(victim).uid, 0, `${linked}: the link's target was not chowned`);
       assert.deepEqual(readdirSync(victim), [], `${linked}: nothing was written through the link`);
-      await expect(
+      await expectCall(
         agent,
         { type: "KILL_CONTAINER", kill_container: { container_id: { value: parent } } },
         200,
       );
-      await waitFor(agent, parent);
+      await waitContainer(agent, parent);
     }
   });
 });
@@ -359,13 +330,16 @@ describe("containers whose launch an agent crash cut short", () => {
         flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
       });
     let restartable = await start();
-    await expect(restartable, launch("holder", "exec sleep 300"), 200, "");
+    await expectCall(restartable, launch("holder", "exec sleep 300"), 200, "");
     const holder = await pidOf(restartable, "holder");
     const before = downloads.get("/hang-crash") ?? 0;
     // Never answered: the agent dies first.
     const unanswered = [
-      call(restartable, launch("stuck", "true", [{ value: `${base}/hang-crash` }])),
-      call(restartable, launch("stuck-child", "true", [{ value: `${base}/hang-crash` }], "holder")),
+      operatorCall(restartable, launch("stuck", "true", [{ value: `${base}/hang-crash` }])),
+      operatorCall(
+        restartable,
+        launch("stuck-child", "true", [{ value: `${base}/hang-crash` }], "holder"),
+      ),
     ].map((p) => p.catch(() => undefined));
     await waitLong(
       "both fetches to start",
@@ -399,9 +373,12 @@ describe("containers whose launch an agent crash cut short", () => {
     strays.add(leftoverPid);
 
     restartable = await start();
-    assert.equal((await waitFor(restartable, "stuck")).wait_container?.exit_status, undefined);
     assert.equal(
-      (await waitFor(restartable, "stuck-child", "holder")).wait_container?.exit_status,
+      (await waitContainer(restartable, "stuck")).wait_container?.exit_status,
+      undefined,
+    );
+    assert.equal(
+      (await waitContainer(restartable, "stuck-child", "holder")).wait_container?.exit_status,
       undefined,
     );
     await waitLong("the leftover process to be killed", () => !alive(leftoverPid));
@@ -409,18 +386,18 @@ describe("containers whose launch an agent crash cut short", () => {
     assert.ok(alive(holder), "the parent that was running is recovered, not killed");
     const ended = JSON.parse(readFileSync(record, "utf8")) as { termination?: unknown };
     assert.deepEqual(ended.termination, {}, "its end is checkpointed");
-    await expect(
+    await expectCall(
       restartable,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "stuck" } } },
       200,
     );
     assert.equal(existsSync(join(workDir, "containers", "stuck")), false);
-    await expect(
+    await expectCall(
       restartable,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "holder" } } },
       200,
     );
-    await waitFor(restartable, "holder");
+    await waitContainer(restartable, "holder");
   });
 });
 
@@ -433,7 +410,7 @@ describe("--recover=cleanup", () => {
       port,
       flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
     });
-    await expect(first, launch("kept", "exec sleep 300"), 200, "");
+    await expectCall(first, launch("kept", "exec sleep 300"), 200, "");
     const pid = await pidOf(first, "kept");
     first.kill("SIGKILL");
     await first.exited;
@@ -451,12 +428,12 @@ describe("--recover=cleanup", () => {
       flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
     });
     assert.equal(await pidOf(again, "kept"), pid);
-    await expect(
+    await expectCall(
       again,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "kept" } } },
       200,
     );
-    await waitFor(again, "kept");
+    await waitContainer(again, "kept");
   });
 });
 
@@ -490,7 +467,7 @@ describe("--recover=cleanup with a task group", () => {
     );
     children.push(scheduler);
     const pids = await waitLong("two nested containers with their pids", async () => {
-      const r = await call(first, {
+      const r = await operatorCall(first, {
         type: "GET_CONTAINERS",
         get_containers: { show_nested: true },
       });

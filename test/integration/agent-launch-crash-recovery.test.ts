@@ -20,6 +20,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { metaFiles } from "../harness/checkpoints.js";
+import { operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -59,17 +60,8 @@ const RESOURCES = [
 
 type Id = { value: string; parent?: Id };
 
-async function call(on: DaemonHandle, body: Record<string, unknown>) {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 async function launched(on: DaemonHandle, body: Record<string, unknown>): Promise<void> {
-  const r = await call(on, body);
+  const r = await operatorCall(on, body);
   assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.text}`);
 }
 
@@ -87,7 +79,7 @@ function launch(id: Id, command: string, container?: unknown): Record<string, un
 
 /** Sends a launch the agent dies during; resolves once the agent is gone. */
 async function launchIntoCrash(agent: DaemonHandle, body: Record<string, unknown>): Promise<void> {
-  await call(agent, body).catch(() => undefined);
+  await operatorCall(agent, body).catch(() => undefined);
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
 }
 
@@ -115,7 +107,10 @@ async function loggedLine(on: DaemonHandle, line: RegExp): Promise<void> {
 }
 
 async function waitEnded(on: DaemonHandle, id: Id): Promise<{ exit_status?: number }> {
-  const r = await call(on, { type: "WAIT_CONTAINER", wait_container: { container_id: id } });
+  const r = await operatorCall(on, {
+    type: "WAIT_CONTAINER",
+    wait_container: { container_id: id },
+  });
   assert.equal(r.status, 200, r.text);
   return (JSON.parse(r.text) as { wait_container?: { exit_status?: number } }).wait_container ?? {};
 }

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
-import type { Call } from "../../src/common/protocol/generated/mesos-v1-agent.js";
+import { expectCall, waitContainer } from "../harness/operator.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -43,33 +43,6 @@ after(async () => {
   await stopAll();
 });
 
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-/** POSTs a call in JSON, as curl or a CSI plugin's manager would. */
-async function call(on: DaemonHandle, c: Call | Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(c),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
-async function expect(
-  on: DaemonHandle,
-  c: Call | Record<string, unknown>,
-  status: number,
-  text?: string,
-): Promise<Answer> {
-  const r = await call(on, c);
-  assert.equal(r.status, status, `${JSON.stringify(c)}: ${r.text}`);
-  if (text !== undefined) assert.equal(r.text, text, JSON.stringify(c));
-  return r;
-}
-
 const RESOURCES = [
   { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
   { name: "mem", type: "SCALAR", scalar: { value: 64 } },
@@ -86,27 +59,6 @@ function launch(id: string, command: string, parent?: string): Record<string, un
   };
 }
 
-interface WaitAnswer {
-  type: string;
-  wait_container?: { exit_status?: number };
-}
-
-/** WAIT_CONTAINER (answers once the container has ended). */
-async function waitFor(on: DaemonHandle, id: string, parent?: string): Promise<WaitAnswer> {
-  const r = await expect(
-    on,
-    {
-      type: "WAIT_CONTAINER",
-      wait_container: {
-        container_id:
-          parent === undefined ? { value: id } : { value: id, parent: { value: parent } },
-      },
-    },
-    200,
-  );
-  return JSON.parse(r.text) as WaitAnswer;
-}
-
 interface ListedContainer {
   container_id: { value: string; parent?: { value: string } };
   framework_id?: unknown;
@@ -117,7 +69,7 @@ async function listed(
   on: DaemonHandle,
   show: { show_nested?: boolean; show_standalone?: boolean },
 ): Promise<ListedContainer[]> {
-  const r = await expect(on, { type: "GET_CONTAINERS", get_containers: show }, 200);
+  const r = await expectCall(on, { type: "GET_CONTAINERS", get_containers: show }, 200);
   const body = JSON.parse(r.text) as { get_containers?: { containers?: ListedContainer[] } };
   return body.get_containers?.containers ?? [];
 }
@@ -136,35 +88,35 @@ async function pidOf(on: DaemonHandle, id: string): Promise<number> {
 
 describe("standalone containers", () => {
   test("a command that writes a file in its sandbox and exits 3: WAIT gives wait status 3 << 8, the file is in <work_dir>/containers/<id>; REMOVE takes the sandbox", async () => {
-    await expect(agent, launch("writer", "echo standalone > out.txt; exit 3"), 200, "");
-    const waited = await waitFor(agent, "writer");
+    await expectCall(agent, launch("writer", "echo standalone > out.txt; exit 3"), 200, "");
+    const waited = await waitContainer(agent, "writer");
     assert.equal(waited.type, "WAIT_CONTAINER");
     // The raw wait status, as Mesos answers it (WEXITSTATUS is 3).
     assert.equal(waited.wait_container?.exit_status, 3 << 8);
     const sandbox = join(agent.workDir, "containers", "writer");
     assert.equal(readFileSync(join(sandbox, "out.txt"), "utf8"), "standalone\n");
     // Ended: WAIT still answers until it is removed, KILL has nothing to kill.
-    assert.equal((await waitFor(agent, "writer")).wait_container?.exit_status, 3 << 8);
-    await expect(
+    assert.equal((await waitContainer(agent, "writer")).wait_container?.exit_status, 3 << 8);
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "writer" } } },
       404,
       "Container 'writer' cannot be found (or is already killed)",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "writer" } } },
       200,
       "",
     );
     assert.equal(existsSync(sandbox), false, "the sandbox is removed");
-    await expect(
+    await expectCall(
       agent,
       { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "writer" } } },
       404,
       "Container writer cannot be found",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "writer" } } },
       500,
@@ -173,8 +125,8 @@ describe("standalone containers", () => {
   });
 
   test("a sleeping container: LAUNCH again is 202, GET_CONTAINERS lists it only with show_standalone, REMOVE while it runs is 500, KILL with SIGTERM ends it (wait status 15)", async () => {
-    await expect(agent, launch("sleeper", "exec sleep 300"), 200, "");
-    await expect(agent, launch("sleeper", "exec sleep 300"), 202, "");
+    await expectCall(agent, launch("sleeper", "exec sleep 300"), 200, "");
+    await expectCall(agent, launch("sleeper", "exec sleep 300"), 202, "");
     const pid = await pidOf(agent, "sleeper");
     assert.ok(alive(pid));
     const hidden = await listed(agent, {});
@@ -192,14 +144,14 @@ describe("standalone containers", () => {
     const containers = await fetch(`${agent.url}/containers`);
     assert.equal(containers.status, 200);
     assert.doesNotMatch(await containers.text(), /sleeper/, "/containers leaves it out, as Mesos");
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "sleeper" } } },
       500,
       "Standalone container has not terminated yet",
     );
-    const ended = waitFor(agent, "sleeper");
-    await expect(
+    const ended = waitContainer(agent, "sleeper");
+    await expectCall(
       agent,
       {
         type: "KILL_CONTAINER",
@@ -210,7 +162,7 @@ describe("standalone containers", () => {
     );
     assert.equal((await ended).wait_container?.exit_status, 15);
     assert.equal(alive(pid), false);
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "sleeper" } } },
       200,
@@ -218,13 +170,13 @@ describe("standalone containers", () => {
   });
 
   test("a nested container under a standalone container runs in <sandbox>/containers/<child>; killing the standalone container takes it along", async () => {
-    await expect(agent, launch("root", "exec sleep 300"), 200, "");
+    await expectCall(agent, launch("root", "exec sleep 300"), 200, "");
     await pidOf(agent, "root");
-    await expect(agent, launch("child", "echo nested > n.txt", "root"), 200, "");
-    assert.equal((await waitFor(agent, "child", "root")).wait_container?.exit_status, 0);
+    await expectCall(agent, launch("child", "echo nested > n.txt", "root"), 200, "");
+    assert.equal((await waitContainer(agent, "child", "root")).wait_container?.exit_status, 0);
     const sandbox = join(agent.workDir, "containers", "root");
     assert.equal(readFileSync(join(sandbox, "containers", "child", "n.txt"), "utf8"), "nested\n");
-    await expect(agent, launch("long", "exec sleep 300", "root"), 200, "");
+    await expectCall(agent, launch("long", "exec sleep 300", "root"), 200, "");
     const nested = await waitLong("the nested container to be listed", async () =>
       (await listed(agent, { show_nested: true })).find(
         (c) => c.container_id.value === "long" && c.container_id.parent?.value === "root",
@@ -233,15 +185,15 @@ describe("standalone containers", () => {
     const nestedPid = nested.container_status?.executor_pid;
     assert.ok(nestedPid !== undefined);
     containerPids.add(nestedPid);
-    await expect(
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "root" } } },
       200,
     );
     // SIGKILL: the raw wait status is the signal number.
-    assert.equal((await waitFor(agent, "root")).wait_container?.exit_status, 9);
+    assert.equal((await waitContainer(agent, "root")).wait_container?.exit_status, 9);
     await waitLong("the nested container to be gone", () => !alive(nestedPid));
-    await expect(
+    await expectCall(
       agent,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "root" } } },
       200,
@@ -250,7 +202,7 @@ describe("standalone containers", () => {
   });
 
   test("malformed or unsupported launches get Mesos' status and words", async () => {
-    await expect(
+    await expectCall(
       agent,
       {
         type: "LAUNCH_CONTAINER",
@@ -270,13 +222,13 @@ describe("standalone containers", () => {
       400,
       `${VALIDATION}'launch_container.resources' must be unreserved`,
     );
-    await expect(
+    await expectCall(
       agent,
       launch("a.b", "true"),
       400,
       `${VALIDATION}'launch_container.container_id' is invalid: 'ContainerID.value' 'a.b' contains invalid characters`,
     );
-    await expect(
+    await expectCall(
       agent,
       {
         type: "LAUNCH_CONTAINER",
@@ -289,13 +241,13 @@ describe("standalone containers", () => {
       400,
       "The provided ContainerInfo is not supported",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "LAUNCH_CONTAINER", launch_container: { container_id: { value: "nocmd" } } },
       400,
       "Container 'nocmd' has no command",
     );
-    await expect(
+    await expectCall(
       agent,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "nothing" } } },
       404,
@@ -313,22 +265,22 @@ describe("standalone containers", () => {
       master: master.address,
       flags: { acls: JSON.stringify(acls) },
     });
-    await expect(guarded, launch("g", "exit 0"), 200, "");
-    assert.equal((await waitFor(guarded, "g")).wait_container?.exit_status, 0);
-    await expect(guarded, launch("g2", "exec sleep 300"), 200, "");
+    await expectCall(guarded, launch("g", "exit 0"), 200, "");
+    assert.equal((await waitContainer(guarded, "g")).wait_container?.exit_status, 0);
+    await expectCall(guarded, launch("g2", "exec sleep 300"), 200, "");
     assert.equal(
       (await listed(guarded, { show_standalone: true })).length,
       0,
       "view_standalone_containers refuses",
     );
-    await expect(
+    await expectCall(
       guarded,
       { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: "g" } } },
       403,
       "Anonymous is not authorized to remove standalone container 'g'",
     );
-    const ended = waitFor(guarded, "g2");
-    await expect(
+    const ended = waitContainer(guarded, "g2");
+    await expectCall(
       guarded,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "g2" } } },
       200,
@@ -343,7 +295,7 @@ describe("standalone containers", () => {
         }),
       },
     });
-    await expect(
+    await expectCall(
       closed,
       launch("x", "true"),
       403,
@@ -363,10 +315,10 @@ describe("standalone containers across an agent restart", () => {
         flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
       });
     let restartable = await start();
-    await expect(restartable, launch("done", "exit 7"), 200, "");
-    assert.equal((await waitFor(restartable, "done")).wait_container?.exit_status, 7 << 8);
-    await expect(restartable, launch("survivor", "exec sleep 300"), 200, "");
-    await expect(restartable, launch("victim", "exec sleep 300"), 200, "");
+    await expectCall(restartable, launch("done", "exit 7"), 200, "");
+    assert.equal((await waitContainer(restartable, "done")).wait_container?.exit_status, 7 << 8);
+    await expectCall(restartable, launch("survivor", "exec sleep 300"), 200, "");
+    await expectCall(restartable, launch("victim", "exec sleep 300"), 200, "");
     const survivor = await pidOf(restartable, "survivor");
     const victim = await pidOf(restartable, "victim");
 
@@ -377,14 +329,14 @@ describe("standalone containers across an agent restart", () => {
     await waitLong("the victim to be gone", () => !alive(victim));
 
     restartable = await start();
-    assert.equal((await waitFor(restartable, "done")).wait_container?.exit_status, 7 << 8);
+    assert.equal((await waitContainer(restartable, "done")).wait_container?.exit_status, 7 << 8);
     // Its process was gone when the agent came back: no exit status is known.
-    const died = await waitFor(restartable, "victim");
+    const died = await waitContainer(restartable, "victim");
     assert.equal(died.wait_container?.exit_status, undefined, JSON.stringify(died));
     assert.equal(await pidOf(restartable, "survivor"), survivor);
     assert.ok(alive(survivor));
-    const ended = waitFor(restartable, "survivor");
-    await expect(
+    const ended = waitContainer(restartable, "survivor");
+    await expectCall(
       restartable,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "survivor" } } },
       200,
@@ -392,7 +344,7 @@ describe("standalone containers across an agent restart", () => {
     await ended;
     await waitLong("the recovered container to be killed", () => !alive(survivor));
     for (const id of ["done", "victim", "survivor"]) {
-      await expect(
+      await expectCall(
         restartable,
         { type: "REMOVE_CONTAINER", remove_container: { container_id: { value: id } } },
         200,
@@ -423,7 +375,7 @@ describe("standalone containers with cgroups", { skip: cgroupsSkip }, () => {
   });
 
   test("a top-level cgroup of its own, limited by `limits` (mem) where given; going over it ends the container with REASON_CONTAINER_LIMITATION_MEMORY", async () => {
-    await expect(
+    await expectCall(
       isolated,
       {
         type: "LAUNCH_CONTAINER",
@@ -446,8 +398,8 @@ describe("standalone containers with cgroups", { skip: cgroupsSkip }, () => {
       return c?.resource_statistics?.mem_limit_bytes;
     });
     assert.equal(stats, 96 * 1024 * 1024);
-    const killed = waitFor(isolated, "limited");
-    await expect(
+    const killed = waitContainer(isolated, "limited");
+    await expectCall(
       isolated,
       { type: "KILL_CONTAINER", kill_container: { container_id: { value: "limited" } } },
       200,
@@ -458,7 +410,7 @@ describe("standalone containers with cgroups", { skip: cgroupsSkip }, () => {
       () => !existsSync(cgroups.path("memory", "limited")),
     );
 
-    await expect(
+    await expectCall(
       isolated,
       launch(
         "hog",
@@ -467,7 +419,7 @@ describe("standalone containers with cgroups", { skip: cgroupsSkip }, () => {
       200,
       "",
     );
-    const r = await expect(
+    const r = await expectCall(
       isolated,
       { type: "WAIT_CONTAINER", wait_container: { container_id: { value: "hog" } } },
       200,

@@ -28,6 +28,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { encodeRecord } from "../../src/common/recordio/index.js";
+import { operatorCall } from "../harness/operator.js";
 import { alive, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -60,15 +61,6 @@ after(async () => {
   await stopAll();
 });
 
-async function call(on: DaemonHandle, body: Record<string, unknown>) {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 function launch(id: Id, command: string): Record<string, unknown> {
   return {
     type: "LAUNCH_CONTAINER",
@@ -88,12 +80,15 @@ function launch(id: Id, command: string): Record<string, unknown> {
 }
 
 async function launched(on: DaemonHandle, body: Record<string, unknown>): Promise<void> {
-  const r = await call(on, body);
+  const r = await operatorCall(on, body);
   assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.text}\n${on.logs().slice(-3000)}`);
 }
 
 async function waitEnded(on: DaemonHandle, id: Id): Promise<{ exit_status?: number }> {
-  const r = await call(on, { type: "WAIT_CONTAINER", wait_container: { container_id: id } });
+  const r = await operatorCall(on, {
+    type: "WAIT_CONTAINER",
+    wait_container: { container_id: id },
+  });
   assert.equal(r.status, 200, r.text);
   return (JSON.parse(r.text) as { wait_container?: { exit_status?: number } }).wait_container ?? {};
 }
@@ -115,7 +110,7 @@ interface ContainersEntry {
 }
 
 async function containers(on: DaemonHandle): Promise<Listed[]> {
-  const r = await call(on, {
+  const r = await operatorCall(on, {
     type: "GET_CONTAINERS",
     get_containers: { show_nested: true, show_standalone: true },
   });
@@ -233,11 +228,11 @@ test("containers nested below a task's container: sandbox, wait, output, listing
   const elsewhere = tempDir("nested-depth-elsewhere-");
   renameSync(linkedSandbox, `${linkedSandbox}-moved`);
   symlinkSync(elsewhere, linkedSandbox);
-  const below = await call(agent, launch(chain(linked, "below"), "true"));
+  const below = await operatorCall(agent, launch(chain(linked, "below"), "true"));
   assert.equal(below.status, 400, below.text);
   assert.match(below.text, /is a symbolic link/);
   assert.deepEqual(readdirSync(elsewhere), [], "nothing was made through the link");
-  const linkedKill = await call(agent, {
+  const linkedKill = await operatorCall(agent, {
     type: "KILL_NESTED_CONTAINER",
     kill_nested_container: { container_id: linked },
   });
@@ -326,7 +321,7 @@ test("containers nested below a task's container: sandbox, wait, output, listing
 
   // Killing the middle container destroys the one nested in it.
   const grandWait = waitEnded(agent, grand);
-  const killed = await call(agent, {
+  const killed = await operatorCall(agent, {
     type: "KILL_NESTED_CONTAINER",
     kill_nested_container: { container_id: mid },
   });
@@ -336,24 +331,24 @@ test("containers nested below a task's container: sandbox, wait, output, listing
   await waitLong("both processes to be gone", () => !alive(grandPid) && !alive(midPid));
   assert.equal(await listed(agent, grand), undefined, "the grandchild is no longer listed");
   assert.equal(await listed(agent, mid), undefined);
-  const gone = await call(agent, {
+  const gone = await operatorCall(agent, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: grand },
   });
   assert.equal(gone.status, 404, gone.text);
   // Its parent has ended: nothing can be launched below it.
-  const orphan = await call(agent, launch(chain(grand, "late"), "true"));
+  const orphan = await operatorCall(agent, launch(chain(grand, "late"), "true"));
   assert.equal(orphan.status, 400, orphan.text);
   assert.equal(orphan.text, `Parent container ${dotted(grand)} does not exist`);
 
   // An unknown parent, and a launch deeper than 32 levels.
   const unknown = chain(task, "nobody", "child");
-  const refused = await call(agent, launch(unknown, "true"));
+  const refused = await operatorCall(agent, launch(unknown, "true"));
   assert.equal(refused.status, 400, refused.text);
   assert.equal(refused.text, `Parent container ${dotted(task)}.nobody does not exist`);
   const levels = Array.from({ length: 32 }, (_, i) => `l${i + 2}`);
   const tooDeep = chain(task, ...levels);
-  const deep = await call(agent, launch(tooDeep, "true"));
+  const deep = await operatorCall(agent, launch(tooDeep, "true"));
   assert.equal(deep.status, 400, deep.text);
   assert.equal(
     deep.text,
@@ -368,7 +363,7 @@ test("containers nested below a task's container: sandbox, wait, output, listing
   renameSync(containersDir, `${containersDir}-moved`);
   symlinkSync(decoy, containersDir);
   try {
-    const through = await call(agent, launch(chain(inner, "below"), "true"));
+    const through = await operatorCall(agent, launch(chain(inner, "below"), "true"));
     assert.equal(through.status, 400, through.text);
     assert.match(through.text, /is a symbolic link/);
     assert.deepEqual(readdirSync(join(decoy, "inner")), [], "nothing was made through the link");
@@ -376,7 +371,7 @@ test("containers nested below a task's container: sandbox, wait, output, listing
     unlinkSync(containersDir);
     renameSync(`${containersDir}-moved`, containersDir);
   }
-  const innerKill = await call(agent, {
+  const innerKill = await operatorCall(agent, {
     type: "KILL_NESTED_CONTAINER",
     kill_nested_container: { container_id: inner },
   });
@@ -430,7 +425,7 @@ test("containers nested below a standalone container's child are recovered by a 
   assert.equal(await listed(agent, dying), undefined);
 
   const innerWait = waitEnded(agent, inner);
-  const killed = await call(agent, {
+  const killed = await operatorCall(agent, {
     type: "KILL_NESTED_CONTAINER",
     kill_nested_container: { container_id: middle },
   });
@@ -440,7 +435,7 @@ test("containers nested below a standalone container's child are recovered by a 
   await waitLong("the level-2 container to be unlisted", async () => !(await listed(agent, inner)));
   // The standalone container itself keeps running.
   assert.ok(await listed(agent, holder));
-  const stopped = await call(agent, {
+  const stopped = await operatorCall(agent, {
     type: "KILL_CONTAINER",
     kill_container: { container_id: holder },
   });
@@ -488,7 +483,7 @@ test("containers nested two levels deep with the linux launcher: freezer cgroups
     }
 
     const innerWait = waitEnded(agent, inner);
-    const killed = await call(agent, {
+    const killed = await operatorCall(agent, {
       type: "KILL_NESTED_CONTAINER",
       kill_nested_container: { container_id: middle },
     });
@@ -501,7 +496,7 @@ test("containers nested two levels deep with the linux launcher: freezer cgroups
       () => !existsSync(innerCgroup) && !existsSync(middleCgroup),
     );
     assert.ok(await listed(agent, holder), "the standalone container keeps running");
-    const stopped = await call(agent, {
+    const stopped = await operatorCall(agent, {
       type: "KILL_CONTAINER",
       kill_container: { container_id: holder },
     });

@@ -21,6 +21,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
+import { operatorCall } from "../harness/operator.js";
 import {
   type DaemonHandle,
   startAgent,
@@ -83,20 +84,6 @@ after(async () => {
 
 // --- the agent API ---------------------------------------------------------
 
-interface Answer {
-  readonly status: number;
-  readonly text: string;
-}
-
-async function agentCall(on: DaemonHandle, c: Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(c),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 const SMALL = [
   { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
   { name: "mem", type: "SCALAR", scalar: { value: 64 } },
@@ -133,7 +120,7 @@ function parentVolume(path: string, containerPath: string, mode: "RW" | "RO" = "
 
 /** WAIT_CONTAINER's exit status (a raw wait status: 0 is success). */
 async function exitStatusOf(on: DaemonHandle, id: string, parent?: string): Promise<number> {
-  const r = await agentCall(on, {
+  const r = await operatorCall(on, {
     type: "WAIT_CONTAINER",
     wait_container: { container_id: containerId(id, parent) },
   });
@@ -150,7 +137,7 @@ async function runNested(
   command: string,
   volumes: unknown[],
 ): Promise<number> {
-  const r = await agentCall(on, launchCall(id, command, parent, volumes));
+  const r = await operatorCall(on, launchCall(id, command, parent, volumes));
   assert.equal(r.status, 200, r.text);
   return exitStatusOf(on, id, parent);
 }
@@ -162,7 +149,7 @@ async function refusedLaunch(
   parent: string | undefined,
   volumes: unknown[],
 ): Promise<string> {
-  const r = await agentCall(on, launchCall(id, "true", parent, volumes));
+  const r = await operatorCall(on, launchCall(id, "true", parent, volumes));
   assert.equal(r.status, 400, r.text);
   return r.text;
 }
@@ -386,7 +373,7 @@ for (const kind of KINDS) {
       const agent = agents.get(kind.name);
       assert.ok(agent !== undefined);
       const parent = `parent-${kind.name}`;
-      const started = await agentCall(agent, launchCall(parent, "sleep 1000"));
+      const started = await operatorCall(agent, launchCall(parent, "sleep 1000"));
       assert.equal(started.status, 200, started.text);
       try {
         const parentSandbox = join(agent.workDir, "containers", parent);
@@ -462,7 +449,7 @@ for (const kind of KINDS) {
           assert.equal(existsSync(join(point, "hello")), false);
         }
       } finally {
-        await agentCall(agent, {
+        await operatorCall(agent, {
           type: "KILL_CONTAINER",
           kill_container: { container_id: containerId(parent) },
         });
@@ -482,7 +469,7 @@ for (const kind of KINDS) {
         launch_container: { command: Record<string, unknown> };
       };
       launch.launch_container.command.user = "nobody";
-      const started = await agentCall(agent, launch);
+      const started = await operatorCall(agent, launch);
       assert.equal(started.status, 200, started.text);
       try {
         const link = join(agent.workDir, "containers", parent, "a");
@@ -499,7 +486,7 @@ for (const kind of KINDS) {
           launch_container: { command: Record<string, unknown> };
         };
         nested.launch_container.command.user = "nobody";
-        const r = await agentCall(agent, nested);
+        const r = await operatorCall(agent, nested);
         assert.equal(r.status, 200, r.text);
         assert.equal(await exitStatusOf(agent, "plain", parent), 0);
         const made = join(agent.workDir, "containers", parent, "ok", "dir");
@@ -507,7 +494,7 @@ for (const kind of KINDS) {
         // Through a link, nobody would have to pass the test agent's work_dir (0700).
         if (kind.name === "mount") assert.ok(existsSync(join(made, "made")));
       } finally {
-        await agentCall(agent, {
+        await operatorCall(agent, {
           type: "KILL_CONTAINER",
           kill_container: { container_id: containerId(parent) },
         });

@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -37,15 +38,6 @@ after(async () => {
   await stopAll();
 });
 
-async function call(on: DaemonHandle, body: Record<string, unknown>) {
-  const res = await fetch(`${on.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(body),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 test("a session whose agent was killed before its stdin was attached is killed when an agent recovers", async () => {
   const port = await freePort();
   const flags = {
@@ -62,7 +54,7 @@ test("a session whose agent was killed before its stdin was attached is killed w
   });
   // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
   const holder = { value: "death-holder" };
-  const launched = await call(agent, {
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_CONTAINER",
     launch_container: {
       container_id: holder,
@@ -104,12 +96,12 @@ test("a session whose agent was killed before its stdin was attached is killed w
   ).catch((e: unknown) => {
     throw new Error(`${(e as Error).message}\n${next.logs().slice(-3000)}`);
   });
-  const r = await call(next, {
+  const r = await operatorCall(next, {
     type: "WAIT_CONTAINER",
     wait_container: { container_id: { value: "sess", parent: holder } },
   });
   assert.equal(r.status, 200, r.text);
-  await call(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
+  await operatorCall(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
 });
 
 test("a running session is killed, not adopted, by the agent that recovers after its agent was killed", async () => {
@@ -118,7 +110,7 @@ test("a running session is killed, not adopted, by the agent that recovers after
   const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
   const agent = await startAgent({ master: master.address, port, flags });
   const holder = { value: "death-holder" };
-  const launched = await call(agent, {
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_CONTAINER",
     launch_container: {
       container_id: holder,
@@ -170,10 +162,10 @@ test("a running session is killed, not adopted, by the agent that recovers after
       throw new Error(`${(e as Error).message}\n${next.logs().slice(-3000)}`);
     },
   );
-  const r = await call(next, {
+  const r = await operatorCall(next, {
     type: "WAIT_CONTAINER",
     wait_container: { container_id: { value: "sess", parent: holder } },
   });
   assert.equal(r.status, 200, r.text);
-  await call(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
+  await operatorCall(next, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
 });
