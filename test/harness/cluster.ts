@@ -2,7 +2,14 @@
  * The set-up most integration tests open with: one master and one agent
  * registered to it, started as real processes (test/harness/processes.ts).
  */
-import { type DaemonHandle, startAgent, startMaster, waitForAgents } from "./processes.js";
+import {
+  type DaemonHandle,
+  getJson,
+  startAgent,
+  startMaster,
+  waitForAgents,
+  waitLong,
+} from "./processes.js";
 
 export interface OneAgentCluster {
   master: DaemonHandle;
@@ -36,4 +43,12 @@ export async function startOneAgentCluster(
   });
   const [agentId = ""] = await waitForAgents(master, 1);
   return { master, agent, agentId };
+}
+
+/** Waits until `agent` is registered (its /state names its id): that id. */
+export function registeredAgentId(agent: DaemonHandle): Promise<string> {
+  return waitLong("the agent to register", async () => {
+    const state = await getJson<{ id?: string }>(`${agent.url}/state`);
+    return state?.id !== undefined && state.id !== "" ? state.id : undefined;
+  });
 }

@@ -77,3 +77,18 @@ export function startQueued(client: SchedulerClient): QueuedTasks {
     agentId: () => agentId,
   };
 }
+
+/** A small (0.1 cpus, 32 MB) shell command task `id` on `offer`, which must fit it. */
+export function commandTaskOn(offer: Offer, id: string, command: string): TaskInfo {
+  const wanted = parseResourceText("cpus:0.1;mem:32");
+  assert.ok(wanted.ok);
+  const found = findOfferResources(offer, wanted.resources);
+  assert.ok(found !== undefined, "the offer fits a small task");
+  return {
+    name: id,
+    task_id: { value: id },
+    agent_id: offer.agent_id,
+    resources: found,
+    command: { shell: true, value: command },
+  };
+}

@@ -7,17 +7,14 @@
  * frameworks again.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient, type TaskStatus } from "../../src/scheduler/index.js";
+import { metaFiles } from "../harness/checkpoints.js";
+import { registeredAgentId } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
@@ -30,6 +27,7 @@ import {
   waitForTasksRunning,
   waitLong,
 } from "../harness/processes.js";
+import { commandTaskOn } from "../harness/queued-tasks.js";
 
 const executorPids = new Set<number>();
 const clients: SchedulerClient[] = [];
@@ -113,20 +111,6 @@ async function waitState(
   }
 }
 
-function taskOn(offer: Offer, id: string, command: string): TaskInfo {
-  const wanted = parseResourceText("cpus:0.1;mem:32");
-  assert.ok(wanted.ok);
-  const found = findOfferResources(offer, wanted.resources);
-  assert.ok(found !== undefined, "the offer fits a small task");
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: offer.agent_id,
-    resources: found,
-    command: { shell: true, value: command },
-  };
-}
-
 test("agent recovery: finished runs are completed executors in /state again and a framework with nothing live is a completed framework, as Mesos", async () => {
   const master = await startMaster();
   const port = await freePort();
@@ -142,10 +126,7 @@ test("agent recovery: finished runs are completed executors in /state again and 
       },
     });
   let agent = await startTheAgent();
-  const agentId = await waitLong("the agent to register", async () => {
-    const state = await getJson<StateJson>(`${agent.url}/state`);
-    return state?.id !== undefined && state.id !== "" ? state.id : undefined;
-  });
+  const agentId = await registeredAgentId(agent);
 
   const flag = join(workDir, "finish-now");
   const statuses: TaskStatus[] = [];
@@ -167,7 +148,9 @@ test("agent recovery: finished runs are completed executors in /state again and 
             void c.decline([offer.id], { refuse_seconds: 3600 });
             continue;
           }
-          void c.launch([offer.id], [taskOn(offer, next[0], next[1])], { refuse_seconds: 0 });
+          void c.launch([offer.id], [commandTaskOn(offer, next[0], next[1])], {
+            refuse_seconds: 0,
+          });
         }
       },
       update: (status) => {
@@ -196,20 +179,13 @@ test("agent recovery: finished runs are completed executors in /state again and 
     },
   };
   const before = await waitState(agent, "the finished runs completed before the restart", expected);
-  const metaRoot = join(workDir, "meta");
-  const metaFiles = (suffix: string): string[] =>
-    existsSync(metaRoot)
-      ? (readdirSync(metaRoot, { recursive: true }) as string[])
-          .filter((p) => p.endsWith(suffix) && !p.split("/").includes("latest"))
-          .map((p) => join(metaRoot, p))
-      : [];
   // The sentinel marking a run finished is written in the background: restart
   // only once both are on disk, or the restarted agent would see live runs.
   await waitLong(
     "both finished runs to be marked complete on disk",
-    () => metaFiles("executor.sentinel").length === 2,
+    () => metaFiles(workDir, "executor.sentinel").length === 2,
   );
-  for (const file of metaFiles("pids/forked.pid")) {
+  for (const file of metaFiles(workDir, "pids/forked.pid")) {
     executorPids.add(Number(readFileSync(file, "utf8")));
   }
   const directories = (state: StateJson) =>

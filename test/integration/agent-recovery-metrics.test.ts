@@ -7,17 +7,14 @@
  * still checkpointed counts again), not from 0.
  */
 import assert from "node:assert/strict";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { readUpdatesFile } from "../../src/agent/checkpoint/state.js";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient, type TaskStatus } from "../../src/scheduler/index.js";
+import { metaFiles } from "../harness/checkpoints.js";
+import { registeredAgentId } from "../harness/cluster.js";
 import {
   type DaemonHandle,
   freePort,
@@ -29,6 +26,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { commandTaskOn } from "../harness/queued-tasks.js";
 
 const executorPids = new Set<number>();
 let client: SchedulerClient | undefined;
@@ -72,20 +70,6 @@ async function waitMetrics(
   }
 }
 
-function taskOn(offer: Offer, id: string, command: string): TaskInfo {
-  const wanted = parseResourceText("cpus:0.1;mem:32");
-  assert.ok(wanted.ok);
-  const found = findOfferResources(offer, wanted.resources);
-  assert.ok(found !== undefined, "the offer fits a small task");
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: offer.agent_id,
-    resources: found,
-    command: { shell: true, value: command },
-  };
-}
-
 test("agent recovery metrics: gauges show the recovered executor and task; terminal counters replay the checkpoints, as Mesos", async () => {
   const master = await startMaster();
   const port = await freePort();
@@ -101,17 +85,7 @@ test("agent recovery metrics: gauges show the recovered executor and task; termi
       },
     });
   let agent = await startTheAgent();
-  const agentId = await waitLong("the agent to register", async () => {
-    const state = await getJson<{ id?: string }>(`${agent.url}/state`);
-    return state?.id !== undefined && state.id !== "" ? state.id : undefined;
-  });
-  const metaFiles = (suffix: string): string[] => {
-    const root = join(workDir, "meta");
-    if (!existsSync(root)) return [];
-    return (readdirSync(root, { recursive: true }) as string[])
-      .filter((p) => p.endsWith(suffix) && !p.split("/").includes("latest"))
-      .map((p) => join(root, p));
-  };
+  const agentId = await registeredAgentId(agent);
 
   const flag = join(workDir, "finish-now");
   const statuses: TaskStatus[] = [];
@@ -133,7 +107,7 @@ test("agent recovery metrics: gauges show the recovered executor and task; termi
         }
         launched.push(next);
         const command = next === "short" ? "true" : `while [ ! -e ${flag} ]; do sleep 0.1; done`;
-        void c.launch([offer.id], [taskOn(offer, next, command)], { refuse_seconds: 0 });
+        void c.launch([offer.id], [commandTaskOn(offer, next, command)], { refuse_seconds: 0 });
       }
     },
     update: (status) => {
@@ -145,7 +119,7 @@ test("agent recovery metrics: gauges show the recovered executor and task; termi
   // Restart only once every update is acknowledged on disk and short's run is
   // marked complete, so the restarted agent has nothing to resend.
   await waitLong("both tasks' acknowledgements to be checkpointed", () => {
-    const files = metaFiles("task.updates");
+    const files = metaFiles(workDir, "task.updates");
     return (
       files.length === 2 &&
       files.every((file) => {
@@ -156,9 +130,9 @@ test("agent recovery metrics: gauges show the recovered executor and task; termi
   });
   await waitLong(
     "short's run to be marked complete",
-    () => metaFiles("executor.sentinel").length === 1,
+    () => metaFiles(workDir, "executor.sentinel").length === 1,
   );
-  const pidFiles = metaFiles("pids/forked.pid");
+  const pidFiles = metaFiles(workDir, "pids/forked.pid");
   for (const file of pidFiles) executorPids.add(Number(readFileSync(file, "utf8")));
   const before = {
     "slave/tasks_staging": 0,
