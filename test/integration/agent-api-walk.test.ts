@@ -8,18 +8,12 @@
  * without resource providers.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { expectCall, operatorCall } from "../harness/operator.js";
-import {
-  binPath,
-  type DaemonHandle,
-  startAgent,
-  stopAll,
-  tempDir,
-  waitLong,
-} from "../harness/processes.js";
+import { type DaemonHandle, startAgent, stopAll, tempDir } from "../harness/processes.js";
+import { taskGroupExecutor } from "../harness/task-groups.js";
 
 const VALIDATION = "Failed to validate agent::Call: ";
 const isRoot = process.getuid?.() === 0;
@@ -44,33 +38,7 @@ async function taskGroupParent(masterHandle: DaemonHandle, on: DaemonHandle): Pr
       },
     ],
   };
-  schedulers.push(
-    spawn(
-      process.execPath,
-      [
-        binPath("mesos-execute"),
-        `--master=${masterHandle.address}`,
-        `--task_group=${JSON.stringify(group)}`,
-      ],
-      { stdio: "ignore" },
-    ),
-  );
-  return waitLong("the task group's nested container", async () => {
-    const r = await operatorCall(on, {
-      type: "GET_CONTAINERS",
-      get_containers: { show_nested: true },
-    });
-    if (r.status !== 200) return undefined;
-    const list =
-      (
-        JSON.parse(r.text) as {
-          get_containers?: {
-            containers?: { container_id: { value: string; parent?: { value: string } } }[];
-          };
-        }
-      ).get_containers?.containers ?? [];
-    return list.find((c) => c.container_id.parent !== undefined)?.container_id.parent?.value;
-  });
+  return taskGroupExecutor(masterHandle, on, group.tasks, schedulers);
 }
 
 before(async () => {

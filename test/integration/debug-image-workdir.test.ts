@@ -7,7 +7,7 @@
  * root and a static busybox; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -15,7 +15,9 @@ import type { ProcessIO } from "../../src/common/protocol/generated/mesos-v1-age
 import { codecFor } from "../../src/common/protocol/index.js";
 import { readRecords } from "../../src/common/recordio/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import { binPath, type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
+import { operatorCall } from "../harness/operator.js";
+import { type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
+import { taskGroupExecutor } from "../harness/task-groups.js";
 import { scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -49,15 +51,6 @@ after(async () => {
   await stopAll();
 });
 
-async function call(c: Record<string, unknown>): Promise<{ status: number; text: string }> {
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(c),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 /** Starts a task group with one sleeping task; resolves with its executor's container id. */
 async function executorContainer(): Promise<string> {
   const tasks = [
@@ -69,30 +62,7 @@ async function executorContainer(): Promise<string> {
       command: { value: "sleep 300" },
     },
   ];
-  schedulers.push(
-    spawn(
-      process.execPath,
-      [
-        binPath("mesos-execute"),
-        `--master=${master.address}`,
-        `--task_group=${JSON.stringify({ tasks })}`,
-      ],
-      { stdio: "ignore" },
-    ),
-  );
-  return waitLong("the task group's nested container", async () => {
-    const r = await call({ type: "GET_CONTAINERS", get_containers: { show_nested: true } });
-    if (r.status !== 200) return undefined;
-    const list =
-      (
-        JSON.parse(r.text) as {
-          get_containers?: {
-            containers?: { container_id: { value: string; parent?: { value: string } } }[];
-          };
-        }
-      ).get_containers?.containers ?? [];
-    return list.find((c) => c.container_id.parent !== undefined)?.container_id.parent?.value;
-  });
+  return taskGroupExecutor(master, agent, tasks, schedulers);
 }
 
 /** The host path of the root filesystem of nested container `child` of `parent`. */
@@ -120,7 +90,7 @@ test("a session run as another user in a nested container with an image starts i
   // The parent runs as root in /priv/home (the image's WorkingDir); it makes
   // /priv root's alone and /priv/home the user's.
   const parent = { value: "private", parent: { value: executor } };
-  const launched = await call({
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: parent,
@@ -168,7 +138,7 @@ test("a session run as another user in a nested container with an image starts i
     if (data.type === "STDERR") out.stderr += text;
   }
   assert.equal(out.stdout, `/priv/home\nmine\n${nobody}\n`, out.stderr);
-  const waited = await call({
+  const waited = await operatorCall(agent, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: session },
   });
@@ -177,5 +147,8 @@ test("a session run as another user in a nested container with an image starts i
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { exit_status: 0 },
   });
-  await call({ type: "KILL_NESTED_CONTAINER", kill_nested_container: { container_id: parent } });
+  await operatorCall(agent, {
+    type: "KILL_NESTED_CONTAINER",
+    kill_nested_container: { container_id: parent },
+  });
 });

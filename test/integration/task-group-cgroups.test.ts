@@ -13,6 +13,7 @@ import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, getJson, runBinary, stopAll, waitFor } from "../harness/processes.js";
+import { finals } from "../harness/task-groups.js";
 import {
   isolationSkipReason,
   limitedResourcesOf,
@@ -58,31 +59,6 @@ function task(id: string, memMb: number, command: string, limitMb?: number): obj
     command: { value: command },
     container: { type: "MESOS", linux_info: { share_cgroups: false } },
   };
-}
-
-interface Final {
-  state: string;
-  reason?: string;
-  message?: string;
-}
-
-/** The last update of each task in mesos-execute's output. */
-function finals(stdout: string): Map<string, Final> {
-  const out = new Map<string, Final>();
-  let current: Final | undefined;
-  for (const line of stdout.split("\n")) {
-    const u = /^Received status update (\S+) for task '([^']+)'/.exec(line);
-    if (u !== null) {
-      current = { state: u[1] as string };
-      out.set(u[2] as string, current);
-      continue;
-    }
-    const r = /^ {2}reason: (\S+)/.exec(line);
-    if (r !== null && current !== undefined) current.reason = r[1];
-    const m = /^ {2}message: '(.*)'$/.exec(line);
-    if (m !== null && current !== undefined) current.message = m[1];
-  }
-  return out;
 }
 
 function runGroup(tasks: object[], extra: string[] = []) {

@@ -11,19 +11,14 @@
  * and a static busybox; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import {
-  binPath,
-  type DaemonHandle,
-  runBinary,
-  stopAll,
-  tempDir,
-  waitLong,
-} from "../harness/processes.js";
+import { operatorCall } from "../harness/operator.js";
+import { type DaemonHandle, runBinary, stopAll, tempDir, waitLong } from "../harness/processes.js";
+import { finals, taskGroupExecutor } from "../harness/task-groups.js";
 import { scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -83,31 +78,6 @@ function task(id: string, command: object, image?: string): object {
     command,
     ...(image === undefined ? {} : { container: imageContainer(image) }),
   };
-}
-
-interface Final {
-  state: string;
-  reason?: string;
-  message?: string;
-}
-
-/** The last update of each task in mesos-execute's output. */
-function finals(stdout: string): Map<string, Final> {
-  const out = new Map<string, Final>();
-  let current: Final | undefined;
-  for (const line of stdout.split("\n")) {
-    const u = /^Received status update (\S+) for task '([^']+)'/.exec(line);
-    if (u !== null) {
-      current = { state: u[1] as string };
-      out.set(u[2] as string, current);
-      continue;
-    }
-    const r = /^ {2}reason: (\S+)/.exec(line);
-    if (r !== null && current !== undefined) current.reason = r[1];
-    const m = /^ {2}message: '(.*)'$/.exec(line);
-    if (m !== null && current !== undefined) current.message = m[1];
-  }
-  return out;
 }
 
 function runGroup(tasks: object[]) {
@@ -220,20 +190,6 @@ test("task group images: a task whose image cannot be found fails with the agent
   );
 });
 
-interface Answer {
-  status: number;
-  text: string;
-}
-
-async function call(c: Record<string, unknown>): Promise<Answer> {
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify(c),
-  });
-  return { status: res.status, text: await res.text() };
-}
-
 let parentId: Promise<string> | undefined;
 
 /** A task group (one sleeping task without an image), started once; resolves with its executor's container id. */
@@ -244,30 +200,7 @@ function sleepingParent(): Promise<string> {
 
 async function startSleepingParent(): Promise<string> {
   const group = { tasks: [task("api-sleeper", { value: "sleep 300" })] };
-  schedulers.push(
-    spawn(
-      process.execPath,
-      [
-        binPath("mesos-execute"),
-        `--master=${master.address}`,
-        `--task_group=${JSON.stringify(group)}`,
-      ],
-      { stdio: "ignore" },
-    ),
-  );
-  return waitLong("the task group's nested container", async () => {
-    const r = await call({ type: "GET_CONTAINERS", get_containers: { show_nested: true } });
-    if (r.status !== 200) return undefined;
-    const list =
-      (
-        JSON.parse(r.text) as {
-          get_containers?: {
-            containers?: { container_id: { value: string; parent?: { value: string } } }[];
-          };
-        }
-      ).get_containers?.containers ?? [];
-    return list.find((c) => c.container_id.parent !== undefined)?.container_id.parent?.value;
-  });
+  return taskGroupExecutor(master, agent, group.tasks, schedulers);
 }
 
 test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with its sandbox mounted; a bad image is 400 with the provisioner's words; a session cannot have one", {
@@ -275,7 +208,7 @@ test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with it
 }, async () => {
   const parent = await sleepingParent();
   const id = { value: "api-beta", parent: { value: parent } };
-  const launched = await call({
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: id,
@@ -291,7 +224,7 @@ test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with it
     return found;
   });
   assert.ok(rootfs.startsWith(join(agent.workDir, "provisioner", "containers", parent)));
-  const waited = await call({
+  const waited = await operatorCall(agent, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: id },
   });
@@ -307,13 +240,13 @@ test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with it
   assert.equal(readFileSync(seen[0] as string, "utf8"), "beta-file\n");
   // Its root filesystem went when it ended.
   assert.equal(existsSync(rootfs), false);
-  const removed = await call({
+  const removed = await operatorCall(agent, {
     type: "REMOVE_NESTED_CONTAINER",
     remove_nested_container: { container_id: id },
   });
   assert.equal(removed.status, 200, removed.text);
 
-  const bad = await call({
+  const bad = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: { value: "api-nosuch", parent: { value: parent } },
@@ -326,7 +259,7 @@ test("agent API: LAUNCH_NESTED_CONTAINER with an image runs in the image with it
     bad.text,
     `Failed to find archive for image 'nosuch:2.0' at '${join(registry, "nosuch:2.0.tar")}'`,
   );
-  const session = await call({
+  const session = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER_SESSION",
     launch_nested_container_session: {
       container_id: { value: "api-session", parent: { value: parent } },
@@ -343,7 +276,7 @@ test("agent API: PRUNE_IMAGES keeps the image of a running nested container and 
 }, async () => {
   const parent = await sleepingParent();
   const id = { value: "api-prune", parent: { value: parent } };
-  const launched = await call({
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: id,
@@ -364,7 +297,7 @@ test("agent API: PRUNE_IMAGES keeps the image of a running nested container and 
     stored().some((r) => r.startsWith("alpha")),
     `alpha was pulled by the tests above: ${stored().join(", ")}`,
   );
-  const pruned = await call({ type: "PRUNE_IMAGES", prune_images: {} });
+  const pruned = await operatorCall(agent, { type: "PRUNE_IMAGES", prune_images: {} });
   assert.equal(pruned.status, 200, pruned.text);
   const left = stored();
   assert.ok(
@@ -372,12 +305,12 @@ test("agent API: PRUNE_IMAGES keeps the image of a running nested container and 
     `beta is in use by a nested container: ${left.join(", ")}`,
   );
   assert.ok(!left.some((r) => r.startsWith("alpha")), `alpha is not: ${left.join(", ")}`);
-  const killed = await call({
+  const killed = await operatorCall(agent, {
     type: "KILL_NESTED_CONTAINER",
     kill_nested_container: { container_id: id },
   });
   assert.equal(killed.status, 200, killed.text);
-  const waited = await call({
+  const waited = await operatorCall(agent, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: id },
   });
@@ -392,7 +325,7 @@ test("agent API: a nested container's volumes in its image: an absolute containe
   const host = tempDir("mesos-tg-images-volume-");
   writeFileSync(join(host, "f"), "from-host\n");
   const id = { value: "api-volumes", parent: { value: parent } };
-  const launched = await call({
+  const launched = await operatorCall(agent, {
     type: "LAUNCH_NESTED_CONTAINER",
     launch_nested_container: {
       container_id: id,
@@ -410,7 +343,7 @@ test("agent API: a nested container's volumes in its image: an absolute containe
     },
   });
   assert.equal(launched.status, 200, launched.text);
-  const waited = await call({
+  const waited = await operatorCall(agent, {
     type: "WAIT_NESTED_CONTAINER",
     wait_nested_container: { container_id: id },
   });
