@@ -73,6 +73,33 @@ export async function expectCall(
   return answer;
 }
 
+/**
+ * POSTs LAUNCH_NESTED_CONTAINER_SESSION of `containerId` running `command` to
+ * `agent`, asking for its output as RecordIO of JSON records; the streaming
+ * response (its body is the session's output until the session ends or
+ * `signal` aborts it).
+ */
+export function launchSession(
+  agent: DaemonHandle,
+  containerId: unknown,
+  command: Record<string, unknown>,
+  signal?: AbortSignal,
+): Promise<Response> {
+  return fetch(`${agent.url}/api/v1`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Accept: "application/recordio",
+      "Message-Accept": "application/json",
+    },
+    body: JSON.stringify({
+      type: "LAUNCH_NESTED_CONTAINER_SESSION",
+      launch_nested_container_session: { container_id: containerId, command },
+    }),
+    ...(signal === undefined ? {} : { signal }),
+  });
+}
+
 /** What WAIT_CONTAINER answers once a container has ended (the fields the tests read). */
 export interface WaitContainerAnswer {
   type: string;

@@ -20,7 +20,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { metaFiles } from "../harness/checkpoints.js";
-import { operatorCall } from "../harness/operator.js";
+import { expectCall, operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -59,11 +59,6 @@ const RESOURCES = [
 ];
 
 type Id = { value: string; parent?: Id };
-
-async function launched(on: DaemonHandle, body: Record<string, unknown>): Promise<void> {
-  const r = await operatorCall(on, body);
-  assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.text}`);
-}
 
 function launch(id: Id, command: string, container?: unknown): Record<string, unknown> {
   return {
@@ -228,7 +223,11 @@ test("nested, standalone and DEBUG containers in an image are killed when the ag
 
   // A nested container in an image.
   let agent = await start("nested");
-  await launched(agent, launch(holder, 'echo $$ > "$MESOS_SANDBOX/holder.pid"; exec sleep 300'));
+  await expectCall(
+    agent,
+    launch(holder, 'echo $$ > "$MESOS_SANDBOX/holder.pid"; exec sleep 300'),
+    200,
+  );
   const holderPid = await pidIn(join(holderSandbox, "holder.pid"));
   const child = { value: "child", parent: holder };
   await launchIntoCrash(agent, launch(child, writePid("pid"), image));
@@ -246,7 +245,7 @@ test("nested, standalone and DEBUG containers in an image are killed when the ag
   assert.equal((await waitEnded(agent, { value: "solo" })).exit_status, undefined);
   await waitLong("the standalone container's process to be killed", () => !alive(soloPid));
   const kid = { value: "kid", parent: holder };
-  await launched(agent, launch(kid, writePid("kid.pid"), image));
+  await expectCall(agent, launch(kid, writePid("kid.pid"), image), 200);
   const kidSandbox = join(holderSandbox, "containers", "kid");
   const kidPid = await pidIn(join(kidSandbox, "kid.pid"));
   await launchIntoCrash(agent, {
@@ -272,7 +271,11 @@ test("nested, standalone and DEBUG containers in an image are killed when the ag
   await waitLong("the DEBUG container's processes to be killed", () => !debugPids.some(alive));
   assert.ok(alive(kidPid), "the running nested container is recovered, not killed");
   assert.ok(alive(holderPid), "the running standalone container is recovered, not killed");
-  await launched(agent, { type: "KILL_CONTAINER", kill_container: { container_id: holder } });
+  await expectCall(
+    agent,
+    { type: "KILL_CONTAINER", kill_container: { container_id: holder } },
+    200,
+  );
   await waitEnded(agent, holder);
   await waitLong("the holder's nested container to be killed with it", () => !alive(kidPid));
 });

@@ -15,7 +15,7 @@ import type { ProcessIO } from "../../src/common/protocol/generated/mesos-v1-age
 import { codecFor } from "../../src/common/protocol/index.js";
 import { readRecords } from "../../src/common/recordio/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import { operatorCall } from "../harness/operator.js";
+import { launchSession, operatorCall } from "../harness/operator.js";
 import { type DaemonHandle, stopAll, tempDir, waitLong } from "../harness/processes.js";
 import { taskGroupExecutor } from "../harness/task-groups.js";
 import { scalar } from "./containerizer-helpers.js";
@@ -110,20 +110,9 @@ test("a session run as another user in a nested container with an image starts i
   assert.equal(statSync(home).uid, nobody);
 
   const session = { value: "debug", parent };
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/recordio",
-      "Message-Accept": "application/json",
-    },
-    body: JSON.stringify({
-      type: "LAUNCH_NESTED_CONTAINER_SESSION",
-      launch_nested_container_session: {
-        container_id: session,
-        command: { value: "pwd; cat mine; id -u", user: "nobody" },
-      },
-    }),
+  const res = await launchSession(agent, session, {
+    value: "pwd; cat mine; id -u",
+    user: "nobody",
   });
   assert.equal(res.status, 200, await res.clone().text());
   const out = { stdout: "", stderr: "" };

@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { operatorCall } from "../harness/operator.js";
+import { launchSession, operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -69,21 +69,9 @@ test("a session whose agent was killed before its stdin was attached is killed w
 
   // Usually still waiting to open its stdin when the agent dies; were it
   // quicker, its command runs on (it ignores its stdin's EOF).
-  await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/recordio",
-      "Message-Accept": "application/json",
-    },
-    body: JSON.stringify({
-      type: "LAUNCH_NESTED_CONTAINER_SESSION",
-      launch_nested_container_session: {
-        container_id: { value: "sess", parent: holder },
-        command: { value: "exec sleep 300" },
-      },
-    }),
-  }).catch(() => undefined);
+  await launchSession(agent, { value: "sess", parent: holder }, { value: "exec sleep 300" }).catch(
+    () => undefined,
+  );
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
   for (const pid of carrying("MESOS_TS_CONTAINER_ID=death-holder")) strays.add(pid);
   const pids = carrying("MESOS_TS_CONTAINER_ID=death-holder.sess");
@@ -124,22 +112,12 @@ test("a running session is killed, not adopted, by the agent that recovers after
   assert.equal(launched.status, 200, launched.text);
   // Ignores its stdin: the end of the agent's pipes does not end it.
   const session = new AbortController();
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/recordio",
-      "Message-Accept": "application/json",
-    },
-    body: JSON.stringify({
-      type: "LAUNCH_NESTED_CONTAINER_SESSION",
-      launch_nested_container_session: {
-        container_id: { value: "sess", parent: holder },
-        command: { value: "exec sleep 300" },
-      },
-    }),
-    signal: session.signal,
-  });
+  const res = await launchSession(
+    agent,
+    { value: "sess", parent: holder },
+    { value: "exec sleep 300" },
+    session.signal,
+  );
   assert.equal(res.status, 200);
   for (const pid of carrying("MESOS_TS_CONTAINER_ID=death-holder")) strays.add(pid);
   const record = join(workDir, "meta", "nested-containers", "death-holder", "sess.json");

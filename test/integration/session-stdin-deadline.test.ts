@@ -9,6 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import { launchSession, operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -55,49 +56,29 @@ test("a session whose agent was killed before it opened the session's stdin ends
   });
   // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
   const holder = { value: "deadline-holder" };
-  const res = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({
-      type: "LAUNCH_CONTAINER",
-      launch_container: {
-        container_id: holder,
-        command: { value: "exec sleep 300" },
-        resources: [
-          { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
-          { name: "mem", type: "SCALAR", scalar: { value: 32 } },
-        ],
-      },
-    }),
+  const launched = await operatorCall(agent, {
+    type: "LAUNCH_CONTAINER",
+    launch_container: {
+      container_id: holder,
+      command: { value: "exec sleep 300" },
+      resources: [
+        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+      ],
+    },
   });
-  assert.equal(res.status, 200, await res.text());
+  assert.equal(launched.status, 200, launched.text);
   // The session's parent: a nested container, so that the session is a DEBUG
   // container, whose agent is killed before it makes the writer of its stdin.
   const child = { value: "child", parent: holder };
-  const nested = await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", Accept: "application/json" },
-    body: JSON.stringify({
-      type: "LAUNCH_NESTED_CONTAINER",
-      launch_nested_container: { container_id: child, command: { value: "exec sleep 300" } },
-    }),
+  const nested = await operatorCall(agent, {
+    type: "LAUNCH_NESTED_CONTAINER",
+    launch_nested_container: { container_id: child, command: { value: "exec sleep 300" } },
   });
-  assert.equal(nested.status, 200, await nested.text());
-  await fetch(`${agent.url}/api/v1`, {
-    method: "POST",
-    headers: {
-      "Content-Type": "application/json",
-      Accept: "application/recordio",
-      "Message-Accept": "application/json",
-    },
-    body: JSON.stringify({
-      type: "LAUNCH_NESTED_CONTAINER_SESSION",
-      launch_nested_container_session: {
-        container_id: { value: "sess", parent: child },
-        command: { value: "exec sleep 300" },
-      },
-    }),
-  }).catch(() => undefined);
+  assert.equal(nested.status, 200, nested.text);
+  await launchSession(agent, { value: "sess", parent: child }, { value: "exec sleep 300" }).catch(
+    () => undefined,
+  );
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
   const holders = carrying("MESOS_TS_CONTAINER_ID=deadline-holder");
   for (const pid of [...holders, ...carrying("MESOS_TS_CONTAINER_ID=deadline-holder.child")]) {
