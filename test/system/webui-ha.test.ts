@@ -4,9 +4,9 @@
  * Skips without Debian's Chromium or ZooKeeper.
  */
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import { type BrowserContext, chromium } from "playwright-core";
+import { CHROMIUM, chromiumSkip } from "../harness/chromium.js";
 import {
   type DaemonHandle,
   getJson,
@@ -22,12 +22,7 @@ import {
   zookeeperAvailable,
 } from "../harness/zookeeper.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const skip = !existsSync(CHROMIUM)
-  ? `Debian's Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : zookeeperAvailable()
-    ? false
-    : ZOOKEEPER_MISSING;
+const skip = chromiumSkip || (zookeeperAvailable() ? false : ZOOKEEPER_MISSING);
 
 describe("web UI on a standby master", { skip, timeout: 180_000 }, () => {
   let zk: ZooKeeper | undefined;

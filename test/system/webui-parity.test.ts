@@ -10,16 +10,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { assertUiBuilt, CHROMIUM, chromiumSkip } from "../harness/chromium.js";
 import {
   binPath,
   type DaemonHandle,
   environmentWithoutProxies,
   getJson,
-  repoRoot,
   runBinary,
   startAgent,
   startMaster,
@@ -29,11 +27,7 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const BUILT_UI = join(repoRoot, "webui", "dist", "index.html");
-const skip = !existsSync(CHROMIUM)
-  ? `Debian's Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : false;
+const skip = chromiumSkip;
 
 interface TaskDoc {
   id: string;
@@ -71,10 +65,7 @@ describe("web UI against Mesos' pages (Chromium, real cluster)", { skip, timeout
     getJson<StateDoc>(`${master.url}/master/state`);
 
   before(async () => {
-    assert.ok(
-      existsSync(BUILT_UI),
-      `the web UI is not built (${BUILT_UI}): run npm run build:webui`,
-    );
+    assertUiBuilt();
     // The master writes a log (--log_dir), the agent does not: LOG shows for the one only.
     master = await startMaster({ flags: { log_dir: tempDir("webui-parity-log-") } });
     const agent = await startAgent({

@@ -8,16 +8,14 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { assertUiBuilt, CHROMIUM, chromiumSkip } from "../harness/chromium.js";
 import {
   binPath,
   type DaemonHandle,
   environmentWithoutProxies,
   getJson,
-  repoRoot,
   runBinary,
   startAgent,
   startMaster,
@@ -27,11 +25,7 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const BUILT_UI = join(repoRoot, "webui", "dist", "index.html");
-const skip = !existsSync(CHROMIUM)
-  ? `Debian's Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : false;
+const skip = chromiumSkip;
 
 interface StateDoc {
   frameworks?: { id: string; tasks?: { id: string; state: string }[] }[];
@@ -51,10 +45,7 @@ describe("web UI details next to Mesos' UI (Chromium, real cluster)", {
   let page: Page;
 
   before(async () => {
-    assert.ok(
-      existsSync(BUILT_UI),
-      `the web UI is not built (${BUILT_UI}): run npm run build:webui`,
-    );
+    assertUiBuilt();
     master = await startMaster({ flags: { log_dir: tempDir("webui-qa-log-") } });
     await startAgent({
       master: master.address,

@@ -19,13 +19,11 @@ import { createServer, type Server } from "node:http";
 import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { CHROMIUM, chromiumSkip } from "../harness/chromium.js";
 import { repoRoot, tempDir, waitFor } from "../harness/processes.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const DIST = join(repoRoot, "webui", "dist");
-const skip = !existsSync(CHROMIUM)
-  ? `Debian's Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : false;
+const skip = chromiumSkip;
 
 const AGENT_ID = "11111111-2222-3333-4444-555555555555-S0";
 const FRAMEWORK_ID = "11111111-2222-3333-4444-555555555555-0000";

@@ -10,15 +10,15 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdirSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { assertUiBuilt, CHROMIUM, chromiumSkip } from "../harness/chromium.js";
 import {
   binPath,
   type DaemonHandle,
   getJson,
-  repoRoot,
   runBinary,
   startAgent,
   startMaster,
@@ -28,11 +28,7 @@ import {
   waitForAgents,
 } from "../harness/processes.js";
 
-const CHROMIUM = "/usr/bin/chromium";
-const BUILT_UI = join(repoRoot, "webui", "dist", "index.html");
-const skip = !existsSync(CHROMIUM)
-  ? `Debian's Chromium is not installed at ${CHROMIUM} (apt-get install -y chromium)`
-  : false;
+const skip = chromiumSkip;
 const SHOTS = process.env.WEBUI_SCREENSHOTS;
 
 interface StateDoc {
@@ -54,10 +50,7 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
   const consoleErrors: { text: string; url: string }[] = [];
 
   before(async () => {
-    assert.ok(
-      existsSync(BUILT_UI),
-      `the web UI is not built (${BUILT_UI}): run npm run build:webui`,
-    );
+    assertUiBuilt();
     master = await startMaster();
     agent = await startAgent({ master: master.address });
     await waitForAgents(master, 1);
