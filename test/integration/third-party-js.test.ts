@@ -164,6 +164,13 @@ test("mesos-framework Scheduler: subscribes, launches command tasks, acknowledge
   await r.waitForSent("decline");
   assert.deepEqual(r.errors, [], "no call was refused and every event parsed");
 
+  // The library's REQUEST puts its requests beside the call, not under
+  // `request`: refused, with Mesos' reason.
+  scheduler.request([]);
+  await r.waitForError(
+    "Reponse status code was '400'. Body was 'Failed to validate scheduler::Call: Expecting 'request' to be present'",
+  );
+
   // TEARDOWN: the master removes the framework and closes the stream.
   stopResubscribing(r);
   scheduler.teardown();

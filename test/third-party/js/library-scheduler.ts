@@ -8,6 +8,8 @@
  * no-op on the instance and drops the open stream, so the test process can
  * exit.
  */
+
+import { Agent } from "node:http";
 import {
   type OffersEvent,
   Scheduler,
@@ -85,6 +87,13 @@ export function startLibraryScheduler(
     logging: { path: logDir, fileName: "scheduler.log", level: "warn" },
     ...options,
   });
+  // The library predates Node 19, whose global agent keeps sockets alive and
+  // times idle ones out after 5 s: the timeout listener the library puts on
+  // its SUBSCRIBE socket would then fire once the stream has ended and the
+  // socket idles in the pool, and the library would treat that as a lost
+  // master (and exit the process when its redirect probe goes unanswered).
+  // Sockets of its own, closed after each response, avoid that.
+  scheduler.requestTemplate.agent = new Agent({ keepAlive: false });
   const recorder: LibraryScheduler = {
     scheduler,
     subscribed: [],
@@ -97,7 +106,10 @@ export function startLibraryScheduler(
     waitForUpdate: (taskId, state, extra = () => true) =>
       waitLong(`${taskId} ${state} through mesos-framework`, () =>
         recorder.updates.find((u) => u.task_id.value === taskId && u.state === state && extra(u)),
-      ),
+      ).catch((error: unknown) => {
+        const seen = recorder.updates.map((u) => `${u.task_id.value} ${u.state} (${u.message})`);
+        throw new Error(`${String(error)}; updates seen: ${seen.join("; ")}`);
+      }),
     waitForSent: async (call, count = 1) => {
       await waitFor(
         `mesos-framework's sent_${call} (x${count}); errors so far: ${recorder.errors.join(" | ")}`,
@@ -107,7 +119,9 @@ export function startLibraryScheduler(
     waitForError: (text) =>
       waitFor(`mesos-framework error '${text}'`, () =>
         recorder.errors.find((e) => e.includes(text)),
-      ),
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; errors seen: ${recorder.errors.join(" | ")}`);
+      }),
   };
   scheduler.on("subscribed", (info) => recorder.subscribed.push(info));
   scheduler.on("offers", (event: OffersEvent) => recorder.offers.push(...event.offers));

@@ -8,7 +8,7 @@
  */
 declare module "mesos-framework" {
   import type { EventEmitter } from "node:events";
-  import type { ClientRequest } from "node:http";
+  import type { ClientRequest, RequestOptions } from "node:http";
 
   export interface Value {
     value: string;
@@ -140,6 +140,8 @@ declare module "mesos-framework" {
     mesosStreamId: string | null | undefined;
     launchedTasks: TrackedTask[];
     pendingTasks: TrackedTask[];
+    /** The options of every request it sends to the master (host, port, path, headers). */
+    requestTemplate: RequestOptions;
     /** The SUBSCRIBE request whose response is the event stream (an empty object before the first). */
     httpRequest: Partial<ClientRequest>;
     logger: { info(message: string): void; error(message: string): void; close?(): void };
@@ -152,6 +154,7 @@ declare module "mesos-framework" {
     shutdown(agentId: string, executorId: string): void;
     message(agentId: string, executorId: string, data: string): void;
     revive(): void;
+    request(requests: unknown[]): void;
     teardown(): void;
 
     on(event: "ready", listener: () => void): this;
@@ -169,6 +172,7 @@ declare module "mesos-framework" {
     task: { task_id: Value; name: string; agent_id: Value; executor?: { executor_id: Value } };
   }
 
+  /** Each handler must declare exactly one parameter: the library ignores any other (it checks `length`). */
   export interface ExecutorHandlers {
     SUBSCRIBED?: (this: Executor, subscribed: Record<string, unknown>) => void;
     LAUNCH?: (this: Executor, launch: ExecutorLaunch) => void;
