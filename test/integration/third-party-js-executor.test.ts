@@ -137,6 +137,11 @@ test("mesos-framework Executor: its own SUBSCRIBE is refused as Mesos refuses it
   running.push(r);
   const failed = await r.waitForUpdate("never-runs", "TASK_FAILED");
   assert.equal(failed.reason, "REASON_EXECUTOR_TERMINATED");
+  // FAILURE: the executor exited (with 0, after its stream closed).
+  const failure = await waitFor("a FAILURE event", () => r.failures[0]);
+  assert.equal(failure.executor_id?.value, EXECUTOR_ID);
+  assert.equal(failure.agent_id?.value, cluster.agentId);
+  assert.equal(failure.status, 0);
   const frameworkId = r.scheduler.frameworkId ?? "";
   const directory = await sandboxOf(frameworkId, EXECUTOR_ID);
   // The library prints each response body it reads.

@@ -11,6 +11,7 @@
 
 import { Agent } from "node:http";
 import {
+  type FailureEvent,
   type OffersEvent,
   Scheduler,
   type SchedulerError,
@@ -44,6 +45,7 @@ export interface LibraryScheduler {
   /** Every status the library handed to `update` listeners, in arrival order. */
   updates: WireTaskStatus[];
   messages: SchedulerMessage[];
+  failures: FailureEvent[];
   heartbeats: number;
   /** Each `error` the library emitted, as one line. */
   errors: string[];
@@ -100,6 +102,7 @@ export function startLibraryScheduler(
     offers: [],
     updates: [],
     messages: [],
+    failures: [],
     heartbeats: 0,
     errors: [],
     sent: new Map(),
@@ -127,6 +130,7 @@ export function startLibraryScheduler(
   scheduler.on("offers", (event: OffersEvent) => recorder.offers.push(...event.offers));
   scheduler.on("update", (update) => recorder.updates.push(update.status));
   scheduler.on("message", (message) => recorder.messages.push(message));
+  scheduler.on("failure", (failure) => recorder.failures.push(failure));
   scheduler.on("heartbeat", () => {
     recorder.heartbeats++;
   });

@@ -57,6 +57,12 @@ declare module "mesos-framework" {
     status: WireTaskStatus;
   }
 
+  export interface FailureEvent {
+    agent_id?: Value;
+    executor_id?: Value;
+    status?: number;
+  }
+
   export interface SubscribedInfo {
     frameworkId: string;
     mesosStreamId: string;
@@ -162,6 +168,7 @@ declare module "mesos-framework" {
     on(event: "offers", listener: (offers: OffersEvent) => void): this;
     on(event: "update", listener: (update: UpdateEvent) => void): this;
     on(event: "message", listener: (message: SchedulerMessage) => void): this;
+    on(event: "failure", listener: (failure: FailureEvent) => void): this;
     on(event: "heartbeat", listener: (timestamp: number) => void): this;
     on(event: "task_launched", listener: (task: TrackedTask) => void): this;
     on(event: "error", listener: (error: SchedulerError) => void): this;
