@@ -28,6 +28,9 @@ export function zookeeperAvailable(): boolean {
   );
 }
 
+/** `test`'s skip option for tests that need ZooKeeper: why they cannot run here, or false. */
+export const zookeeperSkip: string | false = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+
 /** One ZooKeeper server process. */
 export interface ZkServer {
   readonly id: number;
@@ -248,3 +251,25 @@ export async function startZooKeeper(
 process.once("exit", () => {
   for (const s of running) s.signal("SIGKILL");
 });
+
+/** One ZooKeeper server a test file shares, started when a test first asks for it. */
+export interface SharedZooKeeper {
+  /** The server, started on the first call. */
+  get(): Promise<ZooKeeper>;
+  /** Stops the server if it was started. */
+  stop(): Promise<void>;
+}
+
+/** A SharedZooKeeper: `get()` it in the tests, `stop()` it after the daemons that use it. */
+export function sharedZooKeeper(): SharedZooKeeper {
+  let zk: ZooKeeper | undefined;
+  return {
+    async get() {
+      zk ??= await startZooKeeper();
+      return zk;
+    },
+    async stop() {
+      await zk?.stop();
+    },
+  };
+}

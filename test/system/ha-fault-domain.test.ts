@@ -10,14 +10,9 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { leaderOf } from "../harness/leader.js";
 import { type DaemonHandle, runBinary, startMaster, stopAll } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 let zk: ZooKeeper;
 let leader: DaemonHandle;
 const workDirs: string[] = [];

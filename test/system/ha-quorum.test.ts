@@ -28,24 +28,14 @@ import {
   tempDir,
   waitFor,
 } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { sharedZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
-let zk: ZooKeeper | undefined;
-
-async function zookeeper(): Promise<ZooKeeper> {
-  zk ??= await startZooKeeper();
-  return zk;
-}
+const skip = zookeeperSkip;
+const zk = sharedZooKeeper();
 
 after(async () => {
   await stopAll();
-  await zk?.stop();
+  await zk.stop();
 });
 
 async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
@@ -74,7 +64,7 @@ async function reader(url: string): Promise<ZkSession> {
 test("ha/quorum: an elected master waits for --quorum masters in <path>/log_replicas before it serves", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/quorum");
   const flags = { zk: url, quorum: 2, registry: "replicated_log", zk_session_timeout: "3secs" };
   const first = await startMaster({ flags });
@@ -144,7 +134,7 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
 test("ha/quorum: without a quorum the elected master exits after --registry_fetch_timeout", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const lonely = await startMaster({
     flags: {
       zk: z.url("/lonely"),
@@ -165,7 +155,7 @@ test("ha/quorum: without a quorum the elected master exits after --registry_fetc
 test("ha/quorum: a leader left without a quorum cannot write the registry and exits after --registry_store_timeout", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/store");
   const flags = {
     zk: url,
@@ -200,7 +190,7 @@ test("ha/quorum: a leader left without a quorum cannot write the registry and ex
 test("ha/quorum: --registry=in_memory has no log replicas and needs no quorum", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/inmem");
   const m = await startMaster({ flags: { zk: url, quorum: 3, registry: "in_memory" } });
   await leaderOf([m]);
@@ -216,7 +206,7 @@ test("ha/quorum: --registry=in_memory has no log replicas and needs no quorum", 
 test("ha/expiry: a standby whose ZooKeeper session expired knows no leader (503) until it reconnects", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const flags = { zk: z.url("/expiry"), quorum: 1, zk_session_timeout: "2secs" };
   const leader = await startMaster({ flags });
   await leaderOf([leader]);
@@ -249,7 +239,7 @@ test("ha/expiry: a standby whose ZooKeeper session expired knows no leader (503)
 test("ha/expiry: an agent whose ZooKeeper session expired drops its master, then re-registers with the same leader", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/agent-expiry");
   // The master's session outlives the short freeze below; the agent's does not.
   const master = await startMaster({ flags: { zk: url, quorum: 1, zk_session_timeout: "8secs" } });
@@ -288,7 +278,7 @@ test("ha/expiry: an agent whose ZooKeeper session expired drops its master, then
 test("mesos resolve: zk:// and a file:// holding a zk:// URL print the leader's ip:port", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/resolve");
   const m = await startMaster({ flags: { zk: url, quorum: 1 } });
   await leaderOf([m]);
@@ -305,7 +295,7 @@ test("mesos resolve: zk:// and a file:// holding a zk:// URL print the leader's 
 test("ha/znodes: older masters' `info_` (binary MasterInfo) and unlabelled (UPID) members count in the election, as in Mesos", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/legacy");
   const old = await reader(url);
   await old.mkdirp("/legacy");
@@ -351,7 +341,7 @@ test("ha/znodes: older masters' `info_` (binary MasterInfo) and unlabelled (UPID
 test("ha/auth: a standby authenticates before it redirects (401 for anonymous requests), as libprocess does", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const file = join(tempDir("standby-auth-"), "credentials.json");
   writeFileSync(file, JSON.stringify({ credentials: [{ principal: "ops", secret: "pw" }] }));
   const flags = {
@@ -388,7 +378,7 @@ test("ha/auth: a standby authenticates before it redirects (401 for anonymous re
 test("zk session: close() leaves no timer behind (a CLI using it exits at once)", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const parsed = parseZkUrl(z.url("/"));
   assert.ok(parsed.ok);
   const clock = new ManualClock();

@@ -29,26 +29,16 @@ import {
   tempDir,
   waitFor,
 } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { sharedZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
-let zk: ZooKeeper | undefined;
+const skip = zookeeperSkip;
+const zk = sharedZooKeeper();
 const clients: SchedulerClient[] = [];
-
-async function zookeeper(): Promise<ZooKeeper> {
-  zk ??= await startZooKeeper();
-  return zk;
-}
 
 after(async () => {
   for (const c of clients) c.close();
   await stopAll();
-  await zk?.stop();
+  await zk.stop();
 });
 
 async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
@@ -69,7 +59,7 @@ async function json(m: DaemonHandle, path: string): Promise<Record<string, unkno
 test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on the v1 APIs, and applies a registry write once recovered", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/recovering");
   const flags = {
     zk: url,
@@ -195,7 +185,7 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
 test("ha/recovery: the recovering master authenticates and authorizes as the elected one (401 anonymous; no flags for a principal denied VIEW_FLAGS; get_endpoints)", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const secrets: Record<string, string> = { ops: "ops-secret", dev: "dev-secret" };
   const credentials = join(tempDir("recovering-auth-"), "credentials.json");
   writeFileSync(
@@ -271,7 +261,7 @@ test("ha/recovery: the recovering master authenticates and authorizes as the ele
 test("mesos resolve: no leader in zk:// fails after mesos-resolve's 5secs (or --timeout) with its message, exit 255", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/nobody-leads");
   const run = await runBinary("mesos", ["resolve", url], { timeoutMs: 60_000 });
   assert.equal(run.code, 255, run.stderr);
@@ -294,7 +284,7 @@ test("mesos resolve: no leader in zk:// fails after mesos-resolve's 5secs (or --
 test("ha/scheduler: the scheduler library whose ZooKeeper session expires gets `disconnected`, then re-subscribes to the same leader", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/scheduler-expiry");
   // The master's session outlives the freeze below; the scheduler's does not.
   const master = await startMaster({

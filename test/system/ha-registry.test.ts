@@ -11,14 +11,9 @@ import { joinGroup } from "../../src/common/zookeeper/group.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
 import { ZooKeeperRegistrar } from "../../src/master/registrar/zookeeper.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 const clock = new SystemClock();
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
 let zk: ZooKeeper;

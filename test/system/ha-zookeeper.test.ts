@@ -15,14 +15,9 @@ import {
   stopAll,
   waitFor,
 } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 // Long enough for a JVM restart on a loaded machine, short enough to wait out.
 const SESSION_TIMEOUT_S = 15;
 let zk: ZooKeeper;

@@ -23,14 +23,9 @@ import {
   stopAll,
   waitFor,
 } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 let zk: ZooKeeper;
 const masters: DaemonHandle[] = [];
 const clients: SchedulerClient[] = [];

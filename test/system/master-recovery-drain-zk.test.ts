@@ -29,14 +29,9 @@ import {
   waitFor,
 } from "../harness/processes.js";
 import { zkRegistrarLeader } from "../harness/zk-registrar.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 const quiet = { info: () => {}, warn: () => {}, error: () => {}, verbose: () => {} };
 let zk: ZooKeeper;
 const sessions: ZkSession[] = [];

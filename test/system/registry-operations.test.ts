@@ -30,24 +30,14 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { sharedZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
-let zk: ZooKeeper | undefined;
-
-async function zookeeper(): Promise<ZooKeeper> {
-  zk ??= await startZooKeeper();
-  return zk;
-}
+const skip = zookeeperSkip;
+const zk = sharedZooKeeper();
 
 after(async () => {
   await stopAll();
-  await zk?.stop();
+  await zk.stop();
 });
 
 async function weightsOf(m: DaemonHandle): Promise<Record<string, number>> {
@@ -130,7 +120,7 @@ test("registry: a standalone registry backed up online with sqlite3 .backup rest
 test("registry/ha: --quorum takes effect; the guide's 3 -> 5 and 5 -> 3 masters procedures keep the registry", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/resize");
   const base = { zk: url, registry: "replicated_log", zk_session_timeout: "3secs" };
   const start = (quorum: number, workDir?: string) =>
@@ -187,7 +177,7 @@ test("registry/ha: --quorum takes effect; the guide's 3 -> 5 and 5 -> 3 masters 
 test("registry/ha: a damaged registry shard in ZooKeeper stops the elected master with the znode's path", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const url = z.url("/damaged");
   const flags = { zk: url, quorum: 1, registry: "replicated_log", zk_session_timeout: "3secs" };
   const first = await startMaster({ flags });
@@ -254,7 +244,7 @@ test("registry: with --log_auto_initialize=false a master that finds no registry
 test("registry/ha: with --log_auto_initialize=false an elected master that finds no registry in ZooKeeper exits", {
   skip,
 }, async () => {
-  const z = await zookeeper();
+  const z = await zk.get();
   const flags = {
     zk: z.url("/noinit"),
     quorum: 1,

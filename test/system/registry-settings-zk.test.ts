@@ -8,14 +8,9 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { ZkSession } from "../../src/common/zookeeper/session.js";
 import { zkRegistrarLeader } from "../harness/zk-registrar.js";
-import {
-  startZooKeeper,
-  ZOOKEEPER_MISSING,
-  type ZooKeeper,
-  zookeeperAvailable,
-} from "../harness/zookeeper.js";
+import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
-const skip = zookeeperAvailable() ? false : ZOOKEEPER_MISSING;
+const skip = zookeeperSkip;
 let zk: ZooKeeper;
 const sessions: ZkSession[] = [];
 
