@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
-import { execFile, execFileSync } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import {
-  type CommandRunner,
   FetchError,
   fetchUris,
   uriBasename,
   uriSource,
 } from "../../src/agent/containerizer/fetcher.js";
+import { execFileRunner } from "../harness/fetcher-runner.js";
 
 const dirs: string[] = [];
 function temp(prefix: string): string {
@@ -22,13 +22,7 @@ after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-const run: CommandRunner = (file, args, cwd) =>
-  new Promise((resolve) => {
-    execFile(file, args, { cwd }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, signal: null, output: `${stdout}${stderr}` });
-    });
-  });
+const run = execFileRunner;
 
 /** A source directory with `hello.txt` and archives of it. */
 function sources() {

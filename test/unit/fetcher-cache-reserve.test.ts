@@ -5,15 +5,15 @@
  * than announced is used once and dropped.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type CommandRunner, fetchUris } from "../../src/agent/containerizer/fetcher.js";
+import { fetchUris } from "../../src/agent/containerizer/fetcher.js";
 import { FetcherCache } from "../../src/agent/containerizer/fetcher-cache.js";
+import { execFileRunner } from "../harness/fetcher-runner.js";
 
 const dirs: string[] = [];
 function temp(prefix: string): string {
@@ -22,13 +22,7 @@ function temp(prefix: string): string {
   return d;
 }
 
-const run: CommandRunner = (file, args, cwd) =>
-  new Promise((resolve) => {
-    execFile(file, args, { cwd }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-      resolve({ code, signal: null, output: `${stdout}${stderr}` });
-    });
-  });
+const run = execFileRunner;
 
 const gets = new Map<string, number>();
 /** `/fail-shared` answers its first GET with 500, slowly, so a second fetch can wait for it. */
