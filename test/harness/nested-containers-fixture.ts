@@ -4,6 +4,8 @@
  * (default "exec") whose sandbox is `sandbox`. Any other option overrides.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { rmSync } from "node:fs";
+import type { Isolator } from "../../src/agent/containerizer/isolators/isolator.js";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import {
   NestedContainers,
@@ -71,4 +73,28 @@ export function sleepingLauncher(
       return { uid: id("-u"), gid: id("-g"), home: "/" };
     },
   } as unknown as LauncherClient;
+}
+
+/** An isolator whose prepare runs `hook` with the container's sandbox (after it is made, before the launch). */
+export function hookIsolator(hook: (directory: string) => void): Isolator {
+  return {
+    name: "test/hook",
+    async prepare(config) {
+      hook(config.directory);
+      return undefined;
+    },
+    async isolate() {},
+    async update() {},
+    async usage() {
+      return { timestamp: 0 };
+    },
+    async cleanup() {},
+    async recover() {},
+  } as Isolator;
+}
+
+/** The end of a fake launcher test: SIGKILLs what it `started` that still runs, removes `root`. */
+export function endLauncherTest(started: ChildProcess[], root: string): void {
+  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+  rmSync(root, { recursive: true, force: true });
 }

@@ -7,20 +7,17 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { mkdtempSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { endLauncherTest, nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-debug-race-"));
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 function sleeper(cwd: string): ChildProcess {
   const c = spawn("sleep", ["1000"], { cwd, stdio: "ignore" });

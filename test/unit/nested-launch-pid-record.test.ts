@@ -6,19 +6,20 @@
  */
 import assert from "node:assert/strict";
 import type { ChildProcess } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
+import {
+  endLauncherTest,
+  nestedContainersFixture,
+  sleepingLauncher,
+} from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-pid-record-"));
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 test("a nested container's launch resolves with its pid already in its record", async () => {
   const sandbox = join(root, "exec-sandbox");

@@ -26,16 +26,17 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { makeSandbox, removeSandbox } from "../../src/agent/containerizer/sandbox-no-follow.js";
-import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
+import {
+  endLauncherTest,
+  nestedContainersFixture,
+  sleepingLauncher,
+} from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-links-"));
 const isRoot = process.getuid?.() === 0;
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 /** Nested containers of the executor `exec` (sandbox `sandbox`); `user` is called on user look-ups. */
 function nestedOf(sandbox: string, user: (name: string) => void): NestedContainers {

@@ -17,7 +17,6 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
-  rmSync,
   statSync,
   symlinkSync,
   writeFileSync,
@@ -32,16 +31,18 @@ import type {
 } from "../../src/agent/containerizer/logger/container-logger.js";
 import type { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { chownSandboxTree } from "../../src/agent/containerizer/sandbox-chown.js";
-import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
+import {
+  endLauncherTest,
+  hookIsolator,
+  nestedContainersFixture,
+  sleepingLauncher,
+} from "../harness/nested-containers-fixture.js";
 
 const started: ChildProcess[] = [];
 const root = mkdtempSync(join(tmpdir(), "mesos-nested-walks-"));
 const isRoot = process.getuid?.() === 0;
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 /** Nested containers of the executor `exec` (sandbox `sandbox`), with a fake launcher. */
 function nestedOf(
@@ -54,24 +55,6 @@ function nestedOf(
     containerLogger: extra.containerLogger,
     switchUser: true,
   });
-}
-
-/** An isolator whose prepare runs `hook` with the container's sandbox (the user's moment to act). */
-function hookIsolator(hook: (directory: string) => void): Isolator {
-  return {
-    name: "test/hook",
-    async prepare(config) {
-      hook(config.directory);
-      return undefined;
-    },
-    async isolate() {},
-    async update() {},
-    async usage() {
-      return { timestamp: 0 };
-    },
-    async cleanup() {},
-    async recover() {},
-  } as Isolator;
 }
 
 test("the container logger of a container nested two levels deep opens its sandbox from the executor's sandbox", async () => {

@@ -24,7 +24,7 @@ import {
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { NestedFetcher } from "../../src/agent/containerizer/nested-containers.js";
-import { nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
+import { endLauncherTest, nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
 import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
@@ -33,10 +33,7 @@ const root = attackRoot("sandbox-attacks-fetch-");
 const uri = join(root, "fetched.txt");
 writeFileSync(uri, "fetched\n", { mode: 0o644 });
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 function executorSandbox(name: string): string {
   const sandbox = join(root, name);

@@ -19,26 +19,25 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
-  rmSync,
   writeFileSync,
   writeSync,
 } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import type { Isolator } from "../../src/agent/containerizer/isolators/isolator.js";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import {
+  endLauncherTest,
+  hookIsolator,
+  nestedContainersFixture,
+} from "../harness/nested-containers-fixture.js";
 import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
 // nobody must reach the sandbox below it.
 const root = attackRoot("sandbox-attacks-output-");
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 /**
  * Opens the output files as the launcher helper does, writes a line into
@@ -81,24 +80,6 @@ function outputWritingLauncher(
       return { uid: nobodyId("-u"), gid: nobodyId("-g"), home: "/", name };
     },
   } as unknown as LauncherClient;
-}
-
-/** An isolator whose prepare runs `hook` (after the sandbox is made, before the launch). */
-function hookIsolator(hook: (directory: string) => void): Isolator {
-  return {
-    name: "test/hook",
-    async prepare(config) {
-      hook(config.directory);
-      return undefined;
-    },
-    async isolate() {},
-    async update() {},
-    async usage() {
-      return { timestamp: 0 };
-    },
-    async cleanup() {},
-    async recover() {},
-  } as Isolator;
 }
 
 test(

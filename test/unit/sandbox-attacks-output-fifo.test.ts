@@ -8,20 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import { chownSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
+import { endLauncherTest } from "../harness/nested-containers-fixture.js";
 import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
 const root = attackRoot("sandbox-attacks-fifo-");
 const started: ChildProcess[] = [];
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 function sandboxOf(name: string): string {
   const sandbox = join(root, name);

@@ -24,7 +24,6 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
-  rmSync,
   symlinkSync,
   writeFileSync,
 } from "node:fs";
@@ -34,16 +33,14 @@ import {
   makeMountPoint,
   openSandboxOutput,
 } from "../../src/agent/containerizer/sandbox-no-follow.js";
+import { endLauncherTest } from "../harness/nested-containers-fixture.js";
 import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 import { waitLong } from "../harness/processes.js";
 
 const root = attackRoot("sandbox-attacks-open-");
 const started: ChildProcess[] = [];
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 function sandboxOf(name: string): string {
   const sandbox = join(root, name);

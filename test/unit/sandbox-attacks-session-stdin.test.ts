@@ -10,20 +10,17 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
-import { nestedContainersFixture } from "../harness/nested-containers-fixture.js";
+import { endLauncherTest, nestedContainersFixture } from "../harness/nested-containers-fixture.js";
 import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
 const root = attackRoot("sandbox-attacks-stdin-");
 
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 test(
   "root opens a DEBUG session's stdin pipe itself, not a link the user put at its name",

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
@@ -14,13 +14,11 @@ import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import { NestedContainers } from "../../src/agent/containerizer/nested-containers.js";
 import { ProcessSweeper } from "../../src/agent/containerizer/process-sweeper.js";
 import { silentLogger } from "../../src/common/observability/logger.js";
+import { endLauncherTest } from "../harness/nested-containers-fixture.js";
 
 const root = mkdtempSync(join(tmpdir(), "mesos-standalone-race-"));
 const started: ChildProcess[] = [];
-after(() => {
-  for (const c of started) if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
-  rmSync(root, { recursive: true, force: true });
-});
+after(() => endLauncherTest(started, root));
 
 test("two launches of one standalone container at once start it once; the other is 202", async () => {
   const launcher = {
