@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { Mesos } from "mesos-framework";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import { getJson, killProcessGroups, stopAll, waitFor } from "../harness/processes.js";
+import { freePort, getJson, killProcessGroups, stopAll, waitFor } from "../harness/processes.js";
 import {
   type LibraryScheduler,
   startLibraryScheduler,
@@ -184,4 +184,38 @@ test("mesos-framework Scheduler: subscribes, launches command tasks, acknowledge
   // closes; Mesos answers a removed framework with an ERROR event.
   subscribeAgain(r);
   await r.waitForError("Error received from Mesos master: Framework has been removed");
+});
+
+test("mesos-framework Scheduler: its HTTP health check (no type, as before Mesos 1.2) runs and reports the task healthy", async () => {
+  // The agent offers one port, so the library allocates that one.
+  const port = await freePort();
+  const { master, agentId } = await startOneAgentCluster({
+    resources: `cpus:2;mem:1024;disk:1024;ports:[${port}-${port}]`,
+  });
+  const server = `require('http').createServer((q, s) => s.end('ok')).listen(${port}, '127.0.0.1')`;
+  const r = startLibraryScheduler(master, {
+    frameworkName: "third-party-js-health",
+    tasks: {
+      web: {
+        commandInfo: new proto.CommandInfo(
+          null,
+          null,
+          true,
+          `exec "${process.execPath}" -e "${server}"`,
+          null,
+          null,
+        ),
+        resources: { cpus: 0.1, mem: 64, ports: 1, disk: 0 },
+        healthCheck: { http: { path: "/" } },
+      },
+    },
+  });
+  running.push(r);
+  const taskId = await waitFor("the web task launched", () => r.scheduler.launchedTasks[0]?.taskId);
+  assert.deepEqual(r.scheduler.launchedTasks[0]?.runtimeInfo?.network?.ports, [port]);
+  // The first check runs after HealthCheck's default 15 s delay.
+  const healthy = await r.waitForUpdate(taskId, "TASK_RUNNING", (u) => u.healthy === true);
+  assert.equal(healthy.reason, "REASON_TASK_HEALTH_CHECK_STATUS_UPDATED");
+  assert.equal(healthy.agent_id?.value, agentId);
+  assert.deepEqual(r.errors, []);
 });

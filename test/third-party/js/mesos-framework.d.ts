@@ -44,6 +44,7 @@ declare module "mesos-framework" {
     agent_id?: Value;
     executor_id?: Value;
     timestamp?: number;
+    healthy?: boolean;
     container_status?: { executor_pid?: number };
     /** Base64 of the 16 bytes; absent on updates that need no acknowledgement. */
     uuid?: string;
@@ -109,6 +110,8 @@ declare module "mesos-framework" {
     commandInfo: ProtoMessage;
     executorInfo?: ProtoMessage;
     resources: { cpus: number; mem: number; disk: number; ports?: number };
+    /** An HTTP health check on the task's `port`-th allocated port (the README says `healthChecks`; the code reads this). */
+    healthCheck?: { http: { path: string; port?: number } };
   }
 
   /** A task the Scheduler keeps track of (its `launchedTasks`). */
