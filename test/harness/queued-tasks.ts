@@ -92,3 +92,14 @@ export function commandTaskOn(offer: Offer, id: string, command: string): TaskIn
     command: { shell: true, value: command },
   };
 }
+
+/**
+ * Ends test frameworks whatever state they are in: each subscribed one is
+ * torn down (a failed teardown is passed over), then every one is closed.
+ */
+export async function closeClients(clients: Iterable<SchedulerClient>): Promise<void> {
+  for (const c of clients) {
+    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
+    c.close();
+  }
+}

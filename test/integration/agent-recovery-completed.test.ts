@@ -27,17 +27,14 @@ import {
   waitForTasksRunning,
   waitLong,
 } from "../harness/processes.js";
-import { commandTaskOn } from "../harness/queued-tasks.js";
+import { closeClients, commandTaskOn } from "../harness/queued-tasks.js";
 
 const executorPids = new Set<number>();
 const clients: SchedulerClient[] = [];
 
 after(async () => {
   killProcessGroups(executorPids);
-  for (const c of clients) {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
-  }
+  await closeClients(clients);
   await stopAll();
 });
 

@@ -28,6 +28,7 @@ import {
   waitFor,
   waitLong,
 } from "../harness/processes.js";
+import { closeClients } from "../harness/queued-tasks.js";
 
 const RECOVERING = "Agent has not finished recovery";
 const GC_DELAY_SECS = 86_400;
@@ -72,10 +73,7 @@ after(async () => {
     }
   }
   killProcessGroups(executorPids);
-  for (const c of clients) {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
-  }
+  await closeClients(clients);
   await stopAll();
 });
 

@@ -27,6 +27,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
+import { closeClients } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
@@ -40,10 +41,7 @@ const executorPids = new Set<number>();
 
 after(async () => {
   killProcessGroups(executorPids);
-  for (const c of clients) {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
-  }
+  await closeClients(clients);
   await stopAll();
 });
 

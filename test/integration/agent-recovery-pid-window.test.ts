@@ -27,7 +27,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
-import { startQueued } from "../harness/queued-tasks.js";
+import { closeClients, startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const pids = new Set<number>();
@@ -118,8 +118,7 @@ async function crashRightAfterSubscribe(name: string, extraFlags: Record<string,
     assert.equal(lostOrFailed(), 0);
     assert.equal(tasks.count("long", "TASK_FINISHED"), 1);
   } finally {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
+    await closeClients([c]);
     await agent.stop();
   }
 }

@@ -22,7 +22,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
-import { startQueued } from "../harness/queued-tasks.js";
+import { closeClients, startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const pids = new Set<number>();
@@ -110,7 +110,6 @@ test("pool recovery: a pooled executor's task survives an agent SIGKILL and rest
     assert.equal(tasks.count("long", "TASK_FINISHED"), 1);
     assert.equal(tasks.count("long", "TASK_LOST") + tasks.count("long", "TASK_FAILED"), 0);
   } finally {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
+    await closeClients([c]);
   }
 });

@@ -33,6 +33,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
+import { closeClients } from "../harness/queued-tasks.js";
 import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
 
 const skipPorts = process.platform !== "linux" ? "reads /proc/net/tcp (Linux only)" : undefined;
@@ -49,10 +50,7 @@ before(async () => {
 
 after(async () => {
   killProcessGroups(executorPids);
-  for (const c of schedulers) {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
-  }
+  await closeClients(schedulers);
   await stopAll();
   const cgroups = CgroupsHierarchy.detect("/sys/fs/cgroup", CGROUPS_ROOT);
   if (skipMem === undefined && !("error" in cgroups)) removeRootCgroups(cgroups);

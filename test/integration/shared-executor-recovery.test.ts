@@ -22,7 +22,7 @@ import {
   tempDir,
   waitFor,
 } from "../harness/processes.js";
-import { startQueued } from "../harness/queued-tasks.js";
+import { closeClients, startQueued } from "../harness/queued-tasks.js";
 import { executorDirectories, hostOf, processesIn, standInOf } from "./shared-executor-helpers.js";
 
 let master: DaemonHandle;
@@ -134,7 +134,6 @@ test("shared executors: tasks of a checkpointing framework survive an agent SIGK
     }
     assert.equal(count("r1", "TASK_LOST") + count("r1", "TASK_FAILED"), 0, "r1 was not lost");
   } finally {
-    if (c.state === "subscribed") await c.teardown().catch(() => undefined);
-    c.close();
+    await closeClients([c]);
   }
 });
