@@ -45,6 +45,26 @@ export interface LaunchedExecutor {
   cleanup(): Promise<void>;
 }
 
+/**
+ * Launches executor `executorId` against `agent` (options as launchExecutor's,
+ * which may override the id), adds it to `launched` for the test's clean-up,
+ * and waits until it subscribes.
+ */
+export async function startExecutor(
+  agent: FakeAgent,
+  launched: LaunchedExecutor[],
+  executorId: string,
+  options: ExecutorLaunchOptions = {},
+): Promise<LaunchedExecutor> {
+  const ex = launchExecutor(agent, { executorId, ...options });
+  launched.push(ex);
+  const before = agent.subscribes.length;
+  await agent.waitFor(`${executorId} to subscribe`, () =>
+    agent.subscribes.slice(before).some((s) => s.call.executor_id.value === executorId),
+  );
+  return ex;
+}
+
 /** Launches an executor against `agent`. */
 export function launchExecutor(
   agent: FakeAgent,

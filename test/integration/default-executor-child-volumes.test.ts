@@ -13,7 +13,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { TaskInfo } from "../../src/executor/protocol.js";
 import { FakeAgent } from "../harness/fake-agent.js";
-import { type LaunchedExecutor, launchExecutor } from "../harness/fake-agent-launch.js";
+import { type LaunchedExecutor, startExecutor } from "../harness/fake-agent-launch.js";
 
 const MAIN = fileURLToPath(new URL("../../src/executor/default-executor-main.js", import.meta.url));
 
@@ -50,15 +50,10 @@ describe("default executor: persistent volumes of tasks run as child processes",
 
   const start = async () => {
     const executorId = `volumes-${++n}`;
-    const ex = launchExecutor(agent, {
-      executorId,
+    const ex = await startExecutor(agent, launched, executorId, {
       entry: MAIN,
       args: ["--launcher_dir=/nonexistent"],
     });
-    launched.push(ex);
-    await agent.waitFor(`${executorId} to subscribe`, () =>
-      agent.subscribes.some((s) => s.call.executor_id.value === executorId),
-    );
     return { ex, executorId };
   };
 

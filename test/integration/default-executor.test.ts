@@ -15,6 +15,7 @@ import {
   type LaunchedExecutor,
   launchExecutor,
   processGroupMembers,
+  startExecutor,
 } from "../harness/fake-agent-launch.js";
 
 const MAIN = fileURLToPath(new URL("../../src/executor/default-executor-main.js", import.meta.url));
@@ -68,17 +69,11 @@ describe("default executor", () => {
 
   const start = async (options: Parameters<typeof launchExecutor>[1] = {}) => {
     const executorId = `default-${++n}`;
-    const ex = launchExecutor(agent, {
-      executorId,
+    const ex = await startExecutor(agent, launched, executorId, {
       entry: MAIN,
       args: ["--launcher_dir=/nonexistent"],
       ...options,
     });
-    launched.push(ex);
-    const before = agent.subscribes.length;
-    await agent.waitFor(`${executorId} to subscribe`, () =>
-      agent.subscribes.slice(before).some((s) => s.call.executor_id.value === executorId),
-    );
     return { ex, executorId };
   };
 

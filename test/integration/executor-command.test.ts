@@ -16,6 +16,7 @@ import {
   type LaunchedExecutor,
   launchExecutor,
   processGroupMembers,
+  startExecutor,
 } from "../harness/fake-agent-launch.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/mesos-executor", import.meta.url));
@@ -55,12 +56,10 @@ describe("command executor", () => {
 
   const start = async (options: Parameters<typeof launchExecutor>[1] = {}) => {
     const executorId = `executor-${++n}`;
-    const ex = launchExecutor(agent, { executorId, entry: COMMAND_EXECUTOR_BUNDLE, ...options });
-    launched.push(ex);
-    const before = agent.subscribes.length;
-    await agent.waitFor(`${executorId} to subscribe`, () =>
-      agent.subscribes.slice(before).some((s) => s.call.executor_id.value === executorId),
-    );
+    const ex = await startExecutor(agent, launched, executorId, {
+      entry: COMMAND_EXECUTOR_BUNDLE,
+      ...options,
+    });
     return { ex, executorId };
   };
 
