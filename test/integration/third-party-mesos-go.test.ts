@@ -1,8 +1,8 @@
 /**
  * Wire compatibility with a third-party Go client: mesos-go 0.0.6 (Debian's
- * golang-github-mesos-mesos-go-dev), its v1 HTTP scheduler and operator
- * clients. The Go programs in test/third-party/mesos-go/ use only the
- * library's own callers, call builders, codecs and generated types, so a
+ * golang-github-mesos-mesos-go-dev), its v1 HTTP scheduler, executor and
+ * operator clients. The Go programs in test/third-party/mesos-go/ use only
+ * the library's own callers, call builders, codecs and generated types, so a
  * status code, header, media type, RecordIO frame, protobuf field number or
  * enum value that differs from Mesos shows up as a library error there.
  *
@@ -13,18 +13,29 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, test } from "node:test";
 import { promisify } from "node:util";
 import { type OneAgentCluster, startOneAgentCluster } from "../harness/cluster.js";
-import { environmentWithoutProxies, repoRoot, stopAll } from "../harness/processes.js";
+import { leaderOf } from "../harness/leader.js";
+import { carrying, killEach } from "../harness/proc-scan.js";
+import {
+  type DaemonHandle,
+  environmentWithoutProxies,
+  repoRoot,
+  startAgent,
+  startMaster,
+  stopAll,
+  waitLong,
+} from "../harness/processes.js";
+import { sharedZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
 const GOPATH = "/usr/share/gocode";
 const MESOS_GO = join(GOPATH, "src", "github.com", "mesos", "mesos-go", "api", "v1", "lib");
 const SOURCES = join(repoRoot, "test", "third-party", "mesos-go");
-const PROGRAMS = ["scheduler", "operator"] as const;
+const PROGRAMS = ["scheduler", "executor", "operator"] as const;
 type Program = (typeof PROGRAMS)[number];
 
 /** `go` on PATH, or Debian's install location. */
@@ -108,6 +119,9 @@ function runGo(path: string, args: string[]): Promise<GoRun> {
 
 let cluster: OneAgentCluster;
 let programs: Record<Program, string>;
+const zk = sharedZooKeeper();
+/** In the environment of the runs' long tasks and Go executors: after() ends any left behind. */
+const MARKER = `MESOS_GO_TEST_MARKER=mesos-go-${process.pid}`;
 
 before(async () => {
   [programs, cluster] = await Promise.all([
@@ -116,16 +130,56 @@ before(async () => {
   ]);
 });
 
-after(stopAll);
+after(async () => {
+  killEach(carrying(MARKER));
+  await stopAll();
+  await zk.stop();
+});
 
 function assertOk(run: GoRun, what: string): void {
   assert.equal(run.code, 0, `${what} exited with ${run.code}:\n${run.stdout}`);
   assert.equal(run.lines.at(-1), "OK", run.stdout);
 }
 
-/** The scheduler's whole life cycle; returns its framework id. */
-async function scheduleWith(codec: "protobuf" | "json"): Promise<string> {
-  const run = await runGo(programs.scheduler, [`-master=${cluster.master.url}`, `-codec=${codec}`]);
+/** The executor's sandbox stdout once it has exited (it does on SHUTDOWN). */
+async function executorOutput(agent: DaemonHandle, frameworkId: string): Promise<string> {
+  const slaves = join(agent.workDir, "slaves");
+  return waitLong("the Go executor to exit", () => {
+    for (const agentId of readdirSync(slaves)) {
+      const file = join(
+        slaves,
+        agentId,
+        "frameworks",
+        frameworkId,
+        "executors",
+        "go-executor",
+        "runs",
+        "latest",
+        "stdout",
+      );
+      const text = existsSync(file) ? readFileSync(file, "utf8") : "";
+      if (/^(EXECUTOR EXIT|FAIL: .*)$/m.test(text)) return text;
+    }
+    return undefined;
+  });
+}
+
+/**
+ * The scheduler's whole life cycle against `master` (default: the
+ * cluster's), with a task on the Go executor; returns the run and the
+ * framework id.
+ */
+async function scheduleWith(
+  codec: "protobuf" | "json",
+  master = cluster.master,
+  agent = cluster.agent,
+): Promise<{ run: GoRun; frameworkId: string }> {
+  const run = await runGo(programs.scheduler, [
+    `-master=${master.url}`,
+    `-codec=${codec}`,
+    `-executor=${programs.executor}`,
+    `-marker=${MARKER.split("=")[1]}`,
+  ]);
   assertOk(run, `the mesos-go scheduler (${codec})`);
   const has = (line: string) =>
     assert.ok(run.lines.includes(line), `missing "${line}" in:\n${run.stdout}`);
@@ -135,7 +189,7 @@ async function scheduleWith(codec: "protobuf" | "json"): Promise<string> {
   assert.match(subscribed ?? "", /heartbeat_interval_seconds=15$/);
   has("EVENT HEARTBEAT");
   has("CALL DECLINE accepted");
-  has("CALL ACCEPT(LAUNCH hi, sleeper) accepted");
+  has("CALL ACCEPT(LAUNCH hi, sleeper, custom) accepted");
   // The command executor's updates carry a uuid (acknowledged by the
   // library's AckStatusUpdates) and no reason.
   has("EVENT UPDATE task=hi state=TASK_RUNNING source=SOURCE_EXECUTOR reason=none uuid=true");
@@ -151,13 +205,41 @@ async function scheduleWith(codec: "protobuf" | "json"): Promise<string> {
   has(
     "EVENT UPDATE task=no-such-task state=TASK_UNKNOWN source=SOURCE_MASTER reason=REASON_RECONCILIATION uuid=false",
   );
+  has(
+    "EVENT UPDATE task=custom state=TASK_RUNNING source=SOURCE_MASTER reason=REASON_RECONCILIATION uuid=false",
+  );
+  // The executor's answer to MESSAGE, relayed by the agent and the master.
+  has('EVENT MESSAGE agent=true executor=go-executor data="pong:ping"');
   has("EVENT UPDATE task=sleeper state=TASK_KILLED source=SOURCE_EXECUTOR reason=none uuid=true");
+  has("EVENT UPDATE task=custom state=TASK_KILLED source=SOURCE_EXECUTOR reason=none uuid=true");
   has("CALL TEARDOWN accepted");
   assert.ok(
     run.lines.some((l) => l.startsWith("STREAM CLOSED after TEARDOWN")),
     run.stdout,
   );
-  return frameworkId;
+
+  // The Go executor saw the agent's side of the same story and left on SHUTDOWN.
+  const executor = await executorOutput(agent, frameworkId);
+  assert.deepEqual(
+    executor.split("\n").filter((l) => l !== ""),
+    [
+      // 5secs: the agent's default --executor_shutdown_grace_period.
+      "EXECUTOR CONFIG executor_id=go-executor grace_period=5s checkpoint=false",
+      'EXECUTOR EVENT SUBSCRIBED executor_id=go-executor framework_name="mesos-go compatibility scheduler" container_id=true',
+      "EXECUTOR EVENT LAUNCH task=custom",
+      "EXECUTOR CALL UPDATE(custom TASK_RUNNING) accepted",
+      "EXECUTOR EVENT ACKNOWLEDGED task=custom",
+      'EXECUTOR EVENT MESSAGE data="ping"',
+      "EXECUTOR CALL MESSAGE accepted",
+      "EXECUTOR EVENT KILL task=custom",
+      "EXECUTOR CALL UPDATE(custom TASK_KILLED) accepted",
+      "EXECUTOR EVENT ACKNOWLEDGED task=custom",
+      "EXECUTOR EVENT SHUTDOWN unacknowledged=0",
+      "EXECUTOR EXIT",
+    ],
+    executor,
+  );
+  return { run, frameworkId };
 }
 
 async function askOperator(codec: "protobuf" | "json", frameworkId: string): Promise<GoRun> {
@@ -175,6 +257,7 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
     `FRAMEWORK ${frameworkId} completed name="mesos-go compatibility scheduler"`,
     "TASK completed hi TASK_FINISHED",
     "TASK completed sleeper TASK_KILLED",
+    "TASK completed custom TASK_KILLED",
     "AGENT GET_HEALTH healthy=true",
     "AGENT GET_AGENT id=true",
   ]) {
@@ -186,7 +269,8 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
 }
 
 test("a mesos-go scheduler (protobuf) subscribes, launches, acknowledges, reconciles, kills and tears down", async () => {
-  const frameworkId = await scheduleWith("protobuf");
+  const { run: scheduler, frameworkId } = await scheduleWith("protobuf");
+  assert.ok(scheduler.lines.includes(`ENDPOINT ${cluster.master.url}/api/v1/scheduler`));
   const run = await askOperator("protobuf", frameworkId);
   // The protobuf decoder keeps enum numbers it does not know, so every call decodes.
   for (const line of [
@@ -200,7 +284,7 @@ test("a mesos-go scheduler (protobuf) subscribes, launches, acknowledges, reconc
 });
 
 test("a mesos-go scheduler with the JSON codec runs the same life cycle", async () => {
-  const frameworkId = await scheduleWith("json");
+  const { frameworkId } = await scheduleWith("json");
   const run = await askOperator("json", frameworkId);
   // mesos-go 0.0.6's JSON decoder knows only Mesos 1.5's agent capability
   // names; the program checks that this is the only way GET_AGENTS,
@@ -209,4 +293,23 @@ test("a mesos-go scheduler with the JSON codec runs the same life cycle", async 
     assert.match(line, /unrecognized enum AgentInfo_Capability_Type value/);
   }
   assert.match(run.stdout, /^AGENT GET_STATE /m);
+});
+
+test("a mesos-go scheduler sent to a standby master follows its 307 to the leader", {
+  skip: zookeeperSkip,
+}, async () => {
+  const url = (await zk.get()).url("/mesos-go");
+  const flags = { zk: url, quorum: 1, allocation_interval: "100ms" };
+  const masters = [await startMaster({ flags }), await startMaster({ flags })];
+  const leader = await leaderOf(masters);
+  const standby = masters.find((m) => m !== leader) ?? leader;
+  const agent = await startAgent({ master: url });
+  const { run } = await scheduleWith("protobuf", standby, agent);
+  // The library keeps the Location's host:port and its own path: every call
+  // after the redirect goes to the leader.
+  const endpoint = run.lines.find((l) => l.startsWith("ENDPOINT "));
+  assert.match(
+    endpoint ?? "",
+    new RegExp(`^ENDPOINT http://[^/]+:${leader.port}/api/v1/scheduler$`),
+  );
 });

@@ -14,11 +14,15 @@
 //	first OFFERS -> DECLINE all (refuse_seconds=1)
 //	next OFFERS -> ACCEPT one with LAUNCH of two command tasks
 //	               ("hi": echo hi; "sleeper": sleep), DECLINE the rest
+//	               and, with -executor, "custom" on the Go executor
+//	               test/third-party/mesos-go/executor
 //	UPDATEs -> ACKNOWLEDGE (library rule) until "hi" is TASK_FINISHED and
-//	           "sleeper" is TASK_RUNNING
-//	implicit RECONCILE -> "sleeper" TASK_RUNNING (REASON_RECONCILIATION)
+//	           "sleeper" (and "custom") TASK_RUNNING
+//	implicit RECONCILE -> "sleeper" (and "custom") TASK_RUNNING
+//	                      (REASON_RECONCILIATION)
 //	explicit RECONCILE -> "hi" TASK_GONE, unknown task TASK_UNKNOWN
-//	KILL "sleeper" -> TASK_KILLED
+//	MESSAGE "ping" to the executor -> MESSAGE "pong:ping" back
+//	KILL "sleeper" (and "custom") -> TASK_KILLED
 //	TEARDOWN -> the master ends the event stream
 //
 // It prints one line per step and exits 0 when everything happened as Mesos
@@ -55,6 +59,8 @@ const (
 	taskHi      = "hi"
 	taskSleeper = "sleeper"
 	taskUnknown = "no-such-task"
+	taskCustom  = "custom"
+	executorID  = "go-executor"
 )
 
 type phase int
@@ -65,6 +71,7 @@ const (
 	waitTasks
 	waitImplicitReconcile
 	waitExplicitReconcile
+	waitMessage
 	waitKilled
 	tornDown
 )
@@ -75,12 +82,21 @@ type run struct {
 	mu           sync.Mutex
 	phase        phase
 	caller       calls.Caller
+	endpoint     func() string
 	frameworkID  string
 	agentID      string
 	heartbeats   int
 	states       map[string][]string
+	implicitSeen map[string]string
 	explicitSeen map[string]string
 	command      string
+	// executor is the Go executor's path ("" runs without it); codec the
+	// media type it should use.
+	executor string
+	codec    string
+	// marker is set as MESOS_GO_TEST_MARKER in the environment of the
+	// tasks that outlive a failed run, so the test can find and end them.
+	marker string
 }
 
 func fail(format string, args ...interface{}) error {
@@ -92,6 +108,8 @@ func main() {
 	codecName := flag.String("codec", "protobuf", "wire codec: protobuf or json")
 	timeout := flag.Duration("timeout", 90*time.Second, "give up after this long")
 	command := flag.String("command", "echo hi", "shell command of the first task")
+	executorPath := flag.String("executor", "", "path of the Go executor to launch a task on (optional)")
+	marker := flag.String("marker", "", "value of MESOS_GO_TEST_MARKER in the long tasks' environment")
 	flag.Parse()
 
 	var mediaType encoding.MediaType
@@ -106,7 +124,7 @@ func main() {
 	}
 	fmt.Printf("CODEC %s\n", mediaType.ContentType())
 
-	if err := drive(*master, mediaType, *timeout, *command); err != nil {
+	if err := drive(*master, mediaType, *timeout, *command, *executorPath, *codecName, *marker); err != nil {
 		fmt.Printf("FAIL: %v\n", err)
 		os.Exit(1)
 	}
@@ -120,7 +138,7 @@ func currentUser() string {
 	return "root"
 }
 
-func drive(master string, mediaType encoding.MediaType, timeout time.Duration, command string) error {
+func drive(master string, mediaType encoding.MediaType, timeout time.Duration, command, executorPath, codecName, marker string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
@@ -138,9 +156,14 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 
 	r := &run{
 		caller:       caller,
+		endpoint:     client.Endpoint,
 		states:       map[string][]string{},
+		implicitSeen: map[string]string{},
 		explicitSeen: map[string]string{},
 		command:      command,
+		executor:     executorPath,
+		codec:        codecName,
+		marker:       marker,
 	}
 	framework := &mesos.FrameworkInfo{
 		User: currentUser(),
@@ -159,6 +182,7 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 		scheduler.Event_HEARTBEAT:  events.HandlerFunc(r.heartbeat),
 		scheduler.Event_OFFERS:     events.HandlerFunc(r.offers),
 		scheduler.Event_UPDATE:     events.HandlerFunc(r.update),
+		scheduler.Event_MESSAGE:    events.HandlerFunc(r.message),
 	}.Otherwise(func(_ context.Context, e *scheduler.Event) error {
 		fmt.Printf("EVENT %s\n", e.GetType())
 		return nil
@@ -201,6 +225,9 @@ func (r *run) subscribed(_ context.Context, e *scheduler.Event) error {
 	r.frameworkID = s.GetFrameworkID().GetValue()
 	interval := s.GetHeartbeatIntervalSeconds()
 	fmt.Printf("EVENT SUBSCRIBED framework_id=%s heartbeat_interval_seconds=%g\n", r.frameworkID, interval)
+	// The library moves its endpoint when a master answers 307 (a standby
+	// pointing at the leader).
+	fmt.Printf("ENDPOINT %s\n", r.endpoint())
 	if r.frameworkID == "" {
 		return fail("SUBSCRIBED without a framework id")
 	}
@@ -254,6 +281,47 @@ func commandTask(name string, shell string, agent mesos.AgentID, from mesos.Reso
 	}, true
 }
 
+// customTask is a task on the Go executor. The executor's type must be set
+// to CUSTOM: the library always sends the field (UNKNOWN when left out),
+// and Mesos refuses a LAUNCH whose executor names another type.
+func (r *run) environment() *mesos.Environment {
+	return &mesos.Environment{Variables: []mesos.Environment_Variable{
+		{Name: "MESOS_GO_CODEC", Value: &r.codec},
+		{Name: "MESOS_GO_TEST_MARKER", Value: &r.marker},
+	}}
+}
+
+func (r *run) customTask(agent mesos.AgentID, from mesos.Resources) (mesos.TaskInfo, bool) {
+	task, ok := commandTask(taskCustom, "", agent, from)
+	if !ok {
+		return task, false
+	}
+	from.Subtract(task.Resources...)
+	executorResources := resources.Find(mesos.Resources{
+		resources.NewCPUs(0.1).Resource,
+		resources.NewMemory(32).Resource,
+	}, from...)
+	if len(executorResources) == 0 {
+		return task, false
+	}
+	shell := false
+	path := r.executor
+	task.Command = nil
+	task.Executor = &mesos.ExecutorInfo{
+		Type:       mesos.ExecutorInfo_CUSTOM,
+		ExecutorID: mesos.ExecutorID{Value: executorID},
+		Name:       &task.Name,
+		Command: &mesos.CommandInfo{
+			Value:       &path,
+			Shell:       &shell,
+			Arguments:   []string{path},
+			Environment: r.environment(),
+		},
+		Resources: executorResources,
+	}
+	return task, true
+}
+
 func (r *run) offers(ctx context.Context, e *scheduler.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -291,16 +359,28 @@ func (r *run) offers(ctx context.Context, e *scheduler.Event) error {
 				continue
 			}
 			remaining.Subtract(hi.Resources...)
-			sleeper, ok := commandTask(taskSleeper, "sleep 600", offers[i].AgentID, remaining)
+			sleeper, ok := commandTask(taskSleeper, "sleep 300", offers[i].AgentID, remaining)
 			if !ok {
 				continue
 			}
+			sleeper.Command.Environment = r.environment()
+			tasks := []mesos.TaskInfo{hi, sleeper}
+			what := "ACCEPT(LAUNCH hi, sleeper)"
+			if r.executor != "" {
+				remaining.Subtract(sleeper.Resources...)
+				custom, ok := r.customTask(offers[i].AgentID, remaining)
+				if !ok {
+					continue
+				}
+				tasks = append(tasks, custom)
+				what = "ACCEPT(LAUNCH hi, sleeper, custom)"
+			}
 			r.agentID = offers[i].AgentID.Value
 			accept := calls.Accept(
-				calls.OfferOperations{calls.OpLaunch(hi, sleeper)}.WithOffers(offers[i].ID),
+				calls.OfferOperations{calls.OpLaunch(tasks...)}.WithOffers(offers[i].ID),
 			).With(calls.RefuseSeconds(time.Hour))
 			r.phase = waitTasks
-			if err := r.call(ctx, "ACCEPT(LAUNCH hi, sleeper)", accept); err != nil {
+			if err := r.call(ctx, what, accept); err != nil {
 				return err
 			}
 			rest := append(offerIDs(offers[:i]), offerIDs(offers[i+1:])...)
@@ -309,7 +389,7 @@ func (r *run) offers(ctx context.Context, e *scheduler.Event) error {
 			}
 			return nil
 		}
-		return fail("no offer fits two tasks of cpus:0.1;mem:32")
+		return fail("no offer fits the tasks (cpus:0.1;mem:32 each, and as much for the executor)")
 
 	case tornDown:
 		// Sent before the master handled TEARDOWN; the framework is gone.
@@ -348,7 +428,7 @@ func (r *run) update(ctx context.Context, e *scheduler.Event) error {
 	if len(s.GetUUID()) == 0 {
 		return fail("update of %s (%s) has no uuid, so it cannot be acknowledged", task, state)
 	}
-	if task != taskHi && task != taskSleeper {
+	if task != taskHi && task != taskSleeper && (task != taskCustom || r.executor == "") {
 		return fail("update for a task we did not launch: %q", task)
 	}
 	if s.GetAgentID().GetValue() != r.agentID {
@@ -362,30 +442,57 @@ func (r *run) update(ctx context.Context, e *scheduler.Event) error {
 			s.GetState() != mesos.TASK_FINISHED {
 			return fail("task hi went %s (%s)", state, s.GetMessage())
 		}
-		if task == taskSleeper && s.GetState() != mesos.TASK_STARTING && s.GetState() != mesos.TASK_RUNNING {
-			return fail("task sleeper went %s (%s)", state, s.GetMessage())
+		if task != taskHi && s.GetState() != mesos.TASK_STARTING && s.GetState() != mesos.TASK_RUNNING {
+			return fail("task %s went %s (%s)", task, state, s.GetMessage())
 		}
-		if last(r.states[taskHi]) == "TASK_FINISHED" && last(r.states[taskSleeper]) == "TASK_RUNNING" {
+		if last(r.states[taskHi]) == "TASK_FINISHED" && last(r.states[taskSleeper]) == "TASK_RUNNING" &&
+			(r.executor == "" || last(r.states[taskCustom]) == "TASK_RUNNING") {
 			r.phase = waitImplicitReconcile
 			return r.call(ctx, "RECONCILE(implicit)", calls.Reconcile())
 		}
 	case waitKilled:
-		if task != taskSleeper {
-			return fail("unexpected update of %s (%s) while killing sleeper", task, state)
+		if task == taskHi {
+			return fail("unexpected update of hi (%s) while killing", state)
 		}
 		switch s.GetState() {
 		case mesos.TASK_KILLING:
 			return fail("TASK_KILLING sent to a framework without the TASK_KILLING_STATE capability")
 		case mesos.TASK_KILLED:
-			r.phase = tornDown
-			return r.call(ctx, "TEARDOWN", &scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			if last(r.states[taskSleeper]) == "TASK_KILLED" &&
+				(r.executor == "" || last(r.states[taskCustom]) == "TASK_KILLED") {
+				r.phase = tornDown
+				return r.call(ctx, "TEARDOWN", &scheduler.Call{Type: scheduler.Call_TEARDOWN})
+			}
 		default:
-			return fail("task sleeper went %s after KILL (%s)", state, s.GetMessage())
+			return fail("task %s went %s after KILL (%s)", task, state, s.GetMessage())
 		}
 	default:
 		return fail("unexpected update of %s (%s) in phase %d", task, state, r.phase)
 	}
 	return nil
+}
+
+func (r *run) kill(ctx context.Context) error {
+	r.phase = waitKilled
+	if err := r.call(ctx, "KILL(sleeper)", calls.Kill(taskSleeper, r.agentID)); err != nil {
+		return err
+	}
+	if r.executor != "" {
+		return r.call(ctx, "KILL(custom)", calls.Kill(taskCustom, r.agentID))
+	}
+	return nil
+}
+
+// message is the executor's answer to MESSAGE, relayed by agent and master.
+func (r *run) message(ctx context.Context, e *scheduler.Event) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := e.GetMessage()
+	fmt.Printf("EVENT MESSAGE agent=%t executor=%s data=%q\n", m.AgentID.Value == r.agentID, m.ExecutorID.Value, m.Data)
+	if r.phase != waitMessage || m.ExecutorID.Value != executorID || string(m.Data) != "pong:ping" {
+		return fail("unexpected MESSAGE in phase %d", r.phase)
+	}
+	return r.kill(ctx)
 }
 
 // reconciled checks the master's answers to RECONCILE against what Mesos'
@@ -399,10 +506,15 @@ func (r *run) reconciled(ctx context.Context, task string, s mesos.TaskStatus) e
 	}
 	switch r.phase {
 	case waitImplicitReconcile:
-		// Only the active task: "hi" was acknowledged as finished, so the
+		// Only the active tasks: "hi" was acknowledged as finished, so the
 		// master no longer knows it.
-		if task != taskSleeper || s.GetState() != mesos.TASK_RUNNING {
-			return fail("implicit reconciliation answered %s %s, wanted sleeper TASK_RUNNING", task, s.GetState())
+		want := map[string]bool{taskSleeper: true, taskCustom: r.executor != ""}
+		if !want[task] || s.GetState() != mesos.TASK_RUNNING || r.implicitSeen[task] != "" {
+			return fail("implicit reconciliation answered %s %s, wanted sleeper (and custom) TASK_RUNNING once", task, s.GetState())
+		}
+		r.implicitSeen[task] = s.GetState().String()
+		if !want[taskCustom] && len(r.implicitSeen) < 1 || want[taskCustom] && len(r.implicitSeen) < 2 {
+			return nil
 		}
 		r.phase = waitExplicitReconcile
 		return r.call(ctx, "RECONCILE(explicit)", calls.Reconcile(calls.ReconcileTasks(map[string]string{
@@ -416,11 +528,14 @@ func (r *run) reconciled(ctx context.Context, task string, s mesos.TaskStatus) e
 			return fail("explicit reconciliation answered %s %s, wanted %v", task, s.GetState(), want)
 		}
 		r.explicitSeen[task] = s.GetState().String()
-		if len(r.explicitSeen) == len(want) {
-			r.phase = waitKilled
-			return r.call(ctx, "KILL(sleeper)", calls.Kill(taskSleeper, r.agentID))
+		if len(r.explicitSeen) < len(want) {
+			return nil
 		}
-		return nil
+		if r.executor != "" {
+			r.phase = waitMessage
+			return r.call(ctx, "MESSAGE(ping)", calls.Message(r.agentID, executorID, []byte("ping")))
+		}
+		return r.kill(ctx)
 	default:
 		return fail("unexpected reconciliation update of %s in phase %d", task, r.phase)
 	}
