@@ -4,9 +4,11 @@
  */
 import {
   type DaemonHandle,
+  freePort,
   getJson,
   startAgent,
   startMaster,
+  tempDir,
   waitForAgents,
   waitLong,
 } from "./processes.js";
@@ -51,4 +53,33 @@ export function registeredAgentId(agent: DaemonHandle): Promise<string> {
     const state = await getJson<{ id?: string }>(`${agent.url}/state`);
     return state?.id !== undefined && state.id !== "" ? state.id : undefined;
   });
+}
+
+/** An agent that a test can kill and start again as itself: the same port and work_dir. */
+export interface RestartableAgent {
+  readonly port: number;
+  readonly workDir: string;
+  /** Starts the agent (again) with its flags. */
+  start(): Promise<DaemonHandle>;
+}
+
+/**
+ * A RestartableAgent of `master` on a free port with a new work_dir named
+ * `workDirPrefix…`, re-registering after a 10ms backoff; `flags` are added
+ * to those. Nothing is started until `start()`.
+ */
+export async function restartableAgent(
+  master: DaemonHandle,
+  workDirPrefix: string,
+  flags: Record<string, string | number | boolean> = {},
+): Promise<RestartableAgent> {
+  const port = await freePort();
+  const workDir = tempDir(workDirPrefix);
+  const start = () =>
+    startAgent({
+      master: master.address,
+      port,
+      flags: { work_dir: workDir, registration_backoff_factor: "10ms", ...flags },
+    });
+  return { port, workDir, start };
 }

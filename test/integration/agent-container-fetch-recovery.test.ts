@@ -29,6 +29,7 @@ import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
+import { restartableAgent } from "../harness/cluster.js";
 import { expectCall, operatorCall, waitContainer } from "../harness/operator.js";
 import { alive } from "../harness/proc-scan.js";
 import {
@@ -321,14 +322,7 @@ describe("fetching as the container's user", {
 
 describe("containers whose launch an agent crash cut short", () => {
   test("after SIGKILL during the fetch of a standalone and a nested container: both end on restart without an exit status, what was started in the sandbox is killed, the running parent is kept", async () => {
-    const port = await freePort();
-    const workDir = tempDir("agent-launching-");
-    const start = () =>
-      startAgent({
-        master: master.address,
-        port,
-        flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
-      });
+    const { workDir, start } = await restartableAgent(master, "agent-launching-");
     let restartable = await start();
     await expectCall(restartable, launch("holder", "exec sleep 300"), 200, "");
     const holder = await pidOf(restartable, "holder");

@@ -14,16 +14,13 @@ import { after, test } from "node:test";
 import { isDeepStrictEqual } from "node:util";
 import { SchedulerClient, type TaskStatus } from "../../src/scheduler/index.js";
 import { metaFiles } from "../harness/checkpoints.js";
-import { registeredAgentId } from "../harness/cluster.js";
+import { registeredAgentId, restartableAgent } from "../harness/cluster.js";
 import {
   type DaemonHandle,
-  freePort,
   getJson,
   killProcessGroups,
-  startAgent,
   startMaster,
   stopAll,
-  tempDir,
   waitForTasksRunning,
   waitLong,
 } from "../harness/processes.js";
@@ -110,18 +107,11 @@ async function waitState(
 
 test("agent recovery: finished runs are completed executors in /state again and a framework with nothing live is a completed framework, as Mesos", async () => {
   const master = await startMaster();
-  const port = await freePort();
-  const workDir = tempDir("agent-recovery-completed-");
-  const startTheAgent = () =>
-    startAgent({
-      master: master.address,
-      port,
-      flags: {
-        work_dir: workDir,
-        registration_backoff_factor: "10ms",
-        executor_reregistration_timeout: "15secs",
-      },
-    });
+  const { workDir, start: startTheAgent } = await restartableAgent(
+    master,
+    "agent-recovery-completed-",
+    { executor_reregistration_timeout: "15secs" },
+  );
   let agent = await startTheAgent();
   const agentId = await registeredAgentId(agent);
 

@@ -14,16 +14,13 @@ import { after, test } from "node:test";
 import { readUpdatesFile } from "../../src/agent/checkpoint/state.js";
 import { SchedulerClient, type TaskStatus } from "../../src/scheduler/index.js";
 import { metaFiles } from "../harness/checkpoints.js";
-import { registeredAgentId } from "../harness/cluster.js";
+import { registeredAgentId, restartableAgent } from "../harness/cluster.js";
 import {
   type DaemonHandle,
-  freePort,
   getJson,
   killProcessGroups,
-  startAgent,
   startMaster,
   stopAll,
-  tempDir,
   waitLong,
 } from "../harness/processes.js";
 import { commandTaskOn } from "../harness/queued-tasks.js";
@@ -72,18 +69,11 @@ async function waitMetrics(
 
 test("agent recovery metrics: gauges show the recovered executor and task; terminal counters replay the checkpoints, as Mesos", async () => {
   const master = await startMaster();
-  const port = await freePort();
-  const workDir = tempDir("agent-recovery-metrics-");
-  const startTheAgent = () =>
-    startAgent({
-      master: master.address,
-      port,
-      flags: {
-        work_dir: workDir,
-        registration_backoff_factor: "10ms",
-        executor_reregistration_timeout: "15secs",
-      },
-    });
+  const { workDir, start: startTheAgent } = await restartableAgent(
+    master,
+    "agent-recovery-metrics-",
+    { executor_reregistration_timeout: "15secs" },
+  );
   let agent = await startTheAgent();
   const agentId = await registeredAgentId(agent);
 

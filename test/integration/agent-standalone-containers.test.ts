@@ -12,16 +12,15 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
+import { restartableAgent } from "../harness/cluster.js";
 import { expectCall, waitContainer } from "../harness/operator.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
-  freePort,
   killProcessGroups,
   startAgent,
   startMaster,
   stopAll,
-  tempDir,
   waitLong,
 } from "../harness/processes.js";
 import { isolationSkipReason, removeRootCgroups } from "./containerizer-helpers.js";
@@ -306,14 +305,7 @@ describe("standalone containers", () => {
 
 describe("standalone containers across an agent restart", () => {
   test("after SIGKILL and restart: a running container is recovered (listed, KILL and WAIT work), one that ended keeps its wait status, one that died while the agent was down ends without one", async () => {
-    const port = await freePort();
-    const workDir = tempDir("agent-standalone-");
-    const start = () =>
-      startAgent({
-        master: master.address,
-        port,
-        flags: { work_dir: workDir, registration_backoff_factor: "10ms" },
-      });
+    const { workDir, start } = await restartableAgent(master, "agent-standalone-");
     let restartable = await start();
     await expectCall(restartable, launch("done", "exit 7"), 200, "");
     assert.equal((await waitContainer(restartable, "done")).wait_container?.exit_status, 7 << 8);
