@@ -164,6 +164,10 @@ test("mesos-framework Scheduler: subscribes, launches command tasks, acknowledge
   await r.waitForSent("decline");
   assert.deepEqual(r.errors, [], "no call was refused and every event parsed");
 
+  // REVIVE (202): the library's way to clear its decline filters.
+  scheduler.revive();
+  await r.waitForSent("revive");
+
   // The library's REQUEST puts its requests beside the call, not under
   // `request`: refused, with Mesos' reason.
   scheduler.request([]);
