@@ -17,12 +17,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { alive, environ } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -33,6 +28,7 @@ import {
   waitForAgents,
   waitLong,
 } from "../harness/processes.js";
+import { startQueued } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -89,41 +85,15 @@ async function sandboxOf(id: string): Promise<string | undefined> {
 }
 
 test("a hosted executor whose pid record fails is killed alone: its host and neighbours keep running", async () => {
-  const statuses: TaskStatus[] = [];
-  const last = (id: string) => statuses.filter((s) => s.task_id.value === id).at(-1);
-  const queue: string[] = [];
   const c = new SchedulerClient({
     master: master.address,
     framework: { user: userInfo().username, name: "hosted-pid-record", checkpoint: true },
   });
-  let agentId: Offer["agent_id"] = { value: "" };
   try {
-    c.start({
-      offers: (offers: Offer[]) => {
-        for (const offer of offers) {
-          agentId = offer.agent_id;
-          const ids = queue.splice(0);
-          if (ids.length === 0) {
-            void c.decline([offer.id], { refuse_seconds: 0.1 });
-            continue;
-          }
-          const parsed = parseResourceText("cpus:0.1;mem:32");
-          assert.ok(parsed.ok);
-          const tasks = ids.map(
-            (id): TaskInfo => ({
-              name: id,
-              task_id: { value: id },
-              agent_id: offer.agent_id,
-              resources: findOfferResources(offer, parsed.resources) ?? [],
-              command: { shell: true, value: "exec sleep 600" },
-            }),
-          );
-          void c.launch([offer.id], tasks);
-        }
-      },
-      update: (status) => statuses.push(status),
-    });
-    queue.push("keep1", "keep2");
+    const tasks = startQueued(c);
+    const last = (id: string) => tasks.statuses.get(id)?.at(-1);
+    tasks.push("keep1", "exec sleep 600");
+    tasks.push("keep2", "exec sleep 600");
     await waitLong("keep1 and keep2 running", () =>
       ["keep1", "keep2"].every((id) => last(id)?.state === "TASK_RUNNING"),
     );
@@ -150,7 +120,7 @@ test("a hosted executor whose pid record fails is killed alone: its host and nei
     }
     assert.ok(host !== undefined && alive(host));
 
-    queue.push("victim");
+    tasks.push("victim", "exec sleep 600");
     // Its sandbox exists before its executor starts; its pid record waits 3 s.
     const sandbox = await waitLong("the victim's sandbox", () => sandboxOf("victim"));
     const record = join(agent.workDir, "meta", sandbox.slice(agent.workDir.length + 1), "pids");
@@ -185,7 +155,7 @@ test("a hosted executor whose pid record fails is killed alone: its host and nei
     }
     assert.equal(last("keep1")?.state, "TASK_RUNNING");
     assert.equal(last("keep2")?.state, "TASK_RUNNING");
-    await c.kill({ value: "keep1" }, agentId);
+    await c.kill({ value: "keep1" }, tasks.agentId());
     await waitLong("keep1 killed", () => last("keep1")?.state === "TASK_KILLED");
     assert.ok(alive(host), "the host runs after keep1's executor ended");
     assert.equal(last("keep2")?.state, "TASK_RUNNING");
