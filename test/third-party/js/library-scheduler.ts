@@ -156,8 +156,9 @@ export function stopResubscribing(recorder: LibraryScheduler): void {
   recorder.scheduler.subscribe = () => {};
 }
 
-/** Stops re-subscription and drops the open event stream. */
+/** Stops re-subscription, drops the open event stream and closes its ZooKeeper session if any. */
 export function stopLibraryScheduler(recorder: LibraryScheduler): void {
   stopResubscribing(recorder);
   recorder.scheduler.httpRequest.destroy?.();
+  recorder.scheduler.zkClient?.close();
 }

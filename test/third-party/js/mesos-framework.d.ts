@@ -127,9 +127,21 @@ declare module "mesos-framework" {
     };
   }
 
+  /** The library's ZooKeeper client (node-zookeeper-client 0.2), when `useZk` is set. */
+  export interface ZkClient {
+    getData(path: string, callback: (error: Error | null, data?: Buffer) => void): void;
+    close(): void;
+  }
+
   export interface SchedulerOptions {
     masterUrl: string;
     port: number;
+    /** Keep the framework id and the tasks in ZooKeeper, to pick them up again after a restart. */
+    useZk?: boolean;
+    /** `host:port[,host:port...]` */
+    zkUrl?: string;
+    /** The framework's node is `<zkPrefix><frameworkName>`. */
+    zkPrefix?: string;
     frameworkName?: string;
     user?: string;
     masterConnectionTimeout?: number;
@@ -146,6 +158,7 @@ declare module "mesos-framework" {
     constructor(options: SchedulerOptions);
     options: SchedulerOptions & { masterUrl: string; port: number };
     frameworkId: string | null;
+    zkClient: ZkClient | null;
     mesosStreamId: string | null | undefined;
     launchedTasks: TrackedTask[];
     pendingTasks: TrackedTask[];
