@@ -74,6 +74,29 @@ export async function expectCall(
 }
 
 /**
+ * LAUNCH_CONTAINER of standalone container `containerId` running
+ * `exec sleep 300` (0.1 cpus, 32 MB) on `agent`: a parent for nested
+ * containers and sessions. It must be 200.
+ */
+export async function launchSleepingContainer(
+  agent: DaemonHandle,
+  containerId: { value: string },
+): Promise<void> {
+  const launched = await operatorCall(agent, {
+    type: "LAUNCH_CONTAINER",
+    launch_container: {
+      container_id: containerId,
+      command: { value: "exec sleep 300" },
+      resources: [
+        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
+        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
+      ],
+    },
+  });
+  assert.equal(launched.status, 200, launched.text);
+}
+
+/**
  * POSTs LAUNCH_NESTED_CONTAINER_SESSION of `containerId` running `command` to
  * `agent`, asking for its output as RecordIO of JSON records; the streaming
  * response (its body is the session's output until the session ends or

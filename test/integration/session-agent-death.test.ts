@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { launchSession, operatorCall } from "../harness/operator.js";
+import { launchSession, launchSleepingContainer, operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -54,18 +54,7 @@ test("a session whose agent was killed before its stdin was attached is killed w
   });
   // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
   const holder = { value: "death-holder" };
-  const launched = await operatorCall(agent, {
-    type: "LAUNCH_CONTAINER",
-    launch_container: {
-      container_id: holder,
-      command: { value: "exec sleep 300" },
-      resources: [
-        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
-        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
-      ],
-    },
-  });
-  assert.equal(launched.status, 200, launched.text);
+  await launchSleepingContainer(agent, holder);
 
   // Usually still waiting to open its stdin when the agent dies; were it
   // quicker, its command runs on (it ignores its stdin's EOF).
@@ -98,18 +87,7 @@ test("a running session is killed, not adopted, by the agent that recovers after
   const flags = { work_dir: workDir, registration_backoff_factor: "10ms" };
   const agent = await startAgent({ master: master.address, port, flags });
   const holder = { value: "death-holder" };
-  const launched = await operatorCall(agent, {
-    type: "LAUNCH_CONTAINER",
-    launch_container: {
-      container_id: holder,
-      command: { value: "exec sleep 300" },
-      resources: [
-        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
-        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
-      ],
-    },
-  });
-  assert.equal(launched.status, 200, launched.text);
+  await launchSleepingContainer(agent, holder);
   // Ignores its stdin: the end of the agent's pipes does not end it.
   const session = new AbortController();
   const res = await launchSession(

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { launchSession, operatorCall } from "../harness/operator.js";
+import { launchSession, launchSleepingContainer, operatorCall } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -56,18 +56,7 @@ test("a session whose agent was killed before it opened the session's stdin ends
   });
   // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
   const holder = { value: "deadline-holder" };
-  const launched = await operatorCall(agent, {
-    type: "LAUNCH_CONTAINER",
-    launch_container: {
-      container_id: holder,
-      command: { value: "exec sleep 300" },
-      resources: [
-        { name: "cpus", type: "SCALAR", scalar: { value: 0.1 } },
-        { name: "mem", type: "SCALAR", scalar: { value: 32 } },
-      ],
-    },
-  });
-  assert.equal(launched.status, 200, launched.text);
+  await launchSleepingContainer(agent, holder);
   // The session's parent: a nested container, so that the session is a DEBUG
   // container, whose agent is killed before it makes the writer of its stdin.
   const child = { value: "child", parent: holder };
