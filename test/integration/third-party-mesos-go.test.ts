@@ -260,11 +260,23 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
     "TASK completed custom TASK_KILLED",
     "AGENT GET_HEALTH healthy=true",
     "AGENT GET_AGENT id=true",
+    "AGENT SET_LOGGING_LEVEL ok",
+    // The Go executor's sandbox, by the agent's virtual path.
+    "AGENT LIST_FILES sandbox=stderr,stdout",
+    "MASTER SET_LOGGING_LEVEL then GET_LOGGING_LEVEL level=1",
+    "MASTER GET_WEIGHTS role=go-role weight=2.5",
+    "MASTER GET_QUOTA infos=0",
+    "MASTER GET_MAINTENANCE_SCHEDULE windows=0",
+    "MASTER RESERVE_RESOURCES accepted",
+    "MASTER UNRESERVE_RESOURCES accepted",
   ]) {
     assert.ok(run.lines.includes(line), `missing "${line}" in:\n${run.stdout}`);
   }
   assert.match(run.stdout, /^MASTER GET_FLAGS count=\d+ work_dir=true$/m);
   assert.match(run.stdout, /^AGENT GET_FLAGS count=\d+ work_dir=true$/m);
+  assert.match(run.stdout, /^AGENT READ_FILE stdout size=(\d+) read=\1 executor_exit=true$/m);
+  // An empty file still has its (required) data field.
+  assert.match(run.stdout, /^AGENT READ_FILE stderr size=(\d+) read=\1 /m);
   return run;
 }
 
@@ -276,6 +288,7 @@ test("a mesos-go scheduler (protobuf) subscribes, launches, acknowledges, reconc
   for (const line of [
     "MASTER GET_AGENTS agents=1 active=1",
     "MASTER SUBSCRIBE first_event=SUBSCRIBED agents=1",
+    "MASTER GET_AGENTS reserved cpus=0.5 role=go-role type=DYNAMIC",
   ]) {
     assert.ok(run.lines.includes(line), `missing "${line}" in:\n${run.stdout}`);
   }

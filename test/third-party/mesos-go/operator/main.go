@@ -29,6 +29,7 @@ import (
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpmaster"
 	"github.com/mesos/mesos-go/api/v1/lib/master"
 	mastercalls "github.com/mesos/mesos-go/api/v1/lib/master/calls"
+	"github.com/mesos/mesos-go/api/v1/lib/resources"
 )
 
 func main() {
@@ -49,12 +50,17 @@ func main() {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	agentID, err := askAgent(ctx, *agentURL, mediaType, *frameworkID)
+	if err != nil {
+		fmt.Printf("FAIL: agent: %v\n", err)
+		os.Exit(1)
+	}
 	if err := askMaster(ctx, *masterURL, mediaType, *frameworkID); err != nil {
 		fmt.Printf("FAIL: master: %v\n", err)
 		os.Exit(1)
 	}
-	if err := askAgent(ctx, *agentURL, mediaType); err != nil {
-		fmt.Printf("FAIL: agent: %v\n", err)
+	if err := operateMaster(ctx, *masterURL, mediaType, agentID); err != nil {
+		fmt.Printf("FAIL: master: %v\n", err)
 		os.Exit(1)
 	}
 	fmt.Println("OK")
@@ -112,7 +118,8 @@ func askMaster(ctx context.Context, base string, mediaType encoding.MediaType, f
 	}
 	fmt.Printf("MASTER GET_MASTER id=%t port=%d\n", info.ID != "", info.GetPort())
 
-	if r, err = call(mastercalls.GetMetrics(nil), master.Response_GET_METRICS); err != nil {
+	timeout := 5 * time.Second
+	if r, err = call(mastercalls.GetMetrics(&timeout), master.Response_GET_METRICS); err != nil {
 		return err
 	}
 	fmt.Printf("MASTER GET_METRICS count=%d\n", len(r.GetGetMetrics().GetMetrics()))
@@ -240,7 +247,8 @@ func hasFlag(flags []mesos.Flag, name string) bool {
 	return false
 }
 
-func askAgent(ctx context.Context, base string, mediaType encoding.MediaType) error {
+// askAgent returns the agent's id.
+func askAgent(ctx context.Context, base string, mediaType encoding.MediaType, frameworkID string) (string, error) {
 	sender := httpagent.NewSender(client(base, mediaType).Send)
 	call := func(c *agent.Call, want agent.Response_Type) (*agent.Response, error) {
 		resp, err := sender.Send(ctx, agentcalls.NonStreaming(c))
@@ -260,60 +268,196 @@ func askAgent(ctx context.Context, base string, mediaType encoding.MediaType) er
 
 	r, err := call(agentcalls.GetHealth(), agent.Response_GET_HEALTH)
 	if err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_HEALTH healthy=%t\n", r.GetGetHealth().GetHealthy())
 
 	if r, err = call(agentcalls.GetVersion(), agent.Response_GET_VERSION); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_VERSION version=%s\n", r.GetGetVersion().GetVersionInfo().Version)
 
 	if r, err = call(agentcalls.GetFlags(), agent.Response_GET_FLAGS); err != nil {
-		return err
+		return "", err
 	}
 	flags := r.GetGetFlags().GetFlags()
 	fmt.Printf("AGENT GET_FLAGS count=%d work_dir=%t\n", len(flags), hasFlag(flags, "work_dir"))
 
 	if r, err = call(agentcalls.GetAgent(), agent.Response_GET_AGENT); err != nil {
-		return err
+		return "", err
 	}
-	fmt.Printf("AGENT GET_AGENT id=%t\n", r.GetGetAgent().GetAgentInfo().GetID().GetValue() != "")
+	agentID := r.GetGetAgent().GetAgentInfo().GetID().GetValue()
+	fmt.Printf("AGENT GET_AGENT id=%t\n", agentID != "")
 
 	if r, err = call(agentcalls.GetMetrics(nil), agent.Response_GET_METRICS); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_METRICS count=%d\n", len(r.GetGetMetrics().GetMetrics()))
 
 	if r, err = call(agentcalls.GetContainers(), agent.Response_GET_CONTAINERS); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_CONTAINERS containers=%d\n", len(r.GetGetContainers().GetContainers()))
 
 	if r, err = call(agentcalls.GetFrameworks(), agent.Response_GET_FRAMEWORKS); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_FRAMEWORKS frameworks=%d completed=%d\n",
 		len(r.GetGetFrameworks().GetFrameworks()), len(r.GetGetFrameworks().GetCompletedFrameworks()))
 
 	if r, err = call(agentcalls.GetExecutors(), agent.Response_GET_EXECUTORS); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_EXECUTORS executors=%d completed=%d\n",
 		len(r.GetGetExecutors().GetExecutors()), len(r.GetGetExecutors().GetCompletedExecutors()))
 
 	if r, err = call(agentcalls.GetTasks(), agent.Response_GET_TASKS); err != nil {
-		return err
+		return "", err
 	}
 	fmt.Printf("AGENT GET_TASKS tasks=%d completed=%d\n",
 		len(r.GetGetTasks().GetLaunchedTasks()), len(r.GetGetTasks().GetCompletedTasks()))
 
 	if r, err = call(agentcalls.GetState(), agent.Response_GET_STATE); err != nil {
-		return err
+		return "", err
 	}
 	st := r.GetGetState()
 	fmt.Printf("AGENT GET_STATE frameworks=%d completed_frameworks=%d completed_tasks=%d\n",
 		len(st.GetGetFrameworks().GetFrameworks()), len(st.GetGetFrameworks().GetCompletedFrameworks()),
 		len(st.GetGetTasks().GetCompletedTasks()))
+
+	if r, err = call(agentcalls.GetLoggingLevel(), agent.Response_GET_LOGGING_LEVEL); err != nil {
+		return "", err
+	}
+	fmt.Printf("AGENT GET_LOGGING_LEVEL level=%d\n", r.GetGetLoggingLevel().GetLevel())
+	if err := noData(ctx, "SET_LOGGING_LEVEL", func() (mesos.Response, error) {
+		return sender.Send(ctx, agentcalls.NonStreaming(agentcalls.SetLoggingLevel(1, 2*time.Second)))
+	}); err != nil {
+		return "", err
+	}
+	fmt.Println("AGENT SET_LOGGING_LEVEL ok")
+
+	if frameworkID == "" {
+		return agentID, nil
+	}
+	// The Go executor's sandbox, by the virtual path the agent attaches.
+	sandbox := "/frameworks/" + frameworkID + "/executors/go-executor/runs/latest"
+	if r, err = call(agentcalls.ListFiles(sandbox), agent.Response_LIST_FILES); err != nil {
+		return "", err
+	}
+	names := []string{}
+	for _, f := range r.GetListFiles().GetFileInfos() {
+		names = append(names, strings.TrimPrefix(f.Path, sandbox+"/"))
+	}
+	sort.Strings(names)
+	fmt.Printf("AGENT LIST_FILES sandbox=%s\n", strings.Join(names, ","))
+	for _, name := range []string{"stdout", "stderr"} {
+		if r, err = call(agentcalls.ReadFile(sandbox+"/"+name, 0), agent.Response_READ_FILE); err != nil {
+			return "", err
+		}
+		rf := r.GetReadFile()
+		fmt.Printf("AGENT READ_FILE %s size=%d read=%d executor_exit=%t\n", name, rf.GetSize(), len(rf.GetData()),
+			strings.Contains(string(rf.GetData()), "EXECUTOR EXIT"))
+	}
+	return agentID, nil
+}
+
+// noData sends a call the library expects no answer body for (202, or 200
+// without a Content-Type).
+func noData(ctx context.Context, what string, send func() (mesos.Response, error)) error {
+	resp, err := send()
+	if resp != nil {
+		resp.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %v", what, err)
+	}
+	return nil
+}
+
+// operateMaster makes the master calls that change something, each undone
+// or short-lived: logging level, weights, a dynamic reservation.
+func operateMaster(ctx context.Context, base string, mediaType encoding.MediaType, agentID string) error {
+	sender := httpmaster.NewSender(client(base, mediaType).Send)
+	send := func(c *master.Call) func() (mesos.Response, error) {
+		return func() (mesos.Response, error) { return sender.Send(ctx, mastercalls.NonStreaming(c)) }
+	}
+	call := func(c *master.Call, want master.Response_Type) (*master.Response, error) {
+		resp, err := send(c)()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", c.GetType(), err)
+		}
+		defer resp.Close()
+		var r master.Response
+		if err := resp.Decode(&r); err != nil {
+			return nil, fmt.Errorf("%s: decoding the answer: %v", c.GetType(), err)
+		}
+		if r.GetType() != want {
+			return nil, fmt.Errorf("%s answered with type %s", c.GetType(), r.GetType())
+		}
+		return &r, nil
+	}
+
+	if err := noData(ctx, "SET_LOGGING_LEVEL", send(mastercalls.SetLoggingLevel(1, 2*time.Second))); err != nil {
+		return err
+	}
+	r, err := call(mastercalls.GetLoggingLevel(), master.Response_GET_LOGGING_LEVEL)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("MASTER SET_LOGGING_LEVEL then GET_LOGGING_LEVEL level=%d\n", r.GetGetLoggingLevel().GetLevel())
+
+	role := "go-role"
+	weight := mesos.WeightInfo{Role: &role, Weight: 2.5}
+	if err := noData(ctx, "UPDATE_WEIGHTS", send(mastercalls.UpdateWeights(weight))); err != nil {
+		return err
+	}
+	if r, err = call(mastercalls.GetWeights(), master.Response_GET_WEIGHTS); err != nil {
+		return err
+	}
+	for _, w := range r.GetGetWeights().GetWeightInfos() {
+		fmt.Printf("MASTER GET_WEIGHTS role=%s weight=%g\n", w.GetRole(), w.Weight)
+	}
+
+	if r, err = call(mastercalls.GetQuota(), master.Response_GET_QUOTA); err != nil {
+		return err
+	}
+	fmt.Printf("MASTER GET_QUOTA infos=%d\n", len(r.GetGetQuota().Status.GetInfos()))
+	if r, err = call(mastercalls.GetMaintenanceStatus(), master.Response_GET_MAINTENANCE_STATUS); err != nil {
+		return err
+	}
+	fmt.Printf("MASTER GET_MAINTENANCE_STATUS draining=%d down=%d\n",
+		len(r.GetGetMaintenanceStatus().Status.GetDrainingMachines()), len(r.GetGetMaintenanceStatus().Status.GetDownMachines()))
+	if r, err = call(mastercalls.GetMaintenanceSchedule(), master.Response_GET_MAINTENANCE_SCHEDULE); err != nil {
+		return err
+	}
+	fmt.Printf("MASTER GET_MAINTENANCE_SCHEDULE windows=%d\n", len(r.GetGetMaintenanceSchedule().Schedule.GetWindows()))
+
+	// A dynamic reservation in the "reservations" (refinement) form.
+	dynamic := mesos.Resource_ReservationInfo_DYNAMIC
+	reserved := resources.NewCPUs(0.5).Resource
+	reserved.Reservations = []mesos.Resource_ReservationInfo{{Type: &dynamic, Role: &role}}
+	id := mesos.AgentID{Value: agentID}
+	if err := noData(ctx, "RESERVE_RESOURCES", send(mastercalls.ReserveResources(id, reserved))); err != nil {
+		return err
+	}
+	fmt.Println("MASTER RESERVE_RESOURCES accepted")
+	if r, err = call(mastercalls.GetAgents(), master.Response_GET_AGENTS); skew(err) {
+		fmt.Printf("SKEW MASTER GET_AGENTS: %v\n", err)
+	} else if err != nil {
+		return err
+	} else {
+		for _, a := range r.GetGetAgents().GetAgents() {
+			for _, res := range a.TotalResources {
+				if n := len(res.Reservations); n > 0 {
+					fmt.Printf("MASTER GET_AGENTS reserved %s=%g role=%s type=%s\n", res.Name,
+						res.GetScalar().GetValue(), res.Reservations[n-1].GetRole(), res.Reservations[n-1].GetType())
+				}
+			}
+		}
+	}
+	if err := noData(ctx, "UNRESERVE_RESOURCES", send(mastercalls.UnreserveResources(id, reserved))); err != nil {
+		return err
+	}
+	fmt.Println("MASTER UNRESERVE_RESOURCES accepted")
 	return nil
 }
