@@ -48,6 +48,50 @@ export function taskGroupExecutor(
   });
 }
 
+/** A mesos-execute run of a checkpointed task group that the test watches while it runs. */
+export interface GroupRun {
+  /** The mesos-execute process. */
+  readonly scheduler: ChildProcess;
+  /** What it has printed so far on stdout. */
+  output(): string;
+  /** Waits until it has exited, or `timeoutMs`: then it is SIGKILLed. */
+  end(timeoutMs: number): Promise<void>;
+}
+
+/** Spawns mesos-execute running the task group `tasks` on `master` with `--checkpoint`. */
+export function runCheckpointedGroup(master: DaemonHandle, tasks: object[]): GroupRun {
+  const scheduler = spawn(
+    process.execPath,
+    [
+      binPath("mesos-execute"),
+      `--master=${master.address}`,
+      `--task_group=${JSON.stringify({ tasks })}`,
+      "--checkpoint",
+    ],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  let output = "";
+  scheduler.stdout.setEncoding("utf8").on("data", (d: string) => {
+    output += d;
+  });
+  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  return {
+    scheduler,
+    output: () => output,
+    async end(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([
+        ended,
+        new Promise<string>((r) => {
+          timer = setTimeout(() => r("timeout"), timeoutMs);
+        }),
+      ]);
+      clearTimeout(timer);
+      if (code === "timeout") scheduler.kill("SIGKILL");
+    },
+  };
+}
+
 /** A task's last update as mesos-execute printed it. */
 export interface Final {
   state: string;

@@ -8,7 +8,6 @@
  * Needs root and a static busybox; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -16,7 +15,6 @@ import { executorsCheckpointed, metaFiles } from "../harness/checkpoints.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { alive } from "../harness/proc-scan.js";
 import {
-  binPath,
   type DaemonHandle,
   freePort,
   runBinary,
@@ -26,6 +24,7 @@ import {
   tempDir,
   waitLong,
 } from "../harness/processes.js";
+import { runCheckpointedGroup } from "../harness/task-groups.js";
 import { sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -381,25 +380,11 @@ test("task group checks: after an agent restart the checks of a task in an image
       interval_seconds: 0.3,
     },
   };
-  const scheduler = spawn(
-    process.execPath,
-    [
-      binPath("mesos-execute"),
-      `--master=${ownMaster.address}`,
-      `--task_group=${JSON.stringify({ tasks: [task] })}`,
-      "--checkpoint",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  scheduler.stdout.setEncoding("utf8").on("data", (d: string) => {
-    output += d;
-  });
-  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  const run = runCheckpointedGroup(ownMaster, [task]);
   let sandbox: string | undefined;
   try {
     await waitLong("the first check result", () =>
-      output.includes("check status: COMMAND exit code 1") ? true : undefined,
+      run.output().includes("check status: COMMAND exit code 1") ? true : undefined,
     );
     await executorsCheckpointed(flags.work_dir);
     ownAgent.kill("SIGKILL");
@@ -409,22 +394,18 @@ test("task group checks: after an agent restart the checks of a task in an image
     writeFileSync(join(sandbox, "flag"), "");
     // Only a probe run by the restarted agent inside the image can see both files.
     await waitLong("a check result after the restart", () =>
-      output.includes("check status: COMMAND exit code 0") ? true : undefined,
+      run.output().includes("check status: COMMAND exit code 0") ? true : undefined,
     );
   } finally {
     if (sandbox !== undefined) writeFileSync(join(sandbox, "stop"), "");
-    else scheduler.kill("SIGKILL");
+    else run.scheduler.kill("SIGKILL");
   }
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    ended,
-    new Promise<string>((r) => {
-      timer = setTimeout(() => r("timeout"), 60_000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (code === "timeout") scheduler.kill("SIGKILL");
-  assert.match(output, /Received status update TASK_\w+ for task 'checked-across'/, output);
+  await run.end(60_000);
+  assert.match(
+    run.output(),
+    /Received status update TASK_\w+ for task 'checked-across'/,
+    run.output(),
+  );
 });
 
 test("task group checks: a check container still running when the agent restarts is destroyed by the restarted agent, as Mesos destroys DEBUG containers on recovery", {
@@ -458,17 +439,7 @@ test("task group checks: a check container still running when the agent restarts
       timeout_seconds: 600,
     },
   };
-  const scheduler = spawn(
-    process.execPath,
-    [
-      binPath("mesos-execute"),
-      `--master=${ownMaster.address}`,
-      `--task_group=${JSON.stringify({ tasks: [task] })}`,
-      "--checkpoint",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  const run = runCheckpointedGroup(ownMaster, [task]);
   let restarted = false;
   try {
     const before = await waitLong("a probe that hangs", () => {
@@ -502,17 +473,9 @@ test("task group checks: a check container still running when the agent restarts
   } finally {
     writeFileSync(release, "");
     // A failed test leaves no scheduler behind (it would keep this test file running).
-    if (!restarted) scheduler.kill("SIGKILL");
+    if (!restarted) run.scheduler.kill("SIGKILL");
   }
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    ended,
-    new Promise<string>((r) => {
-      timer = setTimeout(() => r("timeout"), 60_000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (code === "timeout") scheduler.kill("SIGKILL");
+  await run.end(60_000);
   await waitLong("no probe left with its task", () =>
     processesWith("sleep 27182").length === 0 ? true : undefined,
   );

@@ -9,13 +9,11 @@
  * busybox; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
-  binPath,
   type DaemonHandle,
   freePort,
   startAgent,
@@ -26,6 +24,7 @@ import {
   waitForTasksRunning,
   waitLong,
 } from "../harness/processes.js";
+import { runCheckpointedGroup } from "../harness/task-groups.js";
 import { sandboxOf, scalar } from "./containerizer-helpers.js";
 import { buildLegacyImage, busyboxFiles, imageContainer, imageSkip } from "./images-helpers.js";
 
@@ -109,21 +108,7 @@ test("task group images: a task's root filesystem outlives an agent restart whil
       },
     ],
   };
-  const scheduler = spawn(
-    process.execPath,
-    [
-      binPath("mesos-execute"),
-      `--master=${master.address}`,
-      `--task_group=${JSON.stringify(group)}`,
-      "--checkpoint",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  scheduler.stdout.setEncoding("utf8").on("data", (d: string) => {
-    output += d;
-  });
-  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  const run = runCheckpointedGroup(master, group.tasks);
 
   const [child] = await waitFor("the nested container", async () => {
     const ids = await nestedIds(agent);
@@ -149,20 +134,12 @@ test("task group images: a task's root filesystem outlives an agent restart whil
 
   const sandbox = await sandboxOf(agent, "default-executor");
   writeFileSync(join(sandbox, "tasks", "in-gamma", "stop"), "");
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    ended,
-    new Promise<string>((r) => {
-      timer = setTimeout(() => r("timeout"), 60_000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (code === "timeout") scheduler.kill("SIGKILL");
+  await run.end(60_000);
   // An adopted container's exit status is lost: the task fails, as in Mesos.
   assert.match(
-    output,
+    run.output(),
     /Received status update TASK_FAILED for task 'in-gamma'\n(?: {2}.*\n)*? {2}message: 'Command terminated with unknown status'/,
-    output,
+    run.output(),
   );
   await waitLong("the root filesystem to be removed", () =>
     nestedRootfses(flags.work_dir).length === 0 ? true : undefined,

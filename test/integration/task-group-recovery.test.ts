@@ -8,14 +8,12 @@
  * nested cgroup is removed. Needs root and cgroup v1; skips otherwise.
  */
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
 import {
-  binPath,
   type DaemonHandle,
   freePort,
   startAgent,
@@ -25,6 +23,7 @@ import {
   waitFor,
   waitForTasksRunning,
 } from "../harness/processes.js";
+import { runCheckpointedGroup } from "../harness/task-groups.js";
 import {
   isolationSkipReason,
   removeRootCgroups,
@@ -113,21 +112,7 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
       task("sleeper", "sleep 600"),
     ],
   };
-  const scheduler = spawn(
-    process.execPath,
-    [
-      binPath("mesos-execute"),
-      `--master=${master.address}`,
-      `--task_group=${JSON.stringify(group)}`,
-      "--checkpoint",
-    ],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
-  let output = "";
-  scheduler.stdout.setEncoding("utf8").on("data", (d: string) => {
-    output += d;
-  });
-  const ended = new Promise<number | null>((resolve) => scheduler.on("close", resolve));
+  const run = runCheckpointedGroup(master, group.tasks);
 
   const before = await waitFor("two nested containers", async () => {
     const list = await nestedContainers(agent);
@@ -152,23 +137,15 @@ test("task group: nested containers are recovered after an agent restart; WAIT s
   // The waiter ends on its own: the adopted container's end reaches the executor's WAIT.
   const sandbox = await sandboxOf(agent, "default-executor");
   writeFileSync(join(sandbox, "tasks", "waiter", "stop"), "");
-  let timer: NodeJS.Timeout | undefined;
-  const code = await Promise.race([
-    ended,
-    new Promise<string>((r) => {
-      timer = setTimeout(() => r("timeout"), 40_000);
-    }),
-  ]);
-  clearTimeout(timer);
-  if (code === "timeout") scheduler.kill("SIGKILL");
+  await run.end(40_000);
   const nestedLog = () =>
-    `${output}\n${agent
+    `${run.output()}\n${agent
       .logs()
       .split("\n")
       .filter((l) => /ested|ecover/.test(l))
       .join("\n")}`;
-  assert.match(output, /Received status update TASK_FAILED for task 'waiter'/, nestedLog());
-  assert.match(output, /Received status update TASK_KILLED for task 'sleeper'/, output);
+  assert.match(run.output(), /Received status update TASK_FAILED for task 'waiter'/, nestedLog());
+  assert.match(run.output(), /Received status update TASK_KILLED for task 'sleeper'/, run.output());
   await waitFor("the nested cgroups to be removed", () => nestedCgroupCount(cgroups) === 0, {
     timeoutMs: 30_000,
   });
