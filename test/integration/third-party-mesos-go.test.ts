@@ -167,18 +167,20 @@ async function executorOutput(agent: DaemonHandle, frameworkId: string): Promise
 /**
  * The scheduler's whole life cycle against `master` (default: the
  * cluster's), with a task on the Go executor; returns the run and the
- * framework id.
+ * framework id. `failover`: it leaves its first subscription and subscribes
+ * again with its framework id before anything else.
  */
 async function scheduleWith(
   codec: "protobuf" | "json",
-  master = cluster.master,
-  agent = cluster.agent,
+  options: { master?: DaemonHandle; agent?: DaemonHandle; failover?: boolean } = {},
 ): Promise<{ run: GoRun; frameworkId: string }> {
+  const { master = cluster.master, agent = cluster.agent, failover = false } = options;
   const run = await runGo(programs.scheduler, [
     `-master=${master.url}`,
     `-codec=${codec}`,
     `-executor=${programs.executor}`,
     `-marker=${MARKER.split("=")[1]}`,
+    `-failover=${failover}`,
   ]);
   assertOk(run, `the mesos-go scheduler (${codec})`);
   const has = (line: string) =>
@@ -187,6 +189,14 @@ async function scheduleWith(
   const frameworkId = /framework_id=(\S+)/.exec(subscribed ?? "")?.[1];
   assert.ok(frameworkId, run.stdout);
   assert.match(subscribed ?? "", /heartbeat_interval_seconds=15$/);
+  if (failover) {
+    has("SUBSCRIPTION LEFT to fail over");
+    assert.deepEqual(
+      run.lines.filter((l) => l.startsWith("EVENT SUBSCRIBED ")),
+      [subscribed, subscribed],
+      run.stdout,
+    );
+  }
   has("EVENT HEARTBEAT");
   has("CALL DECLINE accepted");
   has("CALL ACCEPT(LAUNCH hi, sleeper, custom) accepted");
@@ -280,8 +290,8 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
   return run;
 }
 
-test("a mesos-go scheduler (protobuf) subscribes, launches, acknowledges, reconciles, kills and tears down", async () => {
-  const { run: scheduler, frameworkId } = await scheduleWith("protobuf");
+test("a mesos-go scheduler (protobuf) subscribes, fails over, launches, acknowledges, reconciles, messages, kills and tears down", async () => {
+  const { run: scheduler, frameworkId } = await scheduleWith("protobuf", { failover: true });
   assert.ok(scheduler.lines.includes(`ENDPOINT ${cluster.master.url}/api/v1/scheduler`));
   const run = await askOperator("protobuf", frameworkId);
   // The protobuf decoder keeps enum numbers it does not know, so every call decodes.
@@ -297,7 +307,7 @@ test("a mesos-go scheduler (protobuf) subscribes, launches, acknowledges, reconc
 });
 
 test("a mesos-go scheduler with the JSON codec runs the same life cycle", async () => {
-  const { frameworkId } = await scheduleWith("json");
+  const { frameworkId } = await scheduleWith("json", { failover: true });
   const run = await askOperator("json", frameworkId);
   // mesos-go 0.0.6's JSON decoder knows only Mesos 1.5's agent capability
   // names; the program checks that this is the only way GET_AGENTS,
@@ -317,7 +327,7 @@ test("a mesos-go scheduler sent to a standby master follows its 307 to the leade
   const leader = await leaderOf(masters);
   const standby = masters.find((m) => m !== leader) ?? leader;
   const agent = await startAgent({ master: url });
-  const { run } = await scheduleWith("protobuf", standby, agent);
+  const { run } = await scheduleWith("protobuf", { master: standby, agent });
   // The library keeps the Location's host:port and its own path: every call
   // after the redirect goes to the leader.
   const endpoint = run.lines.find((l) => l.startsWith("ENDPOINT "));

@@ -11,6 +11,8 @@
 // up as a library error or an unexpected value:
 //
 //	SUBSCRIBE -> SUBSCRIBED (+ HEARTBEAT)
+//	with -failover: drop the connection, SUBSCRIBE again with the framework
+//	                id -> SUBSCRIBED with the same id
 //	first OFFERS -> DECLINE all (refuse_seconds=1)
 //	next OFFERS -> ACCEPT one with LAUNCH of two command tasks
 //	               ("hi": echo hi; "sleeper": sleep), DECLINE the rest
@@ -97,7 +99,13 @@ type run struct {
 	// marker is set as MESOS_GO_TEST_MARKER in the environment of the
 	// tasks that outlive a failed run, so the test can find and end them.
 	marker string
+	// failover: leave after the first SUBSCRIBED and subscribe again.
+	failover      bool
+	subscriptions int
 }
+
+// errFailover ends the first subscription on purpose (-failover).
+var errFailover = errors.New("leaving to fail over")
 
 func fail(format string, args ...interface{}) error {
 	return errors.New(fmt.Sprintf(format, args...))
@@ -110,6 +118,7 @@ func main() {
 	command := flag.String("command", "echo hi", "shell command of the first task")
 	executorPath := flag.String("executor", "", "path of the Go executor to launch a task on (optional)")
 	marker := flag.String("marker", "", "value of MESOS_GO_TEST_MARKER in the long tasks' environment")
+	failover := flag.Bool("failover", false, "drop the first subscription and subscribe again with the framework id")
 	flag.Parse()
 
 	var mediaType encoding.MediaType
@@ -124,7 +133,7 @@ func main() {
 	}
 	fmt.Printf("CODEC %s\n", mediaType.ContentType())
 
-	if err := drive(*master, mediaType, *timeout, *command, *executorPath, *codecName, *marker); err != nil {
+	if err := drive(*master, mediaType, *timeout, *command, *executorPath, *codecName, *marker, *failover); err != nil {
 		fmt.Printf("FAIL: %v\n", err)
 		os.Exit(1)
 	}
@@ -138,7 +147,7 @@ func currentUser() string {
 	return "root"
 }
 
-func drive(master string, mediaType encoding.MediaType, timeout time.Duration, command, executorPath, codecName, marker string) error {
+func drive(master string, mediaType encoding.MediaType, timeout time.Duration, command, executorPath, codecName, marker string, failover bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 
@@ -150,8 +159,10 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 	)
 	// The library's usual stack: every call but SUBSCRIBE carries the
 	// framework id Mesos gave us.
+	// AllowReconnection lets a SUBSCRIBE replace a subscription the
+	// scheduler left (-failover).
 	caller := callrules.WithFrameworkID(store.GetIgnoreErrors(frameworkIDStore)).Caller(
-		httpsched.NewCaller(client),
+		httpsched.NewCaller(client, httpsched.AllowReconnection(failover)),
 	)
 
 	r := &run{
@@ -164,6 +175,7 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 		executor:     executorPath,
 		codec:        codecName,
 		marker:       marker,
+		failover:     failover,
 	}
 	framework := &mesos.FrameworkInfo{
 		User: currentUser(),
@@ -172,10 +184,20 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 			{Type: mesos.FrameworkInfo_Capability_PARTITION_AWARE},
 		},
 	}
+	var failoverTimeout time.Duration
+	subscriptions := 1
+	if failover {
+		// With a failover timeout the controller subscribes again with the
+		// framework id it tracked (SubscribeTo).
+		failoverTimeout = time.Minute
+		seconds := failoverTimeout.Seconds()
+		framework.FailoverTimeout = &seconds
+		subscriptions = 2
+	}
 
 	handler := eventrules.New(
 		controller.LiftErrors(),
-		controller.TrackSubscription(frameworkIDStore, 0),
+		controller.TrackSubscription(frameworkIDStore, failoverTimeout),
 		controller.AckStatusUpdates(caller),
 	).Handle(events.Handlers{
 		scheduler.Event_SUBSCRIBED: events.HandlerFunc(r.subscribed),
@@ -188,16 +210,23 @@ func drive(master string, mediaType encoding.MediaType, timeout time.Duration, c
 		return nil
 	}))
 
-	// One subscription only: a second one would hide the first one's failure.
-	tokens := make(chan struct{}, 1)
-	tokens <- struct{}{}
+	// As many subscriptions as planned: another one would hide a failure.
+	tokens := make(chan struct{}, subscriptions)
+	for i := 0; i < subscriptions; i++ {
+		tokens <- struct{}{}
+	}
 	close(tokens)
 	var streamErr error
 	err := controller.Run(ctx, framework, caller,
 		controller.WithEventHandler(handler),
 		controller.WithFrameworkID(store.GetIgnoreErrors(frameworkIDStore)),
 		controller.WithRegistrationTokens(tokens),
-		controller.WithSubscriptionTerminated(func(err error) { streamErr = err }),
+		controller.WithSubscriptionTerminated(func(err error) {
+			if errors.Is(err, errFailover) {
+				fmt.Println("SUBSCRIPTION LEFT to fail over")
+			}
+			streamErr = err
+		}),
 	)
 
 	r.mu.Lock()
@@ -222,7 +251,9 @@ func (r *run) subscribed(_ context.Context, e *scheduler.Event) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s := e.GetSubscribed()
+	previous := r.frameworkID
 	r.frameworkID = s.GetFrameworkID().GetValue()
+	r.subscriptions++
 	interval := s.GetHeartbeatIntervalSeconds()
 	fmt.Printf("EVENT SUBSCRIBED framework_id=%s heartbeat_interval_seconds=%g\n", r.frameworkID, interval)
 	// The library moves its endpoint when a master answers 307 (a standby
@@ -233,6 +264,12 @@ func (r *run) subscribed(_ context.Context, e *scheduler.Event) error {
 	}
 	if interval <= 0 {
 		return fail("SUBSCRIBED without a heartbeat interval")
+	}
+	if r.failover && r.subscriptions == 1 {
+		return errFailover
+	}
+	if r.subscriptions > 1 && previous != r.frameworkID {
+		return fail("subscribed again as %s, not %s", r.frameworkID, previous)
 	}
 	return nil
 }
