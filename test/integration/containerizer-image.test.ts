@@ -6,15 +6,14 @@
  * static busybox (Debian's busybox-static); skips otherwise.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, removeRootCgroups, sandboxOf, scalar } from "./containerizer-helpers.js";
-import { BUSYBOX, imageSkip } from "./images-helpers.js";
+import { buildManifestImage, imageSkip, type LayerFiles } from "./images-helpers.js";
 
 const skip = imageSkip;
 
@@ -24,53 +23,26 @@ let agent: DaemonHandle;
 
 /** Writes `<registry>/testimage:latest.tar`: busybox and /etc in layer 1, a whiteout in layer 2. */
 function buildImage(registry: string): void {
-  const work = tempDir("mesos-image-build-");
-  const l1 = join(work, "l1", "root");
-  mkdirSync(join(l1, "bin"), { recursive: true });
-  mkdirSync(join(l1, "etc"), { recursive: true });
-  copyFileSync(BUSYBOX as string, join(l1, "bin", "busybox"));
-  execFileSync("chmod", ["755", join(l1, "bin", "busybox")]);
+  const base: LayerFiles = {
+    "bin/busybox": "",
+    "etc/os-release": 'NAME="mesos-ts test image"\nID=mesos-ts-test\n',
+    "etc/removed-later": "this file is whited out by layer 2\n",
+  };
   for (const tool of ["sh", "cat", "ls", "echo", "pwd", "ps", "test"]) {
-    symlinkSync("busybox", join(l1, "bin", tool));
+    base[`bin/${tool}`] = { link: "busybox" };
   }
-  writeFileSync(join(l1, "etc", "os-release"), 'NAME="mesos-ts test image"\nID=mesos-ts-test\n');
-  writeFileSync(join(l1, "etc", "removed-later"), "this file is whited out by layer 2\n");
-  const l2 = join(work, "l2", "root");
-  mkdirSync(join(l2, "etc"), { recursive: true });
-  writeFileSync(join(l2, "etc", ".wh.removed-later"), "");
-  writeFileSync(join(l2, "etc", "motd"), "from layer two\n");
-  const image = join(work, "image");
-  for (const layer of ["l1", "l2"]) {
-    mkdirSync(join(image, layer), { recursive: true });
-    execFileSync("tar", [
-      "-cf",
-      join(image, layer, "layer.tar"),
-      "-C",
-      join(work, layer, "root"),
-      ".",
-    ]);
-  }
-  writeFileSync(
-    join(image, "config.json"),
-    JSON.stringify({
-      config: {
-        Env: ["PATH=/bin", "GREETING=hello-from-image"],
-        Cmd: ["/bin/sh", "-c", "echo cmd-from-image $GREETING; pwd"],
-        WorkingDir: "/etc",
-      },
-    }),
-  );
-  writeFileSync(
-    join(image, "manifest.json"),
-    JSON.stringify([
-      {
-        Config: "config.json",
-        RepoTags: ["testimage:latest"],
-        Layers: ["l1/layer.tar", "l2/layer.tar"],
-      },
-    ]),
-  );
-  execFileSync("tar", ["-cf", join(registry, "testimage:latest.tar"), "-C", image, "."]);
+  buildManifestImage(registry, "testimage:latest.tar", {
+    repository: "testimage",
+    layers: [
+      { files: base },
+      { files: { "etc/.wh.removed-later": "", "etc/motd": "from layer two\n" } },
+    ],
+    config: {
+      Env: ["PATH=/bin", "GREETING=hello-from-image"],
+      Cmd: ["/bin/sh", "-c", "echo cmd-from-image $GREETING; pwd"],
+      WorkingDir: "/etc",
+    },
+  });
 }
 
 before(async () => {

@@ -5,13 +5,11 @@
  * local registry directory; needs root and a static busybox, skips otherwise.
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
-import { BUSYBOX, imageSkip } from "./images-helpers.js";
+import { buildManifestImage, imageSkip, type LayerFiles } from "./images-helpers.js";
 
 const CHROOT = ["/usr/sbin/chroot", "/usr/bin/chroot", "/sbin/chroot"].find((p) => existsSync(p));
 
@@ -22,27 +20,15 @@ let master: DaemonHandle;
 
 /** `<registry>/healthimage:latest.tar`: busybox and an /etc/os-release only the image has. */
 function buildImage(registry: string): void {
-  const work = tempDir("mesos-health-image-");
-  const root = join(work, "root");
-  mkdirSync(join(root, "bin"), { recursive: true });
-  mkdirSync(join(root, "etc"), { recursive: true });
-  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
-  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
+  const files: LayerFiles = { "bin/busybox": "", "etc/os-release": `ID=${MARKER}\n` };
   for (const tool of ["sh", "sleep", "grep", "test", "pwd", "cat", "echo", "["]) {
-    symlinkSync("busybox", join(root, "bin", tool));
+    files[`bin/${tool}`] = { link: "busybox" };
   }
-  writeFileSync(join(root, "etc", "os-release"), `ID=${MARKER}\n`);
-  const image = join(work, "image");
-  mkdirSync(join(image, "l1"), { recursive: true });
-  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
-  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
-  writeFileSync(
-    join(image, "manifest.json"),
-    JSON.stringify([
-      { Config: "config.json", RepoTags: ["healthimage:latest"], Layers: ["l1/layer.tar"] },
-    ]),
-  );
-  execFileSync("tar", ["-cf", join(registry, "healthimage:latest.tar"), "-C", image, "."]);
+  buildManifestImage(registry, "healthimage:latest.tar", {
+    repository: "healthimage",
+    layers: [{ files }],
+    config: { Env: ["PATH=/bin"] },
+  });
 }
 
 before(async () => {

@@ -8,16 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  symlinkSync,
-  writeFileSync,
-} from "node:fs";
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -27,7 +18,7 @@ import {
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, mountsUnder, stopAll, tempDir, waitFor } from "../harness/processes.js";
 import { executeTask, sandboxOf, scalar } from "./containerizer-helpers.js";
-import { BUSYBOX, imageSkip } from "./images-helpers.js";
+import { buildManifestImage, imageSkip, type LayerFiles } from "./images-helpers.js";
 
 const skip =
   imageSkip ?? (existsSync("/proc/self/ns/ipc") ? undefined : "the kernel has no IPC namespaces");
@@ -38,26 +29,16 @@ let runtimeDir: string;
 
 /** Writes `<registry>/ipcimage:latest.tar`: busybox with the tools the tasks use. */
 function buildImage(registry: string): void {
-  const work = tempDir("mesos-ipc-image-");
-  const root = join(work, "root");
-  mkdirSync(join(root, "bin"), { recursive: true });
-  for (const dir of ["dev", "proc", "tmp"]) mkdirSync(join(root, dir));
-  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
-  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
+  const files: LayerFiles = { "bin/busybox": "" };
+  for (const dir of ["dev", "proc", "tmp"]) files[dir] = { dir: true };
   for (const tool of ["sh", "cat", "echo", "df", "awk", "grep", "tr", "readlink", "test", "ls"]) {
-    symlinkSync("busybox", join(root, "bin", tool));
+    files[`bin/${tool}`] = { link: "busybox" };
   }
-  const image = join(work, "image");
-  mkdirSync(join(image, "l1"), { recursive: true });
-  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
-  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
-  writeFileSync(
-    join(image, "manifest.json"),
-    JSON.stringify([
-      { Config: "config.json", RepoTags: ["ipcimage:latest"], Layers: ["l1/layer.tar"] },
-    ]),
-  );
-  execFileSync("tar", ["-cf", join(registry, "ipcimage:latest.tar"), "-C", image, "."]);
+  buildManifestImage(registry, "ipcimage:latest.tar", {
+    repository: "ipcimage",
+    layers: [{ files }],
+    config: { Env: ["PATH=/bin"] },
+  });
 }
 
 before(async () => {

@@ -5,8 +5,7 @@
  * docker CLI of test/fixtures/fake-docker (no Docker daemon here).
  */
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import {
@@ -16,11 +15,11 @@ import {
 } from "../fixtures/fake-docker/install.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
+import { BUSYBOX, buildManifestImage, type LayerFiles } from "./images-helpers.js";
 
 const isRoot = process.getuid?.() === 0;
 const skip = isRoot ? false : "needs root (filesystem/linux mounts volumes)";
 
-const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
 const skipImage =
   skip !== false ? skip : BUSYBOX === undefined ? "needs busybox (busybox-static)" : false;
 
@@ -29,25 +28,13 @@ let docker: FakeDocker;
 
 /** Writes `<registry>/mini:latest.tar`, a one-layer `docker save` archive holding busybox. */
 function buildImage(registry: string): void {
-  const work = tempDir("mesos-execute-image-");
-  const root = join(work, "root");
-  mkdirSync(join(root, "bin"), { recursive: true });
-  mkdirSync(join(root, "etc"), { recursive: true });
-  copyFileSync(BUSYBOX as string, join(root, "bin", "busybox"));
-  execFileSync("chmod", ["755", join(root, "bin", "busybox")]);
-  for (const tool of ["sh", "cat", "grep"]) symlinkSync("busybox", join(root, "bin", tool));
-  writeFileSync(join(root, "etc", "os-release"), "ID=mesos-execute-test\n");
-  const image = join(work, "image");
-  mkdirSync(join(image, "l1"), { recursive: true });
-  execFileSync("tar", ["-cf", join(image, "l1", "layer.tar"), "-C", root, "."]);
-  writeFileSync(join(image, "config.json"), JSON.stringify({ config: { Env: ["PATH=/bin"] } }));
-  writeFileSync(
-    join(image, "manifest.json"),
-    JSON.stringify([
-      { Config: "config.json", RepoTags: ["mini:latest"], Layers: ["l1/layer.tar"] },
-    ]),
-  );
-  execFileSync("tar", ["-cf", join(registry, "mini:latest.tar"), "-C", image, "."]);
+  const files: LayerFiles = { "bin/busybox": "", "etc/os-release": "ID=mesos-execute-test\n" };
+  for (const tool of ["sh", "cat", "grep"]) files[`bin/${tool}`] = { link: "busybox" };
+  buildManifestImage(registry, "mini:latest.tar", {
+    repository: "mini",
+    layers: [{ files }],
+    config: { Env: ["PATH=/bin"] },
+  });
 }
 
 before(async () => {
