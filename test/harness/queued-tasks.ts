@@ -103,3 +103,40 @@ export async function closeClients(clients: Iterable<SchedulerClient>): Promise<
     c.close();
   }
 }
+
+/**
+ * An offers handler for `client` that launches one small shell command task
+ * `id` on the first offer it fits in, and declines every other offer for an
+ * hour.
+ */
+export function launchOnce(
+  client: SchedulerClient,
+  id: string,
+  command: string,
+): (offers: Offer[]) => void {
+  let launched = false;
+  return (offers) => {
+    for (const offer of offers) {
+      const wanted = parseResourceText("cpus:0.1;mem:32");
+      assert.ok(wanted.ok);
+      const found = launched ? undefined : findOfferResources(offer, wanted.resources);
+      if (found === undefined) {
+        void client.decline([offer.id], { refuse_seconds: 3600 });
+        continue;
+      }
+      launched = true;
+      void client.launch(
+        [offer.id],
+        [
+          {
+            name: id,
+            task_id: { value: id },
+            agent_id: offer.agent_id,
+            resources: found,
+            command: { shell: true, value: command },
+          },
+        ],
+      );
+    }
+  };
+}

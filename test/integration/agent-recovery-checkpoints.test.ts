@@ -17,12 +17,8 @@ import {
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import type { Offer, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-} from "../../src/scheduler/index.js";
+import type { TaskStatus } from "../../src/scheduler/index.js";
+import { SchedulerClient } from "../../src/scheduler/index.js";
 import { metaFiles, updatesAcknowledged } from "../harness/checkpoints.js";
 import {
   type DaemonHandle,
@@ -37,6 +33,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
+import { launchOnce } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 let scheduler: SchedulerClient | undefined;
@@ -98,32 +95,8 @@ test("agent recovery: torn, corrupted and incompatible checkpoints", async () =>
     framework: { user: userInfo().username, name: "damaged", checkpoint: true },
   });
   scheduler = c;
-  let launched = false;
   c.start({
-    offers: (offers: Offer[]) => {
-      for (const offer of offers) {
-        const wanted = parseResourceText("cpus:0.1;mem:32");
-        assert.ok(wanted.ok);
-        const found = launched ? undefined : findOfferResources(offer, wanted.resources);
-        if (found === undefined) {
-          void c.decline([offer.id], { refuse_seconds: 3600 });
-          continue;
-        }
-        launched = true;
-        void c.launch(
-          [offer.id],
-          [
-            {
-              name: "t",
-              task_id: { value: "t" },
-              agent_id: offer.agent_id,
-              resources: found,
-              command: { shell: true, value: `while [ ! -e ${flag} ]; do sleep 0.1; done` },
-            },
-          ],
-        );
-      }
-    },
+    offers: launchOnce(c, "t", `while [ ! -e ${flag} ]; do sleep 0.1; done`),
     update: (s) => statuses.push(s),
   });
   await waitFor("TASK_RUNNING", () => statuses.some((s) => s.state === "TASK_RUNNING"));

@@ -6,13 +6,7 @@
 import assert from "node:assert/strict";
 import { userInfo } from "node:os";
 import { after, before, test } from "node:test";
-import {
-  findOfferResources,
-  type Offer,
-  parseResourceText,
-  SchedulerClient,
-  type TaskStatus,
-} from "../../src/scheduler/index.js";
+import { SchedulerClient, type TaskStatus } from "../../src/scheduler/index.js";
 import { elected, leaderOf } from "../harness/leader.js";
 import {
   type DaemonHandle,
@@ -23,6 +17,7 @@ import {
   stopAll,
   waitFor,
 } from "../harness/processes.js";
+import { launchOnce } from "../harness/queued-tasks.js";
 import { startZooKeeper, type ZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
 
 const skip = zookeeperSkip;
@@ -183,7 +178,6 @@ test("ha: kill -9 the leader; another leads, agents and the framework follow, th
 
   const updates: TaskStatus[] = [];
   let subscriptions = 0;
-  let launched = false;
   const client = new SchedulerClient({
     master: url,
     framework: {
@@ -200,30 +194,7 @@ test("ha: kill -9 the leader; another leads, agents and the framework follow, th
       subscriptions++;
     },
     update: (status) => updates.push(status),
-    offers: (offers: Offer[]) => {
-      for (const offer of offers) {
-        const wanted = parseResourceText("cpus:0.1;mem:32");
-        assert.ok(wanted.ok);
-        const found = launched ? undefined : findOfferResources(offer, wanted.resources);
-        if (found === undefined) {
-          void client.decline([offer.id], { refuse_seconds: 3600 });
-          continue;
-        }
-        launched = true;
-        void client.launch(
-          [offer.id],
-          [
-            {
-              name: "long",
-              task_id: { value: "long" },
-              agent_id: offer.agent_id,
-              resources: found,
-              command: { shell: true, value: "sleep 600" },
-            },
-          ],
-        );
-      }
-    },
+    offers: launchOnce(client, "long", "sleep 600"),
   });
   await waitFor("the long task RUNNING", () =>
     updates.some((u) => u.task_id.value === "long" && u.state === "TASK_RUNNING"),
