@@ -12,6 +12,7 @@ import { existsSync, readdirSync, statSync, utimesSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import {
   binPath,
   type DaemonHandle,
@@ -50,10 +51,6 @@ interface StateJson {
   id?: string;
   frameworks?: FrameworkJson[];
   completed_frameworks?: FrameworkJson[];
-}
-
-async function metrics(agent: DaemonHandle): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${agent.url}/metrics/snapshot`)) ?? {};
 }
 
 /** The completed executor `executorId` as the agent's /state shows it. */
@@ -103,7 +100,7 @@ test("agent gc: a finished task's sandbox is removed after --gc_delay; /state ke
   await waitFor(
     "the sandbox removed and counted",
     async () => {
-      const m = await metrics(agent);
+      const m = await metricsSnapshot(agent);
       return !existsSync(runDir) && (m["gc/path_removals_succeeded"] ?? 0) >= 1 ? m : undefined;
     },
     { timeoutMs: 30_000 },
@@ -112,7 +109,7 @@ test("agent gc: a finished task's sandbox is removed after --gc_delay; /state ke
   await waitFor("the framework directory removed", () => !existsSync(frameworkDir), {
     timeoutMs: 15_000,
   });
-  const m = await metrics(agent);
+  const m = await metricsSnapshot(agent);
   assert.equal(m["gc/path_removals_failed"], 0);
   assert.equal(typeof m["gc/path_removals_pending"], "number");
 
@@ -162,7 +159,7 @@ test("agent gc: after a restart, finished runs older than --gc_delay are removed
     { timeoutMs: 20_000 },
   );
   const m = await waitFor("gc metrics", async () => {
-    const s = await metrics(agent);
+    const s = await metricsSnapshot(agent);
     return (s["gc/path_removals_succeeded"] ?? 0) >= 2 ? s : undefined;
   });
   assert.ok(existsSync(frameworkDir), "the framework directory is kept for the whole delay");
@@ -236,6 +233,6 @@ test("agent gc: with --gc_non_executor_container_sandboxes an ended nested conta
   await waitFor("the collector's log line for the nested sandbox", () =>
     agent.logs().includes(`Deleted '${childDir}'`),
   );
-  const m = await metrics(agent);
+  const m = await metricsSnapshot(agent);
   assert.ok((m["gc/path_removals_succeeded"] ?? 0) >= 1, JSON.stringify(m));
 });

@@ -19,8 +19,9 @@ import { resourcesFromString } from "../../src/common/resources/index.js";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import type { SchedulerEvent } from "../../src/scheduler/types.js";
 import { OperationFakeAgent } from "../harness/fake-agent.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import { typedOperatorCall } from "../harness/operator.js";
-import { type DaemonHandle, getJson, startMaster, stopAll, waitFor } from "../harness/processes.js";
+import { type DaemonHandle, startMaster, stopAll, waitFor } from "../harness/processes.js";
 
 const codecs = {
   call: codecFor("mesos.v1.master.Call"),
@@ -43,10 +44,6 @@ function reservedCpus(value: number): Resource {
     reservations: [{ type: "DYNAMIC", role: "web", principal: "ops" }],
     allocation_info: { role: "web" },
   };
-}
-
-async function metrics(master: DaemonHandle): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`)) ?? {};
 }
 
 describe("operation feedback through a real master", () => {
@@ -110,7 +107,7 @@ describe("operation feedback through a real master", () => {
     assert.equal(listed?.latest_status.state, "OPERATION_PENDING");
     assert.equal(listed?.info.id?.value, "r1");
     assert.deepEqual([...(listed?.uuid.value ?? [])], [...apply.operation_uuid.value]);
-    const before = await metrics(master);
+    const before = await metricsSnapshot(master);
     assert.equal(before["master/operations/pending"], 1);
     assert.equal(before["master/operations/reserve/pending"], 1);
 
@@ -143,7 +140,7 @@ describe("operation feedback through a real master", () => {
     assert.deepEqual([...ack.operation_uuid.value], [...apply.operation_uuid.value]);
     const gone = await typedOperatorCall(master, codecs, { type: "GET_OPERATIONS" });
     assert.deepEqual(gone.response?.get_operations?.operations ?? [], []);
-    const after = await metrics(master);
+    const after = await metricsSnapshot(master);
     assert.equal(after["master/operations/pending"], 0);
     assert.equal(after["master/operations/finished"], 1);
     assert.equal(after["master/operations/reserve/finished"], 1);
@@ -220,7 +217,7 @@ describe("operation feedback through a real master", () => {
     await agent.nth("mesos.internal.AcknowledgeOperationStatusMessage", acks + 1);
     const listed = await typedOperatorCall(master, codecs, { type: "GET_OPERATIONS" });
     assert.deepEqual(listed.response?.get_operations?.operations ?? [], []);
-    assert.equal((await metrics(master))["master/operations/unreserve/dropped"], 1);
+    assert.equal((await metricsSnapshot(master))["master/operations/unreserve/dropped"], 1);
   });
 });
 

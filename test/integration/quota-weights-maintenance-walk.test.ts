@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import {
   type DaemonHandle,
   getJson,
@@ -317,8 +318,7 @@ test("walk: with --offer_timeout, an unanswered inverse offer is rescinded", asy
 });
 
 test("walk: quota metrics come and go with the quantities they show, as in Mesos", async () => {
-  const snapshot = async () =>
-    (await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`)) ?? {};
+  const snapshot = () => metricsSnapshot(master);
   const base = "allocator/mesos/quota/roles/walk-metrics/resources";
   const set = await send(master.url, "POST", "/api/v1", {
     type: "UPDATE_QUOTA",

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import type { Call } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import { codecFor } from "../../src/common/protocol/index.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import {
   type DaemonHandle,
   getJson,
@@ -90,10 +91,6 @@ function callAs(s: Subscription, principal: string, call: Call) {
   });
 }
 
-async function metrics(): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`)) ?? {};
-}
-
 describe("framework rate limiting with authenticated HTTP schedulers", { timeout: 120_000 }, () => {
   it("over capacity: a 429 and Mesos' ERROR message; the waiting call is processed later", async () => {
     const batch = await framework("batch");
@@ -111,7 +108,7 @@ describe("framework rate limiting with authenticated HTTP schedulers", { timeout
       "Message mesos.scheduler.Call dropped: capacity(1) exceeded",
     );
 
-    const m = await metrics();
+    const m = await metricsSnapshot(master);
     assert.equal(m["frameworks/batch/messages_received"], 4, "SUBSCRIBE and three calls");
     assert.equal(m["frameworks/batch/messages_processed"], 3, "SUBSCRIBE and two calls");
   });
@@ -143,7 +140,7 @@ describe("framework rate limiting with authenticated HTTP schedulers", { timeout
       Array(10).fill(202),
     );
     await waitLong("free's counters", async () => {
-      const m = await metrics();
+      const m = await metricsSnapshot(master);
       return (
         m["frameworks/free/messages_received"] === 11 &&
         m["frameworks/free/messages_processed"] === 11
@@ -166,13 +163,13 @@ describe("framework rate limiting with authenticated HTTP schedulers", { timeout
   it("calls without the framework's credentials are refused before rate limiting (401)", async () => {
     const batch = subscriptions[0];
     assert.ok(batch !== undefined);
-    const before = (await metrics())["frameworks/batch/messages_received"];
+    const before = (await metricsSnapshot(master))["frameworks/batch/messages_received"];
     const full: Call = { framework_id: { value: batch.frameworkId }, type: "REVIVE" };
     const answer = await post(batch.url, callCodec.encodeJson(full), {
       "Content-Type": "application/json",
       "Mesos-Stream-Id": batch.streamId,
     });
     assert.equal(answer.status, 401);
-    assert.equal((await metrics())["frameworks/batch/messages_received"], before);
+    assert.equal((await metricsSnapshot(master))["frameworks/batch/messages_received"], before);
   });
 });

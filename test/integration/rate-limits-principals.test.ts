@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { type DaemonHandle, getJson, startMaster, stopAll, waitFor } from "../harness/processes.js";
+import { metricsSnapshot } from "../harness/metrics.js";
+import { type DaemonHandle, startMaster, stopAll, waitFor } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
 let master: DaemonHandle;
@@ -53,7 +54,7 @@ describe("framework rate limiting by FrameworkInfo.principal", { timeout: 120_00
     const error = await one.nth("ERROR");
     assert.equal(error.error?.message, third.body);
     assert.ok(master.logs().includes("Framework rate limiting enabled"), "Mesos' start-up line");
-    const m = await metrics();
+    const m = await metricsSnapshot(master);
     assert.equal(m["frameworks/shared/messages_received"], 5, "two SUBSCRIBEs and three calls");
     assert.equal(m["frameworks/shared/messages_processed"], 3, "two SUBSCRIBEs and one call");
   });
@@ -65,7 +66,9 @@ describe("framework rate limiting by FrameworkInfo.principal", { timeout: 120_00
     assert.equal(call.body, "Message mesos.scheduler.Call dropped: capacity(0) exceeded");
     const error = await anonymous.nth("ERROR");
     assert.equal(error.error?.message, call.body);
-    const names = Object.keys(await metrics()).filter((k) => k.startsWith("frameworks/"));
+    const names = Object.keys(await metricsSnapshot(master)).filter((k) =>
+      k.startsWith("frameworks/"),
+    );
     assert.deepEqual(names.sort(), [
       "frameworks/shared/messages_processed",
       "frameworks/shared/messages_received",
@@ -73,13 +76,9 @@ describe("framework rate limiting by FrameworkInfo.principal", { timeout: 120_00
   });
 });
 
-async function metrics(): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${master.url}/metrics/snapshot`)) ?? {};
-}
-
 async function waitForReceived(principal: string, count: number): Promise<void> {
   await waitFor(`${count} messages received from ${principal}`, async () => {
-    const m = await metrics();
+    const m = await metricsSnapshot(master);
     return (m[`frameworks/${principal}/messages_received`] ?? 0) >= count;
   });
 }

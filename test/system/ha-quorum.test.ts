@@ -18,8 +18,8 @@ import { ManualClock } from "../../src/common/time/clock.js";
 import { ZkSession } from "../../src/common/zookeeper/session.js";
 import { parseZkUrl } from "../../src/common/zookeeper/url.js";
 import { elected, leaderOf, running, v1Status } from "../harness/leader.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import {
-  type DaemonHandle,
   getJson,
   runBinary,
   startAgent,
@@ -37,10 +37,6 @@ after(async () => {
   await stopAll();
   await zk.stop();
 });
-
-async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`)) ?? {};
-}
 
 async function get(url: string): Promise<Response> {
   return fetch(url, { redirect: "manual" });
@@ -70,10 +66,10 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
   const first = await startMaster({ flags });
   // Elected, but a new registry needs every one of the 2 * 2 - 1 masters.
   await waitFor("the first master elected and waiting", async () => {
-    const m = await metrics(first);
+    const m = await metricsSnapshot(first);
     return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
   });
-  assert.equal((await metrics(first))["registrar/log/recovered"], 0);
+  assert.equal((await metricsSnapshot(first))["registrar/log/recovered"], 0);
   const scheduler = await get(`${first.url}/api/v1/scheduler`);
   assert.equal(scheduler.status, 503);
   assert.equal(await scheduler.text(), "Master has not finished recovery");
@@ -91,7 +87,7 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
 
   const second = await startMaster({ flags });
   await waitFor("a quorum seen by the first", async () => {
-    const m = await metrics(first);
+    const m = await metricsSnapshot(first);
     return m["registrar/log/ensemble_size"] === 2 && m["registrar/log/recovered"] === 1;
   });
   // Still short of the 3 a never-written registry needs.
@@ -109,7 +105,7 @@ test("ha/quorum: an elected master waits for --quorum masters in <path>/log_repl
   const beforeFailover = Date.now() / 1000;
   await first.stop();
   await waitFor("the last master elected and waiting for a second replica", async () => {
-    const m = await metrics(second);
+    const m = await metricsSnapshot(second);
     return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
   });
   assert.equal(await v1Status(second), 503);
@@ -175,7 +171,7 @@ test("ha/quorum: a leader left without a quorum cannot write the registry and ex
   });
   for (const m of masters) if (m !== leader) await m.stop();
   await waitFor("the leader to see one replica left", async () => {
-    return (await metrics(leader))["registrar/log/ensemble_size"] === 1;
+    return (await metricsSnapshot(leader))["registrar/log/ensemble_size"] === 1;
   });
   // Admitting an agent is a registry write: it cannot reach a quorum.
   await startAgent({ master: url, flags: { registration_backoff_factor: "100ms" } });
@@ -195,7 +191,7 @@ test("ha/quorum: --registry=in_memory has no log replicas and needs no quorum", 
   const m = await startMaster({ flags: { zk: url, quorum: 3, registry: "in_memory" } });
   await leaderOf([m]);
   assert.equal((await get(`${m.url}/master/state`)).status, 200);
-  const snap = await metrics(m);
+  const snap = await metricsSnapshot(m);
   assert.equal(snap["registrar/log/ensemble_size"], undefined);
   const session = await reader(url);
   assert.equal(await session.exists("/inmem/log_replicas"), false);

@@ -20,9 +20,9 @@ import { join } from "node:path";
 import { after, test } from "node:test";
 import { SchedulerClient } from "../../src/scheduler/index.js";
 import { elected, leaderOf, running } from "../harness/leader.js";
+import { metricsSnapshot } from "../harness/metrics.js";
 import {
   type DaemonHandle,
-  getJson,
   runBinary,
   startMaster,
   stopAll,
@@ -40,10 +40,6 @@ after(async () => {
   await stopAll();
   await zk.stop();
 });
-
-async function metrics(m: DaemonHandle): Promise<Record<string, number>> {
-  return (await getJson<Record<string, number>>(`${m.url}/metrics/snapshot`)) ?? {};
-}
 
 /** `text` as a literal in a RegExp. */
 function literal(text: string): string {
@@ -71,10 +67,10 @@ test("ha/recovery: a master waiting for --quorum serves an empty state, 503 on t
   const first = await startMaster({ flags });
   // A new registry needs all 2 * 2 - 1 masters: the first waits, elected.
   await waitFor("the first master elected and waiting", async () => {
-    const m = await metrics(first);
+    const m = await metricsSnapshot(first);
     return m["master/elected"] === 1 && m["registrar/log/ensemble_size"] === 1;
   });
-  assert.equal((await metrics(first))["registrar/log/recovered"], 0);
+  assert.equal((await metricsSnapshot(first))["registrar/log/recovered"], 0);
 
   const state = await json(first, "/master/state");
   assert.equal(state.leader, `master@127.0.0.1:${first.port}`);
