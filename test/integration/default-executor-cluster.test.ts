@@ -8,7 +8,8 @@ import { readFileSync, realpathSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import { type DaemonHandle, getJson, runBinary, stopAll, waitFor } from "../harness/processes.js";
+import { mesosExecute } from "../harness/mesos-execute.js";
+import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
 
 let master: DaemonHandle;
 let agent: DaemonHandle;
@@ -37,9 +38,7 @@ function group(...tasks: { id: string; command: string; extra?: object }[]): str
 }
 
 function execute(...args: string[]) {
-  return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
-    timeoutMs: 60_000,
-  });
+  return mesosExecute(master, args);
 }
 
 /** The sandbox of the executor (mesos-execute names it `default-executor`) of framework `frameworkId`. */

@@ -14,7 +14,8 @@ import {
   subcommandOf,
 } from "../fixtures/fake-docker/install.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
-import { type DaemonHandle, runBinary, stopAll, tempDir } from "../harness/processes.js";
+import { mesosExecute } from "../harness/mesos-execute.js";
+import { type DaemonHandle, stopAll, tempDir } from "../harness/processes.js";
 import { BUSYBOX, buildManifestImage, type LayerFiles } from "./images-helpers.js";
 
 const isRoot = process.getuid?.() === 0;
@@ -61,9 +62,7 @@ after(async () => {
 });
 
 function execute(...args: string[]) {
-  return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
-    timeoutMs: 60_000,
-  });
+  return mesosExecute(master, args);
 }
 
 test("mesos-execute: --rlimits sets the task's limits", { skip }, async () => {

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { mesosExecute } from "../harness/mesos-execute.js";
 import {
   type DaemonHandle,
   getJson,
@@ -30,9 +31,7 @@ before(async () => {
 after(stopAll);
 
 function execute(...args: string[]) {
-  return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
-    timeoutMs: 60_000,
-  });
+  return mesosExecute(master, args);
 }
 
 test("mesos-execute: `echo hello` finishes, exits 0, and `hello` is in the sandbox stdout", async () => {

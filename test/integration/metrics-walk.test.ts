@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { installFakeDocker } from "../fixtures/fake-docker/install.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { mesosExecute } from "../harness/mesos-execute.js";
 import {
   type DaemonHandle,
   getJson,
@@ -233,9 +234,7 @@ after(async () => {
 });
 
 function execute(...args: string[]) {
-  return runBinary("mesos-execute", [`--master=${master.address}`, ...args], {
-    timeoutMs: 90_000,
-  });
+  return mesosExecute(master, args, 90_000);
 }
 
 test("metrics walk: every documented name we build is served with its type; what we do not build is absent", async () => {
