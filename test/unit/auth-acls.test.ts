@@ -6,24 +6,19 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
+import { parseAcls } from "../../src/common/auth/acls.js";
 import { basicCredentials } from "../../src/common/auth/basic.js";
 import { CredentialStore, parseCredentials } from "../../src/common/auth/credentials.js";
 import { FrameworkRateLimiter, parseRateLimits } from "../../src/common/auth/rate-limits.js";
 import { ManualClock } from "../../src/common/time/clock.js";
-
-function authorizer(json: unknown): LocalAuthorizer {
-  const parsed = parseAcls(json);
-  assert.ok(parsed.ok, parsed.ok ? "" : parsed.error);
-  return new LocalAuthorizer(parsed.value);
-}
+import { localAuthorizer } from "../harness/acls.js";
 
 const NONE = { type: "NONE" };
 const ANY = { type: "ANY" };
 
 describe("auth acls: the guide's examples", () => {
   it("only foo may register in analytics; everyone may use other roles", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       register_frameworks: [
         { principals: { values: ["foo"] }, roles: { values: ["analytics"] } },
         { principals: NONE, roles: { values: ["analytics"] } },
@@ -37,7 +32,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("foo may use analytics and ads and no other role; others anything", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       register_frameworks: [
         { principals: { values: ["foo"] }, roles: { values: ["analytics", "ads"] } },
         { principals: { values: ["foo"] }, roles: NONE },
@@ -50,7 +45,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("permissive false: foo only analytics, nobody else anything (including *)", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       register_frameworks: [{ principals: { values: ["foo"] }, roles: { values: ["analytics"] } }],
     });
@@ -60,7 +55,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("run_tasks: anyone as guest or bar, no other user", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       run_tasks: [{ principals: ANY, users: { values: ["guest", "bar"] } }],
     });
@@ -70,7 +65,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("run_tasks: foo and bar as alice only; no other principal", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       run_tasks: [{ principals: { values: ["foo", "bar"] }, users: { values: ["alice"] } }],
     });
@@ -81,7 +76,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("run_tasks: foo only as guest, others as anyone", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       run_tasks: [
         { principals: { values: ["foo"] }, users: { values: ["guest"] } },
         { principals: { values: ["foo"] }, users: NONE },
@@ -93,21 +88,21 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("run_tasks: nobody as root, anything else allowed", () => {
-    const a = authorizer({ run_tasks: [{ principals: NONE, users: { values: ["root"] } }] });
+    const a = localAuthorizer({ run_tasks: [{ principals: NONE, users: { values: ["root"] } }] });
     assert.equal(a.authorized("run_tasks", "foo", "root"), false);
     assert.equal(a.authorized("run_tasks", undefined, "root"), false);
     assert.equal(a.authorized("run_tasks", "foo", "alice"), true);
   });
 
   it("teardown: order matters (NONE first forbids everyone); ops-only works", () => {
-    const first = authorizer({
+    const first = localAuthorizer({
       teardown_frameworks: [
         { principals: NONE, framework_principals: ANY },
         { principals: { values: ["admin"] }, framework_principals: ANY },
       ],
     });
     assert.equal(first.authorized("teardown_frameworks", "admin", "fw"), false);
-    const ops = authorizer({
+    const ops = localAuthorizer({
       permissive: false,
       teardown_frameworks: [{ principals: { values: ["ops"] }, framework_principals: ANY }],
     });
@@ -127,7 +122,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("reserve/unreserve/volumes/quota examples", () => {
-    const reserve = authorizer({
+    const reserve = localAuthorizer({
       permissive: false,
       reserve_resources: [{ principals: { values: ["foo"] }, roles: { values: ["prod", "dev"] } }],
     });
@@ -135,13 +130,13 @@ describe("auth acls: the guide's examples", () => {
     assert.equal(reserve.authorized("reserve_resources", "foo", "qa"), false);
     assert.equal(reserve.authorized("reserve_resources", "bar", "prod"), false);
 
-    const notFoo = authorizer({
+    const notFoo = localAuthorizer({
       reserve_resources: [{ principals: { values: ["foo"] }, roles: NONE }],
     });
     assert.equal(notFoo.authorized("reserve_resources", "foo", "prod"), false);
     assert.equal(notFoo.authorized("reserve_resources", "bar", "prod"), true);
 
-    const unreserve = authorizer({
+    const unreserve = localAuthorizer({
       permissive: false,
       unreserve_resources: [
         { principals: { values: ["foo"] }, reserver_principals: { values: ["foo", "bar"] } },
@@ -152,7 +147,7 @@ describe("auth acls: the guide's examples", () => {
     assert.equal(unreserve.authorized("unreserve_resources", "bar", "foo"), false);
     assert.equal(unreserve.authorized("unreserve_resources", "bar", "bar"), true);
 
-    const destroy = authorizer({
+    const destroy = localAuthorizer({
       permissive: false,
       destroy_volumes: [
         { principals: { values: ["foo"] }, creator_principals: { values: ["foo", "bar"] } },
@@ -162,7 +157,7 @@ describe("auth acls: the guide's examples", () => {
     assert.equal(destroy.authorized("destroy_volumes", "foo", "bar"), true);
     assert.equal(destroy.authorized("destroy_volumes", "bar", "foo"), false);
 
-    const quota = authorizer({
+    const quota = localAuthorizer({
       permissive: false,
       get_quotas: [
         { principals: { values: ["ops"] }, roles: ANY },
@@ -175,7 +170,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("get_endpoints: ops everything, foo two paths", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       get_endpoints: [
         { principals: { values: ["ops"] }, paths: ANY },
@@ -191,7 +186,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("nested roles: `a/%` covers roles below a, not a itself", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       register_frameworks: [{ principals: ANY, roles: { values: ["eng/%"] } }],
     });
@@ -202,7 +197,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("allowsEverything: only when the first rule covering the principal allows ANY object", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       view_frameworks: [
         { principals: { values: ["ops"] }, users: ANY },
         { principals: { values: ["dev"] }, users: { values: ["alice"] } },
@@ -216,7 +211,7 @@ describe("auth acls: the guide's examples", () => {
   });
 
   it("shutdown_frameworks is the old name of teardown_frameworks", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       shutdown_frameworks: [{ principals: { values: ["ops"] }, framework_principals: ANY }],
     });
@@ -226,7 +221,7 @@ describe("auth acls: the guide's examples", () => {
 
 describe("auth acls: keys of no ACLs field are ignored, as stout's JSON-to-protobuf skips them", () => {
   it("an unknown list, rule field or entity field changes nothing", () => {
-    const a = authorizer({
+    const a = localAuthorizer({
       permissive: false,
       run_taskz: [{ principals: ANY, users: ANY }],
       toString: 5,

@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
 import {
   filterStateJson,
   filterV1State,
@@ -12,12 +11,7 @@ import {
   viewsEverything,
 } from "../../src/common/auth/view-filter.js";
 import { tlsFromEnv } from "../../src/common/process/tls.js";
-
-function authorizer(json: unknown): LocalAuthorizer {
-  const parsed = parseAcls(json);
-  assert.ok(parsed.ok);
-  return new LocalAuthorizer(parsed.value);
-}
+import { localAuthorizer } from "../harness/acls.js";
 
 const ACLS = {
   view_frameworks: [
@@ -33,7 +27,7 @@ const ACLS = {
 
 describe("auth view filter", () => {
   it("/master/state: frameworks, tasks (by task user) and flags", () => {
-    const a = authorizer(ACLS);
+    const a = localAuthorizer(ACLS);
     const doc = {
       flags: { port: "5050" },
       frameworks: [
@@ -68,7 +62,7 @@ describe("auth view filter", () => {
   });
 
   it("v1 GET_STATE: frameworks, tasks and executors by framework id", () => {
-    const a = authorizer(ACLS);
+    const a = localAuthorizer(ACLS);
     const state = {
       get_frameworks: {
         frameworks: [

@@ -10,7 +10,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { SandboxFiles } from "../../src/agent/http/sandbox-files.js";
-import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
 import { setPrincipal } from "../../src/common/auth/basic.js";
 import { setRequestAuthorizer } from "../../src/common/auth/request-auth.js";
 import { FilesHandlers, requestCaller } from "../../src/common/files/files-http.js";
@@ -23,6 +22,7 @@ import { type BodyResponse, type HttpResponse, response } from "../../src/common
 import { silentLogger } from "../../src/common/observability/logger.js";
 import type { Master } from "../../src/master/core/master.js";
 import { executorUser, forwardGuard } from "../../src/master/http/files-forward.js";
+import { localAuthorizer } from "../harness/acls.js";
 
 const dirs: string[] = [];
 after(() => {
@@ -41,12 +41,6 @@ const ACLS = {
   access_mesos_logs: [{ principals: { values: ["ops"] }, logs: { type: "ANY" } }],
 };
 
-function authorizer(json: unknown): LocalAuthorizer {
-  const parsed = parseAcls(json);
-  assert.ok(parsed.ok);
-  return new LocalAuthorizer(parsed.value);
-}
-
 /** `acls` null: no guard saw the request (a daemon without `--acls` behaves alike). */
 function get(path: string, principal?: string, acls: unknown = ACLS): HttpRequest {
   const q = path.indexOf("?");
@@ -59,7 +53,7 @@ function get(path: string, principal?: string, acls: unknown = ACLS): HttpReques
     remoteAddress: "127.0.0.1",
     remotePort: 1,
   });
-  if (acls !== null) setRequestAuthorizer(r, authorizer(acls));
+  if (acls !== null) setRequestAuthorizer(r, localAuthorizer(acls));
   if (principal !== undefined) setPrincipal(r, principal);
   return r;
 }

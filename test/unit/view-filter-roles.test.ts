@@ -4,7 +4,6 @@
  */
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LocalAuthorizer, parseAcls } from "../../src/common/auth/acls.js";
 import {
   filterSlavesJson,
   filterV1Agents,
@@ -12,15 +11,10 @@ import {
   viewPermissions,
   viewsEverything,
 } from "../../src/common/auth/view-filter.js";
-
-function authorizer(json: unknown): LocalAuthorizer {
-  const parsed = parseAcls(json);
-  assert.ok(parsed.ok);
-  return new LocalAuthorizer(parsed.value);
-}
+import { localAuthorizer } from "../harness/acls.js";
 
 // dev may view `eng/web` (and roles below `eng/web`) but not `eng` itself or `ops`.
-const auth = authorizer({
+const auth = localAuthorizer({
   view_roles: [
     { principals: { values: ["dev"] }, roles: { values: ["eng/web", "eng/web/%"] } },
     { principals: { values: ["dev"] }, roles: { type: "NONE" } },
