@@ -129,20 +129,41 @@ export interface WaitContainerAnswer {
   wait_container?: { exit_status?: number; state?: string; reason?: string };
 }
 
-/** WAIT_CONTAINER of container `id` (nested in `parent` if given) on an agent: must be 200. */
+/** A container id with the chain of its parents (`parent` is the next one up). */
+export interface ContainerIdChain {
+  value: string;
+  parent?: ContainerIdChain;
+}
+
+/**
+ * WAIT_CONTAINER of container `id` (a chain, or a name nested in `parent`
+ * if given) on an agent: must be 200.
+ */
 export async function waitContainer(
   agent: DaemonHandle,
-  id: string,
+  id: string | ContainerIdChain,
   parent?: string,
 ): Promise<WaitContainerAnswer> {
   const containerId =
-    parent === undefined ? { value: id } : { value: id, parent: { value: parent } };
+    typeof id !== "string"
+      ? id
+      : parent === undefined
+        ? { value: id }
+        : { value: id, parent: { value: parent } };
   const answer = await expectCall(
     agent,
     { type: "WAIT_CONTAINER", wait_container: { container_id: containerId } },
     200,
   );
   return JSON.parse(answer.text) as WaitContainerAnswer;
+}
+
+/** What WAIT_CONTAINER of `id` says of the ended container (`{}` when it says nothing). */
+export async function waitEnded(
+  agent: DaemonHandle,
+  id: ContainerIdChain,
+): Promise<NonNullable<WaitContainerAnswer["wait_container"]>> {
+  return (await waitContainer(agent, id)).wait_container ?? {};
 }
 
 /** An agent as GET_AGENTS shows it (the fields the tests read). */

@@ -20,7 +20,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { after, before, test } from "node:test";
 import { metaFiles } from "../harness/checkpoints.js";
-import { expectCall, operatorCall } from "../harness/operator.js";
+import { expectCall, operatorCall, waitEnded } from "../harness/operator.js";
 import { alive, carrying, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -99,15 +99,6 @@ async function loggedLine(on: DaemonHandle, line: RegExp): Promise<void> {
   await waitLong(`${line} in the agent's log`, () => line.test(on.logs())).catch((e: unknown) => {
     throw new Error(`${(e as Error).message}\n${on.logs().slice(-3000)}`);
   });
-}
-
-async function waitEnded(on: DaemonHandle, id: Id): Promise<{ exit_status?: number }> {
-  const r = await operatorCall(on, {
-    type: "WAIT_CONTAINER",
-    wait_container: { container_id: id },
-  });
-  assert.equal(r.status, 200, r.text);
-  return (JSON.parse(r.text) as { wait_container?: { exit_status?: number } }).wait_container ?? {};
 }
 
 /** Leaves its session and sandbox (double fork: its parent is not the container's tree). */

@@ -28,7 +28,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { CgroupsHierarchy } from "../../src/agent/containerizer/cgroups/hierarchy.js";
 import { encodeRecord } from "../../src/common/recordio/index.js";
-import { operatorCall } from "../harness/operator.js";
+import { operatorCall, waitEnded } from "../harness/operator.js";
 import { alive, killEach } from "../harness/proc-scan.js";
 import {
   binPath,
@@ -82,15 +82,6 @@ function launch(id: Id, command: string): Record<string, unknown> {
 async function launched(on: DaemonHandle, body: Record<string, unknown>): Promise<void> {
   const r = await operatorCall(on, body);
   assert.equal(r.status, 200, `${JSON.stringify(body)}: ${r.text}\n${on.logs().slice(-3000)}`);
-}
-
-async function waitEnded(on: DaemonHandle, id: Id): Promise<{ exit_status?: number }> {
-  const r = await operatorCall(on, {
-    type: "WAIT_CONTAINER",
-    wait_container: { container_id: id },
-  });
-  assert.equal(r.status, 200, r.text);
-  return (JSON.parse(r.text) as { wait_container?: { exit_status?: number } }).wait_container ?? {};
 }
 
 function dotted(id: Id): string {
