@@ -353,3 +353,12 @@ export async function stopAll(): Promise<void> {
 process.once("exit", () => {
   for (const d of daemons) d.kill("SIGKILL");
 });
+
+/** Waits (waitLong) until `daemon` has exited: its exit code (null when a signal ended it). */
+export function exitCodeOf(daemon: DaemonHandle): Promise<number | null> {
+  return waitLong(`${daemon.name} to exit`, () =>
+    daemon.child.exitCode === null && daemon.child.signalCode === null
+      ? undefined
+      : { code: daemon.child.exitCode },
+  ).then((exit) => exit.code);
+}

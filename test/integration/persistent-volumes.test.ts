@@ -30,6 +30,7 @@ import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  exitCodeOf,
   freePort,
   startAgent,
   startMaster,
@@ -37,7 +38,6 @@ import {
   tempDir,
   waitFor,
   waitForAgents,
-  waitLong,
 } from "../harness/processes.js";
 import { type Subscription, subscribe, subscribeCall } from "./master-clients.js";
 
@@ -208,15 +208,6 @@ async function framework(name: string): Promise<Subscription> {
   s.autoAcknowledge = true;
   open.push(s);
   return s;
-}
-
-/** The exit code of a daemon expected to stop on its own (fails if it keeps running). */
-function exitCodeOf(daemon: DaemonHandle): Promise<number | null> {
-  return waitLong(`${daemon.name} to exit`, () =>
-    daemon.child.exitCode === null && daemon.child.signalCode === null
-      ? undefined
-      : { code: daemon.child.exitCode },
-  ).then((exit) => exit.code);
 }
 
 const hasVolume = (id: string) => (rs: Resource[]) =>

@@ -22,6 +22,7 @@ import type { Offer, Resource } from "../../src/common/protocol/generated/mesos-
 import type { Call, Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import {
   type DaemonHandle,
+  exitCodeOf,
   startAgent,
   startMaster,
   stopAll,
@@ -75,15 +76,6 @@ async function gidMetrics(on: DaemonHandle): Promise<{ total: number; free: numb
     total: m["volume_gid_manager/volume_gids_total"] ?? -1,
     free: m["volume_gid_manager/volume_gids_free"] ?? -1,
   };
-}
-
-/** The exit code of an agent expected to stop on its own. */
-function exitCodeOf(daemon: DaemonHandle): Promise<number | null> {
-  return waitLong(`${daemon.name} to exit`, () =>
-    daemon.child.exitCode === null && daemon.child.signalCode === null
-      ? undefined
-      : { code: daemon.child.exitCode },
-  ).then((exit) => exit.code);
 }
 
 // --- the scheduler side ----------------------------------------------------
