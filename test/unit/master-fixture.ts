@@ -10,7 +10,11 @@ import type {
   SlaveInfo,
   StatusUpdate,
 } from "../../src/common/protocol/generated/mesos-internal.js";
-import type { FrameworkInfo, Resource } from "../../src/common/protocol/generated/mesos-v1.js";
+import type {
+  FrameworkInfo,
+  Resource,
+  Task,
+} from "../../src/common/protocol/generated/mesos-v1.js";
 import type { Event } from "../../src/common/protocol/generated/mesos-v1-scheduler.js";
 import type { MessageTypeMap, MessageTypeName } from "../../src/common/protocol/index.js";
 import { resourcesFromString } from "../../src/common/resources/index.js";
@@ -128,6 +132,27 @@ export function resources(text: string): Resource[] {
   const parsed = resourcesFromString(text);
   if (!parsed.ok) throw new Error(parsed.error);
   return parsed.value as Resource[];
+}
+
+/** Task `taskId` of `framework` running on agent `agentId` (1 cpu, 64 MB), as an agent reports it. */
+export function runningTask(agentId: string, framework: FrameworkInfo, taskId: string): Task {
+  return {
+    name: taskId,
+    task_id: { value: taskId },
+    framework_id: { value: framework.id?.value ?? "" },
+    agent_id: { value: agentId },
+    state: "TASK_RUNNING",
+    resources: resources("cpus:1;mem:64"),
+  };
+}
+
+/** Whether a promise has settled, without waiting for it. */
+export function tracked<T>(promise: Promise<T>): { done: () => boolean; promise: Promise<T> } {
+  let done = false;
+  void promise.finally(() => {
+    done = true;
+  });
+  return { done: () => done, promise };
 }
 
 /** Registers an agent and lets the registrar answer; returns its id. */

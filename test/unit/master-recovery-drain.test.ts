@@ -27,6 +27,7 @@ import {
   recoveringMaster,
   type SentMessage,
   storedAgentInfo,
+  tracked,
 } from "./master-fixture.js";
 
 function reregistration(agentId: string): ReregisterSlaveMessage {
@@ -80,14 +81,6 @@ async function setup(ids: string[], flags: Record<string, Partial<Registry_Slave
   const stored = (id: string) =>
     registrar.snapshot().slaves?.slaves?.find((s) => s.info.id?.value === id);
   return { master, registrar, sent, fatal, drains, stored };
-}
-
-function tracked<T>(promise: Promise<T>): { done: () => boolean; promise: Promise<T> } {
-  let done = false;
-  void promise.finally(() => {
-    done = true;
-  });
-  return { done: () => done, promise };
 }
 
 const reactivate = (m: Master, id: string) =>

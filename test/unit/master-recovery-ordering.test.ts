@@ -11,7 +11,7 @@ import type {
   Registry,
   ReregisterSlaveMessage,
 } from "../../src/common/protocol/generated/mesos-internal.js";
-import type { FrameworkInfo, Task } from "../../src/common/protocol/generated/mesos-v1.js";
+import type { Task } from "../../src/common/protocol/generated/mesos-v1.js";
 import { markAgentGone } from "../../src/master/core/agent-health.js";
 import type { Master } from "../../src/master/core/master.js";
 import {
@@ -27,9 +27,10 @@ import {
   frameworkInfo,
   HeldRegistrar,
   recoveringMaster,
-  resources,
+  runningTask,
   type SentMessage,
   storedAgentInfo,
+  tracked,
 } from "./master-fixture.js";
 
 const PA = frameworkInfo({
@@ -38,17 +39,6 @@ const PA = frameworkInfo({
   capabilities: [{ type: "PARTITION_AWARE" }],
 });
 const PID = "slave(1)@127.0.0.1:5051";
-
-function runningTask(agentId: string, framework: FrameworkInfo, taskId: string): Task {
-  return {
-    name: taskId,
-    task_id: { value: taskId },
-    framework_id: { value: framework.id?.value ?? "" },
-    agent_id: { value: agentId },
-    state: "TASK_RUNNING",
-    resources: resources("cpus:1;mem:64"),
-  };
-}
 
 function reregistration(agentId: string, tasks: Task[]): ReregisterSlaveMessage {
   return {
@@ -85,15 +75,6 @@ async function setup(registry: Registry = {}, beforeAgents?: (m: Master) => void
   assert.ok(master.agents.has("a1"));
   const ofType = (type: string) => sent.filter((m) => m.type === `mesos.internal.${type}`);
   return { master, registrar, allocator, stream, sent, ofType };
-}
-
-/** Whether a promise has settled, without waiting for it. */
-function tracked<T>(promise: Promise<T>): { done: () => boolean; promise: Promise<T> } {
-  let done = false;
-  void promise.finally(() => {
-    done = true;
-  });
-  return { done: () => done, promise };
 }
 
 test("ordering: MARK_AGENT_GONE answers only once the registry has the agent as gone", async () => {

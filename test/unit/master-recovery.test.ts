@@ -26,6 +26,7 @@ import {
   frameworkInfo,
   MASTER_ID,
   resources,
+  runningTask,
   type SentMessage,
 } from "./master-fixture.js";
 
@@ -109,17 +110,6 @@ async function setup(
 
 function registryOf(...ids: string[]): Registry {
   return { slaves: { slaves: ids.map((id) => ({ info: agentInfo(id) })) } };
-}
-
-function runningTask(agentId: string, framework: FrameworkInfo, taskId: string): Task {
-  return {
-    name: taskId,
-    task_id: { value: taskId },
-    framework_id: { value: framework.id?.value ?? "" },
-    agent_id: { value: agentId },
-    state: "TASK_RUNNING",
-    resources: resources("cpus:1;mem:64"),
-  };
 }
 
 function reregistration(
