@@ -4,7 +4,7 @@
  * root agent works there.
  */
 import { execFileSync } from "node:child_process";
-import { chmodSync, mkdtempSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -31,5 +31,13 @@ export function asNobody(script: string, cwd?: string): void {
 export function attackRoot(prefix: string): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   chmodSync(dir, 0o755);
+  return dir;
+}
+
+/** A new directory `name` in `root` that nobody owns: a sandbox its task's user may change. */
+export function nobodysDir(root: string, name: string): string {
+  const dir = join(root, name);
+  mkdirSync(dir);
+  chownSync(dir, nobodyId("-u"), nobodyId("-g"));
   return dir;
 }

@@ -11,21 +11,16 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import {
-  chmodSync,
-  chownSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from "node:fs";
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { NestedFetcher } from "../../src/agent/containerizer/nested-containers.js";
-import { endLauncherTest, nestedContainersFixture, sleepingLauncher } from "../harness/nested-containers-fixture.js";
-import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
+import {
+  endLauncherTest,
+  nestedContainersFixture,
+  sleepingLauncher,
+} from "../harness/nested-containers-fixture.js";
+import { attackRoot, needsRoot, nobodyId, nobodysDir } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
 // nobody must reach the sandboxes and the fetched file below it.
@@ -34,13 +29,6 @@ const uri = join(root, "fetched.txt");
 writeFileSync(uri, "fetched\n", { mode: 0o644 });
 
 after(() => endLauncherTest(started, root));
-
-function executorSandbox(name: string): string {
-  const sandbox = join(root, name);
-  mkdirSync(sandbox);
-  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
-  return sandbox;
-}
 
 /**
  * The agent's fetcher settings, with `beforeWorker` run when the agent
@@ -60,7 +48,7 @@ test(
   "a nested container's fetcher does not start where a `containers` swapped for a link leads",
   needsRoot,
   async () => {
-    const sandbox = executorSandbox("exec-swap");
+    const sandbox = nobodysDir(root, "exec-swap");
     // A directory nobody may write in but cannot reach: its parent is root's 0700.
     const victim = join(root, "private", "open");
     mkdirSync(victim, { recursive: true });
@@ -103,7 +91,7 @@ test(
 );
 
 test("a nested container's URIs are fetched into its sandbox, as its user", needsRoot, async () => {
-  const sandbox = executorSandbox("exec-ok");
+  const sandbox = nobodysDir(root, "exec-ok");
   const nested = nestedContainersFixture(
     sleepingLauncher(started, sandbox, { lookUpUsers: true }),
     sandbox,

@@ -13,7 +13,6 @@ import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import {
   chmodSync,
-  chownSync,
   closeSync,
   existsSync,
   mkdirSync,
@@ -31,7 +30,7 @@ import {
   hookIsolator,
   nestedContainersFixture,
 } from "../harness/nested-containers-fixture.js";
-import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
+import { asNobody, attackRoot, needsRoot, nobodyId, nobodysDir } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
 // nobody must reach the sandbox below it.
@@ -86,9 +85,7 @@ test(
   "a nested container's output is not created through a `containers` the user swapped for a link",
   needsRoot,
   async () => {
-    const sandbox = join(root, "exec");
-    mkdirSync(sandbox);
-    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
+    const sandbox = nobodysDir(root, "exec");
     // Root's directory the link leads to (say /etc/cron.d).
     const victim = join(root, "cron.d");
     mkdirSync(victim);
@@ -122,9 +119,7 @@ test(
 );
 
 test("a nested container's output goes to its sandbox's own files", needsRoot, async () => {
-  const sandbox = join(root, "exec-ok");
-  mkdirSync(sandbox);
-  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
+  const sandbox = nobodysDir(root, "exec-ok");
   const nested = nestedContainersFixture(outputWritingLauncher(), sandbox, { switchUser: true });
   try {
     const launched = await nested.launch({
@@ -147,9 +142,7 @@ test(
   "a nested container does not start in where a `containers` swapped for a link just before its spawn leads",
   needsRoot,
   async () => {
-    const sandbox = join(root, "exec-cwd");
-    mkdirSync(sandbox);
-    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
+    const sandbox = nobodysDir(root, "exec-cwd");
     // Root's directory below one nobody cannot pass: its file is readable only from inside.
     const victim = join(root, "private", "public");
     mkdirSync(victim, { recursive: true });

@@ -8,25 +8,18 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chownSync, existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { openSandboxOutput } from "../../src/agent/containerizer/sandbox-no-follow.js";
 import { endLauncherTest } from "../harness/nested-containers-fixture.js";
-import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
+import { attackRoot, needsRoot, nobodysDir } from "../harness/nobody.js";
 
 const root = attackRoot("sandbox-attacks-fifo-");
 const started: ChildProcess[] = [];
 
 after(() => endLauncherTest(started, root));
-
-function sandboxOf(name: string): string {
-  const sandbox = join(root, name);
-  mkdirSync(sandbox);
-  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
-  return sandbox;
-}
 
 /** Waits (polling the file system, not the clock) until `check` holds. */
 async function until(check: () => boolean): Promise<void> {
@@ -37,7 +30,7 @@ test(
   "a pipe of the user's, held open for reading by the user, is not root's stdout",
   needsRoot,
   async () => {
-    const sandbox = sandboxOf("pipe");
+    const sandbox = nobodysDir(root, "pipe");
     // nobody makes the pipe and reads it (O_RDWR: its open does not wait).
     const reader = spawn(
       "setpriv",
@@ -61,7 +54,7 @@ test(
 );
 
 test("a socket or a device node at stdout is refused", needsRoot, async () => {
-  const sandbox = sandboxOf("others");
+  const sandbox = nobodysDir(root, "others");
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(join(sandbox, "stdout"), resolve));
   try {

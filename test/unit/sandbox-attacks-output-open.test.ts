@@ -16,7 +16,6 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import {
-  chownSync,
   closeSync,
   constants,
   existsSync,
@@ -34,20 +33,13 @@ import {
   openSandboxOutput,
 } from "../../src/agent/containerizer/sandbox-no-follow.js";
 import { endLauncherTest } from "../harness/nested-containers-fixture.js";
-import { attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
+import { attackRoot, needsRoot, nobodysDir } from "../harness/nobody.js";
 import { waitLong } from "../harness/processes.js";
 
 const root = attackRoot("sandbox-attacks-open-");
 const started: ChildProcess[] = [];
 
 after(() => endLauncherTest(started, root));
-
-function sandboxOf(name: string): string {
-  const sandbox = join(root, name);
-  mkdirSync(sandbox);
-  chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
-  return sandbox;
-}
 
 /** What `pid` sleeps in, as the kernel names it ("0" when it is not asleep). */
 const wchan = (pid: number) => readFileSync(`/proc/${pid}/wchan`, "utf8");
@@ -82,7 +74,7 @@ test(
   "a pipe of the user's at stdout is refused without being opened (its waiting reader stays waiting)",
   needsRoot,
   async () => {
-    const sandbox = sandboxOf("pipe");
+    const sandbox = nobodysDir(root, "pipe");
     const pid = await readerWaiting(sandbox, "stdout");
     assert.throws(
       () => openSandboxOutput(join(sandbox, "stdout")),
@@ -97,7 +89,7 @@ test(
   "a pipe of the user's at a file mount point is kept without being opened",
   needsRoot,
   async () => {
-    const sandbox = sandboxOf("mount-pipe");
+    const sandbox = nobodysDir(root, "mount-pipe");
     const pid = await readerWaiting(sandbox, "point");
     await makeMountPoint(sandbox, join(sandbox, "point"), false);
     assert.match(wchan(pid), WAITING_FOR_WRITER, "nobody's open of the pipe still waits");
@@ -109,7 +101,7 @@ test(
   "output files and file mount points: made when missing, taken or kept when they fit, else refused",
   needsRoot,
   async () => {
-    const sandbox = sandboxOf("plain");
+    const sandbox = nobodysDir(root, "plain");
     // Missing: made (root's, 0644), then appended to.
     for (const round of ["one\n", "two\n"]) {
       const fd = openSandboxOutput(join(sandbox, "stdout"), "file");

@@ -10,12 +10,12 @@
  */
 import assert from "node:assert/strict";
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { chownSync, mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { LauncherClient } from "../../src/agent/containerizer/launcher.js";
 import { endLauncherTest, nestedContainersFixture } from "../harness/nested-containers-fixture.js";
-import { asNobody, attackRoot, needsRoot, nobodyId } from "../harness/nobody.js";
+import { asNobody, attackRoot, needsRoot, nobodyId, nobodysDir } from "../harness/nobody.js";
 
 const started: ChildProcess[] = [];
 const root = attackRoot("sandbox-attacks-stdin-");
@@ -26,9 +26,7 @@ test(
   "root opens a DEBUG session's stdin pipe itself, not a link the user put at its name",
   needsRoot,
   async () => {
-    const sandbox = join(root, "exec");
-    mkdirSync(sandbox);
-    chownSync(sandbox, nobodyId("-u"), nobodyId("-g"));
+    const sandbox = nobodysDir(root, "exec");
     const secret = join(root, "secret");
     writeFileSync(secret, "root's secret\n", { mode: 0o600 });
     let read: string | undefined;
