@@ -17,26 +17,10 @@ import {
   processGroupMembers,
   startExecutor,
 } from "../harness/fake-agent-launch.js";
+import { fakeAgentTask, gracePeriod, taskStates } from "../harness/fake-agent-tasks.js";
 
 const MAIN = fileURLToPath(new URL("../../src/executor/default-executor-main.js", import.meta.url));
 const BIN = fileURLToPath(new URL("../../../bin/mesos-default-executor", import.meta.url));
-
-function task(id: string, command: TaskInfo["command"], extra: Partial<TaskInfo> = {}): TaskInfo {
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: { value: "fake-agent-S0" },
-    resources: [{ name: "cpus", allocation_info: { role: "web" } }],
-    ...(command !== undefined ? { command } : {}),
-    ...extra,
-  };
-}
-
-const seconds = (s: number) => ({ grace_period: { nanoseconds: s * 1e9 } });
-
-function states(agent: FakeAgent, taskId: string): string[] {
-  return agent.updates.filter((u) => u.task_id.value === taskId).map((u) => u.state);
-}
 
 function taskFile(ex: LaunchedExecutor, taskId: string, name: string): string {
   try {
@@ -92,8 +76,10 @@ describe("default executor", () => {
     const { ex, executorId } = await start();
     launchGroup(
       executorId,
-      task("a", { value: 'echo "a in $PWD"; echo "sandbox $MESOS_SANDBOX"; echo oops >&2' }),
-      task("b", {
+      fakeAgentTask("a", {
+        value: 'echo "a in $PWD"; echo "sandbox $MESOS_SANDBOX"; echo oops >&2',
+      }),
+      fakeAgentTask("b", {
         shell: false,
         value: "/bin/sh",
         arguments: ["sh", "-c", 'echo "b $GREETING $MESOS_ALLOCATION_ROLE $MESOS_CONTAINER_IP"'],
@@ -102,8 +88,8 @@ describe("default executor", () => {
     );
     await agent.waitForUpdate("TASK_FINISHED", "a");
     await agent.waitForUpdate("TASK_FINISHED", "b");
-    assert.deepEqual(states(agent, "a"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
-    assert.deepEqual(states(agent, "b"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert.deepEqual(taskStates(agent, "a"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert.deepEqual(taskStates(agent, "b"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
     // Every TASK_STARTING goes out before any TASK_RUNNING, as in Mesos.
     const order = agent.updates.map((u) => u.state);
     assert.ok(order.lastIndexOf("TASK_STARTING") < order.indexOf("TASK_RUNNING"), `${order}`);
@@ -127,14 +113,18 @@ describe("default executor", () => {
     const { ex, executorId } = await start();
     launchGroup(
       executorId,
-      task("sleeper", { value: "sleep 100" }),
-      task("failing", { value: "sleep 0.2; exit 3" }),
+      fakeAgentTask("sleeper", { value: "sleep 100" }),
+      fakeAgentTask("failing", { value: "sleep 0.2; exit 3" }),
     );
     const failed = await agent.waitForUpdate("TASK_FAILED", "failing");
     assert.equal(failed.message, "Command exited with status 3");
     const killed = await agent.waitForUpdate("TASK_KILLED", "sleeper");
     assert.equal(killed.message, "Command terminated with signal Terminated");
-    assert.deepEqual(states(agent, "sleeper"), ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]);
+    assert.deepEqual(taskStates(agent, "sleeper"), [
+      "TASK_STARTING",
+      "TASK_RUNNING",
+      "TASK_KILLED",
+    ]);
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
     await noOrphans(ex);
   });
@@ -145,15 +135,15 @@ describe("default executor", () => {
       const { ex, executorId } = await start();
       launchGroup(
         executorId,
-        task("k1", { value: "sleep 100" }),
-        task("k2", { value: "sleep 100" }),
+        fakeAgentTask("k1", { value: "sleep 100" }),
+        fakeAgentTask("k2", { value: "sleep 100" }),
       );
       await agent.waitForUpdate("TASK_RUNNING", "k2");
       agent.kill("k1", undefined, executorId);
       await agent.waitForUpdate("TASK_KILLED", "k1");
       await agent.waitForUpdate("TASK_KILLED", "k2");
       for (const id of ["k1", "k2"]) {
-        assert.deepEqual(states(agent, id), [
+        assert.deepEqual(taskStates(agent, id), [
           "TASK_STARTING",
           "TASK_RUNNING",
           "TASK_KILLING",
@@ -170,7 +160,10 @@ describe("default executor", () => {
   it("a task ignoring SIGTERM (and its children) is SIGKILLed after the KILL's grace period", async () => {
     const { ex, executorId } = await start();
     const stubborn = 'trap "" TERM; sleep 100 & sleep 100 & echo ready; wait';
-    launchGroup(executorId, task("stubborn", { value: stubborn }, { kill_policy: seconds(30) }));
+    launchGroup(
+      executorId,
+      fakeAgentTask("stubborn", { value: stubborn }, { kill_policy: gracePeriod(30) }),
+    );
     await agent.waitForUpdate("TASK_RUNNING", "stubborn");
     await agent.waitFor("the task to be ready", () =>
       taskFile(ex, "stubborn", "stdout").includes("ready"),
@@ -185,27 +178,31 @@ describe("default executor", () => {
 
   it("two LAUNCH_GROUPs: a failure in one group leaves the other running; exit after the last task", async () => {
     const { ex, executorId } = await start();
-    launchGroup(executorId, task("g1-long", { value: "sleep 100" }));
+    launchGroup(executorId, fakeAgentTask("g1-long", { value: "sleep 100" }));
     await agent.waitForUpdate("TASK_RUNNING", "g1-long");
     launchGroup(
       executorId,
-      task("g2-fail", { value: "exit 1" }),
-      task("g2-long", { value: "sleep 100" }),
+      fakeAgentTask("g2-fail", { value: "exit 1" }),
+      fakeAgentTask("g2-long", { value: "sleep 100" }),
     );
     await agent.waitForUpdate("TASK_FAILED", "g2-fail");
     await agent.waitForUpdate("TASK_KILLED", "g2-long");
     // The first group is untouched and the executor keeps running.
     await new Promise((r) => setTimeout(r, 200));
-    assert.deepEqual(states(agent, "g1-long"), ["TASK_STARTING", "TASK_RUNNING"]);
+    assert.deepEqual(taskStates(agent, "g1-long"), ["TASK_STARTING", "TASK_RUNNING"]);
     assert.equal(ex.child.exitCode, null);
-    agent.kill("g1-long", seconds(1), executorId);
+    agent.kill("g1-long", gracePeriod(1), executorId);
     await agent.waitForUpdate("TASK_KILLED", "g1-long");
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
   });
 
   it("SHUTDOWN kills every task (TASK_KILLED) and the executor exits", async () => {
     const { ex, executorId } = await start();
-    launchGroup(executorId, task("s1", { value: "sleep 100" }), task("s2", { value: "sleep 100" }));
+    launchGroup(
+      executorId,
+      fakeAgentTask("s1", { value: "sleep 100" }),
+      fakeAgentTask("s2", { value: "sleep 100" }),
+    );
     await agent.waitForUpdate("TASK_RUNNING", "s2");
     agent.shutdown(executorId);
     await agent.waitForUpdate("TASK_KILLED", "s1");
@@ -220,7 +217,7 @@ describe("default executor", () => {
     try {
       const started = await start();
       ex = started.ex;
-      launchGroup(started.executorId, task("acked", { value: "true" }));
+      launchGroup(started.executorId, fakeAgentTask("acked", { value: "true" }));
       await agent.waitForUpdate("TASK_FINISHED", "acked");
       await new Promise((r) => setTimeout(r, 300));
       assert.equal(ex.child.exitCode, null, "still waiting for acknowledgements");
@@ -237,16 +234,16 @@ describe("default executor", () => {
     const { ex, executorId } = await start();
     launchGroup(
       executorId,
-      task("runs", { value: "sleep 100" }),
-      task("missing", { shell: false, value: "/nonexistent/program" }),
-      task("no-command", undefined),
+      fakeAgentTask("runs", { value: "sleep 100" }),
+      fakeAgentTask("missing", { shell: false, value: "/nonexistent/program" }),
+      fakeAgentTask("no-command", undefined),
     );
     const missing = await agent.waitForUpdate("TASK_FAILED", "missing");
     assert.match(missing.message ?? "", /Failed to launch the command.*ENOENT/);
     const noCommand = await agent.waitForUpdate("TASK_FAILED", "no-command");
     assert.match(noCommand.message ?? "", /Expecting task 'no-command' to have a command/);
     await agent.waitForUpdate("TASK_KILLED", "runs");
-    assert.deepEqual(states(agent, "missing"), ["TASK_STARTING", "TASK_FAILED"]);
+    assert.deepEqual(taskStates(agent, "missing"), ["TASK_STARTING", "TASK_FAILED"]);
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
   });
 
@@ -258,8 +255,8 @@ describe("default executor", () => {
     const waitForGo = "while [ ! -e go ]; do sleep 0.05; done; echo done";
     launchGroup(
       executorId,
-      task("survivor", { value: waitForGo }),
-      task("steady", { value: "sleep 100" }),
+      fakeAgentTask("survivor", { value: waitForGo }),
+      fakeAgentTask("steady", { value: "sleep 100" }),
     );
     await agent.waitForUpdate("TASK_RUNNING", "steady");
     const subscribed = agent.subscribes.length;
@@ -275,24 +272,24 @@ describe("default executor", () => {
     }
     writeFileSync(join(ex.sandbox, "tasks", "survivor", "go"), "");
     await agent.waitForUpdate("TASK_FINISHED", "survivor", 20_000);
-    assert.deepEqual(states(agent, "steady"), ["TASK_STARTING", "TASK_RUNNING"]);
+    assert.deepEqual(taskStates(agent, "steady"), ["TASK_STARTING", "TASK_RUNNING"]);
     assert.equal(taskFile(ex, "survivor", "stdout"), "done\n");
-    agent.kill("steady", seconds(1), executorId);
+    agent.kill("steady", gracePeriod(1), executorId);
     await agent.waitForUpdate("TASK_KILLED", "steady", 20_000);
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
   });
 
   it("a LAUNCH event (a single task) is refused: the executor shuts down", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("single", { value: "true" }), executorId);
+    agent.launch(fakeAgentTask("single", { value: "true" }), executorId);
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
     assert.match(ex.stderr(), /LAUNCH event is not supported by the default executor/);
-    assert.deepEqual(states(agent, "single"), []);
+    assert.deepEqual(taskStates(agent, "single"), []);
   });
 
   it("bin/mesos-default-executor runs a group (the program the agent starts)", async () => {
     const { ex, executorId } = await start({ entry: BIN });
-    launchGroup(executorId, task("via-bin", { value: "echo from bin" }));
+    launchGroup(executorId, fakeAgentTask("via-bin", { value: "echo from bin" }));
     await agent.waitForUpdate("TASK_FINISHED", "via-bin");
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
     assert.equal(taskFile(ex, "via-bin", "stdout"), "from bin\n");

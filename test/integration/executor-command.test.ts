@@ -10,7 +10,7 @@ import {
   COMMAND_EXECUTOR_MAIN,
   ensureCommandExecutorBundle,
 } from "../../src/executor/launch-command.js";
-import type { TaskInfo, TaskStatus } from "../../src/executor/protocol.js";
+import type { TaskStatus } from "../../src/executor/protocol.js";
 import { FakeAgent } from "../harness/fake-agent.js";
 import {
   type LaunchedExecutor,
@@ -18,25 +18,9 @@ import {
   processGroupMembers,
   startExecutor,
 } from "../harness/fake-agent-launch.js";
+import { fakeAgentTask, gracePeriod, taskStates } from "../harness/fake-agent-tasks.js";
 
 const BIN = fileURLToPath(new URL("../../../bin/mesos-executor", import.meta.url));
-
-function task(id: string, command: TaskInfo["command"], extra: Partial<TaskInfo> = {}): TaskInfo {
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: { value: "fake-agent-S0" },
-    resources: [{ name: "cpus", allocation_info: { role: "web" } }],
-    ...(command !== undefined ? { command } : {}),
-    ...extra,
-  };
-}
-
-const seconds = (s: number) => ({ grace_period: { nanoseconds: s * 1e9 } });
-
-function states(agent: FakeAgent, taskId: string): string[] {
-  return agent.updates.filter((u) => u.task_id.value === taskId).map((u) => u.state);
-}
 
 async function noOrphans(ex: LaunchedExecutor): Promise<void> {
   const pid = ex.taskPid();
@@ -76,9 +60,9 @@ describe("command executor", () => {
 
   it("echo hello: TASK_STARTING, TASK_RUNNING, TASK_FINISHED, output in the sandbox stdout, exit 0", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("echo", { value: "echo hello" }), executorId);
+    agent.launch(fakeAgentTask("echo", { value: "echo hello" }), executorId);
     const finished = await agent.waitForUpdate("TASK_FINISHED", "echo");
-    assert.deepEqual(states(agent, "echo"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert.deepEqual(taskStates(agent, "echo"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
     assert.equal(finished.message, "Command exited with status 0");
     assert.equal(finished.source, "SOURCE_EXECUTOR");
     assert.deepEqual(finished.executor_id, { value: executorId });
@@ -92,7 +76,7 @@ describe("command executor", () => {
 
   it("exit 3: TASK_FAILED with the exit status in the message", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("exit3", { value: "exit 3" }), executorId);
+    agent.launch(fakeAgentTask("exit3", { value: "exit 3" }), executorId);
     const failed = await agent.waitForUpdate("TASK_FAILED", "exit3");
     assert.equal(failed.message, "Command exited with status 3");
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
@@ -101,7 +85,7 @@ describe("command executor", () => {
   it("shell: false runs value with arguments as argv; CommandInfo environment and MESOS_ALLOCATION_ROLE reach the task", async () => {
     const { ex, executorId } = await start();
     agent.launch(
-      task("argv", {
+      fakeAgentTask("argv", {
         shell: false,
         value: "/bin/sh",
         arguments: ["sh", "-c", 'echo "$1|$GREETING|$MESOS_ALLOCATION_ROLE|$0"', "zero", "a b"],
@@ -117,7 +101,7 @@ describe("command executor", () => {
   it("a SECRET environment variable is left to the agent (which resolves it into the executor's environment)", async () => {
     const { executorId } = await start();
     agent.launch(
-      task("secret", {
+      fakeAgentTask("secret", {
         value: 'test -z "$TOKEN"',
         environment: {
           variables: [{ name: "TOKEN", type: "SECRET", secret: { type: "REFERENCE" } }],
@@ -126,24 +110,31 @@ describe("command executor", () => {
       executorId,
     );
     await agent.waitForUpdate("TASK_FINISHED", "secret");
-    assert.deepEqual(states(agent, "secret"), ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]);
+    assert.deepEqual(taskStates(agent, "secret"), [
+      "TASK_STARTING",
+      "TASK_RUNNING",
+      "TASK_FINISHED",
+    ]);
   });
 
   it("a program that does not exist fails the task", async () => {
     const { executorId } = await start();
-    agent.launch(task("missing", { shell: false, value: "/nonexistent/program" }), executorId);
+    agent.launch(
+      fakeAgentTask("missing", { shell: false, value: "/nonexistent/program" }),
+      executorId,
+    );
     const failed = await agent.waitForUpdate("TASK_FAILED", "missing");
     assert.match(failed.message ?? "", /Failed to launch the command.*ENOENT/);
   });
 
   it("a second LAUNCH is refused with TASK_FAILED and the first task keeps running", async () => {
     const { executorId } = await start();
-    agent.launch(task("first", { value: "sleep 100" }), executorId);
+    agent.launch(fakeAgentTask("first", { value: "sleep 100" }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "first");
-    agent.launch(task("second", { value: "true" }), executorId);
+    agent.launch(fakeAgentTask("second", { value: "true" }), executorId);
     const refused = await agent.waitForUpdate("TASK_FAILED", "second");
     assert.match(refused.message ?? "", /multiple tasks/);
-    agent.kill("first", seconds(1), executorId);
+    agent.kill("first", gracePeriod(1), executorId);
     await agent.waitForUpdate("TASK_KILLED", "first");
   });
 
@@ -152,14 +143,14 @@ describe("command executor", () => {
     try {
       const { ex, executorId } = await start();
       agent.launch(
-        task("sleeper", { value: "sleep 100" }, { kill_policy: seconds(5) }),
+        fakeAgentTask("sleeper", { value: "sleep 100" }, { kill_policy: gracePeriod(5) }),
         executorId,
       );
       await agent.waitForUpdate("TASK_RUNNING", "sleeper");
       agent.kill("sleeper", undefined, executorId);
       const killed = await agent.waitForUpdate("TASK_KILLED", "sleeper");
       assert.equal(killed.message, "Command terminated with signal Terminated");
-      assert.deepEqual(states(agent, "sleeper"), [
+      assert.deepEqual(taskStates(agent, "sleeper"), [
         "TASK_STARTING",
         "TASK_RUNNING",
         "TASK_KILLING",
@@ -175,18 +166,25 @@ describe("command executor", () => {
 
   it("without TASK_KILLING_STATE the framework gets no TASK_KILLING", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("plain-kill", { value: "sleep 100" }), executorId);
+    agent.launch(fakeAgentTask("plain-kill", { value: "sleep 100" }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "plain-kill");
-    agent.kill("plain-kill", seconds(2), executorId);
+    agent.kill("plain-kill", gracePeriod(2), executorId);
     await agent.waitForUpdate("TASK_KILLED", "plain-kill");
-    assert.deepEqual(states(agent, "plain-kill"), ["TASK_STARTING", "TASK_RUNNING", "TASK_KILLED"]);
+    assert.deepEqual(taskStates(agent, "plain-kill"), [
+      "TASK_STARTING",
+      "TASK_RUNNING",
+      "TASK_KILLED",
+    ]);
     await ex.exited;
   });
 
   it("a task ignoring SIGTERM (and its children) is SIGKILLed after the grace period", async () => {
     const { ex, executorId } = await start();
     const stubborn = 'trap "" TERM; sleep 100 & sleep 100 & echo ready; wait';
-    agent.launch(task("stubborn", { value: stubborn }, { kill_policy: seconds(30) }), executorId);
+    agent.launch(
+      fakeAgentTask("stubborn", { value: stubborn }, { kill_policy: gracePeriod(30) }),
+      executorId,
+    );
     await agent.waitForUpdate("TASK_RUNNING", "stubborn");
     await agent.waitFor("the task to be ready", () => ex.stdout().includes("ready"));
     // The KILL event's policy overrides the task's 30 s.
@@ -200,11 +198,14 @@ describe("command executor", () => {
 
   it("a later KILL with a shorter grace period brings the SIGKILL forward", async () => {
     const { ex, executorId } = await start();
-    agent.launch(task("rekill", { value: 'trap "" TERM; echo ready; sleep 100' }), executorId);
+    agent.launch(
+      fakeAgentTask("rekill", { value: 'trap "" TERM; echo ready; sleep 100' }),
+      executorId,
+    );
     await agent.waitForUpdate("TASK_RUNNING", "rekill");
     // SIGTERM before the trap is set would simply end the shell.
     await agent.waitFor("the trap to be set", () => ex.stdout().includes("ready"));
-    agent.kill("rekill", seconds(60), executorId);
+    agent.kill("rekill", gracePeriod(60), executorId);
     await agent.waitFor("the first kill", () => ex.stderr().includes("SIGKILL in 1mins"));
     agent.kill("rekill", { grace_period: { nanoseconds: 0 } }, executorId);
     await agent.waitForUpdate("TASK_KILLED", "rekill");
@@ -215,7 +216,7 @@ describe("command executor", () => {
 
   it("SHUTDOWN kills the running task (TASK_KILLED) and the executor exits", async () => {
     const { ex, executorId } = await start({ shutdownGracePeriod: "3secs" });
-    agent.launch(task("shut", { value: "sleep 100" }), executorId);
+    agent.launch(fakeAgentTask("shut", { value: "sleep 100" }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "shut");
     agent.shutdown(executorId);
     await agent.waitForUpdate("TASK_KILLED", "shut");
@@ -243,10 +244,10 @@ describe("command executor", () => {
     );
     agent.send({ type: "MESSAGE", message: { data: "aGk=" } }, executorId);
     agent.send({ type: 9 }, executorId);
-    agent.launch(task("after-garbage", { value: "sleep 100" }), executorId);
+    agent.launch(fakeAgentTask("after-garbage", { value: "sleep 100" }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "after-garbage");
-    agent.kill("someone-else", seconds(0), executorId);
-    agent.kill("after-garbage", seconds(1), executorId);
+    agent.kill("someone-else", gracePeriod(0), executorId);
+    agent.kill("after-garbage", gracePeriod(1), executorId);
     await agent.waitForUpdate("TASK_KILLED", "after-garbage");
     assert.deepEqual(await ex.exited, { code: 0, signal: null });
     const log = ex.stderr();
@@ -275,7 +276,7 @@ describe("command executor", () => {
         checkpoint: { recoveryTimeout: "10secs", backoffMax: "100ms" },
         env: { GLOG_v: "1" },
       });
-      agent.launch(task("durable", { value: "sleep 100" }), executorId);
+      agent.launch(fakeAgentTask("durable", { value: "sleep 100" }), executorId);
       await agent.waitForUpdate("TASK_RUNNING", "durable");
       const sent = agent.updates.filter((u) => u.task_id.value === "durable");
       const count = agent.subscribes.length;
@@ -300,7 +301,7 @@ describe("command executor", () => {
       const third = await agent.waitForSubscribe(count + 2);
       assert.deepEqual(third.call.subscribe, {});
       agent.autoAcknowledge = true;
-      agent.kill("durable", seconds(1), executorId);
+      agent.kill("durable", gracePeriod(1), executorId);
       await agent.waitForUpdate("TASK_KILLED", "durable");
       assert.deepEqual(await ex.exited, { code: 0, signal: null });
       await noOrphans(ex);
@@ -311,7 +312,7 @@ describe("command executor", () => {
 
   it("without checkpointing, losing the agent kills the task and the executor exits", async () => {
     const { ex, executorId } = await start({ shutdownGracePeriod: "3secs" });
-    agent.launch(task("orphan-candidate", { value: "sleep 100" }), executorId);
+    agent.launch(fakeAgentTask("orphan-candidate", { value: "sleep 100" }), executorId);
     await agent.waitForUpdate("TASK_RUNNING", "orphan-candidate");
     agent.dropConnections();
     const exit = await ex.exited;
@@ -365,7 +366,7 @@ describe("command executor", () => {
         "--logging_level=WARNING",
       ],
     });
-    agent.launch(task("override", { value: "echo original" }), executorId);
+    agent.launch(fakeAgentTask("override", { value: "echo original" }), executorId);
     await agent.waitForUpdate("TASK_FINISHED", "override");
     await ex.exited;
     assert.equal(ex.stdout(), "overridden\n");
@@ -384,7 +385,7 @@ describe("command executor, unbundled entries", () => {
       const ex = launchExecutor(agent, { entry });
       try {
         await agent.waitForSubscribe();
-        agent.launch(task("echo", { value: "echo hello" }));
+        agent.launch(fakeAgentTask("echo", { value: "echo hello" }));
         await agent.waitForUpdate("TASK_FINISHED", "echo");
         assert.deepEqual(await ex.exited, { code: 0, signal: null });
         assert.equal(ex.stdout(), "hello\n");
