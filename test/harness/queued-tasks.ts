@@ -78,12 +78,20 @@ export function startQueued(client: SchedulerClient): QueuedTasks {
   };
 }
 
-/** A small (0.1 cpus, 32 MB) shell command task `id` on `offer`, which must fit it. */
-export function commandTaskOn(offer: Offer, id: string, command: string): TaskInfo {
-  const wanted = parseResourceText("cpus:0.1;mem:32");
-  assert.ok(wanted.ok);
-  const found = findOfferResources(offer, wanted.resources);
-  assert.ok(found !== undefined, "the offer fits a small task");
+/**
+ * A shell command task `id` on `offer` using `wanted` of its resources
+ * (default 0.1 cpus, 32 MB); undefined when the offer does not hold them.
+ */
+export function commandTaskFitting(
+  offer: Offer,
+  id: string,
+  command: string,
+  wanted = "cpus:0.1;mem:32",
+): TaskInfo | undefined {
+  const parsed = parseResourceText(wanted);
+  assert.ok(parsed.ok);
+  const found = findOfferResources(offer, parsed.resources);
+  if (found === undefined) return undefined;
   return {
     name: id,
     task_id: { value: id },
@@ -91,6 +99,13 @@ export function commandTaskOn(offer: Offer, id: string, command: string): TaskIn
     resources: found,
     command: { shell: true, value: command },
   };
+}
+
+/** A small (0.1 cpus, 32 MB) shell command task `id` on `offer`, which must fit it. */
+export function commandTaskOn(offer: Offer, id: string, command: string): TaskInfo {
+  const task = commandTaskFitting(offer, id, command);
+  assert.ok(task !== undefined, "the offer fits a small task");
+  return task;
 }
 
 /**

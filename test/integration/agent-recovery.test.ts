@@ -10,13 +10,8 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { readUpdatesFile } from "../../src/agent/checkpoint/state.js";
-import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
-import {
-  findOfferResources,
-  parseResourceText,
-  SchedulerClient,
-  type SchedulerClientOptions,
-} from "../../src/scheduler/index.js";
+import type { Offer, TaskStatus } from "../../src/scheduler/index.js";
+import { SchedulerClient, type SchedulerClientOptions } from "../../src/scheduler/index.js";
 import { alive } from "../harness/proc-scan.js";
 import {
   type DaemonHandle,
@@ -29,7 +24,7 @@ import {
   tempDir,
   waitLong as waitFor,
 } from "../harness/processes.js";
-import { closeClients } from "../harness/queued-tasks.js";
+import { closeClients, commandTaskFitting } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
@@ -115,27 +110,15 @@ function client(name: string, options: Partial<SchedulerClientOptions> = {}): Sc
   return c;
 }
 
-function commandTask(id: string, offer: Offer, command: string): TaskInfo | undefined {
-  const wanted = parseResourceText("cpus:0.1;mem:32");
-  assert.ok(wanted.ok);
-  const found = findOfferResources(offer, wanted.resources);
-  if (found === undefined) return undefined;
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: offer.agent_id,
-    resources: found,
-    command: { shell: true, value: command },
-  };
-}
-
 /** Launches one task on the first offer of `agentId` that fits; declines the rest. */
 function launchOnce(c: SchedulerClient, agentId: string, id: string, command: string) {
   let launched = false;
   return (offers: Offer[]) => {
     for (const offer of offers) {
       const task =
-        launched || offer.agent_id.value !== agentId ? undefined : commandTask(id, offer, command);
+        launched || offer.agent_id.value !== agentId
+          ? undefined
+          : commandTaskFitting(offer, id, command);
       if (task === undefined) {
         void c.decline([offer.id], { refuse_seconds: 3600 });
         continue;

@@ -10,14 +10,13 @@ import type { Resource as CommonResource } from "../../src/common/resources/type
 import type { Offer, TaskInfo, TaskStatus } from "../../src/scheduler/index.js";
 import {
   type ContentType,
-  findOfferResources,
   offerResources,
-  parseResourceText,
   SchedulerClient,
   type SchedulerClientOptions,
 } from "../../src/scheduler/index.js";
 import { startOneAgentCluster } from "../harness/cluster.js";
 import { type DaemonHandle, getJson, stopAll, waitFor } from "../harness/processes.js";
+import { commandTaskFitting } from "../harness/queued-tasks.js";
 
 let master: DaemonHandle;
 const clients: SchedulerClient[] = [];
@@ -69,24 +68,6 @@ class Updates {
   }
 }
 
-const resources = (text: string) => {
-  const r = parseResourceText(text);
-  assert.ok(r.ok);
-  return r.resources;
-};
-
-function commandTask(id: string, offer: Offer, command: string, res: string): TaskInfo | undefined {
-  const found = findOfferResources(offer, resources(res));
-  if (found === undefined) return undefined;
-  return {
-    name: id,
-    task_id: { value: id },
-    agent_id: offer.agent_id,
-    resources: found,
-    command: { shell: true, value: command },
-  };
-}
-
 test("cluster: 200 tasks through one framework all finish", async () => {
   const total = 200;
   const updates = new Updates();
@@ -101,7 +82,7 @@ test("cluster: 200 tasks through one framework all finish", async () => {
         const tasks: TaskInfo[] = [];
         let remaining: Offer = offer;
         while (next < total && tasks.length < 25) {
-          const task = commandTask(`t${next}`, remaining, "true", "cpus:0.01;mem:16");
+          const task = commandTaskFitting(remaining, `t${next}`, "true", "cpus:0.01;mem:16");
           if (task === undefined) break;
           tasks.push(task);
           next++;
@@ -141,7 +122,9 @@ test("cluster: two frameworks run tasks side by side on one agent", async () => 
     let launched = false;
     return (offers: Offer[]) => {
       for (const offer of offers) {
-        const task = launched ? undefined : commandTask(id, offer, "sleep 60", "cpus:0.5;mem:64");
+        const task = launched
+          ? undefined
+          : commandTaskFitting(offer, id, "sleep 60", "cpus:0.5;mem:64");
         if (task === undefined) {
           void c.decline([offer.id], { refuse_seconds: 1 });
           continue;
@@ -186,7 +169,9 @@ for (const contentType of ["json", "protobuf"] as ContentType[]) {
     c.start({
       offers: (offers) => {
         for (const offer of offers) {
-          const task = launched ? undefined : commandTask("t", offer, "true", "cpus:0.1;mem:32");
+          const task = launched
+            ? undefined
+            : commandTaskFitting(offer, "t", "true", "cpus:0.1;mem:32");
           if (task === undefined) void c.decline([offer.id]);
           else {
             launched = true;
@@ -211,7 +196,7 @@ test("cluster: a status update is re-sent until it is acknowledged, and the next
       for (const offer of offers) {
         const task = launched
           ? undefined
-          : commandTask("slow-ack", offer, "true", "cpus:0.1;mem:32");
+          : commandTaskFitting(offer, "slow-ack", "true", "cpus:0.1;mem:32");
         if (task === undefined) void c.decline([offer.id]);
         else {
           launched = true;
@@ -261,7 +246,7 @@ test("cluster: a new client takes over a framework by its id (failover) and reco
       for (const offer of offers) {
         const task = launched
           ? undefined
-          : commandTask("survivor", offer, "sleep 60", "cpus:0.1;mem:32");
+          : commandTaskFitting(offer, "survivor", "sleep 60", "cpus:0.1;mem:32");
         if (task === undefined) void first.decline([offer.id]);
         else {
           launched = true;
