@@ -25,11 +25,11 @@ import {
   writeFileSync,
 } from "node:fs";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { executorsCheckpointed } from "../harness/checkpoints.js";
 import { restartableAgent } from "../harness/cluster.js";
+import { closeServer, listenOnLoopback } from "../harness/loopback-server.js";
 import { expectCall, operatorCall, waitContainer } from "../harness/operator.js";
 import { alive } from "../harness/proc-scan.js";
 import {
@@ -75,8 +75,7 @@ const strays = new Set<number>();
 const children: ChildProcess[] = [];
 
 before(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenOnLoopback(server);
   files.set("/tool.sh", Buffer.from("#!/bin/sh\necho tool ran\n"));
   files.set("/cached.txt", Buffer.from("from the cache\n"));
   mkdirSync(join(src, "pkg"));
@@ -100,7 +99,7 @@ after(async () => {
   killProcessGroups(strays);
   for (const c of children) c.kill("SIGKILL");
   await stopAll();
-  await new Promise<void>((r) => server.close(() => r()));
+  await closeServer(server);
 });
 
 const RESOURCES = [

@@ -12,10 +12,10 @@ import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { createServer, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startOneAgentCluster } from "../harness/cluster.js";
+import { closeServer, listenOnLoopback } from "../harness/loopback-server.js";
 import { type DaemonHandle, getJson, runBinary, stopAll, tempDir } from "../harness/processes.js";
 import { sandboxOf } from "./containerizer-helpers.js";
 
@@ -62,8 +62,7 @@ function serveArchive(name: string, text: string, tarOptions: string[] = []): vo
 }
 
 before(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenOnLoopback(server);
   // Incompressible data of a given size, for the cache's accounting.
   for (const [name, size] of [
     ["big.bin", CACHE_BYTES + 1000],
@@ -106,7 +105,7 @@ before(async () => {
 
 after(async () => {
   for (const res of stalled) res.destroy();
-  await new Promise<void>((r) => server.close(() => r()));
+  await closeServer(server);
   await stopAll();
 });
 

@@ -22,6 +22,7 @@ import {
   imageRootOf,
   MAX_HTTP_REDIRECTS,
 } from "../../src/executor/checks/probers.js";
+import { closeServer, listenOnLoopback } from "../harness/loopback-server.js";
 
 test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx without Location is the result", async () => {
   let hops = 0;
@@ -46,8 +47,7 @@ test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx
     }
     res.end();
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const base = await listenOnLoopback(server);
   try {
     assert.deepEqual(await httpProber(`${base}/relative`).start().result, { statusCode: 204 });
     assert.deepEqual(await httpProber(`${base}/absolute`).start().result, { statusCode: 204 });
@@ -60,7 +60,7 @@ test("HTTP probe: redirects are followed (relative and absolute Location); a 3xx
     assert.equal(hops, MAX_HTTP_REDIRECTS + 1);
   } finally {
     server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeServer(server);
   }
 });
 
@@ -117,7 +117,7 @@ test("health check probes: protocol IPv6 probes ::1 (HTTP and TCP); general chec
     assert.ok((await check.start().result).error !== undefined);
   } finally {
     server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeServer(server);
   }
 });
 
@@ -173,8 +173,7 @@ test("HTTP probe: every probe opens its own connection and closes it (as a curl 
     open++;
     socket.once("close", () => open--);
   });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const url = `${await listenOnLoopback(server)}/`;
   try {
     const prober = httpProber(url);
     assert.deepEqual(await prober.start().result, { statusCode: 200 });
@@ -184,6 +183,6 @@ test("HTTP probe: every probe opens its own connection and closes it (as a curl 
     assert.equal(open, 0, "the probes closed their connections");
   } finally {
     server.closeAllConnections();
-    await new Promise<void>((r) => server.close(() => r()));
+    await closeServer(server);
   }
 });

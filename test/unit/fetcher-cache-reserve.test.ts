@@ -7,13 +7,13 @@
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fetchUris } from "../../src/agent/containerizer/fetcher.js";
 import { FetcherCache } from "../../src/agent/containerizer/fetcher-cache.js";
 import { execFileRunner } from "../harness/fetcher-runner.js";
+import { closeServer, listenOnLoopback } from "../harness/loopback-server.js";
 
 const dirs: string[] = [];
 function temp(prefix: string): string {
@@ -58,12 +58,11 @@ const server = createServer((req, res) => {
 let base = "";
 
 before(async () => {
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  base = await listenOnLoopback(server);
 });
 
 after(async () => {
-  await new Promise<void>((r) => server.close(() => r()));
+  await closeServer(server);
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
