@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import {
@@ -11,15 +10,12 @@ import {
   uriSource,
 } from "../../src/agent/containerizer/fetcher.js";
 import { execFileRunner } from "../harness/fetcher-runner.js";
+import { ScratchDirs } from "../harness/scratch-dirs.js";
 
-const dirs: string[] = [];
-function temp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const scratch = new ScratchDirs();
+const temp = (prefix: string) => scratch.make(prefix);
 after(() => {
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  scratch.removeAll();
 });
 
 const run = execFileRunner;

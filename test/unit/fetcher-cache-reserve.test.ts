@@ -5,22 +5,18 @@
  * than announced is used once and dropped.
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { fetchUris } from "../../src/agent/containerizer/fetcher.js";
 import { FetcherCache } from "../../src/agent/containerizer/fetcher-cache.js";
 import { execFileRunner } from "../harness/fetcher-runner.js";
 import { closeServer, listenOnLoopback } from "../harness/loopback-server.js";
+import { ScratchDirs } from "../harness/scratch-dirs.js";
 
-const dirs: string[] = [];
-function temp(prefix: string): string {
-  const d = mkdtempSync(join(tmpdir(), prefix));
-  dirs.push(d);
-  return d;
-}
+const scratch = new ScratchDirs();
+const temp = (prefix: string) => scratch.make(prefix);
 
 const run = execFileRunner;
 
@@ -63,7 +59,7 @@ before(async () => {
 
 after(async () => {
   await closeServer(server);
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  scratch.removeAll();
 });
 
 async function newCache(maxBytes: number): Promise<FetcherCache> {
