@@ -13,7 +13,16 @@
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { after, before, test } from "node:test";
@@ -52,8 +61,9 @@ async function buildPrograms(): Promise<Record<Program, string>> {
       "the mesos-go compatibility tests need Go and the mesos-go sources: apt-get install golang-go golang-github-mesos-mesos-go-dev",
     );
   }
+  // Keyed by our sources, the go binary and the installed library.
   const hash = createHash("sha256");
-  hash.update(go);
+  hash.update(`${go} ${statSync(go).mtimeMs} ${statSync(join(MESOS_GO, "mesos.pb.go")).mtimeMs}`);
   for (const p of PROGRAMS) hash.update(readFileSync(join(SOURCES, p, "main.go")));
   const outDir = join(tmpdir(), `mesos-ts-mesos-go-${hash.digest("hex").slice(0, 16)}`);
   mkdirSync(outDir, { recursive: true });
@@ -67,24 +77,25 @@ async function buildPrograms(): Promise<Record<Program, string>> {
     GOPROXY: "off",
     GOCACHE: join(tmpdir(), "mesos-ts-mesos-go-gocache"),
   };
-  const paths = {} as Record<Program, string>;
-  await Promise.all(
-    PROGRAMS.map(async (p) => {
-      const target = join(outDir, p);
-      paths[p] = target;
-      if (existsSync(target)) return;
-      const partial = `${target}.${process.pid}`;
-      await promisify(execFile)(go, ["build", "-o", partial, "."], {
-        cwd: join(SOURCES, p),
-        env,
-        timeout: 180_000,
-      }).catch((error: { stderr?: string; message: string }) => {
-        throw new Error(`go build of ${p} failed: ${error.stderr ?? error.message}`);
-      });
-      // Rename: a run side by side never sees a half-written binary.
-      renameSync(partial, target);
-    }),
-  );
+  const paths = Object.fromEntries(PROGRAMS.map((p) => [p, join(outDir, p)])) as Record<
+    Program,
+    string
+  >;
+  if (PROGRAMS.every((p) => existsSync(paths[p]))) return paths;
+  // One `go build` for all three: the library is compiled once.
+  const partial = mkdtempSync(join(outDir, "build-"));
+  await promisify(execFile)(go, ["build", "-o", `${partial}/`, ...PROGRAMS.map((p) => `./${p}`)], {
+    cwd: SOURCES,
+    env,
+    timeout: 300_000,
+  }).catch((error: { stderr?: string; message: string }) => {
+    throw new Error(
+      `go build of test/third-party/mesos-go failed: ${error.stderr ?? error.message}`,
+    );
+  });
+  // Rename: a run side by side never sees a half-written binary.
+  for (const p of PROGRAMS) renameSync(join(partial, p), paths[p]);
+  rmSync(partial, { recursive: true, force: true });
   return paths;
 }
 
@@ -124,10 +135,16 @@ const zk = sharedZooKeeper();
 const MARKER = `MESOS_GO_TEST_MARKER=mesos-go-${process.pid}`;
 
 before(async () => {
-  [programs, cluster] = await Promise.all([
+  // Settle both before failing: a cluster still starting when after() runs
+  // would outlive it and keep the test process alive.
+  const [built, started] = await Promise.allSettled([
     buildPrograms(),
     startOneAgentCluster({}, { masterFlags: { allocation_interval: "100ms" } }),
   ]);
+  if (built.status === "rejected") throw built.reason;
+  if (started.status === "rejected") throw started.reason;
+  programs = built.value;
+  cluster = started.value;
 });
 
 after(async () => {
