@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { repoRoot } from "./processes.js";
+import { type BrowserContext, chromium, type Page } from "playwright-core";
+import { repoRoot, tempDir } from "./processes.js";
 
 /** Where Debian installs Chromium. */
 export const CHROMIUM = "/usr/bin/chromium";
@@ -21,4 +22,35 @@ export const BUILT_UI = join(repoRoot, "webui", "dist", "index.html");
 /** Fails the test unless the web UI is built. */
 export function assertUiBuilt(): void {
   assert.ok(existsSync(BUILT_UI), `the web UI is not built (${BUILT_UI}): run npm run build:webui`);
+}
+
+/** How a test opens the browser. */
+export interface ChromiumOptions {
+  viewport: { width: number; height: number };
+  /** Also turn off Chromium's background networking, component updates and sync. */
+  quiet?: boolean;
+  acceptDownloads?: boolean;
+}
+
+/**
+ * Starts Chromium headless (no sandbox, no GPU, no first-run UI) with a new
+ * profile in a temporary directory named `profilePrefix…`: its context, to
+ * close at the end, and its first page.
+ */
+export async function openChromium(
+  profilePrefix: string,
+  options: ChromiumOptions,
+): Promise<{ context: BrowserContext; page: Page }> {
+  const quiet =
+    options.quiet === true
+      ? ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+      : [];
+  const context = await chromium.launchPersistentContext(tempDir(profilePrefix), {
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", ...quiet, "--no-first-run"],
+    viewport: options.viewport,
+    ...(options.acceptDownloads === undefined ? {} : { acceptDownloads: options.acceptDownloads }),
+  });
+  const page = context.pages()[0] ?? (await context.newPage());
+  return { context, page };
 }

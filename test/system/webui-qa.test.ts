@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { assertUiBuilt, CHROMIUM, chromiumSkip } from "../harness/chromium.js";
+import type { BrowserContext, Page } from "playwright-core";
+import { assertUiBuilt, chromiumSkip, openChromium } from "../harness/chromium.js";
 import {
   binPath,
   type DaemonHandle,
@@ -95,12 +95,9 @@ describe("web UI details next to Mesos' UI (Chromium, real cluster)", {
       { timeoutMs: 90_000, intervalMs: 250 },
     );
 
-    context = await chromium.launchPersistentContext(tempDir("webui-qa-chromium-"), {
-      executablePath: CHROMIUM,
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
+    ({ context, page } = await openChromium("webui-qa-chromium-", {
       viewport: { width: 1400, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    }));
   });
 
   after(async () => {

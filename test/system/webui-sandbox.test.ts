@@ -18,8 +18,8 @@ import {
 import { createServer, type Server } from "node:http";
 import { extname, join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { CHROMIUM, chromiumSkip } from "../harness/chromium.js";
+import type { BrowserContext, Page } from "playwright-core";
+import { chromiumSkip, openChromium } from "../harness/chromium.js";
 import { repoRoot, tempDir, waitFor } from "../harness/processes.js";
 
 const DIST = join(repoRoot, "webui", "dist");
@@ -194,21 +194,11 @@ describe("web UI sandbox browser (stub master and agent)", { skip, timeout: 120_
     writeFileSync(join(sandbox, "stdout"), `sandbox-first-line\n${lines.join("\n")}\n`);
     writeFileSync(join(sandbox, "stderr"), "");
     ({ server, port } = await stub(sandbox));
-    context = await chromium.launchPersistentContext(tempDir("webui-chromium-"), {
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+    ({ context, page } = await openChromium("webui-chromium-", {
+      quiet: true,
       viewport: { width: 1360, height: 860 },
       acceptDownloads: true,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    }));
     page.on("console", (m) => {
       if (m.type() === "error") errors.push(`${m.text()} ${m.location().url}`);
     });

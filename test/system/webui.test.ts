@@ -13,8 +13,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { type BrowserContext, chromium, type Page } from "playwright-core";
-import { assertUiBuilt, CHROMIUM, chromiumSkip } from "../harness/chromium.js";
+import type { BrowserContext, Page } from "playwright-core";
+import { assertUiBuilt, chromiumSkip, openChromium } from "../harness/chromium.js";
 import {
   binPath,
   type DaemonHandle,
@@ -23,7 +23,6 @@ import {
   startAgent,
   startMaster,
   stopAll,
-  tempDir,
   waitFor,
   waitForAgents,
 } from "../harness/processes.js";
@@ -84,20 +83,10 @@ describe("web UI in Chromium", { skip, timeout: 180_000 }, () => {
     ).catch((error: unknown) => {
       throw new Error(`${String(error)}\n--- mesos-execute ---\n${executeOutput}`);
     });
-    context = await chromium.launchPersistentContext(tempDir("webui-chromium-"), {
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-      ],
+    ({ context, page } = await openChromium("webui-chromium-", {
+      quiet: true,
       viewport: { width: 1360, height: 860 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    }));
     page.on("console", (message) => {
       if (message.type() === "error") {
         consoleErrors.push({ text: message.text(), url: message.location().url });
