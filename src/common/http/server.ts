@@ -74,17 +74,19 @@ export interface HttpServerOptions {
 /** Default body limit: room for the largest Mesos messages (re-registration of a big agent). */
 export const DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024;
 
-function toHeaders(raw: IncomingMessage["headers"]): HttpHeaders {
-  let out: Record<string, string> | undefined;
-  for (const key in raw) {
-    const v = raw[key];
-    if (typeof v !== "string") {
-      out ??= { ...(raw as Record<string, string>) };
-      if (Array.isArray(v)) out[key] = v.join(", ");
-      else delete out[key];
-    }
+/**
+ * The request's header fields by lower-cased name. A field sent more than
+ * once keeps its last value, as in libprocess, whose request decoder assigns
+ * each field into a map (node joins most repeats with ", " and keeps the
+ * first of some). mesos-go sends `Accept` twice when it wants a stream (its
+ * codec's type, then application/recordio): Mesos reads application/recordio.
+ */
+function toHeaders(raw: readonly string[]): HttpHeaders {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    out[(raw[i] as string).toLowerCase()] = raw[i + 1] as string;
   }
-  return out ?? (raw as HttpHeaders);
+  return out;
 }
 
 const HEAD_END = Buffer.from("\r\n\r\n", "latin1");
@@ -382,7 +384,7 @@ export class HttpServer {
     req.on("end", () => {
       if (rejected) return;
       const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-      const headers = toHeaders(req.headers);
+      const headers = toHeaders(req.rawHeaders);
       const make = (decoded: Buffer, h: HttpHeaders): HttpRequest =>
         new HttpRequest({
           method: req.method ?? "GET",
