@@ -199,6 +199,14 @@ async function scheduleWith(
     `-marker=${MARKER.split("=")[1]}`,
     `-failover=${failover}`,
   ]);
+  if (run.code !== 0) {
+    // The executor's side usually says why its task failed.
+    const id = /framework_id=(\S+)/.exec(run.stdout)?.[1];
+    const text = id === undefined ? "" : await executorOutput(agent, id).catch(() => "");
+    assert.fail(
+      `the mesos-go scheduler (${codec}) exited with ${run.code}:\n${run.stdout}\n--- Go executor ---\n${text}`,
+    );
+  }
   assertOk(run, `the mesos-go scheduler (${codec})`);
   const has = (line: string) =>
     assert.ok(run.lines.includes(line), `missing "${line}" in:\n${run.stdout}`);
@@ -257,6 +265,10 @@ async function scheduleWith(
       "EXECUTOR CALL UPDATE(custom TASK_RUNNING) accepted",
       "EXECUTOR EVENT ACKNOWLEDGED task=custom",
       'EXECUTOR EVENT MESSAGE data="ping"',
+      // A nested container session through the agent's operator API: the
+      // library asks for the stream with two Accept headers (see
+      // test/unit/http-server-repeated-headers.test.ts).
+      'EXECUTOR NESTED SESSION stdout="nested-hello\\n"',
       "EXECUTOR CALL MESSAGE accepted",
       "EXECUTOR EVENT KILL task=custom",
       "EXECUTOR CALL UPDATE(custom TASK_KILLED) accepted",
@@ -288,8 +300,9 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
     "AGENT GET_HEALTH healthy=true",
     "AGENT GET_AGENT id=true",
     "AGENT SET_LOGGING_LEVEL ok",
-    // The Go executor's sandbox, by the agent's virtual path.
-    "AGENT LIST_FILES sandbox=stderr,stdout",
+    // The Go executor's sandbox, by the agent's virtual path (containers/:
+    // its nested container's sandbox).
+    "AGENT LIST_FILES sandbox=containers,stderr,stdout",
     "MASTER SET_LOGGING_LEVEL then GET_LOGGING_LEVEL level=1",
     "MASTER GET_WEIGHTS role=go-role weight=2.5",
     "MASTER GET_QUOTA infos=0",

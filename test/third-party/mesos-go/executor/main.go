@@ -5,7 +5,11 @@
 // agent sets, subscribes to the agent's v1 executor API and:
 //
 //	LAUNCH       -> UPDATE TASK_RUNNING
-//	MESSAGE "x"  -> MESSAGE "pong:x" to the scheduler
+//	MESSAGE "x"  -> a nested container session under its own container
+//	                through the agent's operator API (agent/calls,
+//	                httpagent: LAUNCH_NESTED_CONTAINER_SESSION, a RecordIO
+//	                stream of ProcessIO), then MESSAGE "pong:x" to the
+//	                scheduler
 //	KILL         -> UPDATE TASK_KILLED
 //	ACKNOWLEDGED -> forgets the update (checks its uuid is one it sent)
 //	SHUTDOWN     -> exits 0
@@ -19,15 +23,19 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	mesos "github.com/mesos/mesos-go/api/v1/lib"
+	"github.com/mesos/mesos-go/api/v1/lib/agent"
+	agentcalls "github.com/mesos/mesos-go/api/v1/lib/agent/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/encoding/codecs"
 	"github.com/mesos/mesos-go/api/v1/lib/executor"
 	"github.com/mesos/mesos-go/api/v1/lib/executor/calls"
 	"github.com/mesos/mesos-go/api/v1/lib/executor/config"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli"
+	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpagent"
 	"github.com/mesos/mesos-go/api/v1/lib/httpcli/httpexec"
 	"github.com/pborman/uuid"
 )
@@ -35,6 +43,8 @@ import (
 type state struct {
 	cfg       config.Config
 	send      calls.Sender
+	operator  agentcalls.Sender
+	container *mesos.ContainerID
 	opts      executor.CallOptions
 	agentID   mesos.AgentID
 	unacked   map[string][]byte
@@ -66,12 +76,18 @@ func run() error {
 		httpcli.Codec(codec),
 		httpcli.Do(httpcli.With(httpcli.Timeout(30*time.Second))),
 	)
+	operator := httpcli.New(
+		httpcli.Endpoint("http://"+cfg.AgentEndpoint+"/api/v1"),
+		httpcli.Codec(codec),
+		httpcli.Do(httpcli.With(httpcli.Timeout(30*time.Second))),
+	)
 	s := &state{
-		cfg:     cfg,
-		send:    httpexec.NewSender(client.Send),
-		opts:    executor.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)},
-		unacked: map[string][]byte{},
-		tasks:   map[string]mesos.TaskInfo{},
+		cfg:      cfg,
+		send:     httpexec.NewSender(client.Send),
+		operator: httpagent.NewSender(operator.Send),
+		opts:     executor.CallOptions{calls.Framework(cfg.FrameworkID), calls.Executor(cfg.ExecutorID)},
+		unacked:  map[string][]byte{},
+		tasks:    map[string]mesos.TaskInfo{},
 	}
 	ctx := context.Background()
 
@@ -132,6 +148,7 @@ func (s *state) handle(ctx context.Context, e *executor.Event) (bool, error) {
 		sub := e.GetSubscribed()
 		s.agentID = mesos.AgentID{Value: sub.AgentInfo.GetID().GetValue()}
 		s.framework = sub.FrameworkInfo.GetID().GetValue()
+		s.container = sub.ContainerID
 		fmt.Printf("EXECUTOR EVENT SUBSCRIBED executor_id=%s framework_name=%q container_id=%t\n",
 			sub.ExecutorInfo.ExecutorID.Value, sub.FrameworkInfo.Name, sub.ContainerID != nil)
 		if sub.ExecutorInfo.ExecutorID.Value != s.cfg.ExecutorID || s.framework != s.cfg.FrameworkID {
@@ -146,6 +163,9 @@ func (s *state) handle(ctx context.Context, e *executor.Event) (bool, error) {
 	case executor.Event_MESSAGE:
 		data := e.GetMessage().GetData()
 		fmt.Printf("EXECUTOR EVENT MESSAGE data=%q\n", data)
+		if err := s.nestedSession(ctx); err != nil {
+			return false, err
+		}
 		return false, s.call(ctx, "MESSAGE", calls.Message(append([]byte("pong:"), data...)))
 	case executor.Event_KILL:
 		id := e.GetKill().TaskID
@@ -171,4 +191,35 @@ func (s *state) handle(ctx context.Context, e *executor.Event) (bool, error) {
 		fmt.Printf("EXECUTOR EVENT %s\n", e.GetType())
 	}
 	return false, nil
+}
+
+// nestedSession runs a command in a container nested under this executor's
+// and reads its output from the session's stream until it ends.
+func (s *state) nestedSession(ctx context.Context) error {
+	if s.container == nil {
+		return fmt.Errorf("SUBSCRIBED named no container id")
+	}
+	nested := mesos.ContainerID{Value: "go-nested", Parent: s.container}
+	command := "echo nested-hello"
+	shell := true
+	resp, err := s.operator.Send(ctx, agentcalls.NonStreaming(agentcalls.LaunchNestedContainerSession(
+		nested, &mesos.CommandInfo{Value: &command, Shell: &shell}, nil)))
+	if err != nil {
+		return fmt.Errorf("LAUNCH_NESTED_CONTAINER_SESSION: %v", err)
+	}
+	defer resp.Close()
+	var stdout []byte
+	for {
+		var pio agent.ProcessIO
+		if err := resp.Decode(&pio); err == io.EOF {
+			break
+		} else if err != nil {
+			return fmt.Errorf("LAUNCH_NESTED_CONTAINER_SESSION stream: %v", err)
+		}
+		if pio.GetType() == agent.ProcessIO_DATA && pio.GetData().GetType() == agent.ProcessIO_Data_STDOUT {
+			stdout = append(stdout, pio.GetData().GetData()...)
+		}
+	}
+	fmt.Printf("EXECUTOR NESTED SESSION stdout=%q\n", stdout)
+	return nil
 }
