@@ -269,6 +269,8 @@ async function scheduleWith(
       // library asks for the stream with two Accept headers (see
       // test/unit/http-server-repeated-headers.test.ts).
       'EXECUTOR NESTED SESSION stdout="nested-hello\\n"',
+      // Wait statuses, as Mesos reports them: exit 3, then killed by SIGKILL.
+      "EXECUTOR NESTED CONTAINERS exit_status=768 killed_status=9 removed",
       "EXECUTOR CALL MESSAGE accepted",
       "EXECUTOR EVENT KILL task=custom",
       "EXECUTOR CALL UPDATE(custom TASK_KILLED) accepted",

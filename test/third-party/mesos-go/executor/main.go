@@ -8,8 +8,10 @@
 //	MESSAGE "x"  -> a nested container session under its own container
 //	                through the agent's operator API (agent/calls,
 //	                httpagent: LAUNCH_NESTED_CONTAINER_SESSION, a RecordIO
-//	                stream of ProcessIO), then MESSAGE "pong:x" to the
-//	                scheduler
+//	                stream of ProcessIO), and nested containers it
+//	                launches, kills, waits for and removes
+//	                (LAUNCH/KILL/WAIT/REMOVE_NESTED_CONTAINER), then
+//	                MESSAGE "pong:x" to the scheduler
 //	KILL         -> UPDATE TASK_KILLED
 //	ACKNOWLEDGED -> forgets the update (checks its uuid is one it sent)
 //	SHUTDOWN     -> exits 0
@@ -166,6 +168,9 @@ func (s *state) handle(ctx context.Context, e *executor.Event) (bool, error) {
 		if err := s.nestedSession(ctx); err != nil {
 			return false, err
 		}
+		if err := s.nestedContainers(ctx); err != nil {
+			return false, err
+		}
 		return false, s.call(ctx, "MESSAGE", calls.Message(append([]byte("pong:"), data...)))
 	case executor.Event_KILL:
 		id := e.GetKill().TaskID
@@ -221,5 +226,79 @@ func (s *state) nestedSession(ctx context.Context) error {
 		}
 	}
 	fmt.Printf("EXECUTOR NESTED SESSION stdout=%q\n", stdout)
+	return nil
+}
+
+// nestedContainers launches two nested containers: one that exits 3 and one
+// that sleeps until killed; waits for both (the wait status, as Mesos
+// reports it), then removes them.
+func (s *state) nestedContainers(ctx context.Context) error {
+	shell := true
+	launch := func(name, command string) (mesos.ContainerID, error) {
+		id := mesos.ContainerID{Value: name, Parent: s.container}
+		resp, err := s.operator.Send(ctx, agentcalls.NonStreaming(agentcalls.LaunchNestedContainer(
+			id, &mesos.CommandInfo{Value: &command, Shell: &shell}, nil)))
+		if resp != nil {
+			resp.Close()
+		}
+		if err != nil {
+			return id, fmt.Errorf("LAUNCH_NESTED_CONTAINER %s: %v", name, err)
+		}
+		return id, nil
+	}
+	wait := func(id mesos.ContainerID) (string, error) {
+		resp, err := s.operator.Send(ctx, agentcalls.NonStreaming(agentcalls.WaitNestedContainer(id)))
+		if err != nil {
+			return "", fmt.Errorf("WAIT_NESTED_CONTAINER %s: %v", id.Value, err)
+		}
+		defer resp.Close()
+		var r agent.Response
+		if err := resp.Decode(&r); err != nil {
+			return "", fmt.Errorf("WAIT_NESTED_CONTAINER %s: decoding the answer: %v", id.Value, err)
+		}
+		if r.GetType() != agent.Response_WAIT_NESTED_CONTAINER {
+			return "", fmt.Errorf("WAIT_NESTED_CONTAINER answered with type %s", r.GetType())
+		}
+		if st := r.GetWaitNestedContainer().ExitStatus; st != nil {
+			return fmt.Sprint(*st), nil
+		}
+		return "none", nil
+	}
+	noData := func(what string, c *agent.Call) error {
+		resp, err := s.operator.Send(ctx, agentcalls.NonStreaming(c))
+		if resp != nil {
+			resp.Close()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %v", what, err)
+		}
+		return nil
+	}
+
+	exits, err := launch("go-exits", "exit 3")
+	if err != nil {
+		return err
+	}
+	sleeps, err := launch("go-sleeps", "sleep 120")
+	if err != nil {
+		return err
+	}
+	status, err := wait(exits)
+	if err != nil {
+		return err
+	}
+	if err := noData("KILL_NESTED_CONTAINER", agentcalls.KillNestedContainer(sleeps)); err != nil {
+		return err
+	}
+	killed, err := wait(sleeps)
+	if err != nil {
+		return err
+	}
+	for _, id := range []mesos.ContainerID{exits, sleeps} {
+		if err := noData("REMOVE_NESTED_CONTAINER", agentcalls.RemoveNestedContainer(id)); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("EXECUTOR NESTED CONTAINERS exit_status=%s killed_status=%s removed\n", status, killed)
 	return nil
 }
