@@ -265,9 +265,10 @@ async function scheduleWith(
       "EXECUTOR CALL UPDATE(custom TASK_RUNNING) accepted",
       "EXECUTOR EVENT ACKNOWLEDGED task=custom",
       'EXECUTOR EVENT MESSAGE data="ping"',
-      // A nested container session through the agent's operator API: the
-      // library asks for the stream with two Accept headers (see
-      // test/unit/http-server-repeated-headers.test.ts).
+      // A nested container session ("cat", its stdin fed by a streaming
+      // ATTACH_CONTAINER_INPUT request) through the agent's operator API:
+      // the library asks for the session's stream with two Accept headers
+      // (see test/unit/http-server-repeated-headers.test.ts).
       'EXECUTOR NESTED SESSION stdout="nested-hello\\n"',
       // Wait statuses, as Mesos reports them: exit 3, then killed by SIGKILL.
       "EXECUTOR NESTED CONTAINERS exit_status=768 killed_status=9 removed",

@@ -5,10 +5,11 @@
 // agent sets, subscribes to the agent's v1 executor API and:
 //
 //	LAUNCH       -> UPDATE TASK_RUNNING
-//	MESSAGE "x"  -> a nested container session under its own container
-//	                through the agent's operator API (agent/calls,
+//	MESSAGE "x"  -> a nested container session ("cat") under its own
+//	                container through the agent's operator API (agent/calls,
 //	                httpagent: LAUNCH_NESTED_CONTAINER_SESSION, a RecordIO
-//	                stream of ProcessIO), and nested containers it
+//	                stream of ProcessIO; its stdin fed by a streaming
+//	                ATTACH_CONTAINER_INPUT request), and nested containers it
 //	                launches, kills, waits for and removes
 //	                (LAUNCH/KILL/WAIT/REMOVE_NESTED_CONTAINER), then
 //	                MESSAGE "pong:x" to the scheduler
@@ -198,14 +199,15 @@ func (s *state) handle(ctx context.Context, e *executor.Event) (bool, error) {
 	return false, nil
 }
 
-// nestedSession runs a command in a container nested under this executor's
-// and reads its output from the session's stream until it ends.
+// nestedSession runs `cat` in a container nested under this executor's,
+// feeds it a line and end of file, and reads its output from the session's
+// stream until it ends.
 func (s *state) nestedSession(ctx context.Context) error {
 	if s.container == nil {
 		return fmt.Errorf("SUBSCRIBED named no container id")
 	}
 	nested := mesos.ContainerID{Value: "go-nested", Parent: s.container}
-	command := "echo nested-hello"
+	command := "cat"
 	shell := true
 	resp, err := s.operator.Send(ctx, agentcalls.NonStreaming(agentcalls.LaunchNestedContainerSession(
 		nested, &mesos.CommandInfo{Value: &command, Shell: &shell}, nil)))
@@ -213,6 +215,20 @@ func (s *state) nestedSession(ctx context.Context) error {
 		return fmt.Errorf("LAUNCH_NESTED_CONTAINER_SESSION: %v", err)
 	}
 	defer resp.Close()
+	// The session's stdin: a streaming request (RecordIO of calls): the
+	// container id, a line, then empty data for end of file.
+	input := make(chan *agent.Call, 3)
+	input <- agentcalls.AttachContainerInput(nested)
+	input <- agentcalls.AttachContainerInputData([]byte("nested-hello\n"))
+	input <- agentcalls.AttachContainerInputData(nil)
+	close(input)
+	attach, err := s.operator.Send(ctx, agentcalls.FromChan(input))
+	if attach != nil {
+		attach.Close()
+	}
+	if err != nil {
+		return fmt.Errorf("ATTACH_CONTAINER_INPUT: %v", err)
+	}
 	var stdout []byte
 	for {
 		var pio agent.ProcessIO
