@@ -37,6 +37,7 @@ import {
   startAgent,
   startMaster,
   stopAll,
+  waitFor,
   waitLong,
 } from "../harness/processes.js";
 import { sharedZooKeeper, zookeeperSkip } from "../harness/zookeeper.js";
@@ -105,27 +106,33 @@ interface GoRun {
   lines: string[];
 }
 
-/** Runs a built program to its end (SIGKILL after 120 s). */
-function runGo(path: string, args: string[]): Promise<GoRun> {
-  return new Promise((resolve, reject) => {
+/** A started program: its output so far, and its end (SIGKILL after 180 s). */
+function startGo(path: string, args: string[]): { output(): string; done: Promise<GoRun> } {
+  let stdout = "";
+  const done = new Promise<GoRun>((resolve, reject) => {
     const child = spawn(path, args, {
       env: environmentWithoutProxies(),
       stdio: ["ignore", "pipe", "pipe"],
     });
-    let stdout = "";
     child.stdout.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
     });
     child.stderr.setEncoding("utf8").on("data", (d: string) => {
       stdout += d;
     });
-    const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 180_000);
     child.on("error", reject);
     child.on("close", (code) => {
       clearTimeout(timer);
       resolve({ code, stdout, lines: stdout.split("\n").filter((l) => l !== "") });
     });
   });
+  return { output: () => stdout, done };
+}
+
+/** Runs a built program to its end. */
+function runGo(path: string, args: string[]): Promise<GoRun> {
+  return startGo(path, args).done;
 }
 
 let cluster: OneAgentCluster;
@@ -324,7 +331,30 @@ async function askOperator(codec: "protobuf" | "json", frameworkId: string): Pro
 }
 
 test("a mesos-go scheduler (protobuf) subscribes, fails over, launches, acknowledges, reconciles, messages, kills and tears down", async () => {
+  // The master's operator event stream, followed while the scheduler runs.
+  const watch = startGo(programs.operator, [
+    `-master=${cluster.master.url}`,
+    "-watch=mesos-go compatibility scheduler",
+  ]);
+  await waitFor("the event watcher to subscribe", () =>
+    watch.output().includes("WATCH SUBSCRIBED\n"),
+  );
   const { run: scheduler, frameworkId } = await scheduleWith("protobuf", { failover: true });
+  const events = await watch.done;
+  assertOk(events, "the mesos-go event watcher");
+  for (const line of [
+    'WATCH FRAMEWORK_ADDED name="mesos-go compatibility scheduler"',
+    // Its second SUBSCRIBE.
+    'WATCH FRAMEWORK_UPDATED name="mesos-go compatibility scheduler"',
+    "WATCH TASK_ADDED task=hi state=TASK_STAGING",
+    "WATCH TASK_ADDED task=custom state=TASK_STAGING",
+    "WATCH TASK_UPDATED task=hi state=TASK_FINISHED status=TASK_FINISHED",
+    "WATCH TASK_UPDATED task=custom state=TASK_RUNNING status=TASK_RUNNING",
+    "WATCH TASK_UPDATED task=custom state=TASK_KILLED status=TASK_KILLED",
+    'WATCH FRAMEWORK_REMOVED name="mesos-go compatibility scheduler"',
+  ]) {
+    assert.ok(events.lines.includes(line), `missing "${line}" in:\n${events.stdout}`);
+  }
   assert.ok(scheduler.lines.includes(`ENDPOINT ${cluster.master.url}/api/v1/scheduler`));
   const run = await askOperator("protobuf", frameworkId);
   // The protobuf decoder keeps enum numbers it does not know, so every call decodes.

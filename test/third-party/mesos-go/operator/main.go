@@ -6,7 +6,9 @@
 // test/integration/third-party-mesos-go.test.ts builds and runs it.
 //
 // It prints one summary line per call; with -framework it also prints the
-// master's view of that framework and its tasks. Exit 0 when every call was
+// master's view of that framework and its tasks. With -watch it instead
+// follows the master's operator event stream (SUBSCRIBE) and prints its
+// events until a framework named -watch names is removed. Exit 0 when every call was
 // answered as Mesos would; "FAIL: <why>" and exit 1 otherwise.
 package main
 
@@ -37,6 +39,7 @@ func main() {
 	agentURL := flag.String("agent", "http://127.0.0.1:5051", "agent URL")
 	codecName := flag.String("codec", "protobuf", "wire codec: protobuf or json")
 	frameworkID := flag.String("framework", "", "framework id to describe (optional)")
+	watch := flag.String("watch", "", "follow the master's events until the framework of this name is removed")
 	flag.Parse()
 
 	mediaType := codecs.MediaTypeProtobuf
@@ -48,8 +51,21 @@ func main() {
 	}
 	fmt.Printf("CODEC %s\n", mediaType.ContentType())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	limit := 60 * time.Second
+	if *watch != "" {
+		// The watch lasts a whole scheduler run.
+		limit = 150 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
 	defer cancel()
+	if *watch != "" {
+		if err := watchMaster(ctx, *masterURL, mediaType, *watch); err != nil {
+			fmt.Printf("FAIL: master events: %v\n", err)
+			os.Exit(1)
+		}
+		fmt.Println("OK")
+		return
+	}
 	agentID, err := askAgent(ctx, *agentURL, mediaType, *frameworkID)
 	if err != nil {
 		fmt.Printf("FAIL: agent: %v\n", err)
@@ -460,4 +476,44 @@ func operateMaster(ctx context.Context, base string, mediaType encoding.MediaTyp
 	}
 	fmt.Println("MASTER UNRESERVE_RESOURCES accepted")
 	return nil
+}
+
+// watchMaster prints the operator events of the master until the framework
+// named `name` is removed.
+func watchMaster(ctx context.Context, base string, mediaType encoding.MediaType, name string) error {
+	sender := httpmaster.NewSender(client(base, mediaType).Send)
+	resp, err := sender.Send(ctx, mastercalls.NonStreaming(mastercalls.Subscribe()))
+	if err != nil {
+		return fmt.Errorf("SUBSCRIBE: %v", err)
+	}
+	defer resp.Close()
+	for {
+		var e master.Event
+		if err := resp.Decode(&e); err != nil {
+			return fmt.Errorf("reading the event stream: %v", err)
+		}
+		switch e.GetType() {
+		case master.Event_SUBSCRIBED:
+			fmt.Println("WATCH SUBSCRIBED")
+		case master.Event_TASK_ADDED:
+			t := e.GetTaskAdded().Task
+			fmt.Printf("WATCH TASK_ADDED task=%s state=%s\n", t.TaskID.Value, t.GetState())
+		case master.Event_TASK_UPDATED:
+			u := e.GetTaskUpdated()
+			fmt.Printf("WATCH TASK_UPDATED task=%s state=%s status=%s\n",
+				u.Status.TaskID.Value, u.GetState(), u.Status.GetState())
+		case master.Event_FRAMEWORK_ADDED:
+			fmt.Printf("WATCH FRAMEWORK_ADDED name=%q\n", e.GetFrameworkAdded().Framework.FrameworkInfo.Name)
+		case master.Event_FRAMEWORK_UPDATED:
+			fmt.Printf("WATCH FRAMEWORK_UPDATED name=%q\n", e.GetFrameworkUpdated().Framework.FrameworkInfo.Name)
+		case master.Event_FRAMEWORK_REMOVED:
+			removed := e.GetFrameworkRemoved().FrameworkInfo.Name
+			fmt.Printf("WATCH FRAMEWORK_REMOVED name=%q\n", removed)
+			if removed == name {
+				return nil
+			}
+		default:
+			// HEARTBEAT (9) and later types are newer than the library.
+		}
+	}
 }
