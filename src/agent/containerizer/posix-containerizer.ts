@@ -531,8 +531,18 @@ export class PosixContainerizer implements Containerizer {
       prepared: false,
       executorIsCommandExecutor: launch.commandExecutor,
     };
+    // Made before the container is known (see createSandbox); a failure
+    // fails the launch below.
+    let sandboxError: Error | undefined;
+    try {
+      createSandbox(launch.directory, launch.containerId);
+    } catch (e) {
+      sandboxError = new Error(
+        `Failed to create the sandbox '${launch.directory}': ${(e as Error).message}`,
+      );
+    }
     this.containers.set(container.id, container);
-    this.prepareAndStart(container, launch).then(
+    this.prepareAndStart(container, launch, sandboxError).then(
       (pid) => {
         container.phase = "running";
         this.emitLaunched(container.id, { pid });
@@ -573,18 +583,16 @@ export class PosixContainerizer implements Containerizer {
     this.recovered?.stop();
   }
 
-  private async prepareAndStart(c: Container, launch: ContainerLaunch): Promise<number> {
+  private async prepareAndStart(
+    c: Container,
+    launch: ContainerLaunch,
+    sandboxError: Error | undefined,
+  ): Promise<number> {
     const { launcher } = this.o;
     const stopIfDestroyed = () => {
       if (c.destroyRequested) throw new Error("Container was destroyed during launch");
     };
-    try {
-      await createSandbox(launch.directory, launch.containerId);
-    } catch (e) {
-      throw new Error(
-        `Failed to create the sandbox '${launch.directory}': ${(e as Error).message}`,
-      );
-    }
+    if (sandboxError !== undefined) throw sandboxError;
     stopIfDestroyed();
     let ids: { uid: number; gid: number } | undefined;
     if (launch.user !== undefined) {

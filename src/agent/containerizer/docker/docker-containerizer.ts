@@ -372,7 +372,7 @@ export class DockerContainerizer {
       if (c.destroying) throw new Error("Container was destroyed during launch");
     };
     try {
-      await createSandbox(launch.directory, launch.containerId);
+      createSandbox(launch.directory, launch.containerId);
     } catch (e) {
       throw new Error(
         `Failed to create the sandbox '${launch.directory}': ${(e as Error).message}`,
