@@ -184,6 +184,8 @@ export class ExecutorClient {
   /** Calls written in `sentGeneration` and not yet answered. */
   private inFlight = 0;
   private sentGeneration = 0;
+  /** The agent answered a call of this connection 2xx: calls may be pipelined (see `pump`). */
+  private agentTakesCalls = false;
   /** After a failed call: nothing is sent until the retry delay is over. */
   private retryPending = false;
 
@@ -625,10 +627,15 @@ export class ExecutorClient {
       // Calls of an earlier connection may still be answered; they no longer count.
       this.inFlight = 0;
       this.sentGeneration = this.generation;
+      this.agentTakesCalls = false;
       for (const call of this.calls) call.inFlight = false;
     }
+    // One call at a time until the agent took one: right after a
+    // re-subscription it may still be recovering (503), and an update it
+    // refuses must not be overtaken by one written after it.
+    const most = this.agentTakesCalls ? MAX_CALLS_IN_FLIGHT : 1;
     for (const call of this.calls) {
-      if (this.inFlight >= MAX_CALLS_IN_FLIGHT) return;
+      if (this.inFlight >= most) return;
       if (call.inFlight) continue;
       this.send(call);
     }
@@ -643,8 +650,19 @@ export class ExecutorClient {
       (res) => {
         if (generation !== this.generation) return this.pump();
         this.inFlight--;
+        if (res.status === 503 && call.type === "UPDATE") {
+          // The agent has not finished its recovery (it took this executor's
+          // re-subscription a moment ago). Mesos' library drops the update
+          // until the next SUBSCRIBE, which may never come on a healthy
+          // connection: the task's state would stay stuck. Sent again.
+          this.logger.warn(`Received '${statusLine(res.status)}' for UPDATE; retrying`);
+          call.inFlight = false;
+          this.retryLater();
+          return;
+        }
         this.remove(call);
-        if (res.status !== 202 && res.status !== 200) {
+        if (res.status === 202 || res.status === 200) this.agentTakesCalls = true;
+        else {
           const text = `'${statusLine(res.status)}' (${res.body.trim()}) for ${call.type}`;
           if (res.status === 503 || res.status === 404) this.logger.warn(`Received ${text}`);
           else this.inject({ type: "ERROR", error: { message: `Received unexpected ${text}` } });
@@ -661,14 +679,19 @@ export class ExecutorClient {
         } else {
           this.logger.warn(`Request for call type ${call.type} failed (${err.message}); retrying`);
         }
-        if (this.retryPending) return;
-        this.retryPending = true;
-        this.clock.setTimer(CALL_RETRY_DELAY_MS, () => {
-          this.retryPending = false;
-          this.pump();
-        });
+        this.retryLater();
       },
     );
+  }
+
+  /** Sends the queued calls again after the retry delay. */
+  private retryLater(): void {
+    if (this.retryPending) return;
+    this.retryPending = true;
+    this.clock.setTimer(CALL_RETRY_DELAY_MS, () => {
+      this.retryPending = false;
+      this.pump();
+    });
   }
 
   private remove(call: QueuedCall): void {

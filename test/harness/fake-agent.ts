@@ -74,6 +74,8 @@ export class FakeAgent {
   frameworkCapabilities: string[];
   /** Answer the next N SUBSCRIBEs with this status (e.g. 503) instead of subscribing. */
   rejectSubscribes: { count: number; status: number } = { count: 0, status: 503 };
+  /** Answer the next N UPDATEs 503, as an agent that has not finished its recovery. */
+  rejectUpdates = 0;
 
   readonly subscribes: SubscribeRecord[] = [];
   /** Statuses of all UPDATE calls, in arrival order. */
@@ -190,6 +192,11 @@ export class FakeAgent {
         return;
       }
       case "UPDATE": {
+        if (this.rejectUpdates > 0) {
+          this.rejectUpdates--;
+          this.reject(res, 503, "Agent has not finished recovery");
+          return;
+        }
         const uuid = call.update?.status?.uuid;
         if (uuid === undefined || Buffer.from(uuid, "base64").length !== 16) {
           this.reject(res, 400, "Invalid UUID in status update");

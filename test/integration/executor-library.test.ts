@@ -210,6 +210,23 @@ describe("executor library", () => {
     ]);
   });
 
+  it("an UPDATE answered 503 (the agent finishing its recovery) is sent again, in order with later updates", async () => {
+    const { agent, client } = await setup();
+    agent.rejectUpdates = 2;
+    const first = client.update({ task_id: { value: "t" }, state: "TASK_FINISHED" });
+    await agent.waitFor("two refusals", () => agent.rejectedCalls.length === 2);
+    const second = client.update({ task_id: { value: "u" }, state: "TASK_RUNNING" });
+    await agent.waitFor("both updates", () => agent.updates.length === 2);
+    assert.deepEqual(
+      agent.updates.map((u) => u.uuid),
+      [first, second],
+    );
+    assert.deepEqual(
+      agent.rejectedCalls.map((c) => c.status),
+      [503, 503],
+    );
+  });
+
   it("a SHUTDOWN event arms the shutdown deadline of the grace period", async () => {
     let deadline = 0;
     let shutdowns = 0;
