@@ -160,6 +160,9 @@ export class AgentState {
   version: number;
   private profileVersion = -1;
   private profileCache: ResourceProfile | undefined;
+  // Read when the version moves (every offer): kept off the cold last line.
+  private readonly versions: VersionSource;
+  private readonly names: ResourceNames;
   /** A walk of every framework found nothing at (version, filter stamp, global stamp). */
   memoVersion = -1;
   memoStamp = -1;
@@ -232,8 +235,6 @@ export class AgentState {
   private inUseMap: Map<string, Quantities> | undefined;
   private inverseFilterMap: Map<string, number> | undefined;
   private capabilities!: AgentCapabilities;
-  private readonly names: ResourceNames;
-  private readonly versions: VersionSource;
 
   /** In-use unreserved non-revocable scalars charged to each role's quota consumption. */
   get inUse(): Map<string, Quantities> {
