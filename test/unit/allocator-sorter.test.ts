@@ -288,3 +288,27 @@ test("random sorter: every active client appears once per sort, weighted picks f
   assert.ok(cx > 0.05 && cx < 0.15, `c/x picked first ${cx}`);
   assert.equal(names.size, 0);
 });
+
+test("drf sorter: warmFront gives the indexes of the first active clients in DRF order", () => {
+  const { sorter, q } = drf();
+  sorter.addAgent("a1", q({ cpus: 100, mem: 1000 }));
+  for (const [client, index] of [
+    ["f0", 0],
+    ["f1", 1],
+    ["f2", 2],
+    ["f3", 3],
+  ] as const) {
+    sorter.add(client, index);
+    sorter.activate(client);
+  }
+  sorter.allocated("f0", q({ cpus: 30 }), 0);
+  sorter.allocated("f1", q({ cpus: 10 }), 1);
+  sorter.allocated("f3", q({ cpus: 20 }), 3);
+  sorter.deactivate("f2");
+  const out: number[] = [];
+  assert.equal(sorter.warmFront(2, out), 2);
+  assert.deepEqual(out.slice(0, 2), [1, 3]);
+  assert.equal(sorter.warmFront(10, out), 3);
+  assert.deepEqual(out.slice(0, 3), [1, 3, 0]);
+  assert.deepEqual(sorter.sort(), ["f1", "f3", "f0"]);
+});

@@ -252,6 +252,8 @@ export class AllocationCycle {
 
   /** Agents before this position in `agents` had their cache lines loaded (see `warmAhead`). */
   private warmedTo = 0;
+  /** Indexes of the frameworks at the front of the order (see `warmAhead`). */
+  private readonly frontIndexes: number[] = [];
   /** Keeps the loads of `warmAhead` from being optimized away. */
   warmSink = 0;
 
@@ -270,6 +272,20 @@ export class AllocationCycle {
     const words = this.core.filters.slabWords;
     for (let depth = 0; depth <= WARM_DEPTH; depth++) {
       for (let i = from; i < to; i++) sink += (agents[i] as AgentState).warm(depth, words);
+    }
+    // And the frameworks the batch's offers will most likely go to: the
+    // front of the order (a framework is served about once every F visits,
+    // long enough for its lines to leave the core's cache at 1,000 frameworks).
+    const roles = this.activeRoles;
+    if (roles !== undefined && roles.length === 1) {
+      const sorter = this.core.frameworkSorters.get(roles[0] as string);
+      const front = this.frontIndexes;
+      const n = sorter?.warmFront?.(WARM_FRAMEWORKS, front) ?? 0;
+      const byIndex = this.core.frameworksByIndex;
+      for (let k = 0; k < n; k++) {
+        const framework = byIndex[front[k] as number];
+        if (framework !== undefined) sink += framework.offersMade + framework.index;
+      }
     }
     this.warmSink = sink;
     this.warmedTo = to;
@@ -776,6 +792,8 @@ type Compare = (a: string, b: string) => number;
 const WARM_BATCH = 16;
 /** Pointer depths `AgentState.warm` loads (the agent; its filters and record; the refusal row). */
 const WARM_DEPTH = 2;
+/** Frameworks at the front of the order loaded with each batch of agents. */
+const WARM_FRAMEWORKS = 24;
 
 /** Placeholder for the reused probe before its first use. */
 const EMPTY = ResourcesValue.empty();

@@ -385,6 +385,30 @@ export class DrfSorter implements Sorter {
     return firstBelow(this.root, skip, skipOffset, skipWords, accept);
   }
 
+  warmFront(count: number, out: number[]): number {
+    if (this.isDirty()) this.resort();
+    const chunks = this.root.sorted.chunkArrays();
+    let n = 0;
+    let sink = 0;
+    for (let c = 0; c < chunks.length && n < count; c++) {
+      const chunk = chunks[c] as Chunk<DrfNode>;
+      const items = chunk.items;
+      const end = chunk.lo + chunk.n;
+      for (let i = chunk.lo; i < end && n < count; i++) {
+        const node = items[i] as DrfNode;
+        if (node.kind !== ACTIVE_LEAF) continue;
+        // The node's lines, its share's number and its allocation's storage.
+        sink += node.share + node.weight + ((node.alloc[0] as number | undefined) ?? 0);
+        out[n++] = node.index;
+      }
+    }
+    this.warmSink = sink;
+    return n;
+  }
+
+  /** Keeps the loads of \`warmFront\` from being optimized away. */
+  warmSink = 0;
+
   compare(a: string, b: string): number {
     if (this.isDirty()) this.resort();
     const x = this.leaf(a);

@@ -100,6 +100,12 @@ export interface Sorter {
     accept: (client: string, index: number) => boolean,
   ): string | undefined;
   /**
+   * Loads the cache lines of the first \`count\` active clients in order
+   * (the ones the next offers most likely go to) and puts their indexes
+   * in \`out\` (returns how many). Reads only; for sorters that keep indexes.
+   */
+  warmFront?(count: number, out: number[]): number;
+  /**
    * Negative when active client `a` comes before active client `b` in the
    * order `first()` walks (only for sorters with a deterministic order).
    */
