@@ -239,7 +239,11 @@ export class AgentFilters {
   warmRow(words: Uint32Array): number {
     const n = this.slotWords;
     if (n === 0) return this.stamp;
-    return (words[this.slotOffset] as number) ^ (words[this.slotOffset + n - 1] as number);
+    // One word per cache line: a row of a thousand frameworks spans up to three.
+    const from = this.slotOffset;
+    let sink = words[from + n - 1] as number;
+    for (let w = 0; w < n; w += 16) sink ^= words[from + w] as number;
+    return sink;
   }
 
   /** Frameworks of a role holding a group filter here. */
