@@ -36,7 +36,15 @@ after(async () => {
   await stopAll();
 });
 
-test("a session whose agent was killed before it opened the session's stdin ends by itself after the deadline when no agent recovers", async () => {
+/**
+ * One try of the set-up: an agent killed by the test hook while the
+ * session's shell waits in the open of its stdin. Returns the session's
+ * processes then (none when the shell was not there to be found: the hook
+ * reads the kernel's wait channel, and on a loaded machine that can miss).
+ */
+async function killAgentUnderWaitingSession(
+  attempt: number,
+): Promise<{ holders: number[]; pids: number[] }> {
   const flags = {
     work_dir: workDirs.make("session-stdin-deadline-"),
     registration_backoff_factor: "10ms",
@@ -55,7 +63,8 @@ test("a session whose agent was killed before it opened the session's stdin ends
     },
   });
   // Named apart from other tests' containers: processes are found (and killed) by this id machine-wide.
-  const holder = { value: "deadline-holder" };
+  const id = `deadline-holder${attempt}`;
+  const holder = { value: id };
   await launchSleepingContainer(agent, holder);
   // The session's parent: a nested container, so that the session is a DEBUG
   // container, whose agent is killed before it makes the writer of its stdin.
@@ -69,12 +78,23 @@ test("a session whose agent was killed before it opened the session's stdin ends
     () => undefined,
   );
   assert.equal(await agent.exited, null, "the agent was killed by the test hook");
-  const holders = carrying("MESOS_TS_CONTAINER_ID=deadline-holder");
-  for (const pid of [...holders, ...carrying("MESOS_TS_CONTAINER_ID=deadline-holder.child")]) {
+  const holders = carrying(`MESOS_TS_CONTAINER_ID=${id}`);
+  for (const pid of [...holders, ...carrying(`MESOS_TS_CONTAINER_ID=${id}.child`)]) {
     strays.add(pid);
   }
-  const pids = carrying("MESOS_TS_CONTAINER_ID=deadline-holder.child.sess");
+  const pids = carrying(`MESOS_TS_CONTAINER_ID=${id}.child.sess`);
   for (const pid of pids) strays.add(pid);
+  return { holders, pids };
+}
+
+test("a session whose agent was killed before it opened the session's stdin ends by itself after the deadline when no agent recovers", async () => {
+  // Up to three tries of the set-up (CI missed it twice in many runs); the
+  // deadline is what is under test, and it is checked on the first set-up made.
+  let found = await killAgentUnderWaitingSession(0);
+  for (let attempt = 1; attempt < 3 && found.pids.length === 0; attempt++) {
+    found = await killAgentUnderWaitingSession(attempt);
+  }
+  const { holders, pids } = found;
   assert.ok(pids.length > 0, "the session's process outlives its agent");
   await waitLong("the session's processes to end by themselves", () =>
     pids.every((pid) => !alive(pid)),
