@@ -25,7 +25,10 @@ export function carrying(variable: string): number[] {
     if (!/^\d+$/.test(name)) continue;
     try {
       const env = readFileSync(`/proc/${name}/environ`, "utf8").split("\0");
-      if (env.includes(variable) && alive(Number(name))) out.push(Number(name));
+      if (env.includes(variable) && alive(Number(name))) {
+        out.push(Number(name));
+        noteStart(Number(name));
+      }
     } catch {
       // Gone meanwhile, or not ours to read.
     }
@@ -33,9 +36,37 @@ export function carrying(variable: string): number[] {
   return out;
 }
 
-/** SIGKILLs each of `pids`; one that is gone already is passed over. */
+/**
+ * Start times (clock ticks after boot) of the pids `carrying` found. With
+ * pid_max at 32768 a pid noted early in a run can belong to another test's
+ * process by the time it is killed: `killEach` spares a pid whose process
+ * started at another time than the one noted.
+ */
+const noted = new Map<number, string>();
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+    // Field 22; the fields after the command's closing parenthesis start at field 3.
+    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function noteStart(pid: number): void {
+  const start = startTime(pid);
+  if (start !== undefined) noted.set(pid, start);
+}
+
+/**
+ * SIGKILLs each of `pids`; one that is gone already is passed over, and so
+ * is one that `carrying` found and that is now another process (its pid reused).
+ */
 export function killEach(pids: Iterable<number>): void {
   for (const pid of pids) {
+    const expected = noted.get(pid);
+    if (expected !== undefined && startTime(pid) !== expected) continue;
     try {
       process.kill(pid, "SIGKILL");
     } catch {
