@@ -35,6 +35,12 @@ export interface DeclineCase {
   sliced?: boolean;
   /** Rounds to run (default 2 x frameworks, as Mesos does). */
   rounds?: number;
+  /**
+   * Megabytes read through before every timed cycle (untimed), so that
+   * every size starts its cycles from the same cold caches (see
+   * `evictCaches`). 0 or absent: none.
+   */
+  evictMb?: number;
 }
 
 /** One round's measurements. */
@@ -71,6 +77,19 @@ function volume(i: number, role: string): Resource {
   };
 }
 
+/**
+ * Reads one word per cache line of `buffer`: its lines replace what the
+ * caches held (the last round's declines leave a small cluster's state in
+ * the processor's shared cache, a large one's mostly not; a master does
+ * other work between its cycles). Reads, not writes: written lines would
+ * be written back to memory during the timed cycle, a cost of its own.
+ */
+function evictCaches(buffer: Float64Array): number {
+  let sum = 0;
+  for (let i = 0; i < buffer.length; i += 8) sum += buffer[i] as number;
+  return sum;
+}
+
 function cpuMsSince(start: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(start);
   return (d.user + d.system) / 1000;
@@ -85,6 +104,9 @@ export class DeclineRun {
   readonly setupMs: number;
   private offers: OfferAllocation[] = [];
   private readonly heapAfterSetup: number;
+  private readonly evictBuffer: Float64Array | undefined;
+  /** Keeps `evictCaches`' writes from being optimized away. */
+  evictSink = 0;
 
   constructor(readonly c: DeclineCase) {
     collectGarbage();
@@ -130,6 +152,8 @@ export class DeclineRun {
     this.heapKbPerFramework = ((heap1 - heap0) * 1024) / c.frameworks;
     this.heapKbPerAgent = ((this.heapAfterSetup - heap1) * 1024) / c.agents;
     this.rounds = c.rounds ?? 2 * c.frameworks;
+    const evictMb = c.evictMb ?? 0;
+    this.evictBuffer = evictMb > 0 ? new Float64Array((evictMb * 2 ** 20) / 8) : undefined;
   }
 
   get done(): boolean {
@@ -146,6 +170,7 @@ export class DeclineRun {
       });
     }
     const declineWallMs = performance.now() - d0;
+    if (this.evictBuffer !== undefined) this.evictSink += evictCaches(this.evictBuffer);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     let sample: RoundSample;
@@ -235,7 +260,7 @@ export async function interleave(runs: DeclineRun[]): Promise<void> {
 
 /**
  * One size in a process of its own (`--child AGENTS FRAMEWORKS ROUNDS
- * [plain]`): a JIT warm-up, then the plain and the volume variants
+ * plain|volume [EVICT_MB]`): a JIT warm-up, then the plain and the volume variants
  * interleaved (plain alone with `plain`); prints `{"plain": summary,
  * "volume": summary}`. The scaling runs use a fresh
  * process per size so that no size pays for another's heap (a 10k x 1k run
@@ -244,11 +269,12 @@ export async function interleave(runs: DeclineRun[]): Promise<void> {
 async function runChild(args: string[]): Promise<void> {
   const [agents, frameworks, rounds] = args.slice(0, 3).map(Number) as [number, number, number];
   const withVolume = args[3] !== "plain";
+  const evictMb = Number(args[4] ?? 0);
   const loadStart = loadavg()[0] as number;
   await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
-  const plain = new DeclineRun({ agents, frameworks, rounds });
+  const plain = new DeclineRun({ agents, frameworks, rounds, evictMb });
   const volume = withVolume
-    ? new DeclineRun({ agents, frameworks, rounds, volumes: true })
+    ? new DeclineRun({ agents, frameworks, rounds, volumes: true, evictMb })
     : undefined;
   await interleave(volume === undefined ? [plain] : [plain, volume]);
   // The machine's load while this size ran (the parent's row shows it at report time).
@@ -261,16 +287,18 @@ async function runChild(args: string[]): Promise<void> {
 }
 
 /**
- * One size as a lock-step child (`--lockstep-child AGENTS FRAMEWORKS ROUNDS`,
+ * One size as a lock-step child (`--lockstep-child AGENTS FRAMEWORKS ROUNDS
+ * [EVICT_MB]`,
  * see bench/lib/lockstep.ts): the JIT warm-up, then one round of the plain
  * variant per request, answering its cycle's CPU time (counted when the
  * cycle made offers: the productive cycles, as in the summaries).
  */
 function runLockstepChild(args: string[]): Promise<void> {
   const [agents, frameworks, rounds] = args.slice(0, 3).map(Number) as [number, number, number];
+  const evictMb = Number(args[3] ?? 0);
   return serveLockstep(async () => {
     await new DeclineRun({ agents: 1000, frameworks: 100, rounds: 60 }).runAll();
-    const run = new DeclineRun({ agents, frameworks, rounds });
+    const run = new DeclineRun({ agents, frameworks, rounds, evictMb });
     return {
       rounds: run.rounds,
       step: async () => {

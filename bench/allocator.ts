@@ -1,7 +1,8 @@
 /**
  * The allocator benchmarks of issue 3, run together: `npm run bench --
  * allocator [--quick] [--repeats=N[,N...]] [--volume-once] [--no-volume]
- * [--scaling-only] [--lockstep=N] [--decompose=N] [--pin] [decline|sorter|quota]`.
+ * [--scaling-only] [--lockstep=N] [--decompose=N] [--pin] [--evict-mb=N]
+ * [decline|sorter|quota]`.
  *
  *  - decline: Mesos' DeclineOffers (plain, with a persistent volume per
  *    agent, sliced, and a straight-port baseline) at 1k/100 .. 10k/1k
@@ -13,7 +14,9 @@
  *    (`--lockstep=N` pairs per step, default 1, or 3 with `--scaling-only`;
  *    0 skips them); with `--decompose=N`, N lock-step pairs for each half
  *    of the last step (agents doubled alone, frameworks doubled alone);
- *    `--pin` runs each lock-step child on a processor of its own.
+ *    `--pin` runs each lock-step child on a processor of its own;
+ *    `--evict-mb=N` has every child read through N MB before each timed
+ *    cycle, so that all sizes start their cycles from the same cold caches.
  *  - sorter: Mesos' sorter FullSort (allocate, unallocate, full and no-op sort).
  *  - quota: the same allocations with and without quota; empty vs productive
  *    cycle; issue 10's cycle with 100 roles under quota vs none.
@@ -60,6 +63,7 @@ export async function run(args: string[]): Promise<void> {
     ),
     decompose: Number(args.find((a) => a.startsWith("--decompose="))?.slice(12) ?? 0),
     pin: args.includes("--pin"),
+    evictMb: Number(args.find((a) => a.startsWith("--evict-mb="))?.slice(11) ?? 0) || 0,
   };
   const only = args.filter((a) => !a.startsWith("--"));
   const want = (name: string) => only.length === 0 || only.includes(name);
@@ -127,6 +131,8 @@ interface DeclineOptions {
   sizes?: [number, number][];
   /** Lock-step pairs per scaling step (0: none; see `lockstepScaling`). */
   lockstep: number;
+  /** Megabytes each child reads through before every timed cycle (0: none). */
+  evictMb: number;
   /** Lock-step pairs per half of the last step (0: none; see `decomposedScaling`). */
   decompose: number;
   /** Lock-step children pinned to processors of their own (see `runLockstep`). */
@@ -164,7 +170,13 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       if (r >= repeatsOf(i)) continue;
       const [agents, frameworks] = sizes[i] as [number, number];
       const volume = !options.noVolume && (r === 0 || !options.volumeOnce);
-      const got = await runChildProcess(agents, frameworks, roundsFor(frameworks), volume);
+      const got = await runChildProcess(
+        agents,
+        frameworks,
+        roundsFor(frameworks),
+        volume,
+        options.evictMb,
+      );
       const key = `${agents}/${frameworks}`;
       // Progress, and every child's figure (the rows give medians and spreads).
       process.stderr.write(
@@ -186,7 +198,7 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       const each = runs.map((x) => x[variant]?.median_productive_cycle_cpu_ms as number);
       reportCase(
         BENCH,
-        `decline offers${variant === "volume" ? " + volume" : ""}: ${agents} agents x ${frameworks} frameworks`,
+        `decline offers${variant === "volume" ? " + volume" : ""}${evictedLabel(options.evictMb)}: ${agents} agents x ${frameworks} frameworks`,
         {
           repeats: runs.length,
           ...rounded(summary),
@@ -229,7 +241,7 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       const cross = times(a1, f1).flatMap((t1) => times(a0, f0).map((t0) => (t1 / t0) ** exponent));
       reportCase(
         BENCH,
-        `decline offers${variant === "volume" ? " + volume" : ""} scaling ${a0}/${f0} -> ${a1}/${f1}`,
+        `decline offers${variant === "volume" ? " + volume" : ""}${evictedLabel(options.evictMb)} scaling ${a0}/${f0} -> ${a1}/${f1}`,
         {
           size_step: a1 / a0,
           productive_cycle_per_doubling: per("median_productive_cycle_cpu_ms"),
@@ -246,8 +258,9 @@ async function runDecline(quick: boolean, options: DeclineOptions): Promise<void
       );
     }
   }
-  await lockstepScaling(sizes, roundsFor, options.lockstep, options.pin);
-  await decomposedScaling(sizes, roundsFor, options.decompose, options.pin);
+  const children: ChildOptions = { pin: options.pin, evictMb: options.evictMb };
+  await lockstepScaling(sizes, roundsFor, options.lockstep, children);
+  await decomposedScaling(sizes, roundsFor, options.decompose, children);
   if (options.scalingOnly) return;
   // Against a straight port in the same process: same rounds, interleaved
   // (after a warm-up of the JIT in this process).
@@ -312,7 +325,7 @@ async function lockstepScaling(
   sizes: [number, number][],
   roundsFor: (frameworks: number) => number,
   repeats: number,
-  pin: boolean,
+  children: ChildOptions,
 ): Promise<void> {
   const steps: LockstepStep[] = [];
   for (let i = 1; i < sizes.length; i++) {
@@ -320,7 +333,7 @@ async function lockstepScaling(
     const to = sizes[i] as [number, number];
     steps.push({ from, to, label: "lock-step scaling" });
   }
-  await lockstepSteps(steps, roundsFor, repeats, pin);
+  await lockstepSteps(steps, roundsFor, repeats, children);
 }
 
 /**
@@ -332,7 +345,7 @@ async function decomposedScaling(
   sizes: [number, number][],
   roundsFor: (frameworks: number) => number,
   repeats: number,
-  pin: boolean,
+  children: ChildOptions,
 ): Promise<void> {
   if (sizes.length < 2) return;
   const [a0, f0] = sizes[sizes.length - 2] as [number, number];
@@ -344,8 +357,21 @@ async function decomposedScaling(
     ],
     roundsFor,
     repeats,
-    pin,
+    children,
   );
+}
+
+/** How the children of the scaling runs run. */
+interface ChildOptions {
+  /** Each lock-step child on a processor of its own. */
+  pin: boolean;
+  /** Megabytes read through before every timed cycle (0: none). */
+  evictMb: number;
+}
+
+/** Row name suffix for children that evict the caches before each cycle. */
+function evictedLabel(evictMb: number): string {
+  return evictMb > 0 ? ` (caches evicted: ${evictMb} MB)` : "";
 }
 
 interface LockstepStep {
@@ -359,12 +385,20 @@ async function lockstepSteps(
   steps: LockstepStep[],
   roundsFor: (frameworks: number) => number,
   repeats: number,
-  pin: boolean,
+  children: ChildOptions,
 ): Promise<void> {
   if (repeats <= 0) return;
   const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
+  const { pin, evictMb } = children;
   const child = (a: number, f: number) => ({
-    args: ["allocator-decline", "--lockstep-child", String(a), String(f), String(roundsFor(f))],
+    args: [
+      "allocator-decline",
+      "--lockstep-child",
+      String(a),
+      String(f),
+      String(roundsFor(f)),
+      String(evictMb),
+    ],
   });
   // A step may grow agents, frameworks or both: normalised by the larger factor.
   const stepOf = ({ from, to }: LockstepStep) => Math.max(to[0] / from[0], to[1] / from[1]);
@@ -397,7 +431,7 @@ async function lockstepSteps(
     const each = got.map((x) => x.ratio);
     reportCase(
       BENCH,
-      `decline offers ${step.label}${pin ? " (pinned)" : ""} ${a0}/${f0} -> ${a1}/${f1}`,
+      `decline offers ${step.label}${pin ? " (pinned)" : ""}${evictedLabel(evictMb)} ${a0}/${f0} -> ${a1}/${f1}`,
       {
         size_step: stepOf(step),
         repeats: got.length,
@@ -419,13 +453,21 @@ function runChildProcess(
   frameworks: number,
   rounds: number,
   volume: boolean,
+  evictMb: number,
 ): Promise<ChildResult> {
   const script = join(dirname(fileURLToPath(import.meta.url)), "run.js");
   const args = ["--max-old-space-size=6000", script, "allocator-decline", "--child"];
   return new Promise((resolve, reject) => {
     execFile(
       process.execPath,
-      [...args, String(agents), String(frameworks), String(rounds), volume ? "volume" : "plain"],
+      [
+        ...args,
+        String(agents),
+        String(frameworks),
+        String(rounds),
+        volume ? "volume" : "plain",
+        String(evictMb),
+      ],
       { maxBuffer: 1 << 24 },
       (error, stdout, stderr) => {
         if (error !== null) {
