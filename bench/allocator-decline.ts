@@ -105,7 +105,7 @@ export class DeclineRun {
   private offers: OfferAllocation[] = [];
   private readonly heapAfterSetup: number;
   private readonly evictBuffer: Float64Array | undefined;
-  /** Keeps `evictCaches`' writes from being optimized away. */
+  /** Keeps `evictCaches`' reads from being optimized away. */
   evictSink = 0;
 
   constructor(readonly c: DeclineCase) {
