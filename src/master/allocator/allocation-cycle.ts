@@ -85,7 +85,7 @@ interface Probe {
   /** Shaped offers by capability class (`null`: nothing to offer). */
   offers: (Pick | null | undefined)[];
   /**
-   * The pick of the whole \`base\` when quota does not shape it and no
+   * The pick of the whole `base` when quota does not shape it and no
    * capability strips it (refilled per probe; consumed before the next).
    */
   basePick: Pick;
@@ -142,13 +142,13 @@ export class AllocationCycle {
   private readonly current: Probe;
   /**
    * (framework, role) pairs given an offer on the agent being visited: the
-   * first \`takenCount\` slots (a count, not \`length = 0\`: emptying an array
+   * first `takenCount` slots (a count, not `length = 0`: emptying an array
    * drops its storage, and the next push allocates new storage).
    */
   private readonly takenFrameworks: FrameworkState[] = [];
   private readonly takenRoles: string[] = [];
   private takenCount = 0;
-  /** Roles found with nobody to take the agent being visited (first \`triedCount\`). */
+  /** Roles found with nobody to take the agent being visited (first `triedCount`). */
   private readonly triedRoles: string[] = [];
   private triedCount = 0;
   /** The pick of the role walk in progress (see `tryRole`). */
@@ -531,7 +531,7 @@ export class AllocationCycle {
     // When nearly every framework of the role refused exactly what is left,
     // look at the few others instead of walking past the refusals.
     // The slots themselves are not read: the agent's filters keep a copy of
-    // their row and size (see \`AgentFilters.slotOffset\`).
+    // their row and size (see `AgentFilters.slotOffset`).
     const filters = agent.filters;
     const group = filters.groupFor(probe.roleIndex);
     const words = core.filters.slabWords;
@@ -642,7 +642,7 @@ export class AllocationCycle {
       : 0;
     let candidate = p.offers[cls];
     if (candidate === undefined && p.unshaped && !p.stripMatters) {
-      // Every framework is offered all of \`base\` (not empty: see \`pickFramework\`):
+      // Every framework is offered all of `base` (not empty: see `pickFramework`):
       // the probe's own pick, refilled, instead of a new one per agent.
       candidate = p.basePick;
       candidate.framework = framework;
@@ -712,7 +712,7 @@ export class AllocationCycle {
     if (profile.hasShared) {
       known = core.chargeQuantities(resources, agent.heldBy(framework.id, role));
     } else {
-      // A scratch object: \`charge\` copies the fields out.
+      // A scratch object: `charge` copies the fields out.
       known = this.known;
       known.sorter = profile.scalars;
       known.reserved = profile.reservedScalars;

@@ -33,13 +33,6 @@ export class OfferFilter {
 }
 
 /**
- * The bit words of every group-filter set of one allocator, in one typed
- * array: a set is a row of it (a power of two of words, starting at a
- * multiple of its length). Checking a set then reads its row and no typed
- * array object of its own (one cache line and one dependent load less per
- * agent visit), and the rows of all agents sit in one block of memory.
- */
-/**
  * Word where row offsets start counting. A large typed array's memory comes
  * from glibc's `mmap` path, 16 bytes past a page boundary; starting at word
  * 12 (48 bytes) puts rows on 64-byte lines, so a 128-byte row (1,000
@@ -49,6 +42,13 @@ export class OfferFilter {
  */
 const ROW_ORIGIN = 12;
 
+/**
+ * The bit words of every group-filter set of one allocator, in one typed
+ * array: a set is a row of it (a power of two of words, starting a
+ * multiple of its length past `ROW_ORIGIN`). Checking a set then reads its row and no typed
+ * array object of its own (one cache line and one dependent load less per
+ * agent visit), and the rows of all agents sit in one block of memory.
+ */
 export class WordSlab {
   words = new Uint32Array(4096);
   private top = ROW_ORIGIN;

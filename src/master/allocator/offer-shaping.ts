@@ -103,7 +103,7 @@ export function shapeOffer(
   framework: FrameworkState,
 ): Pick | undefined {
   const stripped = stripMatters ? stripIncapable(base, framework.caps) : base;
-  // (The profile knows whether \`base\` is empty: no look at the agent's cold resources.)
+  // (The profile knows whether `base` is empty: no look at the agent's cold resources.)
   if (stripped === base ? baseProfile.empty : stripped.isEmpty()) return undefined;
   const unshaped =
     quota === undefined ||

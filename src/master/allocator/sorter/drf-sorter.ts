@@ -406,7 +406,7 @@ export class DrfSorter implements Sorter {
     return n;
   }
 
-  /** Keeps the loads of \`warmFront\` from being optimized away. */
+  /** Keeps the loads of `warmFront` from being optimized away. */
   warmSink = 0;
 
   compare(a: string, b: string): number {

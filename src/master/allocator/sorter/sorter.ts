@@ -87,10 +87,10 @@ export interface Sorter {
    */
   first(accept: (client: string) => boolean): string | undefined;
   /**
-   * `first`, passing over without a call to \`accept\` every client whose
-   * index (given to \`add\`) is a member of the set in the row
-   * \`skip[skipOffset .. skipOffset + skipWords)\` (32 per word).
-   * Only sorters that keep indexes have it. \`accept\` is also given the
+   * `first`, passing over without a call to `accept` every client whose
+   * index (given to `add`) is a member of the set in the row
+   * `skip[skipOffset .. skipOffset + skipWords)` (32 per word).
+   * Only sorters that keep indexes have it. `accept` is also given the
    * client's index (-1: none), so the caller needs no lookup by name.
    */
   firstSkipping?(
@@ -100,9 +100,9 @@ export interface Sorter {
     accept: (client: string, index: number) => boolean,
   ): string | undefined;
   /**
-   * Loads the cache lines of the first \`count\` active clients in order
+   * Loads the cache lines of the first `count` active clients in order
    * (the ones the next offers most likely go to) and puts their indexes
-   * in \`out\` (returns how many). Reads only; for sorters that keep indexes.
+   * in `out` (returns how many). Reads only; for sorters that keep indexes.
    */
   warmFront?(count: number, out: number[]): number;
   /**
