@@ -14,7 +14,7 @@ import { type ChildProcess, execFileSync } from "node:child_process";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, test } from "node:test";
-import type { NestedFetcher } from "../../src/agent/containerizer/nested-containers.js";
+import type { AgentFetcherSettings } from "../../src/agent/containerizer/fetcher.js";
 import {
   endLauncherTest,
   nestedContainersFixture,
@@ -35,7 +35,7 @@ after(() => endLauncherTest(started, root));
  * reads them: after it made (and checked) the sandbox, right before it
  * starts the worker. The user wins the race there.
  */
-function fetcherWith(beforeWorker: () => void): NestedFetcher {
+function fetcherWith(beforeWorker: () => void): AgentFetcherSettings {
   return {
     get frameworksHome() {
       beforeWorker();

@@ -621,6 +621,83 @@ export async function fetchUris(uris: readonly CommandInfo_URI[], o: FetchOption
   }
 }
 
+/** The agent's fetcher flags, as every containerizer passes them on (docs/fetcher.md). */
+export interface AgentFetcherSettings {
+  /** `--frameworks_home`. */
+  frameworksHome?: string | undefined;
+  /** `--hadoop_home`. */
+  hadoopHome?: string | undefined;
+  /** `--fetcher_stall_timeout`. */
+  stallTimeoutMs?: number | undefined;
+  /** The agent's fetcher cache (`--fetcher_cache_size`, `--fetcher_cache_dir`). */
+  cache?: FetcherCache | undefined;
+}
+
+/** The settings in a containerizer's options (named after their flags). */
+export function fetcherSettingsOf(o: {
+  frameworksHome?: string | undefined;
+  hadoopHome?: string | undefined;
+  fetcherStallTimeoutMs?: number | undefined;
+  fetcherCache?: FetcherCache | undefined;
+}): AgentFetcherSettings {
+  return {
+    frameworksHome: o.frameworksHome,
+    hadoopHome: o.hadoopHome,
+    stallTimeoutMs: o.fetcherStallTimeoutMs,
+    cache: o.fetcherCache,
+  };
+}
+
+/** One container's fetch: where, as whom, and how its archives are unpacked. */
+export interface ContainerFetch {
+  sandbox: string;
+  settings: AgentFetcherSettings;
+  run: CommandRunner;
+  /** The container's user (cache entries are per user). */
+  user?: string | undefined;
+  /** That user's ids, when the agent switches to the user. */
+  ids?: { uid: number; gid: number } | undefined;
+  signal?: AbortSignal | undefined;
+  holdSandbox?: FetchOptions["holdSandbox"];
+}
+
+/**
+ * A container launch's fetch (`fetchUris` with the agent's settings). A
+ * root agent fetches as the container's user, as the Mesos fetcher runs as
+ * the task's user; returns whether it did (the fetched files are then
+ * already the user's). A fetch failure rejects with a plain Error carrying
+ * the fetcher's reason.
+ */
+export async function fetchForContainer(
+  uris: readonly CommandInfo_URI[],
+  c: ContainerFetch,
+): Promise<{ asUser: boolean }> {
+  const { settings, user, ids } = c;
+  const asUser =
+    ids !== undefined && user !== undefined && process.getuid?.() === 0
+      ? { user, ...ids }
+      : undefined;
+  try {
+    await fetchUris(uris, {
+      sandbox: c.sandbox,
+      frameworksHome: settings.frameworksHome,
+      hadoopHome: settings.hadoopHome,
+      run: c.run,
+      ...(asUser === undefined ? {} : { asUser }),
+      ...(c.holdSandbox === undefined ? {} : { holdSandbox: c.holdSandbox }),
+      ...(settings.stallTimeoutMs === undefined
+        ? {}
+        : { download: { stallTimeoutMs: settings.stallTimeoutMs } }),
+      ...(c.signal === undefined ? {} : { signal: c.signal }),
+      ...(settings.cache === undefined ? {} : { cache: settings.cache }),
+      ...(user === undefined ? {} : { user }),
+    });
+  } catch (e) {
+    throw e instanceof FetchError ? new Error(e.message) : e;
+  }
+  return { asUser: asUser !== undefined };
+}
+
 async function fetchAll(uris: readonly CommandInfo_URI[], f: Fetch): Promise<void> {
   const { o, log } = f;
   const invalid = validateUris(uris);

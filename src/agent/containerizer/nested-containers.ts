@@ -100,7 +100,7 @@ import {
   sessionStdinScript,
 } from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
-import { FetchError, fetchUris } from "./fetcher.js";
+import { type AgentFetcherSettings, fetchForContainer } from "./fetcher.js";
 import type { FetcherCache } from "./fetcher-cache.js";
 import { imageVolumePreparation, placeImageMounts } from "./images/image-launch.js";
 import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
@@ -271,19 +271,7 @@ export interface NestedContainersOptions {
    * into its sandbox before it starts, as for executors (absent: the
    * defaults, no cache).
    */
-  fetcher?: NestedFetcher | undefined;
-}
-
-/** How nested and standalone containers fetch their `command.uris` (docs/fetcher.md). */
-export interface NestedFetcher {
-  /** `--frameworks_home`. */
-  frameworksHome?: string | undefined;
-  /** `--hadoop_home`. */
-  hadoopHome?: string | undefined;
-  /** `--fetcher_stall_timeout`. */
-  stallTimeoutMs?: number | undefined;
-  /** The agent's fetcher cache (`--fetcher_cache_size`, `--fetcher_cache_dir`). */
-  cache?: FetcherCache | undefined;
+  fetcher?: AgentFetcherSettings | undefined;
 }
 
 /** A LAUNCH_CONTAINER of a standalone container (its id has no parent). */
@@ -1762,40 +1750,30 @@ export class NestedContainers {
     user: string | undefined,
   ): Promise<void> {
     const uris = command?.uris ?? [];
-    const f = this.o.fetcher ?? {};
     const launcher = this.o.launcher;
-    const fetchUser =
-      ids !== undefined && user !== undefined && process.getuid?.() === 0
-        ? { user, ...ids }
-        : undefined;
+    let fetched: { asUser: boolean };
     try {
       // Also without URIs: Mesos counts every launch in task_fetches_*.
-      await fetchUris(uris, {
+      fetched = await fetchForContainer(uris, {
         sandbox: n.directory,
-        frameworksHome: f.frameworksHome,
-        hadoopHome: f.hadoopHome,
+        settings: this.o.fetcher ?? {},
         run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
-        // A root agent fetches as the task's user, as the Mesos fetcher does (fetcher.ts).
-        ...(fetchUser === undefined ? {} : { asUser: fetchUser }),
+        user,
+        ids,
+        signal: n.abort?.signal,
         // Its worker enters the sandbox as root: held open, not by path (see holdDirectory).
         holdSandbox: () => holdDirectory(n, n.directory),
-        ...(f.stallTimeoutMs === undefined
-          ? {}
-          : { download: { stallTimeoutMs: f.stallTimeoutMs } }),
-        ...(n.abort === undefined ? {} : { signal: n.abort.signal }),
-        ...(f.cache === undefined ? {} : { cache: f.cache }),
-        ...(user === undefined ? {} : { user }),
       });
     } catch (e) {
       if (n.abort?.signal.aborted === true) {
         throw new Error(`Container '${n.key}' was destroyed during fetching`);
       }
-      throw e instanceof FetchError ? new Error(e.message) : e;
+      throw e;
     }
     // Fetched as the user, the files are already the user's; the rest are chowned.
     // Through directories opened from the top-level sandbox down, following
     // no link (a `chown -R` by path went wherever a link the user put led).
-    if (ids !== undefined && fetchUser === undefined && uris.length > 0) {
+    if (ids !== undefined && !fetched.asUser && uris.length > 0) {
       await chownSandboxTree(walkBase(n), n.directory, ids);
     }
   }

@@ -45,7 +45,7 @@ import {
   removeCgroup,
 } from "./cgroups/hierarchy.js";
 import { executorCommand } from "./executor-command.js";
-import { FetchError, fetchUris } from "./fetcher.js";
+import { fetcherSettingsOf, fetchForContainer } from "./fetcher.js";
 import type { FetcherCache } from "./fetcher-cache.js";
 import {
   chrootTaskCommand,
@@ -605,30 +605,17 @@ export class PosixContainerizer implements Containerizer {
     }
     stopIfDestroyed();
     const uris = launch.executor.command?.uris ?? [];
-    const fetchUser =
-      ids !== undefined && launch.user !== undefined && process.getuid?.() === 0
-        ? { user: launch.user, ...ids }
-        : undefined;
     // Called without URIs too: Mesos counts every launch in task_fetches_*.
-    try {
-      await fetchUris(uris, {
-        sandbox: launch.directory,
-        frameworksHome: this.o.frameworksHome,
-        hadoopHome: this.o.hadoopHome,
-        run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
-        // A root agent fetches as the task's user, as the Mesos fetcher does (fetcher.ts).
-        ...(fetchUser === undefined ? {} : { asUser: fetchUser }),
-        download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
-        signal: c.abort.signal,
-        ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
-        ...(launch.user === undefined ? {} : { user: launch.user }),
-      });
-    } catch (e) {
-      if (e instanceof FetchError) throw new Error(e.message);
-      throw e;
-    }
+    const fetched = await fetchForContainer(uris, {
+      sandbox: launch.directory,
+      settings: fetcherSettingsOf(this.o),
+      run: (file, args, cwd) => launcher.run({ op: "run", file, args, cwd, timeoutMs: 600_000 }),
+      user: launch.user,
+      ids,
+      signal: c.abort.signal,
+    });
     // Fetched as the user, the files are already the user's; the rest are chowned.
-    if (ids !== undefined && fetchUser === undefined && uris.length > 0) {
+    if (ids !== undefined && !fetched.asUser && uris.length > 0) {
       await launcher.run({
         op: "run",
         file: "chown",

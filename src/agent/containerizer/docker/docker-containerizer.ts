@@ -38,7 +38,7 @@ import { isRunningProcess } from "../../checkpoint/recovered-containers.js";
 import { treeUsages } from "../../monitor/process-usage.js";
 import { metaRunPath, type RunIds } from "../../paths.js";
 import { dockerExecutorScript, moveNodeStartupVariables } from "../executor-command.js";
-import { FetchError, fetchUris } from "../fetcher.js";
+import { fetcherSettingsOf, fetchForContainer } from "../fetcher.js";
 import type { FetcherCache } from "../fetcher-cache.js";
 import type { ContainerLogger, ContainerOutput } from "../logger/container-logger.js";
 import { recordExecutorProcess } from "../pid-record.js";
@@ -384,30 +384,21 @@ export class DockerContainerizer {
     const ids = launch.user === undefined ? undefined : await this.userIds(launch.user);
     if (ids !== undefined) await chownSandbox(launch.directory, ids.uid, ids.gid);
     destroyed();
-    const uris = launch.executor.command?.uris ?? [];
     // As the Mesos fetcher, which the Docker containerizer also runs as the
     // task's user: every write into the sandbox is that user's (fetcher.ts).
-    const asUser =
-      ids !== undefined && launch.user !== undefined && process.getuid?.() === 0
-        ? { user: launch.user, ...ids }
-        : undefined;
     // Called without URIs too: Mesos counts every launch in task_fetches_*.
     try {
-      await fetchUris(uris, {
+      await fetchForContainer(launch.executor.command?.uris ?? [], {
         sandbox: launch.directory,
-        frameworksHome: this.o.frameworksHome,
-        hadoopHome: this.o.hadoopHome,
+        settings: fetcherSettingsOf(this.o),
         run: runProgram,
-        ...(asUser === undefined ? {} : { asUser }),
-        download: { stallTimeoutMs: this.o.fetcherStallTimeoutMs },
+        user: launch.user,
+        ids,
         signal: c.abort.signal,
-        ...(this.o.fetcherCache === undefined ? {} : { cache: this.o.fetcherCache }),
-        // Cache entries are per user, as for the Mesos containerizer.
-        ...(launch.user === undefined ? {} : { user: launch.user }),
       });
     } catch (e) {
       destroyed();
-      throw e instanceof FetchError ? new Error(e.message) : e;
+      throw e;
     }
     destroyed();
     c.phase = "pulling";
