@@ -7,17 +7,8 @@
 
 import type { ViewPermissions } from "../../common/auth/view-filter.js";
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
-import {
-  labelsJson,
-  legacyCommandJson,
-  legacyContainerStatusJson,
-} from "../../common/http/legacy-json.js";
-import type {
-  Resource,
-  Task,
-  TaskInfo,
-  TaskStatus,
-} from "../../common/protocol/generated/mesos-v1.js";
+import { labelsJson, legacyCommandJson, legacyStatusJson } from "../../common/http/legacy-json.js";
+import type { Resource, Task, TaskInfo } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import {
   attributesToJson,
@@ -55,16 +46,6 @@ function protobufJson(typeName: string, value: unknown): unknown {
   return codecFor(typeName).toJsonValue(value);
 }
 
-function statusJson(status: TaskStatus): Json {
-  const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
-  if (status.labels !== undefined) out.labels = labelsJson(status.labels);
-  if (status.container_status !== undefined) {
-    out.container_status = legacyContainerStatusJson(status.container_status);
-  }
-  if (status.healthy !== undefined) out.healthy = status.healthy;
-  return out;
-}
-
 function taskJson(task: Task): Json {
   const out: Json = {
     id: task.task_id.value,
@@ -79,7 +60,7 @@ function taskJson(task: Task): Json {
     out.limits = Object.fromEntries(Object.entries(task.limits).map(([k, v]) => [k, v.value]));
   }
   out.role = allocationRole(task.resources) ?? "*";
-  out.statuses = (task.statuses ?? []).map(statusJson);
+  out.statuses = (task.statuses ?? []).map(legacyStatusJson);
   if (task.user !== undefined) out.user = task.user;
   if (task.labels !== undefined) out.labels = labelsJson(task.labels);
   if (task.discovery !== undefined) {

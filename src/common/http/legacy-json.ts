@@ -1,13 +1,14 @@
 /**
  * Pieces of the legacy (v0) JSON documents that the master's and the
- * agent's `/state` share: labels as a bare array, a task status's
- * container status with only the keys Mesos writes there, and a command.
+ * agent's `/state` share: labels as a bare array, a task status (its
+ * container status with only the keys Mesos writes there), and a command.
  */
 import type {
   CommandInfo,
   ContainerStatus,
   Labels,
   NetworkInfo,
+  TaskStatus,
 } from "../protocol/generated/mesos-v1.js";
 import { codecFor } from "../protocol/index.js";
 
@@ -55,6 +56,17 @@ export function legacyContainerStatusJson(status: ContainerStatus): Json {
   if (status.cgroup_info !== undefined) {
     out.cgroup_info = pb("mesos.v1.CgroupInfo", status.cgroup_info);
   }
+  return out;
+}
+
+/** A task's status in the legacy documents' `statuses`: state, time, labels, container status, health. */
+export function legacyStatusJson(status: TaskStatus): Json {
+  const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
+  if (status.labels !== undefined) out.labels = labelsJson(status.labels);
+  if (status.container_status !== undefined) {
+    out.container_status = legacyContainerStatusJson(status.container_status);
+  }
+  if (status.healthy !== undefined) out.healthy = status.healthy;
   return out;
 }
 

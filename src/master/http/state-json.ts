@@ -6,17 +6,12 @@
  */
 
 import { type BuildInfo, buildFieldsJson } from "../../common/http/common-endpoints.js";
-import {
-  labelsJson,
-  legacyCommandJson,
-  legacyContainerStatusJson,
-} from "../../common/http/legacy-json.js";
+import { labelsJson, legacyCommandJson, legacyStatusJson } from "../../common/http/legacy-json.js";
 import type {
   AgentInfo,
   ExecutorInfo,
   Resource,
   Task,
-  TaskStatus,
 } from "../../common/protocol/generated/mesos-v1.js";
 import { codecFor } from "../../common/protocol/index.js";
 import {
@@ -65,16 +60,6 @@ function summary(list: readonly Resource[] | Resources | undefined): Json {
   return resourcesSummaryJson(resources);
 }
 
-function statusJson(status: TaskStatus): Json {
-  const out: Json = { state: status.state, timestamp: status.timestamp ?? 0 };
-  if (status.labels !== undefined) out.labels = labelsJson(status.labels);
-  if (status.container_status !== undefined) {
-    out.container_status = legacyContainerStatusJson(status.container_status);
-  }
-  if (status.healthy !== undefined) out.healthy = status.healthy;
-  return out;
-}
-
 /** A task in the master's JSON (the executor id is "" for command tasks). */
 export function taskJson(task: Task): Json {
   const out: Json = {
@@ -90,7 +75,7 @@ export function taskJson(task: Task): Json {
     out.limits = Object.fromEntries(Object.entries(task.limits).map(([k, v]) => [k, v.value]));
   }
   out.role = task.resources?.[0]?.allocation_info?.role ?? "*";
-  out.statuses = (task.statuses ?? []).map(statusJson);
+  out.statuses = (task.statuses ?? []).map(legacyStatusJson);
   if (task.user !== undefined) out.user = task.user;
   if (task.labels !== undefined) out.labels = labelsJson(task.labels);
   if (task.discovery !== undefined) out.discovery = pb("mesos.v1.DiscoveryInfo", task.discovery);
