@@ -95,3 +95,74 @@ test("agent filters: group filters of several roles on one agent survive the fir
   assert.equal(af.groups.size, 0);
   assert.equal(index.size, 0);
 });
+
+test("offer filters: long filters declined and revived over and over do not pile up in the expiry heap", () => {
+  const index = new OfferFilterIndex();
+  const agents = Array.from({ length: 200 }, (_, i) => new AgentFilters(i));
+  const refused = Resources.from([{ name: "cpus", type: "SCALAR", scalar: { value: 4 } }]);
+  const never = 2 ** 50;
+  let most = 0;
+  for (let round = 0; round < 300; round++) {
+    for (const af of agents) index.add(af, 0, round % 5, refused, never);
+    // The framework revives: its filters go, their heap entries stay until rebuilt.
+    index.removeFramework(round % 5, 0);
+    most = Math.max(most, index.pendingExpiries);
+  }
+  assert.equal(index.size, 0);
+  // 60,000 filters came and went; without rebuilds all their entries would remain.
+  assert.ok(most <= 4096 + agents.length, `expiry heap reached ${most} entries`);
+});
+
+test("offer filters: expiries stay exact through heap rebuilds (random installs, removals, expiries)", () => {
+  const random = seededRandom(11);
+  const index = new OfferFilterIndex();
+  const agents = Array.from({ length: 60 }, (_, i) => new AgentFilters(i));
+  const agentOf = (i: number) => agents[i];
+  const group = Resources.from([{ name: "cpus", type: "SCALAR", scalar: { value: 4 } }]);
+  const other = Resources.from([{ name: "mem", type: "SCALAR", scalar: { value: 64 } }]);
+  // Model: (agent, role, framework) -> the latest expiry of its filters.
+  const model = new Map<string, number>();
+  const key = (a: number, r: number, f: number) => `${a}/${r}/${f}`;
+  const pick = (n: number) => Math.floor(random.next() * n);
+  let now = 0;
+  let rebuilt = false;
+  for (let step = 0; step < 40_000; step++) {
+    const op = random.next();
+    const a = pick(agents.length);
+    const r = pick(2);
+    const f = pick(40);
+    const af = agents[a] as AgentFilters;
+    if (op < 0.55) {
+      const expiresAt = now + 1 + pick(random.next() < 0.5 ? 50 : 100_000);
+      const before = index.pendingExpiries;
+      index.add(af, r, f, a >= 50 && random.next() < 0.5 ? other : group, expiresAt);
+      if (index.pendingExpiries < before) rebuilt = true;
+      const k = key(a, r, f);
+      model.set(k, Math.max(model.get(k) ?? 0, expiresAt));
+    } else if (op < 0.8) {
+      index.removePair(af, r, f);
+      model.delete(key(a, r, f));
+    } else if (op < 0.82) {
+      index.removeFramework(f, r);
+      for (const k of [...model.keys()]) if (k.endsWith(`/${r}/${f}`)) model.delete(k);
+    } else if (op < 0.825) {
+      index.clearAgent(af);
+      for (const k of [...model.keys()]) if (k.startsWith(`${a}/`)) model.delete(k);
+    } else {
+      now += pick(30);
+      index.expire(now, agentOf);
+      for (const [k, e] of model) if (e <= now) model.delete(k);
+    }
+    if (step % 500 === 0 || step === 39_999) {
+      for (let x = 0; x < agents.length; x++) {
+        for (let y = 0; y < 2; y++) {
+          for (let z = 0; z < 40; z++) {
+            const has = index.hasFilter(agents[x] as AgentFilters, y, z);
+            assert.equal(has, model.has(key(x, y, z)), `step ${step}: filter ${key(x, y, z)}`);
+          }
+        }
+      }
+    }
+  }
+  assert.ok(rebuilt, "the heap was never rebuilt: the test did not exercise it");
+});

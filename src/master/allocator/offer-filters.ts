@@ -42,6 +42,9 @@ export class OfferFilter {
  */
 const ROW_ORIGIN = 12;
 
+/** Below this many entries the expiry heap is never rebuilt (see `OfferFilterIndex.add`). */
+const COMPACT_MIN_ENTRIES = 4096;
+
 /**
  * The bit words of every group-filter set of one allocator, in one typed
  * array: a set is a row of it (a power of two of words, starting a
@@ -128,6 +131,19 @@ export class GroupSlots {
     if (((words[at] as number) & bit) !== 0) {
       words[at] = (words[at] as number) & ~bit;
       this.size--;
+    }
+  }
+
+  /** Calls `fn` with every member, in increasing order. */
+  forEachMember(fn: (i: number) => void): void {
+    const words = this.slab.words;
+    for (let w = 0; w < this.rowWords; w++) {
+      let bits = words[this.offset + w] as number;
+      while (bits !== 0) {
+        const low = bits & -bits;
+        fn(w * 32 + 31 - Math.clz32(low));
+        bits ^= low;
+      }
     }
   }
 
@@ -331,6 +347,15 @@ class ExpiryHeap {
     this.size = 0;
   }
 
+  /** Empties the heap into new storage for about `capacity` entries (so it can shrink). */
+  reset(capacity: number): void {
+    let n = 1024;
+    while (n < capacity) n *= 2;
+    this.times = new Float64Array(n);
+    this.refs = new Int32Array(3 * n);
+    this.size = 0;
+  }
+
   private set(i: number, time: number, a: number, r: number, f: number): void {
     this.times[i] = time;
     this.refs[3 * i] = a;
@@ -370,11 +395,17 @@ export class OfferFilterIndex {
   private readonly byRole = new Map<number, number>();
   private readonly scratch = new Int32Array(3);
 
+  /** Number of filters (kept by `bumpRole`). */
+  private live = 0;
+
   /** Total number of filters. */
   get size(): number {
-    let n = 0;
-    for (const af of this.withFilters) n += af.count;
-    return n;
+    return this.live;
+  }
+
+  /** Entries waiting in the expiry heap (live filters plus those removed or extended before expiring). */
+  get pendingExpiries(): number {
+    return this.heap.size;
   }
 
   /** Number of filters for a role (the `offer_filters/roles/<role>/active` metric). */
@@ -427,6 +458,29 @@ export class OfferFilterIndex {
       this.counted(af, roleIndex, +1);
     }
     this.heap.push(expiresAt, af.agentIndex, roleIndex, frameworkIndex);
+    // A revive or a removal leaves the filters' entries in the heap until
+    // their time: with long filters (declines with refuse_seconds of days or
+    // more, then revives) they would pile up without end. Once they
+    // outnumber the live filters, the heap is rebuilt from the live ones.
+    const pending = this.heap.size;
+    if (pending >= COMPACT_MIN_ENTRIES && pending > 2 * this.live) this.rebuildHeap();
+  }
+
+  /** Refills the expiry heap with one entry per live filter (amortized: at least half of it was stale). */
+  private rebuildHeap(): void {
+    const heap = this.heap;
+    heap.reset(2 * this.live);
+    for (const af of this.withFilters) {
+      const agent = af.agentIndex;
+      for (const [roleIndex, slots] of af.groups) {
+        slots.forEachMember((i) => heap.push(slots.expiry[i] as number, agent, roleIndex, i));
+      }
+      for (const [roleIndex, byFramework] of af.others ?? []) {
+        for (const [frameworkIndex, list] of byFramework) {
+          for (const filter of list) heap.push(filter.expiresAt, agent, roleIndex, frameworkIndex);
+        }
+      }
+    }
   }
 
   /**
@@ -634,6 +688,7 @@ export class OfferFilterIndex {
   }
 
   private bumpRole(roleIndex: number, delta: number): void {
+    this.live += delta;
     this.byRole.set(roleIndex, (this.byRole.get(roleIndex) ?? 0) + delta);
   }
 }
