@@ -232,7 +232,9 @@ test("nested, standalone and DEBUG containers in an image are killed when the ag
   const soloPid = await pidIn(join(workDir, "containers", "solo", "pid"));
 
   // A DEBUG container in a nested container in an image.
-  agent = await start("debug");
+  // Killed once the session's shell waits in its stdin's open: killed earlier, the agent
+  // takes its handle on the pipe along, the open fails and no process is left.
+  agent = await start("debug-waiting");
   assert.equal((await waitEnded(agent, { value: "solo" })).exit_status, undefined);
   await waitLong("the standalone container's process to be killed", () => !alive(soloPid));
   const kid = { value: "kid", parent: holder };
