@@ -6,13 +6,17 @@
  * `node:http` are loaded here (both connections are small clients on
  * `node:net`): this file is on the command executor's start-up path.
  */
-import { createRequire } from "node:module";
-import { connect, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import type { ConnectionOptions } from "node:tls";
+import {
+  connectTarget,
+  HttpPipeline,
+  type PipelineTarget,
+  postHead,
+} from "../common/process/http-pipeline.js";
 import { clientTls } from "../common/process/tls-client.js";
 import { RecordIoDecoder } from "../common/recordio/decoder.js";
 import type { AgentAddress } from "./executor-environment.js";
-import { PipelinedCalls } from "./pipelined-calls.js";
 import { SubscribeResponseParser } from "./subscribe-response.js";
 
 /** Callbacks of one SUBSCRIBE attempt; at most one of `onRejected`/`onClosed` ends it. */
@@ -47,17 +51,12 @@ const CALL_TIMEOUT_MS = 30_000;
 /** Bodies of error answers are only logged; keep them short. */
 const MAX_ERROR_BODY = 4096;
 
-/**
- * Loads `node:tls` only when TLS is on (it costs start-up time otherwise).
- * The base path only matters for files; built-ins resolve from anywhere.
- */
-function tlsModule(): typeof import("node:tls") {
-  return createRequire("file:///")("node:tls") as typeof import("node:tls");
-}
-
 /** Talks to one agent (over HTTPS with `LIBPROCESS_SSL_ENABLED`, as libprocess executors do). */
 export class AgentTransport {
-  private readonly calls: PipelinedCalls;
+  /** The agent's executor API, with TLS when it is on (never over a Unix socket). */
+  private readonly target: PipelineTarget;
+  /** Every call but SUBSCRIBE, pipelined on one connection (as Mesos' executor library does). */
+  private readonly calls: HttpPipeline;
   private readonly headers: Record<string, string>;
   /** The SUBSCRIBE connection, while open. */
   private stream: Socket | undefined;
@@ -73,7 +72,8 @@ export class AgentTransport {
     if (authenticationToken !== undefined) {
       this.headers.Authorization = `Bearer ${authenticationToken}`;
     }
-    this.calls = new PipelinedCalls(address, this.headers, CALL_TIMEOUT_MS, tls);
+    this.target = { ...address, tls: address.socketPath === undefined ? tls : undefined };
+    this.calls = new HttpPipeline(this.target, CALL_TIMEOUT_MS, MAX_ERROR_BODY, "the agent");
   }
 
   /** Human-readable address for log lines. */
@@ -81,21 +81,6 @@ export class AgentTransport {
     const a = this.address;
     const where = a.socketPath !== undefined ? `unix:${a.socketPath}` : `${a.host}:${a.port}`;
     return `${this.tls === undefined ? "http" : "https"}://${where}${a.path}`;
-  }
-
-  private connect(): Socket {
-    const a = this.address;
-    if (a.socketPath !== undefined) return connect(a.socketPath);
-    if (this.tls === undefined) return connect(a.port ?? 0, a.host ?? "127.0.0.1");
-    return tlsModule().connect({ ...this.tls, host: a.host ?? "127.0.0.1", port: a.port ?? 0 });
-  }
-
-  private request(body: string): string {
-    const a = this.address;
-    const host = a.socketPath !== undefined ? "localhost" : `${a.host}:${a.port}`;
-    let text = `POST ${a.path} HTTP/1.1\r\nHost: ${host}\r\nConnection: keep-alive\r\n`;
-    for (const k in this.headers) text += `${k}: ${this.headers[k]}\r\n`;
-    return `${text}Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
   }
 
   /** Sends SUBSCRIBE (`body` is the JSON call) and streams the events it answers with. */
@@ -112,7 +97,7 @@ export class AgentTransport {
       sent = true;
       handlers.onSent();
     };
-    const socket = this.connect();
+    const socket = connectTarget(this.target);
     this.stream = socket;
     socket.setNoDelay(true);
     const decoder = new RecordIoDecoder();
@@ -155,12 +140,11 @@ export class AgentTransport {
       if (!done) handlers.onConnected();
     };
     // A TLS socket is usable once its handshake is done.
-    socket.once(
-      this.tls === undefined || this.address.socketPath !== undefined ? "connect" : "secureConnect",
-      connected,
-    );
+    socket.once(this.target.tls === undefined ? "connect" : "secureConnect", connected);
     // Queued until connected; the callback runs once the request is handed to the kernel.
-    socket.write(this.request(body), () => markSent());
+    socket.write(postHead(this.target, this.headers, Buffer.byteLength(body)) + body, () =>
+      markSent(),
+    );
     socket.on("data", (chunk: Buffer) => parser.feed(chunk));
     socket.on("end", () => parser.end());
     socket.on("error", (err) => {
@@ -185,8 +169,9 @@ export class AgentTransport {
    * the call connection (answers come in order); rejects on network failure
    * or timeout, which fails every call in flight.
    */
-  post(body: string): Promise<CallResponse> {
-    return this.calls.post(body);
+  async post(body: string): Promise<CallResponse> {
+    const answer = await this.calls.post(this.headers, body);
+    return { status: answer.status, body: answer.body.toString() };
   }
 
   /** Drops both connections. */

@@ -75,6 +75,7 @@ export class MasterConnection {
       { host: master.host, port: master.port, path: SCHEDULER_API_PATH, tls: this.tls },
       options.callTimeoutMs,
       MAX_KEPT_BODY,
+      "the master",
     );
   }
 

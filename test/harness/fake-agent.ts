@@ -76,6 +76,8 @@ export class FakeAgent {
   rejectSubscribes: { count: number; status: number } = { count: 0, status: 503 };
   /** Answer the next N UPDATEs 503, as an agent that has not finished its recovery. */
   rejectUpdates = 0;
+  /** Answer the next MESSAGE with this status and reason instead of taking it. */
+  rejectMessage: { status: number; reason: string } | undefined;
 
   readonly subscribes: SubscribeRecord[] = [];
   /** Statuses of all UPDATE calls, in arrival order. */
@@ -209,6 +211,12 @@ export class FakeAgent {
         return;
       }
       case "MESSAGE":
+        if (this.rejectMessage !== undefined) {
+          const { status, reason } = this.rejectMessage;
+          this.rejectMessage = undefined;
+          this.reject(res, status, reason);
+          return;
+        }
         res.writeHead(202).end();
         this.messages.push(call.message.data);
         this.notify();

@@ -210,6 +210,18 @@ describe("executor library", () => {
     ]);
   });
 
+  it("a call answered with an unexpected status becomes an ERROR event with the agent's reason", async () => {
+    const errors: string[] = [];
+    const { agent, client } = await setup({}, {}, { error: (m) => errors.push(m) });
+    agent.rejectMessage = { status: 400, reason: "Message too large" };
+    client.message("hello");
+    await agent.waitFor("the refusal", () => agent.rejectedCalls.length === 1);
+    await agent.waitFor("the ERROR event", () => errors.length === 1);
+    assert.deepEqual(errors, [
+      "Received unexpected '400 Bad Request' (Message too large) for MESSAGE",
+    ]);
+  });
+
   it("an UPDATE answered 503 (the agent finishing its recovery) is sent again, in order with later updates", async () => {
     const { agent, client } = await setup();
     agent.rejectUpdates = 2;

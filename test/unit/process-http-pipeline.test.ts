@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { HttpPipeline } from "../../src/common/process/http-pipeline.js";
 import { ResponseReader } from "../../src/common/process/response-reader.js";
@@ -69,6 +72,42 @@ describe("http pipeline", () => {
     const again = await p.post({}, Buffer.from("d"));
     assert.equal(again.body.toString(), "bad d");
     p.close();
+  });
+
+  it("over a Unix socket: string bodies, Host localhost, a failure names the peer", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "pipeline-"));
+    const socketPath = join(dir, "agent.sock");
+    const hosts: (string | undefined)[] = [];
+    const local = createServer((req, res) => {
+      hosts.push(req.headers.host);
+      let body = "";
+      req.setEncoding("utf8");
+      req.on("data", (c: string) => {
+        body += c;
+      });
+      req.on("end", () => {
+        if (body === "drop") res.socket?.destroy();
+        else res.writeHead(202, { "Content-Length": Buffer.byteLength(body) }).end(body);
+      });
+    });
+    await new Promise<void>((resolve) => local.listen(socketPath, resolve));
+    try {
+      const p = new HttpPipeline({ socketPath, path: "/api" }, 5000, 4096, "the agent");
+      const answers = await Promise.all(["é one", "two"].map((b) => p.post({ A: "b" }, b)));
+      assert.deepEqual(
+        answers.map((a) => [a.status, a.body.toString()]),
+        [
+          [202, "é one"],
+          [202, "two"],
+        ],
+      );
+      assert.deepEqual(hosts, ["localhost", "localhost"]);
+      await assert.rejects(p.post({}, "drop"), /the agent closed the connection/);
+      p.close();
+    } finally {
+      local.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("a response reader without kept bodies reports statuses at the head", () => {

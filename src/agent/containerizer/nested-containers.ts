@@ -101,7 +101,6 @@ import {
 } from "./debug-containers.js";
 import { executorCommand } from "./executor-command.js";
 import { type AgentFetcherSettings, fetchForContainer } from "./fetcher.js";
-import type { FetcherCache } from "./fetcher-cache.js";
 import { imageVolumePreparation, placeImageMounts } from "./images/image-launch.js";
 import { nestedProvisionId, prepareNestedImage } from "./images/nested-image.js";
 import type { Provisioner } from "./images/provisioner.js";
