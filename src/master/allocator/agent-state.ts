@@ -67,26 +67,29 @@ export interface Maintenance {
 /**
  * What an offer changed on an agent, so that a decline of that very offer
  * (same object) can restore the previous state without any arithmetic.
+ * The agent's state is its own record (fields of `AgentState`): no object
+ * of its own, so an offer and its decline touch no other lines than the
+ * agent's (past a few thousand agents a visit waits mostly on cache misses).
  */
 export interface OfferRecord {
-  frameworkId: string;
-  role: string;
+  offerFramework: string;
+  offerRole: string;
   /** The offered resources (with allocation info) as handed out. */
-  resources: Resources;
+  offered: Resources | undefined;
   /** The same without allocation info. */
-  plain: Resources;
+  offeredPlain: Resources | undefined;
   /** Version before and after the offer. */
-  before: number;
-  after: number;
-  available: Resources;
-  profile: ResourceProfile | undefined;
-  allocatedSum: Resources;
+  versionBefore: number;
+  versionAfter: number;
+  availableBefore: Resources | undefined;
+  profileBefore: ResourceProfile | undefined;
+  allocatedSumBefore: Resources | undefined;
   /** The framework held nothing for the role here before. */
-  fresh: boolean;
+  offerFresh: boolean;
   /** Quantities charged for the offer (set by the allocator). */
   sorterQuantities: Quantities | undefined;
-  reserved: Quantities | undefined;
-  unreserved: Quantities | undefined;
+  chargedReserved: Quantities | undefined;
+  chargedUnreserved: Quantities | undefined;
 }
 
 /** What one framework holds on an agent, by role (nearly always a single role). */
@@ -150,7 +153,7 @@ export class VersionSource {
   }
 }
 
-export class AgentState {
+export class AgentState implements OfferRecord {
   // Fields in the order a cycle's visit reads them: the hot ones share the
   // object's first cache lines (past a few thousand agents a visit is bound
   // by cache misses on per-agent objects, not by the work it does).
@@ -211,10 +214,23 @@ export class AgentState {
    */
   private allocatedBase: Resources = ResourcesValue.empty();
   private allocatedPending: Resources | undefined;
-  /** The most recent offer made from this agent, while nothing else changed since. */
+  /** The most recent offer made from this agent (this object), while nothing else changed since. */
   private lastOffer: OfferRecord | undefined;
-  /** The record object rewritten for every offer (see `decreaseAvailable`). */
-  private record: OfferRecord | undefined;
+  // The record of the latest offer (see `OfferRecord`), in the agent's own
+  // fields: rewritten for every offer, read by its decline.
+  offerFramework = "";
+  offerRole = "";
+  offered: Resources | undefined;
+  offeredPlain: Resources | undefined;
+  versionBefore = 0;
+  versionAfter = 0;
+  availableBefore: Resources | undefined;
+  profileBefore: ResourceProfile | undefined;
+  allocatedSumBefore: Resources | undefined;
+  offerFresh = false;
+  sorterQuantities: Quantities | undefined;
+  chargedReserved: Quantities | undefined;
+  chargedUnreserved: Quantities | undefined;
   maintenance: Maintenance | undefined;
   readonly index: number;
   /**
@@ -310,7 +326,7 @@ export class AgentState {
         return (
           this.filters.stamp +
           this.filters.slotOffset +
-          (this.record?.before ?? 0) +
+          this.versionBefore +
           (this.holdingCount > 1 ? this.holdings.size : 0) +
           (this.roleViewsOf === this.available ? (this.roleViews?.size ?? 0) : 0)
         );
@@ -408,41 +424,21 @@ export class AgentState {
         holding.set(role, mine === undefined ? allocated : mine.plus(allocated));
       }
     }
-    // One record object per agent, rewritten for every offer: a record is
-    // only read while it is the latest offer (see `offerRecord`), and a
-    // cycle's offers then leave no garbage for the young generation to copy.
-    let record = this.record;
-    if (record === undefined) {
-      record = {
-        frameworkId,
-        role,
-        resources: allocated,
-        plain,
-        before: 0,
-        after: 0,
-        available: this.available,
-        profile: undefined,
-        allocatedSum: this.available,
-        fresh: false,
-        sorterQuantities: undefined,
-        reserved: undefined,
-        unreserved: undefined,
-      };
-      this.record = record;
-    }
-    record.frameworkId = frameworkId;
-    record.role = role;
-    record.resources = allocated;
-    record.plain = plain;
-    record.before = this.version;
-    record.after = 0;
-    record.available = this.available;
-    record.profile = this.profileVersion === this.version ? this.profileCache : undefined;
-    record.allocatedSum = this.allocatedSum();
-    record.fresh = mine === undefined;
-    record.sorterQuantities = undefined;
-    record.reserved = undefined;
-    record.unreserved = undefined;
+    // The record of this offer, in the agent's own fields: a record is only
+    // read while it is the latest offer (see `offerRecord`).
+    this.offerFramework = frameworkId;
+    this.offerRole = role;
+    this.offered = allocated;
+    this.offeredPlain = plain;
+    this.versionBefore = this.version;
+    this.versionAfter = 0;
+    this.availableBefore = this.available;
+    this.profileBefore = this.profileVersion === this.version ? this.profileCache : undefined;
+    this.allocatedSumBefore = this.allocatedSum();
+    this.offerFresh = mine === undefined;
+    this.sorterQuantities = undefined;
+    this.chargedReserved = undefined;
+    this.chargedUnreserved = undefined;
     this.allocatedPending = plain;
     if (plain === this.available && this.profile().hasShared === false) {
       // The whole remainder went out: nothing left, no arithmetic needed
@@ -452,9 +448,9 @@ export class AgentState {
     } else {
       this.recompute();
     }
-    record.after = this.version;
-    this.lastOffer = record;
-    return record;
+    this.versionAfter = this.version;
+    this.lastOffer = this;
+    return this;
   }
 
   /** The record of `allocated` when it is the latest offer here and nothing changed since. */
@@ -462,9 +458,9 @@ export class AgentState {
     const last = this.lastOffer;
     if (
       last === undefined ||
-      last.resources !== allocated ||
-      last.frameworkId !== frameworkId ||
-      last.after !== this.version
+      last.offered !== allocated ||
+      last.offerFramework !== frameworkId ||
+      last.versionAfter !== this.version
     ) {
       return undefined;
     }
@@ -494,7 +490,7 @@ export class AgentState {
     const record = this.offerRecord(frameworkId, allocated);
     let emptied = false;
     let rest: Resources | undefined;
-    if (record?.fresh === true && record.role === role) {
+    if (record?.offerFresh === true && record.offerRole === role) {
       // The holding is exactly this offer.
       emptied = true;
     } else {
@@ -517,15 +513,15 @@ export class AgentState {
       }
     }
     this.lastOffer = undefined;
-    if (record !== undefined && record.role === role) {
+    if (record !== undefined && record.offerRole === role) {
       // The offer came back as it went out: back to the exact previous state.
-      this.available = record.available;
-      this.allocatedBase = record.allocatedSum;
+      this.available = record.availableBefore as Resources;
+      this.allocatedBase = record.allocatedSumBefore as Resources;
       this.allocatedPending = undefined;
-      this.version = record.before;
-      if (record.profile !== undefined) {
-        this.profileCache = record.profile;
-        this.profileVersion = record.before;
+      this.version = record.versionBefore;
+      if (record.profileBefore !== undefined) {
+        this.profileCache = record.profileBefore;
+        this.profileVersion = record.versionBefore;
       }
     } else {
       this.allocatedBase = this.allocatedSum().minus(plain);

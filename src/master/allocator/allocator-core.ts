@@ -307,9 +307,9 @@ export class AllocatorCore {
     const record = agent.decreaseAvailable(framework.id, role, allocated, plain);
     if (record === undefined) return;
     record.sorterQuantities = q.sorter;
-    record.reserved = q.reserved;
-    record.unreserved = q.unreserved;
-    if (record.fresh) framework.countHeld(role, +1);
+    record.chargedReserved = q.reserved;
+    record.chargedUnreserved = q.unreserved;
+    if (record.offerFresh) framework.countHeld(role, +1);
     this.roleTree.trackOfferedOrAllocated(role, q.reserved, q.unreserved);
     this.roleSorter.allocated(role, q.sorter);
     sorter?.allocated(framework.id, q.sorter, framework.index);
@@ -346,14 +346,14 @@ export class AllocatorCore {
     let unreservedQ: Quantities;
     if (
       record !== undefined &&
-      record.role === role &&
+      record.offerRole === role &&
       record.sorterQuantities !== undefined &&
-      record.reserved !== undefined &&
-      record.unreserved !== undefined
+      record.chargedReserved !== undefined &&
+      record.chargedUnreserved !== undefined
     ) {
       sorterQ = record.sorterQuantities;
-      reservedQ = record.reserved;
-      unreservedQ = record.unreserved;
+      reservedQ = record.chargedReserved;
+      unreservedQ = record.chargedUnreserved;
     } else {
       const q = this.chargeQuantities(plain, agent.heldBy(framework.id, role));
       sorterQ = q.sorter;

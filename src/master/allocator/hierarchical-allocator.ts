@@ -229,7 +229,14 @@ export class HierarchicalAllocator extends AllocatorEvents {
     // The common case, a decline of an offer as made, needs no regrouping.
     const record = agent.offerRecord(frameworkId, resources);
     if (record !== undefined) {
-      this.recoverGroup(agent, fw, record.role, resources, record.plain, filters);
+      this.recoverGroup(
+        agent,
+        fw,
+        record.offerRole,
+        resources,
+        record.offeredPlain as Resources,
+        filters,
+      );
     } else {
       const groups = [...resources.allocations()];
       for (const [role, group] of groups) {
