@@ -79,6 +79,8 @@ export class AllocatorCore {
   readonly agentsByIndex: (AgentState | undefined)[] = [];
   /** Agents with a maintenance window (inverse offers). */
   readonly agentsInMaintenance = new Set<AgentState>();
+  /** Offers the last completed cycle made (sizes the next cycle's array). */
+  lastCycleOffers = 0;
   private readonly freeAgentIndexes: number[] = [];
   readonly frameworks = new Map<string, FrameworkState>();
   readonly frameworksByIndex: (FrameworkState | undefined)[] = [];

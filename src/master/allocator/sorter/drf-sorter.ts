@@ -310,7 +310,7 @@ export class DrfSorter implements Sorter {
       addInto(cur.alloc, quantities);
       cur.count++;
       if (listed) {
-        cur.share = this.calculateShare(cur);
+        this.refreshShare(cur);
         siblings.insert(cur);
       }
     }
@@ -327,7 +327,7 @@ export class DrfSorter implements Sorter {
       if (listed) siblings.remove(cur);
       subtractInto(cur.alloc, quantities);
       if (listed) {
-        cur.share = this.calculateShare(cur);
+        this.refreshShare(cur);
         siblings.insert(cur);
       }
     }
@@ -441,7 +441,13 @@ export class DrfSorter implements Sorter {
   }
 
   share(client: string): number {
-    return this.calculateShare(this.leaf(client));
+    // Computed, not read: an inactive leaf's stored share is not kept up to date.
+    const node = this.leaf(client);
+    const stored = node.share;
+    this.refreshShare(node);
+    const share = node.share;
+    node.share = stored;
+    return share;
   }
 
   contains(client: string, index = -1): boolean {
@@ -476,7 +482,7 @@ export class DrfSorter implements Sorter {
       const items: DrfNode[] = [];
       for (const child of node.byName.values()) {
         if (child.kind === INACTIVE_LEAF) continue;
-        child.share = this.calculateShare(child);
+        this.refreshShare(child);
         items.push(child);
         if (child.kind === INTERNAL) walk(child);
       }
@@ -488,7 +494,12 @@ export class DrfSorter implements Sorter {
     this.orderVersion++;
   }
 
-  private calculateShare(node: DrfNode): number {
+  /**
+   * Sets `node.share` (the weighted dominant share). It stores rather than
+   * returns: a double returned from a call that is not inlined is boxed in
+   * a new heap number, two per offer and two per decline otherwise.
+   */
+  private refreshShare(node: DrfNode): void {
     const total = this.pool.total;
     const alloc = node.alloc;
     if (this.excludedMask.length < this.names.size) this.refreshExcluded();
@@ -501,7 +512,7 @@ export class DrfSorter implements Sorter {
       const s = (alloc[i] as number) / t;
       if (s > share) share = s;
     }
-    return share / node.weight;
+    node.share = share / node.weight;
   }
 
   private refreshExcluded(): void {
@@ -632,7 +643,7 @@ export class DrfSorter implements Sorter {
   /** Puts an active leaf or inner node into its parent's order. */
   private list(node: DrfNode): void {
     if (node.kind === INACTIVE_LEAF || node.parent === null) return;
-    if (!this.isDirty()) node.share = this.calculateShare(node);
+    if (!this.isDirty()) this.refreshShare(node);
     node.parent.sorted.insert(node);
   }
 
