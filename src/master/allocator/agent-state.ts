@@ -326,11 +326,13 @@ export class AgentState implements OfferRecord {
           this.index
         );
       case 1:
-        // The filters (with a copy of their refusal row's place), the
+        // The filters (with a copy of their refusal row's place; a read on
+        // each line of their hot fields, `stamp` to `othersCount`), the
         // holdings map when it is read.
         return (
           this.filters.stamp +
           this.filters.slotOffset +
+          this.filters.othersCount +
           (this.holdingCount > 1 ? this.holdings.size : 0) +
           (this.roleViewsOf === this.available ? (this.roleViews?.size ?? 0) : 0)
         );
