@@ -184,7 +184,8 @@ export class AllocationCycle {
       }
     }
     this.agents = agents;
-    this.offers = new Array<OfferAllocation>(core.lastCycleOffers);
+    // (No more slots than agents: a cycle over a few agents stays small.)
+    this.offers = new Array<OfferAllocation>(Math.min(core.lastCycleOffers, agents.length));
     this.current = {
       agent: agents[0] as AgentState,
       role: "",
@@ -275,8 +276,8 @@ export class AllocationCycle {
   private warmAhead(): void {
     const agents = this.agents;
     const from = this.position;
-    const to = Math.min(agents.length, from + WARM_BATCH);
     const count = agents.length;
+    const to = Math.min(count, from + WARM_BATCH);
     let sink = 0;
     const words = this.core.filters.slabWords;
     if (from !== this.warmedTo || from === 0) {
